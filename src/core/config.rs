@@ -1,0 +1,112 @@
+//! The Worker's configuration, parsed once from `wrangler.toml [vars]`.
+
+use url::Url;
+
+use super::error::Error;
+use super::mime::AllowList;
+use super::url_policy::UrlPolicy;
+
+/// Names of the variables, as in `wrangler.toml`.
+pub mod vars {
+    pub const FILE_TTL_SECONDS: &str = "FILE_TTL_SECONDS";
+    pub const MAX_FILE_BYTES: &str = "MAX_FILE_BYTES";
+    pub const FETCH_TIMEOUT_MS: &str = "FETCH_TIMEOUT_MS";
+    pub const ALLOWED_MIME_TYPES: &str = "ALLOWED_MIME_TYPES";
+    pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
+}
+
+/// Everything the handlers need to know about the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub ttl_secs: u64,
+    pub max_file_bytes: u64,
+    pub fetch_timeout_ms: u64,
+    pub allowed_types: AllowList,
+    /// Where links point; `None` means the request's own origin.
+    pub public_base_url: Option<Url>,
+    pub url_policy: UrlPolicy,
+}
+
+impl Config {
+    /// Reads the variables through `lookup`; absent ones take their defaults, malformed
+    /// ones are an internal error (the deployment is broken, not the request).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let number = |name: &str, default: u64, min: u64| -> Result<u64, Error> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= min => Ok(n),
+                    _ => Err(Error::internal(format!("config: {name}={v:?} is not a number >= {min}"))),
+                },
+            }
+        };
+        let allowed = lookup(vars::ALLOWED_MIME_TYPES).unwrap_or_else(|| "*".into());
+        let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty());
+        Ok(Config {
+            ttl_secs: number(vars::FILE_TTL_SECONDS, 259_200, 1)?,
+            max_file_bytes: number(vars::MAX_FILE_BYTES, 104_857_600, 1)?,
+            fetch_timeout_ms: number(vars::FETCH_TIMEOUT_MS, 30_000, 1)?,
+            allowed_types: AllowList::parse(&allowed)
+                .ok_or_else(|| Error::internal(format!("config: {}={allowed:?}", vars::ALLOWED_MIME_TYPES)))?,
+            public_base_url: base
+                .map(|b| parse_base(&b))
+                .transpose()?,
+            url_policy: UrlPolicy::default(),
+        })
+    }
+}
+
+fn parse_base(raw: &str) -> Result<Url, Error> {
+    let url = Url::parse(raw.trim().trim_end_matches('/'))
+        .map_err(|e| Error::internal(format!("config: {}: {e}", vars::PUBLIC_BASE_URL)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::internal(format!("config: {} must be http(s)", vars::PUBLIC_BASE_URL)));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        Config::from_vars(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_match_the_seeds() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.ttl_secs, c.max_file_bytes, c.fetch_timeout_ms), (259_200, 104_857_600, 30_000));
+        assert!(c.allowed_types.allows("application/x-anything"));
+        assert_eq!(c.public_base_url, None);
+    }
+
+    #[test]
+    fn values_are_read_and_checked() {
+        let c = config(&[
+            ("FILE_TTL_SECONDS", "2"),
+            ("MAX_FILE_BYTES", " 1024 "),
+            ("FETCH_TIMEOUT_MS", "1500"),
+            ("ALLOWED_MIME_TYPES", "image/jpeg,image/png,image/gif,image/webp"),
+            ("PUBLIC_BASE_URL", "https://files.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!((c.ttl_secs, c.max_file_bytes, c.fetch_timeout_ms), (2, 1024, 1500));
+        assert!(!c.allowed_types.allows("application/pdf"));
+        assert_eq!(c.public_base_url.unwrap().as_str(), "https://files.example.com/");
+        assert_eq!(config(&[("PUBLIC_BASE_URL", "")]).unwrap().public_base_url, None);
+
+        for bad in [
+            ("FILE_TTL_SECONDS", "0"),
+            ("MAX_FILE_BYTES", "-1"),
+            ("FETCH_TIMEOUT_MS", "soon"),
+            ("ALLOWED_MIME_TYPES", "images"),
+            ("PUBLIC_BASE_URL", "ftp://x"),
+            ("PUBLIC_BASE_URL", "not a url"),
+        ] {
+            let err = config(&[bad]).unwrap_err();
+            assert_eq!(err.status(), 500, "{bad:?}");
+            assert_eq!(err.public_message(), "internal error");
+        }
+    }
+}

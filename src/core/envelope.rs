@@ -1,0 +1,64 @@
+//! The JSON response envelope and the `FileData` record of the API contract.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Error;
+
+/// `{"success", "code", "msg", "data"}`: the shape of every JSON response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub code: u16,
+    pub msg: String,
+    pub data: Option<T>,
+}
+
+impl<T> Envelope<T> {
+    /// A 200 envelope around `data`.
+    pub fn ok(msg: &str, data: T) -> Self {
+        Envelope { success: true, code: 200, msg: msg.to_owned(), data: Some(data) }
+    }
+}
+
+impl Envelope<()> {
+    /// The error envelope: `code` is the HTTP status, `data` is null.
+    pub fn error(err: &Error) -> Self {
+        Envelope { success: false, code: err.status(), msg: err.public_message(), data: None }
+    }
+}
+
+/// The stored file as the API reports it (the seed schema's ten fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileData {
+    pub file_id: String,
+    pub file_name: String,
+    pub original_name: String,
+    pub file_size: u64,
+    pub mime_type: String,
+    pub upload_path: String,
+    pub file_url: String,
+    pub download_url: String,
+    pub upload_time: String,
+    pub expires_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_envelope_has_status_as_code_and_null_data() {
+        let cases = [
+            (Error::MissingField("file_url"), 400, "missing required field `file_url`"),
+            (Error::Unauthorized("missing API key"), 401, "missing API key"),
+            (Error::FileTooLarge { limit: 10 }, 413, "file exceeds the size limit of 10 bytes"),
+            (Error::OriginStatus(404), 502, "origin responded with HTTP 404"),
+            (Error::OriginTimeout { ms: 30000 }, 504, "the origin did not deliver the file within 30000 ms"),
+            (Error::internal("r2 exploded at key f/x"), 500, "internal error"),
+        ];
+        for (err, code, msg) in cases {
+            let json = serde_json::to_value(Envelope::error(&err)).unwrap();
+            assert_eq!(json, serde_json::json!({"success": false, "code": code, "msg": msg, "data": null}));
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The service's one error type, with the HTTP status and client message of each error.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in a request. User errors carry a message meant for the
+/// client; [`Error::Internal`] carries a detail that is logged and never shown.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("missing required field `{0}`")]
+    MissingField(&'static str),
+    #[error("invalid `{field}`: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("unknown field `{0}`")]
+    UnknownField(String),
+    #[error("request body must be JSON (Content-Type: application/json)")]
+    NotJson,
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("file not found or expired")]
+    FileNotFound,
+    #[error("method not allowed (allowed: {allow})")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("file exceeds the size limit of {limit} bytes")]
+    FileTooLarge { limit: u64 },
+    #[error("file type `{0}` is not allowed")]
+    TypeNotAllowed(String),
+    #[error("file_url rejected: {0}")]
+    UrlRejected(String),
+    #[error("origin redirected more than {0} times")]
+    TooManyRedirects(u8),
+    #[error("origin responded with HTTP {0}")]
+    OriginStatus(u16),
+    #[error("could not connect to the origin")]
+    OriginUnreachable,
+    #[error("the origin connection failed during the download")]
+    OriginBroken,
+    #[error("the origin did not deliver the file within {ms} ms")]
+    OriginTimeout { ms: u64 },
+    #[error("range not satisfiable (file size {size})")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidJson(_)
+            | Error::MissingField(_)
+            | Error::InvalidField { .. }
+            | Error::UnknownField(_)
+            | Error::UrlRejected(_) => 400,
+            Error::Unauthorized(_) => 401,
+            Error::RouteNotFound | Error::FileNotFound => 404,
+            Error::MethodNotAllowed { .. } => 405,
+            Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
+            Error::NotJson | Error::TypeNotAllowed(_) => 415,
+            Error::RangeNotSatisfiable { .. } => 416,
+            Error::TooManyRedirects(_)
+            | Error::OriginStatus(_)
+            | Error::OriginUnreachable
+            | Error::OriginBroken => 502,
+            Error::OriginTimeout { .. } => 504,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// The message a client sees. Internal details stay out of it.
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Shorthand for an invalid field.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidField { field, reason: reason.into() }
+    }
+
+    /// Shorthand for an internal fault with a detail for the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+}

@@ -1,0 +1,124 @@
+//! The upload flow: from a validated request to a stored file and its `FileData`, over the
+//! [`Origin`] and [`ObjectStore`] seams.
+
+use futures_util::future::join;
+use url::Url;
+
+use super::clock::{expires_at_ms, iso8601};
+use super::config::Config;
+use super::envelope::FileData;
+use super::error::Error;
+use super::keys::KeyRecord;
+use super::request::UploadRequest;
+use super::store::{Fetched, IndexEntry, ObjectMeta, ObjectStore, Origin};
+use super::url_policy::{self, MAX_REDIRECTS};
+use super::{ids, layout, mime, names};
+
+/// Who is uploading, when, and where links point.
+#[derive(Debug, Clone)]
+pub struct UploadContext<'a> {
+    pub config: &'a Config,
+    pub owner: &'a KeyRecord,
+    /// The base of `file_url` and `download_url`.
+    pub base_url: &'a Url,
+    pub now_ms: i64,
+}
+
+/// Runs one upload. On any failure nothing is left stored: no object, no index entry.
+pub async fn upload<O, S>(req: UploadRequest, ctx: &UploadContext<'_>, origin: &O, store: &S) -> Result<FileData, Error>
+where
+    O: Origin,
+    S: ObjectStore<Body = O::Body>,
+{
+    let config = ctx.config;
+    let (url, fetched) = fetch_following_redirects(req.file_url, config, origin).await?;
+    let Fetched { content_length, content_type, content_disposition, mut body, .. } = fetched;
+    if content_length.is_some_and(|len| len > config.max_file_bytes) {
+        origin.discard(body);
+        return Err(Error::FileTooLarge { limit: config.max_file_bytes });
+    }
+
+    let prefix = origin.sniff(&mut body).await?;
+    let original_name = names::original_name(content_disposition.as_deref(), &url);
+    let mime_type = mime::detect(&prefix, content_type.as_deref(), &original_name);
+    if !config.allowed_types.allows(&mime_type) {
+        origin.discard(body);
+        return Err(Error::TypeNotAllowed(mime_type));
+    }
+    let upload_path = req.upload_path.unwrap_or_else(|| mime::category(&mime_type).to_owned());
+    let file_name = req.file_name.unwrap_or_else(|| ids::generated_name(mime::extension(&mime_type)));
+    let file_id = ids::file_id();
+    let object_key = layout::object_key(&ctx.owner.id, &upload_path, &file_name);
+    let expires_ms = expires_at_ms(ctx.now_ms, config.ttl_secs);
+    let meta = ObjectMeta {
+        file_id: file_id.clone(),
+        owner: ctx.owner.id.clone(),
+        original_name: original_name.clone(),
+        mime_type: mime_type.clone(),
+        upload_ms: ctx.now_ms,
+        expires_ms,
+    };
+    let entry = IndexEntry { object_key: object_key.clone(), owner: ctx.owner.id.clone(), expires_ms };
+
+    // Both writes at once; undo whichever landed if the other failed.
+    let (stored, indexed) = join(
+        store.put_object(&object_key, body, &meta, config.max_file_bytes),
+        store.put_index(&file_id, &entry),
+    )
+    .await;
+    let file_size = match (stored, indexed) {
+        (Ok(size), Ok(())) => size,
+        (stored, indexed) => {
+            if indexed.is_ok() {
+                let _ = store.delete_index(&file_id).await;
+            }
+            if stored.is_ok() {
+                let _ = store.delete_object(&object_key).await;
+            }
+            return Err(stored.err().or(indexed.err()).unwrap_or_else(|| Error::internal("unreachable")));
+        }
+    };
+
+    Ok(FileData {
+        file_url: layout::file_url(ctx.base_url, &object_key),
+        download_url: layout::download_url(ctx.base_url, &file_id),
+        file_id,
+        file_name,
+        original_name,
+        file_size,
+        mime_type,
+        upload_path,
+        upload_time: iso8601(expires_ms - config.ttl_secs as i64 * 1000),
+        expires_at: iso8601(expires_ms),
+    })
+}
+
+/// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked
+/// before every request. Returns the final URL and its 2xx response.
+async fn fetch_following_redirects<O: Origin>(
+    mut url: Url,
+    config: &Config,
+    origin: &O,
+) -> Result<(Url, Fetched<O::Body>), Error> {
+    let mut hops = 0;
+    loop {
+        url_policy::check(&url, &config.url_policy)?;
+        let fetched = origin.fetch(&url).await?;
+        let status = fetched.status;
+        if (200..300).contains(&status) {
+            return Ok((url, fetched));
+        }
+        let location = fetched.location.clone();
+        origin.discard(fetched.body);
+        let Some(location) = location.filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308)) else {
+            return Err(Error::OriginStatus(status));
+        };
+        if hops == MAX_REDIRECTS {
+            return Err(Error::TooManyRedirects(MAX_REDIRECTS));
+        }
+        hops += 1;
+        url = url
+            .join(&location)
+            .map_err(|_| Error::UrlRejected("the origin redirected to an invalid URL".into()))?;
+    }
+}

@@ -1,0 +1,59 @@
+//! Unguessable identifiers: `file_id`s and generated file names.
+
+use std::fmt::Write;
+
+/// Random bytes as lowercase hex.
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf).expect("the platform has a random source");
+    buf.iter().fold(String::with_capacity(bytes * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// `file_` and 128 random bits.
+pub fn file_id() -> String {
+    format!("file_{}", random_hex(16))
+}
+
+/// Whether `id` has the shape [`file_id`] produces (checked before any storage lookup).
+pub fn is_file_id(id: &str) -> bool {
+    id.strip_prefix("file_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// A unique stored name: 96 random bits and the type's extension.
+pub fn generated_name(extension: &str) -> String {
+    format!("{}.{extension}", random_hex(12))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let a = file_id();
+        let b = file_id();
+        assert_ne!(a, b);
+        assert!(is_file_id(&a), "{a}");
+        let name = generated_name("png");
+        assert_eq!(name.len(), 28);
+        assert!(name.ends_with(".png"));
+    }
+
+    #[test]
+    fn file_id_shape() {
+        let cases = [
+            ("file_0123456789abcdef0123456789abcdef", true),
+            ("file_0123456789ABCDEF0123456789abcdef", false),
+            ("file_0123", false),
+            ("0123456789abcdef0123456789abcdef", false),
+            ("file_../../etc/passwd0123456789abc", false),
+        ];
+        for (id, want) in cases {
+            assert_eq!(is_file_id(id), want, "{id}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! API keys: reading the bearer token, hashing it, and the record KV keeps per key.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::Error;
+
+/// What KV stores under `sha256(key)`. The plaintext key is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Stable id; also the key's namespace in storage and in `file_url`.
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
+    let header = header.ok_or(Error::Unauthorized("missing API key (Authorization: Bearer KEY)"))?;
+    let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(Error::Unauthorized("malformed Authorization header (expected: Bearer KEY)"));
+    }
+    Ok(token)
+}
+
+/// The KV key a plaintext API key is stored under: lowercase hex SHA-256.
+pub fn key_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a record from storage may be used: enabled, with an id safe as a path segment.
+pub fn check_record(record: Option<KeyRecord>) -> Result<KeyRecord, Error> {
+    let record = record.ok_or(Error::Unauthorized("invalid API key"))?;
+    if record.disabled {
+        return Err(Error::Unauthorized("API key is disabled"));
+    }
+    let safe = !record.id.is_empty()
+        && record.id.len() <= 64
+        && record.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !safe {
+        return Err(Error::internal(format!("key record has an unusable id {:?}", record.id)));
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        let cases = [
+            (Some("Bearer abc"), Ok("abc")),
+            (Some("bearer   abc "), Ok("abc")),
+            (Some("BEARER abc"), Ok("abc")),
+            (None, Err("missing API key")),
+            (Some("Basic abc"), Err("malformed")),
+            (Some("Bearer"), Err("malformed")),
+            (Some("Bearer "), Err("malformed")),
+            (Some("abc"), Err("malformed")),
+        ];
+        for (header, want) in cases {
+            match (bearer_token(header), want) {
+                (Ok(t), Ok(w)) => assert_eq!(t, w),
+                (Err(e), Err(w)) => {
+                    assert_eq!(e.status(), 401);
+                    assert!(e.public_message().contains(w), "{header:?}: {e}");
+                }
+                (got, _) => panic!("{header:?} gave {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn key_hash_is_sha256_hex() {
+        assert_eq!(key_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(key_hash("").len(), 64);
+    }
+
+    #[test]
+    fn records_are_checked() {
+        let rec = |id: &str, disabled| KeyRecord { id: id.into(), name: "n".into(), created: "c".into(), disabled };
+        assert_eq!(check_record(Some(rec("k_1", false))).unwrap().id, "k_1");
+        let cases = [
+            (None, 401, "invalid API key"),
+            (Some(rec("k_1", true)), 401, "API key is disabled"),
+            (Some(rec("../x", false)), 500, "internal error"),
+            (Some(rec("", false)), 500, "internal error"),
+        ];
+        for (record, status, msg) in cases {
+            let err = check_record(record).unwrap_err();
+            assert_eq!((err.status(), err.public_message().as_str()), (status, msg));
+        }
+        let json = r#"{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00"}"#;
+        assert!(!serde_json::from_str::<KeyRecord>(json).unwrap().disabled);
+    }
+}

@@ -1,0 +1,249 @@
+//! MIME detection (magic bytes, then the origin's Content-Type, then the extension), the
+//! allow-list, storage categories, extensions and which types are safe to show inline.
+
+/// How many leading bytes the detector wants to see.
+pub const SNIFF_BYTES: usize = 4096;
+
+const UNKNOWN: &str = "application/octet-stream";
+
+/// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
+/// nothing, like `application/octet-stream`), then the name's extension.
+pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
+    if let Some(kind) = infer::get(prefix) {
+        return kind.mime_type().to_owned();
+    }
+    if let Some(essence) = content_type.and_then(essence) {
+        if essence != UNKNOWN {
+            return essence;
+        }
+    }
+    mime_guess::from_path(name)
+        .first_raw()
+        .map(str::to_owned)
+        .unwrap_or_else(|| UNKNOWN.to_owned())
+}
+
+/// `text/HTML; charset=utf-8` -> `text/html`; `None` for anything not `type/subtype`.
+pub fn essence(content_type: &str) -> Option<String> {
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    let (ty, sub) = essence.split_once('/')?;
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    (token(ty) && token(sub)).then_some(essence)
+}
+
+/// `ALLOWED_MIME_TYPES`: `*`, or a comma list of `type/subtype` and `type/*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList(Vec<String>);
+
+impl AllowList {
+    /// Parses the variable; `None` when an entry is not a MIME pattern.
+    pub fn parse(spec: &str) -> Option<Self> {
+        let mut patterns = Vec::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let entry = entry.to_ascii_lowercase();
+            let valid = entry == "*"
+                || entry.strip_suffix("/*").is_some_and(|ty| essence(&format!("{ty}/x")).is_some())
+                || essence(&entry).as_deref() == Some(entry.as_str());
+            if !valid {
+                return None;
+            }
+            patterns.push(entry);
+        }
+        (!patterns.is_empty()).then_some(AllowList(patterns))
+    }
+
+    /// Whether `mime` (an essence) matches one of the patterns.
+    pub fn allows(&self, mime: &str) -> bool {
+        self.0.iter().any(|p| {
+            p == "*"
+                || p == mime
+                || p.strip_suffix('*').is_some_and(|prefix| mime.starts_with(prefix))
+        })
+    }
+}
+
+/// The folder a file goes to when the client names no `upload_path`.
+pub fn category(mime: &str) -> &'static str {
+    let (ty, sub) = mime.split_once('/').unwrap_or((mime, ""));
+    match ty {
+        "image" => "images",
+        "video" => "videos",
+        "audio" => "audio",
+        "text" => "documents",
+        _ if is_archive(sub) => "archives",
+        _ if is_document(sub) => "documents",
+        _ => "others",
+    }
+}
+
+fn is_archive(sub: &str) -> bool {
+    matches!(
+        sub,
+        "zip" | "gzip" | "x-tar" | "x-7z-compressed" | "vnd.rar" | "x-rar-compressed" | "x-bzip2"
+            | "x-xz" | "zstd" | "x-compress" | "x-lzip"
+    )
+}
+
+fn is_document(sub: &str) -> bool {
+    matches!(sub, "pdf" | "rtf" | "msword" | "vnd.ms-excel" | "vnd.ms-powerpoint" | "epub+zip" | "json")
+        || sub.starts_with("vnd.openxmlformats-officedocument.")
+        || sub.starts_with("vnd.oasis.opendocument.")
+}
+
+/// The extension a generated name gets for this type (no dot).
+pub fn extension(mime: &str) -> &'static str {
+    // The usual spelling first; mime_guess lists rarer ones (`jfif`, `jpe`) for some types.
+    match mime {
+        "image/jpeg" => "jpg",
+        "text/plain" => "txt",
+        "application/octet-stream" => "bin",
+        _ => mime_guess::get_mime_extensions_str(mime)
+            .and_then(|exts| exts.first().copied())
+            .unwrap_or("bin"),
+    }
+}
+
+/// Types a browser shows without running script: only these are ever served inline.
+/// Everything else (HTML, SVG, XML, JavaScript, unknown) is served as an attachment.
+pub fn is_inline_safe(mime: &str) -> bool {
+    matches!(
+        mime,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/avif" | "image/bmp"
+            | "image/x-icon" | "image/vnd.microsoft.icon" | "image/tiff" | "image/heic"
+            | "image/heif" | "application/pdf" | "text/plain"
+    ) || mime.starts_with("video/")
+        || mime.starts_with("audio/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0";
+    const GIF: &[u8] = b"GIF89a\x01\0\x01\0";
+    const WEBP: &[u8] = b"RIFF\x24\0\0\0WEBPVP8 ";
+    const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3";
+
+    #[test]
+    fn detect_prefers_magic_then_content_type_then_extension() {
+        let cases: &[(&[u8], Option<&str>, &str, &str)] = &[
+            (PNG, Some("image/png"), "a.png", "image/png"),
+            (PNG, Some("text/html"), "a.html", "image/png"),
+            (PNG, None, "download", "image/png"),
+            (JPEG, Some("image/gif"), "x", "image/jpeg"),
+            (GIF, None, "x.bin", "image/gif"),
+            (WEBP, Some("application/octet-stream"), "x", "image/webp"),
+            (PDF, None, "doc", "application/pdf"),
+            (b"hello", Some("text/plain; charset=utf-8"), "x.bin", "text/plain"),
+            (b"hello", Some("Text/HTML"), "x", "text/html"),
+            (b"hello", Some("application/octet-stream"), "notes.txt", "text/plain"),
+            (b"hello", None, "page.html", "text/html"),
+            (b"hello", Some("garbage"), "x.json", "application/json"),
+            (b"\x00\x01\x02", None, "blob", "application/octet-stream"),
+            (b"", None, "", "application/octet-stream"),
+        ];
+        for (prefix, ct, name, want) in cases {
+            assert_eq!(detect(prefix, *ct, name), *want, "{ct:?} {name}");
+        }
+    }
+
+    #[test]
+    fn essence_normalises_or_refuses() {
+        let cases = [
+            ("image/PNG", Some("image/png")),
+            (" text/plain ; charset=utf-8", Some("text/plain")),
+            ("application/vnd.api+json", Some("application/vnd.api+json")),
+            ("text", None),
+            ("/png", None),
+            ("image/", None),
+            ("ima ge/png", None),
+            ("", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(essence(input).as_deref(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn allow_list_matches_exact_and_wildcards() {
+        let images = AllowList::parse("image/jpeg, image/png,image/gif,image/webp").unwrap();
+        let any = AllowList::parse("*").unwrap();
+        let wild = AllowList::parse("image/*,application/pdf").unwrap();
+        let cases = [
+            (&images, "image/png", true),
+            (&images, "image/webp", true),
+            (&images, "image/svg+xml", false),
+            (&images, "application/pdf", false),
+            (&any, "application/x-anything", true),
+            (&wild, "image/svg+xml", true),
+            (&wild, "application/pdf", true),
+            (&wild, "imagex/png", false),
+            (&wild, "text/plain", false),
+        ];
+        for (list, mime, want) in cases {
+            assert_eq!(list.allows(mime), want, "{list:?} {mime}");
+        }
+        for bad in ["", " , ", "image", "image/png;x", "*/png", "ima ge/*"] {
+            assert_eq!(AllowList::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn category_by_type() {
+        let cases = [
+            ("image/png", "images"),
+            ("video/mp4", "videos"),
+            ("audio/mpeg", "audio"),
+            ("application/pdf", "documents"),
+            ("text/plain", "documents"),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "documents"),
+            ("application/zip", "archives"),
+            ("application/gzip", "archives"),
+            ("application/octet-stream", "others"),
+            ("font/woff2", "others"),
+        ];
+        for (mime, want) in cases {
+            assert_eq!(category(mime), want, "{mime}");
+        }
+    }
+
+    #[test]
+    fn extension_by_type() {
+        let cases = [
+            ("image/jpeg", "jpg"),
+            ("image/png", "png"),
+            ("image/gif", "gif"),
+            ("image/webp", "webp"),
+            ("application/pdf", "pdf"),
+            ("text/plain", "txt"),
+            ("application/octet-stream", "bin"),
+            ("application/x-made-up", "bin"),
+        ];
+        for (mime, want) in cases {
+            assert_eq!(extension(mime), want, "{mime}");
+        }
+    }
+
+    #[test]
+    fn only_passive_types_are_inline() {
+        let cases = [
+            ("image/png", true),
+            ("video/mp4", true),
+            ("application/pdf", true),
+            ("image/svg+xml", false),
+            ("text/html", false),
+            ("application/xhtml+xml", false),
+            ("text/xml", false),
+            ("application/javascript", false),
+            ("text/javascript", false),
+            ("application/octet-stream", false),
+        ];
+        for (mime, want) in cases {
+            assert_eq!(is_inline_safe(mime), want, "{mime}");
+        }
+    }
+}

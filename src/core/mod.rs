@@ -1,0 +1,21 @@
+//! The pure core: everything the service decides, with no platform imports, so plain
+//! `cargo test` on the host covers it.
+
+pub mod clock;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod flow;
+pub mod ids;
+pub mod keys;
+pub mod layout;
+pub mod mime;
+pub mod names;
+pub mod path;
+pub mod request;
+pub mod route;
+pub mod serve;
+pub mod store;
+pub mod url_policy;
+
+pub use error::Error;

@@ -1,0 +1,184 @@
+//! Serving a stored file: liveness, ranges, conditional requests and response headers.
+
+use super::clock::{is_expired, remaining_secs};
+use super::error::Error;
+use super::mime::is_inline_safe;
+use super::names::content_disposition;
+
+/// Longest `max-age` sent for a `download_url`, whatever the remaining lifetime.
+pub const MAX_AGE_CAP_SECS: u64 = 86_400;
+
+/// How the client reached the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `file_url`: inline when the type cannot run script; the name can be overwritten.
+    Inline,
+    /// `download_url`: always an attachment; one `file_id` is always the same bytes.
+    Attachment,
+}
+
+/// What the headers of a served file are made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served<'a> {
+    pub size: u64,
+    /// The quoted HTTP ETag.
+    pub etag: &'a str,
+    pub mime_type: &'a str,
+    pub original_name: &'a str,
+    pub expires_ms: i64,
+}
+
+/// An inclusive byte range `start..=end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Checks that a stored file is still what was asked for: not expired (`Err` tells the
+/// caller to delete it) and, for a `download_url`, still the same upload.
+pub fn check_live(expires_ms: i64, now_ms: i64) -> Result<(), Error> {
+    if is_expired(expires_ms, now_ms) {
+        return Err(Error::FileNotFound);
+    }
+    Ok(())
+}
+
+/// A single `Range: bytes=` range against a file of `size` bytes. `Ok(None)` serves the
+/// whole file (no header, a multi-range or another unit); an unsatisfiable range is 416.
+pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else { return Ok(None) };
+    let parse = |s: &str| s.trim().parse::<u64>().ok();
+    let unsatisfiable = Err(Error::RangeNotSatisfiable { size });
+    let range = match (first.trim().is_empty(), last.trim().is_empty()) {
+        (true, true) => return Ok(None),
+        (true, false) => {
+            let Some(n) = parse(last) else { return Ok(None) };
+            if n == 0 || size == 0 {
+                return unsatisfiable;
+            }
+            ByteRange { start: size.saturating_sub(n), end: size - 1 }
+        }
+        (false, open_end) => {
+            let Some(start) = parse(first) else { return Ok(None) };
+            let end = if open_end { u64::MAX } else { match parse(last) { Some(e) => e, None => return Ok(None) } };
+            if end < start {
+                return Ok(None);
+            }
+            if start >= size {
+                return unsatisfiable;
+            }
+            ByteRange { start, end: end.min(size - 1) }
+        }
+    };
+    Ok(Some(range))
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, `*` matches anything).
+pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    if_none_match.is_some_and(|h| h.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag)))
+}
+
+/// The headers of every file response (200, 206, 304 and HEAD alike).
+pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str, String)> {
+    let inline = mode == Mode::Inline && is_inline_safe(file.mime_type);
+    let disposition = if inline { "inline" } else { "attachment" };
+    let cache = match mode {
+        Mode::Inline => "public, max-age=0, must-revalidate".to_owned(),
+        Mode::Attachment => {
+            let age = remaining_secs(file.expires_ms, now_ms).min(MAX_AGE_CAP_SECS);
+            format!("public, max-age={age}, immutable")
+        }
+    };
+    vec![
+        ("Content-Type", file.mime_type.to_owned()),
+        ("Content-Disposition", content_disposition(disposition, file.original_name)),
+        ("ETag", file.etag.to_owned()),
+        ("Cache-Control", cache),
+        ("Accept-Ranges", "bytes".to_owned()),
+        ("X-Content-Type-Options", "nosniff".to_owned()),
+        ("Content-Security-Policy", "sandbox".to_owned()),
+    ]
+}
+
+/// `Content-Range` of a partial response.
+pub fn content_range(range: ByteRange, size: u64) -> String {
+    format!("bytes {}-{}/{size}", range.start, range.end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = |start, end| Ok(Some(ByteRange { start, end }));
+        let cases: Vec<(Option<&str>, u64, Result<Option<ByteRange>, Error>)> = vec![
+            (None, 100, Ok(None)),
+            (Some("bytes=0-9"), 100, r(0, 9)),
+            (Some("bytes=10-"), 100, r(10, 99)),
+            (Some("bytes=-10"), 100, r(90, 99)),
+            (Some("bytes=-500"), 100, r(0, 99)),
+            (Some("bytes=90-500"), 100, r(90, 99)),
+            (Some("bytes= 5 - 6 "), 100, r(5, 6)),
+            (Some("bytes=100-"), 100, Err(Error::RangeNotSatisfiable { size: 100 })),
+            (Some("bytes=-0"), 100, Err(Error::RangeNotSatisfiable { size: 100 })),
+            (Some("bytes=0-0"), 0, Err(Error::RangeNotSatisfiable { size: 0 })),
+            (Some("bytes=0-1,5-6"), 100, Ok(None)),
+            (Some("bytes=9-1"), 100, Ok(None)),
+            (Some("items=0-1"), 100, Ok(None)),
+            (Some("bytes=a-b"), 100, Ok(None)),
+            (Some("bytes=-"), 100, Ok(None)),
+        ];
+        for (header, size, want) in cases {
+            assert_eq!(parse_range(header, size), want, "{header:?}");
+        }
+        assert_eq!(content_range(ByteRange { start: 90, end: 99 }, 100), "bytes 90-99/100");
+    }
+
+    #[test]
+    fn conditional() {
+        let cases = [
+            (Some("\"abc\""), true),
+            (Some("W/\"abc\""), true),
+            (Some("\"x\", \"abc\""), true),
+            (Some("*"), true),
+            (Some("\"abd\""), false),
+            (None, false),
+        ];
+        for (header, want) in cases {
+            assert_eq!(not_modified(header, "\"abc\""), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn headers_by_mode_and_type() {
+        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, original_name: "a b.png", expires_ms: 100_000 };
+        let get = |h: &[(&str, String)], name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+        let cases = [
+            ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate"),
+            ("image/png", Mode::Attachment, "attachment;", "public, max-age=90, immutable"),
+            ("image/svg+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("text/html", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("application/octet-stream", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+        ];
+        for (mime, mode, disposition, cache) in cases {
+            let h = headers(&file(mime), mode, 10_000);
+            assert!(get(&h, "Content-Disposition").starts_with(disposition), "{mime} {mode:?}");
+            assert!(get(&h, "Content-Disposition").ends_with("filename*=UTF-8''a%20b.png"));
+            assert_eq!(get(&h, "Cache-Control"), cache);
+            assert_eq!(get(&h, "Content-Type"), mime);
+            assert_eq!(get(&h, "X-Content-Type-Options"), "nosniff");
+            assert_eq!(get(&h, "ETag"), "\"e\"");
+        }
+        let h = headers(&file("image/png"), Mode::Attachment, 100_000 - 10 * 86_400_000);
+        assert_eq!(get(&h, "Cache-Control"), "public, max-age=86400, immutable");
+        assert_eq!(check_live(100_000, 99_999), Ok(()));
+        assert_eq!(check_live(100_000, 100_000), Err(Error::FileNotFound));
+    }
+}

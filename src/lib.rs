@@ -1,0 +1,27 @@
+//! urlstash: a URL-to-temporary-file service. A client POSTs a remote file URL with its API
+//! key; the Worker streams the file into R2 for a limited time and answers with its details
+//! and two links that serve it until it expires. The same crate, built with `client`, is the
+//! browser client.
+//!
+//! # Layout
+//! - `core/`: the pure core, no platform imports, tested on the host.
+//!   - `error.rs`: the one error enum and each error's status and message.
+//!   - `envelope.rs`: the JSON envelope and `FileData`.
+//!   - `config.rs`: `[vars]` parsed once into `Config`.
+//!   - `request.rs`: the upload body, validated field by field.
+//!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop).
+//!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
+//!   - `mime.rs`: type detection, allow-list, categories, inline safety.
+//!   - `keys.rs`: bearer tokens, key hashes, key records.
+//!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
+//!   - `layout.rs`: R2 keys and public URLs. `route.rs`: the routing table.
+//!   - `serve.rs`: ranges, conditionals and headers of served files.
+//!   - `store.rs`: the `Origin` / `ObjectStore` seams and stored metadata.
+//!   - `flow.rs`: the upload flow written against those seams.
+//! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
+//!   handlers, and the one place errors become responses.
+
+pub mod core;
+
+#[cfg(feature = "server")]
+mod server;

@@ -1,0 +1,90 @@
+# urlstash: build, run and test the Worker. Every target installs what it needs, idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 8787
+DEV_API_KEY ?= dev-key-change-me
+WRANGLER_ARGS ?=
+
+WORKER_BUILD_VERSION := 0.8.7
+CARGO_BIN := $(HOME)/.cargo/bin
+# The wasm-bindgen CLI must match the library in Cargo.lock exactly.
+WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
+WRANGLER := node_modules/.bin/wrangler
+STATE_DIR := .wrangler/state
+WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+
+.PHONY: help tools build dev seed-dev-key test test-host test-http clean
+
+help:
+	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) with a seeded dev key"
+	@echo "make test    run every test tier (host, then the Worker in local workerd over HTTP)"
+	@echo "make build   build the Worker into build/"
+	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), WRANGLER_ARGS"
+
+## Tools -----------------------------------------------------------------------------------
+
+tools: .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
+
+.tools/wasm32:
+	@mkdir -p .tools
+	rustup target add wasm32-unknown-unknown
+	@touch $@
+
+.tools/worker-build-$(WORKER_BUILD_VERSION):
+	@mkdir -p .tools
+	@if [ "$$($(CARGO_BIN)/worker-build --version 2>/dev/null)" != "worker-build $(WORKER_BUILD_VERSION)" ]; then \
+	  cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked; fi
+	@touch $@
+
+.tools/wasm-bindgen: Cargo.lock
+	@mkdir -p .tools
+	@if [ "$$($(WASM_BINDGEN_BIN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked \
+	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+	@touch $@
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## Build -----------------------------------------------------------------------------------
+
+build: build/index.js
+
+build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen
+	$(CARGO_BIN)/worker-build --release --no-opt --features server
+	@touch $@
+
+## Run -------------------------------------------------------------------------------------
+
+# The dev key's KV record (only its SHA-256 is stored), seeded into local KV.
+seed-dev-key: tools
+	@hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
+	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" \
+	  '{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}' >/dev/null
+
+dev: tools build seed-dev-key
+	@echo "urlstash on http://127.0.0.1:$(PORT)  API key: $(DEV_API_KEY)"
+	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) \
+	  --show-interactive-dev-session=false $(WRANGLER_ARGS)
+
+## Test ------------------------------------------------------------------------------------
+
+test: tools
+	@$(MAKE) --no-print-directory test-host || { echo "FAILED tier: host (cargo test)"; exit 1; }
+	@$(MAKE) --no-print-directory test-http || { echo "FAILED tier: http (Worker in local workerd)"; exit 1; }
+	@echo "all test tiers passed"
+
+test-host:
+	@echo "== tier 1: host tests (cargo test)"
+	cargo test --all-targets
+
+test-http: build
+	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
+	node --test --test-concurrency=1 tests/http/
+
+clean:
+	rm -rf build target/wasm32-unknown-unknown .wrangler .tools

@@ -1,0 +1,223 @@
+//! Streaming an origin body into R2 without holding it: a known length is piped straight
+//! through a `FixedLengthStream`; an unknown one goes up as a multipart upload of fixed
+//! parts. Bytes stay in JS memory throughout; only the sniffed prefix ever entered wasm.
+
+use std::collections::VecDeque;
+
+use futures_util::future::join;
+use js_sys::{BigInt, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{ReadableStreamDefaultReader, StreamPipeOptions, WritableStream};
+use worker::worker_sys::{FixedLengthStream, R2Bucket, R2MultipartUpload};
+
+use super::js::{describe, read_chunk, wait};
+use super::origin::{OriginBody, WorkerOrigin};
+use crate::core::Error;
+
+/// Size of every multipart part but the last (R2 wants at least 5 MiB, all equal).
+pub(crate) const PART_BYTES: u32 = 8 * 1024 * 1024;
+
+/// Stores a body of known `length` under `key`; all or nothing.
+pub(crate) async fn put_known(
+    bucket: &R2Bucket,
+    origin: &WorkerOrigin,
+    key: &str,
+    body: OriginBody,
+    length: u64,
+    options: &JsValue,
+) -> Result<u64, Error> {
+    let fixed = match u32::try_from(length) {
+        Ok(n) => FixedLengthStream::new(n),
+        Err(_) => FixedLengthStream::new_big_int(BigInt::from(length)),
+    }
+    .map_err(|e| Error::internal(describe(&e)))?;
+    let put = bucket
+        .put(key.to_owned(), fixed.readable().into(), options.clone())
+        .map_err(|e| Error::internal(describe(&e)))?;
+    let (stored, fed) = join(wait(put), feed(body, &fixed.writable(), origin)).await;
+    match (stored, fed) {
+        (Ok(_), Ok(())) => Ok(length),
+        (_, Err(err)) => Err(origin.failure(err)),
+        (Err(e), Ok(())) => Err(origin.failure(Error::internal(format!("r2 put: {}", describe(&e))))),
+    }
+}
+
+/// Writes the sniffed prefix, then pipes the rest of the body natively.
+async fn feed(body: OriginBody, sink: &WritableStream, origin: &WorkerOrigin) -> Result<(), Error> {
+    let broken = |_| Error::OriginBroken;
+    if !body.prefix.is_empty() {
+        let writer = sink.get_writer().map_err(|e| Error::internal(describe(&e)))?;
+        for chunk in &body.prefix {
+            wait(writer.write_with_chunk(chunk)).await.map_err(broken)?;
+        }
+        writer.release_lock();
+    }
+    match body.stream.filter(|_| !body.ended) {
+        None => wait(sink.close()).await.map(drop).map_err(broken),
+        Some(stream) => {
+            let options = StreamPipeOptions::new();
+            options.set_signal(origin.signal());
+            wait(stream.pipe_to_with_options(sink, &options)).await.map(drop).map_err(broken)
+        }
+    }
+}
+
+/// Stores a body of unknown length, counting bytes and stopping past `limit`. Up to one
+/// part it is a single put; beyond, a multipart upload that is aborted on any failure.
+pub(crate) async fn put_unknown(
+    bucket: &R2Bucket,
+    origin: &WorkerOrigin,
+    key: &str,
+    body: OriginBody,
+    limit: u64,
+    options: &JsValue,
+) -> Result<u64, Error> {
+    let reader: Option<ReadableStreamDefaultReader> =
+        body.stream.as_ref().filter(|_| !body.ended).map(|s| s.get_reader().unchecked_into());
+    let mut upload = Multipart { bucket, key, options, started: None, parts: Vec::new(), in_flight: None };
+    let result = pump(reader.as_ref(), body.prefix, limit, origin, &mut upload).await;
+    if result.is_err() {
+        if let Some(reader) = &reader {
+            let _ = reader.cancel();
+        }
+        upload.abort().await;
+    }
+    result.map_err(|err| origin.failure(err))
+}
+
+async fn pump(
+    reader: Option<&ReadableStreamDefaultReader>,
+    prefix: Vec<Uint8Array>,
+    limit: u64,
+    origin: &WorkerOrigin,
+    upload: &mut Multipart<'_>,
+) -> Result<u64, Error> {
+    let mut pending = Buffer::default();
+    for chunk in prefix {
+        pending.push(chunk);
+    }
+    let mut total = pending.len;
+    let mut ended = reader.is_none();
+    loop {
+        if total > limit {
+            return Err(Error::FileTooLarge { limit });
+        }
+        if pending.len >= u64::from(PART_BYTES) {
+            upload.send(pending.take(PART_BYTES)).await?;
+        } else if ended {
+            break;
+        } else {
+            match read_chunk(reader.expect("a reader while not ended")).await {
+                Ok(Some(chunk)) => {
+                    total += u64::from(chunk.length());
+                    pending.push(chunk);
+                }
+                Ok(None) => ended = true,
+                Err(_) => return Err(origin.failure(Error::OriginBroken)),
+            }
+        }
+    }
+    let rest = pending.take(pending.len as u32);
+    upload.finish(rest).await?;
+    Ok(total)
+}
+
+/// Chunks waiting to become a part, still in JS memory.
+#[derive(Default)]
+struct Buffer {
+    chunks: VecDeque<Uint8Array>,
+    len: u64,
+}
+
+impl Buffer {
+    fn push(&mut self, chunk: Uint8Array) {
+        self.len += u64::from(chunk.length());
+        self.chunks.push_back(chunk);
+    }
+
+    /// The first `n` bytes as one array (copied inside JS), leaving the rest.
+    fn take(&mut self, n: u32) -> Uint8Array {
+        let out = Uint8Array::new_with_length(n);
+        let mut filled = 0;
+        while filled < n {
+            let Some(chunk) = self.chunks.pop_front() else { break };
+            let want = n - filled;
+            if chunk.length() > want {
+                out.set(&chunk.subarray(0, want), filled);
+                self.chunks.push_front(chunk.subarray(want, chunk.length()));
+                filled = n;
+            } else {
+                out.set(&chunk, filled);
+                filled += chunk.length();
+            }
+        }
+        self.len -= u64::from(filled);
+        out
+    }
+}
+
+/// A multipart upload started on the first full part, with at most one part in flight.
+struct Multipart<'a> {
+    bucket: &'a R2Bucket,
+    key: &'a str,
+    options: &'a JsValue,
+    started: Option<R2MultipartUpload>,
+    parts: Vec<JsValue>,
+    in_flight: Option<js_sys::Promise>,
+}
+
+impl Multipart<'_> {
+    fn internal(e: JsValue) -> Error {
+        Error::internal(format!("r2 multipart: {}", describe(&e)))
+    }
+
+    async fn send(&mut self, part: Uint8Array) -> Result<(), Error> {
+        if self.started.is_none() {
+            let created = self.bucket.create_multipart_upload(self.key.to_owned(), self.options.clone()).map_err(Self::internal)?;
+            self.started = Some(wait(created).await.map_err(Self::internal)?.unchecked_into());
+        }
+        self.settle().await?;
+        let upload = self.started.as_ref().expect("started above");
+        let number = u16::try_from(self.parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
+        self.in_flight = Some(upload.upload_part(number, part.into()).map_err(Self::internal)?);
+        Ok(())
+    }
+
+    async fn settle(&mut self) -> Result<(), Error> {
+        if let Some(promise) = self.in_flight.take() {
+            self.parts.push(wait(promise).await.map_err(Self::internal)?);
+        }
+        Ok(())
+    }
+
+    /// Sends the last bytes: one plain put when no part went up, else the last part and
+    /// the completion.
+    async fn finish(&mut self, rest: Uint8Array) -> Result<(), Error> {
+        if self.started.is_none() {
+            let put = self.bucket.put(self.key.to_owned(), rest.into(), self.options.clone()).map_err(Self::internal)?;
+            wait(put).await.map_err(Self::internal)?;
+            return Ok(());
+        }
+        if rest.length() > 0 {
+            self.send(rest).await?;
+        }
+        self.settle().await?;
+        let upload = self.started.as_ref().expect("started");
+        wait(upload.complete(std::mem::take(&mut self.parts)).map_err(Self::internal)?)
+            .await
+            .map_err(Self::internal)?;
+        self.started = None;
+        Ok(())
+    }
+
+    async fn abort(&mut self) {
+        if let Some(promise) = self.in_flight.take() {
+            let _ = wait(promise).await;
+        }
+        if let Some(upload) = self.started.take() {
+            if let Ok(promise) = upload.abort() {
+                let _ = wait(promise).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The `Origin` adapter: one GET per hop with the Worker's `fetch`, under one deadline.
+
+use js_sys::Uint8Array;
+use url::Url;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
+
+use super::js::{read_chunk, wait};
+use crate::core::mime::SNIFF_BYTES;
+use crate::core::store::{Fetched, Origin};
+use crate::core::Error;
+
+/// Fetches with `redirect: manual`; every request and body read shares one timeout signal.
+pub(crate) struct WorkerOrigin {
+    signal: AbortSignal,
+    timeout_ms: u64,
+}
+
+/// A response body still at the origin, and what was read of it to sniff its type.
+pub(crate) struct OriginBody {
+    pub stream: Option<ReadableStream>,
+    /// Chunks already read (they come first when the body is stored).
+    pub prefix: Vec<Uint8Array>,
+    /// The body ended while sniffing: `prefix` is all of it.
+    pub ended: bool,
+    /// A trustworthy length: `Content-Length` of an unencoded body.
+    pub length: Option<u64>,
+}
+
+impl WorkerOrigin {
+    pub fn new(timeout_ms: u64) -> Self {
+        let ms = u32::try_from(timeout_ms).unwrap_or(u32::MAX);
+        WorkerOrigin { signal: AbortSignal::timeout_with_u32(ms), timeout_ms }
+    }
+
+    pub fn signal(&self) -> &AbortSignal {
+        &self.signal
+    }
+
+    /// `fallback`, unless the deadline passed: then the timeout is the real cause.
+    pub fn failure(&self, fallback: Error) -> Error {
+        if self.signal.aborted() {
+            Error::OriginTimeout { ms: self.timeout_ms }
+        } else {
+            fallback
+        }
+    }
+}
+
+impl Origin for WorkerOrigin {
+    type Body = OriginBody;
+
+    async fn fetch(&self, url: &Url) -> Result<Fetched<OriginBody>, Error> {
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_redirect(RequestRedirect::Manual);
+        init.set_signal(Some(&self.signal));
+        let headers = web_sys::Headers::new().map_err(|_| Error::internal("Headers::new"))?;
+        let _ = headers.set("Accept-Encoding", "identity");
+        let _ = headers.set("User-Agent", "urlstash/0.1 (+url-to-temporary-file)");
+        init.set_headers(&headers);
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let response = wait(global.fetch_with_str_and_init(url.as_str(), &init))
+            .await
+            .map_err(|_| self.failure(Error::OriginUnreachable))?;
+        let response: web_sys::Response = response.unchecked_into();
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let encoded = header("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        let length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded);
+        Ok(Fetched {
+            status: response.status(),
+            location: header("location"),
+            content_length: length,
+            content_type: header("content-type"),
+            content_disposition: header("content-disposition"),
+            body: OriginBody { ended: response.body().is_none(), stream: response.body(), prefix: Vec::new(), length },
+        })
+    }
+
+    async fn sniff(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
+        let Some(stream) = body.stream.as_ref().filter(|_| !body.ended) else { return Ok(Vec::new()) };
+        let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+        let mut sniffed = Vec::new();
+        while sniffed.len() < SNIFF_BYTES {
+            match read_chunk(&reader).await {
+                Ok(Some(chunk)) => {
+                    let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
+                    sniffed.extend(chunk.subarray(0, take as u32).to_vec());
+                    body.prefix.push(chunk);
+                }
+                Ok(None) => {
+                    body.ended = true;
+                    break;
+                }
+                Err(_) => return Err(self.failure(Error::OriginBroken)),
+            }
+        }
+        reader.release_lock();
+        Ok(sniffed)
+    }
+
+    fn discard(&self, body: OriginBody) {
+        if let Some(stream) = body.stream {
+            let _ = stream.cancel();
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The one place errors become HTTP responses, and JSON response helpers.
+
+use serde::Serialize;
+use worker::Response;
+
+use crate::core::envelope::Envelope;
+use crate::core::Error;
+
+/// A JSON response with `status`.
+pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, Error> {
+    let response = Response::from_json(body).map_err(Error::internal)?;
+    Ok(response.with_status(status))
+}
+
+/// The envelope of `err`, with the headers its status calls for. Internal details are
+/// logged here and never sent.
+pub(crate) fn error(err: &Error, head: bool) -> Response {
+    if let Error::Internal(detail) = err {
+        worker::console_error!("internal error: {detail}");
+    }
+    let body = serde_json::to_string(&Envelope::error(err)).unwrap_or_default();
+    let response = if head { Response::empty() } else { Response::ok(body) };
+    let mut response = match response {
+        Ok(r) => r.with_status(err.status()),
+        Err(_) => return Response::empty().expect("an empty response").with_status(500),
+    };
+    let headers = response.headers_mut();
+    let _ = headers.set("Content-Type", "application/json; charset=utf-8");
+    let _ = headers.set("Cache-Control", "no-store");
+    match err {
+        Error::Unauthorized(_) => {
+            let _ = headers.set("WWW-Authenticate", "Bearer realm=\"urlstash\"");
+        }
+        Error::MethodNotAllowed { allow } => {
+            let _ = headers.set("Allow", allow);
+        }
+        Error::RangeNotSatisfiable { size } => {
+            let _ = headers.set("Content-Range", &format!("bytes */{size}"));
+        }
+        _ => {}
+    }
+    response
+}

@@ -115,10 +115,12 @@ pub fn content_range(range: ByteRange, size: u64) -> String {
 mod tests {
     use super::*;
 
+    type RangeCase<'a> = (Option<&'a str>, u64, Result<Option<ByteRange>, Error>);
+
     #[test]
     fn ranges() {
         let r = |start, end| Ok(Some(ByteRange { start, end }));
-        let cases: Vec<(Option<&str>, u64, Result<Option<ByteRange>, Error>)> = vec![
+        let cases: Vec<RangeCase> = vec![
             (None, 100, Ok(None)),
             (Some("bytes=0-9"), 100, r(0, 9)),
             (Some("bytes=10-"), 100, r(10, 99)),

@@ -1,0 +1,20 @@
+"""Prints the local R2 state of a `wrangler dev --persist-to DIR` as JSON: objects and
+multipart uploads, read straight from miniflare's SQLite files (read-only)."""
+import glob
+import json
+import os
+import sqlite3
+import sys
+
+state = {"objects": [], "multipart": []}
+pattern = os.path.join(sys.argv[1], "v3", "r2", "miniflare-R2BucketObject", "*.sqlite")
+for path in glob.glob(pattern):
+    if os.path.basename(path).startswith("metadata"):
+        continue
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    for key, size, custom in db.execute("SELECT key, size, custom_metadata FROM _mf_objects"):
+        state["objects"].append({"key": key, "size": size, "custom": json.loads(custom)})
+    for upload_id, key, st in db.execute("SELECT upload_id, key, state FROM _mf_multipart_uploads"):
+        state["multipart"].append({"upload_id": upload_id, "key": key, "state": st})
+    db.close()
+json.dump(state, sys.stdout)

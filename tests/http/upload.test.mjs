@@ -1,0 +1,351 @@
+// The upload Worker over HTTP in local workerd, against a loopback origin: every status,
+// every type, both storage paths, overwrite, tenancy, and byte-exact serving.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { startOrigin } from './support/origin.mjs';
+import { startWorker, upload, get, KEYS } from './support/worker.mjs';
+import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+
+const MiB = 1024 * 1024;
+const LIMIT = 16 * MiB;
+let origin;
+let worker;
+
+before(async () => {
+  origin = await startOrigin();
+  worker = await startWorker({ vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+});
+
+/** The envelope of an error: shape, code = status, message fragment. */
+function assertError(res, status, fragment) {
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  assert.deepEqual(Object.keys(res.json).sort(), ['code', 'data', 'msg', 'success']);
+  assert.equal(res.json.success, false);
+  assert.equal(res.json.code, status);
+  assert.equal(res.json.data, null);
+  assert.match(res.json.msg, fragment);
+}
+
+/** Every served copy equals the origin's bytes. */
+async function assertServes(data, bytes) {
+  for (const url of [data.file_url, data.download_url]) {
+    const res = await get(url);
+    assert.equal(res.status, 200, url);
+    assert.equal(sha256(res.body), sha256(bytes), url);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('content-type'), data.mime_type);
+  }
+}
+
+/** Keys in local R2 under this test's path. */
+const stored = (prefix) => worker.r2().objects.filter((o) => o.key.startsWith(prefix));
+
+describe('health and routing', () => {
+  test('GET /api/v1/health answers {"ok":true} without auth', async () => {
+    const res = await get(`${worker.url}/api/v1/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { ok: true });
+  });
+
+  test('unknown route is a 404 envelope', async () => {
+    const res = await get(`${worker.url}/api/v1/nothing`);
+    assert.equal(res.status, 404);
+    assert.deepEqual(JSON.parse(res.body), { success: false, code: 404, msg: 'no such route', data: null });
+  });
+
+  test('wrong method is a 405 envelope with Allow', async () => {
+    const res = await get(`${worker.url}/api/v1/files/upload/url`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+    assert.equal(JSON.parse(res.body).code, 405);
+    const del = await get(`${worker.url}/api/v1/health`, {}, 'DELETE');
+    assert.equal(del.status, 405);
+    assert.equal(del.headers.get('allow'), 'GET, HEAD');
+  });
+});
+
+describe('authentication', () => {
+  const body = () => ({ file_url: origin.file('/auth.png', TYPES.png.bytes, { contentType: 'image/png' }) });
+  for (const [name, key, fragment] of [
+    ['missing', null, /missing API key/],
+    ['unknown', 'not-a-key', /invalid API key/],
+    ['disabled', KEYS.off.key, /disabled/],
+  ]) {
+    test(`${name} key is 401 with WWW-Authenticate`, async () => {
+      const res = await upload(worker, body(), { key });
+      assertError(res, 401, fragment);
+      assert.match(res.headers.get('www-authenticate'), /^Bearer/);
+    });
+  }
+
+  test('a non-Bearer scheme is 401', async () => {
+    const res = await upload(worker, body(), { key: null, headers: { authorization: `Basic ${KEYS.a.key}` } });
+    assertError(res, 401, /malformed Authorization/);
+  });
+});
+
+describe('bad input', () => {
+  const png = () => origin.file('/bad.png', TYPES.png.bytes, { contentType: 'image/png' });
+  const cases = [
+    ['malformed JSON', '{"file_url":', 400, /not valid JSON/],
+    ['not an object', '["x"]', 400, /expected a JSON object/],
+    ['missing file_url', {}, 400, /missing required field `file_url`/],
+    ['file_url not a string', { file_url: 5 }, 400, /`file_url`: must be a string/],
+    ['not a URL', { file_url: 'nope' }, 400, /not a valid URL/],
+    ['ftp scheme', { file_url: 'ftp://127.0.0.1/a.png' }, 400, /scheme `ftp`/],
+    ['file scheme', { file_url: 'file:///etc/passwd' }, 400, /scheme `file`/],
+    ['file_name with a slash', () => ({ file_url: png(), file_name: 'a/b.png' }), 400, /`file_name`/],
+    ['file_name with ..', () => ({ file_url: png(), file_name: 'a..png' }), 400, /`file_name`/],
+    ['upload_path traversal', () => ({ file_url: png(), upload_path: 'a/../../b' }), 400, /`upload_path`/],
+    ['upload_path bad characters', () => ({ file_url: png(), upload_path: 'a b' }), 400, /`upload_path`/],
+    ['unknown field', () => ({ file_url: png(), fileName: 'x' }), 400, /unknown field `fileName`/],
+  ];
+  for (const [name, body, status, fragment] of cases) {
+    test(`${name} is ${status}`, async () => {
+      const res = await upload(worker, typeof body === 'function' ? body() : body);
+      assertError(res, status, fragment);
+    });
+  }
+
+  test('a body that is not JSON is 415', async () => {
+    const res = await upload(worker, `file_url=${png()}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assertError(res, 415, /must be JSON/);
+  });
+
+  test('a JSON body over 16 KiB is 413', async () => {
+    const res = await upload(worker, { file_url: `${png()}?${'a'.repeat(17 * 1024)}` });
+    assertError(res, 413, /exceeds 16384 bytes/);
+  });
+});
+
+describe('types: magic bytes, then Content-Type, then extension', () => {
+  for (const [name, t] of Object.entries(TYPES)) {
+    const variants = [
+      ['correct', t.mime],
+      ['wrong', name === 'unknown' ? 'application/octet-stream' : 'text/html'],
+      ['no', null],
+    ];
+    for (const [label, contentType] of variants) {
+      test(`${name} with ${label} Content-Type is stored as ${t.mime} and served byte for byte`, async () => {
+        const fileUrl = origin.file(`/types/${name}-${label}`, t.bytes, { contentType });
+        const res = await upload(worker, { file_url: fileUrl });
+        assert.equal(res.status, 200, JSON.stringify(res.json));
+        const d = res.json.data;
+        assert.equal(res.json.success, true);
+        assert.equal(res.json.code, 200);
+        assert.equal(d.mime_type, t.mime);
+        assert.equal(d.file_size, t.bytes.length);
+        assert.equal(d.original_name, `${name}-${label}`);
+        assert.match(d.file_name, new RegExp(`^[0-9a-f]{24}\\.${t.ext}$`));
+        await assertServes(d, t.bytes);
+      });
+    }
+  }
+
+  test('HTML is served as an attachment even from file_url', async () => {
+    const html = Buffer.from('<html><script>alert(1)</script></html>');
+    const res = await upload(worker, { file_url: origin.file('/page.html', html, { contentType: 'text/html' }) });
+    assert.equal(res.json.data.mime_type, 'text/html');
+    const served = await get(res.json.data.file_url);
+    assert.match(served.headers.get('content-disposition'), /^attachment;/);
+    assert.equal(served.headers.get('content-security-policy'), 'sandbox');
+  });
+});
+
+describe('FileData', () => {
+  test('has the ten fields, the namespace in file_url, and expiry = upload + TTL', async () => {
+    const url = origin.file('/docs/report.pdf', TYPES.pdf.bytes, { contentType: 'application/pdf' });
+    const res = await upload(worker, { file_url: url, upload_path: '/reports/2026/', file_name: 'q3 report.pdf' });
+    assert.equal(res.status, 200);
+    assert.equal(res.json.msg, 'File uploaded successfully');
+    const d = res.json.data;
+    assert.deepEqual(Object.keys(d).sort(), ['download_url', 'expires_at', 'file_id', 'file_name', 'file_size', 'file_url', 'mime_type', 'original_name', 'upload_path', 'upload_time']);
+    assert.match(d.file_id, /^file_[0-9a-f]{32}$/);
+    assert.equal(d.file_name, 'q3 report.pdf');
+    assert.equal(d.original_name, 'report.pdf');
+    assert.equal(d.upload_path, 'reports/2026');
+    assert.equal(d.file_url, `${worker.url}/f/${KEYS.a.record.id}/reports/2026/q3%20report.pdf`);
+    assert.equal(d.download_url, `${worker.url}/api/v1/files/download/${d.file_id}`);
+    assert.match(d.upload_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    assert.equal(Date.parse(d.expires_at) - Date.parse(d.upload_time), 259_200_000);
+    const dl = await get(d.download_url);
+    assert.equal(dl.headers.get('content-disposition'), `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`);
+  });
+
+  test('original_name comes from Content-Disposition first', async () => {
+    const url = origin.file('/cd/x', TYPES.png.bytes, { disposition: `attachment; filename="fallback.png"; filename*=UTF-8''%E5%9B%BE.png` });
+    const res = await upload(worker, { file_url: url });
+    assert.equal(res.json.data.original_name, '图.png');
+    assert.equal(res.json.data.upload_path, 'images');
+  });
+
+  test('follows redirects to the file', async () => {
+    const target = origin.file('/redirected/final.gif', TYPES.gif.bytes, { contentType: 'image/gif' });
+    origin.status('/r/2', 307, target);
+    const start = origin.status('/r/1', 302, '/r/2');
+    const res = await upload(worker, { file_url: start });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.original_name, 'final.gif');
+    await assertServes(res.json.data, TYPES.gif.bytes);
+  });
+});
+
+describe('size and storage paths', () => {
+  test('no Content-Length, over one part: multipart upload, bytes intact', async () => {
+    const bytes = filler(10 * MiB + 12345, 7);
+    const url = origin.file('/chunked/big.bin', bytes, { chunked: true, contentType: null });
+    const res = await upload(worker, { file_url: url, upload_path: 'mp', file_name: 'big.bin' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.file_size, bytes.length);
+    await assertServes(res.json.data, bytes);
+    const uploads = worker.r2().multipart.filter((m) => m.key === `f/${KEYS.a.record.id}/mp/big.bin`);
+    assert.equal(uploads.length, 1, 'one multipart upload ran');
+    assert.notEqual(uploads[0].state, 0, 'and it is not left in progress');
+  });
+
+  test('no Content-Length, small: stored in one put', async () => {
+    const bytes = filler(300 * 1024, 8);
+    const url = origin.file('/chunked/small.bin', bytes, { chunked: true, contentType: null, chunkSize: 1000 });
+    const res = await upload(worker, { file_url: url, upload_path: 'single' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    await assertServes(res.json.data, bytes);
+  });
+
+  test('Content-Length over the limit is 413 before the body is read', async () => {
+    const url = origin.stall('/too-big-cl', Buffer.alloc(10), { contentLength: LIMIT + 1 });
+    const res = await upload(worker, { file_url: url, upload_path: 'toobig' });
+    assertError(res, 413, new RegExp(`size limit of ${LIMIT} bytes`));
+    assert.deepEqual(stored(`f/${KEYS.a.record.id}/toobig/`), []);
+  });
+
+  test('no Content-Length, over the limit: 413, nothing stored, multipart aborted', async () => {
+    const url = origin.file('/chunked/huge.bin', filler(LIMIT + MiB, 9), { chunked: true, contentType: null });
+    const res = await upload(worker, { file_url: url, upload_path: 'huge', file_name: 'huge.bin' });
+    assertError(res, 413, /size limit/);
+    const state = worker.r2();
+    assert.deepEqual(state.objects.filter((o) => o.key.includes('/huge/')), []);
+    assert.deepEqual(state.multipart.filter((m) => m.key.includes('/huge/') && m.state === 0), []);
+  });
+});
+
+describe('origin failures', () => {
+  test('origin 404 is 502 naming the status', async () => {
+    const res = await upload(worker, { file_url: origin.url('/missing.png') });
+    assertError(res, 502, /HTTP 404/);
+  });
+
+  test('origin 500 is 502 naming the status', async () => {
+    const res = await upload(worker, { file_url: origin.status('/broken', 500) });
+    assertError(res, 502, /HTTP 500/);
+  });
+
+  test('an unreachable origin is 502', async () => {
+    const { freePort } = await import('./support/worker.mjs');
+    const res = await upload(worker, { file_url: `http://127.0.0.1:${await freePort()}/x.png` });
+    assertError(res, 502, /could not connect/);
+  });
+
+  test('too many redirects is 502', async () => {
+    for (let i = 0; i < 7; i++) origin.status(`/loop/${i}`, 302, `/loop/${i + 1}`);
+    const res = await upload(worker, { file_url: origin.url('/loop/0') });
+    assertError(res, 502, /redirected more than 5 times/);
+    assert.equal(origin.hits('/loop/6'), 0, 'the sixth redirect is not followed');
+  });
+
+  for (const [label, opts] of [['with', { contentLength: 4 * MiB }], ['without', {}]]) {
+    test(`a connection dropped mid-body (${label} Content-Length) is 502 and stores nothing`, async () => {
+      const url = origin.drop(`/drop-${label}`, filler(MiB + 7, 10), opts);
+      const res = await upload(worker, { file_url: url, upload_path: `dropped-${label}`, file_name: 'd.bin' });
+      assertError(res, 502, /connection failed/);
+      const state = worker.r2();
+      assert.deepEqual(state.objects.filter((o) => o.key.includes(`/dropped-${label}/`)), []);
+      assert.deepEqual(state.objects.filter((o) => o.key.startsWith('i/') && o.custom.object_key.includes(`/dropped-${label}/`)), []);
+      assert.deepEqual(state.multipart.filter((m) => m.state === 0), []);
+    });
+  }
+});
+
+describe('overwrite and tenancy', () => {
+  test('same key, same path and name: new bytes at once, old file_id gone', async () => {
+    const first = await upload(worker, { file_url: origin.file('/v1.png', TYPES.png.bytes), upload_path: 'ow', file_name: 'same.png' });
+    const newer = Buffer.concat([TYPES.png.bytes, Buffer.from('version 2')]);
+    const second = await upload(worker, { file_url: origin.file('/v2.png', newer), upload_path: 'ow', file_name: 'same.png' });
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal(first.json.data.file_url, second.json.data.file_url);
+    assert.notEqual(first.json.data.file_id, second.json.data.file_id);
+    await assertServes(second.json.data, newer);
+    assert.equal((await get(first.json.data.download_url)).status, 404);
+  });
+
+  test('another key cannot touch it: same path and name land in its own namespace', async () => {
+    const mine = await upload(worker, { file_url: origin.file('/mine.gif', TYPES.gif.bytes), upload_path: 'shared', file_name: 'x.gif' });
+    const theirs = await upload(worker, { file_url: origin.file('/theirs.webp', TYPES.webp.bytes), upload_path: 'shared', file_name: 'x.gif' }, { key: KEYS.b.key });
+    assert.equal(theirs.status, 200);
+    assert.notEqual(mine.json.data.file_url, theirs.json.data.file_url);
+    assert.match(theirs.json.data.file_url, new RegExp(`/f/${KEYS.b.record.id}/shared/x.gif$`));
+    await assertServes(mine.json.data, TYPES.gif.bytes);
+  });
+});
+
+describe('serving', () => {
+  let data;
+  const bytes = filler(100_000, 11);
+  before(async () => {
+    data = (await upload(worker, { file_url: origin.file('/serve.bin', bytes, { contentType: 'image/png' }), upload_path: 'serve' })).json.data;
+  });
+
+  for (const which of ['file_url', 'download_url']) {
+    test(`${which}: Range gives 206 with the exact bytes`, async () => {
+      const res = await get(data[which], { range: 'bytes=1000-1999' });
+      assert.equal(res.status, 206);
+      assert.equal(res.headers.get('content-range'), `bytes 1000-1999/${bytes.length}`);
+      assert.equal(sha256(res.body), sha256(bytes.subarray(1000, 2000)));
+      const tail = await get(data[which], { range: 'bytes=-10' });
+      assert.equal(sha256(tail.body), sha256(bytes.subarray(bytes.length - 10)));
+    });
+
+    test(`${which}: If-None-Match with the ETag gives 304`, async () => {
+      const first = await get(data[which]);
+      const etag = first.headers.get('etag');
+      assert.ok(etag);
+      const again = await get(data[which], { 'if-none-match': etag });
+      assert.equal(again.status, 304);
+      assert.equal(again.body.length, 0);
+    });
+
+    test(`${which}: HEAD has the headers and no body`, async () => {
+      const res = await get(data[which], {}, 'HEAD');
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-length'), String(bytes.length));
+      assert.equal(res.body.length, 0);
+      const cache = res.headers.get('cache-control');
+      const maxAge = Number(/max-age=(\d+)/.exec(cache)[1]);
+      assert.ok(maxAge <= 259_200, cache);
+    });
+  }
+
+  test('unsatisfiable Range is 416', async () => {
+    const res = await get(data.file_url, { range: `bytes=${bytes.length}-` });
+    assert.equal(res.status, 416);
+    assert.equal(res.headers.get('content-range'), `bytes */${bytes.length}`);
+  });
+
+  test('file_url inline, download_url attachment', async () => {
+    // bytes are not a PNG, but the origin said image/png: the allow-listed, passive type decides
+    assert.match((await get(data.file_url)).headers.get('content-disposition'), /^inline;/);
+    assert.match((await get(data.download_url)).headers.get('content-disposition'), /^attachment;/);
+  });
+
+  test('unknown file_id and unknown file_url are 404 envelopes', async () => {
+    for (const url of [`${worker.url}/api/v1/files/download/file_${'0'.repeat(32)}`, `${worker.url}/f/k_alpha/none/x.png`]) {
+      const res = await get(url);
+      assert.equal(res.status, 404);
+      assert.deepEqual(JSON.parse(res.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
+    }
+  });
+});

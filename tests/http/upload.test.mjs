@@ -13,7 +13,7 @@ let worker;
 
 before(async () => {
   origin = await startOrigin();
-  worker = await startWorker({ vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
+  worker = await startWorker({ allow: [origin.host], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
 });
 after(async () => {
   await worker?.stop();

@@ -25,6 +25,8 @@ export async function startOrigin() {
 
   return {
     base,
+    /** `127.0.0.1:PORT`, as PRIVATE_FETCH_ALLOWLIST names it. */
+    host: `127.0.0.1:${server.address().port}`,
     url: (path) => `${base}${path}`,
     hits: (path) => hits.get(path) ?? 0,
     /** Serves `body`: with Content-Length unless `chunked`, with `contentType` unless null. */

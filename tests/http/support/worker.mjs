@@ -29,8 +29,10 @@ export function freePort() {
   });
 }
 
-/** Starts a Worker; `vars` override `wrangler.toml [vars]`. */
-export async function startWorker({ vars = {} } = {}) {
+/** Starts a Worker; `vars` override `wrangler.toml [vars]`; `allow` lists the loopback
+ * origins (`host:port`) exempt from the private-address rule (PRIVATE_FETCH_ALLOWLIST). */
+export async function startWorker({ vars = {}, allow = [] } = {}) {
+  if (allow.length) vars = { PRIVATE_FETCH_ALLOWLIST: allow.join(','), ...vars };
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-state-'));
   const seed = path.join(stateDir, 'keys.json');
   fs.writeFileSync(seed, JSON.stringify(Object.values(KEYS).map(({ key, record }) => ({ key: hashKey(key), value: JSON.stringify(record) }))));

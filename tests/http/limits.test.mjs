@@ -13,6 +13,7 @@ let worker;
 before(async () => {
   origin = await startOrigin();
   worker = await startWorker({
+    allow: [origin.host],
     vars: { FILE_TTL_SECONDS: String(TTL), FETCH_TIMEOUT_MS: '1500', ALLOWED_MIME_TYPES: 'image/jpeg,image/png,image/gif,image/webp' },
   });
 });

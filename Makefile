@@ -88,3 +88,9 @@ test-http: build
 
 clean:
 	rm -rf build target/wasm32-unknown-unknown .wrangler .tools
+
+## Bench -----------------------------------------------------------------------------------
+
+.PHONY: bench
+bench: tools build
+	node bench/run.mjs

@@ -26,6 +26,21 @@ pub(crate) async fn put_known(
     length: u64,
     options: &JsValue,
 ) -> Result<u64, Error> {
+    let mut sniffed = Buffer::default();
+    for chunk in &body.prefix {
+        sniffed.push(chunk.clone());
+    }
+    if sniffed.len == length {
+        // Sniffing read the whole body: one put of the bytes, no stream to set up.
+        if let Some(stream) = body.stream.filter(|_| !body.ended) {
+            let _ = stream.cancel();
+        }
+        let put = bucket
+            .put(key.to_owned(), sniffed.take(length as u32).into(), options.clone())
+            .map_err(|e| Error::internal(describe(&e)))?;
+        wait(put).await.map_err(|e| Error::internal(format!("r2 put: {}", describe(&e))))?;
+        return Ok(length);
+    }
     let fixed = match u32::try_from(length) {
         Ok(n) => FixedLengthStream::new(n),
         Err(_) => FixedLengthStream::new_big_int(BigInt::from(length)),

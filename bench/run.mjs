@@ -1,0 +1,259 @@
+// `make bench`: this project's Worker and the reference Worker in ONE local workerd
+// (Miniflare), run in turns against a loopback origin. Writes BENCHMARKS.md and
+// bench/results.json; exits non-zero only if an upload failed (slow figures are measured,
+// never failed).
+import { Miniflare } from 'miniflare';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { startOrigin } from '../tests/http/support/origin.mjs';
+import { filler } from '../tests/http/support/fixtures.mjs';
+
+const ROOT = path.resolve(new URL('..', import.meta.url).pathname);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SMALL_N = Number(process.env.BENCH_SMALL_N ?? 160);
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const API_KEY = 'bench-key';
+
+const origin = await startOrigin();
+const sizes = { '1mib': MiB, '10mib': 10 * MiB, '100mib': 100 * MiB };
+for (const [name, size] of Object.entries(sizes)) {
+  const bytes = filler(size, size);
+  origin.file(`/cl/${name}`, bytes);
+  origin.file(`/nocl/${name}`, bytes, { chunked: true });
+}
+origin.file('/cl/10kib', filler(10 * KiB, 5));
+
+const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-bench-'));
+const mf = new Miniflare({
+  host: '127.0.0.1',
+  port: 0,
+  defaultPersistRoot: stateDir,
+  workers: [
+    {
+      name: 'project',
+      modules: true,
+      scriptPath: path.join(ROOT, 'build/index.js'),
+      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+      compatibilityDate: '2025-09-01',
+      r2Buckets: ['FILES'],
+      kvNamespaces: ['API_KEYS'],
+      bindings: {
+        FILE_TTL_SECONDS: '3600',
+        MAX_FILE_BYTES: String(200 * MiB),
+        FETCH_TIMEOUT_MS: '300000',
+        ALLOWED_MIME_TYPES: '*',
+        PUBLIC_BASE_URL: '',
+        PRIVATE_FETCH_ALLOWLIST: origin.host,
+      },
+      routes: ['project.bench/*'],
+    },
+    {
+      name: 'reference',
+      modules: true,
+      scriptPath: path.join(ROOT, 'bench/reference.js'),
+      compatibilityDate: '2025-09-01',
+      r2Buckets: ['BUCKET'],
+      routes: ['reference.bench/*'],
+    },
+  ],
+});
+await mf.ready;
+const hash = crypto.createHash('sha256').update(API_KEY).digest('hex');
+await (await mf.getKVNamespace('API_KEYS', 'project')).put(hash, JSON.stringify({ id: 'k_bench', name: 'bench', created: '2026-01-01T00:00:00+00:00', disabled: false }));
+
+const failures = [];
+const targets = {
+  project: (url, key) => mf.dispatchFetch('http://project.bench/api/v1/files/upload/url', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ file_url: url, upload_path: 'bench', file_name: key }),
+  }),
+  reference: (url, key) => mf.dispatchFetch(`http://reference.bench/upload?url=${encodeURIComponent(url)}&key=${key}`, { method: 'POST' }),
+  drain: (url) => mf.dispatchFetch(`http://reference.bench/drain?url=${encodeURIComponent(url)}`),
+};
+
+async function once(target, url, key) {
+  const started = performance.now();
+  const res = await targets[target](url, key);
+  const body = await res.text();
+  const seconds = (performance.now() - started) / 1000;
+  if (res.status !== 200) failures.push(`${target} ${url}: ${res.status} ${body.slice(0, 200)}`);
+  return seconds;
+}
+
+// --- RSS of the workerd process -----------------------------------------------------------
+function workerdPids() {
+  const out = execFileSync('ps', ['-eo', 'pid=,comm=']).toString();
+  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter(([, c]) => c === 'workerd').map(([p]) => Number(p));
+}
+const rssMiB = () => workerdPids().reduce((sum, pid) => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return sum + (m ? Number(m[1]) / 1024 : 0);
+  } catch { return sum; }
+}, 0);
+async function withPeakRss(fn) {
+  let peak = rssMiB();
+  const timer = setInterval(() => { peak = Math.max(peak, rssMiB()); }, 20);
+  try { await fn(); } finally { clearInterval(timer); }
+  return Math.max(peak, rssMiB());
+}
+
+// --- statistics ------------------------------------------------------------------------------
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const spread = (xs) => [Math.min(...xs), Math.max(...xs)];
+const r2 = (x) => Math.round(x * 100) / 100;
+const r3 = (x) => Math.round(x * 1000) / 1000;
+
+const results = {};
+const rows = [];
+const rssRows = [];
+const idleRss = rssMiB();
+
+// BENCH_ONLY=small skips the large cases while profiling (the report is then partial).
+const ONLY = process.env.BENCH_ONLY;
+for (const name of ONLY === 'small' ? [] : ['1mib', '10mib', '100mib']) {
+  const size = sizes[name];
+  const t = { project_cl: [], project_nocl: [], reference: [], drain: [] };
+  const peaks = { project_cl: 0, project_nocl: 0, reference: 0 };
+  await once('project', origin.url(`/cl/${name}`), `warm-${name}`); // warm-up, not counted
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [label, target, route] of [['project_cl', 'project', 'cl'], ['reference', 'reference', 'cl'], ['project_nocl', 'project', 'nocl'], ['drain', 'drain', 'cl']]) {
+      const before = rssMiB();
+      let seconds;
+      const peak = await withPeakRss(async () => { seconds = await once(target, origin.url(`/${route}/${name}`), `${label}-${name}.bin`); });
+      t[label].push(seconds);
+      if (label in peaks) peaks[label] = Math.max(peaks[label], peak - before);
+    }
+    process.stdout.write(`${name} round ${round + 1}/${ROUNDS}\n`);
+  }
+  const mbps = (secs) => size / MiB / median(secs);
+  const ratio = { cl: mbps(t.project_cl) / mbps(t.reference), nocl: mbps(t.project_nocl) / mbps(t.reference), drain: mbps(t.project_cl) / mbps(t.drain) };
+  results[`ratio_cl_${name}`] = r3(ratio.cl);
+  results[`ratio_nocl_${name}`] = r3(ratio.nocl);
+  results[`ratio_drain_${name}`] = r3(ratio.drain);
+  for (const [label, secs] of Object.entries(t)) {
+    results[`seconds_${label}_${name}`] = r3(median(secs));
+    const [lo, hi] = spread(secs);
+    rows.push(`| ${name} | ${label.replace('_', ' ')} | ${r3(median(secs))} | ${r3(lo)}–${r3(hi)} | ${r2(mbps(secs))} |`);
+  }
+  rows.push(`| ${name} | **project/reference** | | | **${r3(ratio.cl)}** (CL), **${r3(ratio.nocl)}** (no CL vs reference with CL) |`);
+  rows.push(`| ${name} | project/drain | | | ${r3(ratio.drain)} |`);
+  rssRows.push(`| ${name} | ${r2(peaks.project_cl)} | ${r2(peaks.project_nocl)} | ${r2(peaks.reference)} |`);
+  if (name === '100mib') results.rss_growth_mib_100mib = r2(Math.max(peaks.project_cl, peaks.project_nocl));
+}
+
+// --- small files -----------------------------------------------------------------------------
+const smallRows = [];
+for (const concurrency of [1, 16]) {
+  const rates = { project: [], reference: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const target of ['project', 'reference']) {
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+        while (next < SMALL_N) {
+          const i = next++;
+          await once(target, origin.url('/cl/10kib'), `small-${w}-${i % 8}.bin`);
+        }
+      }));
+      rates[target].push(SMALL_N / ((performance.now() - started) / 1000));
+    }
+  }
+  const ratio = median(rates.project) / median(rates.reference);
+  results[`ratio_small_c${concurrency}`] = r3(ratio);
+  results[`uploads_per_s_project_c${concurrency}`] = r2(median(rates.project));
+  results[`uploads_per_s_reference_c${concurrency}`] = r2(median(rates.reference));
+  smallRows.push(`| ${concurrency} | ${r2(median(rates.project))} (${spread(rates.project).map(r2).join('–')}) | ${r2(median(rates.reference))} (${spread(rates.reference).map(r2).join('–')}) | **${r3(ratio)}** |`);
+}
+
+// --- sizes -------------------------------------------------------------------------------------
+function wasmSize(file) {
+  if (!file || !fs.existsSync(file)) return null;
+  const raw = fs.readFileSync(file);
+  return { raw: r2(raw.length / KiB), gzip: r2(zlib.gzipSync(raw, { level: 9 }).length / KiB) };
+}
+const workerWasm = wasmSize(path.join(ROOT, 'build/index_bg.wasm'));
+const clientFile = fs.existsSync(path.join(ROOT, 'pkg')) ? fs.readdirSync(path.join(ROOT, 'pkg')).find((f) => f.endsWith('_bg.wasm')) : null;
+const clientWasm = wasmSize(clientFile && path.join(ROOT, 'pkg', clientFile));
+results.worker_wasm_raw_kib = workerWasm?.raw ?? null;
+results.worker_wasm_gzip_kib = workerWasm?.gzip ?? null;
+results.client_wasm_raw_kib = clientWasm?.raw ?? null;
+results.client_wasm_gzip_kib = clientWasm?.gzip ?? null;
+
+await mf.dispose();
+await origin.close();
+fs.rmSync(stateDir, { recursive: true, force: true });
+
+// --- report ------------------------------------------------------------------------------------
+const cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) ?? [])[1] ?? os.arch();
+const machine = `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}, workerd via miniflare ${JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/miniflare/package.json'))).version}`;
+results.date = new Date().toISOString();
+results.machine = machine;
+results.rounds = ROUNDS;
+results.failures = failures.length;
+if (!ONLY) fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+const target = (ok) => (ok ? 'met' : '**missed**');
+const notes = fs.readFileSync(path.join(ROOT, 'bench/NOTES.md'), 'utf8');
+const md = `# Benchmarks
+
+Generated by \`make bench\` (bench/run.mjs) on ${results.date.slice(0, 10)}: ${machine}.
+Both Workers run in **one** local workerd (Miniflare), in turns (A B A B ...), ${ROUNDS} rounds per case,
+against a loopback origin; figures are medians with the min–max spread. The local stack
+(loopback origin, local R2 on disk) sets the ceiling, so only the ratios measured in the same
+run mean anything. The reference Worker is \`bench/reference.js\`:
+\`await env.BUCKET.put(key, (await fetch(url)).body)\`; its *drain* route fetches and discards.
+Raw figures: [bench/results.json](bench/results.json).
+
+## Targets
+
+| target | figure | status |
+|---|---|---|
+| throughput with Content-Length, 10 MiB, project/reference >= 0.95 | ${results.ratio_cl_10mib} | ${target(results.ratio_cl_10mib >= 0.95)} |
+| throughput with Content-Length, 100 MiB, project/reference >= 0.95 | ${results.ratio_cl_100mib} | ${target(results.ratio_cl_100mib >= 0.95)} |
+| without Content-Length (multipart), 100 MiB, project/reference-with-length >= 0.8 | ${results.ratio_nocl_100mib} | ${target(results.ratio_nocl_100mib >= 0.8)} |
+| 10 KiB at concurrency 16, uploads/s project/reference >= 0.9 | ${results.ratio_small_c16} | ${target(results.ratio_small_c16 >= 0.9)} |
+| peak RSS growth of workerd during a 100 MiB upload <= 32 MiB | ${results.rss_growth_mib_100mib} MiB | ${target(results.rss_growth_mib_100mib <= 32)} |
+| Worker wasm <= 400 KiB gzip | ${results.worker_wasm_gzip_kib} KiB | ${target(results.worker_wasm_gzip_kib <= 400)} |
+| client wasm <= 100 KiB gzip | ${results.client_wasm_gzip_kib ?? 'not built'} KiB | ${results.client_wasm_gzip_kib == null ? 'not built (make pkg)' : target(results.client_wasm_gzip_kib <= 100)} |
+
+## Throughput (seconds per upload)
+
+| size | run | median s | spread s | MiB/s |
+|---|---|---|---|---|
+${rows.join('\n')}
+
+## Memory: peak RSS growth of workerd over the start of each upload (MiB)
+
+Idle workerd RSS at start: ${r2(idleRss)} MiB.
+
+| size | project, Content-Length | project, no Content-Length | reference |
+|---|---|---|---|
+${rssRows.join('\n')}
+
+## Small files: 10 KiB uploads per second (${SMALL_N} per round)
+
+| concurrency | project | reference | project/reference |
+|---|---|---|---|
+${smallRows.join('\n')}
+
+## Size
+
+| wasm | raw KiB | gzip KiB |
+|---|---|---|
+| Worker (build/index_bg.wasm) | ${workerWasm?.raw ?? '-'} | ${workerWasm?.gzip ?? '-'} |
+| client (pkg/) | ${clientWasm?.raw ?? '-'} | ${clientWasm?.gzip ?? '-'} |
+
+${notes}`;
+if (!ONLY) fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
+console.log(JSON.stringify(results, null, 2));
+if (failures.length) {
+  console.error(`FAILED uploads:\n${failures.join('\n')}`);
+  process.exit(1);
+}

@@ -87,9 +87,12 @@ async function once(target, url, key) {
 }
 
 // --- RSS of the workerd process -----------------------------------------------------------
+/** workerd processes started by this bench (descendants of this process) only. */
 function workerdPids() {
-  const out = execFileSync('ps', ['-eo', 'pid=,comm=']).toString();
-  return out.split('\n').map((l) => l.trim().split(/\s+/)).filter(([, c]) => c === 'workerd').map(([p]) => Number(p));
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,comm=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const parent = new Map(rows.map(([pid, ppid]) => [Number(pid), Number(ppid)]));
+  const ours = (pid) => { for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === process.pid) return true; return false; };
+  return rows.filter(([pid, , comm]) => comm === 'workerd' && ours(Number(pid))).map(([pid]) => Number(pid));
 }
 const rssMiB = () => workerdPids().reduce((sum, pid) => {
   try {
@@ -119,11 +122,11 @@ const idleRss = rssMiB();
 const ONLY = process.env.BENCH_ONLY;
 for (const name of ONLY === 'small' ? [] : ['1mib', '10mib', '100mib']) {
   const size = sizes[name];
-  const t = { project_cl: [], project_nocl: [], reference: [], drain: [] };
+  const t = { project_cl: [], project_nocl: [], reference: [], drain: [], drain_nocl: [] };
   const peaks = { project_cl: 0, project_nocl: 0, reference: 0 };
   await once('project', origin.url(`/cl/${name}`), `warm-${name}`); // warm-up, not counted
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, target, route] of [['project_cl', 'project', 'cl'], ['reference', 'reference', 'cl'], ['project_nocl', 'project', 'nocl'], ['drain', 'drain', 'cl']]) {
+    for (const [label, target, route] of [['project_cl', 'project', 'cl'], ['reference', 'reference', 'cl'], ['project_nocl', 'project', 'nocl'], ['drain', 'drain', 'cl'], ['drain_nocl', 'drain', 'nocl']]) {
       const before = rssMiB();
       let seconds;
       const peak = await withPeakRss(async () => { seconds = await once(target, origin.url(`/${route}/${name}`), `${label}-${name}.bin`); });

@@ -1,16 +1,18 @@
 //! Streaming an origin body into R2 without holding it: a known length is piped straight
 //! through a `FixedLengthStream`; an unknown one goes up as a multipart upload of fixed
-//! parts. Bytes stay in JS memory throughout; only the sniffed prefix ever entered wasm.
+//! parts filled in place by the stream. Bytes stay in JS memory throughout; only the
+//! sniffed prefix ever entered wasm.
 
 use std::collections::VecDeque;
 
 use futures_util::future::join;
-use js_sys::{BigInt, Uint8Array};
+use js_sys::{BigInt, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{ReadableStreamDefaultReader, StreamPipeOptions, WritableStream};
+use web_sys::{ReadableStream, StreamPipeOptions, WritableStream};
 use worker::worker_sys::{FixedLengthStream, R2Bucket, R2MultipartUpload};
 
-use super::js::{describe, read_chunk, wait};
+use super::js::{describe, object, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use crate::core::Error;
 
@@ -87,8 +89,10 @@ pub(crate) async fn put_unknown(
     limit: u64,
     options: &JsValue,
 ) -> Result<u64, Error> {
-    let reader: Option<ReadableStreamDefaultReader> =
-        body.stream.as_ref().filter(|_| !body.ended).map(|s| s.get_reader().unchecked_into());
+    let reader = match body.stream.as_ref().filter(|_| !body.ended) {
+        Some(stream) => Some(byob_reader(stream)?),
+        None => None,
+    };
     let mut upload = Multipart { bucket, key, options, started: None, parts: Vec::new(), in_flight: None };
     let result = pump(reader.as_ref(), body.prefix, limit, origin, &mut upload).await;
     if result.is_err() {
@@ -100,8 +104,10 @@ pub(crate) async fn put_unknown(
     result.map_err(|err| origin.failure(err))
 }
 
+/// Fills part-sized buffers straight from the stream (`readAtLeast`: one await per part,
+/// no per-chunk work) and sends each full one; the short last one finishes the upload.
 async fn pump(
-    reader: Option<&ReadableStreamDefaultReader>,
+    reader: Option<&ByobReader>,
     prefix: Vec<Uint8Array>,
     limit: u64,
     origin: &WorkerOrigin,
@@ -119,22 +125,63 @@ async fn pump(
         }
         if pending.len >= u64::from(PART_BYTES) {
             upload.send(pending.take(PART_BYTES)).await?;
-        } else if ended {
-            break;
+            continue;
+        }
+        // A fresh part: what is pending first, then the stream fills the rest in place.
+        let mut filled = pending.len as u32;
+        let mut part = pending.take(PART_BYTES);
+        while filled < PART_BYTES && !ended && total <= limit {
+            let view = Uint8Array::new_with_byte_offset_and_length(&part.buffer(), filled, PART_BYTES - filled);
+            let Some(reader) = reader else { break };
+            let (read, done) = read_at_least(reader, PART_BYTES - filled, &view)
+                .await
+                .map_err(|_| origin.failure(Error::OriginBroken))?;
+            // The read transferred the buffer: the part lives in the returned one now.
+            part = Uint8Array::new(&read.buffer());
+            filled += read.length();
+            total += u64::from(read.length());
+            ended = done;
+        }
+        if total > limit {
+            return Err(Error::FileTooLarge { limit });
+        }
+        if filled == PART_BYTES {
+            upload.send(part).await?;
         } else {
-            match read_chunk(reader.expect("a reader while not ended")).await {
-                Ok(Some(chunk)) => {
-                    total += u64::from(chunk.length());
-                    pending.push(chunk);
-                }
-                Ok(None) => ended = true,
-                Err(_) => return Err(origin.failure(Error::OriginBroken)),
-            }
+            upload.finish(part.subarray(0, filled)).await?;
+            return Ok(total);
         }
     }
-    let rest = pending.take(pending.len as u32);
-    upload.finish(rest).await?;
-    Ok(total)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ReadableStreamBYOBReader`, with workerd's `readAtLeast` extension.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type ByobReader;
+    #[wasm_bindgen(method, js_name = readAtLeast)]
+    fn read_at_least_raw(this: &ByobReader, min_bytes: u32, view: &Uint8Array) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &ByobReader) -> js_sys::Promise;
+}
+
+fn byob_reader(stream: &ReadableStream) -> Result<ByobReader, Error> {
+    let get_reader: js_sys::Function = Reflect::get(stream, &"getReader".into())
+        .and_then(|f| f.dyn_into())
+        .map_err(|e| Error::internal(describe(&e)))?;
+    get_reader
+        .call1(stream, &object([("mode", JsValue::from_str("byob"))]))
+        .map(JsCast::unchecked_into)
+        .map_err(|e| Error::internal(describe(&e)))
+}
+
+/// Reads at least `min` bytes into `view` (fewer only at the end): the bytes read, and
+/// whether the stream ended.
+async fn read_at_least(reader: &ByobReader, min: u32, view: &Uint8Array) -> Result<(Uint8Array, bool), JsValue> {
+    let result = wait(reader.read_at_least_raw(min, view)).await?;
+    let done = Reflect::get(&result, &"done".into())?.as_bool().unwrap_or(true);
+    let value = Reflect::get(&result, &"value".into())?;
+    Ok((value.dyn_into::<Uint8Array>()?, done))
 }
 
 /// Chunks waiting to become a part, still in JS memory.

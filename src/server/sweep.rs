@@ -1,6 +1,7 @@
-//! The scheduled sweep: deletes expired objects and index entries, a bounded batch per run.
+//! The scheduled sweep: deletes expired objects and index entries, a bounded batch per run,
+//! and gives their quota back.
 
-use worker::{Bucket, Date, Include};
+use worker::{Date, Include};
 
 use super::bindings::Services;
 use crate::core::clock::is_expired;
@@ -12,14 +13,15 @@ const MAX_PAGES: usize = 20;
 pub(crate) async fn run(services: &Services) {
     let now = Date::now().as_millis() as i64;
     for prefix in [OBJECT_PREFIX, INDEX_PREFIX] {
-        match sweep_prefix(&services.bucket, prefix, now).await {
+        match sweep_prefix(services, prefix, now).await {
             Ok(n) => worker::console_log!("sweep {prefix}: deleted {n} expired"),
             Err(e) => worker::console_error!("sweep {prefix}: {e}"),
         }
     }
 }
 
-async fn sweep_prefix(bucket: &Bucket, prefix: &str, now: i64) -> worker::Result<usize> {
+async fn sweep_prefix(services: &Services, prefix: &str, now: i64) -> worker::Result<usize> {
+    let bucket = &services.bucket;
     let mut deleted = 0;
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -28,18 +30,29 @@ async fn sweep_prefix(bucket: &Bucket, prefix: &str, now: i64) -> worker::Result
             list = list.cursor(c);
         }
         let page = list.execute().await?;
-        let expired: Vec<String> = page
+        // (key, owner, file_id) of each expired entry
+        let expired: Vec<(String, Option<String>, Option<String>)> = page
             .objects()
             .into_iter()
-            .filter(|o| {
-                let expires = o.custom_metadata().ok().and_then(|m| m.get("expires_ms")?.parse::<i64>().ok());
-                expires.is_some_and(|ms| is_expired(ms, now))
+            .filter_map(|o| {
+                let meta = o.custom_metadata().ok()?;
+                let expires = meta.get("expires_ms")?.parse::<i64>().ok()?;
+                let key = o.key();
+                // objects carry their file_id; index entries are named by it
+                let file_id = meta.get("file_id").cloned().or_else(|| key.strip_prefix(INDEX_PREFIX).map(str::to_owned));
+                is_expired(expires, now).then(|| (key, meta.get("owner").cloned(), file_id))
             })
-            .map(|o| o.key())
             .collect();
         if !expired.is_empty() {
             deleted += expired.len();
-            bucket.delete_multiple(expired).await?;
+            bucket.delete_multiple(expired.iter().map(|(k, _, _)| k.clone()).collect()).await?;
+            // Both the object and its index entry release the same file_id: the second
+            // release changes nothing.
+            for (_, owner, file_id) in &expired {
+                if let (Some(owner), Some(file_id)) = (owner, file_id) {
+                    services.ledger(owner).release_logged(file_id).await;
+                }
+            }
         }
         match page.cursor().filter(|_| page.truncated()) {
             Some(c) => cursor = Some(c),

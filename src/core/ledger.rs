@@ -65,7 +65,8 @@ struct Pending {
 pub enum LedgerOp {
     Reserve { file_id: String, object_key: String, bytes: u64, defaults: Limits, now_ms: i64 },
     Settle { file_id: String, object_key: String, bytes: u64, defaults: Limits },
-    Release { file_id: String, defaults: Limits },
+    /// Gives back what each file held (the sweep sends one op per key and page).
+    Release { file_ids: Vec<String>, defaults: Limits },
     Usage { defaults: Limits, now_ms: i64 },
     Configure { config: KeyConfig, defaults: Limits },
 }
@@ -162,12 +163,17 @@ impl Ledger {
                 self.settle(&file_id, &object_key, bytes, &mut writes);
                 defaults
             }
-            LedgerOp::Release { file_id, defaults } => {
-                self.release(&file_id, &mut writes);
+            LedgerOp::Release { file_ids, defaults } => {
+                for file_id in file_ids {
+                    self.release(&file_id, &mut writes);
+                }
                 defaults
             }
             LedgerOp::Usage { defaults, now_ms } => {
                 writes.extend(self.drop_stale(now_ms));
+                if let Err(refusal) = self.check_status() {
+                    return (refusal, writes);
+                }
                 defaults
             }
             LedgerOp::Configure { config, defaults } => {
@@ -188,12 +194,7 @@ impl Ledger {
         now_ms: i64,
         writes: &mut Vec<Write>,
     ) -> Result<(), LedgerReply> {
-        if self.config.revoked {
-            return Err(LedgerReply::Revoked);
-        }
-        if self.config.disabled {
-            return Err(LedgerReply::Disabled);
-        }
+        self.check_status()?;
         if self.pending.contains_key(file_id) || self.settled.contains_key(file_id) {
             return Ok(());
         }
@@ -213,6 +214,17 @@ impl Ledger {
         let pending = Pending { object_key: object_key.to_owned(), bytes, at_ms: now_ms };
         writes.push(Write::Put(format!("{PENDING}{file_id}"), serde_json::to_string(&pending).unwrap_or_default()));
         self.pending.insert(file_id.to_owned(), pending);
+        Ok(())
+    }
+
+    /// A revoked or disabled key is refused here at once, wherever KV still has it.
+    fn check_status(&self) -> Result<(), LedgerReply> {
+        if self.config.revoked {
+            return Err(LedgerReply::Revoked);
+        }
+        if self.config.disabled {
+            return Err(LedgerReply::Disabled);
+        }
         Ok(())
     }
 
@@ -286,7 +298,7 @@ impl super::flow::Ledger for MemoryLedger {
         self.run(LedgerOp::Settle { file_id: file_id.into(), object_key: object_key.into(), bytes, defaults: self.defaults })
     }
     async fn release(&self, file_id: &str) -> Result<(), Error> {
-        self.run(LedgerOp::Release { file_id: file_id.into(), defaults: self.defaults })
+        self.run(LedgerOp::Release { file_ids: vec![file_id.into()], defaults: self.defaults })
     }
 }
 
@@ -316,7 +328,7 @@ mod tests {
         l.apply(LedgerOp::Settle { file_id: id.into(), object_key: key.into(), bytes, defaults: LIMITS });
     }
     fn release(l: &mut Ledger, id: &str) -> Vec<Write> {
-        l.apply(LedgerOp::Release { file_id: id.into(), defaults: LIMITS }).1
+        l.apply(LedgerOp::Release { file_ids: vec![id.into()], defaults: LIMITS }).1
     }
     fn ok(reply: LedgerReply) -> bool {
         matches!(reply, LedgerReply::Ok { .. })
@@ -358,6 +370,13 @@ mod tests {
         assert_eq!(release(&mut l, "a"), vec![], "second release changes nothing");
         assert_eq!(l.usage(), Usage::default());
         assert_eq!(release(&mut l, "never"), vec![]);
+        for id in ["b", "c"] {
+            reserve(&mut l, id, &format!("f/k/{id}"), 1);
+            settle(&mut l, id, &format!("f/k/{id}"), 1);
+        }
+        let (_, writes) = l.apply(LedgerOp::Release { file_ids: vec!["b".into(), "c".into(), "b".into()], defaults: LIMITS });
+        assert_eq!(writes.len(), 2, "each file once");
+        assert_eq!(l.usage(), Usage::default());
     }
 
     #[test]
@@ -397,6 +416,7 @@ mod tests {
         assert_eq!(reserve(&mut l, "a", "f/k/a", 1), LedgerReply::Disabled);
         l.apply(LedgerOp::Configure { config: KeyConfig { revoked: true, ..config }, defaults: LIMITS });
         assert_eq!(reserve(&mut l, "a", "f/k/a", 1), LedgerReply::Revoked);
+        assert_eq!(l.apply(LedgerOp::Usage { defaults: LIMITS, now_ms: 0 }).0, LedgerReply::Revoked);
         assert_eq!(LedgerReply::Revoked.into_result().unwrap_err().status(), 401);
         assert_eq!(LedgerReply::Quota("q".into()).into_result().unwrap_err().status(), 429);
     }

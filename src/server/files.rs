@@ -7,7 +7,8 @@ use super::bindings::Services;
 use super::r2::{forget, index_entry, object_meta};
 use crate::core::clock::is_expired;
 use crate::core::serve::{self, content_range, headers, not_modified, parse_range, Mode, Served};
-use crate::core::store::ObjectMeta;
+use crate::core::layout::index_key;
+use crate::core::store::{IndexEntry, ObjectMeta};
 use crate::core::Error;
 
 /// `download_url`: the index names the object; the object must still be that upload.
@@ -15,7 +16,7 @@ pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) 
     let now = now_ms();
     let entry = index_entry(&services.bucket, file_id).await?.ok_or(Error::FileNotFound)?;
     if is_expired(entry.expires_ms, now) {
-        expire(services, &entry.object_key, file_id, &entry.owner).await;
+        expire_entry(services, &entry, file_id).await;
         return Err(Error::FileNotFound);
     }
     serve_object(req, services, &entry.object_key, Some(file_id), Mode::Attachment, now).await
@@ -94,4 +95,17 @@ async fn check(services: &Services, key: &str, meta: &ObjectMeta, file_id: Optio
 async fn expire(services: &Services, key: &str, file_id: &str, owner: &str) {
     forget(&services.bucket, key, file_id).await;
     services.ledger(owner).release_logged(file_id).await;
+}
+
+/// An expired index entry: its object goes only while it still holds this upload (a newer
+/// upload to the same name keeps it); the entry goes; the quota comes back.
+pub(crate) async fn expire_entry(services: &Services, entry: &IndexEntry, file_id: &str) {
+    let head = services.bucket.head(&entry.object_key).await.ok().flatten();
+    let ours = head.and_then(|o| object_meta(&o)).is_some_and(|m| m.file_id == file_id);
+    if ours {
+        forget(&services.bucket, &entry.object_key, file_id).await;
+    } else if let Err(e) = services.bucket.delete(index_key(file_id)).await {
+        worker::console_warn!("delete index {file_id}: {e}");
+    }
+    services.ledger(&entry.owner).release_logged(file_id).await;
 }

@@ -117,10 +117,16 @@ impl KeyLedger {
         self.send(LedgerOp::Configure { config, defaults: self.defaults }).await
     }
 
-    /// Gives `file_id`'s quota back; failures are logged (the sweep cannot answer anyone).
+    /// Gives `file_id`'s quota back; failures are logged (the caller cannot undo a delete).
     pub async fn release_logged(&self, file_id: &str) {
-        if let Err(e) = LedgerSeam::release(self, file_id).await {
-            worker::console_error!("release {file_id} of {}: {e:?}", self.key_id);
+        self.release_many(vec![file_id.to_owned()]).await;
+    }
+
+    /// Gives the quota of several files back in one call; failures are logged.
+    pub async fn release_many(&self, file_ids: Vec<String>) {
+        let count = file_ids.len();
+        if let Err(e) = self.send(LedgerOp::Release { file_ids, defaults: self.defaults }).await {
+            worker::console_error!("release of {count} files of {}: {e:?}", self.key_id);
         }
     }
 }
@@ -144,6 +150,6 @@ impl LedgerSeam for KeyLedger {
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {
-        self.send(LedgerOp::Release { file_id: file_id.into(), defaults: self.defaults }).await.map(drop)
+        self.send(LedgerOp::Release { file_ids: vec![file_id.into()], defaults: self.defaults }).await.map(drop)
     }
 }

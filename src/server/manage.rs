@@ -8,11 +8,13 @@ use worker::{Date, Include, Request, Response};
 use super::auth::authenticate;
 use super::bindings::Services;
 use super::http::{base_url, query};
-use super::r2::{forget, index_entry, object_meta};
+use super::files::expire_entry;
+use super::r2::{index_entry, object_meta};
 use super::respond;
 use crate::core::clock::is_expired;
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::keys::KeyRecord;
+use crate::core::layout::index_key;
 use crate::core::ledger::{Limits, Usage};
 use crate::core::listing::{encode_cursor, file_data, list_prefix, parse_list_query};
 use crate::core::store::ObjectMeta;
@@ -31,15 +33,14 @@ fn r2(op: &'static str) -> impl Fn(worker::Error) -> Error {
 async fn owned(services: &Services, owner: &KeyRecord, file_id: &str) -> Result<(String, ObjectMeta, u64), Error> {
     let entry = index_entry(&services.bucket, file_id).await?.filter(|e| e.owner == owner.id).ok_or(Error::FileNotFound)?;
     if is_expired(entry.expires_ms, now_ms()) {
-        forget(&services.bucket, &entry.object_key, file_id).await;
-        services.ledger(&owner.id).release_logged(file_id).await;
+        expire_entry(services, &entry, file_id).await;
         return Err(Error::FileNotFound);
     }
     let obj = services.bucket.head(&entry.object_key).await.map_err(r2("head"))?;
     // Overwritten since (the name now holds another file_id): this id is gone.
     let found = obj.and_then(|o| object_meta(&o).map(|m| (m, o.size()))).filter(|(m, _)| m.file_id == file_id);
     let Some((meta, size)) = found else {
-        let _ = services.bucket.delete(crate::core::layout::index_key(file_id)).await;
+        let _ = services.bucket.delete(index_key(file_id)).await;
         return Err(Error::FileNotFound);
     };
     Ok((entry.object_key, meta, size))
@@ -63,7 +64,7 @@ pub(crate) async fn delete(req: &Request, services: &Services, file_id: &str) ->
     let (key, _, _) = owned(services, &owner, file_id).await?;
     // Object first: once it is gone neither URL serves the file.
     services.bucket.delete(&key).await.map_err(r2("delete"))?;
-    services.bucket.delete(crate::core::layout::index_key(file_id)).await.map_err(r2("delete index"))?;
+    services.bucket.delete(index_key(file_id)).await.map_err(r2("delete index"))?;
     services.ledger(&owner.id).release_logged(file_id).await;
     respond::json(200, &Envelope::ok("File deleted", Deleted { file_id, deleted: true }))
 }

@@ -1,6 +1,8 @@
 //! The scheduled sweep: deletes expired objects and index entries, a bounded batch per run,
 //! and gives their quota back.
 
+use std::collections::BTreeMap;
+
 use worker::{Date, Include};
 
 use super::bindings::Services;
@@ -37,22 +39,13 @@ async fn sweep_prefix(services: &Services, prefix: &str, now: i64) -> worker::Re
             .filter_map(|o| {
                 let meta = o.custom_metadata().ok()?;
                 let expires = meta.get("expires_ms")?.parse::<i64>().ok()?;
-                let key = o.key();
-                // objects carry their file_id; index entries are named by it
-                let file_id = meta.get("file_id").cloned().or_else(|| key.strip_prefix(INDEX_PREFIX).map(str::to_owned));
-                is_expired(expires, now).then(|| (key, meta.get("owner").cloned(), file_id))
+                is_expired(expires, now).then(|| (o.key(), meta.get("owner").cloned(), meta.get("file_id").cloned()))
             })
             .collect();
         if !expired.is_empty() {
             deleted += expired.len();
             bucket.delete_multiple(expired.iter().map(|(k, _, _)| k.clone()).collect()).await?;
-            // Both the object and its index entry release the same file_id: the second
-            // release changes nothing.
-            for (_, owner, file_id) in &expired {
-                if let (Some(owner), Some(file_id)) = (owner, file_id) {
-                    services.ledger(owner).release_logged(file_id).await;
-                }
-            }
+            release(services, &expired).await;
         }
         match page.cursor().filter(|_| page.truncated()) {
             Some(c) => cursor = Some(c),
@@ -60,4 +53,19 @@ async fn sweep_prefix(services: &Services, prefix: &str, now: i64) -> worker::Re
         }
     }
     Ok(deleted)
+}
+
+/// Gives back the quota of expired objects, one ledger call per key. Only objects carry a
+/// `file_id`: an expired index entry's object expired with it (released here, or by the
+/// read that deleted it), or was replaced (released when the new upload settled).
+async fn release(services: &Services, expired: &[(String, Option<String>, Option<String>)]) {
+    let mut by_owner: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (_, owner, file_id) in expired {
+        if let (Some(owner), Some(file_id)) = (owner, file_id) {
+            by_owner.entry(owner).or_default().push(file_id.clone());
+        }
+    }
+    for (owner, file_ids) in by_owner {
+        services.ledger(owner).release_many(file_ids).await;
+    }
 }

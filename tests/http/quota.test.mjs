@@ -161,6 +161,22 @@ test('expiry gives the quota back exactly once: on read and in the sweep', async
   assert.equal(u.files, 1);
 });
 
+test('the expiry of an overwritten upload leaves the newer file and its quota alone', async () => {
+  const key = await newKey(shortLived, {});
+  const first = await upload(shortLived, { file_url: origin.file('/ow1.bin', filler(1_000, 27)), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
+  assert.equal(first.status, 200);
+  await sleep(2_200); // the newer upload expires at least two seconds later
+  const newer = await upload(shortLived, { file_url: origin.file('/ow2.bin', filler(2_000, 28)), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
+  assert.equal(newer.status, 200);
+  await sleep(Math.max(0, Date.parse(first.json.data.expires_at) - Date.now() + 300));
+  assert.equal((await get(first.json.data.download_url)).status, 404);
+  const served = await get(newer.json.data.file_url);
+  assert.equal(served.status, 200, 'the newer file survived the old id\'s expiry');
+  assert.equal(served.body.length, 2_000);
+  const u = await assertLedgerMatchesStorage(shortLived, key);
+  assert.deepEqual([u.files, u.bytes], [1, 2_000]);
+});
+
 test('usage needs a valid key', async () => {
   const res = await api(worker, 'GET', '/api/v1/usage', {});
   assert.equal(res.status, 401);

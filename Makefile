@@ -73,9 +73,10 @@ seed-dev-key: tools
 	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "id:k_dev" "$$hash" \
 	  --metadata "$$record" >/dev/null
 
-# wrangler dev reads secrets from .dev.vars (gitignored); rewritten only when it changes.
+# wrangler dev reads secrets from .dev.vars (gitignored). Its ADMIN_TOKEN line is set to
+# $(ADMIN_TOKEN), other lines kept; the file is rewritten only when it changes.
 dev-vars:
-	@printf 'ADMIN_TOKEN=%s\n' '$(ADMIN_TOKEN)' > .dev.vars.new
+	@{ grep -v '^ADMIN_TOKEN=' .dev.vars 2>/dev/null || true; printf 'ADMIN_TOKEN=%s\n' '$(ADMIN_TOKEN)'; } > .dev.vars.new
 	@if cmp -s .dev.vars.new .dev.vars; then rm .dev.vars.new; else mv .dev.vars.new .dev.vars; fi
 
 dev: tools build seed-dev-key dev-vars

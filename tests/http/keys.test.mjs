@@ -41,6 +41,12 @@ function kvKeys() {
   return JSON.parse(out.toString()).map((k) => k.name);
 }
 
+function kvPut(name, value) {
+  const root = path.resolve(new URL('../..', import.meta.url).pathname);
+  execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
+    ['kv', 'key', 'put', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS', name, value], { cwd: root, stdio: 'ignore' });
+}
+
 describe('admin token', () => {
   for (const [label, token, fragment] of [
     ['missing', null, /missing or malformed admin token/],
@@ -183,6 +189,19 @@ describe('keys', () => {
     assertEnvelopeError(await admin('GET', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
     assertEnvelopeError(await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
     assert.ok(!kvKeys().includes(hashKey(k.key)));
+  });
+
+  test('a revoked key stays refused for uploads even where KV still has its record', async () => {
+    const k = (await create({ name: 'dave' })).json.data;
+    await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    // another location's KV cache, still holding the record: put it back
+    kvPut(hashKey(k.key), JSON.stringify({ id: k.key_id, name: 'dave', created: k.created, disabled: false }));
+    const stale = await api(worker, 'GET', '/api/v1/files', { token: k.key });
+    assert.equal(stale.status, 200, 'KV authenticates the key again (the stale record is seen)');
+    const up = await upload(worker, { file_url: origin.file('/d.png', TYPES.png.bytes) }, { key: k.key });
+    assertEnvelopeError(up, 401, /invalid API key/);
+    assertEnvelopeError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
+    assert.deepEqual(worker.r2().objects.filter((o) => o.key.startsWith(`f/${k.key_id}/`)), []);
   });
 
   test('routing: wrong methods are 405 with Allow', async () => {

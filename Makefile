@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 PORT ?= 8787
 DEV_API_KEY ?= dev-key-change-me
+# The admin API's bearer token for `make dev` (written to .dev.vars) and `make key`.
+# Deployed Workers take theirs from `wrangler secret put ADMIN_TOKEN`.
+ADMIN_TOKEN ?= dev-admin-token-change-me
 WRANGLER_ARGS ?=
 
 WORKER_BUILD_VERSION := 0.8.7
@@ -16,13 +19,15 @@ WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build dev seed-dev-key test test-host test-http clean
+.PHONY: help tools build dev seed-dev-key dev-vars key test test-host test-http test-keys clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) with a seeded dev key"
 	@echo "make test    run every test tier (host, then the Worker in local workerd over HTTP)"
 	@echo "make build   build the Worker into build/"
-	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), WRANGLER_ARGS"
+	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
+	@echo "             create an API key through the admin API (default: the local make dev)"
+	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), WRANGLER_ARGS"
 
 ## Tools -----------------------------------------------------------------------------------
 
@@ -63,13 +68,28 @@ build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_B
 # The dev key's KV record (only its SHA-256 is stored), seeded into local KV.
 seed-dev-key: tools
 	@hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
-	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" \
-	  '{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}' >/dev/null
+	record='{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}'; \
+	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" "$$record" >/dev/null; \
+	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "id:k_dev" "$$hash" \
+	  --metadata "$$record" >/dev/null
 
-dev: tools build seed-dev-key
-	@echo "urlstash on http://127.0.0.1:$(PORT)  API key: $(DEV_API_KEY)"
+# wrangler dev reads secrets from .dev.vars (gitignored). Its ADMIN_TOKEN line is set to
+# $(ADMIN_TOKEN), other lines kept; the file is rewritten only when it changes.
+dev-vars:
+	@{ grep -v '^ADMIN_TOKEN=' .dev.vars 2>/dev/null || true; printf 'ADMIN_TOKEN=%s\n' '$(ADMIN_TOKEN)'; } > .dev.vars.new
+	@if cmp -s .dev.vars.new .dev.vars; then rm .dev.vars.new; else mv .dev.vars.new .dev.vars; fi
+
+dev: tools build seed-dev-key dev-vars
+	@echo "urlstash on http://127.0.0.1:$(PORT)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) \
 	  --show-interactive-dev-session=false $(WRANGLER_ARGS)
+
+# An API key from the admin API of a running Worker: the local `make dev` by default,
+# BASE_URL=... (or REMOTE=1 with PUBLIC_BASE_URL set) for a deployed one.
+key: node_modules/.package-lock.json
+	@NAME='$(NAME)' MAX_BYTES='$(MAX_BYTES)' MAX_FILES='$(MAX_FILES)' REMOTE='$(REMOTE)' PORT='$(PORT)' \
+	  BASE_URL='$(BASE_URL)' BASE_URL_GIVEN='$(if $(BASE_URL),1,)' ADMIN_TOKEN='$(ADMIN_TOKEN)' \
+	  ADMIN_TOKEN_IS_DEFAULT='$(if $(filter file,$(origin ADMIN_TOKEN)),1,)' node scripts/make-key.mjs
 
 ## Test ------------------------------------------------------------------------------------
 
@@ -85,6 +105,12 @@ test-host:
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
 	node --test --test-concurrency=1 tests/http/
+
+# Only the keys, quotas and file management tests (host and HTTP); all of them also run in `test`.
+test-keys: build
+	cargo test --lib -- core::admin core::ledger core::listing core::batch
+	cargo test --test flow_ledger
+	node --test --test-concurrency=1 tests/http/keys.test.mjs tests/http/quota.test.mjs tests/http/files.test.mjs
 
 clean:
 	rm -rf build target/wasm32-unknown-unknown .wrangler .tools

@@ -12,14 +12,22 @@
 //!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop).
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
-//!   - `keys.rs`: bearer tokens, key hashes, key records.
+//!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
+//!   - `admin.rs`: the admin token check, key create/update bodies, the public key view.
+//!   - `ledger.rs`: the per-key quota ledger (reserve/settle/release), its wire format and
+//!     an in-memory `Ledger` for host tests.
+//!   - `listing.rs`: file listing queries, the opaque cursor, `FileData` from a stored object.
+//!   - `batch.rs`: the batch upload body and its per-item answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
 //!   - `layout.rs`: R2 keys and public URLs. `route.rs`: the routing table.
 //!   - `serve.rs`: ranges, conditionals and headers of served files.
 //!   - `store.rs`: the `Origin` / `ObjectStore` seams and stored metadata.
-//!   - `flow.rs`: the upload flow written against those seams.
+//!   - `flow.rs`: the upload flow written against those seams and the `Ledger` seam.
 //! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
-//!   handlers, and the one place errors become responses.
+//!   handlers, and the one place errors become responses. Besides the upload path:
+//!   `ledger.rs` (the `QuotaLedger` Durable Object and its client), `admin.rs` (the keys
+//!   API), `manage.rs` (file info/delete/list, usage), `batch.rs` (batch upload),
+//!   `http.rs` (request bodies, queries, link base).
 
 pub mod core;
 

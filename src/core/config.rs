@@ -3,6 +3,7 @@
 use url::Url;
 
 use super::error::Error;
+use super::ledger::Limits;
 use super::mime::AllowList;
 use super::url_policy::UrlPolicy;
 
@@ -13,6 +14,8 @@ pub mod vars {
     pub const FETCH_TIMEOUT_MS: &str = "FETCH_TIMEOUT_MS";
     pub const ALLOWED_MIME_TYPES: &str = "ALLOWED_MIME_TYPES";
     pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
+    pub const DEFAULT_MAX_BYTES: &str = "DEFAULT_MAX_BYTES";
+    pub const DEFAULT_MAX_FILES: &str = "DEFAULT_MAX_FILES";
 }
 
 /// Everything the handlers need to know about the deployment.
@@ -25,6 +28,8 @@ pub struct Config {
     /// Where links point; `None` means the request's own origin.
     pub public_base_url: Option<Url>,
     pub url_policy: UrlPolicy,
+    /// Each key's quota unless its record overrides it.
+    pub default_limits: Limits,
 }
 
 impl Config {
@@ -52,6 +57,10 @@ impl Config {
                 .map(|b| parse_base(&b))
                 .transpose()?,
             url_policy: UrlPolicy::default(),
+            default_limits: Limits {
+                max_bytes: number(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0)?,
+                max_files: number(vars::DEFAULT_MAX_FILES, 1_000, 0)?,
+            },
         })
     }
 }
@@ -79,6 +88,7 @@ mod tests {
         assert_eq!((c.ttl_secs, c.max_file_bytes, c.fetch_timeout_ms), (259_200, 104_857_600, 30_000));
         assert!(c.allowed_types.allows("application/x-anything"));
         assert_eq!(c.public_base_url, None);
+        assert_eq!(c.default_limits, Limits { max_bytes: 1_073_741_824, max_files: 1_000 });
     }
 
     #[test]
@@ -89,17 +99,21 @@ mod tests {
             ("FETCH_TIMEOUT_MS", "1500"),
             ("ALLOWED_MIME_TYPES", "image/jpeg,image/png,image/gif,image/webp"),
             ("PUBLIC_BASE_URL", "https://files.example.com/"),
+            ("DEFAULT_MAX_BYTES", "5000"),
+            ("DEFAULT_MAX_FILES", "10"),
         ])
         .unwrap();
         assert_eq!((c.ttl_secs, c.max_file_bytes, c.fetch_timeout_ms), (2, 1024, 1500));
         assert!(!c.allowed_types.allows("application/pdf"));
         assert_eq!(c.public_base_url.unwrap().as_str(), "https://files.example.com/");
+        assert_eq!(c.default_limits, Limits { max_bytes: 5000, max_files: 10 });
         assert_eq!(config(&[("PUBLIC_BASE_URL", "")]).unwrap().public_base_url, None);
 
         for bad in [
             ("FILE_TTL_SECONDS", "0"),
             ("MAX_FILE_BYTES", "-1"),
             ("FETCH_TIMEOUT_MS", "soon"),
+            ("DEFAULT_MAX_FILES", "many"),
             ("ALLOWED_MIME_TYPES", "images"),
             ("PUBLIC_BASE_URL", "ftp://x"),
             ("PUBLIC_BASE_URL", "not a url"),

@@ -44,6 +44,13 @@ pub enum Error {
     OriginTimeout { ms: u64 },
     #[error("range not satisfiable (file size {size})")]
     RangeNotSatisfiable { size: u64 },
+    /// The key's quota cannot take this upload; the message states the quota and usage.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("no such API key")]
+    KeyNotFound,
+    #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
+    AdminDisabled,
     #[error("internal error")]
     Internal(String),
 }
@@ -58,17 +65,19 @@ impl Error {
             | Error::UnknownField(_)
             | Error::UrlRejected(_) => 400,
             Error::Unauthorized(_) => 401,
-            Error::RouteNotFound | Error::FileNotFound => 404,
+            Error::RouteNotFound | Error::FileNotFound | Error::KeyNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
             Error::RangeNotSatisfiable { .. } => 416,
+            Error::QuotaExceeded(_) => 429,
             Error::TooManyRedirects(_)
             | Error::OriginStatus(_)
             | Error::OriginUnreachable
             | Error::OriginBroken => 502,
             Error::OriginTimeout { .. } => 504,
             Error::Internal(_) => 500,
+            Error::AdminDisabled => 503,
         }
     }
 

@@ -1,5 +1,5 @@
 //! The upload flow: from a validated request to a stored file and its `FileData`, over the
-//! [`Origin`] and [`ObjectStore`] seams.
+//! [`Origin`], [`ObjectStore`] and [`Ledger`] seams.
 
 use futures_util::future::join;
 use url::Url;
@@ -24,11 +24,32 @@ pub struct UploadContext<'a> {
     pub now_ms: i64,
 }
 
-/// Runs one upload. On any failure nothing is left stored: no object, no index entry.
-pub async fn upload<O, S>(req: UploadRequest, ctx: &UploadContext<'_>, origin: &O, store: &S) -> Result<FileData, Error>
+/// The caller's quota: space is reserved before a body is stored, settled to the real size
+/// when it landed, released when it did not.
+#[allow(async_fn_in_trait)]
+pub trait Ledger {
+    /// Reserves `bytes` and one file for `file_id` at `object_key`, or refuses with
+    /// [`Error::QuotaExceeded`] (or 401 for a key revoked or disabled meanwhile).
+    async fn reserve(&self, file_id: &str, object_key: &str, bytes: u64) -> Result<(), Error>;
+    /// The upload of `file_id` is stored with `bytes`; it replaces any file at `object_key`.
+    async fn settle(&self, file_id: &str, object_key: &str, bytes: u64) -> Result<(), Error>;
+    /// `file_id` holds nothing any more (failed, deleted or expired). Idempotent.
+    async fn release(&self, file_id: &str) -> Result<(), Error>;
+}
+
+/// Runs one upload. On any failure nothing is left stored (no object, no index entry) and
+/// nothing stays reserved.
+pub async fn upload<O, S, L>(
+    req: UploadRequest,
+    ctx: &UploadContext<'_>,
+    origin: &O,
+    store: &S,
+    ledger: &L,
+) -> Result<FileData, Error>
 where
     O: Origin,
     S: ObjectStore<Body = O::Body>,
+    L: Ledger,
 {
     let config = ctx.config;
     let (url, fetched) = fetch_following_redirects(req.file_url, config, origin).await?;
@@ -60,24 +81,27 @@ where
     };
     let entry = IndexEntry { object_key: object_key.clone(), owner: ctx.owner.id.clone(), expires_ms };
 
-    // Both writes at once; undo whichever landed if the other failed.
-    let (stored, indexed) = join(
-        store.put_object(&object_key, body, &meta, config.max_file_bytes),
-        store.put_index(&file_id, &entry),
-    )
-    .await;
-    let file_size = match (stored, indexed) {
-        (Ok(size), Ok(())) => size,
-        (stored, indexed) => {
-            if indexed.is_ok() {
-                let _ = store.delete_index(&file_id).await;
-            }
-            if stored.is_ok() {
-                let _ = store.delete_object(&object_key).await;
-            }
-            return Err(stored.err().or(indexed.err()).unwrap_or_else(|| Error::internal("unreachable")));
+    // Headers are known, nothing is stored yet: reserve the declared size, or the most an
+    // unknown one may grow to.
+    let reserve = content_length.unwrap_or(config.max_file_bytes);
+    if let Err(err) = ledger.reserve(&file_id, &object_key, reserve).await {
+        origin.discard(body);
+        return Err(err);
+    }
+    let file_size = match store_both(store, &object_key, body, &meta, &file_id, &entry, config.max_file_bytes).await {
+        Ok(size) => size,
+        Err(err) => {
+            let _ = ledger.release(&file_id).await;
+            return Err(err);
         }
     };
+    if let Err(err) = ledger.settle(&file_id, &object_key, file_size).await {
+        // Unaccounted files must not stay: undo, and give the reservation back.
+        let _ = store.delete_index(&file_id).await;
+        let _ = store.delete_object(&object_key).await;
+        let _ = ledger.release(&file_id).await;
+        return Err(err);
+    }
 
     Ok(FileData {
         file_url: layout::file_url(ctx.base_url, &object_key),
@@ -91,6 +115,32 @@ where
         upload_time: iso8601(expires_ms - config.ttl_secs as i64 * 1000),
         expires_at: iso8601(expires_ms),
     })
+}
+
+/// Stores the object and its index entry at once; undoes whichever landed if the other
+/// failed. Returns the stored size.
+async fn store_both<S: ObjectStore>(
+    store: &S,
+    object_key: &str,
+    body: S::Body,
+    meta: &ObjectMeta,
+    file_id: &str,
+    entry: &IndexEntry,
+    limit: u64,
+) -> Result<u64, Error> {
+    let (stored, indexed) = join(store.put_object(object_key, body, meta, limit), store.put_index(file_id, entry)).await;
+    match (stored, indexed) {
+        (Ok(size), Ok(())) => Ok(size),
+        (stored, indexed) => {
+            if indexed.is_ok() {
+                let _ = store.delete_index(file_id).await;
+            }
+            if stored.is_ok() {
+                let _ = store.delete_object(object_key).await;
+            }
+            Err(stored.err().or(indexed.err()).unwrap_or_else(|| Error::internal("unreachable")))
+        }
+    }
 }
 
 /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked

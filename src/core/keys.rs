@@ -1,9 +1,15 @@
-//! API keys: reading the bearer token, hashing it, and the record KV keeps per key.
+//! API keys: reading the bearer token, hashing it, generating keys, and the record KV
+//! keeps per key.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+
+/// Prefix of generated keys, so they are recognisable in logs and secret scanners.
+pub const KEY_PREFIX: &str = "us_";
 
 /// What KV stores under `sha256(key)`. The plaintext key is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +20,30 @@ pub struct KeyRecord {
     pub created: String,
     #[serde(default)]
     pub disabled: bool,
+    /// Per-key quota overrides; `None` takes the deployment default (`[vars]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<u64>,
+}
+
+/// A new API key: [`KEY_PREFIX`] and 32 random bytes, URL-safe base64 (46 characters).
+pub fn generate_key() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).expect("the platform has a random source");
+    format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A new key id: `k_` and 96 random bits in hex.
+pub fn generate_key_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::getrandom(&mut bytes).expect("the platform has a random source");
+    format!("k_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Whether `id` is usable as a key id: 1 to 64 of `[A-Za-z0-9_-]` (it is a path segment).
+pub fn is_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header.
@@ -38,10 +68,7 @@ pub fn check_record(record: Option<KeyRecord>) -> Result<KeyRecord, Error> {
     if record.disabled {
         return Err(Error::Unauthorized("API key is disabled"));
     }
-    let safe = !record.id.is_empty()
-        && record.id.len() <= 64
-        && record.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !safe {
+    if !is_key_id(&record.id) {
         return Err(Error::internal(format!("key record has an unusable id {:?}", record.id)));
     }
     Ok(record)
@@ -83,7 +110,14 @@ mod tests {
 
     #[test]
     fn records_are_checked() {
-        let rec = |id: &str, disabled| KeyRecord { id: id.into(), name: "n".into(), created: "c".into(), disabled };
+        let rec = |id: &str, disabled| KeyRecord {
+            id: id.into(),
+            name: "n".into(),
+            created: "c".into(),
+            disabled,
+            max_bytes: None,
+            max_files: None,
+        };
         assert_eq!(check_record(Some(rec("k_1", false))).unwrap().id, "k_1");
         let cases = [
             (None, 401, "invalid API key"),
@@ -96,6 +130,26 @@ mod tests {
             assert_eq!((err.status(), err.public_message().as_str()), (status, msg));
         }
         let json = r#"{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00"}"#;
-        assert!(!serde_json::from_str::<KeyRecord>(json).unwrap().disabled);
+        let old = serde_json::from_str::<KeyRecord>(json).unwrap();
+        assert!(!old.disabled);
+        assert_eq!((old.max_bytes, old.max_files), (None, None), "records without quotas still parse");
+        let with = r#"{"id":"k_1","name":"n","created":"c","disabled":false,"max_bytes":5,"max_files":2}"#;
+        let rec = serde_json::from_str::<KeyRecord>(with).unwrap();
+        assert_eq!((rec.max_bytes, rec.max_files), (Some(5), Some(2)));
+        assert_eq!(serde_json::to_string(&rec).unwrap(), with);
+    }
+
+    #[test]
+    fn generated_keys_and_ids() {
+        let (a, b) = (generate_key(), generate_key());
+        assert_ne!(a, b);
+        assert!(a.starts_with("us_") && a.len() == 46, "{a}");
+        assert!(a[3..].bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{a}");
+        let id = generate_key_id();
+        assert!(is_key_id(&id) && id.len() == 26, "{id}");
+        for (id, ok) in [("k_dev", true), ("k-1", true), ("", false), ("a/b", false), ("k.1", false)] {
+            assert_eq!(is_key_id(id), ok, "{id}");
+        }
+        assert!(!is_key_id(&"k".repeat(65)));
     }
 }

@@ -1,6 +1,8 @@
 //! The pure core: everything the service decides, with no platform imports, so plain
 //! `cargo test` on the host covers it.
 
+pub mod admin;
+pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod envelope;
@@ -9,6 +11,8 @@ pub mod flow;
 pub mod ids;
 pub mod keys;
 pub mod layout;
+pub mod ledger;
+pub mod listing;
 pub mod mime;
 pub mod names;
 pub mod path;

@@ -34,6 +34,11 @@ pub fn parse_upload(body: &[u8], policy: &UrlPolicy) -> Result<UploadRequest, Er
         return Err(Error::BodyTooLarge { limit: MAX_BODY_BYTES });
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
+    upload_from_value(value, policy)
+}
+
+/// Validates one upload already parsed as JSON (a single body, or one item of a batch).
+pub fn upload_from_value(value: Value, policy: &UrlPolicy) -> Result<UploadRequest, Error> {
     let Value::Object(mut fields) = value else {
         return Err(Error::InvalidJson("expected a JSON object".into()));
     };

@@ -2,7 +2,13 @@
 
 use super::error::Error;
 use super::ids::is_file_id;
+use super::keys::is_key_id;
 use super::layout::{object_key_from_path, DOWNLOAD_ROUTE};
+
+/// Prefix of the file management routes (`/api/v1/files/{file_id}`).
+const FILES_ROUTE: &str = "/api/v1/files/";
+/// Prefix of one key's admin routes (`/api/v1/admin/keys/{key_id}`).
+const ADMIN_KEY_ROUTE: &str = "/api/v1/admin/keys/";
 
 /// A request's destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +19,23 @@ pub enum Route {
     Download { file_id: String },
     /// `file_url`: served inline when the type is safe.
     File { object_key: String },
+    /// `POST /api/v1/files/upload/urls`: up to 20 uploads at once.
+    UploadBatch,
+    /// `GET /api/v1/usage`: the caller's usage and limits.
+    Usage,
+    /// `GET /api/v1/files`: the caller's live files, paginated.
+    ListFiles,
+    /// `GET /api/v1/files/{file_id}`.
+    FileInfo { file_id: String },
+    /// `DELETE /api/v1/files/{file_id}`.
+    DeleteFile { file_id: String },
+    /// `GET|POST /api/v1/admin/keys`.
+    ListKeys,
+    CreateKey,
+    /// `GET|PATCH|DELETE /api/v1/admin/keys/{key_id}`.
+    GetKey { key_id: String },
+    UpdateKey { key_id: String },
+    RevokeKey { key_id: String },
 }
 
 /// Matches `method` and the raw (still percent-encoded) `path`.
@@ -27,10 +50,50 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             "POST" => Ok(Route::Upload),
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         },
+        "/api/v1/files/upload/urls" => match method {
+            "POST" => Ok(Route::UploadBatch),
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
+        },
+        "/api/v1/usage" => match method {
+            "GET" => Ok(Route::Usage),
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        "/api/v1/files" => match method {
+            "GET" => Ok(Route::ListFiles),
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        "/api/v1/admin/keys" => match method {
+            "GET" => Ok(Route::ListKeys),
+            "POST" => Ok(Route::CreateKey),
+            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        },
         _ => {
+            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE) {
+                if !is_key_id(id) {
+                    return Err(Error::KeyNotFound);
+                }
+                let key_id = id.to_owned();
+                return match method {
+                    "GET" => Ok(Route::GetKey { key_id }),
+                    "PATCH" => Ok(Route::UpdateKey { key_id }),
+                    "DELETE" => Ok(Route::RevokeKey { key_id }),
+                    _ => Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+                };
+            }
             if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE) {
                 // Shape-check before any storage lookup; a malformed id is simply not found.
                 return if is_file_id(id) { read(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
+            }
+            if let Some(id) = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/')) {
+                if !is_file_id(id) {
+                    return Err(Error::FileNotFound);
+                }
+                let file_id = id.to_owned();
+                return match method {
+                    "GET" => Ok(Route::FileInfo { file_id }),
+                    "DELETE" => Ok(Route::DeleteFile { file_id }),
+                    _ => Err(Error::MethodNotAllowed { allow: "GET, DELETE" }),
+                };
             }
             if path.starts_with("/f/") {
                 return match object_key_from_path(path) {
@@ -52,6 +115,7 @@ mod tests {
     #[test]
     fn routes() {
         let download = format!("/api/v1/files/download/{ID}");
+        let file = format!("/api/v1/files/{ID}");
         let cases: Vec<(&str, &str, Result<Route, Error>)> = vec![
             ("GET", "/api/v1/health", Ok(Route::Health)),
             ("HEAD", "/api/v1/health", Ok(Route::Health)),
@@ -67,6 +131,27 @@ mod tests {
             ("GET", "/f/k_dev/a.png", Err(Error::FileNotFound)),
             ("GET", "/api/v1/nope", Err(Error::RouteNotFound)),
             ("GET", "/api/v1/files/upload/url/extra", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/files/upload/urls", Ok(Route::UploadBatch)),
+            ("GET", "/api/v1/files/upload/urls", Err(Error::MethodNotAllowed { allow: "POST" })),
+            ("GET", "/api/v1/usage", Ok(Route::Usage)),
+            ("POST", "/api/v1/usage", Err(Error::MethodNotAllowed { allow: "GET" })),
+            ("GET", "/api/v1/files", Ok(Route::ListFiles)),
+            ("DELETE", "/api/v1/files", Err(Error::MethodNotAllowed { allow: "GET" })),
+            ("GET", &file, Ok(Route::FileInfo { file_id: ID.into() })),
+            ("DELETE", &file, Ok(Route::DeleteFile { file_id: ID.into() })),
+            ("PUT", &file, Err(Error::MethodNotAllowed { allow: "GET, DELETE" })),
+            ("GET", "/api/v1/files/file_nope", Err(Error::FileNotFound)),
+            ("DELETE", "/api/v1/files/upload", Err(Error::FileNotFound)),
+            ("GET", "/api/v1/files/a/b", Err(Error::RouteNotFound)),
+            ("GET", "/api/v1/admin/keys", Ok(Route::ListKeys)),
+            ("POST", "/api/v1/admin/keys", Ok(Route::CreateKey)),
+            ("DELETE", "/api/v1/admin/keys", Err(Error::MethodNotAllowed { allow: "GET, POST" })),
+            ("GET", "/api/v1/admin/keys/k_1", Ok(Route::GetKey { key_id: "k_1".into() })),
+            ("PATCH", "/api/v1/admin/keys/k_1", Ok(Route::UpdateKey { key_id: "k_1".into() })),
+            ("DELETE", "/api/v1/admin/keys/k_1", Ok(Route::RevokeKey { key_id: "k_1".into() })),
+            ("POST", "/api/v1/admin/keys/k_1", Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" })),
+            ("GET", "/api/v1/admin/keys/a.b", Err(Error::KeyNotFound)),
+            ("GET", "/api/v1/admin/keys/", Err(Error::KeyNotFound)),
         ];
         for (method, path, want) in cases {
             assert_eq!(route(method, path), want, "{method} {path}");

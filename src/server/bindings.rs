@@ -1,29 +1,50 @@
 //! Binding names, and the services built from `Env` once per request.
 
-use worker::{Bucket, Env, KvStore};
+use worker::{Bucket, Env, KvStore, ObjectNamespace};
 
+use super::ledger::KeyLedger;
 use crate::core::config::Config;
 use crate::core::Error;
 
 /// The R2 bucket holding files and the `file_id` index.
 pub(crate) const BUCKET: &str = "FILES";
-/// The KV namespace holding API key records under `sha256(key)`.
+/// The KV namespace holding API key records under `sha256(key)`, and `id:{key_id}` entries.
 pub(crate) const KEYS: &str = "API_KEYS";
+/// The Durable Object namespace of the per-key quota ledgers.
+pub(crate) const LEDGER: &str = "LEDGER";
+/// The secret guarding the admin API (a plain var works too, e.g. `wrangler dev --var`).
+pub(crate) const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 
 /// What the handlers use; nothing below the entry point reads `Env`.
 pub(crate) struct Services {
     pub config: Config,
     pub bucket: Bucket,
     pub keys: KvStore,
+    pub ledgers: ObjectNamespace,
+    /// `None`: the admin API is disabled.
+    pub admin_token: Option<String>,
 }
 
 impl Services {
     pub fn from_env(env: &Env) -> Result<Self, Error> {
         let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+        let admin_token = env
+            .secret(ADMIN_TOKEN)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(ADMIN_TOKEN).map(|v| v.to_string()))
+            .ok()
+            .filter(|t| !t.is_empty());
         Ok(Services {
             config,
             bucket: env.bucket(BUCKET).map_err(|e| Error::internal(format!("binding {BUCKET}: {e}")))?,
             keys: env.kv(KEYS).map_err(|e| Error::internal(format!("binding {KEYS}: {e}")))?,
+            ledgers: env.durable_object(LEDGER).map_err(|e| Error::internal(format!("binding {LEDGER}: {e}")))?,
+            admin_token,
         })
+    }
+
+    /// The quota ledger of key `key_id`.
+    pub fn ledger(&self, key_id: &str) -> KeyLedger {
+        KeyLedger::new(&self.ledgers, key_id, self.config.default_limits)
     }
 }

@@ -1,13 +1,14 @@
 //! Serving stored files: `GET`/`HEAD` on `download_url` (attachment) and `file_url` (inline
 //! when safe), with expiry enforced on every read.
 
-use worker::{Bucket, Date, Headers, Request, Response};
+use worker::{Date, Headers, Request, Response};
 
 use super::bindings::Services;
 use super::r2::{forget, index_entry, object_meta};
 use crate::core::clock::is_expired;
 use crate::core::serve::{self, content_range, headers, not_modified, parse_range, Mode, Served};
-use crate::core::store::ObjectMeta;
+use crate::core::layout::index_key;
+use crate::core::store::{IndexEntry, ObjectMeta};
 use crate::core::Error;
 
 /// `download_url`: the index names the object; the object must still be that upload.
@@ -15,15 +16,15 @@ pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) 
     let now = now_ms();
     let entry = index_entry(&services.bucket, file_id).await?.ok_or(Error::FileNotFound)?;
     if is_expired(entry.expires_ms, now) {
-        forget(&services.bucket, &entry.object_key, file_id).await;
+        expire_entry(services, &entry, file_id).await;
         return Err(Error::FileNotFound);
     }
-    serve_object(req, &services.bucket, &entry.object_key, Some(file_id), Mode::Attachment, now).await
+    serve_object(req, services, &entry.object_key, Some(file_id), Mode::Attachment, now).await
 }
 
 /// `file_url`: the path is the object key.
 pub(crate) async fn inline(req: &Request, services: &Services, object_key: &str) -> Result<Response, Error> {
-    serve_object(req, &services.bucket, object_key, None, Mode::Inline, now_ms()).await
+    serve_object(req, services, object_key, None, Mode::Inline, now_ms()).await
 }
 
 fn now_ms() -> i64 {
@@ -32,17 +33,18 @@ fn now_ms() -> i64 {
 
 async fn serve_object(
     req: &Request,
-    bucket: &Bucket,
+    services: &Services,
     key: &str,
     file_id: Option<&str>,
     mode: Mode,
     now: i64,
 ) -> Result<Response, Error> {
+    let bucket = &services.bucket;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let r2 = |e: worker::Error| Error::internal(format!("r2 read {key}: {e}"));
     let obj = bucket.head(key).await.map_err(r2)?.ok_or(Error::FileNotFound)?;
     let meta = object_meta(&obj).ok_or(Error::FileNotFound)?;
-    check(bucket, key, &meta, file_id, now).await?;
+    check(services, key, &meta, file_id, now).await?;
 
     let etag = obj.http_etag();
     let size = obj.size();
@@ -77,13 +79,33 @@ async fn serve_object(
 }
 
 /// Expired: delete and answer 404. Reached by `download_url` after an overwrite: 404.
-async fn check(bucket: &Bucket, key: &str, meta: &ObjectMeta, file_id: Option<&str>, now: i64) -> Result<(), Error> {
+async fn check(services: &Services, key: &str, meta: &ObjectMeta, file_id: Option<&str>, now: i64) -> Result<(), Error> {
     if file_id.is_some_and(|id| id != meta.file_id) {
         return Err(Error::FileNotFound);
     }
     if serve::check_live(meta.expires_ms, now).is_err() {
-        forget(bucket, key, &meta.file_id).await;
+        expire(services, key, &meta.file_id, &meta.owner).await;
         return Err(Error::FileNotFound);
     }
     Ok(())
+}
+
+/// Deletes an expired file and gives its quota back (once: the ledger's release is
+/// idempotent per file_id, so the sweep or a second reader changes nothing).
+async fn expire(services: &Services, key: &str, file_id: &str, owner: &str) {
+    forget(&services.bucket, key, file_id).await;
+    services.ledger(owner).release_logged(file_id).await;
+}
+
+/// An expired index entry: its object goes only while it still holds this upload (a newer
+/// upload to the same name keeps it); the entry goes; the quota comes back.
+pub(crate) async fn expire_entry(services: &Services, entry: &IndexEntry, file_id: &str) {
+    let head = services.bucket.head(&entry.object_key).await.ok().flatten();
+    let ours = head.and_then(|o| object_meta(&o)).is_some_and(|m| m.file_id == file_id);
+    if ours {
+        forget(&services.bucket, &entry.object_key, file_id).await;
+    } else if let Err(e) = services.bucket.delete(index_key(file_id)).await {
+        worker::console_warn!("delete index {file_id}: {e}");
+    }
+    services.ledger(&entry.owner).release_logged(file_id).await;
 }

@@ -1,15 +1,21 @@
 //! The Worker: entry points, reading `Env` once, and dispatching routes to handlers.
 
+mod admin;
 mod auth;
+mod batch;
 mod bindings;
 mod files;
+mod http;
 mod ingest;
 mod js;
+mod ledger;
+mod manage;
 mod origin;
 mod r2;
 mod respond;
 mod sweep;
 mod upload;
+
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
@@ -42,6 +48,16 @@ async fn dispatch(route: Route, req: Request, services: &Services) -> std::resul
         Route::Upload => upload::handle(req, services).await,
         Route::Download { file_id } => files::download(&req, services, &file_id).await,
         Route::File { object_key } => files::inline(&req, services, &object_key).await,
+        Route::UploadBatch => batch::handle(req, services).await,
+        Route::Usage => manage::usage(&req, services).await,
+        Route::ListFiles => manage::list(&req, services).await,
+        Route::FileInfo { file_id } => manage::info(&req, services, &file_id).await,
+        Route::DeleteFile { file_id } => manage::delete(&req, services, &file_id).await,
+        Route::ListKeys => admin::list(&req, services).await,
+        Route::CreateKey => admin::create(req, services).await,
+        Route::GetKey { key_id } => admin::show(&req, services, &key_id).await,
+        Route::UpdateKey { key_id } => admin::update(req, services, &key_id).await,
+        Route::RevokeKey { key_id } => admin::revoke(&req, services, &key_id).await,
     }
 }
 

@@ -1,6 +1,9 @@
-//! The scheduled sweep: deletes expired objects and index entries, a bounded batch per run.
+//! The scheduled sweep: deletes expired objects and index entries, a bounded batch per run,
+//! and gives their quota back.
 
-use worker::{Bucket, Date, Include};
+use std::collections::BTreeMap;
+
+use worker::{Date, Include};
 
 use super::bindings::Services;
 use crate::core::clock::is_expired;
@@ -12,14 +15,15 @@ const MAX_PAGES: usize = 20;
 pub(crate) async fn run(services: &Services) {
     let now = Date::now().as_millis() as i64;
     for prefix in [OBJECT_PREFIX, INDEX_PREFIX] {
-        match sweep_prefix(&services.bucket, prefix, now).await {
+        match sweep_prefix(services, prefix, now).await {
             Ok(n) => worker::console_log!("sweep {prefix}: deleted {n} expired"),
             Err(e) => worker::console_error!("sweep {prefix}: {e}"),
         }
     }
 }
 
-async fn sweep_prefix(bucket: &Bucket, prefix: &str, now: i64) -> worker::Result<usize> {
+async fn sweep_prefix(services: &Services, prefix: &str, now: i64) -> worker::Result<usize> {
+    let bucket = &services.bucket;
     let mut deleted = 0;
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -28,18 +32,20 @@ async fn sweep_prefix(bucket: &Bucket, prefix: &str, now: i64) -> worker::Result
             list = list.cursor(c);
         }
         let page = list.execute().await?;
-        let expired: Vec<String> = page
+        // (key, owner, file_id) of each expired entry
+        let expired: Vec<(String, Option<String>, Option<String>)> = page
             .objects()
             .into_iter()
-            .filter(|o| {
-                let expires = o.custom_metadata().ok().and_then(|m| m.get("expires_ms")?.parse::<i64>().ok());
-                expires.is_some_and(|ms| is_expired(ms, now))
+            .filter_map(|o| {
+                let meta = o.custom_metadata().ok()?;
+                let expires = meta.get("expires_ms")?.parse::<i64>().ok()?;
+                is_expired(expires, now).then(|| (o.key(), meta.get("owner").cloned(), meta.get("file_id").cloned()))
             })
-            .map(|o| o.key())
             .collect();
         if !expired.is_empty() {
             deleted += expired.len();
-            bucket.delete_multiple(expired).await?;
+            bucket.delete_multiple(expired.iter().map(|(k, _, _)| k.clone()).collect()).await?;
+            release(services, &expired).await;
         }
         match page.cursor().filter(|_| page.truncated()) {
             Some(c) => cursor = Some(c),
@@ -47,4 +53,19 @@ async fn sweep_prefix(bucket: &Bucket, prefix: &str, now: i64) -> worker::Result
         }
     }
     Ok(deleted)
+}
+
+/// Gives back the quota of expired objects, one ledger call per key. Only objects carry a
+/// `file_id`: an expired index entry's object expired with it (released here, or by the
+/// read that deleted it), or was replaced (released when the new upload settled).
+async fn release(services: &Services, expired: &[(String, Option<String>, Option<String>)]) {
+    let mut by_owner: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (_, owner, file_id) in expired {
+        if let (Some(owner), Some(file_id)) = (owner, file_id) {
+            by_owner.entry(owner).or_default().push(file_id.clone());
+        }
+    }
+    for (owner, file_ids) in by_owner {
+        services.ledger(owner).release_many(file_ids).await;
+    }
 }

@@ -1,58 +1,35 @@
-//! `POST /api/v1/files/upload/url`: authenticate, parse, run the upload flow, answer.
+//! `POST /api/v1/files/upload/url`: authenticate, parse, run the upload flow, answer; and
+//! the one upload every entry point (single or batch) runs.
 
-use futures_util::StreamExt;
 use url::Url;
 use worker::{Date, Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
+use super::http::{base_url, json_body};
 use super::origin::WorkerOrigin;
 use super::r2::R2Store;
 use super::respond;
-use crate::core::config::Config;
-use crate::core::envelope::Envelope;
+use crate::core::envelope::{Envelope, FileData};
 use crate::core::flow::{upload, UploadContext};
-use crate::core::request::{parse_upload, require_json, MAX_BODY_BYTES};
+use crate::core::keys::KeyRecord;
+use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
 use crate::core::Error;
 
 pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(&req, &services.keys).await?;
-    require_json(req.headers().get("Content-Type").ok().flatten().as_deref())?;
-    let body = read_capped(&mut req).await?;
+    let body = json_body(&mut req, MAX_BODY_BYTES).await?;
     let request = parse_upload(&body, &services.config.url_policy)?;
-
     let base = base_url(&req, &services.config)?;
-    let ctx = UploadContext { config: &services.config, owner: &owner, base_url: &base, now_ms: Date::now().as_millis() as i64 };
-    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
-    let store = R2Store { bucket: &services.bucket, origin: &origin };
-    let data = upload(request, &ctx, &origin, &store).await?;
+    let data = store_one(request, &owner, &base, services).await?;
     respond::json(200, &Envelope::ok("File uploaded successfully", data))
 }
 
-/// The request body, refusing more than [`MAX_BODY_BYTES`] without reading past them.
-async fn read_capped(req: &mut Request) -> Result<Vec<u8>, Error> {
-    let too_large = Error::BodyTooLarge { limit: MAX_BODY_BYTES };
-    let declared = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-        return Err(too_large);
-    }
-    let mut body = Vec::new();
-    let Ok(mut stream) = req.stream() else { return Ok(body) };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::InvalidJson(format!("request body could not be read ({e})")))?;
-        body.extend_from_slice(&chunk);
-        if body.len() as u64 > MAX_BODY_BYTES {
-            return Err(too_large);
-        }
-    }
-    Ok(body)
-}
-
-/// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.
-fn base_url(req: &Request, config: &Config) -> Result<Url, Error> {
-    if let Some(base) = &config.public_base_url {
-        return Ok(base.clone());
-    }
-    let url = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
-    Url::parse(&url.origin().ascii_serialization()).map_err(Error::internal)
+/// One upload for `owner`: its own origin deadline, R2 store and quota ledger.
+pub(crate) async fn store_one(request: UploadRequest, owner: &KeyRecord, base: &Url, services: &Services) -> Result<FileData, Error> {
+    let ctx = UploadContext { config: &services.config, owner, base_url: base, now_ms: Date::now().as_millis() as i64 };
+    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
+    let store = R2Store { bucket: &services.bucket, origin: &origin };
+    let ledger = services.ledger(&owner.id);
+    upload(request, &ctx, &origin, &store, &ledger).await
 }

@@ -30,9 +30,12 @@ export function freePort() {
 }
 
 /** Starts a Worker; `vars` override `wrangler.toml [vars]`; `allow` lists the loopback
- * origins (`host:port`) exempt from the private-address rule (PRIVATE_FETCH_ALLOWLIST). */
-export async function startWorker({ vars = {}, allow = [] } = {}) {
+ * origins (`host:port`) exempt from the private-address rule (PRIVATE_FETCH_ALLOWLIST).
+ * `adminToken` is the ADMIN_TOKEN secret (given as a var, which the Worker reads alike);
+ * empty by default, which disables the admin API and overrides any local `.dev.vars`. */
+export async function startWorker({ vars = {}, allow = [], adminToken = '' } = {}) {
   if (allow.length) vars = { PRIVATE_FETCH_ALLOWLIST: allow.join(','), ...vars };
+  vars = { ADMIN_TOKEN: adminToken, ...vars };
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-state-'));
   const seed = path.join(stateDir, 'keys.json');
   fs.writeFileSync(seed, JSON.stringify(Object.values(KEYS).map(({ key, record }) => ({ key: hashKey(key), value: JSON.stringify(record) }))));
@@ -104,4 +107,22 @@ export async function upload(worker, body, { key = KEYS.a.key, headers = {} } = 
 export async function get(url, headers = {}, method = 'GET') {
   const res = await fetch(url, { method, headers });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** Sends `method path` with an optional JSON body and bearer `token`; returns status,
+ * headers and the parsed envelope. */
+export async function api(worker, method, path, { token, body, headers = {} } = {}) {
+  const res = await fetch(`${worker.url}${path}`, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { throw new Error(`non-JSON ${res.status} from ${method} ${path}: ${text}`); }
+  return { status: res.status, headers: res.headers, json };
 }

@@ -1,0 +1,131 @@
+//! `/api/v1/admin/keys`: create, list, show, update and revoke API keys, behind the
+//! `ADMIN_TOKEN` secret. KV keeps `sha256(key) -> KeyRecord` (what authentication reads) and
+//! `id:{key_id} -> sha256(key)` with the record as metadata (for lookups and listing); the
+//! key's ledger gets its quotas and status, so uploads see changes at once everywhere.
+
+use serde::Serialize;
+use worker::{Date, KvStore, Request, Response};
+
+use super::bindings::Services;
+use super::http::{json_body, query};
+use super::respond;
+use crate::core::admin::{check_admin, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
+use crate::core::clock::iso8601;
+use crate::core::envelope::Envelope;
+use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
+use crate::core::ledger::KeyConfig;
+use crate::core::Error;
+
+const MAX_ADMIN_BODY: u64 = 4096;
+
+fn kv(op: &'static str) -> impl Fn(worker::kv::KvError) -> Error {
+    move |e| Error::internal(format!("kv {op}: {e}"))
+}
+
+fn authorize(req: &Request, services: &Services) -> Result<(), Error> {
+    let header = req.headers().get("Authorization").ok().flatten();
+    check_admin(header.as_deref(), services.admin_token.as_deref())
+}
+
+/// Writes both KV entries of `record`.
+async fn save(keys: &KvStore, hash: &str, record: &KeyRecord) -> Result<(), Error> {
+    let json = serde_json::to_string(record).map_err(Error::internal)?;
+    keys.put(hash, json).map_err(kv("put"))?.execute().await.map_err(kv("put"))?;
+    keys.put(&id_entry(&record.id), hash)
+        .map_err(kv("put id"))?
+        .metadata(record)
+        .map_err(kv("metadata"))?
+        .execute()
+        .await
+        .map_err(kv("put id"))
+}
+
+/// The hash and record of `key_id`, read from the record itself (not the listing copy).
+async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error> {
+    let hash = keys.get(&id_entry(key_id)).text().await.map_err(kv("get id"))?.ok_or(Error::KeyNotFound)?;
+    let record = keys.get(&hash).json::<KeyRecord>().await.map_err(kv("get"))?.ok_or(Error::KeyNotFound)?;
+    Ok((hash, record))
+}
+
+fn ledger_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
+    KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, disabled: record.disabled, revoked }
+}
+
+pub(crate) async fn create(mut req: Request, services: &Services) -> Result<Response, Error> {
+    authorize(&req, services)?;
+    let body = json_body(&mut req, MAX_ADMIN_BODY).await?;
+    let create = parse_create(&body)?;
+    let key = generate_key();
+    let record = KeyRecord {
+        id: generate_key_id(),
+        name: create.name,
+        created: iso8601(Date::now().as_millis() as i64),
+        disabled: false,
+        max_bytes: create.max_bytes,
+        max_files: create.max_files,
+    };
+    // The ledger first: a key never works before its quota is in place.
+    services.ledger(&record.id).configure(ledger_config(&record, false)).await?;
+    save(&services.keys, &key_hash(&key), &record).await?;
+    let info = KeyInfo::new(&record, services.config.default_limits);
+    respond::json(200, &Envelope::ok("API key created; the key is shown only this once", CreatedKey { key, info }))
+}
+
+#[derive(Serialize)]
+struct KeyList {
+    keys: Vec<KeyInfo>,
+    cursor: Option<String>,
+}
+
+pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let pairs = query(req)?;
+    let (cursor, limit) = parse_key_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let mut list = services.keys.list().prefix(ID_PREFIX.to_owned()).limit(u64::from(limit));
+    if let Some(c) = cursor {
+        list = list.cursor(c);
+    }
+    let page = list.execute().await.map_err(kv("list"))?;
+    let defaults = services.config.default_limits;
+    let keys = page
+        .keys
+        .iter()
+        .filter_map(|k| serde_json::from_value::<KeyRecord>(k.metadata.clone()?).ok())
+        .map(|record| KeyInfo::new(&record, defaults))
+        .collect();
+    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty());
+    respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
+}
+
+pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let (_, record) = find(&services.keys, key_id).await?;
+    respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, services.config.default_limits)))
+}
+
+pub(crate) async fn update(mut req: Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+    authorize(&req, services)?;
+    let body = json_body(&mut req, MAX_ADMIN_BODY).await?;
+    let update = parse_update(&body)?;
+    let (hash, mut record) = find(&services.keys, key_id).await?;
+    update.apply(&mut record);
+    services.ledger(key_id).configure(ledger_config(&record, false)).await?;
+    save(&services.keys, &hash, &record).await?;
+    respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, services.config.default_limits)))
+}
+
+#[derive(Serialize)]
+struct Revoked<'a> {
+    key_id: &'a str,
+    revoked: bool,
+}
+
+pub(crate) async fn revoke(req: &Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let (hash, record) = find(&services.keys, key_id).await?;
+    // The ledger refuses the key's uploads at once, everywhere; KV follows.
+    services.ledger(key_id).configure(ledger_config(&record, true)).await?;
+    services.keys.delete(&hash).await.map_err(kv("delete"))?;
+    services.keys.delete(&id_entry(key_id)).await.map_err(kv("delete id"))?;
+    respond::json(200, &Envelope::ok("API key revoked", Revoked { key_id, revoked: true }))
+}

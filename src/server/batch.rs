@@ -1,0 +1,40 @@
+//! `POST /api/v1/files/upload/urls`: up to 20 uploads, a few at a time, each through the
+//! single-upload path, answered in request order.
+
+use futures_util::{stream, StreamExt};
+use worker::{Request, Response};
+
+use super::auth::authenticate;
+use super::bindings::Services;
+use super::http::{base_url, json_body};
+use super::respond;
+use super::upload::store_one;
+use crate::core::batch::{item_envelope, parse_batch, BatchData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
+use crate::core::envelope::Envelope;
+use crate::core::Error;
+
+pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Response, Error> {
+    let owner = authenticate(&req, &services.keys).await?;
+    let body = json_body(&mut req, MAX_BATCH_BODY_BYTES).await?;
+    let items = parse_batch(&body, &services.config.url_policy)?;
+    let base = base_url(&req, &services.config)?;
+    let (owner, base) = (&owner, &base);
+    // `buffered` keeps order and runs at most CONCURRENCY uploads at once.
+    let results = stream::iter(items)
+        .map(|item| async move {
+            let result = match item {
+                Ok(request) => store_one(request, owner, base, services).await,
+                Err(err) => Err(err),
+            };
+            if let Err(Error::Internal(detail)) = &result {
+                worker::console_error!("batch item: internal error: {detail}");
+            }
+            item_envelope(result)
+        })
+        .buffered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let data = BatchData::new(results);
+    let msg = format!("{} of {} uploaded", data.succeeded, data.results.len());
+    respond::json(200, &Envelope::ok(&msg, data))
+}

@@ -1,0 +1,231 @@
+// File management over HTTP: FileData by id (owner only, others 404), delete (gone at
+// once from both URLs), listing (paginated, per folder, live files only), and the batch
+// upload (order kept, each item its own envelope, bounded batch size).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startOrigin } from './support/origin.mjs';
+import { startWorker, upload, api, get, KEYS } from './support/worker.mjs';
+import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+
+let origin;
+let worker;
+let slow;
+
+/** An origin that holds every response a moment and records how many overlap. */
+async function startSlowOrigin(holdMs) {
+  const state = { inFlight: 0, maxInFlight: 0, served: 0 };
+  const server = http.createServer((req, res) => {
+    state.inFlight += 1;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    setTimeout(() => {
+      state.inFlight -= 1;
+      state.served += 1;
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': TYPES.png.bytes.length }).end(TYPES.png.bytes);
+    }, holdMs);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${server.address().port}`;
+  return { state, host, url: (p) => `http://${host}${p}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+before(async () => {
+  origin = await startOrigin();
+  slow = await startSlowOrigin(400);
+  worker = await startWorker({ allow: [origin.host, slow.host], vars: { MAX_FILE_BYTES: String(1024 * 1024) } });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+  await slow?.close();
+});
+
+const as = (key) => ({ token: key });
+const A = KEYS.a.key;
+const B = KEYS.b.key;
+
+function assertError(res, status, fragment) {
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  assert.deepEqual(res.json, { success: false, code: status, msg: res.json.msg, data: null });
+  assert.match(res.json.msg, fragment);
+}
+
+async function put(path, body, name, key = A) {
+  const res = await upload(worker, { file_url: origin.file(`/${name}`, body), upload_path: path, file_name: name }, { key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res.json.data;
+}
+
+describe('one file', () => {
+  test('GET /api/v1/files/{id} answers the FileData the upload answered', async () => {
+    const d = await put('one', TYPES.pdf.bytes, 'doc.pdf');
+    const res = await api(worker, 'GET', `/api/v1/files/${d.file_id}`, as(A));
+    assert.equal(res.status, 200);
+    assert.equal(res.json.success, true);
+    assert.deepEqual(res.json.data, d);
+  });
+
+  test("another key's file, and an unknown or malformed id, are all 404", async () => {
+    const d = await put('mine', TYPES.png.bytes, 'private.png');
+    assertError(await api(worker, 'GET', `/api/v1/files/${d.file_id}`, as(B)), 404, /file not found/);
+    assertError(await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(B)), 404, /file not found/);
+    assertError(await api(worker, 'GET', `/api/v1/files/file_${'0'.repeat(32)}`, as(A)), 404, /file not found/);
+    assertError(await api(worker, 'GET', '/api/v1/files/file_zz', as(A)), 404, /file not found/);
+    assert.equal((await get(d.file_url)).status, 200, "the other key's attempt deleted nothing");
+    assertError(await api(worker, 'GET', `/api/v1/files/${d.file_id}`, {}), 401, /missing API key/);
+  });
+
+  test('DELETE: gone at once from both URLs, object and index removed', async () => {
+    const d = await put('del', TYPES.gif.bytes, 'bye.gif');
+    assert.equal(sha256((await get(d.download_url)).body), sha256(TYPES.gif.bytes));
+    const res = await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A));
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual(res.json.data, { file_id: d.file_id, deleted: true });
+    assert.equal((await get(d.file_url)).status, 404);
+    assert.equal((await get(d.download_url)).status, 404);
+    assertError(await api(worker, 'GET', `/api/v1/files/${d.file_id}`, as(A)), 404, /file not found/);
+    assertError(await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A)), 404, /file not found/);
+    const left = worker.r2().objects.filter((o) => o.key.includes('/del/') || o.key === `i/${d.file_id}`);
+    assert.deepEqual(left, []);
+  });
+
+  test('an id whose name was overwritten since is gone; the new file stays', async () => {
+    const old = await put('ow', filler(500, 31), 'same.bin');
+    const now = await put('ow', filler(700, 32), 'same.bin');
+    assertError(await api(worker, 'GET', `/api/v1/files/${old.file_id}`, as(A)), 404, /file not found/);
+    assertError(await api(worker, 'DELETE', `/api/v1/files/${old.file_id}`, as(A)), 404, /file not found/);
+    const res = await api(worker, 'GET', `/api/v1/files/${now.file_id}`, as(A));
+    assert.equal(res.json.data.file_size, 700);
+    assert.equal((await get(now.file_url)).body.length, 700);
+  });
+
+  test('wrong method is 405 with Allow', async () => {
+    const res = await api(worker, 'PUT', `/api/v1/files/file_${'0'.repeat(32)}`, as(A));
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET, DELETE');
+  });
+});
+
+describe('listing', () => {
+  test('pages through exactly the caller\'s live files, optionally per folder', async () => {
+    const mine = [];
+    for (let i = 0; i < 5; i++) mine.push(await put('listed', filler(100 + i, 40 + i), `f${i}.bin`));
+    const nested = await put('listed/deeper', TYPES.png.bytes, 'n.png');
+    await put('listed', TYPES.png.bytes, 'theirs.png', B);
+
+    const seen = [];
+    let cursor = null;
+    let pages = 0;
+    for (; pages < 20; pages++) {
+      const q = new URLSearchParams({ limit: '2', upload_path: 'listed', ...(cursor ? { cursor } : {}) });
+      const res = await api(worker, 'GET', `/api/v1/files?${q}`, as(A));
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.ok(res.json.data.files.length <= 2);
+      seen.push(...res.json.data.files);
+      cursor = res.json.data.cursor;
+      if (cursor === null) break;
+    }
+    assert.ok(pages >= 2, 'more than one page');
+    const byId = Object.fromEntries(seen.map((f) => [f.file_id, f]));
+    assert.equal(seen.length, 6, seen.map((f) => f.file_name).join(','));
+    for (const d of [...mine, nested]) assert.deepEqual(byId[d.file_id], d);
+    assert.ok(!seen.some((f) => f.file_name === 'theirs.png'), "no other key's file");
+
+    const deeper = await api(worker, 'GET', '/api/v1/files?upload_path=listed/deeper', as(A));
+    assert.deepEqual(deeper.json.data, { files: [nested], cursor: null });
+    const theirs = await api(worker, 'GET', '/api/v1/files?upload_path=listed', as(B));
+    assert.deepEqual(theirs.json.data.files.map((f) => f.file_name), ['theirs.png']);
+  });
+
+  test('a deleted file leaves the listing at once', async () => {
+    const d = await put('shrinking', TYPES.png.bytes, 'x.png');
+    await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A));
+    const res = await api(worker, 'GET', '/api/v1/files?upload_path=shrinking', as(A));
+    assert.deepEqual(res.json.data, { files: [], cursor: null });
+  });
+
+  for (const [q, fragment] of [
+    ['limit=0', /invalid `limit`/],
+    ['limit=1000', /invalid `limit`/],
+    ['cursor=garbage!', /invalid `cursor`/],
+    ['upload_path=../x', /invalid `upload_path`/],
+    ['sort=name', /unknown field `sort`/],
+  ]) {
+    test(`bad query ${q} is 400`, async () => {
+      assertError(await api(worker, 'GET', `/api/v1/files?${q}`, as(A)), 400, fragment);
+    });
+  }
+
+  test('a cursor from one folder is refused in another', async () => {
+    for (let i = 0; i < 3; i++) await put('cur', TYPES.gif.bytes, `${i}.gif`);
+    const first = await api(worker, 'GET', '/api/v1/files?upload_path=cur&limit=1', as(A));
+    const { cursor } = first.json.data;
+    assert.ok(cursor);
+    assertError(await api(worker, 'GET', `/api/v1/files?upload_path=other&cursor=${cursor}`, as(A)), 400, /invalid `cursor`/);
+  });
+});
+
+describe('batch upload', () => {
+  const batch = (body, key = A) => api(worker, 'POST', '/api/v1/files/upload/urls', { token: key, body });
+
+  test('items answer in order, each with its own envelope; bytes are exact', async () => {
+    const items = [];
+    const expect = [];
+    for (let i = 0; i < 14; i++) {
+      if (i % 5 === 3) {
+        items.push({ file_url: origin.status(`/missing-${i}`, 404), upload_path: 'batch' });
+        expect.push(502);
+      } else {
+        const bytes = filler(2000 + i, 60 + i);
+        items.push({ file_url: origin.file(`/b${i}.bin`, bytes), upload_path: 'batch', file_name: `b${i}.bin`, bytes });
+        expect.push(200);
+      }
+    }
+    items.push({ file_url: 'ftp://nope/x' });
+    expect.push(400);
+    const res = await batch({ items: items.map(({ bytes, ...item }) => item) });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.success, true);
+    const { results, succeeded, failed } = res.json.data;
+    assert.deepEqual(results.map((r) => r.code), expect);
+    assert.deepEqual([succeeded, failed], [expect.filter((c) => c === 200).length, expect.filter((c) => c !== 200).length]);
+    for (const [i, r] of results.entries()) {
+      if (r.code === 200) {
+        assert.equal(r.success, true);
+        assert.equal(r.data.file_name, `b${i}.bin`);
+        assert.equal(sha256((await get(r.data.download_url)).body), sha256(items[i].bytes));
+      } else {
+        assert.deepEqual([r.success, r.data], [false, null]);
+      }
+    }
+    assert.match(results[3].msg, /origin responded with HTTP 404/);
+    assert.match(results[14].msg, /scheme `ftp`/);
+  });
+
+  test('more than 20 items, or none, is a 400 for the batch', async () => {
+    const item = { file_url: origin.file('/one.png', TYPES.png.bytes) };
+    assertError(await batch({ items: Array(21).fill(item) }), 400, /1 to 20 uploads \(got 21\)/);
+    assertError(await batch({ items: [] }), 400, /got 0/);
+    assertError(await batch({ urls: [] }), 400, /missing required field `items`|unknown field/);
+    assertError(await batch({ items: [item] }, 'bad-key'), 401, /invalid API key/);
+    const full = await batch({ items: Array.from({ length: 20 }, (_, i) => ({ ...item, upload_path: 'twenty', file_name: `${i}.png` })) });
+    assert.equal(full.status, 200);
+    assert.equal(full.json.data.succeeded, 20);
+  });
+
+  test('items are fetched concurrently, at most 6 at a time', async () => {
+    const items = Array.from({ length: 18 }, (_, i) => ({ file_url: slow.url(`/s${i}.png`), upload_path: 'slow', file_name: `s${i}.png` }));
+    const res = await batch({ items });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.succeeded, 18);
+    assert.equal(slow.state.served, 18);
+    assert.ok(slow.state.maxInFlight > 1, `concurrent (max ${slow.state.maxInFlight})`);
+    assert.ok(slow.state.maxInFlight <= 6, `bounded (max ${slow.state.maxInFlight})`);
+  });
+
+  test('GET on the batch route is 405', async () => {
+    const res = await api(worker, 'GET', '/api/v1/files/upload/urls', as(A));
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+  });
+});

@@ -1,0 +1,214 @@
+// The admin API over HTTP: ADMIN_TOKEN guarding, create (the key works at once, only its
+// hash is stored), list without secrets, update of quota and status, revoke (fails at once).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { startOrigin } from './support/origin.mjs';
+import { startWorker, upload, api, hashKey, KEYS } from './support/worker.mjs';
+import { TYPES } from './support/fixtures.mjs';
+
+const ADMIN = 'test-admin-token-0123456789';
+let origin;
+let worker;
+
+before(async () => {
+  origin = await startOrigin();
+  worker = await startWorker({ allow: [origin.host], adminToken: ADMIN, vars: { DEFAULT_MAX_BYTES: '5000000', DEFAULT_MAX_FILES: '50' } });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+});
+
+const admin = (method, p, body) => api(worker, method, p, { token: ADMIN, body });
+const create = (body) => admin('POST', '/api/v1/admin/keys', body);
+
+function assertEnvelopeError(res, status, fragment) {
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  assert.deepEqual(Object.keys(res.json).sort(), ['code', 'data', 'msg', 'success']);
+  assert.equal(res.json.success, false);
+  assert.equal(res.json.code, status);
+  assert.equal(res.json.data, null);
+  assert.match(res.json.msg, fragment);
+}
+
+/** The local KV entries: `wrangler kv key list` against the Worker's state directory. */
+function kvKeys() {
+  const root = path.resolve(new URL('../..', import.meta.url).pathname);
+  const out = execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
+    ['kv', 'key', 'list', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS'], { cwd: root });
+  return JSON.parse(out.toString()).map((k) => k.name);
+}
+
+function kvPut(name, value) {
+  const root = path.resolve(new URL('../..', import.meta.url).pathname);
+  execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
+    ['kv', 'key', 'put', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS', name, value], { cwd: root, stdio: 'ignore' });
+}
+
+describe('admin token', () => {
+  for (const [label, token, fragment] of [
+    ['missing', null, /missing or malformed admin token/],
+    ['wrong', 'not-the-token', /invalid admin token/],
+    ['an API key', KEYS.a.key, /invalid admin token/],
+  ]) {
+    test(`${label} admin token is 401 with WWW-Authenticate`, async () => {
+      const res = await api(worker, 'GET', '/api/v1/admin/keys', { token });
+      assertEnvelopeError(res, 401, fragment);
+      assert.match(res.headers.get('www-authenticate'), /^Bearer/);
+    });
+  }
+
+  test('without the ADMIN_TOKEN secret the admin API is disabled (503)', async () => {
+    const bare = await startWorker({});
+    try {
+      const res = await api(bare, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'x' } });
+      assertEnvelopeError(res, 503, /admin API is disabled: the ADMIN_TOKEN secret is not set/);
+    } finally {
+      await bare.stop();
+    }
+  });
+});
+
+describe('keys', () => {
+  test('create answers the key once; KV keeps only its hash; the key uploads at once', async () => {
+    const res = await create({ name: 'alice', max_bytes: 123456, max_files: 7 });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const d = res.json.data;
+    assert.equal(res.json.success, true);
+    assert.match(d.key, /^us_[A-Za-z0-9_-]{43}$/);
+    assert.match(d.key_id, /^k_[0-9a-f]{24}$/);
+    assert.equal(d.name, 'alice');
+    assert.equal(d.max_bytes, 123456);
+    assert.equal(d.max_files, 7);
+    assert.ok(!Number.isNaN(Date.parse(d.created)));
+    const names = kvKeys();
+    assert.ok(names.includes(hashKey(d.key)), 'the hash is the lookup key');
+    assert.ok(names.includes(`id:${d.key_id}`));
+    assert.ok(!names.some((n) => n.includes(d.key)), 'the plaintext is stored nowhere');
+
+    const up = await upload(worker, { file_url: origin.file('/alice.png', TYPES.png.bytes) }, { key: d.key });
+    assert.equal(up.status, 200, JSON.stringify(up.json));
+    assert.ok(up.json.data.file_url.includes(`/f/${d.key_id}/`));
+    const usage = await api(worker, 'GET', '/api/v1/usage', { token: d.key });
+    assert.equal(usage.status, 200);
+    assert.deepEqual(
+      { ...usage.json.data },
+      { key_id: d.key_id, name: 'alice', bytes: TYPES.png.bytes.length, files: 1, reserved_bytes: 0, reserved_files: 0, max_bytes: 123456, max_files: 7 },
+    );
+  });
+
+  test('two creates give two different keys', async () => {
+    const [a, b] = await Promise.all([create({ name: 'one' }), create({ name: 'two' })]);
+    assert.notEqual(a.json.data.key, b.json.data.key);
+    assert.notEqual(a.json.data.key_id, b.json.data.key_id);
+    assert.equal(a.json.data.max_bytes, 5000000, 'the [vars] default');
+    assert.equal(a.json.data.max_bytes_default, true);
+  });
+
+  for (const [label, body, fragment] of [
+    ['no name', {}, /missing required field `name`/],
+    ['negative quota', { name: 'x', max_bytes: -1 }, /invalid `max_bytes`/],
+    ['unknown field', { name: 'x', admin: true }, /unknown field `admin`/],
+    ['not JSON', '{', /not valid JSON/],
+  ]) {
+    test(`create with ${label} is 400`, async () => {
+      assertEnvelopeError(await create(body), 400, fragment);
+    });
+  }
+
+  test('list pages through keys and never shows a key or hash', async () => {
+    const made = [];
+    for (const n of ['l1', 'l2', 'l3']) made.push((await create({ name: n })).json.data);
+    const seen = [];
+    let cursor = null;
+    for (let page = 0; page < 50; page++) {
+      const res = await admin('GET', `/api/v1/admin/keys?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.ok(res.json.data.keys.length <= 2);
+      seen.push(...res.json.data.keys);
+      cursor = res.json.data.cursor;
+      if (!cursor) break;
+    }
+    for (const m of made) {
+      const k = seen.find((s) => s.key_id === m.key_id);
+      assert.ok(k, `listed ${m.name}`);
+      assert.equal(k.name, m.name);
+    }
+    const text = JSON.stringify(seen);
+    for (const m of made) {
+      assert.ok(!text.includes(m.key) && !text.includes(hashKey(m.key)));
+    }
+    assert.ok(!seen.some((k) => 'key' in k));
+    assertEnvelopeError(await admin('GET', '/api/v1/admin/keys?limit=0'), 400, /invalid `limit`/);
+  });
+
+  test('PATCH changes quota, name and status; null goes back to the default', async () => {
+    const k = (await create({ name: 'bob', max_files: 1 })).json.data;
+    const first = await upload(worker, { file_url: origin.file('/b1.png', TYPES.png.bytes), file_name: 'b1.png' }, { key: k.key });
+    assert.equal(first.status, 200);
+    const full = await upload(worker, { file_url: origin.file('/b2.png', TYPES.png.bytes), file_name: 'b2.png' }, { key: k.key });
+    assertEnvelopeError(full, 429, /1 of 1 files/);
+
+    const patched = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { max_files: 2, name: 'bobby' });
+    assert.equal(patched.status, 200, JSON.stringify(patched.json));
+    assert.equal(patched.json.data.max_files, 2);
+    assert.equal(patched.json.data.name, 'bobby');
+    const again = await upload(worker, { file_url: origin.file('/b2.png', TYPES.png.bytes), file_name: 'b2.png' }, { key: k.key });
+    assert.equal(again.status, 200, 'the raised quota holds at once');
+
+    const reset = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { max_files: null });
+    assert.equal(reset.json.data.max_files, 50);
+    assert.equal(reset.json.data.max_files_default, true);
+    const shown = await admin('GET', `/api/v1/admin/keys/${k.key_id}`);
+    assert.equal(shown.json.data.name, 'bobby');
+
+    const off = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true });
+    assert.equal(off.json.data.disabled, true);
+    const refused = await upload(worker, { file_url: origin.file('/b3.png', TYPES.png.bytes) }, { key: k.key });
+    assertEnvelopeError(refused, 401, /disabled/);
+    await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: false });
+    const back = await upload(worker, { file_url: origin.file('/b4.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(back.status, 200);
+
+    assertEnvelopeError(await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, {}), 400, /nothing to update/);
+    assertEnvelopeError(await admin('PATCH', '/api/v1/admin/keys/k_nosuchkey', { name: 'x' }), 404, /no such API key/);
+  });
+
+  test('DELETE revokes: the key fails at once, everywhere it is used', async () => {
+    const k = (await create({ name: 'carol' })).json.data;
+    const up = await upload(worker, { file_url: origin.file('/c.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(up.status, 200);
+    const del = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    assert.equal(del.status, 200, JSON.stringify(del.json));
+    assert.deepEqual(del.json.data, { key_id: k.key_id, revoked: true });
+    assertEnvelopeError(await upload(worker, { file_url: origin.file('/c2.png', TYPES.png.bytes) }, { key: k.key }), 401, /invalid API key/);
+    assertEnvelopeError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
+    assertEnvelopeError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /invalid API key/);
+    assertEnvelopeError(await admin('GET', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
+    assertEnvelopeError(await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
+    assert.ok(!kvKeys().includes(hashKey(k.key)));
+  });
+
+  test('a revoked key stays refused for uploads even where KV still has its record', async () => {
+    const k = (await create({ name: 'dave' })).json.data;
+    await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    // another location's KV cache, still holding the record: put it back
+    kvPut(hashKey(k.key), JSON.stringify({ id: k.key_id, name: 'dave', created: k.created, disabled: false }));
+    const stale = await api(worker, 'GET', '/api/v1/files', { token: k.key });
+    assert.equal(stale.status, 200, 'KV authenticates the key again (the stale record is seen)');
+    const up = await upload(worker, { file_url: origin.file('/d.png', TYPES.png.bytes) }, { key: k.key });
+    assertEnvelopeError(up, 401, /invalid API key/);
+    assertEnvelopeError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
+    assert.deepEqual(worker.r2().objects.filter((o) => o.key.startsWith(`f/${k.key_id}/`)), []);
+  });
+
+  test('routing: wrong methods are 405 with Allow', async () => {
+    const res = await admin('PUT', '/api/v1/admin/keys');
+    assertEnvelopeError(res, 405, /method not allowed/);
+    assert.equal(res.headers.get('allow'), 'GET, POST');
+    const one = await admin('POST', '/api/v1/admin/keys/k_1');
+    assert.equal(one.headers.get('allow'), 'GET, PATCH, DELETE');
+  });
+});

@@ -42,7 +42,10 @@ const mf = new Miniflare({
       compatibilityDate: '2025-09-01',
       r2Buckets: ['FILES'],
       kvNamespaces: ['API_KEYS'],
+      durableObjects: { LEDGER: { className: 'QuotaLedger', useSQLite: true } },
       bindings: {
+        DEFAULT_MAX_BYTES: String(1024 * 1024 * MiB),
+        DEFAULT_MAX_FILES: '1000000',
         FILE_TTL_SECONDS: '3600',
         MAX_FILE_BYTES: String(200 * MiB),
         FETCH_TIMEOUT_MS: '300000',

@@ -9,6 +9,7 @@ use urlstash::core::config::Config;
 use urlstash::core::envelope::FileData;
 use urlstash::core::flow::{upload, UploadContext};
 use urlstash::core::keys::KeyRecord;
+use urlstash::core::ledger::{Limits, MemoryLedger};
 use urlstash::core::request::parse_upload;
 use urlstash::core::Error;
 
@@ -20,7 +21,7 @@ fn config(vars: &[(&str, &str)]) -> Config {
 }
 
 fn owner() -> KeyRecord {
-    KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false }
+    KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None }
 }
 
 fn run(body: &str, origin: &MemOrigin, store: &MemStore, config: &Config) -> Result<FileData, Error> {
@@ -28,7 +29,8 @@ fn run(body: &str, origin: &MemOrigin, store: &MemStore, config: &Config) -> Res
     let owner = owner();
     let base = Url::parse("https://files.test").unwrap();
     let ctx = UploadContext { config, owner: &owner, base_url: &base, now_ms: NOW };
-    block_on(upload(req, &ctx, origin, store))
+    let ledger = MemoryLedger::new(Limits { max_bytes: u64::MAX, max_files: u64::MAX });
+    block_on(upload(req, &ctx, origin, store, &ledger))
 }
 
 fn png_file(size: usize) -> Vec<u8> {

@@ -1,9 +1,9 @@
 //! The upload flow's reservation hook over in-memory seams: reserve before storing, settle
 //! to the real size, release on every failure, and a quota that holds under concurrency.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+mod common;
 
+use common::{MemOrigin, MemStore, Reply};
 use futures_executor::block_on;
 use futures_util::future::join_all;
 use url::Url;
@@ -12,63 +12,7 @@ use urlstash::core::flow::{upload, UploadContext};
 use urlstash::core::keys::KeyRecord;
 use urlstash::core::ledger::{Limits, MemoryLedger, Usage};
 use urlstash::core::request::UploadRequest;
-use urlstash::core::store::{Fetched, IndexEntry, ObjectMeta, ObjectStore, Origin};
 use urlstash::core::Error;
-
-/// Serves `path -> (bytes, declare Content-Length)`; everything else is a 404.
-struct MemOrigin(HashMap<String, (Vec<u8>, bool)>);
-
-impl Origin for MemOrigin {
-    type Body = Vec<u8>;
-    async fn fetch(&self, url: &Url) -> Result<Fetched<Vec<u8>>, Error> {
-        let found = self.0.get(url.path());
-        Ok(Fetched {
-            status: if found.is_some() { 200 } else { 404 },
-            location: None,
-            content_length: found.filter(|(_, declared)| *declared).map(|(b, _)| b.len() as u64),
-            content_type: Some("application/octet-stream".into()),
-            content_disposition: None,
-            body: found.map(|(b, _)| b.clone()).unwrap_or_default(),
-        })
-    }
-    async fn sniff(&self, body: &mut Vec<u8>) -> Result<Vec<u8>, Error> {
-        Ok(body.iter().take(64).copied().collect())
-    }
-    fn discard(&self, _body: Vec<u8>) {}
-}
-
-/// Objects and index entries in maps; objects whose key contains `fail` fail to store.
-#[derive(Default)]
-struct MemStore {
-    objects: RefCell<HashMap<String, usize>>,
-    index: RefCell<HashMap<String, IndexEntry>>,
-}
-
-impl ObjectStore for MemStore {
-    type Body = Vec<u8>;
-    async fn put_object(&self, key: &str, body: Vec<u8>, _meta: &ObjectMeta, limit: u64) -> Result<u64, Error> {
-        if key.contains("fail") {
-            return Err(Error::OriginBroken);
-        }
-        if body.len() as u64 > limit {
-            return Err(Error::FileTooLarge { limit });
-        }
-        self.objects.borrow_mut().insert(key.into(), body.len());
-        Ok(body.len() as u64)
-    }
-    async fn put_index(&self, file_id: &str, entry: &IndexEntry) -> Result<(), Error> {
-        self.index.borrow_mut().insert(file_id.into(), entry.clone());
-        Ok(())
-    }
-    async fn delete_object(&self, key: &str) -> Result<(), Error> {
-        self.objects.borrow_mut().remove(key);
-        Ok(())
-    }
-    async fn delete_index(&self, file_id: &str) -> Result<(), Error> {
-        self.index.borrow_mut().remove(file_id);
-        Ok(())
-    }
-}
 
 struct World {
     config: Config,
@@ -83,16 +27,17 @@ impl World {
     fn new(limits: Limits, max_file_bytes: u64) -> Self {
         let mut config = Config::from_vars(|_| None).unwrap();
         config.max_file_bytes = max_file_bytes;
-        let files = [
-            ("/a.bin", (vec![1u8; 100], true)),
-            ("/b.bin", (vec![2u8; 300], true)),
-            ("/chunked.bin", (vec![3u8; 50], false)),
-        ];
+        let origin = MemOrigin::default()
+            .with("https://o.test/a.bin", Reply::file(&[1u8; 100], None))
+            .with("https://o.test/b.bin", Reply::file(&[2u8; 300], None))
+            .with("https://o.test/chunked.bin", Reply::file(&[3u8; 50], None).without_length())
+            .with("https://o.test/missing", Reply { status: 404, ..Reply::default() })
+            .with("https://o.test/broken.bin", Reply { chunks: vec![Ok(vec![4u8; 10]), Err(Error::OriginBroken)], ..Reply::file(&[4u8; 100], None) });
         World {
             config,
             owner: KeyRecord { id: "k_a".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None },
             base: Url::parse("https://h.test").unwrap(),
-            origin: MemOrigin(files.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+            origin,
             store: MemStore::default(),
             ledger: MemoryLedger::new(limits),
         }
@@ -113,7 +58,7 @@ impl World {
     }
 
     fn stored_bytes(&self) -> u64 {
-        self.store.objects.borrow().values().map(|n| *n as u64).sum()
+        self.store.objects.borrow().values().map(|(bytes, _)| bytes.len() as u64).sum()
     }
 }
 
@@ -133,7 +78,7 @@ fn settles_to_the_real_size() {
 fn failures_release_and_store_nothing() {
     let w = World::new(ROOMY, 1_000);
     assert_eq!(block_on(w.upload("/missing", "x.bin")), Err(Error::OriginStatus(404)));
-    assert_eq!(block_on(w.upload("/a.bin", "fail.bin")), Err(Error::OriginBroken));
+    assert_eq!(block_on(w.upload("/broken.bin", "x.bin")), Err(Error::OriginBroken));
     let small = World::new(ROOMY, 200);
     assert_eq!(block_on(small.upload("/b.bin", "b.bin")), Err(Error::FileTooLarge { limit: 200 }));
     for w in [&w, &small] {

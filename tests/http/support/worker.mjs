@@ -1,6 +1,8 @@
-// Starts the built Worker in local workerd (`wrangler dev`) with its own state directory,
-// seeded API keys and `[vars]` overrides, on a free loopback port.
-import { spawn, execFileSync } from 'node:child_process';
+// Starts the built Worker in local workerd through wrangler's dev engine (`wrangler dev`'s
+// startWorker, local R2/KV/DO on disk) with its own state directory, seeded API keys and
+// `[vars]` overrides, on a free loopback port.
+import { execFileSync } from 'node:child_process';
+import { unstable_startWorker } from 'wrangler';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -44,47 +46,36 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '' } = {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 
-  const port = await freePort();
-  const inspector = await freePort();
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-    '--persist-to', stateDir, '--show-interactive-dev-session=false', '--log-level', 'info'];
-  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
-  const child = spawn(WRANGLER, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' } });
-  let log = '';
-  const collect = (d) => { log += d.toString(); };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
-    if (Date.now() > deadline) {
-      process.kill(-child.pid, 'SIGKILL');
-      throw new Error(`wrangler dev not ready in 120 s:\n${log}`);
-    }
-    if (log.includes('Ready on')) {
-      try {
-        const r = await fetch(`${url}/api/v1/health`);
-        if (r.ok) break;
-      } catch { /* not yet */ }
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  // wrangler's own dev engine (what `wrangler dev` runs), in this process, without the
+  // devtools inspector: with it attached, workerd's network instrumentation sometimes
+  // brought the runtime down when a Worker cancelled a large subrequest body (a 413 on a
+  // chunked origin), which no deployed Worker sees.
+  const worker = await unstable_startWorker({
+    config: path.join(ROOT, 'wrangler.toml'),
+    bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }])),
+    dev: {
+      inspector: false,
+      persist: stateDir,
+      watch: false,
+      logLevel: process.env.WRANGLER_LOG_LEVEL ?? 'warn',
+      server: { hostname: '127.0.0.1', port: 0 },
+    },
+  });
+  await worker.ready;
+  const url = (await worker.url).origin;
+  const health = await fetch(`${url}/api/v1/health`);
+  if (!health.ok) throw new Error(`the Worker is not healthy: ${health.status}`);
 
   return {
     url,
     stateDir,
-    log: () => log,
     /** Local R2 contents: `{objects: [{key,size,custom}], multipart: [{key,state}]}`. */
     r2() {
       const out = execFileSync('python3', [path.join(ROOT, 'tests/http/support/r2state.py'), stateDir]);
       return JSON.parse(out.toString());
     },
     async stop() {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000); });
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      await worker.dispose();
       fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };

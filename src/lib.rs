@@ -18,10 +18,19 @@
 //!   - `serve.rs`: ranges, conditionals and headers of served files.
 //!   - `store.rs`: the `Origin` / `ObjectStore` seams and stored metadata.
 //!   - `flow.rs`: the upload flow written against those seams.
+//!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).
+//!   - `fields.rs`: which request field an error concerns (for clients to place messages).
 //! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
 //!   handlers, and the one place errors become responses.
+//! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
+//!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
+//!   - `options.rs`: JS options read and checked with the server's own validation.
+//!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> JS `UploadError`.
 
 pub mod core;
 
 #[cfg(feature = "server")]
 mod server;
+
+#[cfg(feature = "client")]
+pub mod client;

@@ -3,8 +3,10 @@
 
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod envelope;
 pub mod error;
+pub mod fields;
 pub mod flow;
 pub mod ids;
 pub mod keys;

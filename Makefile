@@ -16,12 +16,13 @@ WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build dev seed-dev-key test test-host test-http clean
+.PHONY: help tools build pkg dev seed-dev-key test test-host test-http test-browser clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) with a seeded dev key"
 	@echo "make test    run every test tier (host, then the Worker in local workerd over HTTP)"
-	@echo "make build   build the Worker into build/"
+	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
+	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
 	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), WRANGLER_ARGS"
 
 ## Tools -----------------------------------------------------------------------------------
@@ -52,11 +53,26 @@ node_modules/.package-lock.json: package-lock.json
 
 ## Build -----------------------------------------------------------------------------------
 
-build: build/index.js
+build: build/index.js pkg
 
 build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen
 	$(CARGO_BIN)/worker-build --release --no-opt --features server
 	@touch $@
+
+# The browser client: the crate with `client` only, size-tuned profile, wasm-bindgen --target web.
+CLIENT_WASM := target/wasm32-unknown-unknown/client/urlstash.wasm
+CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/README.md
+
+pkg: pkg/package.json www/pkg/package.json
+
+pkg/package.json: $(CLIENT_SOURCES) | .tools/wasm32 .tools/wasm-bindgen
+	cargo build --profile client --target wasm32-unknown-unknown --no-default-features --features client --lib
+	rm -rf pkg
+	$(WASM_BINDGEN_BIN) --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name urlstash $(CLIENT_WASM)
+	node client/package.mjs
+
+www/pkg/package.json: pkg/package.json
+	node client/package.mjs
 
 ## Run -------------------------------------------------------------------------------------
 
@@ -76,6 +92,7 @@ dev: tools build seed-dev-key
 test: tools
 	@$(MAKE) --no-print-directory test-host || { echo "FAILED tier: host (cargo test)"; exit 1; }
 	@$(MAKE) --no-print-directory test-http || { echo "FAILED tier: http (Worker in local workerd)"; exit 1; }
+	@$(MAKE) --no-print-directory test-browser || { echo "FAILED tier: browser (client in headless Chromium)"; exit 1; }
 	@echo "all test tiers passed"
 
 test-host:
@@ -86,5 +103,16 @@ test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
 	node --test --test-concurrency=1 tests/http/
 
+# Debian's Chromium and its chromedriver (no browser download works here); skipped when present.
+.tools/chromium:
+	@mkdir -p .tools
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	@touch $@
+
+test-browser: build .tools/chromium
+	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, demo page)"
+	node --test --test-concurrency=1 tests/browser/
+
 clean:
-	rm -rf build target/wasm32-unknown-unknown .wrangler .tools
+	rm -rf build pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools

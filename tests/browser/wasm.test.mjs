@@ -2,12 +2,12 @@
 // Worker and a loopback origin started here; their URLs reach the tests at compile time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
 import { startWorker } from '../http/support/worker.mjs';
 import { png, sha256 } from '../http/support/fixtures.mjs';
+import { run } from './support/run.mjs';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 let origin;
@@ -22,17 +22,6 @@ after(async () => {
   await origin?.close();
 });
 
-/** Runs a command without blocking this process (the origin server lives in it). */
-function run(cmd, args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
-
 test('wasm-bindgen-test: UploadClient in headless Chromium against the Worker', { timeout: 900_000 }, async () => {
   const bytes = png(48, 48);
   const env = {
@@ -45,7 +34,7 @@ test('wasm-bindgen-test: UploadClient in headless Chromium against the Worker', 
     WASM_BINDGEN_TEST_TIMEOUT: '120',
   };
   const { code, out } = await run('cargo', ['test', '--target', 'wasm32-unknown-unknown', '--no-default-features',
-    '--features', 'client', '--test', 'client'], env);
+    '--features', 'client', '--test', 'client'], { cwd: ROOT, env });
   for (const line of out.split('\n')) if (/^test |test result|Running/.test(line)) console.log(line);
   assert.equal(code, 0, out);
   const summary = out.match(/test result: ok\. (\d+) passed; (\d+) failed/);

@@ -99,6 +99,8 @@ form.addEventListener('submit', async (event) => {
   if (fileName) options.fileName = fileName;
 
   setBusy(true);
+  $('result').hidden = true;
+  clearInterval(countdownTimer);
   status.textContent = 'Fetching the file and storing it…';
   try {
     const client = new UploadClient({ baseUrl: location.origin, apiKey });

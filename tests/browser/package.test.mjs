@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
@@ -91,6 +92,7 @@ export const b = client.uploadFromUrl({ fileUrl: 'x' }).then((d) => d.fileSize);
   const fileUrl = origin.file('/pkg/dot.png', bytes, { contentType: 'image/png' });
   fs.writeFileSync(path.join(app, 'use.mjs'), `
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { initSync, UploadClient } from 'urlstash-client';
 initSync({ module: fs.readFileSync(new URL(import.meta.resolve('urlstash-client/urlstash_bg.wasm'))) });
 const [base, key, fileUrl] = process.argv.slice(2);
@@ -123,4 +125,15 @@ test('the Worker wasm has no client export; the client wasm has no Worker entry 
   assert.deepEqual(clientExports.filter((e) => /^(fetch|scheduled|start|init)$|intounderlying|r2range|containerstartup/.test(e)), []);
   assert.doesNotMatch(fs.readFileSync(path.join(ROOT, 'build/index.js'), 'utf8'), /UploadClient/);
   assert.doesNotMatch(fs.readFileSync(path.join(PKG, 'urlstash.js'), 'utf8'), /R2Bucket|scheduled/);
+});
+
+test('the client wasm stays small (raw, gzip and brotli measured)', () => {
+  const wasm = fs.readFileSync(path.join(PKG, 'urlstash_bg.wasm'));
+  const glue = fs.readFileSync(path.join(PKG, 'urlstash.js'));
+  const gzip = zlib.gzipSync(wasm, { level: 9 }).length;
+  const brotli = zlib.brotliCompressSync(wasm).length;
+  console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
+  // Budgets about 15 % above what docs/README-client.md records: a regression guard.
+  assert.ok(wasm.length < 440_000, `raw ${wasm.length}`);
+  assert.ok(gzip < 170_000, `gzip ${gzip}`);
 });

@@ -16,11 +16,11 @@ WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build pkg dev seed-dev-key test test-host test-http test-browser clean
+.PHONY: help tools build pkg dev seed-dev-key test test-host test-http test-browser chromium clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) with a seeded dev key"
-	@echo "make test    run every test tier (host, then the Worker in local workerd over HTTP)"
+	@echo "make test    run every test tier (host; the Worker in local workerd over HTTP; the client in headless Chromium)"
 	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
 	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), WRANGLER_ARGS"
@@ -83,7 +83,7 @@ seed-dev-key: tools
 	  '{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}' >/dev/null
 
 dev: tools build seed-dev-key
-	@echo "urlstash on http://127.0.0.1:$(PORT)  API key: $(DEV_API_KEY)"
+	@echo "urlstash on http://127.0.0.1:$(PORT) (demo page at /)  API key: $(DEV_API_KEY)"
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) \
 	  --show-interactive-dev-session=false $(WRANGLER_ARGS)
 
@@ -103,14 +103,13 @@ test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
 	node --test --test-concurrency=1 tests/http/
 
-# Debian's Chromium and its chromedriver (no browser download works here); skipped when present.
-.tools/chromium:
-	@mkdir -p .tools
+# Debian's Chromium and its chromedriver (no browser download works here); checked on every
+# run, installed only when missing.
+chromium:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
-	@touch $@
 
-test-browser: build .tools/chromium
+test-browser: build chromium
 	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, demo page)"
 	node --test --test-concurrency=1 tests/browser/
 

@@ -65,6 +65,7 @@ test('the page and the API share one origin', async () => {
   assert.equal(JSON.parse(missing.body).code, 404);
   const wasm = await get(`${worker.url}/pkg/urlstash_bg.wasm`);
   assert.equal(wasm.status, 200, 'www/pkg is built (make pkg)');
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm', 'streaming instantiation needs it');
 });
 
 test('stash a PNG from the keyboard: preview, details, working links', { timeout: 120_000 }, async () => {

@@ -60,7 +60,7 @@ build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_B
 	@touch $@
 
 # The browser client: the crate with `client` only, size-tuned profile, wasm-bindgen --target web.
-CLIENT_WASM := target/wasm32-unknown-unknown/client/urlstash.wasm
+CLIENT_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-unknown-unknown/client/urlstash.wasm
 CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/README.md
 
 pkg: pkg/package.json www/pkg/package.json

@@ -98,6 +98,7 @@ test: tools
 test-host:
 	@echo "== tier 1: host tests (cargo test)"
 	cargo test --all-targets
+	cargo test --lib --no-default-features --features client client::
 
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"

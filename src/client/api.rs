@@ -57,3 +57,33 @@ pub(crate) async fn health(settings: &Settings) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATA: &str = r#"{"file_id":"file_0123456789abcdef0123456789abcdef","file_name":"a.png","original_name":"a.png","file_size":3,"mime_type":"image/png","upload_path":"images","file_url":"http://h/f/k/images/a.png","download_url":"http://h/api/v1/files/download/file_0123456789abcdef0123456789abcdef","upload_time":"2026-01-01T00:00:00+00:00","expires_at":"2026-01-04T00:00:00+00:00"}"#;
+
+    #[test]
+    fn answers_become_file_data_or_the_error_they_report() {
+        let ok = format!(r#"{{"success":true,"code":200,"msg":"File uploaded successfully","data":{DATA}}}"#);
+        assert_eq!(read_envelope(200, &ok).unwrap().file_size, 3);
+
+        let cases: Vec<(u16, String, ClientError)> = vec![
+            (401, r#"{"success":false,"code":401,"msg":"invalid API key","data":null}"#.into(),
+             ClientError::Server { status: 401, code: 401, msg: "invalid API key".into() }),
+            (502, "<html>Bad gateway</html>".into(),
+             ClientError::Unexpected { status: 502, detail: "not JSON: <html>Bad gateway</html>".into() }),
+            (200, "".into(), ClientError::Unexpected { status: 200, detail: "empty body".into() }),
+            (200, r#"{"success":true,"code":200,"msg":"ok","data":null}"#.into(),
+             ClientError::Unexpected { status: 200, detail: "success without data".into() }),
+            (500, r#"{"success":true,"code":200,"msg":"ok","data":{}}"#.into(),
+             ClientError::Server { status: 500, code: 200, msg: "ok".into() }),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(read_envelope(status, &body).unwrap_err(), want, "{body}");
+        }
+        assert!(matches!(read_envelope(200, r#"{"success":true,"code":200,"msg":"ok","data":{"file_id":1}}"#),
+            Err(ClientError::Unexpected { status: 200, .. })));
+    }
+}

@@ -70,7 +70,11 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
 /// Reads `uploadFromUrl`'s options into the JSON body, validated by the server's own
 /// request parser before it is sent.
 pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
-    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName? }")?;
+    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName? }")?)
+}
+
+/// The JSON body of `opts`, refused with the server's own error when the server would refuse it.
+fn body_json(opts: &UploadOptions) -> Result<String, ClientError> {
     let body = UploadBody {
         file_url: &opts.file_url,
         upload_path: opts.upload_path.as_deref(),
@@ -79,4 +83,56 @@ pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
     let json = serde_json::to_string(&body).map_err(|e| ClientError::Options(e.to_string()))?;
     parse_upload(json.as_bytes(), &UrlPolicy::default())?;
     Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(file_url: &str, upload_path: Option<&str>, file_name: Option<&str>) -> UploadOptions {
+        UploadOptions { file_url: file_url.into(), upload_path: upload_path.map(Into::into), file_name: file_name.map(Into::into) }
+    }
+
+    #[test]
+    fn bodies_use_wire_names_and_leave_out_absent_options() {
+        let cases = [
+            (opts("https://x.test/a.png", None, None), r#"{"file_url":"https://x.test/a.png"}"#),
+            (opts("https://x.test/a.png", Some("a/b"), Some("c.png")), r#"{"file_url":"https://x.test/a.png","upload_path":"a/b","file_name":"c.png"}"#),
+            (opts("https://x.test/a.png", None, Some("")), r#"{"file_url":"https://x.test/a.png"}"#),
+        ];
+        for (o, want) in cases {
+            assert_eq!(body_json(&o).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn bad_options_get_the_servers_error() {
+        let cases: [(UploadOptions, u16, &str); 5] = [
+            (opts("", None, None), 400, "missing required field `file_url`"),
+            (opts("ftp://x.test/a.png", None, None), 400, "scheme `ftp` is not allowed"),
+            (opts("x.test/a.png", None, None), 400, "invalid `file_url`: not a valid URL"),
+            (opts("https://x.test/a.png", Some("../etc"), None), 400, "invalid `upload_path`"),
+            (opts("https://x.test/a.png", None, Some("a/b.png")), 400, "invalid `file_name`"),
+        ];
+        for (o, status, msg) in cases {
+            match body_json(&o) {
+                Err(ClientError::Invalid(err)) => {
+                    assert_eq!(err.status(), status, "{msg}");
+                    assert!(err.public_message().contains(msg), "{}", err.public_message());
+                }
+                other => panic!("{msg}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_checked_by_the_bearer_parser() {
+        assert_eq!(authorization(" k-1 ").unwrap(), "Bearer k-1");
+        for blank in ["", "   "] {
+            match authorization(blank) {
+                Err(ClientError::Invalid(err)) => assert_eq!(err.status(), 401),
+                other => panic!("{blank:?}: {other:?}"),
+            }
+        }
+    }
 }

@@ -102,15 +102,16 @@ form.addEventListener('submit', async (event) => {
   $('result').hidden = true;
   clearInterval(countdownTimer);
   status.textContent = 'Fetching the file and storing it…';
+  let client;
   try {
-    const client = new UploadClient({ baseUrl: location.origin, apiKey });
+    client = new UploadClient({ baseUrl: location.origin, apiKey });
     const data = await client.uploadFromUrl(options);
-    client.free();
     status.textContent = `Stored ${data.file_name}.`;
     showResult(data);
   } catch (err) {
     showError(err);
   } finally {
+    client?.free();
     setBusy(false);
   }
 });

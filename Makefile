@@ -19,12 +19,14 @@ WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build dev seed-dev-key dev-vars key test test-host test-http test-keys clean
+.PHONY: help tools build pkg dev seed-dev-key dev-vars key test test-host test-http test-browser test-keys chromium clean
 
 help:
-	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) with a seeded dev key"
-	@echo "make test    run every test tier (host, then the Worker in local workerd over HTTP)"
-	@echo "make build   build the Worker into build/"
+	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (demo page at /) with a seeded dev key"
+	@echo "make test    run every test tier (host; the Worker in local workerd over HTTP; the client in headless Chromium)"
+	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
+	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
+	@echo "make bench   measure this Worker against the reference Worker (writes BENCHMARKS.md)"
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"
 	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), WRANGLER_ARGS"
@@ -57,11 +59,26 @@ node_modules/.package-lock.json: package-lock.json
 
 ## Build -----------------------------------------------------------------------------------
 
-build: build/index.js
+build: build/index.js pkg
 
 build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen
 	$(CARGO_BIN)/worker-build --release --no-opt --features server
 	@touch $@
+
+# The browser client: the crate with `client` only, size-tuned profile, wasm-bindgen --target web.
+CLIENT_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-unknown-unknown/client/urlstash.wasm
+CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/README.md
+
+pkg: pkg/package.json www/pkg/package.json
+
+pkg/package.json: $(CLIENT_SOURCES) | .tools/wasm32 .tools/wasm-bindgen
+	cargo build --profile client --target wasm32-unknown-unknown --no-default-features --features client --lib
+	rm -rf pkg
+	$(WASM_BINDGEN_BIN) --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name urlstash $(CLIENT_WASM)
+	node client/package.mjs
+
+www/pkg/package.json: pkg/package.json
+	node client/package.mjs
 
 ## Run -------------------------------------------------------------------------------------
 
@@ -80,7 +97,7 @@ dev-vars:
 	@if cmp -s .dev.vars.new .dev.vars; then rm .dev.vars.new; else mv .dev.vars.new .dev.vars; fi
 
 dev: tools build seed-dev-key dev-vars
-	@echo "urlstash on http://127.0.0.1:$(PORT)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
+	@echo "urlstash on http://127.0.0.1:$(PORT) (demo page at /)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) \
 	  --show-interactive-dev-session=false $(WRANGLER_ARGS)
 
@@ -96,11 +113,13 @@ key: node_modules/.package-lock.json
 test: tools
 	@$(MAKE) --no-print-directory test-host || { echo "FAILED tier: host (cargo test)"; exit 1; }
 	@$(MAKE) --no-print-directory test-http || { echo "FAILED tier: http (Worker in local workerd)"; exit 1; }
+	@$(MAKE) --no-print-directory test-browser || { echo "FAILED tier: browser (client in headless Chromium)"; exit 1; }
 	@echo "all test tiers passed"
 
 test-host:
 	@echo "== tier 1: host tests (cargo test)"
 	cargo test --all-targets
+	cargo test --lib --no-default-features --features client client::
 
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
@@ -112,8 +131,18 @@ test-keys: build
 	cargo test --test flow_ledger
 	node --test --test-concurrency=1 tests/http/keys.test.mjs tests/http/quota.test.mjs tests/http/files.test.mjs
 
+# Debian's Chromium and its chromedriver (no browser download works here); checked on every
+# run, installed only when missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+
+test-browser: build chromium
+	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, demo page)"
+	node --test --test-concurrency=1 tests/browser/
+
 clean:
-	rm -rf build target/wasm32-unknown-unknown .wrangler .tools
+	rm -rf build pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 
 ## Bench -----------------------------------------------------------------------------------
 

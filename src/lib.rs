@@ -23,13 +23,22 @@
 //!   - `serve.rs`: ranges, conditionals and headers of served files.
 //!   - `store.rs`: the `Origin` / `ObjectStore` seams and stored metadata.
 //!   - `flow.rs`: the upload flow written against those seams and the `Ledger` seam.
+//!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).
+//!   - `fields.rs`: which request field an error concerns (for clients to place messages).
 //! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
 //!   handlers, and the one place errors become responses. Besides the upload path:
 //!   `ledger.rs` (the `QuotaLedger` Durable Object and its client), `admin.rs` (the keys
 //!   API), `manage.rs` (file info/delete/list, usage), `batch.rs` (batch upload),
-//!   `http.rs` (request bodies, queries, link base).
+//!   `http.rs` (request bodies, queries, link base), `cors.rs` (CORS headers, preflights).
+//! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
+//!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
+//!   - `options.rs`: JS options read and checked with the server's own validation.
+//!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> JS `UploadError`.
 
 pub mod core;
 
 #[cfg(feature = "server")]
 mod server;
+
+#[cfg(feature = "client")]
+pub mod client;

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod batch;
 mod bindings;
+mod cors;
 mod files;
 mod http;
 mod ingest;
@@ -31,6 +32,10 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let method = req.method().to_string();
+    if method == "OPTIONS" {
+        let response = cors::answer_preflight(&req.path()).unwrap_or_else(|err| respond::error(&err, false));
+        return Ok(cors::allow_cross_origin(response));
+    }
     let result = match route(&method, &req.path()) {
         Ok(route) => match Services::from_env(&env) {
             Ok(services) => dispatch(route, req, &services).await,
@@ -39,7 +44,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(err) => Err(err),
     };
     // Every error becomes a JSON envelope here; an `Err` out of this function would be a bare 500.
-    Ok(result.unwrap_or_else(|err| respond::error(&err, method == "HEAD")))
+    let response = result.unwrap_or_else(|err| respond::error(&err, method == "HEAD"));
+    Ok(cors::allow_cross_origin(response))
 }
 
 async fn dispatch(route: Route, req: Request, services: &Services) -> std::result::Result<Response, Error> {

@@ -1,0 +1,81 @@
+//! The client's one error type and its conversion into the JS `Error` a promise rejects with.
+
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+
+use crate::core::fields::{field_of, Field};
+use crate::core::Error;
+
+/// Why a client call failed. Every variant becomes a JS `Error` (name `UploadError`) with
+/// `status`, `code`, `message` and, when one field is at fault, `field`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClientError {
+    /// Caught before sending by the same core validation the server runs.
+    Invalid(Error),
+    /// The server's error envelope: `code` and `msg` as sent.
+    Server { status: u16, code: u16, msg: String },
+    /// A response that is not the JSON envelope (a proxy page, a truncated body...).
+    Unexpected { status: u16, detail: String },
+    /// No response at all: DNS, refused connection, CORS, offline.
+    Network(String),
+    /// The options passed to the constructor or a method are unusable.
+    Options(String),
+}
+
+impl ClientError {
+    fn status(&self) -> u16 {
+        match self {
+            ClientError::Invalid(err) => err.status(),
+            ClientError::Server { status, .. } | ClientError::Unexpected { status, .. } => *status,
+            ClientError::Network(_) | ClientError::Options(_) => 0,
+        }
+    }
+
+    fn code(&self) -> u16 {
+        match self {
+            ClientError::Invalid(err) => err.status(),
+            ClientError::Server { code, .. } => *code,
+            ClientError::Unexpected { status, .. } => *status,
+            ClientError::Network(_) | ClientError::Options(_) => 0,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ClientError::Invalid(err) => err.public_message(),
+            ClientError::Server { msg, .. } => msg.clone(),
+            ClientError::Unexpected { status, detail } => {
+                format!("unexpected response from the server (HTTP {status}): {detail}")
+            }
+            ClientError::Network(detail) => format!("network error: could not reach the server ({detail})"),
+            ClientError::Options(detail) => format!("invalid options: {detail}"),
+        }
+    }
+
+    fn field(&self) -> Option<Field> {
+        match self {
+            ClientError::Network(_) | ClientError::Options(_) => None,
+            _ => field_of(self.status(), &self.message()),
+        }
+    }
+}
+
+impl From<Error> for ClientError {
+    fn from(err: Error) -> Self {
+        ClientError::Invalid(err)
+    }
+}
+
+impl From<ClientError> for JsValue {
+    fn from(err: ClientError) -> Self {
+        let js = js_sys::Error::new(&err.message());
+        js.set_name("UploadError");
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&js, &JsValue::from_str(k), &v);
+        };
+        set("status", err.status().into());
+        set("code", err.code().into());
+        set("field", err.field().map_or(JsValue::NULL, |f| f.js().into()));
+        js.into()
+    }
+}

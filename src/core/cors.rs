@@ -1,0 +1,42 @@
+//! Cross-origin access: the browser client may call the API from any origin. Keys travel
+//! in `Authorization`, never in cookies, so `*` exposes nothing a caller does not hold.
+
+use super::error::Error;
+use super::route::route;
+
+/// `Access-Control-Allow-Origin` on every response.
+pub const ALLOW_ORIGIN: &str = "*";
+/// Request headers a cross-origin caller may send.
+pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Range, If-None-Match, If-Modified-Since";
+/// Response headers a cross-origin caller may read besides the safelisted ones.
+pub const EXPOSE_HEADERS: &str = "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate";
+/// How long a browser may cache a preflight answer, in seconds.
+pub const MAX_AGE: &str = "86400";
+
+/// The methods a preflight (`OPTIONS`) for `path` may announce, or the route's 404.
+pub fn preflight(path: &str) -> Result<&'static str, Error> {
+    match route("GET", path) {
+        Ok(_) => Ok("GET, HEAD"),
+        Err(Error::MethodNotAllowed { allow }) => Ok(allow),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preflight_announces_the_routes_methods() {
+        let cases = [
+            ("/api/v1/files/upload/url", Ok("POST")),
+            ("/api/v1/health", Ok("GET, HEAD")),
+            ("/api/v1/files/download/file_0123456789abcdef0123456789abcdef", Ok("GET, HEAD")),
+            ("/f/k_dev/images/a.png", Ok("GET, HEAD")),
+            ("/api/v1/nope", Err(Error::RouteNotFound)),
+        ];
+        for (path, want) in cases {
+            assert_eq!(preflight(path), want, "{path}");
+        }
+    }
+}

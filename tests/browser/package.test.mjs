@@ -1,0 +1,139 @@
+// The npm package: `npm pack` in pkg/ yields a tarball a scratch project installs, imports,
+// type-checks with tsc, and uploads with (from Node, against the local Worker). And the two
+// builds stay apart: no client export in the Worker's wasm, no Worker code in the client's.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import os from 'node:os';
+import path from 'node:path';
+import { startOrigin } from '../http/support/origin.mjs';
+import { startWorker, KEYS } from '../http/support/worker.mjs';
+import { png, sha256 } from '../http/support/fixtures.mjs';
+import { wasmExports } from './support/wasm.mjs';
+import { run } from './support/run.mjs';
+
+const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+const PKG = path.join(ROOT, 'pkg');
+const TSC = path.join(ROOT, 'node_modules/.bin/tsc');
+let scratch;
+let origin;
+let worker;
+
+before(async () => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-pkg-'));
+  origin = await startOrigin();
+  worker = await startWorker({ allow: [origin.host] });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+test('package.json names the entry points, types and shipped files', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
+  assert.equal(manifest.name, 'urlstash-client');
+  assert.match(manifest.version, /^\d+\.\d+\.\d+/);
+  assert.equal(manifest.types, 'urlstash.d.ts');
+  assert.equal(manifest.module, 'urlstash.js');
+  assert.equal(manifest.sideEffects, false);
+  for (const f of manifest.files) assert.ok(fs.existsSync(path.join(PKG, f)), f);
+  assert.match(fs.readFileSync(path.join(PKG, 'README.md'), 'utf8'), /new UploadClient\(\{ baseUrl/);
+});
+
+test('npm pack -> install in a scratch project -> import, type-check and upload', { timeout: 300_000 }, async () => {
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: PKG, encoding: 'utf8' }));
+  const tarball = path.join(scratch, packed[0].filename);
+  assert.deepEqual(packed[0].files.map((f) => f.path).sort(),
+    ['README.md', 'package.json', 'urlstash.d.ts', 'urlstash.js', 'urlstash_bg.wasm', 'urlstash_bg.wasm.d.ts']);
+
+  const app = path.join(scratch, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'pipe' });
+
+  // Types: a correct use compiles; a misuse (wrong option name, wrong field) does not.
+  const tscArgs = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,esnext.disposable,dom'];
+  fs.writeFileSync(path.join(app, 'good.ts'), `
+import init, { UploadClient, type FileData, type UploadError, type UploadClientOptions } from 'urlstash-client';
+export async function main(): Promise<string> {
+  await init();
+  const options: UploadClientOptions = { baseUrl: 'https://files.example.com', apiKey: 'k' };
+  const client = new UploadClient(options);
+  const up: boolean = await client.health();
+  try {
+    const data: FileData = await client.uploadFromUrl({ fileUrl: 'https://example.com/a.png', uploadPath: 'a/b' });
+    const size: number = data.file_size;
+    return data.file_url + data.expires_at + size + up;
+  } catch (e) {
+    const err = e as UploadError;
+    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | null = err.field;
+    return \`\${err.status} \${err.code} \${err.message} \${field}\`;
+  }
+}
+`);
+  fs.writeFileSync(path.join(app, 'bad.ts'), `
+import { UploadClient } from 'urlstash-client';
+const client = new UploadClient({ baseUrl: 'https://files.example.com', apiKey: 'k' });
+export const a = client.uploadFromUrl({ fileURL: 'https://example.com/a.png' });
+export const b = client.uploadFromUrl({ fileUrl: 'x' }).then((d) => d.fileSize);
+`);
+  const good = await run(TSC, [...tscArgs, 'good.ts'], { cwd: app });
+  assert.equal(good.code, 0, good.out);
+  const bad = await run(TSC, [...tscArgs, 'bad.ts'], { cwd: app });
+  assert.notEqual(bad.code, 0, 'tsc must reject misuse');
+  assert.match(bad.out, /fileURL/);
+  assert.match(bad.out, /fileSize/);
+
+  // Runtime: Node (which has fetch) loads the installed package and uploads through the Worker.
+  const bytes = png(20, 20);
+  const fileUrl = origin.file('/pkg/dot.png', bytes, { contentType: 'image/png' });
+  fs.writeFileSync(path.join(app, 'use.mjs'), `
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { initSync, UploadClient } from 'urlstash-client';
+initSync({ module: fs.readFileSync(new URL(import.meta.resolve('urlstash-client/urlstash_bg.wasm'))) });
+const [base, key, fileUrl] = process.argv.slice(2);
+const client = new UploadClient({ baseUrl: base, apiKey: key });
+const health = await client.health();
+const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 'dot.png' });
+let error;
+try { await new UploadClient({ baseUrl: base, apiKey: 'nope' }).uploadFromUrl({ fileUrl }); }
+catch (e) { error = { name: e.name, status: e.status, code: e.code, message: e.message, field: e.field, isError: e instanceof Error }; }
+console.log(JSON.stringify({ health, data, error }));
+`);
+  const used = await run('node', ['use.mjs', worker.url, KEYS.a.key, fileUrl], { cwd: app });
+  assert.equal(used.code, 0, used.out);
+  const { health, data, error } = JSON.parse(used.out.trim().split('\n').pop());
+  assert.equal(health, true);
+  assert.equal(data.file_name, 'dot.png');
+  assert.equal(data.mime_type, 'image/png');
+  assert.equal(data.file_size, bytes.length);
+  const served = Buffer.from(await (await fetch(data.download_url)).arrayBuffer());
+  assert.equal(sha256(served), sha256(bytes));
+  assert.deepEqual(error, { name: 'UploadError', status: 401, code: 401, message: 'invalid API key', field: 'apiKey', isError: true });
+});
+
+test('the Worker wasm has no client export; the client wasm has no Worker entry point', () => {
+  const workerExports = wasmExports(path.join(ROOT, 'build/index_bg.wasm'));
+  const clientExports = wasmExports(path.join(PKG, 'urlstash_bg.wasm'));
+  assert.ok(workerExports.includes('fetch') && workerExports.includes('scheduled'), workerExports.join(' '));
+  assert.deepEqual(workerExports.filter((e) => /uploadclient/i.test(e)), []);
+  assert.ok(clientExports.includes('uploadclient_uploadFromUrl'), clientExports.join(' '));
+  assert.deepEqual(clientExports.filter((e) => /^(fetch|scheduled|start|init)$|intounderlying|r2range|containerstartup/.test(e)), []);
+  assert.doesNotMatch(fs.readFileSync(path.join(ROOT, 'build/index.js'), 'utf8'), /UploadClient/);
+  assert.doesNotMatch(fs.readFileSync(path.join(PKG, 'urlstash.js'), 'utf8'), /R2Bucket|scheduled/);
+});
+
+test('the client wasm stays small (raw, gzip and brotli measured)', () => {
+  const wasm = fs.readFileSync(path.join(PKG, 'urlstash_bg.wasm'));
+  const glue = fs.readFileSync(path.join(PKG, 'urlstash.js'));
+  const gzip = zlib.gzipSync(wasm, { level: 9 }).length;
+  const brotli = zlib.brotliCompressSync(wasm).length;
+  console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
+  // Budgets about 15 % above what docs/README-client.md records: a regression guard.
+  assert.ok(wasm.length < 440_000, `raw ${wasm.length}`);
+  assert.ok(gzip < 170_000, `gzip ${gzip}`);
+});

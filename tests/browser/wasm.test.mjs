@@ -1,0 +1,44 @@
+// The client's wasm-bindgen tests (tests/client.rs) in headless Chromium, against a local
+// Worker and a loopback origin started here; their URLs reach the tests at compile time.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
+import { startOrigin } from '../http/support/origin.mjs';
+import { startWorker } from '../http/support/worker.mjs';
+import { png, sha256 } from '../http/support/fixtures.mjs';
+import { run } from './support/run.mjs';
+
+const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+let origin;
+let worker;
+
+before(async () => {
+  origin = await startOrigin();
+  worker = await startWorker({ allow: [origin.host] });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+});
+
+test('wasm-bindgen-test: UploadClient in headless Chromium against the Worker', { timeout: 900_000 }, async () => {
+  const bytes = png(48, 48);
+  const env = {
+    ...process.env,
+    URLSTASH_WORKER_URL: worker.url,
+    URLSTASH_PNG_URL: origin.file('/wasm/gradient.png', bytes, { contentType: 'image/png' }),
+    URLSTASH_PNG_SHA256: sha256(bytes),
+    CHROMEDRIVER: process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver',
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(os.homedir(), '.cargo/bin/wasm-bindgen-test-runner'),
+    WASM_BINDGEN_TEST_TIMEOUT: '120',
+  };
+  const { code, out } = await run('cargo', ['test', '--target', 'wasm32-unknown-unknown', '--no-default-features',
+    '--features', 'client', '--test', 'client'], { cwd: ROOT, env });
+  for (const line of out.split('\n')) if (/^test |test result|Running/.test(line)) console.log(line);
+  assert.equal(code, 0, out);
+  const summary = out.match(/test result: ok\. (\d+) passed; (\d+) failed/);
+  assert.ok(summary, out);
+  assert.equal(Number(summary[2]), 0, out);
+  assert.ok(Number(summary[1]) >= 6, `expected every test to run:\n${out}`);
+});

@@ -1,0 +1,27 @@
+// Formatting for the demo page: sizes and countdowns as people read them.
+
+/** `1536` -> `1.5 KB` (binary multiples, labelled the usual way). */
+export function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = -1;
+  do {
+    value /= 1024;
+    unit += 1;
+  } while (value >= 1024 && unit < units.length - 1);
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Milliseconds left -> `2 d 23 h 59 min 58 s` (leading zero units dropped). */
+export function formatCountdown(ms) {
+  let s = Math.max(0, Math.floor(ms / 1000));
+  const parts = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60]]) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n || parts.length) parts.push(`${n} ${unit}`);
+  }
+  parts.push(`${s} s`);
+  return parts.join(' ');
+}

@@ -53,8 +53,7 @@ test('the scheduled sweep deletes expired files nobody read', async () => {
   assert.equal(res.status, 200);
   assert.equal(underPath('swept').length, 2, 'object and index entry');
   await sleep(Date.parse(res.json.data.expires_at) - Date.now() + 500);
-  const cron = await fetch(`${worker.url}/cdn-cgi/handler/scheduled?cron=*/30+*+*+*+*`);
-  assert.equal(cron.status, 200);
+  await worker.cron();
   assert.deepEqual(underPath('swept'), []);
 });
 

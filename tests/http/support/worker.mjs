@@ -49,7 +49,7 @@ function configWithoutAssets(dir) {
 }
 
 /** Starts a Worker; `vars` override `wrangler.toml [vars]`; `allow` lists the loopback
-  * origins (`host:port`) exempt from the private-address rule (PRIVATE_FETCH_ALLOWLIST).
+ * origins (`host:port`) exempt from the private-address rule (PRIVATE_FETCH_ALLOWLIST).
  * `adminToken` is the ADMIN_TOKEN secret (given as a var, which the Worker reads alike);
  * empty by default, which disables the admin API and overrides any local `.dev.vars`.
  * `assets: false` leaves out the demo page (needed to trigger `scheduled` locally). */
@@ -87,6 +87,12 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', asse
   return {
     url,
     stateDir,
+    /** Runs the Worker's `scheduled` handler (the cron sweep) and waits for it. Needs a
+     * Worker started with `assets: false` (see configWithoutAssets). */
+    async cron() {
+      const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=*/30+*+*+*+*`);
+      if (res.status !== 200) throw new Error(`scheduled handler: ${res.status} ${await res.text()}`);
+    },
     /** Local R2 contents: `{objects: [{key,size,custom}], multipart: [{key,state}]}`. */
     r2() {
       const out = execFileSync('python3', [path.join(ROOT, 'tests/http/support/r2state.py'), stateDir]);

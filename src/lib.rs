@@ -9,7 +9,8 @@
 //!   - `envelope.rs`: the JSON envelope and `FileData`.
 //!   - `config.rs`: `[vars]` parsed once into `Config`.
 //!   - `request.rs`: the upload body, validated field by field.
-//!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop).
+//!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
+//!     `addr.rs`: which IP addresses are private or reserved, by name.
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records.

@@ -1,6 +1,7 @@
 //! The pure core: everything the service decides, with no platform imports, so plain
 //! `cargo test` on the host covers it.
 
+pub mod addr;
 pub mod clock;
 pub mod config;
 pub mod envelope;

@@ -19,10 +19,18 @@ pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Resp
     let owner = authenticate(&req, &services.keys).await?;
     require_json(req.headers().get("Content-Type").ok().flatten().as_deref())?;
     let body = read_capped(&mut req).await?;
-    let request = parse_upload(&body, &services.config.url_policy)?;
+    let own = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
+    let policy = services.config.url_policy.clone().with_own_host(&own);
+    let request = parse_upload(&body, &policy)?;
 
-    let base = base_url(&req, &services.config)?;
-    let ctx = UploadContext { config: &services.config, owner: &owner, base_url: &base, now_ms: Date::now().as_millis() as i64 };
+    let base = base_url(&own, &services.config)?;
+    let ctx = UploadContext {
+        config: &services.config,
+        policy: &policy,
+        owner: &owner,
+        base_url: &base,
+        now_ms: Date::now().as_millis() as i64,
+    };
     let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
     let store = R2Store { bucket: &services.bucket, origin: &origin };
     let data = upload(request, &ctx, &origin, &store).await?;
@@ -49,10 +57,9 @@ async fn read_capped(req: &mut Request) -> Result<Vec<u8>, Error> {
 }
 
 /// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.
-fn base_url(req: &Request, config: &Config) -> Result<Url, Error> {
+fn base_url(own: &Url, config: &Config) -> Result<Url, Error> {
     if let Some(base) = &config.public_base_url {
         return Ok(base.clone());
     }
-    let url = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
-    Url::parse(&url.origin().ascii_serialization()).map_err(Error::internal)
+    Url::parse(&own.origin().ascii_serialization()).map_err(Error::internal)
 }

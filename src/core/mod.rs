@@ -12,6 +12,7 @@ pub mod keys;
 pub mod layout;
 pub mod mime;
 pub mod names;
+pub mod openapi;
 pub mod path;
 pub mod request;
 pub mod route;

@@ -8,6 +8,8 @@ use super::layout::{object_key_from_path, DOWNLOAD_ROUTE};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// The API description, `/openapi.json`.
+    OpenApi,
     Upload,
     /// `download_url`: served as an attachment.
     Download { file_id: String },
@@ -23,6 +25,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
     };
     match path {
         "/api/v1/health" => read(Route::Health),
+        "/openapi.json" => read(Route::OpenApi),
         "/api/v1/files/upload/url" => match method {
             "POST" => Ok(Route::Upload),
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
@@ -56,6 +59,8 @@ mod tests {
             ("GET", "/api/v1/health", Ok(Route::Health)),
             ("HEAD", "/api/v1/health", Ok(Route::Health)),
             ("POST", "/api/v1/health", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
+            ("GET", "/openapi.json", Ok(Route::OpenApi)),
+            ("PUT", "/openapi.json", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("POST", "/api/v1/files/upload/url", Ok(Route::Upload)),
             ("GET", "/api/v1/files/upload/url", Err(Error::MethodNotAllowed { allow: "POST" })),
             ("PUT", "/api/v1/files/upload/url", Err(Error::MethodNotAllowed { allow: "POST" })),

@@ -39,6 +39,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 async fn dispatch(route: Route, req: Request, services: &Services) -> std::result::Result<Response, Error> {
     match route {
         Route::Health => respond::json(200, &serde_json::json!({ "ok": true })),
+        Route::OpenApi => respond::raw_json(crate::core::openapi::JSON),
         Route::Upload => upload::handle(req, services).await,
         Route::Download { file_id } => files::download(&req, services, &file_id).await,
         Route::File { object_key } => files::inline(&req, services, &object_key).await,

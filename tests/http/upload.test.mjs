@@ -3,17 +3,19 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, get, KEYS } from './support/worker.mjs';
+import { startWorker, upload, get, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 
 const MiB = 1024 * 1024;
 const LIMIT = 16 * MiB;
 let origin;
 let worker;
+let deadPort; // allow-listed, nothing listens there
 
 before(async () => {
   origin = await startOrigin();
-  worker = await startWorker({ allow: [origin.host], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
+  deadPort = await freePort();
+  worker = await startWorker({ allow: [origin.host, `127.0.0.1:${deadPort}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
 });
 after(async () => {
   await worker?.stop();
@@ -120,6 +122,65 @@ describe('bad input', () => {
     const res = await upload(worker, { file_url: `${png()}?${'a'.repeat(17 * 1024)}` });
     assertError(res, 413, /exceeds 16384 bytes/);
   });
+});
+
+/** A loopback port neither the origin's nor the allow-listed dead one. */
+function notAllowedPort() {
+  const port = Number(origin.host.split(':')[1]);
+  return [port + 1, port + 2, port - 1, port - 2].find((p) => p !== deadPort && p > 0 && p < 65536);
+}
+
+describe('URL policy: private, reserved and internal targets are refused', () => {
+  const refused = () => {
+    const port = Number(origin.host.split(':')[1]);
+    const other = notAllowedPort();
+    return [
+      [`http://127.0.0.1:${other}/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
+      [`http://127.0.0.1/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://[::1]/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://169.254.169.254/latest/meta-data/', /file_url rejected: private or reserved address \(link-local\)/],
+      ['http://2130706433/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://0x7f.1/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://[::ffff:127.0.0.1]/x.png', /file_url rejected: private or reserved address \(IPv4-mapped IPv6\)/],
+      ['http://10.0.0.1/x.png', /file_url rejected: private or reserved address \(private \(RFC 1918\)\)/],
+      [`http://localhost:${port}/x.png`, /file_url rejected: internal host name \(localhost\)/],
+      ['http://metadata.google.internal/computeMetadata/v1/', /file_url rejected: internal host name \(\*\.internal\)/],
+      ['http://example.com:22/x.png', /file_url rejected: port not allowed/],
+      [`http://u:p@${origin.host}/x.png`, /file_url rejected: credentials/],
+      [`${worker.url}/api/v1/health`, /file_url rejected: the service's own host/],
+    ];
+  };
+  test('each refused URL is 400 naming the rule, and nothing is fetched', async () => {
+    for (const [url, fragment] of refused()) {
+      const res = await upload(worker, { file_url: url, upload_path: 'refused' });
+      assertError(res, 400, fragment);
+    }
+    assert.deepEqual(stored(`f/${KEYS.a.record.id}/refused/`), []);
+  });
+
+  test('the allow-listed origin on another port is not exempt', async () => {
+    origin.file('/on-origin.png', TYPES.png.bytes, { contentType: 'image/png' });
+    const res = await upload(worker, { file_url: `http://127.0.0.1:${notAllowedPort()}/on-origin.png` });
+    assertError(res, 400, /loopback/);
+  });
+
+  for (const [label, target, fragment] of [
+    ['the metadata address', 'http://169.254.169.254/latest/meta-data/', /^redirect rejected: private or reserved address \(link-local\)$/],
+    ['a loopback port not allow-listed', () => `http://127.0.0.1:${notAllowedPort()}/`, /^redirect rejected: private or reserved address \(loopback\)$/],
+    ['decimal loopback', 'http://2130706433/', /^redirect rejected: private or reserved address \(loopback\)$/],
+    ['the Worker itself', () => `${worker.url}/api/v1/health`, /^redirect rejected: the service's own host$/],
+    ['a gopher URL', 'gopher://127.0.0.1:70/_stats', /^redirect rejected: scheme `gopher` is not allowed/],
+  ]) {
+    test(`a redirect to ${label} is 400 naming the rule, not the address`, async () => {
+      const to = typeof target === 'function' ? target() : target;
+      const slug = label.replace(/\W+/g, '-');
+      const start = origin.status(`/redir/${slug}`, 302, to);
+      const res = await upload(worker, { file_url: start, upload_path: `redir-${slug}` });
+      assertError(res, 400, fragment);
+      assert.doesNotMatch(res.json.msg, /169\.254|2130706433|127\.0\.0\.1/);
+      assert.deepEqual(stored(`f/${KEYS.a.record.id}/redir-${slug}/`), []);
+    });
+  }
 });
 
 describe('types: magic bytes, then Content-Type, then extension', () => {
@@ -243,9 +304,8 @@ describe('origin failures', () => {
     assertError(res, 502, /HTTP 500/);
   });
 
-  test('an unreachable origin is 502', async () => {
-    const { freePort } = await import('./support/worker.mjs');
-    const res = await upload(worker, { file_url: `http://127.0.0.1:${await freePort()}/x.png` });
+  test('an unreachable (allow-listed) origin is 502', async () => {
+    const res = await upload(worker, { file_url: `http://127.0.0.1:${deadPort}/x.png` });
     assertError(res, 502, /could not connect/);
   });
 

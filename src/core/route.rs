@@ -19,10 +19,7 @@ pub enum Route {
 
 /// Matches `method` and the raw (still percent-encoded) `path`.
 pub fn route(method: &str, path: &str) -> Result<Route, Error> {
-    let read = |route: Route| match method {
-        "GET" | "HEAD" => Ok(route),
-        _ => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
-    };
+    let read = |route: Route| readable(method).map(|()| route);
     match path {
         "/api/v1/health" => read(Route::Health),
         "/openapi.json" => read(Route::OpenApi),
@@ -31,18 +28,26 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         },
         _ => {
+            // The method is checked first (405 is about the route), then the shape, before
+            // any storage lookup: a malformed id or key is simply not found.
             if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE) {
-                // Shape-check before any storage lookup; a malformed id is simply not found.
-                return if is_file_id(id) { read(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
+                readable(method)?;
+                return if is_file_id(id) { Ok(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
             }
             if path.starts_with("/f/") {
-                return match object_key_from_path(path) {
-                    Some(object_key) => read(Route::File { object_key }),
-                    None => Err(Error::FileNotFound),
-                };
+                readable(method)?;
+                return object_key_from_path(path).map(|object_key| Route::File { object_key }).ok_or(Error::FileNotFound);
             }
             Err(Error::RouteNotFound)
         }
+    }
+}
+
+/// `GET` and `HEAD` only, else 405.
+fn readable(method: &str) -> Result<(), Error> {
+    match method {
+        "GET" | "HEAD" => Ok(()),
+        _ => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
     }
 }
 
@@ -67,6 +72,8 @@ mod tests {
             ("GET", &download, Ok(Route::Download { file_id: ID.into() })),
             ("DELETE", &download, Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/api/v1/files/download/file_nope", Err(Error::FileNotFound)),
+            ("PATCH", "/api/v1/files/download/file_nope", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
+            ("PUT", "/f/x", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/f/k_dev/images/a%20b.png", Ok(Route::File { object_key: "f/k_dev/images/a b.png".into() })),
             ("POST", "/f/k_dev/images/a.png", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/f/k_dev/a.png", Err(Error::FileNotFound)),

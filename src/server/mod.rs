@@ -24,7 +24,8 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let method = req.method().to_string();
+    // The raw method: worker::Method maps every method it does not know (QUERY, PROPFIND) to GET.
+    let method = req.inner().method();
     let result = match route(&method, &req.path()) {
         Ok(route) => match Services::from_env(&env) {
             Ok(services) => dispatch(route, req, &services).await,

@@ -2,21 +2,37 @@
 // /openapi.json, with a valid API key and a loopback origin for uploads to fetch.
 // Usage: node tests/api/run.mjs path/to/schemathesis
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
-import { startWorker, KEYS } from '../http/support/worker.mjs';
+import { startWorker, upload, KEYS } from '../http/support/worker.mjs';
 import { TYPES } from '../http/support/fixtures.mjs';
 
 const [schemathesis] = process.argv.slice(2);
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
-const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '40';
+const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '100';
 
 const origin = await startOrigin();
 const worker = await startWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '10000' } });
 let code = 1;
 try {
   const sample = origin.file('/sample.png', TYPES.png.bytes, { contentType: 'image/png' });
+  // One stored file, so the serving operations are exercised (ranges, conditionals, HEAD)
+  // and not only their 404s.
+  const stored = await upload(worker, { file_url: sample, upload_path: 'st', file_name: 'sample.png' });
+  if (stored.status !== 200) throw new Error(`seed upload failed: ${JSON.stringify(stored.json)}`);
+  const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-st-')), 'schemathesis.toml');
+  fs.writeFileSync(config, [
+    '[parameters]',
+    `"path.file_id" = "${stored.json.data.file_id}"`,
+    `"path.key_id" = "${KEYS.a.record.id}"`,
+    '"path.upload_path" = "st"',
+    '"path.file_name" = "sample.png"',
+    '',
+  ].join('\n'));
   const args = [
+    '--config-file', config,
     'run', `${worker.url}/openapi.json`, '--url', worker.url,
     '--header', `Authorization: Bearer ${KEYS.a.key}`,
     '--checks', 'all',

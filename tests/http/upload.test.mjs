@@ -67,6 +67,12 @@ describe('health and routing', () => {
     const del = await get(`${worker.url}/api/v1/health`, {}, 'DELETE');
     assert.equal(del.status, 405);
     assert.equal(del.headers.get('allow'), 'GET, HEAD');
+    // methods the worker crate does not know (it reads them as GET) are 405 too
+    for (const method of ['QUERY', 'PROPFIND']) {
+      const res = await get(`${worker.url}/api/v1/health`, {}, method);
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'GET, HEAD');
+    }
   });
 });
 

@@ -213,6 +213,38 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     }
   }
 
+  for (const [name, bytes, contentType] of [
+    ['page.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml'],
+    ['feed.xml', '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>', 'application/xml'],
+    ['page.xhtml', '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>', 'application/xhtml+xml'],
+    ['app.js', 'alert(document.cookie)', 'text/javascript'],
+    ['mystery', '<script>alert(1)</script>', null],
+  ]) {
+    test(`scriptable ${name} is an attachment, sandboxed and nosniff on both URLs`, async () => {
+      const res = await upload(worker, { file_url: origin.file(`/script/${name}`, Buffer.from(bytes), { contentType }), upload_path: 'scriptable' });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      for (const url of [res.json.data.file_url, res.json.data.download_url]) {
+        for (const method of ['GET', 'HEAD']) {
+          const served = await get(url, {}, method);
+          assert.equal(served.status, 200);
+          assert.match(served.headers.get('content-disposition'), /^attachment;/, `${name} ${method} ${url}`);
+          assert.equal(served.headers.get('content-security-policy'), 'sandbox');
+          assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
+        }
+      }
+    });
+  }
+
+  test('a hostile origin file name is made safe in Content-Disposition', async () => {
+    const disposition = `attachment; filename*=UTF-8''..%2F..%2F%E2%80%AEcod.exe%0D%0ASet-Cookie%3A%20x%3D1; filename="x"`;
+    const res = await upload(worker, { file_url: origin.file('/hostile-name', TYPES.png.bytes, { disposition }), upload_path: 'hostile' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.original_name, 'cod.exeSet-Cookie_ x=1');
+    const served = await get(res.json.data.download_url);
+    assert.equal(served.headers.get('set-cookie'), null);
+    assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1`);
+  });
+
   test('HTML is served as an attachment even from file_url', async () => {
     const html = Buffer.from('<html><script>alert(1)</script></html>');
     const res = await upload(worker, { file_url: origin.file('/page.html', html, { contentType: 'text/html' }) });

@@ -19,6 +19,8 @@
 //!   - `serve.rs`: ranges, conditionals and headers of served files.
 //!   - `store.rs`: the `Origin` / `ObjectStore` seams and stored metadata.
 //!   - `flow.rs`: the upload flow written against those seams.
+//!   - `openapi.rs`: the API description served at `/openapi.json` (`openapi.yaml`, turned
+//!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
 //!   handlers, and the one place errors become responses.
 

@@ -9,7 +9,7 @@ SAMPLE_PORT ?= 8788
 WRANGLER_ARGS ?=
 # Property-test cases per property: short in `make test`, long in `make fuzz`.
 PROPTEST_CASES ?= 64
-FUZZ_CASES ?= 200000
+FUZZ_CASES ?= 1000000
 SCHEMATHESIS_VERSION := 4.32.5
 VENV := .tools/venv
 

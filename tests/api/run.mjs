@@ -9,20 +9,22 @@ import { startOrigin } from '../http/support/origin.mjs';
 import { startWorker, upload, KEYS } from '../http/support/worker.mjs';
 import { TYPES } from '../http/support/fixtures.mjs';
 
-const [schemathesis] = process.argv.slice(2);
+const schemathesis = path.resolve(process.argv[2]);
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '100';
 
 const origin = await startOrigin();
 const worker = await startWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '10000' } });
 let code = 1;
+let scratch;
 try {
   const sample = origin.file('/sample.png', TYPES.png.bytes, { contentType: 'image/png' });
   // One stored file, so the serving operations are exercised (ranges, conditionals, HEAD)
   // and not only their 404s.
   const stored = await upload(worker, { file_url: sample, upload_path: 'st', file_name: 'sample.png' });
   if (stored.status !== 200) throw new Error(`seed upload failed: ${JSON.stringify(stored.json)}`);
-  const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-st-')), 'schemathesis.toml');
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-st-'));
+  const config = path.join(scratch, 'schemathesis.toml');
   fs.writeFileSync(config, [
     '[parameters]',
     `"path.file_id" = "${stored.json.data.file_id}"`,
@@ -44,8 +46,9 @@ try {
     '--max-examples', MAX_EXAMPLES, '--seed', '20261123', '--workers', '1',
     '--request-timeout', '30', '--no-color',
   ];
+  // run in the scratch directory: schemathesis keeps a cache (.schemathesis/) in its cwd
   const child = spawn(schemathesis, args, {
-    cwd: ROOT,
+    cwd: scratch,
     stdio: 'inherit',
     env: { ...process.env, SAMPLE_URL: sample, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: path.join(ROOT, 'tests/api') },
   });
@@ -53,5 +56,6 @@ try {
 } finally {
   await worker.stop();
   await origin.close();
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 }
 process.exit(code);

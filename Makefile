@@ -7,7 +7,14 @@ DEV_API_KEY ?= dev-key-change-me
 # The admin API's bearer token for `make dev` (written to .dev.vars) and `make key`.
 # Deployed Workers take theirs from `wrangler secret put ADMIN_TOKEN`.
 ADMIN_TOKEN ?= dev-admin-token-change-me
+# `make dev` serves samples/ on this loopback port and lets the Worker fetch it.
+SAMPLE_PORT ?= 8788
 WRANGLER_ARGS ?=
+# Property-test cases per property: short in `make test`, long in `make fuzz`.
+PROPTEST_CASES ?= 64
+FUZZ_CASES ?= 1000000
+SCHEMATHESIS_VERSION := 4.32.5
+VENV := .tools/venv
 
 WORKER_BUILD_VERSION := 0.8.7
 CARGO_BIN := $(HOME)/.cargo/bin
@@ -19,17 +26,18 @@ WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build pkg dev seed-dev-key dev-vars key test test-host test-http test-browser test-keys chromium clean
+.PHONY: help tools build pkg dev seed-dev-key dev-vars key test test-host test-http test-browser test-api test-load test-keys chromium fuzz clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (demo page at /) with a seeded dev key"
-	@echo "make test    run every test tier (host; the Worker in local workerd over HTTP; the client in headless Chromium)"
+	@echo "make test    run every test tier (host; HTTP; browser; schemathesis; load)"
 	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
 	@echo "make bench   measure this Worker against the reference Worker (writes BENCHMARKS.md)"
+	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each)"
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"
-	@echo "variables: PORT ($(PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), WRANGLER_ARGS"
+	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), WRANGLER_ARGS"
 
 ## Tools -----------------------------------------------------------------------------------
 
@@ -55,6 +63,14 @@ tools: .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bin
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
+
+# schemathesis (PyPI, pinned) in a venv of its own.
+$(VENV)/schemathesis-$(SCHEMATHESIS_VERSION):
+	@mkdir -p .tools
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@if [ "$$($(VENV)/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$(SCHEMATHESIS_VERSION)" ]; then \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION); fi
 	@touch $@
 
 ## Build -----------------------------------------------------------------------------------
@@ -96,10 +112,15 @@ dev-vars:
 	@{ grep -v '^ADMIN_TOKEN=' .dev.vars 2>/dev/null || true; printf 'ADMIN_TOKEN=%s\n' '$(ADMIN_TOKEN)'; } > .dev.vars.new
 	@if cmp -s .dev.vars.new .dev.vars; then rm .dev.vars.new; else mv .dev.vars.new .dev.vars; fi
 
+# Also serves samples/ on 127.0.0.1:$(SAMPLE_PORT) (stopped with the Worker), the one private
+# origin the dev Worker may fetch; WRANGLER_ARGS come last and can override it.
 dev: tools build seed-dev-key dev-vars
 	@echo "urlstash on http://127.0.0.1:$(PORT) (demo page at /)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
+	@echo "sample origin on http://127.0.0.1:$(SAMPLE_PORT)/sample.png"
+	@python3 -m http.server --bind 127.0.0.1 --directory samples $(SAMPLE_PORT) >/dev/null 2>&1 & sample=$$!; \
+	trap 'kill $$sample 2>/dev/null' EXIT INT TERM; \
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) \
-	  --show-interactive-dev-session=false $(WRANGLER_ARGS)
+	  --show-interactive-dev-session=false --var PRIVATE_FETCH_ALLOWLIST:127.0.0.1:$(SAMPLE_PORT) $(WRANGLER_ARGS)
 
 # An API key from the admin API of a running Worker: the local `make dev` by default,
 # BASE_URL=... (or REMOTE=1 with PUBLIC_BASE_URL set) for a deployed one.
@@ -114,11 +135,13 @@ test: tools
 	@$(MAKE) --no-print-directory test-host || { echo "FAILED tier: host (cargo test)"; exit 1; }
 	@$(MAKE) --no-print-directory test-http || { echo "FAILED tier: http (Worker in local workerd)"; exit 1; }
 	@$(MAKE) --no-print-directory test-browser || { echo "FAILED tier: browser (client in headless Chromium)"; exit 1; }
+	@$(MAKE) --no-print-directory test-api || { echo "FAILED tier: api (schemathesis against the Worker)"; exit 1; }
+	@$(MAKE) --no-print-directory test-load || { echo "FAILED tier: load (64 concurrent uploads)"; exit 1; }
 	@echo "all test tiers passed"
 
 test-host:
-	@echo "== tier 1: host tests (cargo test)"
-	cargo test --all-targets
+	@echo "== tier 1: host tests (cargo test; property tests at PROPTEST_CASES=$(PROPTEST_CASES))"
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --all-targets
 	cargo test --lib --no-default-features --features client client::
 
 test-http: build
@@ -141,6 +164,17 @@ test-browser: build chromium
 	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, demo page)"
 	node --test --test-concurrency=1 tests/browser/
 
+test-api: build $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
+	@echo "== tier 4: schemathesis against the Worker, from its own /openapi.json"
+	node tests/api/run.mjs $(VENV)/bin/schemathesis
+
+test-load: build
+	@echo "== tier 5: load: 64 concurrent uploads, 1 KiB to 20 MiB, every byte checked"
+	node --test tests/load/
+
+fuzz:
+	@echo "== property tests, long: $(FUZZ_CASES) cases per property"
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --test prop_url_policy --test prop_names
 clean:
 	rm -rf build pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 

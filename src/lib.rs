@@ -9,7 +9,8 @@
 //!   - `envelope.rs`: the JSON envelope and `FileData`.
 //!   - `config.rs`: `[vars]` parsed once into `Config`.
 //!   - `request.rs`: the upload body, validated field by field.
-//!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop).
+//!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
+//!     `addr.rs`: which IP addresses are private or reserved, by name.
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
@@ -25,6 +26,8 @@
 //!   - `flow.rs`: the upload flow written against those seams and the `Ledger` seam.
 //!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).
 //!   - `fields.rs`: which request field an error concerns (for clients to place messages).
+//!   - `openapi.rs`: the API description served at `/openapi.json` (`openapi.yaml`, turned
+//!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
 //!   handlers, and the one place errors become responses. Besides the upload path:
 //!   `ledger.rs` (the `QuotaLedger` Durable Object and its client), `admin.rs` (the keys

@@ -28,7 +28,7 @@ fn run(body: &str, origin: &MemOrigin, store: &MemStore, config: &Config) -> Res
     let req = parse_upload(body.as_bytes(), &config.url_policy)?;
     let owner = owner();
     let base = Url::parse("https://files.test").unwrap();
-    let ctx = UploadContext { config, owner: &owner, base_url: &base, now_ms: NOW };
+    let ctx = UploadContext { config, policy: &config.url_policy, owner: &owner, base_url: &base, now_ms: NOW };
     let ledger = MemoryLedger::new(Limits { max_bytes: u64::MAX, max_files: u64::MAX });
     block_on(upload(req, &ctx, origin, store, &ledger))
 }
@@ -90,7 +90,8 @@ fn follows_redirects_checking_each_hop() {
 
     let blocked = MemOrigin::default().with("https://o.test/a", Reply::redirect(302, "ftp://o.test/x"));
     let err = run(r#"{"file_url":"https://o.test/a"}"#, &blocked, &store, &config(&[])).unwrap_err();
-    assert!(matches!(err, Error::UrlRejected(_)), "{err:?}");
+    assert!(matches!(err, Error::RedirectRejected(_)), "{err:?}");
+    assert_eq!(err.status(), 400);
 }
 
 #[test]

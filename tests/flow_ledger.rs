@@ -44,7 +44,7 @@ impl World {
     }
 
     async fn upload(&self, path: &str, name: &str) -> Result<u64, Error> {
-        let ctx = UploadContext { config: &self.config, owner: &self.owner, base_url: &self.base, now_ms: 1_000 };
+        let ctx = UploadContext { config: &self.config, policy: &self.config.url_policy, owner: &self.owner, base_url: &self.base, now_ms: 1_000 };
         let req = UploadRequest {
             file_url: Url::parse(&format!("https://o.test{path}")).unwrap(),
             upload_path: Some("d".into()),

@@ -16,6 +16,8 @@ pub mod vars {
     pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
     pub const DEFAULT_MAX_BYTES: &str = "DEFAULT_MAX_BYTES";
     pub const DEFAULT_MAX_FILES: &str = "DEFAULT_MAX_FILES";
+    pub const ALLOWED_PORTS: &str = "ALLOWED_PORTS";
+    pub const PRIVATE_FETCH_ALLOWLIST: &str = "PRIVATE_FETCH_ALLOWLIST";
 }
 
 /// Everything the handlers need to know about the deployment.
@@ -46,17 +48,22 @@ impl Config {
             }
         };
         let allowed = lookup(vars::ALLOWED_MIME_TYPES).unwrap_or_else(|| "*".into());
-        let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty());
+        let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty()).map(|b| parse_base(&b)).transpose()?;
+        let ports = lookup(vars::ALLOWED_PORTS).unwrap_or_default();
+        let allowlist = lookup(vars::PRIVATE_FETCH_ALLOWLIST).unwrap_or_default();
+        let mut url_policy = UrlPolicy::from_vars(&ports, &allowlist)
+            .map_err(|e| Error::internal(format!("config: {} / {}: {e}", vars::ALLOWED_PORTS, vars::PRIVATE_FETCH_ALLOWLIST)))?;
+        if let Some(base) = &base {
+            url_policy = url_policy.with_own_host(base);
+        }
         Ok(Config {
             ttl_secs: number(vars::FILE_TTL_SECONDS, 259_200, 1)?,
             max_file_bytes: number(vars::MAX_FILE_BYTES, 104_857_600, 1)?,
             fetch_timeout_ms: number(vars::FETCH_TIMEOUT_MS, 30_000, 1)?,
             allowed_types: AllowList::parse(&allowed)
                 .ok_or_else(|| Error::internal(format!("config: {}={allowed:?}", vars::ALLOWED_MIME_TYPES)))?,
-            public_base_url: base
-                .map(|b| parse_base(&b))
-                .transpose()?,
-            url_policy: UrlPolicy::default(),
+            public_base_url: base,
+            url_policy,
             default_limits: Limits {
                 max_bytes: number(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0)?,
                 max_files: number(vars::DEFAULT_MAX_FILES, 1_000, 0)?,
@@ -89,6 +96,7 @@ mod tests {
         assert!(c.allowed_types.allows("application/x-anything"));
         assert_eq!(c.public_base_url, None);
         assert_eq!(c.default_limits, Limits { max_bytes: 1_073_741_824, max_files: 1_000 });
+        assert_eq!(c.url_policy, UrlPolicy::default());
     }
 
     #[test]
@@ -105,8 +113,12 @@ mod tests {
         .unwrap();
         assert_eq!((c.ttl_secs, c.max_file_bytes, c.fetch_timeout_ms), (2, 1024, 1500));
         assert!(!c.allowed_types.allows("application/pdf"));
-        assert_eq!(c.public_base_url.unwrap().as_str(), "https://files.example.com/");
         assert_eq!(c.default_limits, Limits { max_bytes: 5000, max_files: 10 });
+        assert_eq!(c.public_base_url.as_ref().unwrap().as_str(), "https://files.example.com/");
+        assert_eq!(c.url_policy.own_hosts, vec![(url::Host::Domain("files.example.com".into()), Some(443))]);
+        let c = config(&[("ALLOWED_PORTS", "443"), ("PRIVATE_FETCH_ALLOWLIST", "127.0.0.1:8788")]).unwrap();
+        assert_eq!(c.url_policy.allowed_ports, vec![443]);
+        assert_eq!(c.url_policy.private_allowlist.len(), 1);
         assert_eq!(config(&[("PUBLIC_BASE_URL", "")]).unwrap().public_base_url, None);
 
         for bad in [
@@ -117,6 +129,8 @@ mod tests {
             ("ALLOWED_MIME_TYPES", "images"),
             ("PUBLIC_BASE_URL", "ftp://x"),
             ("PUBLIC_BASE_URL", "not a url"),
+            ("ALLOWED_PORTS", "80,http"),
+            ("PRIVATE_FETCH_ALLOWLIST", "http://127.0.0.1/"),
         ] {
             let err = config(&[bad]).unwrap_err();
             assert_eq!(err.status(), 500, "{bad:?}");

@@ -32,6 +32,8 @@ pub enum Error {
     TypeNotAllowed(String),
     #[error("file_url rejected: {0}")]
     UrlRejected(String),
+    #[error("redirect rejected: {0}")]
+    RedirectRejected(String),
     #[error("origin redirected more than {0} times")]
     TooManyRedirects(u8),
     #[error("origin responded with HTTP {0}")]
@@ -63,7 +65,8 @@ impl Error {
             | Error::MissingField(_)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
-            | Error::UrlRejected(_) => 400,
+            | Error::UrlRejected(_)
+            | Error::RedirectRejected(_) => 400,
             Error::Unauthorized(_) => 401,
             Error::RouteNotFound | Error::FileNotFound | Error::KeyNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,

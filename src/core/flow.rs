@@ -11,13 +11,15 @@ use super::error::Error;
 use super::keys::KeyRecord;
 use super::request::UploadRequest;
 use super::store::{Fetched, IndexEntry, ObjectMeta, ObjectStore, Origin};
-use super::url_policy::{self, MAX_REDIRECTS};
+use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
 use super::{ids, layout, mime, names};
 
 /// Who is uploading, when, and where links point.
 #[derive(Debug, Clone)]
 pub struct UploadContext<'a> {
     pub config: &'a Config,
+    /// The URL policy of this request: the configured one plus the request's own host.
+    pub policy: &'a UrlPolicy,
     pub owner: &'a KeyRecord,
     /// The base of `file_url` and `download_url`.
     pub base_url: &'a Url,
@@ -52,7 +54,7 @@ where
     L: Ledger,
 {
     let config = ctx.config;
-    let (url, fetched) = fetch_following_redirects(req.file_url, config, origin).await?;
+    let (url, fetched) = fetch_following_redirects(req.file_url, ctx.policy, origin).await?;
     let Fetched { content_length, content_type, content_disposition, mut body, .. } = fetched;
     if content_length.is_some_and(|len| len > config.max_file_bytes) {
         origin.discard(body);
@@ -144,15 +146,19 @@ async fn store_both<S: ObjectStore>(
 }
 
 /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked
-/// before every request. Returns the final URL and its 2xx response.
+/// before every request (a refused hop is [`Error::RedirectRejected`]). Returns the final
+/// URL and its 2xx response.
 async fn fetch_following_redirects<O: Origin>(
     mut url: Url,
-    config: &Config,
+    policy: &UrlPolicy,
     origin: &O,
 ) -> Result<(Url, Fetched<O::Body>), Error> {
     let mut hops = 0;
     loop {
-        url_policy::check(&url, &config.url_policy)?;
+        url_policy::check(&url, policy).map_err(|err| match err {
+            Error::UrlRejected(rule) if hops > 0 => Error::RedirectRejected(rule),
+            other => other,
+        })?;
         let fetched = origin.fetch(&url).await?;
         let status = fetched.status;
         if (200..300).contains(&status) {
@@ -169,6 +175,6 @@ async fn fetch_following_redirects<O: Origin>(
         hops += 1;
         url = url
             .join(&location)
-            .map_err(|_| Error::UrlRejected("the origin redirected to an invalid URL".into()))?;
+            .map_err(|_| Error::RedirectRejected("not a valid URL".into()))?;
     }
 }

@@ -7,6 +7,8 @@ use url::Url;
 pub const OBJECT_PREFIX: &str = "f/";
 /// The `file_id` index lives under `i/{file_id}`, in R2 (strongly consistent), not KV.
 pub const INDEX_PREFIX: &str = "i/";
+/// Longest key R2 stores, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
 /// Route prefix of `download_url`.
 pub const DOWNLOAD_ROUTE: &str = "/api/v1/files/download/";
 
@@ -48,7 +50,9 @@ pub fn object_key_from_path(path: &str) -> Option<String> {
         .collect::<Option<_>>()?;
     // owner / at least one folder / name, none empty
     let usable = segments.len() >= 3 && segments.iter().all(|s| !s.is_empty() && s != "." && s != "..");
-    usable.then(|| format!("{OBJECT_PREFIX}{}", segments.join("/")))
+    let key = format!("{OBJECT_PREFIX}{}", segments.join("/"));
+    // a key R2 would refuse names no object (and must not reach R2 as an error)
+    (usable && key.len() <= MAX_KEY_BYTES).then_some(key)
 }
 
 #[cfg(test)]
@@ -79,5 +83,8 @@ mod tests {
         for path in ["/f/", "/f/k_dev", "/f/k_dev/a.png", "/f/k_dev//a.png", "/f/k_dev/../a.png", "/x/k/a/b", "/f/k/a/%FF"] {
             assert_eq!(object_key_from_path(path), None, "{path}");
         }
+        let longest = format!("/f/k/p/{}", "n".repeat(MAX_KEY_BYTES - "f/k/p/".len()));
+        assert!(object_key_from_path(&longest).is_some());
+        assert_eq!(object_key_from_path(&format!("{longest}n")), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The pure core: everything the service decides, with no platform imports, so plain
 //! `cargo test` on the host covers it.
 
+pub mod addr;
 pub mod admin;
 pub mod batch;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod ledger;
 pub mod listing;
 pub mod mime;
 pub mod names;
+pub mod openapi;
 pub mod path;
 pub mod request;
 pub mod route;

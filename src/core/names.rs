@@ -11,13 +11,28 @@ pub const MAX_NAME_BYTES: usize = 255;
 pub const FALLBACK_NAME: &str = "download";
 
 const WINDOWS_RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$", "COM0", "COM1", "COM2", "COM3", "COM4",
+    "COM5", "COM6", "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT0", "LPT1", "LPT2", "LPT3",
+    "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",
 ];
 
-/// Characters that reorder text (bidi overrides and isolates) or hide in it.
+/// Characters Windows refuses in a file name (separators are refused on their own).
+const WINDOWS_INVALID: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
+
+/// Characters that reorder text (bidi marks, overrides and isolates), break lines outside
+/// the control range, or hide in it (zero-width, soft hyphen, BOM).
 fn is_deceptive(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
+/// Whether `name` is a Windows device name, with or without an extension (`nul.txt`,
+/// `COM1 .tar.gz`).
+fn is_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem) || r.to_lowercase() == stem.to_lowercase())
 }
 
 /// Checks a client-chosen `file_name`.
@@ -41,8 +56,13 @@ pub fn validate_file_name(name: &str) -> Result<String, Error> {
     if name.trim() != name {
         return fail("must not start or end with whitespace");
     }
-    let stem = name.split('.').next().unwrap_or(name);
-    if WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+    if name.ends_with('.') {
+        return fail("must not end with a dot");
+    }
+    if name.contains(WINDOWS_INVALID) {
+        return fail("must not contain any of < > : \" | ? *");
+    }
+    if is_reserved(name) {
         return fail("must not be a reserved device name");
     }
     Ok(name.to_owned())
@@ -61,11 +81,19 @@ pub fn original_name(content_disposition: Option<&str>, url: &url::Url) -> Strin
         .unwrap_or_else(|| FALLBACK_NAME.to_owned())
 }
 
-/// The last path component of `name`, without control or bidi characters, cut to 255 bytes
-/// on a character boundary; `None` when nothing usable remains.
+/// The last path component of `name`, without control or bidi characters, Windows-invalid
+/// characters as `_`, a device name prefixed with `_`, cut to 255 bytes on a character
+/// boundary; `None` when nothing usable remains.
 fn display_safe(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let mut out: String = base.chars().filter(|c| !c.is_control() && !is_deceptive(*c)).collect();
+    let mut out: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_deceptive(*c))
+        .map(|c| if WINDOWS_INVALID.contains(&c) { '_' } else { c })
+        .collect();
+    if is_reserved(out.trim()) {
+        out.insert(0, '_');
+    }
     let mut cut = out.len().min(MAX_NAME_BYTES);
     while !out.is_char_boundary(cut) {
         cut -= 1;
@@ -174,6 +202,19 @@ mod tests {
             ("CON", "reserved"),
             ("nul.txt", "reserved"),
             ("com1.tar.gz", "reserved"),
+            ("LPT¹.txt", "reserved"),
+            ("conin$", "reserved"),
+            ("a.txt.", "end with a dot"),
+            ("a:b.txt", "any of"),
+            ("a<b>.html", "any of"),
+            ("what?.png", "any of"),
+            ("a\u{0}b.png", "control"),
+            ("a\u{1b}[31m.png", "control"),
+            ("a\u{2028}b.png", "bidirectional"),
+            ("a\u{2066}b.png", "bidirectional"),
+            ("a\u{200D}b.png", "bidirectional"),
+            ("a\u{61C}b.png", "bidirectional"),
+            ("a\u{AD}b.png", "bidirectional"),
         ];
         for (name, reason) in bad {
             match validate_file_name(name) {
@@ -220,6 +261,13 @@ mod tests {
             (Some("attachment; filename=\"..\""), "https://x.test/y.bin", "y.bin"),
             (Some("attachment; filename=\"a\u{202E}b.txt\""), "https://x.test/y", "ab.txt"),
             (None, "https://x.test/dir/..%2F..%2Fsecret", "secret"),
+            (None, "https://x.test/dir/..%5C..%5Cboot.ini", "boot.ini"),
+            (Some("attachment; filename=\"nul.txt\""), "https://x.test/y", "_nul.txt"),
+            (Some("attachment; filename*=UTF-8''CON"), "https://x.test/y", "_CON"),
+            (Some("attachment; filename=\"a:b?.txt\""), "https://x.test/y", "a_b_.txt"),
+            (Some("attachment; filename=\"\u{2066}\u{2069}\""), "https://x.test/y.bin", "y.bin"),
+            (Some("attachment; filename*=UTF-8''a%0D%0AX-Evil%3A%201.txt"), "https://x.test/y", "aX-Evil_ 1.txt"),
+            (None, "https://x.test/%E2%80%AEgnp.exe", "gnp.exe"),
         ];
         for (cd, u, want) in cases {
             assert_eq!(original_name(cd, &url(u)), want, "{cd:?} {u}");

@@ -14,6 +14,8 @@ const ADMIN_KEY_ROUTE: &str = "/api/v1/admin/keys/";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// The API description, `/openapi.json`.
+    OpenApi,
     Upload,
     /// `download_url`: served as an attachment.
     Download { file_id: String },
@@ -40,12 +42,10 @@ pub enum Route {
 
 /// Matches `method` and the raw (still percent-encoded) `path`.
 pub fn route(method: &str, path: &str) -> Result<Route, Error> {
-    let read = |route: Route| match method {
-        "GET" | "HEAD" => Ok(route),
-        _ => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
-    };
+    let read = |route: Route| readable(method).map(|()| route);
     match path {
         "/api/v1/health" => read(Route::Health),
+        "/openapi.json" => read(Route::OpenApi),
         "/api/v1/files/upload/url" => match method {
             "POST" => Ok(Route::Upload),
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
@@ -68,41 +68,50 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
         _ => {
+            // The method is checked first (405 is about the route), then the shape, before
+            // any storage lookup: a malformed id or key is simply not found.
             if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE) {
+                if !matches!(method, "GET" | "PATCH" | "DELETE") {
+                    return Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" });
+                }
                 if !is_key_id(id) {
                     return Err(Error::KeyNotFound);
                 }
                 let key_id = id.to_owned();
-                return match method {
-                    "GET" => Ok(Route::GetKey { key_id }),
-                    "PATCH" => Ok(Route::UpdateKey { key_id }),
-                    "DELETE" => Ok(Route::RevokeKey { key_id }),
-                    _ => Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
-                };
+                return Ok(match method {
+                    "GET" => Route::GetKey { key_id },
+                    "PATCH" => Route::UpdateKey { key_id },
+                    _ => Route::RevokeKey { key_id },
+                });
             }
             if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE) {
-                // Shape-check before any storage lookup; a malformed id is simply not found.
-                return if is_file_id(id) { read(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
+                readable(method)?;
+                return if is_file_id(id) { Ok(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
             }
             if let Some(id) = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/')) {
+                if !matches!(method, "GET" | "DELETE") {
+                    return Err(Error::MethodNotAllowed { allow: "GET, DELETE" });
+                }
                 if !is_file_id(id) {
                     return Err(Error::FileNotFound);
                 }
                 let file_id = id.to_owned();
-                return match method {
-                    "GET" => Ok(Route::FileInfo { file_id }),
-                    "DELETE" => Ok(Route::DeleteFile { file_id }),
-                    _ => Err(Error::MethodNotAllowed { allow: "GET, DELETE" }),
-                };
+                return Ok(if method == "GET" { Route::FileInfo { file_id } } else { Route::DeleteFile { file_id } });
             }
             if path.starts_with("/f/") {
-                return match object_key_from_path(path) {
-                    Some(object_key) => read(Route::File { object_key }),
-                    None => Err(Error::FileNotFound),
-                };
+                readable(method)?;
+                return object_key_from_path(path).map(|object_key| Route::File { object_key }).ok_or(Error::FileNotFound);
             }
             Err(Error::RouteNotFound)
         }
+    }
+}
+
+/// `GET` and `HEAD` only, else 405.
+fn readable(method: &str) -> Result<(), Error> {
+    match method {
+        "GET" | "HEAD" => Ok(()),
+        _ => Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
     }
 }
 
@@ -120,12 +129,16 @@ mod tests {
             ("GET", "/api/v1/health", Ok(Route::Health)),
             ("HEAD", "/api/v1/health", Ok(Route::Health)),
             ("POST", "/api/v1/health", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
+            ("GET", "/openapi.json", Ok(Route::OpenApi)),
+            ("PUT", "/openapi.json", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("POST", "/api/v1/files/upload/url", Ok(Route::Upload)),
             ("GET", "/api/v1/files/upload/url", Err(Error::MethodNotAllowed { allow: "POST" })),
             ("PUT", "/api/v1/files/upload/url", Err(Error::MethodNotAllowed { allow: "POST" })),
             ("GET", &download, Ok(Route::Download { file_id: ID.into() })),
             ("DELETE", &download, Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/api/v1/files/download/file_nope", Err(Error::FileNotFound)),
+            ("PATCH", "/api/v1/files/download/file_nope", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
+            ("PUT", "/f/x", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/f/k_dev/images/a%20b.png", Ok(Route::File { object_key: "f/k_dev/images/a b.png".into() })),
             ("POST", "/f/k_dev/images/a.png", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/f/k_dev/a.png", Err(Error::FileNotFound)),

@@ -168,6 +168,13 @@ mod tests {
             ("image/svg+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
             ("text/html", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
             ("application/octet-stream", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("application/xhtml+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("application/xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("text/xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("text/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("application/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("application/x-unknown", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
+            ("text/html", Mode::Attachment, "attachment;", "public, max-age=90, immutable"),
         ];
         for (mime, mode, disposition, cache) in cases {
             let h = headers(&file(mime), mode, 10_000);
@@ -176,6 +183,7 @@ mod tests {
             assert_eq!(get(&h, "Cache-Control"), cache);
             assert_eq!(get(&h, "Content-Type"), mime);
             assert_eq!(get(&h, "X-Content-Type-Options"), "nosniff");
+            assert_eq!(get(&h, "Content-Security-Policy"), "sandbox");
             assert_eq!(get(&h, "ETag"), "\"e\"");
         }
         let h = headers(&file("image/png"), Mode::Attachment, 100_000 - 10 * 86_400_000);

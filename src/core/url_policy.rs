@@ -1,18 +1,102 @@
 //! Which URLs the Worker may fetch: parsing a client's `file_url` and the one policy check
 //! that runs before every request to an origin, each redirect hop included.
+//!
+//! Rules, in order: http(s) only; a host; no credentials; no internal host names (`localhost`,
+//! `*.localhost`, `*.local`, `*.internal`, `*.home.arpa`, single labels) and not the service's
+//! own host; then, unless `PRIVATE_FETCH_ALLOWLIST` names the host, no private or reserved IP
+//! literal (every spelling: the `url` crate has already normalised `2130706433`, `0x7f.1`,
+//! `0177.0.0.1`, `127.1` and `[::ffff:127.0.0.1]` to an address) and only allowed ports.
 
-use url::Url;
+use url::{Host, Url};
 
+use super::addr::{reserved_v4, reserved_v6};
 use super::error::Error;
 
 /// Longest `file_url` accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: u8 = 5;
+/// Ports fetched when `ALLOWED_PORTS` is not set.
+pub const DEFAULT_PORTS: &[u16] = &[80, 443, 8080, 8443];
 
-/// What the policy allows. Filled in by configuration at the entry point.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UrlPolicy {}
+/// Host name suffixes that never name a public host.
+const INTERNAL_SUFFIXES: &[&str] = &[".localhost", ".local", ".internal", ".home.arpa"];
+
+/// What the policy allows. Built from configuration, plus the request's own host at the
+/// entry point ([`UrlPolicy::with_own_host`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlPolicy {
+    pub allowed_ports: Vec<u16>,
+    /// `PRIVATE_FETCH_ALLOWLIST`: exempt from the private-address and port rules only.
+    pub private_allowlist: Vec<Exempt>,
+    /// Hosts of the service itself (`PUBLIC_BASE_URL`, the request's host): never fetched.
+    pub own_hosts: Vec<(Host, Option<u16>)>,
+    /// Whether the name, address and port rules apply (false only in [`UrlPolicy::syntax_only`]).
+    pub network_rules: bool,
+}
+
+/// One `PRIVATE_FETCH_ALLOWLIST` entry: `host` (private address allowed, ports still
+/// limited to the allowed ones) or `host:port` (that port too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exempt {
+    pub host: Host,
+    pub port: Option<u16>,
+}
+
+impl Default for UrlPolicy {
+    fn default() -> Self {
+        UrlPolicy { allowed_ports: DEFAULT_PORTS.to_vec(), private_allowlist: Vec::new(), own_hosts: Vec::new(), network_rules: true }
+    }
+}
+
+impl UrlPolicy {
+    /// Builds the policy from `ALLOWED_PORTS` (comma list of ports; empty: the defaults) and
+    /// `PRIVATE_FETCH_ALLOWLIST` (comma list of `host` or `host:port`). `Err` names the
+    /// malformed item.
+    pub fn from_vars(ports: &str, allowlist: &str) -> Result<UrlPolicy, String> {
+        let mut policy = UrlPolicy::default();
+        let items = |s: &str| s.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        let ports = items(ports);
+        if !ports.is_empty() {
+            policy.allowed_ports =
+                ports.iter().map(|p| p.parse::<u16>().map_err(|_| format!("port {p:?}"))).collect::<Result<_, _>>()?;
+        }
+        for entry in items(allowlist) {
+            let (host, port) = host_and_port(&entry).ok_or_else(|| format!("allowlist entry {entry:?}"))?;
+            policy.private_allowlist.push(Exempt { host, port });
+        }
+        Ok(policy)
+    }
+
+    /// Only what any client can check before sending: scheme, host and credentials. Which
+    /// names, addresses and ports are fetched depends on the deployment, so the service
+    /// decides those (the browser client validates with this).
+    pub fn syntax_only() -> UrlPolicy {
+        UrlPolicy { network_rules: false, ..UrlPolicy::default() }
+    }
+
+    /// The same policy, also refusing `url`'s host (the service's own address).
+    pub fn with_own_host(mut self, url: &Url) -> UrlPolicy {
+        if let Some(host) = url.host() {
+            self.own_hosts.push((host.to_owned(), url.port_or_known_default()));
+        }
+        self
+    }
+
+    fn exempt(&self, host: &Host, port: Option<u16>) -> Option<&Exempt> {
+        self.private_allowlist.iter().find(|e| &e.host == host && e.port.is_none_or(|p| Some(p) == port))
+    }
+}
+
+/// `host` or `host:port` normalised exactly as a URL's host is.
+fn host_and_port(entry: &str) -> Option<(Host, Option<u16>)> {
+    if entry.contains(['/', '@', '?', '#']) {
+        return None;
+    }
+    let url = Url::parse(&format!("http://{entry}/")).ok()?;
+    let explicit = entry.rsplit(']').next().is_some_and(|tail| tail.contains(':'));
+    Some((url.host()?.to_owned(), if explicit { url.port_or_known_default() } else { None }))
+}
 
 /// Parses the client's `file_url` and applies the policy to it.
 pub fn parse_file_url(raw: &str, policy: &UrlPolicy) -> Result<Url, Error> {
@@ -28,18 +112,70 @@ pub fn parse_file_url(raw: &str, policy: &UrlPolicy) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// The policy check: every URL the Worker fetches passes through here first.
-pub fn check(url: &Url, _policy: &UrlPolicy) -> Result<(), Error> {
+/// The policy check: every URL the Worker fetches passes through here first. The error
+/// names the rule, never more of the address than the client sent.
+pub fn check(url: &Url, policy: &UrlPolicy) -> Result<(), Error> {
+    let reject = |rule: String| Err(Error::UrlRejected(rule));
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::UrlRejected(format!("scheme `{}` is not allowed (use http or https)", url.scheme())));
+        return reject(format!("scheme `{}` is not allowed (use http or https)", url.scheme()));
     }
-    if url.host().is_none() {
-        return Err(Error::UrlRejected("the URL has no host".into()));
-    }
+    let Some(host) = url.host() else { return reject("the URL has no host".into()) };
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::UrlRejected("credentials in the URL are not allowed".into()));
+        return reject("credentials in the URL are not allowed".into());
+    }
+    if !policy.network_rules {
+        return Ok(());
+    }
+    let port = url.port_or_known_default();
+    if let Host::Domain(name) = host {
+        if let Some(rule) = internal_name(name) {
+            return reject(format!("internal host name ({rule})"));
+        }
+    }
+    let own = policy.own_hosts.iter().any(|(h, p)| match h {
+        Host::Domain(d) => matches!(host, Host::Domain(n) if n.trim_end_matches('.') == d.trim_end_matches('.')),
+        ip => *ip == host.to_owned() && *p == port,
+    });
+    if own {
+        return reject("the service's own host".into());
+    }
+    let exempt = policy.exempt(&host.to_owned(), port);
+    if exempt.is_none() {
+        let range = match host {
+            Host::Ipv4(ip) => reserved_v4(ip),
+            Host::Ipv6(ip) => reserved_v6(ip),
+            Host::Domain(_) => None,
+        };
+        if let Some(range) = range {
+            return reject(format!("private or reserved address ({range})"));
+        }
+    }
+    let port_exempt = exempt.is_some_and(|e| e.port.is_some());
+    if !port_exempt && !port.is_some_and(|p| policy.allowed_ports.contains(&p)) {
+        let allowed: Vec<String> = policy.allowed_ports.iter().map(u16::to_string).collect();
+        return reject(format!("port not allowed (allowed: {})", allowed.join(", ")));
     }
     Ok(())
+}
+
+/// Why a host name is internal: `localhost`, an internal suffix, or a single label.
+fn internal_name(name: &str) -> Option<&'static str> {
+    let name = name.trim_end_matches('.');
+    if name == "localhost" {
+        return Some("localhost");
+    }
+    if let Some(suffix) = INTERNAL_SUFFIXES.iter().find(|s| name.ends_with(*s) || name == &s[1..]) {
+        return Some(match *suffix {
+            ".localhost" => "*.localhost",
+            ".local" => "*.local",
+            ".internal" => "*.internal",
+            _ => "*.home.arpa",
+        });
+    }
+    if !name.contains('.') {
+        return Some("single-label name");
+    }
+    None
 }
 
 #[cfg(test)]
@@ -73,6 +209,43 @@ mod tests {
             let err = parse_file_url(raw, &policy).unwrap_err();
             assert_eq!(err.status(), *status, "{raw}");
             assert!(err.public_message().contains(msg), "{raw}: {}", err.public_message());
+        }
+    }
+
+    #[test]
+    fn vars_are_parsed() {
+        let p = UrlPolicy::from_vars("", "").unwrap();
+        assert_eq!(p, UrlPolicy::default());
+        let p = UrlPolicy::from_vars(" 443, 9000 ", "127.0.0.1:8788, Origin.Example ,[::1]:81,0x7f.1").unwrap();
+        assert_eq!(p.allowed_ports, vec![443, 9000]);
+        let want = [
+            (Host::Ipv4([127, 0, 0, 1].into()), Some(8788)),
+            (Host::Domain("origin.example".to_owned()), None),
+            (Host::Ipv6("::1".parse().unwrap()), Some(81)),
+            (Host::Ipv4([127, 0, 0, 1].into()), None),
+        ];
+        let got: Vec<_> = p.private_allowlist.iter().map(|e| (e.host.clone(), e.port)).collect();
+        assert_eq!(got, want);
+        assert_eq!(UrlPolicy::from_vars("", "x.test:80").unwrap().private_allowlist[0].port, Some(80));
+        for (ports, allow) in [("http", ""), ("70000", ""), ("", "http://x/"), ("", "a b"), ("", "u@x.test")] {
+            assert!(UrlPolicy::from_vars(ports, allow).is_err(), "{ports:?} {allow:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_only_leaves_network_rules_to_the_service() {
+        let syntax = UrlPolicy::syntax_only();
+        let cases = [
+            ("http://127.0.0.1:8788/a.png", true, false),
+            ("http://localhost/a.png", true, false),
+            ("http://[::1]:9/x", true, false),
+            ("https://example.com/a.png", true, true),
+            ("ftp://example.com/a.png", false, false),
+            ("https://user:pw@example.com/a.png", false, false),
+        ];
+        for (raw, client_ok, server_ok) in cases {
+            assert_eq!(parse_file_url(raw, &syntax).is_ok(), client_ok, "client: {raw}");
+            assert_eq!(parse_file_url(raw, &UrlPolicy::default()).is_ok(), server_ok, "server: {raw}");
         }
     }
 }

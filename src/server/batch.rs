@@ -6,7 +6,7 @@ use worker::{Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::http::{base_url, json_body};
+use super::http::{base_url, json_body, request_policy};
 use super::respond;
 use super::upload::store_one;
 use crate::core::batch::{item_envelope, parse_batch, BatchData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
@@ -16,14 +16,15 @@ use crate::core::Error;
 pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(&req, &services.keys).await?;
     let body = json_body(&mut req, MAX_BATCH_BODY_BYTES).await?;
-    let items = parse_batch(&body, &services.config.url_policy)?;
+    let policy = request_policy(&req, &services.config)?;
+    let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
-    let (owner, base) = (&owner, &base);
+    let (owner, base, policy) = (&owner, &base, &policy);
     // `buffered` keeps order and runs at most CONCURRENCY uploads at once.
     let results = stream::iter(items)
         .map(|item| async move {
             let result = match item {
-                Ok(request) => store_one(request, owner, base, services).await,
+                Ok(request) => store_one(request, owner, base, policy, services).await,
                 Err(err) => Err(err),
             };
             if let Err(Error::Internal(detail)) = &result {

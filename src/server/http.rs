@@ -6,6 +6,7 @@ use worker::Request;
 
 use crate::core::config::Config;
 use crate::core::request::require_json;
+use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
 /// A JSON request body, refusing more than `limit` bytes without reading past them.
@@ -35,6 +36,13 @@ pub(crate) fn query(req: &Request) -> Result<Vec<(String, String)>, Error> {
 }
 
 /// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.
+/// The URL policy of this request: the configured one plus the request's own host, so the
+/// Worker never fetches itself.
+pub(crate) fn request_policy(req: &Request, config: &Config) -> Result<UrlPolicy, Error> {
+    let own = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
+    Ok(config.url_policy.clone().with_own_host(&own))
+}
+
 pub(crate) fn base_url(req: &Request, config: &Config) -> Result<Url, Error> {
     if let Some(base) = &config.public_base_url {
         return Ok(base.clone());

@@ -31,7 +31,8 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let method = req.method().to_string();
+    // The raw method: worker::Method maps every method it does not know (QUERY, PROPFIND) to GET.
+    let method = req.inner().method();
     if method == "OPTIONS" {
         let response = cors::answer_preflight(&req.path()).unwrap_or_else(|err| respond::error(&err, false));
         return Ok(cors::allow_cross_origin(response));
@@ -51,6 +52,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 async fn dispatch(route: Route, req: Request, services: &Services) -> std::result::Result<Response, Error> {
     match route {
         Route::Health => respond::json(200, &serde_json::json!({ "ok": true })),
+        Route::OpenApi => respond::raw_json(crate::core::openapi::JSON),
         Route::Upload => upload::handle(req, services).await,
         Route::Download { file_id } => files::download(&req, services, &file_id).await,
         Route::File { object_key } => files::inline(&req, services, &object_key).await,

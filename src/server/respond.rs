@@ -12,6 +12,13 @@ pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, Erro
     Ok(response.with_status(status))
 }
 
+/// A 200 response of JSON text that is already serialised.
+pub(crate) fn raw_json(text: &str) -> Result<Response, Error> {
+    let mut response = Response::ok(text).map_err(Error::internal)?;
+    let _ = response.headers_mut().set("Content-Type", "application/json; charset=utf-8");
+    Ok(response)
+}
+
 /// The envelope of `err`, with the headers its status calls for. Internal details are
 /// logged here and never sent.
 pub(crate) fn error(err: &Error, head: bool) -> Response {

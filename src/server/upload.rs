@@ -6,7 +6,7 @@ use worker::{Date, Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::http::{base_url, json_body};
+use super::http::{base_url, json_body, request_policy};
 use super::origin::WorkerOrigin;
 use super::r2::R2Store;
 use super::respond;
@@ -14,20 +14,28 @@ use crate::core::envelope::{Envelope, FileData};
 use crate::core::flow::{upload, UploadContext};
 use crate::core::keys::KeyRecord;
 use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
+use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
 pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(&req, &services.keys).await?;
     let body = json_body(&mut req, MAX_BODY_BYTES).await?;
-    let request = parse_upload(&body, &services.config.url_policy)?;
+    let policy = request_policy(&req, &services.config)?;
+    let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
-    let data = store_one(request, &owner, &base, services).await?;
+    let data = store_one(request, &owner, &base, &policy, services).await?;
     respond::json(200, &Envelope::ok("File uploaded successfully", data))
 }
 
 /// One upload for `owner`: its own origin deadline, R2 store and quota ledger.
-pub(crate) async fn store_one(request: UploadRequest, owner: &KeyRecord, base: &Url, services: &Services) -> Result<FileData, Error> {
-    let ctx = UploadContext { config: &services.config, owner, base_url: base, now_ms: Date::now().as_millis() as i64 };
+pub(crate) async fn store_one(
+    request: UploadRequest,
+    owner: &KeyRecord,
+    base: &Url,
+    policy: &UrlPolicy,
+    services: &Services,
+) -> Result<FileData, Error> {
+    let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: Date::now().as_millis() as i64 };
     let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
     let store = R2Store { bucket: &services.bucket, origin: &origin };
     let ledger = services.ledger(&owner.id);

@@ -9,11 +9,15 @@ import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 const TTL = 3;
 let origin;
 let worker;
+let silent; // accepts connections and never answers
 
 before(async () => {
   origin = await startOrigin();
+  const net = await import('node:net');
+  silent = net.createServer(() => {});
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
   worker = await startWorker({
-    allow: [origin.host],
+    allow: [origin.host, `127.0.0.1:${silent.address().port}`],
     assets: false, // the sweep test triggers `scheduled`, which local assets break (see startWorker)
     vars: { FILE_TTL_SECONDS: String(TTL), FETCH_TIMEOUT_MS: '1500', ALLOWED_MIME_TYPES: 'image/jpeg,image/png,image/gif,image/webp' },
   });
@@ -21,6 +25,7 @@ before(async () => {
 after(async () => {
   await worker?.stop();
   await origin?.close();
+  silent?.close();
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -73,15 +78,8 @@ for (const [label, opts] of [['with', { contentLength: 1024 * 1024 }], ['without
 }
 
 test('an origin that accepts the connection and never answers is 504', async () => {
-  const net = await import('node:net');
-  const silent = net.createServer(() => {});
-  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
-  try {
-    const res = await upload(worker, { file_url: `http://127.0.0.1:${silent.address().port}/x.png` });
-    assert.equal(res.status, 504, JSON.stringify(res.json));
-  } finally {
-    silent.close();
-  }
+  const res = await upload(worker, { file_url: `http://127.0.0.1:${silent.address().port}/x.png` });
+  assert.equal(res.status, 504, JSON.stringify(res.json));
 });
 
 test('a disabled key stays refused here too', async () => {

@@ -3,17 +3,19 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, get, KEYS } from './support/worker.mjs';
+import { startWorker, upload, get, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 
 const MiB = 1024 * 1024;
 const LIMIT = 16 * MiB;
 let origin;
 let worker;
+let deadPort; // allow-listed, nothing listens there
 
 before(async () => {
   origin = await startOrigin();
-  worker = await startWorker({ allow: [origin.host], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
+  deadPort = await freePort();
+  worker = await startWorker({ allow: [origin.host, `127.0.0.1:${deadPort}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
 });
 after(async () => {
   await worker?.stop();
@@ -65,6 +67,12 @@ describe('health and routing', () => {
     const del = await get(`${worker.url}/api/v1/health`, {}, 'DELETE');
     assert.equal(del.status, 405);
     assert.equal(del.headers.get('allow'), 'GET, HEAD');
+    // methods the worker crate does not know (it reads them as GET) are 405 too
+    for (const method of ['QUERY', 'PROPFIND']) {
+      const res = await get(`${worker.url}/api/v1/health`, {}, method);
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'GET, HEAD');
+    }
   });
 });
 
@@ -122,6 +130,65 @@ describe('bad input', () => {
   });
 });
 
+/** A loopback port neither the origin's nor the allow-listed dead one. */
+function notAllowedPort() {
+  const port = Number(origin.host.split(':')[1]);
+  return [port + 1, port + 2, port - 1, port - 2].find((p) => p !== deadPort && p > 0 && p < 65536);
+}
+
+describe('URL policy: private, reserved and internal targets are refused', () => {
+  const refused = () => {
+    const port = Number(origin.host.split(':')[1]);
+    const other = notAllowedPort();
+    return [
+      [`http://127.0.0.1:${other}/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
+      [`http://127.0.0.1/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://[::1]/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://169.254.169.254/latest/meta-data/', /file_url rejected: private or reserved address \(link-local\)/],
+      ['http://2130706433/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://0x7f.1/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+      ['http://[::ffff:127.0.0.1]/x.png', /file_url rejected: private or reserved address \(IPv4-mapped IPv6\)/],
+      ['http://10.0.0.1/x.png', /file_url rejected: private or reserved address \(private \(RFC 1918\)\)/],
+      [`http://localhost:${port}/x.png`, /file_url rejected: internal host name \(localhost\)/],
+      ['http://metadata.google.internal/computeMetadata/v1/', /file_url rejected: internal host name \(\*\.internal\)/],
+      ['http://example.com:22/x.png', /file_url rejected: port not allowed/],
+      [`http://u:p@${origin.host}/x.png`, /file_url rejected: credentials/],
+      [`${worker.url}/api/v1/health`, /file_url rejected: the service's own host/],
+    ];
+  };
+  test('each refused URL is 400 naming the rule, and nothing is fetched', async () => {
+    for (const [url, fragment] of refused()) {
+      const res = await upload(worker, { file_url: url, upload_path: 'refused' });
+      assertError(res, 400, fragment);
+    }
+    assert.deepEqual(stored(`f/${KEYS.a.record.id}/refused/`), []);
+  });
+
+  test('the allow-listed origin on another port is not exempt', async () => {
+    origin.file('/on-origin.png', TYPES.png.bytes, { contentType: 'image/png' });
+    const res = await upload(worker, { file_url: `http://127.0.0.1:${notAllowedPort()}/on-origin.png` });
+    assertError(res, 400, /loopback/);
+  });
+
+  for (const [label, target, fragment] of [
+    ['the metadata address', 'http://169.254.169.254/latest/meta-data/', /^redirect rejected: private or reserved address \(link-local\)$/],
+    ['a loopback port not allow-listed', () => `http://127.0.0.1:${notAllowedPort()}/`, /^redirect rejected: private or reserved address \(loopback\)$/],
+    ['decimal loopback', 'http://2130706433/', /^redirect rejected: private or reserved address \(loopback\)$/],
+    ['the Worker itself', () => `${worker.url}/api/v1/health`, /^redirect rejected: the service's own host$/],
+    ['a gopher URL', 'gopher://127.0.0.1:70/_stats', /^redirect rejected: scheme `gopher` is not allowed/],
+  ]) {
+    test(`a redirect to ${label} is 400 naming the rule, not the address`, async () => {
+      const to = typeof target === 'function' ? target() : target;
+      const slug = label.replace(/\W+/g, '-');
+      const start = origin.status(`/redir/${slug}`, 302, to);
+      const res = await upload(worker, { file_url: start, upload_path: `redir-${slug}` });
+      assertError(res, 400, fragment);
+      assert.doesNotMatch(res.json.msg, /169\.254|2130706433|127\.0\.0\.1/);
+      assert.deepEqual(stored(`f/${KEYS.a.record.id}/redir-${slug}/`), []);
+    });
+  }
+});
+
 describe('types: magic bytes, then Content-Type, then extension', () => {
   for (const [name, t] of Object.entries(TYPES)) {
     const variants = [
@@ -145,6 +212,38 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
       });
     }
   }
+
+  for (const [name, bytes, contentType] of [
+    ['page.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml'],
+    ['feed.xml', '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>', 'application/xml'],
+    ['page.xhtml', '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>', 'application/xhtml+xml'],
+    ['app.js', 'alert(document.cookie)', 'text/javascript'],
+    ['mystery', '<script>alert(1)</script>', null],
+  ]) {
+    test(`scriptable ${name} is an attachment, sandboxed and nosniff on both URLs`, async () => {
+      const res = await upload(worker, { file_url: origin.file(`/script/${name}`, Buffer.from(bytes), { contentType }), upload_path: 'scriptable' });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      for (const url of [res.json.data.file_url, res.json.data.download_url]) {
+        for (const method of ['GET', 'HEAD']) {
+          const served = await get(url, {}, method);
+          assert.equal(served.status, 200);
+          assert.match(served.headers.get('content-disposition'), /^attachment;/, `${name} ${method} ${url}`);
+          assert.equal(served.headers.get('content-security-policy'), 'sandbox');
+          assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
+        }
+      }
+    });
+  }
+
+  test('a hostile origin file name is made safe in Content-Disposition', async () => {
+    const disposition = `attachment; filename*=UTF-8''..%2F..%2F%E2%80%AEcod.exe%0D%0ASet-Cookie%3A%20x%3D1; filename="x"`;
+    const res = await upload(worker, { file_url: origin.file('/hostile-name', TYPES.png.bytes, { disposition }), upload_path: 'hostile' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.original_name, 'cod.exeSet-Cookie_ x=1');
+    const served = await get(res.json.data.download_url);
+    assert.equal(served.headers.get('set-cookie'), null);
+    assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1`);
+  });
 
   test('HTML is served as an attachment even from file_url', async () => {
     const html = Buffer.from('<html><script>alert(1)</script></html>');
@@ -243,9 +342,8 @@ describe('origin failures', () => {
     assertError(res, 502, /HTTP 500/);
   });
 
-  test('an unreachable origin is 502', async () => {
-    const { freePort } = await import('./support/worker.mjs');
-    const res = await upload(worker, { file_url: `http://127.0.0.1:${await freePort()}/x.png` });
+  test('an unreachable (allow-listed) origin is 502', async () => {
+    const res = await upload(worker, { file_url: `http://127.0.0.1:${deadPort}/x.png` });
     assertError(res, 502, /could not connect/);
   });
 

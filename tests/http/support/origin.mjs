@@ -81,6 +81,16 @@ export async function startOrigin() {
       });
       return `${base}${path}`;
     },
+    /** Writes `head` and `body` straight to the socket, bypassing node's framing (so it can
+     * lie about Content-Length or break chunked encoding), then closes the connection. */
+    raw(path, head, body) {
+      routes.set(path, (req, res) => {
+        const socket = res.socket;
+        socket.write(head);
+        socket.write(body, () => socket.end());
+      });
+      return `${base}${path}`;
+    },
     /** A chunked body that never ends: `chunk` again and again until the client leaves. */
     endless(path, chunk) {
       routes.set(path, (req, res) => {

@@ -1,0 +1,49 @@
+"""schemathesis hooks for the urlstash API run (tests/api/run.mjs sets SAMPLE_URL).
+
+A generated `file_url` that names a public host would make the Worker fetch from the
+internet: on a machine without it that is a 502 about the machine, not the Worker. Such URLs
+are pointed at the run's loopback origin (allow-listed), so uploads succeed and their 200
+responses are checked against the schema too. Everything else stays as generated, including
+every URL the policy refuses (private addresses, internal names, other schemes, bad ports).
+"""
+import ipaddress
+import os
+import re
+from urllib.parse import urlsplit
+
+import schemathesis
+
+SAMPLE_URL = os.environ["SAMPLE_URL"]
+
+
+def _fetchable_public(value):
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
+        return False
+    if port not in (None, 80, 443, 8080, 8443):
+        return False
+    try:
+        ip = ipaddress.ip_address(host)
+        return ip.is_global
+    except ValueError:
+        return "." in host.strip(".") and not host.endswith((".localhost", ".local", ".internal", ".arpa"))
+
+
+# What a URI may hold (RFC 3986): no spaces, quotes, angle brackets, braces, backslashes.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$")
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    """Runs in every phase (examples included). A case stays as valid or invalid as it was:
+    only a `file_url` that is a valid URI within maxLength is replaced, by a valid one."""
+    body = case.body
+    if not (isinstance(body, dict) and isinstance(body.get("file_url"), str)):
+        return
+    url = body["file_url"]
+    if len(url) <= 2048 and _URI.match(url) and _fetchable_public(url):
+        case.body = dict(body, file_url=SAMPLE_URL)

@@ -1,0 +1,125 @@
+// Origins that misbehave, against the Worker in local workerd: each fault is a clear 4xx/5xx
+// envelope, and afterwards nothing is left behind: no object, no index entry, no multipart
+// upload in progress.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startOrigin } from './support/origin.mjs';
+import { startWorker, upload, get } from './support/worker.mjs';
+import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+
+const MiB = 1024 * 1024;
+const LIMIT = 10 * MiB; // above one multipart part (8 MiB), so the endless body starts one
+const TIMEOUT_MS = 4000;
+let origin;
+let worker;
+
+before(async () => {
+  origin = await startOrigin();
+  worker = await startWorker({ allow: [origin.host], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: String(TIMEOUT_MS) } });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+});
+
+/** Nothing of this upload is stored: no object, no index entry, no multipart in progress. */
+function assertNothingLeft(path) {
+  const state = worker.r2();
+  const objects = state.objects.filter((o) => o.key.includes(`/${path}/`));
+  const index = state.objects.filter((o) => o.key.startsWith('i/') && String(o.custom.object_key ?? '').includes(`/${path}/`));
+  const inProgress = state.multipart.filter((m) => m.key.includes(`/${path}/`) && m.state === 0);
+  assert.deepEqual({ objects, index, inProgress }, { objects: [], index: [], inProgress: [] });
+}
+
+function assertError(res, status, fragment) {
+  assert.equal(res.status, status, JSON.stringify(res.json));
+  assert.deepEqual(res.json, { success: false, code: status, msg: res.json.msg, data: null });
+  assert.match(res.json.msg, fragment);
+}
+
+test('origin stalls after the headers (with Content-Length): 504', async () => {
+  const url = origin.stall('/f/stall-cl', Buffer.concat([TYPES.png.bytes, filler(4096, 1)]), { contentLength: 2 * MiB });
+  const res = await upload(worker, { file_url: url, upload_path: 'stall-cl', file_name: 's.png' });
+  assertError(res, 504, new RegExp(`within ${TIMEOUT_MS} ms`));
+  assertNothingLeft('stall-cl');
+});
+
+test('origin stalls mid-body after more than one part (chunked): 504, multipart aborted', async () => {
+  // 9 MiB: the first 8 MiB part is already uploaded when the origin goes silent
+  const url = origin.stall('/f/stall-chunked', filler(9 * MiB, 2));
+  const res = await upload(worker, { file_url: url, upload_path: 'stall-chunked', file_name: 's.bin' });
+  assertError(res, 504, /within/);
+  assertNothingLeft('stall-chunked');
+});
+
+test('origin resets the connection mid-body (with Content-Length): 502', async () => {
+  const url = origin.drop('/f/reset-cl', filler(MiB, 3), { contentLength: 3 * MiB });
+  const res = await upload(worker, { file_url: url, upload_path: 'reset-cl', file_name: 'r.bin' });
+  assertError(res, 502, /connection failed during the download/);
+  assertNothingLeft('reset-cl');
+});
+
+test('origin resets the connection after one multipart part (chunked): 502, multipart aborted', async () => {
+  const url = origin.drop('/f/reset-chunked', filler(9 * MiB, 4));
+  const res = await upload(worker, { file_url: url, upload_path: 'reset-chunked', file_name: 'r.bin' });
+  assertError(res, 502, /connection failed during the download/);
+  assertNothingLeft('reset-chunked');
+});
+
+test('Content-Length longer than what is sent, then a clean close: 502', async () => {
+  const body = filler(200_000, 5);
+  const url = origin.raw('/f/cl-long', `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length * 2}\r\nConnection: close\r\n\r\n`, body);
+  const res = await upload(worker, { file_url: url, upload_path: 'cl-long', file_name: 'l.bin' });
+  assertError(res, 502, /connection failed during the download/);
+  assertNothingLeft('cl-long');
+});
+
+test('Content-Length shorter than what is sent: exactly the declared bytes are stored, never more', async () => {
+  // HTTP framing ends the message at Content-Length; the extra bytes are not part of it.
+  const declared = filler(50_000, 6);
+  const url = origin.raw('/f/cl-short', `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared.length}\r\nConnection: close\r\n\r\n`,
+    Buffer.concat([declared, filler(150_000, 7)]));
+  const res = await upload(worker, { file_url: url, upload_path: 'cl-short', file_name: 's.bin' });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  assert.equal(res.json.data.file_size, declared.length);
+  const served = await get(res.json.data.download_url);
+  assert.equal(sha256(served.body), sha256(declared));
+});
+
+test('malformed chunked framing: 502', async () => {
+  const url = origin.raw('/f/bad-chunks', 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
+    Buffer.from('10\r\n0123456789abcdef\r\nZZZZ\r\nnot a chunk\r\n'));
+  const res = await upload(worker, { file_url: url, upload_path: 'bad-chunks', file_name: 'c.bin' });
+  assertError(res, 502, /connection failed during the download/);
+  assertNothingLeft('bad-chunks');
+});
+
+test('an endless chunked body is 413 at the limit, multipart aborted', async () => {
+  const url = origin.endless('/f/endless', filler(64 * 1024, 8));
+  const res = await upload(worker, { file_url: url, upload_path: 'endless', file_name: 'e.bin' });
+  assertError(res, 413, new RegExp(`size limit of ${LIMIT} bytes`));
+  assertNothingLeft('endless');
+});
+
+test('a redirect loop is 502 after 5 hops', async () => {
+  origin.status('/f/loop-a', 302, '/f/loop-b');
+  const url = origin.status('/f/loop-b', 307, '/f/loop-a');
+  const res = await upload(worker, { file_url: url, upload_path: 'loop' });
+  assertError(res, 502, /redirected more than 5 times/);
+  assert.equal(origin.hits('/f/loop-a') + origin.hits('/f/loop-b'), 6, 'the first request and 5 redirects');
+  assertNothingLeft('loop');
+});
+
+test('a redirect to a blocked address is 400 naming the rule', async () => {
+  const url = origin.status('/f/to-metadata', 301, 'http://[::ffff:169.254.169.254]/latest/meta-data/iam/');
+  const res = await upload(worker, { file_url: url, upload_path: 'blocked' });
+  assertError(res, 400, /^redirect rejected: private or reserved address \(IPv4-mapped IPv6\)$/);
+  assertNothingLeft('blocked');
+});
+
+test('a redirect with an unparsable Location is 400', async () => {
+  const url = origin.status('/f/bad-location', 302, 'http://[::1');
+  const res = await upload(worker, { file_url: url, upload_path: 'bad-location' });
+  assertError(res, 400, /^redirect rejected: not a valid URL$/);
+});
+

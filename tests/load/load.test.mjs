@@ -1,0 +1,123 @@
+// Load: 64 concurrent uploads of sizes from 1 KiB to 20 MiB (log-spaced), half with a
+// Content-Length and half chunked, against the Worker in local workerd. Every upload must
+// succeed and every served byte must match its origin (SHA-256). Bounded: 64 uploads, one
+// deadline. The figures are printed and written to tests/artifacts/load.json.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { startOrigin } from '../http/support/origin.mjs';
+import { get, KEYS } from '../http/support/worker.mjs';
+import { startQuietWorker } from './worker.mjs';
+import { filler, sha256 } from '../http/support/fixtures.mjs';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const COUNT = 64;
+const MIN = KiB;
+const MAX = 20 * MiB;
+const DEADLINE_MS = 8 * 60_000;
+let origin;
+let worker;
+
+before(async () => {
+  origin = await startOrigin();
+  // The per-upload deadline covers the whole transfer; 64 transfers share one machine here.
+  worker = await startQuietWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '240000' } });
+});
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+});
+
+// From 1 KiB to 20 MiB, log-spaced: 137 MiB in all, six files above one multipart part
+// (8 MiB), three of them chunked.
+const sizes = Array.from({ length: COUNT }, (_, i) => Math.round(MIN * (MAX / MIN) ** (i / (COUNT - 1))));
+
+/** POSTs an upload with node:http (fetch gives up on response headers after 300 s). */
+function post(body) {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${worker.url}/api/v1/files/upload/url`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.a.key}`, 'content-length': Buffer.byteLength(data) },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        try { resolve({ status: res.statusCode, json: JSON.parse(text) }); } catch { reject(new Error(`non-JSON ${res.statusCode}: ${text}`)); }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+test(`${COUNT} concurrent uploads, 1 KiB to 20 MiB, with and without Content-Length`, { timeout: DEADLINE_MS }, async () => {
+  const files = sizes.map((size, i) => {
+    const bytes = filler(size, 1000 + i);
+    const chunked = i % 2 === 1;
+    const url = origin.file(`/load/${i}.bin`, bytes, { chunked, contentType: 'application/octet-stream', chunkSize: 256 * KiB });
+    return { i, size, chunked, url, hash: sha256(bytes) };
+  });
+  const total = sizes.reduce((a, b) => a + b, 0);
+
+  const started = performance.now();
+  let done = 0;
+  const results = await Promise.all(files.map(async (f) => {
+    const t0 = performance.now();
+    const res = await post({ file_url: f.url, upload_path: 'load', file_name: `${f.i}.bin` });
+    const ms = performance.now() - t0;
+    done += 1;
+    if (process.env.LOAD_PROGRESS) console.error(`  ${done}/${COUNT}: #${f.i} ${f.size} B ${f.chunked ? 'chunked' : 'length'} -> ${res.status} in ${(ms / 1000).toFixed(1)} s`);
+    return { ...f, res, ms };
+  }));
+  const uploadMs = performance.now() - started;
+
+  for (const r of results) {
+    assert.equal(r.res.status, 200, `upload ${r.i} (${r.size} bytes, ${r.chunked ? 'chunked' : 'Content-Length'}): ${JSON.stringify(r.res.json)}`);
+    assert.equal(r.res.json.data.file_size, r.size, `upload ${r.i}`);
+  }
+
+  // Every served byte, through download_url, 16 at a time.
+  const verifyStart = performance.now();
+  const queue = [...results];
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    for (let r = queue.shift(); r; r = queue.shift()) {
+      const served = await get(r.res.json.data.download_url);
+      assert.equal(served.status, 200, `download ${r.i}`);
+      assert.equal(served.body.length, r.size, `download ${r.i}`);
+      assert.equal(sha256(served.body), r.hash, `download ${r.i}: bytes differ`);
+    }
+  }));
+  const verifyMs = performance.now() - verifyStart;
+
+  const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
+  const figures = {
+    uploads: COUNT,
+    concurrency: COUNT,
+    sizes: '1 KiB to 20 MiB, log-spaced (1 KiB * 20480^(i/63)); odd ones chunked (no Content-Length)',
+    total_mib: +(total / MiB).toFixed(1),
+    upload_wall_s: +(uploadMs / 1000).toFixed(1),
+    upload_throughput_mib_s: +(total / MiB / (uploadMs / 1000)).toFixed(1),
+    latency_s: {
+      p50: +(percentile(latencies, 50) / 1000).toFixed(1),
+      p95: +(percentile(latencies, 95) / 1000).toFixed(1),
+      max: +(latencies.at(-1) / 1000).toFixed(1),
+    },
+    verify_wall_s: +(verifyMs / 1000).toFixed(1),
+    all_succeeded: true,
+    all_bytes_match: true,
+  };
+  console.log(`load figures: ${JSON.stringify(figures)}`);
+  const dir = path.resolve(new URL('../artifacts', import.meta.url).pathname);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'load.json'), `${JSON.stringify(figures, null, 2)}\n`);
+
+  const state = worker.r2();
+  assert.equal(state.multipart.filter((m) => m.state === 0).length, 0, 'no multipart upload left in progress');
+});

@@ -1,0 +1,88 @@
+//! Property tests of names, paths and `Content-Disposition`: no input panics, what is
+//! accepted is safe, and a built header always parses back to the exact name.
+
+use proptest::prelude::*;
+use url::Url;
+use urlstash::core::names::{content_disposition, disposition_filename, original_name, validate_file_name, MAX_NAME_BYTES};
+use urlstash::core::path::validate_upload_path;
+
+/// Strings rich in the characters that matter here.
+fn hostile() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        Just("..".to_owned()),
+        Just("/".to_owned()),
+        Just("\\".to_owned()),
+        Just("\"".to_owned()),
+        Just(";".to_owned()),
+        Just("%".to_owned()),
+        Just("'".to_owned()),
+        Just("\r\n".to_owned()),
+        Just("\u{202E}".to_owned()),
+        Just("\u{0}".to_owned()),
+        Just("CON".to_owned()),
+        Just("filename*=".to_owned()),
+        Just("報告".to_owned()),
+        "[a-zA-Z0-9 ._-]{1,8}",
+        any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
+}
+
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '/' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}')
+}
+
+proptest! {
+    #[test]
+    fn accepted_file_names_are_safe(name in prop_oneof![hostile(), any::<String>()]) {
+        if let Ok(ok) = validate_file_name(&name) {
+            prop_assert_eq!(&ok, &name);
+            prop_assert!(!ok.is_empty() && ok.len() <= MAX_NAME_BYTES);
+            prop_assert!(!ok.chars().any(is_unsafe_char), "{:?}", ok);
+            prop_assert!(!ok.contains(".."));
+            prop_assert!(!ok.ends_with('.') && ok.trim() == ok);
+        }
+    }
+
+    #[test]
+    fn accepted_upload_paths_are_plain(path in prop_oneof![hostile(), any::<String>(), "[a-z./]{0,30}"]) {
+        if let Ok(Some(p)) = validate_upload_path(&path) {
+            prop_assert!(!p.starts_with('/') && !p.ends_with('/'));
+            for segment in p.split('/') {
+                prop_assert!(!segment.is_empty() && segment != "." && segment != "..", "{:?}", p);
+                prop_assert!(segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+            }
+        }
+    }
+
+    #[test]
+    fn content_disposition_round_trips(name in prop_oneof![hostile(), any::<String>()], attachment in any::<bool>()) {
+        let kind = if attachment { "attachment" } else { "inline" };
+        let header = content_disposition(kind, &name);
+        // a header value that cannot be broken out of: visible ASCII and spaces only
+        prop_assert!(header.bytes().all(|b| b == b' ' || b.is_ascii_graphic()), "{:?}", header);
+        prop_assert!(header.starts_with(kind));
+        prop_assert_eq!(disposition_filename(&header), Some(name));
+    }
+
+    #[test]
+    fn disposition_parsing_never_panics(header in prop_oneof![hostile(), any::<String>()]) {
+        let _ = disposition_filename(&header);
+        let _ = disposition_filename(&format!("attachment; filename={header}"));
+        let _ = disposition_filename(&format!("attachment; filename*={header}"));
+        let _ = disposition_filename(&format!("attachment; filename=\"{header}"));
+    }
+
+    #[test]
+    fn original_names_are_display_safe(cd in proptest::option::of(prop_oneof![hostile(), any::<String>()]), segment in prop_oneof![hostile(), any::<String>()]) {
+        let cd = cd.map(|v| format!("attachment; filename=\"{v}\""));
+        let url = Url::parse("https://example.com/dir/").unwrap().join(&segment).unwrap_or_else(|_| Url::parse("https://example.com/").unwrap());
+        let name = original_name(cd.as_deref(), &url);
+        prop_assert!(!name.is_empty() && name.len() <= MAX_NAME_BYTES);
+        prop_assert!(!name.chars().any(is_unsafe_char), "{:?}", name);
+        prop_assert!(name != "." && name != "..");
+        prop_assert!(!name.contains(['<', '>', ':', '"', '|', '?', '*']));
+        // and it survives the header unchanged
+        prop_assert_eq!(disposition_filename(&content_disposition("attachment", &name)), Some(name));
+    }
+}

@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
-import { get, KEYS } from '../http/support/worker.mjs';
-import { startQuietWorker } from './worker.mjs';
+import { get, startWorker, KEYS } from '../http/support/worker.mjs';
 import { filler, sha256 } from '../http/support/fixtures.mjs';
 
 const KiB = 1024;
@@ -24,7 +23,8 @@ let worker;
 before(async () => {
   origin = await startOrigin();
   // The per-upload deadline covers the whole transfer; 64 transfers share one machine here.
-  worker = await startQuietWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '240000' } });
+  // Chunked uploads reserve MAX_FILE_BYTES of quota each until they settle: room for all 64.
+  worker = await startWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '240000', DEFAULT_MAX_BYTES: String(64 * 100 * MiB) } });
 });
 after(async () => {
   await worker?.stop();

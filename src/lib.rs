@@ -28,11 +28,18 @@
 //!   - `fields.rs`: which request field an error concerns (for clients to place messages).
 //!   - `openapi.rs`: the API description served at `/openapi.json` (`openapi.yaml`, turned
 //!     into JSON by `build.rs`).
-//! - `server/` (feature `server`): the Worker: entry points, the R2/KV/fetch adapters,
-//!   handlers, and the one place errors become responses. Besides the upload path:
-//!   `ledger.rs` (the `QuotaLedger` Durable Object and its client), `admin.rs` (the keys
-//!   API), `manage.rs` (file info/delete/list, usage), `batch.rs` (batch upload),
-//!   `http.rs` (request bodies, queries, link base), `cors.rs` (CORS headers, preflights).
+//! - `server/` (feature `server`): the Worker.
+//!   - `mod.rs`: the `fetch`/`scheduled` entry points and dispatch. `bindings.rs`: binding
+//!     names and the services built from `Env` once. `respond.rs`: the one place errors
+//!     become responses. `cors.rs`: CORS headers and preflights.
+//!   - `auth.rs`: API key lookup in KV. `http.rs`: request bodies, queries, link base, the
+//!     request's URL policy.
+//!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, one
+//!     deadline, sniffing). `ingest.rs`: streaming a body into R2 (`FixedLengthStream` or
+//!     multipart). `r2.rs`: the `ObjectStore` adapter and R2 reads. `js.rs`: JS helpers.
+//!   - `files.rs`: serving `file_url` and `download_url`. `sweep.rs`: the cron sweep.
+//!   - `ledger.rs`: the `QuotaLedger` Durable Object and its client. `admin.rs`: the keys
+//!     API. `manage.rs`: file info/delete/list, usage. `batch.rs`: batch upload.
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
 //!   - `options.rs`: JS options read and checked with the server's own validation.

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startOrigin } from './support/origin.mjs';
 import { startWorker, upload, get } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
 
 const MiB = 1024 * 1024;
 const LIMIT = 10 * MiB; // above one multipart part (8 MiB), so the endless body starts one
@@ -29,12 +30,6 @@ function assertNothingLeft(path) {
   const index = state.objects.filter((o) => o.key.startsWith('i/') && String(o.custom.object_key ?? '').includes(`/${path}/`));
   const inProgress = state.multipart.filter((m) => m.key.includes(`/${path}/`) && m.state === 0);
   assert.deepEqual({ objects, index, inProgress }, { objects: [], index: [], inProgress: [] });
-}
-
-function assertError(res, status, fragment) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.deepEqual(res.json, { success: false, code: status, msg: res.json.msg, data: null });
-  assert.match(res.json.msg, fragment);
 }
 
 test('origin stalls after the headers (with Content-Length): 504', async () => {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import { startOrigin } from './support/origin.mjs';
 import { startWorker, upload, api, get, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
 
 let origin;
 let worker;
@@ -43,12 +44,6 @@ after(async () => {
 const as = (key) => ({ token: key });
 const A = KEYS.a.key;
 const B = KEYS.b.key;
-
-function assertError(res, status, fragment) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.deepEqual(res.json, { success: false, code: status, msg: res.json.msg, data: null });
-  assert.match(res.json.msg, fragment);
-}
 
 async function put(path, body, name, key = A) {
   const res = await upload(worker, { file_url: origin.file(`/${name}`, body), upload_path: path, file_name: name }, { key });

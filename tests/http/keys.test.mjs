@@ -7,6 +7,7 @@ import path from 'node:path';
 import { startOrigin } from './support/origin.mjs';
 import { startWorker, upload, api, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
 
 const ADMIN = 'test-admin-token-0123456789';
 let origin;
@@ -23,15 +24,6 @@ after(async () => {
 
 const admin = (method, p, body) => api(worker, method, p, { token: ADMIN, body });
 const create = (body) => admin('POST', '/api/v1/admin/keys', body);
-
-function assertEnvelopeError(res, status, fragment) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.deepEqual(Object.keys(res.json).sort(), ['code', 'data', 'msg', 'success']);
-  assert.equal(res.json.success, false);
-  assert.equal(res.json.code, status);
-  assert.equal(res.json.data, null);
-  assert.match(res.json.msg, fragment);
-}
 
 /** The local KV entries: `wrangler kv key list` against the Worker's state directory. */
 function kvKeys() {
@@ -55,7 +47,7 @@ describe('admin token', () => {
   ]) {
     test(`${label} admin token is 401 with WWW-Authenticate`, async () => {
       const res = await api(worker, 'GET', '/api/v1/admin/keys', { token });
-      assertEnvelopeError(res, 401, fragment);
+      assertError(res, 401, fragment);
       assert.match(res.headers.get('www-authenticate'), /^Bearer/);
     });
   }
@@ -64,7 +56,7 @@ describe('admin token', () => {
     const bare = await startWorker({});
     try {
       const res = await api(bare, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'x' } });
-      assertEnvelopeError(res, 503, /admin API is disabled: the ADMIN_TOKEN secret is not set/);
+      assertError(res, 503, /admin API is disabled: the ADMIN_TOKEN secret is not set/);
     } finally {
       await bare.stop();
     }
@@ -114,7 +106,7 @@ describe('keys', () => {
     ['not JSON', '{', /not valid JSON/],
   ]) {
     test(`create with ${label} is 400`, async () => {
-      assertEnvelopeError(await create(body), 400, fragment);
+      assertError(await create(body), 400, fragment);
     });
   }
 
@@ -141,7 +133,7 @@ describe('keys', () => {
       assert.ok(!text.includes(m.key) && !text.includes(hashKey(m.key)));
     }
     assert.ok(!seen.some((k) => 'key' in k));
-    assertEnvelopeError(await admin('GET', '/api/v1/admin/keys?limit=0'), 400, /invalid `limit`/);
+    assertError(await admin('GET', '/api/v1/admin/keys?limit=0'), 400, /invalid `limit`/);
   });
 
   test('PATCH changes quota, name and status; null goes back to the default', async () => {
@@ -149,7 +141,7 @@ describe('keys', () => {
     const first = await upload(worker, { file_url: origin.file('/b1.png', TYPES.png.bytes), file_name: 'b1.png' }, { key: k.key });
     assert.equal(first.status, 200);
     const full = await upload(worker, { file_url: origin.file('/b2.png', TYPES.png.bytes), file_name: 'b2.png' }, { key: k.key });
-    assertEnvelopeError(full, 429, /1 of 1 files/);
+    assertError(full, 429, /1 of 1 files/);
 
     const patched = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { max_files: 2, name: 'bobby' });
     assert.equal(patched.status, 200, JSON.stringify(patched.json));
@@ -167,13 +159,13 @@ describe('keys', () => {
     const off = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true });
     assert.equal(off.json.data.disabled, true);
     const refused = await upload(worker, { file_url: origin.file('/b3.png', TYPES.png.bytes) }, { key: k.key });
-    assertEnvelopeError(refused, 401, /disabled/);
+    assertError(refused, 401, /disabled/);
     await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: false });
     const back = await upload(worker, { file_url: origin.file('/b4.png', TYPES.png.bytes) }, { key: k.key });
     assert.equal(back.status, 200);
 
-    assertEnvelopeError(await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, {}), 400, /nothing to update/);
-    assertEnvelopeError(await admin('PATCH', '/api/v1/admin/keys/k_nosuchkey', { name: 'x' }), 404, /no such API key/);
+    assertError(await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, {}), 400, /nothing to update/);
+    assertError(await admin('PATCH', '/api/v1/admin/keys/k_nosuchkey', { name: 'x' }), 404, /no such API key/);
   });
 
   test('DELETE revokes: the key fails at once, everywhere it is used', async () => {
@@ -183,11 +175,11 @@ describe('keys', () => {
     const del = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
     assert.equal(del.status, 200, JSON.stringify(del.json));
     assert.deepEqual(del.json.data, { key_id: k.key_id, revoked: true });
-    assertEnvelopeError(await upload(worker, { file_url: origin.file('/c2.png', TYPES.png.bytes) }, { key: k.key }), 401, /invalid API key/);
-    assertEnvelopeError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
-    assertEnvelopeError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /invalid API key/);
-    assertEnvelopeError(await admin('GET', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
-    assertEnvelopeError(await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
+    assertError(await upload(worker, { file_url: origin.file('/c2.png', TYPES.png.bytes) }, { key: k.key }), 401, /invalid API key/);
+    assertError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
+    assertError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /invalid API key/);
+    assertError(await admin('GET', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
+    assertError(await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
     assert.ok(!kvKeys().includes(hashKey(k.key)));
   });
 
@@ -199,14 +191,14 @@ describe('keys', () => {
     const stale = await api(worker, 'GET', '/api/v1/files', { token: k.key });
     assert.equal(stale.status, 200, 'KV authenticates the key again (the stale record is seen)');
     const up = await upload(worker, { file_url: origin.file('/d.png', TYPES.png.bytes) }, { key: k.key });
-    assertEnvelopeError(up, 401, /invalid API key/);
-    assertEnvelopeError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
+    assertError(up, 401, /invalid API key/);
+    assertError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
     assert.deepEqual(worker.r2().objects.filter((o) => o.key.startsWith(`f/${k.key_id}/`)), []);
   });
 
   test('routing: wrong methods are 405 with Allow', async () => {
     const res = await admin('PUT', '/api/v1/admin/keys');
-    assertEnvelopeError(res, 405, /method not allowed/);
+    assertError(res, 405, /method not allowed/);
     assert.equal(res.headers.get('allow'), 'GET, POST');
     const one = await admin('POST', '/api/v1/admin/keys/k_1');
     assert.equal(one.headers.get('allow'), 'GET, PATCH, DELETE');

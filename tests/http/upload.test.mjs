@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startOrigin } from './support/origin.mjs';
 import { startWorker, upload, get, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
 
 const MiB = 1024 * 1024;
 const LIMIT = 16 * MiB;
@@ -21,16 +22,6 @@ after(async () => {
   await worker?.stop();
   await origin?.close();
 });
-
-/** The envelope of an error: shape, code = status, message fragment. */
-function assertError(res, status, fragment) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.deepEqual(Object.keys(res.json).sort(), ['code', 'data', 'msg', 'success']);
-  assert.equal(res.json.success, false);
-  assert.equal(res.json.code, status);
-  assert.equal(res.json.data, null);
-  assert.match(res.json.msg, fragment);
-}
 
 /** Every served copy equals the origin's bytes. */
 async function assertServes(data, bytes) {

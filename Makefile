@@ -77,8 +77,12 @@ $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION):
 
 build: build/index.js pkg
 
-build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen
-	$(CARGO_BIN)/worker-build --release --no-opt --features server
+build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
+	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --features server
+	@# worker-build's wasm-bindgen keeps the name section after its wasm-opt pass: strip it here
+	@# (same features as Cargo.toml's wasm-opt; workerd's V8 cannot read compact imports).
+	node_modules/.bin/wasm-opt build/index_bg.wasm --all-features --disable-compact-imports \
+	  --strip-debug --strip-producers -o build/index_bg.wasm
 	@touch $@
 
 # The browser client: the crate with `client` only, size-tuned profile, wasm-bindgen --target web.

@@ -10,8 +10,14 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use api::{Call, Method};
 use error::ClientError;
 use options::Settings;
+
+use crate::core::batch::BatchData;
+use crate::core::envelope::{FileData, FileDeleted};
+use crate::core::ledger::UsageReport;
+use crate::core::listing::FileList;
 
 /// A client of one urlstash service. Cheap to create; holds only its settings.
 #[wasm_bindgen(js_name = UploadClient)]
@@ -41,7 +47,73 @@ impl UploadClient {
         future_to_promise(async move {
             let authorization = options::authorization(&settings.api_key)?;
             let body = options::upload_body(options)?;
-            let data = api::upload(&settings, &authorization, body).await?;
+            let data: FileData = api::send(&settings, &authorization, Call::upload(body)).await?;
+            to_js(&data)
+        })
+    }
+
+    /// Up to 20 uploads in one request; resolves with every item's envelope in order and
+    /// the tallies. An item the server's own parser refuses is answered in place without
+    /// being sent; an empty or oversized list rejects (400).
+    #[wasm_bindgen(js_name = uploadFromUrls, unchecked_return_type = "Promise<BatchResult>")]
+    pub fn upload_from_urls(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions[]")] items: JsValue) -> js_sys::Promise {
+        let settings = Rc::clone(&self.settings);
+        future_to_promise(async move {
+            let authorization = options::authorization(&settings.api_key)?;
+            let plan = options::batch_plan(items)?;
+            let answered: Option<BatchData> = match plan.body {
+                Some(body) => Some(api::send(&settings, &authorization, Call::batch(body)).await?),
+                None => None,
+            };
+            to_js(&api::merge_batch(plan.refused, answered)?)
+        })
+    }
+
+    /// One of the caller's files by id; rejects with status 404 when it is unknown,
+    /// expired, deleted or another key's.
+    #[wasm_bindgen(js_name = getFile, unchecked_return_type = "Promise<FileData>")]
+    pub fn get_file(&self, #[wasm_bindgen(js_name = fileId)] file_id: String) -> js_sys::Promise {
+        let settings = Rc::clone(&self.settings);
+        future_to_promise(async move {
+            let authorization = options::authorization(&settings.api_key)?;
+            let call = Call::file(Method::Get, options::file_id(&file_id)?);
+            let data: FileData = api::send(&settings, &authorization, call).await?;
+            to_js(&data)
+        })
+    }
+
+    /// Deletes one of the caller's files at once (both links answer 404 afterwards).
+    #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<DeletedFile>")]
+    pub fn delete_file(&self, #[wasm_bindgen(js_name = fileId)] file_id: String) -> js_sys::Promise {
+        let settings = Rc::clone(&self.settings);
+        future_to_promise(async move {
+            let authorization = options::authorization(&settings.api_key)?;
+            let call = Call::file(Method::Delete, options::file_id(&file_id)?);
+            let data: FileDeleted = api::send(&settings, &authorization, call).await?;
+            to_js(&data)
+        })
+    }
+
+    /// A page of the caller's live files, optionally under `uploadPath`; pass the
+    /// answer's `cursor` for the next page (`null` on the last one).
+    #[wasm_bindgen(js_name = listFiles, unchecked_return_type = "Promise<FileList>")]
+    pub fn list_files(&self, #[wasm_bindgen(unchecked_param_type = "ListOptions | undefined")] options: JsValue) -> js_sys::Promise {
+        let settings = Rc::clone(&self.settings);
+        future_to_promise(async move {
+            let authorization = options::authorization(&settings.api_key)?;
+            let call = Call::list(&options::list_query(options)?);
+            let data: FileList = api::send(&settings, &authorization, call).await?;
+            to_js(&data)
+        })
+    }
+
+    /// The caller's key, what it holds (settled and reserved) and its limits.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Usage>")]
+    pub fn usage(&self) -> js_sys::Promise {
+        let settings = Rc::clone(&self.settings);
+        future_to_promise(async move {
+            let authorization = options::authorization(&settings.api_key)?;
+            let data: UsageReport = api::send(&settings, &authorization, Call::usage()).await?;
             to_js(&data)
         })
     }

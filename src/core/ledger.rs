@@ -33,6 +33,17 @@ pub struct Usage {
     pub reserved_files: u64,
 }
 
+/// `GET /api/v1/usage`: who the key is, what it holds and its limits, in one flat object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub key_id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub usage: Usage,
+    #[serde(flatten)]
+    pub limits: Limits,
+}
+
 /// The key's own settings, authoritative here (KV keeps a copy for listing).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyConfig {

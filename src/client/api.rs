@@ -81,6 +81,12 @@ fn network(err: gloo_net::Error) -> ClientError {
 
 /// Sends `call` with the `Authorization` header and reads the envelope's `data` as `T`.
 pub(crate) async fn send<T: DeserializeOwned>(settings: &Settings, authorization: &str, call: Call) -> Result<T, ClientError> {
+    let data = send_call(settings, authorization, call).await?;
+    serde_json::from_value(data).map_err(|e| unexpected_shape(&e))
+}
+
+/// The one request path (kept apart from `send` so that it exists once, not per `T`).
+async fn send_call(settings: &Settings, authorization: &str, call: Call) -> Result<serde_json::Value, ClientError> {
     let url = format!("{}{}", settings.base, call.path);
     let builder = match call.method {
         Method::Get => Request::get(&url),
@@ -96,11 +102,21 @@ pub(crate) async fn send<T: DeserializeOwned>(settings: &Settings, authorization
     let response = request.send().await.map_err(network)?;
     let status = response.status();
     let text = response.text().await.map_err(|e| ClientError::Unexpected { status, detail: e.to_string() })?;
-    read_envelope(status, &text)
+    envelope_data(status, &text)
+}
+
+fn unexpected_shape(err: &serde_json::Error) -> ClientError {
+    ClientError::Unexpected { status: 200, detail: format!("data is not of the expected shape ({err})") }
 }
 
 /// Turns a response into its `data` (as `T`) or the error it reports.
+#[cfg(test)]
 pub(crate) fn read_envelope<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, ClientError> {
+    serde_json::from_value(envelope_data(status, text)?).map_err(|e| unexpected_shape(&e))
+}
+
+/// Turns a response into its envelope's `data` or the error it reports.
+fn envelope_data(status: u16, text: &str) -> Result<serde_json::Value, ClientError> {
     let unexpected = |detail: String| ClientError::Unexpected { status, detail };
     let envelope: Envelope<serde_json::Value> = serde_json::from_str(text).map_err(|_| {
         let start: String = text.trim().chars().take(120).collect();
@@ -109,8 +125,7 @@ pub(crate) fn read_envelope<T: DeserializeOwned>(status: u16, text: &str) -> Res
     if !(200..300).contains(&status) || !envelope.success {
         return Err(ClientError::Server { status, code: envelope.code, msg: envelope.msg });
     }
-    let data = envelope.data.ok_or_else(|| unexpected("success without data".into()))?;
-    serde_json::from_value(data).map_err(|e| unexpected(format!("data is not of the expected shape ({e})")))
+    envelope.data.ok_or_else(|| unexpected("success without data".into()))
 }
 
 /// The batch's answer with the items refused before sending put back in their places:
@@ -218,7 +233,7 @@ mod tests {
 
         let usage = r#"{"key_id":"k_a","name":"a","bytes":5,"files":1,"reserved_bytes":0,"reserved_files":0,"max_bytes":100,"max_files":10}"#;
         let report: UsageReport = read_envelope(200, &ok(usage)).unwrap();
-        assert_eq!((report.usage.bytes, report.usage.files, report.limits.max_files), (5, 1, 10));
+        assert_eq!((report.bytes, report.files, report.max_files), (5, 1, 10));
         assert_eq!(serde_json::to_value(&report).unwrap(), serde_json::from_str::<serde_json::Value>(usage).unwrap());
 
         let batch = format!(r#"{{"succeeded":1,"failed":1,"results":[{},{{"success":false,"code":502,"msg":"origin responded with HTTP 404","data":null}}]}}"#, ok(DATA));

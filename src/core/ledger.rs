@@ -34,14 +34,26 @@ pub struct Usage {
 }
 
 /// `GET /api/v1/usage`: who the key is, what it holds and its limits, in one flat object.
+/// (Spelled out rather than `#[serde(flatten)]`, which would pull serde's buffering
+/// deserializer into the browser client.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageReport {
     pub key_id: String,
     pub name: String,
-    #[serde(flatten)]
-    pub usage: Usage,
-    #[serde(flatten)]
-    pub limits: Limits,
+    pub bytes: u64,
+    pub files: u64,
+    pub reserved_bytes: u64,
+    pub reserved_files: u64,
+    pub max_bytes: u64,
+    pub max_files: u64,
+}
+
+impl UsageReport {
+    pub fn new(key_id: String, name: String, usage: Usage, limits: Limits) -> Self {
+        let Usage { bytes, files, reserved_bytes, reserved_files } = usage;
+        let Limits { max_bytes, max_files } = limits;
+        UsageReport { key_id, name, bytes, files, reserved_bytes, reserved_files, max_bytes, max_files }
+    }
 }
 
 /// The key's own settings, authoritative here (KV keeps a copy for listing).

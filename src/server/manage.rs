@@ -94,5 +94,5 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
 pub(crate) async fn usage(req: &Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let (usage, limits) = services.ledger(&owner.id).usage().await?;
-    respond::json(200, &Envelope::ok("Usage", UsageReport { key_id: owner.id, name: owner.name, usage, limits }))
+    respond::json(200, &Envelope::ok("Usage", UsageReport::new(owner.id, owner.name, usage, limits)))
 }

@@ -79,14 +79,14 @@ fn network(err: gloo_net::Error) -> ClientError {
     ClientError::Network(err.to_string())
 }
 
-/// Sends `call` with the `Authorization` header and reads the envelope's `data` as `T`.
-pub(crate) async fn send<T: DeserializeOwned>(settings: &Settings, authorization: &str, call: Call) -> Result<T, ClientError> {
-    let data = send_call(settings, authorization, call).await?;
+/// The envelope's `data` read as `T` (an answer of another shape is `Unexpected`).
+pub(crate) fn data_as<T: DeserializeOwned>(data: serde_json::Value) -> Result<T, ClientError> {
     serde_json::from_value(data).map_err(|e| unexpected_shape(&e))
 }
 
-/// The one request path (kept apart from `send` so that it exists once, not per `T`).
-async fn send_call(settings: &Settings, authorization: &str, call: Call) -> Result<serde_json::Value, ClientError> {
+/// The one request path: sends `call` with the `Authorization` header (and its JSON body)
+/// and resolves with the envelope's `data`, or the error the answer reports.
+pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -> Result<serde_json::Value, ClientError> {
     let url = format!("{}{}", settings.base, call.path);
     let builder = match call.method {
         Method::Get => Request::get(&url),
@@ -112,7 +112,7 @@ fn unexpected_shape(err: &serde_json::Error) -> ClientError {
 /// Turns a response into its `data` (as `T`) or the error it reports.
 #[cfg(test)]
 pub(crate) fn read_envelope<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, ClientError> {
-    serde_json::from_value(envelope_data(status, text)?).map_err(|e| unexpected_shape(&e))
+    data_as(envelope_data(status, text)?)
 }
 
 /// Turns a response into its envelope's `data` or the error it reports.

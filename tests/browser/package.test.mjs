@@ -156,7 +156,8 @@ test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   const gzip = zlib.gzipSync(wasm, { level: 9 }).length;
   const brotli = zlib.brotliCompressSync(wasm).length;
   console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
-  // Budgets about 15 % above what docs/README-client.md records: a regression guard.
-  assert.ok(wasm.length < 440_000, `raw ${wasm.length}`);
-  assert.ok(gzip < 170_000, `gzip ${gzip}`);
+  // Budgets about 6 % above what docs/client.md records (raised from 440,000 / 170,000 when
+  // getFile, deleteFile, listFiles, usage and uploadFromUrls landed): a regression guard.
+  assert.ok(wasm.length < 500_000, `raw ${wasm.length}`);
+  assert.ok(gzip < 192_000, `gzip ${gzip}`);
 });

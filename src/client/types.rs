@@ -64,6 +64,12 @@ export interface ListOptions {
   cursor?: string | null;
 }
 
+/** `listFiles()` without options (wasm-bindgen cannot mark a typed parameter optional;
+ * this overload merges into the generated class). */
+export interface UploadClient {
+  listFiles(): Promise<FileList>;
+}
+
 /** A page of `listFiles(...)`. */
 export interface FileList {
   files: FileData[];

@@ -15,6 +15,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 const WORKER: Option<&str> = option_env!("URLSTASH_WORKER_URL");
 const PNG_URL: Option<&str> = option_env!("URLSTASH_PNG_URL");
 const PNG_SHA256: Option<&str> = option_env!("URLSTASH_PNG_SHA256");
+/// A URL on the same origin that answers 404 (the batch's failing item).
+const MISSING_URL: Option<&str> = option_env!("URLSTASH_MISSING_URL");
 /// A key the harness seeds (tests/http/support/worker.mjs KEYS.a).
 const KEY: &str = "test-key-alpha";
 
@@ -52,6 +54,21 @@ async fn upload_err(client: &UploadClient, options: &str) -> JsValue {
             err
         }
     }
+}
+
+async fn rejection(promise: js_sys::Promise) -> JsValue {
+    match JsFuture::from(promise).await {
+        Ok(data) => panic!("expected a rejection, got {data:?}"),
+        Err(err) => {
+            assert_eq!(string(&err, "name"), "UploadError");
+            err
+        }
+    }
+}
+
+/// Compares two JS values as JSON (same keys in the same order).
+fn json_of(value: &JsValue) -> String {
+    JSON::stringify(value).expect("stringify").as_string().expect("string")
 }
 
 async fn sha256_of(url: &str) -> (u16, String) {
@@ -141,4 +158,99 @@ fn a_bad_base_url_throws() {
     let err = UploadClient::new(js(r#"{"baseUrl":"files.example.com","apiKey":"k"}"#)).err().expect("throws");
     assert_eq!(string(&err, "name"), "UploadError");
     assert_eq!(number(&err, "status"), 0.0);
+}
+
+/// Every method of the client against the Worker, in one flow on a fresh folder:
+/// upload, getFile, listFiles, usage, deleteFile (then getFile is a 404), and a batch.
+#[wasm_bindgen_test]
+async fn file_management_methods_round_trip_through_the_worker() {
+    let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
+    let before = JsFuture::from(client.usage()).await.expect("usage resolves");
+    assert!(string(&before, "key_id").starts_with("k_"), "{before:?}");
+    for key in ["bytes", "files", "reserved_bytes", "reserved_files", "max_bytes", "max_files"] {
+        assert!(number(&before, key) >= 0.0, "{key}");
+    }
+
+    let options = serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "uploadPath": "wasm/manage", "fileName": "m.png" });
+    let uploaded = JsFuture::from(client.upload_from_url(js(&options.to_string()))).await.expect("upload resolves");
+    let file_id = string(&uploaded, "file_id");
+
+    let info = JsFuture::from(client.get_file(file_id.clone())).await.expect("getFile resolves");
+    assert_eq!(json_of(&info), json_of(&uploaded), "getFile answers the upload's FileData");
+
+    let page = JsFuture::from(client.list_files(js(r#"{"uploadPath":"wasm/manage","limit":10}"#))).await.expect("listFiles resolves");
+    let files: js_sys::Array = get(&page, "files").dyn_into().expect("files is an array");
+    let listed: Vec<String> = files.iter().map(|f| string(&f, "file_id")).collect();
+    assert!(listed.contains(&file_id), "{listed:?}");
+    assert!(get(&page, "cursor").is_null());
+    let all = JsFuture::from(client.list_files(JsValue::UNDEFINED)).await.expect("listFiles() resolves");
+    assert!(js_sys::Array::is_array(&get(&all, "files")));
+
+    let after = JsFuture::from(client.usage()).await.expect("usage resolves");
+    assert_eq!(number(&after, "files"), number(&before, "files") + 1.0);
+    assert_eq!(number(&after, "bytes"), number(&before, "bytes") + number(&uploaded, "file_size"));
+
+    let deleted = JsFuture::from(client.delete_file(file_id.clone())).await.expect("deleteFile resolves");
+    assert_eq!(string(&deleted, "file_id"), file_id);
+    assert_eq!(get(&deleted, "deleted").as_bool(), Some(true));
+    let gone = rejection(client.get_file(file_id.clone())).await;
+    assert_eq!(number(&gone, "status"), 404.0);
+    assert_eq!(number(&gone, "code"), 404.0);
+    assert!(get(&gone, "field").is_null());
+    let (status, _) = sha256_of(&string(&uploaded, "download_url")).await;
+    assert_eq!(status, 404, "the link is gone too");
+    let usage = JsFuture::from(client.usage()).await.expect("usage resolves");
+    assert_eq!(number(&usage, "files"), number(&before, "files"));
+}
+
+#[wasm_bindgen_test]
+async fn a_batch_answers_every_item_in_order() {
+    let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
+    let items = serde_json::json!([
+        { "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "uploadPath": "wasm/batch", "fileName": "b.png" },
+        { "fileUrl": env(MISSING_URL, "URLSTASH_MISSING_URL") },
+        { "fileUrl": "ftp://example.com/c.png" },
+    ]);
+    let batch = JsFuture::from(client.upload_from_urls(js(&items.to_string()))).await.expect("batch resolves");
+    assert_eq!((number(&batch, "succeeded"), number(&batch, "failed")), (1.0, 2.0));
+    let results: js_sys::Array = get(&batch, "results").dyn_into().expect("results is an array");
+    assert_eq!(results.length(), 3);
+    let first = results.get(0);
+    assert_eq!(get(&first, "success").as_bool(), Some(true));
+    assert_eq!(string(&get(&first, "data"), "file_name"), "b.png");
+    let (status, sha) = sha256_of(&string(&get(&first, "data"), "download_url")).await;
+    assert_eq!((status, sha.as_str()), (200, env(PNG_SHA256, "URLSTASH_PNG_SHA256")));
+    let second = results.get(1);
+    assert_eq!((get(&second, "success").as_bool(), number(&second, "code")), (Some(false), 502.0));
+    assert_eq!(string(&second, "msg"), "origin responded with HTTP 404");
+    assert!(get(&second, "data").is_null());
+    // Refused before sending, answered in place with the server's own message.
+    let third = results.get(2);
+    assert_eq!((get(&third, "success").as_bool(), number(&third, "code")), (Some(false), 400.0));
+    assert!(string(&third, "msg").contains("scheme `ftp` is not allowed"), "{third:?}");
+}
+
+#[wasm_bindgen_test]
+async fn new_methods_refuse_bad_inputs_before_sending() {
+    // An unreachable base: a request would fail with status 0, so 400/404 prove none was sent.
+    let client = client("http://127.0.0.1:1", KEY);
+    let err = rejection(client.get_file("file_../../x".into())).await;
+    assert_eq!((number(&err, "status"), string(&err, "message")), (404.0, "file not found or expired".into()));
+    let err = rejection(client.delete_file("nope".into())).await;
+    assert_eq!(number(&err, "status"), 404.0);
+    let err = rejection(client.list_files(js(r#"{"limit":0}"#))).await;
+    assert_eq!(number(&err, "status"), 400.0);
+    assert!(string(&err, "message").contains("invalid `limit`"), "{err:?}");
+    let err = rejection(client.list_files(js(r#"{"uploadPath":"../x"}"#))).await;
+    assert_eq!(string(&err, "field"), "uploadPath");
+    let err = rejection(client.upload_from_urls(js("[]"))).await;
+    assert_eq!(number(&err, "status"), 400.0);
+    assert!(string(&err, "message").contains("must hold 1 to 20 uploads"), "{err:?}");
+    let err = rejection(client.upload_from_urls(js(r#"{"fileUrl":"https://example.com/a"}"#))).await;
+    assert_eq!(number(&err, "status"), 0.0);
+    let err = rejection(client.usage()).await;
+    assert_eq!(number(&err, "status"), 0.0, "usage has nothing to check: it reaches the network");
+    // Every item refused: nothing to send, so the unreachable base does not matter.
+    let batch = JsFuture::from(client.upload_from_urls(js(r#"[{"fileUrl":"ftp://x.test/a"}]"#))).await.expect("resolves");
+    assert_eq!((number(&batch, "succeeded"), number(&batch, "failed")), (0.0, 1.0));
 }

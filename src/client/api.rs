@@ -1,37 +1,122 @@
-//! The HTTP calls of the client (gloo-net `fetch`), each answer read into its envelope.
+//! The HTTP calls of the client: each one a [`Call`] (method, path, JSON body), sent by the
+//! one [`send`] (gloo-net `fetch`) and its answer read from the envelope by [`read_envelope`].
 
 use gloo_net::http::Request;
+use serde::de::DeserializeOwned;
 
 use super::error::ClientError;
 use super::options::Settings;
+use crate::core::batch::BatchData;
 use crate::core::envelope::{Envelope, FileData};
 
 /// Path of the upload endpoint.
 pub(crate) const UPLOAD_ROUTE: &str = "/api/v1/files/upload/url";
+/// Path of the batch upload endpoint.
+pub(crate) const BATCH_ROUTE: &str = "/api/v1/files/upload/urls";
+/// Path of the listing; one file is `{FILES_ROUTE}/{file_id}`.
+pub(crate) const FILES_ROUTE: &str = "/api/v1/files";
+/// Path of the caller's usage.
+pub(crate) const USAGE_ROUTE: &str = "/api/v1/usage";
 /// Path of the health endpoint.
 pub(crate) const HEALTH_ROUTE: &str = "/api/v1/health";
+
+/// The HTTP methods the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+#[cfg(test)]
+impl Method {
+    /// The method's name, to look its call up in the server's routing table.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// One authenticated API request: method, path (with its query) and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<String>,
+}
+
+impl Call {
+    /// `POST /api/v1/files/upload/url` with a validated body.
+    pub(crate) fn upload(body: String) -> Call {
+        Call { method: Method::Post, path: UPLOAD_ROUTE.into(), body: Some(body) }
+    }
+
+    /// `POST /api/v1/files/upload/urls` with a validated body.
+    pub(crate) fn batch(body: String) -> Call {
+        Call { method: Method::Post, path: BATCH_ROUTE.into(), body: Some(body) }
+    }
+
+    /// `GET` or `DELETE /api/v1/files/{file_id}` (the id already checked).
+    pub(crate) fn file(method: Method, file_id: &str) -> Call {
+        Call { method, path: format!("{FILES_ROUTE}/{file_id}"), body: None }
+    }
+
+    /// `GET /api/v1/files{query}` (the query already checked, `""` or `?...`).
+    pub(crate) fn list(query: &str) -> Call {
+        Call { method: Method::Get, path: format!("{FILES_ROUTE}{query}"), body: None }
+    }
+
+    /// `GET /api/v1/usage`.
+    pub(crate) fn usage() -> Call {
+        Call { method: Method::Get, path: USAGE_ROUTE.into(), body: None }
+    }
+}
 
 fn network(err: gloo_net::Error) -> ClientError {
     ClientError::Network(err.to_string())
 }
 
-/// `POST /api/v1/files/upload/url` with an already validated body.
-pub(crate) async fn upload(settings: &Settings, authorization: &str, body: String) -> Result<FileData, ClientError> {
-    let response = Request::post(&format!("{}{UPLOAD_ROUTE}", settings.base))
-        .header("Authorization", authorization)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .map_err(network)?
-        .send()
-        .await
-        .map_err(network)?;
-    let status = response.status();
-    let text = response.text().await.map_err(|e| ClientError::Unexpected { status, detail: e.to_string() })?;
-    read_envelope(status, &text)
+/// The envelope's `data` read as `T` (an answer of another shape is `Unexpected`).
+pub(crate) fn data_as<T: DeserializeOwned>(data: serde_json::Value) -> Result<T, ClientError> {
+    serde_json::from_value(data).map_err(|e| unexpected_shape(&e))
 }
 
-/// Turns a response into `FileData` or the error it reports.
-pub(crate) fn read_envelope(status: u16, text: &str) -> Result<FileData, ClientError> {
+/// The one request path: sends `call` with the `Authorization` header (and its JSON body)
+/// and resolves with the envelope's `data`, or the error the answer reports.
+pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -> Result<serde_json::Value, ClientError> {
+    let url = format!("{}{}", settings.base, call.path);
+    let builder = match call.method {
+        Method::Get => Request::get(&url),
+        Method::Post => Request::post(&url),
+        Method::Delete => Request::delete(&url),
+    }
+    .header("Authorization", authorization);
+    let request = match call.body {
+        Some(body) => builder.header("Content-Type", "application/json").body(body),
+        None => builder.build(),
+    }
+    .map_err(network)?;
+    let response = request.send().await.map_err(network)?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| ClientError::Unexpected { status, detail: e.to_string() })?;
+    envelope_data(status, &text)
+}
+
+fn unexpected_shape(err: &serde_json::Error) -> ClientError {
+    ClientError::Unexpected { status: 200, detail: format!("data is not of the expected shape ({err})") }
+}
+
+/// Turns a response into its `data` (as `T`) or the error it reports.
+#[cfg(test)]
+pub(crate) fn read_envelope<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, ClientError> {
+    data_as(envelope_data(status, text)?)
+}
+
+/// Turns a response into its envelope's `data` or the error it reports.
+fn envelope_data(status: u16, text: &str) -> Result<serde_json::Value, ClientError> {
     let unexpected = |detail: String| ClientError::Unexpected { status, detail };
     let envelope: Envelope<serde_json::Value> = serde_json::from_str(text).map_err(|_| {
         let start: String = text.trim().chars().take(120).collect();
@@ -40,8 +125,21 @@ pub(crate) fn read_envelope(status: u16, text: &str) -> Result<FileData, ClientE
     if !(200..300).contains(&status) || !envelope.success {
         return Err(ClientError::Server { status, code: envelope.code, msg: envelope.msg });
     }
-    let data = envelope.data.ok_or_else(|| unexpected("success without data".into()))?;
-    serde_json::from_value(data).map_err(|e| unexpected(format!("data is not FileData ({e})")))
+    envelope.data.ok_or_else(|| unexpected("success without data".into()))
+}
+
+/// The batch's answer with the items refused before sending put back in their places:
+/// `refused` has one slot per item (`None` = sent), `answered` the server's results for the
+/// sent ones, in order. The tallies are recounted over all items.
+pub(crate) fn merge_batch(refused: Vec<Option<Envelope<FileData>>>, answered: Option<BatchData>) -> Result<BatchData, ClientError> {
+    let sent = refused.iter().filter(|r| r.is_none()).count();
+    let mut answers = answered.map(|a| a.results).unwrap_or_default().into_iter();
+    if answers.len() != sent {
+        let detail = format!("{} results for {sent} items", answers.len());
+        return Err(ClientError::Unexpected { status: 200, detail });
+    }
+    let results = refused.into_iter().map(|slot| slot.or_else(|| answers.next())).collect::<Option<Vec<_>>>();
+    results.map(BatchData::new).ok_or_else(|| ClientError::Unexpected { status: 200, detail: "missing result".into() })
 }
 
 /// `GET /api/v1/health`: true when the service answers `{"ok": true}`.
@@ -61,17 +159,53 @@ pub(crate) async fn health(settings: &Settings) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::batch::item_envelope;
+    use crate::core::envelope::FileDeleted;
+    use crate::core::ledger::UsageReport;
+    use crate::core::listing::FileList;
+    use crate::core::route::{route, Route};
+    use crate::core::Error;
 
+    const ID: &str = "file_0123456789abcdef0123456789abcdef";
     const DATA: &str = r#"{"file_id":"file_0123456789abcdef0123456789abcdef","file_name":"a.png","original_name":"a.png","file_size":3,"mime_type":"image/png","upload_path":"images","file_url":"http://h/f/k/images/a.png","download_url":"http://h/api/v1/files/download/file_0123456789abcdef0123456789abcdef","upload_time":"2026-01-01T00:00:00+00:00","expires_at":"2026-01-04T00:00:00+00:00"}"#;
+
+    fn ok(data: &str) -> String {
+        format!(r#"{{"success":true,"code":200,"msg":"ok","data":{data}}}"#)
+    }
+
+    fn file_data() -> FileData {
+        serde_json::from_str(DATA).unwrap()
+    }
+
+    #[test]
+    fn every_call_reaches_its_route_in_the_servers_table() {
+        let cases = [
+            (Call::upload("{}".into()), Route::Upload),
+            (Call::batch("{}".into()), Route::UploadBatch),
+            (Call::file(Method::Get, ID), Route::FileInfo { file_id: ID.into() }),
+            (Call::file(Method::Delete, ID), Route::DeleteFile { file_id: ID.into() }),
+            (Call::list(""), Route::ListFiles),
+            (Call::list("?limit=2"), Route::ListFiles),
+            (Call::usage(), Route::Usage),
+        ];
+        for (call, want) in cases {
+            let path = call.path.split('?').next().unwrap();
+            assert_eq!(route(call.method.as_str(), path), Ok(want), "{call:?}");
+            assert_eq!(call.body.is_some(), call.method == Method::Post, "{call:?}");
+        }
+        assert_eq!(Call::list("?limit=2").path, "/api/v1/files?limit=2");
+        assert_eq!(route("GET", HEALTH_ROUTE), Ok(Route::Health));
+    }
 
     #[test]
     fn answers_become_file_data_or_the_error_they_report() {
-        let ok = format!(r#"{{"success":true,"code":200,"msg":"File uploaded successfully","data":{DATA}}}"#);
-        assert_eq!(read_envelope(200, &ok).unwrap().file_size, 3);
+        assert_eq!(read_envelope::<FileData>(200, &ok(DATA)).unwrap().file_size, 3);
 
         let cases: Vec<(u16, String, ClientError)> = vec![
             (401, r#"{"success":false,"code":401,"msg":"invalid API key","data":null}"#.into(),
              ClientError::Server { status: 401, code: 401, msg: "invalid API key".into() }),
+            (404, r#"{"success":false,"code":404,"msg":"file not found or expired","data":null}"#.into(),
+             ClientError::Server { status: 404, code: 404, msg: "file not found or expired".into() }),
             (502, "<html>Bad gateway</html>".into(),
              ClientError::Unexpected { status: 502, detail: "not JSON: <html>Bad gateway</html>".into() }),
             (200, "".into(), ClientError::Unexpected { status: 200, detail: "empty body".into() }),
@@ -81,9 +215,48 @@ mod tests {
              ClientError::Server { status: 500, code: 200, msg: "ok".into() }),
         ];
         for (status, body, want) in cases {
-            assert_eq!(read_envelope(status, &body).unwrap_err(), want, "{body}");
+            assert_eq!(read_envelope::<FileData>(status, &body).unwrap_err(), want, "{body}");
         }
-        assert!(matches!(read_envelope(200, r#"{"success":true,"code":200,"msg":"ok","data":{"file_id":1}}"#),
+        assert!(matches!(read_envelope::<FileData>(200, &ok(r#"{"file_id":1}"#)),
             Err(ClientError::Unexpected { status: 200, .. })));
+    }
+
+    #[test]
+    fn the_new_answers_read_into_the_servers_own_types() {
+        let deleted: FileDeleted = read_envelope(200, &ok(&format!(r#"{{"file_id":"{ID}","deleted":true}}"#))).unwrap();
+        assert_eq!(deleted, FileDeleted { file_id: ID.into(), deleted: true });
+
+        let list: FileList = read_envelope(200, &ok(&format!(r#"{{"files":[{DATA}],"cursor":null}}"#))).unwrap();
+        assert_eq!(list, FileList { files: vec![file_data()], cursor: None });
+        let next: FileList = read_envelope(200, &ok(r#"{"files":[],"cursor":"eyJwIjoiIn0"}"#)).unwrap();
+        assert_eq!(next.cursor.as_deref(), Some("eyJwIjoiIn0"));
+
+        let usage = r#"{"key_id":"k_a","name":"a","bytes":5,"files":1,"reserved_bytes":0,"reserved_files":0,"max_bytes":100,"max_files":10}"#;
+        let report: UsageReport = read_envelope(200, &ok(usage)).unwrap();
+        assert_eq!((report.bytes, report.files, report.max_files), (5, 1, 10));
+        assert_eq!(serde_json::to_value(&report).unwrap(), serde_json::from_str::<serde_json::Value>(usage).unwrap());
+
+        let batch = format!(r#"{{"succeeded":1,"failed":1,"results":[{},{{"success":false,"code":502,"msg":"origin responded with HTTP 404","data":null}}]}}"#, ok(DATA));
+        let data: BatchData = read_envelope(200, &ok(&batch)).unwrap();
+        assert_eq!((data.succeeded, data.failed, data.results.len()), (1, 1, 2));
+        assert_eq!(data.results[0].data, Some(file_data()));
+
+        assert!(matches!(read_envelope::<FileList>(200, &ok(r#"{"files":{}}"#)), Err(ClientError::Unexpected { .. })));
+    }
+
+    #[test]
+    fn refused_items_go_back_in_their_places() {
+        let refused = || Some(item_envelope(Err(Error::MissingField("file_url"))));
+        let answered = BatchData::new(vec![item_envelope(Ok(file_data())), item_envelope(Err(Error::OriginStatus(404)))]);
+        let merged = merge_batch(vec![None, refused(), None], Some(answered.clone())).unwrap();
+        assert_eq!((merged.succeeded, merged.failed), (1, 2));
+        assert_eq!(merged.results.iter().map(|r| r.code).collect::<Vec<_>>(), [200, 400, 502]);
+
+        let none_sent = merge_batch(vec![refused(), refused()], None).unwrap();
+        assert_eq!((none_sent.succeeded, none_sent.failed), (0, 2));
+
+        for (slots, answer) in [(vec![None], Some(answered.clone())), (vec![None, None, None], Some(answered)), (vec![None], None)] {
+            assert!(matches!(merge_batch(slots, answer), Err(ClientError::Unexpected { status: 200, .. })));
+        }
     }
 }

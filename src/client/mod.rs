@@ -10,8 +10,14 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use api::{Call, Method};
 use error::ClientError;
 use options::Settings;
+
+use crate::core::batch::BatchData;
+use crate::core::envelope::{Envelope, FileData, FileDeleted};
+use crate::core::ledger::UsageReport;
+use crate::core::listing::FileList;
 
 /// A client of one urlstash service. Cheap to create; holds only its settings.
 #[wasm_bindgen(js_name = UploadClient)]
@@ -37,13 +43,45 @@ impl UploadClient {
     /// Asks the service to fetch `fileUrl` and store it; resolves with its `FileData`.
     #[wasm_bindgen(js_name = uploadFromUrl, unchecked_return_type = "Promise<FileData>")]
     pub fn upload_from_url(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue) -> js_sys::Promise {
-        let settings = Rc::clone(&self.settings);
-        future_to_promise(async move {
-            let authorization = options::authorization(&settings.api_key)?;
-            let body = options::upload_body(options)?;
-            let data = api::upload(&settings, &authorization, body).await?;
-            to_js(&data)
+        self.run(|| Ok((Some(Call::upload(options::upload_body(options)?)), Reply::File)))
+    }
+
+    /// Up to 20 uploads in one request; resolves with every item's envelope in order and
+    /// the tallies. An item the server's own parser refuses is answered in place without
+    /// being sent; an empty or oversized list rejects (400).
+    #[wasm_bindgen(js_name = uploadFromUrls, unchecked_return_type = "Promise<BatchResult>")]
+    pub fn upload_from_urls(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions[]")] items: JsValue) -> js_sys::Promise {
+        self.run(|| {
+            let plan = options::batch_plan(items)?;
+            Ok((plan.body.map(Call::batch), Reply::Batch(plan.refused)))
         })
+    }
+
+    /// One of the caller's files by id; rejects with status 404 when it is unknown,
+    /// expired, deleted or another key's.
+    #[wasm_bindgen(js_name = getFile, unchecked_return_type = "Promise<FileData>")]
+    pub fn get_file(&self, #[wasm_bindgen(js_name = fileId)] file_id: String) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::file(Method::Get, options::file_id(&file_id)?)), Reply::File)))
+    }
+
+    /// Deletes one of the caller's files at once (both links answer 404 afterwards).
+    #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<DeletedFile>")]
+    pub fn delete_file(&self, #[wasm_bindgen(js_name = fileId)] file_id: String) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::file(Method::Delete, options::file_id(&file_id)?)), Reply::Deleted)))
+    }
+
+    /// A page of the caller's live files, optionally under `uploadPath`; pass the
+    /// answer's `cursor` for the next page (`null` on the last one). The options may be
+    /// left out (TypeScript: the `listFiles()` overload in types.rs).
+    #[wasm_bindgen(js_name = listFiles, unchecked_return_type = "Promise<FileList>")]
+    pub fn list_files(&self, #[wasm_bindgen(unchecked_param_type = "ListOptions")] options: JsValue) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::list(&options::list_query(options)?)), Reply::List)))
+    }
+
+    /// The caller's key, what it holds (settled and reserved) and its limits.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Usage>")]
+    pub fn usage(&self) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::usage()), Reply::Usage)))
     }
 
     /// Resolves `true` when the service answers its health check, `false` otherwise
@@ -53,6 +91,54 @@ impl UploadClient {
         let settings = Rc::clone(&self.settings);
         future_to_promise(async move { Ok(JsValue::from_bool(api::health(&settings).await)) })
     }
+}
+
+/// How a method reads the answer's `data`.
+enum Reply {
+    File,
+    Deleted,
+    List,
+    Usage,
+    /// The batch's items refused before sending, to put back in their places.
+    Batch(Vec<Option<Envelope<FileData>>>),
+}
+
+/// A checked request: the key's header, the call (none when nothing needs sending) and
+/// how to read its answer.
+type Prepared = (String, Option<Call>, Reply);
+
+impl UploadClient {
+    /// Every authenticated method: the key is checked first, then the method's inputs
+    /// (`prepare`), both before any request; a failure rejects the promise. One future
+    /// type for all methods keeps the wasm small.
+    fn run(&self, prepare: impl FnOnce() -> Result<(Option<Call>, Reply), ClientError>) -> js_sys::Promise {
+        let prepared = options::authorization(&self.settings.api_key).and_then(|auth| prepare().map(|(call, reply)| (auth, call, reply)));
+        future_to_promise(perform(Rc::clone(&self.settings), prepared))
+    }
+}
+
+/// Sends the prepared call (if any) and reads its answer as the method's `Reply`.
+async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>) -> Result<JsValue, JsValue> {
+    let (authorization, call, reply) = prepared?;
+    let data = match call {
+        Some(call) => Some(api::send(&settings, &authorization, call).await?),
+        None => None,
+    };
+    match reply {
+        Reply::File => to_js(&api::data_as::<FileData>(sent(data)?)?),
+        Reply::Deleted => to_js(&api::data_as::<FileDeleted>(sent(data)?)?),
+        Reply::List => to_js(&api::data_as::<FileList>(sent(data)?)?),
+        Reply::Usage => to_js(&api::data_as::<UsageReport>(sent(data)?)?),
+        Reply::Batch(refused) => {
+            let answered = data.map(api::data_as::<BatchData>).transpose()?;
+            to_js(&api::merge_batch(refused, answered)?)
+        }
+    }
+}
+
+/// The answer's `data`; only a batch whose every item was refused sends nothing.
+fn sent(data: Option<serde_json::Value>) -> Result<serde_json::Value, ClientError> {
+    data.ok_or_else(|| ClientError::Unexpected { status: 0, detail: "no request was sent".into() })
 }
 
 /// A Rust value as a plain JS object (numbers as numbers, objects not `Map`s).

@@ -5,9 +5,14 @@ use url::Url;
 use wasm_bindgen::JsValue;
 
 use super::error::ClientError;
+use crate::core::batch::{item_envelope, parse_batch};
+use crate::core::envelope::{Envelope, FileData};
+use crate::core::ids::is_file_id;
 use crate::core::keys::bearer_token;
+use crate::core::listing::parse_list_query;
 use crate::core::request::parse_upload;
 use crate::core::url_policy::UrlPolicy;
+use crate::core::Error;
 
 /// `new UploadClient({ baseUrl, apiKey })`.
 #[derive(Deserialize)]
@@ -25,6 +30,22 @@ struct UploadOptions {
     file_url: String,
     upload_path: Option<String>,
     file_name: Option<String>,
+}
+
+/// `listFiles({ uploadPath?, limit?, cursor? })`. `limit` is read as any number so that
+/// 0, 1.5 or 500 get the server's own 400, not a type error.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ListOptions {
+    upload_path: Option<String>,
+    limit: Option<f64>,
+    cursor: Option<String>,
+}
+
+/// `{"items": [...]}`, the batch body.
+#[derive(Serialize)]
+struct BatchBody<'a> {
+    items: &'a [&'a UploadBody<'a>],
 }
 
 /// The upload body as sent: the wire's snake_case names, absent options left out.
@@ -73,16 +94,95 @@ pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
     body_json(&read(value, "expected { fileUrl, uploadPath?, fileName? }")?)
 }
 
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, ClientError> {
+    serde_json::to_string(value).map_err(|e| ClientError::Options(e.to_string()))
+}
+
+impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
+    fn from(opts: &'a UploadOptions) -> Self {
+        UploadBody {
+            file_url: &opts.file_url,
+            upload_path: opts.upload_path.as_deref(),
+            file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
+        }
+    }
+}
+
 /// The JSON body of `opts`, refused with the server's own error when the server would refuse it.
 fn body_json(opts: &UploadOptions) -> Result<String, ClientError> {
-    let body = UploadBody {
-        file_url: &opts.file_url,
-        upload_path: opts.upload_path.as_deref(),
-        file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
-    };
-    let json = serde_json::to_string(&body).map_err(|e| ClientError::Options(e.to_string()))?;
+    let json = json(&UploadBody::from(opts))?;
     parse_upload(json.as_bytes(), &UrlPolicy::syntax_only())?;
     Ok(json)
+}
+
+/// `uploadFromUrls(items)` checked before sending, item by item as the server checks them.
+#[derive(Debug, PartialEq)]
+pub(crate) struct BatchPlan {
+    /// The body with the items that passed, in order; `None` when none did (nothing to send).
+    pub body: Option<String>,
+    /// Per item, in request order: `None` if sent, else the error envelope the server
+    /// would have answered for it.
+    pub refused: Vec<Option<Envelope<FileData>>>,
+}
+
+/// Reads `uploadFromUrls`' items. The batch as a whole (1 to `core::batch::MAX_ITEMS`
+/// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
+/// item it refuses is answered here, in place, and left out of the request.
+pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
+    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName? }")?)
+}
+
+fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
+    let bodies: Vec<UploadBody> = items.iter().map(UploadBody::from).collect();
+    let all: Vec<&UploadBody> = bodies.iter().collect();
+    let checked = parse_batch(json(&BatchBody { items: &all })?.as_bytes(), &UrlPolicy::syntax_only())?;
+    let mut send = Vec::new();
+    let mut refused = Vec::with_capacity(bodies.len());
+    for (body, result) in bodies.iter().zip(checked) {
+        match result {
+            Ok(_) => {
+                send.push(body);
+                refused.push(None);
+            }
+            Err(err) => refused.push(Some(item_envelope(Err(err)))),
+        }
+    }
+    let body = if send.is_empty() { None } else { Some(json(&BatchBody { items: &send })?) };
+    Ok(BatchPlan { body, refused })
+}
+
+/// A `file_id` checked by the server's own shape test; a malformed one is the 404 the
+/// server answers for it, without a request.
+pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
+    if is_file_id(id) {
+        Ok(id)
+    } else {
+        Err(Error::FileNotFound.into())
+    }
+}
+
+/// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
+/// string (`""` or `?...`), checked by the server's own query parser.
+pub(crate) fn list_query(value: JsValue) -> Result<String, ClientError> {
+    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor? }")?;
+    query_string(&opts.unwrap_or_default())
+}
+
+fn query_string(opts: &ListOptions) -> Result<String, ClientError> {
+    let limit = opts.limit.map(|n| n.to_string());
+    let pairs: Vec<(&str, &str)> = [
+        ("upload_path", opts.upload_path.as_deref()),
+        ("limit", limit.as_deref()),
+        ("cursor", opts.cursor.as_deref().filter(|c| !c.is_empty())),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k, v?)))
+    .collect();
+    parse_list_query(pairs.iter().copied())?;
+    if pairs.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!("?{}", url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()))
 }
 
 #[cfg(test)]
@@ -132,6 +232,83 @@ mod tests {
             match authorization(blank) {
                 Err(ClientError::Invalid(err)) => assert_eq!(err.status(), 401),
                 other => panic!("{blank:?}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::core::batch::MAX_ITEMS;
+
+    fn item(file_url: &str) -> UploadOptions {
+        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None }
+    }
+
+    #[test]
+    fn batches_send_the_valid_items_and_answer_the_others_in_place() {
+        let p = plan(&[item("https://x.test/a.png"), item("ftp://x.test/b"), item("https://x.test/c.png")]).unwrap();
+        assert_eq!(p.body.as_deref(), Some(r#"{"items":[{"file_url":"https://x.test/a.png"},{"file_url":"https://x.test/c.png"}]}"#));
+        assert!(p.refused[0].is_none() && p.refused[2].is_none());
+        let refused = p.refused[1].as_ref().unwrap();
+        assert_eq!((refused.success, refused.code), (false, 400));
+        assert!(refused.msg.contains("scheme `ftp` is not allowed"), "{}", refused.msg);
+
+        let none = plan(&[item("")]).unwrap();
+        assert_eq!(none.body, None);
+        assert_eq!(none.refused[0].as_ref().unwrap().msg, "missing required field `file_url`");
+
+        let full: Vec<UploadOptions> = (0..MAX_ITEMS).map(|_| item("https://x.test/a")).collect();
+        assert_eq!(plan(&full).unwrap().refused.len(), MAX_ITEMS);
+        let over: Vec<UploadOptions> = (0..=MAX_ITEMS).map(|_| item("https://x.test/a")).collect();
+        for items in [&over[..], &[]] {
+            match plan(items) {
+                Err(ClientError::Invalid(err)) => {
+                    assert_eq!(err.status(), 400);
+                    assert!(err.public_message().contains("must hold 1 to 20 uploads"), "{err}");
+                }
+                other => panic!("{}: {other:?}", items.len()),
+            }
+        }
+    }
+
+    #[test]
+    fn file_ids_are_checked_by_the_servers_shape_test() {
+        assert_eq!(file_id("file_0123456789abcdef0123456789abcdef").unwrap(), "file_0123456789abcdef0123456789abcdef");
+        for bad in ["", "file_x", "../admin", "file_0123456789abcdef0123456789abcdef/x", "FILE_0123456789abcdef0123456789abcdef"] {
+            match file_id(bad) {
+                Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.public_message().as_str()), (404, "file not found or expired")),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn list_queries_use_wire_names_and_the_servers_checks() {
+        let q = |upload_path: Option<&str>, limit: Option<f64>, cursor: Option<&str>| {
+            query_string(&ListOptions { upload_path: upload_path.map(Into::into), limit, cursor: cursor.map(Into::into) })
+        };
+        assert_eq!(q(None, None, None).unwrap(), "");
+        assert_eq!(q(None, None, Some("")).unwrap(), "");
+        assert_eq!(q(Some("a_b/c"), Some(20.0), None).unwrap(), "?upload_path=a_b%2Fc&limit=20");
+        let cursor = crate::core::listing::encode_cursor("r2/+=", Some("img"));
+        assert_eq!(q(Some("img"), None, Some(&cursor)).unwrap(), format!("?upload_path=img&cursor={cursor}"));
+        let cases = [
+            (q(None, Some(0.0), None), "invalid `limit`"),
+            (q(None, Some(1.5), None), "invalid `limit`"),
+            (q(None, Some(101.0), None), "invalid `limit`"),
+            (q(Some("../x"), None, None), "invalid `upload_path`"),
+            (q(None, None, Some("nope!")), "invalid `cursor`"),
+            (q(Some("other"), None, Some(&cursor)), "invalid `cursor`"),
+        ];
+        for (got, msg) in cases {
+            match got {
+                Err(ClientError::Invalid(err)) => {
+                    assert_eq!(err.status(), 400, "{msg}");
+                    assert!(err.public_message().contains(msg), "{}", err.public_message());
+                }
+                other => panic!("{msg}: {other:?}"),
             }
         }
     }

@@ -46,6 +46,72 @@ export interface FileData {
   expires_at: string;
 }
 
+/** `deleteFile(...)`'s answer (wire names, snake_case, like `FileData`). */
+export interface DeletedFile {
+  /** The id that was deleted. */
+  file_id: string;
+  /** Always `true` (a file that cannot be deleted rejects instead). */
+  deleted: boolean;
+}
+
+/** Options of `listFiles(...)`. */
+export interface ListOptions {
+  /** Only files in this folder and below, e.g. `images`. */
+  uploadPath?: string;
+  /** Files per page, 1 to 100 (default 50). A page may hold fewer (expired files are left out). */
+  limit?: number;
+  /** The previous page's `cursor`; only valid with the same `uploadPath`. */
+  cursor?: string | null;
+}
+
+/** `listFiles()` without options (wasm-bindgen cannot mark a typed parameter optional;
+ * this overload merges into the generated class). */
+export interface UploadClient {
+  listFiles(): Promise<FileList>;
+}
+
+/** A page of `listFiles(...)`. */
+export interface FileList {
+  files: FileData[];
+  /** Pass to `listFiles({ cursor })` for the next page; `null` on the last one. */
+  cursor: string | null;
+}
+
+/** `usage()`'s answer: the key, what it holds and its limits (wire names, snake_case). */
+export interface Usage {
+  /** The key's id, e.g. `k_08a47fdbd1ac7598a42c8805`. */
+  key_id: string;
+  /** The key's name. */
+  name: string;
+  /** Bytes of the live files. */
+  bytes: number;
+  /** Number of live files. */
+  files: number;
+  /** Bytes reserved by uploads in progress. */
+  reserved_bytes: number;
+  /** Uploads in progress. */
+  reserved_files: number;
+  /** Most bytes the key may hold at once. */
+  max_bytes: number;
+  /** Most files the key may hold at once. */
+  max_files: number;
+}
+
+/** One item's answer in a batch: the API's envelope, as the single upload would answer. */
+export type BatchItemResult =
+  | { success: true; code: 200; msg: string; data: FileData }
+  | { success: false; code: number; msg: string; data: null };
+
+/** `uploadFromUrls(...)`'s answer. */
+export interface BatchResult {
+  /** Items stored. */
+  succeeded: number;
+  /** Items refused (before sending or by the server). */
+  failed: number;
+  /** One envelope per item, in the order of the request. */
+  results: BatchItemResult[];
+}
+
 /** The request field an error concerns. */
 export type UploadErrorField = "apiKey" | "fileUrl" | "uploadPath" | "fileName";
 

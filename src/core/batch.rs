@@ -1,6 +1,6 @@
 //! `POST /api/v1/files/upload/urls`: the batch body, validated as a whole and per item.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::envelope::{Envelope, FileData};
@@ -49,7 +49,7 @@ pub fn item_envelope(result: Result<FileData, Error>) -> Envelope<FileData> {
 }
 
 /// The batch's `data`: every item's envelope, in request order, and the tallies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchData {
     pub results: Vec<Envelope<FileData>>,
     pub succeeded: usize,

@@ -42,6 +42,13 @@ pub struct FileData {
     pub expires_at: String,
 }
 
+/// `DELETE /api/v1/files/{file_id}`'s `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDeleted {
+    pub file_id: String,
+    pub deleted: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

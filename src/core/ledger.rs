@@ -33,6 +33,29 @@ pub struct Usage {
     pub reserved_files: u64,
 }
 
+/// `GET /api/v1/usage`: who the key is, what it holds and its limits, in one flat object.
+/// (Spelled out rather than `#[serde(flatten)]`, which would pull serde's buffering
+/// deserializer into the browser client.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub key_id: String,
+    pub name: String,
+    pub bytes: u64,
+    pub files: u64,
+    pub reserved_bytes: u64,
+    pub reserved_files: u64,
+    pub max_bytes: u64,
+    pub max_files: u64,
+}
+
+impl UsageReport {
+    pub fn new(key_id: String, name: String, usage: Usage, limits: Limits) -> Self {
+        let Usage { bytes, files, reserved_bytes, reserved_files } = usage;
+        let Limits { max_bytes, max_files } = limits;
+        UsageReport { key_id, name, bytes, files, reserved_bytes, reserved_files, max_bytes, max_files }
+    }
+}
+
 /// The key's own settings, authoritative here (KV keeps a copy for listing).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyConfig {

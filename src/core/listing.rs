@@ -27,6 +27,13 @@ pub struct ListQuery {
     pub upload_path: Option<String>,
 }
 
+/// A page of `GET /api/v1/files`: the files and the cursor of the next page, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileList {
+    pub files: Vec<FileData>,
+    pub cursor: Option<String>,
+}
+
 /// What the opaque cursor carries: the storage cursor, bound to the folder it lists.
 #[derive(Serialize, Deserialize)]
 struct CursorBody {

@@ -2,7 +2,6 @@
 //! `GET /api/v1/files` and `GET /api/v1/usage`. Another key's file is "not found", so ids
 //! cannot be probed.
 
-use serde::Serialize;
 use worker::{Date, Include, Request, Response};
 
 use super::auth::authenticate;
@@ -12,11 +11,11 @@ use super::files::expire_entry;
 use super::r2::{index_entry, object_meta};
 use super::respond;
 use crate::core::clock::is_expired;
-use crate::core::envelope::{Envelope, FileData};
+use crate::core::envelope::{Envelope, FileDeleted};
 use crate::core::keys::KeyRecord;
 use crate::core::layout::index_key;
-use crate::core::ledger::{Limits, Usage};
-use crate::core::listing::{encode_cursor, file_data, list_prefix, parse_list_query};
+use crate::core::ledger::UsageReport;
+use crate::core::listing::{encode_cursor, file_data, list_prefix, parse_list_query, FileList};
 use crate::core::store::ObjectMeta;
 use crate::core::Error;
 
@@ -53,12 +52,6 @@ pub(crate) async fn info(req: &Request, services: &Services, file_id: &str) -> R
     respond::json(200, &Envelope::ok("File found", data))
 }
 
-#[derive(Serialize)]
-struct Deleted<'a> {
-    file_id: &'a str,
-    deleted: bool,
-}
-
 pub(crate) async fn delete(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let (key, _, _) = owned(services, &owner, file_id).await?;
@@ -66,13 +59,7 @@ pub(crate) async fn delete(req: &Request, services: &Services, file_id: &str) ->
     services.bucket.delete(&key).await.map_err(r2("delete"))?;
     services.bucket.delete(index_key(file_id)).await.map_err(r2("delete index"))?;
     services.ledger(&owner.id).release_logged(file_id).await;
-    respond::json(200, &Envelope::ok("File deleted", Deleted { file_id, deleted: true }))
-}
-
-#[derive(Serialize)]
-struct Listing {
-    files: Vec<FileData>,
-    cursor: Option<String>,
+    respond::json(200, &Envelope::ok("File deleted", FileDeleted { file_id: file_id.to_owned(), deleted: true }))
 }
 
 pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response, Error> {
@@ -101,21 +88,11 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
         })
         .collect();
     let cursor = page.cursor().filter(|_| page.truncated()).map(|c| encode_cursor(&c, q.upload_path.as_deref()));
-    respond::json(200, &Envelope::ok("Files listed", Listing { files, cursor }))
-}
-
-#[derive(Serialize)]
-struct UsageData {
-    key_id: String,
-    name: String,
-    #[serde(flatten)]
-    usage: Usage,
-    #[serde(flatten)]
-    limits: Limits,
+    respond::json(200, &Envelope::ok("Files listed", FileList { files, cursor }))
 }
 
 pub(crate) async fn usage(req: &Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let (usage, limits) = services.ledger(&owner.id).usage().await?;
-    respond::json(200, &Envelope::ok("Usage", UsageData { key_id: owner.id, name: owner.name, usage, limits }))
+    respond::json(200, &Envelope::ok("Usage", UsageReport::new(owner.id, owner.name, usage, limits)))
 }

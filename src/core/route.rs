@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn routes_lists_exactly_what_the_table_accepts() {
-        let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "QUERY", "PROPFIND"];
+        let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY", "PROPFIND"];
         for (_, template) in ROUTES {
             let path = sample(template);
             for method in methods {

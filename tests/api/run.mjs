@@ -52,6 +52,10 @@ try {
     '[auth.openapi.adminAuth]',
     `bearer = ${q(ADMIN_TOKEN)}`,
     '',
+    // A schema-violating body may also be refused for its size (413): a rejection too.
+    '[checks.negative_data_rejection]',
+    'expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]',
+    '',
     '[parameters]',
     `"path.file_id" = ${q(kept)}`,
     `"path.key_id" = ${q(KEYS.a.record.id)}`,
@@ -82,6 +86,8 @@ try {
     '--phases', 'examples,coverage,fuzzing',
     '--max-examples', MAX_EXAMPLES, '--seed', '20261123', '--workers', '1',
     '--request-timeout', '30', '--no-color',
+    // SCHEMATHESIS_REPORT_DIR=dir keeps every request and response there (HAR), to look at
+    ...(process.env.SCHEMATHESIS_REPORT_DIR ? ['--report', 'har', '--report-dir', path.resolve(process.env.SCHEMATHESIS_REPORT_DIR)] : []),
   ];
   // run in the scratch directory: schemathesis keeps a cache (.schemathesis/) in its cwd
   const child = spawn(schemathesis, args, {

@@ -84,7 +84,7 @@ try {
     // need links the API does not have.
     '--exclude-checks', 'positive_data_acceptance,use_after_free,ensure_resource_availability,object_level_authorization',
     '--phases', 'examples,coverage,fuzzing',
-    '--max-examples', MAX_EXAMPLES, '--seed', '20261123', '--workers', '1',
+    '--max-examples', MAX_EXAMPLES, '--seed', process.env.SCHEMATHESIS_SEED ?? '20261123', '--workers', '1',
     '--request-timeout', '30', '--no-color',
     // SCHEMATHESIS_REPORT_DIR=dir keeps every request and response there (HAR), to look at
     ...(process.env.SCHEMATHESIS_REPORT_DIR ? ['--report', 'har', '--report-dir', path.resolve(process.env.SCHEMATHESIS_REPORT_DIR)] : []),

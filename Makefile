@@ -22,7 +22,7 @@ CARGO_BIN := $(HOME)/.cargo/bin
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
 STATE_DIR := .wrangler/state
-WORKER_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+WORKER_SOURCES := $(shell find src -name '*.rs') build.rs openapi.yaml Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 

@@ -14,6 +14,9 @@ pub const ID_PREFIX: &str = "id:";
 /// Longest key name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_LIST_LIMIT: u32 = 100;
+/// Largest quota a key may be given: 2^53 - 1, the largest integer the key's ledger (a
+/// Durable Object, whose messages pass through JavaScript numbers) carries exactly.
+pub const MAX_QUOTA: u64 = (1 << 53) - 1;
 
 pub fn id_entry(key_id: &str) -> String {
     format!("{ID_PREFIX}{key_id}")
@@ -74,7 +77,11 @@ fn quota(fields: &mut Map<String, Value>, key: &'static str) -> Result<Option<Op
     match fields.remove(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
-        Some(v) => v.as_u64().map(|n| Some(Some(n))).ok_or_else(|| Error::invalid(key, "must be a whole number >= 0 or null")),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n <= MAX_QUOTA)
+            .map(|n| Some(Some(n)))
+            .ok_or_else(|| Error::invalid(key, format!("must be a whole number from 0 to {MAX_QUOTA}, or null"))),
     }
 }
 
@@ -228,6 +235,8 @@ mod tests {
             (long.as_bytes(), "invalid `name`"),
             (br#"{"name":"a","max_bytes":-1}"#, "invalid `max_bytes`"),
             (br#"{"name":"a","max_files":1.5}"#, "invalid `max_files`"),
+            (br#"{"name":"a","max_files":9007199254740992}"#, "invalid `max_files`"),
+            (br#"{"name":"a","max_bytes":37771658315661304}"#, "invalid `max_bytes`"),
             (br#"{"name":"a","max_files":"3"}"#, "invalid `max_files`"),
             (br#"{"name":"a","admin":true}"#, "unknown field `admin`"),
             (b"[]", "expected a JSON object"),
@@ -247,7 +256,14 @@ mod tests {
         assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (None, Some(3), true, "a"));
         parse_update(br#"{"name":"b"}"#).unwrap().apply(&mut rec);
         assert_eq!((rec.name.as_str(), rec.max_files), ("b", Some(3)));
-        for (body, msg) in [(&b"{}"[..], "nothing to update"), (br#"{"disabled":"yes"}"#, "invalid `disabled`"), (br#"{"id":"x"}"#, "unknown field `id`")] {
+        parse_update(br#"{"max_bytes":9007199254740991}"#).unwrap().apply(&mut rec);
+        assert_eq!(rec.max_bytes, Some(MAX_QUOTA));
+        for (body, msg) in [
+            (&b"{}"[..], "nothing to update"),
+            (br#"{"disabled":"yes"}"#, "invalid `disabled`"),
+            (br#"{"id":"x"}"#, "unknown field `id`"),
+            (br#"{"max_files":9007199254740992}"#, "invalid `max_files`"),
+        ] {
             let err = parse_update(body).unwrap_err();
             assert_eq!(err.status(), 400);
             assert!(err.public_message().contains(msg), "{err}");

@@ -7,38 +7,121 @@ pub const JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::route::ROUTES;
+    use crate::core::Error;
     use serde_json::Value;
 
+    fn doc() -> Value {
+        serde_json::from_str(JSON).unwrap()
+    }
+
+    /// Every `(METHOD, path)` operation the document describes.
+    fn operations(doc: &Value) -> Vec<(String, String)> {
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+                ops.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        ops
+    }
+
     #[test]
-    fn the_served_document_is_openapi_yaml_and_names_every_route() {
-        let doc: Value = serde_json::from_str(JSON).unwrap();
+    fn the_served_document_is_openapi_yaml() {
         let yaml: Value = serde_norway::from_str(include_str!("../../openapi.yaml")).unwrap();
-        assert_eq!(doc, yaml, "the embedded JSON is the YAML");
-        assert_eq!(doc["openapi"], "3.1.0");
-        let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
-        for path in ["/api/v1/health", "/api/v1/files/upload/url", "/api/v1/files/download/{file_id}", "/f/{key_id}/{upload_path}/{file_name}", "/openapi.json"] {
-            assert!(paths.contains(&path), "{path} missing from openapi.yaml");
+        assert_eq!(doc(), yaml, "the embedded JSON is the YAML");
+        assert_eq!(doc()["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let mut documented = operations(&doc());
+        let mut routes: Vec<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        documented.sort();
+        routes.sort();
+        assert_eq!(documented, routes, "openapi.yaml operations vs route::ROUTES");
+    }
+
+    /// Every `$ref` in the document points at something that exists.
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(node: &Value, doc: &Value) {
+            match node {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        let pointer = target.strip_prefix('#').expect("local $ref");
+                        assert!(doc.pointer(pointer).is_some(), "dangling {target}");
+                    }
+                    map.values().for_each(|v| walk(v, doc));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, doc)),
+                _ => {}
+            }
         }
-        // every status the error type can produce is documented for the upload
-        let documented = doc["paths"]["/api/v1/files/upload/url"]["post"]["responses"].as_object().unwrap();
-        for status in [200, 400, 401, 405, 413, 415, 500, 502, 504] {
-            assert!(documented.contains_key(&status.to_string()), "{status}");
-        }
+        let doc = doc();
+        walk(&doc, &doc);
+    }
+
+    #[test]
+    fn every_error_status_is_documented() {
+        let doc = doc();
+        let responses = |method: &str, path: &str| doc["paths"][path][method]["responses"].as_object().unwrap().clone();
+        // every status the error type can produce is a documented envelope code
         let codes = doc["components"]["schemas"]["ErrorEnvelope"]["properties"]["code"]["enum"].as_array().unwrap();
         let errors = [
-            crate::core::Error::InvalidJson(String::new()),
-            crate::core::Error::Unauthorized(""),
-            crate::core::Error::FileNotFound,
-            crate::core::Error::MethodNotAllowed { allow: "" },
-            crate::core::Error::BodyTooLarge { limit: 0 },
-            crate::core::Error::NotJson,
-            crate::core::Error::RangeNotSatisfiable { size: 0 },
-            crate::core::Error::internal(""),
-            crate::core::Error::OriginBroken,
-            crate::core::Error::OriginTimeout { ms: 0 },
+            Error::InvalidJson(String::new()),
+            Error::Unauthorized(""),
+            Error::FileNotFound,
+            Error::KeyNotFound,
+            Error::MethodNotAllowed { allow: "" },
+            Error::BodyTooLarge { limit: 0 },
+            Error::NotJson,
+            Error::RangeNotSatisfiable { size: 0 },
+            Error::QuotaExceeded(String::new()),
+            Error::internal(""),
+            Error::OriginBroken,
+            Error::AdminDisabled,
+            Error::OriginTimeout { ms: 0 },
         ];
         for err in errors {
             assert!(codes.contains(&Value::from(err.status())), "{err:?}");
+        }
+        // the upload can answer every status of a fetch and store, quota included
+        let upload = responses("post", "/api/v1/files/upload/url");
+        for status in [200, 400, 401, 405, 413, 415, 429, 500, 502, 504] {
+            assert!(upload.contains_key(&status.to_string()), "upload {status}");
+        }
+        // every GET/POST/PATCH/DELETE can be refused by method (405) and fail inside (500),
+        // every authenticated one with 401, every admin one with 503
+        for (method, path) in ROUTES.iter().filter(|(m, _)| *m != "HEAD") {
+            let method = method.to_lowercase();
+            let op = &doc["paths"][path][&method];
+            let documented = responses(&method, path);
+            let mut want = vec![200, 405];
+            if *path != "/api/v1/health" && *path != "/openapi.json" {
+                want.push(500);
+            }
+            let security = op.get("security").or(doc.get("security")).and_then(Value::as_array).unwrap();
+            let schemes: Vec<&String> = security.iter().flat_map(|s| s.as_object().unwrap().keys()).collect();
+            if !schemes.is_empty() {
+                want.push(401);
+            }
+            if schemes.iter().any(|s| *s == "adminAuth") {
+                want.push(503);
+            }
+            if op.get("requestBody").is_some() {
+                want.extend([400, 413, 415]);
+            }
+            for status in want {
+                assert!(documented.contains_key(&status.to_string()), "{method} {path}: {status}");
+            }
+        }
+        // admin operations authenticate with ADMIN_TOKEN, the others with an API key
+        for (method, path) in ROUTES {
+            let op = &doc["paths"][path][method.to_lowercase()];
+            let admin = path.starts_with("/api/v1/admin/");
+            let security = op.get("security").unwrap_or(&doc["security"]);
+            assert_eq!(security.to_string().contains("adminAuth"), admin, "{method} {path}");
         }
     }
 }

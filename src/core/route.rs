@@ -40,6 +40,32 @@ pub enum Route {
     RevokeKey { key_id: String },
 }
 
+/// Every method and path the table accepts, paths written as in `openapi.yaml` (`{name}` is
+/// one segment; `{upload_path}` may span several). `OPTIONS`, the CORS preflight, is answered
+/// for every path before routing (src/server/mod.rs) and is not a route. A test below keeps
+/// this list equal to what [`route`] accepts.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/health"),
+    ("HEAD", "/api/v1/health"),
+    ("GET", "/openapi.json"),
+    ("HEAD", "/openapi.json"),
+    ("POST", "/api/v1/files/upload/url"),
+    ("POST", "/api/v1/files/upload/urls"),
+    ("GET", "/api/v1/files/download/{file_id}"),
+    ("HEAD", "/api/v1/files/download/{file_id}"),
+    ("GET", "/f/{key_id}/{upload_path}/{file_name}"),
+    ("HEAD", "/f/{key_id}/{upload_path}/{file_name}"),
+    ("GET", "/api/v1/usage"),
+    ("GET", "/api/v1/files"),
+    ("GET", "/api/v1/files/{file_id}"),
+    ("DELETE", "/api/v1/files/{file_id}"),
+    ("GET", "/api/v1/admin/keys"),
+    ("POST", "/api/v1/admin/keys"),
+    ("GET", "/api/v1/admin/keys/{key_id}"),
+    ("PATCH", "/api/v1/admin/keys/{key_id}"),
+    ("DELETE", "/api/v1/admin/keys/{key_id}"),
+];
+
 /// Matches `method` and the raw (still percent-encoded) `path`.
 pub fn route(method: &str, path: &str) -> Result<Route, Error> {
     let read = |route: Route| readable(method).map(|()| route);
@@ -120,6 +146,29 @@ mod tests {
     use super::*;
 
     const ID: &str = "file_0123456789abcdef0123456789abcdef";
+
+    /// `template` with every `{name}` replaced by a value the table accepts.
+    fn sample(template: &str) -> String {
+        template.replace("{file_id}", ID).replace("{key_id}", "k_dev").replace("{upload_path}", "images/2026").replace("{file_name}", "a.png")
+    }
+
+    #[test]
+    fn routes_lists_exactly_what_the_table_accepts() {
+        let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY", "PROPFIND"];
+        for (_, template) in ROUTES {
+            let path = sample(template);
+            for method in methods {
+                let listed = ROUTES.contains(&(method, *template));
+                assert_eq!(route(method, &path).is_ok(), listed, "{method} {path}");
+            }
+        }
+        // and no other path the routing table accepts is missing from the list
+        for path in ["/", "/api/v1", "/api/v1/files/upload", "/api/v1/admin", "/f", "/index.html"] {
+            for method in methods {
+                assert!(route(method, path).is_err(), "{method} {path}");
+            }
+        }
+    }
 
     #[test]
     fn routes() {

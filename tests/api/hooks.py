@@ -1,7 +1,8 @@
 """schemathesis hooks for the urlstash API run (tests/api/run.mjs sets SAMPLE_URL).
 
-A generated `file_url` that names a public host would make the Worker fetch from the
-internet: on a machine without it that is a 502 about the machine, not the Worker. Such URLs
+A generated `file_url` (of an upload or of a batch item) that names a public host would make
+the Worker fetch from the internet: on a machine without it that is a 502 (or a failed batch
+item) about the machine, not the Worker. Such URLs
 are pointed at the run's loopback origin (allow-listed), so uploads succeed and their 200
 responses are checked against the schema too. Everything else stays as generated, including
 every URL the policy refuses (private addresses, internal names, other schemes, bad ports).
@@ -37,13 +38,23 @@ def _fetchable_public(value):
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$")
 
 
+def _pointed(item):
+    """`item` with a fetchable public `file_url` pointed at the loopback origin, else as is."""
+    if not (isinstance(item, dict) and isinstance(item.get("file_url"), str)):
+        return item
+    url = item["file_url"]
+    if len(url) <= 2048 and _URI.match(url) and _fetchable_public(url):
+        return dict(item, file_url=SAMPLE_URL)
+    return item
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     """Runs in every phase (examples included). A case stays as valid or invalid as it was:
-    only a `file_url` that is a valid URI within maxLength is replaced, by a valid one."""
+    only a `file_url` that is a valid URI within maxLength is replaced, by a valid one, in an
+    upload body and in each item of a batch body."""
     body = case.body
-    if not (isinstance(body, dict) and isinstance(body.get("file_url"), str)):
-        return
-    url = body["file_url"]
-    if len(url) <= 2048 and _URI.match(url) and _fetchable_public(url):
-        case.body = dict(body, file_url=SAMPLE_URL)
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        case.body = dict(body, items=[_pointed(item) for item in body["items"]])
+    elif isinstance(body, dict):
+        case.body = _pointed(body)

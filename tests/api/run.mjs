@@ -1,50 +1,93 @@
 // Runs schemathesis against the Worker in local workerd, from the Worker's own
-// /openapi.json, with a valid API key and a loopback origin for uploads to fetch.
+// /openapi.json (every route), with a valid API key, the admin token for the admin
+// operations only, real path parameters, and a loopback origin for uploads to fetch.
 // Usage: node tests/api/run.mjs path/to/schemathesis
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
-import { startWorker, upload, KEYS } from '../http/support/worker.mjs';
+import { startWorker, upload, api, KEYS } from '../http/support/worker.mjs';
 import { TYPES } from '../http/support/fixtures.mjs';
 
 const schemathesis = path.resolve(process.argv[2]);
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '100';
 
+// The admin operations authenticate with this token, every other one with KEYS.a.
+const ADMIN_TOKEN = 'schemathesis-admin-token';
+
 const origin = await startOrigin();
-const worker = await startWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '10000' } });
+const worker = await startWorker({ allow: [origin.host], adminToken: ADMIN_TOKEN, vars: { FETCH_TIMEOUT_MS: '10000' } });
 let code = 1;
 let scratch;
 try {
   const sample = origin.file('/sample.png', TYPES.png.bytes, { contentType: 'image/png' });
-  // One stored file, so the serving operations are exercised (ranges, conditionals, HEAD)
-  // and not only their 404s.
-  const stored = await upload(worker, { file_url: sample, upload_path: 'st', file_name: 'sample.png' });
-  if (stored.status !== 200) throw new Error(`seed upload failed: ${JSON.stringify(stored.json)}`);
+  // Stored files, so the serving and management operations are exercised (ranges,
+  // conditionals, HEAD, details) and not only their 404s: `kept` for everything that reads,
+  // `doomed` for DELETE /api/v1/files/{file_id} alone, so deleting it breaks nothing else.
+  const seed = async (file_name) => {
+    const stored = await upload(worker, { file_url: sample, upload_path: 'st', file_name });
+    if (stored.status !== 200) throw new Error(`seed upload failed: ${JSON.stringify(stored.json)}`);
+    return stored.json.data.file_id;
+  };
+  const kept = await seed('sample.png');
+  const doomed = await seed('doomed.png');
+  // Admin-created keys: `keeper` for the reads and updates of one key, `victim` for the
+  // revocation alone. The run's own API key (KEYS.a) is never an admin path parameter.
+  const createKey = async (name) => {
+    const res = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN_TOKEN, body: { name } });
+    if (res.status !== 200) throw new Error(`key creation failed: ${JSON.stringify(res.json)}`);
+    return res.json.data.key_id;
+  };
+  const keeper = await createKey('schemathesis-keeper');
+  const victim = await createKey('schemathesis-victim');
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-st-'));
   const config = path.join(scratch, 'schemathesis.toml');
+  const q = JSON.stringify;
   fs.writeFileSync(config, [
+    // Per security scheme: bearerAuth is an API key, adminAuth the ADMIN_TOKEN secret.
+    '[auth.openapi.bearerAuth]',
+    `bearer = ${q(KEYS.a.key)}`,
+    '[auth.openapi.adminAuth]',
+    `bearer = ${q(ADMIN_TOKEN)}`,
+    '',
+    // A schema-violating body may also be refused for its size (413): a rejection too.
+    '[checks.negative_data_rejection]',
+    'expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]',
+    '',
     '[parameters]',
-    `"path.file_id" = "${stored.json.data.file_id}"`,
-    `"path.key_id" = "${KEYS.a.record.id}"`,
+    `"path.file_id" = ${q(kept)}`,
+    `"path.key_id" = ${q(KEYS.a.record.id)}`,
     '"path.upload_path" = "st"',
     '"path.file_name" = "sample.png"',
+    '',
+    '[[operations]]',
+    'include-operation-id = "deleteFile"',
+    `parameters = { "path.file_id" = ${q(doomed)} }`,
+    '',
+    '[[operations]]',
+    'include-operation-id-regex = "^(getKey|updateKey)$"',
+    `parameters = { "path.key_id" = ${q(keeper)} }`,
+    '',
+    '[[operations]]',
+    'include-operation-id = "revokeKey"',
+    `parameters = { "path.key_id" = ${q(victim)} }`,
     '',
   ].join('\n'));
   const args = [
     '--config-file', config,
     'run', `${worker.url}/openapi.json`, '--url', worker.url,
-    '--header', `Authorization: Bearer ${KEYS.a.key}`,
     '--checks', 'all',
     // Positive data for the upload is not always accepted: names and paths have rules (no
     // `..`, no control characters, ...) that JSON Schema does not express. Stateful checks
     // need links the API does not have.
     '--exclude-checks', 'positive_data_acceptance,use_after_free,ensure_resource_availability,object_level_authorization',
     '--phases', 'examples,coverage,fuzzing',
-    '--max-examples', MAX_EXAMPLES, '--seed', '20261123', '--workers', '1',
+    '--max-examples', MAX_EXAMPLES, '--seed', process.env.SCHEMATHESIS_SEED ?? '20261123', '--workers', '1',
     '--request-timeout', '30', '--no-color',
+    // SCHEMATHESIS_REPORT_DIR=dir keeps every request and response there (HAR), to look at
+    ...(process.env.SCHEMATHESIS_REPORT_DIR ? ['--report', 'har', '--report-dir', path.resolve(process.env.SCHEMATHESIS_REPORT_DIR)] : []),
   ];
   // run in the scratch directory: schemathesis keeps a cache (.schemathesis/) in its cwd
   const child = spawn(schemathesis, args, {

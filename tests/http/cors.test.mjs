@@ -48,15 +48,17 @@ test('preflights of read routes allow GET and HEAD; an unknown route is a 404 en
   assert.equal(nope.headers.get('access-control-allow-origin'), '*');
 });
 
-test('preflights name each route\'s own methods (DELETE for a file, GET for the listing and usage)', async () => {
+test('preflights of the management and admin routes name their own methods (DELETE, PATCH, POST)', async () => {
   const cases = [
     ['/api/v1/files/file_0123456789abcdef0123456789abcdef', 'DELETE', 'GET, DELETE'],
     ['/api/v1/files', 'GET', 'GET'],
     ['/api/v1/usage', 'GET', 'GET'],
     ['/api/v1/files/upload/urls', 'POST', 'POST'],
+    ['/api/v1/admin/keys', 'POST', 'GET, POST'],
+    ['/api/v1/admin/keys/k_1', 'PATCH', 'GET, PATCH, DELETE'],
   ];
   for (const [path, method, allowed] of cases) {
-    const res = await preflight(path, method, 'authorization');
+    const res = await preflight(path, method, 'authorization,content-type');
     assert.equal(res.status, 204, path);
     assert.equal(res.headers.get('access-control-allow-methods'), allowed, path);
   }

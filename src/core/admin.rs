@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use super::keys::{bearer_token, KeyRecord};
 use super::ledger::Limits;
+use super::listing::parse_limit;
 
 /// KV key of a key id's entry: value = the key's hash, metadata = its [`KeyRecord`].
 pub const ID_PREFIX: &str = "id:";
@@ -87,7 +88,7 @@ fn quota(fields: &mut Map<String, Value>, key: &'static str) -> Result<Option<Op
 
 fn no_unknown(fields: &Map<String, Value>) -> Result<(), Error> {
     match fields.keys().next() {
-        Some(k) => Err(Error::UnknownField(k.chars().take(64).collect())),
+        Some(k) => Err(Error::unknown_field(k)),
         None => Ok(()),
     }
 }
@@ -180,14 +181,8 @@ pub fn parse_key_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a st
     for (k, v) in pairs {
         match k {
             "cursor" => cursor = Some(v.to_owned()).filter(|c| !c.is_empty()),
-            "limit" => {
-                limit = v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
-                    .ok_or_else(|| Error::invalid("limit", format!("must be an integer from 1 to {MAX_LIST_LIMIT}")))?
-            }
-            other => return Err(Error::UnknownField(other.chars().take(64).collect())),
+            "limit" => limit = parse_limit(v, MAX_LIST_LIMIT)?,
+            other => return Err(Error::unknown_field(other)),
         }
     }
     if cursor.as_ref().is_some_and(|c| c.len() > 2048) {

@@ -32,7 +32,7 @@ pub fn parse_batch(body: &[u8], policy: &UrlPolicy) -> Result<Vec<Result<UploadR
         Some(_) => return Err(Error::invalid("items", "must be an array")),
     };
     if let Some(unknown) = fields.keys().next() {
-        return Err(Error::UnknownField(unknown.chars().take(64).collect()));
+        return Err(Error::unknown_field(unknown));
     }
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(Error::invalid("items", format!("must hold 1 to {MAX_ITEMS} uploads (got {})", items.len())));

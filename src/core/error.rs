@@ -94,6 +94,11 @@ impl Error {
         Error::InvalidField { field, reason: reason.into() }
     }
 
+    /// An unknown field, its name cut to 64 characters (it is echoed to the client).
+    pub fn unknown_field(name: &str) -> Self {
+        Error::UnknownField(name.chars().take(64).collect())
+    }
+
     /// Shorthand for an internal fault with a detail for the log.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Error::Internal(detail.to_string())

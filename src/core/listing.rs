@@ -49,16 +49,12 @@ pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
             "cursor" => cursor = Some(value).filter(|v| !v.is_empty()),
             "limit" => limit = Some(value),
             "upload_path" => upload_path = Some(value),
-            other => return Err(Error::UnknownField(other.chars().take(64).collect())),
+            other => return Err(Error::unknown_field(other)),
         }
     }
     let limit = match limit {
         None | Some("") => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| Error::invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}")))?,
+        Some(v) => parse_limit(v, MAX_LIMIT)?,
     };
     let upload_path = match upload_path {
         Some(p) => validate_upload_path(p)?,
@@ -66,6 +62,15 @@ pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
     };
     let cursor = cursor.map(|c| decode_cursor(c, upload_path.as_deref())).transpose()?;
     Ok(ListQuery { cursor, limit, upload_path })
+}
+
+/// A page size `limit` from 1 to `max`.
+pub fn parse_limit(value: &str, max: u32) -> Result<u32, Error> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| Error::invalid("limit", format!("must be an integer from 1 to {max}")))
 }
 
 /// The opaque cursor handed to the client for the next page.

@@ -66,7 +66,7 @@ fn upload_from_fields(mut fields: Map<String, Value>, policy: &UrlPolicy) -> Res
     let upload_path = optional_string(&mut fields, "upload_path")?;
     let file_name = optional_string(&mut fields, "file_name")?;
     if let Some(unknown) = fields.keys().next() {
-        return Err(Error::UnknownField(unknown.chars().take(64).collect()));
+        return Err(Error::unknown_field(unknown));
     }
     Ok(UploadRequest {
         file_url: parse_file_url(&file_url, policy)?,

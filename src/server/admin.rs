@@ -4,10 +4,11 @@
 //! key's ledger gets its quotas and status, so uploads see changes at once everywhere.
 
 use serde::Serialize;
-use worker::{Date, KvStore, Request, Response};
+use worker::{KvStore, Request, Response};
 
 use super::bindings::Services;
 use super::http::{json_body, query};
+use super::js::now_ms;
 use super::respond;
 use crate::core::admin::{check_admin, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
 use crate::core::clock::iso8601;
@@ -59,7 +60,7 @@ pub(crate) async fn create(mut req: Request, services: &Services) -> Result<Resp
     let record = KeyRecord {
         id: generate_key_id(),
         name: create.name,
-        created: iso8601(Date::now().as_millis() as i64),
+        created: iso8601(now_ms()),
         disabled: false,
         max_bytes: create.max_bytes,
         max_files: create.max_files,

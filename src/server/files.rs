@@ -1,9 +1,10 @@
 //! Serving stored files: `GET`/`HEAD` on `download_url` (attachment) and `file_url` (inline
 //! when safe), with expiry enforced on every read.
 
-use worker::{Date, Headers, Request, Response};
+use worker::{Headers, Request, Response};
 
 use super::bindings::Services;
+use super::js::now_ms;
 use super::r2::{forget, index_entry, object_meta};
 use crate::core::clock::is_expired;
 use crate::core::serve::{self, content_range, headers, not_modified, parse_range, Mode, Served};
@@ -14,21 +15,27 @@ use crate::core::Error;
 /// `download_url`: the index names the object; the object must still be that upload.
 pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
     let now = now_ms();
-    let entry = index_entry(&services.bucket, file_id).await?.ok_or(Error::FileNotFound)?;
+    let entry = live_entry(services, file_id, None, now).await?;
+    serve_object(req, services, &entry.object_key, Some(file_id), Mode::Attachment, now).await
+}
+
+/// The index entry of `file_id` (of `owner`, when given) while it is live; an expired one is
+/// deleted with its file, and its quota given back, on the way to the 404.
+pub(crate) async fn live_entry(services: &Services, file_id: &str, owner: Option<&str>, now: i64) -> Result<IndexEntry, Error> {
+    let entry = index_entry(&services.bucket, file_id)
+        .await?
+        .filter(|e| owner.is_none_or(|o| e.owner == o))
+        .ok_or(Error::FileNotFound)?;
     if is_expired(entry.expires_ms, now) {
         expire_entry(services, &entry, file_id).await;
         return Err(Error::FileNotFound);
     }
-    serve_object(req, services, &entry.object_key, Some(file_id), Mode::Attachment, now).await
+    Ok(entry)
 }
 
 /// `file_url`: the path is the object key.
 pub(crate) async fn inline(req: &Request, services: &Services, object_key: &str) -> Result<Response, Error> {
     serve_object(req, services, object_key, None, Mode::Inline, now_ms()).await
-}
-
-fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
 }
 
 async fn serve_object(
@@ -99,7 +106,7 @@ async fn expire(services: &Services, key: &str, file_id: &str, owner: &str) {
 
 /// An expired index entry: its object goes only while it still holds this upload (a newer
 /// upload to the same name keeps it); the entry goes; the quota comes back.
-pub(crate) async fn expire_entry(services: &Services, entry: &IndexEntry, file_id: &str) {
+async fn expire_entry(services: &Services, entry: &IndexEntry, file_id: &str) {
     let head = services.bucket.head(&entry.object_key).await.ok().flatten();
     let ours = head.and_then(|o| object_meta(&o)).is_some_and(|m| m.file_id == file_id);
     if ours {

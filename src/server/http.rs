@@ -29,24 +29,25 @@ pub(crate) async fn json_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, 
     Ok(body)
 }
 
-/// The decoded query pairs of the request URL.
-pub(crate) fn query(req: &Request) -> Result<Vec<(String, String)>, Error> {
-    let url = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
-    Ok(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+fn request_url(req: &Request) -> Result<Url, Error> {
+    req.url().map_err(|e| Error::internal(format!("request url: {e}")))
 }
 
-/// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.
+/// The decoded query pairs of the request URL.
+pub(crate) fn query(req: &Request) -> Result<Vec<(String, String)>, Error> {
+    Ok(request_url(req)?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
 /// The URL policy of this request: the configured one plus the request's own host, so the
 /// Worker never fetches itself.
 pub(crate) fn request_policy(req: &Request, config: &Config) -> Result<UrlPolicy, Error> {
-    let own = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
-    Ok(config.url_policy.clone().with_own_host(&own))
+    Ok(config.url_policy.clone().with_own_host(&request_url(req)?))
 }
 
+/// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.
 pub(crate) fn base_url(req: &Request, config: &Config) -> Result<Url, Error> {
     if let Some(base) = &config.public_base_url {
         return Ok(base.clone());
     }
-    let url = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
-    Url::parse(&url.origin().ascii_serialization()).map_err(Error::internal)
+    Url::parse(&request_url(req)?.origin().ascii_serialization()).map_err(Error::internal)
 }

@@ -1,4 +1,4 @@
-//! Small helpers for talking to JavaScript: promises, option objects and byte chunks.
+//! Small helpers for talking to JavaScript: promises, option objects, byte chunks, the clock.
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -35,4 +35,9 @@ pub(crate) fn describe(err: &JsValue) -> String {
     err.as_string()
         .or_else(|| err.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
         .unwrap_or_else(|| format!("{err:?}"))
+}
+
+/// Now, in milliseconds since the Unix epoch (the Worker's clock).
+pub(crate) fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
 }

@@ -11,7 +11,7 @@ use js_sys::Object;
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response, State, Storage};
 
-use super::js::describe;
+use super::js::{describe, now_ms};
 use crate::core::flow::Ledger as LedgerSeam;
 use crate::core::ledger::{KeyConfig, Ledger, LedgerOp, LedgerReply, Limits, Usage, Write};
 use crate::core::Error;
@@ -84,7 +84,7 @@ pub(crate) struct KeyLedger {
 
 impl KeyLedger {
     pub fn new(namespace: &ObjectNamespace, key_id: &str, defaults: Limits) -> Self {
-        KeyLedger { namespace: namespace.clone(), key_id: key_id.to_owned(), defaults, now_ms: worker::Date::now().as_millis() as i64 }
+        KeyLedger { namespace: namespace.clone(), key_id: key_id.to_owned(), defaults, now_ms: now_ms() }
     }
 
     async fn send(&self, op: LedgerOp) -> Result<(Usage, Limits), Error> {

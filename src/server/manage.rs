@@ -2,13 +2,14 @@
 //! `GET /api/v1/files` and `GET /api/v1/usage`. Another key's file is "not found", so ids
 //! cannot be probed.
 
-use worker::{Date, Include, Request, Response};
+use worker::{Include, Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
 use super::http::{base_url, query};
-use super::files::expire_entry;
-use super::r2::{index_entry, object_meta};
+use super::files::live_entry;
+use super::js::now_ms;
+use super::r2::{object_meta, r2_error as r2};
 use super::respond;
 use crate::core::clock::is_expired;
 use crate::core::envelope::{Envelope, FileDeleted};
@@ -19,22 +20,10 @@ use crate::core::listing::{encode_cursor, file_data, list_prefix, parse_list_que
 use crate::core::store::ObjectMeta;
 use crate::core::Error;
 
-fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
-}
-
-fn r2(op: &'static str) -> impl Fn(worker::Error) -> Error {
-    move |e| Error::internal(format!("r2 {op}: {e}"))
-}
-
 /// The live file `file_id` of `owner`: its object key, metadata and size. Expired files
 /// are deleted (and their quota given back) on the way.
 async fn owned(services: &Services, owner: &KeyRecord, file_id: &str) -> Result<(String, ObjectMeta, u64), Error> {
-    let entry = index_entry(&services.bucket, file_id).await?.filter(|e| e.owner == owner.id).ok_or(Error::FileNotFound)?;
-    if is_expired(entry.expires_ms, now_ms()) {
-        expire_entry(services, &entry, file_id).await;
-        return Err(Error::FileNotFound);
-    }
+    let entry = live_entry(services, file_id, Some(&owner.id), now_ms()).await?;
     let obj = services.bucket.head(&entry.object_key).await.map_err(r2("head"))?;
     // Overwritten since (the name now holds another file_id): this id is gone.
     let found = obj.and_then(|o| object_meta(&o).map(|m| (m, o.size()))).filter(|(m, _)| m.file_id == file_id);

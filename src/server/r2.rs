@@ -5,13 +5,14 @@ use worker::worker_sys::R2Bucket;
 use worker::Bucket;
 
 use super::ingest::{put_known, put_unknown};
-use super::js::{describe, object};
+use super::js::object;
 use super::origin::{OriginBody, WorkerOrigin};
 use crate::core::layout::index_key;
 use crate::core::store::{IndexEntry, ObjectMeta, ObjectStore};
 use crate::core::Error;
 
-fn r2_error(op: &str) -> impl Fn(worker::Error) -> Error + '_ {
+/// Maps an R2 failure of `op` to an internal error (the detail is logged, never sent).
+pub(crate) fn r2_error(op: &str) -> impl Fn(worker::Error) -> Error + '_ {
     move |e| Error::internal(format!("r2 {op}: {e}"))
 }
 
@@ -81,7 +82,7 @@ pub(crate) fn object_meta(obj: &worker::Object) -> Option<ObjectMeta> {
 pub(crate) async fn forget(bucket: &Bucket, object_key: &str, file_id: &str) {
     for key in [object_key.to_owned(), index_key(file_id)] {
         if let Err(e) = bucket.delete(&key).await {
-            worker::console_warn!("delete {key}: {}", describe(&JsValue::from_str(&e.to_string())));
+            worker::console_warn!("delete {key}: {e}");
         }
     }
 }

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use worker::{Date, Include};
+use worker::Include;
 
 use super::bindings::Services;
+use super::js::now_ms;
 use crate::core::clock::is_expired;
 use crate::core::layout::{INDEX_PREFIX, OBJECT_PREFIX};
 
@@ -13,7 +14,7 @@ use crate::core::layout::{INDEX_PREFIX, OBJECT_PREFIX};
 const MAX_PAGES: usize = 20;
 
 pub(crate) async fn run(services: &Services) {
-    let now = Date::now().as_millis() as i64;
+    let now = now_ms();
     for prefix in [OBJECT_PREFIX, INDEX_PREFIX] {
         match sweep_prefix(services, prefix, now).await {
             Ok(n) => worker::console_log!("sweep {prefix}: deleted {n} expired"),

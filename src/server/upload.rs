@@ -2,11 +2,12 @@
 //! the one upload every entry point (single or batch) runs.
 
 use url::Url;
-use worker::{Date, Request, Response};
+use worker::{Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
 use super::http::{base_url, json_body, request_policy};
+use super::js::now_ms;
 use super::origin::WorkerOrigin;
 use super::r2::R2Store;
 use super::respond;
@@ -35,7 +36,7 @@ pub(crate) async fn store_one(
     policy: &UrlPolicy,
     services: &Services,
 ) -> Result<FileData, Error> {
-    let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: Date::now().as_millis() as i64 };
+    let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: now_ms() };
     let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
     let store = R2Store { bucket: &services.bucket, origin: &origin };
     let ledger = services.ledger(&owner.id);

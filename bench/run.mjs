@@ -1,7 +1,8 @@
 // `make bench`: this project's Worker and the reference Worker in ONE local workerd
 // (Miniflare), run in turns against a loopback origin. Writes BENCHMARKS.md and
 // bench/results.json; exits non-zero only if an upload failed (slow figures are measured,
-// never failed).
+// never failed). BENCH_WORKER=<path under the project>/index.js measures another build of the
+// project Worker (e.g. to compare a change against a saved build).
 import { Miniflare } from 'miniflare';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -37,7 +38,7 @@ const mf = new Miniflare({
     {
       name: 'project',
       modules: true,
-      scriptPath: path.join(ROOT, 'build/index.js'),
+      scriptPath: process.env.BENCH_WORKER ?? path.join(ROOT, 'build/index.js'),
       modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
       compatibilityDate: '2025-09-01',
       r2Buckets: ['FILES'],

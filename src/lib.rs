@@ -14,6 +14,7 @@
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
+//!     `key_cache.rs`: the short-lived cache of key records the upload routes read through.
 //!   - `admin.rs`: the admin token check, key create/update bodies, the public key view.
 //!   - `ledger.rs`: the per-key quota ledger (reserve/settle/release), its wire format and
 //!     an in-memory `Ledger` for host tests.
@@ -32,8 +33,8 @@
 //!   - `mod.rs`: the `fetch`/`scheduled` entry points and dispatch. `bindings.rs`: binding
 //!     names and the services built from `Env` once. `respond.rs`: the one place errors
 //!     become responses. `cors.rs`: CORS headers and preflights.
-//!   - `auth.rs`: API key lookup in KV. `http.rs`: request bodies, queries, link base, the
-//!     request's URL policy.
+//!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
+//!     `http.rs`: request bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, one
 //!     deadline, sniffing). `ingest.rs`: streaming a body into R2 (`FixedLengthStream` or
 //!     multipart). `r2.rs`: the `ObjectStore` adapter and R2 reads. `js.rs`: JS helpers.

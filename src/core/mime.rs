@@ -3,6 +3,9 @@
 
 /// How many leading bytes the detector wants to see.
 pub const SNIFF_BYTES: usize = 4096;
+/// A body of known length up to this size is read whole while sniffing and stored with one
+/// plain put: for small files that costs less than setting up a stream to R2.
+pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
 
 const UNKNOWN: &str = "application/octet-stream";
 

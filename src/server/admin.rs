@@ -6,6 +6,7 @@
 use serde::Serialize;
 use worker::{KvStore, Request, Response};
 
+use super::auth::forget;
 use super::bindings::Services;
 use super::http::{json_body, query};
 use super::js::now_ms;
@@ -52,9 +53,9 @@ fn ledger_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
     KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, disabled: record.disabled, revoked }
 }
 
-pub(crate) async fn create(mut req: Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn create(req: Request, services: &Services) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let body = json_body(&mut req, MAX_ADMIN_BODY).await?;
+    let body = json_body(&req, MAX_ADMIN_BODY).await?;
     let create = parse_create(&body)?;
     let key = generate_key();
     let record = KeyRecord {
@@ -104,14 +105,15 @@ pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Re
     respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, services.config.default_limits)))
 }
 
-pub(crate) async fn update(mut req: Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let body = json_body(&mut req, MAX_ADMIN_BODY).await?;
+    let body = json_body(&req, MAX_ADMIN_BODY).await?;
     let update = parse_update(&body)?;
     let (hash, mut record) = find(&services.keys, key_id).await?;
     update.apply(&mut record);
     services.ledger(key_id).configure(ledger_config(&record, false)).await?;
     save(&services.keys, &hash, &record).await?;
+    forget(&hash);
     respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, services.config.default_limits)))
 }
 
@@ -127,6 +129,7 @@ pub(crate) async fn revoke(req: &Request, services: &Services, key_id: &str) -> 
     // The ledger refuses the key's uploads at once, everywhere; KV follows.
     services.ledger(key_id).configure(ledger_config(&record, true)).await?;
     services.keys.delete(&hash).await.map_err(kv("delete"))?;
+    forget(&hash);
     services.keys.delete(&id_entry(key_id)).await.map_err(kv("delete id"))?;
     respond::json(200, &Envelope::ok("API key revoked", Revoked { key_id, revoked: true }))
 }

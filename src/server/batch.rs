@@ -4,7 +4,7 @@
 use futures_util::{stream, StreamExt};
 use worker::{Request, Response};
 
-use super::auth::authenticate;
+use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::http::{base_url, json_body, request_policy};
 use super::respond;
@@ -13,9 +13,9 @@ use crate::core::batch::{item_envelope, parse_batch, BatchData, CONCURRENCY, MAX
 use crate::core::envelope::Envelope;
 use crate::core::Error;
 
-pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Response, Error> {
-    let owner = authenticate(&req, &services.keys).await?;
-    let body = json_body(&mut req, MAX_BATCH_BODY_BYTES).await?;
+pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
+    let owner = authenticate_upload(&req, &services.keys).await?;
+    let body = json_body(&req, MAX_BATCH_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config)?;
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;

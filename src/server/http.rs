@@ -1,30 +1,41 @@
 //! Reading requests: a capped body, the query pairs, and the base of the links we answer.
 
-use futures_util::StreamExt;
+use js_sys::Uint8Array;
 use url::Url;
+use wasm_bindgen::JsCast;
+use web_sys::ReadableStreamDefaultReader;
 use worker::Request;
 
+use super::js::{describe, read_chunk, wait};
 use crate::core::config::Config;
 use crate::core::request::require_json;
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
 /// A JSON request body, refusing more than `limit` bytes without reading past them.
-pub(crate) async fn json_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, Error> {
+pub(crate) async fn json_body(req: &Request, limit: u64) -> Result<Vec<u8>, Error> {
     require_json(req.headers().get("Content-Type").ok().flatten().as_deref())?;
     let too_large = Error::BodyTooLarge { limit };
     let declared = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
     }
+    let unreadable = |e: String| Error::InvalidJson(format!("request body could not be read ({e})"));
+    if declared.is_some() {
+        // HTTP framing delivers exactly the declared length: one native read.
+        let read = req.inner().array_buffer().map_err(|e| unreadable(describe(&e)))?;
+        let buffer = wait(read).await.map_err(|e| unreadable(describe(&e)))?;
+        return Ok(Uint8Array::new(&buffer).to_vec());
+    }
+    let Some(stream) = req.inner().body() else { return Ok(Vec::new()) };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
-    let Ok(mut stream) = req.stream() else { return Ok(body) };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::InvalidJson(format!("request body could not be read ({e})")))?;
-        body.extend_from_slice(&chunk);
-        if body.len() as u64 > limit {
+    while let Some(chunk) = read_chunk(&reader).await.map_err(|e| unreadable(describe(&e)))? {
+        if (body.len() + chunk.length() as usize) as u64 > limit {
+            drop(reader.cancel());
             return Err(too_large);
         }
+        body.extend(chunk.to_vec());
     }
     Ok(body)
 }

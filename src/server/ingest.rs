@@ -17,7 +17,7 @@ use super::origin::{OriginBody, WorkerOrigin};
 use crate::core::Error;
 
 /// Size of every multipart part but the last (R2 wants at least 5 MiB, all equal).
-pub(crate) const PART_BYTES: u32 = 8 * 1024 * 1024;
+pub(crate) const PART_BYTES: u32 = 5 * 1024 * 1024;
 
 /// Stores a body of known `length` under `key`; all or nothing.
 pub(crate) async fn put_known(
@@ -33,12 +33,10 @@ pub(crate) async fn put_known(
         sniffed.push(chunk.clone());
     }
     if sniffed.len == length {
-        // Sniffing read the whole body: one put of the bytes, no stream to set up.
-        if let Some(stream) = body.stream.filter(|_| !body.ended) {
-            let _ = stream.cancel();
-        }
+        // Sniffing read the whole body: one put of the bytes, no stream to set up (and
+        // nothing left to cancel: the origin sent the declared length).
         let put = bucket
-            .put(key.to_owned(), sniffed.take(length as u32).into(), options.clone())
+            .put(key.to_owned(), sniffed.take(length as u32, None).into(), options.clone())
             .map_err(|e| Error::internal(describe(&e)))?;
         wait(put).await.map_err(|e| Error::internal(format!("r2 put: {}", describe(&e))))?;
         return Ok(length);
@@ -69,7 +67,7 @@ async fn feed(body: OriginBody, sink: &WritableStream, origin: &WorkerOrigin) ->
         }
         writer.release_lock();
     }
-    match body.stream.filter(|_| !body.ended) {
+    match body.rest() {
         None => wait(sink.close()).await.map(drop).map_err(broken),
         Some(stream) => {
             let options = StreamPipeOptions::new();
@@ -89,8 +87,8 @@ pub(crate) async fn put_unknown(
     limit: u64,
     options: &JsValue,
 ) -> Result<u64, Error> {
-    let reader = match body.stream.as_ref().filter(|_| !body.ended) {
-        Some(stream) => Some(byob_reader(stream)?),
+    let reader = match body.rest() {
+        Some(stream) => Some(byob_reader(&stream)?),
         None => None,
     };
     let mut upload = Multipart { bucket, key, options, started: None, parts: Vec::new(), in_flight: None };
@@ -105,7 +103,8 @@ pub(crate) async fn put_unknown(
 }
 
 /// Fills part-sized buffers straight from the stream (`readAtLeast`: one await per part,
-/// no per-chunk work) and sends each full one; the short last one finishes the upload.
+/// no per-chunk work) and sends each full one; the short last one finishes the upload. Two
+/// buffers take turns (one in flight, one filling), so memory stays at two parts.
 async fn pump(
     reader: Option<&ByobReader>,
     prefix: Vec<Uint8Array>,
@@ -119,17 +118,19 @@ async fn pump(
     }
     let mut total = pending.len;
     let mut ended = reader.is_none();
+    // The buffer of the last part R2 finished taking, ready to be filled again.
+    let mut spare = None;
     loop {
         if total > limit {
             return Err(Error::FileTooLarge { limit });
         }
         if pending.len >= u64::from(PART_BYTES) {
-            upload.send(pending.take(PART_BYTES)).await?;
+            spare = upload.send(pending.take(PART_BYTES, spare.take())).await?;
             continue;
         }
-        // A fresh part: what is pending first, then the stream fills the rest in place.
+        // A part: what is pending first, then the stream fills the rest in place.
         let mut filled = pending.len as u32;
-        let mut part = pending.take(PART_BYTES);
+        let mut part = pending.take(PART_BYTES, spare.take());
         while filled < PART_BYTES && !ended && total <= limit {
             let view = Uint8Array::new_with_byte_offset_and_length(&part.buffer(), filled, PART_BYTES - filled);
             let Some(reader) = reader else { break };
@@ -146,7 +147,7 @@ async fn pump(
             return Err(Error::FileTooLarge { limit });
         }
         if filled == PART_BYTES {
-            upload.send(part).await?;
+            spare = upload.send(part).await?;
         } else {
             upload.finish(part.subarray(0, filled)).await?;
             return Ok(total);
@@ -197,9 +198,10 @@ impl Buffer {
         self.chunks.push_back(chunk);
     }
 
-    /// The first `n` bytes as one array (copied inside JS), leaving the rest.
-    fn take(&mut self, n: u32) -> Uint8Array {
-        let out = Uint8Array::new_with_length(n);
+    /// The first `n` bytes (copied inside JS) at the start of an `n`-byte array, `reuse`
+    /// when it is one, leaving the rest.
+    fn take(&mut self, n: u32, reuse: Option<Uint8Array>) -> Uint8Array {
+        let out = reuse.filter(|b| b.length() == n).unwrap_or_else(|| Uint8Array::new_with_length(n));
         let mut filled = 0;
         while filled < n {
             let Some(chunk) = self.chunks.pop_front() else { break };
@@ -225,7 +227,8 @@ struct Multipart<'a> {
     options: &'a JsValue,
     started: Option<R2MultipartUpload>,
     parts: Vec<JsValue>,
-    in_flight: Option<js_sys::Promise>,
+    /// The part being sent, and its buffer.
+    in_flight: Option<(js_sys::Promise, Uint8Array)>,
 }
 
 impl Multipart<'_> {
@@ -233,23 +236,25 @@ impl Multipart<'_> {
         Error::internal(format!("r2 multipart: {}", describe(&e)))
     }
 
-    async fn send(&mut self, part: Uint8Array) -> Result<(), Error> {
+    /// Sends `part` once the part before it landed; returns that one's buffer, free again.
+    async fn send(&mut self, part: Uint8Array) -> Result<Option<Uint8Array>, Error> {
         if self.started.is_none() {
             let created = self.bucket.create_multipart_upload(self.key.to_owned(), self.options.clone()).map_err(Self::internal)?;
             self.started = Some(wait(created).await.map_err(Self::internal)?.unchecked_into());
         }
-        self.settle().await?;
+        let free = self.settle().await?;
         let upload = self.started.as_ref().expect("started above");
         let number = u16::try_from(self.parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
-        self.in_flight = Some(upload.upload_part(number, part.into()).map_err(Self::internal)?);
-        Ok(())
+        let sending = upload.upload_part(number, part.clone().into()).map_err(Self::internal)?;
+        self.in_flight = Some((sending, part));
+        Ok(free)
     }
 
-    async fn settle(&mut self) -> Result<(), Error> {
-        if let Some(promise) = self.in_flight.take() {
-            self.parts.push(wait(promise).await.map_err(Self::internal)?);
-        }
-        Ok(())
+    /// Waits for the part in flight; returns its buffer.
+    async fn settle(&mut self) -> Result<Option<Uint8Array>, Error> {
+        let Some((promise, buffer)) = self.in_flight.take() else { return Ok(None) };
+        self.parts.push(wait(promise).await.map_err(Self::internal)?);
+        Ok(Some(buffer))
     }
 
     /// Sends the last bytes: one plain put when no part went up, else the last part and
@@ -273,7 +278,7 @@ impl Multipart<'_> {
     }
 
     async fn abort(&mut self) {
-        if let Some(promise) = self.in_flight.take() {
+        if let Some((promise, _)) = self.in_flight.take() {
             let _ = wait(promise).await;
         }
         if let Some(upload) = self.started.take() {

@@ -7,11 +7,12 @@
 
 use std::cell::RefCell;
 
+use futures_util::future::join;
 use js_sys::Object;
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response, State, Storage};
 
-use super::js::{describe, now_ms};
+use super::js::{describe, now_ms, wait};
 use crate::core::flow::Ledger as LedgerSeam;
 use crate::core::ledger::{KeyConfig, Ledger, LedgerOp, LedgerReply, Limits, Usage, Write};
 use crate::core::Error;
@@ -55,6 +56,8 @@ async fn load(storage: &Storage) -> worker::Result<Ledger> {
     Ok(Ledger::load(entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
+/// Writes `writes` as one batch: both calls are issued in the same turn, so the storage
+/// commits them together (one transaction), and the answer waits for that commit.
 async fn persist(storage: &Storage, writes: Vec<Write>) -> worker::Result<()> {
     let (mut deletes, puts) = (Vec::new(), Object::new());
     for w in writes {
@@ -65,13 +68,20 @@ async fn persist(storage: &Storage, writes: Vec<Write>) -> worker::Result<()> {
             Write::Delete(k) => deletes.push(k),
         }
     }
-    if !deletes.is_empty() {
-        storage.delete_multiple(deletes).await?;
-    }
-    if Object::keys(&puts).length() > 0 {
-        storage.put_multiple_raw(puts).await?;
-    }
-    Ok(())
+    let delete = async move {
+        if deletes.is_empty() {
+            return Ok(0);
+        }
+        storage.delete_multiple(deletes).await
+    };
+    let put = async move {
+        if Object::keys(&puts).length() == 0 {
+            return Ok(());
+        }
+        storage.put_multiple_raw(puts).await
+    };
+    let (deleted, put) = join(delete, put).await;
+    deleted.and(put)
 }
 
 /// The Worker's handle on one key's ledger.
@@ -98,12 +108,17 @@ impl KeyLedger {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
         let req = Request::new_with_init("https://ledger.internal/", &init).map_err(|e| internal("request", e.to_string()))?;
-        let mut res = stub.fetch_with_request(req).await.map_err(|e| internal("fetch", e.to_string()))?;
-        if res.status_code() != 200 {
-            let text = res.text().await.unwrap_or_default();
-            return Err(internal("status", format!("{} {text}", res.status_code())));
+        let res = stub.fetch_with_request(req).await.map_err(|e| internal("fetch", e.to_string()))?;
+        // The reply is small: read it with one native call, not as a stream.
+        let res = web_sys::Response::from(res);
+        let text = match res.text() {
+            Ok(read) => wait(read).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+            Err(e) => return Err(internal("reply", describe(&e))),
+        };
+        if res.status() != 200 {
+            return Err(internal("status", format!("{} {text}", res.status())));
         }
-        let reply: LedgerReply = res.json().await.map_err(|e| internal("reply", describe(&JsValue::from_str(&e.to_string()))))?;
+        let reply: LedgerReply = serde_json::from_str(&text).map_err(|e| internal("reply", e.to_string()))?;
         reply.into_result()
     }
 

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
 
 use super::js::{read_chunk, wait};
-use crate::core::mime::SNIFF_BYTES;
+use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::store::{Fetched, Origin};
 use crate::core::Error;
 
@@ -18,13 +18,29 @@ pub(crate) struct WorkerOrigin {
 
 /// A response body still at the origin, and what was read of it to sniff its type.
 pub(crate) struct OriginBody {
-    pub stream: Option<ReadableStream>,
+    stream: Option<ReadableStream>,
+    /// The reader sniffing used, still holding the stream's lock (released only when the
+    /// rest is wanted: releasing costs more than the read it follows).
+    reader: Option<ReadableStreamDefaultReader>,
     /// Chunks already read (they come first when the body is stored).
     pub prefix: Vec<Uint8Array>,
     /// The body ended while sniffing: `prefix` is all of it.
     pub ended: bool,
     /// A trustworthy length: `Content-Length` of an unencoded body.
     pub length: Option<u64>,
+}
+
+impl OriginBody {
+    /// The unread rest of the body as a stream, or `None` when sniffing read all of it.
+    pub fn rest(&self) -> Option<ReadableStream> {
+        if self.ended {
+            return None;
+        }
+        if let Some(reader) = &self.reader {
+            reader.release_lock();
+        }
+        self.stream.clone()
+    }
 }
 
 impl WorkerOrigin {
@@ -73,19 +89,25 @@ impl Origin for WorkerOrigin {
             content_length: length,
             content_type: header("content-type"),
             content_disposition: header("content-disposition"),
-            body: OriginBody { ended: response.body().is_none(), stream: response.body(), prefix: Vec::new(), length },
+            body: OriginBody { ended: response.body().is_none(), stream: response.body(), reader: None, prefix: Vec::new(), length },
         })
     }
 
     async fn sniff(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
         let Some(stream) = body.stream.as_ref().filter(|_| !body.ended) else { return Ok(Vec::new()) };
         let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-        let mut sniffed = Vec::new();
-        while sniffed.len() < SNIFF_BYTES {
+        // Small bodies are read whole (see WHOLE_BODY_BYTES), others just far enough to sniff.
+        let wanted = match body.length {
+            Some(length) if length <= WHOLE_BODY_BYTES => length,
+            _ => SNIFF_BYTES as u64,
+        };
+        let (mut sniffed, mut read) = (Vec::new(), 0u64);
+        while read < wanted.max(1) {
             match read_chunk(&reader).await {
                 Ok(Some(chunk)) => {
-                    let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
+                    let take = (chunk.length() as usize).min(SNIFF_BYTES.saturating_sub(sniffed.len()));
                     sniffed.extend(chunk.subarray(0, take as u32).to_vec());
+                    read += u64::from(chunk.length());
                     body.prefix.push(chunk);
                 }
                 Ok(None) => {
@@ -95,13 +117,15 @@ impl Origin for WorkerOrigin {
                 Err(_) => return Err(self.failure(Error::OriginBroken)),
             }
         }
-        reader.release_lock();
+        body.reader = Some(reader);
         Ok(sniffed)
     }
 
     fn discard(&self, body: OriginBody) {
-        if let Some(stream) = body.stream {
-            let _ = stream.cancel();
+        match (&body.reader, &body.stream) {
+            (Some(reader), _) => drop(reader.cancel()),
+            (None, Some(stream)) => drop(stream.cancel()),
+            (None, None) => {}
         }
     }
 }

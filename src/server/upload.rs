@@ -4,7 +4,7 @@
 use url::Url;
 use worker::{Request, Response};
 
-use super::auth::authenticate;
+use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::http::{base_url, json_body, request_policy};
 use super::js::now_ms;
@@ -18,9 +18,9 @@ use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
-pub(crate) async fn handle(mut req: Request, services: &Services) -> Result<Response, Error> {
-    let owner = authenticate(&req, &services.keys).await?;
-    let body = json_body(&mut req, MAX_BODY_BYTES).await?;
+pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
+    let owner = authenticate_upload(&req, &services.keys).await?;
+    let body = json_body(&req, MAX_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config)?;
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;

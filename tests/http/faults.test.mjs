@@ -9,7 +9,7 @@ import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError } from './support/assert.mjs';
 
 const MiB = 1024 * 1024;
-const LIMIT = 10 * MiB; // above one multipart part (8 MiB), so the endless body starts one
+const LIMIT = 10 * MiB; // above one multipart part (5 MiB), so the endless body starts one
 const TIMEOUT_MS = 4000;
 let origin;
 let worker;
@@ -40,7 +40,7 @@ test('origin stalls after the headers (with Content-Length): 504', async () => {
 });
 
 test('origin stalls mid-body after more than one part (chunked): 504, multipart aborted', async () => {
-  // 9 MiB: the first 8 MiB part is already uploaded when the origin goes silent
+  // 9 MiB: the first 5 MiB part is already uploaded when the origin goes silent
   const url = origin.stall('/f/stall-chunked', filler(9 * MiB, 2));
   const res = await upload(worker, { file_url: url, upload_path: 'stall-chunked', file_name: 's.bin' });
   assertError(res, 504, /within/);

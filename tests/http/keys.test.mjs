@@ -39,6 +39,12 @@ function kvPut(name, value) {
     ['kv', 'key', 'put', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS', name, value], { cwd: root, stdio: 'ignore' });
 }
 
+function kvDelete(name) {
+  const root = path.resolve(new URL('../..', import.meta.url).pathname);
+  execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
+    ['kv', 'key', 'delete', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS', name], { cwd: root, stdio: 'ignore' });
+}
+
 describe('admin token', () => {
   for (const [label, token, fragment] of [
     ['missing', null, /missing or malformed admin token/],
@@ -196,6 +202,22 @@ describe('keys', () => {
     assertError(up, 401, /invalid API key/);
     assertError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
     assert.deepEqual(worker.r2().objects.filter((o) => o.key.startsWith(`f/${k.key_id}/`)), []);
+  });
+
+  test('uploads read the key through the isolate cache; other routes read KV every time', async () => {
+    const k = (await create({ name: 'erin' })).json.data;
+    const first = await upload(worker, { file_url: origin.file('/e1.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(first.status, 200);
+    // The record leaves KV behind the admin API's back: neither the cache nor the ledger hears.
+    kvDelete(hashKey(k.key));
+    assertError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /invalid API key/);
+    const cached = await upload(worker, { file_url: origin.file('/e2.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(cached.status, 200, 'the upload route still knows the key (read less than 30 s ago)');
+    assert.ok(cached.json.data.file_url.includes(`/f/${k.key_id}/`));
+    // A change through the admin API holds at once whatever the cache holds (the ledger).
+    kvPut(hashKey(k.key), JSON.stringify({ id: k.key_id, name: 'erin', created: k.created, disabled: false }));
+    await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true });
+    assertError(await upload(worker, { file_url: origin.file('/e3.png', TYPES.png.bytes) }, { key: k.key }), 401, /disabled/);
   });
 
   test('routing: wrong methods are 405 with Allow', async () => {

@@ -31,8 +31,8 @@ after(async () => {
   await origin?.close();
 });
 
-// From 1 KiB to 20 MiB, log-spaced: 137 MiB in all, six files above one multipart part
-// (8 MiB), three of them chunked.
+// From 1 KiB to 20 MiB, log-spaced: 137 MiB in all, nine files above one multipart part
+// (5 MiB), five of them chunked.
 const sizes = Array.from({ length: COUNT }, (_, i) => Math.round(MIN * (MAX / MIN) ** (i / (COUNT - 1))));
 
 /** POSTs an upload with node:http (fetch gives up on response headers after 300 s). */

@@ -1,0 +1,136 @@
+//! A short-lived, bounded cache of enabled key records by key hash, for the routes whose
+//! every effect the key's ledger re-checks (uploads). Time is passed in.
+
+use std::collections::HashMap;
+
+use super::keys::KeyRecord;
+
+/// How long a record read from KV is used without reading it again. The key's ledger refuses
+/// a revoked or disabled key at once whatever this cache holds; what the cache can delay is
+/// only that refusal coming after the origin was fetched rather than before.
+pub const KEY_CACHE_TTL_MS: i64 = 30_000;
+/// At most this many records are held (one isolate serves few keys at a time).
+pub const KEY_CACHE_ENTRIES: usize = 256;
+
+/// Records that were enabled when read, with when they were read.
+#[derive(Debug)]
+pub struct KeyCache {
+    entries: HashMap<String, (KeyRecord, i64)>,
+    ttl_ms: i64,
+    capacity: usize,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache::new(KEY_CACHE_TTL_MS, KEY_CACHE_ENTRIES)
+    }
+}
+
+impl KeyCache {
+    pub fn new(ttl_ms: i64, capacity: usize) -> Self {
+        KeyCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1) }
+    }
+
+    /// The record read for `hash` less than the TTL before `now_ms`.
+    pub fn get(&self, hash: &str, now_ms: i64) -> Option<KeyRecord> {
+        let (record, read_ms) = self.entries.get(hash)?;
+        self.fresh(*read_ms, now_ms).then(|| record.clone())
+    }
+
+    /// Keeps `record`, read at `now_ms`. When full, expired records go first, then the
+    /// oldest one.
+    pub fn insert(&mut self, hash: &str, record: KeyRecord, now_ms: i64) {
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(hash) {
+            let ttl = self.ttl_ms;
+            self.entries.retain(|_, (_, read_ms)| now_ms - *read_ms < ttl);
+            if self.entries.len() >= self.capacity {
+                let oldest = self.entries.iter().min_by_key(|(_, (_, read_ms))| *read_ms).map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.entries.remove(&oldest);
+                }
+            }
+        }
+        self.entries.insert(hash.to_owned(), (record, now_ms));
+    }
+
+    /// Drops `hash` (its key was revoked or changed here).
+    pub fn remove(&mut self, hash: &str) {
+        self.entries.remove(hash);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn fresh(&self, read_ms: i64, now_ms: i64) -> bool {
+        (0..self.ttl_ms).contains(&(now_ms - read_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> KeyRecord {
+        KeyRecord { id: id.into(), name: id.into(), created: "2026-01-01T00:00:00+00:00".into(), disabled: false, max_bytes: None, max_files: None }
+    }
+
+    #[test]
+    fn a_record_is_served_until_its_ttl_passes() {
+        let mut cache = KeyCache::new(1000, 8);
+        cache.insert("h1", record("k_1"), 5_000);
+        assert_eq!(cache.get("h1", 5_000).map(|r| r.id), Some("k_1".into()));
+        assert_eq!(cache.get("h1", 5_999).map(|r| r.id), Some("k_1".into()));
+        assert_eq!(cache.get("h1", 6_000), None, "expired at exactly the TTL");
+        assert_eq!(cache.get("h2", 5_000), None, "never read");
+    }
+
+    #[test]
+    fn a_clock_that_went_backwards_is_not_fresh() {
+        let mut cache = KeyCache::new(1000, 8);
+        cache.insert("h1", record("k_1"), 5_000);
+        assert_eq!(cache.get("h1", 4_999), None);
+    }
+
+    #[test]
+    fn removed_records_are_read_again() {
+        let mut cache = KeyCache::new(1000, 8);
+        cache.insert("h1", record("k_1"), 0);
+        cache.remove("h1");
+        assert_eq!(cache.get("h1", 1), None);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_records_then_the_oldest() {
+        let mut cache = KeyCache::new(1000, 3);
+        cache.insert("old", record("k_old"), 0);
+        cache.insert("a", record("k_a"), 1_500);
+        cache.insert("b", record("k_b"), 1_600);
+        // full: "old" expired by now and goes, the live ones stay
+        cache.insert("c", record("k_c"), 1_700);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.get("old", 1_700), None);
+        assert!(cache.get("a", 1_700).is_some() && cache.get("b", 1_700).is_some());
+        // full of live records: the oldest ("a") goes
+        cache.insert("d", record("k_d"), 1_800);
+        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.get("a", 1_800), None);
+        assert!(cache.get("b", 1_800).is_some() && cache.get("c", 1_800).is_some() && cache.get("d", 1_800).is_some());
+    }
+
+    #[test]
+    fn reinserting_a_known_hash_refreshes_it_without_evicting_others() {
+        let mut cache = KeyCache::new(1000, 2);
+        cache.insert("a", record("k_a"), 0);
+        cache.insert("b", record("k_b"), 10);
+        cache.insert("a", record("k_a"), 900);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get("a", 1_800).is_some(), "refreshed at 900");
+        assert_eq!(cache.get("b", 1_800), None);
+    }
+}

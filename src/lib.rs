@@ -46,6 +46,7 @@
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
 //!   - `options.rs`: JS options read and checked with the server's own validation.
+//!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
 //!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> JS `UploadError`.
 
 pub mod core;

@@ -178,7 +178,7 @@ test-load: build
 
 fuzz:
 	@echo "== property tests, long: $(FUZZ_CASES) cases per property"
-	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --test prop_url_policy --test prop_names --test prop_url_errors
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --test prop_url_policy --test prop_names
 clean:
 	rm -rf build pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 

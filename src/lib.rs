@@ -12,8 +12,7 @@
 //!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
 //!     `addr.rs`: which IP addresses are private or reserved, by name.
 //!   - `url_syntax.rs`: the `file_url` rules any WHATWG URL parser can check (the Worker on
-//!     the `url` crate, the client on the browser's `URL`); `url_errors.rs`: why the `url`
-//!     crate refuses a string, worked out without it (the client's message is the Worker's).
+//!     the `url` crate, the client on the browser's `URL`).
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.

@@ -24,7 +24,6 @@ pub mod request;
 pub mod route;
 pub mod serve;
 pub mod store;
-pub mod url_errors;
 pub mod url_policy;
 pub mod url_syntax;
 

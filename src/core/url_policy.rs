@@ -12,7 +12,7 @@ use url::{Host, Url};
 use super::addr::{reserved_v4, reserved_v6};
 use super::error::Error;
 pub use super::url_syntax::MAX_URL_BYTES;
-use super::url_syntax::{check_syntax, file_url_input, not_a_url, UrlParts};
+use super::url_syntax::{check_syntax, file_url_input, UrlParts};
 
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: u8 = 5;
@@ -100,7 +100,7 @@ fn host_and_port(entry: &str) -> Option<(Host, Option<u16>)> {
 
 /// Parses the client's `file_url` and applies the policy to it.
 pub fn parse_file_url(raw: &str, policy: &UrlPolicy) -> Result<Url, Error> {
-    let url = Url::parse(file_url_input(raw)?).map_err(not_a_url)?;
+    let url = Url::parse(file_url_input(raw)?).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({e})")))?;
     check(&url, policy)?;
     Ok(url)
 }

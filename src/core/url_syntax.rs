@@ -2,8 +2,6 @@
 //! http(s), a host, no credentials. The Worker applies them to the `url` crate's parse
 //! (`url_policy.rs`), the browser client to the browser's `URL`; both get the same errors.
 
-use std::fmt::Display;
-
 use super::error::Error;
 
 /// Longest `file_url` accepted, in bytes.
@@ -31,11 +29,6 @@ pub fn file_url_input(raw: &str) -> Result<&str, Error> {
     Ok(raw)
 }
 
-/// A `file_url` the parser refused; `reason` in the `url` crate's words (`url_errors.rs`).
-pub fn not_a_url(reason: impl Display) -> Error {
-    Error::invalid("file_url", format!("not a valid URL ({reason})"))
-}
-
 /// The scheme, host and credentials rules, in that order.
 pub fn check_syntax(url: &UrlParts) -> Result<(), Error> {
     let reject = |rule: String| Err(Error::UrlRejected(rule));
@@ -61,7 +54,6 @@ mod tests {
         assert_eq!(file_url_input(" \t "), Err(Error::MissingField("file_url")));
         let long = format!("https://x.test/{}", "a".repeat(MAX_URL_BYTES));
         assert_eq!(file_url_input(&long).unwrap_err().public_message(), "invalid `file_url`: must be at most 2048 bytes");
-        assert_eq!(not_a_url("empty host").public_message(), "invalid `file_url`: not a valid URL (empty host)");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `file_url`s and what the server's syntax rules answer for each: `None` (only the network
 //! rules, the server's, remain) or the 400's message (field `file_url`). Checked on the host
 //! against `core` (`tests/url_policy_table.rs`) and in the browser against the client, which
-//! parses with the browser's `URL` (`tests/client.rs`): both sides give the same answers.
+//! parses with the browser's `URL` (`tests/client.rs`): what it refuses before sending, it
+//! refuses with the same answer; a string the browser cannot read is left to the server.
 
 #![allow(dead_code)]
 
@@ -83,7 +84,7 @@ pub const FILE_URL_CASES: &[(&str, Option<&str>)] = &[
 ];
 
 /// Host names the server refuses by IDNA's Unicode data (`invalid international domain
-/// name`): the client, whose browser's data can differ, sends them for the server to answer.
+/// name`): the client sends them for the server to answer (the browser's data can differ).
 pub const IDNA_DATA_CASES: &[&str] = &[
     "http://xn--a/",
     "http://xn--abc-.example/",
@@ -95,8 +96,8 @@ pub const IDNA_DATA_CASES: &[&str] = &[
 
 /// Pieces that steer a URL parser through schemes, slashes, userinfo, brackets, ports,
 /// percent escapes, IPv4 numbers, Punycode and the Unicode that IDNA maps, drops or
-/// refuses; strings made of them are compared with the `url` crate on the host
-/// (`tests/prop_url_errors.rs`) and in the browser (`tests/client.rs`).
+/// refuses; strings made of them are checked in the browser (`tests/client.rs`): the
+/// client never refuses one the `url` crate accepts.
 pub const URL_PIECES: &[&str] = &[
     "http:", "HTTPS:", "file:", "ftp:", "ws:", "foo:", "a+b.c-d:", "1a:", ":", "/", "//", "\\", "@", "a@", ":@",
     "[", "]", "[::1]", "[::ffff:1.2.3.4]", "[1::", "[g]", "?", "#", "%", "%00", "%2e", "%41", "%zz", "%40", "%3a",

@@ -11,6 +11,8 @@
 //!   - `request.rs`: the upload body, validated field by field.
 //!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
 //!     `addr.rs`: which IP addresses are private or reserved, by name.
+//!   - `url_syntax.rs`: the `file_url` rules any WHATWG URL parser can check (the Worker on
+//!     the `url` crate, the client on the browser's `URL`).
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
@@ -44,6 +46,7 @@
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
 //!   - `options.rs`: JS options read and checked with the server's own validation.
+//!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
 //!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> JS `UploadError`.
 
 pub mod core;

@@ -12,6 +12,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "common/url_cases.rs"]
+mod url_cases;
+
 const WORKER: Option<&str> = option_env!("URLSTASH_WORKER_URL");
 const PNG_URL: Option<&str> = option_env!("URLSTASH_PNG_URL");
 const PNG_SHA256: Option<&str> = option_env!("URLSTASH_PNG_SHA256");
@@ -155,9 +158,95 @@ async fn an_unreachable_server_rejects_with_status_0() {
 
 #[wasm_bindgen_test]
 fn a_bad_base_url_throws() {
-    let err = UploadClient::new(js(r#"{"baseUrl":"files.example.com","apiKey":"k"}"#)).err().expect("throws");
-    assert_eq!(string(&err, "name"), "UploadError");
-    assert_eq!(number(&err, "status"), 0.0);
+    let cases = [
+        ("files.example.com", "invalid options: baseUrl is not an absolute URL"),
+        ("https://files.example.com:99999", "invalid options: baseUrl is not an absolute URL"),
+        ("ftp://files.example.com", "invalid options: baseUrl must be an http or https URL"),
+    ];
+    for (base, msg) in cases {
+        let options = serde_json::json!({ "baseUrl": base, "apiKey": "k" }).to_string();
+        let err = UploadClient::new(js(&options)).err().expect("throws");
+        assert_eq!(string(&err, "name"), "UploadError");
+        assert_eq!(number(&err, "status"), 0.0);
+        assert_eq!(string(&err, "message"), msg);
+    }
+    assert_eq!(client(" HTTPS://Files.Example.com/api/ ", KEY).base_url(), "https://files.example.com/api");
+}
+
+/// What the client did with a `file_url`: refused it before sending (status, message), or
+/// sent it (`None`; the base is unreachable, so sending ends in a network error).
+async fn client_verdict(client: &UploadClient, raw: &str) -> Option<(f64, String, Option<String>)> {
+    let err = upload_err(client, &serde_json::json!({ "fileUrl": raw }).to_string()).await;
+    let got = (number(&err, "status"), string(&err, "message"), get(&err, "field").as_string());
+    (!(got.0 == 0.0 && got.1.starts_with("network error"))).then_some(got)
+}
+
+/// The browser's `URL` against the server's `url` crate on the shared table (checked against
+/// `core` on the host): what the syntax rules refuse on a URL is refused before sending with
+/// the server's message and field; what the server accepts is sent; a string the server's
+/// parser refuses is sent for it to answer, or refused by a rule on what Chromium read of
+/// it (`file://a b/`: Chromium reads a `file:` URL, the `url` crate no URL).
+#[wasm_bindgen_test]
+async fn file_urls_get_the_servers_syntax_verdict() {
+    let client = client("http://127.0.0.1:1", KEY);
+    let long = format!("https://x.test/{}", "a".repeat(2048));
+    let too_long = Some("invalid `file_url`: must be at most 2048 bytes");
+    let cases = url_cases::FILE_URL_CASES.iter().map(|(raw, want)| (raw.to_string(), *want)).chain([(long, too_long)]);
+    let (mut wrong, mut left_to_server, mut other_words) = (Vec::new(), 0, 0);
+    for (raw, want) in cases {
+        let got = client_verdict(&client, &raw).await;
+        let parse_error = want.is_some_and(|m| m.starts_with("invalid `file_url`: not a valid URL"));
+        match (&got, want) {
+            (None, None) => {}
+            (None, Some(_)) if parse_error => left_to_server += 1,
+            (Some(got), Some(msg)) if *got == (400.0, msg.to_owned(), Some("fileUrl".to_owned())) => {}
+            (Some((status, _, Some(field))), Some(_)) if parse_error && *status == 400.0 && field == "fileUrl" => other_words += 1,
+            _ => wrong.push(format!("{raw:?}: got {got:?}, want {want:?}")),
+        }
+    }
+    for raw in url_cases::IDNA_DATA_CASES {
+        if let Some(got) = client_verdict(&client, raw).await {
+            wrong.push(format!("{raw:?}: refused before sending ({got:?}); the server's IDNA decides"));
+        }
+    }
+    console_log!("{left_to_server} table file_urls left to the server's parser, {other_words} refused by a rule on what Chromium read");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `file_url`s made of the shared pieces of URL syntax: the client never refuses one the
+/// server (`core` with the `url` crate, compiled into this test) accepts, and refuses with
+/// the server's message unless the server's parser refuses a string the browser reads.
+#[wasm_bindgen_test]
+async fn generated_file_urls_are_never_refused_where_the_server_accepts_them() {
+    use urlstash::core::url_policy::{parse_file_url, UrlPolicy};
+    const CASES: usize = 10_000;
+    let client = client("http://127.0.0.1:1", KEY);
+    let prefixes = ["http://", "https://", "HTTP:", "http:\\\\", "file://", "foo://", ""];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let (mut wrong, mut refused, mut other_words) = (Vec::new(), 0, 0);
+    for _ in 0..CASES {
+        let mut raw = prefixes[next(prefixes.len())].to_owned();
+        for _ in 0..1 + next(7) {
+            raw.push_str(url_cases::URL_PIECES[next(url_cases::URL_PIECES.len())]);
+        }
+        let want = parse_file_url(&raw, &UrlPolicy::syntax_only()).err().map(|e| e.public_message());
+        let Some(got) = client_verdict(&client, &raw).await else { continue };
+        refused += 1;
+        match &want {
+            Some(msg) if got.0 == 400.0 && got.1 == *msg => {}
+            Some(msg) if got.0 == 400.0 && msg.starts_with("invalid `file_url`: not a valid URL") => other_words += 1,
+            _ => wrong.push(format!("{raw:?}: got {got:?}, want {want:?}")),
+        }
+    }
+    console_log!("{refused} of {CASES} generated file_urls refused before sending, {other_words} in other words than the server's parser");
+    assert!(refused > CASES / 10, "the client refuses something ({refused})");
+    assert!(wrong.is_empty(), "{} of {CASES}:\n{}", wrong.len(), wrong.join("\n"));
 }
 
 /// Every method of the client against the Worker, in one flow on a fresh folder:

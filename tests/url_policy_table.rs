@@ -1,6 +1,9 @@
 //! The URL policy as a table: every spelling the `url` crate normalises, allowed and refused,
 //! with the rule each refusal names.
 
+#[path = "common/url_cases.rs"]
+mod url_cases;
+
 use url::Url;
 use urlstash::core::url_policy::{check, parse_file_url, UrlPolicy};
 
@@ -197,4 +200,16 @@ fn own_hosts_are_refused() {
     }
     // every redirect hop goes through the same check
     assert!(check(&own("http://[::ffff:a9fe:a9fe]/"), &policy).is_err());
+}
+
+/// The tables the browser test holds the client to (`tests/common/url_cases.rs`): what the
+/// server's syntax rules answer, message for message.
+#[test]
+fn the_clients_table_is_the_servers_syntax_verdict() {
+    let idna = "invalid `file_url`: not a valid URL (invalid international domain name)";
+    let idna_cases = url_cases::IDNA_DATA_CASES.iter().map(|raw| (*raw, Some(idna)));
+    for (raw, want) in url_cases::FILE_URL_CASES.iter().copied().chain(idna_cases) {
+        let got = parse_file_url(raw, &UrlPolicy::syntax_only()).err().map(|e| (e.status(), e.public_message()));
+        assert_eq!(got, want.map(|msg| (400, msg.to_owned())), "{raw:?}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The browser client (feature `client`): `UploadClient`, exported to JS with wasm-bindgen.
 
 mod api;
+mod browser_url;
 mod error;
 mod options;
 mod types;

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::envelope::{Envelope, FileData};
 use super::error::Error;
-use super::request::{upload_from_value, UploadRequest};
-use super::url_policy::UrlPolicy;
+use super::request::{upload_from_value, FileUrlCheck, Upload, UploadRequest};
+use super::url_policy::{parse_file_url, UrlPolicy};
 
 /// Most items in one batch.
 pub const MAX_ITEMS: usize = 20;
@@ -19,6 +19,11 @@ pub const MAX_BATCH_BODY_BYTES: u64 = 64 * 1024;
 /// Parses `{"items": [...]}`. The batch itself must be well formed (an object with 1 to
 /// [`MAX_ITEMS`] items); each item is validated on its own and may fail alone.
 pub fn parse_batch(body: &[u8], policy: &UrlPolicy) -> Result<Vec<Result<UploadRequest, Error>>, Error> {
+    parse_batch_with(body, &|raw| parse_file_url(raw, policy))
+}
+
+/// [`parse_batch`] with each `file_url` checked by `check_url`.
+pub fn parse_batch_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Vec<Result<Upload<U>, Error>>, Error> {
     if body.len() as u64 > MAX_BATCH_BODY_BYTES {
         return Err(Error::BodyTooLarge { limit: MAX_BATCH_BODY_BYTES });
     }
@@ -37,7 +42,7 @@ pub fn parse_batch(body: &[u8], policy: &UrlPolicy) -> Result<Vec<Result<UploadR
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(Error::invalid("items", format!("must hold 1 to {MAX_ITEMS} uploads (got {})", items.len())));
     }
-    Ok(items.into_iter().map(|item| upload_from_value(item, policy)).collect())
+    Ok(items.into_iter().map(|item| upload_from_value(item, check_url)).collect())
 }
 
 /// One item's answer: the success envelope with its `FileData`, or its error envelope.

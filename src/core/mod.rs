@@ -26,5 +26,6 @@ pub mod route;
 pub mod serve;
 pub mod store;
 pub mod url_policy;
+pub mod url_syntax;
 
 pub use error::Error;

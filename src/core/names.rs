@@ -29,10 +29,13 @@ fn is_deceptive(c: char) -> bool {
 }
 
 /// Whether `name` is a Windows device name, with or without an extension (`nul.txt`,
-/// `COM1 .tar.gz`).
+/// `COM1 .tar.gz`), in any case. Compared as Unicode lowercase: of the characters outside
+/// ASCII only the Kelvin sign lowercases into these names (to `k`), so it is folded by
+/// hand, which keeps Unicode's case tables out of the browser client.
 fn is_reserved(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name).trim_end();
-    WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem) || r.to_lowercase() == stem.to_lowercase())
+    let folded: String = stem.chars().map(|c| if c == '\u{212A}' { 'k' } else { c }).collect();
+    WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&folded))
 }
 
 /// Checks a client-chosen `file_name`.
@@ -289,5 +292,27 @@ mod tests {
             assert_eq!(header, want);
             assert_eq!(disposition_filename(&header).as_deref(), Some(name));
         }
+    }
+    #[test]
+    fn reserved_names_compare_as_unicode_lowercase() {
+        // Every character whose lowercase could spell part of a reserved name is ASCII,
+        // a superscript digit or the Kelvin sign, so folding the Kelvin sign by hand and
+        // comparing ASCII case-insensitively is Unicode lowercase comparison.
+        let alphabet: String = WINDOWS_RESERVED.iter().map(|r| r.to_lowercase()).collect();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let lower: String = c.to_lowercase().collect();
+            if lower.chars().all(|l| alphabet.contains(l)) {
+                assert!(c.is_ascii() || "¹²³\u{212A}".contains(c), "{c:?} lowercases to {lower:?}");
+            }
+        }
+        let unicode = |name: &str| {
+            let stem = name.split('.').next().unwrap_or(name).trim_end();
+            WINDOWS_RESERVED.iter().any(|r| r.to_lowercase() == stem.to_lowercase())
+        };
+        let names = ["CLOC\u{212A}$", "cloc\u{212A}$.txt", "Com\u{B9}", "lPt\u{B3} .x", "con", "CONİN$", "\u{212A}", "nul\u{212A}", "AUX ", "a.con"];
+        for name in names {
+            assert_eq!(is_reserved(name), unicode(name), "{name:?}");
+        }
+        assert!(is_reserved("cloc\u{212A}$.txt") && !is_reserved("CONİN$"));
     }
 }

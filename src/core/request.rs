@@ -15,13 +15,20 @@ use super::url_policy::{parse_file_url, UrlPolicy};
 /// Largest accepted JSON body, in bytes.
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
-/// A validated upload request.
+/// A validated upload request; `U` is the checked `file_url` (a `url::Url` in the Worker).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadRequest {
-    pub file_url: Url,
+pub struct Upload<U> {
+    pub file_url: U,
     pub upload_path: Option<String>,
     pub file_name: Option<String>,
 }
+
+/// The Worker's upload request: `file_url` parsed and checked by its URL policy.
+pub type UploadRequest = Upload<Url>;
+
+/// Checks a `file_url` (the Worker: `parse_file_url` with its policy; the browser client:
+/// the syntax rules on the browser's URL parser).
+pub type FileUrlCheck<'a, U> = &'a dyn Fn(&str) -> Result<U, Error>;
 
 /// Checks that the request declares a JSON body.
 pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
@@ -33,6 +40,11 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
 
 /// Parses a JSON body into an [`UploadRequest`], naming the field that is wrong.
 pub fn parse_upload(body: &[u8], policy: &UrlPolicy) -> Result<UploadRequest, Error> {
+    parse_upload_with(body, &|raw| parse_file_url(raw, policy))
+}
+
+/// [`parse_upload`] with `file_url` checked by `check_url`.
+pub fn parse_upload_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
     if body.len() as u64 > MAX_BODY_BYTES {
         return Err(Error::BodyTooLarge { limit: MAX_BODY_BYTES });
     }
@@ -49,27 +61,27 @@ pub fn parse_upload(body: &[u8], policy: &UrlPolicy) -> Result<UploadRequest, Er
         }
         fields.insert(key, value);
     }
-    upload_from_fields(fields, policy)
+    upload_from_fields(fields, check_url)
 }
 
 /// Validates one upload already parsed as JSON (one item of a batch).
-pub fn upload_from_value(value: Value, policy: &UrlPolicy) -> Result<UploadRequest, Error> {
+pub fn upload_from_value<U>(value: Value, check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
     match value {
-        Value::Object(fields) => upload_from_fields(fields, policy),
+        Value::Object(fields) => upload_from_fields(fields, check_url),
         _ => Err(Error::InvalidJson("expected a JSON object".into())),
     }
 }
 
 /// Validates the fields of one upload, naming the one that is wrong.
-fn upload_from_fields(mut fields: Map<String, Value>, policy: &UrlPolicy) -> Result<UploadRequest, Error> {
+fn upload_from_fields<U>(mut fields: Map<String, Value>, check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
     let file_url = optional_string(&mut fields, "file_url")?.ok_or(Error::MissingField("file_url"))?;
     let upload_path = optional_string(&mut fields, "upload_path")?;
     let file_name = optional_string(&mut fields, "file_name")?;
     if let Some(unknown) = fields.keys().next() {
         return Err(Error::unknown_field(unknown));
     }
-    Ok(UploadRequest {
-        file_url: parse_file_url(&file_url, policy)?,
+    Ok(Upload {
+        file_url: check_url(&file_url)?,
         upload_path: match upload_path {
             Some(p) => validate_upload_path(&p)?,
             None => None,

@@ -11,9 +11,9 @@ use url::{Host, Url};
 
 use super::addr::{reserved_v4, reserved_v6};
 use super::error::Error;
+pub use super::url_syntax::MAX_URL_BYTES;
+use super::url_syntax::{check_syntax, file_url_input, UrlParts};
 
-/// Longest `file_url` accepted, in bytes.
-pub const MAX_URL_BYTES: usize = 2048;
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: u8 = 5;
 /// Ports fetched when `ALLOWED_PORTS` is not set.
@@ -100,29 +100,22 @@ fn host_and_port(entry: &str) -> Option<(Host, Option<u16>)> {
 
 /// Parses the client's `file_url` and applies the policy to it.
 pub fn parse_file_url(raw: &str, policy: &UrlPolicy) -> Result<Url, Error> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(Error::MissingField("file_url"));
-    }
-    if raw.len() > MAX_URL_BYTES {
-        return Err(Error::invalid("file_url", "must be at most 2048 bytes"));
-    }
-    let url = Url::parse(raw).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({e})")))?;
+    let url = Url::parse(file_url_input(raw)?).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({e})")))?;
     check(&url, policy)?;
     Ok(url)
+}
+
+/// What the syntax rules (`url_syntax.rs`) look at in `url`.
+pub fn url_parts(url: &Url) -> UrlParts<'_> {
+    UrlParts { scheme: url.scheme(), has_host: url.host().is_some(), has_credentials: !url.username().is_empty() || url.password().is_some() }
 }
 
 /// The policy check: every URL the Worker fetches passes through here first. The error
 /// names the rule, never more of the address than the client sent.
 pub fn check(url: &Url, policy: &UrlPolicy) -> Result<(), Error> {
     let reject = |rule: String| Err(Error::UrlRejected(rule));
-    if !matches!(url.scheme(), "http" | "https") {
-        return reject(format!("scheme `{}` is not allowed (use http or https)", url.scheme()));
-    }
+    check_syntax(&url_parts(url))?;
     let Some(host) = url.host() else { return reject("the URL has no host".into()) };
-    if !url.username().is_empty() || url.password().is_some() {
-        return reject("credentials in the URL are not allowed".into());
-    }
     if !policy.network_rules {
         return Ok(());
     }

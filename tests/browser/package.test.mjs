@@ -156,8 +156,8 @@ test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   const gzip = zlib.gzipSync(wasm, { level: 9 }).length;
   const brotli = zlib.brotliCompressSync(wasm).length;
   console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
-  // Budgets about 6 % above what docs/client.md records (raised from 440,000 / 170,000 when
-  // getFile, deleteFile, listFiles, usage and uploadFromUrls landed): a regression guard.
-  assert.ok(wasm.length < 500_000, `raw ${wasm.length}`);
-  assert.ok(gzip < 192_000, `gzip ${gzip}`);
+  // Budgets: raw about 6 % above what docs/client.md records, gzip the 100 KiB target of
+  // `make bench` (lowered from 500,000 / 192,000 when the url crate left the client).
+  assert.ok(wasm.length < 280_000, `raw ${wasm.length}`);
+  assert.ok(gzip <= 102_400, `gzip ${gzip}`);
 });

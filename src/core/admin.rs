@@ -175,12 +175,14 @@ pub struct CreatedKey {
     pub info: KeyInfo,
 }
 
-/// `GET /api/v1/admin/keys?cursor=&limit=`: the KV cursor passes through as is.
+/// `GET /api/v1/admin/keys?cursor=&limit=`: the KV cursor passes through as is; an empty
+/// `limit`, like an absent one, is the default page (as for the file list).
 pub fn parse_key_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Option<String>, u32), Error> {
     let (mut cursor, mut limit) = (None, 50);
     for (k, v) in pairs {
         match k {
             "cursor" => cursor = Some(v.to_owned()).filter(|c| !c.is_empty()),
+            "limit" if v.is_empty() => {}
             "limit" => limit = parse_limit(v, MAX_LIST_LIMIT)?,
             other => return Err(Error::unknown_field(other)),
         }
@@ -281,6 +283,7 @@ mod tests {
     fn key_list_queries() {
         assert_eq!(parse_key_list_query([]).unwrap(), (None, 50));
         assert_eq!(parse_key_list_query([("cursor", "abc"), ("limit", "2")]).unwrap(), (Some("abc".into()), 2));
+        assert_eq!(parse_key_list_query([("limit", ""), ("cursor", "")]).unwrap(), (None, 50), "empty is the default");
         assert!(parse_key_list_query([("limit", "0")]).is_err());
         assert!(parse_key_list_query([("x", "0")]).is_err());
     }

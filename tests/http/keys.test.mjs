@@ -142,6 +142,10 @@ describe('keys', () => {
     }
     assert.ok(!seen.some((k) => 'key' in k));
     assertError(await admin('GET', '/api/v1/admin/keys?limit=0'), 400, /invalid `limit`/);
+    // An empty limit (a form left blank) is the default page, as for the file list.
+    const blank = await admin('GET', '/api/v1/admin/keys?limit=&cursor=');
+    assert.equal(blank.status, 200, JSON.stringify(blank.json));
+    assert.ok(blank.json.data.keys.length >= made.length && blank.json.data.keys.length <= 50);
   });
 
   test('PATCH changes quota, name and status; null goes back to the default', async () => {

@@ -18,8 +18,8 @@
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
 //!     `key_cache.rs`: the short-lived cache of key records the upload routes read through.
 //!   - `admin.rs`: the admin token check, key create/update bodies, the public key view.
-//!   - `ledger.rs`: the per-key quota ledger (reserve/settle/release), its wire format and
-//!     an in-memory `Ledger` for host tests.
+//!   - `ledger.rs`: the per-key quota ledger (reserve/settle/release) and an in-memory
+//!     `Ledger` for host tests; `ledger_wire.rs`: its ops, replies, limits and usage.
 //!   - `listing.rs`: file listing queries, the opaque cursor, `FileData` from a stored object.
 //!   - `batch.rs`: the batch upload body and its per-item answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.

@@ -16,6 +16,7 @@ pub mod key_cache;
 pub mod keys;
 pub mod layout;
 pub mod ledger;
+pub mod ledger_wire;
 pub mod listing;
 pub mod mime;
 pub mod names;

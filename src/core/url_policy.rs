@@ -31,8 +31,6 @@ pub struct UrlPolicy {
     pub private_allowlist: Vec<Exempt>,
     /// Hosts of the service itself (`PUBLIC_BASE_URL`, the request's host): never fetched.
     pub own_hosts: Vec<(Host, Option<u16>)>,
-    /// Whether the name, address and port rules apply (false only in [`UrlPolicy::syntax_only`]).
-    pub network_rules: bool,
 }
 
 /// One `PRIVATE_FETCH_ALLOWLIST` entry: `host` (private address allowed, ports still
@@ -45,7 +43,7 @@ pub struct Exempt {
 
 impl Default for UrlPolicy {
     fn default() -> Self {
-        UrlPolicy { allowed_ports: DEFAULT_PORTS.to_vec(), private_allowlist: Vec::new(), own_hosts: Vec::new(), network_rules: true }
+        UrlPolicy { allowed_ports: DEFAULT_PORTS.to_vec(), private_allowlist: Vec::new(), own_hosts: Vec::new() }
     }
 }
 
@@ -66,13 +64,6 @@ impl UrlPolicy {
             policy.private_allowlist.push(Exempt { host, port });
         }
         Ok(policy)
-    }
-
-    /// Only what any client can check before sending: scheme, host and credentials. Which
-    /// names, addresses and ports are fetched depends on the deployment, so the service
-    /// decides those (the browser client validates with this).
-    pub fn syntax_only() -> UrlPolicy {
-        UrlPolicy { network_rules: false, ..UrlPolicy::default() }
     }
 
     /// The same policy, also refusing `url`'s host (the service's own address).
@@ -100,9 +91,22 @@ fn host_and_port(entry: &str) -> Option<(Host, Option<u16>)> {
 
 /// Parses the client's `file_url` and applies the policy to it.
 pub fn parse_file_url(raw: &str, policy: &UrlPolicy) -> Result<Url, Error> {
-    let url = Url::parse(file_url_input(raw)?).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({e})")))?;
+    let url = parse(raw)?;
     check(&url, policy)?;
     Ok(url)
+}
+
+/// Parses `file_url` and applies only the syntax rules (scheme, host, credentials): the
+/// verdict any client can reach before sending, which names, addresses and ports being the
+/// deployment's to decide. What the browser client is held to in the tests.
+pub fn parse_file_url_syntax(raw: &str) -> Result<Url, Error> {
+    let url = parse(raw)?;
+    check_syntax(&url_parts(&url))?;
+    Ok(url)
+}
+
+fn parse(raw: &str) -> Result<Url, Error> {
+    Url::parse(file_url_input(raw)?).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({e})")))
 }
 
 /// What the syntax rules (`url_syntax.rs`) look at in `url`.
@@ -116,9 +120,6 @@ pub fn check(url: &Url, policy: &UrlPolicy) -> Result<(), Error> {
     let reject = |rule: String| Err(Error::UrlRejected(rule));
     check_syntax(&url_parts(url))?;
     let Some(host) = url.host() else { return reject("the URL has no host".into()) };
-    if !policy.network_rules {
-        return Ok(());
-    }
     let port = url.port_or_known_default();
     if let Host::Domain(name) = host {
         if let Some(rule) = internal_name(name) {
@@ -226,8 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn syntax_only_leaves_network_rules_to_the_service() {
-        let syntax = UrlPolicy::syntax_only();
+    fn the_syntax_verdict_leaves_network_rules_to_the_service() {
         let cases = [
             ("http://127.0.0.1:8788/a.png", true, false),
             ("http://localhost/a.png", true, false),
@@ -237,7 +237,7 @@ mod tests {
             ("https://user:pw@example.com/a.png", false, false),
         ];
         for (raw, client_ok, server_ok) in cases {
-            assert_eq!(parse_file_url(raw, &syntax).is_ok(), client_ok, "client: {raw}");
+            assert_eq!(parse_file_url_syntax(raw).is_ok(), client_ok, "client: {raw}");
             assert_eq!(parse_file_url(raw, &UrlPolicy::default()).is_ok(), server_ok, "server: {raw}");
         }
     }

@@ -33,8 +33,9 @@
 //!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker.
 //!   - `mod.rs`: the `fetch`/`scheduled` entry points and dispatch. `bindings.rs`: binding
-//!     names and the services built from `Env` once. `respond.rs`: the one place errors
-//!     become responses. `cors.rs`: CORS headers and preflights.
+//!     names and the services built from `Env` (the config parsed once per isolate).
+//!     `respond.rs`: the one place errors become responses. `cors.rs`: CORS headers and
+//!     preflights.
 //!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
 //!     `http.rs`: request bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, one

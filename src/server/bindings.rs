@@ -1,4 +1,8 @@
-//! Binding names, and the services built from `Env` once per request.
+//! Binding names, and the services built from `Env` once per request (the parsed config
+//! once per isolate).
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use worker::{Bucket, Env, KvStore, ObjectNamespace};
 
@@ -15,9 +19,25 @@ pub(crate) const LEDGER: &str = "LEDGER";
 /// The secret guarding the admin API (a plain var works too, e.g. `wrangler dev --var`).
 pub(crate) const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 
+thread_local! {
+    /// Vars change only with a new deployment, which starts new isolates: parse them once.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+/// The config from `env`'s vars, parsed on the isolate's first request; a config that does
+/// not parse is not kept, so every request reports it.
+fn config(env: &Env) -> Result<Rc<Config>, Error> {
+    if let Some(config) = CONFIG.with_borrow(Clone::clone) {
+        return Ok(config);
+    }
+    let config = Rc::new(Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?);
+    CONFIG.set(Some(Rc::clone(&config)));
+    Ok(config)
+}
+
 /// What the handlers use; nothing below the entry point reads `Env`.
 pub(crate) struct Services {
-    pub config: Config,
+    pub config: Rc<Config>,
     pub bucket: Bucket,
     pub keys: KvStore,
     pub ledgers: ObjectNamespace,
@@ -27,7 +47,7 @@ pub(crate) struct Services {
 
 impl Services {
     pub fn from_env(env: &Env) -> Result<Self, Error> {
-        let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+        let config = config(env)?;
         let admin_token = env
             .secret(ADMIN_TOKEN)
             .map(|s| s.to_string())

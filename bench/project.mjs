@@ -1,0 +1,49 @@
+// The project Worker as the bench runs it (shared by run.mjs and profile.mjs): its Miniflare
+// config, its API key, and one upload request.
+import crypto from 'node:crypto';
+import path from 'node:path';
+
+const ROOT = path.resolve(new URL('..', import.meta.url).pathname);
+const MiB = 1024 * 1024;
+const API_KEY = 'bench-key';
+
+/** The Worker's Miniflare config: BENCH_WORKER=<path>/index.js runs another build of it. */
+export function projectWorker(origin) {
+  return {
+    name: 'project',
+    modules: true,
+    scriptPath: process.env.BENCH_WORKER ?? path.join(ROOT, 'build/index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    r2Buckets: ['FILES'],
+    kvNamespaces: ['API_KEYS'],
+    durableObjects: { LEDGER: { className: 'QuotaLedger', useSQLite: true } },
+    bindings: {
+      DEFAULT_MAX_BYTES: String(1024 * 1024 * MiB),
+      DEFAULT_MAX_FILES: '1000000',
+      FILE_TTL_SECONDS: '3600',
+      MAX_FILE_BYTES: String(200 * MiB),
+      FETCH_TIMEOUT_MS: '300000',
+      ALLOWED_MIME_TYPES: '*',
+      PUBLIC_BASE_URL: '',
+      PRIVATE_FETCH_ALLOWLIST: origin.host,
+    },
+    routes: ['project.bench/*'],
+  };
+}
+
+/** Stores the bench's API key record in the Worker's KV. */
+export async function seedKey(mf) {
+  const hash = crypto.createHash('sha256').update(API_KEY).digest('hex');
+  const record = { id: 'k_bench', name: 'bench', created: '2026-01-01T00:00:00+00:00', disabled: false };
+  await (await mf.getKVNamespace('API_KEYS', 'project')).put(hash, JSON.stringify(record));
+}
+
+/** One upload of `url` to `bench/{name}`. */
+export function upload(mf, url, name) {
+  return mf.dispatchFetch('http://project.bench/api/v1/files/upload/url', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ file_url: url, upload_path: 'bench', file_name: name }),
+  });
+}

@@ -18,6 +18,8 @@ pub(crate) struct WorkerOrigin {
 
 /// A response body still at the origin, and what was read of it to sniff its type.
 pub(crate) struct OriginBody {
+    /// The response, for reading a small body whole in one call.
+    response: web_sys::Response,
     stream: Option<ReadableStream>,
     /// The reader sniffing used, still holding the stream's lock (released only when the
     /// rest is wanted: releasing costs more than the read it follows).
@@ -61,6 +63,43 @@ impl WorkerOrigin {
             fallback
         }
     }
+
+    /// Reads all of a body whose declared length is small; it is then all in `prefix`.
+    async fn read_whole(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
+        let read = body.response.array_buffer().map_err(|_| Error::OriginBroken)?;
+        let buffer = wait(read).await.map_err(|_| self.failure(Error::OriginBroken))?;
+        let bytes = Uint8Array::new(&buffer);
+        let sniffed = bytes.subarray(0, bytes.length().min(SNIFF_BYTES as u32)).to_vec();
+        if bytes.length() > 0 {
+            body.prefix.push(bytes);
+        }
+        (body.ended, body.stream) = (true, None);
+        Ok(sniffed)
+    }
+
+    /// Reads just far enough to sniff; the reader keeps the rest for storing.
+    async fn read_prefix(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
+        let Some(stream) = body.stream.as_ref() else { return Ok(Vec::new()) };
+        let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+        let (mut sniffed, mut read) = (Vec::new(), 0usize);
+        while read < SNIFF_BYTES {
+            match read_chunk(&reader).await {
+                Ok(Some(chunk)) => {
+                    let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
+                    sniffed.extend(chunk.subarray(0, take as u32).to_vec());
+                    read += chunk.length() as usize;
+                    body.prefix.push(chunk);
+                }
+                Ok(None) => {
+                    body.ended = true;
+                    break;
+                }
+                Err(_) => return Err(self.failure(Error::OriginBroken)),
+            }
+        }
+        body.reader = Some(reader);
+        Ok(sniffed)
+    }
 }
 
 impl Origin for WorkerOrigin {
@@ -89,36 +128,26 @@ impl Origin for WorkerOrigin {
             content_length: length,
             content_type: header("content-type"),
             content_disposition: header("content-disposition"),
-            body: OriginBody { ended: response.body().is_none(), stream: response.body(), reader: None, prefix: Vec::new(), length },
+            body: OriginBody {
+                ended: response.body().is_none(),
+                stream: response.body(),
+                reader: None,
+                prefix: Vec::new(),
+                length,
+                response,
+            },
         })
     }
 
     async fn sniff(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        let Some(stream) = body.stream.as_ref().filter(|_| !body.ended) else { return Ok(Vec::new()) };
-        let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-        // Small bodies are read whole (see WHOLE_BODY_BYTES), others just far enough to sniff.
-        let wanted = match body.length {
-            Some(length) if length <= WHOLE_BODY_BYTES => length,
-            _ => SNIFF_BYTES as u64,
-        };
-        let (mut sniffed, mut read) = (Vec::new(), 0u64);
-        while read < wanted.max(1) {
-            match read_chunk(&reader).await {
-                Ok(Some(chunk)) => {
-                    let take = (chunk.length() as usize).min(SNIFF_BYTES.saturating_sub(sniffed.len()));
-                    sniffed.extend(chunk.subarray(0, take as u32).to_vec());
-                    read += u64::from(chunk.length());
-                    body.prefix.push(chunk);
-                }
-                Ok(None) => {
-                    body.ended = true;
-                    break;
-                }
-                Err(_) => return Err(self.failure(Error::OriginBroken)),
-            }
+        if body.ended {
+            return Ok(Vec::new());
         }
-        body.reader = Some(reader);
-        Ok(sniffed)
+        match body.length {
+            // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call.
+            Some(length) if length <= WHOLE_BODY_BYTES => self.read_whole(body).await,
+            _ => self.read_prefix(body).await,
+        }
     }
 
     fn discard(&self, body: OriginBody) {

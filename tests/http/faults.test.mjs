@@ -32,12 +32,19 @@ function assertNothingLeft(path) {
   assert.deepEqual({ objects, index, inProgress }, { objects: [], index: [], inProgress: [] });
 }
 
-test('origin stalls after the headers (with Content-Length): 504', async () => {
-  const url = origin.stall('/f/stall-cl', Buffer.concat([TYPES.png.bytes, filler(4096, 1)]), { contentLength: 2 * MiB });
-  const res = await upload(worker, { file_url: url, upload_path: 'stall-cl', file_name: 's.png' });
-  assertError(res, 504, new RegExp(`within ${TIMEOUT_MS} ms`));
-  assertNothingLeft('stall-cl');
-});
+// Bodies of known length up to 64 KiB are read whole in one call, larger ones streamed:
+// each fault is tried on both paths.
+const KNOWN = [['streamed', 2 * MiB], ['read whole', 48 * 1024]];
+
+for (const [how, length] of KNOWN) {
+  test(`origin stalls after the headers (with Content-Length, ${how}): 504`, async () => {
+    const path = `stall-cl-${length}`;
+    const url = origin.stall(`/f/${path}`, Buffer.concat([TYPES.png.bytes, filler(4096, 1)]), { contentLength: length });
+    const res = await upload(worker, { file_url: url, upload_path: path, file_name: 's.png' });
+    assertError(res, 504, new RegExp(`within ${TIMEOUT_MS} ms`));
+    assertNothingLeft(path);
+  });
+}
 
 test('origin stalls mid-body after more than one part (chunked): 504, multipart aborted', async () => {
   // 9 MiB: the first 5 MiB part is already uploaded when the origin goes silent
@@ -47,12 +54,15 @@ test('origin stalls mid-body after more than one part (chunked): 504, multipart 
   assertNothingLeft('stall-chunked');
 });
 
-test('origin resets the connection mid-body (with Content-Length): 502', async () => {
-  const url = origin.drop('/f/reset-cl', filler(MiB, 3), { contentLength: 3 * MiB });
-  const res = await upload(worker, { file_url: url, upload_path: 'reset-cl', file_name: 'r.bin' });
-  assertError(res, 502, /connection failed during the download/);
-  assertNothingLeft('reset-cl');
-});
+for (const [how, length] of KNOWN) {
+  test(`origin resets the connection mid-body (with Content-Length, ${how}): 502`, async () => {
+    const path = `reset-cl-${length}`;
+    const url = origin.drop(`/f/${path}`, filler(Math.floor(length / 3), 3), { contentLength: length });
+    const res = await upload(worker, { file_url: url, upload_path: path, file_name: 'r.bin' });
+    assertError(res, 502, /connection failed during the download/);
+    assertNothingLeft(path);
+  });
+}
 
 test('origin resets the connection after one multipart part (chunked): 502, multipart aborted', async () => {
   const url = origin.drop('/f/reset-chunked', filler(9 * MiB, 4));
@@ -61,13 +71,16 @@ test('origin resets the connection after one multipart part (chunked): 502, mult
   assertNothingLeft('reset-chunked');
 });
 
-test('Content-Length longer than what is sent, then a clean close: 502', async () => {
-  const body = filler(200_000, 5);
-  const url = origin.raw('/f/cl-long', `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length * 2}\r\nConnection: close\r\n\r\n`, body);
-  const res = await upload(worker, { file_url: url, upload_path: 'cl-long', file_name: 'l.bin' });
-  assertError(res, 502, /connection failed during the download/);
-  assertNothingLeft('cl-long');
-});
+for (const [how, length] of KNOWN) {
+  test(`Content-Length longer than what is sent, then a clean close (${how}): 502`, async () => {
+    const path = `cl-long-${length}`;
+    const body = filler(Math.floor(length / 2), 5);
+    const url = origin.raw(`/f/${path}`, `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`, body);
+    const res = await upload(worker, { file_url: url, upload_path: path, file_name: 'l.bin' });
+    assertError(res, 502, /connection failed during the download/);
+    assertNothingLeft(path);
+  });
+}
 
 test('Content-Length shorter than what is sent: exactly the declared bytes are stored, never more', async () => {
   // HTTP framing ends the message at Content-Length; the extra bytes are not part of it.

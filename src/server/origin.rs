@@ -81,13 +81,12 @@ impl WorkerOrigin {
     async fn read_prefix(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
         let Some(stream) = body.stream.as_ref() else { return Ok(Vec::new()) };
         let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-        let (mut sniffed, mut read) = (Vec::new(), 0usize);
-        while read < SNIFF_BYTES {
+        let mut sniffed = Vec::new();
+        while sniffed.len() < SNIFF_BYTES {
             match read_chunk(&reader).await {
                 Ok(Some(chunk)) => {
                     let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
                     sniffed.extend(chunk.subarray(0, take as u32).to_vec());
-                    read += chunk.length() as usize;
                     body.prefix.push(chunk);
                 }
                 Ok(None) => {

@@ -39,11 +39,17 @@ export async function seedKey(mf) {
   await (await mf.getKVNamespace('API_KEYS', 'project')).put(hash, JSON.stringify(record));
 }
 
-/** One upload of `url` to `bench/{name}`. */
+/** One upload of `url` to `bench/{name}`. The body carries its Content-Length, as curl's,
+ * browsers' and most clients' do (Miniflare's dispatchFetch would otherwise send it chunked). */
 export function upload(mf, url, name) {
+  const body = JSON.stringify({ file_url: url, upload_path: 'bench', file_name: name });
   return mf.dispatchFetch('http://project.bench/api/v1/files/upload/url', {
     method: 'POST',
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ file_url: url, upload_path: 'bench', file_name: name }),
+    headers: {
+      authorization: `Bearer ${API_KEY}`,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    },
+    body,
   });
 }

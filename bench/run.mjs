@@ -233,8 +233,8 @@ the shared machine weighs on both), with their spread. The local stack
 run mean anything. The reference Worker is \`bench/reference.js\`:
 \`await env.BUCKET.put(key, (await fetch(url)).body)\`; its *drain* route fetches and discards.
 The *floor* Worker (\`bench/floor.js\`) makes only the storage calls the contract requires
-(see [Small files](#small-files-10-kib-uploads-per-second-${SMALL_N}-per-round)): no implementation of
-the contract can pass floor/reference on this runtime.
+(see [Small files](#small-files-10-kib-uploads-per-second-${SMALL_N}-per-round)): floor/reference is about as far as
+any implementation of the contract can go on this runtime.
 Raw figures: [bench/results.json](bench/results.json).
 
 ## Targets
@@ -273,8 +273,9 @@ What the contract's storage calls alone cost here: the *floor* Worker (\`bench/f
 plain JS, in the same workerd and the same turns) makes only the calls the upload and quota
 issues require (the object put with its type and metadata, the \`file_id\` index entry in R2,
 a reservation in a per-key Durable Object before storing and its settlement after) and
-nothing else: no auth, sniffing or validation. No implementation of the contract can pass
-floor/reference here; project/floor is what the project's own work costs on top.
+nothing else: no auth, sniffing or validation. No implementation of the contract can do
+much better than floor/reference here; project/floor is what the project's own work costs
+on top.
 
 | concurrency | floor | floor/reference | project/floor |
 |---|---|---|---|

@@ -33,7 +33,7 @@ help:
 	@echo "make test    run every test tier (host; HTTP; browser; schemathesis; load)"
 	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
-	@echo "make bench   measure this Worker against the reference Worker (writes BENCHMARKS.md)"
+	@echo "make bench   measure this Worker against the reference and floor Workers (writes BENCHMARKS.md)"
 	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each)"
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"

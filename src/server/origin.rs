@@ -18,9 +18,8 @@ pub(crate) struct WorkerOrigin {
 
 /// A response body still at the origin, and what was read of it to sniff its type.
 pub(crate) struct OriginBody {
-    /// The response, for reading a small body whole in one call.
+    /// The response: its body is read whole (small) or streamed from here.
     response: web_sys::Response,
-    stream: Option<ReadableStream>,
     /// The reader sniffing used, still holding the stream's lock (released only when the
     /// rest is wanted: releasing costs more than the read it follows).
     reader: Option<ReadableStreamDefaultReader>,
@@ -41,7 +40,7 @@ impl OriginBody {
         if let Some(reader) = &self.reader {
             reader.release_lock();
         }
-        self.stream.clone()
+        self.response.body()
     }
 }
 
@@ -73,13 +72,13 @@ impl WorkerOrigin {
         if bytes.length() > 0 {
             body.prefix.push(bytes);
         }
-        (body.ended, body.stream) = (true, None);
+        body.ended = true;
         Ok(sniffed)
     }
 
     /// Reads just far enough to sniff; the reader keeps the rest for storing.
     async fn read_prefix(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        let Some(stream) = body.stream.as_ref() else { return Ok(Vec::new()) };
+        let Some(stream) = body.response.body() else { return Ok(Vec::new()) };
         let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
         let mut sniffed = Vec::new();
         while sniffed.len() < SNIFF_BYTES {
@@ -129,7 +128,6 @@ impl Origin for WorkerOrigin {
             content_disposition: header("content-disposition"),
             body: OriginBody {
                 ended: response.body().is_none(),
-                stream: response.body(),
                 reader: None,
                 prefix: Vec::new(),
                 length,
@@ -150,7 +148,10 @@ impl Origin for WorkerOrigin {
     }
 
     fn discard(&self, body: OriginBody) {
-        match (&body.reader, &body.stream) {
+        if body.ended {
+            return;
+        }
+        match (&body.reader, body.response.body()) {
             (Some(reader), _) => drop(reader.cancel()),
             (None, Some(stream)) => drop(stream.cancel()),
             (None, None) => {}

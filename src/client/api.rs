@@ -161,7 +161,7 @@ mod tests {
     use super::*;
     use crate::core::batch::item_envelope;
     use crate::core::envelope::FileDeleted;
-    use crate::core::ledger::UsageReport;
+    use crate::core::quota::UsageReport;
     use crate::core::listing::FileList;
     use crate::core::route::{route, Route};
     use crate::core::Error;

@@ -17,7 +17,7 @@ use options::Settings;
 
 use crate::core::batch::BatchData;
 use crate::core::envelope::{Envelope, FileData, FileDeleted};
-use crate::core::ledger::UsageReport;
+use crate::core::quota::UsageReport;
 use crate::core::listing::FileList;
 
 /// A client of one urlstash service. Cheap to create; holds only its settings.

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::keys::{bearer_token, KeyRecord};
-use super::ledger::Limits;
+use super::quota::Limits;
 use super::listing::parse_limit;
 
 /// KV key of a key id's entry: value = the key's hash, metadata = its [`KeyRecord`].
@@ -15,7 +15,7 @@ pub const ID_PREFIX: &str = "id:";
 /// Longest key name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_LIST_LIMIT: u32 = 100;
-/// Largest quota a key may be given: 2^53 - 1, the largest integer the key's ledger (a
+/// Largest quota a key may be given: 2^53 - 1, the largest integer the key's authority (a
 /// Durable Object, whose messages pass through JavaScript numbers) carries exactly.
 pub const MAX_QUOTA: u64 = (1 << 53) - 1;
 

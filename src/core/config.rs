@@ -3,7 +3,7 @@
 use url::Url;
 
 use super::error::Error;
-use super::ledger::Limits;
+use super::quota::Limits;
 use super::mime::AllowList;
 use super::url_policy::UrlPolicy;
 

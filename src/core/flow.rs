@@ -1,18 +1,22 @@
 //! The upload flow: from a validated request to a stored file and its `FileData`, over the
-//! [`Origin`], [`ObjectStore`] and [`Ledger`] seams.
+//! [`Origin`], [`ObjectStore`] and [`FileAuthority`] seams.
 
-use futures_util::future::join;
 use url::Url;
 
+use super::authority_wire::{FileRow, Reservation};
 use super::clock::{expires_at_ms, iso8601};
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
 use super::keys::KeyRecord;
 use super::request::UploadRequest;
-use super::store::{Fetched, IndexEntry, ObjectMeta, ObjectStore, Origin};
+use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
 use super::{ids, layout, mime, names};
+
+/// Bodies of at most this many bytes, with a known length, are stored before the authority
+/// is asked anything: one object write and one commit, no reservation.
+pub const SMALL_BODY_BYTES: u64 = 64 * 1024;
 
 /// Who is uploading, when, and where links point.
 #[derive(Debug, Clone)]
@@ -26,32 +30,19 @@ pub struct UploadContext<'a> {
     pub now_ms: i64,
 }
 
-/// The caller's quota: space is reserved before a body is stored, settled to the real size
-/// when it landed, released when it did not.
-#[allow(async_fn_in_trait)]
-pub trait Ledger {
-    /// Reserves `bytes` and one file for `file_id` at `object_key`, or refuses with
-    /// [`Error::QuotaExceeded`] (or 401 for a key revoked or disabled meanwhile).
-    async fn reserve(&self, file_id: &str, object_key: &str, bytes: u64) -> Result<(), Error>;
-    /// The upload of `file_id` is stored with `bytes`; it replaces any file at `object_key`.
-    async fn settle(&self, file_id: &str, object_key: &str, bytes: u64) -> Result<(), Error>;
-    /// `file_id` holds nothing any more (failed, deleted or expired). Idempotent.
-    async fn release(&self, file_id: &str) -> Result<(), Error>;
-}
-
-/// Runs one upload. On any failure nothing is left stored (no object, no index entry) and
-/// nothing stays reserved.
-pub async fn upload<O, S, L>(
+/// Runs one upload. Its bytes go under their own new key, so a failure never touches the
+/// file the name holds; on any failure nothing stays stored and nothing stays reserved.
+pub async fn upload<O, S, A>(
     req: UploadRequest,
     ctx: &UploadContext<'_>,
     origin: &O,
     store: &S,
-    ledger: &L,
+    authority: &A,
 ) -> Result<FileData, Error>
 where
     O: Origin,
     S: ObjectStore<Body = O::Body>,
-    L: Ledger,
+    A: FileAuthority,
 {
     let config = ctx.config;
     let (url, fetched) = fetch_following_redirects(req.file_url, ctx.policy, origin).await?;
@@ -71,42 +62,66 @@ where
     let upload_path = req.upload_path.unwrap_or_else(|| mime::category(&mime_type).to_owned());
     let file_name = req.file_name.unwrap_or_else(|| ids::generated_name(mime::extension(&mime_type)));
     let file_id = ids::file_id();
-    let object_key = layout::object_key(&ctx.owner.id, &upload_path, &file_name);
+    let object_key = layout::object_key(&file_id);
     let expires_ms = expires_at_ms(ctx.now_ms, config.ttl_secs);
     let meta = ObjectMeta {
-        file_id: file_id.clone(),
         owner: ctx.owner.id.clone(),
         original_name: original_name.clone(),
         mime_type: mime_type.clone(),
         upload_ms: ctx.now_ms,
         expires_ms,
     };
-    let entry = IndexEntry { object_key: object_key.clone(), owner: ctx.owner.id.clone(), expires_ms };
 
-    // Headers are known, nothing is stored yet: reserve the declared size, or the most an
-    // unknown one may grow to.
-    let reserve = content_length.unwrap_or(config.max_file_bytes);
-    if let Err(err) = ledger.reserve(&file_id, &object_key, reserve).await {
-        origin.discard(body);
-        return Err(err);
+    // Headers are known, nothing is stored yet. A small body is stored first and checked
+    // at commit; a larger one reserves its declared size, or the most an unknown one may
+    // grow to, so a key over its quota never streams it.
+    let small = content_length.is_some_and(|len| len <= SMALL_BODY_BYTES);
+    if !small {
+        let reservation = Reservation {
+            file_id: file_id.clone(),
+            upload_path: upload_path.clone(),
+            file_name: file_name.clone(),
+            bytes: content_length.unwrap_or(config.max_file_bytes),
+            at_ms: ctx.now_ms,
+        };
+        if let Err(err) = authority.reserve(&reservation).await {
+            origin.discard(body);
+            return Err(err);
+        }
     }
-    let file_size = match store_both(store, &object_key, body, &meta, &file_id, &entry, config.max_file_bytes).await {
+    let file_size = match store.put_object(&object_key, body, &meta, config.max_file_bytes).await {
         Ok(size) => size,
         Err(err) => {
-            let _ = ledger.release(&file_id).await;
+            // A failed put leaves no object; only a reservation may need giving back.
+            if !small {
+                let _ = authority.release(&file_id).await;
+            }
             return Err(err);
         }
     };
-    if let Err(err) = ledger.settle(&file_id, &object_key, file_size).await {
-        // Unaccounted files must not stay: undo, and give the reservation back.
-        let _ = store.delete_index(&file_id).await;
-        let _ = store.delete_object(&object_key).await;
-        let _ = ledger.release(&file_id).await;
+    let row = FileRow {
+        file_id: file_id.clone(),
+        upload_path: upload_path.clone(),
+        file_name: file_name.clone(),
+        size: file_size,
+        mime_type: mime_type.clone(),
+        original_name: original_name.clone(),
+        upload_ms: ctx.now_ms,
+        expires_ms,
+        sha256: None,
+        options: None,
+    };
+    if let Err(err) = authority.commit(&row).await {
+        // A refusal cleaned up already; an internal failure may have lost the answer of a
+        // commit that landed, which release leaves alone.
+        if matches!(err, Error::Internal(_)) {
+            let _ = authority.release(&file_id).await;
+        }
         return Err(err);
     }
 
     Ok(FileData {
-        file_url: layout::file_url(ctx.base_url, &object_key),
+        file_url: layout::file_url(ctx.base_url, &ctx.owner.id, &upload_path, &file_name),
         download_url: layout::download_url(ctx.base_url, &file_id),
         file_id,
         file_name,
@@ -114,35 +129,9 @@ where
         file_size,
         mime_type,
         upload_path,
-        upload_time: iso8601(expires_ms - config.ttl_secs as i64 * 1000),
+        upload_time: iso8601(ctx.now_ms),
         expires_at: iso8601(expires_ms),
     })
-}
-
-/// Stores the object and its index entry at once; undoes whichever landed if the other
-/// failed. Returns the stored size.
-async fn store_both<S: ObjectStore>(
-    store: &S,
-    object_key: &str,
-    body: S::Body,
-    meta: &ObjectMeta,
-    file_id: &str,
-    entry: &IndexEntry,
-    limit: u64,
-) -> Result<u64, Error> {
-    let (stored, indexed) = join(store.put_object(object_key, body, meta, limit), store.put_index(file_id, entry)).await;
-    match (stored, indexed) {
-        (Ok(size), Ok(())) => Ok(size),
-        (stored, indexed) => {
-            if indexed.is_ok() {
-                let _ = store.delete_index(file_id).await;
-            }
-            if stored.is_ok() {
-                let _ = store.delete_object(object_key).await;
-            }
-            Err(stored.err().or(indexed.err()).unwrap_or_else(|| Error::internal("unreachable")))
-        }
-    }
 }
 
 /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked

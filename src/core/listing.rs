@@ -1,31 +1,22 @@
-//! Listing a key's files: the query (`cursor`, `limit`, `upload_path`), the opaque cursor,
-//! and `FileData` rebuilt from a stored object.
+//! Listing a key's files: the query (`cursor`, `limit`, `upload_path`, `order`), the
+//! opaque cursor, and `FileData` from a file's row.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::authority_wire::{FileRow, Order, PageQuery, SortKey};
 use super::clock::iso8601;
 use super::envelope::FileData;
 use super::error::Error;
-use super::layout::{self, OBJECT_PREFIX};
+use super::layout;
 use super::path::validate_upload_path;
-use super::store::ObjectMeta;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
-/// Longest cursor accepted (R2 cursors are a few hundred bytes).
-const MAX_CURSOR_BYTES: usize = 2048;
-
-/// A validated `GET /api/v1/files` query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListQuery {
-    /// The storage cursor to continue from.
-    pub cursor: Option<String>,
-    pub limit: u32,
-    pub upload_path: Option<String>,
-}
+/// Longest cursor accepted (a cursor carries one row's sort key).
+const MAX_CURSOR_BYTES: usize = 4096;
 
 /// A page of `GET /api/v1/files`: the files and the cursor of the next page, if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,21 +25,24 @@ pub struct FileList {
     pub cursor: Option<String>,
 }
 
-/// What the opaque cursor carries: the storage cursor, bound to the folder it lists.
+/// What the opaque cursor carries: where the last page ended, bound to the folder and the
+/// order it lists.
 #[derive(Serialize, Deserialize)]
 struct CursorBody {
     p: String,
-    c: String,
+    o: Order,
+    k: SortKey,
 }
 
 /// Parses the query pairs of a listing request (unknown parameters are refused).
-pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ListQuery, Error> {
-    let (mut cursor, mut limit, mut upload_path) = (None, None, None);
+pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<PageQuery, Error> {
+    let (mut cursor, mut limit, mut upload_path, mut order) = (None, None, None, None);
     for (name, value) in pairs {
         match name {
             "cursor" => cursor = Some(value).filter(|v| !v.is_empty()),
             "limit" => limit = Some(value),
             "upload_path" => upload_path = Some(value),
+            "order" => order = Some(value),
             other => return Err(Error::unknown_field(other)),
         }
     }
@@ -60,8 +54,13 @@ pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
         Some(p) => validate_upload_path(p)?,
         None => None,
     };
-    let cursor = cursor.map(|c| decode_cursor(c, upload_path.as_deref())).transpose()?;
-    Ok(ListQuery { cursor, limit, upload_path })
+    let order = match order {
+        None | Some("") | Some("name") => Order::Name,
+        Some("upload_time") => Order::UploadTime,
+        Some(_) => return Err(Error::invalid("order", "must be `name` or `upload_time`")),
+    };
+    let after = cursor.map(|c| decode_cursor(c, upload_path.as_deref(), order)).transpose()?;
+    Ok(PageQuery { upload_path, order, after, limit })
 }
 
 /// A page size `limit` from 1 to `max`.
@@ -73,77 +72,67 @@ pub fn parse_limit(value: &str, max: u32) -> Result<u32, Error> {
         .ok_or_else(|| Error::invalid("limit", format!("must be an integer from 1 to {max}")))
 }
 
-/// The opaque cursor handed to the client for the next page.
-pub fn encode_cursor(storage_cursor: &str, upload_path: Option<&str>) -> String {
-    let body = CursorBody { p: upload_path.unwrap_or_default().to_owned(), c: storage_cursor.to_owned() };
+/// The opaque cursor handed to the client for the page after `last`.
+pub fn encode_cursor(last: &SortKey, query: &PageQuery) -> String {
+    let body = CursorBody { p: query.upload_path.clone().unwrap_or_default(), o: query.order, k: last.clone() };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).unwrap_or_default())
 }
 
-fn decode_cursor(raw: &str, upload_path: Option<&str>) -> Result<String, Error> {
+fn decode_cursor(raw: &str, upload_path: Option<&str>, order: Order) -> Result<SortKey, Error> {
     let bad = || Error::invalid("cursor", "not a cursor from this listing");
     if raw.len() > MAX_CURSOR_BYTES {
         return Err(bad());
     }
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let body: CursorBody = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if body.p != upload_path.unwrap_or_default() || body.c.is_empty() {
+    let fits = matches!((&body.k, order), (SortKey::Name { .. }, Order::Name) | (SortKey::UploadTime { .. }, Order::UploadTime));
+    if body.p != upload_path.unwrap_or_default() || body.o != order || !fits {
         return Err(bad());
     }
-    Ok(body.c)
+    Ok(body.k)
 }
 
-/// The storage prefix listing `owner`'s files, in `upload_path` and below when given.
-pub fn list_prefix(owner: &str, upload_path: Option<&str>) -> String {
-    match upload_path {
-        Some(p) => format!("{OBJECT_PREFIX}{owner}/{p}/"),
-        None => format!("{OBJECT_PREFIX}{owner}/"),
+/// Whether `upload_path` is `folder` or below it.
+pub fn in_folder(upload_path: &str, folder: Option<&str>) -> bool {
+    folder.is_none_or(|f| upload_path == f || upload_path.strip_prefix(f).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// The `FileData` of `owner`'s file `row`, as the upload answered it.
+pub fn file_data(base: &Url, owner: &str, row: &FileRow) -> FileData {
+    FileData {
+        file_id: row.file_id.clone(),
+        file_name: row.file_name.clone(),
+        original_name: row.original_name.clone(),
+        file_size: row.size,
+        mime_type: row.mime_type.clone(),
+        upload_path: row.upload_path.clone(),
+        file_url: layout::file_url(base, owner, &row.upload_path, &row.file_name),
+        download_url: layout::download_url(base, &row.file_id),
+        upload_time: iso8601(row.upload_ms),
+        expires_at: iso8601(row.expires_ms),
     }
-}
-
-/// `f/{owner}/{upload_path}/{file_name}` split into its three parts.
-pub fn split_object_key(object_key: &str) -> Option<(&str, &str, &str)> {
-    let rest = object_key.strip_prefix(OBJECT_PREFIX)?;
-    let (owner, rest) = rest.split_once('/')?;
-    let (upload_path, file_name) = rest.rsplit_once('/')?;
-    (!owner.is_empty() && !upload_path.is_empty() && !file_name.is_empty()).then_some((owner, upload_path, file_name))
-}
-
-/// The `FileData` of a stored object, as the upload answered it.
-pub fn file_data(base: &Url, object_key: &str, meta: &ObjectMeta, size: u64) -> Option<FileData> {
-    let (_, upload_path, file_name) = split_object_key(object_key)?;
-    Some(FileData {
-        file_id: meta.file_id.clone(),
-        file_name: file_name.to_owned(),
-        original_name: meta.original_name.clone(),
-        file_size: size,
-        mime_type: meta.mime_type.clone(),
-        upload_path: upload_path.to_owned(),
-        file_url: layout::file_url(base, object_key),
-        download_url: layout::download_url(base, &meta.file_id),
-        upload_time: iso8601(meta.upload_ms),
-        expires_at: iso8601(meta.expires_ms),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(q: &[(&str, &str)]) -> Result<ListQuery, Error> {
+    fn parse(q: &[(&str, &str)]) -> Result<PageQuery, Error> {
         parse_list_query(q.iter().copied())
     }
 
     #[test]
     fn queries() {
-        assert_eq!(parse(&[]).unwrap(), ListQuery { cursor: None, limit: DEFAULT_LIMIT, upload_path: None });
-        let q = parse(&[("limit", "7"), ("upload_path", "/a/b/"), ("cursor", "")]).unwrap();
-        assert_eq!(q, ListQuery { cursor: None, limit: 7, upload_path: Some("a/b".into()) });
+        assert_eq!(parse(&[]).unwrap(), PageQuery { upload_path: None, order: Order::Name, after: None, limit: DEFAULT_LIMIT });
+        let q = parse(&[("limit", "7"), ("upload_path", "/a/b/"), ("cursor", ""), ("order", "upload_time")]).unwrap();
+        assert_eq!(q, PageQuery { upload_path: Some("a/b".into()), order: Order::UploadTime, after: None, limit: 7 });
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("limit", "0")], "invalid `limit`"),
             (&[("limit", "101")], "invalid `limit`"),
             (&[("limit", "ten")], "invalid `limit`"),
             (&[("upload_path", "../x")], "invalid `upload_path`"),
             (&[("cursor", "not base64!")], "invalid `cursor`"),
+            (&[("order", "size")], "invalid `order`"),
             (&[("page", "2")], "unknown field `page`"),
         ];
         for (q, msg) in cases {
@@ -154,44 +143,51 @@ mod tests {
     }
 
     #[test]
-    fn cursors_round_trip_and_stay_bound_to_their_folder() {
-        let c = encode_cursor("r2-cursor/+=", Some("a/b"));
+    fn cursors_round_trip_and_stay_bound_to_their_folder_and_order() {
+        let key = SortKey::Name { upload_path: "a/b".into(), file_name: "n.png".into() };
+        let query = PageQuery { upload_path: Some("a/b".into()), order: Order::Name, after: None, limit: 5 };
+        let c = encode_cursor(&key, &query);
         assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{c}");
         let q = parse(&[("upload_path", "a/b"), ("cursor", &c)]).unwrap();
-        assert_eq!(q.cursor.as_deref(), Some("r2-cursor/+="));
-        for other in [vec![("cursor", c.as_str())], vec![("upload_path", "a"), ("cursor", c.as_str())]] {
-            assert!(parse(&other).unwrap_err().public_message().contains("invalid `cursor`"));
+        assert_eq!(q.after, Some(key));
+        for other in [
+            vec![("cursor", c.as_str())],
+            vec![("upload_path", "a"), ("cursor", c.as_str())],
+            vec![("upload_path", "a/b"), ("order", "upload_time"), ("cursor", c.as_str())],
+        ] {
+            assert!(parse(&other).unwrap_err().public_message().contains("invalid `cursor`"), "{other:?}");
         }
-        let root = encode_cursor("x", None);
-        assert_eq!(parse(&[("cursor", &root)]).unwrap().cursor.as_deref(), Some("x"));
         let long = "A".repeat(MAX_CURSOR_BYTES + 1);
         assert!(parse(&[("cursor", &long)]).is_err());
-        let empty = URL_SAFE_NO_PAD.encode(br#"{"p":"","c":""}"#);
-        assert!(parse(&[("cursor", &empty)]).is_err());
+        let mismatched = URL_SAFE_NO_PAD.encode(br#"{"p":"","o":"name","k":{"upload_time":{"upload_ms":1,"file_id":"x"}}}"#);
+        assert!(parse(&[("cursor", &mismatched)]).is_err());
     }
 
     #[test]
-    fn prefixes_and_keys() {
-        assert_eq!(list_prefix("k_a", None), "f/k_a/");
-        assert_eq!(list_prefix("k_a", Some("x/y")), "f/k_a/x/y/");
-        assert_eq!(split_object_key("f/k_a/x/y/n.png"), Some(("k_a", "x/y", "n.png")));
-        for bad in ["f/k_a/n.png", "i/file_1", "f/k_a//n.png", "f//x/n"] {
-            assert_eq!(split_object_key(bad), None, "{bad}");
-        }
+    fn folders_hold_their_subfolders_only() {
+        assert!(in_folder("bulk", Some("bulk")));
+        assert!(in_folder("bulk/a", Some("bulk")));
+        assert!(!in_folder("bulkx", Some("bulk")));
+        assert!(!in_folder("bul", Some("bulk")));
+        assert!(in_folder("anything", None));
     }
 
     #[test]
     fn file_data_matches_the_upload_answer() {
         let base = Url::parse("https://h.test").unwrap();
-        let meta = ObjectMeta {
+        let row = FileRow {
             file_id: "file_1".into(),
-            owner: "k_a".into(),
-            original_name: "o.png".into(),
+            upload_path: "img".into(),
+            file_name: "a b.png".into(),
+            size: 9,
             mime_type: "image/png".into(),
+            original_name: "o.png".into(),
             upload_ms: 1_759_968_000_500,
             expires_ms: 1_760_227_200_000,
+            sha256: None,
+            options: None,
         };
-        let d = file_data(&base, "f/k_a/img/a b.png", &meta, 9).unwrap();
+        let d = file_data(&base, "k_a", &row);
         assert_eq!(d.file_url, "https://h.test/f/k_a/img/a%20b.png");
         assert_eq!(d.download_url, "https://h.test/api/v1/files/download/file_1");
         assert_eq!((d.file_name.as_str(), d.upload_path.as_str(), d.file_size), ("a b.png", "img", 9));

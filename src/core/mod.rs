@@ -3,6 +3,8 @@
 
 pub mod addr;
 pub mod admin;
+pub mod authority;
+pub mod authority_wire;
 pub mod batch;
 pub mod clock;
 pub mod config;
@@ -12,20 +14,19 @@ pub mod error;
 pub mod fields;
 pub mod flow;
 pub mod ids;
-pub mod key_cache;
 pub mod keys;
 pub mod layout;
-pub mod ledger;
-pub mod ledger_wire;
 pub mod listing;
 pub mod mime;
 pub mod names;
 pub mod openapi;
 pub mod path;
+pub mod quota;
 pub mod request;
 pub mod route;
+pub mod seams;
 pub mod serve;
-pub mod store;
+pub mod ttl_cache;
 pub mod url_policy;
 pub mod url_syntax;
 

@@ -3,7 +3,7 @@
 use super::error::Error;
 use super::ids::is_file_id;
 use super::keys::is_key_id;
-use super::layout::{object_key_from_path, DOWNLOAD_ROUTE};
+use super::layout::{name_from_path, FileName, DOWNLOAD_ROUTE};
 
 /// Prefix of the file management routes (`/api/v1/files/{file_id}`).
 const FILES_ROUTE: &str = "/api/v1/files/";
@@ -20,7 +20,7 @@ pub enum Route {
     /// `download_url`: served as an attachment.
     Download { file_id: String },
     /// `file_url`: served inline when the type is safe.
-    File { object_key: String },
+    File { name: FileName },
     /// `POST /api/v1/files/upload/urls`: up to 20 uploads at once.
     UploadBatch,
     /// `GET /api/v1/usage`: the caller's usage and limits.
@@ -126,7 +126,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             }
             if path.starts_with("/f/") {
                 readable(method)?;
-                return object_key_from_path(path).map(|object_key| Route::File { object_key }).ok_or(Error::FileNotFound);
+                return name_from_path(path).map(|name| Route::File { name }).ok_or(Error::FileNotFound);
             }
             Err(Error::RouteNotFound)
         }
@@ -188,7 +188,7 @@ mod tests {
             ("GET", "/api/v1/files/download/file_nope", Err(Error::FileNotFound)),
             ("PATCH", "/api/v1/files/download/file_nope", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("PUT", "/f/x", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
-            ("GET", "/f/k_dev/images/a%20b.png", Ok(Route::File { object_key: "f/k_dev/images/a b.png".into() })),
+            ("GET", "/f/k_dev/images/a%20b.png", Ok(Route::File { name: FileName { owner: "k_dev".into(), upload_path: "images".into(), file_name: "a b.png".into() } })),
             ("POST", "/f/k_dev/images/a.png", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", "/f/k_dev/a.png", Err(Error::FileNotFound)),
             ("GET", "/api/v1/nope", Err(Error::RouteNotFound)),

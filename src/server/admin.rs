@@ -1,7 +1,8 @@
 //! `/api/v1/admin/keys`: create, list, show, update and revoke API keys, behind the
 //! `ADMIN_TOKEN` secret. KV keeps `sha256(key) -> KeyRecord` (what authentication reads) and
 //! `id:{key_id} -> sha256(key)` with the record as metadata (for lookups and listing); the
-//! key's ledger gets its quotas and status, so uploads see changes at once everywhere.
+//! key's authority gets its quotas and status first, and decides: uploads see changes at
+//! once everywhere, and a revoked key stays revoked whatever KV still says.
 
 use serde::Serialize;
 use worker::{KvStore, Request, Response};
@@ -15,7 +16,7 @@ use crate::core::admin::{check_admin, id_entry, parse_create, parse_key_list_que
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
-use crate::core::ledger::KeyConfig;
+use crate::core::quota::KeyConfig;
 use crate::core::Error;
 
 const MAX_ADMIN_BODY: u64 = 4096;
@@ -49,7 +50,7 @@ async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error
     Ok((hash, record))
 }
 
-fn ledger_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
+fn key_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
     KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, disabled: record.disabled, revoked }
 }
 
@@ -66,8 +67,8 @@ pub(crate) async fn create(req: Request, services: &Services) -> Result<Response
         max_bytes: create.max_bytes,
         max_files: create.max_files,
     };
-    // The ledger first: a key never works before its quota is in place.
-    services.ledger(&record.id).configure(ledger_config(&record, false)).await?;
+    // The authority first: a key never works before its quota is in place.
+    services.authority(&record.id).configure(key_config(&record, false)).await?;
     save(&services.keys, &key_hash(&key), &record).await?;
     let info = KeyInfo::new(&record, services.config.default_limits);
     respond::json(200, &Envelope::ok("API key created; the key is shown only this once", CreatedKey { key, info }))
@@ -102,6 +103,11 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
 pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
     let (_, record) = find(&services.keys, key_id).await?;
+    // KV may still hold a key revoked moments ago: the authority decides.
+    services.authority(key_id).usage().await.map_err(|err| match err {
+        Error::Unauthorized(_) => Error::KeyNotFound,
+        other => other,
+    })?;
     respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, services.config.default_limits)))
 }
 
@@ -111,7 +117,8 @@ pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> R
     let update = parse_update(&body)?;
     let (hash, mut record) = find(&services.keys, key_id).await?;
     update.apply(&mut record);
-    services.ledger(key_id).configure(ledger_config(&record, false)).await?;
+    // Refused (404) when the key was revoked, even if this KV read was stale.
+    services.authority(key_id).configure(key_config(&record, false)).await?;
     save(&services.keys, &hash, &record).await?;
     forget(&hash);
     respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, services.config.default_limits)))
@@ -126,8 +133,8 @@ struct Revoked<'a> {
 pub(crate) async fn revoke(req: &Request, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
     let (hash, record) = find(&services.keys, key_id).await?;
-    // The ledger refuses the key's uploads at once, everywhere; KV follows.
-    services.ledger(key_id).configure(ledger_config(&record, true)).await?;
+    // The authority refuses the key at once, everywhere, for good; KV follows.
+    services.authority(key_id).configure(key_config(&record, true)).await?;
     services.keys.delete(&hash).await.map_err(kv("delete"))?;
     forget(&hash);
     services.keys.delete(&id_entry(key_id)).await.map_err(kv("delete id"))?;

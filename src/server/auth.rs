@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use worker::{KvStore, Request};
 
 use super::js::now_ms;
-use crate::core::key_cache::KeyCache;
+use crate::core::ttl_cache::KeyCache;
 use crate::core::keys::{bearer_token, check_record, key_hash, KeyRecord};
 use crate::core::Error;
 
@@ -21,8 +21,8 @@ pub(crate) async fn authenticate(req: &Request, keys: &KvStore) -> Result<KeyRec
 }
 
 /// [`authenticate`] for uploads: a record this isolate read from KV in the last
-/// `KEY_CACHE_TTL_MS` is used as is. Safe because nothing is stored before the key's ledger
-/// admitted the upload, and the ledger refuses a revoked or disabled key at once.
+/// `KEY_CACHE_TTL_MS` is used as is. Safe because no upload is recorded before the key's
+/// authority admitted it, and the authority refuses a revoked or disabled key at once.
 pub(crate) async fn authenticate_upload(req: &Request, keys: &KvStore) -> Result<KeyRecord, Error> {
     let hash = key_hash(&token(req)?);
     if let Some(record) = KEYS.with(|cache| cache.borrow().get(&hash, now_ms())) {

@@ -6,16 +6,16 @@ use std::rc::Rc;
 
 use worker::{Bucket, Env, KvStore, ObjectNamespace};
 
-use super::ledger::KeyLedger;
+use super::authority_client::AuthorityClient;
 use crate::core::config::Config;
 use crate::core::Error;
 
-/// The R2 bucket holding files and the `file_id` index.
+/// The R2 bucket holding every upload's bytes under `o/{file_id}`.
 pub(crate) const BUCKET: &str = "FILES";
 /// The KV namespace holding API key records under `sha256(key)`, and `id:{key_id}` entries.
 pub(crate) const KEYS: &str = "API_KEYS";
-/// The Durable Object namespace of the per-key quota ledgers.
-pub(crate) const LEDGER: &str = "LEDGER";
+/// The Durable Object namespace of the key authorities (one per key, named by its id).
+pub(crate) const AUTHORITY: &str = "AUTHORITY";
 /// The secret guarding the admin API (a plain var works too, e.g. `wrangler dev --var`).
 pub(crate) const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 
@@ -40,7 +40,7 @@ pub(crate) struct Services {
     pub config: Rc<Config>,
     pub bucket: Bucket,
     pub keys: KvStore,
-    pub ledgers: ObjectNamespace,
+    pub authorities: ObjectNamespace,
     /// `None`: the admin API is disabled.
     pub admin_token: Option<String>,
 }
@@ -58,13 +58,13 @@ impl Services {
             config,
             bucket: env.bucket(BUCKET).map_err(|e| Error::internal(format!("binding {BUCKET}: {e}")))?,
             keys: env.kv(KEYS).map_err(|e| Error::internal(format!("binding {KEYS}: {e}")))?,
-            ledgers: env.durable_object(LEDGER).map_err(|e| Error::internal(format!("binding {LEDGER}: {e}")))?,
+            authorities: env.durable_object(AUTHORITY).map_err(|e| Error::internal(format!("binding {AUTHORITY}: {e}")))?,
             admin_token,
         })
     }
 
-    /// The quota ledger of key `key_id`.
-    pub fn ledger(&self, key_id: &str) -> KeyLedger {
-        KeyLedger::new(&self.ledgers, key_id, self.config.default_limits)
+    /// The authority of key `key_id`.
+    pub fn authority(&self, key_id: &str) -> AuthorityClient {
+        AuthorityClient::new(&self.authorities, key_id)
     }
 }

@@ -1,57 +1,75 @@
-//! Serving stored files: `GET`/`HEAD` on `download_url` (attachment) and `file_url` (inline
-//! when safe), with expiry enforced on every read.
+//! Serving stored files: `GET`/`HEAD` on `download_url` (by id: its object, read from R2
+//! directly) and on `file_url` (by name: the key's authority says which file holds it,
+//! remembered per isolate for a few seconds). Expiry is checked on every read.
+
+use std::cell::RefCell;
 
 use worker::{Headers, Request, Response};
 
 use super::bindings::Services;
 use super::js::now_ms;
-use super::r2::{forget, index_entry, object_meta};
+use super::r2::object_meta;
 use crate::core::clock::is_expired;
-use crate::core::serve::{self, content_range, headers, not_modified, parse_range, Mode, Served};
-use crate::core::layout::index_key;
-use crate::core::store::{IndexEntry, ObjectMeta};
+use crate::core::ids::is_file_id;
+use crate::core::keys::is_key_id;
+use crate::core::layout::{object_key, FileName};
+use crate::core::serve::{content_range, headers, not_modified, parse_range, Mode, Served};
+use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
-/// `download_url`: the index names the object; the object must still be that upload.
-pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
-    let now = now_ms();
-    let entry = live_entry(services, file_id, None, now).await?;
-    serve_object(req, services, &entry.object_key, Some(file_id), Mode::Attachment, now).await
+thread_local! {
+    /// `{owner}/{upload_path}/{file_name}` -> the `file_id` it held when last resolved.
+    static NAMES: RefCell<TtlCache<String>> = RefCell::new(TtlCache::new(NAME_CACHE_TTL_MS, NAME_CACHE_ENTRIES));
 }
 
-/// The index entry of `file_id` (of `owner`, when given) while it is live; an expired one is
-/// deleted with its file, and its quota given back, on the way to the 404.
-pub(crate) async fn live_entry(services: &Services, file_id: &str, owner: Option<&str>, now: i64) -> Result<IndexEntry, Error> {
-    let entry = index_entry(&services.bucket, file_id)
-        .await?
-        .filter(|e| owner.is_none_or(|o| e.owner == o))
-        .ok_or(Error::FileNotFound)?;
-    if is_expired(entry.expires_ms, now) {
-        expire_entry(services, &entry, file_id).await;
+/// `download_url`: the object of `file_id`, as an attachment.
+pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
+    if !is_file_id(file_id) {
         return Err(Error::FileNotFound);
     }
-    Ok(entry)
+    serve(req, services, file_id, Mode::Attachment).await?.ok_or(Error::FileNotFound)
 }
 
-/// `file_url`: the path is the object key.
-pub(crate) async fn inline(req: &Request, services: &Services, object_key: &str) -> Result<Response, Error> {
-    serve_object(req, services, object_key, None, Mode::Inline, now_ms()).await
+/// `file_url`: the file the name holds now, inline when safe.
+pub(crate) async fn inline(req: &Request, services: &Services, name: &FileName) -> Result<Response, Error> {
+    let cache_key = format!("{}/{}/{}", name.owner, name.upload_path, name.file_name);
+    if let Some(file_id) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
+        // A replaced or deleted file's object is gone before the change was answered: a
+        // stale entry finds nothing here and is resolved again.
+        if let Some(response) = serve(req, services, &file_id, Mode::Inline).await? {
+            return Ok(response);
+        }
+        NAMES.with_borrow_mut(|names| names.remove(&cache_key));
+    }
+    if !is_key_id(&name.owner) {
+        return Err(Error::FileNotFound);
+    }
+    let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
+    NAMES.with_borrow_mut(|names| names.insert(&cache_key, row.file_id.clone(), now_ms()));
+    serve(req, services, &row.file_id, Mode::Inline).await?.ok_or(Error::FileNotFound)
 }
 
-async fn serve_object(
-    req: &Request,
-    services: &Services,
-    key: &str,
-    file_id: Option<&str>,
-    mode: Mode,
-    now: i64,
-) -> Result<Response, Error> {
+/// Forgets what this isolate cached for a name (it was just overwritten here).
+pub(crate) fn forget_name(owner: &str, upload_path: &str, file_name: &str) {
+    NAMES.with_borrow_mut(|names| names.remove(&format!("{owner}/{upload_path}/{file_name}")));
+}
+
+/// The response for `file_id`'s object, or `None` when it is gone or expired. A plain GET
+/// is one R2 read; ranges, conditionals and HEAD read the metadata first.
+async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) -> Result<Option<Response>, Error> {
+    let key = object_key(file_id);
     let bucket = &services.bucket;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let r2 = |e: worker::Error| Error::internal(format!("r2 read {key}: {e}"));
-    let obj = bucket.head(key).await.map_err(r2)?.ok_or(Error::FileNotFound)?;
-    let meta = object_meta(&obj).ok_or(Error::FileNotFound)?;
-    check(services, key, &meta, file_id, now).await?;
+    let (range, if_none_match) = (header("Range"), header("If-None-Match"));
+    let head_first = req.method() == worker::Method::Head || range.is_some() || if_none_match.is_some();
+    let obj = if head_first { bucket.head(&key).await } else { bucket.get(&key).execute().await };
+    let Some(obj) = obj.map_err(r2)? else { return Ok(None) };
+    let Some(meta) = object_meta(&obj) else { return Ok(None) };
+    let now = now_ms();
+    if is_expired(meta.expires_ms, now) {
+        return Ok(None);
+    }
 
     let etag = obj.http_etag();
     let size = obj.size();
@@ -60,10 +78,10 @@ async fn serve_object(
     for (name, value) in headers(&served, mode, now) {
         let _ = out.set(name, &value);
     }
-    if not_modified(header("If-None-Match").as_deref(), &etag) {
-        return Ok(Response::empty().map_err(r2)?.with_status(304).with_headers(out));
+    if not_modified(if_none_match.as_deref(), &etag) {
+        return Ok(Some(Response::empty().map_err(r2)?.with_status(304).with_headers(out)));
     }
-    let range = parse_range(header("Range").as_deref(), size)?;
+    let range = parse_range(range.as_deref(), size)?;
     let (status, length) = match range {
         Some(r) => {
             let _ = out.set("Content-Range", &content_range(r, size));
@@ -73,46 +91,19 @@ async fn serve_object(
     };
     let _ = out.set("Content-Length", &length.to_string());
     if req.method() == worker::Method::Head {
-        return Ok(Response::empty().map_err(r2)?.with_status(status).with_headers(out));
+        return Ok(Some(Response::empty().map_err(r2)?.with_status(status).with_headers(out)));
     }
-
-    let mut get = bucket.get(key).only_if(worker::Conditional { etag_matches: Some(obj.etag()), ..Default::default() });
-    if let Some(r) = range {
-        get = get.range(worker::Range::OffsetWithLength { offset: r.start, length });
-    }
-    // The etag condition makes the body the same upload the metadata above described.
-    let body = get.execute().await.map_err(r2)?.and_then(|o| o.body()?.response_body().ok()).ok_or(Error::FileNotFound)?;
-    Ok(Response::from_body(body).map_err(r2)?.with_status(status).with_headers(out))
-}
-
-/// Expired: delete and answer 404. Reached by `download_url` after an overwrite: 404.
-async fn check(services: &Services, key: &str, meta: &ObjectMeta, file_id: Option<&str>, now: i64) -> Result<(), Error> {
-    if file_id.is_some_and(|id| id != meta.file_id) {
-        return Err(Error::FileNotFound);
-    }
-    if serve::check_live(meta.expires_ms, now).is_err() {
-        expire(services, key, &meta.file_id, &meta.owner).await;
-        return Err(Error::FileNotFound);
-    }
-    Ok(())
-}
-
-/// Deletes an expired file and gives its quota back (once: the ledger's release is
-/// idempotent per file_id, so the sweep or a second reader changes nothing).
-async fn expire(services: &Services, key: &str, file_id: &str, owner: &str) {
-    forget(&services.bucket, key, file_id).await;
-    services.ledger(owner).release_logged(file_id).await;
-}
-
-/// An expired index entry: its object goes only while it still holds this upload (a newer
-/// upload to the same name keeps it); the entry goes; the quota comes back.
-async fn expire_entry(services: &Services, entry: &IndexEntry, file_id: &str) {
-    let head = services.bucket.head(&entry.object_key).await.ok().flatten();
-    let ours = head.and_then(|o| object_meta(&o)).is_some_and(|m| m.file_id == file_id);
-    if ours {
-        forget(&services.bucket, &entry.object_key, file_id).await;
-    } else if let Err(e) = services.bucket.delete(index_key(file_id)).await {
-        worker::console_warn!("delete index {file_id}: {e}");
-    }
-    services.ledger(&entry.owner).release_logged(file_id).await;
+    let read = if head_first {
+        // The bytes behind an id never change: whatever this reads is the object above.
+        let mut get = bucket.get(&key);
+        if let Some(r) = range {
+            get = get.range(worker::Range::OffsetWithLength { offset: r.start, length });
+        }
+        get.execute().await.map_err(r2)?
+    } else {
+        Some(obj)
+    };
+    let Some(body) = read.as_ref().and_then(|o| o.body()) else { return Ok(None) };
+    let body = body.response_body().map_err(r2)?;
+    Ok(Some(Response::from_body(body).map_err(r2)?.with_status(status).with_headers(out)))
 }

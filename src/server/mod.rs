@@ -1,7 +1,10 @@
-//! The Worker: entry points, reading `Env` once, and dispatching routes to handlers.
+//! The Worker: the fetch entry point, reading `Env` once, and dispatching routes to
+//! handlers; the key authority's Durable Object class.
 
 mod admin;
 mod auth;
+mod authority;
+mod authority_client;
 mod batch;
 mod bindings;
 mod cors;
@@ -9,16 +12,14 @@ mod files;
 mod http;
 mod ingest;
 mod js;
-mod ledger;
 mod manage;
 mod origin;
 mod r2;
 mod respond;
-mod sweep;
+mod sql;
 mod upload;
 
-
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Request, Response, Result};
 
 use crate::core::route::{route, Route};
 use crate::core::Error;
@@ -55,7 +56,7 @@ async fn dispatch(route: Route, req: Request, services: &Services) -> std::resul
         Route::OpenApi => respond::raw_json(crate::core::openapi::JSON),
         Route::Upload => upload::handle(req, services).await,
         Route::Download { file_id } => files::download(&req, services, &file_id).await,
-        Route::File { object_key } => files::inline(&req, services, &object_key).await,
+        Route::File { name } => files::inline(&req, services, &name).await,
         Route::UploadBatch => batch::handle(req, services).await,
         Route::Usage => manage::usage(&req, services).await,
         Route::ListFiles => manage::list(&req, services).await,
@@ -66,13 +67,5 @@ async fn dispatch(route: Route, req: Request, services: &Services) -> std::resul
         Route::GetKey { key_id } => admin::show(&req, services, &key_id).await,
         Route::UpdateKey { key_id } => admin::update(req, services, &key_id).await,
         Route::RevokeKey { key_id } => admin::revoke(&req, services, &key_id).await,
-    }
-}
-
-#[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    match Services::from_env(&env) {
-        Ok(services) => sweep::run(&services).await,
-        Err(err) => worker::console_error!("sweep: {err:?}"),
     }
 }

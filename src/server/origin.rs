@@ -7,7 +7,7 @@ use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestI
 
 use super::js::{read_chunk, wait};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
-use crate::core::store::{Fetched, Origin};
+use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
 
 /// Fetches with `redirect: manual`; every request and body read shares one timeout signal.

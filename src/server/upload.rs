@@ -6,6 +6,7 @@ use worker::{Request, Response};
 
 use super::auth::authenticate_upload;
 use super::bindings::Services;
+use super::files::forget_name;
 use super::http::{base_url, json_body, request_policy};
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
@@ -28,7 +29,7 @@ pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response
     respond::json(200, &Envelope::ok("File uploaded successfully", data))
 }
 
-/// One upload for `owner`: its own origin deadline, R2 store and quota ledger.
+/// One upload for `owner`: its own origin deadline, R2 store and the key's authority.
 pub(crate) async fn store_one(
     request: UploadRequest,
     owner: &KeyRecord,
@@ -39,6 +40,9 @@ pub(crate) async fn store_one(
     let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: now_ms() };
     let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
     let store = R2Store { bucket: &services.bucket, origin: &origin };
-    let ledger = services.ledger(&owner.id);
-    upload(request, &ctx, &origin, &store, &ledger).await
+    let authority = services.authority(&owner.id);
+    let data = upload(request, &ctx, &origin, &store, &authority).await?;
+    // This isolate may have cached the name's previous file: serve the new one at once.
+    forget_name(&owner.id, &data.upload_path, &data.file_name);
+    Ok(data)
 }

@@ -1,24 +1,35 @@
-//! A short-lived, bounded cache of enabled key records by key hash, for the routes whose
-//! every effect the key's ledger re-checks (uploads). Time is passed in.
+//! A short-lived, bounded cache by string key, time passed in: the key records the upload
+//! routes read through, and the names `file_url` resolves.
 
 use std::collections::HashMap;
 
 use super::keys::KeyRecord;
 
-/// How long a record read from KV is used without reading it again. The key's ledger refuses
+/// How long a record read from KV is used without reading it again. The key's authority refuses
 /// a revoked or disabled key at once whatever this cache holds; what the cache can delay is
 /// only that refusal coming after the origin was fetched rather than before.
 pub const KEY_CACHE_TTL_MS: i64 = 30_000;
 /// At most this many records are held (one isolate serves few keys at a time).
 pub const KEY_CACHE_ENTRIES: usize = 256;
 
-/// Records that were enabled when read, with when they were read.
+/// How long an isolate uses the file a name resolved to. Safe at any length: a replaced or
+/// deleted file's object is gone before the change is answered, so a stale entry finds no
+/// object and is resolved again. It bounds the authority's calls for a hot name.
+pub const NAME_CACHE_TTL_MS: i64 = 10_000;
+/// Names held per isolate.
+pub const NAME_CACHE_ENTRIES: usize = 1024;
+
+/// Values with when they were read.
 #[derive(Debug)]
-pub struct KeyCache {
-    entries: HashMap<String, (KeyRecord, i64)>,
+pub struct TtlCache<V> {
+    entries: HashMap<String, (V, i64)>,
     ttl_ms: i64,
     capacity: usize,
 }
+
+/// Enabled key records by key hash, for the routes whose every effect the key's authority
+/// re-checks (uploads).
+pub type KeyCache = TtlCache<KeyRecord>;
 
 impl Default for KeyCache {
     fn default() -> Self {
@@ -26,20 +37,20 @@ impl Default for KeyCache {
     }
 }
 
-impl KeyCache {
+impl<V: Clone> TtlCache<V> {
     pub fn new(ttl_ms: i64, capacity: usize) -> Self {
-        KeyCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1) }
+        TtlCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1) }
     }
 
-    /// The record read for `hash` less than the TTL before `now_ms`.
-    pub fn get(&self, hash: &str, now_ms: i64) -> Option<KeyRecord> {
+    /// The value read for `hash` less than the TTL before `now_ms`.
+    pub fn get(&self, hash: &str, now_ms: i64) -> Option<V> {
         let (record, read_ms) = self.entries.get(hash)?;
         self.fresh(*read_ms, now_ms).then(|| record.clone())
     }
 
     /// Keeps `record`, read at `now_ms`. When full, expired records go first, then the
     /// oldest one.
-    pub fn insert(&mut self, hash: &str, record: KeyRecord, now_ms: i64) {
+    pub fn insert(&mut self, hash: &str, record: V, now_ms: i64) {
         if self.entries.len() >= self.capacity && !self.entries.contains_key(hash) {
             let ttl = self.ttl_ms;
             self.entries.retain(|_, (_, read_ms)| now_ms - *read_ms < ttl);

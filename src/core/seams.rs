@@ -1,10 +1,13 @@
-//! The seams the upload flow is written against: an origin to fetch from and an object
-//! store to stream into, plus the metadata kept with every stored file.
+//! The seams the upload flow is written against, side by side: an [`Origin`] to fetch
+//! from, an [`ObjectStore`] for the bytes, and the key's [`FileAuthority`] for everything
+//! else. The Worker implements them over fetch, R2 and the key's Durable Object; host tests
+//! over the in-memory doubles in `tests/common`.
 
 use std::collections::HashMap;
 
 use url::Url;
 
+use super::authority_wire::{FileRow, Reservation};
 use super::error::Error;
 
 /// One response of an origin (a single hop: redirects are the flow's business).
@@ -32,23 +35,32 @@ pub trait Origin {
     fn discard(&self, body: Self::Body);
 }
 
-/// Where files go.
+/// Where bytes go: one immutable object per upload.
 #[allow(async_fn_in_trait)]
 pub trait ObjectStore {
     type Body;
     /// Streams `body` into `key`, all or nothing, and returns its size. A body longer than
     /// `limit` fails with [`Error::FileTooLarge`]; a failing origin with an origin error.
     async fn put_object(&self, key: &str, body: Self::Body, meta: &ObjectMeta, limit: u64) -> Result<u64, Error>;
-    /// Records `file_id` -> object.
-    async fn put_index(&self, file_id: &str, entry: &IndexEntry) -> Result<(), Error>;
-    async fn delete_object(&self, key: &str) -> Result<(), Error>;
-    async fn delete_index(&self, file_id: &str) -> Result<(), Error>;
 }
 
-/// Kept with every object (R2 custom metadata; the type goes in its HTTP metadata).
+/// The key's authority, as the upload flow calls it.
+#[allow(async_fn_in_trait)]
+pub trait FileAuthority {
+    /// Holds quota for an upload about to be stored, or refuses with
+    /// [`Error::QuotaExceeded`] (or 401 for a key revoked or disabled meanwhile).
+    async fn reserve(&self, reservation: &Reservation) -> Result<(), Error>;
+    /// Records the stored upload and moves its name to it. On a refusal the authority has
+    /// already dropped the reservation and deleted the object.
+    async fn commit(&self, file: &FileRow) -> Result<(), Error>;
+    /// The upload failed: unless it was committed, its reservation and its object go.
+    async fn release(&self, file_id: &str) -> Result<(), Error>;
+}
+
+/// Kept with every object (R2 custom metadata; the type goes in its HTTP metadata), so the
+/// bytes can be served from the object alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
-    pub file_id: String,
     pub owner: String,
     pub original_name: String,
     pub mime_type: String,
@@ -56,27 +68,10 @@ pub struct ObjectMeta {
     pub expires_ms: i64,
 }
 
-/// Kept under `i/{file_id}`: which object the id names, and until when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexEntry {
-    pub object_key: String,
-    pub owner: String,
-    pub expires_ms: i64,
-}
-
-fn field(map: &HashMap<String, String>, key: &str) -> Option<String> {
-    map.get(key).cloned()
-}
-
-fn number(map: &HashMap<String, String>, key: &str) -> Option<i64> {
-    map.get(key)?.parse().ok()
-}
-
 impl ObjectMeta {
     /// As R2 custom metadata (the type excepted).
     pub fn to_map(&self) -> HashMap<String, String> {
         HashMap::from([
-            ("file_id".into(), self.file_id.clone()),
             ("owner".into(), self.owner.clone()),
             ("original_name".into(), self.original_name.clone()),
             ("upload_ms".into(), self.upload_ms.to_string()),
@@ -86,31 +81,13 @@ impl ObjectMeta {
 
     /// Back from R2 custom metadata and the stored type; `None` when incomplete.
     pub fn from_map(map: &HashMap<String, String>, mime_type: String) -> Option<Self> {
+        let number = |key: &str| map.get(key)?.parse().ok();
         Some(ObjectMeta {
-            file_id: field(map, "file_id")?,
-            owner: field(map, "owner")?,
-            original_name: field(map, "original_name")?,
+            owner: map.get("owner")?.clone(),
+            original_name: map.get("original_name")?.clone(),
             mime_type,
-            upload_ms: number(map, "upload_ms")?,
-            expires_ms: number(map, "expires_ms")?,
-        })
-    }
-}
-
-impl IndexEntry {
-    pub fn to_map(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("object_key".into(), self.object_key.clone()),
-            ("owner".into(), self.owner.clone()),
-            ("expires_ms".into(), self.expires_ms.to_string()),
-        ])
-    }
-
-    pub fn from_map(map: &HashMap<String, String>) -> Option<Self> {
-        Some(IndexEntry {
-            object_key: field(map, "object_key")?,
-            owner: field(map, "owner")?,
-            expires_ms: number(map, "expires_ms")?,
+            upload_ms: number("upload_ms")?,
+            expires_ms: number("expires_ms")?,
         })
     }
 }
@@ -122,7 +99,6 @@ mod tests {
     #[test]
     fn metadata_round_trips() {
         let meta = ObjectMeta {
-            file_id: "file_1".into(),
             owner: "k_dev".into(),
             original_name: "報告 1.pdf".into(),
             mime_type: "application/pdf".into(),
@@ -133,9 +109,5 @@ mod tests {
         let mut partial = meta.to_map();
         partial.remove("expires_ms");
         assert_eq!(ObjectMeta::from_map(&partial, "x/y".into()), None);
-
-        let entry = IndexEntry { object_key: "f/k/a/b.png".into(), owner: "k".into(), expires_ms: 5 };
-        assert_eq!(IndexEntry::from_map(&entry.to_map()), Some(entry));
-        assert_eq!(IndexEntry::from_map(&HashMap::new()), None);
     }
 }

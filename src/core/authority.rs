@@ -1,0 +1,256 @@
+//! The rules of a key's authority: status, quota, reservations and the one row per live
+//! file, written once against [`Tables`] (SQLite in the Durable Object, memory in host
+//! tests). Every method is synchronous: the object runs each in one transaction.
+
+use super::authority_wire::{FileRow, Page, PageQuery, Reservation, SortKey, Standing};
+use super::clock::is_expired;
+use super::error::Error;
+use super::quota::{exhausted_message, KeyConfig, Limits, Usage};
+
+/// A reservation older than this is presumed abandoned (its Worker died mid-upload): it no
+/// longer counts, and the alarm deletes whatever it stored. Far above the longest upload.
+pub const RESERVATION_TTL_MS: i64 = 15 * 60 * 1000;
+/// Rows an alarm retires per batch.
+pub const EXPIRY_BATCH: usize = 500;
+
+/// The key's one-row state: its settings and the live counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyState {
+    pub config: KeyConfig,
+    /// Sum of `size` over the live rows.
+    pub bytes: u64,
+    /// Number of live rows.
+    pub files: u64,
+}
+
+/// The storage the rules run on. Reads and writes are synchronous; the caller makes one
+/// rule call one transaction.
+pub trait Tables {
+    fn key(&self) -> Result<KeyState, Error>;
+    fn set_key(&mut self, key: &KeyState) -> Result<(), Error>;
+    fn file(&self, file_id: &str) -> Result<Option<FileRow>, Error>;
+    /// The row holding a name, expired or not.
+    fn file_at(&self, upload_path: &str, file_name: &str) -> Result<Option<FileRow>, Error>;
+    fn insert_file(&mut self, row: &FileRow) -> Result<(), Error>;
+    fn delete_file(&mut self, file_id: &str) -> Result<(), Error>;
+    /// Rows with `expires_ms <= now_ms`, earliest first, at most `limit`.
+    fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error>;
+    fn next_expiry(&self) -> Result<Option<i64>, Error>;
+    /// Live rows (`expires_ms > now_ms`) of `query`, at most `query.limit` of them.
+    fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error>;
+    /// Every reservation (uploads in flight: few).
+    fn reservations(&self) -> Result<Vec<Reservation>, Error>;
+    fn insert_reservation(&mut self, reservation: &Reservation) -> Result<(), Error>;
+    fn delete_reservation(&mut self, file_id: &str) -> Result<(), Error>;
+    /// Marks `file_id`'s object for deletion (done after the transaction, retried by the
+    /// alarm until it is confirmed).
+    fn doom(&mut self, file_id: &str) -> Result<(), Error>;
+}
+
+/// One key's authority over `T`.
+#[derive(Debug)]
+pub struct Authority<T> {
+    pub tables: T,
+    /// The deployment's default limits (`[vars]`).
+    pub defaults: Limits,
+}
+
+/// Reservations that still count at `now_ms`, other than `except`'s.
+fn live_reservations(all: Vec<Reservation>, now_ms: i64, except: &str) -> Vec<Reservation> {
+    all.into_iter().filter(|r| r.file_id != except && now_ms - r.at_ms < RESERVATION_TTL_MS).collect()
+}
+
+impl<T: Tables> Authority<T> {
+    pub fn new(tables: T, defaults: Limits) -> Self {
+        Authority { tables, defaults }
+    }
+
+    /// The key's state, or 401 when it was revoked.
+    fn key(&self) -> Result<KeyState, Error> {
+        let key = self.tables.key()?;
+        if key.config.revoked {
+            return Err(Error::Unauthorized("invalid API key"));
+        }
+        Ok(key)
+    }
+
+    /// The key's state when it may store: not revoked, not disabled.
+    fn uploading_key(&self) -> Result<KeyState, Error> {
+        let key = self.key()?;
+        if key.config.disabled {
+            return Err(Error::Unauthorized("API key is disabled"));
+        }
+        Ok(key)
+    }
+
+    fn standing(&self, key: &KeyState, now_ms: i64) -> Result<Standing, Error> {
+        let reserved = live_reservations(self.tables.reservations()?, now_ms, "");
+        let usage = Usage {
+            bytes: key.bytes,
+            files: key.files,
+            reserved_bytes: reserved.iter().map(|r| r.bytes).sum(),
+            reserved_files: reserved.len() as u64,
+        };
+        Ok(Standing { usage, limits: key.config.limits(self.defaults) })
+    }
+
+    /// What the key holds and may hold.
+    pub fn usage(&self, now_ms: i64) -> Result<Standing, Error> {
+        let key = self.key()?;
+        self.standing(&key, now_ms)
+    }
+
+    /// Sets the key's settings. A revoked key stays revoked: configuring it is 404.
+    pub fn configure(&mut self, config: KeyConfig, now_ms: i64) -> Result<Standing, Error> {
+        let mut key = self.tables.key()?;
+        if key.config.revoked {
+            return Err(Error::KeyNotFound);
+        }
+        key.config = config;
+        self.tables.set_key(&key)?;
+        if key.config.revoked {
+            return Ok(Standing { usage: Usage::default(), limits: key.config.limits(self.defaults) });
+        }
+        self.standing(&key, now_ms)
+    }
+
+    /// Holds `reservation.bytes` and one file for an upload about to be stored. The file
+    /// its name holds now will be replaced, so it does not count, unless another upload in
+    /// flight to the same name already claimed that.
+    pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<(), Error> {
+        let key = self.uploading_key()?;
+        let limits = key.config.limits(self.defaults);
+        let others = live_reservations(self.tables.reservations()?, now_ms, &reservation.file_id);
+        let claimed = others.iter().any(|r| r.upload_path == reservation.upload_path && r.file_name == reservation.file_name);
+        let replaced = self.tables.file_at(&reservation.upload_path, &reservation.file_name)?.filter(|_| !claimed);
+        let (freed_bytes, freed_files) = replaced.map_or((0, 0), |old| (old.size, 1));
+        let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
+        let bytes_after = (key.bytes + reserved_bytes + reservation.bytes).saturating_sub(freed_bytes);
+        let files_after = (key.files + others.len() as u64 + 1).saturating_sub(freed_files);
+        if bytes_after > limits.max_bytes || files_after > limits.max_files {
+            let usage = Usage { bytes: key.bytes, files: key.files, reserved_bytes, reserved_files: others.len() as u64 };
+            return Err(Error::QuotaExceeded(exhausted_message(reservation.bytes, usage, limits)));
+        }
+        reservation.at_ms = now_ms;
+        self.tables.insert_reservation(&reservation)
+    }
+
+    /// Records a stored upload and moves its name to it; the file the name held is retired
+    /// here (its quota given back once, its object doomed). Refused (429, or 401 for a key
+    /// revoked or disabled meanwhile) when it does not fit: then its reservation goes and
+    /// its object is doomed. Returns the retired `file_id`.
+    pub fn commit(&mut self, row: FileRow, now_ms: i64) -> Result<Option<String>, Error> {
+        match self.try_commit(&row, now_ms) {
+            Err(err @ (Error::QuotaExceeded(_) | Error::Unauthorized(_))) => {
+                self.tables.delete_reservation(&row.file_id)?;
+                self.tables.doom(&row.file_id)?;
+                Err(err)
+            }
+            other => other,
+        }
+    }
+
+    fn try_commit(&mut self, row: &FileRow, now_ms: i64) -> Result<Option<String>, Error> {
+        let mut key = self.uploading_key()?;
+        if self.tables.file(&row.file_id)?.is_some() {
+            return Ok(None); // committed already: a retried call changes nothing
+        }
+        let limits = key.config.limits(self.defaults);
+        let old = self.tables.file_at(&row.upload_path, &row.file_name)?;
+        let others = live_reservations(self.tables.reservations()?, now_ms, &row.file_id);
+        let (old_bytes, old_files) = old.as_ref().map_or((0, 0), |o| (o.size, 1));
+        let bytes = key.bytes.saturating_sub(old_bytes) + row.size;
+        let files = key.files.saturating_sub(old_files) + 1;
+        let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
+        if bytes + reserved_bytes > limits.max_bytes || files + others.len() as u64 > limits.max_files {
+            let usage = Usage { bytes: key.bytes, files: key.files, reserved_bytes, reserved_files: others.len() as u64 };
+            return Err(Error::QuotaExceeded(exhausted_message(row.size, usage, limits)));
+        }
+        if let Some(old) = &old {
+            self.tables.delete_file(&old.file_id)?;
+            self.tables.doom(&old.file_id)?;
+        }
+        self.tables.insert_file(row)?;
+        self.tables.delete_reservation(&row.file_id)?;
+        key.bytes = bytes;
+        key.files = files;
+        self.tables.set_key(&key)?;
+        Ok(old.map(|o| o.file_id))
+    }
+
+    /// An upload failed after it may have stored something: unless `file_id` was committed
+    /// (its answer lost on the way), its reservation goes and its object is doomed.
+    /// Idempotent.
+    pub fn release(&mut self, file_id: &str) -> Result<(), Error> {
+        if self.tables.file(file_id)?.is_some() {
+            return Ok(());
+        }
+        self.tables.delete_reservation(file_id)?;
+        self.tables.doom(file_id)
+    }
+
+    /// The live row of `file_id`.
+    pub fn get(&self, file_id: &str, now_ms: i64) -> Result<FileRow, Error> {
+        self.key()?;
+        self.live(self.tables.file(file_id)?, now_ms)
+    }
+
+    /// The live row a name holds (public: `file_url` works whatever the key's status).
+    pub fn resolve(&self, upload_path: &str, file_name: &str, now_ms: i64) -> Result<FileRow, Error> {
+        self.live(self.tables.file_at(upload_path, file_name)?, now_ms)
+    }
+
+    fn live(&self, row: Option<FileRow>, now_ms: i64) -> Result<FileRow, Error> {
+        row.filter(|r| !is_expired(r.expires_ms, now_ms)).ok_or(Error::FileNotFound)
+    }
+
+    /// Deletes the live file `file_id`: its row and quota now, its object doomed.
+    pub fn delete(&mut self, file_id: &str, now_ms: i64) -> Result<FileRow, Error> {
+        let row = self.get(file_id, now_ms)?;
+        self.retire(&row)?;
+        Ok(row)
+    }
+
+    /// Removes `row`, gives its quota back and dooms its object.
+    fn retire(&mut self, row: &FileRow) -> Result<(), Error> {
+        let mut key = self.tables.key()?;
+        key.bytes = key.bytes.saturating_sub(row.size);
+        key.files = key.files.saturating_sub(1);
+        self.tables.delete_file(&row.file_id)?;
+        self.tables.doom(&row.file_id)?;
+        self.tables.set_key(&key)
+    }
+
+    /// A page of the key's live files.
+    pub fn list(&self, query: &PageQuery, now_ms: i64) -> Result<Page, Error> {
+        self.key()?;
+        let mut files = self.tables.page(&PageQuery { limit: query.limit + 1, ..query.clone() }, now_ms)?;
+        let more = files.len() > query.limit as usize;
+        files.truncate(query.limit as usize);
+        let next = files.last().filter(|_| more).map(|row| SortKey::of(row, query.order));
+        Ok(Page { files, next })
+    }
+
+    /// Retires up to `batch` expired rows and drops abandoned reservations (dooming what
+    /// they stored). Returns how many rows went; `batch` of them means there may be more.
+    pub fn expire(&mut self, now_ms: i64, batch: usize) -> Result<usize, Error> {
+        let expired = self.tables.expired(now_ms, batch)?;
+        for row in &expired {
+            self.retire(row)?;
+        }
+        for stale in self.tables.reservations()?.into_iter().filter(|r| now_ms - r.at_ms >= RESERVATION_TTL_MS) {
+            self.tables.delete_reservation(&stale.file_id)?;
+            self.tables.doom(&stale.file_id)?;
+        }
+        Ok(expired.len())
+    }
+
+    /// When something next falls due: the earliest expiry or reservation deadline.
+    pub fn next_due(&self) -> Result<Option<i64>, Error> {
+        let stale = self.tables.reservations()?.iter().map(|r| r.at_ms + RESERVATION_TTL_MS).min();
+        Ok(match (self.tables.next_expiry()?, stale) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+}

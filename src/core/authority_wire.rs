@@ -1,0 +1,151 @@
+//! What crosses the wire to a key's authority (its Durable Object): a file's row, a
+//! reservation, a listing page, the ops the object takes and how it refuses them.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Error;
+use super::quota::{KeyConfig, Limits, Usage};
+
+/// One live file as the authority records it. Its bytes are the R2 object
+/// [`object_key`](super::layout::object_key)`(file_id)`, written once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRow {
+    pub file_id: String,
+    pub upload_path: String,
+    pub file_name: String,
+    pub size: u64,
+    pub mime_type: String,
+    pub original_name: String,
+    pub upload_ms: i64,
+    pub expires_ms: i64,
+    /// Hex SHA-256 of the bytes, when known (room for the ingest work).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The link options of the file, as JSON (room for the link controls work).
+    #[serde(default)]
+    pub options: Option<String>,
+}
+
+/// An upload in flight that reserved quota before storing: where it will land, how much it
+/// may take, and since when (a reservation older than
+/// [`RESERVATION_TTL_MS`](super::authority::RESERVATION_TTL_MS) is abandoned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub file_id: String,
+    pub upload_path: String,
+    pub file_name: String,
+    pub bytes: u64,
+    #[serde(default)]
+    pub at_ms: i64,
+}
+
+/// How a listing is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// By `upload_path`, then `file_name`, ascending.
+    #[default]
+    Name,
+    /// Newest first (ties by `file_id`, descending).
+    UploadTime,
+}
+
+/// Where a page ends in its order: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    Name { upload_path: String, file_name: String },
+    UploadTime { upload_ms: i64, file_id: String },
+}
+
+impl SortKey {
+    /// The key of `row` in `order`.
+    pub fn of(row: &FileRow, order: Order) -> SortKey {
+        match order {
+            Order::Name => SortKey::Name { upload_path: row.upload_path.clone(), file_name: row.file_name.clone() },
+            Order::UploadTime => SortKey::UploadTime { upload_ms: row.upload_ms, file_id: row.file_id.clone() },
+        }
+    }
+}
+
+/// One page of a key's live files: `upload_path` and below when given, in `order`, after
+/// `after`, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageQuery {
+    pub upload_path: Option<String>,
+    pub order: Order,
+    pub after: Option<SortKey>,
+    pub limit: u32,
+}
+
+/// A page of rows and where the next one starts (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    pub files: Vec<FileRow>,
+    pub next: Option<SortKey>,
+}
+
+/// One request to a key's authority. Time is the object's own clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Holds quota for an upload about to be stored.
+    Reserve { reservation: Reservation },
+    /// The upload is stored: record it, and retire the file its name held.
+    Commit { file: FileRow },
+    /// The upload failed: drop its reservation and its bytes, unless it was committed.
+    Release { file_id: String },
+    Delete { file_id: String },
+    Get { file_id: String },
+    /// The live file a name holds.
+    Resolve { upload_path: String, file_name: String },
+    List { query: PageQuery },
+    Usage,
+    Configure { config: KeyConfig },
+}
+
+/// Why the authority refused an op (the wire form of the matching [`Error`]s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    Quota(String),
+    Disabled,
+    Revoked,
+    FileNotFound,
+    KeyNotFound,
+    /// Logged by the object; the caller answers 500.
+    Internal,
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::Quota(msg) => Error::QuotaExceeded(msg),
+            Refusal::Disabled => Error::Unauthorized("API key is disabled"),
+            Refusal::Revoked => Error::Unauthorized("invalid API key"),
+            Refusal::FileNotFound => Error::FileNotFound,
+            Refusal::KeyNotFound => Error::KeyNotFound,
+            Refusal::Internal => Error::internal("key authority failed (see its log)"),
+        }
+    }
+}
+
+impl From<&Error> for Refusal {
+    fn from(err: &Error) -> Refusal {
+        match err {
+            Error::QuotaExceeded(msg) => Refusal::Quota(msg.clone()),
+            Error::Unauthorized("API key is disabled") => Refusal::Disabled,
+            Error::Unauthorized(_) => Refusal::Revoked,
+            Error::FileNotFound => Refusal::FileNotFound,
+            Error::KeyNotFound => Refusal::KeyNotFound,
+            _ => Refusal::Internal,
+        }
+    }
+}
+
+/// The usage and the limits in force, as `usage` and `configure` answer them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    pub usage: Usage,
+    pub limits: Limits,
+}

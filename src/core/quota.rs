@@ -1,0 +1,79 @@
+//! A key's quota: the limits in force, what the key holds, the usage report, the key's own
+//! settings, and the message of a refusal.
+
+use serde::{Deserialize, Serialize};
+
+/// How much a key may keep stored at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_bytes: u64,
+    pub max_files: u64,
+}
+
+/// What a key holds: live files and bytes, and reservations of uploads in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub bytes: u64,
+    pub files: u64,
+    pub reserved_bytes: u64,
+    pub reserved_files: u64,
+}
+
+/// `GET /api/v1/usage`: who the key is, what it holds and its limits, in one flat object.
+/// (Spelled out rather than `#[serde(flatten)]`, which would pull serde's buffering
+/// deserializer into the browser client.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub key_id: String,
+    pub name: String,
+    pub bytes: u64,
+    pub files: u64,
+    pub reserved_bytes: u64,
+    pub reserved_files: u64,
+    pub max_bytes: u64,
+    pub max_files: u64,
+}
+
+impl UsageReport {
+    pub fn new(key_id: String, name: String, usage: Usage, limits: Limits) -> Self {
+        let Usage { bytes, files, reserved_bytes, reserved_files } = usage;
+        let Limits { max_bytes, max_files } = limits;
+        UsageReport { key_id, name, bytes, files, reserved_bytes, reserved_files, max_bytes, max_files }
+    }
+}
+
+/// The key's own settings, authoritative in its Durable Object (KV keeps a copy for listing).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyConfig {
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_files: Option<u64>,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+impl KeyConfig {
+    /// The limits in force: the key's overrides, else `defaults`.
+    pub fn limits(&self, defaults: Limits) -> Limits {
+        Limits {
+            max_bytes: self.max_bytes.unwrap_or(defaults.max_bytes),
+            max_files: self.max_files.unwrap_or(defaults.max_files),
+        }
+    }
+}
+
+/// The 429 message: what the upload needs, the quota, and the usage.
+pub fn exhausted_message(bytes: u64, usage: Usage, limits: Limits) -> String {
+    format!(
+        "quota exhausted: this upload needs {bytes} bytes and 1 file; in use {} of {} bytes and {} of {} files \
+         (including {} uploads in progress)",
+        usage.bytes + usage.reserved_bytes,
+        limits.max_bytes,
+        usage.files + usage.reserved_files,
+        limits.max_files,
+        usage.reserved_files,
+    )
+}

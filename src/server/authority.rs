@@ -1,0 +1,179 @@
+//! The key's authority as a Durable Object, one per key (named by the key id): each op runs
+//! the core's rules in one SQL transaction; then the objects it doomed are deleted and the
+//! alarm is kept at the next due time. The alarm retires expired files by itself.
+
+use std::cell::Cell;
+
+use serde::Serialize;
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, ScheduledTime, State};
+
+use super::bindings::BUCKET;
+use super::js::now_ms;
+use super::sql::{transaction, SqlTables};
+use crate::core::authority::{Authority, EXPIRY_BATCH};
+use crate::core::authority_wire::{Op, Refusal};
+use crate::core::config::Config;
+use crate::core::layout::object_key;
+use crate::core::quota::Limits;
+use crate::core::Error;
+
+/// Objects deleted per R2 call (R2's own limit).
+const DELETE_BATCH: usize = 1000;
+/// Expiry batches one alarm runs before it hands over to the next (re-armed at once).
+const ALARM_BATCHES: usize = 20;
+/// When doomed objects could not be deleted, the alarm tries again after this long.
+const RETRY_MS: i64 = 60_000;
+
+#[durable_object]
+pub struct KeyAuthority {
+    state: State,
+    bucket: Result<Bucket, String>,
+    defaults: Result<Limits, Error>,
+    schema_ready: Cell<bool>,
+    /// The alarm this object set, as far as it knows (`None`: not known yet, or none).
+    alarm_at: Cell<Option<i64>>,
+}
+
+impl DurableObject for KeyAuthority {
+    fn new(state: State, env: Env) -> Self {
+        let defaults = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())).map(|c| c.default_limits);
+        let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
+        KeyAuthority { state, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let reply = match req.json::<Op>().await {
+            Ok(op) => self.handle(op).await,
+            Err(e) => Err(Error::internal(format!("authority op: {e}"))),
+        };
+        if let Err(Error::Internal(detail)) = &reply {
+            worker::console_error!("key authority: {detail}");
+        }
+        Response::from_json(&reply.map_err(|e| Refusal::from(&e)))
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.alarm_at.set(None);
+        if let Err(e) = self.expire().await {
+            worker::console_error!("key authority alarm: {e:?}");
+            // Thrown, so the platform retries it with backoff.
+            return Err(worker::Error::RustError("alarm failed".into()));
+        }
+        Response::ok("")
+    }
+}
+
+fn json<T: Serialize>(value: T) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(Error::internal)
+}
+
+impl KeyAuthority {
+    /// The rules over this object's tables (created on first use).
+    fn authority(&self) -> Result<Authority<SqlTables>, Error> {
+        let defaults = self.defaults.clone()?;
+        let storage = self.state.storage();
+        if !self.schema_ready.get() {
+            SqlTables::create(&storage)?;
+            self.schema_ready.set(true);
+        }
+        Ok(Authority::new(SqlTables::new(&storage), defaults))
+    }
+
+    /// Runs `rule` in one transaction. Refusals keep their writes (a refused commit drops
+    /// its reservation); an internal error rolls every write back.
+    fn run<T>(&self, rule: impl FnOnce(&mut Authority<SqlTables>) -> Result<T, Error>) -> Result<T, Error> {
+        let mut authority = self.authority()?;
+        let outcome = transaction(&self.state.storage(), || match rule(&mut authority) {
+            Err(err @ Error::Internal(_)) => Err(err),
+            answer => Ok(answer),
+        });
+        outcome?
+    }
+
+    async fn handle(&self, op: Op) -> Result<Value, Error> {
+        let now = now_ms();
+        let answer = match op {
+            Op::Reserve { reservation } => self.run(|a| a.reserve(reservation, now)).map(|()| Value::Null),
+            Op::Commit { file } => self.run(|a| a.commit(file, now)).map(|_| Value::Null),
+            Op::Release { file_id } => self.run(|a| a.release(&file_id)).map(|()| Value::Null),
+            Op::Delete { file_id } => self.run(|a| a.delete(&file_id, now)).and_then(json),
+            Op::Get { file_id } => return self.run(|a| a.get(&file_id, now)).and_then(json),
+            Op::Resolve { upload_path, file_name } => {
+                return self.run(|a| a.resolve(&upload_path, &file_name, now)).and_then(json)
+            }
+            Op::List { query } => return self.run(|a| a.list(&query, now)).and_then(json),
+            Op::Usage => return self.run(|a| a.usage(now)).and_then(json),
+            Op::Configure { config } => return self.run(|a| a.configure(config, now)).and_then(json),
+        };
+        // Something may have been doomed or fallen due: delete before answering (an
+        // overwrite's old bytes are gone once it is answered), then keep the alarm.
+        let drained = self.drain().await;
+        self.arm(drained).await;
+        answer
+    }
+
+    /// Deletes doomed objects, a batch per R2 call. Returns whether all went.
+    async fn drain(&self) -> bool {
+        let Ok(bucket) = &self.bucket else {
+            worker::console_error!("key authority: no {BUCKET} binding");
+            return false;
+        };
+        loop {
+            let Ok(authority) = self.authority() else { return false };
+            let doomed = match authority.tables.doomed(DELETE_BATCH) {
+                Ok(ids) if ids.is_empty() => return true,
+                Ok(ids) => ids,
+                Err(e) => {
+                    worker::console_error!("key authority: {e:?}");
+                    return false;
+                }
+            };
+            let keys = doomed.iter().map(|id| object_key(id)).collect();
+            if let Err(e) = bucket.delete_multiple(keys).await {
+                // The rows are gone already: these bytes are orphans until the retry.
+                worker::console_warn!("key authority: deleting {} objects: {e}", doomed.len());
+                return false;
+            }
+            if authority.tables.undoom(&doomed).is_err() || doomed.len() < DELETE_BATCH {
+                return true;
+            }
+        }
+    }
+
+    /// Sets the alarm to the next due time when it is earlier than the one set (or soon,
+    /// when doomed objects remain).
+    async fn arm(&self, drained: bool) {
+        let due = self.run(|a| a.next_due()).ok().flatten();
+        let retry = (!drained).then(|| now_ms() + RETRY_MS);
+        let Some(due) = [due, retry].into_iter().flatten().min() else { return };
+        let storage = self.state.storage();
+        if self.alarm_at.get().is_none() {
+            self.alarm_at.set(storage.get_alarm().await.ok().flatten());
+        }
+        if self.alarm_at.get().is_some_and(|set| set <= due) {
+            return;
+        }
+        let at = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(due as f64)));
+        match storage.set_alarm(at).await {
+            Ok(()) => self.alarm_at.set(Some(due)),
+            Err(e) => worker::console_error!("key authority: set alarm: {e}"),
+        }
+    }
+
+    /// The alarm's work: expired rows and abandoned reservations, in bounded batches.
+    async fn expire(&self) -> Result<(), Error> {
+        let now = now_ms();
+        let mut drained = true;
+        for _ in 0..ALARM_BATCHES {
+            let retired = self.run(|a| a.expire(now, EXPIRY_BATCH))?;
+            drained = self.drain().await;
+            if retired < EXPIRY_BATCH {
+                break;
+            }
+        }
+        self.arm(drained).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! The Worker's handle on one key's authority: each op is one call to the key's Durable
+//! Object. It is the upload flow's [`FileAuthority`].
+
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+use worker::{Method, ObjectNamespace, Request, RequestInit};
+
+use super::js::{describe, wait};
+use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Refusal, Reservation, Standing};
+use crate::core::quota::KeyConfig;
+use crate::core::seams::FileAuthority;
+use crate::core::Error;
+
+pub(crate) struct AuthorityClient {
+    namespace: ObjectNamespace,
+    key_id: String,
+}
+
+impl AuthorityClient {
+    pub fn new(namespace: &ObjectNamespace, key_id: &str) -> Self {
+        AuthorityClient { namespace: namespace.clone(), key_id: key_id.to_owned() }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, op: &Op) -> Result<T, Error> {
+        let internal = |what: &str, e: String| Error::internal(format!("authority {} {what}: {e}", self.key_id));
+        let stub = self.namespace.get_by_name(&self.key_id).map_err(|e| internal("stub", e.to_string()))?;
+        let body = serde_json::to_string(op).map_err(|e| internal("encode", e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
+        let req = Request::new_with_init("https://authority.internal/", &init).map_err(|e| internal("request", e.to_string()))?;
+        let res = stub.fetch_with_request(req).await.map_err(|e| internal("fetch", e.to_string()))?;
+        // The reply is small: read it with one native call, not as a stream.
+        let res = web_sys::Response::from(res);
+        let text = match res.text() {
+            Ok(read) => wait(read).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+            Err(e) => return Err(internal("reply", describe(&e))),
+        };
+        if res.status() != 200 {
+            return Err(internal("status", format!("{} {text}", res.status())));
+        }
+        let reply: Result<T, Refusal> = serde_json::from_str(&text).map_err(|e| internal("reply", e.to_string()))?;
+        reply.map_err(Error::from)
+    }
+
+    pub async fn usage(&self) -> Result<Standing, Error> {
+        self.call(&Op::Usage).await
+    }
+
+    /// Sets the key's quota overrides and status (in force for uploads at once). A revoked
+    /// key is refused with [`Error::KeyNotFound`].
+    pub async fn configure(&self, config: KeyConfig) -> Result<Standing, Error> {
+        self.call(&Op::Configure { config }).await
+    }
+
+    pub async fn get(&self, file_id: &str) -> Result<FileRow, Error> {
+        self.call(&Op::Get { file_id: file_id.to_owned() }).await
+    }
+
+    /// Deletes the file: its row and quota, then its bytes, before answering.
+    pub async fn delete(&self, file_id: &str) -> Result<FileRow, Error> {
+        self.call(&Op::Delete { file_id: file_id.to_owned() }).await
+    }
+
+    /// The live file a name holds.
+    pub async fn resolve(&self, upload_path: &str, file_name: &str) -> Result<FileRow, Error> {
+        self.call(&Op::Resolve { upload_path: upload_path.to_owned(), file_name: file_name.to_owned() }).await
+    }
+
+    pub async fn list(&self, query: PageQuery) -> Result<Page, Error> {
+        self.call(&Op::List { query }).await
+    }
+}
+
+impl FileAuthority for AuthorityClient {
+    async fn reserve(&self, reservation: &Reservation) -> Result<(), Error> {
+        self.call(&Op::Reserve { reservation: reservation.clone() }).await
+    }
+
+    async fn commit(&self, file: &FileRow) -> Result<(), Error> {
+        self.call(&Op::Commit { file: file.clone() }).await
+    }
+
+    async fn release(&self, file_id: &str) -> Result<(), Error> {
+        self.call(&Op::Release { file_id: file_id.to_owned() }).await
+    }
+}

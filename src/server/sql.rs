@@ -1,0 +1,258 @@
+//! The key authority's [`Tables`] on the Durable Object's SQLite storage, and the one
+//! transaction each rule call runs in.
+
+use serde::Deserialize;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{SqlStorage, SqlStorageValue, Storage};
+
+use super::js::describe;
+use crate::core::authority::{KeyState, Tables};
+use crate::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
+use crate::core::quota::KeyConfig;
+use crate::core::Error;
+
+/// The schema, created on the object's first use (each statement is idempotent).
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS key_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        max_bytes INTEGER, max_files INTEGER,
+        disabled INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0)",
+    "INSERT OR IGNORE INTO key_state (id) VALUES (1)",
+    "CREATE TABLE IF NOT EXISTS files (
+        file_id TEXT PRIMARY KEY, upload_path TEXT NOT NULL, file_name TEXT NOT NULL,
+        size INTEGER NOT NULL, mime_type TEXT NOT NULL, original_name TEXT NOT NULL,
+        upload_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, sha256 TEXT, options TEXT,
+        UNIQUE (upload_path, file_name))",
+    "CREATE INDEX IF NOT EXISTS files_by_expiry ON files (expires_ms)",
+    "CREATE INDEX IF NOT EXISTS files_by_time ON files (upload_ms, file_id)",
+    "CREATE TABLE IF NOT EXISTS reservations (
+        file_id TEXT PRIMARY KEY, upload_path TEXT NOT NULL, file_name TEXT NOT NULL,
+        bytes INTEGER NOT NULL, at_ms INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS doomed (file_id TEXT PRIMARY KEY)",
+];
+
+const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options";
+
+#[wasm_bindgen]
+extern "C" {
+    /// The storage's `transactionSync`, which the `worker` crate does not wrap.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type SyncTransactions;
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(this: &SyncTransactions, body: &mut dyn FnMut() -> Result<(), JsValue>) -> Result<JsValue, JsValue>;
+}
+
+/// Runs `body` as one SQLite transaction: all of its writes land, or none (an `Err` rolls
+/// back). It must not await: nothing else runs in the object meanwhile.
+pub(crate) fn transaction<T>(storage: &Storage, body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let mut body = Some(body);
+    let mut out = None;
+    let mut run = || {
+        let result = body.take().map(|f| f()).unwrap_or_else(|| Err(Error::internal("transaction ran twice")));
+        let failed = result.is_err();
+        out = Some(result);
+        if failed {
+            return Err(JsValue::from_str("rolled back"));
+        }
+        Ok(())
+    };
+    let raw: &SyncTransactions = storage.as_raw().unchecked_ref();
+    let done = raw.transaction_sync(&mut run);
+    match (out, done) {
+        (Some(result), Ok(_)) => result,
+        (Some(Err(err)), Err(_)) => Err(err),
+        (_, Err(e)) => Err(Error::internal(format!("sql transaction: {}", describe(&e)))),
+        (None, Ok(_)) => Err(Error::internal("sql transaction did not run")),
+    }
+}
+
+/// The tables of one key's object.
+pub(crate) struct SqlTables {
+    sql: SqlStorage,
+}
+
+fn sql_error(what: &'static str) -> impl Fn(worker::Error) -> Error {
+    move |e| Error::internal(format!("sql {what}: {e}"))
+}
+
+fn text(s: &str) -> SqlStorageValue {
+    SqlStorageValue::String(s.to_owned())
+}
+
+fn int(n: impl TryInto<i64>) -> SqlStorageValue {
+    SqlStorageValue::Integer(n.try_into().unwrap_or(i64::MAX))
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    max_bytes: Option<u64>,
+    max_files: Option<u64>,
+    disabled: i64,
+    revoked: i64,
+    bytes: u64,
+    files: u64,
+}
+
+#[derive(Deserialize)]
+struct Due {
+    due: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Doomed {
+    file_id: String,
+}
+
+impl SqlTables {
+    /// The tables of the object owning `storage` (see [`SqlTables::create`]).
+    pub fn new(storage: &Storage) -> Self {
+        SqlTables { sql: storage.sql() }
+    }
+
+    /// Creates the tables if they do not exist yet.
+    pub fn create(storage: &Storage) -> Result<(), Error> {
+        let sql = storage.sql();
+        for statement in SCHEMA {
+            sql.exec(statement, None).map_err(sql_error("schema"))?;
+        }
+        Ok(())
+    }
+
+    fn rows<T: for<'de> Deserialize<'de>>(&self, what: &'static str, query: &str, args: Vec<SqlStorageValue>) -> Result<Vec<T>, Error> {
+        self.sql.exec(query, args).and_then(|c| c.to_array()).map_err(sql_error(what))
+    }
+
+    fn run(&self, what: &'static str, query: &str, args: Vec<SqlStorageValue>) -> Result<(), Error> {
+        self.sql.exec(query, args).map(drop).map_err(sql_error(what))
+    }
+
+    fn one_file(&self, what: &'static str, filter: &str, args: Vec<SqlStorageValue>) -> Result<Option<FileRow>, Error> {
+        let query = format!("SELECT {FILE_COLUMNS} FROM files WHERE {filter} LIMIT 1");
+        Ok(self.rows(what, &query, args)?.into_iter().next())
+    }
+
+    /// Up to `limit` ids whose objects are to be deleted.
+    pub fn doomed(&self, limit: usize) -> Result<Vec<String>, Error> {
+        let rows: Vec<Doomed> = self.rows("doomed", "SELECT file_id FROM doomed LIMIT ?", vec![int(limit)])?;
+        Ok(rows.into_iter().map(|d| d.file_id).collect())
+    }
+
+    /// The objects of `file_ids` are gone.
+    pub fn undoom(&self, file_ids: &[String]) -> Result<(), Error> {
+        for id in file_ids {
+            self.run("undoom", "DELETE FROM doomed WHERE file_id = ?", vec![text(id)])?;
+        }
+        Ok(())
+    }
+}
+
+impl Tables for SqlTables {
+    fn key(&self) -> Result<KeyState, Error> {
+        let rows: Vec<KeyRow> = self.rows("key", "SELECT max_bytes, max_files, disabled, revoked, bytes, files FROM key_state WHERE id = 1", vec![])?;
+        let row = rows.into_iter().next().ok_or_else(|| Error::internal("key_state row missing"))?;
+        Ok(KeyState {
+            config: KeyConfig { max_bytes: row.max_bytes, max_files: row.max_files, disabled: row.disabled != 0, revoked: row.revoked != 0 },
+            bytes: row.bytes,
+            files: row.files,
+        })
+    }
+
+    fn set_key(&mut self, key: &KeyState) -> Result<(), Error> {
+        let c = &key.config;
+        self.run(
+            "set key",
+            "UPDATE key_state SET max_bytes = ?, max_files = ?, disabled = ?, revoked = ?, bytes = ?, files = ? WHERE id = 1",
+            vec![c.max_bytes.map(int).into(), c.max_files.map(int).into(), int(c.disabled), int(c.revoked), int(key.bytes), int(key.files)],
+        )
+    }
+
+    fn file(&self, file_id: &str) -> Result<Option<FileRow>, Error> {
+        self.one_file("file", "file_id = ?", vec![text(file_id)])
+    }
+
+    fn file_at(&self, upload_path: &str, file_name: &str) -> Result<Option<FileRow>, Error> {
+        self.one_file("file at", "upload_path = ? AND file_name = ?", vec![text(upload_path), text(file_name)])
+    }
+
+    fn insert_file(&mut self, row: &FileRow) -> Result<(), Error> {
+        let query = format!("INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let args = vec![
+            text(&row.file_id),
+            text(&row.upload_path),
+            text(&row.file_name),
+            int(row.size),
+            text(&row.mime_type),
+            text(&row.original_name),
+            int(row.upload_ms),
+            int(row.expires_ms),
+            row.sha256.as_deref().map(text).into(),
+            row.options.as_deref().map(text).into(),
+        ];
+        self.run("insert file", &query, args)
+    }
+
+    fn delete_file(&mut self, file_id: &str) -> Result<(), Error> {
+        self.run("delete file", "DELETE FROM files WHERE file_id = ?", vec![text(file_id)])
+    }
+
+    fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error> {
+        let query = format!("SELECT {FILE_COLUMNS} FROM files WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?");
+        self.rows("expired", &query, vec![int(now_ms), int(limit)])
+    }
+
+    fn next_expiry(&self) -> Result<Option<i64>, Error> {
+        let rows: Vec<Due> = self.rows("next expiry", "SELECT MIN(expires_ms) AS due FROM files", vec![])?;
+        Ok(rows.into_iter().next().and_then(|d| d.due))
+    }
+
+    fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error> {
+        let mut filter = String::from("expires_ms > ?");
+        let mut args = vec![int(now_ms)];
+        if let Some(folder) = &query.upload_path {
+            // The folder itself, and every path below it ('/' + 1 is '0').
+            filter.push_str(" AND (upload_path = ? OR (upload_path > ? AND upload_path < ?))");
+            args.extend([text(folder), text(&format!("{folder}/")), text(&format!("{folder}0"))]);
+        }
+        let order = match (query.order, &query.after) {
+            (Order::Name, after) => {
+                if let Some(SortKey::Name { upload_path, file_name }) = after {
+                    filter.push_str(" AND (upload_path, file_name) > (?, ?)");
+                    args.extend([text(upload_path), text(file_name)]);
+                }
+                "upload_path, file_name"
+            }
+            (Order::UploadTime, after) => {
+                if let Some(SortKey::UploadTime { upload_ms, file_id }) = after {
+                    filter.push_str(" AND (upload_ms, file_id) < (?, ?)");
+                    args.extend([int(*upload_ms), text(file_id)]);
+                }
+                "upload_ms DESC, file_id DESC"
+            }
+        };
+        args.push(int(query.limit));
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE {filter} ORDER BY {order} LIMIT ?");
+        self.rows("page", &sql, args)
+    }
+
+    fn reservations(&self) -> Result<Vec<Reservation>, Error> {
+        self.rows("reservations", "SELECT file_id, upload_path, file_name, bytes, at_ms FROM reservations", vec![])
+    }
+
+    fn insert_reservation(&mut self, r: &Reservation) -> Result<(), Error> {
+        self.run(
+            "reserve",
+            "INSERT OR REPLACE INTO reservations (file_id, upload_path, file_name, bytes, at_ms) VALUES (?, ?, ?, ?, ?)",
+            vec![text(&r.file_id), text(&r.upload_path), text(&r.file_name), int(r.bytes), int(r.at_ms)],
+        )
+    }
+
+    fn delete_reservation(&mut self, file_id: &str) -> Result<(), Error> {
+        self.run("unreserve", "DELETE FROM reservations WHERE file_id = ?", vec![text(file_id)])
+    }
+
+    fn doom(&mut self, file_id: &str) -> Result<(), Error> {
+        self.run("doom", "INSERT OR IGNORE INTO doomed (file_id) VALUES (?)", vec![text(file_id)])
+    }
+}

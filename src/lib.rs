@@ -16,34 +16,37 @@
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
-//!     `key_cache.rs`: the short-lived cache of key records the upload routes read through.
+//!     `ttl_cache.rs`: the short-lived per-isolate caches (key records, resolved names).
 //!   - `admin.rs`: the admin token check, key create/update bodies, the public key view.
-//!   - `ledger.rs`: the per-key quota ledger (reserve/settle/release) and an in-memory
-//!     `Ledger` for host tests; `ledger_wire.rs`: its ops, replies, limits and usage.
-//!   - `listing.rs`: file listing queries, the opaque cursor, `FileData` from a stored object.
+//!   - `seams.rs`: the `Origin`, `ObjectStore` and `FileAuthority` seams the upload flow is
+//!     written against, and the metadata kept with every object.
+//!   - `authority.rs`: the rules of a key's authority (status, quota, reservations, one
+//!     row per live file, expiry), over a `Tables` trait; `authority_wire.rs`: its rows,
+//!     ops and refusals; `quota.rs`: limits, usage and the key's settings.
+//!   - `flow.rs`: the upload flow over the seams.
+//!   - `listing.rs`: the file listing query, the opaque cursor, `FileData` from a row.
 //!   - `batch.rs`: the batch upload body and its per-item answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
-//!   - `layout.rs`: R2 keys and public URLs. `route.rs`: the routing table.
+//!   - `layout.rs`: object keys and public URLs. `route.rs`: the routing table.
 //!   - `serve.rs`: ranges, conditionals and headers of served files.
-//!   - `store.rs`: the `Origin` / `ObjectStore` seams and stored metadata.
-//!   - `flow.rs`: the upload flow written against those seams and the `Ledger` seam.
 //!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).
 //!   - `fields.rs`: which request field an error concerns (for clients to place messages).
 //!   - `openapi.rs`: the API description served at `/openapi.json` (`openapi.yaml`, turned
 //!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker.
-//!   - `mod.rs`: the `fetch`/`scheduled` entry points and dispatch. `bindings.rs`: binding
-//!     names and the services built from `Env` (the config parsed once per isolate).
-//!     `respond.rs`: the one place errors become responses. `cors.rs`: CORS headers and
-//!     preflights.
+//!   - `mod.rs`: the `fetch` entry point and dispatch. `bindings.rs`: binding names and the
+//!     services built from `Env` (the config parsed once per isolate). `respond.rs`: the
+//!     one place errors become responses. `cors.rs`: CORS headers and preflights.
 //!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
 //!     `http.rs`: request bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, one
 //!     deadline, sniffing). `ingest.rs`: streaming a body into R2 (`FixedLengthStream` or
-//!     multipart). `r2.rs`: the `ObjectStore` adapter and R2 reads. `js.rs`: JS helpers.
-//!   - `files.rs`: serving `file_url` and `download_url`. `sweep.rs`: the cron sweep.
-//!   - `ledger.rs`: the `QuotaLedger` Durable Object and its client. `admin.rs`: the keys
-//!     API. `manage.rs`: file info/delete/list, usage. `batch.rs`: batch upload.
+//!     multipart). `r2.rs`: the `ObjectStore` adapter. `js.rs`: JS helpers.
+//!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a
+//!     transaction, deletes doomed objects, keeps the expiry alarm); `sql.rs`: its tables
+//!     on SQLite; `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).
+//!   - `files.rs`: serving `file_url` and `download_url`. `manage.rs`: file info, delete,
+//!     list, usage. `admin.rs`: the keys API. `batch.rs`: batch upload.
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
 //!   - `options.rs`: JS options read and checked with the server's own validation.

@@ -31,14 +31,15 @@ struct UploadOptions {
     file_name: Option<String>,
 }
 
-/// `listFiles({ uploadPath?, limit?, cursor? })`. `limit` is read as any number so that
-/// 0, 1.5 or 500 get the server's own 400, not a type error.
+/// `listFiles({ uploadPath?, limit?, cursor?, order? })`. `limit` is read as any number so
+/// that 0, 1.5 or 500 get the server's own 400, not a type error.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ListOptions {
     upload_path: Option<String>,
     limit: Option<f64>,
     cursor: Option<String>,
+    order: Option<String>,
 }
 
 /// `{"items": [...]}`, the batch body.
@@ -159,7 +160,7 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
 /// string (`""` or `?...`), checked by the server's own query parser.
 pub(crate) fn list_query(value: JsValue) -> Result<String, ClientError> {
-    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor? }")?;
+    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor?, order? }")?;
     query_string(&opts.unwrap_or_default())
 }
 
@@ -169,6 +170,7 @@ fn query_string(opts: &ListOptions) -> Result<String, ClientError> {
         ("upload_path", opts.upload_path.as_deref()),
         ("limit", limit.as_deref()),
         ("cursor", opts.cursor.as_deref().filter(|c| !c.is_empty())),
+        ("order", opts.order.as_deref()),
     ]
     .into_iter()
     .filter_map(|(k, v)| Some((k, v?)))
@@ -237,6 +239,8 @@ mod tests {
 #[cfg(test)]
 mod more_tests {
     use super::*;
+    use crate::core::authority_wire::{Order, PageQuery, SortKey};
+    use crate::core::listing::encode_cursor;
     use crate::core::batch::MAX_ITEMS;
 
     fn item(file_url: &str) -> UploadOptions {
@@ -284,12 +288,17 @@ mod more_tests {
     #[test]
     fn list_queries_use_wire_names_and_the_servers_checks() {
         let q = |upload_path: Option<&str>, limit: Option<f64>, cursor: Option<&str>| {
-            query_string(&ListOptions { upload_path: upload_path.map(Into::into), limit, cursor: cursor.map(Into::into) })
+            query_string(&ListOptions { upload_path: upload_path.map(Into::into), limit, cursor: cursor.map(Into::into), order: None })
         };
+        let ordered = |order: &str| {
+            query_string(&ListOptions { upload_path: None, limit: None, cursor: None, order: Some(order.into()) })
+        };
+        assert_eq!(ordered("upload_time").unwrap(), "?order=upload_time");
         assert_eq!(q(None, None, None).unwrap(), "");
         assert_eq!(q(None, None, Some("")).unwrap(), "");
         assert_eq!(q(Some("a_b/c"), Some(20.0), None).unwrap(), "?upload_path=a_b%2Fc&limit=20");
-        let cursor = crate::core::listing::encode_cursor("r2/+=", Some("img"));
+        let last = SortKey::Name { upload_path: "img".into(), file_name: "a.png".into() };
+        let cursor = encode_cursor(&last, &PageQuery { upload_path: Some("img".into()), order: Order::Name, after: None, limit: 1 });
         assert_eq!(q(Some("img"), None, Some(&cursor)).unwrap(), format!("?upload_path=img&cursor={cursor}"));
         let cases = [
             (q(None, Some(0.0), None), "invalid `limit`"),
@@ -298,6 +307,7 @@ mod more_tests {
             (q(Some("../x"), None, None), "invalid `upload_path`"),
             (q(None, None, Some("nope!")), "invalid `cursor`"),
             (q(Some("other"), None, Some(&cursor)), "invalid `cursor`"),
+            (ordered("size"), "invalid `order`"),
         ];
         for (got, msg) in cases {
             match got {

@@ -58,10 +58,12 @@ export interface DeletedFile {
 export interface ListOptions {
   /** Only files in this folder and below, e.g. `images`. */
   uploadPath?: string;
-  /** Files per page, 1 to 100 (default 50). A page may hold fewer (expired files are left out). */
+  /** Files per page, 1 to 100 (default 50). */
   limit?: number;
-  /** The previous page's `cursor`; only valid with the same `uploadPath`. */
+  /** The previous page's `cursor`; only valid with the same `uploadPath` and `order`. */
   cursor?: string | null;
+  /** `"name"` (default: by upload path, then file name) or `"upload_time"` (newest first). */
+  order?: "name" | "upload_time";
 }
 
 /** `listFiles()` without options (wasm-bindgen cannot mark a typed parameter optional;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fields;
 pub mod flow;
 pub mod ids;
+pub(crate) mod json;
 pub mod key_cache;
 pub mod keys;
 pub mod layout;

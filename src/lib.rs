@@ -8,6 +8,8 @@
 //!   - `error.rs`: the one error enum and each error's status and message.
 //!   - `envelope.rs`: the JSON envelope and `FileData`.
 //!   - `config.rs`: `[vars]` parsed once into `Config`.
+//!   - `json.rs`: the one reader of JSON request bodies (serde derive types; errors name
+//!     their field).
 //!   - `request.rs`: the upload body, validated field by field.
 //!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
 //!     `addr.rs`: which IP addresses are private or reserved, by name.
@@ -30,7 +32,8 @@
 //!   - `layout.rs`: object keys and public URLs. `route.rs`: the routing table.
 //!   - `serve.rs`: ranges, conditionals and headers of served files.
 //!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).
-//!   - `fields.rs`: which request field an error concerns (for clients to place messages).
+//!   - `fields.rs`: which request field an error or an error envelope concerns (for clients
+//!     to place messages).
 //!   - `openapi.rs`: the API description served at `/openapi.json` (`openapi.yaml`, turned
 //!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker.

@@ -3,7 +3,7 @@
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
-use crate::core::fields::{field_of, Field};
+use crate::core::fields::{field_of, field_of_error, Field};
 use crate::core::Error;
 
 /// Why a client call failed. Every variant becomes a JS `Error` (name `UploadError`) with
@@ -54,7 +54,9 @@ impl ClientError {
 
     fn field(&self) -> Option<Field> {
         match self {
+            ClientError::Invalid(err) => field_of_error(err),
             ClientError::Network(_) | ClientError::Options(_) => None,
+            // The envelope names no field: its message does.
             _ => field_of(self.status(), &self.message()),
         }
     }

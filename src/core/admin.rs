@@ -1,11 +1,11 @@
 //! The admin API's rules: the `ADMIN_TOKEN` check, create/update bodies, the public view of
 //! a key, and where KV keeps the id -> hash mapping.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::json::{present, read_object, JsonObject, STRING};
 use super::keys::{bearer_token, KeyRecord};
 use super::quota::Limits;
 use super::listing::parse_limit;
@@ -36,6 +36,11 @@ pub fn check_admin(header: Option<&str>, secret: Option<&str>) -> Result<(), Err
     Ok(())
 }
 
+/// Largest admin request body, in bytes.
+pub const MAX_ADMIN_BODY_BYTES: u64 = 4096;
+/// What a quota must be, told when it is not.
+const QUOTA_RULE: &str = "must be a whole number from 0 to 9007199254740991, or null";
+
 /// `POST /api/v1/admin/keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateKey {
@@ -44,28 +49,42 @@ pub struct CreateKey {
     pub max_files: Option<u64>,
 }
 
+/// The create body as sent: a `null` field is the same as an absent one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    max_bytes: Option<u64>,
+    max_files: Option<u64>,
+}
+
+impl JsonObject<'_> for CreateBody {
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("name", STRING), ("max_bytes", QUOTA_RULE), ("max_files", QUOTA_RULE)];
+}
+
 /// `PATCH /api/v1/admin/keys/{key_id}`: each field `None` = unchanged; a quota of
-/// `Some(None)` = back to the deployment default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Some(None)` = back to the deployment default. On the wire, a present field is `Some`:
+/// `null` is the default for a quota and wrong for `name` and `disabled`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateKey {
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub max_bytes: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
     pub max_files: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
     pub disabled: Option<bool>,
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, Error> {
-    if body.len() > 4096 {
-        return Err(Error::BodyTooLarge { limit: 4096 });
-    }
-    match serde_json::from_slice(body).map_err(|e| Error::InvalidJson(e.to_string()))? {
-        Value::Object(map) => Ok(map),
-        _ => Err(Error::InvalidJson("expected a JSON object".into())),
-    }
+impl JsonObject<'_> for UpdateKey {
+    const FIELDS: &'static [(&'static str, &'static str)] =
+        &[("name", STRING), ("max_bytes", QUOTA_RULE), ("max_files", QUOTA_RULE), ("disabled", "must be true or false")];
 }
 
-fn name(value: Value) -> Result<String, Error> {
-    let Value::String(s) = value else { return Err(Error::invalid("name", "must be a string")) };
+/// A key's name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+fn name(s: String) -> Result<String, Error> {
     let s = s.trim().to_owned();
     if s.is_empty() || s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
         return Err(Error::invalid("name", format!("must be 1 to {MAX_NAME_CHARS} characters, no control characters")));
@@ -73,52 +92,34 @@ fn name(value: Value) -> Result<String, Error> {
     Ok(s)
 }
 
-/// A quota field: absent -> `None`; `null` -> `Some(None)`; a whole number -> `Some(Some(n))`.
-fn quota(fields: &mut Map<String, Value>, key: &'static str) -> Result<Option<Option<u64>>, Error> {
-    match fields.remove(key) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| *n <= MAX_QUOTA)
-            .map(|n| Some(Some(n)))
-            .ok_or_else(|| Error::invalid(key, format!("must be a whole number from 0 to {MAX_QUOTA}, or null"))),
-    }
-}
-
-fn no_unknown(fields: &Map<String, Value>) -> Result<(), Error> {
-    match fields.keys().next() {
-        Some(k) => Err(Error::unknown_field(k)),
-        None => Ok(()),
+/// A quota within what the key's authority carries exactly ([`MAX_QUOTA`]).
+fn quota(value: Option<u64>, field: &'static str) -> Result<Option<u64>, Error> {
+    match value {
+        Some(n) if n > MAX_QUOTA => Err(Error::invalid(field, QUOTA_RULE)),
+        _ => Ok(value),
     }
 }
 
 pub fn parse_create(body: &[u8]) -> Result<CreateKey, Error> {
-    let mut fields = object(body)?;
-    let name = name(fields.remove("name").filter(|v| !v.is_null()).ok_or(Error::MissingField("name"))?)?;
-    let max_bytes = quota(&mut fields, "max_bytes")?.flatten();
-    let max_files = quota(&mut fields, "max_files")?.flatten();
-    no_unknown(&fields)?;
-    Ok(CreateKey { name, max_bytes, max_files })
+    let body: CreateBody = read_object(body, MAX_ADMIN_BODY_BYTES)?;
+    Ok(CreateKey {
+        name: name(body.name.ok_or(Error::MissingField("name"))?)?,
+        max_bytes: quota(body.max_bytes, "max_bytes")?,
+        max_files: quota(body.max_files, "max_files")?,
+    })
 }
 
 pub fn parse_update(body: &[u8]) -> Result<UpdateKey, Error> {
-    let mut fields = object(body)?;
-    let update = UpdateKey {
-        name: fields.remove("name").map(name).transpose()?,
-        max_bytes: quota(&mut fields, "max_bytes")?,
-        max_files: quota(&mut fields, "max_files")?,
-        disabled: match fields.remove("disabled") {
-            None => None,
-            Some(Value::Bool(b)) => Some(b),
-            Some(_) => return Err(Error::invalid("disabled", "must be true or false")),
-        },
-    };
-    no_unknown(&fields)?;
-    if update == UpdateKey::default() {
+    let body: UpdateKey = read_object(body, MAX_ADMIN_BODY_BYTES)?;
+    if body == UpdateKey::default() {
         return Err(Error::InvalidJson("nothing to update (name, max_bytes, max_files, disabled)".into()));
     }
-    Ok(update)
+    Ok(UpdateKey {
+        name: body.name.map(name).transpose()?,
+        max_bytes: body.max_bytes.map(|q| quota(q, "max_bytes")).transpose()?,
+        max_files: body.max_files.map(|q| quota(q, "max_files")).transpose()?,
+        disabled: body.disabled,
+    })
 }
 
 impl UpdateKey {
@@ -236,6 +237,9 @@ mod tests {
             (br#"{"name":"a","max_bytes":37771658315661304}"#, "invalid `max_bytes`"),
             (br#"{"name":"a","max_files":"3"}"#, "invalid `max_files`"),
             (br#"{"name":"a","admin":true}"#, "unknown field `admin`"),
+            (br#"{"name":5}"#, "invalid `name`: must be a string"),
+            (br#"{"name":"a","name":"b"}"#, "duplicate field `name`"),
+            (br#"{"name":"a","max_bytes":null,"max_bytes":3}"#, "duplicate field `max_bytes`"),
             (b"[]", "expected a JSON object"),
             (b"nope", "not valid JSON"),
         ];
@@ -255,11 +259,19 @@ mod tests {
         assert_eq!((rec.name.as_str(), rec.max_files), ("b", Some(3)));
         parse_update(br#"{"max_bytes":9007199254740991}"#).unwrap().apply(&mut rec);
         assert_eq!(rec.max_bytes, Some(MAX_QUOTA));
+        assert!(QUOTA_RULE.contains(&format!(" {MAX_QUOTA},")), "{QUOTA_RULE}");
+        parse_update(br#"{"name":" c ","disabled":false}"#).unwrap().apply(&mut rec);
+        assert_eq!((rec.name.as_str(), rec.disabled), ("c", false));
         for (body, msg) in [
             (&b"{}"[..], "nothing to update"),
             (br#"{"disabled":"yes"}"#, "invalid `disabled`"),
             (br#"{"id":"x"}"#, "unknown field `id`"),
-            (br#"{"max_files":9007199254740992}"#, "invalid `max_files`"),
+            (br#"{"max_files":9007199254740992}"#, "invalid `max_files`: must be a whole number from 0 to 9007199254740991, or null"),
+            (br#"{"max_bytes":"1"}"#, "invalid `max_bytes`: must be a whole number from 0 to 9007199254740991, or null"),
+            (br#"{"name":null}"#, "invalid `name`: must be a string"),
+            (br#"{"name":" "}"#, "invalid `name`: must be 1 to 64 characters"),
+            (br#"{"disabled":null}"#, "invalid `disabled`: must be true or false"),
+            (br#"{"disabled":true,"disabled":false}"#, "duplicate field `disabled`"),
         ] {
             let err = parse_update(body).unwrap_err();
             assert_eq!(err.status(), 400);

@@ -1,11 +1,12 @@
 //! `POST /api/v1/files/upload/urls`: the batch body, validated as a whole and per item.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::envelope::{Envelope, FileData};
 use super::error::Error;
-use super::request::{upload_from_value, FileUrlCheck, Upload, UploadRequest};
+use super::json::{read_object, read_value, JsonObject};
+use super::request::{FileUrlCheck, Upload, UploadBody, UploadRequest};
 use super::url_policy::{parse_file_url, UrlPolicy};
 
 /// Most items in one batch.
@@ -16,6 +17,19 @@ pub const CONCURRENCY: usize = 6;
 /// Largest batch body, in bytes (20 items of up to ~3 KiB each).
 pub const MAX_BATCH_BODY_BYTES: u64 = 64 * 1024;
 
+/// `{"items": [...]}`: each item is kept as its JSON text, to be read on its own like a
+/// single upload body (duplicate fields included), so that it may fail alone.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody<'a> {
+    #[serde(borrow)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+impl<'de: 'a, 'a> JsonObject<'de> for BatchBody<'a> {
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("items", "must be an array")];
+}
+
 /// Parses `{"items": [...]}`. The batch itself must be well formed (an object with 1 to
 /// [`MAX_ITEMS`] items); each item is validated on its own and may fail alone.
 pub fn parse_batch(body: &[u8], policy: &UrlPolicy) -> Result<Vec<Result<UploadRequest, Error>>, Error> {
@@ -24,25 +38,11 @@ pub fn parse_batch(body: &[u8], policy: &UrlPolicy) -> Result<Vec<Result<UploadR
 
 /// [`parse_batch`] with each `file_url` checked by `check_url`.
 pub fn parse_batch_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Vec<Result<Upload<U>, Error>>, Error> {
-    if body.len() as u64 > MAX_BATCH_BODY_BYTES {
-        return Err(Error::BodyTooLarge { limit: MAX_BATCH_BODY_BYTES });
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
-    let Value::Object(mut fields) = value else {
-        return Err(Error::InvalidJson("expected a JSON object".into()));
-    };
-    let items = match fields.remove("items") {
-        None | Some(Value::Null) => return Err(Error::MissingField("items")),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(Error::invalid("items", "must be an array")),
-    };
-    if let Some(unknown) = fields.keys().next() {
-        return Err(Error::unknown_field(unknown));
-    }
+    let items = read_object::<BatchBody>(body, MAX_BATCH_BODY_BYTES)?.items.ok_or(Error::MissingField("items"))?;
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(Error::invalid("items", format!("must hold 1 to {MAX_ITEMS} uploads (got {})", items.len())));
     }
-    Ok(items.into_iter().map(|item| upload_from_value(item, check_url)).collect())
+    Ok(items.into_iter().map(|item| read_value::<UploadBody>(item.get())?.check(check_url)).collect())
 }
 
 /// One item's answer: the success envelope with its `FileData`, or its error envelope.
@@ -84,6 +84,14 @@ mod tests {
         assert!(items[1].as_ref().unwrap_err().public_message().contains("scheme `ftp`"));
         assert!(items[2].as_ref().unwrap_err().public_message().contains("expected a JSON object"));
         assert_eq!(items[3].as_ref().unwrap().file_name.as_deref(), Some("b.txt"));
+        // each item is read like a single upload body: unknown, repeated and mistyped fields
+        let items = parse(r#"{"items":[{"file_url":"https://x.test/a","fileName":"x"},{"file_url":"https://x.test/a","file_url":"https://x.test/b"},{"file_url":"https://x.test/a","file_name":7},{"file_url":null},{"file_url":"https://x.test/c","upload_path":null}]}"#).unwrap();
+        let msg = |i: usize| items[i].as_ref().unwrap_err().public_message();
+        assert_eq!(msg(0), "unknown field `fileName`");
+        assert!(msg(1).contains("duplicate field `file_url`"), "{}", msg(1));
+        assert_eq!(msg(2), "invalid `file_name`: must be a string");
+        assert_eq!(msg(3), "missing required field `file_url`");
+        assert_eq!(items[4].as_ref().unwrap().upload_path, None);
     }
 
     #[test]
@@ -96,6 +104,9 @@ mod tests {
             (over.as_str(), "must hold 1 to 20 uploads (got 21)"),
             (r#"{"items":[]}"#, "must hold 1 to 20 uploads (got 0)"),
             (r#"{}"#, "missing required field `items`"),
+            (r#"{"items":null}"#, "missing required field `items`"),
+            (r#"{"items":[{"file_url":"https://x.test/a.png"}],"items":[]}"#, "duplicate field `items`"),
+            (r#"{"items":[{"file_url":"https://x.test/a.png"},{"#, "not valid JSON"),
             (r#"{"items":{}}"#, "invalid `items`: must be an array"),
             (r#"{"items":[],"x":1}"#, "unknown field `x`"),
             (r#"[]"#, "expected a JSON object"),

@@ -84,6 +84,38 @@ impl Error {
         }
     }
 
+    /// The request field this error concerns, by its wire name: the field a variant names
+    /// (a missing or invalid one; an unknown field is none of the request's), `api_key` for
+    /// a refused key, `file_url` for what its origin did or sent. The same field
+    /// `fields::field_of` reads from the error's envelope.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Error::MissingField(field) | Error::InvalidField { field, .. } => Some(field),
+            Error::Unauthorized(_) => Some("api_key"),
+            Error::UrlRejected(_)
+            | Error::FileTooLarge { .. }
+            | Error::TypeNotAllowed(_)
+            | Error::TooManyRedirects(_)
+            | Error::OriginStatus(_)
+            | Error::OriginUnreachable
+            | Error::OriginBroken
+            | Error::OriginTimeout { .. } => Some("file_url"),
+            Error::InvalidJson(_)
+            | Error::UnknownField(_)
+            | Error::NotJson
+            | Error::BodyTooLarge { .. }
+            | Error::RouteNotFound
+            | Error::FileNotFound
+            | Error::MethodNotAllowed { .. }
+            | Error::RedirectRejected(_)
+            | Error::RangeNotSatisfiable { .. }
+            | Error::QuotaExceeded(_)
+            | Error::KeyNotFound
+            | Error::AdminDisabled
+            | Error::Internal(_) => None,
+        }
+    }
+
     /// The message a client sees. Internal details stay out of it.
     pub fn public_message(&self) -> String {
         self.to_string()

@@ -12,6 +12,8 @@ pub enum Field {
 }
 
 impl Field {
+    const ALL: [Field; 4] = [Field::ApiKey, Field::FileUrl, Field::UploadPath, Field::FileName];
+
     /// The wire name (`file_url`, ...; `api_key` for the bearer token).
     pub fn wire(self) -> &'static str {
         match self {
@@ -31,26 +33,37 @@ impl Field {
             Field::FileName => "fileName",
         }
     }
+
+    /// The field with this wire name, if it is one of the client's.
+    pub fn from_wire(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.wire() == name)
+    }
 }
 
-/// The field an error envelope (`code` = HTTP status, `msg`) is about, if any. Works on
-/// the envelope alone, so a client can place a server's message as well as its own.
+/// The field a core [`Error`] is about: the one its variant names ([`Error::field`]).
+pub fn field_of_error(err: &Error) -> Option<Field> {
+    err.field().and_then(Field::from_wire)
+}
+
+/// The field a server's error envelope (`code` = HTTP status, `msg`) is about, if any. The
+/// envelope carries no field, so this reads the message; it gives the answer
+/// [`field_of_error`] gives for the error the envelope was made from (tested below).
 pub fn field_of(status: u16, msg: &str) -> Option<Field> {
+    if status == 401 {
+        return Some(Field::ApiKey);
+    }
+    // The body as a whole: not JSON, too large, unreadable, a repeated field.
+    if msg.starts_with("request body") {
+        return None;
+    }
     let named = [Field::FileUrl, Field::UploadPath, Field::FileName]
         .into_iter()
         .find(|f| msg.contains(&format!("`{}`", f.wire())) || msg.starts_with(&format!("{} ", f.wire())));
     match status {
-        401 => Some(Field::ApiKey),
-        400 | 422 => named,
         // The origin behind `file_url` failed, or what it sent is refused.
-        413 | 415 | 502 | 504 if !msg.starts_with("request body") => named.or(Some(Field::FileUrl)),
+        413 | 415 | 502 | 504 => named.or(Some(Field::FileUrl)),
         _ => named,
     }
-}
-
-/// The field a core [`Error`] is about (the same answer as its envelope would give).
-pub fn field_of_error(err: &Error) -> Option<Field> {
-    field_of(err.status(), &err.public_message())
 }
 
 #[cfg(test)]
@@ -68,6 +81,7 @@ mod tests {
             (400, "invalid `upload_path`: must not contain `.` or `..` segments", Some(Field::UploadPath)),
             (400, "invalid `file_name`: must not contain path separators", Some(Field::FileName)),
             (400, "request body is not valid JSON: EOF", None),
+            (400, "request body is not valid JSON: duplicate field `file_url` at line 1 column 40", None),
             (400, "unknown field `fileUrl`", None),
             (413, "file exceeds the size limit of 10 bytes", Some(Field::FileUrl)),
             (413, "request body exceeds 16384 bytes", None),
@@ -83,17 +97,36 @@ mod tests {
     }
 
     #[test]
-    fn core_errors_name_their_field() {
+    fn core_errors_name_their_field_and_their_envelopes_agree() {
         let cases = [
             (Error::MissingField("file_url"), Some("fileUrl")),
+            (Error::invalid("file_url", "must be at most 2048 bytes"), Some("fileUrl")),
             (Error::invalid("upload_path", "bad"), Some("uploadPath")),
             (Error::invalid("file_name", "bad"), Some("fileName")),
+            (Error::invalid("name", "must be a string"), None),
+            (Error::MissingField("items"), None),
+            (Error::unknown_field("fileUrl"), None),
+            (Error::InvalidJson("duplicate field `file_name` at line 1 column 9".into()), None),
+            (Error::NotJson, None),
+            (Error::BodyTooLarge { limit: 16384 }, None),
             (Error::Unauthorized("missing API key"), Some("apiKey")),
             (Error::UrlRejected("the URL has no host".into()), Some("fileUrl")),
+            (Error::RedirectRejected("the address 10.0.0.1 is private".into()), None),
+            (Error::FileTooLarge { limit: 10 }, Some("fileUrl")),
+            (Error::TypeNotAllowed("text/html".into()), Some("fileUrl")),
+            (Error::TooManyRedirects(5), Some("fileUrl")),
+            (Error::OriginStatus(404), Some("fileUrl")),
+            (Error::OriginUnreachable, Some("fileUrl")),
+            (Error::OriginBroken, Some("fileUrl")),
+            (Error::OriginTimeout { ms: 30000 }, Some("fileUrl")),
+            (Error::FileNotFound, None),
+            (Error::RangeNotSatisfiable { size: 3 }, None),
+            (Error::QuotaExceeded("quota exceeded".into()), None),
             (Error::internal("x"), None),
         ];
         for (err, want) in cases {
             assert_eq!(field_of_error(&err).map(Field::js), want, "{err:?}");
+            assert_eq!(field_of(err.status(), &err.public_message()), field_of_error(&err), "{err:?}");
         }
     }
 }

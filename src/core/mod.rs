@@ -14,6 +14,7 @@ pub mod error;
 pub mod fields;
 pub mod flow;
 pub mod ids;
+pub(crate) mod json;
 pub mod keys;
 pub mod layout;
 pub mod listing;

@@ -1,12 +1,10 @@
 //! Parsing and validating the body of `POST /api/v1/files/upload/url`.
 
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::Deserialize;
 use url::Url;
 
 use super::error::Error;
+use super::json::{read_object, JsonObject, STRING};
 use super::mime::essence;
 use super::names::validate_file_name;
 use super::path::validate_upload_path;
@@ -30,6 +28,34 @@ pub type UploadRequest = Upload<Url>;
 /// the syntax rules on the browser's URL parser).
 pub type FileUrlCheck<'a, U> = &'a dyn Fn(&str) -> Result<U, Error>;
 
+/// One upload as sent (alone, or as an item of a batch); `null` is the same as absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UploadBody {
+    file_url: Option<String>,
+    upload_path: Option<String>,
+    file_name: Option<String>,
+}
+
+impl JsonObject<'_> for UploadBody {
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("file_url", STRING), ("upload_path", STRING), ("file_name", STRING)];
+}
+
+impl UploadBody {
+    /// The validated upload, naming the field that is wrong. An empty `file_name` is none.
+    pub(crate) fn check<U>(self, check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
+        let file_url = self.file_url.ok_or(Error::MissingField("file_url"))?;
+        Ok(Upload {
+            file_url: check_url(&file_url)?,
+            upload_path: match self.upload_path {
+                Some(p) => validate_upload_path(&p)?,
+                None => None,
+            },
+            file_name: self.file_name.filter(|n| !n.is_empty()).map(|n| validate_file_name(&n)).transpose()?,
+        })
+    }
+}
+
 /// Checks that the request declares a JSON body.
 pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
     match content_type.and_then(essence) {
@@ -45,95 +71,7 @@ pub fn parse_upload(body: &[u8], policy: &UrlPolicy) -> Result<UploadRequest, Er
 
 /// [`parse_upload`] with `file_url` checked by `check_url`.
 pub fn parse_upload_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
-    if body.len() as u64 > MAX_BODY_BYTES {
-        return Err(Error::BodyTooLarge { limit: MAX_BODY_BYTES });
-    }
-    // RFC 8259 lets a parser ignore a UTF-8 byte order mark.
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let value: Body = serde_json::from_slice(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
-    let Body::Object(pairs) = value else {
-        return Err(Error::InvalidJson("expected a JSON object".into()));
-    };
-    let mut fields = Map::new();
-    for (key, value) in pairs {
-        if fields.contains_key(&key) {
-            return Err(Error::InvalidJson(format!("duplicate field `{}`", key.chars().take(64).collect::<String>())));
-        }
-        fields.insert(key, value);
-    }
-    upload_from_fields(fields, check_url)
-}
-
-/// Validates one upload already parsed as JSON (one item of a batch).
-pub fn upload_from_value<U>(value: Value, check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
-    match value {
-        Value::Object(fields) => upload_from_fields(fields, check_url),
-        _ => Err(Error::InvalidJson("expected a JSON object".into())),
-    }
-}
-
-/// Validates the fields of one upload, naming the one that is wrong.
-fn upload_from_fields<U>(mut fields: Map<String, Value>, check_url: FileUrlCheck<U>) -> Result<Upload<U>, Error> {
-    let file_url = optional_string(&mut fields, "file_url")?.ok_or(Error::MissingField("file_url"))?;
-    let upload_path = optional_string(&mut fields, "upload_path")?;
-    let file_name = optional_string(&mut fields, "file_name")?;
-    if let Some(unknown) = fields.keys().next() {
-        return Err(Error::unknown_field(unknown));
-    }
-    Ok(Upload {
-        file_url: check_url(&file_url)?,
-        upload_path: match upload_path {
-            Some(p) => validate_upload_path(&p)?,
-            None => None,
-        },
-        file_name: file_name.filter(|n| !n.is_empty()).map(|n| validate_file_name(&n)).transpose()?,
-    })
-}
-
-/// A JSON document whose top-level object keeps every key, duplicates included (a map
-/// would keep the last silently, and another parser might read the first).
-enum Body {
-    Object(Vec<(String, Value)>),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Body {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BodyVisitor;
-        impl<'de> Visitor<'de> for BodyVisitor {
-            type Value = Body;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    pairs.push((key, value));
-                }
-                Ok(Body::Object(pairs))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Body, A::Error> {
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Body::Other)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Body, E> { Ok(Body::Other) }
-            fn visit_i64<E>(self, _: i64) -> Result<Body, E> { Ok(Body::Other) }
-            fn visit_u64<E>(self, _: u64) -> Result<Body, E> { Ok(Body::Other) }
-            fn visit_f64<E>(self, _: f64) -> Result<Body, E> { Ok(Body::Other) }
-            fn visit_str<E>(self, _: &str) -> Result<Body, E> { Ok(Body::Other) }
-            fn visit_unit<E>(self) -> Result<Body, E> { Ok(Body::Other) }
-        }
-        deserializer.deserialize_any(BodyVisitor)
-    }
-}
-
-/// Takes `key` out of `fields`: a string, or `None` when absent or null.
-fn optional_string(fields: &mut Map<String, Value>, key: &'static str) -> Result<Option<String>, Error> {
-    match fields.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::invalid(key, "must be a string")),
-    }
+    read_object::<UploadBody>(body, MAX_BODY_BYTES)?.check(check_url)
 }
 
 #[cfg(test)]
@@ -151,6 +89,7 @@ mod tests {
             (r#"{"file_url":"https://x.test/a.png","upload_path":"/a/b/","file_name":"c.png"}"#, Some("a/b"), Some("c.png")),
             (r#"{"file_url":"https://x.test/a.png","upload_path":null,"file_name":""}"#, None, None),
             (r#"{"file_url":"https://x.test/a.png","upload_path":"/"}"#, None, None),
+            (r#"{"file_name":null,"file_url":"https://x.test/a.png"}"#, None, None),
         ];
         for (body, path, name) in cases {
             let req = parse(body).unwrap();
@@ -184,6 +123,7 @@ mod tests {
             (r#"{"file_url":"https://x.test/a","File_url":"x"}"#, 400, "unknown field `File_url`"),
             (r#"{"file_url":"https://x.test/a","file_url ":"x"}"#, 400, "unknown field `file_url `"),
             (r#"{"file_url":"https://x.test/a","file\u005furl":"x"}"#, 400, "duplicate field `file_url`"),
+            (r#"{"file_url":"https://x.test/a","upload_path":null,"upload_path":"a"}"#, 400, "duplicate field `upload_path`"),
             (r#"{"file_url":"https://x.test/a","__proto__":{}}"#, 400, "unknown field `__proto__`"),
             // wrong types, each naming its field
             (r#"{"file_url":["https://x.test/a"]}"#, 400, "invalid `file_url`: must be a string"),

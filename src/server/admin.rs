@@ -12,14 +12,12 @@ use super::bindings::Services;
 use super::http::{json_body, query};
 use super::js::now_ms;
 use super::respond;
-use crate::core::admin::{check_admin, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
+use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
-
-const MAX_ADMIN_BODY: u64 = 4096;
 
 fn kv(op: &'static str) -> impl Fn(worker::kv::KvError) -> Error {
     move |e| Error::internal(format!("kv {op}: {e}"))
@@ -56,7 +54,7 @@ fn key_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
 
 pub(crate) async fn create(req: Request, services: &Services) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let body = json_body(&req, MAX_ADMIN_BODY).await?;
+    let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let create = parse_create(&body)?;
     let key = generate_key();
     let record = KeyRecord {
@@ -113,7 +111,7 @@ pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Re
 
 pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let body = json_body(&req, MAX_ADMIN_BODY).await?;
+    let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let update = parse_update(&body)?;
     let (hash, mut record) = find(&services.keys, key_id).await?;
     update.apply(&mut record);

@@ -1,0 +1,149 @@
+//! The one reader of JSON request bodies: a `#[derive(Deserialize)]` struct read whole, each
+//! error naming the field it concerns.
+
+use serde::de::{Deserialize, Deserializer};
+use serde_json::error::Category;
+use serde_path_to_error::Segment;
+
+use super::error::Error;
+
+/// What a string field must be, told when it is given another type.
+pub(crate) const STRING: &str = "must be a string";
+
+/// A request body's type: a struct with `#[serde(deny_unknown_fields)]`, so serde refuses an
+/// unknown or a repeated field by name. Every field is optional on the wire (`Option`, or
+/// `#[serde(default)]`): a required one is checked on the typed value, so a missing field
+/// is [`Error::MissingField`] and serde's own "missing field" never arises.
+pub(crate) trait JsonObject<'de>: Deserialize<'de> {
+    /// Every field's wire name and what its value must be: the reason of the
+    /// [`Error::InvalidField`] that a value of another type gets.
+    const FIELDS: &'static [(&'static str, &'static str)];
+}
+
+/// Reads `body`, at most `limit` bytes of JSON with one object at the top (after at most
+/// one byte order mark), as a `T`. A syntax error anywhere is reported before any field is
+/// looked at.
+pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) -> Result<T, Error> {
+    if body.len() as u64 > limit {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    // RFC 8259 lets a parser ignore a UTF-8 byte order mark.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    // serde_json's own syntax rules, its nesting limit (128) included.
+    serde_json::from_slice::<serde_json::Value>(body).map_err(invalid_json)?;
+    let text = std::str::from_utf8(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
+    read_value(text)
+}
+
+/// Reads one well-formed JSON value (an item of a batch) as a `T`, refusing any value but
+/// an object.
+pub(crate) fn read_value<'de, T: JsonObject<'de>>(json: &'de str) -> Result<T, Error> {
+    if !json.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+        // serde would read a struct from an array too, field by field in order.
+        return Err(Error::InvalidJson("expected a JSON object".into()));
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(field_error::<T>)?;
+    de.end().map_err(invalid_json)?;
+    Ok(value)
+}
+
+/// A `#[serde(default, deserialize_with = "present")]` field is `Some` whenever the body has
+/// it: `null` is read as the field's type (a type error for a string or a bool, `None` for
+/// an `Option`) instead of meaning "absent".
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A data error under a key is a value of the wrong type for a field of `T`, or a key `T`
+/// does not have. Anything else concerns the body as a whole: a repeated field (serde's
+/// message names it).
+fn field_error<'de, T: JsonObject<'de>>(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let key = match err.path().iter().next() {
+        Some(Segment::Map { key }) if err.inner().classify() == Category::Data => key.as_str(),
+        _ => return invalid_json(err.into_inner()),
+    };
+    match T::FIELDS.iter().find(|(name, _)| *name == key) {
+        Some(&(field, must)) => Error::invalid(field, must),
+        None => Error::unknown_field(key),
+    }
+}
+
+fn invalid_json(err: serde_json::Error) -> Error {
+    Error::InvalidJson(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        text: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        flag: Option<bool>,
+        #[serde(default, deserialize_with = "present")]
+        count: Option<Option<u64>>,
+    }
+
+    impl JsonObject<'_> for Body {
+        const FIELDS: &'static [(&'static str, &'static str)] = &[("text", STRING), ("flag", "must be true or false"), ("count", "must be a count")];
+    }
+
+    fn read(json: &str) -> Result<Body, Error> {
+        read_object(json.as_bytes(), 64)
+    }
+
+    #[test]
+    fn null_is_absent_unless_the_field_says_present() {
+        let body = |text: Option<&str>, flag, count| Body { text: text.map(Into::into), flag, count };
+        let cases = [
+            ("{}", body(None, None, None)),
+            (r#"{"text":null,"count":null}"#, body(None, None, Some(None))),
+            ("\u{FEFF}{\"text\":\"a\",\"flag\":false,\"count\":2}", body(Some("a"), Some(false), Some(Some(2)))),
+        ];
+        for (json, want) in cases {
+            assert_eq!(read(json), Ok(want), "{json}");
+        }
+    }
+
+    #[test]
+    fn errors_name_their_field() {
+        let cases = [
+            (r#"{"text":1}"#, Error::invalid("text", STRING)),
+            (r#"{"flag":null}"#, Error::invalid("flag", "must be true or false")),
+            (r#"{"count":-1}"#, Error::invalid("count", "must be a count")),
+            (r#"{"text":"a","Text":1}"#, Error::UnknownField("Text".into())),
+            (r#"{"text\u0020":1}"#, Error::UnknownField("text ".into())),
+        ];
+        for (json, want) in cases {
+            assert_eq!(read(json), Err(want), "{json}");
+        }
+    }
+
+    #[test]
+    fn the_body_as_a_whole() {
+        let cases = [
+            ("", 400, "not valid JSON: EOF"),
+            (r#"{"text":"a","text":"b"}"#, 400, "not valid JSON: duplicate field `text`"),
+            (r#"{"text":null,"text":null}"#, 400, "not valid JSON: duplicate field `text`"),
+            (r#"{"x":1,"y":[}"#, 400, "not valid JSON: expected value"),
+            (r#"{"text":"a"} {}"#, 400, "not valid JSON: trailing characters"),
+            (r#"["a"]"#, 400, "not valid JSON: expected a JSON object"),
+            (r#"{"text":"\ud800"}"#, 400, "not valid JSON"),
+            (r#"{"text":"01234567890123456789012345678901234567890123456789012345"}"#, 413, "exceeds 64 bytes"),
+        ];
+        for (json, status, msg) in cases {
+            let err = read(json).unwrap_err();
+            assert_eq!(err.status(), status, "{json}");
+            assert!(err.public_message().contains(msg), "{json}: {err}");
+        }
+        assert!(matches!(read_value::<Body>(" 7"), Err(Error::InvalidJson(m)) if m == "expected a JSON object"));
+        // nesting past serde_json's limit is refused before the unknown field around it
+        let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(128), "]".repeat(128));
+        let err = read_object::<Body>(deep.as_bytes(), 1024).unwrap_err();
+        assert!(err.public_message().contains("not valid JSON: recursion limit exceeded"), "{err}");
+    }
+}

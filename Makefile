@@ -152,11 +152,13 @@ test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
 	node --test --test-concurrency=1 tests/http/
 
-# Only the keys, quotas and file management tests (host and HTTP); all of them also run in `test`.
+# Only the keys, quotas, key authority and file management tests (host and HTTP); all of them
+# also run in `test`.
 test-keys: build
-	cargo test --lib -- core::admin core::ledger core::listing core::batch
-	cargo test --test flow_ledger
-	node --test --test-concurrency=1 tests/http/keys.test.mjs tests/http/quota.test.mjs tests/http/files.test.mjs
+	cargo test --lib -- core::admin core::listing core::batch core::ttl_cache
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test authority --test flow_quota --test prop_authority
+	node --test --test-concurrency=1 tests/http/keys.test.mjs tests/http/quota.test.mjs tests/http/files.test.mjs \
+	  tests/http/authority.test.mjs tests/http/expiry.test.mjs
 
 # Debian's Chromium and its chromedriver (no browser download works here); checked on every
 # run, installed only when missing.

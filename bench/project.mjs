@@ -17,7 +17,7 @@ export function projectWorker(origin) {
     compatibilityDate: '2025-09-01',
     r2Buckets: ['FILES'],
     kvNamespaces: ['API_KEYS'],
-    durableObjects: { LEDGER: { className: 'QuotaLedger', useSQLite: true } },
+    durableObjects: { AUTHORITY: { className: 'KeyAuthority', useSQLite: true } },
     bindings: {
       DEFAULT_MAX_BYTES: String(1024 * 1024 * MiB),
       DEFAULT_MAX_FILES: '1000000',

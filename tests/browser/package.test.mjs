@@ -142,7 +142,8 @@ console.log(JSON.stringify({ health, data, error, info, listed, served, deleted 
 test('the Worker wasm has no client export; the client wasm has no Worker entry point', () => {
   const workerExports = wasmExports(path.join(ROOT, 'build/index_bg.wasm'));
   const clientExports = wasmExports(path.join(PKG, 'urlstash_bg.wasm'));
-  assert.ok(workerExports.includes('fetch') && workerExports.includes('scheduled'), workerExports.join(' '));
+  assert.ok(workerExports.includes('fetch') && workerExports.includes('keyauthority_alarm'), workerExports.join(' '));
+  assert.ok(!workerExports.includes('scheduled'), 'no cron entry point: expiry is the key authority\'s alarm');
   assert.deepEqual(workerExports.filter((e) => /uploadclient/i.test(e)), []);
   assert.ok(clientExports.includes('uploadclient_uploadFromUrl'), clientExports.join(' '));
   assert.deepEqual(clientExports.filter((e) => /^(fetch|scheduled|start|init)$|intounderlying|r2range|containerstartup/.test(e)), []);

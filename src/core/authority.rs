@@ -152,12 +152,14 @@ impl<T: Tables> Authority<T> {
 
     fn try_commit(&mut self, row: &FileRow, now_ms: i64) -> Result<Option<String>, Error> {
         let mut key = self.uploading_key()?;
-        if self.tables.file(&row.file_id)?.is_some() {
-            return Ok(None); // committed already: a retried call changes nothing
-        }
         let limits = key.config.limits(self.defaults);
         let old = self.tables.file_at(&row.upload_path, &row.file_name)?;
-        let others = live_reservations(self.tables.reservations()?, now_ms, &row.file_id);
+        if old.as_ref().is_some_and(|o| o.file_id == row.file_id) {
+            return Ok(None); // committed already: a repeated call changes nothing
+        }
+        let all = self.tables.reservations()?;
+        let reserved = all.iter().any(|r| r.file_id == row.file_id);
+        let others = live_reservations(all, now_ms, &row.file_id);
         let (old_bytes, old_files) = old.as_ref().map_or((0, 0), |o| (o.size, 1));
         let bytes = key.bytes.saturating_sub(old_bytes) + row.size;
         let files = key.files.saturating_sub(old_files) + 1;
@@ -171,7 +173,9 @@ impl<T: Tables> Authority<T> {
             self.tables.doom(&old.file_id)?;
         }
         self.tables.insert_file(row)?;
-        self.tables.delete_reservation(&row.file_id)?;
+        if reserved {
+            self.tables.delete_reservation(&row.file_id)?;
+        }
         key.bytes = bytes;
         key.files = files;
         self.tables.set_key(&key)?;

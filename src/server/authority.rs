@@ -12,7 +12,7 @@ use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, Sche
 use super::bindings::BUCKET;
 use super::js::now_ms;
 use super::sql::{transaction, SqlTables};
-use crate::core::authority::{Authority, EXPIRY_BATCH};
+use crate::core::authority::{Authority, EXPIRY_BATCH, RESERVATION_TTL_MS};
 use crate::core::authority_wire::{Op, Refusal};
 use crate::core::config::Config;
 use crate::core::layout::object_key;
@@ -94,11 +94,22 @@ impl KeyAuthority {
 
     async fn handle(&self, op: Op) -> Result<Value, Error> {
         let now = now_ms();
-        let answer = match op {
-            Op::Reserve { reservation } => self.run(|a| a.reserve(reservation, now)).map(|()| Value::Null),
-            Op::Commit { file } => self.run(|a| a.commit(file, now)).map(|_| Value::Null),
-            Op::Release { file_id } => self.run(|a| a.release(&file_id)).map(|()| Value::Null),
-            Op::Delete { file_id } => self.run(|a| a.delete(&file_id, now)).and_then(json),
+        // What the op may leave behind: objects doomed (deleted before the answer, so an
+        // overwrite's or a delete's old bytes are gone once it is answered), and a time the
+        // alarm must not sleep past.
+        let (answer, doomed, due) = match op {
+            Op::Reserve { reservation } => {
+                let answer = self.run(|a| a.reserve(reservation, now)).map(|()| Value::Null);
+                (answer, false, Some(now + RESERVATION_TTL_MS))
+            }
+            Op::Commit { file } => {
+                let expires = file.expires_ms;
+                let outcome = self.run(|a| a.commit(file, now));
+                let doomed = !matches!(outcome, Ok(None));
+                (outcome.map(|_| Value::Null), doomed, Some(expires))
+            }
+            Op::Release { file_id } => (self.run(|a| a.release(&file_id)).map(|()| Value::Null), true, None),
+            Op::Delete { file_id } => (self.run(|a| a.delete(&file_id, now)).and_then(json), true, None),
             Op::Get { file_id } => return self.run(|a| a.get(&file_id, now)).and_then(json),
             Op::Resolve { upload_path, file_name } => {
                 return self.run(|a| a.resolve(&upload_path, &file_name, now)).and_then(json)
@@ -107,10 +118,10 @@ impl KeyAuthority {
             Op::Usage => return self.run(|a| a.usage(now)).and_then(json),
             Op::Configure { config } => return self.run(|a| a.configure(config, now)).and_then(json),
         };
-        // Something may have been doomed or fallen due: delete before answering (an
-        // overwrite's old bytes are gone once it is answered), then keep the alarm.
-        let drained = self.drain().await;
-        self.arm(drained).await;
+        let retry = (doomed && !self.drain().await).then(|| now_ms() + RETRY_MS);
+        if let Some(at) = [due, retry].into_iter().flatten().min() {
+            self.arm(at).await;
+        }
         answer
     }
 
@@ -142,22 +153,19 @@ impl KeyAuthority {
         }
     }
 
-    /// Sets the alarm to the next due time when it is earlier than the one set (or soon,
-    /// when doomed objects remain).
-    async fn arm(&self, drained: bool) {
-        let due = self.run(|a| a.next_due()).ok().flatten();
-        let retry = (!drained).then(|| now_ms() + RETRY_MS);
-        let Some(due) = [due, retry].into_iter().flatten().min() else { return };
+    /// Makes sure the alarm fires no later than `at` (an alarm that fires early finds
+    /// nothing due and re-arms itself).
+    async fn arm(&self, at: i64) {
         let storage = self.state.storage();
         if self.alarm_at.get().is_none() {
             self.alarm_at.set(storage.get_alarm().await.ok().flatten());
         }
-        if self.alarm_at.get().is_some_and(|set| set <= due) {
+        if self.alarm_at.get().is_some_and(|set| set <= at) {
             return;
         }
-        let at = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(due as f64)));
-        match storage.set_alarm(at).await {
-            Ok(()) => self.alarm_at.set(Some(due)),
+        let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
+        match storage.set_alarm(when).await {
+            Ok(()) => self.alarm_at.set(Some(at)),
             Err(e) => worker::console_error!("key authority: set alarm: {e}"),
         }
     }
@@ -173,7 +181,11 @@ impl KeyAuthority {
                 break;
             }
         }
-        self.arm(drained).await;
+        let due = self.run(|a| a.next_due())?;
+        let retry = (!drained).then(|| now_ms() + RETRY_MS);
+        if let Some(at) = [due, retry].into_iter().flatten().min() {
+            self.arm(at).await;
+        }
         Ok(())
     }
 }

@@ -6,8 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startOrigin } from '../http/support/origin.mjs';
-import { startWorker, upload, api, KEYS } from '../http/support/worker.mjs';
+import { startStack, upload, api, KEYS } from '../http/support/worker.mjs';
 import { TYPES } from '../http/support/fixtures.mjs';
 
 const schemathesis = path.resolve(process.argv[2]);
@@ -17,8 +16,8 @@ const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '100';
 // The admin operations authenticate with this token, every other one with KEYS.a.
 const ADMIN_TOKEN = 'schemathesis-admin-token';
 
-const origin = await startOrigin();
-const worker = await startWorker({ allow: [origin.host], adminToken: ADMIN_TOKEN, vars: { FETCH_TIMEOUT_MS: '10000' } });
+const stack = await startStack({ adminToken: ADMIN_TOKEN, vars: { FETCH_TIMEOUT_MS: '10000' } });
+const { origin, worker } = stack;
 let code = 1;
 let scratch;
 try {
@@ -97,8 +96,7 @@ try {
   });
   code = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
 } finally {
-  await worker.stop();
-  await origin.close();
+  await stack.stop();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 }
 process.exit(code);

@@ -1,33 +1,95 @@
-// A Worker whose [vars] do not parse: every request, not just the first, answers a 500
-// envelope that names nothing internal, and nothing is fetched or stored.
-import { test, before, after } from 'node:test';
+// The Worker's [vars] as a user sees them: a var that does not parse is a 500 on every
+// request with nothing internal in it; PUBLIC_BASE_URL is the base of every link the API
+// answers; ALLOWED_PORTS decides which ports an upload may fetch from.
+import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
+import { assertError, assertNothingStored } from './support/assert.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
 import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, api } from './support/worker.mjs';
-import { assertError } from './support/assert.mjs';
-import { filler } from './support/fixtures.mjs';
 
-let origin;
-let worker;
+describe('a malformed var', () => {
+  const stack = useStack({ vars: { MAX_FILE_BYTES: 'lots' }, healthy: false });
 
-before(async () => {
-  origin = await startOrigin();
-  worker = await startWorker({ allow: [origin.host], vars: { MAX_FILE_BYTES: 'lots' }, healthy: false });
+  test('is a 500 on every request, with no internals in the answer', async () => {
+    const { origin, worker } = stack;
+    const fileUrl = origin.file('/never-fetched.bin', filler(1000, 3));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const health = await api(worker, 'GET', '/api/v1/health');
+      assertError(health, 500, /^internal error$/);
+      const res = await upload(worker, { file_url: fileUrl, upload_path: 'config' });
+      assertError(res, 500, /^internal error$/);
+      assert.doesNotMatch(JSON.stringify(res.json), /MAX_FILE_BYTES|lots/, `attempt ${attempt}`);
+    }
+    assert.equal(origin.hits('/never-fetched.bin'), 0, 'the origin was never asked');
+    assert.deepEqual(worker.r2().objects, []);
+  });
 });
-after(async () => {
-  await worker?.stop();
-  await origin?.close();
+
+describe('PUBLIC_BASE_URL', () => {
+  const BASE = 'https://files.example.test';
+  const stack = useStack({ vars: { PUBLIC_BASE_URL: BASE } });
+
+  test('every link the API answers starts with it, and the Worker serves their paths', async () => {
+    const { origin, worker } = stack;
+    const bytes = filler(3000, 40);
+    const res = await upload(worker, { file_url: origin.file('/based.bin', bytes), upload_path: 'based', file_name: 'b.bin' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const d = res.json.data;
+    assert.equal(d.file_url, `${BASE}/f/${KEYS.a.record.id}/based/b.bin`);
+    assert.equal(d.download_url, `${BASE}/api/v1/files/download/${d.file_id}`);
+    // the same links from the file routes
+    assert.deepEqual((await api(worker, 'GET', `/api/v1/files/${d.file_id}`, { token: KEYS.a.key })).json.data, d);
+    const listed = await api(worker, 'GET', '/api/v1/files?upload_path=based', { token: KEYS.a.key });
+    assert.deepEqual(listed.json.data.files, [d]);
+    const batch = await api(worker, 'POST', '/api/v1/files/upload/urls', {
+      token: KEYS.a.key,
+      body: { items: [{ file_url: origin.file('/based2.bin', bytes), upload_path: 'based', file_name: 'c.bin' }] },
+    });
+    assert.equal(batch.json.data.results[0].data.file_url, `${BASE}/f/${KEYS.a.record.id}/based/c.bin`);
+    // where the deployment's routes send that host: here, the Worker itself
+    for (const link of [d.file_url, d.download_url]) {
+      const served = await get(`${worker.url}${new URL(link).pathname}`);
+      assert.equal(served.status, 200, link);
+      assert.equal(sha256(served.body), sha256(bytes), link);
+    }
+  });
+
+  test('its host is the service\'s own: never fetched', async () => {
+    const { worker } = stack;
+    const mark = worker.r2();
+    assertError(await upload(worker, { file_url: `${BASE}/f/${KEYS.a.record.id}/based/b.bin` }), 400, /file_url rejected: the service's own host/);
+    assertNothingStored(worker, mark);
+  });
 });
 
-test('a malformed var is a 500 on every request, with no internals in the answer', async () => {
-  const fileUrl = origin.file('/never-fetched.bin', filler(1000, 3));
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const health = await api(worker, 'GET', '/api/v1/health');
-    assertError(health, 500, /^internal error$/);
-    const res = await upload(worker, { file_url: fileUrl, upload_path: 'config' });
-    assertError(res, 500, /^internal error$/);
-    assert.doesNotMatch(JSON.stringify(res.json), /MAX_FILE_BYTES|lots/, `attempt ${attempt}`);
-  }
-  assert.equal(origin.hits('/never-fetched.bin'), 0, 'the origin was never asked');
-  assert.deepEqual(worker.r2().objects, []);
+describe('ALLOWED_PORTS', () => {
+  // loopback allowed by host only: its ports pass ALLOWED_PORTS like any other host's
+  let other; // a second origin, on a port outside the list
+  const stack = useStack(async (origin) => {
+    other = await startOrigin();
+    return { exemptOrigin: false, allow: ['127.0.0.1'], vars: { ALLOWED_PORTS: `443,${origin.host.split(':')[1]}` } };
+  });
+  after(() => other?.close());
+
+  test('a port in the list is fetched', async () => {
+    const { origin, worker } = stack;
+    const bytes = filler(2000, 41);
+    const res = await upload(worker, { file_url: origin.file('/listed-port.bin', bytes), upload_path: 'ports' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(origin.hits('/listed-port.bin'), 1);
+    assert.equal(sha256((await get(res.json.data.download_url)).body), sha256(bytes));
+  });
+
+  test('a port outside the list is 400 naming the rule and the allowed ports, and nothing is fetched', async () => {
+    const { origin, worker } = stack;
+    const url = other.file('/other-port.bin', filler(2000, 42));
+    const mark = worker.r2();
+    const res = await upload(worker, { file_url: url, upload_path: 'ports' });
+    assertError(res, 400, new RegExp(`^file_url rejected: port not allowed \\(allowed: 443, ${origin.host.split(':')[1]}\\)$`));
+    assert.equal(other.hits('/other-port.bin'), 0, 'never fetched');
+    // a default port is not allowed either once the list is set
+    assertError(await upload(worker, { file_url: 'http://example.com:8080/x.png' }), 400, /port not allowed/);
+    assertNothingStored(worker, mark);
+  });
 });

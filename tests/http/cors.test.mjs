@@ -1,23 +1,14 @@
 // Cross-origin access for the browser client on other origins: preflights name the route's
 // methods and the headers the client sends; every answer (success, error, served file) is
 // readable cross-origin.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, get } from './support/worker.mjs';
-import { TYPES } from './support/fixtures.mjs';
+import { useStack, upload, get } from './support/worker.mjs';
+import { TYPES, sha256 } from './support/fixtures.mjs';
 
 let origin;
 let worker;
-
-before(async () => {
-  origin = await startOrigin();
-  worker = await startWorker({ allow: [origin.host] });
-});
-after(async () => {
-  await worker?.stop();
-  await origin?.close();
-});
+useStack({}, (s) => ({ origin, worker } = s));
 
 const PAGE = { origin: 'https://app.example' };
 
@@ -61,6 +52,35 @@ test('preflights of the management and admin routes name their own methods (DELE
     const res = await preflight(path, method, 'authorization,content-type');
     assert.equal(res.status, 204, path);
     assert.equal(res.headers.get('access-control-allow-methods'), allowed, path);
+  }
+});
+
+test('preflights of the file routes allow GET and HEAD with Range and If-None-Match, for stored and unknown files alike', async () => {
+  const ok = await upload(worker, { file_url: origin.file('/cors/pre.png', TYPES.png.bytes, { contentType: 'image/png' }), upload_path: 'cors', file_name: 'pre.png' });
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  const { file_url: fileUrl, download_url: downloadUrl } = ok.json.data;
+  const paths = [
+    new URL(fileUrl).pathname,
+    new URL(downloadUrl).pathname,
+    '/f/k_alpha/nowhere/none.png',
+    `/api/v1/files/download/file_${'0'.repeat(32)}`,
+  ];
+  for (const path of paths) {
+    const res = await preflight(path, 'GET', 'range,if-none-match');
+    assert.equal(res.status, 204, path);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*', path);
+    assert.equal(res.headers.get('access-control-allow-methods'), 'GET, HEAD', path);
+    const allowed = res.headers.get('access-control-allow-headers').split(',').map((h) => h.trim().toLowerCase());
+    for (const header of ['range', 'if-none-match']) assert.ok(allowed.includes(header), `${path}: ${header}`);
+    assert.ok(Number(res.headers.get('access-control-max-age')) > 0, path);
+  }
+  // the preflight changes nothing: the file is still served, byte for byte
+  for (const url of [fileUrl, downloadUrl]) {
+    const served = await get(url, { ...PAGE, range: 'bytes=0-99' });
+    assert.equal(served.status, 206, url);
+    assert.equal(sha256(served.body), sha256(TYPES.png.bytes.subarray(0, 100)), url);
+    assert.equal(served.headers.get('access-control-allow-origin'), '*', url);
+    assert.match(served.headers.get('access-control-expose-headers'), /Content-Range/);
   }
 });
 

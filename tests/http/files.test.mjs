@@ -1,45 +1,48 @@
 // File management over HTTP: FileData by id (owner only, others 404), delete (gone at
 // once from both URLs), listing (paginated, per folder, live files only), and the batch
 // upload (order kept, each item its own envelope, bounded batch size).
-import { test, before, after, describe } from 'node:test';
+import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, api, get, KEYS } from './support/worker.mjs';
+import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError } from './support/assert.mjs';
 
-let origin;
-let worker;
-let slow;
-
-/** An origin that holds every response a moment and records how many overlap. */
-async function startSlowOrigin(holdMs) {
+/** An origin that holds every request until none has come in for `quietMs`, then answers
+ * all it holds, and records how many it held at once: what decides that number is how many
+ * requests the Worker has open at a time, not how fast anything runs. */
+async function startHoldingOrigin(quietMs) {
   const state = { inFlight: 0, maxInFlight: 0, served: 0 };
-  const server = http.createServer((req, res) => {
-    state.inFlight += 1;
-    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
-    setTimeout(() => {
+  let held = [];
+  let timer;
+  const release = () => {
+    for (const res of held) {
       state.inFlight -= 1;
       state.served += 1;
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': TYPES.png.bytes.length }).end(TYPES.png.bytes);
-    }, holdMs);
+    }
+    held = [];
+  };
+  const server = http.createServer((req, res) => {
+    state.inFlight += 1;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    held.push(res);
+    clearTimeout(timer);
+    timer = setTimeout(release, quietMs);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${server.address().port}`;
   return { state, host, url: (p) => `http://${host}${p}`, close: () => new Promise((r) => server.close(r)) };
 }
 
-before(async () => {
-  origin = await startOrigin();
-  slow = await startSlowOrigin(400);
-  worker = await startWorker({ allow: [origin.host, slow.host], vars: { MAX_FILE_BYTES: String(1024 * 1024) } });
-});
-after(async () => {
-  await worker?.stop();
-  await origin?.close();
-  await slow?.close();
-});
+let slow;
+let origin;
+let worker;
+useStack(async () => {
+  slow = await startHoldingOrigin(1000);
+  return { allow: [slow.host], vars: { MAX_FILE_BYTES: String(1024 * 1024) } };
+}, (s) => ({ origin, worker } = s));
+after(() => slow?.close());
 
 const as = (key) => ({ token: key });
 const A = KEYS.a.key;
@@ -70,9 +73,11 @@ describe('one file', () => {
     assertError(await api(worker, 'GET', `/api/v1/files/${d.file_id}`, {}), 401, /missing API key/);
   });
 
-  test('DELETE: gone at once from both URLs, object and index removed', async () => {
+  test('DELETE: gone at once from both URLs, and its object from R2', async () => {
     const d = await put('del', TYPES.gif.bytes, 'bye.gif');
     assert.equal(sha256((await get(d.download_url)).body), sha256(TYPES.gif.bytes));
+    assert.equal(sha256((await get(d.file_url)).body), sha256(TYPES.gif.bytes));
+    assert.ok(worker.r2().objects.some((o) => o.key === `o/${d.file_id}`), 'stored under o/{file_id}');
     const res = await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A));
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.deepEqual(res.json.data, { file_id: d.file_id, deleted: true });
@@ -80,8 +85,7 @@ describe('one file', () => {
     assert.equal((await get(d.download_url)).status, 404);
     assertError(await api(worker, 'GET', `/api/v1/files/${d.file_id}`, as(A)), 404, /file not found/);
     assertError(await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A)), 404, /file not found/);
-    const left = worker.r2().objects.filter((o) => o.key.includes('/del/') || o.key === `i/${d.file_id}`);
-    assert.deepEqual(left, []);
+    assert.ok(!worker.r2().objects.some((o) => o.key === `o/${d.file_id}`), 'o/{file_id} is deleted');
   });
 
   test('an id whose name was overwritten since is gone; the new file stays', async () => {
@@ -89,9 +93,11 @@ describe('one file', () => {
     const now = await put('ow', filler(700, 32), 'same.bin');
     assertError(await api(worker, 'GET', `/api/v1/files/${old.file_id}`, as(A)), 404, /file not found/);
     assertError(await api(worker, 'DELETE', `/api/v1/files/${old.file_id}`, as(A)), 404, /file not found/);
+    assert.equal((await get(old.download_url)).status, 404);
     const res = await api(worker, 'GET', `/api/v1/files/${now.file_id}`, as(A));
-    assert.equal(res.json.data.file_size, 700);
-    assert.equal((await get(now.file_url)).body.length, 700);
+    assert.deepEqual(res.json.data, now);
+    assert.equal(sha256((await get(now.file_url)).body), sha256(filler(700, 32)));
+    assert.equal(sha256((await get(now.download_url)).body), sha256(filler(700, 32)));
   });
 
   test('wrong method is 405 with Allow', async () => {
@@ -132,6 +138,23 @@ describe('listing', () => {
     assert.deepEqual(theirs.json.data.files.map((f) => f.file_name), ['theirs.png']);
   });
 
+  test('order=name (the default) sorts by upload_path, then file_name; order=upload_time holds the same files', async () => {
+    for (const [path, name] of [['sorted/b', 'a.bin'], ['sorted', 'z.bin'], ['sorted/a', 'm.bin'], ['sorted', 'c.bin']]) {
+      await put(path, filler(10, 70), name);
+    }
+    const names = (res) => res.json.data.files.map((f) => `${f.upload_path}/${f.file_name}`);
+    const byDefault = await api(worker, 'GET', '/api/v1/files?upload_path=sorted', as(A));
+    const byName = await api(worker, 'GET', '/api/v1/files?upload_path=sorted&order=name', as(A));
+    const expected = ['sorted/c.bin', 'sorted/z.bin', 'sorted/a/m.bin', 'sorted/b/a.bin']; // `sorted` < `sorted/a` < `sorted/b`
+    assert.deepEqual(names(byName), expected);
+    assert.deepEqual(names(byDefault), names(byName));
+    const byTime = await api(worker, 'GET', '/api/v1/files?upload_path=sorted&order=upload_time', as(A));
+    assert.equal(byTime.status, 200, JSON.stringify(byTime.json));
+    assert.deepEqual([...names(byTime)].sort(), [...expected].sort());
+    const times = byTime.json.data.files.map((f) => Date.parse(f.upload_time));
+    assert.deepEqual(times, [...times].sort((x, y) => y - x), 'newest first');
+  });
+
   test('a deleted file leaves the listing at once', async () => {
     const d = await put('shrinking', TYPES.png.bytes, 'x.png');
     await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A));
@@ -145,18 +168,23 @@ describe('listing', () => {
     ['cursor=garbage!', /invalid `cursor`/],
     ['upload_path=../x', /invalid `upload_path`/],
     ['sort=name', /unknown field `sort`/],
+    ['order=size', /invalid `order`/],
   ]) {
     test(`bad query ${q} is 400`, async () => {
       assertError(await api(worker, 'GET', `/api/v1/files?${q}`, as(A)), 400, fragment);
     });
   }
 
-  test('a cursor from one folder is refused in another', async () => {
+  test('a cursor from one folder or order is refused in another', async () => {
     for (let i = 0; i < 3; i++) await put('cur', TYPES.gif.bytes, `${i}.gif`);
     const first = await api(worker, 'GET', '/api/v1/files?upload_path=cur&limit=1', as(A));
     const { cursor } = first.json.data;
     assert.ok(cursor);
     assertError(await api(worker, 'GET', `/api/v1/files?upload_path=other&cursor=${cursor}`, as(A)), 400, /invalid `cursor`/);
+    assertError(await api(worker, 'GET', `/api/v1/files?upload_path=cur&order=upload_time&cursor=${cursor}`, as(A)), 400, /invalid `cursor`/);
+    const next = await api(worker, 'GET', `/api/v1/files?upload_path=cur&limit=1&cursor=${cursor}`, as(A));
+    assert.equal(next.status, 200, 'and accepted where it came from');
+    assert.equal(next.json.data.files[0].file_name, '1.gif');
   });
 });
 
@@ -214,6 +242,7 @@ describe('batch upload', () => {
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.equal(res.json.data.succeeded, 18);
     assert.equal(slow.state.served, 18);
+    // the origin answers nothing while requests keep coming: all the Worker opens at once pile up
     assert.ok(slow.state.maxInFlight > 1, `concurrent (max ${slow.state.maxInFlight})`);
     assert.ok(slow.state.maxInFlight <= 6, `bounded (max ${slow.state.maxInFlight})`);
   });

@@ -1,33 +1,19 @@
-// Quotas over HTTP: one ledger per key (a Durable Object) that holds under concurrency,
-// settles to real sizes, and gets quota back on failure, delete, overwrite and expiry.
-// After every step the ledger (GET /api/v1/usage) equals what local R2 holds.
-import { test, before, after } from 'node:test';
+// Quotas over HTTP: the key's authority (a Durable Object per key) holds them under
+// concurrency, counts real sizes, and gives quota back on failure, delete, overwrite and
+// expiry. After every step usage (GET /api/v1/usage) equals what local R2 holds for the key.
+import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, api, get } from './support/worker.mjs';
-import { TYPES, filler } from './support/fixtures.mjs';
+import { useStack, upload, api, get } from './support/worker.mjs';
+import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+import { assertNothingStored } from './support/assert.mjs';
+import { sleep } from './support/burst.mjs';
 
 const ADMIN = 'quota-admin-token';
-const MAX_FILE = 64 * 1024;
-const TTL = 3;
+const KiB = 1024;
+const MAX_FILE = 64 * KiB;
 let origin;
 let worker;
-let shortLived;
-
-before(async () => {
-  origin = await startOrigin();
-  const common = { allow: [origin.host], adminToken: ADMIN };
-  worker = await startWorker({ ...common, vars: { MAX_FILE_BYTES: String(MAX_FILE) } });
-  // triggers `scheduled`, which local assets break (see startWorker)
-  shortLived = await startWorker({ ...common, assets: false, vars: { FILE_TTL_SECONDS: String(TTL) } });
-});
-after(async () => {
-  await worker?.stop();
-  await shortLived?.stop();
-  await origin?.close();
-});
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+useStack({ adminToken: ADMIN, vars: { MAX_FILE_BYTES: String(MAX_FILE) } }, (s) => ({ origin, worker } = s));
 
 async function newKey(w, quota) {
   const res = await api(w, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'quota', ...quota } });
@@ -41,14 +27,17 @@ async function usage(w, key) {
   return res.json.data;
 }
 
-/** The ledger equals local R2: live bytes and files of the key, nothing reserved. */
-async function assertLedgerMatchesStorage(w, key) {
-  const objects = w.r2().objects.filter((o) => o.key.startsWith(`f/${key.key_id}/`));
+/** The counters of a usage answer. */
+const counters = (u) => ({ bytes: u.bytes, files: u.files, reserved_bytes: u.reserved_bytes, reserved_files: u.reserved_files });
+
+/** The key's objects in local R2: `o/{file_id}`, owned by the key. */
+const objectsOf = (w, key) => w.r2().objects.filter((o) => o.key.startsWith('o/') && o.custom.owner === key.key_id);
+
+/** Usage equals local R2: the key's live bytes and files, nothing reserved. */
+async function assertUsageMatchesStorage(w, key) {
+  const objects = objectsOf(w, key);
   const u = await usage(w, key);
-  assert.deepEqual(
-    { bytes: u.bytes, files: u.files, reserved_bytes: u.reserved_bytes, reserved_files: u.reserved_files },
-    { bytes: objects.reduce((n, o) => n + o.size, 0), files: objects.length, reserved_bytes: 0, reserved_files: 0 },
-  );
+  assert.deepEqual(counters(u), { bytes: objects.reduce((n, o) => n + o.size, 0), files: objects.length, reserved_bytes: 0, reserved_files: 0 });
   return u;
 }
 
@@ -66,7 +55,7 @@ test('32 concurrent uploads against a quota of 10 files: exactly 10 succeed', as
     assert.deepEqual([r.json.success, r.json.code, r.json.data], [false, 429, null]);
     assert.match(r.json.msg, /quota exhausted: .* of 10 files/);
   }
-  const u = await assertLedgerMatchesStorage(worker, key);
+  const u = await assertUsageMatchesStorage(worker, key);
   assert.equal(u.files, 10);
   assert.equal(u.bytes, 10 * TYPES.png.bytes.length);
 });
@@ -80,36 +69,83 @@ test('a byte quota admits what fits; the 429 states quota and usage', async () =
   assert.deepEqual(statuses, [200, 200, 429]);
   const last = await upload(worker, { file_url: url, file_name: 'x.bin' }, { key: key.key });
   assert.match(last.json.msg, /needs 10000 bytes and 1 file; in use 20000 of 25000 bytes and 2 of 1000 files/);
-  await assertLedgerMatchesStorage(worker, key);
+  await assertUsageMatchesStorage(worker, key);
 });
 
-test('an unknown length reserves MAX_FILE_BYTES, then settles to the real size', async () => {
+test('an unknown length reserves MAX_FILE_BYTES, then counts the real size', async () => {
   const key = await newKey(worker, { max_bytes: MAX_FILE + 100 });
   const chunked = origin.file('/chunked.bin', filler(5_000, 22), { chunked: true });
   const first = await upload(worker, { file_url: chunked, file_name: 'a.bin' }, { key: key.key });
   assert.equal(first.status, 200, JSON.stringify(first.json));
-  assert.equal((await usage(worker, key)).bytes, 5_000, 'settled to the real size');
+  assert.deepEqual(counters(await usage(worker, key)), { bytes: 5_000, files: 1, reserved_bytes: 0, reserved_files: 0 }, 'the real size');
   // now 5000 used: a second unknown-length body would need MAX_FILE more
+  const mark = worker.r2();
   const second = await upload(worker, { file_url: chunked, file_name: 'b.bin' }, { key: key.key });
   assert.equal(second.status, 429);
   assert.match(second.json.msg, new RegExp(`needs ${MAX_FILE} bytes`));
-  await assertLedgerMatchesStorage(worker, key);
+  assertNothingStored(worker, mark);
+  await assertUsageMatchesStorage(worker, key);
 });
 
-test('failed uploads give their reservation back', async () => {
-  const key = await newKey(worker, { max_files: 1 });
-  const failing = [
-    origin.status('/gone.png', 404),
-    origin.drop('/drop.png', Buffer.concat([TYPES.png.bytes, filler(1000, 23)]), { contentLength: 50_000 }),
-    origin.file('/big.bin', filler(MAX_FILE + 1, 24)),
+test('a small upload that does not fit is 429 and leaves nothing stored', async () => {
+  // known length up to 64 KiB: stored first, then refused by the commit, which deletes it
+  const key = await newKey(worker, { max_bytes: 15_000 });
+  const url = origin.file('/fits-once.bin', filler(10_000, 29));
+  assert.equal((await upload(worker, { file_url: url, file_name: 'a.bin' }, { key: key.key })).status, 200);
+  const mark = worker.r2();
+  const refused = await upload(worker, { file_url: url, file_name: 'b.bin' }, { key: key.key });
+  assert.equal(refused.status, 429, JSON.stringify(refused.json));
+  assertNothingStored(worker, mark);
+  await assertUsageMatchesStorage(worker, key);
+});
+
+describe('a failed upload gives back everything it reserved', () => {
+  // a Worker of its own: a short fetch deadline, and a limit above the small-body line, so
+  // a known length can take either path (read whole up to 64 KiB, reserved above)
+  const LIMIT = 1024 * KiB;
+  const TIMEOUT_MS = 1500;
+  const failing = useStack({ adminToken: ADMIN, vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  let key;
+  let baseline;
+  before(async () => {
+    const { origin: o, worker: w } = failing;
+    key = await newKey(w, { max_files: 2 });
+    // one live file, so "back to what it was" is not just zero
+    assert.equal((await upload(w, { file_url: o.file('/kept.png', TYPES.png.bytes), file_name: 'kept.png' }, { key: key.key })).status, 200);
+    baseline = counters(await usage(w, key));
+    assert.deepEqual(baseline, { bytes: TYPES.png.bytes.length, files: 1, reserved_bytes: 0, reserved_files: 0 });
+  });
+
+  const start = Buffer.concat([TYPES.png.bytes, filler(4096, 30)]);
+  const cases = [
+    ['origin 404', 502, (o) => o.status('/gone.png', 404)],
+    ['Content-Length over the limit', 413, (o) => o.stall('/big-cl.bin', Buffer.alloc(10), { contentLength: LIMIT + 1 })],
+    ['over the limit without Content-Length', 413, (o) => o.file('/big-chunked.bin', filler(LIMIT + 64 * KiB, 31), { chunked: true })],
+    ['origin timeout, Content-Length 200 KiB (reserved)', 504, (o) => o.stall('/stall-200k.bin', start, { contentLength: 200 * KiB })],
+    ['origin timeout, Content-Length 48 KiB (read whole)', 504, (o) => o.stall('/stall-48k.bin', start, { contentLength: 48 * KiB })],
+    ['origin timeout without Content-Length', 504, (o) => o.stall('/stall-chunked.bin', start)],
+    ['origin reset, Content-Length 200 KiB (reserved)', 502, (o) => o.drop('/reset-200k.bin', filler(60 * KiB, 32), { contentLength: 200 * KiB })],
+    ['origin reset, Content-Length 48 KiB (read whole)', 502, (o) => o.drop('/reset-48k.bin', filler(16 * KiB, 33), { contentLength: 48 * KiB })],
+    ['origin reset without Content-Length', 502, (o) => o.drop('/reset-chunked.bin', filler(300 * KiB, 34))],
   ];
-  for (const url of failing) {
-    const res = await upload(worker, { file_url: url }, { key: key.key });
-    assert.notEqual(res.status, 200);
-    assert.notEqual(res.status, 429, 'the failed one before it released its reservation');
+  for (const [label, status, serve] of cases) {
+    test(`${label}: ${status}, usage as before, nothing stored`, async () => {
+      const { origin: o, worker: w } = failing;
+      const mark = w.r2();
+      const res = await upload(w, { file_url: serve(o), upload_path: 'failing', file_name: 'f.bin' }, { key: key.key });
+      assert.equal(res.status, status, JSON.stringify(res.json));
+      assert.deepEqual(counters(await usage(w, key)), baseline, 'bytes, files and reservations as before');
+      assertNothingStored(w, mark);
+    });
   }
-  await assertLedgerMatchesStorage(worker, key);
-  assert.equal((await upload(worker, { file_url: origin.file('/fine.png', TYPES.png.bytes) }, { key: key.key })).status, 200);
+
+  test('after all of them the quota of 2 files still holds exactly one more', async () => {
+    const { origin: o, worker: w } = failing;
+    const url = o.file('/more.png', TYPES.png.bytes);
+    assert.equal((await upload(w, { file_url: url, file_name: 'second.png' }, { key: key.key })).status, 200);
+    assert.equal((await upload(w, { file_url: url, file_name: 'third.png' }, { key: key.key })).status, 429);
+    await assertUsageMatchesStorage(w, key);
+  });
 });
 
 test('overwriting a name counts the file once, at its new size', async () => {
@@ -119,7 +155,7 @@ test('overwriting a name counts the file once, at its new size', async () => {
   assert.equal((await upload(worker, { file_url: small, upload_path: 'o', file_name: 'same.bin' }, { key: key.key })).status, 200);
   const again = await upload(worker, { file_url: large, upload_path: 'o', file_name: 'same.bin' }, { key: key.key });
   assert.equal(again.status, 200, JSON.stringify(again.json));
-  const u = await assertLedgerMatchesStorage(worker, key);
+  const u = await assertUsageMatchesStorage(worker, key);
   assert.deepEqual([u.files, u.bytes], [1, 3_000]);
 });
 
@@ -133,48 +169,63 @@ test('delete gives the quota back', async () => {
   assert.equal(del.status, 200, JSON.stringify(del.json));
   assert.equal((await usage(worker, key)).files, 1);
   assert.equal((await upload(worker, { file_url: url, file_name: 'c.png' }, { key: key.key })).status, 200);
-  await assertLedgerMatchesStorage(worker, key);
+  await assertUsageMatchesStorage(worker, key);
 });
 
-test('expiry gives the quota back exactly once: on read and in the sweep', async () => {
-  const key = await newKey(shortLived, { max_files: 2 });
-  const url = origin.file('/e.png', TYPES.png.bytes);
-  const read = (await upload(shortLived, { file_url: url, upload_path: 'exp', file_name: 'read.png' }, { key: key.key })).json.data;
-  const swept = (await upload(shortLived, { file_url: url, upload_path: 'exp', file_name: 'swept.png' }, { key: key.key })).json.data;
-  assert.equal((await usage(shortLived, key)).files, 2);
-  await sleep(Date.parse(read.expires_at) - Date.now() + 500);
-  // a new file that is still live while the old ones are given back
-  const live = await upload(shortLived, { file_url: url, upload_path: 'live', file_name: 'new.png' }, { key: key.key });
-  assert.equal(live.status, 429, 'expired but not yet deleted files still count');
-  assert.equal((await get(read.download_url)).status, 404);
-  assert.equal((await get(read.file_url)).status, 404, 'a second reader releases nothing more');
-  assert.equal((await usage(shortLived, key)).files, 1);
-  await shortLived.cron();
-  assert.equal((await get(swept.download_url)).status, 404);
-  await assertLedgerMatchesStorage(shortLived, key);
-  assert.equal((await usage(shortLived, key)).files, 0);
-  const fresh = await upload(shortLived, { file_url: url, upload_path: 'live', file_name: 'new.png' }, { key: key.key });
-  assert.equal(fresh.status, 200);
-  // the sweep again: the earlier files' releases do not touch the live one
-  await shortLived.cron();
-  const u = await assertLedgerMatchesStorage(shortLived, key);
-  assert.equal(u.files, 1);
-});
+describe('expiry', () => {
+  const TTL = 5;
+  const shortLived = useStack({ adminToken: ADMIN, vars: { FILE_TTL_SECONDS: String(TTL) } });
 
-test('the expiry of an overwritten upload leaves the newer file and its quota alone', async () => {
-  const key = await newKey(shortLived, {});
-  const first = await upload(shortLived, { file_url: origin.file('/ow1.bin', filler(1_000, 27)), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
-  assert.equal(first.status, 200);
-  await sleep(2_200); // the newer upload expires at least two seconds later
-  const newer = await upload(shortLived, { file_url: origin.file('/ow2.bin', filler(2_000, 28)), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
-  assert.equal(newer.status, 200);
-  await sleep(Math.max(0, Date.parse(first.json.data.expires_at) - Date.now() + 300));
-  assert.equal((await get(first.json.data.download_url)).status, 404);
-  const served = await get(newer.json.data.file_url);
-  assert.equal(served.status, 200, 'the newer file survived the old id\'s expiry');
-  assert.equal(served.body.length, 2_000);
-  const u = await assertLedgerMatchesStorage(shortLived, key);
-  assert.deepEqual([u.files, u.bytes], [1, 2_000]);
+  /** Polls `check` once a second until it answers true, at most `seconds` times. */
+  async function eventually(seconds, check) {
+    for (let i = 0; i < seconds; i++) {
+      if (await check()) return true;
+      await sleep(1_000);
+    }
+    return check();
+  }
+
+  test('expiry gives the quota back, by the alarm, once', async () => {
+    const { origin: o, worker: w } = shortLived;
+    const key = await newKey(w, { max_files: 2 });
+    const url = o.file('/e.png', TYPES.png.bytes);
+    const a = (await upload(w, { file_url: url, upload_path: 'exp', file_name: 'a.png' }, { key: key.key })).json.data;
+    const b = (await upload(w, { file_url: url, upload_path: 'exp', file_name: 'b.png' }, { key: key.key })).json.data;
+    assert.equal((await usage(w, key)).files, 2);
+    assert.equal((await upload(w, { file_url: url, upload_path: 'live', file_name: 'new.png' }, { key: key.key })).status, 429, 'full while they live');
+    await sleep(Math.max(0, Date.parse(b.expires_at) - Date.now()));
+    // nobody reads them: the alarm alone gives their quota back and deletes their objects
+    assert.ok(await eventually(60, async () => (await usage(w, key)).files === 0), 'usage back to zero within a minute');
+    assert.deepEqual(objectsOf(w, key).map((x) => x.key), []);
+    for (const d of [a, b]) {
+      assert.equal((await get(d.download_url)).status, 404);
+      assert.equal((await get(d.file_url)).status, 404);
+    }
+    const fresh = await upload(w, { file_url: url, upload_path: 'live', file_name: 'new.png' }, { key: key.key });
+    assert.equal(fresh.status, 200, JSON.stringify(fresh.json));
+    // the expired files' quota came back once: the live file counts, exactly
+    const u = await assertUsageMatchesStorage(w, key);
+    assert.deepEqual([u.files, u.bytes], [1, TYPES.png.bytes.length]);
+  });
+
+  test('the expiry of an overwritten upload leaves the newer file and its quota alone', async () => {
+    const { origin: o, worker: w } = shortLived;
+    const key = await newKey(w, {});
+    const first = await upload(w, { file_url: o.file('/ow1.bin', filler(1_000, 27)), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
+    assert.equal(first.status, 200);
+    await sleep(3_200); // the newer upload expires at least two seconds after the first
+    const newerBytes = filler(2_000, 28);
+    const newer = await upload(w, { file_url: o.file('/ow2.bin', newerBytes), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
+    assert.equal(newer.status, 200);
+    assert.ok(Date.parse(newer.json.data.expires_at) - Date.parse(first.json.data.expires_at) >= 2_000);
+    await sleep(Math.max(0, Date.parse(first.json.data.expires_at) - Date.now() + 300));
+    assert.equal((await get(first.json.data.download_url)).status, 404);
+    const served = await get(newer.json.data.file_url);
+    assert.equal(served.status, 200, 'the newer file survived the old id\'s expiry');
+    assert.equal(sha256(served.body), sha256(newerBytes));
+    const u = await assertUsageMatchesStorage(w, key);
+    assert.deepEqual([u.files, u.bytes], [1, 2_000]);
+  });
 });
 
 test('usage needs a valid key', async () => {

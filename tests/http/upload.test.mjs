@@ -1,27 +1,22 @@
 // The upload Worker over HTTP in local workerd, against a loopback origin: every status,
-// every type, both storage paths, overwrite, tenancy, and byte-exact serving.
-import { test, before, after, describe } from 'node:test';
+// every type, both storage paths, overwrite, tenancy, byte-exact serving with exact caching
+// headers, and the storage calls one small upload makes.
+import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin } from './support/origin.mjs';
-import { startWorker, upload, get, freePort, KEYS } from './support/worker.mjs';
+import { useStack, upload, get, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
-import { assertError } from './support/assert.mjs';
+import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
 
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
 const LIMIT = 16 * MiB;
+let deadPort; // allow-listed, nothing listens there
 let origin;
 let worker;
-let deadPort; // allow-listed, nothing listens there
-
-before(async () => {
-  origin = await startOrigin();
+useStack(async () => {
   deadPort = await freePort();
-  worker = await startWorker({ allow: [origin.host, `127.0.0.1:${deadPort}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } });
-});
-after(async () => {
-  await worker?.stop();
-  await origin?.close();
-});
+  return { allow: [`127.0.0.1:${deadPort}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } };
+}, (s) => ({ origin, worker } = s));
 
 /** Every served copy equals the origin's bytes. */
 async function assertServes(data, bytes) {
@@ -34,8 +29,8 @@ async function assertServes(data, bytes) {
   }
 }
 
-/** Keys in local R2 under this test's path. */
-const stored = (prefix) => worker.r2().objects.filter((o) => o.key.startsWith(prefix));
+/** The keys of local R2's objects. */
+const objectKeys = () => worker.r2().objects.map((o) => o.key);
 
 describe('health and routing', () => {
   test('GET /api/v1/health answers {"ok":true} without auth', async () => {
@@ -147,12 +142,16 @@ describe('URL policy: private, reserved and internal targets are refused', () =>
       [`${worker.url}/api/v1/health`, /file_url rejected: the service's own host/],
     ];
   };
-  test('each refused URL is 400 naming the rule, and nothing is fetched', async () => {
+  test('each refused URL is 400 naming the rule, nothing is fetched and nothing stored', async () => {
+    // the ones that name the origin's own port would reach it: it counts what it is asked
+    origin.file('/x.png', TYPES.png.bytes, { contentType: 'image/png' });
+    const mark = worker.r2();
     for (const [url, fragment] of refused()) {
       const res = await upload(worker, { file_url: url, upload_path: 'refused' });
       assertError(res, 400, fragment);
     }
-    assert.deepEqual(stored(`f/${KEYS.a.record.id}/refused/`), []);
+    assert.equal(origin.hits('/x.png'), 0, 'the origin was never asked');
+    assertNothingStored(worker, mark);
   });
 
   test('the allow-listed origin on another port is not exempt', async () => {
@@ -172,10 +171,11 @@ describe('URL policy: private, reserved and internal targets are refused', () =>
       const to = typeof target === 'function' ? target() : target;
       const slug = label.replace(/\W+/g, '-');
       const start = origin.status(`/redir/${slug}`, 302, to);
+      const mark = worker.r2();
       const res = await upload(worker, { file_url: start, upload_path: `redir-${slug}` });
       assertError(res, 400, fragment);
       assert.doesNotMatch(res.json.msg, /169\.254|2130706433|127\.0\.0\.1/);
-      assert.deepEqual(stored(`f/${KEYS.a.record.id}/redir-${slug}/`), []);
+      assertNothingStored(worker, mark);
     });
   }
 });
@@ -247,9 +247,11 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
 });
 
 describe('FileData', () => {
-  test('has the ten fields, the namespace in file_url, and expiry = upload + TTL', async () => {
+  test('has the ten fields, the namespace in file_url, upload_time now and expiry = upload + TTL', async () => {
     const url = origin.file('/docs/report.pdf', TYPES.pdf.bytes, { contentType: 'application/pdf' });
+    const sent = Date.now();
     const res = await upload(worker, { file_url: url, upload_path: '/reports/2026/', file_name: 'q3 report.pdf' });
+    const answered = Date.now();
     assert.equal(res.status, 200);
     assert.equal(res.json.msg, 'File uploaded successfully');
     const d = res.json.data;
@@ -261,7 +263,10 @@ describe('FileData', () => {
     assert.equal(d.file_url, `${worker.url}/f/${KEYS.a.record.id}/reports/2026/q3%20report.pdf`);
     assert.equal(d.download_url, `${worker.url}/api/v1/files/download/${d.file_id}`);
     assert.match(d.upload_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
-    assert.equal(Date.parse(d.expires_at) - Date.parse(d.upload_time), 259_200_000);
+    // the second the upload was made in (stamps are whole seconds), 72 hours before expiry
+    const uploaded = Date.parse(d.upload_time);
+    assert.ok(uploaded >= sent - (sent % 1000) && uploaded <= answered, `${d.upload_time} within the request`);
+    assert.equal(Date.parse(d.expires_at) - uploaded, 259_200_000);
     const dl = await get(d.download_url);
     assert.equal(dl.headers.get('content-disposition'), `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`);
   });
@@ -292,8 +297,8 @@ describe('size and storage paths', () => {
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.equal(res.json.data.file_size, bytes.length);
     await assertServes(res.json.data, bytes);
-    const uploads = worker.r2().multipart.filter((m) => m.key === `f/${KEYS.a.record.id}/mp/big.bin`);
-    assert.equal(uploads.length, 1, 'one multipart upload ran');
+    const uploads = worker.r2().multipart.filter((m) => m.key === `o/${res.json.data.file_id}`);
+    assert.equal(uploads.length, 1, 'one multipart upload ran, into o/{file_id}');
     assert.notEqual(uploads[0].state, 0, 'and it is not left in progress');
   });
 
@@ -306,19 +311,23 @@ describe('size and storage paths', () => {
   });
 
   test('Content-Length over the limit is 413 before the body is read', async () => {
+    // the origin sends 10 bytes and stalls: reading the body would end in the 20 s timeout
     const url = origin.stall('/too-big-cl', Buffer.alloc(10), { contentLength: LIMIT + 1 });
+    const mark = worker.r2();
     const res = await upload(worker, { file_url: url, upload_path: 'toobig' });
     assertError(res, 413, new RegExp(`size limit of ${LIMIT} bytes`));
-    assert.deepEqual(stored(`f/${KEYS.a.record.id}/toobig/`), []);
+    assertNothingStored(worker, mark);
   });
 
   test('no Content-Length, over the limit: 413, nothing stored, multipart aborted', async () => {
     const url = origin.file('/chunked/huge.bin', filler(LIMIT + MiB, 9), { chunked: true, contentType: null });
+    const mark = worker.r2();
     const res = await upload(worker, { file_url: url, upload_path: 'huge', file_name: 'huge.bin' });
     assertError(res, 413, /size limit/);
-    const state = worker.r2();
-    assert.deepEqual(state.objects.filter((o) => o.key.includes('/huge/')), []);
-    assert.deepEqual(state.multipart.filter((m) => m.key.includes('/huge/') && m.state === 0), []);
+    assertNothingStored(worker, mark);
+    const started = worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
+    assert.equal(started.length, 1, 'a multipart upload was started (the body is over one part)');
+    assert.equal(started[0].state, 2, 'and aborted');
   });
 });
 
@@ -348,12 +357,10 @@ describe('origin failures', () => {
   for (const [label, opts] of [['with', { contentLength: 4 * MiB }], ['without', {}]]) {
     test(`a connection dropped mid-body (${label} Content-Length) is 502 and stores nothing`, async () => {
       const url = origin.drop(`/drop-${label}`, filler(MiB + 7, 10), opts);
+      const mark = worker.r2();
       const res = await upload(worker, { file_url: url, upload_path: `dropped-${label}`, file_name: 'd.bin' });
       assertError(res, 502, /connection failed/);
-      const state = worker.r2();
-      assert.deepEqual(state.objects.filter((o) => o.key.includes(`/dropped-${label}/`)), []);
-      assert.deepEqual(state.objects.filter((o) => o.key.startsWith('i/') && o.custom.object_key.includes(`/dropped-${label}/`)), []);
-      assert.deepEqual(state.multipart.filter((m) => m.state === 0), []);
+      assertNothingStored(worker, mark);
     });
   }
 });
@@ -361,14 +368,21 @@ describe('origin failures', () => {
 describe('overwrite and tenancy', () => {
   test('same key, same path and name: new bytes at once, old file_id gone', async () => {
     const first = await upload(worker, { file_url: origin.file('/v1.png', TYPES.png.bytes), upload_path: 'ow', file_name: 'same.png' });
+    assert.equal(first.status, 200);
+    await assertServes(first.json.data, TYPES.png.bytes); // the name is read (and may be cached) before the overwrite
     const newer = Buffer.concat([TYPES.png.bytes, Buffer.from('version 2')]);
     const second = await upload(worker, { file_url: origin.file('/v2.png', newer), upload_path: 'ow', file_name: 'same.png' });
-    assert.equal(first.status, 200);
     assert.equal(second.status, 200);
     assert.equal(first.json.data.file_url, second.json.data.file_url);
     assert.notEqual(first.json.data.file_id, second.json.data.file_id);
+    // the old bytes left R2 before the overwrite was answered
+    const keys = objectKeys();
+    assert.ok(!keys.includes(`o/${first.json.data.file_id}`), 'the old object is deleted');
+    assert.ok(keys.includes(`o/${second.json.data.file_id}`), 'the new one is stored under its own id');
     await assertServes(second.json.data, newer);
-    assert.equal((await get(first.json.data.download_url)).status, 404);
+    const old = await get(first.json.data.download_url);
+    assert.equal(old.status, 404);
+    assert.deepEqual(JSON.parse(old.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
   });
 
   test('another key cannot touch it: same path and name land in its own namespace', async () => {
@@ -412,9 +426,17 @@ describe('serving', () => {
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-length'), String(bytes.length));
       assert.equal(res.body.length, 0);
-      const cache = res.headers.get('cache-control');
-      const maxAge = Number(/max-age=(\d+)/.exec(cache)[1]);
-      assert.ok(maxAge <= 259_200, cache);
+    });
+
+    test(`${which}: Cache-Control is exact on 200, 206, 304 and HEAD`, async () => {
+      const full = await get(data[which]);
+      const answers = [full, await get(data[which], { range: 'bytes=0-9' }), await get(data[which], { 'if-none-match': full.headers.get('etag') }), await get(data[which], {}, 'HEAD')];
+      assert.deepEqual(answers.map((r) => r.status), [200, 206, 304, 200]);
+      for (const res of answers) {
+        if (which === 'file_url') assertFileUrlCaching(res);
+        // 72 hours left: capped at a day
+        else assert.equal(assertDownloadCaching(res, data.expires_at), 86_400);
+      }
     });
   }
 
@@ -436,5 +458,43 @@ describe('serving', () => {
       assert.equal(res.status, 404);
       assert.deepEqual(JSON.parse(res.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
     }
+  });
+});
+
+describe('storage calls (a Worker that counts them)', () => {
+  const counted = useStack({ counting: true });
+
+  test('a small known-length upload makes one R2 put, one authority call and no KV read', async () => {
+    const { origin: o, worker: w } = counted;
+    const bytes = filler(10 * KiB, 90);
+    const url = o.file('/counted/ten-k.bin', bytes); // with Content-Length
+    // the same key once before: its record is in the isolate's key cache
+    const warm = await upload(w, { file_url: url, upload_path: 'counted', file_name: 'warm.bin' });
+    assert.equal(warm.status, 200, JSON.stringify(warm.json));
+
+    const { calls, result } = await w.countCalls(() => upload(w, { file_url: url, upload_path: 'counted', file_name: 'one.bin' }));
+    assert.equal(result.status, 200, JSON.stringify(result.json));
+    assert.equal(calls.r2Writes, 1, `one R2 write: ${JSON.stringify(calls.raw)}`);
+    assert.deepEqual(calls.r2, { put: 1 }, `a put and no other R2 call: ${JSON.stringify(calls.raw)}`);
+    assert.equal(calls.authorityCalls, 1, `one call to the key's authority: ${JSON.stringify(calls.raw)}`);
+    assert.equal(calls.kvReads, 0, `no KV read: ${JSON.stringify(calls.raw)}`);
+    assert.deepEqual(calls.kv, {}, 'no KV call at all');
+    const d = result.json.data;
+    assert.equal(d.file_size, bytes.length);
+    assert.equal(sha256((await get(d.download_url)).body), sha256(bytes));
+  });
+
+  test('a small overwrite adds only the delete of the replaced object', async () => {
+    const { origin: o, worker: w } = counted;
+    const first = await upload(w, { file_url: o.file('/counted/v1.bin', filler(10 * KiB, 91)), upload_path: 'counted', file_name: 'ow.bin' });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const newer = filler(10 * KiB, 92);
+    const { calls, result } = await w.countCalls(() => upload(w, { file_url: o.file('/counted/v2.bin', newer), upload_path: 'counted', file_name: 'ow.bin' }));
+    assert.equal(result.status, 200, JSON.stringify(result.json));
+    assert.deepEqual(calls.r2, { put: 1, delete: 1 }, JSON.stringify(calls.raw));
+    assert.equal(calls.authorityCalls, 1, JSON.stringify(calls.raw));
+    assert.equal(calls.kvReads, 0, JSON.stringify(calls.raw));
+    assert.equal((await get(first.json.data.download_url)).status, 404);
+    assert.equal(sha256((await get(result.json.data.file_url)).body), sha256(newer));
   });
 });

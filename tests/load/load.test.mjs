@@ -2,13 +2,12 @@
 // Content-Length and half chunked, against the Worker in local workerd. Every upload must
 // succeed and every served byte must match its origin (SHA-256). Bounded: 64 uploads, one
 // deadline. The figures are printed and written to tests/artifacts/load.json.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startOrigin } from '../http/support/origin.mjs';
-import { get, startWorker, KEYS } from '../http/support/worker.mjs';
+import { get, useStack, KEYS } from '../http/support/worker.mjs';
 import { filler, sha256 } from '../http/support/fixtures.mjs';
 
 const KiB = 1024;
@@ -17,19 +16,11 @@ const COUNT = 64;
 const MIN = KiB;
 const MAX = 20 * MiB;
 const DEADLINE_MS = 8 * 60_000;
+// The per-upload deadline covers the whole transfer; 64 transfers share one machine here.
+// Chunked uploads reserve MAX_FILE_BYTES of quota each until they commit: room for all 64.
 let origin;
 let worker;
-
-before(async () => {
-  origin = await startOrigin();
-  // The per-upload deadline covers the whole transfer; 64 transfers share one machine here.
-  // Chunked uploads reserve MAX_FILE_BYTES of quota each until they settle: room for all 64.
-  worker = await startWorker({ allow: [origin.host], vars: { FETCH_TIMEOUT_MS: '240000', DEFAULT_MAX_BYTES: String(64 * 100 * MiB) } });
-});
-after(async () => {
-  await worker?.stop();
-  await origin?.close();
-});
+useStack({ vars: { FETCH_TIMEOUT_MS: '240000', DEFAULT_MAX_BYTES: String(64 * 100 * MiB) } }, (s) => ({ origin, worker } = s));
 
 // From 1 KiB to 20 MiB, log-spaced: 137 MiB in all, nine files above one multipart part
 // (5 MiB), five of them chunked.
@@ -118,6 +109,12 @@ test(`${COUNT} concurrent uploads, 1 KiB to 20 MiB, with and without Content-Len
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'load.json'), `${JSON.stringify(figures, null, 2)}\n`);
 
+  // R2 holds exactly the 64 uploads, each under o/{file_id}, nothing in progress
   const state = worker.r2();
   assert.equal(state.multipart.filter((m) => m.state === 0).length, 0, 'no multipart upload left in progress');
+  const stored = new Map(state.objects.map((o) => [o.key, o.size]));
+  assert.equal(stored.size, COUNT, 'one object per upload');
+  for (const r of results) assert.equal(stored.get(`o/${r.res.json.data.file_id}`), r.size, `upload ${r.i} stored under o/{file_id}`);
+  const u = await fetch(`${worker.url}/api/v1/usage`, { headers: { authorization: `Bearer ${KEYS.a.key}` } }).then((res) => res.json());
+  assert.deepEqual([u.data.files, u.data.bytes, u.data.reserved_bytes], [COUNT, total, 0], 'usage counts the 64, nothing reserved');
 });

@@ -8,3 +8,49 @@ export function assertError(res, status, fragment) {
   assert.deepEqual(res.json, { success: false, code: status, msg: res.json.msg, data: null });
   assert.match(res.json.msg, fragment);
 }
+
+/** Local R2 is exactly as it was at `mark` (a `worker.r2()` taken before): no object added
+ * or removed, and no multipart upload left in progress. */
+export function assertNothingStored(worker, mark, label) {
+  const now = worker.r2();
+  const had = new Set(mark.objects.map((o) => o.key));
+  const has = new Set(now.objects.map((o) => o.key));
+  assert.deepEqual(
+    {
+      added: [...has].filter((k) => !had.has(k)),
+      removed: [...had].filter((k) => !has.has(k)),
+      inProgress: now.multipart.filter((m) => m.state === 0).map((m) => m.key),
+    },
+    { added: [], removed: [], inProgress: [] },
+    label,
+  );
+}
+
+/** `file_url`'s Cache-Control: a name can be overwritten, so it is checked on every use. */
+export function assertFileUrlCaching(res) {
+  assert.equal(res.headers.get('cache-control'), 'public, max-age=0, must-revalidate');
+}
+
+/** Longest max-age a download_url gets (a day), whatever its remaining lifetime. */
+export const MAX_AGE_CAP_SECS = 86_400;
+
+/** `download_url`'s Cache-Control, exactly: `public, max-age=N, immutable` where N is the
+ * whole seconds left before `expiresAt` when the Worker answered, at most a day. When the
+ * answer has a Date header, the Worker's clock is taken from the second it names, give or
+ * take one second; local workerd sends none, and then the Worker's
+ * clock read between when the request left and when its answer came back (`sentAt`,
+ * `receivedAt` of support's get()). */
+export function assertDownloadCaching(res, expiresAt) {
+  const cache = res.headers.get('cache-control');
+  const m = /^public, max-age=(\d+), immutable$/.exec(cache ?? '');
+  assert.ok(m, `Cache-Control: ${cache}`);
+  const maxAge = Number(m[1]);
+  const expires = Date.parse(expiresAt);
+  const left = (now) => Math.min(MAX_AGE_CAP_SECS, Math.max(0, Math.floor((expires - now) / 1000)));
+  const date = res.headers.get('date');
+  // the Worker's clock read between `from` and `to`
+  const [from, to] = date ? [Date.parse(date) - 1000, Date.parse(date) + 2000] : [res.sentAt, res.receivedAt];
+  const [lo, hi] = [left(to), left(from)];
+  assert.ok(lo <= maxAge && maxAge <= hi, `Cache-Control: ${cache}; expected max-age in [${lo}, ${hi}] for expires_at ${expiresAt}`);
+  return maxAge;
+}

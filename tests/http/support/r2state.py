@@ -1,5 +1,7 @@
-"""Prints the local R2 state of a `wrangler dev --persist-to DIR` as JSON: objects and
-multipart uploads, read straight from miniflare's SQLite files (read-only)."""
+"""Prints the local R2 state of a `wrangler dev --persist-to DIR` as JSON: objects (the
+Worker keeps each upload's bytes at `o/{file_id}`, with custom metadata owner,
+original_name, upload_ms, expires_ms) and multipart uploads (state 0 in progress,
+1 completed, 2 aborted), read straight from miniflare's SQLite files (read-only)."""
 import glob
 import json
 import os
@@ -13,7 +15,7 @@ for path in glob.glob(pattern):
         continue
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     for key, size, custom in db.execute("SELECT key, size, custom_metadata FROM _mf_objects"):
-        state["objects"].append({"key": key, "size": size, "custom": json.loads(custom)})
+        state["objects"].append({"key": key, "size": size, "custom": json.loads(custom) if custom else {}})
     for upload_id, key, st in db.execute("SELECT upload_id, key, state FROM _mf_multipart_uploads"):
         state["multipart"].append({"upload_id": upload_id, "key": key, "state": st})
     db.close()

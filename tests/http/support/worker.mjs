@@ -1,8 +1,12 @@
 // Starts the built Worker in local workerd through wrangler's dev engine (`wrangler dev`'s
 // startWorker, local R2/KV/DO on disk) with its own state directory, seeded API keys and
-// `[vars]` overrides, on a free loopback port.
+// `[vars]` overrides, on a free loopback port; with a loopback origin beside it (startStack,
+// useStack); optionally counting its storage calls (counting.mjs). And the requests the
+// tests send it.
 import { execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
 import { unstable_startWorker } from 'wrangler';
+import { startOrigin } from './origin.mjs';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,30 +35,53 @@ export function freePort() {
   });
 }
 
-/** wrangler.toml without its `[assets]` and `[build]` tables (paths made absolute), written
- * into `dir`. Local `wrangler dev` 4.86 cannot trigger `scheduled` on a Worker with static
- * assets (the assets router gets the event: cloudflare/workers-sdk#9882, fixed in a later
- * miniflare), so tests that trigger the cron run without the demo page. */
-function configWithoutAssets(dir) {
+/** The config of one test Worker, written into `dir`, with a copy of the built Worker
+ * (build/*.js, build/*.wasm) beside it, so a `make build` during a test run cannot restart
+ * a Worker mid-test: wrangler.toml with `main` pointing at that copy (or, with `counting`,
+ * at a copy of counting.mjs that imports it), the assets directory made absolute, and no
+ * `[build]` (the tests run what `make build` built: `make test-http` builds first). */
+function testConfig(dir, { counting }) {
   const lines = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8').split('\n');
-  let skip = false;
+  let table = '';
   const kept = lines.filter((line) => {
-    if (/^\[/.test(line)) skip = /^\[(assets|build)\]\s*$/.test(line);
-    return !skip;
+    if (/^\[/.test(line)) table = line.trim();
+    return table !== '[build]';
   });
-  const text = kept.join('\n').replace(/^main = "(.*)"$/m, (_, main) => `main = ${JSON.stringify(path.join(ROOT, main))}`);
+  const builtMain = /^main = "(.*)"$/m.exec(kept.join('\n'))[1];
+  const built = path.dirname(path.join(ROOT, builtMain));
+  const copy = path.join(dir, 'build');
+  fs.mkdirSync(copy);
+  for (const name of fs.readdirSync(built)) {
+    if (/\.(m?js|wasm)$/.test(name)) fs.copyFileSync(path.join(built, name), path.join(copy, name));
+  }
+  let main = path.join(copy, path.basename(builtMain));
+  if (counting) {
+    // the same place relative to the copy as counting.mjs to build/ (its import is relative)
+    main = path.join(dir, path.relative(ROOT, COUNTING_MAIN));
+    fs.mkdirSync(path.dirname(main), { recursive: true });
+    fs.copyFileSync(COUNTING_MAIN, main);
+  }
+  const text = kept
+    .join('\n')
+    .replace(/^main = "(.*)"$/m, `main = ${JSON.stringify(main)}`)
+    .replace(/^directory = "(.*)"$/m, (_, assets) => `directory = ${JSON.stringify(path.join(ROOT, assets))}`);
   const file = path.join(dir, 'wrangler.toml');
   fs.writeFileSync(file, text);
   return file;
 }
 
+/** The test-only entry module that counts the Worker's storage calls (see counting.mjs). */
+const COUNTING_MAIN = path.join(ROOT, 'tests/http/support/counting.mjs');
+
 /** Starts a Worker; `vars` override `wrangler.toml [vars]`; `allow` lists the loopback
  * origins (`host:port`) exempt from the private-address rule (PRIVATE_FETCH_ALLOWLIST).
  * `adminToken` is the ADMIN_TOKEN secret (given as a var, which the Worker reads alike);
- * empty by default, which disables the admin API and overrides any local `.dev.vars`.
- * `assets: false` leaves out the demo page (needed to trigger `scheduled` locally).
+ * empty by default, which disables the admin API.
+ * `counting: true` runs the Worker behind tests/http/support/counting.mjs, which counts
+ * every call that reaches R2, KV and the key's Durable Object: `worker.counts()` reads them,
+ * `worker.resetCounts()` clears them, `worker.countCalls(fn)` returns what `fn` made.
  * `healthy: false` starts a Worker whose health check is expected to fail (bad config). */
-export async function startWorker({ vars = {}, allow = [], adminToken = '', assets = true, healthy = true } = {}) {
+export async function startWorker({ vars = {}, allow = [], adminToken = '', counting = false, healthy = true } = {}) {
   if (allow.length) vars = { PRIVATE_FETCH_ALLOWLIST: allow.join(','), ...vars };
   vars = { ADMIN_TOKEN: adminToken, ...vars };
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-state-'));
@@ -70,7 +97,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', asse
   // brought the runtime down when a Worker cancelled a large subrequest body (a 413 on a
   // chunked origin), which no deployed Worker sees.
   const worker = await unstable_startWorker({
-    config: assets ? path.join(ROOT, 'wrangler.toml') : configWithoutAssets(stateDir),
+    config: testConfig(stateDir, { counting }),
     bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }])),
     dev: {
       inspector: false,
@@ -85,25 +112,115 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', asse
   const health = await fetch(`${url}/api/v1/health`);
   if (healthy && !health.ok) throw new Error(`the Worker is not healthy: ${health.status}`);
 
-  return {
+  const countsAt = async (method, p) => {
+    if (!counting) throw new Error('storage calls are counted only in a Worker started with `counting: true`');
+    const res = await fetch(`${url}${p}`, { method });
+    if (res.status !== 200) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+    return normalCounts(await res.json());
+  };
+
+  const self = {
     url,
     stateDir,
-    /** Runs the Worker's `scheduled` handler (the cron sweep) and waits for it. Needs a
-     * Worker started with `assets: false` (see configWithoutAssets). */
-    async cron() {
-      const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=*/30+*+*+*+*`);
-      if (res.status !== 200) throw new Error(`scheduled handler: ${res.status} ${await res.text()}`);
-    },
-    /** Local R2 contents: `{objects: [{key,size,custom}], multipart: [{key,state}]}`. */
+    /** Local R2 contents: `{objects: [{key,size,custom}], multipart: [{upload_id,key,state}]}`
+     * (a multipart upload's `state` is 0 while in progress). */
     r2() {
       const out = execFileSync('python3', [path.join(ROOT, 'tests/http/support/r2state.py'), stateDir]);
       return JSON.parse(out.toString());
+    },
+    /** The storage calls counted since the last reset (see normalCounts). */
+    counts: () => countsAt('GET', '/__counts'),
+    resetCounts: () => countsAt('POST', '/__counts/reset'),
+    /** The storage calls made while `fn` ran (nothing else may run meanwhile), and its result. */
+    async countCalls(fn) {
+      await self.resetCounts();
+      const result = await fn();
+      return { calls: await self.counts(), result };
     },
     async stop() {
       await worker.dispose();
       fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
+  return self;
+}
+
+const R2_WRITES = ['put', 'delete', 'createMultipartUpload', 'multipart.uploadPart', 'multipart.complete', 'multipart.abort'];
+
+/** The counts of counting.mjs (`{worker: {r2: {put: 1}, ...}, authority: {...}}`) with the
+ * sums the tests ask about: `r2` (every R2 call, by op, whoever made it), `r2Writes` (puts,
+ * deletes and multipart calls), `authorityCalls` (calls that reached a Durable Object stub),
+ * `kv` (KV calls by op) and `kvReads` (KV gets). */
+function normalCounts(raw) {
+  const sum = (...maps) => {
+    const out = {};
+    for (const m of maps) for (const [op, n] of Object.entries(m ?? {})) out[op] = (out[op] ?? 0) + n;
+    return out;
+  };
+  const total = (m, ops) => Object.entries(m).filter(([op]) => !ops || ops.includes(op)).reduce((n, [, c]) => n + c, 0);
+  const r2 = sum(raw.worker?.r2, raw.authority?.r2);
+  const kv = sum(raw.worker?.kv, raw.authority?.kv);
+  const authority = sum(raw.worker?.authority, raw.authority?.authority);
+  return {
+    raw,
+    r2,
+    r2Writes: total(r2, R2_WRITES),
+    authority,
+    authorityCalls: total(authority),
+    kv,
+    kvReads: total(kv, ['get', 'getWithMetadata']),
+  };
+}
+
+/** Starts a loopback origin (support/origin.mjs) and a Worker that may fetch from it.
+ * `options` are startWorker's, or a function of the started origin that answers them (for
+ * vars that name its port, or a server started first). The origin's `host:port` is added to
+ * `allow`, unless `exemptOrigin` is false: then nothing is added (allow `127.0.0.1` yourself,
+ * and the origin's port must pass ALLOWED_PORTS like any other). Returns `{origin, worker,
+ * stop}`; `stop` stops both. */
+export async function startStack(options = {}) {
+  const origin = await startOrigin();
+  let worker;
+  try {
+    const { exemptOrigin = true, ...opts } = typeof options === 'function' ? await options(origin) : options;
+    worker = await startWorker({ ...opts, allow: [...(exemptOrigin ? [origin.host] : []), ...(opts.allow ?? [])] });
+  } catch (err) {
+    await origin.close();
+    throw err;
+  }
+  return {
+    origin,
+    worker,
+    async stop() {
+      await worker.stop();
+      await origin.close();
+    },
+  };
+}
+
+/** For a test file (or a `describe`): starts a stack (startStack, same options) in
+ * node:test's `before` and stops it in `after`. Returns an object whose `origin` and
+ * `worker` are set once `before` has run; `onStarted(stack)` is called then too, in the same
+ * hook (node 20 runs a file's top-level `before` hooks concurrently, so another hook cannot
+ * count on the stack being up):
+ *
+ *   let origin;
+ *   let worker;
+ *   useStack({ vars: { MAX_FILE_BYTES: '65536' } }, (s) => ({ origin, worker } = s));
+ */
+export function useStack(options = {}, onStarted = () => {}) {
+  const stack = { origin: undefined, worker: undefined };
+  let started;
+  before(async () => {
+    started = await startStack(options);
+    stack.origin = started.origin;
+    stack.worker = started.worker;
+    await onStarted(stack);
+  });
+  after(async () => {
+    await started?.stop();
+  });
+  return stack;
 }
 
 /** POSTs an upload as key `who` (a name in KEYS, or a raw header value with `raw`). */
@@ -119,10 +236,13 @@ export async function upload(worker, body, { key = KEYS.a.key, headers = {} } = 
   return { status: res.status, headers: res.headers, json };
 }
 
-/** GETs `url` and returns status, headers and the body bytes. */
+/** GETs `url` and returns status, headers and the body bytes, with when the request left
+ * and when its answer's headers came back (`sentAt`, `receivedAt`: ms since the epoch). */
 export async function get(url, headers = {}, method = 'GET') {
+  const sentAt = Date.now();
   const res = await fetch(url, { method, headers });
-  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+  const receivedAt = Date.now();
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()), sentAt, receivedAt };
 }
 
 /** Sends `method path` with an optional JSON body and bearer `token`; returns status,

@@ -1,0 +1,99 @@
+// Helpers for the tests that drive many requests at one key (authority, expiry): bounded
+// concurrency, whole listings page by page, usage, admin-made keys and local KV records.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { api } from './worker.mjs';
+
+const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
+const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn(item, index)` over `items` with at most `limit` calls in flight; the results
+ * keep the items' order. */
+export async function pool(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  async function lane() {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** A new API key made through the admin API (`quota` may set max_bytes, max_files). */
+export async function newKey(worker, admin, name, quota = {}) {
+  const res = await api(worker, 'POST', '/api/v1/admin/keys', { token: admin, body: { name, ...quota } });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res.json.data;
+}
+
+/** GET /api/v1/usage as `key` (the secret): the `data` of a 200 answer. */
+export async function usage(worker, key) {
+  const res = await api(worker, 'GET', '/api/v1/usage', { token: key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  assert.equal(res.json.success, true);
+  return res.json.data;
+}
+
+/** Every page of `GET /api/v1/files` with `query` (e.g. {upload_path, order}) and `limit`,
+ * following `data.cursor` until it is null, at most `maxPages` pages. Checks each page's
+ * envelope and size; returns the files in order and the number of files on each page. */
+export async function listAll(worker, key, query = {}, { limit = 100, maxPages = 1000 } = {}) {
+  const files = [];
+  const sizes = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page++) {
+    const q = new URLSearchParams({ ...query, limit: String(limit), ...(cursor ? { cursor } : {}) });
+    const res = await api(worker, 'GET', `/api/v1/files?${q}`, { token: key });
+    assert.equal(res.status, 200, `page ${page} of ${q}: ${JSON.stringify(res.json)}`);
+    assert.equal(res.json.success, true);
+    const { data } = res.json;
+    assert.deepEqual(Object.keys(data).sort(), ['cursor', 'files'], 'a page holds files and cursor');
+    assert.ok(data.files.length <= limit, `page ${page}: ${data.files.length} files for limit ${limit}`);
+    files.push(...data.files);
+    sizes.push(data.files.length);
+    if (data.cursor === null) return { files, pages: sizes };
+    assert.equal(typeof data.cursor, 'string');
+    assert.notEqual(data.cursor, cursor, 'the cursor moves on');
+    cursor = data.cursor;
+  }
+  assert.fail(`the listing ${JSON.stringify(query)} did not end within ${maxPages} pages`);
+}
+
+// Child processes run asynchronously: a synchronous one stalls the event loop, and the
+// HTTP client then reuses a keep-alive connection the Worker closed meanwhile.
+const run = promisify(execFile);
+
+async function wrangler(args) {
+  return (await run(WRANGLER, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })).stdout;
+}
+
+const LOCAL_KV = (worker) => ['--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS'];
+
+/** The value and metadata of `name` in the Worker's local API_KEYS namespace. */
+export async function kvRecord(worker, name) {
+  const printed = await wrangler(['kv', 'key', 'get', ...LOCAL_KV(worker), '--text', name]);
+  assert.notEqual(printed.trim(), 'Value not found', `KV holds ${name}`);
+  const value = printed.replace(/\n$/, ''); // wrangler ends what it prints with a newline
+  const listed = JSON.parse(await wrangler(['kv', 'key', 'list', ...LOCAL_KV(worker), '--prefix', name])).find((k) => k.name === name);
+  return { value, metadata: listed?.metadata ?? null };
+}
+
+/** Writes `name` (value and metadata, as `kvRecord` read them) into the Worker's local
+ * API_KEYS namespace behind its back. */
+export async function kvPut(worker, name, { value, metadata }) {
+  await wrangler(['kv', 'key', 'put', ...LOCAL_KV(worker), name, value, ...(metadata ? ['--metadata', JSON.stringify(metadata)] : [])]);
+}
+
+/** The objects in the Worker's local R2 (`{key, size, custom}`), read as worker.r2() does,
+ * with room for many thousands of them. */
+export async function r2Objects(worker) {
+  const { stdout } = await run('python3', [path.join(ROOT, 'tests/http/support/r2state.py'), worker.stateDir], { maxBuffer: 512 * 1024 * 1024 });
+  return JSON.parse(stdout).objects;
+}

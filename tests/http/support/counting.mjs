@@ -1,0 +1,122 @@
+// A Worker entry module for tests only (`startWorker({ counting: true })`): the built Worker
+// (build/index.js) with every call that reaches a storage binding counted. Nothing here
+// changes what the Worker does: each binding is wrapped in a Proxy that counts a method call
+// and forwards it to the real binding, with the real binding as `this`; every property read
+// (`constructor` too, whose `name` the Rust side checks) is the real binding's.
+//
+// Counted: R2 (`R2Bucket`: put, get, head, delete, list, createMultipartUpload and the
+// multipart upload's own uploadPart, complete, abort), KV (`KvNamespace`: get, put, delete,
+// list, ...), and each call on a Durable Object stub (fetch, or any RPC method), by who made
+// it: `worker` (the fetch handler's env) or `authority` (the Durable Object's own env).
+// Bindings are recognised by their type, so their names do not matter here.
+//
+//   GET  /__counts        {"worker":{"r2":{"put":1},"kv":{"get":1},"authority":{"fetch":1}},"authority":{"r2":{...}}}
+//   POST /__counts/reset  sets every count back to zero (answers the counts it cleared)
+//
+// Both are answered before the real Worker sees the request. Counts live in the isolate
+// (local workerd runs the Worker and its Durable Objects in one).
+import * as built from '../../../build/index.js';
+
+export * from '../../../build/index.js';
+
+const KINDS = { R2Bucket: 'r2', KvNamespace: 'kv', DurableObjectNamespace: 'authority' };
+
+let counts = {};
+
+function count(caller, kind, op) {
+  const byKind = (counts[caller] ??= {});
+  const ops = (byKind[kind] ??= {});
+  ops[op] = (ops[op] ?? 0) + 1;
+}
+
+/** A Proxy of `target` whose method calls are counted as `caller`/`kind`/`prefix+name`;
+ * `wrapResult(name, result)` may wrap what a call answers (a multipart upload, a stub). */
+function counted(target, caller, kind, { prefix = '', wrapResult = (_, r) => r } = {}) {
+  return new Proxy(target, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t);
+      if (typeof value !== 'function' || prop === 'constructor' || typeof prop === 'symbol') return value;
+      return function countedCall(...args) {
+        count(caller, kind, `${prefix}${prop}`);
+        return wrapResult(prop, value.apply(t, args));
+      };
+    },
+  });
+}
+
+const later = (result, wrap) => (result && typeof result.then === 'function' ? result.then(wrap) : wrap(result));
+
+function countedBucket(bucket, caller) {
+  const multipart = (upload) => (upload ? counted(upload, caller, 'r2', { prefix: 'multipart.' }) : upload);
+  return counted(bucket, caller, 'r2', {
+    wrapResult: (name, result) => (name === 'createMultipartUpload' || name === 'resumeMultipartUpload' ? later(result, multipart) : result),
+  });
+}
+
+function countedNamespace(namespace, caller) {
+  const stub = (s) => (s && typeof s === 'object' ? counted(s, caller, 'authority') : s);
+  return new Proxy(namespace, {
+    get(t, prop) {
+      const value = Reflect.get(t, prop, t);
+      if (typeof value !== 'function' || prop === 'constructor' || typeof prop === 'symbol') return value;
+      // get(id) / getByName(name) hand out stubs: the stub's calls are the ones counted
+      if (prop === 'get' || prop === 'getByName') return (...args) => stub(value.apply(t, args));
+      return (...args) => value.apply(t, args);
+    },
+  });
+}
+
+const wrappedEnvs = { worker: new WeakMap(), authority: new WeakMap() };
+const wrappedBindings = { worker: new WeakMap(), authority: new WeakMap() };
+
+function countedBinding(value, caller) {
+  if (!value || typeof value !== 'object') return value;
+  const kind = KINDS[value.constructor?.name];
+  if (!kind) return value;
+  const cache = wrappedBindings[caller];
+  if (!cache.has(value)) {
+    const wrap = { r2: countedBucket, kv: (v, c) => counted(v, c, 'kv'), authority: countedNamespace }[kind];
+    cache.set(value, wrap(value, caller));
+  }
+  return cache.get(value);
+}
+
+/** `env` with its R2, KV and Durable Object bindings counted as `caller`; vars as they are. */
+function countedEnv(env, caller) {
+  const cache = wrappedEnvs[caller];
+  if (!cache.has(env)) {
+    cache.set(env, new Proxy(env, { get: (t, prop) => countedBinding(Reflect.get(t, prop, t), caller) }));
+  }
+  return cache.get(env);
+}
+
+/** The Durable Object class `Base`, its env counted as `authority`. */
+function countingDurableObject(Base, name) {
+  if (typeof Base !== 'function') throw new Error(`build/index.js exports no Durable Object class \`${name}\` (see tests/http/support/counting.mjs)`);
+  return class extends Base {
+    constructor(state, env) {
+      super(state, countedEnv(env, 'authority'));
+    }
+  };
+}
+
+// The key's Durable Object, re-exported under its own name with a counting env: the one line
+// to change if the class is renamed (the build before docs/authority.md: `QuotaLedger`).
+export const KeyAuthority = countingDurableObject(built.KeyAuthority, 'KeyAuthority');
+
+export default class CountingWorker extends built.default {
+  constructor(ctx, env) {
+    super(ctx, countedEnv(env, 'worker'));
+  }
+
+  async fetch(request) {
+    const { pathname } = new URL(request.url);
+    if (pathname === '/__counts' && request.method === 'GET') return Response.json(counts);
+    if (pathname === '/__counts/reset' && request.method === 'POST') {
+      const cleared = counts;
+      counts = {};
+      return Response.json(cleared);
+    }
+    return super.fetch(request);
+  }
+}

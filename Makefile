@@ -10,9 +10,11 @@ ADMIN_TOKEN ?= dev-admin-token-change-me
 # `make dev` serves samples/ on this loopback port and lets the Worker fetch it.
 SAMPLE_PORT ?= 8788
 WRANGLER_ARGS ?=
-# Property-test cases per property: short in `make test`, long in `make fuzz`.
-PROPTEST_CASES ?= 64
+# Property-test cases per property: a few hundred in `make test` (about 20 s in all), long
+# in `make fuzz` (the authority's interleavings cost more per case than names and URLs).
+PROPTEST_CASES ?= 512
 FUZZ_CASES ?= 1000000
+FUZZ_AUTHORITY_CASES ?= 50000
 SCHEMATHESIS_VERSION := 4.32.5
 VENV := .tools/venv
 
@@ -156,7 +158,7 @@ test-http: build
 # also run in `test`.
 test-keys: build
 	cargo test --lib -- core::admin core::listing core::batch core::ttl_cache
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test authority --test flow_quota --test prop_authority
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test authority --test authority_list --test flow_quota --test prop_authority
 	node --test --test-concurrency=1 tests/http/keys.test.mjs tests/http/quota.test.mjs tests/http/files.test.mjs \
 	  tests/http/authority.test.mjs tests/http/expiry.test.mjs
 
@@ -179,8 +181,9 @@ test-load: build
 	node --test tests/load/
 
 fuzz:
-	@echo "== property tests, long: $(FUZZ_CASES) cases per property"
+	@echo "== property tests, long: $(FUZZ_CASES) cases per property ($(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --test prop_url_policy --test prop_names
+	PROPTEST_CASES=$(FUZZ_AUTHORITY_CASES) cargo test --release --test prop_authority
 clean:
 	rm -rf build pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 

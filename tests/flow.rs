@@ -1,37 +1,13 @@
-//! The upload flow on the host, over in-memory origin and store.
+//! The upload flow on the host, over the in-memory seams: what it stores, what it answers,
+//! which calls it makes, and that a refusal leaves nothing behind.
 
 mod common;
 
-use common::{MemOrigin, MemStore, Reply};
-use futures_executor::block_on;
-use url::Url;
-use urlstash::core::config::Config;
-use urlstash::core::envelope::FileData;
-use urlstash::core::flow::{upload, UploadContext};
-use urlstash::core::keys::KeyRecord;
-use urlstash::core::ledger::{Limits, MemoryLedger};
-use urlstash::core::request::parse_upload;
+use common::{Fault, Reply, World, NOW};
+use urlstash::core::authority_wire::{Op, Reservation};
 use urlstash::core::Error;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
-const NOW: i64 = 1_759_968_000_000;
-
-fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap()
-}
-
-fn owner() -> KeyRecord {
-    KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None }
-}
-
-fn run(body: &str, origin: &MemOrigin, store: &MemStore, config: &Config) -> Result<FileData, Error> {
-    let req = parse_upload(body.as_bytes(), &config.url_policy)?;
-    let owner = owner();
-    let base = Url::parse("https://files.test").unwrap();
-    let ctx = UploadContext { config, policy: &config.url_policy, owner: &owner, base_url: &base, now_ms: NOW };
-    let ledger = MemoryLedger::new(Limits { max_bytes: u64::MAX, max_files: u64::MAX });
-    block_on(upload(req, &ctx, origin, store, &ledger))
-}
 
 fn png_file(size: usize) -> Vec<u8> {
     let mut bytes = PNG.to_vec();
@@ -39,12 +15,15 @@ fn png_file(size: usize) -> Vec<u8> {
     bytes
 }
 
+fn url_only(url: &str) -> String {
+    format!(r#"{{"file_url":"{url}"}}"#)
+}
+
 #[test]
 fn stores_the_file_and_reports_it() {
     let bytes = png_file(5000);
-    let origin = MemOrigin::default().with("https://o.test/pics/cat.png", Reply::file(&bytes, Some("image/png")));
-    let store = MemStore::default();
-    let data = run(r#"{"file_url":"https://o.test/pics/cat.png"}"#, &origin, &store, &config(&[])).unwrap();
+    let w = World::new(&[]).with("https://o.test/pics/cat.png", Reply::file(&bytes, Some("image/png")));
+    let data = w.run(&url_only("https://o.test/pics/cat.png")).unwrap();
 
     assert_eq!(data.mime_type, "image/png");
     assert_eq!(data.original_name, "cat.png");
@@ -56,101 +35,197 @@ fn stores_the_file_and_reports_it() {
     assert_eq!(data.upload_time, "2025-10-09T00:00:00+00:00");
     assert_eq!(data.expires_at, "2025-10-12T00:00:00+00:00");
 
-    let key = format!("f/k_test/images/{}", data.file_name);
-    let objects = store.objects.borrow();
-    let (stored, meta) = &objects[&key];
-    assert_eq!(stored, &bytes, "every byte, sniffed prefix included");
-    assert_eq!(meta.file_id, data.file_id);
-    assert_eq!(meta.expires_ms, NOW + 259_200_000);
-    assert_eq!(store.index.borrow()[&data.file_id].object_key, key);
+    assert_eq!(w.store.keys(), vec![format!("o/{}", data.file_id)], "one object, under the upload's own key");
+    assert!(w.object(&data.file_id) == Some(bytes), "every byte, sniffed prefix included");
+    let meta = &w.store.objects.borrow()[&format!("o/{}", data.file_id)].meta;
+    assert_eq!((meta.owner.as_str(), meta.original_name.as_str(), meta.mime_type.as_str()), ("k_test", "cat.png", "image/png"));
+    assert_eq!((meta.upload_ms, meta.expires_ms), (NOW, NOW + 259_200_000));
+
+    let row = w.authority.resolve("images", &data.file_name).unwrap();
+    assert_eq!((row.file_id.as_str(), row.size, row.mime_type.as_str()), (data.file_id.as_str(), 5000, "image/png"));
+    assert_eq!((row.original_name.as_str(), row.upload_ms, row.expires_ms), ("cat.png", NOW, NOW + 259_200_000));
+}
+
+#[test]
+fn small_known_length_uploads_make_one_put_and_one_commit() {
+    for size in [100, 64 * 1024] {
+        let w = World::new(&[]).with("https://o.test/a.png", Reply::file(&png_file(size), None));
+        let data = w.run(&url_only("https://o.test/a.png")).unwrap();
+        assert_eq!(w.store.puts.borrow().len(), 1, "{size}: one put");
+        assert_eq!(w.authority.call_names(), ["commit"], "{size}: one commit, no reservation");
+        assert_eq!(w.authority.tables().files.len(), 1, "{size}");
+        assert_eq!(w.usage().bytes, data.file_size);
+    }
+}
+
+#[test]
+fn larger_or_unknown_length_uploads_reserve_then_put_then_commit() {
+    let cases = [("just over 64 KiB", Reply::file(&png_file(64 * 1024 + 1), None), 64 * 1024 + 1), ("unknown length", Reply::file(&png_file(100), None).without_length(), 104_857_600)];
+    for (what, reply, reserved) in cases {
+        let w = World::new(&[]).with("https://o.test/a.png", reply);
+        let data = w.run(&World::body("https://o.test/a.png", "p", "a.png")).unwrap();
+        assert_eq!(w.authority.call_names(), ["reserve", "commit"], "{what}");
+        let calls = w.authority.calls.borrow();
+        let Op::Reserve { reservation } = &calls[0].op else { unreachable!() };
+        let want = Reservation { file_id: data.file_id.clone(), upload_path: "p".into(), file_name: "a.png".into(), bytes: reserved, at_ms: NOW };
+        assert_eq!(reservation, &want, "{what}: the declared length, or MAX_FILE_BYTES");
+        assert_eq!(w.store.puts.borrow().len(), 1, "{what}");
+        assert!(w.authority.tables().reservations.is_empty(), "{what}: the commit took the reservation");
+        assert_eq!(w.usage().bytes, data.file_size, "{what}: charged the real size");
+    }
 }
 
 #[test]
 fn custom_path_and_name_and_unknown_length() {
     let bytes = b"%PDF-1.7 hello".to_vec();
-    let origin = MemOrigin::default().with("https://o.test/r", Reply::file(&bytes, None).without_length());
-    let store = MemStore::default();
+    let w = World::new(&[]).with("https://o.test/r", Reply::file(&bytes, None).without_length());
     let body = r#"{"file_url":"https://o.test/r","upload_path":"/docs/q3/","file_name":"report.pdf"}"#;
-    let data = run(body, &origin, &store, &config(&[])).unwrap();
+    let data = w.run(body).unwrap();
     assert_eq!((data.upload_path.as_str(), data.file_name.as_str(), data.mime_type.as_str()), ("docs/q3", "report.pdf", "application/pdf"));
-    assert_eq!(store.objects.borrow()["f/k_test/docs/q3/report.pdf"].0, bytes);
+    let row = w.authority.resolve("docs/q3", "report.pdf").unwrap();
+    assert_eq!(w.object(&row.file_id), Some(bytes));
 }
 
 #[test]
 fn follows_redirects_checking_each_hop() {
-    let bytes = png_file(100);
-    let origin = MemOrigin::default()
+    let w = World::new(&[])
         .with("https://o.test/a", Reply::redirect(302, "/b"))
         .with("https://o.test/b", Reply::redirect(301, "https://cdn.test/final.png"))
-        .with("https://cdn.test/final.png", Reply::file(&bytes, None));
-    let store = MemStore::default();
-    let data = run(r#"{"file_url":"https://o.test/a"}"#, &origin, &store, &config(&[])).unwrap();
+        .with("https://cdn.test/final.png", Reply::file(&png_file(100), None));
+    let data = w.run(&url_only("https://o.test/a")).unwrap();
     assert_eq!(data.original_name, "final.png");
-    assert_eq!(origin.requested.borrow().len(), 3);
+    assert_eq!(*w.origin.requested.borrow(), ["https://o.test/a", "https://o.test/b", "https://cdn.test/final.png"]);
 
-    let blocked = MemOrigin::default().with("https://o.test/a", Reply::redirect(302, "ftp://o.test/x"));
-    let err = run(r#"{"file_url":"https://o.test/a"}"#, &blocked, &store, &config(&[])).unwrap_err();
+    let blocked = World::new(&[]).with("https://o.test/a", Reply::redirect(302, "ftp://o.test/x"));
+    let err = blocked.run(&url_only("https://o.test/a")).unwrap_err();
     assert!(matches!(err, Error::RedirectRejected(_)), "{err:?}");
     assert_eq!(err.status(), 400);
-}
-
-#[test]
-fn refusals_leave_nothing_stored() {
-    let big = png_file(2000);
-    let cases: Vec<(&str, MemOrigin, Config, Error)> = vec![
-        ("origin 404", MemOrigin::default().with("https://o.test/x", Reply { status: 404, ..Reply::default() }), config(&[]), Error::OriginStatus(404)),
-        ("304 is not a redirect", MemOrigin::default().with("https://o.test/x", Reply::redirect(304, "/y")), config(&[]), Error::OriginStatus(304)),
-        ("unreachable", MemOrigin::default(), config(&[]), Error::OriginUnreachable),
-        ("declared too large", MemOrigin::default().with("https://o.test/x", Reply::file(&big, None)), config(&[("MAX_FILE_BYTES", "1999")]), Error::FileTooLarge { limit: 1999 }),
-        ("streamed too large", MemOrigin::default().with("https://o.test/x", Reply::file(&big, None).without_length()), config(&[("MAX_FILE_BYTES", "1999")]), Error::FileTooLarge { limit: 1999 }),
-        ("type refused", MemOrigin::default().with("https://o.test/x", Reply::file(b"%PDF-1.4", None)), config(&[("ALLOWED_MIME_TYPES", "image/*")]), Error::TypeNotAllowed("application/pdf".into())),
-        (
-            "dropped mid-body",
-            MemOrigin::default().with("https://o.test/x", Reply { chunks: vec![Ok(big[..1000].to_vec()), Err(Error::OriginBroken)], ..Reply::file(&big, None) }),
-            config(&[]),
-            Error::OriginBroken,
-        ),
-    ];
-    for (name, origin, config, want) in cases {
-        let store = MemStore::default();
-        let err = run(r#"{"file_url":"https://o.test/x"}"#, &origin, &store, &config).unwrap_err();
-        assert_eq!(err, want, "{name}");
-        assert!(store.objects.borrow().is_empty(), "{name}: no object");
-        assert!(store.index.borrow().is_empty(), "{name}: no index entry");
-    }
+    assert!(blocked.store.puts.borrow().is_empty() && blocked.authority.calls.borrow().is_empty());
 }
 
 #[test]
 fn too_many_redirects() {
-    let mut origin = MemOrigin::default();
+    let mut w = World::new(&[]);
     for i in 0..10 {
-        origin = origin.with(&format!("https://o.test/{i}"), Reply::redirect(307, &format!("/{}", i + 1)));
+        w = w.with(&format!("https://o.test/{i}"), Reply::redirect(307, &format!("/{}", i + 1)));
     }
-    let err = run(r#"{"file_url":"https://o.test/0"}"#, &origin, &MemStore::default(), &config(&[])).unwrap_err();
-    assert_eq!(err, Error::TooManyRedirects(5));
-    assert_eq!(origin.requested.borrow().len(), 6, "the first request and five redirects");
+    assert_eq!(w.run(&url_only("https://o.test/0")).unwrap_err(), Error::TooManyRedirects(5));
+    assert_eq!(w.origin.requested.borrow().len(), 6, "the first request and five redirects");
+}
+
+/// What fails, with which vars: the error, the calls made, the puts asked for.
+type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], Reply, Error, &'a [&'a str], usize);
+
+/// A failed upload: its error, the calls it made, and nothing left behind.
+#[test]
+fn refusals_leave_nothing_stored() {
+    let big = png_file(2000);
+    let large = png_file(70_000);
+    let limit = [("MAX_FILE_BYTES", "1999")];
+    #[rustfmt::skip]
+    let cases: Vec<Refusal> = vec![
+        ("origin 404", &[], Reply::status(404), Error::OriginStatus(404), &[], 0),
+        ("304 is not a redirect", &[], Reply::redirect(304, "/y"), Error::OriginStatus(304), &[], 0),
+        ("declared too large", &limit, Reply::file(&big, None), Error::FileTooLarge { limit: 1999 }, &[], 0),
+        ("streamed too large", &limit, Reply::file(&big, None).without_length(), Error::FileTooLarge { limit: 1999 }, &["reserve", "release"], 1),
+        ("type refused", &[("ALLOWED_MIME_TYPES", "image/*")], Reply::file(b"%PDF-1.4", None), Error::TypeNotAllowed("application/pdf".into()), &[], 0),
+        ("small body dropped", &[], Reply::file(&png_file(10_000), None).broken_after(5), Error::OriginBroken, &[], 1),
+        ("large body dropped", &[], Reply::file(&large, None).broken_after(30), Error::OriginBroken, &["reserve", "release"], 1),
+        ("dropped while sniffing", &[], Reply::file(&big, None).broken_after(0), Error::OriginBroken, &[], 0),
+    ];
+    for (what, vars, reply, want, calls, puts) in cases {
+        let w = World::new(vars).with("https://o.test/x", reply);
+        assert_eq!(w.run(&url_only("https://o.test/x")).unwrap_err(), want, "{what}");
+        assert_eq!(w.authority.call_names(), calls, "{what}");
+        assert_eq!(w.store.puts.borrow().len(), puts, "{what}: puts asked for");
+        assert!(w.store.landed().is_empty(), "{what}: no put landed");
+        w.assert_nothing_left(what);
+    }
+    let unreachable = World::new(&[]);
+    assert_eq!(unreachable.run(&url_only("https://o.test/x")).unwrap_err(), Error::OriginUnreachable);
+    unreachable.assert_nothing_left("unreachable");
 }
 
 #[test]
-fn a_failed_index_write_removes_the_object() {
-    let origin = MemOrigin::default().with("https://o.test/x.png", Reply::file(&png_file(300), None));
-    let store = MemStore { fail_index: true, ..MemStore::default() };
-    let err = run(r#"{"file_url":"https://o.test/x.png"}"#, &origin, &store, &config(&[])).unwrap_err();
-    assert_eq!(err.status(), 500);
-    assert_eq!(err.public_message(), "internal error");
-    assert!(store.objects.borrow().is_empty());
+fn a_refused_r2_write_stores_nothing_and_releases() {
+    for (what, size, calls) in [("small", 300, &[][..]), ("large", 70_000, &["reserve", "release"][..])] {
+        let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(size), None));
+        w.store.fail_puts.set(true);
+        let err = w.run(&url_only("https://o.test/x.png")).unwrap_err();
+        assert_eq!((err.status(), err.public_message().as_str()), (500, "internal error"), "{what}");
+        assert_eq!(w.authority.call_names(), calls, "{what}");
+        w.assert_nothing_left(what);
+    }
 }
 
 #[test]
-fn overwriting_a_name_replaces_the_bytes() {
-    let store = MemStore::default();
-    let body = r#"{"file_url":"https://o.test/x.png","upload_path":"p","file_name":"same.png"}"#;
-    let first = run(body, &MemOrigin::default().with("https://o.test/x.png", Reply::file(&png_file(300), None)), &store, &config(&[])).unwrap();
-    let second = run(body, &MemOrigin::default().with("https://o.test/x.png", Reply::file(&png_file(400), None)), &store, &config(&[])).unwrap();
+fn a_commit_that_never_landed_is_released_and_its_object_deleted() {
+    for size in [300, 70_000] {
+        let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(size), None));
+        w.authority.set_faults(|op| matches!(op, Op::Commit { .. }).then_some(Fault::Lost));
+        let err = w.run(&url_only("https://o.test/x.png")).unwrap_err();
+        assert_eq!((err.status(), err.public_message().as_str()), (500, "internal error"));
+        assert_eq!(w.authority.call_names().last(), Some(&"release"), "{size}");
+        assert_eq!(w.store.landed().len(), 1, "{size}: the put landed, then went");
+        w.assert_nothing_left(&format!("{size} bytes"));
+    }
+}
+
+#[test]
+fn a_lost_commit_answer_keeps_the_committed_file() {
+    let bytes = png_file(300);
+    let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&bytes, None));
+    w.authority.set_faults(|op| matches!(op, Op::Commit { .. }).then_some(Fault::LostAnswer));
+    assert_eq!(w.run(&World::body("https://o.test/x.png", "p", "x.png")).unwrap_err().status(), 500);
+    assert_eq!(w.authority.call_names(), ["commit", "release"]);
+    let row = w.authority.resolve("p", "x.png").expect("the commit landed; release leaves it");
+    assert_eq!(w.object(&row.file_id), Some(bytes));
+    assert_eq!(w.usage().bytes, 300);
+}
+
+#[test]
+fn overwriting_a_name_replaces_the_bytes_and_deletes_the_old_object() {
+    let body = World::body("https://o.test/x.png", "p", "same.png");
+    let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(300), None));
+    let first = w.run(&body).unwrap();
+    let w = w.with("https://o.test/x.png", Reply::file(&png_file(400), None));
+    let second = w.run(&body).unwrap();
     assert_eq!(first.file_url, second.file_url);
     assert_ne!(first.file_id, second.file_id);
-    let objects = store.objects.borrow();
-    let (bytes, meta) = &objects["f/k_test/p/same.png"];
-    assert_eq!(bytes.len(), 400);
-    assert_eq!(meta.file_id, second.file_id, "the object names only the newest upload");
+    assert_eq!(w.authority.resolve("p", "same.png").unwrap().file_id, second.file_id);
+    assert_eq!(w.store.keys(), [format!("o/{}", second.file_id)]);
+    assert!(w.store.deletes.borrow().contains(&format!("o/{}", first.file_id)));
+    assert_eq!(w.object(&second.file_id), Some(png_file(400)));
+    assert!(w.store.overwritten().is_empty(), "no object written twice");
+    assert_eq!((w.usage().bytes, w.usage().files), (400, 1));
+}
+
+/// A failed overwrite, however it fails, leaves the name's file as it was.
+#[test]
+fn a_failed_overwrite_never_touches_the_file_it_would_replace() {
+    let body = World::body("https://o.test/x.png", "p", "same.png");
+    let old = png_file(300);
+    let failures: Vec<(&str, Reply, Option<Fault>)> = vec![
+        ("small body dropped", Reply::file(&png_file(10_000), None).broken_after(5), None),
+        ("large body dropped", Reply::file(&png_file(70_000), None).broken_after(10), None),
+        ("small commit lost", Reply::file(&png_file(400), None), Some(Fault::Lost)),
+        ("large commit lost", Reply::file(&png_file(70_000), None), Some(Fault::Lost)),
+        ("streamed too large", Reply::file(&png_file(150_000), None).without_length(), None),
+        ("quota", Reply::file(&png_file(90_000), None), None),
+    ];
+    for (what, reply, fault) in failures {
+        let vars = [("MAX_FILE_BYTES", "100000"), ("DEFAULT_MAX_BYTES", "80000")];
+        let w = World::new(&vars).with("https://o.test/x.png", Reply::file(&old, None));
+        let first = w.run(&body).unwrap();
+        let w = w.with("https://o.test/x.png", reply);
+        if let Some(fault) = fault {
+            w.authority.set_faults(move |op| matches!(op, Op::Commit { .. }).then_some(fault));
+        }
+        assert!(w.run(&body).is_err(), "{what}");
+        let row = w.authority.resolve("p", "same.png").unwrap();
+        assert_eq!(row.file_id, first.file_id, "{what}: the name holds the old file");
+        assert_eq!(w.object(&first.file_id), Some(old.clone()), "{what}: its bytes intact");
+        assert_eq!(w.store.keys(), [format!("o/{}", first.file_id)], "{what}: nothing else stored");
+        assert_eq!((w.usage().bytes, w.usage().reserved_files), (300, 0), "{what}");
+    }
 }

@@ -42,6 +42,8 @@ pub trait Tables {
     fn reservations(&self) -> Result<Vec<Reservation>, Error>;
     fn insert_reservation(&mut self, reservation: &Reservation) -> Result<(), Error>;
     fn delete_reservation(&mut self, file_id: &str) -> Result<(), Error>;
+    /// Whether `file_id`'s object is marked for deletion and not yet confirmed gone.
+    fn is_doomed(&self, file_id: &str) -> Result<bool, Error>;
     /// Marks `file_id`'s object for deletion (done after the transaction, retried by the
     /// alarm until it is confirmed).
     fn doom(&mut self, file_id: &str) -> Result<(), Error>;
@@ -140,6 +142,13 @@ impl<T: Tables> Authority<T> {
     /// revoked or disabled meanwhile) when it does not fit: then its reservation goes and
     /// its object is doomed. Returns the retired `file_id`.
     pub fn commit(&mut self, row: FileRow, now_ms: i64) -> Result<Option<String>, Error> {
+        if self.tables.file(&row.file_id)?.is_some() {
+            return Ok(None); // committed already: a repeated call changes nothing
+        }
+        if self.tables.is_doomed(&row.file_id)? {
+            // Released, or its reservation dropped as abandoned: its bytes are going.
+            return Err(Error::internal(format!("commit of {} after its release", row.file_id)));
+        }
         match self.try_commit(&row, now_ms) {
             Err(err @ (Error::QuotaExceeded(_) | Error::Unauthorized(_))) => {
                 self.tables.delete_reservation(&row.file_id)?;
@@ -154,9 +163,6 @@ impl<T: Tables> Authority<T> {
         let mut key = self.uploading_key()?;
         let limits = key.config.limits(self.defaults);
         let old = self.tables.file_at(&row.upload_path, &row.file_name)?;
-        if old.as_ref().is_some_and(|o| o.file_id == row.file_id) {
-            return Ok(None); // committed already: a repeated call changes nothing
-        }
         let all = self.tables.reservations()?;
         let reserved = all.iter().any(|r| r.file_id == row.file_id);
         let others = live_reservations(all, now_ms, &row.file_id);

@@ -2,6 +2,7 @@
 
 use url::Url;
 
+use super::authority::RESERVATION_TTL_MS;
 use super::error::Error;
 use super::quota::Limits;
 use super::mime::AllowList;
@@ -34,19 +35,24 @@ pub struct Config {
     pub default_limits: Limits,
 }
 
+/// Longest `FETCH_TIMEOUT_MS`: the whole transfer must end well inside a reservation's
+/// lifetime, after which the key's authority presumes the upload dead and deletes its bytes.
+pub const MAX_FETCH_TIMEOUT_MS: u64 = (RESERVATION_TTL_MS as u64) * 2 / 3;
+
 impl Config {
     /// Reads the variables through `lookup`; absent ones take their defaults, malformed
     /// ones are an internal error (the deployment is broken, not the request).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
-        let number = |name: &str, default: u64, min: u64| -> Result<u64, Error> {
+        let within = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, Error> {
             match lookup(name).filter(|v| !v.trim().is_empty()) {
                 None => Ok(default),
                 Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err(Error::internal(format!("config: {name}={v:?} is not a number >= {min}"))),
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(Error::internal(format!("config: {name}={v:?} is not a number from {min} to {max}"))),
                 },
             }
         };
+        let number = |name: &str, default: u64, min: u64| within(name, default, min, u64::MAX);
         let allowed = lookup(vars::ALLOWED_MIME_TYPES).unwrap_or_else(|| "*".into());
         let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty()).map(|b| parse_base(&b)).transpose()?;
         let ports = lookup(vars::ALLOWED_PORTS).unwrap_or_default();
@@ -59,7 +65,7 @@ impl Config {
         Ok(Config {
             ttl_secs: number(vars::FILE_TTL_SECONDS, 259_200, 1)?,
             max_file_bytes: number(vars::MAX_FILE_BYTES, 104_857_600, 1)?,
-            fetch_timeout_ms: number(vars::FETCH_TIMEOUT_MS, 30_000, 1)?,
+            fetch_timeout_ms: within(vars::FETCH_TIMEOUT_MS, 30_000, 1, MAX_FETCH_TIMEOUT_MS)?,
             allowed_types: AllowList::parse(&allowed)
                 .ok_or_else(|| Error::internal(format!("config: {}={allowed:?}", vars::ALLOWED_MIME_TYPES)))?,
             public_base_url: base,
@@ -125,6 +131,7 @@ mod tests {
             ("FILE_TTL_SECONDS", "0"),
             ("MAX_FILE_BYTES", "-1"),
             ("FETCH_TIMEOUT_MS", "soon"),
+            ("FETCH_TIMEOUT_MS", "600001"),
             ("DEFAULT_MAX_FILES", "many"),
             ("ALLOWED_MIME_TYPES", "images"),
             ("PUBLIC_BASE_URL", "ftp://x"),

@@ -86,6 +86,10 @@ where
         };
         if let Err(err) = authority.reserve(&reservation).await {
             origin.discard(body);
+            // A lost answer may hide a reservation that landed: give it back.
+            if matches!(err, Error::Internal(_)) {
+                let _ = authority.release(&file_id).await;
+            }
             return Err(err);
         }
     }

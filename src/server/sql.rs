@@ -252,6 +252,11 @@ impl Tables for SqlTables {
         self.run("unreserve", "DELETE FROM reservations WHERE file_id = ?", vec![text(file_id)])
     }
 
+    fn is_doomed(&self, file_id: &str) -> Result<bool, Error> {
+        let rows: Vec<Doomed> = self.rows("is doomed", "SELECT file_id FROM doomed WHERE file_id = ?", vec![text(file_id)])?;
+        Ok(!rows.is_empty())
+    }
+
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {
         self.run("doom", "INSERT OR IGNORE INTO doomed (file_id) VALUES (?)", vec![text(file_id)])
     }

@@ -1,0 +1,256 @@
+//! The rules of a key's authority as a state machine, over the in-memory tables: what each
+//! call does to the rows, the counters, the reservations and the doomed objects.
+
+mod common;
+
+use common::MemTables;
+use urlstash::core::authority::{Authority, RESERVATION_TTL_MS};
+use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation};
+use urlstash::core::quota::{KeyConfig, Limits, Usage};
+use urlstash::core::Error;
+
+const T0: i64 = 1_000_000;
+const TTL: i64 = 60_000;
+
+fn authority(max_bytes: u64, max_files: u64) -> Authority<MemTables> {
+    Authority::new(MemTables::default(), Limits { max_bytes, max_files })
+}
+
+fn row(id: &str, path: &str, name: &str, size: u64) -> FileRow {
+    FileRow {
+        file_id: id.into(),
+        upload_path: path.into(),
+        file_name: name.into(),
+        size,
+        mime_type: "application/octet-stream".into(),
+        original_name: format!("{name}.orig"),
+        upload_ms: T0,
+        expires_ms: T0 + TTL,
+        sha256: None,
+        options: None,
+    }
+}
+
+fn reservation(id: &str, path: &str, name: &str, bytes: u64) -> Reservation {
+    Reservation { file_id: id.into(), upload_path: path.into(), file_name: name.into(), bytes, at_ms: 0 }
+}
+
+fn usage(a: &Authority<MemTables>, now: i64) -> Usage {
+    a.usage(now).unwrap().usage
+}
+
+fn u(bytes: u64, files: u64, reserved_bytes: u64, reserved_files: u64) -> Usage {
+    Usage { bytes, files, reserved_bytes, reserved_files }
+}
+
+fn doomed(a: &Authority<MemTables>) -> Vec<&str> {
+    a.tables.doomed.iter().map(String::as_str).collect()
+}
+
+/// The counters are the sum and count of the rows.
+fn assert_counters(a: &Authority<MemTables>) {
+    let t = &a.tables;
+    assert_eq!(t.key.bytes, t.files.values().map(|r| r.size).sum::<u64>(), "bytes counter");
+    assert_eq!(t.key.files, t.files.len() as u64, "files counter");
+}
+
+#[test]
+fn a_reservation_becomes_the_row_at_its_real_size() {
+    let mut a = authority(1000, 3);
+    a.reserve(reservation("f1", "p", "a", 600), T0).unwrap();
+    assert_eq!(a.tables.reservations["f1"].at_ms, T0, "stamped with the object's clock");
+    assert_eq!(usage(&a, T0), u(0, 0, 600, 1));
+    assert_eq!(a.commit(row("f1", "p", "a", 450), T0), Ok(None));
+    assert_eq!(usage(&a, T0), u(450, 1, 0, 0));
+    assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1");
+    assert_eq!(a.get("f1", T0).unwrap(), row("f1", "p", "a", 450));
+    assert!(doomed(&a).is_empty());
+    assert_counters(&a);
+}
+
+#[test]
+fn a_retried_commit_changes_nothing() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    let before = a.tables.clone();
+    assert_eq!(a.commit(row("f1", "p", "a", 100), T0 + 1), Ok(None));
+    assert_eq!(a.tables, before);
+}
+
+#[test]
+fn an_overwrite_retires_the_old_file_once() {
+    let mut a = authority(1000, 2);
+    a.commit(row("f1", "p", "a", 300), T0).unwrap();
+    a.commit(row("f2", "p", "b", 100), T0).unwrap();
+    assert_eq!(a.commit(row("f3", "p", "a", 500), T0), Ok(Some("f1".into())));
+    assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f3");
+    assert_eq!(a.get("f1", T0), Err(Error::FileNotFound));
+    assert_eq!(doomed(&a), ["f1"]);
+    assert_eq!(usage(&a, T0), u(600, 2, 0, 0), "f1's 300 bytes and its file came back once");
+    assert_counters(&a);
+}
+
+#[test]
+fn delete_gives_the_quota_back_and_dooms_the_object() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 300), T0).unwrap();
+    a.commit(row("f2", "p", "b", 100), T0).unwrap();
+    assert_eq!(a.delete("f1", T0).unwrap().file_id, "f1");
+    assert_eq!((a.resolve("p", "a", T0), doomed(&a)), (Err(Error::FileNotFound), vec!["f1"]));
+    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    assert_eq!(a.delete("f1", T0), Err(Error::FileNotFound), "deleted once");
+    assert_eq!(a.delete("nope", T0), Err(Error::FileNotFound));
+    assert_eq!(a.delete("f2", T0 + TTL), Err(Error::FileNotFound), "an expired file is gone for delete too");
+    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    assert_counters(&a);
+}
+
+#[test]
+fn expiry_retires_in_batches_and_gives_the_quota_back() {
+    let mut a = authority(10_000, 10);
+    for i in 0..5 {
+        a.commit(FileRow { expires_ms: T0 + TTL + i, ..row(&format!("f{i}"), "p", &format!("n{i}"), 100) }, T0).unwrap();
+    }
+    a.commit(FileRow { expires_ms: T0 + 10 * TTL, ..row("late", "p", "late", 7) }, T0).unwrap();
+    let now = T0 + TTL + 4;
+    assert_eq!(a.resolve("p", "n0", now), Err(Error::FileNotFound), "expired before the alarm runs");
+    assert_eq!(a.get("f4", now), Err(Error::FileNotFound));
+    assert_eq!(usage(&a, now), u(507, 6, 0, 0), "charged until retired");
+    assert_eq!(a.expire(now, 2), Ok(2));
+    assert_eq!(doomed(&a), ["f0", "f1"], "earliest first");
+    assert_eq!((a.expire(now, 2), a.expire(now, 2)), (Ok(2), Ok(1)));
+    assert_eq!(usage(&a, now), u(7, 1, 0, 0));
+    assert_eq!(doomed(&a).len(), 5);
+    assert_eq!(a.resolve("p", "late", now).unwrap().file_id, "late");
+    assert_eq!(a.next_due(), Ok(Some(T0 + 10 * TTL)));
+    assert_counters(&a);
+}
+
+#[test]
+fn release_drops_an_uncommitted_upload_and_leaves_a_committed_one() {
+    let mut a = authority(1000, 3);
+    a.reserve(reservation("f1", "p", "a", 500), T0).unwrap();
+    a.release("f1").unwrap();
+    assert_eq!((usage(&a, T0), doomed(&a)), (u(0, 0, 0, 0), vec!["f1"]));
+    a.release("f1").unwrap();
+    assert_eq!(doomed(&a), ["f1"], "idempotent");
+    a.tables.doomed.clear();
+    a.commit(row("f2", "p", "b", 100), T0).unwrap();
+    a.release("f2").unwrap();
+    assert_eq!(a.resolve("p", "b", T0).unwrap().file_id, "f2", "its commit landed: release leaves it");
+    assert!(doomed(&a).is_empty());
+    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+}
+
+#[test]
+fn quota_refusals_say_what_the_upload_needs_and_what_is_in_use() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 400), T0).unwrap();
+    a.reserve(reservation("r1", "p", "b", 300), T0).unwrap();
+    let msg = |bytes, in_use, files, pending| {
+        Error::QuotaExceeded(format!("quota exhausted: this upload needs {bytes} bytes and 1 file; in use {in_use} of 1000 bytes and {files} of 3 files (including {pending} uploads in progress)"))
+    };
+    assert_eq!(a.reserve(reservation("r2", "p", "c", 301), T0), Err(msg(301, 700, 2, 1)));
+    assert_eq!(a.commit(row("s1", "p", "c", 301), T0), Err(msg(301, 700, 2, 1)), "the small path is checked at commit");
+    assert_eq!(doomed(&a), ["s1"], "a refused commit's bytes are doomed");
+    a.reserve(reservation("r2", "p", "c", 300), T0).unwrap();
+    assert_eq!(a.commit(row("s2", "p", "d", 0), T0), Err(msg(0, 1000, 3, 2)), "three files at most, reservations included");
+    assert_eq!(usage(&a, T0), u(400, 1, 600, 2));
+    assert_counters(&a);
+}
+
+#[test]
+fn a_replaced_file_is_discounted_once() {
+    let mut a = authority(250, 5);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    a.reserve(reservation("r1", "p", "a", 100), T0).expect("replaces f1: 100 + 100 - 100 fits");
+    let err = a.reserve(reservation("r2", "p", "a", 100), T0).unwrap_err();
+    assert_eq!(err.status(), 429, "f1's discount is r1's: 100 + 100 + 100 > 250");
+    assert_eq!(a.reserve(reservation("r3", "p", "other", 60), T0).unwrap_err().status(), 429, "no discount elsewhere");
+    a.release("r1").unwrap();
+    a.reserve(reservation("r2", "p", "a", 100), T0).expect("the discount is free again");
+    assert_eq!(a.commit(row("r2", "p", "a", 90), T0), Ok(Some("f1".into())));
+    assert_eq!(usage(&a, T0), u(90, 1, 0, 0));
+    assert_counters(&a);
+}
+
+#[test]
+fn stale_reservations_stop_counting_and_are_dropped_with_their_bytes() {
+    let mut a = authority(1000, 3);
+    a.reserve(reservation("r1", "p", "a", 900), T0).unwrap();
+    let deadline = T0 + RESERVATION_TTL_MS;
+    assert_eq!(a.next_due(), Ok(Some(deadline)));
+    assert_eq!(a.reserve(reservation("r2", "p", "b", 200), deadline - 1).unwrap_err().status(), 429);
+    assert_eq!(usage(&a, deadline - 1), u(0, 0, 900, 1));
+    assert_eq!(usage(&a, deadline), u(0, 0, 0, 0), "abandoned: it no longer counts");
+    a.reserve(reservation("r2", "p", "b", 200), deadline).unwrap();
+    assert_eq!(a.expire(deadline, 500), Ok(0));
+    assert_eq!(doomed(&a), ["r1"], "whatever it stored goes");
+    assert_eq!(a.tables.reservations.keys().collect::<Vec<_>>(), ["r2"]);
+    assert_eq!(a.next_due(), Ok(Some(deadline + RESERVATION_TTL_MS)));
+}
+
+#[test]
+fn next_due_is_the_earliest_expiry_or_reservation_deadline() {
+    let mut a = authority(1000, 10);
+    assert_eq!(a.next_due(), Ok(None));
+    a.commit(FileRow { expires_ms: T0 + RESERVATION_TTL_MS + 5, ..row("f1", "p", "a", 1) }, T0).unwrap();
+    assert_eq!(a.next_due(), Ok(Some(T0 + RESERVATION_TTL_MS + 5)));
+    a.reserve(reservation("r1", "p", "b", 1), T0).unwrap();
+    assert_eq!(a.next_due(), Ok(Some(T0 + RESERVATION_TTL_MS)));
+    a.commit(FileRow { expires_ms: T0 + 3, ..row("f2", "p", "c", 1) }, T0).unwrap();
+    assert_eq!(a.next_due(), Ok(Some(T0 + 3)), "an expired row stays due until retired");
+}
+
+#[test]
+fn configure_sets_the_limits_and_revoke_is_final() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    let standing = a.configure(KeyConfig { max_bytes: Some(150), ..KeyConfig::default() }, T0).unwrap();
+    assert_eq!((standing.limits, standing.usage), (Limits { max_bytes: 150, max_files: 3 }, u(100, 1, 0, 0)));
+    assert_eq!(a.reserve(reservation("r1", "p", "b", 51), T0).unwrap_err().status(), 429);
+    a.configure(KeyConfig { revoked: true, ..KeyConfig::default() }, T0).unwrap();
+    assert_eq!(a.configure(KeyConfig::default(), T0), Err(Error::KeyNotFound), "a stale PATCH cannot un-revoke");
+    let revoked = Err(Error::Unauthorized("invalid API key"));
+    assert_eq!(a.usage(T0).map(drop), revoked);
+    assert_eq!(a.get("f1", T0).map(drop), revoked);
+    assert_eq!(a.delete("f1", T0).map(drop), revoked);
+    assert_eq!(a.list(&PageQuery { upload_path: None, order: Order::Name, after: None, limit: 10 }, T0).map(drop), revoked);
+    assert_eq!(a.reserve(reservation("r1", "p", "b", 1), T0), revoked);
+    assert_eq!(a.commit(row("f2", "p", "b", 1), T0).map(drop), revoked);
+    assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1", "file_url is public");
+    assert!(a.tables.key.config.revoked);
+}
+
+#[test]
+fn a_disabled_key_keeps_its_files_but_stores_nothing() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    a.reserve(reservation("r1", "p", "b", 10), T0).unwrap();
+    a.configure(KeyConfig { disabled: true, ..KeyConfig::default() }, T0).unwrap();
+    let disabled = Err(Error::Unauthorized("API key is disabled"));
+    assert_eq!(a.reserve(reservation("r2", "p", "c", 1), T0), disabled);
+    assert_eq!(a.commit(row("r1", "p", "b", 10), T0).map(drop), disabled);
+    assert!(a.tables.reservations.is_empty() && doomed(&a) == ["r1"], "the refused upload's hold and bytes go");
+    assert_eq!(a.get("f1", T0).unwrap().file_id, "f1");
+    assert_eq!(a.delete("f1", T0).unwrap().file_id, "f1");
+    assert_eq!(usage(&a, T0), u(0, 0, 0, 0));
+}
+
+/// A commit repeated after its first call landed (no caller retries today) must change
+/// nothing: not when the key was disabled in between (the key is checked before the row,
+/// and the refusal dooms the live file's object), nor when the name has moved on (the
+/// retired row comes back, without its bytes, and retires the newer file).
+#[test]
+fn a_repeated_commit_changes_nothing() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    a.commit(row("f2", "p", "a", 200), T0).unwrap();
+    let before = a.tables.clone();
+    let _ = a.commit(row("f1", "p", "a", 100), T0);
+    assert_eq!(a.tables, before, "the name moved on to f2");
+    a.configure(KeyConfig { disabled: true, ..KeyConfig::default() }, T0).unwrap();
+    let before = a.tables.clone();
+    let _ = a.commit(row("f2", "p", "a", 200), T0);
+    assert_eq!(a.tables, before, "the key was disabled");
+}

@@ -1,0 +1,126 @@
+//! [`Tables`] in memory, with the semantics of the Durable Object's SQL (`src/server/sql.rs`):
+//! the same constraints, filters and orders.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use urlstash::core::authority::{KeyState, Tables};
+use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
+use urlstash::core::Error;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemTables {
+    pub key: KeyState,
+    /// `files`, by `file_id`.
+    pub files: BTreeMap<String, FileRow>,
+    pub reservations: BTreeMap<String, Reservation>,
+    pub doomed: BTreeSet<String>,
+}
+
+impl MemTables {
+    /// Whether `row` is in `folder` as the SQL filter says: the folder itself, or a path
+    /// strictly between `folder/` and `folder0` (`'/' + 1` is `'0'`).
+    fn in_folder(row: &FileRow, folder: &str) -> bool {
+        let path = row.upload_path.as_str();
+        path == folder || (path > format!("{folder}/").as_str() && path < format!("{folder}0").as_str())
+    }
+
+    /// Whether `row` comes after `key` in its order (row values compared as SQL does).
+    fn after(row: &FileRow, key: &SortKey) -> bool {
+        match key {
+            SortKey::Name { upload_path, file_name } => (&row.upload_path, &row.file_name) > (upload_path, file_name),
+            SortKey::UploadTime { upload_ms, file_id } => (row.upload_ms, &row.file_id) < (*upload_ms, file_id),
+        }
+    }
+}
+
+impl Tables for MemTables {
+    fn key(&self) -> Result<KeyState, Error> {
+        Ok(self.key.clone())
+    }
+
+    fn set_key(&mut self, key: &KeyState) -> Result<(), Error> {
+        self.key = key.clone();
+        Ok(())
+    }
+
+    fn file(&self, file_id: &str) -> Result<Option<FileRow>, Error> {
+        Ok(self.files.get(file_id).cloned())
+    }
+
+    fn file_at(&self, upload_path: &str, file_name: &str) -> Result<Option<FileRow>, Error> {
+        Ok(self.files.values().find(|r| r.upload_path == upload_path && r.file_name == file_name).cloned())
+    }
+
+    /// `file_id` is the primary key and `(upload_path, file_name)` unique: a second row for
+    /// either is a constraint failure, as in SQLite.
+    fn insert_file(&mut self, row: &FileRow) -> Result<(), Error> {
+        if self.files.contains_key(&row.file_id) {
+            return Err(Error::internal("UNIQUE constraint failed: files.file_id"));
+        }
+        if self.file_at(&row.upload_path, &row.file_name)?.is_some() {
+            return Err(Error::internal("UNIQUE constraint failed: files.upload_path, files.file_name"));
+        }
+        self.files.insert(row.file_id.clone(), row.clone());
+        Ok(())
+    }
+
+    fn delete_file(&mut self, file_id: &str) -> Result<(), Error> {
+        self.files.remove(file_id);
+        Ok(())
+    }
+
+    fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error> {
+        let mut rows: Vec<FileRow> = self.files.values().filter(|r| r.expires_ms <= now_ms).cloned().collect();
+        rows.sort_by_key(|r| r.expires_ms);
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    fn next_expiry(&self) -> Result<Option<i64>, Error> {
+        Ok(self.files.values().map(|r| r.expires_ms).min())
+    }
+
+    fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error> {
+        let mut rows: Vec<FileRow> = self
+            .files
+            .values()
+            .filter(|r| r.expires_ms > now_ms)
+            .filter(|r| query.upload_path.as_deref().is_none_or(|f| Self::in_folder(r, f)))
+            .filter(|r| match (query.order, &query.after) {
+                (Order::Name, Some(k @ SortKey::Name { .. })) | (Order::UploadTime, Some(k @ SortKey::UploadTime { .. })) => Self::after(r, k),
+                // No cursor, or one of the other order: the SQL ignores it too.
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        match query.order {
+            Order::Name => rows.sort_by(|a, b| (&a.upload_path, &a.file_name).cmp(&(&b.upload_path, &b.file_name))),
+            Order::UploadTime => rows.sort_by(|a, b| (b.upload_ms, &b.file_id).cmp(&(a.upload_ms, &a.file_id))),
+        }
+        rows.truncate(query.limit as usize);
+        Ok(rows)
+    }
+
+    fn reservations(&self) -> Result<Vec<Reservation>, Error> {
+        Ok(self.reservations.values().cloned().collect())
+    }
+
+    fn insert_reservation(&mut self, reservation: &Reservation) -> Result<(), Error> {
+        self.reservations.insert(reservation.file_id.clone(), reservation.clone());
+        Ok(())
+    }
+
+    fn delete_reservation(&mut self, file_id: &str) -> Result<(), Error> {
+        self.reservations.remove(file_id);
+        Ok(())
+    }
+
+    fn is_doomed(&self, file_id: &str) -> Result<bool, Error> {
+        Ok(self.doomed.contains(file_id))
+    }
+
+    fn doom(&mut self, file_id: &str) -> Result<(), Error> {
+        self.doomed.insert(file_id.to_owned());
+        Ok(())
+    }
+}

@@ -23,6 +23,16 @@ pub struct KeyState {
     pub files: u64,
 }
 
+/// Where an id stands before its commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdState {
+    /// Neither committed nor doomed.
+    Free,
+    Committed,
+    /// Released, retired, or its reservation dropped as abandoned: its bytes are going.
+    Doomed,
+}
+
 /// The storage the rules run on. Reads and writes are synchronous; the caller makes one
 /// rule call one transaction.
 pub trait Tables {
@@ -42,8 +52,8 @@ pub trait Tables {
     fn reservations(&self) -> Result<Vec<Reservation>, Error>;
     fn insert_reservation(&mut self, reservation: &Reservation) -> Result<(), Error>;
     fn delete_reservation(&mut self, file_id: &str) -> Result<(), Error>;
-    /// Whether `file_id`'s object is marked for deletion and not yet confirmed gone.
-    fn is_doomed(&self, file_id: &str) -> Result<bool, Error>;
+    /// Whether `file_id` has a row, or is marked for deletion (not yet confirmed gone).
+    fn id_state(&self, file_id: &str) -> Result<IdState, Error>;
     /// Marks `file_id`'s object for deletion (done after the transaction, retried by the
     /// alarm until it is confirmed).
     fn doom(&mut self, file_id: &str) -> Result<(), Error>;
@@ -142,12 +152,10 @@ impl<T: Tables> Authority<T> {
     /// revoked or disabled meanwhile) when it does not fit: then its reservation goes and
     /// its object is doomed. Returns the retired `file_id`.
     pub fn commit(&mut self, row: FileRow, now_ms: i64) -> Result<Option<String>, Error> {
-        if self.tables.file(&row.file_id)?.is_some() {
-            return Ok(None); // committed already: a repeated call changes nothing
-        }
-        if self.tables.is_doomed(&row.file_id)? {
-            // Released, or its reservation dropped as abandoned: its bytes are going.
-            return Err(Error::internal(format!("commit of {} after its release", row.file_id)));
+        match self.tables.id_state(&row.file_id)? {
+            IdState::Free => {}
+            IdState::Committed => return Ok(None), // a repeated call changes nothing
+            IdState::Doomed => return Err(Error::internal(format!("commit of {} after its release", row.file_id))),
         }
         match self.try_commit(&row, now_ms) {
             Err(err @ (Error::QuotaExceeded(_) | Error::Unauthorized(_))) => {

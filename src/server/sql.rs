@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{SqlStorage, SqlStorageValue, Storage};
 
 use super::js::describe;
-use crate::core::authority::{KeyState, Tables};
+use crate::core::authority::{IdState, KeyState, Tables};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
@@ -98,6 +98,12 @@ struct KeyRow {
 #[derive(Deserialize)]
 struct Due {
     due: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    committed: i64,
+    doomed: i64,
 }
 
 #[derive(Deserialize)]
@@ -252,9 +258,15 @@ impl Tables for SqlTables {
         self.run("unreserve", "DELETE FROM reservations WHERE file_id = ?", vec![text(file_id)])
     }
 
-    fn is_doomed(&self, file_id: &str) -> Result<bool, Error> {
-        let rows: Vec<Doomed> = self.rows("is doomed", "SELECT file_id FROM doomed WHERE file_id = ?", vec![text(file_id)])?;
-        Ok(!rows.is_empty())
+    fn id_state(&self, file_id: &str) -> Result<IdState, Error> {
+        let query = "SELECT EXISTS (SELECT 1 FROM files WHERE file_id = ?1) AS committed, \
+                     EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1) AS doomed";
+        let rows: Vec<IdRow> = self.rows("id state", query, vec![text(file_id)])?;
+        Ok(match rows.first() {
+            Some(IdRow { committed: 1, .. }) => IdState::Committed,
+            Some(IdRow { doomed: 1, .. }) => IdState::Doomed,
+            _ => IdState::Free,
+        })
     }
 
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {

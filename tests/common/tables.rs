@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use urlstash::core::authority::{KeyState, Tables};
+use urlstash::core::authority::{IdState, KeyState, Tables};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
 use urlstash::core::Error;
 
@@ -115,8 +115,14 @@ impl Tables for MemTables {
         Ok(())
     }
 
-    fn is_doomed(&self, file_id: &str) -> Result<bool, Error> {
-        Ok(self.doomed.contains(file_id))
+    fn id_state(&self, file_id: &str) -> Result<IdState, Error> {
+        Ok(if self.files.contains_key(file_id) {
+            IdState::Committed
+        } else if self.doomed.contains(file_id) {
+            IdState::Doomed
+        } else {
+            IdState::Free
+        })
     }
 
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {

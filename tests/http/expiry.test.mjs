@@ -1,0 +1,255 @@
+// Expiry by alarms alone (docs/authority.md, "Expiry"): with a 3 s TTL, files of several
+// keys that nobody reads leave R2, usage and the listing by themselves (no cron, no read);
+// only then do their old URLs answer 404, and their names take new files. And an expiry
+// that meets an overwrite or a delete of its name touches neither the new file nor the
+// quota twice.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, upload, api, get, KEYS } from './support/worker.mjs';
+import { TYPES, filler, sha256 } from './support/fixtures.mjs';
+import { assertError, assertDownloadCaching, assertFileUrlCaching } from './support/assert.mjs';
+import { newKey, usage, listAll, sleep, r2Objects } from './support/burst.mjs';
+
+const ADMIN = 'expiry-admin-token';
+const TTL = 3;
+// how long after the last expiry the alarms may take, and how often the test looks
+const GRACE_MS = 60_000;
+const POLL_MS = 1_000;
+// one before hook (node 20 runs a file's top-level hooks concurrently)
+let origin;
+let worker;
+let stop;
+before(async () => ({ origin, worker, stop } = await startStack({ adminToken: ADMIN, vars: { FILE_TTL_SECONDS: String(TTL) } })));
+after(() => stop?.());
+
+const NOT_FOUND = { success: false, code: 404, msg: 'file not found or expired', data: null };
+
+async function assertGone(url) {
+  const res = await get(url);
+  assert.equal(res.status, 404, url);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  assert.deepEqual(JSON.parse(res.body), NOT_FOUND, url);
+}
+
+test('files nobody reads expire by alarms alone: R2, usage and listing of every key empty', async (t) => {
+  const made = await newKey(worker, ADMIN, 'expiring');
+  const keys = { a: KEYS.a.key, b: KEYS.b.key, made: made.key };
+  // per key: different sizes, one above 64 KiB with Content-Length, one without a length
+  const plan = {
+    a: [
+      { path: 'docs', name: 'small.bin', bytes: filler(1024, 1) },
+      { path: 'docs', name: 'large.bin', bytes: filler(70 * 1024, 2) },
+      { path: 'docs/deep', name: 'chunked.bin', bytes: filler(300 * 1024, 3), chunked: true },
+      { path: 'img', name: 'p.png', bytes: TYPES.png.bytes, contentType: 'image/png' },
+    ],
+    b: [
+      { path: 'b', name: 'five.bin', bytes: filler(5 * 1024, 4) },
+      { path: 'b', name: 'stream.bin', bytes: filler(100 * 1024, 5), chunked: true },
+      { path: 'b/big', name: 'two-mib.bin', bytes: filler(2 * 1024 * 1024, 6) },
+    ],
+    made: [
+      { path: 'm', name: 'tiny.txt', bytes: Buffer.from('sixteen bytes!!\n'), contentType: 'text/plain' },
+      { path: 'm', name: 'edge.bin', bytes: filler(64 * 1024 + 1, 7) },
+      { path: 'm', name: 'small-stream.bin', bytes: filler(40 * 1024, 8), chunked: true },
+    ],
+  };
+  // one name of key a is overwritten once: its first file is replaced before it expires
+  plan.a.push({ path: 'docs', name: 'small.bin', bytes: filler(2048, 9), overwrites: true });
+
+  const uploaded = [];
+  await Promise.all(Object.entries(plan).map(async ([who, files]) => {
+    for (const [i, f] of files.entries()) {
+      const url = origin.file(`/exp/${who}/${i}`, f.bytes, { chunked: f.chunked, contentType: f.contentType ?? 'application/octet-stream' });
+      const res = await upload(worker, { file_url: url, upload_path: f.path, file_name: f.name }, { key: keys[who] });
+      assert.equal(res.status, 200, `${who} ${f.name}: ${JSON.stringify(res.json)}`);
+      assert.equal(res.json.data.file_size, f.bytes.length);
+      uploaded.push({ who, ...f, data: res.json.data });
+    }
+  }));
+
+  // charged while live (checked only while no file can have expired yet: `expires_at` is
+  // whole seconds, never later than the real expiry)
+  const firstExpiry = Math.min(...uploaded.map((u) => Date.parse(u.data.expires_at)));
+  const replaced = uploaded.find((u) => u.who === 'a' && u.name === 'small.bin' && !u.overwrites);
+  const live = uploaded.filter((u) => u !== replaced);
+  for (const who of Object.keys(keys)) {
+    const u = await usage(worker, keys[who]);
+    const mine = live.filter((f) => f.who === who);
+    if (Date.now() < firstExpiry) {
+      assert.deepEqual([u.files, u.bytes], [mine.length, mine.reduce((n, f) => n + f.bytes.length, 0)], `usage of ${who} while live`);
+    } else {
+      t.diagnostic(`usage of ${who} not compared: the uploads took past the first expiry`);
+    }
+  }
+  const initial = await r2Objects(worker);
+  const stored = initial.map((o) => o.key);
+  if (Date.now() < firstExpiry) {
+    assert.deepEqual(stored.sort(), live.map((u) => `o/${u.data.file_id}`).sort(), 'R2 holds the live files, each under its id');
+  } else {
+    t.diagnostic('R2 not compared: the uploads took past the first expiry');
+  }
+
+  // no request reaches the Worker from here until R2 is empty (no object under o/, nor
+  // anywhere else): only alarms can empty it
+  // `expires_at` is whole seconds: the real expiry is less than a second later
+  const lastExpiry = Math.max(...uploaded.map((u) => Date.parse(u.data.expires_at))) + 1000;
+  const deadline = lastExpiry + GRACE_MS;
+  // each object's expiry as stored with it: none may go before it
+  const expiresMs = new Map(initial.map((o) => [o.key, Number(o.custom.expires_ms)]));
+  for (const [k, ms] of expiresMs) assert.ok(Number.isFinite(ms), `${k} carries expires_ms`);
+  let left = initial;
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(POLL_MS);
+    left = await r2Objects(worker);
+    const seenAt = Date.now();
+    const there = new Set(left.map((o) => o.key));
+    for (const [k, ms] of expiresMs) {
+      if (!there.has(k)) assert.ok(ms <= seenAt, `${k} was deleted before its expiry (${new Date(ms).toISOString()})`);
+    }
+  }
+  t.diagnostic(`R2 seen empty ${((Date.now() - lastExpiry + 1000) / 1000).toFixed(1)} s after the last expires_at`);
+  assert.deepEqual(left.map((o) => o.key), [], `R2 still holds objects ${GRACE_MS / 1000} s after the last expiry`);
+
+  // the alarms gave every key's quota back and emptied its listing
+  for (const who of Object.keys(keys)) {
+    const u = await usage(worker, keys[who]);
+    assert.deepEqual(
+      { bytes: u.bytes, files: u.files, reserved_bytes: u.reserved_bytes, reserved_files: u.reserved_files },
+      { bytes: 0, files: 0, reserved_bytes: 0, reserved_files: 0 },
+      `usage of ${who} once R2 is empty`,
+    );
+    assert.deepEqual((await listAll(worker, keys[who])).files, [], `listing of ${who}`);
+  }
+
+  // only now read the old URLs: all gone, with the JSON envelope
+  for (const u of uploaded) {
+    await assertGone(u.data.file_url);
+    await assertGone(u.data.download_url);
+    assertError(await api(worker, 'GET', `/api/v1/files/${u.data.file_id}`, { token: keys[u.who] }), 404, /file not found/);
+    assertError(await api(worker, 'DELETE', `/api/v1/files/${u.data.file_id}`, { token: keys[u.who] }), 404, /file not found/);
+  }
+
+  // an expired name takes a new file, which its name and its id serve
+  for (const old of [uploaded.find((u) => u.name === 'large.bin'), uploaded.find((u) => u.name === 'stream.bin')]) {
+    const bytes = filler(old.bytes.length + 10, 50 + old.bytes.length);
+    const url = origin.file(`/exp/again/${old.name}`, bytes, { chunked: old.chunked });
+    const res = await upload(worker, { file_url: url, upload_path: old.path, file_name: old.name }, { key: keys[old.who] });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const d = res.json.data;
+    assert.equal(d.file_url, old.data.file_url, 'the same name');
+    assert.notEqual(d.file_id, old.data.file_id);
+    const byName = await get(d.file_url);
+    assert.equal(byName.status, 200);
+    assert.equal(sha256(byName.body), sha256(bytes), 'the name serves the new bytes');
+    assertFileUrlCaching(byName);
+    const byId = await get(d.download_url);
+    assert.equal(byId.status, 200);
+    assert.equal(sha256(byId.body), sha256(bytes));
+    assertDownloadCaching(byId, d.expires_at);
+    await assertGone(old.data.download_url);
+  }
+});
+
+describe('expiry meeting an overwrite or a delete of the same name', () => {
+  // a longer TTL: each new file must still be live when the old ones' alarms have run
+  const LONG_TTL = 8;
+  let w;
+  let o;
+  let stopLong;
+  before(async () => ({ origin: o, worker: w, stop: stopLong } = await startStack({ adminToken: ADMIN, vars: { FILE_TTL_SECONDS: String(LONG_TTL) } })));
+  after(() => stopLong?.());
+
+  test('an overwrite just before, at or after an expiry: the name serves the new file, counted once', async (t) => {
+    const key = await newKey(w, ADMIN, 'meets');
+    // ms from the old file's expiry (as the client sees it) to its overwrite or delete
+    const cases = [
+      { name: 'before.bin', at: -600, then: 'overwrite' },
+      { name: 'just-before.bin', at: -150, then: 'overwrite' },
+      { name: 'at.bin', at: 0, then: 'overwrite' },
+      { name: 'after.bin', at: 300, then: 'overwrite' },
+      { name: 'del-before.bin', at: -150, then: 'delete' },
+      { name: 'del-at.bin', at: 0, then: 'delete' },
+      { name: 'del-after.bin', at: 300, then: 'delete' },
+    ];
+    const put = async (name, bytes, tag) => {
+      const res = await upload(w, { file_url: o.file(`/meet/${tag}/${name}`, bytes), upload_path: 'meet', file_name: name }, { key: key.key });
+      assert.equal(res.status, 200, `${tag} ${name}: ${JSON.stringify(res.json)}`);
+      return res;
+    };
+    await Promise.all(cases.map(async (c, i) => {
+      c.old = filler(3000 + i, 700 + i);
+      const sentAt = Date.now();
+      const res = await put(c.name, c.old, 'old');
+      // the Worker set expiry between sentAt and now, TTL after its clock (the same host's)
+      c.expiresAround = sentAt + LONG_TTL * 1000;
+      c.oldData = res.json.data;
+      // the name is read (and may be cached by the isolate) while the old file is live
+      const read = await get(c.oldData.file_url);
+      assert.equal(sha256(read.body), sha256(c.old));
+    }));
+    await Promise.all(cases.map(async (c, i) => {
+      await sleep(Math.max(0, c.expiresAround + c.at - Date.now()));
+      if (c.then === 'overwrite') {
+        c.fresh = filler(5000 + i, 800 + i);
+        c.freshData = (await put(c.name, c.fresh, 'new')).json.data;
+      } else {
+        const del = await api(w, 'DELETE', `/api/v1/files/${c.oldData.file_id}`, { token: key.key });
+        // 200 if the delete came first, 404 if the expiry did
+        if (del.status === 200) assert.deepEqual(del.json.data, { file_id: c.oldData.file_id, deleted: true });
+        else assertError(del, 404, /file not found/);
+        c.deleteStatus = del.status;
+      }
+    }));
+    t.diagnostic(`deletes answered ${cases.filter((c) => c.deleteStatus).map((c) => c.deleteStatus).join(',')}`);
+
+    // wait (bounded) until R2 holds no old object any more: by alarm, overwrite or delete
+    const oldKeys = new Set(cases.map((c) => `o/${c.oldData.file_id}`));
+    let left = [];
+    for (let n = 0; n < 30; n++) {
+      left = (await r2Objects(w)).map((x) => x.key).filter((k) => oldKeys.has(k));
+      if (left.length === 0) break;
+      await sleep(POLL_MS);
+    }
+    assert.deepEqual(left, [], 'the old objects are gone');
+
+    const overwritten = cases.filter((c) => c.then === 'overwrite');
+    for (const c of cases) {
+      await assertGone(c.oldData.download_url);
+      const byName = await get(c.oldData.file_url);
+      if (c.then === 'overwrite') {
+        assert.equal(byName.status, 200, `${c.name}: the name serves the new file`);
+        assert.equal(sha256(byName.body), sha256(c.fresh), `${c.name}: the new bytes`);
+        const byId = await get(c.freshData.download_url);
+        assert.equal(byId.status, 200);
+        assert.equal(sha256(byId.body), sha256(c.fresh));
+      } else {
+        assert.equal(byName.status, 404, `${c.name}: deleted or expired, the name serves nothing`);
+        assert.deepEqual(JSON.parse(byName.body), NOT_FOUND);
+      }
+    }
+    const { files } = await listAll(w, key.key);
+    assert.deepEqual(files.map((f) => f.file_id).sort(), overwritten.map((c) => c.freshData.file_id).sort(), 'the new files are listed');
+    const u = await usage(w, key.key);
+    assert.deepEqual(
+      { bytes: u.bytes, files: u.files, reserved_bytes: u.reserved_bytes, reserved_files: u.reserved_files },
+      { bytes: overwritten.reduce((n, c) => n + c.fresh.length, 0), files: overwritten.length, reserved_bytes: 0, reserved_files: 0 },
+      'usage counts each new file once and no old one',
+    );
+
+    // and when the new files expire in turn, the quota comes back to zero, not below
+    const lastExpiry = Math.max(...overwritten.map((c) => Date.parse(c.freshData.expires_at))) + 1000;
+    let rest = await r2Objects(w);
+    while (rest.length > 0 && Date.now() < lastExpiry + GRACE_MS) {
+      await sleep(POLL_MS);
+      rest = await r2Objects(w);
+    }
+    assert.deepEqual(rest.map((x) => x.key), [], 'R2 empty once the new files expired');
+    const end = await usage(w, key.key);
+    assert.deepEqual([end.bytes, end.files, end.reserved_bytes, end.reserved_files], [0, 0, 0, 0]);
+    assert.deepEqual((await listAll(w, key.key)).files, []);
+    // the quota is whole again: as many files as before fit
+    for (const c of overwritten) await put(c.name, c.fresh, 'again');
+    const again = await usage(w, key.key);
+    assert.deepEqual([again.files, again.bytes], [overwritten.length, overwritten.reduce((n, c) => n + c.fresh.length, 0)]);
+  });
+});

@@ -5,7 +5,6 @@
 use std::cell::Cell;
 
 use serde::Serialize;
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, ScheduledTime, State};
 
@@ -44,14 +43,11 @@ impl DurableObject for KeyAuthority {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let reply = match req.json::<Op>().await {
+        let body = match req.json::<Op>().await {
             Ok(op) => self.handle(op).await,
-            Err(e) => Err(Error::internal(format!("authority op: {e}"))),
+            Err(e) => reply::<()>(Err(Error::internal(format!("authority op: {e}")))),
         };
-        if let Err(Error::Internal(detail)) = &reply {
-            worker::console_error!("key authority: {detail}");
-        }
-        Response::from_json(&reply.map_err(|e| Refusal::from(&e)))
+        Response::ok(body)
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
@@ -65,8 +61,14 @@ impl DurableObject for KeyAuthority {
     }
 }
 
-fn json<T: Serialize>(value: T) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(Error::internal)
+/// The wire form of an answer: `{"Ok": ...}` or `{"Err": refusal}` (internal details are
+/// logged here and never leave).
+fn reply<T: Serialize>(answer: Result<T, Error>) -> String {
+    if let Err(Error::Internal(detail)) = &answer {
+        worker::console_error!("key authority: {detail}");
+    }
+    let wire = answer.map_err(|e| Refusal::from(&e));
+    serde_json::to_string(&wire).unwrap_or_else(|_| r#"{"Err":"internal"}"#.to_owned())
 }
 
 impl KeyAuthority {
@@ -92,31 +94,28 @@ impl KeyAuthority {
         outcome?
     }
 
-    async fn handle(&self, op: Op) -> Result<Value, Error> {
+    async fn handle(&self, op: Op) -> String {
         let now = now_ms();
         // What the op may leave behind: objects doomed (deleted before the answer, so an
         // overwrite's or a delete's old bytes are gone once it is answered), and a time the
         // alarm must not sleep past.
         let (answer, doomed, due) = match op {
             Op::Reserve { reservation } => {
-                let answer = self.run(|a| a.reserve(reservation, now)).map(|()| Value::Null);
-                (answer, false, Some(now + RESERVATION_TTL_MS))
+                (reply(self.run(|a| a.reserve(reservation, now))), false, Some(now + RESERVATION_TTL_MS))
             }
             Op::Commit { file } => {
                 let expires = file.expires_ms;
                 let outcome = self.run(|a| a.commit(file, now));
                 let doomed = !matches!(outcome, Ok(None));
-                (outcome.map(|_| Value::Null), doomed, Some(expires))
+                (reply(outcome.map(drop)), doomed, Some(expires))
             }
-            Op::Release { file_id } => (self.run(|a| a.release(&file_id)).map(|()| Value::Null), true, None),
-            Op::Delete { file_id } => (self.run(|a| a.delete(&file_id, now)).and_then(json), true, None),
-            Op::Get { file_id } => return self.run(|a| a.get(&file_id, now)).and_then(json),
-            Op::Resolve { upload_path, file_name } => {
-                return self.run(|a| a.resolve(&upload_path, &file_name, now)).and_then(json)
-            }
-            Op::List { query } => return self.run(|a| a.list(&query, now)).and_then(json),
-            Op::Usage => return self.run(|a| a.usage(now)).and_then(json),
-            Op::Configure { config } => return self.run(|a| a.configure(config, now)).and_then(json),
+            Op::Release { file_id } => (reply(self.run(|a| a.release(&file_id))), true, None),
+            Op::Delete { file_id } => (reply(self.run(|a| a.delete(&file_id, now))), true, None),
+            Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
+            Op::Resolve { upload_path, file_name } => return reply(self.run(|a| a.resolve(&upload_path, &file_name, now))),
+            Op::List { query } => return reply(self.run(|a| a.list(&query, now))),
+            Op::Usage => return reply(self.run(|a| a.usage(now))),
+            Op::Configure { config } => return reply(self.run(|a| a.configure(config, now))),
         };
         let retry = (doomed && !self.drain().await).then(|| now_ms() + RETRY_MS);
         if let Some(at) = [due, retry].into_iter().flatten().min() {

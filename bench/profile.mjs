@@ -37,7 +37,7 @@ async function load(count) {
   await Promise.all(Array.from({ length: 16 }, async (_, w) => {
     while (next < count) {
       const i = next++;
-      const res = await upload(mf, origin.url('/small'), `small-${w}-${i % 8}.bin`);
+      const res = await upload(mf, origin.url('/small'), process.env.PROFILE_OVERWRITE ? `small-${w}-${i % 8}.bin` : `small-${w}-${i}.bin`);
       const body = await res.text();
       if (res.status !== 200) throw new Error(`upload: ${res.status} ${body}`);
     }

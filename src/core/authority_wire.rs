@@ -85,9 +85,10 @@ pub struct Page {
     pub next: Option<SortKey>,
 }
 
-/// One request to a key's authority. Time is the object's own clock.
+/// One request to a key's authority. Time is the object's own clock. Externally tagged
+/// (`{"commit": {...}}`): read in one pass, without serde's buffering of tagged content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Holds quota for an upload about to be stored.
     Reserve { reservation: Reservation },

@@ -43,7 +43,9 @@ impl DurableObject for KeyAuthority {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let body = match req.json::<Op>().await {
+        // Read as text and parsed in wasm: one crossing, not one per field.
+        let op = req.text().await.map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Op>(&t).map_err(|e| e.to_string()));
+        let body = match op {
             Ok(op) => self.handle(op).await,
             Err(e) => reply::<()>(Err(Error::internal(format!("authority op: {e}")))),
         };

@@ -34,6 +34,11 @@ const SCHEMA: &[&str] = &[
 ];
 
 const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options";
+/// A file row as one JSON text, so a row crosses into wasm as one string (read with
+/// serde_json) rather than one JS value per column.
+const FILE_JSON: &str = "json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, \
+    'size', size, 'mime_type', mime_type, 'original_name', original_name, 'upload_ms', upload_ms, \
+    'expires_ms', expires_ms, 'sha256', sha256, 'options', options)";
 
 #[wasm_bindgen]
 extern "C" {
@@ -126,8 +131,18 @@ impl SqlTables {
         Ok(())
     }
 
+    /// The rows of `query`, whose one column is each row as a JSON object.
     fn rows<T: for<'de> Deserialize<'de>>(&self, what: &'static str, query: &str, args: Vec<SqlStorageValue>) -> Result<Vec<T>, Error> {
-        self.sql.exec(query, args).and_then(|c| c.to_array()).map_err(sql_error(what))
+        let cursor = self.sql.exec(query, args).map_err(sql_error(what))?;
+        cursor
+            .raw()
+            .map(|row| match row.map_err(sql_error(what))?.into_iter().next() {
+                Some(SqlStorageValue::String(json)) => {
+                    serde_json::from_str(&json).map_err(|e| Error::internal(format!("sql {what}: {e}")))
+                }
+                other => Err(Error::internal(format!("sql {what}: not a JSON row: {other:?}"))),
+            })
+            .collect()
     }
 
     fn run(&self, what: &'static str, query: &str, args: Vec<SqlStorageValue>) -> Result<(), Error> {
@@ -135,13 +150,13 @@ impl SqlTables {
     }
 
     fn one_file(&self, what: &'static str, filter: &str, args: Vec<SqlStorageValue>) -> Result<Option<FileRow>, Error> {
-        let query = format!("SELECT {FILE_COLUMNS} FROM files WHERE {filter} LIMIT 1");
+        let query = format!("SELECT {FILE_JSON} FROM files WHERE {filter} LIMIT 1");
         Ok(self.rows(what, &query, args)?.into_iter().next())
     }
 
     /// Up to `limit` ids whose objects are to be deleted.
     pub fn doomed(&self, limit: usize) -> Result<Vec<String>, Error> {
-        let rows: Vec<Doomed> = self.rows("doomed", "SELECT file_id FROM doomed LIMIT ?", vec![int(limit)])?;
+        let rows: Vec<Doomed> = self.rows("doomed", "SELECT json_object('file_id', file_id) FROM doomed LIMIT ?", vec![int(limit)])?;
         Ok(rows.into_iter().map(|d| d.file_id).collect())
     }
 
@@ -156,7 +171,12 @@ impl SqlTables {
 
 impl Tables for SqlTables {
     fn key(&self) -> Result<KeyState, Error> {
-        let rows: Vec<KeyRow> = self.rows("key", "SELECT max_bytes, max_files, disabled, revoked, bytes, files FROM key_state WHERE id = 1", vec![])?;
+        let rows: Vec<KeyRow> = self.rows(
+            "key",
+            "SELECT json_object('max_bytes', max_bytes, 'max_files', max_files, 'disabled', disabled, 'revoked', revoked, \
+             'bytes', bytes, 'files', files) FROM key_state WHERE id = 1",
+            vec![],
+        )?;
         let row = rows.into_iter().next().ok_or_else(|| Error::internal("key_state row missing"))?;
         Ok(KeyState {
             config: KeyConfig { max_bytes: row.max_bytes, max_files: row.max_files, disabled: row.disabled != 0, revoked: row.revoked != 0 },
@@ -204,12 +224,12 @@ impl Tables for SqlTables {
     }
 
     fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error> {
-        let query = format!("SELECT {FILE_COLUMNS} FROM files WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?");
+        let query = format!("SELECT {FILE_JSON} FROM files WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?");
         self.rows("expired", &query, vec![int(now_ms), int(limit)])
     }
 
     fn next_expiry(&self) -> Result<Option<i64>, Error> {
-        let rows: Vec<Due> = self.rows("next expiry", "SELECT MIN(expires_ms) AS due FROM files", vec![])?;
+        let rows: Vec<Due> = self.rows("next expiry", "SELECT json_object('due', MIN(expires_ms)) FROM files", vec![])?;
         Ok(rows.into_iter().next().and_then(|d| d.due))
     }
 
@@ -238,12 +258,17 @@ impl Tables for SqlTables {
             }
         };
         args.push(int(query.limit));
-        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE {filter} ORDER BY {order} LIMIT ?");
+        let sql = format!("SELECT {FILE_JSON} FROM files WHERE {filter} ORDER BY {order} LIMIT ?");
         self.rows("page", &sql, args)
     }
 
     fn reservations(&self) -> Result<Vec<Reservation>, Error> {
-        self.rows("reservations", "SELECT file_id, upload_path, file_name, bytes, at_ms FROM reservations", vec![])
+        self.rows(
+            "reservations",
+            "SELECT json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, 'bytes', bytes, \
+             'at_ms', at_ms) FROM reservations",
+            vec![],
+        )
     }
 
     fn insert_reservation(&mut self, r: &Reservation) -> Result<(), Error> {
@@ -259,8 +284,8 @@ impl Tables for SqlTables {
     }
 
     fn id_state(&self, file_id: &str) -> Result<IdState, Error> {
-        let query = "SELECT EXISTS (SELECT 1 FROM files WHERE file_id = ?1) AS committed, \
-                     EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1) AS doomed";
+        let query = "SELECT json_object('committed', EXISTS (SELECT 1 FROM files WHERE file_id = ?1), \
+                     'doomed', EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1))";
         let rows: Vec<IdRow> = self.rows("id state", query, vec![text(file_id)])?;
         Ok(match rows.first() {
             Some(IdRow { committed: 1, .. }) => IdState::Committed,

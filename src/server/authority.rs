@@ -85,6 +85,16 @@ impl KeyAuthority {
         Ok(Authority::new(SqlTables::new(&storage), defaults))
     }
 
+    /// Whether this object's tables exist (read only: creates nothing).
+    fn has_tables(&self) -> bool {
+        if self.schema_ready.get() {
+            return true;
+        }
+        let exists = SqlTables::exist(&self.state.storage());
+        self.schema_ready.set(exists);
+        exists
+    }
+
     /// Runs `rule` in one transaction. Refusals keep their writes (a refused commit drops
     /// its reservation); an internal error rolls every write back.
     fn run<T>(&self, rule: impl FnOnce(&mut Authority<SqlTables>) -> Result<T, Error>) -> Result<T, Error> {
@@ -114,7 +124,14 @@ impl KeyAuthority {
             Op::Release { file_id } => (reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => (reply(self.run(|a| a.delete(&file_id, now))), true, None),
             Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
-            Op::Resolve { upload_path, file_name } => return reply(self.run(|a| a.resolve(&upload_path, &file_name, now))),
+            Op::Resolve { upload_path, file_name } => {
+                // Public (`file_url`): an object nobody has stored into is not given tables
+                // by a stranger's request for a made-up key id.
+                if !self.has_tables() {
+                    return reply::<()>(Err(Error::FileNotFound));
+                }
+                return reply(self.run(|a| a.resolve(&upload_path, &file_name, now)));
+            }
             Op::List { query } => return reply(self.run(|a| a.list(&query, now))),
             Op::Usage => return reply(self.run(|a| a.usage(now))),
             Op::Configure { config } => return reply(self.run(|a| a.configure(config, now))),

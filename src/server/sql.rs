@@ -131,6 +131,17 @@ impl SqlTables {
         Ok(())
     }
 
+    /// Whether the tables were created (a read of SQLite's catalogue; writes nothing).
+    pub fn exist(storage: &Storage) -> bool {
+        let query = "SELECT json_object('n', COUNT(*)) FROM sqlite_master WHERE type = 'table' AND name = 'key_state'";
+        #[derive(Deserialize)]
+        struct Count {
+            n: u64,
+        }
+        let rows: Result<Vec<Count>, Error> = SqlTables::new(storage).rows("tables", query, vec![]);
+        rows.is_ok_and(|r| r.first().is_some_and(|c| c.n > 0))
+    }
+
     /// The rows of `query`, whose one column is each row as a JSON object.
     fn rows<T: for<'de> Deserialize<'de>>(&self, what: &'static str, query: &str, args: Vec<SqlStorageValue>) -> Result<Vec<T>, Error> {
         let cursor = self.sql.exec(query, args).map_err(sql_error(what))?;

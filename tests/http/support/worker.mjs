@@ -96,19 +96,24 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
   // devtools inspector: with it attached, workerd's network instrumentation sometimes
   // brought the runtime down when a Worker cancelled a large subrequest body (a 413 on a
   // chunked origin), which no deployed Worker sees.
-  const worker = await unstable_startWorker({
-    config: testConfig(stateDir, { counting }),
-    bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }])),
-    dev: {
-      inspector: false,
-      persist: stateDir,
-      watch: false,
-      logLevel: process.env.WRANGLER_LOG_LEVEL ?? 'warn',
-      server: { hostname: '127.0.0.1', port: 0 },
-    },
-  });
-  await worker.ready;
-  const url = (await worker.url).origin;
+  const config = testConfig(stateDir, { counting });
+  const boot = async () => {
+    const started = await unstable_startWorker({
+      config,
+      bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }])),
+      dev: {
+        inspector: false,
+        persist: stateDir,
+        watch: false,
+        logLevel: process.env.WRANGLER_LOG_LEVEL ?? 'warn',
+        server: { hostname: '127.0.0.1', port: 0 },
+      },
+    });
+    await started.ready;
+    return started;
+  };
+  let worker = await boot();
+  let url = (await worker.url).origin;
   const health = await fetch(`${url}/api/v1/health`);
   if (healthy && !health.ok) throw new Error(`the Worker is not healthy: ${health.status}`);
 
@@ -136,6 +141,14 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       await self.resetCounts();
       const result = await fn();
       return { calls: await self.counts(), result };
+    },
+    /** Stops the runtime and starts it again on the same state (R2, KV, Durable Objects and
+     * their alarms on disk): every isolate and object starts fresh. `url` changes. */
+    async restart() {
+      await worker.dispose();
+      worker = await boot();
+      url = (await worker.url).origin;
+      self.url = url;
     },
     async stop() {
       await worker.dispose();

@@ -6,6 +6,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { useStack, startWorker, upload, api, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
@@ -20,6 +21,17 @@ useStack({ adminToken: ADMIN, counting: true, vars: { DEFAULT_MAX_BYTES: '500000
 
 const admin = (method, p, body) => api(worker, method, p, { token: ADMIN, body });
 const create = (body) => admin('POST', '/api/v1/admin/keys', body);
+
+/** Whether any file under the Worker's state directory (KV, R2, every Durable Object's
+ * SQLite) holds `text`. */
+function storedAnywhere(text) {
+  const needle = Buffer.from(text);
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).some((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : e.isFile() && fs.readFileSync(p).includes(needle);
+  });
+  return walk(worker.stateDir);
+}
 
 /** The local KV entries: `wrangler kv key list` against the Worker's state directory. */
 function kvKeys() {
@@ -80,7 +92,7 @@ describe('keys', () => {
     const names = kvKeys();
     assert.ok(names.includes(hashKey(d.key)), 'the hash is the lookup key');
     assert.ok(names.includes(`id:${d.key_id}`));
-    assert.ok(!names.some((n) => n.includes(d.key)), 'the plaintext is stored nowhere');
+    assert.ok(!names.some((n) => n.includes(d.key)), 'the plaintext is no KV name');
 
     const up = await upload(worker, { file_url: origin.file('/alice.png', TYPES.png.bytes) }, { key: d.key });
     assert.equal(up.status, 200, JSON.stringify(up.json));
@@ -91,6 +103,10 @@ describe('keys', () => {
       { ...usage.json.data },
       { key_id: d.key_id, name: 'alice', bytes: TYPES.png.bytes.length, files: 1, reserved_bytes: 0, reserved_files: 0, max_bytes: 123456, max_files: 7 },
     );
+    // after creating it and using it: no file of the local state (KV, R2, the authorities'
+    // SQLite) holds the plaintext; its hash is the KV lookup key
+    assert.equal(storedAnywhere(d.key), false, 'the plaintext is stored nowhere');
+    assert.equal(storedAnywhere(hashKey(d.key)), true, 'the search sees the stored hash');
   });
 
   test('two creates give two different keys', async () => {

@@ -484,6 +484,17 @@ describe('storage calls (a Worker that counts them)', () => {
     assert.equal(sha256((await get(d.download_url)).body), sha256(bytes));
   });
 
+  test('no Content-Length, under one part: one plain put, no multipart upload', async () => {
+    const { origin: o, worker: w } = counted;
+    const bytes = filler(300 * KiB, 93);
+    const url = o.file('/counted/chunked.bin', bytes, { chunked: true, contentType: null, chunkSize: 1000 });
+    const { calls, result } = await w.countCalls(() => upload(w, { file_url: url, upload_path: 'counted', file_name: 'chunked.bin' }));
+    assert.equal(result.status, 200, JSON.stringify(result.json));
+    assert.deepEqual(calls.r2, { put: 1 }, `one put and nothing else: ${JSON.stringify(calls.raw)}`);
+    assert.equal(calls.authorityCalls, 2, `reserve (unknown length) and commit: ${JSON.stringify(calls.raw)}`);
+    assert.equal(sha256((await get(result.json.data.download_url)).body), sha256(bytes));
+  });
+
   test('a small overwrite adds only the delete of the replaced object', async () => {
     const { origin: o, worker: w } = counted;
     const first = await upload(w, { file_url: o.file('/counted/v1.bin', filler(10 * KiB, 91)), upload_path: 'counted', file_name: 'ow.bin' });

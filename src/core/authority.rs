@@ -67,6 +67,17 @@ pub struct Authority<T> {
     pub defaults: Limits,
 }
 
+/// Refuses with 429 when `bytes_after` and `files_after` (live plus the `others` in flight,
+/// with this upload) exceed `limits`; the message reports `key`'s usage and what `needed`.
+fn check_fits(key: &KeyState, others: &[Reservation], bytes_after: u64, files_after: u64, needed: u64, limits: Limits) -> Result<(), Error> {
+    if bytes_after <= limits.max_bytes && files_after <= limits.max_files {
+        return Ok(());
+    }
+    let reserved_bytes = others.iter().map(|r| r.bytes).sum();
+    let usage = Usage { bytes: key.bytes, files: key.files, reserved_bytes, reserved_files: others.len() as u64 };
+    Err(Error::QuotaExceeded(exhausted_message(needed, usage, limits)))
+}
+
 /// Reservations that still count at `now_ms`, other than `except`'s.
 fn live_reservations(all: Vec<Reservation>, now_ms: i64, except: &str) -> Vec<Reservation> {
     all.into_iter().filter(|r| r.file_id != except && now_ms - r.at_ms < RESERVATION_TTL_MS).collect()
@@ -139,10 +150,7 @@ impl<T: Tables> Authority<T> {
         let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
         let bytes_after = (key.bytes + reserved_bytes + reservation.bytes).saturating_sub(freed_bytes);
         let files_after = (key.files + others.len() as u64 + 1).saturating_sub(freed_files);
-        if bytes_after > limits.max_bytes || files_after > limits.max_files {
-            let usage = Usage { bytes: key.bytes, files: key.files, reserved_bytes, reserved_files: others.len() as u64 };
-            return Err(Error::QuotaExceeded(exhausted_message(reservation.bytes, usage, limits)));
-        }
+        check_fits(&key, &others, bytes_after, files_after, reservation.bytes, limits)?;
         reservation.at_ms = now_ms;
         self.tables.insert_reservation(&reservation)
     }
@@ -178,10 +186,7 @@ impl<T: Tables> Authority<T> {
         let bytes = key.bytes.saturating_sub(old_bytes) + row.size;
         let files = key.files.saturating_sub(old_files) + 1;
         let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
-        if bytes + reserved_bytes > limits.max_bytes || files + others.len() as u64 > limits.max_files {
-            let usage = Usage { bytes: key.bytes, files: key.files, reserved_bytes, reserved_files: others.len() as u64 };
-            return Err(Error::QuotaExceeded(exhausted_message(row.size, usage, limits)));
-        }
+        check_fits(&key, &others, bytes + reserved_bytes, files + others.len() as u64, row.size, limits)?;
         if let Some(old) = &old {
             self.tables.delete_file(&old.file_id)?;
             self.tables.doom(&old.file_id)?;
@@ -225,17 +230,20 @@ impl<T: Tables> Authority<T> {
     /// Deletes the live file `file_id`: its row and quota now, its object doomed.
     pub fn delete(&mut self, file_id: &str, now_ms: i64) -> Result<FileRow, Error> {
         let row = self.get(file_id, now_ms)?;
-        self.retire(&row)?;
+        self.retire(std::slice::from_ref(&row))?;
         Ok(row)
     }
 
-    /// Removes `row`, gives its quota back and dooms its object.
-    fn retire(&mut self, row: &FileRow) -> Result<(), Error> {
+    /// Removes `rows`, gives their quota back (one update of the counters) and dooms their
+    /// objects.
+    fn retire(&mut self, rows: &[FileRow]) -> Result<(), Error> {
         let mut key = self.tables.key()?;
-        key.bytes = key.bytes.saturating_sub(row.size);
-        key.files = key.files.saturating_sub(1);
-        self.tables.delete_file(&row.file_id)?;
-        self.tables.doom(&row.file_id)?;
+        for row in rows {
+            key.bytes = key.bytes.saturating_sub(row.size);
+            key.files = key.files.saturating_sub(1);
+            self.tables.delete_file(&row.file_id)?;
+            self.tables.doom(&row.file_id)?;
+        }
         self.tables.set_key(&key)
     }
 
@@ -253,8 +261,8 @@ impl<T: Tables> Authority<T> {
     /// they stored). Returns how many rows went; `batch` of them means there may be more.
     pub fn expire(&mut self, now_ms: i64, batch: usize) -> Result<usize, Error> {
         let expired = self.tables.expired(now_ms, batch)?;
-        for row in &expired {
-            self.retire(row)?;
+        if !expired.is_empty() {
+            self.retire(&expired)?;
         }
         for stale in self.tables.reservations()?.into_iter().filter(|r| now_ms - r.at_ms >= RESERVATION_TTL_MS) {
             self.tables.delete_reservation(&stale.file_id)?;

@@ -136,10 +136,8 @@ impl KeyAuthority {
             Op::Usage => return reply(self.run(|a| a.usage(now))),
             Op::Configure { config } => return reply(self.run(|a| a.configure(config, now))),
         };
-        let retry = (doomed && !self.drain().await).then(|| now_ms() + RETRY_MS);
-        if let Some(at) = [due, retry].into_iter().flatten().min() {
-            self.arm(at).await;
-        }
+        let drained = !doomed || self.drain().await;
+        self.arm(due, drained).await;
         answer
     }
 
@@ -171,9 +169,12 @@ impl KeyAuthority {
         }
     }
 
-    /// Makes sure the alarm fires no later than `at` (an alarm that fires early finds
-    /// nothing due and re-arms itself).
-    async fn arm(&self, at: i64) {
+    /// Makes sure the alarm fires no later than `due`, nor later than a retry soon when
+    /// doomed objects are left (`drained` false). An alarm that fires early finds nothing due
+    /// and re-arms itself.
+    async fn arm(&self, due: Option<i64>, drained: bool) {
+        let retry = (!drained).then(|| now_ms() + RETRY_MS);
+        let Some(at) = [due, retry].into_iter().flatten().min() else { return };
         let storage = self.state.storage();
         if self.alarm_at.get().is_none() {
             self.alarm_at.set(storage.get_alarm().await.ok().flatten());
@@ -200,10 +201,7 @@ impl KeyAuthority {
             }
         }
         let due = self.run(|a| a.next_due())?;
-        let retry = (!drained).then(|| now_ms() + RETRY_MS);
-        if let Some(at) = [due, retry].into_iter().flatten().min() {
-            self.arm(at).await;
-        }
+        self.arm(due, drained).await;
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) 
 
 /// `file_url`: the file the name holds now, inline when safe.
 pub(crate) async fn inline(req: &Request, services: &Services, name: &FileName) -> Result<Response, Error> {
-    let cache_key = format!("{}/{}/{}", name.owner, name.upload_path, name.file_name);
+    let cache_key = name_key(&name.owner, &name.upload_path, &name.file_name);
     if let Some(file_id) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
         // A replaced or deleted file's object is gone before the change was answered: a
         // stale entry finds nothing here and is resolved again.
@@ -51,7 +51,12 @@ pub(crate) async fn inline(req: &Request, services: &Services, name: &FileName) 
 
 /// Forgets what this isolate cached for a name (it was just overwritten here).
 pub(crate) fn forget_name(owner: &str, upload_path: &str, file_name: &str) {
-    NAMES.with_borrow_mut(|names| names.remove(&format!("{owner}/{upload_path}/{file_name}")));
+    NAMES.with_borrow_mut(|names| names.remove(&name_key(owner, upload_path, file_name)));
+}
+
+/// The name cache's key of a name.
+fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
+    format!("{owner}/{upload_path}/{file_name}")
 }
 
 /// The response for `file_id`'s object, or `None` when it is gone or expired. A plain GET

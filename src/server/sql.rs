@@ -171,12 +171,10 @@ impl SqlTables {
         Ok(rows.into_iter().map(|d| d.file_id).collect())
     }
 
-    /// The objects of `file_ids` are gone.
+    /// The objects of `file_ids` are gone (one statement for the whole batch).
     pub fn undoom(&self, file_ids: &[String]) -> Result<(), Error> {
-        for id in file_ids {
-            self.run("undoom", "DELETE FROM doomed WHERE file_id = ?", vec![text(id)])?;
-        }
-        Ok(())
+        let ids = serde_json::to_string(file_ids).map_err(Error::internal)?;
+        self.run("undoom", "DELETE FROM doomed WHERE file_id IN (SELECT value FROM json_each(?))", vec![text(&ids)])
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use common::{Fault, Reply, World, NOW};
 use urlstash::core::authority_wire::{Op, Reservation};
+use sha2::Digest;
 use urlstash::core::Error;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
@@ -156,6 +157,38 @@ fn a_refused_r2_write_stores_nothing_and_releases() {
         assert_eq!(w.authority.call_names(), calls, "{what}");
         w.assert_nothing_left(what);
     }
+}
+
+#[test]
+fn the_sha256_of_the_stored_bytes_is_kept_and_answered() {
+    for (what, reply) in [("known length", Reply::file(&png_file(70_000), None)), ("unknown", Reply::file(&png_file(900), None).without_length())] {
+        let w = World::new(&[]).with("https://o.test/x.png", reply);
+        let data = w.run(&url_only("https://o.test/x.png")).unwrap();
+        let want = common::hex(&sha2::Sha256::digest(w.object(&data.file_id).unwrap()));
+        assert_eq!(data.sha256.as_deref(), Some(want.as_str()), "{what}");
+        assert_eq!(w.authority.resolve(&data.upload_path, &data.file_name).unwrap().sha256, Some(want), "{what}: in the row");
+    }
+}
+
+#[test]
+fn an_expected_sha256_that_differs_stores_and_charges_nothing() {
+    let bytes = png_file(70_000);
+    let right = common::hex(&sha2::Sha256::digest(&bytes));
+    let wrong = "ab".repeat(32);
+    for (what, size) in [("small", 300), ("large", 70_000)] {
+        let bytes = png_file(size);
+        let right = common::hex(&sha2::Sha256::digest(&bytes));
+        let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&bytes, None));
+        let body = format!(r#"{{"file_url":"https://o.test/x.png","expected_sha256":"{}"}}"#, wrong.to_uppercase());
+        let err = w.run(&body).unwrap_err();
+        assert_eq!(err, Error::ChecksumMismatch { expected: wrong.clone(), actual: right.clone() }, "{what}");
+        assert_eq!((err.status(), err.field()), (422, Some("expected_sha256")));
+        assert!(err.public_message().contains(&wrong) && err.public_message().contains(&right), "{what}: names both");
+        w.assert_nothing_left(what);
+    }
+    let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&bytes, None));
+    let data = w.run(&format!(r#"{{"file_url":"https://o.test/x.png","expected_sha256":"{right}"}}"#)).unwrap();
+    assert_eq!(data.sha256, Some(right));
 }
 
 #[test]

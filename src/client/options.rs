@@ -22,13 +22,15 @@ struct ClientOptions {
     api_key: String,
 }
 
-/// `uploadFromUrl({ fileUrl, uploadPath?, fileName? })`.
+/// `uploadFromUrl({ fileUrl, uploadPath?, fileName?, expectedSha256? })`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UploadOptions {
     file_url: String,
     upload_path: Option<String>,
     file_name: Option<String>,
+    #[serde(default)]
+    expected_sha256: Option<String>,
 }
 
 /// `listFiles({ uploadPath?, limit?, cursor?, order? })`. `limit` is read as any number so
@@ -56,6 +58,8 @@ struct UploadBody<'a> {
     upload_path: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_sha256: Option<&'a str>,
 }
 
 /// A client's settings: the API's base URL (no trailing slash) and the key.
@@ -87,7 +91,7 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
 /// Reads `uploadFromUrl`'s options into the JSON body, validated by the server's own
 /// request parser before it is sent.
 pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
-    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName? }")?)
+    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256? }")?)
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, ClientError> {
@@ -100,6 +104,7 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
             file_url: &opts.file_url,
             upload_path: opts.upload_path.as_deref(),
             file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
+            expected_sha256: opts.expected_sha256.as_deref(),
         }
     }
 }
@@ -125,7 +130,7 @@ pub(crate) struct BatchPlan {
 /// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
 /// item it refuses is answered here, in place, and left out of the request.
 pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
-    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName? }")?)
+    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256? }")?)
 }
 
 fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
@@ -187,7 +192,12 @@ mod tests {
     use super::*;
 
     fn opts(file_url: &str, upload_path: Option<&str>, file_name: Option<&str>) -> UploadOptions {
-        UploadOptions { file_url: file_url.into(), upload_path: upload_path.map(Into::into), file_name: file_name.map(Into::into) }
+        UploadOptions {
+            file_url: file_url.into(),
+            upload_path: upload_path.map(Into::into),
+            file_name: file_name.map(Into::into),
+            expected_sha256: None,
+        }
     }
 
     #[test]
@@ -244,7 +254,7 @@ mod more_tests {
     use crate::core::batch::MAX_ITEMS;
 
     fn item(file_url: &str) -> UploadOptions {
-        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None }
+        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None, expected_sha256: None }
     }
 
     #[test]

@@ -20,6 +20,9 @@ export interface UploadOptions {
   uploadPath?: string;
   /** Stored name with extension; an existing file of that name is replaced. */
   fileName?: string;
+  /** The SHA-256 the file must have (64 hex digits): other bytes are refused (422) and
+   * nothing is stored. */
+  expectedSha256?: string;
 }
 
 /** The stored file, as the API's `data` (field names as on the wire, snake_case). */
@@ -44,6 +47,9 @@ export interface FileData {
   upload_time: string;
   /** Expiry time, ISO 8601; the links answer 404 afterwards. */
   expires_at: string;
+  /** SHA-256 of the stored bytes, lowercase hex (null only for files stored before
+   * checksums were kept). */
+  sha256: string | null;
 }
 
 /** `deleteFile(...)`'s answer (wire names, snake_case, like `FileData`). */
@@ -115,7 +121,7 @@ export interface BatchResult {
 }
 
 /** The request field an error concerns. */
-export type UploadErrorField = "apiKey" | "fileUrl" | "uploadPath" | "fileName";
+export type UploadErrorField = "apiKey" | "fileUrl" | "uploadPath" | "fileName" | "expectedSha256";
 
 /** What every `UploadClient` promise rejects with (`name === "UploadError"`). */
 export interface UploadError extends Error {

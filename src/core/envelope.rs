@@ -27,7 +27,7 @@ impl Envelope<()> {
     }
 }
 
-/// The stored file as the API reports it (the seed schema's ten fields).
+/// The stored file as the API reports it: the seed schema's ten fields and `sha256`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileData {
     pub file_id: String,
@@ -40,6 +40,9 @@ pub struct FileData {
     pub download_url: String,
     pub upload_time: String,
     pub expires_at: String,
+    /// SHA-256 of the stored bytes, lowercase hex (null only for files stored before
+    /// checksums were kept).
+    pub sha256: Option<String>,
 }
 
 /// `DELETE /api/v1/files/{file_id}`'s `data`.

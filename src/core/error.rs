@@ -44,6 +44,11 @@ pub enum Error {
     OriginBroken,
     #[error("the origin did not deliver the file within {ms} ms")]
     OriginTimeout { ms: u64 },
+    #[error("the file changed at the origin during the download")]
+    OriginChanged,
+    /// The stored bytes are not the ones the request named by `expected_sha256`.
+    #[error("sha256 mismatch: expected {expected}, got {actual}")]
+    ChecksumMismatch { expected: String, actual: String },
     #[error("range not satisfiable (file size {size})")]
     RangeNotSatisfiable { size: u64 },
     /// The key's quota cannot take this upload; the message states the quota and usage.
@@ -73,11 +78,13 @@ impl Error {
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
             Error::RangeNotSatisfiable { .. } => 416,
+            Error::ChecksumMismatch { .. } => 422,
             Error::QuotaExceeded(_) => 429,
             Error::TooManyRedirects(_)
             | Error::OriginStatus(_)
             | Error::OriginUnreachable
-            | Error::OriginBroken => 502,
+            | Error::OriginBroken
+            | Error::OriginChanged => 502,
             Error::OriginTimeout { .. } => 504,
             Error::Internal(_) => 500,
             Error::AdminDisabled => 503,
@@ -99,7 +106,9 @@ impl Error {
             | Error::OriginStatus(_)
             | Error::OriginUnreachable
             | Error::OriginBroken
+            | Error::OriginChanged
             | Error::OriginTimeout { .. } => Some("file_url"),
+            Error::ChecksumMismatch { .. } => Some("expected_sha256"),
             Error::InvalidJson(_)
             | Error::UnknownField(_)
             | Error::NotJson

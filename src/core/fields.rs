@@ -9,10 +9,11 @@ pub enum Field {
     FileUrl,
     UploadPath,
     FileName,
+    ExpectedSha256,
 }
 
 impl Field {
-    const ALL: [Field; 4] = [Field::ApiKey, Field::FileUrl, Field::UploadPath, Field::FileName];
+    const ALL: [Field; 5] = [Field::ApiKey, Field::FileUrl, Field::UploadPath, Field::FileName, Field::ExpectedSha256];
 
     /// The wire name (`file_url`, ...; `api_key` for the bearer token).
     pub fn wire(self) -> &'static str {
@@ -21,6 +22,7 @@ impl Field {
             Field::FileUrl => "file_url",
             Field::UploadPath => "upload_path",
             Field::FileName => "file_name",
+            Field::ExpectedSha256 => "expected_sha256",
         }
     }
 
@@ -31,6 +33,7 @@ impl Field {
             Field::FileUrl => "fileUrl",
             Field::UploadPath => "uploadPath",
             Field::FileName => "fileName",
+            Field::ExpectedSha256 => "expectedSha256",
         }
     }
 
@@ -56,12 +59,14 @@ pub fn field_of(status: u16, msg: &str) -> Option<Field> {
     if msg.starts_with("request body") {
         return None;
     }
-    let named = [Field::FileUrl, Field::UploadPath, Field::FileName]
+    let named = [Field::FileUrl, Field::UploadPath, Field::FileName, Field::ExpectedSha256]
         .into_iter()
         .find(|f| msg.contains(&format!("`{}`", f.wire())) || msg.starts_with(&format!("{} ", f.wire())));
     match status {
         // The origin behind `file_url` failed, or what it sent is refused.
         413 | 415 | 502 | 504 => named.or(Some(Field::FileUrl)),
+        // The stored bytes are not the ones `expected_sha256` named.
+        422 => Some(Field::ExpectedSha256),
         _ => named,
     }
 }
@@ -89,6 +94,9 @@ mod tests {
             (502, "origin responded with HTTP 404", Some(Field::FileUrl)),
             (504, "the origin did not deliver the file within 30000 ms", Some(Field::FileUrl)),
             (500, "internal error", None),
+            (400, "invalid `expected_sha256`: must be 64 hexadecimal digits", Some(Field::ExpectedSha256)),
+            (422, "sha256 mismatch: expected 00, got 11", Some(Field::ExpectedSha256)),
+            (502, "the file changed at the origin during the download", Some(Field::FileUrl)),
             (404, "no such route", None),
         ];
         for (status, msg, want) in cases {
@@ -119,6 +127,9 @@ mod tests {
             (Error::OriginUnreachable, Some("fileUrl")),
             (Error::OriginBroken, Some("fileUrl")),
             (Error::OriginTimeout { ms: 30000 }, Some("fileUrl")),
+            (Error::OriginChanged, Some("fileUrl")),
+            (Error::ChecksumMismatch { expected: "0".repeat(64), actual: "1".repeat(64) }, Some("expectedSha256")),
+            (Error::invalid("expected_sha256", "bad"), Some("expectedSha256")),
             (Error::FileNotFound, None),
             (Error::RangeNotSatisfiable { size: 3 }, None),
             (Error::QuotaExceeded("quota exceeded".into()), None),

@@ -10,7 +10,7 @@ use super::envelope::FileData;
 use super::error::Error;
 use super::keys::KeyRecord;
 use super::request::UploadRequest;
-use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin};
+use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
 use super::{ids, layout, mime, names};
 
@@ -93,8 +93,9 @@ where
             return Err(err);
         }
     }
-    let file_size = match store.put_object(&object_key, body, &meta, config.max_file_bytes).await {
-        Ok(size) => size,
+    let stored = store.put_object(&object_key, body, &meta, config.max_file_bytes, req.expected_sha256.as_deref()).await;
+    let StoredObject { size: file_size, sha256 } = match stored {
+        Ok(stored) => stored,
         Err(err) => {
             // A failed put leaves no object; only a reservation may need giving back.
             if !small {
@@ -112,7 +113,7 @@ where
         original_name: original_name.clone(),
         upload_ms: ctx.now_ms,
         expires_ms,
-        sha256: None,
+        sha256: Some(sha256.clone()),
         options: None,
     };
     if let Err(err) = authority.commit(&row).await {
@@ -135,6 +136,7 @@ where
         upload_path,
         upload_time: iso8601(ctx.now_ms),
         expires_at: iso8601(expires_ms),
+        sha256: Some(sha256),
     })
 }
 

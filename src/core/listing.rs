@@ -110,6 +110,7 @@ pub fn file_data(base: &Url, owner: &str, row: &FileRow) -> FileData {
         download_url: layout::download_url(base, &row.file_id),
         upload_time: iso8601(row.upload_ms),
         expires_at: iso8601(row.expires_ms),
+        sha256: row.sha256.clone(),
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Upload<U> {
     pub file_url: U,
     pub upload_path: Option<String>,
     pub file_name: Option<String>,
+    /// The SHA-256 the stored bytes must have (lowercase hex); a mismatch stores nothing.
+    pub expected_sha256: Option<String>,
 }
 
 /// The Worker's upload request: `file_url` parsed and checked by its URL policy.
@@ -35,10 +37,12 @@ pub(crate) struct UploadBody {
     file_url: Option<String>,
     upload_path: Option<String>,
     file_name: Option<String>,
+    expected_sha256: Option<String>,
 }
 
 impl JsonObject<'_> for UploadBody {
-    const FIELDS: &'static [(&'static str, &'static str)] = &[("file_url", STRING), ("upload_path", STRING), ("file_name", STRING)];
+    const FIELDS: &'static [(&'static str, &'static str)] =
+        &[("file_url", STRING), ("upload_path", STRING), ("file_name", STRING), ("expected_sha256", STRING)];
 }
 
 impl UploadBody {
@@ -52,7 +56,17 @@ impl UploadBody {
                 None => None,
             },
             file_name: self.file_name.filter(|n| !n.is_empty()).map(|n| validate_file_name(&n)).transpose()?,
+            expected_sha256: self.expected_sha256.map(|d| validate_sha256(&d)).transpose()?,
         })
+    }
+}
+
+/// A SHA-256 digest as 64 hexadecimal digits, either case; answered in lowercase.
+pub fn validate_sha256(digest: &str) -> Result<String, Error> {
+    if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(digest.to_ascii_lowercase())
+    } else {
+        Err(Error::invalid("expected_sha256", "must be 64 hexadecimal digits (a SHA-256 digest)"))
     }
 }
 
@@ -100,6 +114,17 @@ mod tests {
     }
 
     #[test]
+    fn expected_sha256_is_64_hex_digits_in_either_case() {
+        let upper = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+        let body = format!(r#"{{"file_url":"https://x.test/a","expected_sha256":"{upper}"}}"#);
+        assert_eq!(parse(&body).unwrap().expected_sha256.as_deref(), Some(upper.to_ascii_lowercase().as_str()));
+        for bad in ["", &upper[1..], &format!("{upper}0"), &upper.replace('E', "g"), &format!(" {}", &upper[1..])] {
+            let err = validate_sha256(bad).unwrap_err();
+            assert_eq!(err.field(), Some("expected_sha256"), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn invalid_bodies_name_the_problem() {
         let big = format!(r#"{{"file_url":"https://x.test/{}"}}"#, "a".repeat(17 * 1024));
         let cases: &[(&str, u16, &str)] = &[
@@ -114,6 +139,8 @@ mod tests {
             (r#"{"file_url":"https://x.test/a","file_name":"a/b"}"#, 400, "invalid `file_name`"),
             (r#"{"file_url":"https://x.test/a","upload_path":["a"]}"#, 400, "invalid `upload_path`: must be a string"),
             (r#"{"file_url":"https://x.test/a","upload_path":"../x"}"#, 400, "invalid `upload_path`"),
+            (r#"{"file_url":"https://x.test/a","expected_sha256":"abc"}"#, 400, "invalid `expected_sha256`: must be 64 hexadecimal digits"),
+            (r#"{"file_url":"https://x.test/a","expected_sha256":7}"#, 400, "invalid `expected_sha256`: must be a string"),
             (r#"{"file_url":"https://x.test/a","fileUrl":"x"}"#, 400, "unknown field `fileUrl`"),
             (big.as_str(), 413, "exceeds 16384 bytes"),
             // duplicate keys: refused, whichever copy another parser would read

@@ -39,9 +39,26 @@ pub trait Origin {
 #[allow(async_fn_in_trait)]
 pub trait ObjectStore {
     type Body;
-    /// Streams `body` into `key`, all or nothing, and returns its size. A body longer than
-    /// `limit` fails with [`Error::FileTooLarge`]; a failing origin with an origin error.
-    async fn put_object(&self, key: &str, body: Self::Body, meta: &ObjectMeta, limit: u64) -> Result<u64, Error>;
+    /// Streams `body` into `key`, all or nothing, and returns its size and SHA-256. A body
+    /// longer than `limit` fails with [`Error::FileTooLarge`]; a failing origin with an
+    /// origin error; bytes whose SHA-256 is not `expected_sha256` (when given) with
+    /// [`Error::ChecksumMismatch`]. A failed put leaves no object.
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Self::Body,
+        meta: &ObjectMeta,
+        limit: u64,
+        expected_sha256: Option<&str>,
+    ) -> Result<StoredObject, Error>;
+}
+
+/// What a put stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub size: u64,
+    /// SHA-256 of the stored bytes, lowercase hex.
+    pub sha256: String,
 }
 
 /// The key's authority, as the upload flow calls it.

@@ -6,6 +6,7 @@ use wasm_bindgen::JsValue;
 use worker::{Method, ObjectNamespace, Request, RequestInit};
 
 use super::js::{describe, wait};
+use crate::core::gate::Gate;
 use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Refusal, Reservation, Standing};
 use crate::core::quota::KeyConfig;
 use crate::core::seams::FileAuthority;
@@ -14,11 +15,18 @@ use crate::core::Error;
 pub(crate) struct AuthorityClient {
     namespace: ObjectNamespace,
     key_id: String,
+    /// The request's outbound calls (an upload's calls share one gate with its fetches).
+    gate: Gate,
 }
 
 impl AuthorityClient {
     pub fn new(namespace: &ObjectNamespace, key_id: &str) -> Self {
-        AuthorityClient { namespace: namespace.clone(), key_id: key_id.to_owned() }
+        AuthorityClient { namespace: namespace.clone(), key_id: key_id.to_owned(), gate: Gate::default() }
+    }
+
+    /// This client with its calls counted in `gate`.
+    pub fn gated(self, gate: &Gate) -> Self {
+        AuthorityClient { gate: gate.clone(), ..self }
     }
 
     async fn call<T: DeserializeOwned>(&self, op: &Op) -> Result<T, Error> {
@@ -28,7 +36,7 @@ impl AuthorityClient {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
         let req = Request::new_with_init("https://authority.internal/", &init).map_err(|e| internal("request", e.to_string()))?;
-        let res = stub.fetch_with_request(req).await.map_err(|e| internal("fetch", e.to_string()))?;
+        let res = self.gate.call(|| stub.fetch_with_request(req)).await.map_err(|e| internal("fetch", e.to_string()))?;
         // The reply is small: read it with one native call, not as a stream.
         let res = web_sys::Response::from(res);
         let text = match res.text() {

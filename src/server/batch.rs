@@ -11,6 +11,7 @@ use super::respond;
 use super::upload::store_one;
 use crate::core::batch::{item_envelope, parse_batch, BatchData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
 use crate::core::envelope::Envelope;
+use crate::core::gate::Gate;
 use crate::core::Error;
 
 pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
@@ -19,12 +20,14 @@ pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response
     let policy = request_policy(&req, &services.config)?;
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
-    let (owner, base, policy) = (&owner, &base, &policy);
+    // One gate for the whole request: its items' outbound calls share the six slots.
+    let gate = Gate::default();
+    let (owner, base, policy, gate) = (&owner, &base, &policy, &gate);
     // `buffered` keeps order and runs at most CONCURRENCY uploads at once.
     let results = stream::iter(items)
         .map(|item| async move {
             let result = match item {
-                Ok(request) => store_one(request, owner, base, policy, services).await,
+                Ok(request) => store_one(request, owner, base, policy, services, gate).await,
                 Err(err) => Err(err),
             };
             if let Err(Error::Internal(detail)) = &result {

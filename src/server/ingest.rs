@@ -1,33 +1,30 @@
 //! Streaming an origin body into R2 without holding it: a known length is piped straight
 //! through a `FixedLengthStream`; an unknown one goes up as a multipart upload of fixed
-//! parts filled in place by the stream. Bytes stay in JS memory throughout; only the
-//! sniffed prefix ever entered wasm.
+//! parts filled in place by the stream. Bytes stay in JS memory throughout, hashed natively
+//! on their way ([`Sha256Sink`]); only the sniffed prefix ever entered wasm.
 
 use std::collections::VecDeque;
 
 use futures_util::future::join;
-use js_sys::{BigInt, Reflect, Uint8Array};
-use wasm_bindgen::prelude::wasm_bindgen;
+use js_sys::{BigInt, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{ReadableStream, StreamPipeOptions, WritableStream};
-use worker::worker_sys::{FixedLengthStream, R2Bucket, R2MultipartUpload};
+use web_sys::{StreamPipeOptions, WritableStream};
+use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
 
-use super::js::{describe, object, wait};
+use super::digest::Sha256Sink;
+use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
+use super::r2::Target;
+use crate::core::gate::Slot;
+use crate::core::seams::StoredObject;
 use crate::core::Error;
 
 /// Size of every multipart part but the last (R2 wants at least 5 MiB, all equal).
 pub(crate) const PART_BYTES: u32 = 5 * 1024 * 1024;
 
-/// Stores a body of known `length` under `key`; all or nothing.
-pub(crate) async fn put_known(
-    bucket: &R2Bucket,
-    origin: &WorkerOrigin,
-    key: &str,
-    body: OriginBody,
-    length: u64,
-    options: &JsValue,
-) -> Result<u64, Error> {
+/// Stores a body of known `length`; all or nothing.
+pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {
+    let mut digest = Sha256Sink::new();
     let mut sniffed = Buffer::default();
     for chunk in &body.prefix {
         sniffed.push(chunk.clone());
@@ -35,64 +32,75 @@ pub(crate) async fn put_known(
     if sniffed.len == length {
         // Sniffing read the whole body: one put of the bytes, no stream to set up (and
         // nothing left to cancel: the origin sent the declared length).
-        let put = bucket
-            .put(key.to_owned(), sniffed.take(length as u32, None).into(), options.clone())
-            .map_err(|e| Error::internal(describe(&e)))?;
-        wait(put).await.map_err(|e| Error::internal(format!("r2 put: {}", describe(&e))))?;
-        return Ok(length);
+        let bytes = sniffed.take(length as u32, None);
+        digest.write(&bytes).await?;
+        let sha256 = digest.finish(false).await?;
+        let stored = target.put(bytes.into()).await;
+        return target.settle(stored, sha256, length).await;
     }
     let fixed = match u32::try_from(length) {
         Ok(n) => FixedLengthStream::new(n),
         Err(_) => FixedLengthStream::new_big_int(BigInt::from(length)),
     }
     .map_err(|e| Error::internal(describe(&e)))?;
-    let put = bucket
-        .put(key.to_owned(), fixed.readable().into(), options.clone())
-        .map_err(|e| Error::internal(describe(&e)))?;
-    let (stored, fed) = join(wait(put), feed(body, &fixed.writable(), origin)).await;
-    match (stored, fed) {
-        (Ok(_), Ok(())) => Ok(length),
-        (_, Err(err)) => Err(origin.failure(err)),
-        (Err(e), Ok(())) => Err(origin.failure(Error::internal(format!("r2 put: {}", describe(&e))))),
-    }
+    let (stored, fed) = join(target.put(fixed.readable().into()), feed(body, &fixed.writable(), &mut digest, origin)).await;
+    let sha256 = match fed {
+        Ok(piped) => digest.finish(piped).await?,
+        Err(err) => return Err(origin.failure(err)),
+    };
+    target.settle(stored, sha256, length).await.map_err(|err| origin.failure(err))
 }
 
-/// Writes the sniffed prefix, then pipes the rest of the body natively.
-async fn feed(body: OriginBody, sink: &WritableStream, origin: &WorkerOrigin) -> Result<(), Error> {
+/// Writes the sniffed prefix, then pipes the rest of the body natively into `sink` and
+/// (a tee) the digest; answers whether the digest was piped (and so closed by the pipe).
+async fn feed(body: OriginBody, sink: &WritableStream, digest: &mut Sha256Sink, origin: &WorkerOrigin) -> Result<bool, Error> {
     let broken = |_| Error::OriginBroken;
     if !body.prefix.is_empty() {
         let writer = sink.get_writer().map_err(|e| Error::internal(describe(&e)))?;
         for chunk in &body.prefix {
+            digest.write(chunk).await?;
             wait(writer.write_with_chunk(chunk)).await.map_err(broken)?;
         }
         writer.release_lock();
     }
-    match body.rest() {
-        None => wait(sink.close()).await.map(drop).map_err(broken),
-        Some(stream) => {
-            let options = StreamPipeOptions::new();
-            options.set_signal(origin.signal());
-            wait(stream.pipe_to_with_options(sink, &options)).await.map(drop).map_err(broken)
-        }
-    }
+    let Some(stream) = body.rest() else {
+        wait(sink.close()).await.map(drop).map_err(broken)?;
+        return Ok(false);
+    };
+    let options = StreamPipeOptions::new();
+    options.set_signal(origin.signal());
+    let Some(hashing) = digest.writable() else {
+        wait(stream.pipe_to_with_options(sink, &options)).await.map_err(broken)?;
+        return Ok(false);
+    };
+    let branches = stream.tee();
+    let (to_sink, to_digest): (web_sys::ReadableStream, web_sys::ReadableStream) =
+        (branches.get(0).unchecked_into(), branches.get(1).unchecked_into());
+    let (stored, hashed) = join(
+        wait(to_sink.pipe_to_with_options(sink, &options)),
+        wait(to_digest.pipe_to_with_options(&hashing, &options)),
+    )
+    .await;
+    stored.and(hashed).map(|_| true).map_err(broken)
 }
 
 /// Stores a body of unknown length, counting bytes and stopping past `limit`. Up to one
 /// part it is a single put; beyond, a multipart upload that is aborted on any failure.
-pub(crate) async fn put_unknown(
-    bucket: &R2Bucket,
-    origin: &WorkerOrigin,
-    key: &str,
-    body: OriginBody,
-    limit: u64,
-    options: &JsValue,
-) -> Result<u64, Error> {
+pub(crate) async fn put_unknown(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, limit: u64) -> Result<StoredObject, Error> {
     let reader = match body.rest() {
         Some(stream) => Some(byob_reader(&stream)?),
         None => None,
     };
-    let mut upload = Multipart { bucket, key, options, started: None, parts: Vec::new(), in_flight: None };
-    let result = pump(reader.as_ref(), body.prefix, limit, origin, &mut upload).await;
+    let mut upload = Multipart { target, started: None, parts: Vec::new(), in_flight: None };
+    let mut digest = Sha256Sink::new();
+    let result = pump(reader.as_ref(), body.prefix, limit, origin, &mut upload, &mut digest).await;
+    let result = match result {
+        Ok((size, last)) => match digest.finish(false).await {
+            Ok(sha256) => upload.finish(last, size, sha256).await,
+            Err(err) => Err(err),
+        },
+        Err(err) => Err(err),
+    };
     if result.is_err() {
         if let Some(reader) = &reader {
             let _ = reader.cancel();
@@ -103,15 +111,17 @@ pub(crate) async fn put_unknown(
 }
 
 /// Fills part-sized buffers straight from the stream (`readAtLeast`: one await per part,
-/// no per-chunk work) and sends each full one; the short last one finishes the upload. Two
-/// buffers take turns (one in flight, one filling), so memory stays at two parts.
+/// no per-chunk work), hashes each and sends each full one; answers the size and the short
+/// last part, still to send. Two buffers take turns (one in flight, one filling), so memory
+/// stays at two parts.
 async fn pump(
     reader: Option<&ByobReader>,
     prefix: Vec<Uint8Array>,
     limit: u64,
     origin: &WorkerOrigin,
     upload: &mut Multipart<'_>,
-) -> Result<u64, Error> {
+    digest: &mut Sha256Sink,
+) -> Result<(u64, Uint8Array), Error> {
     let mut pending = Buffer::default();
     for chunk in prefix {
         pending.push(chunk);
@@ -125,7 +135,9 @@ async fn pump(
             return Err(Error::FileTooLarge { limit });
         }
         if pending.len >= u64::from(PART_BYTES) {
-            spare = upload.send(pending.take(PART_BYTES, spare.take())).await?;
+            let part = pending.take(PART_BYTES, spare.take());
+            digest.write(&part).await?;
+            spare = upload.send(part).await?;
             continue;
         }
         // A part: what is pending first, then the stream fills the rest in place.
@@ -146,43 +158,14 @@ async fn pump(
         if total > limit {
             return Err(Error::FileTooLarge { limit });
         }
-        if filled == PART_BYTES {
-            spare = upload.send(part).await?;
-        } else {
-            upload.finish(part.subarray(0, filled)).await?;
-            return Ok(total);
+        if filled < PART_BYTES {
+            let last = part.subarray(0, filled);
+            digest.write(&last).await?;
+            return Ok((total, last));
         }
+        digest.write(&part).await?;
+        spare = upload.send(part).await?;
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// `ReadableStreamBYOBReader`, with workerd's `readAtLeast` extension.
-    #[wasm_bindgen(extends = js_sys::Object)]
-    type ByobReader;
-    #[wasm_bindgen(method, js_name = readAtLeast)]
-    fn read_at_least_raw(this: &ByobReader, min_bytes: u32, view: &Uint8Array) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    fn cancel(this: &ByobReader) -> js_sys::Promise;
-}
-
-fn byob_reader(stream: &ReadableStream) -> Result<ByobReader, Error> {
-    let get_reader: js_sys::Function = Reflect::get(stream, &"getReader".into())
-        .and_then(|f| f.dyn_into())
-        .map_err(|e| Error::internal(describe(&e)))?;
-    get_reader
-        .call1(stream, &object([("mode", JsValue::from_str("byob"))]))
-        .map(JsCast::unchecked_into)
-        .map_err(|e| Error::internal(describe(&e)))
-}
-
-/// Reads at least `min` bytes into `view` (fewer only at the end): the bytes read, and
-/// whether the stream ended.
-async fn read_at_least(reader: &ByobReader, min: u32, view: &Uint8Array) -> Result<(Uint8Array, bool), JsValue> {
-    let result = wait(reader.read_at_least_raw(min, view)).await?;
-    let done = Reflect::get(&result, &"done".into())?.as_bool().unwrap_or(true);
-    let value = Reflect::get(&result, &"value".into())?;
-    Ok((value.dyn_into::<Uint8Array>()?, done))
 }
 
 /// Chunks waiting to become a part, still in JS memory.
@@ -220,15 +203,14 @@ impl Buffer {
     }
 }
 
-/// A multipart upload started on the first full part, with at most one part in flight.
+/// A multipart upload started on the first full part, with at most one part in flight
+/// (holding one of the request's gate slots).
 struct Multipart<'a> {
-    bucket: &'a R2Bucket,
-    key: &'a str,
-    options: &'a JsValue,
+    target: &'a Target<'a>,
     started: Option<R2MultipartUpload>,
     parts: Vec<JsValue>,
-    /// The part being sent, and its buffer.
-    in_flight: Option<(js_sys::Promise, Uint8Array)>,
+    /// The part being sent, its buffer, and its gate slot.
+    in_flight: Option<(js_sys::Promise, Uint8Array, Slot)>,
 }
 
 impl Multipart<'_> {
@@ -239,52 +221,58 @@ impl Multipart<'_> {
     /// Sends `part` once the part before it landed; returns that one's buffer, free again.
     async fn send(&mut self, part: Uint8Array) -> Result<Option<Uint8Array>, Error> {
         if self.started.is_none() {
-            let created = self.bucket.create_multipart_upload(self.key.to_owned(), self.options.clone()).map_err(Self::internal)?;
-            self.started = Some(wait(created).await.map_err(Self::internal)?.unchecked_into());
+            self.started = Some(self.target.create_multipart().await?);
         }
         let free = self.settle().await?;
         let upload = self.started.as_ref().expect("started above");
         let number = u16::try_from(self.parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
+        let slot = self.target.gate.slot().await;
         let sending = upload.upload_part(number, part.clone().into()).map_err(Self::internal)?;
-        self.in_flight = Some((sending, part));
+        self.in_flight = Some((sending, part, slot));
         Ok(free)
     }
 
     /// Waits for the part in flight; returns its buffer.
     async fn settle(&mut self) -> Result<Option<Uint8Array>, Error> {
-        let Some((promise, buffer)) = self.in_flight.take() else { return Ok(None) };
+        let Some((promise, buffer, _slot)) = self.in_flight.take() else { return Ok(None) };
         self.parts.push(wait(promise).await.map_err(Self::internal)?);
         Ok(Some(buffer))
     }
 
-    /// Sends the last bytes: one plain put when no part went up, else the last part and
-    /// the completion.
-    async fn finish(&mut self, rest: Uint8Array) -> Result<(), Error> {
+    /// Sends the last bytes, whose digest is `sha256`: one plain put when no part went up
+    /// (R2 checks the digest), else the last part and, once the digest is the one
+    /// expected, the completion.
+    async fn finish(&mut self, rest: Uint8Array, size: u64, sha256: String) -> Result<StoredObject, Error> {
         if self.started.is_none() {
-            let put = self.bucket.put(self.key.to_owned(), rest.into(), self.options.clone()).map_err(Self::internal)?;
-            wait(put).await.map_err(Self::internal)?;
-            return Ok(());
+            let stored = self.target.put(rest.into()).await;
+            return self.target.settle(stored, sha256, size).await;
         }
         if rest.length() > 0 {
             self.send(rest).await?;
         }
         self.settle().await?;
+        let sha256 = self.target.checked(sha256)?;
         let upload = self.started.as_ref().expect("started");
-        wait(upload.complete(std::mem::take(&mut self.parts)).map_err(Self::internal)?)
-            .await
-            .map_err(Self::internal)?;
+        let parts = std::mem::take(&mut self.parts);
+        self.target.gate.call(|| async { wait(upload.complete(parts).map_err(Self::internal)?).await.map_err(Self::internal) }).await?;
         self.started = None;
-        Ok(())
+        Ok(StoredObject { size, sha256 })
     }
 
     async fn abort(&mut self) {
-        if let Some((promise, _)) = self.in_flight.take() {
+        if let Some((promise, _, _slot)) = self.in_flight.take() {
             let _ = wait(promise).await;
         }
         if let Some(upload) = self.started.take() {
-            if let Ok(promise) = upload.abort() {
-                let _ = wait(promise).await;
-            }
+            abort_multipart(self.target, &upload).await;
         }
+    }
+}
+
+/// Aborts a multipart upload (best effort: R2 also drops abandoned ones after a week).
+pub(crate) async fn abort_multipart(target: &Target<'_>, upload: &R2MultipartUpload) {
+    if let Ok(promise) = upload.abort() {
+        // The call started above; the slot is held while it settles.
+        let _ = target.gate.call(|| wait(promise)).await;
     }
 }

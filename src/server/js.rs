@@ -1,9 +1,12 @@
 //! Small helpers for talking to JavaScript: promises, option objects, byte chunks, the clock.
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::ReadableStreamDefaultReader;
+use web_sys::{ReadableStream, ReadableStreamDefaultReader};
+
+use crate::core::Error;
 
 /// Awaits a JS promise.
 pub(crate) async fn wait(promise: Promise) -> Result<JsValue, JsValue> {
@@ -41,3 +44,36 @@ pub(crate) fn describe(err: &JsValue) -> String {
 pub(crate) fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
 }
+
+// Reading a byte stream into buffers of our own (BYOB), still in JS memory.
+#[wasm_bindgen]
+extern "C" {
+    /// `ReadableStreamBYOBReader`, with workerd's `readAtLeast` extension.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    pub(crate) type ByobReader;
+    #[wasm_bindgen(method, js_name = readAtLeast)]
+    fn read_at_least_raw(this: &ByobReader, min_bytes: u32, view: &Uint8Array) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    pub(crate) fn cancel(this: &ByobReader) -> js_sys::Promise;
+}
+
+/// A BYOB reader of `stream`.
+pub(crate) fn byob_reader(stream: &ReadableStream) -> Result<ByobReader, Error> {
+    let get_reader: js_sys::Function = Reflect::get(stream, &"getReader".into())
+        .and_then(|f| f.dyn_into())
+        .map_err(|e| Error::internal(describe(&e)))?;
+    get_reader
+        .call1(stream, &object([("mode", JsValue::from_str("byob"))]))
+        .map(JsCast::unchecked_into)
+        .map_err(|e| Error::internal(describe(&e)))
+}
+
+/// Reads at least `min` bytes into `view` (fewer only at the end): the bytes read, and
+/// whether the stream ended.
+pub(crate) async fn read_at_least(reader: &ByobReader, min: u32, view: &Uint8Array) -> Result<(Uint8Array, bool), JsValue> {
+    let result = wait(reader.read_at_least_raw(min, view)).await?;
+    let done = Reflect::get(&result, &"done".into())?.as_bool().unwrap_or(true);
+    let value = Reflect::get(&result, &"value".into())?;
+    Ok((value.dyn_into::<Uint8Array>()?, done))
+}
+

@@ -1,4 +1,7 @@
-//! The `Origin` adapter: one GET per hop with the Worker's `fetch`, under one deadline.
+//! The `Origin` adapter: one GET per hop with the Worker's `fetch`, under one deadline. The
+//! first request asks for the first MiB only ([`PROBE_BYTES`]): an origin that serves
+//! ranges says so in its answer (206, the total size, a validator), and the rest of the
+//! file is then fetched in ranges ([`Ranged`], `server::parallel`).
 
 use js_sys::Uint8Array;
 use url::Url;
@@ -6,14 +9,29 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
 
 use super::js::{read_chunk, wait};
+use crate::core::gate::Gate;
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
+use crate::core::ranges::{parse_content_range, range_header, Validator, PROBE_BYTES};
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
 
-/// Fetches with `redirect: manual`; every request and body read shares one timeout signal.
+/// Sent on every request to an origin.
+const USER_AGENT: &str = "urlstash/0.1 (+url-to-temporary-file)";
+
+/// Fetches with `redirect: manual`; every request and body read shares one timeout signal,
+/// and every request waits for a slot of the request's [`Gate`].
 pub(crate) struct WorkerOrigin {
     signal: AbortSignal,
     timeout_ms: u64,
+    pub gate: Gate,
+}
+
+/// A file the origin serves in ranges: where, which version, and how big.
+#[derive(Debug, Clone)]
+pub(crate) struct Ranged {
+    pub url: Url,
+    pub validator: Validator,
+    pub total: u64,
 }
 
 /// A response body still at the origin, and what was read of it to sniff its type.
@@ -27,8 +45,10 @@ pub(crate) struct OriginBody {
     pub prefix: Vec<Uint8Array>,
     /// The body ended while sniffing: `prefix` is all of it.
     pub ended: bool,
-    /// A trustworthy length: `Content-Length` of an unencoded body.
+    /// A trustworthy length of this body: `Content-Length` of an unencoded body.
     pub length: Option<u64>,
+    /// Set when this body is the first part of a file the origin serves in ranges.
+    pub ranged: Option<Ranged>,
 }
 
 impl OriginBody {
@@ -42,16 +62,60 @@ impl OriginBody {
         }
         self.response.body()
     }
+
+    /// Stops reading this body (the origin may stop sending).
+    pub fn cancel(&self) {
+        if self.ended {
+            return;
+        }
+        match (&self.reader, self.response.body()) {
+            (Some(reader), _) => drop(reader.cancel()),
+            (None, Some(stream)) => drop(stream.cancel()),
+            (None, None) => {}
+        }
+    }
+}
+
+/// One response's headers, read once.
+pub(crate) struct Head {
+    pub status: u16,
+    pub length: Option<u64>,
+    pub content_range: Option<(u64, u64, u64)>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Head {
+    pub fn of(response: &web_sys::Response) -> Head {
+        let header = |name: &str| response.headers().get(name).ok().flatten();
+        let encoded = header("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        Head {
+            status: response.status(),
+            length: header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded),
+            content_range: header("content-range").and_then(|v| parse_content_range(&v)),
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+        }
+    }
+
+    /// Whether this response is of the version `validator` names.
+    pub fn is_version(&self, validator: &Validator) -> bool {
+        validator.matches(self.etag.as_deref(), self.last_modified.as_deref())
+    }
 }
 
 impl WorkerOrigin {
-    pub fn new(timeout_ms: u64) -> Self {
+    pub fn new(timeout_ms: u64, gate: &Gate) -> Self {
         let ms = u32::try_from(timeout_ms).unwrap_or(u32::MAX);
-        WorkerOrigin { signal: AbortSignal::timeout_with_u32(ms), timeout_ms }
+        WorkerOrigin { signal: AbortSignal::timeout_with_u32(ms), timeout_ms, gate: gate.clone() }
     }
 
     pub fn signal(&self) -> &AbortSignal {
         &self.signal
+    }
+
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms
     }
 
     /// `fallback`, unless the deadline passed: then the timeout is the real cause.
@@ -61,6 +125,31 @@ impl WorkerOrigin {
         } else {
             fallback
         }
+    }
+
+    /// One GET of `url` (redirects not followed), with `range` and `if_range` when given.
+    pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_redirect(RequestRedirect::Manual);
+        init.set_signal(Some(&self.signal));
+        let headers = web_sys::Headers::new().map_err(|_| Error::internal("Headers::new"))?;
+        let _ = headers.set("Accept-Encoding", "identity");
+        let _ = headers.set("User-Agent", USER_AGENT);
+        if let Some(range) = range {
+            let _ = headers.set("Range", range);
+        }
+        if let Some(if_range) = if_range {
+            let _ = headers.set("If-Range", if_range);
+        }
+        init.set_headers(&headers);
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let response = self
+            .gate
+            .call(|| wait(global.fetch_with_str_and_init(url.as_str(), &init)))
+            .await
+            .map_err(|_| self.failure(Error::OriginUnreachable))?;
+        Ok(response.unchecked_into())
     }
 
     /// Reads all of a body whose declared length is small; it is then all in `prefix`.
@@ -100,37 +189,56 @@ impl WorkerOrigin {
     }
 }
 
+/// What a 206 answer to the probe means: the whole file (`None`: store it as it is), or
+/// its first part of a file to fetch in ranges. `Err(())`: unusable (a range that does not
+/// start at 0, or a file that cannot be continued safely for want of a validator).
+fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
+    let (first, last, total) = head.content_range.ok_or(())?;
+    if first != 0 || head.length != Some(last + 1) {
+        return Err(());
+    }
+    if last + 1 == total {
+        return Ok(None);
+    }
+    let validator = Validator::from_headers(head.etag.as_deref(), head.last_modified.as_deref()).ok_or(())?;
+    Ok(Some(Ranged { url: url.clone(), validator, total }))
+}
+
 impl Origin for WorkerOrigin {
     type Body = OriginBody;
 
     async fn fetch(&self, url: &Url) -> Result<Fetched<OriginBody>, Error> {
-        let init = RequestInit::new();
-        init.set_method("GET");
-        init.set_redirect(RequestRedirect::Manual);
-        init.set_signal(Some(&self.signal));
-        let headers = web_sys::Headers::new().map_err(|_| Error::internal("Headers::new"))?;
-        let _ = headers.set("Accept-Encoding", "identity");
-        let _ = headers.set("User-Agent", "urlstash/0.1 (+url-to-temporary-file)");
-        init.set_headers(&headers);
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let response = wait(global.fetch_with_str_and_init(url.as_str(), &init))
-            .await
-            .map_err(|_| self.failure(Error::OriginUnreachable))?;
-        let response: web_sys::Response = response.unchecked_into();
+        let probe = range_header(0, PROBE_BYTES);
+        let mut response = self.get(url, Some(&probe), None).await?;
+        let mut head = Head::of(&response);
+        let mut ranged = None;
+        if head.status == 206 || head.status == 416 {
+            match probe_answer(url, &head) {
+                Ok(answer) => ranged = answer,
+                // An empty file (416), or a 206 that cannot be used: ask for all of it.
+                Err(()) => {
+                    if let Some(body) = response.body() {
+                        drop(body.cancel());
+                    }
+                    response = self.get(url, None, None).await?;
+                    head = Head::of(&response);
+                }
+            }
+        }
         let header = |name: &str| response.headers().get(name).ok().flatten();
-        let encoded = header("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-        let length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded);
         Ok(Fetched {
-            status: response.status(),
+            status: head.status,
             location: header("location"),
-            content_length: length,
+            // The file's size: a 206's total, else this body's length.
+            content_length: ranged.as_ref().map(|r| r.total).or(head.length),
             content_type: header("content-type"),
             content_disposition: header("content-disposition"),
             body: OriginBody {
                 ended: response.body().is_none(),
                 reader: None,
                 prefix: Vec::new(),
-                length,
+                length: head.length,
+                ranged,
                 response,
             },
         })
@@ -148,13 +256,6 @@ impl Origin for WorkerOrigin {
     }
 
     fn discard(&self, body: OriginBody) {
-        if body.ended {
-            return;
-        }
-        match (&body.reader, body.response.body()) {
-            (Some(reader), _) => drop(reader.cancel()),
-            (None, Some(stream)) => drop(stream.cancel()),
-            (None, None) => {}
-        }
+        body.cancel();
     }
 }

@@ -1,19 +1,94 @@
 //! The `ObjectStore` adapter over the R2 binding, and reading an object's metadata back.
 
+use js_sys::Object;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::worker_sys::R2Bucket;
+use worker::worker_sys::{R2Bucket, R2MultipartUpload};
 use worker::Bucket;
 
 use super::ingest::{put_known, put_unknown};
-use super::js::object;
+use super::js::{describe, object, wait};
 use super::origin::{OriginBody, WorkerOrigin};
-use crate::core::seams::{ObjectMeta, ObjectStore};
+use super::parallel::put_ranged;
+use crate::core::gate::Gate;
+use crate::core::seams::{ObjectMeta, ObjectStore, StoredObject};
 use crate::core::Error;
 
 /// R2 through the Worker binding; writes stream from `origin`.
 pub(crate) struct R2Store<'a> {
     pub bucket: &'a Bucket,
     pub origin: &'a WorkerOrigin,
+}
+
+/// Where one upload's bytes go: the object, its put options, the digest its bytes must
+/// have, and the request's gate every R2 call passes through.
+pub(crate) struct Target<'a> {
+    pub bucket: &'a R2Bucket,
+    pub key: &'a str,
+    /// `{ httpMetadata: { contentType }, customMetadata: {...} }`.
+    pub options: JsValue,
+    pub expected: Option<&'a str>,
+    pub gate: &'a Gate,
+}
+
+fn r2_error(what: &str, e: &JsValue) -> Error {
+    Error::internal(format!("r2 {what}: {}", describe(e)))
+}
+
+impl Target<'_> {
+    /// One put of `value` (bytes, or a stream of known length). With an expected digest,
+    /// R2 checks it and refuses different bytes.
+    pub async fn put(&self, value: JsValue) -> Result<(), Error> {
+        let options = match self.expected {
+            Some(hex) => {
+                let copy = Object::assign(&Object::new(), self.options.unchecked_ref());
+                let _ = js_sys::Reflect::set(&copy, &"sha256".into(), &JsValue::from_str(hex));
+                copy.into()
+            }
+            None => self.options.clone(),
+        };
+        self.gate
+            .call(|| async { wait(self.bucket.put(self.key.to_owned(), value, options)?).await })
+            .await
+            .map(drop)
+            .map_err(|e| r2_error("put", &e))
+    }
+
+    /// `sha256` if it is the digest expected (or none was), else the mismatch.
+    pub fn checked(&self, sha256: String) -> Result<String, Error> {
+        match self.expected {
+            Some(expected) if expected != sha256 => Err(Error::ChecksumMismatch { expected: expected.to_owned(), actual: sha256 }),
+            _ => Ok(sha256),
+        }
+    }
+
+    /// The answer of a put of `size` bytes hashed to `sha256`: a digest other than the one
+    /// expected is the mismatch whatever the put did (and an object it stored goes).
+    pub async fn settle(&self, stored: Result<(), Error>, sha256: String, size: u64) -> Result<StoredObject, Error> {
+        match (self.checked(sha256), stored) {
+            (Ok(sha256), Ok(())) => Ok(StoredObject { size, sha256 }),
+            (Ok(_), Err(err)) => Err(err),
+            (Err(mismatch), stored) => {
+                if stored.is_ok() {
+                    self.delete().await;
+                }
+                Err(mismatch)
+            }
+        }
+    }
+
+    /// Starts a multipart upload of the object.
+    pub async fn create_multipart(&self) -> Result<R2MultipartUpload, Error> {
+        self.gate
+            .call(|| async { wait(self.bucket.create_multipart_upload(self.key.to_owned(), self.options.clone())?).await })
+            .await
+            .map(JsCast::unchecked_into)
+            .map_err(|e| r2_error("create multipart", &e))
+    }
+
+    /// Deletes the object (best effort: it was never committed, so nothing points at it).
+    pub async fn delete(&self) {
+        let _ = self.gate.call(|| async { wait(self.bucket.delete(self.key.to_owned())?).await }).await;
+    }
 }
 
 /// `{ httpMetadata: { contentType }, customMetadata: {...} }` for a put.
@@ -28,12 +103,25 @@ fn put_options(meta: &ObjectMeta) -> JsValue {
 impl ObjectStore for R2Store<'_> {
     type Body = OriginBody;
 
-    async fn put_object(&self, key: &str, body: OriginBody, meta: &ObjectMeta, limit: u64) -> Result<u64, Error> {
-        let raw: &R2Bucket = self.bucket.as_ref().unchecked_ref();
-        let options = put_options(meta);
-        match body.length {
-            Some(length) => put_known(raw, self.origin, key, body, length, &options).await,
-            None => put_unknown(raw, self.origin, key, body, limit, &options).await,
+    async fn put_object(
+        &self,
+        key: &str,
+        body: OriginBody,
+        meta: &ObjectMeta,
+        limit: u64,
+        expected_sha256: Option<&str>,
+    ) -> Result<StoredObject, Error> {
+        let target = Target {
+            bucket: self.bucket.as_ref().unchecked_ref(),
+            key,
+            options: put_options(meta),
+            expected: expected_sha256,
+            gate: &self.origin.gate,
+        };
+        match (&body.ranged, body.length) {
+            (Some(_), _) => put_ranged(&target, self.origin, body).await,
+            (None, Some(length)) => put_known(&target, self.origin, body, length).await,
+            (None, None) => put_unknown(&target, self.origin, body, limit).await,
         }
     }
 }

@@ -14,6 +14,7 @@ use super::r2::R2Store;
 use super::respond;
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::flow::{upload, UploadContext};
+use crate::core::gate::Gate;
 use crate::core::keys::KeyRecord;
 use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
 use crate::core::url_policy::UrlPolicy;
@@ -25,22 +26,24 @@ pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response
     let policy = request_policy(&req, &services.config)?;
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
-    let data = store_one(request, &owner, &base, &policy, services).await?;
+    let data = store_one(request, &owner, &base, &policy, services, &Gate::default()).await?;
     respond::json(200, &Envelope::ok("File uploaded successfully", data))
 }
 
-/// One upload for `owner`: its own origin deadline, R2 store and the key's authority.
+/// One upload for `owner`: its own origin deadline, R2 store and the key's authority, its
+/// outbound calls counted in the request's `gate`.
 pub(crate) async fn store_one(
     request: UploadRequest,
     owner: &KeyRecord,
     base: &Url,
     policy: &UrlPolicy,
     services: &Services,
+    gate: &Gate,
 ) -> Result<FileData, Error> {
     let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: now_ms() };
-    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms);
+    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate);
     let store = R2Store { bucket: &services.bucket, origin: &origin };
-    let authority = services.authority(&owner.id);
+    let authority = services.authority(&owner.id).gated(gate);
     let data = upload(request, &ctx, &origin, &store, &authority).await?;
     // This isolate may have cached the name's previous file: serve the new one at once.
     forget_name(&owner.id, &data.upload_path, &data.file_name);

@@ -13,7 +13,7 @@ pub mod yielding;
 
 pub use authority::{op_name, Call, Fault, MemAuthority};
 pub use origin::{MemBody, MemOrigin, Reply};
-pub use store::{MemStore, PutRecord, Stored};
+pub use store::{hex, MemStore, PutRecord, Stored};
 pub use tables::MemTables;
 pub use world::{World, NOW};
 pub use yielding::{step, yield_now};

@@ -4,7 +4,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use urlstash::core::seams::{ObjectMeta, ObjectStore};
+use sha2::{Digest, Sha256};
+use urlstash::core::seams::{ObjectMeta, ObjectStore, StoredObject};
 use urlstash::core::Error;
 
 use super::origin::MemBody;
@@ -96,7 +97,14 @@ impl MemStore {
 impl ObjectStore for MemStore {
     type Body = MemBody;
 
-    async fn put_object(&self, key: &str, body: MemBody, meta: &ObjectMeta, limit: u64) -> Result<u64, Error> {
+    async fn put_object(
+        &self,
+        key: &str,
+        body: MemBody,
+        meta: &ObjectMeta,
+        limit: u64,
+        expected_sha256: Option<&str>,
+    ) -> Result<StoredObject, Error> {
         let record = PutRecord { key: key.to_owned(), meta: meta.clone(), outcome: None };
         let index = {
             let mut puts = self.puts.borrow_mut();
@@ -111,10 +119,23 @@ impl ObjectStore for MemStore {
             true => Err(Error::internal("r2 put failed")),
             false => Ok(bytes),
         });
-        self.puts.borrow_mut()[index].outcome = Some(outcome.as_ref().map(|b| b.len() as u64).map_err(Clone::clone));
-        let bytes = outcome?;
+        // R2 checks a digest it is given and refuses the put when the bytes differ.
+        let outcome = outcome.and_then(|bytes| {
+            let actual = hex(&Sha256::digest(&bytes));
+            match expected_sha256 {
+                Some(expected) if expected != actual => Err(Error::ChecksumMismatch { expected: expected.to_owned(), actual }),
+                _ => Ok((bytes, actual)),
+            }
+        });
+        self.puts.borrow_mut()[index].outcome = Some(outcome.as_ref().map(|(b, _)| b.len() as u64).map_err(Clone::clone));
+        let (bytes, sha256) = outcome?;
         let size = bytes.len() as u64;
         self.objects.borrow_mut().insert(key.to_owned(), Stored { bytes, meta: meta.clone() });
-        Ok(size)
+        Ok(StoredObject { size, sha256 })
     }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

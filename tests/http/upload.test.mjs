@@ -247,7 +247,7 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
 });
 
 describe('FileData', () => {
-  test('has the ten fields, the namespace in file_url, upload_time now and expiry = upload + TTL', async () => {
+  test('has the ten fields and sha256, the namespace in file_url, upload_time now and expiry = upload + TTL', async () => {
     const url = origin.file('/docs/report.pdf', TYPES.pdf.bytes, { contentType: 'application/pdf' });
     const sent = Date.now();
     const res = await upload(worker, { file_url: url, upload_path: '/reports/2026/', file_name: 'q3 report.pdf' });
@@ -255,7 +255,8 @@ describe('FileData', () => {
     assert.equal(res.status, 200);
     assert.equal(res.json.msg, 'File uploaded successfully');
     const d = res.json.data;
-    assert.deepEqual(Object.keys(d).sort(), ['download_url', 'expires_at', 'file_id', 'file_name', 'file_size', 'file_url', 'mime_type', 'original_name', 'upload_path', 'upload_time']);
+    assert.deepEqual(Object.keys(d).sort(), ['download_url', 'expires_at', 'file_id', 'file_name', 'file_size', 'file_url', 'mime_type', 'original_name', 'sha256', 'upload_path', 'upload_time']);
+    assert.equal(d.sha256, sha256(TYPES.pdf.bytes), 'the SHA-256 of the bytes the origin sent');
     assert.match(d.file_id, /^file_[0-9a-f]{32}$/);
     assert.equal(d.file_name, 'q3 report.pdf');
     assert.equal(d.original_name, 'report.pdf');

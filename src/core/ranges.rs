@@ -1,0 +1,196 @@
+//! Fetching a file in ranges: which origins allow it, how a file splits into parts (the
+//! ranges fetched and the R2 multipart parts are the same), and how often a broken range
+//! is retried. The Worker's engine (`server::parallel`) runs what this plans.
+
+/// The first request to an origin asks for this much (`Range: bytes=0-1048575`): an origin
+/// that serves ranges answers 206 with the file's total size and validator, one that does
+/// not answers 200 with the whole file, and smaller files are done in that one request.
+pub const PROBE_BYTES: u64 = 1024 * 1024;
+/// R2's smallest multipart part (all parts but the last are the same size).
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+/// Parts grow past this only when a file needs more than `LANES` of them.
+pub const MAX_PART_BYTES: u64 = 8 * 1024 * 1024;
+/// Connections fetching one file at once. With the R2 calls each lane makes one at a time,
+/// a file never has more than this many outbound calls waiting for headers.
+pub const LANES: u64 = 5;
+/// Attempts per range (the first one included) before the upload fails.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Part sizes are whole MiB.
+const PART_UNIT: u64 = 1024 * 1024;
+
+/// How a file of `total` bytes is fetched and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub total: u64,
+    /// Size of every part but the last.
+    pub part_bytes: u64,
+    pub parts: u64,
+    /// Connections at once: `LANES`, or fewer when there are fewer parts.
+    pub lanes: u64,
+}
+
+impl Plan {
+    /// Splits `total` bytes into rounds of `LANES` equal parts of at most `MAX_PART_BYTES`
+    /// (more rounds for larger files), so every lane fetches about as much as the others;
+    /// parts are whole MiB and at least R2's minimum. Memory: at most `lanes + 1` parts are
+    /// held at once (see `server::parallel`), 48 MiB at most.
+    pub fn new(total: u64) -> Plan {
+        let rounds = total.div_ceil(LANES * MAX_PART_BYTES).max(1);
+        let even = total.div_ceil(LANES * rounds).div_ceil(PART_UNIT) * PART_UNIT;
+        let part_bytes = even.max(MIN_PART_BYTES);
+        let parts = total.div_ceil(part_bytes).max(1);
+        Plan { total, part_bytes, parts, lanes: parts.min(LANES) }
+    }
+
+    /// Whether the file is one part: stored with one put, not a multipart upload.
+    pub fn single(&self) -> bool {
+        self.parts == 1
+    }
+
+    /// The byte range `[start, end)` of part `index` (from 0).
+    pub fn part(&self, index: u64) -> (u64, u64) {
+        let start = index * self.part_bytes;
+        (start, (start + self.part_bytes).min(self.total))
+    }
+}
+
+/// What identifies one version of the file, sent back as `If-Range` so a file that
+/// changes between requests is refused rather than spliced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validator {
+    /// The header value for `If-Range`.
+    pub if_range: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl Validator {
+    /// From a response's `ETag` and `Last-Modified`: a strong ETag, else a Last-Modified
+    /// date; a weak ETag alone cannot validate a range (RFC 9110, 13.1.5).
+    pub fn from_headers(etag: Option<&str>, last_modified: Option<&str>) -> Option<Validator> {
+        let etag = etag.map(str::trim).filter(|e| e.starts_with('"') && e.len() >= 2 && e.ends_with('"'));
+        let last_modified = last_modified.map(str::trim).filter(|d| !d.is_empty());
+        let if_range = etag.or(last_modified)?.to_owned();
+        Some(Validator { if_range, etag: etag.map(str::to_owned), last_modified: last_modified.map(str::to_owned) })
+    }
+
+    /// Whether a later response can be of the same version: the validator `If-Range`
+    /// sent is not contradicted (an origin that honoured `If-Range` may omit it).
+    pub fn matches(&self, etag: Option<&str>, last_modified: Option<&str>) -> bool {
+        let agrees = |ours: &Option<String>, theirs: Option<&str>| match (ours, theirs) {
+            (Some(ours), Some(theirs)) => ours == theirs.trim(),
+            _ => true,
+        };
+        match &self.etag {
+            Some(_) => agrees(&self.etag, etag),
+            None => agrees(&self.last_modified, last_modified),
+        }
+    }
+}
+
+/// A `Content-Range: bytes first-last/total` header: `(first, last, total)`; `None` for
+/// anything else (`*`, an unknown total, other units, `last < first`).
+pub fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let number = |s: &str| s.trim().parse::<u64>().ok();
+    let (first, last, total) = (number(first)?, number(last)?, number(total)?);
+    (first <= last && last < total).then_some((first, last, total))
+}
+
+/// The `Range` header for bytes `[start, end)`.
+pub fn range_header(start: u64, end: u64) -> String {
+    format!("bytes={start}-{}", end - 1)
+}
+
+/// The wait before attempt `attempt` (2, 3, ...): 250 ms, doubling, at most 4 s.
+pub fn backoff_ms(attempt: u32) -> u64 {
+    (250u64 << attempt.saturating_sub(2).min(4)).min(4_000)
+}
+
+/// How long one attempt may go without receiving a byte before it is abandoned and the
+/// range retried: a quarter of the upload's deadline, between 1 and 15 seconds.
+pub fn idle_timeout_ms(deadline_ms: u64) -> u64 {
+    (deadline_ms / 4).clamp(1_000, 15_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn plans_split_evenly_in_whole_mib_parts_of_r2_size() {
+        let cases = [
+            // total, part, parts, lanes
+            (2 * MIB, 5 * MIB, 1, 1),
+            (5 * MIB, 5 * MIB, 1, 1),
+            (5 * MIB + 1, 5 * MIB, 2, 2),
+            (16 * MIB, 5 * MIB, 4, 4),
+            (20 * MIB, 5 * MIB, 4, 4),
+            (20 * MIB + 1, 5 * MIB, 5, 5),
+            (40 * MIB, 8 * MIB, 5, 5),
+            (64 * MIB, 7 * MIB, 10, 5),
+            (100 * MIB, 7 * MIB, 15, 5),
+            (5 * 1024 * MIB, 8 * MIB, 640, 5),
+        ];
+        for (total, part, parts, lanes) in cases {
+            let plan = Plan::new(total);
+            assert_eq!((plan.part_bytes, plan.parts, plan.lanes), (part, parts, lanes), "{total}");
+            assert_eq!(plan.part(plan.parts - 1).1, total);
+            assert!(plan.part(plan.parts - 1).1 - plan.part(plan.parts - 1).0 <= plan.part_bytes);
+        }
+    }
+
+    #[test]
+    fn parts_tile_the_file() {
+        for total in [1, MIB, 5 * MIB + 1, 33 * MIB + 7, 64 * MIB, 101 * MIB + 3] {
+            let plan = Plan::new(total);
+            let mut next = 0;
+            for i in 0..plan.parts {
+                let (start, end) = plan.part(i);
+                assert_eq!(start, next);
+                assert!(end > start);
+                assert!(i + 1 == plan.parts || end - start == plan.part_bytes);
+                next = end;
+            }
+            assert_eq!(next, total);
+        }
+    }
+
+    #[test]
+    fn validators_are_strong_etags_or_dates() {
+        let v = Validator::from_headers(Some("\"abc\""), None).unwrap();
+        assert_eq!(v.if_range, "\"abc\"");
+        assert!(v.matches(Some(" \"abc\""), None));
+        assert!(!v.matches(Some("\"abd\""), None));
+        assert!(v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")), "the ETag decides, and may be left out");
+        assert_eq!(Validator::from_headers(Some("W/\"abc\""), None), None);
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let v = Validator::from_headers(Some("W/\"abc\""), Some(date)).unwrap();
+        assert_eq!(v.if_range, date);
+        assert!(v.matches(None, Some(date)) && !v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
+        assert!(v.matches(Some("\"other\""), Some(date)), "a weak ETag is no validator here");
+        assert_eq!(Validator::from_headers(None, None), None);
+    }
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 0-1048575/5000000"), Some((0, 1048575, 5000000)));
+        assert_eq!(parse_content_range(" bytes 7-7/8"), Some((7, 7, 8)));
+        for bad in ["bytes */100", "bytes 0-9/*", "items 0-9/10", "bytes 5-4/10", "bytes 0-10/10", "bytes 0-9"] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+        assert_eq!(range_header(0, PROBE_BYTES), "bytes=0-1048575");
+    }
+
+    #[test]
+    fn retries_back_off_and_idle_timeouts_follow_the_deadline() {
+        assert_eq!([2, 3, 4, 5, 6, 9].map(backoff_ms), [250, 500, 1000, 2000, 4000, 4000]);
+        assert_eq!(idle_timeout_ms(30_000), 7_500);
+        assert_eq!(idle_timeout_ms(2_000), 1_000);
+        assert_eq!(idle_timeout_ms(600_000), 15_000);
+    }
+}

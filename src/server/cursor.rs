@@ -1,0 +1,200 @@
+//! Reading one byte range of a file the origin serves in ranges, resumed from the byte
+//! where it broke: a reset, an early end or an attempt that stalls past the idle timeout
+//! is answered by asking for the rest again (`Range` from the current byte, `If-Range` with
+//! the file's validator), at most [`MAX_ATTEMPTS`] attempts in all, with backoff. A response
+//! of another version of the file is [`Error::OriginChanged`]: nothing is ever spliced.
+
+use std::collections::VecDeque;
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use js_sys::Uint8Array;
+use worker::Delay;
+
+use super::js::{byob_reader, read_at_least, ByobReader};
+use super::origin::{Head, OriginBody, Ranged, WorkerOrigin};
+use crate::core::ranges::{backoff_ms, idle_timeout_ms, range_header, MAX_ATTEMPTS};
+use crate::core::Error;
+
+/// Each read waits for at least this much (or the range's end)...
+const READ_MIN: u32 = 64 * 1024;
+/// ...into a scratch buffer of this size, then copied into the part. A read that fails
+/// loses its buffer with it (the stream keeps it): never the part's bytes.
+const SCRATCH: u32 = 1024 * 1024;
+
+/// Where ranges come from: the origin, and the file's URL, version and size.
+pub(crate) struct Source<'a> {
+    pub origin: &'a WorkerOrigin,
+    pub ranged: &'a Ranged,
+    pub idle_ms: u64,
+}
+
+impl<'a> Source<'a> {
+    pub fn new(origin: &'a WorkerOrigin, ranged: &'a Ranged) -> Self {
+        Source { origin, ranged, idle_ms: idle_timeout_ms(origin.timeout_ms()) }
+    }
+}
+
+/// The bytes `[pos, end)` still to read, and the response they are being read from.
+pub(crate) struct Cursor<'a> {
+    source: &'a Source<'a>,
+    pos: u64,
+    end: u64,
+    /// Chunks read before (the probe's sniffed prefix): they come first.
+    pending: VecDeque<Uint8Array>,
+    /// The response being read, and where its body ends.
+    reader: Option<(ByobReader, u64)>,
+    scratch: Option<Uint8Array>,
+    /// Attempts that failed so far.
+    failures: u32,
+}
+
+/// Why an attempt ended without its bytes.
+enum Broken {
+    /// Reset, ended early or stalled: try again from `pos`.
+    Retry,
+    /// Not worth another attempt.
+    Fatal(Error),
+}
+
+impl<'a> Cursor<'a> {
+    /// Bytes `[start, end)`, from new requests.
+    pub fn new(source: &'a Source<'a>, start: u64, end: u64) -> Self {
+        Cursor { source, pos: start, end, pending: VecDeque::new(), reader: None, scratch: None, failures: 0 }
+    }
+
+    /// Bytes `[0, end)`: the probe's body first (its sniffed prefix, then its rest).
+    pub fn from_probe(source: &'a Source<'a>, body: OriginBody, end: u64) -> Result<Self, Error> {
+        let probe_end = body.length.unwrap_or(0);
+        let reader = match body.rest() {
+            Some(stream) => Some((byob_reader(&stream)?, probe_end)),
+            None => None,
+        };
+        let pending = body.prefix.into_iter().collect();
+        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, failures: 0 })
+    }
+
+    /// Reads the whole range into a new buffer.
+    pub async fn read_all(&mut self) -> Result<Uint8Array, Error> {
+        let start = self.pos;
+        let part = Uint8Array::new_with_length((self.end - start) as u32);
+        while self.pos < self.end {
+            let at = (self.pos - start) as u32;
+            if let Some(chunk) = self.pending.pop_front() {
+                part.set(&chunk, at);
+                self.pos += u64::from(chunk.length());
+                continue;
+            }
+            let outcome = match self.reader {
+                Some(_) => self.read(&part, at).await,
+                None => self.open().await,
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(Broken::Retry) => self.retry().await?,
+                Err(Broken::Fatal(err)) => return Err(self.source.origin.failure(err)),
+            }
+        }
+        self.close();
+        Ok(part)
+    }
+
+    /// Reads what the current response has next (up to the scratch buffer's size) into
+    /// `part` at `at`.
+    async fn read(&mut self, part: &Uint8Array, at: u32) -> Result<(), Broken> {
+        let Some((reader, reader_end)) = self.reader.take() else { return Err(Broken::Retry) };
+        let want = (self.end.min(reader_end) - self.pos).min(u64::from(SCRATCH)) as u32;
+        let scratch = self.scratch.take().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH));
+        let view = Uint8Array::new_with_byte_offset_and_length(&scratch.buffer(), 0, want);
+        let result = {
+            let mut reading = pin!(read_at_least(&reader, want.min(READ_MIN), &view));
+            let idle = pin!(Delay::from(Duration::from_millis(self.source.idle_ms)));
+            match select(reading.as_mut(), idle).await {
+                Either::Left((result, _)) => Some(result),
+                Either::Right(((), _)) => {
+                    // Stalled: cancel the attempt (its read then ends) and try again.
+                    drop(reader.cancel());
+                    let _ = reading.await;
+                    None
+                }
+            }
+        };
+        let Some(result) = result else { return Err(Broken::Retry) };
+        let Ok((read, done)) = result else { return Err(Broken::Retry) };
+        part.set(&read, at);
+        self.pos += u64::from(read.length());
+        // The read moved the scratch memory into the returned view's buffer.
+        self.scratch = Some(Uint8Array::new(&read.buffer()));
+        if self.pos >= reader_end {
+            drop(reader.cancel());
+            return Ok(());
+        }
+        if done {
+            return Err(Broken::Retry);
+        }
+        self.reader = Some((reader, reader_end));
+        Ok(())
+    }
+
+    /// Asks for the rest of the range, of the same version of the file.
+    async fn open(&mut self) -> Result<(), Broken> {
+        let Source { origin, ranged, .. } = self.source;
+        let range = range_header(self.pos, self.end);
+        let response = match origin.get(&ranged.url, Some(&range), Some(&ranged.validator.if_range)).await {
+            Ok(response) => response,
+            Err(err @ Error::OriginTimeout { .. }) => return Err(Broken::Fatal(err)),
+            Err(_) => return Err(Broken::Retry),
+        };
+        let head = Head::of(&response);
+        let refuse = |broken: Broken| {
+            if let Some(body) = response.body() {
+                drop(body.cancel());
+            }
+            Err(broken)
+        };
+        match head.status {
+            206 => {}
+            // If-Range failed (or ranges stopped): the file is not the one being stored.
+            200 | 412 | 416 => return refuse(Broken::Fatal(Error::OriginChanged)),
+            408 | 429 | 500..=599 => return refuse(Broken::Retry),
+            status => return refuse(Broken::Fatal(Error::OriginStatus(status))),
+        }
+        let same = head.content_range.is_some_and(|(first, _, total)| first == self.pos && total == ranged.total);
+        let (Some((_, last, _)), true, true) = (head.content_range, same, head.is_version(&ranged.validator)) else {
+            return refuse(Broken::Fatal(Error::OriginChanged));
+        };
+        let Some(stream) = response.body() else { return refuse(Broken::Retry) };
+        let reader = byob_reader(&stream).map_err(Broken::Fatal)?;
+        self.reader = Some((reader, (last + 1).min(self.end)));
+        Ok(())
+    }
+
+    /// The attempt failed: drop its response, and wait before the next one (or give up).
+    async fn retry(&mut self) -> Result<(), Error> {
+        self.close();
+        self.failures += 1;
+        let origin = self.source.origin;
+        if origin.signal().aborted() {
+            return Err(origin.failure(Error::OriginBroken));
+        }
+        if self.failures >= MAX_ATTEMPTS {
+            return Err(Error::OriginBroken);
+        }
+        Delay::from(Duration::from_millis(backoff_ms(self.failures + 1))).await;
+        Ok(())
+    }
+
+    /// Stops reading the current response, if any.
+    fn close(&mut self) {
+        if let Some((reader, _)) = self.reader.take() {
+            drop(reader.cancel());
+        }
+    }
+}
+
+impl Drop for Cursor<'_> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -185,10 +185,21 @@ fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --test prop_url_policy --test prop_names
 	PROPTEST_CASES=$(FUZZ_AUTHORITY_CASES) cargo test --release --test prop_authority
 clean:
-	rm -rf build pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
+	rm -rf build build-nodigest pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 
 ## Bench -----------------------------------------------------------------------------------
 
+# The project built without its SHA-256 digest (the crate's `no-digest` feature), which the
+# bench runs beside the shipped build to price the digest; rebuilt only when sources change.
+# Skipped (and the figure not measured) while Cargo.toml has no such feature.
+build-nodigest/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
+	@if ! grep -q '^no-digest *=' Cargo.toml; then echo "Cargo.toml has no no-digest feature: build-nodigest/ skipped"; exit 0; fi; \
+	set -ex; \
+	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --out-dir build-nodigest --features server,no-digest; \
+	node_modules/.bin/wasm-opt build-nodigest/index_bg.wasm --all-features --disable-compact-imports \
+	  --strip-debug --strip-producers -o build-nodigest/index_bg.wasm; \
+	touch $@
+
 .PHONY: bench
-bench: tools build
+bench: tools build build-nodigest/index.js
 	node bench/run.mjs

@@ -1,9 +1,18 @@
 // `make bench`: this project's Worker and the reference Worker in ONE local workerd
-// (Miniflare), run in turns against a loopback origin, with the floor Worker (bench/floor.js)
-// in the same turns for files with Content-Length. Writes BENCHMARKS.md and
-// bench/results.json; exits non-zero only if an upload failed (slow figures are measured,
-// never failed). BENCH_WORKER=<path under the project>/index.js measures another build of
-// the project Worker (e.g. to compare a change against a saved build).
+// (Miniflare), run in turns against loopback origins, with the floor Worker (bench/floor.js)
+// in the same turns for files with Content-Length. Files with Content-Length come from
+// bench/origin.mjs, which serves ranges with a strong ETag as real origins do (so the project
+// may fetch them in parallel ranges); files without come chunked from the tests' origin.
+// A throttled case (bench/origin.mjs at 4 MiB/s per connection, 64 MiB) runs the project
+// against the reference in turns of its own. When build-nodigest/index.js exists (`make bench`
+// builds it with the crate's `no-digest` feature), that build runs in the 100 MiB turns too,
+// to price the SHA-256 digest. Writes BENCHMARKS.md and bench/results.json; exits non-zero
+// only if an upload failed (slow figures are measured, never failed).
+// Knobs: BENCH_ROUNDS (15), BENCH_SMALL_N (160), BENCH_THROTTLED_ROUNDS (3);
+// BENCH_ONLY=small or BENCH_ONLY=throttled runs only that case (and writes no report);
+// BENCH_WORKER=<path>/index.js measures another build of the project Worker (e.g. to compare
+// a change against a saved build), BENCH_WORKER_NODIGEST=<path>/index.js another no-digest
+// build (a path that does not exist skips that Worker).
 import { Miniflare } from 'miniflare';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,25 +21,51 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { startOrigin } from '../tests/http/support/origin.mjs';
 import { filler } from '../tests/http/support/fixtures.mjs';
-import { projectWorker, seedKey, upload } from './project.mjs';
+import { startRangedOrigin } from './origin.mjs';
+import { projectScript, projectWorker, seedKey, upload } from './project.mjs';
 
 const ROOT = path.resolve(new URL('..', import.meta.url).pathname);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const SMALL_N = Number(process.env.BENCH_SMALL_N ?? 160);
+// The reference takes about 16 s per throttled upload (one connection at 4 MiB/s).
+const THROTTLED_ROUNDS = Number(process.env.BENCH_THROTTLED_ROUNDS ?? 3);
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const THROTTLE = 4 * MiB; // bytes/s per connection
+const THROTTLED_SIZE = 64 * MiB;
 
+// BENCH_ONLY=small skips the large cases while profiling, BENCH_ONLY=throttled runs only the
+// throttled case (the report is then partial and not written).
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY && ONLY !== 'small' && ONLY !== 'throttled') throw new Error(`BENCH_ONLY=${ONLY}: small or throttled`);
+const runLarge = !ONLY;
+const runThrottled = !ONLY || ONLY === 'throttled';
+const runSmall = !ONLY || ONLY === 'small';
+
+// The tests' origin serves the chunked files (no Content-Length) and the 10 KiB one; the
+// ranged origin the large files with Content-Length, ranges and an ETag, as most real
+// origins serve them (the reference and the floor fetch them whole all the same).
 const origin = await startOrigin();
+const ranged = await startRangedOrigin();
+const fileUrl = (route, name) => (route === 'cl' ? ranged : origin).url(`/${route}/${name}`);
 const sizes = { '1mib': MiB, '10mib': 10 * MiB, '100mib': 100 * MiB };
 // Uploads per turn: one upload of a small file is too short to time against this machine's
 // noise, so a turn times several back to back and counts their mean.
 const PER_TURN = { '1mib': 8, '10mib': 3, '100mib': 1 };
-for (const [name, size] of Object.entries(sizes)) {
-  const bytes = filler(size, size);
-  origin.file(`/cl/${name}`, bytes);
-  origin.file(`/nocl/${name}`, bytes, { chunked: true });
+if (runLarge) {
+  for (const [name, size] of Object.entries(sizes)) {
+    const bytes = filler(size, size);
+    ranged.file(`/cl/${name}`, bytes);
+    origin.file(`/nocl/${name}`, bytes, { chunked: true });
+  }
 }
+if (runThrottled) ranged.file('/throttled/64mib', filler(THROTTLED_SIZE, 64), { throttle: THROTTLE });
 origin.file('/cl/10kib', filler(10 * KiB, 5));
+
+// The project built without its SHA-256 digest (`no-digest`), beside the shipped build.
+const NODIGEST_SCRIPT = path.resolve(process.env.BENCH_WORKER_NODIGEST ?? path.join(ROOT, 'build-nodigest/index.js'));
+const runNodigest = runLarge && fs.existsSync(NODIGEST_SCRIPT);
+if (runLarge && !runNodigest) console.log(`${NODIGEST_SCRIPT} not found: the digest's cost is not measured (make bench builds it)`);
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-bench-'));
 const mf = new Miniflare({
@@ -38,7 +73,8 @@ const mf = new Miniflare({
   port: 0,
   defaultPersistRoot: stateDir,
   workers: [
-    projectWorker(origin),
+    projectWorker([origin, ranged]),
+    ...(runNodigest ? [projectWorker([origin, ranged], { name: 'project-nodigest', scriptPath: NODIGEST_SCRIPT })] : []),
     {
       name: 'reference',
       modules: true,
@@ -60,10 +96,12 @@ const mf = new Miniflare({
 });
 await mf.ready;
 await seedKey(mf);
+if (runNodigest) await seedKey(mf, 'project-nodigest');
 
 const failures = [];
 const targets = {
   project: (url, key) => upload(mf, url, key),
+  project_nodigest: (url, key) => upload(mf, url, key, 'project-nodigest'),
   reference: (url, key) => mf.dispatchFetch(`http://reference.bench/upload?url=${encodeURIComponent(url)}&key=${key}`, { method: 'POST' }),
   floor: (url, key) => mf.dispatchFetch(`http://floor.bench/?url=${encodeURIComponent(url)}&key=${key}`, { method: 'POST' }),
   drain: (url) => mf.dispatchFetch(`http://reference.bench/drain?url=${encodeURIComponent(url)}`),
@@ -77,6 +115,8 @@ async function once(target, url, key) {
   if (res.status !== 200) failures.push(`${target} ${url}: ${res.status} ${body.slice(0, 200)}`);
   return seconds;
 }
+// Warm-up, not counted: each Worker's first request starts its isolate (and compiles its wasm).
+for (const target of ['project', ...(runNodigest ? ['project_nodigest'] : []), 'reference', 'floor']) await once(target, origin.url('/cl/10kib'), 'warm-up.bin');
 
 // --- RSS of the workerd process -----------------------------------------------------------
 /** workerd processes started by this bench (descendants of this process) only. */
@@ -86,17 +126,20 @@ function workerdPids() {
   const ours = (pid) => { for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === process.pid) return true; return false; };
   return rows.filter(([pid, , comm]) => comm === 'workerd' && ours(Number(pid))).map(([pid]) => Number(pid));
 }
-const rssMiB = () => workerdPids().reduce((sum, pid) => {
+/** The RSS of `pids`. Listing them spawns `ps` synchronously, which stalls this process's
+ * event loop (and so the origins it serves) for milliseconds: sampling loops list them once. */
+const rssMiB = (pids = workerdPids()) => pids.reduce((sum, pid) => {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return sum + (m ? Number(m[1]) / 1024 : 0);
   } catch { return sum; }
 }, 0);
 async function withPeakRss(fn) {
-  let peak = rssMiB();
-  const timer = setInterval(() => { peak = Math.max(peak, rssMiB()); }, 20);
+  const pids = workerdPids();
+  let peak = rssMiB(pids);
+  const timer = setInterval(() => { peak = Math.max(peak, rssMiB(pids)); }, 20);
   try { await fn(); } finally { clearInterval(timer); }
-  return Math.max(peak, rssMiB());
+  return Math.max(peak, rssMiB(pids));
 }
 
 // --- statistics ------------------------------------------------------------------------------
@@ -108,28 +151,38 @@ const paired = (a, b) => { const rs = a.map((x, i) => x / b[i]); return { median
 const spreadText = (p) => `${r3(p.spread[0])}–${r3(p.spread[1])}`;
 const r2 = (x) => Math.round(x * 100) / 100;
 const r3 = (x) => Math.round(x * 1000) / 1000;
+const pct = (x) => (x == null ? '-' : `${r2(x * 100)} %`);
 
 const results = {};
 const rows = [];
 const rssRows = [];
 const idleRss = rssMiB();
 
-// BENCH_ONLY=small skips the large cases while profiling (the report is then partial).
-const ONLY = process.env.BENCH_ONLY;
-for (const name of ONLY === 'small' ? [] : ['1mib', '10mib', '100mib']) {
+for (const name of runLarge ? ['1mib', '10mib', '100mib'] : []) {
   const size = sizes[name];
-  const t = { project_cl: [], project_nocl: [], reference: [], floor: [], drain: [], drain_nocl: [] };
+  // The no-digest build runs in the 100 MiB turns only, right after the shipped build.
+  const nodigest = runNodigest && name === '100mib';
+  const t = { project_cl: [], ...(nodigest ? { project_nodigest_cl: [] } : {}), project_nocl: [], reference: [], floor: [], drain: [], drain_nocl: [] };
   const peaks = { project_cl: 0, project_nocl: 0, reference: 0 };
-  await once('project', origin.url(`/cl/${name}`), `warm-${name}`); // warm-up, not counted
+  const sentRatio = []; // what the origin sent for the project's upload with Content-Length, over the file's size
+  const rangeCounts = []; // and how many ranged requests it answered for it
+  await once('project', fileUrl('cl', name), `warm-${name}`); // warm-up, not counted
+  if (nodigest) await once('project_nodigest', fileUrl('cl', name), `warm-${name}`);
+  const turns = [['project_cl', 'project', 'cl'], ...(nodigest ? [['project_nodigest_cl', 'project_nodigest', 'cl']] : []), ['reference', 'reference', 'cl'], ['project_nocl', 'project', 'nocl'], ['floor', 'floor', 'cl'], ['drain', 'drain', 'cl'], ['drain_nocl', 'drain', 'nocl']];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [label, target, route] of [['project_cl', 'project', 'cl'], ['reference', 'reference', 'cl'], ['project_nocl', 'project', 'nocl'], ['floor', 'floor', 'cl'], ['drain', 'drain', 'cl'], ['drain_nocl', 'drain', 'nocl']]) {
+    for (const [label, target, route] of turns) {
+      ranged.resetSent(`/cl/${name}`);
       const before = rssMiB();
       let seconds = 0;
       const peak = await withPeakRss(async () => {
-        for (let i = 0; i < PER_TURN[name]; i++) seconds += await once(target, origin.url(`/${route}/${name}`), `${label}-${name}.bin`);
+        for (let i = 0; i < PER_TURN[name]; i++) seconds += await once(target, fileUrl(route, name), `${label}-${name}.bin`);
       });
       t[label].push(seconds / PER_TURN[name]);
       if (label in peaks) peaks[label] = Math.max(peaks[label], peak - before);
+      if (label === 'project_cl') {
+        sentRatio.push(ranged.sent(`/cl/${name}`) / (size * PER_TURN[name]));
+        rangeCounts.push(ranged.ranges(`/cl/${name}`) / PER_TURN[name]);
+      }
     }
     process.stdout.write(`${name} round ${round + 1}/${ROUNDS}\n`);
   }
@@ -148,16 +201,72 @@ for (const name of ONLY === 'small' ? [] : ['1mib', '10mib', '100mib']) {
   results[`ratio_drain_${name}`] = r3(ratio.drain);
   results[`ratio_floor_cl_${name}`] = r3(pairs.floor.median);
   results[`ratio_project_floor_cl_${name}`] = r3(pairs.ofFloor.median);
+  results[`origin_bytes_per_size_project_cl_${name}`] = r3(median(sentRatio));
+  results[`origin_range_requests_project_cl_${name}`] = r2(median(rangeCounts));
   for (const [label, secs] of Object.entries(t)) {
     results[`seconds_${label}_${name}`] = r3(median(secs));
     const [lo, hi] = spread(secs);
-    rows.push(`| ${name} | ${label.replace('_', ' ')} | ${r3(median(secs))} | ${r3(lo)}–${r3(hi)} | ${r2(mbps(secs))} |`);
+    rows.push(`| ${name} | ${label.replaceAll('_', ' ')} | ${r3(median(secs))} | ${r3(lo)}–${r3(hi)} | ${r2(mbps(secs))} |`);
   }
   rows.push(`| ${name} | **project/reference** | | | **${r3(ratio.cl)}** (${spreadText(pairs.cl)}) with CL, **${r3(ratio.nocl)}** (${spreadText(pairs.nocl)}) without CL vs reference with CL |`);
   rows.push(`| ${name} | project/drain | | | ${r3(ratio.drain)} (${spreadText(pairs.drain)}) |`);
   rows.push(`| ${name} | floor/reference, project/floor | | | ${r3(pairs.floor.median)} (${spreadText(pairs.floor)}), ${r3(pairs.ofFloor.median)} (${spreadText(pairs.ofFloor)}) |`);
   rssRows.push(`| ${name} | ${r2(peaks.project_cl)} | ${r2(peaks.project_nocl)} | ${r2(peaks.reference)} |`);
-  if (name === '100mib') results.rss_growth_mib_100mib = r2(Math.max(peaks.project_cl, peaks.project_nocl));
+  if (nodigest) {
+    // The digest's cost: the shipped build's throughput over the no-digest build's, per round.
+    const withDigest = paired(t.project_nodigest_cl, t.project_cl);
+    const nd = paired(t.reference, t.project_nodigest_cl);
+    results.ratio_cl_100mib_nodigest = r3(nd.median);
+    results.digest_cost_100mib = r3(1 - withDigest.median);
+    rows.push(`| ${name} | project/reference without the digest (no-digest build) | | | ${r3(nd.median)} (${spreadText(nd)}); the digest costs ${pct(1 - withDigest.median)} (${pct(1 - withDigest.spread[1])} to ${pct(1 - withDigest.spread[0])}) of the shipped build's throughput |`);
+  }
+  if (name === '100mib') {
+    results.rss_growth_mib_100mib = r2(Math.max(peaks.project_cl, peaks.project_nocl));
+    // With Content-Length from the ranged origin: the parallel path, where the engine takes it.
+    results.rss_growth_mib_parallel_100mib = r2(peaks.project_cl);
+  }
+}
+
+// --- throttled origin ------------------------------------------------------------------------
+// 64 MiB from the ranged origin at 4 MiB/s per connection: one stream (the reference) takes
+// 16 s; several ranged connections at once take a fraction of that.
+const throttledRows = [];
+if (runThrottled) {
+  const file = '/throttled/64mib';
+  const t = { project: [], reference: [] };
+  const sentRatio = [];
+  const rangeCounts = [];
+  const peaks = { project: 0, reference: 0 };
+  for (let round = 0; round < THROTTLED_ROUNDS; round++) {
+    for (const target of ['project', 'reference']) {
+      ranged.resetSent(file);
+      const before = rssMiB();
+      let seconds = 0;
+      const top = await withPeakRss(async () => { seconds = await once(target, ranged.url(file), `throttled-${round}.bin`); });
+      peaks[target] = Math.max(peaks[target], top - before);
+      t[target].push(seconds);
+      if (target === 'project') {
+        sentRatio.push(ranged.sent(file) / THROTTLED_SIZE);
+        rangeCounts.push(ranged.ranges(file));
+      }
+    }
+    process.stdout.write(`throttled 64mib round ${round + 1}/${THROTTLED_ROUNDS}: project ${r2(t.project.at(-1))} s, reference ${r2(t.reference.at(-1))} s\n`);
+  }
+  const pair = paired(t.reference, t.project);
+  results.ratio_throttled_64mib = r3(pair.median);
+  for (const [label, secs] of Object.entries(t)) {
+    results[`seconds_${label}_throttled_64mib`] = r3(median(secs));
+    results[`mib_per_s_${label}_throttled_64mib`] = r2(THROTTLED_SIZE / MiB / median(secs));
+    const [lo, hi] = spread(secs);
+    const sent = label === 'project' ? `${r3(median(sentRatio))} (${spread(sentRatio).map(r3).join('–')})` : '1 (one stream)';
+    const requests = label === 'project' ? r2(median(rangeCounts)) : 0;
+    throttledRows.push(`| ${label} | ${r3(median(secs))} | ${r3(lo)}–${r3(hi)} | ${r2(THROTTLED_SIZE / MiB / median(secs))} | ${sent} | ${requests} |`);
+  }
+  throttledRows.push(`| **project/reference** | | | **${r3(pair.median)}** (${spreadText(pair)}) | | |`);
+  results.origin_bytes_per_size_project_throttled_64mib = r3(median(sentRatio));
+  results.origin_range_requests_project_throttled_64mib = r2(median(rangeCounts));
+  results.rss_growth_mib_throttled_64mib = r2(peaks.project);
+  results.rss_growth_mib_reference_throttled_64mib = r2(peaks.reference);
 }
 
 // --- small files -----------------------------------------------------------------------------
@@ -170,7 +279,7 @@ const workloads = [
   { label: 'new names', suffix: '', concurrency: [1, 16], key: (w, i, round) => `small-${round}-${w}-${i}.bin` },
   { label: 'overwrites', suffix: '_overwrite', concurrency: [16], key: (w, i) => `small-${w}-${i % 8}.bin` },
 ];
-for (const workload of workloads) {
+for (const workload of runSmall ? workloads : []) {
   for (const concurrency of workload.concurrency) {
     const rates = { project: [], reference: [], floor: [] };
     for (let round = 0; round < ROUNDS; round++) {
@@ -208,7 +317,7 @@ function wasmSize(file) {
   const raw = fs.readFileSync(file);
   return { raw: r2(raw.length / KiB), gzip: r2(zlib.gzipSync(raw, { level: 9 }).length / KiB) };
 }
-const workerWasm = wasmSize(path.join(ROOT, 'build/index_bg.wasm'));
+const workerWasm = wasmSize(path.join(path.dirname(projectScript()), 'index_bg.wasm'));
 const clientFile = fs.existsSync(path.join(ROOT, 'pkg')) ? fs.readdirSync(path.join(ROOT, 'pkg')).find((f) => f.endsWith('_bg.wasm')) : null;
 const clientWasm = wasmSize(clientFile && path.join(ROOT, 'pkg', clientFile));
 results.worker_wasm_raw_kib = workerWasm?.raw ?? null;
@@ -218,6 +327,7 @@ results.client_wasm_gzip_kib = clientWasm?.gzip ?? null;
 
 await mf.dispose();
 await origin.close();
+await ranged.close();
 fs.rmSync(stateDir, { recursive: true, force: true });
 
 // --- report ------------------------------------------------------------------------------------
@@ -226,21 +336,27 @@ const machine = `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() 
 results.date = new Date().toISOString();
 results.machine = machine;
 results.rounds = ROUNDS;
+results.throttled_rounds = THROTTLED_ROUNDS;
 results.failures = failures.length;
 if (!ONLY) fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
 const target = (ok) => (ok ? 'met' : '**missed**');
+/** A target's status, or why it was not measured in this run. */
+const status = (figure, ok, why = 'not measured') => (figure == null ? why : target(ok));
 const notes = fs.readFileSync(path.join(ROOT, 'bench/NOTES.md'), 'utf8');
 const md = `# Benchmarks
 
 Generated by \`make bench\` (bench/run.mjs) on ${results.date.slice(0, 10)}: ${machine}.
 Both Workers run in **one** local workerd (Miniflare), in turns (A B A B ...), ${ROUNDS} rounds per case
 (a turn is ${Object.entries(PER_TURN).map(([n, k]) => `${k} upload${k > 1 ? 's' : ''} of ${n.replace('mib', ' MiB')}`).join(', ')}, timed as their mean),
-against a loopback origin; figures are medians with the min–max spread, and each ratio is the
+against loopback origins; figures are medians with the min–max spread, and each ratio is the
 median of the per-round ratios (both sides of a round run back to back, so a slow moment of
 the shared machine weighs on both), with their spread. The local stack
-(loopback origin, local R2 on disk) sets the ceiling, so only the ratios measured in the same
-run mean anything. The reference Worker is \`bench/reference.js\`:
+(loopback origins, local R2 on disk) sets the ceiling, so only the ratios measured in the same
+run mean anything. Files with Content-Length come from \`bench/origin.mjs\`, which answers
+\`Range\` requests and sends a strong \`ETag\`, as most real origins do, so the project may
+fetch them in parallel ranges; files without Content-Length come chunked, from one stream.
+The reference Worker is \`bench/reference.js\`:
 \`await env.BUCKET.put(key, (await fetch(url)).body)\`; its *drain* route fetches and discards.
 The *floor* Worker (\`bench/floor.js\`) makes only the storage calls the contract requires
 (see [Small files](#small-files-10-kib-uploads-per-second-${SMALL_N}-per-round)): floor/reference is about as far as
@@ -254,9 +370,12 @@ Raw figures: [bench/results.json](bench/results.json).
 | throughput with Content-Length, 10 MiB, project/reference >= 0.95 | ${results.ratio_cl_10mib} (the contract's storage calls alone: ${results.ratio_floor_cl_10mib}) | ${target(results.ratio_cl_10mib >= 0.95)} |
 | throughput with Content-Length, 100 MiB, project/reference >= 0.95 | ${results.ratio_cl_100mib} | ${target(results.ratio_cl_100mib >= 0.95)} |
 | without Content-Length (multipart), 100 MiB, project/reference-with-length >= 0.8 | ${results.ratio_nocl_100mib} | ${target(results.ratio_nocl_100mib >= 0.8)} |
+| throttled origin (4 MiB/s per connection, ranges), 64 MiB, project/reference >= 3.5 | ${results.ratio_throttled_64mib ?? '-'} (see [Throttled origin](#throttled-origin-64-mib-at-4-mibs-per-connection)) | ${status(results.ratio_throttled_64mib, results.ratio_throttled_64mib >= 3.5)} |
+| the SHA-256 digest's cost, 100 MiB with Content-Length, <= 5 % | ${pct(results.digest_cost_100mib)} (project/reference ${results.ratio_cl_100mib}, without the digest ${results.ratio_cl_100mib_nodigest ?? '-'}) | ${status(results.digest_cost_100mib, results.digest_cost_100mib <= 0.05, 'not measured (no build-nodigest/)')} |
 | 10 KiB at concurrency 16 (new names), uploads/s project/reference >= 0.7 | ${results.ratio_small_c16} (overwrites: ${results.ratio_small_overwrite_c16}; see [Small files](#small-files-10-kib-uploads-per-second-${SMALL_N}-per-round)) | ${target(results.ratio_small_c16 >= 0.7)} |
 | 10 KiB at concurrency 16 (new names), uploads/s project/floor >= 0.9 | ${results.ratio_project_floor_small_c16} (overwrites: ${results.ratio_project_floor_small_overwrite_c16}) | ${target(results.ratio_project_floor_small_c16 >= 0.9)} |
 | peak RSS growth of workerd during a 100 MiB upload <= 32 MiB | ${results.rss_growth_mib_100mib} MiB | ${target(results.rss_growth_mib_100mib <= 32)} |
+| peak RSS growth of workerd during a parallel (ranged) 100 MiB upload <= 64 MiB | ${results.rss_growth_mib_parallel_100mib} MiB | ${target(results.rss_growth_mib_parallel_100mib <= 64)} |
 | Worker wasm <= 400 KiB gzip | ${results.worker_wasm_gzip_kib} KiB | ${target(results.worker_wasm_gzip_kib <= 400)} |
 | client wasm <= 100 KiB gzip | ${results.client_wasm_gzip_kib ?? 'not built'} KiB | ${results.client_wasm_gzip_kib == null ? 'not built (make pkg)' : target(results.client_wasm_gzip_kib <= 100)} |
 
@@ -266,13 +385,34 @@ Raw figures: [bench/results.json](bench/results.json).
 |---|---|---|---|---|
 ${rows.join('\n')}
 
+## Throttled origin: 64 MiB at 4 MiB/s per connection
+
+\`bench/origin.mjs\` serves a 64 MiB file with Content-Length, \`Accept-Ranges: bytes\` and a
+strong \`ETag\`, and holds each connection to 4 MiB/s (a token bucket per socket), as a
+far-away server, a throttled CDN or S3's per-connection rate does. The reference fetches it as
+one stream, so it cannot beat 16 s; the project may open several ranged connections at once.
+Project and reference run in turns, ${THROTTLED_ROUNDS} rounds (BENCH_THROTTLED_ROUNDS); the
+ratio is the median of the per-round throughput ratios. *Origin bytes* is what the origin
+sent for one upload over the file's size (1 means nothing was fetched twice); *ranges*, the
+ranged requests it answered for one upload (0: one stream).
+
+| run | median s | spread s | MiB/s | origin bytes / size | ranges |
+|---|---|---|---|---|---|
+${throttledRows.join('\n')}
+
+Peak RSS growth of workerd during the throttled uploads: project ${results.rss_growth_mib_throttled_64mib ?? '-'} MiB, reference ${results.rss_growth_mib_reference_throttled_64mib ?? '-'} MiB.
+
 ## Memory: peak RSS growth of workerd over the start of each upload (MiB)
 
 Idle workerd RSS at start: ${r2(idleRss)} MiB.
 
-| size | project, Content-Length | project, no Content-Length | reference |
+| size | project, Content-Length (ranged origin) | project, no Content-Length | reference |
 |---|---|---|---|
 ${rssRows.join('\n')}
+
+What the ranged origin sent for one project upload with Content-Length, over the file's size
+(and in how many ranged requests):
+${['1mib', '10mib', '100mib'].map((n) => `${n.replace('mib', ' MiB')} ${results[`origin_bytes_per_size_project_cl_${n}`]} (${results[`origin_range_requests_project_cl_${n}`]})`).join(', ')}.
 
 ## Small files: 10 KiB uploads per second (${SMALL_N} per round)
 

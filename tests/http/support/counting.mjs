@@ -10,8 +10,22 @@
 // it: `worker` (the fetch handler's env) or `authority` (the Durable Object's own env).
 // Bindings are recognised by their type, so their names do not matter here.
 //
-//   GET  /__counts        {"worker":{"r2":{"put":1},"kv":{"get":1},"authority":{"fetch":1}},"authority":{"r2":{...}}}
-//   POST /__counts/reset  sets every count back to zero (answers the counts it cleared)
+// Also, for the Worker's side only (`worker`): a gauge of its outbound calls waiting for
+// their answer (`waiting`): each call of `globalThis.fetch` (patched here) from the call until
+// its promise settles (the response's headers arrived, or it failed), and each R2, KV and
+// Durable Object stub call that answers a promise, until it settles (a put or uploadPart
+// of a streamed body stays waiting until the body is stored). `peak` is the most at once.
+// The isolate is shared with the Durable Object, whose own calls are not on the gauge; its
+// `fetch`es would be (it makes none). Each such fetch is counted too, as `worker.fetch.fetch`.
+// And the size of each multipart `uploadPart` value
+// (`parts`: one list per multipart upload, in the order the uploads were created, sizes by
+// part number; a size is null when the value is a stream, whose length JS cannot see: the
+// stored parts' sizes are in `worker.r2()`'s objects).
+//
+//   GET  /__counts        {"worker":{"r2":{"put":1},"kv":{"get":1},"authority":{"fetch":1},"fetch":{"fetch":1}},"authority":{"r2":{...}},
+//                          "waiting":{"peak":2,"now":0},"parts":[[5242880,5242880,1]]}
+//   POST /__counts/reset  sets every count back to zero, the gauge's peak to what is waiting
+//                         now, and forgets the parts (answers what it cleared)
 //
 // Both are answered before the real Worker sees the request. Counts live in the isolate
 // (local workerd runs the Worker and its Durable Objects in one).
@@ -22,6 +36,38 @@ export * from '../../../build/index.js';
 const KINDS = { R2Bucket: 'r2', KvNamespace: 'kv', DurableObjectNamespace: 'authority' };
 
 let counts = {};
+// outbound calls of the Worker side waiting for an answer: now, and the most at once
+const waiting = { now: 0, peak: 0 };
+// per multipart upload (in creation order): part number -> size of the value uploaded
+let parts = [];
+
+/** `result` counted on the waiting gauge until it settles, if it is a promise. */
+function awaited(result) {
+  if (!result || typeof result.then !== 'function') return result;
+  waiting.now += 1;
+  waiting.peak = Math.max(waiting.peak, waiting.now);
+  let done = false;
+  const settle = () => {
+    if (!done) { done = true; waiting.now -= 1; }
+  };
+  result.then(settle, settle);
+  return result;
+}
+
+/** The byte size of an uploadPart value when JS can see it, else null (a stream). */
+function sizeOf(value) {
+  if (typeof value === 'string') return new TextEncoder().encode(value).byteLength;
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return value.byteLength;
+  if (value && typeof value.size === 'number' && typeof value.arrayBuffer === 'function') return value.size; // Blob
+  return null;
+}
+
+// fetch from the Worker (the wasm glue reads `globalThis.fetch` at each call)
+const realFetch = globalThis.fetch;
+globalThis.fetch = function countedFetch(...args) {
+  count('worker', 'fetch', 'fetch');
+  return awaited(realFetch.apply(this, args));
+};
 
 function count(caller, kind, op) {
   const byKind = (counts[caller] ??= {});
@@ -29,16 +75,20 @@ function count(caller, kind, op) {
   ops[op] = (ops[op] ?? 0) + 1;
 }
 
-/** A Proxy of `target` whose method calls are counted as `caller`/`kind`/`prefix+name`;
- * `wrapResult(name, result)` may wrap what a call answers (a multipart upload, a stub). */
-function counted(target, caller, kind, { prefix = '', wrapResult = (_, r) => r } = {}) {
+/** A Proxy of `target` whose method calls are counted as `caller`/`kind`/`prefix+name`
+ * (and, made by `worker`, on the waiting gauge while their promise is pending);
+ * `onCall(name, args)` sees each call's arguments; `wrapResult(name, result)` may wrap what
+ * a call answers (a multipart upload, a stub). */
+function counted(target, caller, kind, { prefix = '', onCall = () => {}, wrapResult = (_, r) => r } = {}) {
   return new Proxy(target, {
     get(t, prop) {
       const value = Reflect.get(t, prop, t);
       if (typeof value !== 'function' || prop === 'constructor' || typeof prop === 'symbol') return value;
       return function countedCall(...args) {
         count(caller, kind, `${prefix}${prop}`);
-        return wrapResult(prop, value.apply(t, args));
+        onCall(prop, args);
+        const result = value.apply(t, args);
+        return wrapResult(prop, caller === 'worker' ? awaited(result) : result);
       };
     },
   });
@@ -47,7 +97,15 @@ function counted(target, caller, kind, { prefix = '', wrapResult = (_, r) => r }
 const later = (result, wrap) => (result && typeof result.then === 'function' ? result.then(wrap) : wrap(result));
 
 function countedBucket(bucket, caller) {
-  const multipart = (upload) => (upload ? counted(upload, caller, 'r2', { prefix: 'multipart.' }) : upload);
+  const multipart = (upload) => {
+    if (!upload) return upload;
+    const sizes = new Map(); // part number -> size
+    parts.push(sizes);
+    const onCall = (name, [partNumber, value]) => {
+      if (name === 'uploadPart') sizes.set(partNumber, sizeOf(value));
+    };
+    return counted(upload, caller, 'r2', { prefix: 'multipart.', onCall });
+  };
   return counted(bucket, caller, 'r2', {
     wrapResult: (name, result) => (name === 'createMultipartUpload' || name === 'resumeMultipartUpload' ? later(result, multipart) : result),
   });
@@ -111,10 +169,17 @@ export default class CountingWorker extends built.default {
 
   async fetch(request) {
     const { pathname } = new URL(request.url);
-    if (pathname === '/__counts' && request.method === 'GET') return Response.json(counts);
+    const report = () => ({
+      ...counts,
+      waiting: { ...waiting },
+      parts: parts.map((sizes) => [...sizes.entries()].sort(([a], [b]) => a - b).map(([, size]) => size)),
+    });
+    if (pathname === '/__counts' && request.method === 'GET') return Response.json(report());
     if (pathname === '/__counts/reset' && request.method === 'POST') {
-      const cleared = counts;
+      const cleared = report();
       counts = {};
+      parts = [];
+      waiting.peak = waiting.now;
       return Response.json(cleared);
     }
     return super.fetch(request);

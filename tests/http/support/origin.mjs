@@ -1,20 +1,60 @@
 // A real origin server on loopback for the HTTP tests: serves registered files and
-// misbehaves on request (stalls, drops the connection, lies, redirects).
+// misbehaves on request (stalls, drops the connection, lies, redirects). A file can also
+// serve byte ranges with a validator (ETag, Last-Modified, If-Range), throttle each
+// connection, reset or stall a response at a given byte of the file, change between
+// requests, and counts what it sent (`sent`) and what it was asked (`requests`).
 import http from 'node:http';
+
+const KiB = 1024;
+
+/** The one range of a `Range` header value for a file of `total` bytes: `{start, end}`
+ * (end inclusive), `'unsatisfiable'`, or null when it is absent, malformed or multi-range
+ * (then the whole file is served, as RFC 9110 allows). */
+export function parseRange(header, total) {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || total === 0) return 'unsatisfiable';
+    return { start: Math.max(0, total - suffix), end: total - 1 };
+  }
+  const start = Number(m[1]);
+  if (m[2] !== '' && Number(m[2]) < start) return null; // invalid: ignored
+  if (start >= total) return 'unsatisfiable';
+  return { start, end: m[2] === '' ? total - 1 : Math.min(Number(m[2]), total - 1) };
+}
 
 export async function startOrigin() {
   const routes = new Map();
   const hits = new Map();
+  const seen = new Map(); // path -> [{range, ifRange, status}]
+  const sentBytes = new Map(); // path -> body bytes handed to sockets
+  const files = new Map(); // path -> the mutable state of a file()
+  const active = new Map(); // path -> requests being answered now
+  const peaks = new Map(); // path -> the most requests answered at once
+  const buckets = new WeakMap(); // socket -> {at}: when the next throttled chunk may go
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
+    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null };
+    if (!seen.has(path)) seen.set(path, []);
+    seen.get(path).push(entry);
+    const open = (active.get(path) ?? 0) + 1;
+    active.set(path, open);
+    peaks.set(path, Math.max(peaks.get(path) ?? 0, open));
+    res.on('close', () => {
+      entry.status ??= res.headersSent ? res.statusCode : null;
+      active.set(path, active.get(path) - 1);
+    });
     const route = routes.get(path);
     if (!route) {
+      entry.status = 404;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('no such file');
       return;
     }
-    route(req, res);
+    route(req, res, entry);
   });
   server.on('connection', (s) => {
     sockets.add(s);
@@ -22,6 +62,123 @@ export async function startOrigin() {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
+  const countSent = (path, n) => sentBytes.set(path, (sentBytes.get(path) ?? 0) + n);
+
+  /** Writes `body[from..to)` to `res` chunk by chunk with backpressure, counting each chunk
+   * as it is handed to the socket; throttled per socket, cut at a reset or stall point. */
+  function pump(path, state, res, from, to, { chunkSize }) {
+    const { throttle, resetEvery } = state.opts;
+    const chunk = throttle ? Math.max(KiB, Math.min(chunkSize, 64 * KiB, Math.floor(throttle / 50))) : chunkSize;
+    const socket = res.socket;
+    let pos = from;
+    let unflushed = 0; // writes whose callback has not run yet
+    let timer;
+    res.on('close', () => clearTimeout(timer));
+    const destroyWhenFlushed = () => {
+      const kill = () => socket.destroy();
+      if (unflushed === 0) kill();
+      else res.once('flushed', kill);
+    };
+    const step = () => {
+      timer = undefined;
+      while (!res.destroyed && pos < to) {
+        // the nearest point where this response must stop
+        const reset = state.resets.find((n) => !state.fired.has(`r${n}`) && n >= pos && n < to);
+        const every = resetEvery !== undefined ? from + resetEvery : Infinity;
+        const stall = state.opts.stallAt !== undefined && !state.fired.has('stall') && state.opts.stallAt >= pos && state.opts.stallAt < to
+          ? state.opts.stallAt : Infinity;
+        if (pos === reset) {
+          state.fired.add(`r${reset}`);
+          return destroyWhenFlushed();
+        }
+        if (pos === every) return destroyWhenFlushed();
+        if (pos === stall) {
+          state.fired.add('stall');
+          return undefined; // never continues; the socket stays open until the client leaves
+        }
+        if (throttle) {
+          const bucket = buckets.get(socket) ?? { at: 0 };
+          buckets.set(socket, bucket);
+          const now = performance.now();
+          if (bucket.at > now + 1) {
+            timer = setTimeout(step, bucket.at - now);
+            return undefined;
+          }
+        }
+        const limit = Math.min(to, pos + chunk, reset ?? Infinity, every, stall);
+        const piece = state.body.subarray(pos, limit);
+        pos = limit;
+        countSent(path, piece.length);
+        if (throttle) {
+          const bucket = buckets.get(socket);
+          bucket.at = Math.max(performance.now(), bucket.at) + (piece.length * 1000) / throttle;
+        }
+        unflushed += 1;
+        const more = res.write(piece, () => {
+          unflushed -= 1;
+          if (unflushed === 0) res.emit('flushed');
+        });
+        if (!more) {
+          res.once('drain', step);
+          return undefined;
+        }
+      }
+      if (!res.destroyed) res.end();
+      return undefined;
+    };
+    step();
+  }
+
+  /** Answers one request for a file(): 200, 206 or 416, by its options and Range/If-Range. */
+  function serveFile(path, state, req, res, entry) {
+    state.requests += 1;
+    const { opts } = state;
+    if (opts.changeAfterRequests !== undefined && state.requests === opts.changeAfterRequests + 1) {
+      state.body = opts.changedBody ?? state.body;
+      state.etag = opts.changedEtag ?? state.etag;
+      state.lastModified = opts.changedLastModified ?? state.lastModified;
+    }
+    const total = state.body.length;
+    const headers = {};
+    if (opts.contentType) headers['content-type'] = opts.contentType;
+    if (opts.disposition) headers['content-disposition'] = opts.disposition;
+    const advertises = opts.ranges || opts.ignoreRange || opts.rangeLies;
+    if (advertises) headers['accept-ranges'] = 'bytes';
+    if (state.etag) headers.etag = state.etag;
+    if (state.lastModified) headers['last-modified'] = state.lastModified;
+
+    let range = advertises && !opts.ignoreRange ? parseRange(req.headers.range, total) : null;
+    const ifRange = req.headers['if-range'];
+    if (range && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
+
+    const send = (status, from, to, length) => {
+      entry.status = status;
+      if (length !== null) headers['content-length'] = length;
+      res.writeHead(status, headers);
+      if (req.method === 'HEAD') return res.end();
+      return pump(path, state, res, from, to, opts);
+    };
+    if (range === 'unsatisfiable') {
+      entry.status = 416;
+      res.writeHead(416, { 'content-range': `bytes */${total}`, 'content-type': 'text/plain' }).end();
+      return undefined;
+    }
+    if (range && opts.rangeLies === 'wrong-range') {
+      // claims a range starting at 0, whatever was asked, with that many bytes from 0
+      const length = range.end - range.start + 1;
+      headers['content-range'] = `bytes 0-${length - 1}/${total}`;
+      return send(206, 0, length, length);
+    }
+    if (range && opts.rangeLies === 'whole-206') {
+      headers['content-range'] = `bytes 0-${total - 1}/${total}`;
+      return send(206, 0, total, total);
+    }
+    if (range) {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${total}`;
+      return send(206, range.start, range.end + 1, range.end - range.start + 1);
+    }
+    return send(200, 0, total, opts.chunked ? null : total);
+  }
 
   return {
     base,
@@ -29,30 +186,58 @@ export async function startOrigin() {
     host: `127.0.0.1:${server.address().port}`,
     url: (path) => `${base}${path}`,
     hits: (path) => hits.get(path) ?? 0,
-    /** Serves `body`: with Content-Length unless `chunked`, with `contentType` unless null. */
-    file(path, body, { contentType = 'application/octet-stream', chunked = false, disposition, chunkSize = 64 * 1024 } = {}) {
-      routes.set(path, (req, res) => {
-        const headers = {};
-        if (contentType) headers['content-type'] = contentType;
-        if (disposition) headers['content-disposition'] = disposition;
-        if (!chunked) headers['content-length'] = body.length;
-        res.writeHead(200, headers);
-        if (chunked) {
-          let offset = 0;
-          const pump = () => {
-            while (offset < body.length) {
-              const piece = body.subarray(offset, offset + chunkSize);
-              offset += piece.length;
-              if (!res.write(piece)) return res.once('drain', pump);
-            }
-            res.end();
-          };
-          pump();
-        } else {
-          res.end(body);
-        }
-      });
+    /** Every request seen for `path`, in order: `{range, ifRange, status}` (the Range and
+     * If-Range headers, null when absent; the status answered, null if none was). */
+    requests: (path) => (seen.get(path) ?? []).map((e) => ({ ...e })),
+    /** The most requests for `path` being answered at once (from request to close). */
+    concurrency: (path) => peaks.get(path) ?? 0,
+    /** Body bytes handed to sockets for `path`, over every request so far. */
+    sent: (path) => sentBytes.get(path) ?? 0,
+    /** Serves `body`: with Content-Length unless `chunked`, with `contentType` unless null.
+     * Options (all off by default):
+     * - `ranges`: `Accept-Ranges: bytes`; one `Range` (`a-b`, `a-`, `-n`) is 206 with
+     *   Content-Range and Content-Length, past the end is 416 `bytes *\/total`, several are
+     *   ignored (200). `If-Range` not equal to the current ETag (or, without one, the
+     *   Last-Modified string) serves the whole file (200).
+     * - `etag` (e.g. '"v1"'), `lastModified` (an HTTP date): sent on every 200 and 206.
+     * - `throttle`: body bytes per second per connection (a token bucket per socket).
+     * - `resetAt: [n, ...]`: file offsets; the first response about to write byte n writes
+     *   up to it, then destroys its connection (each once).
+     * - `resetEvery: n`: every response is destroyed after n bytes of its body.
+     * - `stallAt: n`: once, the response reaching byte n stops there and never goes on.
+     * - `ignoreRange`: advertises ranges (and sends the validators) but answers every
+     *   request 200 with the whole body. `rangeLies: 'wrong-range'`: a range request is 206
+     *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
+     *   the whole file.
+     * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
+     *   from request k+1 on, the file is the changed one.
+     * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */
+    file(path, body, {
+      contentType = 'application/octet-stream', chunked = false, disposition, chunkSize = 64 * KiB,
+      ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, ignoreRange = false, rangeLies,
+      changeAfterRequests, changedBody, changedEtag, changedLastModified,
+    } = {}) {
+      const state = {
+        body,
+        etag,
+        lastModified,
+        requests: 0,
+        resets: [...resetAt].sort((a, b) => a - b),
+        fired: new Set(),
+        opts: {
+          contentType, chunked, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, ignoreRange, rangeLies,
+          changeAfterRequests, changedBody, changedEtag, changedLastModified,
+        },
+      };
+      files.set(path, state);
+      routes.set(path, (req, res, entry) => serveFile(path, state, req, res, entry));
       return `${base}${path}`;
+    },
+    /** Changes a file()'s content and validators for the requests that come after. */
+    replace(path, body, { etag, lastModified } = {}) {
+      const state = files.get(path);
+      if (!state) throw new Error(`no file at ${path}`);
+      Object.assign(state, { body, etag, lastModified });
     },
     /** Answers with `status` and an optional Location. */
     status(path, status, location) {

@@ -163,7 +163,9 @@ const R2_WRITES = ['put', 'delete', 'createMultipartUpload', 'multipart.uploadPa
 /** The counts of counting.mjs (`{worker: {r2: {put: 1}, ...}, authority: {...}}`) with the
  * sums the tests ask about: `r2` (every R2 call, by op, whoever made it), `r2Writes` (puts,
  * deletes and multipart calls), `authorityCalls` (calls that reached a Durable Object stub),
- * `kv` (KV calls by op) and `kvReads` (KV gets). */
+ * `kv` (KV calls by op) and `kvReads` (KV gets); and as counting.mjs reports them, `waiting`
+ * (`{peak, now}`: the Worker's outbound calls waiting for an answer at once) and `parts`
+ * (each multipart upload's part sizes by part number, null where the value was a stream). */
 function normalCounts(raw) {
   const sum = (...maps) => {
     const out = {};
@@ -176,6 +178,8 @@ function normalCounts(raw) {
   const authority = sum(raw.worker?.authority, raw.authority?.authority);
   return {
     raw,
+    waiting: raw.waiting,
+    parts: raw.parts,
     r2,
     r2Writes: total(r2, R2_WRITES),
     authority,

@@ -1,0 +1,120 @@
+// The ingest engine's parallel path over HTTP: a file of 16 MiB or more from an origin with
+// ranges and a validator is fetched as equal ranges over up to 5 connections at once, each
+// stored as an R2 multipart part (sizes by partSizes in support/ingest.mjs), every range
+// with If-Range; byte-exact with the right sha256 at part boundaries; resumed after resets
+// at 30 % and 70 % with the origin sending at most 1.1 x the file; refused with nothing
+// stored when every attempt breaks, when the file changes mid-transfer, or when
+// expected_sha256 is wrong; and never more than 6 outbound calls waiting for headers at
+// once, for one upload or a batch of three.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, upload, api, KEYS } from './support/worker.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
+import {
+  MiB, ATTEMPTS, STACK, partSizes, assertStored, assertRefused, assertRanged, assertParallel, storedObject, rangesAfterProbe,
+} from './support/ingest.mjs';
+
+let origin;
+let worker;
+useStack(STACK, (s) => ({ origin, worker } = s));
+
+const ETAG = '"p1"';
+// per connection: ranges overlap in time (so the parallelism is visible) and an origin
+// cannot run far ahead of a broken or cancelled response
+const THROTTLE = 32 * MiB;
+const ranged = (extra = {}) => ({ ranges: true, etag: ETAG, throttle: THROTTLE, ...extra });
+
+/** Uploads `body` served at `path` with `opts`, counting the Worker's calls; checks it was
+ * stored byte-exact the parallel way. Answers FileData, the calls and the origin's requests. */
+async function parallel(path, body, opts = ranged(), extra = {}) {
+  const url = origin.file(path, body, opts);
+  const { calls, result } = await worker.countCalls(() => upload(worker, { file_url: url, upload_path: 'parallel', ...extra }));
+  const data = await assertStored(result, body, path);
+  assertParallel({ worker, origin, path, data, calls, total: body.length, validator: opts.etag ?? opts.lastModified });
+  return { data, calls, requests: origin.requests(path) };
+}
+
+for (const [label, size] of [
+  ['exactly 4 parts (20 MiB)', 20 * MiB],
+  ['one byte past a part boundary (20 MiB + 1: 5 parts, the last 1 byte)', 20 * MiB + 1],
+  ['the smallest parallel file (16 MiB: 5, 5, 5 and 1 MiB)', 16 * MiB],
+]) {
+  test(`parallel, ${label}: byte-exact, sha256, parts as designed, If-Range on every range`, async () => {
+    const path = `/par/${size}.bin`;
+    const body = filler(size, size % 1000);
+    await parallel(path, body);
+    assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  });
+}
+
+test('parallel with Last-Modified as the only validator', async () => {
+  const path = '/par/last-modified.bin';
+  const date = 'Tue, 03 Nov 2026 10:00:00 GMT';
+  await parallel(path, filler(18 * MiB, 201), { ranges: true, lastModified: date, throttle: THROTTLE });
+});
+
+test('no Content-Length on the 200 does not matter: the 206s have one, parallel as usual', async () => {
+  await parallel('/par/chunked.bin', filler(17 * MiB + 3, 202), ranged({ chunked: true }));
+});
+
+test('resets at 30 % and 70 %: resumed where each broke, byte-exact, the origin sent at most 1.1 x', async () => {
+  const size = 32 * MiB; // parts of 7 MiB: refetching a whole part would send 1.125 x
+  const body = filler(size, 203);
+  const cuts = [Math.floor(size * 0.3), Math.floor(size * 0.7)];
+  const path = '/par/resets.bin';
+  const { requests } = await parallel(path, body, ranged({ resetAt: cuts }));
+  assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  for (const cut of cuts) {
+    assert.ok(rangesAfterProbe(requests, size).some(([start]) => start === cut), `a range resumed at ${cut}: ${JSON.stringify(requests.map((r) => r.range))}`);
+  }
+  assert.equal(requests.filter((r) => r.status === 200).length, 0, 'no whole-file answer: every range was honoured');
+});
+
+test('expected_sha256 on the parallel path: right (uppercase) stores; wrong is 422 naming both, nothing stored', async () => {
+  const body = filler(20 * MiB, 204);
+  const right = await upload(worker, { file_url: origin.file('/par/expect-right.bin', body, ranged()), upload_path: 'parallel', expected_sha256: sha256(body).toUpperCase() });
+  await assertStored(right, body);
+  const wrong = sha256(Buffer.from('something else'));
+  const url = origin.file('/par/expect-wrong.bin', body, ranged());
+  const res = await assertRefused(worker, { file_url: url, upload_path: 'parallel', file_name: 'w.bin', expected_sha256: wrong }, 422, /sha256/i);
+  assert.ok(res.json.msg.includes(wrong) && res.json.msg.includes(sha256(body)), `msg names both digests: ${res.json.msg}`);
+  assertRanged(origin, '/par/expect-wrong.bin', ETAG);
+  assert.ok(origin.requests('/par/expect-wrong.bin').length > 2, 'the wrong one went the parallel way too');
+});
+
+test('every attempt breaks: 502 after at most 5 attempts per range, nothing stored, nothing charged', async () => {
+  const size = 20 * MiB;
+  const path = '/par/never.bin';
+  const url = origin.file(path, filler(size, 205), ranged({ resetEvery: 256 * 1024 }));
+  await assertRefused(worker, { file_url: url, upload_path: 'parallel', file_name: 'never.bin' }, 502, /connection failed during the download/);
+  const requests = assertRanged(origin, path, ETAG);
+  const ranges = partSizes(size).length + 1; // the parts and the probe
+  assert.ok(requests.length > ranges, `it did resume: ${requests.length} requests`);
+  assert.ok(requests.length <= ATTEMPTS * ranges, `at most ${ATTEMPTS} attempts per range: ${requests.length} requests`);
+});
+
+for (const k of [1, 3]) {
+  test(`the file changes after ${k} request(s) (new ETag): 502 "changed at the origin", nothing stored, never spliced`, async () => {
+    const [v1, v2] = [filler(20 * MiB, 206 + k), filler(20 * MiB, 216 + k)];
+    const path = `/par/changed-${k}.bin`;
+    const url = origin.file(path, v1, ranged({ changeAfterRequests: k, changedBody: v2, changedEtag: '"p2"' }));
+    await assertRefused(worker, { file_url: url, upload_path: 'parallel', file_name: `c${k}.bin` }, 502, /changed at the origin/);
+    assertRanged(origin, path, ETAG);
+  });
+}
+
+test('a batch of three parallel-size files: each byte-exact in parts, at most 6 calls waiting at once', async () => {
+  const bodies = [20 * MiB, 20 * MiB + 1, 16 * MiB].map((size, i) => filler(size, 230 + i));
+  const items = bodies.map((body, i) => ({ file_url: origin.file(`/par/batch-${i}.bin`, body, ranged()), upload_path: 'batch', file_name: `b${i}.bin` }));
+  const { calls, result } = await worker.countCalls(() => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items } }));
+  assert.equal(result.status, 200, JSON.stringify(result.json));
+  assert.deepEqual([result.json.success, result.json.data.succeeded, result.json.data.failed], [true, 3, 0], JSON.stringify(result.json));
+  assert.ok(calls.waiting.peak <= 6, `at most 6 calls waiting for headers at once: ${calls.waiting.peak}`);
+  assert.ok(calls.waiting.peak >= 2, `the gauge saw the batch's calls: ${calls.waiting.peak}`);
+  for (const [i, r] of result.json.data.results.entries()) {
+    const d = await assertStored({ status: r.code, json: r }, bodies[i], `item ${i}`);
+    assert.deepEqual(storedObject(worker, d).parts, partSizes(bodies[i].length), `item ${i} in parts`);
+    assertRanged(origin, `/par/batch-${i}.bin`, ETAG);
+  }
+  assert.deepEqual(calls.parts.map((p) => p.length).sort(), bodies.map((b) => partSizes(b.length).length).sort(), 'three multipart uploads');
+});

@@ -1,0 +1,244 @@
+// The ingest engine over HTTP, one stream at a time (the parallel path is in
+// ingest-parallel.test.mjs): every stored upload reports the SHA-256 of its bytes on every
+// path (small, known length, no Content-Length below and above a multipart part, ranged);
+// `expected_sha256` right, wrong (422, nothing stored) and malformed (400); the engine's
+// 1 MiB probe, a ranged single stream with If-Range, resume after resets at 30 % and 70 %
+// (and after a stall past the idle timeout) from the byte where it broke, a resume that can
+// never finish, a file that changes mid-transfer, an origin whose ranges lie, empty files
+// and sizes at a part boundary.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, upload, api, KEYS } from './support/worker.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
+import {
+  KiB, MiB, PROBE, EMPTY_SHA256, ATTEMPTS, STACK, partSizes, assertStored, assertRefused, assertRanged, storedObject, rangesAfterProbe,
+} from './support/ingest.mjs';
+
+let origin;
+let worker;
+useStack(STACK, (s) => ({ origin, worker } = s));
+
+const ETAG = '"v1"';
+const DATE = 'Tue, 03 Nov 2026 10:00:00 GMT';
+const THROTTLE = 32 * MiB; // per connection: the reset tests' origins cannot run ahead
+
+test('the parallel part sizes of the contract (a table, no Worker)', () => {
+  const table = [
+    [16 * MiB, [5 * MiB, 5 * MiB, 5 * MiB, 1 * MiB]],
+    [20 * MiB, [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB]],
+    [20 * MiB + 1, [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB, 1]],
+    [32 * MiB, [7 * MiB, 7 * MiB, 7 * MiB, 7 * MiB, 4 * MiB]],
+    [40 * MiB, Array(5).fill(8 * MiB)],
+    [48 * MiB, [...Array(9).fill(5 * MiB), 3 * MiB]],
+    [100 * MiB, [...Array(14).fill(7 * MiB), 2 * MiB]], // 3 rounds
+  ];
+  for (const [total, want] of table) assert.deepEqual(partSizes(total), want, `${total / MiB} MiB`);
+});
+
+describe('sha256 on every single-stream path', () => {
+  // [label, size, origin options]
+  const PATHS = [
+    ['small, read whole (Content-Length, 48 KiB)', 48 * KiB, {}],
+    ['known length, one stream (Content-Length, 2 MiB)', 2 * MiB, {}],
+    ['no Content-Length, under one part (3 MiB)', 3 * MiB, { chunked: true }],
+    ['no Content-Length, multipart (7 MiB)', 7 * MiB, { chunked: true }],
+    ['ranged, done in the probe (512 KiB)', 512 * KiB, { ranges: true, etag: ETAG }],
+    ['ranged, one stream (3 MiB, ETag)', 3 * MiB, { ranges: true, etag: ETAG }],
+    ['ranged, one stream (3 MiB, Last-Modified only)', 3 * MiB, { ranges: true, lastModified: DATE }],
+    ['ranged origin answering no Content-Length to a 200 (3 MiB)', 3 * MiB, { ranges: true, etag: ETAG, chunked: true }],
+  ];
+  // between 5 and 16 MiB the contract says one stream; any ranged way is fine here
+  test('ranged, 10 MiB: stored byte-exact, sha256 the origin\'s digest, If-Range on every range', async () => {
+    const body = filler(10 * MiB + 3, 119);
+    const path = '/single/ten.bin';
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG }), upload_path: 'single' });
+    await assertStored(res, body);
+    assertRanged(origin, path, ETAG);
+    assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
+  });
+  for (const [i, [label, size, opts]] of PATHS.entries()) {
+    test(`${label}: stored byte-exact, sha256 the origin's digest`, async () => {
+      const body = filler(size, 100 + i);
+      const path = `/single/${i}.bin`;
+      const res = await upload(worker, { file_url: origin.file(path, body, opts), upload_path: 'single', file_name: `${i}.bin` });
+      await assertStored(res, body, label);
+      assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
+      if (opts.ranges) {
+        const requests = assertRanged(origin, path, opts.etag ?? opts.lastModified);
+        const rest = size > MiB ? [[MiB, size]] : [];
+        assert.deepEqual(rangesAfterProbe(requests, size), rest, 'the probe, then the rest in one range (bytes=N- or bytes=N-last)');
+        assert.deepEqual(requests.map((r) => r.status), [206, ...rest.map(() => 206)]);
+      }
+    });
+  }
+
+  test('info and list carry the same sha256', async () => {
+    const body = filler(100 * KiB, 120);
+    const res = await upload(worker, { file_url: origin.file('/single/info.bin', body), upload_path: 'single-info', file_name: 'i.bin' });
+    const d = await assertStored(res, body);
+    const info = await api(worker, 'GET', `/api/v1/files/${d.file_id}`, { token: KEYS.a.key });
+    assert.equal(info.status, 200, JSON.stringify(info.json));
+    assert.deepEqual(info.json.data, d, 'info answers the FileData the upload answered');
+    const list = await api(worker, 'GET', '/api/v1/files?upload_path=single-info', { token: KEYS.a.key });
+    assert.equal(list.status, 200, JSON.stringify(list.json));
+    assert.deepEqual(list.json.data.files.map((f) => [f.file_id, f.sha256]), [[d.file_id, sha256(body)]]);
+  });
+});
+
+describe('expected_sha256', () => {
+  const CASES = [
+    ['small', 20 * KiB, {}],
+    ['one stream (Content-Length)', 2 * MiB, {}],
+    ['ranged one stream', 3 * MiB, { ranges: true, etag: ETAG }],
+    ['no Content-Length, multipart', 6 * MiB, { chunked: true }],
+  ];
+  for (const [i, [label, size, opts]] of CASES.entries()) {
+    test(`${label}: the right digest, in either case, stores`, async () => {
+      const body = filler(size, 130 + i);
+      const url = origin.file(`/expect/right-${i}.bin`, body, opts);
+      const lower = await upload(worker, { file_url: url, upload_path: 'expect', expected_sha256: sha256(body) });
+      await assertStored(lower, body, 'lowercase');
+      const upper = await upload(worker, { file_url: url, upload_path: 'expect', expected_sha256: sha256(body).toUpperCase() });
+      await assertStored(upper, body, 'uppercase');
+    });
+
+    test(`${label}: a wrong digest is 422 naming both digests, nothing stored, nothing charged`, async () => {
+      const body = filler(size, 140 + i);
+      const wrong = sha256(filler(16, 999 + i));
+      const url = origin.file(`/expect/wrong-${i}.bin`, body, opts);
+      const res = await assertRefused(worker, { file_url: url, upload_path: 'expect', file_name: `w${i}.bin`, expected_sha256: wrong.toUpperCase() }, 422, /sha256/i);
+      assert.ok(res.json.msg.includes(wrong), `msg names the expected digest in lowercase: ${res.json.msg}`);
+      assert.ok(res.json.msg.includes(sha256(body)), `msg names the actual digest: ${res.json.msg}`);
+      assert.ok(origin.hits(`/expect/wrong-${i}.bin`) >= 1, 'the file was fetched');
+    });
+  }
+
+  test('a malformed digest is 400 naming expected_sha256, nothing stored', async () => {
+    const body = filler(10 * KiB, 150);
+    const url = origin.file('/expect/malformed.bin', body);
+    const good = sha256(body);
+    for (const bad of [good.slice(1), `${good}0`, `${good.slice(1)}g`, `${good.slice(2)} `, '', 123, [good], { sha256: good }]) {
+      await assertRefused(worker, { file_url: url, upload_path: 'expect-bad', expected_sha256: bad }, 400, /^invalid `expected_sha256`/);
+    }
+  });
+});
+
+describe('origins that support ranges', () => {
+  test('resets at 30 % and 70 % of a ranged single stream: resumed from where it broke, byte-exact, sent at most 1.1 x', async () => {
+    const size = 4 * MiB + 12345; // one stream whether the parallel path starts above one part or at 16 MiB
+    const body = filler(size, 160);
+    const cuts = [Math.floor(size * 0.3), Math.floor(size * 0.7)];
+    const path = '/resume/single.bin';
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, throttle: THROTTLE, resetAt: cuts }), upload_path: 'resume' });
+    await assertStored(res, body);
+    const requests = assertRanged(origin, path, ETAG);
+    assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], ...cuts.map((n) => [n, size])],
+      'after each break, the next range starts at the byte where it broke and runs to the end');
+    assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  });
+
+  test('a reset in the probe itself is resumed too', async () => {
+    const size = 3 * MiB;
+    const body = filler(size, 161);
+    const path = '/resume/probe.bin';
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, resetAt: [300 * KiB] }), upload_path: 'resume' });
+    await assertStored(res, body);
+    const requests = assertRanged(origin, path, ETAG);
+    assert.equal(rangesAfterProbe(requests, size)[0][0], 300 * KiB, `resumed at the break: ${JSON.stringify(requests)}`);
+    assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  });
+
+  test('a response that stalls mid-body is abandoned after the idle timeout and resumed where it stopped', async () => {
+    // the per-attempt idle timeout is a quarter of FETCH_TIMEOUT_MS, at most 15 s: this
+    // test waits that long once
+    const size = 4 * MiB;
+    const body = filler(size, 169);
+    const stop = 2 * MiB + 5;
+    const path = '/resume/stall.bin';
+    const started = Date.now();
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, stallAt: stop }), upload_path: 'resume' });
+    await assertStored(res, body);
+    assert.ok(Date.now() - started < Number(STACK.vars.FETCH_TIMEOUT_MS), 'within the deadline');
+    const requests = assertRanged(origin, path, ETAG);
+    assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [stop, size]], 'resumed at the byte where it stalled');
+  });
+
+  test('every attempt breaks: 502 after a bounded number of attempts, nothing stored, nothing charged', async () => {
+    const body = filler(4 * MiB, 162);
+    const path = '/resume/never.bin';
+    const url = origin.file(path, body, { ranges: true, etag: ETAG, resetEvery: 256 * KiB });
+    await assertRefused(worker, { file_url: url, upload_path: 'resume', file_name: 'never.bin' }, 502, /connection failed during the download/);
+    const requests = assertRanged(origin, path, ETAG);
+    assert.ok(requests.length > 2, `it did resume: ${requests.length} requests`);
+    assert.ok(requests.length <= 2 * ATTEMPTS, `at most ${ATTEMPTS} attempts per range (the probe, the rest): ${requests.length}`);
+  });
+
+  test('the file changes between the probe and the rest: 502 "changed at the origin", nothing stored', async () => {
+    const [v1, v2] = [filler(4 * MiB, 163), filler(4 * MiB, 164)];
+    const path = '/changed/single.bin';
+    const url = origin.file(path, v1, { ranges: true, etag: ETAG, changeAfterRequests: 1, changedBody: v2, changedEtag: '"v2"' });
+    await assertRefused(worker, { file_url: url, upload_path: 'changed', file_name: 'c.bin' }, 502, /changed at the origin/);
+    assertRanged(origin, path, ETAG);
+  });
+
+  test('the file changes while being resumed (Last-Modified validator): 502, nothing stored', async () => {
+    const [v1, v2] = [filler(4 * MiB + 512 * KiB, 165), filler(4 * MiB + 512 * KiB, 166)];
+    const path = '/changed/resumed.bin';
+    const url = origin.file(path, v1, {
+      ranges: true, lastModified: DATE, throttle: THROTTLE, resetAt: [3 * MiB], changeAfterRequests: 2, changedBody: v2, changedLastModified: 'Wed, 04 Nov 2026 10:00:00 GMT',
+    });
+    await assertRefused(worker, { file_url: url, upload_path: 'changed', file_name: 'r.bin' }, 502, /changed at the origin/);
+    const requests = assertRanged(origin, path, DATE);
+    assert.equal(requests.at(-1).status, 200, 'the origin answered the stale If-Range with the whole new file');
+  });
+
+  test('an origin that advertises ranges but ignores them: the probe\'s 200 is the whole file, one stream', async () => {
+    const body = filler(12 * MiB + 7, 167);
+    const path = '/liar/ignores.bin';
+    const res = await upload(worker, { file_url: origin.file(path, body, { ignoreRange: true, etag: ETAG }), upload_path: 'liar' });
+    await assertStored(res, body);
+    assert.deepEqual(origin.requests(path), [{ range: PROBE, ifRange: null, status: 200 }], 'one request: the probe, answered 200 whole');
+    assert.equal(origin.sent(path), body.length);
+  });
+
+  test('an origin with a range that is not the one asked (206, wrong Content-Range): never stored spliced', async () => {
+    const body = filler(3 * MiB, 168);
+    const path = '/liar/wrong-range.bin';
+    const res = await upload(worker, { file_url: origin.file(path, body, { rangeLies: 'wrong-range', etag: ETAG }), upload_path: 'liar' });
+    // the probe (0-1 MiB) is answered truthfully; the rest claims 0-(n-1): refused, or
+    // fetched again another way; either way what is stored, if anything, is the file
+    if (res.status === 200) await assertStored(res, body);
+    else assert.equal(res.status, 502, JSON.stringify(res.json));
+  });
+});
+
+describe('empty files and part boundaries', () => {
+  for (const [label, opts] of [
+    ['a ranged origin (416 to the probe)', { ranges: true, etag: ETAG }],
+    ['Content-Length: 0', {}],
+    ['no Content-Length', { chunked: true }],
+  ]) {
+    test(`an empty file from ${label}: stored, size 0, sha256 of nothing`, async () => {
+      const path = `/empty/${label.replace(/\W+/g, '-')}`;
+      const res = await upload(worker, { file_url: origin.file(path, Buffer.alloc(0), opts), upload_path: 'empty', file_name: 'e.bin' });
+      const d = await assertStored(res, Buffer.alloc(0), label);
+      assert.equal(d.sha256, EMPTY_SHA256);
+      if (opts.ranges) assert.deepEqual(origin.requests(path).map((r) => [r.range, r.status])[0], [PROBE, 416], 'the probe, answered 416');
+    });
+  }
+
+  test('no Content-Length, exactly one part (5 MiB): byte-exact', async () => {
+    const body = filler(5 * MiB, 170);
+    const res = await upload(worker, { file_url: origin.file('/edge/five.bin', body, { chunked: true }), upload_path: 'edge' });
+    const d = await assertStored(res, body);
+    const { parts } = storedObject(worker, d);
+    assert.ok(parts.length === 0 || (parts.length === 1 && parts[0] === 5 * MiB), `one put or one part: ${parts}`);
+  });
+
+  test('no Content-Length, one byte past a part (5 MiB + 1): two parts, 5 MiB and 1 byte', async () => {
+    const body = filler(5 * MiB + 1, 171);
+    const res = await upload(worker, { file_url: origin.file('/edge/five-plus.bin', body, { chunked: true }), upload_path: 'edge' });
+    const d = await assertStored(res, body);
+    assert.deepEqual(storedObject(worker, d).parts, [5 * MiB, 1]);
+  });
+});

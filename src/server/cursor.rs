@@ -17,10 +17,12 @@ use super::origin::{Head, OriginBody, Ranged, WorkerOrigin};
 use crate::core::ranges::{backoff_ms, idle_timeout_ms, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 
-/// Each read waits for at least this much (or the range's end)...
-const READ_MIN: u32 = 64 * 1024;
-/// ...into a scratch buffer of this size, then copied into the part. A read that fails
-/// loses its buffer with it (the stream keeps it): never the part's bytes.
+/// Each read takes whatever has arrived (at least a byte), so when a connection breaks every
+/// byte received before it is kept and the range resumes at the exact byte where it broke
+/// (measured: no slower than waiting for 64 KiB per read)...
+const READ_MIN: u32 = 1;
+/// ...into a scratch buffer of up to this size, then copied into the part. A read that
+/// fails loses its buffer with it (the stream keeps it): never the part's bytes.
 const SCRATCH: u32 = 1024 * 1024;
 
 /// Where ranges come from: the origin, and the file's URL, version and size.

@@ -6,7 +6,7 @@
 use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
+use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
 
 use super::js::{read_chunk, wait};
 use crate::core::gate::Gate;
@@ -18,12 +18,24 @@ use crate::core::Error;
 /// Sent on every request to an origin.
 const USER_AGENT: &str = "urlstash/0.1 (+url-to-temporary-file)";
 
-/// Fetches with `redirect: manual`; every request and body read shares one timeout signal,
-/// and every request waits for a slot of the request's [`Gate`].
+/// Fetches with `redirect: manual`; every request and body read of one upload shares one
+/// signal (its deadline, or the upload's end: whatever it still has open is cancelled when
+/// the upload is dropped), and every request waits for a slot of the request's [`Gate`].
 pub(crate) struct WorkerOrigin {
+    /// Aborts at the deadline or when `ended` does.
     signal: AbortSignal,
+    deadline: AbortSignal,
+    ended: AbortController,
     timeout_ms: u64,
     pub gate: Gate,
+}
+
+impl Drop for WorkerOrigin {
+    /// Cancels what a failed upload left open (a lane's request still waiting for its
+    /// headers, a body nobody reads); after a success there is nothing left to cancel.
+    fn drop(&mut self) {
+        self.ended.abort();
+    }
 }
 
 /// A file the origin serves in ranges: where, which version, and how big.
@@ -105,9 +117,21 @@ impl Head {
 }
 
 impl WorkerOrigin {
-    pub fn new(timeout_ms: u64, gate: &Gate) -> Self {
+    pub fn new(timeout_ms: u64, gate: &Gate) -> Result<Self, Error> {
         let ms = u32::try_from(timeout_ms).unwrap_or(u32::MAX);
-        WorkerOrigin { signal: AbortSignal::timeout_with_u32(ms), timeout_ms, gate: gate.clone() }
+        let deadline = AbortSignal::timeout_with_u32(ms);
+        let ended = AbortController::new().map_err(|_| Error::internal("AbortController::new"))?;
+        let signals = js_sys::Array::of2(&deadline, &ended.signal());
+        // `AbortSignal.any([...])` (web-sys has it only among its unstable APIs).
+        let class = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into());
+        let any = class.clone().and_then(|c| js_sys::Reflect::get(&c, &"any".into())).and_then(JsCast::dyn_into::<js_sys::Function>);
+        let signal = match (class, any) {
+            (Ok(class), Ok(any)) => any.call1(&class, &signals),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+        .map_err(|_| Error::internal("AbortSignal.any"))?
+        .unchecked_into();
+        Ok(WorkerOrigin { signal, deadline, ended, timeout_ms, gate: gate.clone() })
     }
 
     pub fn signal(&self) -> &AbortSignal {
@@ -120,7 +144,7 @@ impl WorkerOrigin {
 
     /// `fallback`, unless the deadline passed: then the timeout is the real cause.
     pub fn failure(&self, fallback: Error) -> Error {
-        if self.signal.aborted() {
+        if self.deadline.aborted() {
             Error::OriginTimeout { ms: self.timeout_ms }
         } else {
             fallback

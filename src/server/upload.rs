@@ -41,7 +41,7 @@ pub(crate) async fn store_one(
     gate: &Gate,
 ) -> Result<FileData, Error> {
     let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: now_ms() };
-    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate);
+    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate)?;
     let store = R2Store { bucket: &services.bucket, origin: &origin };
     let authority = services.authority(&owner.id).gated(gate);
     let data = upload(request, &ctx, &origin, &store, &authority).await?;

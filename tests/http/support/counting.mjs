@@ -38,17 +38,24 @@ const KINDS = { R2Bucket: 'r2', KvNamespace: 'kv', DurableObjectNamespace: 'auth
 let counts = {};
 // outbound calls of the Worker side waiting for an answer: now, and the most at once
 const waiting = { now: 0, peak: 0 };
+// the calls waiting now, by name (`fetch`, `r2.put`, ...), for a test to name what never settled
+const pendingCalls = new Map();
 // per multipart upload (in creation order): part number -> size of the value uploaded
 let parts = [];
 
 /** `result` counted on the waiting gauge until it settles, if it is a promise. */
-function awaited(result) {
+function awaited(result, name) {
   if (!result || typeof result.then !== 'function') return result;
   waiting.now += 1;
   waiting.peak = Math.max(waiting.peak, waiting.now);
+  pendingCalls.set(name, (pendingCalls.get(name) ?? 0) + 1);
   let done = false;
   const settle = () => {
-    if (!done) { done = true; waiting.now -= 1; }
+    if (!done) {
+      done = true;
+      waiting.now -= 1;
+      pendingCalls.set(name, pendingCalls.get(name) - 1);
+    }
   };
   result.then(settle, settle);
   return result;
@@ -66,7 +73,7 @@ function sizeOf(value) {
 const realFetch = globalThis.fetch;
 globalThis.fetch = function countedFetch(...args) {
   count('worker', 'fetch', 'fetch');
-  return awaited(realFetch.apply(this, args));
+  return awaited(realFetch.apply(this, args), 'fetch');
 };
 
 function count(caller, kind, op) {
@@ -88,7 +95,7 @@ function counted(target, caller, kind, { prefix = '', onCall = () => {}, wrapRes
         count(caller, kind, `${prefix}${prop}`);
         onCall(prop, args);
         const result = value.apply(t, args);
-        return wrapResult(prop, caller === 'worker' ? awaited(result) : result);
+        return wrapResult(prop, caller === 'worker' ? awaited(result, `${kind}.${prefix}${prop}`) : result);
       };
     },
   });
@@ -171,7 +178,7 @@ export default class CountingWorker extends built.default {
     const { pathname } = new URL(request.url);
     const report = () => ({
       ...counts,
-      waiting: { ...waiting },
+      waiting: { ...waiting, pending: Object.fromEntries([...pendingCalls].filter(([, n]) => n > 0)) },
       parts: parts.map((sizes) => [...sizes.entries()].sort(([a], [b]) => a - b).map(([, size]) => size)),
     });
     if (pathname === '/__counts' && request.method === 'GET') return Response.json(report());

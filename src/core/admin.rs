@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn update_bodies_and_their_effect() {
-        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None };
+        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, webhook_secret: None };
         parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap().apply(&mut rec);
         assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (None, Some(3), true, "a"));
         parse_update(br#"{"name":"b"}"#).unwrap().apply(&mut rec);
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn views_show_no_secret_and_effective_quotas() {
-        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None };
+        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, webhook_secret: None };
         let info = KeyInfo::new(&rec, Limits { max_bytes: 100, max_files: 7 });
         let json = serde_json::to_value(CreatedKey { key: "us_x".into(), info }).unwrap();
         assert_eq!(

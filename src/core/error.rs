@@ -56,6 +56,10 @@ pub enum Error {
     QuotaExceeded(String),
     #[error("no such API key")]
     KeyNotFound,
+    #[error("no such job")]
+    JobNotFound,
+    #[error("the job has already finished")]
+    JobFinished,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
     AdminDisabled,
     #[error("internal error")]
@@ -73,7 +77,11 @@ impl Error {
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_) => 400,
             Error::Unauthorized(_) => 401,
-            Error::RouteNotFound | Error::FileNotFound | Error::KeyNotFound => 404,
+            Error::RouteNotFound
+            | Error::FileNotFound
+            | Error::KeyNotFound
+            | Error::JobNotFound => 404,
+            Error::JobFinished => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
@@ -120,6 +128,8 @@ impl Error {
             | Error::RangeNotSatisfiable { .. }
             | Error::QuotaExceeded(_)
             | Error::KeyNotFound
+            | Error::JobNotFound
+            | Error::JobFinished
             | Error::AdminDisabled
             | Error::Internal(_) => None,
         }
@@ -138,6 +148,17 @@ impl Error {
     /// An unknown field, its name cut to 64 characters (it is echoed to the client).
     pub fn unknown_field(name: &str) -> Self {
         Error::UnknownField(name.chars().take(64).collect())
+    }
+
+    /// This error of a URL check, told about `field` instead of `file_url` (a callback URL
+    /// is checked by the same rules).
+    pub fn for_field(self, field: &'static str) -> Self {
+        match self {
+            Error::InvalidField { reason, .. } | Error::UrlRejected(reason) => {
+                Error::InvalidField { field, reason }
+            }
+            other => other,
+        }
     }
 
     /// Shorthand for an internal fault with a detail for the log.

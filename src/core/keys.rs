@@ -25,6 +25,9 @@ pub struct KeyRecord {
     pub max_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_files: Option<u64>,
+    /// Signs the key's webhooks (issued and rotated by the admin API; never listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// A new API key: [`KEY_PREFIX`] and 32 random bytes, URL-safe base64 (46 characters).
@@ -117,6 +120,7 @@ mod tests {
             disabled,
             max_bytes: None,
             max_files: None,
+            webhook_secret: None,
         };
         assert_eq!(check_record(Some(rec("k_1", false))).unwrap().id, "k_1");
         let cases = [

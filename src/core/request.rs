@@ -4,7 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::Error;
-use super::json::{read_object, JsonObject, STRING};
+use super::json::{read_object, JsonObject, BOOLEAN, STRING};
 use super::mime::essence;
 use super::names::validate_file_name;
 use super::path::validate_upload_path;
@@ -21,6 +21,10 @@ pub struct Upload<U> {
     pub file_name: Option<String>,
     /// The SHA-256 the stored bytes must have (lowercase hex); a mismatch stores nothing.
     pub expected_sha256: Option<String>,
+    /// `"async": true`: run as a background job (also asked by `Prefer: respond-async`).
+    pub asynchronous: bool,
+    /// Where a job's final status is POSTed (checked like `file_url`); jobs only.
+    pub callback_url: Option<U>,
 }
 
 /// The Worker's upload request: `file_url` parsed and checked by its URL policy.
@@ -38,11 +42,20 @@ pub(crate) struct UploadBody {
     upload_path: Option<String>,
     file_name: Option<String>,
     expected_sha256: Option<String>,
+    #[serde(rename = "async")]
+    asynchronous: Option<bool>,
+    callback_url: Option<String>,
 }
 
 impl JsonObject<'_> for UploadBody {
-    const FIELDS: &'static [(&'static str, &'static str)] =
-        &[("file_url", STRING), ("upload_path", STRING), ("file_name", STRING), ("expected_sha256", STRING)];
+    const FIELDS: &'static [(&'static str, &'static str)] = &[
+        ("file_url", STRING),
+        ("upload_path", STRING),
+        ("file_name", STRING),
+        ("expected_sha256", STRING),
+        ("async", BOOLEAN),
+        ("callback_url", STRING),
+    ];
 }
 
 impl UploadBody {
@@ -55,8 +68,20 @@ impl UploadBody {
                 Some(p) => validate_upload_path(&p)?,
                 None => None,
             },
-            file_name: self.file_name.filter(|n| !n.is_empty()).map(|n| validate_file_name(&n)).transpose()?,
-            expected_sha256: self.expected_sha256.map(|d| validate_sha256(&d)).transpose()?,
+            file_name: self
+                .file_name
+                .filter(|n| !n.is_empty())
+                .map(|n| validate_file_name(&n))
+                .transpose()?,
+            expected_sha256: self
+                .expected_sha256
+                .map(|d| validate_sha256(&d))
+                .transpose()?,
+            asynchronous: self.asynchronous.unwrap_or(false),
+            callback_url: self
+                .callback_url
+                .map(|raw| check_url(&raw).map_err(|err| err.for_field("callback_url")))
+                .transpose()?,
         })
     }
 }

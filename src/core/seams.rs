@@ -76,7 +76,7 @@ pub trait FileAuthority {
 
 /// Kept with every object (R2 custom metadata; the type goes in its HTTP metadata), so the
 /// bytes can be served from the object alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectMeta {
     pub owner: String,
     pub original_name: String,

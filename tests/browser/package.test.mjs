@@ -78,7 +78,7 @@ export async function main(): Promise<string> {
     return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total;
   } catch (e) {
     const err = e as UploadError;
-    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | null = err.field;
+    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | null = err.field;
     return \`\${err.status} \${err.code} \${err.message} \${field}\`;
   }
 }

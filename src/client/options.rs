@@ -7,7 +7,7 @@ use super::browser_url::{base_url, check_file_url};
 use super::error::ClientError;
 use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
-use crate::core::ids::is_file_id;
+use crate::core::ids::{is_file_id, is_job_id};
 use crate::core::keys::bearer_token;
 use crate::core::listing::parse_list_query;
 use crate::core::request::parse_upload_with;
@@ -31,6 +31,9 @@ struct UploadOptions {
     file_name: Option<String>,
     #[serde(default)]
     expected_sha256: Option<String>,
+    /// `startUpload` only: where the job's final status is POSTed.
+    #[serde(default)]
+    callback_url: Option<String>,
 }
 
 /// `listFiles({ uploadPath?, limit?, cursor?, order? })`. `limit` is read as any number so
@@ -60,6 +63,10 @@ struct UploadBody<'a> {
     file_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_sha256: Option<&'a str>,
+    #[serde(rename = "async", skip_serializing_if = "Option::is_none")]
+    asynchronous: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<&'a str>,
 }
 
 /// A client's settings: the API's base URL (no trailing slash) and the key.
@@ -105,8 +112,20 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
             upload_path: opts.upload_path.as_deref(),
             file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
             expected_sha256: opts.expected_sha256.as_deref(),
+            asynchronous: None,
+            callback_url: None,
         }
     }
+}
+
+/// Reads `startUpload`'s options into the body of a background job, validated by the
+/// server's own request parser before it is sent.
+pub(crate) fn start_body(value: JsValue) -> Result<String, ClientError> {
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, callbackUrl? }")?;
+    let body = UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) };
+    let json = json(&body)?;
+    parse_upload_with(json.as_bytes(), &check_file_url)?;
+    Ok(json)
 }
 
 /// The JSON body of `opts`, refused with the server's own error when the server would refuse it.
@@ -162,6 +181,15 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
     }
 }
 
+/// A job id, checked by its shape before any request (any other is "no such job").
+pub(crate) fn job_id(id: &str) -> Result<&str, ClientError> {
+    if is_job_id(id) {
+        Ok(id)
+    } else {
+        Err(Error::JobNotFound.into())
+    }
+}
+
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
 /// string (`""` or `?...`), checked by the server's own query parser.
 pub(crate) fn list_query(value: JsValue) -> Result<String, ClientError> {
@@ -197,6 +225,7 @@ mod tests {
             upload_path: upload_path.map(Into::into),
             file_name: file_name.map(Into::into),
             expected_sha256: None,
+            callback_url: None,
         }
     }
 
@@ -254,7 +283,7 @@ mod more_tests {
     use crate::core::batch::MAX_ITEMS;
 
     fn item(file_url: &str) -> UploadOptions {
-        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None, expected_sha256: None }
+        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None, expected_sha256: None, callback_url: None }
     }
 
     #[test]

@@ -137,6 +137,7 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   const body = randomBody(size);
   const path = '/jobs/restart.bin';
   const url = origin.file(path, body, ranged({ throttle: 8 * MiB }));
+  const before = await usage();
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'restart.bin', async: true });
   const partway = await poll(job.job_id, { until: (s) => s.bytes_received >= 100 * MiB });
   assert.equal(partway.at(-1).state, 'downloading');
@@ -148,6 +149,12 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
   // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
   assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  // charged exactly once, its reservation settled, however many invocations it took
+  const after = await usage();
+  assert.deepEqual(
+    [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
+    [size, 1, before.reserved_bytes, before.reserved_files],
+  );
   await api(worker, 'DELETE', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
 });
 

@@ -1,4 +1,4 @@
-// Formatting for the demo page: sizes and countdowns as people read them.
+// Formatting for the web app: sizes, rates and durations as people read them.
 
 /** `1536` -> `1.5 KB` (binary multiples, labelled the usual way). */
 export function formatBytes(bytes) {
@@ -24,4 +24,17 @@ export function formatCountdown(ms) {
   }
   parts.push(`${s} s`);
   return parts.join(' ');
+}
+
+/** Bytes per second -> `256 KB/s`. */
+export const formatRate = (bytesPerSecond) => `${formatBytes(Math.round(bytesPerSecond))}/s`;
+
+/** `{received, total, rate}` of a job -> `1.2 MB of 5.0 MB · 256 KB/s · 12 s left`. */
+export function formatProgress({ received, total, rate }) {
+  const parts = [total ? `${formatBytes(received)} of ${formatBytes(total)}` : `${formatBytes(received)} received`];
+  if (rate > 0) {
+    parts.push(formatRate(rate));
+    if (total) parts.push(`${formatCountdown(((total - received) / rate) * 1000)} left`);
+  }
+  return parts.join(' · ');
 }

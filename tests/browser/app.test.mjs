@@ -1,0 +1,358 @@
+// The web app end to end: Chromium (playwright-core driving Debian's /usr/bin/chromium)
+// opens `/` of a local Worker (admin API on) and uses each view as a person would: Stash
+// (keyboard only; three URLs with one bad; a slow job watched and canceled), My files
+// (list, filter, page, delete, the usage meter), Keys (create, quota, disable, webhook
+// secret, revoke, the revoked key refused). axe-core checks every view, light and dark;
+// screenshots of every view at 390 and 1280 px, light and dark, go to tests/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { startStack, get, api, KEYS } from '../http/support/worker.mjs';
+import { png, filler, sha256 } from '../http/support/fixtures.mjs';
+
+const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--no-first-run', '--disable-quic', '--disable-sync'];
+const ADMIN = 'app-admin-token';
+const MiB = 1024 * 1024;
+
+let stack;
+let profile;
+let context;
+let page;
+const pageErrors = [];
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  stack = await startStack({ adminToken: ADMIN });
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1280, height: 900 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+});
+after(async () => {
+  await context?.close();
+  await stack?.stop();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+const focusedId = () => page.evaluate(() => document.activeElement?.id);
+const texts = (selector) => page.locator(selector).allTextContents();
+
+/** Opens the app fresh with `key` (and `adminToken`) in session storage, on `view`. */
+async function open(view = 'stash', { key = KEYS.a.key, adminToken = '' } = {}) {
+  await page.goto(`${stack.worker.url}/#${view}`);
+  await page.evaluate(([k, a]) => {
+    sessionStorage.setItem('urlstash.apiKey', k);
+    sessionStorage.setItem('urlstash.adminToken', a);
+  }, [key, adminToken]);
+  await page.reload();
+  await page.locator('#service[data-state="up"]').waitFor();
+}
+
+/** axe-core on the page as it is: no serious or critical violation. */
+async function axe(label) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], label);
+}
+
+/** Screenshots and axe of the current view at phone and desktop width, light and dark. */
+async function capture(view) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.waitForTimeout(50);
+      await page.screenshot({ path: path.join(ARTIFACTS, `app-${view}-${width}-${scheme}.png`), fullPage: true });
+    }
+    await axe(`${view}, ${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+test('the page and the API share one origin', async () => {
+  const { worker } = stack;
+  const home = await get(`${worker.url}/`);
+  assert.equal(home.status, 200);
+  assert.match(home.headers.get('content-type'), /^text\/html/);
+  assert.deepEqual(JSON.parse((await get(`${worker.url}/api/v1/health`)).body), { ok: true });
+  assert.equal((await get(`${worker.url}/api/v1/nothing`)).status, 404);
+  const wasm = await get(`${worker.url}/pkg/urlstash_bg.wasm`);
+  assert.equal(wasm.status, 200, 'www/pkg is built (make pkg)');
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm', 'streaming instantiation needs it');
+});
+
+test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown and working links', { timeout: 120_000 }, async () => {
+  const bytes = png(160, 100);
+  const fileUrl = stack.origin.file('/photos/gradient.png', bytes, { contentType: 'image/png' });
+  await open('stash', { key: '' });
+
+  // Skip link to the content, then the key, its Show button, the admin token, its Show
+  // button, the URLs, folder, name: all by Tab.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'skip');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedId(), 'api-key');
+  await page.keyboard.type(KEYS.a.key);
+  for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
+  assert.equal(await focusedId(), 'file-urls');
+  await page.keyboard.type(fileUrl);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('demo/e2e');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('gradient.png');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(sha256(bytes));
+  await page.evaluate(() => {
+    window.busyLog = [];
+    const form = document.getElementById('stash-form');
+    new MutationObserver(() => window.busyLog.push(`${form.getAttribute('aria-busy')}/${document.getElementById('stash-submit').disabled}`))
+      .observe(form, { attributes: true, attributeFilter: ['aria-busy'] });
+  });
+  await page.keyboard.press('Enter'); // submits the form from a text input
+
+  const card = page.locator('#results > .result').first();
+  await card.locator('.result-title').filter({ hasText: 'gradient.png' }).waitFor({ timeout: 60_000 });
+  assert.equal(await card.locator('.result-type').textContent(), 'image/png');
+  assert.equal(await card.locator('.result-path').textContent(), 'demo/e2e');
+  assert.equal(await card.locator('.result-sha').textContent(), sha256(bytes));
+  assert.match(await card.locator('.countdown').textContent(), /^\(in 2 d \d+ h \d+ min \d+ s\)$/);
+  assert.match(await page.locator('#stash-status').textContent(), /Stored gradient\.png/);
+  assert.deepEqual(await page.evaluate(() => window.busyLog), ['true/true', 'false/false']);
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('.result') !== null), true, 'focus moves to the result');
+
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#results .preview img');
+    return img?.complete && img.naturalWidth > 0;
+  });
+  assert.deepEqual(await card.locator('.preview img').evaluate((img) => [img.naturalWidth, img.naturalHeight]), [160, 100]);
+  const links = [await card.locator('.file-link').inputValue(), await card.locator('.download-link').inputValue()];
+  assert.equal(await card.locator('a.open').getAttribute('href'), links[0]);
+  for (const link of links) {
+    const res = await get(link);
+    assert.equal(res.status, 200, link);
+    assert.equal(sha256(res.body), sha256(bytes), link);
+  }
+  await card.locator('button.copy').first().press('Enter');
+  await page.locator('#copy-status').filter({ hasText: /Copied|selected/ }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.apiKey')), KEYS.a.key);
+  assert.ok(!page.url().includes(KEYS.a.key));
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: three URLs with one bad give two results and the error in its place', { timeout: 120_000 }, async () => {
+  const { origin } = stack;
+  const good1 = origin.file('/batch/one.png', png(40, 30), { contentType: 'image/png' });
+  const bad = origin.status('/batch/missing.png', 404);
+  const good2 = origin.file('/batch/three.wav', Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WAVEfmt '), filler(2000, 3)]), { contentType: 'audio/wav' });
+  // What the API itself answers for the bad one, to compare word for word.
+  const direct = await api(stack.worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: bad } });
+  await open('stash');
+  await page.locator('#file-urls').fill([good1, bad, good2].join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '2 stored, 1 not stored.' }).waitFor({ timeout: 60_000 });
+  const cards = page.locator('#results > li');
+  assert.equal(await cards.count(), 3);
+  assert.deepEqual(await cards.evaluateAll((els) => els.map((e) => e.classList.contains('failed'))), [false, true, false]);
+  assert.equal(await cards.nth(1).locator('.failure-msg').textContent(), direct.json.msg);
+  assert.equal(await cards.nth(1).locator('.result-title').textContent(), bad);
+  assert.match(await cards.nth(1).locator('.eyebrow').textContent(), new RegExp(`Line 2: not stored \\(${direct.status}\\)`));
+  assert.match(await page.locator('#file-urls-error').textContent(), /1 of 3 URLs were not stored/);
+  assert.ok(await cards.nth(2).locator('.preview audio').count(), 'audio gets a player');
+  await capture('stash');
+
+  // A bad key and a file name for several URLs: beside their fields, in the envelope's words.
+  await page.locator('#file-name').fill('same.png');
+  await page.locator('#stash-submit').click();
+  await page.locator('#file-name-error').filter({ hasText: 'Only for one URL' }).waitFor();
+  await page.locator('#file-name').fill('');
+  await page.locator('#api-key').fill('not-a-real-key');
+  await page.locator('#file-urls').fill(good1);
+  await page.locator('#stash-submit').click();
+  await page.locator('#api-key-error').filter({ hasText: 'invalid API key' }).waitFor();
+  assert.equal(await page.locator('#api-key').getAttribute('aria-invalid'), 'true');
+  assert.equal(await focusedId(), 'api-key');
+  await page.locator('#api-key').fill(KEYS.a.key);
+  assert.ok(await page.locator('#api-key-error').isHidden(), 'editing the field clears its error');
+  await page.locator('#file-urls').fill('ftp://example.com/a.png');
+  await page.locator('#stash-submit').click();
+  await page.locator('#file-urls-error').filter({ hasText: 'scheme `ftp` is not allowed' }).waitFor();
+  assert.equal(await focusedId(), 'file-urls');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: a slow file runs as a job whose progress rises live, and Cancel stops it', { timeout: 120_000 }, async () => {
+  const size = 4 * MiB;
+  const url = stack.origin.file('/slow/big.bin', filler(size, 9), { ranges: true, etag: '"x"', throttle: 256 * 1024 });
+  await open('stash');
+  await page.locator('#file-urls').fill(url);
+  await page.locator('#as-job').check();
+  await page.locator('#stash-submit').click();
+  const job = page.locator('#results > li.job');
+  await job.waitFor();
+  const seen = [];
+  for (let i = 0; i < 40 && seen.filter((b) => b > 0).length < 3; i++) {
+    await page.waitForTimeout(500);
+    const bytes = Number((await job.getAttribute('data-bytes')) ?? 0);
+    if (bytes !== seen.at(-1)) seen.push(bytes);
+  }
+  const rising = seen.filter((b) => b > 0);
+  assert.ok(rising.length >= 3, `progress rose in steps: ${seen}`);
+  assert.deepEqual(rising, [...rising].sort((a, b) => a - b), 'never steps back');
+  assert.ok(rising.at(-1) < size);
+  const text = await job.locator('.job-text').textContent();
+  assert.match(text, /^[\d.]+ (KB|MB) of 4\.0 MB · [\d.]+ (KB|MB)\/s · (\d+ min )?\d+ s left$/, text);
+  assert.equal(await job.locator('progress').evaluate((p) => p.max), size);
+  await capture('stash-job');
+
+  await job.locator('.job-cancel').press('Enter');
+  await job.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });
+  assert.equal(await job.locator('.job-state').textContent(), 'canceled');
+  const usage = await api(stack.worker, 'GET', '/api/v1/usage', { token: KEYS.a.key });
+  assert.equal(usage.json.data.reserved_bytes, 0, 'nothing stays reserved');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('My files: list, filter by folder, page with the cursor, delete, the usage meter follows', { timeout: 120_000 }, async () => {
+  const { origin, worker } = stack;
+  const key = KEYS.b.key;
+  const items = [];
+  for (let i = 0; i < 12; i++) items.push({ file_url: origin.file(`/lib/p${i}.png`, png(8 + i, 8), { contentType: 'image/png' }), upload_path: 'pics', file_name: `p${String(i).padStart(2, '0')}.png` });
+  items.push({ file_url: origin.file('/lib/readme.txt', Buffer.from('hello, files\n'), { contentType: 'text/plain' }), upload_path: 'docs', file_name: 'readme.txt' });
+  const batch = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: key, body: { items } });
+  assert.equal(batch.json.data.succeeded, 13, JSON.stringify(batch.json));
+
+  await open('files', { key });
+  const rows = page.locator('#files-body tr');
+  await page.locator('#usage-files-text').filter({ hasText: /^13 of \d+ files$/ }).waitFor();
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 13 files.' }).waitFor();
+
+  await page.locator('#files-folder').fill('pics');
+  await page.locator('#files-limit').selectOption('10');
+  await page.locator('#files-folder').press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files in pics.' }).waitFor();
+  assert.deepEqual(await texts('#files-body tr th'), Array.from({ length: 10 }, (_, i) => `p${String(i).padStart(2, '0')}.png`));
+  assert.equal(await page.locator('#files-prev').isDisabled(), true);
+  await page.locator('#files-next').press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Page 2: 2 files in pics.' }).waitFor();
+  assert.deepEqual(await texts('#files-body tr th'), ['p10.png', 'p11.png']);
+  assert.equal(await page.locator('#files-next').isDisabled(), true);
+  assert.equal(await focusedId(), 'files-prev', 'focus stays on the pager');
+
+  // Delete asks once more on the same button, then the row, the file and its quota go.
+  const row = rows.filter({ hasText: 'p11.png' });
+  const fileId = await row.getAttribute('data-file-id');
+  await row.getByRole('button', { name: 'Delete p11.png' }).press('Enter');
+  await row.getByRole('button', { name: 'Confirm delete of p11.png' }).press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Deleted p11.png.' }).waitFor();
+  await page.locator('#usage-files-text').filter({ hasText: /^12 of \d+ files$/ }).waitFor();
+  assert.equal(await rows.count(), 1);
+  const info = await api(worker, 'GET', `/api/v1/files/${fileId}`, { token: key });
+  assert.equal(info.status, 404);
+
+  await page.locator('#files-prev').press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files in pics.' }).waitFor();
+  await page.locator('#files-folder').fill('docs');
+  await page.locator('#files-folder').press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 1 file in docs.' }).waitFor();
+  assert.deepEqual(await texts('#files-body tr th'), ['readme.txt']);
+  const link = await rows.first().locator('a').getAttribute('href');
+  assert.equal((await get(link)).body.toString(), 'hello, files\n');
+
+  // A folder the server's rules refuse: its message beside the folder field.
+  await page.locator('#files-folder').fill('../x');
+  await page.locator('#files-folder').press('Enter');
+  await page.locator('#files-folder-error:not([hidden])').waitFor();
+  assert.equal(await page.locator('#files-folder').getAttribute('aria-invalid'), 'true');
+  await page.locator('#files-folder').fill('pics');
+  await page.locator('#files-folder').press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files in pics.' }).waitFor();
+  await capture('files');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Keys: shown with an admin token; create, change quota, disable, webhook secret, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
+  const { worker } = stack;
+  await open('stash');
+  assert.ok(await page.locator('#keys-tab').isHidden(), 'no Keys view without an admin token');
+  await page.locator('#admin-token').fill(ADMIN);
+  await page.locator('#keys-tab a').press('Enter');
+  await page.locator('#view-keys:not([hidden])').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.adminToken')), ADMIN);
+  await page.locator('#keys-status').filter({ hasText: /keys?\.$/ }).waitFor();
+
+  // A bad name: the envelope's words beside the name field.
+  await page.locator('#key-name').fill(' ');
+  await page.locator('#key-submit').click();
+  await page.locator('#key-name-error').filter({ hasText: 'must be 1 to 64 characters' }).waitFor();
+
+  await page.locator('#key-name').fill('carol');
+  await page.locator('#key-max-mib').fill('5');
+  await page.locator('#key-max-files').fill('10');
+  await page.locator('#key-max-files').press('Enter');
+  await page.locator('#secret:not([hidden])').waitFor();
+  const key = await page.locator('#secret-value').inputValue();
+  assert.match(key, /^us_/);
+  const row = page.locator('#keys-body tr').filter({ hasText: 'carol' });
+  assert.match(await row.locator('td[data-label="Quota"]').textContent(), /^5\.0 MB · 10 files$/);
+  const keyId = await row.getAttribute('data-key-id');
+  assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data.max_files, 10);
+  await capture('keys');
+
+  // Quota: 20 files, storage back to the default.
+  await row.getByRole('button', { name: 'Change quota of carol' }).press('Enter');
+  await row.getByLabel('Storage, MiB (blank: default)').fill('');
+  await row.getByLabel('Files (blank: default)').fill('20');
+  await row.getByLabel('Files (blank: default)').press('Enter');
+  await row.locator('td[data-label="Quota"]').filter({ hasText: /\(default\) · 20 files$/ }).waitFor();
+  assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data.max_files, 20);
+
+  // Disable: the key is refused; enable again.
+  await row.getByRole('button', { name: 'Disable carol' }).press('Enter');
+  await row.locator('.state').filter({ hasText: 'disabled' }).waitFor();
+  const disabled = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: 'https://example.com/a.png' } });
+  assert.equal(disabled.status, 401);
+  await row.getByRole('button', { name: 'Enable carol' }).press('Enter');
+  await row.locator('.state').filter({ hasText: 'active' }).waitFor();
+
+  await row.getByRole('button', { name: 'Webhook secret of carol: issue or rotate' }).press('Enter');
+  await page.locator('#secret-title').filter({ hasText: 'Webhook secret' }).waitFor();
+  assert.ok((await page.locator('#secret-value').inputValue()).length >= 32);
+
+  // Revoke, then use the revoked key in Stash: refused, beside the key field.
+  await row.getByRole('button', { name: 'Revoke carol' }).press('Enter');
+  await row.getByRole('button', { name: 'Confirm revoke of carol' }).press('Enter');
+  await page.locator('#keys-status').filter({ hasText: 'Revoked carol' }).waitFor();
+  assert.equal(await page.locator(`#keys-body tr[data-key-id="${keyId}"]`).count(), 0);
+  const refused = await api(worker, 'GET', '/api/v1/usage', { token: key });
+  assert.equal(refused.status, 401);
+  await page.locator('#api-key').fill(key);
+  await page.locator('nav a[data-view="stash"]').click();
+  await page.locator('#file-urls').fill(stack.origin.file('/after-revoke.png', png(4, 4), { contentType: 'image/png' }));
+  await page.locator('#stash-submit').click();
+  await page.locator('#api-key-error:not([hidden])').waitFor();
+  const direct = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: 'https://example.com/a.png' } });
+  assert.equal(await page.locator('#api-key-error').textContent(), direct.json.msg);
+
+  // A wrong admin token: beside the token field.
+  await page.locator('#admin-token').fill('wrong-token');
+  await page.locator('nav a[data-view="keys"]').click();
+  await page.locator('#admin-token-error:not([hidden])').waitFor();
+  assert.deepEqual(pageErrors, []);
+});

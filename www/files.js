@@ -1,0 +1,187 @@
+// The My files view: the key's live files as a table, filtered by folder, paged with the
+// API's cursor, copy/open/delete per row, and the usage meter (bytes and files against the
+// quota), read again after every change.
+import { $, banner, clearErrors, clearOnInput, localTime, setBusy, showError, copy } from './ui.js';
+import { apiKey, client, inputs, ready } from './session.js';
+import { formatBytes } from './format.js';
+
+const form = $('files-form');
+const folder = $('files-folder');
+const limit = $('files-limit');
+const body = $('files-body');
+const status = $('files-status');
+const errorBanner = $('files-error');
+const prev = $('files-prev');
+const next = $('files-next');
+const fields = () => ({ apiKey: inputs.apiKey, uploadPath: folder });
+
+/** The cursors of the pages before this one (the first page's is null) and of the next. */
+let pages = [null];
+let nextCursor = null;
+/** The listing the pages belong to: a new folder or page size starts from page 1. */
+let query = null;
+
+clearOnInput(form);
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  load({ reset: true });
+});
+prev.addEventListener('click', () => {
+  pages.pop();
+  load({ focus: [prev, next] });
+});
+next.addEventListener('click', () => {
+  pages.push(nextCursor);
+  load({ focus: [next, prev] });
+});
+
+/** Reads the page `pages.at(-1)` of the current query; `focus`: the pager buttons to keep
+ * focus on, the first that is still enabled. */
+async function load({ reset = false, focus } = {}) {
+  clearErrors(form, errorBanner);
+  clearErrors(inputs.apiKey.closest('.field'));
+  if (!(await ready)) return;
+  if (!apiKey()) return showError({ field: 'apiKey', message: 'Enter your API key to see your files.' }, fields(), errorBanner);
+  if (reset || !query) {
+    query = { uploadPath: folder.value.trim() || undefined, limit: Number(limit.value) };
+    pages = [null];
+  }
+  const c = client();
+  setBusy($('files-submit'), form, true);
+  try {
+    const page = await c.listFiles({ ...query, cursor: pages.at(-1) ?? undefined });
+    nextCursor = page.cursor;
+    render(page.files);
+    const where = query.uploadPath ? ` in ${query.uploadPath}` : '';
+    status.textContent = `Page ${pages.length}: ${page.files.length} file${page.files.length === 1 ? '' : 's'}${where}.`;
+    $('files-page').textContent = `Page ${pages.length}`;
+  } catch (err) {
+    showError(err, fields(), errorBanner);
+    status.textContent = `Not listed: ${err.message}`;
+  } finally {
+    c.free();
+    setBusy($('files-submit'), form, false);
+    prev.disabled = pages.length <= 1;
+    next.disabled = !nextCursor;
+    focus?.find((b) => !b.disabled)?.focus();
+  }
+  refreshUsage();
+}
+
+function cell(text, label) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  td.dataset.label = label;
+  return td;
+}
+
+function button(text, label, cls = 'ghost small') {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  return b;
+}
+
+function render(files) {
+  body.replaceChildren(...files.map(row));
+  $('files-empty').hidden = files.length > 0;
+}
+
+function row(file) {
+  const tr = document.createElement('tr');
+  tr.dataset.fileId = file.file_id;
+  const name = document.createElement('th');
+  name.scope = 'row';
+  name.textContent = file.file_name;
+  name.dataset.label = 'Name';
+  const expires = cell('', 'Expires');
+  const time = document.createElement('time');
+  time.dateTime = file.expires_at;
+  time.textContent = localTime(file.expires_at);
+  const left = document.createElement('span');
+  left.className = 'countdown';
+  left.dataset.expires = file.expires_at;
+  expires.append(time, ' ', left);
+  const actions = cell('', 'Actions');
+  actions.className = 'row-actions';
+  const copyLink = button('Copy link', `Copy link of ${file.file_name}`);
+  copyLink.addEventListener('click', () => copy(file.file_url, copyLink));
+  const open = document.createElement('a');
+  open.className = 'ghost button small';
+  open.href = file.file_url;
+  open.target = '_blank';
+  open.rel = 'noopener noreferrer';
+  open.textContent = 'Open';
+  open.setAttribute('aria-label', `Open ${file.file_name}`);
+  const del = button('Delete', `Delete ${file.file_name}`, 'ghost small danger');
+  del.addEventListener('click', () => remove(file, tr, del));
+  actions.append(copyLink, open, del);
+  tr.append(name, cell(file.upload_path, 'Folder'), cell(file.mime_type, 'Type'), cell(formatBytes(file.file_size), 'Size'),
+    cell(localTime(file.upload_time), 'Uploaded'), expires, actions);
+  return tr;
+}
+
+/** Delete asks once more on the same button (no modal dialog), then deletes. */
+async function remove(file, tr, del) {
+  if (del.dataset.confirm !== 'true') {
+    del.dataset.confirm = 'true';
+    del.textContent = 'Confirm delete';
+    del.setAttribute('aria-label', `Confirm delete of ${file.file_name}`);
+    setTimeout(() => {
+      if (!del.isConnected) return;
+      del.dataset.confirm = '';
+      del.textContent = 'Delete';
+      del.setAttribute('aria-label', `Delete ${file.file_name}`);
+    }, 5000);
+    return;
+  }
+  del.disabled = true;
+  const c = client();
+  try {
+    await c.deleteFile(file.file_id);
+    const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
+    tr.remove();
+    status.textContent = `Deleted ${file.file_name}.`;
+    $('files-empty').hidden = body.children.length > 0;
+    (sibling?.querySelector('.danger') ?? folder).focus();
+    refreshUsage();
+  } catch (err) {
+    del.disabled = false;
+    showError(err, fields(), errorBanner);
+  } finally {
+    c.free();
+  }
+}
+
+let usageRun = 0;
+/** Reads the key's usage into the meters (the latest call wins). */
+export async function refreshUsage() {
+  if (!apiKey() || !(await ready)) return;
+  const run = ++usageRun;
+  const c = client();
+  try {
+    const u = await c.usage();
+    if (run !== usageRun) return;
+    const bytes = u.bytes + u.reserved_bytes;
+    const count = u.files + u.reserved_files;
+    $('usage-bytes').max = u.max_bytes || 1;
+    $('usage-bytes').value = bytes;
+    $('usage-files').max = u.max_files || 1;
+    $('usage-files').value = count;
+    $('usage-bytes-text').textContent = `${formatBytes(bytes)} of ${formatBytes(u.max_bytes)}`;
+    $('usage-files-text').textContent = `${count} of ${u.max_files} files`;
+    $('usage').dataset.files = String(u.files);
+    $('usage').dataset.bytes = String(u.bytes);
+  } catch {
+    // The listing (or the next action) shows why; the meter keeps its last reading.
+  } finally {
+    c.free();
+  }
+}
+
+export function show() {
+  if (apiKey()) load({ reset: !query });
+}

@@ -1,0 +1,239 @@
+// The Keys view (operators, with the admin token): create a key with a quota, list keys,
+// change a quota, disable/enable, revoke, issue or rotate the webhook secret. Plain fetch
+// to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
+import { $, banner, clearErrors, clearOnInput, fieldError, localTime, setBusy, showError, uniqueId } from './ui.js';
+import { admin, inputs, useKey } from './session.js';
+import { formatBytes } from './format.js';
+
+const MiB = 1024 * 1024;
+const form = $('key-form');
+const body = $('keys-body');
+const status = $('keys-status');
+const errorBanner = $('keys-error');
+const more = $('keys-more');
+const secret = $('secret');
+let cursor = null;
+
+const formFields = () => ({
+  adminToken: inputs.adminToken, name: $('key-name'), max_bytes: $('key-max-mib'), max_files: $('key-max-files'),
+});
+
+clearOnInput(form);
+clearOnInput(body);
+
+/** A quota input's value for the API: blank is null (the default), MiB become bytes. */
+function quota(input, scale = 1) {
+  const text = input.value.trim();
+  if (text === '') return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? Math.round(n * scale) : text;
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(form, $('key-error'));
+  clearErrors(inputs.adminToken.closest('.field'));
+  const submit = $('key-submit');
+  setBusy(submit, form, true);
+  try {
+    const key = await admin('POST', '', {
+      name: $('key-name').value,
+      max_bytes: quota($('key-max-mib'), MiB),
+      max_files: quota($('key-max-files')),
+    });
+    showSecret(`New key “${key.name}”`, key.key, { usable: true });
+    $('key-status').textContent = `Created ${key.key_id}.`;
+    form.reset();
+    body.prepend(row(key));
+    $('keys-empty').hidden = true;
+  } catch (err) {
+    showError(err, formFields(), $('key-error'));
+  } finally {
+    setBusy(submit, form, false);
+  }
+});
+
+more.addEventListener('click', () => load({ append: true }));
+
+/** Shows a plaintext key or secret once, focused, with its copy button. */
+function showSecret(title, value, { usable = false } = {}) {
+  $('secret-title').textContent = title;
+  $('secret-value').value = value;
+  const use = $('secret-use');
+  use.hidden = !usable;
+  use.onclick = () => {
+    useKey(value);
+    status.textContent = 'The new key is now this tab’s API key.';
+  };
+  secret.hidden = false;
+  secret.focus();
+}
+
+async function load({ append = false } = {}) {
+  clearErrors(inputs.adminToken.closest('.field'));
+  banner(errorBanner, null);
+  try {
+    const page = await admin('GET', `?limit=50${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    cursor = page.cursor;
+    const rows = page.keys.map(row);
+    if (append) body.append(...rows);
+    else body.replaceChildren(...rows);
+    more.hidden = !cursor;
+    $('keys-empty').hidden = body.children.length > 0;
+    status.textContent = `${body.children.length} key${body.children.length === 1 ? '' : 's'}.`;
+  } catch (err) {
+    showError(err, { adminToken: inputs.adminToken }, errorBanner);
+  }
+}
+
+const td = (text, label) => {
+  const cell = document.createElement('td');
+  cell.textContent = text;
+  cell.dataset.label = label;
+  return cell;
+};
+
+function button(text, label, cls = 'ghost small') {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  return b;
+}
+
+const quotaText = (k) => `${formatBytes(k.max_bytes)}${k.max_bytes_default ? ' (default)' : ''} · ${k.max_files} files${k.max_files_default ? ' (default)' : ''}`;
+
+/** A key's row: name, id, created, status, quota, and its actions. */
+function row(key) {
+  const tr = document.createElement('tr');
+  tr.dataset.keyId = key.key_id;
+  const name = document.createElement('th');
+  name.scope = 'row';
+  name.dataset.label = 'Name';
+  name.textContent = key.name;
+  const state = td(key.disabled ? 'disabled' : 'active', 'Status');
+  state.className = key.disabled ? 'state off' : 'state on';
+  const quotaCell = td(quotaText(key), 'Quota');
+  const actions = td('', 'Actions');
+  actions.className = 'row-actions';
+  const edit = button('Change quota', `Change quota of ${key.name}`);
+  const toggle = button(key.disabled ? 'Enable' : 'Disable', `${key.disabled ? 'Enable' : 'Disable'} ${key.name}`);
+  const webhook = button('Webhook secret', `Webhook secret of ${key.name}: issue or rotate`);
+  const revoke = button('Revoke', `Revoke ${key.name}`, 'ghost small danger');
+  actions.append(edit, toggle, webhook, revoke);
+  tr.append(name, td(key.key_id, 'Key id'), td(localTime(key.created), 'Created'), state, quotaCell, actions);
+
+  const fail = (err, place) => {
+    if (err.field === 'adminToken') showError(err, { adminToken: inputs.adminToken }, errorBanner);
+    else if (place) fieldError(place, err.message);
+    else banner(errorBanner, `${err.status}: ${err.message}`);
+  };
+
+  edit.addEventListener('click', () => editQuota(key, quotaCell, edit, (updated) => Object.assign(key, updated), fail));
+  toggle.addEventListener('click', async () => {
+    toggle.disabled = true;
+    try {
+      Object.assign(key, await admin('PATCH', `/${key.key_id}`, { disabled: !key.disabled }));
+      state.textContent = key.disabled ? 'disabled' : 'active';
+      state.className = key.disabled ? 'state off' : 'state on';
+      toggle.textContent = key.disabled ? 'Enable' : 'Disable';
+      toggle.setAttribute('aria-label', `${toggle.textContent} ${key.name}`);
+      status.textContent = `${key.name} is ${key.disabled ? 'disabled' : 'enabled'}.`;
+    } catch (err) {
+      fail(err);
+    } finally {
+      toggle.disabled = false;
+    }
+  });
+  webhook.addEventListener('click', async () => {
+    try {
+      const issued = await admin('POST', `/${key.key_id}/webhook-secret`);
+      showSecret(`Webhook secret of “${key.name}”`, issued.webhook_secret);
+      status.textContent = `New webhook secret for ${key.name}; the previous one no longer signs.`;
+    } catch (err) {
+      fail(err);
+    }
+  });
+  revoke.addEventListener('click', async () => {
+    if (revoke.dataset.confirm !== 'true') {
+      revoke.dataset.confirm = 'true';
+      revoke.textContent = 'Confirm revoke';
+      revoke.setAttribute('aria-label', `Confirm revoke of ${key.name}`);
+      return;
+    }
+    revoke.disabled = true;
+    try {
+      await admin('DELETE', `/${key.key_id}`);
+      const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
+      tr.remove();
+      status.textContent = `Revoked ${key.name}: it is refused from now on.`;
+      $('keys-empty').hidden = body.children.length > 0;
+      (sibling?.querySelector('.danger') ?? $('key-name')).focus();
+    } catch (err) {
+      revoke.disabled = false;
+      fail(err);
+    }
+  });
+  return tr;
+}
+
+/** Replaces the quota cell with a small form: MiB and files (blank: the default). */
+function editQuota(key, cell, edit, updated, fail) {
+  const editor = document.createElement('form');
+  editor.className = 'quota-editor';
+  editor.noValidate = true;
+  const input = (label, value, field) => {
+    const wrap = document.createElement('div');
+    wrap.className = 'field';
+    const id = uniqueId('quota');
+    const l = document.createElement('label');
+    l.htmlFor = id;
+    l.textContent = label;
+    const i = document.createElement('input');
+    Object.assign(i, { id, type: 'number', min: 0, step: 'any', inputMode: 'numeric' });
+    i.value = value;
+    i.dataset.field = field;
+    i.setAttribute('aria-describedby', `${id}-error`);
+    const e = document.createElement('p');
+    e.className = 'error';
+    e.id = `${id}-error`;
+    e.hidden = true;
+    wrap.append(l, i, e);
+    editor.append(wrap);
+    return i;
+  };
+  const mib = input('Storage, MiB (blank: default)', key.max_bytes_default ? '' : String(key.max_bytes / MiB), 'max_bytes');
+  const files = input('Files (blank: default)', key.max_files_default ? '' : String(key.max_files), 'max_files');
+  const save = button('Save', `Save the quota of ${key.name}`, 'primary small');
+  save.type = 'submit';
+  const cancel = button('Cancel', 'Cancel the quota change');
+  const buttons = document.createElement('div');
+  buttons.className = 'actions';
+  buttons.append(save, cancel);
+  editor.append(buttons);
+  const done = () => {
+    cell.textContent = quotaText(key);
+    edit.hidden = false;
+    edit.focus();
+  };
+  cancel.addEventListener('click', done);
+  editor.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(editor);
+    try {
+      updated(await admin('PATCH', `/${key.key_id}`, { max_bytes: quota(mib, MiB), max_files: quota(files) }));
+      status.textContent = `Quota of ${key.name}: ${quotaText(key)}.`;
+      done();
+    } catch (err) {
+      fail(err, err.field === 'max_files' ? files : err.field === 'max_bytes' ? mib : null);
+    }
+  });
+  cell.replaceChildren(editor);
+  edit.hidden = true;
+  mib.focus();
+}
+
+export function show() {
+  load();
+}

@@ -1,0 +1,68 @@
+// The tab's credentials (session storage only, never the URL), the client package and the
+// admin API's requests.
+import init, { UploadClient } from './pkg/urlstash.js';
+import { $ } from './ui.js';
+
+const STORED = { apiKey: 'urlstash.apiKey', adminToken: 'urlstash.adminToken' };
+export const inputs = { apiKey: $('api-key'), adminToken: $('admin-token') };
+
+for (const [name, input] of Object.entries(inputs)) {
+  input.value = sessionStorage.getItem(STORED[name]) ?? '';
+  input.addEventListener('input', () => sessionStorage.setItem(STORED[name], input.value.trim()));
+}
+
+export const apiKey = () => inputs.apiKey.value.trim();
+export const adminToken = () => inputs.adminToken.value.trim();
+
+/** Sets the API key (e.g. a key just created in Keys). */
+export function useKey(key) {
+  inputs.apiKey.value = key;
+  sessionStorage.setItem(STORED.apiKey, key);
+}
+
+/** Resolves true once the wasm client is loaded, false when it cannot be. */
+export const ready = init().then(() => true, (err) => {
+  console.error(err);
+  return false;
+});
+
+/** A client of this origin with the current key; `free()` it after use (or let it be
+ * collected: it holds two strings). */
+export const client = () => new UploadClient({ baseUrl: location.origin, apiKey: apiKey() });
+
+/** The admin API's error: the envelope's words, the status, and the field it names. */
+export class AdminError extends Error {
+  constructor(status, msg) {
+    super(msg);
+    this.name = 'AdminError';
+    this.status = status;
+    this.field = status === 401 ? 'adminToken'
+      : ['name', 'max_bytes', 'max_files', 'disabled'].find((f) => msg.includes(`\`${f}\``)) ?? null;
+  }
+}
+
+/** `method /api/v1/admin/keys{path}` with the admin token; resolves the envelope's `data`,
+ * rejects with an AdminError carrying the envelope's `msg`. */
+export async function admin(method, path = '', body) {
+  let res;
+  try {
+    res = await fetch(`/api/v1/admin/keys${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${adminToken()}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new AdminError(0, `network error: could not reach the server (${err.message})`);
+  }
+  let envelope;
+  try {
+    envelope = await res.json();
+  } catch {
+    throw new AdminError(res.status, `unexpected response from the server (HTTP ${res.status})`);
+  }
+  if (!envelope.success) throw new AdminError(res.status, envelope.msg);
+  return envelope.data;
+}

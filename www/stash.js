@@ -1,0 +1,282 @@
+// The Stash view: one URL or many (one per line) as an upload, a batch (20 items per
+// request) or background jobs with live progress; a card per URL, in order, where its
+// result or its error shows.
+import { $, banner, clearErrors, clearOnInput, fieldError, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
+import { client, inputs, ready } from './session.js';
+import { formatBytes, formatProgress } from './format.js';
+import { refreshUsage } from './files.js';
+
+const BATCH_ITEMS = 20; // core::batch::MAX_ITEMS
+const MAX_LINES = 100;
+/** How often a job's progress is polled. */
+const POLL_MS = 500;
+
+const form = $('stash-form');
+const urls = $('file-urls');
+const submit = $('stash-submit');
+const status = $('stash-status');
+const formError = $('stash-error');
+const results = $('results');
+
+/** The inputs by the client's option names (an UploadError's `field`). Link options are
+ * the `[data-option]` inputs of #link-options: `data-kind="number"` sends a number,
+ * `checkbox` sends `true` when checked; others send their text when not blank. */
+const fields = () => {
+  const byName = { apiKey: inputs.apiKey, fileUrl: urls };
+  for (const input of form.querySelectorAll('[data-field]')) byName[input.dataset.field] = input;
+  for (const input of form.querySelectorAll('[data-option]')) byName[input.dataset.option] = input;
+  return byName;
+};
+$('link-options').hidden = !$('link-options').querySelector('[data-option]');
+
+/** Every option but the URL, as `uploadFromUrl` takes them; blank ones left out. */
+function sharedOptions() {
+  const options = {};
+  for (const [name, input] of Object.entries(fields())) {
+    if (name === 'apiKey' || name === 'fileUrl') continue;
+    const kind = input.dataset.kind ?? input.type;
+    if (kind === 'checkbox') {
+      if (input.checked) options[name] = true;
+    } else if (input.value.trim() !== '') {
+      options[name] = kind === 'number' ? Number(input.value) : input.value.trim();
+    }
+  }
+  return options;
+}
+
+clearOnInput(form);
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(form, formError);
+  clearErrors(inputs.apiKey.closest('.field'));
+  if (!(await ready)) return;
+  const lines = urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
+  const options = sharedOptions();
+  const byName = fields();
+  if (lines.length === 0) return fieldError(urls, 'Enter the URL of a file (one per line).');
+  if (lines.length > MAX_LINES) return fieldError(urls, `At most ${MAX_LINES} URLs at once (${lines.length} given).`);
+  for (const single of ['fileName', 'expectedSha256']) {
+    if (lines.length > 1 && options[single]) {
+      return fieldError(byName[single], 'Only for one URL: several files cannot share it.');
+    }
+  }
+  // Finished cards make room; running jobs stay.
+  for (const card of [...results.children]) if (!card.dataset.running) card.remove();
+
+  const asJobs = $('as-job').checked;
+  setBusy(submit, form, true, asJobs ? 'Starting…' : 'Fetching…');
+  status.textContent = lines.length === 1 ? 'Fetching the file and storing it…' : `Fetching ${lines.length} files…`;
+  try {
+    if (asJobs) await startJobs(lines, options);
+    else if (lines.length === 1) await uploadOne(lines[0], options);
+    else await uploadMany(lines, options);
+  } finally {
+    setBusy(submit, form, false, 'Stash');
+  }
+});
+
+async function uploadOne(fileUrl, options) {
+  const c = client();
+  try {
+    const data = await c.uploadFromUrl({ fileUrl, ...options });
+    status.textContent = `Stored ${data.file_name}.`;
+    results.append(resultCard(data));
+    results.lastElementChild.focus();
+    refreshUsage();
+  } catch (err) {
+    status.textContent = `Not stored: ${err.message}`;
+    showError(err, fields(), formError);
+  } finally {
+    c.free();
+  }
+}
+
+/** Batches of 20, in order: a card per line, stored or not. */
+async function uploadMany(lines, options) {
+  const c = client();
+  let stored = 0;
+  let failed = 0;
+  try {
+    for (let at = 0; at < lines.length; at += BATCH_ITEMS) {
+      const chunk = lines.slice(at, at + BATCH_ITEMS);
+      const batch = await c.uploadFromUrls(chunk.map((fileUrl) => ({ fileUrl, ...options })));
+      batch.results.forEach((r, i) => {
+        results.append(r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1));
+      });
+      stored += batch.succeeded;
+      failed += batch.failed;
+    }
+  } catch (err) {
+    // The request as a whole was refused (the key, the network): beside its field.
+    showError(err, fields(), formError);
+    status.textContent = `Not stored: ${err.message}`;
+    return;
+  } finally {
+    c.free();
+  }
+  status.textContent = `${stored} stored, ${failed} not stored.`;
+  if (failed) {
+    fieldError(urls, `${failed} of ${lines.length} URLs were not stored: see ${failed === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
+  }
+  results.querySelector('.failed')?.focus() ?? results.firstElementChild?.focus();
+  refreshUsage();
+}
+
+/** One job per line, started in order, then watched side by side. */
+async function startJobs(lines, options) {
+  let started = 0;
+  for (const [i, fileUrl] of lines.entries()) {
+    const c = client();
+    try {
+      const job = await c.startUpload({ fileUrl, ...options });
+      results.append(jobCard(job));
+      started += 1;
+    } catch (err) {
+      if (lines.length === 1 || err.field === 'apiKey') {
+        showError(err, fields(), formError);
+        status.textContent = `Not started: ${err.message}`;
+        return;
+      }
+      results.append(failureCard(fileUrl, err.status, err.message, i + 1));
+    } finally {
+      c.free();
+    }
+  }
+  status.textContent = `${started} job${started === 1 ? '' : 's'} started.`;
+  results.querySelector('.job')?.focus();
+}
+
+/** Fills `card`'s labels and inputs with fresh ids (cards are clones of one template). */
+function wireLabels(card) {
+  for (const input of card.querySelectorAll('input')) {
+    input.id = uniqueId('link');
+    const label = input.closest('.link')?.querySelector('label');
+    if (label) label.htmlFor = input.id;
+  }
+}
+
+/** The card of a stored file: preview, details, both links, the SHA-256, the countdown. */
+export function resultCard(data) {
+  const card = $('result-template').content.firstElementChild.cloneNode(true);
+  const set = (cls, text) => { card.querySelector(cls).textContent = text; };
+  set('.result-title', data.file_name);
+  set('.result-type', data.mime_type);
+  set('.result-size', formatBytes(data.file_size));
+  set('.result-path', data.upload_path || '—');
+  set('.result-original', data.original_name);
+  set('.result-sha', data.sha256 ?? '—');
+  const time = card.querySelector('.result-expires');
+  time.dateTime = data.expires_at;
+  time.textContent = localTime(data.expires_at);
+  card.querySelector('.countdown').dataset.expires = data.expires_at;
+  card.querySelector('.file-link').value = data.file_url;
+  card.querySelector('.open').href = data.file_url;
+  card.querySelector('.download-link').value = data.download_url;
+  card.querySelector('.download').href = data.download_url;
+  card.querySelector('.open').setAttribute('aria-label', `Open ${data.file_name}`);
+  card.querySelector('.download').setAttribute('aria-label', `Download ${data.file_name}`);
+  for (const button of card.querySelectorAll('button.copy')) {
+    button.setAttribute('aria-label', `Copy the ${button.closest('.link').querySelector('.download-link') ? 'download' : 'file'} link of ${data.file_name}`);
+  }
+  wireLabels(card);
+  const kind = data.mime_type.split('/')[0];
+  const preview = card.querySelector('.preview');
+  const media = { image: 'img', video: 'video', audio: 'audio' }[kind];
+  if (media) {
+    const el = document.createElement(media);
+    el.src = data.file_url;
+    if (media === 'img') el.alt = `Preview of ${data.file_name}`;
+    else {
+      el.controls = true;
+      el.preload = 'metadata';
+      el.setAttribute('aria-label', `Preview of ${data.file_name}`);
+    }
+    preview.append(el);
+    preview.hidden = false;
+  }
+  card.dataset.fileId = data.file_id;
+  queueMicrotask(refreshCountdowns);
+  return card;
+}
+
+/** A URL that was not stored: the envelope's words, in the URL's place. */
+function failureCard(fileUrl, code, msg, line) {
+  const card = $('failure-template').content.firstElementChild.cloneNode(true);
+  card.querySelector('.eyebrow').textContent = `Line ${line}: not stored${code ? ` (${code})` : ''}`;
+  card.querySelector('.result-title').textContent = fileUrl;
+  card.querySelector('.failure-msg').textContent = msg;
+  return card;
+}
+
+/** A running job: progress (bytes, rate, time left) and Cancel; replaced by its result or
+ * its error when it ends. */
+function jobCard(job) {
+  const card = $('job-template').content.firstElementChild.cloneNode(true);
+  card.dataset.running = 'true';
+  card.dataset.jobId = job.job_id;
+  card.querySelector('.result-title').textContent = job.file_url;
+  const bar = card.querySelector('.job-progress');
+  const text = card.querySelector('.job-text');
+  const state = card.querySelector('.job-state');
+  const cancel = card.querySelector('.job-cancel');
+  bar.id = uniqueId('job');
+  bar.setAttribute('aria-label', `Progress of ${job.file_url}`);
+  cancel.setAttribute('aria-label', `Cancel the job for ${job.file_url}`);
+  text.textContent = 'Waiting to start…';
+
+  let sample = null; // the last poll with bytes: {at, bytes}
+  let rate = 0; // bytes per second, smoothed
+  const progress = (j) => {
+    state.textContent = j.state;
+    const now = performance.now();
+    if (sample && j.bytes_received > sample.bytes) {
+      const instant = ((j.bytes_received - sample.bytes) * 1000) / (now - sample.at);
+      rate = rate ? rate * 0.6 + instant * 0.4 : instant;
+    }
+    if (!sample || j.bytes_received !== sample.bytes) sample = { at: now, bytes: j.bytes_received };
+    if (j.total_bytes) {
+      bar.max = j.total_bytes;
+      bar.value = j.bytes_received;
+    }
+    card.dataset.bytes = String(j.bytes_received);
+    if (j.state !== 'queued') text.textContent = formatProgress({ received: j.bytes_received, total: j.total_bytes, rate });
+  };
+
+  cancel.addEventListener('click', async () => {
+    cancel.disabled = true;
+    const c = client();
+    try {
+      await c.cancelJob(job.job_id);
+      text.textContent = 'Canceling…';
+    } catch (err) {
+      text.textContent = err.message;
+      cancel.disabled = false;
+    } finally {
+      c.free();
+    }
+  });
+
+  const c = client();
+  c.waitForJob(job.job_id, { intervalMs: POLL_MS, onProgress: progress }).then(
+    (done) => {
+      const result = resultCard(done.result);
+      card.replaceWith(result);
+      status.textContent = `Stored ${done.result.file_name}.`;
+      refreshUsage();
+    },
+    (err) => {
+      delete card.dataset.running;
+      card.classList.add('failed');
+      state.textContent = err.status === 409 ? 'canceled' : 'failed';
+      card.querySelector('.eyebrow').textContent = err.status === 409 ? 'Canceled: nothing stored' : `Not stored (${err.status})`;
+      text.textContent = err.message;
+      text.classList.add('error');
+      cancel.hidden = true;
+      bar.hidden = true;
+    },
+  ).finally(() => c.free());
+  return card;
+}
+
+export function show() {}

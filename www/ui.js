@@ -1,0 +1,119 @@
+// What every view shares: errors beside their fields, busy buttons, copy buttons, the
+// expiry countdowns, secrets shown and hidden.
+import { formatCountdown } from './format.js';
+
+export const $ = (id) => document.getElementById(id);
+
+/** The error element of an input: `<p class="error" id="{input id}-error">`. */
+const errorOf = (input) => $(`${input.id}-error`);
+
+/** Shows `message` beside `input`, marks it invalid and (with `focus`) moves focus there. */
+export function fieldError(input, message, { focus = true } = {}) {
+  const error = errorOf(input);
+  error.textContent = message;
+  error.hidden = false;
+  input.setAttribute('aria-invalid', 'true');
+  if (focus) input.focus();
+}
+
+export function clearFieldError(input) {
+  const error = errorOf(input);
+  if (!error) return;
+  input.removeAttribute('aria-invalid');
+  error.hidden = true;
+  error.textContent = '';
+}
+
+/** Clears every field error in `root`, and its banner. */
+export function clearErrors(root, banner) {
+  for (const input of root.querySelectorAll('[aria-invalid]')) clearFieldError(input);
+  if (banner) banner.hidden = true;
+}
+
+/** A banner (`role="alert"`) with `message`, or hidden for null. */
+export function banner(el, message) {
+  el.textContent = message ?? '';
+  el.hidden = !message;
+}
+
+/** Editing a field clears its error. */
+export function clearOnInput(root) {
+  root.addEventListener('input', (event) => {
+    if (event.target.matches?.('input, textarea, select')) clearFieldError(event.target);
+  });
+}
+
+/** Puts an error beside the input `inputs[err.field]` or, for no such field, in `fallback`
+ * (prefixed with the status). The message is the envelope's `msg`, word for word. */
+export function showError(err, inputs, fallback) {
+  const input = inputs[err.field];
+  if (input) {
+    fieldError(input, err.message);
+  } else {
+    banner(fallback, err.status ? `${err.status}: ${err.message}` : err.message);
+  }
+}
+
+/** Disables `button` and shows its spinner while `busy`; `aria-busy` on `region`. */
+export function setBusy(button, region, busy, label) {
+  region?.setAttribute('aria-busy', String(busy));
+  button.disabled = busy;
+  button.classList.toggle('busy', busy);
+  const text = button.querySelector('.label');
+  if (text && label) text.textContent = label;
+}
+
+/** Copies `text`, says so in the footer's status line and on the button for a moment. */
+export async function copy(text, button, input) {
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch {
+    if (input) {
+      input.select();
+      copied = document.execCommand?.('copy') ?? false;
+    }
+  }
+  $('copy-status').textContent = copied ? 'Copied to the clipboard.' : 'Copy failed: the text is selected, press Ctrl+C.';
+  const label = button.textContent;
+  button.textContent = copied ? 'Copied' : label;
+  setTimeout(() => { button.textContent = label; }, 1500);
+}
+
+// Copy buttons anywhere: `data-copy="input id"`, or the input before the button.
+document.addEventListener('click', (event) => {
+  const button = event.target.closest?.('button.copy');
+  if (!button) return;
+  const input = button.dataset.copy ? $(button.dataset.copy) : button.previousElementSibling;
+  const text = button.dataset.text ?? input?.value ?? '';
+  copy(text, button, input);
+});
+
+// Show/Hide buttons of secret inputs: `data-toggle-secret="input id"`.
+for (const button of document.querySelectorAll('[data-toggle-secret]')) {
+  button.addEventListener('click', () => {
+    const input = $(button.dataset.toggleSecret);
+    const shown = input.type === 'text';
+    input.type = shown ? 'password' : 'text';
+    button.textContent = shown ? 'Show' : 'Hide';
+    button.setAttribute('aria-pressed', String(!shown));
+  });
+}
+
+// One timer for every countdown on the page: `<span class="countdown" data-expires="ISO">`.
+function tick() {
+  for (const out of document.querySelectorAll('.countdown[data-expires]')) {
+    const left = Date.parse(out.dataset.expires) - Date.now();
+    out.textContent = left > 0 ? `(in ${formatCountdown(left)})` : '(expired)';
+  }
+}
+setInterval(tick, 1000);
+export const refreshCountdowns = tick;
+
+/** A local date and time people read, e.g. `Nov 29, 2026, 6:40 PM`. */
+export const localTime = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+let ids = 0;
+/** A fresh id for elements cloned from templates. */
+export const uniqueId = (prefix) => `${prefix}-${++ids}`;

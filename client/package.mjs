@@ -16,6 +16,15 @@ for (const f of files) {
   if (!fs.existsSync(path.join(PKG, f))) throw new Error(`pkg/${f} missing: run wasm-bindgen first`);
 }
 
+// UploadError (client/upload_error.js) reaches the glue as a wasm-bindgen snippet that the
+// glue imports; export it from the package's entry point too, so `instanceof` works.
+const glue = path.join(PKG, 'urlstash.js');
+const js = fs.readFileSync(glue, 'utf8');
+if (!/^import \{ UploadError \} from '\.\/snippets\/[^']+\/client\/upload_error\.js';$/m.test(js)) {
+  throw new Error('pkg/urlstash.js does not import UploadError from its snippet (src/client/error.rs)');
+}
+if (!/^export \{ UploadError \};$/m.test(js)) fs.writeFileSync(glue, `${js.trimEnd()}\nexport { UploadError };\n`);
+
 const manifest = {
   name: 'urlstash-client',
   version,
@@ -30,7 +39,7 @@ const manifest = {
     './urlstash_bg.wasm': './urlstash_bg.wasm',
     './package.json': './package.json',
   },
-  files: [...files, 'README.md'],
+  files: [...files, 'snippets/', 'README.md'],
   sideEffects: false,
   keywords: ['upload', 'url', 'wasm', 'cloudflare-workers', 'r2'],
 };
@@ -41,4 +50,5 @@ fs.rmSync(path.join(PKG, '.gitignore'), { force: true });
 fs.rmSync(WWW_PKG, { recursive: true, force: true });
 fs.mkdirSync(WWW_PKG, { recursive: true });
 for (const f of [...files, 'package.json']) fs.copyFileSync(path.join(PKG, f), path.join(WWW_PKG, f));
+fs.cpSync(path.join(PKG, 'snippets'), path.join(WWW_PKG, 'snippets'), { recursive: true });
 console.log(`pkg/ urlstash-client@${version} (and www/pkg/)`);

@@ -1,12 +1,20 @@
 //! The client's one error type and its conversion into the JS `Error` a promise rejects with.
 
-use js_sys::Reflect;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
 use crate::core::fields::{field_of, field_of_error, Field};
 use crate::core::Error;
 
-/// Why a client call failed. Every variant becomes a JS `Error` (name `UploadError`) with
+#[wasm_bindgen(module = "/client/upload_error.js")]
+extern "C" {
+    /// The package's exported `UploadError` class (an `Error` subclass), so callers can
+    /// test `err instanceof UploadError`.
+    type UploadError;
+    #[wasm_bindgen(constructor)]
+    fn new(message: &str, status: u16, code: u16, field: JsValue) -> UploadError;
+}
+
+/// Why a client call failed. Every variant becomes an `UploadError` (a JS `Error`) with
 /// `status`, `code`, `message` and, when one field is at fault, `field`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ClientError {
@@ -70,14 +78,7 @@ impl From<Error> for ClientError {
 
 impl From<ClientError> for JsValue {
     fn from(err: ClientError) -> Self {
-        let js = js_sys::Error::new(&err.message());
-        js.set_name("UploadError");
-        let set = |k: &str, v: JsValue| {
-            let _ = Reflect::set(&js, &JsValue::from_str(k), &v);
-        };
-        set("status", err.status().into());
-        set("code", err.code().into());
-        set("field", err.field().map_or(JsValue::NULL, |f| f.js().into()));
-        js.into()
+        let field = err.field().map_or(JsValue::NULL, |f| f.js().into());
+        UploadError::new(&err.message(), err.status(), err.code(), field).into()
     }
 }

@@ -163,8 +163,10 @@ export interface BatchResult {
 /** The request field an error concerns. */
 export type UploadErrorField = "apiKey" | "fileUrl" | "uploadPath" | "fileName" | "expectedSha256";
 
-/** What every `UploadClient` promise rejects with (`name === "UploadError"`). */
-export interface UploadError extends Error {
+/** What every `UploadClient` promise rejects with: a class the package exports, so
+ * `err instanceof UploadError` works (`err.name === "UploadError"` too). */
+export class UploadError extends Error {
+  constructor(message: string, status: number, code: number, field: UploadErrorField | null);
   name: "UploadError";
   /** HTTP status; 0 when no response arrived (network, CORS) or the options were unusable.
    * Errors caught before sending carry the status the server would have answered. */
@@ -173,5 +175,14 @@ export interface UploadError extends Error {
   code: number;
   /** The field to show the message beside, or null. */
   field: UploadErrorField | null;
+}
+
+/* `UploadClient` implements `Symbol.dispose` (`using client = new UploadClient(...)`). So
+ * that the types check under any `lib` (without `esnext.disposable` too), the symbol is
+ * declared here the way TypeScript's own lib declares it; the two declarations merge. */
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
 }
 "#;

@@ -46,18 +46,22 @@ test('package.json names the entry points, types and shipped files', () => {
 test('npm pack -> install in a scratch project -> import, type-check and upload', { timeout: 300_000 }, async () => {
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: PKG, encoding: 'utf8' }));
   const tarball = path.join(scratch, packed[0].filename);
-  assert.deepEqual(packed[0].files.map((f) => f.path).sort(),
-    ['README.md', 'package.json', 'urlstash.d.ts', 'urlstash.js', 'urlstash_bg.wasm', 'urlstash_bg.wasm.d.ts']);
+  const shipped = packed[0].files.map((f) => f.path.replace(/^snippets\/urlstash-[0-9a-f]+\//, 'snippets/*/')).sort();
+  assert.deepEqual(shipped, ['README.md', 'package.json', 'snippets/*/client/upload_error.js', 'urlstash.d.ts', 'urlstash.js',
+    'urlstash_bg.wasm', 'urlstash_bg.wasm.d.ts']);
 
   const app = path.join(scratch, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'pipe' });
 
-  // Types: a correct use compiles; a misuse (wrong option name, wrong field) does not.
-  const tscArgs = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,esnext.disposable,dom'];
+  // Types: a correct use compiles under strict tsc without skipLibCheck, with and without
+  // `esnext.disposable` in lib; a misuse (wrong option name, wrong field) does not.
+  const tscArgs = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
+  const tscDisposable = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,esnext.disposable,dom'];
   fs.writeFileSync(path.join(app, 'good.ts'), `
-import init, { UploadClient, type FileData, type UploadError, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage } from 'urlstash-client';
+import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage } from 'urlstash-client';
+export function dispose(c: UploadClient): void { c[Symbol.dispose](); c.free(); }
 export async function main(): Promise<string> {
   await init();
   const options: UploadClientOptions = { baseUrl: 'https://files.example.com', apiKey: 'k' };
@@ -77,9 +81,10 @@ export async function main(): Promise<string> {
     const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length;
     return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total;
   } catch (e) {
-    const err = e as UploadError;
-    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | null = err.field;
-    return \`\${err.status} \${err.code} \${err.message} \${field}\`;
+    if (!(e instanceof UploadError)) throw e;
+    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | null = e.field;
+    const named: 'UploadError' = e.name;
+    return \`\${e.status} \${e.code} \${e.message} \${field} \${named}\`;
   }
 }
 `);
@@ -96,6 +101,8 @@ export const g = client.deleteFile('file_1').then((r) => r.fileId);
 `);
   const good = await run(TSC, [...tscArgs, 'good.ts'], { cwd: app });
   assert.equal(good.code, 0, good.out);
+  const disposable = await run(TSC, [...tscDisposable, 'good.ts'], { cwd: app });
+  assert.equal(disposable.code, 0, disposable.out);
   const bad = await run(TSC, [...tscArgs, 'bad.ts'], { cwd: app });
   assert.notEqual(bad.code, 0, 'tsc must reject misuse');
   assert.match(bad.out, /fileURL/);
@@ -109,7 +116,7 @@ export const g = client.deleteFile('file_1').then((r) => r.fileId);
   fs.writeFileSync(path.join(app, 'use.mjs'), `
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { initSync, UploadClient } from 'urlstash-client';
+import { initSync, UploadClient, UploadError } from 'urlstash-client';
 initSync({ module: fs.readFileSync(new URL(import.meta.resolve('urlstash-client/urlstash_bg.wasm'))) });
 const [base, key, fileUrl] = process.argv.slice(2);
 const client = new UploadClient({ baseUrl: base, apiKey: key });
@@ -117,7 +124,7 @@ const health = await client.health();
 const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 'dot.png' });
 let error;
 try { await new UploadClient({ baseUrl: base, apiKey: 'nope' }).uploadFromUrl({ fileUrl }); }
-catch (e) { error = { name: e.name, status: e.status, code: e.code, message: e.message, field: e.field, isError: e instanceof Error }; }
+catch (e) { error = { name: e.name, status: e.status, code: e.code, message: e.message, field: e.field, isError: e instanceof Error, isUploadError: e instanceof UploadError }; }
 const info = await client.getFile(data.file_id);
 const listed = (await client.listFiles({ uploadPath: 'pkg' })).files.map((f) => f.file_id);
 const served = Buffer.from(await (await fetch(data.download_url)).arrayBuffer()).toString('base64');
@@ -132,7 +139,7 @@ console.log(JSON.stringify({ health, data, error, info, listed, served, deleted 
   assert.equal(data.mime_type, 'image/png');
   assert.equal(data.file_size, bytes.length);
   assert.equal(sha256(Buffer.from(served, 'base64')), sha256(bytes));
-  assert.deepEqual(error, { name: 'UploadError', status: 401, code: 401, message: 'invalid API key', field: 'apiKey', isError: true });
+  assert.deepEqual(error, { name: 'UploadError', status: 401, code: 401, message: 'invalid API key', field: 'apiKey', isError: true, isUploadError: true });
   assert.deepEqual(info, data);
   assert.ok(listed.includes(data.file_id), listed.join());
   assert.deepEqual(deleted, { file_id: data.file_id, deleted: true });

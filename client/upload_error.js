@@ -1,0 +1,15 @@
+// The error every UploadClient promise rejects with: a real class, exported by the package,
+// so `err instanceof UploadError` works. Constructed by the client's Rust code
+// (src/client/error.rs imports this module; wasm-bindgen ships it under snippets/).
+export class UploadError extends Error {
+  constructor(message, status, code, field) {
+    super(message);
+    this.name = 'UploadError';
+    /** HTTP status; 0 when no response arrived or the options were unusable. */
+    this.status = status;
+    /** The envelope's `code` (equal to the HTTP status); 0 like `status`. */
+    this.code = code;
+    /** The option the error concerns (to show the message beside it), or null. */
+    this.field = field;
+  }
+}

@@ -45,7 +45,7 @@ form.addEventListener('submit', async (event) => {
     $('key-status').textContent = `Created ${key.key_id}.`;
     form.reset();
     body.prepend(row(key));
-    $('keys-empty').hidden = true;
+    counted();
   } catch (err) {
     showError(err, formFields(), $('key-error'));
   } finally {
@@ -79,11 +79,17 @@ async function load({ append = false } = {}) {
     if (append) body.append(...rows);
     else body.replaceChildren(...rows);
     more.hidden = !cursor;
-    $('keys-empty').hidden = body.children.length > 0;
-    status.textContent = `${body.children.length} key${body.children.length === 1 ? '' : 's'}.`;
+    counted();
   } catch (err) {
     showError(err, { adminToken: inputs.adminToken }, errorBanner);
   }
+}
+
+/** The empty note and the count line, after the rows changed. */
+function counted() {
+  const n = body.children.length;
+  $('keys-empty').hidden = n > 0;
+  status.textContent = `${n}${more.hidden ? '' : '+'} key${n === 1 ? '' : 's'} listed.`;
 }
 
 const td = (text, label) => {
@@ -167,8 +173,8 @@ function row(key) {
       await admin('DELETE', `/${key.key_id}`);
       const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
       tr.remove();
+      counted();
       status.textContent = `Revoked ${key.name}: it is refused from now on.`;
-      $('keys-empty').hidden = body.children.length > 0;
       (sibling?.querySelector('.danger') ?? $('key-name')).focus();
     } catch (err) {
       revoke.disabled = false;

@@ -295,7 +295,8 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.locator('#keys-tab a').press('Enter');
   await page.locator('#view-keys:not([hidden])').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.adminToken')), ADMIN);
-  await page.locator('#keys-status').filter({ hasText: /keys?\.$/ }).waitFor();
+  await page.locator('#keys-status').filter({ hasText: /keys? listed\.$/ }).waitFor();
+  assert.ok(await page.locator('#keys-more').isHidden(), 'one page of keys: no More button');
 
   // A bad name: the envelope's words beside the name field.
   await page.locator('#key-name').fill(' ');

@@ -31,7 +31,7 @@ export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 .PHONY: help tools build pkg dev seed-dev-key dev-vars key test test-host test-http test-browser test-api test-load test-keys chromium fuzz clean
 
 help:
-	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (demo page at /) with a seeded dev key"
+	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (web app at /) with a seeded dev key"
 	@echo "make test    run every test tier (host; HTTP; browser; schemathesis; load)"
 	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
@@ -121,7 +121,7 @@ dev-vars:
 # Also serves samples/ on 127.0.0.1:$(SAMPLE_PORT) (stopped with the Worker), the one private
 # origin the dev Worker may fetch; WRANGLER_ARGS come last and can override it.
 dev: tools build seed-dev-key dev-vars
-	@echo "urlstash on http://127.0.0.1:$(PORT) (demo page at /)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
+	@echo "urlstash on http://127.0.0.1:$(PORT) (web app at /)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
 	@echo "sample origin on http://127.0.0.1:$(SAMPLE_PORT)/sample.png"
 	@python3 -m http.server --bind 127.0.0.1 --directory samples $(SAMPLE_PORT) >/dev/null 2>&1 & sample=$$!; \
 	trap 'kill $$sample 2>/dev/null' EXIT INT TERM; \
@@ -169,7 +169,7 @@ chromium:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 
 test-browser: build chromium
-	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, demo page)"
+	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, Vite, web app)"
 	node --test --test-concurrency=1 tests/browser/
 
 test-api: build $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)

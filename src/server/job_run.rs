@@ -121,54 +121,31 @@ impl Run<'_> {
             return Err(err);
         }
         let ranged = body.ranged.clone();
-        let mut transfer = Transfer {
-            prepared: prepared.clone(),
-            ranged: None,
-            upload_id: None,
-            reserved_ms: now,
-        };
+        // Recorded at once: whatever happens next, this reservation is given back.
+        let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now };
+        record.transfer = Some(transfer.clone());
+        save(self.storage, record).await?;
         let key = layout::object_key(&prepared.file_id);
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &prepared, expected.as_deref());
         match ranged {
             Some(ranged) if !Plan::new(ranged.total).single() => {
                 let upload = target.create_multipart().await?;
-                transfer.ranged = Some(RangedSource {
-                    url: ranged.url.to_string(),
-                    validator: ranged.validator.clone(),
-                    total: ranged.total,
-                });
-                transfer.upload_id = Some(
-                    upload
-                        .upload_id()
-                        .map_err(|e| Error::internal(describe(&e)))?,
-                );
+                transfer.ranged = Some(RangedSource { url: ranged.url.to_string(), validator: ranged.validator.clone(), total: ranged.total });
+                transfer.upload_id = Some(upload.upload_id().map_err(|e| Error::internal(describe(&e)))?);
                 record.transfer = Some(transfer.clone());
                 save(self.storage, record).await?;
                 let source = Source::new(self.origin, &ranged, Some(self.received));
                 let first = Cursor::from_probe(&source, body, Plan::new(ranged.total).part(0).1)?;
-                self.lanes(
-                    record,
-                    &transfer,
-                    &target,
-                    &source,
-                    &upload,
-                    Some(first),
-                    BTreeMap::new(),
-                )
-                .await
+                self.lanes(record, &transfer, &target, &source, &upload, Some(first), BTreeMap::new()).await
             }
             Some(ranged) => {
-                record.transfer = Some(transfer.clone());
-                save(self.storage, record).await?;
                 let source = Source::new(self.origin, &ranged, Some(self.received));
                 let cursor = Cursor::from_probe(&source, body, ranged.total)?;
                 let stored = put_whole(&target, cursor, ranged.total).await?;
                 self.commit(record, &transfer.prepared, stored).await
             }
             None => {
-                record.transfer = Some(transfer.clone());
-                save(self.storage, record).await?;
                 let store = R2Store {
                     bucket: &self.services.bucket,
                     origin: self.origin,

@@ -19,8 +19,9 @@ const formError = $('stash-error');
 const results = $('results');
 
 /** The inputs by the client's option names (an UploadError's `field`). Link options are
- * the `[data-option]` inputs of #link-options: `data-kind="number"` sends a number,
- * `checkbox` sends `true` when checked; others send their text when not blank. */
+ * the `[data-option]` controls of #link-options, read by their `data-kind`: `number` sends
+ * a number (a select's value too), `checkbox` sends `true` when checked, `headers` sends
+ * `Name: value` lines as an object; others send their text. Blank ones are left out. */
 const fields = () => {
   const byName = { apiKey: inputs.apiKey, fileUrl: urls };
   for (const input of form.querySelectorAll('[data-field]')) byName[input.dataset.field] = input;
@@ -28,6 +29,18 @@ const fields = () => {
   return byName;
 };
 $('link-options').hidden = !$('link-options').querySelector('[data-option]');
+
+/** `Name: value` lines -> `{ Name: 'value' }` (a line without a colon is sent as a name
+ * with an empty value, for the server to refuse in its own words). */
+function headerLines(text) {
+  const headers = {};
+  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const at = line.indexOf(':');
+    if (at < 0) headers[line] = '';
+    else headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return headers;
+}
 
 /** Every option but the URL, as `uploadFromUrl` takes them; blank ones left out. */
 function sharedOptions() {
@@ -38,7 +51,8 @@ function sharedOptions() {
     if (kind === 'checkbox') {
       if (input.checked) options[name] = true;
     } else if (input.value.trim() !== '') {
-      options[name] = kind === 'number' ? Number(input.value) : input.value.trim();
+      const text = input.value.trim();
+      options[name] = kind === 'number' ? Number(text) : kind === 'headers' ? headerLines(text) : text;
     }
   }
   return options;
@@ -195,6 +209,19 @@ export function resultCard(data) {
     preview.append(el);
     preview.hidden = false;
   }
+  // Link options (issue 14), when the file has them.
+  const facts = card.querySelector('.facts');
+  const fact = (term, value) => {
+    const div = document.createElement('div');
+    const dt = document.createElement('dt');
+    const dd = document.createElement('dd');
+    dt.textContent = term;
+    dd.textContent = value;
+    div.append(dt, dd);
+    facts.append(div);
+  };
+  if (data.max_downloads != null) fact('Downloads', `${data.downloads ?? 0} of ${data.max_downloads}`);
+  if (data.private) fact('Links', 'Private: signed, they stop working when the signature expires');
   card.dataset.fileId = data.file_id;
   queueMicrotask(refreshCountdowns);
   return card;

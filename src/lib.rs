@@ -60,10 +60,13 @@
 //!   - `files.rs`: serving `file_url` and `download_url`. `manage.rs`: file info, delete,
 //!     list, usage. `admin.rs`: the keys API. `batch.rs`: batch upload.
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
-//!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types.
+//!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types of the
+//!     options and the batch union (the answers' types are generated from the core's serde
+//!     types by `tsify`).
 //!   - `options.rs`: JS options read and checked with the server's own validation.
 //!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
-//!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> JS `UploadError`.
+//!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> the package's
+//!     `UploadError` class (`client/upload_error.js`).
 //!   - `jobs.rs`: `waitForJob`'s polling.
 
 pub mod core;

@@ -1,4 +1,7 @@
-//! The package's hand-written TypeScript types, emitted into the generated `.d.ts`.
+//! The package's TypeScript types for what JS passes in (options) and the shapes serde
+//! cannot say (the batch's union on `success`, `UploadError`); the answers' types
+//! (`FileData`, `DeletedFile`, `FileList`, `Usage`, `Job`, `JobState`, `JobFailure`) are
+//! generated from the core's serde types by `tsify`.
 
 use wasm_bindgen::prelude::*;
 
@@ -25,41 +28,6 @@ export interface UploadOptions {
   expectedSha256?: string;
 }
 
-/** The stored file, as the API's `data` (field names as on the wire, snake_case). */
-export interface FileData {
-  /** Unique id, `file_` + 32 hex digits. */
-  file_id: string;
-  /** Stored name. */
-  file_name: string;
-  /** Name the origin gave the file (or the URL's last segment). */
-  original_name: string;
-  /** Size in bytes. */
-  file_size: number;
-  /** Detected MIME type, e.g. `image/png`. */
-  mime_type: string;
-  /** Folder the file is stored under. */
-  upload_path: string;
-  /** Serves the file inline (when its type is safe to show). */
-  file_url: string;
-  /** Serves the file as an attachment. */
-  download_url: string;
-  /** Upload time, ISO 8601. */
-  upload_time: string;
-  /** Expiry time, ISO 8601; the links answer 404 afterwards. */
-  expires_at: string;
-  /** SHA-256 of the stored bytes, lowercase hex (null only for files stored before
-   * checksums were kept). */
-  sha256: string | null;
-}
-
-/** `deleteFile(...)`'s answer (wire names, snake_case, like `FileData`). */
-export interface DeletedFile {
-  /** The id that was deleted. */
-  file_id: string;
-  /** Always `true` (a file that cannot be deleted rejects instead). */
-  deleted: boolean;
-}
-
 /** Options of `listFiles(...)`. */
 export interface ListOptions {
   /** Only files in this folder and below, e.g. `images`. */
@@ -78,33 +46,6 @@ export interface UploadClient {
   listFiles(): Promise<FileList>;
 }
 
-/** A page of `listFiles(...)`. */
-export interface FileList {
-  files: FileData[];
-  /** Pass to `listFiles({ cursor })` for the next page; `null` on the last one. */
-  cursor: string | null;
-}
-
-/** `usage()`'s answer: the key, what it holds and its limits (wire names, snake_case). */
-export interface Usage {
-  /** The key's id, e.g. `k_08a47fdbd1ac7598a42c8805`. */
-  key_id: string;
-  /** The key's name. */
-  name: string;
-  /** Bytes of the live files. */
-  bytes: number;
-  /** Number of live files. */
-  files: number;
-  /** Bytes reserved by uploads in progress. */
-  reserved_bytes: number;
-  /** Uploads in progress. */
-  reserved_files: number;
-  /** Most bytes the key may hold at once. */
-  max_bytes: number;
-  /** Most files the key may hold at once. */
-  max_files: number;
-}
-
 /** Options of `startUpload(...)`: an upload's options, and where to POST the job's final
  * status (the key needs a webhook secret, issued by the admin API). */
 export interface StartUploadOptions extends UploadOptions {
@@ -117,27 +58,6 @@ export interface WaitOptions {
   intervalMs?: number;
   /** Called with the job after every poll (its `bytes_received` and `total_bytes`). */
   onProgress?: (job: Job) => void;
-}
-
-/** A background job (wire names, snake_case, like `FileData`). */
-export interface Job {
-  /** `job_` + 32 hex digits. */
-  job_id: string;
-  state: "queued" | "downloading" | "storing" | "succeeded" | "failed" | "canceled";
-  /** The URL the job fetches. */
-  file_url: string;
-  /** Bytes received so far (after a restart of the service, it goes on from the parts
-   * already stored, so it may step back by those that were in flight). */
-  bytes_received: number;
-  /** The file's size, once the origin told it. */
-  total_bytes: number | null;
-  created_at: string;
-  started_at: string | null;
-  updated_at: string;
-  /** The stored file, once `succeeded`. */
-  result: FileData | null;
-  /** Why it failed (the status and message the upload would have had), once `failed`. */
-  error: { code: number; msg: string } | null;
 }
 
 /** `waitForJob(jobId)` without options. */
@@ -159,6 +79,12 @@ export interface BatchResult {
   /** One envelope per item, in the order of the request. */
   results: BatchItemResult[];
 }
+
+/** The answers' types under the names the package has always used (generated from the
+ * core's `FileDeleted`, `UsageReport` and `JobStatus`). */
+export type DeletedFile = FileDeleted;
+export type Usage = UsageReport;
+export type Job = JobStatus;
 
 /** The request field an error concerns. */
 export type UploadErrorField = "apiKey" | "fileUrl" | "uploadPath" | "fileName" | "expectedSha256";

@@ -38,27 +38,43 @@ impl Envelope<()> {
 }
 
 /// The stored file as the API reports it: the seed schema's ten fields and `sha256`.
+// With the `client` feature, `tsify` generates the package's TypeScript `FileData` from this
+// (its doc comments become the JSDoc), like the other answers' types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct FileData {
+    /// Unique id, `file_` + 32 hex digits.
     pub file_id: String,
+    /// Stored name.
     pub file_name: String,
+    /// Name the origin gave the file (or the URL's last segment).
     pub original_name: String,
+    /// Size in bytes.
     pub file_size: u64,
+    /// Detected MIME type, e.g. `image/png`.
     pub mime_type: String,
+    /// Folder the file is stored under.
     pub upload_path: String,
+    /// Serves the file inline (when its type is safe to show).
     pub file_url: String,
+    /// Serves the file as an attachment.
     pub download_url: String,
+    /// Upload time, ISO 8601.
     pub upload_time: String,
+    /// Expiry time, ISO 8601; the links answer 404 afterwards.
     pub expires_at: String,
     /// SHA-256 of the stored bytes, lowercase hex (null only for files stored before
     /// checksums were kept).
     pub sha256: Option<String>,
 }
 
-/// `DELETE /api/v1/files/{file_id}`'s `data`.
+/// `DELETE /api/v1/files/{file_id}`'s `data` (TypeScript: `FileDeleted`, alias `DeletedFile`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct FileDeleted {
+    /// The id that was deleted.
     pub file_id: String,
+    /// Always `true` (a file that cannot be deleted is an error instead).
     pub deleted: bool,
 }
 

@@ -21,6 +21,7 @@ pub const MAX_LISTED_JOBS: u32 = 100;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Accepted, not started yet.
@@ -46,8 +47,11 @@ impl JobState {
 
 /// Why a job failed: the status and message its upload would have been answered with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct JobFailure {
+    /// The HTTP status the upload would have had.
     pub code: u16,
+    /// Its message.
     pub msg: String,
 }
 
@@ -60,23 +64,29 @@ impl From<&Error> for JobFailure {
     }
 }
 
-/// A job as `GET /api/v1/jobs/{job_id}` answers it (and as its webhook delivers it).
+/// A job as `GET /api/v1/jobs/{job_id}` answers it (and as its webhook delivers it);
+/// TypeScript: `JobStatus`, alias `Job`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct JobStatus {
+    /// `job_` + 32 hex digits.
     pub job_id: String,
     pub state: JobState,
     /// The URL the job fetches.
     pub file_url: String,
-    /// Bytes received from the origin so far (never counted twice when a range resumes).
+    /// Bytes received from the origin so far (never counted twice when a range resumes;
+    /// after a restart of the service it goes on from the parts already stored, so it may
+    /// step back by those that were in flight).
     pub bytes_received: u64,
     /// The file's size once the origin told it.
     pub total_bytes: Option<u64>,
+    /// ISO 8601, like the other times.
     pub created_at: String,
     pub started_at: Option<String>,
     pub updated_at: String,
     /// The stored file, once `succeeded`.
     pub result: Option<FileData>,
-    /// Why it failed, once `failed`.
+    /// Why it failed (the status and message the upload would have had), once `failed`.
     pub error: Option<JobFailure>,
 }
 

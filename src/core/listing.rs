@@ -20,8 +20,10 @@ const MAX_CURSOR_BYTES: usize = 4096;
 
 /// A page of `GET /api/v1/files`: the files and the cursor of the next page, if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct FileList {
     pub files: Vec<FileData>,
+    /// Pass to `listFiles({ cursor })` for the next page; `null` on the last one.
     pub cursor: Option<String>,
 }
 

@@ -22,15 +22,25 @@ pub struct Usage {
 /// `GET /api/v1/usage`: who the key is, what it holds and its limits, in one flat object.
 /// (Spelled out rather than `#[serde(flatten)]`, which would pull serde's buffering
 /// deserializer into the browser client.)
+/// (TypeScript: `UsageReport`, alias `Usage`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct UsageReport {
+    /// The key's id, e.g. `k_08a47fdbd1ac7598a42c8805`.
     pub key_id: String,
+    /// The key's name.
     pub name: String,
+    /// Bytes of the live files.
     pub bytes: u64,
+    /// Number of live files.
     pub files: u64,
+    /// Bytes reserved by uploads in progress.
     pub reserved_bytes: u64,
+    /// Uploads in progress.
     pub reserved_files: u64,
+    /// Most bytes the key may hold at once.
     pub max_bytes: u64,
+    /// Most files the key may hold at once.
     pub max_files: u64,
 }
 

@@ -166,6 +166,12 @@ function row(key) {
       revoke.dataset.confirm = 'true';
       revoke.textContent = 'Confirm revoke';
       revoke.setAttribute('aria-label', `Confirm revoke of ${key.name}`);
+      setTimeout(() => {
+        if (!revoke.isConnected || revoke.disabled) return;
+        revoke.dataset.confirm = '';
+        revoke.textContent = 'Revoke';
+        revoke.setAttribute('aria-label', `Revoke ${key.name}`);
+      }, 5000);
       return;
     }
     revoke.disabled = true;

@@ -1,7 +1,7 @@
 // The Stash view: one URL or many (one per line) as an upload, a batch (20 items per
 // request) or background jobs with live progress; a card per URL, in order, where its
 // result or its error shows.
-import { $, banner, clearErrors, clearOnInput, fieldError, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
+import { $, clearErrors, clearOnInput, fieldError, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
 import { client, inputs, ready } from './session.js';
 import { formatBytes, formatProgress } from './format.js';
 import { refreshUsage } from './files.js';
@@ -197,7 +197,14 @@ export function resultCard(data) {
   const kind = data.mime_type.split('/')[0];
   const preview = card.querySelector('.preview');
   const media = { image: 'img', video: 'video', audio: 'audio' }[kind];
-  if (media) {
+  if (media && data.max_downloads != null) {
+    // Loading a preview would use up one of the file's counted downloads.
+    const note = document.createElement('p');
+    note.className = 'hint';
+    note.textContent = 'No preview: it would use one of the file’s downloads.';
+    preview.append(note);
+    preview.hidden = false;
+  } else if (media) {
     const el = document.createElement(media);
     el.src = data.file_url;
     if (media === 'img') el.alt = `Preview of ${data.file_name}`;

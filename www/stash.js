@@ -111,12 +111,15 @@ async function uploadMany(lines, options) {
   const c = client();
   let stored = 0;
   let failed = 0;
+  let first = null; // this submission's first card, focused at the end
   try {
     for (let at = 0; at < lines.length; at += BATCH_ITEMS) {
       const chunk = lines.slice(at, at + BATCH_ITEMS);
       const batch = await c.uploadFromUrls(chunk.map((fileUrl) => ({ fileUrl, ...options })));
       batch.results.forEach((r, i) => {
-        results.append(r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1));
+        const card = r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1);
+        first ??= card;
+        results.append(card);
       });
       stored += batch.succeeded;
       failed += batch.failed;
@@ -133,7 +136,7 @@ async function uploadMany(lines, options) {
   if (failed) {
     fieldError(urls, `${failed} of ${lines.length} URLs were not stored: see ${failed === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
   }
-  results.querySelector('.failed')?.focus() ?? results.firstElementChild?.focus();
+  first?.focus();
   refreshUsage();
 }
 

@@ -175,6 +175,7 @@ test('Stash: three URLs with one bad give two results and the error in its place
   assert.match(await cards.nth(1).locator('.eyebrow').textContent(), new RegExp(`Line 2: not stored \\(${direct.status}\\)`));
   assert.match(await page.locator('#file-urls-error').textContent(), /1 of 3 URLs were not stored/);
   assert.ok(await cards.nth(2).locator('.preview audio').count(), 'audio gets a player');
+  assert.equal(await cards.nth(0).evaluate((card) => card === document.activeElement), true, 'focus on the first card');
   await capture('stash');
 
   // A bad key and a file name for several URLs: beside their fields, in the envelope's words.

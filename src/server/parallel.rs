@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use futures_util::future::try_join_all;
+use futures_util::future::{join, try_join_all};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
@@ -202,11 +202,16 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             };
             let part = cursor.read_all().await?;
             drop(cursor);
-            self.store(index, &part).await?;
-            if self.digest.borrow().is_some() {
-                self.unhashed.borrow_mut().insert(index, part);
-                self.hash_in_order().await?;
-            }
+            // Hashing is CPU in this isolate: it runs while R2 takes the part.
+            let hashing = async {
+                if self.digest.borrow().is_some() {
+                    self.unhashed.borrow_mut().insert(index, part.clone());
+                    self.hash_in_order().await?;
+                }
+                Ok::<(), Error>(())
+            };
+            let (stored, hashed) = join(self.store(index, &part), hashing).await;
+            stored.and(hashed)?;
         }
     }
 

@@ -54,6 +54,14 @@ pub enum Error {
     /// The key's quota cannot take this upload; the message states the quota and usage.
     #[error("{0}")]
     QuotaExceeded(String),
+    /// Over the key's request rate (not its quota): retry after `retry_after_secs`.
+    #[error("rate limit exceeded: this key may make at most {limit} upload requests per minute; retry after {retry_after_secs} s")]
+    RateLimited { limit: u32, retry_after_secs: u32 },
+    /// A private file asked for without a valid link signature.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("private links are disabled: the LINK_SECRET secret is not set")]
+    LinksDisabled,
     #[error("no such API key")]
     KeyNotFound,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
@@ -73,13 +81,14 @@ impl Error {
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_) => 400,
             Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
             Error::RouteNotFound | Error::FileNotFound | Error::KeyNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } => 422,
-            Error::QuotaExceeded(_) => 429,
+            Error::QuotaExceeded(_) | Error::RateLimited { .. } => 429,
             Error::TooManyRedirects(_)
             | Error::OriginStatus(_)
             | Error::OriginUnreachable
@@ -87,7 +96,7 @@ impl Error {
             | Error::OriginChanged => 502,
             Error::OriginTimeout { .. } => 504,
             Error::Internal(_) => 500,
-            Error::AdminDisabled => 503,
+            Error::AdminDisabled | Error::LinksDisabled => 503,
         }
     }
 
@@ -119,6 +128,9 @@ impl Error {
             | Error::RedirectRejected(_)
             | Error::RangeNotSatisfiable { .. }
             | Error::QuotaExceeded(_)
+            | Error::RateLimited { .. }
+            | Error::Forbidden(_)
+            | Error::LinksDisabled
             | Error::KeyNotFound
             | Error::AdminDisabled
             | Error::Internal(_) => None,

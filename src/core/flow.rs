@@ -4,11 +4,13 @@
 use url::Url;
 
 use super::authority_wire::{FileRow, Reservation};
-use super::clock::{expires_at_ms, iso8601};
+use super::clock::expires_at_ms;
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
 use super::keys::KeyRecord;
+use super::links::{ttl_secs, LinkOptions, LinkSecret};
+use super::listing::file_data;
 use super::request::UploadRequest;
 use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
@@ -28,6 +30,8 @@ pub struct UploadContext<'a> {
     /// The base of `file_url` and `download_url`.
     pub base_url: &'a Url,
     pub now_ms: i64,
+    /// Signs a private file's links (`None`: private links are disabled).
+    pub link_secret: Option<&'a LinkSecret>,
 }
 
 /// Runs one upload. Its bytes go under their own new key, so a failure never touches the
@@ -45,6 +49,10 @@ where
     A: FileAuthority,
 {
     let config = ctx.config;
+    let ttl = ttl_secs(req.expires_in, config.ttl_secs, ctx.owner.max_ttl_secs)?;
+    if req.private && ctx.link_secret.is_none() {
+        return Err(Error::LinksDisabled);
+    }
     let (url, fetched) = fetch_following_redirects(req.file_url, ctx.policy, origin).await?;
     let Fetched { content_length, content_type, content_disposition, mut body, .. } = fetched;
     if content_length.is_some_and(|len| len > config.max_file_bytes) {
@@ -63,13 +71,16 @@ where
     let file_name = req.file_name.unwrap_or_else(|| ids::generated_name(mime::extension(&mime_type)));
     let file_id = ids::file_id();
     let object_key = layout::object_key(&file_id);
-    let expires_ms = expires_at_ms(ctx.now_ms, config.ttl_secs);
+    let expires_ms = expires_at_ms(ctx.now_ms, ttl);
+    let options = LinkOptions { max_downloads: req.max_downloads, downloads: 0, private: req.private };
     let meta = ObjectMeta {
         owner: ctx.owner.id.clone(),
         original_name: original_name.clone(),
         mime_type: mime_type.clone(),
         upload_ms: ctx.now_ms,
         expires_ms,
+        counted: options.max_downloads.is_some(),
+        private: options.private,
     };
 
     // Headers are known, nothing is stored yet. A small body is stored first and checked
@@ -106,15 +117,15 @@ where
     };
     let row = FileRow {
         file_id: file_id.clone(),
-        upload_path: upload_path.clone(),
-        file_name: file_name.clone(),
+        upload_path,
+        file_name,
         size: file_size,
-        mime_type: mime_type.clone(),
-        original_name: original_name.clone(),
+        mime_type,
+        original_name,
         upload_ms: ctx.now_ms,
         expires_ms,
-        sha256: Some(sha256.clone()),
-        options: None,
+        sha256: Some(sha256),
+        options: options.to_json(),
     };
     if let Err(err) = authority.commit(&row).await {
         // A refusal cleaned up already; an internal failure may have lost the answer of a
@@ -125,19 +136,7 @@ where
         return Err(err);
     }
 
-    Ok(FileData {
-        file_url: layout::file_url(ctx.base_url, &ctx.owner.id, &upload_path, &file_name),
-        download_url: layout::download_url(ctx.base_url, &file_id),
-        file_id,
-        file_name,
-        original_name,
-        file_size,
-        mime_type,
-        upload_path,
-        upload_time: iso8601(ctx.now_ms),
-        expires_at: iso8601(expires_ms),
-        sha256: Some(sha256),
-    })
+    Ok(file_data(ctx.base_url, &ctx.owner.id, &row, ctx.link_secret))
 }
 
 /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked

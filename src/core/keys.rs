@@ -25,6 +25,13 @@ pub struct KeyRecord {
     pub max_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_files: Option<u64>,
+    /// The longest a file of this key lives, in seconds, when lower than `FILE_TTL_SECONDS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl_secs: Option<u64>,
+    /// Upload requests per minute (a tier of `core::rate_limit`; 0: none); `None` takes
+    /// `DEFAULT_RATE_LIMIT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
 }
 
 /// A new API key: [`KEY_PREFIX`] and 32 random bytes, URL-safe base64 (46 characters).
@@ -117,6 +124,8 @@ mod tests {
             disabled,
             max_bytes: None,
             max_files: None,
+            max_ttl_secs: None,
+            rate_limit: None,
         };
         assert_eq!(check_record(Some(rec("k_1", false))).unwrap().id, "k_1");
         let cases = [

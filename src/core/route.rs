@@ -9,6 +9,7 @@ use super::layout::{name_from_path, FileName, DOWNLOAD_ROUTE};
 const FILES_ROUTE: &str = "/api/v1/files/";
 /// Prefix of one key's admin routes (`/api/v1/admin/keys/{key_id}`).
 const ADMIN_KEY_ROUTE: &str = "/api/v1/admin/keys/";
+const LINK_SUFFIX: &str = "/link";
 
 /// A request's destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub enum Route {
     FileInfo { file_id: String },
     /// `DELETE /api/v1/files/{file_id}`.
     DeleteFile { file_id: String },
+    /// Fresh signed links of a private file.
+    Link { file_id: String },
     /// `GET|POST /api/v1/admin/keys`.
     ListKeys,
     CreateKey,
@@ -59,6 +62,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/files"),
     ("GET", "/api/v1/files/{file_id}"),
     ("DELETE", "/api/v1/files/{file_id}"),
+    ("POST", "/api/v1/files/{file_id}/link"),
     ("GET", "/api/v1/admin/keys"),
     ("POST", "/api/v1/admin/keys"),
     ("GET", "/api/v1/admin/keys/{key_id}"),
@@ -113,6 +117,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE) {
                 readable(method)?;
                 return if is_file_id(id) { Ok(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
+            }
+            if let Some(id) = path.strip_prefix(FILES_ROUTE).and_then(|rest| rest.strip_suffix(LINK_SUFFIX)).filter(|id| !id.contains('/')) {
+                if method != "POST" {
+                    return Err(Error::MethodNotAllowed { allow: "POST" });
+                }
+                return if is_file_id(id) { Ok(Route::Link { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
             }
             if let Some(id) = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/')) {
                 if !matches!(method, "GET" | "DELETE") {
@@ -174,6 +184,7 @@ mod tests {
     fn routes() {
         let download = format!("/api/v1/files/download/{ID}");
         let file = format!("/api/v1/files/{ID}");
+        let link = format!("{file}/link");
         let cases: Vec<(&str, &str, Result<Route, Error>)> = vec![
             ("GET", "/api/v1/health", Ok(Route::Health)),
             ("HEAD", "/api/v1/health", Ok(Route::Health)),
@@ -202,6 +213,9 @@ mod tests {
             ("GET", &file, Ok(Route::FileInfo { file_id: ID.into() })),
             ("DELETE", &file, Ok(Route::DeleteFile { file_id: ID.into() })),
             ("PUT", &file, Err(Error::MethodNotAllowed { allow: "GET, DELETE" })),
+            ("POST", &link, Ok(Route::Link { file_id: ID.into() })),
+            ("GET", &link, Err(Error::MethodNotAllowed { allow: "POST" })),
+            ("POST", "/api/v1/files/file_nope/link", Err(Error::FileNotFound)),
             ("GET", "/api/v1/files/file_nope", Err(Error::FileNotFound)),
             ("DELETE", "/api/v1/files/upload", Err(Error::FileNotFound)),
             ("GET", "/api/v1/files/a/b", Err(Error::RouteNotFound)),

@@ -16,7 +16,7 @@ use error::ClientError;
 use options::Settings;
 
 use crate::core::batch::BatchData;
-use crate::core::envelope::{Envelope, FileData, FileDeleted};
+use crate::core::envelope::{Envelope, FileData, FileDeleted, SignedLinks};
 use crate::core::quota::UsageReport;
 use crate::core::listing::FileList;
 
@@ -71,6 +71,18 @@ impl UploadClient {
         self.run(|| Ok((Some(Call::file(Method::Delete, options::file_id(&file_id)?)), Reply::Deleted)))
     }
 
+    /// Fresh signed links of one of the caller's private files, valid for `expiresIn`
+    /// seconds (at most the file's own life; default: until the file expires). A public
+    /// file's links are answered as they are.
+    #[wasm_bindgen(js_name = mintLinks, unchecked_return_type = "Promise<SignedLinks>")]
+    pub fn mint_links(
+        &self,
+        #[wasm_bindgen(js_name = fileId)] file_id: String,
+        #[wasm_bindgen(unchecked_param_type = "LinkOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::link(options::file_id(&file_id)?, options::link_body(options)?)), Reply::Links)))
+    }
+
     /// A page of the caller's live files, optionally under `uploadPath`; pass the
     /// answer's `cursor` for the next page (`null` on the last one). The options may be
     /// left out (TypeScript: the `listFiles()` overload in types.rs).
@@ -100,6 +112,7 @@ enum Reply {
     Deleted,
     List,
     Usage,
+    Links,
     /// The batch's items refused before sending, to put back in their places.
     Batch(Vec<Option<Envelope<FileData>>>),
 }
@@ -130,6 +143,7 @@ async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>
         Reply::Deleted => to_js(&api::data_as::<FileDeleted>(sent(data)?)?),
         Reply::List => to_js(&api::data_as::<FileList>(sent(data)?)?),
         Reply::Usage => to_js(&api::data_as::<UsageReport>(sent(data)?)?),
+        Reply::Links => to_js(&api::data_as::<SignedLinks>(sent(data)?)?),
         Reply::Batch(refused) => {
             let answered = data.map(api::data_as::<BatchData>).transpose()?;
             to_js(&api::merge_batch(refused, answered)?)

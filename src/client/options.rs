@@ -1,5 +1,7 @@
 //! The option objects the JS API takes, read from JS values and checked before any request.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -9,6 +11,7 @@ use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::ids::is_file_id;
 use crate::core::keys::bearer_token;
+use crate::core::links::parse_link_request;
 use crate::core::listing::parse_list_query;
 use crate::core::request::parse_upload_with;
 use crate::core::Error;
@@ -22,7 +25,9 @@ struct ClientOptions {
     api_key: String,
 }
 
-/// `uploadFromUrl({ fileUrl, uploadPath?, fileName?, expectedSha256? })`.
+/// `uploadFromUrl({ fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?,
+/// maxDownloads?, private?, originHeaders? })`. Numbers are read as any number, so 60.5 gets
+/// the server's own 400, not a type error.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UploadOptions {
@@ -31,6 +36,28 @@ struct UploadOptions {
     file_name: Option<String>,
     #[serde(default)]
     expected_sha256: Option<String>,
+    #[serde(default)]
+    expires_in: Option<f64>,
+    #[serde(default)]
+    max_downloads: Option<f64>,
+    #[serde(default)]
+    private: Option<bool>,
+    #[serde(default)]
+    origin_headers: Option<BTreeMap<String, String>>,
+}
+
+/// `mintLinks(fileId, { expiresIn? })`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LinkOptions {
+    expires_in: Option<f64>,
+}
+
+/// `{"expires_in": n}`, the link request's body.
+#[derive(Serialize)]
+struct LinkBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<serde_json::Value>,
 }
 
 /// `listFiles({ uploadPath?, limit?, cursor?, order? })`. `limit` is read as any number so
@@ -60,6 +87,24 @@ struct UploadBody<'a> {
     file_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_downloads: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_headers: Option<&'a BTreeMap<String, String>>,
+}
+
+/// A JS number as JSON: a whole one as an integer (`60`, not `60.0`), any other as it is, so
+/// the server's parser judges it.
+fn number(n: f64) -> serde_json::Value {
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Value::from(n)
+    }
 }
 
 /// A client's settings: the API's base URL (no trailing slash) and the key.
@@ -91,7 +136,7 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
 /// Reads `uploadFromUrl`'s options into the JSON body, validated by the server's own
 /// request parser before it is sent.
 pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
-    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256? }")?)
+    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }")?)
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, ClientError> {
@@ -105,6 +150,10 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
             upload_path: opts.upload_path.as_deref(),
             file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
             expected_sha256: opts.expected_sha256.as_deref(),
+            expires_in: opts.expires_in.map(number),
+            max_downloads: opts.max_downloads.map(number),
+            private: opts.private,
+            origin_headers: opts.origin_headers.as_ref(),
         }
     }
 }
@@ -130,7 +179,7 @@ pub(crate) struct BatchPlan {
 /// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
 /// item it refuses is answered here, in place, and left out of the request.
 pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
-    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256? }")?)
+    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }")?)
 }
 
 fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
@@ -160,6 +209,15 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
     } else {
         Err(Error::FileNotFound.into())
     }
+}
+
+/// Reads `mintLinks`' options (absent for none) into the JSON body, checked by the
+/// server's own parser.
+pub(crate) fn link_body(value: JsValue) -> Result<String, ClientError> {
+    let opts: Option<LinkOptions> = read(value, "expected { expiresIn? }")?;
+    let json = json(&LinkBody { expires_in: opts.unwrap_or_default().expires_in.map(number) })?;
+    parse_link_request(json.as_bytes())?;
+    Ok(json)
 }
 
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
@@ -197,6 +255,10 @@ mod tests {
             upload_path: upload_path.map(Into::into),
             file_name: file_name.map(Into::into),
             expected_sha256: None,
+            expires_in: None,
+            max_downloads: None,
+            private: None,
+            origin_headers: None,
         }
     }
 
@@ -254,7 +316,43 @@ mod more_tests {
     use crate::core::batch::MAX_ITEMS;
 
     fn item(file_url: &str) -> UploadOptions {
-        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None, expected_sha256: None }
+        UploadOptions {
+            file_url: file_url.into(),
+            upload_path: None,
+            file_name: None,
+            expected_sha256: None,
+            expires_in: None,
+            max_downloads: None,
+            private: None,
+            origin_headers: None,
+        }
+    }
+
+    #[test]
+    fn link_and_origin_options_go_out_in_wire_names_and_are_checked_like_the_server() {
+        let headers = BTreeMap::from([("X-Token".to_owned(), "t".to_owned())]);
+        let opts = UploadOptions {
+            expires_in: Some(60.0),
+            max_downloads: Some(1.0),
+            private: Some(true),
+            origin_headers: Some(headers),
+            ..item("https://x.test/a.png")
+        };
+        assert_eq!(
+            body_json(&opts).unwrap(),
+            r#"{"file_url":"https://x.test/a.png","expires_in":60,"max_downloads":1,"private":true,"origin_headers":{"X-Token":"t"}}"#
+        );
+        for (bad, field) in [
+            (UploadOptions { expires_in: Some(60.5), ..item("https://x.test/a") }, "expires_in"),
+            (UploadOptions { expires_in: Some(59.0), ..item("https://x.test/a") }, "expires_in"),
+            (UploadOptions { max_downloads: Some(0.0), ..item("https://x.test/a") }, "max_downloads"),
+            (UploadOptions { origin_headers: Some(BTreeMap::from([("Host".to_owned(), "h".to_owned())])), ..item("https://x.test/a") }, "origin_headers"),
+        ] {
+            match body_json(&bad) {
+                Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.field()), (400, Some(field))),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

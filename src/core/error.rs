@@ -118,6 +118,7 @@ impl Error {
             | Error::OriginChanged
             | Error::OriginTimeout { .. } => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),
+            Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)
             | Error::UnknownField(_)
             | Error::NotJson
@@ -130,7 +131,6 @@ impl Error {
             | Error::QuotaExceeded(_)
             | Error::RateLimited { .. }
             | Error::Forbidden(_)
-            | Error::LinksDisabled
             | Error::KeyNotFound
             | Error::AdminDisabled
             | Error::Internal(_) => None,

@@ -170,9 +170,12 @@ pub fn exp_secs(expires_ms: i64) -> i64 {
 mod tests {
     use super::*;
 
+    /// `expires_in`, `FILE_TTL_SECONDS`, the key's maximum, and the lifetime (or a refusal).
+    type TtlCase = (Option<u64>, u64, Option<u64>, Result<u64, ()>);
+
     #[test]
     fn ttl_bounds() {
-        let cases: &[(Option<u64>, u64, Option<u64>, Result<u64, ()>)] = &[
+        let cases: &[TtlCase] = &[
             (None, 259_200, None, Ok(259_200)),
             (None, 259_200, Some(3600), Ok(3600)),
             (None, 600, Some(3600), Ok(600)),

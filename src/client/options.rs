@@ -11,7 +11,7 @@ use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::ids::is_file_id;
 use crate::core::keys::bearer_token;
-use crate::core::links::parse_link_request;
+use crate::core::links::check_link_lifetime;
 use crate::core::listing::parse_list_query;
 use crate::core::request::parse_upload_with;
 use crate::core::Error;
@@ -57,7 +57,7 @@ struct LinkOptions {
 #[derive(Serialize)]
 struct LinkBody {
     #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<serde_json::Value>,
+    expires_in: Option<u64>,
 }
 
 /// `listFiles({ uploadPath?, limit?, cursor?, order? })`. `limit` is read as any number so
@@ -88,22 +88,31 @@ struct UploadBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<serde_json::Value>,
+    expires_in: Option<Whole>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_downloads: Option<serde_json::Value>,
+    max_downloads: Option<Whole>,
     #[serde(skip_serializing_if = "Option::is_none")]
     private: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     origin_headers: Option<&'a BTreeMap<String, String>>,
 }
 
-/// A JS number as JSON: a whole one as an integer (`60`, not `60.0`), any other as it is, so
-/// the server's parser judges it.
-fn number(n: f64) -> serde_json::Value {
+/// A JS number where the server wants a whole one: a whole number as an integer (`60`, not
+/// `60.0`); any other as a value of the wrong type, which the server's parser refuses with the
+/// same message as a fraction (never sent: the client checks the body with that parser first,
+/// and formatting floats would cost the package kilobytes).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Whole {
+    Number(i64),
+    NotWhole(bool),
+}
+
+fn whole(n: f64) -> Whole {
     if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        serde_json::Value::from(n as i64)
+        Whole::Number(n as i64)
     } else {
-        serde_json::Value::from(n)
+        Whole::NotWhole(false)
     }
 }
 
@@ -150,8 +159,8 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
             upload_path: opts.upload_path.as_deref(),
             file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
             expected_sha256: opts.expected_sha256.as_deref(),
-            expires_in: opts.expires_in.map(number),
-            max_downloads: opts.max_downloads.map(number),
+            expires_in: opts.expires_in.map(whole),
+            max_downloads: opts.max_downloads.map(whole),
             private: opts.private,
             origin_headers: opts.origin_headers.as_ref(),
         }
@@ -211,13 +220,12 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
     }
 }
 
-/// Reads `mintLinks`' options (absent for none) into the JSON body, checked by the
-/// server's own parser.
+/// Reads `mintLinks`' options (absent for none) into the JSON body, its lifetime checked by
+/// the server's own rule.
 pub(crate) fn link_body(value: JsValue) -> Result<String, ClientError> {
     let opts: Option<LinkOptions> = read(value, "expected { expiresIn? }")?;
-    let json = json(&LinkBody { expires_in: opts.unwrap_or_default().expires_in.map(number) })?;
-    parse_link_request(json.as_bytes())?;
-    Ok(json)
+    let expires_in = opts.unwrap_or_default().expires_in.map(check_link_lifetime).transpose()?;
+    json(&LinkBody { expires_in })
 }
 
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query

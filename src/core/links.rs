@@ -65,7 +65,7 @@ pub fn validate_max_downloads(n: u64) -> Result<u64, Error> {
     if (1..=MAX_DOWNLOADS).contains(&n) {
         Ok(n)
     } else {
-        Err(Error::invalid("max_downloads", format!("must be a whole number from 1 to {MAX_DOWNLOADS}")))
+        Err(Error::invalid("max_downloads", super::request::DOWNLOADS_RULE))
     }
 }
 
@@ -146,9 +146,15 @@ pub fn parse_link_request(body: &[u8]) -> Result<Option<u64>, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    match read_object::<LinkBody>(body, MAX_LINK_BODY_BYTES)?.expires_in {
-        Some(0) => Err(Error::invalid("expires_in", LINK_EXPIRES_RULE)),
-        other => Ok(other),
+    read_object::<LinkBody>(body, MAX_LINK_BODY_BYTES)?.expires_in.map(|n| check_link_lifetime(n as f64)).transpose()
+}
+
+/// A link lifetime: whole seconds, at least 1 (the browser client checks its JS number here).
+pub fn check_link_lifetime(secs: f64) -> Result<u64, Error> {
+    if secs >= 1.0 && secs.fract() == 0.0 && secs <= u64::MAX as f64 {
+        Ok(secs as u64)
+    } else {
+        Err(Error::invalid("expires_in", LINK_EXPIRES_RULE))
     }
 }
 

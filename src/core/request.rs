@@ -55,7 +55,9 @@ pub(crate) struct UploadBody {
 }
 
 /// What `expires_in` must be, told when it is not a whole number.
-const EXPIRES_RULE: &str = "must be a whole number of seconds (at least 60)";
+pub(crate) const EXPIRES_RULE: &str = "must be a whole number of seconds (at least 60)";
+/// What `max_downloads` must be, told when it is not.
+pub(crate) const DOWNLOADS_RULE: &str = "must be a whole number from 1 to 1000000";
 
 impl JsonObject<'_> for UploadBody {
     const FIELDS: &'static [(&'static str, &'static str)] = &[
@@ -64,7 +66,7 @@ impl JsonObject<'_> for UploadBody {
         ("file_name", STRING),
         ("expected_sha256", STRING),
         ("expires_in", EXPIRES_RULE),
-        ("max_downloads", "must be a whole number from 1 to 1000000"),
+        ("max_downloads", DOWNLOADS_RULE),
         ("private", "must be true or false"),
         ("origin_headers", HEADERS_RULE),
     ];

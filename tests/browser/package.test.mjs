@@ -57,7 +57,7 @@ test('npm pack -> install in a scratch project -> import, type-check and upload'
   // Types: a correct use compiles; a misuse (wrong option name, wrong field) does not.
   const tscArgs = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,esnext.disposable,dom'];
   fs.writeFileSync(path.join(app, 'good.ts'), `
-import init, { UploadClient, type FileData, type UploadError, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage } from 'urlstash-client';
+import init, { UploadClient, type FileData, type UploadError, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks } from 'urlstash-client';
 export async function main(): Promise<string> {
   await init();
   const options: UploadClientOptions = { baseUrl: 'https://files.example.com', apiKey: 'k' };
@@ -71,14 +71,18 @@ export async function main(): Promise<string> {
     const next: FileList = await client.listFiles({ cursor: page.cursor });
     const all: FileData[] = (await client.listFiles()).files;
     const usage: Usage = await client.usage();
+    const once: FileData = await client.uploadFromUrl({ fileUrl: 'https://example.com/c.png', expiresIn: 60, maxDownloads: 1, private: true, originHeaders: { Authorization: 'Bearer t' } });
+    const links: SignedLinks = await client.mintLinks(once.file_id, { expiresIn: 600 });
+    const fresh: SignedLinks = await client.mintLinks(once.file_id);
+    const counted: number = (once.max_downloads ?? 0) + (once.downloads ?? 0) + (once.private ? 1 : 0) + links.expires_at.length + fresh.file_url.length;
     const gone: DeletedFile = await client.deleteFile(again.file_id);
     const batch: BatchResult = await client.uploadFromUrls([{ fileUrl: 'https://example.com/b.png' }, { fileUrl: 'x', fileName: 'c.png' }]);
     const names = batch.results.map((r) => (r.success ? r.data.file_name : r.msg));
-    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length;
+    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted;
     return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total;
   } catch (e) {
     const err = e as UploadError;
-    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | null = err.field;
+    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | 'expiresIn' | 'maxDownloads' | 'private' | 'originHeaders' | null = err.field;
     return \`\${err.status} \${err.code} \${err.message} \${field}\`;
   }
 }
@@ -157,8 +161,9 @@ test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   const gzip = zlib.gzipSync(wasm, { level: 9 }).length;
   const brotli = zlib.brotliCompressSync(wasm).length;
   console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
-  // Budgets: raw about 6 % above what docs/client.md records, gzip the 100 KiB target of
-  // `make bench` (lowered from 500,000 / 192,000 when the url crate left the client).
-  assert.ok(wasm.length < 280_000, `raw ${wasm.length}`);
-  assert.ok(gzip <= 102_400, `gzip ${gzip}`);
+  // Budgets: about 6 % above what docs/client.md records (lowered from 500,000 / 192,000 when
+  // the url crate left the client; raised from 280,000 / 102,400, the 100 KiB target of
+  // `make bench`, when the link controls' options and mintLinks came in: see docs/client.md).
+  assert.ok(wasm.length < 330_000, `raw ${wasm.length}`);
+  assert.ok(gzip <= 118_000, `gzip ${gzip}`);
 });

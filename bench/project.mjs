@@ -24,7 +24,7 @@ export function projectWorker(origins, { name = 'project', scriptPath = projectS
     compatibilityDate: '2025-09-01',
     r2Buckets: { FILES: `${name}-files` },
     kvNamespaces: { API_KEYS: `${name}-keys` },
-    durableObjects: { AUTHORITY: { className: 'KeyAuthority', useSQLite: true } },
+    durableObjects: { AUTHORITY: { className: 'KeyAuthority', useSQLite: true }, JOBS: { className: 'UploadJob', useSQLite: true } },
     bindings: {
       DEFAULT_MAX_BYTES: String(1024 * 1024 * MiB),
       DEFAULT_MAX_FILES: '1000000',

@@ -25,7 +25,10 @@
 //!   - `authority.rs`: the rules of a key's authority (status, quota, reservations, one
 //!     row per live file, expiry), over a `Tables` trait; `authority_wire.rs`: its rows,
 //!     ops and refusals; `quota.rs`: limits, usage and the key's settings.
-//!   - `flow.rs`: the upload flow over the seams.
+//!   - `flow.rs`: the upload flow over the seams (and its steps, which a job runs apart).
+//!   - `ranges.rs`: fetching in ranges: the probe, the part plan, validators, retries.
+//!     `gate.rs`: the request's six slots for outbound calls, and in-order turns.
+//!   - `jobs.rs`: background jobs: status, spec, record, webhook signatures and retries.
 //!   - `listing.rs`: the file listing query, the opaque cursor, `FileData` from a row.
 //!   - `batch.rs`: the batch upload body and its per-item answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
@@ -48,9 +51,15 @@
 //!     one place errors become responses. `cors.rs`: CORS headers and preflights.
 //!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
 //!     `http.rs`: request bodies, queries, link base, the request's URL policy.
-//!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, one
-//!     deadline, sniffing). `ingest.rs`: streaming a body into R2 (`FixedLengthStream` or
-//!     multipart). `r2.rs`: the `ObjectStore` adapter. `js.rs`: JS helpers.
+//!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, the
+//!     1 MiB probe, one deadline, sniffing). `ingest.rs`: streaming a body into R2
+//!     (`FixedLengthStream` or multipart). `parallel.rs`: a ranged file's parts over up to
+//!     5 connections; `cursor.rs`: one range, resumed where it breaks. `digest.rs`: the
+//!     native SHA-256 of stored bytes. `r2.rs`: the `ObjectStore` adapter and the put
+//!     target. `js.rs`: JS helpers.
+//!   - `jobs.rs`: the job routes; `job_object.rs`: the `UploadJob` Durable Object (record,
+//!     alarm, cancel); `job_run.rs`: one invocation of a job's transfer, with its
+//!     checkpoint; `webhook.rs`: signed deliveries; `job_index.rs`: a key's job index.
 //!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a
 //!     transaction, deletes doomed objects, keeps the expiry alarm); `sql.rs`: its tables
 //!     on SQLite; `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).
@@ -62,6 +71,7 @@
 //!   - `options.rs`: JS options read and checked with the server's own validation.
 //!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
 //!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> JS `UploadError`.
+//!   - `jobs.rs`: `waitForJob`'s polling.
 
 pub mod core;
 

@@ -343,3 +343,55 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
     let batch = JsFuture::from(client.upload_from_urls(js(r#"[{"fileUrl":"ftp://x.test/a"}]"#))).await.expect("resolves");
     assert_eq!((number(&batch, "succeeded"), number(&batch, "failed")), (0.0, 1.0));
 }
+
+#[wasm_bindgen_test]
+async fn a_background_job_is_started_watched_and_answered() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::closure::Closure;
+
+    let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
+    let options = serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "uploadPath": "wasm/jobs", "fileName": "job.png" });
+    let job = JsFuture::from(client.start_upload(js(&options.to_string()))).await.expect("startUpload resolves");
+    let job_id = string(&job, "job_id");
+    assert!(job_id.starts_with("job_") && job_id.len() == 36, "{job_id}");
+    assert_eq!(string(&job, "state"), "queued");
+
+    let seen = Rc::new(RefCell::new(Vec::<String>::new()));
+    let record = Rc::clone(&seen);
+    let on_progress = Closure::<dyn FnMut(JsValue)>::new(move |job: JsValue| record.borrow_mut().push(string(&job, "state")));
+    let wait = js_sys::Object::new();
+    Reflect::set(&wait, &"intervalMs".into(), &JsValue::from_f64(100.0)).unwrap();
+    Reflect::set(&wait, &"onProgress".into(), on_progress.as_ref()).unwrap();
+    let done = JsFuture::from(client.wait_for_job(job_id.clone(), wait.into())).await.expect("waitForJob resolves");
+    assert_eq!(string(&done, "state"), "succeeded");
+    assert_eq!(seen.borrow().last().map(String::as_str), Some("succeeded"), "onProgress saw the end: {:?}", seen.borrow());
+    let result = get(&done, "result");
+    assert_eq!(string(&result, "file_name"), "job.png");
+    assert_eq!(string(&result, "sha256"), env(PNG_SHA256, "URLSTASH_PNG_SHA256"));
+    let (status, sha) = sha256_of(&string(&result, "download_url")).await;
+    assert_eq!((status, sha.as_str()), (200, env(PNG_SHA256, "URLSTASH_PNG_SHA256")));
+
+    let again = JsFuture::from(client.get_job(job_id.clone())).await.expect("getJob resolves");
+    assert_eq!(json_of(&again), json_of(&done));
+    let finished = rejection(client.cancel_job(job_id)).await;
+    assert_eq!(number(&finished, "status"), 409.0);
+    // a malformed id is refused before sending, as the server would (404)
+    let unknown = rejection(client.get_job("job_nope".into())).await;
+    assert_eq!(number(&unknown, "status"), 404.0);
+    let bad = rejection(client.wait_for_job(format!("job_{}", "0".repeat(32)), js(r#"{"intervalMs":"soon"}"#))).await;
+    assert_eq!(number(&bad, "status"), 0.0);
+}
+
+#[wasm_bindgen_test]
+async fn an_expected_sha256_that_differs_rejects_with_422_beside_its_field() {
+    let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
+    let wrong = "0".repeat(64);
+    let options = serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "fileName": "never.png", "expectedSha256": wrong });
+    let err = upload_err(&client, &options.to_string()).await;
+    assert_eq!(number(&err, "status"), 422.0);
+    assert_eq!(string(&err, "field"), "expectedSha256");
+    assert!(string(&err, "message").contains(env(PNG_SHA256, "URLSTASH_PNG_SHA256")), "names the actual digest");
+    let malformed = upload_err(&client, &serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "expectedSha256": "abc" }).to_string()).await;
+    assert_eq!((number(&malformed, "status"), string(&malformed, "field")), (400.0, "expectedSha256".to_owned()));
+}

@@ -17,6 +17,8 @@ pub(crate) const BATCH_ROUTE: &str = "/api/v1/files/upload/urls";
 pub(crate) const FILES_ROUTE: &str = "/api/v1/files";
 /// Path of the caller's usage.
 pub(crate) const USAGE_ROUTE: &str = "/api/v1/usage";
+/// Background jobs.
+pub(crate) const JOBS_ROUTE: &str = "/api/v1/jobs";
 /// Path of the health endpoint.
 pub(crate) const HEALTH_ROUTE: &str = "/api/v1/health";
 
@@ -72,6 +74,11 @@ impl Call {
     /// `GET /api/v1/files{query}` (the query already checked, `""` or `?...`).
     pub(crate) fn list(query: &str) -> Call {
         Call { method: Method::Get, path: format!("{FILES_ROUTE}{query}"), body: None }
+    }
+
+    /// `GET` or `DELETE /api/v1/jobs/{job_id}` (the id already checked).
+    pub(crate) fn job(method: Method, job_id: &str) -> Call {
+        Call { method, path: format!("{JOBS_ROUTE}/{job_id}"), body: None }
     }
 
     /// `GET /api/v1/usage`.

@@ -3,6 +3,7 @@
 mod api;
 mod browser_url;
 mod error;
+mod jobs;
 mod options;
 mod types;
 
@@ -91,6 +92,47 @@ impl UploadClient {
         self.run(|| Ok((Some(Call::list(&options::list_query(options)?)), Reply::List)))
     }
 
+    /// Starts a background job fetching `fileUrl` (any size up to the service's job limit);
+    /// resolves at once with the job (`state` `queued`).
+    #[wasm_bindgen(js_name = startUpload, unchecked_return_type = "Promise<Job>")]
+    pub fn start_upload(&self, #[wasm_bindgen(unchecked_param_type = "StartUploadOptions")] options: JsValue) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::upload(options::start_body(options)?)), Reply::Job)))
+    }
+
+    /// One of the caller's jobs: its state and progress; rejects with status 404 for an
+    /// unknown id or another key's job.
+    #[wasm_bindgen(js_name = getJob, unchecked_return_type = "Promise<Job>")]
+    pub fn get_job(&self, #[wasm_bindgen(js_name = jobId)] job_id: String) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::job(Method::Get, options::job_id(&job_id)?)), Reply::Job)))
+    }
+
+    /// Cancels a job: nothing of it stays stored or charged. Rejects with 409 when it
+    /// already succeeded or failed.
+    #[wasm_bindgen(js_name = cancelJob, unchecked_return_type = "Promise<Job>")]
+    pub fn cancel_job(&self, #[wasm_bindgen(js_name = jobId)] job_id: String) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::job(Method::Delete, options::job_id(&job_id)?)), Reply::Job)))
+    }
+
+    /// Polls a job every `intervalMs` (default 1000) until it ends, calling `onProgress(job)`
+    /// after each poll; resolves with the succeeded job, rejects with an `UploadError`
+    /// carrying the job's error (status and message) when it failed, or status 409 when it
+    /// was canceled.
+    #[wasm_bindgen(js_name = waitForJob, unchecked_return_type = "Promise<Job>")]
+    pub fn wait_for_job(
+        &self,
+        #[wasm_bindgen(js_name = jobId)] job_id: String,
+        #[wasm_bindgen(unchecked_param_type = "WaitOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        let settings = Rc::clone(&self.settings);
+        let prepared = options::authorization(&self.settings.api_key)
+            .and_then(|auth| options::job_id(&job_id).map(|id| (auth, id.to_owned())))
+            .and_then(|(auth, id)| jobs::wait_options(options).map(|wait| (auth, id, wait)));
+        future_to_promise(async move {
+            let (authorization, job_id, wait) = prepared?;
+            jobs::wait(&settings, &authorization, &job_id, &wait).await.map_err(JsValue::from)
+        })
+    }
+
     /// The caller's key, what it holds (settled and reserved) and its limits.
     #[wasm_bindgen(unchecked_return_type = "Promise<Usage>")]
     pub fn usage(&self) -> js_sys::Promise {
@@ -113,6 +155,7 @@ enum Reply {
     List,
     Usage,
     Links,
+    Job,
     /// The batch's items refused before sending, to put back in their places.
     Batch(Vec<Option<Envelope<FileData>>>),
 }
@@ -144,6 +187,8 @@ async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>
         Reply::List => to_js(&api::data_as::<FileList>(sent(data)?)?),
         Reply::Usage => to_js(&api::data_as::<UsageReport>(sent(data)?)?),
         Reply::Links => to_js(&api::data_as::<SignedLinks>(sent(data)?)?),
+        // Passed through as the server sent it (no second copy of the job's types here).
+        Reply::Job => to_js(&sent(data)?),
         Reply::Batch(refused) => {
             let answered = data.map(api::data_as::<BatchData>).transpose()?;
             to_js(&api::merge_batch(refused, answered)?)
@@ -157,7 +202,7 @@ fn sent(data: Option<serde_json::Value>) -> Result<serde_json::Value, ClientErro
 }
 
 /// A Rust value as a plain JS object (numbers as numbers, objects not `Map`s).
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| ClientError::Unexpected { status: 200, detail: e.to_string() }.into())

@@ -9,7 +9,7 @@ use super::browser_url::{base_url, check_file_url};
 use super::error::ClientError;
 use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
-use crate::core::ids::is_file_id;
+use crate::core::ids::{is_file_id, is_job_id};
 use crate::core::keys::bearer_token;
 use crate::core::links::check_link_lifetime;
 use crate::core::listing::parse_list_query;
@@ -44,6 +44,9 @@ struct UploadOptions {
     private: Option<bool>,
     #[serde(default)]
     origin_headers: Option<BTreeMap<String, String>>,
+    /// `startUpload` only: where the job's final status is POSTed.
+    #[serde(default)]
+    callback_url: Option<String>,
 }
 
 /// `mintLinks(fileId, { expiresIn? })`.
@@ -95,6 +98,10 @@ struct UploadBody<'a> {
     private: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     origin_headers: Option<&'a BTreeMap<String, String>>,
+    #[serde(rename = "async", skip_serializing_if = "Option::is_none")]
+    asynchronous: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<&'a str>,
 }
 
 /// A JS number where the server wants a whole one: a whole number as an integer (`60`, not
@@ -163,8 +170,20 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
             max_downloads: opts.max_downloads.map(whole),
             private: opts.private,
             origin_headers: opts.origin_headers.as_ref(),
+            asynchronous: None,
+            callback_url: None,
         }
     }
+}
+
+/// Reads `startUpload`'s options into the body of a background job, validated by the
+/// server's own request parser before it is sent.
+pub(crate) fn start_body(value: JsValue) -> Result<String, ClientError> {
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, callbackUrl? }")?;
+    let body = UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) };
+    let json = json(&body)?;
+    parse_upload_with(json.as_bytes(), &check_file_url)?;
+    Ok(json)
 }
 
 /// The JSON body of `opts`, refused with the server's own error when the server would refuse it.
@@ -228,6 +247,15 @@ pub(crate) fn link_body(value: JsValue) -> Result<String, ClientError> {
     json(&LinkBody { expires_in })
 }
 
+/// A job id, checked by its shape before any request (any other is "no such job").
+pub(crate) fn job_id(id: &str) -> Result<&str, ClientError> {
+    if is_job_id(id) {
+        Ok(id)
+    } else {
+        Err(Error::JobNotFound.into())
+    }
+}
+
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
 /// string (`""` or `?...`), checked by the server's own query parser.
 pub(crate) fn list_query(value: JsValue) -> Result<String, ClientError> {
@@ -267,6 +295,7 @@ mod tests {
             max_downloads: None,
             private: None,
             origin_headers: None,
+            callback_url: None,
         }
     }
 
@@ -333,6 +362,7 @@ mod more_tests {
             max_downloads: None,
             private: None,
             origin_headers: None,
+            callback_url: None,
         }
     }
 

@@ -142,6 +142,46 @@ export interface Usage {
   max_files: number;
 }
 
+/** Options of `startUpload(...)`: an upload's options, and where to POST the job's final
+ * status (the key needs a webhook secret, issued by the admin API). */
+export interface StartUploadOptions extends UploadOptions {
+  callbackUrl?: string;
+}
+
+/** Options of `waitForJob(...)`. */
+export interface WaitOptions {
+  /** Between polls, in ms (default 1000, at least 100). */
+  intervalMs?: number;
+  /** Called with the job after every poll (its `bytes_received` and `total_bytes`). */
+  onProgress?: (job: Job) => void;
+}
+
+/** A background job (wire names, snake_case, like `FileData`). */
+export interface Job {
+  /** `job_` + 32 hex digits. */
+  job_id: string;
+  state: "queued" | "downloading" | "storing" | "succeeded" | "failed" | "canceled";
+  /** The URL the job fetches. */
+  file_url: string;
+  /** Bytes received so far (after a restart of the service, it goes on from the parts
+   * already stored, so it may step back by those that were in flight). */
+  bytes_received: number;
+  /** The file's size, once the origin told it. */
+  total_bytes: number | null;
+  created_at: string;
+  started_at: string | null;
+  updated_at: string;
+  /** The stored file, once `succeeded`. */
+  result: FileData | null;
+  /** Why it failed (the status and message the upload would have had), once `failed`. */
+  error: { code: number; msg: string } | null;
+}
+
+/** `waitForJob(jobId)` without options. */
+export interface UploadClient {
+  waitForJob(jobId: string): Promise<Job>;
+}
+
 /** One item's answer in a batch: the API's envelope, as the single upload would answer. */
 export type BatchItemResult =
   | { success: true; code: 200; msg: string; data: FileData }

@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn update_bodies_and_their_effect() {
-        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None };
+        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
         parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap().apply(&mut rec);
         assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (None, Some(3), true, "a"));
         parse_update(br#"{"name":"b"}"#).unwrap().apply(&mut rec);
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn views_show_no_secret_and_effective_quotas() {
-        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None };
+        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
         let pairs = [("DEFAULT_MAX_BYTES", "100"), ("DEFAULT_MAX_FILES", "7"), ("FILE_TTL_SECONDS", "600")];
         let config = Config::from_vars(|n| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap();
         let info = KeyInfo::new(&rec, &config);

@@ -105,7 +105,18 @@ pub enum Op {
     Resolve { upload_path: String, file_name: String },
     List { query: PageQuery },
     Usage,
-    Configure { config: KeyConfig },
+    Configure {
+        config: KeyConfig,
+    },
+    /// The key started a background job (kept in the key's job index).
+    JobStarted {
+        job_id: String,
+        at_ms: i64,
+    },
+    /// The key's most recent jobs' ids, newest first.
+    Jobs {
+        limit: u32,
+    },
 }
 
 /// Why the authority refused an op (the wire form of the matching [`Error`]s).

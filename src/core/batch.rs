@@ -5,6 +5,7 @@ use serde_json::value::RawValue;
 
 use super::envelope::{Envelope, FileData};
 use super::error::Error;
+use super::jobs::JobStatus;
 use super::json::{read_object, read_value, JsonObject};
 use super::request::{FileUrlCheck, Upload, UploadBody, UploadRequest};
 use super::url_policy::{parse_file_url, UrlPolicy};
@@ -49,20 +50,39 @@ pub fn parse_batch_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Ve
 pub fn item_envelope(result: Result<FileData, Error>) -> Envelope<FileData> {
     match result {
         Ok(data) => Envelope::ok("File uploaded successfully", data),
-        Err(err) => Envelope { success: false, code: err.status(), msg: err.public_message(), data: None },
+        Err(err) => error_envelope(&err),
     }
+}
+
+/// An item's error envelope.
+pub fn error_envelope<T>(err: &Error) -> Envelope<T> {
+    Envelope {
+        success: false,
+        code: err.status(),
+        msg: err.public_message(),
+        data: None,
+    }
+}
+
+/// What a successful item holds: its stored file, or (asked to run in the background) its
+/// job, answered 202.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ItemData {
+    File(FileData),
+    Job(JobStatus),
 }
 
 /// The batch's `data`: every item's envelope, in request order, and the tallies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchData {
-    pub results: Vec<Envelope<FileData>>,
+pub struct BatchData<T = FileData> {
+    pub results: Vec<Envelope<T>>,
     pub succeeded: usize,
     pub failed: usize,
 }
 
-impl BatchData {
-    pub fn new(results: Vec<Envelope<FileData>>) -> Self {
+impl<T> BatchData<T> {
+    pub fn new(results: Vec<Envelope<T>>) -> Self {
         let succeeded = results.iter().filter(|r| r.success).count();
         BatchData { failed: results.len() - succeeded, succeeded, results }
     }

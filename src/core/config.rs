@@ -21,6 +21,8 @@ pub mod vars {
     pub const ALLOWED_PORTS: &str = "ALLOWED_PORTS";
     pub const PRIVATE_FETCH_ALLOWLIST: &str = "PRIVATE_FETCH_ALLOWLIST";
     pub const DEFAULT_RATE_LIMIT: &str = "DEFAULT_RATE_LIMIT";
+    pub const ASYNC_MAX_FILE_BYTES: &str = "ASYNC_MAX_FILE_BYTES";
+    pub const ASYNC_TIMEOUT_SECONDS: &str = "ASYNC_TIMEOUT_SECONDS";
 }
 
 /// Everything the handlers need to know about the deployment.
@@ -37,7 +39,13 @@ pub struct Config {
     pub default_limits: Limits,
     /// Upload requests per minute per key unless the key has its own (0: no limit).
     pub default_rate_limit: u32,
+    /// Background jobs: the largest file one may fetch, and its deadline.
+    pub async_max_file_bytes: u64,
+    pub async_timeout_secs: u64,
 }
+
+/// R2's largest object made of multipart parts of this service's sizes (5 GiB).
+pub const MAX_ASYNC_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Longest `FETCH_TIMEOUT_MS`: the whole transfer must end well inside a reservation's
 /// lifetime, after which the key's authority presumes the upload dead and deletes its bytes.
@@ -82,6 +90,13 @@ impl Config {
                 max_bytes: number(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0)?,
                 max_files: number(vars::DEFAULT_MAX_FILES, 1_000, 0)?,
             },
+            async_max_file_bytes: within(
+                vars::ASYNC_MAX_FILE_BYTES,
+                MAX_ASYNC_FILE_BYTES,
+                1,
+                MAX_ASYNC_FILE_BYTES,
+            )?,
+            async_timeout_secs: within(vars::ASYNC_TIMEOUT_SECONDS, 3_600, 10, 86_400)?,
         })
     }
 }

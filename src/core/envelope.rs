@@ -18,6 +18,16 @@ impl<T> Envelope<T> {
     pub fn ok(msg: &str, data: T) -> Self {
         Envelope { success: true, code: 200, msg: msg.to_owned(), data: Some(data) }
     }
+
+    /// A 202 envelope around `data`: accepted, to be done in the background.
+    pub fn accepted(msg: &str, data: T) -> Self {
+        Envelope {
+            success: true,
+            code: 202,
+            msg: msg.to_owned(),
+            data: Some(data),
+        }
+    }
 }
 
 impl Envelope<()> {

@@ -64,6 +64,10 @@ pub enum Error {
     LinksDisabled,
     #[error("no such API key")]
     KeyNotFound,
+    #[error("no such job")]
+    JobNotFound,
+    #[error("the job has already finished")]
+    JobFinished,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
     AdminDisabled,
     #[error("internal error")]
@@ -82,7 +86,11 @@ impl Error {
             | Error::RedirectRejected(_) => 400,
             Error::Unauthorized(_) => 401,
             Error::Forbidden(_) => 403,
-            Error::RouteNotFound | Error::FileNotFound | Error::KeyNotFound => 404,
+            Error::RouteNotFound
+            | Error::FileNotFound
+            | Error::KeyNotFound
+            | Error::JobNotFound => 404,
+            Error::JobFinished => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
@@ -132,6 +140,8 @@ impl Error {
             | Error::RateLimited { .. }
             | Error::Forbidden(_)
             | Error::KeyNotFound
+            | Error::JobNotFound
+            | Error::JobFinished
             | Error::AdminDisabled
             | Error::Internal(_) => None,
         }
@@ -150,6 +160,17 @@ impl Error {
     /// An unknown field, its name cut to 64 characters (it is echoed to the client).
     pub fn unknown_field(name: &str) -> Self {
         Error::UnknownField(name.chars().take(64).collect())
+    }
+
+    /// This error of a URL check, told about `field` instead of `file_url` (a callback URL
+    /// is checked by the same rules).
+    pub fn for_field(self, field: &'static str) -> Self {
+        match self {
+            Error::InvalidField { reason, .. } | Error::UrlRejected(reason) => {
+                Error::InvalidField { field, reason }
+            }
+            other => other,
+        }
     }
 
     /// Shorthand for an internal fault with a detail for the log.

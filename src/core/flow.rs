@@ -10,11 +10,10 @@ use super::envelope::FileData;
 use super::error::Error;
 use super::keys::KeyRecord;
 use super::links::{ttl_secs, LinkOptions, LinkSecret};
-use super::listing::file_data;
 use super::request::UploadRequest;
 use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
-use super::{ids, layout, mime, names};
+use super::{ids, layout, listing, mime, names};
 
 /// Bodies of at most this many bytes, with a known length, are stored before the authority
 /// is asked anything: one object write and one commit, no reservation.
@@ -48,18 +47,119 @@ where
     S: ObjectStore<Body = O::Body>,
     A: FileAuthority,
 {
+    let expected_sha256 = req.expected_sha256.clone();
+    let limit = ctx.config.max_file_bytes;
+    let (prepared, body) = prepare(req, ctx, origin, limit).await?;
+    // Headers are known, nothing is stored yet. A small body is stored first and checked
+    // at commit; a larger one reserves its declared size, or the most an unknown one may
+    // grow to, so a key over its quota never streams it.
+    let small = prepared
+        .content_length
+        .is_some_and(|len| len <= SMALL_BODY_BYTES);
+    if !small {
+        if let Err(err) = reserve(authority, &prepared.reservation(limit, ctx.now_ms)).await {
+            origin.discard(body);
+            return Err(err);
+        }
+    }
+    let key = layout::object_key(&prepared.file_id);
+    let stored = store
+        .put_object(
+            &key,
+            body,
+            &prepared.meta,
+            limit,
+            expected_sha256.as_deref(),
+        )
+        .await;
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(err) => {
+            // A failed put leaves no object; only a reservation may need giving back.
+            if !small {
+                let _ = authority.release(&prepared.file_id).await;
+            }
+            return Err(err);
+        }
+    };
+    let row = prepared.row(stored);
+    commit(authority, &row).await?;
+    Ok(listing::file_data(ctx.base_url, &ctx.owner.id, &row, ctx.link_secret))
+}
+
+/// An upload whose origin answered and whose type, names and id are decided; nothing is
+/// stored or reserved yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Prepared {
+    /// The file's size, when the origin declared it.
+    pub content_length: Option<u64>,
+    pub file_id: String,
+    pub upload_path: String,
+    pub file_name: String,
+    pub original_name: String,
+    pub mime_type: String,
+    pub meta: ObjectMeta,
+    /// The row's link options (`max_downloads`, `private`), as JSON.
+    #[serde(default)]
+    pub options: Option<String>,
+}
+
+impl Prepared {
+    /// The reservation before storing: the declared size, or `limit` when unknown.
+    pub fn reservation(&self, limit: u64, now_ms: i64) -> Reservation {
+        Reservation {
+            file_id: self.file_id.clone(),
+            upload_path: self.upload_path.clone(),
+            file_name: self.file_name.clone(),
+            bytes: self.content_length.unwrap_or(limit),
+            at_ms: now_ms,
+        }
+    }
+
+    /// The file's row once its bytes are stored.
+    pub fn row(&self, stored: StoredObject) -> FileRow {
+        FileRow {
+            file_id: self.file_id.clone(),
+            upload_path: self.upload_path.clone(),
+            file_name: self.file_name.clone(),
+            size: stored.size,
+            mime_type: self.mime_type.clone(),
+            original_name: self.original_name.clone(),
+            upload_ms: self.meta.upload_ms,
+            expires_ms: self.meta.expires_ms,
+            sha256: Some(stored.sha256),
+            options: self.options.clone(),
+        }
+    }
+}
+
+/// Fetches the origin (following redirects under the URL policy), refuses a declared size
+/// over `limit`, sniffs the type and decides the names; answers them with the body, still
+/// streaming. A refusal discards the body.
+pub async fn prepare<O: Origin>(
+    req: UploadRequest,
+    ctx: &UploadContext<'_>,
+    origin: &O,
+    limit: u64,
+) -> Result<(Prepared, O::Body), Error> {
     let config = ctx.config;
     let ttl = ttl_secs(req.expires_in, config.ttl_secs, ctx.owner.max_ttl_secs)?;
     if req.private && ctx.link_secret.is_none() {
         return Err(Error::LinksDisabled);
     }
+    let options = LinkOptions { max_downloads: req.max_downloads, downloads: 0, private: req.private };
     let (url, fetched) = fetch_following_redirects(req.file_url, ctx.policy, origin).await?;
-    let Fetched { content_length, content_type, content_disposition, mut body, .. } = fetched;
-    if content_length.is_some_and(|len| len > config.max_file_bytes) {
+    let Fetched {
+        content_length,
+        content_type,
+        content_disposition,
+        mut body,
+        ..
+    } = fetched;
+    if content_length.is_some_and(|len| len > limit) {
         origin.discard(body);
-        return Err(Error::FileTooLarge { limit: config.max_file_bytes });
+        return Err(Error::FileTooLarge { limit });
     }
-
     let prefix = origin.sniff(&mut body).await?;
     let original_name = names::original_name(content_disposition.as_deref(), &url);
     let mime_type = mime::detect(&prefix, content_type.as_deref(), &original_name);
@@ -67,76 +167,54 @@ where
         origin.discard(body);
         return Err(Error::TypeNotAllowed(mime_type));
     }
-    let upload_path = req.upload_path.unwrap_or_else(|| mime::category(&mime_type).to_owned());
-    let file_name = req.file_name.unwrap_or_else(|| ids::generated_name(mime::extension(&mime_type)));
-    let file_id = ids::file_id();
-    let object_key = layout::object_key(&file_id);
-    let expires_ms = expires_at_ms(ctx.now_ms, ttl);
-    let options = LinkOptions { max_downloads: req.max_downloads, downloads: 0, private: req.private };
+    let upload_path = req
+        .upload_path
+        .unwrap_or_else(|| mime::category(&mime_type).to_owned());
+    let file_name = req
+        .file_name
+        .unwrap_or_else(|| ids::generated_name(mime::extension(&mime_type)));
     let meta = ObjectMeta {
         owner: ctx.owner.id.clone(),
         original_name: original_name.clone(),
         mime_type: mime_type.clone(),
         upload_ms: ctx.now_ms,
-        expires_ms,
+        expires_ms: expires_at_ms(ctx.now_ms, ttl),
         counted: options.max_downloads.is_some(),
         private: options.private,
     };
-
-    // Headers are known, nothing is stored yet. A small body is stored first and checked
-    // at commit; a larger one reserves its declared size, or the most an unknown one may
-    // grow to, so a key over its quota never streams it.
-    let small = content_length.is_some_and(|len| len <= SMALL_BODY_BYTES);
-    if !small {
-        let reservation = Reservation {
-            file_id: file_id.clone(),
-            upload_path: upload_path.clone(),
-            file_name: file_name.clone(),
-            bytes: content_length.unwrap_or(config.max_file_bytes),
-            at_ms: ctx.now_ms,
-        };
-        if let Err(err) = authority.reserve(&reservation).await {
-            origin.discard(body);
-            // A lost answer may hide a reservation that landed: give it back.
-            if matches!(err, Error::Internal(_)) {
-                let _ = authority.release(&file_id).await;
-            }
-            return Err(err);
-        }
-    }
-    let stored = store.put_object(&object_key, body, &meta, config.max_file_bytes, req.expected_sha256.as_deref()).await;
-    let StoredObject { size: file_size, sha256 } = match stored {
-        Ok(stored) => stored,
-        Err(err) => {
-            // A failed put leaves no object; only a reservation may need giving back.
-            if !small {
-                let _ = authority.release(&file_id).await;
-            }
-            return Err(err);
-        }
-    };
-    let row = FileRow {
-        file_id: file_id.clone(),
+    let prepared = Prepared {
+        content_length,
+        file_id: ids::file_id(),
         upload_path,
         file_name,
-        size: file_size,
-        mime_type,
         original_name,
-        upload_ms: ctx.now_ms,
-        expires_ms,
-        sha256: Some(sha256),
+        mime_type,
+        meta,
         options: options.to_json(),
     };
-    if let Err(err) = authority.commit(&row).await {
-        // A refusal cleaned up already; an internal failure may have lost the answer of a
-        // commit that landed, which release leaves alone.
-        if matches!(err, Error::Internal(_)) {
-            let _ = authority.release(&file_id).await;
-        }
-        return Err(err);
-    }
+    Ok((prepared, body))
+}
 
-    Ok(file_data(ctx.base_url, &ctx.owner.id, &row, ctx.link_secret))
+/// Reserves; a lost answer may hide a reservation that landed, which is given back.
+pub async fn reserve<A: FileAuthority>(
+    authority: &A,
+    reservation: &Reservation,
+) -> Result<(), Error> {
+    let result = authority.reserve(reservation).await;
+    if matches!(result, Err(Error::Internal(_))) {
+        let _ = authority.release(&reservation.file_id).await;
+    }
+    result
+}
+
+/// Commits the stored file. A refusal cleaned up already; an internal failure may have lost
+/// the answer of a commit that landed, which release leaves alone.
+pub async fn commit<A: FileAuthority>(authority: &A, row: &FileRow) -> Result<(), Error> {
+    let result = authority.commit(row).await;
+    if matches!(result, Err(Error::Internal(_))) {
+        let _ = authority.release(&row.file_id).await;
+    }
+    result
 }
 
 /// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked

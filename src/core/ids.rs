@@ -19,8 +19,31 @@ pub fn file_id() -> String {
 
 /// Whether `id` has the shape [`file_id`] produces (checked before any storage lookup).
 pub fn is_file_id(id: &str) -> bool {
-    id.strip_prefix("file_")
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    is_id(id, "file_")
+}
+
+/// A new job id: `job_` and 128 random bits in hex.
+pub fn job_id() -> String {
+    format!("job_{}", random_hex(16))
+}
+
+/// Whether `id` has the shape [`job_id`] produces.
+pub fn is_job_id(id: &str) -> bool {
+    is_id(id, "job_")
+}
+
+/// A new webhook signing secret: `whsec_` and 256 random bits in hex.
+pub fn webhook_secret() -> String {
+    format!("whsec_{}", random_hex(32))
+}
+
+fn is_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// A unique stored name: 96 random bits and the type's extension.

@@ -9,6 +9,8 @@ use super::error::Error;
 
 /// What a string field must be, told when it is given another type.
 pub(crate) const STRING: &str = "must be a string";
+/// The message of a field that must be `true` or `false`.
+pub(crate) const BOOLEAN: &str = "must be true or false";
 
 /// A request body's type: a struct with `#[serde(deny_unknown_fields)]`, so serde refuses an
 /// unknown or a repeated field by name. Every field is optional on the wire (`Option`, or

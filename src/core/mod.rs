@@ -15,6 +15,7 @@ pub mod fields;
 pub mod flow;
 pub mod gate;
 pub mod ids;
+pub mod jobs;
 pub(crate) mod json;
 pub mod keys;
 pub mod layout;

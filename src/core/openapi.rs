@@ -73,6 +73,12 @@ mod tests {
             Error::Unauthorized(""),
             Error::FileNotFound,
             Error::KeyNotFound,
+            Error::JobNotFound,
+            Error::JobFinished,
+            Error::ChecksumMismatch {
+                expected: String::new(),
+                actual: String::new(),
+            },
             Error::MethodNotAllowed { allow: "" },
             Error::BodyTooLarge { limit: 0 },
             Error::NotJson,

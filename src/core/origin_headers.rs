@@ -96,6 +96,11 @@ impl Forwarded {
         Forwarded { origin: first.origin(), headers: headers.filter(|h| !h.0.is_empty()) }
     }
 
+    /// No headers (a background job: it never stores any).
+    pub fn none() -> Self {
+        Forwarded { origin: Origin::new_opaque(), headers: None }
+    }
+
     /// The headers to send to `url` (none once the upload has left the first origin).
     pub fn for_url(&mut self, url: &Url) -> Option<&OriginHeaders> {
         if url.origin() != self.origin {

@@ -56,7 +56,7 @@ impl Plan {
 
 /// What identifies one version of the file, sent back as `If-Range` so a file that
 /// changes between requests is refused rather than spliced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Validator {
     /// The header value for `If-Range`.
     pub if_range: String,

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::Error;
-use super::json::{read_object, JsonObject, STRING};
+use super::json::{read_object, JsonObject, BOOLEAN, STRING};
 use super::links::validate_max_downloads;
 use super::mime::essence;
 use super::names::validate_file_name;
@@ -31,6 +31,10 @@ pub struct Upload<U> {
     pub private: bool,
     /// Headers for the origin (sent only to the first URL's origin; never stored).
     pub origin_headers: Option<OriginHeaders>,
+    /// `"async": true`: run as a background job (also asked by `Prefer: respond-async`).
+    pub asynchronous: bool,
+    /// Where a job's final status is POSTed (checked like `file_url`); jobs only.
+    pub callback_url: Option<U>,
 }
 
 /// The Worker's upload request: `file_url` parsed and checked by its URL policy.
@@ -52,6 +56,9 @@ pub(crate) struct UploadBody {
     max_downloads: Option<u64>,
     private: Option<bool>,
     origin_headers: Option<OriginHeaders>,
+    #[serde(rename = "async")]
+    asynchronous: Option<bool>,
+    callback_url: Option<String>,
 }
 
 /// What `expires_in` must be, told when it is not a whole number.
@@ -67,8 +74,10 @@ impl JsonObject<'_> for UploadBody {
         ("expected_sha256", STRING),
         ("expires_in", EXPIRES_RULE),
         ("max_downloads", DOWNLOADS_RULE),
-        ("private", "must be true or false"),
+        ("private", BOOLEAN),
         ("origin_headers", HEADERS_RULE),
+        ("async", BOOLEAN),
+        ("callback_url", STRING),
     ];
 }
 
@@ -82,8 +91,20 @@ impl UploadBody {
                 Some(p) => validate_upload_path(&p)?,
                 None => None,
             },
-            file_name: self.file_name.filter(|n| !n.is_empty()).map(|n| validate_file_name(&n)).transpose()?,
-            expected_sha256: self.expected_sha256.map(|d| validate_sha256(&d)).transpose()?,
+            file_name: self
+                .file_name
+                .filter(|n| !n.is_empty())
+                .map(|n| validate_file_name(&n))
+                .transpose()?,
+            expected_sha256: self
+                .expected_sha256
+                .map(|d| validate_sha256(&d))
+                .transpose()?,
+            asynchronous: self.asynchronous.unwrap_or(false),
+            callback_url: self
+                .callback_url
+                .map(|raw| check_url(&raw).map_err(|err| err.for_field("callback_url")))
+                .transpose()?,
             expires_in: self.expires_in.map(check_expires_in).transpose()?,
             max_downloads: self.max_downloads.map(validate_max_downloads).transpose()?,
             private: self.private.unwrap_or(false),

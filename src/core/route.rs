@@ -1,7 +1,7 @@
 //! The routing table: which handler a method and path reach, or which 404/405 they get.
 
 use super::error::Error;
-use super::ids::is_file_id;
+use super::ids::{is_file_id, is_job_id};
 use super::keys::is_key_id;
 use super::layout::{name_from_path, FileName, DOWNLOAD_ROUTE};
 
@@ -10,6 +10,10 @@ const FILES_ROUTE: &str = "/api/v1/files/";
 /// Prefix of one key's admin routes (`/api/v1/admin/keys/{key_id}`).
 const ADMIN_KEY_ROUTE: &str = "/api/v1/admin/keys/";
 const LINK_SUFFIX: &str = "/link";
+/// Suffix of the admin route issuing a key's webhook secret.
+const WEBHOOK_SECRET: &str = "/webhook-secret";
+/// Prefix of one job's routes (`/api/v1/jobs/{job_id}`).
+const JOBS_ROUTE: &str = "/api/v1/jobs/";
 
 /// A request's destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,13 @@ pub enum Route {
     GetKey { key_id: String },
     UpdateKey { key_id: String },
     RevokeKey { key_id: String },
+    /// `POST /api/v1/admin/keys/{key_id}/webhook-secret`.
+    RotateWebhookSecret { key_id: String },
+    /// `GET /api/v1/jobs`: the caller's recent background jobs.
+    ListJobs,
+    /// `GET|DELETE /api/v1/jobs/{job_id}`.
+    JobStatus { job_id: String },
+    CancelJob { job_id: String },
 }
 
 /// Every method and path the table accepts, paths written as in `openapi.yaml` (`{name}` is
@@ -68,6 +79,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/admin/keys/{key_id}"),
     ("PATCH", "/api/v1/admin/keys/{key_id}"),
     ("DELETE", "/api/v1/admin/keys/{key_id}"),
+    ("POST", "/api/v1/admin/keys/{key_id}/webhook-secret"),
+    ("GET", "/api/v1/jobs"),
+    ("GET", "/api/v1/jobs/{job_id}"),
+    ("DELETE", "/api/v1/jobs/{job_id}"),
 ];
 
 /// Matches `method` and the raw (still percent-encoded) `path`.
@@ -92,6 +107,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             "GET" => Ok(Route::ListFiles),
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
         },
+        "/api/v1/jobs" => match method {
+            "GET" => Ok(Route::ListJobs),
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
         "/api/v1/admin/keys" => match method {
             "GET" => Ok(Route::ListKeys),
             "POST" => Ok(Route::CreateKey),
@@ -100,6 +119,37 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
         _ => {
             // The method is checked first (405 is about the route), then the shape, before
             // any storage lookup: a malformed id or key is simply not found.
+            if let Some(id) = path
+                .strip_prefix(ADMIN_KEY_ROUTE)
+                .and_then(|rest| rest.strip_suffix(WEBHOOK_SECRET))
+            {
+                if method != "POST" {
+                    return Err(Error::MethodNotAllowed { allow: "POST" });
+                }
+                return if is_key_id(id) {
+                    Ok(Route::RotateWebhookSecret {
+                        key_id: id.to_owned(),
+                    })
+                } else {
+                    Err(Error::KeyNotFound)
+                };
+            }
+            if let Some(id) = path.strip_prefix(JOBS_ROUTE) {
+                if !matches!(method, "GET" | "DELETE") {
+                    return Err(Error::MethodNotAllowed {
+                        allow: "GET, DELETE",
+                    });
+                }
+                if !is_job_id(id) {
+                    return Err(Error::JobNotFound);
+                }
+                let job_id = id.to_owned();
+                return Ok(if method == "GET" {
+                    Route::JobStatus { job_id }
+                } else {
+                    Route::CancelJob { job_id }
+                });
+            }
             if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE) {
                 if !matches!(method, "GET" | "PATCH" | "DELETE") {
                     return Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" });
@@ -156,10 +206,16 @@ mod tests {
     use super::*;
 
     const ID: &str = "file_0123456789abcdef0123456789abcdef";
+    const JOB: &str = "job_0123456789abcdef0123456789abcdef";
 
     /// `template` with every `{name}` replaced by a value the table accepts.
     fn sample(template: &str) -> String {
-        template.replace("{file_id}", ID).replace("{key_id}", "k_dev").replace("{upload_path}", "images/2026").replace("{file_name}", "a.png")
+        template
+            .replace("{file_id}", ID)
+            .replace("{job_id}", JOB)
+            .replace("{key_id}", "k_dev")
+            .replace("{upload_path}", "images/2026")
+            .replace("{file_name}", "a.png")
     }
 
     #[test]
@@ -185,6 +241,7 @@ mod tests {
         let download = format!("/api/v1/files/download/{ID}");
         let file = format!("/api/v1/files/{ID}");
         let link = format!("{file}/link");
+        let job = format!("/api/v1/jobs/{JOB}");
         let cases: Vec<(&str, &str, Result<Route, Error>)> = vec![
             ("GET", "/api/v1/health", Ok(Route::Health)),
             ("HEAD", "/api/v1/health", Ok(Route::Health)),
@@ -228,6 +285,39 @@ mod tests {
             ("POST", "/api/v1/admin/keys/k_1", Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" })),
             ("GET", "/api/v1/admin/keys/a.b", Err(Error::KeyNotFound)),
             ("GET", "/api/v1/admin/keys/", Err(Error::KeyNotFound)),
+            (
+                "POST",
+                "/api/v1/admin/keys/k_1/webhook-secret",
+                Ok(Route::RotateWebhookSecret {
+                    key_id: "k_1".into(),
+                }),
+            ),
+            (
+                "GET",
+                "/api/v1/admin/keys/k_1/webhook-secret",
+                Err(Error::MethodNotAllowed { allow: "POST" }),
+            ),
+            (
+                "POST",
+                "/api/v1/admin/keys/a.b/webhook-secret",
+                Err(Error::KeyNotFound),
+            ),
+            ("GET", "/api/v1/jobs", Ok(Route::ListJobs)),
+            (
+                "POST",
+                "/api/v1/jobs",
+                Err(Error::MethodNotAllowed { allow: "GET" }),
+            ),
+            ("GET", &job, Ok(Route::JobStatus { job_id: JOB.into() })),
+            ("DELETE", &job, Ok(Route::CancelJob { job_id: JOB.into() })),
+            (
+                "PUT",
+                &job,
+                Err(Error::MethodNotAllowed {
+                    allow: "GET, DELETE",
+                }),
+            ),
+            ("GET", "/api/v1/jobs/job_nope", Err(Error::JobNotFound)),
         ];
         for (method, path, want) in cases {
             assert_eq!(route(method, path), want, "{method} {path}");

@@ -76,7 +76,7 @@ pub trait FileAuthority {
 
 /// Kept with every object (R2 custom metadata; the type goes in its HTTP metadata), so the
 /// bytes can be served from the object alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectMeta {
     pub owner: String,
     pub original_name: String,
@@ -85,8 +85,10 @@ pub struct ObjectMeta {
     pub expires_ms: i64,
     /// Its downloads are counted by the key's authority (`max_downloads`): absent from the
     /// metadata of every other file, which is served without asking the authority.
+    #[serde(default)]
     pub counted: bool,
     /// Served only through signed links.
+    #[serde(default)]
     pub private: bool,
 }
 

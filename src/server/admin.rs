@@ -15,6 +15,7 @@ use super::respond;
 use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
+use crate::core::ids::webhook_secret;
 use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
@@ -42,9 +43,19 @@ async fn save(keys: &KvStore, hash: &str, record: &KeyRecord) -> Result<(), Erro
 }
 
 /// The hash and record of `key_id`, read from the record itself (not the listing copy).
-async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error> {
-    let hash = keys.get(&id_entry(key_id)).text().await.map_err(kv("get id"))?.ok_or(Error::KeyNotFound)?;
-    let record = keys.get(&hash).json::<KeyRecord>().await.map_err(kv("get"))?.ok_or(Error::KeyNotFound)?;
+pub(crate) async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error> {
+    let hash = keys
+        .get(&id_entry(key_id))
+        .text()
+        .await
+        .map_err(kv("get id"))?
+        .ok_or(Error::KeyNotFound)?;
+    let record = keys
+        .get(&hash)
+        .json::<KeyRecord>()
+        .await
+        .map_err(kv("get"))?
+        .ok_or(Error::KeyNotFound)?;
     Ok((hash, record))
 }
 
@@ -66,6 +77,7 @@ pub(crate) async fn create(req: Request, services: &Services) -> Result<Response
         max_files: create.max_files,
         max_ttl_secs: create.max_ttl_secs,
         rate_limit: create.rate_limit,
+        webhook_secret: None,
     };
     // The authority first: a key never works before its quota is in place.
     services.authority(&record.id).configure(key_config(&record, false)).await?;
@@ -122,6 +134,47 @@ pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> R
     save(&services.keys, &hash, &record).await?;
     forget(&hash);
     respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, &services.config)))
+}
+
+#[derive(Serialize)]
+struct WebhookSecret<'a> {
+    key_id: &'a str,
+    /// Shown once: it signs the key's webhooks from now on (the old one stops at once).
+    webhook_secret: String,
+}
+
+/// `POST /api/v1/admin/keys/{key_id}/webhook-secret`: issues the key's webhook secret, or
+/// rotates it.
+pub(crate) async fn rotate_webhook_secret(
+    req: &Request,
+    services: &Services,
+    key_id: &str,
+) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let (hash, mut record) = find(&services.keys, key_id).await?;
+    // A key revoked moments ago (and still in KV) gets no new secret.
+    services
+        .authority(key_id)
+        .usage()
+        .await
+        .map_err(|err| match err {
+            Error::Unauthorized(_) => Error::KeyNotFound,
+            other => other,
+        })?;
+    let secret = webhook_secret();
+    record.webhook_secret = Some(secret.clone());
+    save(&services.keys, &hash, &record).await?;
+    forget(&hash);
+    respond::json(
+        200,
+        &Envelope::ok(
+            "Webhook secret issued",
+            WebhookSecret {
+                key_id,
+                webhook_secret: secret,
+            },
+        ),
+    )
 }
 
 #[derive(Serialize)]

@@ -9,6 +9,7 @@ use wasm_bindgen::JsValue;
 use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::BUCKET;
+use super::job_index;
 use super::js::now_ms;
 use super::sql::{transaction, SqlTables};
 use crate::core::authority::{Authority, EXPIRY_BATCH, RESERVATION_TTL_MS};
@@ -139,6 +140,12 @@ impl KeyAuthority {
             Op::List { query } => return reply(self.run(|a| a.list(&query, now))),
             Op::Usage => return reply(self.run(|a| a.usage(now))),
             Op::Configure { config } => return reply(self.run(|a| a.configure(config, now))),
+            Op::JobStarted { job_id, at_ms } => {
+                return reply(job_index::add(&self.state.storage().sql(), &job_id, at_ms))
+            }
+            Op::Jobs { limit } => {
+                return reply(job_index::recent(&self.state.storage().sql(), limit))
+            }
         };
         let drained = !doomed || self.drain().await;
         self.arm(due, drained).await;

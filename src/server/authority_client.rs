@@ -83,6 +83,20 @@ impl AuthorityClient {
     pub async fn list(&self, query: PageQuery) -> Result<Page, Error> {
         self.call(&Op::List { query }).await
     }
+
+    /// Adds a job to the key's job index.
+    pub async fn job_started(&self, job_id: &str, at_ms: i64) -> Result<(), Error> {
+        self.call(&Op::JobStarted {
+            job_id: job_id.to_owned(),
+            at_ms,
+        })
+        .await
+    }
+
+    /// The key's most recent jobs, newest first.
+    pub async fn jobs(&self, limit: u32) -> Result<Vec<String>, Error> {
+        self.call(&Op::Jobs { limit }).await
+    }
 }
 
 impl FileAuthority for AuthorityClient {

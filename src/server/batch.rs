@@ -7,11 +7,15 @@ use worker::{Request, Response};
 use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::http::{base_url, json_body, request_policy};
+use super::jobs;
 use super::respond;
 use super::upload::store_one;
-use crate::core::batch::{item_envelope, parse_batch, BatchData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
+use crate::core::batch::{
+    error_envelope, parse_batch, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES,
+};
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
+use crate::core::jobs::wants_async;
 use crate::core::Error;
 
 pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
@@ -21,20 +25,38 @@ pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response
     let policy = request_policy(&req, &services.config)?;
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
+    let prefer = req.headers().get("Prefer").ok().flatten();
+    let request_url = req.url().map_err(Error::internal)?;
+    let request_url = &request_url;
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
     let (owner, base, policy, gate) = (&owner, &base, &policy, &gate);
     // `buffered` keeps order and runs at most CONCURRENCY uploads at once.
     let results = stream::iter(items)
-        .map(|item| async move {
-            let result = match item {
-                Ok(request) => store_one(request, owner, base, policy, services, gate).await,
-                Err(err) => Err(err),
-            };
-            if let Err(Error::Internal(detail)) = &result {
-                worker::console_error!("batch item: internal error: {detail}");
+        .map(|item| {
+            let prefer = prefer.as_deref();
+            async move {
+                let result = match item {
+                    Ok(request) if wants_async(prefer, request.asynchronous) => {
+                        jobs::start(request, owner, base, request_url, services)
+                            .await
+                            .map(|job| Envelope::accepted("Job accepted", ItemData::Job(job)))
+                    }
+                    Ok(request) if request.callback_url.is_some() => {
+                        Err(jobs::callback_without_job())
+                    }
+                    Ok(request) => store_one(request, owner, base, policy, services, gate)
+                        .await
+                        .map(|file| {
+                            Envelope::ok("File uploaded successfully", ItemData::File(file))
+                        }),
+                    Err(err) => Err(err),
+                };
+                if let Err(Error::Internal(detail)) = &result {
+                    worker::console_error!("batch item: internal error: {detail}");
+                }
+                result.unwrap_or_else(|err| error_envelope(&err))
             }
-            item_envelope(result)
         })
         .buffered(CONCURRENCY)
         .collect::<Vec<_>>()

@@ -19,6 +19,8 @@ pub(crate) const BUCKET: &str = "FILES";
 pub(crate) const KEYS: &str = "API_KEYS";
 /// The Durable Object namespace of the key authorities (one per key, named by its id).
 pub(crate) const AUTHORITY: &str = "AUTHORITY";
+/// The Durable Object namespace of background jobs (one per job, named by its id).
+pub(crate) const JOBS: &str = "JOBS";
 /// The secret guarding the admin API (a plain var works too, e.g. `wrangler dev --var`).
 pub(crate) const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 /// The secret private links are signed with (rotating it invalidates every signed link).
@@ -46,6 +48,7 @@ pub(crate) struct Services {
     pub bucket: Bucket,
     pub keys: KvStore,
     pub authorities: ObjectNamespace,
+    pub jobs: ObjectNamespace,
     /// `None`: the admin API is disabled.
     pub admin_token: Option<String>,
     /// `None`: private links are disabled.
@@ -68,9 +71,18 @@ impl Services {
             link_secret: secret(env, LINK_SECRET).as_deref().and_then(LinkSecret::new),
             rate_limiters,
             config,
-            bucket: env.bucket(BUCKET).map_err(|e| Error::internal(format!("binding {BUCKET}: {e}")))?,
-            keys: env.kv(KEYS).map_err(|e| Error::internal(format!("binding {KEYS}: {e}")))?,
-            authorities: env.durable_object(AUTHORITY).map_err(|e| Error::internal(format!("binding {AUTHORITY}: {e}")))?,
+            bucket: env
+                .bucket(BUCKET)
+                .map_err(|e| Error::internal(format!("binding {BUCKET}: {e}")))?,
+            keys: env
+                .kv(KEYS)
+                .map_err(|e| Error::internal(format!("binding {KEYS}: {e}")))?,
+            authorities: env
+                .durable_object(AUTHORITY)
+                .map_err(|e| Error::internal(format!("binding {AUTHORITY}: {e}")))?,
+            jobs: env
+                .durable_object(JOBS)
+                .map_err(|e| Error::internal(format!("binding {JOBS}: {e}")))?,
         })
     }
 

@@ -4,6 +4,7 @@
 //! the file's validator), at most [`MAX_ATTEMPTS`] attempts in all, with backoff. A response
 //! of another version of the file is [`Error::OriginChanged`]: nothing is ever spliced.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::pin::pin;
 use std::time::Duration;
@@ -30,11 +31,22 @@ pub(crate) struct Source<'a> {
     pub origin: &'a WorkerOrigin,
     pub ranged: &'a Ranged,
     pub idle_ms: u64,
+    /// Counts every byte read (a job's live progress).
+    received: Option<&'a Cell<u64>>,
 }
 
 impl<'a> Source<'a> {
-    pub fn new(origin: &'a WorkerOrigin, ranged: &'a Ranged) -> Self {
-        Source { origin, ranged, idle_ms: idle_timeout_ms(origin.timeout_ms()) }
+    pub fn new(
+        origin: &'a WorkerOrigin,
+        ranged: &'a Ranged,
+        received: Option<&'a Cell<u64>>,
+    ) -> Self {
+        Source {
+            origin,
+            ranged,
+            idle_ms: idle_timeout_ms(origin.timeout_ms()),
+            received,
+        }
     }
 }
 
@@ -86,6 +98,9 @@ impl<'a> Cursor<'a> {
             if let Some(chunk) = self.pending.pop_front() {
                 part.set(&chunk, at);
                 self.pos += u64::from(chunk.length());
+                if let Some(received) = self.source.received {
+                    received.set(received.get() + u64::from(chunk.length()));
+                }
                 continue;
             }
             let outcome = match self.reader {
@@ -126,6 +141,9 @@ impl<'a> Cursor<'a> {
         let Ok((read, done)) = result else { return Err(Broken::Retry) };
         part.set(&read, at);
         self.pos += u64::from(read.length());
+        if let Some(received) = self.source.received {
+            received.set(received.get() + u64::from(read.length()));
+        }
         // The read moved the scratch memory into the returned view's buffer.
         self.scratch = Some(Uint8Array::new(&read.buffer()));
         if self.pos >= reader_end {

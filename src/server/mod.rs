@@ -13,6 +13,10 @@ mod digest;
 mod files;
 mod http;
 mod ingest;
+mod job_index;
+mod job_object;
+mod job_run;
+mod jobs;
 mod js;
 mod manage;
 mod origin;
@@ -21,6 +25,7 @@ mod r2;
 mod respond;
 mod sql;
 mod upload;
+mod webhook;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -38,7 +43,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     // The raw method: worker::Method maps every method it does not know (QUERY, PROPFIND) to GET.
     let method = req.inner().method();
     if method == "OPTIONS" {
-        let response = cors::answer_preflight(&req.path()).unwrap_or_else(|err| respond::error(&err, false));
+        let response =
+            cors::answer_preflight(&req.path()).unwrap_or_else(|err| respond::error(&err, false));
         return Ok(cors::allow_cross_origin(response));
     }
     let result = match route(&method, &req.path()) {
@@ -53,7 +59,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(cors::allow_cross_origin(response))
 }
 
-async fn dispatch(route: Route, req: Request, services: &Services) -> std::result::Result<Response, Error> {
+async fn dispatch(
+    route: Route,
+    req: Request,
+    services: &Services,
+) -> std::result::Result<Response, Error> {
     match route {
         Route::Health => respond::json(200, &serde_json::json!({ "ok": true })),
         Route::OpenApi => respond::raw_json(crate::core::openapi::JSON),
@@ -71,5 +81,11 @@ async fn dispatch(route: Route, req: Request, services: &Services) -> std::resul
         Route::GetKey { key_id } => admin::show(&req, services, &key_id).await,
         Route::UpdateKey { key_id } => admin::update(req, services, &key_id).await,
         Route::RevokeKey { key_id } => admin::revoke(&req, services, &key_id).await,
+        Route::RotateWebhookSecret { key_id } => {
+            admin::rotate_webhook_secret(&req, services, &key_id).await
+        }
+        Route::ListJobs => jobs::list(&req, services).await,
+        Route::JobStatus { job_id } => jobs::status(&req, services, &job_id).await,
+        Route::CancelJob { job_id } => jobs::cancel(&req, services, &job_id).await,
     }
 }

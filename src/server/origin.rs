@@ -143,6 +143,11 @@ impl WorkerOrigin {
         &self.signal
     }
 
+    /// What ends this upload's requests at once (a job's cancel).
+    pub fn ender(&self) -> AbortController {
+        self.ended.clone()
+    }
+
     pub fn timeout_ms(&self) -> u64 {
         self.timeout_ms
     }

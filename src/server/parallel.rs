@@ -1,10 +1,13 @@
-//! Storing a file the origin serves in ranges: the parts of its [`Plan`] are fetched by up
-//! to [`LANES`](crate::core::ranges::LANES) connections at once, each range read into its
-//! own part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), hashed
-//! in file order ([`Turns`]) and stored as an R2 multipart part; a one-part file is one put.
-//! Memory: each lane holds one part, so at most `lanes` parts (40 MiB) at once.
+//! Storing a file the origin serves in ranges: the parts of its [`Plan`] are fetched by up to
+//! [`LANES`](crate::core::ranges::LANES) connections at once, each range read into its own
+//! part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), hashed in
+//! file order ([`Turns`]) and stored as an R2 multipart part; a one-part file is one put.
+//! Memory: each lane holds one part, so at most `lanes` parts (40 MiB) at once. A background
+//! job runs the same lanes with a [`Checkpoint`] that records each stored part, so another
+//! invocation can go on from there.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use futures_util::future::try_join_all;
 use js_sys::Uint8Array;
@@ -22,29 +25,55 @@ use crate::core::ranges::Plan;
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
+/// What a background job keeps of its transfer between invocations.
+#[allow(async_fn_in_trait)]
+pub(crate) trait Checkpoint {
+    /// Records that part `index` is stored (`part`: R2's answer, needed to complete).
+    async fn part_stored(&self, index: u64, size: u64, part: &JsValue) -> Result<(), Error>;
+    /// Whether to stop taking new parts (the job was canceled, or this invocation's time is
+    /// up); parts in flight finish.
+    fn stop(&self) -> bool;
+}
+
+/// An upload's checkpoint: nothing to keep, never stops.
+pub(crate) struct Uninterrupted;
+
+impl Checkpoint for Uninterrupted {
+    async fn part_stored(&self, _: u64, _: u64, _: &JsValue) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn stop(&self) -> bool {
+        false
+    }
+}
+
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file.
 pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody) -> Result<StoredObject, Error> {
     let Some(ranged) = body.ranged.clone() else { return Err(Error::internal("put_ranged without ranges")) };
     let plan = Plan::new(ranged.total);
-    let source = Source::new(origin, &ranged);
+    let source = Source::new(origin, &ranged, None);
     let first = Cursor::from_probe(&source, body, plan.part(0).1)?;
     if plan.single() {
         return put_whole(target, first, plan.total).await;
     }
     let upload = target.create_multipart().await?;
-    let lanes = Lanes {
+    let lanes = Lanes::new(
         plan,
         target,
-        source: &source,
-        upload: &upload,
-        first: RefCell::new(Some(first)),
-        next: Cell::new(0),
-        turns: Turns::default(),
-        digest: RefCell::new(Some(Sha256Sink::new())),
-        parts: RefCell::new(Vec::new()),
-    };
-    match lanes.run().await {
-        Ok(stored) => Ok(stored),
+        &source,
+        &upload,
+        Some(first),
+        BTreeMap::new(),
+        Uninterrupted,
+    );
+    let outcome = lanes.run().await;
+    match outcome {
+        Ok(Some(sha256)) => Ok(StoredObject {
+            size: plan.total,
+            sha256: sha256.unwrap_or_default(),
+        }),
+        Ok(None) => Err(Error::internal("an upload's lanes stopped")),
         Err(err) => {
             abort_multipart(target, &upload).await;
             Err(origin.failure(err))
@@ -53,7 +82,11 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
 }
 
 /// A file of one part: read it whole, hash it, one put (R2 checks an expected digest).
-async fn put_whole(target: &Target<'_>, mut cursor: Cursor<'_>, total: u64) -> Result<StoredObject, Error> {
+pub(crate) async fn put_whole(
+    target: &Target<'_>,
+    mut cursor: Cursor<'_>,
+    total: u64,
+) -> Result<StoredObject, Error> {
     let bytes = cursor.read_all().await?;
     let mut digest = Sha256Sink::new();
     digest.write(&bytes).await?;
@@ -63,7 +96,7 @@ async fn put_whole(target: &Target<'_>, mut cursor: Cursor<'_>, total: u64) -> R
 }
 
 /// The state the lanes of one file share.
-struct Lanes<'a> {
+pub(crate) struct Lanes<'a, C> {
     plan: Plan,
     target: &'a Target<'a>,
     source: &'a Source<'a>,
@@ -74,38 +107,78 @@ struct Lanes<'a> {
     next: Cell<u64>,
     /// Hashing order: part i is hashed in turn i.
     turns: Turns,
-    /// Taken by the lane whose turn it is (only one at a time).
+    /// Taken by the lane whose turn it is; `None` when parts were stored by an earlier
+    /// invocation (then the file is hashed from R2 once complete).
     digest: RefCell<Option<Sha256Sink>>,
-    /// Each stored part: its number and R2's answer.
-    parts: RefCell<Vec<(u64, JsValue)>>,
+    /// Each stored part by index: R2's answer.
+    parts: RefCell<BTreeMap<u64, JsValue>>,
+    checkpoint: C,
 }
 
-impl Lanes<'_> {
-    /// Runs every lane until all parts are stored and hashed, then completes the upload
-    /// once the digest is the one expected.
-    async fn run(&self) -> Result<StoredObject, Error> {
+impl<'a, C: Checkpoint> Lanes<'a, C> {
+    /// Lanes over `plan`'s parts but those in `stored` (by an earlier invocation).
+    pub fn new(
+        plan: Plan,
+        target: &'a Target<'a>,
+        source: &'a Source<'a>,
+        upload: &'a R2MultipartUpload,
+        first: Option<Cursor<'a>>,
+        stored: BTreeMap<u64, JsValue>,
+        checkpoint: C,
+    ) -> Self {
+        let digest = stored.is_empty().then(Sha256Sink::new);
+        Lanes {
+            plan,
+            target,
+            source,
+            upload,
+            first: RefCell::new(first),
+            next: Cell::new(0),
+            turns: Turns::default(),
+            digest: RefCell::new(digest),
+            parts: RefCell::new(stored),
+            checkpoint,
+        }
+    }
+
+    pub fn checkpoint(&self) -> &C {
+        &self.checkpoint
+    }
+
+    /// Runs every lane until all parts are stored (and hashed, when this invocation saw
+    /// them all), then completes the upload once the digest is the one expected. Answers
+    /// the digest (`Some(None)`: not known, hash the object), or `None` when the lanes
+    /// stopped before the end (the checkpoint asked).
+    pub async fn run(&self) -> Result<Option<Option<String>>, Error> {
         try_join_all((0..self.plan.lanes).map(|_| self.lane())).await?;
-        let digest = self.digest.borrow_mut().take().ok_or_else(|| Error::internal("digest taken"))?;
-        let sha256 = self.target.checked(digest.finish(false).await?)?;
-        let mut parts = self.parts.take();
-        parts.sort_by_key(|(number, _)| *number);
-        let parts: Vec<JsValue> = parts.into_iter().map(|(_, part)| part).collect();
+        if self.parts.borrow().len() as u64 != self.plan.parts {
+            return Ok(None);
+        }
+        let digest = self.digest.borrow_mut().take();
+        let sha256 = match digest {
+            Some(digest) => Some(self.target.checked(digest.finish(false).await?)?),
+            None => None,
+        };
+        let parts: Vec<JsValue> = self.parts.take().into_values().collect();
         self.target
             .gate
             .call(|| async { wait(self.upload.complete(parts)?).await })
             .await
             .map_err(|e| Error::internal(format!("r2 multipart complete: {}", describe(&e))))?;
-        Ok(StoredObject { size: self.plan.total, sha256 })
+        Ok(Some(sha256))
     }
 
     /// One connection's work: take the next part, read it, store it, hash it in turn.
     async fn lane(&self) -> Result<(), Error> {
         loop {
             let index = self.next.get();
-            if index == self.plan.parts {
+            if index == self.plan.parts || self.checkpoint.stop() {
                 return Ok(());
             }
             self.next.set(index + 1);
+            if self.parts.borrow().contains_key(&index) {
+                continue;
+            }
             let (start, end) = self.plan.part(index);
             let mut cursor = match self.first.borrow_mut().take() {
                 Some(first) if index == 0 => first,
@@ -114,6 +187,9 @@ impl Lanes<'_> {
             let part = cursor.read_all().await?;
             drop(cursor);
             self.store(index, &part).await?;
+            if self.digest.borrow().is_none() {
+                continue;
+            }
             self.turns.wait(index).await;
             let mut digest = self.digest.borrow_mut().take().ok_or_else(|| Error::internal("digest taken"))?;
             let hashed = digest.write(&part).await;
@@ -123,7 +199,7 @@ impl Lanes<'_> {
         }
     }
 
-    /// Uploads part `index` (R2 numbers parts from 1).
+    /// Uploads part `index` (R2 numbers parts from 1) and records it.
     async fn store(&self, index: u64, part: &Uint8Array) -> Result<(), Error> {
         let number = u16::try_from(index + 1).map_err(|_| Error::internal("too many parts"))?;
         let stored = self
@@ -132,7 +208,10 @@ impl Lanes<'_> {
             .call(|| async { wait(self.upload.upload_part(number, part.clone().into())?).await })
             .await
             .map_err(|e| Error::internal(format!("r2 upload part: {}", describe(&e))))?;
-        self.parts.borrow_mut().push((index, stored));
+        self.checkpoint
+            .part_stored(index, u64::from(part.length()), &stored)
+            .await?;
+        self.parts.borrow_mut().insert(index, stored);
         Ok(())
     }
 }

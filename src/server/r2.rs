@@ -92,7 +92,7 @@ impl Target<'_> {
 }
 
 /// `{ httpMetadata: { contentType }, customMetadata: {...} }` for a put.
-fn put_options(meta: &ObjectMeta) -> JsValue {
+pub(crate) fn put_options(meta: &ObjectMeta) -> JsValue {
     let custom = meta.to_map();
     object([
         ("httpMetadata", object([("contentType", JsValue::from_str(&meta.mime_type))])),

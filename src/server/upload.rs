@@ -8,6 +8,7 @@ use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::files::forget_name;
 use super::http::{base_url, json_body, request_policy};
+use super::jobs;
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
 use super::r2::R2Store;
@@ -15,6 +16,7 @@ use super::respond;
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::flow::{upload, UploadContext};
 use crate::core::gate::Gate;
+use crate::core::jobs::wants_async;
 use crate::core::keys::KeyRecord;
 use crate::core::origin_headers::Forwarded;
 use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
@@ -28,6 +30,14 @@ pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response
     let policy = request_policy(&req, &services.config)?;
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
+    let prefer = req.headers().get("Prefer").ok().flatten();
+    if wants_async(prefer.as_deref(), request.asynchronous) {
+        let request_url = req.url().map_err(Error::internal)?;
+        return jobs::accepted(&jobs::start(request, &owner, &base, &request_url, services).await?);
+    }
+    if request.callback_url.is_some() {
+        return Err(jobs::callback_without_job());
+    }
     let data = store_one(request, &owner, &base, &policy, services, &Gate::default()).await?;
     respond::json(200, &Envelope::ok("File uploaded successfully", data))
 }

@@ -161,9 +161,8 @@ test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   const gzip = zlib.gzipSync(wasm, { level: 9 }).length;
   const brotli = zlib.brotliCompressSync(wasm).length;
   console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
-  // Budgets: about 6 % above what docs/client.md records (lowered from 500,000 / 192,000 when
-  // the url crate left the client; raised from 280,000 / 102,400, the 100 KiB target of
-  // `make bench`, when the link controls' options and mintLinks came in: see docs/client.md).
-  assert.ok(wasm.length < 330_000, `raw ${wasm.length}`);
-  assert.ok(gzip <= 118_000, `gzip ${gzip}`);
+  // Budgets (docs/client.md): about 5 % above the size with background jobs and the link
+  // controls; `make bench` reports the 100 KiB gzip target, missed since the job methods came.
+  assert.ok(wasm.length < 342_000, `raw ${wasm.length}`);
+  assert.ok(gzip <= 121_600, `gzip ${gzip}`);
 });

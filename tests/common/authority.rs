@@ -221,6 +221,8 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::List { .. } => "list",
         Op::Usage => "usage",
         Op::Configure { .. } => "configure",
+        Op::JobStarted { .. } => "job_started",
+        Op::Jobs { .. } => "jobs",
     }
 }
 

@@ -1,0 +1,76 @@
+//! `waitForJob`: polling a background job until it ends, reporting each poll.
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::api::{self, Call, Method};
+use super::error::ClientError;
+use super::options::Settings;
+
+/// Polls no faster than this.
+const MIN_INTERVAL_MS: f64 = 100.0;
+const DEFAULT_INTERVAL_MS: f64 = 1000.0;
+
+/// `waitForJob`'s options: `{ intervalMs?, onProgress? }`.
+pub(crate) struct Wait {
+    interval_ms: f64,
+    on_progress: Option<Function>,
+}
+
+/// Reads `{ intervalMs?, onProgress? }` (absent, `undefined` or `null` for none).
+pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Wait { interval_ms: DEFAULT_INTERVAL_MS, on_progress: None });
+    }
+    let bad = |what: &str| ClientError::Options(format!("waitForJob: {what}"));
+    let get = |name: &str| Reflect::get(&value, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let interval = get("intervalMs");
+    let interval_ms = match interval.as_f64() {
+        Some(ms) if ms.is_finite() => ms.max(MIN_INTERVAL_MS),
+        None if interval.is_undefined() || interval.is_null() => DEFAULT_INTERVAL_MS,
+        _ => return Err(bad("`intervalMs` must be a number of milliseconds")),
+    };
+    let progress = get("onProgress");
+    let on_progress = match progress.dyn_into::<Function>() {
+        Ok(f) => Some(f),
+        Err(v) if v.is_undefined() || v.is_null() => None,
+        Err(_) => return Err(bad("`onProgress` must be a function")),
+    };
+    Ok(Wait { interval_ms, on_progress })
+}
+
+/// Polls `job_id` until it ends: the succeeded job, or the failure it reports.
+pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str, wait: &Wait) -> Result<JsValue, ClientError> {
+    loop {
+        let job = api::send(settings, authorization, Call::job(Method::Get, job_id)).await?;
+        let js = super::to_js(&job).map_err(|_| ClientError::Unexpected { status: 200, detail: "job".into() })?;
+        if let Some(report) = &wait.on_progress {
+            // A throwing callback does not stop the wait.
+            let _ = report.call1(&JsValue::NULL, &js);
+        }
+        // Read where needed only: the job's types are the server's (`core::jobs`).
+        match job["state"].as_str() {
+            Some("succeeded") => return Ok(js),
+            Some("failed") => {
+                let code = job["error"]["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
+                let msg = job["error"]["msg"].as_str().unwrap_or("the job failed").to_owned();
+                return Err(ClientError::Server { status: code, code, msg });
+            }
+            Some("canceled") => return Err(ClientError::Server { status: 409, code: 409, msg: "the job was canceled".into() }),
+            Some(_) => sleep(wait.interval_ms).await,
+            None => return Err(ClientError::Unexpected { status: 200, detail: "data is not a job".into() }),
+        }
+    }
+}
+
+/// Resolves after `ms` (the global `setTimeout`, in browsers and workers alike).
+async fn sleep(ms: f64) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        if let Some(set_timeout) = set_timeout {
+            let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from_f64(ms));
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}

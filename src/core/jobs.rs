@@ -1,0 +1,328 @@
+//! Background jobs: what a job is on the wire (its status), what its Durable Object is
+//! given to run (its spec), how a request asks for one, and how its webhook is signed and
+//! retried.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::clock::iso8601;
+use super::envelope::FileData;
+use super::error::Error;
+use super::flow::Prepared;
+use super::ranges::Validator;
+
+/// The webhook signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub const SIGNATURE_HEADER: &str = "X-Urlstash-Signature";
+/// Deliveries are retried for this long after the job ends.
+pub const WEBHOOK_WINDOW_MS: i64 = 60 * 60 * 1000;
+/// Jobs a key's listing answers (its most recent).
+pub const MAX_LISTED_JOBS: u32 = 100;
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Accepted, not started yet.
+    Queued,
+    /// Fetching from the origin (and storing the parts that arrived).
+    Downloading,
+    /// Every byte is in: completing the object and recording the file.
+    Storing,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl JobState {
+    /// Whether the job is over (nothing will change it but its webhook's delivery).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Canceled
+        )
+    }
+}
+
+/// Why a job failed: the status and message its upload would have been answered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFailure {
+    pub code: u16,
+    pub msg: String,
+}
+
+impl From<&Error> for JobFailure {
+    fn from(err: &Error) -> Self {
+        JobFailure {
+            code: err.status(),
+            msg: err.public_message(),
+        }
+    }
+}
+
+/// A job as `GET /api/v1/jobs/{job_id}` answers it (and as its webhook delivers it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    pub state: JobState,
+    /// The URL the job fetches.
+    pub file_url: String,
+    /// Bytes received from the origin so far (never counted twice when a range resumes).
+    pub bytes_received: u64,
+    /// The file's size once the origin told it.
+    pub total_bytes: Option<u64>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub updated_at: String,
+    /// The stored file, once `succeeded`.
+    pub result: Option<FileData>,
+    /// Why it failed, once `failed`.
+    pub error: Option<JobFailure>,
+}
+
+/// What a job's Durable Object is given to run: the checked request and who made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub job_id: String,
+    pub key_id: String,
+    pub file_url: String,
+    pub upload_path: Option<String>,
+    pub file_name: Option<String>,
+    pub expected_sha256: Option<String>,
+    pub callback_url: Option<String>,
+    /// Where the file's links point.
+    pub base_url: String,
+    /// The URL the request came in on: its host is refused as a fetch target, as in the
+    /// request itself (the Worker never fetches itself).
+    pub request_url: String,
+    pub created_ms: i64,
+    /// Link controls (docs/links.md): the file's own lifetime, checked at start against the
+    /// key's maximum (`key_max_ttl_secs`, kept so the job checks it the same way).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub key_max_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub max_downloads: Option<u64>,
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// Everything a job's Durable Object keeps about it (one record; each stored part is kept
+/// beside it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub spec: JobSpec,
+    pub state: JobState,
+    pub total_bytes: Option<u64>,
+    /// Bytes of the parts stored by earlier invocations (a restarted job goes on from them).
+    pub stored_bytes: u64,
+    pub started_ms: Option<i64>,
+    pub updated_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub result: Option<FileData>,
+    pub error: Option<JobFailure>,
+    /// Decided once the origin answered; `None` before.
+    pub transfer: Option<Transfer>,
+    /// Runs that fetched from the start (an origin without ranges cannot resume).
+    pub runs: u32,
+    /// The webhook's delivery, once the job is over and has a `callback_url`.
+    pub delivery: Option<Delivery>,
+}
+
+/// What a running job decided: the upload's names and id, and how its bytes are fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub prepared: Prepared,
+    /// Set when the origin serves ranges: the rest can be fetched by any invocation.
+    pub ranged: Option<RangedSource>,
+    /// The R2 multipart upload the parts go to.
+    pub upload_id: Option<String>,
+    /// When the reservation was last refreshed (a reservation lapses after 15 minutes).
+    pub reserved_ms: i64,
+}
+
+/// Where and which version of a file to fetch in ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangedSource {
+    pub url: String,
+    pub validator: Validator,
+    pub total: u64,
+}
+
+/// A webhook's delivery: attempts so far, and when the next one is due (`None`: done,
+/// delivered or given up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub attempts: u32,
+    pub delivered: bool,
+    pub next_ms: Option<i64>,
+}
+
+impl JobRecord {
+    /// A job just accepted.
+    pub fn new(spec: JobSpec) -> Self {
+        let now = spec.created_ms;
+        JobRecord {
+            spec,
+            state: JobState::Queued,
+            total_bytes: None,
+            stored_bytes: 0,
+            started_ms: None,
+            updated_ms: now,
+            ended_ms: None,
+            result: None,
+            error: None,
+            transfer: None,
+            runs: 0,
+            delivery: None,
+        }
+    }
+
+    /// The job as its owner sees it; `received` counts what this invocation read beyond the
+    /// stored parts.
+    pub fn status(&self, received: u64) -> JobStatus {
+        let bytes_received = match &self.result {
+            Some(file) => file.file_size,
+            None => self.stored_bytes + received,
+        };
+        JobStatus {
+            job_id: self.spec.job_id.clone(),
+            state: self.state,
+            file_url: self.spec.file_url.clone(),
+            bytes_received,
+            total_bytes: self
+                .total_bytes
+                .or(self.result.as_ref().map(|f| f.file_size)),
+            created_at: iso8601(self.spec.created_ms),
+            started_at: self.started_ms.map(iso8601),
+            updated_at: iso8601(self.updated_ms),
+            result: self.result.clone(),
+            error: self.error.clone(),
+        }
+    }
+
+    /// Ends the job in `state` at `now_ms`; its webhook, if any, is due at once.
+    pub fn end(&mut self, state: JobState, now_ms: i64) {
+        self.state = state;
+        self.updated_ms = now_ms;
+        self.ended_ms = Some(now_ms);
+        if self.spec.callback_url.is_some() {
+            self.delivery = Some(Delivery {
+                attempts: 0,
+                delivered: false,
+                next_ms: Some(now_ms),
+            });
+        }
+    }
+}
+
+/// Whether a request asks to run as a job: `"async": true`, or `Prefer: respond-async`
+/// (RFC 7240; preferences are comma-separated, names case-insensitive).
+pub fn wants_async(prefer: Option<&str>, flag: bool) -> bool {
+    flag || prefer.is_some_and(|p| {
+        p.split(',').any(|pref| {
+            pref.split(';')
+                .next()
+                .is_some_and(|name| name.trim().eq_ignore_ascii_case("respond-async"))
+        })
+    })
+}
+
+/// The signature header's value for `body` sent at `unix_secs`, signed with `secret`.
+pub fn sign(secret: &str, unix_secs: i64, body: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(format!("{unix_secs}.{body}").as_bytes());
+    let digest: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={unix_secs},v1={digest}")
+}
+
+/// When delivery attempt `attempt` (1, 2, ...) after the first failure goes out, for a job
+/// that ended at `ended_ms`: 1 s after the first, doubling, at most 5 minutes apart, for an
+/// hour; `None` once the hour is over.
+pub fn retry_at(ended_ms: i64, failed_at_ms: i64, attempt: u32) -> Option<i64> {
+    let delay = (1_000i64 << attempt.saturating_sub(1).min(20)).min(300_000);
+    let at = failed_at_ms + delay;
+    (at <= ended_ms + WEBHOOK_WINDOW_MS).then_some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn async_is_asked_by_the_body_or_by_prefer() {
+        assert!(wants_async(None, true));
+        assert!(!wants_async(None, false));
+        for prefer in [
+            "respond-async",
+            "Respond-Async",
+            "return=minimal, respond-async",
+            "respond-async; wait=10",
+            " wait=5 ,respond-async ",
+        ] {
+            assert!(wants_async(Some(prefer), false), "{prefer}");
+        }
+        for prefer in [
+            "",
+            "return=minimal",
+            "respond-asynchronous",
+            "wait=10; respond-async",
+        ] {
+            assert!(!wants_async(Some(prefer), false), "{prefer}");
+        }
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_over_time_and_body() {
+        // RFC 4231 test case 2's key and data, in the `t.body` form
+        let sig = sign("Jefe", 1, "what do ya want for nothing?");
+        assert!(sig.starts_with("t=1,v1="), "{sig}");
+        assert_eq!(sig.len(), "t=1,v1=".len() + 64);
+        assert_ne!(sign("Jefe", 2, "x"), sign("Jefe", 1, "x"));
+        assert_ne!(sign("Jefe", 1, "x"), sign("Jeff", 1, "x"));
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"key").unwrap();
+        mac.update(b"7.{}");
+        let want: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(sign("key", 7, "{}"), format!("t=7,v1={want}"));
+    }
+
+    #[test]
+    fn deliveries_back_off_for_an_hour() {
+        let end = 1_000_000;
+        assert_eq!(retry_at(end, end, 1), Some(end + 1_000));
+        assert_eq!(retry_at(end, end + 1_000, 2), Some(end + 3_000));
+        assert_eq!(retry_at(end, end, 12), Some(end + 300_000));
+        assert_eq!(retry_at(end, end + WEBHOOK_WINDOW_MS - 1_000, 12), None);
+    }
+
+    #[test]
+    fn final_states() {
+        let finals: Vec<_> = [
+            JobState::Queued,
+            JobState::Downloading,
+            JobState::Storing,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Canceled,
+        ]
+        .into_iter()
+        .filter(|s| s.is_final())
+        .collect();
+        assert_eq!(
+            finals,
+            [JobState::Succeeded, JobState::Failed, JobState::Canceled]
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! A background job as a Durable Object (`UploadJob`, one per job, named by its id). Its
+//! record and stored parts live in its storage; its alarm runs the transfer in invocations
+//! of at most [`INVOCATION_MS`] (each records every stored part, so a restart or an evicted
+//! object goes on from the last one), then delivers the webhook. `cancel` stops a running
+//! transfer and leaves nothing stored or charged.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortController;
+use worker::worker_sys::{R2Bucket, R2MultipartUpload};
+use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
+
+use super::bindings::Services;
+use super::job_run::{save, Ran, Run, PART_PREFIX};
+use super::js::{now_ms, wait};
+use super::origin::WorkerOrigin;
+use super::webhook;
+use crate::core::origin_headers::Forwarded;
+use crate::core::gate::Gate;
+use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus};
+use crate::core::seams::FileAuthority;
+use crate::core::{layout, Error};
+
+/// One alarm invocation transfers for at most this long (the platform gives an alarm 15
+/// minutes), then hands over to the next.
+const INVOCATION_MS: i64 = 12 * 60 * 1000;
+/// While a transfer runs, the alarm is kept this far ahead: if the runtime dies, the job goes
+/// on from its last stored part then (a status request resumes it sooner).
+const WATCHDOG_MS: i64 = 60 * 1000;
+/// Fetches from the start at most this many times (an origin without ranges cannot resume).
+const MAX_RUNS: u32 = 3;
+
+/// A request to a job's object.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum JobOp {
+    Start { spec: JobSpec },
+    Status { key_id: String },
+    Cancel { key_id: String },
+}
+
+/// The object's answer: the job's status, or a refusal (its status code and message).
+pub(crate) type JobReply = Result<JobStatus, JobFailure>;
+
+#[durable_object]
+pub struct UploadJob {
+    state: State,
+    env: Env,
+    /// A transfer runs in this instance now (none after a restart).
+    running: Cell<bool>,
+    /// Cancel asked the running transfer to stop.
+    canceled: Cell<bool>,
+    /// Ends the running transfer's requests at once.
+    ender: RefCell<Option<AbortController>>,
+    /// Bytes the running invocation read beyond the parts stored before it.
+    received: Cell<u64>,
+}
+
+impl DurableObject for UploadJob {
+    fn new(state: State, env: Env) -> Self {
+        UploadJob {
+            state,
+            env,
+            running: Cell::new(false),
+            canceled: Cell::new(false),
+            ender: RefCell::new(None),
+            received: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let op = req
+            .text()
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<JobOp>(&t).map_err(|e| e.to_string()));
+        let answer = match op {
+            Ok(op) => self.handle(op).await,
+            Err(e) => Err(Error::internal(format!("job op: {e}"))),
+        };
+        if let Err(Error::Internal(detail)) = &answer {
+            worker::console_error!("job: {detail}");
+        }
+        let reply: JobReply = answer.map_err(|err| JobFailure::from(&err));
+        Response::ok(serde_json::to_string(&reply).unwrap_or_default())
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(e) = self.wake().await {
+            worker::console_error!("job alarm: {e:?}");
+            return Err(worker::Error::RustError("job alarm failed".into()));
+        }
+        Response::ok("")
+    }
+}
+
+impl UploadJob {
+    async fn handle(&self, op: JobOp) -> Result<JobStatus, Error> {
+        match op {
+            JobOp::Start { spec } => {
+                if let Some(record) = self.load().await? {
+                    return Ok(record.status(self.received.get()));
+                }
+                let record = JobRecord::new(spec);
+                save(&self.state.storage(), &record).await?;
+                self.alarm_at(now_ms()).await?;
+                Ok(record.status(0))
+            }
+            JobOp::Status { key_id } => {
+                let record = self.owned(&key_id).await?;
+                if !record.state.is_final() && !self.running.get() {
+                    // Nothing runs it here (the runtime restarted): go on now.
+                    self.alarm_at(now_ms()).await?;
+                }
+                Ok(record.status(self.received.get()))
+            }
+            JobOp::Cancel { key_id } => self.cancel(&key_id).await,
+        }
+    }
+
+    /// The job, if it is `key_id`'s (another key's job is not found).
+    async fn owned(&self, key_id: &str) -> Result<JobRecord, Error> {
+        self.load()
+            .await?
+            .filter(|r| r.spec.key_id == key_id)
+            .ok_or(Error::JobNotFound)
+    }
+
+    async fn load(&self) -> Result<Option<JobRecord>, Error> {
+        self.state
+            .storage()
+            .get("job")
+            .await
+            .map_err(|e| Error::internal(format!("job storage: {e}")))
+    }
+
+    async fn alarm_at(&self, at_ms: i64) -> Result<(), Error> {
+        let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at_ms as f64)));
+        self.state
+            .storage()
+            .set_alarm(when)
+            .await
+            .map_err(|e| Error::internal(format!("set alarm: {e}")))
+    }
+
+    /// The alarm: the transfer's next invocation, or the webhook's next attempt.
+    async fn wake(&self) -> Result<(), Error> {
+        let Some(mut record) = self.load().await? else {
+            return Ok(());
+        };
+        if record.state.is_final() {
+            return self.deliver(record).await;
+        }
+        if self.running.get() || self.canceled.get() {
+            return Ok(());
+        }
+        self.running.set(true);
+        self.received.set(0);
+        let outcome = self.run(&mut record).await;
+        self.running.set(false);
+        self.ender.take();
+        if self.canceled.get() {
+            // Cancel ends the job and cleans up; this run only had to stop.
+            return Ok(());
+        }
+        let now = now_ms();
+        match outcome {
+            Ok(Ran::Paused) => {
+                record.updated_ms = now;
+                save(&self.state.storage(), &record).await?;
+                self.alarm_at(now).await
+            }
+            Ok(Ran::Done(file)) => {
+                record.result = Some(file);
+                record.end(JobState::Succeeded, now);
+                self.finish(record).await
+            }
+            Err(err) => {
+                self.clean_up(&record).await;
+                record.error = Some(JobFailure::from(&err));
+                record.end(JobState::Failed, now);
+                self.finish(record).await
+            }
+        }
+    }
+
+    /// One invocation of the transfer.
+    async fn run(&self, record: &mut JobRecord) -> Result<Ran, Error> {
+        let services = Services::from_env(&self.env)?;
+        let now = now_ms();
+        let deadline = record.spec.created_ms + services.config.async_timeout_secs as i64 * 1000;
+        if now >= deadline {
+            return Err(Error::OriginTimeout {
+                ms: services.config.async_timeout_secs * 1000,
+            });
+        }
+        if record
+            .transfer
+            .as_ref()
+            .is_none_or(|t| t.upload_id.is_none())
+        {
+            record.runs += 1;
+            if record.runs > MAX_RUNS {
+                return Err(Error::OriginBroken);
+            }
+        }
+        let invocation_end = now + INVOCATION_MS;
+        let gate = Gate::default();
+        // A job sends no origin headers: it would have had to store them.
+        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?;
+        *self.ender.borrow_mut() = Some(origin.ender());
+        record.state = JobState::Downloading;
+        record.started_ms.get_or_insert(now);
+        record.updated_ms = now;
+        let storage = self.state.storage();
+        save(&storage, record).await?;
+        self.alarm_at(now + WATCHDOG_MS).await?;
+        let authority = services.authority(&record.spec.key_id).gated(&gate);
+        let stop = || self.canceled.get() || now_ms() > invocation_end;
+        let run = Run {
+            services: &services,
+            storage: &storage,
+            origin: &origin,
+            authority: &authority,
+            received: &self.received,
+            stop: &stop,
+        };
+        run.go(record).await
+    }
+
+    /// Records the end and schedules the webhook (or clears the alarm).
+    async fn finish(&self, record: JobRecord) -> Result<(), Error> {
+        let storage = self.state.storage();
+        save(&storage, &record).await?;
+        self.forget_parts().await?;
+        match record.delivery.as_ref().and_then(|d| d.next_ms) {
+            Some(at) => self.alarm_at(at).await,
+            None => storage
+                .delete_alarm()
+                .await
+                .map_err(|e| Error::internal(format!("delete alarm: {e}"))),
+        }
+    }
+
+    async fn forget_parts(&self) -> Result<(), Error> {
+        let storage = self.state.storage();
+        let listed = storage
+            .list_with_options(worker::ListOptions::new().prefix(PART_PREFIX))
+            .await
+            .map_err(|e| Error::internal(format!("job storage: {e}")))?;
+        let keys: Vec<String> = listed
+            .keys()
+            .into_iter()
+            .filter_map(|k| k.ok().and_then(|k| k.as_string()))
+            .collect();
+        if !keys.is_empty() {
+            storage
+                .delete_multiple(keys)
+                .await
+                .map_err(|e| Error::internal(format!("job storage: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Gives back what a transfer that will not finish holds: its multipart upload and its
+    /// reservation (the key's authority deletes an uncommitted object with it).
+    async fn clean_up(&self, record: &JobRecord) {
+        let Some(transfer) = &record.transfer else {
+            return;
+        };
+        let Ok(services) = Services::from_env(&self.env) else {
+            return;
+        };
+        if let Some(upload_id) = &transfer.upload_id {
+            let bucket: &R2Bucket = services.bucket.as_ref().unchecked_ref();
+            let key = layout::object_key(&transfer.prepared.file_id);
+            if let Ok(upload) = bucket.resume_multipart_upload(key, upload_id.clone()) {
+                let upload: R2MultipartUpload = upload.unchecked_into();
+                if let Ok(promise) = upload.abort() {
+                    let _ = wait(promise).await;
+                }
+            }
+        }
+        if let Err(e) = services
+            .authority(&record.spec.key_id)
+            .release(&transfer.prepared.file_id)
+            .await
+        {
+            worker::console_warn!("job: release {}: {e:?}", transfer.prepared.file_id);
+        }
+    }
+
+    /// Cancels the job: stops its transfer, and leaves nothing stored or charged.
+    async fn cancel(&self, key_id: &str) -> Result<JobStatus, Error> {
+        let record = self.owned(key_id).await?;
+        match record.state {
+            JobState::Canceled => return Ok(record.status(0)),
+            JobState::Succeeded | JobState::Failed => return Err(Error::JobFinished),
+            _ => {}
+        }
+        self.canceled.set(true);
+        if let Some(ender) = self.ender.borrow().as_ref() {
+            ender.abort();
+        }
+        // The running invocation ends at its next await; wait for it (bounded).
+        for _ in 0..600 {
+            if !self.running.get() {
+                break;
+            }
+            worker::Delay::from(Duration::from_millis(50)).await;
+        }
+        let mut record = self.owned(key_id).await?;
+        if record.state == JobState::Succeeded {
+            self.canceled.set(false);
+            return Err(Error::JobFinished);
+        }
+        self.clean_up(&record).await;
+        record.end(JobState::Canceled, now_ms());
+        let status = record.status(0);
+        self.finish(record).await?;
+        Ok(status)
+    }
+
+    /// The webhook's next attempt, and the one after it if this one failed.
+    async fn deliver(&self, mut record: JobRecord) -> Result<(), Error> {
+        let Some(mut delivery) = record
+            .delivery
+            .clone()
+            .filter(|d| !d.delivered && d.next_ms.is_some())
+        else {
+            return Ok(());
+        };
+        let services = Services::from_env(&self.env)?;
+        let now = now_ms();
+        match webhook::deliver(&services, &record, now).await {
+            Ok(()) => {
+                delivery.delivered = true;
+                delivery.next_ms = None;
+            }
+            Err(err) => {
+                delivery.attempts += 1;
+                delivery.next_ms = retry_at(record.ended_ms.unwrap_or(now), now, delivery.attempts);
+                worker::console_warn!(
+                    "job {}: webhook attempt {}: {err:?}",
+                    record.spec.job_id,
+                    delivery.attempts
+                );
+            }
+        }
+        record.delivery = Some(delivery);
+        self.finish(record).await
+    }
+}

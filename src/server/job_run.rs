@@ -1,0 +1,383 @@
+//! One invocation of a job's transfer: the first one fetches (the probe, type, names),
+//! reserves and starts the multipart upload; any later one resumes it from the parts its
+//! storage records. The same lanes as an upload's fetch the parts (`server::parallel`), with a
+//! checkpoint that records each part and keeps the reservation alive; an invocation that
+//! runs out of time stops taking parts and hands over to the next.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::{R2Bucket, R2MultipartUpload};
+use worker::Storage;
+
+use super::authority_client::AuthorityClient;
+use super::bindings::Services;
+use super::cursor::{Cursor, Source};
+use super::digest::Sha256Sink;
+use super::js::{describe, now_ms, wait};
+use super::origin::{Ranged, WorkerOrigin};
+use super::parallel::{put_whole, Checkpoint, Lanes};
+use super::r2::{put_options, R2Store, Target};
+use crate::core::envelope::FileData;
+use crate::core::flow::{self, Prepared, UploadContext};
+use crate::core::jobs::{JobRecord, RangedSource, Transfer};
+use crate::core::keys::KeyRecord;
+use crate::core::ranges::Plan;
+use crate::core::request::UploadRequest;
+use crate::core::seams::{FileAuthority, ObjectStore, StoredObject};
+use crate::core::{layout, listing, Error};
+
+/// A reservation is refreshed this often (it lapses after 15 minutes).
+const REFRESH_MS: i64 = 5 * 60 * 1000;
+/// Storage key prefix of the stored parts.
+pub(crate) const PART_PREFIX: &str = "part:";
+
+/// How an invocation ended.
+pub(crate) enum Ran {
+    /// Stored and recorded.
+    Done(FileData),
+    /// Stopped taking parts (time up, or canceled); the next invocation goes on.
+    Paused,
+}
+
+/// A part as kept in the job's storage.
+#[derive(Serialize, Deserialize)]
+struct StoredPart {
+    size: u64,
+    /// R2's answer for the part (`{partNumber, etag}`), as JSON.
+    part: String,
+}
+
+/// What one invocation works with.
+pub(crate) struct Run<'a> {
+    pub services: &'a Services,
+    pub storage: &'a Storage,
+    pub origin: &'a WorkerOrigin,
+    pub authority: &'a AuthorityClient,
+    /// Bytes read by this invocation.
+    pub received: &'a Cell<u64>,
+    /// Whether to stop taking parts.
+    pub stop: &'a dyn Fn() -> bool,
+}
+
+impl Run<'_> {
+    /// Runs the job's transfer as far as this invocation goes; `record` is saved on the way
+    /// (its `transfer` once decided).
+    pub async fn go(&self, record: &mut JobRecord) -> Result<Ran, Error> {
+        match record.transfer.clone() {
+            Some(transfer) if transfer.ranged.is_some() && transfer.upload_id.is_some() => {
+                self.resume(record, transfer).await
+            }
+            Some(transfer) => {
+                // A single stream died with its invocation: nothing of it can be reused.
+                let _ = self.authority.release(&transfer.prepared.file_id).await;
+                record.transfer = None;
+                self.fresh(record).await
+            }
+            None => self.fresh(record).await,
+        }
+    }
+
+    /// The first invocation: fetch, decide, reserve, then store.
+    async fn fresh(&self, record: &mut JobRecord) -> Result<Ran, Error> {
+        let config = &self.services.config;
+        let spec = &record.spec;
+        let now = now_ms();
+        let request_url = Url::parse(&spec.request_url).map_err(Error::internal)?;
+        let policy = config.url_policy.clone().with_own_host(&request_url);
+        let base = Url::parse(&spec.base_url).map_err(Error::internal)?;
+        let owner = KeyRecord {
+            id: spec.key_id.clone(),
+            name: String::new(),
+            created: String::new(),
+            disabled: false,
+            max_bytes: None,
+            max_files: None,
+            max_ttl_secs: spec.key_max_ttl_secs,
+            rate_limit: None,
+            webhook_secret: None,
+        };
+        let ctx = UploadContext {
+            config,
+            policy: &policy,
+            owner: &owner,
+            base_url: &base,
+            now_ms: now,
+            link_secret: self.services.link_secret.as_ref(),
+        };
+        let request = UploadRequest {
+            file_url: Url::parse(&spec.file_url).map_err(Error::internal)?,
+            upload_path: spec.upload_path.clone(),
+            file_name: spec.file_name.clone(),
+            expected_sha256: spec.expected_sha256.clone(),
+            asynchronous: true,
+            callback_url: None,
+            expires_in: spec.expires_in,
+            max_downloads: spec.max_downloads,
+            private: spec.private,
+            origin_headers: None,
+        };
+        let limit = config.async_max_file_bytes;
+        let (prepared, body) = flow::prepare(request, &ctx, self.origin, limit).await?;
+        record.total_bytes = prepared.content_length;
+        if let Err(err) = flow::reserve(self.authority, &prepared.reservation(limit, now)).await {
+            body.cancel();
+            return Err(err);
+        }
+        let ranged = body.ranged.clone();
+        // Recorded at once: whatever happens next, this reservation is given back.
+        let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now };
+        record.transfer = Some(transfer.clone());
+        save(self.storage, record).await?;
+        let key = layout::object_key(&prepared.file_id);
+        let expected = record.spec.expected_sha256.clone();
+        let target = self.target(&key, &prepared, expected.as_deref());
+        match ranged {
+            Some(ranged) if !Plan::new(ranged.total).single() => {
+                let upload = target.create_multipart().await?;
+                transfer.ranged = Some(RangedSource { url: ranged.url.to_string(), validator: ranged.validator.clone(), total: ranged.total });
+                transfer.upload_id = Some(upload.upload_id().map_err(|e| Error::internal(describe(&e)))?);
+                record.transfer = Some(transfer.clone());
+                save(self.storage, record).await?;
+                let source = Source::new(self.origin, &ranged, Some(self.received));
+                let first = Cursor::from_probe(&source, body, Plan::new(ranged.total).part(0).1)?;
+                self.lanes(record, &transfer, &target, &source, &upload, Some(first), BTreeMap::new()).await
+            }
+            Some(ranged) => {
+                let source = Source::new(self.origin, &ranged, Some(self.received));
+                let cursor = Cursor::from_probe(&source, body, ranged.total)?;
+                let stored = put_whole(&target, cursor, ranged.total).await?;
+                self.commit(record, &transfer.prepared, stored).await
+            }
+            None => {
+                let store = R2Store {
+                    bucket: &self.services.bucket,
+                    origin: self.origin,
+                };
+                let stored = store
+                    .put_object(&key, body, &prepared.meta, limit, expected.as_deref())
+                    .await?;
+                self.received.set(stored.size);
+                self.commit(record, &transfer.prepared, stored).await
+            }
+        }
+    }
+
+    /// A later invocation: the same multipart upload, the parts not stored yet.
+    async fn resume(&self, record: &mut JobRecord, transfer: Transfer) -> Result<Ran, Error> {
+        let (Some(source), Some(upload_id)) = (&transfer.ranged, &transfer.upload_id) else {
+            return Err(Error::internal("resume without ranges"));
+        };
+        let ranged = Ranged {
+            url: Url::parse(&source.url).map_err(Error::internal)?,
+            validator: source.validator.clone(),
+            total: source.total,
+        };
+        // The reservation may be close to lapsing: refresh it first.
+        let limit = self.services.config.async_max_file_bytes;
+        flow::reserve(
+            self.authority,
+            &transfer.prepared.reservation(limit, now_ms()),
+        )
+        .await?;
+        let key = layout::object_key(&transfer.prepared.file_id);
+        let expected = record.spec.expected_sha256.clone();
+        let target = self.target(&key, &transfer.prepared, expected.as_deref());
+        let upload: R2MultipartUpload = target
+            .bucket
+            .resume_multipart_upload(key.clone(), upload_id.clone())
+            .map_err(|e| Error::internal(format!("r2 resume multipart: {}", describe(&e))))?
+            .unchecked_into();
+        let stored = stored_parts(self.storage).await?;
+        record.stored_bytes = stored.values().map(|(size, _)| size).sum();
+        let parts = stored
+            .into_iter()
+            .map(|(index, (_, part))| (index, part))
+            .collect();
+        let source = Source::new(self.origin, &ranged, Some(self.received));
+        self.lanes(record, &transfer, &target, &source, &upload, None, parts)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn lanes(
+        &self,
+        record: &mut JobRecord,
+        transfer: &Transfer,
+        target: &Target<'_>,
+        source: &Source<'_>,
+        upload: &R2MultipartUpload,
+        first: Option<Cursor<'_>>,
+        stored: BTreeMap<u64, JsValue>,
+    ) -> Result<Ran, Error> {
+        let total = source.ranged.total;
+        let checkpoint = JobCheckpoint {
+            run: self,
+            transfer,
+            refreshed: Cell::new(transfer.reserved_ms),
+            stored_now: Cell::new(0),
+        };
+        let lanes = Lanes::new(
+            Plan::new(total),
+            target,
+            source,
+            upload,
+            first,
+            stored,
+            checkpoint,
+        );
+        let Some(sha256) = lanes.run().await? else {
+            record.stored_bytes += lanes.checkpoint().stored();
+            return Ok(Ran::Paused);
+        };
+        let sha256 = match sha256 {
+            Some(sha256) => sha256,
+            // Parts came from more than one invocation: hash what R2 holds.
+            None => target.checked(hash_object(target.bucket, target.key).await?)?,
+        };
+        self.commit(
+            record,
+            &transfer.prepared,
+            StoredObject {
+                size: total,
+                sha256,
+            },
+        )
+        .await
+    }
+
+    async fn commit(
+        &self,
+        record: &JobRecord,
+        prepared: &Prepared,
+        stored: StoredObject,
+    ) -> Result<Ran, Error> {
+        let row = prepared.row(stored);
+        flow::commit(self.authority, &row).await?;
+        let base = Url::parse(&record.spec.base_url).map_err(Error::internal)?;
+        Ok(Ran::Done(listing::file_data(
+            &base,
+            &record.spec.key_id,
+            &row,
+            self.services.link_secret.as_ref(),
+        )))
+    }
+
+    fn target<'t>(
+        &'t self,
+        key: &'t str,
+        prepared: &Prepared,
+        expected: Option<&'t str>,
+    ) -> Target<'t> {
+        Target {
+            bucket: self.services.bucket.as_ref().unchecked_ref(),
+            key,
+            options: put_options(&prepared.meta),
+            expected,
+            gate: &self.origin.gate,
+        }
+    }
+}
+
+/// Records each part in the job's storage, refreshes the reservation now and then, and
+/// stops the lanes when the invocation must end.
+struct JobCheckpoint<'a> {
+    run: &'a Run<'a>,
+    transfer: &'a Transfer,
+    refreshed: Cell<i64>,
+    /// Bytes of the parts this invocation stored.
+    stored_now: Cell<u64>,
+}
+
+impl JobCheckpoint<'_> {
+    fn stored(&self) -> u64 {
+        self.stored_now.get()
+    }
+}
+
+impl Checkpoint for JobCheckpoint<'_> {
+    async fn part_stored(&self, index: u64, size: u64, part: &JsValue) -> Result<(), Error> {
+        let json = js_sys::JSON::stringify(part).map_err(|e| Error::internal(describe(&e)))?;
+        let stored = serde_json::to_string(&StoredPart {
+            size,
+            part: String::from(json),
+        })
+        .map_err(Error::internal)?;
+        self.run
+            .storage
+            .put(&format!("{PART_PREFIX}{index:06}"), stored)
+            .await
+            .map_err(|e| Error::internal(format!("job storage: {e}")))?;
+        self.stored_now.set(self.stored_now.get() + size);
+        let now = now_ms();
+        if now - self.refreshed.get() > REFRESH_MS {
+            let limit = self.run.services.config.async_max_file_bytes;
+            flow::reserve(
+                self.run.authority,
+                &self.transfer.prepared.reservation(limit, now),
+            )
+            .await?;
+            self.refreshed.set(now);
+        }
+        Ok(())
+    }
+
+    fn stop(&self) -> bool {
+        (self.run.stop)()
+    }
+}
+
+/// The parts an earlier invocation stored: index -> (size, R2's answer).
+async fn stored_parts(storage: &Storage) -> Result<BTreeMap<u64, (u64, JsValue)>, Error> {
+    let listed = storage
+        .list_with_options(worker::ListOptions::new().prefix(PART_PREFIX))
+        .await
+        .map_err(|e| Error::internal(format!("job storage: {e}")))?;
+    let mut parts = BTreeMap::new();
+    for entry in listed.entries() {
+        let entry = entry.map_err(|e| Error::internal(describe(&e)))?;
+        let pair: js_sys::Array = entry.unchecked_into();
+        let key = pair.get(0).as_string().unwrap_or_default();
+        let index = key
+            .trim_start_matches(PART_PREFIX)
+            .parse::<u64>()
+            .map_err(Error::internal)?;
+        let stored: StoredPart = serde_json::from_str(&pair.get(1).as_string().unwrap_or_default())
+            .map_err(Error::internal)?;
+        let part = js_sys::JSON::parse(&stored.part).map_err(|e| Error::internal(describe(&e)))?;
+        parts.insert(index, (stored.size, part));
+    }
+    Ok(parts)
+}
+
+/// The SHA-256 of a stored object, its body piped natively into a digest.
+async fn hash_object(bucket: &R2Bucket, key: &str) -> Result<String, Error> {
+    let failed = |e: JsValue| Error::internal(format!("r2 get for digest: {}", describe(&e)));
+    let object = wait(
+        bucket
+            .get(key.to_owned(), JsValue::UNDEFINED)
+            .map_err(failed)?,
+    )
+    .await
+    .map_err(failed)?;
+    let body: web_sys::ReadableStream = js_sys::Reflect::get(&object, &"body".into())
+        .map_err(failed)?
+        .unchecked_into();
+    let mut digest = Sha256Sink::new();
+    if let Some(sink) = digest.writable() {
+        wait(body.pipe_to(&sink)).await.map_err(failed)?;
+        return digest.finish(true).await;
+    }
+    digest.finish(false).await
+}
+
+/// Saves the job's record.
+pub(crate) async fn save(storage: &Storage, record: &JobRecord) -> Result<(), Error> {
+    storage
+        .put("job", record)
+        .await
+        .map_err(|e| Error::internal(format!("job storage: {e}")))
+}

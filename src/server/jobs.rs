@@ -1,0 +1,194 @@
+//! The job routes: an upload asked to run in the background (`"async": true` or
+//! `Prefer: respond-async`) starts a job and is answered 202 with its status and `Location`;
+//! `GET /api/v1/jobs/{job_id}`, `DELETE /api/v1/jobs/{job_id}` and `GET /api/v1/jobs` ask
+//! the job's object (another key's job is not found).
+
+use futures_util::{stream, StreamExt};
+use url::Url;
+use wasm_bindgen::JsValue;
+use worker::{Method, ObjectNamespace, Request, RequestInit, Response};
+
+use super::auth::authenticate;
+use super::bindings::Services;
+use super::job_object::{JobOp, JobReply};
+use super::js::{describe, now_ms, wait};
+use super::respond;
+use crate::core::envelope::Envelope;
+use crate::core::error::Error;
+use crate::core::gate::SLOTS;
+use crate::core::ids::job_id;
+use crate::core::jobs::{JobSpec, JobStatus, MAX_LISTED_JOBS};
+use crate::core::keys::KeyRecord;
+use crate::core::links::ttl_secs;
+use crate::core::request::UploadRequest;
+
+/// Where a job's status is read.
+pub(crate) fn status_path(job_id: &str) -> String {
+    format!("/api/v1/jobs/{job_id}")
+}
+
+/// Starts a job for `request` (already validated and authenticated): the key must have room
+/// for one more file, and a `callback_url` needs the key's webhook secret.
+pub(crate) async fn start(
+    request: UploadRequest,
+    owner: &KeyRecord,
+    base: &Url,
+    request_url: &Url,
+    services: &Services,
+) -> Result<JobStatus, Error> {
+    if request.callback_url.is_some() && owner.webhook_secret.is_none() {
+        return Err(Error::invalid(
+            "callback_url",
+            "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
+        ));
+    }
+    // A job runs later from what it stored: origin headers (secrets) are never stored.
+    if request.origin_headers.is_some() {
+        return Err(Error::invalid(
+            "origin_headers",
+            "cannot be used with a background job: it would have to store them (upload without \"async\")",
+        ));
+    }
+    // Link controls are checked now, not when the job runs.
+    ttl_secs(request.expires_in, services.config.ttl_secs, owner.max_ttl_secs)?;
+    if request.private && services.link_secret.is_none() {
+        return Err(Error::LinksDisabled);
+    }
+    let authority = services.authority(&owner.id);
+    let standing = authority.usage().await?;
+    let (usage, limits) = (standing.usage, standing.limits);
+    if usage.files + usage.reserved_files >= limits.max_files
+        || usage.bytes + usage.reserved_bytes >= limits.max_bytes
+    {
+        return Err(Error::QuotaExceeded(format!(
+            "quota exhausted: in use {} of {} bytes and {} of {} files (including {} uploads in progress)",
+            usage.bytes + usage.reserved_bytes,
+            limits.max_bytes,
+            usage.files + usage.reserved_files,
+            limits.max_files,
+            usage.reserved_files
+        )));
+    }
+    let now = now_ms();
+    let spec = JobSpec {
+        job_id: job_id(),
+        key_id: owner.id.clone(),
+        file_url: request.file_url.to_string(),
+        upload_path: request.upload_path,
+        file_name: request.file_name,
+        expected_sha256: request.expected_sha256,
+        callback_url: request.callback_url.map(|u| u.to_string()),
+        base_url: base.to_string(),
+        request_url: request_url.to_string(),
+        created_ms: now,
+        expires_in: request.expires_in,
+        key_max_ttl_secs: owner.max_ttl_secs,
+        max_downloads: request.max_downloads,
+        private: request.private,
+    };
+    let job_id = spec.job_id.clone();
+    authority.job_started(&job_id, now).await?;
+    call(&services.jobs, &job_id, &JobOp::Start { spec }).await
+}
+
+/// A `callback_url` on an upload that is not a job.
+pub(crate) fn callback_without_job() -> Error {
+    Error::invalid(
+        "callback_url",
+        "only for background jobs (`\"async\": true` or `Prefer: respond-async`)",
+    )
+}
+
+/// The 202 answer of a started job.
+pub(crate) fn accepted(status: &JobStatus) -> Result<Response, Error> {
+    let mut response = respond::json(202, &Envelope::accepted("Job accepted", status))?;
+    let _ = response
+        .headers_mut()
+        .set("Location", &status_path(&status.job_id));
+    Ok(response)
+}
+
+pub(crate) async fn status(
+    req: &Request,
+    services: &Services,
+    job_id: &str,
+) -> Result<Response, Error> {
+    let owner = authenticate(req, &services.keys).await?;
+    let status = call(&services.jobs, job_id, &JobOp::Status { key_id: owner.id }).await?;
+    respond::json(200, &Envelope::ok("Job found", status))
+}
+
+pub(crate) async fn cancel(
+    req: &Request,
+    services: &Services,
+    job_id: &str,
+) -> Result<Response, Error> {
+    let owner = authenticate(req, &services.keys).await?;
+    let status = call(&services.jobs, job_id, &JobOp::Cancel { key_id: owner.id }).await?;
+    respond::json(200, &Envelope::ok("Job canceled", status))
+}
+
+#[derive(serde::Serialize)]
+struct JobList {
+    jobs: Vec<JobStatus>,
+}
+
+/// The key's most recent jobs (at most 100, newest first), each as its object answers.
+pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response, Error> {
+    let owner = authenticate(req, &services.keys).await?;
+    let ids = services.authority(&owner.id).jobs(MAX_LISTED_JOBS).await?;
+    let key_id = &owner.id;
+    let statuses: Vec<Result<JobStatus, Error>> = stream::iter(ids)
+        .map(|id| async move {
+            call(
+                &services.jobs,
+                &id,
+                &JobOp::Status {
+                    key_id: key_id.clone(),
+                },
+            )
+            .await
+        })
+        .buffered(SLOTS)
+        .collect()
+        .await;
+    let jobs = statuses
+        .into_iter()
+        .filter(|s| !matches!(s, Err(Error::JobNotFound)))
+        .collect::<Result<_, _>>()?;
+    respond::json(200, &Envelope::ok("Jobs listed", JobList { jobs }))
+}
+
+/// One op on job `job_id`'s object.
+async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp) -> Result<JobStatus, Error> {
+    let internal = |what: &str, e: String| Error::internal(format!("job {job_id} {what}: {e}"));
+    let stub = jobs
+        .get_by_name(job_id)
+        .map_err(|e| internal("stub", e.to_string()))?;
+    let body = serde_json::to_string(op).map_err(|e| internal("encode", e.to_string()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&body)));
+    let req = Request::new_with_init("https://job.internal/", &init)
+        .map_err(|e| internal("request", e.to_string()))?;
+    let res = web_sys::Response::from(
+        stub.fetch_with_request(req)
+            .await
+            .map_err(|e| internal("fetch", e.to_string()))?,
+    );
+    let text = match res.text() {
+        Ok(read) => wait(read)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(e) => return Err(internal("reply", describe(&e))),
+    };
+    let reply: JobReply =
+        serde_json::from_str(&text).map_err(|e| internal("reply", e.to_string()))?;
+    reply.map_err(|failure| match failure.code {
+        404 => Error::JobNotFound,
+        409 => Error::JobFinished,
+        _ => internal("refused", failure.msg),
+    })
+}

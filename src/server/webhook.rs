@@ -1,0 +1,86 @@
+//! Delivering a job's webhook: its final status as JSON, POSTed to its `callback_url` with a
+//! signature (`X-Urlstash-Signature: t=...,v1=...`, HMAC-SHA256 with the key's webhook
+//! secret over `t.body`). Redirects are followed only when they keep the method (307, 308),
+//! every hop checked by the URL policy like `file_url`'s.
+
+use url::Url;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortSignal, RequestInit, RequestRedirect};
+
+use super::admin::find;
+use super::bindings::Services;
+use super::js::wait;
+use crate::core::jobs::{sign, JobRecord, SIGNATURE_HEADER};
+use crate::core::url_policy::{self, MAX_REDIRECTS};
+use crate::core::Error;
+
+/// How long one delivery attempt may take.
+const ATTEMPT_MS: u32 = 10_000;
+
+/// One attempt to deliver `record`'s final status; `Ok(())` once the receiver answered 2xx.
+pub(crate) async fn deliver(
+    services: &Services,
+    record: &JobRecord,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let Some(callback) = &record.spec.callback_url else {
+        return Ok(());
+    };
+    // The secret as it is now: a rotation applies to every delivery after it.
+    let (_, key) = find(&services.keys, &record.spec.key_id).await?;
+    let secret = key
+        .webhook_secret
+        .ok_or_else(|| Error::internal("the key has no webhook secret"))?;
+    let body = serde_json::to_string(&record.status(0)).map_err(Error::internal)?;
+    let signature = sign(&secret, now_ms / 1000, &body);
+    let request_url = Url::parse(&record.spec.request_url).map_err(Error::internal)?;
+    let policy = services
+        .config
+        .url_policy
+        .clone()
+        .with_own_host(&request_url);
+    let mut url = Url::parse(callback).map_err(Error::internal)?;
+    for _ in 0..=MAX_REDIRECTS {
+        url_policy::check(&url, &policy)?;
+        let response = post(&url, &body, &signature).await?;
+        let status = response.status();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let location = response.headers().get("location").ok().flatten();
+        match location.filter(|_| matches!(status, 307 | 308)) {
+            Some(location) => {
+                url = url
+                    .join(&location)
+                    .map_err(|_| Error::RedirectRejected("not a valid URL".into()))?
+            }
+            None => return Err(Error::OriginStatus(status)),
+        }
+    }
+    Err(Error::TooManyRedirects(MAX_REDIRECTS))
+}
+
+async fn post(url: &Url, body: &str, signature: &str) -> Result<web_sys::Response, Error> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(ATTEMPT_MS)));
+    init.set_body(&body.into());
+    let headers = web_sys::Headers::new().map_err(|_| Error::internal("Headers::new"))?;
+    let _ = headers.set("Content-Type", "application/json");
+    let _ = headers.set(
+        "User-Agent",
+        "urlstash/0.1 (+url-to-temporary-file) webhook",
+    );
+    let _ = headers.set(SIGNATURE_HEADER, signature);
+    init.set_headers(&headers);
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let response = wait(global.fetch_with_str_and_init(url.as_str(), &init))
+        .await
+        .map_err(|_| Error::OriginUnreachable)?;
+    let response: web_sys::Response = response.unchecked_into();
+    if let Some(body) = response.body() {
+        drop(body.cancel());
+    }
+    Ok(response)
+}

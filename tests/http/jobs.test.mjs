@@ -1,0 +1,267 @@
+// Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a 1 GiB file
+// from an origin that resets twice, a job whose runtime is restarted mid-transfer, cancel,
+// webhooks signed with the key's secret and retried, another key's jobs, and the requests
+// refused before anything starts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { startStack, upload, api, KEYS } from './support/worker.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
+import { assertError, assertNothingStored } from './support/assert.mjs';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const ADMIN = 'jobs-admin-token';
+const ETAG = '"job-v1"';
+let origin;
+let worker;
+let stop;
+let hooks; // the webhook receiver
+
+/** A loopback webhook receiver: answers each POST with the next of `script` (then 200),
+ * and keeps every delivery (headers and raw body). */
+async function startReceiver() {
+  const deliveries = [];
+  let script = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const status = script.shift() ?? 200;
+      deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${server.address().port}`;
+  return {
+    host,
+    url: (p) => `http://${host}${p}`,
+    deliveries: (p) => deliveries.filter((d) => d.path === p),
+    answer: (statuses) => { script = [...statuses]; },
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  };
+}
+
+before(async () => {
+  hooks = await startReceiver();
+  ({ origin, worker, stop } = await startStack({
+    adminToken: ADMIN,
+    allow: [hooks.host],
+    vars: { DEFAULT_MAX_BYTES: String(8 * GiB), FETCH_TIMEOUT_MS: '20000', MAX_FILE_BYTES: String(10 * MiB) },
+  }));
+});
+after(async () => {
+  await stop?.();
+  await hooks?.close();
+});
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Random bytes, fast (the seeded `filler` takes about a minute for a GiB, and blocks the
+ * process the origin and wrangler's dev engine run in). */
+const randomBody = (size) => crypto.randomBytes(size);
+const ranged = (extra = {}) => ({ ranges: true, etag: ETAG, ...extra });
+
+/** Starts a job; checks the 202 answer (envelope, Location) and answers its status. */
+async function startJob(body, { key = KEYS.a.key, headers = {} } = {}) {
+  const res = await upload(worker, body, { key, headers });
+  assert.equal(res.status, 202, JSON.stringify(res.json));
+  assert.equal(res.json.success, true);
+  assert.equal(res.json.code, 202);
+  const job = res.json.data;
+  assert.match(job.job_id, /^job_[0-9a-f]{32}$/);
+  assert.equal(res.headers.get('location'), `/api/v1/jobs/${job.job_id}`);
+  assert.equal(job.state, 'queued');
+  return job;
+}
+
+const jobStatus = async (jobId, key = KEYS.a.key) => api(worker, 'GET', `/api/v1/jobs/${jobId}`, { token: key });
+
+/** Polls until the job is over (or `until(status)` holds); answers every status seen. */
+async function poll(jobId, { every = 250, limitMs = 240_000, until, key = KEYS.a.key } = {}) {
+  const seen = [];
+  const started = Date.now();
+  for (;;) {
+    const res = await jobStatus(jobId, key);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    seen.push(res.json.data);
+    const d = res.json.data;
+    if ((until && until(d)) || ['succeeded', 'failed', 'canceled'].includes(d.state)) return seen;
+    assert.ok(Date.now() - started < limitMs, `job ${jobId} still ${d.state} after ${limitMs} ms`);
+    await sleep(every);
+  }
+}
+
+/** SHA-256 of what `url` serves, streamed (a GiB is never held twice). */
+async function servedDigest(url) {
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of res.body) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+const usage = async (key = KEYS.a.key) => (await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data;
+
+test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, progress rising, at most 1.1 x sent', async () => {
+  const size = GiB;
+  const body = randomBody(size);
+  const digest = sha256(body);
+  const path = '/jobs/one-gib.bin';
+  const url = origin.file(path, body, ranged({ resetAt: [Math.floor(size * 0.3), Math.floor(size * 0.7)], throttle: 48 * MiB }));
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'one-gib.bin', async: true, expected_sha256: digest });
+  const seen = await poll(job.job_id);
+  const last = seen.at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  const downloading = seen.filter((s) => s.state === 'downloading' && s.bytes_received > 0);
+  assert.ok(downloading.length >= 5, `progress seen ${downloading.length} times`);
+  for (let i = 1; i < downloading.length; i++) {
+    assert.ok(downloading[i].bytes_received > downloading[i - 1].bytes_received, `progress rises between polls: ${downloading.map((s) => s.bytes_received).join(', ')}`);
+  }
+  assert.ok(downloading.every((s) => s.total_bytes === size));
+  assert.equal(last.bytes_received, size);
+  assert.equal(last.result.file_size, size);
+  assert.equal(last.result.sha256, digest);
+  assert.equal(await servedDigest(last.result.download_url), digest, 'download_url serves the origin bytes');
+  assert.equal(await servedDigest(last.result.file_url), digest, 'file_url serves the origin bytes');
+  assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  const info = await api(worker, 'GET', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
+  assert.deepEqual(info.json.data, last.result, 'the file is recorded as the job answered it');
+  const del = await api(worker, 'DELETE', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
+  assert.equal(del.status, 200);
+});
+
+test('a job whose runtime is restarted mid-transfer goes on from its stored parts and completes', async () => {
+  const size = 320 * MiB;
+  const body = randomBody(size);
+  const path = '/jobs/restart.bin';
+  const url = origin.file(path, body, ranged({ throttle: 8 * MiB }));
+  const before = await usage();
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'restart.bin', async: true });
+  const partway = await poll(job.job_id, { until: (s) => s.bytes_received >= 100 * MiB });
+  assert.equal(partway.at(-1).state, 'downloading');
+  await worker.restart();
+  const seen = await poll(job.job_id, { limitMs: 180_000 });
+  const last = seen.at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
+  assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  // charged exactly once, its reservation settled, however many invocations it took
+  const after = await usage();
+  assert.deepEqual(
+    [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
+    [size, 1, before.reserved_bytes, before.reserved_files],
+  );
+  await api(worker, 'DELETE', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
+});
+
+test('cancel mid-transfer: no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {
+  const mark = worker.r2();
+  const before = await usage();
+  const body = randomBody(200 * MiB);
+  const url = origin.file('/jobs/cancel.bin', body, ranged({ throttle: 4 * MiB }));
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'cancel.bin', async: true });
+  await poll(job.job_id, { until: (s) => s.bytes_received >= 30 * MiB });
+  const res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  assert.equal(res.json.data.state, 'canceled');
+  assertNothingStored(worker, mark, 'nothing of the canceled job');
+  assert.deepEqual(await usage(), before, 'usage as before');
+  await sleep(1500);
+  assert.equal((await jobStatus(job.job_id)).json.data.state, 'canceled');
+  assertNothingStored(worker, mark, 'still nothing');
+  const again = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
+  assert.equal(again.status, 200, 'canceling twice is fine');
+});
+
+test('webhook: one successful delivery with a valid signature, after the receiver answered 500 twice', async () => {
+  const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'hooked' } });
+  assert.equal(created.status, 200, JSON.stringify(created.json));
+  const { key, key_id: keyId } = created.json.data;
+  const first = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
+  assert.equal(first.status, 200, JSON.stringify(first.json));
+  // rotated: the deliveries below are signed with the second secret only
+  const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
+  const secret = issued.json.data.webhook_secret;
+  assert.match(secret, /^whsec_[0-9a-f]{64}$/);
+  assert.notEqual(secret, first.json.data.webhook_secret);
+  hooks.answer([500, 500]);
+  const body = filler(3 * MiB + 7, 304);
+  const url = origin.file('/jobs/hooked.bin', body, ranged());
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'hooked.bin', callback_url: hooks.url('/hook-1') }, { key, headers: { Prefer: 'respond-async' } });
+  const last = (await poll(job.job_id, { key })).at(-1);
+  assert.equal(last.state, 'succeeded');
+  for (let i = 0; i < 80 && !hooks.deliveries('/hook-1').some((d) => d.status === 200); i++) await sleep(250);
+  const deliveries = hooks.deliveries('/hook-1');
+  assert.deepEqual(deliveries.map((d) => d.status), [500, 500, 200], 'retried after each 500, then delivered once');
+  for (const d of deliveries) {
+    const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(d.headers['x-urlstash-signature'] ?? '');
+    assert.ok(m, `signature header: ${d.headers['x-urlstash-signature']}`);
+    const want = crypto.createHmac('sha256', secret).update(`${m[1]}.${d.body}`).digest('hex');
+    assert.ok(crypto.timingSafeEqual(Buffer.from(m[2]), Buffer.from(want)), 'HMAC-SHA256 over t.body with the key secret');
+    assert.ok(Math.abs(Number(m[1]) - d.at / 1000) < 30, 'a current timestamp');
+    assert.deepEqual(JSON.parse(d.body), last, 'the final status, as GET answers it');
+  }
+  assert.ok(deliveries[1].at - deliveries[0].at >= 900 && deliveries[2].at - deliveries[1].at >= 1900, 'backing off');
+  await sleep(1500);
+  assert.equal(hooks.deliveries('/hook-1').length, 3, 'no delivery after the successful one');
+});
+
+test("another key's jobs are 404; the listing holds only the caller's own", async () => {
+  const url = origin.file('/jobs/mine.bin', filler(2 * MiB, 305), ranged());
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'mine.bin', async: true });
+  await poll(job.job_id);
+  assertError(await jobStatus(job.job_id, KEYS.b.key), 404, /no such job/);
+  assertError(await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.b.key }), 404, /no such job/);
+  assertError(await jobStatus(`job_${'0'.repeat(32)}`), 404, /no such job/);
+  assertError(await jobStatus('job_nope'), 404, /no such job/);
+  const mine = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
+  assert.equal(mine.status, 200);
+  assert.ok(mine.json.data.jobs.some((j) => j.job_id === job.job_id));
+  const theirs = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.b.key });
+  assert.deepEqual(theirs.json.data.jobs, []);
+  assertError(await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key }), 409, /already finished/);
+});
+
+test('bad callback_urls are 400 before anything starts', async () => {
+  const url = origin.file('/jobs/never.bin', filler(1024, 306), ranged());
+  const listed = async () => (await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key })).json.data.jobs.length;
+  const count = await listed();
+  const cases = [
+    [{ callback_url: 'ftp://example.com/hook', async: true }, /invalid `callback_url`.*scheme/],
+    [{ callback_url: 'http://10.0.0.7/hook', async: true }, /invalid `callback_url`/],
+    [{ callback_url: 'http://localhost/hook', async: true }, /invalid `callback_url`/],
+    [{ callback_url: 'not a url', async: true }, /invalid `callback_url`/],
+    [{ callback_url: 42, async: true }, /invalid `callback_url`: must be a string/],
+    [{ callback_url: hooks.url('/x') }, /invalid `callback_url`: only for background jobs/],
+    [{ async: 'yes' }, /invalid `async`: must be true or false/],
+  ];
+  for (const [extra, msg] of cases) {
+    assertError(await upload(worker, { file_url: url, ...extra }), 400, msg);
+  }
+  // a key without a webhook secret cannot ask for webhooks
+  assertError(await upload(worker, { file_url: url, async: true, callback_url: hooks.url('/y') }, { key: KEYS.b.key }), 400, /no webhook secret/);
+  assert.equal(await listed(), count, 'no job started');
+  assert.equal(origin.hits('/jobs/never.bin'), 0, 'the origin was never asked');
+});
+
+test('a batch item can be a job: 202 in its own envelope, beside an item stored at once', async () => {
+  const small = filler(4096, 307);
+  const items = [
+    { file_url: origin.file('/jobs/batch-now.bin', small), upload_path: 'jobs', file_name: 'now.bin' },
+    { file_url: origin.file('/jobs/batch-later.bin', filler(6 * MiB, 308), ranged()), upload_path: 'jobs', file_name: 'later.bin', async: true },
+  ];
+  const res = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items } });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  const [now, later] = res.json.data.results;
+  assert.equal(now.code, 200);
+  assert.equal(now.data.sha256, sha256(small));
+  assert.equal(later.code, 202);
+  assert.match(later.data.job_id, /^job_/);
+  const last = (await poll(later.data.job_id)).at(-1);
+  assert.equal(last.state, 'succeeded');
+  assert.equal(last.result.file_name, 'later.bin');
+});

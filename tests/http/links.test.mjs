@@ -199,6 +199,32 @@ test('If-Range with the ETag of a replaced file gets the new file whole (200)', 
   assert.deepEqual(fresh.body, v2.body.subarray(100));
 });
 
+test('a background job keeps expires_in, max_downloads and private; it refuses origin_headers', async () => {
+  const file = originFile(5000);
+  const refused = await upload(worker, { file_url: file.url, async: true, origin_headers: { 'X-Token': 't' } });
+  assertError(refused, 400, /invalid `origin_headers`: cannot be used with a background job/);
+  assertError(await upload(worker, { file_url: file.url, async: true, expires_in: TTL + 1 }), 400, /expires_in/);
+  const started = await upload(worker, { file_url: file.url, async: true, expires_in: 120, max_downloads: 1, private: true });
+  assert.equal(started.status, 202, JSON.stringify(started.json));
+  let job;
+  for (let i = 0; i < 240; i++) {
+    job = (await api(worker, 'GET', `/api/v1/jobs/${started.json.data.job_id}`, { token: KEYS.a.key })).json.data;
+    if (['succeeded', 'failed', 'canceled'].includes(job.state)) break;
+    await sleep(250);
+  }
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  const data = job.result;
+  assert.equal(lifetime(data), 120);
+  assert.equal(data.private, true);
+  assert.deepEqual([data.max_downloads, data.downloads], [1, 0]);
+  const bare = new URL(data.download_url);
+  assertError(await api(worker, 'GET', bare.pathname), 403, /signature/);
+  const once = await get(data.download_url);
+  assert.equal(once.status, 200);
+  assert.equal(sha256(once.body), file.digest);
+  assert.equal((await get(data.download_url)).status, 404, 'a one-time link, once');
+});
+
 test('the shortest-lived file is gone after its 60 s, from both links and the listing', async () => {
   const wait = Date.parse(shortLived.data.expires_at) - Date.now() + 1500;
   if (wait > 0) await sleep(wait);

@@ -9,7 +9,8 @@
 // to price the SHA-256 digest. Writes BENCHMARKS.md and bench/results.json; exits non-zero
 // only if an upload failed (slow figures are measured, never failed).
 // Knobs: BENCH_ROUNDS (15), BENCH_SMALL_N (160), BENCH_THROTTLED_ROUNDS (3);
-// BENCH_ONLY=small or BENCH_ONLY=throttled runs only that case (and writes no report);
+// BENCH_ONLY=small, BENCH_ONLY=throttled or BENCH_ONLY=large (10 and 100 MiB) runs only that
+// case (and writes no report);
 // BENCH_WORKER=<path>/index.js measures another build of the project Worker (e.g. to compare
 // a change against a saved build), BENCH_WORKER_NODIGEST=<path>/index.js another no-digest
 // build (a path that does not exist skips that Worker).
@@ -37,8 +38,8 @@ const THROTTLED_SIZE = 64 * MiB;
 // BENCH_ONLY=small skips the large cases while profiling, BENCH_ONLY=throttled runs only the
 // throttled case (the report is then partial and not written).
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY && ONLY !== 'small' && ONLY !== 'throttled') throw new Error(`BENCH_ONLY=${ONLY}: small or throttled`);
-const runLarge = !ONLY;
+if (ONLY && !['small', 'throttled', 'large'].includes(ONLY)) throw new Error(`BENCH_ONLY=${ONLY}: small, throttled or large`);
+const runLarge = !ONLY || ONLY === 'large';
 const runThrottled = !ONLY || ONLY === 'throttled';
 const runSmall = !ONLY || ONLY === 'small';
 
@@ -158,7 +159,7 @@ const rows = [];
 const rssRows = [];
 const idleRss = rssMiB();
 
-for (const name of runLarge ? ['1mib', '10mib', '100mib'] : []) {
+for (const name of runLarge ? (ONLY === 'large' ? ['10mib', '100mib'] : ['1mib', '10mib', '100mib']) : []) {
   const size = sizes[name];
   // The no-digest build runs in the 100 MiB turns only, right after the shipped build.
   const nodigest = runNodigest && name === '100mib';

@@ -1,7 +1,7 @@
 //! Two small single-threaded async primitives the ingest engine is built on: a [`Gate`]
 //! that lets at most N calls run at once (the platform's six outbound calls waiting for
-//! headers per request), and [`Turns`] that lets concurrent lanes take turns in order
-//! (hashing parts in file order). Runtime-free, so host tests drive them.
+//! headers per request), and [`Notify`], on which concurrent lanes wait for a condition
+//! (room for one more part waiting to be hashed). Runtime-free, so host tests drive them.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -89,35 +89,28 @@ impl Drop for Slot {
     }
 }
 
-/// Turns taken in order 0, 1, 2, ...: [`Turns::wait`] for yours, then [`Turns::done`].
+/// Waiters for a condition that other tasks change: [`Notify::until`] the condition
+/// holds; whoever changes it calls [`Notify::notify`].
 #[derive(Clone, Default)]
-pub struct Turns(Rc<TurnState>);
+pub struct Notify(Rc<Parked>);
 
-#[derive(Default)]
-struct TurnState {
-    next: Cell<u64>,
-    parked: Parked,
-}
-
-impl Turns {
-    /// Resolves once every turn before `turn` is done.
-    pub async fn wait(&self, turn: u64) {
-        let state = &self.0;
+impl Notify {
+    /// Resolves once `holds()` is true (checked now, and after each notification).
+    pub async fn until(&self, holds: impl Fn() -> bool) {
         poll_fn(|cx| {
-            if state.next.get() >= turn {
+            if holds() {
                 Poll::Ready(())
             } else {
-                state.parked.park(cx.waker());
+                self.0.park(cx.waker());
                 Poll::Pending
             }
         })
         .await
     }
 
-    /// Ends the current turn.
-    pub fn done(&self) {
-        self.0.next.set(self.0.next.get() + 1);
-        self.0.parked.wake_all();
+    /// Something changed: every waiter checks its condition again.
+    pub fn notify(&self) {
+        self.0.wake_all();
     }
 }
 
@@ -169,23 +162,31 @@ mod tests {
     }
 
     #[test]
-    fn turns_are_taken_in_order_whatever_order_lanes_arrive_in() {
+    fn waiters_go_on_once_their_condition_holds() {
         let mut pool = LocalPool::new();
-        let turns = Turns::default();
-        let order = Rc::new(RefCell::new(Vec::new()));
-        for turn in [3u64, 0, 4, 2, 1] {
-            let (turns, order) = (turns.clone(), order.clone());
+        let notify = Notify::default();
+        let level = Rc::new(Cell::new(0u32));
+        let woke = Rc::new(RefCell::new(Vec::new()));
+        for want in [3u32, 1, 2] {
+            let (notify, level, woke) = (notify.clone(), level.clone(), woke.clone());
             pool.spawner()
                 .spawn_local(async move {
-                    busy((5 - turn) as usize).await;
-                    turns.wait(turn).await;
-                    order.borrow_mut().push(turn);
-                    busy(1).await;
-                    turns.done();
+                    notify.until(|| level.get() >= want).await;
+                    woke.borrow_mut().push((want, level.get()));
                 })
                 .unwrap();
         }
+        let (notify2, level2) = (notify.clone(), level.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                for _ in 0..3 {
+                    busy(2).await;
+                    level2.set(level2.get() + 1);
+                    notify2.notify();
+                }
+            })
+            .unwrap();
         pool.run();
-        assert_eq!(*order.borrow(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(*woke.borrow(), vec![(1, 1), (2, 2), (3, 3)], "each woke when its level was reached");
     }
 }

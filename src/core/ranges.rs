@@ -32,8 +32,8 @@ pub struct Plan {
 impl Plan {
     /// Splits `total` bytes into rounds of `LANES` equal parts of at most `MAX_PART_BYTES`
     /// (more rounds for larger files), so every lane fetches about as much as the others;
-    /// parts are whole MiB and at least R2's minimum. Memory: at most `lanes + 1` parts are
-    /// held at once (see `server::parallel`), 48 MiB at most.
+    /// parts are whole MiB and at least R2's minimum. Memory: at most `lanes + 2` parts are
+    /// held at once (see `server::parallel`), 56 MiB at most.
     pub fn new(total: u64) -> Plan {
         let rounds = total.div_ceil(LANES * MAX_PART_BYTES).max(1);
         let even = total.div_ceil(LANES * rounds).div_ceil(PART_UNIT) * PART_UNIT;

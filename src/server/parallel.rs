@@ -1,15 +1,17 @@
 //! Storing a file the origin serves in ranges: the parts of its [`Plan`] are fetched by up to
 //! [`LANES`](crate::core::ranges::LANES) connections at once, each range read into its own
-//! part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), hashed in
-//! file order ([`Turns`]) and stored as an R2 multipart part; a one-part file is one put.
-//! Memory: each lane holds one part, so at most `lanes` parts (40 MiB) at once. A background
+//! part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), stored as an
+//! R2 multipart part and hashed in file order; a one-part file is one put. A lane never waits
+//! for its turn to hash: a part that arrives early waits (at most [`UNHASHED`] of them) and
+//! whoever hashes the part before it hashes it too. Memory: each lane holds one part, plus
+//! the parts waiting: at most `lanes + 2` parts (56 MiB) at once. A background
 //! job runs the same lanes with a [`Checkpoint`] that records each stored part, so another
 //! invocation can go on from there.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use futures_util::future::try_join_all;
+use futures_util::future::{join, try_join_all};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
@@ -20,7 +22,7 @@ use super::ingest::abort_multipart;
 use super::js::{describe, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
-use crate::core::gate::Turns;
+use crate::core::gate::Notify;
 use crate::core::ranges::Plan;
 use crate::core::seams::StoredObject;
 use crate::core::Error;
@@ -47,6 +49,9 @@ impl Checkpoint for Uninterrupted {
         false
     }
 }
+
+/// Parts stored but not hashed yet (they wait for a part before them).
+const UNHASHED: usize = 2;
 
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file.
 pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody) -> Result<StoredObject, Error> {
@@ -105,11 +110,17 @@ pub(crate) struct Lanes<'a, C> {
     first: RefCell<Option<Cursor<'a>>>,
     /// The next part no lane has taken yet.
     next: Cell<u64>,
-    /// Hashing order: part i is hashed in turn i.
-    turns: Turns,
-    /// Taken by the lane whose turn it is; `None` when parts were stored by an earlier
-    /// invocation (then the file is hashed from R2 once complete).
+    /// `None` when parts were stored by an earlier invocation (then the file is hashed from
+    /// R2 once complete).
     digest: RefCell<Option<Sha256Sink>>,
+    /// Parts stored, waiting for the parts before them to be hashed.
+    unhashed: RefCell<BTreeMap<u64, Uint8Array>>,
+    /// The next part to hash.
+    hashed: Cell<u64>,
+    /// A lane is hashing now (the others leave their parts to it).
+    hashing: Cell<bool>,
+    /// Lanes waiting for room among the unhashed parts.
+    room: Notify,
     /// Each stored part by index: R2's answer.
     parts: RefCell<BTreeMap<u64, JsValue>>,
     checkpoint: C,
@@ -134,8 +145,11 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             upload,
             first: RefCell::new(first),
             next: Cell::new(0),
-            turns: Turns::default(),
             digest: RefCell::new(digest),
+            unhashed: RefCell::new(BTreeMap::new()),
+            hashed: Cell::new(0),
+            hashing: Cell::new(false),
+            room: Notify::default(),
             parts: RefCell::new(stored),
             checkpoint,
         }
@@ -168,9 +182,11 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         Ok(Some(sha256))
     }
 
-    /// One connection's work: take the next part, read it, store it, hash it in turn.
+    /// One connection's work: take the next part, read it, store it, hash it (or leave it
+    /// to the lane hashing the part before it).
     async fn lane(&self) -> Result<(), Error> {
         loop {
+            self.room.until(|| self.unhashed.borrow().len() < UNHASHED).await;
             let index = self.next.get();
             if index == self.plan.parts || self.checkpoint.stop() {
                 return Ok(());
@@ -186,17 +202,40 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             };
             let part = cursor.read_all().await?;
             drop(cursor);
-            self.store(index, &part).await?;
-            if self.digest.borrow().is_none() {
-                continue;
-            }
-            self.turns.wait(index).await;
-            let mut digest = self.digest.borrow_mut().take().ok_or_else(|| Error::internal("digest taken"))?;
-            let hashed = digest.write(&part).await;
-            *self.digest.borrow_mut() = Some(digest);
-            self.turns.done();
-            hashed?;
+            // Hashing is CPU in this isolate: it runs while R2 takes the part.
+            let hashing = async {
+                if self.digest.borrow().is_some() {
+                    self.unhashed.borrow_mut().insert(index, part.clone());
+                    self.hash_in_order().await?;
+                }
+                Ok::<(), Error>(())
+            };
+            let (stored, hashed) = join(self.store(index, &part), hashing).await;
+            stored.and(hashed)?;
         }
+    }
+
+    /// Hashes the parts waiting, in file order, as far as they go (unless a lane does so
+    /// already: it will reach them).
+    async fn hash_in_order(&self) -> Result<(), Error> {
+        if self.hashing.replace(true) {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        loop {
+            let next = self.hashed.get();
+            let Some(part) = self.unhashed.borrow_mut().remove(&next) else { break };
+            let Some(mut digest) = self.digest.borrow_mut().take() else { break };
+            result = digest.write(&part).await;
+            *self.digest.borrow_mut() = Some(digest);
+            self.hashed.set(next + 1);
+            self.room.notify();
+            if result.is_err() {
+                break;
+            }
+        }
+        self.hashing.set(false);
+        result
     }
 
     /// Uploads part `index` (R2 numbers parts from 1) and records it.

@@ -7,6 +7,9 @@ DEV_API_KEY ?= dev-key-change-me
 # The admin API's bearer token for `make dev` (written to .dev.vars) and `make key`.
 # Deployed Workers take theirs from `wrangler secret put ADMIN_TOKEN`.
 ADMIN_TOKEN ?= dev-admin-token-change-me
+# The key private links are signed with, for `make dev` (written to .dev.vars). Deployed
+# Workers take theirs from `wrangler secret put LINK_SECRET`.
+LINK_SECRET ?= dev-link-secret-change-me
 # `make dev` serves samples/ on this loopback port and lets the Worker fetch it.
 SAMPLE_PORT ?= 8788
 WRANGLER_ARGS ?=
@@ -39,7 +42,7 @@ help:
 	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each)"
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"
-	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), WRANGLER_ARGS"
+	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), LINK_SECRET ($(LINK_SECRET)), WRANGLER_ARGS"
 
 ## Tools -----------------------------------------------------------------------------------
 
@@ -112,10 +115,12 @@ seed-dev-key: tools
 	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "id:k_dev" "$$hash" \
 	  --metadata "$$record" >/dev/null
 
-# wrangler dev reads secrets from .dev.vars (gitignored). Its ADMIN_TOKEN line is set to
-# $(ADMIN_TOKEN), other lines kept; the file is rewritten only when it changes.
+# wrangler dev reads secrets from .dev.vars (gitignored). Its ADMIN_TOKEN and LINK_SECRET lines
+# are set to $(ADMIN_TOKEN) and $(LINK_SECRET), other lines kept; the file is rewritten only
+# when it changes.
 dev-vars:
-	@{ grep -v '^ADMIN_TOKEN=' .dev.vars 2>/dev/null || true; printf 'ADMIN_TOKEN=%s\n' '$(ADMIN_TOKEN)'; } > .dev.vars.new
+	@{ grep -v '^ADMIN_TOKEN=\|^LINK_SECRET=' .dev.vars 2>/dev/null || true; \
+	  printf 'ADMIN_TOKEN=%s\nLINK_SECRET=%s\n' '$(ADMIN_TOKEN)' '$(LINK_SECRET)'; } > .dev.vars.new
 	@if cmp -s .dev.vars.new .dev.vars; then rm .dev.vars.new; else mv .dev.vars.new .dev.vars; fi
 
 # Also serves samples/ on 127.0.0.1:$(SAMPLE_PORT) (stopped with the Worker), the one private

@@ -33,7 +33,12 @@
 //!   - `batch.rs`: the batch upload body and its per-item answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
 //!   - `layout.rs`: object keys and public URLs. `route.rs`: the routing table.
-//!   - `serve.rs`: ranges, conditionals and headers of served files.
+//!   - `serve.rs`: ranges, conditionals (`If-None-Match`, `If-Range`), what counts as a
+//!     download, and headers of served files.
+//!   - `links.rs`: link controls: `expires_in`, `max_downloads` (a row's link options),
+//!     private links signed with HMAC-SHA256, minted links' lifetimes.
+//!   - `origin_headers.rs`: the `origin_headers` allow-list and the same-origin rule.
+//!   - `rate_limit.rs`: the per-key upload rate tiers and their bindings.
 //!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).
 //!   - `fields.rs`: which request field an error or an error envelope concerns (for clients
 //!     to place messages).
@@ -41,7 +46,8 @@
 //!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker.
 //!   - `mod.rs`: the `fetch` entry point and dispatch. `bindings.rs`: binding names and the
-//!     services built from `Env` (the config parsed once per isolate). `respond.rs`: the
+//!     services built from `Env` (the config parsed once per isolate; the link secret; the
+//!     rate limiter tiers). `respond.rs`: the
 //!     one place errors become responses. `cors.rs`: CORS headers and preflights.
 //!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
 //!     `http.rs`: request bodies, queries, link base, the request's URL policy.
@@ -57,8 +63,9 @@
 //!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a
 //!     transaction, deletes doomed objects, keeps the expiry alarm); `sql.rs`: its tables
 //!     on SQLite; `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).
-//!   - `files.rs`: serving `file_url` and `download_url`. `manage.rs`: file info, delete,
-//!     list, usage. `admin.rs`: the keys API. `batch.rs`: batch upload.
+//!   - `files.rs`: serving `file_url` and `download_url` (signatures checked, downloads
+//!     counted by the key's authority). `manage.rs`: file info, delete, list, usage, minted
+//!     links. `admin.rs`: the keys API. `batch.rs`: batch upload.
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types of the
 //!     options and the batch union (the answers' types are generated from the core's serde

@@ -254,3 +254,39 @@ fn a_repeated_commit_changes_nothing() {
     let _ = a.commit(row("f2", "p", "a", 200), T0);
     assert_eq!(a.tables, before, "the key was disabled");
 }
+
+#[test]
+fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
+    let mut a = authority(1000, 10);
+    let limited = FileRow { options: Some(r#"{"max_downloads":2}"#.into()), ..row("f1", "p", "a", 100) };
+    a.commit(limited, T0).unwrap();
+    a.commit(row("f2", "p", "b", 50), T0).unwrap();
+    // checks that do not count (HEAD, 304, later ranges) leave the count alone
+    a.claim("f1", false, T0).unwrap();
+    assert_eq!(a.get("f1", T0).unwrap().options.as_deref(), Some(r#"{"max_downloads":2}"#));
+    a.claim("f1", true, T0).unwrap();
+    assert_eq!(a.get("f1", T0).unwrap().options.as_deref(), Some(r#"{"max_downloads":2,"downloads":1}"#));
+    assert!(doomed(&a).is_empty());
+    // the second, last allowed download is served; the file, its quota and its bytes go
+    a.claim("f1", true, T0).unwrap();
+    assert_eq!(a.get("f1", T0), Err(Error::FileNotFound));
+    assert_eq!(doomed(&a), ["f1"]);
+    assert_eq!(usage(&a, T0), u(50, 1, 0, 0));
+    assert_counters(&a);
+    // a third (a racing second of a one-time link) is refused, counted or not
+    assert_eq!(a.claim("f1", true, T0), Err(Error::FileNotFound));
+    assert_eq!(a.claim("f1", false, T0), Err(Error::FileNotFound));
+    // a file without max_downloads is never counted; an expired one is gone
+    a.claim("f2", true, T0).unwrap();
+    assert_eq!(a.get("f2", T0).unwrap().options, None);
+    assert_eq!(a.claim("f2", true, T0 + TTL), Err(Error::FileNotFound));
+}
+
+#[test]
+fn a_one_time_link_is_claimed_once() {
+    let mut a = authority(1000, 10);
+    a.commit(FileRow { options: Some(r#"{"max_downloads":1,"private":true}"#.into()), ..row("f1", "p", "a", 10) }, T0).unwrap();
+    let answers: Vec<_> = (0..5).map(|_| a.claim("f1", true, T0).is_ok()).collect();
+    assert_eq!(answers, [true, false, false, false, false]);
+    assert_counters(&a);
+}

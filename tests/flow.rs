@@ -262,3 +262,38 @@ fn a_failed_overwrite_never_touches_the_file_it_would_replace() {
         assert_eq!((w.usage().bytes, w.usage().reserved_files), (300, 0), "{what}");
     }
 }
+
+#[test]
+fn link_options_reach_the_row_the_object_and_the_answer() {
+    let bytes = png_file(3000);
+    let w = World::new(&[("FILE_TTL_SECONDS", "3600")]).with("https://o.test/a.png", Reply::file(&bytes, Some("image/png")));
+    let body = r#"{"file_url":"https://o.test/a.png","expires_in":60,"max_downloads":3,"private":true}"#;
+    let data = w.run(body).unwrap();
+    assert_eq!((data.upload_time.as_str(), data.expires_at.as_str()), ("2025-10-09T00:00:00+00:00", "2025-10-09T00:01:00+00:00"));
+    assert_eq!((data.max_downloads, data.downloads, data.private), (Some(3), Some(0), true));
+    assert!(data.download_url.contains(&format!("/api/v1/files/download/{}?exp=", data.file_id)), "{}", data.download_url);
+    let row = w.row(&data.file_id).unwrap();
+    assert_eq!(row.expires_ms, NOW + 60_000);
+    assert_eq!(row.options.as_deref(), Some(r#"{"max_downloads":3,"private":true}"#));
+    let meta = w.store.objects.borrow()[&format!("o/{}", data.file_id)].meta.clone();
+    assert_eq!((meta.expires_ms, meta.counted, meta.private), (NOW + 60_000, true, true));
+
+    let plain = w.run(r#"{"file_url":"https://o.test/a.png"}"#).unwrap();
+    let meta = w.store.objects.borrow()[&format!("o/{}", plain.file_id)].meta.clone();
+    assert_eq!((meta.expires_ms, meta.counted, meta.private), (NOW + 3_600_000, false, false));
+}
+
+#[test]
+fn refused_link_options_fetch_and_store_nothing() {
+    let bytes = png_file(3000);
+    let mut w = World::new(&[("FILE_TTL_SECONDS", "3600")]).with("https://o.test/a.png", Reply::file(&bytes, Some("image/png")));
+    let err = w.run(r#"{"file_url":"https://o.test/a.png","expires_in":3601}"#).unwrap_err();
+    assert_eq!((err.status(), err.field()), (400, Some("expires_in")));
+    w.owner.max_ttl_secs = Some(120);
+    let err = w.run(r#"{"file_url":"https://o.test/a.png","expires_in":121}"#).unwrap_err();
+    assert!(err.public_message().contains("from 60 to 120"), "{err}");
+    w.link_secret = None;
+    assert_eq!(w.run(r#"{"file_url":"https://o.test/a.png","private":true}"#), Err(Error::LinksDisabled));
+    assert!(w.store.keys().is_empty());
+    w.assert_nothing_left("refused link options");
+}

@@ -66,6 +66,11 @@ impl Call {
         Call { method, path: format!("{FILES_ROUTE}/{file_id}"), body: None }
     }
 
+    /// `POST /api/v1/files/{file_id}/link` (the id and body already checked).
+    pub(crate) fn link(file_id: &str, body: String) -> Call {
+        Call { method: Method::Post, path: format!("{FILES_ROUTE}/{file_id}/link"), body: Some(body) }
+    }
+
     /// `GET /api/v1/files{query}` (the query already checked, `""` or `?...`).
     pub(crate) fn list(query: &str) -> Call {
         Call { method: Method::Get, path: format!("{FILES_ROUTE}{query}"), body: None }
@@ -194,6 +199,7 @@ mod tests {
             (Call::list(""), Route::ListFiles),
             (Call::list("?limit=2"), Route::ListFiles),
             (Call::usage(), Route::Usage),
+            (Call::link(ID, "{}".into()), Route::Link { file_id: ID.into() }),
         ];
         for (call, want) in cases {
             let path = call.path.split('?').next().unwrap();

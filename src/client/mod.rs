@@ -17,7 +17,7 @@ use error::ClientError;
 use options::Settings;
 
 use crate::core::batch::BatchData;
-use crate::core::envelope::{Envelope, FileData, FileDeleted};
+use crate::core::envelope::{Envelope, FileData, FileDeleted, SignedLinks};
 use crate::core::quota::UsageReport;
 use crate::core::listing::FileList;
 
@@ -70,6 +70,18 @@ impl UploadClient {
     #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<DeletedFile>")]
     pub fn delete_file(&self, #[wasm_bindgen(js_name = fileId)] file_id: String) -> js_sys::Promise {
         self.run(|| Ok((Some(Call::file(Method::Delete, options::file_id(&file_id)?)), Reply::Deleted)))
+    }
+
+    /// Fresh signed links of one of the caller's private files, valid for `expiresIn`
+    /// seconds (at most the file's own life; default: until the file expires). A public
+    /// file's links are answered as they are.
+    #[wasm_bindgen(js_name = mintLinks, unchecked_return_type = "Promise<SignedLinks>")]
+    pub fn mint_links(
+        &self,
+        #[wasm_bindgen(js_name = fileId)] file_id: String,
+        #[wasm_bindgen(unchecked_param_type = "LinkOptions")] options: JsValue,
+    ) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::link(options::file_id(&file_id)?, options::link_body(options)?)), Reply::Links)))
     }
 
     /// A page of the caller's live files, optionally under `uploadPath`; pass the
@@ -142,6 +154,7 @@ enum Reply {
     Deleted,
     List,
     Usage,
+    Links,
     Job,
     /// The batch's items refused before sending, to put back in their places.
     Batch(Vec<Option<Envelope<FileData>>>),
@@ -173,6 +186,7 @@ async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>
         Reply::Deleted => to_js(&api::data_as::<FileDeleted>(sent(data)?)?),
         Reply::List => to_js(&api::data_as::<FileList>(sent(data)?)?),
         Reply::Usage => to_js(&api::data_as::<UsageReport>(sent(data)?)?),
+        Reply::Links => to_js(&api::data_as::<SignedLinks>(sent(data)?)?),
         // Passed through as the server sent it (no second copy of the job's types here).
         Reply::Job => to_js(&sent(data)?),
         Reply::Batch(refused) => {

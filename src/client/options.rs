@@ -1,5 +1,7 @@
 //! The option objects the JS API takes, read from JS values and checked before any request.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -9,6 +11,7 @@ use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::ids::{is_file_id, is_job_id};
 use crate::core::keys::bearer_token;
+use crate::core::links::check_link_lifetime;
 use crate::core::listing::parse_list_query;
 use crate::core::request::parse_upload_with;
 use crate::core::Error;
@@ -22,7 +25,9 @@ struct ClientOptions {
     api_key: String,
 }
 
-/// `uploadFromUrl({ fileUrl, uploadPath?, fileName?, expectedSha256? })`.
+/// `uploadFromUrl({ fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?,
+/// maxDownloads?, private?, originHeaders? })`. Numbers are read as any number, so 60.5 gets
+/// the server's own 400, not a type error.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UploadOptions {
@@ -31,9 +36,31 @@ struct UploadOptions {
     file_name: Option<String>,
     #[serde(default)]
     expected_sha256: Option<String>,
+    #[serde(default)]
+    expires_in: Option<f64>,
+    #[serde(default)]
+    max_downloads: Option<f64>,
+    #[serde(default)]
+    private: Option<bool>,
+    #[serde(default)]
+    origin_headers: Option<BTreeMap<String, String>>,
     /// `startUpload` only: where the job's final status is POSTed.
     #[serde(default)]
     callback_url: Option<String>,
+}
+
+/// `mintLinks(fileId, { expiresIn? })`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LinkOptions {
+    expires_in: Option<f64>,
+}
+
+/// `{"expires_in": n}`, the link request's body.
+#[derive(Serialize)]
+struct LinkBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
 }
 
 /// `listFiles({ uploadPath?, limit?, cursor?, order? })`. `limit` is read as any number so
@@ -63,10 +90,37 @@ struct UploadBody<'a> {
     file_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected_sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<Whole>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_downloads: Option<Whole>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_headers: Option<&'a BTreeMap<String, String>>,
     #[serde(rename = "async", skip_serializing_if = "Option::is_none")]
     asynchronous: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     callback_url: Option<&'a str>,
+}
+
+/// A JS number where the server wants a whole one: a whole number as an integer (`60`, not
+/// `60.0`); any other as a value of the wrong type, which the server's parser refuses with the
+/// same message as a fraction (never sent: the client checks the body with that parser first,
+/// and formatting floats would cost the package kilobytes).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Whole {
+    Number(i64),
+    NotWhole(bool),
+}
+
+fn whole(n: f64) -> Whole {
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        Whole::Number(n as i64)
+    } else {
+        Whole::NotWhole(false)
+    }
 }
 
 /// A client's settings: the API's base URL (no trailing slash) and the key.
@@ -98,7 +152,7 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
 /// Reads `uploadFromUrl`'s options into the JSON body, validated by the server's own
 /// request parser before it is sent.
 pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
-    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256? }")?)
+    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }")?)
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, ClientError> {
@@ -112,6 +166,10 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
             upload_path: opts.upload_path.as_deref(),
             file_name: opts.file_name.as_deref().filter(|n| !n.is_empty()),
             expected_sha256: opts.expected_sha256.as_deref(),
+            expires_in: opts.expires_in.map(whole),
+            max_downloads: opts.max_downloads.map(whole),
+            private: opts.private,
+            origin_headers: opts.origin_headers.as_ref(),
             asynchronous: None,
             callback_url: None,
         }
@@ -149,7 +207,7 @@ pub(crate) struct BatchPlan {
 /// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
 /// item it refuses is answered here, in place, and left out of the request.
 pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
-    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256? }")?)
+    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }")?)
 }
 
 fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
@@ -179,6 +237,14 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
     } else {
         Err(Error::FileNotFound.into())
     }
+}
+
+/// Reads `mintLinks`' options (absent for none) into the JSON body, its lifetime checked by
+/// the server's own rule.
+pub(crate) fn link_body(value: JsValue) -> Result<String, ClientError> {
+    let opts: Option<LinkOptions> = read(value, "expected { expiresIn? }")?;
+    let expires_in = opts.unwrap_or_default().expires_in.map(check_link_lifetime).transpose()?;
+    json(&LinkBody { expires_in })
 }
 
 /// A job id, checked by its shape before any request (any other is "no such job").
@@ -225,6 +291,10 @@ mod tests {
             upload_path: upload_path.map(Into::into),
             file_name: file_name.map(Into::into),
             expected_sha256: None,
+            expires_in: None,
+            max_downloads: None,
+            private: None,
+            origin_headers: None,
             callback_url: None,
         }
     }
@@ -283,7 +353,44 @@ mod more_tests {
     use crate::core::batch::MAX_ITEMS;
 
     fn item(file_url: &str) -> UploadOptions {
-        UploadOptions { file_url: file_url.into(), upload_path: None, file_name: None, expected_sha256: None, callback_url: None }
+        UploadOptions {
+            file_url: file_url.into(),
+            upload_path: None,
+            file_name: None,
+            expected_sha256: None,
+            expires_in: None,
+            max_downloads: None,
+            private: None,
+            origin_headers: None,
+            callback_url: None,
+        }
+    }
+
+    #[test]
+    fn link_and_origin_options_go_out_in_wire_names_and_are_checked_like_the_server() {
+        let headers = BTreeMap::from([("X-Token".to_owned(), "t".to_owned())]);
+        let opts = UploadOptions {
+            expires_in: Some(60.0),
+            max_downloads: Some(1.0),
+            private: Some(true),
+            origin_headers: Some(headers),
+            ..item("https://x.test/a.png")
+        };
+        assert_eq!(
+            body_json(&opts).unwrap(),
+            r#"{"file_url":"https://x.test/a.png","expires_in":60,"max_downloads":1,"private":true,"origin_headers":{"X-Token":"t"}}"#
+        );
+        for (bad, field) in [
+            (UploadOptions { expires_in: Some(60.5), ..item("https://x.test/a") }, "expires_in"),
+            (UploadOptions { expires_in: Some(59.0), ..item("https://x.test/a") }, "expires_in"),
+            (UploadOptions { max_downloads: Some(0.0), ..item("https://x.test/a") }, "max_downloads"),
+            (UploadOptions { origin_headers: Some(BTreeMap::from([("Host".to_owned(), "h".to_owned())])), ..item("https://x.test/a") }, "origin_headers"),
+        ] {
+            match body_json(&bad) {
+                Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.field()), (400, Some(field))),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

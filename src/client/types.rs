@@ -26,6 +26,37 @@ export interface UploadOptions {
   /** The SHA-256 the file must have (64 hex digits): other bytes are refused (422) and
    * nothing is stored. */
   expectedSha256?: string;
+  /** The file's lifetime in seconds: at least 60, at most the key's maximum (default). */
+  expiresIn?: number;
+  /** Downloads allowed (1 to 1,000,000): each GET from the first byte counts; the file is
+   * deleted when they are used up. `1` is a one-time link. */
+  maxDownloads?: number;
+  /** Both links are signed (`?exp=...&sig=...`) and answer 403 without a valid signature. */
+  private?: boolean;
+  /** Headers for the origin (at most 8: `Authorization`, `Cookie`, `Referer`, `Accept`,
+   * `Accept-Language`, `User-Agent`, `X-*`), sent only to the first URL's origin and never
+   * stored. */
+  originHeaders?: Record<string, string>;
+}
+
+/** Options of `mintLinks(...)`. */
+export interface LinkOptions {
+  /** Seconds the links stay valid, at most the file's remaining life (default). */
+  expiresIn?: number;
+}
+
+/** `mintLinks()` without options (the same overload as `listFiles()`). */
+export interface UploadClient {
+  mintLinks(fileId: string): Promise<SignedLinks>;
+}
+
+/** `mintLinks(...)`'s answer: a fresh signed pair of a private file. */
+export interface SignedLinks {
+  file_id: string;
+  file_url: string;
+  download_url: string;
+  /** When the signatures expire, ISO 8601. */
+  expires_at: string;
 }
 
 /** Options of `listFiles(...)`. */
@@ -87,7 +118,9 @@ export type Usage = UsageReport;
 export type Job = JobStatus;
 
 /** The request field an error concerns. */
-export type UploadErrorField = "apiKey" | "fileUrl" | "uploadPath" | "fileName" | "expectedSha256";
+export type UploadErrorField =
+  | "apiKey" | "fileUrl" | "uploadPath" | "fileName" | "expectedSha256"
+  | "expiresIn" | "maxDownloads" | "private" | "originHeaders";
 
 /** What every `UploadClient` promise rejects with: a class the package exports, so
  * `err instanceof UploadError` works (`err.name === "UploadError"` too). */

@@ -7,8 +7,10 @@ use sha2::{Digest, Sha256};
 use super::error::Error;
 use super::json::{present, read_object, JsonObject, STRING};
 use super::keys::{bearer_token, KeyRecord};
-use super::quota::Limits;
+use super::config::Config;
+use super::links::MIN_EXPIRES_IN;
 use super::listing::parse_limit;
+use super::rate_limit::{self, RATE_RULE};
 
 /// KV key of a key id's entry: value = the key's hash, metadata = its [`KeyRecord`].
 pub const ID_PREFIX: &str = "id:";
@@ -40,6 +42,8 @@ pub fn check_admin(header: Option<&str>, secret: Option<&str>) -> Result<(), Err
 pub const MAX_ADMIN_BODY_BYTES: u64 = 4096;
 /// What a quota must be, told when it is not.
 const QUOTA_RULE: &str = "must be a whole number from 0 to 9007199254740991, or null";
+/// What a key's longest file lifetime must be, told when it is not.
+const TTL_RULE: &str = "must be a whole number of seconds from 60 to 9007199254740991, or null";
 
 /// `POST /api/v1/admin/keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct CreateKey {
     pub name: String,
     pub max_bytes: Option<u64>,
     pub max_files: Option<u64>,
+    pub max_ttl_secs: Option<u64>,
+    pub rate_limit: Option<u32>,
 }
 
 /// The create body as sent: a `null` field is the same as an absent one.
@@ -56,10 +62,18 @@ struct CreateBody {
     name: Option<String>,
     max_bytes: Option<u64>,
     max_files: Option<u64>,
+    max_ttl_secs: Option<u64>,
+    rate_limit: Option<u32>,
 }
 
 impl JsonObject<'_> for CreateBody {
-    const FIELDS: &'static [(&'static str, &'static str)] = &[("name", STRING), ("max_bytes", QUOTA_RULE), ("max_files", QUOTA_RULE)];
+    const FIELDS: &'static [(&'static str, &'static str)] = &[
+        ("name", STRING),
+        ("max_bytes", QUOTA_RULE),
+        ("max_files", QUOTA_RULE),
+        ("max_ttl_secs", TTL_RULE),
+        ("rate_limit", RATE_RULE),
+    ];
 }
 
 /// `PATCH /api/v1/admin/keys/{key_id}`: each field `None` = unchanged; a quota of
@@ -75,12 +89,22 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     pub max_files: Option<Option<u64>>,
     #[serde(default, deserialize_with = "present")]
+    pub max_ttl_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
     pub disabled: Option<bool>,
 }
 
 impl JsonObject<'_> for UpdateKey {
-    const FIELDS: &'static [(&'static str, &'static str)] =
-        &[("name", STRING), ("max_bytes", QUOTA_RULE), ("max_files", QUOTA_RULE), ("disabled", "must be true or false")];
+    const FIELDS: &'static [(&'static str, &'static str)] = &[
+        ("name", STRING),
+        ("max_bytes", QUOTA_RULE),
+        ("max_files", QUOTA_RULE),
+        ("max_ttl_secs", TTL_RULE),
+        ("rate_limit", RATE_RULE),
+        ("disabled", "must be true or false"),
+    ];
 }
 
 /// A key's name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, no control characters.
@@ -100,24 +124,40 @@ fn quota(value: Option<u64>, field: &'static str) -> Result<Option<u64>, Error> 
     }
 }
 
+/// A key's longest file lifetime: at least a minute (the shortest `expires_in`).
+fn max_ttl(value: Option<u64>) -> Result<Option<u64>, Error> {
+    match value {
+        Some(n) if !(MIN_EXPIRES_IN..=MAX_QUOTA).contains(&n) => Err(Error::invalid("max_ttl_secs", TTL_RULE)),
+        _ => Ok(value),
+    }
+}
+
+fn rate(value: Option<u32>) -> Result<Option<u32>, Error> {
+    value.map(|n| rate_limit::validate(n, "rate_limit")).transpose()
+}
+
 pub fn parse_create(body: &[u8]) -> Result<CreateKey, Error> {
     let body: CreateBody = read_object(body, MAX_ADMIN_BODY_BYTES)?;
     Ok(CreateKey {
         name: name(body.name.ok_or(Error::MissingField("name"))?)?,
         max_bytes: quota(body.max_bytes, "max_bytes")?,
         max_files: quota(body.max_files, "max_files")?,
+        max_ttl_secs: max_ttl(body.max_ttl_secs)?,
+        rate_limit: rate(body.rate_limit)?,
     })
 }
 
 pub fn parse_update(body: &[u8]) -> Result<UpdateKey, Error> {
     let body: UpdateKey = read_object(body, MAX_ADMIN_BODY_BYTES)?;
     if body == UpdateKey::default() {
-        return Err(Error::InvalidJson("nothing to update (name, max_bytes, max_files, disabled)".into()));
+        return Err(Error::InvalidJson("nothing to update (name, max_bytes, max_files, max_ttl_secs, rate_limit, disabled)".into()));
     }
     Ok(UpdateKey {
         name: body.name.map(name).transpose()?,
         max_bytes: body.max_bytes.map(|q| quota(q, "max_bytes")).transpose()?,
         max_files: body.max_files.map(|q| quota(q, "max_files")).transpose()?,
+        max_ttl_secs: body.max_ttl_secs.map(max_ttl).transpose()?,
+        rate_limit: body.rate_limit.map(rate).transpose()?,
         disabled: body.disabled,
     })
 }
@@ -132,6 +172,12 @@ impl UpdateKey {
         }
         if let Some(q) = self.max_files {
             record.max_files = q;
+        }
+        if let Some(t) = self.max_ttl_secs {
+            record.max_ttl_secs = t;
+        }
+        if let Some(r) = self.rate_limit {
+            record.rate_limit = r;
         }
         if let Some(d) = self.disabled {
             record.disabled = d;
@@ -151,11 +197,18 @@ pub struct KeyInfo {
     pub max_files: u64,
     pub max_bytes_default: bool,
     pub max_files_default: bool,
+    /// The longest a new file of this key may live, in seconds.
+    pub max_ttl_secs: u64,
+    /// Upload requests per minute (0: no limit).
+    pub rate_limit: u32,
 }
 
 impl KeyInfo {
-    pub fn new(record: &KeyRecord, defaults: Limits) -> Self {
+    pub fn new(record: &KeyRecord, config: &Config) -> Self {
+        let defaults = config.default_limits;
         KeyInfo {
+            max_ttl_secs: record.max_ttl_secs.map_or(config.ttl_secs, |t| t.min(config.ttl_secs)),
+            rate_limit: record.rate_limit.unwrap_or(config.default_rate_limit),
             key_id: record.id.clone(),
             name: record.name.clone(),
             created: record.created.clone(),
@@ -219,10 +272,10 @@ mod tests {
 
     #[test]
     fn create_bodies() {
-        assert_eq!(parse_create(br#"{"name":" alice "}"#).unwrap(), CreateKey { name: "alice".into(), max_bytes: None, max_files: None });
+        assert_eq!(parse_create(br#"{"name":" alice "}"#).unwrap(), CreateKey { name: "alice".into(), max_bytes: None, max_files: None, max_ttl_secs: None, rate_limit: None });
         assert_eq!(
-            parse_create(br#"{"name":"b","max_bytes":10,"max_files":null}"#).unwrap(),
-            CreateKey { name: "b".into(), max_bytes: Some(10), max_files: None }
+            parse_create(br#"{"name":"b","max_bytes":10,"max_files":null,"max_ttl_secs":3600,"rate_limit":10}"#).unwrap(),
+            CreateKey { name: "b".into(), max_bytes: Some(10), max_files: None, max_ttl_secs: Some(3600), rate_limit: Some(10) }
         );
         let long = format!(r#"{{"name":"{}"}}"#, "x".repeat(65));
         let cases: &[(&[u8], &str)] = &[
@@ -237,6 +290,9 @@ mod tests {
             (br#"{"name":"a","max_bytes":37771658315661304}"#, "invalid `max_bytes`"),
             (br#"{"name":"a","max_files":"3"}"#, "invalid `max_files`"),
             (br#"{"name":"a","admin":true}"#, "unknown field `admin`"),
+            (br#"{"name":"a","max_ttl_secs":59}"#, "invalid `max_ttl_secs`"),
+            (br#"{"name":"a","rate_limit":50}"#, "invalid `rate_limit`: must be 0 (no limit), 10, 100 or 1000"),
+            (br#"{"name":"a","rate_limit":-1}"#, "invalid `rate_limit`"),
             (br#"{"name":5}"#, "invalid `name`: must be a string"),
             (br#"{"name":"a","name":"b"}"#, "duplicate field `name`"),
             (br#"{"name":"a","max_bytes":null,"max_bytes":3}"#, "duplicate field `max_bytes`"),
@@ -252,7 +308,7 @@ mod tests {
 
     #[test]
     fn update_bodies_and_their_effect() {
-        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, webhook_secret: None };
+        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
         parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap().apply(&mut rec);
         assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (None, Some(3), true, "a"));
         parse_update(br#"{"name":"b"}"#).unwrap().apply(&mut rec);
@@ -260,6 +316,10 @@ mod tests {
         parse_update(br#"{"max_bytes":9007199254740991}"#).unwrap().apply(&mut rec);
         assert_eq!(rec.max_bytes, Some(MAX_QUOTA));
         assert!(QUOTA_RULE.contains(&format!(" {MAX_QUOTA},")), "{QUOTA_RULE}");
+        parse_update(br#"{"max_ttl_secs":60,"rate_limit":1000}"#).unwrap().apply(&mut rec);
+        assert_eq!((rec.max_ttl_secs, rec.rate_limit), (Some(60), Some(1000)));
+        parse_update(br#"{"max_ttl_secs":null,"rate_limit":null}"#).unwrap().apply(&mut rec);
+        assert_eq!((rec.max_ttl_secs, rec.rate_limit), (None, None));
         parse_update(br#"{"name":" c ","disabled":false}"#).unwrap().apply(&mut rec);
         assert_eq!((rec.name.as_str(), rec.disabled), ("c", false));
         for (body, msg) in [
@@ -281,14 +341,22 @@ mod tests {
 
     #[test]
     fn views_show_no_secret_and_effective_quotas() {
-        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, webhook_secret: None };
-        let info = KeyInfo::new(&rec, Limits { max_bytes: 100, max_files: 7 });
+        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
+        let pairs = [("DEFAULT_MAX_BYTES", "100"), ("DEFAULT_MAX_FILES", "7"), ("FILE_TTL_SECONDS", "600")];
+        let config = Config::from_vars(|n| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap();
+        let info = KeyInfo::new(&rec, &config);
         let json = serde_json::to_value(CreatedKey { key: "us_x".into(), info }).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"key":"us_x","key_id":"k_1","name":"a","created":"c","disabled":false,
-                "max_bytes":5,"max_files":7,"max_bytes_default":false,"max_files_default":true})
+                "max_bytes":5,"max_files":7,"max_bytes_default":false,"max_files_default":true,
+                "max_ttl_secs":600,"rate_limit":0})
         );
+        let lower = KeyRecord { max_ttl_secs: Some(120), rate_limit: Some(10), ..rec.clone() };
+        let info = KeyInfo::new(&lower, &config);
+        assert_eq!((info.max_ttl_secs, info.rate_limit), (120, 10));
+        let higher = KeyRecord { max_ttl_secs: Some(6000), ..rec };
+        assert_eq!(KeyInfo::new(&higher, &config).max_ttl_secs, 600, "never past FILE_TTL_SECONDS");
     }
 
     #[test]

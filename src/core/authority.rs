@@ -5,6 +5,7 @@
 use super::authority_wire::{FileRow, Page, PageQuery, Reservation, SortKey, Standing};
 use super::clock::is_expired;
 use super::error::Error;
+use super::links::LinkOptions;
 use super::quota::{exhausted_message, KeyConfig, Limits, Usage};
 
 /// A reservation older than this is presumed abandoned (its Worker died mid-upload): it no
@@ -43,6 +44,8 @@ pub trait Tables {
     fn file_at(&self, upload_path: &str, file_name: &str) -> Result<Option<FileRow>, Error>;
     fn insert_file(&mut self, row: &FileRow) -> Result<(), Error>;
     fn delete_file(&mut self, file_id: &str) -> Result<(), Error>;
+    /// Sets a row's `options` (its link options, as JSON).
+    fn set_options(&mut self, file_id: &str, options: Option<&str>) -> Result<(), Error>;
     /// Rows with `expires_ms <= now_ms`, earliest first, at most `limit`.
     fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error>;
     fn next_expiry(&self) -> Result<Option<i64>, Error>;
@@ -232,6 +235,22 @@ impl<T: Tables> Authority<T> {
         let row = self.get(file_id, now_ms)?;
         self.retire(std::slice::from_ref(&row))?;
         Ok(row)
+    }
+
+    /// Counts one download (`count`; otherwise only checks the file is live) of `file_id`
+    /// against its `max_downloads`; the one that reaches it retires the file (row and quota
+    /// now, its object doomed). `Ok`: this response may be served; `FileNotFound` once the
+    /// file is gone. Public, like [`resolve`](Self::resolve): links serve whatever the key's
+    /// status.
+    pub fn claim(&mut self, file_id: &str, count: bool, now_ms: i64) -> Result<(), Error> {
+        let row = self.live(self.tables.file(file_id)?, now_ms)?;
+        let mut options = LinkOptions::of(row.options.as_deref());
+        let Some(max) = options.max_downloads.filter(|_| count) else { return Ok(()) };
+        options.downloads += 1;
+        if options.downloads >= max {
+            return self.retire(std::slice::from_ref(&row));
+        }
+        self.tables.set_options(file_id, options.to_json().as_deref())
     }
 
     /// Removes `rows`, gives their quota back (one update of the counters) and dooms their

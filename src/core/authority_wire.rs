@@ -98,6 +98,9 @@ pub enum Op {
     Release { file_id: String },
     Delete { file_id: String },
     Get { file_id: String },
+    /// Counts one download of a file with `max_downloads` (`count` false: only checks that
+    /// it is still live, for `HEAD`, 304 and later ranges).
+    Claim { file_id: String, count: bool },
     /// The live file a name holds.
     Resolve { upload_path: String, file_name: String },
     List { query: PageQuery },

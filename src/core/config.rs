@@ -5,6 +5,7 @@ use url::Url;
 use super::authority::RESERVATION_TTL_MS;
 use super::error::Error;
 use super::quota::Limits;
+use super::rate_limit;
 use super::mime::AllowList;
 use super::url_policy::UrlPolicy;
 
@@ -19,6 +20,7 @@ pub mod vars {
     pub const DEFAULT_MAX_FILES: &str = "DEFAULT_MAX_FILES";
     pub const ALLOWED_PORTS: &str = "ALLOWED_PORTS";
     pub const PRIVATE_FETCH_ALLOWLIST: &str = "PRIVATE_FETCH_ALLOWLIST";
+    pub const DEFAULT_RATE_LIMIT: &str = "DEFAULT_RATE_LIMIT";
     pub const ASYNC_MAX_FILE_BYTES: &str = "ASYNC_MAX_FILE_BYTES";
     pub const ASYNC_TIMEOUT_SECONDS: &str = "ASYNC_TIMEOUT_SECONDS";
 }
@@ -35,6 +37,8 @@ pub struct Config {
     pub url_policy: UrlPolicy,
     /// Each key's quota unless its record overrides it.
     pub default_limits: Limits,
+    /// Upload requests per minute per key unless the key has its own (0: no limit).
+    pub default_rate_limit: u32,
     /// Background jobs: the largest file one may fetch, and its deadline.
     pub async_max_file_bytes: u64,
     pub async_timeout_secs: u64,
@@ -70,7 +74,11 @@ impl Config {
         if let Some(base) = &base {
             url_policy = url_policy.with_own_host(base);
         }
+        let rate = within(vars::DEFAULT_RATE_LIMIT, 0, 0, u64::from(u32::MAX))?;
+        let default_rate_limit = rate_limit::validate(rate as u32, "DEFAULT_RATE_LIMIT")
+            .map_err(|_| Error::internal(format!("config: {}={rate} is not 0, 10, 100 or 1000", vars::DEFAULT_RATE_LIMIT)))?;
         Ok(Config {
+            default_rate_limit,
             ttl_secs: number(vars::FILE_TTL_SECONDS, 259_200, 1)?,
             max_file_bytes: number(vars::MAX_FILE_BYTES, 104_857_600, 1)?,
             fetch_timeout_ms: within(vars::FETCH_TIMEOUT_MS, 30_000, 1, MAX_FETCH_TIMEOUT_MS)?,
@@ -118,6 +126,8 @@ mod tests {
         assert_eq!(c.public_base_url, None);
         assert_eq!(c.default_limits, Limits { max_bytes: 1_073_741_824, max_files: 1_000 });
         assert_eq!(c.url_policy, UrlPolicy::default());
+        assert_eq!(c.default_rate_limit, 0);
+        assert_eq!(config(&[("DEFAULT_RATE_LIMIT", "100")]).unwrap().default_rate_limit, 100);
     }
 
     #[test]
@@ -153,6 +163,7 @@ mod tests {
             ("PUBLIC_BASE_URL", "not a url"),
             ("ALLOWED_PORTS", "80,http"),
             ("PRIVATE_FETCH_ALLOWLIST", "http://127.0.0.1/"),
+            ("DEFAULT_RATE_LIMIT", "50"),
         ] {
             let err = config(&[bad]).unwrap_err();
             assert_eq!(err.status(), 500, "{bad:?}");

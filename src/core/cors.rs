@@ -9,7 +9,7 @@ pub const ALLOW_ORIGIN: &str = "*";
 /// Request headers a cross-origin caller may send.
 pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Range, If-None-Match, If-Modified-Since";
 /// Response headers a cross-origin caller may read besides the safelisted ones.
-pub const EXPOSE_HEADERS: &str = "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate";
+pub const EXPOSE_HEADERS: &str = "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After";
 /// How long a browser may cache a preflight answer, in seconds.
 pub const MAX_AGE: &str = "86400";
 

@@ -66,6 +66,24 @@ pub struct FileData {
     /// SHA-256 of the stored bytes, lowercase hex (null only for files stored before
     /// checksums were kept).
     pub sha256: Option<String>,
+    /// Downloads allowed before the file is deleted (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_downloads: Option<u64>,
+    /// Downloads counted so far (with `max_downloads` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads: Option<u64>,
+    /// Served only through signed links (`file_url` and `download_url` carry `exp` and `sig`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+}
+
+/// `POST /api/v1/files/{file_id}/link`'s `data`: a fresh signed pair and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedLinks {
+    pub file_id: String,
+    pub file_url: String,
+    pub download_url: String,
+    pub expires_at: String,
 }
 
 /// `DELETE /api/v1/files/{file_id}`'s `data` (TypeScript: `FileDeleted`, alias `DeletedFile`).

@@ -54,6 +54,14 @@ pub enum Error {
     /// The key's quota cannot take this upload; the message states the quota and usage.
     #[error("{0}")]
     QuotaExceeded(String),
+    /// Over the key's request rate (not its quota): retry after `retry_after_secs`.
+    #[error("rate limit exceeded: this key may make at most {limit} upload requests per minute; retry after {retry_after_secs} s")]
+    RateLimited { limit: u32, retry_after_secs: u32 },
+    /// A private file asked for without a valid link signature.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("private links are disabled: the LINK_SECRET secret is not set")]
+    LinksDisabled,
     #[error("no such API key")]
     KeyNotFound,
     #[error("no such job")]
@@ -77,6 +85,7 @@ impl Error {
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_) => 400,
             Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
             Error::RouteNotFound
             | Error::FileNotFound
             | Error::KeyNotFound
@@ -87,7 +96,7 @@ impl Error {
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } => 422,
-            Error::QuotaExceeded(_) => 429,
+            Error::QuotaExceeded(_) | Error::RateLimited { .. } => 429,
             Error::TooManyRedirects(_)
             | Error::OriginStatus(_)
             | Error::OriginUnreachable
@@ -95,7 +104,7 @@ impl Error {
             | Error::OriginChanged => 502,
             Error::OriginTimeout { .. } => 504,
             Error::Internal(_) => 500,
-            Error::AdminDisabled => 503,
+            Error::AdminDisabled | Error::LinksDisabled => 503,
         }
     }
 
@@ -117,6 +126,7 @@ impl Error {
             | Error::OriginChanged
             | Error::OriginTimeout { .. } => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),
+            Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)
             | Error::UnknownField(_)
             | Error::NotJson
@@ -127,6 +137,8 @@ impl Error {
             | Error::RedirectRejected(_)
             | Error::RangeNotSatisfiable { .. }
             | Error::QuotaExceeded(_)
+            | Error::RateLimited { .. }
+            | Error::Forbidden(_)
             | Error::KeyNotFound
             | Error::JobNotFound
             | Error::JobFinished

@@ -10,10 +10,24 @@ pub enum Field {
     UploadPath,
     FileName,
     ExpectedSha256,
+    ExpiresIn,
+    MaxDownloads,
+    Private,
+    OriginHeaders,
 }
 
 impl Field {
-    const ALL: [Field; 5] = [Field::ApiKey, Field::FileUrl, Field::UploadPath, Field::FileName, Field::ExpectedSha256];
+    const ALL: [Field; 9] = [
+        Field::ApiKey,
+        Field::FileUrl,
+        Field::UploadPath,
+        Field::FileName,
+        Field::ExpectedSha256,
+        Field::ExpiresIn,
+        Field::MaxDownloads,
+        Field::Private,
+        Field::OriginHeaders,
+    ];
 
     /// The wire name (`file_url`, ...; `api_key` for the bearer token).
     pub fn wire(self) -> &'static str {
@@ -23,6 +37,10 @@ impl Field {
             Field::UploadPath => "upload_path",
             Field::FileName => "file_name",
             Field::ExpectedSha256 => "expected_sha256",
+            Field::ExpiresIn => "expires_in",
+            Field::MaxDownloads => "max_downloads",
+            Field::Private => "private",
+            Field::OriginHeaders => "origin_headers",
         }
     }
 
@@ -34,6 +52,10 @@ impl Field {
             Field::UploadPath => "uploadPath",
             Field::FileName => "fileName",
             Field::ExpectedSha256 => "expectedSha256",
+            Field::ExpiresIn => "expiresIn",
+            Field::MaxDownloads => "maxDownloads",
+            Field::Private => "private",
+            Field::OriginHeaders => "originHeaders",
         }
     }
 
@@ -59,8 +81,9 @@ pub fn field_of(status: u16, msg: &str) -> Option<Field> {
     if msg.starts_with("request body") {
         return None;
     }
-    let named = [Field::FileUrl, Field::UploadPath, Field::FileName, Field::ExpectedSha256]
-        .into_iter()
+    let named = Field::ALL[1..]
+        .iter()
+        .copied()
         .find(|f| msg.contains(&format!("`{}`", f.wire())) || msg.starts_with(&format!("{} ", f.wire())));
     match status {
         // The origin behind `file_url` failed, or what it sent is refused.
@@ -85,6 +108,11 @@ mod tests {
             (400, "file_url rejected: scheme `ftp` is not allowed (use http or https)", Some(Field::FileUrl)),
             (400, "invalid `upload_path`: must not contain `.` or `..` segments", Some(Field::UploadPath)),
             (400, "invalid `file_name`: must not contain path separators", Some(Field::FileName)),
+            (400, "invalid `expires_in`: must be a whole number of seconds from 60 to 3600", Some(Field::ExpiresIn)),
+            (400, "invalid `max_downloads`: must be a whole number from 1 to 1000000", Some(Field::MaxDownloads)),
+            (400, "invalid `origin_headers`: at most 8 headers", Some(Field::OriginHeaders)),
+            (503, "private links are disabled: the LINK_SECRET secret is not set", Some(Field::Private)),
+            (429, "rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 60 s", None),
             (400, "request body is not valid JSON: EOF", None),
             (400, "request body is not valid JSON: duplicate field `file_url` at line 1 column 40", None),
             (400, "unknown field `fileUrl`", None),
@@ -130,6 +158,12 @@ mod tests {
             (Error::OriginChanged, Some("fileUrl")),
             (Error::ChecksumMismatch { expected: "0".repeat(64), actual: "1".repeat(64) }, Some("expectedSha256")),
             (Error::invalid("expected_sha256", "bad"), Some("expectedSha256")),
+            (Error::invalid("expires_in", "bad"), Some("expiresIn")),
+            (Error::invalid("max_downloads", "bad"), Some("maxDownloads")),
+            (Error::invalid("origin_headers", "bad"), Some("originHeaders")),
+            (Error::LinksDisabled, Some("private")),
+            (Error::RateLimited { limit: 10, retry_after_secs: 60 }, None),
+            (Error::Forbidden("this file is private: its link needs a valid signature (exp and sig)"), None),
             (Error::FileNotFound, None),
             (Error::RangeNotSatisfiable { size: 3 }, None),
             (Error::QuotaExceeded("quota exceeded".into()), None),

@@ -9,6 +9,7 @@ use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
 use super::keys::KeyRecord;
+use super::links::{ttl_secs, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
@@ -28,6 +29,8 @@ pub struct UploadContext<'a> {
     /// The base of `file_url` and `download_url`.
     pub base_url: &'a Url,
     pub now_ms: i64,
+    /// Signs a private file's links (`None`: private links are disabled).
+    pub link_secret: Option<&'a LinkSecret>,
 }
 
 /// Runs one upload. Its bytes go under their own new key, so a failure never touches the
@@ -81,7 +84,7 @@ where
     };
     let row = prepared.row(stored);
     commit(authority, &row).await?;
-    Ok(listing::file_data(ctx.base_url, &ctx.owner.id, &row))
+    Ok(listing::file_data(ctx.base_url, &ctx.owner.id, &row, ctx.link_secret))
 }
 
 /// An upload whose origin answered and whose type, names and id are decided; nothing is
@@ -96,6 +99,9 @@ pub struct Prepared {
     pub original_name: String,
     pub mime_type: String,
     pub meta: ObjectMeta,
+    /// The row's link options (`max_downloads`, `private`), as JSON.
+    #[serde(default)]
+    pub options: Option<String>,
 }
 
 impl Prepared {
@@ -122,7 +128,7 @@ impl Prepared {
             upload_ms: self.meta.upload_ms,
             expires_ms: self.meta.expires_ms,
             sha256: Some(stored.sha256),
-            options: None,
+            options: self.options.clone(),
         }
     }
 }
@@ -137,6 +143,11 @@ pub async fn prepare<O: Origin>(
     limit: u64,
 ) -> Result<(Prepared, O::Body), Error> {
     let config = ctx.config;
+    let ttl = ttl_secs(req.expires_in, config.ttl_secs, ctx.owner.max_ttl_secs)?;
+    if req.private && ctx.link_secret.is_none() {
+        return Err(Error::LinksDisabled);
+    }
+    let options = LinkOptions { max_downloads: req.max_downloads, downloads: 0, private: req.private };
     let (url, fetched) = fetch_following_redirects(req.file_url, ctx.policy, origin).await?;
     let Fetched {
         content_length,
@@ -167,7 +178,9 @@ pub async fn prepare<O: Origin>(
         original_name: original_name.clone(),
         mime_type: mime_type.clone(),
         upload_ms: ctx.now_ms,
-        expires_ms: expires_at_ms(ctx.now_ms, config.ttl_secs),
+        expires_ms: expires_at_ms(ctx.now_ms, ttl),
+        counted: options.max_downloads.is_some(),
+        private: options.private,
     };
     let prepared = Prepared {
         content_length,
@@ -177,6 +190,7 @@ pub async fn prepare<O: Origin>(
         original_name,
         mime_type,
         meta,
+        options: options.to_json(),
     };
     Ok((prepared, body))
 }

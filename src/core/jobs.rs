@@ -106,6 +106,16 @@ pub struct JobSpec {
     /// request itself (the Worker never fetches itself).
     pub request_url: String,
     pub created_ms: i64,
+    /// Link controls (docs/links.md): the file's own lifetime, checked at start against the
+    /// key's maximum (`key_max_ttl_secs`, kept so the job checks it the same way).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub key_max_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub max_downloads: Option<u64>,
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// Everything a job's Durable Object keeps about it (one record; each stored part is kept

@@ -25,6 +25,13 @@ pub struct KeyRecord {
     pub max_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_files: Option<u64>,
+    /// The longest a file of this key lives, in seconds, when lower than `FILE_TTL_SECONDS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl_secs: Option<u64>,
+    /// Upload requests per minute (a tier of `core::rate_limit`; 0: none); `None` takes
+    /// `DEFAULT_RATE_LIMIT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
     /// Signs the key's webhooks (issued and rotated by the admin API; never listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
@@ -120,6 +127,8 @@ mod tests {
             disabled,
             max_bytes: None,
             max_files: None,
+            max_ttl_secs: None,
+            rate_limit: None,
             webhook_secret: None,
         };
         assert_eq!(check_record(Some(rec("k_1", false))).unwrap().id, "k_1");

@@ -11,6 +11,7 @@ use super::clock::iso8601;
 use super::envelope::FileData;
 use super::error::Error;
 use super::layout;
+use super::links::{exp_secs, LinkOptions, LinkSecret};
 use super::path::validate_upload_path;
 
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -99,8 +100,11 @@ pub fn in_folder(upload_path: &str, folder: Option<&str>) -> bool {
     folder.is_none_or(|f| upload_path == f || upload_path.strip_prefix(f).is_some_and(|rest| rest.starts_with('/')))
 }
 
-/// The `FileData` of `owner`'s file `row`, as the upload answered it.
-pub fn file_data(base: &Url, owner: &str, row: &FileRow) -> FileData {
+/// The `FileData` of `owner`'s file `row`, as the upload answered it. A private file's links
+/// are signed with `secret` until the file expires.
+pub fn file_data(base: &Url, owner: &str, row: &FileRow, secret: Option<&LinkSecret>) -> FileData {
+    let options = LinkOptions::of(row.options.as_deref());
+    let (file_url, download_url) = links(base, owner, row, secret, exp_secs(row.expires_ms));
     FileData {
         file_id: row.file_id.clone(),
         file_name: row.file_name.clone(),
@@ -108,11 +112,25 @@ pub fn file_data(base: &Url, owner: &str, row: &FileRow) -> FileData {
         file_size: row.size,
         mime_type: row.mime_type.clone(),
         upload_path: row.upload_path.clone(),
-        file_url: layout::file_url(base, owner, &row.upload_path, &row.file_name),
-        download_url: layout::download_url(base, &row.file_id),
+        file_url,
+        download_url,
         upload_time: iso8601(row.upload_ms),
         expires_at: iso8601(row.expires_ms),
         sha256: row.sha256.clone(),
+        max_downloads: options.max_downloads,
+        downloads: options.max_downloads.map(|_| options.downloads),
+        private: options.private,
+    }
+}
+
+/// `file_url` and `download_url` of `row`; a private file's signed until `exp` (Unix
+/// seconds) when there is a `secret`.
+pub fn links(base: &Url, owner: &str, row: &FileRow, secret: Option<&LinkSecret>, exp: i64) -> (String, String) {
+    let file_url = layout::file_url(base, owner, &row.upload_path, &row.file_name);
+    let download_url = layout::download_url(base, &row.file_id);
+    match secret.filter(|_| LinkOptions::of(row.options.as_deref()).private) {
+        Some(secret) => (secret.signed_url(&file_url, exp), secret.signed_url(&download_url, exp)),
+        None => (file_url, download_url),
     }
 }
 
@@ -190,10 +208,21 @@ mod tests {
             sha256: None,
             options: None,
         };
-        let d = file_data(&base, "k_a", &row);
+        let d = file_data(&base, "k_a", &row, None);
         assert_eq!(d.file_url, "https://h.test/f/k_a/img/a%20b.png");
         assert_eq!(d.download_url, "https://h.test/api/v1/files/download/file_1");
         assert_eq!((d.file_name.as_str(), d.upload_path.as_str(), d.file_size), ("a b.png", "img", 9));
         assert_eq!((d.upload_time.as_str(), d.expires_at.as_str()), ("2025-10-09T00:00:00+00:00", "2025-10-12T00:00:00+00:00"));
+        assert_eq!((d.max_downloads, d.downloads, d.private), (None, None, false));
+
+        // a private file's links are signed until the file expires; a public one's never are
+        let secret = LinkSecret::new("s").unwrap();
+        let private = FileRow { options: Some(r#"{"max_downloads":2,"downloads":1,"private":true}"#.into()), ..row.clone() };
+        let d = file_data(&base, "k_a", &private, Some(&secret));
+        let sig = secret.sign("/api/v1/files/download/file_1", 1_760_227_200);
+        assert_eq!(d.download_url, format!("https://h.test/api/v1/files/download/file_1?exp=1760227200&sig={sig}"));
+        assert!(d.file_url.starts_with("https://h.test/f/k_a/img/a%20b.png?exp=1760227200&sig="));
+        assert_eq!((d.max_downloads, d.downloads, d.private), (Some(2), Some(1), true));
+        assert_eq!(file_data(&base, "k_a", &row, Some(&secret)).file_url, "https://h.test/f/k_a/img/a%20b.png");
     }
 }

@@ -88,6 +88,9 @@ mod tests {
             Error::OriginBroken,
             Error::AdminDisabled,
             Error::OriginTimeout { ms: 0 },
+            Error::Forbidden(""),
+            Error::LinksDisabled,
+            Error::RateLimited { limit: 10, retry_after_secs: 60 },
         ];
         for err in errors {
             assert!(codes.contains(&Value::from(err.status())), "{err:?}");

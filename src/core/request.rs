@@ -5,8 +5,10 @@ use url::Url;
 
 use super::error::Error;
 use super::json::{read_object, JsonObject, BOOLEAN, STRING};
+use super::links::validate_max_downloads;
 use super::mime::essence;
 use super::names::validate_file_name;
+use super::origin_headers::{OriginHeaders, HEADERS_RULE};
 use super::path::validate_upload_path;
 use super::url_policy::{parse_file_url, UrlPolicy};
 
@@ -21,6 +23,14 @@ pub struct Upload<U> {
     pub file_name: Option<String>,
     /// The SHA-256 the stored bytes must have (lowercase hex); a mismatch stores nothing.
     pub expected_sha256: Option<String>,
+    /// The file's own lifetime in seconds (checked against the key's maximum by the flow).
+    pub expires_in: Option<u64>,
+    /// Downloads allowed before the file is deleted.
+    pub max_downloads: Option<u64>,
+    /// Served only through signed links.
+    pub private: bool,
+    /// Headers for the origin (sent only to the first URL's origin; never stored).
+    pub origin_headers: Option<OriginHeaders>,
     /// `"async": true`: run as a background job (also asked by `Prefer: respond-async`).
     pub asynchronous: bool,
     /// Where a job's final status is POSTed (checked like `file_url`); jobs only.
@@ -42,10 +52,19 @@ pub(crate) struct UploadBody {
     upload_path: Option<String>,
     file_name: Option<String>,
     expected_sha256: Option<String>,
+    expires_in: Option<u64>,
+    max_downloads: Option<u64>,
+    private: Option<bool>,
+    origin_headers: Option<OriginHeaders>,
     #[serde(rename = "async")]
     asynchronous: Option<bool>,
     callback_url: Option<String>,
 }
+
+/// What `expires_in` must be, told when it is not a whole number.
+pub(crate) const EXPIRES_RULE: &str = "must be a whole number of seconds (at least 60)";
+/// What `max_downloads` must be, told when it is not.
+pub(crate) const DOWNLOADS_RULE: &str = "must be a whole number from 1 to 1000000";
 
 impl JsonObject<'_> for UploadBody {
     const FIELDS: &'static [(&'static str, &'static str)] = &[
@@ -53,6 +72,10 @@ impl JsonObject<'_> for UploadBody {
         ("upload_path", STRING),
         ("file_name", STRING),
         ("expected_sha256", STRING),
+        ("expires_in", EXPIRES_RULE),
+        ("max_downloads", DOWNLOADS_RULE),
+        ("private", BOOLEAN),
+        ("origin_headers", HEADERS_RULE),
         ("async", BOOLEAN),
         ("callback_url", STRING),
     ];
@@ -82,8 +105,20 @@ impl UploadBody {
                 .callback_url
                 .map(|raw| check_url(&raw).map_err(|err| err.for_field("callback_url")))
                 .transpose()?,
+            expires_in: self.expires_in.map(check_expires_in).transpose()?,
+            max_downloads: self.max_downloads.map(validate_max_downloads).transpose()?,
+            private: self.private.unwrap_or(false),
+            origin_headers: self.origin_headers.map(OriginHeaders::validate).transpose()?,
         })
     }
+}
+
+/// `expires_in`'s lower bound (its upper bound is the key's, checked by the flow).
+fn check_expires_in(secs: u64) -> Result<u64, Error> {
+    if secs < super::links::MIN_EXPIRES_IN {
+        return Err(Error::invalid("expires_in", EXPIRES_RULE));
+    }
+    Ok(secs)
 }
 
 /// A SHA-256 digest as 64 hexadecimal digits, either case; answered in lowercase.
@@ -135,6 +170,37 @@ mod tests {
             assert_eq!(req.file_url.as_str(), "https://x.test/a.png");
             assert_eq!(req.upload_path.as_deref(), path, "{body}");
             assert_eq!(req.file_name.as_deref(), name, "{body}");
+        }
+    }
+
+    #[test]
+    fn link_and_origin_fields() {
+        let req = parse(r#"{"file_url":"https://x.test/a","expires_in":60,"max_downloads":1,"private":true,
+            "origin_headers":{"Authorization":"Bearer t","X-Api-Key":"k"}}"#).unwrap();
+        assert_eq!((req.expires_in, req.max_downloads, req.private), (Some(60), Some(1), true));
+        let names: Vec<_> = req.origin_headers.as_ref().unwrap().iter().map(|(n, _)| n.to_owned()).collect();
+        assert_eq!(names, ["Authorization", "X-Api-Key"]);
+        assert!(!format!("{req:?}").contains("Bearer t"), "values never reach a log");
+        let plain = parse(r#"{"file_url":"https://x.test/a","private":null}"#).unwrap();
+        assert_eq!((plain.expires_in, plain.max_downloads, plain.private, plain.origin_headers), (None, None, false, None));
+        let cases: &[(&str, &str, &str)] = &[
+            (r#""expires_in":59"#, "expires_in", "at least 60"),
+            (r#""expires_in":60.5"#, "expires_in", "whole number"),
+            (r#""expires_in":"60""#, "expires_in", "whole number"),
+            (r#""expires_in":-1"#, "expires_in", "whole number"),
+            (r#""max_downloads":0"#, "max_downloads", "from 1 to 1000000"),
+            (r#""max_downloads":1000001"#, "max_downloads", "from 1 to 1000000"),
+            (r#""max_downloads":1.5"#, "max_downloads", "from 1 to 1000000"),
+            (r#""private":"yes""#, "private", "true or false"),
+            (r#""origin_headers":["a"]"#, "origin_headers", "object of header names"),
+            (r#""origin_headers":{"X-A":1}"#, "origin_headers", "object of header names"),
+            (r#""origin_headers":{"Host":"x"}"#, "origin_headers", "may not be sent"),
+            (r#""origin_headers":{"X-A":"1","x-a":"2"}"#, "origin_headers", "given twice"),
+        ];
+        for (field, name, msg) in cases {
+            let err = parse(&format!(r#"{{"file_url":"https://x.test/a",{field}}}"#)).unwrap_err();
+            assert_eq!((err.status(), err.field()), (400, Some(*name)), "{field}");
+            assert!(err.public_message().contains(msg), "{field}: {err}");
         }
     }
 

@@ -9,6 +9,7 @@ use super::layout::{name_from_path, FileName, DOWNLOAD_ROUTE};
 const FILES_ROUTE: &str = "/api/v1/files/";
 /// Prefix of one key's admin routes (`/api/v1/admin/keys/{key_id}`).
 const ADMIN_KEY_ROUTE: &str = "/api/v1/admin/keys/";
+const LINK_SUFFIX: &str = "/link";
 /// Suffix of the admin route issuing a key's webhook secret.
 const WEBHOOK_SECRET: &str = "/webhook-secret";
 /// Prefix of one job's routes (`/api/v1/jobs/{job_id}`).
@@ -35,6 +36,8 @@ pub enum Route {
     FileInfo { file_id: String },
     /// `DELETE /api/v1/files/{file_id}`.
     DeleteFile { file_id: String },
+    /// Fresh signed links of a private file.
+    Link { file_id: String },
     /// `GET|POST /api/v1/admin/keys`.
     ListKeys,
     CreateKey,
@@ -70,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/files"),
     ("GET", "/api/v1/files/{file_id}"),
     ("DELETE", "/api/v1/files/{file_id}"),
+    ("POST", "/api/v1/files/{file_id}/link"),
     ("GET", "/api/v1/admin/keys"),
     ("POST", "/api/v1/admin/keys"),
     ("GET", "/api/v1/admin/keys/{key_id}"),
@@ -164,6 +168,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                 readable(method)?;
                 return if is_file_id(id) { Ok(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
             }
+            if let Some(id) = path.strip_prefix(FILES_ROUTE).and_then(|rest| rest.strip_suffix(LINK_SUFFIX)).filter(|id| !id.contains('/')) {
+                if method != "POST" {
+                    return Err(Error::MethodNotAllowed { allow: "POST" });
+                }
+                return if is_file_id(id) { Ok(Route::Link { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
+            }
             if let Some(id) = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/')) {
                 if !matches!(method, "GET" | "DELETE") {
                     return Err(Error::MethodNotAllowed { allow: "GET, DELETE" });
@@ -230,6 +240,7 @@ mod tests {
     fn routes() {
         let download = format!("/api/v1/files/download/{ID}");
         let file = format!("/api/v1/files/{ID}");
+        let link = format!("{file}/link");
         let job = format!("/api/v1/jobs/{JOB}");
         let cases: Vec<(&str, &str, Result<Route, Error>)> = vec![
             ("GET", "/api/v1/health", Ok(Route::Health)),
@@ -259,6 +270,9 @@ mod tests {
             ("GET", &file, Ok(Route::FileInfo { file_id: ID.into() })),
             ("DELETE", &file, Ok(Route::DeleteFile { file_id: ID.into() })),
             ("PUT", &file, Err(Error::MethodNotAllowed { allow: "GET, DELETE" })),
+            ("POST", &link, Ok(Route::Link { file_id: ID.into() })),
+            ("GET", &link, Err(Error::MethodNotAllowed { allow: "POST" })),
+            ("POST", "/api/v1/files/file_nope/link", Err(Error::FileNotFound)),
             ("GET", "/api/v1/files/file_nope", Err(Error::FileNotFound)),
             ("DELETE", "/api/v1/files/upload", Err(Error::FileNotFound)),
             ("GET", "/api/v1/files/a/b", Err(Error::RouteNotFound)),

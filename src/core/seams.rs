@@ -83,17 +83,30 @@ pub struct ObjectMeta {
     pub mime_type: String,
     pub upload_ms: i64,
     pub expires_ms: i64,
+    /// Its downloads are counted by the key's authority (`max_downloads`): absent from the
+    /// metadata of every other file, which is served without asking the authority.
+    #[serde(default)]
+    pub counted: bool,
+    /// Served only through signed links.
+    #[serde(default)]
+    pub private: bool,
 }
 
 impl ObjectMeta {
     /// As R2 custom metadata (the type excepted).
     pub fn to_map(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut map = HashMap::from([
             ("owner".into(), self.owner.clone()),
             ("original_name".into(), self.original_name.clone()),
             ("upload_ms".into(), self.upload_ms.to_string()),
             ("expires_ms".into(), self.expires_ms.to_string()),
-        ])
+        ]);
+        for (flag, on) in [("counted", self.counted), ("private", self.private)] {
+            if on {
+                map.insert(flag.into(), "1".into());
+            }
+        }
+        map
     }
 
     /// Back from R2 custom metadata and the stored type; `None` when incomplete.
@@ -105,6 +118,8 @@ impl ObjectMeta {
             mime_type,
             upload_ms: number("upload_ms")?,
             expires_ms: number("expires_ms")?,
+            counted: map.get("counted").is_some_and(|v| v == "1"),
+            private: map.get("private").is_some_and(|v| v == "1"),
         })
     }
 }
@@ -121,8 +136,13 @@ mod tests {
             mime_type: "application/pdf".into(),
             upload_ms: 1_000,
             expires_ms: 2_000,
+            counted: false,
+            private: false,
         };
         assert_eq!(ObjectMeta::from_map(&meta.to_map(), meta.mime_type.clone()), Some(meta.clone()));
+        assert_eq!(meta.to_map().len(), 4, "a plain file's metadata is as before");
+        let flagged = ObjectMeta { counted: true, private: true, ..meta.clone() };
+        assert_eq!(ObjectMeta::from_map(&flagged.to_map(), meta.mime_type.clone()), Some(flagged));
         let mut partial = meta.to_map();
         partial.remove("expires_ms");
         assert_eq!(ObjectMeta::from_map(&partial, "x/y".into()), None);

@@ -78,6 +78,23 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>,
     Ok(Some(range))
 }
 
+/// Whether a `Range` may be honoured under `If-Range`: always without one; with an entity
+/// tag, only when it is strongly equal to `etag`; with a date (no `Last-Modified` is sent),
+/// never. Otherwise the whole file is served (200), so a resumed download never splices two
+/// versions of a name.
+pub fn range_applies(if_range: Option<&str>, etag: &str) -> bool {
+    match if_range.map(str::trim) {
+        None => true,
+        Some(tag) => !tag.starts_with("W/") && tag == etag,
+    }
+}
+
+/// Whether a response counts as a download against `max_downloads`: a `GET` that serves the
+/// file from its first byte (a 200, or a 206 from byte 0). `HEAD`, 304 and later ranges do not.
+pub fn counts_as_download(head: bool, range: Option<ByteRange>) -> bool {
+    !head && range.is_none_or(|r| r.start == 0)
+}
+
 /// Whether `If-None-Match` matches `etag` (weak comparison, `*` matches anything).
 pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
@@ -141,6 +158,20 @@ mod tests {
             assert_eq!(parse_range(header, size), want, "{header:?}");
         }
         assert_eq!(content_range(ByteRange { start: 90, end: 99 }, 100), "bytes 90-99/100");
+    }
+
+    #[test]
+    fn if_range_and_counting() {
+        assert!(range_applies(None, "\"a\""));
+        assert!(range_applies(Some(" \"a\" "), "\"a\""));
+        assert!(!range_applies(Some("\"b\""), "\"a\""), "a stale validator gets the whole file");
+        assert!(!range_applies(Some("W/\"a\""), "\"a\""), "weak validators never match");
+        assert!(!range_applies(Some("Sun, 29 Nov 2026 10:00:00 GMT"), "\"a\""));
+        let r = |start, end| Some(ByteRange { start, end });
+        assert!(counts_as_download(false, None));
+        assert!(counts_as_download(false, r(0, 9)));
+        assert!(!counts_as_download(false, r(1, 9)));
+        assert!(!counts_as_download(true, None));
     }
 
     #[test]

@@ -75,12 +75,14 @@ pub(crate) async fn create(req: Request, services: &Services) -> Result<Response
         disabled: false,
         max_bytes: create.max_bytes,
         max_files: create.max_files,
+        max_ttl_secs: create.max_ttl_secs,
+        rate_limit: create.rate_limit,
         webhook_secret: None,
     };
     // The authority first: a key never works before its quota is in place.
     services.authority(&record.id).configure(key_config(&record, false)).await?;
     save(&services.keys, &key_hash(&key), &record).await?;
-    let info = KeyInfo::new(&record, services.config.default_limits);
+    let info = KeyInfo::new(&record, &services.config);
     respond::json(200, &Envelope::ok("API key created; the key is shown only this once", CreatedKey { key, info }))
 }
 
@@ -99,12 +101,12 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
         list = list.cursor(c);
     }
     let page = list.execute().await.map_err(kv("list"))?;
-    let defaults = services.config.default_limits;
+    let config = &services.config;
     let keys = page
         .keys
         .iter()
         .filter_map(|k| serde_json::from_value::<KeyRecord>(k.metadata.clone()?).ok())
-        .map(|record| KeyInfo::new(&record, defaults))
+        .map(|record| KeyInfo::new(&record, config))
         .collect();
     let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty());
     respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
@@ -118,7 +120,7 @@ pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Re
         Error::Unauthorized(_) => Error::KeyNotFound,
         other => other,
     })?;
-    respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, services.config.default_limits)))
+    respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, &services.config)))
 }
 
 pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> Result<Response, Error> {
@@ -131,7 +133,7 @@ pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> R
     services.authority(key_id).configure(key_config(&record, false)).await?;
     save(&services.keys, &hash, &record).await?;
     forget(&hash);
-    respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, services.config.default_limits)))
+    respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, &services.config)))
 }
 
 #[derive(Serialize)]

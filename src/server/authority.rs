@@ -125,6 +125,10 @@ impl KeyAuthority {
             Op::Release { file_id } => (reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => (reply(self.run(|a| a.delete(&file_id, now))), true, None),
             Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
+            // A download that retires its file does not delete the object before it answers:
+            // the Worker serving it opened the object first, and the alarm (soon) deletes it.
+            Op::Claim { file_id, count: false } => return reply(self.run(|a| a.claim(&file_id, false, now))),
+            Op::Claim { file_id, count: true } => (reply(self.run(|a| a.claim(&file_id, true, now))), false, Some(now + RETRY_MS)),
             Op::Resolve { upload_path, file_name } => {
                 // Public (`file_url`): an object nobody has stored into is not given tables
                 // by a stranger's request for a made-up key id.

@@ -20,6 +20,7 @@ use crate::core::Error;
 
 pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate_upload(&req, &services.keys).await?;
+    services.rate_limit(&owner).await?;
     let body = json_body(&req, MAX_BATCH_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config)?;
     let items = parse_batch(&body, &policy)?;

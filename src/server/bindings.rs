@@ -4,10 +4,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{Bucket, Env, KvStore, ObjectNamespace};
+use worker::{Bucket, Env, KvStore, ObjectNamespace, RateLimiter};
 
 use super::authority_client::AuthorityClient;
 use crate::core::config::Config;
+use crate::core::keys::KeyRecord;
+use crate::core::links::LinkSecret;
+use crate::core::rate_limit::{self, TIERS};
 use crate::core::Error;
 
 /// The R2 bucket holding every upload's bytes under `o/{file_id}`.
@@ -20,6 +23,8 @@ pub(crate) const AUTHORITY: &str = "AUTHORITY";
 pub(crate) const JOBS: &str = "JOBS";
 /// The secret guarding the admin API (a plain var works too, e.g. `wrangler dev --var`).
 pub(crate) const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// The secret private links are signed with (rotating it invalidates every signed link).
+pub(crate) const LINK_SECRET: &str = "LINK_SECRET";
 
 thread_local! {
     /// Vars change only with a new deployment, which starts new isolates: parse them once.
@@ -46,18 +51,25 @@ pub(crate) struct Services {
     pub jobs: ObjectNamespace,
     /// `None`: the admin API is disabled.
     pub admin_token: Option<String>,
+    /// `None`: private links are disabled.
+    pub link_secret: Option<LinkSecret>,
+    /// The rate limit tiers' bindings that exist (`core::rate_limit::TIERS`).
+    rate_limiters: Vec<(u32, RateLimiter)>,
+}
+
+/// A secret, or a plain var of the same name (`wrangler dev --var`, the tests).
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|t| !t.is_empty())
 }
 
 impl Services {
     pub fn from_env(env: &Env) -> Result<Self, Error> {
         let config = config(env)?;
-        let admin_token = env
-            .secret(ADMIN_TOKEN)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(ADMIN_TOKEN).map(|v| v.to_string()))
-            .ok()
-            .filter(|t| !t.is_empty());
+        let rate_limiters = TIERS.iter().filter_map(|&(limit, name)| Some((limit, env.rate_limiter(name).ok()?))).collect();
         Ok(Services {
+            admin_token: secret(env, ADMIN_TOKEN),
+            link_secret: secret(env, LINK_SECRET).as_deref().and_then(LinkSecret::new),
+            rate_limiters,
             config,
             bucket: env
                 .bucket(BUCKET)
@@ -71,8 +83,22 @@ impl Services {
             jobs: env
                 .durable_object(JOBS)
                 .map_err(|e| Error::internal(format!("binding {JOBS}: {e}")))?,
-            admin_token,
         })
+    }
+
+    /// Counts one request on the upload routes against `owner`'s rate limit (its own, else
+    /// `DEFAULT_RATE_LIMIT`): 429 with `Retry-After` past it.
+    pub async fn rate_limit(&self, owner: &KeyRecord) -> Result<(), Error> {
+        let limit = owner.rate_limit.unwrap_or(self.config.default_rate_limit);
+        let Some(name) = rate_limit::binding(limit) else { return Ok(()) };
+        let limiter = self.rate_limiters.iter().find(|(n, _)| *n == limit).map(|(_, l)| l);
+        let limiter = limiter.ok_or_else(|| Error::internal(format!("binding {name} is missing")))?;
+        let outcome = limiter.limit(owner.id.clone()).await.map_err(|e| Error::internal(format!("{name}: {e}")))?;
+        if outcome.success {
+            Ok(())
+        } else {
+            Err(rate_limit::exceeded(limit))
+        }
     }
 
     /// The authority of key `key_id`.

@@ -13,7 +13,7 @@ use crate::core::clock::is_expired;
 use crate::core::ids::is_file_id;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{content_range, headers, not_modified, parse_range, Mode, Served};
+use crate::core::serve::{content_range, counts_as_download, headers, not_modified, parse_range, range_applies, Mode, Served};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
@@ -60,20 +60,29 @@ fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
 }
 
 /// The response for `file_id`'s object, or `None` when it is gone or expired. A plain GET
-/// is one R2 read; ranges, conditionals and HEAD read the metadata first.
+/// is one R2 read; ranges, conditionals and HEAD read the metadata first. A private file
+/// needs a valid signature; a file with `max_downloads` is checked (and a download counted)
+/// by the key's authority after its object is opened, so the download that uses up the
+/// count is still served whole.
 async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) -> Result<Option<Response>, Error> {
     let key = object_key(file_id);
     let bucket = &services.bucket;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let r2 = |e: worker::Error| Error::internal(format!("r2 read {key}: {e}"));
-    let (range, if_none_match) = (header("Range"), header("If-None-Match"));
-    let head_first = req.method() == worker::Method::Head || range.is_some() || if_none_match.is_some();
+    let (range, if_none_match, if_range) = (header("Range"), header("If-None-Match"), header("If-Range"));
+    let head = req.method() == worker::Method::Head;
+    let head_first = head || range.is_some() || if_none_match.is_some();
     let obj = if head_first { bucket.head(&key).await } else { bucket.get(&key).execute().await };
     let Some(obj) = obj.map_err(r2)? else { return Ok(None) };
     let Some(meta) = object_meta(&obj) else { return Ok(None) };
     let now = now_ms();
     if is_expired(meta.expires_ms, now) {
         return Ok(None);
+    }
+    if meta.private {
+        let url = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
+        let secret = services.link_secret.as_ref().ok_or(Error::Forbidden("this file is private and private links are disabled"))?;
+        secret.check(url.path(), url.query(), now)?;
     }
 
     let etag = obj.http_etag();
@@ -83,10 +92,31 @@ async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) ->
     for (name, value) in headers(&served, mode, now) {
         let _ = out.set(name, &value);
     }
-    if not_modified(if_none_match.as_deref(), &etag) {
-        return Ok(Some(Response::empty().map_err(r2)?.with_status(304).with_headers(out)));
+    let not_modified = not_modified(if_none_match.as_deref(), &etag);
+    let range = match range_applies(if_range.as_deref(), &etag) {
+        true if !not_modified => parse_range(range.as_deref(), size)?,
+        _ => None,
+    };
+    let counted = !not_modified && counts_as_download(head, range);
+    let claim = |count: bool| async move {
+        match services.authority(&meta.owner).claim(file_id, count).await {
+            Err(Error::FileNotFound) => Ok(false),
+            other => other.map(|()| true),
+        }
+    };
+    if not_modified || head {
+        if meta.counted && !claim(false).await? {
+            return Ok(None);
+        }
+        let status = if not_modified { 304 } else { range.map_or(200, |_| 206) };
+        if let (false, Some(r)) = (not_modified, range) {
+            let _ = out.set("Content-Range", &content_range(r, size));
+        }
+        if !not_modified {
+            let _ = out.set("Content-Length", &range.map_or(size, |r| r.end - r.start + 1).to_string());
+        }
+        return Ok(Some(Response::empty().map_err(r2)?.with_status(status).with_headers(out)));
     }
-    let range = parse_range(range.as_deref(), size)?;
     let (status, length) = match range {
         Some(r) => {
             let _ = out.set("Content-Range", &content_range(r, size));
@@ -95,9 +125,6 @@ async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) ->
         None => (200, size),
     };
     let _ = out.set("Content-Length", &length.to_string());
-    if req.method() == worker::Method::Head {
-        return Ok(Some(Response::empty().map_err(r2)?.with_status(status).with_headers(out)));
-    }
     let read = if head_first {
         // The bytes behind an id never change: whatever this reads is the object above.
         let mut get = bucket.get(&key);
@@ -109,6 +136,10 @@ async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) ->
         Some(obj)
     };
     let Some(body) = read.as_ref().and_then(|o| o.body()) else { return Ok(None) };
+    // Opened before the claim: the authority may retire the file as it counts this download.
+    if meta.counted && !claim(counted).await? {
+        return Ok(None);
+    }
     let body = body.response_body().map_err(r2)?;
     Ok(Some(Response::from_body(body).map_err(r2)?.with_status(status).with_headers(out)))
 }

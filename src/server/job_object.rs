@@ -18,6 +18,7 @@ use super::job_run::{save, Ran, Run, PART_PREFIX};
 use super::js::{now_ms, wait};
 use super::origin::WorkerOrigin;
 use super::webhook;
+use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
 use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus};
 use crate::core::seams::FileAuthority;
@@ -208,7 +209,8 @@ impl UploadJob {
         }
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();
-        let origin = WorkerOrigin::new((deadline - now) as u64, &gate)?;
+        // A job sends no origin headers: it would have had to store them.
+        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?;
         *self.ender.borrow_mut() = Some(origin.ender());
         record.state = JobState::Downloading;
         record.started_ms.get_or_insert(now);

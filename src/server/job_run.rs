@@ -96,6 +96,8 @@ impl Run<'_> {
             disabled: false,
             max_bytes: None,
             max_files: None,
+            max_ttl_secs: spec.key_max_ttl_secs,
+            rate_limit: None,
             webhook_secret: None,
         };
         let ctx = UploadContext {
@@ -104,6 +106,7 @@ impl Run<'_> {
             owner: &owner,
             base_url: &base,
             now_ms: now,
+            link_secret: self.services.link_secret.as_ref(),
         };
         let request = UploadRequest {
             file_url: Url::parse(&spec.file_url).map_err(Error::internal)?,
@@ -112,6 +115,10 @@ impl Run<'_> {
             expected_sha256: spec.expected_sha256.clone(),
             asynchronous: true,
             callback_url: None,
+            expires_in: spec.expires_in,
+            max_downloads: spec.max_downloads,
+            private: spec.private,
+            origin_headers: None,
         };
         let limit = config.async_max_file_bytes;
         let (prepared, body) = flow::prepare(request, &ctx, self.origin, limit).await?;
@@ -255,6 +262,7 @@ impl Run<'_> {
             &base,
             &record.spec.key_id,
             &row,
+            self.services.link_secret.as_ref(),
         )))
     }
 

@@ -19,6 +19,7 @@ use crate::core::gate::SLOTS;
 use crate::core::ids::job_id;
 use crate::core::jobs::{JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
+use crate::core::links::ttl_secs;
 use crate::core::request::UploadRequest;
 
 /// Where a job's status is read.
@@ -40,6 +41,18 @@ pub(crate) async fn start(
             "callback_url",
             "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
         ));
+    }
+    // A job runs later from what it stored: origin headers (secrets) are never stored.
+    if request.origin_headers.is_some() {
+        return Err(Error::invalid(
+            "origin_headers",
+            "cannot be used with a background job: it would have to store them (upload without \"async\")",
+        ));
+    }
+    // Link controls are checked now, not when the job runs.
+    ttl_secs(request.expires_in, services.config.ttl_secs, owner.max_ttl_secs)?;
+    if request.private && services.link_secret.is_none() {
+        return Err(Error::LinksDisabled);
     }
     let authority = services.authority(&owner.id);
     let standing = authority.usage().await?;
@@ -68,6 +81,10 @@ pub(crate) async fn start(
         base_url: base.to_string(),
         request_url: request_url.to_string(),
         created_ms: now,
+        expires_in: request.expires_in,
+        key_max_ttl_secs: owner.max_ttl_secs,
+        max_downloads: request.max_downloads,
+        private: request.private,
     };
     let job_id = spec.job_id.clone();
     authority.job_started(&job_id, now).await?;

@@ -1,16 +1,20 @@
 //! The caller's own files and quota: `GET|DELETE /api/v1/files/{file_id}`,
-//! `GET /api/v1/files` and `GET /api/v1/usage`, each one call to the key's authority.
+//! `POST /api/v1/files/{file_id}/link`, `GET /api/v1/files` and `GET /api/v1/usage`, each
+//! one call to the key's authority.
 //! Another key's file is "not found", so ids cannot be probed.
 
 use worker::{Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::http::{base_url, query};
+use super::http::{base_url, json_body, query};
+use super::js::now_ms;
 use super::respond;
-use crate::core::envelope::{Envelope, FileDeleted};
+use crate::core::clock::iso8601;
+use crate::core::envelope::{Envelope, FileDeleted, SignedLinks};
+use crate::core::links::{link_exp, parse_link_request, LinkOptions, MAX_LINK_BODY_BYTES};
 use crate::core::ids::is_file_id;
-use crate::core::listing::{encode_cursor, file_data, parse_list_query, FileList};
+use crate::core::listing::{encode_cursor, file_data, links, parse_list_query, FileList};
 use crate::core::quota::UsageReport;
 use crate::core::Error;
 
@@ -20,8 +24,27 @@ pub(crate) async fn info(req: &Request, services: &Services, file_id: &str) -> R
         return Err(Error::FileNotFound);
     }
     let row = services.authority(&owner.id).get(file_id).await?;
-    let data = file_data(&base_url(req, &services.config)?, &owner.id, &row);
+    let data = file_data(&base_url(req, &services.config)?, &owner.id, &row, services.link_secret.as_ref());
     respond::json(200, &Envelope::ok("File found", data))
+}
+
+/// A fresh signed pair for a private file, valid for the asked lifetime (at most the file's);
+/// a public file's plain links (they need no signature).
+pub(crate) async fn link(req: Request, services: &Services, file_id: &str) -> Result<Response, Error> {
+    let owner = authenticate(&req, &services.keys).await?;
+    let has_body = req.headers().get("Content-Type").ok().flatten().is_some();
+    let body = if has_body { json_body(&req, MAX_LINK_BODY_BYTES).await? } else { Vec::new() };
+    let expires_in = parse_link_request(&body)?;
+    let row = services.authority(&owner.id).get(file_id).await?;
+    let private = LinkOptions::of(row.options.as_deref()).private;
+    if private && services.link_secret.is_none() {
+        return Err(Error::LinksDisabled);
+    }
+    let exp = if private { link_exp(now_ms(), expires_in, row.expires_ms) } else { row.expires_ms / 1000 };
+    let (file_url, download_url) = links(&base_url(&req, &services.config)?, &owner.id, &row, services.link_secret.as_ref(), exp);
+    let expires_at = if private { iso8601(exp * 1000) } else { iso8601(row.expires_ms) };
+    let data = SignedLinks { file_id: row.file_id, file_url, download_url, expires_at };
+    respond::json(200, &Envelope::ok("Links minted", data))
 }
 
 pub(crate) async fn delete(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
@@ -40,7 +63,7 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
     let page_query = parse_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let base = base_url(req, &services.config)?;
     let page = services.authority(&owner.id).list(page_query.clone()).await?;
-    let files = page.files.iter().map(|row| file_data(&base, &owner.id, row)).collect();
+    let files = page.files.iter().map(|row| file_data(&base, &owner.id, row, services.link_secret.as_ref())).collect();
     let cursor = page.next.map(|last| encode_cursor(&last, &page_query));
     respond::json(200, &Envelope::ok("Files listed", FileList { files, cursor }))
 }

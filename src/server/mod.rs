@@ -75,6 +75,7 @@ async fn dispatch(
         Route::ListFiles => manage::list(&req, services).await,
         Route::FileInfo { file_id } => manage::info(&req, services, &file_id).await,
         Route::DeleteFile { file_id } => manage::delete(&req, services, &file_id).await,
+        Route::Link { file_id } => manage::link(req, services, &file_id).await,
         Route::ListKeys => admin::list(&req, services).await,
         Route::CreateKey => admin::create(req, services).await,
         Route::GetKey { key_id } => admin::show(&req, services, &key_id).await,

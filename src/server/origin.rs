@@ -3,6 +3,8 @@
 //! ranges says so in its answer (206, the total size, a validator), and the rest of the
 //! file is then fetched in ranges ([`Ranged`], `server::parallel`).
 
+use std::cell::RefCell;
+
 use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::JsCast;
@@ -12,6 +14,7 @@ use super::js::{read_chunk, wait};
 use crate::core::gate::Gate;
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::ranges::{parse_content_range, range_header, Validator, PROBE_BYTES};
+use crate::core::origin_headers::Forwarded;
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
 
@@ -28,6 +31,8 @@ pub(crate) struct WorkerOrigin {
     ended: AbortController,
     timeout_ms: u64,
     pub gate: Gate,
+    /// The user's `origin_headers`, sent while the URLs keep the first URL's origin.
+    forwarded: RefCell<Forwarded>,
 }
 
 impl Drop for WorkerOrigin {
@@ -117,7 +122,7 @@ impl Head {
 }
 
 impl WorkerOrigin {
-    pub fn new(timeout_ms: u64, gate: &Gate) -> Result<Self, Error> {
+    pub fn new(timeout_ms: u64, gate: &Gate, forwarded: Forwarded) -> Result<Self, Error> {
         let ms = u32::try_from(timeout_ms).unwrap_or(u32::MAX);
         let deadline = AbortSignal::timeout_with_u32(ms);
         let ended = AbortController::new().map_err(|_| Error::internal("AbortController::new"))?;
@@ -131,7 +136,7 @@ impl WorkerOrigin {
         }
         .map_err(|_| Error::internal("AbortSignal.any"))?
         .unchecked_into();
-        Ok(WorkerOrigin { signal, deadline, ended, timeout_ms, gate: gate.clone() })
+        Ok(WorkerOrigin { signal, deadline, ended, timeout_ms, gate: gate.clone(), forwarded: RefCell::new(forwarded) })
     }
 
     pub fn signal(&self) -> &AbortSignal {
@@ -165,6 +170,13 @@ impl WorkerOrigin {
         let headers = web_sys::Headers::new().map_err(|_| Error::internal("Headers::new"))?;
         let _ = headers.set("Accept-Encoding", "identity");
         let _ = headers.set("User-Agent", USER_AGENT);
+        // The user's headers (never logged: a refused one is not echoed either), only to the
+        // first URL's origin; a user's User-Agent replaces ours.
+        if let Some(given) = self.forwarded.borrow_mut().for_url(url) {
+            for (name, value) in given.iter() {
+                let _ = headers.set(name, value);
+            }
+        }
         if let Some(range) = range {
             let _ = headers.set("Range", range);
         }

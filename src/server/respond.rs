@@ -41,6 +41,9 @@ pub(crate) fn error(err: &Error, head: bool) -> Response {
         Error::MethodNotAllowed { allow } => {
             let _ = headers.set("Allow", allow);
         }
+        Error::RateLimited { retry_after_secs, .. } => {
+            let _ = headers.set("Retry-After", &retry_after_secs.to_string());
+        }
         Error::RangeNotSatisfiable { size } => {
             let _ = headers.set("Content-Range", &format!("bytes */{size}"));
         }

@@ -232,6 +232,10 @@ impl Tables for SqlTables {
         self.run("delete file", "DELETE FROM files WHERE file_id = ?", vec![text(file_id)])
     }
 
+    fn set_options(&mut self, file_id: &str, options: Option<&str>) -> Result<(), Error> {
+        self.run("set options", "UPDATE files SET options = ? WHERE file_id = ?", vec![options.map(text).into(), text(file_id)])
+    }
+
     fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error> {
         let query = format!("SELECT {FILE_JSON} FROM files WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?");
         self.rows("expired", &query, vec![int(now_ms), int(limit)])

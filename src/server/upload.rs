@@ -18,12 +18,14 @@ use crate::core::flow::{upload, UploadContext};
 use crate::core::gate::Gate;
 use crate::core::jobs::wants_async;
 use crate::core::keys::KeyRecord;
+use crate::core::origin_headers::Forwarded;
 use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
 pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
     let owner = authenticate_upload(&req, &services.keys).await?;
+    services.rate_limit(&owner).await?;
     let body = json_body(&req, MAX_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config)?;
     let request = parse_upload(&body, &policy)?;
@@ -43,15 +45,24 @@ pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response
 /// One upload for `owner`: its own origin deadline, R2 store and the key's authority, its
 /// outbound calls counted in the request's `gate`.
 pub(crate) async fn store_one(
-    request: UploadRequest,
+    mut request: UploadRequest,
     owner: &KeyRecord,
     base: &Url,
     policy: &UrlPolicy,
     services: &Services,
     gate: &Gate,
 ) -> Result<FileData, Error> {
-    let ctx = UploadContext { config: &services.config, policy, owner, base_url: base, now_ms: now_ms() };
-    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate)?;
+    let ctx = UploadContext {
+        config: &services.config,
+        policy,
+        owner,
+        base_url: base,
+        now_ms: now_ms(),
+        link_secret: services.link_secret.as_ref(),
+    };
+    // The user's origin headers go to the origin adapter only, never into the flow's records.
+    let forwarded = Forwarded::new(&request.file_url, request.origin_headers.take());
+    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate, forwarded)?;
     let store = R2Store { bucket: &services.bucket, origin: &origin };
     let authority = services.authority(&owner.id).gated(gate);
     let data = upload(request, &ctx, &origin, &store, &authority).await?;

@@ -16,7 +16,9 @@ const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '100';
 // The admin operations authenticate with this token, every other one with KEYS.a.
 const ADMIN_TOKEN = 'schemathesis-admin-token';
 
-const stack = await startStack({ adminToken: ADMIN_TOKEN, vars: { FETCH_TIMEOUT_MS: '10000' } });
+// With LINK_SECRET, as a deployment that offers private links (without it, `private: true`
+// is the 503 of a feature switched off, like the admin API without ADMIN_TOKEN).
+const stack = await startStack({ adminToken: ADMIN_TOKEN, vars: { FETCH_TIMEOUT_MS: '10000', LINK_SECRET: 'schemathesis-link-secret' } });
 const { origin, worker } = stack;
 let code = 1;
 let scratch;

@@ -216,6 +216,7 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::Release { .. } => "release",
         Op::Delete { .. } => "delete",
         Op::Get { .. } => "get",
+        Op::Claim { .. } => "claim",
         Op::Resolve { .. } => "resolve",
         Op::List { .. } => "list",
         Op::Usage => "usage",

@@ -69,6 +69,13 @@ impl Tables for MemTables {
         Ok(())
     }
 
+    fn set_options(&mut self, file_id: &str, options: Option<&str>) -> Result<(), Error> {
+        if let Some(row) = self.files.get_mut(file_id) {
+            row.options = options.map(str::to_owned);
+        }
+        Ok(())
+    }
+
     fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error> {
         let mut rows: Vec<FileRow> = self.files.values().filter(|r| r.expires_ms <= now_ms).cloned().collect();
         rows.sort_by_key(|r| r.expires_ms);

@@ -11,6 +11,7 @@ use urlstash::core::envelope::FileData;
 use urlstash::core::flow::{upload, UploadContext};
 use urlstash::core::keys::KeyRecord;
 use urlstash::core::layout::object_key;
+use urlstash::core::links::LinkSecret;
 use urlstash::core::quota::Usage;
 use urlstash::core::request::parse_upload;
 use urlstash::core::Error;
@@ -28,6 +29,8 @@ pub struct World {
     pub origin: MemOrigin,
     pub store: Rc<MemStore>,
     pub authority: MemAuthority,
+    /// Signs private files' links (`None`: private links disabled).
+    pub link_secret: Option<LinkSecret>,
 }
 
 impl World {
@@ -38,11 +41,12 @@ impl World {
         let authority = MemAuthority::new(store.clone(), config.default_limits, NOW);
         World {
             config,
-            owner: KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None, webhook_secret: None },
+            owner: KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None },
             base: Url::parse("https://files.test").unwrap(),
             origin: MemOrigin::default(),
             store,
             authority,
+            link_secret: LinkSecret::new("test-link-secret"),
         }
     }
 
@@ -60,6 +64,7 @@ impl World {
             owner: &self.owner,
             base_url: &self.base,
             now_ms: self.authority.now.get(),
+            link_secret: self.link_secret.as_ref(),
         };
         upload(req, &ctx, &self.origin, &*self.store, &self.authority).await
     }

@@ -29,6 +29,7 @@ export async function startOrigin() {
   const routes = new Map();
   const hits = new Map();
   const seen = new Map(); // path -> [{range, ifRange, status}]
+  const headersSeen = new Map(); // path -> [request headers]
   const sentBytes = new Map(); // path -> body bytes handed to sockets
   const files = new Map(); // path -> the mutable state of a file()
   const active = new Map(); // path -> requests being answered now
@@ -39,6 +40,8 @@ export async function startOrigin() {
     const path = new URL(req.url, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null };
+    if (!headersSeen.has(path)) headersSeen.set(path, []);
+    headersSeen.get(path).push({ ...req.headers });
     if (!seen.has(path)) seen.set(path, []);
     seen.get(path).push(entry);
     const open = (active.get(path) ?? 0) + 1;
@@ -189,6 +192,8 @@ export async function startOrigin() {
     /** Every request seen for `path`, in order: `{range, ifRange, status}` (the Range and
      * If-Range headers, null when absent; the status answered, null if none was). */
     requests: (path) => (seen.get(path) ?? []).map((e) => ({ ...e })),
+    /** The request headers of every request seen for `path`, in order (names lowercase). */
+    headers: (path) => (headersSeen.get(path) ?? []).map((h) => ({ ...h })),
     /** The most requests for `path` being answered at once (from request to close). */
     concurrency: (path) => peaks.get(path) ?? 0,
     /** Body bytes handed to sockets for `path`, over every request so far. */

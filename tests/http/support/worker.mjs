@@ -143,8 +143,10 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       return { calls: await self.counts(), result };
     },
     /** Stops the runtime and starts it again on the same state (R2, KV, Durable Objects and
-     * their alarms on disk): every isolate and object starts fresh. `url` changes. */
-    async restart() {
+     * their alarms on disk): every isolate and object starts fresh. `url` changes. `vars`
+     * override the ones it was started with (a rotated secret, say). */
+    async restart({ vars: changed = {} } = {}) {
+      vars = { ...vars, ...changed };
       await worker.dispose();
       worker = await boot();
       url = (await worker.url).origin;

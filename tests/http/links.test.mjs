@@ -1,0 +1,253 @@
+// Link controls over HTTP: `expires_in` (bounds, the key's own maximum, the file gone after
+// it), `max_downloads` (counted atomically in the key's authority; HEAD, 304 and later
+// ranges not counted; a one-time link served exactly once under a race), private files
+// (signed links; no signature, a wrong or tampered one, an expired one and a rotated secret
+// all 403; fresh ones 200), and If-Range after an overwrite.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
+import { newKey, usage, sleep } from './support/burst.mjs';
+
+const ADMIN = 'links-admin-token';
+const TTL = 3600;
+let origin;
+let worker;
+useStack(
+  { adminToken: ADMIN, counting: true, vars: { FILE_TTL_SECONDS: String(TTL), LINK_SECRET: 'first-link-secret' } },
+  (s) => ({ origin, worker } = s),
+);
+
+let seq = 0;
+/** A fresh file at the origin: its URL, bytes and digest. */
+function originFile(size = 4096) {
+  seq += 1;
+  const body = filler(size, 9000 + seq);
+  return { url: origin.file(`/links/${seq}.bin`, body), body, digest: sha256(body) };
+}
+
+async function stored(fields, size) {
+  const file = originFile(size);
+  const res = await upload(worker, { file_url: file.url, ...fields });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return { ...file, data: res.json.data };
+}
+
+const lifetime = (data) => (Date.parse(data.expires_at) - Date.parse(data.upload_time)) / 1000;
+
+// Uploaded first, checked last: a file with the shortest life, gone after it.
+let shortLived;
+test('expires_in: 60 is the shortest life; expires_at shows it', async () => {
+  shortLived = await stored({ expires_in: 60, upload_path: 'short' });
+  assert.equal(lifetime(shortLived.data), 60);
+  assert.equal((await get(shortLived.data.download_url)).status, 200);
+});
+
+test('expires_in: 59, more than the maximum, and non-integers are 400 naming the field', async () => {
+  const file = originFile();
+  for (const expires_in of [59, TTL + 1, 60.5, '60', -1, 0]) {
+    const res = await upload(worker, { file_url: file.url, expires_in });
+    assertError(res, 400, /invalid `expires_in`/);
+  }
+  const max = await stored({ expires_in: TTL });
+  assert.equal(lifetime(max.data), TTL, 'the maximum itself is accepted');
+  const plain = await stored({});
+  assert.equal(lifetime(plain.data), TTL, 'absent: FILE_TTL_SECONDS');
+});
+
+test('a key with a lower max_ttl_secs (admin API): its default and its bound', async () => {
+  const key = await newKey(worker, ADMIN, 'short-lived', { max_ttl_secs: 120 });
+  assert.equal(key.max_ttl_secs, 120);
+  const file = originFile();
+  assertError(await upload(worker, { file_url: file.url, expires_in: 121 }, { key: key.key }), 400, /from 60 to 120/);
+  const ok = await upload(worker, { file_url: file.url, expires_in: 120 }, { key: key.key });
+  assert.equal(lifetime(ok.json.data), 120);
+  const dflt = await upload(worker, { file_url: file.url }, { key: key.key });
+  assert.equal(lifetime(dflt.json.data), 120, 'the key maximum is its default');
+  const patched = await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_ttl_secs: null } });
+  assert.equal(patched.json.data.max_ttl_secs, TTL, 'null: back to FILE_TTL_SECONDS');
+  assertError(await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_ttl_secs: 59 } }), 400, /max_ttl_secs/);
+});
+
+test('max_downloads: 1 is served once, whole, then 404 on both links; the quota comes back', async () => {
+  const before = await usage(worker, KEYS.a.key);
+  const f = await stored({ max_downloads: 1, upload_path: 'once' });
+  assert.equal(f.data.max_downloads, 1);
+  assert.equal(f.data.downloads, 0);
+  const first = await get(f.data.download_url);
+  assert.equal(first.status, 200);
+  assert.equal(sha256(first.body), f.digest);
+  for (const url of [f.data.download_url, f.data.file_url]) {
+    assertError(await api(worker, 'GET', new URL(url).pathname), 404, /not found/);
+  }
+  assertError(await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key }), 404, /not found/);
+  const after = await usage(worker, KEYS.a.key);
+  assert.equal(after.files, before.files, 'the file and its quota are gone');
+  assert.equal(after.bytes, before.bytes);
+});
+
+test('max_downloads: 1 under two concurrent first downloads is served exactly once', async () => {
+  for (let round = 0; round < 3; round++) {
+    const f = await stored({ max_downloads: 1 }, 256 * 1024);
+    const answers = await Promise.all([get(f.data.download_url), get(f.data.download_url)]);
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [200, 404], `round ${round}`);
+    const served = answers.find((a) => a.status === 200);
+    assert.equal(sha256(served.body), f.digest, 'the one served is whole');
+  }
+});
+
+test('HEAD, 304 and a later range do not count; a range from byte 0 and a GET do', async () => {
+  const f = await stored({ max_downloads: 2 }, 10_000);
+  const url = f.data.download_url;
+  const head = await get(url, {}, 'HEAD');
+  assert.equal(head.status, 200);
+  const etag = head.headers.get('etag');
+  assert.equal((await get(url, { 'If-None-Match': etag })).status, 304);
+  const later = await get(url, { Range: 'bytes=100-199' });
+  assert.equal(later.status, 206);
+  assert.deepEqual(later.body, f.body.subarray(100, 200));
+  const info = await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key });
+  assert.equal(info.json.data.downloads, 0, 'none of those counted');
+  const fromZero = await get(url, { Range: 'bytes=0-99' });
+  assert.equal(fromZero.status, 206);
+  assert.deepEqual(fromZero.body, f.body.subarray(0, 100));
+  const counted = await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key });
+  assert.equal(counted.json.data.downloads, 1);
+  const last = await get(f.data.file_url);
+  assert.equal(last.status, 200, 'file_url counts too');
+  assert.equal(sha256(last.body), f.digest);
+  assert.equal((await get(url)).status, 404);
+  assert.equal((await get(url, {}, 'HEAD')).status, 404, 'a used-up file is gone for HEAD too');
+});
+
+test('a file without max_downloads is served without a call to the key authority; one with it, one call', async () => {
+  const plain = await stored({});
+  const { calls } = await worker.countCalls(() => get(plain.data.download_url));
+  assert.equal(calls.authorityCalls, 0, JSON.stringify(calls.authority));
+  const counted = await stored({ max_downloads: 5 });
+  const { calls: c2 } = await worker.countCalls(() => get(counted.data.download_url));
+  assert.equal(c2.authorityCalls, 1, JSON.stringify(c2.authority));
+});
+
+/** The same link with its query changed by `fn(params)`. */
+function withQuery(url, fn) {
+  const u = new URL(url);
+  fn(u.searchParams);
+  return u.toString();
+}
+
+test('private files: signed links serve; no, wrong, tampered and expired signatures are 403', async () => {
+  const f = await stored({ private: true, upload_path: 'secret', file_name: 'a.bin' });
+  const g = await stored({ private: true, upload_path: 'secret', file_name: 'b.bin' });
+  assert.equal(f.data.private, true);
+  for (const url of [f.data.file_url, f.data.download_url]) {
+    assert.match(url, /\?exp=\d+&sig=[A-Za-z0-9_-]+$/);
+    const ok = await get(url);
+    assert.equal(ok.status, 200, url);
+    assert.equal(sha256(ok.body), f.digest);
+    const bare = new URL(url);
+    const noQuery = `${bare.origin}${bare.pathname}`;
+    const cases = {
+      'no signature': noQuery,
+      'wrong signature': withQuery(url, (q) => q.set('sig', 'A'.repeat(43))),
+      'a longer expiry': withQuery(url, (q) => q.set('exp', String(Number(q.get('exp')) + 1))),
+      'no expiry': withQuery(url, (q) => q.delete('exp')),
+    };
+    for (const [label, bad] of Object.entries(cases)) {
+      const res = await api(worker, 'GET', bad.slice(worker.url.length));
+      assert.equal(res.status, 403, label);
+      assertError(res, 403, /private|signature/);
+    }
+  }
+  // another private file's valid query on this path
+  const foreign = new URL(g.data.download_url);
+  const tampered = `${worker.url}/api/v1/files/download/${f.data.file_id}${foreign.search}`;
+  assertError(await api(worker, 'GET', tampered.slice(worker.url.length)), 403, /signature/);
+  // info and listings answer signed links too
+  const info = await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key });
+  assert.equal((await get(info.json.data.download_url)).status, 200);
+
+  // a fresh pair with a short life: 200, then 403 once it expired
+  const minted = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 1 } });
+  assert.equal(minted.status, 200, JSON.stringify(minted.json));
+  assert.ok(Date.parse(minted.json.data.expires_at) <= Date.now() + 2000);
+  assert.equal((await get(minted.json.data.download_url)).status, 200);
+  await sleep(2100);
+  const expired = await api(worker, 'GET', minted.json.data.download_url.slice(worker.url.length));
+  assertError(expired, 403, /expired/);
+  // a lifetime past the file's is cut to the file's
+  const long = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 10 * TTL } });
+  assert.equal(long.json.data.expires_at, f.data.expires_at);
+  assertError(await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 0 } }), 400, /expires_in/);
+  assertError(await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.b.key }), 404, /not found/);
+});
+
+test('If-Range with the ETag of a replaced file gets the new file whole (200)', async () => {
+  const name = { upload_path: 'ifrange', file_name: 'doc.bin' };
+  const v1 = await stored(name, 20_000);
+  const old = await get(v1.data.file_url, {}, 'HEAD');
+  const oldTag = old.headers.get('etag');
+  const v2 = await stored(name, 30_000);
+  const stale = await get(v2.data.file_url, { Range: 'bytes=100-', 'If-Range': oldTag });
+  assert.equal(stale.status, 200);
+  assert.equal(stale.headers.get('content-range'), null);
+  assert.equal(sha256(stale.body), v2.digest, 'the new file, whole');
+  const fresh = await get(v2.data.file_url, { Range: 'bytes=100-', 'If-Range': stale.headers.get('etag') });
+  assert.equal(fresh.status, 206);
+  assert.deepEqual(fresh.body, v2.body.subarray(100));
+});
+
+test('a background job keeps expires_in, max_downloads and private; it refuses origin_headers', async () => {
+  const file = originFile(5000);
+  const refused = await upload(worker, { file_url: file.url, async: true, origin_headers: { 'X-Token': 't' } });
+  assertError(refused, 400, /invalid `origin_headers`: cannot be used with a background job/);
+  assertError(await upload(worker, { file_url: file.url, async: true, expires_in: TTL + 1 }), 400, /expires_in/);
+  const started = await upload(worker, { file_url: file.url, async: true, expires_in: 120, max_downloads: 1, private: true });
+  assert.equal(started.status, 202, JSON.stringify(started.json));
+  let job;
+  for (let i = 0; i < 240; i++) {
+    job = (await api(worker, 'GET', `/api/v1/jobs/${started.json.data.job_id}`, { token: KEYS.a.key })).json.data;
+    if (['succeeded', 'failed', 'canceled'].includes(job.state)) break;
+    await sleep(250);
+  }
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  const data = job.result;
+  assert.equal(lifetime(data), 120);
+  assert.equal(data.private, true);
+  assert.deepEqual([data.max_downloads, data.downloads], [1, 0]);
+  const bare = new URL(data.download_url);
+  assertError(await api(worker, 'GET', bare.pathname), 403, /signature/);
+  const once = await get(data.download_url);
+  assert.equal(once.status, 200);
+  assert.equal(sha256(once.body), file.digest);
+  assert.equal((await get(data.download_url)).status, 404, 'a one-time link, once');
+});
+
+test('the shortest-lived file is gone after its 60 s, from both links and the listing', async () => {
+  const wait = Date.parse(shortLived.data.expires_at) - Date.now() + 1500;
+  if (wait > 0) await sleep(wait);
+  assert.equal((await get(shortLived.data.download_url)).status, 404);
+  assert.equal((await get(shortLived.data.file_url)).status, 404);
+  const list = await api(worker, 'GET', '/api/v1/files?upload_path=short', { token: KEYS.a.key });
+  assert.deepEqual(list.json.data.files, []);
+});
+
+test('a rotated LINK_SECRET invalidates every signed link; fresh ones serve; no secret: private uploads 503', async () => {
+  const f = await stored({ private: true });
+  assert.equal((await get(f.data.download_url)).status, 200);
+  await worker.restart({ vars: { LINK_SECRET: 'second-link-secret' } });
+  const rebased = (url) => `${worker.url}${new URL(url).pathname}${new URL(url).search}`;
+  for (const url of [f.data.download_url, f.data.file_url]) {
+    assertError(await api(worker, 'GET', rebased(url).slice(worker.url.length)), 403, /signature/);
+  }
+  const minted = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key });
+  for (const url of [minted.json.data.download_url, minted.json.data.file_url]) {
+    const res = await get(url);
+    assert.equal(res.status, 200);
+    assert.equal(sha256(res.body), f.digest);
+  }
+  await worker.restart({ vars: { LINK_SECRET: '' } });
+  assertError(await upload(worker, { file_url: originFile().url, private: true }), 503, /LINK_SECRET/);
+});

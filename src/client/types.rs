@@ -1,7 +1,7 @@
 //! The package's TypeScript types for what JS passes in (options) and the shapes serde
 //! cannot say (the batch's union on `success`, `UploadError`); the answers' types
-//! (`FileData`, `DeletedFile`, `FileList`, `Usage`, `Job`, `JobState`, `JobFailure`) are
-//! generated from the core's serde types by `tsify`.
+//! (`FileData`, `DeletedFile`, `FileList`, `Usage`, `Job`, `JobState`, `JobFailure`,
+//! `SignedLinks`) are generated from the core's serde types by `tsify`.
 
 use wasm_bindgen::prelude::*;
 
@@ -48,15 +48,6 @@ export interface LinkOptions {
 /** `mintLinks()` without options (the same overload as `listFiles()`). */
 export interface UploadClient {
   mintLinks(fileId: string): Promise<SignedLinks>;
-}
-
-/** `mintLinks(...)`'s answer: a fresh signed pair of a private file. */
-export interface SignedLinks {
-  file_id: string;
-  file_url: string;
-  download_url: string;
-  /** When the signatures expire, ISO 8601. */
-  expires_at: string;
 }
 
 /** Options of `listFiles(...)`. */

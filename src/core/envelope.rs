@@ -79,10 +79,12 @@ pub struct FileData {
 
 /// `POST /api/v1/files/{file_id}/link`'s `data`: a fresh signed pair and when it expires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "client", derive(tsify::Tsify))]
 pub struct SignedLinks {
     pub file_id: String,
     pub file_url: String,
     pub download_url: String,
+    /// When the signatures expire, ISO 8601.
     pub expires_at: String,
 }
 

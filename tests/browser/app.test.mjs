@@ -31,7 +31,7 @@ const pageErrors = [];
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  stack = await startStack({ adminToken: ADMIN });
+  stack = await startStack({ adminToken: ADMIN, vars: { LINK_SECRET: 'app-link-secret' } });
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -195,6 +195,38 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await page.locator('#stash-submit').click();
   await page.locator('#file-urls-error').filter({ hasText: 'scheme `ftp` is not allowed' }).waitFor();
   assert.equal(await focusedId(), 'file-urls');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: link options reach the upload (expiry, one download, private); their errors land beside them', { timeout: 120_000 }, async () => {
+  const bytes = png(24, 24);
+  const fileUrl = stack.origin.file('/links/once.png', bytes, { contentType: 'image/png' });
+  await open('stash');
+  await page.locator('#file-urls').fill(fileUrl);
+  await page.locator('#max-downloads').fill('0');
+  await page.locator('#stash-submit').click();
+  await page.locator('#max-downloads-error').filter({ hasText: 'invalid `max_downloads`: must be a whole number from 1 to 1000000' }).waitFor();
+  assert.equal(await focusedId(), 'max-downloads');
+  await page.locator('#max-downloads').fill('1');
+  await page.locator('#origin-headers').fill('Host: example.com');
+  await page.locator('#stash-submit').click();
+  await page.locator('#origin-headers-error:not([hidden])').waitFor();
+  assert.match(await page.locator('#origin-headers-error').textContent(), /origin_headers/);
+  await page.locator('#origin-headers').fill('');
+
+  await page.locator('#expires-in').selectOption('3600');
+  await page.locator('#private').check();
+  await page.locator('#stash-submit').click();
+  const card = page.locator('#results > .result').first();
+  await card.locator('.countdown').filter({ hasText: /^\(in (59 min \d+ s|1 h 0 min 0 s)\)$/ }).waitFor({ timeout: 60_000 });
+  const facts = Object.fromEntries(await card.locator('.facts > div').evaluateAll((divs) => divs.map((d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent])));
+  assert.equal(facts.Downloads, '0 of 1');
+  assert.match(facts.Links, /^Private/);
+  const link = await card.locator('.download-link').inputValue();
+  assert.match(link, /[?&]sig=/, 'a private file\'s links are signed');
+  const once = await get(link);
+  assert.equal(sha256(once.body), sha256(bytes));
+  assert.equal((await get(link)).status, 404, 'one download, then gone');
   assert.deepEqual(pageErrors, []);
 });
 

@@ -1,5 +1,5 @@
 // Finishes pkg/ after wasm-bindgen: package.json (version from Cargo.toml) and README.md,
-// then copies the package to www/pkg/ for the demo page. Usage: node client/package.mjs
+// then copies the package to www/pkg/ for the web app. Usage: node client/package.mjs
 import fs from 'node:fs';
 import path from 'node:path';
 

@@ -128,8 +128,8 @@ test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, pro
   assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   const info = await api(worker, 'GET', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
   assert.deepEqual(info.json.data, last.result, 'the file is recorded as the job answered it');
-  const del = await api(worker, 'DELETE', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
-  assert.equal(del.status, 200);
+  // Kept, not deleted: local R2 deletes a GiB of parts on the runtime's thread for long
+  // enough that wrangler's dev engine took the runtime for dead and restarted it.
 });
 
 test('a job whose runtime is restarted mid-transfer goes on from its stored parts and completes', async () => {
@@ -155,7 +155,6 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
     [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
     [size, 1, before.reserved_bytes, before.reserved_files],
   );
-  await api(worker, 'DELETE', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
 });
 
 test('cancel mid-transfer: no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {

@@ -60,6 +60,7 @@
 //!   - `jobs.rs`: the job routes; `job_object.rs`: the `UploadJob` Durable Object (record,
 //!     alarm, cancel); `job_run.rs`: one invocation of a job's transfer, with its
 //!     checkpoint; `webhook.rs`: signed deliveries; `job_index.rs`: a key's job index.
+//!   - `stub.rs`: one JSON call to a Durable Object (the authority's and a job's).
 //!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a
 //!     transaction, deletes doomed objects, keeps the expiry alarm); `sql.rs`: its tables
 //!     on SQLite; `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).

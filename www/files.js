@@ -1,7 +1,7 @@
 // The My files view: the key's live files as a table, filtered by folder, paged with the
 // API's cursor, copy/open/delete per row, and the usage meter (bytes and files against the
 // quota), read again after every change.
-import { $, clearErrors, clearOnInput, localTime, setBusy, showError, copy } from './ui.js';
+import { $, button, cell, clearErrors, clearOnInput, localTime, setBusy, showError, copy } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -67,22 +67,6 @@ async function load({ reset = false, focus } = {}) {
     focus?.find((b) => !b.disabled)?.focus();
   }
   refreshUsage();
-}
-
-function cell(text, label) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  td.dataset.label = label;
-  return td;
-}
-
-function button(text, label, cls = 'ghost small') {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = cls;
-  b.textContent = text;
-  b.setAttribute('aria-label', label);
-  return b;
 }
 
 function render(files) {

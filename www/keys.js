@@ -1,7 +1,7 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
 // change a quota, disable/enable, revoke, issue or rotate the webhook secret. Plain fetch
 // to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
-import { $, banner, clearErrors, clearOnInput, fieldError, localTime, setBusy, showError, uniqueId } from './ui.js';
+import { $, banner, button, cell as td, clearErrors, clearOnInput, fieldError, localTime, setBusy, showError, uniqueId } from './ui.js';
 import { admin, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -90,22 +90,6 @@ function counted() {
   const n = body.children.length;
   $('keys-empty').hidden = n > 0;
   status.textContent = `${n}${more.hidden ? '' : '+'} key${n === 1 ? '' : 's'} listed.`;
-}
-
-const td = (text, label) => {
-  const cell = document.createElement('td');
-  cell.textContent = text;
-  cell.dataset.label = label;
-  return cell;
-};
-
-function button(text, label, cls = 'ghost small') {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = cls;
-  b.textContent = text;
-  b.setAttribute('aria-label', label);
-  return b;
 }
 
 const quotaText = (k) => `${formatBytes(k.max_bytes)}${k.max_bytes_default ? ' (default)' : ''} · ${k.max_files} files${k.max_files_default ? ' (default)' : ''}`;

@@ -117,3 +117,21 @@ export const localTime = (iso) => new Date(iso).toLocaleString(undefined, { date
 let ids = 0;
 /** A fresh id for elements cloned from templates. */
 export const uniqueId = (prefix) => `${prefix}-${++ids}`;
+
+/** A table cell with `text`, labelled for the stacked layout at phone width. */
+export function cell(text, label) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  td.dataset.label = label;
+  return td;
+}
+
+/** A row's action button: visible `text`, spoken `label`. */
+export function button(text, label, cls = 'ghost small') {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  return b;
+}

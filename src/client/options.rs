@@ -285,7 +285,7 @@ fn query_string(opts: &ListOptions) -> Result<String, ClientError> {
 mod tests {
     use super::*;
 
-    fn opts(file_url: &str, upload_path: Option<&str>, file_name: Option<&str>) -> UploadOptions {
+    pub(super) fn opts(file_url: &str, upload_path: Option<&str>, file_name: Option<&str>) -> UploadOptions {
         UploadOptions {
             file_url: file_url.into(),
             upload_path: upload_path.map(Into::into),
@@ -353,17 +353,7 @@ mod more_tests {
     use crate::core::batch::MAX_ITEMS;
 
     fn item(file_url: &str) -> UploadOptions {
-        UploadOptions {
-            file_url: file_url.into(),
-            upload_path: None,
-            file_name: None,
-            expected_sha256: None,
-            expires_in: None,
-            max_downloads: None,
-            private: None,
-            origin_headers: None,
-            callback_url: None,
-        }
+        super::tests::opts(file_url, None, None)
     }
 
     #[test]

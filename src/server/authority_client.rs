@@ -2,10 +2,9 @@
 //! Object. It is the upload flow's [`FileAuthority`].
 
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{Method, ObjectNamespace, Request, RequestInit};
+use worker::ObjectNamespace;
 
-use super::js::{describe, wait};
+use super::stub;
 use crate::core::gate::Gate;
 use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Refusal, Reservation, Standing};
 use crate::core::quota::KeyConfig;
@@ -30,23 +29,9 @@ impl AuthorityClient {
     }
 
     async fn call<T: DeserializeOwned>(&self, op: &Op) -> Result<T, Error> {
-        let internal = |what: &str, e: String| Error::internal(format!("authority {} {what}: {e}", self.key_id));
-        let stub = self.namespace.get_by_name(&self.key_id).map_err(|e| internal("stub", e.to_string()))?;
-        let body = serde_json::to_string(op).map_err(|e| internal("encode", e.to_string()))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-        let req = Request::new_with_init("https://authority.internal/", &init).map_err(|e| internal("request", e.to_string()))?;
-        let res = self.gate.call(|| stub.fetch_with_request(req)).await.map_err(|e| internal("fetch", e.to_string()))?;
-        // The reply is small: read it with one native call, not as a stream.
-        let res = web_sys::Response::from(res);
-        let text = match res.text() {
-            Ok(read) => wait(read).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
-            Err(e) => return Err(internal("reply", describe(&e))),
-        };
-        if res.status() != 200 {
-            return Err(internal("status", format!("{} {text}", res.status())));
-        }
-        let reply: Result<T, Refusal> = serde_json::from_str(&text).map_err(|e| internal("reply", e.to_string()))?;
+        let text = stub::post(&self.namespace, "authority", &self.key_id, op, &self.gate).await?;
+        let reply: Result<T, Refusal> =
+            serde_json::from_str(&text).map_err(|e| Error::internal(format!("authority {} reply: {e}", self.key_id)))?;
         reply.map_err(Error::from)
     }
 

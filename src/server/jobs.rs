@@ -5,17 +5,17 @@
 
 use futures_util::{stream, StreamExt};
 use url::Url;
-use wasm_bindgen::JsValue;
-use worker::{Method, ObjectNamespace, Request, RequestInit, Response};
+use worker::{ObjectNamespace, Request, Response};
 
 use super::auth::authenticate;
 use super::bindings::Services;
 use super::job_object::{JobOp, JobReply};
-use super::js::{describe, now_ms, wait};
+use super::js::now_ms;
 use super::respond;
+use super::stub;
 use crate::core::envelope::Envelope;
 use crate::core::error::Error;
-use crate::core::gate::SLOTS;
+use crate::core::gate::{Gate, SLOTS};
 use crate::core::ids::job_id;
 use crate::core::jobs::{JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
@@ -161,34 +161,11 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
 
 /// One op on job `job_id`'s object.
 async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp) -> Result<JobStatus, Error> {
-    let internal = |what: &str, e: String| Error::internal(format!("job {job_id} {what}: {e}"));
-    let stub = jobs
-        .get_by_name(job_id)
-        .map_err(|e| internal("stub", e.to_string()))?;
-    let body = serde_json::to_string(op).map_err(|e| internal("encode", e.to_string()))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://job.internal/", &init)
-        .map_err(|e| internal("request", e.to_string()))?;
-    let res = web_sys::Response::from(
-        stub.fetch_with_request(req)
-            .await
-            .map_err(|e| internal("fetch", e.to_string()))?,
-    );
-    let text = match res.text() {
-        Ok(read) => wait(read)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(e) => return Err(internal("reply", describe(&e))),
-    };
-    let reply: JobReply =
-        serde_json::from_str(&text).map_err(|e| internal("reply", e.to_string()))?;
+    let text = stub::post(jobs, "job", job_id, op, &Gate::default()).await?;
+    let reply: JobReply = serde_json::from_str(&text).map_err(|e| Error::internal(format!("job {job_id} reply: {e}")))?;
     reply.map_err(|failure| match failure.code {
         404 => Error::JobNotFound,
         409 => Error::JobFinished,
-        _ => internal("refused", failure.msg),
+        _ => Error::internal(format!("job {job_id} refused: {}", failure.msg)),
     })
 }

@@ -18,6 +18,8 @@ WRANGLER_ARGS ?=
 PROPTEST_CASES ?= 512
 FUZZ_CASES ?= 1000000
 FUZZ_AUTHORITY_CASES ?= 50000
+# Longest one node test may run (the 1 GiB job is the longest by far): a hang fails its test.
+TEST_TIMEOUT_MS ?= 900000
 SCHEMATHESIS_VERSION := 4.32.5
 VENV := .tools/venv
 
@@ -157,7 +159,7 @@ test-host:
 
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
-	node --test --test-concurrency=1 tests/http/
+	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/
 
 # Only the keys, quotas, key authority and file management tests (host and HTTP); all of them
 # also run in `test`.
@@ -175,7 +177,7 @@ chromium:
 
 test-browser: build chromium
 	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, Vite, web app)"
-	node --test --test-concurrency=1 tests/browser/
+	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/browser/
 
 test-api: build $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
 	@echo "== tier 4: schemathesis against the Worker, from its own /openapi.json"
@@ -183,7 +185,7 @@ test-api: build $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
 
 test-load: build
 	@echo "== tier 5: load: 64 concurrent uploads, 1 KiB to 20 MiB, every byte checked"
-	node --test tests/load/
+	node tests/run.mjs --test-timeout=$(TEST_TIMEOUT_MS) tests/load/
 
 fuzz:
 	@echo "== property tests, long: $(FUZZ_CASES) cases per property ($(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"

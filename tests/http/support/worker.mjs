@@ -4,9 +4,10 @@
 // useStack); optionally counting its storage calls (counting.mjs). And the requests the
 // tests send it.
 import { execFileSync } from 'node:child_process';
-import { before, after } from 'node:test';
+import { before, after, beforeEach } from 'node:test';
 import { unstable_startWorker } from 'wrangler';
 import { startOrigin } from './origin.mjs';
+import { CRASHED } from './crash.mjs';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -97,7 +98,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
   // brought the runtime down when a Worker cancelled a large subrequest body (a 413 on a
   // chunked origin), which no deployed Worker sees.
   const config = testConfig(stateDir, { counting });
+  // the workerd processes of the running runtime (a crashed one is gone)
+  let pids = [];
+  let health;
+  // starts the runtime and waits for the Worker's first answer (the runtime that runs the
+  // Worker starts only after `ready`, the proxy in front of it)
   const boot = async () => {
+    const before = workerdChildren();
     const started = await unstable_startWorker({
       config,
       bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }])),
@@ -110,16 +117,20 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       },
     });
     await started.ready;
+    url = (await started.url).origin;
+    health = await request(`${url}/api/v1/health`);
+    pids = workerdChildren().filter((pid) => !before.includes(pid));
     return started;
   };
+  // a runtime that stopped answering may never finish stopping either
+  const dispose = () => Promise.race([worker.dispose(), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+  let url;
   let worker = await boot();
-  let url = (await worker.url).origin;
-  const health = await fetch(`${url}/api/v1/health`);
   if (healthy && !health.ok) throw new Error(`the Worker is not healthy: ${health.status}`);
 
   const countsAt = async (method, p) => {
     if (!counting) throw new Error('storage calls are counted only in a Worker started with `counting: true`');
-    const res = await fetch(`${url}${p}`, { method });
+    const res = await request(`${url}${p}`, { method });
     if (res.status !== 200) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
     return normalCounts(await res.json());
   };
@@ -147,17 +158,74 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
      * override the ones it was started with (a rotated secret, say). */
     async restart({ vars: changed = {} } = {}) {
       vars = { ...vars, ...changed };
-      await worker.dispose();
+      await dispose();
       worker = await boot();
-      url = (await worker.url).origin;
       self.url = url;
     },
+    /** Whether the runtime still answers; if not, says on stderr whether its workerd
+     * process crashed (CRASHED, which tests/run.mjs looks for) or still runs, and with
+     * `restart` starts it again on the same state, so the tests after the one it failed
+     * meet a live Worker. */
+    async revive({ restart = true } = {}) {
+      if (await answers(url, 10_000)) return;
+      const gone = pids.filter((pid) => !alive(pid));
+      console.error(gone.length
+        ? `# ${CRASHED}: workerd process ${gone.join(', ')} of ${url} exited (its own output above says why)`
+        : `# the local runtime at ${url} stopped answering, its workerd processes still running: ${pids.join(', ')}`);
+      if (restart) await self.restart();
+    },
     async stop() {
-      await worker.dispose();
+      await dispose();
       fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
   return self;
+}
+
+/** Longest a test waits for any answer from the Worker (its own deadlines are at most a
+ * minute here): a runtime that stops answering fails the test that met it in two minutes,
+ * with the request named, instead of at undici's five-minute headers timeout. */
+export const REQUEST_TIMEOUT_MS = 120_000;
+
+/** `fetch`, failing with the request named after REQUEST_TIMEOUT_MS without an answer. */
+export async function request(url, init = {}) {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init });
+  } catch (err) {
+    if (err.name !== 'TimeoutError') throw err;
+    throw new Error(`no answer to ${init.method ?? 'GET'} ${url} within ${REQUEST_TIMEOUT_MS / 1000} s`);
+  }
+}
+
+/** The pids of the workerd processes this process started and that still run. */
+function workerdChildren() {
+  let rows;
+  try {
+    rows = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)]).toString().trim().split('\n');
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+  return rows.map((row) => row.trim().split(/\s+/)).filter(([, comm]) => comm === 'workerd').map(([pid]) => Number(pid));
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Whether the Worker answers its health check within `ms`. */
+async function answers(url, ms) {
+  try {
+    const res = await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(ms) });
+    await res.arrayBuffer();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const R2_WRITES = ['put', 'delete', 'createMultipartUpload', 'multipart.uploadPart', 'multipart.complete', 'multipart.abort'];
@@ -221,7 +289,8 @@ export async function startStack(options = {}) {
  * node:test's `before` and stops it in `after`. Returns an object whose `origin` and
  * `worker` are set once `before` has run; `onStarted(stack)` is called then too, in the same
  * hook (node 20 runs a file's top-level `before` hooks concurrently, so another hook cannot
- * count on the stack being up):
+ * count on the stack being up). Before each test, a Worker that stopped answering is
+ * started again (`revive`), so one hung runtime fails one test, not the rest of the file:
  *
  *   let origin;
  *   let worker;
@@ -236,7 +305,11 @@ export function useStack(options = {}, onStarted = () => {}) {
     stack.worker = started.worker;
     await onStarted(stack);
   });
+  beforeEach(async () => {
+    await started?.worker.revive();
+  });
   after(async () => {
+    await started?.worker.revive({ restart: false });
     await started?.stop();
   });
   return stack;
@@ -244,7 +317,7 @@ export function useStack(options = {}, onStarted = () => {}) {
 
 /** POSTs an upload as key `who` (a name in KEYS, or a raw header value with `raw`). */
 export async function upload(worker, body, { key = KEYS.a.key, headers = {} } = {}) {
-  const res = await fetch(`${worker.url}/api/v1/files/upload/url`, {
+  const res = await request(`${worker.url}/api/v1/files/upload/url`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -259,7 +332,7 @@ export async function upload(worker, body, { key = KEYS.a.key, headers = {} } = 
  * and when its answer's headers came back (`sentAt`, `receivedAt`: ms since the epoch). */
 export async function get(url, headers = {}, method = 'GET') {
   const sentAt = Date.now();
-  const res = await fetch(url, { method, headers });
+  const res = await request(url, { method, headers });
   const receivedAt = Date.now();
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()), sentAt, receivedAt };
 }
@@ -267,7 +340,7 @@ export async function get(url, headers = {}, method = 'GET') {
 /** Sends `method path` with an optional JSON body and bearer `token`; returns status,
  * headers and the parsed envelope. */
 export async function api(worker, method, path, { token, body, headers = {} } = {}) {
-  const res = await fetch(`${worker.url}${path}`, {
+  const res = await request(`${worker.url}${path}`, {
     method,
     headers: {
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),

@@ -1,0 +1,50 @@
+// Runs a tier's test files one at a time (`node --test <flags> <file>`), as `node --test
+// <dir>` would, with one difference: a file under which the local runtime crashed (its
+// workerd process exited: support/worker.mjs prints CRASHED) runs once more, and the second
+// run decides. A Worker cannot end the process it runs in, so such a failure says nothing
+// about the Worker; anything else that fails, fails the tier. Ends with a summary.
+//
+//   node tests/run.mjs [node --test flags...] <dir or file>...
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CRASHED } from './http/support/crash.mjs';
+
+const args = process.argv.slice(2);
+const flags = args.filter((a) => a.startsWith('--'));
+const files = args
+  .filter((a) => !a.startsWith('--'))
+  .flatMap((a) => (fs.statSync(a).isDirectory()
+    ? fs.readdirSync(a).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(a, f))
+    : [a]));
+
+/** Runs one file, its output passed through; answers whether it passed and what it printed. */
+function run(file) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let printed = '';
+    for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+      from.on('data', (chunk) => {
+        printed += chunk;
+        to.write(chunk);
+      });
+    }
+    child.on('close', (code) => resolve({ passed: code === 0, printed }));
+  });
+}
+
+const failed = [];
+const rerun = [];
+for (const file of files) {
+  let { passed, printed } = await run(file);
+  if (!passed && printed.includes(CRASHED)) {
+    console.log(`# ${file}: ${CRASHED} under it; running the file once more`);
+    rerun.push(file);
+    ({ passed } = await run(file));
+  }
+  if (!passed) failed.push(file);
+}
+console.log(`# files: ${files.length - failed.length} of ${files.length} passed`
+  + (rerun.length ? `; run again after a runtime crash: ${rerun.join(', ')}` : '')
+  + (failed.length ? `; FAILED: ${failed.join(', ')}` : ''));
+process.exit(failed.length ? 1 : 0);

@@ -158,11 +158,13 @@ pub fn check_link_lifetime(secs: f64) -> Result<u64, Error> {
     }
 }
 
-/// When fresh links expire (Unix seconds): `expires_in` from now, never past the file.
+/// When fresh links expire (Unix seconds): at least `expires_in` from now (counted from the
+/// next whole second, so a 1-second link minted at x.999 s does not die a millisecond
+/// later), never past the file.
 pub fn link_exp(now_ms: i64, expires_in: Option<u64>, file_expires_ms: i64) -> i64 {
     let file = exp_secs(file_expires_ms);
     match expires_in {
-        Some(secs) => (now_ms.div_euclid(1000)).saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)).min(file),
+        Some(secs) => now_ms.saturating_add(999).div_euclid(1000).saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)).min(file),
         None => file,
     }
 }
@@ -253,6 +255,9 @@ mod tests {
         }
         // at most the file's life
         assert_eq!(link_exp(10_000, Some(60), 1_000_000), 70);
+        // never shorter than asked: from the next whole second
+        assert_eq!(link_exp(10_001, Some(1), 1_000_000), 12);
+        assert_eq!(link_exp(10_999, Some(1), 1_000_000), 12);
         assert_eq!(link_exp(10_000, Some(6_000), 1_000_000), 1_000);
         assert_eq!(link_exp(10_000, None, 1_000_000), 1_000);
         assert_eq!(link_exp(10_000, Some(u64::MAX), 1_000_000), 1_000);

@@ -1,14 +1,14 @@
 // Runs a tier's test files one at a time (`node --test <flags> <file>`), as `node --test
-// <dir>` would, with one difference: a file under which the local runtime crashed (its
-// workerd process exited: support/worker.mjs prints CRASHED) runs once more, and the second
-// run decides. A Worker cannot end the process it runs in, so such a failure says nothing
-// about the Worker; anything else that fails, fails the tier. Ends with a summary.
+// <dir>` would, with one difference: a file under which the local runtime failed on its own
+// (its workerd process exited, or spins in V8's garbage collector: support/crash.mjs) runs
+// once more, and the second run decides. Such a failure says nothing about the Worker;
+// anything else that fails, fails the tier. Ends with a summary.
 //
 //   node tests/run.mjs [node --test flags...] <dir or file>...
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CRASHED } from './http/support/crash.mjs';
+import { RUNTIME_FAULTS } from './http/support/crash.mjs';
 
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith('--'));
@@ -37,8 +37,9 @@ const failed = [];
 const rerun = [];
 for (const file of files) {
   let { passed, printed } = await run(file);
-  if (!passed && printed.includes(CRASHED)) {
-    console.log(`# ${file}: ${CRASHED} under it; running the file once more`);
+  const fault = RUNTIME_FAULTS.find((marker) => printed.includes(marker));
+  if (!passed && fault) {
+    console.log(`# ${file}: ${fault} under it; running the file once more`);
     rerun.push(file);
     ({ passed } = await run(file));
   }

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { before, after, beforeEach } from 'node:test';
 import { unstable_startWorker } from 'wrangler';
 import { startOrigin } from './origin.mjs';
-import { CRASHED } from './crash.mjs';
+import { CRASHED, STUCK, inCollector } from './crash.mjs';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -162,16 +162,23 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       worker = await boot();
       self.url = url;
     },
-    /** Whether the runtime still answers; if not, says on stderr whether its workerd
-     * process crashed (CRASHED, which tests/run.mjs looks for) or still runs, and with
-     * `restart` starts it again on the same state, so the tests after the one it failed
-     * meet a live Worker. */
+    /** Whether the runtime still answers; if not, says on stderr why: its workerd process
+     * crashed (CRASHED), or spins in V8's garbage collector (STUCK, from gdb's backtrace),
+     * which tests/run.mjs looks for, or something else (the backtraces are printed). With
+     * `restart` it then starts the runtime again on the same state, so the tests after the
+     * one it failed meet a live Worker. */
     async revive({ restart = true } = {}) {
       if (await answers(url, 10_000)) return;
       const gone = pids.filter((pid) => !alive(pid));
-      console.error(gone.length
-        ? `# ${CRASHED}: workerd process ${gone.join(', ')} of ${url} exited (its own output above says why)`
-        : `# the local runtime at ${url} stopped answering, its workerd processes still running: ${pids.join(', ')}`);
+      if (gone.length) {
+        console.error(`# ${CRASHED}: workerd process ${gone.join(', ')} of ${url} exited (its own output above says why)`);
+      } else {
+        const stacks = pids.map((pid) => `workerd ${pid}:\n${mainStack(pid)}`).join('\n');
+        console.error(inCollector(stacks)
+          ? `# ${STUCK}: workerd at ${url} spins in cppgc's sweep, run from V8's message loop`
+          : `# the local runtime at ${url} stopped answering, its workerd processes still running`);
+        console.error(stacks.replace(/^/gm, '#   '));
+      }
       if (restart) await self.restart();
     },
     async stop() {
@@ -206,6 +213,16 @@ function workerdChildren() {
     return []; // ps exits 1 when there are none
   }
   return rows.map((row) => row.trim().split(/\s+/)).filter(([, comm]) => comm === 'workerd').map(([pid]) => Number(pid));
+}
+
+/** gdb's backtrace of `pid`'s main thread (its innermost frames), or why there is none. */
+function mainStack(pid) {
+  try {
+    const out = execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', 'bt 12'], { timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.toString().split('\n').filter((line) => line.startsWith('#')).map((line) => line.slice(0, 160)).join('\n');
+  } catch (err) {
+    return `(no backtrace: ${err.message.split('\n')[0]})`;
+  }
 }
 
 const alive = (pid) => {

@@ -46,6 +46,6 @@ for (const file of files) {
   if (!passed) failed.push(file);
 }
 console.log(`# files: ${files.length - failed.length} of ${files.length} passed`
-  + (rerun.length ? `; run again after a runtime crash: ${rerun.join(', ')}` : '')
+  + (rerun.length ? `; run again after a fault of the local runtime: ${rerun.join(', ')}` : '')
   + (failed.length ? `; FAILED: ${failed.join(', ')}` : ''));
 process.exit(failed.length ? 1 : 0);

@@ -237,8 +237,7 @@ const alive = (pid) => {
 /** Whether the Worker answers its health check within `ms`. */
 async function answers(url, ms) {
   try {
-    const res = await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(ms) });
-    await res.arrayBuffer();
+    await (await request(`${url}/api/v1/health`, { signal: AbortSignal.timeout(ms) })).arrayBuffer();
     return true;
   } catch {
     return false;

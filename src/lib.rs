@@ -54,7 +54,8 @@
 //!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, the
 //!     1 MiB probe, one deadline, sniffing). `ingest.rs`: streaming a body into R2
 //!     (`FixedLengthStream` or multipart). `parallel.rs`: a ranged file's parts over up to
-//!     5 connections; `cursor.rs`: one range, resumed where it breaks. `digest.rs`: the
+//!     5 connections; `streamed.rs`: a ranged file from a fast origin as one streamed put;
+//!     `cursor.rs`: one range, resumed where it breaks. `digest.rs`: the
 //!     native SHA-256 of stored bytes. `r2.rs`: the `ObjectStore` adapter and the put
 //!     target. `js.rs`: JS helpers.
 //!   - `jobs.rs`: the job routes; `job_object.rs`: the `UploadJob` Durable Object (record,

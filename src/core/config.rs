@@ -5,6 +5,7 @@ use url::Url;
 use super::authority::RESERVATION_TTL_MS;
 use super::error::Error;
 use super::quota::Limits;
+use super::ranges::ONE_STREAM_MIB_S;
 use super::rate_limit;
 use super::mime::AllowList;
 use super::url_policy::UrlPolicy;
@@ -23,6 +24,7 @@ pub mod vars {
     pub const DEFAULT_RATE_LIMIT: &str = "DEFAULT_RATE_LIMIT";
     pub const ASYNC_MAX_FILE_BYTES: &str = "ASYNC_MAX_FILE_BYTES";
     pub const ASYNC_TIMEOUT_SECONDS: &str = "ASYNC_TIMEOUT_SECONDS";
+    pub const ONE_STREAM_MIB_S: &str = "ONE_STREAM_MIB_S";
 }
 
 /// Everything the handlers need to know about the deployment.
@@ -42,6 +44,9 @@ pub struct Config {
     /// Background jobs: the largest file one may fetch, and its deadline.
     pub async_max_file_bytes: u64,
     pub async_timeout_secs: u64,
+    /// A ranged file whose first MiB comes at this many MiB/s or faster is stored as one
+    /// stream, not in parallel ranges (0: always in ranges); see `ranges::one_stream`.
+    pub one_stream_mib_s: u64,
 }
 
 /// R2's largest object made of multipart parts of this service's sizes (5 GiB).
@@ -97,6 +102,7 @@ impl Config {
                 MAX_ASYNC_FILE_BYTES,
             )?,
             async_timeout_secs: within(vars::ASYNC_TIMEOUT_SECONDS, 3_600, 10, 86_400)?,
+            one_stream_mib_s: within(vars::ONE_STREAM_MIB_S, ONE_STREAM_MIB_S, 0, 1_000_000)?,
         })
     }
 }
@@ -128,6 +134,8 @@ mod tests {
         assert_eq!(c.url_policy, UrlPolicy::default());
         assert_eq!(c.default_rate_limit, 0);
         assert_eq!(config(&[("DEFAULT_RATE_LIMIT", "100")]).unwrap().default_rate_limit, 100);
+        assert_eq!(c.one_stream_mib_s, 64);
+        assert_eq!(config(&[("ONE_STREAM_MIB_S", "0")]).unwrap().one_stream_mib_s, 0);
     }
 
     #[test]
@@ -164,6 +172,8 @@ mod tests {
             ("ALLOWED_PORTS", "80,http"),
             ("PRIVATE_FETCH_ALLOWLIST", "http://127.0.0.1/"),
             ("DEFAULT_RATE_LIMIT", "50"),
+            ("ONE_STREAM_MIB_S", "fast"),
+            ("ONE_STREAM_MIB_S", "1000001"),
         ] {
             let err = config(&[bad]).unwrap_err();
             assert_eq!(err.status(), 500, "{bad:?}");

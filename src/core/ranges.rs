@@ -17,6 +17,13 @@ pub const LANES: u64 = 5;
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Part sizes are whole MiB.
 const PART_UNIT: u64 = 1024 * 1024;
+/// One connection that brings the probe's first MiB at this rate (MiB/s) or faster, from
+/// the request on (so a far-away origin's round trips count), already outruns what one R2
+/// put takes (about 120 MiB/s measured in local workerd): parallel ranges cannot gain there,
+/// and the file goes up as one streamed put, still resumed where it breaks. A slower
+/// connection (an origin more than a few milliseconds away, a throttled CDN) gets parallel
+/// ranges. The default of `ONE_STREAM_MIB_S`.
+pub const ONE_STREAM_MIB_S: u64 = 64;
 
 /// How a file of `total` bytes is fetched and stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +39,8 @@ pub struct Plan {
 impl Plan {
     /// Splits `total` bytes into rounds of `LANES` equal parts of at most `MAX_PART_BYTES`
     /// (more rounds for larger files), so every lane fetches about as much as the others;
-    /// parts are whole MiB and at least R2's minimum. Memory: at most `lanes + 2` parts are
-    /// held at once (see `server::parallel`), 56 MiB at most.
+    /// parts are whole MiB and at least R2's minimum. Memory: at most `lanes + 1` parts are
+    /// held at once (see `server::parallel`), 48 MiB at most.
     pub fn new(total: u64) -> Plan {
         let rounds = total.div_ceil(LANES * MAX_PART_BYTES).max(1);
         let even = total.div_ceil(LANES * rounds).div_ceil(PART_UNIT) * PART_UNIT;
@@ -52,6 +59,13 @@ impl Plan {
         let start = index * self.part_bytes;
         (start, (start + self.part_bytes).min(self.total))
     }
+}
+
+/// Whether a file whose first `bytes` came `elapsed_ms` after they were asked for is stored
+/// as one stream, their rate being at least `mib_s` MiB/s (see [`ONE_STREAM_MIB_S`]), rather
+/// than in parallel ranges; `mib_s` 0: never.
+pub fn one_stream(bytes: u64, elapsed_ms: u64, mib_s: u64) -> bool {
+    mib_s > 0 && elapsed_ms.saturating_mul(mib_s.saturating_mul(1024 * 1024)) <= bytes.saturating_mul(1000)
 }
 
 /// What identifies one version of the file, sent back as `If-Range` so a file that
@@ -158,6 +172,24 @@ mod tests {
             }
             assert_eq!(next, total);
         }
+    }
+
+    #[test]
+    fn one_stream_only_from_a_connection_faster_than_storage() {
+        let fast = |bytes, ms| one_stream(bytes, ms, ONE_STREAM_MIB_S);
+        // The probe's MiB: 15.6 ms is 64 MiB/s, the edge.
+        assert!(fast(MIB, 0));
+        assert!(fast(MIB, 3));
+        assert!(fast(MIB, 15));
+        assert!(!fast(MIB, 16), "just under 64 MiB/s");
+        assert!(!fast(MIB, 31), "the tests' 32 MiB/s throttle");
+        assert!(!fast(MIB, 250), "the bench's 4 MiB/s throttle");
+        assert!(!fast(MIB, u64::MAX), "no overflow");
+        assert!(fast(4 * MIB, 62) && !fast(4 * MIB, 63));
+        // ONE_STREAM_MIB_S: 0 turns it off; 1 takes anything that came within a second.
+        assert!(!one_stream(MIB, 0, 0));
+        assert!(one_stream(MIB, 1000, 1) && !one_stream(MIB, 1001, 1));
+        assert!(!one_stream(MIB, 1, 1_000_000) && one_stream(MIB, 0, u64::MAX));
     }
 
     #[test]

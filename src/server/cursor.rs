@@ -18,13 +18,16 @@ use super::origin::{Head, OriginBody, Ranged, WorkerOrigin};
 use crate::core::ranges::{backoff_ms, idle_timeout_ms, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 
-/// Each read takes whatever has arrived (at least a byte), so when a connection breaks every
-/// byte received before it is kept and the range resumes at the exact byte where it broke
-/// (measured: no slower than waiting for 64 KiB per read)...
+/// By default each read takes whatever has arrived (at least a byte), so when a connection
+/// breaks every byte received before it is kept and the range resumes at the exact byte
+/// where it broke (measured: no slower than waiting for 64 KiB per read)...
 const READ_MIN: u32 = 1;
+/// ...but a cursor read chunk by chunk ([`Cursor::next_into`]) waits for this much per read,
+/// so a fast stream is not a loop of small reads; a break loses at most this much.
+pub(crate) const CHUNK_MIN: u32 = 64 * 1024;
 /// ...into a scratch buffer of up to this size, then copied into the part. A read that
 /// fails loses its buffer with it (the stream keeps it): never the part's bytes.
-const SCRATCH: u32 = 1024 * 1024;
+pub(crate) const SCRATCH: u32 = 1024 * 1024;
 
 /// Where ranges come from: the origin, and the file's URL, version and size.
 pub(crate) struct Source<'a> {
@@ -60,6 +63,10 @@ pub(crate) struct Cursor<'a> {
     /// The response being read, and where its body ends.
     reader: Option<(ByobReader, u64)>,
     scratch: Option<Uint8Array>,
+    /// The least one read waits for (fewer only where the range ends).
+    min_read: u32,
+    /// The response ended before its range did: the next step retries.
+    ended_early: bool,
     /// Attempts that failed so far.
     failures: u32,
 }
@@ -75,7 +82,20 @@ enum Broken {
 impl<'a> Cursor<'a> {
     /// Bytes `[start, end)`, from new requests.
     pub fn new(source: &'a Source<'a>, start: u64, end: u64) -> Self {
-        Cursor { source, pos: start, end, pending: VecDeque::new(), reader: None, scratch: None, failures: 0 }
+        Cursor::starting_with(source, start, Vec::new(), end)
+    }
+
+    /// Bytes `[start, end)`: `prefix` (bytes already read from `start` on) first, then
+    /// from new requests.
+    pub fn starting_with(source: &'a Source<'a>, start: u64, prefix: Vec<Uint8Array>, end: u64) -> Self {
+        let pending = prefix.into_iter().collect();
+        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 }
+    }
+
+    /// Each read waits for at least `bytes` (see [`CHUNK_MIN`]).
+    pub fn reading_at_least(mut self, bytes: u32) -> Self {
+        self.min_read = bytes;
+        self
     }
 
     /// Bytes `[0, end)`: the probe's body first (its sniffed prefix, then its rest).
@@ -86,46 +106,77 @@ impl<'a> Cursor<'a> {
             None => None,
         };
         let pending = body.prefix.into_iter().collect();
-        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, failures: 0 })
+        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 })
     }
 
     /// Reads the whole range into a new buffer.
     pub async fn read_all(&mut self) -> Result<Uint8Array, Error> {
         let start = self.pos;
         let part = Uint8Array::new_with_length((self.end - start) as u32);
+        while let Some((bytes, _)) = self.step().await? {
+            part.set(&bytes, (self.pos - start) as u32 - bytes.length());
+        }
+        Ok(part)
+    }
+
+    /// The next bytes of the range (`None` at its end), read into `buffer` (a scratch
+    /// buffer, [`SCRATCH`] bytes) or, for bytes read before, their own array: either way
+    /// the caller's to keep. A `buffer` not used this time is used next time.
+    pub async fn next_into(&mut self, buffer: Uint8Array) -> Result<Option<Uint8Array>, Error> {
+        if self.scratch.is_none() && buffer.length() == SCRATCH {
+            self.scratch = Some(buffer);
+        }
+        let step = self.step().await?;
+        Ok(step.map(|(bytes, scratch)| {
+            if scratch {
+                self.scratch = None;
+            }
+            bytes
+        }))
+    }
+
+    /// The next bytes, opening and resuming responses as needed: a pending chunk, or (`true`)
+    /// a view of the scratch buffer, valid until the next step. `None` once the range is read.
+    async fn step(&mut self) -> Result<Option<(Uint8Array, bool)>, Error> {
         while self.pos < self.end {
-            let at = (self.pos - start) as u32;
             if let Some(chunk) = self.pending.pop_front() {
-                part.set(&chunk, at);
-                self.pos += u64::from(chunk.length());
-                if let Some(received) = self.source.received {
-                    received.set(received.get() + u64::from(chunk.length()));
-                }
-                continue;
+                self.advance(chunk.length());
+                return Ok(Some((chunk, false)));
+            }
+            if self.ended_early {
+                self.ended_early = false;
+                self.retry().await?;
             }
             let outcome = match self.reader {
-                Some(_) => self.read(&part, at).await,
-                None => self.open().await,
+                Some(_) => self.read().await,
+                None => self.open().await.map(|()| None),
             };
             match outcome {
-                Ok(()) => {}
+                Ok(Some(bytes)) => return Ok(Some((bytes, true))),
+                Ok(None) => {}
                 Err(Broken::Retry) => self.retry().await?,
                 Err(Broken::Fatal(err)) => return Err(self.source.origin.failure(err)),
             }
         }
         self.close();
-        Ok(part)
+        Ok(None)
     }
 
-    /// Reads what the current response has next (up to the scratch buffer's size) into
-    /// `part` at `at`.
-    async fn read(&mut self, part: &Uint8Array, at: u32) -> Result<(), Broken> {
+    fn advance(&mut self, bytes: u32) {
+        self.pos += u64::from(bytes);
+        if let Some(received) = self.source.received {
+            received.set(received.get() + u64::from(bytes));
+        }
+    }
+
+    /// Reads what the current response has next (up to the scratch buffer's size).
+    async fn read(&mut self) -> Result<Option<Uint8Array>, Broken> {
         let Some((reader, reader_end)) = self.reader.take() else { return Err(Broken::Retry) };
         let want = (self.end.min(reader_end) - self.pos).min(u64::from(SCRATCH)) as u32;
         let scratch = self.scratch.take().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH));
         let view = Uint8Array::new_with_byte_offset_and_length(&scratch.buffer(), 0, want);
         let result = {
-            let mut reading = pin!(read_at_least(&reader, want.min(READ_MIN), &view));
+            let mut reading = pin!(read_at_least(&reader, want.min(self.min_read), &view));
             let idle = pin!(Delay::from(Duration::from_millis(self.source.idle_ms)));
             match select(reading.as_mut(), idle).await {
                 Either::Left((result, _)) => Some(result),
@@ -139,22 +190,18 @@ impl<'a> Cursor<'a> {
         };
         let Some(result) = result else { return Err(Broken::Retry) };
         let Ok((read, done)) = result else { return Err(Broken::Retry) };
-        part.set(&read, at);
-        self.pos += u64::from(read.length());
-        if let Some(received) = self.source.received {
-            received.set(received.get() + u64::from(read.length()));
-        }
         // The read moved the scratch memory into the returned view's buffer.
         self.scratch = Some(Uint8Array::new(&read.buffer()));
+        self.advance(read.length());
         if self.pos >= reader_end {
             drop(reader.cancel());
-            return Ok(());
+        } else if done {
+            // Ended early: what it sent counts, the rest is asked for again (a retry).
+            self.ended_early = true;
+        } else {
+            self.reader = Some((reader, reader_end));
         }
-        if done {
-            return Err(Broken::Retry);
-        }
-        self.reader = Some((reader, reader_end));
-        Ok(())
+        Ok((read.length() > 0).then_some(read))
     }
 
     /// Asks for the rest of the range, of the same version of the file.

@@ -38,17 +38,22 @@ pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: 
         let stored = target.put(bytes.into()).await;
         return target.settle(stored, sha256, length).await;
     }
-    let fixed = match u32::try_from(length) {
-        Ok(n) => FixedLengthStream::new(n),
-        Err(_) => FixedLengthStream::new_big_int(BigInt::from(length)),
-    }
-    .map_err(|e| Error::internal(describe(&e)))?;
+    let fixed = fixed_length(length)?;
     let (stored, fed) = join(target.put(fixed.readable().into()), feed(body, &fixed.writable(), &mut digest, origin)).await;
     let sha256 = match fed {
         Ok(piped) => digest.finish(piped).await?,
         Err(err) => return Err(origin.failure(err)),
     };
     target.settle(stored, sha256, length).await.map_err(|err| origin.failure(err))
+}
+
+/// A stream R2 can take as one put: it must carry exactly `length` bytes.
+pub(crate) fn fixed_length(length: u64) -> Result<FixedLengthStream, Error> {
+    match u32::try_from(length) {
+        Ok(n) => FixedLengthStream::new(n),
+        Err(_) => FixedLengthStream::new_big_int(BigInt::from(length)),
+    }
+    .map_err(|e| Error::internal(describe(&e)))
 }
 
 /// Writes the sniffed prefix, then pipes the rest of the body natively into `sink` and

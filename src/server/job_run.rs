@@ -156,6 +156,7 @@ impl Run<'_> {
                 let store = R2Store {
                     bucket: &self.services.bucket,
                     origin: self.origin,
+                    one_stream_mib_s: self.services.config.one_stream_mib_s,
                 };
                 let stored = store
                     .put_object(&key, body, &prepared.meta, limit, expected.as_deref())

@@ -24,6 +24,7 @@ mod parallel;
 mod r2;
 mod respond;
 mod sql;
+mod streamed;
 mod stub;
 mod upload;
 mod webhook;

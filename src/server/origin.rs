@@ -10,7 +10,7 @@ use url::Url;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
 
-use super::js::{read_chunk, wait};
+use super::js::{now_ms, read_chunk, wait};
 use crate::core::gate::Gate;
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::ranges::{parse_content_range, range_header, Validator, PROBE_BYTES};
@@ -66,6 +66,9 @@ pub(crate) struct OriginBody {
     pub length: Option<u64>,
     /// Set when this body is the first part of a file the origin serves in ranges.
     pub ranged: Option<Ranged>,
+    /// When it was asked for (ms since the epoch): how fast the origin sends, with the time
+    /// its body is read by.
+    pub asked_ms: i64,
 }
 
 impl OriginBody {
@@ -250,6 +253,7 @@ impl Origin for WorkerOrigin {
 
     async fn fetch(&self, url: &Url) -> Result<Fetched<OriginBody>, Error> {
         let probe = range_header(0, PROBE_BYTES);
+        let asked_ms = now_ms();
         let mut response = self.get(url, Some(&probe), None).await?;
         let mut head = Head::of(&response);
         let mut ranged = None;
@@ -281,6 +285,7 @@ impl Origin for WorkerOrigin {
                 length: head.length,
                 ranged,
                 response,
+                asked_ms,
             },
         })
     }

@@ -1,10 +1,11 @@
 //! Storing a file the origin serves in ranges: the parts of its [`Plan`] are fetched by up to
 //! [`LANES`](crate::core::ranges::LANES) connections at once, each range read into its own
 //! part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), stored as an
-//! R2 multipart part and hashed in file order; a one-part file is one put. A lane never waits
+//! R2 multipart part and hashed in file order; a one-part file is one put, and a file whose
+//! probe came faster than storage takes bytes one stream ([`put_streamed`]). A lane never waits
 //! for its turn to hash: a part that arrives early waits (at most [`UNHASHED`] of them) and
 //! whoever hashes the part before it hashes it too. Memory: each lane holds one part, plus
-//! the parts waiting: at most `lanes + 2` parts (56 MiB) at once. A background
+//! the parts waiting: at most `lanes + 1` parts (48 MiB) at once. A background
 //! job runs the same lanes with a [`Checkpoint`] that records each stored part, so another
 //! invocation can go on from there.
 
@@ -16,14 +17,15 @@ use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
 
-use super::cursor::{Cursor, Source};
+use super::cursor::{Cursor, Source, CHUNK_MIN};
 use super::digest::Sha256Sink;
 use super::ingest::abort_multipart;
-use super::js::{describe, wait};
+use super::js::{describe, now_ms, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
+use super::streamed::put_streamed;
 use crate::core::gate::Notify;
-use crate::core::ranges::Plan;
+use crate::core::ranges::{one_stream, Plan};
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
@@ -51,17 +53,29 @@ impl Checkpoint for Uninterrupted {
 }
 
 /// Parts stored but not hashed yet (they wait for a part before them).
-const UNHASHED: usize = 2;
+const UNHASHED: usize = 1;
 
-/// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file.
-pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody) -> Result<StoredObject, Error> {
+/// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file: a file of
+/// one part with one put; a larger one as one stream when the probe came faster than storage
+/// takes bytes (`one_stream`), else in parallel parts.
+pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, one_stream_mib_s: u64) -> Result<StoredObject, Error> {
     let Some(ranged) = body.ranged.clone() else { return Err(Error::internal("put_ranged without ranges")) };
     let plan = Plan::new(ranged.total);
     let source = Source::new(origin, &ranged, None);
-    let first = Cursor::from_probe(&source, body, plan.part(0).1)?;
     if plan.single() {
-        return put_whole(target, first, plan.total).await;
+        let whole = Cursor::from_probe(&source, body, plan.total)?;
+        return put_whole(target, whole, plan.total).await;
     }
+    // The probe's own bytes first: how long they took says how fast one connection is.
+    let asked_ms = body.asked_ms;
+    let probe_end = body.length.unwrap_or(0);
+    let head = Cursor::from_probe(&source, body, probe_end)?.read_all().await?;
+    let elapsed_ms = u64::try_from(now_ms() - asked_ms).unwrap_or(0);
+    if one_stream(probe_end, elapsed_ms, one_stream_mib_s) {
+        let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
+        return put_streamed(target, origin, head, rest, plan.total).await;
+    }
+    let first = Cursor::starting_with(&source, 0, vec![head], plan.part(0).1);
     let upload = target.create_multipart().await?;
     let lanes = Lanes::new(
         plan,

@@ -17,6 +17,8 @@ use crate::core::Error;
 pub(crate) struct R2Store<'a> {
     pub bucket: &'a Bucket,
     pub origin: &'a WorkerOrigin,
+    /// `Config::one_stream_mib_s`: when a ranged file goes up as one stream.
+    pub one_stream_mib_s: u64,
 }
 
 /// Where one upload's bytes go: the object, its put options, the digest its bytes must
@@ -119,7 +121,7 @@ impl ObjectStore for R2Store<'_> {
             gate: &self.origin.gate,
         };
         match (&body.ranged, body.length) {
-            (Some(_), _) => put_ranged(&target, self.origin, body).await,
+            (Some(_), _) => put_ranged(&target, self.origin, body, self.one_stream_mib_s).await,
             (None, Some(length)) => put_known(&target, self.origin, body, length).await,
             (None, None) => put_unknown(&target, self.origin, body, limit).await,
         }

@@ -1,5 +1,7 @@
-// The ingest engine's parallel path over HTTP: a file of 16 MiB or more from an origin with
-// ranges and a validator is fetched as equal ranges over up to 5 connections at once, each
+// The ingest engine's parallel path over HTTP: a file of more than one part (5 MiB) from an
+// origin with ranges and a validator, whose connections are slower than ONE_STREAM_MIB_S
+// (every origin here sends 32 MiB/s per connection; the default is 64), is fetched as equal
+// ranges over up to 5 connections at once, each
 // stored as an R2 multipart part (sizes by partSizes in support/ingest.mjs), every range
 // with If-Range; byte-exact with the right sha256 at part boundaries; resumed after resets
 // at 30 % and 70 % with the origin sending at most 1.1 x the file; refused with nothing

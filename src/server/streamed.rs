@@ -1,0 +1,112 @@
+//! Storing a file the origin serves in ranges as one streamed put, when one connection is
+//! already faster than storage (`core::ranges::one_stream`): the [`Cursor`] reads it chunk
+//! by chunk and resumes where it breaks; each chunk is hashed, then written to the stream R2
+//! reads. Chunks are read straight into a few buffers that take turns (a buffer is read into
+//! again once R2 has taken what it held): no copy, and memory stays at a few MiB.
+
+use std::collections::VecDeque;
+
+use futures_util::future::join;
+use js_sys::{Promise, Uint8Array};
+use web_sys::WritableStreamDefaultWriter;
+
+use super::cursor::{Cursor, SCRATCH};
+use super::digest::Sha256Sink;
+use super::ingest::fixed_length;
+use super::js::{describe, wait};
+use super::origin::WorkerOrigin;
+use super::r2::Target;
+use crate::core::seams::StoredObject;
+use crate::core::Error;
+
+/// Chunks written but not yet taken by R2.
+const WRITES_AHEAD: usize = 4;
+
+/// Why feeding the stream stopped.
+enum Stop {
+    /// The origin's side: the upload fails with this.
+    Origin(Error),
+    /// R2 stopped taking bytes: its put answers why.
+    Sink,
+}
+
+/// Stores `head` (the first bytes, already read) and then what `rest` reads, `total` bytes
+/// in all, as one put; all or nothing (an aborted stream leaves no object).
+pub(crate) async fn put_streamed(
+    target: &Target<'_>,
+    origin: &WorkerOrigin,
+    head: Uint8Array,
+    mut rest: Cursor<'_>,
+    total: u64,
+) -> Result<StoredObject, Error> {
+    let fixed = fixed_length(total)?;
+    let writer = fixed.writable().get_writer().map_err(|e| Error::internal(describe(&e)))?;
+    let mut digest = Sha256Sink::new();
+    let (stored, fed) = join(target.put(fixed.readable().into()), feed(&writer, head, &mut rest, &mut digest)).await;
+    drop(rest);
+    match (fed, stored) {
+        (Ok(()), stored) => {
+            let sha256 = digest.finish(false).await?;
+            target.settle(stored, sha256, total).await
+        }
+        (Err(Stop::Origin(err)), _) => Err(origin.failure(err)),
+        (Err(Stop::Sink), Err(err)) => Err(err),
+        (Err(Stop::Sink), Ok(())) => Err(Error::internal("r2 took a stream that failed")),
+    }
+}
+
+/// Hashes and writes `head`, then every chunk of `rest`, then closes the stream; on any
+/// failure aborts it, so the put stores nothing.
+async fn feed(writer: &WritableStreamDefaultWriter, head: Uint8Array, rest: &mut Cursor<'_>, digest: &mut Sha256Sink) -> Result<(), Stop> {
+    // Each write, and the chunk it holds until R2 has taken it.
+    let mut waiting: VecDeque<(Promise, Uint8Array)> = VecDeque::new();
+    let mut spare: Vec<Uint8Array> = Vec::new();
+    let mut next = Some(head);
+    let outcome = loop {
+        let chunk = match next.take() {
+            Some(chunk) => chunk,
+            None => match rest.next_into(spare.pop().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH))).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break Ok(()),
+                Err(err) => break Err(Stop::Origin(err)),
+            },
+        };
+        if let Err(err) = digest.write(&chunk).await {
+            break Err(Stop::Origin(err));
+        }
+        waiting.push_back((writer.write_with_chunk(&chunk), chunk));
+        if waiting.len() > WRITES_AHEAD {
+            let (oldest, chunk) = waiting.pop_front().expect("more than WRITES_AHEAD");
+            if wait(oldest).await.is_err() {
+                break Err(Stop::Sink);
+            }
+            // Taken: its buffer is free again (unless it was not a scratch buffer).
+            let buffer = Uint8Array::new(&chunk.buffer());
+            if buffer.length() == SCRATCH {
+                spare.push(buffer);
+            }
+        }
+    };
+    let outcome = match outcome {
+        Ok(()) => {
+            let mut result = Ok(());
+            for (write, _) in waiting.drain(..) {
+                if wait(write).await.is_err() {
+                    result = Err(Stop::Sink);
+                }
+            }
+            match result {
+                Ok(()) => wait(writer.close()).await.map(drop).map_err(|_| Stop::Sink),
+                err => err,
+            }
+        }
+        err => err,
+    };
+    if outcome.is_err() {
+        drop(writer.abort());
+        for (write, _) in waiting {
+            let _ = wait(write).await;
+        }
+    }
+    outcome
+}

@@ -1,13 +1,35 @@
 //! SHA-256 of the stored bytes, hashed natively (`crypto.DigestStream`) as they pass: bytes
-//! are written or piped into the sink, never copied into wasm.
+//! are written or piped into the sink, never copied into wasm. Bytes already whole in memory
+//! (a small body, a one-part file) take one `crypto.subtle.digest` call instead.
 
-use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{WritableStream, WritableStreamDefaultWriter};
 use worker::crypto::{DigestStream, DigestStreamAlgorithm};
 
 use super::js::{describe, wait};
 use crate::core::Error;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"], js_name = digest)]
+    fn subtle_digest(algorithm: &str, data: &Uint8Array) -> Result<Promise, JsValue>;
+}
+
+/// SHA-256 of `bytes`, lowercase hex: one native call (a stream's four calls cost a small
+/// upload more than the hashing).
+pub(crate) async fn sha256_of(bytes: &Uint8Array) -> Result<String, Error> {
+    if cfg!(feature = "no-digest") {
+        return Ok("0".repeat(64));
+    }
+    let digest = wait(subtle_digest("SHA-256", bytes).map_err(failed)?).await.map_err(failed)?;
+    Ok(hex(&Uint8Array::new(&digest).to_vec()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The running digest of one upload's bytes, in order.
 pub(crate) struct Sha256Sink {
@@ -56,6 +78,6 @@ impl Sha256Sink {
             }
         }
         let digest = stream.digest().await.map_err(|e| Error::internal(format!("digest: {e}")))?;
-        Ok(digest.to_vec().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex(&digest.to_vec()))
     }
 }

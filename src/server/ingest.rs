@@ -11,7 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{StreamPipeOptions, WritableStream};
 use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
 
-use super::digest::Sha256Sink;
+use super::digest::{sha256_of, Sha256Sink};
 use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
@@ -24,7 +24,6 @@ pub(crate) const PART_BYTES: u32 = 5 * 1024 * 1024;
 
 /// Stores a body of known `length`; all or nothing.
 pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {
-    let mut digest = Sha256Sink::new();
     let mut sniffed = Buffer::default();
     for chunk in &body.prefix {
         sniffed.push(chunk.clone());
@@ -32,12 +31,15 @@ pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: 
     if sniffed.len == length {
         // Sniffing read the whole body: one put of the bytes, no stream to set up (and
         // nothing left to cancel: the origin sent the declared length).
-        let bytes = sniffed.take(length as u32, None);
-        digest.write(&bytes).await?;
-        let sha256 = digest.finish(false).await?;
+        let bytes = match body.prefix.as_slice() {
+            [whole] => whole.clone(),
+            _ => sniffed.take(length as u32, None),
+        };
+        let sha256 = sha256_of(&bytes).await?;
         let stored = target.put(bytes.into()).await;
         return target.settle(stored, sha256, length).await;
     }
+    let mut digest = Sha256Sink::new();
     let fixed = fixed_length(length)?;
     let (stored, fed) = join(target.put(fixed.readable().into()), feed(body, &fixed.writable(), &mut digest, origin)).await;
     let sha256 = match fed {

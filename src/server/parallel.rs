@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
 
 use super::cursor::{Cursor, Source, CHUNK_MIN};
-use super::digest::Sha256Sink;
+use super::digest::{sha256_of, Sha256Sink};
 use super::ingest::abort_multipart;
 use super::js::{describe, now_ms, wait};
 use super::origin::{OriginBody, WorkerOrigin};
@@ -107,9 +107,7 @@ pub(crate) async fn put_whole(
     total: u64,
 ) -> Result<StoredObject, Error> {
     let bytes = cursor.read_all().await?;
-    let mut digest = Sha256Sink::new();
-    digest.write(&bytes).await?;
-    let sha256 = digest.finish(false).await?;
+    let sha256 = sha256_of(&bytes).await?;
     let stored = target.put(bytes.into()).await;
     target.settle(stored, sha256, total).await
 }

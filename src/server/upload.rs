@@ -66,6 +66,7 @@ pub(crate) async fn store_one(
     let store = R2Store { bucket: &services.bucket, origin: &origin, one_stream_mib_s: services.config.one_stream_mib_s };
     let authority = services.authority(&owner.id).gated(gate);
     let data = upload(request, &ctx, &origin, &store, &authority).await?;
+    origin.succeeded();
     // This isolate may have cached the name's previous file: serve the new one at once.
     forget_name(&owner.id, &data.upload_path, &data.file_name);
     Ok(data)

@@ -121,7 +121,7 @@ impl<'a> Cursor<'a> {
 
     /// The next bytes of the range (`None` at its end), read into `buffer` (a scratch
     /// buffer, [`SCRATCH`] bytes) or, for bytes read before, their own array: either way
-    /// the caller's to keep. A `buffer` not used this time is used next time.
+    /// the caller's to keep. The cursor keeps one unused buffer for its next read.
     pub async fn next_into(&mut self, buffer: Uint8Array) -> Result<Option<Uint8Array>, Error> {
         if self.scratch.is_none() && buffer.length() == SCRATCH {
             self.scratch = Some(buffer);

@@ -45,7 +45,7 @@ pub struct Config {
     pub async_max_file_bytes: u64,
     pub async_timeout_secs: u64,
     /// A ranged file whose first MiB comes at this many MiB/s or faster is stored as one
-    /// stream, not in parallel ranges (0: always in ranges); see `ranges::one_stream`.
+    /// stream, not in parallel ranges (0: always in ranges); see `ranges::one_stream_budget_ms`.
     pub one_stream_mib_s: u64,
 }
 

@@ -61,11 +61,11 @@ impl Plan {
     }
 }
 
-/// Whether a file whose first `bytes` came `elapsed_ms` after they were asked for is stored
-/// as one stream, their rate being at least `mib_s` MiB/s (see [`ONE_STREAM_MIB_S`]), rather
-/// than in parallel ranges; `mib_s` 0: never.
-pub fn one_stream(bytes: u64, elapsed_ms: u64, mib_s: u64) -> bool {
-    mib_s > 0 && elapsed_ms.saturating_mul(mib_s.saturating_mul(1024 * 1024)) <= bytes.saturating_mul(1000)
+/// How long the first `bytes` may take, from the request on, for the file to be stored as
+/// one stream (their rate at least `mib_s` MiB/s, see [`ONE_STREAM_MIB_S`]) rather than in
+/// parallel ranges, in whole milliseconds; `None` when `mib_s` is 0 (never one stream).
+pub fn one_stream_budget_ms(bytes: u64, mib_s: u64) -> Option<u64> {
+    (mib_s > 0).then(|| bytes.saturating_mul(1000) / mib_s.saturating_mul(1024 * 1024))
 }
 
 /// What identifies one version of the file, sent back as `If-Range` so a file that
@@ -176,8 +176,11 @@ mod tests {
 
     #[test]
     fn one_stream_only_from_a_connection_faster_than_storage() {
+        // Within the budget: one stream.
+        let one_stream = |bytes, ms, mib_s| one_stream_budget_ms(bytes, mib_s).is_some_and(|budget| ms <= budget);
         let fast = |bytes, ms| one_stream(bytes, ms, ONE_STREAM_MIB_S);
         // The probe's MiB: 15.6 ms is 64 MiB/s, the edge.
+        assert_eq!(one_stream_budget_ms(MIB, ONE_STREAM_MIB_S), Some(15));
         assert!(fast(MIB, 0));
         assert!(fast(MIB, 3));
         assert!(fast(MIB, 15));
@@ -187,9 +190,10 @@ mod tests {
         assert!(!fast(MIB, u64::MAX), "no overflow");
         assert!(fast(4 * MIB, 62) && !fast(4 * MIB, 63));
         // ONE_STREAM_MIB_S: 0 turns it off; 1 takes anything that came within a second.
-        assert!(!one_stream(MIB, 0, 0));
+        assert_eq!(one_stream_budget_ms(MIB, 0), None);
         assert!(one_stream(MIB, 1000, 1) && !one_stream(MIB, 1001, 1));
-        assert!(!one_stream(MIB, 1, 1_000_000) && one_stream(MIB, 0, u64::MAX));
+        assert_eq!(one_stream_budget_ms(MIB, 1_000_000), Some(0));
+        assert!(one_stream_budget_ms(u64::MAX, u64::MAX).is_some(), "no overflow");
     }
 
     #[test]

@@ -12,10 +12,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use futures_util::future::{join, try_join_all};
+use std::time::Duration;
+
+use futures_util::future::{join, select, try_join_all, Either, LocalBoxFuture};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
+use worker::Delay;
 
 use super::cursor::{Cursor, Source, CHUNK_MIN};
 use super::digest::{sha256_of, Sha256Sink};
@@ -25,7 +28,7 @@ use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
 use super::streamed::put_streamed;
 use crate::core::gate::Notify;
-use crate::core::ranges::{one_stream, Plan};
+use crate::core::ranges::{one_stream_budget_ms, Plan};
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
@@ -57,7 +60,7 @@ const UNHASHED: usize = 1;
 
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file: a file of
 /// one part with one put; a larger one as one stream when the probe came faster than storage
-/// takes bytes (`one_stream`), else in parallel parts.
+/// takes bytes (`one_stream_budget_ms`), else in parallel parts.
 pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, one_stream_mib_s: u64) -> Result<StoredObject, Error> {
     let Some(ranged) = body.ranged.clone() else { return Err(Error::internal("put_ranged without ranges")) };
     let plan = Plan::new(ranged.total);
@@ -66,23 +69,29 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
         let whole = Cursor::from_probe(&source, body, plan.total)?;
         return put_whole(target, whole, plan.total).await;
     }
-    // The probe's own bytes first: how long they took says how fast one connection is.
-    let asked_ms = body.asked_ms;
+    // The probe's own MiB decides: come within the time one fast connection would take (from
+    // the request on), it is one stream; otherwise the lanes start at that time, part 0's
+    // with the probe still being read.
     let probe_end = body.length.unwrap_or(0);
-    let head = Cursor::from_probe(&source, body, probe_end)?.read_all().await?;
-    let elapsed_ms = u64::try_from(now_ms() - asked_ms).unwrap_or(0);
-    if one_stream(probe_end, elapsed_ms, one_stream_mib_s) {
-        let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
-        return put_streamed(target, origin, head, rest, plan.total).await;
+    let deadline_ms = one_stream_budget_ms(probe_end, one_stream_mib_s).map(|budget| body.asked_ms + budget as i64);
+    let mut probe: LocalBoxFuture<'_, Result<Uint8Array, Error>> = {
+        let mut cursor = Cursor::from_probe(&source, body, probe_end)?;
+        Box::pin(async move { cursor.read_all().await })
+    };
+    if let Some(left) = deadline_ms.map(|at| at - now_ms()).filter(|&left| left >= 0) {
+        let timer = Delay::from(Duration::from_millis(left as u64));
+        if let Either::Left((head, _)) = select(probe.as_mut(), timer).await {
+            let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
+            return put_streamed(target, origin, head?, rest, plan.total).await;
+        }
     }
-    let first = Cursor::starting_with(&source, 0, vec![head], plan.part(0).1);
     let upload = target.create_multipart().await?;
     let lanes = Lanes::new(
         plan,
         target,
         &source,
         &upload,
-        Some(first),
+        Some(First::Reading(probe)),
         BTreeMap::new(),
         Uninterrupted,
     );
@@ -112,14 +121,21 @@ pub(crate) async fn put_whole(
     target.settle(stored, sha256, total).await
 }
 
+/// How part 0 begins: a cursor over it (the probe's body first), or the probe's MiB still
+/// being read, after which the rest of the part is asked for.
+pub(crate) enum First<'a> {
+    Cursor(Cursor<'a>),
+    Reading(LocalBoxFuture<'a, Result<Uint8Array, Error>>),
+}
+
 /// The state the lanes of one file share.
 pub(crate) struct Lanes<'a, C> {
     plan: Plan,
     target: &'a Target<'a>,
     source: &'a Source<'a>,
     upload: &'a R2MultipartUpload,
-    /// Part 0's reader, starting with the probe's body (taken by the lane that gets part 0).
-    first: RefCell<Option<Cursor<'a>>>,
+    /// Where part 0 starts (taken by the lane that gets part 0).
+    first: RefCell<Option<First<'a>>>,
     /// The next part no lane has taken yet.
     next: Cell<u64>,
     /// `None` when parts were stored by an earlier invocation (then the file is hashed from
@@ -145,7 +161,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         target: &'a Target<'a>,
         source: &'a Source<'a>,
         upload: &'a R2MultipartUpload,
-        first: Option<Cursor<'a>>,
+        first: Option<First<'a>>,
         stored: BTreeMap<u64, JsValue>,
         checkpoint: C,
     ) -> Self {
@@ -208,12 +224,15 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
                 continue;
             }
             let (start, end) = self.plan.part(index);
-            let mut cursor = match self.first.borrow_mut().take() {
-                Some(first) if index == 0 => first,
-                _ => Cursor::new(self.source, start, end),
+            let first = if index == 0 { self.first.borrow_mut().take() } else { None };
+            let part = match first {
+                Some(First::Cursor(mut cursor)) => cursor.read_all().await?,
+                Some(First::Reading(probe)) => {
+                    let head = probe.await?;
+                    Cursor::starting_with(self.source, 0, vec![head], end).read_all().await?
+                }
+                None => Cursor::new(self.source, start, end).read_all().await?,
             };
-            let part = cursor.read_all().await?;
-            drop(cursor);
             // Hashing is CPU in this isolate: it runs while R2 takes the part.
             let hashing = async {
                 if self.digest.borrow().is_some() {

@@ -1,5 +1,5 @@
 //! Storing a file the origin serves in ranges as one streamed put, when one connection is
-//! already faster than storage (`core::ranges::one_stream`): the [`Cursor`] reads it chunk
+//! already faster than storage (`core::ranges::one_stream_budget_ms`): the [`Cursor`] reads it chunk
 //! by chunk and resumes where it breaks; each chunk is hashed, then written to the stream R2
 //! reads. Chunks are read straight into a few buffers that take turns (a buffer is read into
 //! again once R2 has taken what it held): no copy, and memory stays at a few MiB.

@@ -49,6 +49,15 @@ for (const [label, size] of [
   });
 }
 
+test('a slow origin: the other lanes start when the one-stream budget (15 ms) runs out, not after the probe\'s whole MiB', async () => {
+  const path = '/par/slow-start.bin';
+  const body = filler(20 * MiB, 240); // four parts of 5 MiB
+  // at 2 MiB/s per connection the probe's MiB takes half a second
+  const { requests } = await parallel(path, body, ranged({ throttle: 2 * MiB }));
+  const second = requests[1];
+  assert.ok(second.sentBefore < MiB / 2, `the second range was asked when the origin had sent ${second.sentBefore} bytes: before the probe's MiB`);
+});
+
 test('parallel with Last-Modified as the only validator', async () => {
   const path = '/par/last-modified.bin';
   const date = 'Tue, 03 Nov 2026 10:00:00 GMT';

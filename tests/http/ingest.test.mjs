@@ -198,7 +198,7 @@ describe('origins that support ranges', () => {
     const path = '/liar/ignores.bin';
     const res = await upload(worker, { file_url: origin.file(path, body, { ignoreRange: true, etag: ETAG }), upload_path: 'liar' });
     await assertStored(res, body);
-    assert.deepEqual(origin.requests(path), [{ range: PROBE, ifRange: null, status: 200 }], 'one request: the probe, answered 200 whole');
+    assert.deepEqual(origin.requests(path).map(({ range, ifRange, status }) => ({ range, ifRange, status })), [{ range: PROBE, ifRange: null, status: 200 }], 'one request: the probe, answered 200 whole');
     assert.equal(origin.sent(path), body.length);
   });
 

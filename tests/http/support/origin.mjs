@@ -39,7 +39,8 @@ export async function startOrigin() {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null };
+    // sentBefore: body bytes of this path already sent when this request came
+    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null, sentBefore: sentBytes.get(path) ?? 0 };
     if (!headersSeen.has(path)) headersSeen.set(path, []);
     headersSeen.get(path).push({ ...req.headers });
     if (!seen.has(path)) seen.set(path, []);
@@ -189,8 +190,9 @@ export async function startOrigin() {
     host: `127.0.0.1:${server.address().port}`,
     url: (path) => `${base}${path}`,
     hits: (path) => hits.get(path) ?? 0,
-    /** Every request seen for `path`, in order: `{range, ifRange, status}` (the Range and
-     * If-Range headers, null when absent; the status answered, null if none was). */
+    /** Every request seen for `path`, in order: `{range, ifRange, status, sentBefore}` (the
+     * Range and If-Range headers, null when absent; the status answered, null if none was;
+     * the body bytes of `path` the origin had sent when the request came). */
     requests: (path) => (seen.get(path) ?? []).map((e) => ({ ...e })),
     /** The request headers of every request seen for `path`, in order (names lowercase). */
     headers: (path) => (headersSeen.get(path) ?? []).map((h) => ({ ...h })),

@@ -1,9 +1,10 @@
 // The ingest engine's parallel path over HTTP: a file of more than one part (5 MiB) from an
 // origin with ranges and a validator, whose connections are slower than ONE_STREAM_MIB_S
-// (every origin here sends 32 MiB/s per connection; the default is 64), is fetched as equal
-// ranges over up to 5 connections at once, each
-// stored as an R2 multipart part (sizes by partSizes in support/ingest.mjs), every range
-// with If-Range; byte-exact with the right sha256 at part boundaries; resumed after resets
+// (the origins here send 32 MiB/s per connection, one 2 MiB/s; the default is 64), is
+// fetched as equal ranges over up to 5 connections at once, each stored as an R2 multipart
+// part (sizes by partSizes in support/ingest.mjs), every range
+// with If-Range; the lanes start once the one-stream budget runs out, not after the probe's
+// whole MiB; byte-exact with the right sha256 at part boundaries; resumed after resets
 // at 30 % and 70 % with the origin sending at most 1.1 x the file; refused with nothing
 // stored when every attempt breaks, when the file changes mid-transfer, or when
 // expected_sha256 is wrong; and never more than 6 outbound calls waiting for headers at

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use std::time::Duration;
 
-use futures_util::future::{join, select, try_join_all, Either, LocalBoxFuture};
+use futures_util::future::{join, ready, select, try_join_all, Either, LocalBoxFuture};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
@@ -78,11 +78,17 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
         let mut cursor = Cursor::from_probe(&source, body, probe_end)?;
         Box::pin(async move { cursor.read_all().await })
     };
-    if let Some(left) = deadline_ms.map(|at| at - now_ms()).filter(|&left| left >= 0) {
-        let timer = Delay::from(Duration::from_millis(left as u64));
+    if let Some(deadline_ms) = deadline_ms.filter(|&at| at >= now_ms()) {
+        let timer = Delay::from(Duration::from_millis((deadline_ms - now_ms()).max(0) as u64));
         if let Either::Left((head, _)) = select(probe.as_mut(), timer).await {
-            let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
-            return put_streamed(target, origin, head?, rest, plan.total).await;
+            let head = head?;
+            // The clock decides, not which event was handled first: an isolate busy past the
+            // deadline finds the read done and the timer due at once.
+            if now_ms() <= deadline_ms {
+                let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
+                return put_streamed(target, origin, head, rest, plan.total).await;
+            }
+            probe = Box::pin(ready(Ok(head)));
         }
     }
     let upload = target.create_multipart().await?;

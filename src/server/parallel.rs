@@ -81,7 +81,7 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
     if let Some(deadline_ms) = deadline_ms.filter(|&at| at >= now_ms()) {
         let timer = Delay::from(Duration::from_millis((deadline_ms - now_ms()).max(0) as u64));
         if let Either::Left((head, _)) = select(probe.as_mut(), timer).await {
-            let head = head?;
+            let head = head.map_err(|err| origin.failure(err))?;
             // The clock decides, not which event was handled first: an isolate busy past the
             // deadline finds the read done and the timer due at once.
             if now_ms() <= deadline_ms {

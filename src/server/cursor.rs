@@ -60,6 +60,8 @@ pub(crate) struct Cursor<'a> {
     end: u64,
     /// Chunks read before (the probe's sniffed prefix): they come first.
     pending: VecDeque<Uint8Array>,
+    /// Whether `pending` is already counted in the source's `received`.
+    pending_counted: bool,
     /// The response being read, and where its body ends.
     reader: Option<(ByobReader, u64)>,
     scratch: Option<Uint8Array>,
@@ -85,11 +87,11 @@ impl<'a> Cursor<'a> {
         Cursor::starting_with(source, start, Vec::new(), end)
     }
 
-    /// Bytes `[start, end)`: `prefix` (bytes already read from `start` on) first, then
-    /// from new requests.
+    /// Bytes `[start, end)`: `prefix` (bytes already read from `start` on, and counted in
+    /// the source's `received` by whoever read them) first, then from new requests.
     pub fn starting_with(source: &'a Source<'a>, start: u64, prefix: Vec<Uint8Array>, end: u64) -> Self {
         let pending = prefix.into_iter().collect();
-        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 }
+        Cursor { source, pos: start, end, pending, pending_counted: true, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 }
     }
 
     /// Each read waits for at least `bytes` (see [`CHUNK_MIN`]).
@@ -106,7 +108,7 @@ impl<'a> Cursor<'a> {
             None => None,
         };
         let pending = body.prefix.into_iter().collect();
-        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 })
+        Ok(Cursor { source, pos: 0, end, pending, pending_counted: false, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 })
     }
 
     /// Reads the whole range into a new buffer.
@@ -140,7 +142,11 @@ impl<'a> Cursor<'a> {
     async fn step(&mut self) -> Result<Option<(Uint8Array, bool)>, Error> {
         while self.pos < self.end {
             if let Some(chunk) = self.pending.pop_front() {
-                self.advance(chunk.length());
+                if self.pending_counted {
+                    self.pos += u64::from(chunk.length());
+                } else {
+                    self.advance(chunk.length());
+                }
                 return Ok(Some((chunk, false)));
             }
             if self.ended_early {

@@ -19,7 +19,7 @@ use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
-use super::parallel::{put_whole, Checkpoint, First, Lanes};
+use super::parallel::{put_whole, read_probe, Checkpoint, Lanes, Probe};
 use super::r2::{put_options, R2Store, Target};
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
@@ -143,8 +143,8 @@ impl Run<'_> {
                 record.transfer = Some(transfer.clone());
                 save(self.storage, record).await?;
                 let source = Source::new(self.origin, &ranged, Some(self.received));
-                let first = Cursor::from_probe(&source, body, Plan::new(ranged.total).part(0).1)?;
-                self.lanes(record, &transfer, &target, &source, &upload, Some(First::Cursor(first)), BTreeMap::new()).await
+                let (_, probe) = read_probe(&source, body)?;
+                self.lanes(record, &transfer, &target, &source, &upload, Some(probe), BTreeMap::new()).await
             }
             Some(ranged) => {
                 let source = Source::new(self.origin, &ranged, Some(self.received));
@@ -211,7 +211,7 @@ impl Run<'_> {
         target: &Target<'_>,
         source: &Source<'_>,
         upload: &R2MultipartUpload,
-        first: Option<First<'_>>,
+        probe: Option<Probe<'_>>,
         stored: BTreeMap<u64, JsValue>,
     ) -> Result<Ran, Error> {
         let total = source.ranged.total;
@@ -226,7 +226,7 @@ impl Run<'_> {
             target,
             source,
             upload,
-            first,
+            probe,
             stored,
             checkpoint,
         );

@@ -72,12 +72,9 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
     // The probe's own MiB decides: come within the time one fast connection would take (from
     // the request on), it is one stream; otherwise the lanes start at that time, part 0's
     // with the probe still being read.
-    let probe_end = body.length.unwrap_or(0);
-    let deadline_ms = one_stream_budget_ms(probe_end, one_stream_mib_s).map(|budget| body.asked_ms + budget as i64);
-    let mut probe: LocalBoxFuture<'_, Result<Uint8Array, Error>> = {
-        let mut cursor = Cursor::from_probe(&source, body, probe_end)?;
-        Box::pin(async move { cursor.read_all().await })
-    };
+    let asked_ms = body.asked_ms;
+    let (probe_end, mut probe) = read_probe(&source, body)?;
+    let deadline_ms = one_stream_budget_ms(probe_end, one_stream_mib_s).map(|budget| asked_ms + budget as i64);
     if let Some(deadline_ms) = deadline_ms.filter(|&at| at >= now_ms()) {
         let timer = Delay::from(Duration::from_millis((deadline_ms - now_ms()).max(0) as u64));
         if let Either::Left((head, _)) = select(probe.as_mut(), timer).await {
@@ -97,7 +94,7 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
         target,
         &source,
         &upload,
-        Some(First::Reading(probe)),
+        Some(probe),
         BTreeMap::new(),
         Uninterrupted,
     );
@@ -127,11 +124,14 @@ pub(crate) async fn put_whole(
     target.settle(stored, sha256, total).await
 }
 
-/// How part 0 begins: a cursor over it (the probe's body first), or the probe's MiB still
-/// being read, after which the rest of the part is asked for.
-pub(crate) enum First<'a> {
-    Cursor(Cursor<'a>),
-    Reading(LocalBoxFuture<'a, Result<Uint8Array, Error>>),
+/// The probe's bytes, read when first awaited: part 0 starts with them.
+pub(crate) type Probe<'a> = LocalBoxFuture<'a, Result<Uint8Array, Error>>;
+
+/// The end of the probe's body (`body`, the probe's answer), and its bytes as a [`Probe`].
+pub(crate) fn read_probe<'a>(source: &'a Source<'a>, body: OriginBody) -> Result<(u64, Probe<'a>), Error> {
+    let probe_end = body.length.unwrap_or(0);
+    let mut cursor = Cursor::from_probe(source, body, probe_end)?;
+    Ok((probe_end, Box::pin(async move { cursor.read_all().await })))
 }
 
 /// The state the lanes of one file share.
@@ -140,8 +140,9 @@ pub(crate) struct Lanes<'a, C> {
     target: &'a Target<'a>,
     source: &'a Source<'a>,
     upload: &'a R2MultipartUpload,
-    /// Where part 0 starts (taken by the lane that gets part 0).
-    first: RefCell<Option<First<'a>>>,
+    /// The probe's bytes, part 0's start (taken by the lane that gets part 0; `None` when
+    /// an earlier invocation stored part 0).
+    probe: RefCell<Option<Probe<'a>>>,
     /// The next part no lane has taken yet.
     next: Cell<u64>,
     /// `None` when parts were stored by an earlier invocation (then the file is hashed from
@@ -167,7 +168,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         target: &'a Target<'a>,
         source: &'a Source<'a>,
         upload: &'a R2MultipartUpload,
-        first: Option<First<'a>>,
+        probe: Option<Probe<'a>>,
         stored: BTreeMap<u64, JsValue>,
         checkpoint: C,
     ) -> Self {
@@ -177,7 +178,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             target,
             source,
             upload,
-            first: RefCell::new(first),
+            probe: RefCell::new(probe),
             next: Cell::new(0),
             digest: RefCell::new(digest),
             unhashed: RefCell::new(BTreeMap::new()),
@@ -230,15 +231,13 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
                 continue;
             }
             let (start, end) = self.plan.part(index);
-            let first = if index == 0 { self.first.borrow_mut().take() } else { None };
-            let part = match first {
-                Some(First::Cursor(mut cursor)) => cursor.read_all().await?,
-                Some(First::Reading(probe)) => {
-                    let head = probe.await?;
-                    Cursor::starting_with(self.source, 0, vec![head], end).read_all().await?
-                }
-                None => Cursor::new(self.source, start, end).read_all().await?,
+            let probe = if index == 0 { self.probe.borrow_mut().take() } else { None };
+            let mut cursor = match probe {
+                Some(probe) => Cursor::starting_with(self.source, 0, vec![probe.await?], end),
+                None => Cursor::new(self.source, start, end),
             };
+            let part = cursor.read_all().await?;
+            drop(cursor);
             // Hashing is CPU in this isolate: it runs while R2 takes the part.
             let hashing = async {
                 if self.digest.borrow().is_some() {

@@ -24,8 +24,8 @@ const WRITES_AHEAD: usize = 4;
 
 /// Why feeding the stream stopped.
 enum Stop {
-    /// The origin's side: the upload fails with this.
-    Origin(Error),
+    /// Reading or hashing failed: the upload fails with this.
+    Failed(Error),
     /// R2 stopped taking bytes: its put answers why.
     Sink,
 }
@@ -49,7 +49,7 @@ pub(crate) async fn put_streamed(
             let sha256 = digest.finish(false).await?;
             target.settle(stored, sha256, total).await
         }
-        (Err(Stop::Origin(err)), _) => Err(origin.failure(err)),
+        (Err(Stop::Failed(err)), _) => Err(origin.failure(err)),
         (Err(Stop::Sink), Err(err)) => Err(err),
         (Err(Stop::Sink), Ok(())) => Err(Error::internal("r2 took a stream that failed")),
     }
@@ -68,11 +68,11 @@ async fn feed(writer: &WritableStreamDefaultWriter, head: Uint8Array, rest: &mut
             None => match rest.next_into(spare.pop().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH))).await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break Ok(()),
-                Err(err) => break Err(Stop::Origin(err)),
+                Err(err) => break Err(Stop::Failed(err)),
             },
         };
         if let Err(err) = digest.write(&chunk).await {
-            break Err(Stop::Origin(err));
+            break Err(Stop::Failed(err));
         }
         waiting.push_back((writer.write_with_chunk(&chunk), chunk));
         if waiting.len() > WRITES_AHEAD {

@@ -96,6 +96,14 @@ for (const [id, n] of samples) {
   for (let at = id; at !== undefined; at = parent.get(at)) seen.add(name(at));
   for (const fn of seen) inclusive.set(fn, (inclusive.get(fn) ?? 0) + n);
 }
+// Self samples by kind: the project's own wasm, the wasm-bindgen glue (`__wbg_*`, `__wbindgen_*`),
+// and the rest (the runtime's natives and JS, GC, idle).
+const kinds = new Map();
+for (const [fn, n] of self) {
+  const kind = fn.startsWith('wasm-function') || fn.startsWith('js-to-wasm') ? 'wasm' : fn.startsWith('__wb') || fn === 'wasm-to-js' ? 'glue' : fn;
+  kinds.set(kind, (kinds.get(kind) ?? 0) + n);
+}
+table('self, by kind', kinds, profile.samples.length);
 table('self', self, profile.samples.length);
 table('inclusive', inclusive, profile.samples.length);
 

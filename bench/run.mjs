@@ -14,7 +14,9 @@
 // case (and writes no report);
 // BENCH_WORKER=<path>/index.js measures another build of the project Worker (e.g. to compare
 // a change against a saved build), BENCH_WORKER_NODIGEST=<path>/index.js another no-digest
-// build (a path that does not exist skips that Worker).
+// build (a path that does not exist skips that Worker). BENCH_SMALL_AB=1 with BENCH_ONLY=small
+// runs the BENCH_WORKER_NODIGEST build in the small turns too, as build B against build A
+// (BENCH_WORKER), and prints B/A per workload: an A/B test of a change to the small path.
 import { Miniflare } from 'miniflare';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -72,7 +74,8 @@ origin.file('/cl/10kib', filler(10 * KiB, 5));
 
 // The project built without its SHA-256 digest (`no-digest`), beside the shipped build.
 const NODIGEST_SCRIPT = path.resolve(process.env.BENCH_WORKER_NODIGEST ?? path.join(ROOT, 'build-nodigest/index.js'));
-const runNodigest = runLarge && fs.existsSync(NODIGEST_SCRIPT);
+const smallAB = ONLY === 'small' && Boolean(process.env.BENCH_SMALL_AB);
+const runNodigest = (runLarge || smallAB) && fs.existsSync(NODIGEST_SCRIPT);
 if (runLarge && !runNodigest) console.log(`${NODIGEST_SCRIPT} not found: the digest's cost is not measured (make bench builds it)`);
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-bench-'));
@@ -140,6 +143,13 @@ const rssMiB = (pids = workerdPids()) => pids.reduce((sum, pid) => {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return sum + (m ? Number(m[1]) / 1024 : 0);
+  } catch { return sum; }
+}, 0);
+/** CPU time `pids` used so far, in ms (utime + stime of every thread, 10 ms ticks). */
+const cpuMs = (pids) => pids.reduce((sum, pid) => {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) * 10;
   } catch { return sum; }
 }, 0);
 async function withPeakRss(fn) {
@@ -295,16 +305,20 @@ if (results.rss_growth_mib_throttled_100mib_32 != null) results.rss_growth_mib_p
 // almost every upload replaces a file: the old file's object is deleted before the answer).
 const smallRows = [];
 const floorRows = [];
+const cpuRows = [];
 const workloads = [
   { label: 'new names', suffix: '', concurrency: [1, 16], key: (w, i, round) => `small-${round}-${w}-${i}.bin` },
   { label: 'overwrites', suffix: '_overwrite', concurrency: [16], key: (w, i) => `small-${w}-${i % 8}.bin` },
 ];
 for (const workload of runSmall ? workloads : []) {
   for (const concurrency of workload.concurrency) {
-    const rates = { project: [], reference: [], floor: [] };
+    const rates = { project: [], project_nodigest: [], reference: [], floor: [] };
+    const cpu = { project: 0, project_nodigest: 0, reference: 0, floor: 0 };
+    const pids = workerdPids();
     for (let round = 0; round < ROUNDS; round++) {
-      for (const target of ['project', 'reference', 'floor']) {
+      for (const target of ['project', ...(smallAB && runNodigest ? ['project_nodigest'] : []), 'reference', 'floor']) {
         let next = 0;
+        const cpuBefore = cpuMs(pids);
         const started = performance.now();
         await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
           while (next < SMALL_N) {
@@ -313,6 +327,7 @@ for (const workload of runSmall ? workloads : []) {
           }
         }));
         rates[target].push(SMALL_N / ((performance.now() - started) / 1000));
+        cpu[target] += cpuMs(pids) - cpuBefore;
       }
     }
     const rate = (target) => `${r2(median(rates[target]))} (${spread(rates[target]).map(r2).join('–')})`;
@@ -320,6 +335,15 @@ for (const workload of runSmall ? workloads : []) {
     const floor = paired(rates.floor, rates.reference);
     const ofFloor = paired(rates.project, rates.floor);
     const id = `${workload.suffix}_c${concurrency}`;
+    const perUpload = (target) => r3(cpu[target] / (ROUNDS * SMALL_N));
+    results[`cpu_ms_per_upload_project${id}`] = perUpload('project');
+    results[`cpu_ms_per_upload_reference${id}`] = perUpload('reference');
+    results[`cpu_ms_per_upload_floor${id}`] = perUpload('floor');
+    if (rates.project_nodigest.length) {
+      const ab = paired(rates.project_nodigest, rates.project);
+      console.log(`A/B ${workload.label} c${concurrency}: B/A ${r3(ab.median)} (${spreadText(ab)}); A/floor ${r3(ofFloor.median)}, B/floor ${r3(paired(rates.project_nodigest, rates.floor).median)}; `
+        + `workerd CPU ms per upload: A ${perUpload('project')}, B ${perUpload('project_nodigest')}, floor ${perUpload('floor')}, reference ${perUpload('reference')}`);
+    }
     results[`ratio_small${id}`] = r3(pair.median);
     results[`ratio_floor_small${id}`] = r3(floor.median);
     results[`ratio_project_floor_small${id}`] = r3(ofFloor.median);
@@ -328,6 +352,7 @@ for (const workload of runSmall ? workloads : []) {
     results[`uploads_per_s_floor${id}`] = r2(median(rates.floor));
     smallRows.push(`| ${workload.label} | ${concurrency} | ${rate('project')} | ${rate('reference')} | **${r3(pair.median)}** (${spreadText(pair)}) |`);
     floorRows.push(`| ${workload.label} | ${concurrency} | ${rate('floor')} | **${r3(floor.median)}** (${spreadText(floor)}) | ${r3(ofFloor.median)} (${spreadText(ofFloor)}) |`);
+    cpuRows.push(`| ${workload.label} | ${concurrency} | ${perUpload('project')} | ${perUpload('floor')} | ${perUpload('reference')} | ${r3(cpu.floor / cpu.project)} |`);
   }
 }
 
@@ -454,6 +479,15 @@ here; project/floor is what the project's own work costs on top.
 | workload | concurrency | floor | floor/reference | project/floor |
 |---|---|---|---|---|
 ${floorRows.join('\n')}
+
+CPU time of the workerd process (every thread: the Workers, local R2, KV and Durable Object
+storage) per upload, summed over all rounds of each Worker's turns (\`/proc\`, 10 ms ticks).
+It moves less from run to run than the rates, and at concurrency 16, where workerd's one
+thread is the bottleneck, it is what the rates follow.
+
+| workload | concurrency | project ms | floor ms | reference ms | floor/project |
+|---|---|---|---|---|---|
+${cpuRows.join('\n')}
 
 ## Size
 

@@ -34,6 +34,18 @@ pub enum IdState {
     Doomed,
 }
 
+/// What a commit or a reservation reads before it decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Before {
+    /// Whether the id has a row, or is marked for deletion (not yet confirmed gone).
+    pub id: IdState,
+    pub key: KeyState,
+    /// The row holding the name, expired or not.
+    pub holder: Option<FileRow>,
+    /// Every reservation (uploads in flight: few).
+    pub reservations: Vec<Reservation>,
+}
+
 /// The storage the rules run on. Reads and writes are synchronous; the caller makes one
 /// rule call one transaction.
 pub trait Tables {
@@ -55,8 +67,9 @@ pub trait Tables {
     fn reservations(&self) -> Result<Vec<Reservation>, Error>;
     fn insert_reservation(&mut self, reservation: &Reservation) -> Result<(), Error>;
     fn delete_reservation(&mut self, file_id: &str) -> Result<(), Error>;
-    /// Whether `file_id` has a row, or is marked for deletion (not yet confirmed gone).
-    fn id_state(&self, file_id: &str) -> Result<IdState, Error>;
+    /// What a commit or a reservation of `file_id` to a name decides on, read at once (in
+    /// SQLite one statement: a small upload's commit is one read and its writes).
+    fn before(&self, file_id: &str, upload_path: &str, file_name: &str) -> Result<Before, Error>;
     /// Marks `file_id`'s object for deletion (done after the transaction, retried by the
     /// alarm until it is confirmed).
     fn doom(&mut self, file_id: &str) -> Result<(), Error>;
@@ -81,6 +94,23 @@ fn check_fits(key: &KeyState, others: &[Reservation], bytes_after: u64, files_af
     Err(Error::QuotaExceeded(exhausted_message(needed, usage, limits)))
 }
 
+/// `key`, or 401 when it was revoked.
+fn unrevoked(key: KeyState) -> Result<KeyState, Error> {
+    if key.config.revoked {
+        return Err(Error::Unauthorized("invalid API key"));
+    }
+    Ok(key)
+}
+
+/// `key` when it may store: not revoked, not disabled.
+fn uploading(key: KeyState) -> Result<KeyState, Error> {
+    let key = unrevoked(key)?;
+    if key.config.disabled {
+        return Err(Error::Unauthorized("API key is disabled"));
+    }
+    Ok(key)
+}
+
 /// Reservations that still count at `now_ms`, other than `except`'s.
 fn live_reservations(all: Vec<Reservation>, now_ms: i64, except: &str) -> Vec<Reservation> {
     all.into_iter().filter(|r| r.file_id != except && now_ms - r.at_ms < RESERVATION_TTL_MS).collect()
@@ -93,20 +123,7 @@ impl<T: Tables> Authority<T> {
 
     /// The key's state, or 401 when it was revoked.
     fn key(&self) -> Result<KeyState, Error> {
-        let key = self.tables.key()?;
-        if key.config.revoked {
-            return Err(Error::Unauthorized("invalid API key"));
-        }
-        Ok(key)
-    }
-
-    /// The key's state when it may store: not revoked, not disabled.
-    fn uploading_key(&self) -> Result<KeyState, Error> {
-        let key = self.key()?;
-        if key.config.disabled {
-            return Err(Error::Unauthorized("API key is disabled"));
-        }
-        Ok(key)
+        unrevoked(self.tables.key()?)
     }
 
     fn standing(&self, key: &KeyState, now_ms: i64) -> Result<Standing, Error> {
@@ -144,11 +161,12 @@ impl<T: Tables> Authority<T> {
     /// its name holds now will be replaced, so it does not count, unless another upload in
     /// flight to the same name already claimed that.
     pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<(), Error> {
-        let key = self.uploading_key()?;
+        let before = self.tables.before(&reservation.file_id, &reservation.upload_path, &reservation.file_name)?;
+        let key = uploading(before.key)?;
         let limits = key.config.limits(self.defaults);
-        let others = live_reservations(self.tables.reservations()?, now_ms, &reservation.file_id);
+        let others = live_reservations(before.reservations, now_ms, &reservation.file_id);
         let claimed = others.iter().any(|r| r.upload_path == reservation.upload_path && r.file_name == reservation.file_name);
-        let replaced = self.tables.file_at(&reservation.upload_path, &reservation.file_name)?.filter(|_| !claimed);
+        let replaced = before.holder.filter(|_| !claimed);
         let (freed_bytes, freed_files) = replaced.map_or((0, 0), |old| (old.size, 1));
         let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
         let bytes_after = (key.bytes + reserved_bytes + reservation.bytes).saturating_sub(freed_bytes);
@@ -163,12 +181,13 @@ impl<T: Tables> Authority<T> {
     /// revoked or disabled meanwhile) when it does not fit: then its reservation goes and
     /// its object is doomed. Returns the retired `file_id`.
     pub fn commit(&mut self, row: FileRow, now_ms: i64) -> Result<Option<String>, Error> {
-        match self.tables.id_state(&row.file_id)? {
+        let before = self.tables.before(&row.file_id, &row.upload_path, &row.file_name)?;
+        match before.id {
             IdState::Free => {}
             IdState::Committed => return Ok(None), // a repeated call changes nothing
             IdState::Doomed => return Err(Error::internal(format!("commit of {} after its release", row.file_id))),
         }
-        match self.try_commit(&row, now_ms) {
+        match self.try_commit(&row, before, now_ms) {
             Err(err @ (Error::QuotaExceeded(_) | Error::Unauthorized(_))) => {
                 self.tables.delete_reservation(&row.file_id)?;
                 self.tables.doom(&row.file_id)?;
@@ -178,13 +197,12 @@ impl<T: Tables> Authority<T> {
         }
     }
 
-    fn try_commit(&mut self, row: &FileRow, now_ms: i64) -> Result<Option<String>, Error> {
-        let mut key = self.uploading_key()?;
+    fn try_commit(&mut self, row: &FileRow, before: Before, now_ms: i64) -> Result<Option<String>, Error> {
+        let mut key = uploading(before.key)?;
         let limits = key.config.limits(self.defaults);
-        let old = self.tables.file_at(&row.upload_path, &row.file_name)?;
-        let all = self.tables.reservations()?;
-        let reserved = all.iter().any(|r| r.file_id == row.file_id);
-        let others = live_reservations(all, now_ms, &row.file_id);
+        let old = before.holder;
+        let reserved = before.reservations.iter().any(|r| r.file_id == row.file_id);
+        let others = live_reservations(before.reservations, now_ms, &row.file_id);
         let (old_bytes, old_files) = old.as_ref().map_or((0, 0), |o| (o.size, 1));
         let bytes = key.bytes.saturating_sub(old_bytes) + row.size;
         let files = key.files.saturating_sub(old_files) + 1;

@@ -5,11 +5,11 @@
 //! once everywhere, and a revoked key stays revoked whatever KV still says.
 
 use serde::Serialize;
-use worker::{KvStore, Request, Response};
+use worker::{KvStore, Response};
 
 use super::auth::forget;
 use super::bindings::Services;
-use super::http::{json_body, query};
+use super::http::{json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
@@ -24,8 +24,8 @@ fn kv(op: &'static str) -> impl Fn(worker::kv::KvError) -> Error {
     move |e| Error::internal(format!("kv {op}: {e}"))
 }
 
-fn authorize(req: &Request, services: &Services) -> Result<(), Error> {
-    let header = req.headers().get("Authorization").ok().flatten();
+fn authorize(req: &Incoming, services: &Services) -> Result<(), Error> {
+    let header = req.header("Authorization");
     check_admin(header.as_deref(), services.admin_token.as_deref())
 }
 
@@ -63,7 +63,7 @@ fn key_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
     KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, disabled: record.disabled, revoked }
 }
 
-pub(crate) async fn create(req: Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Response, Error> {
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let create = parse_create(&body)?;
@@ -92,7 +92,7 @@ struct KeyList {
     cursor: Option<String>,
 }
 
-pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
     let pairs = query(req)?;
     let (cursor, limit) = parse_key_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
@@ -112,7 +112,7 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
     respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
 }
 
-pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+pub(crate) async fn show(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
     let (_, record) = find(&services.keys, key_id).await?;
     // KV may still hold a key revoked moments ago: the authority decides.
@@ -123,7 +123,7 @@ pub(crate) async fn show(req: &Request, services: &Services, key_id: &str) -> Re
     respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, &services.config)))
 }
 
-pub(crate) async fn update(req: Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let update = parse_update(&body)?;
@@ -146,7 +146,7 @@ struct WebhookSecret<'a> {
 /// `POST /api/v1/admin/keys/{key_id}/webhook-secret`: issues the key's webhook secret, or
 /// rotates it.
 pub(crate) async fn rotate_webhook_secret(
-    req: &Request,
+    req: &Incoming,
     services: &Services,
     key_id: &str,
 ) -> Result<Response, Error> {
@@ -183,7 +183,7 @@ struct Revoked<'a> {
     revoked: bool,
 }
 
-pub(crate) async fn revoke(req: &Request, services: &Services, key_id: &str) -> Result<Response, Error> {
+pub(crate) async fn revoke(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
     let (hash, record) = find(&services.keys, key_id).await?;
     // The authority refuses the key at once, everywhere, for good; KV follows.

@@ -3,8 +3,9 @@
 
 use std::cell::RefCell;
 
-use worker::{KvStore, Request};
+use worker::KvStore;
 
+use super::http::Incoming;
 use super::js::now_ms;
 use crate::core::ttl_cache::KeyCache;
 use crate::core::keys::{bearer_token, check_record, key_hash, KeyRecord};
@@ -15,7 +16,7 @@ thread_local! {
 }
 
 /// The enabled key record the request's bearer token names, read from KV.
-pub(crate) async fn authenticate(req: &Request, keys: &KvStore) -> Result<KeyRecord, Error> {
+pub(crate) async fn authenticate(req: &Incoming, keys: &KvStore) -> Result<KeyRecord, Error> {
     let token = token(req)?;
     lookup(keys, &key_hash(&token)).await
 }
@@ -23,7 +24,7 @@ pub(crate) async fn authenticate(req: &Request, keys: &KvStore) -> Result<KeyRec
 /// [`authenticate`] for uploads: a record this isolate read from KV in the last
 /// `KEY_CACHE_TTL_MS` is used as is. Safe because no upload is recorded before the key's
 /// authority admitted it, and the authority refuses a revoked or disabled key at once.
-pub(crate) async fn authenticate_upload(req: &Request, keys: &KvStore) -> Result<KeyRecord, Error> {
+pub(crate) async fn authenticate_upload(req: &Incoming, keys: &KvStore) -> Result<KeyRecord, Error> {
     let hash = key_hash(&token(req)?);
     if let Some(record) = KEYS.with(|cache| cache.borrow().get(&hash, now_ms())) {
         return Ok(record);
@@ -38,8 +39,8 @@ pub(crate) fn forget(hash: &str) {
     KEYS.with(|cache| cache.borrow_mut().remove(hash));
 }
 
-fn token(req: &Request) -> Result<String, Error> {
-    let header = req.headers().get("Authorization").ok().flatten();
+fn token(req: &Incoming) -> Result<String, Error> {
+    let header = req.header("Authorization");
     bearer_token(header.as_deref()).map(str::to_owned)
 }
 

@@ -2,11 +2,11 @@
 //! single-upload path, answered in request order.
 
 use futures_util::{stream, StreamExt};
-use worker::{Request, Response};
+use worker::Response;
 
 use super::auth::authenticate_upload;
 use super::bindings::Services;
-use super::http::{base_url, json_body, request_policy};
+use super::http::{base_url, json_body, request_policy, Incoming};
 use super::jobs;
 use super::respond;
 use super::upload::store_one;
@@ -18,15 +18,15 @@ use crate::core::gate::Gate;
 use crate::core::jobs::wants_async;
 use crate::core::Error;
 
-pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate_upload(&req, &services.keys).await?;
     services.rate_limit(&owner).await?;
     let body = json_body(&req, MAX_BATCH_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config)?;
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
-    let prefer = req.headers().get("Prefer").ok().flatten();
-    let request_url = req.url().map_err(Error::internal)?;
+    let prefer = req.header("Prefer");
+    let request_url = req.url.clone();
     let request_url = &request_url;
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();

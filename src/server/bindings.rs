@@ -1,9 +1,11 @@
-//! Binding names, and the services built from `Env` once per request (the parsed config
-//! once per isolate).
+//! Binding names, and the services built from `Env` (its parsed config, its bindings) once
+//! per `env` object.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use js_sys::Object;
+use wasm_bindgen::JsValue;
 use worker::{Bucket, Env, KvStore, ObjectNamespace, RateLimiter};
 
 use super::authority_client::AuthorityClient;
@@ -27,24 +29,15 @@ pub(crate) const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 pub(crate) const LINK_SECRET: &str = "LINK_SECRET";
 
 thread_local! {
-    /// Vars change only with a new deployment, which starts new isolates: parse them once.
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
-/// The config from `env`'s vars, parsed on the isolate's first request; a config that does
-/// not parse is not kept, so every request reports it.
-fn config(env: &Env) -> Result<Rc<Config>, Error> {
-    if let Some(config) = CONFIG.with_borrow(Clone::clone) {
-        return Ok(config);
-    }
-    let config = Rc::new(Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?);
-    CONFIG.set(Some(Rc::clone(&config)));
-    Ok(config)
+    /// The services of the last `env` seen. The runtime passes the same `env` object (equal by
+    /// identity) to every request until the environment changes: a deployment that changes
+    /// only vars, secrets or bindings may keep this isolate, with a new `env`.
+    static SERVICES: RefCell<Option<(JsValue, Rc<Services>)>> = const { RefCell::new(None) };
 }
 
 /// What the handlers use; nothing below the entry point reads `Env`.
 pub(crate) struct Services {
-    pub config: Rc<Config>,
+    pub config: Config,
     pub bucket: Bucket,
     pub keys: KvStore,
     pub authorities: ObjectNamespace,
@@ -63,8 +56,22 @@ fn secret(env: &Env, name: &str) -> Option<String> {
 }
 
 impl Services {
-    pub fn from_env(env: &Env) -> Result<Self, Error> {
-        let config = config(env)?;
+    /// The services of `env`, built on the first request that brings it (and again for a new
+    /// `env`); a config that does not parse, or a missing binding, is not kept, so every
+    /// request reports it.
+    pub fn from_env(env: &Env) -> Result<Rc<Self>, Error> {
+        let env_value: &JsValue = env.as_ref();
+        let kept = SERVICES.with_borrow(|kept| kept.as_ref().filter(|(of, _)| Object::is(of, env_value)).map(|(_, s)| Rc::clone(s)));
+        if let Some(services) = kept {
+            return Ok(services);
+        }
+        let services = Rc::new(Services::build(env)?);
+        SERVICES.set(Some((env_value.clone(), Rc::clone(&services))));
+        Ok(services)
+    }
+
+    fn build(env: &Env) -> Result<Self, Error> {
+        let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
         let rate_limiters = TIERS.iter().filter_map(|&(limit, name)| Some((limit, env.rate_limiter(name).ok()?))).collect();
         Ok(Services {
             admin_token: secret(env, ADMIN_TOKEN),

@@ -4,8 +4,9 @@
 
 use std::cell::RefCell;
 
-use worker::{Headers, Request, Response};
+use worker::{Headers, Response};
 
+use super::http::Incoming;
 use super::bindings::Services;
 use super::js::now_ms;
 use super::r2::object_meta;
@@ -23,7 +24,7 @@ thread_local! {
 }
 
 /// `download_url`: the object of `file_id`, as an attachment.
-pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
+pub(crate) async fn download(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     if !is_file_id(file_id) {
         return Err(Error::FileNotFound);
     }
@@ -31,7 +32,7 @@ pub(crate) async fn download(req: &Request, services: &Services, file_id: &str) 
 }
 
 /// `file_url`: the file the name holds now, inline when safe.
-pub(crate) async fn inline(req: &Request, services: &Services, name: &FileName) -> Result<Response, Error> {
+pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName) -> Result<Response, Error> {
     let cache_key = name_key(&name.owner, &name.upload_path, &name.file_name);
     if let Some(file_id) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
         // A replaced or deleted file's object is gone before the change was answered: a
@@ -64,13 +65,13 @@ fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
 /// needs a valid signature; a file with `max_downloads` is checked (and a download counted)
 /// by the key's authority after its object is opened, so the download that uses up the
 /// count is still served whole.
-async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) -> Result<Option<Response>, Error> {
+async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -> Result<Option<Response>, Error> {
     let key = object_key(file_id);
     let bucket = &services.bucket;
-    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let header = |name: &str| req.header(name);
     let r2 = |e: worker::Error| Error::internal(format!("r2 read {key}: {e}"));
     let (range, if_none_match, if_range) = (header("Range"), header("If-None-Match"), header("If-Range"));
-    let head = req.method() == worker::Method::Head;
+    let head = req.is_head();
     let head_first = head || range.is_some() || if_none_match.is_some();
     let obj = if head_first { bucket.head(&key).await } else { bucket.get(&key).execute().await };
     let Some(obj) = obj.map_err(r2)? else { return Ok(None) };
@@ -80,7 +81,7 @@ async fn serve(req: &Request, services: &Services, file_id: &str, mode: Mode) ->
         return Ok(None);
     }
     if meta.private {
-        let url = req.url().map_err(|e| Error::internal(format!("request url: {e}")))?;
+        let url = req.url.clone();
         let secret = services.link_secret.as_ref().ok_or(Error::Forbidden("this file is private and private links are disabled"))?;
         secret.check(url.path(), url.query(), now)?;
     }

@@ -1,10 +1,10 @@
-//! Reading requests: a capped body, the query pairs, and the base of the links we answer.
+//! Reading requests: the request as it came (its URL parsed once), a capped body, the query
+//! pairs, and the base of the links we answer.
 
 use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::JsCast;
 use web_sys::ReadableStreamDefaultReader;
-use worker::Request;
 
 use super::js::{describe, read_chunk, wait};
 use crate::core::config::Config;
@@ -12,22 +12,45 @@ use crate::core::request::require_json;
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
+/// An incoming request: the runtime's own object (not the `worker` crate's wrapper, which
+/// reads the `cf` object of every request) and its URL, parsed once.
+pub(crate) struct Incoming {
+    pub raw: web_sys::Request,
+    pub url: Url,
+}
+
+impl Incoming {
+    pub fn new(raw: web_sys::Request) -> Result<Self, Error> {
+        let url = Url::parse(&raw.url()).map_err(|e| Error::internal(format!("request url: {e}")))?;
+        Ok(Incoming { raw, url })
+    }
+
+    /// The value of header `name`, if sent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.raw.headers().get(name).ok().flatten()
+    }
+
+    pub fn is_head(&self) -> bool {
+        self.raw.method() == "HEAD"
+    }
+}
+
 /// A JSON request body, refusing more than `limit` bytes without reading past them.
-pub(crate) async fn json_body(req: &Request, limit: u64) -> Result<Vec<u8>, Error> {
-    require_json(req.headers().get("Content-Type").ok().flatten().as_deref())?;
+pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
+    require_json(req.header("Content-Type").as_deref())?;
     let too_large = Error::BodyTooLarge { limit };
-    let declared = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    let declared = req.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
     }
     let unreadable = |e: String| Error::InvalidJson(format!("request body could not be read ({e})"));
     if declared.is_some() {
         // HTTP framing delivers exactly the declared length: one native read.
-        let read = req.inner().array_buffer().map_err(|e| unreadable(describe(&e)))?;
+        let read = req.raw.array_buffer().map_err(|e| unreadable(describe(&e)))?;
         let buffer = wait(read).await.map_err(|e| unreadable(describe(&e)))?;
         return Ok(Uint8Array::new(&buffer).to_vec());
     }
-    let Some(stream) = req.inner().body() else { return Ok(Vec::new()) };
+    let Some(stream) = req.raw.body() else { return Ok(Vec::new()) };
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
     while let Some(chunk) = read_chunk(&reader).await.map_err(|e| unreadable(describe(&e)))? {
@@ -40,25 +63,21 @@ pub(crate) async fn json_body(req: &Request, limit: u64) -> Result<Vec<u8>, Erro
     Ok(body)
 }
 
-fn request_url(req: &Request) -> Result<Url, Error> {
-    req.url().map_err(|e| Error::internal(format!("request url: {e}")))
-}
-
 /// The decoded query pairs of the request URL.
-pub(crate) fn query(req: &Request) -> Result<Vec<(String, String)>, Error> {
-    Ok(request_url(req)?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+pub(crate) fn query(req: &Incoming) -> Result<Vec<(String, String)>, Error> {
+    Ok(req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
 /// The URL policy of this request: the configured one plus the request's own host, so the
 /// Worker never fetches itself.
-pub(crate) fn request_policy(req: &Request, config: &Config) -> Result<UrlPolicy, Error> {
-    Ok(config.url_policy.clone().with_own_host(&request_url(req)?))
+pub(crate) fn request_policy(req: &Incoming, config: &Config) -> Result<UrlPolicy, Error> {
+    Ok(config.url_policy.clone().with_own_host(&req.url))
 }
 
 /// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.
-pub(crate) fn base_url(req: &Request, config: &Config) -> Result<Url, Error> {
+pub(crate) fn base_url(req: &Incoming, config: &Config) -> Result<Url, Error> {
     if let Some(base) = &config.public_base_url {
         return Ok(base.clone());
     }
-    Url::parse(&request_url(req)?.origin().ascii_serialization()).map_err(Error::internal)
+    Url::parse(&req.url.origin().ascii_serialization()).map_err(Error::internal)
 }

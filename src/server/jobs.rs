@@ -5,8 +5,9 @@
 
 use futures_util::{stream, StreamExt};
 use url::Url;
-use worker::{ObjectNamespace, Request, Response};
+use worker::{ObjectNamespace, Response};
 
+use super::http::Incoming;
 use super::auth::authenticate;
 use super::bindings::Services;
 use super::job_object::{JobOp, JobReply};
@@ -109,7 +110,7 @@ pub(crate) fn accepted(status: &JobStatus) -> Result<Response, Error> {
 }
 
 pub(crate) async fn status(
-    req: &Request,
+    req: &Incoming,
     services: &Services,
     job_id: &str,
 ) -> Result<Response, Error> {
@@ -119,7 +120,7 @@ pub(crate) async fn status(
 }
 
 pub(crate) async fn cancel(
-    req: &Request,
+    req: &Incoming,
     services: &Services,
     job_id: &str,
 ) -> Result<Response, Error> {
@@ -134,7 +135,7 @@ struct JobList {
 }
 
 /// The key's most recent jobs (at most 100, newest first), each as its object answers.
-pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let ids = services.authority(&owner.id).jobs(MAX_LISTED_JOBS).await?;
     let key_id = &owner.id;

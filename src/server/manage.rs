@@ -3,11 +3,11 @@
 //! one call to the key's authority.
 //! Another key's file is "not found", so ids cannot be probed.
 
-use worker::{Request, Response};
+use worker::Response;
 
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::http::{base_url, json_body, query};
+use super::http::{base_url, json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::clock::iso8601;
@@ -18,7 +18,7 @@ use crate::core::listing::{encode_cursor, file_data, links, parse_list_query, Fi
 use crate::core::quota::UsageReport;
 use crate::core::Error;
 
-pub(crate) async fn info(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
+pub(crate) async fn info(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     if !is_file_id(file_id) {
         return Err(Error::FileNotFound);
@@ -30,9 +30,9 @@ pub(crate) async fn info(req: &Request, services: &Services, file_id: &str) -> R
 
 /// A fresh signed pair for a private file, valid for the asked lifetime (at most the file's);
 /// a public file's plain links (they need no signature).
-pub(crate) async fn link(req: Request, services: &Services, file_id: &str) -> Result<Response, Error> {
+pub(crate) async fn link(req: Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(&req, &services.keys).await?;
-    let has_body = req.headers().get("Content-Type").ok().flatten().is_some();
+    let has_body = req.header("Content-Type").is_some();
     let body = if has_body { json_body(&req, MAX_LINK_BODY_BYTES).await? } else { Vec::new() };
     let expires_in = parse_link_request(&body)?;
     let row = services.authority(&owner.id).get(file_id).await?;
@@ -47,7 +47,7 @@ pub(crate) async fn link(req: Request, services: &Services, file_id: &str) -> Re
     respond::json(200, &Envelope::ok("Links minted", data))
 }
 
-pub(crate) async fn delete(req: &Request, services: &Services, file_id: &str) -> Result<Response, Error> {
+pub(crate) async fn delete(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     if !is_file_id(file_id) {
         return Err(Error::FileNotFound);
@@ -57,7 +57,7 @@ pub(crate) async fn delete(req: &Request, services: &Services, file_id: &str) ->
     respond::json(200, &Envelope::ok("File deleted", FileDeleted { file_id: file_id.to_owned(), deleted: true }))
 }
 
-pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let pairs = query(req)?;
     let page_query = parse_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
@@ -68,7 +68,7 @@ pub(crate) async fn list(req: &Request, services: &Services) -> Result<Response,
     respond::json(200, &Envelope::ok("Files listed", FileList { files, cursor }))
 }
 
-pub(crate) async fn usage(req: &Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn usage(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let standing = services.authority(&owner.id).usage().await?;
     respond::json(200, &Envelope::ok("Usage", UsageReport::new(owner.id, owner.name, standing.usage, standing.limits)))

@@ -29,11 +29,12 @@ mod stub;
 mod upload;
 mod webhook;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Response, Result};
 
 use crate::core::route::{route, Route};
 use crate::core::Error;
 use bindings::Services;
+use http::Incoming;
 
 #[event(start)]
 fn start() {
@@ -41,29 +42,30 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
     // The raw method: worker::Method maps every method it does not know (QUERY, PROPFIND) to GET.
-    let method = req.inner().method();
-    if method == "OPTIONS" {
-        let response =
-            cors::answer_preflight(&req.path()).unwrap_or_else(|err| respond::error(&err, false));
-        return Ok(cors::allow_cross_origin(response));
-    }
-    let result = match route(&method, &req.path()) {
-        Ok(route) => match Services::from_env(&env) {
-            Ok(services) => dispatch(route, req, &services).await,
-            Err(err) => Err(err),
-        },
-        Err(err) => Err(err),
+    let method = raw.method();
+    let response = match Incoming::new(raw) {
+        Ok(req) if method == "OPTIONS" => cors::answer_preflight(req.url.path()).unwrap_or_else(|err| respond::error(&err, false)),
+        Ok(req) => {
+            let result = match route(&method, req.url.path()) {
+                Ok(route) => match Services::from_env(&env) {
+                    Ok(services) => dispatch(route, req, &services).await,
+                    Err(err) => Err(err),
+                },
+                Err(err) => Err(err),
+            };
+            // Every error becomes a JSON envelope here; an `Err` out of this function would be a bare 500.
+            result.unwrap_or_else(|err| respond::error(&err, method == "HEAD"))
+        }
+        Err(err) => respond::error(&err, method == "HEAD"),
     };
-    // Every error becomes a JSON envelope here; an `Err` out of this function would be a bare 500.
-    let response = result.unwrap_or_else(|err| respond::error(&err, method == "HEAD"));
     Ok(cors::allow_cross_origin(response))
 }
 
 async fn dispatch(
     route: Route,
-    req: Request,
+    req: Incoming,
     services: &Services,
 ) -> std::result::Result<Response, Error> {
     match route {

@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{SqlStorage, SqlStorageValue, Storage};
 
 use super::js::describe;
-use crate::core::authority::{IdState, KeyState, Tables};
+use crate::core::authority::{Before, IdState, KeyState, Tables};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
@@ -39,6 +39,10 @@ const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, or
 const FILE_JSON: &str = "json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, \
     'size', size, 'mime_type', mime_type, 'original_name', original_name, 'upload_ms', upload_ms, \
     'expires_ms', expires_ms, 'sha256', sha256, 'options', options)";
+const KEY_JSON: &str = "json_object('max_bytes', max_bytes, 'max_files', max_files, 'disabled', disabled, 'revoked', revoked, \
+    'bytes', bytes, 'files', files)";
+const RESERVATION_JSON: &str =
+    "json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, 'bytes', bytes, 'at_ms', at_ms)";
 
 #[wasm_bindgen]
 extern "C" {
@@ -105,10 +109,25 @@ struct Due {
     due: Option<i64>,
 }
 
+impl From<KeyRow> for KeyState {
+    fn from(row: KeyRow) -> Self {
+        KeyState {
+            config: KeyConfig { max_bytes: row.max_bytes, max_files: row.max_files, disabled: row.disabled != 0, revoked: row.revoked != 0 },
+            bytes: row.bytes,
+            files: row.files,
+        }
+    }
+}
+
+/// [`Before`] as one row: each part a JSON value (`json(...)` keeps a subquery's object an
+/// object, not its text).
 #[derive(Deserialize)]
-struct IdRow {
+struct BeforeRow {
     committed: i64,
     doomed: i64,
+    key: Option<KeyRow>,
+    holder: Option<FileRow>,
+    reservations: Vec<Reservation>,
 }
 
 #[derive(Deserialize)]
@@ -180,18 +199,8 @@ impl SqlTables {
 
 impl Tables for SqlTables {
     fn key(&self) -> Result<KeyState, Error> {
-        let rows: Vec<KeyRow> = self.rows(
-            "key",
-            "SELECT json_object('max_bytes', max_bytes, 'max_files', max_files, 'disabled', disabled, 'revoked', revoked, \
-             'bytes', bytes, 'files', files) FROM key_state WHERE id = 1",
-            vec![],
-        )?;
-        let row = rows.into_iter().next().ok_or_else(|| Error::internal("key_state row missing"))?;
-        Ok(KeyState {
-            config: KeyConfig { max_bytes: row.max_bytes, max_files: row.max_files, disabled: row.disabled != 0, revoked: row.revoked != 0 },
-            bytes: row.bytes,
-            files: row.files,
-        })
+        let rows: Vec<KeyRow> = self.rows("key", &format!("SELECT {KEY_JSON} FROM key_state WHERE id = 1"), vec![])?;
+        rows.into_iter().next().map(KeyState::from).ok_or_else(|| Error::internal("key_state row missing"))
     }
 
     fn set_key(&mut self, key: &KeyState) -> Result<(), Error> {
@@ -276,12 +285,7 @@ impl Tables for SqlTables {
     }
 
     fn reservations(&self) -> Result<Vec<Reservation>, Error> {
-        self.rows(
-            "reservations",
-            "SELECT json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, 'bytes', bytes, \
-             'at_ms', at_ms) FROM reservations",
-            vec![],
-        )
+        self.rows("reservations", &format!("SELECT {RESERVATION_JSON} FROM reservations"), vec![])
     }
 
     fn insert_reservation(&mut self, r: &Reservation) -> Result<(), Error> {
@@ -296,15 +300,23 @@ impl Tables for SqlTables {
         self.run("unreserve", "DELETE FROM reservations WHERE file_id = ?", vec![text(file_id)])
     }
 
-    fn id_state(&self, file_id: &str) -> Result<IdState, Error> {
-        let query = "SELECT json_object('committed', EXISTS (SELECT 1 FROM files WHERE file_id = ?1), \
-                     'doomed', EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1))";
-        let rows: Vec<IdRow> = self.rows("id state", query, vec![text(file_id)])?;
-        Ok(match rows.first() {
-            Some(IdRow { committed: 1, .. }) => IdState::Committed,
-            Some(IdRow { doomed: 1, .. }) => IdState::Doomed,
+    fn before(&self, file_id: &str, upload_path: &str, file_name: &str) -> Result<Before, Error> {
+        let query = format!(
+            "SELECT json_object('committed', EXISTS (SELECT 1 FROM files WHERE file_id = ?1), \
+             'doomed', EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1), \
+             'key', json((SELECT {KEY_JSON} FROM key_state WHERE id = 1)), \
+             'holder', json((SELECT {FILE_JSON} FROM files WHERE upload_path = ?2 AND file_name = ?3)), \
+             'reservations', json((SELECT json_group_array({RESERVATION_JSON}) FROM reservations)))"
+        );
+        let rows: Vec<BeforeRow> = self.rows("before", &query, vec![text(file_id), text(upload_path), text(file_name)])?;
+        let row = rows.into_iter().next().ok_or_else(|| Error::internal("sql before: no row"))?;
+        let id = match (row.committed, row.doomed) {
+            (1, _) => IdState::Committed,
+            (_, 1) => IdState::Doomed,
             _ => IdState::Free,
-        })
+        };
+        let key = row.key.map(KeyState::from).ok_or_else(|| Error::internal("key_state row missing"))?;
+        Ok(Before { id, key, holder: row.holder, reservations: row.reservations })
     }
 
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {

@@ -2,12 +2,12 @@
 //! the one upload every entry point (single or batch) runs.
 
 use url::Url;
-use worker::{Request, Response};
+use worker::Response;
 
 use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::files::forget_name;
-use super::http::{base_url, json_body, request_policy};
+use super::http::{base_url, json_body, request_policy, Incoming};
 use super::jobs;
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
@@ -23,16 +23,16 @@ use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
-pub(crate) async fn handle(req: Request, services: &Services) -> Result<Response, Error> {
+pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate_upload(&req, &services.keys).await?;
     services.rate_limit(&owner).await?;
     let body = json_body(&req, MAX_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config)?;
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
-    let prefer = req.headers().get("Prefer").ok().flatten();
+    let prefer = req.header("Prefer");
     if wants_async(prefer.as_deref(), request.asynchronous) {
-        let request_url = req.url().map_err(Error::internal)?;
+        let request_url = req.url.clone();
         return jobs::accepted(&jobs::start(request, &owner, &base, &request_url, services).await?);
     }
     if request.callback_url.is_some() {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use urlstash::core::authority::{IdState, KeyState, Tables};
+use urlstash::core::authority::{Before, IdState, KeyState, Tables};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
 use urlstash::core::Error;
 
@@ -122,14 +122,15 @@ impl Tables for MemTables {
         Ok(())
     }
 
-    fn id_state(&self, file_id: &str) -> Result<IdState, Error> {
-        Ok(if self.files.contains_key(file_id) {
+    fn before(&self, file_id: &str, upload_path: &str, file_name: &str) -> Result<Before, Error> {
+        let id = if self.files.contains_key(file_id) {
             IdState::Committed
         } else if self.doomed.contains(file_id) {
             IdState::Doomed
         } else {
             IdState::Free
-        })
+        };
+        Ok(Before { id, key: self.key()?, holder: self.file_at(upload_path, file_name)?, reservations: self.reservations()? })
     }
 
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {

@@ -1,15 +1,10 @@
 //! Unguessable identifiers: `file_id`s and generated file names.
 
-use std::fmt::Write;
-
 /// Random bytes as lowercase hex.
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf).expect("the platform has a random source");
-    buf.iter().fold(String::with_capacity(bytes * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex::encode(buf)
 }
 
 /// `file_` and 128 random bits.

@@ -48,7 +48,7 @@ pub fn generate_key() -> String {
 pub fn generate_key_id() -> String {
     let mut bytes = [0u8; 12];
     getrandom::getrandom(&mut bytes).expect("the platform has a random source");
-    format!("k_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("k_{}", hex::encode(bytes))
 }
 
 /// Whether `id` is usable as a key id: 1 to 64 of `[A-Za-z0-9_-]` (it is a path segment).
@@ -69,7 +69,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
 
 /// The KV key a plaintext API key is stored under: lowercase hex SHA-256.
 pub fn key_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Whether a record from storage may be used: enabled, with an id safe as a path segment.

@@ -24,11 +24,7 @@ pub(crate) async fn sha256_of(bytes: &Uint8Array) -> Result<String, Error> {
         return Ok("0".repeat(64));
     }
     let digest = wait(subtle_digest("SHA-256", bytes).map_err(failed)?).await.map_err(failed)?;
-    Ok(hex(&Uint8Array::new(&digest).to_vec()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(hex::encode(Uint8Array::new(&digest).to_vec()))
 }
 
 /// The running digest of one upload's bytes, in order.
@@ -78,6 +74,6 @@ impl Sha256Sink {
             }
         }
         let digest = stream.digest().await.map_err(|e| Error::internal(format!("digest: {e}")))?;
-        Ok(hex(&digest.to_vec()))
+        Ok(hex::encode(digest.to_vec()))
     }
 }

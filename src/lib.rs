@@ -46,11 +46,12 @@
 //!     into JSON by `build.rs`).
 //! - `server/` (feature `server`): the Worker.
 //!   - `mod.rs`: the `fetch` entry point and dispatch. `bindings.rs`: binding names and the
-//!     services built from `Env` (the config parsed once per isolate; the link secret; the
-//!     rate limiter tiers). `respond.rs`: the
+//!     services built from `Env` once per `env` object (the parsed config; the link secret;
+//!     the rate limiter tiers). `respond.rs`: the
 //!     one place errors become responses. `cors.rs`: CORS headers and preflights.
 //!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
-//!     `http.rs`: request bodies, queries, link base, the request's URL policy.
+//!     `http.rs`: the incoming request (the runtime's own, its URL parsed once), request
+//!     bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, the
 //!     1 MiB probe, one deadline, sniffing). `ingest.rs`: streaming a body into R2
 //!     (`FixedLengthStream` or multipart). `parallel.rs`: a ranged file's parts over up to

@@ -94,7 +94,7 @@ struct KeyList {
 
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
-    let pairs = query(req)?;
+    let pairs = query(req);
     let (cursor, limit) = parse_key_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut list = services.keys.list().prefix(ID_PREFIX.to_owned()).limit(u64::from(limit));
     if let Some(c) = cursor {

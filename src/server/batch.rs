@@ -22,12 +22,11 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let owner = authenticate_upload(&req, &services.keys).await?;
     services.rate_limit(&owner).await?;
     let body = json_body(&req, MAX_BATCH_BODY_BYTES).await?;
-    let policy = request_policy(&req, &services.config)?;
+    let policy = request_policy(&req, &services.config);
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
     let prefer = req.header("Prefer");
-    let request_url = req.url.clone();
-    let request_url = &request_url;
+    let request_url = &req.url;
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
     let (owner, base, policy, gate) = (&owner, &base, &policy, &gate);

@@ -51,6 +51,13 @@ impl<'a> Source<'a> {
             received,
         }
     }
+
+    /// Counts `bytes` read in the source's `received`.
+    fn count(&self, bytes: u64) {
+        if let Some(received) = self.received {
+            received.set(received.get() + bytes);
+        }
+    }
 }
 
 /// The bytes `[pos, end)` still to read, and the response they are being read from.
@@ -58,10 +65,8 @@ pub(crate) struct Cursor<'a> {
     source: &'a Source<'a>,
     pos: u64,
     end: u64,
-    /// Chunks read before (the probe's sniffed prefix): they come first.
+    /// Chunks read before (already counted in the source's `received`): they come first.
     pending: VecDeque<Uint8Array>,
-    /// Whether `pending` is already counted in the source's `received`.
-    pending_counted: bool,
     /// The response being read, and where its body ends.
     reader: Option<(ByobReader, u64)>,
     scratch: Option<Uint8Array>,
@@ -91,7 +96,7 @@ impl<'a> Cursor<'a> {
     /// the source's `received` by whoever read them) first, then from new requests.
     pub fn starting_with(source: &'a Source<'a>, start: u64, prefix: Vec<Uint8Array>, end: u64) -> Self {
         let pending = prefix.into_iter().collect();
-        Cursor { source, pos: start, end, pending, pending_counted: true, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 }
+        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 }
     }
 
     /// Each read waits for at least `bytes` (see [`CHUNK_MIN`]).
@@ -107,8 +112,10 @@ impl<'a> Cursor<'a> {
             Some(stream) => Some((byob_reader(&stream)?, probe_end)),
             None => None,
         };
-        let pending = body.prefix.into_iter().collect();
-        Ok(Cursor { source, pos: 0, end, pending, pending_counted: false, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 })
+        // Sniffing read these and counted them nowhere: count them now.
+        let pending: VecDeque<Uint8Array> = body.prefix.into_iter().collect();
+        source.count(pending.iter().map(|chunk| u64::from(chunk.length())).sum());
+        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 })
     }
 
     /// Reads the whole range into a new buffer.
@@ -142,11 +149,7 @@ impl<'a> Cursor<'a> {
     async fn step(&mut self) -> Result<Option<(Uint8Array, bool)>, Error> {
         while self.pos < self.end {
             if let Some(chunk) = self.pending.pop_front() {
-                if self.pending_counted {
-                    self.pos += u64::from(chunk.length());
-                } else {
-                    self.advance(chunk.length());
-                }
+                self.pos += u64::from(chunk.length());
                 return Ok(Some((chunk, false)));
             }
             if self.ended_early {
@@ -170,9 +173,7 @@ impl<'a> Cursor<'a> {
 
     fn advance(&mut self, bytes: u32) {
         self.pos += u64::from(bytes);
-        if let Some(received) = self.source.received {
-            received.set(received.get() + u64::from(bytes));
-        }
+        self.source.count(u64::from(bytes));
     }
 
     /// Reads what the current response has next (up to the scratch buffer's size).

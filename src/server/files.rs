@@ -81,9 +81,8 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -
         return Ok(None);
     }
     if meta.private {
-        let url = req.url.clone();
         let secret = services.link_secret.as_ref().ok_or(Error::Forbidden("this file is private and private links are disabled"))?;
-        secret.check(url.path(), url.query(), now)?;
+        secret.check(req.url.path(), req.url.query(), now)?;
     }
 
     let etag = obj.http_etag();

@@ -64,14 +64,14 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
 }
 
 /// The decoded query pairs of the request URL.
-pub(crate) fn query(req: &Incoming) -> Result<Vec<(String, String)>, Error> {
-    Ok(req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+pub(crate) fn query(req: &Incoming) -> Vec<(String, String)> {
+    req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// The URL policy of this request: the configured one plus the request's own host, so the
 /// Worker never fetches itself.
-pub(crate) fn request_policy(req: &Incoming, config: &Config) -> Result<UrlPolicy, Error> {
-    Ok(config.url_policy.clone().with_own_host(&req.url))
+pub(crate) fn request_policy(req: &Incoming, config: &Config) -> UrlPolicy {
+    config.url_policy.clone().with_own_host(&req.url)
 }
 
 /// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.

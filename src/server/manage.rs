@@ -59,7 +59,7 @@ pub(crate) async fn delete(req: &Incoming, services: &Services, file_id: &str) -
 
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
-    let pairs = query(req)?;
+    let pairs = query(req);
     let page_query = parse_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let base = base_url(req, &services.config)?;
     let page = services.authority(&owner.id).list(page_query.clone()).await?;

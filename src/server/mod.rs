@@ -45,22 +45,20 @@ fn start() {
 async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
     // The raw method: worker::Method maps every method it does not know (QUERY, PROPFIND) to GET.
     let method = raw.method();
-    let response = match Incoming::new(raw) {
-        Ok(req) if method == "OPTIONS" => cors::answer_preflight(req.url.path()).unwrap_or_else(|err| respond::error(&err, false)),
-        Ok(req) => {
-            let result = match route(&method, req.url.path()) {
-                Ok(route) => match Services::from_env(&env) {
-                    Ok(services) => dispatch(route, req, &services).await,
-                    Err(err) => Err(err),
-                },
-                Err(err) => Err(err),
-            };
-            // Every error becomes a JSON envelope here; an `Err` out of this function would be a bare 500.
-            result.unwrap_or_else(|err| respond::error(&err, method == "HEAD"))
-        }
-        Err(err) => respond::error(&err, method == "HEAD"),
-    };
+    // Every error becomes a JSON envelope here; an `Err` out of this function would be a bare 500.
+    let response = answer(&method, raw, &env).await.unwrap_or_else(|err| respond::error(&err, method == "HEAD"));
     Ok(cors::allow_cross_origin(response))
+}
+
+/// The answer to `raw` (whose method is `method`): a preflight, or its route's handler.
+async fn answer(method: &str, raw: web_sys::Request, env: &Env) -> std::result::Result<Response, Error> {
+    let req = Incoming::new(raw)?;
+    if method == "OPTIONS" {
+        return cors::answer_preflight(req.url.path());
+    }
+    let route = route(method, req.url.path())?;
+    let services = Services::from_env(env)?;
+    dispatch(route, req, &services).await
 }
 
 async fn dispatch(

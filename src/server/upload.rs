@@ -27,13 +27,12 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let owner = authenticate_upload(&req, &services.keys).await?;
     services.rate_limit(&owner).await?;
     let body = json_body(&req, MAX_BODY_BYTES).await?;
-    let policy = request_policy(&req, &services.config)?;
+    let policy = request_policy(&req, &services.config);
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
     let prefer = req.header("Prefer");
     if wants_async(prefer.as_deref(), request.asynchronous) {
-        let request_url = req.url.clone();
-        return jobs::accepted(&jobs::start(request, &owner, &base, &request_url, services).await?);
+        return jobs::accepted(&jobs::start(request, &owner, &base, &req.url, services).await?);
     }
     if request.callback_url.is_some() {
         return Err(jobs::callback_without_job());

@@ -137,21 +137,21 @@ function workerdPids() {
   const ours = (pid) => { for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === process.pid) return true; return false; };
   return rows.filter(([pid, , comm]) => comm === 'workerd' && ours(Number(pid))).map(([pid]) => Number(pid));
 }
+/** The sum of `read(pid)` over `pids` (a process that has gone counts 0). */
+const sumOver = (pids, read) => pids.reduce((sum, pid) => {
+  try { return sum + read(pid); } catch { return sum; }
+}, 0);
 /** The RSS of `pids`. Listing them spawns `ps` synchronously, which stalls this process's
  * event loop (and so the origins it serves) for milliseconds: sampling loops list them once. */
-const rssMiB = (pids = workerdPids()) => pids.reduce((sum, pid) => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return sum + (m ? Number(m[1]) / 1024 : 0);
-  } catch { return sum; }
-}, 0);
+const rssMiB = (pids = workerdPids()) => sumOver(pids, (pid) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+});
 /** CPU time `pids` used so far, in ms (utime + stime of every thread, 10 ms ticks). */
-const cpuMs = (pids) => pids.reduce((sum, pid) => {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return sum + (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch { return sum; }
-}, 0);
+const cpuMs = (pids) => sumOver(pids, (pid) => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+});
 async function withPeakRss(fn) {
   const pids = workerdPids();
   let peak = rssMiB(pids);

@@ -5,6 +5,7 @@ use serde_json::value::RawValue;
 
 use super::envelope::{Envelope, FileData};
 use super::error::Error;
+use super::gate::SLOTS;
 use super::jobs::JobStatus;
 use super::json::{read_object, read_value, JsonObject};
 use super::request::{FileUrlCheck, Upload, UploadBody, UploadRequest};
@@ -12,9 +13,12 @@ use super::url_policy::{parse_file_url, UrlPolicy};
 
 /// Most items in one batch.
 pub const MAX_ITEMS: usize = 20;
-/// Uploads of one batch running at once (each holds an origin connection and R2 writes;
-/// Workers allow six simultaneous open connections per request).
-pub const CONCURRENCY: usize = 6;
+/// Uploads of one batch running at once. They share the request's [`SLOTS`] for calls
+/// waiting for headers, and an upload may hold one slot for long (a streamed put, which waits
+/// for R2's answer until its last byte) while it needs one more at a time (a range to resume
+/// from): with fewer uploads than slots, one slot is always free for such a call, so no set
+/// of uploads can wait on each other.
+pub const CONCURRENCY: usize = SLOTS - 1;
 /// Largest batch body, in bytes (20 items of up to ~3 KiB each).
 pub const MAX_BATCH_BODY_BYTES: u64 = 64 * 1024;
 

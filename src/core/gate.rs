@@ -58,19 +58,26 @@ impl Gate {
 
     /// A slot, held until the [`Slot`] is dropped: for a call started now and awaited later.
     pub async fn slot(&self) -> Slot {
-        let state = &self.0;
-        poll_fn(|cx| {
-            if state.busy.get() < state.limit {
-                state.busy.set(state.busy.get() + 1);
-                state.peak.set(state.peak.get().max(state.busy.get()));
-                Poll::Ready(())
-            } else {
-                state.parked.park(cx.waker());
+        poll_fn(|cx| match self.try_slot() {
+            Some(slot) => Poll::Ready(slot),
+            None => {
+                self.0.parked.park(cx.waker());
                 Poll::Pending
             }
         })
-        .await;
-        Slot(self.0.clone())
+        .await
+    }
+
+    /// A slot now, or `None` when all are taken (for a caller that does something else
+    /// rather than wait).
+    pub fn try_slot(&self) -> Option<Slot> {
+        let state = &self.0;
+        if state.busy.get() >= state.limit {
+            return None;
+        }
+        state.busy.set(state.busy.get() + 1);
+        state.peak.set(state.peak.get().max(state.busy.get()));
+        Some(Slot(state.clone()))
     }
 
     /// The most calls that ever ran at once.
@@ -159,6 +166,16 @@ mod tests {
         pool.run();
         assert_eq!(finished.get(), 20);
         assert_eq!((most.get(), gate.peak()), (3, 3));
+    }
+
+    #[test]
+    fn try_slot_takes_a_free_slot_or_none() {
+        let gate = Gate::new(1);
+        let held = gate.try_slot().expect("a free slot");
+        assert!(gate.try_slot().is_none(), "the only slot is held");
+        drop(held);
+        assert!(gate.try_slot().is_some(), "free again once dropped");
+        assert_eq!(gate.peak(), 1);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
-use super::parallel::{put_whole, read_probe, Checkpoint, Lanes, Probe};
+use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
 use super::r2::{put_options, R2Store, Target};
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
@@ -221,6 +221,8 @@ impl Run<'_> {
             refreshed: Cell::new(transfer.reserved_ms),
             stored_now: Cell::new(0),
         };
+        // One transfer in this isolate runs lanes at a time (their parts' memory).
+        let _turn = parallel_turn(true).await;
         let lanes = Lanes::new(
             Plan::new(total),
             target,

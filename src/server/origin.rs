@@ -262,7 +262,8 @@ impl WorkerOrigin {
 
 /// What a 206 answer to the probe means: the whole file (`None`: store it as it is), or
 /// its first part of a file to fetch in ranges. `Err(())`: unusable (a range that does not
-/// start at 0, or a file that cannot be continued safely for want of a validator).
+/// start at 0, more than the probe asked for (the ranged paths hold the probe in memory and
+/// plan parts around it), or a file that cannot be continued safely for want of a validator).
 fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
     let (first, last, total) = head.content_range.ok_or(())?;
     if first != 0 || head.length != Some(last + 1) {
@@ -270,6 +271,9 @@ fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
     }
     if last + 1 == total {
         return Ok(None);
+    }
+    if last + 1 > PROBE_BYTES {
+        return Err(());
     }
     let validator = Validator::from_headers(head.etag.as_deref(), head.last_modified.as_deref()).ok_or(())?;
     Ok(Some(Ranged { url: url.clone(), validator, total }))

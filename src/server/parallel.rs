@@ -5,9 +5,12 @@
 //! probe came faster than storage takes bytes one stream ([`put_streamed`]). A lane never waits
 //! for its turn to hash: a part that arrives early waits (at most [`UNHASHED`] of them) and
 //! whoever hashes the part before it hashes it too. Memory: each lane holds one part, plus
-//! the parts waiting: at most `lanes + 1` parts (48 MiB) at once. A background
-//! job runs the same lanes with a [`Checkpoint`] that records each stored part, so another
-//! invocation can go on from there.
+//! the parts waiting: at most `lanes + 1` parts (48 MiB) at once, and one transfer in an
+//! isolate runs lanes at a time ([`parallel_turn`]): an isolate has 128 MB for all of its
+//! requests (a batch's items included), so an upload that finds the lanes busy goes up as one
+//! streamed put instead (a few MiB). A background job runs the same lanes with a
+//! [`Checkpoint`] that records each stored part, so another invocation can go on from there;
+//! it waits for its turn.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -27,7 +30,7 @@ use super::js::{describe, now_ms, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
 use super::streamed::put_streamed;
-use crate::core::gate::Notify;
+use crate::core::gate::{Gate, Notify, Slot};
 use crate::core::ranges::{one_stream_budget_ms, Plan};
 use crate::core::seams::StoredObject;
 use crate::core::Error;
@@ -58,6 +61,22 @@ impl Checkpoint for Uninterrupted {
 /// Parts stored but not hashed yet (they wait for a part before them).
 const UNHASHED: usize = 1;
 
+thread_local! {
+    /// Transfers running lanes at once in this isolate: each holds up to `lanes + 1` parts.
+    static PARALLEL: Gate = Gate::new(1);
+}
+
+/// This isolate's turn to run lanes, held until dropped: now (`wait` false; `None` when
+/// another transfer has it), or once the transfer before has finished.
+pub(crate) async fn parallel_turn(wait: bool) -> Option<Slot> {
+    let gate = PARALLEL.with(Gate::clone);
+    if wait {
+        Some(gate.slot().await)
+    } else {
+        gate.try_slot()
+    }
+}
+
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file: a file of
 /// one part with one put; a larger one as one stream when the probe came faster than storage
 /// takes bytes (`one_stream_budget_ms`), else in parallel parts.
@@ -74,6 +93,11 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
     // with the probe still being read.
     let asked_ms = body.asked_ms;
     let (probe_end, mut probe) = read_probe(&source, body)?;
+    // The rest of the file after the probe's bytes (`head`), as one streamed put.
+    let stream = |head| {
+        let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
+        put_streamed(target, origin, head, rest, plan.total)
+    };
     let deadline_ms = one_stream_budget_ms(probe_end, one_stream_mib_s).map(|budget| asked_ms + budget as i64);
     if let Some(deadline_ms) = deadline_ms.filter(|&at| at >= now_ms()) {
         let timer = Delay::from(Duration::from_millis((deadline_ms - now_ms()).max(0) as u64));
@@ -82,12 +106,15 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
             // The clock decides, not which event was handled first: an isolate busy past the
             // deadline finds the read done and the timer due at once.
             if now_ms() <= deadline_ms {
-                let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
-                return put_streamed(target, origin, head, rest, plan.total).await;
+                return stream(head).await;
             }
             probe = Box::pin(ready(Ok(head)));
         }
     }
+    let Some(_turn) = parallel_turn(false).await else {
+        // Another transfer in this isolate runs lanes: one stream, in a few MiB.
+        return stream(probe.await.map_err(|err| origin.failure(err))?).await;
+    };
     let upload = target.create_multipart().await?;
     let lanes = Lanes::new(
         plan,

@@ -5,10 +5,11 @@
 // origin a few milliseconds away reaches: see ingest-parallel.test.mjs for the other side).
 // Byte-exact with the origin's sha256; resets at 30 % and 70 % resumed with the origin
 // sending at most 1.1 x; every attempt breaking, a file changed mid-transfer and a wrong
-// expected_sha256 each refused with nothing stored and nothing charged.
+// expected_sha256 each refused with nothing stored and nothing charged; a batch of six
+// such files, each broken once, all resumed (no item waits on another for a slot).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, upload } from './support/worker.mjs';
+import { useStack, upload, api, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import {
   KiB, MiB, ATTEMPTS, STACK, assertStored, assertRefused, assertRanged, storedObject, rangesAfterProbe,
@@ -104,4 +105,27 @@ test('expected_sha256 on the one-stream path: right stores; wrong is 422 naming 
   const res = await assertRefused(worker, { file_url: url, upload_path: 'stream', file_name: 'w.bin', expected_sha256: wrong }, 422, /sha256/i);
   assert.ok(res.json.msg.includes(wrong) && res.json.msg.includes(sha256(body)), `msg names both digests: ${res.json.msg}`);
   assert.equal(origin.requests('/stream/wrong.bin').length, 2, 'the probe and the rest: one stream');
+});
+
+test('a batch of six streamed files, each broken once mid-stream: every one resumed and stored, none waits on another', async () => {
+  // Each streamed put holds one of the request's six slots until its last byte, and a
+  // resume needs one more: the batch runs five at a time, so one slot is always free.
+  const bodies = Array.from({ length: 6 }, (_, i) => filler(8 * MiB + i, 310 + i));
+  const paths = bodies.map((_, i) => `/stream/batch-${i}.bin`);
+  const items = bodies.map((body, i) => ({
+    file_url: origin.file(paths[i], body, { ranges: true, etag: ETAG, throttle: THROTTLE, resetAt: [4 * MiB] }),
+    upload_path: 'stream-batch',
+    file_name: `b${i}.bin`,
+  }));
+  const { calls, result } = await worker.countCalls(() => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items } }));
+  assert.equal(result.status, 200, JSON.stringify(result.json));
+  assert.deepEqual([result.json.data.succeeded, result.json.data.failed], [6, 0], JSON.stringify(result.json));
+  for (const [i, r] of result.json.data.results.entries()) {
+    const data = await assertStored({ status: r.code, json: r }, bodies[i], `item ${i}`);
+    assert.deepEqual(storedObject(worker, data).parts, [], `item ${i}: one put`);
+    const ranges = rangesAfterProbe(assertRanged(origin, paths[i], ETAG), bodies[i].length);
+    assert.equal(ranges.length, 2, `item ${i}: the rest, then the rest again from where it broke: ${JSON.stringify(ranges)}`);
+  }
+  assert.deepEqual(calls.parts, [], 'no multipart upload');
+  assert.ok(calls.waiting.peak <= 6, `at most 6 calls waiting for headers at once: ${calls.waiting.peak}`);
 });

@@ -173,6 +173,11 @@ export async function startOrigin() {
       headers['content-range'] = `bytes 0-${length - 1}/${total}`;
       return send(206, 0, length, length);
     }
+    if (range && opts.rangeLies === 'long-206' && range.start === 0 && total > 1) {
+      // more than was asked: all of the file but its last byte
+      headers['content-range'] = `bytes 0-${total - 2}/${total}`;
+      return send(206, 0, total - 1, total - 1);
+    }
     if (range && opts.rangeLies === 'whole-206') {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
       return send(206, 0, total, total);
@@ -215,7 +220,8 @@ export async function startOrigin() {
      * - `ignoreRange`: advertises ranges (and sends the validators) but answers every
      *   request 200 with the whole body. `rangeLies: 'wrong-range'`: a range request is 206
      *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
-     *   the whole file.
+     *   the whole file; `'long-206'`: a range from 0 is 206 with all but the last byte,
+     *   however few were asked for.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */

@@ -1,6 +1,6 @@
-//! Serving a stored file: liveness, ranges, conditional requests and response headers.
+//! Serving a stored file: ranges, conditional requests and response headers.
 
-use super::clock::{is_expired, remaining_secs};
+use super::clock::remaining_secs;
 use super::error::Error;
 use super::mime::is_inline_safe;
 use super::names::content_disposition;
@@ -26,6 +26,10 @@ pub struct Served<'a> {
     pub mime_type: &'a str,
     pub original_name: &'a str,
     pub expires_ms: i64,
+    /// Private (signed links): no cache may keep a copy.
+    pub private: bool,
+    /// Has `max_downloads`: no cache may keep a copy, and each GET serves it whole.
+    pub counted: bool,
 }
 
 /// An inclusive byte range `start..=end`.
@@ -33,15 +37,6 @@ pub struct Served<'a> {
 pub struct ByteRange {
     pub start: u64,
     pub end: u64,
-}
-
-/// Checks that a stored file is still what was asked for: not expired (`Err` tells the
-/// caller to delete it) and, for a `download_url`, still the same upload.
-pub fn check_live(expires_ms: i64, now_ms: i64) -> Result<(), Error> {
-    if is_expired(expires_ms, now_ms) {
-        return Err(Error::FileNotFound);
-    }
-    Ok(())
 }
 
 /// A single `Range: bytes=` range against a file of `size` bytes. `Ok(None)` serves the
@@ -78,19 +73,23 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>,
     Ok(Some(range))
 }
 
-/// Whether a `Range` may be honoured under `If-Range`: always without one; with an entity
-/// tag, only when it is strongly equal to `etag`; with a date (no `Last-Modified` is sent),
-/// never. Otherwise the whole file is served (200), so a resumed download never splices two
+/// Whether a `Range` may be honoured for `file`: never for a file with `max_downloads` (each
+/// GET serves it whole and counts: a range from byte 1 would read it uncounted, and a
+/// player's 2-byte probe would use a download up); under `If-Range`, only when its entity tag
+/// is strongly equal to the file's (with a date, never: no `Last-Modified` is sent).
+/// Otherwise the whole file is served (200), so a resumed download never splices two
 /// versions of a name.
-pub fn range_applies(if_range: Option<&str>, etag: &str) -> bool {
+pub fn range_applies(file: &Served<'_>, if_range: Option<&str>) -> bool {
     match if_range.map(str::trim) {
+        _ if file.counted => false,
         None => true,
-        Some(tag) => !tag.starts_with("W/") && tag == etag,
+        Some(tag) => !tag.starts_with("W/") && tag == file.etag,
     }
 }
 
 /// Whether a response counts as a download against `max_downloads`: a `GET` that serves the
-/// file from its first byte (a 200, or a 206 from byte 0). `HEAD`, 304 and later ranges do not.
+/// file from its first byte (a 200, or a 206 from byte 0). `HEAD`, 304 and later ranges do
+/// not (and a counted file is never served in ranges: [`range_applies`]).
 pub fn counts_as_download(head: bool, range: Option<ByteRange>) -> bool {
     !head && range.is_none_or(|r| r.start == 0)
 }
@@ -106,6 +105,9 @@ pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str,
     let inline = mode == Mode::Inline && is_inline_safe(file.mime_type);
     let disposition = if inline { "inline" } else { "attachment" };
     let cache = match mode {
+        // A private or counted file: a kept copy would outlive its signature's expiry, its
+        // deletion and its last download.
+        _ if file.private || file.counted => "private, no-store".to_owned(),
         Mode::Inline => "public, max-age=0, must-revalidate".to_owned(),
         Mode::Attachment => {
             let age = remaining_secs(file.expires_ms, now_ms).min(MAX_AGE_CAP_SECS);
@@ -117,7 +119,7 @@ pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str,
         ("Content-Disposition", content_disposition(disposition, file.original_name)),
         ("ETag", file.etag.to_owned()),
         ("Cache-Control", cache),
-        ("Accept-Ranges", "bytes".to_owned()),
+        ("Accept-Ranges", if file.counted { "none" } else { "bytes" }.to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
         ("Content-Security-Policy", "sandbox".to_owned()),
     ]
@@ -162,11 +164,15 @@ mod tests {
 
     #[test]
     fn if_range_and_counting() {
-        assert!(range_applies(None, "\"a\""));
-        assert!(range_applies(Some(" \"a\" "), "\"a\""));
-        assert!(!range_applies(Some("\"b\""), "\"a\""), "a stale validator gets the whole file");
-        assert!(!range_applies(Some("W/\"a\""), "\"a\""), "weak validators never match");
-        assert!(!range_applies(Some("Sun, 29 Nov 2026 10:00:00 GMT"), "\"a\""));
+        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", original_name: "a", expires_ms: 0, private: false, counted: false };
+        assert!(range_applies(&plain, None));
+        assert!(range_applies(&plain, Some(" \"a\" ")));
+        assert!(!range_applies(&plain, Some("\"b\"")), "a stale validator gets the whole file");
+        assert!(!range_applies(&plain, Some("W/\"a\"")), "weak validators never match");
+        assert!(!range_applies(&plain, Some("Sun, 29 Nov 2026 10:00:00 GMT")));
+        assert!(range_applies(&Served { private: true, ..plain.clone() }, None), "a private file has ranges");
+        let counted = Served { counted: true, ..plain };
+        assert!(!range_applies(&counted, None) && !range_applies(&counted, Some("\"a\"")), "a counted file is always whole");
         let r = |start, end| Some(ByteRange { start, end });
         assert!(counts_as_download(false, None));
         assert!(counts_as_download(false, r(0, 9)));
@@ -191,7 +197,7 @@ mod tests {
 
     #[test]
     fn headers_by_mode_and_type() {
-        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, original_name: "a b.png", expires_ms: 100_000 };
+        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, original_name: "a b.png", expires_ms: 100_000, private: false, counted: false };
         let get = |h: &[(&str, String)], name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
         let cases = [
             ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate"),
@@ -219,7 +225,13 @@ mod tests {
         }
         let h = headers(&file("image/png"), Mode::Attachment, 100_000 - 10 * 86_400_000);
         assert_eq!(get(&h, "Cache-Control"), "public, max-age=86400, immutable");
-        assert_eq!(check_live(100_000, 99_999), Ok(()));
-        assert_eq!(check_live(100_000, 100_000), Err(Error::FileNotFound));
+        for (private, counted, ranges) in [(true, false, "bytes"), (false, true, "none"), (true, true, "none")] {
+            for mode in [Mode::Inline, Mode::Attachment] {
+                let h = headers(&Served { private, counted, ..file("image/png") }, mode, 10_000);
+                assert_eq!(get(&h, "Cache-Control"), "private, no-store", "private {private}, counted {counted}, {mode:?}");
+                assert_eq!(get(&h, "Accept-Ranges"), ranges);
+            }
+        }
+        assert_eq!(get(&headers(&file("image/png"), Mode::Inline, 10_000), "Accept-Ranges"), "bytes");
     }
 }

@@ -87,13 +87,21 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -
 
     let etag = obj.http_etag();
     let size = obj.size();
-    let served = Served { size, etag: &etag, mime_type: &meta.mime_type, original_name: &meta.original_name, expires_ms: meta.expires_ms };
+    let served = Served {
+        size,
+        etag: &etag,
+        mime_type: &meta.mime_type,
+        original_name: &meta.original_name,
+        expires_ms: meta.expires_ms,
+        private: meta.private,
+        counted: meta.counted,
+    };
     let out = Headers::new();
     for (name, value) in headers(&served, mode, now) {
         let _ = out.set(name, &value);
     }
     let not_modified = not_modified(if_none_match.as_deref(), &etag);
-    let range = match range_applies(if_range.as_deref(), &etag) {
+    let range = match range_applies(&served, if_range.as_deref()) {
         true if !not_modified => parse_range(range.as_deref(), size)?,
         _ => None,
     };

@@ -1,7 +1,8 @@
 // Link controls over HTTP: `expires_in` (bounds, the key's own maximum, the file gone after
-// it), `max_downloads` (counted atomically in the key's authority; HEAD, 304 and later
-// ranges not counted; a one-time link served exactly once under a race), private files
-// (signed links; no signature, a wrong or tampered one, an expired one and a rotated secret
+// it), `max_downloads` (counted atomically in the key's authority; HEAD and 304 not
+// counted; every GET served whole, Range ignored; never kept by a cache; a one-time link
+// served exactly once under a race), private files (never kept by a cache; signed links;
+// no signature, a wrong or tampered one, an expired one and a rotated secret
 // all 403; fresh ones 200), and If-Range after an overwrite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,25 +99,28 @@ test('max_downloads: 1 under two concurrent first downloads is served exactly on
   }
 });
 
-test('HEAD, 304 and a later range do not count; a range from byte 0 and a GET do', async () => {
-  const f = await stored({ max_downloads: 2 }, 10_000);
+test('a counted file: HEAD and 304 do not count; every GET is served whole (Range ignored) and counts; no cache keeps it', async () => {
+  const f = await stored({ max_downloads: 3 }, 10_000);
   const url = f.data.download_url;
+  const downloads = async () => (await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key })).json.data.downloads;
   const head = await get(url, {}, 'HEAD');
   assert.equal(head.status, 200);
-  const etag = head.headers.get('etag');
-  assert.equal((await get(url, { 'If-None-Match': etag })).status, 304);
-  const later = await get(url, { Range: 'bytes=100-199' });
-  assert.equal(later.status, 206);
-  assert.deepEqual(later.body, f.body.subarray(100, 200));
-  const info = await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key });
-  assert.equal(info.json.data.downloads, 0, 'none of those counted');
-  const fromZero = await get(url, { Range: 'bytes=0-99' });
-  assert.equal(fromZero.status, 206);
-  assert.deepEqual(fromZero.body, f.body.subarray(0, 100));
-  const counted = await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key });
-  assert.equal(counted.json.data.downloads, 1);
+  assert.equal(head.headers.get('accept-ranges'), 'none');
+  assert.equal(head.headers.get('cache-control'), 'private, no-store');
+  assert.equal((await get(url, { 'If-None-Match': head.headers.get('etag') })).status, 304);
+  assert.equal(await downloads(), 0, 'neither HEAD nor 304 counted');
+  // a range from byte 1 would read the file uncounted; a player's 2-byte probe would use a download up
+  for (const [i, range] of ['bytes=1-', 'bytes=0-1'].entries()) {
+    const res = await get(url, { Range: range });
+    assert.equal(res.status, 200, range);
+    assert.equal(res.headers.get('content-range'), null, range);
+    assert.equal(res.headers.get('cache-control'), 'private, no-store', range);
+    assert.equal(sha256(res.body), f.digest, `${range}: the whole file`);
+    assert.equal(await downloads(), i + 1, `${range} counted`);
+  }
   const last = await get(f.data.file_url);
   assert.equal(last.status, 200, 'file_url counts too');
+  assert.equal(last.headers.get('cache-control'), 'private, no-store');
   assert.equal(sha256(last.body), f.digest);
   assert.equal((await get(url)).status, 404);
   assert.equal((await get(url, {}, 'HEAD')).status, 404, 'a used-up file is gone for HEAD too');
@@ -147,6 +151,8 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
     const ok = await get(url);
     assert.equal(ok.status, 200, url);
     assert.equal(sha256(ok.body), f.digest);
+    assert.equal(ok.headers.get('cache-control'), 'private, no-store', 'no cache keeps a copy past the signature');
+    assert.equal(ok.headers.get('accept-ranges'), 'bytes');
     const bare = new URL(url);
     const noQuery = `${bare.origin}${bare.pathname}`;
     const cases = {

@@ -6,7 +6,7 @@ mod common;
 use common::MemTables;
 use urlstash::core::authority::{Authority, RESERVATION_TTL_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation};
-use urlstash::core::quota::{KeyConfig, Limits, Usage};
+use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 use urlstash::core::Error;
 
 const T0: i64 = 1_000_000;
@@ -206,11 +206,18 @@ fn next_due_is_the_earliest_expiry_or_reservation_deadline() {
 fn configure_sets_the_limits_and_revoke_is_final() {
     let mut a = authority(1000, 3);
     a.commit(row("f1", "p", "a", 100), T0).unwrap();
-    let standing = a.configure(KeyConfig { max_bytes: Some(150), ..KeyConfig::default() }, T0).unwrap();
+    let standing = a.configure(&ConfigPatch { max_bytes: Some(Some(150)), ..ConfigPatch::default() }, T0).unwrap();
     assert_eq!((standing.limits, standing.usage), (Limits { max_bytes: 150, max_files: 3 }, u(100, 1, 0, 0)));
+    assert_eq!(standing.config, KeyConfig { max_bytes: Some(150), ..KeyConfig::default() });
     assert_eq!(a.reserve(reservation("r1", "p", "b", 51), T0).unwrap_err().status(), 429);
-    a.configure(KeyConfig { revoked: true, ..KeyConfig::default() }, T0).unwrap();
-    assert_eq!(a.configure(KeyConfig::default(), T0), Err(Error::KeyNotFound), "a stale PATCH cannot un-revoke");
+    // Only the settings a patch gives change: a change made from a stale copy (this one
+    // knows nothing of the quota above) does not undo it.
+    let disabled = a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0).unwrap();
+    assert_eq!(disabled.config, KeyConfig { max_bytes: Some(150), disabled: true, ..KeyConfig::default() });
+    let lifted = a.configure(&ConfigPatch { max_bytes: Some(None), disabled: Some(false), ..ConfigPatch::default() }, T0).unwrap();
+    assert_eq!((lifted.config, lifted.limits.max_bytes), (KeyConfig::default(), 1000), "null lifts an override");
+    a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0).unwrap();
+    assert_eq!(a.configure(&ConfigPatch::default(), T0), Err(Error::KeyNotFound), "a stale PATCH cannot un-revoke");
     let revoked = Err(Error::Unauthorized("invalid API key"));
     assert_eq!(a.usage(T0).map(drop), revoked);
     assert_eq!(a.get("f1", T0).map(drop), revoked);
@@ -227,7 +234,7 @@ fn a_disabled_key_keeps_its_files_but_stores_nothing() {
     let mut a = authority(1000, 3);
     a.commit(row("f1", "p", "a", 100), T0).unwrap();
     a.reserve(reservation("r1", "p", "b", 10), T0).unwrap();
-    a.configure(KeyConfig { disabled: true, ..KeyConfig::default() }, T0).unwrap();
+    a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0).unwrap();
     let disabled = Err(Error::Unauthorized("API key is disabled"));
     assert_eq!(a.reserve(reservation("r2", "p", "c", 1), T0), disabled);
     assert_eq!(a.commit(row("r1", "p", "b", 10), T0).map(drop), disabled);
@@ -249,7 +256,7 @@ fn a_repeated_commit_changes_nothing() {
     let before = a.tables.clone();
     let _ = a.commit(row("f1", "p", "a", 100), T0);
     assert_eq!(a.tables, before, "the name moved on to f2");
-    a.configure(KeyConfig { disabled: true, ..KeyConfig::default() }, T0).unwrap();
+    a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0).unwrap();
     let before = a.tables.clone();
     let _ = a.commit(row("f2", "p", "a", 200), T0);
     assert_eq!(a.tables, before, "the key was disabled");

@@ -9,6 +9,7 @@ use super::json::{present, read_object, JsonObject, STRING};
 use super::keys::{bearer_token, KeyRecord};
 use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
+use super::quota::ConfigPatch;
 use super::listing::parse_limit;
 use super::rate_limit::{self, RATE_RULE};
 
@@ -163,6 +164,11 @@ pub fn parse_update(body: &[u8]) -> Result<UpdateKey, Error> {
 }
 
 impl UpdateKey {
+    /// The settings the key's authority keeps, as far as this update changes them.
+    pub fn patch(&self) -> ConfigPatch {
+        ConfigPatch { max_bytes: self.max_bytes, max_files: self.max_files, disabled: self.disabled, revoked: false }
+    }
+
     pub fn apply(self, record: &mut KeyRecord) {
         if let Some(name) = self.name {
             record.name = name;

@@ -6,7 +6,7 @@ use super::authority_wire::{FileRow, Page, PageQuery, Reservation, SortKey, Stan
 use super::clock::is_expired;
 use super::error::Error;
 use super::links::LinkOptions;
-use super::quota::{exhausted_message, KeyConfig, Limits, Usage};
+use super::quota::{exhausted_message, ConfigPatch, KeyConfig, Limits, Usage};
 
 /// A reservation older than this is presumed abandoned (its Worker died mid-upload): it no
 /// longer counts, and the alarm deletes whatever it stored. Far above the longest upload.
@@ -134,7 +134,7 @@ impl<T: Tables> Authority<T> {
             reserved_bytes: reserved.iter().map(|r| r.bytes).sum(),
             reserved_files: reserved.len() as u64,
         };
-        Ok(Standing { usage, limits: key.config.limits(self.defaults) })
+        Ok(Standing { usage, limits: key.config.limits(self.defaults), config: key.config.clone() })
     }
 
     /// What the key holds and may hold.
@@ -143,16 +143,18 @@ impl<T: Tables> Authority<T> {
         self.standing(&key, now_ms)
     }
 
-    /// Sets the key's settings. A revoked key stays revoked: configuring it is 404.
-    pub fn configure(&mut self, config: KeyConfig, now_ms: i64) -> Result<Standing, Error> {
+    /// Changes the key's settings (only those `patch` gives). A revoked key stays revoked:
+    /// configuring it is 404.
+    pub fn configure(&mut self, patch: &ConfigPatch, now_ms: i64) -> Result<Standing, Error> {
         let mut key = self.tables.key()?;
         if key.config.revoked {
             return Err(Error::KeyNotFound);
         }
-        key.config = config;
+        patch.apply(&mut key.config);
         self.tables.set_key(&key)?;
         if key.config.revoked {
-            return Ok(Standing { usage: Usage::default(), limits: key.config.limits(self.defaults) });
+            let limits = key.config.limits(self.defaults);
+            return Ok(Standing { usage: Usage::default(), limits, config: key.config });
         }
         self.standing(&key, now_ms)
     }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
-use super::quota::{KeyConfig, Limits, Usage};
+use super::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 
 /// One live file as the authority records it. Its bytes are the R2 object
 /// [`object_key`](super::layout::object_key)`(file_id)`, written once.
@@ -106,7 +106,7 @@ pub enum Op {
     List { query: PageQuery },
     Usage,
     Configure {
-        config: KeyConfig,
+        patch: ConfigPatch,
     },
     /// The key started a background job (kept in the key's job index).
     JobStarted {
@@ -158,9 +158,11 @@ impl From<&Error> for Refusal {
     }
 }
 
-/// The usage and the limits in force, as `usage` and `configure` answer them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The usage, the limits in force and the key's settings, as `usage` and `configure` answer
+/// them (the admin API copies the settings to KV from here, not from its own read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Standing {
     pub usage: Usage,
     pub limits: Limits,
+    pub config: KeyConfig,
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
+use super::quota::KeyConfig;
 
 /// Prefix of generated keys, so they are recognisable in logs and secret scanners.
 pub const KEY_PREFIX: &str = "us_";
@@ -35,6 +36,15 @@ pub struct KeyRecord {
     /// Signs the key's webhooks (issued and rotated by the admin API; never listed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+}
+
+impl KeyRecord {
+    /// Takes the settings the key's authority keeps (quotas, disabled) from its answer.
+    pub fn adopt(&mut self, config: &KeyConfig) {
+        self.max_bytes = config.max_bytes;
+        self.max_files = config.max_files;
+        self.disabled = config.disabled;
+    }
 }
 
 /// A new API key: [`KEY_PREFIX`] and 32 random bytes, URL-safe base64 (46 characters).

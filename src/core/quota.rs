@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::json::present;
+
 /// How much a key may keep stored at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -63,6 +65,46 @@ pub struct KeyConfig {
     pub disabled: bool,
     #[serde(default)]
     pub revoked: bool,
+}
+
+/// A change to a key's settings: only the fields given change, so a change made from a stale
+/// copy of the key (an admin `PATCH` served from a KV read that missed another change) never
+/// undoes the other one. `revoked` only ever turns on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub max_bytes: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub max_files: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+impl ConfigPatch {
+    /// Every setting of `config` (a new key's).
+    pub fn whole(config: &KeyConfig) -> Self {
+        ConfigPatch {
+            max_bytes: Some(config.max_bytes),
+            max_files: Some(config.max_files),
+            disabled: Some(config.disabled),
+            revoked: config.revoked,
+        }
+    }
+
+    pub fn apply(&self, config: &mut KeyConfig) {
+        if let Some(max_bytes) = self.max_bytes {
+            config.max_bytes = max_bytes;
+        }
+        if let Some(max_files) = self.max_files {
+            config.max_files = max_files;
+        }
+        if let Some(disabled) = self.disabled {
+            config.disabled = disabled;
+        }
+        config.revoked |= self.revoked;
+    }
 }
 
 impl KeyConfig {

@@ -17,7 +17,7 @@ use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::ids::webhook_secret;
 use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
-use crate::core::quota::KeyConfig;
+use crate::core::quota::{ConfigPatch, KeyConfig};
 use crate::core::Error;
 
 fn kv(op: &'static str) -> impl Fn(worker::kv::KvError) -> Error {
@@ -59,8 +59,26 @@ pub(crate) async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRec
     Ok((hash, record))
 }
 
-fn key_config(record: &KeyRecord, revoked: bool) -> KeyConfig {
-    KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, disabled: record.disabled, revoked }
+/// Saves `record` to KV, unless its key was revoked meanwhile: then its entries go again (a
+/// revoke that ran between this request's authority call and this save deleted them first)
+/// and the key is 404.
+async fn save_unrevoked(services: &Services, hash: &str, record: &KeyRecord) -> Result<(), Error> {
+    save(&services.keys, hash, record).await?;
+    forget(hash);
+    match services.authority(&record.id).usage().await {
+        Err(Error::KeyNotFound | Error::Unauthorized(_)) => {
+            delete_entries(services, hash, &record.id).await?;
+            Err(Error::KeyNotFound)
+        }
+        other => other.map(drop),
+    }
+}
+
+/// Deletes both KV entries of a key.
+async fn delete_entries(services: &Services, hash: &str, key_id: &str) -> Result<(), Error> {
+    services.keys.delete(hash).await.map_err(kv("delete"))?;
+    forget(hash);
+    services.keys.delete(&id_entry(key_id)).await.map_err(kv("delete id"))
 }
 
 pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Response, Error> {
@@ -80,7 +98,8 @@ pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Respons
         webhook_secret: None,
     };
     // The authority first: a key never works before its quota is in place.
-    services.authority(&record.id).configure(key_config(&record, false)).await?;
+    let config = KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, ..KeyConfig::default() };
+    services.authority(&record.id).configure(ConfigPatch::whole(&config)).await?;
     save(&services.keys, &key_hash(&key), &record).await?;
     let info = KeyInfo::new(&record, &services.config);
     respond::json(200, &Envelope::ok("API key created; the key is shown only this once", CreatedKey { key, info }))
@@ -128,11 +147,13 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let update = parse_update(&body)?;
     let (hash, mut record) = find(&services.keys, key_id).await?;
+    // Only the settings given change in the authority, and KV gets the authority's (this KV
+    // read may be stale: it must not undo another change). Refused (404) when the key was
+    // revoked, even if this KV read was stale.
+    let standing = services.authority(key_id).configure(update.patch()).await?;
     update.apply(&mut record);
-    // Refused (404) when the key was revoked, even if this KV read was stale.
-    services.authority(key_id).configure(key_config(&record, false)).await?;
-    save(&services.keys, &hash, &record).await?;
-    forget(&hash);
+    record.adopt(&standing.config);
+    save_unrevoked(services, &hash, &record).await?;
     respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, &services.config)))
 }
 
@@ -152,19 +173,16 @@ pub(crate) async fn rotate_webhook_secret(
 ) -> Result<Response, Error> {
     authorize(req, services)?;
     let (hash, mut record) = find(&services.keys, key_id).await?;
-    // A key revoked moments ago (and still in KV) gets no new secret.
-    services
-        .authority(key_id)
-        .usage()
-        .await
-        .map_err(|err| match err {
-            Error::Unauthorized(_) => Error::KeyNotFound,
-            other => other,
-        })?;
+    // A key revoked moments ago (and still in KV) gets no new secret; KV gets the authority's
+    // settings, not this (maybe stale) read's.
+    let standing = services.authority(key_id).usage().await.map_err(|err| match err {
+        Error::Unauthorized(_) => Error::KeyNotFound,
+        other => other,
+    })?;
+    record.adopt(&standing.config);
     let secret = webhook_secret();
     record.webhook_secret = Some(secret.clone());
-    save(&services.keys, &hash, &record).await?;
-    forget(&hash);
+    save_unrevoked(services, &hash, &record).await?;
     respond::json(
         200,
         &Envelope::ok(
@@ -185,11 +203,15 @@ struct Revoked<'a> {
 
 pub(crate) async fn revoke(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (hash, record) = find(&services.keys, key_id).await?;
-    // The authority refuses the key at once, everywhere, for good; KV follows.
-    services.authority(key_id).configure(key_config(&record, true)).await?;
-    services.keys.delete(&hash).await.map_err(kv("delete"))?;
-    forget(&hash);
-    services.keys.delete(&id_entry(key_id)).await.map_err(kv("delete id"))?;
+    let (hash, _) = find(&services.keys, key_id).await?;
+    // The authority refuses the key at once, everywhere, for good; KV follows. Revoked
+    // already (a revoke whose KV deletes failed, or a PATCH that wrote KV back): the deletes
+    // run again.
+    let revoke = ConfigPatch { revoked: true, ..ConfigPatch::default() };
+    match services.authority(key_id).configure(revoke).await {
+        Ok(_) | Err(Error::KeyNotFound) => {}
+        Err(err) => return Err(err),
+    }
+    delete_entries(services, &hash, key_id).await?;
     respond::json(200, &Envelope::ok("API key revoked", Revoked { key_id, revoked: true }))
 }

@@ -139,7 +139,7 @@ impl KeyAuthority {
             }
             Op::List { query } => return reply(self.run(|a| a.list(&query, now))),
             Op::Usage => return reply(self.run(|a| a.usage(now))),
-            Op::Configure { config } => return reply(self.run(|a| a.configure(config, now))),
+            Op::Configure { patch } => return reply(self.run(|a| a.configure(&patch, now))),
             Op::JobStarted { job_id, at_ms } => {
                 return reply(job_index::add(&self.state.storage().sql(), &job_id, at_ms))
             }

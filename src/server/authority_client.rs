@@ -7,7 +7,7 @@ use worker::ObjectNamespace;
 use super::stub;
 use crate::core::gate::Gate;
 use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Refusal, Reservation, Standing};
-use crate::core::quota::KeyConfig;
+use crate::core::quota::ConfigPatch;
 use crate::core::seams::FileAuthority;
 use crate::core::Error;
 
@@ -41,8 +41,8 @@ impl AuthorityClient {
 
     /// Sets the key's quota overrides and status (in force for uploads at once). A revoked
     /// key is refused with [`Error::KeyNotFound`].
-    pub async fn configure(&self, config: KeyConfig) -> Result<Standing, Error> {
-        self.call(&Op::Configure { config }).await
+    pub async fn configure(&self, patch: ConfigPatch) -> Result<Standing, Error> {
+        self.call(&Op::Configure { patch }).await
     }
 
     pub async fn get(&self, file_id: &str) -> Result<FileRow, Error> {

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use urlstash::core::authority::{Authority, EXPIRY_BATCH};
 use urlstash::core::authority_wire::{FileRow, Op, Page, PageQuery, Reservation, Standing};
 use urlstash::core::layout::object_key;
-use urlstash::core::quota::{KeyConfig, Limits};
+use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits};
 use urlstash::core::seams::FileAuthority;
 use urlstash::core::Error;
 
@@ -144,8 +144,8 @@ impl MemAuthority {
         self.now_call(Op::Usage, |a, now| a.usage(now))
     }
 
-    pub fn configure(&self, config: KeyConfig) -> Result<Standing, Error> {
-        self.now_call(Op::Configure { config: config.clone() }, |a, now| a.configure(config, now))
+    pub fn configure(&self, patch: ConfigPatch) -> Result<Standing, Error> {
+        self.now_call(Op::Configure { patch: patch.clone() }, |a, now| a.configure(&patch, now))
     }
 
     /// The alarm: expiry batches, each drained, until one comes back short. Rows retired.

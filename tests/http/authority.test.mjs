@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startStack, upload, api, get, hashKey } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertDownloadCaching, assertFileUrlCaching } from './support/assert.mjs';
-import { pool, sleep, newKey, usage, listAll, kvRecord, kvPut, r2Objects } from './support/burst.mjs';
+import { pool, sleep, newKey, usage, listAll, kvRecord, kvPut, kvNames, r2Objects } from './support/burst.mjs';
 
 const ADMIN = 'authority-admin-token';
 const KiB = 1024;
@@ -349,6 +349,44 @@ describe('a key with 5,000 files', () => {
       assertError(res, 400, /invalid `cursor`/);
     }
     assertError(await api(worker, 'GET', '/api/v1/files?order=size', { token: key.key }), 400, /order/);
+  });
+});
+
+describe('the authority decides a key\'s settings', () => {
+  const admin = (method, p, body) => api(worker, method, p, { token: ADMIN, body });
+  /** Whether the Worker's local KV holds `name`. */
+  const kvHas = async (name) => (await kvNames(worker, name)).includes(name);
+
+  test('a PATCH served from a stale KV read changes only what it gives: the key stays disabled, its quota stays set', async () => {
+    const k = await newKey(worker, ADMIN, 'stale-patch');
+    const hash = hashKey(k.key);
+    const stale = { [hash]: await kvRecord(worker, hash), [`id:${k.key_id}`]: await kvRecord(worker, `id:${k.key_id}`) };
+    const set = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true, max_files: 5 });
+    assert.equal(set.status, 200, JSON.stringify(set.json));
+    // another location's KV still serves the key as it was before
+    for (const [name, record] of Object.entries(stale)) await kvPut(worker, name, record);
+    const renamed = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { name: 'renamed' });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.json));
+    assert.deepEqual([renamed.json.data.name, renamed.json.data.disabled, renamed.json.data.max_files], ['renamed', true, 5]);
+    const kept = JSON.parse((await kvRecord(worker, hash)).value);
+    assert.deepEqual([kept.name, kept.disabled, kept.max_files], ['renamed', true, 5], 'KV got the authority\'s settings');
+    const refused = await upload(worker, { file_url: origin.file('/stale-patch.png', TYPES.png.bytes), upload_path: 'sp' }, { key: k.key });
+    assertError(refused, 401, /disabled/);
+  });
+
+  test('a revoke runs its KV deletes again when KV holds the key once more', async () => {
+    const k = await newKey(worker, ADMIN, 'revoke-twice');
+    const names = [hashKey(k.key), `id:${k.key_id}`];
+    const stale = await Promise.all(names.map((name) => kvRecord(worker, name)));
+    assert.equal((await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`)).status, 200);
+    for (const name of names) assert.equal(await kvHas(name), false, `${name} deleted`);
+    // as after a revoke whose KV deletes failed, or a PATCH that saved the key back
+    for (const [i, name] of names.entries()) await kvPut(worker, name, stale[i]);
+    const again = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    assert.equal(again.status, 200, JSON.stringify(again.json));
+    assert.deepEqual(again.json.data, { key_id: k.key_id, revoked: true });
+    for (const name of names) assert.equal(await kvHas(name), false, `${name} deleted again`);
+    assertError(await admin('GET', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
   });
 });
 

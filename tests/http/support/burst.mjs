@@ -85,6 +85,11 @@ export async function kvRecord(worker, name) {
   return { value, metadata: listed?.metadata ?? null };
 }
 
+/** The names in the Worker's local KV that start with `prefix`. */
+export async function kvNames(worker, prefix) {
+  return JSON.parse(await wrangler(['kv', 'key', 'list', ...LOCAL_KV(worker), '--prefix', prefix])).map((k) => k.name);
+}
+
 /** Writes `name` (value and metadata, as `kvRecord` read them) into the Worker's local
  * API_KEYS namespace behind its back. */
 export async function kvPut(worker, name, { value, metadata }) {

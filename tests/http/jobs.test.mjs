@@ -72,6 +72,7 @@ async function startJob(body, { key = KEYS.a.key, headers = {} } = {}) {
   const job = res.json.data;
   assert.match(job.job_id, /^job_[0-9a-f]{32}$/);
   assert.equal(res.headers.get('location'), `/api/v1/jobs/${job.job_id}`);
+  assert.ok(res.headers.get('access-control-expose-headers').split(', ').includes('Location'), 'a page on another origin can read it');
   assert.equal(job.state, 'queued');
   return job;
 }

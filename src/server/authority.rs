@@ -143,8 +143,10 @@ impl KeyAuthority {
             Op::JobStarted { job_id, at_ms } => {
                 return reply(job_index::add(&self.state.storage().sql(), &job_id, at_ms))
             }
+            // A revoked key lists no jobs (the job index is the key's too).
             Op::Jobs { limit } => {
-                return reply(job_index::recent(&self.state.storage().sql(), limit))
+                let recent = self.run(|a| a.usage(now)).and_then(|_| job_index::recent(&self.state.storage().sql(), limit));
+                return reply(recent);
             }
         };
         let drained = !doomed || self.drain().await;

@@ -414,6 +414,7 @@ describe('revoke is final', () => {
     const again = await upload(worker, { file_url: origin.file('/final3.png', TYPES.png.bytes), upload_path: 'fin', file_name: 'c.png' }, { key: k.key });
     assertError(again, 401, /invalid API key/);
     assertError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
+    assertError(await api(worker, 'GET', '/api/v1/jobs', { token: k.key }), 401, /invalid API key/);
     const storedAfter = (await r2Objects(worker)).map((o) => o.key);
     assert.deepEqual(storedAfter.filter((name) => !storedBefore.includes(name)), [], 'nothing stored for the refused uploads');
   });

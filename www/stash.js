@@ -75,10 +75,13 @@ form.addEventListener('submit', async (event) => {
       return fieldError(byName[single], 'Only for one URL: several files cannot share it.');
     }
   }
+  const asJobs = $('as-job').checked;
+  if (asJobs && options.originHeaders) {
+    return fieldError(byName.originHeaders, 'Not for background jobs: a job would have to store these headers, and they are never stored.');
+  }
   // Finished cards make room; running jobs stay.
   for (const card of [...results.children]) if (!card.dataset.running) card.remove();
 
-  const asJobs = $('as-job').checked;
   setBusy(submit, form, true, asJobs ? 'Starting…' : 'Fetching…');
   status.textContent = lines.length === 1 ? 'Fetching the file and storing it…' : `Fetching ${lines.length} files…`;
   try {

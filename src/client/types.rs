@@ -28,7 +28,7 @@ export interface UploadOptions {
   expectedSha256?: string;
   /** The file's lifetime in seconds: at least 60, at most the key's maximum (default). */
   expiresIn?: number;
-  /** Downloads allowed (1 to 1,000,000): each GET from the first byte counts; the file is
+  /** Downloads allowed (1 to 1,000,000): each GET counts (the file is always served whole); the file is
    * deleted when they are used up. `1` is a one-time link. */
   maxDownloads?: number;
   /** Both links are signed (`?exp=...&sig=...`) and answer 403 without a valid signature. */
@@ -68,9 +68,12 @@ export interface UploadClient {
   listFiles(): Promise<FileList>;
 }
 
-/** Options of `startUpload(...)`: an upload's options, and where to POST the job's final
- * status (the key needs a webhook secret, issued by the admin API). */
-export interface StartUploadOptions extends UploadOptions {
+/** Options of `startUpload(...)`: an upload's options but `originHeaders` (a job would have
+ * to store them, so the service refuses them: 400), and where to POST the job's final
+ * status. */
+export interface StartUploadOptions extends Omit<UploadOptions, "originHeaders"> {
+  /** Where the job's final status is POSTed, signed (the key needs a webhook secret,
+   * issued by the admin API; without one, 400). */
   callbackUrl?: string;
 }
 

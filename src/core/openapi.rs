@@ -7,7 +7,11 @@ pub const JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::admin::UpdateKey;
+    use crate::core::json::JsonObject;
+    use crate::core::request::UploadBody;
     use crate::core::route::ROUTES;
+    use serde_aux::serde_introspection::serde_introspect;
     use crate::core::Error;
     use serde_json::Value;
 
@@ -60,6 +64,32 @@ mod tests {
         }
         let doc = doc();
         walk(&doc, &doc);
+    }
+
+    /// A request body's schema lists exactly the fields its parser accepts (serde's fields,
+    /// which are also its `JsonObject::FIELDS`) and refuses any other, as the parser does.
+    fn schema_matches_body<'de, T: JsonObject<'de>>(doc: &Value, schema: &str) {
+        let body = std::any::type_name::<T>();
+        let node = &doc["components"]["schemas"][schema];
+        assert_eq!(node["additionalProperties"], false, "{schema}: additionalProperties");
+        let mut documented: Vec<&str> = node["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut accepted: Vec<&str> = serde_introspect::<T>().to_vec();
+        let mut told: Vec<&str> = T::FIELDS.iter().map(|(name, _)| *name).collect();
+        documented.sort_unstable();
+        accepted.sort_unstable();
+        told.sort_unstable();
+        assert_eq!(told, accepted, "{body}: FIELDS vs its serde fields");
+        assert_eq!(documented, accepted, "openapi.yaml {schema}.properties vs {body}");
+    }
+
+    #[test]
+    fn request_schemas_name_exactly_the_fields_the_bodies_accept() {
+        let doc = doc();
+        schema_matches_body::<UploadBody>(&doc, "UrlUploadRequest");
+        schema_matches_body::<UpdateKey>(&doc, "UpdateKeyRequest");
+        // and the upload operation's body is that schema
+        let upload = &doc["paths"]["/api/v1/files/upload/url"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(upload["$ref"], "#/components/schemas/UrlUploadRequest");
     }
 
     #[test]

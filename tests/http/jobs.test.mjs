@@ -285,6 +285,25 @@ for (const [label, status, target] of [
   });
 }
 
+test('webhook: a 307 to an allowed URL is followed, with the same signed body, and delivered once', async () => {
+  const { key } = await hookedKey('redirected-allowed');
+  const [hop, landed] = ['/hook-hop', '/hook-landed'];
+  hooks.redirect(hop, 307, hooks.url(landed));
+  const url = origin.file('/jobs/redirected-allowed.bin', filler(2 * MiB, 312), ranged());
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'redirected-allowed.bin', callback_url: hooks.url(hop) }, { key, headers: { Prefer: 'respond-async' } });
+  const last = (await poll(job.job_id, { key })).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  for (let i = 0; i < 80 && hooks.deliveries(landed).length === 0; i++) await sleep(250);
+  const [first] = hooks.deliveries(hop);
+  const delivered = hooks.deliveries(landed);
+  assert.equal(delivered.length, 1, 'delivered at the redirect target');
+  assert.equal(delivered[0].body, first.body, 'the same body');
+  assert.equal(delivered[0].headers['x-urlstash-signature'], first.headers['x-urlstash-signature'], 'the same signature');
+  assert.deepEqual(JSON.parse(delivered[0].body), last);
+  await sleep(1500);
+  assert.deepEqual([hooks.deliveries(hop).length, hooks.deliveries(landed).length], [1, 1], 'no retry after the delivery');
+});
+
 test("another key's jobs are 404; the listing holds only the caller's own", async () => {
   const url = origin.file('/jobs/mine.bin', filler(2 * MiB, 305), ranged());
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'mine.bin', async: true });

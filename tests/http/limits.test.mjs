@@ -53,13 +53,16 @@ async function retiredByAlarm(files) {
   assert.deepEqual(left().map((d) => d.file_id), [], 'the alarm deleted their objects');
 }
 
-/** Runs `fn` with the key's alarm held, releasing it however `fn` ends. */
+/** Runs `fn` with the key's alarm held, releasing it however `fn` ends; then waits (bounded)
+ * until no expired object is left, so a test that failed midway leaves none to the next. */
 async function alarmHeld(fn) {
   await worker.holdAlarms();
   try {
     return await fn();
   } finally {
     await worker.releaseAlarms();
+    const expired = () => worker.r2().objects.filter((o) => Number(o.custom.expires_ms) <= Date.now());
+    for (let i = 0; i < 100 && expired().length; i++) await sleep(100);
   }
 }
 

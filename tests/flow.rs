@@ -238,23 +238,29 @@ fn overwriting_a_name_replaces_the_bytes_and_deletes_the_old_object() {
 fn a_failed_overwrite_never_touches_the_file_it_would_replace() {
     let body = World::body("https://o.test/x.png", "p", "same.png");
     let old = png_file(300);
-    let failures: Vec<(&str, Reply, Option<Fault>)> = vec![
-        ("small body dropped", Reply::file(&png_file(10_000), None).broken_after(5), None),
-        ("large body dropped", Reply::file(&png_file(70_000), None).broken_after(10), None),
-        ("small commit lost", Reply::file(&png_file(400), None), Some(Fault::Lost)),
-        ("large commit lost", Reply::file(&png_file(70_000), None), Some(Fault::Lost)),
-        ("streamed too large", Reply::file(&png_file(150_000), None).without_length(), None),
-        ("quota", Reply::file(&png_file(90_000), None), None),
+    // [label, the origin's reply, a fault on the commit, the key's quota (bytes), the error
+    // the upload must answer]. With 80 000 bytes of quota a streamed upload is refused at its
+    // reservation (of MAX_FILE_BYTES), before anything is read: "streamed too large" needs room.
+    const ROOMY: &str = "1000000";
+    let failures: Vec<(&str, Reply, Option<Fault>, &str, fn(&Error) -> bool)> = vec![
+        ("small body dropped", Reply::file(&png_file(10_000), None).broken_after(5), None, ROOMY, |e| *e == Error::OriginBroken),
+        ("large body dropped", Reply::file(&png_file(70_000), None).broken_after(10), None, ROOMY, |e| *e == Error::OriginBroken),
+        ("small commit lost", Reply::file(&png_file(400), None), Some(Fault::Lost), ROOMY, |e| matches!(e, Error::Internal(_))),
+        ("large commit lost", Reply::file(&png_file(70_000), None), Some(Fault::Lost), ROOMY, |e| matches!(e, Error::Internal(_))),
+        ("streamed too large", Reply::file(&png_file(150_000), None).without_length(), None, ROOMY, |e| *e == Error::FileTooLarge { limit: 100_000 }),
+        ("streamed, no room to reserve", Reply::file(&png_file(150_000), None).without_length(), None, "80000", |e| matches!(e, Error::QuotaExceeded(_))),
+        ("quota", Reply::file(&png_file(90_000), None), None, "80000", |e| matches!(e, Error::QuotaExceeded(_))),
     ];
-    for (what, reply, fault) in failures {
-        let vars = [("MAX_FILE_BYTES", "100000"), ("DEFAULT_MAX_BYTES", "80000")];
+    for (what, reply, fault, quota, expected) in failures {
+        let vars = [("MAX_FILE_BYTES", "100000"), ("DEFAULT_MAX_BYTES", quota)];
         let w = World::new(&vars).with("https://o.test/x.png", Reply::file(&old, None));
         let first = w.run(&body).unwrap();
         let w = w.with("https://o.test/x.png", reply);
         if let Some(fault) = fault {
             w.authority.set_faults(move |op| matches!(op, Op::Commit { .. }).then_some(fault));
         }
-        assert!(w.run(&body).is_err(), "{what}");
+        let err = w.run(&body).unwrap_err();
+        assert!(expected(&err), "{what}: {err:?}");
         let row = w.authority.resolve("p", "same.png").unwrap();
         assert_eq!(row.file_id, first.file_id, "{what}: the name holds the old file");
         assert_eq!(w.object(&first.file_id), Some(old.clone()), "{what}: its bytes intact");
@@ -294,6 +300,7 @@ fn refused_link_options_fetch_and_store_nothing() {
     assert!(err.public_message().contains("from 60 to 120"), "{err}");
     w.link_secret = None;
     assert_eq!(w.run(r#"{"file_url":"https://o.test/a.png","private":true}"#), Err(Error::LinksDisabled));
+    assert_eq!(*w.origin.requested.borrow(), Vec::<String>::new(), "the origin was never asked");
     assert!(w.store.keys().is_empty());
     w.assert_nothing_left("refused link options");
 }

@@ -28,7 +28,8 @@ describe('a malformed var', () => {
 
 describe('PUBLIC_BASE_URL', () => {
   const BASE = 'https://files.example.test';
-  const stack = useStack({ vars: { PUBLIC_BASE_URL: BASE } });
+  // counting: the Worker's outbound fetches are counted (support/counting.mjs)
+  const stack = useStack({ vars: { PUBLIC_BASE_URL: BASE }, counting: true });
 
   test('every link the API answers starts with it, and the Worker serves their paths', async () => {
     const { origin, worker } = stack;
@@ -58,7 +59,9 @@ describe('PUBLIC_BASE_URL', () => {
   test('its host is the service\'s own: never fetched', async () => {
     const { worker } = stack;
     const mark = worker.r2();
-    assertError(await upload(worker, { file_url: `${BASE}/f/${KEYS.a.record.id}/based/b.bin` }), 400, /file_url rejected: the service's own host/);
+    const { calls, result } = await worker.countCalls(() => upload(worker, { file_url: `${BASE}/f/${KEYS.a.record.id}/based/b.bin` }));
+    assertError(result, 400, /file_url rejected: the service's own host/);
+    assert.equal(calls.raw.worker?.fetch, undefined, `no outbound fetch: ${JSON.stringify(calls.raw)}`);
     assertNothingStored(worker, mark);
   });
 });

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import {
-  KiB, MiB, PROBE, EMPTY_SHA256, ATTEMPTS, STACK, partSizes, assertStored, assertRefused, assertRanged, storedObject, rangesAfterProbe,
+  KiB, MiB, PROBE, EMPTY_SHA256, ATTEMPTS, STACK, partSizes, assertStored, assertRefused, assertStoredOrRefused, assertRanged, storedObject,
+  rangesAfterProbe,
 } from './support/ingest.mjs';
 
 let origin;
@@ -202,15 +203,28 @@ describe('origins that support ranges', () => {
     assert.equal(origin.sent(path), body.length);
   });
 
-  test('an origin with a range that is not the one asked (206, wrong Content-Range): never stored spliced', async () => {
-    const body = filler(3 * MiB, 168);
-    const path = '/liar/wrong-range.bin';
-    const res = await upload(worker, { file_url: origin.file(path, body, { rangeLies: 'wrong-range', etag: ETAG }), upload_path: 'liar' });
-    // the probe (0-1 MiB) is answered truthfully; the rest claims 0-(n-1): refused, or
-    // fetched again another way; either way what is stored, if anything, is the file
-    if (res.status === 200) await assertStored(res, body);
-    else assert.equal(res.status, 502, JSON.stringify(res.json));
-  });
+  // [mode, what the origin does to a range request]
+  const LIES = [
+    ['wrong-range', 'a range that is not the one asked (206, Content-Range from byte 0)'],
+    ['whole-206', 'the whole file as a 206 to every range'],
+  ];
+  // [label, size, throttle]: one stream (3 MiB), and the parallel path (20 MiB from
+  // connections slower than ONE_STREAM_MIB_S)
+  const SIZES = [['3 MiB, one stream', 3 * MiB, undefined], ['20 MiB, parallel ranges', 20 * MiB, THROTTLE]];
+  for (const [i, [mode, lie]] of LIES.entries()) {
+    for (const [j, [label, size, throttle]] of SIZES.entries()) {
+      test(`an origin that answers ${lie}, ${label}: never stored spliced`, async (t) => {
+        const body = filler(size, 168 + 2 * i + j);
+        const path = `/liar/${mode}-${size}.bin`;
+        const url = origin.file(path, body, { rangeLies: mode, etag: ETAG, throttle });
+        // refused (the range is not the one asked: nothing stored, nothing charged), or
+        // fetched again another way (then exactly the file)
+        const res = await assertStoredOrRefused(worker, { file_url: url, upload_path: 'liar', file_name: `${mode}-${size}.bin` }, body, 502, /changed at the origin/);
+        t.diagnostic(`answered ${res.status}`);
+        assert.ok(origin.hits(path) >= 1, 'the file was fetched');
+      });
+    }
+  }
 });
 
 describe('empty files and part boundaries', () => {

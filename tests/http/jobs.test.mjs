@@ -18,19 +18,22 @@ let origin;
 let worker;
 let stop;
 let hooks; // the webhook receiver
+let trap; // where a refused webhook redirect points
 
-/** A loopback webhook receiver: answers each POST with the next of `script` (then 200),
- * and keeps every delivery (headers and raw body). */
+/** A loopback webhook receiver: answers each POST with the next of `script` (then 200), or
+ * on a path given to `redirect`, with that redirect every time; and keeps every delivery
+ * (headers and raw body). */
 async function startReceiver() {
   const deliveries = [];
+  const redirects = new Map(); // path -> [status, location]
   let script = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const status = script.shift() ?? 200;
+      const [status, location] = redirects.get(req.url) ?? [script.shift() ?? 200];
       deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status));
+      res.writeHead(status, { 'content-type': 'text/plain', ...(location ? { location } : {}) }).end(String(status));
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -40,6 +43,7 @@ async function startReceiver() {
     url: (p) => `http://${host}${p}`,
     deliveries: (p) => deliveries.filter((d) => d.path === p),
     answer: (statuses) => { script = [...statuses]; },
+    redirect: (p, status, location) => { redirects.set(p, [status, location]); },
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   };
 }
@@ -51,11 +55,28 @@ before(async () => {
     allow: [hooks.host],
     vars: { DEFAULT_MAX_BYTES: String(8 * GiB), FETCH_TIMEOUT_MS: '20000', MAX_FILE_BYTES: String(10 * MiB) },
   }));
+  trap = await startTrap();
 });
 after(async () => {
   await stop?.();
   await hooks?.close();
+  await trap?.close();
 });
+
+/** A loopback server on a port not allow-listed for the Worker: counts what reaches it. */
+async function startTrap() {
+  let hits = 0;
+  const server = http.createServer((req, res) => {
+    hits += 1;
+    res.writeHead(200).end('trapped');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: (p) => `http://127.0.0.1:${server.address().port}${p}`,
+    hits: () => hits,
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  };
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Random bytes, fast (the seeded `filler` takes about a minute for a GiB, and blocks the
@@ -208,6 +229,80 @@ test('webhook: one successful delivery with a valid signature, after the receive
   assert.ok(deliveries[1].at - deliveries[0].at >= 900 && deliveries[2].at - deliveries[1].at >= 1900, 'backing off');
   await sleep(1500);
   assert.equal(hooks.deliveries('/hook-1').length, 3, 'no delivery after the successful one');
+});
+
+test('a job whose bytes do not match expected_sha256 ends failed (422, naming both digests): nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const before = await usage();
+  const body = filler(6 * MiB + 5, 309);
+  const wrong = sha256(filler(16, 310));
+  const path = '/jobs/wrong-digest.bin';
+  const url = origin.file(path, body, ranged());
+  const job = await startJob({ file_url: url, upload_path: 'jobs-failed', file_name: 'wrong-digest.bin', async: true, expected_sha256: wrong.toUpperCase() });
+  const last = (await poll(job.job_id)).at(-1);
+  assert.equal(last.state, 'failed', JSON.stringify(last));
+  assert.equal(last.result ?? null, null, 'no file');
+  assert.equal(last.error.code, 422, JSON.stringify(last.error));
+  assert.match(last.error.msg, /^sha256 mismatch/);
+  assert.ok(last.error.msg.includes(wrong), `names the expected digest in lowercase: ${last.error.msg}`);
+  assert.ok(last.error.msg.includes(sha256(body)), `names the actual digest: ${last.error.msg}`);
+  assert.ok(origin.hits(path) >= 1, 'the file was fetched');
+  assertNothingStored(worker, mark, 'nothing of the failed job');
+  assert.deepEqual(await usage(), before, 'usage as before');
+  const listed = await api(worker, 'GET', '/api/v1/files?upload_path=jobs-failed', { token: KEYS.a.key });
+  assert.deepEqual(listed.json.data, { files: [], cursor: null }, 'no file listed');
+  assert.deepEqual((await jobStatus(job.job_id)).json.data, last, 'failed stays failed');
+});
+
+/** A new key with a webhook secret (admin API): `{key, key_id}`. */
+async function hookedKey(name) {
+  const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name } });
+  assert.equal(created.status, 200, JSON.stringify(created.json));
+  const issued = await api(worker, 'POST', `/api/v1/admin/keys/${created.json.data.key_id}/webhook-secret`, { token: ADMIN });
+  assert.equal(issued.status, 200, JSON.stringify(issued.json));
+  return created.json.data;
+}
+
+for (const [label, status, target] of [
+  ['the metadata address', 307, () => 'http://169.254.169.254/latest/meta-data/'],
+  ['a loopback port not allow-listed', 308, () => trap.url('/trap')],
+]) {
+  test(`webhook: a ${status} to ${label} is not followed; the attempt fails and is retried`, async () => {
+    const slug = label.replace(/\W+/g, '-');
+    const { key } = await hookedKey(`redirected-${slug}`);
+    const hook = `/hook-redirect-${slug}`;
+    hooks.redirect(hook, status, target());
+    const url = origin.file(`/jobs/redirected-${slug}.bin`, filler(2 * MiB, 311), ranged());
+    const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: `${slug}.bin`, callback_url: hooks.url(hook) }, { key, headers: { Prefer: 'respond-async' } });
+    const last = (await poll(job.job_id, { key })).at(-1);
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    // a refused hop fails the attempt (recorded, the next one scheduled 1 s later), where a
+    // followed one to a 2xx would have ended the deliveries
+    for (let i = 0; i < 80 && hooks.deliveries(hook).length < 2; i++) await sleep(250);
+    const deliveries = hooks.deliveries(hook);
+    assert.ok(deliveries.length >= 2, `attempts at the receiver: ${deliveries.length}`);
+    assert.ok(deliveries.every((d) => d.status === status));
+    assert.equal(trap.hits(), 0, 'nothing reached the redirect target on the loopback port');
+  });
+}
+
+test('webhook: a 307 to an allowed URL is followed, with the same signed body, and delivered once', async () => {
+  const { key } = await hookedKey('redirected-allowed');
+  const [hop, landed] = ['/hook-hop', '/hook-landed'];
+  hooks.redirect(hop, 307, hooks.url(landed));
+  const url = origin.file('/jobs/redirected-allowed.bin', filler(2 * MiB, 312), ranged());
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'redirected-allowed.bin', callback_url: hooks.url(hop) }, { key, headers: { Prefer: 'respond-async' } });
+  const last = (await poll(job.job_id, { key })).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  for (let i = 0; i < 80 && hooks.deliveries(landed).length === 0; i++) await sleep(250);
+  const [first] = hooks.deliveries(hop);
+  const delivered = hooks.deliveries(landed);
+  assert.equal(delivered.length, 1, 'delivered at the redirect target');
+  assert.equal(delivered[0].body, first.body, 'the same body');
+  assert.equal(delivered[0].headers['x-urlstash-signature'], first.headers['x-urlstash-signature'], 'the same signature');
+  assert.deepEqual(JSON.parse(delivered[0].body), last);
+  await sleep(1500);
+  assert.deepEqual([hooks.deliveries(hop).length, hooks.deliveries(landed).length], [1, 1], 'no retry after the delivery');
 });
 
 test("another key's jobs are 404; the listing holds only the caller's own", async () => {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
-import { assertError } from './support/assert.mjs';
+import { assertError, assertLifetime } from './support/assert.mjs';
 import { newKey, usage, sleep } from './support/burst.mjs';
 
 const ADMIN = 'links-admin-token';
@@ -35,13 +35,11 @@ async function stored(fields, size) {
   return { ...file, data: res.json.data };
 }
 
-const lifetime = (data) => (Date.parse(data.expires_at) - Date.parse(data.upload_time)) / 1000;
-
 // Uploaded first, checked last: a file with the shortest life, gone after it.
 let shortLived;
 test('expires_in: 60 is the shortest life; expires_at shows it', async () => {
   shortLived = await stored({ expires_in: 60, upload_path: 'short' });
-  assert.equal(lifetime(shortLived.data), 60);
+  await assertLifetime(worker, shortLived.data, 60);
   assert.equal((await get(shortLived.data.download_url)).status, 200);
 });
 
@@ -52,9 +50,9 @@ test('expires_in: 59, more than the maximum, and non-integers are 400 naming the
     assertError(res, 400, /invalid `expires_in`/);
   }
   const max = await stored({ expires_in: TTL });
-  assert.equal(lifetime(max.data), TTL, 'the maximum itself is accepted');
+  await assertLifetime(worker, max.data, TTL); // the maximum itself is accepted
   const plain = await stored({});
-  assert.equal(lifetime(plain.data), TTL, 'absent: FILE_TTL_SECONDS');
+  await assertLifetime(worker, plain.data, TTL); // absent: FILE_TTL_SECONDS
 });
 
 test('a key with a lower max_ttl_secs (admin API): its default and its bound', async () => {
@@ -63,9 +61,11 @@ test('a key with a lower max_ttl_secs (admin API): its default and its bound', a
   const file = originFile();
   assertError(await upload(worker, { file_url: file.url, expires_in: 121 }, { key: key.key }), 400, /from 60 to 120/);
   const ok = await upload(worker, { file_url: file.url, expires_in: 120 }, { key: key.key });
-  assert.equal(lifetime(ok.json.data), 120);
+  assert.equal(ok.status, 200, JSON.stringify(ok.json));
+  await assertLifetime(worker, ok.json.data, 120, key.key);
   const dflt = await upload(worker, { file_url: file.url }, { key: key.key });
-  assert.equal(lifetime(dflt.json.data), 120, 'the key maximum is its default');
+  assert.equal(dflt.status, 200, JSON.stringify(dflt.json));
+  await assertLifetime(worker, dflt.json.data, 120, key.key); // the key maximum is its default
   const patched = await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_ttl_secs: null } });
   assert.equal(patched.json.data.max_ttl_secs, TTL, 'null: back to FILE_TTL_SECONDS');
   assertError(await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_ttl_secs: 59 } }), 400, /max_ttl_secs/);
@@ -220,7 +220,7 @@ test('a background job keeps expires_in, max_downloads and private; it refuses o
   }
   assert.equal(job.state, 'succeeded', JSON.stringify(job));
   const data = job.result;
-  assert.equal(lifetime(data), 120);
+  await assertLifetime(worker, data, 120);
   assert.equal(data.private, true);
   assert.deepEqual([data.max_downloads, data.downloads], [1, 0]);
   const bare = new URL(data.download_url);

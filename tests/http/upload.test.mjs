@@ -3,7 +3,7 @@
 // headers, and the storage calls one small upload makes.
 import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, upload, get, freePort, KEYS } from './support/worker.mjs';
+import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
 
@@ -116,32 +116,34 @@ describe('bad input', () => {
   });
 });
 
-/** A loopback port neither the origin's nor the allow-listed dead one. */
-function notAllowedPort() {
-  const port = Number(origin.host.split(':')[1]);
+/** A loopback port neither `o`'s nor the allow-listed dead one. */
+function notAllowedPort(o = origin) {
+  const port = Number(o.host.split(':')[1]);
   return [port + 1, port + 2, port - 1, port - 2].find((p) => p !== deadPort && p > 0 && p < 65536);
 }
 
+/** Refused `file_url`s for the Worker `w` beside origin `o`, with the rule each names. */
+function refused(o = origin, w = worker) {
+  const port = Number(o.host.split(':')[1]);
+  const other = notAllowedPort(o);
+  return [
+    [`http://127.0.0.1:${other}/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
+    [`http://127.0.0.1/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
+    ['http://[::1]/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+    ['http://169.254.169.254/latest/meta-data/', /file_url rejected: private or reserved address \(link-local\)/],
+    ['http://2130706433/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+    ['http://0x7f.1/x.png', /file_url rejected: private or reserved address \(loopback\)/],
+    ['http://[::ffff:127.0.0.1]/x.png', /file_url rejected: private or reserved address \(IPv4-mapped IPv6\)/],
+    ['http://10.0.0.1/x.png', /file_url rejected: private or reserved address \(private \(RFC 1918\)\)/],
+    [`http://localhost:${port}/x.png`, /file_url rejected: internal host name \(localhost\)/],
+    ['http://metadata.google.internal/computeMetadata/v1/', /file_url rejected: internal host name \(\*\.internal\)/],
+    ['http://example.com:22/x.png', /file_url rejected: port not allowed/],
+    [`http://u:p@${o.host}/x.png`, /file_url rejected: credentials/],
+    [`${w.url}/api/v1/health`, /file_url rejected: the service's own host/],
+  ];
+}
+
 describe('URL policy: private, reserved and internal targets are refused', () => {
-  const refused = () => {
-    const port = Number(origin.host.split(':')[1]);
-    const other = notAllowedPort();
-    return [
-      [`http://127.0.0.1:${other}/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
-      [`http://127.0.0.1/x.png`, /file_url rejected: private or reserved address \(loopback\)/],
-      ['http://[::1]/x.png', /file_url rejected: private or reserved address \(loopback\)/],
-      ['http://169.254.169.254/latest/meta-data/', /file_url rejected: private or reserved address \(link-local\)/],
-      ['http://2130706433/x.png', /file_url rejected: private or reserved address \(loopback\)/],
-      ['http://0x7f.1/x.png', /file_url rejected: private or reserved address \(loopback\)/],
-      ['http://[::ffff:127.0.0.1]/x.png', /file_url rejected: private or reserved address \(IPv4-mapped IPv6\)/],
-      ['http://10.0.0.1/x.png', /file_url rejected: private or reserved address \(private \(RFC 1918\)\)/],
-      [`http://localhost:${port}/x.png`, /file_url rejected: internal host name \(localhost\)/],
-      ['http://metadata.google.internal/computeMetadata/v1/', /file_url rejected: internal host name \(\*\.internal\)/],
-      ['http://example.com:22/x.png', /file_url rejected: port not allowed/],
-      [`http://u:p@${origin.host}/x.png`, /file_url rejected: credentials/],
-      [`${worker.url}/api/v1/health`, /file_url rejected: the service's own host/],
-    ];
-  };
   test('each refused URL is 400 naming the rule, nothing is fetched and nothing stored', async () => {
     // the ones that name the origin's own port would reach it: it counts what it is asked
     origin.file('/x.png', TYPES.png.bytes, { contentType: 'image/png' });
@@ -303,7 +305,8 @@ describe('size and storage paths', () => {
     assert.notEqual(uploads[0].state, 0, 'and it is not left in progress');
   });
 
-  test('no Content-Length, small: stored in one put', async () => {
+  // that it takes one plain put is checked by the counting Worker's twin below ('storage calls')
+  test('no Content-Length, small (in 1000-byte chunks): byte-exact from both URLs', async () => {
     const bytes = filler(300 * 1024, 8);
     const url = origin.file('/chunked/small.bin', bytes, { chunked: true, contentType: null, chunkSize: 1000 });
     const res = await upload(worker, { file_url: url, upload_path: 'single' });
@@ -384,6 +387,37 @@ describe('overwrite and tenancy', () => {
     const old = await get(first.json.data.download_url);
     assert.equal(old.status, 404);
     assert.deepEqual(JSON.parse(old.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
+  });
+
+  test('a failed upload to a name that holds a file leaves that file as it was (422, origin reset, 413)', async () => {
+    const kept = filler(40 * KiB, 20);
+    const first = await upload(worker, { file_url: origin.file('/kept/v1.bin', kept), upload_path: 'kept', file_name: 'kept.bin' });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const d = first.json.data;
+    await assertServes(d, kept); // the name is read (and may be cached) before the failures
+    const usage = async () => (await api(worker, 'GET', '/api/v1/usage', { token: KEYS.a.key })).json.data;
+    const before = await usage();
+    const newer = filler(40 * KiB, 21);
+    const failures = [
+      ['422 digest mismatch', 422, /^sha256 mismatch/, { file_url: origin.file('/kept/v2.bin', newer), expected_sha256: sha256(kept) }],
+      ['origin reset', 502, /origin/, { file_url: origin.drop('/kept/reset.bin', filler(20 * KiB, 22), { contentLength: 40 * KiB }) }],
+      ['413 Content-Length over the limit', 413, /size limit/, { file_url: origin.file('/kept/huge-cl.bin', filler(LIMIT + 1, 23)) }],
+      ['413 no Content-Length, over the limit', 413, /size limit/, { file_url: origin.file('/kept/huge.bin', filler(LIMIT + MiB, 24), { chunked: true }) }],
+    ];
+    for (const [label, status, fragment, body] of failures) {
+      const mark = worker.r2();
+      const res = await upload(worker, { ...body, upload_path: 'kept', file_name: 'kept.bin' });
+      assertError(res, status, fragment);
+      assertNothingStored(worker, mark, label);
+      for (const url of [d.file_url, d.download_url]) {
+        const served = await get(url);
+        assert.equal(served.status, 200, `${label}: ${url}`);
+        assert.equal(sha256(served.body), sha256(kept), `${label}: ${url} serves the old bytes`);
+      }
+      const info = await api(worker, 'GET', `/api/v1/files/${d.file_id}`, { token: KEYS.a.key });
+      assert.deepEqual(info.json.data, d, `${label}: info is the old FileData`);
+      assert.deepEqual(await usage(), before, `${label}: usage as before`);
+    }
   });
 
   test('another key cannot touch it: same path and name land in its own namespace', async () => {
@@ -494,6 +528,16 @@ describe('storage calls (a Worker that counts them)', () => {
     assert.deepEqual(calls.r2, { put: 1 }, `one put and nothing else: ${JSON.stringify(calls.raw)}`);
     assert.equal(calls.authorityCalls, 2, `reserve (unknown length) and commit: ${JSON.stringify(calls.raw)}`);
     assert.equal(sha256((await get(result.json.data.download_url)).body), sha256(bytes));
+  });
+
+  test('a refused file_url makes no outbound fetch at all, and no R2 call', async () => {
+    const { origin: o, worker: w } = counted;
+    for (const [url, fragment] of refused(o, w)) {
+      const { calls, result } = await w.countCalls(() => upload(w, { file_url: url, upload_path: 'refused' }));
+      assertError(result, 400, fragment);
+      assert.equal(calls.raw.worker?.fetch, undefined, `${url}: no fetch: ${JSON.stringify(calls.raw)}`);
+      assert.deepEqual(calls.r2, {}, `${url}: no R2 call: ${JSON.stringify(calls.raw)}`);
+    }
   });
 
   test('a small overwrite adds only the delete of the replaced object', async () => {

@@ -1,5 +1,6 @@
 // Assertions the HTTP tests share.
 import assert from 'node:assert/strict';
+import { api, KEYS } from './worker.mjs';
 
 /** An error answer: status, the envelope exactly (`code` = status, `data` null), and a
  * message matching `fragment`. */
@@ -53,4 +54,17 @@ export function assertDownloadCaching(res, expiresAt) {
   const [lo, hi] = [left(to), left(from)];
   assert.ok(lo <= maxAge && maxAge <= hi, `Cache-Control: ${cache}; expected max-age in [${lo}, ${hi}] for expires_at ${expiresAt}`);
   return maxAge;
+}
+
+/** A stored file's lifetime wherever it is kept: `expires_at - upload_time` is `ttlSecs`;
+ * its R2 object's custom metadata `expires_ms` (what reads and the alarm go by) is
+ * `expires_at`; and info (as `key`) answers the same `expires_at`. */
+export async function assertLifetime(worker, data, ttlSecs, key = KEYS.a.key) {
+  assert.equal(Date.parse(data.expires_at) - Date.parse(data.upload_time), ttlSecs * 1000, 'expires_at - upload_time');
+  const object = worker.r2().objects.find((o) => o.key === `o/${data.file_id}`);
+  assert.ok(object, `R2 holds o/${data.file_id}`);
+  assert.equal(Number(object.custom.expires_ms), Date.parse(data.expires_at), "the object's expires_ms");
+  const info = await api(worker, 'GET', `/api/v1/files/${data.file_id}`, { token: key });
+  assert.equal(info.status, 200, JSON.stringify(info.json));
+  assert.equal(info.json.data.expires_at, data.expires_at, "info's expires_at");
 }

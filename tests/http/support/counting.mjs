@@ -29,6 +29,16 @@
 //
 // Both are answered before the real Worker sees the request. Counts live in the isolate
 // (local workerd runs the Worker and its Durable Objects in one).
+//
+// And a hold on the key's authority's alarm (tests of expiry at read time: with the alarm
+// held, an expired file's row and object are still there, so a read that answers 404 did so
+// by its own check). While held, `KeyAuthority.alarm()` waits before it runs (polling every
+// 50 ms, at most ALARM_HOLD_MS), then runs as it would have; released, a waiting alarm runs.
+//
+//   GET  /__alarms          {"held":true,"waiting":1,"ran":3}  (waiting: alarms held now;
+//                           ran: alarms that ran, since the isolate started)
+//   POST /__alarms/hold     holds every KeyAuthority alarm from now on (answers the above)
+//   POST /__alarms/release  lets the held ones and later ones run (answers the above)
 import * as built from '../../../build/index.js';
 
 export * from '../../../build/index.js';
@@ -165,9 +175,37 @@ function countingDurableObject(Base, name) {
   };
 }
 
+// Longest one alarm is held: a test that forgets to release fails on its own, not the next.
+const ALARM_HOLD_MS = 120_000;
+// `held`; `epoch` changes at each release, so an alarm held before it runs even if a new
+// hold comes within its next poll; `waiting`: alarms held now; `ran`: alarms run.
+const alarms = { held: false, epoch: 0, waiting: 0, ran: 0 };
+const alarmReport = () => ({ held: alarms.held, waiting: alarms.waiting, ran: alarms.ran });
+
+/** The key's Durable Object class `Base`, its env counted, its alarm held while asked. */
+function holdingAuthority(Base) {
+  return class extends countingDurableObject(Base, 'KeyAuthority') {
+    async alarm(...args) {
+      const epoch = alarms.epoch;
+      if (alarms.held) {
+        alarms.waiting += 1;
+        try {
+          for (let i = 0; i < ALARM_HOLD_MS / 50 && alarms.held && alarms.epoch === epoch; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        } finally {
+          alarms.waiting -= 1;
+        }
+      }
+      alarms.ran += 1;
+      return super.alarm(...args);
+    }
+  };
+}
+
 // The key's Durable Object, re-exported under its own name with a counting env: the one line
 // to change if the class is renamed (the build before docs/authority.md: `QuotaLedger`).
-export const KeyAuthority = countingDurableObject(built.KeyAuthority, 'KeyAuthority');
+export const KeyAuthority = holdingAuthority(built.KeyAuthority);
 
 export default class CountingWorker extends built.default {
   constructor(ctx, env) {
@@ -181,6 +219,16 @@ export default class CountingWorker extends built.default {
       waiting: { ...waiting, pending: Object.fromEntries([...pendingCalls].filter(([, n]) => n > 0)) },
       parts: parts.map((sizes) => [...sizes.entries()].sort(([a], [b]) => a - b).map(([, size]) => size)),
     });
+    if (pathname === '/__alarms' && request.method === 'GET') return Response.json(alarmReport());
+    if (pathname === '/__alarms/hold' && request.method === 'POST') {
+      alarms.held = true;
+      return Response.json(alarmReport());
+    }
+    if (pathname === '/__alarms/release' && request.method === 'POST') {
+      alarms.held = false;
+      alarms.epoch += 1;
+      return Response.json(alarmReport());
+    }
     if (pathname === '/__counts' && request.method === 'GET') return Response.json(report());
     if (pathname === '/__counts/reset' && request.method === 'POST') {
       const cleared = report();

@@ -70,6 +70,23 @@ export async function assertRefused(worker, body, status, fragment) {
   return res;
 }
 
+/** Uploads `request` as key a for an origin the engine may either get round (fetching again
+ * another way) or refuse: a 200 must have stored exactly `body` (assertStored), anything
+ * else must be the refusal `status` /`fragment`/ leaving nothing, as assertRefused checks.
+ * Answers the upload's answer. */
+export async function assertStoredOrRefused(worker, request, body, status, fragment) {
+  const [mark, before] = [worker.r2(), await usage(worker)];
+  const res = await upload(worker, request);
+  if (res.status === 200) {
+    await assertStored(res, body);
+    return res;
+  }
+  assertError(res, status, fragment);
+  assertNothingStored(worker, mark, 'nothing stored');
+  assert.deepEqual(await usage(worker), before, 'usage as before');
+  return res;
+}
+
 /** The object stored for `data` in local R2, with its multipart part sizes (`parts`). */
 export function storedObject(worker, data) {
   const object = worker.r2().objects.find((o) => o.key === `o/${data.file_id}`);
@@ -131,4 +148,6 @@ export function assertParallel({ worker, origin, path, data, calls, total, valid
   assert.ok(open >= 2 && open <= 5, `ranges answered at once: ${open} (want 2 to 5)`);
   assert.ok(calls.waiting.peak <= 6, `at most 6 calls waiting for headers at once: ${calls.waiting.peak}`);
   assert.ok(calls.waiting.peak >= 2, `the gauge saw parts in flight together: ${calls.waiting.peak}`);
+  // every origin request went out through the fetch the gauge watches
+  assert.equal(calls.raw.worker?.fetch?.fetch ?? 0, requests.length, `fetches counted (${JSON.stringify(calls.raw.worker?.fetch)}) = requests the origin saw`);
 }

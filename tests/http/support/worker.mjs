@@ -71,7 +71,8 @@ function testConfig(dir, { counting }) {
   return file;
 }
 
-/** The test-only entry module that counts the Worker's storage calls (see counting.mjs). */
+/** The test-only entry module that counts the Worker's storage calls and can hold the key
+ * authority's alarm (see counting.mjs). */
 const COUNTING_MAIN = path.join(ROOT, 'tests/http/support/counting.mjs');
 
 /** Starts a Worker; `vars` override `wrangler.toml [vars]`; `allow` lists the loopback
@@ -80,7 +81,8 @@ const COUNTING_MAIN = path.join(ROOT, 'tests/http/support/counting.mjs');
  * empty by default, which disables the admin API.
  * `counting: true` runs the Worker behind tests/http/support/counting.mjs, which counts
  * every call that reaches R2, KV and the key's Durable Object: `worker.counts()` reads them,
- * `worker.resetCounts()` clears them, `worker.countCalls(fn)` returns what `fn` made.
+ * `worker.resetCounts()` clears them, `worker.countCalls(fn)` returns what `fn` made;
+ * `worker.holdAlarms()` / `releaseAlarms()` hold back the key authorities' alarms.
  * `healthy: false` starts a Worker whose health check is expected to fail (bad config). */
 export async function startWorker({ vars = {}, allow = [], adminToken = '', counting = false, healthy = true } = {}) {
   if (allow.length) vars = { PRIVATE_FETCH_ALLOWLIST: allow.join(','), ...vars };
@@ -135,6 +137,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     return normalCounts(await res.json());
   };
 
+  const alarmsAt = async (method, p) => {
+    if (!counting) throw new Error('alarms are held only in a Worker started with `counting: true`');
+    const res = await request(`${url}${p}`, { method });
+    if (res.status !== 200) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+
   const self = {
     url,
     stateDir,
@@ -147,6 +156,11 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     /** The storage calls counted since the last reset (see normalCounts). */
     counts: () => countsAt('GET', '/__counts'),
     resetCounts: () => countsAt('POST', '/__counts/reset'),
+    /** Holds back the key authorities' alarms (counting.mjs): an expired file keeps its row
+     * and object until `releaseAlarms()`. `alarms()` answers `{held, waiting, ran}`. */
+    holdAlarms: () => alarmsAt('POST', '/__alarms/hold'),
+    releaseAlarms: () => alarmsAt('POST', '/__alarms/release'),
+    alarms: () => alarmsAt('GET', '/__alarms'),
     /** The storage calls made while `fn` ran (nothing else may run meanwhile), and its result. */
     async countCalls(fn) {
       await self.resetCounts();

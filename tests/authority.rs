@@ -4,7 +4,7 @@
 mod common;
 
 use common::MemTables;
-use urlstash::core::authority::{Authority, RESERVATION_TTL_MS};
+use urlstash::core::authority::{Authority, Tables, CLAIMED_KEEP_MS, RESERVATION_TTL_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation};
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 use urlstash::core::Error;
@@ -122,7 +122,7 @@ fn expiry_retires_in_batches_and_gives_the_quota_back() {
     assert_eq!(usage(&a, now), u(7, 1, 0, 0));
     assert_eq!(doomed(&a).len(), 5);
     assert_eq!(a.resolve("p", "late", now).unwrap().file_id, "late");
-    assert_eq!(a.next_due(), Ok(Some(T0 + 10 * TTL)));
+    assert_eq!(a.next_due(T0), Ok(Some(T0 + 10 * TTL)));
     assert_counters(&a);
 }
 
@@ -179,7 +179,7 @@ fn stale_reservations_stop_counting_and_are_dropped_with_their_bytes() {
     let mut a = authority(1000, 3);
     a.reserve(reservation("r1", "p", "a", 900), T0).unwrap();
     let deadline = T0 + RESERVATION_TTL_MS;
-    assert_eq!(a.next_due(), Ok(Some(deadline)));
+    assert_eq!(a.next_due(T0), Ok(Some(deadline)));
     assert_eq!(a.reserve(reservation("r2", "p", "b", 200), deadline - 1).unwrap_err().status(), 429);
     assert_eq!(usage(&a, deadline - 1), u(0, 0, 900, 1));
     assert_eq!(usage(&a, deadline), u(0, 0, 0, 0), "abandoned: it no longer counts");
@@ -187,19 +187,19 @@ fn stale_reservations_stop_counting_and_are_dropped_with_their_bytes() {
     assert_eq!(a.expire(deadline, 500), Ok(0));
     assert_eq!(doomed(&a), ["r1"], "whatever it stored goes");
     assert_eq!(a.tables.reservations.keys().collect::<Vec<_>>(), ["r2"]);
-    assert_eq!(a.next_due(), Ok(Some(deadline + RESERVATION_TTL_MS)));
+    assert_eq!(a.next_due(T0), Ok(Some(deadline + RESERVATION_TTL_MS)));
 }
 
 #[test]
 fn next_due_is_the_earliest_expiry_or_reservation_deadline() {
     let mut a = authority(1000, 10);
-    assert_eq!(a.next_due(), Ok(None));
+    assert_eq!(a.next_due(T0), Ok(None));
     a.commit(FileRow { expires_ms: T0 + RESERVATION_TTL_MS + 5, ..row("f1", "p", "a", 1) }, T0).unwrap();
-    assert_eq!(a.next_due(), Ok(Some(T0 + RESERVATION_TTL_MS + 5)));
+    assert_eq!(a.next_due(T0), Ok(Some(T0 + RESERVATION_TTL_MS + 5)));
     a.reserve(reservation("r1", "p", "b", 1), T0).unwrap();
-    assert_eq!(a.next_due(), Ok(Some(T0 + RESERVATION_TTL_MS)));
+    assert_eq!(a.next_due(T0), Ok(Some(T0 + RESERVATION_TTL_MS)));
     a.commit(FileRow { expires_ms: T0 + 3, ..row("f2", "p", "c", 1) }, T0).unwrap();
-    assert_eq!(a.next_due(), Ok(Some(T0 + 3)), "an expired row stays due until retired");
+    assert_eq!(a.next_due(T0), Ok(Some(T0 + 3)), "an expired row stays due until retired");
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn a_repeated_commit_changes_nothing() {
 #[test]
 fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     let mut a = authority(1000, 10);
-    let limited = FileRow { options: Some(r#"{"max_downloads":2}"#.into()), ..row("f1", "p", "a", 100) };
+    let limited = FileRow { options: Some(r#"{"max_downloads":2}"#.into()), expires_ms: T0 + 2 * CLAIMED_KEEP_MS, ..row("f1", "p", "a", 100) };
     a.commit(limited, T0).unwrap();
     a.commit(row("f2", "p", "b", 50), T0).unwrap();
     // checks that do not count (HEAD, 304, later ranges) leave the count alone
@@ -278,6 +278,11 @@ fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     a.claim("f1", true, T0).unwrap();
     assert_eq!(a.get("f1", T0), Err(Error::FileNotFound));
     assert_eq!(doomed(&a), ["f1"]);
+    // its bytes are kept for the download being served (an hour here), and the alarm is due
+    // then (f2 expires first)
+    assert_eq!(a.tables.kept.get("f1"), Some(&(T0 + CLAIMED_KEEP_MS)));
+    assert_eq!(a.tables.next_kept(T0 + TTL), Ok(Some(T0 + CLAIMED_KEEP_MS)));
+    assert_eq!(a.tables.next_kept(T0 + CLAIMED_KEEP_MS), Ok(None));
     assert_eq!(usage(&a, T0), u(50, 1, 0, 0));
     assert_counters(&a);
     // a third (a racing second of a one-time link) is refused, counted or not
@@ -295,5 +300,6 @@ fn a_one_time_link_is_claimed_once() {
     a.commit(FileRow { options: Some(r#"{"max_downloads":1,"private":true}"#.into()), ..row("f1", "p", "a", 10) }, T0).unwrap();
     let answers: Vec<_> = (0..5).map(|_| a.claim("f1", true, T0).is_ok()).collect();
     assert_eq!(answers, [true, false, false, false, false]);
+    assert_eq!(a.tables.kept.get("f1"), Some(&(T0 + TTL)), "kept no longer than the file would have lived");
     assert_counters(&a);
 }

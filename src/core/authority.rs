@@ -13,6 +13,9 @@ use super::quota::{exhausted_message, ConfigPatch, KeyConfig, Limits, Usage};
 pub const RESERVATION_TTL_MS: i64 = 15 * 60 * 1000;
 /// Rows an alarm retires per batch.
 pub const EXPIRY_BATCH: usize = 500;
+/// How long, at most, the object of a file retired by its last allowed download is kept (its
+/// expiry may come sooner), so that download can finish reading it.
+pub const CLAIMED_KEEP_MS: i64 = 60 * 60 * 1000;
 
 /// The key's one-row state: its settings and the live counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,8 +74,16 @@ pub trait Tables {
     /// SQLite one statement: a small upload's commit is one read and its writes).
     fn before(&self, file_id: &str, upload_path: &str, file_name: &str) -> Result<Before, Error>;
     /// Marks `file_id`'s object for deletion (done after the transaction, retried by the
-    /// alarm until it is confirmed).
-    fn doom(&mut self, file_id: &str) -> Result<(), Error>;
+    /// alarm until it is confirmed), not before `not_before_ms` (0: at once). An object
+    /// doomed already keeps its time.
+    fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error>;
+    /// The earliest time after `now_ms` that a doomed object kept until then may go.
+    fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error>;
+
+    /// Marks `file_id`'s object for deletion at once.
+    fn doom(&mut self, file_id: &str) -> Result<(), Error> {
+        self.doom_after(file_id, 0)
+    }
 }
 
 /// One key's authority over `T`.
@@ -253,7 +264,7 @@ impl<T: Tables> Authority<T> {
     /// Deletes the live file `file_id`: its row and quota now, its object doomed.
     pub fn delete(&mut self, file_id: &str, now_ms: i64) -> Result<FileRow, Error> {
         let row = self.get(file_id, now_ms)?;
-        self.retire(std::slice::from_ref(&row))?;
+        self.retire(std::slice::from_ref(&row), 0)?;
         Ok(row)
     }
 
@@ -268,20 +279,23 @@ impl<T: Tables> Authority<T> {
         let Some(max) = options.max_downloads.filter(|_| count) else { return Ok(()) };
         options.downloads += 1;
         if options.downloads >= max {
-            return self.retire(std::slice::from_ref(&row));
+            // Its object stays a while (no row names it, so nothing else reads it): the
+            // download being served may take time.
+            let keep_until = (now_ms + CLAIMED_KEEP_MS).min(row.expires_ms);
+            return self.retire(std::slice::from_ref(&row), keep_until);
         }
         self.tables.set_options(file_id, options.to_json().as_deref())
     }
 
     /// Removes `rows`, gives their quota back (one update of the counters) and dooms their
-    /// objects.
-    fn retire(&mut self, rows: &[FileRow]) -> Result<(), Error> {
+    /// objects, not before `keep_until_ms` (0: at once).
+    fn retire(&mut self, rows: &[FileRow], keep_until_ms: i64) -> Result<(), Error> {
         let mut key = self.tables.key()?;
         for row in rows {
             key.bytes = key.bytes.saturating_sub(row.size);
             key.files = key.files.saturating_sub(1);
             self.tables.delete_file(&row.file_id)?;
-            self.tables.doom(&row.file_id)?;
+            self.tables.doom_after(&row.file_id, keep_until_ms)?;
         }
         self.tables.set_key(&key)
     }
@@ -301,7 +315,7 @@ impl<T: Tables> Authority<T> {
     pub fn expire(&mut self, now_ms: i64, batch: usize) -> Result<usize, Error> {
         let expired = self.tables.expired(now_ms, batch)?;
         if !expired.is_empty() {
-            self.retire(&expired)?;
+            self.retire(&expired, 0)?;
         }
         for stale in self.tables.reservations()?.into_iter().filter(|r| now_ms - r.at_ms >= RESERVATION_TTL_MS) {
             self.tables.delete_reservation(&stale.file_id)?;
@@ -310,12 +324,11 @@ impl<T: Tables> Authority<T> {
         Ok(expired.len())
     }
 
-    /// When something next falls due: the earliest expiry or reservation deadline.
-    pub fn next_due(&self) -> Result<Option<i64>, Error> {
+    /// When something next falls due after `now_ms`: the earliest expiry, reservation
+    /// deadline, or end of a kept object's wait.
+    pub fn next_due(&self, now_ms: i64) -> Result<Option<i64>, Error> {
         let stale = self.tables.reservations()?.iter().map(|r| r.at_ms + RESERVATION_TTL_MS).min();
-        Ok(match (self.tables.next_expiry()?, stale) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
+        let times = [self.tables.next_expiry()?, stale, self.tables.next_kept(now_ms)?];
+        Ok(times.into_iter().flatten().min())
     }
 }

@@ -12,7 +12,7 @@ use super::bindings::BUCKET;
 use super::job_index;
 use super::js::now_ms;
 use super::sql::{transaction, SqlTables};
-use crate::core::authority::{Authority, EXPIRY_BATCH, RESERVATION_TTL_MS};
+use crate::core::authority::{Authority, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
 use crate::core::authority_wire::{Op, Refusal};
 use crate::core::config::Config;
 use crate::core::layout::object_key;
@@ -125,10 +125,12 @@ impl KeyAuthority {
             Op::Release { file_id } => (reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => (reply(self.run(|a| a.delete(&file_id, now))), true, None),
             Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
-            // A download that retires its file does not delete the object before it answers:
-            // the Worker serving it opened the object first, and the alarm (soon) deletes it.
+            // A download that retires its file leaves the object for a while (an hour, or
+            // until its expiry): the Worker serving it opened it first and is still reading,
+            // and no op of the key deletes it before then (drains take only due objects);
+            // the alarm does.
             Op::Claim { file_id, count: false } => return reply(self.run(|a| a.claim(&file_id, false, now))),
-            Op::Claim { file_id, count: true } => (reply(self.run(|a| a.claim(&file_id, true, now))), false, Some(now + RETRY_MS)),
+            Op::Claim { file_id, count: true } => (reply(self.run(|a| a.claim(&file_id, true, now))), false, Some(now + CLAIMED_KEEP_MS)),
             Op::Resolve { upload_path, file_name } => {
                 // Public (`file_url`): an object nobody has stored into is not given tables
                 // by a stranger's request for a made-up key id.
@@ -162,7 +164,7 @@ impl KeyAuthority {
         };
         loop {
             let Ok(authority) = self.authority() else { return false };
-            let doomed = match authority.tables.doomed(DELETE_BATCH) {
+            let doomed = match authority.tables.doomed(now_ms(), DELETE_BATCH) {
                 Ok(ids) if ids.is_empty() => return true,
                 Ok(ids) => ids,
                 Err(e) => {
@@ -213,7 +215,7 @@ impl KeyAuthority {
                 break;
             }
         }
-        let due = self.run(|a| a.next_due())?;
+        let due = self.run(|a| a.next_due(now))?;
         self.arm(due, drained).await;
         Ok(())
     }

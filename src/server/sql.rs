@@ -30,7 +30,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS reservations (
         file_id TEXT PRIMARY KEY, upload_path TEXT NOT NULL, file_name TEXT NOT NULL,
         bytes INTEGER NOT NULL, at_ms INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS doomed (file_id TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS doomed (file_id TEXT PRIMARY KEY, not_before_ms INTEGER NOT NULL DEFAULT 0)",
 ];
 
 const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options";
@@ -184,9 +184,10 @@ impl SqlTables {
         Ok(self.rows(what, &query, args)?.into_iter().next())
     }
 
-    /// Up to `limit` ids whose objects are to be deleted.
-    pub fn doomed(&self, limit: usize) -> Result<Vec<String>, Error> {
-        let rows: Vec<Doomed> = self.rows("doomed", "SELECT json_object('file_id', file_id) FROM doomed LIMIT ?", vec![int(limit)])?;
+    /// Doomed objects that may go at `now_ms`, at most `limit`.
+    pub fn doomed(&self, now_ms: i64, limit: usize) -> Result<Vec<String>, Error> {
+        let query = "SELECT json_object('file_id', file_id) FROM doomed WHERE not_before_ms <= ? LIMIT ?";
+        let rows: Vec<Doomed> = self.rows("doomed", query, vec![int(now_ms), int(limit)])?;
         Ok(rows.into_iter().map(|d| d.file_id).collect())
     }
 
@@ -319,7 +320,14 @@ impl Tables for SqlTables {
         Ok(Before { id, key, holder: row.holder, reservations: row.reservations })
     }
 
-    fn doom(&mut self, file_id: &str) -> Result<(), Error> {
-        self.run("doom", "INSERT OR IGNORE INTO doomed (file_id) VALUES (?)", vec![text(file_id)])
+    fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error> {
+        let query = "INSERT OR IGNORE INTO doomed (file_id, not_before_ms) VALUES (?, ?)";
+        self.run("doom", query, vec![text(file_id), int(not_before_ms)])
+    }
+
+    fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error> {
+        let query = "SELECT json_object('due', MIN(not_before_ms)) FROM doomed WHERE not_before_ms > ?";
+        let rows: Vec<Due> = self.rows("next kept", query, vec![int(now_ms)])?;
+        Ok(rows.into_iter().next().and_then(|r| r.due))
     }
 }

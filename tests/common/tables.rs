@@ -14,6 +14,8 @@ pub struct MemTables {
     pub files: BTreeMap<String, FileRow>,
     pub reservations: BTreeMap<String, Reservation>,
     pub doomed: BTreeSet<String>,
+    /// Doomed objects kept until a time (`doomed.not_before_ms` when not 0).
+    pub kept: BTreeMap<String, i64>,
 }
 
 impl MemTables {
@@ -133,8 +135,15 @@ impl Tables for MemTables {
         Ok(Before { id, key: self.key()?, holder: self.file_at(upload_path, file_name)?, reservations: self.reservations()? })
     }
 
-    fn doom(&mut self, file_id: &str) -> Result<(), Error> {
-        self.doomed.insert(file_id.to_owned());
+    fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error> {
+        // INSERT OR IGNORE: an object doomed already keeps its time.
+        if self.doomed.insert(file_id.to_owned()) && not_before_ms > 0 {
+            self.kept.insert(file_id.to_owned(), not_before_ms);
+        }
         Ok(())
+    }
+
+    fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error> {
+        Ok(self.kept.values().copied().filter(|&at| at > now_ms).min())
     }
 }

@@ -86,6 +86,13 @@ test('max_downloads: 1 is served once, whole, then 404 on both links; the quota 
   const after = await usage(worker, KEYS.a.key);
   assert.equal(after.files, before.files, 'the file and its quota are gone');
   assert.equal(after.bytes, before.bytes);
+  // Its bytes stay a while for the download that used it up (which may still be reading
+  // them), whatever else the key does: a delete deletes every object due in the key.
+  const other = await stored({ upload_path: 'once' });
+  assert.equal((await api(worker, 'DELETE', `/api/v1/files/${other.data.file_id}`, { token: KEYS.a.key })).status, 200);
+  const keys = worker.r2().objects.map((o) => o.key);
+  assert.ok(!keys.includes(`o/${other.data.file_id}`), 'the deleted file\'s bytes went before the answer');
+  assert.ok(keys.includes(`o/${f.data.file_id}`), 'the used-up file\'s bytes are kept for its download');
 });
 
 test('max_downloads: 1 under two concurrent first downloads is served exactly once', async () => {

@@ -30,8 +30,9 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
 pub fn essence(content_type: &str) -> Option<String> {
     let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
     let (ty, sub) = essence.split_once('/')?;
+    // RFC 6838: type and subtype names are at most 127 characters.
     let token = |s: &str| {
-        !s.is_empty()
+        (1..=127).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
     (token(ty) && token(sub)).then_some(essence)
@@ -169,6 +170,9 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(essence(input).as_deref(), want, "{input}");
         }
+        let longest = format!("application/{}", "x".repeat(127));
+        assert_eq!(essence(&longest).as_deref(), Some(longest.as_str()));
+        assert_eq!(essence(&format!("application/{}", "x".repeat(128))), None, "longer than RFC 6838 allows");
     }
 
     #[test]

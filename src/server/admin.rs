@@ -116,10 +116,18 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
     let pairs = query(req);
     let (cursor, limit) = parse_key_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut list = services.keys.list().prefix(ID_PREFIX.to_owned()).limit(u64::from(limit));
+    let given = cursor.is_some();
     if let Some(c) = cursor {
         list = list.cursor(c);
     }
-    let page = list.execute().await.map_err(kv("list"))?;
+    // A cursor KV cannot read is the caller's mistake, not ours.
+    let page = list.execute().await.map_err(|e| {
+        if given {
+            Error::invalid("cursor", "is not a cursor this listing gave")
+        } else {
+            kv("list")(e)
+        }
+    })?;
     let config = &services.config;
     let keys = page
         .keys

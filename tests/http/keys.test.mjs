@@ -158,6 +158,10 @@ describe('keys', () => {
     const blank = await admin('GET', '/api/v1/admin/keys?limit=&cursor=');
     assert.equal(blank.status, 200, JSON.stringify(blank.json));
     assert.ok(blank.json.data.keys.length >= made.length && blank.json.data.keys.length <= 50);
+    // A cursor KV cannot read is the caller's 400, never a 500.
+    const made_up = await admin('GET', '/api/v1/admin/keys?cursor=not-a-cursor');
+    assert.notEqual(made_up.status, 500, JSON.stringify(made_up.json));
+    if (made_up.status !== 200) assertError(made_up, 400, /invalid `cursor`/);
   });
 
   test('PATCH changes quota, name and status; null goes back to the default', async () => {

@@ -65,8 +65,15 @@ async fn feed(body: OriginBody, sink: &WritableStream, digest: &mut Sha256Sink, 
     if !body.prefix.is_empty() {
         let writer = sink.get_writer().map_err(|e| Error::internal(describe(&e)))?;
         for chunk in &body.prefix {
-            digest.write(chunk).await?;
-            wait(writer.write_with_chunk(chunk)).await.map_err(broken)?;
+            let written = match digest.write(chunk).await {
+                Ok(()) => wait(writer.write_with_chunk(chunk)).await.map(drop).map_err(broken),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = written {
+                // The put waits for these bytes: end it (an aborted stream stores nothing).
+                drop(writer.abort());
+                return Err(err);
+            }
         }
         writer.release_lock();
     }

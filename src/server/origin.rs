@@ -133,6 +133,11 @@ impl Head {
         }
     }
 
+    /// Whether a 206 carries the whole file (`bytes 0-(n-1)/n`, `n` bytes).
+    fn whole(&self) -> bool {
+        matches!(self.content_range, Some((0, last, total)) if last + 1 == total && self.length == Some(total))
+    }
+
     /// Whether this response is of the version `validator` names.
     pub fn is_version(&self, validator: &Validator) -> bool {
         validator.matches(self.etag.as_deref(), self.last_modified.as_deref())
@@ -298,6 +303,13 @@ impl Origin for WorkerOrigin {
                     }
                     response = self.get(url, None, None).await?;
                     head = Head::of(&response);
+                    // Asked for all of it, a part is not the file.
+                    if head.status == 206 && !head.whole() {
+                        if let Some(body) = response.body() {
+                            drop(body.cancel());
+                        }
+                        return Err(Error::OriginStatus(206));
+                    }
                 }
             }
         }

@@ -227,6 +227,16 @@ describe('origins that support ranges', () => {
   }
 });
 
+test('an origin that answers every GET with its first MiB as a 206 (no validator): 502, nothing stored', async () => {
+  // The probe's 206 has no validator, so the file is asked for again without Range: a 206
+  // to that is a part, not the file, however many bytes it holds.
+  const body = filler(3 * MiB, 175);
+  const path = '/liar/always-206.bin';
+  const url = origin.file(path, body, { rangeLies: 'always-206' });
+  await assertRefused(worker, { file_url: url, upload_path: 'liar', file_name: 'always-206.bin' }, 502, /HTTP 206/);
+  assert.deepEqual(origin.requests(path).map(({ range, status }) => [range, status]), [[PROBE, 206], [null, 206]], 'the probe, then the file without Range');
+});
+
 describe('empty files and part boundaries', () => {
   for (const [label, opts] of [
     ['a ranged origin (416 to the probe)', { ranges: true, etag: ETAG }],

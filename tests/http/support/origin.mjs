@@ -6,6 +6,7 @@
 import http from 'node:http';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /** The one range of a `Range` header value for a file of `total` bytes: `{start, end}`
  * (end inclusive), `'unsatisfiable'`, or null when it is absent, malformed or multi-range
@@ -162,6 +163,12 @@ export async function startOrigin() {
       if (req.method === 'HEAD') return res.end();
       return pump(path, state, res, from, to, opts);
     };
+    if (opts.rangeLies === 'always-206' && req.method === 'GET') {
+      // its first MiB as a 206, asked for a range or not
+      const length = Math.min(total, MiB);
+      headers['content-range'] = `bytes 0-${length - 1}/${total}`;
+      return send(206, 0, length, length);
+    }
     if (range === 'unsatisfiable') {
       entry.status = 416;
       res.writeHead(416, { 'content-range': `bytes */${total}`, 'content-type': 'text/plain' }).end();
@@ -221,7 +228,8 @@ export async function startOrigin() {
      *   request 200 with the whole body. `rangeLies: 'wrong-range'`: a range request is 206
      *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
      *   the whole file; `'long-206'`: a range from 0 is 206 with all but the last byte,
-     *   however few were asked for.
+     *   however few were asked for; `'always-206'`: every GET, with a Range or without, is
+     *   206 with the file's first MiB.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */

@@ -32,6 +32,10 @@ const INVOCATION_MS: i64 = 12 * 60 * 1000;
 const WATCHDOG_MS: i64 = 60 * 1000;
 /// Fetches from the start at most this many times (an origin without ranges cannot resume).
 const MAX_RUNS: u32 = 3;
+/// A job that found another transfer running lanes in its isolate tries again this much
+/// later; one that paused after its turn waits twice as long first, so a waiting job gets
+/// the turn next.
+const TURN_RETRY_MS: i64 = 1_000;
 
 /// A request to a job's object.
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,7 +152,7 @@ impl UploadJob {
 
     /// The alarm: the transfer's next invocation, or the webhook's next attempt.
     async fn wake(&self) -> Result<(), Error> {
-        let Some(mut record) = self.load().await? else {
+        let Some(record) = self.load().await? else {
             return Ok(());
         };
         if record.state.is_final() {
@@ -157,26 +161,39 @@ impl UploadJob {
         if self.running.get() || self.canceled.get() {
             return Ok(());
         }
+        // Running until the outcome is recorded: a cancel that comes meanwhile waits for it
+        // and then finds the job's final state.
         self.running.set(true);
         self.received.set(0);
-        let outcome = self.run(&mut record).await;
+        let recorded = self.run_and_record(record).await;
         self.running.set(false);
-        self.ender.take();
-        if self.canceled.get() {
-            // Cancel ends the job and cleans up; this run only had to stop.
-            return Ok(());
+        // Whatever the invocation left open (a probe it did not read, waiting for its turn)
+        // is closed now.
+        if let Some(ender) = self.ender.take() {
+            ender.abort();
         }
+        recorded
+    }
+
+    /// One invocation, and what it ended with, recorded.
+    async fn run_and_record(&self, mut record: JobRecord) -> Result<(), Error> {
+        let outcome = self.run(&mut record).await;
         let now = now_ms();
         match outcome {
-            Ok(Ran::Paused) => {
-                record.updated_ms = now;
-                save(&self.state.storage(), &record).await?;
-                self.alarm_at(now).await
-            }
+            // Committed: the file is stored and charged, canceled or not (a cancel that
+            // waited for this answers 409).
             Ok(Ran::Done(file)) => {
                 record.result = Some(file);
                 record.end(JobState::Succeeded, now);
                 self.finish(record).await
+            }
+            // Cancel ends the job and cleans up; this run only had to stop.
+            _ if self.canceled.get() => Ok(()),
+            Ok(ran @ (Ran::Paused | Ran::Waiting)) => {
+                record.updated_ms = now;
+                save(&self.state.storage(), &record).await?;
+                let wait = if matches!(ran, Ran::Waiting) { TURN_RETRY_MS } else { 2 * TURN_RETRY_MS };
+                self.alarm_at(now + wait).await
             }
             Err(err) => {
                 self.clean_up(&record).await;
@@ -220,6 +237,7 @@ impl UploadJob {
         self.alarm_at(now + WATCHDOG_MS).await?;
         let authority = services.authority(&record.spec.key_id).gated(&gate);
         let stop = || self.canceled.get() || now_ms() > invocation_end;
+        let canceled = || self.canceled.get();
         let run = Run {
             services: &services,
             storage: &storage,
@@ -227,22 +245,27 @@ impl UploadJob {
             authority: &authority,
             received: &self.received,
             stop: &stop,
+            canceled: &canceled,
         };
         run.go(record).await
     }
 
-    /// Records the end and schedules the webhook (or clears the alarm).
+    /// Records the end and schedules the webhook (or clears the alarm), then forgets the
+    /// stored parts (a failure there only leaves a few records behind).
     async fn finish(&self, record: JobRecord) -> Result<(), Error> {
         let storage = self.state.storage();
         save(&storage, &record).await?;
-        self.forget_parts().await?;
         match record.delivery.as_ref().and_then(|d| d.next_ms) {
-            Some(at) => self.alarm_at(at).await,
+            Some(at) => self.alarm_at(at).await?,
             None => storage
                 .delete_alarm()
                 .await
-                .map_err(|e| Error::internal(format!("delete alarm: {e}"))),
+                .map_err(|e| Error::internal(format!("delete alarm: {e}")))?,
         }
+        if let Err(e) = self.forget_parts().await {
+            worker::console_warn!("job {}: forgetting its parts: {e:?}", record.spec.job_id);
+        }
+        Ok(())
     }
 
     async fn forget_parts(&self) -> Result<(), Error> {
@@ -313,9 +336,14 @@ impl UploadJob {
             worker::Delay::from(Duration::from_millis(50)).await;
         }
         let mut record = self.owned(key_id).await?;
-        if record.state == JobState::Succeeded {
-            self.canceled.set(false);
-            return Err(Error::JobFinished);
+        match record.state {
+            // The invocation it waited for ended the job.
+            JobState::Succeeded | JobState::Failed => {
+                self.canceled.set(false);
+                return Err(Error::JobFinished);
+            }
+            JobState::Canceled => return Ok(record.status(0)),
+            _ => {}
         }
         self.clean_up(&record).await;
         record.end(JobState::Canceled, now_ms());

@@ -41,6 +41,9 @@ pub(crate) enum Ran {
     Done(FileData),
     /// Stopped taking parts (time up, or canceled); the next invocation goes on.
     Paused,
+    /// Another transfer in this isolate runs lanes: the next invocation tries again soon
+    /// (an alarm handler does not wait for the turn: its time is bounded).
+    Waiting,
 }
 
 /// A part as kept in the job's storage.
@@ -61,6 +64,8 @@ pub(crate) struct Run<'a> {
     pub received: &'a Cell<u64>,
     /// Whether to stop taking parts.
     pub stop: &'a dyn Fn() -> bool,
+    /// Whether the job was canceled: then nothing is committed.
+    pub canceled: &'a dyn Fn() -> bool,
 }
 
 impl Run<'_> {
@@ -221,8 +226,11 @@ impl Run<'_> {
             refreshed: Cell::new(transfer.reserved_ms),
             stored_now: Cell::new(0),
         };
-        // One transfer in this isolate runs lanes at a time (their parts' memory).
-        let _turn = parallel_turn(true).await;
+        // One transfer in this isolate runs lanes at a time (their parts' memory), and only
+        // while it does: the turn is given back before the read-back hash and the commit.
+        let Some(turn) = parallel_turn() else {
+            return Ok(Ran::Waiting);
+        };
         let lanes = Lanes::new(
             Plan::new(total),
             target,
@@ -232,7 +240,9 @@ impl Run<'_> {
             stored,
             checkpoint,
         );
-        let Some(sha256) = lanes.run().await? else {
+        let ran = lanes.run().await;
+        drop(turn);
+        let Some(sha256) = ran? else {
             record.stored_bytes += lanes.checkpoint().stored();
             return Ok(Ran::Paused);
         };
@@ -259,6 +269,11 @@ impl Run<'_> {
         stored: StoredObject,
     ) -> Result<Ran, Error> {
         let row = prepared.row(stored);
+        // A cancel that gave up waiting for this invocation has given the upload back: its
+        // bytes must not become a file.
+        if (self.canceled)() {
+            return Err(Error::internal("canceled before its commit"));
+        }
         flow::commit(self.authority, &row).await?;
         let base = Url::parse(&record.spec.base_url).map_err(Error::internal)?;
         Ok(Ran::Done(listing::file_data(

@@ -10,14 +10,14 @@
 //! requests (a batch's items included), so an upload that finds the lanes busy goes up as one
 //! streamed put instead (a few MiB). A background job runs the same lanes with a
 //! [`Checkpoint`] that records each stored part, so another invocation can go on from there;
-//! it waits for its turn.
+//! one that finds the lanes busy tries again in its next invocation.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use std::time::Duration;
 
-use futures_util::future::{join, ready, select, try_join_all, Either, LocalBoxFuture};
+use futures_util::future::{join, join_all, ready, select, Either, LocalBoxFuture};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
@@ -66,15 +66,10 @@ thread_local! {
     static PARALLEL: Gate = Gate::new(1);
 }
 
-/// This isolate's turn to run lanes, held until dropped: now (`wait` false; `None` when
-/// another transfer has it), or once the transfer before has finished.
-pub(crate) async fn parallel_turn(wait: bool) -> Option<Slot> {
-    let gate = PARALLEL.with(Gate::clone);
-    if wait {
-        Some(gate.slot().await)
-    } else {
-        gate.try_slot()
-    }
+/// This isolate's turn to run lanes, held until dropped; `None` when another transfer has
+/// it.
+pub(crate) fn parallel_turn() -> Option<Slot> {
+    PARALLEL.with(Gate::try_slot)
 }
 
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file: a file of
@@ -111,7 +106,7 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
             probe = Box::pin(ready(Ok(head)));
         }
     }
-    let Some(_turn) = parallel_turn(false).await else {
+    let Some(_turn) = parallel_turn() else {
         // Another transfer in this isolate runs lanes: one stream, in a few MiB.
         return stream(probe.await.map_err(|err| origin.failure(err))?).await;
     };
@@ -172,8 +167,10 @@ pub(crate) struct Lanes<'a, C> {
     probe: RefCell<Option<Probe<'a>>>,
     /// The next part no lane has taken yet.
     next: Cell<u64>,
-    /// `None` when parts were stored by an earlier invocation (then the file is hashed from
-    /// R2 once complete).
+    /// Whether this invocation hashes the parts (not when an earlier one stored some: then
+    /// the file is hashed from R2 once complete).
+    hashes: bool,
+    /// The running digest (`hashes`), out of its cell only while the hashing lane writes.
     digest: RefCell<Option<Sha256Sink>>,
     /// Parts stored, waiting for the parts before them to be hashed.
     unhashed: RefCell<BTreeMap<u64, Uint8Array>>,
@@ -185,6 +182,8 @@ pub(crate) struct Lanes<'a, C> {
     room: Notify,
     /// Each stored part by index: R2's answer.
     parts: RefCell<BTreeMap<u64, JsValue>>,
+    /// The first lane's failure: the others stop taking parts.
+    failed: RefCell<Option<Error>>,
     checkpoint: C,
 }
 
@@ -199,20 +198,22 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         stored: BTreeMap<u64, JsValue>,
         checkpoint: C,
     ) -> Self {
-        let digest = stored.is_empty().then(Sha256Sink::new);
+        let hashes = stored.is_empty();
         Lanes {
+            hashes,
+            digest: RefCell::new(hashes.then(Sha256Sink::new)),
             plan,
             target,
             source,
             upload,
             probe: RefCell::new(probe),
             next: Cell::new(0),
-            digest: RefCell::new(digest),
             unhashed: RefCell::new(BTreeMap::new()),
             hashed: Cell::new(0),
             hashing: Cell::new(false),
             room: Notify::default(),
             parts: RefCell::new(stored),
+            failed: RefCell::new(None),
             checkpoint,
         }
     }
@@ -226,14 +227,21 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
     /// the digest (`Some(None)`: not known, hash the object), or `None` when the lanes
     /// stopped before the end (the checkpoint asked).
     pub async fn run(&self) -> Result<Option<Option<String>>, Error> {
-        try_join_all((0..self.plan.lanes).map(|_| self.lane())).await?;
+        join_all((0..self.plan.lanes).map(|_| self.lane_until_failure())).await;
+        if let Some(err) = self.failed.take() {
+            return Err(err);
+        }
         if self.parts.borrow().len() as u64 != self.plan.parts {
             return Ok(None);
         }
-        let digest = self.digest.borrow_mut().take();
-        let sha256 = match digest {
-            Some(digest) => Some(self.target.checked(digest.finish(false).await?)?),
-            None => None,
+        let sha256 = if self.hashes {
+            let digest = self.digest.borrow_mut().take();
+            match digest.filter(|_| self.hashed.get() == self.plan.parts) {
+                Some(digest) => Some(self.target.checked(digest.finish(false).await?)?),
+                None => return Err(Error::internal("a stored part was not hashed")),
+            }
+        } else {
+            None
         };
         let parts: Vec<JsValue> = self.parts.take().into_values().collect();
         self.target
@@ -244,13 +252,27 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         Ok(Some(sha256))
     }
 
+    /// A lane, until it ends or one fails. The first failure is kept, the origin calls still
+    /// waiting are aborted, and every other lane settles what it started (a part upload in
+    /// flight keeps its slot until R2 answers) before it stops: no call outlives its slot.
+    async fn lane_until_failure(&self) {
+        if let Err(err) = self.lane().await {
+            if self.failed.borrow().is_none() {
+                *self.failed.borrow_mut() = Some(err);
+                self.source.origin.ender().abort();
+                self.room.notify();
+            }
+        }
+    }
+
     /// One connection's work: take the next part, read it, store it, hash it (or leave it
     /// to the lane hashing the part before it).
     async fn lane(&self) -> Result<(), Error> {
         loop {
-            self.room.until(|| self.unhashed.borrow().len() < UNHASHED).await;
+            let failed = || self.failed.borrow().is_some();
+            self.room.until(|| failed() || self.unhashed.borrow().len() < UNHASHED).await;
             let index = self.next.get();
-            if index == self.plan.parts || self.checkpoint.stop() {
+            if index == self.plan.parts || self.checkpoint.stop() || failed() {
                 return Ok(());
             }
             self.next.set(index + 1);
@@ -267,7 +289,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             drop(cursor);
             // Hashing is CPU in this isolate: it runs while R2 takes the part.
             let hashing = async {
-                if self.digest.borrow().is_some() {
+                if self.hashes {
                     self.unhashed.borrow_mut().insert(index, part.clone());
                     self.hash_in_order().await?;
                 }
@@ -287,8 +309,15 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         let mut result = Ok(());
         loop {
             let next = self.hashed.get();
-            let Some(part) = self.unhashed.borrow_mut().remove(&next) else { break };
-            let Some(mut digest) = self.digest.borrow_mut().take() else { break };
+            if !self.unhashed.borrow().contains_key(&next) {
+                break;
+            }
+            // Only this lane hashes (`hashing`), so the digest is in its cell.
+            let Some(mut digest) = self.digest.borrow_mut().take() else {
+                result = Err(Error::internal("the digest is out"));
+                break;
+            };
+            let part = self.unhashed.borrow_mut().remove(&next).expect("checked above");
             result = digest.write(&part).await;
             *self.digest.borrow_mut() = Some(digest);
             self.hashed.set(next + 1);

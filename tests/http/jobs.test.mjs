@@ -179,6 +179,25 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   );
 });
 
+test('two ranged jobs at once: one runs lanes, the other tries again until its turn; both byte-exact', async () => {
+  // One transfer per isolate runs lanes (their parts' memory); local workerd runs both jobs'
+  // objects in one isolate, so the second finds the turn taken and comes back a second later.
+  const bodies = [randomBody(24 * MiB), randomBody(24 * MiB + 1)];
+  const jobs = [];
+  for (const [i, body] of bodies.entries()) {
+    const url = origin.file(`/jobs/turn-${i}.bin`, body, ranged({ throttle: 8 * MiB }));
+    jobs.push(await startJob({ file_url: url, upload_path: 'jobs', file_name: `turn-${i}.bin`, async: true }));
+  }
+  const ends = await Promise.all(jobs.map((job) => poll(job.job_id)));
+  for (const [i, seen] of ends.entries()) {
+    const last = seen.at(-1);
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    assert.equal(last.result.sha256, sha256(bodies[i]), `job ${i}: the origin's digest`);
+    assert.equal(await servedDigest(last.result.download_url), sha256(bodies[i]), `job ${i}: served byte-exact`);
+    assert.ok(origin.sent(`/jobs/turn-${i}.bin`) <= bodies[i].length * 1.1 + MiB, `job ${i}: sent ${origin.sent(`/jobs/turn-${i}.bin`)}`);
+  }
+});
+
 test('cancel mid-transfer: no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {
   const mark = worker.r2();
   const before = await usage();

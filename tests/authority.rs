@@ -142,6 +142,32 @@ fn release_drops_an_uncommitted_upload_and_leaves_a_committed_one() {
     assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
 }
 
+/// A background job may refresh its reservation, or be retried, after its commit landed
+/// (its invocation ended before it heard): that holds nothing, leaves nothing behind that
+/// could later doom the live file, and a released id cannot be reserved again.
+#[test]
+fn reservations_after_a_commit_or_a_release_change_nothing() {
+    let mut a = authority(1000, 3);
+    a.reserve(reservation("f1", "p", "a", 100), T0).unwrap();
+    a.commit(FileRow { expires_ms: T0 + 2 * RESERVATION_TTL_MS, ..row("f1", "p", "a", 100) }, T0).unwrap();
+    a.reserve(reservation("f1", "p", "a", 100), T0).unwrap();
+    assert!(a.tables.reservations.is_empty(), "a committed id holds nothing");
+    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    // a reservation left from before the commit (as SQL kept it) is dropped by release and
+    // by the alarm without touching the file
+    a.tables.insert_reservation(&reservation("f1", "p", "a", 100)).unwrap();
+    a.release("f1").unwrap();
+    assert!(a.tables.reservations.is_empty() && doomed(&a).is_empty(), "release drops the hold, keeps the file");
+    a.tables.insert_reservation(&reservation("f1", "p", "a", 100)).unwrap();
+    assert_eq!(a.expire(T0 + RESERVATION_TTL_MS, 10), Ok(0));
+    assert!(a.tables.reservations.is_empty() && doomed(&a).is_empty(), "a stale hold of a committed id dooms nothing");
+    assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1");
+    a.reserve(reservation("r2", "p", "b", 10), T0).unwrap();
+    a.release("r2").unwrap();
+    assert!(a.reserve(reservation("r2", "p", "b", 10), T0).is_err(), "a released id is not reserved again");
+    assert_counters(&a);
+}
+
 #[test]
 fn quota_refusals_say_what_the_upload_needs_and_what_is_in_use() {
     let mut a = authority(1000, 3);

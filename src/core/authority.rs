@@ -172,9 +172,16 @@ impl<T: Tables> Authority<T> {
 
     /// Holds `reservation.bytes` and one file for an upload about to be stored. The file
     /// its name holds now will be replaced, so it does not count, unless another upload in
-    /// flight to the same name already claimed that.
+    /// flight to the same name already claimed that. A committed id holds nothing (a job
+    /// refreshing its reservation after its commit landed); a released one is refused.
     pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<(), Error> {
         let before = self.tables.before(&reservation.file_id, &reservation.upload_path, &reservation.file_name)?;
+        match before.id {
+            IdState::Free => {}
+            // Stored already (a job's invocation that ended before it heard so): nothing to hold.
+            IdState::Committed => return Ok(()),
+            IdState::Doomed => return Err(Error::internal(format!("reserve of {} after its release", reservation.file_id))),
+        }
         let key = uploading(before.key)?;
         let limits = key.config.limits(self.defaults);
         let others = live_reservations(before.reservations, now_ms, &reservation.file_id);
@@ -235,14 +242,14 @@ impl<T: Tables> Authority<T> {
         Ok(old.map(|o| o.file_id))
     }
 
-    /// An upload failed after it may have stored something: unless `file_id` was committed
-    /// (its answer lost on the way), its reservation goes and its object is doomed.
+    /// An upload failed after it may have stored something: its reservation goes, and
+    /// unless `file_id` was committed (its answer lost on the way) its object is doomed.
     /// Idempotent.
     pub fn release(&mut self, file_id: &str) -> Result<(), Error> {
+        self.tables.delete_reservation(file_id)?;
         if self.tables.file(file_id)?.is_some() {
             return Ok(());
         }
-        self.tables.delete_reservation(file_id)?;
         self.tables.doom(file_id)
     }
 
@@ -319,7 +326,10 @@ impl<T: Tables> Authority<T> {
         }
         for stale in self.tables.reservations()?.into_iter().filter(|r| now_ms - r.at_ms >= RESERVATION_TTL_MS) {
             self.tables.delete_reservation(&stale.file_id)?;
-            self.tables.doom(&stale.file_id)?;
+            // A committed file's bytes are its row's, whatever reservation was left behind.
+            if self.tables.file(&stale.file_id)?.is_none() {
+                self.tables.doom(&stale.file_id)?;
+            }
         }
         Ok(expired.len())
     }

@@ -150,6 +150,13 @@ pub struct Transfer {
     pub upload_id: Option<String>,
     /// When the reservation was last refreshed (a reservation lapses after 15 minutes).
     pub reserved_ms: i64,
+    /// The multipart upload was completed: the object is whole, and what is left is its
+    /// digest (`sha256`, when one invocation saw every part) and the commit. R2 refuses a
+    /// second `complete`, so a later invocation goes straight there.
+    #[serde(default)]
+    pub completed: bool,
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// Where and which version of a file to fetch in ranges.

@@ -21,6 +21,7 @@ use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
 use super::r2::{put_options, R2Store, Target};
+use crate::core::authority_wire::FileRow;
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
 use crate::core::jobs::{JobRecord, RangedSource, Transfer};
@@ -77,6 +78,10 @@ impl Run<'_> {
                 self.resume(record, transfer).await
             }
             Some(transfer) => {
+                // Committed before its invocation ended (the news lost with it): done.
+                if let Ok(row) = self.authority.get(&transfer.prepared.file_id).await {
+                    return self.done(record, &row);
+                }
                 // A single stream died with its invocation: nothing of it can be reused.
                 let _ = self.authority.release(&transfer.prepared.file_id).await;
                 record.transfer = None;
@@ -134,7 +139,7 @@ impl Run<'_> {
         }
         let ranged = body.ranged.clone();
         // Recorded at once: whatever happens next, this reservation is given back.
-        let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now };
+        let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now, completed: false, sha256: None };
         record.transfer = Some(transfer.clone());
         save(self.storage, record).await?;
         let key = layout::object_key(&prepared.file_id);
@@ -192,6 +197,9 @@ impl Run<'_> {
         let key = layout::object_key(&transfer.prepared.file_id);
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &transfer.prepared, expected.as_deref());
+        if transfer.completed {
+            return self.hash_and_commit(record, &transfer, &target, source.total, transfer.sha256.clone()).await;
+        }
         let upload: R2MultipartUpload = target
             .bucket
             .resume_multipart_upload(key.clone(), upload_id.clone())
@@ -246,20 +254,31 @@ impl Run<'_> {
             record.stored_bytes += lanes.checkpoint().stored();
             return Ok(Ran::Paused);
         };
+        // The object is whole: an invocation after this one only hashes and commits it.
+        let mut transfer = transfer.clone();
+        transfer.completed = true;
+        transfer.sha256 = sha256.clone();
+        record.transfer = Some(transfer.clone());
+        save(self.storage, record).await?;
+        self.hash_and_commit(record, &transfer, target, total, sha256).await
+    }
+
+    /// Commits the whole object of `transfer` (`sha256`: its digest when one invocation saw
+    /// every part; otherwise it is hashed from R2 first).
+    async fn hash_and_commit(
+        &self,
+        record: &JobRecord,
+        transfer: &Transfer,
+        target: &Target<'_>,
+        size: u64,
+        sha256: Option<String>,
+    ) -> Result<Ran, Error> {
         let sha256 = match sha256 {
             Some(sha256) => sha256,
             // Parts came from more than one invocation: hash what R2 holds.
             None => target.checked(hash_object(target.bucket, target.key).await?)?,
         };
-        self.commit(
-            record,
-            &transfer.prepared,
-            StoredObject {
-                size: total,
-                sha256,
-            },
-        )
-        .await
+        self.commit(record, &transfer.prepared, StoredObject { size, sha256 }).await
     }
 
     async fn commit(
@@ -275,13 +294,13 @@ impl Run<'_> {
             return Err(Error::internal("canceled before its commit"));
         }
         flow::commit(self.authority, &row).await?;
+        self.done(record, &row)
+    }
+
+    /// The job's answer: the file `row` records.
+    fn done(&self, record: &JobRecord, row: &FileRow) -> Result<Ran, Error> {
         let base = Url::parse(&record.spec.base_url).map_err(Error::internal)?;
-        Ok(Ran::Done(listing::file_data(
-            &base,
-            &record.spec.key_id,
-            &row,
-            self.services.link_secret.as_ref(),
-        )))
+        Ok(Ran::Done(listing::file_data(&base, &record.spec.key_id, row, self.services.link_secret.as_ref())))
     }
 
     fn target<'t>(

@@ -16,8 +16,13 @@ pub const SLOTS: usize = 6;
 struct Parked(RefCell<Vec<Waker>>);
 
 impl Parked {
+    /// Parks `waker`, once: a task polled again while it waits (as `join`ed lanes are, on
+    /// each of their siblings' wakes) is not parked twice.
     fn park(&self, waker: &Waker) {
-        self.0.borrow_mut().push(waker.clone());
+        let mut parked = self.0.borrow_mut();
+        if !parked.iter().any(|w| w.will_wake(waker)) {
+            parked.push(waker.clone());
+        }
     }
 
     fn wake_all(&self) {
@@ -166,6 +171,19 @@ mod tests {
         pool.run();
         assert_eq!(finished.get(), 20);
         assert_eq!((most.get(), gate.peak()), (3, 3));
+    }
+
+    #[test]
+    fn a_waiter_polled_again_is_parked_once() {
+        let gate = Gate::new(1);
+        let _held = gate.try_slot().unwrap();
+        let mut waiting = Box::pin(gate.slot());
+        let waker = futures_util::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        for _ in 0..5 {
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(gate.0.parked.0.borrow().len(), 1);
     }
 
     #[test]

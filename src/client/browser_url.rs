@@ -15,6 +15,8 @@ pub(crate) struct ParsedUrl {
     pub scheme: String,
     pub has_host: bool,
     pub has_credentials: bool,
+    /// A query or a fragment (`?...`, `#...`).
+    pub has_query_or_fragment: bool,
     /// The serialization (`href`).
     pub href: String,
 }
@@ -32,6 +34,7 @@ pub(crate) fn parse(raw: &str) -> Option<ParsedUrl> {
         scheme: url.protocol().trim_end_matches(':').to_ascii_lowercase(),
         has_host: !url.host().is_empty(),
         has_credentials: !url.username().is_empty() || !url.password().is_empty(),
+        has_query_or_fragment: !url.search().is_empty() || !url.hash().is_empty() || url.href().contains(['?', '#']),
         href: url.href(),
     })
 }
@@ -42,7 +45,8 @@ pub(crate) fn parse(raw: &str) -> Option<ParsedUrl> {
     let url = url::Url::parse(raw).ok()?;
     let parts = crate::core::url_policy::url_parts(&url);
     let (scheme, has_host, has_credentials) = (parts.scheme.to_owned(), parts.has_host, parts.has_credentials);
-    Some(ParsedUrl { scheme, has_host, has_credentials, href: url.as_str().to_owned() })
+    let has_query_or_fragment = url.query().is_some() || url.fragment().is_some();
+    Some(ParsedUrl { scheme, has_host, has_credentials, has_query_or_fragment, href: url.as_str().to_owned() })
 }
 
 /// The server's syntax rules for `file_url`, on what the browser can read (the network
@@ -59,6 +63,10 @@ pub(crate) fn base_url(raw: &str) -> Result<ParsedUrl, String> {
     let url = parse(raw).ok_or("baseUrl is not an absolute URL")?;
     if !matches!(url.scheme.as_str(), "http" | "https") {
         return Err("baseUrl must be an http or https URL".into());
+    }
+    // Every path is appended to it, and fetch refuses credentials in a URL.
+    if url.has_credentials || url.has_query_or_fragment {
+        return Err("baseUrl must have no credentials, query or fragment".into());
     }
     Ok(url)
 }
@@ -87,5 +95,8 @@ mod tests {
         assert_eq!(base_url("HTTPS://Files.Example.com/api/").unwrap().href, "https://files.example.com/api/");
         assert_eq!(base_url("files.example.com").unwrap_err(), "baseUrl is not an absolute URL");
         assert_eq!(base_url("ftp://files.example.com").unwrap_err(), "baseUrl must be an http or https URL");
+        for bad in ["https://h.test/?x", "https://h.test/#x", "https://h.test/?", "https://u:p@h.test/"] {
+            assert_eq!(base_url(bad).unwrap_err(), "baseUrl must have no credentials, query or fragment", "{bad}");
+        }
     }
 }

@@ -63,9 +63,11 @@ impl ClientError {
     fn field(&self) -> Option<Field> {
         match self {
             ClientError::Invalid(err) => field_of_error(err),
-            ClientError::Network(_) | ClientError::Options(_) => None,
+            // Not the service's answer (a proxy's page, a body of another shape): no field
+            // of the request is to blame.
+            ClientError::Network(_) | ClientError::Options(_) | ClientError::Unexpected { .. } => None,
             // The envelope names no field: its message does.
-            _ => field_of(self.status(), &self.message()),
+            ClientError::Server { status, msg, .. } => field_of(*status, msg),
         }
     }
 }
@@ -80,5 +82,20 @@ impl From<ClientError> for JsValue {
     fn from(err: ClientError) -> Self {
         let field = err.field().map_or(JsValue::NULL, |f| f.js().into());
         UploadError::new(&err.message(), err.status(), err.code(), field).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_services_answers_name_a_field() {
+        let proxy = ClientError::Unexpected { status: 502, detail: "not JSON: <html>".into() };
+        assert_eq!(proxy.field(), None, "a gateway's page blames no field");
+        let shape = ClientError::Unexpected { status: 200, detail: "missing field `file_name`".into() };
+        assert_eq!(shape.field(), None);
+        let server = ClientError::Server { status: 401, code: 401, msg: "invalid API key".into() };
+        assert_eq!(server.field(), Some(Field::ApiKey));
     }
 }

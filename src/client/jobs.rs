@@ -11,6 +11,11 @@ use super::options::Settings;
 /// Polls no faster than this.
 const MIN_INTERVAL_MS: f64 = 100.0;
 const DEFAULT_INTERVAL_MS: f64 = 1000.0;
+/// The longest wait `setTimeout` takes (a longer one fires at once).
+const MAX_INTERVAL_MS: f64 = 2_147_483_647.0;
+/// Polls in a row that may fail in passing (no answer, a gateway's page, a 5xx, a 429)
+/// before the wait gives up: a blip does not end the wait of a job that goes on.
+const POLL_RETRIES: u32 = 5;
 
 /// `waitForJob`'s options: `{ intervalMs?, onProgress? }`.
 pub(crate) struct Wait {
@@ -27,7 +32,7 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
     let get = |name: &str| Reflect::get(&value, &name.into()).unwrap_or(JsValue::UNDEFINED);
     let interval = get("intervalMs");
     let interval_ms = match interval.as_f64() {
-        Some(ms) if ms.is_finite() => ms.max(MIN_INTERVAL_MS),
+        Some(ms) if ms.is_finite() => ms.clamp(MIN_INTERVAL_MS, MAX_INTERVAL_MS),
         None if interval.is_undefined() || interval.is_null() => DEFAULT_INTERVAL_MS,
         _ => return Err(bad("`intervalMs` must be a number of milliseconds")),
     };
@@ -42,8 +47,18 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
 
 /// Polls `job_id` until it ends: the succeeded job, or the failure it reports.
 pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str, wait: &Wait) -> Result<JsValue, ClientError> {
+    let mut failures = 0;
     loop {
-        let job = api::send(settings, authorization, Call::job(Method::Get, job_id)).await?;
+        let job = match api::send(settings, authorization, Call::job(Method::Get, job_id)).await {
+            Ok(job) => job,
+            Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
+                failures += 1;
+                sleep((wait.interval_ms * f64::from(1u32 << failures)).min(MAX_INTERVAL_MS)).await;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        failures = 0;
         let js = super::to_js(&job).map_err(|_| ClientError::Unexpected { status: 200, detail: "job".into() })?;
         if let Some(report) = &wait.on_progress {
             // A throwing callback does not stop the wait.
@@ -64,6 +79,17 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
     }
 }
 
+/// Whether a poll's failure may pass: no answer, not the service's answer, or one that
+/// asks to come back later.
+fn in_passing(err: &ClientError) -> bool {
+    match err {
+        ClientError::Network(_) => true,
+        ClientError::Unexpected { status, .. } => *status == 0 || *status >= 500,
+        ClientError::Server { status, .. } => *status >= 500 || *status == 429,
+        ClientError::Invalid(_) | ClientError::Options(_) => false,
+    }
+}
+
 /// Resolves after `ms` (the global `setTimeout`, in browsers and workers alike).
 async fn sleep(ms: f64) {
     let promise = Promise::new(&mut |resolve, _| {
@@ -73,4 +99,21 @@ async fn sleep(ms: f64) {
         }
     });
     let _ = JsFuture::from(promise).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blips_pass_and_answers_do_not() {
+        let server = |status| ClientError::Server { status, code: status, msg: String::new() };
+        let page = |status| ClientError::Unexpected { status, detail: String::new() };
+        for err in [ClientError::Network("offline".into()), page(502), page(0), server(500), server(503), server(429)] {
+            assert!(in_passing(&err), "{err:?}");
+        }
+        for err in [server(401), server(404), server(409), page(200), ClientError::Options(String::new())] {
+            assert!(!in_passing(&err), "{err:?}");
+        }
+    }
 }

@@ -142,9 +142,16 @@ pub(crate) fn settings(value: JsValue) -> Result<Settings, ClientError> {
     Ok(Settings { base: base.href.trim_end_matches('/').to_owned(), api_key: opts.api_key })
 }
 
-/// The `Authorization` header for `key`, checked by the server's own bearer parser.
+/// The `Authorization` header for `key`, checked by the server's own bearer parser. A key
+/// is visible ASCII (every key the service issues is): anything else, such as a pasted
+/// zero-width space, is answered as the server would answer it, before the browser refuses
+/// the header.
 pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
-    let header = (!key.trim().is_empty()).then(|| format!("Bearer {}", key.trim()));
+    let key = key.trim();
+    if !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Error::Unauthorized("invalid API key").into());
+    }
+    let header = (!key.is_empty()).then(|| format!("Bearer {key}"));
     bearer_token(header.as_deref())?;
     Ok(header.unwrap_or_default())
 }
@@ -340,6 +347,14 @@ mod tests {
             match authorization(blank) {
                 Err(ClientError::Invalid(err)) => assert_eq!(err.status(), 401),
                 other => panic!("{blank:?}: {other:?}"),
+            }
+        }
+        // A header the browser would refuse (fetch would throw out of the client): the
+        // server's answer to a key it does not know, at once.
+        for odd in ["us_abc\u{200b}", "us_ключ", "us_a b", "us_a\nb", "us_a\u{0}"] {
+            match authorization(odd) {
+                Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.public_message().as_str()), (401, "invalid API key"), "{odd:?}"),
+                other => panic!("{odd:?}: {other:?}"),
             }
         }
     }

@@ -2,8 +2,9 @@
 // then copies the package to www/pkg/ for the web app. Usage: node client/package.mjs
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(new URL('..', import.meta.url).pathname);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PKG = path.join(ROOT, 'pkg');
 const WWW_PKG = path.join(ROOT, 'www/pkg');
 

@@ -13,8 +13,9 @@ const keysTab = $('keys-tab');
  * Another fragment (the skip link's #main) leaves the view as it is. */
 function route({ focus = false } = {}) {
   let name = location.hash.slice(1);
-  if (!(name in VIEWS) && document.querySelector('.view:not([hidden])')) return;
-  if (!(name in VIEWS) || (name === 'keys' && !adminToken())) name = 'stash';
+  const known = Object.hasOwn(VIEWS, name);
+  if (!known && document.querySelector('.view:not([hidden])')) return;
+  if (!known || (name === 'keys' && !adminToken())) name = 'stash';
   for (const [view, module] of Object.entries(VIEWS)) {
     const shown = view === name;
     const section = $(`view-${view}`);

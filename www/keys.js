@@ -21,8 +21,11 @@ const formFields = () => ({
 clearOnInput(form);
 clearOnInput(body);
 
-/** A quota input's value for the API: blank is null (the default), MiB become bytes. */
+/** A quota input's value for the API: blank is null (the default), MiB become bytes. What
+ * is no number (the browser then shows the value as blank) goes as typed, for the server's
+ * 400 beside the field, never as "the default". */
 function quota(input, scale = 1) {
+  if (input.validity?.badInput) return 'not a number';
   const text = input.value.trim();
   if (text === '') return null;
   const n = Number(text);

@@ -8,8 +8,8 @@ import { refreshUsage } from './files.js';
 
 const BATCH_ITEMS = 20; // core::batch::MAX_ITEMS
 const MAX_LINES = 100;
-/** How often a job's progress is polled. */
-const POLL_MS = 500;
+/** How often a job's progress is polled (up to 100 jobs side by side). */
+const POLL_MS = 1500;
 
 const form = $('stash-form');
 const urls = $('file-urls');
@@ -42,11 +42,17 @@ function headerLines(text) {
   return headers;
 }
 
-/** Every option but the URL, as `uploadFromUrl` takes them; blank ones left out. */
+/** Every option but the URL, as `uploadFromUrl` takes them; blank ones left out. `null`
+ * (after placing the error) when a number field holds what is no number: left out, it
+ * would silently mean "no limit". */
 function sharedOptions() {
   const options = {};
   for (const [name, input] of Object.entries(fields())) {
     if (name === 'apiKey' || name === 'fileUrl') continue;
+    if (input.validity?.badInput) {
+      fieldError(input, 'Enter a whole number.');
+      return null;
+    }
     const kind = input.dataset.kind ?? input.type;
     if (kind === 'checkbox') {
       if (input.checked) options[name] = true;
@@ -67,6 +73,7 @@ form.addEventListener('submit', async (event) => {
   if (!(await ready)) return;
   const lines = urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
   const options = sharedOptions();
+  if (!options) return;
   const byName = fields();
   if (lines.length === 0) return fieldError(urls, 'Enter the URL of a file (one per line).');
   if (lines.length > MAX_LINES) return fieldError(urls, `At most ${MAX_LINES} URLs at once (${lines.length} given).`);
@@ -301,7 +308,12 @@ function jobCard(job) {
   c.waitForJob(job.job_id, { intervalMs: POLL_MS, onProgress: progress }).then(
     (done) => {
       const result = resultCard(done.result);
+      const hadFocus = card.contains(document.activeElement);
       card.replaceWith(result);
+      if (hadFocus) {
+        result.tabIndex = -1;
+        result.focus();
+      }
       status.textContent = `Stored ${done.result.file_name}.`;
       refreshUsage();
     },
@@ -312,6 +324,12 @@ function jobCard(job) {
       card.querySelector('.eyebrow').textContent = err.status === 409 ? 'Canceled: nothing stored' : `Not stored (${err.status})`;
       text.textContent = err.message;
       text.classList.add('error');
+      // Announced, and focus kept on the card when it was on its Cancel button.
+      status.textContent = err.status === 409 ? 'The job was canceled: nothing stored.' : `A job ended without storing its file: ${err.message}`;
+      if (document.activeElement === cancel) {
+        card.tabIndex = -1;
+        card.focus();
+      }
       cancel.hidden = true;
       bar.hidden = true;
     },

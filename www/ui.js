@@ -76,9 +76,12 @@ export async function copy(text, button, input) {
     }
   }
   $('copy-status').textContent = copied ? 'Copied to the clipboard.' : 'Copy failed: the text is selected, press Ctrl+C.';
-  const label = button.textContent;
+  // The label from before the first click (a second click must not keep 'Copied').
+  button.dataset.label ??= button.textContent;
+  const { label } = button.dataset;
   button.textContent = copied ? 'Copied' : label;
-  setTimeout(() => { button.textContent = label; }, 1500);
+  clearTimeout(Number(button.dataset.restore));
+  button.dataset.restore = String(setTimeout(() => { button.textContent = label; }, 1500));
 }
 
 // Copy buttons anywhere: `data-copy="input id"`, or the input before the button.

@@ -20,8 +20,21 @@ let pages = [null];
 let nextCursor = null;
 /** The listing the pages belong to: a new folder or page size starts from page 1. */
 let query = null;
+/** The latest load: an answer to an earlier one is dropped. */
+let loads = 0;
 
 clearOnInput(form);
+// Another key's listing: its cursors, rows and usage are not this one's.
+inputs.apiKey.addEventListener('input', () => {
+  query = null;
+  pages = [null];
+  nextCursor = null;
+  render([]);
+  $('files-empty').hidden = true;
+  status.textContent = '';
+  prev.disabled = true;
+  next.disabled = true;
+});
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -48,25 +61,37 @@ async function load({ reset = false, focus } = {}) {
     pages = [null];
   }
   const c = client();
+  const run = ++loads;
   setBusy($('files-submit'), form, true);
+  // The pager waits for this page: a second click would page from a cursor not yet known.
+  prev.disabled = true;
+  next.disabled = true;
   try {
     const page = await c.listFiles({ ...query, cursor: pages.at(-1) ?? undefined });
+    if (run !== loads) return;
     nextCursor = page.cursor;
     render(page.files);
     const where = query.uploadPath ? ` in ${query.uploadPath}` : '';
     status.textContent = `Page ${pages.length}: ${page.files.length} file${page.files.length === 1 ? '' : 's'}${where}.`;
     $('files-page').textContent = `Page ${pages.length}`;
   } catch (err) {
+    if (run !== loads) return;
+    // Not the page the pager points at: no rows, no next page from another listing.
+    nextCursor = null;
+    render([]);
+    $('files-empty').hidden = true;
     showError(err, fields(), errorBanner);
     status.textContent = `Not listed: ${err.message}`;
   } finally {
     c.free();
-    setBusy($('files-submit'), form, false);
-    prev.disabled = pages.length <= 1;
-    next.disabled = !nextCursor;
-    focus?.find((b) => !b.disabled)?.focus();
+    if (run === loads) {
+      setBusy($('files-submit'), form, false);
+      prev.disabled = pages.length <= 1;
+      next.disabled = !nextCursor;
+      focus?.find((b) => !b.disabled)?.focus();
+    }
   }
-  refreshUsage();
+  if (run === loads) refreshUsage();
 }
 
 function render(files) {

@@ -56,7 +56,15 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-more.addEventListener('click', () => load({ append: true }));
+more.addEventListener('click', async () => {
+  // One page at a time: a second click would append the same page again.
+  more.disabled = true;
+  try {
+    await load({ append: true });
+  } finally {
+    more.disabled = false;
+  }
+});
 
 /** Shows a plaintext key or secret once, focused, with its copy button. */
 function showSecret(title, value, { usable = false } = {}) {
@@ -140,12 +148,16 @@ function row(key) {
     }
   });
   webhook.addEventListener('click', async () => {
+    // One rotation at a time: a second would replace the secret this one shows.
+    webhook.disabled = true;
     try {
       const issued = await admin('POST', `/${key.key_id}/webhook-secret`);
       showSecret(`Webhook secret of “${key.name}”`, issued.webhook_secret);
       status.textContent = `New webhook secret for ${key.name}; the previous one no longer signs.`;
     } catch (err) {
       fail(err);
+    } finally {
+      webhook.disabled = false;
     }
   });
   revoke.addEventListener('click', async () => {

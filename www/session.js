@@ -1,6 +1,5 @@
 // The tab's credentials (session storage only, never the URL), the client package and the
 // admin API's requests.
-import init, { UploadClient } from './pkg/urlstash.js';
 import { $ } from './ui.js';
 
 const STORED = { apiKey: 'urlstash.apiKey', adminToken: 'urlstash.adminToken' };
@@ -20,14 +19,24 @@ export function useKey(key) {
   sessionStorage.setItem(STORED.apiKey, key);
 }
 
-/** Resolves true once the wasm client is loaded, false when it cannot be. */
-export const ready = init().then(() => true, (err) => {
-  console.error(err);
-  return false;
-});
+/** The client package, loaded here rather than imported: a page served without `www/pkg/`
+ * (before `make pkg`) still runs, and says what is missing. */
+let UploadClient;
 
-/** A client of this origin with the current key; `free()` it after use (or let it be
- * collected: it holds two strings). */
+/** Resolves true once the wasm client is loaded, false when it cannot be. */
+export const ready = import('./pkg/urlstash.js')
+  .then(async (pkg) => {
+    await pkg.default();
+    UploadClient = pkg.UploadClient;
+    return true;
+  })
+  .catch((err) => {
+    console.error(err);
+    return false;
+  });
+
+/** A client of this origin with the current key (after `ready`); `free()` it after use (or
+ * let it be collected: it holds two strings). */
 export const client = () => new UploadClient({ baseUrl: location.origin, apiKey: apiKey() });
 
 /** The admin API's error: the envelope's words, the status, and the field it names. */

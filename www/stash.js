@@ -122,6 +122,7 @@ async function uploadMany(lines, options) {
   let stored = 0;
   let failed = 0;
   let first = null; // this submission's first card, focused at the end
+  let sent = 0; // lines whose batch was answered
   try {
     for (let at = 0; at < lines.length; at += BATCH_ITEMS) {
       const chunk = lines.slice(at, at + BATCH_ITEMS);
@@ -133,11 +134,16 @@ async function uploadMany(lines, options) {
       });
       stored += batch.succeeded;
       failed += batch.failed;
+      sent = at + chunk.length;
     }
   } catch (err) {
-    // The request as a whole was refused (the key, the network): beside its field.
+    // A batch as a whole was refused (the key, the rate, the network): beside its field.
+    // What earlier batches stored stays stored: say so, and what was never sent.
     showError(err, fields(), formError);
-    status.textContent = `Not stored: ${err.message}`;
+    status.textContent = sent === 0
+      ? `Not stored: ${err.message}`
+      : `${stored} stored, ${failed} not stored, ${lines.length - sent} not sent: ${err.message}`;
+    if (sent > 0) refreshUsage();
     return;
   } finally {
     c.free();

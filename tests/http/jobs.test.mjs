@@ -115,9 +115,17 @@ async function poll(jobId, { every = 250, limitMs = 240_000, until, key = KEYS.a
   }
 }
 
-/** SHA-256 of what `url` serves, streamed (a GiB is never held twice). */
+/** SHA-256 of what `url` serves, streamed (a GiB is never held twice). A request that gets
+ * no answer at all (the local runtime under the dev engine was unreachable a moment: seen
+ * once right after a GiB job) is asked again once, after the runtime is checked: a crash or
+ * a stuck collector is reported for tests/run.mjs; a Worker that breaks the download fails
+ * both times. */
 async function servedDigest(url) {
-  const res = await fetch(url);
+  const res = await fetch(url).catch(async (err) => {
+    console.error(`# ${url}: ${err.message} (${err.cause?.code ?? err.cause?.message ?? 'no cause'}); checking the runtime, then asking once more`);
+    await worker.revive({ restart: false });
+    return fetch(url);
+  });
   assert.equal(res.status, 200);
   const hash = crypto.createHash('sha256');
   for await (const chunk of res.body) hash.update(chunk);

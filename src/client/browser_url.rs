@@ -34,7 +34,9 @@ pub(crate) fn parse(raw: &str) -> Option<ParsedUrl> {
         scheme: url.protocol().trim_end_matches(':').to_ascii_lowercase(),
         has_host: !url.host().is_empty(),
         has_credentials: !url.username().is_empty() || !url.password().is_empty(),
-        has_query_or_fragment: !url.search().is_empty() || !url.hash().is_empty() || url.href().contains(['?', '#']),
+        // `search` and `hash` are empty for a bare `?` or `#`; the serialization keeps them
+        // (and has `?` and `#` nowhere else: they are escaped in every other part).
+        has_query_or_fragment: url.href().contains(['?', '#']),
         href: url.href(),
     })
 }

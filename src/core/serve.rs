@@ -87,13 +87,6 @@ pub fn range_applies(file: &Served<'_>, if_range: Option<&str>) -> bool {
     }
 }
 
-/// Whether a response counts as a download against `max_downloads`: a `GET` that serves the
-/// file from its first byte (a 200, or a 206 from byte 0). `HEAD`, 304 and later ranges do
-/// not (and a counted file is never served in ranges: [`range_applies`]).
-pub fn counts_as_download(head: bool, range: Option<ByteRange>) -> bool {
-    !head && range.is_none_or(|r| r.start == 0)
-}
-
 /// Whether `If-None-Match` matches `etag` (weak comparison, `*` matches anything).
 pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
@@ -173,11 +166,6 @@ mod tests {
         assert!(range_applies(&Served { private: true, ..plain.clone() }, None), "a private file has ranges");
         let counted = Served { counted: true, ..plain };
         assert!(!range_applies(&counted, None) && !range_applies(&counted, Some("\"a\"")), "a counted file is always whole");
-        let r = |start, end| Some(ByteRange { start, end });
-        assert!(counts_as_download(false, None));
-        assert!(counts_as_download(false, r(0, 9)));
-        assert!(!counts_as_download(false, r(1, 9)));
-        assert!(!counts_as_download(true, None));
     }
 
     #[test]

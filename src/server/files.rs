@@ -14,7 +14,7 @@ use crate::core::clock::is_expired;
 use crate::core::ids::is_file_id;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{content_range, counts_as_download, headers, not_modified, parse_range, range_applies, Mode, Served};
+use crate::core::serve::{content_range, headers, not_modified, parse_range, range_applies, Mode, Served};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
@@ -105,7 +105,8 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -
         true if !not_modified => parse_range(range.as_deref(), size)?,
         _ => None,
     };
-    let counted = !not_modified && counts_as_download(head, range);
+    // A counted file is never served in ranges (`range_applies`): HEAD and 304 only check it
+    // is live, every GET that reaches its body is a download.
     let claim = |count: bool| async move {
         match services.authority(&meta.owner).claim(file_id, count).await {
             Err(Error::FileNotFound) => Ok(false),
@@ -145,7 +146,7 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -
     };
     let Some(body) = read.as_ref().and_then(|o| o.body()) else { return Ok(None) };
     // Opened before the claim: the authority may retire the file as it counts this download.
-    if meta.counted && !claim(counted).await? {
+    if meta.counted && !claim(true).await? {
         return Ok(None);
     }
     let body = body.response_body().map_err(r2)?;

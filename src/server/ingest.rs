@@ -65,11 +65,11 @@ async fn feed(body: OriginBody, sink: &WritableStream, digest: &mut Sha256Sink, 
     if !body.prefix.is_empty() {
         let writer = sink.get_writer().map_err(|e| Error::internal(describe(&e)))?;
         for chunk in &body.prefix {
-            let written = match digest.write(chunk).await {
-                Ok(()) => wait(writer.write_with_chunk(chunk)).await.map(drop).map_err(broken),
-                Err(err) => Err(err),
+            let written = async {
+                digest.write(chunk).await?;
+                wait(writer.write_with_chunk(chunk)).await.map(drop).map_err(broken)
             };
-            if let Err(err) = written {
+            if let Err(err) = written.await {
                 // The put waits for these bytes: end it (an aborted stream stores nothing).
                 drop(writer.abort());
                 return Err(err);

@@ -270,14 +270,11 @@ impl WorkerOrigin {
 /// start at 0, more than the probe asked for (the ranged paths hold the probe in memory and
 /// plan parts around it), or a file that cannot be continued safely for want of a validator).
 fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
-    let (first, last, total) = head.content_range.ok_or(())?;
-    if first != 0 || head.length != Some(last + 1) {
-        return Err(());
-    }
-    if last + 1 == total {
+    if head.whole() {
         return Ok(None);
     }
-    if last + 1 > PROBE_BYTES {
+    let (first, last, total) = head.content_range.ok_or(())?;
+    if first != 0 || head.length != Some(last + 1) || last + 1 > PROBE_BYTES {
         return Err(());
     }
     let validator = Validator::from_headers(head.etag.as_deref(), head.last_modified.as_deref()).ok_or(())?;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
+import { usage } from './support/burst.mjs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -395,8 +396,7 @@ describe('overwrite and tenancy', () => {
     assert.equal(first.status, 200, JSON.stringify(first.json));
     const d = first.json.data;
     await assertServes(d, kept); // the name is read (and may be cached) before the failures
-    const usage = async () => (await api(worker, 'GET', '/api/v1/usage', { token: KEYS.a.key })).json.data;
-    const before = await usage();
+    const before = await usage(worker, KEYS.a.key);
     const newer = filler(40 * KiB, 21);
     const failures = [
       ['422 digest mismatch', 422, /^sha256 mismatch/, { file_url: origin.file('/kept/v2.bin', newer), expected_sha256: sha256(kept) }],
@@ -416,7 +416,7 @@ describe('overwrite and tenancy', () => {
       }
       const info = await api(worker, 'GET', `/api/v1/files/${d.file_id}`, { token: KEYS.a.key });
       assert.deepEqual(info.json.data, d, `${label}: info is the old FileData`);
-      assert.deepEqual(await usage(), before, `${label}: usage as before`);
+      assert.deepEqual(await usage(worker, KEYS.a.key), before, `${label}: usage as before`);
     }
   });
 

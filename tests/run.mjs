@@ -1,7 +1,7 @@
 // Runs a tier's test files one at a time (`node --test <flags> <file>`), as `node --test
 // <dir>` would, with one difference: a file under which the local runtime failed on its own
-// (its workerd process exited, or spins in V8's garbage collector, or wrangler dev's proxy
-// lost its connection to it: support/crash.mjs) runs once more, and the second run
+// (its workerd process exited, or spins in V8's garbage collector, or closed a connection
+// before answering: support/crash.mjs) runs once more, and the second run
 // decides. Such a failure says nothing about the Worker; anything else that fails, fails
 // the tier. Ends with a summary.
 //

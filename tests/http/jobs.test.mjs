@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { startStack, upload, api, KEYS } from './support/worker.mjs';
+import { startStack, upload, api, request, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { usage } from './support/ingest.mjs';
@@ -116,23 +116,14 @@ async function poll(jobId, { every = 250, limitMs = 240_000, until, key = KEYS.a
   }
 }
 
-/** SHA-256 of what `url` serves, streamed (a GiB is never held twice). A request that gets
- * no answer at all (the local runtime under the dev engine was unreachable a moment: seen
- * once right after a GiB job) is asked again once, after the runtime is checked: a crash or
- * a stuck collector is reported for tests/run.mjs; a Worker that breaks the download fails
- * both times. */
+/** SHA-256 of what `url` serves, streamed (a GiB is never held twice). */
 async function servedDigest(url) {
-  const res = await fetch(url).catch(async (err) => {
-    console.error(`# ${url}: ${err.message} (${err.cause?.code ?? err.cause?.message ?? 'no cause'}); checking the runtime, then asking once more`);
-    await worker.revive({ restart: false });
-    return fetch(url);
-  });
+  const res = await request(url);
   assert.equal(res.status, 200);
   const hash = crypto.createHash('sha256');
   for await (const chunk of res.body) hash.update(chunk);
   return hash.digest('hex');
 }
-
 
 test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, progress rising, at most 1.1 x sent', async () => {
   const size = GiB;

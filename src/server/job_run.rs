@@ -198,7 +198,7 @@ impl Run<'_> {
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &transfer.prepared, expected.as_deref());
         if transfer.completed {
-            return self.hash_and_commit(record, &transfer, &target, source.total, transfer.sha256.clone()).await;
+            return self.hash_and_commit(record, &transfer, &target, source.total).await;
         }
         let upload: R2MultipartUpload = target
             .bucket
@@ -257,24 +257,23 @@ impl Run<'_> {
         // The object is whole: an invocation after this one only hashes and commits it.
         let mut transfer = transfer.clone();
         transfer.completed = true;
-        transfer.sha256 = sha256.clone();
+        transfer.sha256 = sha256;
         record.transfer = Some(transfer.clone());
         save(self.storage, record).await?;
-        self.hash_and_commit(record, &transfer, target, total, sha256).await
+        self.hash_and_commit(record, &transfer, target, total).await
     }
 
-    /// Commits the whole object of `transfer` (`sha256`: its digest when one invocation saw
-    /// every part; otherwise it is hashed from R2 first).
+    /// Commits the whole object of `transfer`, of `size` bytes: with its digest when one
+    /// invocation saw every part (`transfer.sha256`), else hashed from R2 first.
     async fn hash_and_commit(
         &self,
         record: &JobRecord,
         transfer: &Transfer,
         target: &Target<'_>,
         size: u64,
-        sha256: Option<String>,
     ) -> Result<Ran, Error> {
-        let sha256 = match sha256 {
-            Some(sha256) => sha256,
+        let sha256 = match &transfer.sha256 {
+            Some(sha256) => sha256.clone(),
             // Parts came from more than one invocation: hash what R2 holds.
             None => target.checked(hash_object(target.bucket, target.key).await?)?,
         };

@@ -3,10 +3,10 @@
 // in progress, and the key's usage as it was.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, upload, get } from './support/worker.mjs';
+import { useStack, upload, get, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { usage } from './support/ingest.mjs';
+import { usage } from './support/burst.mjs';
 
 const MiB = 1024 * 1024;
 const LIMIT = 10 * MiB; // above one multipart part (5 MiB), so the endless body starts one
@@ -19,10 +19,10 @@ useStack({ vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: String(TIMEO
  * key's usage as it was. Answers the upload's answer, with the states of the multipart
  * uploads it started (`multipart`: 1 completed, 2 aborted). */
 async function failing(body) {
-  const [mark, before] = [worker.r2(), await usage(worker)];
+  const [mark, before] = [worker.r2(), await usage(worker, KEYS.a.key)];
   const res = await upload(worker, body);
   assertNothingStored(worker, mark);
-  assert.deepEqual(await usage(worker), before, 'usage as before');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
   const started = worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
   return { ...res, multipart: started.map((m) => m.state) };
 }

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { startStack, upload, api, request, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { usage } from './support/ingest.mjs';
+import { usage } from './support/burst.mjs';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -158,7 +158,7 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   const body = randomBody(size);
   const path = '/jobs/restart.bin';
   const url = origin.file(path, body, ranged({ throttle: 8 * MiB }));
-  const before = await usage(worker);
+  const before = await usage(worker, KEYS.a.key);
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'restart.bin', async: true });
   const partway = await poll(job.job_id, { until: (s) => s.bytes_received >= 100 * MiB });
   assert.equal(partway.at(-1).state, 'downloading');
@@ -171,7 +171,7 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
   assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   // charged exactly once, its reservation settled, however many invocations it took
-  const after = await usage(worker);
+  const after = await usage(worker, KEYS.a.key);
   assert.deepEqual(
     [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
     [size, 1, before.reserved_bytes, before.reserved_files],
@@ -199,7 +199,7 @@ test('two ranged jobs at once: one runs lanes, the other tries again until its t
 
 test('cancel mid-transfer: no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {
   const mark = worker.r2();
-  const before = await usage(worker);
+  const before = await usage(worker, KEYS.a.key);
   const body = randomBody(200 * MiB);
   const url = origin.file('/jobs/cancel.bin', body, ranged({ throttle: 4 * MiB }));
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'cancel.bin', async: true });
@@ -208,7 +208,7 @@ test('cancel mid-transfer: no object, no multipart upload in progress, no charge
   assert.equal(res.status, 200, JSON.stringify(res.json));
   assert.equal(res.json.data.state, 'canceled');
   assertNothingStored(worker, mark, 'nothing of the canceled job');
-  assert.deepEqual(await usage(worker), before, 'usage as before');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
   await sleep(1500);
   assert.equal((await jobStatus(job.job_id)).json.data.state, 'canceled');
   assertNothingStored(worker, mark, 'still nothing');
@@ -251,7 +251,7 @@ test('webhook: one successful delivery with a valid signature, after the receive
 
 test('a job whose bytes do not match expected_sha256 ends failed (422, naming both digests): nothing stored, nothing charged', async () => {
   const mark = worker.r2();
-  const before = await usage(worker);
+  const before = await usage(worker, KEYS.a.key);
   const body = filler(6 * MiB + 5, 309);
   const wrong = sha256(filler(16, 310));
   const path = '/jobs/wrong-digest.bin';
@@ -266,7 +266,7 @@ test('a job whose bytes do not match expected_sha256 ends failed (422, naming bo
   assert.ok(last.error.msg.includes(sha256(body)), `names the actual digest: ${last.error.msg}`);
   assert.ok(origin.hits(path) >= 1, 'the file was fetched');
   assertNothingStored(worker, mark, 'nothing of the failed job');
-  assert.deepEqual(await usage(worker), before, 'usage as before');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
   const listed = await api(worker, 'GET', '/api/v1/files?upload_path=jobs-failed', { token: KEYS.a.key });
   assert.deepEqual(listed.json.data, { files: [], cursor: null }, 'no file listed');
   assert.deepEqual((await jobStatus(job.job_id)).json.data, last, 'failed stays failed');

@@ -2,7 +2,8 @@
 // engine's part sizes, and the checks every upload ends with: a stored upload serves the
 // origin's bytes from both URLs and reports their SHA-256; a refused one leaves nothing.
 import assert from 'node:assert/strict';
-import { upload, api, get, KEYS } from './worker.mjs';
+import { upload, get, KEYS } from './worker.mjs';
+import { usage } from './burst.mjs';
 import { sha256 } from './fixtures.mjs';
 import { assertError, assertNothingStored } from './assert.mjs';
 
@@ -32,14 +33,6 @@ export function partSizes(total) {
   return Array.from({ length: n }, (_, i) => (i < n - 1 ? part : total - part * (n - 1)));
 }
 
-/** The key's usage, without its limits. */
-export async function usage(worker, key = KEYS.a.key) {
-  const res = await api(worker, 'GET', '/api/v1/usage', { token: key });
-  assert.equal(res.status, 200, JSON.stringify(res.json));
-  const { bytes, files, reserved_bytes, reserved_files } = res.json.data;
-  return { bytes, files, reserved_bytes, reserved_files };
-}
-
 /** An upload answer `res` stored `body`: 200 in the envelope, its size, both URLs serving
  * exactly those bytes (SHA-256 compared), and `data.sha256` their digest. Answers `data`. */
 export async function assertStored(res, body, label = '') {
@@ -62,11 +55,11 @@ export async function assertStored(res, body, label = '') {
  * nothing of it is left: local R2 as it was (no object, no multipart upload in progress), the
  * key's usage as it was. Answers the upload's answer. */
 export async function assertRefused(worker, body, status, fragment) {
-  const [mark, before] = [worker.r2(), await usage(worker)];
+  const [mark, before] = [worker.r2(), await usage(worker, KEYS.a.key)];
   const res = await upload(worker, body);
   assertError(res, status, fragment);
   assertNothingStored(worker, mark, 'nothing stored');
-  assert.deepEqual(await usage(worker), before, 'usage as before');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
   return res;
 }
 
@@ -75,7 +68,7 @@ export async function assertRefused(worker, body, status, fragment) {
  * else must be the refusal `status` /`fragment`/ leaving nothing, as assertRefused checks.
  * Answers the upload's answer. */
 export async function assertStoredOrRefused(worker, request, body, status, fragment) {
-  const [mark, before] = [worker.r2(), await usage(worker)];
+  const [mark, before] = [worker.r2(), await usage(worker, KEYS.a.key)];
   const res = await upload(worker, request);
   if (res.status === 200) {
     await assertStored(res, body);
@@ -83,7 +76,7 @@ export async function assertStoredOrRefused(worker, request, body, status, fragm
   }
   assertError(res, status, fragment);
   assertNothingStored(worker, mark, 'nothing stored');
-  assert.deepEqual(await usage(worker), before, 'usage as before');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
   return res;
 }
 

@@ -146,7 +146,8 @@ pub struct Transfer {
     pub prepared: Prepared,
     /// Set when the origin serves ranges: the rest can be fetched by any invocation.
     pub ranged: Option<RangedSource>,
-    /// The R2 multipart upload the parts go to.
+    /// The R2 multipart upload the parts go to: a ranged file's, or one stream's once it
+    /// passed a part (recorded so that a stream that dies with its invocation is aborted).
     pub upload_id: Option<String>,
     /// When the reservation was last refreshed (a reservation lapses after 15 minutes).
     pub reserved_ms: i64,
@@ -157,6 +158,14 @@ pub struct Transfer {
     pub completed: bool,
     #[serde(default)]
     pub sha256: Option<String>,
+}
+
+impl Transfer {
+    /// Whether a later invocation can go on from the parts stored: a ranged file whose
+    /// multipart upload started. Anything else starts over.
+    pub fn resumable(&self) -> bool {
+        self.ranged.is_some() && self.upload_id.is_some()
+    }
 }
 
 /// Where and which version of a file to fetch in ranges.
@@ -197,11 +206,12 @@ impl JobRecord {
     }
 
     /// The job as its owner sees it; `received` counts what this invocation read beyond the
-    /// stored parts.
+    /// stored parts (once every part is stored, the file's size).
     pub fn status(&self, received: u64) -> JobStatus {
-        let bytes_received = match &self.result {
-            Some(file) => file.file_size,
-            None => self.stored_bytes + received,
+        let bytes_received = match (&self.result, self.state, self.total_bytes) {
+            (Some(file), _, _) => file.file_size,
+            (None, JobState::Storing, Some(total)) => total,
+            _ => self.stored_bytes + received,
         };
         JobStatus {
             job_id: self.spec.job_id.clone(),
@@ -311,6 +321,38 @@ mod tests {
         assert_eq!(retry_at(end, end + 1_000, 2), Some(end + 3_000));
         assert_eq!(retry_at(end, end, 12), Some(end + 300_000));
         assert_eq!(retry_at(end, end + WEBHOOK_WINDOW_MS - 1_000, 12), None);
+    }
+
+    #[test]
+    fn progress_counts_stored_and_received_bytes_until_every_part_is_stored() {
+        let spec = JobSpec {
+            job_id: "job_1".into(),
+            key_id: "k_1".into(),
+            file_url: "https://example.com/f".into(),
+            upload_path: None,
+            file_name: None,
+            expected_sha256: None,
+            callback_url: None,
+            base_url: "https://stash.example".into(),
+            request_url: "https://stash.example/api/v1/upload".into(),
+            created_ms: 0,
+            expires_in: None,
+            key_max_ttl_secs: None,
+            max_downloads: None,
+            private: false,
+        };
+        let mut record = JobRecord::new(spec);
+        assert_eq!(record.status(0).bytes_received, 0);
+        record.state = JobState::Downloading;
+        record.total_bytes = Some(100);
+        record.stored_bytes = 40;
+        assert_eq!(record.status(25).bytes_received, 65);
+        // parts fetched again after a restart are counted again while downloading...
+        assert_eq!(record.status(70).bytes_received, 110);
+        // ...but once every part is stored, it is the file's size
+        record.state = JobState::Storing;
+        assert_eq!(record.status(70).bytes_received, 100);
+        assert_eq!(record.status(70).state, JobState::Storing);
     }
 
     #[test]

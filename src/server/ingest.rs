@@ -241,6 +241,9 @@ impl Multipart<'_> {
         let upload = self.started.as_ref().expect("started above");
         let number = u16::try_from(self.parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
         let slot = self.target.gate.slot().await;
+        if let Some(log) = self.target.log {
+            log.sent(u64::from(part.length()));
+        }
         let sending = upload.upload_part(number, part.clone().into()).map_err(Self::internal)?;
         self.in_flight = Some((sending, part, slot));
         Ok(free)

@@ -8,21 +8,20 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use web_sys::AbortController;
-use worker::worker_sys::{R2Bucket, R2MultipartUpload};
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{save, Ran, Run, PART_PREFIX};
-use super::js::{now_ms, wait};
+use super::job_run::{abort_upload, save, Ran, Run, PART_PREFIX};
+use super::js::now_ms;
 use super::origin::WorkerOrigin;
 use super::webhook;
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
 use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus};
 use crate::core::seams::FileAuthority;
-use crate::core::{layout, Error};
+use crate::core::Error;
 
 /// One alarm invocation transfers for at most this long (the platform gives an alarm 15
 /// minutes), then hands over to the next.
@@ -217,7 +216,7 @@ impl UploadJob {
         if record
             .transfer
             .as_ref()
-            .is_none_or(|t| t.upload_id.is_none())
+            .is_none_or(|t| !t.resumable())
         {
             record.runs += 1;
             if record.runs > MAX_RUNS {
@@ -297,16 +296,7 @@ impl UploadJob {
         let Ok(services) = Services::from_env(&self.env) else {
             return;
         };
-        if let Some(upload_id) = &transfer.upload_id {
-            let bucket: &R2Bucket = services.bucket.as_ref().unchecked_ref();
-            let key = layout::object_key(&transfer.prepared.file_id);
-            if let Ok(upload) = bucket.resume_multipart_upload(key, upload_id.clone()) {
-                let upload: R2MultipartUpload = upload.unchecked_into();
-                if let Ok(promise) = upload.abort() {
-                    let _ = wait(promise).await;
-                }
-            }
-        }
+        abort_upload(&services.bucket, transfer).await;
         if let Err(e) = services
             .authority(&record.spec.key_id)
             .release(&transfer.prepared.file_id)

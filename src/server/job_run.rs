@@ -2,16 +2,19 @@
 //! reserves and starts the multipart upload; any later one resumes it from the parts its
 //! storage records. The same lanes as an upload's fetch the parts (`server::parallel`), with a
 //! checkpoint that records each part and keeps the reservation alive; an invocation that
-//! runs out of time stops taking parts and hands over to the next.
+//! runs out of time stops taking parts and hands over to the next. A file from an origin
+//! without ranges is one stream, whose multipart upload is recorded as it starts so that
+//! the next invocation can abort it if the stream dies with its own.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
-use worker::Storage;
+use worker::{Bucket, Storage};
 
 use super::authority_client::AuthorityClient;
 use super::bindings::Services;
@@ -20,15 +23,16 @@ use super::digest::Sha256Sink;
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
-use super::r2::{put_options, R2Store, Target};
+use super::ingest::put_unknown;
+use super::r2::{put_options, Target, UploadLog};
 use crate::core::authority_wire::FileRow;
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
-use crate::core::jobs::{JobRecord, RangedSource, Transfer};
+use crate::core::jobs::{JobRecord, JobState, RangedSource, Transfer};
 use crate::core::keys::KeyRecord;
 use crate::core::ranges::Plan;
 use crate::core::request::UploadRequest;
-use crate::core::seams::{FileAuthority, ObjectStore, StoredObject};
+use crate::core::seams::{FileAuthority, StoredObject};
 use crate::core::{layout, listing, Error};
 
 /// A reservation is refreshed this often (it lapses after 15 minutes).
@@ -74,15 +78,14 @@ impl Run<'_> {
     /// (its `transfer` once decided).
     pub async fn go(&self, record: &mut JobRecord) -> Result<Ran, Error> {
         match record.transfer.clone() {
-            Some(transfer) if transfer.ranged.is_some() && transfer.upload_id.is_some() => {
-                self.resume(record, transfer).await
-            }
+            Some(transfer) if transfer.resumable() => self.resume(record, transfer).await,
             Some(transfer) => {
                 // Committed before its invocation ended (the news lost with it): done.
                 if let Ok(row) = self.authority.get(&transfer.prepared.file_id).await {
                     return self.done(record, &row);
                 }
                 // A single stream died with its invocation: nothing of it can be reused.
+                abort_upload(&self.services.bucket, &transfer).await;
                 let _ = self.authority.release(&transfer.prepared.file_id).await;
                 record.transfer = None;
                 self.fresh(record).await
@@ -163,14 +166,16 @@ impl Run<'_> {
                 self.commit(record, &transfer.prepared, stored).await
             }
             None => {
-                let store = R2Store {
-                    bucket: &self.services.bucket,
-                    origin: self.origin,
-                    one_stream_mib_s: self.services.config.one_stream_mib_s,
-                };
-                let stored = store
-                    .put_object(&key, body, &prepared.meta, limit, expected.as_deref())
-                    .await?;
+                // One stream, in parts read into the Worker (a job's progress; the declared
+                // length, if any, is the limit): once it passes a part, its multipart
+                // upload is recorded before the part goes up.
+                let log = StreamLog { storage: self.storage, record: record.clone(), received: self.received };
+                let target = Target { log: Some(&log), ..target };
+                let length = body.length;
+                let stored = put_unknown(&target, self.origin, body, length.unwrap_or(limit)).await?;
+                if length.is_some_and(|n| n != stored.size) {
+                    return Err(Error::OriginBroken);
+                }
                 self.received.set(stored.size);
                 self.commit(record, &transfer.prepared, stored).await
             }
@@ -198,6 +203,8 @@ impl Run<'_> {
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &transfer.prepared, expected.as_deref());
         if transfer.completed {
+            record.state = JobState::Storing;
+            save(self.storage, record).await?;
             return self.hash_and_commit(record, &transfer, &target, source.total).await;
         }
         let upload: R2MultipartUpload = target
@@ -259,6 +266,7 @@ impl Run<'_> {
         transfer.completed = true;
         transfer.sha256 = sha256;
         record.transfer = Some(transfer.clone());
+        record.state = JobState::Storing;
         save(self.storage, record).await?;
         self.hash_and_commit(record, &transfer, target, total).await
     }
@@ -314,6 +322,48 @@ impl Run<'_> {
             options: put_options(&prepared.meta),
             expected,
             gate: &self.origin.gate,
+            log: None,
+        }
+    }
+}
+
+/// Records a single stream's multipart upload in the job's record as soon as it starts,
+/// and counts its parts as received.
+struct StreamLog<'a> {
+    storage: &'a Storage,
+    /// The record as saved when the stream began.
+    record: JobRecord,
+    received: &'a Cell<u64>,
+}
+
+impl UploadLog for StreamLog<'_> {
+    fn sent(&self, bytes: u64) {
+        self.received.set(self.received.get() + bytes);
+    }
+
+    fn started(&self, upload_id: String) -> LocalBoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let mut record = self.record.clone();
+            if let Some(transfer) = record.transfer.as_mut() {
+                transfer.upload_id = Some(upload_id);
+            }
+            save(self.storage, &record).await
+        })
+    }
+}
+
+/// Aborts the transfer's recorded multipart upload, if any (best effort: R2 refuses to abort
+/// a completed one, and drops abandoned ones after a week).
+pub(crate) async fn abort_upload(bucket: &Bucket, transfer: &Transfer) {
+    let Some(upload_id) = &transfer.upload_id else {
+        return;
+    };
+    let bucket: &R2Bucket = bucket.as_ref().unchecked_ref();
+    let key = layout::object_key(&transfer.prepared.file_id);
+    if let Ok(upload) = bucket.resume_multipart_upload(key, upload_id.clone()) {
+        let upload: R2MultipartUpload = upload.unchecked_into();
+        if let Ok(promise) = upload.abort() {
+            let _ = wait(promise).await;
         }
     }
 }

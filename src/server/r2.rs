@@ -1,11 +1,12 @@
 //! The `ObjectStore` adapter over the R2 binding, and reading an object's metadata back.
 
+use futures_util::future::LocalBoxFuture;
 use js_sys::Object;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
 use worker::Bucket;
 
-use super::ingest::{put_known, put_unknown};
+use super::ingest::{abort_multipart, put_known, put_unknown};
 use super::js::{describe, object, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::parallel::put_ranged;
@@ -21,8 +22,18 @@ pub(crate) struct R2Store<'a> {
     pub one_stream_mib_s: u64,
 }
 
+/// What a background job hears of a stream it stores as a multipart upload.
+pub(crate) trait UploadLog {
+    /// The upload's id, as soon as it is created and before any part goes up: recorded, a
+    /// stream that dies with its invocation is aborted by the next one.
+    fn started(&self, upload_id: String) -> LocalBoxFuture<'_, Result<(), Error>>;
+    /// A part of `bytes` is on its way to R2 (the job's progress).
+    fn sent(&self, bytes: u64);
+}
+
 /// Where one upload's bytes go: the object, its put options, the digest its bytes must
-/// have, and the request's gate every R2 call passes through.
+/// have, the request's gate every R2 call passes through, and who is told of a multipart
+/// upload.
 pub(crate) struct Target<'a> {
     pub bucket: &'a R2Bucket,
     pub key: &'a str,
@@ -30,6 +41,7 @@ pub(crate) struct Target<'a> {
     pub options: JsValue,
     pub expected: Option<&'a str>,
     pub gate: &'a Gate,
+    pub log: Option<&'a dyn UploadLog>,
 }
 
 fn r2_error(what: &str, e: &JsValue) -> Error {
@@ -78,13 +90,26 @@ impl Target<'_> {
         }
     }
 
-    /// Starts a multipart upload of the object.
+    /// Starts a multipart upload of the object, and tells the log. When the log fails, the
+    /// upload is aborted at once.
     pub async fn create_multipart(&self) -> Result<R2MultipartUpload, Error> {
-        self.gate
+        let upload: R2MultipartUpload = self
+            .gate
             .call(|| async { wait(self.bucket.create_multipart_upload(self.key.to_owned(), self.options.clone())?).await })
             .await
             .map(JsCast::unchecked_into)
-            .map_err(|e| r2_error("create multipart", &e))
+            .map_err(|e| r2_error("create multipart", &e))?;
+        if let Some(log) = self.log {
+            let logged = match upload.upload_id() {
+                Ok(id) => log.started(id).await,
+                Err(e) => Err(r2_error("multipart upload id", &e)),
+            };
+            if let Err(err) = logged {
+                abort_multipart(self, &upload).await;
+                return Err(err);
+            }
+        }
+        Ok(upload)
     }
 
     /// Deletes the object (best effort: it was never committed, so nothing points at it).
@@ -119,6 +144,7 @@ impl ObjectStore for R2Store<'_> {
             options: put_options(meta),
             expected: expected_sha256,
             gate: &self.origin.gate,
+            log: None,
         };
         match (&body.ranged, body.length) {
             (Some(_), _) => put_ranged(&target, self.origin, body, self.one_stream_mib_s).await,

@@ -1,5 +1,6 @@
 // Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a 1 GiB file
-// from an origin that resets twice, a job whose runtime is restarted mid-transfer, cancel,
+// from an origin that resets twice, a job whose runtime is restarted mid-transfer (ranged,
+// and one stream from an origin without ranges), cancel,
 // webhooks signed with the key's secret and retried, another key's jobs, and the requests
 // refused before anything starts.
 import { test, before, after } from 'node:test';
@@ -116,6 +117,15 @@ async function poll(jobId, { every = 250, limitMs = 240_000, until, key = KEYS.a
   }
 }
 
+const STATES = ['queued', 'downloading', 'storing'];
+/** A job's states come in order (queued, downloading, storing, then its end), and a job
+ * storing has received every byte. */
+function assertStatesInOrder(seen) {
+  const order = seen.map((s) => (STATES.includes(s.state) ? STATES.indexOf(s.state) : STATES.length));
+  assert.deepEqual(order, [...order].sort((a, b) => a - b), `states in order: ${seen.map((s) => s.state).join(' ')}`);
+  for (const s of seen.filter((x) => x.state === 'storing')) assert.equal(s.bytes_received, s.total_bytes, 'storing: every byte in');
+}
+
 /** SHA-256 of what `url` serves, streamed (a GiB is never held twice). */
 async function servedDigest(url) {
   const res = await request(url);
@@ -135,6 +145,7 @@ test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, pro
   const seen = await poll(job.job_id);
   const last = seen.at(-1);
   assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assertStatesInOrder(seen);
   const downloading = seen.filter((s) => s.state === 'downloading' && s.bytes_received > 0);
   assert.ok(downloading.length >= 5, `progress seen ${downloading.length} times`);
   for (let i = 1; i < downloading.length; i++) {
@@ -166,11 +177,47 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   const seen = await poll(job.job_id, { limitMs: 180_000 });
   const last = seen.at(-1);
   assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assertStatesInOrder(seen);
   assert.equal(last.result.sha256, sha256(body));
   assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
   // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
   assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   // charged exactly once, its reservation settled, however many invocations it took
+  const after = await usage(worker, KEYS.a.key);
+  assert.deepEqual(
+    [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
+    [size, 1, before.reserved_bytes, before.reserved_files],
+  );
+});
+
+test('a job from an origin without ranges, restarted mid-stream: the dead stream aborted, started over, byte-exact, charged once', async () => {
+  const size = 40 * MiB + 3;
+  const body = randomBody(size);
+  const path = '/jobs/stream-restart.bin';
+  const url = origin.file(path, body, { chunked: true, throttle: 4 * MiB });
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'stream-restart.bin', async: true });
+  const partway = await poll(job.job_id, { until: (s) => s.bytes_received >= 10 * MiB });
+  const now = partway.at(-1);
+  assert.equal(now.state, 'downloading');
+  assert.equal(now.total_bytes, null, 'no length was declared');
+  assert.equal(now.bytes_received % (5 * MiB), 0, 'counted a part at a time');
+  // two parts are on their way: the stream is a multipart upload now
+  await worker.restart();
+  const seen = await poll(job.job_id, { limitMs: 180_000 });
+  const last = seen.at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assertStatesInOrder(seen);
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  assert.equal(origin.requests(path).length, 2, 'fetched twice: a stream cannot be resumed, so it started over');
+  const started = worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
+  assert.deepEqual(
+    started.map((m) => [m.key === `o/${last.result.file_id}` ? 'stored' : 'dead', m.state]).sort(),
+    [['dead', 2], ['stored', 1]],
+    "the dead stream's multipart upload aborted, the second completed",
+  );
   const after = await usage(worker, KEYS.a.key);
   assert.deepEqual(
     [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],

@@ -237,7 +237,9 @@ impl<'a> Cursor<'a> {
             408 | 429 | 500..=599 => return refuse(Broken::Retry),
             status => return refuse(Broken::Fatal(Error::OriginStatus(status))),
         }
-        let same = head.content_range.is_some_and(|(first, _, total)| first == self.pos && total == ranged.total);
+        // A range in a content coding is not those bytes of the file (and a coding the
+        // runtime does not decode would be stored as it came): never spliced in.
+        let same = head.content_range.is_some_and(|(first, _, total)| first == self.pos && total == ranged.total) && !head.encoded;
         let (Some((_, last, _)), true, true) = (head.content_range, same, head.is_version(&ranged.validator)) else {
             return refuse(Broken::Fatal(Error::OriginChanged));
         };

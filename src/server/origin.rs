@@ -114,6 +114,8 @@ impl OriginBody {
 /// One response's headers, read once.
 pub(crate) struct Head {
     pub status: u16,
+    /// A content coding other than identity: the body is not the file's bytes as they are.
+    pub encoded: bool,
     pub length: Option<u64>,
     pub content_range: Option<(u64, u64, u64)>,
     pub etag: Option<String>,
@@ -126,6 +128,7 @@ impl Head {
         let encoded = header("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
         Head {
             status: response.status(),
+            encoded,
             length: header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded),
             content_range: header("content-range").and_then(|v| parse_content_range(&v)),
             etag: header("etag"),

@@ -6,10 +6,11 @@
 // with If-Range; the lanes start once the one-stream budget runs out, not after the probe's
 // whole MiB; byte-exact with the right sha256 at part boundaries; resumed after resets
 // at 30 % and 70 % with the origin sending at most 1.1 x the file; refused with nothing
-// stored when every attempt breaks, when the file changes mid-transfer, or when
-// expected_sha256 is wrong; and never more than 6 outbound calls waiting for headers at
-// once, for one upload or a batch of three (one of which runs lanes: one transfer per
-// isolate does, for memory; the others go up as one streamed put each).
+// stored when every attempt breaks, when the file changes mid-transfer, when a range comes
+// in a content coding, or when expected_sha256 is wrong; and never more than 6 outbound
+// calls waiting for headers at once, for one upload or a batch of three (one of which runs
+// lanes: one transfer per isolate does, for memory; the others go up as one streamed put
+// each).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
@@ -126,6 +127,15 @@ test('a probe answered with more than was asked (206, all but the last byte): fe
   assert.deepEqual(storedObject(worker, data).parts, [], 'one put');
   assert.deepEqual(calls.parts, [], 'no multipart upload');
   assert.deepEqual(origin.requests(path).map((r) => r.range), [PROBE, null], 'the probe, then the whole file without Range');
+});
+
+test('ranges answered in a content coding (206, Content-Encoding: x-inverted): 502, nothing stored, never spliced', async () => {
+  const body = filler(20 * MiB, 250);
+  const path = '/par/encoded.bin';
+  const url = origin.file(path, body, ranged({ rangeLies: 'encoded' }));
+  await assertRefused(worker, { file_url: url, upload_path: 'parallel', file_name: 'encoded.bin' }, 502, /changed at the origin/);
+  const later = origin.requests(path).slice(1);
+  assert.ok(later.length >= 1 && later.length <= 5, `refused at the first encoded answer of each lane, not retried: ${later.length} ranges`);
 });
 
 test('a batch of three parallel-size files: one runs lanes (in parts), the others one streamed put each; byte-exact, at most 6 calls waiting', async () => {

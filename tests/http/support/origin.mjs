@@ -71,7 +71,7 @@ export async function startOrigin() {
 
   /** Writes `body[from..to)` to `res` chunk by chunk with backpressure, counting each chunk
    * as it is handed to the socket; throttled per socket, cut at a reset or stall point. */
-  function pump(path, state, res, from, to, { chunkSize }) {
+  function pump(path, state, res, from, to, { chunkSize }, scrambled = false) {
     const { throttle, resetEvery } = state.opts;
     const chunk = throttle ? Math.max(KiB, Math.min(chunkSize, 64 * KiB, Math.floor(throttle / 50))) : chunkSize;
     const socket = res.socket;
@@ -111,7 +111,7 @@ export async function startOrigin() {
           }
         }
         const limit = Math.min(to, pos + chunk, reset ?? Infinity, every, stall);
-        const piece = state.body.subarray(pos, limit);
+        const piece = scrambled ? state.body.subarray(pos, limit).map((b) => b ^ 0xff) : state.body.subarray(pos, limit);
         pos = limit;
         countSent(path, piece.length);
         if (throttle) {
@@ -156,12 +156,12 @@ export async function startOrigin() {
     const ifRange = req.headers['if-range'];
     if (range && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
 
-    const send = (status, from, to, length) => {
+    const send = (status, from, to, length, scrambled = false) => {
       entry.status = status;
       if (length !== null) headers['content-length'] = length;
       res.writeHead(status, headers);
       if (req.method === 'HEAD') return res.end();
-      return pump(path, state, res, from, to, opts);
+      return pump(path, state, res, from, to, opts, scrambled);
     };
     if (opts.rangeLies === 'always-206' && req.method === 'GET') {
       // its first MiB as a 206, asked for a range or not
@@ -184,6 +184,12 @@ export async function startOrigin() {
       // more than was asked: all of the file but its last byte
       headers['content-range'] = `bytes 0-${total - 2}/${total}`;
       return send(206, 0, total - 1, total - 1);
+    }
+    if (range && opts.rangeLies === 'encoded' && range.start > 0) {
+      // the range in a content coding of its own: each byte inverted
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${total}`;
+      headers['content-encoding'] = 'x-inverted';
+      return send(206, range.start, range.end + 1, range.end - range.start + 1, true);
     }
     if (range && opts.rangeLies === 'whole-206') {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
@@ -229,7 +235,8 @@ export async function startOrigin() {
      *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
      *   the whole file; `'long-206'`: a range from 0 is 206 with all but the last byte,
      *   however few were asked for; `'always-206'`: every GET, with a Range or without, is
-     *   206 with the file's first MiB.
+     *   206 with the file's first MiB; `'encoded'`: a range that does not start at 0 is 206
+     *   with `Content-Encoding: x-inverted`, each of its bytes inverted.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */

@@ -9,7 +9,7 @@ use super::json::{present, read_object, JsonObject, STRING};
 use super::keys::{bearer_token, KeyRecord};
 use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
-use super::quota::ConfigPatch;
+use super::quota::{ConfigPatch, KeyConfig};
 use super::listing::parse_limit;
 use super::rate_limit::{self, RATE_RULE};
 
@@ -169,15 +169,11 @@ impl UpdateKey {
         ConfigPatch { max_bytes: self.max_bytes, max_files: self.max_files, disabled: self.disabled, revoked: false }
     }
 
-    pub fn apply(self, record: &mut KeyRecord) {
+    /// The KV record after this update: the settings only KV keeps as given, the ones the
+    /// key's authority keeps as it answered (`standing`, after [`UpdateKey::patch`]).
+    pub fn apply(self, record: &mut KeyRecord, standing: &KeyConfig) {
         if let Some(name) = self.name {
             record.name = name;
-        }
-        if let Some(q) = self.max_bytes {
-            record.max_bytes = q;
-        }
-        if let Some(q) = self.max_files {
-            record.max_files = q;
         }
         if let Some(t) = self.max_ttl_secs {
             record.max_ttl_secs = t;
@@ -185,9 +181,7 @@ impl UpdateKey {
         if let Some(r) = self.rate_limit {
             record.rate_limit = r;
         }
-        if let Some(d) = self.disabled {
-            record.disabled = d;
-        }
+        record.adopt(standing);
     }
 }
 
@@ -315,18 +309,28 @@ mod tests {
     #[test]
     fn update_bodies_and_their_effect() {
         let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
-        parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap().apply(&mut rec);
-        assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (None, Some(3), true, "a"));
-        parse_update(br#"{"name":"b"}"#).unwrap().apply(&mut rec);
+        // The authority's settings: only those given go to it...
+        let update = parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap();
+        let patch = ConfigPatch { max_bytes: Some(None), max_files: Some(Some(3)), disabled: Some(true), revoked: false };
+        assert_eq!(update.patch(), patch);
+        // ...and KV takes them as the authority answered, whatever this (maybe stale) record held
+        let standing = KeyConfig { max_bytes: Some(7), max_files: Some(3), disabled: true, revoked: false };
+        update.apply(&mut rec, &standing);
+        assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (Some(7), Some(3), true, "a"));
+        let update = parse_update(br#"{"name":"b"}"#).unwrap();
+        assert_eq!(update.patch(), ConfigPatch::default(), "nothing for the authority to change");
+        update.apply(&mut rec, &standing);
         assert_eq!((rec.name.as_str(), rec.max_files), ("b", Some(3)));
-        parse_update(br#"{"max_bytes":9007199254740991}"#).unwrap().apply(&mut rec);
-        assert_eq!(rec.max_bytes, Some(MAX_QUOTA));
+        let update = parse_update(br#"{"max_bytes":9007199254740991}"#).unwrap();
+        assert_eq!(update.patch().max_bytes, Some(Some(MAX_QUOTA)));
         assert!(QUOTA_RULE.contains(&format!(" {MAX_QUOTA},")), "{QUOTA_RULE}");
-        parse_update(br#"{"max_ttl_secs":60,"rate_limit":1000}"#).unwrap().apply(&mut rec);
+        parse_update(br#"{"max_ttl_secs":60,"rate_limit":1000}"#).unwrap().apply(&mut rec, &standing);
         assert_eq!((rec.max_ttl_secs, rec.rate_limit), (Some(60), Some(1000)));
-        parse_update(br#"{"max_ttl_secs":null,"rate_limit":null}"#).unwrap().apply(&mut rec);
+        parse_update(br#"{"max_ttl_secs":null,"rate_limit":null}"#).unwrap().apply(&mut rec, &standing);
         assert_eq!((rec.max_ttl_secs, rec.rate_limit), (None, None));
-        parse_update(br#"{"name":" c ","disabled":false}"#).unwrap().apply(&mut rec);
+        let update = parse_update(br#"{"name":" c ","disabled":false}"#).unwrap();
+        assert_eq!(update.patch().disabled, Some(false));
+        update.apply(&mut rec, &KeyConfig { disabled: false, ..standing });
         assert_eq!((rec.name.as_str(), rec.disabled), ("c", false));
         for (body, msg) in [
             (&b"{}"[..], "nothing to update"),

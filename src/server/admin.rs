@@ -159,8 +159,7 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     // read may be stale: it must not undo another change). Refused (404) when the key was
     // revoked, even if this KV read was stale.
     let standing = services.authority(key_id).configure(update.patch()).await?;
-    update.apply(&mut record);
-    record.adopt(&standing.config);
+    update.apply(&mut record, &standing.config);
     save_unrevoked(services, &hash, &record).await?;
     respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, &services.config)))
 }

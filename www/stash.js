@@ -159,11 +159,14 @@ async function uploadMany(lines, options) {
 /** One job per line, started in order, then watched side by side. */
 async function startJobs(lines, options) {
   let started = 0;
+  let first = null; // this submission's first card (earlier jobs' cards may still run above)
   for (const [i, fileUrl] of lines.entries()) {
     const c = client();
     try {
       const job = await c.startUpload({ fileUrl, ...options });
-      results.append(jobCard(job));
+      const card = jobCard(job);
+      first ??= card;
+      results.append(card);
       started += 1;
     } catch (err) {
       if (lines.length === 1 || err.field === 'apiKey') {
@@ -171,13 +174,15 @@ async function startJobs(lines, options) {
         status.textContent = `Not started: ${err.message}`;
         return;
       }
-      results.append(failureCard(fileUrl, err.status, err.message, i + 1));
+      const card = failureCard(fileUrl, err.status, err.message, i + 1);
+      first ??= card;
+      results.append(card);
     } finally {
       c.free();
     }
   }
   status.textContent = `${started} job${started === 1 ? '' : 's'} started.`;
-  results.querySelector('.job')?.focus();
+  first?.focus();
 }
 
 /** Fills `card`'s labels and inputs with fresh ids (cards are clones of one template). */

@@ -237,8 +237,10 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   await page.locator('#file-urls').fill(url);
   await page.locator('#as-job').check();
   await page.locator('#stash-submit').click();
-  const job = page.locator('#results > li.job');
+  const job = page.locator('#results > li.job').nth(0);
   await job.waitFor();
+  await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
+  assert.equal(await job.evaluate((card) => card === document.activeElement), true, 'focus on the job card');
   const seen = [];
   for (let i = 0; i < 40 && seen.filter((b) => b > 0).length < 3; i++) {
     await page.waitForTimeout(500);
@@ -253,6 +255,16 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   assert.match(text, /^[\d.]+ (KB|MB) of 4\.0 MB · [\d.]+ (KB|MB)\/s · (\d+ min )?\d+ s left$/, text);
   assert.equal(await job.locator('progress').evaluate((p) => p.max), size);
   await capture('stash-job');
+
+  // Another submission while this job runs: focus goes to the new job's card, not the first.
+  const second = page.locator('#results > li.job').nth(1);
+  await page.locator('#file-urls').fill(stack.origin.file('/slow/second.bin', filler(size, 10), { ranges: true, etag: '"y"', throttle: 256 * 1024 }));
+  await page.locator('#stash-submit').click();
+  await second.waitFor();
+  await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
+  assert.equal(await second.evaluate((card) => card === document.activeElement), true, "focus on the second submission's card");
+  await second.locator('.job-cancel').press('Enter');
+  await second.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });
 
   await job.locator('.job-cancel').press('Enter');
   await job.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });

@@ -190,6 +190,10 @@ impl UploadJob {
             _ if self.canceled.get() => Ok(()),
             Ok(ran @ (Ran::Paused | Ran::Waiting)) => {
                 record.updated_ms = now;
+                // The record's stored bytes now count what this invocation stored: its own
+                // count goes in the same step, or a status before the next invocation would
+                // count those bytes twice.
+                self.received.set(0);
                 save(&self.state.storage(), &record).await?;
                 let wait = if matches!(ran, Ran::Waiting) { TURN_RETRY_MS } else { 2 * TURN_RETRY_MS };
                 self.alarm_at(now + wait).await

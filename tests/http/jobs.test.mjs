@@ -135,6 +135,33 @@ async function servedDigest(url) {
   return hash.digest('hex');
 }
 
+/** Starts a job for `url`, restarts the runtime once the job has received `at` bytes, and
+ * follows it to its end: it must succeed, its states in order, serving `body` byte-exact.
+ * Answers the status seen before the restart and the last one. */
+async function jobAcrossRestart(url, fileName, body, at) {
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: fileName, async: true });
+  const partway = (await poll(job.job_id, { until: (s) => s.bytes_received >= at })).at(-1);
+  assert.equal(partway.state, 'downloading');
+  await worker.restart();
+  const seen = await poll(job.job_id, { limitMs: 180_000 });
+  const last = seen.at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assertStatesInOrder(seen);
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  return { partway, last };
+}
+
+/** Since `before`, key a was charged `size` bytes and one file exactly once, its
+ * reservation settled, however many invocations the job took. */
+async function assertChargedOnce(before, size) {
+  const after = await usage(worker, KEYS.a.key);
+  assert.deepEqual(
+    [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
+    [size, 1, before.reserved_bytes, before.reserved_files],
+  );
+}
+
 test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, progress rising, at most 1.1 x sent', async () => {
   const size = GiB;
   const body = randomBody(size);
@@ -170,24 +197,10 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   const path = '/jobs/restart.bin';
   const url = origin.file(path, body, ranged({ throttle: 8 * MiB }));
   const before = await usage(worker, KEYS.a.key);
-  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'restart.bin', async: true });
-  const partway = await poll(job.job_id, { until: (s) => s.bytes_received >= 100 * MiB });
-  assert.equal(partway.at(-1).state, 'downloading');
-  await worker.restart();
-  const seen = await poll(job.job_id, { limitMs: 180_000 });
-  const last = seen.at(-1);
-  assert.equal(last.state, 'succeeded', JSON.stringify(last));
-  assertStatesInOrder(seen);
-  assert.equal(last.result.sha256, sha256(body));
-  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  await jobAcrossRestart(url, 'restart.bin', body, 100 * MiB);
   // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
   assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
-  // charged exactly once, its reservation settled, however many invocations it took
-  const after = await usage(worker, KEYS.a.key);
-  assert.deepEqual(
-    [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
-    [size, 1, before.reserved_bytes, before.reserved_files],
-  );
+  await assertChargedOnce(before, size);
 });
 
 test('a job from an origin without ranges, restarted mid-stream: the dead stream aborted, started over, byte-exact, charged once', async () => {
@@ -197,20 +210,10 @@ test('a job from an origin without ranges, restarted mid-stream: the dead stream
   const url = origin.file(path, body, { chunked: true, throttle: 4 * MiB });
   const mark = worker.r2();
   const before = await usage(worker, KEYS.a.key);
-  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'stream-restart.bin', async: true });
-  const partway = await poll(job.job_id, { until: (s) => s.bytes_received >= 10 * MiB });
-  const now = partway.at(-1);
-  assert.equal(now.state, 'downloading');
-  assert.equal(now.total_bytes, null, 'no length was declared');
-  assert.equal(now.bytes_received % (5 * MiB), 0, 'counted a part at a time');
-  // two parts are on their way: the stream is a multipart upload now
-  await worker.restart();
-  const seen = await poll(job.job_id, { limitMs: 180_000 });
-  const last = seen.at(-1);
-  assert.equal(last.state, 'succeeded', JSON.stringify(last));
-  assertStatesInOrder(seen);
-  assert.equal(last.result.sha256, sha256(body));
-  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  // restarted once two parts are on their way: the stream is a multipart upload by then
+  const { partway, last } = await jobAcrossRestart(url, 'stream-restart.bin', body, 10 * MiB);
+  assert.equal(partway.total_bytes, null, 'no length was declared');
+  assert.equal(partway.bytes_received % (5 * MiB), 0, 'counted a part at a time');
   assert.equal(origin.requests(path).length, 2, 'fetched twice: a stream cannot be resumed, so it started over');
   const started = worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
   assert.deepEqual(
@@ -218,11 +221,7 @@ test('a job from an origin without ranges, restarted mid-stream: the dead stream
     [['dead', 2], ['stored', 1]],
     "the dead stream's multipart upload aborted, the second completed",
   );
-  const after = await usage(worker, KEYS.a.key);
-  assert.deepEqual(
-    [after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files],
-    [size, 1, before.reserved_bytes, before.reserved_files],
-  );
+  await assertChargedOnce(before, size);
 });
 
 test('two ranged jobs at once: one runs lanes, the other tries again until its turn; both byte-exact', async () => {

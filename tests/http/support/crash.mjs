@@ -4,9 +4,9 @@
 // a background compile waits for a collection), or it closed a connection before answering
 // a request that may not be sent twice (CLOSED: it does that to a request that came while
 // its one thread was busy for seconds). support/worker.mjs prints all three; tests/run.mjs
-// runs such a file once more. A Worker can neither end the process it runs in, nor put V8's
-// sweeper in a loop, nor close the connection it answers on (an exception is a 500), so
-// such a failure is the local tooling's, not the Worker's.
+// runs such a file again (at most twice more). A Worker can neither end the process it runs
+// in, nor put V8's sweeper in a loop, nor close the connection it answers on (an exception
+// is a 500), so such a failure is the local tooling's, not the Worker's.
 export const CRASHED = 'the local runtime crashed';
 export const STUCK = 'the local runtime is stuck in the V8 garbage collector';
 export const CLOSED = 'the local runtime closed a connection before answering';

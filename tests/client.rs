@@ -144,6 +144,17 @@ async fn bad_inputs_are_refused_before_sending() {
     let err = upload_err(&client_, r#"{"file_url":"https://example.com/a.png"}"#).await;
     assert_eq!(number(&err, "status"), 0.0);
     assert!(string(&err, "message").starts_with("invalid options"), "{err:?}");
+
+    // An option the method does not take is refused, never dropped: a snake_case
+    // max_downloads left out would make a file anyone may download without limit.
+    for (options, named) in [
+        (r#"{"fileUrl":"https://example.com/a.png","max_downloads":1}"#, "unknown option `max_downloads` (did you mean `maxDownloads`?)"),
+        (r#"{"fileUrl":"https://example.com/a.png","callbackUrl":"https://example.com/hook"}"#, "unknown option `callbackUrl` (a callback is for a background job: startUpload)"),
+    ] {
+        let err = upload_err(&client_, options).await;
+        assert_eq!((number(&err, "status"), get(&err, "field")), (0.0, JsValue::NULL), "{options}");
+        assert!(string(&err, "message").contains(named), "{err:?}");
+    }
 }
 
 #[wasm_bindgen_test]
@@ -337,6 +348,16 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
     assert!(string(&err, "message").contains("must hold 1 to 20 uploads"), "{err:?}");
     let err = rejection(client.upload_from_urls(js(r#"{"fileUrl":"https://example.com/a"}"#))).await;
     assert_eq!(number(&err, "status"), 0.0);
+    // options the methods do not take: refused by name, nothing sent
+    let unknown = [
+        (rejection(client.list_files(js(r#"{"upload_path":"pics"}"#))).await, "`upload_path` (did you mean `uploadPath`?)"),
+        (rejection(client.mint_links("file_0123456789abcdef0123456789abcdef".into(), js(r#"{"expires_in":600}"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
+        (rejection(client.upload_from_urls(js(r#"[{"fileUrl":"https://example.com/a"},{"fileUrl":"https://example.com/b","expires_in":60}]"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
+    ];
+    for (err, named) in unknown {
+        assert_eq!(number(&err, "status"), 0.0, "{err:?}");
+        assert!(string(&err, "message").contains(&format!("unknown option {named}")), "{err:?}");
+    }
     let err = rejection(client.usage()).await;
     assert_eq!(number(&err, "status"), 0.0, "usage has nothing to check: it reaches the network");
     // Every item refused: nothing to send, so the unreachable base does not matter.

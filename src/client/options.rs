@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::browser_url::{base_url, check_file_url};
 use super::error::ClientError;
@@ -130,14 +130,56 @@ pub(crate) struct Settings {
     pub api_key: String,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, ClientError> {
+/// The options each method takes, by their JS names.
+const CLIENT_KEYS: &[&str] = &["baseUrl", "apiKey"];
+const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders"];
+const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders", "callbackUrl"];
+const LINK_KEYS: &[&str] = &["expiresIn"];
+const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order"];
+
+/// Reads `value` (an options object, or an array of them) as `T`, refusing any key not in
+/// `known`: serde never looks at keys a struct does not name, so a misspelt or snake_case
+/// option (`max_downloads`) would be dropped without a word and the call made without it,
+/// where the server refuses an unknown field.
+fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str, known: &[&str]) -> Result<T, ClientError> {
+    let items = if js_sys::Array::is_array(&value) { js_sys::Array::from(&value).to_vec() } else { vec![value.clone()] };
+    for item in items.iter().filter(|i| i.is_object()) {
+        let keys = js_sys::Object::keys(item.unchecked_ref::<js_sys::Object>());
+        if let Some(key) = keys.iter().filter_map(|k| k.as_string()).find(|k| !known.contains(&k.as_str())) {
+            return Err(ClientError::Options(format!("{what}: unknown option `{key}`{}", hint(&key, known))));
+        }
+    }
     serde_wasm_bindgen::from_value(value).map_err(|e| ClientError::Options(format!("{what}: {e}")))
+}
+
+/// What an unknown option was probably meant to be: the camelCase spelling of a known one,
+/// or, for `callbackUrl`, the method that takes it.
+fn hint(key: &str, known: &[&str]) -> String {
+    let mut camel = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        match c {
+            '_' | '-' => upper = true,
+            c if upper => {
+                camel.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            c => camel.push(c),
+        }
+    }
+    if camel != key && known.contains(&camel.as_str()) {
+        format!(" (did you mean `{camel}`?)")
+    } else if camel == "callbackUrl" {
+        " (a callback is for a background job: startUpload)".to_owned()
+    } else {
+        String::new()
+    }
 }
 
 /// Reads the constructor's options. The key is checked per call, so a client can exist
 /// before its user has typed one.
 pub(crate) fn settings(value: JsValue) -> Result<Settings, ClientError> {
-    let opts: ClientOptions = read(value, "expected { baseUrl, apiKey }")?;
+    let opts: ClientOptions = read(value, "expected { baseUrl, apiKey }", CLIENT_KEYS)?;
     let base = base_url(opts.base_url.trim()).map_err(ClientError::Options)?;
     Ok(Settings { base: base.href.trim_end_matches('/').to_owned(), api_key: opts.api_key })
 }
@@ -159,7 +201,7 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
 /// Reads `uploadFromUrl`'s options into the JSON body, validated by the server's own
 /// request parser before it is sent.
 pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
-    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }")?)
+    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", UPLOAD_KEYS)?)
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, ClientError> {
@@ -186,7 +228,7 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
 /// Reads `startUpload`'s options into the body of a background job, validated by the
 /// server's own request parser before it is sent.
 pub(crate) fn start_body(value: JsValue) -> Result<String, ClientError> {
-    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, callbackUrl? }")?;
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl? }", JOB_KEYS)?;
     let body = UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) };
     let json = json(&body)?;
     parse_upload_with(json.as_bytes(), &check_file_url)?;
@@ -214,7 +256,7 @@ pub(crate) struct BatchPlan {
 /// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
 /// item it refuses is answered here, in place, and left out of the request.
 pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
-    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }")?)
+    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", UPLOAD_KEYS)?)
 }
 
 fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
@@ -249,7 +291,7 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
 /// Reads `mintLinks`' options (absent for none) into the JSON body, its lifetime checked by
 /// the server's own rule.
 pub(crate) fn link_body(value: JsValue) -> Result<String, ClientError> {
-    let opts: Option<LinkOptions> = read(value, "expected { expiresIn? }")?;
+    let opts: Option<LinkOptions> = read(value, "expected { expiresIn? }", LINK_KEYS)?;
     let expires_in = opts.unwrap_or_default().expires_in.map(check_link_lifetime).transpose()?;
     json(&LinkBody { expires_in })
 }
@@ -266,7 +308,7 @@ pub(crate) fn job_id(id: &str) -> Result<&str, ClientError> {
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
 /// string (`""` or `?...`), checked by the server's own query parser.
 pub(crate) fn list_query(value: JsValue) -> Result<String, ClientError> {
-    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor?, order? }")?;
+    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor?, order? }", LIST_KEYS)?;
     query_string(&opts.unwrap_or_default())
 }
 
@@ -304,6 +346,20 @@ mod tests {
             origin_headers: None,
             callback_url: None,
         }
+    }
+
+    #[test]
+    fn an_unknown_option_is_named_with_what_it_was_probably_meant_to_be() {
+        assert_eq!(hint("max_downloads", UPLOAD_KEYS), " (did you mean `maxDownloads`?)");
+        assert_eq!(hint("expires_in", LINK_KEYS), " (did you mean `expiresIn`?)");
+        assert_eq!(hint("upload-path", LIST_KEYS), " (did you mean `uploadPath`?)");
+        assert_eq!(hint("callbackUrl", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
+        assert_eq!(hint("callback_url", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
+        assert_eq!(hint("callback_url", JOB_KEYS), " (did you mean `callbackUrl`?)");
+        assert_eq!(hint("colour", UPLOAD_KEYS), "");
+        // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS and the callback
+        assert_eq!(&JOB_KEYS[..UPLOAD_KEYS.len()], UPLOAD_KEYS);
+        assert_eq!(JOB_KEYS.last(), Some(&"callbackUrl"));
     }
 
     #[test]

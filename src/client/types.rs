@@ -114,7 +114,7 @@ export type Job = JobStatus;
 /** The request field an error concerns. */
 export type UploadErrorField =
   | "apiKey" | "fileUrl" | "uploadPath" | "fileName" | "expectedSha256"
-  | "expiresIn" | "maxDownloads" | "private" | "originHeaders";
+  | "expiresIn" | "maxDownloads" | "private" | "originHeaders" | "callbackUrl";
 
 /** What every `UploadClient` promise rejects with: a class the package exports, so
  * `err instanceof UploadError` works (`err.name === "UploadError"` too). */

@@ -169,6 +169,7 @@ impl Error {
             Error::InvalidField { reason, .. } | Error::UrlRejected(reason) => {
                 Error::InvalidField { field, reason }
             }
+            Error::MissingField(_) => Error::invalid(field, "must not be empty"),
             other => other,
         }
     }

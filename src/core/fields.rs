@@ -14,10 +14,11 @@ pub enum Field {
     MaxDownloads,
     Private,
     OriginHeaders,
+    CallbackUrl,
 }
 
 impl Field {
-    const ALL: [Field; 9] = [
+    const ALL: [Field; 10] = [
         Field::ApiKey,
         Field::FileUrl,
         Field::UploadPath,
@@ -27,6 +28,7 @@ impl Field {
         Field::MaxDownloads,
         Field::Private,
         Field::OriginHeaders,
+        Field::CallbackUrl,
     ];
 
     /// The wire name (`file_url`, ...; `api_key` for the bearer token).
@@ -41,6 +43,7 @@ impl Field {
             Field::MaxDownloads => "max_downloads",
             Field::Private => "private",
             Field::OriginHeaders => "origin_headers",
+            Field::CallbackUrl => "callback_url",
         }
     }
 
@@ -56,6 +59,7 @@ impl Field {
             Field::MaxDownloads => "maxDownloads",
             Field::Private => "private",
             Field::OriginHeaders => "originHeaders",
+            Field::CallbackUrl => "callbackUrl",
         }
     }
 
@@ -111,6 +115,8 @@ mod tests {
             (400, "invalid `expires_in`: must be a whole number of seconds from 60 to 3600", Some(Field::ExpiresIn)),
             (400, "invalid `max_downloads`: must be a whole number from 1 to 1000000", Some(Field::MaxDownloads)),
             (400, "invalid `origin_headers`: at most 8 headers", Some(Field::OriginHeaders)),
+            (400, "invalid `callback_url`: must not be empty", Some(Field::CallbackUrl)),
+            (400, "invalid `callback_url`: only for background jobs (`\"async\": true` or `Prefer: respond-async`)", Some(Field::CallbackUrl)),
             (503, "private links are disabled: the LINK_SECRET secret is not set", Some(Field::Private)),
             (429, "rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 60 s", None),
             (400, "request body is not valid JSON: EOF", None),
@@ -161,6 +167,7 @@ mod tests {
             (Error::invalid("expires_in", "bad"), Some("expiresIn")),
             (Error::invalid("max_downloads", "bad"), Some("maxDownloads")),
             (Error::invalid("origin_headers", "bad"), Some("originHeaders")),
+            (Error::invalid("callback_url", "bad"), Some("callbackUrl")),
             (Error::LinksDisabled, Some("private")),
             (Error::RateLimited { limit: 10, retry_after_secs: 60 }, None),
             (Error::Forbidden("this file is private: its link needs a valid signature (exp and sig)"), None),

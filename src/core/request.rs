@@ -233,6 +233,9 @@ mod tests {
             (r#"{"file_url":"https://x.test/a","expected_sha256":"abc"}"#, 400, "invalid `expected_sha256`: must be 64 hexadecimal digits"),
             (r#"{"file_url":"https://x.test/a","expected_sha256":7}"#, 400, "invalid `expected_sha256`: must be a string"),
             (r#"{"file_url":"https://x.test/a","fileUrl":"x"}"#, 400, "unknown field `fileUrl`"),
+            // a callback URL is checked like file_url, each error naming callback_url
+            (r#"{"file_url":"https://x.test/a","async":true,"callback_url":""}"#, 400, "invalid `callback_url`: must not be empty"),
+            (r#"{"file_url":"https://x.test/a","async":true,"callback_url":"ftp://x.test/h"}"#, 400, "invalid `callback_url`: scheme `ftp`"),
             (big.as_str(), 413, "exceeds 16384 bytes"),
             // duplicate keys: refused, whichever copy another parser would read
             (r#"{"file_url":"https://x.test/a","file_url":"http://127.0.0.1/"}"#, 400, "duplicate field `file_url`"),

@@ -86,7 +86,7 @@ export async function main(): Promise<string> {
     return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total;
   } catch (e) {
     if (!(e instanceof UploadError)) throw e;
-    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | 'expiresIn' | 'maxDownloads' | 'private' | 'originHeaders' | null = e.field;
+    const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | 'expiresIn' | 'maxDownloads' | 'private' | 'originHeaders' | 'callbackUrl' | null = e.field;
     const named: 'UploadError' = e.name;
     return \`\${e.status} \${e.code} \${e.message} \${field} \${named}\`;
   }

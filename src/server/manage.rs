@@ -32,7 +32,10 @@ pub(crate) async fn info(req: &Incoming, services: &Services, file_id: &str) -> 
 /// a public file's plain links (they need no signature).
 pub(crate) async fn link(req: Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(&req, &services.keys).await?;
-    let has_body = req.header("Content-Type").is_some();
+    // No body at all means no options; a body of any kind must be JSON (else 415), never
+    // dropped for want of a Content-Type (its expires_in would be lost).
+    let declared = req.header("Content-Length").map(|n| n.trim() != "0");
+    let has_body = req.header("Content-Type").is_some() || declared.unwrap_or_else(|| req.raw.body().is_some());
     let body = if has_body { json_body(&req, MAX_LINK_BODY_BYTES).await? } else { Vec::new() };
     let expires_in = parse_link_request(&body)?;
     let row = services.authority(&owner.id).get(file_id).await?;

@@ -6,7 +6,7 @@
 // all 403; fresh ones 200), and If-Range after an overwrite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
+import { useStack, upload, api, get, request, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertLifetime } from './support/assert.mjs';
 import { newKey, usage, sleep } from './support/burst.mjs';
@@ -195,6 +195,12 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   assert.equal(long.json.data.expires_at, f.data.expires_at);
   assertError(await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 0 } }), 400, /expires_in/);
   assertError(await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.b.key }), 404, /not found/);
+  // a body without Content-Type (as Python's requests.post(url, data=...) sends it) is 415,
+  // never taken for no body: its expires_in would be dropped and the links live for days
+  const untyped = await request(`${worker.url}/api/v1/files/${f.data.file_id}/link`, {
+    method: 'POST', headers: { authorization: `Bearer ${KEYS.a.key}` }, body: Buffer.from('{"expires_in":60}'),
+  });
+  assertError({ status: untyped.status, json: await untyped.json() }, 415, /must be JSON/);
 });
 
 test('If-Range with the ETag of a replaced file gets the new file whole (200)', async () => {

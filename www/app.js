@@ -37,13 +37,22 @@ function route({ focus = false } = {}) {
 
 function showKeysTab() {
   keysTab.hidden = !adminToken();
+}
+
+/** Leaves the Keys view once the token is gone: when the field is left empty, not at the
+ * keystroke that empties it (replacing a token would otherwise move focus off the field). */
+function leaveKeysWithoutToken() {
+  showKeysTab();
   if (keysTab.hidden && location.hash === '#keys') location.hash = '#stash';
 }
 
 clearOnInput(document.querySelector('.access'));
 inputs.adminToken.addEventListener('input', showKeysTab);
 // A new token lists the keys again (when the Keys view is open).
-inputs.adminToken.addEventListener('change', () => { if (!$('view-keys').hidden) keys.show(); });
+inputs.adminToken.addEventListener('change', () => {
+  leaveKeysWithoutToken();
+  if (adminToken() && !$('view-keys').hidden) keys.show();
+});
 window.addEventListener('hashchange', () => route({ focus: true }));
 
 ready.then(async (ok) => {

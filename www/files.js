@@ -24,8 +24,11 @@ let query = null;
 let loads = 0;
 
 clearOnInput(form);
-// Another key's listing: its cursors, rows and usage are not this one's.
+// Another key's listing: its cursors, rows and usage are not this one's (and an answer
+// still on its way for the old key is dropped).
 inputs.apiKey.addEventListener('input', () => {
+  loads += 1;
+  usageRun += 1;
   query = null;
   pages = [null];
   nextCursor = null;
@@ -34,6 +37,8 @@ inputs.apiKey.addEventListener('input', () => {
   status.textContent = '';
   prev.disabled = true;
   next.disabled = true;
+  setBusy($('files-submit'), form, false);
+  clearUsage();
 });
 
 form.addEventListener('submit', (event) => {
@@ -166,6 +171,15 @@ async function remove(file, tr, del) {
 }
 
 let usageRun = 0;
+
+/** Empties the meters (no key's reading). */
+function clearUsage() {
+  for (const id of ['usage-bytes', 'usage-files']) $(id).value = 0;
+  for (const id of ['usage-bytes-text', 'usage-files-text']) $(id).textContent = '–';
+  delete $('usage').dataset.files;
+  delete $('usage').dataset.bytes;
+}
+
 /** Reads the key's usage into the meters (the latest call wins). */
 export async function refreshUsage() {
   if (!apiKey() || !(await ready)) return;
@@ -185,7 +199,7 @@ export async function refreshUsage() {
     $('usage').dataset.files = String(u.files);
     $('usage').dataset.bytes = String(u.bytes);
   } catch {
-    // The listing (or the next action) shows why; the meter keeps its last reading.
+    // The listing (or the next action) shows why; the meter keeps this key's last reading.
   } finally {
     c.free();
   }

@@ -13,10 +13,11 @@ for (const [name, input] of Object.entries(inputs)) {
 export const apiKey = () => inputs.apiKey.value.trim();
 export const adminToken = () => inputs.adminToken.value.trim();
 
-/** Sets the API key (e.g. a key just created in Keys). */
+/** Sets the API key (e.g. a key just created in Keys), as typing it would: every view
+ * that holds the old key's state hears of the change. */
 export function useKey(key) {
   inputs.apiKey.value = key;
-  sessionStorage.setItem(STORED.apiKey, key);
+  inputs.apiKey.dispatchEvent(new Event('input'));
 }
 
 /** The client package, loaded here rather than imported: a page served without `www/pkg/`

@@ -332,6 +332,54 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   assert.deepEqual(pageErrors, []);
 });
 
+test('Keys: "Use as my API key" switches My files and the usage meter to the new key, from page 1; replacing the admin token keeps focus', { timeout: 120_000 }, async () => {
+  const { origin, worker } = stack;
+  // a key of its own with 12 files: two pages of 10
+  const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'paged' } });
+  const paged = created.json.data.key;
+  const items = Array.from({ length: 12 }, (_, i) => ({ file_url: origin.file(`/use/q${i}.png`, png(6 + i, 6), { contentType: 'image/png' }), upload_path: 'use', file_name: `q${String(i).padStart(2, '0')}.png` }));
+  assert.equal((await api(worker, 'POST', '/api/v1/files/upload/urls', { token: paged, body: { items } })).json.data.succeeded, 12);
+  await open('files', { key: paged, adminToken: ADMIN });
+  await page.locator('#files-limit').selectOption('10');
+  await page.locator('#files-submit').click();
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files.' }).waitFor();
+  await page.locator('#files-next').press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'Page 2: 2 files.' }).waitFor();
+
+  await page.locator('nav a[data-view="keys"]').click();
+  await page.locator('#key-name').fill('dave');
+  await page.locator('#key-max-mib').fill('5');
+  await page.locator('#key-submit').click();
+  await page.locator('#secret-use:not([hidden])').click();
+  await page.locator('#keys-status').filter({ hasText: 'The new key is now this tab’s API key.' }).waitFor();
+  const dave = await page.locator('#secret-value').inputValue();
+  assert.equal(await page.locator('#api-key').inputValue(), dave);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.apiKey')), dave);
+
+  // the old key's page 2 and usage are gone: dave's listing from page 1, dave's quota
+  await page.locator('nav a[data-view="files"]').click();
+  await page.locator('#files-status').filter({ hasText: /^Page \d+: / }).waitFor();
+  assert.equal(await page.locator('#files-status').textContent(), 'Page 1: 0 files.');
+  await page.locator('#usage-bytes-text').filter({ hasText: '0 bytes of 5.0 MB' }).waitFor();
+
+  // Replacing the admin token on the Keys view: the keystroke that empties the field keeps
+  // focus there and the view open; a field left empty leaves the view.
+  await page.locator('nav a[data-view="keys"]').click();
+  await page.locator('#view-keys:not([hidden])').waitFor();
+  await page.locator('#admin-token').focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Backspace');
+  assert.equal(await focusedId(), 'admin-token');
+  await page.keyboard.type(ADMIN);
+  assert.equal(await page.locator('#admin-token').inputValue(), ADMIN);
+  assert.equal(await page.locator('#view-keys').isVisible(), true);
+  await page.locator('#admin-token').fill('');
+  await page.locator('#admin-token').press('Tab');
+  await page.locator('#view-stash:not([hidden])').waitFor();
+  assert.equal(await page.locator('#keys-tab').isHidden(), true);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Keys: shown with an admin token; create, change quota, disable, webhook secret, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
   const { worker } = stack;
   await open('stash');

@@ -2,7 +2,8 @@
 //! where it broke: a reset, an early end or an attempt that stalls past the idle timeout
 //! is answered by asking for the rest again (`Range` from the current byte, `If-Range` with
 //! the file's validator), at most [`MAX_ATTEMPTS`] attempts in all, with backoff. A response
-//! of another version of the file is [`Error::OriginChanged`]: nothing is ever spliced.
+//! of another version of the file is [`Error::OriginChanged`]: nothing is ever spliced. A
+//! lane's cursor may instead give its range up when the origin refuses one more connection.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -79,12 +80,21 @@ pub(crate) struct Cursor<'a> {
     ended_early: bool,
     /// Attempts that failed so far.
     failures: u32,
+    /// Where the range starts (nothing of it read while `pos` is here).
+    start: u64,
+    /// The lanes still running, when this cursor may give its range up to them (see
+    /// [`Cursor::giving_way_to`]).
+    gives_way: Option<&'a Cell<usize>>,
+    /// It did: the origin refused one more connection while other lanes had theirs.
+    gave_way: bool,
 }
 
 /// Why an attempt ended without its bytes.
 enum Broken {
     /// Reset, ended early or stalled: try again from `pos`.
     Retry,
+    /// Refused at once with 429 or 503: the origin takes no more connections now.
+    Busy(u16),
     /// Not worth another attempt.
     Fatal(Error),
 }
@@ -99,7 +109,22 @@ impl<'a> Cursor<'a> {
     /// the source's `received` by whoever read them) first, then from new requests.
     pub fn starting_with(source: &'a Source<'a>, start: u64, prefix: Vec<Uint8Array>, end: u64) -> Self {
         let pending = prefix.into_iter().collect();
-        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 }
+        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, start, gives_way: None, gave_way: false }
+    }
+
+    /// When the origin refuses this range's first request with 429 or 503 while more than
+    /// one of the `alive` lanes runs, the read ends at once (see [`Cursor::gave_way`])
+    /// instead of retrying: an origin that caps its connections per client then serves the
+    /// file over the connections it allows. The last lane never gives way: it retries.
+    pub fn giving_way_to(mut self, alive: &'a Cell<usize>) -> Self {
+        self.gives_way = Some(alive);
+        self
+    }
+
+    /// Whether the read ended because the range was given up to the other lanes (nothing
+    /// of it was read).
+    pub fn gave_way(&self) -> bool {
+        self.gave_way
     }
 
     /// Each read waits for at least `bytes` (see [`CHUNK_MIN`]).
@@ -118,7 +143,7 @@ impl<'a> Cursor<'a> {
         // Sniffing read these and counted them nowhere: count them now.
         let pending: VecDeque<Uint8Array> = body.prefix.into_iter().collect();
         source.count(pending.iter().map(|chunk| u64::from(chunk.length())).sum());
-        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0 })
+        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, start: 0, gives_way: None, gave_way: false })
     }
 
     /// Reads the whole range into a new buffer.
@@ -166,12 +191,21 @@ impl<'a> Cursor<'a> {
             match outcome {
                 Ok(Some(bytes)) => return Ok(Some((bytes, true))),
                 Ok(None) => {}
-                Err(Broken::Retry) => self.retry().await?,
+                Err(Broken::Busy(status)) if self.may_give_way() => {
+                    self.gave_way = true;
+                    return Err(Error::OriginStatus(status));
+                }
+                Err(Broken::Retry | Broken::Busy(_)) => self.retry().await?,
                 Err(Broken::Fatal(err)) => return Err(self.source.origin.failure(err)),
             }
         }
         self.close();
         Ok(None)
+    }
+
+    /// Nothing of the range read yet, and another lane still running.
+    fn may_give_way(&self) -> bool {
+        self.pos == self.start && self.pending.is_empty() && self.gives_way.is_some_and(|alive| alive.get() > 1)
     }
 
     fn advance(&mut self, bytes: u32) {
@@ -234,7 +268,8 @@ impl<'a> Cursor<'a> {
             206 => {}
             // If-Range failed (or ranges stopped): the file is not the one being stored.
             200 | 412 | 416 => return refuse(Broken::Fatal(Error::OriginChanged)),
-            408 | 429 | 500..=599 => return refuse(Broken::Retry),
+            429 | 503 => return refuse(Broken::Busy(head.status)),
+            408 | 500..=599 => return refuse(Broken::Retry),
             status => return refuse(Broken::Fatal(Error::OriginStatus(status))),
         }
         // A range in a content coding is not those bytes of the file (and a coding the

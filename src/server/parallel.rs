@@ -13,7 +13,7 @@
 //! one that finds the lanes busy tries again in its next invocation.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
@@ -167,6 +167,11 @@ pub(crate) struct Lanes<'a, C> {
     probe: RefCell<Option<Probe<'a>>>,
     /// The next part no lane has taken yet.
     next: Cell<u64>,
+    /// Parts a lane gave up untouched (the origin refused its connection while others
+    /// ran): taken first, earliest first.
+    returned: RefCell<BTreeSet<u64>>,
+    /// Lanes still running (a lane gives its part up only while another runs).
+    alive: Cell<usize>,
     /// Whether this invocation hashes the parts (not when an earlier one stored some: then
     /// the file is hashed from R2 once complete).
     hashes: bool,
@@ -208,6 +213,8 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             upload,
             probe: RefCell::new(probe),
             next: Cell::new(0),
+            returned: RefCell::new(BTreeSet::new()),
+            alive: Cell::new(plan.lanes as usize),
             unhashed: RefCell::new(BTreeMap::new()),
             hashed: Cell::new(0),
             hashing: Cell::new(false),
@@ -256,7 +263,9 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
     /// waiting are aborted, and every other lane settles what it started (a part upload in
     /// flight keeps its slot until R2 answers) before it stops: no call outlives its slot.
     async fn lane_until_failure(&self) {
-        if let Err(err) = self.lane().await {
+        let ran = self.lane().await;
+        self.alive.set(self.alive.get() - 1);
+        if let Err(err) = ran {
             if self.failed.borrow().is_none() {
                 *self.failed.borrow_mut() = Some(err);
                 self.source.origin.ender().abort();
@@ -265,17 +274,31 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         }
     }
 
+    /// The part to take next: one given back (the earliest), else the next no lane took.
+    fn take_part(&self) -> Option<u64> {
+        if let Some(index) = self.returned.borrow_mut().pop_first() {
+            return Some(index);
+        }
+        let index = self.next.get();
+        (index < self.plan.parts).then(|| {
+            self.next.set(index + 1);
+            index
+        })
+    }
+
     /// One connection's work: take the next part, read it, store it, hash it (or leave it
     /// to the lane hashing the part before it).
     async fn lane(&self) -> Result<(), Error> {
         loop {
             let failed = || self.failed.borrow().is_some();
-            self.room.until(|| failed() || self.unhashed.borrow().len() < UNHASHED).await;
-            let index = self.next.get();
-            if index == self.plan.parts || self.checkpoint.stop() || failed() {
+            // Room among the unhashed parts, unless the part to take is the next to hash (a
+            // part given back after later ones were stored): taking it makes room.
+            let next_to_hash = || self.returned.borrow().first() == Some(&self.hashed.get());
+            self.room.until(|| failed() || self.unhashed.borrow().len() < UNHASHED || next_to_hash()).await;
+            if self.checkpoint.stop() || failed() {
                 return Ok(());
             }
-            self.next.set(index + 1);
+            let Some(index) = self.take_part() else { return Ok(()) };
             if self.parts.borrow().contains_key(&index) {
                 continue;
             }
@@ -283,9 +306,19 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             let probe = if index == 0 { self.probe.borrow_mut().take() } else { None };
             let mut cursor = match probe {
                 Some(probe) => Cursor::starting_with(self.source, 0, vec![probe.await?], end),
-                None => Cursor::new(self.source, start, end),
+                None => Cursor::new(self.source, start, end).giving_way_to(&self.alive),
             };
-            let part = cursor.read_all().await?;
+            let part = match cursor.read_all().await {
+                Ok(part) => part,
+                // The origin takes no more connections: this lane ends, and its part goes
+                // to one still running.
+                Err(_) if cursor.gave_way() => {
+                    self.returned.borrow_mut().insert(index);
+                    self.room.notify();
+                    return Ok(());
+                }
+                Err(err) => return Err(err),
+            };
             drop(cursor);
             // Hashing is CPU in this isolate: it runs while R2 takes the part.
             let hashing = async {

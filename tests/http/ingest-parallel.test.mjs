@@ -1,16 +1,16 @@
 // The ingest engine's parallel path over HTTP: a file of more than one part (5 MiB) from an
 // origin with ranges and a validator, whose connections are slower than ONE_STREAM_MIB_S
-// (the origins here send 32 MiB/s per connection, one 2 MiB/s; the default is 64), is
+// (the origins here send 32 MiB/s per connection, two 2 MiB/s; the default is 64), is
 // fetched as equal ranges over up to 5 connections at once, each stored as an R2 multipart
-// part (sizes by partSizes in support/ingest.mjs), every range
-// with If-Range; the lanes start once the one-stream budget runs out, not after the probe's
-// whole MiB; byte-exact with the right sha256 at part boundaries; resumed after resets
-// at 30 % and 70 % with the origin sending at most 1.1 x the file; refused with nothing
-// stored when every attempt breaks, when the file changes mid-transfer, when a range comes
-// in a content coding, or when expected_sha256 is wrong; and never more than 6 outbound
-// calls waiting for headers at once, for one upload or a batch of three (one of which runs
-// lanes: one transfer per isolate does, for memory; the others go up as one streamed put
-// each).
+// part (sizes by partSizes in support/ingest.mjs), every range with If-Range; the lanes
+// start once the one-stream budget runs out, not after the probe's whole MiB; byte-exact
+// with the right sha256 at part boundaries; resumed after resets at 30 % and 70 % with the
+// origin sending at most 1.1 x the file; an origin that refuses more than 2 connections at
+// once is served over its 2; refused with nothing stored when every attempt breaks, when
+// the file changes mid-transfer, when a range comes in a content coding, or when
+// expected_sha256 is wrong; and never more than 6 outbound calls waiting for headers at
+// once, for one upload or a batch of three (one of which runs lanes: one transfer per
+// isolate does, for memory; the others go up as one streamed put each).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
@@ -127,6 +127,18 @@ test('a probe answered with more than was asked (206, all but the last byte): fe
   assert.deepEqual(storedObject(worker, data).parts, [], 'one put');
   assert.deepEqual(calls.parts, [], 'no multipart upload');
   assert.deepEqual(origin.requests(path).map((r) => r.range), [PROBE, null], 'the probe, then the whole file without Range');
+});
+
+test('an origin that takes 2 connections at once (503 to more): the refused lanes give their parts to the others; byte-exact', async () => {
+  // At 2 MiB/s per connection the file takes seconds over 2 connections: longer than a
+  // lane's 5 attempts (3.75 s of backoff), so lanes that kept retrying would fail it.
+  const body = filler(20 * MiB + 1, 261);
+  const path = '/par/two-connections.bin';
+  const { requests } = await parallel(path, body, ranged({ throttle: 2 * MiB, maxConnections: 2 }));
+  const refused = requests.filter((r) => r.status === 503);
+  assert.ok(refused.length >= 1, 'the origin refused the connections past its 2');
+  assert.ok(refused.every((r) => r.range !== null), 'only ranged requests were refused');
+  assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
 });
 
 test('ranges answered in a content coding (206, Content-Encoding: x-inverted): 502, nothing stored, never spliced', async () => {

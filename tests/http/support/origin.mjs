@@ -143,6 +143,12 @@ export async function startOrigin() {
       state.etag = opts.changedEtag ?? state.etag;
       state.lastModified = opts.changedLastModified ?? state.lastModified;
     }
+    if (opts.maxConnections !== undefined && active.get(path) > opts.maxConnections) {
+      // this request would be one too many at once: refused before anything is read
+      entry.status = 503;
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('too many connections');
+      return undefined;
+    }
     const total = state.body.length;
     const headers = {};
     if (opts.contentType) headers['content-type'] = opts.contentType;
@@ -237,13 +243,16 @@ export async function startOrigin() {
      *   however few were asked for; `'always-206'`: every GET, with a Range or without, is
      *   206 with the file's first MiB; `'encoded'`: a range that does not start at 0 is 206
      *   with `Content-Encoding: x-inverted`, each of its bytes inverted.
+     * - `maxConnections: n`: a request that comes while n requests for this file are being
+     *   answered is refused with 503 (and `Retry-After: 1`), as a server that caps its
+     *   connections per client does.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, ignoreRange = false, rangeLies,
-      changeAfterRequests, changedBody, changedEtag, changedLastModified,
+      maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
     } = {}) {
       const state = {
         body,
@@ -254,7 +263,7 @@ export async function startOrigin() {
         fired: new Set(),
         opts: {
           contentType, chunked, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, ignoreRange, rangeLies,
-          changeAfterRequests, changedBody, changedEtag, changedLastModified,
+          maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
         },
       };
       files.set(path, state);

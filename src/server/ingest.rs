@@ -286,10 +286,8 @@ impl Multipart<'_> {
     }
 }
 
-/// Aborts a multipart upload (best effort: R2 also drops abandoned ones after a week).
+/// Aborts a multipart upload (best effort: R2 also drops abandoned ones after a week). The
+/// call starts once it has a slot of the request's gate, like every other.
 pub(crate) async fn abort_multipart(target: &Target<'_>, upload: &R2MultipartUpload) {
-    if let Ok(promise) = upload.abort() {
-        // The call started above; the slot is held while it settles.
-        let _ = target.gate.call(|| wait(promise)).await;
-    }
+    let _ = target.gate.call(|| async { wait(upload.abort()?).await }).await;
 }

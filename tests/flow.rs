@@ -127,6 +127,10 @@ fn refusals_leave_nothing_stored() {
     let cases: Vec<Refusal> = vec![
         ("origin 404", &[], Reply::status(404), Error::OriginStatus(404), &[], 0),
         ("304 is not a redirect", &[], Reply::redirect(304, "/y"), Error::OriginStatus(304), &[], 0),
+        // a 2xx other than 200, 203 and 206 is not the file (still processing, no content)
+        ("202 is not the file", &[], Reply { status: 202, ..Reply::file(br#"{"state":"processing"}"#, Some("application/json")) }, Error::OriginStatus(202), &[], 0),
+        ("204 is not the file", &[], Reply::status(204), Error::OriginStatus(204), &[], 0),
+        ("205 is not the file", &[], Reply::status(205), Error::OriginStatus(205), &[], 0),
         ("declared too large", &limit, Reply::file(&big, None), Error::FileTooLarge { limit: 1999 }, &[], 0),
         ("streamed too large", &limit, Reply::file(&big, None).without_length(), Error::FileTooLarge { limit: 1999 }, &["reserve", "release"], 1),
         ("type refused", &[("ALLOWED_MIME_TYPES", "image/*")], Reply::file(b"%PDF-1.4", None), Error::TypeNotAllowed("application/pdf".into()), &[], 0),

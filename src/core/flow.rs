@@ -233,7 +233,9 @@ async fn fetch_following_redirects<O: Origin>(
         })?;
         let fetched = origin.fetch(&url).await?;
         let status = fetched.status;
-        if (200..300).contains(&status) {
+        // The file: a 200 (or a proxy's 203), or the 206 the adapter took for one. Another
+        // 2xx is not the file (202: still being made; 204, 205: no content).
+        if matches!(status, 200 | 203 | 206) {
             return Ok((url, fetched));
         }
         let location = fetched.location.clone();

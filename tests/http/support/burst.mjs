@@ -70,8 +70,19 @@ export async function listAll(worker, key, query = {}, { limit = 100, maxPages =
 // HTTP client then reuses a keep-alive connection the Worker closed meanwhile.
 const run = promisify(execFile);
 
+/** Runs the wrangler CLI on the Worker's local state. Its own local runtime opens the same
+ * SQLite files the Worker's runtime has open, and now and then fails a read with `500
+ * Internal Server Error` while the other writes: such a run is made again (at most twice
+ * more; every command here reads, or writes the same value again). */
 async function wrangler(args) {
-  return (await run(WRANGLER, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })).stdout;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return (await run(WRANGLER, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })).stdout;
+    } catch (err) {
+      if (attempt === 3 || !String(err.stderr ?? err.message).includes('500 Internal Server Error')) throw err;
+      console.error(`# wrangler ${args.slice(0, 3).join(' ')}: the local store failed a read; running it again`);
+    }
+  }
 }
 
 const LOCAL_KV = (worker) => ['--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS'];

@@ -1,9 +1,10 @@
 //! Reading one byte range of a file the origin serves in ranges, resumed from the byte
 //! where it broke: a reset, an early end or an attempt that stalls past the idle timeout
-//! is answered by asking for the rest again (`Range` from the current byte, `If-Range` with
-//! the file's validator), at most [`MAX_ATTEMPTS`] attempts in all, with backoff. A response
-//! of another version of the file is [`Error::OriginChanged`]: nothing is ever spliced. A
-//! lane's cursor may instead give its range up when the origin refuses one more connection.
+//! (before its headers or in its body) is answered by asking for the rest again (`Range`
+//! from the current byte, `If-Range` with the file's validator), at most [`MAX_ATTEMPTS`]
+//! attempts in all, with backoff. A response of another version of the file is
+//! [`Error::OriginChanged`]: nothing is ever spliced. A lane's cursor may instead give its
+//! range up when the origin refuses one more connection.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use js_sys::Uint8Array;
+use web_sys::{AbortController, AbortSignal};
 use worker::Delay;
 
 use super::js::{byob_reader, read_at_least, ByobReader};
@@ -248,11 +250,27 @@ impl<'a> Cursor<'a> {
         Ok((read.length() > 0).then_some(read))
     }
 
-    /// Asks for the rest of the range, of the same version of the file.
+    /// Asks for the rest of the range, of the same version of the file. An answer whose
+    /// headers do not come within the idle timeout is ended (and its gate slot freed) and
+    /// counts as a failed attempt, as a body that stalls does.
     async fn open(&mut self) -> Result<(), Broken> {
         let Source { origin, ranged, .. } = self.source;
         let range = range_header(self.pos, self.end);
-        let response = match origin.get(&ranged.url, Some(&range), Some(&ranged.validator.if_range)).await {
+        let attempt = AbortController::new().map_err(|_| Broken::Fatal(Error::internal("AbortController::new")))?;
+        let signal = AbortSignal::any(&js_sys::Array::of2(origin.signal(), &attempt.signal()));
+        let asked = {
+            let mut getting = pin!(origin.get_until(&ranged.url, Some(&range), Some(&ranged.validator.if_range), &signal));
+            let idle = pin!(Delay::from(Duration::from_millis(self.source.idle_ms)));
+            match select(getting.as_mut(), idle).await {
+                Either::Left((asked, _)) => asked,
+                Either::Right(((), _)) => {
+                    attempt.abort();
+                    let _ = getting.await;
+                    return Err(Broken::Retry);
+                }
+            }
+        };
+        let response = match asked {
             Ok(response) => response,
             Err(err @ Error::OriginTimeout { .. }) => return Err(Broken::Fatal(err)),
             Err(_) => return Err(Broken::Retry),

@@ -201,10 +201,21 @@ impl WorkerOrigin {
 
     /// One GET of `url` (redirects not followed), with `range` and `if_range` when given.
     pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
+        self.get_until(url, range, if_range, &self.signal).await
+    }
+
+    /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own).
+    pub async fn get_until(
+        &self,
+        url: &Url,
+        range: Option<&str>,
+        if_range: Option<&str>,
+        signal: &AbortSignal,
+    ) -> Result<web_sys::Response, Error> {
         let init = RequestInit::new();
         init.set_method("GET");
         init.set_redirect(RequestRedirect::Manual);
-        init.set_signal(Some(&self.signal));
+        init.set_signal(Some(signal));
         let headers = web_sys::Headers::new().map_err(|_| Error::internal("Headers::new"))?;
         let _ = headers.set("Accept-Encoding", "identity");
         let _ = headers.set("User-Agent", USER_AGENT);

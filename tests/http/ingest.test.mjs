@@ -3,9 +3,9 @@
 // path (small, known length, no Content-Length below and above a multipart part, ranged);
 // `expected_sha256` right, wrong (422, nothing stored) and malformed (400); the engine's
 // 1 MiB probe, a ranged single stream with If-Range, resume after resets at 30 % and 70 %
-// (and after a stall past the idle timeout) from the byte where it broke, a resume that can
-// never finish, a file that changes mid-transfer, an origin whose ranges lie, empty files
-// and sizes at a part boundary.
+// (and after a stall past the idle timeout, in the body or before the headers) from the
+// byte where it broke, a resume that can never finish, a file that changes mid-transfer,
+// an origin whose ranges lie, empty files and sizes at a part boundary.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
@@ -163,6 +163,20 @@ describe('origins that support ranges', () => {
     assert.ok(Date.now() - started < Number(STACK.vars.FETCH_TIMEOUT_MS), 'within the deadline');
     const requests = assertRanged(origin, path, ETAG);
     assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [stop, size]], 'resumed at the byte where it stalled');
+  });
+
+  test('a range whose headers never come is ended after the idle timeout and asked for again', async () => {
+    // waits the idle timeout (a quarter of FETCH_TIMEOUT_MS, at most 15 s) once
+    const size = 4 * MiB;
+    const body = filler(size, 170);
+    const path = '/resume/no-headers.bin';
+    const started = Date.now();
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, stallHeaders: true }), upload_path: 'resume' });
+    await assertStored(res, body);
+    assert.ok(Date.now() - started < Number(STACK.vars.FETCH_TIMEOUT_MS), 'within the deadline');
+    const requests = assertRanged(origin, path, ETAG);
+    assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [MiB, size]], 'the unanswered range asked for again');
+    assert.deepEqual(requests.slice(1).map((r) => r.status), [null, 206], 'the first got no answer');
   });
 
   test('every attempt breaks: 502 after a bounded number of attempts, nothing stored, nothing charged', async () => {

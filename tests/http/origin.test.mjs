@@ -1,6 +1,7 @@
 // The loopback test origin itself (support/origin.mjs), no Worker: ranges with ETag,
 // Last-Modified and If-Range, a per-connection throttle, resets and stalls at a byte of the
-// file, a file that changes, lying ranges, and the bytes it counts as sent. The ingest
+// file, a range left without an answer, a cap on connections, a file that changes, lying
+// ranges, and the bytes it counts as sent. The ingest
 // tests' verdicts rest on these, so they are proved here first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -193,6 +194,34 @@ test('stallAt: once, a response stops at that byte and never goes on', async () 
   const rest = await fetchOrigin('/r/stall.bin', { range: 'bytes=70000-', 'if-range': '"s"' });
   assert.equal(rest.status, 206);
   assert.deepEqual(rest.body, body.subarray(70_000));
+});
+
+test('stallHeaders: once, the first request for a range past byte 0 gets no answer at all', async () => {
+  const body = filler(64 * KiB, 13);
+  origin.file('/r/silent.bin', body, { ranges: true, etag: '"q"', stallHeaders: true });
+  assert.equal((await fetchOrigin('/r/silent.bin')).status, 200, 'a request without Range is answered');
+  await assert.rejects(
+    fetch(origin.url('/r/silent.bin'), { headers: { range: 'bytes=1000-' }, signal: AbortSignal.timeout(300) }),
+    { name: 'TimeoutError' },
+  );
+  const again = await fetchOrigin('/r/silent.bin', { range: 'bytes=1000-' });
+  assert.equal(again.status, 206);
+  assert.deepEqual(again.body, body.subarray(1000));
+  assert.deepEqual(origin.requests('/r/silent.bin').map((r) => r.status), [200, null, 206]);
+});
+
+test('maxConnections: a request that comes while n are being answered is 503 with Retry-After', async () => {
+  const body = filler(256 * KiB, 14);
+  origin.file('/r/capped.bin', body, { ranges: true, etag: '"c"', throttle: 256 * KiB, maxConnections: 1 });
+  const first = fetchOrigin('/r/capped.bin'); // about a second at 256 KiB/s
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const refused = await fetchOrigin('/r/capped.bin', { range: 'bytes=0-99' });
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '1');
+  assert.equal(sha256((await first).body), sha256(body));
+  const after = await fetchOrigin('/r/capped.bin', { range: 'bytes=0-99' });
+  assert.equal(after.status, 206, 'answered once the first is done');
+  assert.deepEqual(after.body, body.subarray(0, 100));
 });
 
 test('lying origins: ignoreRange answers 200 whole; wrong-range answers another range', async () => {

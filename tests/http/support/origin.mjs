@@ -161,6 +161,11 @@ export async function startOrigin() {
     let range = advertises && !opts.ignoreRange ? parseRange(req.headers.range, total) : null;
     const ifRange = req.headers['if-range'];
     if (range && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
+    if (opts.stallHeaders && range?.start > 0 && !state.fired.has('headers')) {
+      // no answer at all: the connection stays open until the client leaves
+      state.fired.add('headers');
+      return undefined;
+    }
 
     const send = (status, from, to, length, scrambled = false) => {
       entry.status = status;
@@ -236,6 +241,8 @@ export async function startOrigin() {
      *   up to it, then destroys its connection (each once).
      * - `resetEvery: n`: every response is destroyed after n bytes of its body.
      * - `stallAt: n`: once, the response reaching byte n stops there and never goes on.
+     * - `stallHeaders`: once, the first request for a range past byte 0 gets no answer at
+     *   all (no headers), as a hung backend behind a live connection.
      * - `ignoreRange`: advertises ranges (and sends the validators) but answers every
      *   request 200 with the whole body. `rangeLies: 'wrong-range'`: a range request is 206
      *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
@@ -251,7 +258,7 @@ export async function startOrigin() {
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, disposition, chunkSize = 64 * KiB,
-      ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, ignoreRange = false, rangeLies,
+      ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
       maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
     } = {}) {
       const state = {
@@ -262,7 +269,7 @@ export async function startOrigin() {
         resets: [...resetAt].sort((a, b) => a - b),
         fired: new Set(),
         opts: {
-          contentType, chunked, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, ignoreRange, rangeLies,
+          contentType, chunked, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies,
           maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
         },
       };

@@ -150,31 +150,28 @@ describe('origins that support ranges', () => {
     assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   });
 
-  test('a response that stalls mid-body is abandoned after the idle timeout and resumed where it stopped', async () => {
-    // the per-attempt idle timeout is a quarter of FETCH_TIMEOUT_MS, at most 15 s: this
-    // test waits that long once
+  /** Uploads 4 MiB from an origin with ranges and `stall` (one of its stall options): it
+   * must be stored byte-exact within the deadline, after waiting the per-attempt idle
+   * timeout (a quarter of FETCH_TIMEOUT_MS, at most 15 s) once. Answers the origin's
+   * requests and the file's size. */
+  async function storedAfterAStall(path, seed, stall) {
     const size = 4 * MiB;
-    const body = filler(size, 169);
-    const stop = 2 * MiB + 5;
-    const path = '/resume/stall.bin';
+    const body = filler(size, seed);
     const started = Date.now();
-    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, stallAt: stop }), upload_path: 'resume' });
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, ...stall }), upload_path: 'resume' });
     await assertStored(res, body);
     assert.ok(Date.now() - started < Number(STACK.vars.FETCH_TIMEOUT_MS), 'within the deadline');
-    const requests = assertRanged(origin, path, ETAG);
+    return { requests: assertRanged(origin, path, ETAG), size };
+  }
+
+  test('a response that stalls mid-body is abandoned after the idle timeout and resumed where it stopped', async () => {
+    const stop = 2 * MiB + 5;
+    const { requests, size } = await storedAfterAStall('/resume/stall.bin', 169, { stallAt: stop });
     assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [stop, size]], 'resumed at the byte where it stalled');
   });
 
   test('a range whose headers never come is ended after the idle timeout and asked for again', async () => {
-    // waits the idle timeout (a quarter of FETCH_TIMEOUT_MS, at most 15 s) once
-    const size = 4 * MiB;
-    const body = filler(size, 170);
-    const path = '/resume/no-headers.bin';
-    const started = Date.now();
-    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, stallHeaders: true }), upload_path: 'resume' });
-    await assertStored(res, body);
-    assert.ok(Date.now() - started < Number(STACK.vars.FETCH_TIMEOUT_MS), 'within the deadline');
-    const requests = assertRanged(origin, path, ETAG);
+    const { requests, size } = await storedAfterAStall('/resume/no-headers.bin', 170, { stallHeaders: true });
     assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [MiB, size]], 'the unanswered range asked for again');
     assert.deepEqual(requests.slice(1).map((r) => r.status), [null, 206], 'the first got no answer');
   });

@@ -109,9 +109,13 @@ www/pkg/package.json: pkg/package.json
 
 ## Run -------------------------------------------------------------------------------------
 
-# The dev key's KV record (only its SHA-256 is stored), seeded into local KV.
+# The dev key's KV record (only its SHA-256 is stored), seeded into local KV once: a record
+# already there is kept, with whatever the admin API changed in it (name, webhook secret...).
 seed-dev-key: tools
 	@hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
+	case "$$($(WRANGLER) kv key get --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" 2>/dev/null)" in \
+	  '{'*) exit 0 ;; \
+	esac; \
 	record='{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}'; \
 	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" "$$record" >/dev/null; \
 	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "id:k_dev" "$$hash" \

@@ -11,6 +11,7 @@ use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
 use super::quota::{ConfigPatch, KeyConfig};
 use super::listing::parse_limit;
+use super::query::params;
 use super::rate_limit::{self, RATE_RULE};
 
 /// KV key of a key id's entry: value = the key's hash, metadata = its [`KeyRecord`].
@@ -151,7 +152,7 @@ pub fn parse_create(body: &[u8]) -> Result<CreateKey, Error> {
 pub fn parse_update(body: &[u8]) -> Result<UpdateKey, Error> {
     let body: UpdateKey = read_object(body, MAX_ADMIN_BODY_BYTES)?;
     if body == UpdateKey::default() {
-        return Err(Error::InvalidJson("nothing to update (name, max_bytes, max_files, max_ttl_secs, rate_limit, disabled)".into()));
+        return Err(Error::NothingToUpdate("name, max_bytes, max_files, max_ttl_secs, rate_limit, disabled"));
     }
     Ok(UpdateKey {
         name: body.name.map(name).transpose()?,
@@ -232,15 +233,12 @@ pub struct CreatedKey {
 /// `GET /api/v1/admin/keys?cursor=&limit=`: the KV cursor passes through as is; an empty
 /// `limit`, like an absent one, is the default page (as for the file list).
 pub fn parse_key_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Option<String>, u32), Error> {
-    let (mut cursor, mut limit) = (None, 50);
-    for (k, v) in pairs {
-        match k {
-            "cursor" => cursor = Some(v.to_owned()).filter(|c| !c.is_empty()),
-            "limit" if v.is_empty() => {}
-            "limit" => limit = parse_limit(v, MAX_LIST_LIMIT)?,
-            other => return Err(Error::unknown_field(other)),
-        }
-    }
+    let [cursor, limit] = params(pairs, ["cursor", "limit"])?;
+    let cursor = cursor.filter(|c| !c.is_empty()).map(str::to_owned);
+    let limit = match limit {
+        None | Some("") => 50,
+        Some(v) => parse_limit(v, MAX_LIST_LIMIT)?,
+    };
     if cursor.as_ref().is_some_and(|c| c.len() > 2048) {
         return Err(Error::invalid("cursor", "too long"));
     }
@@ -333,7 +331,7 @@ mod tests {
         update.apply(&mut rec, &KeyConfig { disabled: false, ..standing });
         assert_eq!((rec.name.as_str(), rec.disabled), ("c", false));
         for (body, msg) in [
-            (&b"{}"[..], "nothing to update"),
+            (&b"{}"[..], "nothing to update: the body sets none of name, max_bytes, max_files, max_ttl_secs, rate_limit, disabled"),
             (br#"{"disabled":"yes"}"#, "invalid `disabled`"),
             (br#"{"id":"x"}"#, "unknown field `id`"),
             (br#"{"max_files":9007199254740992}"#, "invalid `max_files`: must be a whole number from 0 to 9007199254740991, or null"),

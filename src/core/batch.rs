@@ -77,18 +77,30 @@ pub enum ItemData {
     Job(JobStatus),
 }
 
-/// The batch's `data`: every item's envelope, in request order, and the tallies.
+/// The batch's `data`: the tallies, and every item's envelope in request order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchData<T = FileData> {
-    pub results: Vec<Envelope<T>>,
     pub succeeded: usize,
     pub failed: usize,
+    pub results: Vec<Envelope<T>>,
 }
 
 impl<T> BatchData<T> {
     pub fn new(results: Vec<Envelope<T>>) -> Self {
         let succeeded = results.iter().filter(|r| r.success).count();
         BatchData { failed: results.len() - succeeded, succeeded, results }
+    }
+
+    /// The batch's `msg`: how many items were stored, and how many were accepted as jobs
+    /// (202: nothing of theirs is stored yet), of how many.
+    pub fn summary(&self) -> String {
+        let jobs = self.results.iter().filter(|r| r.success && r.code == 202).count();
+        let stored = self.succeeded - jobs;
+        let total = self.results.len();
+        match jobs {
+            0 => format!("{stored} of {total} uploaded"),
+            _ => format!("{stored} of {total} uploaded, {jobs} accepted as jobs"),
+        }
     }
 }
 
@@ -148,5 +160,14 @@ mod tests {
         assert_eq!((data.succeeded, data.failed), (0, 2));
         let json = serde_json::to_value(&data.results[0]).unwrap();
         assert_eq!(json, serde_json::json!({"success": false, "code": 429, "msg": "full", "data": null}));
+    }
+
+    #[test]
+    fn summary_tells_stored_from_accepted() {
+        let ok = |code: u16| Envelope { success: true, code, msg: String::new(), data: Some(()) };
+        let failed = error_envelope::<()>(&Error::OriginStatus(404));
+        assert_eq!(BatchData::new(vec![ok(200), failed.clone()]).summary(), "1 of 2 uploaded");
+        assert_eq!(BatchData::new(vec![ok(202), ok(202)]).summary(), "0 of 2 uploaded, 2 accepted as jobs");
+        assert_eq!(BatchData::new(vec![ok(200), ok(202), failed]).summary(), "1 of 3 uploaded, 1 accepted as jobs");
     }
 }

@@ -16,6 +16,9 @@ pub enum Error {
     UnknownField(String),
     #[error("request body must be JSON (Content-Type: application/json)")]
     NotJson,
+    /// A change request that names nothing to change; the message lists what it could.
+    #[error("nothing to update: the body sets none of {0}")]
+    NothingToUpdate(&'static str),
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge { limit: u64 },
     #[error("{0}")]
@@ -60,6 +63,9 @@ pub enum Error {
     /// A private file asked for without a valid link signature.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A genuine link signature past its `exp`.
+    #[error("this link has expired: ask its owner for a fresh one")]
+    LinkExpired,
     #[error("private links are disabled: the LINK_SECRET secret is not set")]
     LinksDisabled,
     #[error("no such API key")]
@@ -82,10 +88,11 @@ impl Error {
             | Error::MissingField(_)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
+            | Error::NothingToUpdate(_)
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_) => 400,
             Error::Unauthorized(_) => 401,
-            Error::Forbidden(_) => 403,
+            Error::Forbidden(_) | Error::LinkExpired => 403,
             Error::RouteNotFound
             | Error::FileNotFound
             | Error::KeyNotFound
@@ -129,6 +136,7 @@ impl Error {
             Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)
             | Error::UnknownField(_)
+            | Error::NothingToUpdate(_)
             | Error::NotJson
             | Error::BodyTooLarge { .. }
             | Error::RouteNotFound
@@ -139,6 +147,7 @@ impl Error {
             | Error::QuotaExceeded(_)
             | Error::RateLimited { .. }
             | Error::Forbidden(_)
+            | Error::LinkExpired
             | Error::KeyNotFound
             | Error::JobNotFound
             | Error::JobFinished

@@ -13,6 +13,7 @@ use super::error::Error;
 use super::layout;
 use super::links::{exp_secs, LinkOptions, LinkSecret};
 use super::path::validate_upload_path;
+use super::query::params;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
@@ -37,18 +38,10 @@ struct CursorBody {
     k: SortKey,
 }
 
-/// Parses the query pairs of a listing request (unknown parameters are refused).
+/// Parses the query pairs of a listing request (unknown or repeated parameters are refused).
 pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<PageQuery, Error> {
-    let (mut cursor, mut limit, mut upload_path, mut order) = (None, None, None, None);
-    for (name, value) in pairs {
-        match name {
-            "cursor" => cursor = Some(value).filter(|v| !v.is_empty()),
-            "limit" => limit = Some(value),
-            "upload_path" => upload_path = Some(value),
-            "order" => order = Some(value),
-            other => return Err(Error::unknown_field(other)),
-        }
-    }
+    let [cursor, limit, upload_path, order] = params(pairs, ["cursor", "limit", "upload_path", "order"])?;
+    let cursor = cursor.filter(|v| !v.is_empty());
     let limit = match limit {
         None | Some("") => DEFAULT_LIMIT,
         Some(v) => parse_limit(v, MAX_LIMIT)?,

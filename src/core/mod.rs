@@ -26,6 +26,7 @@ pub mod names;
 pub mod origin_headers;
 pub mod openapi;
 pub mod path;
+pub mod query;
 pub mod quota;
 pub mod ranges;
 pub mod rate_limit;

@@ -112,6 +112,7 @@ mod tests {
             Error::MethodNotAllowed { allow: "" },
             Error::BodyTooLarge { limit: 0 },
             Error::NotJson,
+            Error::NothingToUpdate(""),
             Error::RangeNotSatisfiable { size: 0 },
             Error::QuotaExceeded(String::new()),
             Error::internal(""),
@@ -119,6 +120,7 @@ mod tests {
             Error::AdminDisabled,
             Error::OriginTimeout { ms: 0 },
             Error::Forbidden(""),
+            Error::LinkExpired,
             Error::LinksDisabled,
             Error::RateLimited { limit: 10, retry_after_secs: 60 },
         ];

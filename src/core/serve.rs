@@ -24,7 +24,9 @@ pub struct Served<'a> {
     /// The quoted HTTP ETag.
     pub etag: &'a str,
     pub mime_type: &'a str,
-    pub original_name: &'a str,
+    /// The name `Content-Disposition` gives: on `file_url` the stored name (the URL's last
+    /// segment, as a user who chose `file_name` expects), on `download_url` the original one.
+    pub file_name: &'a str,
     pub expires_ms: i64,
     /// Private (signed links): no cache may keep a copy.
     pub private: bool,
@@ -109,13 +111,24 @@ pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str,
     };
     vec![
         ("Content-Type", file.mime_type.to_owned()),
-        ("Content-Disposition", content_disposition(disposition, file.original_name)),
+        ("Content-Disposition", content_disposition(disposition, file.file_name)),
         ("ETag", file.etag.to_owned()),
         ("Cache-Control", cache),
         ("Accept-Ranges", if file.counted { "none" } else { "bytes" }.to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
         ("Content-Security-Policy", "sandbox".to_owned()),
     ]
+}
+
+/// A private file's refused link, as `mode` answers it. On `file_url`, whose names can be
+/// guessed, a missing or wrong signature is "no such file" (404), so nobody can probe which
+/// private files a key holds; a genuine signature past its `exp` (only a link's holder has
+/// one) keeps its 403. On `download_url`, whose ids cannot be guessed, every refusal is 403.
+pub fn refused_link(err: Error, mode: Mode) -> Error {
+    match (mode, err) {
+        (Mode::Inline, Error::Forbidden(_)) => Error::FileNotFound,
+        (_, err) => err,
+    }
 }
 
 /// `Content-Range` of a partial response.
@@ -157,7 +170,7 @@ mod tests {
 
     #[test]
     fn if_range_and_counting() {
-        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", original_name: "a", expires_ms: 0, private: false, counted: false };
+        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", file_name: "a", expires_ms: 0, private: false, counted: false };
         assert!(range_applies(&plain, None));
         assert!(range_applies(&plain, Some(" \"a\" ")));
         assert!(!range_applies(&plain, Some("\"b\"")), "a stale validator gets the whole file");
@@ -185,7 +198,7 @@ mod tests {
 
     #[test]
     fn headers_by_mode_and_type() {
-        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, original_name: "a b.png", expires_ms: 100_000, private: false, counted: false };
+        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, file_name: "a b.png", expires_ms: 100_000, private: false, counted: false };
         let get = |h: &[(&str, String)], name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
         let cases = [
             ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate"),
@@ -221,5 +234,14 @@ mod tests {
             }
         }
         assert_eq!(get(&headers(&file("image/png"), Mode::Inline, 10_000), "Accept-Ranges"), "bytes");
+    }
+
+    #[test]
+    fn refused_links_hide_private_names() {
+        let unsigned = || Error::Forbidden("this file is private: its link needs a valid signature (exp and sig)");
+        assert_eq!(refused_link(unsigned(), Mode::Inline), Error::FileNotFound);
+        assert_eq!(refused_link(Error::LinkExpired, Mode::Inline), Error::LinkExpired);
+        assert_eq!(refused_link(unsigned(), Mode::Attachment), unsigned());
+        assert_eq!(refused_link(Error::LinkExpired, Mode::Attachment), Error::LinkExpired);
     }
 }

@@ -61,6 +61,5 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
         .collect::<Vec<_>>()
         .await;
     let data = BatchData::new(results);
-    let msg = format!("{} of {} uploaded", data.succeeded, data.results.len());
-    respond::json(200, &Envelope::ok(&msg, data))
+    respond::json(200, &Envelope::ok(&data.summary(), data))
 }

@@ -14,7 +14,7 @@ use crate::core::clock::is_expired;
 use crate::core::ids::is_file_id;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{content_range, headers, not_modified, parse_range, range_applies, Mode, Served};
+use crate::core::serve::{content_range, headers, not_modified, parse_range, range_applies, refused_link, Mode, Served};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
@@ -28,7 +28,7 @@ pub(crate) async fn download(req: &Incoming, services: &Services, file_id: &str)
     if !is_file_id(file_id) {
         return Err(Error::FileNotFound);
     }
-    serve(req, services, file_id, Mode::Attachment).await?.ok_or(Error::FileNotFound)
+    serve(req, services, file_id, Mode::Attachment, None).await?.ok_or(Error::FileNotFound)
 }
 
 /// `file_url`: the file the name holds now, inline when safe.
@@ -37,7 +37,7 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     if let Some(file_id) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
         // A replaced or deleted file's object is gone before the change was answered: a
         // stale entry finds nothing here and is resolved again.
-        if let Some(response) = serve(req, services, &file_id, Mode::Inline).await? {
+        if let Some(response) = serve(req, services, &file_id, Mode::Inline, Some(&name.file_name)).await? {
             return Ok(response);
         }
         NAMES.with_borrow_mut(|names| names.remove(&cache_key));
@@ -47,7 +47,7 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     }
     let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
     NAMES.with_borrow_mut(|names| names.insert(&cache_key, row.file_id.clone(), now_ms()));
-    serve(req, services, &row.file_id, Mode::Inline).await?.ok_or(Error::FileNotFound)
+    serve(req, services, &row.file_id, Mode::Inline, Some(&name.file_name)).await?.ok_or(Error::FileNotFound)
 }
 
 /// Forgets what this isolate cached for a name (it was just overwritten here).
@@ -60,12 +60,13 @@ fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
     format!("{owner}/{upload_path}/{file_name}")
 }
 
-/// The response for `file_id`'s object, or `None` when it is gone or expired. A plain GET
+/// The response for `file_id`'s object, or `None` when it is gone or expired; `by_name` is
+/// the stored name `file_url` asked for (`None` on `download_url`). A plain GET
 /// is one R2 read; ranges, conditionals and HEAD read the metadata first. A private file
 /// needs a valid signature; a file with `max_downloads` is checked (and a download counted)
 /// by the key's authority after its object is opened, so the download that uses up the
 /// count is still served whole.
-async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -> Result<Option<Response>, Error> {
+async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, by_name: Option<&str>) -> Result<Option<Response>, Error> {
     let key = object_key(file_id);
     let bucket = &services.bucket;
     let header = |name: &str| req.header(name);
@@ -81,8 +82,11 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -
         return Ok(None);
     }
     if meta.private {
-        let secret = services.link_secret.as_ref().ok_or(Error::Forbidden("this file is private and private links are disabled"))?;
-        secret.check(req.url.path(), req.url.query(), now)?;
+        let checked = match services.link_secret.as_ref() {
+            Some(secret) => secret.check(req.url.path(), req.url.query(), now),
+            None => Err(Error::Forbidden("this file is private and private links are disabled")),
+        };
+        checked.map_err(|err| refused_link(err, mode))?;
     }
 
     let etag = obj.http_etag();
@@ -91,7 +95,7 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode) -
         size,
         etag: &etag,
         mime_type: &meta.mime_type,
-        original_name: &meta.original_name,
+        file_name: by_name.unwrap_or(&meta.original_name),
         expires_ms: meta.expires_ms,
         private: meta.private,
         counted: meta.counted,

@@ -169,6 +169,10 @@ describe('listing', () => {
     ['upload_path=../x', /invalid `upload_path`/],
     ['sort=name', /unknown field `sort`/],
     ['order=size', /invalid `order`/],
+    // a parameter given twice is refused, not read as whichever came last
+    ['upload_path=images&upload_path=reports', /^invalid `upload_path`: given more than once$/],
+    ['limit=5&limit=6', /^invalid `limit`: given more than once$/],
+    ['order=name&order=upload_time', /^invalid `order`: given more than once$/],
   ]) {
     test(`bad query ${q} is 400`, async () => {
       assertError(await api(worker, 'GET', `/api/v1/files?${q}`, as(A)), 400, fragment);
@@ -210,8 +214,10 @@ describe('batch upload', () => {
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.equal(res.json.success, true);
     const { results, succeeded, failed } = res.json.data;
+    assert.deepEqual(Object.keys(res.json.data), ['succeeded', 'failed', 'results'], 'as the README shows it');
     assert.deepEqual(results.map((r) => r.code), expect);
     assert.deepEqual([succeeded, failed], [expect.filter((c) => c === 200).length, expect.filter((c) => c !== 200).length]);
+    assert.equal(res.json.msg, `${succeeded} of 15 uploaded`);
     for (const [i, r] of results.entries()) {
       if (r.code === 200) {
         assert.equal(r.success, true);

@@ -415,6 +415,8 @@ test('a batch item can be a job: 202 in its own envelope, beside an item stored 
   ];
   const res = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items } });
   assert.equal(res.status, 200, JSON.stringify(res.json));
+  // the job's item is accepted, not uploaded: nothing of it is stored yet
+  assert.equal(res.json.msg, '1 of 2 uploaded, 1 accepted as jobs');
   const [now, later] = res.json.data.results;
   assert.equal(now.code, 200);
   assert.equal(now.data.sha256, sha256(small));

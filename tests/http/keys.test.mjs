@@ -7,6 +7,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { useStack, startWorker, upload, api, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
@@ -33,25 +34,19 @@ function storedAnywhere(text) {
   return walk(worker.stateDir);
 }
 
-/** The local KV entries: `wrangler kv key list` against the Worker's state directory. */
-function kvKeys() {
-  const root = path.resolve(new URL('../..', import.meta.url).pathname);
-  const out = execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
-    ['kv', 'key', 'list', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS'], { cwd: root });
-  return JSON.parse(out.toString()).map((k) => k.name);
+const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+
+/** Runs the wrangler CLI's local KV command `args` against `dir` (the Worker's state by
+ * default) and returns what it printed. */
+function kv(args, dir = worker.stateDir) {
+  const local = ['--local', '--persist-to', dir, '--binding', 'API_KEYS'];
+  return execFileSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['kv', 'key', ...args, ...local], { cwd: ROOT }).toString();
 }
 
-function kvPut(name, value) {
-  const root = path.resolve(new URL('../..', import.meta.url).pathname);
-  execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
-    ['kv', 'key', 'put', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS', name, value], { cwd: root, stdio: 'ignore' });
-}
-
-function kvDelete(name) {
-  const root = path.resolve(new URL('../..', import.meta.url).pathname);
-  execFileSync(path.join(root, 'node_modules/.bin/wrangler'),
-    ['kv', 'key', 'delete', '--local', '--persist-to', worker.stateDir, '--binding', 'API_KEYS', name], { cwd: root, stdio: 'ignore' });
-}
+/** The local KV entries' names. */
+const kvKeys = () => JSON.parse(kv(['list'])).map((k) => k.name);
+const kvPut = (name, value) => kv(['put', name, value]);
+const kvDelete = (name) => kv(['delete', name]);
 
 describe('admin token', () => {
   for (const [label, token, fragment] of [
@@ -154,6 +149,7 @@ describe('keys', () => {
     }
     assert.ok(!seen.some((k) => 'key' in k));
     assertError(await admin('GET', '/api/v1/admin/keys?limit=0'), 400, /invalid `limit`/);
+    assertError(await admin('GET', '/api/v1/admin/keys?limit=1&limit=2'), 400, /^invalid `limit`: given more than once$/);
     // An empty limit (a form left blank) is the default page, as for the file list.
     const blank = await admin('GET', '/api/v1/admin/keys?limit=&cursor=');
     assert.equal(blank.status, 200, JSON.stringify(blank.json));
@@ -192,7 +188,7 @@ describe('keys', () => {
     const back = await upload(worker, { file_url: origin.file('/b4.png', TYPES.png.bytes) }, { key: k.key });
     assert.equal(back.status, 200);
 
-    assertError(await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, {}), 400, /nothing to update/);
+    assertError(await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, {}), 400, /^nothing to update: the body sets none of name, /);
     assertError(await admin('PATCH', '/api/v1/admin/keys/k_nosuchkey', { name: 'x' }), 404, /no such API key/);
   });
 
@@ -316,5 +312,26 @@ describe('the key cache, by what reaches KV', () => {
     const later = await counted(k, 'h3.png');
     assert.equal(later.res.status, 200, JSON.stringify(later.res.json));
     assert.ok(later.kvReads >= 1, `read again: ${JSON.stringify(later.kv)}`);
+  });
+});
+
+describe('make dev', () => {
+  test('seeds its dev key once: a later run keeps what the admin API changed', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-seed-'));
+    try {
+      const devKey = 'seed-test-key';
+      const seed = () => execFileSync('make', ['-s', 'seed-dev-key', `STATE_DIR=${dir}`, `DEV_API_KEY=${devKey}`], { cwd: ROOT, stdio: 'ignore' });
+      const record = () => JSON.parse(kv(['get', '--text', hashKey(devKey)], dir));
+      seed();
+      assert.deepEqual(record(), { id: 'k_dev', name: 'dev', created: '2026-01-01T00:00:00+00:00', disabled: false });
+      assert.equal(kv(['get', '--text', 'id:k_dev'], dir).trim(), hashKey(devKey));
+      // renamed and given a webhook secret through the admin API, as a user would
+      const changed = { ...record(), name: 'renamed', rate_limit: 100, webhook_secret: 'whsec_0123456789abcdef0123456789abcdef' };
+      kv(['put', hashKey(devKey), JSON.stringify(changed)], dir);
+      seed();
+      assert.deepEqual(record(), changed);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

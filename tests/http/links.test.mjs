@@ -2,8 +2,9 @@
 // it), `max_downloads` (counted atomically in the key's authority; HEAD and 304 not
 // counted; every GET served whole, Range ignored; never kept by a cache; a one-time link
 // served exactly once under a race), private files (never kept by a cache; signed links;
-// no signature, a wrong or tampered one, an expired one and a rotated secret
-// all 403; fresh ones 200), and If-Range after an overwrite.
+// no signature, a wrong or tampered one, an expired one and a rotated secret all 403 on
+// `download_url`, and all but the expired one 404 on `file_url`, as for a name that holds
+// nothing; fresh ones 200), and If-Range after an overwrite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, request, KEYS } from './support/worker.mjs';
@@ -149,7 +150,7 @@ function withQuery(url, fn) {
   return u.toString();
 }
 
-test('private files: signed links serve; no, wrong, tampered and expired signatures are 403', async () => {
+test('private files: signed links serve; no, wrong, tampered and expired signatures are refused', async () => {
   const f = await stored({ private: true, upload_path: 'secret', file_name: 'a.bin' });
   const g = await stored({ private: true, upload_path: 'secret', file_name: 'b.bin' });
   assert.equal(f.data.private, true);
@@ -170,10 +171,20 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
     };
     for (const [label, bad] of Object.entries(cases)) {
       const res = await api(worker, 'GET', bad.slice(worker.url.length));
-      assert.equal(res.status, 403, label);
-      assertError(res, 403, /private|signature/);
+      if (url === f.data.file_url) {
+        // names can be guessed: refused as a name that holds nothing, so no one can probe
+        // which private files a key has
+        assert.equal(res.status, 404, label);
+        assertError(res, 404, /^file not found or expired$/);
+      } else {
+        assert.equal(res.status, 403, label);
+        assertError(res, 403, /private|signature/);
+      }
     }
   }
+  const nothing = await api(worker, 'GET', new URL(f.data.file_url).pathname.replace('a.bin', 'nothing.bin'));
+  const unsigned = await api(worker, 'GET', new URL(f.data.file_url).pathname);
+  assert.deepEqual([unsigned.status, unsigned.json], [nothing.status, nothing.json], 'a private name answers as no file');
   // another private file's valid query on this path
   const foreign = new URL(g.data.download_url);
   const tampered = `${worker.url}/api/v1/files/download/${f.data.file_id}${foreign.search}`;
@@ -188,8 +199,10 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   assert.ok(Date.parse(minted.json.data.expires_at) <= Date.now() + 2000);
   assert.equal((await get(minted.json.data.download_url)).status, 200);
   await sleep(2100);
-  const expired = await api(worker, 'GET', minted.json.data.download_url.slice(worker.url.length));
-  assertError(expired, 403, /expired/);
+  // a genuine link past its exp: 403 on both (only a link's holder can show one)
+  for (const url of [minted.json.data.download_url, minted.json.data.file_url]) {
+    assertError(await api(worker, 'GET', url.slice(worker.url.length)), 403, /^this link has expired/);
+  }
   // a lifetime past the file's is cut to the file's
   const long = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 10 * TTL } });
   assert.equal(long.json.data.expires_at, f.data.expires_at);
@@ -258,9 +271,8 @@ test('a rotated LINK_SECRET invalidates every signed link; fresh ones serve; no 
   assert.equal((await get(f.data.download_url)).status, 200);
   await worker.restart({ vars: { LINK_SECRET: 'second-link-secret' } });
   const rebased = (url) => `${worker.url}${new URL(url).pathname}${new URL(url).search}`;
-  for (const url of [f.data.download_url, f.data.file_url]) {
-    assertError(await api(worker, 'GET', rebased(url).slice(worker.url.length)), 403, /signature/);
-  }
+  assertError(await api(worker, 'GET', rebased(f.data.download_url).slice(worker.url.length)), 403, /signature/);
+  assertError(await api(worker, 'GET', rebased(f.data.file_url).slice(worker.url.length)), 404, /not found/);
   const minted = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key });
   for (const url of [minted.json.data.download_url, minted.json.data.file_url]) {
     const res = await get(url);
@@ -269,4 +281,7 @@ test('a rotated LINK_SECRET invalidates every signed link; fresh ones serve; no 
   }
   await worker.restart({ vars: { LINK_SECRET: '' } });
   assertError(await upload(worker, { file_url: originFile().url, private: true }), 503, /LINK_SECRET/);
+  // without a secret no link can be checked: the private file is refused, its name as no file
+  assertError(await api(worker, 'GET', rebased(f.data.download_url).slice(worker.url.length)), 403, /private links are disabled/);
+  assertError(await api(worker, 'GET', rebased(f.data.file_url).slice(worker.url.length)), 404, /not found/);
 });

@@ -273,6 +273,9 @@ describe('FileData', () => {
     assert.equal(Date.parse(d.expires_at) - uploaded, 259_200_000);
     const dl = await get(d.download_url);
     assert.equal(dl.headers.get('content-disposition'), `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`);
+    // file_url saves under the name it names, the one the user chose
+    const named = await get(d.file_url);
+    assert.equal(named.headers.get('content-disposition'), `inline; filename="q3 report.pdf"; filename*=UTF-8''q3%20report.pdf`);
   });
 
   test('original_name comes from Content-Disposition first', async () => {

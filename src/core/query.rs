@@ -1,0 +1,33 @@
+//! A request's query parameters: only the names its route knows, each at most once.
+
+use super::Error;
+
+/// The values of the `known` parameters in `pairs`, in `known`'s order (`None`: absent). An
+/// unknown name is refused, and so is a name given twice (`?limit=5&limit=6` would otherwise
+/// mean whichever a parser happens to keep).
+pub fn params<'a, const N: usize>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    known: [&'static str; N],
+) -> Result<[Option<&'a str>; N], Error> {
+    let mut values = [None; N];
+    for (name, value) in pairs {
+        let Some(i) = known.iter().position(|k| *k == name) else { return Err(Error::unknown_field(name)) };
+        if values[i].replace(value).is_some() {
+            return Err(Error::invalid(known[i], "given more than once"));
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_names_once_each() {
+        assert_eq!(params([("b", "2"), ("a", "")], ["a", "b", "c"]), Ok([Some(""), Some("2"), None]));
+        assert_eq!(params([("limit", "5"), ("limit", "6")], ["limit"]), Err(Error::invalid("limit", "given more than once")));
+        assert_eq!(params([("limit", ""), ("limit", "")], ["limit"]), Err(Error::invalid("limit", "given more than once")));
+        assert_eq!(params([("x", "1")], ["limit"]), Err(Error::UnknownField("x".into())));
+    }
+}

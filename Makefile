@@ -3,13 +3,30 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PORT ?= 8787
-DEV_API_KEY ?= dev-key-change-me
-# The admin API's bearer token for `make dev` (written to .dev.vars) and `make key`.
-# Deployed Workers take theirs from `wrangler secret put ADMIN_TOKEN`.
-ADMIN_TOKEN ?= dev-admin-token-change-me
-# The key private links are signed with, for `make dev` (written to .dev.vars). Deployed
-# Workers take theirs from `wrangler secret put LINK_SECRET`.
-LINK_SECRET ?= dev-link-secret-change-me
+STATE_DIR := .wrangler/state
+# `make dev`'s credentials are random, made for each checkout on first use and read back
+# afterwards: the dev Worker answers any web page (CORS `*`) and can fetch from the
+# developer's own network, so a key published in a README would let any site one visits
+# use it. The API key is kept in $(DEV_KEY_FILE); the admin token and the link secret in
+# .dev.vars (gitignored; wrangler dev reads its secrets from it; DEV_VARS moves it, for
+# tests only). The fixed defaults of earlier versions count as none.
+DEV_VARS := .dev.vars
+DEV_KEY_FILE = $(STATE_DIR)/dev-api-key
+random_hex = $(shell od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+dev_var = $(filter-out dev-admin-token-change-me dev-link-secret-change-me,$(shell sed -n 's/^$(1)=//p' $(DEV_VARS) 2>/dev/null))
+ifeq ($(origin DEV_API_KEY),undefined)
+DEV_API_KEY := $(or $(shell cat $(DEV_KEY_FILE) 2>/dev/null),dev_$(random_hex))
+endif
+# The admin API's bearer token for `make dev` and `make key`. Deployed Workers take theirs
+# from `wrangler secret put ADMIN_TOKEN`.
+ifeq ($(origin ADMIN_TOKEN),undefined)
+ADMIN_TOKEN := $(or $(call dev_var,ADMIN_TOKEN),admin_$(random_hex))
+endif
+# The key private links are signed with, for `make dev`. Deployed Workers take theirs from
+# `wrangler secret put LINK_SECRET`.
+ifeq ($(origin LINK_SECRET),undefined)
+LINK_SECRET := $(or $(call dev_var,LINK_SECRET),$(random_hex))
+endif
 # `make dev` serves samples/ on this loopback port and lets the Worker fetch it.
 SAMPLE_PORT ?= 8788
 WRANGLER_ARGS ?=
@@ -28,12 +45,11 @@ CARGO_BIN := $(HOME)/.cargo/bin
 # The wasm-bindgen CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
-STATE_DIR := .wrangler/state
 WORKER_SOURCES := $(shell find src -name '*.rs') build.rs openapi.yaml Cargo.toml Cargo.lock
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build pkg dev seed-dev-key dev-vars key test test-host test-http test-browser test-api test-load test-keys chromium fuzz clean
+.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host test-http test-browser test-api test-load test-keys chromium fuzz clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (web app at /) with a seeded dev key"
@@ -42,9 +58,11 @@ help:
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
 	@echo "make bench   measure this Worker against the reference and floor Workers (writes BENCHMARKS.md)"
 	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each)"
+	@echo 'make dev-env the dev Worker'"'"'s BASE, KEY and ADMIN as shell assignments: eval "$$(make -s dev-env)"'
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"
-	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), DEV_API_KEY ($(DEV_API_KEY)), ADMIN_TOKEN ($(ADMIN_TOKEN)), LINK_SECRET ($(LINK_SECRET)), WRANGLER_ARGS"
+	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), WRANGLER_ARGS, and DEV_API_KEY, ADMIN_TOKEN,"
+	@echo "           LINK_SECRET (default: random for this checkout, made by the first make dev and printed by it)"
 
 ## Tools -----------------------------------------------------------------------------------
 
@@ -109,25 +127,33 @@ www/pkg/package.json: pkg/package.json
 
 ## Run -------------------------------------------------------------------------------------
 
-# The dev key's KV record (only its SHA-256 is stored), seeded into local KV once: a record
-# already there is kept, with whatever the admin API changed in it (name, webhook secret...).
+# The dev key `k_dev`: its KV record (only its SHA-256 is stored) is seeded into local KV
+# once, and a record already there is kept with whatever the admin API changed in it (name,
+# webhook secret...). A new DEV_API_KEY replaces the old one, which stops working. The key
+# itself goes to $(DEV_KEY_FILE), for `make dev` to print it again.
 seed-dev-key: tools
-	@hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
-	case "$$($(WRANGLER) kv key get --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" 2>/dev/null)" in \
-	  '{'*) exit 0 ;; \
-	esac; \
+	@mkdir -p $(STATE_DIR) && printf '%s\n' '$(DEV_API_KEY)' > $(DEV_KEY_FILE); \
+	kv() { $(WRANGLER) kv key "$$@" --local --persist-to $(STATE_DIR) --binding API_KEYS; }; \
+	hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
+	case "$$(kv get "$$hash" 2>/dev/null)" in '{'*) exit 0 ;; esac; \
+	old=$$(kv get id:k_dev 2>/dev/null); \
+	if [[ "$$old" =~ ^[0-9a-f]{64}$$ ]]; then kv delete "$$old" >/dev/null; fi; \
 	record='{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}'; \
-	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "$$hash" "$$record" >/dev/null; \
-	$(WRANGLER) kv key put --local --persist-to $(STATE_DIR) --binding API_KEYS "id:k_dev" "$$hash" \
-	  --metadata "$$record" >/dev/null
+	kv put "$$hash" "$$record" >/dev/null; \
+	kv put id:k_dev "$$hash" --metadata "$$record" >/dev/null
 
 # wrangler dev reads secrets from .dev.vars (gitignored). Its ADMIN_TOKEN and LINK_SECRET lines
 # are set to $(ADMIN_TOKEN) and $(LINK_SECRET), other lines kept; the file is rewritten only
 # when it changes.
 dev-vars:
-	@{ grep -v '^ADMIN_TOKEN=\|^LINK_SECRET=' .dev.vars 2>/dev/null || true; \
-	  printf 'ADMIN_TOKEN=%s\nLINK_SECRET=%s\n' '$(ADMIN_TOKEN)' '$(LINK_SECRET)'; } > .dev.vars.new
-	@if cmp -s .dev.vars.new .dev.vars; then rm .dev.vars.new; else mv .dev.vars.new .dev.vars; fi
+	@{ grep -v '^ADMIN_TOKEN=\|^LINK_SECRET=' $(DEV_VARS) 2>/dev/null || true; \
+	  printf 'ADMIN_TOKEN=%s\nLINK_SECRET=%s\n' '$(ADMIN_TOKEN)' '$(LINK_SECRET)'; } > $(DEV_VARS).new
+	@if cmp -s $(DEV_VARS).new $(DEV_VARS); then rm $(DEV_VARS).new; else mv $(DEV_VARS).new $(DEV_VARS); fi
+
+# The dev Worker's base URL and credentials as shell assignments, for the README's examples:
+# eval "$$(make -s dev-env)". Makes them first if no make dev has yet.
+dev-env: seed-dev-key dev-vars
+	@printf 'BASE=http://127.0.0.1:%s KEY=%s ADMIN=%s\n' '$(PORT)' '$(DEV_API_KEY)' '$(ADMIN_TOKEN)'
 
 # Also serves samples/ on 127.0.0.1:$(SAMPLE_PORT) (stopped with the Worker), the one private
 # origin the dev Worker may fetch; WRANGLER_ARGS come last and can override it.

@@ -316,20 +316,30 @@ describe('the key cache, by what reaches KV', () => {
 });
 
 describe('make dev', () => {
-  test('seeds its dev key once: a later run keeps what the admin API changed', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-seed-'));
+  test('its credentials are random per checkout, kept, and its key record is seeded once', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-dev-'));
+    const state = path.join(dir, 'state');
     try {
-      const devKey = 'seed-test-key';
-      const seed = () => execFileSync('make', ['-s', 'seed-dev-key', `STATE_DIR=${dir}`, `DEV_API_KEY=${devKey}`], { cwd: ROOT, stdio: 'ignore' });
-      const record = () => JSON.parse(kv(['get', '--text', hashKey(devKey)], dir));
-      seed();
-      assert.deepEqual(record(), { id: 'k_dev', name: 'dev', created: '2026-01-01T00:00:00+00:00', disabled: false });
-      assert.equal(kv(['get', '--text', 'id:k_dev'], dir).trim(), hashKey(devKey));
-      // renamed and given a webhook secret through the admin API, as a user would
-      const changed = { ...record(), name: 'renamed', rate_limit: 100, webhook_secret: 'whsec_0123456789abcdef0123456789abcdef' };
-      kv(['put', hashKey(devKey), JSON.stringify(changed)], dir);
-      seed();
-      assert.deepEqual(record(), changed);
+      const make = (target, vars = []) => execFileSync('make', ['-s', target, `STATE_DIR=${state}`, `DEV_VARS=${dir}/.dev.vars`, ...vars], { cwd: ROOT }).toString();
+      const env = () => Object.fromEntries(make('dev-env').trim().split(' ').map((kv) => kv.split('=')));
+      const record = (key) => JSON.parse(kv(['get', '--text', hashKey(key)], state));
+      const first = env();
+      // made on first use: nothing published, nothing shared between checkouts
+      assert.match(first.KEY, /^dev_[0-9a-f]{32}$/);
+      assert.match(first.ADMIN, /^admin_[0-9a-f]{32}$/);
+      assert.match(fs.readFileSync(`${dir}/.dev.vars`, 'utf8'), new RegExp(`^ADMIN_TOKEN=${first.ADMIN}\nLINK_SECRET=[0-9a-f]{32}\n$`));
+      assert.deepEqual(record(first.KEY), { id: 'k_dev', name: 'dev', created: '2026-01-01T00:00:00+00:00', disabled: false });
+      assert.equal(kv(['get', '--text', 'id:k_dev'], state).trim(), hashKey(first.KEY));
+      // renamed and given a webhook secret through the admin API, as a user would: kept
+      const changed = { ...record(first.KEY), name: 'renamed', rate_limit: 100, webhook_secret: 'whsec_0123456789abcdef0123456789abcdef' };
+      kv(['put', hashKey(first.KEY), JSON.stringify(changed)], state);
+      assert.deepEqual(env(), first, 'the same credentials the next time');
+      assert.deepEqual(record(first.KEY), changed);
+      // a key of one's own replaces the dev key: the old one stops working
+      make('seed-dev-key', ['DEV_API_KEY=my-own-dev-key']);
+      assert.equal(env().KEY, 'my-own-dev-key');
+      assert.equal(kv(['get', '--text', 'id:k_dev'], state).trim(), hashKey('my-own-dev-key'));
+      assert.deepEqual(JSON.parse(kv(['list'], state)).map((k) => k.name).sort(), [hashKey('my-own-dev-key'), 'id:k_dev'].sort());
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

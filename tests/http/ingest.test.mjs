@@ -5,9 +5,12 @@
 // 1 MiB probe, a ranged single stream with If-Range, resume after resets at 30 % and 70 %
 // (and after a stall past the idle timeout, in the body or before the headers) from the
 // byte where it broke, a resume that can never finish, a file that changes mid-transfer,
-// an origin whose ranges lie, empty files and sizes at a part boundary.
+// an origin whose ranges lie, empty files and sizes at a part boundary, and an origin that
+// answers in gzip or brotli though asked for `identity` (the decoded file is stored; a
+// corrupt coding is 502).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import {
@@ -277,4 +280,42 @@ describe('empty files and part boundaries', () => {
     const d = await assertStored(res, body);
     assert.deepEqual(storedObject(worker, d).parts, [5 * MiB, 1]);
   });
+});
+
+describe('an origin that answers in a content coding though asked for identity', () => {
+  /** A response `coding`-encoded, with Content-Length (of the encoded bytes) or chunked. */
+  const encoded = (path, bytes, coding, { chunked = false } = {}) => {
+    const framing = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${bytes.length}`;
+    const head = `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Encoding: ${coding}\r\n${framing}\r\n\r\n`;
+    const body = chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]) : bytes;
+    return origin.raw(path, head, body);
+  };
+  // text compresses well, so the encoded Content-Length is far from the file's size
+  const text = (n) => Buffer.from(Array.from({ length: n }, (_, i) => `line ${i} of the log\n`).join(''));
+  const compress = { gzip: zlib.gzipSync, br: zlib.brotliCompressSync };
+
+  for (const [label, plain, coding, chunked] of [
+    ['gzip, small, Content-Length', text(1_000), 'gzip', false],
+    ['gzip, 1.7 MiB, Content-Length', text(80_000), 'gzip', false],
+    ['br, 1.7 MiB, Content-Length', text(80_000), 'br', false],
+    ['gzip, 6 MiB, chunked (two multipart parts)', text(300_000), 'gzip', true],
+  ]) {
+    test(`${label}: the decoded file is stored`, async () => {
+      const path = `/coded/${label.replace(/\W+/g, '-')}`;
+      const bytes = compress[coding](plain);
+      assert.ok(bytes.length < plain.length / 4, 'the coding shrinks the file');
+      const res = await upload(worker, { file_url: encoded(path, bytes, coding, { chunked }), upload_path: 'coded' });
+      await assertStored(res, plain, label);
+      assert.equal(origin.headers(path)[0]['accept-encoding'], 'identity', 'identity was asked for');
+    });
+  }
+
+  for (const [label, coding, chunked] of [['gzip', 'gzip', false], ['gzip, chunked', 'gzip', true], ['br', 'br', false]]) {
+    test(`a corrupt ${label} body: 502, nothing stored, nothing charged, the Worker still answers`, async () => {
+      const garbage = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(100), Buffer.from('not the coding it claims')]);
+      const url = encoded(`/coded/corrupt-${coding}-${chunked}`, garbage, coding, { chunked });
+      await assertRefused(worker, { file_url: url, upload_path: 'coded' }, 502, /^the origin connection failed during the download$/);
+      assert.equal((await api(worker, 'GET', '/api/v1/health')).status, 200);
+    });
+  }
 });

@@ -11,6 +11,7 @@ use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
 use super::quota::{ConfigPatch, KeyConfig};
 use super::listing::parse_limit;
+use super::names::is_deceptive;
 use super::query::params;
 use super::rate_limit::{self, RATE_RULE};
 
@@ -109,11 +110,13 @@ impl JsonObject<'_> for UpdateKey {
     ];
 }
 
-/// A key's name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+/// A key's name, trimmed: 1 to [`MAX_NAME_CHARS`] characters, no control, invisible or
+/// bidirectional characters.
 fn name(s: String) -> Result<String, Error> {
     let s = s.trim().to_owned();
-    if s.is_empty() || s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
-        return Err(Error::invalid("name", format!("must be 1 to {MAX_NAME_CHARS} characters, no control characters")));
+    // Shown in the admin views and usage answers: nothing that hides or reorders text there.
+    if s.is_empty() || s.chars().count() > MAX_NAME_CHARS || s.chars().any(|c| c.is_control() || is_deceptive(c)) {
+        return Err(Error::invalid("name", format!("must be 1 to {MAX_NAME_CHARS} characters, no control, invisible or bidirectional characters")));
     }
     Ok(s)
 }
@@ -338,6 +341,8 @@ mod tests {
             (br#"{"max_bytes":"1"}"#, "invalid `max_bytes`: must be a whole number from 0 to 9007199254740991, or null"),
             (br#"{"name":null}"#, "invalid `name`: must be a string"),
             (br#"{"name":" "}"#, "invalid `name`: must be 1 to 64 characters"),
+            ("{\"name\":\"\u{202E}x\"}".as_bytes(), "invalid `name`: must be 1 to 64 characters, no control, invisible or bidirectional characters"),
+            ("{\"name\":\"a\u{200B}\"}".as_bytes(), "invalid `name`: must be 1 to 64 characters, no control, invisible or bidirectional characters"),
             (br#"{"disabled":null}"#, "invalid `disabled`: must be true or false"),
             (br#"{"disabled":true,"disabled":false}"#, "duplicate field `disabled`"),
         ] {

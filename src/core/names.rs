@@ -20,8 +20,9 @@ const WINDOWS_RESERVED: &[&str] = &[
 const WINDOWS_INVALID: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
 
 /// Characters that reorder text (bidi marks, overrides and isolates), break lines outside
-/// the control range, or hide in it (zero-width, soft hyphen, BOM).
-fn is_deceptive(c: char) -> bool {
+/// the control range, or hide in it (zero-width, soft hyphen, BOM). Refused in file names and
+/// in API key names alike.
+pub fn is_deceptive(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'

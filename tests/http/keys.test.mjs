@@ -116,6 +116,9 @@ describe('keys', () => {
     ['no name', {}, /missing required field `name`/],
     ['negative quota', { name: 'x', max_bytes: -1 }, /invalid `max_bytes`/],
     ['unknown field', { name: 'x', admin: true }, /unknown field `admin`/],
+    // shown in the Keys view and usage answers: nothing that reorders or hides text there
+    ['a bidi override in the name', { name: 'admin\u202Egnp.exe' }, /^invalid `name`: .*no control, invisible or bidirectional characters$/],
+    ['a zero-width space for a name', { name: '\u200B' }, /^invalid `name`: /],
     ['not JSON', '{', /not valid JSON/],
     // found by schemathesis: a quota past 2^53 - 1 reached the quota store as a float (500)
     ['a quota past 2^53 - 1', '{"name":"x","max_files":37771658315661304}', /invalid `max_files`/],

@@ -50,6 +50,24 @@ pub fn parse_batch_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Ve
     Ok(items.into_iter().map(|item| read_value::<UploadBody>(item.get())?.check(check_url)).collect())
 }
 
+/// The order the batch's items run in: groups of item indexes, each group's items one after
+/// another, the groups side by side (at most [`CONCURRENCY`] at once). Items that name the
+/// same `file_name` share a group, in request order, so the last of them holds the name, as
+/// if they had been sent one by one; racing, any of them could have. Every other item is a
+/// group of its own. Groups come in the order of their first items.
+pub fn run_order<U>(items: &[Result<Upload<U>, Error>]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let name = item.as_ref().ok().and_then(|u| u.file_name.as_deref());
+        let same = name.and_then(|n| groups.iter_mut().find(|g| items[g[0]].as_ref().ok().and_then(|u| u.file_name.as_deref()) == Some(n)));
+        match same {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
 /// One item's answer: the success envelope with its `FileData`, or its error envelope.
 pub fn item_envelope(result: Result<FileData, Error>) -> Envelope<FileData> {
     match result {
@@ -169,5 +187,20 @@ mod tests {
         assert_eq!(BatchData::new(vec![ok(200), failed.clone()]).summary(), "1 of 2 uploaded");
         assert_eq!(BatchData::new(vec![ok(202), ok(202)]).summary(), "0 of 2 uploaded, 2 accepted as jobs");
         assert_eq!(BatchData::new(vec![ok(200), ok(202), failed]).summary(), "1 of 3 uploaded, 1 accepted as jobs");
+    }
+
+    #[test]
+    fn items_naming_one_file_run_in_order() {
+        let items = parse(r#"{"items":[
+            {"file_url":"https://x.test/1","file_name":"a.png"},
+            {"file_url":"https://x.test/2"},
+            {"file_url":"ftp://x.test/3","file_name":"a.png"},
+            {"file_url":"https://x.test/4","file_name":"b.png","upload_path":"d"},
+            {"file_url":"https://x.test/5","file_name":"a.png","upload_path":"other"},
+            {"file_url":"https://x.test/6"},
+            {"file_url":"https://x.test/7","file_name":"b.png","upload_path":"d"}
+        ]}"#).unwrap();
+        // a refused item (3) runs alone; unnamed ones (2, 6) too
+        assert_eq!(run_order(&items), vec![vec![0, 4], vec![1], vec![2], vec![3, 6], vec![5]]);
     }
 }

@@ -1,5 +1,5 @@
 //! `POST /api/v1/files/upload/urls`: up to 20 uploads, a few at a time, each through the
-//! single-upload path, answered in request order.
+//! single-upload path (items naming one file one after another), answered in request order.
 
 use futures_util::{stream, StreamExt};
 use worker::Response;
@@ -11,11 +11,12 @@ use super::jobs;
 use super::respond;
 use super::upload::store_one;
 use crate::core::batch::{
-    error_envelope, parse_batch, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES,
+    error_envelope, parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES,
 };
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
 use crate::core::jobs::wants_async;
+use crate::core::request::UploadRequest;
 use crate::core::Error;
 
 pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Response, Error> {
@@ -30,36 +31,44 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
     let (owner, base, policy, gate) = (&owner, &base, &policy, &gate);
-    // `buffered` keeps order and runs at most CONCURRENCY uploads at once.
-    let results = stream::iter(items)
-        .map(|item| {
-            let prefer = prefer.as_deref();
-            async move {
-                let result = match item {
-                    Ok(request) if wants_async(prefer, request.asynchronous) => {
-                        jobs::start(request, owner, base, request_url, services)
-                            .await
-                            .map(|job| Envelope::accepted("Job accepted", ItemData::Job(job)))
-                    }
-                    Ok(request) if request.callback_url.is_some() => {
-                        Err(jobs::callback_without_job())
-                    }
-                    Ok(request) => store_one(request, owner, base, policy, services, gate)
+    let answer = |item: Result<UploadRequest, Error>| {
+        let prefer = prefer.as_deref();
+        async move {
+            let result = match item {
+                Ok(request) if wants_async(prefer, request.asynchronous) => {
+                    jobs::start(request, owner, base, request_url, services)
                         .await
-                        .map(|file| {
-                            Envelope::ok("File uploaded successfully", ItemData::File(file))
-                        }),
-                    Err(err) => Err(err),
-                };
-                if let Err(Error::Internal(detail)) = &result {
-                    worker::console_error!("batch item: internal error: {detail}");
+                        .map(|job| Envelope::accepted("Job accepted", ItemData::Job(job)))
                 }
-                result.unwrap_or_else(|err| error_envelope(&err))
+                Ok(request) if request.callback_url.is_some() => Err(jobs::callback_without_job()),
+                Ok(request) => store_one(request, owner, base, policy, services, gate)
+                    .await
+                    .map(|file| Envelope::ok("File uploaded successfully", ItemData::File(file))),
+                Err(err) => Err(err),
+            };
+            if let Err(Error::Internal(detail)) = &result {
+                worker::console_error!("batch item: internal error: {detail}");
             }
-        })
-        .buffered(CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+            result.unwrap_or_else(|err| error_envelope(&err))
+        }
+    };
+    // Each group's items one after another (items naming one file, in request order), at
+    // most CONCURRENCY groups at once; the answers go back to their items' places.
+    let groups = run_order(&items);
+    let mut slots: Vec<Option<Result<UploadRequest, Error>>> = items.into_iter().map(Some).collect();
+    let runs = groups.into_iter().map(|group| {
+        let items: Vec<_> = group.into_iter().filter_map(|i| Some((i, slots[i].take()?))).collect();
+        async move {
+            let mut answers = Vec::with_capacity(items.len());
+            for (i, item) in items {
+                answers.push((i, answer(item).await));
+            }
+            answers
+        }
+    });
+    let mut answered: Vec<_> = stream::iter(runs).buffered(CONCURRENCY).collect::<Vec<_>>().await.into_iter().flatten().collect();
+    answered.sort_by_key(|(i, _)| *i);
+    let results = answered.into_iter().map(|(_, envelope)| envelope).collect();
     let data = BatchData::new(results);
     respond::json(200, &Envelope::ok(&data.summary(), data))
 }

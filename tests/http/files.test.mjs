@@ -253,6 +253,29 @@ describe('batch upload', () => {
     assert.ok(slow.state.maxInFlight <= 6, `bounded (max ${slow.state.maxInFlight})`);
   });
 
+  test('items naming one file run in order: the last holds the name, as if sent one by one', async () => {
+    // the first item's origin is slow, the last one's fast: run side by side, the first
+    // would be stored last and hold the name
+    const versions = [filler(400_000, 81), filler(20_000, 82), filler(3_000, 83)];
+    const urls = [
+      origin.file('/same/v0.bin', versions[0], { throttle: 400_000 }),
+      origin.file('/same/v1.bin', versions[1]),
+      origin.file('/same/v2.bin', versions[2]),
+    ];
+    const before = (await api(worker, 'GET', '/api/v1/usage', as(A))).json.data;
+    const res = await batch({ items: urls.map((file_url) => ({ file_url, upload_path: 'same', file_name: 'one.bin' })) });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.msg, '3 of 3 uploaded');
+    const [first, second, last] = res.json.data.results.map((r) => r.data);
+    assert.equal(sha256((await get(last.file_url)).body), sha256(versions[2]), 'the name serves the last item');
+    assert.equal(sha256((await get(last.download_url)).body), sha256(versions[2]));
+    for (const replaced of [first, second]) assert.equal((await get(replaced.download_url)).status, 404, 'replaced in turn');
+    const listed = (await api(worker, 'GET', '/api/v1/files?upload_path=same', as(A))).json.data.files;
+    assert.deepEqual(listed.map((f) => f.file_id), [last.file_id]);
+    const after = (await api(worker, 'GET', '/api/v1/usage', as(A))).json.data;
+    assert.deepEqual([after.files - before.files, after.bytes - before.bytes], [1, versions[2].length], 'one file charged');
+  });
+
   test('GET on the batch route is 405', async () => {
     const res = await api(worker, 'GET', '/api/v1/files/upload/urls', as(A));
     assert.equal(res.status, 405);

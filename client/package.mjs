@@ -26,6 +26,29 @@ if (!/^import \{ UploadError \} from '\.\/snippets\/[^']+\/client\/upload_error\
 }
 if (!/^export \{ UploadError \};$/m.test(js)) fs.writeFileSync(glue, `${js.trimEnd()}\nexport { UploadError };\n`);
 
+// wasm-bindgen types the init functions with the `dom` lib's names (RequestInfo, URL,
+// Response, BufferSource, WebAssembly.*), so a Node project without `dom` in its `lib` could
+// not type-check the package. They are written with ES names instead; everything the DOM
+// types describe is assignable to them (an init input is a URL string or any object: a URL,
+// a Request or Response, the wasm's bytes, a compiled module).
+const dts = path.join(PKG, 'urlstash.d.ts');
+const domFree = [
+  ['export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;', 'export type InitInput = string | ArrayBuffer | ArrayBufferView | object;'],
+  ['export type SyncInitInput = BufferSource | WebAssembly.Module;', 'export type SyncInitInput = ArrayBuffer | ArrayBufferView | object;'],
+  ['readonly memory: WebAssembly.Memory;', 'readonly memory: { readonly buffer: ArrayBuffer };'],
+  ['readonly __wbindgen_externrefs: WebAssembly.Table;', 'readonly __wbindgen_externrefs: object;'],
+];
+let types = fs.readFileSync(dts, 'utf8');
+for (const [from, to] of domFree) {
+  if (!types.includes(from) && !types.includes(to)) throw new Error(`pkg/urlstash.d.ts: wasm-bindgen no longer writes \`${from}\``);
+  types = types.replace(from, to);
+}
+fs.writeFileSync(dts, types);
+const wasmDts = path.join(PKG, 'urlstash_bg.wasm.d.ts');
+fs.writeFileSync(wasmDts, fs.readFileSync(wasmDts, 'utf8')
+  .replace('export const memory: WebAssembly.Memory;', 'export const memory: { readonly buffer: ArrayBuffer };')
+  .replace('export const __wbindgen_externrefs: WebAssembly.Table;', 'export const __wbindgen_externrefs: object;'));
+
 const manifest = {
   name: 'urlstash-client',
   version,

@@ -275,7 +275,7 @@ async fn file_management_methods_round_trip_through_the_worker() {
     let uploaded = JsFuture::from(client.upload_from_url(js(&options.to_string()))).await.expect("upload resolves");
     let file_id = string(&uploaded, "file_id");
 
-    let info = JsFuture::from(client.get_file(file_id.clone())).await.expect("getFile resolves");
+    let info = JsFuture::from(client.get_file(file_id.clone().into())).await.expect("getFile resolves");
     assert_eq!(json_of(&info), json_of(&uploaded), "getFile answers the upload's FileData");
 
     let page = JsFuture::from(client.list_files(js(r#"{"uploadPath":"wasm/manage","limit":10}"#))).await.expect("listFiles resolves");
@@ -290,10 +290,10 @@ async fn file_management_methods_round_trip_through_the_worker() {
     assert_eq!(number(&after, "files"), number(&before, "files") + 1.0);
     assert_eq!(number(&after, "bytes"), number(&before, "bytes") + number(&uploaded, "file_size"));
 
-    let deleted = JsFuture::from(client.delete_file(file_id.clone())).await.expect("deleteFile resolves");
+    let deleted = JsFuture::from(client.delete_file(file_id.clone().into())).await.expect("deleteFile resolves");
     assert_eq!(string(&deleted, "file_id"), file_id);
     assert_eq!(get(&deleted, "deleted").as_bool(), Some(true));
-    let gone = rejection(client.get_file(file_id.clone())).await;
+    let gone = rejection(client.get_file(file_id.clone().into())).await;
     assert_eq!(number(&gone, "status"), 404.0);
     assert_eq!(number(&gone, "code"), 404.0);
     assert!(get(&gone, "field").is_null());
@@ -384,7 +384,7 @@ async fn a_background_job_is_started_watched_and_answered() {
     let wait = js_sys::Object::new();
     Reflect::set(&wait, &"intervalMs".into(), &JsValue::from_f64(100.0)).unwrap();
     Reflect::set(&wait, &"onProgress".into(), on_progress.as_ref()).unwrap();
-    let done = JsFuture::from(client.wait_for_job(job_id.clone(), wait.into())).await.expect("waitForJob resolves");
+    let done = JsFuture::from(client.wait_for_job(job_id.clone().into(), wait.into())).await.expect("waitForJob resolves");
     assert_eq!(string(&done, "state"), "succeeded");
     assert_eq!(seen.borrow().last().map(String::as_str), Some("succeeded"), "onProgress saw the end: {:?}", seen.borrow());
     let result = get(&done, "result");
@@ -393,14 +393,14 @@ async fn a_background_job_is_started_watched_and_answered() {
     let (status, sha) = sha256_of(&string(&result, "download_url")).await;
     assert_eq!((status, sha.as_str()), (200, env(PNG_SHA256, "URLSTASH_PNG_SHA256")));
 
-    let again = JsFuture::from(client.get_job(job_id.clone())).await.expect("getJob resolves");
+    let again = JsFuture::from(client.get_job(job_id.clone().into())).await.expect("getJob resolves");
     assert_eq!(json_of(&again), json_of(&done));
-    let finished = rejection(client.cancel_job(job_id)).await;
+    let finished = rejection(client.cancel_job(job_id.into())).await;
     assert_eq!(number(&finished, "status"), 409.0);
     // a malformed id is refused before sending, as the server would (404)
     let unknown = rejection(client.get_job("job_nope".into())).await;
     assert_eq!(number(&unknown, "status"), 404.0);
-    let bad = rejection(client.wait_for_job(format!("job_{}", "0".repeat(32)), js(r#"{"intervalMs":"soon"}"#))).await;
+    let bad = rejection(client.wait_for_job(format!("job_{}", "0".repeat(32)).into(), js(r#"{"intervalMs":"soon"}"#))).await;
     assert_eq!(number(&bad, "status"), 0.0);
 }
 

@@ -61,7 +61,7 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
         failures = 0;
         let js = super::to_js(&job).map_err(|_| ClientError::Unexpected { status: 200, detail: "job".into() })?;
         if let Some(report) = &wait.on_progress {
-            // A throwing callback does not stop the wait.
+            // A throwing callback does not stop the wait (documented on `WaitOptions`).
             let _ = report.call1(&JsValue::NULL, &js);
         }
         // Read where needed only: the job's types are the server's (`core::jobs`).

@@ -149,7 +149,13 @@ fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str, known: &[&str]
             return Err(ClientError::Options(format!("{what}: unknown option `{key}`{}", hint(&key, known))));
         }
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| ClientError::Options(format!("{what}: {e}")))
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        // serde_wasm_bindgen's message is a JS Error's text ("Error: invalid type: ..."), and
+        // writes an unexpected object or array in its Rust debug form: neither is for users.
+        let detail = e.to_string();
+        let detail = detail.strip_prefix("Error: ").unwrap_or(&detail);
+        ClientError::Options(if detail.contains("JsValue(") { what.to_owned() } else { format!("{what}: {detail}") })
+    })
 }
 
 /// What an unknown option was probably meant to be: the camelCase spelling of a known one,
@@ -286,6 +292,12 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
     } else {
         Err(Error::FileNotFound.into())
     }
+}
+
+/// An id argument (`name`) as a string: from JS it may be anything (`undefined` from a
+/// missing property, a number from parsed JSON), which is refused like any unusable option.
+pub(crate) fn an_id(id: &JsValue, name: &str) -> Result<String, ClientError> {
+    id.as_string().ok_or_else(|| ClientError::Options(format!("`{name}` must be a string")))
 }
 
 /// Reads `mintLinks`' options (absent for none) into the JSON body, its lifetime checked by

@@ -20,30 +20,30 @@ export interface UploadOptions {
   /** The remote file: an absolute http or https URL. */
   fileUrl: string;
   /** Folder to store under, e.g. `images/downloaded` (default: by file type). */
-  uploadPath?: string;
+  uploadPath?: string | undefined;
   /** Stored name with extension; an existing file of that name is replaced. */
-  fileName?: string;
+  fileName?: string | undefined;
   /** The SHA-256 the file must have (64 hex digits): other bytes are refused (422) and
    * nothing is stored. */
-  expectedSha256?: string;
+  expectedSha256?: string | undefined;
   /** The file's lifetime in seconds: at least 60, at most the key's maximum (default). */
-  expiresIn?: number;
+  expiresIn?: number | undefined;
   /** Downloads allowed (1 to 1,000,000): each GET counts (the file is always served whole); the file is
    * deleted when they are used up. `1` is a one-time link. */
-  maxDownloads?: number;
+  maxDownloads?: number | undefined;
   /** Both links are signed (`?exp=...&sig=...`); without a valid signature `downloadUrl` answers
    * 403 and `fileUrl` 404 (as a name that holds nothing). */
-  private?: boolean;
+  private?: boolean | undefined;
   /** Headers for the origin (at most 8: `Authorization`, `Cookie`, `Referer`, `Accept`,
    * `Accept-Language`, `User-Agent`, `X-*`), sent only to the first URL's origin and never
    * stored. */
-  originHeaders?: Record<string, string>;
+  originHeaders?: Record<string, string> | undefined;
 }
 
 /** Options of `mintLinks(...)`. */
 export interface LinkOptions {
   /** Seconds the links stay valid, at most the file's remaining life (default). */
-  expiresIn?: number;
+  expiresIn?: number | undefined;
 }
 
 /** `mintLinks()` without options (the same overload as `listFiles()`). */
@@ -54,13 +54,13 @@ export interface UploadClient {
 /** Options of `listFiles(...)`. */
 export interface ListOptions {
   /** Only files in this folder and below, e.g. `images`. */
-  uploadPath?: string;
+  uploadPath?: string | undefined;
   /** Files per page, 1 to 100 (default 50). */
-  limit?: number;
+  limit?: number | undefined;
   /** The previous page's `cursor`; only valid with the same `uploadPath` and `order`. */
-  cursor?: string | null;
+  cursor?: string | null | undefined;
   /** `"name"` (default: by upload path, then file name) or `"upload_time"` (newest first). */
-  order?: "name" | "upload_time";
+  order?: "name" | "upload_time" | undefined;
 }
 
 /** `listFiles()` without options (wasm-bindgen cannot mark a typed parameter optional;
@@ -75,15 +75,16 @@ export interface UploadClient {
 export interface StartUploadOptions extends Omit<UploadOptions, "originHeaders"> {
   /** Where the job's final status is POSTed, signed (the key needs a webhook secret,
    * issued by the admin API; without one, 400). */
-  callbackUrl?: string;
+  callbackUrl?: string | undefined;
 }
 
 /** Options of `waitForJob(...)`. */
 export interface WaitOptions {
   /** Between polls, in ms (default 1000, at least 100). */
-  intervalMs?: number;
-  /** Called with the job after every poll (its `bytes_received` and `total_bytes`). */
-  onProgress?: (job: Job) => void;
+  intervalMs?: number | undefined;
+  /** Called with the job after every poll (its `bytes_received` and `total_bytes`). An
+   * exception it throws is ignored: a faulty callback never ends the wait. */
+  onProgress?: ((job: Job) => void) | undefined;
 }
 
 /** `waitForJob(jobId)` without options. */

@@ -56,11 +56,12 @@ test('npm pack -> install in a scratch project -> import, type-check and upload'
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'pipe' });
 
   // Types: a correct use compiles under strict tsc without skipLibCheck, with and without
-  // `esnext.disposable` in lib; a misuse (wrong option name, wrong field) does not.
-  const tscArgs = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
-  const tscDisposable = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,esnext.disposable,dom'];
+  // `esnext.disposable` in lib, without `dom` (a Node project), and with
+  // `exactOptionalPropertyTypes`; a misuse (wrong option name, wrong field) does not.
+  const tsc = (lib, ...more) => ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', lib, ...more];
+  const tscArgs = tsc('es2022,dom');
   fs.writeFileSync(path.join(app, 'good.ts'), `
-import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks } from 'urlstash-client';
+import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions } from 'urlstash-client';
 export function dispose(c: UploadClient): void { c[Symbol.dispose](); c.free(); }
 export async function main(): Promise<string> {
   await init();
@@ -72,6 +73,11 @@ export async function main(): Promise<string> {
     const size: number = data.file_size;
     const again: FileData = await client.getFile(data.file_id);
     const page: FileList = await client.listFiles({ uploadPath: 'a/b', limit: 10 });
+    // options passed on as optional, and an option left undefined
+    const list = (o?: ListOptions) => client.listFiles(o);
+    const mint = (id: string, o?: LinkOptions) => client.mintLinks(id, o);
+    const checked: FileData = await client.uploadFromUrl({ fileUrl: 'https://example.com/d.png', expectedSha256: undefined });
+    const wrapped: number = (await list()).files.length + (await mint(checked.file_id)).file_url.length;
     const next: FileList = await client.listFiles({ cursor: page.cursor });
     const all: FileData[] = (await client.listFiles()).files;
     const usage: Usage = await client.usage();
@@ -82,7 +88,7 @@ export async function main(): Promise<string> {
     const gone: DeletedFile = await client.deleteFile(again.file_id);
     const batch: BatchResult = await client.uploadFromUrls([{ fileUrl: 'https://example.com/b.png' }, { fileUrl: 'x', fileName: 'c.png' }]);
     const names = batch.results.map((r) => (r.success ? r.data.file_name : r.msg));
-    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted;
+    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted + wrapped;
     return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total;
   } catch (e) {
     if (!(e instanceof UploadError)) throw e;
@@ -103,10 +109,10 @@ export const e = client.uploadFromUrls([{ fileURL: 'x' }]);
 export const f = client.uploadFromUrls([{ fileUrl: 'x' }]).then((r) => r.results[0].data.file_name);
 export const g = client.deleteFile('file_1').then((r) => r.fileId);
 `);
-  const good = await run(TSC, [...tscArgs, 'good.ts'], { cwd: app });
-  assert.equal(good.code, 0, good.out);
-  const disposable = await run(TSC, [...tscDisposable, 'good.ts'], { cwd: app });
-  assert.equal(disposable.code, 0, disposable.out);
+  for (const args of [tscArgs, tsc('es2022,esnext.disposable,dom'), tsc('es2022'), tsc('es2022,dom', '--exactOptionalPropertyTypes')]) {
+    const good = await run(TSC, [...args, 'good.ts'], { cwd: app });
+    assert.equal(good.code, 0, `${args.join(' ')}\n${good.out}`);
+  }
   const bad = await run(TSC, [...tscArgs, 'bad.ts'], { cwd: app });
   assert.notEqual(bad.code, 0, 'tsc must reject misuse');
   assert.match(bad.out, /fileURL/);
@@ -133,11 +139,24 @@ const info = await client.getFile(data.file_id);
 const listed = (await client.listFiles({ uploadPath: 'pkg' })).files.map((f) => f.file_id);
 const served = Buffer.from(await (await fetch(data.download_url)).arrayBuffer()).toString('base64');
 const deleted = await client.deleteFile(data.file_id);
-console.log(JSON.stringify({ health, data, error, info, listed, served, deleted }));
+// from JS an id can be anything: a rejected UploadError, never a throw or a wasm trap
+const badIds = [];
+for (const call of [() => client.getFile(5), () => client.getFile(undefined), () => client.cancelJob({}), () => client.waitForJob(7)]) {
+  try { await call(); badIds.push('resolved'); } catch (e) { badIds.push(e instanceof UploadError ? \`\${e.status} \${e.message}\` : \`not an UploadError: \${e}\`); }
+}
+let notArray;
+try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
+console.log(JSON.stringify({ health, data, error, info, listed, served, deleted, badIds, notArray }));
 `);
   const used = await run('node', ['use.mjs', worker.url, KEYS.a.key, fileUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, error, info, listed, served, deleted } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, error, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  assert.deepEqual(badIds, [
+    '0 invalid options: `fileId` must be a string', '0 invalid options: `fileId` must be a string',
+    '0 invalid options: `jobId` must be a string', '0 invalid options: `jobId` must be a string',
+  ]);
+  assert.match(notArray, /^invalid options: expected an array of \{ fileUrl, /);
+  assert.doesNotMatch(notArray, /JsValue|Error: /, 'no Rust debug form, no JS error prefix');
   assert.equal(health, true);
   assert.equal(data.file_name, 'dot.png');
   assert.equal(data.mime_type, 'image/png');

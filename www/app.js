@@ -12,10 +12,14 @@ const keysTab = $('keys-tab');
 /** Shows the view named by the fragment (Stash by default; Keys only with an admin token).
  * Another fragment (the skip link's #main) leaves the view as it is. */
 function route({ focus = false } = {}) {
-  let name = location.hash.slice(1);
+  const asked = location.hash.slice(1);
+  let name = asked;
   const known = Object.hasOwn(VIEWS, name);
   if (!known && document.querySelector('.view:not([hidden])')) return;
   if (!known || (name === 'keys' && !adminToken())) name = 'stash';
+  // The address names the view shown (#keys without a token shows Stash): else the Keys tab,
+  // once a token is typed, would link to the fragment already there and change nothing.
+  if (asked && asked !== name) history.replaceState(null, '', `#${name}`);
   for (const [view, module] of Object.entries(VIEWS)) {
     const shown = view === name;
     const section = $(`view-${view}`);
@@ -40,16 +44,19 @@ function showKeysTab() {
 }
 
 /** Leaves the Keys view once the token is gone: when the field is left empty, not at the
- * keystroke that empties it (replacing a token would otherwise move focus off the field). */
+ * keystroke that empties it (replacing a token would otherwise move focus off the field).
+ * The view may be open under another fragment (the skip link's #main). */
 function leaveKeysWithoutToken() {
   showKeysTab();
-  if (keysTab.hidden && location.hash === '#keys') location.hash = '#stash';
+  if (keysTab.hidden && !$('view-keys').hidden) location.hash = '#stash';
 }
 
 clearOnInput(document.querySelector('.access'));
 inputs.adminToken.addEventListener('input', showKeysTab);
-// A new token lists the keys again (when the Keys view is open).
+// Another token: what the old one listed or revealed goes, and the keys are listed again
+// (when the Keys view is open).
 inputs.adminToken.addEventListener('change', () => {
+  keys.forget();
   leaveKeysWithoutToken();
   if (adminToken() && !$('view-keys').hidden) keys.show();
 });

@@ -1,7 +1,7 @@
 // The My files view: the key's live files as a table, filtered by folder, paged with the
 // API's cursor, copy/open/delete per row, and the usage meter (bytes and files against the
 // quota), read again after every change.
-import { $, button, cell, clearErrors, clearOnInput, localTime, setBusy, showError, copy } from './ui.js';
+import { $, button, cell, clearErrors, clearOnInput, confirmed, disarm, localTime, setBusy, showError, copy } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -34,6 +34,7 @@ inputs.apiKey.addEventListener('input', () => {
   nextCursor = null;
   render([]);
   $('files-empty').hidden = true;
+  $('files-page').textContent = '';
   status.textContent = '';
   prev.disabled = true;
   next.disabled = true;
@@ -85,6 +86,7 @@ async function load({ reset = false, focus } = {}) {
     nextCursor = null;
     render([]);
     $('files-empty').hidden = true;
+    $('files-page').textContent = '';
     showError(err, fields(), errorBanner);
     status.textContent = `Not listed: ${err.message}`;
   } finally {
@@ -131,27 +133,16 @@ function row(file) {
   open.textContent = 'Open';
   open.setAttribute('aria-label', `Open ${file.file_name}`);
   const del = button('Delete', `Delete ${file.file_name}`, 'ghost small danger');
-  del.addEventListener('click', () => remove(file, tr, del));
+  del.addEventListener('click', (event) => remove(event, file, tr, del));
   actions.append(copyLink, open, del);
   tr.append(name, cell(file.upload_path, 'Folder'), cell(file.mime_type, 'Type'), cell(formatBytes(file.file_size), 'Size'),
     cell(localTime(file.upload_time), 'Uploaded'), expires, actions);
   return tr;
 }
 
-/** Delete asks once more on the same button (no modal dialog), then deletes. */
-async function remove(file, tr, del) {
-  if (del.dataset.confirm !== 'true') {
-    del.dataset.confirm = 'true';
-    del.textContent = 'Confirm delete';
-    del.setAttribute('aria-label', `Confirm delete of ${file.file_name}`);
-    setTimeout(() => {
-      if (!del.isConnected) return;
-      del.dataset.confirm = '';
-      del.textContent = 'Delete';
-      del.setAttribute('aria-label', `Delete ${file.file_name}`);
-    }, 5000);
-    return;
-  }
+/** Delete asks once more on the same button (`confirmed`), then deletes. */
+async function remove(event, file, tr, del) {
+  if (!confirmed(event, del, { text: 'Confirm delete', label: `Confirm delete of ${file.file_name}` })) return;
   del.disabled = true;
   const c = client();
   try {
@@ -164,6 +155,7 @@ async function remove(file, tr, del) {
     refreshUsage();
   } catch (err) {
     del.disabled = false;
+    disarm(del);
     showError(err, fields(), errorBanner);
   } finally {
     c.free();

@@ -1,7 +1,7 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
 // change a quota, disable/enable, revoke, issue or rotate the webhook secret. Plain fetch
 // to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
-import { $, banner, button, cell as td, clearErrors, clearOnInput, fieldError, localTime, setBusy, showError, uniqueId } from './ui.js';
+import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, localTime, setBusy, showError, uniqueId } from './ui.js';
 import { admin, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -13,6 +13,9 @@ const errorBanner = $('keys-error');
 const more = $('keys-more');
 const secret = $('secret');
 let cursor = null;
+/** The latest listing: an answer to an earlier one (an older token's, or one that started
+ * before a key was created) is dropped. */
+let loads = 0;
 
 const formFields = () => ({
   adminToken: inputs.adminToken, name: $('key-name'), max_bytes: $('key-max-mib'), max_files: $('key-max-files'),
@@ -83,17 +86,36 @@ function showSecret(title, value, { usable = false } = {}) {
 async function load({ append = false } = {}) {
   clearErrors(inputs.adminToken.closest('.field'));
   banner(errorBanner, null);
+  const run = ++loads;
   try {
     const page = await admin('GET', `?limit=50${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    if (run !== loads) return;
     cursor = page.cursor;
-    const rows = page.keys.map(row);
+    // A key created here is already listed at the top; a later page may bring it again.
+    const listed = new Set([...body.children].map((tr) => tr.dataset.keyId));
+    const rows = page.keys.filter((k) => !append || !listed.has(k.key_id)).map(row);
     if (append) body.append(...rows);
     else body.replaceChildren(...rows);
     more.hidden = !cursor;
     counted();
   } catch (err) {
+    if (run !== loads) return;
+    forget();
     showError(err, { adminToken: inputs.adminToken }, errorBanner);
   }
+}
+
+/** Forgets what another token listed or revealed: the rows, the next page, and a key or
+ * secret still shown "only this once". */
+export function forget() {
+  loads += 1;
+  cursor = null;
+  body.replaceChildren();
+  more.hidden = true;
+  $('keys-empty').hidden = true;
+  status.textContent = '';
+  secret.hidden = true;
+  $('secret-value').value = '';
 }
 
 /** The empty note and the count line, after the rows changed. */
@@ -160,19 +182,8 @@ function row(key) {
       webhook.disabled = false;
     }
   });
-  revoke.addEventListener('click', async () => {
-    if (revoke.dataset.confirm !== 'true') {
-      revoke.dataset.confirm = 'true';
-      revoke.textContent = 'Confirm revoke';
-      revoke.setAttribute('aria-label', `Confirm revoke of ${key.name}`);
-      setTimeout(() => {
-        if (!revoke.isConnected || revoke.disabled) return;
-        revoke.dataset.confirm = '';
-        revoke.textContent = 'Revoke';
-        revoke.setAttribute('aria-label', `Revoke ${key.name}`);
-      }, 5000);
-      return;
-    }
+  revoke.addEventListener('click', async (event) => {
+    if (!confirmed(event, revoke, { text: 'Confirm revoke', label: `Confirm revoke of ${key.name}` })) return;
     revoke.disabled = true;
     try {
       await admin('DELETE', `/${key.key_id}`);
@@ -183,6 +194,7 @@ function row(key) {
       (sibling?.querySelector('.danger') ?? $('key-name')).focus();
     } catch (err) {
       revoke.disabled = false;
+      disarm(revoke);
       fail(err);
     }
   });

@@ -200,6 +200,7 @@ export function resultCard(data) {
   const set = (cls, text) => { card.querySelector(cls).textContent = text; };
   set('.result-title', data.file_name);
   set('.result-type', data.mime_type);
+  card.querySelector('.result-type').title = data.mime_type;
   set('.result-size', formatBytes(data.file_size));
   set('.result-path', data.upload_path || '—');
   set('.result-original', data.original_name);
@@ -285,6 +286,7 @@ function jobCard(job) {
 
   let sample = null; // the last poll with bytes: {at, bytes}
   let rate = 0; // bytes per second, smoothed
+  let canceling = false; // asked to cancel: the polls until it ends keep saying so
   const progress = (j) => {
     state.textContent = j.state;
     const now = performance.now();
@@ -298,24 +300,23 @@ function jobCard(job) {
       bar.value = j.bytes_received;
     }
     card.dataset.bytes = String(j.bytes_received);
-    if (j.state !== 'queued') text.textContent = formatProgress({ received: j.bytes_received, total: j.total_bytes, rate });
+    if (j.state !== 'queued' && !canceling) text.textContent = formatProgress({ received: j.bytes_received, total: j.total_bytes, rate });
   };
 
+  // The job's own key, for its polls and its cancel alike (the key field may change).
+  const c = client();
   cancel.addEventListener('click', async () => {
     cancel.disabled = true;
-    const c = client();
     try {
       await c.cancelJob(job.job_id);
+      canceling = true;
       text.textContent = 'Canceling…';
     } catch (err) {
       text.textContent = err.message;
       cancel.disabled = false;
-    } finally {
-      c.free();
     }
   });
 
-  const c = client();
   c.waitForJob(job.job_id, { intervalMs: POLL_MS, onProgress: progress }).then(
     (done) => {
       const result = resultCard(done.result);

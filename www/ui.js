@@ -63,6 +63,34 @@ export function setBusy(button, region, busy, label) {
   if (text && label) text.textContent = label;
 }
 
+/** How long a destructive button stays armed for its confirming click. */
+const CONFIRM_MS = 5000;
+
+/** A destructive button asks once more on itself (no modal dialog): the first click arms it
+ * (`text`, `label` ask to confirm) for a few seconds, and only a later, separate click is the
+ * confirmation: a double-click's second click is not (`event.detail` counts the clicks of
+ * one gesture; keyboard activation is 0). Answers whether this click confirms. */
+export function confirmed(event, button, { text, label }) {
+  if (button.dataset.confirm === 'true') return event.detail < 2;
+  button.dataset.confirm = 'true';
+  button.dataset.before = button.textContent;
+  button.dataset.beforeLabel = button.getAttribute('aria-label') ?? '';
+  button.textContent = text;
+  button.setAttribute('aria-label', label);
+  setTimeout(() => {
+    if (button.isConnected && !button.disabled) disarm(button);
+  }, CONFIRM_MS);
+  return false;
+}
+
+/** Puts an armed button back as it was (its time ran out, or its action failed). */
+export function disarm(button) {
+  if (button.dataset.confirm !== 'true') return;
+  button.dataset.confirm = '';
+  button.textContent = button.dataset.before;
+  button.setAttribute('aria-label', button.dataset.beforeLabel);
+}
+
 /** Copies `text`, says so in the footer's status line and on the button for a moment. */
 export async function copy(text, button, input) {
   let copied = false;
@@ -75,7 +103,8 @@ export async function copy(text, button, input) {
       copied = document.execCommand?.('copy') ?? false;
     }
   }
-  $('copy-status').textContent = copied ? 'Copied to the clipboard.' : 'Copy failed: the text is selected, press Ctrl+C.';
+  $('copy-status').textContent = copied ? 'Copied to the clipboard.'
+    : input ? 'Copy failed: the text is selected, press Ctrl+C.' : 'Copy failed: the browser refused the clipboard.';
   // The label from before the first click (a second click must not keep 'Copied').
   button.dataset.label ??= button.textContent;
   const { label } = button.dataset;

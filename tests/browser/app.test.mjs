@@ -237,8 +237,14 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   await page.locator('#file-urls').fill(url);
   await page.locator('#as-job').check();
   await page.locator('#stash-submit').click();
-  const job = page.locator('#results > li.job').nth(0);
-  await job.waitFor();
+  // Each job card pinned by its progress bar's id: a positional locator would slide to
+  // another card once this one is replaced by its result.
+  const pin = async (nth) => {
+    const bar = page.locator('#results > li.job progress').nth(nth);
+    await bar.waitFor();
+    return page.locator(`#results > li.job:has(#${await bar.getAttribute('id')})`);
+  };
+  const job = await pin(0);
   await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
   assert.equal(await job.evaluate((card) => card === document.activeElement), true, 'focus on the job card');
   const seen = [];
@@ -257,15 +263,16 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   await capture('stash-job');
 
   // Another submission while this job runs: focus goes to the new job's card, not the first.
-  const second = page.locator('#results > li.job').nth(1);
   await page.locator('#file-urls').fill(stack.origin.file('/slow/second.bin', filler(size, 10), { ranges: true, etag: '"y"', throttle: 256 * 1024 }));
   await page.locator('#stash-submit').click();
-  await second.waitFor();
+  const second = await pin(1);
   await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
   assert.equal(await second.evaluate((card) => card === document.activeElement), true, "focus on the second submission's card");
   await second.locator('.job-cancel').press('Enter');
   await second.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });
 
+  // Another key typed meanwhile: Cancel still speaks for the job's own key.
+  await page.locator('#api-key').fill(KEYS.b.key);
   await job.locator('.job-cancel').press('Enter');
   await job.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });
   assert.equal(await job.locator('.job-state').textContent(), 'canceled');
@@ -300,10 +307,13 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   assert.equal(await page.locator('#files-next').isDisabled(), true);
   assert.equal(await focusedId(), 'files-prev', 'focus stays on the pager');
 
-  // Delete asks once more on the same button, then the row, the file and its quota go.
+  // Delete asks once more on the same button, then the row, the file and its quota go. A
+  // double-click only arms it: its second click is not the confirmation.
   const row = rows.filter({ hasText: 'p11.png' });
   const fileId = await row.getAttribute('data-file-id');
-  await row.getByRole('button', { name: 'Delete p11.png' }).press('Enter');
+  await row.getByRole('button', { name: 'Delete p11.png' }).dblclick();
+  await page.waitForTimeout(300);
+  assert.equal((await api(worker, 'GET', `/api/v1/files/${fileId}`, { token: key })).status, 200, 'not deleted by a double-click');
   await row.getByRole('button', { name: 'Confirm delete of p11.png' }).press('Enter');
   await page.locator('#files-status').filter({ hasText: 'Deleted p11.png.' }).waitFor();
   await page.locator('#usage-files-text').filter({ hasText: /^12 of \d+ files$/ }).waitFor();
@@ -429,8 +439,11 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.locator('#secret-title').filter({ hasText: 'Webhook secret' }).waitFor();
   assert.ok((await page.locator('#secret-value').inputValue()).length >= 32);
 
-  // Revoke, then use the revoked key in Stash: refused, beside the key field.
-  await row.getByRole('button', { name: 'Revoke carol' }).press('Enter');
+  // Revoke (a double-click only arms it), then use the revoked key in Stash: refused, beside
+  // the key field.
+  await row.getByRole('button', { name: 'Revoke carol' }).dblclick();
+  await page.waitForTimeout(300);
+  assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).status, 200, 'not revoked by a double-click');
   await row.getByRole('button', { name: 'Confirm revoke of carol' }).press('Enter');
   await page.locator('#keys-status').filter({ hasText: 'Revoked carol' }).waitFor();
   assert.equal(await page.locator(`#keys-body tr[data-key-id="${keyId}"]`).count(), 0);
@@ -444,9 +457,25 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   const direct = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: 'https://example.com/a.png' } });
   assert.equal(await page.locator('#api-key-error').textContent(), direct.json.msg);
 
-  // A wrong admin token: beside the token field.
+  // A wrong admin token: beside the token field; what the right one listed and revealed
+  // (the webhook secret shown "only this once") is gone.
+  assert.equal(await page.locator('#secret').evaluate((e) => e.hidden), false, 'the webhook secret is still out (in the Keys view)');
   await page.locator('#admin-token').fill('wrong-token');
   await page.locator('nav a[data-view="keys"]').click();
   await page.locator('#admin-token-error:not([hidden])').waitFor();
+  assert.equal(await page.locator('#secret').evaluate((e) => e.hidden), true, 'no secret left on screen');
+  assert.equal(await page.locator('#secret-value').inputValue(), '');
+  assert.equal(await page.locator('#keys-body tr').count(), 0, 'no rows of the other token');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Keys: opened at /#keys before a token is typed, the Keys tab works once it is', { timeout: 60_000 }, async () => {
+  await open('keys');
+  assert.ok(await page.locator('#view-stash').isVisible(), 'Stash, without a token');
+  assert.equal(new URL(page.url()).hash, '#stash', 'the address names the view shown');
+  await page.locator('#admin-token').fill(ADMIN);
+  await page.locator('#keys-tab a').click();
+  await page.locator('#view-keys:not([hidden])').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('nav a[data-view="keys"]').getAttribute('aria-current'), 'page');
   assert.deepEqual(pageErrors, []);
 });

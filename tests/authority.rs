@@ -309,6 +309,9 @@ fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     assert_eq!(a.tables.kept.get("f1"), Some(&(T0 + CLAIMED_KEEP_MS)));
     assert_eq!(a.tables.next_kept(T0 + TTL), Ok(Some(T0 + CLAIMED_KEEP_MS)));
     assert_eq!(a.tables.next_kept(T0 + CLAIMED_KEEP_MS), Ok(None));
+    // what the alarm is armed from: f2's expiry first, then the kept bytes' end
+    assert_eq!(a.next_due(T0), Ok(Some(T0 + TTL)));
+    assert_eq!(a.next_due(T0 + TTL), Ok(Some(T0 + TTL)), "f2 is due until the alarm retires it");
     assert_eq!(usage(&a, T0), u(50, 1, 0, 0));
     assert_counters(&a);
     // a third (a racing second of a one-time link) is refused, counted or not
@@ -318,6 +321,10 @@ fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     a.claim("f2", true, T0).unwrap();
     assert_eq!(a.get("f2", T0).unwrap().options, None);
     assert_eq!(a.claim("f2", true, T0 + TTL), Err(Error::FileNotFound));
+    // once f2 is retired, the kept bytes are what the alarm is next due for, and then nothing
+    a.expire(T0 + TTL, 10).unwrap();
+    assert_eq!(a.next_due(T0 + TTL), Ok(Some(T0 + CLAIMED_KEEP_MS)));
+    assert_eq!(a.next_due(T0 + CLAIMED_KEEP_MS), Ok(None));
 }
 
 #[test]

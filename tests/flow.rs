@@ -47,6 +47,17 @@ fn stores_the_file_and_reports_it() {
     assert_eq!((row.original_name.as_str(), row.upload_ms, row.expires_ms), ("cat.png", NOW, NOW + 259_200_000));
 }
 
+/// 203 (a transforming proxy's 200) is the file too, as 200 is; only other 2xx are refused
+/// (`refusals_leave_nothing_stored`).
+#[test]
+fn a_203_from_a_proxy_is_the_file() {
+    let bytes = png_file(3000);
+    let w = World::new(&[]).with("https://o.test/p.png", Reply { status: 203, ..Reply::file(&bytes, Some("image/png")) });
+    let data = w.run(&url_only("https://o.test/p.png")).unwrap();
+    assert_eq!(data.file_size, 3000);
+    assert!(w.object(&data.file_id) == Some(bytes), "every byte");
+}
+
 #[test]
 fn small_known_length_uploads_make_one_put_and_one_commit() {
     for size in [100, 64 * 1024] {

@@ -12,7 +12,7 @@ use super::bindings::Services;
 use super::http::{json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
-use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
+use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, key_cursor, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::ids::webhook_secret;
@@ -135,7 +135,7 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
         .filter_map(|k| serde_json::from_value::<KeyRecord>(k.metadata.clone()?).ok())
         .map(|record| KeyInfo::new(&record, config))
         .collect();
-    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty());
+    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| key_cursor(&c));
     respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
 }
 

@@ -175,9 +175,11 @@ test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, pro
   assertStatesInOrder(seen);
   const downloading = seen.filter((s) => s.state === 'downloading' && s.bytes_received > 0);
   assert.ok(downloading.length >= 5, `progress seen ${downloading.length} times`);
-  for (let i = 1; i < downloading.length; i++) {
-    assert.ok(downloading[i].bytes_received > downloading[i - 1].bytes_received, `progress rises between polls: ${downloading.map((s) => s.bytes_received).join(', ')}`);
-  }
+  // Never back, and rising: two polls may see the same figure (a range resuming after its
+  // backoff, or every byte read while the last parts are still going up to R2).
+  const figures = downloading.map((s) => s.bytes_received);
+  for (let i = 1; i < figures.length; i++) assert.ok(figures[i] >= figures[i - 1], `progress never steps back: ${figures.join(', ')}`);
+  assert.ok(new Set(figures).size >= 5, `progress rose in steps: ${figures.join(', ')}`);
   assert.ok(downloading.every((s) => s.total_bytes === size));
   assert.equal(last.bytes_received, size);
   assert.equal(last.result.file_size, size);

@@ -157,10 +157,12 @@ describe('keys', () => {
     const blank = await admin('GET', '/api/v1/admin/keys?limit=&cursor=');
     assert.equal(blank.status, 200, JSON.stringify(blank.json));
     assert.ok(blank.json.data.keys.length >= made.length && blank.json.data.keys.length <= 50);
-    // A cursor KV cannot read is the caller's 400, never a 500.
-    const made_up = await admin('GET', '/api/v1/admin/keys?cursor=not-a-cursor');
-    assert.notEqual(made_up.status, 500, JSON.stringify(made_up.json));
-    if (made_up.status !== 200) assertError(made_up, 400, /invalid `cursor`/);
+    // A cursor this listing never gave (made up, or cut short) is the caller's 400, not an
+    // empty "last page".
+    assertError(await admin('GET', '/api/v1/admin/keys?cursor=not-a-cursor'), 400, /^invalid `cursor`: is not a cursor this listing gave$/);
+    const given = (await admin('GET', '/api/v1/admin/keys?limit=1')).json.data.cursor;
+    assert.ok(given, 'more than one key: a next page');
+    assertError(await admin('GET', `/api/v1/admin/keys?limit=1&cursor=${given.slice(0, -2)}`), 400, /invalid `cursor`/);
   });
 
   test('PATCH changes quota, name and status; null goes back to the default', async () => {

@@ -245,7 +245,7 @@ test('two ranged jobs at once: one runs lanes, the other tries again until its t
   }
 });
 
-test('cancel mid-transfer: no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {
+test('cancel mid-transfer: fetching stops, no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {
   const mark = worker.r2();
   const before = await usage(worker, KEYS.a.key);
   const body = randomBody(200 * MiB);
@@ -253,11 +253,16 @@ test('cancel mid-transfer: no object, no multipart upload in progress, no charge
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'cancel.bin', async: true });
   await poll(job.job_id, { until: (s) => s.bytes_received >= 30 * MiB });
   const res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
+  const sentAtCancel = origin.sent('/jobs/cancel.bin');
   assert.equal(res.status, 200, JSON.stringify(res.json));
   assert.equal(res.json.data.state, 'canceled');
   assertNothingStored(worker, mark, 'nothing of the canceled job');
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
   await sleep(1500);
+  // the lanes' connections end with the cancel: at 4 MiB/s each, 1.5 s more of them would
+  // have sent tens of MiB
+  const after = origin.sent('/jobs/cancel.bin') - sentAtCancel;
+  assert.ok(after < 8 * MiB, `the origin sent ${after} bytes after the cancel`);
   assert.equal((await jobStatus(job.job_id)).json.data.state, 'canceled');
   assertNothingStored(worker, mark, 'still nothing');
   const again = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });

@@ -243,6 +243,16 @@ test('two ranged jobs at once: one runs lanes, the other tries again until its t
     assert.equal(await servedDigest(last.result.download_url), sha256(bodies[i]), `job ${i}: served byte-exact`);
     assert.ok(origin.sent(`/jobs/turn-${i}.bin`) <= bodies[i].length * 1.1 + MiB, `job ${i}: sent ${origin.sent(`/jobs/turn-${i}.bin`)}`);
   }
+  // Each ran lanes (several connections at once), and never both at the same time: the
+  // ranges past each file's probe, from the first request to the last close, do not overlap.
+  const spans = bodies.map((_, i) => {
+    const path = `/jobs/turn-${i}.bin`;
+    assert.ok(origin.concurrency(path) >= 2, `job ${i} ran lanes (${origin.concurrency(path)} connections at most)`);
+    const lanes = origin.requests(path).filter((r) => r.range && !r.range.startsWith('bytes=0-'));
+    return [Math.min(...lanes.map((r) => r.at)), Math.max(...lanes.map((r) => r.closedAt))];
+  });
+  const [a, b] = spans;
+  assert.ok(a[1] <= b[0] || b[1] <= a[0], `one transfer's lanes at a time: ${a.join('-')} and ${b.join('-')}`);
 });
 
 test('cancel mid-transfer: fetching stops, no object, no multipart upload in progress, no charge; canceled stays canceled', async () => {

@@ -40,8 +40,9 @@ export async function startOrigin() {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    // sentBefore: body bytes of this path already sent when this request came
-    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null, sentBefore: sentBytes.get(path) ?? 0 };
+    // sentBefore: body bytes of this path already sent when this request came; at, closedAt:
+    // when it came and when its response closed (ms, Date.now())
+    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null, sentBefore: sentBytes.get(path) ?? 0, at: Date.now(), closedAt: null };
     if (!headersSeen.has(path)) headersSeen.set(path, []);
     headersSeen.get(path).push({ ...req.headers });
     if (!seen.has(path)) seen.set(path, []);
@@ -50,6 +51,7 @@ export async function startOrigin() {
     active.set(path, open);
     peaks.set(path, Math.max(peaks.get(path) ?? 0, open));
     res.on('close', () => {
+      entry.closedAt = Date.now();
       entry.status ??= res.headersSent ? res.statusCode : null;
       active.set(path, active.get(path) - 1);
     });

@@ -9,7 +9,7 @@
 //!   - `envelope.rs`: the JSON envelope and `FileData`.
 //!   - `config.rs`: `[vars]` parsed once into `Config`.
 //!   - `json.rs`: the one reader of JSON request bodies (serde derive types; errors name
-//!     their field).
+//!     their field). `query.rs`: query parameters (known names only, each once).
 //!   - `request.rs`: the upload body, validated field by field.
 //!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
 //!     `addr.rs`: which IP addresses are private or reserved, by name.
@@ -30,7 +30,7 @@
 //!     `gate.rs`: the request's six slots for outbound calls, and in-order turns.
 //!   - `jobs.rs`: background jobs: status, spec, record, webhook signatures and retries.
 //!   - `listing.rs`: the file listing query, the opaque cursor, `FileData` from a row.
-//!   - `batch.rs`: the batch upload body and its per-item answers.
+//!   - `batch.rs`: the batch upload body, the order its items run in, and their answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
 //!   - `layout.rs`: object keys and public URLs. `route.rs`: the routing table.
 //!   - `serve.rs`: ranges, conditionals (`If-None-Match`, `If-Range`), what counts as a

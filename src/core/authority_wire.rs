@@ -99,7 +99,7 @@ pub enum Op {
     Delete { file_id: String },
     Get { file_id: String },
     /// Counts one download of a file with `max_downloads` (`count` false: only checks that
-    /// it is still live, for `HEAD`, 304 and later ranges).
+    /// it is still live, for `HEAD` and 304; every GET counts, served whole).
     Claim { file_id: String, count: bool },
     /// The live file a name holds.
     Resolve { upload_path: String, file_name: String },

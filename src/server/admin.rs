@@ -167,7 +167,8 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
 #[derive(Serialize)]
 struct WebhookSecret<'a> {
     key_id: &'a str,
-    /// Shown once: it signs the key's webhooks from now on (the old one stops at once).
+    /// Shown once: it signs the key's webhooks from now on (a delivery elsewhere may read
+    /// the old one from KV for up to about a minute).
     webhook_secret: String,
 }
 

@@ -208,10 +208,16 @@ pub async fn reserve<A: FileAuthority>(
 }
 
 /// Commits the stored file. A refusal cleaned up already; an internal failure may have lost
-/// the answer of a commit that landed, which release leaves alone.
+/// the answer of a commit that landed: asked, the authority says whether it holds the file
+/// (then the commit stands), else the upload is released.
 pub async fn commit<A: FileAuthority>(authority: &A, row: &FileRow) -> Result<(), Error> {
     let result = authority.commit(row).await;
     if matches!(result, Err(Error::Internal(_))) {
+        // The answer may be what was lost, after the commit landed: then the file is stored
+        // and charged, and is answered as such (a 500 would have the client store it again).
+        if authority.holds(&row.file_id).await == Ok(true) {
+            return Ok(());
+        }
         let _ = authority.release(&row.file_id).await;
     }
     result

@@ -72,6 +72,9 @@ pub trait FileAuthority {
     async fn commit(&self, file: &FileRow) -> Result<(), Error>;
     /// The upload failed: unless it was committed, its reservation and its object go.
     async fn release(&self, file_id: &str) -> Result<(), Error>;
+    /// Whether the file is recorded (live): after a commit whose answer was lost, whether
+    /// that commit landed.
+    async fn holds(&self, file_id: &str) -> Result<bool, Error>;
 }
 
 /// Kept with every object (R2 custom metadata; the type goes in its HTTP metadata), so the

@@ -96,4 +96,12 @@ impl FileAuthority for AuthorityClient {
     async fn release(&self, file_id: &str) -> Result<(), Error> {
         self.call(&Op::Release { file_id: file_id.to_owned() }).await
     }
+
+    async fn holds(&self, file_id: &str) -> Result<bool, Error> {
+        match self.get(file_id).await {
+            Ok(_) => Ok(true),
+            Err(Error::FileNotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
 }

@@ -45,9 +45,17 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     if !is_key_id(&name.owner) {
         return Err(Error::FileNotFound);
     }
-    let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
-    NAMES.with_borrow_mut(|names| names.insert(&cache_key, row.file_id.clone(), now_ms()));
-    serve(req, services, &row.file_id, Mode::Inline, Some(&name.file_name)).await?.ok_or(Error::FileNotFound)
+    // An overwrite may land between the answer and the read (the old object is deleted
+    // before the overwrite is answered): the name is asked once more, and holds the new file.
+    for _ in 0..2 {
+        let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
+        NAMES.with_borrow_mut(|names| names.insert(&cache_key, row.file_id.clone(), now_ms()));
+        if let Some(response) = serve(req, services, &row.file_id, Mode::Inline, Some(&name.file_name)).await? {
+            return Ok(response);
+        }
+    }
+    NAMES.with_borrow_mut(|names| names.remove(&cache_key));
+    Err(Error::FileNotFound)
 }
 
 /// Forgets what this isolate cached for a name (it was just overwritten here).

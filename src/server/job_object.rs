@@ -56,6 +56,8 @@ pub struct UploadJob {
     running: Cell<bool>,
     /// Cancel asked the running transfer to stop.
     canceled: Cell<bool>,
+    /// A cancel is cleaning up and recording the end (its awaits let other requests in).
+    ending: Cell<bool>,
     /// Ends the running transfer's requests at once.
     ender: RefCell<Option<AbortController>>,
     /// Bytes the running invocation read beyond the parts stored before it.
@@ -69,6 +71,7 @@ impl DurableObject for UploadJob {
             env,
             running: Cell::new(false),
             canceled: Cell::new(false),
+            ending: Cell::new(false),
             ender: RefCell::new(None),
             received: Cell::new(0),
         }
@@ -322,13 +325,24 @@ impl UploadJob {
         if let Some(ender) = self.ender.borrow().as_ref() {
             ender.abort();
         }
-        // The running invocation ends at its next await; wait for it (bounded).
+        // The running invocation ends at its next await, and another cancel may be recording
+        // the end already: wait for both (bounded). Then this one records it (the flag is set
+        // in the same turn as the check), from what they left.
         for _ in 0..600 {
-            if !self.running.get() {
+            if !self.running.get() && !self.ending.get() {
                 break;
             }
             worker::Delay::from(Duration::from_millis(50)).await;
         }
+        self.ending.set(true);
+        let ended = self.end_canceled(key_id).await;
+        self.ending.set(false);
+        ended
+    }
+
+    /// The end of a cancel: the job as the invocation left it, cleaned up and recorded as
+    /// canceled, unless it ended otherwise meanwhile.
+    async fn end_canceled(&self, key_id: &str) -> Result<JobStatus, Error> {
         let mut record = self.owned(key_id).await?;
         match record.state {
             // The invocation it waited for ended the job.

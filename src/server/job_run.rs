@@ -202,7 +202,23 @@ impl Run<'_> {
         let key = layout::object_key(&transfer.prepared.file_id);
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &transfer.prepared, expected.as_deref());
-        if transfer.completed {
+        // What R2 holds under the upload's key decides, not only the record: an invocation
+        // may have died between completing the upload and recording so (the object is whole),
+        // and a completed object may be gone since (committed, then deleted or replaced by
+        // the user; or given up by the key's authority as abandoned). Committing a row over
+        // bytes that are gone would take the name from a newer file for nothing.
+        let whole = match self.services.bucket.head(&key).await {
+            Ok(Some(object)) => object.size() == source.total,
+            Ok(None) => false,
+            Err(e) => return Err(Error::internal(format!("r2 head {key}: {e}"))),
+        };
+        if transfer.completed && !whole {
+            return Err(Error::internal(format!("{key}: the completed object is gone")));
+        }
+        if whole {
+            let mut transfer = transfer.clone();
+            transfer.completed = true;
+            record.transfer = Some(transfer.clone());
             record.state = JobState::Storing;
             save(self.storage, record).await?;
             return self.hash_and_commit(record, &transfer, &target, source.total).await;
@@ -399,7 +415,9 @@ impl Checkpoint for JobCheckpoint<'_> {
             .map_err(|e| Error::internal(format!("job storage: {e}")))?;
         self.stored_now.set(self.stored_now.get() + size);
         let now = now_ms();
-        if now - self.refreshed.get() > REFRESH_MS {
+        // Not after a cancel: it may have given the reservation back already (it waits for
+        // this invocation only so long), and a refresh would hold the key's quota again.
+        if now - self.refreshed.get() > REFRESH_MS && !(self.run.canceled)() {
             let limit = self.run.services.config.async_max_file_bytes;
             flow::reserve(
                 self.run.authority,

@@ -240,4 +240,12 @@ impl FileAuthority for MemAuthority {
     async fn release(&self, file_id: &str) -> Result<(), Error> {
         self.call(Op::Release { file_id: file_id.into() }, |a, _| a.release(file_id), |_| true).await
     }
+
+    async fn holds(&self, file_id: &str) -> Result<bool, Error> {
+        match self.call(Op::Get { file_id: file_id.into() }, |a, now| a.get(file_id, now), |_| false).await {
+            Ok(()) => Ok(true),
+            Err(Error::FileNotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
 }

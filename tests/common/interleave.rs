@@ -156,7 +156,8 @@ impl<'w> Run<'w> {
                         self.committed.push(file.file_id.clone());
                     }
                 }
-                (Op::Release { file_id }, _) => self.own(k, file_id),
+                // After a commit whose answer was lost: whether it landed.
+                (Op::Release { file_id } | Op::Get { file_id }, _) => self.own(k, file_id),
                 (op, _) => panic!("an upload made {op:?}"),
             }
         }

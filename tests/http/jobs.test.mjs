@@ -336,6 +336,24 @@ test('a job whose bytes do not match expected_sha256 ends failed (422, naming bo
 });
 
 /** A new key with a webhook secret (admin API): `{key, key_id}`. */
+test('two cancels at once: both answer canceled, the job ends once, one webhook', async () => {
+  const { key } = await hookedKey('twice-canceled');
+  const url = origin.file('/jobs/cancel-twice.bin', randomBody(64 * MiB), ranged({ throttle: 4 * MiB }));
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'cancel-twice.bin', callback_url: hooks.url('/hook-twice') }, { key, headers: { Prefer: 'respond-async' } });
+  await poll(job.job_id, { key, until: (s) => s.bytes_received >= 8 * MiB });
+  const cancels = await Promise.all([0, 1].map(() => api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: key })));
+  for (const res of cancels) {
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.state, 'canceled');
+  }
+  assert.equal(cancels[0].json.data.updated_at, cancels[1].json.data.updated_at, 'one end, recorded once');
+  for (let i = 0; i < 40 && hooks.deliveries('/hook-twice').length === 0; i++) await sleep(250);
+  await sleep(2000);
+  const deliveries = hooks.deliveries('/hook-twice');
+  assert.equal(deliveries.length, 1, `one delivery: ${deliveries.map((d) => d.body).join(' | ')}`);
+  assert.equal(JSON.parse(deliveries[0].body).state, 'canceled');
+});
+
 async function hookedKey(name) {
   const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name } });
   assert.equal(created.status, 200, JSON.stringify(created.json));

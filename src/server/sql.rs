@@ -27,10 +27,14 @@ const SCHEMA: &[&str] = &[
         UNIQUE (upload_path, file_name))",
     "CREATE INDEX IF NOT EXISTS files_by_expiry ON files (expires_ms)",
     "CREATE INDEX IF NOT EXISTS files_by_time ON files (upload_ms, file_id)",
+    // A folder's files newest first: the folder's range, read from the index alone.
+    "CREATE INDEX IF NOT EXISTS files_by_path_time ON files (upload_path, upload_ms, file_id, expires_ms)",
     "CREATE TABLE IF NOT EXISTS reservations (
         file_id TEXT PRIMARY KEY, upload_path TEXT NOT NULL, file_name TEXT NOT NULL,
         bytes INTEGER NOT NULL, at_ms INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS doomed (file_id TEXT PRIMARY KEY, not_before_ms INTEGER NOT NULL DEFAULT 0)",
+    // What is due to be deleted, without reading the objects kept for a download in progress.
+    "CREATE INDEX IF NOT EXISTS doomed_by_time ON doomed (not_before_ms)",
 ];
 
 const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options";
@@ -256,32 +260,45 @@ impl Tables for SqlTables {
         Ok(rows.into_iter().next().and_then(|d| d.due))
     }
 
+    /// One page, each read as an index range that starts where the page starts: in name
+    /// order from the cursor (or the folder's first path) to the folder's end; newest first,
+    /// a folder's range of `files_by_path_time` (the page's keys from the index alone, the
+    /// rows for those only). A folder is itself and every path below it; its range, from
+    /// `folder` to `folder0` ('/' + 1 is '0'), also holds siblings such as `folder-old`
+    /// ('-' and '.' sort before '/'), which a filter leaves out.
     fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error> {
         let mut filter = String::from("expires_ms > ?");
         let mut args = vec![int(now_ms)];
-        if let Some(folder) = &query.upload_path {
-            // The folder itself, and every path below it ('/' + 1 is '0').
-            filter.push_str(" AND (upload_path = ? OR (upload_path > ? AND upload_path < ?))");
-            args.extend([text(folder), text(&format!("{folder}/")), text(&format!("{folder}0"))]);
+        let cursor_by_name = match &query.after {
+            Some(SortKey::Name { upload_path, file_name }) if query.order == Order::Name => Some((upload_path, file_name)),
+            _ => None,
+        };
+        if let Some((upload_path, file_name)) = cursor_by_name {
+            filter.push_str(" AND (upload_path, file_name) > (?, ?)");
+            args.extend([text(upload_path), text(file_name)]);
         }
-        let order = match (query.order, &query.after) {
-            (Order::Name, after) => {
-                if let Some(SortKey::Name { upload_path, file_name }) = after {
-                    filter.push_str(" AND (upload_path, file_name) > (?, ?)");
-                    args.extend([text(upload_path), text(file_name)]);
-                }
-                "upload_path, file_name"
+        if let Some(folder) = &query.upload_path {
+            // Without a name cursor, the range starts at the folder (with one, at the cursor:
+            // both bounds together would have the index start at the folder).
+            if cursor_by_name.is_none() {
+                filter.push_str(" AND upload_path >= ?");
+                args.push(text(folder));
             }
-            (Order::UploadTime, after) => {
-                if let Some(SortKey::UploadTime { upload_ms, file_id }) = after {
-                    filter.push_str(" AND (upload_ms, file_id) < (?, ?)");
-                    args.extend([int(*upload_ms), text(file_id)]);
-                }
-                "upload_ms DESC, file_id DESC"
+            filter.push_str(" AND upload_path < ? AND (upload_path = ? OR upload_path > ?)");
+            args.extend([text(&format!("{folder}0")), text(folder), text(&format!("{folder}/"))]);
+        }
+        if let (Order::UploadTime, Some(SortKey::UploadTime { upload_ms, file_id })) = (query.order, &query.after) {
+            filter.push_str(" AND (upload_ms, file_id) < (?, ?)");
+            args.extend([int(*upload_ms), text(file_id)]);
+        }
+        args.push(int(query.limit));
+        let sql = match query.order {
+            Order::Name => format!("SELECT {FILE_JSON} FROM files WHERE {filter} ORDER BY upload_path, file_name LIMIT ?"),
+            Order::UploadTime => {
+                let order = "ORDER BY upload_ms DESC, file_id DESC";
+                format!("SELECT {FILE_JSON} FROM files WHERE rowid IN (SELECT rowid FROM files WHERE {filter} {order} LIMIT ?) {order}")
             }
         };
-        args.push(int(query.limit));
-        let sql = format!("SELECT {FILE_JSON} FROM files WHERE {filter} ORDER BY {order} LIMIT ?");
         self.rows("page", &sql, args)
     }
 

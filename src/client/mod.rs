@@ -63,13 +63,13 @@ impl UploadClient {
     /// expired, deleted or another key's.
     #[wasm_bindgen(js_name = getFile, unchecked_return_type = "Promise<FileData>")]
     pub fn get_file(&self, #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::file(Method::Get, options::file_id(&options::an_id(&file_id, "fileId")?)?)), Reply::File)))
+        self.run(|| Ok((Some(Call::file(Method::Get, &options::file_id_arg(&file_id)?)), Reply::File)))
     }
 
     /// Deletes one of the caller's files at once (both links answer 404 afterwards).
     #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<DeletedFile>")]
     pub fn delete_file(&self, #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::file(Method::Delete, options::file_id(&options::an_id(&file_id, "fileId")?)?)), Reply::Deleted)))
+        self.run(|| Ok((Some(Call::file(Method::Delete, &options::file_id_arg(&file_id)?)), Reply::Deleted)))
     }
 
     /// Fresh signed links of one of the caller's private files, valid for `expiresIn`
@@ -81,7 +81,7 @@ impl UploadClient {
         #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LinkOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::link(options::file_id(&options::an_id(&file_id, "fileId")?)?, options::link_body(options)?)), Reply::Links)))
+        self.run(|| Ok((Some(Call::link(&options::file_id_arg(&file_id)?, options::link_body(options)?)), Reply::Links)))
     }
 
     /// A page of the caller's live files, optionally under `uploadPath`; pass the
@@ -103,14 +103,14 @@ impl UploadClient {
     /// unknown id or another key's job.
     #[wasm_bindgen(js_name = getJob, unchecked_return_type = "Promise<Job>")]
     pub fn get_job(&self, #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::job(Method::Get, options::job_id(&options::an_id(&job_id, "jobId")?)?)), Reply::Job)))
+        self.run(|| Ok((Some(Call::job(Method::Get, &options::job_id_arg(&job_id)?)), Reply::Job)))
     }
 
     /// Cancels a job: nothing of it stays stored or charged. Rejects with 409 when it
     /// already succeeded or failed.
     #[wasm_bindgen(js_name = cancelJob, unchecked_return_type = "Promise<Job>")]
     pub fn cancel_job(&self, #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::job(Method::Delete, options::job_id(&options::an_id(&job_id, "jobId")?)?)), Reply::Job)))
+        self.run(|| Ok((Some(Call::job(Method::Delete, &options::job_id_arg(&job_id)?)), Reply::Job)))
     }
 
     /// Polls a job every `intervalMs` (default 1000) until it ends, calling `onProgress(job)`
@@ -125,7 +125,7 @@ impl UploadClient {
     ) -> js_sys::Promise {
         let settings = Rc::clone(&self.settings);
         let prepared = options::authorization(&self.settings.api_key)
-            .and_then(|auth| options::an_id(&job_id, "jobId").and_then(|id| options::job_id(&id).map(|id| (auth, id.to_owned()))))
+            .and_then(|auth| options::job_id_arg(&job_id).map(|id| (auth, id)))
             .and_then(|(auth, id)| jobs::wait_options(options).map(|wait| (auth, id, wait)));
         future_to_promise(async move {
             let (authorization, job_id, wait) = prepared?;

@@ -296,8 +296,22 @@ pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
 
 /// An id argument (`name`) as a string: from JS it may be anything (`undefined` from a
 /// missing property, a number from parsed JSON), which is refused like any unusable option.
-pub(crate) fn an_id(id: &JsValue, name: &str) -> Result<String, ClientError> {
+fn an_id(id: &JsValue, name: &str) -> Result<String, ClientError> {
     id.as_string().ok_or_else(|| ClientError::Options(format!("`{name}` must be a string")))
+}
+
+/// A `fileId` argument: a string, of a file id's shape ([`file_id`]).
+pub(crate) fn file_id_arg(id: &JsValue) -> Result<String, ClientError> {
+    let id = an_id(id, "fileId")?;
+    file_id(&id)?;
+    Ok(id)
+}
+
+/// A `jobId` argument: a string, of a job id's shape ([`job_id`]).
+pub(crate) fn job_id_arg(id: &JsValue) -> Result<String, ClientError> {
+    let id = an_id(id, "jobId")?;
+    job_id(&id)?;
+    Ok(id)
 }
 
 /// Reads `mintLinks`' options (absent for none) into the JSON body, its lifetime checked by

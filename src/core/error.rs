@@ -183,6 +183,16 @@ impl Error {
         }
     }
 
+    /// An answer about one file as whether the file is there: not found is `false`, any other
+    /// error stays an error.
+    pub fn found<T>(answer: Result<T, Error>) -> Result<bool, Error> {
+        match answer {
+            Ok(_) => Ok(true),
+            Err(Error::FileNotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Shorthand for an internal fault with a detail for the log.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Error::Internal(detail.to_string())

@@ -98,10 +98,6 @@ impl FileAuthority for AuthorityClient {
     }
 
     async fn holds(&self, file_id: &str) -> Result<bool, Error> {
-        match self.get(file_id).await {
-            Ok(_) => Ok(true),
-            Err(Error::FileNotFound) => Ok(false),
-            Err(err) => Err(err),
-        }
+        Error::found(self.get(file_id).await)
     }
 }

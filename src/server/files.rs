@@ -119,12 +119,7 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
     };
     // A counted file is never served in ranges (`range_applies`): HEAD and 304 only check it
     // is live, every GET that reaches its body is a download.
-    let claim = |count: bool| async move {
-        match services.authority(&meta.owner).claim(file_id, count).await {
-            Err(Error::FileNotFound) => Ok(false),
-            other => other.map(|()| true),
-        }
-    };
+    let claim = |count: bool| async move { Error::found(services.authority(&meta.owner).claim(file_id, count).await) };
     if not_modified || head {
         if meta.counted && !claim(false).await? {
             return Ok(None);

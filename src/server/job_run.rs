@@ -216,12 +216,7 @@ impl Run<'_> {
             return Err(Error::internal(format!("{key}: the completed object is gone")));
         }
         if whole {
-            let mut transfer = transfer.clone();
-            transfer.completed = true;
-            record.transfer = Some(transfer.clone());
-            record.state = JobState::Storing;
-            save(self.storage, record).await?;
-            return self.hash_and_commit(record, &transfer, &target, source.total).await;
+            return self.commit_whole(record, transfer.clone(), &target, source.total).await;
         }
         let upload: R2MultipartUpload = target
             .bucket
@@ -277,10 +272,15 @@ impl Run<'_> {
             record.stored_bytes += lanes.checkpoint().stored();
             return Ok(Ran::Paused);
         };
-        // The object is whole: an invocation after this one only hashes and commits it.
         let mut transfer = transfer.clone();
-        transfer.completed = true;
         transfer.sha256 = sha256;
+        self.commit_whole(record, transfer, target, total).await
+    }
+
+    /// The object of `transfer` is whole: recorded so (an invocation after this one only
+    /// hashes and commits it), then committed.
+    async fn commit_whole(&self, record: &mut JobRecord, mut transfer: Transfer, target: &Target<'_>, total: u64) -> Result<Ran, Error> {
+        transfer.completed = true;
         record.transfer = Some(transfer.clone());
         record.state = JobState::Storing;
         save(self.storage, record).await?;

@@ -242,10 +242,6 @@ impl FileAuthority for MemAuthority {
     }
 
     async fn holds(&self, file_id: &str) -> Result<bool, Error> {
-        match self.call(Op::Get { file_id: file_id.into() }, |a, now| a.get(file_id, now), |_| false).await {
-            Ok(()) => Ok(true),
-            Err(Error::FileNotFound) => Ok(false),
-            Err(err) => Err(err),
-        }
+        Error::found(self.call(Op::Get { file_id: file_id.into() }, |a, now| a.get(file_id, now), |_| false).await)
     }
 }

@@ -1,12 +1,29 @@
-//! Time arithmetic: upload and expiry timestamps, ISO 8601 text, remaining lifetimes.
+//! Time arithmetic: upload and expiry timestamps, ISO 8601 and HTTP-date text, remaining
+//! lifetimes.
 
-use chrono::{DateTime, SecondsFormat};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat};
+
+/// The HTTP-date formats a recipient must accept (RFC 9110 §5.6.7): IMF-fixdate first, then
+/// the obsolete RFC 850 and asctime forms.
+const HTTP_DATES: [&str; 3] = ["%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"];
 
 /// `ms` since the Unix epoch as ISO 8601 with an explicit offset: `2025-10-09T00:00:00+00:00`.
 pub fn iso8601(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// `ms` since the Unix epoch as an IMF-fixdate (`Last-Modified`): `Thu, 09 Oct 2025 00:00:00 GMT`.
+pub fn http_date(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default().format(HTTP_DATES[0]).to_string()
+}
+
+/// An HTTP-date in any of its three formats, as seconds since the Unix epoch; `None` for
+/// anything else (a conditional with an invalid date is ignored, RFC 9110 §13.1.3).
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    let text = text.trim();
+    HTTP_DATES.iter().find_map(|format| NaiveDateTime::parse_from_str(text, format).ok()).map(|t| t.and_utc().timestamp())
 }
 
 /// When a file uploaded at `now_ms` expires. Whole seconds, so the two ISO stamps differ
@@ -29,6 +46,18 @@ pub fn is_expired(expires_ms: i64, now_ms: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(1_759_968_000_999), "Thu, 09 Oct 2025 00:00:00 GMT");
+        let secs = Some(1_759_968_000);
+        for text in ["Thu, 09 Oct 2025 00:00:00 GMT", " Thu, 09 Oct 2025 00:00:00 GMT ", "Thursday, 09-Oct-25 00:00:00 GMT", "Thu Oct  9 00:00:00 2025"] {
+            assert_eq!(parse_http_date(text), secs, "{text:?}");
+        }
+        for text in ["", "yesterday", "2025-10-09T00:00:00Z", "Thu, 09 Oct 2025 00:00:00 +0100", "\"etag\""] {
+            assert_eq!(parse_http_date(text), None, "{text:?}");
+        }
+    }
 
     #[test]
     fn iso_stamps_carry_an_offset() {

@@ -7,7 +7,8 @@ use super::route::route;
 /// `Access-Control-Allow-Origin` on every response.
 pub const ALLOW_ORIGIN: &str = "*";
 /// Request headers a cross-origin caller may send.
-pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, Range, If-None-Match, If-Modified-Since, If-Range, Prefer";
+pub const ALLOW_HEADERS: &str =
+    "Authorization, Content-Type, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer";
 /// Response headers a cross-origin caller may read besides the safelisted ones.
 pub const EXPOSE_HEADERS: &str = "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location";
 /// How long a browser may cache a preflight answer, in seconds.

@@ -23,6 +23,11 @@ pub enum Error {
     BodyTooLarge { limit: u64 },
     #[error("{0}")]
     Unauthorized(&'static str),
+    #[error("API key is disabled")]
+    KeyDisabled,
+    /// Told as an unknown key is.
+    #[error("invalid API key")]
+    KeyRevoked,
     #[error("no such route")]
     RouteNotFound,
     #[error("file not found or expired")]
@@ -52,6 +57,9 @@ pub enum Error {
     /// The stored bytes are not the ones the request named by `expected_sha256`.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]
     ChecksumMismatch { expected: String, actual: String },
+    /// `If-Match` or `If-Unmodified-Since` names a version the file no longer is.
+    #[error("precondition failed: the file is no longer the version If-Match or If-Unmodified-Since names")]
+    PreconditionFailed,
     #[error("range not satisfiable (file size {size})")]
     RangeNotSatisfiable { size: u64 },
     /// The key's quota cannot take this upload; the message states the quota and usage.
@@ -91,7 +99,7 @@ impl Error {
             | Error::NothingToUpdate(_)
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_) => 400,
-            Error::Unauthorized(_) => 401,
+            Error::Unauthorized(_) | Error::KeyDisabled | Error::KeyRevoked => 401,
             Error::Forbidden(_) | Error::LinkExpired => 403,
             Error::RouteNotFound
             | Error::FileNotFound
@@ -101,6 +109,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
+            Error::PreconditionFailed => 412,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } => 422,
             Error::QuotaExceeded(_) | Error::RateLimited { .. } => 429,
@@ -122,7 +131,7 @@ impl Error {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Error::MissingField(field) | Error::InvalidField { field, .. } => Some(field),
-            Error::Unauthorized(_) => Some("api_key"),
+            Error::Unauthorized(_) | Error::KeyDisabled | Error::KeyRevoked => Some("api_key"),
             Error::UrlRejected(_)
             | Error::FileTooLarge { .. }
             | Error::TypeNotAllowed(_)
@@ -144,6 +153,7 @@ impl Error {
             | Error::MethodNotAllowed { .. }
             | Error::RedirectRejected(_)
             | Error::RangeNotSatisfiable { .. }
+            | Error::PreconditionFailed
             | Error::QuotaExceeded(_)
             | Error::RateLimited { .. }
             | Error::Forbidden(_)

@@ -53,8 +53,9 @@ pub fn name_from_path(path: &str) -> Option<FileName> {
         .split('/')
         .map(|s| percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned()))
         .collect::<Option<_>>()?;
-    // owner / at least one folder / name, none empty
-    let usable = segments.len() >= 3 && segments.iter().all(|s| !s.is_empty() && s != "." && s != "..");
+    // owner / at least one folder / name, none empty; an escaped `/` (`%2F`) is not a
+    // separator (RFC 3986 §2.2), and no stored name holds one
+    let usable = segments.len() >= 3 && segments.iter().all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('/'));
     let joined = segments.join("/");
     if !usable || joined.len() > MAX_NAME_PATH_BYTES {
         return None;
@@ -89,7 +90,7 @@ mod tests {
 
     #[test]
     fn paths_that_name_nothing() {
-        for path in ["/f/", "/f/k_dev", "/f/k_dev/a.png", "/f/k_dev//a.png", "/f/k_dev/../a.png", "/x/k/a/b", "/f/k/a/%FF"] {
+        for path in ["/f/", "/f/k_dev", "/f/k_dev/a.png", "/f/k_dev//a.png", "/f/k_dev/../a.png", "/x/k/a/b", "/f/k/a/%FF", "/f/k/a%2Fb/c.png", "/f/k%2Fa/b/c.png", "/f/k/a/b%2fc.png"] {
             assert_eq!(name_from_path(path), None, "{path}");
         }
         let longest = format!("/f/k/p/{}", "n".repeat(MAX_NAME_PATH_BYTES - "k/p/".len()));

@@ -114,6 +114,7 @@ mod tests {
             Error::NotJson,
             Error::NothingToUpdate(""),
             Error::RangeNotSatisfiable { size: 0 },
+            Error::PreconditionFailed,
             Error::QuotaExceeded(String::new()),
             Error::internal(""),
             Error::OriginBroken,

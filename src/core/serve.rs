@@ -1,6 +1,6 @@
 //! Serving a stored file: ranges, conditional requests and response headers.
 
-use super::clock::remaining_secs;
+use super::clock::{http_date, parse_http_date, remaining_secs};
 use super::error::Error;
 use super::mime::is_inline_safe;
 use super::names::content_disposition;
@@ -27,6 +27,8 @@ pub struct Served<'a> {
     /// The name `Content-Disposition` gives: on `file_url` the stored name (the URL's last
     /// segment, as a user who chose `file_name` expects), on `download_url` the original one.
     pub file_name: &'a str,
+    /// Its upload time, sent as `Last-Modified`.
+    pub upload_ms: i64,
     pub expires_ms: i64,
     /// Private (signed links): no cache may keep a copy.
     pub private: bool,
@@ -41,21 +43,85 @@ pub struct ByteRange {
     pub end: u64,
 }
 
+/// The request headers that decide a file response's status (RFC 9110 §13.2.2).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditions<'a> {
+    pub if_match: Option<&'a str>,
+    pub if_unmodified_since: Option<&'a str>,
+    pub if_none_match: Option<&'a str>,
+    pub if_modified_since: Option<&'a str>,
+    pub if_range: Option<&'a str>,
+    pub range: Option<&'a str>,
+}
+
+/// What a file request is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 with the whole file.
+    Whole,
+    /// 206 with one range.
+    Part(ByteRange),
+    /// 304: the client's copy is current.
+    NotModified,
+}
+
+/// The answer to a GET (or, `head`, a HEAD) of `file`, its preconditions evaluated in RFC
+/// 9110's order: `If-Match` (else `If-Unmodified-Since`) refused is 412; `If-None-Match`
+/// (else `If-Modified-Since`) matched is 304; then `Range`, for GET only and when
+/// [`range_applies`]. Dates compare in whole seconds, as `Last-Modified` has them.
+pub fn answer(file: &Served<'_>, conditions: &Conditions<'_>, head: bool) -> Result<Answer, Error> {
+    let modified_secs = file.upload_ms.div_euclid(1000);
+    let date = |text: Option<&str>| text.and_then(parse_http_date);
+    let unchanged = match (conditions.if_match, date(conditions.if_unmodified_since)) {
+        (Some(tags), _) => matches_strongly(tags, file.etag),
+        (None, Some(since)) => modified_secs <= since,
+        (None, None) => true,
+    };
+    if !unchanged {
+        return Err(Error::PreconditionFailed);
+    }
+    let current = match (conditions.if_none_match, date(conditions.if_modified_since)) {
+        (Some(tags), _) => not_modified(Some(tags), file.etag),
+        (None, Some(since)) => modified_secs <= since,
+        (None, None) => false,
+    };
+    if current {
+        return Ok(Answer::NotModified);
+    }
+    if head || !range_applies(file, conditions.if_range) {
+        return Ok(Answer::Whole);
+    }
+    Ok(parse_range(conditions.range, file.size)?.map_or(Answer::Whole, Answer::Part))
+}
+
+/// Whether an `If-Match` list holds `etag` by strong comparison (`*`: any current file).
+fn matches_strongly(tags: &str, etag: &str) -> bool {
+    tags.split(',').map(str::trim).any(|t| t == "*" || (!t.starts_with("W/") && t == etag))
+}
+
 /// A single `Range: bytes=` range against a file of `size` bytes. `Ok(None)` serves the
-/// whole file (no header, a multi-range or another unit); an unsatisfiable range is 416.
-pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
-    if spec.contains(',') {
+/// whole file (no header, a multi-range, another unit, a malformed range, or any range of
+/// an empty file, which no 206 can describe); an unsatisfiable range is 416.
+fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
+    let Some((unit, spec)) = header.and_then(|h| h.trim().split_once('=')) else { return Ok(None) };
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
         return Ok(None);
     }
     let Some((first, last)) = spec.trim().split_once('-') else { return Ok(None) };
-    let parse = |s: &str| s.trim().parse::<u64>().ok();
+    // `1*DIGIT`; a position past u64 is as good as the end of the file.
+    let parse = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+    };
     let unsatisfiable = Err(Error::RangeNotSatisfiable { size });
     let range = match (first.trim().is_empty(), last.trim().is_empty()) {
         (true, true) => return Ok(None),
         (true, false) => {
             let Some(n) = parse(last) else { return Ok(None) };
-            if n == 0 || size == 0 {
+            if size == 0 {
+                return Ok(None);
+            }
+            if n == 0 {
                 return unsatisfiable;
             }
             ByteRange { start: size.saturating_sub(n), end: size - 1 }
@@ -81,7 +147,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>,
 /// is strongly equal to the file's (with a date, never: no `Last-Modified` is sent).
 /// Otherwise the whole file is served (200), so a resumed download never splices two
 /// versions of a name.
-pub fn range_applies(file: &Served<'_>, if_range: Option<&str>) -> bool {
+fn range_applies(file: &Served<'_>, if_range: Option<&str>) -> bool {
     match if_range.map(str::trim) {
         _ if file.counted => false,
         None => true,
@@ -90,29 +156,37 @@ pub fn range_applies(file: &Served<'_>, if_range: Option<&str>) -> bool {
 }
 
 /// Whether `If-None-Match` matches `etag` (weak comparison, `*` matches anything).
-pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
+fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     if_none_match.is_some_and(|h| h.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag)))
 }
 
-/// The headers of every file response (200, 206, 304 and HEAD alike).
+/// The headers a 304 keeps of [`headers`]: those that update a cached copy (RFC 9110 §15.4.5).
+pub const NOT_MODIFIED_HEADERS: [&str; 3] = ["ETag", "Last-Modified", "Cache-Control"];
+
+/// The headers of every file response (200, 206 and HEAD alike; a 304 keeps
+/// [`NOT_MODIFIED_HEADERS`]).
 pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str, String)> {
     let inline = mode == Mode::Inline && is_inline_safe(file.mime_type);
     let disposition = if inline { "inline" } else { "attachment" };
+    // `no-transform`: the bytes go out as stored, never compressed on the way (Cloudflare
+    // compresses text types unless told not to, and a compressed copy under the same strong
+    // ETag would break `If-Range` resumes and checksums).
     let cache = match mode {
         // A private or counted file: a kept copy would outlive its signature's expiry, its
         // deletion and its last download.
-        _ if file.private || file.counted => "private, no-store".to_owned(),
-        Mode::Inline => "public, max-age=0, must-revalidate".to_owned(),
+        _ if file.private || file.counted => "private, no-store, no-transform".to_owned(),
+        Mode::Inline => "public, max-age=0, must-revalidate, no-transform".to_owned(),
         Mode::Attachment => {
             let age = remaining_secs(file.expires_ms, now_ms).min(MAX_AGE_CAP_SECS);
-            format!("public, max-age={age}, immutable")
+            format!("public, max-age={age}, immutable, no-transform")
         }
     };
     vec![
         ("Content-Type", file.mime_type.to_owned()),
         ("Content-Disposition", content_disposition(disposition, file.file_name)),
         ("ETag", file.etag.to_owned()),
+        ("Last-Modified", http_date(file.upload_ms)),
         ("Cache-Control", cache),
         ("Accept-Ranges", if file.counted { "none" } else { "bytes" }.to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
@@ -156,6 +230,13 @@ mod tests {
             (Some("bytes=100-"), 100, Err(Error::RangeNotSatisfiable { size: 100 })),
             (Some("bytes=-0"), 100, Err(Error::RangeNotSatisfiable { size: 100 })),
             (Some("bytes=0-0"), 0, Err(Error::RangeNotSatisfiable { size: 0 })),
+            (Some("bytes=0-"), 0, Err(Error::RangeNotSatisfiable { size: 0 })),
+            (Some("bytes=-5"), 0, Ok(None)),
+            (Some("Bytes=0-9"), 100, r(0, 9)),
+            (Some("bytes=10-99999999999999999999"), 100, r(10, 99)),
+            (Some("bytes=99999999999999999999-"), 100, Err(Error::RangeNotSatisfiable { size: 100 })),
+            (Some("bytes=+5-+9"), 100, Ok(None)),
+            (Some("bytes=-+5"), 100, Ok(None)),
             (Some("bytes=0-1,5-6"), 100, Ok(None)),
             (Some("bytes=9-1"), 100, Ok(None)),
             (Some("items=0-1"), 100, Ok(None)),
@@ -170,7 +251,7 @@ mod tests {
 
     #[test]
     fn if_range_and_counting() {
-        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", file_name: "a", expires_ms: 0, private: false, counted: false };
+        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", file_name: "a", upload_ms: 0, expires_ms: 0, private: false, counted: false };
         assert!(range_applies(&plain, None));
         assert!(range_applies(&plain, Some(" \"a\" ")));
         assert!(!range_applies(&plain, Some("\"b\"")), "a stale validator gets the whole file");
@@ -179,6 +260,43 @@ mod tests {
         assert!(range_applies(&Served { private: true, ..plain.clone() }, None), "a private file has ranges");
         let counted = Served { counted: true, ..plain };
         assert!(!range_applies(&counted, None) && !range_applies(&counted, Some("\"a\"")), "a counted file is always whole");
+    }
+
+    #[test]
+    fn preconditions_in_order() {
+        // Uploaded at 2025-10-09T00:00:00.500Z.
+        let file = Served { size: 100, etag: "\"a\"", mime_type: "image/png", file_name: "a", upload_ms: 1_759_968_000_500, expires_ms: 0, private: false, counted: false };
+        let (at, before, after) = ("Thu, 09 Oct 2025 00:00:00 GMT", "Wed, 08 Oct 2025 23:59:59 GMT", "Thu, 09 Oct 2025 00:00:01 GMT");
+        let part = Answer::Part(ByteRange { start: 0, end: 9 });
+        let c = Conditions::default;
+        let cases: Vec<(Conditions, bool, Result<Answer, Error>)> = vec![
+            (c(), false, Ok(Answer::Whole)),
+            (Conditions { range: Some("bytes=0-9"), ..c() }, false, Ok(part)),
+            (Conditions { range: Some("bytes=0-9"), ..c() }, true, Ok(Answer::Whole)),
+            (Conditions { range: Some("bytes=200-"), ..c() }, true, Ok(Answer::Whole)),
+            (Conditions { if_match: Some("\"a\""), range: Some("bytes=0-9"), ..c() }, false, Ok(part)),
+            (Conditions { if_match: Some("\"x\", \"a\""), ..c() }, false, Ok(Answer::Whole)),
+            (Conditions { if_match: Some("*"), ..c() }, false, Ok(Answer::Whole)),
+            (Conditions { if_match: Some("\"b\""), range: Some("bytes=0-9"), ..c() }, false, Err(Error::PreconditionFailed)),
+            (Conditions { if_match: Some("W/\"a\""), ..c() }, true, Err(Error::PreconditionFailed)),
+            // If-Match decides alone; then If-Unmodified-Since.
+            (Conditions { if_match: Some("\"a\""), if_unmodified_since: Some(before), ..c() }, false, Ok(Answer::Whole)),
+            (Conditions { if_unmodified_since: Some(before), ..c() }, false, Err(Error::PreconditionFailed)),
+            (Conditions { if_unmodified_since: Some(at), ..c() }, false, Ok(Answer::Whole)),
+            (Conditions { if_unmodified_since: Some("not a date"), ..c() }, false, Ok(Answer::Whole)),
+            // A failed precondition outranks a matching If-None-Match.
+            (Conditions { if_match: Some("\"b\""), if_none_match: Some("\"a\""), ..c() }, false, Err(Error::PreconditionFailed)),
+            (Conditions { if_none_match: Some("\"a\""), range: Some("bytes=0-9"), ..c() }, false, Ok(Answer::NotModified)),
+            (Conditions { if_none_match: Some("\"b\""), if_modified_since: Some(after), ..c() }, false, Ok(Answer::Whole)),
+            (Conditions { if_modified_since: Some(at), ..c() }, true, Ok(Answer::NotModified)),
+            (Conditions { if_modified_since: Some(after), ..c() }, false, Ok(Answer::NotModified)),
+            (Conditions { if_modified_since: Some(before), range: Some("bytes=0-9"), ..c() }, false, Ok(part)),
+            (Conditions { if_range: Some("\"b\""), range: Some("bytes=0-9"), ..c() }, false, Ok(Answer::Whole)),
+            (Conditions { range: Some("bytes=100-"), ..c() }, false, Err(Error::RangeNotSatisfiable { size: 100 })),
+        ];
+        for (conditions, head, want) in cases {
+            assert_eq!(answer(&file, &conditions, head), want, "{conditions:?} head {head}");
+        }
     }
 
     #[test]
@@ -198,21 +316,21 @@ mod tests {
 
     #[test]
     fn headers_by_mode_and_type() {
-        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, file_name: "a b.png", expires_ms: 100_000, private: false, counted: false };
+        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, file_name: "a b.png", upload_ms: 1_759_968_000_500, expires_ms: 100_000, private: false, counted: false };
         let get = |h: &[(&str, String)], name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
         let cases = [
-            ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate"),
-            ("image/png", Mode::Attachment, "attachment;", "public, max-age=90, immutable"),
-            ("image/svg+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("text/html", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("application/octet-stream", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("application/xhtml+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("application/xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("text/xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("text/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("application/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("application/x-unknown", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate"),
-            ("text/html", Mode::Attachment, "attachment;", "public, max-age=90, immutable"),
+            ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate, no-transform"),
+            ("image/png", Mode::Attachment, "attachment;", "public, max-age=90, immutable, no-transform"),
+            ("image/svg+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("text/html", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("application/octet-stream", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("application/xhtml+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("application/xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("text/xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("text/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("application/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("application/x-unknown", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
+            ("text/html", Mode::Attachment, "attachment;", "public, max-age=90, immutable, no-transform"),
         ];
         for (mime, mode, disposition, cache) in cases {
             let h = headers(&file(mime), mode, 10_000);
@@ -223,13 +341,14 @@ mod tests {
             assert_eq!(get(&h, "X-Content-Type-Options"), "nosniff");
             assert_eq!(get(&h, "Content-Security-Policy"), "sandbox");
             assert_eq!(get(&h, "ETag"), "\"e\"");
+            assert_eq!(get(&h, "Last-Modified"), "Thu, 09 Oct 2025 00:00:00 GMT");
         }
         let h = headers(&file("image/png"), Mode::Attachment, 100_000 - 10 * 86_400_000);
-        assert_eq!(get(&h, "Cache-Control"), "public, max-age=86400, immutable");
+        assert_eq!(get(&h, "Cache-Control"), "public, max-age=86400, immutable, no-transform");
         for (private, counted, ranges) in [(true, false, "bytes"), (false, true, "none"), (true, true, "none")] {
             for mode in [Mode::Inline, Mode::Attachment] {
                 let h = headers(&Served { private, counted, ..file("image/png") }, mode, 10_000);
-                assert_eq!(get(&h, "Cache-Control"), "private, no-store", "private {private}, counted {counted}, {mode:?}");
+                assert_eq!(get(&h, "Cache-Control"), "private, no-store, no-transform", "private {private}, counted {counted}, {mode:?}");
                 assert_eq!(get(&h, "Accept-Ranges"), ranges);
             }
         }

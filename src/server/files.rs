@@ -11,10 +11,9 @@ use super::bindings::Services;
 use super::js::now_ms;
 use super::r2::object_meta;
 use crate::core::clock::is_expired;
-use crate::core::ids::is_file_id;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{content_range, headers, not_modified, parse_range, range_applies, refused_link, Mode, Served};
+use crate::core::serve::{answer, content_range, headers, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
@@ -25,9 +24,6 @@ thread_local! {
 
 /// `download_url`: the object of `file_id`, as an attachment.
 pub(crate) async fn download(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
-    if !is_file_id(file_id) {
-        return Err(Error::FileNotFound);
-    }
     serve(req, services, file_id, Mode::Attachment, None).await?.ok_or(Error::FileNotFound)
 }
 
@@ -79,9 +75,11 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
     let bucket = &services.bucket;
     let header = |name: &str| req.header(name);
     let r2 = |e: worker::Error| Error::internal(format!("r2 read {key}: {e}"));
-    let (range, if_none_match, if_range) = (header("Range"), header("If-None-Match"), header("If-Range"));
+    let names = ["If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "If-Range", "Range"];
+    let [if_match, if_unmodified_since, if_none_match, if_modified_since, if_range, range] = names.map(header);
     let head = req.is_head();
-    let head_first = head || range.is_some() || if_none_match.is_some();
+    // Whatever may end without the body reads the metadata first.
+    let head_first = head || [&if_match, &if_unmodified_since, &if_none_match, &if_modified_since, &range].iter().any(|h| h.is_some());
     let obj = if head_first { bucket.head(&key).await } else { bucket.get(&key).execute().await };
     let Some(obj) = obj.map_err(r2)? else { return Ok(None) };
     let Some(meta) = object_meta(&obj) else { return Ok(None) };
@@ -104,43 +102,46 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
         etag: &etag,
         mime_type: &meta.mime_type,
         file_name: by_name.unwrap_or(&meta.original_name),
+        upload_ms: meta.upload_ms,
         expires_ms: meta.expires_ms,
         private: meta.private,
         counted: meta.counted,
     };
+    let conditions = Conditions {
+        if_match: if_match.as_deref(),
+        if_unmodified_since: if_unmodified_since.as_deref(),
+        if_none_match: if_none_match.as_deref(),
+        if_modified_since: if_modified_since.as_deref(),
+        if_range: if_range.as_deref(),
+        range: range.as_deref(),
+    };
+    let answer = answer(&served, &conditions, head)?;
     let out = Headers::new();
     for (name, value) in headers(&served, mode, now) {
-        let _ = out.set(name, &value);
+        if answer != Answer::NotModified || NOT_MODIFIED_HEADERS.contains(&name) {
+            let _ = out.set(name, &value);
+        }
     }
-    let not_modified = not_modified(if_none_match.as_deref(), &etag);
-    let range = match range_applies(&served, if_range.as_deref()) {
-        true if !not_modified => parse_range(range.as_deref(), size)?,
-        _ => None,
-    };
     // A counted file is never served in ranges (`range_applies`): HEAD and 304 only check it
     // is live, every GET that reaches its body is a download.
     let claim = |count: bool| async move { Error::found(services.authority(&meta.owner).claim(file_id, count).await) };
-    if not_modified || head {
+    let (status, range, length) = match answer {
+        Answer::NotModified => (304, None, 0),
+        Answer::Whole => (200, None, size),
+        Answer::Part(r) => {
+            let _ = out.set("Content-Range", &content_range(r, size));
+            (206, Some(r), r.end - r.start + 1)
+        }
+    };
+    if status != 304 {
+        let _ = out.set("Content-Length", &length.to_string());
+    }
+    if status == 304 || head {
         if meta.counted && !claim(false).await? {
             return Ok(None);
         }
-        let status = if not_modified { 304 } else { range.map_or(200, |_| 206) };
-        if let (false, Some(r)) = (not_modified, range) {
-            let _ = out.set("Content-Range", &content_range(r, size));
-        }
-        if !not_modified {
-            let _ = out.set("Content-Length", &range.map_or(size, |r| r.end - r.start + 1).to_string());
-        }
         return Ok(Some(Response::empty().map_err(r2)?.with_status(status).with_headers(out)));
     }
-    let (status, length) = match range {
-        Some(r) => {
-            let _ = out.set("Content-Range", &content_range(r, size));
-            (206, r.end - r.start + 1)
-        }
-        None => (200, size),
-    };
-    let _ = out.set("Content-Length", &length.to_string());
     let read = if head_first {
         // The bytes behind an id never change: whatever this reads is the object above.
         let mut get = bucket.get(&key);

@@ -6,10 +6,15 @@ use worker::Response;
 use crate::core::envelope::Envelope;
 use crate::core::Error;
 
-/// A JSON response with `status`.
+/// An API answer with `status`: JSON, like every error envelope, and never kept by a cache
+/// (answers carry signed links and usage that a copy would outlive).
 pub(crate) fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, Error> {
-    let response = Response::from_json(body).map_err(Error::internal)?;
-    Ok(response.with_status(status))
+    let text = serde_json::to_string(body).map_err(Error::internal)?;
+    let mut response = Response::ok(text).map_err(Error::internal)?.with_status(status);
+    let headers = response.headers_mut();
+    let _ = headers.set("Content-Type", "application/json; charset=utf-8");
+    let _ = headers.set("Cache-Control", "no-store");
+    Ok(response)
 }
 
 /// A 200 response of JSON text that is already serialised.
@@ -19,13 +24,18 @@ pub(crate) fn raw_json(text: &str) -> Result<Response, Error> {
     Ok(response)
 }
 
+/// Logs `err`'s detail when it is internal (`what` failed); the client sees none of it.
+pub(crate) fn log_internal(what: &str, err: &Error) {
+    if let Error::Internal(detail) = err {
+        worker::console_error!("{what}: internal error: {detail}");
+    }
+}
+
 /// The envelope of `err`, with the headers its status calls for. Internal details are
 /// logged here and never sent.
 pub(crate) fn error(err: &Error, head: bool) -> Response {
-    if let Error::Internal(detail) = err {
-        worker::console_error!("internal error: {detail}");
-    }
-    let body = serde_json::to_string(&Envelope::error(err)).unwrap_or_default();
+    log_internal("request", err);
+    let body = serde_json::to_string(&Envelope::<()>::error(err)).unwrap_or_default();
     let response = if head { Response::empty() } else { Response::ok(body) };
     let mut response = match response {
         Ok(r) => r.with_status(err.status()),
@@ -35,7 +45,7 @@ pub(crate) fn error(err: &Error, head: bool) -> Response {
     let _ = headers.set("Content-Type", "application/json; charset=utf-8");
     let _ = headers.set("Cache-Control", "no-store");
     match err {
-        Error::Unauthorized(_) => {
+        Error::Unauthorized(_) | Error::KeyDisabled | Error::KeyRevoked => {
             let _ = headers.set("WWW-Authenticate", "Bearer realm=\"urlstash\"");
         }
         Error::MethodNotAllowed { allow } => {

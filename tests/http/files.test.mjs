@@ -61,6 +61,7 @@ describe('one file', () => {
     assert.equal(res.status, 200);
     assert.equal(res.json.success, true);
     assert.deepEqual(res.json.data, d);
+    assert.equal(res.headers.get('cache-control'), 'no-store', 'answers hold links: no cache keeps them');
   });
 
   test("another key's file, and an unknown or malformed id, are all 404", async () => {

@@ -10,7 +10,8 @@ import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching, assertLifetime } from './support/assert.mjs';
 import { sleep, usage } from './support/burst.mjs';
 
-const TTL = 2;
+// Long enough that two uploads and a read on a busy machine all fall inside one lifetime.
+const TTL = 5;
 const NOT_FOUND = { success: false, code: 404, msg: 'file not found or expired', data: null };
 let silent; // accepts connections and never answers
 let origin;

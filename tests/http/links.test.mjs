@@ -114,7 +114,7 @@ test('a counted file: HEAD and 304 do not count; every GET is served whole (Rang
   const head = await get(url, {}, 'HEAD');
   assert.equal(head.status, 200);
   assert.equal(head.headers.get('accept-ranges'), 'none');
-  assert.equal(head.headers.get('cache-control'), 'private, no-store');
+  assert.equal(head.headers.get('cache-control'), 'private, no-store, no-transform');
   assert.equal((await get(url, { 'If-None-Match': head.headers.get('etag') })).status, 304);
   assert.equal(await downloads(), 0, 'neither HEAD nor 304 counted');
   // a range from byte 1 would read the file uncounted; a player's 2-byte probe would use a download up
@@ -122,13 +122,13 @@ test('a counted file: HEAD and 304 do not count; every GET is served whole (Rang
     const res = await get(url, { Range: range });
     assert.equal(res.status, 200, range);
     assert.equal(res.headers.get('content-range'), null, range);
-    assert.equal(res.headers.get('cache-control'), 'private, no-store', range);
+    assert.equal(res.headers.get('cache-control'), 'private, no-store, no-transform', range);
     assert.equal(sha256(res.body), f.digest, `${range}: the whole file`);
     assert.equal(await downloads(), i + 1, `${range} counted`);
   }
   const last = await get(f.data.file_url);
   assert.equal(last.status, 200, 'file_url counts too');
-  assert.equal(last.headers.get('cache-control'), 'private, no-store');
+  assert.equal(last.headers.get('cache-control'), 'private, no-store, no-transform');
   assert.equal(sha256(last.body), f.digest);
   assert.equal((await get(url)).status, 404);
   assert.equal((await get(url, {}, 'HEAD')).status, 404, 'a used-up file is gone for HEAD too');
@@ -159,7 +159,7 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
     const ok = await get(url);
     assert.equal(ok.status, 200, url);
     assert.equal(sha256(ok.body), f.digest);
-    assert.equal(ok.headers.get('cache-control'), 'private, no-store', 'no cache keeps a copy past the signature');
+    assert.equal(ok.headers.get('cache-control'), 'private, no-store, no-transform', 'no cache keeps a copy past the signature');
     assert.equal(ok.headers.get('accept-ranges'), 'bytes');
     const bare = new URL(url);
     const noQuery = `${bare.origin}${bare.pathname}`;

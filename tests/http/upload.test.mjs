@@ -257,6 +257,9 @@ describe('FileData', () => {
     const answered = Date.now();
     assert.equal(res.status, 200);
     assert.equal(res.json.msg, 'File uploaded successfully');
+    // as every API answer, success or error: JSON no cache keeps
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
     const d = res.json.data;
     assert.deepEqual(Object.keys(d).sort(), ['download_url', 'expires_at', 'file_id', 'file_name', 'file_size', 'file_url', 'mime_type', 'original_name', 'sha256', 'upload_path', 'upload_time']);
     assert.equal(d.sha256, sha256(TYPES.pdf.bytes), 'the SHA-256 of the bytes the origin sent');
@@ -477,6 +480,57 @@ describe('serving', () => {
       }
     });
   }
+
+  for (const which of ['file_url', 'download_url']) {
+    test(`${which}: Last-Modified is the upload time; If-Modified-Since from then on is 304, carrying only ETag, Last-Modified and Cache-Control`, async () => {
+      const full = await get(data[which]);
+      const lastModified = full.headers.get('last-modified');
+      assert.equal(lastModified, new Date(data.upload_time).toUTCString());
+      const since = await get(data[which], { 'if-modified-since': lastModified });
+      assert.equal(since.status, 304);
+      for (const name of ['etag', 'last-modified', 'cache-control']) assert.equal(since.headers.get(name), full.headers.get(name), name);
+      for (const name of ['content-type', 'content-disposition', 'content-length', 'content-security-policy']) assert.equal(since.headers.get(name), null, name);
+      const earlier = new Date(Date.parse(data.upload_time) - 1000).toUTCString();
+      const changed = await get(data[which], { 'if-modified-since': earlier });
+      assert.equal(changed.status, 200);
+      assert.equal(sha256(changed.body), sha256(bytes));
+      // If-None-Match decides over If-Modified-Since
+      assert.equal((await get(data[which], { 'if-modified-since': lastModified, 'if-none-match': '"other"' })).status, 200);
+    });
+
+    test(`${which}: If-Match and If-Unmodified-Since: the current version gets its range, any other is 412 with nothing sent`, async () => {
+      const etag = (await get(data[which], {}, 'HEAD')).headers.get('etag');
+      const part = await get(data[which], { 'if-match': etag, range: 'bytes=10-19' });
+      assert.equal(part.status, 206);
+      assert.equal(sha256(part.body), sha256(bytes.subarray(10, 20)));
+      const earlier = new Date(Date.parse(data.upload_time) - 1000).toUTCString();
+      for (const headers of [{ 'if-match': '"not-this-one"', range: 'bytes=10-19' }, { 'if-match': `W/${etag}` }, { 'if-unmodified-since': earlier }]) {
+        const res = await get(data[which], headers);
+        assert.equal(res.status, 412, JSON.stringify(headers));
+        assert.equal(JSON.parse(res.body).code, 412);
+      }
+      assert.equal((await get(data[which], { 'if-unmodified-since': new Date().toUTCString() })).status, 200);
+    });
+
+    test(`${which}: HEAD ignores Range; the unit's name is case-insensitive`, async () => {
+      const head = await get(data[which], { range: 'bytes=0-9' }, 'HEAD');
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), String(bytes.length));
+      assert.equal((await get(data[which], { range: `bytes=${bytes.length}-` }, 'HEAD')).status, 200);
+      const part = await get(data[which], { range: 'Bytes=0-9' });
+      assert.equal(part.status, 206);
+      assert.equal(sha256(part.body), sha256(bytes.subarray(0, 10)));
+    });
+  }
+
+  test('an empty file: a suffix Range gets the whole (empty) file, a range from byte 0 is 416', async () => {
+    const empty = await upload(worker, { file_url: origin.file('/serve-empty.bin', Buffer.alloc(0), { contentType: 'application/octet-stream' }), upload_path: 'serve', file_name: 'empty.bin' });
+    assert.equal(empty.status, 200, JSON.stringify(empty.json));
+    const res = await get(empty.json.data.download_url, { range: 'bytes=-5' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.length, 0);
+    assert.equal((await get(empty.json.data.download_url, { range: 'bytes=0-' })).status, 416);
+  });
 
   test('unsatisfiable Range is 416', async () => {
     const res = await get(data.file_url, { range: `bytes=${bytes.length}-` });

@@ -29,7 +29,7 @@ export function assertNothingStored(worker, mark, label) {
 
 /** `file_url`'s Cache-Control: a name can be overwritten, so it is checked on every use. */
 export function assertFileUrlCaching(res) {
-  assert.equal(res.headers.get('cache-control'), 'public, max-age=0, must-revalidate');
+  assert.equal(res.headers.get('cache-control'), 'public, max-age=0, must-revalidate, no-transform');
 }
 
 /** Longest max-age a download_url gets (a day), whatever its remaining lifetime. */
@@ -43,7 +43,7 @@ export const MAX_AGE_CAP_SECS = 86_400;
  * `receivedAt` of support's get()). */
 export function assertDownloadCaching(res, expiresAt) {
   const cache = res.headers.get('cache-control');
-  const m = /^public, max-age=(\d+), immutable$/.exec(cache ?? '');
+  const m = /^public, max-age=(\d+), immutable, no-transform$/.exec(cache ?? '');
   assert.ok(m, `Cache-Control: ${cache}`);
   const maxAge = Number(m[1]);
   const expires = Date.parse(expiresAt);

@@ -49,10 +49,12 @@
 //!     services built from `Env` once per `env` object (the parsed config; the link secret;
 //!     the rate limiter tiers). `respond.rs`: the
 //!     one place errors become responses. `cors.rs`: CORS headers and preflights.
-//!   - `auth.rs`: API key lookup in KV (uploads read through the isolate's key cache).
+//!   - `auth.rs`: API key records in KV: authentication (uploads read through the isolate's
+//!     key cache) and a record by its key id.
 //!     `http.rs`: the incoming request (the runtime's own, its URL parsed once), request
 //!     bodies, queries, link base, the request's URL policy.
-//!   - `upload.rs`: the upload handler. `origin.rs`: the `Origin` adapter (fetch, the
+//!   - `upload.rs`: the upload handler, and the one dispatch (job or stored now) of a single
+//!     upload or a batch item. `origin.rs`: the `Origin` adapter (fetch, the
 //!     1 MiB probe, one deadline, sniffing). `ingest.rs`: streaming a body into R2
 //!     (`FixedLengthStream` or multipart). `parallel.rs`: a ranged file's parts over up to
 //!     5 connections; `streamed.rs`: a ranged file from a fast origin as one streamed put;
@@ -61,7 +63,8 @@
 //!     target. `js.rs`: JS helpers.
 //!   - `jobs.rs`: the job routes; `job_object.rs`: the `UploadJob` Durable Object (record,
 //!     alarm, cancel); `job_run.rs`: one invocation of a job's transfer, with its
-//!     checkpoint; `webhook.rs`: signed deliveries; `job_index.rs`: a key's job index.
+//!     checkpoint; `job_store.rs`: a job's record and stored parts in its storage;
+//!     `webhook.rs`: signed deliveries; `job_index.rs`: a key's job index.
 //!   - `stub.rs`: one JSON call to a Durable Object (the authority's and a job's).
 //!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a
 //!     transaction, deletes doomed objects, keeps the expiry alarm); `sql.rs`: its tables

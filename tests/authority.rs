@@ -244,7 +244,7 @@ fn configure_sets_the_limits_and_revoke_is_final() {
     assert_eq!((lifted.config, lifted.limits.max_bytes), (KeyConfig::default(), 1000), "null lifts an override");
     a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0).unwrap();
     assert_eq!(a.configure(&ConfigPatch::default(), T0), Err(Error::KeyNotFound), "a stale PATCH cannot un-revoke");
-    let revoked = Err(Error::Unauthorized("invalid API key"));
+    let revoked = Err(Error::KeyRevoked);
     assert_eq!(a.usage(T0).map(drop), revoked);
     assert_eq!(a.get("f1", T0).map(drop), revoked);
     assert_eq!(a.delete("f1", T0).map(drop), revoked);
@@ -261,7 +261,7 @@ fn a_disabled_key_keeps_its_files_but_stores_nothing() {
     a.commit(row("f1", "p", "a", 100), T0).unwrap();
     a.reserve(reservation("r1", "p", "b", 10), T0).unwrap();
     a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0).unwrap();
-    let disabled = Err(Error::Unauthorized("API key is disabled"));
+    let disabled = Err(Error::KeyDisabled);
     assert_eq!(a.reserve(reservation("r2", "p", "c", 1), T0), disabled);
     assert_eq!(a.commit(row("r1", "p", "b", 10), T0).map(drop), disabled);
     assert!(a.tables.reservations.is_empty() && doomed(&a) == ["r1"], "the refused upload's hold and bytes go");

@@ -353,6 +353,7 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
         (rejection(client.list_files(js(r#"{"upload_path":"pics"}"#))).await, "`upload_path` (did you mean `uploadPath`?)"),
         (rejection(client.mint_links("file_0123456789abcdef0123456789abcdef".into(), js(r#"{"expires_in":600}"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
         (rejection(client.upload_from_urls(js(r#"[{"fileUrl":"https://example.com/a"},{"fileUrl":"https://example.com/b","expires_in":60}]"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
+        (rejection(client.start_upload(js(r#"{"fileUrl":"https://example.com/a","originHeaders":{"Authorization":"Bearer t"}}"#))).await, "`originHeaders` (a background job would have to store them"),
     ];
     for (err, named) in unknown {
         assert_eq!(number(&err, "status"), 0.0, "{err:?}");

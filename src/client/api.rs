@@ -1,5 +1,5 @@
 //! The HTTP calls of the client: each one a [`Call`] (method, path, JSON body), sent by the
-//! one [`send`] (gloo-net `fetch`) and its answer read from the envelope by [`read_envelope`].
+//! one [`send`] (gloo-net `fetch`) and its answer read from the envelope by [`envelope_data`].
 
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;

@@ -133,7 +133,9 @@ pub(crate) struct Settings {
 /// The options each method takes, by their JS names.
 const CLIENT_KEYS: &[&str] = &["baseUrl", "apiKey"];
 const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders"];
-const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders", "callbackUrl"];
+/// A job's: an upload's but `originHeaders`, which a job would have to store (the server
+/// refuses them; refused here, nothing is sent).
+const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "callbackUrl"];
 const LINK_KEYS: &[&str] = &["expiresIn"];
 const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order"];
 
@@ -159,7 +161,7 @@ fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str, known: &[&str]
 }
 
 /// What an unknown option was probably meant to be: the camelCase spelling of a known one,
-/// or, for `callbackUrl`, the method that takes it.
+/// or, for `callbackUrl` and `originHeaders`, the method that takes it.
 fn hint(key: &str, known: &[&str]) -> String {
     let mut camel = String::with_capacity(key.len());
     let mut upper = false;
@@ -177,6 +179,8 @@ fn hint(key: &str, known: &[&str]) -> String {
         format!(" (did you mean `{camel}`?)")
     } else if camel == "callbackUrl" {
         " (a callback is for a background job: startUpload)".to_owned()
+    } else if camel == "originHeaders" {
+        " (a background job would have to store them, and they are never stored: uploadFromUrl)".to_owned()
     } else {
         String::new()
     }
@@ -235,15 +239,17 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
 /// server's own request parser before it is sent.
 pub(crate) fn start_body(value: JsValue) -> Result<String, ClientError> {
     let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl? }", JOB_KEYS)?;
-    let body = UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) };
-    let json = json(&body)?;
-    parse_upload_with(json.as_bytes(), &check_file_url)?;
-    Ok(json)
+    checked_json(&UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) })
 }
 
-/// The JSON body of `opts`, refused with the server's own error when the server would refuse it.
+/// The JSON body of `opts`.
 fn body_json(opts: &UploadOptions) -> Result<String, ClientError> {
-    let json = json(&UploadBody::from(opts))?;
+    checked_json(&UploadBody::from(opts))
+}
+
+/// `body` as JSON, refused with the server's own error when the server would refuse it.
+fn checked_json(body: &UploadBody<'_>) -> Result<String, ClientError> {
+    let json = json(body)?;
     parse_upload_with(json.as_bytes(), &check_file_url)?;
     Ok(json)
 }
@@ -383,8 +389,11 @@ mod tests {
         assert_eq!(hint("callback_url", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
         assert_eq!(hint("callback_url", JOB_KEYS), " (did you mean `callbackUrl`?)");
         assert_eq!(hint("colour", UPLOAD_KEYS), "");
-        // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS and the callback
-        assert_eq!(&JOB_KEYS[..UPLOAD_KEYS.len()], UPLOAD_KEYS);
+        assert!(hint("originHeaders", JOB_KEYS).contains("uploadFromUrl"));
+        // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS but the origin
+        // headers, and the callback
+        let upload_but_headers: Vec<&str> = UPLOAD_KEYS.iter().copied().filter(|k| *k != "originHeaders").collect();
+        assert_eq!(&JOB_KEYS[..upload_but_headers.len()], upload_but_headers.as_slice());
         assert_eq!(JOB_KEYS.last(), Some(&"callbackUrl"));
     }
 

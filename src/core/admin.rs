@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
-use super::json::{present, read_object, JsonObject, STRING};
+use super::json::{present, read_object, JsonObject, BOOLEAN, STRING};
 use super::keys::{bearer_token, KeyRecord};
 use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
@@ -108,7 +108,7 @@ impl JsonObject<'_> for UpdateKey {
         ("max_files", QUOTA_RULE),
         ("max_ttl_secs", TTL_RULE),
         ("rate_limit", RATE_RULE),
-        ("disabled", "must be true or false"),
+        ("disabled", BOOLEAN),
     ];
 }
 

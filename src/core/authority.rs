@@ -108,7 +108,7 @@ fn check_fits(key: &KeyState, others: &[Reservation], bytes_after: u64, files_af
 /// `key`, or 401 when it was revoked.
 fn unrevoked(key: KeyState) -> Result<KeyState, Error> {
     if key.config.revoked {
-        return Err(Error::Unauthorized("invalid API key"));
+        return Err(Error::KeyRevoked);
     }
     Ok(key)
 }
@@ -117,7 +117,7 @@ fn unrevoked(key: KeyState) -> Result<KeyState, Error> {
 fn uploading(key: KeyState) -> Result<KeyState, Error> {
     let key = unrevoked(key)?;
     if key.config.disabled {
-        return Err(Error::Unauthorized("API key is disabled"));
+        return Err(Error::KeyDisabled);
     }
     Ok(key)
 }
@@ -208,7 +208,7 @@ impl<T: Tables> Authority<T> {
             IdState::Doomed => return Err(Error::internal(format!("commit of {} after its release", row.file_id))),
         }
         match self.try_commit(&row, before, now_ms) {
-            Err(err @ (Error::QuotaExceeded(_) | Error::Unauthorized(_))) => {
+            Err(err @ (Error::QuotaExceeded(_) | Error::KeyDisabled | Error::KeyRevoked)) => {
                 self.tables.delete_reservation(&row.file_id)?;
                 self.tables.doom(&row.file_id)?;
                 Err(err)

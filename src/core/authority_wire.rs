@@ -18,10 +18,10 @@ pub struct FileRow {
     pub original_name: String,
     pub upload_ms: i64,
     pub expires_ms: i64,
-    /// Hex SHA-256 of the bytes, when known (room for the ingest work).
+    /// Hex SHA-256 of the bytes, when known.
     #[serde(default)]
     pub sha256: Option<String>,
-    /// The link options of the file, as JSON (room for the link controls work).
+    /// The file's link options (`max_downloads`, private), as JSON.
     #[serde(default)]
     pub options: Option<String>,
 }
@@ -136,8 +136,8 @@ impl From<Refusal> for Error {
     fn from(refusal: Refusal) -> Error {
         match refusal {
             Refusal::Quota(msg) => Error::QuotaExceeded(msg),
-            Refusal::Disabled => Error::Unauthorized("API key is disabled"),
-            Refusal::Revoked => Error::Unauthorized("invalid API key"),
+            Refusal::Disabled => Error::KeyDisabled,
+            Refusal::Revoked => Error::KeyRevoked,
             Refusal::FileNotFound => Error::FileNotFound,
             Refusal::KeyNotFound => Error::KeyNotFound,
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
@@ -149,8 +149,8 @@ impl From<&Error> for Refusal {
     fn from(err: &Error) -> Refusal {
         match err {
             Error::QuotaExceeded(msg) => Refusal::Quota(msg.clone()),
-            Error::Unauthorized("API key is disabled") => Refusal::Disabled,
-            Error::Unauthorized(_) => Refusal::Revoked,
+            Error::KeyDisabled => Refusal::Disabled,
+            Error::KeyRevoked => Refusal::Revoked,
             Error::FileNotFound => Refusal::FileNotFound,
             Error::KeyNotFound => Refusal::KeyNotFound,
             _ => Refusal::Internal,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::envelope::{Envelope, FileData};
+use super::envelope::{Envelope, FileData, JOB_ACCEPTED, UPLOADED};
 use super::error::Error;
 use super::gate::SLOTS;
 use super::jobs::JobStatus;
@@ -71,28 +71,28 @@ pub fn run_order<U>(items: &[Result<Upload<U>, Error>]) -> Vec<Vec<usize>> {
 /// One item's answer: the success envelope with its `FileData`, or its error envelope.
 pub fn item_envelope(result: Result<FileData, Error>) -> Envelope<FileData> {
     match result {
-        Ok(data) => Envelope::ok("File uploaded successfully", data),
-        Err(err) => error_envelope(&err),
+        Ok(data) => Envelope::ok(UPLOADED, data),
+        Err(err) => Envelope::error(&err),
     }
 }
 
-/// An item's error envelope.
-pub fn error_envelope<T>(err: &Error) -> Envelope<T> {
-    Envelope {
-        success: false,
-        code: err.status(),
-        msg: err.public_message(),
-        data: None,
-    }
-}
-
-/// What a successful item holds: its stored file, or (asked to run in the background) its
-/// job, answered 202.
+/// What an upload request comes to, single or in a batch: its stored file, or (asked to run
+/// in the background) its job, answered 202.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ItemData {
     File(FileData),
     Job(JobStatus),
+}
+
+impl ItemData {
+    /// Its success envelope: 200 with the file, or 202 with the job.
+    pub fn envelope(self) -> Envelope<ItemData> {
+        match self {
+            ItemData::File(_) => Envelope::ok(UPLOADED, self),
+            ItemData::Job(_) => Envelope::accepted(JOB_ACCEPTED, self),
+        }
+    }
 }
 
 /// The batch's `data`: the tallies, and every item's envelope in request order.
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn summary_tells_stored_from_accepted() {
         let ok = |code: u16| Envelope { success: true, code, msg: String::new(), data: Some(()) };
-        let failed = error_envelope::<()>(&Error::OriginStatus(404));
+        let failed = Envelope::<()>::error(&Error::OriginStatus(404));
         assert_eq!(BatchData::new(vec![ok(200), failed.clone()]).summary(), "1 of 2 uploaded");
         assert_eq!(BatchData::new(vec![ok(202), ok(202)]).summary(), "0 of 2 uploaded, 2 accepted as jobs");
         assert_eq!(BatchData::new(vec![ok(200), ok(202), failed]).summary(), "1 of 3 uploaded, 1 accepted as jobs");

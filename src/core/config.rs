@@ -57,6 +57,12 @@ pub const MAX_ASYNC_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 pub const MAX_FETCH_TIMEOUT_MS: u64 = (RESERVATION_TTL_MS as u64) * 2 / 3;
 
 impl Config {
+    /// The URL policy for work a request to `request_url` started: the configured one plus
+    /// that request's own host, so the Worker never fetches itself.
+    pub fn policy_for(&self, request_url: &Url) -> UrlPolicy {
+        self.url_policy.clone().with_own_host(request_url)
+    }
+
     /// Reads the variables through `lookup`; absent ones take their defaults, malformed
     /// ones are an internal error (the deployment is broken, not the request).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {

@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 
+/// `msg` of a stored upload (the seed's wording).
+pub const UPLOADED: &str = "File uploaded successfully";
+/// `msg` of an upload accepted as a background job.
+pub const JOB_ACCEPTED: &str = "Job accepted";
+
 /// `{"success", "code", "msg", "data"}`: the shape of every JSON response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
@@ -30,7 +35,7 @@ impl<T> Envelope<T> {
     }
 }
 
-impl Envelope<()> {
+impl<T> Envelope<T> {
     /// The error envelope: `code` is the HTTP status, `data` is null.
     pub fn error(err: &Error) -> Self {
         Envelope { success: false, code: err.status(), msg: err.public_message(), data: None }
@@ -113,7 +118,7 @@ mod tests {
             (Error::internal("r2 exploded at key f/x"), 500, "internal error"),
         ];
         for (err, code, msg) in cases {
-            let json = serde_json::to_value(Envelope::error(&err)).unwrap();
+            let json = serde_json::to_value(Envelope::<()>::error(&err)).unwrap();
             assert_eq!(json, serde_json::json!({"success": false, "code": code, "msg": msg, "data": null}));
         }
     }

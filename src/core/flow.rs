@@ -8,8 +8,7 @@ use super::clock::expires_at_ms;
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
-use super::keys::KeyRecord;
-use super::links::{ttl_secs, LinkOptions, LinkSecret};
+use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
@@ -25,7 +24,10 @@ pub struct UploadContext<'a> {
     pub config: &'a Config,
     /// The URL policy of this request: the configured one plus the request's own host.
     pub policy: &'a UrlPolicy,
-    pub owner: &'a KeyRecord,
+    /// The uploading key's id, and the longest lifetime it may give a file (`None`: the
+    /// configured TTL).
+    pub owner_id: &'a str,
+    pub max_ttl_secs: Option<u64>,
     /// The base of `file_url` and `download_url`.
     pub base_url: &'a Url,
     pub now_ms: i64,
@@ -84,7 +86,7 @@ where
     };
     let row = prepared.row(stored);
     commit(authority, &row).await?;
-    Ok(listing::file_data(ctx.base_url, &ctx.owner.id, &row, ctx.link_secret))
+    Ok(listing::file_data(ctx.base_url, ctx.owner_id, &row, ctx.link_secret))
 }
 
 /// An upload whose origin answered and whose type, names and id are decided; nothing is
@@ -143,10 +145,7 @@ pub async fn prepare<O: Origin>(
     limit: u64,
 ) -> Result<(Prepared, O::Body), Error> {
     let config = ctx.config;
-    let ttl = ttl_secs(req.expires_in, config.ttl_secs, ctx.owner.max_ttl_secs)?;
-    if req.private && ctx.link_secret.is_none() {
-        return Err(Error::LinksDisabled);
-    }
+    let ttl = link_controls(&req, config.ttl_secs, ctx.max_ttl_secs, ctx.link_secret.is_some())?;
     let options = LinkOptions { max_downloads: req.max_downloads, downloads: 0, private: req.private };
     let (url, fetched) = fetch_following_redirects(req.file_url, ctx.policy, origin).await?;
     let Fetched {
@@ -174,7 +173,7 @@ pub async fn prepare<O: Origin>(
         .file_name
         .unwrap_or_else(|| ids::generated_name(mime::extension(&mime_type)));
     let meta = ObjectMeta {
-        owner: ctx.owner.id.clone(),
+        owner: ctx.owner_id.to_owned(),
         original_name: original_name.clone(),
         mime_type: mime_type.clone(),
         upload_ms: ctx.now_ms,

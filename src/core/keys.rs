@@ -86,7 +86,7 @@ pub fn key_hash(token: &str) -> String {
 pub fn check_record(record: Option<KeyRecord>) -> Result<KeyRecord, Error> {
     let record = record.ok_or(Error::Unauthorized("invalid API key"))?;
     if record.disabled {
-        return Err(Error::Unauthorized("API key is disabled"));
+        return Err(Error::KeyDisabled);
     }
     if !is_key_id(&record.id) {
         return Err(Error::internal(format!("key record has an unusable id {:?}", record.id)));

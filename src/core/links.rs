@@ -10,11 +10,17 @@ use url::Url;
 
 use super::error::Error;
 use super::json::{read_object, JsonObject};
+use super::request::UploadRequest;
 
 /// Shortest `expires_in`, in seconds.
 pub const MIN_EXPIRES_IN: u64 = 60;
 /// Largest `max_downloads`.
 pub const MAX_DOWNLOADS: u64 = 1_000_000;
+/// What an upload's `expires_in` must be, told when it is not a whole number (the figure is
+/// [`MIN_EXPIRES_IN`]; a test keeps the two together).
+pub(crate) const EXPIRES_RULE: &str = "must be a whole number of seconds (at least 60)";
+/// What `max_downloads` must be, told when it is not (the figure is [`MAX_DOWNLOADS`]).
+pub(crate) const DOWNLOADS_RULE: &str = "must be a whole number from 1 to 1000000";
 
 /// The link options of a file, as its row's `options` column keeps them (JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +52,16 @@ impl LinkOptions {
     }
 }
 
+/// Checks an upload's link controls against the deployment (`signing`: private links are
+/// enabled) and answers the file's lifetime ([`ttl_secs`]).
+pub fn link_controls(req: &UploadRequest, deployment_ttl: u64, key_max: Option<u64>, signing: bool) -> Result<u64, Error> {
+    let ttl = ttl_secs(req.expires_in, deployment_ttl, key_max)?;
+    if req.private && !signing {
+        return Err(Error::LinksDisabled);
+    }
+    Ok(ttl)
+}
+
 /// The lifetime of a new file, in seconds: `expires_in` when given, else the longest the
 /// key may keep a file (the deployment's `FILE_TTL_SECONDS`, or the key's lower maximum).
 pub fn ttl_secs(expires_in: Option<u64>, deployment_ttl: u64, key_max: Option<u64>) -> Result<u64, Error> {
@@ -65,7 +81,7 @@ pub fn validate_max_downloads(n: u64) -> Result<u64, Error> {
     if (1..=MAX_DOWNLOADS).contains(&n) {
         Ok(n)
     } else {
-        Err(Error::invalid("max_downloads", super::request::DOWNLOADS_RULE))
+        Err(Error::invalid("max_downloads", DOWNLOADS_RULE))
     }
 }
 
@@ -204,6 +220,12 @@ mod tests {
             }
         }
         assert!(ttl_secs(Some(0), 100, None).unwrap_err().public_message().contains("from 60 to 100"));
+    }
+
+    #[test]
+    fn rules_name_the_limits() {
+        assert!(EXPIRES_RULE.contains(&format!("at least {MIN_EXPIRES_IN})")));
+        assert!(DOWNLOADS_RULE.ends_with(&format!("from 1 to {MAX_DOWNLOADS}")));
     }
 
     #[test]

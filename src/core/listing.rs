@@ -8,10 +8,10 @@ use url::Url;
 
 use super::authority_wire::{FileRow, Order, PageQuery, SortKey};
 use super::clock::iso8601;
-use super::envelope::FileData;
+use super::envelope::{FileData, SignedLinks};
 use super::error::Error;
 use super::layout;
-use super::links::{exp_secs, LinkOptions, LinkSecret};
+use super::links::{exp_secs, link_exp, LinkOptions, LinkSecret};
 use super::path::validate_upload_path;
 use super::query::params;
 
@@ -88,11 +88,6 @@ fn decode_cursor(raw: &str, upload_path: Option<&str>, order: Order) -> Result<S
     Ok(body.k)
 }
 
-/// Whether `upload_path` is `folder` or below it.
-pub fn in_folder(upload_path: &str, folder: Option<&str>) -> bool {
-    folder.is_none_or(|f| upload_path == f || upload_path.strip_prefix(f).is_some_and(|rest| rest.starts_with('/')))
-}
-
 /// The `FileData` of `owner`'s file `row`, as the upload answered it. A private file's links
 /// are signed with `secret` until the file expires.
 pub fn file_data(base: &Url, owner: &str, row: &FileRow, secret: Option<&LinkSecret>) -> FileData {
@@ -114,6 +109,19 @@ pub fn file_data(base: &Url, owner: &str, row: &FileRow, secret: Option<&LinkSec
         downloads: options.max_downloads.map(|_| options.downloads),
         private: options.private,
     }
+}
+
+/// `POST /api/v1/files/{file_id}/link`'s answer at `now_ms`: a private file's links signed
+/// for `expires_in` seconds (at most the file's remaining life; 503 without a `secret`), a
+/// public file's plain links, which live as long as the file.
+pub fn minted_links(base: &Url, owner: &str, row: &FileRow, secret: Option<&LinkSecret>, now_ms: i64, expires_in: Option<u64>) -> Result<SignedLinks, Error> {
+    let private = LinkOptions::of(row.options.as_deref()).private;
+    if private && secret.is_none() {
+        return Err(Error::LinksDisabled);
+    }
+    let exp_ms = if private { link_exp(now_ms, expires_in, row.expires_ms) * 1000 } else { row.expires_ms };
+    let (file_url, download_url) = links(base, owner, row, secret, exp_ms / 1000);
+    Ok(SignedLinks { file_id: row.file_id.clone(), file_url, download_url, expires_at: iso8601(exp_ms) })
 }
 
 /// `file_url` and `download_url` of `row`; a private file's signed until `exp` (Unix
@@ -178,15 +186,6 @@ mod tests {
     }
 
     #[test]
-    fn folders_hold_their_subfolders_only() {
-        assert!(in_folder("bulk", Some("bulk")));
-        assert!(in_folder("bulk/a", Some("bulk")));
-        assert!(!in_folder("bulkx", Some("bulk")));
-        assert!(!in_folder("bul", Some("bulk")));
-        assert!(in_folder("anything", None));
-    }
-
-    #[test]
     fn file_data_matches_the_upload_answer() {
         let base = Url::parse("https://h.test").unwrap();
         let row = FileRow {
@@ -217,5 +216,17 @@ mod tests {
         assert!(d.file_url.starts_with("https://h.test/f/k_a/img/a%20b.png?exp=1760227200&sig="));
         assert_eq!((d.max_downloads, d.downloads, d.private), (Some(2), Some(1), true));
         assert_eq!(file_data(&base, "k_a", &row, Some(&secret)).file_url, "https://h.test/f/k_a/img/a%20b.png");
+
+        // minted links: a public file's plain pair lives as long as the file; a private one's
+        // is signed for what was asked (never past the file), and needs the secret
+        let now = 1_760_000_000_000;
+        let public = minted_links(&base, "k_a", &row, Some(&secret), now, Some(60)).unwrap();
+        assert_eq!((public.file_url.as_str(), public.expires_at.as_str()), ("https://h.test/f/k_a/img/a%20b.png", "2025-10-12T00:00:00+00:00"));
+        let minted = minted_links(&base, "k_a", &private, Some(&secret), now, Some(60)).unwrap();
+        assert_eq!(minted.expires_at, iso8601(now + 60_000));
+        assert!(minted.download_url.ends_with(&format!("?exp=1760000060&sig={}", secret.sign("/api/v1/files/download/file_1", 1_760_000_060))));
+        let whole = minted_links(&base, "k_a", &private, Some(&secret), now, Some(10_000_000)).unwrap();
+        assert_eq!(whole.expires_at, "2025-10-12T00:00:00+00:00");
+        assert_eq!(minted_links(&base, "k_a", &private, None, now, None).unwrap_err(), Error::LinksDisabled);
     }
 }

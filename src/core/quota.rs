@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::Error;
 use super::json::present;
 
 /// How much a key may keep stored at once.
@@ -119,13 +120,42 @@ impl KeyConfig {
 
 /// The 429 message: what the upload needs, the quota, and the usage.
 pub fn exhausted_message(bytes: u64, usage: Usage, limits: Limits) -> String {
+    format!("quota exhausted: this upload needs {bytes} bytes and 1 file; {}", in_use(usage, limits))
+}
+
+/// Whether the key has room for one more file of unknown size (a background job, admitted
+/// before its size is known): at least a byte and a file left, else 429.
+pub fn room_for_one(usage: Usage, limits: Limits) -> Result<(), Error> {
+    if usage.files + usage.reserved_files >= limits.max_files || usage.bytes + usage.reserved_bytes >= limits.max_bytes {
+        return Err(Error::QuotaExceeded(format!("quota exhausted: {}", in_use(usage, limits))));
+    }
+    Ok(())
+}
+
+fn in_use(usage: Usage, limits: Limits) -> String {
     format!(
-        "quota exhausted: this upload needs {bytes} bytes and 1 file; in use {} of {} bytes and {} of {} files \
-         (including {} uploads in progress)",
+        "in use {} of {} bytes and {} of {} files (including {} uploads in progress)",
         usage.bytes + usage.reserved_bytes,
         limits.max_bytes,
         usage.files + usage.reserved_files,
         limits.max_files,
         usage.reserved_files,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_needs_a_byte_and_a_file_left() {
+        let limits = Limits { max_bytes: 100, max_files: 3 };
+        let usage = |bytes, files, reserved_bytes, reserved_files| Usage { bytes, files, reserved_bytes, reserved_files };
+        assert_eq!(room_for_one(usage(98, 1, 1, 1), limits), Ok(()));
+        for full in [usage(99, 1, 1, 1), usage(0, 2, 0, 1), usage(100, 0, 0, 0)] {
+            let Err(Error::QuotaExceeded(msg)) = room_for_one(full, limits) else { panic!("{full:?} has no room") };
+            assert!(msg.starts_with("quota exhausted: in use "), "{msg}");
+        }
+        assert!(exhausted_message(5, usage(1, 1, 0, 0), limits).ends_with("in use 1 of 100 bytes and 1 of 3 files (including 0 uploads in progress)"));
+    }
 }

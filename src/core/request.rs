@@ -5,7 +5,7 @@ use url::Url;
 
 use super::error::Error;
 use super::json::{read_object, JsonObject, BOOLEAN, STRING};
-use super::links::validate_max_downloads;
+use super::links::{validate_max_downloads, DOWNLOADS_RULE, EXPIRES_RULE, MIN_EXPIRES_IN};
 use super::mime::essence;
 use super::names::validate_file_name;
 use super::origin_headers::{OriginHeaders, HEADERS_RULE};
@@ -61,11 +61,6 @@ pub(crate) struct UploadBody {
     callback_url: Option<String>,
 }
 
-/// What `expires_in` must be, told when it is not a whole number.
-pub(crate) const EXPIRES_RULE: &str = "must be a whole number of seconds (at least 60)";
-/// What `max_downloads` must be, told when it is not.
-pub(crate) const DOWNLOADS_RULE: &str = "must be a whole number from 1 to 1000000";
-
 impl JsonObject<'_> for UploadBody {
     const FIELDS: &'static [(&'static str, &'static str)] = &[
         ("file_url", STRING),
@@ -115,7 +110,7 @@ impl UploadBody {
 
 /// `expires_in`'s lower bound (its upper bound is the key's, checked by the flow).
 fn check_expires_in(secs: u64) -> Result<u64, Error> {
-    if secs < super::links::MIN_EXPIRES_IN {
+    if secs < MIN_EXPIRES_IN {
         return Err(Error::invalid("expires_in", EXPIRES_RULE));
     }
     Ok(secs)

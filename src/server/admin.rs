@@ -7,12 +7,13 @@
 use serde::Serialize;
 use worker::{KvStore, Response};
 
-use super::auth::forget;
+use super::auth::{forget, kv, record_by_id};
 use super::bindings::Services;
 use super::http::{json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, key_cursor, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
+use crate::core::authority_wire::Standing;
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::ids::webhook_secret;
@@ -20,9 +21,6 @@ use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
 use crate::core::quota::{ConfigPatch, KeyConfig};
 use crate::core::Error;
 
-fn kv(op: &'static str) -> impl Fn(worker::kv::KvError) -> Error {
-    move |e| Error::internal(format!("kv {op}: {e}"))
-}
 
 fn authorize(req: &Incoming, services: &Services) -> Result<(), Error> {
     let header = req.header("Authorization");
@@ -42,21 +40,14 @@ async fn save(keys: &KvStore, hash: &str, record: &KeyRecord) -> Result<(), Erro
         .map_err(kv("put id"))
 }
 
-/// The hash and record of `key_id`, read from the record itself (not the listing copy).
-pub(crate) async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error> {
-    let hash = keys
-        .get(&id_entry(key_id))
-        .text()
-        .await
-        .map_err(kv("get id"))?
-        .ok_or(Error::KeyNotFound)?;
-    let record = keys
-        .get(&hash)
-        .json::<KeyRecord>()
-        .await
-        .map_err(kv("get"))?
-        .ok_or(Error::KeyNotFound)?;
-    Ok((hash, record))
+
+/// The key's standing from its authority, which decides: a key revoked there (KV may still
+/// hold it for a moment) is 404.
+async fn live_standing(services: &Services, key_id: &str) -> Result<Standing, Error> {
+    services.authority(key_id).usage().await.map_err(|err| match err {
+        Error::KeyRevoked => Error::KeyNotFound,
+        other => other,
+    })
 }
 
 /// Saves `record` to KV, unless its key was revoked meanwhile: then its entries go again (a
@@ -65,8 +56,8 @@ pub(crate) async fn find(keys: &KvStore, key_id: &str) -> Result<(String, KeyRec
 async fn save_unrevoked(services: &Services, hash: &str, record: &KeyRecord) -> Result<(), Error> {
     save(&services.keys, hash, record).await?;
     forget(hash);
-    match services.authority(&record.id).usage().await {
-        Err(Error::KeyNotFound | Error::Unauthorized(_)) => {
+    match live_standing(services, &record.id).await {
+        Err(Error::KeyNotFound) => {
             delete_entries(services, hash, &record.id).await?;
             Err(Error::KeyNotFound)
         }
@@ -141,12 +132,9 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
 
 pub(crate) async fn show(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (_, record) = find(&services.keys, key_id).await?;
+    let (_, record) = record_by_id(&services.keys, key_id).await?;
     // KV may still hold a key revoked moments ago: the authority decides.
-    services.authority(key_id).usage().await.map_err(|err| match err {
-        Error::Unauthorized(_) => Error::KeyNotFound,
-        other => other,
-    })?;
+    live_standing(services, key_id).await?;
     respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, &services.config)))
 }
 
@@ -154,7 +142,7 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let update = parse_update(&body)?;
-    let (hash, mut record) = find(&services.keys, key_id).await?;
+    let (hash, mut record) = record_by_id(&services.keys, key_id).await?;
     // Only the settings given change in the authority, and KV gets the authority's (this KV
     // read may be stale: it must not undo another change). Refused (404) when the key was
     // revoked, even if this KV read was stale.
@@ -180,13 +168,10 @@ pub(crate) async fn rotate_webhook_secret(
     key_id: &str,
 ) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (hash, mut record) = find(&services.keys, key_id).await?;
+    let (hash, mut record) = record_by_id(&services.keys, key_id).await?;
     // A key revoked moments ago (and still in KV) gets no new secret; KV gets the authority's
     // settings, not this (maybe stale) read's.
-    let standing = services.authority(key_id).usage().await.map_err(|err| match err {
-        Error::Unauthorized(_) => Error::KeyNotFound,
-        other => other,
-    })?;
+    let standing = live_standing(services, key_id).await?;
     record.adopt(&standing.config);
     let secret = webhook_secret();
     record.webhook_secret = Some(secret.clone());
@@ -211,7 +196,7 @@ struct Revoked<'a> {
 
 pub(crate) async fn revoke(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (hash, _) = find(&services.keys, key_id).await?;
+    let (hash, _) = record_by_id(&services.keys, key_id).await?;
     // The authority refuses the key at once, everywhere, for good; KV follows. Revoked
     // already (a revoke whose KV deletes failed, or a PATCH that wrote KV back): the deletes
     // run again.

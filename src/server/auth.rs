@@ -1,5 +1,5 @@
-//! Authenticating a request: bearer token -> KV record under its SHA-256; the upload routes
-//! read through this isolate's key cache.
+//! Key records in KV: authenticating a request (bearer token -> the record under its
+//! SHA-256; the upload routes read through this isolate's key cache), and a record by its id.
 
 use std::cell::RefCell;
 
@@ -8,6 +8,7 @@ use worker::KvStore;
 use super::http::Incoming;
 use super::js::now_ms;
 use crate::core::ttl_cache::KeyCache;
+use crate::core::admin::id_entry;
 use crate::core::keys::{bearer_token, check_record, key_hash, KeyRecord};
 use crate::core::Error;
 
@@ -45,10 +46,28 @@ fn token(req: &Incoming) -> Result<String, Error> {
 }
 
 async fn lookup(keys: &KvStore, hash: &str) -> Result<KeyRecord, Error> {
+    let record = keys.get(hash).json::<KeyRecord>().await.map_err(kv("lookup"))?;
+    check_record(record)
+}
+
+/// The hash and record of `key_id`, read from the record itself (not the listing copy).
+pub(crate) async fn record_by_id(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error> {
+    let hash = keys
+        .get(&id_entry(key_id))
+        .text()
+        .await
+        .map_err(kv("get id"))?
+        .ok_or(Error::KeyNotFound)?;
     let record = keys
-        .get(hash)
+        .get(&hash)
         .json::<KeyRecord>()
         .await
-        .map_err(|e| Error::internal(format!("kv lookup: {e}")))?;
-    check_record(record)
+        .map_err(kv("get"))?
+        .ok_or(Error::KeyNotFound)?;
+    Ok((hash, record))
+}
+
+/// A failed KV call, for the log.
+pub(crate) fn kv(op: &'static str) -> impl Fn(worker::kv::KvError) -> Error {
+    move |e| Error::internal(format!("kv {op}: {e}"))
 }

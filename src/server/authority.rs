@@ -78,12 +78,17 @@ impl KeyAuthority {
     /// The rules over this object's tables (created on first use).
     fn authority(&self) -> Result<Authority<SqlTables>, Error> {
         let defaults = self.defaults.clone()?;
-        let storage = self.state.storage();
+        self.create_tables()?;
+        Ok(Authority::new(SqlTables::new(&self.state.storage()), defaults))
+    }
+
+    /// Creates this object's tables, once per instance.
+    fn create_tables(&self) -> Result<(), Error> {
         if !self.schema_ready.get() {
-            SqlTables::create(&storage)?;
+            SqlTables::create(&self.state.storage())?;
             self.schema_ready.set(true);
         }
-        Ok(Authority::new(SqlTables::new(&storage), defaults))
+        Ok(())
     }
 
     /// Whether this object's tables exist (read only: creates nothing).
@@ -143,7 +148,7 @@ impl KeyAuthority {
             Op::Usage => return reply(self.run(|a| a.usage(now))),
             Op::Configure { patch } => return reply(self.run(|a| a.configure(&patch, now))),
             Op::JobStarted { job_id, at_ms } => {
-                return reply(job_index::add(&self.state.storage().sql(), &job_id, at_ms))
+                return reply(self.create_tables().and_then(|_| job_index::add(&self.state.storage().sql(), &job_id, at_ms)))
             }
             // A revoked key lists no jobs (the job index is the key's too).
             Op::Jobs { limit } => {

@@ -54,13 +54,13 @@ impl AuthorityClient {
         self.call(&Op::Delete { file_id: file_id.to_owned() }).await
     }
 
-    /// The live file a name holds.
     /// Counts one download of a file with `max_downloads` (`count` false: only checks it is
     /// live); 404 once it is used up.
     pub async fn claim(&self, file_id: &str, count: bool) -> Result<(), Error> {
         self.call(&Op::Claim { file_id: file_id.to_owned(), count }).await
     }
 
+    /// The live file a name holds.
     pub async fn resolve(&self, upload_path: &str, file_name: &str) -> Result<FileRow, Error> {
         self.call(&Op::Resolve { upload_path: upload_path.to_owned(), file_name: file_name.to_owned() }).await
     }

@@ -7,15 +7,11 @@ use worker::Response;
 use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::http::{base_url, json_body, request_policy, Incoming};
-use super::jobs;
 use super::respond;
-use super::upload::store_one;
-use crate::core::batch::{
-    error_envelope, parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES,
-};
+use super::upload::Upload;
+use crate::core::batch::{parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
-use crate::core::jobs::wants_async;
 use crate::core::request::UploadRequest;
 use crate::core::Error;
 
@@ -27,30 +23,19 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
     let prefer = req.header("Prefer");
-    let request_url = &req.url;
+    let upload = Upload { prefer: prefer.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
-    let (owner, base, policy, gate) = (&owner, &base, &policy, &gate);
-    let answer = |item: Result<UploadRequest, Error>| {
-        let prefer = prefer.as_deref();
-        async move {
-            let result = match item {
-                Ok(request) if wants_async(prefer, request.asynchronous) => {
-                    jobs::start(request, owner, base, request_url, services)
-                        .await
-                        .map(|job| Envelope::accepted("Job accepted", ItemData::Job(job)))
-                }
-                Ok(request) if request.callback_url.is_some() => Err(jobs::callback_without_job()),
-                Ok(request) => store_one(request, owner, base, policy, services, gate)
-                    .await
-                    .map(|file| Envelope::ok("File uploaded successfully", ItemData::File(file))),
-                Err(err) => Err(err),
-            };
-            if let Err(Error::Internal(detail)) = &result {
-                worker::console_error!("batch item: internal error: {detail}");
-            }
-            result.unwrap_or_else(|err| error_envelope(&err))
-        }
+    let (upload, gate) = (&upload, &gate);
+    let answer = |item: Result<UploadRequest, Error>| async move {
+        let result = match item {
+            Ok(request) => upload.run(request, services, gate).await.map(ItemData::envelope),
+            Err(err) => Err(err),
+        };
+        result.unwrap_or_else(|err| {
+            respond::log_internal("batch item", &err);
+            Envelope::error(&err)
+        })
     };
     // Each group's items one after another (items naming one file, in request order), at
     // most CONCURRENCY groups at once; the answers go back to their items' places.

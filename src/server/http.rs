@@ -68,10 +68,9 @@ pub(crate) fn query(req: &Incoming) -> Vec<(String, String)> {
     req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// The URL policy of this request: the configured one plus the request's own host, so the
-/// Worker never fetches itself.
+/// The URL policy of this request ([`Config::policy_for`]).
 pub(crate) fn request_policy(req: &Incoming, config: &Config) -> UrlPolicy {
-    config.url_policy.clone().with_own_host(&req.url)
+    config.policy_for(&req.url)
 }
 
 /// Where links point: `PUBLIC_BASE_URL`, else the request's own origin.

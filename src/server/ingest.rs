@@ -16,11 +16,12 @@ use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
 use crate::core::gate::Slot;
+use crate::core::ranges::MIN_PART_BYTES;
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
-/// Size of every multipart part but the last (R2 wants at least 5 MiB, all equal).
-pub(crate) const PART_BYTES: u32 = 5 * 1024 * 1024;
+/// Size of every multipart part but the last: the smallest R2 takes (all must be equal).
+pub(crate) const PART_BYTES: u32 = MIN_PART_BYTES as u32;
 
 /// Stores a body of known `length`; all or nothing.
 pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {

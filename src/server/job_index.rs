@@ -11,18 +11,12 @@ use crate::core::Error;
 /// How long a job stays listed.
 const LISTED_FOR_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
-/// The table, and its index newest first (the listing and the prune read it, not the table).
-const SCHEMA: [&str; 2] = [
+/// The table, and its index newest first (the listing and the prune read it, not the table);
+/// created with the authority's own tables (`SqlTables::create`).
+pub(crate) const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (at_ms, job_id)",
 ];
-
-fn schema(sql: &SqlStorage) -> Result<(), Error> {
-    for statement in SCHEMA {
-        sql.exec(statement, None).map_err(failed("schema"))?;
-    }
-    Ok(())
-}
 
 fn failed(what: &'static str) -> impl Fn(worker::Error) -> Error {
     move |e| Error::internal(format!("sql jobs {what}: {e}"))
@@ -30,7 +24,6 @@ fn failed(what: &'static str) -> impl Fn(worker::Error) -> Error {
 
 /// Records that the key started `job_id` at `at_ms`, and forgets jobs older than a week.
 pub(crate) fn add(sql: &SqlStorage, job_id: &str, at_ms: i64) -> Result<(), Error> {
-    schema(sql)?;
     let args = vec![
         SqlStorageValue::String(job_id.to_owned()),
         SqlStorageValue::Integer(at_ms),
@@ -54,7 +47,6 @@ pub(crate) fn recent(sql: &SqlStorage, limit: u32) -> Result<Vec<String>, Error>
     struct Row {
         job_id: String,
     }
-    schema(sql)?;
     let query = "SELECT job_id FROM jobs ORDER BY at_ms DESC, job_id DESC LIMIT ?";
     let rows: Vec<Row> = sql
         .exec(

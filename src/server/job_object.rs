@@ -13,7 +13,8 @@ use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{abort_upload, save, Ran, Run, PART_PREFIX};
+use super::job_run::{abort_upload, Ran, Run};
+use super::job_store::{self, save};
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
 use super::webhook;
@@ -136,11 +137,7 @@ impl UploadJob {
     }
 
     async fn load(&self) -> Result<Option<JobRecord>, Error> {
-        self.state
-            .storage()
-            .get("job")
-            .await
-            .map_err(|e| Error::internal(format!("job storage: {e}")))
+        job_store::load(&self.state.storage()).await
     }
 
     async fn alarm_at(&self, at_ms: i64) -> Result<(), Error> {
@@ -275,23 +272,7 @@ impl UploadJob {
     }
 
     async fn forget_parts(&self) -> Result<(), Error> {
-        let storage = self.state.storage();
-        let listed = storage
-            .list_with_options(worker::ListOptions::new().prefix(PART_PREFIX))
-            .await
-            .map_err(|e| Error::internal(format!("job storage: {e}")))?;
-        let keys: Vec<String> = listed
-            .keys()
-            .into_iter()
-            .filter_map(|k| k.ok().and_then(|k| k.as_string()))
-            .collect();
-        if !keys.is_empty() {
-            storage
-                .delete_multiple(keys)
-                .await
-                .map_err(|e| Error::internal(format!("job storage: {e}")))?;
-        }
-        Ok(())
+        job_store::forget_parts(&self.state.storage()).await
     }
 
     /// Gives back what a transfer that will not finish holds: its multipart upload and its

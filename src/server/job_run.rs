@@ -10,7 +10,6 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use futures_util::future::LocalBoxFuture;
-use serde::{Deserialize, Serialize};
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
@@ -20,6 +19,7 @@ use super::authority_client::AuthorityClient;
 use super::bindings::Services;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
+use super::job_store::{save, save_part, stored_parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
@@ -29,7 +29,6 @@ use crate::core::authority_wire::FileRow;
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
 use crate::core::jobs::{JobRecord, JobState, RangedSource, Transfer};
-use crate::core::keys::KeyRecord;
 use crate::core::ranges::Plan;
 use crate::core::request::UploadRequest;
 use crate::core::seams::{FileAuthority, StoredObject};
@@ -37,8 +36,6 @@ use crate::core::{layout, listing, Error};
 
 /// A reservation is refreshed this often (it lapses after 15 minutes).
 const REFRESH_MS: i64 = 5 * 60 * 1000;
-/// Storage key prefix of the stored parts.
-pub(crate) const PART_PREFIX: &str = "part:";
 
 /// How an invocation ended.
 pub(crate) enum Ran {
@@ -49,14 +46,6 @@ pub(crate) enum Ran {
     /// Another transfer in this isolate runs lanes: the next invocation tries again soon
     /// (an alarm handler does not wait for the turn: its time is bounded).
     Waiting,
-}
-
-/// A part as kept in the job's storage.
-#[derive(Serialize, Deserialize)]
-struct StoredPart {
-    size: u64,
-    /// R2's answer for the part (`{partNumber, etag}`), as JSON.
-    part: String,
 }
 
 /// What one invocation works with.
@@ -100,23 +89,13 @@ impl Run<'_> {
         let spec = &record.spec;
         let now = now_ms();
         let request_url = Url::parse(&spec.request_url).map_err(Error::internal)?;
-        let policy = config.url_policy.clone().with_own_host(&request_url);
+        let policy = config.policy_for(&request_url);
         let base = Url::parse(&spec.base_url).map_err(Error::internal)?;
-        let owner = KeyRecord {
-            id: spec.key_id.clone(),
-            name: String::new(),
-            created: String::new(),
-            disabled: false,
-            max_bytes: None,
-            max_files: None,
-            max_ttl_secs: spec.key_max_ttl_secs,
-            rate_limit: None,
-            webhook_secret: None,
-        };
         let ctx = UploadContext {
             config,
             policy: &policy,
-            owner: &owner,
+            owner_id: &spec.key_id,
+            max_ttl_secs: spec.key_max_ttl_secs,
             base_url: &base,
             now_ms: now,
             link_secret: self.services.link_secret.as_ref(),
@@ -402,17 +381,7 @@ impl JobCheckpoint<'_> {
 
 impl Checkpoint for JobCheckpoint<'_> {
     async fn part_stored(&self, index: u64, size: u64, part: &JsValue) -> Result<(), Error> {
-        let json = js_sys::JSON::stringify(part).map_err(|e| Error::internal(describe(&e)))?;
-        let stored = serde_json::to_string(&StoredPart {
-            size,
-            part: String::from(json),
-        })
-        .map_err(Error::internal)?;
-        self.run
-            .storage
-            .put(&format!("{PART_PREFIX}{index:06}"), stored)
-            .await
-            .map_err(|e| Error::internal(format!("job storage: {e}")))?;
+        save_part(self.run.storage, index, size, part).await?;
         self.stored_now.set(self.stored_now.get() + size);
         let now = now_ms();
         // Not after a cancel: it may have given the reservation back already (it waits for
@@ -434,29 +403,6 @@ impl Checkpoint for JobCheckpoint<'_> {
     }
 }
 
-/// The parts an earlier invocation stored: index -> (size, R2's answer).
-async fn stored_parts(storage: &Storage) -> Result<BTreeMap<u64, (u64, JsValue)>, Error> {
-    let listed = storage
-        .list_with_options(worker::ListOptions::new().prefix(PART_PREFIX))
-        .await
-        .map_err(|e| Error::internal(format!("job storage: {e}")))?;
-    let mut parts = BTreeMap::new();
-    for entry in listed.entries() {
-        let entry = entry.map_err(|e| Error::internal(describe(&e)))?;
-        let pair: js_sys::Array = entry.unchecked_into();
-        let key = pair.get(0).as_string().unwrap_or_default();
-        let index = key
-            .trim_start_matches(PART_PREFIX)
-            .parse::<u64>()
-            .map_err(Error::internal)?;
-        let stored: StoredPart = serde_json::from_str(&pair.get(1).as_string().unwrap_or_default())
-            .map_err(Error::internal)?;
-        let part = js_sys::JSON::parse(&stored.part).map_err(|e| Error::internal(describe(&e)))?;
-        parts.insert(index, (stored.size, part));
-    }
-    Ok(parts)
-}
-
 /// The SHA-256 of a stored object, its body piped natively into a digest.
 async fn hash_object(bucket: &R2Bucket, key: &str) -> Result<String, Error> {
     let failed = |e: JsValue| Error::internal(format!("r2 get for digest: {}", describe(&e)));
@@ -476,12 +422,4 @@ async fn hash_object(bucket: &R2Bucket, key: &str) -> Result<String, Error> {
         return digest.finish(true).await;
     }
     digest.finish(false).await
-}
-
-/// Saves the job's record.
-pub(crate) async fn save(storage: &Storage, record: &JobRecord) -> Result<(), Error> {
-    storage
-        .put("job", record)
-        .await
-        .map_err(|e| Error::internal(format!("job storage: {e}")))
 }

@@ -14,13 +14,14 @@ use super::job_object::{JobOp, JobReply};
 use super::js::now_ms;
 use super::respond;
 use super::stub;
-use crate::core::envelope::Envelope;
+use crate::core::envelope::{Envelope, JOB_ACCEPTED};
 use crate::core::error::Error;
 use crate::core::gate::{Gate, SLOTS};
 use crate::core::ids::job_id;
 use crate::core::jobs::{JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
-use crate::core::links::ttl_secs;
+use crate::core::links::link_controls;
+use crate::core::quota::room_for_one;
 use crate::core::request::UploadRequest;
 
 /// Where a job's status is read.
@@ -51,25 +52,10 @@ pub(crate) async fn start(
         ));
     }
     // Link controls are checked now, not when the job runs.
-    ttl_secs(request.expires_in, services.config.ttl_secs, owner.max_ttl_secs)?;
-    if request.private && services.link_secret.is_none() {
-        return Err(Error::LinksDisabled);
-    }
+    link_controls(&request, services.config.ttl_secs, owner.max_ttl_secs, services.link_secret.is_some())?;
     let authority = services.authority(&owner.id);
     let standing = authority.usage().await?;
-    let (usage, limits) = (standing.usage, standing.limits);
-    if usage.files + usage.reserved_files >= limits.max_files
-        || usage.bytes + usage.reserved_bytes >= limits.max_bytes
-    {
-        return Err(Error::QuotaExceeded(format!(
-            "quota exhausted: in use {} of {} bytes and {} of {} files (including {} uploads in progress)",
-            usage.bytes + usage.reserved_bytes,
-            limits.max_bytes,
-            usage.files + usage.reserved_files,
-            limits.max_files,
-            usage.reserved_files
-        )));
-    }
+    room_for_one(standing.usage, standing.limits)?;
     let now = now_ms();
     let spec = JobSpec {
         job_id: job_id(),
@@ -102,7 +88,7 @@ pub(crate) fn callback_without_job() -> Error {
 
 /// The 202 answer of a started job.
 pub(crate) fn accepted(status: &JobStatus) -> Result<Response, Error> {
-    let mut response = respond::json(202, &Envelope::accepted("Job accepted", status))?;
+    let mut response = respond::json(202, &Envelope::accepted(JOB_ACCEPTED, status))?;
     let _ = response
         .headers_mut()
         .set("Location", &status_path(&status.job_id));

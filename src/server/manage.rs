@@ -10,19 +10,14 @@ use super::bindings::Services;
 use super::http::{base_url, json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
-use crate::core::clock::iso8601;
-use crate::core::envelope::{Envelope, FileDeleted, SignedLinks};
-use crate::core::links::{link_exp, parse_link_request, LinkOptions, MAX_LINK_BODY_BYTES};
-use crate::core::ids::is_file_id;
-use crate::core::listing::{encode_cursor, file_data, links, parse_list_query, FileList};
+use crate::core::envelope::{Envelope, FileDeleted};
+use crate::core::links::{parse_link_request, MAX_LINK_BODY_BYTES};
+use crate::core::listing::{encode_cursor, file_data, minted_links, parse_list_query, FileList};
 use crate::core::quota::UsageReport;
 use crate::core::Error;
 
 pub(crate) async fn info(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
-    if !is_file_id(file_id) {
-        return Err(Error::FileNotFound);
-    }
     let row = services.authority(&owner.id).get(file_id).await?;
     let data = file_data(&base_url(req, &services.config)?, &owner.id, &row, services.link_secret.as_ref());
     respond::json(200, &Envelope::ok("File found", data))
@@ -39,22 +34,13 @@ pub(crate) async fn link(req: Incoming, services: &Services, file_id: &str) -> R
     let body = if has_body { json_body(&req, MAX_LINK_BODY_BYTES).await? } else { Vec::new() };
     let expires_in = parse_link_request(&body)?;
     let row = services.authority(&owner.id).get(file_id).await?;
-    let private = LinkOptions::of(row.options.as_deref()).private;
-    if private && services.link_secret.is_none() {
-        return Err(Error::LinksDisabled);
-    }
-    let exp = if private { link_exp(now_ms(), expires_in, row.expires_ms) } else { row.expires_ms / 1000 };
-    let (file_url, download_url) = links(&base_url(&req, &services.config)?, &owner.id, &row, services.link_secret.as_ref(), exp);
-    let expires_at = if private { iso8601(exp * 1000) } else { iso8601(row.expires_ms) };
-    let data = SignedLinks { file_id: row.file_id, file_url, download_url, expires_at };
+    let base = base_url(&req, &services.config)?;
+    let data = minted_links(&base, &owner.id, &row, services.link_secret.as_ref(), now_ms(), expires_in)?;
     respond::json(200, &Envelope::ok("Links minted", data))
 }
 
 pub(crate) async fn delete(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
-    if !is_file_id(file_id) {
-        return Err(Error::FileNotFound);
-    }
     // Row, quota and bytes go before the answer: both URLs are 404 from then on.
     services.authority(&owner.id).delete(file_id).await?;
     respond::json(200, &Envelope::ok("File deleted", FileDeleted { file_id: file_id.to_owned(), deleted: true }))

@@ -16,6 +16,7 @@ mod ingest;
 mod job_index;
 mod job_object;
 mod job_run;
+mod job_store;
 mod jobs;
 mod js;
 mod manage;

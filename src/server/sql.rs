@@ -6,6 +6,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{SqlStorage, SqlStorageValue, Storage};
 
+use super::job_index;
 use super::js::describe;
 use crate::core::authority::{Before, IdState, KeyState, Tables};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
@@ -145,10 +146,10 @@ impl SqlTables {
         SqlTables { sql: storage.sql() }
     }
 
-    /// Creates the tables if they do not exist yet.
+    /// Creates the tables (the job index's too) if they do not exist yet.
     pub fn create(storage: &Storage) -> Result<(), Error> {
         let sql = storage.sql();
-        for statement in SCHEMA {
+        for statement in SCHEMA.iter().chain(job_index::SCHEMA) {
             sql.exec(statement, None).map_err(sql_error("schema"))?;
         }
         Ok(())

@@ -13,7 +13,8 @@ use super::js::now_ms;
 use super::origin::WorkerOrigin;
 use super::r2::R2Store;
 use super::respond;
-use crate::core::envelope::{Envelope, FileData};
+use crate::core::batch::ItemData;
+use crate::core::envelope::FileData;
 use crate::core::flow::{upload, UploadContext};
 use crate::core::gate::Gate;
 use crate::core::jobs::wants_async;
@@ -31,14 +32,35 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
     let prefer = req.header("Prefer");
-    if wants_async(prefer.as_deref(), request.asynchronous) {
-        return jobs::accepted(&jobs::start(request, &owner, &base, &req.url, services).await?);
+    let upload = Upload { prefer: prefer.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
+    match upload.run(request, services, &Gate::default()).await? {
+        ItemData::Job(job) => jobs::accepted(&job),
+        file => respond::json(200, &file.envelope()),
     }
-    if request.callback_url.is_some() {
-        return Err(jobs::callback_without_job());
+}
+
+/// What an upload request (single, or a batch's item) is run with besides its body.
+pub(crate) struct Upload<'a> {
+    /// The request's `Prefer` header (`respond-async` starts a job).
+    pub prefer: Option<&'a str>,
+    pub owner: &'a KeyRecord,
+    pub base: &'a Url,
+    pub request_url: &'a Url,
+    pub policy: &'a UrlPolicy,
+}
+
+impl Upload<'_> {
+    /// Runs `request`: as a background job when asked to (`"async"` or `Prefer`), else
+    /// stored now. A `callback_url` without a job is refused.
+    pub(crate) async fn run(&self, request: UploadRequest, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
+        if wants_async(self.prefer, request.asynchronous) {
+            return jobs::start(request, self.owner, self.base, self.request_url, services).await.map(ItemData::Job);
+        }
+        if request.callback_url.is_some() {
+            return Err(jobs::callback_without_job());
+        }
+        store_one(request, self.owner, self.base, self.policy, services, gate).await.map(ItemData::File)
     }
-    let data = store_one(request, &owner, &base, &policy, services, &Gate::default()).await?;
-    respond::json(200, &Envelope::ok("File uploaded successfully", data))
 }
 
 /// One upload for `owner`: its own origin deadline, R2 store and the key's authority, its
@@ -54,7 +76,8 @@ pub(crate) async fn store_one(
     let ctx = UploadContext {
         config: &services.config,
         policy,
-        owner,
+        owner_id: &owner.id,
+        max_ttl_secs: owner.max_ttl_secs,
         base_url: base,
         now_ms: now_ms(),
         link_secret: services.link_secret.as_ref(),

@@ -7,7 +7,7 @@ use url::Url;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, RequestInit, RequestRedirect};
 
-use super::admin::find;
+use super::auth::record_by_id;
 use super::bindings::Services;
 use super::js::wait;
 use crate::core::jobs::{sign, JobRecord, SIGNATURE_HEADER};
@@ -27,18 +27,14 @@ pub(crate) async fn deliver(
         return Ok(());
     };
     // The secret as it is now: a rotation applies to every delivery after it.
-    let (_, key) = find(&services.keys, &record.spec.key_id).await?;
+    let (_, key) = record_by_id(&services.keys, &record.spec.key_id).await?;
     let secret = key
         .webhook_secret
         .ok_or_else(|| Error::internal("the key has no webhook secret"))?;
     let body = serde_json::to_string(&record.status(0)).map_err(Error::internal)?;
     let signature = sign(&secret, now_ms / 1000, &body);
     let request_url = Url::parse(&record.spec.request_url).map_err(Error::internal)?;
-    let policy = services
-        .config
-        .url_policy
-        .clone()
-        .with_own_host(&request_url);
+    let policy = services.config.policy_for(&request_url);
     let mut url = Url::parse(callback).map_err(Error::internal)?;
     for _ in 0..=MAX_REDIRECTS {
         url_policy::check(&url, &policy)?;

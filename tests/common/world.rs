@@ -61,7 +61,8 @@ impl World {
         let ctx = UploadContext {
             config: &self.config,
             policy: &self.config.url_policy,
-            owner: &self.owner,
+            owner_id: &self.owner.id,
+            max_ttl_secs: self.owner.max_ttl_secs,
             base_url: &self.base,
             now_ms: self.authority.now.get(),
             link_secret: self.link_secret.as_ref(),

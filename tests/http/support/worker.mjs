@@ -378,17 +378,9 @@ export function useStack(options = {}, onStarted = () => {}) {
   return stack;
 }
 
-/** POSTs an upload as key `who` (a name in KEYS, or a raw header value with `raw`). */
-export async function upload(worker, body, { key = KEYS.a.key, headers = {} } = {}) {
-  const res = await request(`${worker.url}/api/v1/files/upload/url`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { throw new Error(`non-JSON ${res.status}: ${text}`); }
-  return { status: res.status, headers: res.headers, json };
+/** POSTs an upload with API key `key` (none when null) and extra `headers`. */
+export function upload(worker, body, { key = KEYS.a.key, headers = {} } = {}) {
+  return api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body, headers });
 }
 
 /** GETs `url` and returns status, headers and the body bytes, with when the request left

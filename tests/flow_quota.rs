@@ -12,6 +12,9 @@ use urlstash::core::quota::Usage;
 use urlstash::core::Error;
 
 const BIG: usize = 70_000;
+/// Sent without a length and longer than sniffing reads, so its size stays unknown until
+/// it is stored.
+const CHUNKED: usize = 6_000;
 
 fn world(max_bytes: u64, max_files: u64, max_file_bytes: u64) -> World {
     let (b, f, m) = (max_bytes.to_string(), max_files.to_string(), max_file_bytes.to_string());
@@ -19,7 +22,7 @@ fn world(max_bytes: u64, max_files: u64, max_file_bytes: u64) -> World {
         .with("https://o.test/a.bin", Reply::file(&[1u8; 100], None))
         .with("https://o.test/b.bin", Reply::file(&[2u8; 300], None))
         .with("https://o.test/big.bin", Reply::file(&[5u8; BIG], None))
-        .with("https://o.test/chunked.bin", Reply::file(&[3u8; 50], None).without_length())
+        .with("https://o.test/chunked.bin", Reply::file(&[3u8; CHUNKED], None).without_length())
         .with("https://o.test/missing", Reply::status(404))
         .with("https://o.test/broken.bin", Reply::file(&[4u8; BIG], None).broken_after(20))
         .with("https://o.test/broken-chunked.bin", Reply::file(&[4u8; BIG], None).without_length().broken_after(20))
@@ -37,9 +40,9 @@ fn stored_bytes(w: &World) -> u64 {
 fn settles_to_the_real_size() {
     let w = world(1_000_000, 100, 100_000);
     assert_eq!(up(&w, "/a.bin", "a.bin"), Ok(100));
-    assert_eq!(up(&w, "/chunked.bin", "c.bin"), Ok(50), "MAX_FILE_BYTES reserved, 50 charged");
-    assert_eq!(w.usage(), Usage { bytes: 150, files: 2, reserved_bytes: 0, reserved_files: 0 });
-    assert_eq!(stored_bytes(&w), 150);
+    assert_eq!(up(&w, "/chunked.bin", "c.bin"), Ok(6000), "MAX_FILE_BYTES reserved, 6000 charged");
+    assert_eq!(w.usage(), Usage { bytes: 6100, files: 2, reserved_bytes: 0, reserved_files: 0 });
+    assert_eq!(stored_bytes(&w), 6100);
 }
 
 /// Every failing path gives back its reservation and leaves no bytes.
@@ -53,7 +56,7 @@ fn failures_release_on_every_path() {
         ("declared 413", "/b.bin", 200, Error::FileTooLarge { limit: 200 }, &[]),
     ];
     for (what, path, max_file_bytes, want, calls) in cases {
-        let w = world(1_000_000, 100, max_file_bytes).with("https://o.test/b.bin?", Reply::file(&[2u8; 300], None).without_length());
+        let w = world(1_000_000, 100, max_file_bytes).with("https://o.test/b.bin?", Reply::file(&[2u8; CHUNKED], None).without_length());
         assert_eq!(up(&w, path, "x.bin"), Err(want), "{what}");
         assert_eq!(w.authority.call_names(), calls, "{what}");
         w.assert_nothing_left(what);
@@ -83,7 +86,7 @@ fn an_exhausted_quota_refuses_a_large_upload_before_it_is_stored() {
     assert_eq!(err.status(), 429);
     assert!(err.public_message().contains("needs 70000 bytes") && err.public_message().contains("100 of 70050 bytes"), "{err}");
     assert_eq!(w.store.puts.borrow().len(), 1, "the refused upload streamed nothing");
-    // unknown length reserves MAX_FILE_BYTES (100000): refused although 50 would fit
+    // unknown length reserves MAX_FILE_BYTES (100000): refused although 6000 would fit
     assert_eq!(up(&w, "/chunked.bin", "3.bin").unwrap_err().status(), 429);
     assert_eq!(w.store.puts.borrow().len(), 1);
     assert_eq!(w.usage(), Usage { bytes: 100, files: 1, reserved_bytes: 0, reserved_files: 0 });
@@ -91,14 +94,15 @@ fn an_exhausted_quota_refuses_a_large_upload_before_it_is_stored() {
 
 #[test]
 fn overwriting_a_name_does_not_double_count() {
-    // MAX_FILE_BYTES 120: the unknown-length overwrite reserves 120 against the 100 it replaces
-    let w = world(150, 1, 120);
+    // MAX_FILE_BYTES 12000: the unknown-length overwrite reserves 12000 against the 100 it
+    // replaces (12100 would not fit in 12050)
+    let w = world(12_050, 1, 12_000);
     assert_eq!(up(&w, "/a.bin", "same.bin"), Ok(100));
     assert_eq!(up(&w, "/a.bin", "same.bin"), Ok(100));
-    assert_eq!(up(&w, "/chunked.bin", "same.bin"), Ok(50));
+    assert_eq!(up(&w, "/chunked.bin", "same.bin"), Ok(6000));
     assert_eq!(w.authority.call_names(), ["commit", "commit", "reserve", "commit"]);
-    assert_eq!(w.usage(), Usage { bytes: 50, files: 1, reserved_bytes: 0, reserved_files: 0 });
-    assert_eq!(stored_bytes(&w), 50);
+    assert_eq!(w.usage(), Usage { bytes: 6000, files: 1, reserved_bytes: 0, reserved_files: 0 });
+    assert_eq!(stored_bytes(&w), 6000);
     assert_eq!(up(&w, "/a.bin", "other.bin").unwrap_err().status(), 429, "one file at most");
 }
 

@@ -160,6 +160,13 @@ pub async fn prepare<O: Origin>(
         return Err(Error::FileTooLarge { limit });
     }
     let prefix = origin.sniff(&mut body).await?;
+    // A body without a length that sniffing read whole has one now: it reserves its own
+    // size, not the most an unknown body may grow to (which a small quota refuses).
+    let content_length = content_length.or_else(|| origin.length_read(&body));
+    if content_length.is_some_and(|len| len > limit) {
+        origin.discard(body);
+        return Err(Error::FileTooLarge { limit });
+    }
     let original_name = names::original_name(content_disposition.as_deref(), &url);
     let mime_type = mime::detect(&prefix, content_type.as_deref(), &original_name);
     if !config.allowed_types.allows(&mime_type) {

@@ -31,6 +31,9 @@ pub trait Origin {
     /// Reads the body's first bytes (up to [`SNIFF_BYTES`](super::mime::SNIFF_BYTES), fewer
     /// at its end) and keeps them in the body, so storing it still stores every byte.
     async fn sniff(&self, body: &mut Self::Body) -> Result<Vec<u8>, Error>;
+    /// The body's whole length when sniffing read it to its end (a small body sent without
+    /// a length, chunked or compressed); `None` while some of it is unread.
+    fn length_read(&self, body: &Self::Body) -> Option<u64>;
     /// Gives up on a body that will not be stored.
     fn discard(&self, body: Self::Body);
 }

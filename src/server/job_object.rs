@@ -359,7 +359,9 @@ impl UploadJob {
             }
             Err(err) => {
                 delivery.attempts += 1;
-                delivery.next_ms = retry_at(record.ended_ms.unwrap_or(now), now, delivery.attempts);
+                // The backoff runs from when the attempt failed: one that timed out after
+                // 10 s is not retried at once.
+                delivery.next_ms = retry_at(record.ended_ms.unwrap_or(now), now_ms(), delivery.attempts);
                 worker::console_warn!(
                     "job {}: webhook attempt {}: {err:?}",
                     record.spec.job_id,

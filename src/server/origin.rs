@@ -355,6 +355,10 @@ impl Origin for WorkerOrigin {
         }
     }
 
+    fn length_read(&self, body: &OriginBody) -> Option<u64> {
+        body.ended.then(|| body.prefix.iter().map(|chunk| u64::from(chunk.length())).sum())
+    }
+
     fn discard(&self, body: OriginBody) {
         body.cancel();
     }

@@ -106,6 +106,10 @@ impl Origin for MemOrigin {
         Ok(body.prefix[..body.prefix.len().min(SNIFF_BYTES)].to_vec())
     }
 
+    fn length_read(&self, body: &MemBody) -> Option<u64> {
+        body.rest.is_empty().then_some(body.prefix.len() as u64)
+    }
+
     fn discard(&self, _body: MemBody) {
         *self.discarded.borrow_mut() += 1;
     }

@@ -87,6 +87,27 @@ test('an unknown length reserves MAX_FILE_BYTES, then counts the real size', asy
   await assertUsageMatchesStorage(worker, key);
 });
 
+test('a small body without Content-Length, read to its end while sniffing, reserves its own size: it fits a quota below MAX_FILE_BYTES, now or as a job', async () => {
+  const key = await newKey(worker, { max_bytes: 10_000 });
+  const body = filler(1_000, 23);
+  const url = origin.file('/small-chunked.bin', body, { chunked: true });
+  const now = await upload(worker, { file_url: url, file_name: 'now.bin' }, { key: key.key });
+  assert.equal(now.status, 200, JSON.stringify(now.json));
+  assert.equal(now.json.data.sha256, sha256(body));
+  // a job may reserve ASYNC_MAX_FILE_BYTES (5 GiB) for an unknown length: not this one
+  const accepted = await upload(worker, { file_url: url, file_name: 'job.bin', async: true }, { key: key.key });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.json));
+  let job;
+  for (let i = 0; i < 150; i++) {
+    job = (await api(worker, 'GET', `/api/v1/jobs/${accepted.json.data.job_id}`, { token: key.key })).json.data;
+    if (['succeeded', 'failed', 'canceled'].includes(job.state)) break;
+    await sleep(100);
+  }
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  assert.equal(job.result.sha256, sha256(body));
+  assert.equal((await assertUsageMatchesStorage(worker, key)).bytes, 2_000);
+});
+
 test('a small upload that does not fit is 429 and leaves nothing stored', async () => {
   // known length up to 64 KiB: stored first, then refused by the commit, which deletes it
   const key = await newKey(worker, { max_bytes: 15_000 });

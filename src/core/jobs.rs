@@ -247,7 +247,13 @@ impl JobRecord {
 /// Whether a request asks to run as a job: `"async": true`, or `Prefer: respond-async`
 /// (RFC 7240; preferences are comma-separated, names case-insensitive).
 pub fn wants_async(prefer: Option<&str>, flag: bool) -> bool {
-    flag || prefer.is_some_and(|p| {
+    flag || prefers_async(prefer)
+}
+
+/// Whether a `Prefer` header holds `respond-async` (answered `Preference-Applied` when the
+/// job starts).
+pub fn prefers_async(prefer: Option<&str>) -> bool {
+    prefer.is_some_and(|p| {
         p.split(',').any(|pref| {
             pref.split(';')
                 .next()

@@ -200,6 +200,12 @@ impl UploadJob {
             }
             Err(err) => {
                 self.clean_up(&record).await;
+                // The origin reports the time this invocation had left; the job's own
+                // deadline is what its owner set.
+                let err = match (err, Services::from_env(&self.env)) {
+                    (Error::OriginTimeout { .. }, Ok(services)) => Error::OriginTimeout { ms: services.config.async_timeout_secs * 1000 },
+                    (err, _) => err,
+                };
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.finish(record).await

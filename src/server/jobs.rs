@@ -86,12 +86,15 @@ pub(crate) fn callback_without_job() -> Error {
     )
 }
 
-/// The 202 answer of a started job.
-pub(crate) fn accepted(status: &JobStatus) -> Result<Response, Error> {
+/// The 202 answer of a started job; `preferred`: it was asked for with `Prefer:
+/// respond-async`, which the answer says it applied (RFC 7240).
+pub(crate) fn accepted(status: &JobStatus, preferred: bool) -> Result<Response, Error> {
     let mut response = respond::json(202, &Envelope::accepted(JOB_ACCEPTED, status))?;
-    let _ = response
-        .headers_mut()
-        .set("Location", &status_path(&status.job_id));
+    let headers = response.headers_mut();
+    let _ = headers.set("Location", &status_path(&status.job_id));
+    if preferred {
+        let _ = headers.set("Preference-Applied", "respond-async");
+    }
     Ok(response)
 }
 

@@ -17,7 +17,7 @@ use crate::core::batch::ItemData;
 use crate::core::envelope::FileData;
 use crate::core::flow::{upload, UploadContext};
 use crate::core::gate::Gate;
-use crate::core::jobs::wants_async;
+use crate::core::jobs::{prefers_async, wants_async};
 use crate::core::keys::KeyRecord;
 use crate::core::origin_headers::Forwarded;
 use crate::core::request::{parse_upload, UploadRequest, MAX_BODY_BYTES};
@@ -34,7 +34,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let prefer = req.header("Prefer");
     let upload = Upload { prefer: prefer.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
     match upload.run(request, services, &Gate::default()).await? {
-        ItemData::Job(job) => jobs::accepted(&job),
+        ItemData::Job(job) => jobs::accepted(&job, prefers_async(prefer.as_deref())),
         file => respond::json(200, &file.envelope()),
     }
 }

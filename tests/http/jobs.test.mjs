@@ -97,6 +97,8 @@ async function startJob(body, { key = KEYS.a.key, headers = {} } = {}) {
   assert.equal(res.headers.get('location'), `/api/v1/jobs/${job.job_id}`);
   assert.ok(res.headers.get('access-control-expose-headers').split(', ').includes('Location'), 'a page on another origin can read it');
   assert.equal(job.state, 'queued');
+  // RFC 7240: a job started for `Prefer: respond-async` says the preference was applied
+  assert.equal(res.headers.get('preference-applied'), headers.Prefer ? 'respond-async' : null);
   return job;
 }
 

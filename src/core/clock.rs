@@ -1,11 +1,9 @@
 //! Time arithmetic: upload and expiry timestamps, ISO 8601 and HTTP-date text, remaining
 //! lifetimes.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat};
+use std::time::{Duration, UNIX_EPOCH};
 
-/// The HTTP-date formats a recipient must accept (RFC 9110 §5.6.7): IMF-fixdate first, then
-/// the obsolete RFC 850 and asctime forms.
-const HTTP_DATES: [&str; 3] = ["%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"];
+use chrono::{DateTime, SecondsFormat};
 
 /// `ms` since the Unix epoch as ISO 8601 with an explicit offset: `2025-10-09T00:00:00+00:00`.
 pub fn iso8601(ms: i64) -> String {
@@ -16,14 +14,16 @@ pub fn iso8601(ms: i64) -> String {
 
 /// `ms` since the Unix epoch as an IMF-fixdate (`Last-Modified`): `Thu, 09 Oct 2025 00:00:00 GMT`.
 pub fn http_date(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().format(HTTP_DATES[0]).to_string()
+    let secs = u64::try_from(ms.div_euclid(1000)).unwrap_or(0);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
-/// An HTTP-date in any of its three formats, as seconds since the Unix epoch; `None` for
-/// anything else (a conditional with an invalid date is ignored, RFC 9110 §13.1.3).
+/// An HTTP-date in any of the three formats a recipient must accept (RFC 9110 §5.6.7:
+/// IMF-fixdate, RFC 850, asctime), as seconds since the Unix epoch; `None` for anything
+/// else (a conditional with an invalid date is ignored, RFC 9110 §13.1.3).
 pub fn parse_http_date(text: &str) -> Option<i64> {
-    let text = text.trim();
-    HTTP_DATES.iter().find_map(|format| NaiveDateTime::parse_from_str(text, format).ok()).map(|t| t.and_utc().timestamp())
+    let at = httpdate::parse_http_date(text.trim()).ok()?;
+    at.duration_since(UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_secs()).ok())
 }
 
 /// When a file uploaded at `now_ms` expires. Whole seconds, so the two ISO stamps differ

@@ -144,9 +144,9 @@ fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Err
 /// Whether a `Range` may be honoured for `file`: never for a file with `max_downloads` (each
 /// GET serves it whole and counts: a range from byte 1 would read it uncounted, and a
 /// player's 2-byte probe would use a download up); under `If-Range`, only when its entity tag
-/// is strongly equal to the file's (with a date, never: no `Last-Modified` is sent).
-/// Otherwise the whole file is served (200), so a resumed download never splices two
-/// versions of a name.
+/// is strongly equal to the file's (with a date, never: two uploads to one name within a
+/// second share their `Last-Modified`). Otherwise the whole file is served (200), so a
+/// resumed download never splices two versions of a name.
 fn range_applies(file: &Served<'_>, if_range: Option<&str>) -> bool {
     match if_range.map(str::trim) {
         _ if file.counted => false,

@@ -54,6 +54,14 @@ pub struct Conditions<'a> {
     pub range: Option<&'a str>,
 }
 
+impl Conditions<'_> {
+    /// Whether the answer may go without the file's body (a 304, 412, 206 or 416): the
+    /// server reads the metadata first. `If-Range` alone changes nothing without `Range`.
+    pub fn may_skip_body(&self) -> bool {
+        [self.if_match, self.if_unmodified_since, self.if_none_match, self.if_modified_since, self.range].iter().any(Option::is_some)
+    }
+}
+
 /// What a file request is answered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {

@@ -75,11 +75,11 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
     let bucket = &services.bucket;
     let header = |name: &str| req.header(name);
     let r2 = |e: worker::Error| Error::internal(format!("r2 read {key}: {e}"));
-    let names = ["If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "If-Range", "Range"];
-    let [if_match, if_unmodified_since, if_none_match, if_modified_since, if_range, range] = names.map(header);
+    let values = ["If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "If-Range", "Range"].map(header);
+    let [if_match, if_unmodified_since, if_none_match, if_modified_since, if_range, range] = values.each_ref().map(Option::as_deref);
+    let conditions = Conditions { if_match, if_unmodified_since, if_none_match, if_modified_since, if_range, range };
     let head = req.is_head();
-    // Whatever may end without the body reads the metadata first.
-    let head_first = head || [&if_match, &if_unmodified_since, &if_none_match, &if_modified_since, &range].iter().any(|h| h.is_some());
+    let head_first = head || conditions.may_skip_body();
     let obj = if head_first { bucket.head(&key).await } else { bucket.get(&key).execute().await };
     let Some(obj) = obj.map_err(r2)? else { return Ok(None) };
     let Some(meta) = object_meta(&obj) else { return Ok(None) };
@@ -106,14 +106,6 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
         expires_ms: meta.expires_ms,
         private: meta.private,
         counted: meta.counted,
-    };
-    let conditions = Conditions {
-        if_match: if_match.as_deref(),
-        if_unmodified_since: if_unmodified_since.as_deref(),
-        if_none_match: if_none_match.as_deref(),
-        if_modified_since: if_modified_since.as_deref(),
-        if_range: if_range.as_deref(),
-        range: range.as_deref(),
     };
     let answer = answer(&served, &conditions, head)?;
     let out = Headers::new();

@@ -200,12 +200,6 @@ impl UploadJob {
             }
             Err(err) => {
                 self.clean_up(&record).await;
-                // The origin reports the time this invocation had left; the job's own
-                // deadline is what its owner set.
-                let err = match (err, Services::from_env(&self.env)) {
-                    (Error::OriginTimeout { .. }, Ok(services)) => Error::OriginTimeout { ms: services.config.async_timeout_secs * 1000 },
-                    (err, _) => err,
-                };
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.finish(record).await
@@ -217,11 +211,11 @@ impl UploadJob {
     async fn run(&self, record: &mut JobRecord) -> Result<Ran, Error> {
         let services = Services::from_env(&self.env)?;
         let now = now_ms();
-        let deadline = record.spec.created_ms + services.config.async_timeout_secs as i64 * 1000;
+        let timeout_ms = services.config.async_timeout_secs * 1000;
+        let past_deadline = || Error::OriginTimeout { ms: timeout_ms };
+        let deadline = record.spec.created_ms + timeout_ms as i64;
         if now >= deadline {
-            return Err(Error::OriginTimeout {
-                ms: services.config.async_timeout_secs * 1000,
-            });
+            return Err(past_deadline());
         }
         if record
             .transfer
@@ -256,7 +250,12 @@ impl UploadJob {
             stop: &stop,
             canceled: &canceled,
         };
-        run.go(record).await
+        // The origin times out with what this invocation had left: the job's deadline is
+        // the whole one.
+        run.go(record).await.map_err(|err| match err {
+            Error::OriginTimeout { .. } => past_deadline(),
+            err => err,
+        })
     }
 
     /// Records the end and schedules the webhook (or clears the alarm), then forgets the

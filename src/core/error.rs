@@ -52,6 +52,9 @@ pub enum Error {
     OriginBroken,
     #[error("the origin did not deliver the file within {ms} ms")]
     OriginTimeout { ms: u64 },
+    /// A stream that cannot resume (no ranges) sent nothing for `ms`.
+    #[error("the origin sent nothing for {ms} ms and cannot resume (it does not serve ranges)")]
+    OriginStalled { ms: u64 },
     #[error("the file changed at the origin during the download")]
     OriginChanged,
     /// The stored bytes are not the ones the request named by `expected_sha256`.
@@ -118,7 +121,7 @@ impl Error {
             | Error::OriginUnreachable
             | Error::OriginBroken
             | Error::OriginChanged => 502,
-            Error::OriginTimeout { .. } => 504,
+            Error::OriginTimeout { .. } | Error::OriginStalled { .. } => 504,
             Error::Internal(_) => 500,
             Error::AdminDisabled | Error::LinksDisabled => 503,
         }
@@ -140,7 +143,8 @@ impl Error {
             | Error::OriginUnreachable
             | Error::OriginBroken
             | Error::OriginChanged
-            | Error::OriginTimeout { .. } => Some("file_url"),
+            | Error::OriginTimeout { .. }
+            | Error::OriginStalled { .. } => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),
             Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)

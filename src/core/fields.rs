@@ -162,6 +162,7 @@ mod tests {
             (Error::OriginUnreachable, Some("fileUrl")),
             (Error::OriginBroken, Some("fileUrl")),
             (Error::OriginTimeout { ms: 30000 }, Some("fileUrl")),
+            (Error::OriginStalled { ms: 15000 }, Some("fileUrl")),
             (Error::OriginChanged, Some("fileUrl")),
             (Error::ChecksumMismatch { expected: "0".repeat(64), actual: "1".repeat(64) }, Some("expectedSha256")),
             (Error::invalid("expected_sha256", "bad"), Some("expectedSha256")),

@@ -120,6 +120,7 @@ mod tests {
             Error::OriginBroken,
             Error::AdminDisabled,
             Error::OriginTimeout { ms: 0 },
+            Error::OriginStalled { ms: 0 },
             Error::Forbidden(""),
             Error::LinkExpired,
             Error::LinksDisabled,

@@ -4,24 +4,31 @@
 //! on their way ([`Sha256Sink`]); only the sniffed prefix ever entered wasm.
 
 use std::collections::VecDeque;
+use std::pin::pin;
+use std::time::Duration;
 
-use futures_util::future::join;
+use futures_util::future::{join, select, Either};
 use js_sys::{BigInt, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{StreamPipeOptions, WritableStream};
 use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
+use worker::Delay;
 
 use super::digest::{sha256_of, Sha256Sink};
 use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
 use crate::core::gate::Slot;
-use crate::core::ranges::MIN_PART_BYTES;
+use crate::core::ranges::{idle_timeout_ms, MIN_PART_BYTES};
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
 /// Size of every multipart part but the last: the smallest R2 takes (all must be equal).
 pub(crate) const PART_BYTES: u32 = MIN_PART_BYTES as u32;
+
+/// The least a read waits for where stalls are timed: any origin faster than this per idle
+/// timeout keeps going.
+const STALL_READ_MIN: u32 = 64 * 1024;
 
 /// Stores a body of known `length`; all or nothing.
 pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {
@@ -108,7 +115,11 @@ pub(crate) async fn put_unknown(target: &Target<'_>, origin: &WorkerOrigin, body
     };
     let mut upload = Multipart { target, started: None, parts: Vec::new(), in_flight: None };
     let mut digest = Sha256Sink::new();
-    let result = pump(reader.as_ref(), body.prefix, limit, origin, &mut upload, &mut digest).await;
+    // A job's deadline is long: a stream that stalls ends at the idle timeout instead (a
+    // synchronous upload's deadline bounds it already).
+    let stall_ms = target.log.map(|_| idle_timeout_ms(origin.timeout_ms()));
+    let reads = Reads { reader: reader.as_ref(), stall_ms, origin };
+    let result = pump(&reads, body.prefix, limit, &mut upload, &mut digest).await;
     let result = match result {
         Ok((size, last)) => match digest.finish(false).await {
             Ok(sha256) => upload.finish(last, size, sha256).await,
@@ -125,15 +136,44 @@ pub(crate) async fn put_unknown(target: &Target<'_>, origin: &WorkerOrigin, body
     result.map_err(|err| origin.failure(err))
 }
 
+/// The stream of a body without a length, read into part buffers.
+struct Reads<'a> {
+    reader: Option<&'a ByobReader>,
+    /// How long a read may wait for its first bytes, if it may not wait until the deadline.
+    stall_ms: Option<u64>,
+    origin: &'a WorkerOrigin,
+}
+
+impl Reads<'_> {
+    /// Reads into `view`: the whole of it in one await, or (with a stall timeout) whatever
+    /// has come, at least [`STALL_READ_MIN`] bytes, within the timeout. Answers what was
+    /// read (in `view`'s memory, moved to a new buffer) and whether the stream ended.
+    async fn fill(&self, reader: &ByobReader, view: &Uint8Array) -> Result<(Uint8Array, bool), Error> {
+        let broken = |_| self.origin.failure(Error::OriginBroken);
+        let Some(ms) = self.stall_ms else {
+            return read_at_least(reader, view.length(), view).await.map_err(broken);
+        };
+        let mut reading = pin!(read_at_least(reader, view.length().min(STALL_READ_MIN), view));
+        let idle = pin!(Delay::from(Duration::from_millis(ms)));
+        match select(reading.as_mut(), idle).await {
+            Either::Left((read, _)) => read.map_err(broken),
+            Either::Right(((), _)) => {
+                drop(reader.cancel());
+                let _ = reading.await;
+                Err(self.origin.failure(Error::OriginStalled { ms }))
+            }
+        }
+    }
+}
+
 /// Fills part-sized buffers straight from the stream (`readAtLeast`: one await per part,
-/// no per-chunk work), hashes each and sends each full one; answers the size and the short
-/// last part, still to send. Two buffers take turns (one in flight, one filling), so memory
-/// stays at two parts.
+/// no per-chunk work; smaller reads where stalls are timed), hashes each and sends each
+/// full one; answers the size and the short last part, still to send. Two buffers take
+/// turns (one in flight, one filling), so memory stays at two parts.
 async fn pump(
-    reader: Option<&ByobReader>,
+    reads: &Reads<'_>,
     prefix: Vec<Uint8Array>,
     limit: u64,
-    origin: &WorkerOrigin,
     upload: &mut Multipart<'_>,
     digest: &mut Sha256Sink,
 ) -> Result<(u64, Uint8Array), Error> {
@@ -142,7 +182,7 @@ async fn pump(
         pending.push(chunk);
     }
     let mut total = pending.len;
-    let mut ended = reader.is_none();
+    let mut ended = reads.reader.is_none();
     // The buffer of the last part R2 finished taking, ready to be filled again.
     let mut spare = None;
     loop {
@@ -160,10 +200,8 @@ async fn pump(
         let mut part = pending.take(PART_BYTES, spare.take());
         while filled < PART_BYTES && !ended && total <= limit {
             let view = Uint8Array::new_with_byte_offset_and_length(&part.buffer(), filled, PART_BYTES - filled);
-            let Some(reader) = reader else { break };
-            let (read, done) = read_at_least(reader, PART_BYTES - filled, &view)
-                .await
-                .map_err(|_| origin.failure(Error::OriginBroken))?;
+            let Some(reader) = reads.reader else { break };
+            let (read, done) = reads.fill(reader, &view).await?;
             // The read transferred the buffer: the part lives in the returned one now.
             part = Uint8Array::new(&read.buffer());
             filled += read.length();

@@ -1,6 +1,6 @@
 // Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a 1 GiB file
 // from an origin that resets twice, a job whose runtime is restarted mid-transfer (ranged,
-// and one stream from an origin without ranges), cancel,
+// and one stream from an origin without ranges), a stream that stalls, cancel,
 // webhooks signed with the key's secret and retried, another key's jobs, and the requests
 // refused before anything starts.
 import { test, before, after } from 'node:test';
@@ -335,6 +335,23 @@ test('a job whose bytes do not match expected_sha256 ends failed (422, naming bo
   const listed = await api(worker, 'GET', '/api/v1/files?upload_path=jobs-failed', { token: KEYS.a.key });
   assert.deepEqual(listed.json.data, { files: [], cursor: null }, 'no file listed');
   assert.deepEqual((await jobStatus(job.job_id)).json.data, last, 'failed stays failed');
+});
+
+test('a job whose origin without ranges stalls mid-stream ends failed at the idle timeout (504, not the deadline): nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const size = 12 * MiB + 7;
+  const path = '/jobs/stalled-stream.bin';
+  // past one part (5 MiB): a multipart upload is under way when the stream stops for good
+  const url = origin.file(path, randomBody(size), { chunked: true, stallAt: 7 * MiB });
+  const job = await startJob({ file_url: url, upload_path: 'jobs-failed', file_name: 'stalled.bin', async: true });
+  const last = (await poll(job.job_id, { limitMs: 120_000 })).at(-1);
+  assert.equal(last.state, 'failed', JSON.stringify(last));
+  // the job's deadline is an hour (ASYNC_TIMEOUT_SECONDS' default): the idle timeout is 15 s
+  assert.deepEqual(last.error, { code: 504, msg: 'the origin sent nothing for 15000 ms and cannot resume (it does not serve ranges)' });
+  assert.equal(origin.requests(path).length, 1, 'a stream without ranges is not fetched again');
+  assertNothingStored(worker, mark, 'nothing of the stalled stream, its multipart upload aborted');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 
 /** A new key with a webhook secret (admin API): `{key, key_id}`. */

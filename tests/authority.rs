@@ -186,18 +186,64 @@ fn quota_refusals_say_what_the_upload_needs_and_what_is_in_use() {
 }
 
 #[test]
-fn a_replaced_file_is_discounted_once() {
-    let mut a = authority(250, 5);
+fn a_name_counts_once_at_the_largest_of_its_file_and_the_uploads_to_it() {
+    let mut a = authority(250, 2);
     a.commit(row("f1", "p", "a", 100), T0).unwrap();
-    a.reserve(reservation("r1", "p", "a", 100), T0).expect("replaces f1: 100 + 100 - 100 fits");
-    let err = a.reserve(reservation("r2", "p", "a", 100), T0).unwrap_err();
-    assert_eq!(err.status(), 429, "f1's discount is r1's: 100 + 100 + 100 > 250");
-    assert_eq!(a.reserve(reservation("r3", "p", "other", 60), T0).unwrap_err().status(), 429, "no discount elsewhere");
-    a.release("r1").unwrap();
-    a.reserve(reservation("r2", "p", "a", 100), T0).expect("the discount is free again");
+    a.reserve(reservation("r1", "p", "a", 100), T0).expect("replaces f1: the name counts 100");
+    a.reserve(reservation("r2", "p", "a", 100), T0).expect("whichever lands last, the name keeps one file of 100");
+    a.reserve(reservation("r3", "p", "a", 150), T0).expect("the name counts 150 now");
+    assert_eq!(a.reserve(reservation("r4", "p", "a", 251), T0).unwrap_err().status(), 429, "larger than the quota");
+    a.reserve(reservation("r5", "p", "other", 100), T0).expect("150 + 100 fits, a second file");
+    let refused = a.reserve(reservation("r6", "p", "third", 0), T0).unwrap_err();
+    assert_eq!(refused.status(), 429, "a third file: {refused}");
+    a.release("r5").unwrap();
     assert_eq!(a.commit(row("r2", "p", "a", 90), T0), Ok(Some("f1".into())));
-    assert_eq!(usage(&a, T0), u(90, 1, 0, 0));
+    assert_eq!(a.commit(row("r3", "p", "a", 140), T0), Ok(Some("r2".into())), "r1 still counts its 100 for the name");
+    let refused = a.commit(row("s1", "p", "other", 111), T0).unwrap_err();
+    assert_eq!(refused.status(), 429, "140 + 111 > 250: {refused}");
+    assert_eq!(a.commit(row("s2", "p", "other", 110), T0), Ok(None));
+    assert_eq!(usage(&a, T0), u(250, 2, 100, 1));
+    assert_eq!(a.commit(row("r1", "p", "a", 100), T0), Ok(Some("r3".into())));
+    assert_eq!(usage(&a, T0), u(210, 2, 0, 0));
     assert_counters(&a);
+}
+
+#[test]
+fn over_limits_lowered_below_usage_only_steps_that_grow_the_count_are_refused() {
+    let mut a = authority(1000, 3);
+    for (id, name) in [("f1", "a"), ("f2", "b"), ("f3", "c")] {
+        a.commit(row(id, "p", name, 300), T0).unwrap();
+    }
+    let patch = ConfigPatch { max_bytes: Some(Some(500)), max_files: Some(Some(1)), ..ConfigPatch::default() };
+    a.configure(&patch, T0).unwrap();
+    assert_eq!(a.commit(row("s1", "p", "a", 200), T0), Ok(Some("f1".into())), "smaller, same name: usage goes down");
+    a.reserve(reservation("r1", "p", "b", 300), T0).expect("the same size: nothing grows");
+    let msg = "quota exhausted: this upload needs 301 bytes and no new file (it replaces one); in use 1100 of 500 bytes and 4 of 1 files (including 1 uploads in progress)";
+    assert_eq!(a.reserve(reservation("r2", "p", "c", 301), T0), Err(Error::QuotaExceeded(msg.into())), "larger: grows past the quota");
+    let msg = "quota exhausted: this upload needs 0 bytes and 1 file; in use 1100 of 500 bytes and 4 of 1 files (including 1 uploads in progress)";
+    assert_eq!(a.commit(row("s2", "p", "new", 0), T0), Err(Error::QuotaExceeded(msg.into())), "a new file grows the files");
+    a.release("r1").unwrap();
+    assert_eq!(usage(&a, T0), u(800, 3, 0, 0));
+    assert_counters(&a);
+}
+
+#[test]
+fn a_job_may_start_with_room_for_a_byte_and_a_file_unless_it_replaces_one() {
+    let mut a = authority(300, 2);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    a.commit(row("f2", "p", "b", 200), T0).unwrap();
+    let full = "quota exhausted: in use 300 of 300 bytes and 2 of 2 files (including 0 uploads in progress)";
+    assert_eq!(a.room(None, T0), Err(Error::QuotaExceeded(full.into())), "a name of its own: no file left");
+    assert_eq!(a.room(Some(("p", "c")), T0), Err(Error::QuotaExceeded(full.into())), "a new name");
+    assert_eq!(a.room(Some(("p", "a")), T0), Ok(()), "replaces f1: at its limit, the key may still overwrite");
+    a.delete("f2", T0).unwrap();
+    assert_eq!(a.room(None, T0), Ok(()));
+    a.reserve(reservation("r1", "p", "c", 200), T0).unwrap();
+    let msg = "quota exhausted: in use 300 of 300 bytes and 2 of 2 files (including 1 uploads in progress)";
+    assert_eq!(a.room(Some(("q", "x")), T0), Err(Error::QuotaExceeded(msg.into())), "uploads in flight count");
+    assert_eq!(a.room(Some(("p", "c")), T0), Ok(()), "to the name r1 goes to: it counts once");
+    a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0).unwrap();
+    assert_eq!(a.room(Some(("p", "a")), T0), Err(Error::KeyDisabled));
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! file, written once against [`Tables`] (SQLite in the Durable Object, memory in host
 //! tests). Every method is synchronous: the object runs each in one transaction.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
 use super::authority_wire::{FileRow, Page, PageQuery, Reservation, SortKey, Standing};
 use super::clock::is_expired;
 use super::error::Error;
@@ -47,6 +51,16 @@ pub struct Before {
     pub holder: Option<FileRow>,
     /// Every reservation (uploads in flight: few).
     pub reservations: Vec<Reservation>,
+    /// The files held by the names reservations go to.
+    pub held: Vec<Held>,
+}
+
+/// The size of the file a name holds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Held {
+    pub upload_path: String,
+    pub file_name: String,
+    pub size: u64,
 }
 
 /// The storage the rules run on. Reads and writes are synchronous; the caller makes one
@@ -94,15 +108,91 @@ pub struct Authority<T> {
     pub defaults: Limits,
 }
 
-/// Refuses with 429 when `bytes_after` and `files_after` (live plus the `others` in flight,
-/// with this upload) exceed `limits`; the message reports `key`'s usage and what `needed`.
-fn check_fits(key: &KeyState, others: &[Reservation], bytes_after: u64, files_after: u64, needed: u64, limits: Limits) -> Result<(), Error> {
-    if bytes_after <= limits.max_bytes && files_after <= limits.max_files {
-        return Ok(());
+/// What the quota counts: the live files, and every upload in flight at its reserved size
+/// and one file, except that each name counts once, at the largest of the file it holds and
+/// the uploads in flight to it (whichever of them lands last, the name keeps one file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counted {
+    bytes: u64,
+    files: u64,
+}
+
+type Name<'a> = (&'a str, &'a str);
+
+/// The names an upload deciding (to `name`) and the uploads in flight go to.
+struct Around<'a> {
+    key: &'a KeyState,
+    name: Option<Name<'a>>,
+    /// Per name: the size of the file it holds, and the uploads in flight to it (other
+    /// than the one deciding).
+    names: BTreeMap<Name<'a>, (Option<u64>, Vec<u64>)>,
+}
+
+impl<'a> Around<'a> {
+    /// `name`: the deciding upload's (`None`: not known yet, so a name of its own) and
+    /// the size of the file it holds; `others`: the uploads in flight; `held`: the files
+    /// their names hold.
+    fn new(key: &'a KeyState, name: Option<(Name<'a>, Option<u64>)>, others: &'a [Reservation], held: &'a [Held]) -> Self {
+        let mut names: BTreeMap<Name<'a>, (Option<u64>, Vec<u64>)> = BTreeMap::new();
+        if let Some((name, holder)) = name {
+            names.entry(name).or_default().0 = holder;
+        }
+        for h in held {
+            names.entry((&h.upload_path, &h.file_name)).or_default().0 = Some(h.size);
+        }
+        for r in others {
+            names.entry((&r.upload_path, &r.file_name)).or_default().1.push(r.bytes);
+        }
+        Around { key, name: name.map(|(name, _)| name), names }
     }
-    let reserved_bytes = others.iter().map(|r| r.bytes).sum();
-    let usage = Usage { bytes: key.bytes, files: key.files, reserved_bytes, reserved_files: others.len() as u64 };
-    Err(Error::QuotaExceeded(exhausted_message(needed, usage, limits)))
+
+    /// What is counted when the deciding upload's name's own claim is `claim` (its file
+    /// before the step; the upload's size after; `None`: none) besides the uploads in
+    /// flight to it.
+    fn counted(&self, claim: Option<u64>) -> Counted {
+        let mut count = Counted { bytes: self.key.bytes, files: self.key.files };
+        let mut add = |holder: Option<u64>, claims: &mut dyn Iterator<Item = u64>| {
+            let (held_bytes, held_files) = holder.map_or((0, 0), |size| (size, 1));
+            let largest = claims.max();
+            count.bytes = count.bytes.saturating_sub(held_bytes) + largest.unwrap_or(0);
+            count.files = count.files.saturating_sub(held_files) + u64::from(largest.is_some());
+        };
+        for (name, (holder, pending)) in &self.names {
+            let own = if Some(*name) == self.name { claim } else { *holder };
+            add(*holder, &mut own.into_iter().chain(pending.iter().copied()));
+        }
+        if self.name.is_none() {
+            add(None, &mut claim.into_iter());
+        }
+        count
+    }
+
+    /// The count now, without the upload deciding.
+    fn before(&self) -> Counted {
+        let holder = self.name.and_then(|name| self.names.get(&name)).and_then(|(holder, _)| *holder);
+        self.counted(holder)
+    }
+
+    /// Refuses with 429 a step whose count `after` exceeds `limits`, in bytes or in files,
+    /// and grows (a step that does not grow the count is taken even over limits lowered
+    /// below usage: an overwrite with a smaller file). The message says what the upload
+    /// needs (`bytes`, and a file unless it replaces one; `None`: not known yet).
+    fn check(&self, after: Counted, bytes: Option<u64>, limits: Limits) -> Result<(), Error> {
+        let before = self.before();
+        let over_bytes = after.bytes > limits.max_bytes && after.bytes > before.bytes;
+        let over_files = after.files > limits.max_files && after.files > before.files;
+        if !over_bytes && !over_files {
+            return Ok(());
+        }
+        let pending = self.names.values().flat_map(|(_, pending)| pending);
+        let usage = Usage {
+            bytes: self.key.bytes,
+            files: self.key.files,
+            reserved_bytes: pending.clone().sum(),
+            reserved_files: pending.count() as u64,
+        };
+        Err(Error::QuotaExceeded(exhausted_message(bytes, after.files > before.files, usage, limits)))
+    }
 }
 
 /// `key`, or 401 when it was revoked.
@@ -185,15 +275,28 @@ impl<T: Tables> Authority<T> {
         let key = uploading(before.key)?;
         let limits = key.config.limits(self.defaults);
         let others = live_reservations(before.reservations, now_ms, &reservation.file_id);
-        let claimed = others.iter().any(|r| r.upload_path == reservation.upload_path && r.file_name == reservation.file_name);
-        let replaced = before.holder.filter(|_| !claimed);
-        let (freed_bytes, freed_files) = replaced.map_or((0, 0), |old| (old.size, 1));
-        let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
-        let bytes_after = (key.bytes + reserved_bytes + reservation.bytes).saturating_sub(freed_bytes);
-        let files_after = (key.files + others.len() as u64 + 1).saturating_sub(freed_files);
-        check_fits(&key, &others, bytes_after, files_after, reservation.bytes, limits)?;
+        let name = (reservation.upload_path.as_str(), reservation.file_name.as_str());
+        let holder = before.holder.as_ref().map(|h| h.size);
+        let around = Around::new(&key, Some((name, holder)), &others, &before.held);
+        // Until it lands, the name's file still counts too: the larger of the two.
+        let after = around.counted(Some(holder.unwrap_or(0).max(reservation.bytes)));
+        around.check(after, Some(reservation.bytes), limits)?;
         reservation.at_ms = now_ms;
         self.tables.insert_reservation(&reservation)
+    }
+
+    /// Whether the key has room for an upload of unknown size to `name` (a background job,
+    /// admitted before its size is known): one more byte and, unless it replaces the file
+    /// the name holds, one more file; else 429. `None`: the name comes from the origin.
+    pub fn room(&self, name: Option<(&str, &str)>, now_ms: i64) -> Result<(), Error> {
+        let (upload_path, file_name) = name.unwrap_or_default();
+        let before = self.tables.before("", upload_path, file_name)?;
+        let key = uploading(before.key)?;
+        let others = live_reservations(before.reservations, now_ms, "");
+        let name = name.map(|name| (name, before.holder.as_ref().map(|h| h.size)));
+        let around = Around::new(&key, name, &others, &before.held);
+        // As if a one-byte file had replaced the name's.
+        around.check(around.counted(Some(1)), None, key.config.limits(self.defaults))
     }
 
     /// Records a stored upload and moves its name to it; the file the name held is retired
@@ -223,11 +326,13 @@ impl<T: Tables> Authority<T> {
         let old = before.holder;
         let reserved = before.reservations.iter().any(|r| r.file_id == row.file_id);
         let others = live_reservations(before.reservations, now_ms, &row.file_id);
+        let name = (row.upload_path.as_str(), row.file_name.as_str());
+        let around = Around::new(&key, Some((name, old.as_ref().map(|o| o.size))), &others, &before.held);
+        // The name's file is this one now: the file it held no longer counts.
+        around.check(around.counted(Some(row.size)), Some(row.size), limits)?;
         let (old_bytes, old_files) = old.as_ref().map_or((0, 0), |o| (o.size, 1));
         let bytes = key.bytes.saturating_sub(old_bytes) + row.size;
         let files = key.files.saturating_sub(old_files) + 1;
-        let reserved_bytes: u64 = others.iter().map(|r| r.bytes).sum();
-        check_fits(&key, &others, bytes + reserved_bytes, files + others.len() as u64, row.size, limits)?;
         if let Some(old) = &old {
             self.tables.delete_file(&old.file_id)?;
             self.tables.doom(&old.file_id)?;

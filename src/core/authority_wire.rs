@@ -105,6 +105,10 @@ pub enum Op {
     Resolve { upload_path: String, file_name: String },
     List { query: PageQuery },
     Usage,
+    /// Whether a background job to this name (`upload_path`, `file_name`; `None` when they
+    /// are decided later, a name of its own) may start: room for a byte and, unless it
+    /// replaces a file, a file.
+    Room { name: Option<(String, String)> },
     Configure {
         patch: ConfigPatch,
     },

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::Error;
 use super::json::present;
 
 /// How much a key may keep stored at once.
@@ -118,18 +117,15 @@ impl KeyConfig {
     }
 }
 
-/// The 429 message: what the upload needs, the quota, and the usage.
-pub fn exhausted_message(bytes: u64, usage: Usage, limits: Limits) -> String {
-    format!("quota exhausted: this upload needs {bytes} bytes and 1 file; {}", in_use(usage, limits))
-}
-
-/// Whether the key has room for one more file of unknown size (a background job, admitted
-/// before its size is known): at least a byte and a file left, else 429.
-pub fn room_for_one(usage: Usage, limits: Limits) -> Result<(), Error> {
-    if usage.files + usage.reserved_files >= limits.max_files || usage.bytes + usage.reserved_bytes >= limits.max_bytes {
-        return Err(Error::QuotaExceeded(format!("quota exhausted: {}", in_use(usage, limits))));
+/// The 429 message: what the upload needs (`bytes`, and one more file unless it replaces
+/// one: `new_file`; `None`: a background job, before its size is known), the quota, and
+/// the usage.
+pub fn exhausted_message(bytes: Option<u64>, new_file: bool, usage: Usage, limits: Limits) -> String {
+    let file = if new_file { "1 file" } else { "no new file (it replaces one)" };
+    match bytes {
+        Some(bytes) => format!("quota exhausted: this upload needs {bytes} bytes and {file}; {}", in_use(usage, limits)),
+        None => format!("quota exhausted: {}", in_use(usage, limits)),
     }
-    Ok(())
 }
 
 fn in_use(usage: Usage, limits: Limits) -> String {
@@ -148,14 +144,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_job_needs_a_byte_and_a_file_left() {
+    fn refusals_say_what_the_upload_needs() {
         let limits = Limits { max_bytes: 100, max_files: 3 };
-        let usage = |bytes, files, reserved_bytes, reserved_files| Usage { bytes, files, reserved_bytes, reserved_files };
-        assert_eq!(room_for_one(usage(98, 1, 1, 1), limits), Ok(()));
-        for full in [usage(99, 1, 1, 1), usage(0, 2, 0, 1), usage(100, 0, 0, 0)] {
-            let Err(Error::QuotaExceeded(msg)) = room_for_one(full, limits) else { panic!("{full:?} has no room") };
-            assert!(msg.starts_with("quota exhausted: in use "), "{msg}");
-        }
-        assert!(exhausted_message(5, usage(1, 1, 0, 0), limits).ends_with("in use 1 of 100 bytes and 1 of 3 files (including 0 uploads in progress)"));
+        let usage = Usage { bytes: 1, files: 1, reserved_bytes: 0, reserved_files: 0 };
+        let in_use = "in use 1 of 100 bytes and 1 of 3 files (including 0 uploads in progress)";
+        assert_eq!(exhausted_message(Some(5), true, usage, limits), format!("quota exhausted: this upload needs 5 bytes and 1 file; {in_use}"));
+        assert_eq!(
+            exhausted_message(Some(5), false, usage, limits),
+            format!("quota exhausted: this upload needs 5 bytes and no new file (it replaces one); {in_use}")
+        );
+        assert_eq!(exhausted_message(None, true, usage, limits), format!("quota exhausted: {in_use}"));
     }
 }

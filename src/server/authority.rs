@@ -146,6 +146,10 @@ impl KeyAuthority {
             }
             Op::List { query } => return reply(self.run(|a| a.list(&query, now))),
             Op::Usage => return reply(self.run(|a| a.usage(now))),
+            Op::Room { name } => {
+                let name = name.as_ref().map(|(path, file)| (path.as_str(), file.as_str()));
+                return reply(self.run(|a| a.room(name, now)));
+            }
             Op::Configure { patch } => return reply(self.run(|a| a.configure(&patch, now))),
             Op::JobStarted { job_id, at_ms } => {
                 return reply(self.create_tables().and_then(|_| job_index::add(&self.state.storage().sql(), &job_id, at_ms)))

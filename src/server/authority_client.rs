@@ -39,6 +39,12 @@ impl AuthorityClient {
         self.call(&Op::Usage).await
     }
 
+    /// Whether a background job to `name` (`upload_path`, `file_name`; `None`: decided
+    /// later) may start (429 when the key has no room even for a byte).
+    pub async fn room(&self, name: Option<(&str, &str)>) -> Result<(), Error> {
+        self.call(&Op::Room { name: name.map(|(path, file)| (path.to_owned(), file.to_owned())) }).await
+    }
+
     /// Sets the key's quota overrides and status (in force for uploads at once). A revoked
     /// key is refused with [`Error::KeyNotFound`].
     pub async fn configure(&self, patch: ConfigPatch) -> Result<Standing, Error> {

@@ -21,7 +21,6 @@ use crate::core::ids::job_id;
 use crate::core::jobs::{JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
 use crate::core::links::link_controls;
-use crate::core::quota::room_for_one;
 use crate::core::request::UploadRequest;
 
 /// Where a job's status is read.
@@ -30,7 +29,8 @@ pub(crate) fn status_path(job_id: &str) -> String {
 }
 
 /// Starts a job for `request` (already validated and authenticated): the key must have room
-/// for one more file, and a `callback_url` needs the key's webhook secret.
+/// for it (a byte, and a file unless it replaces one), and a `callback_url` needs the key's
+/// webhook secret.
 pub(crate) async fn start(
     request: UploadRequest,
     owner: &KeyRecord,
@@ -54,8 +54,9 @@ pub(crate) async fn start(
     // Link controls are checked now, not when the job runs.
     link_controls(&request, services.config.ttl_secs, owner.max_ttl_secs, services.link_secret.is_some())?;
     let authority = services.authority(&owner.id);
-    let standing = authority.usage().await?;
-    room_for_one(standing.usage, standing.limits)?;
+    // A name is only replaced when the request names both its parts (else one is made).
+    let name = request.upload_path.as_deref().zip(request.file_name.as_deref());
+    authority.room(name).await?;
     let now = now_ms();
     let spec = JobSpec {
         job_id: job_id(),

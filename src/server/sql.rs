@@ -8,7 +8,7 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 
 use super::job_index;
 use super::js::describe;
-use crate::core::authority::{Before, IdState, KeyState, Tables};
+use crate::core::authority::{Before, Held, IdState, KeyState, Tables};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
@@ -133,6 +133,7 @@ struct BeforeRow {
     key: Option<KeyRow>,
     holder: Option<FileRow>,
     reservations: Vec<Reservation>,
+    held: Vec<Held>,
 }
 
 #[derive(Deserialize)]
@@ -325,7 +326,10 @@ impl Tables for SqlTables {
              'doomed', EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1), \
              'key', json((SELECT {KEY_JSON} FROM key_state WHERE id = 1)), \
              'holder', json((SELECT {FILE_JSON} FROM files WHERE upload_path = ?2 AND file_name = ?3)), \
-             'reservations', json((SELECT json_group_array({RESERVATION_JSON}) FROM reservations)))"
+             'reservations', json((SELECT json_group_array({RESERVATION_JSON}) FROM reservations)), \
+             'held', json((SELECT json_group_array(json_object('upload_path', f.upload_path, 'file_name', f.file_name, 'size', f.size)) \
+               FROM (SELECT DISTINCT upload_path, file_name FROM reservations) AS r \
+               CROSS JOIN files AS f ON f.upload_path = r.upload_path AND f.file_name = r.file_name)))"
         );
         let rows: Vec<BeforeRow> = self.rows("before", &query, vec![text(file_id), text(upload_path), text(file_name)])?;
         let row = rows.into_iter().next().ok_or_else(|| Error::internal("sql before: no row"))?;
@@ -335,7 +339,7 @@ impl Tables for SqlTables {
             _ => IdState::Free,
         };
         let key = row.key.map(KeyState::from).ok_or_else(|| Error::internal("key_state row missing"))?;
-        Ok(Before { id, key, holder: row.holder, reservations: row.reservations })
+        Ok(Before { id, key, holder: row.holder, reservations: row.reservations, held: row.held })
     }
 
     fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error> {

@@ -220,6 +220,7 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::Resolve { .. } => "resolve",
         Op::List { .. } => "list",
         Op::Usage => "usage",
+        Op::Room { .. } => "room",
         Op::Configure { .. } => "configure",
         Op::JobStarted { .. } => "job_started",
         Op::Jobs { .. } => "jobs",

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use urlstash::core::authority::{Before, IdState, KeyState, Tables};
+use urlstash::core::authority::{Before, Held, IdState, KeyState, Tables};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
 use urlstash::core::Error;
 
@@ -132,7 +132,14 @@ impl Tables for MemTables {
         } else {
             IdState::Free
         };
-        Ok(Before { id, key: self.key()?, holder: self.file_at(upload_path, file_name)?, reservations: self.reservations()? })
+        let reservations = self.reservations()?;
+        let held = self
+            .files
+            .values()
+            .filter(|f| reservations.iter().any(|r| r.upload_path == f.upload_path && r.file_name == f.file_name))
+            .map(|f| Held { upload_path: f.upload_path.clone(), file_name: f.file_name.clone(), size: f.size })
+            .collect();
+        Ok(Before { id, key: self.key()?, holder: self.file_at(upload_path, file_name)?, reservations, held })
     }
 
     fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error> {

@@ -180,6 +180,63 @@ test('overwriting a name counts the file once, at its new size', async () => {
   assert.deepEqual([u.files, u.bytes], [1, 3_000]);
 });
 
+/** Follows job `jobId` of `key` to its end; answers its last status. */
+async function jobEnd(w, key, jobId) {
+  let job;
+  for (let i = 0; i < 300; i++) {
+    job = (await api(w, 'GET', `/api/v1/jobs/${jobId}`, { token: key.key })).json.data;
+    if (['succeeded', 'failed', 'canceled'].includes(job.state)) return job;
+    await sleep(100);
+  }
+  assert.fail(`job ${jobId} still ${job.state}`);
+}
+
+test('at its file limit a key may still overwrite: now, as a job, and twice at once', async () => {
+  const key = await newKey(worker, { max_files: 1 });
+  const name = { upload_path: 'full', file_name: 'same.bin' };
+  assert.equal((await upload(worker, { file_url: origin.file('/full-first.bin', filler(1_000, 40)), ...name }, { key: key.key })).status, 200);
+  const other = await upload(worker, { file_url: origin.file('/full-other.bin', filler(10, 41)), upload_path: 'full', file_name: 'other.bin' }, { key: key.key });
+  assert.equal(other.status, 429, 'a second name does not fit');
+  // a job is admitted before its size is known: it replaces the name's file, so it fits
+  const body = filler(2_000, 42);
+  const accepted = await upload(worker, { file_url: origin.file('/full-job.bin', body), ...name, async: true }, { key: key.key });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.json));
+  const job = await jobEnd(worker, key, accepted.json.data.job_id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  assert.equal(job.result.sha256, sha256(body));
+  // two overwrites in flight at once (no length: each reserves MAX_FILE_BYTES while it
+  // streams, slowly): the name counts once, so both fit; the last to land holds it
+  const bodies = [filler(30 * KiB, 43), filler(30 * KiB, 44)];
+  const urls = bodies.map((b, i) => origin.file(`/full-slow-${i}.bin`, b, { chunked: true, throttle: 20 * KiB }));
+  const both = await Promise.all(urls.map((file_url) => upload(worker, { file_url, ...name }, { key: key.key })));
+  assert.deepEqual(both.map((r) => r.status), [200, 200], JSON.stringify(both.map((r) => r.json)));
+  const served = await get(`${worker.url}/f/${key.key_id}/full/same.bin`);
+  assert.equal(served.status, 200);
+  assert.ok(bodies.some((b) => sha256(b) === sha256(served.body)), 'the name serves one of the two uploads, whole');
+  const u = await assertUsageMatchesStorage(worker, key);
+  assert.deepEqual([u.files, u.bytes], [1, 30 * KiB]);
+});
+
+test('under limits lowered below usage, only an upload that grows the usage is refused', async () => {
+  const key = await newKey(worker, {});
+  const url = (n, seed) => origin.file(`/lowered-${seed}.bin`, filler(n, seed));
+  for (const [i, n] of ['a', 'b', 'c'].entries()) {
+    assert.equal((await upload(worker, { file_url: url(1_000, 50 + i), upload_path: 'low', file_name: `${n}.bin` }, { key: key.key })).status, 200);
+  }
+  const patched = await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_files: 1, max_bytes: 2_000 } });
+  assert.equal(patched.status, 200, JSON.stringify(patched.json));
+  const smaller = await upload(worker, { file_url: url(500, 53), upload_path: 'low', file_name: 'a.bin' }, { key: key.key });
+  assert.equal(smaller.status, 200, `an overwrite with a smaller file lowers the usage: ${JSON.stringify(smaller.json)}`);
+  const larger = await upload(worker, { file_url: url(1_500, 54), upload_path: 'low', file_name: 'b.bin' }, { key: key.key });
+  assert.equal(larger.status, 429);
+  assert.equal(larger.json.msg, 'quota exhausted: this upload needs 1500 bytes and no new file (it replaces one); in use 2500 of 2000 bytes and 3 of 1 files (including 0 uploads in progress)');
+  const added = await upload(worker, { file_url: url(10, 55), upload_path: 'low', file_name: 'd.bin' }, { key: key.key });
+  assert.equal(added.status, 429);
+  assert.match(added.json.msg, /^quota exhausted: this upload needs 10 bytes and 1 file; /);
+  const u = await assertUsageMatchesStorage(worker, key);
+  assert.deepEqual([u.files, u.bytes], [3, 2_500]);
+});
+
 test('delete gives the quota back', async () => {
   const key = await newKey(worker, { max_files: 2 });
   const url = origin.file('/d.png', TYPES.png.bytes);

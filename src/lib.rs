@@ -26,6 +26,7 @@
 //!     row per live file, expiry), over a `Tables` trait; `authority_wire.rs`: its rows,
 //!     ops and refusals; `quota.rs`: limits, usage and the key's settings.
 //!   - `flow.rs`: the upload flow over the seams (and its steps, which a job runs apart).
+//!   - `coding.rs`: which content codings of an origin body the runtime decodes.
 //!   - `ranges.rs`: fetching in ranges: the probe, the part plan, validators, retries.
 //!     `gate.rs`: the request's six slots for outbound calls, and in-order turns.
 //!   - `jobs.rs`: background jobs: status, spec, record, webhook signatures and retries.

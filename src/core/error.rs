@@ -57,6 +57,10 @@ pub enum Error {
     OriginStalled { ms: u64 },
     #[error("the file changed at the origin during the download")]
     OriginChanged,
+    /// The body comes in a content coding the runtime does not decode (the Worker asks for
+    /// none): stored as it came, it would not be the file.
+    #[error("the origin sent the file in a content coding the Worker cannot decode (`{0}`), though it asked for none")]
+    OriginCoding(String),
     /// The stored bytes are not the ones the request named by `expected_sha256`.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]
     ChecksumMismatch { expected: String, actual: String },
@@ -120,7 +124,8 @@ impl Error {
             | Error::OriginStatus(_)
             | Error::OriginUnreachable
             | Error::OriginBroken
-            | Error::OriginChanged => 502,
+            | Error::OriginChanged
+            | Error::OriginCoding(_) => 502,
             Error::OriginTimeout { .. } | Error::OriginStalled { .. } => 504,
             Error::Internal(_) => 500,
             Error::AdminDisabled | Error::LinksDisabled => 503,
@@ -143,6 +148,7 @@ impl Error {
             | Error::OriginUnreachable
             | Error::OriginBroken
             | Error::OriginChanged
+            | Error::OriginCoding(_)
             | Error::OriginTimeout { .. }
             | Error::OriginStalled { .. } => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),

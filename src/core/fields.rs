@@ -164,6 +164,7 @@ mod tests {
             (Error::OriginTimeout { ms: 30000 }, Some("fileUrl")),
             (Error::OriginStalled { ms: 15000 }, Some("fileUrl")),
             (Error::OriginChanged, Some("fileUrl")),
+            (Error::OriginCoding("deflate".into()), Some("fileUrl")),
             (Error::ChecksumMismatch { expected: "0".repeat(64), actual: "1".repeat(64) }, Some("expectedSha256")),
             (Error::invalid("expected_sha256", "bad"), Some("expectedSha256")),
             (Error::invalid("expires_in", "bad"), Some("expiresIn")),

@@ -7,6 +7,7 @@ pub mod authority;
 pub mod authority_wire;
 pub mod batch;
 pub mod clock;
+pub mod coding;
 pub mod config;
 pub mod cors;
 pub mod envelope;

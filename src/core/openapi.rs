@@ -121,6 +121,7 @@ mod tests {
             Error::AdminDisabled,
             Error::OriginTimeout { ms: 0 },
             Error::OriginStalled { ms: 0 },
+            Error::OriginCoding(String::new()),
             Error::Forbidden(""),
             Error::LinkExpired,
             Error::LinksDisabled,

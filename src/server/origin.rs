@@ -11,6 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect, WorkerGlobalScope};
 
 use super::js::{now_ms, read_chunk, wait};
+use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::Gate;
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::ranges::{parse_content_range, range_header, Validator, PROBE_BYTES};
@@ -116,6 +117,8 @@ pub(crate) struct Head {
     pub status: u16,
     /// A content coding other than identity: the body is not the file's bytes as they are.
     pub encoded: bool,
+    /// That coding, when the runtime does not decode it (the body read is still encoded).
+    pub undecoded: Option<String>,
     pub length: Option<u64>,
     pub content_range: Option<(u64, u64, u64)>,
     pub etag: Option<String>,
@@ -125,11 +128,16 @@ pub(crate) struct Head {
 impl Head {
     pub fn of(response: &web_sys::Response) -> Head {
         let header = |name: &str| response.headers().get(name).ok().flatten();
-        let encoded = header("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        let coding = header("content-encoding");
+        let encoded = coding.as_deref().is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+        // A chunked body's length is its chunks', whatever Content-Length says (RFC 9112
+        // 6.3: a message with both is framed by Transfer-Encoding; the runtime reads it so).
+        let chunked = header("transfer-encoding").is_some();
         Head {
             status: response.status(),
             encoded,
-            length: header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded),
+            undecoded: coding.filter(|c| !reaches_decoded(c)),
+            length: header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded && !chunked),
             content_range: header("content-range").and_then(|v| parse_content_range(&v)),
             etag: header("etag"),
             last_modified: header("last-modified"),
@@ -323,6 +331,12 @@ impl Origin for WorkerOrigin {
                     }
                 }
             }
+        }
+        if let (200 | 203 | 206, Some(coding)) = (head.status, head.undecoded.as_deref()) {
+            if let Some(body) = response.body() {
+                drop(body.cancel());
+            }
+            return Err(Error::OriginCoding(shown_coding(coding)));
         }
         let header = |name: &str| response.headers().get(name).ok().flatten();
         Ok(Fetched {

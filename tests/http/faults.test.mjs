@@ -86,6 +86,21 @@ test('Content-Length shorter than what is sent: exactly the declared bytes are s
   assert.equal(sha256(served.body), sha256(declared));
 });
 
+for (const [how, declared, sent] of [['read whole', 100, 50], ['streamed', 200_000, 150_000]]) {
+  test(`Transfer-Encoding: chunked with a larger Content-Length (${how}): the chunked body is the message, stored exact`, async () => {
+    // RFC 9112 6.3: Transfer-Encoding overrides Content-Length; the runtime frames it so
+    const body = filler(sent, 9);
+    const head = `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
+    const chunked = Buffer.concat([Buffer.from(`${sent.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+    const url = origin.raw(`/f/te-cl-${declared}`, head, chunked);
+    const res = await upload(worker, { file_url: url, upload_path: 'te-cl', file_name: `${how}.bin` });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.file_size, sent);
+    assert.equal(res.json.data.sha256, sha256(body));
+    assert.equal(sha256((await get(res.json.data.download_url)).body), sha256(body));
+  });
+}
+
 test('malformed chunked framing: 502', async () => {
   const url = origin.raw('/f/bad-chunks', 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
     Buffer.from('10\r\n0123456789abcdef\r\nZZZZ\r\nnot a chunk\r\n'));

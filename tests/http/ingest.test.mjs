@@ -312,6 +312,16 @@ describe('an origin that answers in a content coding though asked for identity',
     });
   }
 
+  // the runtime decodes exactly `gzip` and `br`: any other coding would be stored as it came
+  const zlibOf = { deflate: zlib.deflateSync, 'x-gzip': zlib.gzipSync, GZIP: zlib.gzipSync, 'gzip, gzip': (b) => zlib.gzipSync(zlib.gzipSync(b)) };
+  for (const [coding, chunked] of [['deflate', false], ['x-gzip', true], ['GZIP', false], ['gzip, gzip', false]]) {
+    test(`a body in a coding the runtime does not decode (${coding}${chunked ? ', chunked' : ''}): 502 naming it, nothing stored`, async () => {
+      const url = encoded(`/coded/undecoded-${coding.replace(/\W+/g, '-')}`, zlibOf[coding](text(2_000)), coding, { chunked });
+      const msg = `the origin sent the file in a content coding the Worker cannot decode (\`${coding}\`), though it asked for none`;
+      await assertRefused(worker, { file_url: url, upload_path: 'coded' }, 502, new RegExp(`^${msg.replace(/[()]/g, '\\$&')}$`));
+    });
+  }
+
   for (const [label, coding, chunked] of [['gzip', 'gzip', false], ['gzip, chunked', 'gzip', true], ['br', 'br', false]]) {
     test(`a corrupt ${label} body: 502, nothing stored, nothing charged, the Worker still answers`, async () => {
       const garbage = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(100), Buffer.from('not the coding it claims')]);

@@ -1,7 +1,7 @@
 // The My files view: the key's live files as a table, filtered by folder, paged with the
 // API's cursor, copy/open/delete per row, and the usage meter (bytes and files against the
 // quota), read again after every change.
-import { $, button, cell, clearErrors, clearOnInput, confirmed, disarm, localTime, setBusy, showError, copy } from './ui.js';
+import { $, button, cell, clearErrors, clearOnInput, confirmed, disarm, isBusy, localTime, setBusy, showError, copy } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -44,6 +44,7 @@ inputs.apiKey.addEventListener('input', () => {
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
+  if (isBusy($('files-submit'))) return;
   load({ reset: true });
 });
 prev.addEventListener('click', () => {

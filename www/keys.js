@@ -1,7 +1,7 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
 // change a quota, disable/enable, revoke, issue or rotate the webhook secret. Plain fetch
 // to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
-import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, localTime, setBusy, showError, uniqueId } from './ui.js';
+import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, setBusy, showError, uniqueId } from './ui.js';
 import { admin, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -37,9 +37,10 @@ function quota(input, scale = 1) {
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
+  const submit = $('key-submit');
+  if (isBusy(submit)) return;
   clearErrors(form, $('key-error'));
   clearErrors(inputs.adminToken.closest('.field'));
-  const submit = $('key-submit');
   setBusy(submit, form, true);
   try {
     const key = await admin('POST', '', {

@@ -1,8 +1,8 @@
 // The Stash view: one URL or many (one per line) as an upload, a batch (20 items per
 // request) or background jobs with live progress; a card per URL, in order, where its
 // result or its error shows.
-import { $, clearErrors, clearOnInput, fieldError, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
-import { client, inputs, ready } from './session.js';
+import { $, clearErrors, clearOnInput, fieldError, isBusy, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
+import { apiKey, client, inputs, ready } from './session.js';
 import { formatBytes, formatProgress } from './format.js';
 import { refreshUsage } from './files.js';
 
@@ -10,6 +10,8 @@ const BATCH_ITEMS = 20; // core::batch::MAX_ITEMS
 const MAX_LINES = 100;
 /** How often a job's progress is polled (up to 100 jobs side by side). */
 const POLL_MS = 1500;
+/** How long a job whose polls kept failing waits before it is asked again. */
+const LOST_RETRY_MS = 15_000;
 
 const form = $('stash-form');
 const urls = $('file-urls');
@@ -42,6 +44,14 @@ function headerLines(text) {
   return headers;
 }
 
+/** The shared option (not the URL: several URLs share all the others) a batch item's
+ * error names, as the server's message names it (`upload_path` -> `uploadPath`), or null. */
+function sharedOptionOf(msg) {
+  const named = msg.match(/`([a-z0-9_]+)`/)?.[1];
+  const option = named?.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+  return option && option !== 'fileUrl' && option in fields() ? option : null;
+}
+
 /** Every option but the URL, as `uploadFromUrl` takes them; blank ones left out. `null`
  * (after placing the error) when a number field holds what is no number: left out, it
  * would silently mean "no limit". */
@@ -68,8 +78,10 @@ clearOnInput(form);
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
+  if (isBusy(submit)) return;
   clearErrors(form, formError);
   clearErrors(inputs.apiKey.closest('.field'));
+  status.textContent = '';
   if (!(await ready)) return;
   const lines = urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
   const options = sharedOptions();
@@ -109,7 +121,8 @@ async function uploadOne(fileUrl, options) {
     results.lastElementChild.focus();
     refreshUsage();
   } catch (err) {
-    status.textContent = `Not stored: ${err.message}`;
+    // The message itself goes beside its field or in the alert: said once.
+    status.textContent = 'Not stored.';
     showError(err, fields(), formError);
   } finally {
     c.free();
@@ -127,6 +140,13 @@ async function uploadMany(lines, options) {
     for (let at = 0; at < lines.length; at += BATCH_ITEMS) {
       const chunk = lines.slice(at, at + BATCH_ITEMS);
       const batch = await c.uploadFromUrls(chunk.map((fileUrl) => ({ fileUrl, ...options })));
+      // One option all items share refused, for each of them alike: its error goes beside
+      // that option, as for one URL, not on every URL's card.
+      const [one] = batch.results;
+      const option = one && !one.success && sharedOptionOf(one.msg);
+      if (option && batch.results.every((r) => !r.success && r.msg === one.msg)) {
+        throw Object.assign(new Error(one.msg), { status: one.code, field: option });
+      }
       batch.results.forEach((r, i) => {
         const card = r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1);
         first ??= card;
@@ -140,9 +160,7 @@ async function uploadMany(lines, options) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
     // What earlier batches stored stays stored: say so, and what was never sent.
     showError(err, fields(), formError);
-    status.textContent = sent === 0
-      ? `Not stored: ${err.message}`
-      : `${stored} stored, ${failed} not stored, ${lines.length - sent} not sent: ${err.message}`;
+    status.textContent = sent === 0 ? 'Not stored.' : `${stored} stored, ${failed} not stored, ${lines.length - sent} not sent.`;
     if (sent > 0) refreshUsage();
     return;
   } finally {
@@ -169,9 +187,10 @@ async function startJobs(lines, options) {
       results.append(card);
       started += 1;
     } catch (err) {
-      if (lines.length === 1 || err.field === 'apiKey') {
+      // The key or an option all jobs share (any field but the URL): beside its field, once.
+      if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
         showError(err, fields(), formError);
-        status.textContent = `Not started: ${err.message}`;
+        status.textContent = 'Not started.';
         return;
       }
       const card = failureCard(fileUrl, err.status, err.message, i + 1);
@@ -317,36 +336,74 @@ function jobCard(job) {
     }
   });
 
-  c.waitForJob(job.job_id, { intervalMs: POLL_MS, onProgress: progress }).then(
-    (done) => {
-      const result = resultCard(done.result);
-      const hadFocus = card.contains(document.activeElement);
-      card.replaceWith(result);
-      if (hadFocus) {
-        result.tabIndex = -1;
-        result.focus();
-      }
-      status.textContent = `Stored ${done.result.file_name}.`;
-      refreshUsage();
-    },
-    (err) => {
-      delete card.dataset.running;
-      card.classList.add('failed');
-      state.textContent = err.status === 409 ? 'canceled' : 'failed';
-      card.querySelector('.eyebrow').textContent = err.status === 409 ? 'Canceled: nothing stored' : `Not stored (${err.status})`;
-      text.textContent = err.message;
-      text.classList.add('error');
-      // Announced, and focus kept on the card when it was on its Cancel button.
-      status.textContent = err.status === 409 ? 'The job was canceled: nothing stored.' : `A job ended without storing its file: ${err.message}`;
-      if (document.activeElement === cancel) {
-        card.tabIndex = -1;
-        card.focus();
-      }
-      cancel.hidden = true;
-      bar.hidden = true;
-    },
-  ).finally(() => c.free());
+  const succeeded = (done) => {
+    c.free();
+    const result = resultCard(done.result);
+    const hadFocus = card.contains(document.activeElement);
+    card.replaceWith(result);
+    if (hadFocus) {
+      result.tabIndex = -1;
+      result.focus();
+    }
+    status.textContent = `Stored ${done.result.file_name}.`;
+    refreshUsage();
+  };
+  const failed = (err) => {
+    c.free();
+    delete card.dataset.running;
+    card.classList.add('failed');
+    state.textContent = err.status === 409 ? 'canceled' : 'failed';
+    card.querySelector('.eyebrow').textContent = err.status === 409 ? 'Canceled: nothing stored' : `Not stored (${err.status})`;
+    text.textContent = err.message;
+    text.classList.add('error');
+    // Announced, and focus kept on the card when it was on its Cancel button.
+    status.textContent = err.status === 409 ? 'The job was canceled: nothing stored.' : `A job ended without storing its file: ${err.message}`;
+    if (document.activeElement === cancel) {
+      card.tabIndex = -1;
+      card.focus();
+    }
+    cancel.hidden = true;
+    bar.hidden = true;
+  };
+  // The wait ends when the job does, or when its polls kept failing (the service or the
+  // network away for a while): the job itself is asked which, and a job still running, or
+  // one that cannot be asked yet, is watched again, never called failed for a lost poll.
+  const watch = () => c.waitForJob(job.job_id, { intervalMs: POLL_MS, onProgress: progress }).then(succeeded, async (err) => {
+    let now;
+    try {
+      now = await c.getJob(job.job_id);
+    } catch (asked) {
+      if (asked.status !== 0 && asked.status < 500 && asked.status !== 429) return failed(asked);
+      text.textContent = `Connection lost (${asked.message}): trying again…`;
+      setTimeout(watch, LOST_RETRY_MS);
+      return;
+    }
+    if (now.state === 'succeeded') return succeeded(now);
+    if (now.state === 'canceled') return failed({ status: 409, message: 'the job was canceled' });
+    if (now.state === 'failed') return failed({ status: now.error?.code ?? 500, message: now.error?.msg ?? 'the job failed' });
+    watch();
+  });
+  watch();
   return card;
 }
+
+/** The key's jobs still running when the page loads (started before a reload, or in
+ * another tab): a card each, watched and cancelable like the ones started here. */
+async function resumeJobs() {
+  if (!(await ready) || !apiKey()) return;
+  let jobs;
+  try {
+    const res = await fetch('/api/v1/jobs', { headers: { authorization: `Bearer ${apiKey()}` } });
+    jobs = res.ok ? (await res.json()).data.jobs : [];
+  } catch {
+    return; // the service's own state shows in the header's indicator
+  }
+  const running = jobs.filter((j) => ['queued', 'downloading', 'storing'].includes(j.state));
+  for (const job of running.reverse()) {
+    if (!results.querySelector(`[data-job-id="${job.job_id}"]`)) results.append(jobCard(job));
+  }
+  if (running.length) status.textContent = `${running.length} job${running.length === 1 ? '' : 's'} still running.`;
+}
+resumeJobs();
 
 export function show() {}

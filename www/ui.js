@@ -54,14 +54,20 @@ export function showError(err, inputs, fallback) {
   }
 }
 
-/** Disables `button` and shows its spinner while `busy`; `aria-busy` on `region`. */
+/** Marks `button` unavailable and shows its spinner while `busy`; `aria-busy` on `region`.
+ * `aria-disabled`, not `disabled`: a disabled button loses focus (to the page), so a
+ * keyboard user's place would be lost for the whole request; its form's submit handler
+ * checks [`isBusy`] instead. */
 export function setBusy(button, region, busy, label) {
   region?.setAttribute('aria-busy', String(busy));
-  button.disabled = busy;
+  button.setAttribute('aria-disabled', String(busy));
   button.classList.toggle('busy', busy);
   const text = button.querySelector('.label');
   if (text && label) text.textContent = label;
 }
+
+/** Whether `button` is marked busy by [`setBusy`] (its request still running). */
+export const isBusy = (button) => button.getAttribute('aria-disabled') === 'true';
 
 /** How long a destructive button stays armed for its confirming click. */
 const CONFIRM_MS = 5000;
@@ -122,14 +128,14 @@ document.addEventListener('click', (event) => {
   copy(text, button, input);
 });
 
-// Show/Hide buttons of secret inputs: `data-toggle-secret="input id"`.
+// Show/Hide buttons of secret inputs: `data-toggle-secret="input id"`. The visible word
+// changes; the button's name also says which secret ("Show API key", "Hide admin token").
 for (const button of document.querySelectorAll('[data-toggle-secret]')) {
   button.addEventListener('click', () => {
     const input = $(button.dataset.toggleSecret);
     const shown = input.type === 'text';
     input.type = shown ? 'password' : 'text';
-    button.textContent = shown ? 'Show' : 'Hide';
-    button.setAttribute('aria-pressed', String(!shown));
+    button.querySelector('.label').textContent = shown ? 'Show' : 'Hide';
   });
 }
 

@@ -122,7 +122,7 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   await page.evaluate(() => {
     window.busyLog = [];
     const form = document.getElementById('stash-form');
-    new MutationObserver(() => window.busyLog.push(`${form.getAttribute('aria-busy')}/${document.getElementById('stash-submit').disabled}`))
+    new MutationObserver(() => window.busyLog.push(`${form.getAttribute('aria-busy')}/${document.getElementById('stash-submit').getAttribute('aria-disabled')}`))
       .observe(form, { attributes: true, attributeFilter: ['aria-busy'] });
   });
   await page.keyboard.press('Enter'); // submits the form from a text input
@@ -278,6 +278,87 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   assert.equal(await job.locator('.job-state').textContent(), 'canceled');
   const usage = await api(stack.worker, 'GET', '/api/v1/usage', { token: KEYS.a.key });
   assert.equal(usage.json.data.reserved_bytes, 0, 'nothing stays reserved');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: a job outlives lost polls and a reload; an option all URLs share is refused beside it, once', { timeout: 180_000 }, async () => {
+  // One part (up to 5 MiB: one connection) at 128 KiB/s: about 30 s, past the outage below.
+  const size = 4 * MiB;
+  const body = filler(size, 11);
+  const url = stack.origin.file('/slow/outage.bin', body, { ranges: true, etag: '"o"', throttle: 128 * 1024 });
+  await open('stash');
+  await page.locator('#file-urls').fill(url);
+  // The Stash button keeps focus while busy (aria-disabled, not disabled, which would drop
+  // focus to the page), and after an error that goes to the alert rather than a field.
+  await page.route('**/api/v1/files/upload/url', (route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<h1>Bad Gateway</h1>' }));
+  await page.locator('#stash-submit').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#stash-error').filter({ hasText: /^502: unexpected response from the server/ }).waitFor();
+  assert.equal(await focusedId(), 'stash-submit', 'focus stays on the button');
+  assert.equal(await page.locator('#stash-status').textContent(), 'Not stored.', 'the message is said once, in the alert');
+  await page.unroute('**/api/v1/files/upload/url');
+  await page.locator('#as-job').check();
+  await page.keyboard.press('Enter');
+  await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
+  const jobId = await page.locator('#results > li.job').first().getAttribute('data-job-id');
+  const card = page.locator(`#results > li[data-job-id="${jobId}"]`);
+  await card.locator('.job-text').filter({ hasText: /left$/ }).waitFor({ timeout: 30_000 });
+
+  // A reload: the running job is found again (GET /api/v1/jobs) with its progress.
+  await page.reload();
+  await page.locator('#stash-status').filter({ hasText: '1 job still running.' }).waitFor();
+  await card.locator('.job-text').filter({ hasText: /left$/ }).waitFor({ timeout: 30_000 });
+
+  // Its polls then fail: first a proxy's page (which ends the wait at once), then no answer
+  // at all for a while. The card says the connection is lost, never that nothing was stored.
+  let outage = 'page';
+  await page.route('**/api/v1/jobs/**', (route) => {
+    if (outage === 'page') {
+      outage = 'down';
+      return route.fulfill({ status: 404, contentType: 'text/html', body: '<h1>Not Found</h1>' });
+    }
+    return outage === 'down' ? route.abort('failed') : route.continue();
+  });
+  await card.locator('.job-text').filter({ hasText: /^Connection lost .*: trying again…$/ }).waitFor({ timeout: 30_000 });
+  assert.equal(await card.getAttribute('data-running'), 'true');
+  assert.equal(await card.evaluate((c) => c.classList.contains('failed')), false);
+  outage = 'over';
+  const stored = page.locator('#results > .result').filter({ hasText: 'outage.bin' });
+  await stored.waitFor({ timeout: 90_000 });
+  assert.equal(sha256((await get(await stored.locator('.download-link').inputValue())).body), sha256(body));
+  await page.unroute('**/api/v1/jobs/**');
+
+  // Two URLs sharing a bad folder: one error, beside Folder; no card per URL.
+  const ok = stack.origin.file('/shared/ok.png', png(8, 8), { contentType: 'image/png' });
+  for (const asJob of [false, true]) {
+    await page.locator('#as-job').setChecked(asJob);
+    await page.locator('#file-urls').fill(`${ok}\n${ok}`);
+    await page.locator('#upload-path').fill('../etc');
+    await page.locator('#stash-submit').click();
+    await page.locator('#upload-path-error').filter({ hasText: '`upload_path`' }).waitFor();
+    assert.equal(await focusedId(), 'upload-path');
+    assert.equal(await page.locator('#file-urls').getAttribute('aria-invalid'), null, `the URLs are not blamed (${asJob ? 'jobs' : 'batch'})`);
+    assert.equal(await page.locator('#results > li').count(), 0, 'no card for either URL (finished ones made room)');
+    assert.equal(await page.locator('#stash-status').textContent(), asJob ? 'Not started.' : 'Not stored.');
+    await page.locator('#upload-path').fill('');
+  }
+  await page.locator('#as-job').setChecked(false);
+
+  // At phone width, a long name and a long error wrap instead of widening the page.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.locator('#file-urls').fill(ok);
+  const long = `${'Quarterly-report-'.repeat(12)}.png`;
+  await page.locator('#file-name').fill(long);
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: `Stored ${long}.` }).waitFor({ timeout: 30_000 });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no sideways scroll');
+  await page.locator('#expected-sha256').fill('a'.repeat(64));
+  await page.locator('#stash-submit').click();
+  await page.locator('#expected-sha256-error').filter({ hasText: 'sha256 mismatch' }).waitFor({ timeout: 30_000 });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375), 'no sideways scroll');
+  await page.locator('#file-name').fill('');
+  await page.locator('#expected-sha256').fill('');
+  await page.setViewportSize({ width: 1280, height: 900 });
   assert.deepEqual(pageErrors, []);
 });
 

@@ -18,7 +18,7 @@ use worker::Delay;
 
 use super::js::{byob_reader, read_at_least, ByobReader};
 use super::origin::{Head, OriginBody, Ranged, WorkerOrigin};
-use crate::core::ranges::{backoff_ms, idle_timeout_ms, range_header, MAX_ATTEMPTS};
+use crate::core::ranges::{idle_timeout_ms, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 
 /// By default each read takes whatever has arrived (at least a byte), so when a connection
@@ -31,9 +31,6 @@ pub(crate) const CHUNK_MIN: u32 = 64 * 1024;
 /// ...into a scratch buffer of up to this size, then copied into the part. A read that
 /// fails loses its buffer with it (the stream keeps it): never the part's bytes.
 pub(crate) const SCRATCH: u32 = 1024 * 1024;
-/// The wait between attempts is taken in steps of this long, each followed by a look at
-/// the upload's signal.
-const BACKOFF_STEP_MS: u64 = 100;
 
 /// Where ranges come from: the origin, and the file's URL, version and size.
 pub(crate) struct Source<'a> {
@@ -313,16 +310,7 @@ impl<'a> Cursor<'a> {
         if self.failures >= MAX_ATTEMPTS {
             return Err(Error::OriginBroken);
         }
-        // Waited in steps, so the deadline or a job's cancel ends the wait within a step.
-        let mut left = backoff_ms(self.failures + 1);
-        while left > 0 {
-            let step = left.min(BACKOFF_STEP_MS);
-            Delay::from(Duration::from_millis(step)).await;
-            left -= step;
-            if origin.signal().aborted() {
-                return Err(origin.failure(Error::OriginBroken));
-            }
-        }
+        origin.back_off(self.failures + 1).await?;
         Ok(())
     }
 

@@ -4,20 +4,25 @@
 //! file is then fetched in ranges ([`Ranged`], `server::parallel`).
 
 use std::cell::{Cell, RefCell};
+use std::time::Duration;
 
 use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect, WorkerGlobalScope};
+use worker::Delay;
 
 use super::js::{now_ms, read_chunk, wait};
 use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::Gate;
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
-use crate::core::ranges::{parse_content_range, range_header, Validator, PROBE_BYTES};
+use crate::core::ranges::{backoff_ms, parse_content_range, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
 use crate::core::origin_headers::Forwarded;
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
+
+/// A back-off is waited in steps of this, so the deadline or a cancel ends it soon.
+const BACKOFF_STEP_MS: u64 = 100;
 
 /// Sent on every request to an origin.
 const USER_AGENT: &str = "urlstash/0.1 (+url-to-temporary-file)";
@@ -198,6 +203,24 @@ impl WorkerOrigin {
         self.timeout_ms
     }
 
+    /// Waits before attempt `attempt` (2, 3, ...) at a range, in steps, so that the deadline
+    /// or a job's cancel ends the wait within a step (then the error they mean).
+    pub async fn back_off(&self, attempt: u32) -> Result<(), Error> {
+        let mut left = backoff_ms(attempt);
+        while left > 0 {
+            if self.signal.aborted() {
+                return Err(self.failure(Error::OriginBroken));
+            }
+            let step = left.min(BACKOFF_STEP_MS);
+            Delay::from(Duration::from_millis(step)).await;
+            left -= step;
+        }
+        if self.signal.aborted() {
+            return Err(self.failure(Error::OriginBroken));
+        }
+        Ok(())
+    }
+
     /// `fallback`, unless the deadline passed: then the timeout is the real cause.
     pub fn failure(&self, fallback: Error) -> Error {
         if self.signal.aborted() && self.signal.reason().as_string().as_deref() == Some(DEADLINE) {
@@ -248,6 +271,38 @@ impl WorkerOrigin {
             .await
             .map_err(|_| self.failure(Error::OriginUnreachable))?;
         Ok(response.unchecked_into())
+    }
+
+    async fn sniff_once(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
+        if body.ended {
+            return Ok(Vec::new());
+        }
+        match body.length {
+            // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call.
+            Some(length) if length <= WHOLE_BODY_BYTES => self.read_whole(body).await,
+            _ => self.read_prefix(body).await,
+        }
+    }
+
+    /// Asks again for the first range of a ranged file whose body broke, of the same
+    /// version: the same 206 (else the file changed, 502), into `body` afresh.
+    async fn probe_again(&self, body: &mut OriginBody) -> Result<(), Error> {
+        let Some(ranged) = body.ranged.clone() else { return Err(Error::OriginBroken) };
+        body.cancel();
+        let response = self.get(&ranged.url, Some(&range_header(0, PROBE_BYTES)), Some(&ranged.validator.if_range)).await?;
+        let head = Head::of(&response);
+        let last = ranged.total.min(PROBE_BYTES) - 1;
+        if head.status != 206 || head.content_range != Some((0, last, ranged.total)) || head.length != Some(last + 1) || head.encoded || !head.is_version(&ranged.validator) {
+            if let Some(stream) = response.body() {
+                drop(stream.cancel());
+            }
+            return Err(Error::OriginChanged);
+        }
+        body.ended = response.body().is_none();
+        body.response = response;
+        body.reader = None;
+        body.prefix.clear();
+        Ok(())
     }
 
     /// Reads all of a body whose declared length is small; it is then all in `prefix`.
@@ -359,13 +414,18 @@ impl Origin for WorkerOrigin {
     }
 
     async fn sniff(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        if body.ended {
-            return Ok(Vec::new());
-        }
-        match body.length {
-            // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call.
-            Some(length) if length <= WHOLE_BODY_BYTES => self.read_whole(body).await,
-            _ => self.read_prefix(body).await,
+        // The first range breaking before its type is known is asked for again, like any
+        // range that breaks (the cursor resumes it once sniffing is done).
+        let mut attempt = 1;
+        loop {
+            match self.sniff_once(body).await {
+                Err(Error::OriginBroken) if body.ranged.is_some() && attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    self.back_off(attempt).await?;
+                    self.probe_again(body).await?;
+                }
+                read => return read,
+            }
         }
     }
 

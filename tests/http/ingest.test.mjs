@@ -153,6 +153,19 @@ describe('origins that support ranges', () => {
     assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   });
 
+  for (const cut of [1, 2000]) {
+    test(`a reset at byte ${cut} of the probe, before its type was sniffed: the probe is asked for again, byte-exact`, async () => {
+      const size = 3 * MiB;
+      const body = filler(size, 168 + cut);
+      const path = `/resume/sniffed-${cut}.bin`;
+      const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, resetAt: [cut] }), upload_path: 'resume' });
+      await assertStored(res, body);
+      const requests = assertRanged(origin, path, ETAG);
+      assert.deepEqual(requests.slice(0, 2).map((r) => [r.range, r.ifRange]), [[PROBE, null], [PROBE, ETAG]], 'the probe, then the probe again of the same version');
+      assert.ok(origin.sent(path) <= size * 1.1 + cut, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+    });
+  }
+
   /** Uploads 4 MiB from an origin with ranges and `stall` (one of its stall options): it
    * must be stored byte-exact within the deadline, after waiting the per-attempt idle
    * timeout (a quarter of FETCH_TIMEOUT_MS, at most 15 s) once. Answers the origin's

@@ -49,7 +49,7 @@ function headerLines(text) {
 function sharedOptionOf(msg) {
   const named = msg.match(/`([a-z0-9_]+)`/)?.[1];
   const option = named?.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
-  return option && option !== 'fileUrl' && option in fields() ? option : null;
+  return option && option !== 'fileUrl' && Object.hasOwn(fields(), option) ? option : null;
 }
 
 /** Every option but the URL, as `uploadFromUrl` takes them; blank ones left out. `null`
@@ -83,6 +83,9 @@ form.addEventListener('submit', async (event) => {
   clearErrors(inputs.apiKey.closest('.field'));
   status.textContent = '';
   if (!(await ready)) return;
+  // Checked again: another submit may have started while the client loaded (from here to
+  // setBusy nothing waits).
+  if (isBusy(submit)) return;
   const lines = urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
   const options = sharedOptions();
   if (!options) return;
@@ -319,7 +322,10 @@ function jobCard(job) {
       bar.value = j.bytes_received;
     }
     card.dataset.bytes = String(j.bytes_received);
-    if (j.state !== 'queued' && !canceling) text.textContent = formatProgress({ received: j.bytes_received, total: j.total_bytes, rate });
+    // Every answered poll says where the job is (and so clears a "Connection lost").
+    if (canceling) text.textContent = 'Canceling…';
+    else if (j.state === 'queued') text.textContent = 'Waiting to start…';
+    else text.textContent = formatProgress({ received: j.bytes_received, total: j.total_bytes, rate });
   };
 
   // The job's own key, for its polls and its cancel alike (the key field may change).

@@ -52,8 +52,9 @@ pub enum Error {
     OriginBroken,
     #[error("the origin did not deliver the file within {ms} ms")]
     OriginTimeout { ms: u64 },
-    /// A stream that cannot resume (no ranges) sent nothing for `ms`.
-    #[error("the origin sent nothing for {ms} ms and cannot resume (it does not serve ranges)")]
+    /// A job's stream sent nothing for `ms` (the idle timeout) and could not be resumed
+    /// (no ranges; or its first range stalled on every attempt).
+    #[error("the origin sent nothing for {ms} ms")]
     OriginStalled { ms: u64 },
     #[error("the file changed at the origin during the download")]
     OriginChanged,

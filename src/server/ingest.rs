@@ -4,31 +4,25 @@
 //! on their way ([`Sha256Sink`]); only the sniffed prefix ever entered wasm.
 
 use std::collections::VecDeque;
-use std::pin::pin;
-use std::time::Duration;
 
-use futures_util::future::{join, select, Either};
+use futures_util::future::join;
 use js_sys::{BigInt, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{StreamPipeOptions, WritableStream};
 use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
-use worker::Delay;
 
 use super::digest::{sha256_of, Sha256Sink};
 use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
 use crate::core::gate::Slot;
-use crate::core::ranges::{idle_timeout_ms, MIN_PART_BYTES};
+use crate::core::ranges::MIN_PART_BYTES;
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
 /// Size of every multipart part but the last: the smallest R2 takes (all must be equal).
 pub(crate) const PART_BYTES: u32 = MIN_PART_BYTES as u32;
 
-/// The least a read waits for where stalls are timed: any origin faster than this per idle
-/// timeout keeps going.
-const STALL_READ_MIN: u32 = 64 * 1024;
 
 /// Stores a body of known `length`; all or nothing.
 pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {
@@ -115,10 +109,7 @@ pub(crate) async fn put_unknown(target: &Target<'_>, origin: &WorkerOrigin, body
     };
     let mut upload = Multipart { target, started: None, parts: Vec::new(), in_flight: None };
     let mut digest = Sha256Sink::new();
-    // A job's deadline is long: a stream that stalls ends at the idle timeout instead (a
-    // synchronous upload's deadline bounds it already).
-    let stall_ms = target.log.map(|_| idle_timeout_ms(origin.timeout_ms()));
-    let reads = Reads { reader: reader.as_ref(), stall_ms, origin };
+    let reads = Reads { reader: reader.as_ref(), origin };
     let result = pump(&reads, body.prefix, limit, &mut upload, &mut digest).await;
     let result = match result {
         Ok((size, last)) => match digest.finish(false).await {
@@ -139,30 +130,17 @@ pub(crate) async fn put_unknown(target: &Target<'_>, origin: &WorkerOrigin, body
 /// The stream of a body without a length, read into part buffers.
 struct Reads<'a> {
     reader: Option<&'a ByobReader>,
-    /// How long a read may wait for its first bytes, if it may not wait until the deadline.
-    stall_ms: Option<u64>,
     origin: &'a WorkerOrigin,
 }
 
 impl Reads<'_> {
-    /// Reads into `view`: the whole of it in one await, or (with a stall timeout) whatever
-    /// has come, at least [`STALL_READ_MIN`] bytes, within the timeout. Answers what was
-    /// read (in `view`'s memory, moved to a new buffer) and whether the stream ended.
+    /// Reads into `view`: the whole of it in one await, or, where the origin times stalls,
+    /// whatever has come (each read then shows progress: a slow origin is not a stalled
+    /// one). Answers what was read (in `view`'s memory, moved to a new buffer) and whether
+    /// the stream ended.
     async fn fill(&self, reader: &ByobReader, view: &Uint8Array) -> Result<(Uint8Array, bool), Error> {
-        let broken = |_| self.origin.failure(Error::OriginBroken);
-        let Some(ms) = self.stall_ms else {
-            return read_at_least(reader, view.length(), view).await.map_err(broken);
-        };
-        let mut reading = pin!(read_at_least(reader, view.length().min(STALL_READ_MIN), view));
-        let idle = pin!(Delay::from(Duration::from_millis(ms)));
-        match select(reading.as_mut(), idle).await {
-            Either::Left((read, _)) => read.map_err(broken),
-            Either::Right(((), _)) => {
-                drop(reader.cancel());
-                let _ = reading.await;
-                Err(self.origin.failure(Error::OriginStalled { ms }))
-            }
-        }
+        let least = if self.origin.stall_ms().is_some() { 1 } else { view.length() };
+        self.origin.body_read(read_at_least(reader, least, view), || drop(reader.cancel())).await
     }
 }
 

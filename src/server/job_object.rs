@@ -230,7 +230,7 @@ impl UploadJob {
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();
         // A job sends no origin headers: it would have had to store them.
-        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?;
+        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?.timing_stalls();
         *self.ender.borrow_mut() = Some(origin.ender());
         record.state = JobState::Downloading;
         record.started_ms.get_or_insert(now);

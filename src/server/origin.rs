@@ -4,8 +4,11 @@
 //! file is then fetched in ranges ([`Ranged`], `server::parallel`).
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
 use std::time::Duration;
 
+use futures_util::future::{select, Either};
 use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
@@ -16,7 +19,7 @@ use super::js::{now_ms, read_chunk, wait};
 use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::Gate;
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
-use crate::core::ranges::{backoff_ms, parse_content_range, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
+use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
 use crate::core::origin_headers::Forwarded;
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
@@ -40,6 +43,9 @@ pub(crate) struct WorkerOrigin {
     /// The upload succeeded: nothing is left open, so nothing to abort.
     succeeded: Cell<bool>,
     timeout_ms: u64,
+    /// How long a body read may wait for its bytes where the deadline is far (a job's):
+    /// past it the stream has stalled. `None`: the deadline alone bounds a read.
+    stall_ms: Option<u64>,
     pub gate: Gate,
     /// The user's `origin_headers`, sent while the URLs keep the first URL's origin.
     forwarded: RefCell<Forwarded>,
@@ -180,9 +186,35 @@ impl WorkerOrigin {
             timer,
             succeeded: Cell::new(false),
             timeout_ms,
+            stall_ms: None,
             gate: gate.clone(),
             forwarded: RefCell::new(forwarded),
         })
+    }
+
+    /// This origin with its body reads timed by the idle timeout (a quarter of the deadline,
+    /// at most 15 s): for a job, whose deadline is an hour, a stalled stream without ranges
+    /// ends there. (A request's own deadline bounds its reads already.)
+    pub fn timing_stalls(mut self) -> Self {
+        self.stall_ms = Some(idle_timeout_ms(self.timeout_ms));
+        self
+    }
+
+    /// Waits for `read`, a read of a body: its failure is the connection's (or the
+    /// deadline's); with stalls timed, a read that waits past the idle timeout is ended by
+    /// `cancel` (which must end it) and is [`Error::OriginStalled`].
+    pub async fn body_read<T>(&self, read: impl Future<Output = Result<T, JsValue>>, cancel: impl FnOnce()) -> Result<T, Error> {
+        let broken = |_| self.failure(Error::OriginBroken);
+        let Some(ms) = self.stall_ms else { return read.await.map_err(broken) };
+        let mut reading = pin!(read);
+        match select(reading.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
+            Either::Left((read, _)) => read.map_err(broken),
+            Either::Right(((), _)) => {
+                cancel();
+                let _ = reading.await;
+                Err(self.failure(Error::OriginStalled { ms }))
+            }
+        }
     }
 
     /// The upload this origin served is stored: every body was read to its end.
@@ -201,6 +233,10 @@ impl WorkerOrigin {
 
     pub fn timeout_ms(&self) -> u64 {
         self.timeout_ms
+    }
+
+    pub fn stall_ms(&self) -> Option<u64> {
+        self.stall_ms
     }
 
     /// Waits before attempt `attempt` (2, 3, ...) at a range, in steps, so that the deadline
@@ -231,8 +267,21 @@ impl WorkerOrigin {
     }
 
     /// One GET of `url` (redirects not followed), with `range` and `if_range` when given.
+    /// With stalls timed, an answer whose headers do not come within the idle timeout is
+    /// ended, and is [`Error::OriginStalled`].
     pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
-        self.get_until(url, range, if_range, &self.signal).await
+        let Some(ms) = self.stall_ms else { return self.get_until(url, range, if_range, &self.signal).await };
+        let attempt = AbortController::new().map_err(|_| Error::internal("AbortController::new"))?;
+        let signal = AbortSignal::any(&js_sys::Array::of2(&self.signal, &attempt.signal()));
+        let mut getting = pin!(self.get_until(url, range, if_range, &signal));
+        match select(getting.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(((), _)) => {
+                attempt.abort();
+                let _ = getting.await;
+                Err(self.failure(Error::OriginStalled { ms }))
+            }
+        }
     }
 
     /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own).
@@ -278,8 +327,9 @@ impl WorkerOrigin {
             return Ok(Vec::new());
         }
         match body.length {
-            // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call.
-            Some(length) if length <= WHOLE_BODY_BYTES => self.read_whole(body).await,
+            // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call (which
+            // shows no progress, so not where stalls are timed).
+            Some(length) if length <= WHOLE_BODY_BYTES && self.stall_ms.is_none() => self.read_whole(body).await,
             _ => self.read_prefix(body).await,
         }
     }
@@ -324,7 +374,7 @@ impl WorkerOrigin {
         let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
         let mut sniffed = Vec::new();
         while sniffed.len() < SNIFF_BYTES {
-            match read_chunk(&reader).await {
+            match self.body_read(read_chunk(&reader), || drop(reader.cancel())).await {
                 Ok(Some(chunk)) => {
                     let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
                     sniffed.extend(chunk.subarray(0, take as u32).to_vec());
@@ -334,7 +384,7 @@ impl WorkerOrigin {
                     body.ended = true;
                     break;
                 }
-                Err(_) => return Err(self.failure(Error::OriginBroken)),
+                Err(err) => return Err(err),
             }
         }
         body.reader = Some(reader);
@@ -419,7 +469,7 @@ impl Origin for WorkerOrigin {
         let mut attempt = 1;
         loop {
             match self.sniff_once(body).await {
-                Err(Error::OriginBroken) if body.ranged.is_some() && attempt < MAX_ATTEMPTS => {
+                Err(Error::OriginBroken | Error::OriginStalled { .. }) if body.ranged.is_some() && attempt < MAX_ATTEMPTS => {
                     attempt += 1;
                     self.back_off(attempt).await?;
                     self.probe_again(body).await?;

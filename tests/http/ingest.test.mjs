@@ -325,6 +325,12 @@ describe('an origin that answers in a content coding though asked for identity',
     });
   }
 
+  test('`aws-chunked` (kept by some S3-compatible stores on plain objects) changes nothing: stored as it came', async () => {
+    const plain = text(2_000);
+    const res = await upload(worker, { file_url: encoded('/coded/aws-chunked', plain, 'aws-chunked'), upload_path: 'coded' });
+    await assertStored(res, plain);
+  });
+
   // the runtime decodes exactly `gzip` and `br`: any other coding would be stored as it came
   const zlibOf = { deflate: zlib.deflateSync, 'x-gzip': zlib.gzipSync, GZIP: zlib.gzipSync, 'gzip, gzip': (b) => zlib.gzipSync(zlib.gzipSync(b)) };
   for (const [coding, chunked] of [['deflate', false], ['x-gzip', true], ['GZIP', false], ['gzip, gzip', false]]) {

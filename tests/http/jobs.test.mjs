@@ -348,10 +348,35 @@ test('a job whose origin without ranges stalls mid-stream ends failed at the idl
   const last = (await poll(job.job_id, { limitMs: 120_000 })).at(-1);
   assert.equal(last.state, 'failed', JSON.stringify(last));
   // the job's deadline is an hour (ASYNC_TIMEOUT_SECONDS' default): the idle timeout is 15 s
-  assert.deepEqual(last.error, { code: 504, msg: 'the origin sent nothing for 15000 ms and cannot resume (it does not serve ranges)' });
+  assert.deepEqual(last.error, { code: 504, msg: 'the origin sent nothing for 15000 ms' });
   assert.equal(origin.requests(path).length, 1, 'a stream without ranges is not fetched again');
   assertNothingStored(worker, mark, 'nothing of the stalled stream, its multipart upload aborted');
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
+});
+
+test('jobs whose origin stops after 1 KiB or never answers fail at the idle timeout; a slow but steady one is stored', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const slow = randomBody(20 * 1024);
+  const urls = [
+    origin.stall('/jobs/stops-early.bin', randomBody(1024)),
+    origin.silent('/jobs/never-answers.bin'),
+    // 1 KiB/s: 20 s in all, longer than the idle timeout, but never 15 s without a byte
+    origin.file('/jobs/slow-steady.bin', slow, { chunked: true, throttle: 1024, chunkSize: 1024 }),
+  ];
+  const jobs = [];
+  for (const [i, file_url] of urls.entries()) jobs.push(await startJob({ file_url, upload_path: 'jobs-idle', file_name: `${i}.bin`, async: true }));
+  const [early, silent, steady] = await Promise.all(jobs.map(async (job) => (await poll(job.job_id, { limitMs: 120_000 })).at(-1)));
+  for (const [label, last] of [['stops after 1 KiB', early], ['never answers', silent]]) {
+    assert.equal(last.state, 'failed', `${label}: ${JSON.stringify(last)}`);
+    assert.deepEqual(last.error, { code: 504, msg: 'the origin sent nothing for 15000 ms' }, label);
+  }
+  assert.equal(steady.state, 'succeeded', JSON.stringify(steady));
+  assert.equal(steady.result.sha256, sha256(slow));
+  const added = worker.r2().objects.filter((o) => !mark.objects.some((m) => m.key === o.key)).map((o) => o.key);
+  assert.deepEqual(added, [`o/${steady.result.file_id}`], 'only the steady one stored');
+  const after = await usage(worker, KEYS.a.key);
+  assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_files], [slow.length, 1, before.reserved_files]);
 });
 
 /** A new key with a webhook secret (admin API): `{key, key_id}`. */

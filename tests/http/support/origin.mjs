@@ -302,6 +302,11 @@ export async function startOrigin() {
       });
       return `${base}${path}`;
     },
+    /** Takes the request and never answers it (no headers), as a hung backend. */
+    silent(path) {
+      routes.set(path, () => {});
+      return `${base}${path}`;
+    },
     /** Sends `sent` bytes of a declared (or chunked) body, then destroys the connection. */
     drop(path, sent, { contentLength } = {}) {
       routes.set(path, (req, res) => {

@@ -62,6 +62,26 @@ inputs.adminToken.addEventListener('change', () => {
 });
 window.addEventListener('hashchange', () => route({ focus: true }));
 
+/** Asks the service's health and shows it in the header. */
+async function checkService() {
+  const probe = client();
+  const up = await probe.health();
+  probe.free();
+  $('service-text').textContent = up ? 'Service online' : 'Service unreachable';
+  $('service').dataset.state = up ? 'up' : 'down';
+  return up;
+}
+
+/** After a request got no answer: the indicator is checked again, and while the service
+ * stays away, every 15 s until it is back. */
+let rechecking = false;
+document.addEventListener('urlstash:unreachable', async () => {
+  if (rechecking) return;
+  rechecking = true;
+  while (!(await checkService())) await new Promise((resolve) => setTimeout(resolve, 15_000));
+  rechecking = false;
+});
+
 ready.then(async (ok) => {
   const text = $('service-text');
   const service = $('service');
@@ -74,9 +94,5 @@ ready.then(async (ok) => {
   }
   showKeysTab();
   route();
-  const probe = client();
-  const up = await probe.health();
-  probe.free();
-  text.textContent = up ? 'Service online' : 'Service unreachable';
-  service.dataset.state = up ? 'up' : 'down';
+  await checkService();
 });

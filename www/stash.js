@@ -381,6 +381,7 @@ function jobCard(job) {
     } catch (asked) {
       if (asked.status !== 0 && asked.status < 500 && asked.status !== 429) return failed(asked);
       text.textContent = `Connection lost (${asked.message}): trying again…`;
+      document.dispatchEvent(new Event('urlstash:unreachable'));
       setTimeout(watch, LOST_RETRY_MS);
       return;
     }

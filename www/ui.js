@@ -46,6 +46,8 @@ export function clearOnInput(root) {
 /** Puts an error beside the input `inputs[err.field]` or, for no such field, in `fallback`
  * (prefixed with the status). The message is the envelope's `msg`, word for word. */
 export function showError(err, inputs, fallback) {
+  // No answer at all: the header's service indicator looks again (app.js).
+  if (err.status === 0) document.dispatchEvent(new Event('urlstash:unreachable'));
   const input = inputs[err.field];
   if (input) {
     fieldError(input, err.message);

@@ -319,14 +319,19 @@ test('Stash: a job outlives lost polls and a reload; an option all URLs share is
     }
     return outage === 'down' ? route.abort('failed') : route.continue();
   });
+  // the health check the lost connection sets off gets no answer either
+  await page.route('**/api/v1/health', (route) => (outage === 'down' ? route.abort('failed') : route.continue()));
   await card.locator('.job-text').filter({ hasText: /^Connection lost .*: trying again…$/ }).waitFor({ timeout: 30_000 });
+  await page.locator('#service[data-state="down"]').filter({ hasText: 'Service unreachable' }).waitFor();
   assert.equal(await card.getAttribute('data-running'), 'true');
   assert.equal(await card.evaluate((c) => c.classList.contains('failed')), false);
   outage = 'over';
   const stored = page.locator('#results > .result').filter({ hasText: 'outage.bin' });
   await stored.waitFor({ timeout: 90_000 });
   assert.equal(sha256((await get(await stored.locator('.download-link').inputValue())).body), sha256(body));
+  await page.locator('#service[data-state="up"]').filter({ hasText: 'Service online' }).waitFor({ timeout: 30_000 });
   await page.unroute('**/api/v1/jobs/**');
+  await page.unroute('**/api/v1/health');
 
   // Two URLs sharing a bad folder: one error, beside Folder; no card per URL.
   const ok = stack.origin.file('/shared/ok.png', png(8, 8), { contentType: 'image/png' });

@@ -201,7 +201,7 @@ async fn client_verdict(client: &UploadClient, raw: &str) -> Option<(f64, String
 async fn file_urls_get_the_servers_syntax_verdict() {
     let client = client("http://127.0.0.1:1", KEY);
     let long = format!("https://x.test/{}", "a".repeat(2048));
-    let too_long = Some("invalid `file_url`: must be at most 2048 bytes");
+    let too_long = Some("invalid `file_url`: must be at most 2048 characters");
     let cases = url_cases::FILE_URL_CASES.iter().map(|(raw, want)| (raw.to_string(), *want)).chain([(long, too_long)]);
     let (mut wrong, mut left_to_server, mut other_words) = (Vec::new(), 0, 0);
     for (raw, want) in cases {

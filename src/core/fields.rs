@@ -142,7 +142,7 @@ mod tests {
     fn core_errors_name_their_field_and_their_envelopes_agree() {
         let cases = [
             (Error::MissingField("file_url"), Some("fileUrl")),
-            (Error::invalid("file_url", "must be at most 2048 bytes"), Some("fileUrl")),
+            (Error::invalid("file_url", "must be at most 2048 characters"), Some("fileUrl")),
             (Error::invalid("upload_path", "bad"), Some("uploadPath")),
             (Error::invalid("file_name", "bad"), Some("fileName")),
             (Error::invalid("name", "must be a string"), None),

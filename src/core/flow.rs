@@ -182,7 +182,7 @@ pub async fn prepare<O: Origin>(
     let meta = ObjectMeta {
         owner: ctx.owner_id.to_owned(),
         original_name: original_name.clone(),
-        mime_type: mime_type.clone(),
+        mime_type: mime::served_type(&mime_type, content_type.as_deref()),
         upload_ms: ctx.now_ms,
         expires_ms: expires_at_ms(ctx.now_ms, ttl),
         counted: options.max_downloads.is_some(),

@@ -38,6 +38,27 @@ pub fn essence(content_type: &str) -> Option<String> {
     (token(ty) && token(sub)).then_some(essence)
 }
 
+/// The type a file is served with: `mime` (its essence), with the charset the origin
+/// declared when it is text and the origin named this same type (`text/plain;
+/// charset=ISO-8859-1` -> `text/plain; charset=iso-8859-1`), so clients decode it as the
+/// origin meant. A charset that is no token (RFC 9110) is left out.
+pub fn served_type(mime: &str, origin_type: Option<&str>) -> String {
+    let charset = origin_type
+        .filter(|_| mime.starts_with("text/"))
+        .filter(|declared| essence(declared).as_deref() == Some(mime))
+        .and_then(|declared| {
+            declared.split(';').skip(1).find_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+            })
+        })
+        .filter(|c| (1..=40).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+".contains(&b)));
+    match charset {
+        Some(charset) => format!("{mime}; charset={charset}"),
+        None => mime.to_owned(),
+    }
+}
+
 /// `ALLOWED_MIME_TYPES`: `*`, or a comma list of `type/subtype` and `type/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowList(Vec<String>);
@@ -152,6 +173,25 @@ mod tests {
         ];
         for (prefix, ct, name, want) in cases {
             assert_eq!(detect(prefix, *ct, name), *want, "{ct:?} {name}");
+        }
+    }
+
+    #[test]
+    fn text_keeps_the_charset_its_origin_declared() {
+        let cases = [
+            ("text/plain", Some("text/plain; charset=UTF-8"), "text/plain; charset=utf-8"),
+            ("text/csv", Some("text/csv;charset=\"ISO-8859-1\""), "text/csv; charset=iso-8859-1"),
+            ("text/plain", Some("text/plain; format=flowed; Charset=windows-1252"), "text/plain; charset=windows-1252"),
+            ("text/plain", Some("text/plain"), "text/plain"),
+            ("text/plain", None, "text/plain"),
+            // sniffed as another type than the origin said: its charset is not this file's
+            ("text/plain", Some("text/html; charset=utf-8"), "text/plain"),
+            ("image/png", Some("image/png; charset=utf-8"), "image/png"),
+            ("text/plain", Some("text/plain; charset=utf-8\r\nX-Evil: 1"), "text/plain"),
+            ("text/plain", Some("text/plain; charset=a b"), "text/plain"),
+        ];
+        for (mime, origin, want) in cases {
+            assert_eq!(served_type(mime, origin), want, "{origin:?}");
         }
     }
 

@@ -175,7 +175,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                 }
                 return if is_file_id(id) { Ok(Route::Link { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
             }
-            if let Some(id) = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/')) {
+            // `upload`, `download` and nothing at all begin other routes: a path that stops
+            // there is a mistyped route, not a file id (its 405 would name methods that 404).
+            let segment = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/') && !matches!(*id, "" | "upload" | "download"));
+            if let Some(id) = segment {
                 if !matches!(method, "GET" | "DELETE") {
                     return Err(Error::MethodNotAllowed { allow: "GET, DELETE" });
                 }
@@ -275,7 +278,11 @@ mod tests {
             ("GET", &link, Err(Error::MethodNotAllowed { allow: "POST" })),
             ("POST", "/api/v1/files/file_nope/link", Err(Error::FileNotFound)),
             ("GET", "/api/v1/files/file_nope", Err(Error::FileNotFound)),
-            ("DELETE", "/api/v1/files/upload", Err(Error::FileNotFound)),
+            ("DELETE", "/api/v1/files/upload", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/files/upload", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/files/download", Err(Error::RouteNotFound)),
+            ("GET", "/api/v1/files/", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/files/", Err(Error::RouteNotFound)),
             ("GET", "/api/v1/files/a/b", Err(Error::RouteNotFound)),
             ("GET", "/api/v1/admin/keys", Ok(Route::ListKeys)),
             ("POST", "/api/v1/admin/keys", Ok(Route::CreateKey)),

@@ -86,6 +86,8 @@ pub trait FileAuthority {
 pub struct ObjectMeta {
     pub owner: String,
     pub original_name: String,
+    /// The type the file is served with: its MIME type, with the origin's charset for text
+    /// (`mime::served_type`).
     pub mime_type: String,
     pub upload_ms: i64,
     pub expires_ms: i64,

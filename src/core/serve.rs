@@ -2,7 +2,7 @@
 
 use super::clock::{http_date, parse_http_date, remaining_secs};
 use super::error::Error;
-use super::mime::is_inline_safe;
+use super::mime::{essence, is_inline_safe};
 use super::names::content_disposition;
 
 /// Longest `max-age` sent for a `download_url`, whatever the remaining lifetime.
@@ -23,6 +23,7 @@ pub struct Served<'a> {
     pub size: u64,
     /// The quoted HTTP ETag.
     pub etag: &'a str,
+    /// Its `Content-Type` (a text file's with its charset).
     pub mime_type: &'a str,
     /// The name `Content-Disposition` gives: on `file_url` the stored name (the URL's last
     /// segment, as a user who chose `file_name` expects), on `download_url` the original one.
@@ -175,7 +176,7 @@ pub const NOT_MODIFIED_HEADERS: [&str; 3] = ["ETag", "Last-Modified", "Cache-Con
 /// The headers of every file response (200, 206 and HEAD alike; a 304 keeps
 /// [`NOT_MODIFIED_HEADERS`]).
 pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str, String)> {
-    let inline = mode == Mode::Inline && is_inline_safe(file.mime_type);
+    let inline = mode == Mode::Inline && essence(file.mime_type).is_some_and(|mime| is_inline_safe(&mime));
     let disposition = if inline { "inline" } else { "attachment" };
     // `no-transform`: the bytes go out as stored, never compressed on the way (Cloudflare
     // compresses text types unless told not to, and a compressed copy under the same strong
@@ -339,6 +340,8 @@ mod tests {
             ("application/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
             ("application/x-unknown", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
             ("text/html", Mode::Attachment, "attachment;", "public, max-age=90, immutable, no-transform"),
+            ("text/plain; charset=iso-8859-1", Mode::Inline, "inline;", "public, max-age=0, must-revalidate, no-transform"),
+            ("text/html; charset=utf-8", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
         ];
         for (mime, mode, disposition, cache) in cases {
             let h = headers(&file(mime), mode, 10_000);

@@ -11,7 +11,7 @@ use url::{Host, Url};
 
 use super::addr::{reserved_v4, reserved_v6};
 use super::error::Error;
-pub use super::url_syntax::MAX_URL_BYTES;
+pub use super::url_syntax::MAX_URL_CHARS;
 use super::url_syntax::{check_syntax, file_url_input, UrlParts};
 
 /// Redirect hops followed before giving up.
@@ -197,7 +197,7 @@ mod tests {
             ("javascript:alert(1)", 400, "scheme `javascript` is not allowed"),
             ("data:image/png;base64,AAAA", 400, "scheme `data` is not allowed"),
             ("https://user:pw@example.com/a.png", 400, "credentials"),
-            (long.as_str(), 400, "at most 2048 bytes"),
+            (long.as_str(), 400, "at most 2048 characters"),
         ];
         for (raw, status, msg) in bad {
             let err = parse_file_url(raw, &policy).unwrap_err();

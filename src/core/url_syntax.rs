@@ -1,11 +1,11 @@
-//! The `file_url` rules any WHATWG URL parser can check: present, at most 2048 bytes, a URL,
+//! The `file_url` rules any WHATWG URL parser can check: present, at most 2048 characters, a URL,
 //! http(s), a host, no credentials. The Worker applies them to the `url` crate's parse
 //! (`url_policy.rs`), the browser client to the browser's `URL`; both get the same errors.
 
 use super::error::Error;
 
 /// Longest `file_url` accepted, in bytes.
-pub const MAX_URL_BYTES: usize = 2048;
+pub const MAX_URL_CHARS: usize = 2048;
 
 /// What the rules look at in a parsed URL, filled from any WHATWG parser's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +23,10 @@ pub fn file_url_input(raw: &str) -> Result<&str, Error> {
     if raw.is_empty() {
         return Err(Error::MissingField("file_url"));
     }
-    if raw.len() > MAX_URL_BYTES {
-        return Err(Error::invalid("file_url", "must be at most 2048 bytes"));
+    // Characters, as OpenAPI's `maxLength` counts (non-ASCII ones are percent-encoded by
+    // the parser, so a URL's length is bounded either way).
+    if raw.chars().count() > MAX_URL_CHARS {
+        return Err(Error::invalid("file_url", "must be at most 2048 characters"));
     }
     Ok(raw)
 }
@@ -52,8 +54,11 @@ mod tests {
     fn inputs_are_trimmed_and_bounded() {
         assert_eq!(file_url_input("  https://x.test/a \n"), Ok("https://x.test/a"));
         assert_eq!(file_url_input(" \t "), Err(Error::MissingField("file_url")));
-        let long = format!("https://x.test/{}", "a".repeat(MAX_URL_BYTES));
-        assert_eq!(file_url_input(&long).unwrap_err().public_message(), "invalid `file_url`: must be at most 2048 bytes");
+        let long = format!("https://x.test/{}", "a".repeat(MAX_URL_CHARS));
+        assert_eq!(file_url_input(&long).unwrap_err().public_message(), "invalid `file_url`: must be at most 2048 characters");
+        // characters, not bytes: 2048 of them fit whatever their UTF-8 length
+        let wide = format!("https://x.test/{}", "é".repeat(MAX_URL_CHARS - 15));
+        assert_eq!(file_url_input(&wide), Ok(wide.as_str()));
     }
 
     #[test]

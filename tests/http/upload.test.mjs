@@ -247,6 +247,26 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     assert.match(served.headers.get('content-disposition'), /^attachment;/);
     assert.equal(served.headers.get('content-security-policy'), 'sandbox');
   });
+
+  test('text is served with the charset its origin declared, on both URLs; FileData keeps the MIME type', async () => {
+    const latin1 = Buffer.from('café crème, 12 €', 'latin1');
+    for (const [path, contentType, served] of [
+      ['/charset/latin1.txt', 'text/plain; charset=ISO-8859-1', 'text/plain; charset=iso-8859-1'],
+      ['/charset/none.txt', 'text/plain', 'text/plain'],
+    ]) {
+      const res = await upload(worker, { file_url: origin.file(path, latin1, { contentType }), upload_path: 'charset' });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.data.mime_type, 'text/plain');
+      for (const url of [res.json.data.file_url, res.json.data.download_url]) {
+        for (const method of ['GET', 'HEAD']) {
+          const got = await get(url, {}, method);
+          assert.equal(got.headers.get('content-type'), served, `${contentType} ${method} ${url}`);
+          if (method === 'GET') assert.equal(sha256(got.body), sha256(latin1));
+        }
+      }
+      assert.match((await get(res.json.data.file_url)).headers.get('content-disposition'), /^inline;/);
+    }
+  });
 });
 
 describe('FileData', () => {

@@ -76,7 +76,8 @@ pub struct JobStatus {
     pub file_url: String,
     /// Bytes received from the origin so far (never counted twice when a range resumes;
     /// after a restart of the service it goes on from the parts already stored, so it may
-    /// step back by those that were in flight).
+    /// step back by those that were in flight). A failed or canceled job keeps what it had
+    /// received when it ended.
     pub bytes_received: u64,
     /// The file's size once the origin told it.
     pub total_bytes: Option<u64>,
@@ -211,6 +212,9 @@ impl JobRecord {
         let bytes_received = match (&self.result, self.state, self.total_bytes) {
             (Some(file), _, _) => file.file_size,
             (None, JobState::Storing, Some(total)) => total,
+            // Ended: what it had received when it ended, as recorded (the same figure for
+            // every reader: its status, its cancel's answer, its webhook).
+            (None, state, _) if state.is_final() => self.stored_bytes,
             _ => self.stored_bytes + received,
         };
         JobStatus {
@@ -359,6 +363,12 @@ mod tests {
         record.state = JobState::Storing;
         assert_eq!(record.status(70).bytes_received, 100);
         assert_eq!(record.status(70).state, JobState::Storing);
+        // ended without a file: what it recorded, whoever asks with whatever count
+        for state in [JobState::Failed, JobState::Canceled] {
+            record.end(state, 2);
+            record.stored_bytes = 65;
+            assert_eq!((record.status(0).bytes_received, record.status(25).bytes_received), (65, 65));
+        }
     }
 
     #[test]

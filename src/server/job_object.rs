@@ -117,10 +117,14 @@ impl UploadJob {
                 Ok(record.status(0))
             }
             JobOp::Status { key_id } => {
-                let record = self.owned(&key_id).await?;
+                let mut record = self.owned(&key_id).await?;
                 if !record.state.is_final() && !self.running.get() {
-                    // Nothing runs it here (the runtime restarted): go on now.
+                    // Nothing runs it here (the runtime restarted): go on now. The parts
+                    // stored before count, though the record was saved before they were.
                     self.alarm_at(now_ms()).await?;
+                    if record.transfer.as_ref().is_some_and(|t| t.resumable()) {
+                        record.stored_bytes = job_store::stored_bytes(&self.state.storage()).await?;
+                    }
                 }
                 Ok(record.status(self.received.get()))
             }
@@ -200,6 +204,7 @@ impl UploadJob {
             }
             Err(err) => {
                 self.clean_up(&record).await;
+                record.stored_bytes += self.received.replace(0);
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.finish(record).await
@@ -232,7 +237,16 @@ impl UploadJob {
         // A job sends no origin headers: it would have had to store them.
         let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?.timing_stalls();
         *self.ender.borrow_mut() = Some(origin.ender());
-        record.state = JobState::Downloading;
+        // A job found storing (its invocation died while hashing or committing) stays so:
+        // its states only move forward.
+        if record.state != JobState::Storing {
+            record.state = JobState::Downloading;
+        }
+        // What the parts stored so far hold, in the record saved below (an invocation that
+        // died saved none of them in it): a status meanwhile counts them.
+        if record.transfer.as_ref().is_some_and(|t| t.resumable()) {
+            record.stored_bytes = job_store::stored_bytes(&self.state.storage()).await?;
+        }
         record.started_ms.get_or_insert(now);
         record.updated_ms = now;
         let storage = self.state.storage();
@@ -340,6 +354,7 @@ impl UploadJob {
             _ => {}
         }
         self.clean_up(&record).await;
+        record.stored_bytes += self.received.replace(0);
         record.end(JobState::Canceled, now_ms());
         let status = record.status(0);
         self.finish(record).await?;
@@ -361,6 +376,12 @@ impl UploadJob {
             Ok(()) => {
                 delivery.delivered = true;
                 delivery.next_ms = None;
+            }
+            // The key was revoked (its KV entries, the webhook secret's included, are gone):
+            // nothing can sign a delivery any more, and no retry will.
+            Err(Error::KeyNotFound) => {
+                delivery.next_ms = None;
+                worker::console_warn!("job {}: webhook dropped: the key was revoked", record.spec.job_id);
             }
             Err(err) => {
                 delivery.attempts += 1;

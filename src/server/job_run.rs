@@ -34,8 +34,9 @@ use crate::core::request::UploadRequest;
 use crate::core::seams::{FileAuthority, StoredObject};
 use crate::core::{layout, listing, Error};
 
-/// A reservation is refreshed this often (it lapses after 15 minutes).
-const REFRESH_MS: i64 = 5 * 60 * 1000;
+/// A reservation is refreshed this often (it lapses after 15 minutes); the refresh is also
+/// where a key disabled or revoked meanwhile stops a job (401), rather than at its commit.
+const REFRESH_MS: i64 = 30 * 1000;
 
 /// How an invocation ended.
 pub(crate) enum Ran {

@@ -61,6 +61,11 @@ pub(crate) async fn stored_parts(storage: &Storage) -> Result<BTreeMap<u64, (u64
     Ok(parts)
 }
 
+/// The bytes of the parts stored so far.
+pub(crate) async fn stored_bytes(storage: &Storage) -> Result<u64, Error> {
+    Ok(stored_parts(storage).await?.values().map(|(size, _)| size).sum())
+}
+
 /// Forgets every stored part (the transfer ended, or its upload was aborted).
 pub(crate) async fn forget_parts(storage: &Storage) -> Result<(), Error> {
     let listed = storage.list_with_options(worker::ListOptions::new().prefix(PART_PREFIX)).await.map_err(failed)?;

@@ -56,7 +56,7 @@
 //!     bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler, and the one dispatch (job or stored now) of a single
 //!     upload or a batch item. `origin.rs`: the `Origin` adapter (fetch, the
-//!     1 MiB probe, one deadline, sniffing). `ingest.rs`: streaming a body into R2
+//!     1 MiB probe, one deadline and a job's stall timeout, sniffing). `ingest.rs`: streaming a body into R2
 //!     (`FixedLengthStream` or multipart). `parallel.rs`: a ranged file's parts over up to
 //!     5 connections; `streamed.rs`: a ranged file from a fast origin as one streamed put;
 //!     `cursor.rs`: one range, resumed where it breaks. `digest.rs`: the

@@ -23,7 +23,6 @@ use crate::core::Error;
 /// Size of every multipart part but the last: the smallest R2 takes (all must be equal).
 pub(crate) const PART_BYTES: u32 = MIN_PART_BYTES as u32;
 
-
 /// Stores a body of known `length`; all or nothing.
 pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {
     let mut sniffed = Buffer::default();

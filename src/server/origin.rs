@@ -204,14 +204,19 @@ impl WorkerOrigin {
     /// deadline's); with stalls timed, a read that waits past the idle timeout is ended by
     /// `cancel` (which must end it) and is [`Error::OriginStalled`].
     pub async fn body_read<T>(&self, read: impl Future<Output = Result<T, JsValue>>, cancel: impl FnOnce()) -> Result<T, Error> {
-        let broken = |_| self.failure(Error::OriginBroken);
-        let Some(ms) = self.stall_ms else { return read.await.map_err(broken) };
-        let mut reading = pin!(read);
-        match select(reading.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
-            Either::Left((read, _)) => read.map_err(broken),
+        self.stall_timed(async { read.await.map_err(|_| self.failure(Error::OriginBroken)) }, cancel).await
+    }
+
+    /// `work`, or with stalls timed, [`Error::OriginStalled`] once it waited past the idle
+    /// timeout: then `cancel` ends it, and it is awaited to its end.
+    async fn stall_timed<T>(&self, work: impl Future<Output = Result<T, Error>>, cancel: impl FnOnce()) -> Result<T, Error> {
+        let Some(ms) = self.stall_ms else { return work.await };
+        let mut working = pin!(work);
+        match select(working.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
+            Either::Left((done, _)) => done,
             Either::Right(((), _)) => {
                 cancel();
-                let _ = reading.await;
+                let _ = working.await;
                 Err(self.failure(Error::OriginStalled { ms }))
             }
         }
@@ -270,18 +275,13 @@ impl WorkerOrigin {
     /// With stalls timed, an answer whose headers do not come within the idle timeout is
     /// ended, and is [`Error::OriginStalled`].
     pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
-        let Some(ms) = self.stall_ms else { return self.get_until(url, range, if_range, &self.signal).await };
+        if self.stall_ms.is_none() {
+            return self.get_until(url, range, if_range, &self.signal).await;
+        }
+        // A signal of this request's own, to end it alone.
         let attempt = AbortController::new().map_err(|_| Error::internal("AbortController::new"))?;
         let signal = AbortSignal::any(&js_sys::Array::of2(&self.signal, &attempt.signal()));
-        let mut getting = pin!(self.get_until(url, range, if_range, &signal));
-        match select(getting.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right(((), _)) => {
-                attempt.abort();
-                let _ = getting.await;
-                Err(self.failure(Error::OriginStalled { ms }))
-            }
-        }
+        self.stall_timed(self.get_until(url, range, if_range, &signal), || attempt.abort()).await
     }
 
     /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own).

@@ -159,6 +159,10 @@ async fn pump(
         pending.push(chunk);
     }
     let mut total = pending.len;
+    let log = upload.target.log;
+    if let Some(log) = log {
+        log.received(total);
+    }
     let mut ended = reads.reader.is_none();
     // The buffer of the last part R2 finished taking, ready to be filled again.
     let mut spare = None;
@@ -179,6 +183,9 @@ async fn pump(
             let view = Uint8Array::new_with_byte_offset_and_length(&part.buffer(), filled, PART_BYTES - filled);
             let Some(reader) = reads.reader else { break };
             let (read, done) = reads.fill(reader, &view).await?;
+            if let Some(log) = log {
+                log.received(u64::from(read.length()));
+            }
             // The read transferred the buffer: the part lives in the returned one now.
             part = Uint8Array::new(&read.buffer());
             filled += read.length();
@@ -257,9 +264,6 @@ impl Multipart<'_> {
         let upload = self.started.as_ref().expect("started above");
         let number = u16::try_from(self.parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
         let slot = self.target.gate.slot().await;
-        if let Some(log) = self.target.log {
-            log.sent(u64::from(part.length()));
-        }
         let sending = upload.upload_part(number, part.clone().into()).map_err(Self::internal)?;
         self.in_flight = Some((sending, part, slot));
         Ok(free)

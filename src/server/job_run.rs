@@ -324,7 +324,7 @@ impl Run<'_> {
 }
 
 /// Records a single stream's multipart upload in the job's record as soon as it starts,
-/// and counts its parts as received.
+/// and counts its bytes as they come.
 struct StreamLog<'a> {
     storage: &'a Storage,
     /// The record as saved when the stream began.
@@ -333,7 +333,7 @@ struct StreamLog<'a> {
 }
 
 impl UploadLog for StreamLog<'_> {
-    fn sent(&self, bytes: u64) {
+    fn received(&self, bytes: u64) {
         self.received.set(self.received.get() + bytes);
     }
 

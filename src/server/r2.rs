@@ -27,8 +27,8 @@ pub(crate) trait UploadLog {
     /// The upload's id, as soon as it is created and before any part goes up: recorded, a
     /// stream that dies with its invocation is aborted by the next one.
     fn started(&self, upload_id: String) -> LocalBoxFuture<'_, Result<(), Error>>;
-    /// A part of `bytes` is on its way to R2 (the job's progress).
-    fn sent(&self, bytes: u64);
+    /// `bytes` more of the stream came from the origin (the job's progress).
+    fn received(&self, bytes: u64);
 }
 
 /// Where one upload's bytes go: the object, its put options, the digest its bytes must

@@ -8,16 +8,11 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::pin::pin;
-use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use js_sys::Uint8Array;
-use web_sys::{AbortController, AbortSignal};
-use worker::Delay;
 
 use super::js::{byob_reader, read_at_least, ByobReader};
-use super::origin::{Head, OriginBody, Ranged, WorkerOrigin};
+use super::origin::{within_idle, Head, OriginBody, Ranged, WorkerOrigin};
 use crate::core::ranges::{idle_timeout_ms, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 
@@ -218,20 +213,9 @@ impl<'a> Cursor<'a> {
         let want = (self.end.min(reader_end) - self.pos).min(u64::from(SCRATCH)) as u32;
         let scratch = self.scratch.take().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH));
         let view = Uint8Array::new_with_byte_offset_and_length(&scratch.buffer(), 0, want);
-        let result = {
-            let mut reading = pin!(read_at_least(&reader, want.min(self.min_read), &view));
-            let idle = pin!(Delay::from(Duration::from_millis(self.source.idle_ms)));
-            match select(reading.as_mut(), idle).await {
-                Either::Left((result, _)) => Some(result),
-                Either::Right(((), _)) => {
-                    // Stalled: cancel the attempt (its read then ends) and try again.
-                    drop(reader.cancel());
-                    let _ = reading.await;
-                    None
-                }
-            }
-        };
-        let Some(result) = result else { return Err(Broken::Retry) };
+        // Stalled: the attempt is canceled (its read then ends) and tried again.
+        let reading = read_at_least(&reader, want.min(self.min_read), &view);
+        let Some(result) = within_idle(self.source.idle_ms, reading, || drop(reader.cancel())).await else { return Err(Broken::Retry) };
         let Ok((read, done)) = result else { return Err(Broken::Retry) };
         // The read moved the scratch memory into the returned view's buffer.
         self.scratch = Some(Uint8Array::new(&read.buffer()));
@@ -253,20 +237,8 @@ impl<'a> Cursor<'a> {
     async fn open(&mut self) -> Result<(), Broken> {
         let Source { origin, ranged, .. } = self.source;
         let range = range_header(self.pos, self.end);
-        let attempt = AbortController::new().map_err(|_| Broken::Fatal(Error::internal("AbortController::new")))?;
-        let signal = AbortSignal::any(&js_sys::Array::of2(origin.signal(), &attempt.signal()));
-        let asked = {
-            let mut getting = pin!(origin.get_until(&ranged.url, Some(&range), Some(&ranged.validator.if_range), &signal));
-            let idle = pin!(Delay::from(Duration::from_millis(self.source.idle_ms)));
-            match select(getting.as_mut(), idle).await {
-                Either::Left((asked, _)) => asked,
-                Either::Right(((), _)) => {
-                    attempt.abort();
-                    let _ = getting.await;
-                    return Err(Broken::Retry);
-                }
-            }
-        };
+        let asked = origin.get_within(&ranged.url, Some(&range), Some(&ranged.validator.if_range), self.source.idle_ms).await;
+        let Some(asked) = asked else { return Err(Broken::Retry) };
         let response = match asked {
             Ok(response) => response,
             Err(err @ Error::OriginTimeout { .. }) => return Err(Broken::Fatal(err)),

@@ -123,7 +123,7 @@ impl UploadJob {
                     // stored before count, though the record was saved before they were.
                     self.alarm_at(now_ms()).await?;
                     if record.transfer.as_ref().is_some_and(|t| t.resumable()) {
-                        record.stored_bytes = job_store::stored_bytes(&self.state.storage()).await?;
+                        record.stored_bytes = job_store::total(&job_store::stored_parts(&self.state.storage()).await?);
                     }
                 }
                 Ok(record.status(self.received.get()))
@@ -242,10 +242,15 @@ impl UploadJob {
         if record.state != JobState::Storing {
             record.state = JobState::Downloading;
         }
-        // What the parts stored so far hold, in the record saved below (an invocation that
-        // died saved none of them in it): a status meanwhile counts them.
-        if record.transfer.as_ref().is_some_and(|t| t.resumable()) {
-            record.stored_bytes = job_store::stored_bytes(&self.state.storage()).await?;
+        // A resumed transfer's stored parts, read once: what they hold goes in the record
+        // saved below (an invocation that died saved none of them in it), so a status
+        // meanwhile counts them; the transfer goes on from them.
+        let stored = match &record.transfer {
+            Some(transfer) if transfer.resumable() => Some(job_store::stored_parts(&self.state.storage()).await?),
+            _ => None,
+        };
+        if let Some(parts) = &stored {
+            record.stored_bytes = job_store::total(parts);
         }
         record.started_ms.get_or_insert(now);
         record.updated_ms = now;
@@ -266,7 +271,7 @@ impl UploadJob {
         };
         // The origin times out with what this invocation had left: the job's deadline is
         // the whole one.
-        run.go(record).await.map_err(|err| match err {
+        run.go(record, stored).await.map_err(|err| match err {
             Error::OriginTimeout { .. } => past_deadline(),
             err => err,
         })

@@ -19,7 +19,7 @@ use super::authority_client::AuthorityClient;
 use super::bindings::Services;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
-use super::job_store::{save, save_part, stored_parts};
+use super::job_store::{save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
@@ -65,10 +65,10 @@ pub(crate) struct Run<'a> {
 
 impl Run<'_> {
     /// Runs the job's transfer as far as this invocation goes; `record` is saved on the way
-    /// (its `transfer` once decided).
-    pub async fn go(&self, record: &mut JobRecord) -> Result<Ran, Error> {
+    /// (its `transfer` once decided). `stored`: a resumable transfer's stored parts.
+    pub async fn go(&self, record: &mut JobRecord, stored: Option<Parts>) -> Result<Ran, Error> {
         match record.transfer.clone() {
-            Some(transfer) if transfer.resumable() => self.resume(record, transfer).await,
+            Some(transfer) if transfer.resumable() => self.resume(record, transfer, stored.unwrap_or_default()).await,
             Some(transfer) => {
                 // Committed before its invocation ended (the news lost with it): done.
                 if let Ok(row) = self.authority.get(&transfer.prepared.file_id).await {
@@ -162,8 +162,8 @@ impl Run<'_> {
         }
     }
 
-    /// A later invocation: the same multipart upload, the parts not stored yet.
-    async fn resume(&self, record: &mut JobRecord, transfer: Transfer) -> Result<Ran, Error> {
+    /// A later invocation: the same multipart upload, the parts not in `stored` yet.
+    async fn resume(&self, record: &mut JobRecord, transfer: Transfer, stored: Parts) -> Result<Ran, Error> {
         let (Some(source), Some(upload_id)) = (&transfer.ranged, &transfer.upload_id) else {
             return Err(Error::internal("resume without ranges"));
         };
@@ -203,8 +203,6 @@ impl Run<'_> {
             .resume_multipart_upload(key.clone(), upload_id.clone())
             .map_err(|e| Error::internal(format!("r2 resume multipart: {}", describe(&e))))?
             .unchecked_into();
-        let stored = stored_parts(self.storage).await?;
-        record.stored_bytes = stored.values().map(|(size, _)| size).sum();
         let parts = stored
             .into_iter()
             .map(|(index, (_, part))| (index, part))

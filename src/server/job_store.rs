@@ -45,8 +45,11 @@ pub(crate) async fn save_part(storage: &Storage, index: u64, size: u64, part: &J
     storage.put(&format!("{PART_PREFIX}{index:06}"), stored).await.map_err(failed)
 }
 
-/// The parts an earlier invocation stored: index -> (size, R2's answer).
-pub(crate) async fn stored_parts(storage: &Storage) -> Result<BTreeMap<u64, (u64, JsValue)>, Error> {
+/// Stored parts: index -> (size, R2's answer).
+pub(crate) type Parts = BTreeMap<u64, (u64, JsValue)>;
+
+/// The parts an earlier invocation stored.
+pub(crate) async fn stored_parts(storage: &Storage) -> Result<Parts, Error> {
     let listed = storage.list_with_options(worker::ListOptions::new().prefix(PART_PREFIX)).await.map_err(failed)?;
     let mut parts = BTreeMap::new();
     for entry in listed.entries() {
@@ -61,9 +64,9 @@ pub(crate) async fn stored_parts(storage: &Storage) -> Result<BTreeMap<u64, (u64
     Ok(parts)
 }
 
-/// The bytes of the parts stored so far.
-pub(crate) async fn stored_bytes(storage: &Storage) -> Result<u64, Error> {
-    Ok(stored_parts(storage).await?.values().map(|(size, _)| size).sum())
+/// The bytes `parts` hold.
+pub(crate) fn total(parts: &Parts) -> u64 {
+    parts.values().map(|(size, _)| size).sum()
 }
 
 /// Forgets every stored part (the transfer ended, or its upload was aborted).

@@ -208,18 +208,10 @@ impl WorkerOrigin {
     }
 
     /// `work`, or with stalls timed, [`Error::OriginStalled`] once it waited past the idle
-    /// timeout: then `cancel` ends it, and it is awaited to its end.
+    /// timeout (then `cancel` ends it).
     async fn stall_timed<T>(&self, work: impl Future<Output = Result<T, Error>>, cancel: impl FnOnce()) -> Result<T, Error> {
         let Some(ms) = self.stall_ms else { return work.await };
-        let mut working = pin!(work);
-        match select(working.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
-            Either::Left((done, _)) => done,
-            Either::Right(((), _)) => {
-                cancel();
-                let _ = working.await;
-                Err(self.failure(Error::OriginStalled { ms }))
-            }
-        }
+        within_idle(ms, work, cancel).await.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms })))
     }
 
     /// The upload this origin served is stored: every body was read to its end.
@@ -275,17 +267,21 @@ impl WorkerOrigin {
     /// With stalls timed, an answer whose headers do not come within the idle timeout is
     /// ended, and is [`Error::OriginStalled`].
     pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
-        if self.stall_ms.is_none() {
-            return self.get_until(url, range, if_range, &self.signal).await;
-        }
+        let Some(ms) = self.stall_ms else { return self.get_until(url, range, if_range, &self.signal).await };
+        self.get_within(url, range, if_range, ms).await.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms })))
+    }
+
+    /// [`WorkerOrigin::get`] whose headers must come within `ms`: `None` when they did not
+    /// (the request is then ended alone, and its gate slot freed).
+    pub async fn get_within(&self, url: &Url, range: Option<&str>, if_range: Option<&str>, ms: u64) -> Option<Result<web_sys::Response, Error>> {
         // A signal of this request's own, to end it alone.
-        let attempt = AbortController::new().map_err(|_| Error::internal("AbortController::new"))?;
+        let Ok(attempt) = AbortController::new() else { return Some(Err(Error::internal("AbortController::new"))) };
         let signal = AbortSignal::any(&js_sys::Array::of2(&self.signal, &attempt.signal()));
-        self.stall_timed(self.get_until(url, range, if_range, &signal), || attempt.abort()).await
+        within_idle(ms, self.get_until(url, range, if_range, &signal), || attempt.abort()).await
     }
 
     /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own).
-    pub async fn get_until(
+    async fn get_until(
         &self,
         url: &Url,
         range: Option<&str>,
@@ -389,6 +385,20 @@ impl WorkerOrigin {
         }
         body.reader = Some(reader);
         Ok(sniffed)
+    }
+}
+
+/// `work`, unless it waits past `ms`: then `cancel` (which must end it) is called, `work`
+/// is awaited to its end, and the answer is `None`.
+pub(crate) async fn within_idle<T>(ms: u64, work: impl Future<Output = T>, cancel: impl FnOnce()) -> Option<T> {
+    let mut working = pin!(work);
+    match select(working.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
+        Either::Left((done, _)) => Some(done),
+        Either::Right(((), _)) => {
+            cancel();
+            let _ = working.await;
+            None
+        }
     }
 }
 

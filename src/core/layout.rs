@@ -4,6 +4,8 @@
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
+use super::names::composed;
+
 /// Every upload's bytes live under `o/{file_id}`, written once.
 pub const OBJECT_PREFIX: &str = "o/";
 /// Route prefix of `file_url`: `/f/{key id}/{upload_path}/{file_name}`.
@@ -37,8 +39,24 @@ fn base_str(base: &Url) -> &str {
 /// The inline URL of a name: `{base}/f/{owner}/{path}/{name}`, each segment escaped.
 pub fn file_url(base: &Url, owner: &str, upload_path: &str, file_name: &str) -> String {
     let path = format!("{owner}/{upload_path}/{file_name}");
-    let escaped: Vec<String> = path.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
+    let escaped: Vec<String> = path.split('/').map(escaped_segment).collect();
     format!("{}{FILE_ROUTE}{}", base_str(base), escaped.join("/"))
+}
+
+/// One path segment as [`file_url`] writes it.
+fn escaped_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// A request path as [`file_url`] would have written it: each segment decoded, composed
+/// ([`composed`]) and escaped again, so every spelling of one URL (`%c3%a9`, `é`, `e%CC%81`,
+/// `%21` or `!`) has one form. A segment that does not decode to UTF-8 is kept as sent.
+pub fn canonical_path(path: &str) -> String {
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8().map_or_else(|_| s.to_owned(), |d| escaped_segment(&composed(&d))))
+        .collect();
+    segments.join("/")
 }
 
 /// The attachment URL of a file: `{base}/api/v1/files/download/{file_id}`.
@@ -51,7 +69,7 @@ pub fn name_from_path(path: &str) -> Option<FileName> {
     let rest = path.strip_prefix(FILE_ROUTE)?;
     let segments: Vec<String> = rest
         .split('/')
-        .map(|s| percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned()))
+        .map(|s| percent_decode_str(s).decode_utf8().ok().map(|c| composed(&c)))
         .collect::<Option<_>>()?;
     // owner / at least one folder / name, none empty; an escaped `/` (`%2F`) is not a
     // separator (RFC 3986 §2.2), and no stored name holds one
@@ -84,6 +102,13 @@ mod tests {
             let want = FileName { owner: owner.into(), upload_path: path.into(), file_name: name.into() };
             assert_eq!(name_from_path(&request_path), Some(want));
         }
+        // a name typed in another Unicode form (macOS writes é as e and a combining accent)
+        // names the same file
+        let typed = name_from_path("/f/k_2/docs/Zu%CC%88rich.png").unwrap();
+        assert_eq!(typed.file_name, "Zürich.png");
+        assert_eq!(canonical_path("/f/k_2/docs/Zu%CC%88rich%2epng"), "/f/k_2/docs/Z%C3%BCrich.png");
+        assert_eq!(canonical_path("/f/k_2/a%20b/!.png"), "/f/k_2/a%20b/%21.png");
+        assert_eq!(canonical_path("/f/%FF/x"), "/f/%FF/x");
         assert_eq!(download_url(&base, "file_1"), "https://files.example.com/api/v1/files/download/file_1");
         assert_eq!(object_key("file_1"), "o/file_1");
     }

@@ -10,6 +10,7 @@ use url::Url;
 
 use super::error::Error;
 use super::json::{read_object, JsonObject};
+use super::layout::canonical_path;
 use super::request::UploadRequest;
 
 /// Shortest `expires_in`, in seconds.
@@ -101,15 +102,17 @@ impl LinkSecret {
         (!secret.is_empty()).then(|| LinkSecret(secret.as_bytes().to_vec()))
     }
 
+    /// The MAC of `path` (in its canonical form: any spelling of one URL signs alike) and `exp`.
     fn mac(&self, path: &str, exp: i64) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        mac.update(path.as_bytes());
+        mac.update(canonical_path(path).as_bytes());
         mac.update(b"\n");
         mac.update(exp.to_string().as_bytes());
         mac
     }
 
-    /// The signature of `path` (as sent, percent-encoded) until `exp` (Unix seconds).
+    /// The signature of `path` (percent-encoded as sent; any spelling of it signs alike)
+    /// until `exp` (Unix seconds).
     pub fn sign(&self, path: &str, exp: i64) -> String {
         URL_SAFE_NO_PAD.encode(self.mac(path, exp).finalize().into_bytes())
     }
@@ -265,6 +268,14 @@ mod tests {
         assert!(forbidden(secret.check(path, None, 0)));
         assert!(forbidden(secret.check(path, Some("exp=x&sig=%%%"), 0)));
         assert_eq!(exp_secs(1_999), 1);
+        // every spelling of one URL carries its signature: escapes in either case, characters
+        // left unescaped, another Unicode form of the name
+        let url = secret.signed_url("http://h.test/f/k_a/docs/caf%C3%A9%21.png", 2_000);
+        let query = url.split_once('?').unwrap().1;
+        for spelling in ["/f/k_a/docs/caf%c3%a9%21.png", "/f/k_a/docs/café!.png", "/f/k_a/docs/cafe%CC%81!.png"] {
+            assert_eq!(secret.check(spelling, Some(query), 0), Ok(()), "{spelling}");
+        }
+        assert!(forbidden(secret.check("/f/k_a/docs/cafe%21.png", Some(query), 0)));
     }
 
     #[test]

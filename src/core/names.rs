@@ -29,6 +29,84 @@ pub fn is_deceptive(c: char) -> bool {
     )
 }
 
+/// Characters that show nothing, beyond [`is_deceptive`]'s: the rest of Unicode's
+/// default-ignorable code points, blank fillers (Hangul, Braille), format characters that
+/// annotate or prefix other text, and noncharacters. The joiners, variation selectors and
+/// tags among them are let through where emoji and scripts need them ([`allowed_at`]).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{034F}' | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{0890}' | '\u{0891}' | '\u{08E2}'
+            | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FDD0}'..='\u{FDEF}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}' | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}'
+    ) || u32::from(c) & 0xFFFE == 0xFFFE
+}
+
+/// Whether `c` may stand between `prev` and `next` in a name: never a control, deceptive or
+/// invisible character, except those that shape what is around them: a zero-width
+/// (non-)joiner between two characters outside ASCII (Persian and Indic words, emoji
+/// sequences such as 👨‍💻), a variation selector after one (❤️) or in a keycap (1️⃣), and
+/// the tags of a subdivision flag after its black flag.
+fn allowed_at(prev: Option<char>, c: char, next: Option<char>) -> bool {
+    let selector = |c: char| matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}');
+    let shown = |n: Option<char>| n.is_some_and(|n| !n.is_ascii() && !n.is_control() && !is_deceptive(n) && !is_invisible(n));
+    match c {
+        '\u{200C}' | '\u{200D}' => (shown(prev) || prev.is_some_and(selector)) && shown(next),
+        _ if selector(c) => {
+            shown(prev) || prev.is_some_and(|p| p.is_ascii_digit() || p == '#' || p == '*') && next == Some('\u{20E3}')
+        }
+        '\u{E0020}'..='\u{E007F}' => matches!(prev, Some('\u{1F3F4}' | '\u{E0020}'..='\u{E007F}')),
+        _ => !c.is_control() && !is_deceptive(c) && !is_invisible(c),
+    }
+}
+
+/// The positions (in characters) of the characters of `name` that [`allowed_at`] refuses
+/// where they stand.
+fn misplaced(name: &str) -> Vec<usize> {
+    let chars: Vec<char> = name.chars().collect();
+    (0..chars.len())
+        .filter(|&i| !allowed_at(i.checked_sub(1).map(|p| chars[p]), chars[i], chars.get(i + 1).copied()))
+        .collect()
+}
+
+/// `name` without the characters [`allowed_at`] refuses, as often as taking some out leaves
+/// others out of place (a selector whose base was invisible).
+fn cleaned(name: &str) -> String {
+    let mut name = name.to_owned();
+    loop {
+        let refused = misplaced(&name);
+        if refused.is_empty() {
+            return name;
+        }
+        name = name.chars().enumerate().filter(|(i, _)| !refused.contains(i)).map(|(_, c)| c).collect();
+    }
+}
+
+/// `name` in Unicode's composed form (NFC), so that one name typed on any system (macOS
+/// writes é as e and a combining accent) is one file and one `file_url`. In the Worker and
+/// the browser the JavaScript engine's normalizer (`String.prototype.normalize`) does it,
+/// which keeps Unicode's tables (60 KiB gzip) out of both wasm builds; host builds (the
+/// tests) use the `unicode-normalization` crate.
+#[cfg(all(target_arch = "wasm32", any(feature = "server", feature = "client")))]
+pub fn composed(name: &str) -> String {
+    js_sys::JsString::from(name).normalize("NFC").into()
+}
+
+/// See above.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn composed(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfc().collect()
+}
+
+/// The core alone on wasm (no build of this project): names as given.
+#[cfg(all(target_arch = "wasm32", not(any(feature = "server", feature = "client"))))]
+pub fn composed(name: &str) -> String {
+    name.to_owned()
+}
+
 /// Whether `name` is a Windows device name, with or without an extension (`nul.txt`,
 /// `COM1 .tar.gz`), in any case. Compared as Unicode lowercase: of the characters outside
 /// ASCII only the Kelvin sign lowercases into these names (to `k`), so it is folded by
@@ -39,9 +117,10 @@ fn is_reserved(name: &str) -> bool {
     WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&folded))
 }
 
-/// Checks a client-chosen `file_name`.
+/// Checks a client-chosen `file_name`, and answers it in its composed form ([`composed`]).
 pub fn validate_file_name(name: &str) -> Result<String, Error> {
     let fail = |reason: &str| Err(Error::invalid("file_name", reason));
+    let name = &composed(name);
     if name.is_empty() {
         return fail("must not be empty");
     }
@@ -51,8 +130,8 @@ pub fn validate_file_name(name: &str) -> Result<String, Error> {
     if name.contains(['/', '\\']) {
         return fail("must not contain path separators");
     }
-    if name.chars().any(|c| c.is_control() || is_deceptive(c)) {
-        return fail("must not contain control or bidirectional-override characters");
+    if !misplaced(name).is_empty() {
+        return fail("must not contain control, invisible or bidirectional characters");
     }
     if name.contains("..") {
         return fail("must not contain `..`");
@@ -85,26 +164,36 @@ pub fn original_name(content_disposition: Option<&str>, url: &url::Url) -> Strin
         .unwrap_or_else(|| FALLBACK_NAME.to_owned())
 }
 
-/// The last path component of `name`, without control or bidi characters, Windows-invalid
-/// characters as `_`, a device name prefixed with `_`, cut to 255 bytes on a character
-/// boundary; `None` when nothing usable remains.
+/// The last path component of `name`, composed ([`composed`]), without the characters
+/// [`allowed_at`] refuses, Windows-invalid characters as `_`, cut to 255 bytes (its
+/// extension kept), trimmed, and a device name prefixed with `_`; `None` when nothing usable
+/// remains (a name that is not text, U+FFFD where bytes were not UTF-8, is none).
 fn display_safe(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let mut out: String = base
-        .chars()
-        .filter(|c| !c.is_control() && !is_deceptive(*c))
-        .map(|c| if WINDOWS_INVALID.contains(&c) { '_' } else { c })
-        .collect();
-    if is_reserved(out.trim()) {
-        out.insert(0, '_');
+    let base = composed(name.rsplit(['/', '\\']).next().unwrap_or(name));
+    if base.contains('\u{FFFD}') {
+        return None;
     }
-    let mut cut = out.len().min(MAX_NAME_BYTES);
-    while !out.is_char_boundary(cut) {
+    let kept: String = base.chars().map(|c| if WINDOWS_INVALID.contains(&c) { '_' } else { c }).collect();
+    let mut out = cleaned(&shortened(&kept)).trim().to_owned();
+    if is_reserved(&out) {
+        out.insert(0, '_');
+        out = shortened(&out);
+    }
+    (!out.is_empty() && out != "." && out != "..").then_some(out)
+}
+
+/// `name` cut to [`MAX_NAME_BYTES`] on a character boundary, keeping its extension (up to
+/// 16 bytes after the last dot) so the type can still be told from it.
+fn shortened(name: &str) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return name.to_owned();
+    }
+    let ext = name.rfind('.').filter(|&dot| dot > 0 && name.len() - dot <= 16).map_or("", |dot| &name[dot..]);
+    let mut cut = MAX_NAME_BYTES - ext.len();
+    while !name.is_char_boundary(cut) {
         cut -= 1;
     }
-    out.truncate(cut);
-    let out = out.trim().to_owned();
-    (!out.is_empty() && out != "." && out != "..").then_some(out)
+    format!("{}{ext}", &name[..cut])
 }
 
 /// The file name a `Content-Disposition` header carries (RFC 6266): `filename*` (RFC 8187,
@@ -125,6 +214,11 @@ fn parse_params(header: &str) -> Vec<(String, String)> {
     loop {
         rest = rest.trim_start_matches([' ', '\t', ';']);
         let Some((key, after)) = rest.split_once('=') else { break };
+        // a parameter without a value (`attachment; x; filename=a`) is skipped
+        if let Some((_, later)) = key.split_once(';') {
+            rest = &rest[rest.len() - later.len() - after.len() - 1..];
+            continue;
+        }
         let key = key.trim().to_ascii_lowercase();
         let after = after.trim_start();
         let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
@@ -171,11 +265,12 @@ const ATTR_CHAR_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.').remove(b'^').remove(b'_').remove(b'`').remove(b'|').remove(b'~');
 
 /// `inline` or `attachment` with the name as an ASCII `filename` fallback and an exact
-/// UTF-8 `filename*` (RFC 6266), so no name can break out of the header.
+/// UTF-8 `filename*` (RFC 6266), so no name can break out of the header. The fallback has
+/// no `%` either: some user agents percent-decode it (RFC 6266, appendix D).
 pub fn content_disposition(disposition: &str, name: &str) -> String {
     let fallback: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%') || c == ' ' { c } else { '_' })
         .collect();
     let encoded = utf8_percent_encode(name, ATTR_CHAR_ESCAPES);
     format!("{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
@@ -228,6 +323,22 @@ mod tests {
                 other => panic!("{name:?} gave {other:?}"),
             }
         }
+        // composed (NFC): one name, whatever the system that typed it
+        assert_eq!(validate_file_name("re\u{301}sume\u{301}.txt").as_deref(), Ok("résumé.txt"));
+        // joiners, selectors and tags where scripts and emoji need them
+        let shaped = ["نامه\u{200C}ها.png", "क्\u{200D}ष.png", "👨\u{200D}💻.png", "🏳\u{FE0F}\u{200D}🌈.png", "❤\u{FE0F}.txt",
+            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png"];
+        for name in shaped {
+            assert_eq!(validate_file_name(name).as_deref(), Ok(name), "{name:?}");
+        }
+        let hidden = ["\u{3164}", "a\u{3164}b.png", "\u{2800}.png", "a\u{34F}.png", "a\u{E0041}.png", "a\u{FE0F}.png", "é\u{FE0F}\u{FE0F}.png",
+            "\u{200D}é.png", "é\u{200D}.png", "é\u{200D}\u{200D}é.png", "a\u{FFFE}.png", "a\u{FDD0}.png", "a\u{FFF9}.png", "a\u{1D173}.png"];
+        for name in hidden {
+            match validate_file_name(name) {
+                Err(Error::InvalidField { field: "file_name", reason }) => assert!(reason.contains("invisible"), "{name:?}: {reason}"),
+                other => panic!("{name:?} gave {other:?}"),
+            }
+        }
         assert!(validate_file_name(&"é".repeat(127)).is_ok());
         assert!(validate_file_name(&"é".repeat(128)).is_err());
     }
@@ -243,6 +354,8 @@ mod tests {
             ("attachment; filename*=iso-8859-1''caf%E9.txt", Some("café.txt")),
             ("attachment; filename*=koi8-r''x; filename=y.txt", Some("y.txt")),
             ("attachment; FileName=\"Case.txt\"", Some("Case.txt")),
+            ("attachment; x; filename=good.png", Some("good.png")),
+            ("attachment; x=\"a;b\"; y; filename=\"c.png\"", Some("c.png")),
             ("attachment", None),
             ("inline; name=\"x\"", None),
             ("", None),
@@ -278,6 +391,23 @@ mod tests {
         }
         let long = format!("https://x.test/{}", "é".repeat(200));
         assert_eq!(original_name(None, &url(&long)).len(), 254);
+        // a long name keeps its extension; the device-name check sees the name as cut
+        let emoji = format!("attachment; filename*=UTF-8''{}.png", "%F0%9F%98%80".repeat(70));
+        let kept = original_name(Some(&emoji), &url("https://x.test/y"));
+        assert!(kept.ends_with("😀.png") && kept.len() <= MAX_NAME_BYTES, "{kept}");
+        let device = format!("attachment; filename*=UTF-8''CON{}x", "%20".repeat(260));
+        assert_eq!(original_name(Some(&device), &url("https://x.test/y")), "_CON");
+        let more = [
+            // composed; joiners kept where they join; hidden characters dropped
+            (Some("attachment; filename*=UTF-8''cafe%CC%81.png"), "https://x.test/y", "café.png"),
+            (Some("attachment; filename*=UTF-8''%D9%86%D8%A7%D9%85%D9%87%E2%80%8C%D9%87%D8%A7.png"), "https://x.test/y", "نامه\u{200C}ها.png"),
+            (Some("attachment; filename*=UTF-8''a%E2%80%8Db%E3%85%A4c.png"), "https://x.test/y", "abc.png"),
+            // bytes that were not text name nothing: the URL names the file
+            (Some("attachment; filename=\"caf\u{FFFD}.png\""), "https://x.test/from-url.png", "from-url.png"),
+        ];
+        for (cd, u, want) in more {
+            assert_eq!(original_name(cd, &url(u)), want, "{cd:?} {u}");
+        }
     }
 
     #[test]
@@ -287,6 +417,7 @@ mod tests {
             ("attachment", "my file.pdf", "attachment; filename=\"my file.pdf\"; filename*=UTF-8''my%20file.pdf"),
             ("attachment", "報告.pdf", "attachment; filename=\"__.pdf\"; filename*=UTF-8''%E5%A0%B1%E5%91%8A.pdf"),
             ("attachment", "a\"b;c.txt", "attachment; filename=\"a_b;c.txt\"; filename*=UTF-8''a%22b%3Bc.txt"),
+            ("attachment", "%2F%41.png", "attachment; filename=\"_2F_41.png\"; filename*=UTF-8''%252F%2541.png"),
         ];
         for (disposition, name, want) in cases {
             let header = content_disposition(disposition, name);

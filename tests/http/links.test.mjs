@@ -182,6 +182,18 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
       }
     }
   }
+  // the same link as a mail client or a person may rewrite it (escapes in lower case, `!`
+  // unescaped, the name in another Unicode form): the signature covers one spelling of it
+  const accented = await stored({ private: true, upload_path: 'secret', file_name: 'café!.bin' });
+  const signed = new URL(accented.data.file_url);
+  assert.match(signed.pathname, /caf%C3%A9%21\.bin$/);
+  for (const path of [signed.pathname.replace('%C3%A9', '%c3%a9'), signed.pathname.replace('%21', '!'), signed.pathname.replace('%C3%A9', 'e%CC%81')]) {
+    const res = await get(`${worker.url}${path}${signed.search}`);
+    assert.equal(res.status, 200, path);
+    assert.equal(sha256(res.body), accented.digest, path);
+  }
+  const other = await get(`${worker.url}${signed.pathname.replace('%C3%A9', 'e')}${signed.search}`);
+  assert.equal(other.status, 404, 'another name is not signed by it');
   const nothing = await api(worker, 'GET', new URL(f.data.file_url).pathname.replace('a.bin', 'nothing.bin'));
   const unsigned = await api(worker, 'GET', new URL(f.data.file_url).pathname);
   assert.deepEqual([unsigned.status, unsigned.json], [nothing.status, nothing.json], 'a private name answers as no file');

@@ -239,6 +239,54 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1`);
   });
 
+  test('names: one name in either Unicode form is one file; joiners where scripts need them; hidden characters refused', async () => {
+    // é composed (as most systems type it) and decomposed (as macOS writes it)
+    const composed = await upload(worker, { file_url: origin.file('/nfc.png', TYPES.png.bytes), upload_path: 'intl', file_name: 'r\u00e9sum\u00e9.png' });
+    assert.equal(composed.status, 200, JSON.stringify(composed.json));
+    const newer = Buffer.concat([TYPES.png.bytes, Buffer.from('decomposed')]);
+    const decomposed = await upload(worker, { file_url: origin.file('/nfd.png', newer), upload_path: 'intl', file_name: 're\u0301sume\u0301.png' });
+    assert.equal(decomposed.status, 200, JSON.stringify(decomposed.json));
+    assert.equal(decomposed.json.data.file_name, 'r\u00e9sum\u00e9.png');
+    assert.equal(decomposed.json.data.file_url, composed.json.data.file_url, 'one name, one file_url');
+    assert.equal((await get(composed.json.data.download_url)).status, 404, 'the second upload replaced the first');
+    await assertServes(decomposed.json.data, newer);
+    // the name typed decomposed in the URL reaches it too
+    const typed = await get(decomposed.json.data.file_url.replace('r%C3%A9sum%C3%A9', 're%CC%81sume%CC%81'));
+    assert.equal(typed.status, 200);
+    assert.equal(sha256(typed.body), sha256(newer));
+    // a Persian word with its zero-width non-joiner, an emoji sequence: stored as given
+    for (const name of ['\u0646\u0627\u0645\u0647\u200c\u0647\u0627.png', '\u{1F468}\u200d\u{1F4BB}.png']) {
+      const res = await upload(worker, { file_url: origin.file(`/shaped-${sha256(Buffer.from(name)).slice(0, 8)}.png`, TYPES.png.bytes), upload_path: 'intl', file_name: name });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.data.file_name, name);
+      await assertServes(res.json.data, TYPES.png.bytes);
+    }
+    // a blank Hangul filler, a tag character, a joiner between ASCII letters: refused
+    const before = await usage(worker, KEYS.a.key);
+    for (const name of ['\u3164.png', 'a\u{E0041}.png', 'pay\u200dpal.png']) {
+      const res = await upload(worker, { file_url: origin.file('/hidden.png', TYPES.png.bytes), upload_path: 'intl', file_name: name });
+      assertError(res, 400, /^invalid `file_name`: must not contain control, invisible or bidirectional characters$/);
+    }
+    assert.deepEqual(await usage(worker, KEYS.a.key), before, 'nothing stored');
+  });
+
+  test('original_name from the origin: composed, its extension kept when cut, a device name made safe after the cut', async () => {
+    const cases = [
+      [`attachment; filename*=UTF-8''cafe%CC%81.png`, 'caf\u00e9.png'],
+      [`attachment; filename*=UTF-8''${'%F0%9F%98%80'.repeat(70)}.png`, `${'\u{1F600}'.repeat(62)}.png`],
+      [`attachment; filename*=UTF-8''CON${'%20'.repeat(260)}x`, '_CON'],
+      ['attachment; x; filename=good.png', 'good.png'],
+    ];
+    for (const [disposition, want] of cases) {
+      const res = await upload(worker, { file_url: origin.file(`/cd-${sha256(Buffer.from(disposition)).slice(0, 8)}`, TYPES.png.bytes, { disposition }), upload_path: 'cd' });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.data.original_name, want, disposition);
+      const served = await get(res.json.data.download_url);
+      assert.equal(served.status, 200);
+      assert.equal(served.headers.get('content-disposition'), `attachment; filename="${want.replace(/[^ -~]/gu, '_')}"; filename*=UTF-8''${encodeURIComponent(want)}`);
+    }
+  });
+
   test('HTML is served as an attachment even from file_url', async () => {
     const html = Buffer.from('<html><script>alert(1)</script></html>');
     const res = await upload(worker, { file_url: origin.file('/page.html', html, { contentType: 'text/html' }) });

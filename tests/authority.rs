@@ -186,6 +186,34 @@ fn quota_refusals_say_what_the_upload_needs_and_what_is_in_use() {
 }
 
 #[test]
+fn an_upload_whose_lifetime_ran_out_while_it_was_fetched_is_refused_and_the_name_keeps_its_file() {
+    let mut a = authority(1000, 10);
+    let mut holder = row("f1", "p", "a", 100);
+    holder.upload_ms = T0 + 20_000;
+    holder.expires_ms = T0 + 20_000 + 3_600_000;
+    a.commit(holder, T0 + 20_000).unwrap();
+    a.reserve(reservation("r1", "p", "a", 500), T0).unwrap();
+    // began at T0 with a 60 s lifetime, stored 75 s later
+    let late = row("r1", "p", "a", 500);
+    let lapsed = Error::Lapsed { ttl_secs: 60, elapsed_secs: 75 };
+    assert_eq!(a.commit(late, T0 + 75_000), Err(lapsed.clone()));
+    assert_eq!(lapsed.status(), 400);
+    assert_eq!(lapsed.field(), Some("expires_in"));
+    assert_eq!(a.tables.file("f1").unwrap().map(|r| r.size), Some(100), "the name keeps its file");
+    assert_eq!(a.resolve("p", "a", T0 + 75_000).unwrap().file_id, "f1");
+    assert_eq!(usage(&a, T0 + 75_000), u(100, 1, 0, 0), "nothing charged, the reservation gone");
+    assert_eq!(doomed(&a), ["r1"], "its bytes are doomed");
+    // at its last millisecond it is stored; at its expiry it is not
+    let mut edge = row("s1", "p", "b", 10);
+    edge.expires_ms = T0 + 60_000;
+    assert_eq!(a.commit(edge, T0 + 59_999), Ok(None));
+    let mut at = row("s2", "p", "c", 10);
+    at.expires_ms = T0 + 60_000;
+    assert!(matches!(a.commit(at, T0 + 60_000), Err(Error::Lapsed { ttl_secs: 60, elapsed_secs: 60 })));
+    assert_counters(&a);
+}
+
+#[test]
 fn a_name_counts_once_at_the_largest_of_its_file_and_the_uploads_to_it() {
     let mut a = authority(250, 2);
     a.commit(row("f1", "p", "a", 100), T0).unwrap();

@@ -301,8 +301,9 @@ impl<T: Tables> Authority<T> {
 
     /// Records a stored upload and moves its name to it; the file the name held is retired
     /// here (its quota given back once, its object doomed). Refused (429, or 401 for a key
-    /// revoked or disabled meanwhile) when it does not fit: then its reservation goes and
-    /// its object is doomed. Returns the retired `file_id`.
+    /// revoked or disabled meanwhile) when it does not fit, and (400) when its lifetime ran
+    /// out while it was fetched: then its reservation goes, its object is doomed, and the
+    /// file the name held stays. Returns the retired `file_id`.
     pub fn commit(&mut self, row: FileRow, now_ms: i64) -> Result<Option<String>, Error> {
         let before = self.tables.before(&row.file_id, &row.upload_path, &row.file_name)?;
         match before.id {
@@ -311,7 +312,7 @@ impl<T: Tables> Authority<T> {
             IdState::Doomed => return Err(Error::internal(format!("commit of {} after its release", row.file_id))),
         }
         match self.try_commit(&row, before, now_ms) {
-            Err(err @ (Error::QuotaExceeded(_) | Error::KeyDisabled | Error::KeyRevoked)) => {
+            Err(err @ (Error::QuotaExceeded(_) | Error::KeyDisabled | Error::KeyRevoked | Error::Lapsed { .. })) => {
                 self.tables.delete_reservation(&row.file_id)?;
                 self.tables.doom(&row.file_id)?;
                 Err(err)
@@ -322,6 +323,12 @@ impl<T: Tables> Authority<T> {
 
     fn try_commit(&mut self, row: &FileRow, before: Before, now_ms: i64) -> Result<Option<String>, Error> {
         let mut key = uploading(before.key)?;
+        if is_expired(row.expires_ms, now_ms) {
+            // the lifetime as asked (its expiry is counted from the upload's whole second)
+            let secs = |ms: i64, up: i64| u64::try_from((ms + up) / 1000).unwrap_or(0);
+            let ttl_secs = secs(row.expires_ms - row.upload_ms, 999);
+            return Err(Error::Lapsed { ttl_secs, elapsed_secs: secs(now_ms - row.upload_ms, 0) });
+        }
         let limits = key.config.limits(self.defaults);
         let old = before.holder;
         let reserved = before.reservations.iter().any(|r| r.file_id == row.file_id);

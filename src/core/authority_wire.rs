@@ -132,6 +132,7 @@ pub enum Refusal {
     Revoked,
     FileNotFound,
     KeyNotFound,
+    Lapsed { ttl_secs: u64, elapsed_secs: u64 },
     /// Logged by the object; the caller answers 500.
     Internal,
 }
@@ -144,6 +145,7 @@ impl From<Refusal> for Error {
             Refusal::Revoked => Error::KeyRevoked,
             Refusal::FileNotFound => Error::FileNotFound,
             Refusal::KeyNotFound => Error::KeyNotFound,
+            Refusal::Lapsed { ttl_secs, elapsed_secs } => Error::Lapsed { ttl_secs, elapsed_secs },
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
         }
     }
@@ -157,7 +159,42 @@ impl From<&Error> for Refusal {
             Error::KeyRevoked => Refusal::Revoked,
             Error::FileNotFound => Refusal::FileNotFound,
             Error::KeyNotFound => Refusal::KeyNotFound,
-            _ => Refusal::Internal,
+            Error::Lapsed { ttl_secs, elapsed_secs } => Refusal::Lapsed { ttl_secs: *ttl_secs, elapsed_secs: *elapsed_secs },
+            // Named one by one, so that an error the rules learn to return is given a wire
+            // form here rather than becoming a 500 on the way.
+            Error::Internal(_)
+            | Error::InvalidJson(_)
+            | Error::MissingField(_)
+            | Error::InvalidField { .. }
+            | Error::UnknownField(_)
+            | Error::NotJson
+            | Error::NothingToUpdate(_)
+            | Error::BodyTooLarge { .. }
+            | Error::Unauthorized(_)
+            | Error::RouteNotFound
+            | Error::MethodNotAllowed { .. }
+            | Error::FileTooLarge { .. }
+            | Error::TypeNotAllowed(_)
+            | Error::UrlRejected(_)
+            | Error::RedirectRejected(_)
+            | Error::TooManyRedirects(_)
+            | Error::OriginStatus(_)
+            | Error::OriginUnreachable
+            | Error::OriginBroken
+            | Error::OriginTimeout { .. }
+            | Error::OriginStalled { .. }
+            | Error::OriginChanged
+            | Error::OriginCoding(_)
+            | Error::ChecksumMismatch { .. }
+            | Error::PreconditionFailed
+            | Error::RangeNotSatisfiable { .. }
+            | Error::RateLimited { .. }
+            | Error::Forbidden(_)
+            | Error::LinkExpired
+            | Error::LinksDisabled
+            | Error::JobNotFound
+            | Error::JobFinished
+            | Error::AdminDisabled => Refusal::Internal,
         }
     }
 }

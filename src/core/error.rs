@@ -62,6 +62,10 @@ pub enum Error {
     /// none): stored as it came, it would not be the file.
     #[error("the origin sent the file in a content coding the Worker cannot decode (`{0}`), though it asked for none")]
     OriginCoding(String),
+    /// The file's lifetime (`expires_in`, or the default) ran out while it was being
+    /// fetched: it is not stored, and the file its name held stays.
+    #[error("invalid `expires_in`: the file's lifetime of {ttl_secs} s ran out before it was stored ({elapsed_secs} s after the upload began); ask for a longer one")]
+    Lapsed { ttl_secs: u64, elapsed_secs: u64 },
     /// The stored bytes are not the ones the request named by `expected_sha256`.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]
     ChecksumMismatch { expected: String, actual: String },
@@ -106,7 +110,8 @@ impl Error {
             | Error::UnknownField(_)
             | Error::NothingToUpdate(_)
             | Error::UrlRejected(_)
-            | Error::RedirectRejected(_) => 400,
+            | Error::RedirectRejected(_)
+            | Error::Lapsed { .. } => 400,
             Error::Unauthorized(_) | Error::KeyDisabled | Error::KeyRevoked => 401,
             Error::Forbidden(_) | Error::LinkExpired => 403,
             Error::RouteNotFound
@@ -153,6 +158,7 @@ impl Error {
             | Error::OriginTimeout { .. }
             | Error::OriginStalled { .. } => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),
+            Error::Lapsed { .. } => Some("expires_in"),
             Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)
             | Error::UnknownField(_)

@@ -154,6 +154,31 @@ describe('expiry meeting an overwrite or a delete of the same name', () => {
   before(async () => ({ origin: o, worker: w, stop: stopLong } = await startStack({ adminToken: ADMIN, vars: { FILE_TTL_SECONDS: String(LONG_TTL) } })));
   after(() => stopLong?.());
 
+  test('an upload whose lifetime runs out while it is fetched is 400 naming expires_in, and the name keeps the file it holds', async () => {
+    const key = await newKey(w, ADMIN, 'lapses');
+    // 95 KiB at 10 KiB/s: more than 9 s, past its 8 s lifetime (counted from when it began)
+    const slowBytes = filler(95 * 1024, 801);
+    const began = Date.now();
+    const slow = upload(w, { file_url: o.file('/lapse/slow.bin', slowBytes, { throttle: 10 * 1024 }), upload_path: 'lapse', file_name: 'n.bin' }, { key: key.key });
+    // meanwhile the name takes a file that lives past the slow one's end
+    await sleep(4500);
+    const held = filler(2048, 802);
+    const holder = await upload(w, { file_url: o.file('/lapse/held.bin', held), upload_path: 'lapse', file_name: 'n.bin' }, { key: key.key });
+    assert.equal(holder.status, 200, JSON.stringify(holder.json));
+    const res = await slow;
+    assert.ok(Date.now() - began >= 9000, 'the slow upload took its 9 s');
+    assertError(res, 400, /^invalid `expires_in`: the file's lifetime of 8 s ran out before it was stored \(\d+ s after the upload began\); ask for a longer one$/);
+    // the holder is as it was: served by name and by id, the only file listed and charged
+    for (const url of [holder.json.data.file_url, holder.json.data.download_url]) {
+      const served = await get(url);
+      assert.equal(served.status, 200, url);
+      assert.equal(sha256(served.body), sha256(held), url);
+    }
+    assert.deepEqual((await listAll(w, key.key)).files.map((f) => f.file_id), [holder.json.data.file_id]);
+    const u = await usage(w, key.key);
+    assert.deepEqual([u.bytes, u.files, u.reserved_bytes, u.reserved_files], [held.length, 1, 0, 0]);
+  });
+
   test('an overwrite just before, at or after an expiry: the name serves the new file, counted once', async (t) => {
     const key = await newKey(w, ADMIN, 'meets');
     // ms from the old file's expiry (as the client sees it) to its overwrite or delete

@@ -212,9 +212,14 @@ fn uploading(key: KeyState) -> Result<KeyState, Error> {
     Ok(key)
 }
 
+/// When a reservation stops counting (and is dropped), unless refreshed before.
+fn lapses_at(r: &Reservation) -> i64 {
+    r.at_ms + RESERVATION_TTL_MS
+}
+
 /// Reservations that still count at `now_ms`, other than `except`'s.
 fn live_reservations(all: Vec<Reservation>, now_ms: i64, except: &str) -> Vec<Reservation> {
-    all.into_iter().filter(|r| r.file_id != except && now_ms - r.at_ms < RESERVATION_TTL_MS).collect()
+    all.into_iter().filter(|r| r.file_id != except && !is_expired(lapses_at(r), now_ms)).collect()
 }
 
 impl<T: Tables> Authority<T> {
@@ -436,7 +441,7 @@ impl<T: Tables> Authority<T> {
         if !expired.is_empty() {
             self.retire(&expired, 0)?;
         }
-        for stale in self.tables.reservations()?.into_iter().filter(|r| now_ms - r.at_ms >= RESERVATION_TTL_MS) {
+        for stale in self.tables.reservations()?.into_iter().filter(|r| is_expired(lapses_at(r), now_ms)) {
             self.tables.delete_reservation(&stale.file_id)?;
             // A committed file's bytes are its row's, whatever reservation was left behind.
             if self.tables.file(&stale.file_id)?.is_none() {
@@ -449,7 +454,7 @@ impl<T: Tables> Authority<T> {
     /// When something next falls due after `now_ms`: the earliest expiry, reservation
     /// deadline, or end of a kept object's wait.
     pub fn next_due(&self, now_ms: i64) -> Result<Option<i64>, Error> {
-        let stale = self.tables.reservations()?.iter().map(|r| r.at_ms + RESERVATION_TTL_MS).min();
+        let stale = self.tables.reservations()?.iter().map(lapses_at).min();
         let times = [self.tables.next_expiry()?, stale, self.tables.next_kept(now_ms)?];
         Ok(times.into_iter().flatten().min())
     }

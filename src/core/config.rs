@@ -52,6 +52,10 @@ pub struct Config {
 /// R2's largest object made of multipart parts of this service's sizes (5 GiB).
 pub const MAX_ASYNC_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
+/// R2's largest single put (5 GiB less 5 MiB): a request's upload of a known length is
+/// one put, so `MAX_FILE_BYTES` may not be larger.
+pub const MAX_PUT_BYTES: u64 = MAX_ASYNC_FILE_BYTES - 5 * 1024 * 1024;
+
 /// Longest `FETCH_TIMEOUT_MS`: the whole transfer must end well inside a reservation's
 /// lifetime, after which the key's authority presumes the upload dead and deletes its bytes.
 pub const MAX_FETCH_TIMEOUT_MS: u64 = (RESERVATION_TTL_MS as u64) * 2 / 3;
@@ -91,7 +95,7 @@ impl Config {
         Ok(Config {
             default_rate_limit,
             ttl_secs: number(vars::FILE_TTL_SECONDS, 259_200, 1)?,
-            max_file_bytes: number(vars::MAX_FILE_BYTES, 104_857_600, 1)?,
+            max_file_bytes: within(vars::MAX_FILE_BYTES, 104_857_600, 1, MAX_PUT_BYTES)?,
             fetch_timeout_ms: within(vars::FETCH_TIMEOUT_MS, 30_000, 1, MAX_FETCH_TIMEOUT_MS)?,
             allowed_types: AllowList::parse(&allowed)
                 .ok_or_else(|| Error::internal(format!("config: {}={allowed:?}", vars::ALLOWED_MIME_TYPES)))?,
@@ -165,10 +169,12 @@ mod tests {
         assert_eq!(c.url_policy.allowed_ports, vec![443]);
         assert_eq!(c.url_policy.private_allowlist.len(), 1);
         assert_eq!(config(&[("PUBLIC_BASE_URL", "")]).unwrap().public_base_url, None);
+        assert_eq!(config(&[("MAX_FILE_BYTES", "5363466240")]).unwrap().max_file_bytes, MAX_PUT_BYTES);
 
         for bad in [
             ("FILE_TTL_SECONDS", "0"),
             ("MAX_FILE_BYTES", "-1"),
+            ("MAX_FILE_BYTES", "5363466241"),
             ("FETCH_TIMEOUT_MS", "soon"),
             ("FETCH_TIMEOUT_MS", "600001"),
             ("DEFAULT_MAX_FILES", "many"),

@@ -42,7 +42,8 @@ impl<T> Envelope<T> {
     }
 }
 
-/// The stored file as the API reports it: the seed schema's ten fields and `sha256`.
+/// The stored file as the API reports it: the seed schema's ten fields, `sha256`, and the
+/// link options (`max_downloads`, `downloads`, `private`).
 // With the `client` feature, `tsify` generates the package's TypeScript `FileData` from this
 // (its doc comments become the JSDoc), like the other answers' types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -187,7 +187,13 @@ impl KeyAuthority {
                 worker::console_warn!("key authority: deleting {} objects: {e}", doomed.len());
                 return false;
             }
-            if authority.tables.undoom(&doomed).is_err() || doomed.len() < DELETE_BATCH {
+            if let Err(e) = authority.tables.undoom(&doomed) {
+                // The objects are gone; their ids stay doomed and are deleted again (a no-op)
+                // at the retry.
+                worker::console_error!("key authority: forgetting {} deleted objects: {e:?}", doomed.len());
+                return false;
+            }
+            if doomed.len() < DELETE_BATCH {
                 return true;
             }
         }

@@ -107,16 +107,22 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
         private: meta.private,
         counted: meta.counted,
     };
-    let answer = answer(&served, &conditions, head)?;
+    // A counted file is never served in ranges (`range_applies`): HEAD and 304 only check it
+    // is live, every GET that reaches its body is a download.
+    let owner = meta.owner.as_str();
+    let claim = |count: bool| async move { Error::found(services.authority(owner).claim(file_id, count).await) };
+    let answer = match answer(&served, &conditions, head) {
+        // A used-up file is kept a while for a download still being read: a precondition
+        // must not tell that it is there.
+        Err(Error::PreconditionFailed) if meta.counted && !claim(false).await? => return Ok(None),
+        answer => answer?,
+    };
     let out = Headers::new();
     for (name, value) in headers(&served, mode, now) {
         if answer != Answer::NotModified || NOT_MODIFIED_HEADERS.contains(&name) {
             let _ = out.set(name, &value);
         }
     }
-    // A counted file is never served in ranges (`range_applies`): HEAD and 304 only check it
-    // is live, every GET that reaches its body is a download.
-    let claim = |count: bool| async move { Error::found(services.authority(&meta.owner).claim(file_id, count).await) };
     let (status, range, length) = match answer {
         Answer::NotModified => (304, None, 0),
         Answer::Whole => (200, None, size),

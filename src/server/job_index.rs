@@ -1,6 +1,7 @@
 //! The key's index of its background jobs, kept by the key's authority beside its files:
 //! which jobs the key started and when, so `GET /api/v1/jobs` can list them (each job's
-//! state lives in its own Durable Object). Jobs older than a week leave the index.
+//! state lives in its own Durable Object). Jobs older than a week leave the index when the
+//! key starts its next job.
 
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};

@@ -15,6 +15,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTim
 use super::bindings::Services;
 use super::job_run::{abort_upload, Ran, Run};
 use super::job_store::{self, save};
+use super::respond::log_internal;
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
 use super::webhook;
@@ -203,6 +204,9 @@ impl UploadJob {
                 self.alarm_at(now + wait).await
             }
             Err(err) => {
+                // The record keeps only what a client may see ("internal error"): the log
+                // keeps the rest.
+                log_internal(&format!("job {}", record.spec.job_id), &err);
                 self.clean_up(&record).await;
                 record.stored_bytes += self.received.replace(0);
                 record.error = Some(JobFailure::from(&err));

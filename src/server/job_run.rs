@@ -20,6 +20,7 @@ use super::bindings::Services;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
 use super::job_store::{save, save_part, Parts};
+use super::respond::log_internal;
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
@@ -70,9 +71,16 @@ impl Run<'_> {
         match record.transfer.clone() {
             Some(transfer) if transfer.resumable() => self.resume(record, transfer, stored.unwrap_or_default()).await,
             Some(transfer) => {
-                // Committed before its invocation ended (the news lost with it): done.
-                if let Ok(row) = self.authority.get(&transfer.prepared.file_id).await {
-                    return self.done(record, &row);
+                match self.authority.get(&transfer.prepared.file_id).await {
+                    // Committed before its invocation ended (the news lost with it): done.
+                    Ok(row) => return self.done(record, &row),
+                    Err(Error::FileNotFound) => {}
+                    // Not known whether it was committed: asked again soon, rather than
+                    // fetched again (which would cost a start and the whole download).
+                    Err(err) => {
+                        log_internal(&format!("job {}: was it committed", record.spec.job_id), &err);
+                        return Ok(Ran::Waiting);
+                    }
                 }
                 // A single stream died with its invocation: nothing of it can be reused.
                 abort_upload(&self.services.bucket, &transfer).await;

@@ -69,12 +69,17 @@ pub(crate) fn total(parts: &Parts) -> u64 {
     parts.values().map(|(size, _)| size).sum()
 }
 
+/// Most keys one `delete_multiple` takes (Durable Object storage's limit).
+const DELETE_AT_ONCE: usize = 128;
+
 /// Forgets every stored part (the transfer ended, or its upload was aborted).
 pub(crate) async fn forget_parts(storage: &Storage) -> Result<(), Error> {
     let listed = storage.list_with_options(worker::ListOptions::new().prefix(PART_PREFIX)).await.map_err(failed)?;
     let keys: Vec<String> = listed.keys().into_iter().filter_map(|k| k.ok().and_then(|k| k.as_string())).collect();
-    if !keys.is_empty() {
-        storage.delete_multiple(keys).await.map_err(failed)?;
+    // the storage API deletes at most 128 keys per call (a job of more than 1 GiB has more
+    // parts)
+    for batch in keys.chunks(DELETE_AT_ONCE) {
+        storage.delete_multiple(batch.to_vec()).await.map_err(failed)?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The Worker: the fetch entry point, reading `Env` once, and dispatching routes to
-//! handlers; the key authority's Durable Object class.
+//! handlers (the Durable Object classes live in `authority` and `job_object`).
 
 mod admin;
 mod auth;

@@ -335,6 +335,8 @@ impl WorkerOrigin {
     async fn probe_again(&self, body: &mut OriginBody) -> Result<(), Error> {
         let Some(ranged) = body.ranged.clone() else { return Err(Error::OriginBroken) };
         body.cancel();
+        // the probe's rate (one stream or parallel ranges) is timed from this request
+        body.asked_ms = now_ms();
         let response = self.get(&ranged.url, Some(&range_header(0, PROBE_BYTES)), Some(&ranged.validator.if_range)).await?;
         let head = Head::of(&response);
         let last = ranged.total.min(PROBE_BYTES) - 1;

@@ -95,8 +95,12 @@ impl MemAuthority {
         outcome
     }
 
+    /// Doomed objects that may go now: as the SQL table's `not_before_ms`, an object kept
+    /// for a download still being read waits for its time.
     fn doomed(&self) -> Vec<String> {
-        self.tables().doomed.iter().cloned().collect()
+        let now = self.now.get();
+        let tables = self.tables();
+        tables.doomed.iter().filter(|id| tables.kept.get(*id).is_none_or(|&at| at <= now)).cloned().collect()
     }
 
     /// Deletes `ids`' objects; each confirmed delete leaves the doomed table.
@@ -104,7 +108,11 @@ impl MemAuthority {
         let mut all = true;
         for id in ids {
             match self.store.delete_object(&object_key(id)) {
-                Ok(()) => drop(self.authority.borrow_mut().tables.doomed.remove(id)),
+                Ok(()) => {
+                    let tables = &mut self.authority.borrow_mut().tables;
+                    tables.doomed.remove(id);
+                    tables.kept.remove(id);
+                }
                 Err(_) => all = false,
             }
         }

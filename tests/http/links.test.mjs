@@ -82,6 +82,10 @@ test('max_downloads: 1 is served once, whole, then 404 on both links; the quota 
   assert.equal(sha256(first.body), f.digest);
   for (const url of [f.data.download_url, f.data.file_url]) {
     assertError(await api(worker, 'GET', new URL(url).pathname), 404, /not found/);
+    // its kept bytes do not show through a precondition either
+    for (const headers of [{ 'if-match': '"other"' }, { 'if-unmodified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' }]) {
+      assertError(await api(worker, 'GET', new URL(url).pathname, { headers }), 404, /not found/);
+    }
   }
   assertError(await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key }), 404, /not found/);
   const after = await usage(worker, KEYS.a.key);

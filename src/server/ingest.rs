@@ -1,20 +1,21 @@
-//! Streaming an origin body into R2 without holding it: a known length is piped straight
-//! through a `FixedLengthStream`; an unknown one goes up as a multipart upload of fixed
-//! parts filled in place by the stream. Bytes stay in JS memory throughout, hashed natively
-//! on their way ([`Sha256Sink`]); only the sniffed prefix ever entered wasm.
+//! Streaming an origin body into R2 without holding it: a known length goes up as one
+//! streamed put (`streamed::put_streamed`), read chunk by chunk into a few buffers; an
+//! unknown one as a multipart upload of fixed parts filled in place by the stream. Bytes
+//! stay in JS memory throughout, hashed natively on their way ([`Sha256Sink`]); only the
+//! sniffed prefix ever entered wasm.
 
 use std::collections::VecDeque;
 
-use futures_util::future::join;
 use js_sys::{BigInt, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{StreamPipeOptions, WritableStream};
+use wasm_bindgen::JsValue;
 use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
 
 use super::digest::{sha256_of, Sha256Sink};
 use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
+use super::cursor::CHUNK_MIN;
 use super::r2::Target;
+use super::streamed::{put_streamed, Chunks};
 use crate::core::gate::Slot;
 use crate::core::ranges::MIN_PART_BYTES;
 use crate::core::seams::StoredObject;
@@ -40,14 +41,53 @@ pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: 
         let stored = target.put(bytes.into()).await;
         return target.settle(stored, sha256, length).await;
     }
-    let mut digest = Sha256Sink::new();
-    let fixed = fixed_length(length)?;
-    let (stored, fed) = join(target.put(fixed.readable().into()), feed(body, &fixed.writable(), &mut digest, origin)).await;
-    let sha256 = match fed {
-        Ok(piped) => digest.finish(piped).await?,
-        Err(err) => return Err(origin.failure(err)),
+    let reader = match body.rest() {
+        Some(stream) => Some(byob_reader(&stream)?),
+        None => None,
     };
-    target.settle(stored, sha256, length).await.map_err(|err| origin.failure(err))
+    let chunks = BodyChunks { pending: body.prefix.into(), reader, origin, left: length - sniffed.len };
+    put_streamed(target, origin, chunks, length).await.map_err(|err| origin.failure(err))
+}
+
+/// A body of known length from an origin without ranges, chunk by chunk: what sniffing
+/// read, then the stream, [`CHUNK_MIN`] or more per read (whatever has come, where the origin
+/// times stalls). Read this way rather than piped through a `tee()` into the digest: a tee
+/// takes bytes as fast as its faster branch (the digest) and holds them for R2, up to the
+/// whole file when the origin is faster than storage.
+struct BodyChunks<'a> {
+    pending: VecDeque<Uint8Array>,
+    reader: Option<ByobReader>,
+    origin: &'a WorkerOrigin,
+    /// Bytes the stream still owes.
+    left: u64,
+}
+
+impl Chunks for BodyChunks<'_> {
+    async fn next_into(&mut self, buffer: Uint8Array) -> Result<Option<Uint8Array>, Error> {
+        if let Some(chunk) = self.pending.pop_front() {
+            return Ok(Some(chunk));
+        }
+        let Some(reader) = self.reader.as_ref().filter(|_| self.left > 0) else { return Ok(None) };
+        let room = buffer.length().min(u32::try_from(self.left).unwrap_or(u32::MAX));
+        let least = if self.origin.stall_ms().is_some() { 1 } else { room.min(CHUNK_MIN) };
+        let view = buffer.subarray(0, room);
+        let (read, done) = self.origin.body_read(read_at_least(reader, least, &view), || drop(reader.cancel())).await?;
+        if read.length() == 0 && done {
+            // ended short of its length
+            return Err(Error::OriginBroken);
+        }
+        self.left -= u64::from(read.length());
+        Ok(Some(read))
+    }
+}
+
+impl Drop for BodyChunks<'_> {
+    /// A body not read to its end (the upload failed) is canceled: the origin may stop.
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.as_ref().filter(|_| self.left > 0) {
+            drop(reader.cancel());
+        }
+    }
 }
 
 /// A stream R2 can take as one put: it must carry exactly `length` bytes.
@@ -57,46 +97,6 @@ pub(crate) fn fixed_length(length: u64) -> Result<FixedLengthStream, Error> {
         Err(_) => FixedLengthStream::new_big_int(BigInt::from(length)),
     }
     .map_err(|e| Error::internal(describe(&e)))
-}
-
-/// Writes the sniffed prefix, then pipes the rest of the body natively into `sink` and
-/// (a tee) the digest; answers whether the digest was piped (and so closed by the pipe).
-async fn feed(body: OriginBody, sink: &WritableStream, digest: &mut Sha256Sink, origin: &WorkerOrigin) -> Result<bool, Error> {
-    let broken = |_| Error::OriginBroken;
-    if !body.prefix.is_empty() {
-        let writer = sink.get_writer().map_err(|e| Error::internal(describe(&e)))?;
-        for chunk in &body.prefix {
-            let written = async {
-                digest.write(chunk).await?;
-                wait(writer.write_with_chunk(chunk)).await.map(drop).map_err(broken)
-            };
-            if let Err(err) = written.await {
-                // The put waits for these bytes: end it (an aborted stream stores nothing).
-                drop(writer.abort());
-                return Err(err);
-            }
-        }
-        writer.release_lock();
-    }
-    let Some(stream) = body.rest() else {
-        wait(sink.close()).await.map(drop).map_err(broken)?;
-        return Ok(false);
-    };
-    let options = StreamPipeOptions::new();
-    options.set_signal(origin.signal());
-    let Some(hashing) = digest.writable() else {
-        wait(stream.pipe_to_with_options(sink, &options)).await.map_err(broken)?;
-        return Ok(false);
-    };
-    let branches = stream.tee();
-    let (to_sink, to_digest): (web_sys::ReadableStream, web_sys::ReadableStream) =
-        (branches.get(0).unchecked_into(), branches.get(1).unchecked_into());
-    let (stored, hashed) = join(
-        wait(to_sink.pipe_to_with_options(sink, &options)),
-        wait(to_digest.pipe_to_with_options(&hashing, &options)),
-    )
-    .await;
-    stored.and(hashed).map(|_| true).map_err(broken)
 }
 
 /// Stores a body of unknown length, counting bytes and stopping past `limit`. Up to one

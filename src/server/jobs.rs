@@ -30,13 +30,14 @@ pub(crate) fn status_path(job_id: &str) -> String {
 
 /// Starts a job for `request` (already validated and authenticated): the key must have room
 /// for it (a byte, and a file unless it replaces one), and a `callback_url` needs the key's
-/// webhook secret.
+/// webhook secret. Its calls are counted in the request's `gate` (a batch's items share it).
 pub(crate) async fn start(
     request: UploadRequest,
     owner: &KeyRecord,
     base: &Url,
     request_url: &Url,
     services: &Services,
+    gate: &Gate,
 ) -> Result<JobStatus, Error> {
     if request.callback_url.is_some() && owner.webhook_secret.is_none() {
         return Err(Error::invalid(
@@ -53,7 +54,7 @@ pub(crate) async fn start(
     }
     // Link controls are checked now, not when the job runs.
     link_controls(&request, services.config.ttl_secs, owner.max_ttl_secs, services.link_secret.is_some())?;
-    let authority = services.authority(&owner.id);
+    let authority = services.authority(&owner.id).gated(gate);
     // A name is only replaced when the request names both its parts (else one is made).
     let name = request.upload_path.as_deref().zip(request.file_name.as_deref());
     authority.room(name).await?;
@@ -76,7 +77,7 @@ pub(crate) async fn start(
     };
     let job_id = spec.job_id.clone();
     authority.job_started(&job_id, now).await?;
-    call(&services.jobs, &job_id, &JobOp::Start { spec }).await
+    call(&services.jobs, &job_id, &JobOp::Start { spec }, gate).await
 }
 
 /// A `callback_url` on an upload that is not a job.
@@ -105,7 +106,7 @@ pub(crate) async fn status(
     job_id: &str,
 ) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
-    let status = call(&services.jobs, job_id, &JobOp::Status { key_id: owner.id }).await?;
+    let status = call(&services.jobs, job_id, &JobOp::Status { key_id: owner.id }, &Gate::default()).await?;
     respond::json(200, &Envelope::ok("Job found", status))
 }
 
@@ -115,7 +116,7 @@ pub(crate) async fn cancel(
     job_id: &str,
 ) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
-    let status = call(&services.jobs, job_id, &JobOp::Cancel { key_id: owner.id }).await?;
+    let status = call(&services.jobs, job_id, &JobOp::Cancel { key_id: owner.id }, &Gate::default()).await?;
     respond::json(200, &Envelope::ok("Job canceled", status))
 }
 
@@ -129,6 +130,8 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
     let owner = authenticate(req, &services.keys).await?;
     let ids = services.authority(&owner.id).jobs(MAX_LISTED_JOBS).await?;
     let key_id = &owner.id;
+    let gate = Gate::default();
+    let gate = &gate;
     let statuses: Vec<Result<JobStatus, Error>> = stream::iter(ids)
         .map(|id| async move {
             call(
@@ -137,6 +140,7 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
                 &JobOp::Status {
                     key_id: key_id.clone(),
                 },
+                gate,
             )
             .await
         })
@@ -150,9 +154,9 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
     respond::json(200, &Envelope::ok("Jobs listed", JobList { jobs }))
 }
 
-/// One op on job `job_id`'s object.
-async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp) -> Result<JobStatus, Error> {
-    let text = stub::post(jobs, "job", job_id, op, &Gate::default()).await?;
+/// One op on job `job_id`'s object, counted in `gate`.
+async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> Result<JobStatus, Error> {
+    let text = stub::post(jobs, "job", job_id, op, gate).await?;
     let reply: JobReply = serde_json::from_str(&text).map_err(|e| Error::internal(format!("job {job_id} reply: {e}")))?;
     reply.map_err(|failure| match failure.code {
         404 => Error::JobNotFound,

@@ -90,8 +90,8 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
     let (probe_end, mut probe) = read_probe(&source, body)?;
     // The rest of the file after the probe's bytes (`head`), as one streamed put.
     let stream = |head| {
-        let rest = Cursor::new(&source, probe_end, plan.total).reading_at_least(CHUNK_MIN);
-        put_streamed(target, origin, head, rest, plan.total)
+        let rest = Cursor::starting_with(&source, 0, vec![head], plan.total).reading_at_least(CHUNK_MIN);
+        put_streamed(target, origin, rest, plan.total)
     };
     let deadline_ms = one_stream_budget_ms(probe_end, one_stream_mib_s).map(|budget| asked_ms + budget as i64);
     if let Some(deadline_ms) = deadline_ms.filter(|&at| at >= now_ms()) {

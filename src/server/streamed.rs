@@ -1,8 +1,10 @@
-//! Storing a file the origin serves in ranges as one streamed put, when one connection is
-//! already faster than storage (`core::ranges::one_stream_budget_ms`): the [`Cursor`] reads it chunk
-//! by chunk and resumes where it breaks; each chunk is hashed, then written to the stream R2
-//! reads. Chunks are read straight into a few buffers that take turns (a buffer is read into
-//! again once R2 has taken what it held): no copy, and memory stays at a few MiB.
+//! Storing a file as one streamed put of known length, chunk by chunk from a [`Chunks`]
+//! source: a file the origin serves in ranges when one connection is already faster than
+//! storage (`core::ranges::one_stream_budget_ms`; the [`Cursor`] resumes where it breaks),
+//! or a body of known length from an origin without ranges. Each chunk is hashed, then
+//! written to the stream R2 reads. Chunks are read straight into a few buffers that take
+//! turns (a buffer is read into again once R2 has taken what it held): no copy, and memory
+//! stays at a few MiB however fast the origin is next to storage.
 
 use std::collections::VecDeque;
 
@@ -19,6 +21,19 @@ use super::r2::Target;
 use crate::core::seams::StoredObject;
 use crate::core::Error;
 
+/// Where a streamed put's bytes come from, in order.
+pub(crate) trait Chunks {
+    /// The next bytes (`None` at the end), read into `buffer` (a [`SCRATCH`] buffer) or in
+    /// an array of their own: either way the caller's to keep.
+    async fn next_into(&mut self, buffer: Uint8Array) -> Result<Option<Uint8Array>, Error>;
+}
+
+impl Chunks for Cursor<'_> {
+    async fn next_into(&mut self, buffer: Uint8Array) -> Result<Option<Uint8Array>, Error> {
+        Cursor::next_into(self, buffer).await
+    }
+}
+
 /// Chunks written but not yet taken by R2.
 const WRITES_AHEAD: usize = 4;
 
@@ -30,20 +45,14 @@ enum Stop {
     Sink,
 }
 
-/// Stores `head` (the first bytes, already read) and then what `rest` reads, `total` bytes
-/// in all, as one put; all or nothing (an aborted stream leaves no object).
-pub(crate) async fn put_streamed(
-    target: &Target<'_>,
-    origin: &WorkerOrigin,
-    head: Uint8Array,
-    mut rest: Cursor<'_>,
-    total: u64,
-) -> Result<StoredObject, Error> {
+/// Stores what `chunks` reads, `total` bytes in all, as one put; all or nothing (an aborted
+/// stream leaves no object).
+pub(crate) async fn put_streamed(target: &Target<'_>, origin: &WorkerOrigin, mut chunks: impl Chunks, total: u64) -> Result<StoredObject, Error> {
     let fixed = fixed_length(total)?;
     let writer = fixed.writable().get_writer().map_err(|e| Error::internal(describe(&e)))?;
     let mut digest = Sha256Sink::new();
-    let (stored, fed) = join(target.put(fixed.readable().into()), feed(&writer, head, &mut rest, &mut digest)).await;
-    drop(rest);
+    let (stored, fed) = join(target.put(fixed.readable().into()), feed(&writer, &mut chunks, &mut digest)).await;
+    drop(chunks);
     match (fed, stored) {
         (Ok(()), stored) => {
             let sha256 = digest.finish(false).await?;
@@ -55,21 +64,17 @@ pub(crate) async fn put_streamed(
     }
 }
 
-/// Hashes and writes `head`, then every chunk of `rest`, then closes the stream; on any
-/// failure aborts it, so the put stores nothing.
-async fn feed(writer: &WritableStreamDefaultWriter, head: Uint8Array, rest: &mut Cursor<'_>, digest: &mut Sha256Sink) -> Result<(), Stop> {
+/// Hashes and writes every chunk, then closes the stream; on any failure aborts it, so the
+/// put stores nothing.
+async fn feed(writer: &WritableStreamDefaultWriter, chunks: &mut impl Chunks, digest: &mut Sha256Sink) -> Result<(), Stop> {
     // Each write, and the chunk it holds until R2 has taken it.
     let mut waiting: VecDeque<(Promise, Uint8Array)> = VecDeque::new();
     let mut spare: Vec<Uint8Array> = Vec::new();
-    let mut next = Some(head);
     let outcome = loop {
-        let chunk = match next.take() {
-            Some(chunk) => chunk,
-            None => match rest.next_into(spare.pop().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH))).await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break Ok(()),
-                Err(err) => break Err(Stop::Failed(err)),
-            },
+        let chunk = match chunks.next_into(spare.pop().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH))).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break Ok(()),
+            Err(err) => break Err(Stop::Failed(err)),
         };
         if let Err(err) = digest.write(&chunk).await {
             break Err(Stop::Failed(err));

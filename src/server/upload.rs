@@ -54,7 +54,7 @@ impl Upload<'_> {
     /// stored now. A `callback_url` without a job is refused.
     pub(crate) async fn run(&self, request: UploadRequest, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
         if wants_async(self.prefer, request.asynchronous) {
-            return jobs::start(request, self.owner, self.base, self.request_url, services).await.map(ItemData::Job);
+            return jobs::start(request, self.owner, self.base, self.request_url, services, gate).await.map(ItemData::Job);
         }
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());

@@ -57,9 +57,10 @@
 //!   - `upload.rs`: the upload handler, and the one dispatch (job or stored now) of a single
 //!     upload or a batch item. `origin.rs`: the `Origin` adapter (fetch, the
 //!     1 MiB probe, one deadline and a job's stall timeout, sniffing). `ingest.rs`: streaming a body into R2
-//!     (`FixedLengthStream` or multipart). `parallel.rs`: a ranged file's parts over up to
-//!     5 connections; `streamed.rs`: a ranged file from a fast origin as one streamed put;
-//!     `cursor.rs`: one range, resumed where it breaks. `digest.rs`: the
+//!     (a known length chunk by chunk, or multipart). `parallel.rs`: a ranged file's parts over up to
+//!     5 connections; `streamed.rs`: one streamed put of known length, from a resumable range
+//!     or a plain body; `cursor.rs`: one range, resumed where it breaks. `buffers.rs`: the
+//!     isolate's budget of transfer buffers (its memory). `digest.rs`: the
 //!     native SHA-256 of stored bytes. `r2.rs`: the `ObjectStore` adapter and the put
 //!     target. `js.rs`: JS helpers.
 //!   - `jobs.rs`: the job routes; `job_object.rs`: the `UploadJob` Durable Object (record,

@@ -194,7 +194,8 @@ impl From<&Error> for Refusal {
             | Error::LinksDisabled
             | Error::JobNotFound
             | Error::JobFinished
-            | Error::AdminDisabled => Refusal::Internal,
+            | Error::AdminDisabled
+            | Error::Busy => Refusal::Internal,
         }
     }
 }

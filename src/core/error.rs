@@ -96,6 +96,10 @@ pub enum Error {
     JobFinished,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
     AdminDisabled,
+    /// This instance holds as many transfers' buffers as it may (its memory): the upload
+    /// waited half its deadline for room.
+    #[error("this instance is busy with other transfers: retry in a few seconds")]
+    Busy,
     #[error("internal error")]
     Internal(String),
 }
@@ -134,7 +138,7 @@ impl Error {
             | Error::OriginCoding(_) => 502,
             Error::OriginTimeout { .. } | Error::OriginStalled { .. } => 504,
             Error::Internal(_) => 500,
-            Error::AdminDisabled | Error::LinksDisabled => 503,
+            Error::AdminDisabled | Error::LinksDisabled | Error::Busy => 503,
         }
     }
 
@@ -179,6 +183,7 @@ impl Error {
             | Error::JobNotFound
             | Error::JobFinished
             | Error::AdminDisabled
+            | Error::Busy
             | Error::Internal(_) => None,
         }
     }

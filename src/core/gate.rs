@@ -1,6 +1,7 @@
 //! Two small single-threaded async primitives the ingest engine is built on: a [`Gate`]
 //! that lets at most N calls run at once (the platform's six outbound calls waiting for
-//! headers per request), and [`Notify`], on which concurrent lanes wait for a condition
+//! headers per request), or holds at most N units (an isolate's MiB of transfer buffers),
+//! and [`Notify`], on which concurrent lanes wait for a condition
 //! (room for one more part waiting to be hashed). Runtime-free, so host tests drive them.
 
 use std::cell::{Cell, RefCell};
@@ -76,13 +77,21 @@ impl Gate {
     /// A slot now, or `None` when all are taken (for a caller that does something else
     /// rather than wait).
     pub fn try_slot(&self) -> Option<Slot> {
+        self.try_take(1)
+    }
+
+    /// `n` slots at once now, or `None` when they are not free (a gate counting units of
+    /// something, such as MiB of buffers). More than the limit is taken only when nothing
+    /// is held: one holder larger than the gate still runs, alone.
+    pub fn try_take(&self, n: usize) -> Option<Slot> {
         let state = &self.0;
-        if state.busy.get() >= state.limit {
+        let busy = state.busy.get();
+        if busy + n > state.limit && busy > 0 {
             return None;
         }
-        state.busy.set(state.busy.get() + 1);
-        state.peak.set(state.peak.get().max(state.busy.get()));
-        Some(Slot(state.clone()))
+        state.busy.set(busy + n);
+        state.peak.set(state.peak.get().max(busy + n));
+        Some(Slot(state.clone(), n))
     }
 
     /// The most calls that ever ran at once.
@@ -91,12 +100,12 @@ impl Gate {
     }
 }
 
-/// One of a gate's slots; dropping it frees the slot.
-pub struct Slot(Rc<GateState>);
+/// A gate's slots (one, or `n` taken at once); dropping it frees them.
+pub struct Slot(Rc<GateState>, usize);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.busy.set(self.0.busy.get() - 1);
+        self.0.busy.set(self.0.busy.get() - self.1);
         self.0.parked.wake_all();
     }
 }
@@ -194,6 +203,23 @@ mod tests {
         drop(held);
         assert!(gate.try_slot().is_some(), "free again once dropped");
         assert_eq!(gate.peak(), 1);
+    }
+
+    #[test]
+    fn try_take_counts_units_and_lets_one_oversized_holder_run_alone() {
+        let gate = Gate::new(10);
+        let five = gate.try_take(5).expect("5 of 10 free");
+        let four = gate.try_take(4).expect("4 more fit");
+        assert!(gate.try_take(2).is_none(), "9 held: 2 more do not fit");
+        assert!(gate.try_slot().is_some(), "1 does");
+        drop(five);
+        assert!(gate.try_take(12).is_none(), "more than the limit while anything is held");
+        drop(four);
+        let big = gate.try_take(12).expect("alone, a holder larger than the gate runs");
+        assert!(gate.try_slot().is_none(), "and nothing beside it");
+        drop(big);
+        assert_eq!(gate.peak(), 12);
+        assert!(gate.try_take(10).is_some(), "all of it free again");
     }
 
     #[test]

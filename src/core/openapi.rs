@@ -126,13 +126,14 @@ mod tests {
             Error::LinkExpired,
             Error::LinksDisabled,
             Error::RateLimited { limit: 10, retry_after_secs: 60 },
+            Error::Busy,
         ];
         for err in errors {
             assert!(codes.contains(&Value::from(err.status())), "{err:?}");
         }
         // the upload can answer every status of a fetch and store, quota included
         let upload = responses("post", "/api/v1/files/upload/url");
-        for status in [200, 400, 401, 405, 413, 415, 429, 500, 502, 504] {
+        for status in [200, 400, 401, 405, 413, 415, 429, 500, 502, 503, 504] {
             assert!(upload.contains_key(&status.to_string()), "upload {status}");
         }
         // every GET/POST/PATCH/DELETE can be refused by method (405) and fail inside (500),

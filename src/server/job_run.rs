@@ -45,8 +45,8 @@ pub(crate) enum Ran {
     Done(FileData),
     /// Stopped taking parts (time up, or canceled); the next invocation goes on.
     Paused,
-    /// Another transfer in this isolate runs lanes: the next invocation tries again soon
-    /// (an alarm handler does not wait for the turn: its time is bounded).
+    /// Another transfer in this isolate runs lanes, or its buffer budget is short: the next
+    /// invocation tries again soon (an alarm handler does not wait: its time is bounded).
     Waiting,
 }
 
@@ -240,11 +240,12 @@ impl Run<'_> {
         };
         // One transfer in this isolate runs lanes at a time (their parts' memory), and only
         // while it does: the turn is given back before the read-back hash and the commit.
-        let Some(turn) = parallel_turn() else {
+        let plan = Plan::new(total);
+        let Some(turn) = parallel_turn(&plan) else {
             return Ok(Ran::Waiting);
         };
         let lanes = Lanes::new(
-            Plan::new(total),
+            plan,
             target,
             source,
             upload,

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod authority;
 mod authority_client;
+mod buffers;
 mod batch;
 mod bindings;
 mod cors;

@@ -6,9 +6,10 @@
 //! for its turn to hash: a part that arrives early waits (at most [`UNHASHED`] of them) and
 //! whoever hashes the part before it hashes it too. Memory: each lane holds one part, plus
 //! the parts waiting: at most `lanes + 1` parts (48 MiB) at once, and one transfer in an
-//! isolate runs lanes at a time ([`parallel_turn`]): an isolate has 128 MB for all of its
-//! requests (a batch's items included), so an upload that finds the lanes busy goes up as one
-//! streamed put instead (a few MiB). A background job runs the same lanes with a
+//! isolate runs lanes at a time ([`parallel_turn`]), its parts counted in the isolate's
+//! buffer budget (`buffers`): an isolate has 128 MB for all of its requests (a batch's
+//! items included), so an upload that finds the lanes busy, or the budget short, goes up as
+//! one streamed put instead (a few MiB). A background job runs the same lanes with a
 //! [`Checkpoint`] that records each stored part, so another invocation can go on from there;
 //! one that finds the lanes busy tries again in its next invocation.
 
@@ -23,7 +24,8 @@ use wasm_bindgen::JsValue;
 use worker::worker_sys::R2MultipartUpload;
 use worker::Delay;
 
-use super::cursor::{Cursor, Source, CHUNK_MIN};
+use super::buffers;
+use super::cursor::{Cursor, Source, CHUNK_MIN, SCRATCH};
 use super::digest::{sha256_of, Sha256Sink};
 use super::ingest::abort_multipart;
 use super::js::{describe, now_ms, wait};
@@ -66,10 +68,20 @@ thread_local! {
     static PARALLEL: Gate = Gate::new(1);
 }
 
-/// This isolate's turn to run lanes, held until dropped; `None` when another transfer has
-/// it.
-pub(crate) fn parallel_turn() -> Option<Slot> {
-    PARALLEL.with(Gate::try_slot)
+/// This isolate's turn to run `plan`'s lanes, with their parts' share of its buffer budget
+/// (`buffers`), held until dropped; `None` when another transfer has the turn or the budget
+/// cannot spare them now.
+pub(crate) fn parallel_turn(plan: &Plan) -> Option<(Slot, Slot)> {
+    let turn = PARALLEL.with(Gate::try_slot)?;
+    Some((turn, buffers::try_take(lanes_mib(plan))?))
+}
+
+/// MiB the lanes of `plan` hold at most: a part per lane and the parts waiting to be hashed,
+/// and a lane's scratch buffer each.
+fn lanes_mib(plan: &Plan) -> usize {
+    let lanes = plan.lanes as usize;
+    let part_mib = plan.part_bytes.div_ceil(1024 * 1024) as usize;
+    (lanes + UNHASHED) * part_mib + lanes * (SCRATCH as usize).div_ceil(1024 * 1024)
 }
 
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file: a file of
@@ -106,7 +118,7 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
             probe = Box::pin(ready(Ok(head)));
         }
     }
-    let Some(_turn) = parallel_turn() else {
+    let Some(_turn) = parallel_turn(&plan) else {
         // Another transfer in this isolate runs lanes: one stream, in a few MiB.
         return stream(probe.await.map_err(|err| origin.failure(err))?).await;
     };

@@ -6,10 +6,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
 use worker::Bucket;
 
-use super::ingest::{abort_multipart, put_known, put_unknown};
+use super::buffers;
+use super::ingest::{abort_multipart, put_known, put_unknown, PART_BYTES};
 use super::js::{describe, object, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::parallel::put_ranged;
+use super::streamed::STREAM_MIB;
 use crate::core::gate::Gate;
 use crate::core::seams::{ObjectMeta, ObjectStore, StoredObject};
 use crate::core::Error;
@@ -146,11 +148,30 @@ impl ObjectStore for R2Store<'_> {
             gate: &self.origin.gate,
             log: None,
         };
+        // A body read whole already (small) holds its bytes; any other takes its buffers'
+        // share of the isolate's budget first (parallel lanes take more for their parts).
+        let _buffers = match transfer_mib(&body) {
+            0 => None,
+            mib => Some(buffers::take(mib, self.origin).await?),
+        };
         match (&body.ranged, body.length) {
             (Some(_), _) => put_ranged(&target, self.origin, body, self.one_stream_mib_s).await,
             (None, Some(length)) => put_known(&target, self.origin, body, length).await,
             (None, None) => put_unknown(&target, self.origin, body, limit).await,
         }
+    }
+}
+
+/// MiB of buffers storing `body` holds: none when it is read whole already (a small body), a
+/// few chunks written ahead for a known length (`streamed`), two part buffers for an unknown
+/// one (`ingest::put_unknown`).
+pub(crate) fn transfer_mib(body: &OriginBody) -> usize {
+    let prefix: u64 = body.prefix.iter().map(|c| u64::from(c.length())).sum();
+    match body.length {
+        _ if body.ended => 0,
+        Some(length) if length <= prefix => 0,
+        Some(_) => STREAM_MIB,
+        None => 2 * (PART_BYTES as usize).div_ceil(1024 * 1024),
     }
 }
 

@@ -54,6 +54,9 @@ pub(crate) fn error(err: &Error, head: bool) -> Response {
         Error::RateLimited { retry_after_secs, .. } => {
             let _ = headers.set("Retry-After", &retry_after_secs.to_string());
         }
+        Error::Busy => {
+            let _ = headers.set("Retry-After", "5");
+        }
         Error::RangeNotSatisfiable { size } => {
             let _ = headers.set("Content-Range", &format!("bytes */{size}"));
         }

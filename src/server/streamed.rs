@@ -37,6 +37,11 @@ impl Chunks for Cursor<'_> {
 /// Chunks written but not yet taken by R2.
 const WRITES_AHEAD: usize = 4;
 
+/// MiB of buffers one streamed put holds at most: the chunks written ahead and the one
+/// being read, each a [`SCRATCH`] buffer of 1 MiB.
+pub(crate) const STREAM_MIB: usize = WRITES_AHEAD + 1;
+const _: () = assert!(SCRATCH == 1024 * 1024);
+
 /// Why feeding the stream stopped.
 enum Stop {
     /// Reading or hashing failed: the upload fails with this.

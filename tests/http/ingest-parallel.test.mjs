@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
+import { sleep } from './support/burst.mjs';
 import {
   MiB, PROBE, ATTEMPTS, STACK, partSizes, assertStored, assertRefused, assertRanged, assertParallel, storedObject, rangesAfterProbe,
 } from './support/ingest.mjs';
@@ -59,6 +60,28 @@ test('a slow origin: the other lanes start when the one-stream budget (15 ms) ru
   const { requests } = await parallel(path, body, ranged({ throttle: 2 * MiB }));
   const second = requests[1];
   assert.ok(second.sentBefore < MiB / 2, `the second range was asked when the origin had sent ${second.sentBefore} bytes: before the probe's MiB`);
+});
+
+test('with the isolate\'s buffer budget held by other transfers, a parallel-size file goes up as one stream; once it is free, in parallel parts', async () => {
+  // seven uploads without a length, each holding 10 MiB of the isolate's 80 while its origin
+  // drips (1.5 MiB at 128 KiB/s: 12 s)
+  const holders = Array.from({ length: 7 }, (_, i) => {
+    const bytes = filler(1536 * 1024, 300 + i);
+    const url = origin.file(`/par/holder-${i}.bin`, bytes, { chunked: true, throttle: 128 * 1024 });
+    return { bytes, done: upload(worker, { file_url: url, upload_path: 'budget', file_name: `holder-${i}.bin` }) };
+  });
+  await sleep(1500); // each took its buffers once its origin's headers came
+  // 16 MiB at 8 MiB/s per connection: slower than one stream's budget, so lanes, when the
+  // budget can spare their 4 parts of 5 MiB, one waiting to be hashed and their scratch
+  const body = filler(16 * MiB, 310);
+  const path = '/par/budget-short.bin';
+  const short = await upload(worker, { file_url: origin.file(path, body, ranged({ throttle: 8 * MiB })), upload_path: 'budget', file_name: 'short.bin' });
+  await assertStored(short, body, path);
+  const asked = origin.requests(path).map((r) => r.range);
+  assert.equal(asked.length, 2, `75 of 80 MiB held: the probe and one range for the rest, no lanes: ${JSON.stringify(asked)}`);
+  for (const h of holders) await assertStored(await h.done, h.bytes);
+  // the budget is free again: the same file in parallel parts
+  await parallel('/par/budget-free.bin', body, ranged({ throttle: 8 * MiB }));
 });
 
 test('parallel with Last-Modified as the only validator', async () => {

@@ -1,0 +1,50 @@
+//! The transfer buffers this isolate holds at once, in MiB, within a budget well inside the
+//! platform's 128 MB per isolate (which local workerd does not enforce): every transfer
+//! that buffers takes its share before it starts (a streamed put its few chunks, a body
+//! without a length its two part buffers, parallel lanes their parts), so that many uploads
+//! at once in one isolate wait their turn instead of the isolate being ended for its memory,
+//! with every request in it.
+
+use std::time::Duration;
+
+use worker::Delay;
+
+use super::js::now_ms;
+use super::origin::WorkerOrigin;
+use crate::core::gate::{Gate, Slot};
+use crate::core::Error;
+
+/// MiB of transfer buffers an isolate may hold at once: the rest of its 128 MB is the
+/// wasm and JS heaps, and the runtime's own buffers.
+pub(crate) const BUDGET_MIB: usize = 80;
+
+/// How often a waiting request looks again. It looks rather than being woken: a request's
+/// task must not be woken from another request's.
+const STEP_MS: u64 = 25;
+
+thread_local! {
+    static BUFFERS: Gate = Gate::new(BUDGET_MIB);
+}
+
+/// `mib` MiB of the budget now, or `None` (a job then tries again later).
+pub(crate) fn try_take(mib: usize) -> Option<Slot> {
+    BUFFERS.with(|budget| budget.try_take(mib))
+}
+
+/// `mib` MiB of the budget, waited for at most half the upload's deadline: then 503
+/// ([`Error::Busy`]); the deadline or a cancel ends the wait sooner (the error they mean).
+pub(crate) async fn take(mib: usize, origin: &WorkerOrigin) -> Result<Slot, Error> {
+    let until = now_ms() + i64::try_from(origin.timeout_ms() / 2).unwrap_or(i64::MAX);
+    loop {
+        if let Some(slot) = try_take(mib) {
+            return Ok(slot);
+        }
+        if origin.signal().aborted() {
+            return Err(origin.failure(Error::OriginBroken));
+        }
+        if now_ms() >= until {
+            return Err(Error::Busy);
+        }
+        Delay::from(Duration::from_millis(STEP_MS)).await;
+    }
+}

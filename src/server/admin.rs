@@ -4,8 +4,12 @@
 //! key's authority gets its quotas and status first, and decides: uploads see changes at
 //! once everywhere, and a revoked key stays revoked whatever KV still says.
 
+use std::future::Future;
+use std::time::Duration;
+
 use serde::Serialize;
-use worker::{KvStore, Response};
+use worker::kv::KvError;
+use worker::{Delay, KvStore, Response};
 
 use super::auth::{forget, kv, record_by_id};
 use super::bindings::Services;
@@ -21,7 +25,7 @@ use crate::core::keys::{generate_key, generate_key_id, key_hash, KeyRecord};
 use crate::core::quota::{ConfigPatch, KeyConfig};
 use crate::core::Error;
 
-
+/// The admin token, or 401 (503 when the admin API is disabled).
 fn authorize(req: &Incoming, services: &Services) -> Result<(), Error> {
     let header = req.header("Authorization");
     check_admin(header.as_deref(), services.admin_token.as_deref())
@@ -30,14 +34,27 @@ fn authorize(req: &Incoming, services: &Services) -> Result<(), Error> {
 /// Writes both KV entries of `record`.
 async fn save(keys: &KvStore, hash: &str, record: &KeyRecord) -> Result<(), Error> {
     let json = serde_json::to_string(record).map_err(Error::internal)?;
-    keys.put(hash, json).map_err(kv("put"))?.execute().await.map_err(kv("put"))?;
-    keys.put(&id_entry(&record.id), hash)
-        .map_err(kv("put id"))?
-        .metadata(record)
-        .map_err(kv("metadata"))?
-        .execute()
-        .await
-        .map_err(kv("put id"))
+    kv_write("put", || async { keys.put(hash, json.as_str())?.execute().await }).await?;
+    kv_write("put id", || async { keys.put(&id_entry(&record.id), hash)?.metadata(record)?.execute().await }).await
+}
+
+/// Attempts at a KV write that KV refuses for its rate.
+const KV_ATTEMPTS: u32 = 3;
+
+/// A KV write, tried again a second later when KV refuses it for its rate (one write per
+/// second to a key, answered 429): an admin's second change to a key within a second (a
+/// script that creates a key and sets its quota) is not a 500.
+async fn kv_write<F: Future<Output = Result<(), KvError>>>(what: &'static str, write: impl Fn() -> F) -> Result<(), Error> {
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(e) if attempt < KV_ATTEMPTS && e.to_string().contains("429") => {
+                attempt += 1;
+                Delay::from(Duration::from_millis(1_100)).await;
+            }
+            done => return done.map_err(kv(what)),
+        }
+    }
 }
 
 
@@ -67,9 +84,10 @@ async fn save_unrevoked(services: &Services, hash: &str, record: &KeyRecord) -> 
 
 /// Deletes both KV entries of a key.
 async fn delete_entries(services: &Services, hash: &str, key_id: &str) -> Result<(), Error> {
-    services.keys.delete(hash).await.map_err(kv("delete"))?;
+    kv_write("delete", || services.keys.delete(hash)).await?;
     forget(hash);
-    services.keys.delete(&id_entry(key_id)).await.map_err(kv("delete id"))
+    let id = id_entry(key_id);
+    kv_write("delete id", || services.keys.delete(&id)).await
 }
 
 pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Response, Error> {

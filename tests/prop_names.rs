@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use url::Url;
-use urlstash::core::names::{content_disposition, disposition_filename, original_name, validate_file_name, MAX_NAME_BYTES};
+use urlstash::core::names::{composed, content_disposition, disposition_filename, original_name, validate_file_name, MAX_NAME_BYTES};
 use urlstash::core::path::validate_upload_path;
 
 /// Strings rich in the characters that matter here.
@@ -22,23 +22,43 @@ fn hostile() -> impl Strategy<Value = String> {
         Just("CON".to_owned()),
         Just("filename*=".to_owned()),
         Just("報告".to_owned()),
+        Just("e\u{301}".to_owned()),
+        Just("\u{301}".to_owned()),
+        Just("\u{200D}".to_owned()),
+        Just("\u{200C}".to_owned()),
+        Just("\u{FE0F}".to_owned()),
+        Just("\u{3164}".to_owned()),
+        Just("\u{E0041}".to_owned()),
+        Just("👨".to_owned()),
         "[a-zA-Z0-9 ._-]{1,8}",
         any::<char>().prop_map(String::from),
     ];
     prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
 }
 
-fn is_unsafe_char(c: char) -> bool {
-    c.is_control() || matches!(c, '/' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}')
+/// Whether `name` holds a character no accepted or derived name may hold where it stands:
+/// a control, a separator, a bidi control, a zero-width space or mark, a Hangul filler; a
+/// zero-width (non-)joiner anywhere but between two characters outside ASCII.
+fn has_unsafe_char(name: &str) -> bool {
+    let chars: Vec<char> = name.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| match c {
+        '\u{200C}' | '\u{200D}' => {
+            let outside_ascii = |n: Option<&char>| n.is_some_and(|n| !n.is_ascii());
+            !(i > 0 && outside_ascii(chars.get(i - 1)) && outside_ascii(chars.get(i + 1)))
+        }
+        c => c.is_control() || matches!(c, '/' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{3164}'),
+    })
 }
 
 proptest! {
     #[test]
     fn accepted_file_names_are_safe(name in prop_oneof![hostile(), any::<String>()]) {
         if let Ok(ok) = validate_file_name(&name) {
-            prop_assert_eq!(&ok, &name);
+            // the name as given, in its composed form; and composed, it is accepted as it is
+            prop_assert_eq!(&ok, &composed(&name));
+            prop_assert_eq!(validate_file_name(&ok), Ok(ok.clone()));
             prop_assert!(!ok.is_empty() && ok.len() <= MAX_NAME_BYTES);
-            prop_assert!(!ok.chars().any(is_unsafe_char), "{:?}", ok);
+            prop_assert!(!has_unsafe_char(&ok), "{:?}", ok);
             prop_assert!(!ok.contains(".."));
             prop_assert!(!ok.ends_with('.') && ok.trim() == ok);
         }
@@ -79,7 +99,8 @@ proptest! {
         let url = Url::parse("https://example.com/dir/").unwrap().join(&segment).unwrap_or_else(|_| Url::parse("https://example.com/").unwrap());
         let name = original_name(cd.as_deref(), &url);
         prop_assert!(!name.is_empty() && name.len() <= MAX_NAME_BYTES);
-        prop_assert!(!name.chars().any(is_unsafe_char), "{:?}", name);
+        prop_assert!(!has_unsafe_char(&name), "{:?}", name);
+        prop_assert_eq!(&composed(&name), &name, "composed");
         prop_assert!(name != "." && name != "..");
         prop_assert!(!name.contains(['<', '>', ':', '"', '|', '?', '*']));
         // and it survives the header unchanged

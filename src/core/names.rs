@@ -174,7 +174,8 @@ fn display_safe(name: &str) -> Option<String> {
         return None;
     }
     let kept: String = base.chars().map(|c| if WINDOWS_INVALID.contains(&c) { '_' } else { c }).collect();
-    let mut out = cleaned(&shortened(&kept)).trim().to_owned();
+    // composed again: taking a character out may leave an accent beside its letter
+    let mut out = composed(cleaned(&shortened(&kept)).trim());
     if is_reserved(&out) {
         out.insert(0, '_');
         out = shortened(&out);
@@ -402,6 +403,7 @@ mod tests {
             (Some("attachment; filename*=UTF-8''cafe%CC%81.png"), "https://x.test/y", "café.png"),
             (Some("attachment; filename*=UTF-8''%D9%86%D8%A7%D9%85%D9%87%E2%80%8C%D9%87%D8%A7.png"), "https://x.test/y", "نامه\u{200C}ها.png"),
             (Some("attachment; filename*=UTF-8''a%E2%80%8Db%E3%85%A4c.png"), "https://x.test/y", "abc.png"),
+            (Some("attachment; filename*=UTF-8''e%E2%80%8D%CC%81.png"), "https://x.test/y", "\u{e9}.png"),
             // bytes that were not text name nothing: the URL names the file
             (Some("attachment; filename=\"caf\u{FFFD}.png\""), "https://x.test/from-url.png", "from-url.png"),
         ];

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::authority_wire::{FileRow, Page, PageQuery, Reservation, SortKey, Standing};
 use super::clock::is_expired;
 use super::error::Error;
-use super::links::LinkOptions;
+use super::links::{unexpired, LinkOptions};
 use super::quota::{exhausted_message, ConfigPatch, KeyConfig, Limits, Usage};
 
 /// A reservation older than this is presumed abandoned (its Worker died mid-upload): it no
@@ -328,12 +328,7 @@ impl<T: Tables> Authority<T> {
 
     fn try_commit(&mut self, row: &FileRow, before: Before, now_ms: i64) -> Result<Option<String>, Error> {
         let mut key = uploading(before.key)?;
-        if is_expired(row.expires_ms, now_ms) {
-            // the lifetime as asked (its expiry is counted from the upload's whole second)
-            let secs = |ms: i64, up: i64| u64::try_from((ms + up) / 1000).unwrap_or(0);
-            let ttl_secs = secs(row.expires_ms - row.upload_ms, 999);
-            return Err(Error::Lapsed { ttl_secs, elapsed_secs: secs(now_ms - row.upload_ms, 0) });
-        }
+        unexpired(row.upload_ms, row.expires_ms, now_ms)?;
         let limits = key.config.limits(self.defaults);
         let old = before.holder;
         let reserved = before.reservations.iter().any(|r| r.file_id == row.file_id);

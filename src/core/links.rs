@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use url::Url;
 
+use super::clock::is_expired;
 use super::error::Error;
 use super::json::{read_object, JsonObject};
 use super::layout::canonical_path;
@@ -75,6 +76,17 @@ pub fn ttl_secs(expires_in: Option<u64>, deployment_ttl: u64, key_max: Option<u6
         }
         Some(_) => Err(Error::invalid("expires_in", format!("must be a whole number of seconds from {MIN_EXPIRES_IN} to {max}"))),
     }
+}
+
+/// Refuses a file whose lifetime (from `upload_ms` to `expires_ms`) ran out by `now_ms`
+/// before it was stored ([`Error::Lapsed`]).
+pub fn unexpired(upload_ms: i64, expires_ms: i64, now_ms: i64) -> Result<(), Error> {
+    if !is_expired(expires_ms, now_ms) {
+        return Ok(());
+    }
+    // the lifetime as asked (its expiry is counted from the upload's whole second)
+    let secs = |ms: i64, up: i64| u64::try_from((ms + up) / 1000).unwrap_or(0);
+    Err(Error::Lapsed { ttl_secs: secs(expires_ms - upload_ms, 999), elapsed_secs: secs(now_ms - upload_ms, 0) })
 }
 
 /// Checks `max_downloads` (1 to [`MAX_DOWNLOADS`]).

@@ -44,31 +44,85 @@ fn is_invisible(c: char) -> bool {
     ) || u32::from(c) & 0xFFFE == 0xFFFE
 }
 
-/// Whether `c` may stand between `prev` and `next` in a name: never a control, deceptive or
-/// invisible character, except those that shape what is around them: a zero-width
-/// (non-)joiner between two characters outside ASCII (Persian and Indic words, emoji
-/// sequences such as 👨‍💻), a variation selector after one (❤️) or in a keycap (1️⃣), and
-/// the tags of a subdivision flag after its black flag.
-fn allowed_at(prev: Option<char>, c: char, next: Option<char>) -> bool {
-    let selector = |c: char| matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}');
-    let shown = |n: Option<char>| n.is_some_and(|n| !n.is_ascii() && !n.is_control() && !is_deceptive(n) && !is_invisible(n));
+/// The writing that joiners shape: a script whose letters join (Arabic, Syriac, N'Ko,
+/// Mongolian), an Indic script (a virama and a joiner choose a conjunct's form), or emoji
+/// (sequences such as 👨‍💻). A joiner anywhere else changes nothing a reader sees.
+#[derive(PartialEq, Eq)]
+enum Joins {
+    Cursive,
+    Indic,
+    Emoji,
+}
+
+fn joins(c: char) -> Option<Joins> {
     match c {
-        '\u{200C}' | '\u{200D}' => (shown(prev) || prev.is_some_and(selector)) && shown(next),
-        _ if selector(c) => {
-            shown(prev) || prev.is_some_and(|p| p.is_ascii_digit() || p == '#' || p == '*') && next == Some('\u{20E3}')
+        '\u{0600}'..='\u{07FF}' | '\u{0860}'..='\u{08FF}' | '\u{1800}'..='\u{18AF}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFC}' => {
+            Some(Joins::Cursive)
         }
-        '\u{E0020}'..='\u{E007F}' => matches!(prev, Some('\u{1F3F4}' | '\u{E0020}'..='\u{E007F}')),
+        '\u{0900}'..='\u{0DFF}' | '\u{0F00}'..='\u{0FFF}' | '\u{1000}'..='\u{109F}' | '\u{1780}'..='\u{17FF}' => Some(Joins::Indic),
+        c if has_emoji_form(c) => Some(Joins::Emoji),
+        _ => None,
+    }
+}
+
+/// Characters that have an emoji form (pictographs, dingbats, arrows and other symbols):
+/// what an emoji variation selector or a zero-width joiner may follow.
+fn has_emoji_form(c: char) -> bool {
+    matches!(c, '\u{00A9}' | '\u{00AE}' | '\u{2000}'..='\u{2BFF}' | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}' | '\u{1F000}'..='\u{1FAFF}')
+}
+
+/// Whether the character at `i` may stand where it does in `chars`: never a control,
+/// deceptive or invisible character, except those that shape what is around them: a
+/// zero-width (non-)joiner between two characters of writing it shapes ([`joins`]), an
+/// emoji variation selector after a character with an emoji form (❤️) or in a keycap (1️⃣),
+/// an ideographic variation selector after an ideograph, a Mongolian variation selector
+/// after a Mongolian letter, and the tags of a subdivision flag (🏴 and up to 7 letters
+/// or digits, ended by the cancel tag).
+fn allowed_at(chars: &[char], i: usize) -> bool {
+    let c = chars[i];
+    let prev = i.checked_sub(1).map(|p| chars[p]);
+    let next = chars.get(i + 1).copied();
+    match c {
+        '\u{200C}' | '\u{200D}' => {
+            // an emoji's presentation selector may stand between it and the joiner
+            let before = match (prev, i.checked_sub(2).map(|p| chars[p])) {
+                (Some('\u{FE0F}'), b) => b,
+                (p, _) => p,
+            };
+            before.and_then(joins).is_some_and(|j| next.and_then(joins) == Some(j))
+        }
+        '\u{FE0E}' | '\u{FE0F}' => {
+            prev.is_some_and(has_emoji_form) || prev.is_some_and(|p| p.is_ascii_digit() || p == '#' || p == '*') && next == Some('\u{20E3}')
+        }
+        '\u{E0100}'..='\u{E01EF}' => {
+            matches!(prev, Some('\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}'))
+        }
+        '\u{180B}'..='\u{180D}' | '\u{180F}' => matches!(prev, Some('\u{1820}'..='\u{18AF}')),
+        '\u{E0020}'..='\u{E007F}' => in_flag_tags(chars, i),
         _ => !c.is_control() && !is_deceptive(c) && !is_invisible(c),
     }
+}
+
+/// Whether the tag at `i` is part of a subdivision flag: the black flag, 1 to 7 tags of
+/// lowercase letters or digits, the cancel tag.
+fn in_flag_tags(chars: &[char], i: usize) -> bool {
+    let tag = |c: &char| matches!(c, '\u{E0020}'..='\u{E007F}');
+    let start = (0..=i).rev().take_while(|&j| tag(&chars[j])).last().unwrap_or(i);
+    let end = (i..chars.len()).take_while(|&j| tag(&chars[j])).last().unwrap_or(i);
+    let run = &chars[start..=end];
+    let (last, letters) = run.split_last().expect("the run holds chars[i]");
+    start > 0
+        && chars[start - 1] == '\u{1F3F4}'
+        && *last == '\u{E007F}'
+        && (1..=7).contains(&letters.len())
+        && letters.iter().all(|c| matches!(c, '\u{E0030}'..='\u{E0039}' | '\u{E0061}'..='\u{E007A}'))
 }
 
 /// The positions (in characters) of the characters of `name` that [`allowed_at`] refuses
 /// where they stand.
 fn misplaced(name: &str) -> Vec<usize> {
     let chars: Vec<char> = name.chars().collect();
-    (0..chars.len())
-        .filter(|&i| !allowed_at(i.checked_sub(1).map(|p| chars[p]), chars[i], chars.get(i + 1).copied()))
-        .collect()
+    (0..chars.len()).filter(|&i| !allowed_at(&chars, i)).collect()
 }
 
 /// `name` without the characters [`allowed_at`] refuses, as often as taking some out leaves
@@ -328,12 +382,15 @@ mod tests {
         assert_eq!(validate_file_name("re\u{301}sume\u{301}.txt").as_deref(), Ok("résumé.txt"));
         // joiners, selectors and tags where scripts and emoji need them
         let shaped = ["نامه\u{200C}ها.png", "क्\u{200D}ष.png", "👨\u{200D}💻.png", "🏳\u{FE0F}\u{200D}🌈.png", "❤\u{FE0F}.txt",
-            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png"];
+            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png", "ᠮᠣᠩ\u{180B}.png", "葛\u{E0100}.png"];
         for name in shaped {
             assert_eq!(validate_file_name(name).as_deref(), Ok(name), "{name:?}");
         }
         let hidden = ["\u{3164}", "a\u{3164}b.png", "\u{2800}.png", "a\u{34F}.png", "a\u{E0041}.png", "a\u{FE0F}.png", "é\u{FE0F}\u{FE0F}.png",
-            "\u{200D}é.png", "é\u{200D}.png", "é\u{200D}\u{200D}é.png", "a\u{FFFE}.png", "a\u{FDD0}.png", "a\u{FFF9}.png", "a\u{1D173}.png"];
+            "\u{200D}é.png", "é\u{200D}.png", "é\u{200D}\u{200D}é.png", "a\u{FFFE}.png", "a\u{FDD0}.png", "a\u{FFF9}.png", "a\u{1D173}.png",
+            // look-alikes: a joiner or a selector where it shapes nothing, tags that are not a flag
+            "é\u{200D}é.png", "報\u{200C}告.pdf", "👨\u{200D}क.png", "é\u{FE0F}.png", "a\u{180B}.png", "a\u{E0100}.png",
+            "🏴\u{E0041}\u{E007F}.png", "🏴\u{E0067}\u{E0062}.png", "🏴\u{E007F}.png", "🏴\u{E0061}\u{E0062}\u{E0063}\u{E0064}\u{E0065}\u{E0066}\u{E0067}\u{E0068}\u{E007F}.png"];
         for name in hidden {
             match validate_file_name(name) {
                 Err(Error::InvalidField { field: "file_name", reason }) => assert!(reason.contains("invisible"), "{name:?}: {reason}"),

@@ -48,7 +48,7 @@ async fn kv_write<F: Future<Output = Result<(), KvError>>>(what: &'static str, w
     let mut attempt = 1;
     loop {
         match write().await {
-            Err(e) if attempt < KV_ATTEMPTS && e.to_string().contains("429") => {
+            Err(e) if attempt < KV_ATTEMPTS && e.to_string().contains("429 Too Many Requests") => {
                 attempt += 1;
                 Delay::from(Duration::from_millis(1_100)).await;
             }

@@ -31,10 +31,10 @@ pub(crate) fn try_take(mib: usize) -> Option<Slot> {
     BUFFERS.with(|budget| budget.try_take(mib))
 }
 
-/// `mib` MiB of the budget, waited for at most half the upload's deadline: then 503
-/// ([`Error::Busy`]); the deadline or a cancel ends the wait sooner (the error they mean).
+/// `mib` MiB of the budget, waited for until half the upload's time is gone: then 503
+/// ([`Error::Busy`]); a cancel ends the wait sooner (the error it means).
 pub(crate) async fn take(mib: usize, origin: &WorkerOrigin) -> Result<Slot, Error> {
-    let until = now_ms() + i64::try_from(origin.timeout_ms() / 2).unwrap_or(i64::MAX);
+    let until = origin.started_ms() + i64::try_from(origin.timeout_ms() / 2).unwrap_or(i64::MAX);
     loop {
         if let Some(slot) = try_take(mib) {
             return Ok(slot);

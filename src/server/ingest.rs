@@ -45,7 +45,8 @@ pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: 
         Some(stream) => Some(byob_reader(&stream)?),
         None => None,
     };
-    let chunks = BodyChunks { pending: body.prefix.into(), reader, origin, left: length - sniffed.len };
+    let left = length.checked_sub(sniffed.len).ok_or(Error::OriginBroken)?;
+    let chunks = BodyChunks { pending: body.prefix.into(), reader, origin, left };
     put_streamed(target, origin, chunks, length).await.map_err(|err| origin.failure(err))
 }
 
@@ -67,7 +68,11 @@ impl Chunks for BodyChunks<'_> {
         if let Some(chunk) = self.pending.pop_front() {
             return Ok(Some(chunk));
         }
-        let Some(reader) = self.reader.as_ref().filter(|_| self.left > 0) else { return Ok(None) };
+        if self.left == 0 {
+            return Ok(None);
+        }
+        // a body that ended short of its length
+        let Some(reader) = self.reader.as_ref() else { return Err(Error::OriginBroken) };
         let room = buffer.length().min(u32::try_from(self.left).unwrap_or(u32::MAX));
         let least = if self.origin.stall_ms().is_some() { 1 } else { room.min(CHUNK_MIN) };
         let view = buffer.subarray(0, room);

@@ -13,7 +13,6 @@ use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::buffers;
 use super::job_run::{abort_upload, Ran, Run};
 use super::job_store::{self, save};
 use super::respond::log_internal;
@@ -32,11 +31,6 @@ const INVOCATION_MS: i64 = 12 * 60 * 1000;
 /// While a transfer runs, the alarm is kept this far ahead: if the runtime dies, the job goes
 /// on from its last stored part then (a status request resumes it sooner).
 const WATCHDOG_MS: i64 = 60 * 1000;
-/// Fetches from the start at most this many times (an origin without ranges cannot resume).
-const MAX_RUNS: u32 = 3;
-/// MiB of buffers a job's transfer from the start may hold: two parts of a stream without
-/// ranges, or a one-part file and its probe (`buffers`).
-const JOB_START_MIB: usize = 10;
 /// A job that found another transfer running lanes in its isolate tries again this much
 /// later; one that paused after its turn waits twice as long first, so a waiting job gets
 /// the turn next.
@@ -229,22 +223,6 @@ impl UploadJob {
         let deadline = record.spec.created_ms + timeout_ms as i64;
         if now >= deadline {
             return Err(past_deadline());
-        }
-        // A transfer from the start holds its buffers' share of the isolate's budget for the
-        // invocation (lanes take theirs with their turn). A job does not wait for it: it
-        // tries again soon, which is not a run.
-        let mut _buffers = None;
-        if record
-            .transfer
-            .as_ref()
-            .is_none_or(|t| !t.resumable())
-        {
-            let Some(held) = buffers::try_take(JOB_START_MIB) else { return Ok(Ran::Waiting) };
-            _buffers = Some(held);
-            record.runs += 1;
-            if record.runs > MAX_RUNS {
-                return Err(Error::OriginBroken);
-            }
         }
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();

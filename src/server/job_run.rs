@@ -17,19 +17,21 @@ use worker::{Bucket, Storage};
 
 use super::authority_client::AuthorityClient;
 use super::bindings::Services;
+use super::buffers;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
+use super::ingest::put_unknown;
 use super::job_store::{save, save_part, Parts};
-use super::respond::log_internal;
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
-use super::ingest::put_unknown;
 use super::r2::{put_options, Target, UploadLog};
+use super::respond::log_internal;
 use crate::core::authority_wire::FileRow;
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
 use crate::core::jobs::{JobRecord, JobState, RangedSource, Transfer};
+use crate::core::links::unexpired;
 use crate::core::ranges::Plan;
 use crate::core::request::UploadRequest;
 use crate::core::seams::{FileAuthority, StoredObject};
@@ -49,6 +51,13 @@ pub(crate) enum Ran {
     /// invocation tries again soon (an alarm handler does not wait: its time is bounded).
     Waiting,
 }
+
+/// Fetches from the start at most this many times (an origin without ranges cannot resume).
+const MAX_RUNS: u32 = 3;
+
+/// MiB of buffers a job's transfer from the start may hold besides its lanes' parts: two
+/// parts of a stream without ranges, or a one-part file (`buffers`).
+pub(crate) const JOB_START_MIB: usize = 10;
 
 /// What one invocation works with.
 pub(crate) struct Run<'a> {
@@ -76,11 +85,13 @@ impl Run<'_> {
                     Ok(row) => return self.done(record, &row),
                     Err(Error::FileNotFound) => {}
                     // Not known whether it was committed: asked again soon, rather than
-                    // fetched again (which would cost a start and the whole download).
-                    Err(err) => {
+                    // fetched again (which would cost a run and the whole download).
+                    Err(err @ Error::Internal(_)) => {
                         log_internal(&format!("job {}: was it committed", record.spec.job_id), &err);
                         return Ok(Ran::Waiting);
                     }
+                    // The key was revoked or disabled: the job ends so.
+                    Err(err) => return Err(err),
                 }
                 // A single stream died with its invocation: nothing of it can be reused.
                 abort_upload(&self.services.bucket, &transfer).await;
@@ -92,8 +103,17 @@ impl Run<'_> {
         }
     }
 
-    /// The first invocation: fetch, decide, reserve, then store.
+    /// The first invocation: fetch, decide, reserve, then store. It holds its buffers' share
+    /// of the isolate's budget (lanes take the rest of theirs with their turn); a job does
+    /// not wait for it: it tries again soon, which is not one of its [`MAX_RUNS`].
     async fn fresh(&self, record: &mut JobRecord) -> Result<Ran, Error> {
+        let Some(_buffers) = buffers::try_take(JOB_START_MIB) else { return Ok(Ran::Waiting) };
+        record.runs += 1;
+        if record.runs > MAX_RUNS {
+            return Err(Error::OriginBroken);
+        }
+        // counted before anything can end the invocation
+        save(self.storage, record).await?;
         let config = &self.services.config;
         let spec = &record.spec;
         let now = now_ms();
@@ -241,7 +261,9 @@ impl Run<'_> {
         // One transfer in this isolate runs lanes at a time (their parts' memory), and only
         // while it does: the turn is given back before the read-back hash and the commit.
         let plan = Plan::new(total);
-        let Some(turn) = parallel_turn(&plan) else {
+        // a fresh transfer holds JOB_START_MIB already; a resumed one nothing
+        let held = if probe.is_some() { JOB_START_MIB } else { 0 };
+        let Some(turn) = parallel_turn(&plan, held) else {
             return Ok(Ran::Waiting);
         };
         let lanes = Lanes::new(
@@ -392,6 +414,9 @@ impl Checkpoint for JobCheckpoint<'_> {
         save_part(self.run.storage, index, size, part).await?;
         self.stored_now.set(self.stored_now.get() + size);
         let now = now_ms();
+        // a file whose lifetime ran out would be refused at its commit: the job ends now
+        let meta = &self.transfer.prepared.meta;
+        unexpired(meta.upload_ms, meta.expires_ms, now)?;
         // Not after a cancel: it may have given the reservation back already (it waits for
         // this invocation only so long), and a refresh would hold the key's quota again.
         if now - self.refreshed.get() > REFRESH_MS && !(self.run.canceled)() {

@@ -43,6 +43,8 @@ pub(crate) struct WorkerOrigin {
     /// The upload succeeded: nothing is left open, so nothing to abort.
     succeeded: Cell<bool>,
     timeout_ms: u64,
+    /// When the upload began (its deadline is `timeout_ms` later).
+    started_ms: i64,
     /// How long a body read may wait for its bytes where the deadline is far (a job's):
     /// past it the stream has stalled. `None`: the deadline alone bounds a read.
     stall_ms: Option<u64>,
@@ -186,6 +188,7 @@ impl WorkerOrigin {
             timer,
             succeeded: Cell::new(false),
             timeout_ms,
+            started_ms: now_ms(),
             stall_ms: None,
             gate: gate.clone(),
             forwarded: RefCell::new(forwarded),
@@ -230,6 +233,11 @@ impl WorkerOrigin {
 
     pub fn timeout_ms(&self) -> u64 {
         self.timeout_ms
+    }
+
+    /// When the upload began.
+    pub fn started_ms(&self) -> i64 {
+        self.started_ms
     }
 
     pub fn stall_ms(&self) -> Option<u64> {

@@ -30,7 +30,7 @@ use super::digest::{sha256_of, Sha256Sink};
 use super::ingest::abort_multipart;
 use super::js::{describe, now_ms, wait};
 use super::origin::{OriginBody, WorkerOrigin};
-use super::r2::Target;
+use super::r2::{transfer_mib, Target};
 use super::streamed::put_streamed;
 use crate::core::gate::{Gate, Notify, Slot};
 use crate::core::ranges::{one_stream_budget_ms, Plan};
@@ -69,11 +69,11 @@ thread_local! {
 }
 
 /// This isolate's turn to run `plan`'s lanes, with their parts' share of its buffer budget
-/// (`buffers`), held until dropped; `None` when another transfer has the turn or the budget
-/// cannot spare them now.
-pub(crate) fn parallel_turn(plan: &Plan) -> Option<(Slot, Slot)> {
+/// (`buffers`) beyond the `held` MiB the transfer holds already, held until dropped; `None`
+/// when another transfer has the turn or the budget cannot spare them now.
+pub(crate) fn parallel_turn(plan: &Plan, held: usize) -> Option<(Slot, Slot)> {
     let turn = PARALLEL.with(Gate::try_slot)?;
-    Some((turn, buffers::try_take(lanes_mib(plan))?))
+    Some((turn, buffers::try_take(lanes_mib(plan).saturating_sub(held))?))
 }
 
 /// MiB the lanes of `plan` hold at most: a part per lane and the parts waiting to be hashed,
@@ -118,7 +118,7 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
             probe = Box::pin(ready(Ok(head)));
         }
     }
-    let Some(_turn) = parallel_turn(&plan) else {
+    let Some(_turn) = parallel_turn(&plan, transfer_mib(plan.total)) else {
         // Another transfer in this isolate runs lanes: one stream, in a few MiB.
         return stream(probe.await.map_err(|err| origin.failure(err))?).await;
     };

@@ -150,7 +150,7 @@ impl ObjectStore for R2Store<'_> {
         };
         // A body read whole already (small) holds its bytes; any other takes its buffers'
         // share of the isolate's budget first (parallel lanes take more for their parts).
-        let _buffers = match transfer_mib(&body) {
+        let _buffers = match buffered_mib(&body) {
             0 => None,
             mib => Some(buffers::take(mib, self.origin).await?),
         };
@@ -162,18 +162,28 @@ impl ObjectStore for R2Store<'_> {
     }
 }
 
-/// MiB of buffers storing `body` holds: none when it is read whole already (a small body), a
-/// few chunks written ahead for a known length (`streamed`), two part buffers for an unknown
-/// one (`ingest::put_unknown`).
-pub(crate) fn transfer_mib(body: &OriginBody) -> usize {
+/// MiB of buffers storing `body` holds: none when it is all read already (a small body),
+/// [`transfer_mib`] for a known length (a ranged file's or the body's), two part buffers for
+/// an unknown one (`ingest::put_unknown`).
+fn buffered_mib(body: &OriginBody) -> usize {
     let prefix: u64 = body.prefix.iter().map(|c| u64::from(c.length())).sum();
-    match body.length {
-        _ if body.ended => 0,
-        Some(length) if length <= prefix => 0,
-        Some(_) => STREAM_MIB,
-        None => 2 * (PART_BYTES as usize).div_ceil(1024 * 1024),
+    match body.ranged.as_ref().map(|r| r.total).or(body.length) {
+        Some(total) if total <= prefix => 0,
+        Some(total) => transfer_mib(total),
+        None if body.ended => 0,
+        None => 2 * (PART_BYTES as usize).div_ceil(MIB),
     }
 }
+
+/// MiB of buffers a file of known length `total` holds on its way to R2 (besides parallel
+/// lanes' parts): its 1 MiB chunks written ahead, [`STREAM_MIB`] at most (a one-part file,
+/// read whole, is no larger).
+pub(crate) fn transfer_mib(total: u64) -> usize {
+    usize::try_from(total.div_ceil(MIB as u64)).unwrap_or(usize::MAX).min(STREAM_MIB)
+}
+const _: () = assert!(STREAM_MIB * MIB >= PART_BYTES as usize);
+
+const MIB: usize = 1024 * 1024;
 
 /// The metadata of a stored object (`None` when it lacks ours).
 pub(crate) fn object_meta(obj: &worker::Object) -> Option<ObjectMeta> {

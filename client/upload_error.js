@@ -2,7 +2,7 @@
 // so `err instanceof UploadError` works. Constructed by the client's Rust code
 // (src/client/error.rs imports this module; wasm-bindgen ships it under snippets/).
 export class UploadError extends Error {
-  constructor(message, status, code, field) {
+  constructor(message, status, code, field, retryAfter = null) {
     super(message);
     this.name = 'UploadError';
     /** HTTP status; 0 when no response arrived or the options were unusable. */
@@ -11,5 +11,7 @@ export class UploadError extends Error {
     this.code = code;
     /** The option the error concerns (to show the message beside it), or null. */
     this.field = field;
+    /** Seconds the server asked to wait before sending again (a busy 503, a 429), or null. */
+    this.retryAfter = retryAfter ?? null;
   }
 }

@@ -113,6 +113,7 @@ function row(file) {
   const name = document.createElement('th');
   name.scope = 'row';
   name.textContent = file.file_name;
+  name.dir = 'auto';
   name.dataset.label = 'Name';
   const expires = cell('', 'Expires');
   const time = document.createElement('time');

@@ -163,8 +163,14 @@ async function uploadMany(lines, options) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
     // What earlier batches stored stays stored: say so, and what was never sent.
     showError(err, fields(), formError);
-    status.textContent = sent === 0 ? 'Not stored.' : `${stored} stored, ${failed} not stored, ${lines.length - sent} not sent.`;
-    if (sent > 0) refreshUsage();
+    if (sent === 0) {
+      status.textContent = 'Not stored.';
+      return;
+    }
+    // Only the lines never sent stay in the box, so sending again stores nothing twice.
+    urls.value = lines.slice(sent).join('\n');
+    status.textContent = `${stored} stored, ${failed} not stored, ${lines.length - sent} not sent: those are left in the box to send again.`;
+    refreshUsage();
     return;
   } finally {
     c.free();

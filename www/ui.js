@@ -13,7 +13,11 @@ export function fieldError(input, message, { focus = true } = {}) {
   error.textContent = message;
   error.hidden = false;
   input.setAttribute('aria-invalid', 'true');
-  if (focus) input.focus();
+  if (!focus) return;
+  // A field that has focus already (the form was submitted from it) is focused afresh, so
+  // a screen reader reads its new description, the error.
+  if (document.activeElement === input) input.blur();
+  input.focus();
 }
 
 export function clearFieldError(input) {

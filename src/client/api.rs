@@ -113,8 +113,10 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -
     .map_err(network)?;
     let response = request.send().await.map_err(network)?;
     let status = response.status();
+    // delta-seconds only (an HTTP-date is not what this service sends)
+    let retry_after = response.headers().get("Retry-After").and_then(|v| v.trim().parse().ok());
     let text = response.text().await.map_err(|e| ClientError::Unexpected { status, detail: e.to_string() })?;
-    envelope_data(status, &text)
+    envelope_data(status, &text, retry_after)
 }
 
 fn unexpected_shape(err: &serde_json::Error) -> ClientError {
@@ -124,18 +126,18 @@ fn unexpected_shape(err: &serde_json::Error) -> ClientError {
 /// Turns a response into its `data` (as `T`) or the error it reports.
 #[cfg(test)]
 pub(crate) fn read_envelope<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, ClientError> {
-    data_as(envelope_data(status, text)?)
+    data_as(envelope_data(status, text, None)?)
 }
 
 /// Turns a response into its envelope's `data` or the error it reports.
-fn envelope_data(status: u16, text: &str) -> Result<serde_json::Value, ClientError> {
+fn envelope_data(status: u16, text: &str, retry_after: Option<u32>) -> Result<serde_json::Value, ClientError> {
     let unexpected = |detail: String| ClientError::Unexpected { status, detail };
     let envelope: Envelope<serde_json::Value> = serde_json::from_str(text).map_err(|_| {
         let start: String = text.trim().chars().take(120).collect();
         unexpected(if start.is_empty() { "empty body".into() } else { format!("not JSON: {start}") })
     })?;
     if !(200..300).contains(&status) || !envelope.success {
-        return Err(ClientError::Server { status, code: envelope.code, msg: envelope.msg });
+        return Err(ClientError::Server { status, code: envelope.code, msg: envelope.msg, retry_after });
     }
     envelope.data.ok_or_else(|| unexpected("success without data".into()))
 }
@@ -216,16 +218,16 @@ mod tests {
 
         let cases: Vec<(u16, String, ClientError)> = vec![
             (401, r#"{"success":false,"code":401,"msg":"invalid API key","data":null}"#.into(),
-             ClientError::Server { status: 401, code: 401, msg: "invalid API key".into() }),
+             ClientError::server(401, 401, "invalid API key")),
             (404, r#"{"success":false,"code":404,"msg":"file not found or expired","data":null}"#.into(),
-             ClientError::Server { status: 404, code: 404, msg: "file not found or expired".into() }),
+             ClientError::server(404, 404, "file not found or expired")),
             (502, "<html>Bad gateway</html>".into(),
              ClientError::Unexpected { status: 502, detail: "not JSON: <html>Bad gateway</html>".into() }),
             (200, "".into(), ClientError::Unexpected { status: 200, detail: "empty body".into() }),
             (200, r#"{"success":true,"code":200,"msg":"ok","data":null}"#.into(),
              ClientError::Unexpected { status: 200, detail: "success without data".into() }),
             (500, r#"{"success":true,"code":200,"msg":"ok","data":{}}"#.into(),
-             ClientError::Server { status: 500, code: 200, msg: "ok".into() }),
+             ClientError::server(500, 200, "ok")),
         ];
         for (status, body, want) in cases {
             assert_eq!(read_envelope::<FileData>(status, &body).unwrap_err(), want, "{body}");

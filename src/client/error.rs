@@ -11,17 +11,19 @@ extern "C" {
     /// test `err instanceof UploadError`.
     type UploadError;
     #[wasm_bindgen(constructor)]
-    fn new(message: &str, status: u16, code: u16, field: JsValue) -> UploadError;
+    fn new(message: &str, status: u16, code: u16, field: JsValue, retry_after: Option<u32>) -> UploadError;
 }
 
 /// Why a client call failed. Every variant becomes an `UploadError` (a JS `Error`) with
-/// `status`, `code`, `message` and, when one field is at fault, `field`.
+/// `status`, `code`, `message`, when one field is at fault `field`, and when the server said
+/// when to try again `retryAfter`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ClientError {
     /// Caught before sending by the same core validation the server runs.
     Invalid(Error),
-    /// The server's error envelope: `code` and `msg` as sent.
-    Server { status: u16, code: u16, msg: String },
+    /// The server's error envelope: `code` and `msg` as sent, and its `Retry-After` in
+    /// seconds (a 429 or 503 the caller may send again after that long).
+    Server { status: u16, code: u16, msg: String, retry_after: Option<u32> },
     /// A response that is not the JSON envelope (a proxy page, a truncated body...).
     Unexpected { status: u16, detail: String },
     /// No response at all: DNS, refused connection, CORS, offline.
@@ -72,6 +74,20 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// The server's error envelope, without a `Retry-After`.
+    pub(crate) fn server(status: u16, code: u16, msg: impl Into<String>) -> Self {
+        ClientError::Server { status, code, msg: msg.into(), retry_after: None }
+    }
+
+    fn retry_after(&self) -> Option<u32> {
+        match self {
+            ClientError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
 impl From<Error> for ClientError {
     fn from(err: Error) -> Self {
         ClientError::Invalid(err)
@@ -81,7 +97,7 @@ impl From<Error> for ClientError {
 impl From<ClientError> for JsValue {
     fn from(err: ClientError) -> Self {
         let field = err.field().map_or(JsValue::NULL, |f| f.js().into());
-        UploadError::new(&err.message(), err.status(), err.code(), field).into()
+        UploadError::new(&err.message(), err.status(), err.code(), field, err.retry_after()).into()
     }
 }
 
@@ -95,7 +111,7 @@ mod tests {
         assert_eq!(proxy.field(), None, "a gateway's page blames no field");
         let shape = ClientError::Unexpected { status: 200, detail: "missing field `file_name`".into() };
         assert_eq!(shape.field(), None);
-        let server = ClientError::Server { status: 401, code: 401, msg: "invalid API key".into() };
+        let server = ClientError::server(401, 401, "invalid API key");
         assert_eq!(server.field(), Some(Field::ApiKey));
     }
 }

@@ -53,7 +53,12 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
             Ok(job) => job,
             Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
                 failures += 1;
-                sleep((wait.interval_ms * f64::from(1u32 << failures)).min(MAX_INTERVAL_MS)).await;
+                // as long as the server asked (Retry-After), if longer than the doubling delay
+                let asked = match &err {
+                    ClientError::Server { retry_after: Some(secs), .. } => f64::from(*secs) * 1000.0,
+                    _ => 0.0,
+                };
+                sleep((wait.interval_ms * f64::from(1u32 << failures)).max(asked).min(MAX_INTERVAL_MS)).await;
                 continue;
             }
             Err(err) => return Err(err),
@@ -70,9 +75,9 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
             Some("failed") => {
                 let code = job["error"]["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
                 let msg = job["error"]["msg"].as_str().unwrap_or("the job failed").to_owned();
-                return Err(ClientError::Server { status: code, code, msg });
+                return Err(ClientError::server(code, code, msg));
             }
-            Some("canceled") => return Err(ClientError::Server { status: 409, code: 409, msg: "the job was canceled".into() }),
+            Some("canceled") => return Err(ClientError::server(409, 409, "the job was canceled")),
             Some(_) => sleep(wait.interval_ms).await,
             None => return Err(ClientError::Unexpected { status: 200, detail: "data is not a job".into() }),
         }
@@ -107,7 +112,7 @@ mod tests {
 
     #[test]
     fn blips_pass_and_answers_do_not() {
-        let server = |status| ClientError::Server { status, code: status, msg: String::new() };
+        let server = |status| ClientError::server(status, status, "");
         let page = |status| ClientError::Unexpected { status, detail: String::new() };
         for err in [ClientError::Network("offline".into()), page(502), page(0), server(500), server(503), server(429)] {
             assert!(in_passing(&err), "{err:?}");

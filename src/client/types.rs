@@ -121,7 +121,7 @@ export type UploadErrorField =
 /** What every `UploadClient` promise rejects with: a class the package exports, so
  * `err instanceof UploadError` works (`err.name === "UploadError"` too). */
 export class UploadError extends Error {
-  constructor(message: string, status: number, code: number, field: UploadErrorField | null);
+  constructor(message: string, status: number, code: number, field: UploadErrorField | null, retryAfter?: number | null);
   name: "UploadError";
   /** HTTP status; 0 when no response arrived (network, CORS) or the options were unusable.
    * Errors caught before sending carry the status the server would have answered. */
@@ -130,6 +130,9 @@ export class UploadError extends Error {
   code: number;
   /** The field to show the message beside, or null. */
   field: UploadErrorField | null;
+  /** Seconds the server asked to wait before sending the same request again (`Retry-After`
+   * of a busy 503 or a 429; nothing was stored), or null. */
+  retryAfter: number | null;
 }
 
 /* `UploadClient` implements `Symbol.dispose` (`using client = new UploadClient(...)`). So

@@ -65,6 +65,15 @@ fn joins(c: char) -> Option<Joins> {
     }
 }
 
+/// The viramas of the Indic scripts (the sign that kills a consonant's vowel).
+fn is_virama(c: char) -> bool {
+    matches!(
+        c,
+        '\u{094D}' | '\u{09CD}' | '\u{0A4D}' | '\u{0ACD}' | '\u{0B4D}' | '\u{0BCD}' | '\u{0C4D}' | '\u{0CCD}' | '\u{0D4D}' | '\u{0DCA}'
+            | '\u{1039}' | '\u{103A}' | '\u{17D2}'
+    )
+}
+
 /// Characters that have an emoji form (pictographs, dingbats, arrows and other symbols):
 /// what an emoji variation selector or a zero-width joiner may follow.
 fn has_emoji_form(c: char) -> bool {
@@ -73,7 +82,8 @@ fn has_emoji_form(c: char) -> bool {
 
 /// Whether the character at `i` may stand where it does in `chars`: never a control,
 /// deceptive or invisible character, except those that shape what is around them: a
-/// zero-width (non-)joiner between two characters of writing it shapes ([`joins`]), an
+/// zero-width (non-)joiner after a virama or between two characters of writing it shapes
+/// ([`joins`]), an
 /// emoji variation selector after a character with an emoji form (❤️) or in a keycap (1️⃣),
 /// an ideographic variation selector after an ideograph, a Mongolian variation selector
 /// after a Mongolian letter, and the tags of a subdivision flag (🏴 and up to 7 letters
@@ -83,6 +93,9 @@ fn allowed_at(chars: &[char], i: usize) -> bool {
     let prev = i.checked_sub(1).map(|p| chars[p]);
     let next = chars.get(i + 1).copied();
     match c {
+        // after a virama a joiner chooses the form of what it ends (a half form, a chillu at
+        // the end of a Malayalam word), whatever follows
+        '\u{200C}' | '\u{200D}' if prev.is_some_and(is_virama) => true,
         '\u{200C}' | '\u{200D}' => {
             // an emoji's presentation selector may stand between it and the joiner
             let before = match (prev, i.checked_sub(2).map(|p| chars[p])) {
@@ -184,8 +197,10 @@ pub fn validate_file_name(name: &str) -> Result<String, Error> {
     if name.contains(['/', '\\']) {
         return fail("must not contain path separators");
     }
-    if !misplaced(name).is_empty() {
-        return fail("must not contain control, invisible or bidirectional characters");
+    if let Some(&at) = misplaced(name).first() {
+        // which one, since it may not show: "U+200B (character 4)"
+        let c = name.chars().nth(at).expect("misplaced gives positions in the name");
+        return fail(&format!("must not contain control, invisible or bidirectional characters (U+{:04X}, character {})", u32::from(c), at + 1));
     }
     if name.contains("..") {
         return fail("must not contain `..`");
@@ -382,7 +397,7 @@ mod tests {
         assert_eq!(validate_file_name("re\u{301}sume\u{301}.txt").as_deref(), Ok("résumé.txt"));
         // joiners, selectors and tags where scripts and emoji need them
         let shaped = ["نامه\u{200C}ها.png", "क्\u{200D}ष.png", "👨\u{200D}💻.png", "🏳\u{FE0F}\u{200D}🌈.png", "❤\u{FE0F}.txt",
-            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png", "ᠮᠣᠩ\u{180B}.png", "葛\u{E0100}.png"];
+            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png", "ᠮᠣᠩ\u{180B}.png", "葛\u{E0100}.png", "അവന്\u{200D}.png"];
         for name in shaped {
             assert_eq!(validate_file_name(name).as_deref(), Ok(name), "{name:?}");
         }
@@ -393,10 +408,13 @@ mod tests {
             "🏴\u{E0041}\u{E007F}.png", "🏴\u{E0067}\u{E0062}.png", "🏴\u{E007F}.png", "🏴\u{E0061}\u{E0062}\u{E0063}\u{E0064}\u{E0065}\u{E0066}\u{E0067}\u{E0068}\u{E007F}.png"];
         for name in hidden {
             match validate_file_name(name) {
-                Err(Error::InvalidField { field: "file_name", reason }) => assert!(reason.contains("invisible"), "{name:?}: {reason}"),
+                Err(Error::InvalidField { field: "file_name", reason }) => assert!(reason.contains("invisible") && reason.contains("(U+"), "{name:?}: {reason}"),
                 other => panic!("{name:?} gave {other:?}"),
             }
         }
+        // the refused character is named, since it may not show
+        let hidden = validate_file_name("pay\u{200B}pal.png").unwrap_err().public_message();
+        assert_eq!(hidden, "invalid `file_name`: must not contain control, invisible or bidirectional characters (U+200B, character 4)");
         assert!(validate_file_name(&"é".repeat(127)).is_ok());
         assert!(validate_file_name(&"é".repeat(128)).is_err());
     }

@@ -198,6 +198,31 @@ test('Stash: three URLs with one bad give two results and the error in its place
   assert.deepEqual(pageErrors, []);
 });
 
+test('Stash: when a later batch is refused (503, busy), only the lines never sent stay to send again', { timeout: 120_000 }, async () => {
+  const { origin } = stack;
+  const paths = Array.from({ length: 22 }, (_, i) => `/busy/${i}.png`);
+  const lines = paths.map((p, i) => origin.file(p, png(8 + i, 8), { contentType: 'image/png' }));
+  await open('stash');
+  let batches = 0;
+  await page.route('**/api/v1/files/upload/urls', (route) => {
+    batches += 1;
+    if (batches === 2) {
+      return route.fulfill({ status: 503, contentType: 'application/json', headers: { 'retry-after': '5' },
+        body: JSON.stringify({ success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null }) });
+    }
+    return route.continue();
+  });
+  await page.locator('#file-urls').fill(lines.join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '20 stored, 0 not stored, 2 not sent: those are left in the box to send again.' }).waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('#file-urls').inputValue(), lines.slice(20).join('\n'), 'only the unsent lines are left');
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '2 stored, 0 not stored.' }).waitFor({ timeout: 60_000 });
+  await page.unroute('**/api/v1/files/upload/urls');
+  assert.deepEqual(paths.map((p) => origin.hits(p)), paths.map(() => 1), 'every file fetched once: none stored twice');
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Stash: link options reach the upload (expiry, one download, private); their errors land beside them', { timeout: 120_000 }, async () => {
   const bytes = png(24, 24);
   const fileUrl = stack.origin.file('/links/once.png', bytes, { contentType: 'image/png' });

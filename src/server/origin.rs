@@ -146,12 +146,18 @@ impl Head {
         // A chunked body's length is its chunks', whatever Content-Length says (RFC 9112
         // 6.3: a message with both is framed by Transfer-Encoding; the runtime reads it so).
         let chunked = header("transfer-encoding").is_some();
+        let status = response.status();
+        let content_range = header("content-range").and_then(|v| parse_content_range(&v));
+        let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !chunked);
+        // A 206 sent chunked (or without Content-Length) has the length its Content-Range
+        // says (RFC 9110 14.4): a range's reader ends there, and checks it got all of it.
+        let ranged = content_range.filter(|_| status == 206).map(|(first, last, _)| last - first + 1);
         Head {
-            status: response.status(),
+            status,
             encoded,
             undecoded: coding.filter(|c| !reaches_decoded(c)),
-            length: header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !encoded && !chunked),
-            content_range: header("content-range").and_then(|v| parse_content_range(&v)),
+            length: declared.or(ranged).filter(|_| !encoded),
+            content_range,
             etag: header("etag"),
             last_modified: header("last-modified"),
         }

@@ -94,6 +94,12 @@ test('no Content-Length on the 200 does not matter: the 206s have one, parallel 
   await parallel('/par/chunked.bin', filler(17 * MiB + 3, 202), ranged({ chunked: true }));
 });
 
+test('206s sent chunked, without Content-Length: their Content-Range gives their size, parallel as usual', async () => {
+  const path = '/par/chunked-206.bin';
+  const { requests } = await parallel(path, filler(17 * MiB + 5, 203), ranged({ chunked: true, chunked206: true }));
+  assert.ok(requests.every((r) => r.range !== null), `every request was a range, none asked for the whole file again: ${JSON.stringify(requests.map((r) => r.range))}`);
+});
+
 test('resets at 30 % and 70 %: resumed where each broke, byte-exact, the origin sent at most 1.1 x', async () => {
   const size = 32 * MiB; // parts of 7 MiB: refetching a whole part would send 1.125 x
   const body = filler(size, 203);

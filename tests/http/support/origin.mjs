@@ -210,7 +210,7 @@ export async function startOrigin() {
     }
     if (range) {
       headers['content-range'] = `bytes ${range.start}-${range.end}/${total}`;
-      return send(206, range.start, range.end + 1, range.end - range.start + 1);
+      return send(206, range.start, range.end + 1, opts.chunked206 ? null : range.end - range.start + 1);
     }
     return send(200, 0, total, opts.chunked ? null : total);
   }
@@ -257,9 +257,10 @@ export async function startOrigin() {
      *   connections per client does.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
-     * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one. */
+     * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one;
+     *   `chunked206`: a 206 has none either (sent chunked, its Content-Range gives its size). */
     file(path, body, {
-      contentType = 'application/octet-stream', chunked = false, disposition, chunkSize = 64 * KiB,
+      contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
       maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
     } = {}) {
@@ -271,7 +272,7 @@ export async function startOrigin() {
         resets: [...resetAt].sort((a, b) => a - b),
         fired: new Set(),
         opts: {
-          contentType, chunked, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies,
+          contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies,
           maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
         },
       };

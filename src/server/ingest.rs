@@ -10,10 +10,10 @@ use js_sys::{BigInt, Uint8Array};
 use wasm_bindgen::JsValue;
 use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
 
+use super::cursor::CHUNK_MIN;
 use super::digest::{sha256_of, Sha256Sink};
 use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
-use super::cursor::CHUNK_MIN;
 use super::r2::Target;
 use super::streamed::{put_streamed, Chunks};
 use crate::core::gate::Slot;

@@ -18,6 +18,11 @@ use crate::core::Error;
 /// wasm and JS heaps, and the runtime's own buffers.
 pub(crate) const BUDGET_MIB: usize = 80;
 
+/// `bytes` in the budget's unit, MiB, rounded up.
+pub(crate) const fn mib(bytes: u64) -> usize {
+    bytes.div_ceil(1024 * 1024) as usize
+}
+
 /// How often a waiting request looks again. It looks rather than being woken: a request's
 /// task must not be woken from another request's.
 const STEP_MS: u64 = 25;

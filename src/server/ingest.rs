@@ -10,6 +10,7 @@ use js_sys::{BigInt, Uint8Array};
 use wasm_bindgen::JsValue;
 use worker::worker_sys::{FixedLengthStream, R2MultipartUpload};
 
+use super::buffers;
 use super::cursor::CHUNK_MIN;
 use super::digest::{sha256_of, Sha256Sink};
 use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
@@ -23,6 +24,9 @@ use crate::core::Error;
 
 /// Size of every multipart part but the last: the smallest R2 takes (all must be equal).
 pub(crate) const PART_BYTES: u32 = MIN_PART_BYTES as u32;
+
+/// MiB of buffers a body of unknown length holds: its two part buffers, taking turns.
+pub(crate) const UNKNOWN_LENGTH_MIB: usize = 2 * buffers::mib(PART_BYTES as u64);
 
 /// Stores a body of known `length`; all or nothing.
 pub(crate) async fn put_known(target: &Target<'_>, origin: &WorkerOrigin, body: OriginBody, length: u64) -> Result<StoredObject, Error> {

@@ -15,9 +15,9 @@ use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTim
 use super::bindings::Services;
 use super::job_run::{abort_upload, Ran, Run};
 use super::job_store::{self, save};
-use super::respond::log_internal;
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
+use super::respond::log_internal;
 use super::webhook;
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;

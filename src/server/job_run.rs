@@ -20,7 +20,7 @@ use super::bindings::Services;
 use super::buffers;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
-use super::ingest::put_unknown;
+use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
 use super::job_store::{save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
@@ -56,8 +56,8 @@ pub(crate) enum Ran {
 const MAX_RUNS: u32 = 3;
 
 /// MiB of buffers a job's transfer from the start may hold besides its lanes' parts: two
-/// parts of a stream without ranges, or a one-part file (`buffers`).
-pub(crate) const JOB_START_MIB: usize = 10;
+/// parts of a stream without ranges (the most), or a one-part file (`buffers`).
+pub(crate) const JOB_START_MIB: usize = UNKNOWN_LENGTH_MIB;
 
 /// What one invocation works with.
 pub(crate) struct Run<'a> {

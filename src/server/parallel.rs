@@ -80,8 +80,7 @@ pub(crate) fn parallel_turn(plan: &Plan, held: usize) -> Option<(Slot, Slot)> {
 /// and a lane's scratch buffer each.
 fn lanes_mib(plan: &Plan) -> usize {
     let lanes = plan.lanes as usize;
-    let part_mib = plan.part_bytes.div_ceil(1024 * 1024) as usize;
-    (lanes + UNHASHED) * part_mib + lanes * (SCRATCH as usize).div_ceil(1024 * 1024)
+    (lanes + UNHASHED) * buffers::mib(plan.part_bytes) + lanes * buffers::mib(u64::from(SCRATCH))
 }
 
 /// Stores `body` (the probe's answer, with `ranged` set) and the rest of its file: a file of

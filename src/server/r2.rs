@@ -7,7 +7,7 @@ use worker::worker_sys::{R2Bucket, R2MultipartUpload};
 use worker::Bucket;
 
 use super::buffers;
-use super::ingest::{abort_multipart, put_known, put_unknown, PART_BYTES};
+use super::ingest::{abort_multipart, put_known, put_unknown, PART_BYTES, UNKNOWN_LENGTH_MIB};
 use super::js::{describe, object, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::parallel::put_ranged;
@@ -171,7 +171,7 @@ fn buffered_mib(body: &OriginBody) -> usize {
         Some(total) if total <= prefix => 0,
         Some(total) => transfer_mib(total),
         None if body.ended => 0,
-        None => 2 * (PART_BYTES as usize).div_ceil(MIB),
+        None => UNKNOWN_LENGTH_MIB,
     }
 }
 
@@ -179,11 +179,9 @@ fn buffered_mib(body: &OriginBody) -> usize {
 /// lanes' parts): its 1 MiB chunks written ahead, [`STREAM_MIB`] at most (a one-part file,
 /// read whole, is no larger).
 pub(crate) fn transfer_mib(total: u64) -> usize {
-    usize::try_from(total.div_ceil(MIB as u64)).unwrap_or(usize::MAX).min(STREAM_MIB)
+    buffers::mib(total).min(STREAM_MIB)
 }
-const _: () = assert!(STREAM_MIB * MIB >= PART_BYTES as usize);
-
-const MIB: usize = 1024 * 1024;
+const _: () = assert!(STREAM_MIB >= buffers::mib(PART_BYTES as u64));
 
 /// The metadata of a stored object (`None` when it lacks ours).
 pub(crate) fn object_meta(obj: &worker::Object) -> Option<ObjectMeta> {

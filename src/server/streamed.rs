@@ -12,6 +12,7 @@ use futures_util::future::join;
 use js_sys::{Promise, Uint8Array};
 use web_sys::WritableStreamDefaultWriter;
 
+use super::buffers;
 use super::cursor::{Cursor, SCRATCH};
 use super::digest::Sha256Sink;
 use super::ingest::fixed_length;
@@ -39,8 +40,7 @@ const WRITES_AHEAD: usize = 4;
 
 /// MiB of buffers one streamed put holds at most: the chunks written ahead and the one
 /// being read, each a [`SCRATCH`] buffer of 1 MiB.
-pub(crate) const STREAM_MIB: usize = WRITES_AHEAD + 1;
-const _: () = assert!(SCRATCH == 1024 * 1024);
+pub(crate) const STREAM_MIB: usize = (WRITES_AHEAD + 1) * buffers::mib(SCRATCH as u64);
 
 /// Why feeding the stream stopped.
 enum Stop {

@@ -20,6 +20,7 @@
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
 //!     `ttl_cache.rs`: the short-lived per-isolate caches (key records, resolved names).
 //!   - `admin.rs`: the admin token check, key create/update bodies, the public key view.
+//!     `takedown.rs`: which file a take-down's reported link (or id) names.
 //!   - `seams.rs`: the `Origin`, `ObjectStore` and `FileAuthority` seams the upload flow is
 //!     written against, and the metadata kept with every object.
 //!   - `authority.rs`: the rules of a key's authority (status, quota, reservations, one
@@ -73,7 +74,8 @@
 //!     on SQLite; `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).
 //!   - `files.rs`: serving `file_url` and `download_url` (signatures checked, downloads
 //!     counted by the key's authority). `manage.rs`: file info, delete, list, usage, minted
-//!     links. `admin.rs`: the keys API. `batch.rs`: batch upload.
+//!     links. `admin.rs`: the keys API. `takedown.rs`: the operator's removal of a file
+//!     or of every file of a key. `batch.rs`: batch upload.
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types of the
 //!     options and the batch union (the answers' types are generated from the core's serde

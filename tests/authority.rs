@@ -5,7 +5,7 @@ mod common;
 
 use common::MemTables;
 use urlstash::core::authority::{Authority, Tables, CLAIMED_KEEP_MS, RESERVATION_TTL_MS};
-use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation};
+use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, Target};
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 use urlstash::core::Error;
 
@@ -327,6 +327,49 @@ fn configure_sets_the_limits_and_revoke_is_final() {
     assert_eq!(a.commit(row("f2", "p", "b", 1), T0).map(drop), revoked);
     assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1", "file_url is public");
     assert!(a.tables.key.config.revoked);
+}
+
+#[test]
+fn a_take_down_removes_one_live_file_by_id_or_name_whatever_the_key_status() {
+    let mut a = authority(1000, 5);
+    for (id, name) in [("f1", "a"), ("f2", "b"), ("f3", "c")] {
+        a.commit(row(id, "p", name, 100), T0).unwrap();
+    }
+    a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0).unwrap();
+    let by_id = Target::Id { file_id: "f1".into() };
+    let by_name = Target::Name { upload_path: "p".into(), file_name: "b".into() };
+    assert_eq!(a.take_down(&by_id, T0), Ok(row("f1", "p", "a", 100)), "a revoked key's file too");
+    assert_eq!(a.take_down(&by_name, T0).unwrap().file_id, "f2");
+    assert_eq!(doomed(&a), ["f1", "f2"]);
+    assert_eq!((a.resolve("p", "a", T0), a.resolve("p", "b", T0)), (Err(Error::FileNotFound), Err(Error::FileNotFound)));
+    assert_eq!(a.take_down(&by_id, T0), Err(Error::FileNotFound), "taken down once");
+    let expired = Target::Id { file_id: "f3".into() };
+    assert_eq!(a.take_down(&expired, T0 + TTL), Err(Error::FileNotFound), "an expired file is the alarm's");
+    assert_eq!((a.tables.key.bytes, a.tables.key.files), (100, 1));
+    assert_counters(&a);
+}
+
+#[test]
+fn a_purge_ends_every_live_file_at_once_and_expiry_retires_them() {
+    let mut a = authority(10_000, 10);
+    for i in 0..5 {
+        a.commit(row(&format!("f{i}"), "p", &format!("n{i}"), 100 + i as u64), T0).unwrap();
+    }
+    a.commit(FileRow { expires_ms: T0 + 5, ..row("old", "p", "old", 1) }, T0).unwrap();
+    a.reserve(reservation("r1", "p", "in-flight", 50), T0).unwrap();
+    let now = T0 + 10;
+    assert_eq!(a.purge(now), Ok(Purged { files: 5, bytes: 510 }), "the live files; the expired one is the alarm's already");
+    assert_eq!(a.resolve("p", "n0", now), Err(Error::FileNotFound), "no link resolves from now on");
+    let all = PageQuery { upload_path: None, order: Order::Name, after: None, limit: 10 };
+    assert!(a.list(&all, now).unwrap().files.is_empty());
+    assert!(a.next_due(now).unwrap().is_some_and(|due| due <= now), "due at once");
+    assert_eq!(a.expire(now, 4), Ok(4));
+    assert_eq!(a.expire(now, 4), Ok(2));
+    assert_eq!(usage(&a, now), u(0, 0, 50, 1), "every file's quota back; the upload in flight still holds its own");
+    assert_eq!(doomed(&a).len(), 6);
+    assert_eq!(a.commit(row("r1", "p", "in-flight", 50), now), Ok(None), "an upload in flight still lands");
+    assert_eq!(a.purge(now + 1), Ok(Purged { files: 1, bytes: 50 }));
+    assert_counters(&a);
 }
 
 #[test]

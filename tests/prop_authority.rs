@@ -1,5 +1,5 @@
 //! Random interleavings of uploads to a few names (the reserve, put and commit steps of
-//! several at once), deletes, expiry and clock moves, against the in-memory seams; every
+//! several at once), deletes, the operator's take-downs and purges, expiry and clock moves, against the in-memory seams; every
 //! invariant of docs/authority.md is checked after each step (`common::interleave`).
 
 mod common;
@@ -17,6 +17,8 @@ fn action() -> impl Strategy<Value = Action> {
         10 => (any::<usize>(), 1..6u8).prop_map(|(f, t)| Action::Step(f, t)),
         1 => any::<usize>().prop_map(Action::Abandon),
         1 => any::<usize>().prop_map(Action::Delete),
+        1 => any::<usize>().prop_map(Action::TakeDown),
+        1 => Just(Action::Purge),
         1 => Just(Action::Alarm),
         1 => ms.prop_map(Action::Advance),
     ]
@@ -29,7 +31,7 @@ proptest! {
     }
 }
 
-use Action::{Abandon, Delete, Start, Step};
+use Action::{Abandon, Delete, Purge, Start, Step, TakeDown};
 use Kind::{Large, Small, Unknown};
 use Trouble::{AnswerLost, Broken, CommitLost};
 
@@ -57,6 +59,17 @@ fn failed_overwrites_keep_the_old_file() {
     let none = Trouble::None;
     let script = [Start(0, Small, none), Step(0, 10), Start(0, Large, Broken), Start(0, Small, CommitLost), Start(0, Unknown, AnswerLost)];
     assert_eq!(run(&script), (vec!["ok", "err", "err", "ok"], 0));
+}
+
+/// A take-down and a purge racing overwrites between their reserve and their commit: the
+/// overwrites land on the emptied names.
+#[test]
+fn take_downs_and_purges_racing_overwrites() {
+    let none = Trouble::None;
+    let script = [Start(0, Small, none), Step(0, 10), Start(0, Large, none), Step(0, 4), TakeDown(0), Step(0, 30)];
+    assert_eq!(run(&script), (vec!["ok", "ok"], 0));
+    let script = [Start(0, Small, none), Start(1, Small, none), Step(0, 10), Step(0, 10), Start(1, Large, none), Step(0, 4), Purge, Step(0, 30)];
+    assert_eq!(run(&script), (vec!["ok", "ok", "ok"], 0));
 }
 
 /// Dead Workers: a small upload's stored bytes outlive it (the lifecycle backstop); a

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::authority_wire::{FileRow, Page, PageQuery, Reservation, SortKey, Standing};
+use super::authority_wire::{FileRow, Page, PageQuery, Purged, Reservation, SortKey, Standing, Target};
 use super::clock::is_expired;
 use super::error::Error;
 use super::links::{unexpired, LinkOptions};
@@ -78,6 +78,9 @@ pub trait Tables {
     /// Rows with `expires_ms <= now_ms`, earliest first, at most `limit`.
     fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error>;
     fn next_expiry(&self) -> Result<Option<i64>, Error>;
+    /// Ends the lifetime of every live row (`expires_ms > now_ms`) at `now_ms`, so the
+    /// expiry that follows retires them. Returns how many rows, and their bytes.
+    fn lapse_live(&mut self, now_ms: i64) -> Result<Purged, Error>;
     /// Live rows (`expires_ms > now_ms`) of `query`, at most `query.limit` of them.
     fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error>;
     /// Every reservation (uploads in flight: few).
@@ -382,9 +385,28 @@ impl<T: Tables> Authority<T> {
 
     /// Deletes the live file `file_id`: its row and quota now, its object doomed.
     pub fn delete(&mut self, file_id: &str, now_ms: i64) -> Result<FileRow, Error> {
-        let row = self.get(file_id, now_ms)?;
+        self.key()?;
+        self.take_down(&Target::Id { file_id: file_id.to_owned() }, now_ms)
+    }
+
+    /// The operator's removal of the live file `target` names, whatever the key's status
+    /// (a revoked key's files included): its row and quota now, its object doomed.
+    pub fn take_down(&mut self, target: &Target, now_ms: i64) -> Result<FileRow, Error> {
+        let row = match target {
+            Target::Id { file_id } => self.tables.file(file_id)?,
+            Target::Name { upload_path, file_name } => self.tables.file_at(upload_path, file_name)?,
+        };
+        let row = self.live(row, now_ms)?;
         self.retire(std::slice::from_ref(&row), 0)?;
         Ok(row)
+    }
+
+    /// The operator's removal of every live file of the key, whatever its status: each one's
+    /// lifetime ends now (none is resolved, listed or claimed from here on), and the expiry
+    /// that follows retires them in batches. Uploads in flight still land unless the key is
+    /// disabled or revoked first.
+    pub fn purge(&mut self, now_ms: i64) -> Result<Purged, Error> {
+        self.tables.lapse_live(now_ms)
     }
 
     /// Counts one download (`count`; otherwise only checks the file is live) of `file_id`

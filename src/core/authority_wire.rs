@@ -85,6 +85,21 @@ pub struct Page {
     pub next: Option<SortKey>,
 }
 
+/// A file an operator takes down: by its id, or by the name that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Id { file_id: String },
+    Name { upload_path: String, file_name: String },
+}
+
+/// What a purge took down: the key's live files when it ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purged {
+    pub files: u64,
+    pub bytes: u64,
+}
+
 /// One request to a key's authority. Time is the object's own clock. Externally tagged
 /// (`{"commit": {...}}`): read in one pass, without serde's buffering of tagged content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +112,10 @@ pub enum Op {
     /// The upload failed: drop its reservation and its bytes, unless it was committed.
     Release { file_id: String },
     Delete { file_id: String },
+    /// The operator's removal of one live file, whatever the key's status.
+    TakeDown { target: Target },
+    /// The operator's removal of every live file of the key, whatever its status.
+    Purge,
     Get { file_id: String },
     /// Counts one download of a file with `max_downloads` (`count` false: only checks that
     /// it is still live, for `HEAD` and 304; every GET counts, served whole).

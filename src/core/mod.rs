@@ -35,6 +35,7 @@ pub mod request;
 pub mod route;
 pub mod seams;
 pub mod serve;
+pub mod takedown;
 pub mod ttl_cache;
 pub mod url_policy;
 pub mod url_syntax;

@@ -11,6 +11,7 @@ mod tests {
     use crate::core::json::JsonObject;
     use crate::core::request::UploadBody;
     use crate::core::route::ROUTES;
+    use crate::core::takedown::TakedownBody;
     use serde_aux::serde_introspection::serde_introspect;
     use crate::core::Error;
     use serde_json::Value;
@@ -87,6 +88,7 @@ mod tests {
         let doc = doc();
         schema_matches_body::<UploadBody>(&doc, "UrlUploadRequest");
         schema_matches_body::<UpdateKey>(&doc, "UpdateKeyRequest");
+        schema_matches_body::<TakedownBody>(&doc, "TakedownRequest");
         // and the upload operation's body is that schema
         let upload = &doc["paths"]["/api/v1/files/upload/url"]["post"]["requestBody"]["content"]["application/json"]["schema"];
         assert_eq!(upload["$ref"], "#/components/schemas/UrlUploadRequest");

@@ -12,6 +12,8 @@ const ADMIN_KEY_ROUTE: &str = "/api/v1/admin/keys/";
 const LINK_SUFFIX: &str = "/link";
 /// Suffix of the admin route issuing a key's webhook secret.
 const WEBHOOK_SECRET: &str = "/webhook-secret";
+/// Suffix of the admin route removing every file of a key.
+const KEY_FILES: &str = "/files";
 /// Prefix of one job's routes (`/api/v1/jobs/{job_id}`).
 const JOBS_ROUTE: &str = "/api/v1/jobs/";
 
@@ -48,6 +50,10 @@ pub enum Route {
     RevokeKey { key_id: String },
     /// `POST /api/v1/admin/keys/{key_id}/webhook-secret`.
     RotateWebhookSecret { key_id: String },
+    /// `DELETE /api/v1/admin/keys/{key_id}/files`: every live file of the key goes.
+    PurgeKeyFiles { key_id: String },
+    /// `POST /api/v1/admin/takedown`: one file, named by a link or its id, goes.
+    TakeDown,
     /// `GET /api/v1/jobs`: the caller's recent background jobs.
     ListJobs,
     /// `GET|DELETE /api/v1/jobs/{job_id}`.
@@ -81,6 +87,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/admin/keys/{key_id}"),
     ("DELETE", "/api/v1/admin/keys/{key_id}"),
     ("POST", "/api/v1/admin/keys/{key_id}/webhook-secret"),
+    ("DELETE", "/api/v1/admin/keys/{key_id}/files"),
+    ("POST", "/api/v1/admin/takedown"),
     ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{job_id}"),
     ("DELETE", "/api/v1/jobs/{job_id}"),
@@ -117,6 +125,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             "POST" => Ok(Route::CreateKey),
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
+        "/api/v1/admin/takedown" => match method {
+            "POST" => Ok(Route::TakeDown),
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
+        },
         _ => {
             // The method is checked first (405 is about the route), then the shape, before
             // any storage lookup: a malformed id or key is simply not found.
@@ -134,6 +146,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                 } else {
                     Err(Error::KeyNotFound)
                 };
+            }
+            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE).and_then(|rest| rest.strip_suffix(KEY_FILES)) {
+                if method != "DELETE" {
+                    return Err(Error::MethodNotAllowed { allow: "DELETE" });
+                }
+                return if is_key_id(id) { Ok(Route::PurgeKeyFiles { key_id: id.to_owned() }) } else { Err(Error::KeyNotFound) };
             }
             if let Some(id) = path.strip_prefix(JOBS_ROUTE) {
                 if !matches!(method, "GET" | "DELETE") {
@@ -310,6 +328,12 @@ mod tests {
                 "/api/v1/admin/keys/a.b/webhook-secret",
                 Err(Error::KeyNotFound),
             ),
+            ("DELETE", "/api/v1/admin/keys/k_1/files", Ok(Route::PurgeKeyFiles { key_id: "k_1".into() })),
+            ("GET", "/api/v1/admin/keys/k_1/files", Err(Error::MethodNotAllowed { allow: "DELETE" })),
+            ("DELETE", "/api/v1/admin/keys/a.b/files", Err(Error::KeyNotFound)),
+            ("DELETE", "/api/v1/admin/keys/files", Ok(Route::RevokeKey { key_id: "files".into() })),
+            ("POST", "/api/v1/admin/takedown", Ok(Route::TakeDown)),
+            ("DELETE", "/api/v1/admin/takedown", Err(Error::MethodNotAllowed { allow: "POST" })),
             ("GET", "/api/v1/jobs", Ok(Route::ListJobs)),
             (
                 "POST",

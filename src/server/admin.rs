@@ -26,7 +26,7 @@ use crate::core::quota::{ConfigPatch, KeyConfig};
 use crate::core::Error;
 
 /// The admin token, or 401 (503 when the admin API is disabled).
-fn authorize(req: &Incoming, services: &Services) -> Result<(), Error> {
+pub(crate) fn authorize(req: &Incoming, services: &Services) -> Result<(), Error> {
     let header = req.header("Authorization");
     check_admin(header.as_deref(), services.admin_token.as_deref())
 }

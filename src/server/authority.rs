@@ -129,6 +129,20 @@ impl KeyAuthority {
             }
             Op::Release { file_id } => (reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => (reply(self.run(|a| a.delete(&file_id, now))), true, None),
+            // The operator's: a made-up key id is not given tables either.
+            Op::TakeDown { .. } if !self.has_tables() => return reply::<()>(Err(Error::FileNotFound)),
+            Op::Purge if !self.has_tables() => return reply::<()>(Err(Error::KeyNotFound)),
+            Op::TakeDown { target } => (reply(self.run(|a| a.take_down(&target, now))), true, None),
+            // The purged files go at once, a bounded run of expiry batches before the answer
+            // (the alarm, re-armed at once, takes any left).
+            Op::Purge => {
+                let answer = reply(self.run(|a| a.purge(now)));
+                if let Err(e) = self.expire().await {
+                    worker::console_error!("key authority: purge: {e:?}");
+                    self.arm(Some(now_ms()), false).await;
+                }
+                return answer;
+            }
             Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
             // A download that retires its file leaves the object for a while (an hour, or
             // until its expiry): the Worker serving it opened it first and is still reading,

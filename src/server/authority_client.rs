@@ -6,7 +6,7 @@ use worker::ObjectNamespace;
 
 use super::stub;
 use crate::core::gate::Gate;
-use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Refusal, Reservation, Standing};
+use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Purged, Refusal, Reservation, Standing, Target};
 use crate::core::quota::ConfigPatch;
 use crate::core::seams::FileAuthority;
 use crate::core::Error;
@@ -58,6 +58,18 @@ impl AuthorityClient {
     /// Deletes the file: its row and quota, then its bytes, before answering.
     pub async fn delete(&self, file_id: &str) -> Result<FileRow, Error> {
         self.call(&Op::Delete { file_id: file_id.to_owned() }).await
+    }
+
+    /// The operator's removal of a live file, whatever the key's status: its row and quota,
+    /// then its bytes, before answering.
+    pub async fn take_down(&self, target: Target) -> Result<FileRow, Error> {
+        self.call(&Op::TakeDown { target }).await
+    }
+
+    /// The operator's removal of every live file of the key (404 for a key that never
+    /// stored anything).
+    pub async fn purge(&self) -> Result<Purged, Error> {
+        self.call(&Op::Purge).await
     }
 
     /// Counts one download of a file with `max_downloads` (`count` false: only checks it is

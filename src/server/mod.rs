@@ -28,6 +28,7 @@ mod respond;
 mod sql;
 mod streamed;
 mod stub;
+mod takedown;
 mod upload;
 mod webhook;
 
@@ -88,6 +89,8 @@ async fn dispatch(
         Route::RotateWebhookSecret { key_id } => {
             admin::rotate_webhook_secret(&req, services, &key_id).await
         }
+        Route::PurgeKeyFiles { key_id } => takedown::purge(&req, services, &key_id).await,
+        Route::TakeDown => takedown::take_down(req, services).await,
         Route::ListJobs => jobs::list(&req, services).await,
         Route::JobStatus { job_id } => jobs::status(&req, services, &job_id).await,
         Route::CancelJob { job_id } => jobs::cancel(&req, services, &job_id).await,

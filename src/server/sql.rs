@@ -9,7 +9,7 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 use super::job_index;
 use super::js::describe;
 use crate::core::authority::{Before, Held, IdState, KeyState, Tables};
-use crate::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
+use crate::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
 
@@ -255,6 +255,13 @@ impl Tables for SqlTables {
     fn expired(&self, now_ms: i64, limit: usize) -> Result<Vec<FileRow>, Error> {
         let query = format!("SELECT {FILE_JSON} FROM files WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?");
         self.rows("expired", &query, vec![int(now_ms), int(limit)])
+    }
+
+    fn lapse_live(&mut self, now_ms: i64) -> Result<Purged, Error> {
+        let query = "SELECT json_object('files', COUNT(*), 'bytes', COALESCE(SUM(size), 0)) FROM files WHERE expires_ms > ?";
+        let purged = self.rows("lapse count", query, vec![int(now_ms)])?.into_iter().next().unwrap_or_default();
+        self.run("lapse", "UPDATE files SET expires_ms = ? WHERE expires_ms > ?", vec![int(now_ms), int(now_ms)])?;
+        Ok(purged)
     }
 
     fn next_expiry(&self) -> Result<Option<i64>, Error> {

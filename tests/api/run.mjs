@@ -35,7 +35,7 @@ try {
   const kept = await seed('sample.png');
   const doomed = await seed('doomed.png');
   // Admin-created keys: `keeper` for the reads and updates of one key, `victim` for the
-  // revocation alone. The run's own API key (KEYS.a) is never an admin path parameter.
+  // revocation and the purge of its files alone. The run's own API key (KEYS.a) is never an admin path parameter.
   const createKey = async (name) => {
     const res = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN_TOKEN, body: { name } });
     if (res.status !== 200) throw new Error(`key creation failed: ${JSON.stringify(res.json)}`);
@@ -72,7 +72,7 @@ try {
     `parameters = { "path.key_id" = ${q(keeper)} }`,
     '',
     '[[operations]]',
-    'include-operation-id = "revokeKey"',
+    'include-operation-id-regex = "^(revokeKey|purgeKeyFiles)$"',
     `parameters = { "path.key_id" = ${q(victim)} }`,
     '',
   ].join('\n'));

@@ -7,7 +7,7 @@ use std::cell::{Cell, Ref, RefCell};
 use std::rc::Rc;
 
 use urlstash::core::authority::{Authority, EXPIRY_BATCH};
-use urlstash::core::authority_wire::{FileRow, Op, Page, PageQuery, Reservation, Standing};
+use urlstash::core::authority_wire::{FileRow, Op, Page, PageQuery, Purged, Reservation, Standing, Target};
 use urlstash::core::layout::object_key;
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits};
 use urlstash::core::seams::FileAuthority;
@@ -135,6 +135,17 @@ impl MemAuthority {
         self.now_call(Op::Delete { file_id: file_id.into() }, |a, now| a.delete(file_id, now))
     }
 
+    pub fn take_down(&self, target: Target) -> Result<FileRow, Error> {
+        self.now_call(Op::TakeDown { target: target.clone() }, |a, now| a.take_down(&target, now))
+    }
+
+    /// A purge, then the expiry batches the object runs before it answers.
+    pub fn purge(&self) -> Result<Purged, Error> {
+        let purged = self.now_call(Op::Purge, |a, now| a.purge(now));
+        self.alarm();
+        purged
+    }
+
     pub fn get(&self, file_id: &str) -> Result<FileRow, Error> {
         self.now_call(Op::Get { file_id: file_id.into() }, |a, now| a.get(file_id, now))
     }
@@ -223,6 +234,8 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::Commit { .. } => "commit",
         Op::Release { .. } => "release",
         Op::Delete { .. } => "delete",
+        Op::TakeDown { .. } => "take_down",
+        Op::Purge => "purge",
         Op::Get { .. } => "get",
         Op::Claim { .. } => "claim",
         Op::Resolve { .. } => "resolve",

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use urlstash::core::authority::RESERVATION_TTL_MS;
-use urlstash::core::authority_wire::Op;
+use urlstash::core::authority_wire::{Op, Target};
 use urlstash::core::envelope::FileData;
 use urlstash::core::layout::object_key;
 use urlstash::core::Error;
@@ -48,6 +48,10 @@ pub enum Action {
     Abandon(usize),
     /// Deletes one of the ids ever committed.
     Delete(usize),
+    /// The operator takes down the file a name holds.
+    TakeDown(usize),
+    /// The operator removes every file of the key.
+    Purge,
     Alarm,
     Advance(i64),
 }
@@ -200,6 +204,27 @@ impl<'w> Run<'w> {
                 }
             }
             Action::Delete(_) => {}
+            Action::TakeDown(i) => {
+                let (path, file) = NAMES[i % NAMES.len()];
+                let name = (path.to_owned(), file.to_owned());
+                let live = self.holders.get(&name).filter(|(_, exp)| *exp > now).map(|(id, _)| id.clone());
+                let target = Target::Name { upload_path: name.0.clone(), file_name: name.1.clone() };
+                let taken = self.w.authority.take_down(target);
+                assert_eq!(taken.as_ref().ok().map(|r| r.file_id.clone()), live, "take down {path}/{file}: {taken:?}");
+                if let Some(id) = live {
+                    self.holders.remove(&name);
+                    assert!(self.w.store.bytes(&object_key(&id)).is_none(), "a take-down is answered once the bytes are gone");
+                }
+            }
+            Action::Purge => {
+                let live: Vec<String> = self.holders.values().filter(|(_, exp)| *exp > now).map(|(id, _)| id.clone()).collect();
+                let purged = self.w.authority.purge().expect("purge");
+                assert_eq!(purged.files, live.len() as u64, "every live file, and only those");
+                self.holders.clear();
+                for id in live {
+                    assert!(self.w.store.bytes(&object_key(&id)).is_none(), "a purge is answered once the bytes are gone");
+                }
+            }
             Action::Alarm => {
                 self.w.authority.alarm();
                 self.holders.retain(|_, (_, exp)| *exp > now);

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use urlstash::core::authority::{Before, Held, IdState, KeyState, Tables};
-use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Reservation, SortKey};
+use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use urlstash::core::Error;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,6 +83,16 @@ impl Tables for MemTables {
         rows.sort_by_key(|r| r.expires_ms);
         rows.truncate(limit);
         Ok(rows)
+    }
+
+    fn lapse_live(&mut self, now_ms: i64) -> Result<Purged, Error> {
+        let mut purged = Purged::default();
+        for row in self.files.values_mut().filter(|r| r.expires_ms > now_ms) {
+            row.expires_ms = now_ms;
+            purged.files += 1;
+            purged.bytes += row.size;
+        }
+        Ok(purged)
     }
 
     fn next_expiry(&self) -> Result<Option<i64>, Error> {

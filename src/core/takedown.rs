@@ -1,0 +1,112 @@
+//! An operator's takedown: which file a reported link (or a bare `file_id`) names, read
+//! from the admin request body.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::admin::MAX_ADMIN_BODY_BYTES;
+use super::authority_wire::Target;
+use super::error::Error;
+use super::ids::is_file_id;
+use super::json::{read_object, JsonObject, STRING};
+use super::route::{route, Route};
+
+/// What `url` must be, told when it is not.
+const URL_RULE: &str = "must be a download_url or file_url of this service (a private file's signed link too)";
+
+/// The file a takedown names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    /// The key a `file_url` names; `None` for an id, whose key its object records.
+    pub key_id: Option<String>,
+    pub target: Target,
+}
+
+/// `POST /api/v1/admin/takedown`: exactly one of the two.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TakedownBody {
+    url: Option<String>,
+    file_id: Option<String>,
+}
+
+impl JsonObject<'_> for TakedownBody {
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("url", STRING), ("file_id", STRING)];
+}
+
+pub fn parse_takedown(body: &[u8]) -> Result<Reported, Error> {
+    let body: TakedownBody = read_object(body, MAX_ADMIN_BODY_BYTES)?;
+    match (body.url, body.file_id) {
+        (Some(_), Some(_)) => Err(Error::invalid("file_id", "give `url` or `file_id`, not both")),
+        (None, None) => Err(Error::MissingField("url")),
+        (None, Some(file_id)) if is_file_id(&file_id) => Ok(Reported { key_id: None, target: Target::Id { file_id } }),
+        (None, Some(_)) => Err(Error::invalid("file_id", "must be a file id: file_ and 32 hex digits")),
+        (Some(url), None) => reported_link(&url),
+    }
+}
+
+/// The file a link names, by its path alone: whatever host served it (the Worker's own, or
+/// `PUBLIC_BASE_URL`), and whatever its query (a signature, `download=1`).
+fn reported_link(link: &str) -> Result<Reported, Error> {
+    let url = Url::parse(link.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+    match url.map(|url| route("GET", url.path())) {
+        Some(Ok(Route::Download { file_id })) => Ok(Reported { key_id: None, target: Target::Id { file_id } }),
+        Some(Ok(Route::File { name })) => Ok(Reported {
+            key_id: Some(name.owner),
+            target: Target::Name { upload_path: name.upload_path, file_name: name.file_name },
+        }),
+        _ => Err(Error::invalid("url", URL_RULE)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "file_0123456789abcdef0123456789abcdef";
+
+    fn parse(body: &str) -> Result<Reported, Error> {
+        parse_takedown(body.as_bytes())
+    }
+
+    fn by_id() -> Reported {
+        Reported { key_id: None, target: Target::Id { file_id: ID.into() } }
+    }
+
+    #[test]
+    fn a_download_url_or_an_id_names_the_file_by_id() {
+        for body in [
+            format!(r#"{{"url":"https://files.example.com/api/v1/files/download/{ID}"}}"#),
+            format!(r#"{{"url":" http://127.0.0.1:8787/api/v1/files/download/{ID}?exp=1&sig=abc "}}"#),
+            format!(r#"{{"file_id":"{ID}"}}"#),
+        ] {
+            assert_eq!(parse(&body), Ok(by_id()), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_file_url_names_the_key_and_the_name_as_served() {
+        let reported = parse(r#"{"url":"https://x.example/f/k_1/docs/2026/r%C3%A9sum%C3%A9.pdf?exp=1&sig=a"}"#).unwrap();
+        let target = Target::Name { upload_path: "docs/2026".into(), file_name: "résumé.pdf".into() };
+        assert_eq!(reported, Reported { key_id: Some("k_1".into()), target });
+    }
+
+    #[test]
+    fn anything_else_is_a_400_naming_its_field() {
+        for (body, field) in [
+            (r#"{"url":"https://x.example/api/v1/files"}"#, "url"),
+            (r#"{"url":"https://x.example/api/v1/files/download/file_12"}"#, "url"),
+            (r#"{"url":"ftp://x.example/f/k_1/a/b.txt"}"#, "url"),
+            (r#"{"url":"/f/k_1/a/b.txt"}"#, "url"),
+            (r#"{"url":7}"#, "url"),
+            (r#"{"file_id":"file_12"}"#, "file_id"),
+            (r#"{"file_id":"file_0123456789abcdef0123456789abcdef","url":"https://x.example/f/k/a/b"}"#, "file_id"),
+            ("{}", "url"),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{body}: {err}");
+            assert_eq!(err.status(), 400, "{body}");
+        }
+        assert_eq!(parse(r#"{"url":"https://x.example/f/k/a/b","why":"spam"}"#), Err(Error::UnknownField("why".into())));
+    }
+}

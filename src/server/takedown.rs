@@ -1,0 +1,77 @@
+//! The operator's removal of files, behind the `ADMIN_TOKEN` secret: one file named by a
+//! reported link or its id (`POST /api/v1/admin/takedown`), or every file of a key
+//! (`DELETE /api/v1/admin/keys/{key_id}/files`), whatever the key's status.
+
+use serde::Serialize;
+use worker::Response;
+
+use super::admin::authorize;
+use super::bindings::Services;
+use super::http::{json_body, Incoming};
+use super::r2::object_meta;
+use super::respond;
+use crate::core::admin::MAX_ADMIN_BODY_BYTES;
+use crate::core::authority_wire::{Purged, Target};
+use crate::core::clock::iso8601;
+use crate::core::envelope::Envelope;
+use crate::core::layout::object_key;
+use crate::core::takedown::parse_takedown;
+use crate::core::Error;
+
+/// What was taken down, for the operator's record (the links now answer 404).
+#[derive(Serialize)]
+struct TakenDown {
+    key_id: String,
+    file_id: String,
+    upload_path: String,
+    file_name: String,
+    original_name: String,
+    file_size: u64,
+    mime_type: String,
+    sha256: Option<String>,
+    upload_time: String,
+}
+
+pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Response, Error> {
+    authorize(&req, services)?;
+    let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
+    let reported = parse_takedown(&body)?;
+    let key_id = match (reported.key_id, &reported.target) {
+        (Some(key_id), _) => key_id,
+        (None, Target::Id { file_id }) => owner(services, file_id).await?,
+        (None, Target::Name { .. }) => return Err(Error::internal("a name without its key")),
+    };
+    // The key's authority removes the row and its quota, then the bytes, before it answers.
+    let row = services.authority(&key_id).take_down(reported.target).await?;
+    let taken = TakenDown {
+        key_id,
+        file_id: row.file_id,
+        upload_path: row.upload_path,
+        file_name: row.file_name,
+        original_name: row.original_name,
+        file_size: row.size,
+        mime_type: row.mime_type,
+        sha256: row.sha256,
+        upload_time: iso8601(row.upload_ms),
+    };
+    respond::json(200, &Envelope::ok("File taken down", taken))
+}
+
+/// The key whose upload `file_id` is, as its object records it (404 when there is none).
+async fn owner(services: &Services, file_id: &str) -> Result<String, Error> {
+    let object = services.bucket.head(object_key(file_id)).await.map_err(|e| Error::internal(format!("r2 head: {e}")))?;
+    object.as_ref().and_then(object_meta).map(|meta| meta.owner).ok_or(Error::FileNotFound)
+}
+
+#[derive(Serialize)]
+struct KeyPurged<'a> {
+    key_id: &'a str,
+    #[serde(flatten)]
+    purged: Purged,
+}
+
+pub(crate) async fn purge(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let purged = services.authority(key_id).purge().await?;
+    respond::json(200, &Envelope::ok("Files of the key deleted", KeyPurged { key_id, purged }))
+}

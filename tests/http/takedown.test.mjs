@@ -1,0 +1,167 @@
+// The operator's removal of files over HTTP: a take-down of one file named by a reported
+// link (download_url, file_url, a private file's signed link, on any host) or its id, and
+// the purge of every file of a key, each whatever the key's status (a revoked key's files
+// too). Checked as a user would: every link of a removed file answers 404 at once, its bytes
+// are gone from R2 when the answer comes (alarms held, so nothing later does it), and the
+// key's usage and listing follow; other files keep serving their exact bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, upload, api, get } from './support/worker.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
+import { newKey, usage, listAll, pool } from './support/burst.mjs';
+
+const ADMIN = 'takedown-admin-token';
+let origin;
+let worker;
+useStack({ adminToken: ADMIN, counting: true, vars: { LINK_SECRET: 'takedown-link-secret' } }, (s) => ({ origin, worker } = s));
+
+const admin = (method, path, body) => api(worker, method, path, { token: ADMIN, body });
+const takeDown = (body) => admin('POST', '/api/v1/admin/takedown', body);
+
+let seq = 0;
+/** Uploads a fresh origin file with `key` and `fields`; returns its bytes' digest and the
+ * upload's data. */
+async function stored(key, fields = {}, size = 3000) {
+  seq += 1;
+  const body = filler(size, 7000 + seq);
+  const res = await upload(worker, { file_url: origin.file(`/t/${seq}.bin`, body), ...fields }, { key: key.key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return { digest: sha256(body), data: res.json.data };
+}
+
+/** Both links of `file` answer `status` (with its exact bytes when 200). */
+async function assertServed(file, status) {
+  for (const url of [file.data.download_url, file.data.file_url]) {
+    const res = await get(url);
+    assert.equal(res.status, status, url);
+    if (status === 200) assert.equal(sha256(res.body), file.digest, url);
+  }
+}
+
+/** The keys of the objects in R2 that `key_id` uploaded. */
+const objectsOf = (key_id) => worker.r2().objects.filter((o) => o.custom?.owner === key_id).map((o) => o.key);
+
+/** `url` with its scheme and host replaced, as a link under PUBLIC_BASE_URL would read. */
+const elsewhere = (url) => {
+  const u = new URL(url);
+  return `https://files.example.com${u.pathname}${u.search}`;
+};
+
+test('a take-down by any link of a file, or its id: 200 recording it; its links 404 and its bytes are gone', async () => {
+  const key = await newKey(worker, ADMIN, 'reported');
+  const [a, b, c, d, kept] = [
+    await stored(key, { upload_path: 'reports', file_name: 'a.bin' }),
+    await stored(key, { upload_path: 'reports', file_name: 'b.bin' }),
+    await stored(key, { upload_path: 'reports', file_name: 'c.bin', private: true }),
+    await stored(key, { upload_path: 'reports/deep', file_name: 'd.bin' }),
+    await stored(key, { upload_path: 'reports', file_name: 'kept.bin' }),
+  ];
+  await worker.holdAlarms();
+  const { ran } = await worker.alarms();
+  try {
+    const first = await takeDown({ url: a.data.download_url });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    assert.deepEqual(first.json, {
+      success: true,
+      code: 200,
+      msg: 'File taken down',
+      data: {
+        key_id: key.key_id,
+        file_id: a.data.file_id,
+        upload_path: 'reports',
+        file_name: 'a.bin',
+        original_name: a.data.original_name,
+        file_size: 3000,
+        mime_type: a.data.mime_type,
+        sha256: a.digest,
+        upload_time: a.data.upload_time,
+      },
+    });
+    for (const [file, body] of [
+      [b, { url: elsewhere(b.data.file_url) }],
+      [c, { url: c.data.download_url }],
+      [d, { file_id: d.data.file_id }],
+    ]) {
+      const res = await takeDown(body);
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.data.file_id, file.data.file_id, JSON.stringify(body));
+    }
+    for (const file of [a, b, d]) await assertServed(file, 404);
+    assert.equal((await get(c.data.download_url)).status, 404, 'the signed link too');
+    assert.deepEqual(objectsOf(key.key_id), [`o/${kept.data.file_id}`], 'the bytes went before the answers');
+    assert.equal((await worker.alarms()).ran, ran, 'no alarm did it');
+  } finally {
+    await worker.releaseAlarms();
+  }
+  await assertServed(kept, 200);
+  const left = await usage(worker, key.key);
+  assert.deepEqual([left.files, left.bytes], [1, 3000], 'the quota came back');
+  assert.deepEqual((await listAll(worker, key.key)).files.map((f) => f.file_id), [kept.data.file_id]);
+  assertError(await takeDown({ url: a.data.download_url }), 404, /^file not found or expired$/);
+  assertError(await takeDown({ url: b.data.file_url }), 404, /^file not found or expired$/);
+});
+
+test("a revoked key's files still serve; a take-down and a purge remove them, at once", async () => {
+  const key = await newKey(worker, ADMIN, 'abuser');
+  const files = await pool(Array.from({ length: 24 }, (_, i) => i), 4, (i) => stored(key, { upload_path: `p${i % 3}` }, 1000 + i));
+  assert.equal((await admin('DELETE', `/api/v1/admin/keys/${key.key_id}`)).status, 200);
+  await assertServed(files[0], 200);
+  const one = await takeDown({ url: files[0].data.file_url });
+  assert.equal(one.status, 200, JSON.stringify(one.json));
+  assert.equal(one.json.data.key_id, key.key_id);
+  await worker.holdAlarms();
+  try {
+    const purged = await admin('DELETE', `/api/v1/admin/keys/${key.key_id}/files`);
+    const bytes = files.slice(1).reduce((sum, f) => sum + f.data.file_size, 0);
+    assert.deepEqual(purged.json, { success: true, code: 200, msg: 'Files of the key deleted', data: { key_id: key.key_id, files: 23, bytes } });
+    assert.deepEqual(objectsOf(key.key_id), [], 'every object went before the answer');
+    await pool(files, 4, (f) => assertServed(f, 404));
+  } finally {
+    await worker.releaseAlarms();
+  }
+  const again = await admin('DELETE', `/api/v1/admin/keys/${key.key_id}/files`);
+  assert.deepEqual(again.json.data, { key_id: key.key_id, files: 0, bytes: 0 }, 'nothing left');
+});
+
+test("a purge of a key in use: its files go, its usage is zero, and it uploads again", async () => {
+  const key = await newKey(worker, ADMIN, 'cleaned');
+  const other = await newKey(worker, ADMIN, 'bystander');
+  const files = [await stored(key), await stored(key, { upload_path: 'x' })];
+  const bystander = await stored(other, { upload_path: 'x' });
+  const purged = await admin('DELETE', `/api/v1/admin/keys/${key.key_id}/files`);
+  assert.deepEqual(purged.json.data, { key_id: key.key_id, files: 2, bytes: 6000 });
+  for (const f of files) await assertServed(f, 404);
+  const after = await usage(worker, key.key);
+  assert.deepEqual([after.files, after.bytes], [0, 0]);
+  assert.deepEqual((await listAll(worker, key.key)).files, []);
+  await assertServed(bystander, 200);
+  const fresh = await stored(key, { upload_path: 'x' });
+  await assertServed(fresh, 200);
+  assert.deepEqual([(await usage(worker, key.key)).files, (await usage(worker, other.key)).files], [1, 1]);
+});
+
+test('take-down and purge refusals: 400 naming the field, 404, 401, 405, 415', async () => {
+  const key = await newKey(worker, ADMIN, 'refusals');
+  const file = await stored(key);
+  for (const [body, fragment] of [
+    [{ url: `${worker.url}/api/v1/files` }, /^invalid `url`: must be a download_url or file_url/],
+    [{ url: 'not a url' }, /^invalid `url`/],
+    [{ url: file.data.download_url, file_id: file.data.file_id }, /^invalid `file_id`: give `url` or `file_id`, not both$/],
+    [{ file_id: 'file_12' }, /^invalid `file_id`/],
+    [{}, /^missing required field `url`$/],
+    [{ url: file.data.download_url, reason: 'spam' }, /^unknown field `reason`$/],
+  ]) {
+    assertError(await takeDown(body), 400, fragment);
+  }
+  assertError(await takeDown({ file_id: `file_${'0'.repeat(32)}` }), 404, /^file not found or expired$/);
+  assertError(await takeDown({ url: `${worker.url}/f/k_nosuchkey/a/b.bin` }), 404, /^file not found or expired$/);
+  assertError(await admin('DELETE', '/api/v1/admin/keys/k_nosuchkey/files'), 404, /^no such API key$/);
+  assertError(await api(worker, 'POST', '/api/v1/admin/takedown', { body: { file_id: file.data.file_id } }), 401, /admin token/);
+  assertError(await api(worker, 'DELETE', `/api/v1/admin/keys/${key.key_id}/files`, { token: key.key }), 401, /invalid admin token/);
+  assertError(await admin('GET', '/api/v1/admin/takedown'), 405, /allowed: POST/);
+  assertError(await admin('POST', `/api/v1/admin/keys/${key.key_id}/files`), 405, /allowed: DELETE/);
+  const notJson = await api(worker, 'POST', '/api/v1/admin/takedown', { token: ADMIN, body: 'x', headers: { 'content-type': 'text/plain' } });
+  assertError(notJson, 415, /JSON/);
+  await assertServed(file, 200);
+});

@@ -1,9 +1,10 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
-// change a quota, disable/enable, revoke, issue or rotate the webhook secret. Plain fetch
-// to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
+// change a quota, disable/enable, delete every file of a key, revoke, issue or rotate the
+// webhook secret. Plain fetch to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
 import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, setBusy, showError, uniqueId } from './ui.js';
 import { admin, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
+import * as takedown from './takedown.js';
 
 const MiB = 1024 * 1024;
 const form = $('key-form');
@@ -43,7 +44,7 @@ form.addEventListener('submit', async (event) => {
   clearErrors(inputs.adminToken.closest('.field'));
   setBusy(submit, form, true);
   try {
-    const key = await admin('POST', '', {
+    const key = await admin('POST', '/keys', {
       name: $('key-name').value,
       max_bytes: quota($('key-max-mib'), MiB),
       max_files: quota($('key-max-files')),
@@ -89,7 +90,7 @@ async function load({ append = false } = {}) {
   banner(errorBanner, null);
   const run = ++loads;
   try {
-    const page = await admin('GET', `?limit=50${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await admin('GET', `/keys?limit=50${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     if (run !== loads) return;
     cursor = page.cursor;
     // A key created here is already listed at the top; a later page may bring it again.
@@ -109,6 +110,7 @@ async function load({ append = false } = {}) {
 /** Forgets what another token listed or revealed: the rows, the next page, and a key or
  * secret still shown "only this once". */
 export function forget() {
+  takedown.forget();
   loads += 1;
   cursor = null;
   body.replaceChildren();
@@ -144,8 +146,9 @@ function row(key) {
   const edit = button('Change quota', `Change quota of ${key.name}`);
   const toggle = button(key.disabled ? 'Enable' : 'Disable', `${key.disabled ? 'Enable' : 'Disable'} ${key.name}`);
   const webhook = button('Webhook secret', `Webhook secret of ${key.name}: issue or rotate`);
+  const purge = button('Delete files', `Delete files of ${key.name}`, 'ghost small danger');
   const revoke = button('Revoke', `Revoke ${key.name}`, 'ghost small danger');
-  actions.append(edit, toggle, webhook, revoke);
+  actions.append(edit, toggle, webhook, purge, revoke);
   tr.append(name, td(key.key_id, 'Key id'), td(localTime(key.created), 'Created'), state, quotaCell, actions);
 
   const fail = (err, place) => {
@@ -158,7 +161,7 @@ function row(key) {
   toggle.addEventListener('click', async () => {
     toggle.disabled = true;
     try {
-      Object.assign(key, await admin('PATCH', `/${key.key_id}`, { disabled: !key.disabled }));
+      Object.assign(key, await admin('PATCH', `/keys/${key.key_id}`, { disabled: !key.disabled }));
       state.textContent = key.disabled ? 'disabled' : 'active';
       state.className = key.disabled ? 'state off' : 'state on';
       toggle.textContent = key.disabled ? 'Enable' : 'Disable';
@@ -174,7 +177,7 @@ function row(key) {
     // One rotation at a time: a second would replace the secret this one shows.
     webhook.disabled = true;
     try {
-      const issued = await admin('POST', `/${key.key_id}/webhook-secret`);
+      const issued = await admin('POST', `/keys/${key.key_id}/webhook-secret`);
       showSecret(`Webhook secret of “${key.name}”`, issued.webhook_secret);
       status.textContent = `New webhook secret for ${key.name}; the previous one no longer signs.`;
     } catch (err) {
@@ -183,11 +186,24 @@ function row(key) {
       webhook.disabled = false;
     }
   });
+  purge.addEventListener('click', async (event) => {
+    if (!confirmed(event, purge, { text: 'Confirm delete', label: `Confirm delete of every file of ${key.name}` })) return;
+    purge.disabled = true;
+    try {
+      const { files, bytes } = await admin('DELETE', `/keys/${key.key_id}/files`);
+      status.textContent = `Deleted ${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)}) of ${key.name}: their links no longer serve.`;
+    } catch (err) {
+      fail(err);
+    } finally {
+      purge.disabled = false;
+      disarm(purge);
+    }
+  });
   revoke.addEventListener('click', async (event) => {
     if (!confirmed(event, revoke, { text: 'Confirm revoke', label: `Confirm revoke of ${key.name}` })) return;
     revoke.disabled = true;
     try {
-      await admin('DELETE', `/${key.key_id}`);
+      await admin('DELETE', `/keys/${key.key_id}`);
       const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
       tr.remove();
       counted();
@@ -246,7 +262,7 @@ function editQuota(key, cell, edit, updated, fail) {
     event.preventDefault();
     clearErrors(editor);
     try {
-      updated(await admin('PATCH', `/${key.key_id}`, { max_bytes: quota(mib, MiB), max_files: quota(files) }));
+      updated(await admin('PATCH', `/keys/${key.key_id}`, { max_bytes: quota(mib, MiB), max_files: quota(files) }));
       status.textContent = `Quota of ${key.name}: ${quotaText(key)}.`;
       done();
     } catch (err) {

@@ -47,16 +47,16 @@ export class AdminError extends Error {
     this.name = 'AdminError';
     this.status = status;
     this.field = status === 401 ? 'adminToken'
-      : ['name', 'max_bytes', 'max_files', 'disabled'].find((f) => msg.includes(`\`${f}\``)) ?? null;
+      : ['name', 'max_bytes', 'max_files', 'disabled', 'url', 'file_id'].find((f) => msg.includes(`\`${f}\``)) ?? null;
   }
 }
 
-/** `method /api/v1/admin/keys{path}` with the admin token; resolves the envelope's `data`,
+/** `method /api/v1/admin{path}` with the admin token; resolves the envelope's `data`,
  * rejects with an AdminError carrying the envelope's `msg`. */
-export async function admin(method, path = '', body) {
+export async function admin(method, path, body) {
   let res;
   try {
-    res = await fetch(`/api/v1/admin/keys${path}`, {
+    res = await fetch(`/api/v1/admin${path}`, {
       method,
       headers: {
         authorization: `Bearer ${adminToken()}`,

@@ -501,7 +501,7 @@ test('Keys: "Use as my API key" switches My files and the usage meter to the new
   assert.deepEqual(pageErrors, []);
 });
 
-test('Keys: shown with an admin token; create, change quota, disable, webhook secret, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
+test('Keys: shown with an admin token; create, change quota, disable, webhook secret, take-down, delete files, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
   const { worker } = stack;
   await open('stash');
   assert.ok(await page.locator('#keys-tab').isHidden(), 'no Keys view without an admin token');
@@ -549,6 +549,35 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await row.getByRole('button', { name: 'Webhook secret of carol: issue or rotate' }).press('Enter');
   await page.locator('#secret-title').filter({ hasText: 'Webhook secret' }).waitFor();
   assert.ok((await page.locator('#secret-value').inputValue()).length >= 32);
+
+  // Take down a file by its reported link: the link then answers 404; a link of no file of
+  // this service is refused beside the field, in the server's words.
+  const stored = async (name) => {
+    const file_url = stack.origin.file(`/carol-${name}.png`, png(4, 4), { contentType: 'image/png' });
+    const res = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url, file_name: `${name}.png` } });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    return res.json.data;
+  };
+  const reported = await stored('reported');
+  await page.locator('#takedown-link').fill('https://example.com/not/a/link');
+  await page.locator('#takedown-submit').click();
+  await page.locator('#takedown-link-error').filter({ hasText: /^invalid `url`: must be a download_url or file_url/ }).waitFor();
+  assert.equal(await focusedId(), 'takedown-link');
+  await page.locator('#takedown-link').fill(reported.file_url);
+  await page.locator('#takedown-link').press('Enter');
+  await page.locator('#takedown-status').filter({ hasText: 'Took down images/reported.png (' }).waitFor();
+  assert.match(await page.locator('#takedown-status').textContent(), new RegExp(`key ${keyId}, SHA-256 [0-9a-f]{64}\\)\\.$`));
+  assert.equal((await get(reported.download_url)).status, 404);
+
+  // Delete files (a double-click only arms it): both of carol's files go.
+  const kept = [await stored('one'), await stored('two')];
+  await row.getByRole('button', { name: 'Delete files of carol' }).dblclick();
+  await page.waitForTimeout(300);
+  assert.equal((await get(kept[0].file_url)).status, 200, 'not deleted by a double-click');
+  await row.getByRole('button', { name: 'Confirm delete of every file of carol' }).press('Enter');
+  await page.locator('#keys-status').filter({ hasText: /^Deleted 2 files \(.+\) of carol: their links no longer serve\.$/ }).waitFor();
+  for (const f of kept) assert.equal((await get(f.file_url)).status, 404, f.file_url);
+  assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data.files, 0);
 
   // Revoke (a double-click only arms it), then use the revoked key in Stash: refused, beside
   // the key field.

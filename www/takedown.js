@@ -1,0 +1,41 @@
+// The Keys view's take-down form (operators, with the admin token): a reported link, or a
+// file id, to POST /api/v1/admin/takedown; what was removed is said in the status line.
+import { $, clearErrors, clearOnInput, isBusy, setBusy, showError } from './ui.js';
+import { admin, inputs } from './session.js';
+import { formatBytes } from './format.js';
+
+const form = $('takedown-form');
+const link = $('takedown-link');
+const status = $('takedown-status');
+const errorBanner = $('takedown-error');
+
+clearOnInput(form);
+
+/** The request body for what was typed: a bare id as `file_id`, anything else as `url`. */
+function reported(text) {
+  return /^file_[0-9a-f]{32}$/.test(text) ? { file_id: text } : { url: text };
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const submit = $('takedown-submit');
+  if (isBusy(submit)) return;
+  clearErrors(form, errorBanner);
+  status.textContent = '';
+  setBusy(submit, form, true);
+  try {
+    const gone = await admin('POST', '/takedown', reported(link.value.trim()));
+    status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256 ?? 'unknown'}).`;
+    form.reset();
+  } catch (err) {
+    showError(err, { adminToken: inputs.adminToken, url: link, file_id: link }, errorBanner);
+  } finally {
+    setBusy(submit, form, false);
+  }
+});
+
+/** Forgets what another token did here. */
+export function forget() {
+  clearErrors(form, errorBanner);
+  status.textContent = '';
+}

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use url::Url;
 
 use super::admin::MAX_ADMIN_BODY_BYTES;
-use super::authority_wire::Target;
 use super::error::Error;
 use super::ids::is_file_id;
 use super::json::{read_object, JsonObject, STRING};
+use super::layout::FileName;
 use super::route::{route, Route};
 
 /// What `url` must be, told when it is not.
@@ -16,10 +16,11 @@ const URL_RULE: &str = "must be a download_url or file_url of this service (a pr
 
 /// The file a takedown names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reported {
-    /// The key a `file_url` names; `None` for an id, whose key its object records.
-    pub key_id: Option<String>,
-    pub target: Target,
+pub enum Reported {
+    /// A `download_url` or a `file_id`: the key is the one its object records.
+    Id(String),
+    /// A `file_url`: its key and the name.
+    Name(FileName),
 }
 
 /// `POST /api/v1/admin/takedown`: exactly one of the two.
@@ -39,7 +40,7 @@ pub fn parse_takedown(body: &[u8]) -> Result<Reported, Error> {
     match (body.url, body.file_id) {
         (Some(_), Some(_)) => Err(Error::invalid("file_id", "give `url` or `file_id`, not both")),
         (None, None) => Err(Error::MissingField("url")),
-        (None, Some(file_id)) if is_file_id(&file_id) => Ok(Reported { key_id: None, target: Target::Id { file_id } }),
+        (None, Some(file_id)) if is_file_id(&file_id) => Ok(Reported::Id(file_id)),
         (None, Some(_)) => Err(Error::invalid("file_id", "must be a file id: file_ and 32 hex digits")),
         (Some(url), None) => reported_link(&url),
     }
@@ -50,11 +51,8 @@ pub fn parse_takedown(body: &[u8]) -> Result<Reported, Error> {
 fn reported_link(link: &str) -> Result<Reported, Error> {
     let url = Url::parse(link.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     match url.map(|url| route("GET", url.path())) {
-        Some(Ok(Route::Download { file_id })) => Ok(Reported { key_id: None, target: Target::Id { file_id } }),
-        Some(Ok(Route::File { name })) => Ok(Reported {
-            key_id: Some(name.owner),
-            target: Target::Name { upload_path: name.upload_path, file_name: name.file_name },
-        }),
+        Some(Ok(Route::Download { file_id })) => Ok(Reported::Id(file_id)),
+        Some(Ok(Route::File { name })) => Ok(Reported::Name(name)),
         _ => Err(Error::invalid("url", URL_RULE)),
     }
 }
@@ -69,9 +67,6 @@ mod tests {
         parse_takedown(body.as_bytes())
     }
 
-    fn by_id() -> Reported {
-        Reported { key_id: None, target: Target::Id { file_id: ID.into() } }
-    }
 
     #[test]
     fn a_download_url_or_an_id_names_the_file_by_id() {
@@ -80,15 +75,15 @@ mod tests {
             format!(r#"{{"url":" http://127.0.0.1:8787/api/v1/files/download/{ID}?exp=1&sig=abc "}}"#),
             format!(r#"{{"file_id":"{ID}"}}"#),
         ] {
-            assert_eq!(parse(&body), Ok(by_id()), "{body}");
+            assert_eq!(parse(&body), Ok(Reported::Id(ID.into())), "{body}");
         }
     }
 
     #[test]
     fn a_file_url_names_the_key_and_the_name_as_served() {
         let reported = parse(r#"{"url":"https://x.example/f/k_1/docs/2026/r%C3%A9sum%C3%A9.pdf?exp=1&sig=a"}"#).unwrap();
-        let target = Target::Name { upload_path: "docs/2026".into(), file_name: "résumé.pdf".into() };
-        assert_eq!(reported, Reported { key_id: Some("k_1".into()), target });
+        let name = FileName { owner: "k_1".into(), upload_path: "docs/2026".into(), file_name: "résumé.pdf".into() };
+        assert_eq!(reported, Reported::Name(name));
     }
 
     #[test]

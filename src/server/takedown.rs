@@ -15,7 +15,7 @@ use crate::core::authority_wire::{Purged, Target};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::layout::object_key;
-use crate::core::takedown::parse_takedown;
+use crate::core::takedown::{parse_takedown, Reported};
 use crate::core::Error;
 
 /// What was taken down, for the operator's record (the links now answer 404).
@@ -35,14 +35,12 @@ struct TakenDown {
 pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Response, Error> {
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
-    let reported = parse_takedown(&body)?;
-    let key_id = match (reported.key_id, &reported.target) {
-        (Some(key_id), _) => key_id,
-        (None, Target::Id { file_id }) => owner(services, file_id).await?,
-        (None, Target::Name { .. }) => return Err(Error::internal("a name without its key")),
+    let (key_id, target) = match parse_takedown(&body)? {
+        Reported::Id(file_id) => (owner(services, &file_id).await?, Target::Id { file_id }),
+        Reported::Name(name) => (name.owner, Target::Name { upload_path: name.upload_path, file_name: name.file_name }),
     };
     // The key's authority removes the row and its quota, then the bytes, before it answers.
-    let row = services.authority(&key_id).take_down(reported.target).await?;
+    let row = services.authority(&key_id).take_down(target).await?;
     let taken = TakenDown {
         key_id,
         file_id: row.file_id,

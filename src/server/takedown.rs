@@ -41,6 +41,8 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     };
     // The key's authority removes the row and its quota, then the bytes, before it answers.
     let row = services.authority(&key_id).take_down(target).await?;
+    // The operator's record, in the Worker's logs too.
+    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}", row.file_id, row.size, row.sha256.as_deref().unwrap_or("-"));
     let taken = TakenDown {
         key_id,
         file_id: row.file_id,
@@ -71,5 +73,6 @@ struct KeyPurged<'a> {
 pub(crate) async fn purge(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
     let purged = services.authority(key_id).purge().await?;
+    worker::console_log!("purge: key {key_id}, {} files, {} bytes", purged.files, purged.bytes);
     respond::json(200, &Envelope::ok("Files of the key deleted", KeyPurged { key_id, purged }))
 }

@@ -123,8 +123,8 @@ export function forget() {
 
 /** The empty note and the count line, after the rows changed. */
 function counted() {
-  const n = body.children.length;
-  $('keys-empty').hidden = n > 0;
+  const n = body.querySelectorAll('tr:not([data-revoked])').length;
+  $('keys-empty').hidden = body.children.length > 0;
   status.textContent = `${n}${more.hidden ? '' : '+'} key${n === 1 ? '' : 's'} listed.`;
 }
 
@@ -204,11 +204,15 @@ function row(key) {
     revoke.disabled = true;
     try {
       await admin('DELETE', `/keys/${key.key_id}`);
-      const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
-      tr.remove();
+      // The row stays until the next listing (which no longer has the key), with the one
+      // action left for a revoked key: its files keep serving until they expire.
+      tr.dataset.revoked = 'true';
+      state.textContent = 'revoked';
+      state.className = 'state off';
+      for (const b of [edit, toggle, webhook, revoke]) b.remove();
       counted();
-      status.textContent = `Revoked ${key.name}: it is refused from now on.`;
-      (sibling?.querySelector('.danger') ?? $('key-name')).focus();
+      status.textContent = `Revoked ${key.name}: it is refused from now on. Its files serve until they expire, unless you delete them.`;
+      purge.focus();
     } catch (err) {
       revoke.disabled = false;
       disarm(revoke);

@@ -240,6 +240,29 @@ describe('keys', () => {
     assertNothingStored(worker, mark);
   });
 
+  // KV takes one write per second to a key and answers a faster one 429: an admin script
+  // that creates a key and sets its quota at once hits that.
+  const RATE_LIMITED = 'KV PUT failed: 429 Too Many Requests';
+  test('a KV write refused for its rate is tried again, twice at most; other KV failures are not', async () => {
+    await worker.failKvPuts([RATE_LIMITED, RATE_LIMITED]);
+    const { calls, result: created } = await worker.countCalls(() => create({ name: 'retried' }));
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    assert.equal(calls.kv.put, 4, 'the record written on its third try, then the id entry');
+    assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: created.json.data.key })).status, 200, 'the key works');
+    const patched = await admin('PATCH', `/api/v1/admin/keys/${created.json.data.key_id}`, { name: 'retried-again' });
+    assert.equal(patched.status, 200);
+
+    await worker.failKvPuts([RATE_LIMITED, RATE_LIMITED, RATE_LIMITED]);
+    const { calls: exhausted, result: refused } = await worker.countCalls(() => create({ name: 'given-up' }));
+    assertError(refused, 500, /^internal error$/);
+    assert.equal(exhausted.kv.put, 3, 'three tries, then the 500');
+
+    await worker.failKvPuts(['KV PUT failed: 500 Internal Server Error']);
+    const { calls: once, result: failed } = await worker.countCalls(() => create({ name: 'not-retried' }));
+    assertError(failed, 500, /^internal error$/);
+    assert.equal(once.kv.put, 1, 'no retry for another failure');
+  });
+
   test('routing: wrong methods are 405 with Allow', async () => {
     const res = await admin('PUT', '/api/v1/admin/keys');
     assertError(res, 405, /method not allowed/);

@@ -39,6 +39,13 @@
 //                           ran: alarms that ran, since the isolate started)
 //   POST /__alarms/hold     holds every KeyAuthority alarm from now on (answers the above)
 //   POST /__alarms/release  lets the held ones and later ones run (answers the above)
+//
+// And KV write faults (the admin API's retry of a write KV refuses for its rate): each of
+// the next KV `put`s made by the Worker rejects with the next message queued (an `Error`,
+// as the binding throws), instead of reaching KV; it is counted all the same.
+//
+//   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", ...]}
+//                           queues them (answers {"queued": n})
 import * as built from '../../../build/index.js';
 
 export * from '../../../build/index.js';
@@ -96,7 +103,7 @@ function count(caller, kind, op) {
  * (and, made by `worker`, on the waiting gauge while their promise is pending);
  * `onCall(name, args)` sees each call's arguments; `wrapResult(name, result)` may wrap what
  * a call answers (a multipart upload, a stub). */
-function counted(target, caller, kind, { prefix = '', onCall = () => {}, wrapResult = (_, r) => r } = {}) {
+function counted(target, caller, kind, { prefix = '', onCall = () => {}, wrapResult = (_, r) => r, instead = () => undefined } = {}) {
   return new Proxy(target, {
     get(t, prop) {
       const value = Reflect.get(t, prop, t);
@@ -104,7 +111,8 @@ function counted(target, caller, kind, { prefix = '', onCall = () => {}, wrapRes
       return function countedCall(...args) {
         count(caller, kind, `${prefix}${prop}`);
         onCall(prop, args);
-        const result = value.apply(t, args);
+        const failed = instead(prop, args);
+        const result = failed ?? value.apply(t, args);
         return wrapResult(prop, caller === 'worker' ? awaited(result, `${kind}.${prefix}${prop}`) : result);
       };
     },
@@ -141,6 +149,14 @@ function countedNamespace(namespace, caller) {
   });
 }
 
+// Messages the next KV puts (made by the Worker) reject with, in order.
+let kvPutErrors = [];
+
+function countedKv(kv, caller) {
+  const instead = (name) => (caller === 'worker' && name === 'put' && kvPutErrors.length ? Promise.reject(new Error(kvPutErrors.shift())) : undefined);
+  return counted(kv, caller, 'kv', { instead });
+}
+
 const wrappedEnvs = { worker: new WeakMap(), authority: new WeakMap() };
 const wrappedBindings = { worker: new WeakMap(), authority: new WeakMap() };
 
@@ -150,7 +166,7 @@ function countedBinding(value, caller) {
   if (!kind) return value;
   const cache = wrappedBindings[caller];
   if (!cache.has(value)) {
-    const wrap = { r2: countedBucket, kv: (v, c) => counted(v, c, 'kv'), authority: countedNamespace }[kind];
+    const wrap = { r2: countedBucket, kv: countedKv, authority: countedNamespace }[kind];
     cache.set(value, wrap(value, caller));
   }
   return cache.get(value);
@@ -228,6 +244,10 @@ export default class CountingWorker extends built.default {
       alarms.held = false;
       alarms.epoch += 1;
       return Response.json(alarmReport());
+    }
+    if (pathname === '/__faults/kv-put' && request.method === 'POST') {
+      kvPutErrors = [...kvPutErrors, ...(await request.json()).errors];
+      return Response.json({ queued: kvPutErrors.length });
     }
     if (pathname === '/__counts' && request.method === 'GET') return Response.json(report());
     if (pathname === '/__counts/reset' && request.method === 'POST') {

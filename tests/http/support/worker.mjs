@@ -163,6 +163,12 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     holdAlarms: () => alarmsAt('POST', '/__alarms/hold'),
     releaseAlarms: () => alarmsAt('POST', '/__alarms/release'),
     alarms: () => alarmsAt('GET', '/__alarms'),
+    /** The next KV puts the Worker makes reject with `errors`, one each (counting.mjs). */
+    async failKvPuts(errors) {
+      if (!counting) throw new Error('KV faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/kv-put`, { method: 'POST', body: JSON.stringify({ errors }) });
+      if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
+    },
     /** The storage calls made while `fn` ran (nothing else may run meanwhile), and its result. */
     async countCalls(fn) {
       await self.resetCounts();

@@ -190,8 +190,9 @@ function row(key) {
     if (!confirmed(event, purge, { text: 'Confirm delete', label: `Confirm delete of every file of ${key.name}` })) return;
     purge.disabled = true;
     try {
-      const { files, bytes } = await admin('DELETE', `/keys/${key.key_id}/files`);
-      status.textContent = `Deleted ${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)}) of ${key.name}: their links no longer serve.`;
+      const { files, bytes, pending } = await admin('DELETE', `/keys/${key.key_id}/files`);
+      const done = pending ? `${pending} still being deleted, within a minute` : 'their links no longer serve';
+      status.textContent = `Deleted ${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)}) of ${key.name}: ${done}.`;
     } catch (err) {
       fail(err);
     } finally {

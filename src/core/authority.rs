@@ -81,6 +81,10 @@ pub trait Tables {
     /// Ends the lifetime of every live row (`expires_ms > now_ms`) at `now_ms`, so the
     /// expiry that follows retires them. Returns how many rows, and their bytes.
     fn lapse_live(&mut self, now_ms: i64) -> Result<Purged, Error>;
+    /// How many objects are due to be deleted at `now_ms` and still there: expired rows not
+    /// retired yet, and doomed objects not yet confirmed gone (those kept for a download in
+    /// progress not counted).
+    fn backlog(&self, now_ms: i64) -> Result<u64, Error>;
     /// Live rows (`expires_ms > now_ms`) of `query`, at most `query.limit` of them.
     fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error>;
     /// Every reservation (uploads in flight: few).
@@ -406,7 +410,13 @@ impl<T: Tables> Authority<T> {
     /// that follows retires them in batches. Uploads in flight still land unless the key is
     /// disabled or revoked first.
     pub fn purge(&mut self, now_ms: i64) -> Result<Purged, Error> {
-        self.tables.lapse_live(now_ms)
+        let purged = self.tables.lapse_live(now_ms)?;
+        Ok(Purged { pending: self.tables.backlog(now_ms)?, ..purged })
+    }
+
+    /// How many objects are due to go and not gone yet (see [`Tables::backlog`]).
+    pub fn backlog(&self, now_ms: i64) -> Result<u64, Error> {
+        self.tables.backlog(now_ms)
     }
 
     /// Counts one download (`count`; otherwise only checks the file is live) of `file_id`

@@ -98,6 +98,10 @@ pub enum Target {
 pub struct Purged {
     pub files: u64,
     pub bytes: u64,
+    /// Objects the key still has to delete when it answers (its alarm goes on with them at
+    /// once): 0 once every purged file's bytes are gone.
+    #[serde(default)]
+    pub pending: u64,
 }
 
 /// One request to a key's authority. Time is the object's own clock. Externally tagged

@@ -47,9 +47,17 @@ pub fn parse_takedown(body: &[u8]) -> Result<Reported, Error> {
 }
 
 /// The file a link names, by its path alone: whatever host served it (the Worker's own, or
-/// `PUBLIC_BASE_URL`), and whatever its query (a signature, `download=1`).
+/// `PUBLIC_BASE_URL`), and whatever its query (a signature, `download=1`). A link as reports
+/// often quote it, without its scheme (`files.example.com/f/...`) or as a path alone
+/// (`/f/...`), is read as the https link it stands for.
 fn reported_link(link: &str) -> Result<Reported, Error> {
-    let url = Url::parse(link.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+    let link = link.trim();
+    let url = match Url::parse(link) {
+        Err(url::ParseError::RelativeUrlWithoutBase) if link.starts_with('/') => Url::parse(&format!("https://reported.invalid{link}")),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Url::parse(&format!("https://{link}")),
+        parsed => parsed,
+    };
+    let url = url.ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     match url.map(|url| route("GET", url.path())) {
         Some(Ok(Route::Download { file_id })) => Ok(Reported::Id(file_id)),
         Some(Ok(Route::File { name })) => Ok(Reported::Name(name)),
@@ -74,6 +82,8 @@ mod tests {
             format!(r#"{{"url":"https://files.example.com/api/v1/files/download/{ID}"}}"#),
             format!(r#"{{"url":" http://127.0.0.1:8787/api/v1/files/download/{ID}?exp=1&sig=abc "}}"#),
             format!(r#"{{"file_id":"{ID}"}}"#),
+            format!(r#"{{"url":"files.example.com/api/v1/files/download/{ID}"}}"#),
+            format!(r#"{{"url":"/api/v1/files/download/{ID}"}}"#),
         ] {
             assert_eq!(parse(&body), Ok(Reported::Id(ID.into())), "{body}");
         }
@@ -92,7 +102,8 @@ mod tests {
             (r#"{"url":"https://x.example/api/v1/files"}"#, "url"),
             (r#"{"url":"https://x.example/api/v1/files/download/file_12"}"#, "url"),
             (r#"{"url":"ftp://x.example/f/k_1/a/b.txt"}"#, "url"),
-            (r#"{"url":"/f/k_1/a/b.txt"}"#, "url"),
+            (r#"{"url":"//"}"#, "url"),
+            (r#"{"url":"files.example.com"}"#, "url"),
             (r#"{"url":7}"#, "url"),
             (r#"{"file_id":"file_12"}"#, "file_id"),
             (r#"{"file_id":"file_0123456789abcdef0123456789abcdef","url":"https://x.example/f/k/a/b"}"#, "file_id"),

@@ -13,7 +13,7 @@ use super::job_index;
 use super::js::now_ms;
 use super::sql::{transaction, SqlTables};
 use crate::core::authority::{Authority, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
-use crate::core::authority_wire::{Op, Refusal};
+use crate::core::authority_wire::{Op, Purged, Refusal};
 use crate::core::config::Config;
 use crate::core::layout::object_key;
 use crate::core::quota::Limits;
@@ -135,13 +135,15 @@ impl KeyAuthority {
             Op::TakeDown { target } => (reply(self.run(|a| a.take_down(&target, now))), true, None),
             // The purged files go at once, a bounded run of expiry batches before the answer
             // (the alarm, re-armed at once, takes any left).
+            // The answer says how many objects are still to go (`pending`).
             Op::Purge => {
-                let answer = reply(self.run(|a| a.purge(now)));
+                let purged = self.run(|a| a.purge(now));
                 if let Err(e) = self.expire().await {
                     worker::console_error!("key authority: purge: {e:?}");
                     self.arm(Some(now_ms()), false).await;
                 }
-                return answer;
+                let answer = purged.and_then(|p| Ok(Purged { pending: self.run(|a| a.backlog(now_ms()))?, ..p }));
+                return reply(answer);
             }
             Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
             // A download that retires its file leaves the object for a while (an hour, or

@@ -264,6 +264,17 @@ impl Tables for SqlTables {
         Ok(purged)
     }
 
+    fn backlog(&self, now_ms: i64) -> Result<u64, Error> {
+        let query = "SELECT json_object('n', (SELECT COUNT(*) FROM files WHERE expires_ms <= ?1) \
+            + (SELECT COUNT(*) FROM doomed WHERE not_before_ms <= ?1))";
+        #[derive(Deserialize)]
+        struct Count {
+            n: u64,
+        }
+        let rows: Vec<Count> = self.rows("backlog", query, vec![int(now_ms)])?;
+        Ok(rows.first().map_or(0, |c| c.n))
+    }
+
     fn next_expiry(&self) -> Result<Option<i64>, Error> {
         let rows: Vec<Due> = self.rows("next expiry", "SELECT json_object('due', MIN(expires_ms)) FROM files", vec![])?;
         Ok(rows.into_iter().next().and_then(|d| d.due))

@@ -40,7 +40,21 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
         Reported::Name(name) => (name.owner, Target::Name { upload_path: name.upload_path, file_name: name.file_name }),
     };
     // The key's authority removes the row and its quota, then the bytes, before it answers.
-    let row = services.authority(&key_id).take_down(target).await?;
+    let row = match services.authority(&key_id).take_down(target.clone()).await {
+        Ok(row) => row,
+        // No live file, yet an id's bytes are there (a used-up download's, kept an hour
+        // for the reader; or left by a take-down whose delete failed): they go too.
+        Err(Error::FileNotFound) => {
+            if let Target::Id { file_id } = &target {
+                delete_object(services, file_id).await?;
+            }
+            return Err(Error::FileNotFound);
+        }
+        Err(err) => return Err(err),
+    };
+    // Deleted already, unless R2 refused the authority's delete (its alarm tries again in a
+    // minute): the answer waits for the bytes to be gone.
+    delete_object(services, &row.file_id).await?;
     // The operator's record, in the Worker's logs too.
     worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}", row.file_id, row.size, row.sha256.as_deref().unwrap_or("-"));
     let taken = TakenDown {
@@ -55,6 +69,11 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
         upload_time: iso8601(row.upload_ms),
     };
     respond::json(200, &Envelope::ok("File taken down", taken))
+}
+
+/// Deletes the object of `file_id` (nothing when it is gone already).
+async fn delete_object(services: &Services, file_id: &str) -> Result<(), Error> {
+    services.bucket.delete(object_key(file_id)).await.map_err(|e| Error::internal(format!("r2 delete: {e}")))
 }
 
 /// The key whose upload `file_id` is, as its object records it (404 when there is none).

@@ -139,11 +139,13 @@ impl MemAuthority {
         self.now_call(Op::TakeDown { target: target.clone() }, |a, now| a.take_down(&target, now))
     }
 
-    /// A purge, then the expiry batches the object runs before it answers.
+    /// A purge, then the expiry batches the object runs before it answers, and what is
+    /// still to delete after them.
     pub fn purge(&self) -> Result<Purged, Error> {
-        let purged = self.now_call(Op::Purge, |a, now| a.purge(now));
+        let purged = self.now_call(Op::Purge, |a, now| a.purge(now))?;
         self.alarm();
-        purged
+        let pending = self.authority.borrow().backlog(self.now.get())?;
+        Ok(Purged { pending, ..purged })
     }
 
     pub fn get(&self, file_id: &str) -> Result<FileRow, Error> {

@@ -220,6 +220,7 @@ impl<'w> Run<'w> {
                 let live: Vec<String> = self.holders.values().filter(|(_, exp)| *exp > now).map(|(id, _)| id.clone()).collect();
                 let purged = self.w.authority.purge().expect("purge");
                 assert_eq!(purged.files, live.len() as u64, "every live file, and only those");
+                assert_eq!(purged.pending, 0, "every object deleted before the answer");
                 self.holders.clear();
                 for id in live {
                     assert!(self.w.store.bytes(&object_key(&id)).is_none(), "a purge is answered once the bytes are gone");

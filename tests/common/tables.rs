@@ -95,6 +95,12 @@ impl Tables for MemTables {
         Ok(purged)
     }
 
+    fn backlog(&self, now_ms: i64) -> Result<u64, Error> {
+        let expired = self.files.values().filter(|r| r.expires_ms <= now_ms).count();
+        let due = self.doomed.iter().filter(|id| self.kept.get(*id).is_none_or(|&at| at <= now_ms)).count();
+        Ok((expired + due) as u64)
+    }
+
     fn next_expiry(&self) -> Result<Option<i64>, Error> {
         Ok(self.files.values().map(|r| r.expires_ms).min())
     }

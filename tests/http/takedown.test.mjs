@@ -1,5 +1,6 @@
 // The operator's removal of files over HTTP: a take-down of one file named by a reported
-// link (download_url, file_url, a private file's signed link, on any host) or its id, and
+// link (download_url, file_url, a private file's signed link, on any host, with or without
+// its scheme) or its id, and
 // the purge of every file of a key, each whatever the key's status (a revoked key's files
 // too). Checked as a user would: every link of a removed file answers 404 at once, its bytes
 // are gone from R2 when the answer comes (alarms held, so nothing later does it), and the
@@ -79,7 +80,7 @@ test('a take-down by any link of a file, or its id: 200 recording it; its links 
       },
     });
     for (const [file, body] of [
-      [b, { url: elsewhere(b.data.file_url) }],
+      [b, { url: elsewhere(b.data.file_url).replace(/^https:\/\//, '') }],
       [c, { url: c.data.download_url }],
       [d, { file_id: d.data.file_id }],
     ]) {
@@ -102,6 +103,23 @@ test('a take-down by any link of a file, or its id: 200 recording it; its links 
   assertError(await takeDown({ url: b.data.file_url }), 404, /^file not found or expired$/);
 });
 
+test("a used-up one-time file: its bytes, kept an hour for the download that used it up, go with a take-down by id", async () => {
+  const key = await newKey(worker, ADMIN, 'one-time');
+  const once = await stored(key, { max_downloads: 1 });
+  const first = await get(once.data.download_url);
+  assert.equal(first.status, 200);
+  assert.equal(sha256(first.body), once.digest);
+  assert.equal((await get(once.data.download_url)).status, 404, 'used up');
+  assert.deepEqual(objectsOf(key.key_id), [`o/${once.data.file_id}`], 'kept for the reader');
+  await worker.holdAlarms();
+  try {
+    assertError(await takeDown({ file_id: once.data.file_id }), 404, /^file not found or expired$/);
+    assert.deepEqual(objectsOf(key.key_id), [], 'its bytes went all the same');
+  } finally {
+    await worker.releaseAlarms();
+  }
+});
+
 test("a revoked key's files still serve; a take-down and a purge remove them, at once", async () => {
   const key = await newKey(worker, ADMIN, 'abuser');
   const files = await pool(Array.from({ length: 24 }, (_, i) => i), 4, (i) => stored(key, { upload_path: `p${i % 3}` }, 1000 + i));
@@ -114,14 +132,14 @@ test("a revoked key's files still serve; a take-down and a purge remove them, at
   try {
     const purged = await admin('DELETE', `/api/v1/admin/keys/${key.key_id}/files`);
     const bytes = files.slice(1).reduce((sum, f) => sum + f.data.file_size, 0);
-    assert.deepEqual(purged.json, { success: true, code: 200, msg: 'Files of the key deleted', data: { key_id: key.key_id, files: 23, bytes } });
+    assert.deepEqual(purged.json, { success: true, code: 200, msg: 'Files of the key deleted', data: { key_id: key.key_id, files: 23, bytes, pending: 0 } });
     assert.deepEqual(objectsOf(key.key_id), [], 'every object went before the answer');
     await pool(files, 4, (f) => assertServed(f, 404));
   } finally {
     await worker.releaseAlarms();
   }
   const again = await admin('DELETE', `/api/v1/admin/keys/${key.key_id}/files`);
-  assert.deepEqual(again.json.data, { key_id: key.key_id, files: 0, bytes: 0 }, 'nothing left');
+  assert.deepEqual(again.json.data, { key_id: key.key_id, files: 0, bytes: 0, pending: 0 }, 'nothing left');
 });
 
 test("a purge of a key in use: its files go, its usage is zero, and it uploads again", async () => {
@@ -130,7 +148,7 @@ test("a purge of a key in use: its files go, its usage is zero, and it uploads a
   const files = [await stored(key), await stored(key, { upload_path: 'x' })];
   const bystander = await stored(other, { upload_path: 'x' });
   const purged = await admin('DELETE', `/api/v1/admin/keys/${key.key_id}/files`);
-  assert.deepEqual(purged.json.data, { key_id: key.key_id, files: 2, bytes: 6000 });
+  assert.deepEqual(purged.json.data, { key_id: key.key_id, files: 2, bytes: 6000, pending: 0 });
   for (const f of files) await assertServed(f, 404);
   const after = await usage(worker, key.key);
   assert.deepEqual([after.files, after.bytes], [0, 0]);

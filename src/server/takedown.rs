@@ -92,6 +92,6 @@ struct KeyPurged<'a> {
 pub(crate) async fn purge(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
     let purged = services.authority(key_id).purge().await?;
-    worker::console_log!("purge: key {key_id}, {} files, {} bytes", purged.files, purged.bytes);
+    worker::console_log!("purge: key {key_id}, {} files, {} bytes, {} objects pending", purged.files, purged.bytes, purged.pending);
     respond::json(200, &Envelope::ok("Files of the key deleted", KeyPurged { key_id, purged }))
 }

@@ -77,20 +77,27 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/f/{key_id}/{upload_path}/{file_name}"),
     ("HEAD", "/f/{key_id}/{upload_path}/{file_name}"),
     ("GET", "/api/v1/usage"),
+    ("HEAD", "/api/v1/usage"),
     ("GET", "/api/v1/files"),
+    ("HEAD", "/api/v1/files"),
     ("GET", "/api/v1/files/{file_id}"),
+    ("HEAD", "/api/v1/files/{file_id}"),
     ("DELETE", "/api/v1/files/{file_id}"),
     ("POST", "/api/v1/files/{file_id}/link"),
     ("GET", "/api/v1/admin/keys"),
+    ("HEAD", "/api/v1/admin/keys"),
     ("POST", "/api/v1/admin/keys"),
     ("GET", "/api/v1/admin/keys/{key_id}"),
+    ("HEAD", "/api/v1/admin/keys/{key_id}"),
     ("PATCH", "/api/v1/admin/keys/{key_id}"),
     ("DELETE", "/api/v1/admin/keys/{key_id}"),
     ("POST", "/api/v1/admin/keys/{key_id}/webhook-secret"),
     ("DELETE", "/api/v1/admin/keys/{key_id}/files"),
     ("POST", "/api/v1/admin/takedown"),
     ("GET", "/api/v1/jobs"),
+    ("HEAD", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{job_id}"),
+    ("HEAD", "/api/v1/jobs/{job_id}"),
     ("DELETE", "/api/v1/jobs/{job_id}"),
 ];
 
@@ -108,22 +115,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             "POST" => Ok(Route::UploadBatch),
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         },
-        "/api/v1/usage" => match method {
-            "GET" => Ok(Route::Usage),
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
-        "/api/v1/files" => match method {
-            "GET" => Ok(Route::ListFiles),
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
-        "/api/v1/jobs" => match method {
-            "GET" => Ok(Route::ListJobs),
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
+        "/api/v1/usage" => read(Route::Usage),
+        "/api/v1/files" => read(Route::ListFiles),
+        "/api/v1/jobs" => read(Route::ListJobs),
         "/api/v1/admin/keys" => match method {
-            "GET" => Ok(Route::ListKeys),
+            "GET" | "HEAD" => Ok(Route::ListKeys),
             "POST" => Ok(Route::CreateKey),
-            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+            _ => Err(Error::MethodNotAllowed { allow: "GET, HEAD, POST" }),
         },
         "/api/v1/admin/takedown" => match method {
             "POST" => Ok(Route::TakeDown),
@@ -154,33 +152,33 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                 return if is_key_id(id) { Ok(Route::PurgeKeyFiles { key_id: id.to_owned() }) } else { Err(Error::KeyNotFound) };
             }
             if let Some(id) = path.strip_prefix(JOBS_ROUTE) {
-                if !matches!(method, "GET" | "DELETE") {
+                if !matches!(method, "GET" | "HEAD" | "DELETE") {
                     return Err(Error::MethodNotAllowed {
-                        allow: "GET, DELETE",
+                        allow: "GET, HEAD, DELETE",
                     });
                 }
                 if !is_job_id(id) {
                     return Err(Error::JobNotFound);
                 }
                 let job_id = id.to_owned();
-                return Ok(if method == "GET" {
+                return Ok(if method != "DELETE" {
                     Route::JobStatus { job_id }
                 } else {
                     Route::CancelJob { job_id }
                 });
             }
             if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE) {
-                if !matches!(method, "GET" | "PATCH" | "DELETE") {
-                    return Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" });
+                if !matches!(method, "GET" | "HEAD" | "PATCH" | "DELETE") {
+                    return Err(Error::MethodNotAllowed { allow: "GET, HEAD, PATCH, DELETE" });
                 }
                 if !is_key_id(id) {
                     return Err(Error::KeyNotFound);
                 }
                 let key_id = id.to_owned();
                 return Ok(match method {
-                    "GET" => Route::GetKey { key_id },
                     "PATCH" => Route::UpdateKey { key_id },
-                    _ => Route::RevokeKey { key_id },
+                    "DELETE" => Route::RevokeKey { key_id },
+                    _ => Route::GetKey { key_id },
                 });
             }
             if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE) {
@@ -197,14 +195,14 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             // there is a mistyped route, not a file id (its 405 would name methods that 404).
             let segment = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/') && !matches!(*id, "" | "upload" | "download"));
             if let Some(id) = segment {
-                if !matches!(method, "GET" | "DELETE") {
-                    return Err(Error::MethodNotAllowed { allow: "GET, DELETE" });
+                if !matches!(method, "GET" | "HEAD" | "DELETE") {
+                    return Err(Error::MethodNotAllowed { allow: "GET, HEAD, DELETE" });
                 }
                 if !is_file_id(id) {
                     return Err(Error::FileNotFound);
                 }
                 let file_id = id.to_owned();
-                return Ok(if method == "GET" { Route::FileInfo { file_id } } else { Route::DeleteFile { file_id } });
+                return Ok(if method == "DELETE" { Route::DeleteFile { file_id } } else { Route::FileInfo { file_id } });
             }
             if path.starts_with("/f/") {
                 readable(method)?;
@@ -286,12 +284,14 @@ mod tests {
             ("POST", "/api/v1/files/upload/urls", Ok(Route::UploadBatch)),
             ("GET", "/api/v1/files/upload/urls", Err(Error::MethodNotAllowed { allow: "POST" })),
             ("GET", "/api/v1/usage", Ok(Route::Usage)),
-            ("POST", "/api/v1/usage", Err(Error::MethodNotAllowed { allow: "GET" })),
+            ("POST", "/api/v1/usage", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
+            ("HEAD", "/api/v1/usage", Ok(Route::Usage)),
             ("GET", "/api/v1/files", Ok(Route::ListFiles)),
-            ("DELETE", "/api/v1/files", Err(Error::MethodNotAllowed { allow: "GET" })),
+            ("DELETE", "/api/v1/files", Err(Error::MethodNotAllowed { allow: "GET, HEAD" })),
             ("GET", &file, Ok(Route::FileInfo { file_id: ID.into() })),
             ("DELETE", &file, Ok(Route::DeleteFile { file_id: ID.into() })),
-            ("PUT", &file, Err(Error::MethodNotAllowed { allow: "GET, DELETE" })),
+            ("PUT", &file, Err(Error::MethodNotAllowed { allow: "GET, HEAD, DELETE" })),
+            ("HEAD", &file, Ok(Route::FileInfo { file_id: ID.into() })),
             ("POST", &link, Ok(Route::Link { file_id: ID.into() })),
             ("GET", &link, Err(Error::MethodNotAllowed { allow: "POST" })),
             ("POST", "/api/v1/files/file_nope/link", Err(Error::FileNotFound)),
@@ -304,11 +304,12 @@ mod tests {
             ("GET", "/api/v1/files/a/b", Err(Error::RouteNotFound)),
             ("GET", "/api/v1/admin/keys", Ok(Route::ListKeys)),
             ("POST", "/api/v1/admin/keys", Ok(Route::CreateKey)),
-            ("DELETE", "/api/v1/admin/keys", Err(Error::MethodNotAllowed { allow: "GET, POST" })),
+            ("DELETE", "/api/v1/admin/keys", Err(Error::MethodNotAllowed { allow: "GET, HEAD, POST" })),
+            ("HEAD", "/api/v1/admin/keys/k_1", Ok(Route::GetKey { key_id: "k_1".into() })),
             ("GET", "/api/v1/admin/keys/k_1", Ok(Route::GetKey { key_id: "k_1".into() })),
             ("PATCH", "/api/v1/admin/keys/k_1", Ok(Route::UpdateKey { key_id: "k_1".into() })),
             ("DELETE", "/api/v1/admin/keys/k_1", Ok(Route::RevokeKey { key_id: "k_1".into() })),
-            ("POST", "/api/v1/admin/keys/k_1", Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" })),
+            ("POST", "/api/v1/admin/keys/k_1", Err(Error::MethodNotAllowed { allow: "GET, HEAD, PATCH, DELETE" })),
             ("GET", "/api/v1/admin/keys/a.b", Err(Error::KeyNotFound)),
             ("GET", "/api/v1/admin/keys/", Err(Error::KeyNotFound)),
             (
@@ -338,7 +339,7 @@ mod tests {
             (
                 "POST",
                 "/api/v1/jobs",
-                Err(Error::MethodNotAllowed { allow: "GET" }),
+                Err(Error::MethodNotAllowed { allow: "GET, HEAD" }),
             ),
             ("GET", &job, Ok(Route::JobStatus { job_id: JOB.into() })),
             ("DELETE", &job, Ok(Route::CancelJob { job_id: JOB.into() })),
@@ -346,7 +347,7 @@ mod tests {
                 "PUT",
                 &job,
                 Err(Error::MethodNotAllowed {
-                    allow: "GET, DELETE",
+                    allow: "GET, HEAD, DELETE",
                 }),
             ),
             ("GET", "/api/v1/jobs/job_nope", Err(Error::JobNotFound)),

@@ -41,12 +41,12 @@ test('preflights of read routes allow GET and HEAD; an unknown route is a 404 en
 
 test('preflights of the management and admin routes name their own methods (DELETE, PATCH, POST)', async () => {
   const cases = [
-    ['/api/v1/files/file_0123456789abcdef0123456789abcdef', 'DELETE', 'GET, DELETE'],
-    ['/api/v1/files', 'GET', 'GET'],
-    ['/api/v1/usage', 'GET', 'GET'],
+    ['/api/v1/files/file_0123456789abcdef0123456789abcdef', 'DELETE', 'GET, HEAD, DELETE'],
+    ['/api/v1/files', 'GET', 'GET, HEAD'],
+    ['/api/v1/usage', 'GET', 'GET, HEAD'],
     ['/api/v1/files/upload/urls', 'POST', 'POST'],
-    ['/api/v1/admin/keys', 'POST', 'GET, POST'],
-    ['/api/v1/admin/keys/k_1', 'PATCH', 'GET, PATCH, DELETE'],
+    ['/api/v1/admin/keys', 'POST', 'GET, HEAD, POST'],
+    ['/api/v1/admin/keys/k_1', 'PATCH', 'GET, HEAD, PATCH, DELETE'],
   ];
   for (const [path, method, allowed] of cases) {
     const res = await preflight(path, method, 'authorization,content-type');

@@ -104,7 +104,7 @@ describe('one file', () => {
   test('wrong method is 405 with Allow', async () => {
     const res = await api(worker, 'PUT', `/api/v1/files/file_${'0'.repeat(32)}`, as(A));
     assert.equal(res.status, 405);
-    assert.equal(res.headers.get('allow'), 'GET, DELETE');
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, DELETE');
   });
 });
 

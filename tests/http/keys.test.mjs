@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { useStack, startWorker, upload, api, hashKey, KEYS } from './support/worker.mjs';
+import { useStack, startWorker, upload, api, request, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { sleep } from './support/burst.mjs';
@@ -263,12 +263,43 @@ describe('keys', () => {
     assert.equal(once.kv.put, 1, 'no retry for another failure');
   });
 
+  test('HEAD works wherever GET does: the GET answer\'s status and headers, no body', async () => {
+    const k = (await create({ name: 'heads' })).json.data;
+    const up = await upload(worker, { file_url: origin.file('/heads.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(up.status, 200, JSON.stringify(up.json));
+    const none = '0'.repeat(32);
+    const cases = [
+      ['/api/v1/usage', k.key, 200],
+      ['/api/v1/usage', null, 401],
+      ['/api/v1/files?limit=5', k.key, 200],
+      ['/api/v1/files?limit=500', k.key, 400],
+      [`/api/v1/files/${up.json.data.file_id}`, k.key, 200],
+      [`/api/v1/files/file_${none}`, k.key, 404],
+      ['/api/v1/jobs', k.key, 200],
+      [`/api/v1/jobs/job_${none}`, k.key, 404],
+      ['/api/v1/admin/keys?limit=5', ADMIN, 200],
+      [`/api/v1/admin/keys/${k.key_id}`, ADMIN, 200],
+      ['/api/v1/admin/keys/k_nosuchkey', ADMIN, 404],
+    ];
+    for (const [p, token, status] of cases) {
+      const headers = token ? { authorization: `Bearer ${token}` } : {};
+      const got = await request(`${worker.url}${p}`, { headers });
+      await got.arrayBuffer();
+      const head = await request(`${worker.url}${p}`, { method: 'HEAD', headers });
+      assert.deepEqual([head.status, got.status], [status, status], p);
+      assert.equal((await head.arrayBuffer()).byteLength, 0, `${p}: no body`);
+      for (const name of ['content-type', 'cache-control', 'www-authenticate']) {
+        assert.equal(head.headers.get(name), got.headers.get(name), `${p}: ${name}`);
+      }
+    }
+  });
+
   test('routing: wrong methods are 405 with Allow', async () => {
     const res = await admin('PUT', '/api/v1/admin/keys');
     assertError(res, 405, /method not allowed/);
-    assert.equal(res.headers.get('allow'), 'GET, POST');
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, POST');
     const one = await admin('POST', '/api/v1/admin/keys/k_1');
-    assert.equal(one.headers.get('allow'), 'GET, PATCH, DELETE');
+    assert.equal(one.headers.get('allow'), 'GET, HEAD, PATCH, DELETE');
   });
 });
 

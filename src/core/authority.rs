@@ -408,10 +408,10 @@ impl<T: Tables> Authority<T> {
     /// The operator's removal of every live file of the key, whatever its status: each one's
     /// lifetime ends now (none is resolved, listed or claimed from here on), and the expiry
     /// that follows retires them in batches. Uploads in flight still land unless the key is
-    /// disabled or revoked first.
+    /// disabled or revoked first. `pending` is left 0: what is still to go is known only
+    /// after that expiry ([`backlog`](Self::backlog)).
     pub fn purge(&mut self, now_ms: i64) -> Result<Purged, Error> {
-        let purged = self.tables.lapse_live(now_ms)?;
-        Ok(Purged { pending: self.tables.backlog(now_ms)?, ..purged })
+        self.tables.lapse_live(now_ms)
     }
 
     /// How many objects are due to go and not gone yet (see [`Tables::backlog`]).

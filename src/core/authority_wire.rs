@@ -98,8 +98,8 @@ pub enum Target {
 pub struct Purged {
     pub files: u64,
     pub bytes: u64,
-    /// Objects the key still has to delete when it answers (its alarm goes on with them at
-    /// once): 0 once every purged file's bytes are gone.
+    /// Objects the key still has to delete when it answers, after its expiry run (its alarm
+    /// goes on with them at once): 0 once every purged file's bytes are gone.
     #[serde(default)]
     pub pending: u64,
 }

@@ -20,9 +20,10 @@
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
 //!     `ttl_cache.rs`: the short-lived per-isolate caches (key records, resolved names).
 //!   - `admin.rs`: the admin token check, key create/update bodies, the public key view.
-//!     `takedown.rs`: which file a take-down's reported link (or id) names.
-//!   - `seams.rs`: the `Origin`, `ObjectStore` and `FileAuthority` seams the upload flow is
-//!     written against, and the metadata kept with every object.
+//!     `takedown.rs`: which file a take-down's reported link (or id) names, and whether
+//!     to block it. `blocklist.rs`: the blocklist's entries, bodies, and an isolate's copy.
+//!   - `seams.rs`: the `Origin`, `ObjectStore`, `FileAuthority` and `Blocklist` seams the
+//!     upload flow is written against, and the metadata kept with every object.
 //!   - `authority.rs`: the rules of a key's authority (status, quota, reservations, one
 //!     row per live file, expiry), over a `Tables` trait; `authority_wire.rs`: its rows,
 //!     ops and refusals; `quota.rs`: limits, usage and the key's settings.
@@ -75,7 +76,8 @@
 //!   - `files.rs`: serving `file_url` and `download_url` (signatures checked, downloads
 //!     counted by the key's authority). `manage.rs`: file info, delete, list, usage, minted
 //!     links. `admin.rs`: the keys API. `takedown.rs`: the operator's removal of a file
-//!     or of every file of a key. `batch.rs`: batch upload.
+//!     or of every file of a key. `blocklist.rs`: the blocklist over KV (the upload flow's
+//!     check, its admin routes). `batch.rs`: batch upload.
 //! - `client/` (feature `client`): the browser client, exported with wasm-bindgen.
 //!   - `mod.rs`: `UploadClient` and its JS methods. `types.rs`: the TypeScript types of the
 //!     options and the batch union (the answers' types are generated from the core's serde

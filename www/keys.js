@@ -1,10 +1,11 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
 // change a quota, disable/enable, delete every file of a key, revoke, issue or rotate the
-// webhook secret. Plain fetch to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
-import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, setBusy, showError, uniqueId } from './ui.js';
+// webhook secret (the take-down form and the blocklist have their own modules). Plain fetch to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
+import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, pagedTable, setBusy, showError, uniqueId } from './ui.js';
 import { admin, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 import * as takedown from './takedown.js';
+import * as blocklist from './blocklist.js';
 
 const MiB = 1024 * 1024;
 const form = $('key-form');
@@ -13,10 +14,6 @@ const status = $('keys-status');
 const errorBanner = $('keys-error');
 const more = $('keys-more');
 const secret = $('secret');
-let cursor = null;
-/** The latest listing: an answer to an earlier one (an older token's, or one that started
- * before a key was created) is dropped. */
-let loads = 0;
 
 const formFields = () => ({
   adminToken: inputs.adminToken, name: $('key-name'), max_bytes: $('key-max-mib'), max_files: $('key-max-files'),
@@ -61,16 +58,6 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-more.addEventListener('click', async () => {
-  // One page at a time: a second click would append the same page again.
-  more.disabled = true;
-  try {
-    await load({ append: true });
-  } finally {
-    more.disabled = false;
-  }
-});
-
 /** Shows a plaintext key or secret once, focused, with its copy button. */
 function showSecret(title, value, { usable = false } = {}) {
   $('secret-title').textContent = title;
@@ -85,36 +72,32 @@ function showSecret(title, value, { usable = false } = {}) {
   secret.focus();
 }
 
-async function load({ append = false } = {}) {
-  clearErrors(inputs.adminToken.closest('.field'));
-  banner(errorBanner, null);
-  const run = ++loads;
-  try {
-    const page = await admin('GET', `/keys?limit=50${append && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    if (run !== loads) return;
-    cursor = page.cursor;
-    // A key created here is already listed at the top; a later page may bring it again.
-    const listed = new Set([...body.children].map((tr) => tr.dataset.keyId));
-    const rows = page.keys.filter((k) => !append || !listed.has(k.key_id)).map(row);
-    if (append) body.append(...rows);
-    else body.replaceChildren(...rows);
-    more.hidden = !cursor;
-    counted();
-  } catch (err) {
-    if (run !== loads) return;
+const table = pagedTable({
+  body,
+  more,
+  page: async (after) => {
+    clearErrors(inputs.adminToken.closest('.field'));
+    banner(errorBanner, null);
+    const { keys, cursor } = await admin('GET', `/keys?limit=50${after ? `&cursor=${encodeURIComponent(after)}` : ''}`);
+    return { items: keys, cursor };
+  },
+  row,
+  // A key created here is already listed at the top; a later page may bring it again.
+  id: (key) => key.key_id,
+  rowId: (tr) => tr.dataset.keyId,
+  done: counted,
+  failed: (err) => {
     forget();
     showError(err, { adminToken: inputs.adminToken }, errorBanner);
-  }
-}
+  },
+});
 
 /** Forgets what another token listed or revealed: the rows, the next page, and a key or
  * secret still shown "only this once". */
 export function forget() {
   takedown.forget();
-  loads += 1;
-  cursor = null;
-  body.replaceChildren();
-  more.hidden = true;
+  blocklist.forget();
+  table.reset();
   $('keys-empty').hidden = true;
   status.textContent = '';
   secret.hidden = true;
@@ -280,5 +263,6 @@ function editQuota(key, cell, edit, updated, fail) {
 }
 
 export function show() {
-  load();
+  table.load();
+  blocklist.load();
 }

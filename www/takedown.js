@@ -1,11 +1,15 @@
 // The Keys view's take-down form (operators, with the admin token): a reported link, or a
-// file id, to POST /api/v1/admin/takedown; what was removed is said in the status line.
+// file id, with a reason and whether to block the bytes, to POST /api/v1/admin/takedown;
+// what was removed is said in the status line.
 import { $, clearErrors, clearOnInput, isBusy, setBusy, showError } from './ui.js';
 import { admin, inputs } from './session.js';
 import { formatBytes } from './format.js';
+import { added } from './blocklist.js';
 
 const form = $('takedown-form');
 const link = $('takedown-link');
+const reason = $('takedown-reason');
+const block = $('takedown-block');
 const status = $('takedown-status');
 const errorBanner = $('takedown-error');
 
@@ -24,11 +28,14 @@ form.addEventListener('submit', async (event) => {
   status.textContent = '';
   setBusy(submit, form, true);
   try {
-    const gone = await admin('POST', '/takedown', reported(link.value.trim()));
-    status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256 ?? 'unknown'}).`;
+    const why = reason.value.trim();
+    const gone = await admin('POST', '/takedown', { ...reported(link.value.trim()), block: block.checked, ...(why ? { reason: why } : {}) });
+    const blocked = gone.blocked ? ' Uploads of the same bytes are refused from now on.' : '';
+    if (gone.blocked) added(gone.sha256);
+    status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256 ?? 'unknown'}).${blocked}`;
     form.reset();
   } catch (err) {
-    showError(err, { adminToken: inputs.adminToken, url: link, file_id: link }, errorBanner);
+    showError(err, { adminToken: inputs.adminToken, url: link, file_id: link, reason }, errorBanner);
   } finally {
     setBusy(submit, form, false);
   }

@@ -179,3 +179,51 @@ export function button(text, label, cls = 'ghost small') {
   b.setAttribute('aria-label', label);
   return b;
 }
+
+/** A table listed page after page, each appended under the ones before (`more` asks for
+ * the next). `page(cursor)` answers `{ items, cursor }` (cursor null: the first page);
+ * `row(item)` makes an item's row, and `id(item)` / `rowId(tr)` tell items apart, so an
+ * item shown already (added here, then listed) is not shown twice. An answer to a listing
+ * that a later one (or `reset`) overtook is dropped. `done()` runs after the rows changed,
+ * `failed(err)` on a listing's error. */
+export function pagedTable({ body, more, page, row, id, rowId, done, failed }) {
+  let cursor = null;
+  let loads = 0;
+  async function load({ append = false } = {}) {
+    const run = ++loads;
+    try {
+      const answer = await page(append ? cursor : null);
+      if (run !== loads) return;
+      cursor = answer.cursor;
+      const listed = new Set([...body.children].map(rowId));
+      const rows = answer.items.filter((item) => !append || !listed.has(id(item))).map(row);
+      if (append) body.append(...rows);
+      else body.replaceChildren(...rows);
+      more.hidden = !cursor;
+      done();
+    } catch (err) {
+      if (run === loads) failed(err);
+    }
+  }
+  more.addEventListener('click', async () => {
+    // One page at a time: a second click would append the same page again.
+    more.disabled = true;
+    try {
+      await load({ append: true });
+    } finally {
+      more.disabled = false;
+    }
+  });
+  return {
+    load,
+    /** Drops the rows and any listing under way. */
+    reset() {
+      loads += 1;
+      cursor = null;
+      body.replaceChildren();
+      more.hidden = true;
+    },
+    /** Which listing is the latest: compare before and after an await. */
+    generation: () => loads,
+  };
+}

@@ -209,6 +209,9 @@ impl From<&Error> for Refusal {
             | Error::OriginChanged
             | Error::OriginCoding(_)
             | Error::ChecksumMismatch { .. }
+            | Error::Blocked
+            | Error::NotBlocked
+            | Error::BlocklistFull(_)
             | Error::PreconditionFailed
             | Error::RangeNotSatisfiable { .. }
             | Error::RateLimited { .. }

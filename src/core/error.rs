@@ -69,6 +69,9 @@ pub enum Error {
     /// The stored bytes are not the ones the request named by `expected_sha256`.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]
     ChecksumMismatch { expected: String, actual: String },
+    /// The stored bytes are a file the operator took down and blocked (RFC 7725's 451).
+    #[error("this file was taken down and may not be stored again")]
+    Blocked,
     /// `If-Match` or `If-Unmodified-Since` names a version the file no longer is.
     #[error("precondition failed: the file is no longer the version If-Match or If-Unmodified-Since names")]
     PreconditionFailed,
@@ -92,6 +95,11 @@ pub enum Error {
     KeyNotFound,
     #[error("no such job")]
     JobNotFound,
+    #[error("this digest is not blocked")]
+    NotBlocked,
+    /// The blocklist holds its most digests (`core::blocklist::MAX_BLOCKED`).
+    #[error("the blocklist is full ({0} digests): unblock some first")]
+    BlocklistFull(usize),
     #[error("the job has already finished")]
     JobFinished,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
@@ -121,14 +129,16 @@ impl Error {
             Error::RouteNotFound
             | Error::FileNotFound
             | Error::KeyNotFound
-            | Error::JobNotFound => 404,
-            Error::JobFinished => 409,
+            | Error::JobNotFound
+            | Error::NotBlocked => 404,
+            Error::JobFinished | Error::BlocklistFull(_) => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::TypeNotAllowed(_) => 415,
             Error::PreconditionFailed => 412,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } => 422,
+            Error::Blocked => 451,
             Error::QuotaExceeded(_) | Error::RateLimited { .. } => 429,
             Error::TooManyRedirects(_)
             | Error::OriginStatus(_)
@@ -160,7 +170,8 @@ impl Error {
             | Error::OriginChanged
             | Error::OriginCoding(_)
             | Error::OriginTimeout { .. }
-            | Error::OriginStalled { .. } => Some("file_url"),
+            | Error::OriginStalled { .. }
+            | Error::Blocked => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),
             Error::Lapsed { .. } => Some("expires_in"),
             Error::LinksDisabled => Some("private"),
@@ -181,6 +192,8 @@ impl Error {
             | Error::LinkExpired
             | Error::KeyNotFound
             | Error::JobNotFound
+            | Error::NotBlocked
+            | Error::BlocklistFull(_)
             | Error::JobFinished
             | Error::AdminDisabled
             | Error::Busy

@@ -1,5 +1,5 @@
 //! The upload flow: from a validated request to a stored file and its `FileData`, over the
-//! [`Origin`], [`ObjectStore`] and [`FileAuthority`] seams.
+//! [`Origin`], [`ObjectStore`], [`FileAuthority`] and [`Blocklist`] seams.
 
 use url::Url;
 
@@ -10,7 +10,7 @@ use super::envelope::FileData;
 use super::error::Error;
 use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
-use super::seams::{FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
+use super::seams::{Blocklist, FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
 use super::{ids, layout, listing, mime, names};
 
@@ -18,10 +18,12 @@ use super::{ids, layout, listing, mime, names};
 /// is asked anything: one object write and one commit, no reservation.
 pub const SMALL_BODY_BYTES: u64 = 64 * 1024;
 
-/// Who is uploading, when, and where links point.
-#[derive(Debug, Clone)]
+/// Who is uploading, when, where links point, and what may not be stored.
+#[derive(Clone)]
 pub struct UploadContext<'a> {
     pub config: &'a Config,
+    /// The digests taken down (checked before the commit).
+    pub blocklist: &'a dyn Blocklist,
     /// The URL policy of this request: the configured one plus the request's own host.
     pub policy: &'a UrlPolicy,
     /// The uploading key's id, and the longest lifetime it may give a file (`None`: the
@@ -85,7 +87,7 @@ where
         }
     };
     let row = prepared.row(stored);
-    commit(authority, &row).await?;
+    commit(authority, ctx.blocklist, &row).await?;
     Ok(listing::file_data(ctx.base_url, ctx.owner_id, &row, ctx.link_secret))
 }
 
@@ -213,10 +215,17 @@ pub async fn reserve<A: FileAuthority>(
     result
 }
 
-/// Commits the stored file. A refusal cleaned up already; an internal failure may have lost
-/// the answer of a commit that landed: asked, the authority says whether it holds the file
-/// (then the commit stands), else the upload is released.
-pub async fn commit<A: FileAuthority>(authority: &A, row: &FileRow) -> Result<(), Error> {
+/// Commits the stored file, unless its digest is blocked: then it is released (its object
+/// goes) and refused with 451. A refusal cleaned up already; an internal failure may have
+/// lost the answer of a commit that landed: asked, the authority says whether it holds the
+/// file (then the commit stands), else the upload is released.
+pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow) -> Result<(), Error> {
+    if let Some(sha256) = &row.sha256 {
+        if blocklist.blocks(sha256).await {
+            let _ = authority.release(&row.file_id).await;
+            return Err(Error::Blocked);
+        }
+    }
     let result = authority.commit(row).await;
     if matches!(result, Err(Error::Internal(_))) {
         // The answer may be what was lost, after the commit landed: then the file is stored

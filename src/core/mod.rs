@@ -6,6 +6,7 @@ pub mod admin;
 pub mod authority;
 pub mod authority_wire;
 pub mod batch;
+pub mod blocklist;
 pub mod clock;
 pub mod coding;
 pub mod config;

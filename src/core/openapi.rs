@@ -8,6 +8,7 @@ pub const JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 mod tests {
     use super::*;
     use crate::core::admin::UpdateKey;
+    use crate::core::blocklist::BlockBody;
     use crate::core::json::JsonObject;
     use crate::core::request::UploadBody;
     use crate::core::route::ROUTES;
@@ -89,6 +90,7 @@ mod tests {
         schema_matches_body::<UploadBody>(&doc, "UrlUploadRequest");
         schema_matches_body::<UpdateKey>(&doc, "UpdateKeyRequest");
         schema_matches_body::<TakedownBody>(&doc, "TakedownRequest");
+        schema_matches_body::<BlockBody>(&doc, "BlockRequest");
         // and the upload operation's body is that schema
         let upload = &doc["paths"]["/api/v1/files/upload/url"]["post"]["requestBody"]["content"]["application/json"]["schema"];
         assert_eq!(upload["$ref"], "#/components/schemas/UrlUploadRequest");
@@ -129,13 +131,16 @@ mod tests {
             Error::LinksDisabled,
             Error::RateLimited { limit: 10, retry_after_secs: 60 },
             Error::Busy,
+            Error::Blocked,
+            Error::NotBlocked,
+            Error::BlocklistFull(0),
         ];
         for err in errors {
             assert!(codes.contains(&Value::from(err.status())), "{err:?}");
         }
         // the upload can answer every status of a fetch and store, quota included
         let upload = responses("post", "/api/v1/files/upload/url");
-        for status in [200, 400, 401, 405, 413, 415, 429, 500, 502, 503, 504] {
+        for status in [200, 400, 401, 405, 413, 415, 429, 451, 500, 502, 503, 504] {
             assert!(upload.contains_key(&status.to_string()), "upload {status}");
         }
         // every GET/POST/PATCH/DELETE can be refused by method (405) and fail inside (500),

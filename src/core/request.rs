@@ -93,7 +93,7 @@ impl UploadBody {
                 .transpose()?,
             expected_sha256: self
                 .expected_sha256
-                .map(|d| validate_sha256(&d))
+                .map(|d| validate_sha256(&d, "expected_sha256"))
                 .transpose()?,
             asynchronous: self.asynchronous.unwrap_or(false),
             callback_url: self
@@ -116,12 +116,13 @@ fn check_expires_in(secs: u64) -> Result<u64, Error> {
     Ok(secs)
 }
 
-/// A SHA-256 digest as 64 hexadecimal digits, either case; answered in lowercase.
-pub fn validate_sha256(digest: &str) -> Result<String, Error> {
+/// A SHA-256 digest as 64 hexadecimal digits, either case; answered in lowercase. Else a
+/// 400 naming `field`.
+pub fn validate_sha256(digest: &str, field: &'static str) -> Result<String, Error> {
     if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(digest.to_ascii_lowercase())
     } else {
-        Err(Error::invalid("expected_sha256", "must be 64 hexadecimal digits (a SHA-256 digest)"))
+        Err(Error::invalid(field, "must be 64 hexadecimal digits (a SHA-256 digest)"))
     }
 }
 
@@ -205,7 +206,7 @@ mod tests {
         let body = format!(r#"{{"file_url":"https://x.test/a","expected_sha256":"{upper}"}}"#);
         assert_eq!(parse(&body).unwrap().expected_sha256.as_deref(), Some(upper.to_ascii_lowercase().as_str()));
         for bad in ["", &upper[1..], &format!("{upper}0"), &upper.replace('E', "g"), &format!(" {}", &upper[1..])] {
-            let err = validate_sha256(bad).unwrap_err();
+            let err = validate_sha256(bad, "expected_sha256").unwrap_err();
             assert_eq!(err.field(), Some("expected_sha256"), "{bad:?}");
         }
     }

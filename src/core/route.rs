@@ -2,6 +2,7 @@
 
 use super::error::Error;
 use super::ids::{is_file_id, is_job_id};
+use super::request::validate_sha256;
 use super::keys::is_key_id;
 use super::layout::{name_from_path, FileName, DOWNLOAD_ROUTE};
 
@@ -14,6 +15,8 @@ const LINK_SUFFIX: &str = "/link";
 const WEBHOOK_SECRET: &str = "/webhook-secret";
 /// Suffix of the admin route removing every file of a key.
 const KEY_FILES: &str = "/files";
+/// The blocklist's admin route, and one entry's (`{BLOCKLIST_ROUTE}/{sha256}`).
+const BLOCKLIST_ROUTE: &str = "/api/v1/admin/blocklist";
 /// Prefix of one job's routes (`/api/v1/jobs/{job_id}`).
 const JOBS_ROUTE: &str = "/api/v1/jobs/";
 
@@ -54,6 +57,12 @@ pub enum Route {
     PurgeKeyFiles { key_id: String },
     /// `POST /api/v1/admin/takedown`: one file, named by a link or its id, goes.
     TakeDown,
+    /// `GET /api/v1/admin/blocklist`: the blocked digests, paginated.
+    ListBlocked,
+    /// `GET|PUT|DELETE /api/v1/admin/blocklist/{sha256}` (lowercase here).
+    ShowBlocked { sha256: String },
+    Block { sha256: String },
+    Unblock { sha256: String },
     /// `GET /api/v1/jobs`: the caller's recent background jobs.
     ListJobs,
     /// `GET|DELETE /api/v1/jobs/{job_id}`.
@@ -94,6 +103,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/admin/keys/{key_id}/webhook-secret"),
     ("DELETE", "/api/v1/admin/keys/{key_id}/files"),
     ("POST", "/api/v1/admin/takedown"),
+    ("GET", "/api/v1/admin/blocklist"),
+    ("HEAD", "/api/v1/admin/blocklist"),
+    ("GET", "/api/v1/admin/blocklist/{sha256}"),
+    ("HEAD", "/api/v1/admin/blocklist/{sha256}"),
+    ("PUT", "/api/v1/admin/blocklist/{sha256}"),
+    ("DELETE", "/api/v1/admin/blocklist/{sha256}"),
     ("GET", "/api/v1/jobs"),
     ("HEAD", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{job_id}"),
@@ -127,6 +142,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             "POST" => Ok(Route::TakeDown),
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         },
+        BLOCKLIST_ROUTE => read(Route::ListBlocked),
         _ => {
             // The method is checked first (405 is about the route), then the shape, before
             // any storage lookup: a malformed id or key is simply not found.
@@ -150,6 +166,17 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                     return Err(Error::MethodNotAllowed { allow: "DELETE" });
                 }
                 return if is_key_id(id) { Ok(Route::PurgeKeyFiles { key_id: id.to_owned() }) } else { Err(Error::KeyNotFound) };
+            }
+            if let Some(digest) = path.strip_prefix(BLOCKLIST_ROUTE).and_then(|rest| rest.strip_prefix('/')) {
+                if !matches!(method, "GET" | "HEAD" | "PUT" | "DELETE") {
+                    return Err(Error::MethodNotAllowed { allow: "GET, HEAD, PUT, DELETE" });
+                }
+                let sha256 = validate_sha256(digest, "sha256")?;
+                return Ok(match method {
+                    "PUT" => Route::Block { sha256 },
+                    "DELETE" => Route::Unblock { sha256 },
+                    _ => Route::ShowBlocked { sha256 },
+                });
             }
             if let Some(id) = path.strip_prefix(JOBS_ROUTE) {
                 if !matches!(method, "GET" | "HEAD" | "DELETE") {
@@ -236,6 +263,7 @@ mod tests {
             .replace("{key_id}", "k_dev")
             .replace("{upload_path}", "images/2026")
             .replace("{file_name}", "a.png")
+            .replace("{sha256}", &"aB".repeat(32))
     }
 
     #[test]

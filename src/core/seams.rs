@@ -1,10 +1,11 @@
 //! The seams the upload flow is written against, side by side: an [`Origin`] to fetch
-//! from, an [`ObjectStore`] for the bytes, and the key's [`FileAuthority`] for everything
-//! else. The Worker implements them over fetch, R2 and the key's Durable Object; host tests
-//! over the in-memory doubles in `tests/common`.
+//! from, an [`ObjectStore`] for the bytes, the key's [`FileAuthority`] for everything
+//! else, and the operator's [`Blocklist`]. The Worker implements them over fetch, R2, the
+//! key's Durable Object and KV; host tests over the in-memory doubles in `tests/common`.
 
 use std::collections::HashMap;
 
+use futures_util::future::LocalBoxFuture;
 use url::Url;
 
 use super::authority_wire::{FileRow, Reservation};
@@ -62,6 +63,13 @@ pub struct StoredObject {
     pub size: u64,
     /// SHA-256 of the stored bytes, lowercase hex.
     pub sha256: String,
+}
+
+/// Digests of files taken down, which may not be stored again (`core::blocklist`).
+pub trait Blocklist {
+    /// Whether `sha256` (lowercase hex) is blocked. The list as last read: a read that
+    /// fails keeps the copy before it, so a fault of the list never fails an upload.
+    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, bool>;
 }
 
 /// The key's authority, as the upload flow calls it.

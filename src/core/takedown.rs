@@ -1,13 +1,14 @@
-//! An operator's takedown: which file a reported link (or a bare `file_id`) names, read
-//! from the admin request body.
+//! An operator's takedown: which file a reported link (or a bare `file_id`) names, and
+//! whether its digest is blocked from being stored again, read from the admin request body.
 
 use serde::Deserialize;
 use url::Url;
 
 use super::admin::MAX_ADMIN_BODY_BYTES;
+use super::blocklist::reason;
 use super::error::Error;
 use super::ids::is_file_id;
-use super::json::{read_object, JsonObject, STRING};
+use super::json::{read_object, JsonObject, BOOLEAN, STRING};
 use super::layout::FileName;
 use super::route::{route, Route};
 
@@ -23,21 +24,39 @@ pub enum Reported {
     Name(FileName),
 }
 
-/// `POST /api/v1/admin/takedown`: exactly one of the two.
+/// A takedown request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Takedown {
+    pub reported: Reported,
+    /// Whether the file's digest goes on the blocklist (the default).
+    pub block: bool,
+    /// Why, kept with the block and logged.
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/admin/takedown`: exactly one of `url` and `file_id`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TakedownBody {
     url: Option<String>,
     file_id: Option<String>,
+    block: Option<bool>,
+    reason: Option<String>,
 }
 
 impl JsonObject<'_> for TakedownBody {
-    const FIELDS: &'static [(&'static str, &'static str)] = &[("url", STRING), ("file_id", STRING)];
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("url", STRING), ("file_id", STRING), ("block", BOOLEAN), ("reason", STRING)];
 }
 
-pub fn parse_takedown(body: &[u8]) -> Result<Reported, Error> {
+pub fn parse_takedown(body: &[u8]) -> Result<Takedown, Error> {
     let body: TakedownBody = read_object(body, MAX_ADMIN_BODY_BYTES)?;
-    match (body.url, body.file_id) {
+    let reason = reason(body.reason)?;
+    let reported = reported(body.url, body.file_id)?;
+    Ok(Takedown { reported, block: body.block.unwrap_or(true), reason })
+}
+
+fn reported(url: Option<String>, file_id: Option<String>) -> Result<Reported, Error> {
+    match (url, file_id) {
         (Some(_), Some(_)) => Err(Error::invalid("file_id", "give `url` or `file_id`, not both")),
         (None, None) => Err(Error::MissingField("url")),
         (None, Some(file_id)) if is_file_id(&file_id) => Ok(Reported::Id(file_id)),
@@ -72,7 +91,19 @@ mod tests {
     const ID: &str = "file_0123456789abcdef0123456789abcdef";
 
     fn parse(body: &str) -> Result<Reported, Error> {
-        parse_takedown(body.as_bytes())
+        parse_takedown(body.as_bytes()).map(|t| t.reported)
+    }
+
+    #[test]
+    fn a_takedown_blocks_the_digest_unless_told_not_to() {
+        let body = |extra: &str| format!(r#"{{"file_id":"{ID}"{extra}}}"#);
+        let taken = parse_takedown(body("").as_bytes()).unwrap();
+        assert_eq!((taken.block, taken.reason), (true, None));
+        let taken = parse_takedown(body(r#","block":false,"reason":" mistake ""#).as_bytes()).unwrap();
+        assert_eq!((taken.block, taken.reason.as_deref()), (false, Some("mistake")));
+        for (extra, field) in [(r#","block":"no""#, "block"), (r#","reason":1"#, "reason")] {
+            assert_eq!(parse_takedown(body(extra).as_bytes()).unwrap_err().field(), Some(field), "{extra}");
+        }
     }
 
 

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::kv::KvError;
 use worker::{Delay, KvStore, Response};
@@ -16,7 +17,7 @@ use super::bindings::Services;
 use super::http::{json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
-use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, key_cursor, parse_create, parse_key_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
+use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, kv_cursor, parse_create, parse_kv_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
 use crate::core::authority_wire::Standing;
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
@@ -44,7 +45,7 @@ const KV_ATTEMPTS: u32 = 3;
 /// A KV write, tried again a second later when KV refuses it for its rate (one write per
 /// second to a key, answered 429): an admin's second change to a key within a second (a
 /// script that creates a key and sets its quota) is not a 500.
-async fn kv_write<F: Future<Output = Result<(), KvError>>>(what: &'static str, write: impl Fn() -> F) -> Result<(), Error> {
+pub(crate) async fn kv_write<F: Future<Output = Result<(), KvError>>>(what: &'static str, write: impl Fn() -> F) -> Result<(), Error> {
     let mut attempt = 1;
     loop {
         match write().await {
@@ -122,9 +123,17 @@ struct KeyList {
 
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
+    let (records, cursor) = kv_page::<KeyRecord>(req, &services.keys, ID_PREFIX).await?;
+    let keys = records.iter().map(|record| KeyInfo::new(record, &services.config)).collect();
+    respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
+}
+
+/// One page of the KV entries under `prefix` that the request's `cursor` and `limit` ask
+/// for, read from their metadata, and the next page's cursor.
+pub(crate) async fn kv_page<T: DeserializeOwned>(req: &Incoming, keys: &KvStore, prefix: &str) -> Result<(Vec<T>, Option<String>), Error> {
     let pairs = query(req);
-    let (cursor, limit) = parse_key_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let mut list = services.keys.list().prefix(ID_PREFIX.to_owned()).limit(u64::from(limit));
+    let (cursor, limit) = parse_kv_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let mut list = keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
     let given = cursor.is_some();
     if let Some(c) = cursor {
         list = list.cursor(c);
@@ -137,15 +146,9 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
             kv("list")(e)
         }
     })?;
-    let config = &services.config;
-    let keys = page
-        .keys
-        .iter()
-        .filter_map(|k| serde_json::from_value::<KeyRecord>(k.metadata.clone()?).ok())
-        .map(|record| KeyInfo::new(&record, config))
-        .collect();
-    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| key_cursor(&c));
-    respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
+    let entries = page.keys.iter().filter_map(|k| serde_json::from_value(k.metadata.clone()?).ok()).collect();
+    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| kv_cursor(&c));
+    Ok((entries, cursor))
 }
 
 pub(crate) async fn show(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {

@@ -17,6 +17,7 @@ use worker::{Bucket, Storage};
 
 use super::authority_client::AuthorityClient;
 use super::bindings::Services;
+use super::blocklist::KvBlocklist;
 use super::buffers;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
@@ -120,8 +121,10 @@ impl Run<'_> {
         let request_url = Url::parse(&spec.request_url).map_err(Error::internal)?;
         let policy = config.policy_for(&request_url);
         let base = Url::parse(&spec.base_url).map_err(Error::internal)?;
+        let blocklist = KvBlocklist(&self.services.keys);
         let ctx = UploadContext {
             config,
+            blocklist: &blocklist,
             policy: &policy,
             owner_id: &spec.key_id,
             max_ttl_secs: spec.key_max_ttl_secs,
@@ -325,7 +328,7 @@ impl Run<'_> {
         if (self.canceled)() {
             return Err(Error::internal("canceled before its commit"));
         }
-        flow::commit(self.authority, &row).await?;
+        flow::commit(self.authority, &KvBlocklist(&self.services.keys), &row).await?;
         self.done(record, &row)
     }
 

@@ -8,6 +8,7 @@ mod authority_client;
 mod buffers;
 mod batch;
 mod bindings;
+mod blocklist;
 mod cors;
 mod cursor;
 mod digest;
@@ -91,6 +92,10 @@ async fn dispatch(
         }
         Route::PurgeKeyFiles { key_id } => takedown::purge(&req, services, &key_id).await,
         Route::TakeDown => takedown::take_down(req, services).await,
+        Route::ListBlocked => blocklist::list(&req, services).await,
+        Route::ShowBlocked { sha256 } => blocklist::show(&req, services, &sha256).await,
+        Route::Block { sha256 } => blocklist::put(req, services, sha256).await,
+        Route::Unblock { sha256 } => blocklist::delete(&req, services, &sha256).await,
         Route::ListJobs => jobs::list(&req, services).await,
         Route::JobStatus { job_id } => jobs::status(&req, services, &job_id).await,
         Route::CancelJob { job_id } => jobs::cancel(&req, services, &job_id).await,

@@ -1,21 +1,25 @@
 //! The operator's removal of files, behind the `ADMIN_TOKEN` secret: one file named by a
-//! reported link or its id (`POST /api/v1/admin/takedown`), or every file of a key
-//! (`DELETE /api/v1/admin/keys/{key_id}/files`), whatever the key's status.
+//! reported link or its id (`POST /api/v1/admin/takedown`, its digest blocked unless asked
+//! not to), or every file of a key (`DELETE /api/v1/admin/keys/{key_id}/files`), whatever
+//! the key's status.
 
 use serde::Serialize;
 use worker::Response;
 
 use super::admin::authorize;
 use super::bindings::Services;
+use super::blocklist::block;
 use super::http::{json_body, Incoming};
+use super::js::now_ms;
 use super::r2::object_meta;
 use super::respond;
 use crate::core::admin::MAX_ADMIN_BODY_BYTES;
 use crate::core::authority_wire::{Purged, Target};
+use crate::core::blocklist::BlockEntry;
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::layout::object_key;
-use crate::core::takedown::{parse_takedown, Reported};
+use crate::core::takedown::{parse_takedown, Reported, Takedown};
 use crate::core::Error;
 
 /// What was taken down, for the operator's record (the links now answer 404).
@@ -30,12 +34,15 @@ struct TakenDown {
     mime_type: String,
     sha256: Option<String>,
     upload_time: String,
+    /// Whether uploads of the same bytes are refused from now on.
+    blocked: bool,
 }
 
 pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Response, Error> {
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
-    let (key_id, target) = match parse_takedown(&body)? {
+    let Takedown { reported, block: blocking, reason } = parse_takedown(&body)?;
+    let (key_id, target) = match reported {
         Reported::Id(file_id) => (owner(services, &file_id).await?, Target::Id { file_id }),
         Reported::Name(name) => (name.owner, Target::Name { upload_path: name.upload_path, file_name: name.file_name }),
     };
@@ -56,7 +63,22 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     // minute): the answer waits for the bytes to be gone.
     delete_object(services, &row.file_id).await?;
     // The operator's record, in the Worker's logs too.
-    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}", row.file_id, row.size, row.sha256.as_deref().unwrap_or("-"));
+    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256.as_deref().unwrap_or("-"), reason.as_deref().unwrap_or("no reason given"));
+    // The file is gone whatever happens next: a block that fails is told, not a failure.
+    let blocked = match row.sha256.clone().filter(|_| blocking) {
+        None => Ok(false),
+        Some(sha256) => {
+            let entry = BlockEntry { sha256, reason, blocked_at: iso8601(now_ms()), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
+            block(&services.keys, entry).await.map(|_| true)
+        }
+    };
+    let msg = match &blocked {
+        Ok(_) => "File taken down".to_owned(),
+        Err(err) => {
+            worker::console_error!("take-down: file {}: its digest was not blocked: {err:?}", row.file_id);
+            format!("File taken down; its digest could not be blocked ({})", err.public_message())
+        }
+    };
     let taken = TakenDown {
         key_id,
         file_id: row.file_id,
@@ -67,8 +89,9 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
         mime_type: row.mime_type,
         sha256: row.sha256,
         upload_time: iso8601(row.upload_ms),
+        blocked: blocked.unwrap_or(false),
     };
-    respond::json(200, &Envelope::ok("File taken down", taken))
+    respond::json(200, &Envelope::ok(&msg, taken))
 }
 
 /// Deletes the object of `file_id` (nothing when it is gone already).

@@ -6,6 +6,7 @@ use worker::Response;
 
 use super::auth::authenticate_upload;
 use super::bindings::Services;
+use super::blocklist::KvBlocklist;
 use super::files::forget_name;
 use super::http::{base_url, json_body, request_policy, Incoming};
 use super::jobs;
@@ -73,8 +74,10 @@ pub(crate) async fn store_one(
     services: &Services,
     gate: &Gate,
 ) -> Result<FileData, Error> {
+    let blocklist = KvBlocklist(&services.keys);
     let ctx = UploadContext {
         config: &services.config,
+        blocklist: &blocklist,
         policy,
         owner_id: &owner.id,
         max_ttl_secs: owner.max_ttl_secs,

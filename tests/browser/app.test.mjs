@@ -2,7 +2,7 @@
 // opens `/` of a local Worker (admin API on) and uses each view as a person would: Stash
 // (keyboard only; three URLs with one bad; a slow job watched and canceled), My files
 // (list, filter, page, delete, the usage meter), Keys (create, quota, disable, webhook
-// secret, revoke, the revoked key refused). axe-core checks every view, light and dark;
+// secret, take-down, the blocklist, delete files, revoke, the revoked key refused). axe-core checks every view, light and dark;
 // screenshots of every view at 390 and 1280 px, light and dark, go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -501,7 +501,7 @@ test('Keys: "Use as my API key" switches My files and the usage meter to the new
   assert.deepEqual(pageErrors, []);
 });
 
-test('Keys: shown with an admin token; create, change quota, disable, webhook secret, take-down, delete files, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
+test('Keys: shown with an admin token; create, change quota, disable, webhook secret, take-down, blocklist, delete files, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
   const { worker } = stack;
   await open('stash');
   assert.ok(await page.locator('#keys-tab').isHidden(), 'no Keys view without an admin token');
@@ -552,8 +552,8 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
 
   // Take down a file by its reported link: the link then answers 404; a link of no file of
   // this service is refused beside the field, in the server's words.
-  const stored = async (name) => {
-    const file_url = stack.origin.file(`/carol-${name}.png`, png(4, 4), { contentType: 'image/png' });
+  const stored = async (name, bytes = png(4, 4)) => {
+    const file_url = stack.origin.file(`/carol-${name}.png`, bytes, { contentType: 'image/png' });
     const res = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url, file_name: `${name}.png` } });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     return res.json.data;
@@ -564,14 +564,34 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.locator('#takedown-link-error').filter({ hasText: /^invalid `url`: must be a download_url or file_url/ }).waitFor();
   assert.equal(await focusedId(), 'takedown-link');
   await page.locator('#takedown-link').fill(reported.file_url);
+  await page.locator('#takedown-reason').fill('malware');
+  assert.equal(await page.locator('#takedown-block').isChecked(), true, 'blocking is the default');
   await page.locator('#takedown-link').press('Enter');
   await page.locator('#takedown-status').filter({ hasText: 'Took down images/reported.png (' }).waitFor();
-  assert.match(await page.locator('#takedown-status').textContent(), new RegExp(`key ${keyId}, SHA-256 [0-9a-f]{64}\\)\\.$`));
+  assert.match(await page.locator('#takedown-status').textContent(), new RegExp(`key ${keyId}, SHA-256 ${reported.sha256}\\)\\. Uploads of the same bytes are refused from now on\\.$`));
   assert.equal((await get(reported.download_url)).status, 404);
+  const entry = await api(worker, 'GET', `/api/v1/admin/blocklist/${reported.sha256}`, { token: ADMIN });
+  assert.deepEqual([entry.status, entry.json.data.reason, entry.json.data.file_id], [200, 'malware', reported.file_id]);
+  const again = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: stack.origin.file('/carol-again.png', png(4, 4), { contentType: 'image/png' }) } });
+  assert.equal(again.status, 451, 'the same bytes are refused');
+  // The take-down's entry heads the blocked files; Unblock (pressed twice) lets the bytes in.
+  const blockedRow = page.locator(`#blocklist-body tr[data-sha256="${reported.sha256}"]`);
+  await blockedRow.waitFor();
+  assert.equal(await blockedRow.locator('td[data-label="Reason"]').textContent(), 'malware');
+  assert.equal(await blockedRow.locator('td[data-label="Taken down from"]').textContent(), `${reported.file_id} (key ${keyId})`);
+  await capture('keys-blocklist');
+  const short = reported.sha256.slice(0, 12);
+  await blockedRow.getByRole('button', { name: `Unblock ${short}` }).press('Enter');
+  await blockedRow.getByRole('button', { name: `Confirm unblock of ${short}` }).press('Enter');
+  await page.locator('#blocklist-status').filter({ hasText: `Unblocked ${short}…: its bytes may be uploaded again.` }).waitFor();
+  assert.equal(await blockedRow.count(), 0);
+  assert.equal(await page.locator('#blocklist-empty').isVisible(), true);
+  const unblocked = await api(worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: stack.origin.file('/carol-unblocked.png', png(4, 4), { contentType: 'image/png' }) } });
+  assert.equal(unblocked.status, 200, JSON.stringify(unblocked.json));
 
   // Revoke (a double-click only arms it): the row stays, revoked, with Delete files its one
   // action, focused; the key's files still serve.
-  const kept = [await stored('one'), await stored('two')];
+  const kept = [await stored('one', png(5, 4)), await stored('two', png(6, 4))];
   await row.getByRole('button', { name: 'Revoke carol' }).dblclick();
   await page.waitForTimeout(300);
   assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).status, 200, 'not revoked by a double-click');

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod authority;
+pub mod blocklist;
 pub mod interleave;
 pub mod origin;
 pub mod store;
@@ -12,6 +13,7 @@ pub mod world;
 pub mod yielding;
 
 pub use authority::{op_name, Call, Fault, MemAuthority};
+pub use blocklist::MemBlocklist;
 pub use origin::{MemBody, MemOrigin, Reply};
 pub use store::{hex, MemStore, PutRecord, Stored};
 pub use tables::MemTables;

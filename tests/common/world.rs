@@ -17,6 +17,7 @@ use urlstash::core::request::parse_upload;
 use urlstash::core::Error;
 
 use super::authority::MemAuthority;
+use super::blocklist::MemBlocklist;
 use super::origin::{MemOrigin, Reply};
 use super::store::MemStore;
 
@@ -29,6 +30,7 @@ pub struct World {
     pub origin: MemOrigin,
     pub store: Rc<MemStore>,
     pub authority: MemAuthority,
+    pub blocklist: MemBlocklist,
     /// Signs private files' links (`None`: private links disabled).
     pub link_secret: Option<LinkSecret>,
 }
@@ -46,6 +48,7 @@ impl World {
             origin: MemOrigin::default(),
             store,
             authority,
+            blocklist: MemBlocklist::default(),
             link_secret: LinkSecret::new("test-link-secret"),
         }
     }
@@ -60,6 +63,7 @@ impl World {
         let req = parse_upload(body.as_bytes(), &self.config.url_policy)?;
         let ctx = UploadContext {
             config: &self.config,
+            blocklist: &self.blocklist,
             policy: &self.config.url_policy,
             owner_id: &self.owner.id,
             max_ttl_secs: self.owner.max_ttl_secs,

@@ -77,6 +77,7 @@ test('a take-down by any link of a file, or its id: 200 recording it; its links 
         mime_type: a.data.mime_type,
         sha256: a.digest,
         upload_time: a.data.upload_time,
+        blocked: true,
       },
     });
     for (const [file, body] of [
@@ -168,7 +169,8 @@ test('take-down and purge refusals: 400 naming the field, 404, 401, 405, 415', a
     [{ url: file.data.download_url, file_id: file.data.file_id }, /^invalid `file_id`: give `url` or `file_id`, not both$/],
     [{ file_id: 'file_12' }, /^invalid `file_id`/],
     [{}, /^missing required field `url`$/],
-    [{ url: file.data.download_url, reason: 'spam' }, /^unknown field `reason`$/],
+    [{ url: file.data.download_url, why: 'spam' }, /^unknown field `why`$/],
+    [{ url: file.data.download_url, block: 'yes' }, /^invalid `block`: must be true or false$/],
   ]) {
     assertError(await takeDown(body), 400, fragment);
   }

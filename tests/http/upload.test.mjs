@@ -628,7 +628,8 @@ describe('storage calls (a Worker that counts them)', () => {
     const { origin: o, worker: w } = counted;
     const bytes = filler(10 * KiB, 90);
     const url = o.file('/counted/ten-k.bin', bytes); // with Content-Length
-    // the same key once before: its record is in the isolate's key cache
+    // the same key once before: its record is in the isolate's key cache, and the
+    // blocklist's copy in the isolate is fresh (read by that upload, or one before it)
     const warm = await upload(w, { file_url: url, upload_path: 'counted', file_name: 'warm.bin' });
     assert.equal(warm.status, 200, JSON.stringify(warm.json));
 

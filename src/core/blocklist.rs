@@ -1,0 +1,244 @@
+//! The blocklist: SHA-256 digests of files the operator took down, which no upload may
+//! store again. What an entry records, how the admin routes read their input, and how
+//! long an isolate uses its copy of the list.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::admin::MAX_ADMIN_BODY_BYTES;
+use super::error::Error;
+use super::json::{read_object, JsonObject, STRING};
+
+/// KV entries of the blocklist: `blocked:{sha256}`, with the [`BlockEntry`] as metadata.
+pub const BLOCKED_PREFIX: &str = "blocked:";
+/// How long an isolate checks uploads against its copy of the list before reading it
+/// again. A block reaches every isolate within this plus KV's own propagation (a minute).
+pub const BLOCKLIST_TTL_MS: i64 = 30_000;
+/// After a failed read of the list, an isolate keeps the copy it had (or none) this long
+/// before trying again.
+pub const BLOCKLIST_RETRY_MS: i64 = 5_000;
+/// The most digests the list holds: an isolate reads it whole, a page of 1,000 per call.
+pub const MAX_BLOCKED: usize = 10_000;
+/// How long a change made in this isolate is laid over the list as read, which KV may
+/// not show for up to a minute.
+pub const LOCAL_CHANGE_MS: i64 = 90_000;
+/// A read of the list that began this long ago and has not ended is taken for lost: the
+/// next check reads again.
+pub const READ_WINDOW_MS: i64 = 10_000;
+/// The longest `reason` kept with an entry (KV metadata holds at most 1,024 bytes).
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// One blocked digest, as the admin routes answer it and KV keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockEntry {
+    pub sha256: String,
+    /// Why, as the operator put it.
+    pub reason: Option<String>,
+    /// ISO 8601.
+    pub blocked_at: String,
+    /// The file whose take-down blocked it (`None`: added by digest).
+    pub file_id: Option<String>,
+    pub key_id: Option<String>,
+}
+
+/// An isolate's copy of the list: when it was read, whether a read is under way, and the
+/// changes made here since (laid over what a read brings until KV shows them too).
+#[derive(Debug, Default)]
+pub struct BlocklistCopy {
+    digests: Rc<HashSet<String>>,
+    /// Until when the copy is used without reading (0: never read).
+    fresh_until_ms: i64,
+    /// When the read under way began.
+    reading_since: Option<i64>,
+    /// Digests blocked (`true`) or unblocked here, and when.
+    changes: Vec<(String, bool, i64)>,
+}
+
+/// What a check does with the copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Checks against these digests.
+    Use(Rc<HashSet<String>>),
+    /// Reads the list first, then calls [`BlocklistCopy::read`].
+    Read,
+}
+
+impl BlocklistCopy {
+    /// A fresh copy is used; a stale one too while another request reads the list (the
+    /// reads of two requests are not shared); else this check reads it.
+    pub fn check(&mut self, now_ms: i64) -> Check {
+        let reading = self.reading_since.is_some_and(|since| now_ms - since < READ_WINDOW_MS);
+        let read_once = self.fresh_until_ms > 0;
+        if now_ms < self.fresh_until_ms || (reading && read_once) {
+            return Check::Use(Rc::clone(&self.digests));
+        }
+        self.reading_since = Some(now_ms);
+        Check::Read
+    }
+
+    /// The outcome of a read begun by [`check`](Self::check): the digests listed (with this
+    /// isolate's recent changes laid over them), or a failure, after which the copy as it
+    /// was serves until a retry [`BLOCKLIST_RETRY_MS`] later.
+    pub fn read(&mut self, listed: Option<HashSet<String>>, now_ms: i64) -> Rc<HashSet<String>> {
+        self.reading_since = None;
+        self.changes.retain(|(_, _, at)| now_ms - at < LOCAL_CHANGE_MS);
+        match listed {
+            Some(mut digests) => {
+                for (sha256, blocked, _) in &self.changes {
+                    if *blocked {
+                        digests.insert(sha256.clone());
+                    } else {
+                        digests.remove(sha256);
+                    }
+                }
+                self.digests = Rc::new(digests);
+                self.fresh_until_ms = now_ms + BLOCKLIST_TTL_MS;
+            }
+            None => self.fresh_until_ms = now_ms + BLOCKLIST_RETRY_MS,
+        }
+        Rc::clone(&self.digests)
+    }
+
+    /// `sha256` was blocked (`true`) or unblocked here: in force in this isolate at once.
+    pub fn change(&mut self, sha256: &str, blocked: bool, now_ms: i64) {
+        let digests = Rc::make_mut(&mut self.digests);
+        if blocked {
+            digests.insert(sha256.to_owned());
+        } else {
+            digests.remove(sha256);
+        }
+        self.changes.retain(|(d, _, _)| d != sha256);
+        self.changes.push((sha256.to_owned(), blocked, now_ms));
+    }
+
+    /// How many digests the copy holds.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+}
+
+/// The KV entry of `sha256`.
+pub fn entry_key(sha256: &str) -> String {
+    format!("{BLOCKED_PREFIX}{sha256}")
+}
+
+/// `PUT /api/v1/admin/blocklist/{sha256}`: an empty body, or `{"reason": ...}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BlockBody {
+    reason: Option<String>,
+}
+
+impl JsonObject<'_> for BlockBody {
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("reason", STRING)];
+}
+
+/// The reason a block request gives (an empty body gives none).
+pub fn parse_block(body: &[u8]) -> Result<Option<String>, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let body: BlockBody = read_object(body, MAX_ADMIN_BODY_BYTES)?;
+    reason(body.reason)
+}
+
+/// A reason trimmed, `None` when empty; 400 past [`MAX_REASON_CHARS`].
+pub fn reason(reason: Option<String>) -> Result<Option<String>, Error> {
+    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    match reason {
+        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(Error::invalid("reason", format!("at most {MAX_REASON_CHARS} characters"))),
+        reason => Ok(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(digests: &[&str]) -> HashSet<String> {
+        digests.iter().map(|d| d.to_string()).collect()
+    }
+
+    fn used(check: Check) -> HashSet<String> {
+        match check {
+            Check::Use(digests) => (*digests).clone(),
+            Check::Read => panic!("expected the copy to be used"),
+        }
+    }
+
+    #[test]
+    fn the_copy_is_read_first_then_used_until_its_ttl() {
+        let mut copy = BlocklistCopy::default();
+        assert_eq!(copy.check(1_000), Check::Read);
+        copy.read(Some(set(&["a"])), 1_000);
+        assert_eq!(used(copy.check(1_000 + BLOCKLIST_TTL_MS - 1)), set(&["a"]));
+        assert_eq!(copy.check(1_000 + BLOCKLIST_TTL_MS), Check::Read, "stale at its TTL");
+    }
+
+    #[test]
+    fn a_cold_isolate_reads_on_every_check_until_a_read_ends_but_a_stale_copy_serves_meanwhile() {
+        let mut copy = BlocklistCopy::default();
+        assert_eq!(copy.check(0), Check::Read);
+        assert_eq!(copy.check(1), Check::Read, "nothing to use yet: this check reads too");
+        copy.read(Some(set(&["a"])), 2);
+        let later = 2 + BLOCKLIST_TTL_MS;
+        assert_eq!(copy.check(later), Check::Read);
+        assert_eq!(used(copy.check(later + 1)), set(&["a"]), "another request reads: the stale copy serves");
+        assert_eq!(copy.check(later + READ_WINDOW_MS), Check::Read, "a read that never ended is given up");
+    }
+
+    #[test]
+    fn a_failed_read_keeps_the_copy_and_retries_soon() {
+        let mut copy = BlocklistCopy::default();
+        copy.check(0);
+        copy.read(Some(set(&["a"])), 0);
+        assert_eq!(copy.check(BLOCKLIST_TTL_MS), Check::Read);
+        assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS), set(&["a"]));
+        assert_eq!(used(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS - 1)), set(&["a"]));
+        assert_eq!(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS), Check::Read);
+    }
+
+    #[test]
+    fn changes_made_here_hold_at_once_and_over_reads_that_do_not_show_them_yet() {
+        let mut copy = BlocklistCopy::default();
+        copy.check(0);
+        copy.read(Some(set(&["old"])), 0);
+        copy.change("new", true, 10);
+        copy.change("old", false, 10);
+        assert_eq!(used(copy.check(20)), set(&["new"]));
+        // KV's list does not show either change yet
+        assert_eq!(*copy.read(Some(set(&["old"])), 30), set(&["new"]));
+        // once past LOCAL_CHANGE_MS, the list as read decides
+        assert_eq!(*copy.read(Some(set(&["old"])), 10 + LOCAL_CHANGE_MS), set(&["old"]));
+        // a later change of the same digest replaces the earlier one
+        copy.change("x", true, 100_000);
+        copy.change("x", false, 100_001);
+        assert_eq!(*copy.read(Some(set(&["x"])), 100_002), set(&[]), "unblocked last");
+    }
+
+    #[test]
+    fn a_block_request_may_give_a_reason_or_nothing() {
+        assert_eq!(parse_block(b""), Ok(None));
+        assert_eq!(parse_block(b" \n"), Ok(None));
+        assert_eq!(parse_block(b"{}"), Ok(None));
+        assert_eq!(parse_block(br#"{"reason":"  "}"#), Ok(None));
+        assert_eq!(parse_block(br#"{"reason":" phishing kit "}"#), Ok(Some("phishing kit".into())));
+    }
+
+    #[test]
+    fn a_bad_block_request_is_a_400_naming_its_field() {
+        let long = format!(r#"{{"reason":"{}"}}"#, "é".repeat(MAX_REASON_CHARS + 1));
+        for (body, field) in [(long.as_str(), Some("reason")), (r#"{"reason":7}"#, Some("reason")), (r#"{"why":"x"}"#, None), ("[]", None)] {
+            let err = parse_block(body.as_bytes()).unwrap_err();
+            assert_eq!(err.status(), 400, "{body}");
+            assert_eq!(err.field(), field, "{body}: {err}");
+        }
+        assert!(parse_block(format!(r#"{{"reason":"{}"}}"#, "é".repeat(MAX_REASON_CHARS)).as_bytes()).is_ok());
+    }
+}

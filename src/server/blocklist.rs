@@ -1,0 +1,143 @@
+//! The blocklist over KV (`blocked:{sha256}` entries, the `BlockEntry` as metadata): the
+//! isolate's copy the upload flow checks, the writes a take-down makes, and the admin routes
+//! `/api/v1/admin/blocklist`.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use worker::{KvStore, Response};
+
+use super::admin::{authorize, kv_page, kv_write};
+use super::auth::kv;
+use super::bindings::Services;
+use super::http::{json_body, Incoming};
+use super::js::now_ms;
+use super::respond;
+use crate::core::admin::MAX_ADMIN_BODY_BYTES;
+use crate::core::blocklist::{entry_key, parse_block, BlockEntry, BlocklistCopy, Check, BLOCKED_PREFIX, MAX_BLOCKED};
+use crate::core::clock::iso8601;
+use crate::core::envelope::Envelope;
+use crate::core::seams::Blocklist;
+use crate::core::Error;
+
+/// KV lists at most this many names a call.
+const LIST_PAGE: usize = 1_000;
+
+thread_local! {
+    static COPY: RefCell<BlocklistCopy> = RefCell::new(BlocklistCopy::default());
+}
+
+/// The upload flow's blocklist: this isolate's copy of KV's.
+pub(crate) struct KvBlocklist<'a>(pub &'a KvStore);
+
+impl Blocklist for KvBlocklist<'_> {
+    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, bool> {
+        Box::pin(async move {
+            let digests = match COPY.with_borrow_mut(|copy| copy.check(now_ms())) {
+                Check::Use(digests) => digests,
+                Check::Read => {
+                    let listed = read_all(self.0).await;
+                    if let Err(err) = &listed {
+                        worker::console_error!("blocklist: the list could not be read, the copy before it serves: {err:?}");
+                    }
+                    COPY.with_borrow_mut(|copy| copy.read(listed.ok(), now_ms()))
+                }
+            };
+            digests.contains(sha256)
+        })
+    }
+}
+
+/// Every blocked digest KV lists (at most [`MAX_BLOCKED`] and a page).
+async fn read_all(keys: &KvStore) -> Result<HashSet<String>, Error> {
+    let mut digests = HashSet::new();
+    let mut cursor = None;
+    for _ in 0..=MAX_BLOCKED / LIST_PAGE {
+        let mut list = keys.list().prefix(BLOCKED_PREFIX.to_owned()).limit(LIST_PAGE as u64);
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await.map_err(kv("list blocked"))?;
+        digests.extend(page.keys.iter().filter_map(|k| k.name.strip_prefix(BLOCKED_PREFIX)).map(str::to_owned));
+        match page.cursor.filter(|c| !page.list_complete && !c.is_empty()) {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(digests)
+}
+
+/// The entry of `sha256`, if blocked.
+async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error> {
+    let (value, meta) = keys.get(&entry_key(sha256)).text_with_metadata::<BlockEntry>().await.map_err(kv("get blocked"))?;
+    Ok(value.and(meta))
+}
+
+/// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
+/// reason if it gives one), in this isolate at once. Refused when the list is full.
+pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<BlockEntry, Error> {
+    if let Some(first) = self::entry(keys, &entry.sha256).await? {
+        entry = BlockEntry { reason: entry.reason.or(first.reason), ..first };
+    } else {
+        let count = read_all(keys).await?.len();
+        if count >= MAX_BLOCKED {
+            return Err(Error::BlocklistFull(count));
+        }
+    }
+    let name = entry_key(&entry.sha256);
+    kv_write("put blocked", || async { keys.put(&name, "")?.metadata(&entry)?.execute().await }).await?;
+    COPY.with_borrow_mut(|copy| copy.change(&entry.sha256, true, now_ms()));
+    Ok(entry)
+}
+
+/// `PUT /api/v1/admin/blocklist/{sha256}`: blocks a digest known to be bad, with an
+/// optional `{"reason": ...}`.
+pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> Result<Response, Error> {
+    authorize(&req, services)?;
+    let reason = parse_block(&optional_json(&req).await?)?;
+    let entry = BlockEntry { sha256, reason, blocked_at: iso8601(now_ms()), file_id: None, key_id: None };
+    let entry = block(&services.keys, entry).await?;
+    worker::console_log!("blocklist: {} blocked ({})", entry.sha256, entry.reason.as_deref().unwrap_or("no reason given"));
+    respond::json(200, &Envelope::ok("Digest blocked", entry))
+}
+
+/// A JSON body, or none: a request without `Content-Type` and without a body.
+async fn optional_json(req: &Incoming) -> Result<Vec<u8>, Error> {
+    let empty = req.header("Content-Length").is_none_or(|len| len.trim() == "0") && req.header("Transfer-Encoding").is_none();
+    if req.header("Content-Type").is_none() && empty {
+        return Ok(Vec::new());
+    }
+    json_body(req, MAX_ADMIN_BODY_BYTES).await
+}
+
+/// `DELETE /api/v1/admin/blocklist/{sha256}`: uploads of it are stored again.
+pub(crate) async fn delete(req: &Incoming, services: &Services, sha256: &str) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let entry = entry(&services.keys, sha256).await?.ok_or(Error::NotBlocked)?;
+    services.keys.delete(&entry_key(sha256)).await.map_err(kv("delete blocked"))?;
+    COPY.with_borrow_mut(|copy| copy.change(sha256, false, now_ms()));
+    worker::console_log!("blocklist: {sha256} unblocked");
+    respond::json(200, &Envelope::ok("Digest unblocked", entry))
+}
+
+/// `GET /api/v1/admin/blocklist/{sha256}`: 404 when it is not blocked.
+pub(crate) async fn show(req: &Incoming, services: &Services, sha256: &str) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let entry = entry(&services.keys, sha256).await?.ok_or(Error::NotBlocked)?;
+    respond::json(200, &Envelope::ok("Digest blocked", entry))
+}
+
+#[derive(Serialize)]
+struct BlockedPage {
+    blocked: Vec<BlockEntry>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the digests.
+pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
+    authorize(req, services)?;
+    let (blocked, cursor) = kv_page::<BlockEntry>(req, &services.keys, BLOCKED_PREFIX).await?;
+    respond::json(200, &Envelope::ok("Blocked digests listed", BlockedPage { blocked, cursor }))
+}

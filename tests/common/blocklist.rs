@@ -1,0 +1,32 @@
+//! The in-memory blocklist: digests added by the test, and every digest it was asked about.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use futures_util::future::LocalBoxFuture;
+use urlstash::core::seams::Blocklist;
+
+use super::yielding::yield_now;
+
+#[derive(Default)]
+pub struct MemBlocklist {
+    pub blocked: RefCell<HashSet<String>>,
+    /// Every digest looked up, in order.
+    pub asked: RefCell<Vec<String>>,
+}
+
+impl MemBlocklist {
+    pub fn block(&self, sha256: &str) {
+        self.blocked.borrow_mut().insert(sha256.to_owned());
+    }
+}
+
+impl Blocklist for MemBlocklist {
+    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, bool> {
+        Box::pin(async move {
+            yield_now().await;
+            self.asked.borrow_mut().push(sha256.to_owned());
+            self.blocked.borrow().contains(sha256)
+        })
+    }
+}

@@ -1,0 +1,172 @@
+// The blocklist over HTTP: a take-down blocks its file's SHA-256 (unless told not to), and
+// no upload stores those bytes again, whichever key, name or path it takes (one stream, a
+// batch item, a background job): 451 in the envelope, nothing stored or charged, and the
+// file the name held keeps serving its exact bytes. The admin routes list, show, add and
+// remove digests; a digest written into KV by another isolate applies within the copy's
+// lifetime.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useStack, upload, api, get, request } from './support/worker.mjs';
+import { filler, sha256 } from './support/fixtures.mjs';
+import { assertError } from './support/assert.mjs';
+import { newKey, usage, kvPut, sleep } from './support/burst.mjs';
+
+const ADMIN = 'blocklist-admin-token';
+let origin;
+let worker;
+useStack({ adminToken: ADMIN }, (s) => ({ origin, worker } = s));
+
+const admin = (method, path, body, headers) => api(worker, method, path, { token: ADMIN, body, headers });
+const BLOCKED = { success: false, code: 451, msg: 'this file was taken down and may not be stored again', data: null };
+
+let seq = 0;
+/** A fresh origin URL serving `body` (with `opts`). */
+const served = (body, opts) => origin.file(`/b/${++seq}.bin`, body, opts);
+
+/** The keys of the objects in R2 that `key_id` uploaded. */
+const objectsOf = (key_id) => worker.r2().objects.filter((o) => o.custom?.owner === key_id).map((o) => o.key).sort();
+
+/** `key` uploads `body` to `fields`' name; answers the response. */
+const put = (key, body, fields = {}, opts) => upload(worker, { file_url: served(body, opts), ...fields }, { key: key.key });
+
+async function assertServes(url, digest) {
+  const res = await get(url);
+  assert.equal(res.status, 200, url);
+  assert.equal(sha256(res.body), digest, url);
+}
+
+test('a taken-down file is refused on every path, by any key, and the name it aimed at keeps its file', async () => {
+  const owner = await newKey(worker, ADMIN, 'reported');
+  const other = await newKey(worker, ADMIN, 'another');
+  const bad = filler(5000, 1);
+  const first = await put(owner, bad, { upload_path: 'a', file_name: 'x.bin' });
+  assert.equal(first.status, 200);
+  const kept = filler(7000, 2);
+  const held = await put(other, kept, { upload_path: 'b', file_name: 'y.bin' });
+  assert.equal(held.status, 200);
+
+  const taken = await admin('POST', '/api/v1/admin/takedown', { url: first.json.data.file_url, reason: 'phishing page' });
+  assert.equal(taken.status, 200, JSON.stringify(taken.json));
+  assert.equal(taken.json.msg, 'File taken down');
+  assert.deepEqual([taken.json.data.sha256, taken.json.data.blocked], [sha256(bad), true]);
+
+  const before = await usage(worker, other.key);
+  // one small body, over the name `other` holds
+  assert.deepEqual((await put(other, bad, { upload_path: 'b', file_name: 'y.bin' })).json, BLOCKED);
+  // without a length (one stream), and through a batch beside a file that is fine
+  assert.deepEqual((await put(other, bad, {}, { chunked: true })).json, BLOCKED);
+  const fine = filler(3000, 3);
+  const batch = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: other.key, body: { items: [{ file_url: served(bad) }, { file_url: served(fine) }] } });
+  assert.equal(batch.status, 200, JSON.stringify(batch.json));
+  assert.deepEqual(batch.json.data.results[0], BLOCKED);
+  assert.equal(batch.json.data.results[1].data.sha256, sha256(fine));
+
+  await assertServes(held.json.data.file_url, sha256(kept));
+  const after = await usage(worker, other.key);
+  assert.deepEqual([after.files, after.bytes, after.reserved_files, after.reserved_bytes], [before.files + 1, before.bytes + 3000, 0, 0], 'only the fine file is charged');
+  assert.deepEqual(objectsOf(other.key_id), [`o/${batch.json.data.results[1].data.file_id}`, `o/${held.json.data.file_id}`].sort(), 'nothing else stored');
+  assert.deepEqual(objectsOf(owner.key_id), []);
+
+  // the entry records where it came from
+  const shown = await admin('GET', `/api/v1/admin/blocklist/${sha256(bad).toUpperCase()}`);
+  assert.equal(shown.status, 200, JSON.stringify(shown.json));
+  assert.deepEqual({ ...shown.json.data, blocked_at: null }, { sha256: sha256(bad), reason: 'phishing page', blocked_at: null, file_id: first.json.data.file_id, key_id: owner.key_id });
+  assert.ok(Math.abs(Date.parse(shown.json.data.blocked_at) - Date.now()) < 60_000, shown.json.data.blocked_at);
+
+  // unblocked, the bytes are stored again
+  const removed = await admin('DELETE', `/api/v1/admin/blocklist/${sha256(bad)}`);
+  assert.deepEqual([removed.status, removed.json.msg, removed.json.data.sha256], [200, 'Digest unblocked', sha256(bad)]);
+  assertError(await admin('GET', `/api/v1/admin/blocklist/${sha256(bad)}`), 404, /^this digest is not blocked$/);
+  const again = await put(other, bad, { upload_path: 'b', file_name: 'y.bin' });
+  assert.equal(again.status, 200, JSON.stringify(again.json));
+  await assertServes(again.json.data.file_url, sha256(bad));
+});
+
+test('a large file and a background job are refused too, their reservations given back', async () => {
+  const key = await newKey(worker, ADMIN, 'large');
+  const large = filler(3 * 1024 * 1024 + 5, 4);
+  const blocked = await admin('PUT', `/api/v1/admin/blocklist/${sha256(large)}`, { reason: 'known bad' });
+  assert.deepEqual([blocked.status, blocked.json.data.reason, blocked.json.data.file_id], [200, 'known bad', null]);
+  assert.deepEqual((await put(key, large)).json, BLOCKED);
+  assert.deepEqual((await put(key, large, {}, { chunked: true })).json, BLOCKED);
+  const job = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key.key, body: { file_url: served(large), async: true } });
+  assert.equal(job.status, 202, JSON.stringify(job.json));
+  let status;
+  for (let i = 0; i < 600; i++) {
+    status = (await api(worker, 'GET', `/api/v1/jobs/${job.json.data.job_id}`, { token: key.key })).json.data;
+    if (['succeeded', 'failed', 'canceled'].includes(status.state)) break;
+    await sleep(200);
+  }
+  assert.equal(status.state, 'failed', JSON.stringify(status));
+  assert.deepEqual(status.error, { code: 451, msg: BLOCKED.msg });
+  const left = await usage(worker, key.key);
+  assert.deepEqual([left.files, left.bytes, left.reserved_files, left.reserved_bytes], [0, 0, 0, 0]);
+  assert.deepEqual(objectsOf(key.key_id), []);
+});
+
+test('a take-down told not to block leaves the bytes free to be stored again', async () => {
+  const key = await newKey(worker, ADMIN, 'mistake');
+  const body = filler(2000, 5);
+  const first = await put(key, body);
+  const taken = await admin('POST', '/api/v1/admin/takedown', { file_id: first.json.data.file_id, block: false });
+  assert.deepEqual([taken.status, taken.json.data.blocked], [200, false]);
+  assertError(await admin('GET', `/api/v1/admin/blocklist/${sha256(body)}`), 404, /not blocked/);
+  assert.equal((await put(key, body)).status, 200);
+});
+
+test('the admin routes: list by pages, block again, refusals', async () => {
+  const digests = [6, 7, 8].map((n) => sha256(filler(100, n)));
+  for (const d of digests) {
+    const res = await admin('PUT', `/api/v1/admin/blocklist/${d}`);
+    assert.deepEqual([res.status, res.json.data.reason], [200, null], 'no body: no reason');
+  }
+  // blocking again keeps the first record, with the new reason
+  const first = (await admin('GET', `/api/v1/admin/blocklist/${digests[0]}`)).json.data;
+  const again = await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: 'reported twice' });
+  assert.deepEqual(again.json.data, { ...first, reason: 'reported twice' });
+  const seen = [];
+  let cursor = '';
+  for (let page = 0; page < 20; page++) {
+    const res = await admin('GET', `/api/v1/admin/blocklist?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.ok(res.json.data.blocked.length <= 2);
+    seen.push(...res.json.data.blocked.map((e) => e.sha256));
+    cursor = res.json.data.cursor;
+    if (!cursor) break;
+  }
+  for (const d of digests) assert.ok(seen.includes(d), `${d} listed`);
+  assert.deepEqual([...seen].sort(), seen, 'in the order of the digests');
+  const head = await request(`${worker.url}/api/v1/admin/blocklist`, { method: 'HEAD', headers: { authorization: `Bearer ${ADMIN}` } });
+  assert.deepEqual([head.status, head.headers.get('content-type'), await head.text()], [200, 'application/json; charset=utf-8', '']);
+
+  assertError(await admin('PUT', '/api/v1/admin/blocklist/abc'), 400, /^invalid `sha256`: must be 64 hexadecimal digits/);
+  assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, { why: 1 }), 400, /^unknown field `why`$/);
+  assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, { reason: 'x'.repeat(201) }), 400, /^invalid `reason`: at most 200 characters$/);
+  assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, 'x', { 'content-type': 'text/plain' }), 415, /JSON/);
+  assertError(await admin('DELETE', `/api/v1/admin/blocklist/${'0'.repeat(64)}`), 404, /^this digest is not blocked$/);
+  assertError(await admin('POST', `/api/v1/admin/blocklist/${digests[1]}`), 405, /allowed: GET, HEAD, PUT, DELETE/);
+  assertError(await admin('DELETE', '/api/v1/admin/blocklist'), 405, /allowed: GET, HEAD/);
+  assertError(await api(worker, 'PUT', `/api/v1/admin/blocklist/${digests[1]}`), 401, /admin token/);
+  assertError(await api(worker, 'GET', '/api/v1/admin/blocklist', { token: 'nope' }), 401, /invalid admin token/);
+  for (const d of digests) assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${d}`)).status, 200);
+});
+
+test('a digest blocked in KV by another isolate applies here within the copy\'s 30 s', async () => {
+  const key = await newKey(worker, ADMIN, 'elsewhere');
+  const body = filler(1500, 9);
+  assert.equal((await put(key, body)).status, 200, 'this isolate has read the list now');
+  const digest = sha256(body);
+  await kvPut(worker, `blocked:${digest}`, { value: 'blocked', metadata: { sha256: digest, reason: null, blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
+  const written = Date.now();
+  let refusedAfter = null;
+  for (let i = 0; i < 25 && refusedAfter === null; i++) {
+    const res = await put(key, body, { upload_path: 'p', file_name: 'same.bin' });
+    if (res.status === 451) refusedAfter = Date.now() - written;
+    else {
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      await sleep(2000);
+    }
+  }
+  assert.ok(refusedAfter !== null && refusedAfter <= 40_000, `refused after ${refusedAfter} ms`);
+  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
+});

@@ -1,0 +1,87 @@
+// The Keys view's list of blocked files (operators, with the admin token): the digests no
+// upload may store, from GET /api/v1/admin/blocklist, page by page, each with Unblock
+// (pressed twice). A take-down that blocks adds its entry at the top.
+import { $, banner, button, cell as td, confirmed, disarm, localTime, pagedTable, showError } from './ui.js';
+import { admin, inputs } from './session.js';
+
+const body = $('blocklist-body');
+const more = $('blocklist-more');
+const status = $('blocklist-status');
+const errorBanner = $('blocklist-error');
+const table = pagedTable({
+  body,
+  more,
+  page: async (after) => {
+    banner(errorBanner, null);
+    const { blocked, cursor } = await admin('GET', `/blocklist?limit=50${after ? `&cursor=${encodeURIComponent(after)}` : ''}`);
+    return { items: blocked, cursor };
+  },
+  row,
+  id: (entry) => entry.sha256,
+  rowId: (tr) => tr.dataset.sha256,
+  done: counted,
+  failed: (err) => {
+    forget();
+    showError(err, { adminToken: inputs.adminToken }, errorBanner);
+  },
+});
+
+/** Lists the first page. */
+export const load = () => table.load();
+
+/** A take-down blocked `sha256`: its entry, as the server keeps it, goes at the top (once).
+ * A failed read leaves the list as it is (the next listing has it). */
+export async function added(sha256) {
+  const run = table.generation();
+  const entry = await admin('GET', `/blocklist/${sha256}`).catch(() => null);
+  if (!entry || run !== table.generation()) return;
+  body.querySelector(`tr[data-sha256="${sha256}"]`)?.remove();
+  body.prepend(row(entry));
+  counted();
+}
+
+/** Forgets what another token listed. */
+export function forget() {
+  table.reset();
+  $('blocklist-empty').hidden = true;
+  status.textContent = '';
+  banner(errorBanner, null);
+}
+
+function counted() {
+  $('blocklist-empty').hidden = body.children.length > 0;
+}
+
+/** An entry's row: digest, reason, when, the file and key it was taken down from, Unblock. */
+function row(entry) {
+  const tr = document.createElement('tr');
+  tr.dataset.sha256 = entry.sha256;
+  const digest = document.createElement('th');
+  digest.scope = 'row';
+  digest.dataset.label = 'SHA-256';
+  const code = document.createElement('code');
+  code.textContent = entry.sha256;
+  digest.append(code);
+  const from = entry.file_id ? `${entry.file_id} (key ${entry.key_id})` : 'blocked by digest';
+  const actions = td('', 'Actions');
+  actions.className = 'row-actions';
+  const short = entry.sha256.slice(0, 12);
+  const unblock = button('Unblock', `Unblock ${short}`, 'ghost small danger');
+  actions.append(unblock);
+  tr.append(digest, td(entry.reason ?? '', 'Reason'), td(localTime(entry.blocked_at), 'Blocked'), td(from, 'Taken down from'), actions);
+  unblock.addEventListener('click', async (event) => {
+    if (!confirmed(event, unblock, { text: 'Confirm unblock', label: `Confirm unblock of ${short}` })) return;
+    unblock.disabled = true;
+    try {
+      await admin('DELETE', `/blocklist/${entry.sha256}`);
+      tr.remove();
+      counted();
+      status.textContent = `Unblocked ${short}…: its bytes may be uploaded again.`;
+    } catch (err) {
+      unblock.disabled = false;
+      disarm(unblock);
+      showError(err, { adminToken: inputs.adminToken }, errorBanner);
+    }
+  });
+  return tr;
+}

@@ -1,7 +1,7 @@
 // The Keys view's take-down form (operators, with the admin token): a reported link, or a
 // file id, with a reason and whether to block the bytes, to POST /api/v1/admin/takedown;
 // what was removed is said in the status line.
-import { $, clearErrors, clearOnInput, isBusy, setBusy, showError } from './ui.js';
+import { $, banner, clearErrors, clearOnInput, isBusy, setBusy, showError } from './ui.js';
 import { admin, inputs } from './session.js';
 import { formatBytes } from './format.js';
 import { added } from './blocklist.js';
@@ -32,6 +32,8 @@ form.addEventListener('submit', async (event) => {
     const gone = await admin('POST', '/takedown', { ...reported(link.value.trim()), block: block.checked, ...(why ? { reason: why } : {}) });
     const blocked = gone.blocked ? ' Uploads of the same bytes are refused from now on.' : '';
     if (gone.blocked) added(gone.sha256);
+    // The file is gone either way; a block asked for and not made must not pass unseen.
+    else if (block.checked && gone.sha256) banner(errorBanner, `The file is gone, but its SHA-256 could not be blocked (the service's log says why): block it with PUT /api/v1/admin/blocklist/${gone.sha256}.`);
     status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256 ?? 'unknown'}).${blocked}`;
     form.reset();
   } catch (err) {

@@ -27,8 +27,10 @@ pub const LOCAL_CHANGE_MS: i64 = 90_000;
 /// A read of the list that began this long ago and has not ended is taken for lost: the
 /// next check reads again.
 pub const READ_WINDOW_MS: i64 = 10_000;
-/// The longest `reason` kept with an entry (KV metadata holds at most 1,024 bytes).
+/// The longest `reason` kept with an entry, in characters and in UTF-8 bytes (KV metadata
+/// holds at most 1,024 bytes of JSON: the entry's other fields take up to about 250).
 pub const MAX_REASON_CHARS: usize = 200;
+pub const MAX_REASON_BYTES: usize = 400;
 
 /// One blocked digest, as the admin routes answer it and KV keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,11 +38,22 @@ pub struct BlockEntry {
     pub sha256: String,
     /// Why, as the operator put it.
     pub reason: Option<String>,
-    /// ISO 8601.
-    pub blocked_at: String,
+    /// ISO 8601 (`None`: an entry written into KV by other means).
+    pub blocked_at: Option<String>,
     /// The file whose take-down blocked it (`None`: added by digest).
     pub file_id: Option<String>,
     pub key_id: Option<String>,
+}
+
+impl BlockEntry {
+    /// The entry KV keeps for `sha256`, from its metadata. An entry whose metadata is
+    /// missing or not ours (imported with `wrangler kv`, say) is blocked all the same, so it
+    /// is shown, and can be removed, with what is known: its digest.
+    pub fn stored(sha256: &str, metadata: Option<serde_json::Value>) -> BlockEntry {
+        let read = metadata.and_then(|m| serde_json::from_value::<BlockEntry>(m).ok());
+        let bare = BlockEntry { sha256: sha256.to_owned(), reason: None, blocked_at: None, file_id: None, key_id: None };
+        BlockEntry { sha256: sha256.to_owned(), ..read.unwrap_or(bare) }
+    }
 }
 
 /// An isolate's copy of the list: when it was read, whether a read is under way, and the
@@ -148,11 +161,14 @@ pub fn parse_block(body: &[u8]) -> Result<Option<String>, Error> {
     reason(body.reason)
 }
 
-/// A reason trimmed, `None` when empty; 400 past [`MAX_REASON_CHARS`].
+/// A reason trimmed, `None` when empty; 400 past [`MAX_REASON_CHARS`] or
+/// [`MAX_REASON_BYTES`], or with a control character (JSON would spell each in six bytes).
 pub fn reason(reason: Option<String>) -> Result<Option<String>, Error> {
     let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     match reason {
-        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(Error::invalid("reason", format!("at most {MAX_REASON_CHARS} characters"))),
+        Some(r) if r.chars().count() > MAX_REASON_CHARS || r.len() > MAX_REASON_BYTES || r.chars().any(char::is_control) => {
+            Err(Error::invalid("reason", format!("at most {MAX_REASON_CHARS} characters ({MAX_REASON_BYTES} bytes in UTF-8), no control characters")))
+        }
         reason => Ok(reason),
     }
 }
@@ -240,5 +256,33 @@ mod tests {
             assert_eq!(err.field(), field, "{body}: {err}");
         }
         assert!(parse_block(format!(r#"{{"reason":"{}"}}"#, "é".repeat(MAX_REASON_CHARS)).as_bytes()).is_ok());
+        for bad in ["😀".repeat(101), "a\\u0001b".to_owned(), "tab\\there".to_owned()] {
+            let err = parse_block(format!(r#"{{"reason":"{bad}"}}"#).as_bytes()).unwrap_err();
+            assert_eq!(err.field(), Some("reason"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_longest_entry_fits_kv_metadata() {
+        let entry = BlockEntry {
+            sha256: "f".repeat(64),
+            reason: Some("😀".repeat(MAX_REASON_BYTES / 4)),
+            blocked_at: Some("2026-12-01T06:20:00+00:00".into()),
+            file_id: Some(format!("file_{}", "0".repeat(32))),
+            key_id: Some("k".repeat(64)),
+        };
+        assert!(parse_block(format!(r#"{{"reason":"{}"}}"#, entry.reason.as_deref().unwrap()).as_bytes()).is_ok());
+        assert!(serde_json::to_string(&entry).unwrap().len() <= 1024);
+    }
+
+    #[test]
+    fn an_entry_without_our_metadata_is_its_digest_alone() {
+        let digest = "a".repeat(64);
+        let bare = BlockEntry { sha256: digest.clone(), reason: None, blocked_at: None, file_id: None, key_id: None };
+        assert_eq!(BlockEntry::stored(&digest, None), bare);
+        assert_eq!(BlockEntry::stored(&digest, Some(serde_json::json!("imported"))), bare);
+        let ours = serde_json::json!({"sha256": "b".repeat(64), "reason": "r", "blocked_at": "t", "file_id": null, "key_id": null});
+        let read = BlockEntry::stored(&digest, Some(ours));
+        assert_eq!((read.sha256.as_str(), read.reason.as_deref()), (digest.as_str(), Some("r")), "the digest is the entry's name");
     }
 }

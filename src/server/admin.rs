@@ -7,9 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::kv::KvError;
+use worker::kv::{Key, KvError};
 use worker::{Delay, KvStore, Response};
 
 use super::auth::{forget, kv, record_by_id};
@@ -123,14 +122,15 @@ struct KeyList {
 
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (records, cursor) = kv_page::<KeyRecord>(req, &services.keys, ID_PREFIX).await?;
-    let keys = records.iter().map(|record| KeyInfo::new(record, &services.config)).collect();
+    let (entries, cursor) = kv_page(req, &services.keys, ID_PREFIX).await?;
+    let records = entries.into_iter().filter_map(|k| serde_json::from_value::<KeyRecord>(k.metadata?).ok());
+    let keys = records.map(|record| KeyInfo::new(&record, &services.config)).collect();
     respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
 }
 
 /// One page of the KV entries under `prefix` that the request's `cursor` and `limit` ask
-/// for, read from their metadata, and the next page's cursor.
-pub(crate) async fn kv_page<T: DeserializeOwned>(req: &Incoming, keys: &KvStore, prefix: &str) -> Result<(Vec<T>, Option<String>), Error> {
+/// for (their names and metadata), and the next page's cursor.
+pub(crate) async fn kv_page(req: &Incoming, keys: &KvStore, prefix: &str) -> Result<(Vec<Key>, Option<String>), Error> {
     let pairs = query(req);
     let (cursor, limit) = parse_kv_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut list = keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
@@ -146,9 +146,8 @@ pub(crate) async fn kv_page<T: DeserializeOwned>(req: &Incoming, keys: &KvStore,
             kv("list")(e)
         }
     })?;
-    let entries = page.keys.iter().filter_map(|k| serde_json::from_value(k.metadata.clone()?).ok()).collect();
     let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| kv_cursor(&c));
-    Ok((entries, cursor))
+    Ok((page.keys, cursor))
 }
 
 pub(crate) async fn show(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {

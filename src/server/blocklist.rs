@@ -63,23 +63,26 @@ async fn read_all(keys: &KvStore) -> Result<HashSet<String>, Error> {
         digests.extend(page.keys.iter().filter_map(|k| k.name.strip_prefix(BLOCKED_PREFIX)).map(str::to_owned));
         match page.cursor.filter(|c| !page.list_complete && !c.is_empty()) {
             Some(next) => cursor = Some(next),
-            None => break,
+            None => return Ok(digests),
         }
     }
+    // Past the cap (blocks made at once in several places, or entries put by other means):
+    // the digests beyond these pages are not checked until the list is back under it.
+    worker::console_error!("blocklist: more than {} entries in KV; only the first {} are checked", MAX_BLOCKED, digests.len());
     Ok(digests)
 }
 
-/// The entry of `sha256`, if blocked.
+/// The entry of `sha256`, if blocked (whatever its metadata: `BlockEntry::stored`).
 async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error> {
-    let (value, meta) = keys.get(&entry_key(sha256)).text_with_metadata::<BlockEntry>().await.map_err(kv("get blocked"))?;
-    Ok(value.and(meta))
+    let (value, meta) = keys.get(&entry_key(sha256)).text_with_metadata::<serde_json::Value>().await.map_err(kv("get blocked"))?;
+    Ok(value.map(|_| BlockEntry::stored(sha256, meta)))
 }
 
 /// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
 /// reason if it gives one), in this isolate at once. Refused when the list is full.
 pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<BlockEntry, Error> {
     if let Some(first) = self::entry(keys, &entry.sha256).await? {
-        entry = BlockEntry { reason: entry.reason.or(first.reason), ..first };
+        entry = BlockEntry { reason: entry.reason.or(first.reason), blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
     } else {
         let count = read_all(keys).await?.len();
         if count >= MAX_BLOCKED {
@@ -97,7 +100,7 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<Block
 pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> Result<Response, Error> {
     authorize(&req, services)?;
     let reason = parse_block(&optional_json(&req).await?)?;
-    let entry = BlockEntry { sha256, reason, blocked_at: iso8601(now_ms()), file_id: None, key_id: None };
+    let entry = BlockEntry { sha256, reason, blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
     let entry = block(&services.keys, entry).await?;
     worker::console_log!("blocklist: {} blocked ({})", entry.sha256, entry.reason.as_deref().unwrap_or("no reason given"));
     respond::json(200, &Envelope::ok("Digest blocked", entry))
@@ -138,6 +141,7 @@ struct BlockedPage {
 /// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the digests.
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (blocked, cursor) = kv_page::<BlockEntry>(req, &services.keys, BLOCKED_PREFIX).await?;
+    let (entries, cursor) = kv_page(req, &services.keys, BLOCKED_PREFIX).await?;
+    let blocked = entries.into_iter().filter_map(|k| Some(BlockEntry::stored(k.name.strip_prefix(BLOCKED_PREFIX)?, k.metadata))).collect();
     respond::json(200, &Envelope::ok("Blocked digests listed", BlockedPage { blocked, cursor }))
 }

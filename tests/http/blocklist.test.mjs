@@ -14,7 +14,7 @@ import { newKey, usage, kvPut, sleep } from './support/burst.mjs';
 const ADMIN = 'blocklist-admin-token';
 let origin;
 let worker;
-useStack({ adminToken: ADMIN }, (s) => ({ origin, worker } = s));
+useStack({ adminToken: ADMIN, counting: true }, (s) => ({ origin, worker } = s));
 
 const admin = (method, path, body, headers) => api(worker, method, path, { token: ADMIN, body, headers });
 const BLOCKED = { success: false, code: 451, msg: 'this file was taken down and may not be stored again', data: null };
@@ -114,6 +114,34 @@ test('a take-down told not to block leaves the bytes free to be stored again', a
   assert.equal((await put(key, body)).status, 200);
 });
 
+test('a block that fails leaves the file taken down and says so; an entry put into KV by other means is shown and removable', async () => {
+  const key = await newKey(worker, ADMIN, 'faults');
+  const body = filler(2500, 10);
+  const first = await put(key, body);
+  await worker.failKvPuts(['KV PUT failed: 500 Internal Server Error']);
+  const taken = await admin('POST', '/api/v1/admin/takedown', { file_id: first.json.data.file_id });
+  assert.equal(taken.status, 200, JSON.stringify(taken.json));
+  assert.deepEqual([taken.json.msg, taken.json.data.blocked], ['File taken down; its digest could not be blocked (internal error)', false]);
+  assert.equal((await get(first.json.data.download_url)).status, 404, 'the file is gone all the same');
+  assert.equal((await put(key, body)).status, 200, 'not blocked');
+
+  // imported with wrangler, a value and no metadata: blocked, listed, shown, removable
+  const imported = sha256(filler(2600, 11));
+  await kvPut(worker, `blocked:${imported}`, { value: 'imported' });
+  const bare = { sha256: imported, reason: null, blocked_at: null, file_id: null, key_id: null };
+  assert.deepEqual((await admin('GET', `/api/v1/admin/blocklist/${imported}`)).json.data, bare);
+  const listed = [];
+  for (let cursor = '', page = 0; page < 20; page++) {
+    const res = await admin('GET', `/api/v1/admin/blocklist?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    listed.push(...res.json.data.blocked);
+    cursor = res.json.data.cursor;
+    if (!cursor) break;
+  }
+  assert.deepEqual(listed.find((e) => e.sha256 === imported), bare);
+  assert.deepEqual((await admin('DELETE', `/api/v1/admin/blocklist/${imported}`)).json.data, bare);
+  assertError(await admin('GET', `/api/v1/admin/blocklist/${imported}`), 404, /not blocked/);
+});
+
 test('the admin routes: list by pages, block again, refusals', async () => {
   const digests = [6, 7, 8].map((n) => sha256(filler(100, n)));
   for (const d of digests) {
@@ -141,7 +169,9 @@ test('the admin routes: list by pages, block again, refusals', async () => {
 
   assertError(await admin('PUT', '/api/v1/admin/blocklist/abc'), 400, /^invalid `sha256`: must be 64 hexadecimal digits/);
   assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, { why: 1 }), 400, /^unknown field `why`$/);
-  assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, { reason: 'x'.repeat(201) }), 400, /^invalid `reason`: at most 200 characters$/);
+  for (const reason of ['x'.repeat(201), '😀'.repeat(101), 'a\u0001b']) {
+    assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, { reason }), 400, /^invalid `reason`: at most 200 characters \(400 bytes in UTF-8\), no control characters$/);
+  }
   assertError(await admin('PUT', `/api/v1/admin/blocklist/${digests[1]}`, 'x', { 'content-type': 'text/plain' }), 415, /JSON/);
   assertError(await admin('DELETE', `/api/v1/admin/blocklist/${'0'.repeat(64)}`), 404, /^this digest is not blocked$/);
   assertError(await admin('POST', `/api/v1/admin/blocklist/${digests[1]}`), 405, /allowed: GET, HEAD, PUT, DELETE/);

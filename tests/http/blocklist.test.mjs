@@ -29,6 +29,20 @@ const objectsOf = (key_id) => worker.r2().objects.filter((o) => o.custom?.owner 
 /** `key` uploads `body` to `fields`' name; answers the response. */
 const put = (key, body, fields = {}, opts) => upload(worker, { file_url: served(body, opts), ...fields }, { key: key.key });
 
+/** Every entry of the blocklist, read `limit` a page (at most 20 pages). */
+async function listBlocked(limit) {
+  const entries = [];
+  for (let cursor = '', page = 0; page < 20; page++) {
+    const res = await admin('GET', `/api/v1/admin/blocklist?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.ok(res.json.data.blocked.length <= limit);
+    entries.push(...res.json.data.blocked);
+    cursor = res.json.data.cursor;
+    if (!cursor) return entries;
+  }
+  assert.fail('more than 20 pages');
+}
+
 async function assertServes(url, digest) {
   const res = await get(url);
   assert.equal(res.status, 200, url);
@@ -130,14 +144,7 @@ test('a block that fails leaves the file taken down and says so; an entry put in
   await kvPut(worker, `blocked:${imported}`, { value: 'imported' });
   const bare = { sha256: imported, reason: null, blocked_at: null, file_id: null, key_id: null };
   assert.deepEqual((await admin('GET', `/api/v1/admin/blocklist/${imported}`)).json.data, bare);
-  const listed = [];
-  for (let cursor = '', page = 0; page < 20; page++) {
-    const res = await admin('GET', `/api/v1/admin/blocklist?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    listed.push(...res.json.data.blocked);
-    cursor = res.json.data.cursor;
-    if (!cursor) break;
-  }
-  assert.deepEqual(listed.find((e) => e.sha256 === imported), bare);
+  assert.deepEqual((await listBlocked(100)).find((e) => e.sha256 === imported), bare);
   assert.deepEqual((await admin('DELETE', `/api/v1/admin/blocklist/${imported}`)).json.data, bare);
   assertError(await admin('GET', `/api/v1/admin/blocklist/${imported}`), 404, /not blocked/);
 });
@@ -152,16 +159,7 @@ test('the admin routes: list by pages, block again, refusals', async () => {
   const first = (await admin('GET', `/api/v1/admin/blocklist/${digests[0]}`)).json.data;
   const again = await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: 'reported twice' });
   assert.deepEqual(again.json.data, { ...first, reason: 'reported twice' });
-  const seen = [];
-  let cursor = '';
-  for (let page = 0; page < 20; page++) {
-    const res = await admin('GET', `/api/v1/admin/blocklist?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    assert.equal(res.status, 200, JSON.stringify(res.json));
-    assert.ok(res.json.data.blocked.length <= 2);
-    seen.push(...res.json.data.blocked.map((e) => e.sha256));
-    cursor = res.json.data.cursor;
-    if (!cursor) break;
-  }
+  const seen = (await listBlocked(2)).map((e) => e.sha256);
   for (const d of digests) assert.ok(seen.includes(d), `${d} listed`);
   assert.deepEqual([...seen].sort(), seen, 'in the order of the digests');
   const head = await request(`${worker.url}/api/v1/admin/blocklist`, { method: 'HEAD', headers: { authorization: `Bearer ${ADMIN}` } });

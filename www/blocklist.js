@@ -2,7 +2,7 @@
 // upload may store, from GET /api/v1/admin/blocklist, page by page, each with Unblock
 // (pressed twice). A take-down that blocks adds its entry at the top.
 import { $, banner, button, cell as td, confirmed, disarm, localTime, pagedTable, showError } from './ui.js';
-import { admin, inputs } from './session.js';
+import { admin, adminPage, inputs } from './session.js';
 
 const body = $('blocklist-body');
 const more = $('blocklist-more');
@@ -13,8 +13,7 @@ const table = pagedTable({
   more,
   page: async (after) => {
     banner(errorBanner, null);
-    const { blocked, cursor } = await admin('GET', `/blocklist?limit=50${after ? `&cursor=${encodeURIComponent(after)}` : ''}`);
-    return { items: blocked, cursor };
+    return adminPage('/blocklist', 'blocked', after);
   },
   row,
   id: (entry) => entry.sha256,

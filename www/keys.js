@@ -2,7 +2,7 @@
 // change a quota, disable/enable, delete every file of a key, revoke, issue or rotate the
 // webhook secret (the take-down form and the blocklist have their own modules). Plain fetch to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
 import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, pagedTable, setBusy, showError, uniqueId } from './ui.js';
-import { admin, inputs, useKey } from './session.js';
+import { admin, adminPage, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 import * as takedown from './takedown.js';
 import * as blocklist from './blocklist.js';
@@ -78,8 +78,7 @@ const table = pagedTable({
   page: async (after) => {
     clearErrors(inputs.adminToken.closest('.field'));
     banner(errorBanner, null);
-    const { keys, cursor } = await admin('GET', `/keys?limit=50${after ? `&cursor=${encodeURIComponent(after)}` : ''}`);
-    return { items: keys, cursor };
+    return adminPage('/keys', 'keys', after);
   },
   row,
   // A key created here is already listed at the top; a later page may bring it again.

@@ -76,3 +76,10 @@ export async function admin(method, path, body) {
   if (!envelope.success) throw new AdminError(res.status, envelope.msg);
   return envelope.data;
 }
+
+/** One page of an admin listing (`/keys`, `/blocklist`): its `field` as `items`, 50 a page,
+ * after `cursor` (null: the first page). */
+export async function adminPage(path, field, cursor) {
+  const page = await admin('GET', `${path}?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+  return { items: page[field], cursor: page.cursor };
+}

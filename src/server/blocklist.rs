@@ -12,7 +12,7 @@ use worker::{KvStore, Response};
 use super::admin::{authorize, kv_page, kv_write};
 use super::auth::kv;
 use super::bindings::Services;
-use super::http::{json_body, Incoming};
+use super::http::{optional_json_body, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::MAX_ADMIN_BODY_BYTES;
@@ -84,7 +84,10 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<Block
     if let Some(first) = self::entry(keys, &entry.sha256).await? {
         entry = BlockEntry { reason: entry.reason.or(first.reason), blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
     } else {
-        let count = read_all(keys).await?.len();
+        // Read whole to count it: this isolate's copy takes the read too.
+        let listed = read_all(keys).await?;
+        let count = listed.len();
+        COPY.with_borrow_mut(|copy| copy.read(Some(listed), now_ms()));
         if count >= MAX_BLOCKED {
             return Err(Error::BlocklistFull(count));
         }
@@ -99,20 +102,11 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<Block
 /// optional `{"reason": ...}`.
 pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let reason = parse_block(&optional_json(&req).await?)?;
+    let reason = parse_block(&optional_json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
     let entry = BlockEntry { sha256, reason, blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
     let entry = block(&services.keys, entry).await?;
     worker::console_log!("blocklist: {} blocked ({})", entry.sha256, entry.reason.as_deref().unwrap_or("no reason given"));
     respond::json(200, &Envelope::ok("Digest blocked", entry))
-}
-
-/// A JSON body, or none: a request without `Content-Type` and without a body.
-async fn optional_json(req: &Incoming) -> Result<Vec<u8>, Error> {
-    let empty = req.header("Content-Length").is_none_or(|len| len.trim() == "0") && req.header("Transfer-Encoding").is_none();
-    if req.header("Content-Type").is_none() && empty {
-        return Ok(Vec::new());
-    }
-    json_body(req, MAX_ADMIN_BODY_BYTES).await
 }
 
 /// `DELETE /api/v1/admin/blocklist/{sha256}`: uploads of it are stored again.

@@ -63,6 +63,18 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
     Ok(body)
 }
 
+/// A JSON body that may be absent: no body at all is empty (no options); a body of any
+/// kind must be JSON (else 415), never dropped for want of a `Content-Type`.
+pub(crate) async fn optional_json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
+    let declared = req.header("Content-Length").map(|n| n.trim() != "0");
+    let has_body = req.header("Content-Type").is_some() || declared.unwrap_or_else(|| req.raw.body().is_some());
+    if has_body {
+        json_body(req, limit).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// The decoded query pairs of the request URL.
 pub(crate) fn query(req: &Incoming) -> Vec<(String, String)> {
     req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()

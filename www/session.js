@@ -47,7 +47,7 @@ export class AdminError extends Error {
     this.name = 'AdminError';
     this.status = status;
     this.field = status === 401 ? 'adminToken'
-      : ['name', 'max_bytes', 'max_files', 'disabled', 'url', 'file_id'].find((f) => msg.includes(`\`${f}\``)) ?? null;
+      : ['name', 'max_bytes', 'max_files', 'disabled', 'url', 'file_id', 'reason'].find((f) => msg.includes(`\`${f}\``)) ?? null;
   }
 }
 

@@ -564,6 +564,11 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.locator('#takedown-link-error').filter({ hasText: /^invalid `url`: must be a download_url or file_url/ }).waitFor();
   assert.equal(await focusedId(), 'takedown-link');
   await page.locator('#takedown-link').fill(reported.file_url);
+  await page.locator('#takedown-reason').fill('bad\u0001reason');
+  await page.locator('#takedown-submit').click();
+  await page.locator('#takedown-reason-error').filter({ hasText: /^invalid `reason`: at most 200 characters/ }).waitFor();
+  assert.equal(await focusedId(), 'takedown-reason');
+  assert.equal((await get(reported.download_url)).status, 200, 'nothing taken down');
   await page.locator('#takedown-reason').fill('malware');
   assert.equal(await page.locator('#takedown-block').isChecked(), true, 'blocking is the default');
   await page.locator('#takedown-link').press('Enter');

@@ -13,9 +13,20 @@ use super::json::{read_object, JsonObject, STRING};
 
 /// KV entries of the blocklist: `blocked:{sha256}`, with the [`BlockEntry`] as metadata.
 pub const BLOCKED_PREFIX: &str = "blocked:";
-/// How long an isolate checks uploads against its copy of the list before reading it
-/// again. A block reaches every isolate within this plus KV's own propagation (a minute).
+/// The KV entry every change of the list rewrites, its value the change's time (ms since
+/// the epoch): an isolate reads it to learn whether the list changed, and reads the list
+/// itself only when it did.
+pub const VERSION_KEY: &str = "blocklist:version";
+/// How long an isolate checks uploads against its copy of the list before reading the
+/// version again. A block reaches every isolate within this plus KV's own propagation (a
+/// minute).
 pub const BLOCKLIST_TTL_MS: i64 = 30_000;
+/// For this long after a change (by the version's time), every check that reads the
+/// version lists the entries again: KV's list may not show the change yet.
+pub const LIST_LAG_MS: i64 = 90_000;
+/// A copy listed this long ago is listed again whatever the version says (entries put
+/// into KV by other means, a version write that failed).
+pub const RELIST_MS: i64 = 600_000;
 /// After a failed read of the list, an isolate keeps the copy it had (or none) this long
 /// before trying again.
 pub const BLOCKLIST_RETRY_MS: i64 = 5_000;
@@ -56,8 +67,9 @@ impl BlockEntry {
     }
 }
 
-/// An isolate's copy of the list: when it was read, whether a read is under way, and the
-/// changes made here since (laid over what a read brings until KV shows them too).
+/// An isolate's copy of the list: when it was read and under which version, whether a read
+/// is under way, and the changes made here since (laid over what a read brings until KV
+/// shows them too).
 #[derive(Debug, Default)]
 pub struct BlocklistCopy {
     digests: Rc<HashSet<String>>,
@@ -65,6 +77,10 @@ pub struct BlocklistCopy {
     fresh_until_ms: i64,
     /// When the read under way began.
     reading_since: Option<i64>,
+    /// The version KV showed last (`None`: no change was ever made through the API).
+    version: Option<String>,
+    /// The version the entries were listed under, and when (`None`: never listed).
+    listed: Option<(Option<String>, i64)>,
     /// Digests blocked (`true`) or unblocked here, and when.
     changes: Vec<(String, bool, i64)>,
 }
@@ -74,13 +90,14 @@ pub struct BlocklistCopy {
 pub enum Check {
     /// Checks against these digests.
     Use(Rc<HashSet<String>>),
-    /// Reads the list first, then calls [`BlocklistCopy::read`].
+    /// Reads first: after [`BlocklistCopy::check`], the version, for
+    /// [`BlocklistCopy::version`]; after that, the entries, for [`BlocklistCopy::read`].
     Read,
 }
 
 impl BlocklistCopy {
-    /// A fresh copy is used; a stale one too while another request reads the list (the
-    /// reads of two requests are not shared); else this check reads it.
+    /// A fresh copy is used; a stale one too while another request reads (the reads of two
+    /// requests are not shared); else this check reads the version.
     pub fn check(&mut self, now_ms: i64) -> Check {
         let reading = self.reading_since.is_some_and(|since| now_ms - since < READ_WINDOW_MS);
         let read_once = self.fresh_until_ms > 0;
@@ -91,14 +108,37 @@ impl BlocklistCopy {
         Check::Read
     }
 
+    /// The version KV shows, read for a check that got [`Check::Read`]. The entries are
+    /// listed again (`Read`) when never listed, listed under another version, changed less
+    /// than [`LIST_LAG_MS`] ago, or listed [`RELIST_MS`] ago; else the copy is fresh again,
+    /// and used.
+    pub fn version(&mut self, version: Option<String>, now_ms: i64) -> Check {
+        let changed_at = version.as_deref().and_then(|v| v.parse::<i64>().ok());
+        self.version = version;
+        let list = match &self.listed {
+            None => true,
+            Some((under, at)) => {
+                *under != self.version || changed_at.is_some_and(|t| now_ms - t < LIST_LAG_MS) || now_ms - at >= RELIST_MS
+            }
+        };
+        if list {
+            return Check::Read;
+        }
+        self.reading_since = None;
+        self.fresh_until_ms = now_ms + BLOCKLIST_TTL_MS;
+        Check::Use(Rc::clone(&self.digests))
+    }
+
     /// The outcome of a read begun by [`check`](Self::check): the digests listed (with this
-    /// isolate's recent changes laid over them), or a failure, after which the copy as it
-    /// was serves until a retry [`BLOCKLIST_RETRY_MS`] later.
+    /// isolate's recent changes laid over them), or a failure (of the version's read or
+    /// the list's), after which the copy as it was serves until a retry
+    /// [`BLOCKLIST_RETRY_MS`] later.
     pub fn read(&mut self, listed: Option<HashSet<String>>, now_ms: i64) -> Rc<HashSet<String>> {
         self.reading_since = None;
         self.changes.retain(|(_, _, at)| now_ms - at < LOCAL_CHANGE_MS);
         match listed {
             Some(mut digests) => {
+                self.listed = Some((self.version.clone(), now_ms));
                 for (sha256, blocked, _) in &self.changes {
                     if *blocked {
                         digests.insert(sha256.clone());
@@ -207,6 +247,66 @@ mod tests {
         assert_eq!(copy.check(later), Check::Read);
         assert_eq!(used(copy.check(later + 1)), set(&["a"]), "another request reads: the stale copy serves");
         assert_eq!(copy.check(later + READ_WINDOW_MS), Check::Read, "a read that never ended is given up");
+    }
+
+    /// A check of a stale copy that reads the version `v`: whether the entries were listed
+    /// (the copy then takes `entries`) or the copy was used as it was.
+    fn stale_check(copy: &mut BlocklistCopy, v: Option<&str>, entries: &[&str], now: i64) -> bool {
+        assert_eq!(copy.check(now), Check::Read, "stale at {now}");
+        match copy.version(v.map(str::to_owned), now) {
+            Check::Read => {
+                copy.read(Some(set(entries)), now);
+                true
+            }
+            Check::Use(_) => false,
+        }
+    }
+
+    #[test]
+    fn the_entries_are_listed_again_only_when_the_version_says_they_may_have_changed() {
+        let mut copy = BlocklistCopy::default();
+        let t = 10 * RELIST_MS;
+        assert!(stale_check(&mut copy, None, &["a"], t), "never listed: listed");
+        assert!(!stale_check(&mut copy, None, &["a"], t + BLOCKLIST_TTL_MS), "no change: the version alone is read");
+        assert_eq!(used(copy.check(t + BLOCKLIST_TTL_MS + 1)), set(&["a"]), "and the copy is fresh again");
+
+        // a change made elsewhere, its version written at `changed`
+        let changed = t + 40_000;
+        let v = changed.to_string();
+        let now = changed + BLOCKLIST_TTL_MS;
+        assert!(stale_check(&mut copy, Some(&v), &["a"], now), "a new version: listed (KV's list may lag)");
+        assert_eq!(used(copy.check(now + 1)), set(&["a"]));
+        assert!(stale_check(&mut copy, Some(&v), &["a", "b"], now + BLOCKLIST_TTL_MS), "within LIST_LAG_MS of the change: listed again");
+        assert_eq!(used(copy.check(now + BLOCKLIST_TTL_MS + 1)), set(&["a", "b"]));
+        let settled = changed + LIST_LAG_MS;
+        assert!(!stale_check(&mut copy, Some(&v), &[], settled), "past it, the version alone");
+        assert_eq!(used(copy.check(settled + 1)), set(&["a", "b"]));
+
+        // a version set by hand, not a time: listed once, when it changes
+        assert!(stale_check(&mut copy, Some("by hand"), &["a", "b", "c"], settled + BLOCKLIST_TTL_MS));
+        assert!(!stale_check(&mut copy, Some("by hand"), &[], settled + 2 * BLOCKLIST_TTL_MS));
+        // entries put by other means with the version unchanged: listed once RELIST_MS old
+        let listed_at = settled + BLOCKLIST_TTL_MS;
+        assert!(!stale_check(&mut copy, Some("by hand"), &[], listed_at + RELIST_MS - BLOCKLIST_TTL_MS));
+        assert!(stale_check(&mut copy, Some("by hand"), &["a", "b", "c", "d"], listed_at + RELIST_MS));
+        assert_eq!(copy.len(), 4);
+    }
+
+    #[test]
+    fn a_failed_read_of_the_version_or_the_list_keeps_the_copy_until_the_retry() {
+        let mut copy = BlocklistCopy::default();
+        assert!(stale_check(&mut copy, Some("1"), &["a"], 0));
+        // the version's read fails: nothing listed, the copy serves until the retry
+        assert_eq!(copy.check(BLOCKLIST_TTL_MS), Check::Read);
+        assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS), set(&["a"]));
+        assert_eq!(used(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS - 1)), set(&["a"]));
+        // a new version whose list fails: listed at the retry, the version unchanged by then
+        let retry = BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS + RELIST_MS;
+        assert_eq!(copy.check(retry), Check::Read);
+        assert_eq!(copy.version(Some("2".into()), retry), Check::Read);
+        copy.read(None, retry);
+        assert!(stale_check(&mut copy, Some("2"), &["a", "b"], retry + BLOCKLIST_RETRY_MS), "never listed under 2");
+        assert_eq!(copy.len(), 2);
     }
 
     #[test]

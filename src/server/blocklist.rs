@@ -1,9 +1,10 @@
-//! The blocklist over KV (`blocked:{sha256}` entries, the `BlockEntry` as metadata): the
-//! isolate's copy the upload flow checks, the writes a take-down makes, and the admin routes
-//! `/api/v1/admin/blocklist`.
+//! The blocklist over KV (`blocked:{sha256}` entries, the `BlockEntry` as metadata, and the
+//! `blocklist:version` every change rewrites): the isolate's copy the upload flow checks,
+//! the writes a take-down makes, and the admin routes `/api/v1/admin/blocklist`.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
@@ -16,7 +17,7 @@ use super::http::{optional_json_body, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::MAX_ADMIN_BODY_BYTES;
-use crate::core::blocklist::{entry_key, parse_block, BlockEntry, BlocklistCopy, Check, BLOCKED_PREFIX, MAX_BLOCKED};
+use crate::core::blocklist::{entry_key, parse_block, BlockEntry, BlocklistCopy, Check, BLOCKED_PREFIX, MAX_BLOCKED, VERSION_KEY};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::seams::Blocklist;
@@ -37,16 +38,36 @@ impl Blocklist for KvBlocklist<'_> {
         Box::pin(async move {
             let digests = match COPY.with_borrow_mut(|copy| copy.check(now_ms())) {
                 Check::Use(digests) => digests,
-                Check::Read => {
-                    let listed = read_all(self.0).await;
-                    if let Err(err) = &listed {
-                        worker::console_error!("blocklist: the list could not be read, the copy before it serves: {err:?}");
-                    }
-                    COPY.with_borrow_mut(|copy| copy.read(listed.ok(), now_ms()))
-                }
+                Check::Read => refresh(self.0).await,
             };
             digests.contains(sha256)
         })
+    }
+}
+
+/// Reads the version, and the entries when it says they may have changed, into this
+/// isolate's copy; answers the digests to check against.
+async fn refresh(keys: &KvStore) -> Rc<HashSet<String>> {
+    let listed = match keys.get(VERSION_KEY).text().await.map_err(kv("get blocklist version")) {
+        Ok(version) => match COPY.with_borrow_mut(|copy| copy.version(version, now_ms())) {
+            Check::Use(digests) => return digests,
+            Check::Read => read_all(keys).await,
+        },
+        Err(err) => Err(err),
+    };
+    if let Err(err) = &listed {
+        worker::console_error!("blocklist: the list could not be read, the copy before it serves: {err:?}");
+    }
+    COPY.with_borrow_mut(|copy| copy.read(listed.ok(), now_ms()))
+}
+
+/// Tells every isolate the list changed: they list it again at their next check. Should
+/// the write fail, the change is made all the same and reaches them by their periodic
+/// listing ([`RELIST_MS`](crate::core::blocklist::RELIST_MS)); the log says so.
+async fn changed(keys: &KvStore) {
+    let version = now_ms().to_string();
+    if let Err(err) = kv_write("put blocklist version", || async { keys.put(VERSION_KEY, version.as_str())?.execute().await }).await {
+        worker::console_error!("blocklist: the version could not be written, other isolates see the change within 10 minutes: {err:?}");
     }
 }
 
@@ -81,7 +102,9 @@ async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error
 /// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
 /// reason if it gives one), in this isolate at once. Refused when the list is full.
 pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<BlockEntry, Error> {
-    if let Some(first) = self::entry(keys, &entry.sha256).await? {
+    let first = self::entry(keys, &entry.sha256).await?;
+    let added = first.is_none();
+    if let Some(first) = first {
         entry = BlockEntry { reason: entry.reason.or(first.reason), blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
     } else {
         // Read whole to count it: this isolate's copy takes the read too.
@@ -95,6 +118,9 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<Block
     let name = entry_key(&entry.sha256);
     kv_write("put blocked", || async { keys.put(&name, "")?.metadata(&entry)?.execute().await }).await?;
     COPY.with_borrow_mut(|copy| copy.change(&entry.sha256, true, now_ms()));
+    if added {
+        changed(keys).await;
+    }
     Ok(entry)
 }
 
@@ -115,6 +141,7 @@ pub(crate) async fn delete(req: &Incoming, services: &Services, sha256: &str) ->
     let entry = entry(&services.keys, sha256).await?.ok_or(Error::NotBlocked)?;
     services.keys.delete(&entry_key(sha256)).await.map_err(kv("delete blocked"))?;
     COPY.with_borrow_mut(|copy| copy.change(sha256, false, now_ms()));
+    changed(&services.keys).await;
     worker::console_log!("blocklist: {sha256} unblocked");
     respond::json(200, &Envelope::ok("Digest unblocked", entry))
 }

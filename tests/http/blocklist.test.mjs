@@ -2,14 +2,15 @@
 // no upload stores those bytes again, whichever key, name or path it takes (one stream, a
 // batch item, a background job): 451 in the envelope, nothing stored or charged, and the
 // file the name held keeps serving its exact bytes. The admin routes list, show, add and
-// remove digests; a digest written into KV by another isolate applies within the copy's
-// lifetime.
+// remove digests, and each change rewrites the list's version; a digest written into KV by
+// another isolate, with the version, applies within the copy's lifetime, and a copy whose
+// version has not changed is kept without listing the entries again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, request } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError } from './support/assert.mjs';
-import { newKey, usage, kvPut, sleep } from './support/burst.mjs';
+import { newKey, usage, kvPut, kvRecord, sleep } from './support/burst.mjs';
 
 const ADMIN = 'blocklist-admin-token';
 let origin;
@@ -149,16 +150,23 @@ test('a block that fails leaves the file taken down and says so; an entry put in
   assertError(await admin('GET', `/api/v1/admin/blocklist/${imported}`), 404, /not blocked/);
 });
 
-test('the admin routes: list by pages, block again, refusals', async () => {
+/** The list's version in KV: the time of its last change, as every isolate reads it. */
+const listVersion = async () => Number((await kvRecord(worker, 'blocklist:version')).value);
+
+test('the admin routes: list by pages, block again, refusals; each change of the list writes its version', async () => {
   const digests = [6, 7, 8].map((n) => sha256(filler(100, n)));
+  const start = Date.now();
   for (const d of digests) {
     const res = await admin('PUT', `/api/v1/admin/blocklist/${d}`);
     assert.deepEqual([res.status, res.json.data.reason], [200, null], 'no body: no reason');
   }
-  // blocking again keeps the first record, with the new reason
+  const version = await listVersion();
+  assert.ok(version >= start - 1000 && version <= Date.now() + 1000, `version ${version}, the blocks made from ${start}`);
+  // blocking again keeps the first record, with the new reason, and leaves the version
   const first = (await admin('GET', `/api/v1/admin/blocklist/${digests[0]}`)).json.data;
   const again = await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: 'reported twice' });
   assert.deepEqual(again.json.data, { ...first, reason: 'reported twice' });
+  assert.equal(await listVersion(), version, 'the same digests: the same version');
   const seen = (await listBlocked(2)).map((e) => e.sha256);
   for (const d of digests) assert.ok(seen.includes(d), `${d} listed`);
   assert.deepEqual([...seen].sort(), seen, 'in the order of the digests');
@@ -177,14 +185,18 @@ test('the admin routes: list by pages, block again, refusals', async () => {
   assertError(await api(worker, 'PUT', `/api/v1/admin/blocklist/${digests[1]}`), 401, /admin token/);
   assertError(await api(worker, 'GET', '/api/v1/admin/blocklist', { token: 'nope' }), 401, /invalid admin token/);
   for (const d of digests) assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${d}`)).status, 200);
+  assert.ok((await listVersion()) > version, 'unblocking writes it too');
 });
 
-test('a digest blocked in KV by another isolate applies here within the copy\'s 30 s', async () => {
+test('a digest blocked in KV by another isolate applies here within the copy\'s 30 s; an unchanged list is not listed again', async () => {
   const key = await newKey(worker, ADMIN, 'elsewhere');
   const body = filler(1500, 9);
   assert.equal((await put(key, body)).status, 200, 'this isolate has read the list now');
   const digest = sha256(body);
+  // what another isolate's block writes: the entry, then the list's version (its value a
+  // time; one long past here, so that only the version's change makes this isolate list)
   await kvPut(worker, `blocked:${digest}`, { value: 'blocked', metadata: { sha256: digest, reason: null, blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now() - 3_600_000) });
   const written = Date.now();
   let refusedAfter = null;
   for (let i = 0; i < 25 && refusedAfter === null; i++) {
@@ -196,5 +208,14 @@ test('a digest blocked in KV by another isolate applies here within the copy\'s 
     }
   }
   assert.ok(refusedAfter !== null && refusedAfter <= 40_000, `refused after ${refusedAfter} ms`);
+
+  // once the copy is 30 s old again, with the version unchanged: the version is read, the
+  // entries are not listed, and the block holds
+  await worker.resetCounts();
+  await sleep(31_000);
+  assert.deepEqual((await put(key, body)).json, BLOCKED);
+  const { kv, kvReads } = await worker.counts();
+  assert.ok(kvReads >= 1, `the version read: ${JSON.stringify(kv)}`);
+  assert.equal(kv.list ?? 0, 0, `no list call: ${JSON.stringify(kv)}`);
   assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
 });

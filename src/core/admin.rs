@@ -238,16 +238,18 @@ pub struct CreatedKey {
 /// What marks KV's cursor inside an admin listing's own (see [`kv_cursor`]).
 const KV_CURSOR_MARK: &str = "kv1:";
 
-/// An admin listing's cursor (keys, the blocklist), opaque to clients: KV's own cursor, marked, with its length, and
-/// encoded, so that a cursor this listing never gave (made up, or cut short) is a 400 (local
-/// KV answers any string with a page: an empty "last page" for such a cursor).
-pub fn kv_cursor(kv_cursor: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{KV_CURSOR_MARK}{}:{kv_cursor}", kv_cursor.len()))
+/// An admin listing's cursor (keys, the blocklist), opaque to clients: KV's own cursor, marked
+/// with the listing's KV prefix and its length, and encoded, so that a cursor this listing
+/// never gave (made up, cut short, or another listing's) is a 400 (local KV answers any
+/// string with a page: an empty "last page" for such a cursor).
+pub fn kv_cursor(prefix: &str, kv_cursor: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{KV_CURSOR_MARK}{prefix}{}:{kv_cursor}", kv_cursor.len()))
 }
 
-/// `GET /api/v1/admin/keys?cursor=&limit=` (and the blocklist's): KV's cursor out of [`kv_cursor`]'s; an empty
-/// `limit` or `cursor`, like an absent one, is the default page (as for the file list).
-pub fn parse_kv_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Option<String>, u32), Error> {
+/// `GET /api/v1/admin/keys?cursor=&limit=` (and the blocklist's, each listing the KV names
+/// under its `prefix`): KV's cursor out of [`kv_cursor`]'s; an empty `limit` or `cursor`,
+/// like an absent one, is the default page (as for the file list).
+pub fn parse_kv_list_query<'a>(prefix: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Option<String>, u32), Error> {
     let [cursor, limit] = params(pairs, ["cursor", "limit"])?;
     let limit = match limit {
         None | Some("") => 50,
@@ -259,7 +261,7 @@ pub fn parse_kv_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str
         Some(c) if c.len() > 2048 => return Err(Error::invalid("cursor", "too long")),
         Some(c) => {
             let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(not_ours)?;
-            let (len, kv) = text.strip_prefix(KV_CURSOR_MARK).and_then(|t| t.split_once(':')).ok_or_else(not_ours)?;
+            let (len, kv) = text.strip_prefix(KV_CURSOR_MARK).and_then(|t| t.strip_prefix(prefix)).and_then(|t| t.split_once(':')).ok_or_else(not_ours)?;
             if kv.is_empty() || len.parse() != Ok(kv.len()) {
                 return Err(not_ours());
             }
@@ -395,15 +397,17 @@ mod tests {
 
     #[test]
     fn key_list_queries() {
-        assert_eq!(parse_kv_list_query([]).unwrap(), (None, 50));
-        let given = kv_cursor("AAAA-kv's-own");
-        assert_eq!(parse_kv_list_query([("cursor", given.as_str()), ("limit", "2")]).unwrap(), (Some("AAAA-kv's-own".into()), 2));
-        // a cursor this listing never gave: made up, KV's own passed as is, cut short
-        for made_up in ["abc", "not-a-cursor", &URL_SAFE_NO_PAD.encode("kv2:x"), &given[..given.len() / 2]] {
-            assert_eq!(parse_kv_list_query([("cursor", made_up)]), Err(Error::invalid("cursor", "is not a cursor this listing gave")), "{made_up}");
+        assert_eq!(parse_kv_list_query(ID_PREFIX, []).unwrap(), (None, 50));
+        let given = kv_cursor(ID_PREFIX, "AAAA-kv's-own");
+        assert_eq!(parse_kv_list_query(ID_PREFIX, [("cursor", given.as_str()), ("limit", "2")]).unwrap(), (Some("AAAA-kv's-own".into()), 2));
+        // a cursor this listing never gave: made up, KV's own passed as is, cut short, another listing's
+        let other = kv_cursor("blocked:", "AAAA-kv's-own");
+        for made_up in ["abc", "not-a-cursor", &URL_SAFE_NO_PAD.encode("kv2:x"), &given[..given.len() / 2], &other] {
+            assert_eq!(parse_kv_list_query(ID_PREFIX, [("cursor", made_up)]), Err(Error::invalid("cursor", "is not a cursor this listing gave")), "{made_up}");
         }
-        assert_eq!(parse_kv_list_query([("limit", ""), ("cursor", "")]).unwrap(), (None, 50), "empty is the default");
-        assert!(parse_kv_list_query([("limit", "0")]).is_err());
-        assert!(parse_kv_list_query([("x", "0")]).is_err());
+        assert_eq!(parse_kv_list_query("blocked:", [("cursor", other.as_str())]).unwrap().0.as_deref(), Some("AAAA-kv's-own"));
+        assert_eq!(parse_kv_list_query(ID_PREFIX, [("limit", ""), ("cursor", "")]).unwrap(), (None, 50), "empty is the default");
+        assert!(parse_kv_list_query(ID_PREFIX, [("limit", "0")]).is_err());
+        assert!(parse_kv_list_query(ID_PREFIX, [("x", "0")]).is_err());
     }
 }

@@ -132,7 +132,7 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
 /// for (their names and metadata), and the next page's cursor.
 pub(crate) async fn kv_page(req: &Incoming, keys: &KvStore, prefix: &str) -> Result<(Vec<Key>, Option<String>), Error> {
     let pairs = query(req);
-    let (cursor, limit) = parse_kv_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let (cursor, limit) = parse_kv_list_query(prefix, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut list = keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
     let given = cursor.is_some();
     if let Some(c) = cursor {
@@ -146,7 +146,7 @@ pub(crate) async fn kv_page(req: &Incoming, keys: &KvStore, prefix: &str) -> Res
             kv("list")(e)
         }
     })?;
-    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| kv_cursor(&c));
+    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| kv_cursor(prefix, &c));
     Ok((page.keys, cursor))
 }
 

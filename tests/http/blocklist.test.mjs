@@ -168,6 +168,11 @@ test('the admin routes: list by pages, block again, refusals; each change of the
   assert.deepEqual(again.json.data, { ...first, reason: 'reported twice' });
   assert.equal(await listVersion(), version, 'the same digests: the same version');
   const seen = (await listBlocked(2)).map((e) => e.sha256);
+  // the key list's cursor is not this listing's
+  for (const name of ['cursor-1', 'cursor-2']) await newKey(worker, ADMIN, name);
+  const keyPage = await admin('GET', '/api/v1/admin/keys?limit=1');
+  assert.ok(keyPage.json.data.cursor, 'more keys than one');
+  assertError(await admin('GET', `/api/v1/admin/blocklist?cursor=${encodeURIComponent(keyPage.json.data.cursor)}`), 400, /^invalid `cursor`: is not a cursor this listing gave$/);
   for (const d of digests) assert.ok(seen.includes(d), `${d} listed`);
   assert.deepEqual([...seen].sort(), seen, 'in the order of the digests');
   const head = await request(`${worker.url}/api/v1/admin/blocklist`, { method: 'HEAD', headers: { authorization: `Bearer ${ADMIN}` } });

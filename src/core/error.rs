@@ -2,6 +2,9 @@
 
 use thiserror::Error;
 
+/// The `Retry-After` of [`Error::Busy`]: a few seconds, for other transfers to end.
+pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
+
 /// Everything that can go wrong in a request. User errors carry a message meant for the
 /// client; [`Error::Internal`] carries a detail that is logged and never shown.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -198,6 +201,16 @@ impl Error {
             | Error::AdminDisabled
             | Error::Busy
             | Error::Internal(_) => None,
+        }
+    }
+
+    /// How long a client should wait before sending the same request again
+    /// (`Retry-After`, seconds), for the errors that pass.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            Error::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            Error::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 

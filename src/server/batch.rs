@@ -1,6 +1,8 @@
 //! `POST /api/v1/files/upload/urls`: up to 20 uploads, a few at a time, each through the
 //! single-upload path (items naming one file one after another), answered in request order.
 
+use std::cell::Cell;
+
 use futures_util::{stream, StreamExt};
 use worker::Response;
 
@@ -26,7 +28,10 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let upload = Upload { prefer: prefer.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
-    let (upload, gate) = (&upload, &gate);
+    // The longest wait an item's error asks for (an item refused for the isolate's
+    // buffers, 503): the answer's `Retry-After`, as a single upload's would have.
+    let retry_after = Cell::new(None);
+    let (upload, gate, retry_after) = (&upload, &gate, &retry_after);
     let answer = |item: Result<UploadRequest, Error>| async move {
         let result = match item {
             Ok(request) => upload.run(request, services, gate).await.map(ItemData::envelope),
@@ -34,6 +39,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
         };
         result.unwrap_or_else(|err| {
             respond::log_internal("batch item", &err);
+            retry_after.set(retry_after.get().max(err.retry_after_secs()));
             Envelope::error(&err)
         })
     };
@@ -55,5 +61,9 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     answered.sort_by_key(|(i, _)| *i);
     let results = answered.into_iter().map(|(_, envelope)| envelope).collect();
     let data = BatchData::new(results);
-    respond::json(200, &Envelope::ok(&data.summary(), data))
+    let mut response = respond::json(200, &Envelope::ok(&data.summary(), data))?;
+    if let Some(secs) = retry_after.get() {
+        let _ = response.headers_mut().set("Retry-After", &secs.to_string());
+    }
+    Ok(response)
 }

@@ -51,16 +51,13 @@ pub(crate) fn error(err: &Error, head: bool) -> Response {
         Error::MethodNotAllowed { allow } => {
             let _ = headers.set("Allow", allow);
         }
-        Error::RateLimited { retry_after_secs, .. } => {
-            let _ = headers.set("Retry-After", &retry_after_secs.to_string());
-        }
-        Error::Busy => {
-            let _ = headers.set("Retry-After", "5");
-        }
         Error::RangeNotSatisfiable { size } => {
             let _ = headers.set("Content-Range", &format!("bytes */{size}"));
         }
         _ => {}
+    }
+    if let Some(secs) = err.retry_after_secs() {
+        let _ = headers.set("Retry-After", &secs.to_string());
     }
     response
 }

@@ -1,11 +1,11 @@
 // The isolate's buffer budget (src/server/buffers.rs: 80 MiB of transfer buffers at once)
 // over HTTP: with the budget held by other uploads for longer than half an upload's
-// deadline, that upload is answered 503 with Retry-After, in the JSON envelope, with nothing
-// stored and nothing charged, and the uploads that held the budget are all stored
+// deadline, that upload is answered 503 with Retry-After, in the JSON envelope (a batch's
+// item too, its batch answered with the Retry-After), with nothing stored and nothing charged, and the uploads that held the budget are all stored
 // byte-exact. (ingest-parallel.test shows lanes giving way to the budget.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, upload, KEYS } from './support/worker.mjs';
+import { useStack, upload, api, KEYS } from './support/worker.mjs';
 import { filler } from './support/fixtures.mjs';
 import { assertError } from './support/assert.mjs';
 import { assertStored } from './support/ingest.mjs';
@@ -28,11 +28,20 @@ test('an upload that waits half its deadline for the buffer budget is 503 with R
   await sleep(500); // each took its buffers once its origin's headers came
   const [mark, before] = [worker.r2(), await usage(worker, KEYS.b.key)];
   const started = Date.now();
-  // a body of known length needs 5 MiB of buffers: none are free for the next 4 s
-  const res = await upload(worker, { file_url: origin.file('/budget/waits.bin', filler(512 * KiB, 410)), upload_path: 'budget' }, { key: KEYS.b.key });
+  // a body of known length needs 5 MiB of buffers: none are free for the next 4 s; the
+  // same as a batch's item, at the same time
+  const batchItem = { file_url: origin.file('/budget/waits-in-batch.bin', filler(512 * KiB, 411)), upload_path: 'budget' };
+  const [res, batch] = await Promise.all([
+    upload(worker, { file_url: origin.file('/budget/waits.bin', filler(512 * KiB, 410)), upload_path: 'budget' }, { key: KEYS.b.key }),
+    api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.b.key, body: { items: [batchItem] } }),
+  ]);
   assertError(res, 503, /^this instance is busy with other transfers: retry in a few seconds$/);
   assert.equal(res.headers.get('retry-after'), '5');
   assert.ok(Date.now() - started >= TIMEOUT_MS / 2, 'it waited half its deadline first');
+  // the batch is answered, its item refused the same way, and the answer says when to retry
+  assert.equal(batch.status, 200, JSON.stringify(batch.json));
+  assert.deepEqual(batch.json.data.results, [{ success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null }]);
+  assert.equal(batch.headers.get('retry-after'), '5');
   assert.deepEqual(await usage(worker, KEYS.b.key), before, 'nothing charged');
   const stored = [];
   for (const h of holders) stored.push((await assertStored(await h.done, h.bytes)).file_id);

@@ -219,6 +219,7 @@ describe('batch upload', () => {
     assert.deepEqual(results.map((r) => r.code), expect);
     assert.deepEqual([succeeded, failed], [expect.filter((c) => c === 200).length, expect.filter((c) => c !== 200).length]);
     assert.equal(res.json.msg, `${succeeded} of 15 uploaded`);
+    assert.equal(res.headers.get('retry-after'), null, 'no item asks for a retry');
     for (const [i, r] of results.entries()) {
       if (r.code === 200) {
         assert.equal(r.success, true);

@@ -67,7 +67,7 @@ function row(entry) {
   const short = entry.sha256.slice(0, 12);
   const unblock = button('Unblock', `Unblock ${short}`, 'ghost small danger');
   actions.append(unblock);
-  tr.append(digest, td(entry.reason ?? '', 'Reason'), td(entry.blocked_at ? localTime(entry.blocked_at) : 'unknown', 'Blocked'), td(from, 'Taken down from'), actions);
+  tr.append(digest, td(entry.reason ?? '', 'Reason'), td(entry.blocked_at ? localTime(entry.blocked_at) : 'unknown', 'Blocked'), td(from, 'Taken down from', 'token'), actions);
   unblock.addEventListener('click', async (event) => {
     if (!confirmed(event, unblock, { text: 'Confirm unblock', label: `Confirm unblock of ${short}` })) return;
     unblock.disabled = true;

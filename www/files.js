@@ -112,6 +112,7 @@ function row(file) {
   tr.dataset.fileId = file.file_id;
   const name = document.createElement('th');
   name.scope = 'row';
+  name.className = 'token';
   name.textContent = file.file_name;
   name.dir = 'auto';
   name.dataset.label = 'Name';
@@ -137,7 +138,7 @@ function row(file) {
   const del = button('Delete', `Delete ${file.file_name}`, 'ghost small danger');
   del.addEventListener('click', (event) => remove(event, file, tr, del));
   actions.append(copyLink, open, del);
-  tr.append(name, cell(file.upload_path, 'Folder'), cell(file.mime_type, 'Type'), cell(formatBytes(file.file_size), 'Size'),
+  tr.append(name, cell(file.upload_path, 'Folder', 'token'), cell(file.mime_type, 'Type', 'token'), cell(formatBytes(file.file_size), 'Size'),
     cell(localTime(file.upload_time), 'Uploaded'), expires, actions);
   return tr;
 }

@@ -118,6 +118,7 @@ function row(key) {
   tr.dataset.keyId = key.key_id;
   const name = document.createElement('th');
   name.scope = 'row';
+  name.className = 'token';
   name.dataset.label = 'Name';
   name.textContent = key.name;
   const state = td(key.disabled ? 'disabled' : 'active', 'Status');
@@ -131,7 +132,7 @@ function row(key) {
   const purge = button('Delete files', `Delete files of ${key.name}`, 'ghost small danger');
   const revoke = button('Revoke', `Revoke ${key.name}`, 'ghost small danger');
   actions.append(edit, toggle, webhook, purge, revoke);
-  tr.append(name, td(key.key_id, 'Key id'), td(localTime(key.created), 'Created'), state, quotaCell, actions);
+  tr.append(name, td(key.key_id, 'Key id', 'token'), td(localTime(key.created), 'Created'), state, quotaCell, actions);
 
   const fail = (err, place) => {
     if (err.field === 'adminToken') showError(err, { adminToken: inputs.adminToken }, errorBanner);

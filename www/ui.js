@@ -162,11 +162,12 @@ let ids = 0;
 /** A fresh id for elements cloned from templates. */
 export const uniqueId = (prefix) => `${prefix}-${++ids}`;
 
-/** A table cell with `text`, labelled for the stacked layout at phone width. */
-export function cell(text, label) {
+/** A table cell with `text` (and `className`), labelled for the stacked layout at phone width. */
+export function cell(text, label, className = '') {
   const td = document.createElement('td');
   td.textContent = text;
   td.dataset.label = label;
+  td.className = className;
   return td;
 }
 

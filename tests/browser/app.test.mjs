@@ -31,7 +31,7 @@ const pageErrors = [];
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  stack = await startStack({ adminToken: ADMIN, vars: { LINK_SECRET: 'app-link-secret' } });
+  stack = await startStack({ adminToken: ADMIN, counting: true, vars: { LINK_SECRET: 'app-link-secret' } });
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -593,6 +593,17 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   assert.equal(await page.locator('#blocklist-empty').isVisible(), true);
   const unblocked = await api(worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: stack.origin.file('/carol-unblocked.png', png(4, 4), { contentType: 'image/png' }) } });
   assert.equal(unblocked.status, 200, JSON.stringify(unblocked.json));
+
+  // A block that KV refuses: the file is gone all the same, and a banner names the digest
+  // that was not blocked; the status line does not claim the bytes are refused.
+  const unblockable = await stored('unblockable', png(7, 4));
+  await worker.failKvPuts(['KV PUT failed: 500 Internal Server Error']);
+  await page.locator('#takedown-link').fill(unblockable.download_url);
+  await page.locator('#takedown-submit').click();
+  await page.locator('#takedown-error').filter({ hasText: `The file is gone, but its SHA-256 could not be blocked (the service's log says why): block it with PUT /api/v1/admin/blocklist/${unblockable.sha256}.` }).waitFor();
+  assert.equal(await page.locator('#takedown-status').textContent(), `Took down images/unblockable.png (${unblockable.file_size} bytes, key ${keyId}, SHA-256 ${unblockable.sha256}).`);
+  assert.equal((await get(unblockable.download_url)).status, 404);
+  assert.equal(await page.locator(`#blocklist-body tr[data-sha256="${unblockable.sha256}"]`).count(), 0, 'not listed as blocked');
 
   // Revoke (a double-click only arms it): the row stays, revoked, with Delete files its one
   // action, focused; the key's files still serve.

@@ -360,17 +360,23 @@ describe('the key cache, by what reaches KV', () => {
     assertNothingStored(worker, mark);
   });
 
-  test('a key read more than 30 s ago is read from KV again', async () => {
-    const k = (await create({ name: 'hank' })).json.data;
-    const first = await counted(k, 'h1.png');
-    const readBy = Date.now(); // the record was read before the first upload was answered
-    assert.equal(first.res.status, 200);
+  test('a key read more than 30 s ago is read from KV again, and no longer used once KV lost it', async () => {
+    const [k, gone] = [(await create({ name: 'hank' })).json.data, (await create({ name: 'ivy' })).json.data];
+    const firsts = [await counted(k, 'h1.png'), await counted(gone, 'i1.png')];
+    const readBy = Date.now(); // the records were read before the first uploads were answered
+    assert.deepEqual(firsts.map((f) => f.res.status), [200, 200]);
     assert.equal((await counted(k, 'h2.png')).kvReads, 0, 'cached');
-    // a bounded wait: until the cached record is more than 30 s old
+    // ivy's record leaves KV behind the admin API's back (its authority still knows it)
+    kvDelete(hashKey(gone.key));
+    assert.equal((await counted(gone, 'i2.png')).res.status, 200, 'cached: still used');
+    // a bounded wait: until the cached records are more than 30 s old
     for (let i = 0; i < 40 && Date.now() <= readBy + KEY_CACHE_MS + 500; i++) await sleep(1_000);
     const later = await counted(k, 'h3.png');
     assert.equal(later.res.status, 200, JSON.stringify(later.res.json));
     assert.ok(later.kvReads >= 1, `read again: ${JSON.stringify(later.kv)}`);
+    const lost = await counted(gone, 'i3.png');
+    assertError(lost.res, 401, /invalid API key/);
+    assert.ok(lost.kvReads >= 1, `read again: ${JSON.stringify(lost.kv)}`);
   });
 });
 

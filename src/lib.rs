@@ -30,7 +30,8 @@
 //!   - `flow.rs`: the upload flow over the seams (and its steps, which a job runs apart).
 //!   - `coding.rs`: which content codings of an origin body the runtime decodes.
 //!   - `ranges.rs`: fetching in ranges: the probe, the part plan, validators, retries.
-//!     `gate.rs`: the request's six slots for outbound calls, and in-order turns.
+//!     `gate.rs`: the request's six slots for outbound calls, in-order turns, and the buffer
+//!     budget's first-come-first-served queue.
 //!   - `jobs.rs`: background jobs: status, spec, record, webhook signatures and retries.
 //!   - `listing.rs`: the file listing query, the opaque cursor, `FileData` from a row.
 //!   - `batch.rs`: the batch upload body, the order its items run in, and their answers.

@@ -1,10 +1,12 @@
-//! Two small single-threaded async primitives the ingest engine is built on: a [`Gate`]
+//! Small single-threaded async primitives the ingest engine is built on: a [`Gate`]
 //! that lets at most N calls run at once (the platform's six outbound calls waiting for
-//! headers per request), or holds at most N units (an isolate's MiB of transfer buffers),
-//! and [`Notify`], on which concurrent lanes wait for a condition
-//! (room for one more part waiting to be hashed). Runtime-free, so host tests drive them.
+//! headers per request), or holds at most N units; a [`FairGate`] of units taken in their
+//! waiters' order of arrival (an isolate's MiB of transfer buffers); and [`Notify`], on
+//! which concurrent lanes wait for a condition (room for one more part waiting to be
+//! hashed). Runtime-free, so host tests drive them.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -107,6 +109,70 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.busy.set(self.0.busy.get() - self.1);
         self.0.parked.wake_all();
+    }
+}
+
+/// A [`Gate`] of units whose waiters take them first come, first served: a waiter takes
+/// its units only once every waiter before it has taken theirs (or left), so a large one is
+/// not passed over for ever by smaller ones that keep fitting, and callers that do not wait
+/// take nothing while anyone waits. Waiters look again rather than being woken (in workerd
+/// a request's task must not be woken from another's), so the queue is of places, not wakers.
+pub struct FairGate {
+    gate: Gate,
+    queue: Rc<RefCell<VecDeque<u64>>>,
+    next: Cell<u64>,
+}
+
+/// A waiter's place in a [`FairGate`]'s queue; dropping it leaves the queue (the waiter
+/// took its units, or gave up).
+pub struct Place {
+    queue: Rc<RefCell<VecDeque<u64>>>,
+    id: u64,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.queue.borrow_mut().retain(|id| *id != self.id);
+    }
+}
+
+impl FairGate {
+    pub fn new(limit: usize) -> FairGate {
+        FairGate { gate: Gate::new(limit), queue: Rc::default(), next: Cell::new(0) }
+    }
+
+    /// A place at the end of the queue.
+    pub fn enqueue(&self) -> Place {
+        let id = self.next.get();
+        self.next.set(id + 1);
+        self.queue.borrow_mut().push_back(id);
+        Place { queue: Rc::clone(&self.queue), id }
+    }
+
+    /// `n` units now for the waiter at `place` when it is first in the queue and they are
+    /// free (as [`Gate::try_take`]), which ends its wait (its place is left); otherwise the
+    /// place, to try again with.
+    pub fn take_in_turn(&self, place: Place, n: usize) -> Result<Slot, Place> {
+        let first = self.queue.borrow().front() == Some(&place.id);
+        match first.then(|| self.gate.try_take(n)).flatten() {
+            Some(slot) => Ok(slot),
+            None => Err(place),
+        }
+    }
+
+    /// `n` units now when nobody waits and they are free, for a caller that does something
+    /// else rather than wait.
+    pub fn try_take(&self, n: usize) -> Option<Slot> {
+        if self.queue.borrow().is_empty() {
+            self.gate.try_take(n)
+        } else {
+            None
+        }
+    }
+
+    /// How many wait.
+    pub fn waiting(&self) -> usize {
+        self.queue.borrow().len()
     }
 }
 
@@ -220,6 +286,39 @@ mod tests {
         drop(big);
         assert_eq!(gate.peak(), 12);
         assert!(gate.try_take(10).is_some(), "all of it free again");
+    }
+
+    #[test]
+    fn a_fair_gate_serves_its_waiters_in_their_order_of_arrival() {
+        let gate = FairGate::new(10);
+        let held = gate.try_take(8).expect("nobody waits: taken at once");
+        // a large waiter first, then a small one that would fit now
+        let large = gate.enqueue();
+        let small = gate.enqueue();
+        let small = gate.take_in_turn(small, 2).err().expect("the small one waits its turn, though 2 are free");
+        let large = gate.take_in_turn(large, 6).err().expect("6 are not free yet");
+        assert!(gate.try_take(1).is_none(), "a caller that does not wait takes nothing while others wait");
+        drop(held);
+        let large = gate.take_in_turn(large, 6).ok().expect("first in line, and free now");
+        let small = gate.take_in_turn(small, 2).ok().expect("then the next");
+        assert_eq!(gate.waiting(), 0);
+        assert!(gate.try_take(3).is_none(), "8 of 10 held");
+        drop((large, small));
+        assert!(gate.try_take(10).is_some(), "nobody waits, all free");
+    }
+
+    #[test]
+    fn a_waiter_that_gives_up_leaves_the_queue() {
+        let gate = FairGate::new(4);
+        let held = gate.try_take(4).unwrap();
+        let first = gate.enqueue();
+        let second = gate.enqueue();
+        drop(held);
+        let second = gate.take_in_turn(second, 1).err().expect("behind the first");
+        drop(first); // its request was cancelled, or its time ran out
+        assert_eq!(gate.waiting(), 1);
+        assert!(gate.take_in_turn(second, 1).is_ok(), "first in line now");
+        assert_eq!(gate.waiting(), 0);
     }
 
     #[test]

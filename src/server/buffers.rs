@@ -11,7 +11,7 @@ use worker::Delay;
 
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
-use crate::core::gate::{Gate, Slot};
+use crate::core::gate::{FairGate, Slot};
 use crate::core::Error;
 
 /// MiB of transfer buffers an isolate may hold at once: the rest of its 128 MB is the
@@ -28,22 +28,26 @@ pub(crate) const fn mib(bytes: u64) -> usize {
 const STEP_MS: u64 = 25;
 
 thread_local! {
-    static BUFFERS: Gate = Gate::new(BUDGET_MIB);
+    static BUFFERS: FairGate = FairGate::new(BUDGET_MIB);
 }
 
-/// `mib` MiB of the budget now, or `None` (a job then tries again later).
+/// `mib` MiB of the budget now, or `None` when they are not free or uploads wait for the
+/// budget (a job then tries again later; parallel lanes keep to one stream).
 pub(crate) fn try_take(mib: usize) -> Option<Slot> {
     BUFFERS.with(|budget| budget.try_take(mib))
 }
 
-/// `mib` MiB of the budget, waited for until half the upload's time is gone: then 503
-/// ([`Error::Busy`]); a cancel ends the wait sooner (the error it means).
+/// `mib` MiB of the budget, waited for in the order the uploads came until half the
+/// upload's time is gone: then 503 ([`Error::Busy`]); a cancel ends the wait sooner (the
+/// error it means).
 pub(crate) async fn take(mib: usize, origin: &WorkerOrigin) -> Result<Slot, Error> {
     let until = origin.started_ms() + i64::try_from(origin.timeout_ms() / 2).unwrap_or(i64::MAX);
+    let mut place = BUFFERS.with(FairGate::enqueue);
     loop {
-        if let Some(slot) = try_take(mib) {
-            return Ok(slot);
-        }
+        place = match BUFFERS.with(|budget| budget.take_in_turn(place, mib)) {
+            Ok(slot) => return Ok(slot),
+            Err(place) => place,
+        };
         if origin.signal().aborted() {
             return Err(origin.failure(Error::OriginBroken));
         }

@@ -21,8 +21,9 @@ pub const VERSION_KEY: &str = "blocklist:version";
 /// version again. A block reaches every isolate within this plus KV's own propagation (a
 /// minute).
 pub const BLOCKLIST_TTL_MS: i64 = 30_000;
-/// For this long after a change (by the version's time), every check that reads the
-/// version lists the entries again: KV's list may not show the change yet.
+/// A listing taken less than this long after a change (by the version's time) may not show
+/// it yet (KV's list lags behind writes): the entries are listed again until a listing
+/// taken at least this long after the change.
 pub const LIST_LAG_MS: i64 = 90_000;
 /// A copy listed this long ago is listed again whatever the version says (entries put
 /// into KV by other means, a version write that failed).
@@ -77,9 +78,8 @@ pub struct BlocklistCopy {
     fresh_until_ms: i64,
     /// When the read under way began.
     reading_since: Option<i64>,
-    /// The version KV showed last (`None`: no change was ever made through the API).
-    version: Option<String>,
-    /// The version the entries were listed under, and when (`None`: never listed).
+    /// The version the entries were listed under (`None`: no change was ever made through
+    /// the API), and when (`None`: never listed).
     listed: Option<(Option<String>, i64)>,
     /// Digests blocked (`true`) or unblocked here, and when.
     changes: Vec<(String, bool, i64)>,
@@ -109,17 +109,14 @@ impl BlocklistCopy {
     }
 
     /// The version KV shows, read for a check that got [`Check::Read`]. The entries are
-    /// listed again (`Read`) when never listed, listed under another version, changed less
-    /// than [`LIST_LAG_MS`] ago, or listed [`RELIST_MS`] ago; else the copy is fresh again,
-    /// and used.
-    pub fn version(&mut self, version: Option<String>, now_ms: i64) -> Check {
+    /// listed again (`Read`: then [`read`](Self::read) with this version) when never
+    /// listed, listed under another version, listed less than [`LIST_LAG_MS`] after the
+    /// version's time, or listed [`RELIST_MS`] ago; else the copy is fresh again, and used.
+    pub fn version(&mut self, version: &Option<String>, now_ms: i64) -> Check {
         let changed_at = version.as_deref().and_then(|v| v.parse::<i64>().ok());
-        self.version = version;
         let list = match &self.listed {
             None => true,
-            Some((under, at)) => {
-                *under != self.version || changed_at.is_some_and(|t| now_ms - t < LIST_LAG_MS) || now_ms - at >= RELIST_MS
-            }
+            Some((under, at)) => under != version || changed_at.is_some_and(|t| *at < t + LIST_LAG_MS) || now_ms - at >= RELIST_MS,
         };
         if list {
             return Check::Read;
@@ -129,16 +126,16 @@ impl BlocklistCopy {
         Check::Use(Rc::clone(&self.digests))
     }
 
-    /// The outcome of a read begun by [`check`](Self::check): the digests listed (with this
-    /// isolate's recent changes laid over them), or a failure (of the version's read or
-    /// the list's), after which the copy as it was serves until a retry
-    /// [`BLOCKLIST_RETRY_MS`] later.
-    pub fn read(&mut self, listed: Option<HashSet<String>>, now_ms: i64) -> Rc<HashSet<String>> {
+    /// The outcome of a read begun by [`check`](Self::check): the version read, and the
+    /// digests listed after it (with this isolate's recent changes laid over them), or a
+    /// failure (of the version's read or the list's), after which the copy as it was
+    /// serves until a retry [`BLOCKLIST_RETRY_MS`] later.
+    pub fn read(&mut self, listed: Option<(Option<String>, HashSet<String>)>, now_ms: i64) -> Rc<HashSet<String>> {
         self.reading_since = None;
         self.changes.retain(|(_, _, at)| now_ms - at < LOCAL_CHANGE_MS);
         match listed {
-            Some(mut digests) => {
-                self.listed = Some((self.version.clone(), now_ms));
+            Some((version, mut digests)) => {
+                self.listed = Some((version, now_ms));
                 for (sha256, blocked, _) in &self.changes {
                     if *blocked {
                         digests.insert(sha256.clone());
@@ -232,7 +229,7 @@ mod tests {
     fn the_copy_is_read_first_then_used_until_its_ttl() {
         let mut copy = BlocklistCopy::default();
         assert_eq!(copy.check(1_000), Check::Read);
-        copy.read(Some(set(&["a"])), 1_000);
+        copy.read(listing(&["a"]), 1_000);
         assert_eq!(used(copy.check(1_000 + BLOCKLIST_TTL_MS - 1)), set(&["a"]));
         assert_eq!(copy.check(1_000 + BLOCKLIST_TTL_MS), Check::Read, "stale at its TTL");
     }
@@ -242,20 +239,26 @@ mod tests {
         let mut copy = BlocklistCopy::default();
         assert_eq!(copy.check(0), Check::Read);
         assert_eq!(copy.check(1), Check::Read, "nothing to use yet: this check reads too");
-        copy.read(Some(set(&["a"])), 2);
+        copy.read(listing(&["a"]), 2);
         let later = 2 + BLOCKLIST_TTL_MS;
         assert_eq!(copy.check(later), Check::Read);
         assert_eq!(used(copy.check(later + 1)), set(&["a"]), "another request reads: the stale copy serves");
         assert_eq!(copy.check(later + READ_WINDOW_MS), Check::Read, "a read that never ended is given up");
     }
 
+    /// What a listing brings: no version (no change made yet), and `digests`.
+    fn listing(digests: &[&str]) -> Option<(Option<String>, HashSet<String>)> {
+        Some((None, set(digests)))
+    }
+
     /// A check of a stale copy that reads the version `v`: whether the entries were listed
     /// (the copy then takes `entries`) or the copy was used as it was.
     fn stale_check(copy: &mut BlocklistCopy, v: Option<&str>, entries: &[&str], now: i64) -> bool {
         assert_eq!(copy.check(now), Check::Read, "stale at {now}");
-        match copy.version(v.map(str::to_owned), now) {
+        let version = v.map(str::to_owned);
+        match copy.version(&version, now) {
             Check::Read => {
-                copy.read(Some(set(entries)), now);
+                copy.read(Some((version, set(entries))), now);
                 true
             }
             Check::Use(_) => false,
@@ -270,26 +273,48 @@ mod tests {
         assert!(!stale_check(&mut copy, None, &["a"], t + BLOCKLIST_TTL_MS), "no change: the version alone is read");
         assert_eq!(used(copy.check(t + BLOCKLIST_TTL_MS + 1)), set(&["a"]), "and the copy is fresh again");
 
-        // a change made elsewhere, its version written at `changed`
+        // a change made elsewhere, its version written at `changed`: listed at every check
+        // until a listing taken LIST_LAG_MS after it (KV's list may not show it before)
         let changed = t + 40_000;
         let v = changed.to_string();
-        let now = changed + BLOCKLIST_TTL_MS;
-        assert!(stale_check(&mut copy, Some(&v), &["a"], now), "a new version: listed (KV's list may lag)");
+        let mut now = changed + BLOCKLIST_TTL_MS;
+        assert!(stale_check(&mut copy, Some(&v), &["a"], now), "a new version: listed");
         assert_eq!(used(copy.check(now + 1)), set(&["a"]));
-        assert!(stale_check(&mut copy, Some(&v), &["a", "b"], now + BLOCKLIST_TTL_MS), "within LIST_LAG_MS of the change: listed again");
-        assert_eq!(used(copy.check(now + BLOCKLIST_TTL_MS + 1)), set(&["a", "b"]));
-        let settled = changed + LIST_LAG_MS;
-        assert!(!stale_check(&mut copy, Some(&v), &[], settled), "past it, the version alone");
-        assert_eq!(used(copy.check(settled + 1)), set(&["a", "b"]));
+        now += BLOCKLIST_TTL_MS;
+        assert!(stale_check(&mut copy, Some(&v), &["a", "b"], now), "the last listing came too soon after the change: listed again");
+        assert_eq!(used(copy.check(now + 1)), set(&["a", "b"]));
+        now += BLOCKLIST_TTL_MS;
+        assert_eq!(now, changed + LIST_LAG_MS);
+        assert!(stale_check(&mut copy, Some(&v), &["a", "b"], now), "still too soon (taken before LIST_LAG_MS)");
+        now += BLOCKLIST_TTL_MS;
+        assert!(!stale_check(&mut copy, Some(&v), &[], now), "listed LIST_LAG_MS after the change: the version alone");
+        assert_eq!(used(copy.check(now + 1)), set(&["a", "b"]));
 
         // a version set by hand, not a time: listed once, when it changes
-        assert!(stale_check(&mut copy, Some("by hand"), &["a", "b", "c"], settled + BLOCKLIST_TTL_MS));
-        assert!(!stale_check(&mut copy, Some("by hand"), &[], settled + 2 * BLOCKLIST_TTL_MS));
+        now += BLOCKLIST_TTL_MS;
+        assert!(stale_check(&mut copy, Some("by hand"), &["a", "b", "c"], now));
+        let listed_at = now;
+        assert!(!stale_check(&mut copy, Some("by hand"), &[], now + BLOCKLIST_TTL_MS));
         // entries put by other means with the version unchanged: listed once RELIST_MS old
-        let listed_at = settled + BLOCKLIST_TTL_MS;
         assert!(!stale_check(&mut copy, Some("by hand"), &[], listed_at + RELIST_MS - BLOCKLIST_TTL_MS));
         assert!(stale_check(&mut copy, Some("by hand"), &["a", "b", "c", "d"], listed_at + RELIST_MS));
         assert_eq!(copy.len(), 4);
+    }
+
+    #[test]
+    fn a_change_listed_too_soon_is_listed_again_however_long_the_isolate_was_idle() {
+        let mut copy = BlocklistCopy::default();
+        assert!(stale_check(&mut copy, None, &[], 0));
+        let changed = 1_000_000;
+        let v = changed.to_string();
+        // seen at once, listed before KV's list shows it
+        assert!(stale_check(&mut copy, Some(&v), &[], changed + 2_000));
+        // the next upload comes long after the lag (but before RELIST_MS): listed again
+        let idle = changed + 5 * LIST_LAG_MS;
+        assert!(idle - (changed + 2_000) < RELIST_MS);
+        assert!(stale_check(&mut copy, Some(&v), &["late"], idle), "the only listing came too soon");
+        assert_eq!(copy.len(), 1);
+        assert!(!stale_check(&mut copy, Some(&v), &[], idle + BLOCKLIST_TTL_MS));
     }
 
     #[test]
@@ -300,10 +325,10 @@ mod tests {
         assert_eq!(copy.check(BLOCKLIST_TTL_MS), Check::Read);
         assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS), set(&["a"]));
         assert_eq!(used(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS - 1)), set(&["a"]));
-        // a new version whose list fails: listed at the retry, the version unchanged by then
+        // a new version whose list fails: listed at the retry
         let retry = BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS + RELIST_MS;
         assert_eq!(copy.check(retry), Check::Read);
-        assert_eq!(copy.version(Some("2".into()), retry), Check::Read);
+        assert_eq!(copy.version(&Some("2".into()), retry), Check::Read);
         copy.read(None, retry);
         assert!(stale_check(&mut copy, Some("2"), &["a", "b"], retry + BLOCKLIST_RETRY_MS), "never listed under 2");
         assert_eq!(copy.len(), 2);
@@ -313,7 +338,7 @@ mod tests {
     fn a_failed_read_keeps_the_copy_and_retries_soon() {
         let mut copy = BlocklistCopy::default();
         copy.check(0);
-        copy.read(Some(set(&["a"])), 0);
+        copy.read(listing(&["a"]), 0);
         assert_eq!(copy.check(BLOCKLIST_TTL_MS), Check::Read);
         assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS), set(&["a"]));
         assert_eq!(used(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS - 1)), set(&["a"]));
@@ -324,18 +349,18 @@ mod tests {
     fn changes_made_here_hold_at_once_and_over_reads_that_do_not_show_them_yet() {
         let mut copy = BlocklistCopy::default();
         copy.check(0);
-        copy.read(Some(set(&["old"])), 0);
+        copy.read(listing(&["old"]), 0);
         copy.change("new", true, 10);
         copy.change("old", false, 10);
         assert_eq!(used(copy.check(20)), set(&["new"]));
         // KV's list does not show either change yet
-        assert_eq!(*copy.read(Some(set(&["old"])), 30), set(&["new"]));
+        assert_eq!(*copy.read(listing(&["old"]), 30), set(&["new"]));
         // once past LOCAL_CHANGE_MS, the list as read decides
-        assert_eq!(*copy.read(Some(set(&["old"])), 10 + LOCAL_CHANGE_MS), set(&["old"]));
+        assert_eq!(*copy.read(listing(&["old"]), 10 + LOCAL_CHANGE_MS), set(&["old"]));
         // a later change of the same digest replaces the earlier one
         copy.change("x", true, 100_000);
         copy.change("x", false, 100_001);
-        assert_eq!(*copy.read(Some(set(&["x"])), 100_002), set(&[]), "unblocked last");
+        assert_eq!(*copy.read(listing(&["x"]), 100_002), set(&[]), "unblocked last");
     }
 
     #[test]

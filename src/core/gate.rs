@@ -112,27 +112,41 @@ impl Drop for Slot {
     }
 }
 
-/// A [`Gate`] of units whose waiters take them first come, first served: a waiter takes
-/// its units only once every waiter before it has taken theirs (or left), so a large one is
-/// not passed over for ever by smaller ones that keep fitting, and callers that do not wait
-/// take nothing while anyone waits. Waiters look again rather than being woken (in workerd
-/// a request's task must not be woken from another's), so the queue is of places, not wakers.
+/// A [`Gate`] of units whose waiters are served first come, first served: a waiter takes
+/// its units only while the units of every waiter before it would still fit (the first
+/// takes as [`Gate::try_take`] does), so a large one is not passed over for ever by smaller
+/// ones that keep fitting, and a caller that does not wait takes only what the waiters
+/// leave. Waiters look again rather than being woken (in workerd a request's task must not
+/// be woken from another's), so the queue holds their places and when each last looked:
+/// one that has not looked for [`GONE_MS`] is taken for gone (a request the runtime
+/// cancelled without dropping its future) and loses its place.
 pub struct FairGate {
     gate: Gate,
-    queue: Rc<RefCell<VecDeque<u64>>>,
+    queue: Rc<RefCell<VecDeque<Waiting>>>,
     next: Cell<u64>,
+}
+
+/// A waiter not seen for this long has lost its place in a [`FairGate`]'s queue.
+pub const GONE_MS: i64 = 2_000;
+
+/// A place in a [`FairGate`]'s queue: who, how many units, when it last looked.
+struct Waiting {
+    id: u64,
+    units: usize,
+    seen_ms: i64,
 }
 
 /// A waiter's place in a [`FairGate`]'s queue; dropping it leaves the queue (the waiter
 /// took its units, or gave up).
 pub struct Place {
-    queue: Rc<RefCell<VecDeque<u64>>>,
+    queue: Rc<RefCell<VecDeque<Waiting>>>,
     id: u64,
+    units: usize,
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        self.queue.borrow_mut().retain(|id| *id != self.id);
+        self.queue.borrow_mut().retain(|w| w.id != self.id);
     }
 }
 
@@ -141,33 +155,58 @@ impl FairGate {
         FairGate { gate: Gate::new(limit), queue: Rc::default(), next: Cell::new(0) }
     }
 
-    /// A place at the end of the queue.
-    pub fn enqueue(&self) -> Place {
+    /// A place at the end of the queue, for `units`.
+    pub fn enqueue(&self, units: usize, now_ms: i64) -> Place {
         let id = self.next.get();
         self.next.set(id + 1);
-        self.queue.borrow_mut().push_back(id);
-        Place { queue: Rc::clone(&self.queue), id }
+        self.queue.borrow_mut().push_back(Waiting { id, units, seen_ms: now_ms });
+        Place { queue: Rc::clone(&self.queue), id, units }
     }
 
-    /// `n` units now for the waiter at `place` when it is first in the queue and they are
-    /// free (as [`Gate::try_take`]), which ends its wait (its place is left); otherwise the
-    /// place, to try again with.
-    pub fn take_in_turn(&self, place: Place, n: usize) -> Result<Slot, Place> {
-        let first = self.queue.borrow().front() == Some(&place.id);
-        match first.then(|| self.gate.try_take(n)).flatten() {
-            Some(slot) => Ok(slot),
-            None => Err(place),
+    /// The units for the waiter at `place` now, if its turn allows and they are free,
+    /// which ends its wait (its place is left); otherwise the place, to look again with. A
+    /// place lost for not looking goes to the end of the queue.
+    pub fn take_in_turn(&self, place: Place, now_ms: i64) -> Result<Slot, Place> {
+        let ahead = {
+            let mut queue = self.queue.borrow_mut();
+            queue.retain(|w| w.id == place.id || now_ms - w.seen_ms < GONE_MS);
+            match queue.iter().position(|w| w.id == place.id) {
+                Some(at) => {
+                    queue[at].seen_ms = now_ms;
+                    Some(queue.iter().take(at).map(|w| w.units).sum::<usize>())
+                }
+                None => {
+                    queue.push_back(Waiting { id: place.id, units: place.units, seen_ms: now_ms });
+                    None
+                }
+            }
+        };
+        let slot = match ahead {
+            Some(0) => self.gate.try_take(place.units),
+            Some(units) => self.try_beside(units, place.units),
+            None => None,
+        };
+        slot.ok_or(place)
+    }
+
+    /// `units` now, if they are free beside what the waiters need, for a caller that does
+    /// something else rather than wait.
+    pub fn try_take(&self, units: usize, now_ms: i64) -> Option<Slot> {
+        let waiting = {
+            let mut queue = self.queue.borrow_mut();
+            queue.retain(|w| now_ms - w.seen_ms < GONE_MS);
+            queue.iter().map(|w| w.units).sum::<usize>()
+        };
+        match waiting {
+            0 => self.gate.try_take(units),
+            waiting => self.try_beside(waiting, units),
         }
     }
 
-    /// `n` units now when nobody waits and they are free, for a caller that does something
-    /// else rather than wait.
-    pub fn try_take(&self, n: usize) -> Option<Slot> {
-        if self.queue.borrow().is_empty() {
-            self.gate.try_take(n)
-        } else {
-            None
-        }
+    /// `units`, when they fit beside those held and `kept` more.
+    fn try_beside(&self, kept: usize, units: usize) -> Option<Slot> {
+        let state = &self.gate.0;
+        (state.busy.get() + kept + units <= state.limit).then(|| self.gate.try_take(units)).flatten()
     }
 
     /// How many wait.
@@ -291,33 +330,64 @@ mod tests {
     #[test]
     fn a_fair_gate_serves_its_waiters_in_their_order_of_arrival() {
         let gate = FairGate::new(10);
-        let held = gate.try_take(8).expect("nobody waits: taken at once");
+        let held = gate.try_take(8, 0).expect("nobody waits: taken at once");
         // a large waiter first, then a small one that would fit now
-        let large = gate.enqueue();
-        let small = gate.enqueue();
-        let small = gate.take_in_turn(small, 2).err().expect("the small one waits its turn, though 2 are free");
-        let large = gate.take_in_turn(large, 6).err().expect("6 are not free yet");
-        assert!(gate.try_take(1).is_none(), "a caller that does not wait takes nothing while others wait");
+        let large = gate.enqueue(6, 0);
+        let small = gate.enqueue(2, 0);
+        let small = gate.take_in_turn(small, 0).err().expect("the small one waits: the large one's 6 come first");
+        let large = gate.take_in_turn(large, 0).err().expect("6 are not free yet");
+        assert!(gate.try_take(1, 0).is_none(), "a caller that does not wait takes nothing the waiters need");
         drop(held);
-        let large = gate.take_in_turn(large, 6).ok().expect("first in line, and free now");
-        let small = gate.take_in_turn(small, 2).ok().expect("then the next");
+        // the small one looks first: the 6 ahead of it and its 2 fit, so it need not wait
+        let small = gate.take_in_turn(small, 10).ok().expect("room for both");
+        let large = gate.take_in_turn(large, 10).ok().expect("and the first in line");
         assert_eq!(gate.waiting(), 0);
-        assert!(gate.try_take(3).is_none(), "8 of 10 held");
+        assert!(gate.try_take(3, 10).is_none(), "8 of 10 held");
+        assert!(gate.try_take(2, 10).is_some(), "2 free, nobody waits");
         drop((large, small));
-        assert!(gate.try_take(10).is_some(), "nobody waits, all free");
     }
 
     #[test]
-    fn a_waiter_that_gives_up_leaves_the_queue() {
-        let gate = FairGate::new(4);
-        let held = gate.try_take(4).unwrap();
-        let first = gate.enqueue();
-        let second = gate.enqueue();
+    fn beside_the_waiters_a_caller_takes_only_what_they_leave() {
+        let gate = FairGate::new(20);
+        let held = gate.try_take(15, 0).unwrap();
+        let waiter = gate.enqueue(10, 0);
+        let waiter = gate.take_in_turn(waiter, 0).err().expect("10 are not free");
+        assert!(gate.try_take(1, 0).is_none(), "15 held and 10 owed: none left");
         drop(held);
-        let second = gate.take_in_turn(second, 1).err().expect("behind the first");
+        let beside = gate.try_take(10, 1).expect("10 owed and 10 more fit");
+        assert!(gate.try_take(1, 1).is_none(), "and not one more");
+        assert!(gate.take_in_turn(waiter, 1).is_ok());
+        drop(beside);
+    }
+
+    #[test]
+    fn a_waiter_that_gives_up_or_stops_looking_leaves_the_queue() {
+        let gate = FairGate::new(4);
+        let held = gate.try_take(4, 0).unwrap();
+        let first = gate.enqueue(4, 0);
+        let second = gate.enqueue(1, 0);
+        drop(held);
+        let second = gate.take_in_turn(second, 0).err().expect("the first's 4 come first");
         drop(first); // its request was cancelled, or its time ran out
         assert_eq!(gate.waiting(), 1);
-        assert!(gate.take_in_turn(second, 1).is_ok(), "first in line now");
+        let one = gate.take_in_turn(second, 0).ok().expect("first in line now");
+        assert_eq!(gate.waiting(), 0);
+
+        // a waiter whose request the runtime dropped without dropping its future: it never
+        // looks again, and once GONE_MS passed it holds nobody up
+        let stuck = gate.enqueue(4, 100);
+        let next = gate.enqueue(2, 100);
+        let next = gate.take_in_turn(next, 100 + GONE_MS - 1).err().expect("behind the stuck one, which may still look");
+        assert!(gate.try_take(1, 100 + GONE_MS - 1).is_none());
+        drop(one);
+        let two = gate.take_in_turn(next, 100 + GONE_MS + 1).ok().expect("the stuck one is gone");
+        assert_eq!(gate.waiting(), 0, "the stuck one lost its place");
+        // should it look again after all, it is at the end of the queue
+        let stuck = gate.take_in_turn(stuck, 100 + GONE_MS + 2).err().expect("2 held, 4 not free beside them");
+        assert_eq!(gate.waiting(), 1);
+        drop(two);
+        assert!(gate.take_in_turn(stuck, 100 + GONE_MS + 3).is_ok());
         assert_eq!(gate.waiting(), 0);
     }
 

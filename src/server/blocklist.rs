@@ -48,10 +48,10 @@ impl Blocklist for KvBlocklist<'_> {
 /// Reads the version, and the entries when it says they may have changed, into this
 /// isolate's copy; answers the digests to check against.
 async fn refresh(keys: &KvStore) -> Rc<HashSet<String>> {
-    let listed = match keys.get(VERSION_KEY).text().await.map_err(kv("get blocklist version")) {
-        Ok(version) => match COPY.with_borrow_mut(|copy| copy.version(version, now_ms())) {
+    let listed = match version(keys).await {
+        Ok(version) => match COPY.with_borrow_mut(|copy| copy.version(&version, now_ms())) {
             Check::Use(digests) => return digests,
-            Check::Read => read_all(keys).await,
+            Check::Read => read_all(keys).await.map(|digests| (version, digests)),
         },
         Err(err) => Err(err),
     };
@@ -61,12 +61,19 @@ async fn refresh(keys: &KvStore) -> Rc<HashSet<String>> {
     COPY.with_borrow_mut(|copy| copy.read(listed.ok(), now_ms()))
 }
 
-/// Tells every isolate the list changed: they list it again at their next check. Should
-/// the write fail, the change is made all the same and reaches them by their periodic
-/// listing ([`RELIST_MS`](crate::core::blocklist::RELIST_MS)); the log says so.
+/// The list's version as KV shows it here (`None`: no change was made through the API).
+async fn version(keys: &KvStore) -> Result<Option<String>, Error> {
+    keys.get(VERSION_KEY).text().await.map_err(kv("get blocklist version"))
+}
+
+/// Tells every isolate the list changed: they list it again at their next checks. One
+/// attempt: KV takes one write a second to a key, and a write that KV refuses for that
+/// follows another change's, whose version makes every isolate list after this change
+/// too. Should it fail otherwise, the change is made all the same and reaches them by their
+/// periodic listing ([`RELIST_MS`](crate::core::blocklist::RELIST_MS)); the log says so.
 async fn changed(keys: &KvStore) {
-    let version = now_ms().to_string();
-    if let Err(err) = kv_write("put blocklist version", || async { keys.put(VERSION_KEY, version.as_str())?.execute().await }).await {
+    let written = async { keys.put(VERSION_KEY, now_ms().to_string())?.execute().await };
+    if let Err(err) = written.await {
         worker::console_error!("blocklist: the version could not be written, other isolates see the change within 10 minutes: {err:?}");
     }
 }
@@ -100,17 +107,18 @@ async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error
 }
 
 /// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
-/// reason if it gives one), in this isolate at once. Refused when the list is full.
+/// reason if it gives one), in this isolate at once, and in the others once they read the
+/// version this writes (every time: KV's read of the entry here may be a minute old, so an
+/// entry it shows may be gone elsewhere). Refused when the list is full.
 pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<BlockEntry, Error> {
-    let first = self::entry(keys, &entry.sha256).await?;
-    let added = first.is_none();
-    if let Some(first) = first {
+    if let Some(first) = self::entry(keys, &entry.sha256).await? {
         entry = BlockEntry { reason: entry.reason.or(first.reason), blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
     } else {
         // Read whole to count it: this isolate's copy takes the read too.
+        let version = version(keys).await?;
         let listed = read_all(keys).await?;
         let count = listed.len();
-        COPY.with_borrow_mut(|copy| copy.read(Some(listed), now_ms()));
+        COPY.with_borrow_mut(|copy| copy.read(Some((version, listed)), now_ms()));
         if count >= MAX_BLOCKED {
             return Err(Error::BlocklistFull(count));
         }
@@ -118,9 +126,7 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<Block
     let name = entry_key(&entry.sha256);
     kv_write("put blocked", || async { keys.put(&name, "")?.metadata(&entry)?.execute().await }).await?;
     COPY.with_borrow_mut(|copy| copy.change(&entry.sha256, true, now_ms()));
-    if added {
-        changed(keys).await;
-    }
+    changed(keys).await;
     Ok(entry)
 }
 

@@ -31,10 +31,10 @@ thread_local! {
     static BUFFERS: FairGate = FairGate::new(BUDGET_MIB);
 }
 
-/// `mib` MiB of the budget now, or `None` when they are not free or uploads wait for the
-/// budget (a job then tries again later; parallel lanes keep to one stream).
+/// `mib` MiB of the budget now, or `None` when they are not free beside what waiting
+/// uploads need (a job then tries again later; parallel lanes keep to one stream).
 pub(crate) fn try_take(mib: usize) -> Option<Slot> {
-    BUFFERS.with(|budget| budget.try_take(mib))
+    BUFFERS.with(|budget| budget.try_take(mib, now_ms()))
 }
 
 /// `mib` MiB of the budget, waited for in the order the uploads came until half the
@@ -42,9 +42,9 @@ pub(crate) fn try_take(mib: usize) -> Option<Slot> {
 /// error it means).
 pub(crate) async fn take(mib: usize, origin: &WorkerOrigin) -> Result<Slot, Error> {
     let until = origin.started_ms() + i64::try_from(origin.timeout_ms() / 2).unwrap_or(i64::MAX);
-    let mut place = BUFFERS.with(FairGate::enqueue);
+    let mut place = BUFFERS.with(|budget| budget.enqueue(mib, now_ms()));
     loop {
-        place = match BUFFERS.with(|budget| budget.take_in_turn(place, mib)) {
+        place = match BUFFERS.with(|budget| budget.take_in_turn(place, now_ms())) {
             Ok(slot) => return Ok(slot),
             Err(place) => place,
         };

@@ -162,11 +162,12 @@ test('the admin routes: list by pages, block again, refusals; each change of the
   }
   const version = await listVersion();
   assert.ok(version >= start - 1000 && version <= Date.now() + 1000, `version ${version}, the blocks made from ${start}`);
-  // blocking again keeps the first record, with the new reason, and leaves the version
+  // blocking again keeps the first record, with the new reason, and writes the version too
+  // (KV's read of the entry may be a minute old: it may be gone elsewhere)
   const first = (await admin('GET', `/api/v1/admin/blocklist/${digests[0]}`)).json.data;
   const again = await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: 'reported twice' });
   assert.deepEqual(again.json.data, { ...first, reason: 'reported twice' });
-  assert.equal(await listVersion(), version, 'the same digests: the same version');
+  assert.ok((await listVersion()) > version, 'rewritten');
   const seen = (await listBlocked(2)).map((e) => e.sha256);
   // the key list's cursor is not this listing's
   for (const name of ['cursor-1', 'cursor-2']) await newKey(worker, ADMIN, name);
@@ -219,8 +220,8 @@ test('a digest blocked in KV by another isolate applies here within the copy\'s 
   await worker.resetCounts();
   await sleep(31_000);
   assert.deepEqual((await put(key, body)).json, BLOCKED);
-  const { kv, kvReads } = await worker.counts();
-  assert.ok(kvReads >= 1, `the version read: ${JSON.stringify(kv)}`);
+  const { kv, kvNames } = await worker.counts();
+  assert.equal(kvNames.get['blocklist:version'], 1, `the version read once: ${JSON.stringify(kvNames)}`);
   assert.equal(kv.list ?? 0, 0, `no list call: ${JSON.stringify(kv)}`);
   assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
 });

@@ -6,8 +6,9 @@
 //
 // Counted: R2 (`R2Bucket`: put, get, head, delete, list, createMultipartUpload and the
 // multipart upload's own uploadPart, complete, abort), KV (`KvNamespace`: get, put, delete,
-// list, ...), and each call on a Durable Object stub (fetch, or any RPC method), by who made
-// it: `worker` (the fetch handler's env) or `authority` (the Durable Object's own env).
+// list, ...; and by the entry a call names, as `kvNames`), and each call on a Durable Object
+// stub (fetch, or any RPC method), by who made it: `worker` (the fetch handler's env) or
+// `authority` (the Durable Object's own env).
 // Bindings are recognised by their type, so their names do not matter here.
 //
 // Also, for the Worker's side only (`worker`): a gauge of its outbound calls waiting for
@@ -53,6 +54,8 @@ export * from '../../../build/index.js';
 const KINDS = { R2Bucket: 'r2', KvNamespace: 'kv', DurableObjectNamespace: 'authority' };
 
 let counts = {};
+// KV calls by the entry they name: caller -> op -> name -> count
+let kvNames = {};
 // outbound calls of the Worker side waiting for an answer: now, and the most at once
 const waiting = { now: 0, peak: 0 };
 // the calls waiting now, by name (`fetch`, `r2.put`, ...), for a test to name what never settled
@@ -154,7 +157,13 @@ let kvPutErrors = [];
 
 function countedKv(kv, caller) {
   const instead = (name) => (caller === 'worker' && name === 'put' && kvPutErrors.length ? Promise.reject(new Error(kvPutErrors.shift())) : undefined);
-  return counted(kv, caller, 'kv', { instead });
+  // by entry too: `kvNames.worker.get["blocklist:version"]`
+  const onCall = (name, [key]) => {
+    if (typeof key !== 'string') return;
+    const byName = (((kvNames[caller] ??= {})[name]) ??= {});
+    byName[key] = (byName[key] ?? 0) + 1;
+  };
+  return counted(kv, caller, 'kv', { instead, onCall });
 }
 
 const wrappedEnvs = { worker: new WeakMap(), authority: new WeakMap() };
@@ -232,6 +241,7 @@ export default class CountingWorker extends built.default {
     const { pathname } = new URL(request.url);
     const report = () => ({
       ...counts,
+      kvNames,
       waiting: { ...waiting, pending: Object.fromEntries([...pendingCalls].filter(([, n]) => n > 0)) },
       parts: parts.map((sizes) => [...sizes.entries()].sort(([a], [b]) => a - b).map(([, size]) => size)),
     });
@@ -253,6 +263,7 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__counts/reset' && request.method === 'POST') {
       const cleared = report();
       counts = {};
+      kvNames = {};
       parts = [];
       waiting.peak = waiting.now;
       return Response.json(cleared);

@@ -302,7 +302,8 @@ const R2_WRITES = ['put', 'delete', 'createMultipartUpload', 'multipart.uploadPa
 /** The counts of counting.mjs (`{worker: {r2: {put: 1}, ...}, authority: {...}}`) with the
  * sums the tests ask about: `r2` (every R2 call, by op, whoever made it), `r2Writes` (puts,
  * deletes and multipart calls), `authorityCalls` (calls that reached a Durable Object stub),
- * `kv` (KV calls by op) and `kvReads` (KV gets); and as counting.mjs reports them, `waiting`
+ * `kv` (KV calls by op), `kvReads` (KV gets) and `kvNames` (KV gets, puts and deletes by the
+ * entry they name: `kvNames.get['blocklist:version']`); and as counting.mjs reports them, `waiting`
  * (`{peak, now}`: the Worker's outbound calls waiting for an answer at once) and `parts`
  * (each multipart upload's part sizes by part number, null where the value was a stream). */
 function normalCounts(raw) {
@@ -325,6 +326,7 @@ function normalCounts(raw) {
     authorityCalls: total(authority),
     kv,
     kvReads: total(kv, ['get', 'getWithMetadata']),
+    kvNames: Object.fromEntries(['get', 'getWithMetadata', 'put', 'delete'].map((op) => [op, sum(raw.kvNames?.worker?.[op], raw.kvNames?.authority?.[op])])),
   };
 }
 

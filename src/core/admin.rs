@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
@@ -235,40 +236,61 @@ pub struct CreatedKey {
     pub info: KeyInfo,
 }
 
-/// What marks KV's cursor inside an admin listing's own (see [`kv_cursor`]).
-const KV_CURSOR_MARK: &str = "kv1:";
+/// What marks KV's cursor inside an admin listing's own (see [`KvListing::cursor`]).
+const KV_CURSOR_MARK: &str = "kv2:";
+/// Bytes of the HMAC-SHA256 tag an admin listing's cursor carries.
+const CURSOR_TAG_BYTES: usize = 12;
 
-/// An admin listing's cursor (keys, the blocklist), opaque to clients: KV's own cursor, marked
-/// with the listing's KV prefix and its length, and encoded, so that a cursor this listing
-/// never gave (made up, cut short, or another listing's) is a 400 (local KV answers any
-/// string with a page: an empty "last page" for such a cursor).
-pub fn kv_cursor(prefix: &str, kv_cursor: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{KV_CURSOR_MARK}{prefix}{}:{kv_cursor}", kv_cursor.len()))
+/// An admin listing over KV (the keys, the blocklist): the names under `prefix`, its cursors
+/// signed with `secret` (the admin token).
+pub struct KvListing<'a> {
+    pub secret: &'a str,
+    pub prefix: &'a str,
 }
 
-/// `GET /api/v1/admin/keys?cursor=&limit=` (and the blocklist's, each listing the KV names
-/// under its `prefix`): KV's cursor out of [`kv_cursor`]'s; an empty `limit` or `cursor`,
-/// like an absent one, is the default page (as for the file list).
-pub fn parse_kv_list_query<'a>(prefix: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Option<String>, u32), Error> {
-    let [cursor, limit] = params(pairs, ["cursor", "limit"])?;
-    let limit = match limit {
-        None | Some("") => 50,
-        Some(v) => parse_limit(v, MAX_LIST_LIMIT)?,
-    };
-    let not_ours = || Error::invalid("cursor", "is not a cursor this listing gave");
-    let cursor = match cursor.filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) if c.len() > 2048 => return Err(Error::invalid("cursor", "too long")),
-        Some(c) => {
-            let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(not_ours)?;
-            let (len, kv) = text.strip_prefix(KV_CURSOR_MARK).and_then(|t| t.strip_prefix(prefix)).and_then(|t| t.split_once(':')).ok_or_else(not_ours)?;
-            if kv.is_empty() || len.parse() != Ok(kv.len()) {
-                return Err(not_ours());
+impl KvListing<'_> {
+    /// The listing's cursor for KV's own, opaque to clients: KV's cursor with a tag over it
+    /// and the listing's prefix, encoded, so that a cursor this listing never gave (made up,
+    /// cut short, or another listing's) is a 400 (local KV answers any string with a page:
+    /// an empty "last page" for such a cursor).
+    pub fn cursor(&self, kv_cursor: &str) -> String {
+        let tag = hex::encode(&self.mac(kv_cursor).finalize().into_bytes()[..CURSOR_TAG_BYTES]);
+        URL_SAFE_NO_PAD.encode(format!("{KV_CURSOR_MARK}{tag}:{kv_cursor}"))
+    }
+
+    fn mac(&self, kv_cursor: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.as_bytes()).expect("HMAC takes keys of any length");
+        mac.update(self.prefix.as_bytes());
+        mac.update(b"\n");
+        mac.update(kv_cursor.as_bytes());
+        mac
+    }
+
+    /// `?cursor=&limit=`: KV's cursor out of [`cursor`](Self::cursor)'s, and the page size;
+    /// an empty `limit` or `cursor`, like an absent one, is the default page (as for the
+    /// file list).
+    pub fn parse_query<'q>(&self, pairs: impl IntoIterator<Item = (&'q str, &'q str)>) -> Result<(Option<String>, u32), Error> {
+        let [cursor, limit] = params(pairs, ["cursor", "limit"])?;
+        let limit = match limit {
+            None | Some("") => 50,
+            Some(v) => parse_limit(v, MAX_LIST_LIMIT)?,
+        };
+        let not_ours = || Error::invalid("cursor", "is not a cursor this listing gave");
+        let cursor = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) if c.len() > 2048 => return Err(Error::invalid("cursor", "too long")),
+            Some(c) => {
+                let text = URL_SAFE_NO_PAD.decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(not_ours)?;
+                let (tag, kv) = text.strip_prefix(KV_CURSOR_MARK).and_then(|t| t.split_once(':')).ok_or_else(not_ours)?;
+                let tag = hex::decode(tag).ok().filter(|t| t.len() == CURSOR_TAG_BYTES).ok_or_else(not_ours)?;
+                if kv.is_empty() || self.mac(kv).verify_truncated_left(&tag).is_err() {
+                    return Err(not_ours());
+                }
+                Some(kv.to_owned())
             }
-            Some(kv.to_owned())
-        }
-    };
-    Ok((cursor, limit))
+        };
+        Ok((cursor, limit))
+    }
 }
 
 #[cfg(test)]
@@ -397,17 +419,22 @@ mod tests {
 
     #[test]
     fn key_list_queries() {
-        assert_eq!(parse_kv_list_query(ID_PREFIX, []).unwrap(), (None, 50));
-        let given = kv_cursor(ID_PREFIX, "AAAA-kv's-own");
-        assert_eq!(parse_kv_list_query(ID_PREFIX, [("cursor", given.as_str()), ("limit", "2")]).unwrap(), (Some("AAAA-kv's-own".into()), 2));
-        // a cursor this listing never gave: made up, KV's own passed as is, cut short, another listing's
-        let other = kv_cursor("blocked:", "AAAA-kv's-own");
-        for made_up in ["abc", "not-a-cursor", &URL_SAFE_NO_PAD.encode("kv2:x"), &given[..given.len() / 2], &other] {
-            assert_eq!(parse_kv_list_query(ID_PREFIX, [("cursor", made_up)]), Err(Error::invalid("cursor", "is not a cursor this listing gave")), "{made_up}");
+        let keys = KvListing { secret: "admin-token", prefix: ID_PREFIX };
+        assert_eq!(keys.parse_query([]).unwrap(), (None, 50));
+        let given = keys.cursor("AAAA-kv's-own");
+        assert_eq!(keys.parse_query([("cursor", given.as_str()), ("limit", "2")]).unwrap(), (Some("AAAA-kv's-own".into()), 2));
+        // a cursor this listing never gave: made up, KV's own passed as is, cut short, another
+        // listing's, one signed with another token, one in the right shape with a made-up tag
+        let blocked = KvListing { secret: "admin-token", prefix: "blocked:" };
+        let other = blocked.cursor("AAAA-kv's-own");
+        let old_token = KvListing { secret: "rotated", prefix: ID_PREFIX }.cursor("AAAA-kv's-own");
+        let forged = URL_SAFE_NO_PAD.encode(format!("{KV_CURSOR_MARK}{}:abc", "0".repeat(2 * CURSOR_TAG_BYTES)));
+        for made_up in ["abc", "not-a-cursor", &URL_SAFE_NO_PAD.encode("kv2:x"), &given[..given.len() / 2], &other, &old_token, &forged] {
+            assert_eq!(keys.parse_query([("cursor", made_up)]), Err(Error::invalid("cursor", "is not a cursor this listing gave")), "{made_up}");
         }
-        assert_eq!(parse_kv_list_query("blocked:", [("cursor", other.as_str())]).unwrap().0.as_deref(), Some("AAAA-kv's-own"));
-        assert_eq!(parse_kv_list_query(ID_PREFIX, [("limit", ""), ("cursor", "")]).unwrap(), (None, 50), "empty is the default");
-        assert!(parse_kv_list_query(ID_PREFIX, [("limit", "0")]).is_err());
-        assert!(parse_kv_list_query(ID_PREFIX, [("x", "0")]).is_err());
+        assert_eq!(blocked.parse_query([("cursor", other.as_str())]).unwrap().0.as_deref(), Some("AAAA-kv's-own"));
+        assert_eq!(keys.parse_query([("limit", ""), ("cursor", "")]).unwrap(), (None, 50), "empty is the default");
+        assert!(keys.parse_query([("limit", "0")]).is_err());
+        assert!(keys.parse_query([("x", "0")]).is_err());
     }
 }

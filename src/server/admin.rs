@@ -16,7 +16,7 @@ use super::bindings::Services;
 use super::http::{json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
-use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, kv_cursor, parse_create, parse_kv_list_query, parse_update, CreatedKey, KeyInfo, ID_PREFIX};
+use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, parse_create, parse_update, KvListing, CreatedKey, KeyInfo, ID_PREFIX};
 use crate::core::authority_wire::Standing;
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
@@ -122,18 +122,20 @@ struct KeyList {
 
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (entries, cursor) = kv_page(req, &services.keys, ID_PREFIX).await?;
+    let (entries, cursor) = kv_page(req, services, ID_PREFIX).await?;
     let records = entries.into_iter().filter_map(|k| serde_json::from_value::<KeyRecord>(k.metadata?).ok());
     let keys = records.map(|record| KeyInfo::new(&record, &services.config)).collect();
     respond::json(200, &Envelope::ok("API keys listed", KeyList { keys, cursor }))
 }
 
 /// One page of the KV entries under `prefix` that the request's `cursor` and `limit` ask
-/// for (their names and metadata), and the next page's cursor.
-pub(crate) async fn kv_page(req: &Incoming, keys: &KvStore, prefix: &str) -> Result<(Vec<Key>, Option<String>), Error> {
+/// for (their names and metadata), and the next page's cursor (signed with the admin
+/// token, which [`authorize`] found set).
+pub(crate) async fn kv_page(req: &Incoming, services: &Services, prefix: &str) -> Result<(Vec<Key>, Option<String>), Error> {
+    let listing = KvListing { secret: services.admin_token.as_deref().unwrap_or_default(), prefix };
     let pairs = query(req);
-    let (cursor, limit) = parse_kv_list_query(prefix, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let mut list = keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
+    let (cursor, limit) = listing.parse_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let mut list = services.keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
     let given = cursor.is_some();
     if let Some(c) = cursor {
         list = list.cursor(c);
@@ -146,7 +148,7 @@ pub(crate) async fn kv_page(req: &Incoming, keys: &KvStore, prefix: &str) -> Res
             kv("list")(e)
         }
     })?;
-    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| kv_cursor(prefix, &c));
+    let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| listing.cursor(&c));
     Ok((page.keys, cursor))
 }
 

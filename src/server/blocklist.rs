@@ -168,7 +168,7 @@ struct BlockedPage {
 /// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the digests.
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (entries, cursor) = kv_page(req, &services.keys, BLOCKED_PREFIX).await?;
+    let (entries, cursor) = kv_page(req, services, BLOCKED_PREFIX).await?;
     let blocked = entries.into_iter().filter_map(|k| Some(BlockEntry::stored(k.name.strip_prefix(BLOCKED_PREFIX)?, k.metadata))).collect();
     respond::json(200, &Envelope::ok("Blocked digests listed", BlockedPage { blocked, cursor }))
 }

@@ -8,7 +8,7 @@ STATE_DIR := .wrangler/state
 # afterwards: the dev Worker answers any web page (CORS `*`) and can fetch from the
 # developer's own network, so a key published in a README would let any site one visits
 # use it. The API key is kept in $(DEV_KEY_FILE); the admin token and the link secret in
-# .dev.vars (gitignored; wrangler dev reads its secrets from it; DEV_VARS moves it, for
+# .dev.vars (gitignored; make dev reads its secrets from it; DEV_VARS moves it, for
 # tests only). The fixed defaults of earlier versions count as none.
 DEV_VARS := .dev.vars
 DEV_KEY_FILE = $(STATE_DIR)/dev-api-key
@@ -156,14 +156,15 @@ dev-env: seed-dev-key dev-vars
 	@printf 'BASE=http://127.0.0.1:%s KEY=%s ADMIN=%s\n' '$(PORT)' '$(DEV_API_KEY)' '$(ADMIN_TOKEN)'
 
 # Also serves samples/ on 127.0.0.1:$(SAMPLE_PORT) (stopped with the Worker), the one private
-# origin the dev Worker may fetch; WRANGLER_ARGS come last and can override it.
+# origin the dev Worker may fetch; WRANGLER_ARGS (`--var NAME:VALUE` ...) come last and can
+# override it. scripts/dev.mjs runs wrangler's dev engine without the devtools inspector.
 dev: tools build seed-dev-key dev-vars
 	@echo "urlstash on http://127.0.0.1:$(PORT) (web app at /)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
 	@echo "sample origin on http://127.0.0.1:$(SAMPLE_PORT)/sample.png"
 	@python3 -m http.server --bind 127.0.0.1 --directory samples $(SAMPLE_PORT) >/dev/null 2>&1 & sample=$$!; \
 	trap 'kill $$sample 2>/dev/null' EXIT INT TERM; \
-	$(WRANGLER) dev --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) \
-	  --show-interactive-dev-session=false --var PRIVATE_FETCH_ALLOWLIST:127.0.0.1:$(SAMPLE_PORT) $(WRANGLER_ARGS)
+	node scripts/dev.mjs --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --dev-vars $(DEV_VARS) \
+	  --var PRIVATE_FETCH_ALLOWLIST:127.0.0.1:$(SAMPLE_PORT) $(WRANGLER_ARGS)
 
 # An API key from the admin API of a running Worker: the local `make dev` by default,
 # BASE_URL=... (or REMOTE=1 with PUBLIC_BASE_URL set) for a deployed one.

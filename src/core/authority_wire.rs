@@ -206,6 +206,7 @@ impl From<&Error> for Refusal {
             | Error::OriginBroken
             | Error::OriginTimeout { .. }
             | Error::OriginStalled { .. }
+            | Error::OriginTooSlow { .. }
             | Error::OriginChanged
             | Error::OriginCoding(_)
             | Error::ChecksumMismatch { .. }

@@ -59,6 +59,11 @@ pub enum Error {
     /// (no ranges; or its first range stalled on every attempt).
     #[error("the origin sent nothing for {ms} ms")]
     OriginStalled { ms: u64 },
+    /// A job's stream from an origin without ranges did not end within `ms`: it cannot be
+    /// resumed, so it must be fetched within one run of the job (an alarm handler's time is
+    /// bounded).
+    #[error("the origin, which does not serve ranges, did not deliver the file within {ms} ms: a background job fetches such a file in one run")]
+    OriginTooSlow { ms: u64 },
     #[error("the file changed at the origin during the download")]
     OriginChanged,
     /// The body comes in a content coding the runtime does not decode (the Worker asks for
@@ -149,7 +154,7 @@ impl Error {
             | Error::OriginBroken
             | Error::OriginChanged
             | Error::OriginCoding(_) => 502,
-            Error::OriginTimeout { .. } | Error::OriginStalled { .. } => 504,
+            Error::OriginTimeout { .. } | Error::OriginStalled { .. } | Error::OriginTooSlow { .. } => 504,
             Error::Internal(_) => 500,
             Error::AdminDisabled | Error::LinksDisabled | Error::Busy => 503,
         }
@@ -174,6 +179,7 @@ impl Error {
             | Error::OriginCoding(_)
             | Error::OriginTimeout { .. }
             | Error::OriginStalled { .. }
+            | Error::OriginTooSlow { .. }
             | Error::Blocked => Some("file_url"),
             Error::ChecksumMismatch { .. } => Some("expected_sha256"),
             Error::Lapsed { .. } => Some("expires_in"),

@@ -163,6 +163,7 @@ mod tests {
             (Error::OriginBroken, Some("fileUrl")),
             (Error::OriginTimeout { ms: 30000 }, Some("fileUrl")),
             (Error::OriginStalled { ms: 15000 }, Some("fileUrl")),
+            (Error::OriginTooSlow { ms: 780000 }, Some("fileUrl")),
             (Error::OriginChanged, Some("fileUrl")),
             (Error::OriginCoding("deflate".into()), Some("fileUrl")),
             (Error::ChecksumMismatch { expected: "0".repeat(64), actual: "1".repeat(64) }, Some("expectedSha256")),

@@ -125,6 +125,7 @@ mod tests {
             Error::AdminDisabled,
             Error::OriginTimeout { ms: 0 },
             Error::OriginStalled { ms: 0 },
+            Error::OriginTooSlow { ms: 0 },
             Error::OriginCoding(String::new()),
             Error::Forbidden(""),
             Error::LinkExpired,

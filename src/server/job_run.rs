@@ -56,6 +56,12 @@ pub(crate) enum Ran {
 /// Fetches from the start at most this many times (an origin without ranges cannot resume).
 const MAX_RUNS: u32 = 3;
 
+/// A stream from an origin without ranges must be stored within this long after its
+/// invocation began: it cannot be resumed, and the platform ends an alarm handler after 15
+/// minutes (the rest is for completing and committing it). Cut there, the job fails at once
+/// with a clear error, rather than being ended by the platform [`MAX_RUNS`] times over.
+const STREAM_MS: u64 = 13 * 60 * 1000;
+
 /// MiB of buffers a job's transfer from the start may hold besides its lanes' parts: two
 /// parts of a stream without ranges (the most), or a one-part file (`buffers`).
 pub(crate) const JOB_START_MIB: usize = UNKNOWN_LENGTH_MIB;
@@ -183,7 +189,11 @@ impl Run<'_> {
                 let log = StreamLog { storage: self.storage, record: record.clone(), received: self.received };
                 let target = Target { log: Some(&log), ..target };
                 let length = body.length;
-                let stored = put_unknown(&target, self.origin, body, length.unwrap_or(limit)).await?;
+                let cut = self.origin.shorten(STREAM_MS)?;
+                let stored = put_unknown(&target, self.origin, body, length.unwrap_or(limit)).await.map_err(|err| match err {
+                    Error::OriginTimeout { .. } if cut => Error::OriginTooSlow { ms: STREAM_MS },
+                    err => err,
+                })?;
                 if length.is_some_and(|n| n != stored.size) {
                     return Err(Error::OriginBroken);
                 }

@@ -39,10 +39,10 @@ pub(crate) struct WorkerOrigin {
     signal: AbortSignal,
     ended: AbortController,
     /// The timer that aborts `ended` at the deadline (cleared on drop).
-    timer: i32,
+    timer: Cell<i32>,
     /// The upload succeeded: nothing is left open, so nothing to abort.
     succeeded: Cell<bool>,
-    timeout_ms: u64,
+    timeout_ms: Cell<u64>,
     /// When the upload began (its deadline is `timeout_ms` later).
     started_ms: i64,
     /// How long a body read may wait for its bytes where the deadline is far (a job's):
@@ -61,7 +61,7 @@ impl Drop for WorkerOrigin {
         if !self.succeeded.get() {
             self.ended.abort();
         }
-        scope().clear_timeout_with_handle(self.timer);
+        scope().clear_timeout_with_handle(self.timer.get());
     }
 }
 
@@ -70,6 +70,21 @@ const DEADLINE: &str = "deadline";
 
 fn scope() -> WorkerGlobalScope {
     js_sys::global().unchecked_into()
+}
+
+/// A timer that aborts `ended` with the reason [`DEADLINE`] in `ms`.
+fn at_deadline(ended: &AbortController, ms: u64) -> Result<i32, Error> {
+    // The controller's own `abort`, bound natively (no closure through wasm), rather than
+    // `AbortSignal.any` over it and `AbortSignal.timeout`: three signals per upload, about
+    // 3 % of a small upload's profile samples.
+    let abort: js_sys::Function = js_sys::Reflect::get(ended, &"abort".into())
+        .map_err(|_| Error::internal("AbortController.abort"))?
+        .unchecked_into();
+    let at_deadline = abort.bind1(ended, &JsValue::from_str(DEADLINE));
+    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
+    scope()
+        .set_timeout_with_callback_and_timeout_and_arguments_0(at_deadline.unchecked_ref(), ms)
+        .map_err(|_| Error::internal("setTimeout"))
 }
 
 /// A file the origin serves in ranges: where, which version, and how big.
@@ -177,23 +192,13 @@ impl Head {
 impl WorkerOrigin {
     pub fn new(timeout_ms: u64, gate: &Gate, forwarded: Forwarded) -> Result<Self, Error> {
         let ended = AbortController::new().map_err(|_| Error::internal("AbortController::new"))?;
-        // One controller and a timer that calls its own `abort` (bound natively: no closure
-        // through wasm), rather than `AbortSignal.any` over it and `AbortSignal.timeout`: three
-        // signals per upload, about 3 % of a small upload's profile samples.
-        let abort: js_sys::Function = js_sys::Reflect::get(&ended, &"abort".into())
-            .map_err(|_| Error::internal("AbortController.abort"))?
-            .unchecked_into();
-        let at_deadline = abort.bind1(&ended, &JsValue::from_str(DEADLINE));
-        let ms = i32::try_from(timeout_ms).unwrap_or(i32::MAX);
-        let timer = scope()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(at_deadline.unchecked_ref(), ms)
-            .map_err(|_| Error::internal("setTimeout"))?;
+        let timer = at_deadline(&ended, timeout_ms)?;
         Ok(WorkerOrigin {
             signal: ended.signal(),
             ended,
-            timer,
+            timer: Cell::new(timer),
             succeeded: Cell::new(false),
-            timeout_ms,
+            timeout_ms: Cell::new(timeout_ms),
             started_ms: now_ms(),
             stall_ms: None,
             gate: gate.clone(),
@@ -205,7 +210,7 @@ impl WorkerOrigin {
     /// at most 15 s): for a job, whose deadline is an hour, a stalled stream without ranges
     /// ends there. (A request's own deadline bounds its reads already.)
     pub fn timing_stalls(mut self) -> Self {
-        self.stall_ms = Some(idle_timeout_ms(self.timeout_ms));
+        self.stall_ms = Some(idle_timeout_ms(self.timeout_ms.get()));
         self
     }
 
@@ -238,7 +243,21 @@ impl WorkerOrigin {
     }
 
     pub fn timeout_ms(&self) -> u64 {
-        self.timeout_ms
+        self.timeout_ms.get()
+    }
+
+    /// Brings the deadline forward to `ms` after the upload began, if that is sooner (then
+    /// `true`): from then on it is the deadline ([`WorkerOrigin::timeout_ms`],
+    /// [`Error::OriginTimeout`]).
+    pub fn shorten(&self, ms: u64) -> Result<bool, Error> {
+        if ms >= self.timeout_ms.get() {
+            return Ok(false);
+        }
+        let left = (self.started_ms + ms as i64 - now_ms()).max(0) as u64;
+        scope().clear_timeout_with_handle(self.timer.get());
+        self.timer.set(at_deadline(&self.ended, left)?);
+        self.timeout_ms.set(ms);
+        Ok(true)
     }
 
     /// When the upload began.
@@ -271,7 +290,7 @@ impl WorkerOrigin {
     /// `fallback`, unless the deadline passed: then the timeout is the real cause.
     pub fn failure(&self, fallback: Error) -> Error {
         if self.signal.aborted() && self.signal.reason().as_string().as_deref() == Some(DEADLINE) {
-            Error::OriginTimeout { ms: self.timeout_ms }
+            Error::OriginTimeout { ms: self.timeout_ms.get() }
         } else {
             fallback
         }

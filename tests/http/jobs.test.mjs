@@ -54,6 +54,8 @@ before(async () => {
   hooks = await startReceiver();
   ({ origin, worker, stop } = await startStack({
     adminToken: ADMIN,
+    // for `scaleTimers`: a job's run limits are minutes long
+    counting: true,
     allow: [hooks.host],
     vars: { DEFAULT_MAX_BYTES: String(8 * GiB), FETCH_TIMEOUT_MS: '20000', MAX_FILE_BYTES: String(10 * MiB) },
   }));
@@ -361,6 +363,36 @@ test('a job whose origin without ranges stalls mid-stream ends failed at the idl
   assert.deepEqual(last.error, { code: 504, msg: 'the origin sent nothing for 15000 ms' });
   assert.equal(origin.requests(path).length, 1, 'a stream without ranges is not fetched again');
   assertNothingStored(worker, mark, 'nothing of the stalled stream, its multipart upload aborted');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
+});
+
+test('a job whose origin without ranges is too slow for one run is cut there (504 naming why, not the deadline): nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const path = '/jobs/too-slow-stream.bin';
+  // 4 MiB/s: 10 s in all, past one part (5 MiB) by the cut
+  const url = origin.file(path, randomBody(40 * MiB), { chunked: true, throttle: 4 * MiB });
+  // A stream that cannot resume must be stored within 13 minutes of its run (the platform
+  // ends an alarm handler at 15); its job's deadline is an hour. Timers of 10 minutes or more
+  // wait 1/400 of that from here: the cut comes after about 2 s, the deadline after 9 s.
+  await worker.scaleTimers({ atLeastMs: 10 * 60 * 1000, divideBy: 400 });
+  let last;
+  try {
+    const job = await startJob({ file_url: url, upload_path: 'jobs-failed', file_name: 'too-slow.bin', async: true });
+    last = (await poll(job.job_id, { limitMs: 60_000 })).at(-1);
+  } finally {
+    await worker.scaleTimers(null);
+  }
+  assert.equal(last.state, 'failed', JSON.stringify(last));
+  assert.deepEqual(last.error, {
+    code: 504,
+    msg: 'the origin, which does not serve ranges, did not deliver the file within 780000 ms: a background job fetches such a file in one run',
+  });
+  assert.ok(last.bytes_received > 5 * MiB && last.bytes_received < 40 * MiB, `cut mid-stream, past one part: ${last.bytes_received}`);
+  assert.equal(origin.requests(path).length, 1, 'a stream without ranges is not fetched again');
+  const started = worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
+  assert.deepEqual(started.map((m) => m.state), [2], 'its one multipart upload was aborted');
+  assertNothingStored(worker, mark, 'nothing of the cut stream');
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 

@@ -47,6 +47,12 @@
 //
 //   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", ...]}
 //                           queues them (answers {"queued": n})
+//
+// And long timers made short (a job's limits, which are minutes long): from then on, each
+// `setTimeout` of the isolate (the Worker's and its Durable Objects') asked to wait at
+// least `at_least_ms` waits that divided by `divide_by`. Shorter timers are untouched.
+//
+//   POST /__faults/timers   body {"at_least_ms": 600000, "divide_by": 400}; {} stops it
 import * as built from '../../../build/index.js';
 
 export * from '../../../build/index.js';
@@ -94,6 +100,14 @@ const realFetch = globalThis.fetch;
 globalThis.fetch = function countedFetch(...args) {
   count('worker', 'fetch', 'fetch');
   return awaited(realFetch.apply(this, args), 'fetch');
+};
+
+// long timers made short (`/__faults/timers`): null, or {at_least_ms, divide_by}
+let timerScale = null;
+const realSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = function scaledSetTimeout(callback, ms, ...args) {
+  const wait = timerScale && ms >= timerScale.at_least_ms ? Math.floor(ms / timerScale.divide_by) : ms;
+  return realSetTimeout.call(this, callback, wait, ...args);
 };
 
 function count(caller, kind, op) {
@@ -258,6 +272,11 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/kv-put' && request.method === 'POST') {
       kvPutErrors = [...kvPutErrors, ...(await request.json()).errors];
       return Response.json({ queued: kvPutErrors.length });
+    }
+    if (pathname === '/__faults/timers' && request.method === 'POST') {
+      const { at_least_ms: atLeast, divide_by: divideBy } = await request.json();
+      timerScale = atLeast > 0 && divideBy > 0 ? { at_least_ms: atLeast, divide_by: divideBy } : null;
+      return Response.json({ timers: timerScale });
     }
     if (pathname === '/__counts' && request.method === 'GET') return Response.json(report());
     if (pathname === '/__counts/reset' && request.method === 'POST') {

@@ -169,6 +169,14 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/kv-put`, { method: 'POST', body: JSON.stringify({ errors }) });
       if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
     },
+    /** From now on, every timer the isolate sets for at least `atLeastMs` waits that divided
+     * by `divideBy` (counting.mjs); `scaleTimers(null)` stops it. */
+    async scaleTimers(scale) {
+      if (!counting) throw new Error('timer faults exist only in a Worker started with `counting: true`');
+      const body = scale ? { at_least_ms: scale.atLeastMs, divide_by: scale.divideBy } : {};
+      const res = await request(`${url}/__faults/timers`, { method: 'POST', body: JSON.stringify(body) });
+      if (res.status !== 200) throw new Error(`timer faults: ${res.status} ${await res.text()}`);
+    },
     /** The storage calls made while `fn` ran (nothing else may run meanwhile), and its result. */
     async countCalls(fn) {
       await self.resetCounts();

@@ -10,7 +10,7 @@ import http from 'node:http';
 import { startStack, upload, api, request, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { usage } from './support/burst.mjs';
+import { newKey, usage } from './support/burst.mjs';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -394,6 +394,39 @@ test('a job whose origin without ranges is too slow for one run is cut there (50
   assert.deepEqual(started.map((m) => m.state), [2], 'its one multipart upload was aborted');
   assertNothingStored(worker, mark, 'nothing of the cut stream');
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
+});
+
+test('a job whose key is disabled mid-transfer stops at its next reservation refresh (30 s), not at its commit: 401, nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const k = await newKey(worker, ADMIN, 'jobs-disabled');
+  const size = 72 * MiB;
+  const path = '/jobs/disabled-mid-transfer.bin';
+  // 256 KiB/s per connection, 5 lanes: about a minute in all, parts stored from about 20 s on
+  const url = origin.file(path, randomBody(size), { ranges: true, etag: '"disabled-v1"', throttle: 256 * 1024 });
+  const job = await startJob({ file_url: url, upload_path: 'jobs-disabled', file_name: 'disabled.bin', async: true }, { key: k.key });
+  const started = Date.now();
+  await poll(job.job_id, { key: k.key, until: (d) => d.state === 'downloading' && d.bytes_received > 0, limitMs: 30_000 });
+  const admin = (body) => api(worker, 'PATCH', `/api/v1/admin/keys/${k.key_id}`, { token: ADMIN, body });
+  assert.equal((await admin({ disabled: true })).status, 200);
+  // the origin goes quiet once the job has stopped (a disabled key cannot read its status)
+  let sent = -1;
+  for (let quiet = 0; quiet < 3; ) {
+    assert.ok(Date.now() - started < 90_000, `still fetching after 90 s: ${origin.sent(path)} of ${size} bytes sent`);
+    await sleep(1000);
+    const now = origin.sent(path);
+    quiet = now === sent ? quiet + 1 : 0;
+    sent = now;
+  }
+  assert.ok(sent < 0.9 * size, `stopped before the whole file was fetched: ${sent} of ${size} bytes sent`);
+  assert.equal((await admin({ disabled: false })).status, 200);
+  const last = (await jobStatus(job.job_id, k.key)).json.data;
+  assert.equal(last.state, 'failed', JSON.stringify(last));
+  assert.deepEqual(last.error, { code: 401, msg: 'API key is disabled' });
+  const took = Date.parse(last.updated_at) - Date.parse(last.started_at); // an ended job was last updated when it ended
+  assert.ok(took < 50_000, `failed at a refresh (about 30 s in), not at the end: ${took} ms`);
+  assertNothingStored(worker, mark, 'nothing of the stopped job');
+  const { bytes, files, reserved_bytes: reservedBytes, reserved_files: reservedFiles } = await usage(worker, k.key);
+  assert.deepEqual({ bytes, files, reservedBytes, reservedFiles }, { bytes: 0, files: 0, reservedBytes: 0, reservedFiles: 0 });
 });
 
 test('jobs whose origin stops after 1 KiB or never answers fail at the idle timeout; a slow but steady one is stored', async () => {

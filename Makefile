@@ -142,7 +142,7 @@ seed-dev-key: tools
 	kv put "$$hash" "$$record" >/dev/null; \
 	kv put id:k_dev "$$hash" --metadata "$$record" >/dev/null
 
-# wrangler dev reads secrets from .dev.vars (gitignored). Its ADMIN_TOKEN and LINK_SECRET lines
+# make dev reads secrets from $(DEV_VARS) (.dev.vars, gitignored). Its ADMIN_TOKEN and LINK_SECRET lines
 # are set to $(ADMIN_TOKEN) and $(LINK_SECRET), other lines kept; the file is rewritten only
 # when it changes.
 dev-vars:

@@ -14,6 +14,7 @@
 //
 // Stops, with the runtime, on Ctrl-C or SIGTERM.
 import fs from 'node:fs';
+import path from 'node:path';
 import { unstable_startWorker } from 'wrangler';
 
 const USAGE = 'usage: node scripts/dev.mjs --ip ADDR --port N --persist-to DIR --dev-vars FILE [--var NAME:VALUE ...]';
@@ -61,6 +62,9 @@ const bindings = {
 };
 const worker = await unstable_startWorker({
   config: 'wrangler.toml',
+  // wrangler would also read the .dev.vars (or .env) beside wrangler.toml: only --dev-vars
+  // is read
+  envFiles: [path.resolve(options.devVars)],
   bindings,
   dev: {
     inspector: false,

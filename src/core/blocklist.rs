@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::admin::MAX_ADMIN_BODY_BYTES;
 use super::error::Error;
-use super::json::{read_object, JsonObject, STRING};
+use super::json::{present, read_object, JsonObject, STRING};
 
 /// KV entries of the blocklist: `blocked:{sha256}`, with the [`BlockEntry`] as metadata.
 pub const BLOCKED_PREFIX: &str = "blocked:";
@@ -182,20 +182,23 @@ pub fn entry_key(sha256: &str) -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BlockBody {
-    reason: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    reason: Option<Option<String>>,
 }
 
 impl JsonObject<'_> for BlockBody {
     const FIELDS: &'static [(&'static str, &'static str)] = &[("reason", STRING)];
 }
 
-/// The reason a block request gives (an empty body gives none).
-pub fn parse_block(body: &[u8]) -> Result<Option<String>, Error> {
+/// The reason a block request gives: `None` when it gives none (an empty body, or no
+/// `reason`: a digest blocked already keeps its reason), `Some(None)` for `null` or an empty
+/// string (it has none from now on).
+pub fn parse_block(body: &[u8]) -> Result<Option<Option<String>>, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let body: BlockBody = read_object(body, MAX_ADMIN_BODY_BYTES)?;
-    reason(body.reason)
+    body.reason.map(reason).transpose()
 }
 
 /// A reason trimmed, `None` when empty; 400 past [`MAX_REASON_CHARS`] or
@@ -368,8 +371,10 @@ mod tests {
         assert_eq!(parse_block(b""), Ok(None));
         assert_eq!(parse_block(b" \n"), Ok(None));
         assert_eq!(parse_block(b"{}"), Ok(None));
-        assert_eq!(parse_block(br#"{"reason":"  "}"#), Ok(None));
-        assert_eq!(parse_block(br#"{"reason":" phishing kit "}"#), Ok(Some("phishing kit".into())));
+        // given as nothing: a reason there is cleared
+        assert_eq!(parse_block(br#"{"reason":null}"#), Ok(Some(None)));
+        assert_eq!(parse_block(br#"{"reason":"  "}"#), Ok(Some(None)));
+        assert_eq!(parse_block(br#"{"reason":" phishing kit "}"#), Ok(Some(Some("phishing kit".into()))));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use url::Url;
 
+use super::admin::MAX_QUOTA;
 use super::authority::RESERVATION_TTL_MS;
 use super::error::Error;
 use super::quota::Limits;
@@ -52,6 +53,10 @@ pub struct Config {
 /// R2's largest object made of multipart parts of this service's sizes (5 GiB).
 pub const MAX_ASYNC_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
+/// Longest `FILE_TTL_SECONDS`: a year (a temporary file; and a typo in ms instead of seconds
+/// is refused rather than giving files a lifetime of centuries).
+pub const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
+
 /// R2's largest single put (5 GiB less 5 MiB): a request's upload of a known length is
 /// one put, so `MAX_FILE_BYTES` may not be larger.
 pub const MAX_PUT_BYTES: u64 = MAX_ASYNC_FILE_BYTES - 5 * 1024 * 1024;
@@ -79,7 +84,6 @@ impl Config {
                 },
             }
         };
-        let number = |name: &str, default: u64, min: u64| within(name, default, min, u64::MAX);
         let allowed = lookup(vars::ALLOWED_MIME_TYPES).unwrap_or_else(|| "*".into());
         let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty()).map(|b| parse_base(&b)).transpose()?;
         let ports = lookup(vars::ALLOWED_PORTS).unwrap_or_default();
@@ -94,16 +98,17 @@ impl Config {
             .map_err(|_| Error::internal(format!("config: {}={rate} is not 0, 10, 100 or 1000", vars::DEFAULT_RATE_LIMIT)))?;
         Ok(Config {
             default_rate_limit,
-            ttl_secs: number(vars::FILE_TTL_SECONDS, 259_200, 1)?,
+            ttl_secs: within(vars::FILE_TTL_SECONDS, 259_200, 1, MAX_TTL_SECS)?,
             max_file_bytes: within(vars::MAX_FILE_BYTES, 104_857_600, 1, MAX_PUT_BYTES)?,
             fetch_timeout_ms: within(vars::FETCH_TIMEOUT_MS, 30_000, 1, MAX_FETCH_TIMEOUT_MS)?,
             allowed_types: AllowList::parse(&allowed)
-                .ok_or_else(|| Error::internal(format!("config: {}={allowed:?}", vars::ALLOWED_MIME_TYPES)))?,
+                .ok_or_else(|| Error::internal(format!("config: {}={allowed:?} is not `*` or a comma list of `type/subtype` and `type/*` (empty allows nothing)", vars::ALLOWED_MIME_TYPES)))?,
             public_base_url: base,
             url_policy,
             default_limits: Limits {
-                max_bytes: number(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0)?,
-                max_files: number(vars::DEFAULT_MAX_FILES, 1_000, 0)?,
+                // a key's own quota has the same bounds (JSON numbers readable exactly)
+                max_bytes: within(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0, MAX_QUOTA)?,
+                max_files: within(vars::DEFAULT_MAX_FILES, 1_000, 0, MAX_QUOTA)?,
             },
             async_max_file_bytes: within(
                 vars::ASYNC_MAX_FILE_BYTES,
@@ -117,11 +122,19 @@ impl Config {
     }
 }
 
+/// `PUBLIC_BASE_URL`: an http(s) origin. Not a path under one: the Worker's routes are at
+/// its root, so links under a path would not reach them.
 fn parse_base(raw: &str) -> Result<Url, Error> {
     let url = Url::parse(raw.trim().trim_end_matches('/'))
         .map_err(|e| Error::internal(format!("config: {}: {e}", vars::PUBLIC_BASE_URL)))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::internal(format!("config: {} must be http(s)", vars::PUBLIC_BASE_URL)));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::internal(format!(
+            "config: {}={raw:?} must be an origin (scheme://host[:port]), without a path, query or credentials: the routes are at the root",
+            vars::PUBLIC_BASE_URL
+        )));
     }
     Ok(url)
 }
@@ -169,10 +182,21 @@ mod tests {
         assert_eq!(c.url_policy.allowed_ports, vec![443]);
         assert_eq!(c.url_policy.private_allowlist.len(), 1);
         assert_eq!(config(&[("PUBLIC_BASE_URL", "")]).unwrap().public_base_url, None);
+        let base = config(&[("PUBLIC_BASE_URL", " http://127.0.0.1:8443 ")]).unwrap().public_base_url;
+        assert_eq!(base.unwrap().as_str(), "http://127.0.0.1:8443/");
+        assert_eq!(config(&[("FILE_TTL_SECONDS", "31536000")]).unwrap().ttl_secs, MAX_TTL_SECS);
+        let most = config(&[("DEFAULT_MAX_BYTES", "9007199254740991"), ("DEFAULT_MAX_FILES", "9007199254740991")]).unwrap();
+        assert_eq!(most.default_limits, Limits { max_bytes: MAX_QUOTA, max_files: MAX_QUOTA });
         assert_eq!(config(&[("MAX_FILE_BYTES", "5363466240")]).unwrap().max_file_bytes, MAX_PUT_BYTES);
 
         for bad in [
             ("FILE_TTL_SECONDS", "0"),
+            ("FILE_TTL_SECONDS", "31536001"),
+            ("DEFAULT_MAX_BYTES", "9007199254740992"),
+            ("DEFAULT_MAX_FILES", "18446744073709551615"),
+            ("PUBLIC_BASE_URL", "https://files.example.com/sub/"),
+            ("PUBLIC_BASE_URL", "https://files.example.com/?a=1"),
+            ("PUBLIC_BASE_URL", "https://user:pw@files.example.com"),
             ("MAX_FILE_BYTES", "-1"),
             ("MAX_FILE_BYTES", "5363466241"),
             ("FETCH_TIMEOUT_MS", "soon"),

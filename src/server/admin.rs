@@ -136,18 +136,11 @@ pub(crate) async fn kv_page(req: &Incoming, services: &Services, prefix: &str) -
     let pairs = query(req);
     let (cursor, limit) = listing.parse_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let mut list = services.keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
-    let given = cursor.is_some();
     if let Some(c) = cursor {
         list = list.cursor(c);
     }
-    // A cursor KV cannot read is the caller's mistake, not ours.
-    let page = list.execute().await.map_err(|e| {
-        if given {
-            Error::invalid("cursor", "is not a cursor this listing gave")
-        } else {
-            kv("list")(e)
-        }
-    })?;
+    // A cursor that got here is one this listing gave (its tag says so): a failure is KV's.
+    let page = list.execute().await.map_err(kv("list"))?;
     let cursor = page.cursor.filter(|c| !page.list_complete && !c.is_empty()).map(|c| listing.cursor(&c));
     Ok((page.keys, cursor))
 }

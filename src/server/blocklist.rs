@@ -69,12 +69,19 @@ async fn version(keys: &KvStore) -> Result<Option<String>, Error> {
 /// Tells every isolate the list changed: they list it again at their next checks. One
 /// attempt: KV takes one write a second to a key, and a write that KV refuses for that
 /// follows another change's, whose version makes every isolate list after this change
-/// too. Should it fail otherwise, the change is made all the same and reaches them by their
-/// periodic listing ([`RELIST_MS`](crate::core::blocklist::RELIST_MS)); the log says so.
+/// too (logged as such). Should it fail otherwise, the change is made all the same and
+/// reaches them by their periodic listing ([`RELIST_MS`](crate::core::blocklist::RELIST_MS));
+/// the log says so.
 async fn changed(keys: &KvStore) {
     let written = async { keys.put(VERSION_KEY, now_ms().to_string())?.execute().await };
-    if let Err(err) = written.await {
-        worker::console_error!("blocklist: the version could not be written, other isolates see the change within 10 minutes: {err:?}");
+    match written.await {
+        Ok(()) => {}
+        Err(err) if err.to_string().contains("429 Too Many Requests") => {
+            worker::console_log!("blocklist: the version was written by another change within the second; isolates list after both");
+        }
+        Err(err) => {
+            worker::console_error!("blocklist: the version could not be written, other isolates see the change within 10 minutes: {err:?}");
+        }
     }
 }
 
@@ -107,12 +114,13 @@ async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error
 }
 
 /// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
-/// reason if it gives one), in this isolate at once, and in the others once they read the
+/// reason if it gives one or `replace_reason`), in this isolate at once, and in the others once they read the
 /// version this writes (every time: KV's read of the entry here may be a minute old, so an
 /// entry it shows may be gone elsewhere). Refused when the list is full.
-pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<BlockEntry, Error> {
+pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry, replace_reason: bool) -> Result<BlockEntry, Error> {
     if let Some(first) = self::entry(keys, &entry.sha256).await? {
-        entry = BlockEntry { reason: entry.reason.or(first.reason), blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
+        let reason = if replace_reason { entry.reason } else { entry.reason.or(first.reason) };
+        entry = BlockEntry { reason, blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
     } else {
         // Read whole to count it: this isolate's copy takes the read too.
         let version = version(keys).await?;
@@ -131,12 +139,12 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry) -> Result<Block
 }
 
 /// `PUT /api/v1/admin/blocklist/{sha256}`: blocks a digest known to be bad, with an
-/// optional `{"reason": ...}`.
+/// optional `{"reason": ...}` (given, it replaces an entry's reason; `null` clears it).
 pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let reason = parse_block(&optional_json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
-    let entry = BlockEntry { sha256, reason, blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
-    let entry = block(&services.keys, entry).await?;
+    let given = parse_block(&optional_json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
+    let entry = BlockEntry { sha256, reason: given.clone().flatten(), blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
+    let entry = block(&services.keys, entry, given.is_some()).await?;
     worker::console_log!("blocklist: {} blocked ({})", entry.sha256, entry.reason.as_deref().unwrap_or("no reason given"));
     respond::json(200, &Envelope::ok("Digest blocked", entry))
 }

@@ -69,7 +69,7 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
         None => Ok(false),
         Some(sha256) => {
             let entry = BlockEntry { sha256, reason, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
-            block(&services.keys, entry).await.map(|_| true)
+            block(&services.keys, entry, false).await.map(|_| true)
         }
     };
     let msg = match &blocked {

@@ -168,6 +168,11 @@ test('the admin routes: list by pages, block again, refusals; each change of the
   const again = await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: 'reported twice' });
   assert.deepEqual(again.json.data, { ...first, reason: 'reported twice' });
   assert.ok((await listVersion()) > version, 'rewritten');
+  // no body, or no reason, keeps it; a null reason clears it
+  assert.deepEqual((await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`)).json.data, { ...first, reason: 'reported twice' });
+  assert.deepEqual((await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, {})).json.data, { ...first, reason: 'reported twice' });
+  assert.deepEqual((await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: null })).json.data, { ...first, reason: null });
+  assert.deepEqual((await admin('GET', `/api/v1/admin/blocklist/${digests[0]}`)).json.data, { ...first, reason: null }, 'as stored');
   const seen = (await listBlocked(2)).map((e) => e.sha256);
   // the key list's cursor is not this listing's
   for (const name of ['cursor-1', 'cursor-2']) await newKey(worker, ADMIN, name);

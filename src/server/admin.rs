@@ -38,6 +38,11 @@ async fn save(keys: &KvStore, hash: &str, record: &KeyRecord) -> Result<(), Erro
     kv_write("put id", || async { keys.put(&id_entry(&record.id), hash)?.metadata(record)?.execute().await }).await
 }
 
+/// Whether KV refused a write for its rate: one write per second to a key (429).
+pub(crate) fn rate_refused(err: &KvError) -> bool {
+    err.to_string().contains("429 Too Many Requests")
+}
+
 /// Attempts at a KV write that KV refuses for its rate.
 const KV_ATTEMPTS: u32 = 3;
 
@@ -48,7 +53,7 @@ pub(crate) async fn kv_write<F: Future<Output = Result<(), KvError>>>(what: &'st
     let mut attempt = 1;
     loop {
         match write().await {
-            Err(e) if attempt < KV_ATTEMPTS && e.to_string().contains("429 Too Many Requests") => {
+            Err(e) if attempt < KV_ATTEMPTS && rate_refused(&e) => {
                 attempt += 1;
                 Delay::from(Duration::from_millis(1_100)).await;
             }

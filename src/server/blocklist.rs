@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use worker::{KvStore, Response};
 
-use super::admin::{authorize, kv_page, kv_write};
+use super::admin::{authorize, kv_page, kv_write, rate_refused};
 use super::auth::kv;
 use super::bindings::Services;
 use super::http::{optional_json_body, Incoming};
@@ -76,7 +76,7 @@ async fn changed(keys: &KvStore) {
     let written = async { keys.put(VERSION_KEY, now_ms().to_string())?.execute().await };
     match written.await {
         Ok(()) => {}
-        Err(err) if err.to_string().contains("429 Too Many Requests") => {
+        Err(err) if rate_refused(&err) => {
             worker::console_log!("blocklist: the version was written by another change within the second; isolates list after both");
         }
         Err(err) => {
@@ -114,8 +114,8 @@ async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error
 }
 
 /// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
-/// reason if it gives one or `replace_reason`), in this isolate at once, and in the others once they read the
-/// version this writes (every time: KV's read of the entry here may be a minute old, so an
+/// reason if it gives one or `replace_reason`), in this isolate at once, and in the others
+/// once they read the version this writes (every time: KV's read of the entry here may be a minute old, so an
 /// entry it shows may be gone elsewhere). Refused when the list is full.
 pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry, replace_reason: bool) -> Result<BlockEntry, Error> {
     if let Some(first) = self::entry(keys, &entry.sha256).await? {

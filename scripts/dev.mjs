@@ -47,6 +47,10 @@ function secrets(file) {
   return Object.fromEntries(pairs.map(([, name, value]) => [name, value.replace(/^(["'])(.*)\1$/, '$2')]));
 }
 
+// Miniflare would fetch the edge's `request.cf` sample from workers.cloudflare.com at each
+// start (a warning without network); the Worker reads no `cf`, so the built-in sample serves.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+
 let options;
 try {
   options = parse(process.argv.slice(2));

@@ -6,6 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { before, after, beforeEach } from 'node:test';
 import { unstable_DevEnv } from 'wrangler';
+
+// Miniflare would fetch the edge's `request.cf` sample from workers.cloudflare.com at each
+// start (an error in the log with no network); the Worker reads no `cf`, so the built-in
+// sample serves.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 import { startOrigin } from './origin.mjs';
 import { CLOSED, CRASHED, STUCK, inCollector } from './crash.mjs';
 import fs from 'node:fs';

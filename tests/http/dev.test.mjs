@@ -85,8 +85,17 @@ test('make dev serves the web app and the API with its printed credentials, and 
 test('make dev takes 30 uploads of 3 MiB at once from a fast origin, each stored byte-exact', async () => {
   const bytes = filler(3 * MiB, 77);
   const url = origin.file('/dev/three.bin', bytes);
-  const results = await pool(Array.from({ length: 30 }, (_, i) => i), 30, (i) =>
-    upload(worker, { file_url: url, upload_path: 'dev', file_name: `three-${i}.bin` }, { key: creds.KEY }));
+  // what came back when, and make dev's own output, for a failure to be read from CI's log
+  const started = Date.now();
+  const answered = [];
+  const results = await pool(Array.from({ length: 30 }, (_, i) => i), 30, async (i) => {
+    const res = await upload(worker, { file_url: url, upload_path: 'dev', file_name: `three-${i}.bin` }, { key: creds.KEY });
+    answered.push(`${i}: ${res.status} after ${Date.now() - started} ms`);
+    return res;
+  }).catch((err) => {
+    err.message += `\nanswered: ${answered.join(', ') || 'none'}\nmake dev's output, its end:\n${output.slice(-6000)}`;
+    throw err;
+  });
   assert.deepEqual(results.map((r) => r.status), Array(30).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.json));
   for (const r of results) assert.equal(sha256((await get(r.json.data.download_url)).body), sha256(bytes), r.json.data.file_name);
   assert.doesNotMatch(output, /Too many open files/);

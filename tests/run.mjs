@@ -1,6 +1,6 @@
 // Runs a tier's test files one at a time (`node --test <flags> <file>`), as `node --test
 // <dir>` would, with one difference: a file under which the local runtime failed on its own
-// (its workerd process exited, or spins in V8's garbage collector, or closed a connection
+// (its workerd process exited, or spins in V8's message loop, or closed a connection
 // before answering: support/crash.mjs) runs again, at most twice more, and the first run
 // without such a fault decides (a third fault in a row fails the tier). Such a failure says
 // nothing about the Worker; anything else that fails, fails the tier. Ends with a summary.
@@ -35,7 +35,7 @@ function run(file) {
 }
 
 /** Runs after the first when the runtime failed under the file (it livelocked in V8's
- * sweeper under about half of the fresh-clone runs of one file, never twice in a row). */
+ * message loop under about half of the fresh-clone runs of one file, never twice in a row). */
 const RERUNS = 2;
 
 const failed = [];

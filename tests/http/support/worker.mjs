@@ -12,7 +12,7 @@ import { unstable_DevEnv } from 'wrangler';
 // sample serves.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 import { startOrigin } from './origin.mjs';
-import { CLOSED, CRASHED, STUCK, inCollector } from './crash.mjs';
+import { CLOSED, CRASHED, STUCK, inMessageLoop } from './crash.mjs';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -198,7 +198,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       self.url = url;
     },
     /** Whether the runtime still answers; if not, says on stderr why: its workerd process
-     * crashed (CRASHED), or spins in V8's garbage collector (STUCK, from gdb's backtrace),
+     * crashed (CRASHED), or spins in V8's message loop (STUCK, from gdb's backtraces),
      * which tests/run.mjs looks for, or something else (the backtraces are printed). With
      * `restart` it then starts the runtime again on the same state, so the tests after the
      * one it failed meet a live Worker. */
@@ -208,11 +208,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       if (gone.length) {
         console.error(`# ${CRASHED}: workerd process ${gone.join(', ')} of ${url} exited (its own output above says why)`);
       } else {
-        const stacks = pids.map((pid) => `workerd ${pid}:\n${mainStack(pid)}`).join('\n');
-        console.error(inCollector(stacks)
-          ? `# ${STUCK}: workerd at ${url} spins in cppgc's sweep, run from V8's message loop`
+        const samples = await mainStacks(pids);
+        const stuck = Object.values(samples).some(inMessageLoop);
+        console.error(stuck
+          ? `# ${STUCK}: the main thread of workerd at ${url} was in V8's message loop, with none of the Worker's code on it, in each of ${STACK_SAMPLES} backtraces ${STACK_SAMPLE_GAP_MS} ms apart`
           : `# the local runtime at ${url} stopped answering, its workerd processes still running`);
-        console.error(stacks.replace(/^/gm, '#   '));
+        const last = Object.entries(samples).map(([pid, stacks]) => `workerd ${pid}:\n${stacks.at(-1)}`).join('\n');
+        console.error(last.replace(/^/gm, '#   '));
       }
       if (restart) await self.restart();
     },
@@ -279,6 +281,21 @@ function workerdChildren() {
     return []; // ps exits 1 when there are none
   }
   return rows.map((row) => row.trim().split(/\s+/)).filter(([, comm]) => comm === 'workerd').map(([pid]) => Number(pid));
+}
+
+/** How many backtraces of each workerd's main thread `revive` takes, and how far apart: one
+ * could catch a busy thread in V8's loop by chance; every one of them will not. */
+const STACK_SAMPLES = 3;
+const STACK_SAMPLE_GAP_MS = 1_000;
+
+/** `STACK_SAMPLES` backtraces of each of `pids`' main threads, by pid, innermost first. */
+async function mainStacks(pids) {
+  const samples = Object.fromEntries(pids.map((pid) => [pid, []]));
+  for (let i = 0; i < STACK_SAMPLES; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, STACK_SAMPLE_GAP_MS));
+    for (const pid of pids) samples[pid].push(mainStack(pid));
+  }
+  return samples;
 }
 
 /** gdb's backtrace of `pid`'s main thread (its innermost frames), or why there is none. */

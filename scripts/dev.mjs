@@ -13,7 +13,6 @@
 //     --dev-vars .dev.vars [--var NAME:VALUE ...]
 //
 // Stops, with the runtime, on Ctrl-C or SIGTERM.
-import fs from 'node:fs';
 import path from 'node:path';
 import { unstable_startWorker } from 'wrangler';
 
@@ -39,14 +38,6 @@ function parse(args) {
   return options;
 }
 
-/** The `NAME=VALUE` lines of a .dev.vars file (blank lines and `#` comments skipped, a value's
- * surrounding quotes taken off), as wrangler reads them. */
-function secrets(file) {
-  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : [];
-  const pairs = lines.map((line) => /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)).filter(Boolean);
-  return Object.fromEntries(pairs.map(([, name, value]) => [name, value.replace(/^(["'])(.*)\1$/, '$2')]));
-}
-
 // Miniflare would fetch the edge's `request.cf` sample from workers.cloudflare.com at each
 // start (a warning without network); the Worker reads no `cf`, so the built-in sample serves.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
@@ -59,15 +50,12 @@ try {
   process.exit(2);
 }
 
-const bindings = {
-  ...Object.fromEntries(Object.entries(secrets(options.devVars)).map(([name, value]) => [name, { type: 'secret_text', value }])),
-  // vars given here go over wrangler.toml's, as `wrangler dev --var` does
-  ...Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }])),
-};
+// vars given here go over wrangler.toml's, as `wrangler dev --var` does
+const bindings = Object.fromEntries(Object.entries(options.vars).map(([name, value]) => [name, { type: 'plain_text', value }]));
 const worker = await unstable_startWorker({
   config: 'wrangler.toml',
-  // wrangler would also read the .dev.vars (or .env) beside wrangler.toml: only --dev-vars
-  // is read
+  // its lines are the Worker's secrets; wrangler reads no other file for them (not the
+  // .dev.vars or .env beside wrangler.toml)
   envFiles: [path.resolve(options.devVars)],
   bindings,
   dev: {

@@ -40,7 +40,8 @@
 //!   - `serve.rs`: ranges, conditionals (`If-None-Match`, `If-Range`), what counts as a
 //!     download, and headers of served files.
 //!   - `links.rs`: link controls: `expires_in`, `max_downloads` (a row's link options),
-//!     private links signed with HMAC-SHA256, minted links' lifetimes.
+//!     private links signed with HMAC-SHA256, minted links' lifetimes. `mac.rs`: the one
+//!     HMAC-SHA256 that links, admin cursors and webhooks sign with.
 //!   - `origin_headers.rs`: the `origin_headers` allow-list and the same-origin rule.
 //!   - `rate_limit.rs`: the per-key upload rate tiers and their bindings.
 //!   - `cors.rs`: cross-origin rules (preflight methods, allowed headers).

@@ -264,7 +264,8 @@ fn a_failed_overwrite_never_touches_the_file_it_would_replace() {
     // the upload must answer]. With 80 000 bytes of quota a streamed upload is refused at its
     // reservation (of MAX_FILE_BYTES), before anything is read: "streamed too large" needs room.
     const ROOMY: &str = "1000000";
-    let failures: Vec<(&str, Reply, Option<Fault>, &str, fn(&Error) -> bool)> = vec![
+    type Case = (&'static str, Reply, Option<Fault>, &'static str, fn(&Error) -> bool);
+    let failures: Vec<Case> = vec![
         ("small body dropped", Reply::file(&png_file(10_000), None).broken_after(5), None, ROOMY, |e| *e == Error::OriginBroken),
         ("large body dropped", Reply::file(&png_file(70_000), None).broken_after(10), None, ROOMY, |e| *e == Error::OriginBroken),
         ("small commit lost", Reply::file(&png_file(400), None), Some(Fault::Lost), ROOMY, |e| matches!(e, Error::Internal(_))),

@@ -14,6 +14,7 @@ use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
 use super::quota::{ConfigPatch, KeyConfig};
 use super::listing::parse_limit;
+use super::mac::hmac_sha256;
 use super::names::is_deceptive;
 use super::query::params;
 use super::rate_limit::{self, RATE_RULE};
@@ -259,11 +260,7 @@ impl KvListing<'_> {
     }
 
     fn mac(&self, kv_cursor: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.as_bytes()).expect("HMAC takes keys of any length");
-        mac.update(self.prefix.as_bytes());
-        mac.update(b"\n");
-        mac.update(kv_cursor.as_bytes());
-        mac
+        hmac_sha256(self.secret.as_bytes(), &[self.prefix.as_bytes(), b"\n", kv_cursor.as_bytes()])
     }
 
     /// `?cursor=&limit=`: KV's cursor out of [`cursor`](Self::cursor)'s, and the page size;

@@ -66,6 +66,21 @@ impl BlockEntry {
         let bare = BlockEntry { sha256: sha256.to_owned(), reason: None, blocked_at: None, file_id: None, key_id: None };
         BlockEntry { sha256: sha256.to_owned(), ..read.unwrap_or(bare) }
     }
+
+    /// The entry a block leaves: `self` (when, and by which file and key, it was blocked)
+    /// if the digest is not yet blocked, else the `first` entry's record (with `self`'s time
+    /// when it has none: imported by other means). The reason is the one `reason` sets
+    /// (`Some(None)` clears it), or else the first entry's.
+    pub fn over(self, first: Option<BlockEntry>, reason: Option<Option<String>>) -> BlockEntry {
+        match first {
+            None => BlockEntry { reason: reason.flatten(), ..self },
+            Some(first) => BlockEntry {
+                reason: reason.unwrap_or(first.reason),
+                blocked_at: first.blocked_at.or(self.blocked_at),
+                ..first
+            },
+        }
+    }
 }
 
 /// An isolate's copy of the list: when it was read and under which version, whether a read
@@ -375,6 +390,23 @@ mod tests {
         assert_eq!(parse_block(br#"{"reason":null}"#), Ok(Some(None)));
         assert_eq!(parse_block(br#"{"reason":"  "}"#), Ok(Some(None)));
         assert_eq!(parse_block(br#"{"reason":" phishing kit "}"#), Ok(Some(Some("phishing kit".into()))));
+    }
+
+    #[test]
+    fn a_block_keeps_the_first_record_and_sets_the_reason_only_when_given() {
+        let at = |t: &str| Some(t.to_owned());
+        let take_down = BlockEntry { sha256: "d".into(), reason: None, blocked_at: at("T2"), file_id: at("file_2"), key_id: at("k2") };
+        let first = BlockEntry { sha256: "d".into(), reason: at("spam"), blocked_at: at("T1"), file_id: at("file_1"), key_id: at("k1") };
+        // a new entry: this block's record, with the reason it gives
+        assert_eq!(take_down.clone().over(None, Some(at("malware"))), BlockEntry { reason: at("malware"), ..take_down.clone() });
+        assert_eq!(take_down.clone().over(None, None), take_down);
+        // blocked before: the first record, its reason kept, replaced or cleared
+        assert_eq!(take_down.clone().over(Some(first.clone()), None), first);
+        assert_eq!(take_down.clone().over(Some(first.clone()), Some(at("malware"))), BlockEntry { reason: at("malware"), ..first.clone() });
+        assert_eq!(take_down.clone().over(Some(first.clone()), Some(None)), BlockEntry { reason: None, ..first.clone() });
+        // an entry imported without a record takes this block's time
+        let imported = BlockEntry::stored("d", None);
+        assert_eq!(take_down.clone().over(Some(imported), None).blocked_at, at("T2"));
     }
 
     #[test]

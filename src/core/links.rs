@@ -12,6 +12,7 @@ use super::clock::is_expired;
 use super::error::Error;
 use super::json::{read_object, JsonObject};
 use super::layout::canonical_path;
+use super::mac::hmac_sha256;
 use super::request::UploadRequest;
 
 /// Shortest `expires_in`, in seconds.
@@ -116,11 +117,7 @@ impl LinkSecret {
 
     /// The MAC of `path` (in its canonical form: any spelling of one URL signs alike) and `exp`.
     fn mac(&self, path: &str, exp: i64) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        mac.update(canonical_path(path).as_bytes());
-        mac.update(b"\n");
-        mac.update(exp.to_string().as_bytes());
-        mac
+        hmac_sha256(&self.0, &[canonical_path(path).as_bytes(), b"\n", exp.to_string().as_bytes()])
     }
 
     /// The signature of `path` (percent-encoded as sent; any spelling of it signs alike)

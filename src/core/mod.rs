@@ -23,6 +23,7 @@ pub mod keys;
 pub mod layout;
 pub mod links;
 pub mod listing;
+pub mod mac;
 pub mod mime;
 pub mod names;
 pub mod origin_headers;

@@ -113,15 +113,14 @@ async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error
     Ok(value.map(|_| BlockEntry::stored(sha256, meta)))
 }
 
-/// Blocks `entry.sha256` (an entry already there keeps its first record, with `entry`'s
-/// reason if it gives one or `replace_reason`), in this isolate at once, and in the others
-/// once they read the version this writes (every time: KV's read of the entry here may be a minute old, so an
-/// entry it shows may be gone elsewhere). Refused when the list is full.
-pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry, replace_reason: bool) -> Result<BlockEntry, Error> {
-    if let Some(first) = self::entry(keys, &entry.sha256).await? {
-        let reason = if replace_reason { entry.reason } else { entry.reason.or(first.reason) };
-        entry = BlockEntry { reason, blocked_at: first.blocked_at.or(entry.blocked_at), ..first };
-    } else {
+/// Blocks `entry.sha256` with the reason `reason` sets (`None` keeps one already there):
+/// a digest already blocked keeps its first record ([`BlockEntry::over`]). It is refused in
+/// this isolate at once, and in the others once they read the version this writes (written
+/// every time: KV's read of the entry here may be a minute old, so an entry it shows may be
+/// gone elsewhere). Refused when the list is full.
+pub(crate) async fn block(keys: &KvStore, entry: BlockEntry, reason: Option<Option<String>>) -> Result<BlockEntry, Error> {
+    let first = self::entry(keys, &entry.sha256).await?;
+    if first.is_none() {
         // Read whole to count it: this isolate's copy takes the read too.
         let version = version(keys).await?;
         let listed = read_all(keys).await?;
@@ -131,6 +130,7 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry, replace_reason:
             return Err(Error::BlocklistFull(count));
         }
     }
+    let entry = entry.over(first, reason);
     let name = entry_key(&entry.sha256);
     kv_write("put blocked", || async { keys.put(&name, "")?.metadata(&entry)?.execute().await }).await?;
     COPY.with_borrow_mut(|copy| copy.change(&entry.sha256, true, now_ms()));
@@ -142,9 +142,9 @@ pub(crate) async fn block(keys: &KvStore, mut entry: BlockEntry, replace_reason:
 /// optional `{"reason": ...}` (given, it replaces an entry's reason; `null` clears it).
 pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let given = parse_block(&optional_json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
-    let entry = BlockEntry { sha256, reason: given.clone().flatten(), blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
-    let entry = block(&services.keys, entry, given.is_some()).await?;
+    let reason = parse_block(&optional_json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
+    let entry = BlockEntry { sha256, reason: None, blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
+    let entry = block(&services.keys, entry, reason).await?;
     worker::console_log!("blocklist: {} blocked ({})", entry.sha256, entry.reason.as_deref().unwrap_or("no reason given"));
     respond::json(200, &Envelope::ok("Digest blocked", entry))
 }

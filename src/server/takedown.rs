@@ -68,8 +68,9 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     let blocked = match row.sha256.clone().filter(|_| blocking) {
         None => Ok(false),
         Some(sha256) => {
-            let entry = BlockEntry { sha256, reason, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
-            block(&services.keys, entry, false).await.map(|_| true)
+            let entry = BlockEntry { sha256, reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
+            // the take-down's reason, when it gives one, is the entry's
+            block(&services.keys, entry, reason.map(Some)).await.map(|_| true)
         }
     };
     let msg = match &blocked {

@@ -160,7 +160,9 @@ pub const MAX_LINK_BODY_BYTES: u64 = 1024;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LinkBody {
-    expires_in: Option<u64>,
+    /// Any JSON number: a whole one past `u64` (the contract sets no upper bound) is still a
+    /// lifetime, capped at the file's.
+    expires_in: Option<f64>,
 }
 
 const LINK_EXPIRES_RULE: &str = "must be a whole number of seconds, at least 1";
@@ -174,13 +176,14 @@ pub fn parse_link_request(body: &[u8]) -> Result<Option<u64>, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    read_object::<LinkBody>(body, MAX_LINK_BODY_BYTES)?.expires_in.map(|n| check_link_lifetime(n as f64)).transpose()
+    read_object::<LinkBody>(body, MAX_LINK_BODY_BYTES)?.expires_in.map(check_link_lifetime).transpose()
 }
 
 /// A link lifetime: whole seconds, at least 1 (the browser client checks its JS number here).
+/// A lifetime past `u64::MAX` seconds is `u64::MAX` (the links end with the file either way).
 pub fn check_link_lifetime(secs: f64) -> Result<u64, Error> {
-    if secs >= 1.0 && secs.fract() == 0.0 && secs <= u64::MAX as f64 {
-        Ok(secs as u64)
+    if secs >= 1.0 && secs.fract() == 0.0 {
+        Ok(secs as u64) // saturating
     } else {
         Err(Error::invalid("expires_in", LINK_EXPIRES_RULE))
     }
@@ -292,7 +295,10 @@ mod tests {
         assert_eq!(parse_link_request(b""), Ok(None));
         assert_eq!(parse_link_request(b"{}"), Ok(None));
         assert_eq!(parse_link_request(br#"{"expires_in":600}"#), Ok(Some(600)));
-        for bad in [&br#"{"expires_in":0}"#[..], br#"{"expires_in":1.5}"#, br#"{"expires_in":-1}"#, br#"{"ttl":1}"#, b"nope"] {
+        // no upper bound in the contract: past u64, the longest there is
+        assert_eq!(parse_link_request(br#"{"expires_in":18446744073709551615}"#), Ok(Some(u64::MAX)));
+        assert_eq!(parse_link_request(br#"{"expires_in":99999999999999999999}"#), Ok(Some(u64::MAX)));
+        for bad in [&br#"{"expires_in":0}"#[..], br#"{"expires_in":1.5}"#, br#"{"expires_in":-1}"#, br#"{"expires_in":"60"}"#, br#"{"expires_in":1e400}"#, br#"{"ttl":1}"#, b"nope"] {
             assert_eq!(parse_link_request(bad).unwrap_err().status(), 400, "{}", String::from_utf8_lossy(bad));
         }
         // at most the file's life

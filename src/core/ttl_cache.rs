@@ -13,8 +13,9 @@ pub const KEY_CACHE_TTL_MS: i64 = 30_000;
 pub const KEY_CACHE_ENTRIES: usize = 256;
 
 /// How long an isolate uses the file a name resolved to. Safe at any length: a replaced or
-/// deleted file's object is gone before the change is answered, so a stale entry finds no
-/// object and is resolved again. It bounds the authority's calls for a hot name.
+/// deleted file's object is gone before the change is answered (or, kept for a download
+/// being read, refuses every request), so a stale entry finds no object or a refusal and is
+/// resolved again. It bounds the authority's calls for a hot name.
 pub const NAME_CACHE_TTL_MS: i64 = 10_000;
 /// Names held per isolate.
 pub const NAME_CACHE_ENTRIES: usize = 1024;

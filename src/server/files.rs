@@ -31,9 +31,12 @@ pub(crate) async fn download(req: &Incoming, services: &Services, file_id: &str)
 pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName) -> Result<Response, Error> {
     let cache_key = name_key(&name.owner, &name.upload_path, &name.file_name);
     if let Some(file_id) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
-        // A replaced or deleted file's object is gone before the change was answered: a
-        // stale entry finds nothing here and is resolved again.
-        if let Some(response) = serve(req, services, &file_id, Mode::Inline, Some(&name.file_name)).await? {
+        // A replaced or deleted file's object is gone before the change was answered, unless
+        // kept a while for a download still being read (a used-up counted file): a stale
+        // entry finds nothing here, or a file that refuses this request (its count used up,
+        // or it is private and the request is signed for the name's new public file). Only
+        // a served answer is trusted; on anything else the key's authority is asked again.
+        if let Ok(Some(response)) = serve(req, services, &file_id, Mode::Inline, Some(&name.file_name)).await {
             return Ok(response);
         }
         NAMES.with_borrow_mut(|names| names.remove(&cache_key));
@@ -54,7 +57,7 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     Err(Error::FileNotFound)
 }
 
-/// Forgets what this isolate cached for a name (it was just overwritten here).
+/// Forgets what this isolate cached for a name (a file was just committed to it here).
 pub(crate) fn forget_name(owner: &str, upload_path: &str, file_name: &str) {
     NAMES.with_borrow_mut(|names| names.remove(&name_key(owner, upload_path, file_name)));
 }

@@ -21,6 +21,7 @@ use super::blocklist::KvBlocklist;
 use super::buffers;
 use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
+use super::files::forget_name;
 use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
 use super::job_store::{save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
@@ -339,6 +340,8 @@ impl Run<'_> {
             return Err(Error::internal("canceled before its commit"));
         }
         flow::commit(self.authority, &KvBlocklist(&self.services.keys), &row).await?;
+        // As an upload answered here does: this isolate's entry for the name is stale now.
+        forget_name(&record.spec.key_id, &row.upload_path, &row.file_name);
         self.done(record, &row)
     }
 

@@ -29,6 +29,19 @@ function originFile(size = 4096) {
   return { url: origin.file(`/links/${seq}.bin`, body), body, digest: sha256(body) };
 }
 
+/** The file a background job stored, once it succeeded (`started`: its 202). */
+async function jobResult(started) {
+  assert.equal(started.status, 202, JSON.stringify(started.json));
+  let job;
+  for (let i = 0; i < 240; i++) {
+    job = (await api(worker, 'GET', `/api/v1/jobs/${started.json.data.job_id}`, { token: KEYS.a.key })).json.data;
+    if (['succeeded', 'failed', 'canceled'].includes(job.state)) break;
+    await sleep(250);
+  }
+  assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  return job.result;
+}
+
 async function stored(fields, size) {
   const file = originFile(size);
   const res = await upload(worker, { file_url: file.url, ...fields });
@@ -236,6 +249,29 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   assertError({ status: untyped.status, json: await untyped.json() }, 415, /must be JSON/);
 });
 
+test('a name whose used-up private one-time file is kept serves its next file at once, unsigned, uploaded or fetched by a job', async () => {
+  for (const job of [false, true]) {
+    const name = { upload_path: 'kept', file_name: `next-${job}.bin` };
+    const once = await stored({ ...name, max_downloads: 1, private: true });
+    // the one download, through the name: this isolate now knows the name's file, whose
+    // bytes are kept a while for that download
+    const used = await get(once.data.file_url);
+    assert.equal(used.status, 200);
+    assert.equal(sha256(used.body), once.digest);
+    assert.ok(worker.r2().objects.some((o) => o.key === `o/${once.data.file_id}`), 'its bytes are kept');
+    const next = originFile(7000);
+    const data = job
+      ? await jobResult(await upload(worker, { file_url: next.url, ...name, async: true }))
+      : (await upload(worker, { file_url: next.url, ...name })).json.data;
+    assert.ok(!data.private, JSON.stringify(data));
+    const bare = new URL(data.file_url);
+    assert.equal(bare.search, '', 'a public file\'s link is unsigned');
+    const res = await get(data.file_url);
+    assert.equal(res.status, 200, `${job ? 'job' : 'upload'}: the name's new file at once, not the kept one's refusal`);
+    assert.equal(sha256(res.body), next.digest);
+  }
+});
+
 test('If-Range with the ETag of a replaced file gets the new file whole (200)', async () => {
   const name = { upload_path: 'ifrange', file_name: 'doc.bin' };
   const v1 = await stored(name, 20_000);
@@ -256,16 +292,7 @@ test('a background job keeps expires_in, max_downloads and private; it refuses o
   const refused = await upload(worker, { file_url: file.url, async: true, origin_headers: { 'X-Token': 't' } });
   assertError(refused, 400, /invalid `origin_headers`: cannot be used with a background job/);
   assertError(await upload(worker, { file_url: file.url, async: true, expires_in: TTL + 1 }), 400, /expires_in/);
-  const started = await upload(worker, { file_url: file.url, async: true, expires_in: 120, max_downloads: 1, private: true });
-  assert.equal(started.status, 202, JSON.stringify(started.json));
-  let job;
-  for (let i = 0; i < 240; i++) {
-    job = (await api(worker, 'GET', `/api/v1/jobs/${started.json.data.job_id}`, { token: KEYS.a.key })).json.data;
-    if (['succeeded', 'failed', 'canceled'].includes(job.state)) break;
-    await sleep(250);
-  }
-  assert.equal(job.state, 'succeeded', JSON.stringify(job));
-  const data = job.result;
+  const data = await jobResult(await upload(worker, { file_url: file.url, async: true, expires_in: 120, max_downloads: 1, private: true }));
   await assertLifetime(worker, data, 120);
   assert.equal(data.private, true);
   assert.deepEqual([data.max_downloads, data.downloads], [1, 0]);

@@ -28,6 +28,7 @@ fn row(id: &str, path: &str, name: &str, size: u64) -> FileRow {
         expires_ms: T0 + TTL,
         sha256: None,
         options: None,
+        named_ms: 0,
     }
 }
 
@@ -63,9 +64,21 @@ fn a_reservation_becomes_the_row_at_its_real_size() {
     assert_eq!(a.commit(row("f1", "p", "a", 450), T0), Ok(None));
     assert_eq!(usage(&a, T0), u(450, 1, 0, 0));
     assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1");
-    assert_eq!(a.get("f1", T0).unwrap(), row("f1", "p", "a", 450));
+    assert_eq!(a.get("f1", T0).unwrap(), FileRow { named_ms: T0, ..row("f1", "p", "a", 450) });
     assert!(doomed(&a).is_empty());
     assert_counters(&a);
+}
+
+#[test]
+fn a_file_is_dated_by_when_it_took_its_name_not_by_its_upload() {
+    let mut a = authority(1000, 3);
+    // A started first and is slow; B started later and commits first.
+    let (first, second) = (FileRow { upload_ms: T0, ..row("A", "p", "n", 10) }, FileRow { upload_ms: T0 + 10, ..row("B", "p", "n", 20) });
+    assert_eq!(a.commit(second, T0 + 20), Ok(None));
+    assert_eq!(a.resolve("p", "n", T0 + 20).unwrap().named_ms, T0 + 20);
+    assert_eq!(a.commit(first, T0 + 30), Ok(Some("B".into())));
+    let holder = a.resolve("p", "n", T0 + 30).unwrap();
+    assert_eq!((holder.file_id.as_str(), holder.upload_ms, holder.named_ms), ("A", T0, T0 + 30));
 }
 
 #[test]
@@ -338,7 +351,7 @@ fn a_take_down_removes_one_live_file_by_id_or_name_whatever_the_key_status() {
     a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0).unwrap();
     let by_id = Target::Id { file_id: "f1".into() };
     let by_name = Target::Name { upload_path: "p".into(), file_name: "b".into() };
-    assert_eq!(a.take_down(&by_id, T0), Ok(row("f1", "p", "a", 100)), "a revoked key's file too");
+    assert_eq!(a.take_down(&by_id, T0), Ok(FileRow { named_ms: T0, ..row("f1", "p", "a", 100) }), "a revoked key's file too");
     assert_eq!(a.take_down(&by_name, T0).unwrap().file_id, "f2");
     assert_eq!(doomed(&a), ["f1", "f2"]);
     assert_eq!((a.resolve("p", "a", T0), a.resolve("p", "b", T0)), (Err(Error::FileNotFound), Err(Error::FileNotFound)));

@@ -22,6 +22,7 @@ fn row(id: &str, path: &str, name: &str, upload_ms: i64) -> FileRow {
         expires_ms: NOW + 1000,
         sha256: None,
         options: None,
+        named_ms: 0,
     }
 }
 

@@ -351,7 +351,7 @@ impl<T: Tables> Authority<T> {
             self.tables.delete_file(&old.file_id)?;
             self.tables.doom(&old.file_id)?;
         }
-        self.tables.insert_file(row)?;
+        self.tables.insert_file(&FileRow { named_ms: now_ms, ..row.clone() })?;
         if reserved {
             self.tables.delete_reservation(&row.file_id)?;
         }

@@ -24,6 +24,11 @@ pub struct FileRow {
     /// The file's link options (`max_downloads`, private), as JSON.
     #[serde(default)]
     pub options: Option<String>,
+    /// When the file took its name: its commit, by the authority's clock (0 before). Later
+    /// than `upload_ms` by the transfer, and in the order the name changed hands, which
+    /// uploads' own times are not (a slow upload started first may commit last).
+    #[serde(default)]
+    pub named_ms: i64,
 }
 
 /// An upload in flight that reserved quota before storing: where it will land, how much it

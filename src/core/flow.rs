@@ -133,6 +133,7 @@ impl Prepared {
             expires_ms: self.meta.expires_ms,
             sha256: Some(stored.sha256),
             options: self.options.clone(),
+            named_ms: 0, // set by the commit
         }
     }
 }

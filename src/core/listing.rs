@@ -199,6 +199,7 @@ mod tests {
             expires_ms: 1_760_227_200_000,
             sha256: None,
             options: None,
+            named_ms: 0,
         };
         let d = file_data(&base, "k_a", &row, None);
         assert_eq!(d.file_url, "https://h.test/f/k_a/img/a%20b.png");

@@ -28,8 +28,10 @@ pub struct Served<'a> {
     /// The name `Content-Disposition` gives: on `file_url` the stored name (the URL's last
     /// segment, as a user who chose `file_name` expects), on `download_url` the original one.
     pub file_name: &'a str,
-    /// Its upload time, sent as `Last-Modified`.
-    pub upload_ms: i64,
+    /// Sent as `Last-Modified`, and what date preconditions compare with: on `download_url`
+    /// the upload's time, on `file_url` [`name_modified_ms`]. `None`: no `Last-Modified`,
+    /// and `If-Modified-Since` and `If-Unmodified-Since` are ignored (RFC 9110 §13.1.3-4).
+    pub modified_ms: Option<i64>,
     pub expires_ms: i64,
     /// Private (signed links): no cache may keep a copy.
     pub private: bool,
@@ -79,11 +81,11 @@ pub enum Answer {
 /// (else `If-Modified-Since`) matched is 304; then `Range`, for GET only and when
 /// [`range_applies`]. Dates compare in whole seconds, as `Last-Modified` has them.
 pub fn answer(file: &Served<'_>, conditions: &Conditions<'_>, head: bool) -> Result<Answer, Error> {
-    let modified_secs = file.upload_ms.div_euclid(1000);
-    let date = |text: Option<&str>| text.and_then(parse_http_date);
+    let modified_secs = file.modified_ms.map(|ms| ms.div_euclid(1000));
+    let date = |text: Option<&str>| text.and_then(parse_http_date).zip(modified_secs);
     let unchanged = match (conditions.if_match, date(conditions.if_unmodified_since)) {
         (Some(tags), _) => matches_strongly(tags, file.etag),
-        (None, Some(since)) => modified_secs <= since,
+        (None, Some((since, modified))) => modified <= since,
         (None, None) => true,
     };
     if !unchanged {
@@ -91,7 +93,7 @@ pub fn answer(file: &Served<'_>, conditions: &Conditions<'_>, head: bool) -> Res
     }
     let current = match (conditions.if_none_match, date(conditions.if_modified_since)) {
         (Some(tags), _) => not_modified(Some(tags), file.etag),
-        (None, Some(since)) => modified_secs <= since,
+        (None, Some((since, modified))) => modified <= since,
         (None, None) => false,
     };
     if current {
@@ -101,6 +103,18 @@ pub fn answer(file: &Served<'_>, conditions: &Conditions<'_>, head: bool) -> Res
         return Ok(Answer::Whole);
     }
     Ok(parse_range(conditions.range, file.size)?.map_or(Answer::Whole, Answer::Part))
+}
+
+/// The `Last-Modified` of the file a name holds (`file_url`), in ms, from when it took the
+/// name (`named_ms`): the whole second after that, so that a copy of any file the name held
+/// before, served at the latest in the second the name changed hands, is dated earlier and
+/// an `If-Modified-Since` from it is never answered 304 (two changes of a name within one
+/// second would otherwise share a date, and an upload's own time says nothing of the order
+/// in which uploads took the name). `None` until that second has begun: no date is sent in
+/// the future.
+pub fn name_modified_ms(named_ms: i64, now_ms: i64) -> Option<i64> {
+    let next_second = (named_ms.div_euclid(1000) + 1) * 1000;
+    (next_second <= now_ms).then_some(next_second)
 }
 
 /// Whether an `If-Match` list holds `etag` by strong comparison (`*`: any current file).
@@ -191,16 +205,21 @@ pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str,
             format!("public, max-age={age}, immutable, no-transform")
         }
     };
-    vec![
+    let last_modified = file.modified_ms.map(|ms| ("Last-Modified", http_date(ms)));
+    [
         ("Content-Type", file.mime_type.to_owned()),
         ("Content-Disposition", content_disposition(disposition, file.file_name)),
         ("ETag", file.etag.to_owned()),
-        ("Last-Modified", http_date(file.upload_ms)),
+    ]
+    .into_iter()
+    .chain(last_modified)
+    .chain([
         ("Cache-Control", cache),
         ("Accept-Ranges", if file.counted { "none" } else { "bytes" }.to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
         ("Content-Security-Policy", "sandbox".to_owned()),
-    ]
+    ])
+    .collect()
 }
 
 /// A private file's refused link, as `mode` answers it. On `file_url`, whose names can be
@@ -260,7 +279,7 @@ mod tests {
 
     #[test]
     fn if_range_and_counting() {
-        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", file_name: "a", upload_ms: 0, expires_ms: 0, private: false, counted: false };
+        let plain = Served { size: 3, etag: "\"a\"", mime_type: "image/png", file_name: "a", modified_ms: Some(0), expires_ms: 0, private: false, counted: false };
         assert!(range_applies(&plain, None));
         assert!(range_applies(&plain, Some(" \"a\" ")));
         assert!(!range_applies(&plain, Some("\"b\"")), "a stale validator gets the whole file");
@@ -274,7 +293,7 @@ mod tests {
     #[test]
     fn preconditions_in_order() {
         // Uploaded at 2025-10-09T00:00:00.500Z.
-        let file = Served { size: 100, etag: "\"a\"", mime_type: "image/png", file_name: "a", upload_ms: 1_759_968_000_500, expires_ms: 0, private: false, counted: false };
+        let file = Served { size: 100, etag: "\"a\"", mime_type: "image/png", file_name: "a", modified_ms: Some(1_759_968_000_500), expires_ms: 0, private: false, counted: false };
         let (at, before, after) = ("Thu, 09 Oct 2025 00:00:00 GMT", "Wed, 08 Oct 2025 23:59:59 GMT", "Thu, 09 Oct 2025 00:00:01 GMT");
         let part = Answer::Part(ByteRange { start: 0, end: 9 });
         let c = Conditions::default;
@@ -306,6 +325,28 @@ mod tests {
         for (conditions, head, want) in cases {
             assert_eq!(answer(&file, &conditions, head), want, "{conditions:?} head {head}");
         }
+        // Without a date (a name's file in the second it took the name), dates decide nothing.
+        let undated = Served { modified_ms: None, ..file };
+        assert_eq!(answer(&undated, &Conditions { if_modified_since: Some(after), ..c() }, false), Ok(Answer::Whole));
+        assert_eq!(answer(&undated, &Conditions { if_unmodified_since: Some(before), ..c() }, false), Ok(Answer::Whole));
+        assert_eq!(answer(&undated, &Conditions { if_none_match: Some("\"a\""), ..c() }, false), Ok(Answer::NotModified));
+        assert!(!headers(&undated, Mode::Inline, 0).iter().any(|(name, _)| *name == "Last-Modified"));
+    }
+
+    #[test]
+    fn a_name_is_dated_the_second_after_it_changed_hands() {
+        // took the name at 10.250 s: dated 11 s, from 11 s on
+        assert_eq!(name_modified_ms(10_250, 10_999), None, "not in the future");
+        assert_eq!(name_modified_ms(10_250, 11_000), Some(11_000));
+        assert_eq!(name_modified_ms(10_000, 60_000), Some(11_000), "a name taken on the second is dated the next");
+        // Whatever the order of two changes of a name, the copy served before the second
+        // change is dated earlier than the name's file after it: a copy of the first file,
+        // served at `served`, against the second, named at `second` >= `served`.
+        for (first, served, second) in [(10_100, 11_000, 11_000), (10_100, 11_200, 11_900), (10_100, 11_999, 12_000), (5_000, 9_000, 9_500)] {
+            let old = name_modified_ms(first, served).unwrap();
+            let new = name_modified_ms(second, second + 2_000).unwrap();
+            assert!(old.div_euclid(1000) < new.div_euclid(1000), "{first} {served} {second}");
+        }
     }
 
     #[test]
@@ -325,7 +366,7 @@ mod tests {
 
     #[test]
     fn headers_by_mode_and_type() {
-        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, file_name: "a b.png", upload_ms: 1_759_968_000_500, expires_ms: 100_000, private: false, counted: false };
+        let file = |mime| Served { size: 3, etag: "\"e\"", mime_type: mime, file_name: "a b.png", modified_ms: Some(1_759_968_000_500), expires_ms: 100_000, private: false, counted: false };
         let get = |h: &[(&str, String)], name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
         let cases = [
             ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate, no-transform"),

@@ -13,30 +13,45 @@ use super::r2::object_meta;
 use crate::core::clock::is_expired;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{answer, content_range, headers, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
+use crate::core::serve::{answer, content_range, headers, name_modified_ms, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
+/// The file a name held when last resolved, and when it took the name.
+#[derive(Clone)]
+struct Holder {
+    file_id: String,
+    named_ms: i64,
+}
+
+/// How `file_url` serves a file: under the stored name it asked for, dated from when the
+/// file took it ([`name_modified_ms`]).
+struct ByName<'a> {
+    file_name: &'a str,
+    named_ms: i64,
+}
+
 thread_local! {
-    /// `{owner}/{upload_path}/{file_name}` -> the `file_id` it held when last resolved.
-    static NAMES: RefCell<TtlCache<String>> = RefCell::new(TtlCache::new(NAME_CACHE_TTL_MS, NAME_CACHE_ENTRIES));
+    /// `{owner}/{upload_path}/{file_name}` -> the file it held when last resolved.
+    static NAMES: RefCell<TtlCache<Holder>> = RefCell::new(TtlCache::new(NAME_CACHE_TTL_MS, NAME_CACHE_ENTRIES));
 }
 
 /// `download_url`: the object of `file_id`, as an attachment.
 pub(crate) async fn download(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
-    serve(req, services, file_id, Mode::Attachment, None).await?.ok_or(Error::FileNotFound)
+    serve(req, services, file_id, None).await?.ok_or(Error::FileNotFound)
 }
 
 /// `file_url`: the file the name holds now, inline when safe.
 pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName) -> Result<Response, Error> {
     let cache_key = name_key(&name.owner, &name.upload_path, &name.file_name);
-    if let Some(file_id) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
+    if let Some(holder) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
         // A replaced or deleted file's object is gone before the change was answered, unless
         // kept a while for a download still being read (a used-up counted file): a stale
         // entry finds nothing here, or a file that refuses this request (its count used up,
         // or it is private and the request is signed for the name's new public file). Only
         // a served answer is trusted; on anything else the key's authority is asked again.
-        if let Ok(Some(response)) = serve(req, services, &file_id, Mode::Inline, Some(&name.file_name)).await {
+        let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
+        if let Ok(Some(response)) = serve(req, services, &holder.file_id, Some(by_name)).await {
             return Ok(response);
         }
         NAMES.with_borrow_mut(|names| names.remove(&cache_key));
@@ -48,8 +63,11 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     // before the overwrite is answered): the name is asked once more, and holds the new file.
     for _ in 0..2 {
         let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
-        NAMES.with_borrow_mut(|names| names.insert(&cache_key, row.file_id.clone(), now_ms()));
-        if let Some(response) = serve(req, services, &row.file_id, Mode::Inline, Some(&name.file_name)).await? {
+        // A row committed before rows had `named_ms` took its name no earlier than its upload.
+        let holder = Holder { file_id: row.file_id, named_ms: row.named_ms.max(row.upload_ms) };
+        NAMES.with_borrow_mut(|names| names.insert(&cache_key, holder.clone(), now_ms()));
+        let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
+        if let Some(response) = serve(req, services, &holder.file_id, Some(by_name)).await? {
             return Ok(response);
         }
     }
@@ -67,13 +85,14 @@ fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
     format!("{owner}/{upload_path}/{file_name}")
 }
 
-/// The response for `file_id`'s object, or `None` when it is gone or expired; `by_name` is
-/// the stored name `file_url` asked for (`None` on `download_url`). A plain GET
+/// The response for `file_id`'s object, or `None` when it is gone or expired; `by_name` on
+/// `file_url` (`None` on `download_url`). A plain GET
 /// is one R2 read; ranges, conditionals and HEAD read the metadata first. A private file
 /// needs a valid signature; a file with `max_downloads` is checked (and a download counted)
 /// by the key's authority after its object is opened, so the download that uses up the
 /// count is still served whole.
-async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, by_name: Option<&str>) -> Result<Option<Response>, Error> {
+async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Option<ByName<'_>>) -> Result<Option<Response>, Error> {
+    let mode = if by_name.is_some() { Mode::Inline } else { Mode::Attachment };
     let key = object_key(file_id);
     let bucket = &services.bucket;
     let header = |name: &str| req.header(name);
@@ -104,8 +123,13 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, mode: Mode, b
         size,
         etag: &etag,
         mime_type: &meta.mime_type,
-        file_name: by_name.unwrap_or(&meta.original_name),
-        upload_ms: meta.upload_ms,
+        file_name: by_name.as_ref().map_or(meta.original_name.as_str(), |n| n.file_name),
+        // The bytes behind an id never change: dated by their upload. A name's are dated
+        // by when its file took it.
+        modified_ms: match &by_name {
+            None => Some(meta.upload_ms),
+            Some(n) => name_modified_ms(n.named_ms, now),
+        },
         expires_ms: meta.expires_ms,
         private: meta.private,
         counted: meta.counted,

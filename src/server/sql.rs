@@ -25,7 +25,7 @@ const SCHEMA: &[&str] = &[
         file_id TEXT PRIMARY KEY, upload_path TEXT NOT NULL, file_name TEXT NOT NULL,
         size INTEGER NOT NULL, mime_type TEXT NOT NULL, original_name TEXT NOT NULL,
         upload_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, sha256 TEXT, options TEXT,
-        UNIQUE (upload_path, file_name))",
+        named_ms INTEGER NOT NULL DEFAULT 0, UNIQUE (upload_path, file_name))",
     "CREATE INDEX IF NOT EXISTS files_by_expiry ON files (expires_ms)",
     "CREATE INDEX IF NOT EXISTS files_by_time ON files (upload_ms, file_id)",
     // A folder's files newest first: the folder's range, read from the index alone.
@@ -38,12 +38,12 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS doomed_by_time ON doomed (not_before_ms)",
 ];
 
-const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options";
+const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options, named_ms";
 /// A file row as one JSON text, so a row crosses into wasm as one string (read with
 /// serde_json) rather than one JS value per column.
 const FILE_JSON: &str = "json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, \
     'size', size, 'mime_type', mime_type, 'original_name', original_name, 'upload_ms', upload_ms, \
-    'expires_ms', expires_ms, 'sha256', sha256, 'options', options)";
+    'expires_ms', expires_ms, 'sha256', sha256, 'options', options, 'named_ms', named_ms)";
 const KEY_JSON: &str = "json_object('max_bytes', max_bytes, 'max_files', max_files, 'disabled', disabled, 'revoked', revoked, \
     'bytes', bytes, 'files', files)";
 const RESERVATION_JSON: &str =
@@ -228,7 +228,7 @@ impl Tables for SqlTables {
     }
 
     fn insert_file(&mut self, row: &FileRow) -> Result<(), Error> {
-        let query = format!("INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let query = format!("INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         let args = vec![
             text(&row.file_id),
             text(&row.upload_path),
@@ -240,6 +240,7 @@ impl Tables for SqlTables {
             int(row.expires_ms),
             row.sha256.as_deref().map(text).into(),
             row.options.as_deref().map(text).into(),
+            int(row.named_ms),
         ];
         self.run("insert file", &query, args)
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
-import { usage } from './support/burst.mjs';
+import { usage, sleep } from './support/burst.mjs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -445,6 +445,35 @@ describe('origin failures', () => {
 });
 
 describe('overwrite and tenancy', () => {
+  test('a name is dated by when its file took it: a copy of the file it replaced never revalidates as current', async () => {
+    const slowBytes = filler(300 * KiB, 31);
+    const name = { upload_path: 'dated', file_name: 'n.bin' };
+    // the first upload starts first and commits last
+    const slow = upload(worker, { file_url: origin.file('/dated/slow.bin', slowBytes, { throttle: 150 * KiB }), ...name });
+    for (let i = 0; i < 100 && origin.requests('/dated/slow.bin').length === 0; i++) await sleep(50);
+    await sleep(50);
+    const fastBytes = filler(20 * KiB, 32);
+    const fast = await upload(worker, { file_url: origin.file('/dated/fast.bin', fastBytes), ...name });
+    assert.equal(fast.status, 200, JSON.stringify(fast.json));
+    // a client's copy of the fast file, dated (from the second after it took the name)
+    await sleep((Math.floor(Date.now() / 1000) + 1) * 1000 - Date.now());
+    const copy = await get(fast.json.data.file_url);
+    assert.equal(sha256(copy.body), sha256(fastBytes));
+    const copyDate = copy.headers.get('last-modified');
+    assert.ok(copyDate, 'dated once its second has passed');
+    const slowAnswer = await slow;
+    assert.equal(slowAnswer.status, 200, JSON.stringify(slowAnswer.json));
+    assert.ok(Date.parse(slowAnswer.json.data.upload_time) <= Date.parse(fast.json.data.upload_time), `the slow upload began first: ${slowAnswer.json.data.upload_time} ${fast.json.data.upload_time}`);
+    // revalidated by date alone (curl -z, wget -N): the name's new file, whole
+    const again = await get(fast.json.data.file_url, { 'if-modified-since': copyDate });
+    assert.equal(again.status, 200, 'not a 304: the name changed hands after that copy');
+    assert.equal(sha256(again.body), sha256(slowBytes));
+    const newDate = again.headers.get('last-modified');
+    if (newDate) assert.ok(Date.parse(newDate) > Date.parse(copyDate), `${newDate} after ${copyDate}`);
+    // by id, a file is dated by its upload: its bytes never change
+    assert.equal((await get(slowAnswer.json.data.download_url, {}, 'HEAD')).headers.get('last-modified'), new Date(slowAnswer.json.data.upload_time).toUTCString());
+  });
+
   test('same key, same path and name: new bytes at once, old file_id gone', async () => {
     const first = await upload(worker, { file_url: origin.file('/v1.png', TYPES.png.bytes), upload_path: 'ow', file_name: 'same.png' });
     assert.equal(first.status, 200);
@@ -506,9 +535,11 @@ describe('overwrite and tenancy', () => {
 
 describe('serving', () => {
   let data;
+  let answeredMs; // when the upload was answered: its file took its name before
   const bytes = filler(100_000, 11);
   before(async () => {
     data = (await upload(worker, { file_url: origin.file('/serve.bin', bytes, { contentType: 'image/png' }), upload_path: 'serve' })).json.data;
+    answeredMs = Date.now();
   });
 
   for (const which of ['file_url', 'download_url']) {
@@ -550,10 +581,17 @@ describe('serving', () => {
   }
 
   for (const which of ['file_url', 'download_url']) {
-    test(`${which}: Last-Modified is the upload time; If-Modified-Since from then on is 304, carrying only ETag, Last-Modified and Cache-Control`, async () => {
+    test(`${which}: Last-Modified is the ${which === 'file_url' ? 'second after the file took its name' : 'upload time'}; If-Modified-Since from then on is 304, carrying only ETag, Last-Modified and Cache-Control`, async () => {
+      // a name's file is dated from the second after its commit, which came before the answer
+      await sleep(Math.max(0, (Math.floor(answeredMs / 1000) + 1) * 1000 - Date.now()));
       const full = await get(data[which]);
       const lastModified = full.headers.get('last-modified');
-      assert.equal(lastModified, new Date(data.upload_time).toUTCString());
+      if (which === 'download_url') assert.equal(lastModified, new Date(data.upload_time).toUTCString());
+      else {
+        const dated = Date.parse(lastModified);
+        assert.ok(dated > Date.parse(data.upload_time) && dated <= Date.now(), `${lastModified}: after the upload began, not in the future`);
+        assert.ok(dated <= (Math.floor(answeredMs / 1000) + 1) * 1000, `${lastModified}: at most the second after the answer`);
+      }
       const since = await get(data[which], { 'if-modified-since': lastModified });
       assert.equal(since.status, 304);
       for (const name of ['etag', 'last-modified', 'cache-control']) assert.equal(since.headers.get(name), full.headers.get(name), name);

@@ -248,10 +248,12 @@ impl JobRecord {
     }
 }
 
-/// Whether a request asks to run as a job: `"async": true`, or `Prefer: respond-async`
-/// (RFC 7240; preferences are comma-separated, names case-insensitive).
-pub fn wants_async(prefer: Option<&str>, flag: bool) -> bool {
-    flag || prefers_async(prefer)
+/// Whether a request asks to run as a job: its `"async"` when given (an explicit `false`
+/// outranks the header, as the body names the one upload), else `Prefer: respond-async`
+/// (RFC 7240: a preference the server may decline; preferences are comma-separated, names
+/// case-insensitive).
+pub fn wants_async(prefer: Option<&str>, flag: Option<bool>) -> bool {
+    flag.unwrap_or_else(|| prefers_async(prefer))
 }
 
 /// Whether a `Prefer` header holds `respond-async` (answered `Preference-Applied` when the
@@ -287,8 +289,11 @@ mod tests {
 
     #[test]
     fn async_is_asked_by_the_body_or_by_prefer() {
-        assert!(wants_async(None, true));
-        assert!(!wants_async(None, false));
+        assert!(wants_async(None, Some(true)));
+        assert!(!wants_async(None, Some(false)));
+        assert!(!wants_async(None, None));
+        assert!(!wants_async(Some("respond-async"), Some(false)), "an explicit false outranks the header");
+        assert!(wants_async(Some("respond-async"), Some(true)));
         for prefer in [
             "respond-async",
             "Respond-Async",
@@ -296,7 +301,7 @@ mod tests {
             "respond-async; wait=10",
             " wait=5 ,respond-async ",
         ] {
-            assert!(wants_async(Some(prefer), false), "{prefer}");
+            assert!(wants_async(Some(prefer), None), "{prefer}");
         }
         for prefer in [
             "",
@@ -304,7 +309,7 @@ mod tests {
             "respond-asynchronous",
             "wait=10; respond-async",
         ] {
-            assert!(!wants_async(Some(prefer), false), "{prefer}");
+            assert!(!wants_async(Some(prefer), None), "{prefer}");
         }
     }
 

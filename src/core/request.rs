@@ -31,8 +31,9 @@ pub struct Upload<U> {
     pub private: bool,
     /// Headers for the origin (sent only to the first URL's origin; never stored).
     pub origin_headers: Option<OriginHeaders>,
-    /// `"async": true`: run as a background job (also asked by `Prefer: respond-async`).
-    pub asynchronous: bool,
+    /// `"async"`: `true` runs it as a background job, `false` stores it now whatever
+    /// `Prefer` says; absent, `Prefer: respond-async` decides.
+    pub asynchronous: Option<bool>,
     /// Where a job's final status is POSTed (checked like `file_url`); jobs only.
     pub callback_url: Option<U>,
 }
@@ -95,7 +96,7 @@ impl UploadBody {
                 .expected_sha256
                 .map(|d| validate_sha256(&d, "expected_sha256"))
                 .transpose()?,
-            asynchronous: self.asynchronous.unwrap_or(false),
+            asynchronous: self.asynchronous,
             callback_url: self
                 .callback_url
                 .map(|raw| check_url(&raw).map_err(|err| err.for_field("callback_url")))

@@ -144,7 +144,7 @@ impl Run<'_> {
             upload_path: spec.upload_path.clone(),
             file_name: spec.file_name.clone(),
             expected_sha256: spec.expected_sha256.clone(),
-            asynchronous: true,
+            asynchronous: Some(true),
             callback_url: None,
             expires_in: spec.expires_in,
             max_downloads: spec.max_downloads,

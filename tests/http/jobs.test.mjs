@@ -582,3 +582,26 @@ test('a batch item can be a job: 202 in its own envelope, beside an item stored 
   assert.equal(last.state, 'succeeded');
   assert.equal(last.result.file_name, 'later.bin');
 });
+
+test('"async": false outranks Prefer: respond-async: stored at once (200), without Preference-Applied, alone or as a batch item', async () => {
+  const listed = async () => (await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key })).json.data.jobs.length;
+  const count = await listed();
+  const bytes = filler(4096, 309);
+  const prefer = { Prefer: 'respond-async' };
+  const res = await upload(worker, { file_url: origin.file('/jobs/not-async.bin', bytes), upload_path: 'jobs', file_name: 'not-async.bin', async: false }, { headers: prefer });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  assert.equal(res.json.data.sha256, sha256(bytes));
+  assert.equal(res.headers.get('preference-applied'), null, 'the preference was not applied');
+  const items = [
+    { file_url: origin.file('/jobs/batch-not-async.bin', bytes), upload_path: 'jobs', file_name: 'batch-now.bin', async: false },
+    { file_url: origin.file('/jobs/batch-prefer.bin', bytes), upload_path: 'jobs', file_name: 'batch-later.bin' },
+  ];
+  const batch = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items }, headers: prefer });
+  assert.equal(batch.status, 200, JSON.stringify(batch.json));
+  const [now, later] = batch.json.data.results;
+  assert.equal(now.code, 200, JSON.stringify(now));
+  assert.equal(now.data.sha256, sha256(bytes));
+  assert.equal(later.code, 202, 'the item without "async" follows the header');
+  assert.equal((await poll(later.data.job_id)).at(-1).state, 'succeeded');
+  assert.equal(await listed(), count + 1, 'one job started, for the item that let the header decide');
+});

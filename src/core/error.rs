@@ -49,7 +49,7 @@ pub enum Error {
     TooManyRedirects(u8),
     #[error("origin responded with HTTP {0}")]
     OriginStatus(u16),
-    #[error("could not connect to the origin")]
+    #[error("could not connect to the origin, or it sent no valid HTTP response")]
     OriginUnreachable,
     #[error("the origin connection failed during the download")]
     OriginBroken,

@@ -1,7 +1,8 @@
 // The upload Worker over HTTP in local workerd, against a loopback origin: every status,
 // every type, both storage paths, overwrite, tenancy, byte-exact serving with exact caching
 // headers, and the storage calls one small upload makes.
-import { test, before, describe } from 'node:test';
+import { test, before, after, describe } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
@@ -12,12 +13,16 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const LIMIT = 16 * MiB;
 let deadPort; // allow-listed, nothing listens there
+let garbled; // allow-listed: answers every request with a response no HTTP client can parse
 let origin;
 let worker;
 useStack(async () => {
   deadPort = await freePort();
-  return { allow: [`127.0.0.1:${deadPort}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } };
+  garbled = net.createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nxyz')));
+  await new Promise((resolve) => garbled.listen(0, '127.0.0.1', resolve));
+  return { allow: [`127.0.0.1:${deadPort}`, `127.0.0.1:${garbled.address().port}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } };
 }, (s) => ({ origin, worker } = s));
+after(() => garbled?.close());
 
 /** Every served copy equals the origin's bytes. */
 async function assertServes(data, bytes) {
@@ -424,6 +429,11 @@ describe('origin failures', () => {
   test('an unreachable (allow-listed) origin is 502', async () => {
     const res = await upload(worker, { file_url: `http://127.0.0.1:${deadPort}/x.png` });
     assertError(res, 502, /could not connect/);
+  });
+
+  test('an origin that connects but sends no valid HTTP response is 502 saying so', async () => {
+    const res = await upload(worker, { file_url: `http://127.0.0.1:${garbled.address().port}/x.png` });
+    assertError(res, 502, /could not connect to the origin, or it sent no valid HTTP response/);
   });
 
   test('too many redirects is 502', async () => {

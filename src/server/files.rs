@@ -48,8 +48,9 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
         // A replaced or deleted file's object is gone before the change was answered, unless
         // kept a while for a download still being read (a used-up counted file): a stale
         // entry finds nothing here, or a file that refuses this request (its count used up,
-        // or it is private and the request is signed for the name's new public file). Only
-        // a served answer is trusted; on anything else the key's authority is asked again.
+        // or it is private and the request, meant for the name's new public file, is not
+        // signed). Only a served answer is trusted; on anything else (a precondition's 412
+        // too, which the name's new file may pass) the key's authority is asked again.
         let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
         if let Ok(Some(response)) = serve(req, services, &holder.file_id, Some(by_name)).await {
             return Ok(response);

@@ -354,6 +354,8 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
         (rejection(client.mint_links("file_0123456789abcdef0123456789abcdef".into(), js(r#"{"expires_in":600}"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
         (rejection(client.upload_from_urls(js(r#"[{"fileUrl":"https://example.com/a"},{"fileUrl":"https://example.com/b","expires_in":60}]"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
         (rejection(client.start_upload(js(r#"{"fileUrl":"https://example.com/a","originHeaders":{"Authorization":"Bearer t"}}"#))).await, "`originHeaders` (a background job would have to store them"),
+        (rejection(client.wait_for_job("job_0123456789abcdef0123456789abcdef".into(), js(r#"{"interval_ms":100}"#))).await, "`interval_ms` (did you mean `intervalMs`?)"),
+        (rejection(client.wait_for_job("job_0123456789abcdef0123456789abcdef".into(), js(r#"{"onprogress":null}"#))).await, "`onprogress`"),
     ];
     for (err, named) in unknown {
         assert_eq!(number(&err, "status"), 0.0, "{err:?}");

@@ -143,21 +143,30 @@ function row(file) {
   return tr;
 }
 
-/** Delete asks once more on the same button (`confirmed`), then deletes. */
+/** Delete asks once more on the same button (`confirmed`), then deletes. A file the server
+ * no longer has (deleted elsewhere, or expired: 404) is gone all the same: its row goes. */
 async function remove(event, file, tr, del) {
-  if (!confirmed(event, del, { text: 'Confirm delete', label: `Confirm delete of ${file.file_name}` })) return;
-  del.disabled = true;
+  if (isBusy(del) || !confirmed(event, del, { text: 'Confirm delete', label: `Confirm delete of ${file.file_name}` })) return;
+  // busy, not disabled: a disabled button would drop the keyboard's focus to the page
+  setBusy(del, null, true);
   const c = client();
-  try {
-    await c.deleteFile(file.file_id);
+  const gone = (message) => {
     const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
     tr.remove();
-    status.textContent = `Deleted ${file.file_name}.`;
+    status.textContent = message;
     $('files-empty').hidden = body.children.length > 0;
     (sibling?.querySelector('.danger') ?? folder).focus();
     refreshUsage();
+  };
+  try {
+    await c.deleteFile(file.file_id);
+    gone(`Deleted ${file.file_name}.`);
   } catch (err) {
-    del.disabled = false;
+    if (err.status === 404) {
+      gone(`${file.file_name} was already gone (deleted elsewhere, or expired).`);
+      return;
+    }
+    setBusy(del, null, false);
     disarm(del);
     showError(err, fields(), errorBanner);
   } finally {

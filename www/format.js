@@ -4,13 +4,15 @@
 export function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
   const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = -1;
-  do {
+  // The unit is chosen by the value as shown: 1,048,575 bytes is 1.0 MB, not 1024 KB.
+  const shown = (value) => value.toFixed(value < 9.95 ? 1 : 0);
+  let value = bytes / 1024;
+  let unit = 0;
+  while (Number(shown(value)) >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit += 1;
-  } while (value >= 1024 && unit < units.length - 1);
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  }
+  return `${shown(value)} ${units[unit]}`;
 }
 
 /** Milliseconds left -> `2 d 23 h 59 min 58 s` (leading zero units dropped). */

@@ -1,7 +1,7 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
 // change a quota, disable/enable, delete every file of a key, revoke, issue or rotate the
 // webhook secret (the take-down form and the blocklist have their own modules). Plain fetch to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
-import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, pagedTable, setBusy, showError, uniqueId } from './ui.js';
+import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, pagedTable, setBusy, showError, uniqueId, whileBusy } from './ui.js';
 import { admin, adminPage, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 import * as takedown from './takedown.js';
@@ -141,8 +141,8 @@ function row(key) {
   };
 
   edit.addEventListener('click', () => editQuota(key, quotaCell, edit, (updated) => Object.assign(key, updated), fail));
-  toggle.addEventListener('click', async () => {
-    toggle.disabled = true;
+  // Each action runs one at a time (`whileBusy`: the button keeps the keyboard's focus).
+  toggle.addEventListener('click', () => whileBusy(toggle, async () => {
     try {
       Object.assign(key, await admin('PATCH', `/keys/${key.key_id}`, { disabled: !key.disabled }));
       state.textContent = key.disabled ? 'disabled' : 'active';
@@ -152,40 +152,35 @@ function row(key) {
       status.textContent = `${key.name} is ${key.disabled ? 'disabled' : 'enabled'}.`;
     } catch (err) {
       fail(err);
-    } finally {
-      toggle.disabled = false;
     }
-  });
-  webhook.addEventListener('click', async () => {
-    // One rotation at a time: a second would replace the secret this one shows.
-    webhook.disabled = true;
+  }));
+  // One rotation at a time: a second would replace the secret this one shows.
+  webhook.addEventListener('click', () => whileBusy(webhook, async () => {
     try {
       const issued = await admin('POST', `/keys/${key.key_id}/webhook-secret`);
       showSecret(`Webhook secret of “${key.name}”`, issued.webhook_secret);
       status.textContent = `New webhook secret for ${key.name}; the previous one no longer signs.`;
     } catch (err) {
       fail(err);
-    } finally {
-      webhook.disabled = false;
     }
-  });
-  purge.addEventListener('click', async (event) => {
-    if (!confirmed(event, purge, { text: 'Confirm delete', label: `Confirm delete of every file of ${key.name}` })) return;
-    purge.disabled = true;
-    try {
-      const { files, bytes, pending } = await admin('DELETE', `/keys/${key.key_id}/files`);
-      const done = pending ? `${pending} still being deleted, within a minute` : 'their links no longer serve';
-      status.textContent = `Deleted ${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)}) of ${key.name}: ${done}.`;
-    } catch (err) {
-      fail(err);
-    } finally {
-      purge.disabled = false;
-      disarm(purge);
-    }
+  }));
+  purge.addEventListener('click', (event) => {
+    if (isBusy(purge) || !confirmed(event, purge, { text: 'Confirm delete', label: `Confirm delete of every file of ${key.name}` })) return;
+    whileBusy(purge, async () => {
+      try {
+        const { files, bytes, pending } = await admin('DELETE', `/keys/${key.key_id}/files`);
+        const done = pending ? `${pending} still being deleted, within a minute` : 'their links no longer serve';
+        status.textContent = `Deleted ${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)}) of ${key.name}: ${done}.`;
+      } catch (err) {
+        fail(err);
+      } finally {
+        disarm(purge);
+      }
+    });
   });
   revoke.addEventListener('click', async (event) => {
-    if (!confirmed(event, revoke, { text: 'Confirm revoke', label: `Confirm revoke of ${key.name}` })) return;
-    revoke.disabled = true;
+    if (isBusy(revoke) || !confirmed(event, revoke, { text: 'Confirm revoke', label: `Confirm revoke of ${key.name}` })) return;
+    setBusy(revoke, null, true);
     try {
       await admin('DELETE', `/keys/${key.key_id}`);
       // The row stays until the next listing (which no longer has the key), with the one
@@ -198,7 +193,7 @@ function row(key) {
       status.textContent = `Revoked ${key.name}: it is refused from now on. Its files serve until they expire, unless you delete them.`;
       purge.focus();
     } catch (err) {
-      revoke.disabled = false;
+      setBusy(revoke, null, false);
       disarm(revoke);
       fail(err);
     }

@@ -336,15 +336,18 @@ function jobCard(job) {
 
   // The job's own key, for its polls and its cancel alike (the key field may change).
   const c = client();
+  // Busy while its request runs, not disabled (which would drop the keyboard's focus to the
+  // page); after a cancel it stays busy until the card ends.
   cancel.addEventListener('click', async () => {
-    cancel.disabled = true;
+    if (isBusy(cancel)) return;
+    setBusy(cancel, null, true);
     try {
       await c.cancelJob(job.job_id);
       canceling = true;
       text.textContent = 'Canceling…';
     } catch (err) {
       text.textContent = err.message;
-      cancel.disabled = false;
+      setBusy(cancel, null, false);
     }
   });
 

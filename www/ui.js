@@ -75,6 +75,18 @@ export function setBusy(button, region, busy, label) {
 /** Whether `button` is marked busy by [`setBusy`] (its request still running). */
 export const isBusy = (button) => button.getAttribute('aria-disabled') === 'true';
 
+/** Runs `action`, one at a time for `button`: marked busy meanwhile ([`setBusy`], so a
+ * keyboard user's focus stays on it), a click while it runs ignored. */
+export async function whileBusy(button, action) {
+  if (isBusy(button)) return;
+  setBusy(button, null, true);
+  try {
+    await action();
+  } finally {
+    setBusy(button, null, false);
+  }
+}
+
 /** How long a destructive button stays armed for its confirming click. */
 const CONFIRM_MS = 5000;
 
@@ -90,7 +102,7 @@ export function confirmed(event, button, { text, label }) {
   button.textContent = text;
   button.setAttribute('aria-label', label);
   setTimeout(() => {
-    if (button.isConnected && !button.disabled) disarm(button);
+    if (button.isConnected && !isBusy(button)) disarm(button);
   }, CONFIRM_MS);
   return false;
 }

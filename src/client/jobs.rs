@@ -6,7 +6,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::api::{self, Call, Method};
 use super::error::ClientError;
-use super::options::Settings;
+use super::options::{known_only, Settings};
 
 /// Polls no faster than this.
 const MIN_INTERVAL_MS: f64 = 100.0;
@@ -29,6 +29,10 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
         return Ok(Wait { interval_ms: DEFAULT_INTERVAL_MS, on_progress: None });
     }
     let bad = |what: &str| ClientError::Options(format!("waitForJob: {what}"));
+    if !value.is_object() {
+        return Err(bad("expected { intervalMs?, onProgress? }"));
+    }
+    known_only(&value, "waitForJob: expected { intervalMs?, onProgress? }", &["intervalMs", "onProgress"])?;
     let get = |name: &str| Reflect::get(&value, &name.into()).unwrap_or(JsValue::UNDEFINED);
     let interval = get("intervalMs");
     let interval_ms = match interval.as_f64() {

@@ -144,13 +144,7 @@ const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order"];
 /// option (`max_downloads`) would be dropped without a word and the call made without it,
 /// where the server refuses an unknown field.
 fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str, known: &[&str]) -> Result<T, ClientError> {
-    let items = if js_sys::Array::is_array(&value) { js_sys::Array::from(&value).to_vec() } else { vec![value.clone()] };
-    for item in items.iter().filter(|i| i.is_object()) {
-        let keys = js_sys::Object::keys(item.unchecked_ref::<js_sys::Object>());
-        if let Some(key) = keys.iter().filter_map(|k| k.as_string()).find(|k| !known.contains(&k.as_str())) {
-            return Err(ClientError::Options(format!("{what}: unknown option `{key}`{}", hint(&key, known))));
-        }
-    }
+    known_only(&value, what, known)?;
     serde_wasm_bindgen::from_value(value).map_err(|e| {
         // serde_wasm_bindgen's message is a JS Error's text ("Error: invalid type: ..."), and
         // writes an unexpected object or array in its Rust debug form: neither is for users.
@@ -158,6 +152,19 @@ fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str, known: &[&str]
         let detail = detail.strip_prefix("Error: ").unwrap_or(&detail);
         ClientError::Options(if detail.contains("JsValue(") { what.to_owned() } else { format!("{what}: {detail}") })
     })
+}
+
+/// Refuses the first option `value` names (an object's, or each object's of an array) that
+/// is not one of `known`: a misspelt option is never dropped in silence.
+pub(crate) fn known_only(value: &JsValue, what: &str, known: &[&str]) -> Result<(), ClientError> {
+    let items = if js_sys::Array::is_array(value) { js_sys::Array::from(value).to_vec() } else { vec![value.clone()] };
+    for item in items.iter().filter(|i| i.is_object()) {
+        let keys = js_sys::Object::keys(item.unchecked_ref::<js_sys::Object>());
+        if let Some(key) = keys.iter().filter_map(|k| k.as_string()).find(|k| !known.contains(&k.as_str())) {
+            return Err(ClientError::Options(format!("{what}: unknown option `{key}`{}", hint(&key, known))));
+        }
+    }
+    Ok(())
 }
 
 /// What an unknown option was probably meant to be: the camelCase spelling of a known one,

@@ -295,6 +295,7 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   assert.equal(await second.evaluate((card) => card === document.activeElement), true, "focus on the second submission's card");
   await second.locator('.job-cancel').press('Enter');
   await second.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });
+  assert.equal(await second.evaluate((card) => card === document.activeElement), true, 'focus went from its Cancel button to the card, not to the page');
 
   // Another key typed meanwhile: Cancel still speaks for the job's own key.
   await page.locator('#api-key').fill(KEYS.b.key);
@@ -432,6 +433,16 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   const info = await api(worker, 'GET', `/api/v1/files/${fileId}`, { token: key });
   assert.equal(info.status, 404);
 
+  // A file deleted elsewhere meanwhile: its Delete finds it gone (404), and its row goes.
+  const p10 = rows.filter({ hasText: 'p10.png' });
+  assert.equal((await api(worker, 'DELETE', `/api/v1/files/${await p10.getAttribute('data-file-id')}`, { token: key })).status, 200);
+  await p10.getByRole('button', { name: 'Delete p10.png' }).press('Enter');
+  await p10.getByRole('button', { name: 'Confirm delete of p10.png' }).press('Enter');
+  await page.locator('#files-status').filter({ hasText: 'p10.png was already gone (deleted elsewhere, or expired).' }).waitFor();
+  assert.equal(await rows.count(), 0);
+  assert.equal(await page.locator('#files-error').isVisible(), false, 'not shown as a failure');
+  await page.locator('#usage-files-text').filter({ hasText: /^11 of \d+ files$/ }).waitFor();
+
   await page.locator('#files-prev').press('Enter');
   await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files in pics.' }).waitFor();
   await page.locator('#files-folder').fill('docs');
@@ -538,13 +549,17 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await row.locator('td[data-label="Quota"]').filter({ hasText: /\(default\) · 20 files$/ }).waitFor();
   assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data.max_files, 20);
 
-  // Disable: the key is refused; enable again.
+  // Disable: the key is refused; enable again, with the keyboard alone (focus stays on the
+  // button through its request).
+  const focusedLabel = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
   await row.getByRole('button', { name: 'Disable carol' }).press('Enter');
   await row.locator('.state').filter({ hasText: 'disabled' }).waitFor();
   const disabled = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: 'https://example.com/a.png' } });
   assert.equal(disabled.status, 401);
-  await row.getByRole('button', { name: 'Enable carol' }).press('Enter');
+  assert.equal(await focusedLabel(), 'Enable carol', 'focus kept on the button');
+  await page.keyboard.press('Enter');
   await row.locator('.state').filter({ hasText: 'active' }).waitFor();
+  assert.equal(await focusedLabel(), 'Disable carol');
 
   await row.getByRole('button', { name: 'Webhook secret of carol: issue or rotate' }).press('Enter');
   await page.locator('#secret-title').filter({ hasText: 'Webhook secret' }).waitFor();
@@ -625,6 +640,7 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await row.getByRole('button', { name: 'Confirm delete of every file of carol' }).press('Enter');
   await page.locator('#keys-status').filter({ hasText: /^Deleted 2 files \(.+\) of carol: their links no longer serve\.$/ }).waitFor();
   for (const f of kept) assert.equal((await get(f.file_url)).status, 404, f.file_url);
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Delete files of carol', 'focus kept through the request');
 
   // The revoked key in Stash: refused, beside the key field.
   const refused = await api(worker, 'GET', '/api/v1/usage', { token: key });

@@ -6,7 +6,9 @@ import { formatBytes, formatCountdown, formatProgress, formatRate } from '../../
 
 test('sizes: bytes, then binary multiples with one decimal under 10', () => {
   const cases = [[0, '0 bytes'], [1, '1 byte'], [1023, '1023 bytes'], [1024, '1.0 KB'], [1536, '1.5 KB'],
-    [10 * 1024, '10 KB'], [5 * 1024 ** 2, '5.0 MB'], [1024 ** 3, '1.0 GB'], [2048 * 1024 ** 4, '2048 TB']];
+    [10 * 1024, '10 KB'], [5 * 1024 ** 2, '5.0 MB'], [1024 ** 3, '1.0 GB'], [2048 * 1024 ** 4, '2048 TB'],
+    // shown as rounded: never "1024 KB" or "10.0 KB"
+    [10_239, '10 KB'], [10_188, '9.9 KB'], [1024 ** 2 - 1, '1.0 MB'], [1024 ** 3 - 1, '1.0 GB'], [1023.6 * 1024, '1.0 MB'], [1023.4 * 1024, '1023 KB']];
   for (const [n, text] of cases) assert.equal(formatBytes(n), text, String(n));
 });
 

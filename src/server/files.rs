@@ -64,8 +64,7 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     // before the overwrite is answered): the name is asked once more, and holds the new file.
     for _ in 0..2 {
         let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
-        // A row committed before rows had `named_ms` took its name no earlier than its upload.
-        let holder = Holder { file_id: row.file_id, named_ms: row.named_ms.max(row.upload_ms) };
+        let holder = Holder { file_id: row.file_id, named_ms: row.named_ms };
         NAMES.with_borrow_mut(|names| names.insert(&cache_key, holder.clone(), now_ms()));
         let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
         if let Some(response) = serve(req, services, &holder.file_id, Some(by_name)).await? {

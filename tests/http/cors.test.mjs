@@ -3,7 +3,7 @@
 // readable cross-origin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useStack, upload, get } from './support/worker.mjs';
+import { useStack, upload, get, request } from './support/worker.mjs';
 import { TYPES, sha256 } from './support/fixtures.mjs';
 
 let origin;
@@ -13,7 +13,7 @@ useStack({}, (s) => ({ origin, worker } = s));
 const PAGE = { origin: 'https://app.example' };
 
 async function preflight(path, method, headers) {
-  return fetch(`${worker.url}${path}`, {
+  return request(`${worker.url}${path}`, {
     method: 'OPTIONS',
     headers: { ...PAGE, 'access-control-request-method': method, 'access-control-request-headers': headers },
   });

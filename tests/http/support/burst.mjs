@@ -66,8 +66,8 @@ export async function listAll(worker, key, query = {}, { limit = 100, maxPages =
   assert.fail(`the listing ${JSON.stringify(query)} did not end within ${maxPages} pages`);
 }
 
-// Child processes run asynchronously: a synchronous one stalls the event loop, and the
-// HTTP client then reuses a keep-alive connection the Worker closed meanwhile.
+// Child processes run asynchronously: a synchronous one would stall this process's event
+// loop, and with it the loopback origin it serves the Worker from.
 const run = promisify(execFile);
 
 /** Runs the wrangler CLI on the Worker's local state. Its own local runtime opens the same

@@ -4,7 +4,7 @@
 // 1.20260426, the loop re-running cppgc's incremental sweep while a background compile
 // waits for a collection, and popping its task queue without end after a request's event),
 // or it closed a connection before answering a request that may not be sent twice (CLOSED:
-// it does that to a request that came while its one thread was busy for seconds).
+// every request goes on a connection of its own, never one the runtime closed for idleness).
 // support/worker.mjs prints all three; tests/run.mjs runs such a file again (at most twice
 // more). A Worker can neither end the process it runs in, nor keep V8's message loop
 // spinning without running its own code (a Worker's endless loop shows its JavaScript or

@@ -249,16 +249,20 @@ function directUrl(devEnv) {
  * with the request named, instead of at undici's five-minute headers timeout. */
 export const REQUEST_TIMEOUT_MS = 120_000;
 
-/** `fetch`, failing with the request named after REQUEST_TIMEOUT_MS without an answer. A
- * GET or HEAD whose connection the runtime closed before any answer is sent once more, as
- * browsers do (RFC 9110, 9.2.2): the local runtime does that to a request that came while
- * its one thread was busy for seconds (the end of a job of hundreds of MiB, in local R2).
- * Any other request it does that to is reported for tests/run.mjs (CLOSED) and fails. */
+/** `fetch`, failing with the request named after REQUEST_TIMEOUT_MS without an answer, on a
+ * connection of its own (`Connection: close`). workerd closes a connection idle for 5 s, and
+ * undici reuses one idle for up to 4 s by its own timer: a test that keeps its event loop
+ * busy for seconds (generating or hashing tens of MiB) would otherwise send its next request
+ * on a connection the runtime had already closed, and get "other side closed". A GET or HEAD
+ * whose connection is closed before any answer is sent once more, as RFC 9110 (9.2.2)
+ * allows; any other request so closed is reported for tests/run.mjs (CLOSED) and fails. */
 export async function request(url, init = {}) {
   const method = (init.method ?? 'GET').toUpperCase();
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init });
+      const headers = new Headers(init.headers);
+      headers.set('connection', 'close');
+      return await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init, headers });
     } catch (err) {
       if (err.name === 'TimeoutError') throw new Error(`no answer to ${method} ${url} within ${REQUEST_TIMEOUT_MS / 1000} s`);
       if (err.cause?.code !== 'UND_ERR_SOCKET') throw err;

@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
-import { startWorker, KEYS } from '../http/support/worker.mjs';
+import { startWorker, get, KEYS } from '../http/support/worker.mjs';
 import { png, sha256 } from '../http/support/fixtures.mjs';
 import { wasmExports } from './support/wasm.mjs';
 import { run } from './support/run.mjs';
@@ -179,7 +179,7 @@ console.log(JSON.stringify({ health, data, error, busy, info, listed, served, de
   assert.deepEqual(info, data);
   assert.ok(listed.includes(data.file_id), listed.join());
   assert.deepEqual(deleted, { file_id: data.file_id, deleted: true });
-  assert.equal((await fetch(data.download_url)).status, 404, 'deleted through the package');
+  assert.equal((await get(data.download_url)).status, 404, 'deleted through the package');
 });
 
 test('the Worker wasm has no client export; the client wasm has no Worker entry point', () => {

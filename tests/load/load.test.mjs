@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { get, useStack, KEYS } from '../http/support/worker.mjs';
+import { api, get, useStack, KEYS } from '../http/support/worker.mjs';
 import { filler, sha256 } from '../http/support/fixtures.mjs';
 
 const KiB = 1024;
@@ -123,6 +123,7 @@ test(`${COUNT} concurrent uploads, 1 KiB to 20 MiB, with and without Content-Len
   const objects = new Map(state.objects.map((o) => [o.key, o.size]));
   assert.equal(objects.size, COUNT, 'one object per upload');
   for (const r of results) assert.equal(objects.get(`o/${r.res.json.data.file_id}`), r.size, `upload ${r.i} stored under o/{file_id}`);
-  const u = await fetch(`${worker.url}/api/v1/usage`, { headers: { authorization: `Bearer ${KEYS.a.key}` } }).then((res) => res.json());
-  assert.deepEqual([u.data.files, u.data.bytes, u.data.reserved_bytes], [COUNT, total, 0], 'usage counts the 64, nothing reserved');
+  const u = await api(worker, 'GET', '/api/v1/usage', { token: KEYS.a.key });
+  assert.equal(u.status, 200, JSON.stringify(u.json));
+  assert.deepEqual([u.json.data.files, u.json.data.bytes, u.json.data.reserved_bytes], [COUNT, total, 0], 'usage counts the 64, nothing reserved');
 });

@@ -258,10 +258,10 @@ export const REQUEST_TIMEOUT_MS = 120_000;
  * allows; any other request so closed is reported for tests/run.mjs (CLOSED) and fails. */
 export async function request(url, init = {}) {
   const method = (init.method ?? 'GET').toUpperCase();
+  const headers = new Headers(init.headers);
+  headers.set('connection', 'close');
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const headers = new Headers(init.headers);
-      headers.set('connection', 'close');
       return await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init, headers });
     } catch (err) {
       if (err.name === 'TimeoutError') throw new Error(`no answer to ${method} ${url} within ${REQUEST_TIMEOUT_MS / 1000} s`);

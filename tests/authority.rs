@@ -26,7 +26,7 @@ fn row(id: &str, path: &str, name: &str, size: u64) -> FileRow {
         original_name: format!("{name}.orig"),
         upload_ms: T0,
         expires_ms: T0 + TTL,
-        sha256: None,
+        sha256: "0".repeat(64),
         options: None,
         named_ms: 0,
     }

@@ -20,7 +20,7 @@ fn row(id: &str, path: &str, name: &str, upload_ms: i64) -> FileRow {
         original_name: name.into(),
         upload_ms,
         expires_ms: NOW + 1000,
-        sha256: None,
+        sha256: "0".repeat(64),
         options: None,
         named_ms: 0,
     }

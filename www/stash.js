@@ -232,7 +232,7 @@ export function resultCard(data) {
   set('.result-size', formatBytes(data.file_size));
   set('.result-path', data.upload_path || '—');
   set('.result-original', data.original_name);
-  set('.result-sha', data.sha256 ?? '—');
+  set('.result-sha', data.sha256);
   const time = card.querySelector('.result-expires');
   time.dateTime = data.expires_at;
   time.textContent = localTime(data.expires_at);

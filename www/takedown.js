@@ -33,8 +33,8 @@ form.addEventListener('submit', async (event) => {
     const blocked = gone.blocked ? ' Uploads of the same bytes are refused from now on.' : '';
     if (gone.blocked) added(gone.sha256);
     // The file is gone either way; a block asked for and not made must not pass unseen.
-    else if (block.checked && gone.sha256) banner(errorBanner, `The file is gone, but its SHA-256 could not be blocked (the service's log says why): block it with PUT /api/v1/admin/blocklist/${gone.sha256}.`);
-    status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256 ?? 'unknown'}).${blocked}`;
+    else if (block.checked) banner(errorBanner, `The file is gone, but its SHA-256 could not be blocked (the service's log says why): block it with PUT /api/v1/admin/blocklist/${gone.sha256}.`);
+    status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256}).${blocked}`;
     form.reset();
   } catch (err) {
     showError(err, { adminToken: inputs.adminToken, url: link, file_id: link, reason }, errorBanner);

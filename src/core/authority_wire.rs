@@ -18,9 +18,8 @@ pub struct FileRow {
     pub original_name: String,
     pub upload_ms: i64,
     pub expires_ms: i64,
-    /// Hex SHA-256 of the bytes, when known.
-    #[serde(default)]
-    pub sha256: Option<String>,
+    /// Hex SHA-256 of the bytes (every commit has it).
+    pub sha256: String,
     /// The file's link options (`max_downloads`, private), as JSON.
     #[serde(default)]
     pub options: Option<String>,

@@ -69,9 +69,8 @@ pub struct FileData {
     pub upload_time: String,
     /// Expiry time, ISO 8601; the links answer 404 afterwards.
     pub expires_at: String,
-    /// SHA-256 of the stored bytes, lowercase hex (null only for files stored before
-    /// checksums were kept).
-    pub sha256: Option<String>,
+    /// SHA-256 of the stored bytes, lowercase hex.
+    pub sha256: String,
     /// Downloads allowed before the file is deleted (absent: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_downloads: Option<u64>,

@@ -131,7 +131,7 @@ impl Prepared {
             original_name: self.original_name.clone(),
             upload_ms: self.meta.upload_ms,
             expires_ms: self.meta.expires_ms,
-            sha256: Some(stored.sha256),
+            sha256: stored.sha256,
             options: self.options.clone(),
             named_ms: 0, // set by the commit
         }
@@ -221,11 +221,9 @@ pub async fn reserve<A: FileAuthority>(
 /// lost the answer of a commit that landed: asked, the authority says whether it holds the
 /// file (then the commit stands), else the upload is released.
 pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow) -> Result<(), Error> {
-    if let Some(sha256) = &row.sha256 {
-        if blocklist.blocks(sha256).await {
-            let _ = authority.release(&row.file_id).await;
-            return Err(Error::Blocked);
-        }
+    if blocklist.blocks(&row.sha256).await {
+        let _ = authority.release(&row.file_id).await;
+        return Err(Error::Blocked);
     }
     let result = authority.commit(row).await;
     if matches!(result, Err(Error::Internal(_))) {

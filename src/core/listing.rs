@@ -197,7 +197,7 @@ mod tests {
             original_name: "o.png".into(),
             upload_ms: 1_759_968_000_500,
             expires_ms: 1_760_227_200_000,
-            sha256: None,
+            sha256: "0".repeat(64),
             options: None,
             named_ms: 0,
         };

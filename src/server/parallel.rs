@@ -133,10 +133,8 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
     );
     let outcome = lanes.run().await;
     match outcome {
-        Ok(Some(sha256)) => Ok(StoredObject {
-            size: plan.total,
-            sha256: sha256.unwrap_or_default(),
-        }),
+        Ok(Some(Some(sha256))) => Ok(StoredObject { size: plan.total, sha256 }),
+        Ok(Some(None)) => Err(Error::internal("an upload's parts went unhashed")),
         Ok(None) => Err(Error::internal("an upload's lanes stopped")),
         Err(err) => {
             abort_multipart(target, &upload).await;

@@ -238,7 +238,7 @@ impl Tables for SqlTables {
             text(&row.original_name),
             int(row.upload_ms),
             int(row.expires_ms),
-            row.sha256.as_deref().map(text).into(),
+            text(&row.sha256),
             row.options.as_deref().map(text).into(),
             int(row.named_ms),
         ];

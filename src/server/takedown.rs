@@ -32,7 +32,7 @@ struct TakenDown {
     original_name: String,
     file_size: u64,
     mime_type: String,
-    sha256: Option<String>,
+    sha256: String,
     upload_time: String,
     /// Whether uploads of the same bytes are refused from now on.
     blocked: bool,
@@ -63,12 +63,12 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     // minute): the answer waits for the bytes to be gone.
     delete_object(services, &row.file_id).await?;
     // The operator's record, in the Worker's logs too.
-    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256.as_deref().unwrap_or("-"), reason.as_deref().unwrap_or("no reason given"));
+    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256, reason.as_deref().unwrap_or("no reason given"));
     // The file is gone whatever happens next: a block that fails is told, not a failure.
-    let blocked = match row.sha256.clone().filter(|_| blocking) {
-        None => Ok(false),
-        Some(sha256) => {
-            let entry = BlockEntry { sha256, reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
+    let blocked = match blocking {
+        false => Ok(false),
+        true => {
+            let entry = BlockEntry { sha256: row.sha256.clone(), reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
             // the take-down's reason, when it gives one, is the entry's
             block(&services.keys, entry, reason.map(Some)).await.map(|_| true)
         }

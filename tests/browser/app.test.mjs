@@ -41,6 +41,10 @@ before(async () => {
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  // What the page's Content-Security-Policy refused: every test expects nothing.
+  await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
+    throw new Error(`CSP refused ${e.blockedURI || 'an inline resource'} (${e.violatedDirective})`);
+  }));
 });
 after(async () => {
   await context?.close();
@@ -64,7 +68,8 @@ async function open(view = 'stash', { key = KEYS.a.key, adminToken = '' } = {}) 
 
 /** axe-core on the page as it is: no serious or critical violation. */
 async function axe(label) {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  // evaluated, not added as a script tag: the page's CSP refuses inline scripts
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(fs.readFileSync(AXE, 'utf8'));
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], label);
@@ -95,6 +100,45 @@ test('the page and the API share one origin', async () => {
   const wasm = await get(`${worker.url}/pkg/urlstash_bg.wasm`);
   assert.equal(wasm.status, 200, 'www/pkg is built (make pkg)');
   assert.equal(wasm.headers.get('content-type'), 'application/wasm', 'streaming instantiation needs it');
+});
+
+test('the web app\'s files carry its security headers (www/_headers), and no other origin can frame it', async () => {
+  const { worker } = stack;
+  for (const file of ['/', '/app.js', '/pkg/urlstash_bg.wasm']) {
+    const res = await get(`${worker.url}${file}`);
+    assert.equal(res.status, 200, file);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    for (const directive of ["script-src 'self' 'wasm-unsafe-eval'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "connect-src 'self'"]) {
+      assert.ok(csp.split(/;\s*/).includes(directive), `${file}: ${directive} in ${csp}`);
+    }
+    assert.equal(res.headers.get('x-frame-options'), 'DENY', file);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', file);
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer', file);
+  }
+  // the rules file itself is not served; the API's answers are not the page's
+  assert.equal((await get(`${worker.url}/_headers`)).status, 404);
+  const health = await get(`${worker.url}/api/v1/health`);
+  assert.equal(health.headers.get('x-frame-options'), null);
+  // what the policy refuses reaches pageErrors, which every test checks: an inline script
+  await open();
+  await page.evaluate(() => document.body.append(Object.assign(document.createElement('script'), { textContent: 'window.ran = 1' })));
+  for (let i = 0; i < 50 && pageErrors.length === 0; i++) await page.waitForTimeout(100);
+  assert.equal(await page.evaluate(() => window.ran), undefined);
+  assert.match(pageErrors.splice(0).join('\n'), /^CSP refused inline \(script-src-elem\)$/);
+  // a page of another origin cannot frame the app
+  const framed = await context.newPage();
+  try {
+    // a page of the stack's loopback origin (another port: another origin, same address space)
+    const outer = stack.origin.file('/framer.html', Buffer.from(`<iframe src="${worker.url}/"></iframe>`), { contentType: 'text/html' });
+    await framed.goto(outer);
+    const frame = await (await framed.waitForSelector('iframe')).contentFrame();
+    await frame.waitForLoadState('load');
+    // the browser put its error page in the frame: the app never loaded there
+    assert.equal(frame.url(), 'chrome-error://chromewebdata/');
+    assert.equal(await frame.locator('#service').count(), 0);
+  } finally {
+    await framed.close();
+  }
 });
 
 test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown and working links', { timeout: 120_000 }, async () => {

@@ -184,8 +184,31 @@ fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
     if_none_match.is_some_and(|h| h.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag)))
 }
 
-/// The headers a 304 keeps of [`headers`]: those that update a cached copy (RFC 9110 §15.4.5).
-pub const NOT_MODIFIED_HEADERS: [&str; 3] = ["ETag", "Last-Modified", "Cache-Control"];
+/// The headers a 304 keeps of [`headers`]: those that update a cached copy, and `Vary`
+/// (RFC 9110 §15.4.5).
+pub const NOT_MODIFIED_HEADERS: [&str; 4] = ["ETag", "Last-Modified", "Cache-Control", "Vary"];
+
+/// What a file's answer depends on besides its URL: whether the load was one that
+/// [`refuse_own_subresource`] refuses, so a browser never takes a copy it kept from a download
+/// for a script of the service's own pages.
+const VARY: &str = "Sec-Fetch-Dest, Sec-Fetch-Site";
+
+/// `Sec-Fetch-Dest` of a load that would run code in a page or style it.
+const ACTIVE_DESTINATIONS: &[&str] = &["script", "style", "worker", "sharedworker", "serviceworker", "audioworklet", "paintworklet", "xslt"];
+
+/// Refuses (403) a stored file that a page of the service's own origin loads as a script,
+/// style sheet, worker or worklet (Fetch Metadata: `Sec-Fetch-Site: same-origin` and one of
+/// [`ACTIVE_DESTINATIONS`]). The web app's Content-Security-Policy trusts its own origin's
+/// scripts, and an uploaded script lives on that origin: this keeps it from counting as one.
+/// Every other load (other sites, documents, downloads, images, media, `fetch`) is served.
+pub fn refuse_own_subresource(site: Option<&str>, dest: Option<&str>) -> Result<(), Error> {
+    let same_origin = site.is_some_and(|s| s.trim().eq_ignore_ascii_case("same-origin"));
+    let active = dest.is_some_and(|d| ACTIVE_DESTINATIONS.iter().any(|a| d.trim().eq_ignore_ascii_case(a)));
+    if same_origin && active {
+        return Err(Error::Forbidden("a stored file is never a script, style sheet or worker of this service's own pages"));
+    }
+    Ok(())
+}
 
 /// The headers of every file response (200, 206 and HEAD alike; a 304 keeps
 /// [`NOT_MODIFIED_HEADERS`]).
@@ -218,6 +241,7 @@ pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str,
         ("Accept-Ranges", if file.counted { "none" } else { "bytes" }.to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
         ("Content-Security-Policy", "sandbox".to_owned()),
+        ("Vary", VARY.to_owned()),
     ])
     .collect()
 }
@@ -241,6 +265,24 @@ pub fn content_range(range: ByteRange, size: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_pages_never_load_a_stored_file_as_code_or_style() {
+        let refused = |site, dest| refuse_own_subresource(site, dest).is_err();
+        for dest in ["script", "style", "worker", "sharedworker", "serviceworker", "audioworklet", "paintworklet", "xslt", "Script"] {
+            assert!(refused(Some("same-origin"), Some(dest)), "{dest}");
+            // another site may embed what it likes: its own policy decides
+            assert!(!refused(Some("cross-site"), Some(dest)), "{dest}");
+            assert!(!refused(Some("same-site"), Some(dest)), "{dest}");
+            assert!(!refused(None, Some(dest)), "{dest}");
+        }
+        for dest in ["document", "iframe", "image", "video", "audio", "empty", "font", "embed", "object"] {
+            assert!(!refused(Some("same-origin"), Some(dest)), "{dest}");
+        }
+        assert!(!refused(Some("same-origin"), None), "no Fetch Metadata: curl, older browsers");
+        let err = refuse_own_subresource(Some("same-origin"), Some("script")).unwrap_err();
+        assert_eq!(err.status(), 403);
+    }
 
     type RangeCase<'a> = (Option<&'a str>, u64, Result<Option<ByteRange>, Error>);
 

@@ -13,7 +13,7 @@ use super::r2::object_meta;
 use crate::core::clock::is_expired;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{answer, content_range, headers, name_modified_ms, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
+use crate::core::serve::{answer, content_range, headers, name_modified_ms, refuse_own_subresource, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
 use crate::core::Error;
 
@@ -38,11 +38,13 @@ thread_local! {
 
 /// `download_url`: the object of `file_id`, as an attachment.
 pub(crate) async fn download(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
+    refuse_as_code(req)?;
     serve(req, services, file_id, None).await?.ok_or(Error::FileNotFound)
 }
 
 /// `file_url`: the file the name holds now, inline when safe.
 pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName) -> Result<Response, Error> {
+    refuse_as_code(req)?;
     let cache_key = name_key(&name.owner, &name.upload_path, &name.file_name);
     if let Some(holder) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
         // A replaced or deleted file's object is gone before the change was answered, unless
@@ -73,6 +75,12 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     }
     NAMES.with_borrow_mut(|names| names.remove(&cache_key));
     Err(Error::FileNotFound)
+}
+
+/// Refuses, before any lookup, a load by the service's own pages as code or style
+/// ([`refuse_own_subresource`]).
+fn refuse_as_code(req: &Incoming) -> Result<(), Error> {
+    refuse_own_subresource(req.header("Sec-Fetch-Site").as_deref(), req.header("Sec-Fetch-Dest").as_deref())
 }
 
 /// Forgets what this isolate cached for a name (a file was just committed to it here).

@@ -125,6 +125,21 @@ test('the web app\'s files carry its security headers (www/_headers), and no oth
   for (let i = 0; i < 50 && pageErrors.length === 0; i++) await page.waitForTimeout(100);
   assert.equal(await page.evaluate(() => window.ran), undefined);
   assert.match(pageErrors.splice(0).join('\n'), /^CSP refused inline \(script-src-elem\)$/);
+  // the policy admits this origin's scripts, but no uploaded script passes for one: the
+  // file routes refuse a same-origin script load (Sec-Fetch-Dest), in the browser too
+  const js = stack.origin.file('/csp/evil.js', Buffer.from('window.ran = 1'), { contentType: 'text/javascript' });
+  const stored = await api(worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: js, upload_path: 'csp' } });
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  for (const src of [stored.json.data.file_url, stored.json.data.download_url]) {
+    const outcome = await page.evaluate((url) => new Promise((resolve) => {
+      const script = Object.assign(document.createElement('script'), { src: url });
+      script.onload = () => resolve('ran');
+      script.onerror = () => resolve('refused');
+      document.body.append(script);
+    }), src);
+    assert.deepEqual([outcome, await page.evaluate(() => window.ran)], ['refused', undefined], src);
+  }
+  assert.deepEqual(pageErrors, []);
   // a page of another origin cannot frame the app
   const framed = await context.newPage();
   try {

@@ -234,6 +234,35 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     });
   }
 
+  test('a page of the service\'s own origin never loads a stored file as a script, style or worker', async () => {
+    const bytes = Buffer.from('window.ran = true');
+    const res = await upload(worker, { file_url: origin.file('/script/loaded.js', bytes, { contentType: 'text/javascript' }), upload_path: 'scriptable' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const metadata = (site, dest) => ({ 'sec-fetch-site': site, 'sec-fetch-dest': dest, 'sec-fetch-mode': 'no-cors' });
+    for (const url of [res.json.data.file_url, res.json.data.download_url]) {
+      for (const dest of ['script', 'style', 'worker', 'serviceworker']) {
+        for (const method of ['GET', 'HEAD']) {
+          const refused = await get(url, metadata('same-origin', dest), method);
+          assert.equal(refused.status, 403, `${dest} ${method} ${url}`);
+          assert.equal(refused.headers.get('cache-control'), 'no-store');
+          if (method === 'GET') {
+            assert.deepEqual(JSON.parse(refused.body), { success: false, code: 403, msg: "a stored file is never a script, style sheet or worker of this service's own pages", data: null });
+          }
+        }
+      }
+      // another site's page, a same-origin document or image load, and no Fetch Metadata at all: served
+      for (const headers of [metadata('cross-site', 'script'), metadata('same-site', 'script'), metadata('same-origin', 'document'), metadata('same-origin', 'image'), {}]) {
+        const served = await get(url, headers);
+        assert.equal(served.status, 200, `${JSON.stringify(headers)} ${url}`);
+        assert.equal(sha256(served.body), sha256(bytes));
+        assert.equal(served.headers.get('vary'), 'Sec-Fetch-Dest, Sec-Fetch-Site', 'a copy kept from one kind of load is not reused for another');
+      }
+      const etag = (await get(url)).headers.get('etag');
+      const revalidated = await get(url, { 'if-none-match': etag });
+      assert.deepEqual([revalidated.status, revalidated.headers.get('vary')], [304, 'Sec-Fetch-Dest, Sec-Fetch-Site']);
+    }
+  });
+
   test('a hostile origin file name is made safe in Content-Disposition', async () => {
     const disposition = `attachment; filename*=UTF-8''..%2F..%2F%E2%80%AEcod.exe%0D%0ASet-Cookie%3A%20x%3D1; filename="x"`;
     const res = await upload(worker, { file_url: origin.file('/hostile-name', TYPES.png.bytes, { disposition }), upload_path: 'hostile' });

@@ -65,13 +65,12 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     // The operator's record, in the Worker's logs too.
     worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256, reason.as_deref().unwrap_or("no reason given"));
     // The file is gone whatever happens next: a block that fails is told, not a failure.
-    let blocked = match blocking {
-        false => Ok(false),
-        true => {
-            let entry = BlockEntry { sha256: row.sha256.clone(), reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
-            // the take-down's reason, when it gives one, is the entry's
-            block(&services.keys, entry, reason.map(Some)).await.map(|_| true)
-        }
+    let blocked = if blocking {
+        let entry = BlockEntry { sha256: row.sha256.clone(), reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
+        // the take-down's reason, when it gives one, is the entry's
+        block(&services.keys, entry, reason.map(Some)).await.map(|_| true)
+    } else {
+        Ok(false)
     };
     let msg = match &blocked {
         Ok(_) => "File taken down".to_owned(),

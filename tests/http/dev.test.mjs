@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, request, upload, get, api } from './support/worker.mjs';
+import { freePort, request, upload, get, api, answers, explainSilence } from './support/worker.mjs';
 import { startOrigin } from './support/origin.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { pool, sleep } from './support/burst.mjs';
@@ -25,6 +25,7 @@ let output = '';
 let origin;
 let worker; // {url}, as the support helpers take it
 let creds; // BASE, KEY, ADMIN as make dev-env prints them
+let runtimes; // the pids of make dev's workerd processes (wrangler's proxy and the Worker's)
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-make-dev-'));
@@ -43,12 +44,24 @@ before(async () => {
   // a bounded wait for the first answer (make dev checks its tools and build first)
   for (let i = 0; i < 240; i++) {
     const res = await request(`${worker.url}/api/v1/health`).catch(() => null);
-    if (res?.status === 200) return;
+    if (res?.status === 200) {
+      runtimes = workerds(dev.pid);
+      return;
+    }
     if (dev.exitCode !== null) break;
     await sleep(500);
   }
   assert.fail(`make dev did not answer on ${worker.url}:\n${output.slice(-3000)}`);
 });
+
+/** The pids of the workerd processes in process group `group`. */
+function workerds(group) {
+  try {
+    return execFileSync('pgrep', ['-g', String(group), '-x', 'workerd']).toString().trim().split('\n').map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there are none
+  }
+}
 
 /** Signals make dev's process group (make, the sample origin, node, workerd), if still there. */
 function signal(name) {
@@ -92,8 +105,10 @@ test('make dev takes 30 uploads of 3 MiB at once from a fast origin, each stored
     const res = await upload(worker, { file_url: url, upload_path: 'dev', file_name: `three-${i}.bin` }, { key: creds.KEY });
     answered.push(`${i}: ${res.status} after ${Date.now() - started} ms`);
     return res;
-  }).catch((err) => {
+  }).catch(async (err) => {
     err.message += `\nanswered: ${answered.join(', ') || 'none'}\nmake dev's output, its end:\n${output.slice(-6000)}`;
+    // a runtime that stopped answering says why, for tests/run.mjs (crash.mjs)
+    if (!(await answers(worker.url, 10_000))) await explainSilence(worker.url, runtimes);
     throw err;
   });
   assert.deepEqual(results.map((r) => r.status), Array(30).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.json));

@@ -204,18 +204,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
      * one it failed meet a live Worker. */
     async revive({ restart = true } = {}) {
       if (await answers(url, 10_000)) return;
-      const gone = pids.filter((pid) => !alive(pid));
-      if (gone.length) {
-        console.error(`# ${CRASHED}: workerd process ${gone.join(', ')} of ${url} exited (its own output above says why)`);
-      } else {
-        const samples = await mainStacks(pids);
-        const stuck = Object.values(samples).some(inMessageLoop);
-        console.error(stuck
-          ? `# ${STUCK}: the main thread of workerd at ${url} was in V8's message loop, with none of the Worker's code on it, in each of ${STACK_SAMPLES} backtraces ${STACK_SAMPLE_GAP_MS} ms apart`
-          : `# the local runtime at ${url} stopped answering, its workerd processes still running`);
-        const last = Object.entries(samples).map(([pid, stacks]) => `workerd ${pid}:\n${stacks.at(-1)}`).join('\n');
-        console.error(last.replace(/^/gm, '#   '));
-      }
+      await explainSilence(url, pids);
       if (restart) await self.restart();
     },
     async stop() {
@@ -276,6 +265,25 @@ export async function request(url, init = {}) {
   }
 }
 
+/** Says on stderr why the runtime at `url`, run by the workerd processes `pids`, does not
+ * answer: a process exited (CRASHED), or a main thread spins in V8's message loop (STUCK,
+ * from gdb's backtraces), both of which tests/run.mjs looks for, or something else (the
+ * last backtraces are printed). */
+export async function explainSilence(url, pids) {
+  const gone = pids.filter((pid) => !alive(pid));
+  if (gone.length) {
+    console.error(`# ${CRASHED}: workerd process ${gone.join(', ')} of ${url} exited (its own output above says why)`);
+    return;
+  }
+  const samples = await mainStacks(pids);
+  const stuck = Object.values(samples).some(inMessageLoop);
+  console.error(stuck
+    ? `# ${STUCK}: the main thread of workerd at ${url} was in V8's message loop, with none of the Worker's code on it, in each of ${STACK_SAMPLES} backtraces ${STACK_SAMPLE_GAP_MS} ms apart`
+    : `# the local runtime at ${url} stopped answering, its workerd processes still running`);
+  const last = Object.entries(samples).map(([pid, stacks]) => `workerd ${pid}:\n${stacks.at(-1)}`).join('\n');
+  console.error(last.replace(/^/gm, '#   '));
+}
+
 /** The pids of the workerd processes this process started and that still run. */
 function workerdChildren() {
   let rows;
@@ -321,8 +329,8 @@ const alive = (pid) => {
   }
 };
 
-/** Whether the Worker answers its health check within `ms`. */
-async function answers(url, ms) {
+/** Whether the Worker at `url` answers its health check within `ms`. */
+export async function answers(url, ms) {
   try {
     await (await request(`${url}/api/v1/health`, { signal: AbortSignal.timeout(ms) })).arrayBuffer();
     return true;

@@ -31,6 +31,10 @@ pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) 
     }
     // RFC 8259 lets a parser ignore a UTF-8 byte order mark.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if body.iter().all(|b| b" \t\n\r".contains(b)) {
+        // serde's "EOF while parsing a value at line 1 column 0" says less.
+        return Err(Error::InvalidJson("the body is empty (send one JSON object)".into()));
+    }
     // serde_json's own syntax rules, its nesting limit (128) included.
     serde_json::from_slice::<serde_json::Value>(body).map_err(invalid_json)?;
     let text = std::str::from_utf8(body).map_err(|e| Error::InvalidJson(e.to_string()))?;
@@ -128,7 +132,9 @@ mod tests {
     #[test]
     fn the_body_as_a_whole() {
         let cases = [
-            ("", 400, "not valid JSON: EOF"),
+            ("", 400, "not valid JSON: the body is empty (send one JSON object)"),
+            (" \r\n\t", 400, "not valid JSON: the body is empty (send one JSON object)"),
+            ("{", 400, "not valid JSON: EOF"),
             (r#"{"text":"a","text":"b"}"#, 400, "not valid JSON: duplicate field `text`"),
             (r#"{"text":null,"text":null}"#, 400, "not valid JSON: duplicate field `text`"),
             (r#"{"x":1,"y":[}"#, 400, "not valid JSON: expected value"),

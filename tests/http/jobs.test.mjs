@@ -326,6 +326,28 @@ test('webhook: one successful delivery with a valid signature, after the receive
   assert.equal(hooks.deliveries('/hook-1').length, 3, 'no delivery after the successful one');
 });
 
+test('webhook: a key revoked while its delivery is retried gets no more, and its job stops trying', async () => {
+  const { key, key_id: keyId } = await newKey(worker, ADMIN, 'revoked-hook');
+  const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
+  assert.equal(issued.status, 200, JSON.stringify(issued.json));
+  hooks.answer(Array(20).fill(500));
+  const url = origin.file('/jobs/revoked-hook.bin', filler(MiB + 3, 305), ranged());
+  const job = await startJob({ file_url: url, file_name: 'revoked-hook.bin', callback_url: hooks.url('/hook-revoked') }, { key, headers: { Prefer: 'respond-async' } });
+  assert.equal((await poll(job.job_id, { key })).at(-1).state, 'succeeded');
+  for (let i = 0; i < 100 && hooks.deliveries('/hook-revoked').length === 0; i++) await sleep(100);
+  assert.deepEqual(hooks.deliveries('/hook-revoked').map((d) => d.status), [500], 'the first attempt, refused');
+  // each attempt reads the key's record (the secret as it is now) from KV first
+  const reads = async () => (await worker.counts()).raw.kvNames?.job?.get?.[`id:${keyId}`] ?? 0;
+  const readsBefore = await reads();
+  const revoked = await api(worker, 'DELETE', `/api/v1/admin/keys/${keyId}`, { token: ADMIN });
+  assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
+  // the next attempts would come 1, 3 and 7 s after the first
+  await sleep(8_000);
+  hooks.answer([]);
+  assert.equal(hooks.deliveries('/hook-revoked').length, 1, 'nothing delivered after the revoke');
+  assert.equal(await reads() - readsBefore, 1, 'one more attempt found the key gone, and the job tried no more');
+});
+
 test('a job whose bytes do not match expected_sha256 ends failed (422, naming both digests): nothing stored, nothing charged', async () => {
   const mark = worker.r2();
   const before = await usage(worker, KEYS.a.key);

@@ -7,8 +7,9 @@
 // Counted: R2 (`R2Bucket`: put, get, head, delete, list, createMultipartUpload and the
 // multipart upload's own uploadPart, complete, abort), KV (`KvNamespace`: get, put, delete,
 // list, ...; and by the entry a call names, as `kvNames`), and each call on a Durable Object
-// stub (fetch, or any RPC method), by who made it: `worker` (the fetch handler's env) or
-// `authority` (the Durable Object's own env).
+// stub (fetch, or any RPC method), by who made it: `worker` (the fetch handler's env),
+// `authority` (the key's Durable Object's own env) or `job` (a background job's object's
+// env, which support/worker.mjs's sums leave out: `raw.job`, `kvNames.job`).
 // Bindings are recognised by their type, so their names do not matter here.
 //
 // Also, for the Worker's side only (`worker`): a gauge of its outbound calls waiting for
@@ -180,8 +181,8 @@ function countedKv(kv, caller) {
   return counted(kv, caller, 'kv', { instead, onCall });
 }
 
-const wrappedEnvs = { worker: new WeakMap(), authority: new WeakMap() };
-const wrappedBindings = { worker: new WeakMap(), authority: new WeakMap() };
+const wrappedEnvs = { worker: new WeakMap(), authority: new WeakMap(), job: new WeakMap() };
+const wrappedBindings = { worker: new WeakMap(), authority: new WeakMap(), job: new WeakMap() };
 
 function countedBinding(value, caller) {
   if (!value || typeof value !== 'object') return value;
@@ -204,12 +205,12 @@ function countedEnv(env, caller) {
   return cache.get(env);
 }
 
-/** The Durable Object class `Base`, its env counted as `authority`. */
-function countingDurableObject(Base, name) {
+/** The Durable Object class `Base`, its env counted as `caller`. */
+function countingDurableObject(Base, name, caller) {
   if (typeof Base !== 'function') throw new Error(`build/index.js exports no Durable Object class \`${name}\` (see tests/http/support/counting.mjs)`);
   return class extends Base {
     constructor(state, env) {
-      super(state, countedEnv(env, 'authority'));
+      super(state, countedEnv(env, caller));
     }
   };
 }
@@ -223,7 +224,7 @@ const alarmReport = () => ({ held: alarms.held, waiting: alarms.waiting, ran: al
 
 /** The key's Durable Object class `Base`, its env counted, its alarm held while asked. */
 function holdingAuthority(Base) {
-  return class extends countingDurableObject(Base, 'KeyAuthority') {
+  return class extends countingDurableObject(Base, 'KeyAuthority', 'authority') {
     async alarm(...args) {
       const epoch = alarms.epoch;
       if (alarms.held) {
@@ -245,6 +246,8 @@ function holdingAuthority(Base) {
 // The key's Durable Object, re-exported under its own name with a counting env: the one line
 // to change if the class is renamed (the build before docs/authority.md: `QuotaLedger`).
 export const KeyAuthority = holdingAuthority(built.KeyAuthority);
+// A background job's object, likewise (`job`).
+export const UploadJob = countingDurableObject(built.UploadJob, 'UploadJob', 'job');
 
 export default class CountingWorker extends built.default {
   constructor(ctx, env) {

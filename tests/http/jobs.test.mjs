@@ -1,8 +1,8 @@
-// Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a 1 GiB file
-// from an origin that resets twice, a job whose runtime is restarted mid-transfer (ranged,
-// and one stream from an origin without ranges), a stream that stalls, cancel,
-// webhooks signed with the key's secret and retried, another key's jobs, and the requests
-// refused before anything starts.
+// Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a file just
+// over 1 GiB (130 parts) from an origin that resets twice, a job whose runtime is restarted
+// mid-transfer (ranged, and one stream from an origin without ranges), a stream that stalls,
+// cancel, webhooks signed with the key's secret and retried (and dropped once the key is
+// revoked), another key's jobs, and the requests refused before anything starts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -172,8 +172,10 @@ async function assertChargedOnce(before, size) {
   );
 }
 
-test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, progress rising, at most 1.1 x sent', async () => {
-  const size = GiB;
+test('a file of 130 parts (just over 1 GiB) whose origin resets twice completes as a job: byte-exact, progress rising, at most 1.1 x sent, its part records forgotten', async () => {
+  // 8 MiB parts: past 128 of them, the job's object forgets its part records in more than
+  // one call (its storage deletes at most 128 keys per call)
+  const size = GiB + 9 * MiB;
   const body = randomBody(size);
   const digest = sha256(body);
   const path = '/jobs/one-gib.bin';
@@ -199,6 +201,14 @@ test('a 1 GiB file whose origin resets twice completes as a job: byte-exact, pro
   assert.ok(origin.sent(path) <= size * 1.1, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   const info = await api(worker, 'GET', `/api/v1/files/${last.result.file_id}`, { token: KEYS.a.key });
   assert.deepEqual(info.json.data, last.result, 'the file is recorded as the job answered it');
+  // what the job's object stored per part while it ran goes with its end
+  let left;
+  for (let i = 0; i < 40; i++) {
+    left = worker.jobStorage().flat().filter((k) => k.startsWith('part:'));
+    if (left.length === 0) break;
+    await sleep(250);
+  }
+  assert.deepEqual(left, [], 'no part record left in any job object');
   // Kept, not deleted: local R2 deletes a GiB of parts on the runtime's thread for long
   // enough that wrangler's dev engine took the runtime for dead and restarted it.
 });

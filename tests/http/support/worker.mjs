@@ -160,6 +160,11 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const out = execFileSync('python3', [path.join(ROOT, 'tests/http/support/r2state.py'), stateDir]);
       return JSON.parse(out.toString());
     },
+    /** Each background job's object's storage keys (`[["job", "part:000001", ...], ...]`). */
+    jobStorage() {
+      const out = execFileSync('python3', [path.join(ROOT, 'tests/http/support/jobstate.py'), stateDir]);
+      return JSON.parse(out.toString());
+    },
     /** The storage calls counted since the last reset (see normalCounts). */
     counts: () => countsAt('GET', '/__counts'),
     resetCounts: () => countsAt('POST', '/__counts/reset'),

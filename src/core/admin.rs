@@ -272,7 +272,7 @@ impl KvListing<'_> {
             None | Some("") => 50,
             Some(v) => parse_limit(v, MAX_LIST_LIMIT)?,
         };
-        let not_ours = || Error::invalid("cursor", "is not a cursor this listing gave");
+        let not_ours = || Error::invalid("cursor", "not a cursor from this listing");
         let cursor = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(c) if c.len() > 2048 => return Err(Error::invalid("cursor", "too long")),
@@ -427,7 +427,7 @@ mod tests {
         let old_token = KvListing { secret: "rotated", prefix: ID_PREFIX }.cursor("AAAA-kv's-own");
         let forged = URL_SAFE_NO_PAD.encode(format!("{KV_CURSOR_MARK}{}:abc", "0".repeat(2 * CURSOR_TAG_BYTES)));
         for made_up in ["abc", "not-a-cursor", &URL_SAFE_NO_PAD.encode("kv2:x"), &given[..given.len() / 2], &other, &old_token, &forged] {
-            assert_eq!(keys.parse_query([("cursor", made_up)]), Err(Error::invalid("cursor", "is not a cursor this listing gave")), "{made_up}");
+            assert_eq!(keys.parse_query([("cursor", made_up)]), Err(Error::invalid("cursor", "not a cursor from this listing")), "{made_up}");
         }
         assert_eq!(blocked.parse_query([("cursor", other.as_str())]).unwrap().0.as_deref(), Some("AAAA-kv's-own"));
         assert_eq!(keys.parse_query([("limit", ""), ("cursor", "")]).unwrap(), (None, 50), "empty is the default");

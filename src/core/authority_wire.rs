@@ -194,6 +194,7 @@ impl From<&Error> for Refusal {
             | Error::MissingField(_)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
+            | Error::UnknownParameter { .. }
             | Error::NotJson
             | Error::NothingToUpdate(_)
             | Error::BodyTooLarge { .. }

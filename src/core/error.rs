@@ -17,6 +17,9 @@ pub enum Error {
     InvalidField { field: &'static str, reason: String },
     #[error("unknown field `{0}`")]
     UnknownField(String),
+    /// A query parameter the route does not take; the message lists those it does.
+    #[error("unknown query parameter `{name}` (this route takes {known})")]
+    UnknownParameter { name: String, known: String },
     #[error("request body must be JSON (Content-Type: application/json)")]
     NotJson,
     /// A change request that names nothing to change; the message lists what it could.
@@ -128,6 +131,7 @@ impl Error {
             | Error::MissingField(_)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
+            | Error::UnknownParameter { .. }
             | Error::NothingToUpdate(_)
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_)
@@ -186,6 +190,7 @@ impl Error {
             Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)
             | Error::UnknownField(_)
+            | Error::UnknownParameter { .. }
             | Error::NothingToUpdate(_)
             | Error::NotJson
             | Error::BodyTooLarge { .. }

@@ -155,7 +155,7 @@ mod tests {
             (&[("upload_path", "../x")], "invalid `upload_path`"),
             (&[("cursor", "not base64!")], "invalid `cursor`"),
             (&[("order", "size")], "invalid `order`"),
-            (&[("page", "2")], "unknown field `page`"),
+            (&[("page", "2")], "unknown query parameter `page` (this route takes `cursor`, `limit`, `upload_path`, `order`)"),
         ];
         for (q, msg) in cases {
             let err = parse(q).unwrap_err();

@@ -11,12 +11,18 @@ pub fn params<'a, const N: usize>(
 ) -> Result<[Option<&'a str>; N], Error> {
     let mut values = [None; N];
     for (name, value) in pairs {
-        let Some(i) = known.iter().position(|k| *k == name) else { return Err(Error::unknown_field(name)) };
+        let Some(i) = known.iter().position(|k| *k == name) else { return Err(unknown(name, &known)) };
         if values[i].replace(value).is_some() {
             return Err(Error::invalid(known[i], "given more than once"));
         }
     }
     Ok(values)
+}
+
+/// `name`, cut to 64 characters (it is echoed to the client), with the names the route takes.
+fn unknown(name: &str, known: &[&str]) -> Error {
+    let known = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    Error::UnknownParameter { name: name.chars().take(64).collect(), known }
 }
 
 #[cfg(test)]
@@ -28,6 +34,10 @@ mod tests {
         assert_eq!(params([("b", "2"), ("a", "")], ["a", "b", "c"]), Ok([Some(""), Some("2"), None]));
         assert_eq!(params([("limit", "5"), ("limit", "6")], ["limit"]), Err(Error::invalid("limit", "given more than once")));
         assert_eq!(params([("limit", ""), ("limit", "")], ["limit"]), Err(Error::invalid("limit", "given more than once")));
-        assert_eq!(params([("x", "1")], ["limit"]), Err(Error::UnknownField("x".into())));
+        let unknown = params([("x", "1")], ["limit", "cursor"]).unwrap_err();
+        assert_eq!(unknown.to_string(), "unknown query parameter `x` (this route takes `limit`, `cursor`)");
+        assert_eq!(unknown.status(), 400);
+        let long = params([("y".repeat(100).as_str(), "1")], ["limit"]).unwrap_err();
+        assert_eq!(long.to_string(), format!("unknown query parameter `{}` (this route takes `limit`)", "y".repeat(64)));
     }
 }

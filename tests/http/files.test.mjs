@@ -168,7 +168,7 @@ describe('listing', () => {
     ['limit=1000', /invalid `limit`/],
     ['cursor=garbage!', /invalid `cursor`/],
     ['upload_path=../x', /invalid `upload_path`/],
-    ['sort=name', /unknown field `sort`/],
+    ['sort=name', /^unknown query parameter `sort` \(this route takes `cursor`, `limit`, `upload_path`, `order`\)$/],
     ['order=size', /invalid `order`/],
     // a parameter given twice is refused, not read as whichever came last
     ['upload_path=images&upload_path=reports', /^invalid `upload_path`: given more than once$/],

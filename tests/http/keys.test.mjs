@@ -159,7 +159,7 @@ describe('keys', () => {
     assert.ok(blank.json.data.keys.length >= made.length && blank.json.data.keys.length <= 50);
     // A cursor this listing never gave (made up, or cut short) is the caller's 400, not an
     // empty "last page".
-    assertError(await admin('GET', '/api/v1/admin/keys?cursor=not-a-cursor'), 400, /^invalid `cursor`: is not a cursor this listing gave$/);
+    assertError(await admin('GET', '/api/v1/admin/keys?cursor=not-a-cursor'), 400, /^invalid `cursor`: not a cursor from this listing$/);
     const given = (await admin('GET', '/api/v1/admin/keys?limit=1')).json.data.cursor;
     assert.ok(given, 'more than one key: a next page');
     assertError(await admin('GET', `/api/v1/admin/keys?limit=1&cursor=${given.slice(0, -2)}`), 400, /invalid `cursor`/);

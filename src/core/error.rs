@@ -81,7 +81,7 @@ pub enum Error {
     #[error("sha256 mismatch: expected {expected}, got {actual}")]
     ChecksumMismatch { expected: String, actual: String },
     /// The stored bytes are a file the operator took down and blocked (RFC 7725's 451).
-    #[error("this file was taken down and may not be stored again")]
+    #[error("this file is on the blocklist (taken down, or blocked in advance) and may not be stored")]
     Blocked,
     /// `If-Match` or `If-Unmodified-Since` names a version the file no longer is.
     #[error("precondition failed: the file is no longer the version If-Match or If-Unmodified-Since names")]

@@ -22,6 +22,12 @@ pub(crate) trait JsonObject<'de>: Deserialize<'de> {
     const FIELDS: &'static [(&'static str, &'static str)];
 }
 
+/// The error of a body that holds nothing but whitespace, or no body at all where one is
+/// required. serde's "EOF while parsing a value at line 1 column 0" would say less.
+pub(crate) fn empty_body() -> Error {
+    Error::InvalidJson("the body is empty (send one JSON object)".into())
+}
+
 /// Reads `body`, at most `limit` bytes of JSON with one object at the top (after at most
 /// one byte order mark), as a `T`. A syntax error anywhere is reported before any field is
 /// looked at.
@@ -32,8 +38,7 @@ pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) 
     // RFC 8259 lets a parser ignore a UTF-8 byte order mark.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(|b| b" \t\n\r".contains(b)) {
-        // serde's "EOF while parsing a value at line 1 column 0" says less.
-        return Err(Error::InvalidJson("the body is empty (send one JSON object)".into()));
+        return Err(empty_body());
     }
     // serde_json's own syntax rules, its nesting limit (128) included.
     serde_json::from_slice::<serde_json::Value>(body).map_err(invalid_json)?;
@@ -75,8 +80,20 @@ fn field_error<'de, T: JsonObject<'de>>(err: serde_path_to_error::Error<serde_js
     }
 }
 
+/// serde_json's message, except where it misleads: a `\uD800`-`\uDFFF` escape without its
+/// pair is "unexpected end of hex escape" (a high surrogate alone) or "lone leading
+/// surrogate" (a low one alone, too), and bytes that are not UTF-8 are "invalid unicode code
+/// point".
 fn invalid_json(err: serde_json::Error) -> Error {
-    Error::InvalidJson(err.to_string())
+    let message = err.to_string();
+    let what = if ["unexpected end of hex escape", "lone leading surrogate"].iter().any(|m| message.starts_with(m)) {
+        "a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF)"
+    } else if message.starts_with("invalid unicode code point") {
+        "the body is not UTF-8"
+    } else {
+        return Error::InvalidJson(message);
+    };
+    Error::InvalidJson(format!("{what} at line {} column {}", err.line(), err.column()))
 }
 
 #[cfg(test)]
@@ -140,15 +157,25 @@ mod tests {
             (r#"{"x":1,"y":[}"#, 400, "not valid JSON: expected value"),
             (r#"{"text":"a"} {}"#, 400, "not valid JSON: trailing characters"),
             (r#"["a"]"#, 400, "not valid JSON: expected a JSON object"),
-            (r#"{"text":"\ud800"}"#, 400, "not valid JSON"),
+            (r#"{"text":"\ud800"}"#, 400, "not valid JSON: a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF) at line 1 column 16"),
+            (r#"{"text":"\udc00"}"#, 400, "not valid JSON: a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF) at line 1 column 15"),
+            (r#"{"text":"\ud800\ud800"}"#, 400, "not valid JSON: a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF) at line 1 column 21"),
+            (r#"{"text":"\ud83d\ude00"}"#, 200, ""),
+            (r#"{"text":"\u12"}"#, 400, "not valid JSON: invalid escape at line 1 column 15"),
             (r#"{"text":"01234567890123456789012345678901234567890123456789012345"}"#, 413, "exceeds 64 bytes"),
         ];
         for (json, status, msg) in cases {
+            if status == 200 {
+                assert!(read(json).is_ok(), "{json}");
+                continue;
+            }
             let err = read(json).unwrap_err();
             assert_eq!(err.status(), status, "{json}");
             assert!(err.public_message().contains(msg), "{json}: {err}");
         }
         assert!(matches!(read_value::<Body>(" 7"), Err(Error::InvalidJson(m)) if m == "expected a JSON object"));
+        let not_utf8 = read_object::<Body>(b"{\"text\":\"\xff\"}", 64).unwrap_err();
+        assert_eq!(not_utf8.public_message(), "request body is not valid JSON: the body is not UTF-8 at line 1 column 10");
         // nesting past serde_json's limit is refused before the unknown field around it
         let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(128), "]".repeat(128));
         let err = read_object::<Body>(deep.as_bytes(), 1024).unwrap_err();

@@ -8,6 +8,7 @@ use web_sys::ReadableStreamDefaultReader;
 
 use super::js::{describe, read_chunk, wait};
 use crate::core::config::Config;
+use crate::core::json::empty_body;
 use crate::core::request::require_json;
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
@@ -37,9 +38,14 @@ impl Incoming {
 
 /// A JSON request body, refusing more than `limit` bytes without reading past them.
 pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
-    require_json(req.header("Content-Type").as_deref())?;
-    let too_large = Error::BodyTooLarge { limit };
+    let content_type = req.header("Content-Type");
     let declared = req.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
+    if content_type.is_none() && (declared == Some(0) || (declared.is_none() && req.raw.body().is_none())) {
+        // nothing sent at all (curl -X POST without -d): no type to be wrong
+        return Err(empty_body());
+    }
+    require_json(content_type.as_deref())?;
+    let too_large = Error::BodyTooLarge { limit };
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
     }

@@ -18,7 +18,7 @@ let worker;
 useStack({ adminToken: ADMIN, counting: true }, (s) => ({ origin, worker } = s));
 
 const admin = (method, path, body, headers) => api(worker, method, path, { token: ADMIN, body, headers });
-const BLOCKED = { success: false, code: 451, msg: 'this file was taken down and may not be stored again', data: null };
+const BLOCKED = { success: false, code: 451, msg: 'this file is on the blocklist (taken down, or blocked in advance) and may not be stored', data: null };
 
 let seq = 0;
 /** A fresh origin URL serving `body` (with `opts`). */
@@ -178,7 +178,7 @@ test('the admin routes: list by pages, block again, refusals; each change of the
   for (const name of ['cursor-1', 'cursor-2']) await newKey(worker, ADMIN, name);
   const keyPage = await admin('GET', '/api/v1/admin/keys?limit=1');
   assert.ok(keyPage.json.data.cursor, 'more keys than one');
-  assertError(await admin('GET', `/api/v1/admin/blocklist?cursor=${encodeURIComponent(keyPage.json.data.cursor)}`), 400, /^invalid `cursor`: is not a cursor this listing gave$/);
+  assertError(await admin('GET', `/api/v1/admin/blocklist?cursor=${encodeURIComponent(keyPage.json.data.cursor)}`), 400, /^invalid `cursor`: not a cursor from this listing$/);
   for (const d of digests) assert.ok(seen.includes(d), `${d} listed`);
   assert.deepEqual([...seen].sort(), seen, 'in the order of the digests');
   const head = await request(`${worker.url}/api/v1/admin/blocklist`, { method: 'HEAD', headers: { authorization: `Bearer ${ADMIN}` } });

@@ -63,12 +63,13 @@ const manifest = {
     './urlstash_bg.wasm': './urlstash_bg.wasm',
     './package.json': './package.json',
   },
-  files: [...files, 'snippets/', 'README.md'],
+  files: [...files, 'snippets/', 'README.md', 'LICENSE'],
   sideEffects: false,
   keywords: ['upload', 'url', 'wasm', 'cloudflare-workers', 'r2'],
 };
 fs.writeFileSync(path.join(PKG, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 fs.copyFileSync(path.join(ROOT, 'client/README.md'), path.join(PKG, 'README.md'));
+fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(PKG, 'LICENSE'));
 fs.rmSync(path.join(PKG, '.gitignore'), { force: true });
 
 fs.rmSync(WWW_PKG, { recursive: true, force: true });

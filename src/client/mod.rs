@@ -86,7 +86,7 @@ impl UploadClient {
 
     /// A page of the caller's live files, optionally under `uploadPath`; pass the
     /// answer's `cursor` for the next page (`null` on the last one). The options may be
-    /// left out (TypeScript: the `listFiles()` overload in types.rs).
+    /// left out.
     #[wasm_bindgen(js_name = listFiles, unchecked_return_type = "Promise<FileList>")]
     pub fn list_files(&self, #[wasm_bindgen(unchecked_param_type = "ListOptions | undefined")] options: JsValue) -> js_sys::Promise {
         self.run(|| Ok((Some(Call::list(&options::list_query(options)?)), Reply::List)))

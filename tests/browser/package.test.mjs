@@ -47,7 +47,7 @@ test('npm pack -> install in a scratch project -> import, type-check and upload'
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: PKG, encoding: 'utf8' }));
   const tarball = path.join(scratch, packed[0].filename);
   const shipped = packed[0].files.map((f) => f.path.replace(/^snippets\/urlstash-[0-9a-f]+\//, 'snippets/*/')).sort();
-  assert.deepEqual(shipped, ['README.md', 'package.json', 'snippets/*/client/upload_error.js', 'urlstash.d.ts', 'urlstash.js',
+  assert.deepEqual(shipped, ['LICENSE', 'README.md', 'package.json', 'snippets/*/client/upload_error.js', 'urlstash.d.ts', 'urlstash.js',
     'urlstash_bg.wasm', 'urlstash_bg.wasm.d.ts']);
 
   const app = path.join(scratch, 'app');
@@ -127,8 +127,9 @@ export const g = client.deleteFile('file_1').then((r) => r.fileId);
   fs.writeFileSync(path.join(app, 'use.mjs'), `
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
 import { initSync, UploadClient, UploadError } from 'urlstash-client';
-initSync({ module: fs.readFileSync(new URL(import.meta.resolve('urlstash-client/urlstash_bg.wasm'))) });
+initSync({ module: fs.readFileSync(createRequire(import.meta.url).resolve('urlstash-client/urlstash_bg.wasm')) });
 const [base, key, fileUrl] = process.argv.slice(2);
 const client = new UploadClient({ baseUrl: base, apiKey: key });
 const health = await client.health();

@@ -21,8 +21,13 @@ pub fn params<'a, const N: usize>(
 
 /// `name`, cut to 64 characters (it is echoed to the client), with the names the route takes.
 fn unknown(name: &str, known: &[&str]) -> Error {
-    let known = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-    Error::UnknownParameter { name: name.chars().take(64).collect(), known }
+    let mut list = String::new();
+    for (i, k) in known.iter().enumerate() {
+        list.push_str(if i == 0 { "`" } else { ", `" });
+        list.push_str(k);
+        list.push('`');
+    }
+    Error::UnknownParameter { name: name.chars().take(64).collect(), known: list }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use urlstash::core::url_policy::{check, parse_file_url, parse_file_url_syntax, U
 type Case = (&'static str, Option<&'static str>);
 
 const LOOPBACK: Option<&str> = Some("private or reserved address (loopback)");
-const PRIVATE: Option<&str> = Some("private or reserved address (private (RFC 1918))");
+const PRIVATE: Option<&str> = Some("private or reserved address (RFC 1918 private)");
 const LINK_LOCAL: Option<&str> = Some("private or reserved address (link-local)");
 const PORT: Option<&str> = Some("port not allowed (allowed: 80, 443, 8080, 8443)");
 
@@ -88,14 +88,14 @@ const DEFAULT_POLICY: &[Case] = &[
     // IPv4 other ranges
     ("http://0.0.0.0/", Some("(unspecified)")),
     ("http://0/", Some("(unspecified)")),
-    ("http://0.1.2.3/", Some("(this network (0.0.0.0/8))")),
+    ("http://0.1.2.3/", Some("(this network, 0.0.0.0/8)")),
     ("http://10.0.0.1/", PRIVATE),
     ("http://167772161/", PRIVATE),
     ("http://172.16.0.1/", PRIVATE),
     ("http://172.31.255.255/", PRIVATE),
     ("http://192.168.0.1/", PRIVATE),
     ("http://0xc0.0xa8.1.1/", PRIVATE),
-    ("http://100.64.0.1/", Some("(shared address space (CGNAT))")),
+    ("http://100.64.0.1/", Some("(shared address space, CGNAT)")),
     ("http://169.254.169.254/latest/meta-data/", LINK_LOCAL),
     ("http://2852039166/", LINK_LOCAL),
     ("http://0xa9fea9fe/", LINK_LOCAL),
@@ -105,7 +105,7 @@ const DEFAULT_POLICY: &[Case] = &[
     ("http://203.0.113.1/", Some("(documentation)")),
     ("http://198.18.0.1/", Some("(benchmarking)")),
     ("http://224.0.0.1/", Some("(multicast)")),
-    ("http://240.0.0.1/", Some("(reserved (240.0.0.0/4))")),
+    ("http://240.0.0.1/", Some("(reserved, 240.0.0.0/4)")),
     ("http://255.255.255.255/", Some("(broadcast)")),
     ("http://4294967295/", Some("(broadcast)")),
     // IPv6
@@ -206,7 +206,7 @@ fn own_hosts_are_refused() {
 /// server's syntax rules answer, message for message.
 #[test]
 fn the_clients_table_is_the_servers_syntax_verdict() {
-    let idna = "invalid `file_url`: not a valid URL (invalid international domain name)";
+    let idna = "invalid `file_url`: not a valid URL (its host is not a valid host name)";
     let idna_cases = url_cases::IDNA_DATA_CASES.iter().map(|raw| (*raw, Some(idna)));
     for (raw, want) in url_cases::FILE_URL_CASES.iter().copied().chain(idna_cases) {
         let got = parse_file_url_syntax(raw).err().map(|e| (e.status(), e.public_message()));

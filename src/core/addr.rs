@@ -9,9 +9,9 @@ pub fn reserved_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let range = match (a, b, c) {
         _ if ip.is_unspecified() => "unspecified",
         _ if ip.is_broadcast() => "broadcast",
-        (0, _, _) => "this network (0.0.0.0/8)",
-        (10, _, _) | (172, 16..=31, _) | (192, 168, _) => "private (RFC 1918)",
-        (100, 64..=127, _) => "shared address space (CGNAT)",
+        (0, _, _) => "this network, 0.0.0.0/8",
+        (10, _, _) | (172, 16..=31, _) | (192, 168, _) => "RFC 1918 private",
+        (100, 64..=127, _) => "shared address space, CGNAT",
         (127, _, _) => "loopback",
         (169, 254, _) => "link-local",
         (192, 0, 0) => "IETF protocol assignments",
@@ -19,7 +19,7 @@ pub fn reserved_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (192, 88, 99) => "6to4 relay anycast",
         (198, 18..=19, _) => "benchmarking",
         (224..=239, _, _) => "multicast",
-        (240..=255, _, _) => "reserved (240.0.0.0/4)",
+        (240..=255, _, _) => "reserved, 240.0.0.0/4",
         _ => return None,
     };
     Some(range)
@@ -38,7 +38,7 @@ pub fn reserved_v6(ip: Ipv6Addr) -> Option<&'static str> {
         [0, 0, 0, 0, 0, 0, _, _] => "IPv4-compatible IPv6",
         [0, 0, 0, 0, 0xffff, 0, _, _] => "IPv4-translated IPv6",
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => "NAT64",
-        [0x64, 0xff9b, 1, ..] => "NAT64 (local use)",
+        [0x64, 0xff9b, 1, ..] => "NAT64 local use",
         [0x100, 0, 0, 0, ..] => "discard-only",
         [0x2001, 0, ..] => {
             let server = embedded(s[2], s[3]);
@@ -76,16 +76,16 @@ mod tests {
     fn v4_ranges() {
         let cases = [
             ("0.0.0.0", Some("unspecified")),
-            ("0.1.2.3", Some("this network (0.0.0.0/8)")),
-            ("10.0.0.1", Some("private (RFC 1918)")),
+            ("0.1.2.3", Some("this network, 0.0.0.0/8")),
+            ("10.0.0.1", Some("RFC 1918 private")),
             ("172.15.255.255", None),
-            ("172.16.0.1", Some("private (RFC 1918)")),
-            ("172.31.255.255", Some("private (RFC 1918)")),
+            ("172.16.0.1", Some("RFC 1918 private")),
+            ("172.31.255.255", Some("RFC 1918 private")),
             ("172.32.0.0", None),
-            ("192.168.1.1", Some("private (RFC 1918)")),
+            ("192.168.1.1", Some("RFC 1918 private")),
             ("100.63.255.255", None),
-            ("100.64.0.1", Some("shared address space (CGNAT)")),
-            ("100.127.255.255", Some("shared address space (CGNAT)")),
+            ("100.64.0.1", Some("shared address space, CGNAT")),
+            ("100.127.255.255", Some("shared address space, CGNAT")),
             ("100.128.0.0", None),
             ("127.0.0.1", Some("loopback")),
             ("127.255.255.254", Some("loopback")),
@@ -99,7 +99,7 @@ mod tests {
             ("198.20.0.1", None),
             ("224.0.0.1", Some("multicast")),
             ("239.255.255.250", Some("multicast")),
-            ("240.0.0.1", Some("reserved (240.0.0.0/4)")),
+            ("240.0.0.1", Some("reserved, 240.0.0.0/4")),
             ("255.255.255.255", Some("broadcast")),
             ("1.1.1.1", None),
             ("8.8.8.8", None),
@@ -121,7 +121,7 @@ mod tests {
             ("::ffff:0:a00:1", Some("IPv4-translated IPv6")),
             ("64:ff9b::7f00:1", Some("NAT64")),
             ("64:ff9b::808:808", Some("NAT64")),
-            ("64:ff9b:1::1", Some("NAT64 (local use)")),
+            ("64:ff9b:1::1", Some("NAT64 local use")),
             ("100::1", Some("discard-only")),
             // Teredo: server 65.54.227.120, client 192.0.2.45 obfuscated (documentation)
             ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some("Teredo with a non-public IPv4")),

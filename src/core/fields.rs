@@ -108,7 +108,7 @@ mod tests {
             (401, "invalid API key", Some(Field::ApiKey)),
             (401, "missing API key (Authorization: Bearer KEY)", Some(Field::ApiKey)),
             (400, "missing required field `file_url`", Some(Field::FileUrl)),
-            (400, "invalid `file_url`: not a valid URL (relative URL without a base)", Some(Field::FileUrl)),
+            (400, "invalid `file_url`: not a valid URL (it must be absolute, like https://example.com/file.png)", Some(Field::FileUrl)),
             (400, "file_url rejected: scheme `ftp` is not allowed (use http or https)", Some(Field::FileUrl)),
             (400, "invalid `upload_path`: must not contain `.` or `..` segments", Some(Field::UploadPath)),
             (400, "invalid `file_name`: must not contain path separators", Some(Field::FileName)),

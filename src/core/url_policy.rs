@@ -106,7 +106,18 @@ pub fn parse_file_url_syntax(raw: &str) -> Result<Url, Error> {
 }
 
 fn parse(raw: &str) -> Result<Url, Error> {
-    Url::parse(file_url_input(raw)?).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({e})")))
+    Url::parse(file_url_input(raw)?).map_err(|e| Error::invalid("file_url", format!("not a valid URL ({})", parse_problem(e))))
+}
+
+/// The `url` crate's reason, except where its words mislead a client: a string with no
+/// scheme is "relative URL without a base", and a host with a space or a `<` is "invalid
+/// international domain name".
+fn parse_problem(err: url::ParseError) -> String {
+    match err {
+        url::ParseError::RelativeUrlWithoutBase => "it must be absolute, like https://example.com/file.png".into(),
+        url::ParseError::IdnaError => "its host is not a valid host name".into(),
+        other => other.to_string(),
+    }
 }
 
 /// What the syntax rules (`url_syntax.rs`) look at in `url`.

@@ -35,11 +35,11 @@ pub const FILE_URL_CASES: &[(&str, Option<&str>)] = &[
     ("", Some("missing required field `file_url`")),
     ("   ", Some("missing required field `file_url`")),
     // not a URL, with the `url` crate's reason
-    ("not a url", Some("invalid `file_url`: not a valid URL (relative URL without a base)")),
-    ("/relative/path.png", Some("invalid `file_url`: not a valid URL (relative URL without a base)")),
-    ("x.test/a.png", Some("invalid `file_url`: not a valid URL (relative URL without a base)")),
-    ("//x.test/a.png", Some("invalid `file_url`: not a valid URL (relative URL without a base)")),
-    ("1http://x.test/", Some("invalid `file_url`: not a valid URL (relative URL without a base)")),
+    ("not a url", Some("invalid `file_url`: not a valid URL (it must be absolute, like https://example.com/file.png)")),
+    ("/relative/path.png", Some("invalid `file_url`: not a valid URL (it must be absolute, like https://example.com/file.png)")),
+    ("x.test/a.png", Some("invalid `file_url`: not a valid URL (it must be absolute, like https://example.com/file.png)")),
+    ("//x.test/a.png", Some("invalid `file_url`: not a valid URL (it must be absolute, like https://example.com/file.png)")),
+    ("1http://x.test/", Some("invalid `file_url`: not a valid URL (it must be absolute, like https://example.com/file.png)")),
     ("http://", Some("invalid `file_url`: not a valid URL (empty host)")),
     ("https://:443/", Some("invalid `file_url`: not a valid URL (empty host)")),
     ("https://@/x", Some("invalid `file_url`: not a valid URL (empty host)")),
@@ -54,13 +54,13 @@ pub const FILE_URL_CASES: &[(&str, Option<&str>)] = &[
     ("http://[::1/", Some("invalid `file_url`: not a valid URL (invalid IPv6 address)")),
     ("http://[::g]/", Some("invalid `file_url`: not a valid URL (invalid IPv6 address)")),
     ("http://[1:2:3:4:5:6:7:8:9]/", Some("invalid `file_url`: not a valid URL (invalid IPv6 address)")),
-    ("http://a b/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
-    ("https://exa<mple.com/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
-    ("https://x%00.test/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
-    ("https://x%zz.test/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
-    ("http://a%20b/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
-    ("file://a b/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
-    ("file://a:1/", Some("invalid `file_url`: not a valid URL (invalid international domain name)")),
+    ("http://a b/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
+    ("https://exa<mple.com/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
+    ("https://x%00.test/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
+    ("https://x%zz.test/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
+    ("http://a%20b/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
+    ("file://a b/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
+    ("file://a:1/", Some("invalid `file_url`: not a valid URL (its host is not a valid host name)")),
     ("foo://a b/", Some("invalid `file_url`: not a valid URL (invalid domain character)")),
     ("foo://[x]/", Some("invalid `file_url`: not a valid URL (invalid IPv6 address)")),
     ("foo://h:x/", Some("invalid `file_url`: not a valid URL (invalid port number)")),
@@ -83,7 +83,7 @@ pub const FILE_URL_CASES: &[(&str, Option<&str>)] = &[
     ("https://u@XN--BCHER-KVA.example/a", Some("file_url rejected: credentials in the URL are not allowed")),
 ];
 
-/// Host names the server refuses by IDNA's Unicode data (`invalid international domain
+/// Host names the server refuses by IDNA's Unicode data (`its host is not a valid host
 /// name`): the client sends them for the server to answer (the browser's data can differ).
 pub const IDNA_DATA_CASES: &[&str] = &[
     "http://xn--a/",

@@ -142,7 +142,7 @@ function refused(o = origin, w = worker) {
     ['http://2130706433/x.png', /file_url rejected: private or reserved address \(loopback\)/],
     ['http://0x7f.1/x.png', /file_url rejected: private or reserved address \(loopback\)/],
     ['http://[::ffff:127.0.0.1]/x.png', /file_url rejected: private or reserved address \(IPv4-mapped IPv6\)/],
-    ['http://10.0.0.1/x.png', /file_url rejected: private or reserved address \(private \(RFC 1918\)\)/],
+    ['http://10.0.0.1/x.png', /^file_url rejected: private or reserved address \(RFC 1918 private\)$/],
     [`http://localhost:${port}/x.png`, /file_url rejected: internal host name \(localhost\)/],
     ['http://metadata.google.internal/computeMetadata/v1/', /file_url rejected: internal host name \(\*\.internal\)/],
     ['http://example.com:22/x.png', /file_url rejected: port not allowed/],

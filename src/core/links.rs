@@ -19,9 +19,10 @@ use super::request::UploadRequest;
 pub const MIN_EXPIRES_IN: u64 = 60;
 /// Largest `max_downloads`.
 pub const MAX_DOWNLOADS: u64 = 1_000_000;
-/// What an upload's `expires_in` must be, told when it is not a whole number (the figure is
-/// [`MIN_EXPIRES_IN`]; a test keeps the two together).
-pub(crate) const EXPIRES_RULE: &str = "must be a whole number of seconds (at least 60)";
+/// What an upload's `expires_in` must be, told when it is not a whole number or under the
+/// least (the figure is [`MIN_EXPIRES_IN`]; a test keeps the two together). The key's
+/// longest lifetime is known only later, where an `expires_in` past it gets the figure.
+pub(crate) const EXPIRES_RULE: &str = "must be a whole number of seconds, from 60 to the key's longest file lifetime";
 /// What `max_downloads` must be, told when it is not (the figure is [`MAX_DOWNLOADS`]).
 pub(crate) const DOWNLOADS_RULE: &str = "must be a whole number from 1 to 1000000";
 
@@ -239,7 +240,7 @@ mod tests {
 
     #[test]
     fn rules_name_the_limits() {
-        assert!(EXPIRES_RULE.contains(&format!("at least {MIN_EXPIRES_IN})")));
+        assert!(EXPIRES_RULE.contains(&format!("from {MIN_EXPIRES_IN} to")));
         assert!(DOWNLOADS_RULE.ends_with(&format!("from 1 to {MAX_DOWNLOADS}")));
     }
 

@@ -181,7 +181,8 @@ mod tests {
         let plain = parse(r#"{"file_url":"https://x.test/a","private":null}"#).unwrap();
         assert_eq!((plain.expires_in, plain.max_downloads, plain.private, plain.origin_headers), (None, None, false, None));
         let cases: &[(&str, &str, &str)] = &[
-            (r#""expires_in":59"#, "expires_in", "at least 60"),
+            (r#""expires_in":59"#, "expires_in", "from 60 to the key's longest file lifetime"),
+            (r#""expires_in":99999999999999999999999"#, "expires_in", "from 60 to the key's longest file lifetime"),
             (r#""expires_in":60.5"#, "expires_in", "whole number"),
             (r#""expires_in":"60""#, "expires_in", "whole number"),
             (r#""expires_in":-1"#, "expires_in", "whole number"),

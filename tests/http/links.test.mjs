@@ -59,10 +59,13 @@ test('expires_in: 60 is the shortest life; expires_at shows it', async () => {
 
 test('expires_in: 59, more than the maximum, and non-integers are 400 naming the field', async () => {
   const file = originFile();
-  for (const expires_in of [59, TTL + 1, 60.5, '60', -1, 0]) {
+  const rule = "invalid `expires_in`: must be a whole number of seconds, from 60 to the key's longest file lifetime";
+  for (const expires_in of [59, 60.5, '60', -1, 0, 1e23]) {
     const res = await upload(worker, { file_url: file.url, expires_in });
-    assertError(res, 400, /invalid `expires_in`/);
+    assertError(res, 400, new RegExp(`^${rule}$`));
   }
+  // past the key's longest lifetime, which is known once the key is
+  assertError(await upload(worker, { file_url: file.url, expires_in: TTL + 1 }), 400, new RegExp(`^invalid \`expires_in\`: must be a whole number of seconds from 60 to ${TTL}$`));
   const max = await stored({ expires_in: TTL });
   await assertLifetime(worker, max.data, TTL); // the maximum itself is accepted
   const plain = await stored({});

@@ -50,7 +50,7 @@ pub const MAX_ADMIN_BODY_BYTES: u64 = 4096;
 /// What a quota must be, told when it is not.
 const QUOTA_RULE: &str = "must be a whole number from 0 to 9007199254740991, or null";
 /// What a key's longest file lifetime must be, told when it is not.
-const TTL_RULE: &str = "must be a whole number of seconds from 60 to 9007199254740991, or null";
+const TTL_RULE: &str = "must be a whole number of seconds, at least 60, or null (the deployment's FILE_TTL_SECONDS caps it)";
 
 /// `POST /api/v1/admin/keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,7 +333,7 @@ mod tests {
             (br#"{"name":"a","max_bytes":37771658315661304}"#, "invalid `max_bytes`"),
             (br#"{"name":"a","max_files":"3"}"#, "invalid `max_files`"),
             (br#"{"name":"a","admin":true}"#, "unknown field `admin`"),
-            (br#"{"name":"a","max_ttl_secs":59}"#, "invalid `max_ttl_secs`"),
+            (br#"{"name":"a","max_ttl_secs":59}"#, "invalid `max_ttl_secs`: must be a whole number of seconds, at least 60, or null (the deployment's FILE_TTL_SECONDS caps it)"),
             (br#"{"name":"a","rate_limit":50}"#, "invalid `rate_limit`: must be 0 (no limit), 10, 100 or 1000"),
             (br#"{"name":"a","rate_limit":-1}"#, "invalid `rate_limit`"),
             (br#"{"name":5}"#, "invalid `name`: must be a string"),

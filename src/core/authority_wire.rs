@@ -192,6 +192,7 @@ impl From<&Error> for Refusal {
             Error::Internal(_)
             | Error::InvalidJson(_)
             | Error::MissingField(_)
+            | Error::MissingEither(..)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
             | Error::UnknownParameter { .. }

@@ -13,6 +13,9 @@ pub enum Error {
     InvalidJson(String),
     #[error("missing required field `{0}`")]
     MissingField(&'static str),
+    /// Neither of two fields, one of which is required, was given.
+    #[error("missing required field: give `{0}` or `{1}`")]
+    MissingEither(&'static str, &'static str),
     #[error("invalid `{field}`: {reason}")]
     InvalidField { field: &'static str, reason: String },
     #[error("unknown field `{0}`")]
@@ -129,6 +132,7 @@ impl Error {
         match self {
             Error::InvalidJson(_)
             | Error::MissingField(_)
+            | Error::MissingEither(..)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
             | Error::UnknownParameter { .. }
@@ -170,7 +174,7 @@ impl Error {
     /// `fields::field_of` reads from the error's envelope.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Error::MissingField(field) | Error::InvalidField { field, .. } => Some(field),
+            Error::MissingField(field) | Error::MissingEither(field, _) | Error::InvalidField { field, .. } => Some(field),
             Error::Unauthorized(_) | Error::KeyDisabled | Error::KeyRevoked => Some("api_key"),
             Error::UrlRejected(_)
             | Error::FileTooLarge { .. }

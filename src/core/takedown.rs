@@ -58,7 +58,7 @@ pub fn parse_takedown(body: &[u8]) -> Result<Takedown, Error> {
 fn reported(url: Option<String>, file_id: Option<String>) -> Result<Reported, Error> {
     match (url, file_id) {
         (Some(_), Some(_)) => Err(Error::invalid("file_id", "give `url` or `file_id`, not both")),
-        (None, None) => Err(Error::MissingField("url")),
+        (None, None) => Err(Error::MissingEither("url", "file_id")),
         (None, Some(file_id)) if is_file_id(&file_id) => Ok(Reported::Id(file_id)),
         (None, Some(_)) => Err(Error::invalid("file_id", "must be a file id: file_ and 32 hex digits")),
         (Some(url), None) => reported_link(&url),
@@ -145,5 +145,6 @@ mod tests {
             assert_eq!(err.status(), 400, "{body}");
         }
         assert_eq!(parse(r#"{"url":"https://x.example/f/k/a/b","why":"spam"}"#), Err(Error::UnknownField("why".into())));
+        assert_eq!(parse("{}").unwrap_err().to_string(), "missing required field: give `url` or `file_id`");
     }
 }

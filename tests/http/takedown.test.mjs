@@ -168,7 +168,7 @@ test('take-down and purge refusals: 400 naming the field, 404, 401, 405, 415', a
     [{ url: 'not a url' }, /^invalid `url`/],
     [{ url: file.data.download_url, file_id: file.data.file_id }, /^invalid `file_id`: give `url` or `file_id`, not both$/],
     [{ file_id: 'file_12' }, /^invalid `file_id`/],
-    [{}, /^missing required field `url`$/],
+    [{}, /^missing required field: give `url` or `file_id`$/],
     [{ url: file.data.download_url, why: 'spam' }, /^unknown field `why`$/],
     [{ url: file.data.download_url, block: 'yes' }, /^invalid `block`: must be true or false$/],
   ]) {

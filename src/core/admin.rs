@@ -339,7 +339,7 @@ mod tests {
             (br#"{"name":5}"#, "invalid `name`: must be a string"),
             (br#"{"name":"a","name":"b"}"#, "duplicate field `name`"),
             (br#"{"name":"a","max_bytes":null,"max_bytes":3}"#, "duplicate field `max_bytes`"),
-            (b"[]", "expected a JSON object"),
+            (b"[]", "must be a JSON object"),
             (b"nope", "not valid JSON"),
         ];
         for (body, msg) in cases {

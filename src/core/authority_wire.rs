@@ -191,6 +191,7 @@ impl From<&Error> for Refusal {
             // form here rather than becoming a 500 on the way.
             Error::Internal(_)
             | Error::InvalidJson(_)
+            | Error::NotAnObject(_)
             | Error::MissingField(_)
             | Error::MissingEither(..)
             | Error::InvalidField { .. }

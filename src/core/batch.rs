@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(items.len(), 4);
         assert!(items[0].is_ok());
         assert!(items[1].as_ref().unwrap_err().public_message().contains("scheme `ftp`"));
-        assert!(items[2].as_ref().unwrap_err().public_message().contains("expected a JSON object"));
+        assert!(items[2].as_ref().unwrap_err().public_message().contains("must be a JSON object"));
         assert_eq!(items[3].as_ref().unwrap().file_name.as_deref(), Some("b.txt"));
         // each item is read like a single upload body: unknown, repeated and mistyped fields
         let items = parse(r#"{"items":[{"file_url":"https://x.test/a","fileName":"x"},{"file_url":"https://x.test/a","file_url":"https://x.test/b"},{"file_url":"https://x.test/a","file_name":7},{"file_url":null},{"file_url":"https://x.test/c","upload_path":null}]}"#).unwrap();
@@ -163,7 +163,7 @@ mod tests {
             (r#"{"items":[{"file_url":"https://x.test/a.png"},{"#, "not valid JSON"),
             (r#"{"items":{}}"#, "invalid `items`: must be an array"),
             (r#"{"items":[],"x":1}"#, "unknown field `x`"),
-            (r#"[]"#, "expected a JSON object"),
+            (r#"[]"#, "must be a JSON object"),
         ];
         for (body, msg) in cases {
             let err = parse(body).unwrap_err();

@@ -11,6 +11,9 @@ pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
 pub enum Error {
     #[error("request body is not valid JSON: {0}")]
     InvalidJson(String),
+    /// Well-formed JSON of another type where an object is read (a body, a batch item).
+    #[error("must be a JSON object, not {0}")]
+    NotAnObject(&'static str),
     #[error("missing required field `{0}`")]
     MissingField(&'static str),
     /// Neither of two fields, one of which is required, was given.
@@ -131,6 +134,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::InvalidJson(_)
+            | Error::NotAnObject(_)
             | Error::MissingField(_)
             | Error::MissingEither(..)
             | Error::InvalidField { .. }
@@ -193,6 +197,7 @@ impl Error {
             Error::Lapsed { .. } => Some("expires_in"),
             Error::LinksDisabled => Some("private"),
             Error::InvalidJson(_)
+            | Error::NotAnObject(_)
             | Error::UnknownField(_)
             | Error::UnknownParameter { .. }
             | Error::NothingToUpdate(_)

@@ -49,9 +49,17 @@ pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) 
 /// Reads one well-formed JSON value (an item of a batch) as a `T`, refusing any value but
 /// an object.
 pub(crate) fn read_value<'de, T: JsonObject<'de>>(json: &'de str) -> Result<T, Error> {
-    if !json.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
-        // serde would read a struct from an array too, field by field in order.
-        return Err(Error::InvalidJson("expected a JSON object".into()));
+    // serde would read a struct from an array too, field by field in order.
+    let kind = match json.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() {
+        Some(b'{') => None,
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b't' | b'f') => Some("true or false"),
+        Some(b'n') => Some("null"),
+        _ => Some("a number"),
+    };
+    if let Some(kind) = kind {
+        return Err(Error::NotAnObject(kind));
     }
     let mut de = serde_json::Deserializer::from_str(json);
     let value = serde_path_to_error::deserialize(&mut de).map_err(field_error::<T>)?;
@@ -156,7 +164,11 @@ mod tests {
             (r#"{"text":null,"text":null}"#, 400, "not valid JSON: duplicate field `text`"),
             (r#"{"x":1,"y":[}"#, 400, "not valid JSON: expected value"),
             (r#"{"text":"a"} {}"#, 400, "not valid JSON: trailing characters"),
-            (r#"["a"]"#, 400, "not valid JSON: expected a JSON object"),
+            (r#"["a"]"#, 400, "must be a JSON object, not an array"),
+            ("\"a\"", 400, "must be a JSON object, not a string"),
+            ("false", 400, "must be a JSON object, not true or false"),
+            (" null", 400, "must be a JSON object, not null"),
+            ("-1", 400, "must be a JSON object, not a number"),
             (r#"{"text":"\ud800"}"#, 400, "not valid JSON: a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF) at line 1 column 16"),
             (r#"{"text":"\udc00"}"#, 400, "not valid JSON: a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF) at line 1 column 15"),
             (r#"{"text":"\ud800\ud800"}"#, 400, "not valid JSON: a string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF) at line 1 column 21"),
@@ -173,7 +185,7 @@ mod tests {
             assert_eq!(err.status(), status, "{json}");
             assert!(err.public_message().contains(msg), "{json}: {err}");
         }
-        assert!(matches!(read_value::<Body>(" 7"), Err(Error::InvalidJson(m)) if m == "expected a JSON object"));
+        assert_eq!(read_value::<Body>(" 7"), Err(Error::NotAnObject("a number")));
         let not_utf8 = read_object::<Body>(b"{\"text\":\"\xff\"}", 64).unwrap_err();
         assert_eq!(not_utf8.public_message(), "request body is not valid JSON: the body is not UTF-8 at line 1 column 10");
         // nesting past serde_json's limit is refused before the unknown field around it

@@ -219,7 +219,7 @@ mod tests {
         let cases: &[(&str, u16, &str)] = &[
             ("", 400, "not valid JSON"),
             ("{", 400, "not valid JSON"),
-            ("[1]", 400, "expected a JSON object"),
+            ("[1]", 400, "must be a JSON object"),
             ("{}", 400, "missing required field `file_url`"),
             (r#"{"file_url":null}"#, 400, "missing required field `file_url`"),
             (r#"{"file_url":42}"#, 400, "invalid `file_url`: must be a string"),
@@ -265,8 +265,8 @@ mod tests {
             (r#"{"file_url":"https://x.test/a"} x"#, 400, "not valid JSON"),
             (r#"{"file_url":"https://x.test/a"/*c*/}"#, 400, "not valid JSON"),
             ("{'file_url':'https://x.test/a'}", 400, "not valid JSON"),
-            ("null", 400, "expected a JSON object"),
-            ("\"https://x.test/a\"", 400, "expected a JSON object"),
+            ("null", 400, "must be a JSON object"),
+            ("\"https://x.test/a\"", 400, "must be a JSON object"),
         ];
         for (body, status, msg) in cases {
             let err = parse(body).unwrap_err();

@@ -94,7 +94,7 @@ describe('bad input', () => {
     ['malformed JSON', '{"file_url":', 400, /not valid JSON/],
     ['an empty body', '', 400, /^request body is not valid JSON: the body is empty \(send one JSON object\)$/],
     ['no body at all, nor a Content-Type', undefined, 400, /^request body is not valid JSON: the body is empty \(send one JSON object\)$/],
-    ['not an object', '["x"]', 400, /expected a JSON object/],
+    ['not an object', '["x"]', 400, /^must be a JSON object, not an array$/],
     ['missing file_url', {}, 400, /missing required field `file_url`/],
     ['file_url not a string', { file_url: 5 }, 400, /`file_url`: must be a string/],
     ['not a URL', { file_url: 'nope' }, 400, /not a valid URL/],

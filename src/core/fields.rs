@@ -116,7 +116,7 @@ mod tests {
             (400, "invalid `max_downloads`: must be a whole number from 1 to 1000000", Some(Field::MaxDownloads)),
             (400, "invalid `origin_headers`: at most 8 headers", Some(Field::OriginHeaders)),
             (400, "invalid `callback_url`: must not be empty", Some(Field::CallbackUrl)),
-            (400, "invalid `callback_url`: only for background jobs (`\"async\": true` or `Prefer: respond-async`)", Some(Field::CallbackUrl)),
+            (400, "invalid `callback_url`: only for background jobs (`\"async\": true`, or `Prefer: respond-async` without `\"async\": false`)", Some(Field::CallbackUrl)),
             (503, "private links are disabled: the LINK_SECRET secret is not set", Some(Field::Private)),
             (429, "rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 60 s", None),
             (400, "request body is not valid JSON: EOF", None),

@@ -84,7 +84,7 @@ pub(crate) async fn start(
 pub(crate) fn callback_without_job() -> Error {
     Error::invalid(
         "callback_url",
-        "only for background jobs (`\"async\": true` or `Prefer: respond-async`)",
+        "only for background jobs (`\"async\": true`, or `Prefer: respond-async` without `\"async\": false`)",
     )
 }
 

@@ -335,7 +335,7 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
     // An unreachable base: a request would fail with status 0, so 400/404 prove none was sent.
     let client = client("http://127.0.0.1:1", KEY);
     let err = rejection(client.get_file("file_../../x".into())).await;
-    assert_eq!((number(&err, "status"), string(&err, "message")), (404.0, "file not found or expired".into()));
+    assert_eq!((number(&err, "status"), string(&err, "message")), (404.0, "file not found, deleted, expired or past its download limit".into()));
     let err = rejection(client.delete_file("nope".into())).await;
     assert_eq!(number(&err, "status"), 404.0);
     let err = rejection(client.list_files(js(r#"{"limit":0}"#))).await;

@@ -219,8 +219,8 @@ mod tests {
         let cases: Vec<(u16, String, ClientError)> = vec![
             (401, r#"{"success":false,"code":401,"msg":"invalid API key","data":null}"#.into(),
              ClientError::server(401, 401, "invalid API key")),
-            (404, r#"{"success":false,"code":404,"msg":"file not found or expired","data":null}"#.into(),
-             ClientError::server(404, 404, "file not found or expired")),
+            (404, r#"{"success":false,"code":404,"msg":"file not found, deleted, expired or past its download limit","data":null}"#.into(),
+             ClientError::server(404, 404, "file not found, deleted, expired or past its download limit")),
             (502, "<html>Bad gateway</html>".into(),
              ClientError::Unexpected { status: 502, detail: "not JSON: <html>Bad gateway</html>".into() }),
             (200, "".into(), ClientError::Unexpected { status: 200, detail: "empty body".into() }),

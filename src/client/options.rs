@@ -528,7 +528,7 @@ mod more_tests {
         assert_eq!(file_id("file_0123456789abcdef0123456789abcdef").unwrap(), "file_0123456789abcdef0123456789abcdef");
         for bad in ["", "file_x", "../admin", "file_0123456789abcdef0123456789abcdef/x", "FILE_0123456789abcdef0123456789abcdef"] {
             match file_id(bad) {
-                Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.public_message().as_str()), (404, "file not found or expired")),
+                Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.public_message().as_str()), (404, "file not found, deleted, expired or past its download limit")),
                 other => panic!("{bad:?}: {other:?}"),
             }
         }

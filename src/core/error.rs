@@ -42,7 +42,7 @@ pub enum Error {
     KeyRevoked,
     #[error("no such route")]
     RouteNotFound,
-    #[error("file not found or expired")]
+    #[error("file not found, deleted, expired or past its download limit")]
     FileNotFound,
     #[error("method not allowed (allowed: {allow})")]
     MethodNotAllowed { allow: &'static str },

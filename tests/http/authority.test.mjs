@@ -26,7 +26,7 @@ before(async () => ({ origin, worker, stop } = await startStack({
 })));
 after(() => stop?.());
 
-const NOT_FOUND = { success: false, code: 404, msg: 'file not found or expired', data: null };
+const NOT_FOUND = { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null };
 
 /** GETs a file URL: the status, and for a 404 the envelope exactly. */
 async function fetchFile(url) {

@@ -23,7 +23,7 @@ let stop;
 before(async () => ({ origin, worker, stop } = await startStack({ adminToken: ADMIN, counting: true, vars: { FILE_TTL_SECONDS: String(TTL) } })));
 after(() => stop?.());
 
-const NOT_FOUND = { success: false, code: 404, msg: 'file not found or expired', data: null };
+const NOT_FOUND = { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null };
 
 async function assertGone(url) {
   const res = await get(url);

@@ -12,7 +12,7 @@ import { sleep, usage } from './support/burst.mjs';
 
 // Long enough that two uploads and a read on a busy machine all fall inside one lifetime.
 const TTL = 5;
-const NOT_FOUND = { success: false, code: 404, msg: 'file not found or expired', data: null };
+const NOT_FOUND = { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null };
 let silent; // accepts connections and never answers
 let origin;
 let worker;

@@ -195,7 +195,7 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
         // names can be guessed: refused as a name that holds nothing, so no one can probe
         // which private files a key has
         assert.equal(res.status, 404, label);
-        assertError(res, 404, /^file not found or expired$/);
+        assertError(res, 404, /^file not found, deleted, expired or past its download limit$/);
       } else {
         assert.equal(res.status, 403, label);
         assertError(res, 403, /private|signature/);

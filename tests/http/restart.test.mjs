@@ -48,7 +48,7 @@ test('after a restart: names, ids and usage as before; expiry by the alarms set 
 
   const stranger = await get(`${worker.url}/f/k_nobody/r/same.bin`);
   assert.equal(stranger.status, 404);
-  assert.deepEqual(JSON.parse(stranger.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
+  assert.deepEqual(JSON.parse(stranger.body), { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null });
 
   // No read after this point until R2 is empty: the alarms armed before the restart do it.
   await worker.restart();

@@ -100,8 +100,8 @@ test('a take-down by any link of a file, or its id: 200 recording it; its links 
   const left = await usage(worker, key.key);
   assert.deepEqual([left.files, left.bytes], [1, 3000], 'the quota came back');
   assert.deepEqual((await listAll(worker, key.key)).files.map((f) => f.file_id), [kept.data.file_id]);
-  assertError(await takeDown({ url: a.data.download_url }), 404, /^file not found or expired$/);
-  assertError(await takeDown({ url: b.data.file_url }), 404, /^file not found or expired$/);
+  assertError(await takeDown({ url: a.data.download_url }), 404, /^file not found, deleted, expired or past its download limit$/);
+  assertError(await takeDown({ url: b.data.file_url }), 404, /^file not found, deleted, expired or past its download limit$/);
 });
 
 test("a used-up one-time file: its bytes, kept an hour for the download that used it up, go with a take-down by id", async () => {
@@ -114,7 +114,7 @@ test("a used-up one-time file: its bytes, kept an hour for the download that use
   assert.deepEqual(objectsOf(key.key_id), [`o/${once.data.file_id}`], 'kept for the reader');
   await worker.holdAlarms();
   try {
-    assertError(await takeDown({ file_id: once.data.file_id }), 404, /^file not found or expired$/);
+    assertError(await takeDown({ file_id: once.data.file_id }), 404, /^file not found, deleted, expired or past its download limit$/);
     assert.deepEqual(objectsOf(key.key_id), [], 'its bytes went all the same');
   } finally {
     await worker.releaseAlarms();
@@ -174,8 +174,8 @@ test('take-down and purge refusals: 400 naming the field, 404, 401, 405, 415', a
   ]) {
     assertError(await takeDown(body), 400, fragment);
   }
-  assertError(await takeDown({ file_id: `file_${'0'.repeat(32)}` }), 404, /^file not found or expired$/);
-  assertError(await takeDown({ url: `${worker.url}/f/k_nosuchkey/a/b.bin` }), 404, /^file not found or expired$/);
+  assertError(await takeDown({ file_id: `file_${'0'.repeat(32)}` }), 404, /^file not found, deleted, expired or past its download limit$/);
+  assertError(await takeDown({ url: `${worker.url}/f/k_nosuchkey/a/b.bin` }), 404, /^file not found, deleted, expired or past its download limit$/);
   assertError(await admin('DELETE', '/api/v1/admin/keys/k_nosuchkey/files'), 404, /^no such API key$/);
   assertError(await api(worker, 'POST', '/api/v1/admin/takedown', { body: { file_id: file.data.file_id } }), 401, /admin token/);
   assertError(await api(worker, 'DELETE', `/api/v1/admin/keys/${key.key_id}/files`, { token: key.key }), 401, /invalid admin token/);

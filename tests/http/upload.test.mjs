@@ -531,7 +531,7 @@ describe('overwrite and tenancy', () => {
     await assertServes(second.json.data, newer);
     const old = await get(first.json.data.download_url);
     assert.equal(old.status, 404);
-    assert.deepEqual(JSON.parse(old.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
+    assert.deepEqual(JSON.parse(old.body), { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null });
   });
 
   test('a failed upload to a name that holds a file leaves that file as it was (422, origin reset, 413)', async () => {
@@ -695,7 +695,7 @@ describe('serving', () => {
     for (const url of [`${worker.url}/api/v1/files/download/file_${'0'.repeat(32)}`, `${worker.url}/f/k_alpha/none/x.png`]) {
       const res = await get(url);
       assert.equal(res.status, 404);
-      assert.deepEqual(JSON.parse(res.body), { success: false, code: 404, msg: 'file not found or expired', data: null });
+      assert.deepEqual(JSON.parse(res.body), { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null });
     }
   });
 });

@@ -196,7 +196,7 @@ impl From<&Error> for Refusal {
             | Error::MissingEither(..)
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
-            | Error::UnknownParameter { .. }
+            | Error::UnknownParameter(_)
             | Error::NotJson
             | Error::NothingToUpdate(_)
             | Error::BodyTooLarge { .. }

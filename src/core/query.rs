@@ -21,13 +21,14 @@ pub fn params<'a, const N: usize>(
 
 /// `name`, cut to 64 characters (it is echoed to the client), with the names the route takes.
 fn unknown(name: &str, known: &[&str]) -> Error {
-    let mut list = String::new();
+    let mut told = format!("`{}` (this route takes ", name.chars().take(64).collect::<String>());
     for (i, k) in known.iter().enumerate() {
-        list.push_str(if i == 0 { "`" } else { ", `" });
-        list.push_str(k);
-        list.push('`');
+        told.push_str(if i == 0 { "`" } else { ", `" });
+        told.push_str(k);
+        told.push('`');
     }
-    Error::UnknownParameter { name: name.chars().take(64).collect(), known: list }
+    told.push(')');
+    Error::UnknownParameter(told)
 }
 
 #[cfg(test)]

@@ -39,12 +39,12 @@ impl Incoming {
 /// A JSON request body, refusing more than `limit` bytes without reading past them.
 pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
     let content_type = req.header("Content-Type");
-    let declared = req.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
-    if content_type.is_none() && (declared == Some(0) || (declared.is_none() && req.raw.body().is_none())) {
+    if content_type.is_none() && !sends_body(req) {
         // nothing sent at all (curl -X POST without -d): no type to be wrong
         return Err(empty_body());
     }
     require_json(content_type.as_deref())?;
+    let declared = req.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
     let too_large = Error::BodyTooLarge { limit };
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
@@ -72,12 +72,19 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
 /// A JSON body that may be absent: no body at all is empty (no options); a body of any
 /// kind must be JSON (else 415), never dropped for want of a `Content-Type`.
 pub(crate) async fn optional_json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
-    let declared = req.header("Content-Length").map(|n| n.trim() != "0");
-    let has_body = req.header("Content-Type").is_some() || declared.unwrap_or_else(|| req.raw.body().is_some());
-    if has_body {
+    if req.header("Content-Type").is_some() || sends_body(req) {
         json_body(req, limit).await
     } else {
         Ok(Vec::new())
+    }
+}
+
+/// Whether the request carries a body: a `Content-Length` other than 0, or without one, a
+/// body stream (chunked).
+fn sends_body(req: &Incoming) -> bool {
+    match req.header("Content-Length") {
+        Some(length) => length.trim() != "0",
+        None => req.raw.body().is_some(),
     }
 }
 

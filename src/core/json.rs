@@ -37,7 +37,7 @@ pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) 
     }
     // RFC 8259 lets a parser ignore a UTF-8 byte order mark.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    if body.iter().all(|b| b" \t\n\r".contains(b)) {
+    if skip_whitespace(body).is_empty() {
         return Err(empty_body());
     }
     // serde_json's own syntax rules, its nesting limit (128) included.
@@ -50,7 +50,7 @@ pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) 
 /// an object.
 pub(crate) fn read_value<'de, T: JsonObject<'de>>(json: &'de str) -> Result<T, Error> {
     // serde would read a struct from an array too, field by field in order.
-    let kind = match json.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() {
+    let kind = match skip_whitespace(json.as_bytes()).first() {
         Some(b'{') => None,
         Some(b'[') => Some("an array"),
         Some(b'"') => Some("a string"),
@@ -86,6 +86,13 @@ fn field_error<'de, T: JsonObject<'de>>(err: serde_path_to_error::Error<serde_js
         Some(&(field, must)) => Error::invalid(field, must),
         None => Error::unknown_field(key),
     }
+}
+
+/// `json` from its first byte that is not JSON's whitespace (RFC 8259: space, tab, line
+/// feed, carriage return).
+fn skip_whitespace(json: &[u8]) -> &[u8] {
+    let start = json.iter().position(|b| !b" \t\n\r".contains(b)).unwrap_or(json.len());
+    &json[start..]
 }
 
 /// serde_json's message, except where it misleads: a `\uD800`-`\uDFFF` escape without its

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, request, upload, get, api, answers, explainSilence } from './support/worker.mjs';
+import { freePort, request, upload, get, api, answers, explainSilence, workerds } from './support/worker.mjs';
 import { startOrigin } from './support/origin.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { pool, sleep } from './support/burst.mjs';
@@ -45,7 +45,7 @@ before(async () => {
   for (let i = 0; i < 240; i++) {
     const res = await request(`${worker.url}/api/v1/health`).catch(() => null);
     if (res?.status === 200) {
-      runtimes = workerds(dev.pid);
+      runtimes = workerds(['-g', dev.pid]);
       return;
     }
     if (dev.exitCode !== null) break;
@@ -53,15 +53,6 @@ before(async () => {
   }
   assert.fail(`make dev did not answer on ${worker.url}:\n${output.slice(-3000)}`);
 });
-
-/** The pids of the workerd processes in process group `group`. */
-function workerds(group) {
-  try {
-    return execFileSync('pgrep', ['-g', String(group), '-x', 'workerd']).toString().trim().split('\n').map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there are none
-  }
-}
 
 /** Signals make dev's process group (make, the sample origin, node, workerd), if still there. */
 function signal(name) {

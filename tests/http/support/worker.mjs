@@ -111,7 +111,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
   // starts the runtime and waits for the Worker's first answer (the runtime that runs the
   // Worker starts only after `ready`, the proxy in front of it)
   const boot = async () => {
-    const before = workerdChildren();
+    const before = workerds(['-P', process.pid]);
     const devEnv = new unstable_DevEnv();
     const direct = directUrl(devEnv);
     const started = await devEnv.startWorker({
@@ -128,7 +128,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     await started.ready;
     url = await direct;
     health = await request(`${url}/api/v1/health`);
-    pids = workerdChildren().filter((pid) => !before.includes(pid));
+    pids = workerds(['-P', process.pid]).filter((pid) => !before.includes(pid));
     return started;
   };
   // a runtime that stopped answering may never finish stopping either
@@ -289,15 +289,14 @@ export async function explainSilence(url, pids) {
   console.error(last.replace(/^/gm, '#   '));
 }
 
-/** The pids of the workerd processes this process started and that still run. */
-function workerdChildren() {
-  let rows;
+/** The pids of the running workerd processes that pgrep's `selector` picks (`['-P', ppid]`:
+ * a process's children; `['-g', pgid]`: a process group's members). */
+export function workerds(selector) {
   try {
-    rows = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)]).toString().trim().split('\n');
+    return execFileSync('pgrep', [...selector.map(String), '-x', 'workerd']).toString().trim().split('\n').map(Number);
   } catch {
-    return []; // ps exits 1 when there are none
+    return []; // pgrep exits 1 when there are none
   }
-  return rows.map((row) => row.trim().split(/\s+/)).filter(([, comm]) => comm === 'workerd').map(([pid]) => Number(pid));
 }
 
 /** How many backtraces of each workerd's main thread `revive` takes, and how far apart: one

@@ -3,7 +3,8 @@
 // (its workerd process exited, or spins in V8's message loop, or closed a connection
 // before answering: support/crash.mjs) runs again, at most twice more, and the first run
 // without such a fault decides (a third fault in a row fails the tier). Such a failure says
-// nothing about the Worker; anything else that fails, fails the tier. Ends with a summary.
+// nothing about the Worker; anything else that fails, fails the tier. After each file, one line
+// says how it ended and how long it took; the tier ends with a summary.
 //
 //   node tests/run.mjs [node --test flags...] <dir or file>...
 import { spawn } from 'node:child_process';
@@ -41,6 +42,7 @@ const RERUNS = 2;
 const failed = [];
 const rerun = [];
 for (const file of files) {
+  const started = performance.now();
   let { passed, printed } = await run(file);
   for (let again = 1; again <= RERUNS && !passed; again++) {
     const fault = RUNTIME_FAULTS.find((marker) => printed.includes(marker));
@@ -50,6 +52,7 @@ for (const file of files) {
     ({ passed, printed } = await run(file));
   }
   if (!passed) failed.push(file);
+  console.log(`# ${file}: ${passed ? 'passed' : 'FAILED'} in ${Math.round((performance.now() - started) / 1000)} s`);
 }
 console.log(`# files: ${files.length - failed.length} of ${files.length} passed`
   + (rerun.length ? `; run again after a fault of the local runtime: ${rerun.join(', ')}` : '')

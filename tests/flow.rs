@@ -149,7 +149,7 @@ fn refusals_leave_nothing_stored() {
         ("declared too large", &limit, Reply::file(&big, None), Error::FileTooLarge { limit: 1999 }, &[], 0),
         ("read whole by sniffing, too large", &limit, Reply::file(&big, None).without_length(), Error::FileTooLarge { limit: 1999 }, &[], 0),
         ("streamed too large", &limit, Reply::file(&png_file(6000), None).without_length(), Error::FileTooLarge { limit: 1999 }, &["reserve", "release"], 1),
-        ("type refused", &[("ALLOWED_MIME_TYPES", "image/*")], Reply::file(b"%PDF-1.4", None), Error::TypeNotAllowed("application/pdf".into()), &[], 0),
+        ("type refused", &[("ALLOWED_MIME_TYPES", "image/*")], Reply::file(b"%PDF-1.4", None), Error::TypeNotAllowed("`application/pdf` is not allowed (allowed: image/*)".into()), &[], 0),
         ("small body dropped", &[], Reply::file(&png_file(10_000), None).broken_after(5), Error::OriginBroken, &[], 1),
         ("large body dropped", &[], Reply::file(&large, None).broken_after(30), Error::OriginBroken, &["reserve", "release"], 1),
         ("dropped while sniffing", &[], Reply::file(&big, None).broken_after(0), Error::OriginBroken, &[], 0),

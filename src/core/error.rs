@@ -50,7 +50,8 @@ pub enum Error {
     MethodNotAllowed { allow: &'static str },
     #[error("file exceeds the size limit of {limit} bytes")]
     FileTooLarge { limit: u64 },
-    #[error("file type `{0}` is not allowed")]
+    /// The type, and what the deployment allows instead (`AllowList::refusal`).
+    #[error("file type {0}")]
     TypeNotAllowed(String),
     #[error("file_url rejected: {0}")]
     UrlRejected(String),

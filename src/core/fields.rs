@@ -156,7 +156,7 @@ mod tests {
             (Error::UrlRejected("the URL has no host".into()), Some("fileUrl")),
             (Error::RedirectRejected("the address 10.0.0.1 is private".into()), None),
             (Error::FileTooLarge { limit: 10 }, Some("fileUrl")),
-            (Error::TypeNotAllowed("text/html".into()), Some("fileUrl")),
+            (Error::TypeNotAllowed("`text/html` is not allowed (allowed: image/*)".into()), Some("fileUrl")),
             (Error::TooManyRedirects(5), Some("fileUrl")),
             (Error::OriginStatus(404), Some("fileUrl")),
             (Error::OriginUnreachable, Some("fileUrl")),

@@ -174,7 +174,7 @@ pub async fn prepare<O: Origin>(
     let mime_type = mime::detect(&prefix, content_type.as_deref(), &original_name);
     if !config.allowed_types.allows(&mime_type) {
         origin.discard(body);
-        return Err(Error::TypeNotAllowed(mime_type));
+        return Err(config.allowed_types.refusal(&mime_type));
     }
     let upload_path = req
         .upload_path

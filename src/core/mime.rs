@@ -7,6 +7,8 @@ pub const SNIFF_BYTES: usize = 4096;
 /// plain put: for small files that costs less than setting up a stream to R2.
 pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
 
+use super::Error;
+
 const UNKNOWN: &str = "application/octet-stream";
 
 /// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
@@ -88,7 +90,21 @@ impl AllowList {
                 || p.strip_suffix('*').is_some_and(|prefix| mime.starts_with(prefix))
         })
     }
+
+    /// Why `mime` is refused, naming what the list takes (its first [`NAMED`] patterns): a
+    /// client can tell a type it could convert from a service that takes nothing like it.
+    pub fn refusal(&self, mime: &str) -> Error {
+        let named = self.0.iter().take(NAMED).map(String::as_str).collect::<Vec<_>>().join(", ");
+        let more = match self.0.len().saturating_sub(NAMED) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Error::TypeNotAllowed(format!("`{mime}` is not allowed (allowed: {named}{more})"))
+    }
 }
+
+/// How many of the allowed patterns a refusal names.
+const NAMED: usize = 12;
 
 /// The folder a file goes to when the client names no `upload_path`.
 pub fn category(mime: &str) -> &'static str {
@@ -237,6 +253,21 @@ mod tests {
         for bad in ["", " , ", "image", "image/png;x", "*/png", "ima ge/*"] {
             assert_eq!(AllowList::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_refusal_names_what_the_list_takes() {
+        let images = AllowList::parse("image/PNG, image/webp,video/*").unwrap();
+        assert_eq!(
+            images.refusal("application/pdf").to_string(),
+            "file type `application/pdf` is not allowed (allowed: image/png, image/webp, video/*)"
+        );
+        let many = (0..15).map(|i| format!("application/x-{i}")).collect::<Vec<_>>().join(",");
+        let named = (0..12).map(|i| format!("application/x-{i}")).collect::<Vec<_>>().join(", ");
+        assert_eq!(
+            AllowList::parse(&many).unwrap().refusal("text/html").to_string(),
+            format!("file type `text/html` is not allowed (allowed: {named} and 3 more)")
+        );
     }
 
     #[test]

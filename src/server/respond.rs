@@ -54,6 +54,10 @@ pub(crate) fn error(err: &Error, head: bool) -> Response {
         Error::RangeNotSatisfiable { size } => {
             let _ = headers.set("Content-Range", &format!("bytes */{size}"));
         }
+        Error::Blocked => {
+            // RFC 7725: the one that blocks names itself; here, this service (its root).
+            let _ = headers.set("Link", "</>; rel=\"blocked-by\"");
+        }
         _ => {}
     }
     if let Some(secs) = err.retry_after_secs() {

@@ -66,8 +66,11 @@ test('a taken-down file is refused on every path, by any key, and the name it ai
   assert.deepEqual([taken.json.data.sha256, taken.json.data.blocked], [sha256(bad), true]);
 
   const before = await usage(worker, other.key);
-  // one small body, over the name `other` holds
-  assert.deepEqual((await put(other, bad, { upload_path: 'b', file_name: 'y.bin' })).json, BLOCKED);
+  // one small body, over the name `other` holds; the refusal names who blocks it (RFC 7725)
+  const refused = await put(other, bad, { upload_path: 'b', file_name: 'y.bin' });
+  assert.deepEqual([refused.status, refused.json], [451, BLOCKED]);
+  assert.equal(refused.headers.get('link'), '</>; rel="blocked-by"');
+  assert.match(refused.headers.get('access-control-expose-headers'), /\bLink\b/);
   // without a length (one stream), and through a batch beside a file that is fine
   assert.deepEqual((await put(other, bad, {}, { chunked: true })).json, BLOCKED);
   const fine = filler(3000, 3);

@@ -65,6 +65,8 @@ const manifest = {
   },
   files: [...files, 'snippets/', 'README.md', 'LICENSE'],
   sideEffects: false,
+  // Browsers, and Node from 18 (its first with `fetch`), as the README says.
+  engines: { node: '>=18' },
   keywords: ['upload', 'url', 'wasm', 'cloudflare-workers', 'r2'],
 };
 fs.writeFileSync(path.join(PKG, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -39,6 +39,7 @@ test('package.json names the entry points, types and shipped files', () => {
   assert.equal(manifest.types, 'urlstash.d.ts');
   assert.equal(manifest.module, 'urlstash.js');
   assert.equal(manifest.sideEffects, false);
+  assert.deepEqual(manifest.engines, { node: '>=18' });
   for (const f of manifest.files) assert.ok(fs.existsSync(path.join(PKG, f)), f);
   assert.match(fs.readFileSync(path.join(PKG, 'README.md'), 'utf8'), /new UploadClient\(\{ baseUrl/);
 });

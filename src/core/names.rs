@@ -178,7 +178,7 @@ pub fn composed(name: &str) -> String {
 /// `COM1 .tar.gz`), in any case. Compared as Unicode lowercase: of the characters outside
 /// ASCII only the Kelvin sign lowercases into these names (to `k`), so it is folded by
 /// hand, which keeps Unicode's case tables out of the browser client.
-fn is_reserved(name: &str) -> bool {
+pub(crate) fn is_reserved(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name).trim_end();
     let folded: String = stem.chars().map(|c| if c == '\u{212A}' { 'k' } else { c }).collect();
     WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&folded))
@@ -192,7 +192,8 @@ pub fn validate_file_name(name: &str) -> Result<String, Error> {
         return fail("must not be empty");
     }
     if name.len() > MAX_NAME_BYTES {
-        return fail("must be at most 255 bytes");
+        // counted as kept: composing can lengthen a name (U+0958 is two characters in NFC)
+        return fail(&format!("must be at most 255 bytes of UTF-8 as kept, in Unicode's composed form (NFC): this one is {}", name.len()));
     }
     if name.contains(['/', '\\']) {
         return fail("must not contain path separators");
@@ -357,9 +358,12 @@ mod tests {
             assert_eq!(validate_file_name(name).as_deref(), Ok(name), "{name}");
         }
         let long = "a".repeat(256);
+        // 253 bytes as sent, 502 once composed
+        let longer_composed = format!("{}.txt", "\u{0958}".repeat(83));
         let bad = [
             ("", "must not be empty"),
-            (long.as_str(), "at most 255"),
+            (long.as_str(), "at most 255 bytes of UTF-8 as kept, in Unicode's composed form (NFC): this one is 256"),
+            (longer_composed.as_str(), "this one is 502"),
             ("a/b.png", "separators"),
             ("a\\b.png", "separators"),
             ("a\nb.png", "control"),

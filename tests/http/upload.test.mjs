@@ -104,6 +104,9 @@ describe('bad input', () => {
     ['file_name with ..', () => ({ file_url: png(), file_name: 'a..png' }), 400, /`file_name`/],
     ['upload_path traversal', () => ({ file_url: png(), upload_path: 'a/../../b' }), 400, /`upload_path`/],
     ['upload_path bad characters', () => ({ file_url: png(), upload_path: 'a b' }), 400, /`upload_path`/],
+    ['upload_path with a device name', () => ({ file_url: png(), upload_path: 'docs/CON' }), 400, /^invalid `upload_path`: segments must not be reserved device names/],
+    ['upload_path ending with a dot', () => ({ file_url: png(), upload_path: 'docs./x' }), 400, /^invalid `upload_path`: segments must not end with a dot$/],
+    ['a file_name over 255 bytes once composed', () => ({ file_url: png(), file_name: `${'\u0958'.repeat(83)}.txt` }), 400, /^invalid `file_name`: must be at most 255 bytes of UTF-8 as kept, in Unicode's composed form \(NFC\): this one is 502$/],
     ['unknown field', () => ({ file_url: png(), fileName: 'x' }), 400, /unknown field `fileName`/],
   ];
   for (const [name, body, status, fragment] of cases) {

@@ -198,6 +198,7 @@ impl From<&Error> for Refusal {
             | Error::UnknownField(_)
             | Error::UnknownParameter(_)
             | Error::NotJson
+            | Error::EncodedBody
             | Error::NothingToUpdate(_)
             | Error::BodyTooLarge { .. }
             | Error::Unauthorized(_)

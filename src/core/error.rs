@@ -30,6 +30,8 @@ pub enum Error {
     UnknownParameter(String),
     #[error("request body must be JSON (Content-Type: application/json)")]
     NotJson,
+    #[error("request body must not be content-coded (send it without Content-Encoding)")]
+    EncodedBody,
     /// A change request that names nothing to change; the message lists what it could.
     #[error("nothing to update: the body sets none of {0}")]
     NothingToUpdate(&'static str),
@@ -157,7 +159,7 @@ impl Error {
             Error::JobFinished | Error::BlocklistFull(_) => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
-            Error::NotJson | Error::TypeNotAllowed(_) => 415,
+            Error::NotJson | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
             Error::PreconditionFailed => 412,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } => 422,
@@ -205,6 +207,7 @@ impl Error {
             | Error::UnknownParameter(_)
             | Error::NothingToUpdate(_)
             | Error::NotJson
+            | Error::EncodedBody
             | Error::BodyTooLarge { .. }
             | Error::RouteNotFound
             | Error::FileNotFound

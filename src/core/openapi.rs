@@ -116,6 +116,7 @@ mod tests {
             Error::MethodNotAllowed { allow: "" },
             Error::BodyTooLarge { limit: 0 },
             Error::NotJson,
+            Error::EncodedBody,
             Error::NothingToUpdate(""),
             Error::RangeNotSatisfiable { size: 0 },
             Error::PreconditionFailed,

@@ -127,11 +127,23 @@ pub fn validate_sha256(digest: &str, field: &'static str) -> Result<String, Erro
     }
 }
 
-/// Checks that the request declares a JSON body.
+/// Checks that the request declares a JSON body: `application/json`, or a structured
+/// syntax suffix (`application/merge-patch+json`; not a bare `application/+json`).
 pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
+    let suffixed = |ct: &str| ct.strip_suffix("+json").and_then(|t| t.split_once('/')).is_some_and(|(_, sub)| !sub.is_empty());
     match content_type.and_then(essence) {
-        Some(ct) if ct == "application/json" || ct.ends_with("+json") => Ok(()),
+        Some(ct) if ct == "application/json" || suffixed(&ct) => Ok(()),
         _ => Err(Error::NotJson),
+    }
+}
+
+/// Checks that the body comes as it is: no `Content-Encoding` but `identity`. Bodies are a
+/// few KiB; decoding one would only add a way to make a small request cost more.
+pub fn require_identity(content_encoding: Option<&str>) -> Result<(), Error> {
+    match content_encoding.map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(coding) if coding.eq_ignore_ascii_case("identity") => Ok(()),
+        Some(_) => Err(Error::EncodedBody),
     }
 }
 
@@ -304,12 +316,24 @@ mod tests {
             (Some("application/json; charset=utf-8"), true),
             (Some("Application/JSON"), true),
             (Some("application/merge-patch+json"), true),
+            (Some("application/+json"), false),
+            (Some("text/+json"), false),
             (Some("text/plain"), false),
             (Some("multipart/form-data; boundary=x"), false),
             (None, false),
         ];
         for (ct, ok) in cases {
             assert_eq!(require_json(ct).is_ok(), ok, "{ct:?}");
+        }
+    }
+
+    #[test]
+    fn only_bodies_as_they_are() {
+        for ok in [None, Some(""), Some("identity"), Some(" Identity ")] {
+            assert_eq!(require_identity(ok), Ok(()), "{ok:?}");
+        }
+        for coded in ["gzip", "br", "x-unknown", "gzip, identity"] {
+            assert_eq!(require_identity(Some(coded)), Err(Error::EncodedBody), "{coded}");
         }
     }
 }

@@ -9,7 +9,7 @@ use web_sys::ReadableStreamDefaultReader;
 use super::js::{describe, read_chunk, wait};
 use crate::core::config::Config;
 use crate::core::json::empty_body;
-use crate::core::request::require_json;
+use crate::core::request::{require_identity, require_json};
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
 
@@ -36,7 +36,13 @@ impl Incoming {
     }
 }
 
-/// A JSON request body, refusing more than `limit` bytes without reading past them.
+/// A body without a length that runs past its limit is read on, and dropped, for up to this
+/// much more before it is canceled: a client that sent a little too much gets its 413 on a
+/// connection left as HTTP expects (a canceled body resets it, and wrangler's dev proxy
+/// then held the next request of any client).
+const DRAIN_BYTES: u64 = 1024 * 1024;
+
+/// A JSON request body, refusing more than `limit` bytes without keeping more.
 pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
     let content_type = req.header("Content-Type");
     if content_type.is_none() && !sends_body(req) {
@@ -44,6 +50,7 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
         return Err(empty_body());
     }
     require_json(content_type.as_deref())?;
+    require_identity(req.header("Content-Encoding").as_deref())?;
     let declared = req.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
     let too_large = Error::BodyTooLarge { limit };
     if declared.is_some_and(|len| len > limit) {
@@ -61,7 +68,14 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
     let mut body = Vec::new();
     while let Some(chunk) = read_chunk(&reader).await.map_err(|e| unreadable(describe(&e)))? {
         if (body.len() + chunk.length() as usize) as u64 > limit {
-            drop(reader.cancel());
+            let mut dropped = 0;
+            while let Ok(Some(chunk)) = read_chunk(&reader).await {
+                dropped += u64::from(chunk.length());
+                if dropped > DRAIN_BYTES {
+                    drop(reader.cancel());
+                    break;
+                }
+            }
             return Err(too_large);
         }
         body.extend(chunk.to_vec());

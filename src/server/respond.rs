@@ -54,6 +54,10 @@ pub(crate) fn error(err: &Error, head: bool) -> Response {
         Error::RangeNotSatisfiable { size } => {
             let _ = headers.set("Content-Range", &format!("bytes */{size}"));
         }
+        Error::EncodedBody => {
+            // RFC 9110 section 15.5.16: the codings a request body may come in
+            let _ = headers.set("Accept-Encoding", "identity");
+        }
         Error::Blocked => {
             // RFC 7725: the one that blocks names itself; here, this service (its root).
             let _ = headers.set("Link", "</>; rel=\"blocked-by\"");

@@ -3,11 +3,12 @@
 // web app and the API with the printed credentials, stores the sample origin's file, and
 // takes 30 uploads of 3 MiB at once from a fast origin, every one stored byte-exact (with
 // `wrangler dev`'s inspector attached, the same uploads all failed for want of file
-// descriptors: docs/security.md).
+// descriptors: docs/security.md), and a body refused mid-stream leaves it answering.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,4 +106,28 @@ test('make dev takes 30 uploads of 3 MiB at once from a fast origin, each stored
   assert.deepEqual(results.map((r) => r.status), Array(30).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.json));
   for (const r of results) assert.equal(sha256((await get(r.json.data.download_url)).body), sha256(bytes), r.json.data.file_name);
   assert.doesNotMatch(output, /Too many open files/);
+});
+
+test('a chunked body past its limit is 413 through make dev, and the next request of another client is answered', async () => {
+  // Sent chunked (no Content-Length), 20 KiB against the upload's 16 KiB: the Worker finds
+  // out mid-body. Canceling the rest reset the connection, and wrangler's dev proxy then
+  // held the next request of any client until yet another came.
+  const { port } = new URL(worker.url);
+  const refused = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/files/upload/url',
+      headers: { authorization: `Bearer ${creds.KEY}`, 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve({ status: res.status ?? res.statusCode, body }));
+    }).on('error', reject);
+    req.write('{"file_url":"http://127.0.0.1/x.png","pad":"');
+    for (let i = 0; i < 20; i++) req.write('a'.repeat(1024));
+    req.end('"}');
+  });
+  assert.deepEqual([refused.status, JSON.parse(refused.body).msg], [413, 'request body exceeds 16384 bytes']);
+  let timer;
+  const next = await Promise.race([
+    api(worker, 'GET', '/api/v1/usage', { token: creds.KEY }),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the next request went unanswered for 10 s')), 10_000); }),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(next.status, 200, JSON.stringify(next.json));
 });

@@ -121,6 +121,18 @@ describe('bad input', () => {
     assertError(res, 415, /must be JSON/);
   });
 
+  test('a content-coded body is 415 naming the codings taken, stored nowhere', async () => {
+    const mark = worker.r2();
+    for (const coding of ['gzip', 'x-unknown']) {
+      // the body is sent as it is: refused for what it claims, not read as gzip and failed
+      const res = await upload(worker, { file_url: png() }, { headers: { 'content-encoding': coding } });
+      assertError(res, 415, /^request body must not be content-coded \(send it without Content-Encoding\)$/);
+      assert.equal(res.headers.get('accept-encoding'), 'identity');
+    }
+    assert.equal((await upload(worker, { file_url: png() }, { headers: { 'content-encoding': 'identity' } })).status, 200);
+    assert.equal(worker.r2().objects.length, mark.objects.length + 1, 'only the identity upload stored');
+  });
+
   test('a JSON body over 16 KiB is 413', async () => {
     const res = await upload(worker, { file_url: `${png()}?${'a'.repeat(17 * 1024)}` });
     assertError(res, 413, /exceeds 16384 bytes/);

@@ -11,7 +11,7 @@ pub const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer";
 /// Response headers a cross-origin caller may read besides the safelisted ones.
 pub const EXPOSE_HEADERS: &str =
-    "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Link";
+    "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Link, Allow";
 /// How long a browser may cache a preflight answer, in seconds.
 pub const MAX_AGE: &str = "86400";
 

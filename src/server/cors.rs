@@ -5,12 +5,14 @@ use worker::Response;
 use crate::core::cors::{preflight, ALLOW_HEADERS, ALLOW_ORIGIN, EXPOSE_HEADERS, MAX_AGE};
 use crate::core::Error;
 
-/// The answer to `OPTIONS path`: 204 with the route's methods, or the route's error.
+/// The answer to `OPTIONS path`: 204 with the route's methods (for CORS, and in `Allow` as
+/// RFC 9110 section 9.3.7 asks of any OPTIONS answer), or the route's error.
 pub(crate) fn answer_preflight(path: &str) -> Result<Response, Error> {
     let methods = preflight(path)?;
     let mut response = Response::empty().map_err(Error::internal)?.with_status(204);
     let headers = response.headers_mut();
     for (name, value) in [
+        ("Allow", methods),
         ("Access-Control-Allow-Methods", methods),
         ("Access-Control-Allow-Headers", ALLOW_HEADERS),
         ("Access-Control-Max-Age", MAX_AGE),

@@ -52,6 +52,7 @@ test('preflights of the management and admin routes name their own methods (DELE
     const res = await preflight(path, method, 'authorization,content-type');
     assert.equal(res.status, 204, path);
     assert.equal(res.headers.get('access-control-allow-methods'), allowed, path);
+    assert.equal(res.headers.get('allow'), allowed, path);
   }
 });
 

@@ -1,13 +1,13 @@
 //! MIME detection (magic bytes, then the origin's Content-Type, then the extension), the
 //! allow-list, storage categories, extensions and which types are safe to show inline.
 
+use super::Error;
+
 /// How many leading bytes the detector wants to see.
 pub const SNIFF_BYTES: usize = 4096;
 /// A body of known length up to this size is read whole while sniffing and stored with one
 /// plain put: for small files that costs less than setting up a stream to R2.
 pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
-
-use super::Error;
 
 const UNKNOWN: &str = "application/octet-stream";
 

@@ -129,10 +129,14 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     url = await direct;
     health = await request(`${url}/api/v1/health`);
     pids = workerds(['-P', process.pid]).filter((pid) => !before.includes(pid));
+    running.set(url, pids);
     return started;
   };
   // a runtime that stopped answering may never finish stopping either
-  const dispose = () => Promise.race([worker.dispose(), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+  const dispose = () => {
+    running.delete(url);
+    return Promise.race([worker.dispose(), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+  };
   let url;
   let worker = await boot();
   if (healthy && !health.ok) throw new Error(`the Worker is not healthy: ${health.status}`);
@@ -243,7 +247,16 @@ function directUrl(devEnv) {
  * with the request named, instead of at undici's five-minute headers timeout. */
 export const REQUEST_TIMEOUT_MS = 120_000;
 
-/** `fetch`, failing with the request named after REQUEST_TIMEOUT_MS without an answer, on a
+/** The runtimes this process started (their URL, as `request` sees it in an origin, to
+ * their workerd pids), so that a request to one that goes unanswered says why
+ * (`explainSilence`), whether or not the file revives its runtime between tests. */
+const running = new Map();
+/** The explanation under way or given, per runtime: one set of backtraces, however many of
+ * a burst's requests time out together. */
+const explained = new Map();
+
+/** `fetch`, failing with the request named after REQUEST_TIMEOUT_MS without an answer (and,
+ * for a runtime this process started, saying on stderr why it did not answer), on a
  * connection of its own (`Connection: close`). workerd closes a connection idle for 5 s, and
  * undici reuses one idle for up to 4 s by its own timer: a test that keeps its event loop
  * busy for seconds (generating or hashing tens of MiB) would otherwise send its next request
@@ -258,7 +271,14 @@ export async function request(url, init = {}) {
     try {
       return await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...init, headers });
     } catch (err) {
-      if (err.name === 'TimeoutError') throw new Error(`no answer to ${method} ${url} within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      if (err.name === 'TimeoutError') {
+        const runtime = new URL(url).origin;
+        if (running.has(runtime)) {
+          if (!explained.has(runtime)) explained.set(runtime, explainSilence(runtime, running.get(runtime)));
+          await explained.get(runtime);
+        }
+        throw new Error(`no answer to ${method} ${url} within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      }
       if (err.cause?.code !== 'UND_ERR_SOCKET') throw err;
       if (attempt === 1 && (method === 'GET' || method === 'HEAD')) {
         console.error(`# ${method} ${url}: the runtime closed the connection before answering; asking once more`);

@@ -222,6 +222,7 @@ impl From<&Error> for Refusal {
             | Error::NotBlocked
             | Error::BlocklistFull(_)
             | Error::PreconditionFailed
+            | Error::NoEntityTag
             | Error::RangeNotSatisfiable { .. }
             | Error::RateLimited { .. }
             | Error::Forbidden(_)

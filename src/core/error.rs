@@ -97,6 +97,10 @@ pub enum Error {
     /// `If-Match` or `If-Unmodified-Since` names a version the file no longer is.
     #[error("precondition failed: the file is no longer the version If-Match or If-Unmodified-Since names")]
     PreconditionFailed,
+    /// `If-Match` with entity tags on a resource that has none (the API's JSON answers: a
+    /// private file's signed links differ per answer): only `*` could hold (RFC 9110 13.1.1).
+    #[error("precondition failed: this resource has no ETag, so If-Match can only be `*`")]
+    NoEntityTag,
     #[error("range not satisfiable (file size {size})")]
     RangeNotSatisfiable { size: u64 },
     /// The key's quota cannot take this upload; the message states the quota and usage.
@@ -160,7 +164,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
-            Error::PreconditionFailed => 412,
+            Error::PreconditionFailed | Error::NoEntityTag => 412,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } => 422,
             Error::Blocked => 451,
@@ -215,6 +219,7 @@ impl Error {
             | Error::RedirectRejected(_)
             | Error::RangeNotSatisfiable { .. }
             | Error::PreconditionFailed
+            | Error::NoEntityTag
             | Error::QuotaExceeded(_)
             | Error::RateLimited { .. }
             | Error::Forbidden(_)

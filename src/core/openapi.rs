@@ -120,6 +120,7 @@ mod tests {
             Error::NothingToUpdate(""),
             Error::RangeNotSatisfiable { size: 0 },
             Error::PreconditionFailed,
+            Error::NoEntityTag,
             Error::QuotaExceeded(String::new()),
             Error::internal(""),
             Error::OriginBroken,

@@ -117,6 +117,12 @@ pub fn name_modified_ms(named_ms: i64, now_ms: i64) -> Option<i64> {
     (next_second <= now_ms).then_some(next_second)
 }
 
+/// Whether an `If-Match` list can hold for a resource without an ETag: only if it is `*`
+/// (any current representation), the one value that names none.
+pub fn matches_without_etag(tags: &str) -> bool {
+    tags.split(',').map(str::trim).any(|t| t == "*")
+}
+
 /// Whether an `If-Match` list holds `etag` by strong comparison (`*`: any current file).
 fn matches_strongly(tags: &str, etag: &str) -> bool {
     tags.split(',').map(str::trim).any(|t| t == "*" || (!t.starts_with("W/") && t == etag))

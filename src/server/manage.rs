@@ -14,6 +14,7 @@ use crate::core::envelope::{Envelope, FileDeleted};
 use crate::core::links::{parse_link_request, MAX_LINK_BODY_BYTES};
 use crate::core::listing::{encode_cursor, file_data, minted_links, parse_list_query, FileList};
 use crate::core::quota::UsageReport;
+use crate::core::serve::matches_without_etag;
 use crate::core::Error;
 
 pub(crate) async fn info(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
@@ -38,8 +39,14 @@ pub(crate) async fn link(req: Incoming, services: &Services, file_id: &str) -> R
 
 pub(crate) async fn delete(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
+    let authority = services.authority(&owner.id);
+    if req.header("If-Match").is_some_and(|tags| !matches_without_etag(&tags)) {
+        // Never performed (RFC 9110 13.1.1); a file that is not there is still a 404.
+        authority.get(file_id).await?;
+        return Err(Error::NoEntityTag);
+    }
     // Row, quota and bytes go before the answer: both URLs are 404 from then on.
-    services.authority(&owner.id).delete(file_id).await?;
+    authority.delete(file_id).await?;
     respond::json(200, &Envelope::ok("File deleted", FileDeleted { file_id: file_id.to_owned(), deleted: true }))
 }
 

@@ -89,6 +89,20 @@ describe('one file', () => {
     assert.ok(!worker.r2().objects.some((o) => o.key === `o/${d.file_id}`), 'o/{file_id} is deleted');
   });
 
+  test('DELETE with If-Match: only `*` is met (the record has no ETag); any other tag is 412 and deletes nothing', async () => {
+    const d = await put('cond', TYPES.gif.bytes, 'kept.gif');
+    const headers = (tags) => ({ ...as(A), headers: { 'if-match': tags } });
+    for (const tags of ['"bogus"', `"${d.sha256}"`, 'W/"x", "y"']) {
+      assertError(await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, headers(tags)), 412, /^precondition failed: this resource has no ETag, so If-Match can only be `\*`$/);
+    }
+    assert.equal(sha256((await get(d.download_url)).body), sha256(TYPES.gif.bytes), 'nothing deleted');
+    // a file that is not there is 404 whatever the condition (RFC 9110 13.2.1)
+    assertError(await api(worker, 'DELETE', `/api/v1/files/file_${'0'.repeat(32)}`, headers('"bogus"')), 404, /file not found/);
+    const res = await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, headers('"other", *'));
+    assert.deepEqual([res.status, res.json.data], [200, { file_id: d.file_id, deleted: true }]);
+    assert.equal((await get(d.download_url)).status, 404);
+  });
+
   test('an id whose name was overwritten since is gone; the new file stays', async () => {
     const old = await put('ow', filler(500, 31), 'same.bin');
     const now = await put('ow', filler(700, 32), 'same.bin');

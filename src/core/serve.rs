@@ -84,7 +84,7 @@ pub fn answer(file: &Served<'_>, conditions: &Conditions<'_>, head: bool) -> Res
     let modified_secs = file.modified_ms.map(|ms| ms.div_euclid(1000));
     let date = |text: Option<&str>| text.and_then(parse_http_date).zip(modified_secs);
     let unchanged = match (conditions.if_match, date(conditions.if_unmodified_since)) {
-        (Some(tags), _) => matches_strongly(tags, file.etag),
+        (Some(tags), _) => if_match_holds(tags, Some(file.etag)),
         (None, Some((since, modified))) => modified <= since,
         (None, None) => true,
     };
@@ -117,15 +117,11 @@ pub fn name_modified_ms(named_ms: i64, now_ms: i64) -> Option<i64> {
     (next_second <= now_ms).then_some(next_second)
 }
 
-/// Whether an `If-Match` list can hold for a resource without an ETag: only if it is `*`
-/// (any current representation), the one value that names none.
-pub fn matches_without_etag(tags: &str) -> bool {
-    tags.split(',').map(str::trim).any(|t| t == "*")
-}
-
-/// Whether an `If-Match` list holds `etag` by strong comparison (`*`: any current file).
-fn matches_strongly(tags: &str, etag: &str) -> bool {
-    tags.split(',').map(str::trim).any(|t| t == "*" || (!t.starts_with("W/") && t == etag))
+/// Whether an `If-Match` list holds for a current resource whose ETag is `etag`: `*` (any
+/// current representation), or `etag` by strong comparison. A resource without an ETag
+/// (`None`: the API's JSON records) meets only `*`.
+pub fn if_match_holds(tags: &str, etag: Option<&str>) -> bool {
+    tags.split(',').map(str::trim).any(|t| t == "*" || (!t.starts_with("W/") && Some(t) == etag))
 }
 
 /// A single `Range: bytes=` range against a file of `size` bytes. `Ok(None)` serves the
@@ -379,6 +375,15 @@ mod tests {
         assert_eq!(answer(&undated, &Conditions { if_unmodified_since: Some(before), ..c() }, false), Ok(Answer::Whole));
         assert_eq!(answer(&undated, &Conditions { if_none_match: Some("\"a\""), ..c() }, false), Ok(Answer::NotModified));
         assert!(!headers(&undated, Mode::Inline, 0).iter().any(|(name, _)| *name == "Last-Modified"));
+    }
+
+    #[test]
+    fn if_match_without_an_etag_holds_only_for_any() {
+        for (tags, want) in [("*", true), (r#""x", *"#, true), (r#""x""#, false), (r#"W/"x""#, false), ("", false)] {
+            assert_eq!(if_match_holds(tags, None), want, "{tags}");
+        }
+        assert!(if_match_holds(r#"W/"x", "x""#, Some(r#""x""#)));
+        assert!(!if_match_holds(r#"W/"x""#, Some(r#""x""#)));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::core::envelope::{Envelope, FileDeleted};
 use crate::core::links::{parse_link_request, MAX_LINK_BODY_BYTES};
 use crate::core::listing::{encode_cursor, file_data, minted_links, parse_list_query, FileList};
 use crate::core::quota::UsageReport;
-use crate::core::serve::matches_without_etag;
+use crate::core::serve::if_match_holds;
 use crate::core::Error;
 
 pub(crate) async fn info(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
@@ -40,7 +40,7 @@ pub(crate) async fn link(req: Incoming, services: &Services, file_id: &str) -> R
 pub(crate) async fn delete(req: &Incoming, services: &Services, file_id: &str) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let authority = services.authority(&owner.id);
-    if req.header("If-Match").is_some_and(|tags| !matches_without_etag(&tags)) {
+    if req.header("If-Match").is_some_and(|tags| !if_match_holds(&tags, None)) {
         // Never performed (RFC 9110 13.1.1); a file that is not there is still a 404.
         authority.get(file_id).await?;
         return Err(Error::NoEntityTag);

@@ -126,10 +126,13 @@ pub fn if_match_holds(tags: &str, etag: Option<&str>) -> bool {
 
 /// A single `Range: bytes=` range against a file of `size` bytes. `Ok(None)` serves the
 /// whole file (no header, a multi-range, another unit, a malformed range, or any range of
-/// an empty file, which no 206 can describe); an unsatisfiable range is 416.
+/// an empty file, which no 206 can describe); an unsatisfiable range is 416. Empty list
+/// elements (`bytes=0-9,`) are ignored, as RFC 9110 section 5.6.1 asks of every list.
 fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
-    let Some((unit, spec)) = header.and_then(|h| h.trim().split_once('=')) else { return Ok(None) };
-    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+    let Some((unit, set)) = header.and_then(|h| h.trim().split_once('=')) else { return Ok(None) };
+    let mut specs = set.split(',').filter(|s| !s.trim().is_empty());
+    let (Some(spec), None) = (specs.next(), specs.next()) else { return Ok(None) };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
         return Ok(None);
     }
     let Some((first, last)) = spec.trim().split_once('-') else { return Ok(None) };
@@ -310,6 +313,9 @@ mod tests {
             (Some("bytes=+5-+9"), 100, Ok(None)),
             (Some("bytes=-+5"), 100, Ok(None)),
             (Some("bytes=0-1,5-6"), 100, Ok(None)),
+            (Some("bytes=0-0,"), 100, r(0, 0)),
+            (Some("bytes= , 5-6 ,,"), 100, r(5, 6)),
+            (Some("bytes=,"), 100, Ok(None)),
             (Some("bytes=9-1"), 100, Ok(None)),
             (Some("items=0-1"), 100, Ok(None)),
             (Some("bytes=a-b"), 100, Ok(None)),

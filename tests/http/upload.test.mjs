@@ -606,6 +606,11 @@ describe('serving', () => {
       assert.equal(sha256(res.body), sha256(bytes.subarray(1000, 2000)));
       const tail = await get(data[which], { range: 'bytes=-10' });
       assert.equal(sha256(tail.body), sha256(bytes.subarray(bytes.length - 10)));
+      // RFC 9110 5.6.1: empty list elements are ignored, so this is one range
+      const first = await get(data[which], { range: 'bytes=0-0,' });
+      assert.equal(first.status, 206);
+      assert.equal(first.headers.get('content-range'), `bytes 0-0/${bytes.length}`);
+      assert.deepEqual([...first.body], [bytes[0]]);
     });
 
     test(`${which}: If-None-Match with the ETag gives 304`, async () => {

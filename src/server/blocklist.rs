@@ -13,7 +13,7 @@ use worker::{KvStore, Response};
 use super::admin::{authorize, kv_page, kv_write, rate_refused};
 use super::auth::kv;
 use super::bindings::Services;
-use super::http::{optional_json_body, Incoming};
+use super::http::{json_body, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::MAX_ADMIN_BODY_BYTES;
@@ -142,7 +142,7 @@ pub(crate) async fn block(keys: &KvStore, entry: BlockEntry, reason: Option<Opti
 /// optional `{"reason": ...}` (given, it replaces an entry's reason; `null` clears it).
 pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> Result<Response, Error> {
     authorize(&req, services)?;
-    let reason = parse_block(&optional_json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
+    let reason = parse_block(&json_body(&req, MAX_ADMIN_BODY_BYTES).await?)?;
     let entry = BlockEntry { sha256, reason: None, blocked_at: Some(iso8601(now_ms())), file_id: None, key_id: None };
     let entry = block(&services.keys, entry, reason).await?;
     worker::console_log!("blocklist: {} blocked ({})", entry.sha256, entry.reason.as_deref().unwrap_or("no reason given"));

@@ -8,7 +8,6 @@ use web_sys::ReadableStreamDefaultReader;
 
 use super::js::{describe, read_chunk, wait};
 use crate::core::config::Config;
-use crate::core::json::empty_body;
 use crate::core::request::{require_identity, require_json};
 use crate::core::url_policy::UrlPolicy;
 use crate::core::Error;
@@ -42,16 +41,31 @@ impl Incoming {
 /// then held the next request of any client).
 const DRAIN_BYTES: u64 = 1024 * 1024;
 
-/// A JSON request body, refusing more than `limit` bytes without keeping more.
+/// A JSON request body, refusing more than `limit` bytes without keeping more. No body at
+/// all, or an empty one however framed, is empty: the body parsers take that as "no
+/// options" where a body is optional, and refuse it where one is required. A body of any
+/// other kind must be JSON (else 415), never dropped for want of a `Content-Type`.
 pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
     let content_type = req.header("Content-Type");
-    if content_type.is_none() && !sends_body(req) {
-        // nothing sent at all (curl -X POST without -d): no type to be wrong
-        return Err(empty_body());
+    let declared = req.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+    match (&content_type, declared) {
+        (Some(ct), _) => require_json(Some(ct))?,
+        (None, Some(0)) => return Ok(Vec::new()),
+        (None, Some(_)) => return Err(Error::NotJson),
+        // chunked and untyped: only its bytes tell an empty body from one of another type
+        (None, None) => {}
     }
-    require_json(content_type.as_deref())?;
     require_identity(req.header("Content-Encoding").as_deref())?;
-    let declared = req.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
+    let body = capped_body(req, declared, limit).await?;
+    if content_type.is_none() && !body.is_empty() {
+        return Err(Error::NotJson);
+    }
+    Ok(body)
+}
+
+/// The request's body, at most `limit` bytes: with a declared length, one native read;
+/// without one, read in chunks, and past the limit drained ([`DRAIN_BYTES`]) and refused.
+async fn capped_body(req: &Incoming, declared: Option<u64>, limit: u64) -> Result<Vec<u8>, Error> {
     let too_large = Error::BodyTooLarge { limit };
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
@@ -81,25 +95,6 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
         body.extend(chunk.to_vec());
     }
     Ok(body)
-}
-
-/// A JSON body that may be absent: no body at all is empty (no options); a body of any
-/// kind must be JSON (else 415), never dropped for want of a `Content-Type`.
-pub(crate) async fn optional_json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
-    if req.header("Content-Type").is_some() || sends_body(req) {
-        json_body(req, limit).await
-    } else {
-        Ok(Vec::new())
-    }
-}
-
-/// Whether the request carries a body: a `Content-Length` other than 0, or without one, a
-/// body stream (chunked).
-fn sends_body(req: &Incoming) -> bool {
-    match req.header("Content-Length") {
-        Some(length) => length.trim() != "0",
-        None => req.raw.body().is_some(),
-    }
 }
 
 /// The decoded query pairs of the request URL.

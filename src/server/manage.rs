@@ -7,7 +7,7 @@ use worker::Response;
 
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::http::{base_url, optional_json_body, query, Incoming};
+use super::http::{base_url, json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::envelope::{Envelope, FileDeleted};
@@ -30,7 +30,7 @@ pub(crate) async fn link(req: Incoming, services: &Services, file_id: &str) -> R
     let owner = authenticate(&req, &services.keys).await?;
     // No body at all means no options (a body without a Content-Type is 415, its
     // expires_in never silently lost).
-    let expires_in = parse_link_request(&optional_json_body(&req, MAX_LINK_BODY_BYTES).await?)?;
+    let expires_in = parse_link_request(&json_body(&req, MAX_LINK_BODY_BYTES).await?)?;
     let row = services.authority(&owner.id).get(file_id).await?;
     let base = base_url(&req, &services.config)?;
     let data = minted_links(&base, &owner.id, &row, services.link_secret.as_ref(), now_ms(), expires_in)?;

@@ -250,6 +250,17 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
     method: 'POST', headers: { authorization: `Bearer ${KEYS.a.key}` }, body: Buffer.from('{"expires_in":60}'),
   });
   assertError({ status: untyped.status, json: await untyped.json() }, 415, /must be JSON/);
+  // sent chunked and untyped, only the bytes tell: none is no body (no options), any is 415
+  const chunked = (text) => request(`${worker.url}/api/v1/files/${f.data.file_id}/link`, {
+    method: 'POST', headers: { authorization: `Bearer ${KEYS.a.key}` }, duplex: 'half',
+    body: new ReadableStream({ start(c) { if (text) c.enqueue(new TextEncoder().encode(text)); c.close(); } }),
+  });
+  const empty = await chunked('');
+  const none = await empty.json();
+  assert.equal(empty.status, 200, JSON.stringify(none));
+  assert.equal(none.data.expires_at, f.data.expires_at, 'no options: the links live as long as the file');
+  const some = await chunked('{"expires_in":60}');
+  assertError({ status: some.status, json: await some.json() }, 415, /must be JSON/);
 });
 
 test('a name whose used-up private one-time file is kept serves its next file at once, unsigned, uploaded or fetched by a job', async () => {

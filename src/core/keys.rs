@@ -74,6 +74,11 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(Error::Unauthorized("malformed Authorization header (expected: Bearer KEY)"));
     }
+    // Two headers reach us joined by ", " (RFC 9110 5.3); no key or token holds ", Bearer ".
+    let repeated = token.split(',').skip(1).any(|rest| rest.trim_start().get(..7).is_some_and(|s| s.eq_ignore_ascii_case("bearer ")));
+    if repeated {
+        return Err(Error::Unauthorized("Authorization header sent more than once (send one: Bearer KEY)"));
+    }
     Ok(token)
 }
 
@@ -109,6 +114,9 @@ mod tests {
             (Some("Bearer"), Err("malformed")),
             (Some("Bearer "), Err("malformed")),
             (Some("abc"), Err("malformed")),
+            (Some("Bearer abc, Bearer def"), Err("sent more than once")),
+            (Some("Bearer abc,bearer  def"), Err("sent more than once")),
+            (Some("Bearer a,b"), Ok("a,b")),
         ];
         for (header, want) in cases {
             match (bearer_token(header), want) {

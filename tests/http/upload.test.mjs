@@ -82,6 +82,12 @@ describe('authentication', () => {
     });
   }
 
+  test('an Authorization header sent twice is 401 saying so, even when both name the key', async () => {
+    // the runtime joins repeated headers with ", "
+    const res = await upload(worker, body(), { key: null, headers: { authorization: `Bearer ${KEYS.a.key}, Bearer ${KEYS.a.key}` } });
+    assertError(res, 401, /^Authorization header sent more than once \(send one: Bearer KEY\)$/);
+  });
+
   test('a non-Bearer scheme is 401', async () => {
     const res = await upload(worker, body(), { key: null, headers: { authorization: `Basic ${KEYS.a.key}` } });
     assertError(res, 401, /malformed Authorization/);

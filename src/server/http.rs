@@ -70,7 +70,11 @@ async fn capped_body(req: &Incoming, declared: Option<u64>, limit: u64) -> Resul
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large);
     }
-    let unreadable = |e: String| Error::InvalidJson(format!("request body could not be read ({e})"));
+    // The runtime's words (its "Network connection lost.") are logged, never sent.
+    let unreadable = |e: String| {
+        worker::console_warn!("request body unreadable: {e}");
+        Error::InvalidJson("it could not be read in full (it ended early, or its chunked framing was broken)".into())
+    };
     if declared.is_some() {
         // HTTP framing delivers exactly the declared length: one native read.
         let read = req.raw.array_buffer().map_err(|e| unreadable(describe(&e)))?;

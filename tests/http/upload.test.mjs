@@ -139,6 +139,26 @@ describe('bad input', () => {
     assert.equal(worker.r2().objects.length, mark.objects.length + 1, 'only the identity upload stored');
   });
 
+  test('a body that ends before its Content-Length is 400 in our words, not the runtime\'s', async () => {
+    // 100 bytes declared, 20 sent, then the client's side of the connection is closed
+    const { hostname, port } = new URL(worker.url);
+    const raw = await new Promise((resolve, reject) => {
+      const socket = net.connect({ host: hostname, port: Number(port), allowHalfOpen: true }, () => {
+        socket.write(`POST /api/v1/files/upload/url HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${KEYS.a.key}\r\n`
+          + 'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"file_url":"http://x');
+        socket.end();
+      });
+      let text = '';
+      socket.setEncoding('utf8').on('data', (c) => { text += c; }).on('end', () => resolve(text)).on('error', reject);
+      socket.setTimeout(30_000, () => reject(new Error('no answer within 30 s')));
+    });
+    const [head, body] = raw.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 400 /, raw);
+    assert.deepEqual(JSON.parse(body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1)), {
+      success: false, code: 400, msg: 'request body is not valid JSON: it could not be read in full (it ended early, or its chunked framing was broken)', data: null,
+    });
+  });
+
   test('a JSON body over 16 KiB is 413', async () => {
     const res = await upload(worker, { file_url: `${png()}?${'a'.repeat(17 * 1024)}` });
     assertError(res, 413, /exceeds 16384 bytes/);

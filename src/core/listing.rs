@@ -61,9 +61,10 @@ pub fn parse_list_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
 
 /// A page size `limit` from 1 to `max`.
 pub fn parse_limit(value: &str, max: u32) -> Result<u32, Error> {
-    value
-        .parse::<u32>()
-        .ok()
+    // digits only: `u32`'s parser also takes a sign (`+7`)
+    Some(value)
+        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<u32>().ok())
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| Error::invalid("limit", format!("must be an integer from 1 to {max}")))
 }
@@ -152,6 +153,8 @@ mod tests {
             (&[("limit", "0")], "invalid `limit`"),
             (&[("limit", "101")], "invalid `limit`"),
             (&[("limit", "ten")], "invalid `limit`"),
+            (&[("limit", "+7")], "invalid `limit`"),
+            (&[("limit", " 7")], "invalid `limit`"),
             (&[("upload_path", "../x")], "invalid `upload_path`"),
             (&[("cursor", "not base64!")], "invalid `cursor`"),
             (&[("order", "size")], "invalid `order`"),

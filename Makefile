@@ -46,6 +46,10 @@ CARGO_BIN := $(HOME)/.cargo/bin
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
 WORKER_SOURCES := $(shell find src -name '*.rs') build.rs openapi.yaml Cargo.toml Cargo.lock
+# Panic locations in the wasm name source files: the checkout's and the cargo registry's
+# paths are cut from them, so no build machine's directories ship in the Worker or the npm
+# package, and a build from another checkout gives the same bytes.
+WASM_RUSTFLAGS := --remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src/= --remap-path-prefix=$(CURDIR)/=
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
@@ -103,7 +107,7 @@ $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION):
 build: build/index.js pkg
 
 build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
-	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --features server
+	RUSTFLAGS='$(WASM_RUSTFLAGS)' WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --features server
 	@# worker-build's wasm-bindgen keeps the name section after its wasm-opt pass: strip it here
 	@# (same features as Cargo.toml's wasm-opt; workerd's V8 cannot read compact imports).
 	node_modules/.bin/wasm-opt build/index_bg.wasm --all-features --disable-compact-imports \
@@ -117,7 +121,7 @@ CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/upload_error.js cl
 pkg: pkg/package.json www/pkg/package.json
 
 pkg/package.json: $(CLIENT_SOURCES) | .tools/wasm32 .tools/wasm-bindgen
-	cargo build --profile client --target wasm32-unknown-unknown --no-default-features --features client --lib
+	RUSTFLAGS='$(WASM_RUSTFLAGS)' cargo build --profile client --target wasm32-unknown-unknown --no-default-features --features client --lib
 	rm -rf pkg
 	$(WASM_BINDGEN_BIN) --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name urlstash $(CLIENT_WASM)
 	node client/package.mjs
@@ -230,7 +234,7 @@ clean:
 # The project built without its SHA-256 digest (the crate's `no-digest` feature), which the
 # bench runs beside the shipped build to price the digest; rebuilt only when sources change.
 build-nodigest/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
-	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --out-dir build-nodigest --features server,no-digest
+	RUSTFLAGS='$(WASM_RUSTFLAGS)' WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --out-dir build-nodigest --features server,no-digest
 	node_modules/.bin/wasm-opt build-nodigest/index_bg.wasm --all-features --disable-compact-imports \
 	  --strip-debug --strip-producers -o build-nodigest/index_bg.wasm
 	@touch $@

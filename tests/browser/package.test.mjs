@@ -196,6 +196,15 @@ test('the Worker wasm has no client export; the client wasm has no Worker entry 
   assert.doesNotMatch(fs.readFileSync(path.join(PKG, 'urlstash.js'), 'utf8'), /R2Bucket|scheduled/);
 });
 
+test('neither wasm names a directory of the machine that built it', () => {
+  const home = os.homedir();
+  for (const file of [path.join(PKG, 'urlstash_bg.wasm'), path.join(ROOT, 'build/index_bg.wasm')]) {
+    const text = fs.readFileSync(file).toString('latin1');
+    assert.ok(text.includes('serde_json-'), `${file}: panic locations still name their crates`);
+    for (const dir of [ROOT, home, '.cargo/registry'].filter((d) => d.length > 4)) assert.ok(!text.includes(dir), `${file} names ${dir}`);
+  }
+});
+
 test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   const wasm = fs.readFileSync(path.join(PKG, 'urlstash_bg.wasm'));
   const glue = fs.readFileSync(path.join(PKG, 'urlstash.js'));

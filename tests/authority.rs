@@ -33,7 +33,7 @@ fn row(id: &str, path: &str, name: &str, size: u64) -> FileRow {
 }
 
 fn reservation(id: &str, path: &str, name: &str, bytes: u64) -> Reservation {
-    Reservation { file_id: id.into(), upload_path: path.into(), file_name: name.into(), bytes, at_ms: 0 }
+    Reservation { file_id: id.into(), upload_path: path.into(), file_name: name.into(), bytes, at_ms: 0, up_to: false }
 }
 
 fn usage(a: &Authority<MemTables>, now: i64) -> Usage {
@@ -199,6 +199,28 @@ fn quota_refusals_say_what_the_upload_needs_and_what_is_in_use() {
 }
 
 #[test]
+fn an_upload_of_unknown_length_holds_what_the_quota_leaves_it() {
+    let up_to = |id: &str, name: &str, most: u64| Reservation { up_to: true, ..reservation(id, "p", name, most) };
+    let mut a = authority(1000, 10);
+    a.commit(row("f1", "p", "a", 400), T0).unwrap();
+    a.reserve(reservation("r1", "p", "b", 100), T0).unwrap();
+    assert_eq!(a.reserve(up_to("u1", "c", 10_000), T0), Ok(500), "1000 - 400 - 100");
+    assert_eq!(a.reserve(up_to("u2", "d", 10_000), T0).map(drop), Err(Error::QuotaExceeded(
+        "quota exhausted: in use 1000 of 1000 bytes and 3 of 10 files (including 2 uploads in progress)".into()
+    )), "nothing left: refused, not a hold of 0");
+    // a name counts what it holds already: its file, or a larger upload in flight to it
+    assert_eq!(a.reserve(up_to("u3", "a", 10_000), T0), Ok(400), "f1's 400, nothing else left");
+    assert_eq!(a.reserve(up_to("u4", "c", 10_000), T0), Ok(500), "u1's 500 to the same name");
+    a.release("u1").unwrap();
+    a.release("u4").unwrap();
+    assert_eq!(a.reserve(up_to("u5", "e", 300), T0), Ok(300), "no more than asked");
+    assert_eq!(a.tables.reservations["u5"].bytes, 300, "what it holds is what counts");
+    assert!(!a.tables.reservations["u5"].up_to);
+    assert_eq!(usage(&a, T0), u(400, 1, 800, 3), "r1 100, u3 400 (the name a, counted once with f1), u5 300");
+    assert_counters(&a);
+}
+
+#[test]
 fn an_upload_whose_lifetime_ran_out_while_it_was_fetched_is_refused_and_the_name_keeps_its_file() {
     let mut a = authority(1000, 10);
     let mut holder = row("f1", "p", "a", 100);
@@ -336,7 +358,7 @@ fn configure_sets_the_limits_and_revoke_is_final() {
     assert_eq!(a.get("f1", T0).map(drop), revoked);
     assert_eq!(a.delete("f1", T0).map(drop), revoked);
     assert_eq!(a.list(&PageQuery { upload_path: None, order: Order::Name, after: None, limit: 10 }, T0).map(drop), revoked);
-    assert_eq!(a.reserve(reservation("r1", "p", "b", 1), T0), revoked);
+    assert_eq!(a.reserve(reservation("r1", "p", "b", 1), T0).map(drop), revoked);
     assert_eq!(a.commit(row("f2", "p", "b", 1), T0).map(drop), revoked);
     assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1", "file_url is public");
     assert!(a.tables.key.config.revoked);
@@ -398,7 +420,7 @@ fn a_disabled_key_keeps_its_files_but_stores_nothing() {
     a.reserve(reservation("r1", "p", "b", 10), T0).unwrap();
     a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0).unwrap();
     let disabled = Err(Error::KeyDisabled);
-    assert_eq!(a.reserve(reservation("r2", "p", "c", 1), T0), disabled);
+    assert_eq!(a.reserve(reservation("r2", "p", "c", 1), T0).map(drop), disabled);
     assert_eq!(a.commit(row("r1", "p", "b", 10), T0).map(drop), disabled);
     assert!(a.tables.reservations.is_empty() && doomed(&a) == ["r1"], "the refused upload's hold and bytes go");
     assert_eq!(a.get("f1", T0).unwrap().file_id, "f1");

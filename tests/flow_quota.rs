@@ -86,10 +86,39 @@ fn an_exhausted_quota_refuses_a_large_upload_before_it_is_stored() {
     assert_eq!(err.status(), 429);
     assert!(err.public_message().contains("needs 70000 bytes") && err.public_message().contains("100 of 70050 bytes"), "{err}");
     assert_eq!(w.store.puts.borrow().len(), 1, "the refused upload streamed nothing");
-    // unknown length reserves MAX_FILE_BYTES (100000): refused although 6000 would fit
-    assert_eq!(up(&w, "/chunked.bin", "3.bin").unwrap_err().status(), 429);
-    assert_eq!(w.store.puts.borrow().len(), 1);
     assert_eq!(w.usage(), Usage { bytes: 100, files: 1, reserved_bytes: 0, reserved_files: 0 });
+}
+
+/// A body without a length holds what the quota leaves it, up to MAX_FILE_BYTES: a key
+/// whose quota is under MAX_FILE_BYTES stores such files, and one that grows past what it
+/// holds is refused with 429, leaving nothing.
+#[test]
+fn an_unknown_length_holds_what_the_quota_leaves() {
+    // 10000 bytes of quota, MAX_FILE_BYTES 100000
+    let w = world(10_000, 100, 100_000).with("https://o.test/chunked-2.bin", Reply::file(&[6u8; CHUNKED], None).without_length());
+    assert_eq!(up(&w, "/chunked.bin", "1.bin"), Ok(6000), "held 10000 of the 100000 asked, stored 6000");
+    let held = |i: usize| match &w.authority.calls.borrow()[i].op {
+        Op::Reserve { reservation } => (reservation.bytes, reservation.up_to),
+        op => panic!("{op:?}"),
+    };
+    assert_eq!(held(0), (100_000, true), "asked up to MAX_FILE_BYTES");
+    // 4000 left: the next one holds 4000 and runs past it
+    let err = up(&w, "/chunked-2.bin", "2.bin").unwrap_err();
+    assert_eq!(err.status(), 429);
+    assert_eq!(err.public_message(), "quota exhausted: this file, sent without a length, grew past the 4000 bytes the key's quota had left when it began");
+    assert_eq!(w.authority.call_names(), ["reserve", "commit", "reserve", "release"]);
+    assert_eq!(w.usage(), Usage { bytes: 6000, files: 1, reserved_bytes: 0, reserved_files: 0 }, "nothing of it charged");
+    assert_eq!(stored_bytes(&w), 6000, "nothing of it stored");
+    // a full key: the name that holds 6000 may take a file of unknown length up to that;
+    // a new name is refused before anything streams
+    let full = world(6_000, 100, 100_000).with("https://o.test/chunked-2.bin", Reply::file(&[6u8; CHUNKED], None).without_length());
+    assert_eq!(up(&full, "/chunked.bin", "1.bin"), Ok(6000));
+    assert_eq!(up(&full, "/chunked-2.bin", "1.bin"), Ok(6000), "an overwrite holds what its name counts");
+    assert_eq!(full.usage(), Usage { bytes: 6000, files: 1, reserved_bytes: 0, reserved_files: 0 });
+    let puts = full.store.puts.borrow().len();
+    let err = up(&full, "/chunked.bin", "2.bin").unwrap_err();
+    assert_eq!(err.public_message(), "quota exhausted: in use 6000 of 6000 bytes and 1 of 100 files (including 0 uploads in progress)");
+    assert_eq!(full.store.puts.borrow().len(), puts, "refused before it streamed");
 }
 
 #[test]

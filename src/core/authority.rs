@@ -174,6 +174,17 @@ impl<'a> Around<'a> {
         count
     }
 
+    /// The most bytes the deciding upload may hold, up to `most`, within the key's byte
+    /// quota: what its name counts already (the file it holds, or a larger upload in flight
+    /// to it), and whatever else the quota leaves.
+    fn room(&self, most: u64, limits: Limits) -> u64 {
+        let counted = self.name.and_then(|name| self.names.get(&name)).map_or(0, |(holder, pending)| {
+            pending.iter().copied().chain(*holder).max().unwrap_or(0)
+        });
+        let spare = limits.max_bytes.saturating_sub(self.counted(Some(counted)).bytes);
+        most.min(counted.saturating_add(spare))
+    }
+
     /// The count now, without the upload deciding.
     fn before(&self) -> Counted {
         let holder = self.name.and_then(|name| self.names.get(&name)).and_then(|(holder, _)| *holder);
@@ -272,16 +283,18 @@ impl<T: Tables> Authority<T> {
         self.standing(&key, now_ms)
     }
 
-    /// Holds `reservation.bytes` and one file for an upload about to be stored. The file
-    /// its name holds now will be replaced, so it does not count, unless another upload in
-    /// flight to the same name already claimed that. A committed id holds nothing (a job
-    /// refreshing its reservation after its commit landed); a released one is refused.
-    pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<(), Error> {
+    /// Holds `reservation.bytes` and one file for an upload about to be stored, and answers
+    /// the bytes held. An upload of unknown length (`up_to`) holds what the quota leaves
+    /// it, up to `bytes`: at least one byte, else 429. The file its name holds now will be
+    /// replaced, so it does not count, unless another upload in flight to the same name
+    /// already claimed that. A committed id holds nothing (a job refreshing its reservation
+    /// after its commit landed); a released one is refused.
+    pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<u64, Error> {
         let before = self.tables.before(&reservation.file_id, &reservation.upload_path, &reservation.file_name)?;
         match before.id {
             IdState::Free => {}
             // Stored already (a job's invocation that ended before it heard so): nothing to hold.
-            IdState::Committed => return Ok(()),
+            IdState::Committed => return Ok(reservation.bytes),
             IdState::Doomed => return Err(Error::internal(format!("reserve of {} after its release", reservation.file_id))),
         }
         let key = uploading(before.key)?;
@@ -290,11 +303,19 @@ impl<T: Tables> Authority<T> {
         let name = (reservation.upload_path.as_str(), reservation.file_name.as_str());
         let holder = before.holder.as_ref().map(|h| h.size);
         let around = Around::new(&key, Some((name, holder)), &others, &before.held);
+        let needs = if reservation.up_to {
+            reservation.bytes = around.room(reservation.bytes, limits).max(1);
+            reservation.up_to = false; // from here on, what it holds
+            None
+        } else {
+            Some(reservation.bytes)
+        };
         // Until it lands, the name's file still counts too: the larger of the two.
         let after = around.counted(Some(holder.unwrap_or(0).max(reservation.bytes)));
-        around.check(after, Some(reservation.bytes), limits)?;
+        around.check(after, needs, limits)?;
         reservation.at_ms = now_ms;
-        self.tables.insert_reservation(&reservation)
+        self.tables.insert_reservation(&reservation)?;
+        Ok(reservation.bytes)
     }
 
     /// Whether the key has room for an upload of unknown size to `name` (a background job,

@@ -41,6 +41,10 @@ pub struct Reservation {
     pub bytes: u64,
     #[serde(default)]
     pub at_ms: i64,
+    /// `bytes` is only the most the upload may grow to (its length is unknown): it holds
+    /// what the key's quota leaves it, up to that, and must stop at what it holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub up_to: bool,
 }
 
 /// How a listing is ordered.

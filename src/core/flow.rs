@@ -55,15 +55,20 @@ where
     let limit = ctx.config.max_file_bytes;
     let (prepared, body) = prepare(req, ctx, origin, limit).await?;
     // Headers are known, nothing is stored yet. A small body is stored first and checked
-    // at commit; a larger one reserves its declared size, or the most an unknown one may
-    // grow to, so a key over its quota never streams it.
+    // at commit; a larger one reserves its declared size, or what the quota leaves an
+    // unknown one (up to `limit`), so a key over its quota never streams it.
     let small = prepared
         .content_length
         .is_some_and(|len| len <= SMALL_BODY_BYTES);
+    let mut cap = limit;
     if !small {
-        if let Err(err) = reserve(authority, &prepared.reservation(limit, ctx.now_ms)).await {
-            origin.discard(body);
-            return Err(err);
+        match reserve(authority, &prepared.reservation(limit, ctx.now_ms)).await {
+            Ok(held) if prepared.content_length.is_none() => cap = held.min(limit),
+            Ok(_) => {}
+            Err(err) => {
+                origin.discard(body);
+                return Err(err);
+            }
         }
     }
     let key = layout::object_key(&prepared.file_id);
@@ -72,7 +77,7 @@ where
             &key,
             body,
             &prepared.meta,
-            limit,
+            cap,
             expected_sha256.as_deref(),
         )
         .await;
@@ -83,7 +88,7 @@ where
             if !small {
                 let _ = authority.release(&prepared.file_id).await;
             }
-            return Err(err);
+            return Err(past_held(err, cap, limit));
         }
     };
     let row = prepared.row(stored);
@@ -109,7 +114,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The reservation before storing: the declared size, or `limit` when unknown.
+    /// The reservation before storing: the declared size, or when unknown, what the quota
+    /// leaves, up to `limit`.
     pub fn reservation(&self, limit: u64, now_ms: i64) -> Reservation {
         Reservation {
             file_id: self.file_id.clone(),
@@ -117,6 +123,7 @@ impl Prepared {
             file_name: self.file_name.clone(),
             bytes: self.content_length.unwrap_or(limit),
             at_ms: now_ms,
+            up_to: self.content_length.is_none(),
         }
     }
 
@@ -204,11 +211,23 @@ pub async fn prepare<O: Origin>(
     Ok((prepared, body))
 }
 
-/// Reserves; a lost answer may hide a reservation that landed, which is given back.
+/// A body of unknown length that ran past the `held` bytes its reservation got, short of
+/// the size limit: 429, the quota's refusal, not the limit's 413.
+pub fn past_held(err: Error, held: u64, limit: u64) -> Error {
+    match err {
+        Error::FileTooLarge { .. } if held < limit => Error::QuotaExceeded(format!(
+            "quota exhausted: this file, sent without a length, grew past the {held} bytes the key's quota had left when it began"
+        )),
+        err => err,
+    }
+}
+
+/// Reserves, answering the bytes held; a lost answer may hide a reservation that landed,
+/// which is given back.
 pub async fn reserve<A: FileAuthority>(
     authority: &A,
     reservation: &Reservation,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let result = authority.reserve(reservation).await;
     if matches!(result, Err(Error::Internal(_))) {
         let _ = authority.release(&reservation.file_id).await;

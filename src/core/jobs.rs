@@ -5,6 +5,7 @@
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
+use super::authority_wire::Reservation;
 use super::clock::iso8601;
 use super::envelope::FileData;
 use super::error::Error;
@@ -159,9 +160,23 @@ pub struct Transfer {
     pub completed: bool,
     #[serde(default)]
     pub sha256: Option<String>,
+    /// What the first reservation of a body of unknown length held (what the quota left
+    /// it): its stream stops there, and a refresh holds that again.
+    #[serde(default)]
+    pub held: Option<u64>,
 }
 
 impl Transfer {
+    /// The reservation a refresh renews: the declared size, or the bytes first held.
+    pub fn reservation(&self, limit: u64, now_ms: i64) -> Reservation {
+        let mut reservation = self.prepared.reservation(limit, now_ms);
+        if let Some(held) = self.held {
+            reservation.bytes = held;
+            reservation.up_to = false;
+        }
+        reservation
+    }
+
     /// Whether a later invocation can go on from the parts stored: a ranged file whose
     /// multipart upload started. Anything else starts over.
     pub fn resumable(&self) -> bool {

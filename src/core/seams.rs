@@ -75,9 +75,10 @@ pub trait Blocklist {
 /// The key's authority, as the upload flow calls it.
 #[allow(async_fn_in_trait)]
 pub trait FileAuthority {
-    /// Holds quota for an upload about to be stored, or refuses with
+    /// Holds quota for an upload about to be stored and answers the bytes held (for an
+    /// unknown length, what the quota leaves, up to `bytes`), or refuses with
     /// [`Error::QuotaExceeded`] (or 401 for a key revoked or disabled meanwhile).
-    async fn reserve(&self, reservation: &Reservation) -> Result<(), Error>;
+    async fn reserve(&self, reservation: &Reservation) -> Result<u64, Error>;
     /// Records the stored upload and moves its name to it. On a refusal the authority has
     /// already dropped the reservation and deleted the object.
     async fn commit(&self, file: &FileRow) -> Result<(), Error>;

@@ -103,7 +103,7 @@ impl AuthorityClient {
 }
 
 impl FileAuthority for AuthorityClient {
-    async fn reserve(&self, reservation: &Reservation) -> Result<(), Error> {
+    async fn reserve(&self, reservation: &Reservation) -> Result<u64, Error> {
         self.call(&Op::Reserve { reservation: reservation.clone() }).await
     }
 

@@ -154,13 +154,16 @@ impl Run<'_> {
         let limit = config.async_max_file_bytes;
         let (prepared, body) = flow::prepare(request, &ctx, self.origin, limit).await?;
         record.total_bytes = prepared.content_length;
-        if let Err(err) = flow::reserve(self.authority, &prepared.reservation(limit, now)).await {
-            body.cancel();
-            return Err(err);
-        }
+        let held = match flow::reserve(self.authority, &prepared.reservation(limit, now)).await {
+            Ok(held) => prepared.content_length.is_none().then_some(held.min(limit)),
+            Err(err) => {
+                body.cancel();
+                return Err(err);
+            }
+        };
         let ranged = body.ranged.clone();
         // Recorded at once: whatever happens next, this reservation is given back.
-        let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now, completed: false, sha256: None };
+        let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now, completed: false, sha256: None, held };
         record.transfer = Some(transfer.clone());
         save(self.storage, record).await?;
         let key = layout::object_key(&prepared.file_id);
@@ -191,9 +194,10 @@ impl Run<'_> {
                 let target = Target { log: Some(&log), ..target };
                 let length = body.length;
                 let cut = self.origin.shorten(STREAM_MS)?;
-                let stored = put_unknown(&target, self.origin, body, length.unwrap_or(limit)).await.map_err(|err| match err {
+                let cap = length.or(held).unwrap_or(limit);
+                let stored = put_unknown(&target, self.origin, body, cap).await.map_err(|err| match err {
                     Error::OriginTimeout { .. } if cut => Error::OriginTooSlow { ms: STREAM_MS },
-                    err => err,
+                    err => flow::past_held(err, cap, limit),
                 })?;
                 if length.is_some_and(|n| n != stored.size) {
                     return Err(Error::OriginBroken);
@@ -216,11 +220,7 @@ impl Run<'_> {
         };
         // The reservation may be close to lapsing: refresh it first.
         let limit = self.services.config.async_max_file_bytes;
-        flow::reserve(
-            self.authority,
-            &transfer.prepared.reservation(limit, now_ms()),
-        )
-        .await?;
+        flow::reserve(self.authority, &transfer.reservation(limit, now_ms())).await?;
         let key = layout::object_key(&transfer.prepared.file_id);
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &transfer.prepared, expected.as_deref());
@@ -437,11 +437,7 @@ impl Checkpoint for JobCheckpoint<'_> {
         // this invocation only so long), and a refresh would hold the key's quota again.
         if now - self.refreshed.get() > REFRESH_MS && !(self.run.canceled)() {
             let limit = self.run.services.config.async_max_file_bytes;
-            flow::reserve(
-                self.run.authority,
-                &self.transfer.prepared.reservation(limit, now),
-            )
-            .await?;
+            flow::reserve(self.run.authority, &self.transfer.reservation(limit, now)).await?;
             self.refreshed.set(now);
         }
         Ok(())

@@ -194,7 +194,7 @@ impl MemAuthority {
         op: Op,
         rule: impl FnOnce(&mut Authority<MemTables>, i64) -> Result<T, Error>,
         drains: impl FnOnce(&Result<T, Error>) -> bool,
-    ) -> Result<(), Error> {
+    ) -> Result<T, Error> {
         self.in_flight.set(self.in_flight.get() + 1);
         self.max_in_flight.set(self.max_in_flight.get().max(self.in_flight.get()));
         let answer = self.handle(op, rule, drains).await;
@@ -207,7 +207,7 @@ impl MemAuthority {
         op: Op,
         rule: impl FnOnce(&mut Authority<MemTables>, i64) -> Result<T, Error>,
         drains: impl FnOnce(&Result<T, Error>) -> bool,
-    ) -> Result<(), Error> {
+    ) -> Result<T, Error> {
         let fault = self.faults.borrow_mut().as_mut().and_then(|plan| plan(&op));
         yield_now().await;
         if fault == Some(Fault::Lost) {
@@ -224,7 +224,7 @@ impl MemAuthority {
         yield_now().await;
         match fault {
             Some(Fault::LostAnswer) => Err(Error::internal("authority answer lost")),
-            _ => outcome.map(drop),
+            _ => outcome,
         }
     }
 }
@@ -251,21 +251,21 @@ pub fn op_name(op: &Op) -> &'static str {
 }
 
 impl FileAuthority for MemAuthority {
-    async fn reserve(&self, reservation: &Reservation) -> Result<(), Error> {
+    async fn reserve(&self, reservation: &Reservation) -> Result<u64, Error> {
         let op = Op::Reserve { reservation: reservation.clone() };
         self.call(op, |a, now| a.reserve(reservation.clone(), now), |_| false).await
     }
 
     async fn commit(&self, file: &FileRow) -> Result<(), Error> {
         let op = Op::Commit { file: file.clone() };
-        self.call(op, |a, now| a.commit(file.clone(), now), |outcome| !matches!(outcome, Ok(None))).await
+        self.call(op, |a, now| a.commit(file.clone(), now), |outcome| !matches!(outcome, Ok(None))).await.map(drop)
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {
-        self.call(Op::Release { file_id: file_id.into() }, |a, _| a.release(file_id), |_| true).await
+        self.call(Op::Release { file_id: file_id.into() }, |a, _| a.release(file_id), |_| true).await.map(drop)
     }
 
     async fn holds(&self, file_id: &str) -> Result<bool, Error> {
-        Error::found(self.call(Op::Get { file_id: file_id.into() }, |a, now| a.get(file_id, now), |_| false).await)
+        Error::found(self.call(Op::Get { file_id: file_id.into() }, |a, now| a.get(file_id, now), |_| false).await.map(drop))
     }
 }

@@ -5,7 +5,7 @@ import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
-import { assertNothingStored } from './support/assert.mjs';
+import { assertError, assertNothingStored } from './support/assert.mjs';
 import { sleep } from './support/burst.mjs';
 
 const ADMIN = 'quota-admin-token';
@@ -72,19 +72,31 @@ test('a byte quota admits what fits; the 429 states quota and usage', async () =
   await assertUsageMatchesStorage(worker, key);
 });
 
-test('an unknown length reserves MAX_FILE_BYTES, then counts the real size', async () => {
-  const key = await newKey(worker, { max_bytes: MAX_FILE + 100 });
-  const chunked = origin.file('/chunked.bin', filler(5_000, 22), { chunked: true });
-  const first = await upload(worker, { file_url: chunked, file_name: 'a.bin' }, { key: key.key });
+test('an unknown length holds what the quota leaves, up to MAX_FILE_BYTES; past it, 429 with nothing left, now or as a job', async () => {
+  // a quota below MAX_FILE_BYTES: such a key used to refuse every file sent without a length
+  const key = await newKey(worker, { max_bytes: 10_000 });
+  const chunked = (path, size, seed) => origin.file(path, filler(size, seed), { chunked: true });
+  const first = await upload(worker, { file_url: chunked('/chunked.bin', 5_000, 22), file_name: 'a.bin' }, { key: key.key });
   assert.equal(first.status, 200, JSON.stringify(first.json));
+  assert.equal(first.json.data.sha256, sha256(filler(5_000, 22)));
   assert.deepEqual(counters(await usage(worker, key)), { bytes: 5_000, files: 1, reserved_bytes: 0, reserved_files: 0 }, 'the real size');
-  // now 5000 used: a second unknown-length body would need MAX_FILE more
+  // 5000 left: a body of 6000 holds 5000 and runs past it
   const mark = worker.r2();
-  const second = await upload(worker, { file_url: chunked, file_name: 'b.bin' }, { key: key.key });
-  assert.equal(second.status, 429);
-  assert.match(second.json.msg, new RegExp(`needs ${MAX_FILE} bytes`));
+  const over = await upload(worker, { file_url: chunked('/chunked-6000.bin', 6_000, 24), file_name: 'b.bin' }, { key: key.key });
+  assertError(over, 429, /^quota exhausted: this file, sent without a length, grew past the 5000 bytes the key's quota had left when it began$/);
   assertNothingStored(worker, mark);
-  await assertUsageMatchesStorage(worker, key);
+  // the same as a job: refused at the same point, nothing kept
+  const refused = await upload(worker, { file_url: chunked('/chunked-6000.bin', 6_000, 24), file_name: 'c.bin', async: true }, { key: key.key });
+  assert.equal(refused.status, 202, JSON.stringify(refused.json));
+  const failed = await jobEnd(worker, key, refused.json.data.job_id);
+  assert.deepEqual([failed.state, failed.error], ['failed', { code: 429, msg: "quota exhausted: this file, sent without a length, grew past the 5000 bytes the key's quota had left when it began" }]);
+  assertNothingStored(worker, mark);
+  // and one that fits, as a job: stored whole
+  const fits = await upload(worker, { file_url: chunked('/chunked-4500.bin', 4_500, 25), file_name: 'd.bin', async: true }, { key: key.key });
+  const done = await jobEnd(worker, key, fits.json.data.job_id);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done));
+  assert.equal(done.result.sha256, sha256(filler(4_500, 25)));
+  assert.equal((await assertUsageMatchesStorage(worker, key)).bytes, 9_500);
 });
 
 test('a small body without Content-Length, read to its end while sniffing, reserves its own size: it fits a quota below MAX_FILE_BYTES, now or as a job', async () => {

@@ -93,9 +93,11 @@ impl Config {
         if let Some(base) = &base {
             url_policy = url_policy.with_own_host(base);
         }
-        let rate = within(vars::DEFAULT_RATE_LIMIT, 0, 0, u64::from(u32::MAX))?;
-        let default_rate_limit = rate_limit::validate(rate as u32, "DEFAULT_RATE_LIMIT")
-            .map_err(|_| Error::internal(format!("config: {}={rate} is not 0, 10, 100 or 1000", vars::DEFAULT_RATE_LIMIT)))?;
+        let rate = lookup(vars::DEFAULT_RATE_LIMIT).unwrap_or_default();
+        let rate = rate.trim();
+        let default_rate_limit = if rate.is_empty() { Some(0) } else { rate.parse::<u32>().ok() }
+            .and_then(|r| rate_limit::validate(r, "DEFAULT_RATE_LIMIT").ok())
+            .ok_or_else(|| Error::internal(format!("config: {}={rate:?} is not 0, 10, 100 or 1000", vars::DEFAULT_RATE_LIMIT)))?;
         Ok(Config {
             default_rate_limit,
             ttl_secs: within(vars::FILE_TTL_SECONDS, 259_200, 1, MAX_TTL_SECS)?,
@@ -126,11 +128,15 @@ impl Config {
 /// its root, so links under a path would not reach them.
 fn parse_base(raw: &str) -> Result<Url, Error> {
     let url = Url::parse(raw.trim().trim_end_matches('/'))
-        .map_err(|e| Error::internal(format!("config: {}: {e}", vars::PUBLIC_BASE_URL)))?;
+        .map_err(|e| Error::internal(format!("config: {}: {e} (write it whole, with its scheme: https://files.example.com)", vars::PUBLIC_BASE_URL)))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::internal(format!("config: {} must be http(s)", vars::PUBLIC_BASE_URL)));
     }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if !url.username().is_empty() || url.password().is_some() {
+        // not echoed: the log would keep the password
+        return Err(Error::internal(format!("config: {} must not hold credentials (user:password@)", vars::PUBLIC_BASE_URL)));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::internal(format!(
             "config: {}={raw:?} must be an origin (scheme://host[:port]), without a path, query or credentials: the routes are at the root",
             vars::PUBLIC_BASE_URL
@@ -208,12 +214,31 @@ mod tests {
             ("ALLOWED_PORTS", "80,http"),
             ("PRIVATE_FETCH_ALLOWLIST", "http://127.0.0.1/"),
             ("DEFAULT_RATE_LIMIT", "50"),
+            ("DEFAULT_RATE_LIMIT", "-5"),
             ("ONE_STREAM_MIB_S", "fast"),
             ("ONE_STREAM_MIB_S", "1000001"),
+            ("ALLOWED_PORTS", "0"),
+            ("PRIVATE_FETCH_ALLOWLIST", "*"),
+            ("PRIVATE_FETCH_ALLOWLIST", "*.internal"),
         ] {
             let err = config(&[bad]).unwrap_err();
             assert_eq!(err.status(), 500, "{bad:?}");
             assert_eq!(err.public_message(), "internal error");
         }
+    }
+
+    #[test]
+    fn refusals_tell_the_operator_what_to_write_and_never_log_a_password() {
+        let detail = |pairs: &[(&str, &str)]| match config(pairs) {
+            Err(Error::Internal(detail)) => detail,
+            other => panic!("{pairs:?}: {other:?}"),
+        };
+        assert_eq!(detail(&[("DEFAULT_RATE_LIMIT", "-5")]), "config: DEFAULT_RATE_LIMIT=\"-5\" is not 0, 10, 100 or 1000");
+        let credentials = detail(&[("PUBLIC_BASE_URL", "https://user:hunter2@files.example.com")]);
+        assert_eq!(credentials, "config: PUBLIC_BASE_URL must not hold credentials (user:password@)");
+        assert!(detail(&[("PUBLIC_BASE_URL", "files.example.com")]).ends_with("(write it whole, with its scheme: https://files.example.com)"));
+        assert!(detail(&[("ALLOWED_PORTS", "443,0")]).contains("port \"0\" (1 to 65535)"));
+        assert!(detail(&[("PRIVATE_FETCH_ALLOWLIST", "*")]).contains("no wildcards, name each host"));
+        assert_eq!(config(&[("DEFAULT_RATE_LIMIT", " ")]).unwrap().default_rate_limit, 0, "empty is the default");
     }
 }

@@ -115,7 +115,7 @@ pub enum Error {
     /// A genuine link signature past its `exp`.
     #[error("this link has expired: ask its owner for a fresh one")]
     LinkExpired,
-    #[error("private links are disabled: the LINK_SECRET secret is not set")]
+    #[error("private links are disabled: the LINK_SECRET secret is not set (or is shorter than 16 bytes)")]
     LinksDisabled,
     #[error("no such API key")]
     KeyNotFound,

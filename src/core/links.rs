@@ -110,10 +110,14 @@ impl std::fmt::Debug for LinkSecret {
     }
 }
 
+/// The shortest `LINK_SECRET` taken (`openssl rand -base64 32` makes 44).
+pub const MIN_LINK_SECRET_BYTES: usize = 16;
+
 impl LinkSecret {
-    /// `None` for an empty secret (private links disabled).
+    /// `None` for a secret shorter than [`MIN_LINK_SECRET_BYTES`] (private links disabled):
+    /// a few characters of key could be found by trying them all against one link.
     pub fn new(secret: &str) -> Option<Self> {
-        (!secret.is_empty()).then(|| LinkSecret(secret.as_bytes().to_vec()))
+        (secret.len() >= MIN_LINK_SECRET_BYTES).then(|| LinkSecret(secret.as_bytes().to_vec()))
     }
 
     /// The MAC of `path` (in its canonical form: any spelling of one URL signs alike) and `exp`.
@@ -265,8 +269,10 @@ mod tests {
 
     #[test]
     fn signatures() {
-        let secret = LinkSecret::new("s3cret").unwrap();
+        let secret = LinkSecret::new("s3cret-s3cret-s3cret").unwrap();
         assert!(LinkSecret::new("").is_none());
+        assert!(LinkSecret::new("fifteen-bytes!!").is_none(), "too short to sign with");
+        assert!(LinkSecret::new("sixteen-bytes!!!").is_some());
         let url = secret.signed_url("http://h.test/f/k_a/images/a%20b.png", 2_000);
         let (base, query) = url.split_once('?').unwrap();
         assert_eq!(base, "http://h.test/f/k_a/images/a%20b.png");
@@ -277,7 +283,7 @@ mod tests {
         assert_eq!(secret.check(path, Some(query), 2_000_000), Err(Error::LinkExpired));
         assert!(forbidden(secret.check("/f/k_a/images/b.png", Some(query), 0)));
         assert!(forbidden(secret.check(path, Some(&query.replace("exp=2000", "exp=2001")), 0)));
-        assert!(forbidden(LinkSecret::new("other").unwrap().check(path, Some(query), 0)));
+        assert!(forbidden(LinkSecret::new("another-secret-key").unwrap().check(path, Some(query), 0)));
         assert!(forbidden(secret.check(path, None, 0)));
         assert!(forbidden(secret.check(path, Some("exp=x&sig=%%%"), 0)));
         assert_eq!(exp_secs(1_999), 1);

@@ -212,7 +212,7 @@ mod tests {
         assert_eq!((d.max_downloads, d.downloads, d.private), (None, None, false));
 
         // a private file's links are signed until the file expires; a public one's never are
-        let secret = LinkSecret::new("s").unwrap();
+        let secret = LinkSecret::new("a-link-secret-key").unwrap();
         let private = FileRow { options: Some(r#"{"max_downloads":2,"downloads":1,"private":true}"#.into()), ..row.clone() };
         let d = file_data(&base, "k_a", &private, Some(&secret));
         let sig = secret.sign("/api/v1/files/download/file_1", 1_760_227_200);

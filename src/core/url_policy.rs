@@ -57,9 +57,12 @@ impl UrlPolicy {
         let ports = items(ports);
         if !ports.is_empty() {
             policy.allowed_ports =
-                ports.iter().map(|p| p.parse::<u16>().map_err(|_| format!("port {p:?}"))).collect::<Result<_, _>>()?;
+                ports.iter().map(|p| p.parse::<u16>().ok().filter(|&n| n != 0).ok_or_else(|| format!("port {p:?} (1 to 65535)"))).collect::<Result<_, _>>()?;
         }
         for entry in items(allowlist) {
+            if entry.contains('*') {
+                return Err(format!("allowlist entry {entry:?}: no wildcards, name each host"));
+            }
             let (host, port) = host_and_port(&entry).ok_or_else(|| format!("allowlist entry {entry:?}"))?;
             policy.private_allowlist.push(Exempt { host, port });
         }

@@ -99,6 +99,7 @@ pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Respons
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let create = parse_create(&body)?;
+    services.check_tier(create.rate_limit)?;
     let key = generate_key();
     let record = KeyRecord {
         id: generate_key_id(),
@@ -162,6 +163,7 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     authorize(&req, services)?;
     let body = json_body(&req, MAX_ADMIN_BODY_BYTES).await?;
     let update = parse_update(&body)?;
+    services.check_tier(update.rate_limit.flatten())?;
     let (hash, mut record) = record_by_id(&services.keys, key_id).await?;
     // Only the settings given change in the authority, and KV gets the authority's (this KV
     // read may be stale: it must not undo another change). Refused (404) when the key was

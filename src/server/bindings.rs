@@ -11,7 +11,7 @@ use worker::{Bucket, Env, KvStore, ObjectNamespace, RateLimiter};
 use super::authority_client::AuthorityClient;
 use crate::core::config::Config;
 use crate::core::keys::KeyRecord;
-use crate::core::links::LinkSecret;
+use crate::core::links::{LinkSecret, MIN_LINK_SECRET_BYTES};
 use crate::core::rate_limit::{self, TIERS};
 use crate::core::Error;
 
@@ -51,8 +51,9 @@ pub(crate) struct Services {
 }
 
 /// A secret, or a plain var of the same name (`wrangler dev --var`, the tests).
+/// Blank is unset.
 fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|t| !t.is_empty())
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|t| !t.trim().is_empty())
 }
 
 impl Services {
@@ -72,10 +73,19 @@ impl Services {
 
     fn build(env: &Env) -> Result<Self, Error> {
         let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
-        let rate_limiters = TIERS.iter().filter_map(|&(limit, name)| Some((limit, env.rate_limiter(name).ok()?))).collect();
+        let rate_limiters: Vec<(u32, RateLimiter)> = TIERS.iter().filter_map(|&(limit, name)| Some((limit, env.rate_limiter(name).ok()?))).collect();
+        // The default tier applies to every key without its own: its binding must be there.
+        let default = config.default_rate_limit;
+        if let Some(name) = rate_limit::binding(default).filter(|_| !rate_limiters.iter().any(|(n, _)| *n == default)) {
+            return Err(Error::internal(format!("config: DEFAULT_RATE_LIMIT={default} needs the [[ratelimits]] binding {name}, which is missing")));
+        }
+        let link_secret = secret(env, LINK_SECRET);
+        if link_secret.as_ref().is_some_and(|s| s.len() < MIN_LINK_SECRET_BYTES) {
+            worker::console_warn!("config: {LINK_SECRET} is shorter than {MIN_LINK_SECRET_BYTES} bytes: private links stay disabled (503)");
+        }
         Ok(Services {
             admin_token: secret(env, ADMIN_TOKEN),
-            link_secret: secret(env, LINK_SECRET).as_deref().and_then(LinkSecret::new),
+            link_secret: link_secret.as_deref().and_then(LinkSecret::new),
             rate_limiters,
             config,
             bucket: env
@@ -105,6 +115,18 @@ impl Services {
             Ok(())
         } else {
             Err(rate_limit::exceeded(limit))
+        }
+    }
+
+    /// Refuses (400, naming `rate_limit`) a tier given to a key whose binding this
+    /// deployment lacks: every upload of that key would fail.
+    pub fn check_tier(&self, limit: Option<u32>) -> Result<(), Error> {
+        match limit.and_then(|l| rate_limit::binding(l).map(|name| (l, name))) {
+            Some((l, name)) if !self.rate_limiters.iter().any(|(n, _)| *n == l) => Err(Error::invalid(
+                "rate_limit",
+                format!("this deployment has no binding {name} (wrangler.toml, [[ratelimits]]) to count {l} requests per minute"),
+            )),
+            _ => Ok(()),
         }
     }
 

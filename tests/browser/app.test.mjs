@@ -31,7 +31,7 @@ const pageErrors = [];
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  stack = await startStack({ adminToken: ADMIN, counting: true, vars: { LINK_SECRET: 'app-link-secret' } });
+  stack = await startStack({ adminToken: ADMIN, counting: true, vars: { LINK_SECRET: 'app-link-secret-16' } });
   profile = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

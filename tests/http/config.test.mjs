@@ -96,3 +96,48 @@ describe('ALLOWED_PORTS', () => {
     assertNothingStored(worker, mark);
   });
 });
+
+describe('rate limit tiers whose binding the deployment lacks', () => {
+  const ADMIN = 'config-admin-token-0123456789';
+  const stack = useStack({ adminToken: ADMIN, without: ['RATE_LIMIT_100'] });
+
+  test('a key cannot be given one: 400 naming the binding, and nothing changes', async () => {
+    const { worker } = stack;
+    const admin = (method, p, body) => api(worker, method, p, { token: ADMIN, body });
+    const missing = /^invalid `rate_limit`: this deployment has no binding RATE_LIMIT_100 \(wrangler\.toml, \[\[ratelimits\]\]\) to count 100 requests per minute$/;
+    assertError(await admin('POST', '/api/v1/admin/keys', { name: 'fast', rate_limit: 100 }), 400, missing);
+    const created = await admin('POST', '/api/v1/admin/keys', { name: 'slow', rate_limit: 10 });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const id = created.json.data.key_id;
+    assertError(await admin('PATCH', `/api/v1/admin/keys/${id}`, { rate_limit: 100 }), 400, missing);
+    assert.equal((await admin('GET', `/api/v1/admin/keys/${id}`)).json.data.rate_limit, 10, 'unchanged');
+    const res = await upload(worker, { file_url: stack.origin.file('/tiered.bin', filler(1000, 43)) }, { key: created.json.data.key });
+    assert.equal(res.status, 200, 'the tier it has works');
+  });
+});
+
+describe('DEFAULT_RATE_LIMIT on a tier whose binding is missing', () => {
+  const stack = useStack({ vars: { DEFAULT_RATE_LIMIT: '100' }, without: ['RATE_LIMIT_100'], healthy: false });
+
+  test('is a configuration error: 500 on every request, health included, nothing fetched', async () => {
+    const { origin, worker } = stack;
+    assertError(await api(worker, 'GET', '/api/v1/health'), 500, /^internal error$/);
+    const url = origin.file('/never-limited.bin', filler(1000, 44));
+    assertError(await upload(worker, { file_url: url }), 500, /^internal error$/);
+    assert.equal(origin.hits('/never-limited.bin'), 0);
+  });
+});
+
+describe('secrets too short or blank', () => {
+  const stack = useStack({ adminToken: '   ', vars: { LINK_SECRET: 'fifteen-bytes!!' } });
+
+  test('count as unset: private uploads and the admin API are 503 saying why', async () => {
+    const { origin, worker } = stack;
+    const mark = worker.r2();
+    const res = await upload(worker, { file_url: origin.file('/weak.bin', filler(1000, 45)), private: true });
+    assertError(res, 503, /^private links are disabled: the LINK_SECRET secret is not set \(or is shorter than 16 bytes\)$/);
+    assertNothingStored(worker, mark);
+    assertError(await api(worker, 'GET', '/api/v1/admin/keys', { token: '   ' }), 503, /^the admin API is disabled/);
+    assert.equal((await upload(worker, { file_url: origin.file('/public.bin', filler(1000, 46)) })).status, 200, 'public uploads work');
+  });
+});

@@ -45,14 +45,19 @@ export function freePort() {
  * (build/*.js, build/*.wasm) beside it, so a `make build` during a test run cannot restart
  * a Worker mid-test: wrangler.toml with `main` pointing at that copy (or, with `counting`,
  * at a copy of counting.mjs that imports it), the assets directory made absolute, and no
- * `[build]` (the tests run what `make build` built: `make test-http` builds first). */
-function testConfig(dir, { counting }) {
+ * `[build]` (the tests run what `make build` built: `make test-http` builds first).
+ * `without` names bindings whose tables are left out (a deployment that lacks them). */
+function testConfig(dir, { counting, without = [] }) {
   const lines = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8').split('\n');
-  let table = '';
-  const kept = lines.filter((line) => {
-    if (/^\[/.test(line)) table = line.trim();
-    return table !== '[build]';
-  });
+  // each table with the lines up to the next one
+  const tables = [[]];
+  for (const line of lines) {
+    if (/^\[/.test(line)) tables.push([]);
+    tables.at(-1).push(line);
+  }
+  const dropped = (table) => table[0]?.trim() === '[build]'
+    || without.some((name) => table.some((line) => new RegExp(`^(name|binding) = "${name}"$`).test(line.trim())));
+  const kept = tables.filter((table) => !dropped(table)).flat();
   const builtMain = /^main = "(.*)"$/m.exec(kept.join('\n'))[1];
   const built = path.dirname(path.join(ROOT, builtMain));
   const copy = path.join(dir, 'build');
@@ -88,8 +93,9 @@ const COUNTING_MAIN = path.join(ROOT, 'tests/http/support/counting.mjs');
  * every call that reaches R2, KV and the key's Durable Object: `worker.counts()` reads them,
  * `worker.resetCounts()` clears them, `worker.countCalls(fn)` returns what `fn` made;
  * `worker.holdAlarms()` / `releaseAlarms()` hold back the key authorities' alarms.
- * `healthy: false` starts a Worker whose health check is expected to fail (bad config). */
-export async function startWorker({ vars = {}, allow = [], adminToken = '', counting = false, healthy = true } = {}) {
+ * `healthy: false` starts a Worker whose health check is expected to fail (bad config).
+ * `without` names bindings its wrangler.toml leaves out (`RATE_LIMIT_100`). */
+export async function startWorker({ vars = {}, allow = [], adminToken = '', counting = false, healthy = true, without = [] } = {}) {
   if (allow.length) vars = { PRIVATE_FETCH_ALLOWLIST: allow.join(','), ...vars };
   vars = { ADMIN_TOKEN: adminToken, ...vars };
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-state-'));
@@ -104,7 +110,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
   // devtools inspector: with it attached, workerd's network instrumentation sometimes
   // brought the runtime down when a Worker cancelled a large subrequest body (a 413 on a
   // chunked origin), which no deployed Worker sees.
-  const config = testConfig(stateDir, { counting });
+  const config = testConfig(stateDir, { counting, without });
   // the workerd processes of the running runtime (a crashed one is gone)
   let pids = [];
   let health;

@@ -1,5 +1,7 @@
 //! The Worker's configuration, parsed once from `wrangler.toml [vars]`.
 
+use std::cell::RefCell;
+
 use url::Url;
 
 use super::admin::MAX_QUOTA;
@@ -73,23 +75,28 @@ impl Config {
     }
 
     /// Reads the variables through `lookup`; absent ones take their defaults, malformed
-    /// ones are an internal error (the deployment is broken, not the request).
+    /// ones are an internal error (the deployment is broken, not the request) that names
+    /// every one of them, so one redeploy can fix them all.
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
-        let within = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, Error> {
-            match lookup(name).filter(|v| !v.trim().is_empty()) {
+        let problems = RefCell::new(Vec::new());
+        let within = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            let value = match lookup(name).filter(|v| !v.trim().is_empty()) {
                 None => Ok(default),
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if (min..=max).contains(&n) => Ok(n),
                     _ => Err(Error::internal(format!("config: {name}={v:?} is not a number from {min} to {max}"))),
                 },
-            }
+            };
+            noted(&problems, value, default)
         };
         let allowed = lookup(vars::ALLOWED_MIME_TYPES).unwrap_or_else(|| "*".into());
-        let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty()).map(|b| parse_base(&b)).transpose()?;
+        let base = lookup(vars::PUBLIC_BASE_URL).filter(|v| !v.trim().is_empty()).map(|b| parse_base(&b));
+        let base = base.and_then(|b| noted(&problems, b.map(Some), None));
         let ports = lookup(vars::ALLOWED_PORTS).unwrap_or_default();
         let allowlist = lookup(vars::PRIVATE_FETCH_ALLOWLIST).unwrap_or_default();
-        let mut url_policy = UrlPolicy::from_vars(&ports, &allowlist)
-            .map_err(|e| Error::internal(format!("config: {} / {}: {e}", vars::ALLOWED_PORTS, vars::PRIVATE_FETCH_ALLOWLIST)))?;
+        let url_policy = UrlPolicy::from_vars(&ports, &allowlist)
+            .map_err(|e| Error::internal(format!("config: {} / {}: {e}", vars::ALLOWED_PORTS, vars::PRIVATE_FETCH_ALLOWLIST)));
+        let mut url_policy = noted(&problems, url_policy, UrlPolicy::default());
         if let Some(base) = &base {
             url_policy = url_policy.with_own_host(base);
         }
@@ -97,31 +104,46 @@ impl Config {
         let rate = rate.trim();
         let default_rate_limit = if rate.is_empty() { Some(0) } else { rate.parse::<u32>().ok() }
             .and_then(|r| rate_limit::validate(r, "DEFAULT_RATE_LIMIT").ok())
-            .ok_or_else(|| Error::internal(format!("config: {}={rate:?} is not 0, 10, 100 or 1000", vars::DEFAULT_RATE_LIMIT)))?;
-        Ok(Config {
-            default_rate_limit,
-            ttl_secs: within(vars::FILE_TTL_SECONDS, 259_200, 1, MAX_TTL_SECS)?,
-            max_file_bytes: within(vars::MAX_FILE_BYTES, 104_857_600, 1, MAX_PUT_BYTES)?,
-            fetch_timeout_ms: within(vars::FETCH_TIMEOUT_MS, 30_000, 1, MAX_FETCH_TIMEOUT_MS)?,
-            allowed_types: AllowList::parse(&allowed)
-                .ok_or_else(|| Error::internal(format!("config: {}={allowed:?} is not `*` or a comma list of `type/subtype` and `type/*` (empty allows nothing)", vars::ALLOWED_MIME_TYPES)))?,
+            .ok_or_else(|| Error::internal(format!("config: {}={rate:?} is not 0, 10, 100 or 1000", vars::DEFAULT_RATE_LIMIT)));
+        let allowed_types = AllowList::parse(&allowed)
+            .ok_or_else(|| Error::internal(format!("config: {}={allowed:?} is not `*` or a comma list of `type/subtype` and `type/*` (empty allows nothing)", vars::ALLOWED_MIME_TYPES)));
+        let config = Config {
+            default_rate_limit: noted(&problems, default_rate_limit, 0),
+            ttl_secs: within(vars::FILE_TTL_SECONDS, 259_200, 1, MAX_TTL_SECS),
+            max_file_bytes: within(vars::MAX_FILE_BYTES, 104_857_600, 1, MAX_PUT_BYTES),
+            fetch_timeout_ms: within(vars::FETCH_TIMEOUT_MS, 30_000, 1, MAX_FETCH_TIMEOUT_MS),
+            allowed_types: noted(&problems, allowed_types, AllowList::parse("*").expect("`*` parses")),
             public_base_url: base,
             url_policy,
             default_limits: Limits {
                 // a key's own quota has the same bounds (JSON numbers readable exactly)
-                max_bytes: within(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0, MAX_QUOTA)?,
-                max_files: within(vars::DEFAULT_MAX_FILES, 1_000, 0, MAX_QUOTA)?,
+                max_bytes: within(vars::DEFAULT_MAX_BYTES, 1_073_741_824, 0, MAX_QUOTA),
+                max_files: within(vars::DEFAULT_MAX_FILES, 1_000, 0, MAX_QUOTA),
             },
-            async_max_file_bytes: within(
-                vars::ASYNC_MAX_FILE_BYTES,
-                MAX_ASYNC_FILE_BYTES,
-                1,
-                MAX_ASYNC_FILE_BYTES,
-            )?,
-            async_timeout_secs: within(vars::ASYNC_TIMEOUT_SECONDS, 3_600, 10, 86_400)?,
-            one_stream_mib_s: within(vars::ONE_STREAM_MIB_S, ONE_STREAM_MIB_S, 0, 1_000_000)?,
-        })
+            async_max_file_bytes: within(vars::ASYNC_MAX_FILE_BYTES, MAX_ASYNC_FILE_BYTES, 1, MAX_ASYNC_FILE_BYTES),
+            async_timeout_secs: within(vars::ASYNC_TIMEOUT_SECONDS, 3_600, 10, 86_400),
+            one_stream_mib_s: within(vars::ONE_STREAM_MIB_S, ONE_STREAM_MIB_S, 0, 1_000_000),
+        };
+        let problems = problems.into_inner();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(Error::internal(format!("config: {}", problems.join("; "))))
+        }
     }
+}
+
+/// `result`'s value, or `fallback` with its problem noted in `problems` (a config error's
+/// detail, without its "config: ").
+fn noted<T>(problems: &RefCell<Vec<String>>, result: Result<T, Error>, fallback: T) -> T {
+    result.unwrap_or_else(|err| {
+        let detail = match err {
+            Error::Internal(detail) => detail,
+            other => other.to_string(),
+        };
+        problems.borrow_mut().push(detail.trim_start_matches("config: ").to_owned());
+        fallback
+    })
 }
 
 /// `PUBLIC_BASE_URL`: an http(s) origin. Not a path under one: the Worker's routes are at
@@ -240,5 +262,11 @@ mod tests {
         assert!(detail(&[("ALLOWED_PORTS", "443,0")]).contains("port \"0\" (1 to 65535)"));
         assert!(detail(&[("PRIVATE_FETCH_ALLOWLIST", "*")]).contains("no wildcards, name each host"));
         assert_eq!(config(&[("DEFAULT_RATE_LIMIT", " ")]).unwrap().default_rate_limit, 0, "empty is the default");
+        // every problem at once: one redeploy fixes them all
+        assert_eq!(
+            detail(&[("FILE_TTL_SECONDS", "0"), ("MAX_FILE_BYTES", "0"), ("ALLOWED_MIME_TYPES", "")]),
+            "config: FILE_TTL_SECONDS=\"0\" is not a number from 1 to 31536000; MAX_FILE_BYTES=\"0\" is not a number from 1 to 5363466240; \
+             ALLOWED_MIME_TYPES=\"\" is not `*` or a comma list of `type/subtype` and `type/*` (empty allows nothing)"
+        );
     }
 }

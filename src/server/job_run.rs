@@ -197,7 +197,9 @@ impl Run<'_> {
                 let cap = length.or(held).unwrap_or(limit);
                 let stored = put_unknown(&target, self.origin, body, cap).await.map_err(|err| match err {
                     Error::OriginTimeout { .. } if cut => Error::OriginTooSlow { ms: STREAM_MS },
-                    err => flow::past_held(err, cap, limit),
+                    // past what the quota left it (a declared length is no quota's)
+                    err if length.is_none() => flow::past_held(err, cap, limit),
+                    err => err,
                 })?;
                 if length.is_some_and(|n| n != stored.size) {
                     return Err(Error::OriginBroken);

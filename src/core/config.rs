@@ -160,7 +160,7 @@ fn parse_base(raw: &str) -> Result<Url, Error> {
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::internal(format!(
-            "config: {}={raw:?} must be an origin (scheme://host[:port]), without a path, query or credentials: the routes are at the root",
+            "config: {}={raw:?} must be an origin (scheme://host[:port]), without a path or query: the routes are at the root",
             vars::PUBLIC_BASE_URL
         )));
     }

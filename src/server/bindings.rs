@@ -56,6 +56,11 @@ fn secret(env: &Env, name: &str) -> Option<String> {
     env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|t| !t.trim().is_empty())
 }
 
+/// The binding tier `limit` needs and `limiters` lack (`None`: no limit, or it is bound).
+fn unbound(limiters: &[(u32, RateLimiter)], limit: u32) -> Option<&'static str> {
+    rate_limit::binding(limit).filter(|_| !limiters.iter().any(|(n, _)| *n == limit))
+}
+
 impl Services {
     /// The services of `env`, built on the first request that brings it (and again for a new
     /// `env`); a config that does not parse, or a missing binding, is not kept, so every
@@ -76,7 +81,7 @@ impl Services {
         let rate_limiters: Vec<(u32, RateLimiter)> = TIERS.iter().filter_map(|&(limit, name)| Some((limit, env.rate_limiter(name).ok()?))).collect();
         // The default tier applies to every key without its own: its binding must be there.
         let default = config.default_rate_limit;
-        if let Some(name) = rate_limit::binding(default).filter(|_| !rate_limiters.iter().any(|(n, _)| *n == default)) {
+        if let Some(name) = unbound(&rate_limiters, default) {
             return Err(Error::internal(format!("config: DEFAULT_RATE_LIMIT={default} needs the [[ratelimits]] binding {name}, which is missing")));
         }
         let link_secret = secret(env, LINK_SECRET);
@@ -121,12 +126,12 @@ impl Services {
     /// Refuses (400, naming `rate_limit`) a tier given to a key whose binding this
     /// deployment lacks: every upload of that key would fail.
     pub fn check_tier(&self, limit: Option<u32>) -> Result<(), Error> {
-        match limit.and_then(|l| rate_limit::binding(l).map(|name| (l, name))) {
-            Some((l, name)) if !self.rate_limiters.iter().any(|(n, _)| *n == l) => Err(Error::invalid(
+        match limit.and_then(|l| unbound(&self.rate_limiters, l).map(|name| (l, name))) {
+            Some((l, name)) => Err(Error::invalid(
                 "rate_limit",
                 format!("this deployment has no binding {name} (wrangler.toml, [[ratelimits]]) to count {l} requests per minute"),
             )),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 

@@ -14,7 +14,7 @@ use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
 use super::quota::{ConfigPatch, KeyConfig};
 use super::listing::parse_limit;
-use super::mac::hmac_sha256;
+use super::mac::{hmac_sha256, MIN_SECRET_BYTES};
 use super::names::is_deceptive;
 use super::query::params;
 use super::rate_limit::{self, RATE_RULE};
@@ -33,9 +33,10 @@ pub fn id_entry(key_id: &str) -> String {
 }
 
 /// Checks `Authorization: Bearer TOKEN` against the `ADMIN_TOKEN` secret, in constant time
-/// (both sides are hashed first, so neither length nor content leaks through timing).
+/// (both sides are hashed first, so neither length nor content leaks through timing). A
+/// secret shorter than [`MIN_SECRET_BYTES`] counts as unset: the admin API stays disabled.
 pub fn check_admin(header: Option<&str>, secret: Option<&str>) -> Result<(), Error> {
-    let secret = secret.filter(|s| !s.is_empty()).ok_or(Error::AdminDisabled)?;
+    let secret = secret.filter(|s| s.len() >= MIN_SECRET_BYTES).ok_or(Error::AdminDisabled)?;
     let token = bearer_token(header).map_err(|_| Error::Unauthorized("missing or malformed admin token (Authorization: Bearer ADMIN_TOKEN)"))?;
     let (a, b) = (Sha256::digest(token.as_bytes()), Sha256::digest(secret.as_bytes()));
     let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
@@ -296,15 +297,17 @@ mod tests {
 
     #[test]
     fn admin_token() {
-        let ok = check_admin(Some("Bearer s3cret"), Some("s3cret"));
+        const SECRET: &str = "s3cret-of-16-byte";
+        let ok = check_admin(Some("Bearer s3cret-of-16-byte"), Some(SECRET));
         assert_eq!(ok, Ok(()));
         let cases = [
-            (Some("Bearer s3cret"), None, 503, "admin API is disabled"),
-            (Some("Bearer s3cret"), Some(""), 503, "admin API is disabled"),
-            (None, Some("s3cret"), 401, "missing or malformed admin token"),
-            (Some("Basic s3cret"), Some("s3cret"), 401, "missing or malformed"),
-            (Some("Bearer s3cre"), Some("s3cret"), 401, "invalid admin token"),
-            (Some("Bearer s3cret2"), Some("s3cret"), 401, "invalid admin token"),
+            (Some("Bearer s3cret-of-16-byte"), None, 503, "admin API is disabled"),
+            (Some("Bearer "), Some(""), 503, "admin API is disabled"),
+            (Some("Bearer fifteen-bytes!!"), Some("fifteen-bytes!!"), 503, "not set (or is shorter than 16 bytes)"),
+            (None, Some(SECRET), 401, "missing or malformed admin token"),
+            (Some("Basic s3cret-of-16-byte"), Some(SECRET), 401, "missing or malformed"),
+            (Some("Bearer s3cret-of-16-byt"), Some(SECRET), 401, "invalid admin token"),
+            (Some("Bearer s3cret-of-16-bytes"), Some(SECRET), 401, "invalid admin token"),
         ];
         for (header, secret, status, msg) in cases {
             let err = check_admin(header, secret).unwrap_err();

@@ -128,7 +128,7 @@ pub enum Error {
     BlocklistFull(usize),
     #[error("the job has already finished")]
     JobFinished,
-    #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set")]
+    #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set (or is shorter than 16 bytes)")]
     AdminDisabled,
     /// This instance holds as many transfers' buffers as it may (its memory): the upload
     /// waited half its deadline for room.

@@ -12,7 +12,7 @@ use super::clock::is_expired;
 use super::error::Error;
 use super::json::{read_object, JsonObject};
 use super::layout::canonical_path;
-use super::mac::hmac_sha256;
+use super::mac::{hmac_sha256, MIN_SECRET_BYTES};
 use super::request::UploadRequest;
 
 /// Shortest `expires_in`, in seconds.
@@ -110,14 +110,11 @@ impl std::fmt::Debug for LinkSecret {
     }
 }
 
-/// The shortest `LINK_SECRET` taken (`openssl rand -base64 32` makes 44).
-pub const MIN_LINK_SECRET_BYTES: usize = 16;
-
 impl LinkSecret {
-    /// `None` for a secret shorter than [`MIN_LINK_SECRET_BYTES`] (private links disabled):
+    /// `None` for a secret shorter than [`MIN_SECRET_BYTES`] (private links disabled):
     /// a few characters of key could be found by trying them all against one link.
     pub fn new(secret: &str) -> Option<Self> {
-        (secret.len() >= MIN_LINK_SECRET_BYTES).then(|| LinkSecret(secret.as_bytes().to_vec()))
+        (secret.len() >= MIN_SECRET_BYTES).then(|| LinkSecret(secret.as_bytes().to_vec()))
     }
 
     /// The MAC of `path` (in its canonical form: any spelling of one URL signs alike) and `exp`.

@@ -4,6 +4,11 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// The shortest secret the service signs with or checks a caller against (`LINK_SECRET`,
+/// `ADMIN_TOKEN`): a shorter one could be found by trying every value
+/// (`openssl rand -base64 32` makes 44 bytes).
+pub const MIN_SECRET_BYTES: usize = 16;
+
 /// HMAC-SHA256 with `key` over `parts` one after the other; finish it with `hmac::Mac`'s
 /// `finalize` or one of its constant-time `verify_*`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {

@@ -11,7 +11,8 @@ use worker::{Bucket, Env, KvStore, ObjectNamespace, RateLimiter};
 use super::authority_client::AuthorityClient;
 use crate::core::config::Config;
 use crate::core::keys::KeyRecord;
-use crate::core::links::{LinkSecret, MIN_LINK_SECRET_BYTES};
+use crate::core::links::LinkSecret;
+use crate::core::mac::MIN_SECRET_BYTES;
 use crate::core::rate_limit::{self, TIERS};
 use crate::core::Error;
 
@@ -56,6 +57,17 @@ fn secret(env: &Env, name: &str) -> Option<String> {
     env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|t| !t.trim().is_empty())
 }
 
+/// Secret `name` if it has at least [`MIN_SECRET_BYTES`]; a shorter one is logged and counts
+/// as unset, so `what` (the feature it guards) is disabled (503).
+fn strong_secret(env: &Env, name: &str, what: &str) -> Option<String> {
+    let value = secret(env, name)?;
+    if value.len() < MIN_SECRET_BYTES {
+        worker::console_warn!("config: {name} is shorter than {MIN_SECRET_BYTES} bytes and counts as unset ({what} disabled: 503)");
+        return None;
+    }
+    Some(value)
+}
+
 /// The binding tier `limit` needs and `limiters` lack (`None`: no limit, or it is bound).
 fn unbound(limiters: &[(u32, RateLimiter)], limit: u32) -> Option<&'static str> {
     rate_limit::binding(limit).filter(|_| !limiters.iter().any(|(n, _)| *n == limit))
@@ -84,13 +96,9 @@ impl Services {
         if let Some(name) = unbound(&rate_limiters, default) {
             return Err(Error::internal(format!("config: DEFAULT_RATE_LIMIT={default} needs the [[ratelimits]] binding {name}, which is missing")));
         }
-        let link_secret = secret(env, LINK_SECRET);
-        if link_secret.as_ref().is_some_and(|s| s.len() < MIN_LINK_SECRET_BYTES) {
-            worker::console_warn!("config: {LINK_SECRET} is shorter than {MIN_LINK_SECRET_BYTES} bytes: private links stay disabled (503)");
-        }
         Ok(Services {
-            admin_token: secret(env, ADMIN_TOKEN),
-            link_secret: link_secret.as_deref().and_then(LinkSecret::new),
+            admin_token: strong_secret(env, ADMIN_TOKEN, "the admin API"),
+            link_secret: strong_secret(env, LINK_SECRET, "private links").as_deref().and_then(LinkSecret::new),
             rate_limiters,
             config,
             bucket: env

@@ -129,7 +129,8 @@ describe('DEFAULT_RATE_LIMIT on a tier whose binding is missing', () => {
 });
 
 describe('secrets too short or blank', () => {
-  const stack = useStack({ adminToken: '   ', vars: { LINK_SECRET: 'fifteen-bytes!!' } });
+  const SHORT = 'fifteen-bytes!!';
+  const stack = useStack({ adminToken: SHORT, vars: { LINK_SECRET: '   ' } });
 
   test('count as unset: private uploads and the admin API are 503 saying why', async () => {
     const { origin, worker } = stack;
@@ -137,7 +138,8 @@ describe('secrets too short or blank', () => {
     const res = await upload(worker, { file_url: origin.file('/weak.bin', filler(1000, 45)), private: true });
     assertError(res, 503, /^private links are disabled: the LINK_SECRET secret is not set \(or is shorter than 16 bytes\)$/);
     assertNothingStored(worker, mark);
-    assertError(await api(worker, 'GET', '/api/v1/admin/keys', { token: '   ' }), 503, /^the admin API is disabled/);
+    const admin = await api(worker, 'GET', '/api/v1/admin/keys', { token: SHORT });
+    assertError(admin, 503, /^the admin API is disabled: the ADMIN_TOKEN secret is not set \(or is shorter than 16 bytes\)$/);
     assert.equal((await upload(worker, { file_url: origin.file('/public.bin', filler(1000, 46)) })).status, 200, 'public uploads work');
   });
 });

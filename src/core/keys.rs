@@ -78,6 +78,10 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
     if token.to_ascii_lowercase().contains(", bearer ") {
         return Err(Error::Unauthorized("Authorization header sent more than once (send one: Bearer KEY)"));
     }
+    // A bearer token is one word (RFC 6750 2.1): `Bearer KEY extra` is not a key that fails.
+    if token.contains(char::is_whitespace) {
+        return Err(Error::Unauthorized("malformed Authorization header (expected: Bearer KEY, a key without spaces)"));
+    }
     Ok(token)
 }
 
@@ -116,6 +120,8 @@ mod tests {
             (Some("Bearer abc, Bearer def"), Err("sent more than once")),
             (Some("Bearer abc, bearer  def"), Err("sent more than once")),
             (Some("Bearer a,b"), Ok("a,b")),
+            (Some("Bearer abc def"), Err("a key without spaces")),
+            (Some("Bearer abc\tdef"), Err("a key without spaces")),
         ];
         for (header, want) in cases {
             match (bearer_token(header), want) {

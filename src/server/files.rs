@@ -47,17 +47,18 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     refuse_as_code(req)?;
     let cache_key = name_key(&name.owner, &name.upload_path, &name.file_name);
     if let Some(holder) = NAMES.with_borrow(|names| names.get(&cache_key, now_ms())) {
-        // A replaced or deleted file's object is gone before the change was answered, unless
-        // kept a while for a download still being read (a used-up counted file): a stale
-        // entry finds nothing here, or a file that refuses this request (its count used up,
-        // or it is private and the request, meant for the name's new public file, is not
-        // signed). Only a served answer is trusted; on anything else (a precondition's 412
-        // too, which the name's new file may pass) the key's authority is asked again.
+        // A replaced or deleted file's object is gone before the change was answered, so a
+        // stale entry finds nothing here and the key's authority is asked again. What
+        // `serve` answers from an object it found comes from the file that holds the name
+        // now (a used-up counted file's object, kept a while, is checked with the authority
+        // before it refuses anything): its refusals (412, 416, an unsigned private file)
+        // stand like its responses, and a stream of them costs the authority nothing.
         let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
-        if let Ok(Some(response)) = serve(req, services, &holder.file_id, Some(by_name)).await {
-            return Ok(response);
+        match serve(req, services, &holder.file_id, Some(by_name)).await {
+            Ok(Some(response)) => return Ok(response),
+            Err(err) if !matches!(err, Error::Internal(_)) => return Err(err),
+            _ => NAMES.with_borrow_mut(|names| names.remove(&cache_key)),
         }
-        NAMES.with_borrow_mut(|names| names.remove(&cache_key));
     }
     if !is_key_id(&name.owner) {
         return Err(Error::FileNotFound);
@@ -98,7 +99,8 @@ fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
 /// is one R2 read; ranges, conditionals and HEAD read the metadata first. A private file
 /// needs a valid signature; a file with `max_downloads` is checked (and a download counted)
 /// by the key's authority after its object is opened, so the download that uses up the
-/// count is still served whole.
+/// count is still served whole. A refusal (`Err`, not internal) comes only from a live file:
+/// a counted file's is checked with the authority first (its object outlives its row).
 async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Option<ByName<'_>>) -> Result<Option<Response>, Error> {
     let mode = if by_name.is_some() { Mode::Inline } else { Mode::Attachment };
     let key = object_key(file_id);
@@ -117,12 +119,20 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     if is_expired(meta.expires_ms, now) {
         return Ok(None);
     }
+    // A counted file is checked (`count` false) or counted by its key's authority.
+    let owner = meta.owner.as_str();
+    let claim = |count: bool| async move { Error::found(services.authority(owner).claim(file_id, count).await) };
     if meta.private {
         let checked = match services.link_secret.as_ref() {
             Some(secret) => secret.check(req.url.path(), req.url.query(), now),
             None => Err(Error::Forbidden("this file is private and private links are disabled")),
         };
-        checked.map_err(|err| refused_link(err, mode))?;
+        if let Err(err) = checked {
+            if meta.counted && !claim(false).await? {
+                return Ok(None);
+            }
+            return Err(refused_link(err, mode));
+        }
     }
 
     let etag = obj.http_etag();
@@ -144,8 +154,6 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     };
     // A counted file is never served in ranges (`range_applies`): HEAD and 304 only check it
     // is live, every GET that reaches its body is a download.
-    let owner = meta.owner.as_str();
-    let claim = |count: bool| async move { Error::found(services.authority(owner).claim(file_id, count).await) };
     let answer = match answer(&served, &conditions, head) {
         // A used-up file is kept a while for a download still being read: a precondition
         // must not tell that it is there.

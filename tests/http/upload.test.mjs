@@ -747,7 +747,7 @@ describe('serving', () => {
 });
 
 describe('storage calls (a Worker that counts them)', () => {
-  const counted = useStack({ counting: true });
+  const counted = useStack({ counting: true, vars: { LINK_SECRET: 'upload-test-link-secret' } });
 
   test('a small known-length upload makes one R2 put, one authority call and no KV read', async () => {
     const { origin: o, worker: w } = counted;
@@ -789,6 +789,38 @@ describe('storage calls (a Worker that counts them)', () => {
       assert.equal(calls.raw.worker?.fetch, undefined, `${url}: no fetch: ${JSON.stringify(calls.raw)}`);
       assert.deepEqual(calls.r2, {}, `${url}: no R2 call: ${JSON.stringify(calls.raw)}`);
     }
+  });
+
+  test('file_url: a name read once answers its refusals (412, 416, an unsigned private file) from its file, with no further authority call', async () => {
+    const { origin: o, worker: w } = counted;
+    const store = async (body) => {
+      const res = await upload(w, body);
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      return res.json.data.file_url;
+    };
+    const open = await store({ file_url: o.file('/counted/named.bin', filler(10 * KiB, 94)), upload_path: 'counted', file_name: 'named.bin' });
+    const signed = await store({ file_url: o.file('/counted/secret.bin', filler(10 * KiB, 95)), upload_path: 'counted', file_name: 'secret.bin', private: true });
+    const unsigned = signed.split('?')[0];
+    assert.notEqual(unsigned, signed, 'a private file_url is signed');
+    // Each name read once: its holder is remembered in the isolate (10 s).
+    for (const url of [open, signed]) assert.equal((await get(url)).status, 200);
+    const cases = [
+      [open, { 'If-Match': '"another"' }, 412, { head: 1 }],
+      [open, { Range: 'bytes=999999999-' }, 416, { head: 1 }],
+      // a private name is not told from a missing one without its signature
+      [unsigned, {}, 404, { get: 1 }],
+    ];
+    for (const [url, headers, status, r2] of cases) {
+      for (let i = 0; i < 3; i += 1) {
+        const { calls, result } = await w.countCalls(() => get(url, headers));
+        assert.equal(result.status, status, `${url} ${JSON.stringify(headers)}`);
+        assert.equal(calls.authorityCalls, 0, `${status}: no authority call: ${JSON.stringify(calls.raw)}`);
+        assert.deepEqual(calls.r2, r2, `${status}: one R2 read: ${JSON.stringify(calls.raw)}`);
+      }
+    }
+    // and the names still serve their files
+    assert.equal((await get(open)).status, 200);
+    assert.equal((await get(signed)).status, 200);
   });
 
   test('a small overwrite adds only the delete of the replaced object', async () => {

@@ -13,7 +13,7 @@ use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{abort_upload, Ran, Run};
+use super::job_run::{abort_upload, turn_to_resume, Ran, Run};
 use super::job_store::{self, save};
 use super::js::now_ms;
 use super::origin::WorkerOrigin;
@@ -31,10 +31,17 @@ const INVOCATION_MS: i64 = 12 * 60 * 1000;
 /// While a transfer runs, the alarm is kept this far ahead: if the runtime dies, the job goes
 /// on from its last stored part then (a status request resumes it sooner).
 const WATCHDOG_MS: i64 = 60 * 1000;
-/// A job that found another transfer running lanes in its isolate tries again this much
-/// later; one that paused after its turn waits twice as long first, so a waiting job gets
-/// the turn next.
+/// A job that found another transfer running lanes in its isolate (or its buffers short)
+/// tries again this much later, twice as long each time it finds so again, up to
+/// [`MAX_TURN_RETRY_MS`]; one that paused after its turn waits past the waiting jobs' next
+/// tries ([`TURN_WANTED_UNTIL`]), so a waiting job gets the turn next.
 const TURN_RETRY_MS: i64 = 1_000;
+const MAX_TURN_RETRY_MS: i64 = 8_000;
+
+thread_local! {
+    /// When the last of this isolate's jobs that found the turn taken tries again.
+    static TURN_WANTED_UNTIL: Cell<i64> = const { Cell::new(0) };
+}
 
 /// A request to a job's object.
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +69,8 @@ pub struct UploadJob {
     ender: RefCell<Option<AbortController>>,
     /// Bytes the running invocation read beyond the parts stored before it.
     received: Cell<u64>,
+    /// Invocations in a row that had to wait for their turn (each waits twice as long).
+    waits: Cell<u32>,
 }
 
 impl DurableObject for UploadJob {
@@ -74,6 +83,7 @@ impl DurableObject for UploadJob {
             ending: Cell::new(false),
             ender: RefCell::new(None),
             received: Cell::new(0),
+            waits: Cell::new(0),
         }
     }
 
@@ -191,15 +201,24 @@ impl UploadJob {
             }
             // Cancel ends the job and cleans up; this run only had to stop.
             _ if self.canceled.get() => Ok(()),
-            Ok(ran @ (Ran::Paused | Ran::Waiting)) => {
+            // Nothing changed that is not saved: only the next try is set.
+            Ok(Ran::Waiting) => {
+                self.received.set(0);
+                let waits = self.waits.replace(self.waits.get().saturating_add(1));
+                let at = now + (TURN_RETRY_MS << waits.min(8)).min(MAX_TURN_RETRY_MS);
+                TURN_WANTED_UNTIL.with(|until| until.set(until.get().max(at)));
+                self.alarm_at(at).await
+            }
+            Ok(Ran::Paused) => {
+                self.waits.set(0);
                 record.updated_ms = now;
                 // The record's stored bytes now count what this invocation stored: its own
                 // count goes in the same step, or a status before the next invocation would
                 // count those bytes twice.
                 self.received.set(0);
                 save(&self.state.storage(), &record).await?;
-                let wait = if matches!(ran, Ran::Waiting) { TURN_RETRY_MS } else { 2 * TURN_RETRY_MS };
-                self.alarm_at(now + wait).await
+                let wanted = TURN_WANTED_UNTIL.with(Cell::get);
+                self.alarm_at((now + 2 * TURN_RETRY_MS).max(wanted + TURN_RETRY_MS)).await
             }
             Err(err) => {
                 // The record keeps only what a client may see ("internal error"): the log
@@ -224,6 +243,11 @@ impl UploadJob {
         if now >= deadline {
             return Err(past_deadline());
         }
+        // Lanes that go on wait for their turn first, before any storage call.
+        let Ok(turn) = turn_to_resume(record) else {
+            return Ok(Ran::Waiting);
+        };
+        self.waits.set(0);
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();
         // A job sends no origin headers: it would have had to store them.
@@ -263,7 +287,7 @@ impl UploadJob {
         };
         // The origin times out with what this invocation had left: the job's deadline is
         // the whole one.
-        run.go(record, stored).await.map_err(|err| match err {
+        run.go(record, stored, turn).await.map_err(|err| match err {
             Error::OriginTimeout { .. } => past_deadline(),
             err => err,
         })

@@ -26,7 +26,7 @@ use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
 use super::job_store::{save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
-use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe};
+use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe, Turn};
 use super::r2::{put_options, Target, UploadLog};
 use super::respond::log_internal;
 use crate::core::authority_wire::FileRow;
@@ -81,12 +81,28 @@ pub(crate) struct Run<'a> {
     pub canceled: &'a dyn Fn() -> bool,
 }
 
+/// Another transfer has this isolate's turn to run lanes (or its buffers are short).
+pub(crate) struct TurnTaken;
+
+/// What a later invocation of `record` needs before anything else: a transfer whose lanes
+/// go on needs its isolate's turn for them (`Some`), and while another transfer has it, the
+/// invocation waits ([`Ran::Waiting`]) without a storage call. `Ok(None)`: no turn needed.
+pub(crate) fn turn_to_resume(record: &JobRecord) -> Result<Option<Turn>, TurnTaken> {
+    match &record.transfer {
+        Some(transfer @ Transfer { ranged: Some(source), completed: false, .. }) if transfer.resumable() => {
+            parallel_turn(&Plan::new(source.total), 0).map(Some).ok_or(TurnTaken)
+        }
+        _ => Ok(None),
+    }
+}
+
 impl Run<'_> {
     /// Runs the job's transfer as far as this invocation goes; `record` is saved on the way
-    /// (its `transfer` once decided). `stored`: a resumable transfer's stored parts.
-    pub async fn go(&self, record: &mut JobRecord, stored: Option<Parts>) -> Result<Ran, Error> {
+    /// (its `transfer` once decided). `stored`: a resumable transfer's stored parts; `turn`:
+    /// its lanes' turn ([`turn_to_resume`]).
+    pub async fn go(&self, record: &mut JobRecord, stored: Option<Parts>, turn: Option<Turn>) -> Result<Ran, Error> {
         match record.transfer.clone() {
-            Some(transfer) if transfer.resumable() => self.resume(record, transfer, stored.unwrap_or_default()).await,
+            Some(transfer) if transfer.resumable() => self.resume(record, transfer, stored.unwrap_or_default(), turn).await,
             Some(transfer) => {
                 match self.authority.get(&transfer.prepared.file_id).await {
                     // Committed before its invocation ended (the news lost with it): done.
@@ -178,7 +194,7 @@ impl Run<'_> {
                 save(self.storage, record).await?;
                 let source = Source::new(self.origin, &ranged, Some(self.received));
                 let (_, probe) = read_probe(&source, body)?;
-                self.lanes(record, &transfer, &target, &source, &upload, Some(probe), BTreeMap::new()).await
+                self.lanes(record, &transfer, &target, &source, &upload, Some(probe), BTreeMap::new(), None).await
             }
             Some(ranged) => {
                 let source = Source::new(self.origin, &ranged, Some(self.received));
@@ -210,8 +226,9 @@ impl Run<'_> {
         }
     }
 
-    /// A later invocation: the same multipart upload, the parts not in `stored` yet.
-    async fn resume(&self, record: &mut JobRecord, transfer: Transfer, stored: Parts) -> Result<Ran, Error> {
+    /// A later invocation: the same multipart upload, the parts not in `stored` yet, with
+    /// the lanes' `turn` taken before it began.
+    async fn resume(&self, record: &mut JobRecord, transfer: Transfer, stored: Parts, turn: Option<Turn>) -> Result<Ran, Error> {
         let (Some(source), Some(upload_id)) = (&transfer.ranged, &transfer.upload_id) else {
             return Err(Error::internal("resume without ranges"));
         };
@@ -252,7 +269,7 @@ impl Run<'_> {
             .map(|(index, (_, part))| (index, part))
             .collect();
         let source = Source::new(self.origin, &ranged, Some(self.received));
-        self.lanes(record, &transfer, &target, &source, &upload, None, parts)
+        self.lanes(record, &transfer, &target, &source, &upload, None, parts, turn)
             .await
     }
 
@@ -266,6 +283,7 @@ impl Run<'_> {
         upload: &R2MultipartUpload,
         probe: Option<Probe<'_>>,
         stored: BTreeMap<u64, JsValue>,
+        turn: Option<Turn>,
     ) -> Result<Ran, Error> {
         let total = source.ranged.total;
         let checkpoint = JobCheckpoint {
@@ -279,7 +297,7 @@ impl Run<'_> {
         let plan = Plan::new(total);
         // a fresh transfer holds JOB_START_MIB already; a resumed one nothing
         let held = if probe.is_some() { JOB_START_MIB } else { 0 };
-        let Some(turn) = parallel_turn(&plan, held) else {
+        let Some(turn) = turn.or_else(|| parallel_turn(&plan, held)) else {
             return Ok(Ran::Waiting);
         };
         let lanes = Lanes::new(

@@ -68,10 +68,13 @@ thread_local! {
     static PARALLEL: Gate = Gate::new(1);
 }
 
+/// A transfer's turn to run lanes in this isolate, and its parts' buffers.
+pub(crate) type Turn = (Slot, Slot);
+
 /// This isolate's turn to run `plan`'s lanes, with their parts' share of its buffer budget
 /// (`buffers`) beyond the `held` MiB the transfer holds already, held until dropped; `None`
 /// when another transfer has the turn or the budget cannot spare them now.
-pub(crate) fn parallel_turn(plan: &Plan, held: usize) -> Option<(Slot, Slot)> {
+pub(crate) fn parallel_turn(plan: &Plan, held: usize) -> Option<Turn> {
     let turn = PARALLEL.with(Gate::try_slot)?;
     Some((turn, buffers::try_take(lanes_mib(plan).saturating_sub(held))?))
 }

@@ -19,6 +19,9 @@ pub const SIGNATURE_HEADER: &str = "X-Urlstash-Signature";
 pub const WEBHOOK_WINDOW_MS: i64 = 60 * 60 * 1000;
 /// Jobs a key's listing answers (its most recent).
 pub const MAX_LISTED_JOBS: u32 = 100;
+/// A job is kept this long after it ends (its status answers until then, its webhook is
+/// long done), then forgotten: its object deletes all it stored.
+pub const KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +251,20 @@ impl JobRecord {
         }
     }
 
+    /// When an ended job's object next has work: its webhook's next attempt, else
+    /// forgetting the job ([`KEPT_MS`] after its end). `None` while the job runs.
+    pub fn next_after_end(&self) -> Option<i64> {
+        let ended = self.ended_ms?;
+        Some(self.delivery.as_ref().and_then(|d| d.next_ms).unwrap_or(ended + KEPT_MS))
+    }
+
+    /// Whether the job ended [`KEPT_MS`] ago or more, with no webhook attempt left: it is
+    /// forgotten.
+    pub fn forgotten(&self, now_ms: i64) -> bool {
+        let pending = self.delivery.as_ref().is_some_and(|d| d.next_ms.is_some());
+        self.ended_ms.is_some_and(|ended| now_ms >= ended + KEPT_MS) && !pending
+    }
+
     /// Ends the job in `state` at `now_ms`; its webhook, if any, is due at once.
     pub fn end(&mut self, state: JobState, now_ms: i64) {
         self.state = state;
@@ -354,16 +371,15 @@ mod tests {
         assert_eq!(retry_at(end, end + WEBHOOK_WINDOW_MS - 1_000, 12), None);
     }
 
-    #[test]
-    fn progress_counts_stored_and_received_bytes_until_every_part_is_stored() {
-        let spec = JobSpec {
+    fn spec(callback_url: Option<&str>) -> JobSpec {
+        JobSpec {
             job_id: "job_1".into(),
             key_id: "k_1".into(),
             file_url: "https://example.com/f".into(),
             upload_path: None,
             file_name: None,
             expected_sha256: None,
-            callback_url: None,
+            callback_url: callback_url.map(str::to_owned),
             base_url: "https://stash.example".into(),
             request_url: "https://stash.example/api/v1/upload".into(),
             created_ms: 0,
@@ -371,8 +387,32 @@ mod tests {
             key_max_ttl_secs: None,
             max_downloads: None,
             private: false,
-        };
-        let mut record = JobRecord::new(spec);
+        }
+    }
+
+    #[test]
+    fn an_ended_job_is_kept_a_week_then_forgotten_once_its_webhook_is_done() {
+        let mut quiet = JobRecord::new(spec(None));
+        assert_eq!(quiet.next_after_end(), None, "running");
+        assert!(!quiet.forgotten(KEPT_MS * 2));
+        quiet.end(JobState::Succeeded, 5_000);
+        assert_eq!(quiet.next_after_end(), Some(5_000 + KEPT_MS));
+        assert!(!quiet.forgotten(5_000 + KEPT_MS - 1));
+        assert!(quiet.forgotten(5_000 + KEPT_MS));
+
+        let mut hooked = JobRecord::new(spec(Some("https://hooks.example/done")));
+        hooked.end(JobState::Failed, 5_000);
+        assert_eq!(hooked.next_after_end(), Some(5_000), "its webhook first");
+        assert!(!hooked.forgotten(5_000 + KEPT_MS), "an attempt is still due");
+        let delivery = hooked.delivery.as_mut().unwrap();
+        (delivery.delivered, delivery.next_ms) = (true, None);
+        assert_eq!(hooked.next_after_end(), Some(5_000 + KEPT_MS));
+        assert!(hooked.forgotten(5_000 + KEPT_MS));
+    }
+
+    #[test]
+    fn progress_counts_stored_and_received_bytes_until_every_part_is_stored() {
+        let mut record = JobRecord::new(spec(None));
         assert_eq!(record.status(0).bytes_received, 0);
         record.state = JobState::Downloading;
         record.total_bytes = Some(100);

@@ -1,8 +1,8 @@
 //! A background job as a Durable Object (`UploadJob`, one per job, named by its id). Its
 //! record and stored parts live in its storage; its alarm runs the transfer in invocations
 //! of at most [`INVOCATION_MS`] (each records every stored part, so a restart or an evicted
-//! object goes on from the last one), then delivers the webhook. `cancel` stops a running
-//! transfer and leaves nothing stored or charged.
+//! object goes on from the last one), then delivers the webhook, and a week after the end
+//! forgets the job. `cancel` stops a running transfer and leaves nothing stored or charged.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -21,7 +21,7 @@ use super::respond::log_internal;
 use super::webhook;
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
-use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus};
+use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, KEPT_MS};
 use crate::core::seams::FileAuthority;
 use crate::core::Error;
 
@@ -37,6 +37,9 @@ const WATCHDOG_MS: i64 = 60 * 1000;
 /// tries ([`TURN_WANTED_UNTIL`]), so a waiting job gets the turn next.
 const TURN_RETRY_MS: i64 = 1_000;
 const MAX_TURN_RETRY_MS: i64 = 8_000;
+/// An alarm that failed (storage, or a configuration broken for a while) runs again this
+/// much later, until it succeeds.
+const ALARM_RETRY_MS: i64 = 60_000;
 
 thread_local! {
     /// When the last of this isolate's jobs that found the turn taken tries again.
@@ -59,6 +62,8 @@ pub(crate) type JobReply = Result<JobStatus, JobFailure>;
 pub struct UploadJob {
     state: State,
     env: Env,
+    /// The job's id (the object's name), for the log.
+    job_id: String,
     /// A transfer runs in this instance now (none after a restart).
     running: Cell<bool>,
     /// Cancel asked the running transfer to stop.
@@ -75,9 +80,12 @@ pub struct UploadJob {
 
 impl DurableObject for UploadJob {
     fn new(state: State, env: Env) -> Self {
+        let id = state.id();
+        let job_id = id.name().unwrap_or_else(|| id.to_string());
         UploadJob {
             state,
             env,
+            job_id,
             running: Cell::new(false),
             canceled: Cell::new(false),
             ending: Cell::new(false),
@@ -98,7 +106,7 @@ impl DurableObject for UploadJob {
             Err(e) => Err(Error::internal(format!("job op: {e}"))),
         };
         if let Err(Error::Internal(detail)) = &answer {
-            worker::console_error!("job: {detail}");
+            worker::console_error!("job {}: {detail}", self.job_id);
         }
         let reply: JobReply = answer.map_err(|err| JobFailure::from(&err));
         Response::ok(serde_json::to_string(&reply).unwrap_or_default())
@@ -106,8 +114,17 @@ impl DurableObject for UploadJob {
 
     async fn alarm(&self) -> worker::Result<Response> {
         if let Err(e) = self.wake().await {
-            worker::console_error!("job alarm: {e:?}");
-            return Err(worker::Error::RustError("job alarm failed".into()));
+            // Not thrown: the platform gives a failing alarm up after a few retries, and the
+            // job would then never run again (a status request wakes only a running one): a
+            // finished job's webhook would be dropped. It asks again until it succeeds.
+            let detail = match &e {
+                Error::Internal(detail) => detail.clone(),
+                other => other.public_message(),
+            };
+            worker::console_error!("job {}: alarm: {detail} (again in {} s)", self.job_id, ALARM_RETRY_MS / 1000);
+            if let Err(e) = self.alarm_at(now_ms() + ALARM_RETRY_MS).await {
+                worker::console_error!("job {}: {e:?}", self.job_id);
+            }
         }
         Response::ok("")
     }
@@ -162,11 +179,15 @@ impl UploadJob {
             .map_err(|e| Error::internal(format!("set alarm: {e}")))
     }
 
-    /// The alarm: the transfer's next invocation, or the webhook's next attempt.
+    /// The alarm: the transfer's next invocation, the webhook's next attempt, or, a week
+    /// after the end, forgetting the job.
     async fn wake(&self) -> Result<(), Error> {
         let Some(record) = self.load().await? else {
             return Ok(());
         };
+        if record.forgotten(now_ms()) {
+            return job_store::forget(&self.state.storage()).await;
+        }
         if record.state.is_final() {
             return self.deliver(record).await;
         }
@@ -222,8 +243,9 @@ impl UploadJob {
             }
             Err(err) => {
                 // The record keeps only what a client may see ("internal error"): the log
-                // keeps the rest.
+                // keeps the rest. No one waits on a job's answer: the log says it failed.
                 log_internal(&format!("job {}", record.spec.job_id), &err);
+                worker::console_log!("job {}: key {}: failed: {} {}", record.spec.job_id, record.spec.key_id, err.status(), err.public_message());
                 self.clean_up(&record).await;
                 record.stored_bytes += self.received.replace(0);
                 record.error = Some(JobFailure::from(&err));
@@ -293,18 +315,14 @@ impl UploadJob {
         })
     }
 
-    /// Records the end and schedules the webhook (or clears the alarm), then forgets the
-    /// stored parts (a failure there only leaves a few records behind).
+    /// Records the end and sets the alarm for what is left (the webhook, then forgetting
+    /// the job a week on), then forgets the stored parts (a failure there only leaves a few
+    /// records behind, until the job is forgotten).
     async fn finish(&self, record: JobRecord) -> Result<(), Error> {
         let storage = self.state.storage();
         save(&storage, &record).await?;
-        match record.delivery.as_ref().and_then(|d| d.next_ms) {
-            Some(at) => self.alarm_at(at).await?,
-            None => storage
-                .delete_alarm()
-                .await
-                .map_err(|e| Error::internal(format!("delete alarm: {e}")))?,
-        }
+        let next = record.next_after_end().unwrap_or_else(|| now_ms() + KEPT_MS);
+        self.alarm_at(next).await?;
         if let Err(e) = self.forget_parts().await {
             worker::console_warn!("job {}: forgetting its parts: {e:?}", record.spec.job_id);
         }
@@ -409,11 +427,16 @@ impl UploadJob {
                 // The backoff runs from when the attempt failed: one that timed out after
                 // 10 s is not retried at once.
                 delivery.next_ms = retry_at(record.ended_ms.unwrap_or(now), now_ms(), delivery.attempts);
-                worker::console_warn!(
-                    "job {}: webhook attempt {}: {err:?}",
-                    record.spec.job_id,
-                    delivery.attempts
-                );
+                // The first failure and the last, not each retry (the key holder chooses
+                // the receiver).
+                let id = &record.spec.job_id;
+                log_internal(&format!("job {id}: webhook"), &err);
+                let why = webhook::failure(&err);
+                if delivery.next_ms.is_none() {
+                    worker::console_warn!("job {id}: webhook given up after {} attempts: {why}", delivery.attempts);
+                } else if delivery.attempts == 1 {
+                    worker::console_warn!("job {id}: webhook failed: {why} (tried again for up to an hour)");
+                }
             }
         }
         record.delivery = Some(delivery);

@@ -83,3 +83,9 @@ pub(crate) async fn forget_parts(storage: &Storage) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Forgets the job: its alarm and everything its object stored.
+pub(crate) async fn forget(storage: &Storage) -> Result<(), Error> {
+    storage.delete_alarm().await.map_err(failed)?;
+    storage.delete_all().await.map_err(failed)
+}

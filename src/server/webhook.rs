@@ -56,6 +56,16 @@ pub(crate) async fn deliver(
     Err(Error::TooManyRedirects(MAX_REDIRECTS))
 }
 
+/// What went wrong with an attempt, for the log: the receiver's side, in its own words (the
+/// errors are the ones a fetch from an origin gives).
+pub(crate) fn failure(err: &Error) -> String {
+    match err {
+        Error::OriginStatus(status) => format!("the callback_url answered HTTP {status}"),
+        Error::OriginUnreachable => "the callback_url could not be reached".to_owned(),
+        err => err.public_message(),
+    }
+}
+
 async fn post(url: &Url, body: &str, signature: &str) -> Result<web_sys::Response, Error> {
     let init = RequestInit::new();
     init.set_method("POST");

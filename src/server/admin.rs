@@ -116,6 +116,7 @@ pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Respons
     let config = KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, ..KeyConfig::default() };
     services.authority(&record.id).configure(ConfigPatch::whole(&config)).await?;
     save(&services.keys, &key_hash(&key), &record).await?;
+    worker::console_log!("admin: key {} created ({:?})", record.id, record.name);
     let info = KeyInfo::new(&record, &services.config);
     respond::json(200, &Envelope::ok("API key created; the key is shown only this once", CreatedKey { key, info }))
 }
@@ -171,7 +172,9 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     let standing = services.authority(key_id).configure(update.patch()).await?;
     update.apply(&mut record, &standing.config);
     save_unrevoked(services, &hash, &record).await?;
-    respond::json(200, &Envelope::ok("API key updated", KeyInfo::new(&record, &services.config)))
+    let info = KeyInfo::new(&record, &services.config);
+    worker::console_log!("admin: key {key_id} updated: {}", serde_json::to_string(&info).unwrap_or_default());
+    respond::json(200, &Envelope::ok("API key updated", info))
 }
 
 #[derive(Serialize)]
@@ -198,6 +201,7 @@ pub(crate) async fn rotate_webhook_secret(
     let secret = webhook_secret();
     record.webhook_secret = Some(secret.clone());
     save_unrevoked(services, &hash, &record).await?;
+    worker::console_log!("admin: key {key_id}: webhook secret issued");
     respond::json(
         200,
         &Envelope::ok(
@@ -228,5 +232,6 @@ pub(crate) async fn revoke(req: &Incoming, services: &Services, key_id: &str) ->
         Err(err) => return Err(err),
     }
     delete_entries(services, &hash, key_id).await?;
+    worker::console_log!("admin: key {key_id} revoked");
     respond::json(200, &Envelope::ok("API key revoked", Revoked { key_id, revoked: true }))
 }

@@ -29,6 +29,8 @@ const RETRY_MS: i64 = 60_000;
 #[durable_object]
 pub struct KeyAuthority {
     state: State,
+    /// The key's id (the object's name), for the log.
+    key_id: String,
     bucket: Result<Bucket, String>,
     defaults: Result<Limits, Error>,
     schema_ready: Cell<bool>,
@@ -40,7 +42,9 @@ impl DurableObject for KeyAuthority {
     fn new(state: State, env: Env) -> Self {
         let defaults = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
-        KeyAuthority { state, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None) }
+        let id = state.id();
+        let key_id = id.name().unwrap_or_else(|| id.to_string());
+        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -48,7 +52,7 @@ impl DurableObject for KeyAuthority {
         let op = req.text().await.map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Op>(&t).map_err(|e| e.to_string()));
         let body = match op {
             Ok(op) => self.handle(op).await,
-            Err(e) => reply::<()>(Err(Error::internal(format!("authority op: {e}")))),
+            Err(e) => self.reply::<()>(Err(Error::internal(format!("authority op: {e}")))),
         };
         Response::ok(body)
     }
@@ -60,24 +64,24 @@ impl DurableObject for KeyAuthority {
             // idle key would then keep its expired files (and their quota) until its next
             // request. A broken configuration, say, is fixed some time later: the alarm
             // asks again every RETRY_MS until then.
-            worker::console_error!("key authority alarm: {e:?} (again in {} s)", RETRY_MS / 1000);
+            worker::console_error!("key authority {}: alarm: {e:?} (again in {} s)", self.key_id, RETRY_MS / 1000);
             self.arm(None, false).await;
         }
         Response::ok("")
     }
 }
 
-/// The wire form of an answer: `{"Ok": ...}` or `{"Err": refusal}` (internal details are
-/// logged here and never leave).
-fn reply<T: Serialize>(answer: Result<T, Error>) -> String {
-    if let Err(Error::Internal(detail)) = &answer {
-        worker::console_error!("key authority: {detail}");
-    }
-    let wire = answer.map_err(|e| Refusal::from(&e));
-    serde_json::to_string(&wire).unwrap_or_else(|_| r#"{"Err":"internal"}"#.to_owned())
-}
-
 impl KeyAuthority {
+    /// The wire form of an answer: `{"Ok": ...}` or `{"Err": refusal}` (internal details are
+    /// logged here and never leave).
+    fn reply<T: Serialize>(&self, answer: Result<T, Error>) -> String {
+        if let Err(Error::Internal(detail)) = &answer {
+            worker::console_error!("key authority {}: {detail}", self.key_id);
+        }
+        let wire = answer.map_err(|e| Refusal::from(&e));
+        serde_json::to_string(&wire).unwrap_or_else(|_| r#"{"Err":"internal"}"#.to_owned())
+    }
+
     /// The rules over this object's tables (created on first use).
     fn authority(&self) -> Result<Authority<SqlTables>, Error> {
         let defaults = self.defaults.clone()?;
@@ -122,61 +126,61 @@ impl KeyAuthority {
         // alarm must not sleep past.
         let (answer, doomed, due) = match op {
             Op::Reserve { reservation } => {
-                (reply(self.run(|a| a.reserve(reservation, now))), false, Some(now + RESERVATION_TTL_MS))
+                (self.reply(self.run(|a| a.reserve(reservation, now))), false, Some(now + RESERVATION_TTL_MS))
             }
             Op::Commit { file } => {
                 let expires = file.expires_ms;
                 let outcome = self.run(|a| a.commit(file, now));
                 let doomed = !matches!(outcome, Ok(None));
-                (reply(outcome.map(drop)), doomed, Some(expires))
+                (self.reply(outcome.map(drop)), doomed, Some(expires))
             }
-            Op::Release { file_id } => (reply(self.run(|a| a.release(&file_id))), true, None),
-            Op::Delete { file_id } => (reply(self.run(|a| a.delete(&file_id, now))), true, None),
+            Op::Release { file_id } => (self.reply(self.run(|a| a.release(&file_id))), true, None),
+            Op::Delete { file_id } => (self.reply(self.run(|a| a.delete(&file_id, now))), true, None),
             // The operator's: a made-up key id is not given tables either.
-            Op::TakeDown { .. } if !self.has_tables() => return reply::<()>(Err(Error::FileNotFound)),
-            Op::Purge if !self.has_tables() => return reply::<()>(Err(Error::KeyNotFound)),
-            Op::TakeDown { target } => (reply(self.run(|a| a.take_down(&target, now))), true, None),
+            Op::TakeDown { .. } if !self.has_tables() => return self.reply::<()>(Err(Error::FileNotFound)),
+            Op::Purge if !self.has_tables() => return self.reply::<()>(Err(Error::KeyNotFound)),
+            Op::TakeDown { target } => (self.reply(self.run(|a| a.take_down(&target, now))), true, None),
             // The purged files go at once, a bounded run of expiry batches before the answer
             // (the alarm, re-armed at once, takes any left).
             // The answer says how many objects are still to go (`pending`).
             Op::Purge => {
                 let purged = self.run(|a| a.purge(now));
                 if let Err(e) = self.expire().await {
-                    worker::console_error!("key authority: purge: {e:?}");
+                    worker::console_error!("key authority {}: purge: {e:?}", self.key_id);
                     self.arm(Some(now_ms()), false).await;
                 }
                 let answer = purged.and_then(|p| Ok(Purged { pending: self.run(|a| a.backlog(now_ms()))?, ..p }));
-                return reply(answer);
+                return self.reply(answer);
             }
-            Op::Get { file_id } => return reply(self.run(|a| a.get(&file_id, now))),
+            Op::Get { file_id } => return self.reply(self.run(|a| a.get(&file_id, now))),
             // A download that retires its file leaves the object for a while (an hour, or
             // until its expiry): the Worker serving it opened it first and is still reading,
             // and no op of the key deletes it before then (drains take only due objects);
             // the alarm does.
-            Op::Claim { file_id, count: false } => return reply(self.run(|a| a.claim(&file_id, false, now))),
-            Op::Claim { file_id, count: true } => (reply(self.run(|a| a.claim(&file_id, true, now))), false, Some(now + CLAIMED_KEEP_MS)),
+            Op::Claim { file_id, count: false } => return self.reply(self.run(|a| a.claim(&file_id, false, now))),
+            Op::Claim { file_id, count: true } => (self.reply(self.run(|a| a.claim(&file_id, true, now))), false, Some(now + CLAIMED_KEEP_MS)),
             Op::Resolve { upload_path, file_name } => {
                 // Public (`file_url`): an object nobody has stored into is not given tables
                 // by a stranger's request for a made-up key id.
                 if !self.has_tables() {
-                    return reply::<()>(Err(Error::FileNotFound));
+                    return self.reply::<()>(Err(Error::FileNotFound));
                 }
-                return reply(self.run(|a| a.resolve(&upload_path, &file_name, now)));
+                return self.reply(self.run(|a| a.resolve(&upload_path, &file_name, now)));
             }
-            Op::List { query } => return reply(self.run(|a| a.list(&query, now))),
-            Op::Usage => return reply(self.run(|a| a.usage(now))),
+            Op::List { query } => return self.reply(self.run(|a| a.list(&query, now))),
+            Op::Usage => return self.reply(self.run(|a| a.usage(now))),
             Op::Room { name } => {
                 let name = name.as_ref().map(|(path, file)| (path.as_str(), file.as_str()));
-                return reply(self.run(|a| a.room(name, now)));
+                return self.reply(self.run(|a| a.room(name, now)));
             }
-            Op::Configure { patch } => return reply(self.run(|a| a.configure(&patch, now))),
+            Op::Configure { patch } => return self.reply(self.run(|a| a.configure(&patch, now))),
             Op::JobStarted { job_id, at_ms } => {
-                return reply(self.create_tables().and_then(|_| job_index::add(&self.state.storage().sql(), &job_id, at_ms)))
+                return self.reply(self.create_tables().and_then(|_| job_index::add(&self.state.storage().sql(), &job_id, at_ms)))
             }
             // A revoked key lists no jobs (the job index is the key's too).
             Op::Jobs { limit } => {
                 let recent = self.run(|a| a.usage(now)).and_then(|_| job_index::recent(&self.state.storage().sql(), limit));
-                return reply(recent);
+                return self.reply(recent);
             }
         };
         let drained = !doomed || self.drain().await;
@@ -187,7 +191,7 @@ impl KeyAuthority {
     /// Deletes doomed objects, a batch per R2 call. Returns whether all went.
     async fn drain(&self) -> bool {
         let Ok(bucket) = &self.bucket else {
-            worker::console_error!("key authority: no {BUCKET} binding");
+            worker::console_error!("key authority {}: no {BUCKET} binding", self.key_id);
             return false;
         };
         loop {
@@ -196,20 +200,20 @@ impl KeyAuthority {
                 Ok(ids) if ids.is_empty() => return true,
                 Ok(ids) => ids,
                 Err(e) => {
-                    worker::console_error!("key authority: {e:?}");
+                    worker::console_error!("key authority {}: {e:?}", self.key_id);
                     return false;
                 }
             };
             let keys = doomed.iter().map(|id| object_key(id)).collect();
             if let Err(e) = bucket.delete_multiple(keys).await {
                 // The rows are gone already: these bytes are orphans until the retry.
-                worker::console_warn!("key authority: deleting {} objects: {e}", doomed.len());
+                worker::console_warn!("key authority {}: deleting {} objects: {e}", self.key_id, doomed.len());
                 return false;
             }
             if let Err(e) = authority.tables.undoom(&doomed) {
                 // The objects are gone; their ids stay doomed and are deleted again (a no-op)
                 // at the retry.
-                worker::console_error!("key authority: forgetting {} deleted objects: {e:?}", doomed.len());
+                worker::console_error!("key authority {}: forgetting {} deleted objects: {e:?}", self.key_id, doomed.len());
                 return false;
             }
             if doomed.len() < DELETE_BATCH {
@@ -234,7 +238,7 @@ impl KeyAuthority {
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         match storage.set_alarm(when).await {
             Ok(()) => self.alarm_at.set(Some(at)),
-            Err(e) => worker::console_error!("key authority: set alarm: {e}"),
+            Err(e) => worker::console_error!("key authority {}: set alarm: {e}", self.key_id),
         }
     }
 

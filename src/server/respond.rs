@@ -32,9 +32,9 @@ pub(crate) fn log_internal(what: &str, err: &Error) {
 }
 
 /// The envelope of `err`, with the headers its status calls for. Internal details are
-/// logged here and never sent.
-pub(crate) fn error(err: &Error, head: bool) -> Response {
-    log_internal("request", err);
+/// logged here (`what` failed: the request) and never sent.
+pub(crate) fn error(err: &Error, what: &str, head: bool) -> Response {
+    log_internal(what, err);
     let body = serde_json::to_string(&Envelope::<()>::error(err)).unwrap_or_default();
     let response = if head { Response::empty() } else { Response::ok(body) };
     let mut response = match response {

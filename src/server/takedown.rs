@@ -59,11 +59,11 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
         }
         Err(err) => return Err(err),
     };
+    // The operator's record, in the Worker's logs too: the file's row is gone already.
+    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256, reason.as_deref().unwrap_or("no reason given"));
     // Deleted already, unless R2 refused the authority's delete (its alarm tries again in a
     // minute): the answer waits for the bytes to be gone.
     delete_object(services, &row.file_id).await?;
-    // The operator's record, in the Worker's logs too.
-    worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256, reason.as_deref().unwrap_or("no reason given"));
     // The file is gone whatever happens next: a block that fails is told, not a failure.
     let blocked = if blocking {
         let entry = BlockEntry { sha256: row.sha256.clone(), reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
@@ -96,7 +96,7 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
 
 /// Deletes the object of `file_id` (nothing when it is gone already).
 async fn delete_object(services: &Services, file_id: &str) -> Result<(), Error> {
-    services.bucket.delete(object_key(file_id)).await.map_err(|e| Error::internal(format!("r2 delete: {e}")))
+    services.bucket.delete(object_key(file_id)).await.map_err(|e| Error::internal(format!("take-down: r2 delete of {file_id}: {e}")))
 }
 
 /// The key whose upload `file_id` is, as its object records it (404 when there is none).

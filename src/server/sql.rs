@@ -167,6 +167,17 @@ impl SqlTables {
         rows.is_ok_and(|r| r.first().is_some_and(|c| c.n > 0))
     }
 
+    /// Whether any file (live or not yet retired) is in a path below `folder`.
+    fn has_subfolders(&self, folder: &str) -> Result<bool, Error> {
+        #[derive(Deserialize)]
+        struct Any {
+            any: i64,
+        }
+        let query = "SELECT json_object('any', EXISTS (SELECT 1 FROM files WHERE upload_path > ? AND upload_path < ?))";
+        let rows: Vec<Any> = self.rows("subfolders", query, vec![text(&format!("{folder}/")), text(&format!("{folder}0"))])?;
+        Ok(rows.first().is_some_and(|r| r.any == 1))
+    }
+
     /// The rows of `query`, whose one column is each row as a JSON object.
     fn rows<T: for<'de> Deserialize<'de>>(&self, what: &'static str, query: &str, args: Vec<SqlStorageValue>) -> Result<Vec<T>, Error> {
         let cursor = self.sql.exec(query, args).map_err(sql_error(what))?;
@@ -286,7 +297,9 @@ impl Tables for SqlTables {
     /// a folder's range of `files_by_path_time` (the page's keys from the index alone, the
     /// rows for those only). A folder is itself and every path below it; its range, from
     /// `folder` to `folder0` ('/' + 1 is '0'), also holds siblings such as `folder-old`
-    /// ('-' and '.' sort before '/'), which a filter leaves out.
+    /// ('-' and '.' sort before '/'), which a filter leaves out. Newest first, that range is
+    /// read whole and sorted, unless the folder has no path below it (a flat folder, the
+    /// usual one): then its one path's entries are in order already, from the cursor on.
     fn page(&self, query: &PageQuery, now_ms: i64) -> Result<Vec<FileRow>, Error> {
         let mut filter = String::from("expires_ms > ?");
         let mut args = vec![int(now_ms)];
@@ -298,7 +311,14 @@ impl Tables for SqlTables {
             filter.push_str(" AND (upload_path, file_name) > (?, ?)");
             args.extend([text(upload_path), text(file_name)]);
         }
-        if let Some(folder) = &query.upload_path {
+        let flat = match (&query.upload_path, query.order) {
+            (Some(folder), Order::UploadTime) => !self.has_subfolders(folder)?,
+            _ => false,
+        };
+        if let Some(folder) = query.upload_path.as_ref().filter(|_| flat) {
+            filter.push_str(" AND upload_path = ?");
+            args.push(text(folder));
+        } else if let Some(folder) = &query.upload_path {
             // Without a name cursor, the range starts at the folder (with one, at the cursor:
             // both bounds together would have the index start at the folder).
             if cursor_by_name.is_none() {

@@ -320,6 +320,11 @@ describe('a key with 5,000 files', () => {
 
     const sub = await listAll(worker, key.key, { upload_path: 'bulk/a' });
     assertListing(sub, [...made.values()].filter((f) => f.upload_path === 'bulk/a'));
+    // a folder with no path below it is read newest first from its own index range
+    const subTimed = await listAll(worker, key.key, { upload_path: 'bulk/a', order: 'upload_time' });
+    assertListing(subTimed, [...made.values()].filter((f) => f.upload_path === 'bulk/a'));
+    const subTimes = subTimed.files.map((f) => [Date.parse(f.upload_time), f.file_id]);
+    for (let i = 1; i < subTimes.length; i++) assert.ok(subTimes[i][0] <= subTimes[i - 1][0], `bulk/a file ${i}: newest first`);
     for (const folder of ['bulkx', 'bulk-old']) {
       const sibling = await listAll(worker, key.key, { upload_path: folder });
       assertListing(sibling, [...made.values()].filter((f) => f.upload_path === folder));

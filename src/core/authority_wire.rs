@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
+use super::jobs::JobStatus;
 use super::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 
 /// One live file as the authority records it. Its bytes are the R2 object
@@ -148,10 +149,22 @@ pub enum Op {
         job_id: String,
         at_ms: i64,
     },
-    /// The key's most recent jobs' ids, newest first.
+    /// A job of the key ended: its final status, kept in the job index.
+    JobEnded {
+        status: Box<JobStatus>,
+    },
+    /// The key's most recent jobs, newest first.
     Jobs {
         limit: u32,
     },
+}
+
+/// A job in the key's index: its id, and its final status once it ended (a listing asks
+/// the job's own object only for a job still running, or one whose end was not recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedJob {
+    pub job_id: String,
+    pub ended: Option<JobStatus>,
 }
 
 /// Why the authority refused an op (the wire form of the matching [`Error`]s).

@@ -179,8 +179,11 @@ impl KeyAuthority {
             }
             // A revoked key lists no jobs (the job index is the key's too).
             Op::Jobs { limit } => {
-                let recent = self.run(|a| a.usage(now)).and_then(|_| job_index::recent(&self.state.storage().sql(), limit));
+                let recent = self.run(|a| a.usage(now)).and_then(|_| job_index::recent(&self.state.storage().sql(), limit, now));
                 return self.reply(recent);
+            }
+            Op::JobEnded { status } => {
+                return self.reply(self.create_tables().and_then(|_| job_index::end(&self.state.storage().sql(), &status)))
             }
         };
         let drained = !doomed || self.drain().await;

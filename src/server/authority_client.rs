@@ -6,7 +6,8 @@ use worker::ObjectNamespace;
 
 use super::stub;
 use crate::core::gate::Gate;
-use crate::core::authority_wire::{FileRow, Op, Page, PageQuery, Purged, Refusal, Reservation, Standing, Target};
+use crate::core::authority_wire::{FileRow, IndexedJob, Op, Page, PageQuery, Purged, Refusal, Reservation, Standing, Target};
+use crate::core::jobs::JobStatus;
 use crate::core::quota::ConfigPatch;
 use crate::core::seams::FileAuthority;
 use crate::core::Error;
@@ -96,8 +97,13 @@ impl AuthorityClient {
         .await
     }
 
+    /// Keeps a job's final status in the key's job index.
+    pub async fn job_ended(&self, status: &JobStatus) -> Result<(), Error> {
+        self.call(&Op::JobEnded { status: Box::new(status.clone()) }).await
+    }
+
     /// The key's most recent jobs, newest first.
-    pub async fn jobs(&self, limit: u32) -> Result<Vec<String>, Error> {
+    pub async fn jobs(&self, limit: u32) -> Result<Vec<IndexedJob>, Error> {
         self.call(&Op::Jobs { limit }).await
     }
 }

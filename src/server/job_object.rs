@@ -218,7 +218,7 @@ impl UploadJob {
             Ok(Ran::Done(file)) => {
                 record.result = Some(file);
                 record.end(JobState::Succeeded, now);
-                self.finish(record).await
+                self.ended(record).await
             }
             // Cancel ends the job and cleans up; this run only had to stop.
             _ if self.canceled.get() => Ok(()),
@@ -250,7 +250,7 @@ impl UploadJob {
                 record.stored_bytes += self.received.replace(0);
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
-                self.finish(record).await
+                self.ended(record).await
             }
         }
     }
@@ -313,6 +313,23 @@ impl UploadJob {
             Error::OriginTimeout { .. } => past_deadline(),
             err => err,
         })
+    }
+
+    /// Records the job's end ([`finish`](Self::finish)), then keeps its final status in the
+    /// key's job index, so that listings need not ask this object. If that fails (logged),
+    /// a listing asks this object, as for a running job.
+    async fn ended(&self, record: JobRecord) -> Result<(), Error> {
+        let status = record.status(0);
+        let key_id = record.spec.key_id.clone();
+        self.finish(record).await?;
+        let indexed = match Services::from_env(&self.env) {
+            Ok(services) => services.authority(&key_id).job_ended(&status).await,
+            Err(err) => Err(err),
+        };
+        if let Err(e) = indexed {
+            worker::console_warn!("job {}: its end was not kept in the key's job index: {e:?}", self.job_id);
+        }
+        Ok(())
     }
 
     /// Records the end and sets the alarm for what is left (the webhook, then forgetting
@@ -396,7 +413,7 @@ impl UploadJob {
         record.stored_bytes += self.received.replace(0);
         record.end(JobState::Canceled, now_ms());
         let status = record.status(0);
-        self.finish(record).await?;
+        self.ended(record).await?;
         Ok(status)
     }
 

@@ -125,24 +125,20 @@ struct JobList {
     jobs: Vec<JobStatus>,
 }
 
-/// The key's most recent jobs (at most 100, newest first), each as its object answers.
+/// The key's most recent jobs (at most 100, newest first): an ended job as the key's job
+/// index keeps it, a running one as its object answers.
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
-    let ids = services.authority(&owner.id).jobs(MAX_LISTED_JOBS).await?;
+    let indexed = services.authority(&owner.id).jobs(MAX_LISTED_JOBS).await?;
     let key_id = &owner.id;
     let gate = Gate::default();
     let gate = &gate;
-    let statuses: Vec<Result<JobStatus, Error>> = stream::iter(ids)
-        .map(|id| async move {
-            call(
-                &services.jobs,
-                &id,
-                &JobOp::Status {
-                    key_id: key_id.clone(),
-                },
-                gate,
-            )
-            .await
+    let statuses: Vec<Result<JobStatus, Error>> = stream::iter(indexed)
+        .map(|job| async move {
+            match job.ended {
+                Some(status) => Ok(status),
+                None => call(&services.jobs, &job.job_id, &JobOp::Status { key_id: key_id.clone() }, gate).await,
+            }
         })
         .buffered(SLOTS)
         .collect()

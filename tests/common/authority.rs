@@ -247,6 +247,7 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::Configure { .. } => "configure",
         Op::JobStarted { .. } => "job_started",
         Op::Jobs { .. } => "jobs",
+        Op::JobEnded { .. } => "job_ended",
     }
 }
 

@@ -583,6 +583,33 @@ test("another key's jobs are 404; the listing holds only the caller's own", asyn
   assertError(await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key }), 409, /already finished/);
 });
 
+test("the listing answers ended jobs from the key's index (no call to their objects) and asks a running one", async () => {
+  const { key } = await newKey(worker, ADMIN, 'lister');
+  const list = () => worker.countCalls(() => api(worker, 'GET', '/api/v1/jobs', { token: key }));
+  const stored = await startJob({ file_url: origin.file('/jobs/listed-ok.bin', filler(64 * 1024, 306)), upload_path: 'jobs', file_name: 'listed-ok.bin', async: true }, { key });
+  const failed = await startJob({ file_url: origin.file('/jobs/listed-bad.bin', filler(64 * 1024, 307)), expected_sha256: '0'.repeat(64), async: true }, { key });
+  assert.equal((await poll(stored.job_id, { key })).at(-1).state, 'succeeded');
+  assert.equal((await poll(failed.job_id, { key })).at(-1).state, 'failed');
+  const ended = await list();
+  assert.equal(ended.result.status, 200, JSON.stringify(ended.result.json));
+  const jobs = ended.result.json.data.jobs;
+  assert.deepEqual(new Set(jobs.map((j) => j.job_id)), new Set([stored.job_id, failed.job_id]));
+  for (const listed of jobs) assert.deepEqual(listed, (await jobStatus(listed.job_id, key)).json.data, 'listed as its own status answers it');
+  assert.equal(ended.calls.authorityCalls, 1, `the key's authority only: ${JSON.stringify(ended.calls.raw)}`);
+
+  // 8 MiB at 512 KiB/s: running for seconds, so the listing asks its object
+  const slow = await startJob({ file_url: origin.file('/jobs/listed-slow.bin', filler(8 * MiB, 308), { throttle: 512 * 1024 }), async: true }, { key });
+  await poll(slow.job_id, { key, until: (s) => s.state === 'downloading' });
+  const running = await list();
+  assert.equal(running.result.json.data.jobs.length, 3);
+  assert.equal(running.result.json.data.jobs.find((j) => j.job_id === slow.job_id).state, 'downloading');
+  assert.equal(running.calls.authorityCalls, 2, `the key's authority and the running job: ${JSON.stringify(running.calls.raw)}`);
+  assert.equal((await api(worker, 'DELETE', `/api/v1/jobs/${slow.job_id}`, { token: key })).status, 200);
+  const canceled = await list();
+  assert.equal(canceled.result.json.data.jobs.find((j) => j.job_id === slow.job_id).state, 'canceled');
+  assert.equal(canceled.calls.authorityCalls, 1, JSON.stringify(canceled.calls.raw));
+});
+
 test('bad callback_urls are 400 before anything starts', async () => {
   const url = origin.file('/jobs/never.bin', filler(1024, 306), ranged());
   const listed = async () => (await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key })).json.data.jobs.length;

@@ -128,7 +128,7 @@ pub fn if_match_holds(tags: &str, etag: Option<&str>) -> bool {
 /// whole file (no header, a multi-range, another unit, a malformed range, or any range of
 /// an empty file, which no 206 can describe); an unsatisfiable range is 416. Empty list
 /// elements (`bytes=0-9,`) are ignored, as RFC 9110 section 5.6.1 asks of every list.
-fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
+pub(crate) fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
     let Some((unit, set)) = header.and_then(|h| h.trim().split_once('=')) else { return Ok(None) };
     let mut specs = set.split(',').filter(|s| !s.trim().is_empty());
     let (Some(spec), None) = (specs.next(), specs.next()) else { return Ok(None) };

@@ -1,5 +1,5 @@
 //! A short-lived, bounded cache by string key, time passed in: the key records the upload
-//! routes read through, and the names `file_url` resolves.
+//! routes read through, the names `file_url` resolves, and the sizes of objects served.
 
 use std::collections::HashMap;
 
@@ -14,11 +14,17 @@ pub const KEY_CACHE_ENTRIES: usize = 256;
 
 /// How long an isolate uses the file a name resolved to. Safe at any length: a replaced or
 /// deleted file's object is gone before the change is answered (or, kept for a download
-/// being read, refuses every request), so a stale entry finds no object or a refusal and is
-/// resolved again. It bounds the authority's calls for a hot name.
+/// being read, answers as gone once its authority says so), so a stale entry finds nothing
+/// and is resolved again. It bounds the authority's calls for a hot name.
 pub const NAME_CACHE_TTL_MS: i64 = 10_000;
 /// Names held per isolate.
 pub const NAME_CACHE_ENTRIES: usize = 1024;
+/// How long an isolate remembers the size of an object it served, so that a later GET of
+/// one range of it reads only that range (one R2 read, not a head and then the read).
+/// Exact at any length (the bytes behind an id never change); the bound is for memory.
+pub const SIZE_CACHE_TTL_MS: i64 = 60_000;
+/// Sizes held per isolate.
+pub const SIZE_CACHE_ENTRIES: usize = 1024;
 
 /// Values with when they were read.
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use super::r2::object_meta;
 use crate::core::clock::is_expired;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{answer, content_range, headers, name_modified_ms, refuse_own_subresource, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
-use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS};
+use crate::core::serve::{answer, content_range, headers, name_modified_ms, parse_range, refuse_own_subresource, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
+use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS, SIZE_CACHE_ENTRIES, SIZE_CACHE_TTL_MS};
 use crate::core::Error;
 
 /// The file a name held when last resolved, and when it took the name.
@@ -34,6 +34,8 @@ struct ByName<'a> {
 thread_local! {
     /// `{owner}/{upload_path}/{file_name}` -> the file it held when last resolved.
     static NAMES: RefCell<TtlCache<Holder>> = RefCell::new(TtlCache::new(NAME_CACHE_TTL_MS, NAME_CACHE_ENTRIES));
+    /// `file_id` -> the size of its object, as last served here.
+    static SIZES: RefCell<TtlCache<u64>> = RefCell::new(TtlCache::new(SIZE_CACHE_TTL_MS, SIZE_CACHE_ENTRIES));
 }
 
 /// `download_url`: the object of `file_id`, as an attachment.
@@ -96,7 +98,9 @@ fn name_key(owner: &str, upload_path: &str, file_name: &str) -> String {
 
 /// The response for `file_id`'s object, or `None` when it is gone or expired; `by_name` on
 /// `file_url` (`None` on `download_url`). A plain GET
-/// is one R2 read; ranges, conditionals and HEAD read the metadata first. A private file
+/// is one R2 read; ranges, conditionals and HEAD read the metadata first, except a GET of
+/// one range of an object whose size this isolate knows: that range is read at once, and
+/// read again only if the answer is not that range after all. A private file
 /// needs a valid signature; a file with `max_downloads` is checked (and a download counted)
 /// by the key's authority after its object is opened, so the download that uses up the
 /// count is still served whole. A refusal (`Err`, not internal) comes only from a live file:
@@ -111,8 +115,14 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     let [if_match, if_unmodified_since, if_none_match, if_modified_since, if_range, range] = values.each_ref().map(Option::as_deref);
     let conditions = Conditions { if_match, if_unmodified_since, if_none_match, if_modified_since, if_range, range };
     let head = req.is_head();
-    let head_first = head || conditions.may_skip_body();
-    let obj = if head_first { bucket.head(&key).await } else { bucket.get(&key).execute().await };
+    let known = SIZES.with_borrow(|sizes| sizes.get(file_id, now_ms()));
+    let asked = known.filter(|_| !head).and_then(|size| parse_range(range, size).ok().flatten());
+    let head_first = asked.is_none() && (head || conditions.may_skip_body());
+    let obj = match asked {
+        Some(r) => bucket.get(&key).range(worker::Range::OffsetWithLength { offset: r.start, length: r.end - r.start + 1 }).execute().await,
+        None if head_first => bucket.head(&key).await,
+        None => bucket.get(&key).execute().await,
+    };
     let Some(obj) = obj.map_err(r2)? else { return Ok(None) };
     let Some(meta) = object_meta(&obj) else { return Ok(None) };
     let now = now_ms();
@@ -137,6 +147,7 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
 
     let etag = obj.http_etag();
     let size = obj.size();
+    SIZES.with_borrow_mut(|sizes| sizes.insert(file_id, size, now));
     let served = Served {
         size,
         etag: &etag,
@@ -183,15 +194,18 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
         }
         return Ok(Some(Response::empty().map_err(r2)?.with_status(status).with_headers(out)));
     }
-    let read = if head_first {
+    // What was read already serves, unless it was the metadata only, or a range the answer
+    // is not (a failed If-Range, a counted file: the whole file).
+    let reuse = !head_first && asked.is_none_or(|asked| range == Some(asked));
+    let read = if reuse {
+        Some(obj)
+    } else {
         // The bytes behind an id never change: whatever this reads is the object above.
         let mut get = bucket.get(&key);
         if let Some(r) = range {
             get = get.range(worker::Range::OffsetWithLength { offset: r.start, length });
         }
         get.execute().await.map_err(r2)?
-    } else {
-        Some(obj)
     };
     let Some(body) = read.as_ref().and_then(|o| o.body()) else { return Ok(None) };
     // Opened before the claim: the authority may retire the file as it counts this download.

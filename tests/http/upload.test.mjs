@@ -823,6 +823,41 @@ describe('storage calls (a Worker that counts them)', () => {
     assert.equal((await get(signed)).status, 200);
   });
 
+  test('a range of a file already served here is one R2 read of that range: exact bytes, on both links', async () => {
+    const { origin: o, worker: w } = counted;
+    const bytes = filler(100 * KiB + 7, 96);
+    const res = await upload(w, { file_url: o.file('/counted/ranged.bin', bytes), upload_path: 'counted', file_name: 'ranged.bin' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const { download_url: byId, file_url: byName } = res.json.data;
+    for (const url of [byId, byName]) {
+      // the first read: a head, then the range (the size is not known yet)
+      const first = await w.countCalls(() => get(url, { Range: 'bytes=0-99' }));
+      assert.equal(first.result.status, 206);
+      assert.deepEqual(first.result.body, bytes.subarray(0, 100));
+      const cases = [
+        ['bytes=1000-1999', 1000, 2000],
+        ['bytes=-10', bytes.length - 10, bytes.length],
+        [`bytes=${bytes.length - 5}-`, bytes.length - 5, bytes.length],
+        [`bytes=100000-999999999`, 100000, bytes.length],
+      ];
+      for (const [range, from, to] of cases) {
+        const { calls, result } = await w.countCalls(() => get(url, { Range: range }));
+        assert.equal(result.status, 206, range);
+        assert.equal(result.headers.get('content-range'), `bytes ${from}-${to - 1}/${bytes.length}`, range);
+        assert.equal(sha256(result.body), sha256(bytes.subarray(from, to)), `${range}: the exact bytes`);
+        assert.deepEqual(calls.r2, { get: 1 }, `${range}: one read: ${JSON.stringify(calls.raw)}`);
+      }
+      // the answer is not the range read (If-Range names another version): read again, whole
+      const stale = await w.countCalls(() => get(url, { Range: 'bytes=0-9', 'If-Range': '"another"' }));
+      assert.equal(stale.result.status, 200);
+      assert.equal(sha256(stale.result.body), sha256(bytes));
+      assert.deepEqual(stale.calls.r2, { get: 2 }, JSON.stringify(stale.calls.raw));
+      // past the end: 416 from the size known, after the one read
+      const past = await w.countCalls(() => get(url, { Range: `bytes=${bytes.length}-` }));
+      assert.equal(past.result.status, 416);
+    }
+  });
+
   test('a small overwrite adds only the delete of the replaced object', async () => {
     const { origin: o, worker: w } = counted;
     const first = await upload(w, { file_url: o.file('/counted/v1.bin', filler(10 * KiB, 91)), upload_path: 'counted', file_name: 'ow.bin' });

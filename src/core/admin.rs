@@ -300,6 +300,9 @@ mod tests {
         const SECRET: &str = "s3cret-of-16-byte";
         let ok = check_admin(Some("Bearer s3cret-of-16-byte"), Some(SECRET));
         assert_eq!(ok, Ok(()));
+        // an operator's passphrase
+        let phrase = "correct horse battery staple";
+        assert_eq!(check_admin(Some(&format!("Bearer {phrase}")), Some(phrase)), Ok(()));
         let cases = [
             (Some("Bearer s3cret-of-16-byte"), None, 503, "admin API is disabled"),
             (Some("Bearer "), Some(""), 503, "admin API is disabled"),

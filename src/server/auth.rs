@@ -9,7 +9,7 @@ use super::http::Incoming;
 use super::js::now_ms;
 use crate::core::ttl_cache::KeyCache;
 use crate::core::admin::id_entry;
-use crate::core::keys::{bearer_token, check_record, key_hash, KeyRecord};
+use crate::core::keys::{api_key, check_record, key_hash, KeyRecord};
 use crate::core::Error;
 
 thread_local! {
@@ -42,7 +42,7 @@ pub(crate) fn forget(hash: &str) {
 
 fn token(req: &Incoming) -> Result<String, Error> {
     let header = req.header("Authorization");
-    bearer_token(header.as_deref()).map(str::to_owned)
+    api_key(header.as_deref()).map(str::to_owned)
 }
 
 async fn lookup(keys: &KvStore, hash: &str) -> Result<KeyRecord, Error> {

@@ -51,10 +51,12 @@ pub(crate) struct Services {
     rate_limiters: Vec<(u32, RateLimiter)>,
 }
 
-/// A secret, or a plain var of the same name (`wrangler dev --var`, the tests).
-/// Blank is unset.
+/// A secret, or a plain var of the same name (`wrangler dev --var`, the tests), without
+/// the blanks around it (a pasted newline; a bearer token never carries them). Blank is
+/// unset.
 fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|t| !t.trim().is_empty())
+    let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()?;
+    Some(value.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
 /// Secret `name` if it has at least [`MIN_SECRET_BYTES`]; a shorter one is logged and counts

@@ -122,8 +122,10 @@ impl DurableObject for UploadJob {
                 other => other.public_message(),
             };
             worker::console_error!("job {}: alarm: {detail} (again in {} s)", self.job_id, ALARM_RETRY_MS / 1000);
+            // Not set again (storage failing too): thrown after all, for the platform's retries.
             if let Err(e) = self.alarm_at(now_ms() + ALARM_RETRY_MS).await {
                 worker::console_error!("job {}: {e:?}", self.job_id);
+                return Err(worker::Error::RustError("job alarm failed".into()));
             }
         }
         Response::ok("")
@@ -417,14 +419,18 @@ impl UploadJob {
         Ok(status)
     }
 
-    /// The webhook's next attempt, and the one after it if this one failed.
+    /// The webhook's next attempt, and the one after it if this one failed. With none due
+    /// (an alarm that came early, or after a failed one), the alarm is set for what is left.
     async fn deliver(&self, mut record: JobRecord) -> Result<(), Error> {
         let Some(mut delivery) = record
             .delivery
             .clone()
             .filter(|d| !d.delivered && d.next_ms.is_some())
         else {
-            return Ok(());
+            return match record.next_after_end() {
+                Some(at) => self.alarm_at(at).await,
+                None => Ok(()),
+            };
         };
         let services = Services::from_env(&self.env)?;
         let now = now_ms();

@@ -257,6 +257,8 @@ impl Run<'_> {
             return Err(Error::internal(format!("{key}: the completed object is gone")));
         }
         if whole {
+            // No lanes: the turn goes back before the read-back hash and the commit.
+            drop(turn);
             return self.commit_whole(record, transfer.clone(), &target, source.total).await;
         }
         let upload: R2MultipartUpload = target

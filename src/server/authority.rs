@@ -10,7 +10,7 @@ use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, Sche
 
 use super::bindings::BUCKET;
 use super::job_index;
-use super::js::now_ms;
+use super::js::{now_ms, object_name};
 use super::sql::{transaction, SqlTables};
 use crate::core::authority::{Authority, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
 use crate::core::authority_wire::{Op, Purged, Refusal};
@@ -42,8 +42,7 @@ impl DurableObject for KeyAuthority {
     fn new(state: State, env: Env) -> Self {
         let defaults = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
-        let id = state.id();
-        let key_id = id.name().unwrap_or_else(|| id.to_string());
+        let key_id = object_name(&state);
         KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None) }
     }
 

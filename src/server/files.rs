@@ -13,7 +13,7 @@ use super::r2::object_meta;
 use crate::core::clock::is_expired;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::serve::{answer, content_range, headers, name_modified_ms, parse_range, refuse_own_subresource, refused_link, Answer, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
+use crate::core::serve::{answer, content_range, headers, name_modified_ms, parse_range, refuse_own_subresource, refused_link, Answer, ByteRange, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS, SIZE_CACHE_ENTRIES, SIZE_CACHE_TTL_MS};
 use crate::core::Error;
 
@@ -119,7 +119,7 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     let asked = known.filter(|_| !head).and_then(|size| parse_range(range, size).ok().flatten());
     let head_first = asked.is_none() && (head || conditions.may_skip_body());
     let obj = match asked {
-        Some(r) => bucket.get(&key).range(worker::Range::OffsetWithLength { offset: r.start, length: r.end - r.start + 1 }).execute().await,
+        Some(r) => bucket.get(&key).range(r2_range(r)).execute().await,
         None if head_first => bucket.head(&key).await,
         None => bucket.get(&key).execute().await,
     };
@@ -203,7 +203,7 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
         // The bytes behind an id never change: whatever this reads is the object above.
         let mut get = bucket.get(&key);
         if let Some(r) = range {
-            get = get.range(worker::Range::OffsetWithLength { offset: r.start, length });
+            get = get.range(r2_range(r));
         }
         get.execute().await.map_err(r2)?
     };
@@ -214,4 +214,9 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     }
     let body = body.response_body().map_err(r2)?;
     Ok(Some(Response::from_body(body).map_err(r2)?.with_status(status).with_headers(out)))
+}
+
+/// `r` as R2 reads it.
+fn r2_range(r: ByteRange) -> worker::Range {
+    worker::Range::OffsetWithLength { offset: r.start, length: r.end - r.start + 1 }
 }

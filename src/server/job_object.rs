@@ -15,7 +15,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTim
 use super::bindings::Services;
 use super::job_run::{abort_upload, turn_to_resume, Ran, Run};
 use super::job_store::{self, save};
-use super::js::now_ms;
+use super::js::{now_ms, object_name};
 use super::origin::WorkerOrigin;
 use super::respond::log_internal;
 use super::webhook;
@@ -80,8 +80,7 @@ pub struct UploadJob {
 
 impl DurableObject for UploadJob {
     fn new(state: State, env: Env) -> Self {
-        let id = state.id();
-        let job_id = id.name().unwrap_or_else(|| id.to_string());
+        let job_id = object_name(&state);
         UploadJob {
             state,
             env,

@@ -77,3 +77,9 @@ pub(crate) async fn read_at_least(reader: &ByobReader, min: u32, view: &Uint8Arr
     Ok((value.dyn_into::<Uint8Array>()?, done))
 }
 
+/// The name a Durable Object was addressed by (a key's id, a job's id), for its log lines;
+/// its hex id where the platform does not pass the name in.
+pub(crate) fn object_name(state: &worker::State) -> String {
+    let id = state.id();
+    id.name().unwrap_or_else(|| id.to_string())
+}

@@ -49,10 +49,13 @@ fn start() {
 async fn fetch(raw: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
     // The raw method: worker::Method maps every method it does not know (QUERY, PROPFIND) to GET.
     let method = raw.method();
-    let url = raw.url();
+    // a second handle to the request (not the Fetch API's `clone()`, which tees its body),
+    // whose URL is read only for an error's log line
+    let request = Clone::clone(&raw);
     // Every error becomes a JSON envelope here; an `Err` out of this function would be a bare 500.
     let response = answer(&method, raw, &env).await.unwrap_or_else(|err| {
         // what failed, for the log: the URL without its query (a signed link's signature)
+        let url = request.url();
         let what = format!("{method} {}", url.split(['?', '#']).next().unwrap_or_default());
         respond::error(&err, &what, method == "HEAD")
     });

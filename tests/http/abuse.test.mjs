@@ -9,7 +9,7 @@ import { useStack, upload, api, KEYS } from './support/worker.mjs';
 import { startOrigin } from './support/origin.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError } from './support/assert.mjs';
-import { newKey, sleep } from './support/burst.mjs';
+import { newKey, earlyInAMinute } from './support/burst.mjs';
 
 const ADMIN = 'abuse-admin-token';
 const UA = 'urlstash/0.1 (+url-to-temporary-file)';
@@ -107,14 +107,6 @@ test('refused names, values and counts are 400 naming origin_headers; nothing is
   assertError(dup, 400, /given twice/);
   assert.equal(origin.hits('/h/never.bin'), 0);
 });
-
-/** Miniflare's local rate limiter counts per wall-clock minute (floor(Date.now() / 60000)):
- * a burst that straddles two minutes is split between them. With fewer than 20 s of this
- * minute left, waits for the next one to begin (at most 20 s). */
-async function earlyInAMinute() {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 20_000) await sleep(left + 250);
-}
 
 test('rate limit: the request past the key limit is 429 with Retry-After, fetching nothing; another key is unaffected', async () => {
   const path = '/h/rate.bin';

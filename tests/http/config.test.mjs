@@ -1,12 +1,14 @@
 // The Worker's [vars] as a user sees them: a var that does not parse is a 500 on every
 // request with nothing internal in it; PUBLIC_BASE_URL is the base of every link the API
-// answers; ALLOWED_PORTS decides which ports an upload may fetch from.
+// answers; ALLOWED_PORTS decides which ports an upload may fetch from; DEFAULT_RATE_LIMIT
+// limits the keys without a rate limit of their own.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { startOrigin } from './support/origin.mjs';
+import { newKey, earlyInAMinute } from './support/burst.mjs';
 
 describe('a malformed var', () => {
   const stack = useStack({ vars: { MAX_FILE_BYTES: 'lots' }, healthy: false });
@@ -125,6 +127,31 @@ describe('DEFAULT_RATE_LIMIT on a tier whose binding is missing', () => {
     const url = origin.file('/never-limited.bin', filler(1000, 44));
     assertError(await upload(worker, { file_url: url }), 500, /^internal error$/);
     assert.equal(origin.hits('/never-limited.bin'), 0);
+  });
+});
+
+describe('DEFAULT_RATE_LIMIT', () => {
+  const ADMIN = 'config-admin-token-0123456789';
+  const stack = useStack({ adminToken: ADMIN, vars: { DEFAULT_RATE_LIMIT: '10' } });
+
+  test('limits a key without its own rate_limit; a key whose own is 0 is not limited', async () => {
+    const { origin, worker } = stack;
+    const url = origin.file('/defaulted.bin', filler(1000, 47));
+    const plain = await newKey(worker, ADMIN, 'plain');
+    const unlimited = await newKey(worker, ADMIN, 'unlimited', { rate_limit: 0 });
+    await earlyInAMinute();
+    for (let i = 0; i < 10; i++) {
+      const res = await upload(worker, { file_url: url }, { key: plain.key });
+      assert.equal(res.status, 200, `request ${i + 1}: ${JSON.stringify(res.json)}`);
+    }
+    const refused = await upload(worker, { file_url: url }, { key: plain.key });
+    assertError(refused, 429, /^rate limit exceeded: this key may make at most 10 upload requests per minute/);
+    assert.equal(refused.headers.get('retry-after'), '60');
+    assert.equal(origin.hits('/defaulted.bin'), 10, 'the refused upload fetched nothing');
+    for (let i = 0; i < 12; i++) {
+      const res = await upload(worker, { file_url: url }, { key: unlimited.key });
+      assert.equal(res.status, 200, `unlimited, request ${i + 1}: ${JSON.stringify(res.json)}`);
+    }
   });
 });
 

@@ -529,12 +529,16 @@ async function hookedKey(name) {
 for (const [label, status, target] of [
   ['the metadata address', 307, () => 'http://169.254.169.254/latest/meta-data/'],
   ['a loopback port not allow-listed', 308, () => trap.url('/trap')],
+  // only 307 and 308 keep the signed POST: a 302 or 303 would be followed as a GET
+  ['an allowed URL', 302, () => hooks.url('/landed-302')],
+  ['an allowed URL', 303, () => hooks.url('/landed-303')],
 ]) {
   test(`webhook: a ${status} to ${label} is not followed; the attempt fails and is retried`, async () => {
-    const slug = label.replace(/\W+/g, '-');
+    const slug = `${status}-${label.replace(/\W+/g, '-')}`;
     const { key } = await hookedKey(`redirected-${slug}`);
     const hook = `/hook-redirect-${slug}`;
-    hooks.redirect(hook, status, target());
+    const to = target();
+    hooks.redirect(hook, status, to);
     const url = origin.file(`/jobs/redirected-${slug}.bin`, filler(2 * MiB, 311), ranged());
     const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: `${slug}.bin`, callback_url: hooks.url(hook) }, { key, headers: { Prefer: 'respond-async' } });
     const last = (await poll(job.job_id, { key })).at(-1);
@@ -546,6 +550,7 @@ for (const [label, status, target] of [
     assert.ok(deliveries.length >= 2, `attempts at the receiver: ${deliveries.length}`);
     assert.ok(deliveries.every((d) => d.status === status));
     assert.equal(trap.hits(), 0, 'nothing reached the redirect target on the loopback port');
+    if (to.startsWith(hooks.url('/'))) assert.equal(hooks.deliveries(new URL(to).pathname).length, 0, 'nothing reached the Location');
   });
 }
 

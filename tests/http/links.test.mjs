@@ -29,12 +29,12 @@ function originFile(size = 4096) {
   return { url: origin.file(`/links/${seq}.bin`, body), body, digest: sha256(body) };
 }
 
-/** The file a background job stored, once it succeeded (`started`: its 202). */
-async function jobResult(started) {
+/** The file a background job of `key` stored, once it succeeded (`started`: its 202). */
+async function jobResult(started, key = KEYS.a.key) {
   assert.equal(started.status, 202, JSON.stringify(started.json));
   let job;
   for (let i = 0; i < 240; i++) {
-    job = (await api(worker, 'GET', `/api/v1/jobs/${started.json.data.job_id}`, { token: KEYS.a.key })).json.data;
+    job = (await api(worker, 'GET', `/api/v1/jobs/${started.json.data.job_id}`, { token: key })).json.data;
     if (['succeeded', 'failed', 'canceled'].includes(job.state)) break;
     await sleep(250);
   }
@@ -83,6 +83,9 @@ test('a key with a lower max_ttl_secs (admin API): its default and its bound', a
   const dflt = await upload(worker, { file_url: file.url }, { key: key.key });
   assert.equal(dflt.status, 200, JSON.stringify(dflt.json));
   await assertLifetime(worker, dflt.json.data, 120, key.key); // the key maximum is its default
+  const job = await jobResult(await upload(worker, { file_url: file.url, async: true }, { key: key.key }), key.key);
+  await assertLifetime(worker, job, 120, key.key); // a background job's too
+  assertError(await upload(worker, { file_url: file.url, async: true, expires_in: 121 }, { key: key.key }), 400, /from 60 to 120/);
   const patched = await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_ttl_secs: null } });
   assert.equal(patched.json.data.max_ttl_secs, TTL, 'null: back to FILE_TTL_SECONDS');
   assertError(await api(worker, 'PATCH', `/api/v1/admin/keys/${key.key_id}`, { token: ADMIN, body: { max_ttl_secs: 59 } }), 400, /max_ttl_secs/);
@@ -316,6 +319,11 @@ test('a background job keeps expires_in, max_downloads and private; it refuses o
   assert.equal(once.status, 200);
   assert.equal(sha256(once.body), file.digest);
   assert.equal((await get(data.download_url)).status, 404, 'a one-time link, once');
+  // its object is kept a while for a download still being read: nothing tells it is there
+  assertError(await api(worker, 'GET', bare.pathname), 404, /not found/);
+  const tampered = new URL(withQuery(data.download_url, (q) => q.set('sig', 'A'.repeat(43))));
+  assertError(await api(worker, 'GET', tampered.pathname + tampered.search), 404, /not found/);
+  assert.equal((await get(data.download_url, { 'If-Match': '"x"' })).status, 404, 'no 412 either');
 });
 
 test('the shortest-lived file is gone after its 60 s, from both links and the listing', async () => {

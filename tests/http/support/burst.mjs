@@ -11,6 +11,14 @@ const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Miniflare's local rate limiter counts per wall-clock minute (floor(Date.now() / 60000)):
+ * a burst that straddles two minutes is split between them. With fewer than 20 s of this
+ * minute left, waits for the next one to begin (at most 20 s). */
+export async function earlyInAMinute() {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 20_000) await sleep(left + 250);
+}
+
 /** Runs `fn(item, index)` over `items` with at most `limit` calls in flight; the results
  * keep the items' order. */
 export async function pool(items, limit, fn) {

@@ -212,6 +212,7 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   await page.locator('#copy-status').filter({ hasText: /Copied|selected/ }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.apiKey')), KEYS.a.key);
   assert.ok(!page.url().includes(KEYS.a.key));
+  assert.deepEqual(await page.evaluate(() => [localStorage.length, document.cookie]), [0, ''], 'the key outlives the tab nowhere');
   assert.deepEqual(pageErrors, []);
 });
 
@@ -579,6 +580,7 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.locator('#keys-tab a').press('Enter');
   await page.locator('#view-keys:not([hidden])').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.adminToken')), ADMIN);
+  assert.deepEqual(await page.evaluate(() => [localStorage.length, document.cookie]), [0, ''], 'the token outlives the tab nowhere');
   await page.locator('#keys-status').filter({ hasText: /keys? listed\.$/ }).waitFor();
   assert.ok(await page.locator('#keys-more').isHidden(), 'one page of keys: no More button');
 

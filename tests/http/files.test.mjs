@@ -292,6 +292,20 @@ describe('batch upload', () => {
     assert.deepEqual([after.files - before.files, after.bytes - before.bytes], [1, versions[2].length], 'one file charged');
   });
 
+  test('items naming one file, between other items, still answer in request order', async () => {
+    // items 0 and 2 name one file and run one after the other; item 1 runs beside them
+    const versions = [filler(3_000, 84), filler(4_000, 85), filler(5_000, 86)];
+    const names = ['twice.bin', 'between.bin', 'twice.bin'];
+    const items = versions.map((bytes, i) => ({ file_url: origin.file(`/order/v${i}.bin`, bytes), upload_path: 'order', file_name: names[i] }));
+    const res = await batch({ items });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.msg, '3 of 3 uploaded');
+    const results = res.json.data.results.map((r) => r.data);
+    assert.deepEqual(results.map((d) => [d.file_name, d.sha256]), names.map((name, i) => [name, sha256(versions[i])]), 'each answer in its item\'s place');
+    assert.equal(sha256((await get(results[1].download_url)).body), sha256(versions[1]));
+    assert.equal(sha256((await get(results[2].file_url)).body), sha256(versions[2]), 'the last item holds the name');
+  });
+
   test('GET on the batch route is 405', async () => {
     const res = await api(worker, 'GET', '/api/v1/files/upload/urls', as(A));
     assert.equal(res.status, 405);

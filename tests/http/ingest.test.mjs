@@ -114,6 +114,7 @@ describe('expected_sha256', () => {
       const res = await assertRefused(worker, { file_url: url, upload_path: 'expect', file_name: `w${i}.bin`, expected_sha256: wrong.toUpperCase() }, 422, /sha256/i);
       assert.ok(res.json.msg.includes(wrong), `msg names the expected digest in lowercase: ${res.json.msg}`);
       assert.ok(res.json.msg.includes(sha256(body)), `msg names the actual digest: ${res.json.msg}`);
+      assert.equal(res.json.msg, `sha256 mismatch: expected ${wrong}, got ${sha256(body)}`, 'each digest in its place');
       assert.ok(origin.hits(`/expect/wrong-${i}.bin`) >= 1, 'the file was fetched');
     });
   }
@@ -208,6 +209,15 @@ describe('origins that support ranges', () => {
     const url = origin.file(path, v1, { ranges: true, etag: ETAG, changeAfterRequests: 1, changedBody: v2, changedEtag: '"v2"' });
     await assertRefused(worker, { file_url: url, upload_path: 'changed', file_name: 'c.bin' }, 502, /changed at the origin/);
     assertRanged(origin, path, ETAG);
+  });
+
+  test('the file changes between the probe and the rest at an origin that ignores If-Range (206 of the new version): 502, nothing stored', async () => {
+    const [v1, v2] = [filler(4 * MiB, 190), filler(4 * MiB, 191)];
+    const path = '/changed/no-if-range.bin';
+    const url = origin.file(path, v1, { ranges: true, etag: ETAG, ignoreIfRange: true, changeAfterRequests: 1, changedBody: v2, changedEtag: '"v2"' });
+    await assertRefused(worker, { file_url: url, upload_path: 'changed', file_name: 'n.bin' }, 502, /changed at the origin/);
+    const requests = assertRanged(origin, path, ETAG);
+    assert.equal(requests.at(-1).status, 206, 'the origin sent the new version\'s range, its ETag telling it apart');
   });
 
   test('the file changes while being resumed (Last-Modified validator): 502, nothing stored', async () => {

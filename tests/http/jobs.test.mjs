@@ -608,6 +608,7 @@ test("the listing answers ended jobs from the key's index (no call to their obje
   await poll(slow.job_id, { key, until: (s) => s.state === 'downloading' });
   const running = await list();
   assert.equal(running.result.json.data.jobs.length, 3);
+  assert.deepEqual(running.result.json.data.jobs.map((j) => j.job_id), [slow.job_id, failed.job_id, stored.job_id], 'newest first');
   assert.equal(running.result.json.data.jobs.find((j) => j.job_id === slow.job_id).state, 'downloading');
   assert.equal(running.calls.authorityCalls, 2, `the key's authority and the running job: ${JSON.stringify(running.calls.raw)}`);
   assert.equal((await api(worker, 'DELETE', `/api/v1/jobs/${slow.job_id}`, { token: key })).status, 200);

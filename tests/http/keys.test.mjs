@@ -238,6 +238,13 @@ describe('keys', () => {
     assertError(await api(worker, 'GET', '/api/v1/usage', { token: k.key }), 401, /invalid API key/);
     assertError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /invalid API key/);
     assertNothingStored(worker, mark);
+    // a revoke whose KV deletes failed left both entries: revoking again deletes them
+    kvPut(`id:${k.key_id}`, hashKey(k.key));
+    const again = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    assert.equal(again.status, 200, JSON.stringify(again.json));
+    assert.deepEqual(again.json.data, { key_id: k.key_id, revoked: true });
+    assert.ok(!kvKeys().includes(hashKey(k.key)) && !kvKeys().includes(`id:${k.key_id}`), 'both entries gone');
+    assertError(await upload(worker, { file_url: origin.file('/d2.png', TYPES.png.bytes) }, { key: k.key }), 401, /invalid API key/);
   });
 
   // KV takes one write per second to a key and answers a faster one 429: an admin script

@@ -162,7 +162,7 @@ export async function startOrigin() {
 
     let range = advertises && !opts.ignoreRange ? parseRange(req.headers.range, total) : null;
     const ifRange = req.headers['if-range'];
-    if (range && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
+    if (range && !opts.ignoreIfRange && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
     if (opts.stallHeaders && range?.start > 0 && !state.fired.has('headers')) {
       // no answer at all: the connection stays open until the client leaves
       state.fired.add('headers');
@@ -236,7 +236,8 @@ export async function startOrigin() {
      * - `ranges`: `Accept-Ranges: bytes`; one `Range` (`a-b`, `a-`, `-n`) is 206 with
      *   Content-Range and Content-Length, past the end is 416 `bytes *\/total`, several are
      *   ignored (200). `If-Range` not equal to the current ETag (or, without one, the
-     *   Last-Modified string) serves the whole file (200).
+     *   Last-Modified string) serves the whole file (200); with `ignoreIfRange`, If-Range is
+     *   ignored: the range of the current file is served whatever the client holds.
      * - `etag` (e.g. '"v1"'), `lastModified` (an HTTP date): sent on every 200 and 206.
      * - `throttle`: body bytes per second per connection (a token bucket per socket).
      * - `resetAt: [n, ...]`: file offsets; the first response about to write byte n writes
@@ -262,7 +263,7 @@ export async function startOrigin() {
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
-      maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+      ignoreIfRange = false, maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
     } = {}) {
       const state = {
         body,
@@ -272,7 +273,7 @@ export async function startOrigin() {
         resets: [...resetAt].sort((a, b) => a - b),
         fired: new Set(),
         opts: {
-          contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies,
+          contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
           maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
         },
       };

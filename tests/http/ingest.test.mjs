@@ -112,9 +112,8 @@ describe('expected_sha256', () => {
       const wrong = sha256(filler(16, 999 + i));
       const url = origin.file(`/expect/wrong-${i}.bin`, body, opts);
       const res = await assertRefused(worker, { file_url: url, upload_path: 'expect', file_name: `w${i}.bin`, expected_sha256: wrong.toUpperCase() }, 422, /sha256/i);
-      assert.ok(res.json.msg.includes(wrong), `msg names the expected digest in lowercase: ${res.json.msg}`);
-      assert.ok(res.json.msg.includes(sha256(body)), `msg names the actual digest: ${res.json.msg}`);
-      assert.equal(res.json.msg, `sha256 mismatch: expected ${wrong}, got ${sha256(body)}`, 'each digest in its place');
+      // the expected digest in lowercase, each digest in its place
+      assert.equal(res.json.msg, `sha256 mismatch: expected ${wrong}, got ${sha256(body)}`);
       assert.ok(origin.hits(`/expect/wrong-${i}.bin`) >= 1, 'the file was fetched');
     });
   }

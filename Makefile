@@ -53,7 +53,7 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registr
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 
-.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host test-http test-browser test-api test-load test-keys chromium fuzz clean
+.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host wasm-tests test-http test-browser test-api test-load test-keys chromium fuzz clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (web app at /) with a seeded dev key"
@@ -179,18 +179,19 @@ key: node_modules/.package-lock.json
 
 ## Test ------------------------------------------------------------------------------------
 
-test: tools
-	@$(MAKE) --no-print-directory test-host || { echo "FAILED tier: host (cargo test)"; exit 1; }
-	@$(MAKE) --no-print-directory test-http || { echo "FAILED tier: http (Worker in local workerd)"; exit 1; }
-	@$(MAKE) --no-print-directory test-browser || { echo "FAILED tier: browser (client in headless Chromium)"; exit 1; }
-	@$(MAKE) --no-print-directory test-api || { echo "FAILED tier: api (schemathesis against the Worker)"; exit 1; }
-	@$(MAKE) --no-print-directory test-load || { echo "FAILED tier: load (64 concurrent uploads)"; exit 1; }
-	@echo "all test tiers passed"
+# Every tier, the failed one named; tests/tiers.sh runs tier 1 beside tier 2 (see there).
+test: tools chromium $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
+	@MAKE='$(MAKE)' tests/tiers.sh
 
 test-host:
 	@echo "== tier 1: host tests (cargo test; property tests at PROPTEST_CASES=$(PROPTEST_CASES))"
 	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --all-targets
 	cargo test --lib --no-default-features --features client client::
+
+# The client's wasm-bindgen tests, compiled only (tier 3's wasm.test runs them against a
+# Worker it starts; its URLs change only the test crate, which then builds in a second).
+wasm-tests:
+	cargo test --no-run --target wasm32-unknown-unknown --no-default-features --features client --test client
 
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"

@@ -179,7 +179,8 @@ key: node_modules/.package-lock.json
 
 ## Test ------------------------------------------------------------------------------------
 
-# Every tier, the failed one named; tests/tiers.sh runs tier 1 beside tier 2 (see there).
+# Every tier, the failed one named; tests/tiers.sh runs tiers side by side where they need
+# nothing of each other (see there).
 test: tools chromium $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
 	@MAKE='$(MAKE)' tests/tiers.sh
 
@@ -195,7 +196,7 @@ wasm-tests:
 
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
-	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/
+	node tests/run.mjs --files-at-once=2 --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/
 
 # Only the keys, quotas, key authority and file management tests (host and HTTP); all of them
 # also run in `test`.

@@ -1,26 +1,33 @@
-// Runs a tier's test files one at a time (`node --test <flags> <file>`), as `node --test
-// <dir>` would, with one difference: a file under which the local runtime failed on its own
-// (its workerd process exited, or spins in V8's message loop, or closed a connection
-// before answering: support/crash.mjs) runs again, at most twice more, and the first run
-// without such a fault decides (a third fault in a row fails the tier). Such a failure says
-// nothing about the Worker; anything else that fails, fails the tier. After each file, one line
-// says how it ended and how long it took; the tier ends with a summary.
+// Runs a tier's test files (`node --test <flags> <file>`), as `node --test <dir>` would, with
+// one difference: a file under which the local runtime failed on its own (its workerd process
+// exited, or spins in V8's message loop, or closed a connection before answering:
+// support/crash.mjs) runs again, at most twice more, and the first run without such a fault
+// decides (a third fault in a row fails the tier). Such a failure says nothing about the
+// Worker; anything else that fails, fails the tier. After each file, one line says how it
+// ended and how long it took; the tier ends with a summary.
 //
-//   node tests/run.mjs [node --test flags...] <dir or file>...
+// `--files-at-once=N` runs up to N files at the same time (each starts its own runtime and
+// origin on ports of its own); a file's output is then printed whole when it ends, so files
+// never interleave. Without it, one file at a time, its output as it comes.
+//
+//   node tests/run.mjs [--files-at-once=N] [node --test flags...] <dir or file>...
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RUNTIME_FAULTS } from './http/support/crash.mjs';
 
+const AT_ONCE = '--files-at-once=';
 const args = process.argv.slice(2);
-const flags = args.filter((a) => a.startsWith('--'));
+const atOnce = Math.max(1, Number(args.find((a) => a.startsWith(AT_ONCE))?.slice(AT_ONCE.length) ?? 1));
+const flags = args.filter((a) => a.startsWith('--') && !a.startsWith(AT_ONCE));
 const files = args
   .filter((a) => !a.startsWith('--'))
   .flatMap((a) => (fs.statSync(a).isDirectory()
     ? fs.readdirSync(a).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(a, f))
     : [a]));
 
-/** Runs one file, its output passed through; answers whether it passed and what it printed. */
+/** Runs one file, its output passed through as it comes when files run one at a time (else
+ * the caller prints it); answers whether it passed and what it printed. */
 function run(file) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -28,10 +35,13 @@ function run(file) {
     for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
       from.on('data', (chunk) => {
         printed += chunk;
-        to.write(chunk);
+        if (atOnce === 1) to.write(chunk);
       });
     }
-    child.on('close', (code) => resolve({ passed: code === 0, printed }));
+    child.on('close', (code) => {
+      if (atOnce > 1) process.stdout.write(printed);
+      resolve({ passed: code === 0, printed });
+    });
   });
 }
 
@@ -41,7 +51,9 @@ const RERUNS = 2;
 
 const failed = [];
 const rerun = [];
-for (const file of files) {
+
+/** Runs `file`, and again after a fault of the local runtime under it; records the result. */
+async function runFile(file) {
   const started = performance.now();
   let { passed, printed } = await run(file);
   for (let again = 1; again <= RERUNS && !passed; again++) {
@@ -54,6 +66,11 @@ for (const file of files) {
   if (!passed) failed.push(file);
   console.log(`# ${file}: ${passed ? 'passed' : 'FAILED'} in ${Math.round((performance.now() - started) / 1000)} s`);
 }
+
+let next = 0;
+await Promise.all(Array.from({ length: atOnce }, async () => {
+  while (next < files.length) await runFile(files[next++]);
+}));
 console.log(`# files: ${files.length - failed.length} of ${files.length} passed`
   + (rerun.length ? `; run again after a fault of the local runtime: ${rerun.join(', ')}` : '')
   + (failed.length ? `; FAILED: ${failed.join(', ')}` : ''));

@@ -1,68 +1,88 @@
 #!/usr/bin/env bash
-# `make test`: every tier, the failed one named. Tier 2 (the Worker in one local workerd,
-# over HTTP) takes most of the time, with about one core busy and much of it waiting on
-# timers. Tier 1 (the host tests) and the compile of tier 3's wasm-bindgen tests need no
-# Worker, so they run beside it, at the lowest CPU priority so they take only what tier 2
-# leaves; their output is kept and printed after tier 2's. Whichever of the two fails first
-# stops the other. Tiers 3, 4 and 5 then run one after another.
+# `make test`: every tier, the failed one named. The machines have two cores and tier 2 (the
+# Worker in local workerd, over HTTP) takes most of the time, much of it waiting on timers,
+# so tiers run side by side where they need nothing of each other:
+# 1. the build of the Worker and the client (so nothing that runs later, wrangler's build
+#    command in dev.test included, builds them at the same time);
+# 2. tier 2, two test files at once, beside tier 1 (the host tests) and the compile of tier
+#    3's wasm-bindgen tests, which run at the lowest CPU priority and take what tier 2 leaves;
+# 3. tiers 3 and 4 side by side (each starts its own Worker);
+# 4. tier 5 (load) alone.
+# The first lane of each step prints as it goes; the others' output is kept and printed after
+# it, in order. The first failure stops the rest of its step and names its tier.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 make_=("${MAKE:-make}" --no-print-directory)
 
-fail() {
-  echo "FAILED tier: $1"
-  exit 1
-}
+declare -A TIER=(
+  [build]="http (the Worker's and the client's build, before tier 2)"
+  [test-host]="host (cargo test)"
+  [test-http]="http (Worker in local workerd)"
+  [wasm-tests]="browser (the compile of the client's wasm-bindgen tests)"
+  [test-browser]="browser (client in headless Chromium)"
+  [test-api]="api (schemathesis against the Worker)"
+  [test-load]="load (64 concurrent uploads)"
+)
 
-# Both are built before tier 2 starts, so nothing that runs beside it (nor wrangler's build
-# command, which `make dev` and dev.test run) builds them at the same time.
-"${make_[@]}" build || fail "http (the Worker's and the client's build)"
+# One lane: its make targets one after another; the first that fails is written to "$1".
+LANE='for target in "${@:3}"; do "$2" --no-print-directory "$target" || { echo "$target" >"$1"; exit 1; }; done'
 
-beside=$(mktemp)
 groups=()
+temps=()
 stop() {
   for group in "${groups[@]}"; do kill -TERM -- "-$group" 2>/dev/null; done
-  rm -f "$beside"
+  groups=()
 }
-trap stop EXIT
+trap 'stop; rm -f "${temps[@]}"' EXIT
 trap 'exit 130' INT TERM
 
+# Runs its lanes ("NICENESS TARGET...") at once, each in a process group of its own (setsid),
+# so stopping a lane stops all it started. Returns once all passed; at the first failure, stops
+# the others and exits naming the failed target's tier.
+together() {
+  local pids=() outs=() fails=() spec i
+  for spec in "$@"; do
+    local out fail
+    out=$(mktemp)
+    fail=$(mktemp)
+    temps+=("$out" "$fail")
+    outs+=("$out")
+    fails+=("$fail")
+    # shellcheck disable=SC2086 # the targets are words
+    if [ ${#pids[@]} -eq 0 ]; then
+      setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "${make_[0]}" ${spec#* } &
+    else
+      setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "${make_[0]}" ${spec#* } >"$out" 2>&1 &
+    fi
+    pids+=($!)
+  done
+  groups=("${pids[@]}")
+  local left=("${pids[@]}") ended status
+  while [ ${#left[@]} -gt 0 ]; do
+    wait -n -p ended "${left[@]}"
+    status=$?
+    for i in "${!pids[@]}"; do [ "${pids[$i]}" = "$ended" ] && break; done
+    local rest=() pid
+    for pid in "${left[@]}"; do [ "$pid" = "$ended" ] || rest+=("$pid"); done
+    left=("${rest[@]}")
+    if [ "$status" -ne 0 ]; then
+      stop
+      [ "$i" -eq 0 ] || cat "${outs[$i]}"
+      local target
+      target=$(cat "${fails[$i]}")
+      [ -n "$target" ] || target=$(lane=("$@") && echo "${lane[$i]#* }")
+      echo "FAILED tier: ${TIER[$target]:-$target}"
+      exit 1
+    fi
+  done
+  groups=()
+  for i in "${!pids[@]}"; do [ "$i" -eq 0 ] || cat "${outs[$i]}"; done
+}
+
+together "0 build"
 echo "== tier 1 (host tests) and the compile of tier 3's wasm tests run beside tier 2; their output follows it"
-# Each in a process group of its own (setsid), so stopping one stops everything it started.
-setsid nice -n 19 bash -c '"$@" test-host || exit 1; "$@" wasm-tests || exit 2' beside "${make_[@]}" \
-  >"$beside" 2>&1 &
-host=$!
-setsid "${make_[@]}" test-http &
-http=$!
-groups=("$host" "$http")
-
-wait -n -p first "$host" "$http"
-status=$?
-if [ "$first" = "$host" ]; then
-  host_status=$status
-  if [ "$host_status" -ne 0 ]; then
-    kill -TERM -- "-$http" 2>/dev/null
-    echo "# tier 2 stopped: a tier that ran beside it failed"
-  else
-    wait "$http"
-    http_status=$?
-  fi
-else
-  http_status=$status
-  [ "$http_status" -eq 0 ] || fail "http (Worker in local workerd)"
-  wait "$host"
-  host_status=$?
-fi
-groups=()
-cat "$beside"
-case "$host_status" in
-  0) ;;
-  2) fail "browser (the compile of the client's wasm-bindgen tests)" ;;
-  *) fail "host (cargo test)" ;;
-esac
-[ "$http_status" -eq 0 ] || fail "http (Worker in local workerd)"
-
-"${make_[@]}" test-browser || fail "browser (client in headless Chromium)"
-"${make_[@]}" test-api || fail "api (schemathesis against the Worker)"
-"${make_[@]}" test-load || fail "load (64 concurrent uploads)"
+together "0 test-http" "19 test-host wasm-tests"
+echo "== tier 4 runs beside tier 3; its output follows it"
+together "0 test-browser" "0 test-api"
+together "0 test-load"
 echo "all test tiers passed"

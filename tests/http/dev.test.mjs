@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, request, upload, get, api, answers, explainSilence, workerds } from './support/worker.mjs';
+import { freePort, request, upload, get, api, answers, explainSilence, workerds, REQUEST_TIMEOUT_MS } from './support/worker.mjs';
 import { startOrigin } from './support/origin.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { pool, sleep } from './support/burst.mjs';
@@ -26,7 +26,6 @@ let output = '';
 let origin;
 let worker; // {url}, as the support helpers take it
 let creds; // BASE, KEY, ADMIN as make dev-env prints them
-let runtimes; // the pids of make dev's workerd processes (wrangler's proxy and the Worker's)
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-make-dev-'));
@@ -46,7 +45,6 @@ before(async () => {
   for (let i = 0; i < 240; i++) {
     const res = await request(`${worker.url}/api/v1/health`).catch(() => null);
     if (res?.status === 200) {
-      runtimes = workerds(['-g', dev.pid]);
       return;
     }
     if (dev.exitCode !== null) break;
@@ -100,7 +98,9 @@ test('make dev takes 30 uploads of 3 MiB at once from a fast origin, each stored
   }).catch(async (err) => {
     err.message += `\nanswered: ${answered.join(', ') || 'none'}\nmake dev's output, its end:\n${output.slice(-6000)}`;
     // a runtime that stopped answering says why, for tests/run.mjs (crash.mjs)
-    if (!(await answers(worker.url, 10_000))) await explainSilence(worker.url, runtimes);
+    // make dev's workerd processes (wrangler's proxy and the Worker's) as they are now: wrangler
+    // starts the Worker's again when its watcher fires, as it may after the first build
+    if (!(await answers(worker.url, 10_000))) await explainSilence(worker.url, workerds(['-g', dev.pid]));
     throw err;
   });
   assert.deepEqual(results.map((r) => r.status), Array(30).fill(200), JSON.stringify(results.find((r) => r.status !== 200)?.json));
@@ -119,6 +119,9 @@ test('a chunked body past its limit is 413 through make dev, and the next reques
       let body = '';
       res.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve({ status: res.status ?? res.statusCode, body }));
     }).on('error', reject);
+    // as long as any request of the tests waits (a runtime that stopped answering under the
+    // test before must not hold this file until its 15-minute timeout)
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer to the chunked POST within ${REQUEST_TIMEOUT_MS / 1000} s`)));
     req.write('{"file_url":"http://127.0.0.1/x.png","pad":"');
     for (let i = 0; i < 20; i++) req.write('a'.repeat(1024));
     req.end('"}');

@@ -38,6 +38,17 @@ async function assertServes(data, bytes) {
 /** The keys of local R2's objects. */
 const objectKeys = () => worker.r2().objects.map((o) => o.key);
 
+/** `w.countCalls(() => fn(attempt))` on a warm isolate. The isolate's copies of the key's
+ * record and of the blocklist's version last 30 s, and are read again from KV by whichever
+ * upload comes after: if that was this one (only KV reads), `fn(2)` is counted, within 30 s
+ * of those reads. */
+async function countWarm(w, fn) {
+  const counted = await w.countCalls(() => fn(1));
+  const { kv } = counted.calls;
+  const refreshed = Object.keys(kv).length > 0 && Object.keys(kv).every((op) => op === 'get');
+  return refreshed ? w.countCalls(() => fn(2)) : counted;
+}
+
 describe('health and routing', () => {
   test('GET /api/v1/health answers {"ok":true} without auth', async () => {
     const res = await get(`${worker.url}/api/v1/health`);
@@ -758,7 +769,7 @@ describe('storage calls (a Worker that counts them)', () => {
     const warm = await upload(w, { file_url: url, upload_path: 'counted', file_name: 'warm.bin' });
     assert.equal(warm.status, 200, JSON.stringify(warm.json));
 
-    const { calls, result } = await w.countCalls(() => upload(w, { file_url: url, upload_path: 'counted', file_name: 'one.bin' }));
+    const { calls, result } = await countWarm(w, (attempt) => upload(w, { file_url: url, upload_path: 'counted', file_name: `one-${attempt}.bin` }));
     assert.equal(result.status, 200, JSON.stringify(result.json));
     assert.equal(calls.r2Writes, 1, `one R2 write: ${JSON.stringify(calls.raw)}`);
     assert.deepEqual(calls.r2, { put: 1 }, `a put and no other R2 call: ${JSON.stringify(calls.raw)}`);
@@ -863,7 +874,7 @@ describe('storage calls (a Worker that counts them)', () => {
     const first = await upload(w, { file_url: o.file('/counted/v1.bin', filler(10 * KiB, 91)), upload_path: 'counted', file_name: 'ow.bin' });
     assert.equal(first.status, 200, JSON.stringify(first.json));
     const newer = filler(10 * KiB, 92);
-    const { calls, result } = await w.countCalls(() => upload(w, { file_url: o.file('/counted/v2.bin', newer), upload_path: 'counted', file_name: 'ow.bin' }));
+    const { calls, result } = await countWarm(w, () => upload(w, { file_url: o.file('/counted/v2.bin', newer), upload_path: 'counted', file_name: 'ow.bin' }));
     assert.equal(result.status, 200, JSON.stringify(result.json));
     assert.deepEqual(calls.r2, { put: 1, delete: 1 }, JSON.stringify(calls.raw));
     assert.equal(calls.authorityCalls, 1, JSON.stringify(calls.raw));

@@ -44,9 +44,7 @@ before(async () => {
   // a bounded wait for the first answer (make dev checks its tools and build first)
   for (let i = 0; i < 240; i++) {
     const res = await request(`${worker.url}/api/v1/health`).catch(() => null);
-    if (res?.status === 200) {
-      return;
-    }
+    if (res?.status === 200) return;
     if (dev.exitCode !== null) break;
     await sleep(500);
   }

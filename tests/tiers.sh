@@ -12,7 +12,7 @@
 # it, in order. The first failure stops the rest of its step and names its tier.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-make_=("${MAKE:-make}" --no-print-directory)
+make=${MAKE:-make}
 
 declare -A TIER=(
   [build]="http (the Worker's and the client's build, before tier 2)"
@@ -40,7 +40,7 @@ trap 'exit 130' INT TERM
 # so stopping a lane stops all it started. Returns once all passed; at the first failure, stops
 # the others and exits naming the failed target's tier.
 together() {
-  local pids=() outs=() fails=() spec i
+  local specs=("$@") pids=() outs=() fails=() spec i
   for spec in "$@"; do
     local out fail
     out=$(mktemp)
@@ -50,9 +50,9 @@ together() {
     fails+=("$fail")
     # shellcheck disable=SC2086 # the targets are words
     if [ ${#pids[@]} -eq 0 ]; then
-      setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "${make_[0]}" ${spec#* } &
+      setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "$make" ${spec#* } &
     else
-      setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "${make_[0]}" ${spec#* } >"$out" 2>&1 &
+      setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "$make" ${spec#* } >"$out" 2>&1 &
     fi
     pids+=($!)
   done
@@ -70,7 +70,7 @@ together() {
       [ "$i" -eq 0 ] || cat "${outs[$i]}"
       local target
       target=$(cat "${fails[$i]}")
-      [ -n "$target" ] || target=$(lane=("$@") && echo "${lane[$i]#* }")
+      [ -n "$target" ] || target=${specs[$i]#* }
       echo "FAILED tier: ${TIER[$target]:-$target}"
       exit 1
     fi

@@ -196,7 +196,7 @@ wasm-tests:
 
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
-	node tests/run.mjs --files-at-once=2 --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/
+	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/
 
 # Only the keys, quotas, key authority and file management tests (host and HTTP); all of them
 # also run in `test`.

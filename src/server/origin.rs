@@ -351,6 +351,20 @@ impl WorkerOrigin {
         Ok(response.unchecked_into())
     }
 
+    /// [`WorkerOrigin::get`], asked once more after a pause when it failed before any answer
+    /// (a kept-alive connection the origin closed as it was reused, a refusal that passes):
+    /// an idempotent GET, as HTTP clients retry it. A ranged file's later requests have
+    /// their own retries (`server::cursor`).
+    async fn get_again_once(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
+        match self.get(url, range, if_range).await {
+            Err(Error::OriginUnreachable) => {
+                self.back_off(2).await?;
+                self.get(url, range, if_range).await
+            }
+            answered => answered,
+        }
+    }
+
     async fn sniff_once(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
         if body.ended {
             return Ok(Vec::new());
@@ -459,7 +473,7 @@ impl Origin for WorkerOrigin {
     async fn fetch(&self, url: &Url) -> Result<Fetched<OriginBody>, Error> {
         let probe = range_header(0, PROBE_BYTES);
         let asked_ms = now_ms();
-        let mut response = self.get(url, Some(&probe), None).await?;
+        let mut response = self.get_again_once(url, Some(&probe), None).await?;
         let mut head = Head::of(&response);
         let mut ranged = None;
         if head.status == 206 || head.status == 416 {
@@ -470,7 +484,7 @@ impl Origin for WorkerOrigin {
                     if let Some(body) = response.body() {
                         drop(body.cancel());
                     }
-                    response = self.get(url, None, None).await?;
+                    response = self.get_again_once(url, None, None).await?;
                     head = Head::of(&response);
                     // Asked for all of it, a part is not the file.
                     if head.status == 206 && !head.whole() {

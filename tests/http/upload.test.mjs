@@ -526,6 +526,27 @@ describe('origin failures', () => {
     assert.equal(origin.hits('/loop/6'), 0, 'the sixth redirect is not followed');
   });
 
+  test('a connection closed before any answer is asked once more, and the file stored byte-exact', async () => {
+    const bytes = filler(200 * KiB + 3, 12);
+    const url = origin.file('/closed-once.bin', bytes, { closeUnanswered: 1 });
+    const res = await upload(worker, { file_url: url, upload_path: 'closed', file_name: 'once.bin' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual(origin.requests('/closed-once.bin').map((r) => r.status), [null, 200], 'closed unanswered, then answered');
+    assert.equal(res.json.data.sha256, sha256(bytes));
+    const served = await get(res.json.data.download_url);
+    assert.equal(served.status, 200);
+    assert.equal(sha256(served.body), sha256(bytes), 'the origin\'s bytes are served');
+  });
+
+  test('a connection closed before any answer twice is 502 "could not connect" after two requests, nothing stored', async () => {
+    const url = origin.file('/closed-twice.bin', filler(200 * KiB, 13), { closeUnanswered: 2 });
+    const mark = worker.r2();
+    const res = await upload(worker, { file_url: url, upload_path: 'closed', file_name: 'twice.bin' });
+    assertError(res, 502, /could not connect to the origin/);
+    assert.equal(origin.requests('/closed-twice.bin').length, 2, 'asked once more, not again');
+    assertNothingStored(worker, mark);
+  });
+
   for (const [label, opts] of [['with', { contentLength: 4 * MiB }], ['without', {}]]) {
     test(`a connection dropped mid-body (${label} Content-Length) is 502 and stores nothing`, async () => {
       const url = origin.drop(`/drop-${label}`, filler(MiB + 7, 10), opts);

@@ -145,6 +145,10 @@ export async function startOrigin() {
       state.etag = opts.changedEtag ?? state.etag;
       state.lastModified = opts.changedLastModified ?? state.lastModified;
     }
+    if (state.requests <= opts.closeUnanswered) {
+      res.socket.destroy();
+      return undefined;
+    }
     if (opts.maxConnections !== undefined && active.get(path) > opts.maxConnections) {
       // this request would be one too many at once: refused before anything is read
       entry.status = 503;
@@ -256,6 +260,9 @@ export async function startOrigin() {
      * - `maxConnections: n`: a request that comes while n requests for this file are being
      *   answered is refused with 503 (and `Retry-After: 1`), as a server that caps its
      *   connections per client does.
+     * - `closeUnanswered: n`: the first n requests for this file have their connection
+     *   closed before any answer, as a kept-alive connection the server closed as it was
+     *   reused (their status is then null).
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one;
@@ -263,7 +270,7 @@ export async function startOrigin() {
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
-      ignoreIfRange = false, maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+      ignoreIfRange = false, maxConnections, closeUnanswered = 0, changeAfterRequests, changedBody, changedEtag, changedLastModified,
     } = {}) {
       const state = {
         body,
@@ -274,7 +281,7 @@ export async function startOrigin() {
         fired: new Set(),
         opts: {
           contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
-          maxConnections, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+          maxConnections, closeUnanswered, changeAfterRequests, changedBody, changedEtag, changedLastModified,
         },
       };
       files.set(path, state);

@@ -194,9 +194,11 @@ test-host:
 wasm-tests:
 	cargo test --no-run --target wasm32-unknown-unknown --no-default-features --features client --test client
 
+# Two files at once (each on a runtime and origin of its own), the two longest first.
 test-http: build
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
-	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/
+	node tests/run.mjs --files-at-once=2 --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) \
+	  tests/http/jobs.test.mjs tests/http/authority.test.mjs tests/http/
 
 # Only the keys, quotas, key authority and file management tests (host and HTTP); all of them
 # also run in `test`.

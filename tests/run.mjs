@@ -8,7 +8,8 @@
 //
 // `--files-at-once=N` runs up to N files at the same time (each starts its own runtime and
 // origin on ports of its own); a file's output is then printed whole when it ends, so files
-// never interleave. Without it, one file at a time, its output as it comes.
+// never interleave. Without it, one file at a time, its output as it comes. Files run in the
+// order given, each once, so the longest can be named before their directory to start first.
 //
 //   node tests/run.mjs [--files-at-once=N] [node --test flags...] <dir or file>...
 import { spawn } from 'node:child_process';
@@ -20,11 +21,12 @@ const AT_ONCE = '--files-at-once=';
 const args = process.argv.slice(2);
 const atOnce = Math.max(1, Number(args.find((a) => a.startsWith(AT_ONCE))?.slice(AT_ONCE.length) ?? 1));
 const flags = args.filter((a) => a.startsWith('--') && !a.startsWith(AT_ONCE));
-const files = args
+// in the order given, each once: a file named before its directory runs first
+const files = [...new Set(args
   .filter((a) => !a.startsWith('--'))
   .flatMap((a) => (fs.statSync(a).isDirectory()
     ? fs.readdirSync(a).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(a, f))
-    : [a]));
+    : [path.normalize(a)])))];
 
 /** Runs one file, its output passed through as it comes when files run one at a time (else
  * the caller prints it); answers whether it passed and what it printed. */

@@ -4,8 +4,8 @@
 # so tiers run side by side where they need nothing of each other:
 # 1. the build of the Worker and the client (so nothing that runs later, wrangler's build
 #    command in dev.test included, builds them at the same time);
-# 2. tier 2 beside tier 1 (the host tests) and the compile of tier 3's wasm-bindgen tests,
-#    which run at the lowest CPU priority and take what tier 2 leaves;
+# 2. tier 2, two test files at once, beside tier 1 (the host tests) and the compile of tier
+#    3's wasm-bindgen tests, which run at the lowest CPU priority and take what tier 2 leaves;
 # 3. tiers 3 and 4 side by side (each starts its own Worker);
 # 4. tier 5 (load) alone.
 # The first lane of each step prints as it goes; the others' output is kept and printed after

@@ -15,8 +15,10 @@ pub const MAX_PART_BYTES: u64 = 8 * 1024 * 1024;
 pub const LANES: u64 = 5;
 /// Attempts per range (the first one included) before the upload fails.
 pub const MAX_ATTEMPTS: u32 = 5;
-/// Part sizes are whole MiB.
-const PART_UNIT: u64 = 1024 * 1024;
+/// Part sizes are whole 64 KiB: fine enough that every lane fetches as much as the others
+/// (whole MiB made 64 MiB nine parts of 7 MiB and one of 1, so four lanes fetched 14 MiB
+/// where 12.8 would do), coarse enough to keep sizes readable.
+const PART_UNIT: u64 = 64 * 1024;
 /// One connection that brings the probe's first MiB at this rate (MiB/s) or faster, from
 /// the request on (so a far-away origin's round trips count), already outruns what one R2
 /// put takes (about 120 MiB/s measured in local workerd): parallel ranges cannot gain there,
@@ -39,7 +41,7 @@ pub struct Plan {
 impl Plan {
     /// Splits `total` bytes into rounds of `LANES` equal parts of at most `MAX_PART_BYTES`
     /// (more rounds for larger files), so every lane fetches about as much as the others;
-    /// parts are whole MiB and at least R2's minimum. Memory: at most `lanes + 1` parts are
+    /// parts are whole 64 KiB and at least R2's minimum. Memory: at most `lanes + 1` parts are
     /// held at once (see `server::parallel`), 48 MiB at most.
     pub fn new(total: u64) -> Plan {
         let rounds = total.div_ceil(LANES * MAX_PART_BYTES).max(1);
@@ -136,7 +138,7 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     #[test]
-    fn plans_split_evenly_in_whole_mib_parts_of_r2_size() {
+    fn plans_split_evenly_in_parts_of_r2_size() {
         let cases = [
             // total, part, parts, lanes
             (2 * MIB, 5 * MIB, 1, 1),
@@ -146,8 +148,11 @@ mod tests {
             (20 * MIB, 5 * MIB, 4, 4),
             (20 * MIB + 1, 5 * MIB, 5, 5),
             (40 * MIB, 8 * MIB, 5, 5),
-            (64 * MIB, 7 * MIB, 10, 5),
-            (100 * MIB, 7 * MIB, 15, 5),
+            // Two rounds of five parts of 6.4 MiB, rounded up to 64 KiB: the last 6.06 MiB.
+            (64 * MIB, 103 * 64 * 1024, 10, 5),
+            // Three rounds of 6.67 MiB, rounded up: the last 6.13 MiB.
+            (100 * MIB, 107 * 64 * 1024, 15, 5),
+            (66 * MIB, 106 * 64 * 1024, 10, 5),
             (5 * 1024 * MIB, 8 * MIB, 640, 5),
         ];
         for (total, part, parts, lanes) in cases {
@@ -155,6 +160,7 @@ mod tests {
             assert_eq!((plan.part_bytes, plan.parts, plan.lanes), (part, parts, lanes), "{total}");
             assert_eq!(plan.part(plan.parts - 1).1, total);
             assert!(plan.part(plan.parts - 1).1 - plan.part(plan.parts - 1).0 <= plan.part_bytes);
+            assert!(plan.part_bytes % (64 * 1024) == 0 && plan.part_bytes <= MAX_PART_BYTES);
         }
     }
 

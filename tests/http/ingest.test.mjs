@@ -31,10 +31,11 @@ test('the parallel part sizes of the contract (a table, no Worker)', () => {
     [16 * MiB, [5 * MiB, 5 * MiB, 5 * MiB, 1 * MiB]],
     [20 * MiB, [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB]],
     [20 * MiB + 1, [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB, 1]],
-    [32 * MiB, [7 * MiB, 7 * MiB, 7 * MiB, 7 * MiB, 4 * MiB]],
+    [32 * MiB, [...Array(4).fill(6592 * KiB), 6400 * KiB]], // 6.4 MiB, rounded up to 64 KiB
     [40 * MiB, Array(5).fill(8 * MiB)],
     [48 * MiB, [...Array(9).fill(5 * MiB), 3 * MiB]],
-    [100 * MiB, [...Array(14).fill(7 * MiB), 2 * MiB]], // 3 rounds
+    [64 * MiB, [...Array(9).fill(6592 * KiB), 6208 * KiB]], // 2 rounds: no lone short part
+    [100 * MiB, [...Array(14).fill(6848 * KiB), 6528 * KiB]], // 3 rounds
   ];
   for (const [total, want] of table) assert.deepEqual(partSizes(total), want, `${total / MiB} MiB`);
 });

@@ -25,10 +25,11 @@ export const STACK = {
 
 /** The part sizes of a parallel upload of `total` bytes (5 connections, at most 8 MiB a
  * part per round): rounds = ceil(total / 40 MiB); part = ceil(total / (5 rounds)) rounded
- * up to a whole MiB, at least 5 MiB; every part that size but the last. */
+ * up to whole 64 KiB, at least 5 MiB; every part that size but the last. */
 export function partSizes(total) {
   const rounds = Math.ceil(total / (5 * 8 * MiB));
-  const part = Math.max(5 * MiB, Math.ceil(total / (5 * rounds) / MiB) * MiB);
+  const unit = 64 * 1024;
+  const part = Math.max(5 * MiB, Math.ceil(total / (5 * rounds) / unit) * unit);
   const n = Math.ceil(total / part);
   return Array.from({ length: n }, (_, i) => (i < n - 1 ? part : total - part * (n - 1)));
 }

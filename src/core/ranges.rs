@@ -150,7 +150,7 @@ mod tests {
             (40 * MIB, 8 * MIB, 5, 5),
             // Two rounds of five parts of 6.4 MiB, rounded up to 64 KiB: the last 6.06 MiB.
             (64 * MIB, 103 * 64 * 1024, 10, 5),
-            // Three rounds of 6.67 MiB, rounded up: the last 6.13 MiB.
+            // Three rounds of 6.67 MiB, rounded up to 6.69: the last 6.38 MiB.
             (100 * MIB, 107 * 64 * 1024, 15, 5),
             (66 * MIB, 106 * 64 * 1024, 10, 5),
             (5 * 1024 * MIB, 8 * MIB, 640, 5),

@@ -160,7 +160,7 @@ mod tests {
             assert_eq!((plan.part_bytes, plan.parts, plan.lanes), (part, parts, lanes), "{total}");
             assert_eq!(plan.part(plan.parts - 1).1, total);
             assert!(plan.part(plan.parts - 1).1 - plan.part(plan.parts - 1).0 <= plan.part_bytes);
-            assert!(plan.part_bytes % (64 * 1024) == 0 && plan.part_bytes <= MAX_PART_BYTES);
+            assert!(plan.part_bytes % PART_UNIT == 0 && plan.part_bytes <= MAX_PART_BYTES);
         }
     }
 

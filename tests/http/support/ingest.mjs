@@ -28,7 +28,7 @@ export const STACK = {
  * up to whole 64 KiB, at least 5 MiB; every part that size but the last. */
 export function partSizes(total) {
   const rounds = Math.ceil(total / (5 * 8 * MiB));
-  const unit = 64 * 1024;
+  const unit = 64 * KiB;
   const part = Math.max(5 * MiB, Math.ceil(total / (5 * rounds) / unit) * unit);
   const n = Math.ceil(total / part);
   return Array.from({ length: n }, (_, i) => (i < n - 1 ? part : total - part * (n - 1)));

@@ -14,10 +14,9 @@ use super::url_policy::{parse_file_url, UrlPolicy};
 /// Most items in one batch.
 pub const MAX_ITEMS: usize = 20;
 /// Uploads of one batch running at once. They share the request's [`SLOTS`] for calls
-/// waiting for headers, and an upload may hold one slot for long (a streamed put, which waits
-/// for R2's answer until its last byte) while it needs one more at a time (a range to resume
-/// from): with fewer uploads than slots, one slot is always free for such a call, so no set
-/// of uploads can wait on each other.
+/// waiting for headers; a call that holds its slot for long while it needs one more (a
+/// streamed put resuming a range) takes it as a streaming call, which always leaves a slot
+/// free (`Gate::streaming_call`). Five at once: one upload's lanes are five connections too.
 pub const CONCURRENCY: usize = SLOTS - 1;
 /// Largest batch body, in bytes (20 items of up to ~3 KiB each).
 pub const MAX_BATCH_BODY_BYTES: u64 = 64 * 1024;

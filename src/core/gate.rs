@@ -41,6 +41,8 @@ pub struct Gate(Rc<GateState>);
 struct GateState {
     limit: usize,
     busy: Cell<usize>,
+    /// Slots held by streaming calls ([`Gate::streaming_call`]).
+    streaming: Cell<usize>,
     peak: Cell<usize>,
     parked: Parked,
 }
@@ -53,14 +55,37 @@ impl Default for Gate {
 
 impl Gate {
     pub fn new(limit: usize) -> Gate {
-        Gate(Rc::new(GateState { limit, busy: Cell::new(0), peak: Cell::new(0), parked: Parked::default() }))
+        Gate(Rc::new(GateState { limit, busy: Cell::new(0), streaming: Cell::new(0), peak: Cell::new(0), parked: Parked::default() }))
     }
 
     /// Starts `call` once a slot is free and holds the slot until it settles (or is
-    /// dropped). A call holding a slot must never need a second one to settle: then no
-    /// set of holders can wait on each other.
+    /// dropped). A call holding a slot must never need a second one to settle (unless it
+    /// is a [`Gate::streaming_call`]): then no set of holders can wait on each other.
     pub async fn call<F: Future>(&self, call: impl FnOnce() -> F) -> F::Output {
         let _slot = self.slot().await;
+        call().await
+    }
+
+    /// Like [`Gate::call`], for a call that runs as long as its body streams and, while it
+    /// runs, may need one more slot at a time for a [`Gate::call`] (an upload fed from
+    /// ranges that it opens and resumes). At most `limit - 1` slots are held by streaming
+    /// calls, so one is always left for the calls they wait on, which need nothing more:
+    /// no set of holders can wait on each other.
+    pub async fn streaming_call<F: Future>(&self, call: impl FnOnce() -> F) -> F::Output {
+        let _slot = poll_fn(|cx| {
+            let state = &self.0;
+            match (state.streaming.get() + 1 < state.limit).then(|| self.try_slot()).flatten() {
+                Some(slot) => {
+                    state.streaming.set(state.streaming.get() + 1);
+                    Poll::Ready(Streaming(slot))
+                }
+                None => {
+                    state.parked.park(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
         call().await
     }
 
@@ -109,6 +134,17 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.0.busy.set(self.0.busy.get() - self.1);
         self.0.parked.wake_all();
+    }
+}
+
+/// A streaming call's slot.
+struct Streaming(Slot);
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        // counted out before the slot itself goes (and wakes the waiters)
+        let state = &(self.0).0;
+        state.streaming.set(state.streaming.get() - 1);
     }
 }
 
@@ -285,6 +321,42 @@ mod tests {
         pool.run();
         assert_eq!(finished.get(), 20);
         assert_eq!((most.get(), gate.peak()), (3, 3));
+    }
+
+    #[test]
+    fn streaming_calls_always_leave_a_slot_for_the_calls_they_need() {
+        // Every upload holds a slot while its stream runs, and twice needs one more call
+        // meanwhile (a range to resume from): with plain calls, six uploads would hold all
+        // six slots and wait for ever.
+        let mut pool = LocalPool::new();
+        let gate = Gate::new(SLOTS);
+        let streaming = Rc::new(Cell::new(0usize));
+        let most_streaming = Rc::new(Cell::new(0usize));
+        let finished = Rc::new(Cell::new(0usize));
+        for i in 0..12 {
+            let (gate, streaming, most_streaming, finished) = (gate.clone(), streaming.clone(), most_streaming.clone(), finished.clone());
+            pool.spawner()
+                .spawn_local(async move {
+                    gate.streaming_call(|| async {
+                        streaming.set(streaming.get() + 1);
+                        most_streaming.set(most_streaming.get().max(streaming.get()));
+                        for _ in 0..2 {
+                            busy(i % 3 + 1).await;
+                            gate.call(|| busy(2)).await;
+                        }
+                        streaming.set(streaming.get() - 1);
+                    })
+                    .await;
+                    finished.set(finished.get() + 1);
+                })
+                .unwrap();
+        }
+        pool.run_until_stalled();
+        assert_eq!(finished.get(), 12, "every upload settled");
+        assert_eq!(most_streaming.get(), SLOTS - 1, "one slot left to the calls they wait on");
+        assert_eq!(gate.peak(), SLOTS);
+        assert_eq!(gate.0.streaming.get(), 0);
+        assert!(gate.try_take(SLOTS).is_some(), "every slot free again");
     }
 
     #[test]

@@ -144,10 +144,16 @@ impl<'a> Cursor<'a> {
     pub async fn read_all(&mut self) -> Result<Uint8Array, Error> {
         let start = self.pos;
         let part = Uint8Array::new_with_length((self.end - start) as u32);
-        while let Some((bytes, _)) = self.step().await? {
+        while let Some(bytes) = self.next_view().await? {
             part.set(&bytes, (self.pos - start) as u32 - bytes.length());
         }
         Ok(part)
+    }
+
+    /// The next bytes of the range (`None` at its end), valid until the next read: copy
+    /// what is kept.
+    pub async fn next_view(&mut self) -> Result<Option<Uint8Array>, Error> {
+        Ok(self.step().await?.map(|(bytes, _)| bytes))
     }
 
     /// The next bytes of the range (`None` at its end), read into `buffer` (a scratch

@@ -1,7 +1,8 @@
 //! Storing a file the origin serves in ranges: the parts of its [`Plan`] are fetched by up to
-//! [`LANES`](crate::core::ranges::LANES) connections at once, each range read into its own
-//! part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), stored as an
-//! R2 multipart part and hashed in file order; a one-part file is one put, and a file whose
+//! [`LANES`](crate::core::ranges::LANES) connections at once, each range copied into its own
+//! part buffer (JS memory, never wasm) and resumed where it breaks ([`Cursor`]), uploaded as
+//! an R2 multipart part while it arrives (each piece written on as a view of the buffer),
+//! and hashed in file order; a one-part file is one put, and a file whose
 //! probe came faster than storage takes bytes one stream ([`put_streamed`]). A lane never waits
 //! for its turn to hash: a part that arrives early waits (at most [`UNHASHED`] of them) and
 //! whoever hashes the part before it hashes it too. Memory: each lane holds one part, plus
@@ -21,17 +22,18 @@ use std::time::Duration;
 use futures_util::future::{join, join_all, ready, select, Either, LocalBoxFuture};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
+use web_sys::WritableStreamDefaultWriter;
 use worker::worker_sys::R2MultipartUpload;
 use worker::Delay;
 
 use super::buffers;
 use super::cursor::{Cursor, Source, CHUNK_MIN, SCRATCH};
 use super::digest::{sha256_of, Sha256Sink};
-use super::ingest::abort_multipart;
+use super::ingest::{abort_multipart, fixed_length};
 use super::js::{describe, now_ms, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::{transfer_mib, Target};
-use super::streamed::put_streamed;
+use super::streamed::{finish, put_streamed, Stop};
 use crate::core::gate::{Gate, Notify, Slot};
 use crate::core::ranges::{one_stream_budget_ms, Plan};
 use crate::core::seams::StoredObject;
@@ -320,8 +322,10 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
                 Some(probe) => Cursor::starting_with(self.source, 0, vec![probe.await?], end),
                 None => Cursor::new(self.source, start, end).giving_way_to(&self.alive),
             };
-            let part = match cursor.read_all().await {
-                Ok(part) => part,
+            // The part's upload starts with its first bytes: a lane that gives its part up
+            // has started nothing.
+            let first = match cursor.next_view().await {
+                Ok(first) => first,
                 // The origin takes no more connections: this lane ends, and its part goes
                 // to one still running.
                 Err(_) if cursor.gave_way() => {
@@ -331,18 +335,50 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
                 }
                 Err(err) => return Err(err),
             };
-            drop(cursor);
-            // Hashing is CPU in this isolate: it runs while R2 takes the part.
-            let hashing = async {
-                if self.hashes {
-                    self.unhashed.borrow_mut().insert(index, part.clone());
-                    self.hash_in_order().await?;
-                }
-                Ok::<(), Error>(())
-            };
-            let (stored, hashed) = join(self.store(index, &part), hashing).await;
-            stored.and(hashed)?;
+            self.stream_part(index, end - start, first, &mut cursor).await?;
         }
+    }
+
+    /// Stores part `index`, `size` bytes (`first`, then the rest of `cursor`'s range), while
+    /// they come: each piece is copied into the part's buffer and written to the part's
+    /// upload at once, as a view of that buffer, so R2 takes the part while the range
+    /// arrives. Once all of it came, the part is hashed in file order (or left to the lane
+    /// hashing the part before it) while R2 takes its last bytes. R2 numbers parts from 1.
+    async fn stream_part(&self, index: u64, size: u64, first: Option<Uint8Array>, cursor: &mut Cursor<'_>) -> Result<(), Error> {
+        let number = u16::try_from(index + 1).map_err(|_| Error::internal("too many parts"))?;
+        let part = Uint8Array::new_with_length(size as u32);
+        let fixed = fixed_length(size)?;
+        let writer = fixed.writable().get_writer().map_err(|e| Error::internal(describe(&e)))?;
+        let sink_failed = Cell::new(false);
+        // The range's requests (a resume) need a slot of their own while the upload holds
+        // one: a streaming call.
+        let upload = async {
+            let stored = self
+                .target
+                .gate
+                .streaming_call(|| async { wait(self.upload.upload_part(number, fixed.readable().into())?).await })
+                .await;
+            sink_failed.set(stored.is_err());
+            stored
+        };
+        let fill = async {
+            fill_part(&writer, &part, first, cursor, &sink_failed).await?;
+            if self.hashes {
+                self.unhashed.borrow_mut().insert(index, part.clone());
+                self.hash_in_order().await.map_err(Stop::Failed)?;
+            }
+            Ok(())
+        };
+        let (stored, filled) = join(upload, fill).await;
+        let stored = match (filled, stored) {
+            (Ok(()), Ok(stored)) => stored,
+            (Err(Stop::Failed(err)), _) => return Err(err),
+            (_, Err(e)) => return Err(Error::internal(format!("r2 upload part: {}", describe(&e)))),
+            (Err(Stop::Sink), Ok(_)) => return Err(Error::internal("r2 took a part whose stream failed")),
+        };
+        self.checkpoint.part_stored(index, size, &stored).await?;
+        self.parts.borrow_mut().insert(index, stored);
+        Ok(())
     }
 
     /// Hashes the parts waiting, in file order, as far as they go (unless a lane does so
@@ -374,20 +410,35 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         self.hashing.set(false);
         result
     }
+}
 
-    /// Uploads part `index` (R2 numbers parts from 1) and records it.
-    async fn store(&self, index: u64, part: &Uint8Array) -> Result<(), Error> {
-        let number = u16::try_from(index + 1).map_err(|_| Error::internal("too many parts"))?;
-        let stored = self
-            .target
-            .gate
-            .call(|| async { wait(self.upload.upload_part(number, part.clone().into())?).await })
-            .await
-            .map_err(|e| Error::internal(format!("r2 upload part: {}", describe(&e))))?;
-        self.checkpoint
-            .part_stored(index, u64::from(part.length()), &stored)
-            .await?;
-        self.parts.borrow_mut().insert(index, stored);
-        Ok(())
-    }
+/// Copies `first` and the rest of `cursor`'s range into `part`, writing each piece to
+/// `writer` as it comes (a view of `part`, whose bytes stay put until R2 has taken them),
+/// then closes the stream; on any failure aborts it, so the part's upload stores nothing.
+/// Stops at the next piece once R2 failed (`sink_failed`).
+async fn fill_part(
+    writer: &WritableStreamDefaultWriter,
+    part: &Uint8Array,
+    first: Option<Uint8Array>,
+    cursor: &mut Cursor<'_>,
+    sink_failed: &Cell<bool>,
+) -> Result<(), Stop> {
+    let mut writes = Vec::new();
+    let mut at = 0;
+    let mut next = first;
+    let outcome = loop {
+        let Some(bytes) = next else { break Ok(()) };
+        let len = bytes.length();
+        part.set(&bytes, at);
+        writes.push(writer.write_with_chunk(&part.subarray(at, at + len)));
+        at += len;
+        if sink_failed.get() {
+            break Err(Stop::Sink);
+        }
+        next = match cursor.next_view().await {
+            Ok(next) => next,
+            Err(err) => break Err(Stop::Failed(err)),
+        };
+    };
+    finish(writer, writes, outcome).await
 }

@@ -54,6 +54,16 @@ impl Target<'_> {
     /// One put of `value` (bytes, or a stream of known length). With an expected digest,
     /// R2 checks it and refuses different bytes.
     pub async fn put(&self, value: JsValue) -> Result<(), Error> {
+        self.put_as(value, false).await
+    }
+
+    /// [`Target::put`] of a stream fed, while the put runs, from ranges it may open and
+    /// resume: a streaming call ([`Gate::streaming_call`]).
+    pub async fn put_streaming(&self, stream: JsValue) -> Result<(), Error> {
+        self.put_as(stream, true).await
+    }
+
+    async fn put_as(&self, value: JsValue, streaming: bool) -> Result<(), Error> {
         let options = match self.expected {
             Some(hex) => {
                 let copy = Object::assign(&Object::new(), self.options.unchecked_ref());
@@ -62,11 +72,12 @@ impl Target<'_> {
             }
             None => self.options.clone(),
         };
-        self.gate
-            .call(|| async { wait(self.bucket.put(self.key.to_owned(), value, options)?).await })
-            .await
-            .map(drop)
-            .map_err(|e| r2_error("put", &e))
+        let put = || async { wait(self.bucket.put(self.key.to_owned(), value, options)?).await };
+        let stored = match streaming {
+            true => self.gate.streaming_call(put).await,
+            false => self.gate.call(put).await,
+        };
+        stored.map(drop).map_err(|e| r2_error("put", &e))
     }
 
     /// `sha256` if it is the digest expected (or none was), else the mismatch.

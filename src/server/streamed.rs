@@ -42,8 +42,8 @@ const WRITES_AHEAD: usize = 4;
 /// being read, each a [`SCRATCH`] buffer of 1 MiB.
 pub(crate) const STREAM_MIB: usize = (WRITES_AHEAD + 1) * buffers::mib(SCRATCH as u64);
 
-/// Why feeding the stream stopped.
-enum Stop {
+/// Why feeding a stream stopped.
+pub(crate) enum Stop {
     /// Reading or hashing failed: the upload fails with this.
     Failed(Error),
     /// R2 stopped taking bytes: its put answers why.
@@ -56,7 +56,7 @@ pub(crate) async fn put_streamed(target: &Target<'_>, origin: &WorkerOrigin, mut
     let fixed = fixed_length(total)?;
     let writer = fixed.writable().get_writer().map_err(|e| Error::internal(describe(&e)))?;
     let mut digest = Sha256Sink::new();
-    let (stored, fed) = join(target.put(fixed.readable().into()), feed(&writer, &mut chunks, &mut digest)).await;
+    let (stored, fed) = join(target.put_streaming(fixed.readable().into()), feed(&writer, &mut chunks, &mut digest)).await;
     drop(chunks);
     match (fed, stored) {
         (Ok(()), stored) => {
@@ -97,24 +97,30 @@ async fn feed(writer: &WritableStreamDefaultWriter, chunks: &mut impl Chunks, di
             }
         }
     };
-    let outcome = match outcome {
-        Ok(()) => {
-            let mut result = Ok(());
-            for (write, _) in waiting.drain(..) {
-                if wait(write).await.is_err() {
-                    result = Err(Stop::Sink);
-                }
-            }
-            match result {
-                Ok(()) => wait(writer.close()).await.map(drop).map_err(|_| Stop::Sink),
-                err => err,
+    finish(writer, waiting.into_iter().map(|(write, _)| write), outcome).await
+}
+
+/// Ends a stream fed as far as `outcome` says, once its `writes` settled: closed when
+/// all went well and R2 took every write, else aborted (the put stores nothing).
+pub(crate) async fn finish(writer: &WritableStreamDefaultWriter, writes: impl IntoIterator<Item = Promise>, outcome: Result<(), Stop>) -> Result<(), Stop> {
+    let mut writes = writes.into_iter();
+    let mut outcome = outcome;
+    if outcome.is_ok() {
+        // Stops at the first write R2 refused: the stream is errored, the rest fail too.
+        for write in writes.by_ref() {
+            if wait(write).await.is_err() {
+                outcome = Err(Stop::Sink);
+                break;
             }
         }
-        err => err,
-    };
+        if outcome.is_ok() {
+            outcome = wait(writer.close()).await.map(drop).map_err(|_| Stop::Sink);
+        }
+    }
     if outcome.is_err() {
+        // Aborted first, so the writes still waiting settle at once.
         drop(writer.abort());
-        for (write, _) in waiting {
+        for write in writes {
             let _ = wait(write).await;
         }
     }

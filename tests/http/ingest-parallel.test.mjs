@@ -4,13 +4,14 @@
 // fetched as equal ranges over up to 5 connections at once, each stored as an R2 multipart
 // part (sizes by partSizes in support/ingest.mjs), every range with If-Range; the lanes
 // start once the one-stream budget runs out, not after the probe's whole MiB; byte-exact
-// with the right sha256 at part boundaries; resumed after resets at 30 % and 70 % with the
-// origin sending at most 1.1 x the file; an origin that refuses more than 2 connections at
-// once is served over its 2; refused with nothing stored when every attempt breaks, when
-// the file changes mid-transfer, when a range comes in a content coding, or when
-// expected_sha256 is wrong; and never more than 6 outbound calls waiting for headers at
-// once, for one upload or a batch of three (one of which runs lanes: one transfer per
-// isolate does, for memory; the others go up as one streamed put each).
+// with the right sha256 at part boundaries; each part's upload running while its range
+// arrives; resumed after resets at 30 % and 70 % with the origin sending at most 1.1 x the
+// file; an origin that refuses more than 2 connections at once is served over its 2;
+// refused with nothing stored when every attempt breaks, when the file changes
+// mid-transfer, when a range comes in a content coding, or when expected_sha256 is wrong;
+// and never more than 6 outbound calls waiting for headers at once, for one upload or a
+// batch of three (one of which runs lanes: one transfer per isolate does, for memory; the
+// others go up as one streamed put each).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
@@ -111,6 +112,28 @@ test('resets at 30 % and 70 %: resumed where each broke, byte-exact, the origin 
     assert.ok(rangesAfterProbe(requests, size).some(([start]) => start === cut), `a range resumed at ${cut}: ${JSON.stringify(requests.map((r) => r.range))}`);
   }
   assert.equal(requests.filter((r) => r.status === 200).length, 0, 'no whole-file answer: every range was honoured');
+});
+
+test('each part goes up while its range arrives: a range stalled mid-part has its part\'s upload running already; resumed, byte-exact', async () => {
+  const body = filler(12 * MiB, 271); // parts of 5, 5 and 2 MiB
+  const path = '/par/streamed-parts.bin';
+  const stop = 7 * MiB; // inside the second part
+  const url = origin.file(path, body, ranged({ stallAt: stop }));
+  await worker.resetCounts();
+  const uploading = upload(worker, { file_url: url, upload_path: 'parallel' });
+  // The stalled range is asked for again only after the idle timeout (15 s here); until
+  // then its part has not all come, so a part upload made by then was made before it had.
+  const resumed = () => origin.requests(path).some((r) => r.range === `bytes=${stop}-${10 * MiB - 1}`);
+  let started = 0;
+  for (let i = 0; i < 100 && started < 3 && !resumed(); i++) {
+    await sleep(100);
+    started = (await worker.counts()).parts.flat().length;
+  }
+  assert.equal(resumed(), false, 'the stalled range was not asked for again yet');
+  assert.equal(started, 3, 'all three parts\' uploads started, the stalled part\'s with its first bytes');
+  const data = await assertStored(await uploading, body, path);
+  assertParallel({ worker, origin, path, data, calls: await worker.counts(), total: body.length, validator: ETAG });
+  assert.ok(resumed(), `the stalled range resumed where it stopped: ${JSON.stringify(origin.requests(path).map((r) => r.range))}`);
 });
 
 test('expected_sha256 on the parallel path: right (uppercase) stores; wrong is 422 naming both, nothing stored', async () => {

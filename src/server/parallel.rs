@@ -412,10 +412,15 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
     }
 }
 
-/// Copies `first` and the rest of `cursor`'s range into `part`, writing each piece to
-/// `writer` as it comes (a view of `part`, whose bytes stay put until R2 has taken them),
-/// then closes the stream; on any failure aborts it, so the part's upload stores nothing.
-/// Stops at the next piece once R2 failed (`sink_failed`).
+/// A part's bytes are written to its upload this many at a time (and its last ones when
+/// the range ends): a lane's reads take whatever has come, which from a slow origin is a
+/// few KiB at a time, and each write is a promise and a call across to JS.
+const PART_WRITE_BYTES: u32 = 256 * 1024;
+
+/// Copies `first` and the rest of `cursor`'s range into `part`, writing what came to
+/// `writer` every [`PART_WRITE_BYTES`] (a view of `part`, whose bytes stay put until R2 has
+/// taken them), then closes the stream; on any failure aborts it, so the part's upload
+/// stores nothing. Stops at the next piece once R2 failed (`sink_failed`).
 async fn fill_part(
     writer: &WritableStreamDefaultWriter,
     part: &Uint8Array,
@@ -424,14 +429,16 @@ async fn fill_part(
     sink_failed: &Cell<bool>,
 ) -> Result<(), Stop> {
     let mut writes = Vec::new();
-    let mut at = 0;
+    let (mut at, mut written) = (0, 0);
     let mut next = first;
     let outcome = loop {
         let Some(bytes) = next else { break Ok(()) };
-        let len = bytes.length();
         part.set(&bytes, at);
-        writes.push(writer.write_with_chunk(&part.subarray(at, at + len)));
-        at += len;
+        at += bytes.length();
+        if at - written >= PART_WRITE_BYTES || at == part.length() {
+            writes.push(writer.write_with_chunk(&part.subarray(written, at)));
+            written = at;
+        }
         if sink_failed.get() {
             break Err(Stop::Sink);
         }

@@ -3,8 +3,10 @@
 // exited, or spins in V8's message loop, or closed a connection before answering:
 // support/crash.mjs) runs again, at most twice more, and the first run without such a fault
 // decides (a third fault in a row fails the tier). Such a failure says nothing about the
-// Worker; anything else that fails, fails the tier. After each file, one line says how it
-// ended and how long it took; the tier ends with a summary.
+// Worker; anything else that fails, fails the tier. A file is stopped as soon as it reports
+// such a fault (its process group killed: the runtime under it with it): its later tests
+// would each wait out their request timeout against the broken runtime. After each file,
+// one line says how it ended and how long it took; the tier ends with a summary.
 //
 // `--files-at-once=N` runs up to N files at the same time (each starts its own runtime and
 // origin on ports of its own); a file's output is then printed whole when it ends, so files
@@ -28,21 +30,48 @@ const files = [...new Set(args
     ? fs.readdirSync(a).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(a, f))
     : [path.normalize(a)])))];
 
+/** The process groups of the files running now (each file runs in a group of its own). */
+const running = new Set();
+const killGroup = (pid) => {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const pid of running) killGroup(pid);
+    process.exit(1);
+  });
+}
+
 /** Runs one file, its output passed through as it comes when files run one at a time (else
- * the caller prints it); answers whether it passed and what it printed. */
+ * the caller prints it); answers whether it passed and what it printed. At the first fault
+ * of the local runtime it reports, the file's process group is killed. */
 function run(file) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.add(child.pid);
     let printed = '';
+    let stopped = false;
     for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
       from.on('data', (chunk) => {
         printed += chunk;
         if (atOnce === 1) to.write(chunk);
+        if (!stopped && RUNTIME_FAULTS.some((marker) => printed.includes(marker))) {
+          stopped = true;
+          printed += `\n# ${file}: stopped at the local runtime's fault\n`;
+          if (atOnce === 1) process.stdout.write(`# ${file}: stopped at the local runtime's fault\n`);
+          killGroup(child.pid);
+        }
       });
     }
     child.on('close', (code) => {
+      running.delete(child.pid);
+      killGroup(child.pid); // whatever the file left behind
       if (atOnce > 1) process.stdout.write(printed);
-      resolve({ passed: code === 0, printed });
+      resolve({ passed: code === 0 && !stopped, printed });
     });
   });
 }

@@ -72,33 +72,35 @@ impl Gate {
     /// calls, so one is always left for the calls they wait on, which need nothing more:
     /// no set of holders can wait on each other.
     pub async fn streaming_call<F: Future>(&self, call: impl FnOnce() -> F) -> F::Output {
-        let _slot = poll_fn(|cx| {
-            let state = &self.0;
-            match (state.streaming.get() + 1 < state.limit).then(|| self.try_slot()).flatten() {
-                Some(slot) => {
-                    state.streaming.set(state.streaming.get() + 1);
-                    Poll::Ready(Streaming(slot))
-                }
-                None => {
-                    state.parked.park(cx.waker());
-                    Poll::Pending
-                }
-            }
-        })
-        .await;
+        let _slot = self.once_free(|| self.try_streaming_slot()).await;
         call().await
     }
 
     /// A slot, held until the [`Slot`] is dropped: for a call started now and awaited later.
     pub async fn slot(&self) -> Slot {
-        poll_fn(|cx| match self.try_slot() {
-            Some(slot) => Poll::Ready(slot),
+        self.once_free(|| self.try_slot()).await
+    }
+
+    /// What `take` answers, once it answers something: tried now, and again each time a
+    /// slot is freed.
+    async fn once_free<T>(&self, take: impl Fn() -> Option<T>) -> T {
+        poll_fn(|cx| match take() {
+            Some(taken) => Poll::Ready(taken),
             None => {
                 self.0.parked.park(cx.waker());
                 Poll::Pending
             }
         })
         .await
+    }
+
+    /// A streaming call's slot now, unless all are taken or `limit - 1` streaming calls
+    /// hold theirs.
+    fn try_streaming_slot(&self) -> Option<Streaming> {
+        let state = &self.0;
+        let slot = (state.streaming.get() + 1 < state.limit).then(|| self.try_slot())??;
+        state.streaming.set(state.streaming.get() + 1);
+        Some(Streaming(slot))
     }
 
     /// A slot now, or `None` when all are taken (for a caller that does something else

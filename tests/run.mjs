@@ -4,9 +4,10 @@
 // support/crash.mjs) runs again, at most twice more, and the first run without such a fault
 // decides (a third fault in a row fails the tier). Such a failure says nothing about the
 // Worker; anything else that fails, fails the tier. A file is stopped as soon as it reports
-// such a fault (its process group killed: the runtime under it with it): its later tests
-// would each wait out their request timeout against the broken runtime. After each file,
-// one line says how it ended and how long it took; the tier ends with a summary.
+// such a fault (its process group and every process below it killed, the runtime under it
+// with them): its later tests would each wait out their request timeout against the broken
+// runtime. After each file, one line says how it ended and how long it took; the tier ends
+// with a summary.
 //
 // `--files-at-once=N` runs up to N files at the same time (each starts its own runtime and
 // origin on ports of its own); a file's output is then printed whole when it ends, so files
@@ -30,18 +31,52 @@ const files = [...new Set(args
     ? fs.readdirSync(a).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(a, f))
     : [path.normalize(a)])))];
 
+const LONGEST_FAULT = Math.max(...RUNTIME_FAULTS.map((marker) => marker.length));
+
 /** The process groups of the files running now (each file runs in a group of its own). */
 const running = new Set();
-const killGroup = (pid) => {
+const kill = (pid) => {
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
   } catch {
     // already gone
   }
 };
+
+/** Every process descended from `pid` now, `pid` included (Linux: /proc). */
+function descendants(pid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found = [];
+  for (const stack = [pid]; stack.length;) {
+    const next = stack.pop();
+    found.push(next);
+    stack.push(...(children.get(next) ?? []));
+  }
+  return found;
+}
+
+/** Kills the file's process group and every process below it, found before any is killed:
+ * a test may start a server in a group of its own (dev.test's `make dev`), which it would
+ * stop in its own cleanup, which SIGKILL never lets run. */
+function killFile(pid) {
+  const tree = descendants(pid);
+  kill(-pid);
+  tree.forEach(kill);
+}
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    for (const pid of running) killGroup(pid);
+    for (const pid of running) killFile(pid);
     process.exit(1);
   });
 }
@@ -57,19 +92,22 @@ function run(file) {
     let stopped = false;
     for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
       from.on('data', (chunk) => {
+        // a marker may straddle two chunks: look at this chunk and what came just before
+        const recent = printed.slice(-LONGEST_FAULT) + chunk;
         printed += chunk;
         if (atOnce === 1) to.write(chunk);
-        if (!stopped && RUNTIME_FAULTS.some((marker) => printed.includes(marker))) {
+        if (!stopped && RUNTIME_FAULTS.some((marker) => recent.includes(marker))) {
           stopped = true;
-          printed += `\n# ${file}: stopped at the local runtime's fault\n`;
-          if (atOnce === 1) process.stdout.write(`# ${file}: stopped at the local runtime's fault\n`);
-          killGroup(child.pid);
+          const line = `# ${file}: stopped at the local runtime's fault\n`;
+          printed += `\n${line}`;
+          if (atOnce === 1) process.stdout.write(line);
+          killFile(child.pid);
         }
       });
     }
     child.on('close', (code) => {
       running.delete(child.pid);
-      killGroup(child.pid); // whatever the file left behind
+      kill(-child.pid); // whatever the file left behind in its group
       if (atOnce > 1) process.stdout.write(printed);
       resolve({ passed: code === 0 && !stopped, printed });
     });

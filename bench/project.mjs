@@ -1,5 +1,5 @@
-// The project Worker as the bench runs it (shared by run.mjs and profile.mjs): its Miniflare
-// config, its API key, and one upload request.
+// The project Worker as the bench runs it (shared by run.mjs, profile.mjs and crossings.mjs):
+// its Miniflare config, its API key, and one upload request.
 import crypto from 'node:crypto';
 import path from 'node:path';
 

@@ -298,8 +298,8 @@ export async function request(url, init = {}) {
 
 /** Says on stderr why the runtime at `url`, run by the workerd processes `pids`, does not
  * answer: a process exited (CRASHED), or a main thread spins in V8's message loop (STUCK,
- * from gdb's backtraces), both of which tests/run.mjs looks for, or something else (the
- * last backtraces are printed). */
+ * from gdb's backtraces), both of which tests/run.mjs looks for, or something else (every
+ * backtrace taken is printed). */
 export async function explainSilence(url, pids) {
   const gone = pids.filter((pid) => !alive(pid));
   if (gone.length) {
@@ -309,10 +309,12 @@ export async function explainSilence(url, pids) {
   const samples = await mainStacks(pids);
   const stuck = Object.values(samples).some(inMessageLoop);
   console.error(stuck
-    ? `# ${STUCK}: the main thread of workerd at ${url} was in V8's message loop, with none of the Worker's code on it, in each of ${STACK_SAMPLES} backtraces ${STACK_SAMPLE_GAP_MS} ms apart`
+    ? `# ${STUCK}: the main thread of workerd at ${url} was pumping V8's message loop, with no request's code on it, in each of ${STACK_SAMPLES} backtraces ${STACK_SAMPLE_GAP_MS} ms apart`
     : `# the local runtime at ${url} stopped answering, its workerd processes still running`);
-  const last = Object.entries(samples).map(([pid, stacks]) => `workerd ${pid}:\n${stacks.at(-1)}`).join('\n');
-  console.error(last.replace(/^/gm, '#   '));
+  // stuck: the last backtrace of each process; else all of them, to be read from CI's log
+  const shown = Object.entries(samples).flatMap(([pid, stacks]) => (stuck ? [stacks.at(-1)] : stacks)
+    .map((stack, i, all) => `workerd ${pid}${all.length > 1 ? ` (backtrace ${i + 1} of ${all.length})` : ''}:\n${stack}`));
+  console.error(shown.join('\n').replace(/^/gm, '#   '));
 }
 
 /** The pids of the running workerd processes that pgrep's `selector` picks (`['-P', ppid]`:
@@ -329,6 +331,8 @@ export function workerds(selector) {
  * could catch a busy thread in V8's loop by chance; every one of them will not. */
 const STACK_SAMPLES = 3;
 const STACK_SAMPLE_GAP_MS = 1_000;
+/** How many of a backtrace's innermost frames are taken. */
+const STACK_FRAMES = 40;
 
 /** `STACK_SAMPLES` backtraces of each of `pids`' main threads, by pid, innermost first. */
 async function mainStacks(pids) {
@@ -343,7 +347,8 @@ async function mainStacks(pids) {
 /** gdb's backtrace of `pid`'s main thread (its innermost frames), or why there is none. */
 function mainStack(pid) {
   try {
-    const out = execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', 'bt 12'], { timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    // deep enough to reach V8's message loop under a finalizer's JavaScript and wasm frames
+    const out = execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', `bt ${STACK_FRAMES}`], { timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
     return out.toString().split('\n').filter((line) => line.startsWith('#')).map((line) => line.slice(0, 160)).join('\n');
   } catch (err) {
     return `(no backtrace: ${err.message.split('\n')[0]})`;

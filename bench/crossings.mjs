@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Miniflare } from 'miniflare';
 import { startOrigin } from '../tests/http/support/origin.mjs';
 import { filler } from '../tests/http/support/fixtures.mjs';
-import { projectScript, projectWorker, seedKey, upload } from './project.mjs';
+import { projectScript, projectWorker, seedKey, uploadMany } from './project.mjs';
 
 const N = Number(process.env.CROSSINGS_N ?? 400);
 const DUMP = '/__crossings';
@@ -66,17 +66,11 @@ async function counts() {
   return dumps.at(-1);
 }
 
-async function load(count, concurrency) {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    while (next < count) {
-      const i = next++;
-      const res = await upload(mf, origin.url('/small'), `small-${w}-${i}-${count}.bin`);
-      const body = await res.text();
-      if (res.status !== 200) throw new Error(`upload: ${res.status} ${body}`);
-    }
-  }));
-}
+const load = (count, concurrency) => uploadMany(mf, origin.url('/small'), {
+  count,
+  concurrency,
+  name: (w, i) => `small-${w}-${i}-${count}.bin`,
+});
 
 await load(50, 4);
 const before = await counts();

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../tests/http/support/origin.mjs';
 import { filler } from '../tests/http/support/fixtures.mjs';
-import { projectWorker, seedKey, upload } from './project.mjs';
+import { projectWorker, seedKey, uploadMany } from './project.mjs';
 
 const N = Number(process.env.PROFILE_N ?? 1600);
 const TOP = Number(process.env.PROFILE_TOP ?? 40);
@@ -32,17 +32,11 @@ const mf = new Miniflare({ host: '127.0.0.1', port: 0, inspectorPort, defaultPer
 await mf.ready;
 await seedKey(mf);
 
-async function load(count) {
-  let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async (_, w) => {
-    while (next < count) {
-      const i = next++;
-      const res = await upload(mf, origin.url('/small'), process.env.PROFILE_OVERWRITE ? `small-${w}-${i % 8}.bin` : `small-${w}-${i}.bin`);
-      const body = await res.text();
-      if (res.status !== 200) throw new Error(`upload: ${res.status} ${body}`);
-    }
-  }));
-}
+const load = (count) => uploadMany(mf, origin.url('/small'), {
+  count,
+  concurrency: 16,
+  name: (w, i) => (process.env.PROFILE_OVERWRITE ? `small-${w}-${i % 8}.bin` : `small-${w}-${i}.bin`),
+});
 
 /** A Chrome DevTools Protocol session on the project isolate. */
 async function inspect() {

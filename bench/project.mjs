@@ -66,3 +66,17 @@ export function upload(mf, url, name, worker = 'project') {
     body,
   });
 }
+
+/** `count` uploads of `url` through `mf`, `concurrency` at a time, the i-th from lane `lane`
+ * to the name `name(lane, i)`; an answer other than 200 throws. */
+export async function uploadMany(mf, url, { count, concurrency, name }) {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
+    while (next < count) {
+      const i = next++;
+      const res = await upload(mf, url, name(lane, i));
+      const body = await res.text();
+      if (res.status !== 200) throw new Error(`upload: ${res.status} ${body}`);
+    }
+  }));
+}

@@ -327,8 +327,9 @@ export function workerds(selector) {
   }
 }
 
-/** How many backtraces of each workerd's main thread `revive` takes, and how far apart: one
- * could catch a busy thread in V8's loop by chance; every one of them will not. */
+/** How many backtraces of each workerd's main thread `explainSilence` takes, and how far
+ * apart: one could catch a busy thread in V8's loop by chance; a thread that stays in that
+ * loop through all of them (crash.mjs's `inMessageLoop`) is stuck. */
 const STACK_SAMPLES = 3;
 const STACK_SAMPLE_GAP_MS = 1_000;
 /** How many of a backtrace's innermost frames are taken. */

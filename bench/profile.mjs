@@ -32,10 +32,12 @@ const mf = new Miniflare({ host: '127.0.0.1', port: 0, inspectorPort, defaultPer
 await mf.ready;
 await seedKey(mf);
 
-const load = (count) => uploadMany(mf, origin.url('/small'), {
+// New names: each pass (the warm-up, then the profiled one) names its files apart, so the
+// profiled pass overwrites nothing. PROFILE_OVERWRITE=1: 8 names per lane, overwritten.
+const load = (count, pass) => uploadMany(mf, origin.url('/small'), {
   count,
   concurrency: 16,
-  name: (w, i) => (process.env.PROFILE_OVERWRITE ? `small-${w}-${i % 8}.bin` : `small-${w}-${i}.bin`),
+  name: (w, i) => (process.env.PROFILE_OVERWRITE ? `small-${w}-${i % 8}.bin` : `small-${pass}-${w}-${i}.bin`),
 });
 
 /** A Chrome DevTools Protocol session on the project isolate. */
@@ -64,13 +66,13 @@ function table(title, counts, total) {
   }
 }
 
-await load(N);
+await load(N, 'warm');
 const session = await inspect();
 await session.send('Profiler.enable');
 await session.send('Profiler.setSamplingInterval', { interval: 200 });
 await session.send('Profiler.start');
 const started = performance.now();
-await load(N);
+await load(N, 'profiled');
 const seconds = (performance.now() - started) / 1000;
 const { profile } = await session.send('Profiler.stop');
 session.close();

@@ -413,11 +413,11 @@ Raw figures: [bench/results.json](bench/results.json).
 | target | figure | status |
 |---|---|---|
 | throughput with Content-Length, 10 MiB, project/reference >= 0.95 | ${results.ratio_cl_10mib} (the contract's storage calls alone: ${results.ratio_floor_cl_10mib}) | ${target(results.ratio_cl_10mib >= 0.95)} |
-| throughput with Content-Length, 100 MiB, project/reference >= 0.95 | ${results.ratio_cl_100mib} | ${target(results.ratio_cl_100mib >= 0.95)} |
+| throughput with Content-Length, 100 MiB, project/reference >= 0.95 | ${results.ratio_cl_100mib} (the contract's storage calls alone: ${results.ratio_floor_cl_100mib}) | ${target(results.ratio_cl_100mib >= 0.95)} |
 | without Content-Length (multipart), 100 MiB, project/reference-with-length >= 0.8 | ${results.ratio_nocl_100mib} | ${target(results.ratio_nocl_100mib >= 0.8)} |
 | throttled origin (4 MiB/s per connection, ranges), 64 MiB, project/reference >= 3.5 | ${results.ratio_throttled_64mib ?? '-'} (see [Throttled origin](#throttled-origin-64-mib-at-4-mibs-per-connection)) | ${status(results.ratio_throttled_64mib, results.ratio_throttled_64mib >= 3.5)} |
 | the SHA-256 digest's cost, 100 MiB with Content-Length, <= 5 % | ${pct(results.digest_cost_100mib)} (project/reference ${results.ratio_cl_100mib}, without the digest ${results.ratio_cl_100mib_nodigest ?? '-'}) | ${status(results.digest_cost_100mib, results.digest_cost_100mib <= 0.05, 'not measured (no build-nodigest/)')} |
-| 10 KiB at concurrency 16 (new names), uploads/s project/reference >= 0.7 | ${results.ratio_small_c16} (overwrites: ${results.ratio_small_overwrite_c16}; see [Small files](#small-files-10-kib-uploads-per-second-${SMALL_N}-per-round)) | ${target(results.ratio_small_c16 >= 0.7)} |
+| 10 KiB at concurrency 16 (new names), uploads/s project/reference >= 0.7 | ${results.ratio_small_c16} (the contract's storage calls alone: ${results.ratio_floor_small_c16}; overwrites: ${results.ratio_small_overwrite_c16}; see [Small files](#small-files-10-kib-uploads-per-second-${SMALL_N}-per-round)) | ${target(results.ratio_small_c16 >= 0.7)} |
 | 10 KiB at concurrency 16 (new names), uploads/s project/floor >= 0.9 | ${results.ratio_project_floor_small_c16} (overwrites: ${results.ratio_project_floor_small_overwrite_c16}) | ${target(results.ratio_project_floor_small_c16 >= 0.9)} |
 | peak RSS growth of workerd during a 100 MiB upload <= 32 MiB | ${results.rss_growth_mib_100mib} MiB | ${target(results.rss_growth_mib_100mib <= 32)} |
 | peak RSS growth of workerd during a parallel (ranged) 100 MiB upload <= 64 MiB (32 MiB/s per connection) | ${results.rss_growth_mib_parallel_100mib} MiB | ${target(results.rss_growth_mib_parallel_100mib <= 64)} |

@@ -66,15 +66,17 @@ async function counts() {
   return dumps.at(-1);
 }
 
-const load = (count, concurrency) => uploadMany(mf, origin.url('/small'), {
+// Each pass (the warm-up, then the counted one) names its files apart: every upload is to a
+// new name, whatever CROSSINGS_N is.
+const load = (count, concurrency, pass) => uploadMany(mf, origin.url('/small'), {
   count,
   concurrency,
-  name: (w, i) => `small-${w}-${i}-${count}.bin`,
+  name: (w, i) => `small-${pass}-${w}-${i}.bin`,
 });
 
-await load(50, 4);
+await load(50, 4, 'warm');
 const before = await counts();
-await load(N, 16);
+await load(N, 16, 'counted');
 const after = await counts();
 // The first dump request's own crossings are in `after`; one request's worth is noise
 // against N uploads, but it is taken out with a second dump's difference.

@@ -41,7 +41,8 @@ SCHEMATHESIS_VERSION := 4.32.5
 VENV := .tools/venv
 
 WORKER_BUILD_VERSION := 0.8.7
-CARGO_BIN := $(HOME)/.cargo/bin
+# Where `cargo install` puts tools (CARGO_HOME's bin, as on the rust images; else ~/.cargo/bin).
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 # The wasm-bindgen CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
@@ -79,7 +80,8 @@ tools: .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bin
 
 .tools/worker-build-$(WORKER_BUILD_VERSION):
 	@mkdir -p .tools
-	@if [ "$$($(CARGO_BIN)/worker-build --version 2>/dev/null)" != "worker-build $(WORKER_BUILD_VERSION)" ]; then \
+	@# worker-build prints its bare version ("0.8.7"); older ones prefixed their name.
+	@v="$$($(CARGO_BIN)/worker-build --version 2>/dev/null)"; if [ "$${v#worker-build }" != "$(WORKER_BUILD_VERSION)" ]; then \
 	  cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked; fi
 	@touch $@
 
@@ -91,7 +93,8 @@ tools: .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bin
 	@touch $@
 
 node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+	@# npm's report to stderr: `eval "$$(make -s dev-env)"` reads stdout.
+	npm ci --no-audit --no-fund >&2
 	@touch $@
 
 # schemathesis (PyPI, pinned) in a venv of its own.

@@ -32,7 +32,8 @@ test('wasm-bindgen-test: UploadClient in headless Chromium against the Worker', 
     URLSTASH_PNG_SHA256: sha256(bytes),
     URLSTASH_MISSING_URL: origin.status('/wasm/missing.png', 404),
     CHROMEDRIVER: process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver',
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(os.homedir(), '.cargo/bin/wasm-bindgen-test-runner'),
+    // Beside the wasm-bindgen CLI the Makefile installed (CARGO_HOME's bin, else ~/.cargo/bin).
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(path.dirname(process.env.WASM_BINDGEN_BIN ?? path.join(os.homedir(), '.cargo/bin/wasm-bindgen')), 'wasm-bindgen-test-runner'),
     WASM_BINDGEN_TEST_TIMEOUT: '120',
   };
   const { code, out } = await run('cargo', ['test', '--target', 'wasm32-unknown-unknown', '--no-default-features',

@@ -115,12 +115,12 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -
     let status = response.status();
     // delta-seconds only (an HTTP-date is not what this service sends)
     let retry_after = response.headers().get("Retry-After").and_then(|v| v.trim().parse().ok());
-    let text = response.text().await.map_err(|e| ClientError::Unexpected { status, detail: e.to_string() })?;
+    let text = response.text().await.map_err(|e| ClientError::unexpected(status, e.to_string()))?;
     envelope_data(status, &text, retry_after)
 }
 
 fn unexpected_shape(err: &serde_json::Error) -> ClientError {
-    ClientError::Unexpected { status: 200, detail: format!("data is not of the expected shape ({err})") }
+    ClientError::unexpected(200, format!("data is not of the expected shape ({err})"))
 }
 
 /// Turns a response into its `data` (as `T`) or the error it reports.
@@ -131,15 +131,16 @@ pub(crate) fn read_envelope<T: DeserializeOwned>(status: u16, text: &str) -> Res
 
 /// Turns a response into its envelope's `data` or the error it reports.
 fn envelope_data(status: u16, text: &str, retry_after: Option<u32>) -> Result<serde_json::Value, ClientError> {
-    let unexpected = |detail: String| ClientError::Unexpected { status, detail };
     let envelope: Envelope<serde_json::Value> = serde_json::from_str(text).map_err(|_| {
         let start: String = text.trim().chars().take(120).collect();
-        unexpected(if start.is_empty() { "empty body".into() } else { format!("not JSON: {start}") })
+        let detail = if start.is_empty() { "empty body".into() } else { format!("not JSON: {start}") };
+        // A proxy's or the edge's page (a 429, a 503) may say when to come back too.
+        ClientError::Unexpected { status, detail, retry_after }
     })?;
     if !(200..300).contains(&status) || !envelope.success {
         return Err(ClientError::Server { status, code: envelope.code, msg: envelope.msg, retry_after });
     }
-    envelope.data.ok_or_else(|| unexpected("success without data".into()))
+    envelope.data.ok_or_else(|| ClientError::unexpected(status, "success without data".into()))
 }
 
 /// The batch's answer with the items refused before sending put back in their places:
@@ -150,10 +151,10 @@ pub(crate) fn merge_batch(refused: Vec<Option<Envelope<FileData>>>, answered: Op
     let mut answers = answered.map(|a| a.results).unwrap_or_default().into_iter();
     if answers.len() != sent {
         let detail = format!("{} results for {sent} items", answers.len());
-        return Err(ClientError::Unexpected { status: 200, detail });
+        return Err(ClientError::unexpected(200, detail));
     }
     let results = refused.into_iter().map(|slot| slot.or_else(|| answers.next())).collect::<Option<Vec<_>>>();
-    results.map(BatchData::new).ok_or_else(|| ClientError::Unexpected { status: 200, detail: "missing result".into() })
+    results.map(BatchData::new).ok_or_else(|| ClientError::unexpected(200, "missing result".into()))
 }
 
 /// `GET /api/v1/health`: true when the service answers `{"ok": true}`.
@@ -222,10 +223,10 @@ mod tests {
             (404, r#"{"success":false,"code":404,"msg":"file not found, deleted, expired or past its download limit","data":null}"#.into(),
              ClientError::server(404, 404, "file not found, deleted, expired or past its download limit")),
             (502, "<html>Bad gateway</html>".into(),
-             ClientError::Unexpected { status: 502, detail: "not JSON: <html>Bad gateway</html>".into() }),
-            (200, "".into(), ClientError::Unexpected { status: 200, detail: "empty body".into() }),
+             ClientError::unexpected(502, "not JSON: <html>Bad gateway</html>".into())),
+            (200, "".into(), ClientError::unexpected(200, "empty body".into())),
             (200, r#"{"success":true,"code":200,"msg":"ok","data":null}"#.into(),
-             ClientError::Unexpected { status: 200, detail: "success without data".into() }),
+             ClientError::unexpected(200, "success without data".into())),
             (500, r#"{"success":true,"code":200,"msg":"ok","data":{}}"#.into(),
              ClientError::server(500, 200, "ok")),
         ];
@@ -234,6 +235,10 @@ mod tests {
         }
         assert!(matches!(read_envelope::<FileData>(200, &ok(r#"{"file_id":1}"#)),
             Err(ClientError::Unexpected { status: 200, .. })));
+        // The edge's own rate-limit page: not the envelope, but its Retry-After is kept.
+        let page = envelope_data(429, "<html>Too many requests</html>", Some(7)).unwrap_err();
+        assert_eq!(page.retry_after(), Some(7));
+        assert_eq!(page, ClientError::Unexpected { status: 429, detail: "not JSON: <html>Too many requests</html>".into(), retry_after: Some(7) });
     }
 
     #[test]

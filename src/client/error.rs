@@ -24,8 +24,9 @@ pub(crate) enum ClientError {
     /// The server's error envelope: `code` and `msg` as sent, and its `Retry-After` in
     /// seconds (a 429 or 503 the caller may send again after that long).
     Server { status: u16, code: u16, msg: String, retry_after: Option<u32> },
-    /// A response that is not the JSON envelope (a proxy page, a truncated body...).
-    Unexpected { status: u16, detail: String },
+    /// A response that is not the JSON envelope (a proxy page, a truncated body...), and
+    /// the `Retry-After` it came with (a proxy's or the edge's 429 or 503 page may ask too).
+    Unexpected { status: u16, detail: String, retry_after: Option<u32> },
     /// No response at all: DNS, refused connection, CORS, offline.
     Network(String),
     /// The options passed to the constructor or a method are unusable.
@@ -54,7 +55,7 @@ impl ClientError {
         match self {
             ClientError::Invalid(err) => err.public_message(),
             ClientError::Server { msg, .. } => msg.clone(),
-            ClientError::Unexpected { status, detail } => {
+            ClientError::Unexpected { status, detail, .. } => {
                 format!("unexpected response from the server (HTTP {status}): {detail}")
             }
             ClientError::Network(detail) => format!("network error: could not reach the server ({detail})"),
@@ -80,9 +81,14 @@ impl ClientError {
         ClientError::Server { status, code, msg: msg.into(), retry_after: None }
     }
 
-    fn retry_after(&self) -> Option<u32> {
+    /// An answer that is not the envelope, without a `Retry-After`.
+    pub(crate) fn unexpected(status: u16, detail: String) -> Self {
+        ClientError::Unexpected { status, detail, retry_after: None }
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<u32> {
         match self {
-            ClientError::Server { retry_after, .. } => *retry_after,
+            ClientError::Server { retry_after, .. } | ClientError::Unexpected { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -107,9 +113,9 @@ mod tests {
 
     #[test]
     fn only_the_services_answers_name_a_field() {
-        let proxy = ClientError::Unexpected { status: 502, detail: "not JSON: <html>".into() };
+        let proxy = ClientError::unexpected(502, "not JSON: <html>".into());
         assert_eq!(proxy.field(), None, "a gateway's page blames no field");
-        let shape = ClientError::Unexpected { status: 200, detail: "missing field `file_name`".into() };
+        let shape = ClientError::unexpected(200, "missing field `file_name`".into());
         assert_eq!(shape.field(), None);
         let server = ClientError::server(401, 401, "invalid API key");
         assert_eq!(server.field(), Some(Field::ApiKey));

@@ -58,17 +58,14 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
             Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
                 failures += 1;
                 // as long as the server asked (Retry-After), if longer than the doubling delay
-                let asked = match &err {
-                    ClientError::Server { retry_after: Some(secs), .. } => f64::from(*secs) * 1000.0,
-                    _ => 0.0,
-                };
+                let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
                 sleep((wait.interval_ms * f64::from(1u32 << failures)).max(asked).min(MAX_INTERVAL_MS)).await;
                 continue;
             }
             Err(err) => return Err(err),
         };
         failures = 0;
-        let js = super::to_js(&job).map_err(|_| ClientError::Unexpected { status: 200, detail: "job".into() })?;
+        let js = super::to_js(&job).map_err(|_| ClientError::unexpected(200, "job".into()))?;
         if let Some(report) = &wait.on_progress {
             // A throwing callback does not stop the wait (documented on `WaitOptions`).
             let _ = report.call1(&JsValue::NULL, &js);
@@ -83,7 +80,7 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
             }
             Some("canceled") => return Err(ClientError::server(409, 409, "the job was canceled")),
             Some(_) => sleep(wait.interval_ms).await,
-            None => return Err(ClientError::Unexpected { status: 200, detail: "data is not a job".into() }),
+            None => return Err(ClientError::unexpected(200, "data is not a job".into())),
         }
     }
 }
@@ -93,8 +90,7 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
 fn in_passing(err: &ClientError) -> bool {
     match err {
         ClientError::Network(_) => true,
-        ClientError::Unexpected { status, .. } => *status == 0 || *status >= 500,
-        ClientError::Server { status, .. } => *status >= 500 || *status == 429,
+        ClientError::Unexpected { status, .. } | ClientError::Server { status, .. } => *status == 0 || *status >= 500 || *status == 429,
         ClientError::Invalid(_) | ClientError::Options(_) => false,
     }
 }
@@ -117,8 +113,8 @@ mod tests {
     #[test]
     fn blips_pass_and_answers_do_not() {
         let server = |status| ClientError::server(status, status, "");
-        let page = |status| ClientError::Unexpected { status, detail: String::new() };
-        for err in [ClientError::Network("offline".into()), page(502), page(0), server(500), server(503), server(429)] {
+        let page = |status| ClientError::unexpected(status, String::new());
+        for err in [ClientError::Network("offline".into()), page(502), page(0), page(429), server(500), server(503), server(429)] {
             assert!(in_passing(&err), "{err:?}");
         }
         for err in [server(401), server(404), server(409), page(200), ClientError::Options(String::new())] {

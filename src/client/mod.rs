@@ -198,12 +198,12 @@ async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>
 
 /// The answer's `data`; only a batch whose every item was refused sends nothing.
 fn sent(data: Option<serde_json::Value>) -> Result<serde_json::Value, ClientError> {
-    data.ok_or_else(|| ClientError::Unexpected { status: 0, detail: "no request was sent".into() })
+    data.ok_or_else(|| ClientError::unexpected(0, "no request was sent".into()))
 }
 
 /// A Rust value as a plain JS object (numbers as numbers, objects not `Map`s).
 pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| ClientError::Unexpected { status: 200, detail: e.to_string() }.into())
+        .map_err(|e| ClientError::unexpected(200, e.to_string()).into())
 }

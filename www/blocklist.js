@@ -1,7 +1,7 @@
 // The Keys view's list of blocked files (operators, with the admin token): the digests no
 // upload may store, from GET /api/v1/admin/blocklist, page by page, each with Unblock
 // (pressed twice). A take-down that blocks adds its entry at the top.
-import { $, banner, button, cell as td, confirmed, disarm, localTime, pagedTable, showError } from './ui.js';
+import { $, banner, button, cell as td, confirmed, disarm, isBusy, localTime, pagedTable, setBusy, showError } from './ui.js';
 import { admin, adminPage, inputs } from './session.js';
 
 const body = $('blocklist-body');
@@ -70,14 +70,20 @@ function row(entry) {
   tr.append(digest, td(entry.reason ?? '', 'Reason'), td(entry.blocked_at ? localTime(entry.blocked_at) : 'unknown', 'Blocked'), td(from, 'Taken down from', 'token'), actions);
   unblock.addEventListener('click', async (event) => {
     if (!confirmed(event, unblock, { text: 'Confirm unblock', label: `Confirm unblock of ${short}` })) return;
-    unblock.disabled = true;
+    if (isBusy(unblock)) return;
+    setBusy(unblock, null, true);
     try {
       await admin('DELETE', `/blocklist/${entry.sha256}`);
+      // The keyboard's place moves to the next row's Unblock (or the previous one's, or the
+      // list's heading) before this row goes.
+      const next = tr.nextElementSibling ?? tr.previousElementSibling;
+      const place = next?.querySelector('button') ?? $('blocklist-title');
       tr.remove();
       counted();
       status.textContent = `Unblocked ${short}…: its bytes may be uploaded again.`;
+      place.focus();
     } catch (err) {
-      unblock.disabled = false;
+      setBusy(unblock, null, false);
       disarm(unblock);
       showError(err, { adminToken: inputs.adminToken }, errorBanner);
     }

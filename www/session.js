@@ -54,6 +54,10 @@ export class AdminError extends Error {
 /** `method /api/v1/admin{path}` with the admin token; resolves the envelope's `data`,
  * rejects with an AdminError carrying the envelope's `msg`. */
 export async function admin(method, path, body) {
+  // A token is visible ASCII (as every API key): anything else, such as a pasted zero-width
+  // space, is answered as the server would, before the browser refuses the header (which
+  // would read as the service being unreachable).
+  if (!/^[\x21-\x7e]*$/.test(adminToken())) throw new AdminError(401, 'invalid admin token');
   let res;
   try {
     res = await fetch(`/api/v1/admin${path}`, {

@@ -1,4 +1,4 @@
-// The Stash view: one URL or many (one per line) as an upload, a batch (20 items per
+// The Stash view: one URL or many (one per line) as an upload, a batch (up to 20 items per
 // request) or background jobs with live progress; a card per URL, in order, where its
 // result or its error shows.
 import { $, clearErrors, clearOnInput, fieldError, isBusy, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
@@ -7,6 +7,9 @@ import { formatBytes, formatProgress } from './format.js';
 import { refreshUsage } from './files.js';
 
 const BATCH_ITEMS = 20; // core::batch::MAX_ITEMS
+/** A batch's JSON stays under this: core::batch::MAX_BATCH_BODY_BYTES (64 KiB), with room
+ * for the wire's longer field names. Every item repeats the options, origin headers too. */
+const BATCH_BYTES = 60 * 1024;
 const MAX_LINES = 100;
 /** How often a job's progress is polled (up to 100 jobs side by side). */
 const POLL_MS = 1500;
@@ -132,7 +135,26 @@ async function uploadOne(fileUrl, options) {
   }
 }
 
-/** Batches of 20, in order: a card per line, stored or not. */
+/** The lines in order, in batches the server takes: at most 20 items and 60 KiB of JSON. */
+function batchesOf(lines, options) {
+  const encoder = new TextEncoder();
+  const batches = [];
+  let bytes = 0;
+  for (const fileUrl of lines) {
+    const size = encoder.encode(JSON.stringify({ fileUrl, ...options })).length + 1;
+    const last = batches.at(-1);
+    if (last && last.length < BATCH_ITEMS && bytes + size <= BATCH_BYTES) {
+      last.push(fileUrl);
+      bytes += size;
+    } else {
+      batches.push([fileUrl]);
+      bytes = size;
+    }
+  }
+  return batches;
+}
+
+/** Batches of up to 20, in order: a card per line, stored or not. */
 async function uploadMany(lines, options) {
   const c = client();
   let stored = 0;
@@ -140,8 +162,8 @@ async function uploadMany(lines, options) {
   let first = null; // this submission's first card, focused at the end
   let sent = 0; // lines whose batch was answered
   try {
-    for (let at = 0; at < lines.length; at += BATCH_ITEMS) {
-      const chunk = lines.slice(at, at + BATCH_ITEMS);
+    for (const chunk of batchesOf(lines, options)) {
+      const at = sent;
       const batch = await c.uploadFromUrls(chunk.map((fileUrl) => ({ fileUrl, ...options })));
       // One option all items share refused, for each of them alike: its error goes beside
       // that option, as for one URL, not on every URL's card.

@@ -218,15 +218,9 @@ export function pagedTable({ body, more, page, row, id, rowId, done, failed }) {
       if (run === loads) failed(err);
     }
   }
-  more.addEventListener('click', async () => {
-    // One page at a time: a second click would append the same page again.
-    more.disabled = true;
-    try {
-      await load({ append: true });
-    } finally {
-      more.disabled = false;
-    }
-  });
+  // One page at a time: a second click would append the same page again. Marked busy, not
+  // disabled, so the keyboard's focus stays on the button (`setBusy`).
+  more.addEventListener('click', () => whileBusy(more, () => load({ append: true })));
   return {
     load,
     /** Drops the rows and any listing under way. */

@@ -283,6 +283,32 @@ test('Stash: when a later batch is refused (503, busy), only the lines never sen
   assert.deepEqual(pageErrors, []);
 });
 
+test('Stash: several URLs with large origin headers go in batches the server takes, each line stored once', { timeout: 120_000 }, async () => {
+  const { origin } = stack;
+  const paths = Array.from({ length: 6 }, (_, i) => `/heavy/${i}.png`);
+  const lines = paths.map((p, i) => origin.file(p, png(10 + i, 10), { contentType: 'image/png' }));
+  // Three headers of 4,000 bytes each (the most a value may hold is 4,096): 12 KB an item,
+  // so six items in one request would pass the batch's 64 KiB.
+  const headers = ['X-One', 'X-Two', 'X-Three'].map((name, i) => `${name}: ${String(i).repeat(4000)}`);
+  await open('stash');
+  const sizes = [];
+  await page.route('**/api/v1/files/upload/urls', (route) => {
+    sizes.push(Buffer.byteLength(route.request().postData() ?? ''));
+    return route.continue();
+  });
+  await page.locator('#file-urls').fill(lines.join('\n'));
+  await page.locator('#origin-headers').fill(headers.join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: /^6 stored, 0 not stored\.$/ }).waitFor({ timeout: 60_000 });
+  await page.unroute('**/api/v1/files/upload/urls');
+  await page.locator('#origin-headers').fill('');
+  assert.ok(sizes.length >= 2, `sent in ${sizes.length} request(s)`);
+  assert.ok(sizes.every((n) => n <= 64 * 1024), `every batch within 64 KiB: ${sizes}`);
+  assert.deepEqual(paths.map((p) => origin.hits(p)), paths.map(() => 1), 'every file fetched once');
+  assert.equal(await page.locator('#results > li.failed').count(), 0);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Stash: link options reach the upload (expiry, one download, private); their errors land beside them', { timeout: 120_000 }, async () => {
   const bytes = png(24, 24);
   const fileUrl = stack.origin.file('/links/once.png', bytes, { contentType: 'image/png' });
@@ -667,6 +693,7 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.locator('#blocklist-status').filter({ hasText: `Unblocked ${short}…: its bytes may be uploaded again.` }).waitFor();
   assert.equal(await blockedRow.count(), 0);
   assert.equal(await page.locator('#blocklist-empty').isVisible(), true);
+  assert.equal(await focusedId(), 'blocklist-title', 'the keyboard\'s place stays in the list, not on the page');
   const unblocked = await api(worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: stack.origin.file('/carol-unblocked.png', png(4, 4), { contentType: 'image/png' }) } });
   assert.equal(unblocked.status, 200, JSON.stringify(unblocked.json));
 
@@ -723,6 +750,12 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   assert.equal(await page.locator('#secret').evaluate((e) => e.hidden), true, 'no secret left on screen');
   assert.equal(await page.locator('#secret-value').inputValue(), '');
   assert.equal(await page.locator('#keys-body tr').count(), 0, 'no rows of the other token');
+  // A pasted zero-width space, which the browser could not send: the same answer as the
+  // server's, beside the field, not a network error.
+  await page.locator('#admin-token').fill(`${ADMIN}\u200b`);
+  await page.locator('nav a[data-view="keys"]').click();
+  await page.locator('#admin-token-error').filter({ hasText: /^invalid admin token$/ }).waitFor();
+  assert.equal(await page.locator('#keys-error').isHidden(), true, 'no banner');
   assert.deepEqual(pageErrors, []);
 });
 

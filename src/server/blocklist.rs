@@ -20,6 +20,7 @@ use crate::core::admin::MAX_ADMIN_BODY_BYTES;
 use crate::core::blocklist::{entry_key, parse_block, BlockEntry, BlocklistCopy, Check, BLOCKED_PREFIX, MAX_BLOCKED, VERSION_KEY};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
+use crate::core::gate::Gate;
 use crate::core::seams::Blocklist;
 use crate::core::Error;
 
@@ -30,15 +31,19 @@ thread_local! {
     static COPY: RefCell<BlocklistCopy> = RefCell::new(BlocklistCopy::default());
 }
 
-/// The upload flow's blocklist: this isolate's copy of KV's.
-pub(crate) struct KvBlocklist<'a>(pub &'a KvStore);
+/// The upload flow's blocklist: this isolate's copy of KV's, its reads counted in the
+/// upload's `gate` like every other outbound call of the request.
+pub(crate) struct KvBlocklist<'a> {
+    pub keys: &'a KvStore,
+    pub gate: &'a Gate,
+}
 
 impl Blocklist for KvBlocklist<'_> {
     fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, bool> {
         Box::pin(async move {
             let digests = match COPY.with_borrow_mut(|copy| copy.check(now_ms())) {
                 Check::Use(digests) => digests,
-                Check::Read => refresh(self.0).await,
+                Check::Read => refresh(self.keys, self.gate).await,
             };
             digests.contains(sha256)
         })
@@ -47,11 +52,11 @@ impl Blocklist for KvBlocklist<'_> {
 
 /// Reads the version, and the entries when it says they may have changed, into this
 /// isolate's copy; answers the digests to check against.
-async fn refresh(keys: &KvStore) -> Rc<HashSet<String>> {
-    let listed = match version(keys).await {
+async fn refresh(keys: &KvStore, gate: &Gate) -> Rc<HashSet<String>> {
+    let listed = match gate.call(|| version(keys)).await {
         Ok(version) => match COPY.with_borrow_mut(|copy| copy.version(&version, now_ms())) {
             Check::Use(digests) => return digests,
-            Check::Read => read_all(keys).await.map(|digests| (version, digests)),
+            Check::Read => read_all(keys, gate).await.map(|digests| (version, digests)),
         },
         Err(err) => Err(err),
     };
@@ -86,7 +91,7 @@ async fn changed(keys: &KvStore) {
 }
 
 /// Every blocked digest KV lists (at most [`MAX_BLOCKED`] and a page).
-async fn read_all(keys: &KvStore) -> Result<HashSet<String>, Error> {
+async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error> {
     let mut digests = HashSet::new();
     let mut cursor = None;
     for _ in 0..=MAX_BLOCKED / LIST_PAGE {
@@ -94,7 +99,7 @@ async fn read_all(keys: &KvStore) -> Result<HashSet<String>, Error> {
         if let Some(c) = cursor.take() {
             list = list.cursor(c);
         }
-        let page = list.execute().await.map_err(kv("list blocked"))?;
+        let page = gate.call(|| list.execute()).await.map_err(kv("list blocked"))?;
         digests.extend(page.keys.iter().filter_map(|k| k.name.strip_prefix(BLOCKED_PREFIX)).map(str::to_owned));
         match page.cursor.filter(|c| !page.list_complete && !c.is_empty()) {
             Some(next) => cursor = Some(next),
@@ -123,7 +128,8 @@ pub(crate) async fn block(keys: &KvStore, entry: BlockEntry, reason: Option<Opti
     if first.is_none() {
         // Read whole to count it: this isolate's copy takes the read too.
         let version = version(keys).await?;
-        let listed = read_all(keys).await?;
+        // One call at a time: a gate of its own.
+        let listed = read_all(keys, &Gate::default()).await?;
         let count = listed.len();
         COPY.with_borrow_mut(|copy| copy.read(Some((version, listed)), now_ms()));
         if count >= MAX_BLOCKED {

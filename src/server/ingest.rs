@@ -17,7 +17,6 @@ use super::js::{byob_reader, describe, read_at_least, wait, ByobReader};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::r2::Target;
 use super::streamed::{put_streamed, Chunks};
-use crate::core::gate::Slot;
 use crate::core::ranges::MIN_PART_BYTES;
 use crate::core::seams::StoredObject;
 use crate::core::Error;
@@ -185,6 +184,13 @@ async fn pump(
             spare = upload.send(part).await?;
             continue;
         }
+        if ended {
+            // All read already (sniffing saw a small body end): exactly its bytes, no part
+            // buffer (`r2::buffered_mib` budgets nothing for it).
+            let last = pending.take(pending.len as u32, None);
+            digest.write(&last).await?;
+            return Ok((total, last));
+        }
         // A part: what is pending first, then the stream fills the rest in place.
         let mut filled = pending.len as u32;
         let mut part = pending.take(PART_BYTES, spare.take());
@@ -250,13 +256,13 @@ impl Buffer {
 }
 
 /// A multipart upload started on the first full part, with at most one part in flight
-/// (holding one of the request's gate slots).
+/// (holding one of the request's gate slots until R2 answers it).
 struct Multipart<'a> {
     target: &'a Target<'a>,
     started: Option<R2MultipartUpload>,
     parts: Vec<JsValue>,
-    /// The part being sent, its buffer, and its gate slot.
-    in_flight: Option<(js_sys::Promise, Uint8Array, Slot)>,
+    /// The part being sent and its buffer.
+    in_flight: Option<(js_sys::Promise, Uint8Array)>,
 }
 
 impl Multipart<'_> {
@@ -274,13 +280,20 @@ impl Multipart<'_> {
         let number = u16::try_from(self.parts.len() + 1).map_err(|_| Error::internal("too many parts"))?;
         let slot = self.target.gate.slot().await;
         let sending = upload.upload_part(number, part.clone().into()).map_err(Self::internal)?;
-        self.in_flight = Some((sending, part, slot));
+        // The slot goes back when R2 answers, not when the next part has been read (which,
+        // from a slow origin, is far later): other calls of the request may use it meanwhile.
+        let answered = sending.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wait(answered).await;
+            drop(slot);
+        });
+        self.in_flight = Some((sending, part));
         Ok(free)
     }
 
     /// Waits for the part in flight; returns its buffer.
     async fn settle(&mut self) -> Result<Option<Uint8Array>, Error> {
-        let Some((promise, buffer, _slot)) = self.in_flight.take() else { return Ok(None) };
+        let Some((promise, buffer)) = self.in_flight.take() else { return Ok(None) };
         self.parts.push(wait(promise).await.map_err(Self::internal)?);
         Ok(Some(buffer))
     }
@@ -306,7 +319,7 @@ impl Multipart<'_> {
     }
 
     async fn abort(&mut self) {
-        if let Some((promise, _, _slot)) = self.in_flight.take() {
+        if let Some((promise, _)) = self.in_flight.take() {
             let _ = wait(promise).await;
         }
         if let Some(upload) = self.started.take() {

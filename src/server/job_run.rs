@@ -144,7 +144,7 @@ impl Run<'_> {
         let request_url = Url::parse(&spec.request_url).map_err(Error::internal)?;
         let policy = config.policy_for(&request_url);
         let base = Url::parse(&spec.base_url).map_err(Error::internal)?;
-        let blocklist = KvBlocklist(&self.services.keys);
+        let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
         let ctx = UploadContext {
             config,
             blocklist: &blocklist,
@@ -361,7 +361,7 @@ impl Run<'_> {
         if (self.canceled)() {
             return Err(Error::internal("canceled before its commit"));
         }
-        flow::commit(self.authority, &KvBlocklist(&self.services.keys), &row).await?;
+        flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row).await?;
         // As an upload answered here does: this isolate's entry for the name is stale now.
         forget_name(&record.spec.key_id, &row.upload_path, &row.file_name);
         self.done(record, &row)

@@ -17,7 +17,7 @@ use worker::Delay;
 
 use super::js::{now_ms, read_chunk, wait};
 use crate::core::coding::{reaches_decoded, shown_coding};
-use crate::core::gate::Gate;
+use crate::core::gate::{Gate, Slot};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
 use crate::core::origin_headers::Forwarded;
@@ -300,26 +300,33 @@ impl WorkerOrigin {
     /// With stalls timed, an answer whose headers do not come within the idle timeout is
     /// ended, and is [`Error::OriginStalled`].
     pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
-        let Some(ms) = self.stall_ms else { return self.get_until(url, range, if_range, &self.signal).await };
+        let Some(ms) = self.stall_ms else {
+            let slot = self.gate.slot().await;
+            return self.get_until(url, range, if_range, &self.signal, slot).await;
+        };
         self.get_within(url, range, if_range, ms).await.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms })))
     }
 
     /// [`WorkerOrigin::get`] whose headers must come within `ms`: `None` when they did not
-    /// (the request is then ended alone, and its gate slot freed).
+    /// (the request is then ended alone, and its gate slot freed). The time spent waiting
+    /// for a slot of the gate is not the origin's: `ms` starts once the request can go.
     pub async fn get_within(&self, url: &Url, range: Option<&str>, if_range: Option<&str>, ms: u64) -> Option<Result<web_sys::Response, Error>> {
         // A signal of this request's own, to end it alone.
         let Ok(attempt) = AbortController::new() else { return Some(Err(Error::internal("AbortController::new"))) };
         let signal = AbortSignal::any(&js_sys::Array::of2(&self.signal, &attempt.signal()));
-        within_idle(ms, self.get_until(url, range, if_range, &signal), || attempt.abort()).await
+        let slot = self.gate.slot().await;
+        within_idle(ms, self.get_until(url, range, if_range, &signal, slot), || attempt.abort()).await
     }
 
-    /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own).
+    /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own), sent
+    /// with `slot` of the request's gate (held until its headers come).
     async fn get_until(
         &self,
         url: &Url,
         range: Option<&str>,
         if_range: Option<&str>,
         signal: &AbortSignal,
+        slot: Slot,
     ) -> Result<web_sys::Response, Error> {
         let init = RequestInit::new();
         init.set_method("GET");
@@ -343,11 +350,9 @@ impl WorkerOrigin {
         }
         init.set_headers(&headers);
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let response = self
-            .gate
-            .call(|| wait(global.fetch_with_str_and_init(url.as_str(), &init)))
-            .await
-            .map_err(|_| self.failure(Error::OriginUnreachable))?;
+        let response = wait(global.fetch_with_str_and_init(url.as_str(), &init)).await;
+        drop(slot);
+        let response = response.map_err(|_| self.failure(Error::OriginUnreachable))?;
         Ok(response.unchecked_into())
     }
 

@@ -74,7 +74,7 @@ pub(crate) async fn store_one(
     services: &Services,
     gate: &Gate,
 ) -> Result<FileData, Error> {
-    let blocklist = KvBlocklist(&services.keys);
+    let blocklist = KvBlocklist { keys: &services.keys, gate };
     let ctx = UploadContext {
         config: &services.config,
         blocklist: &blocklist,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::MemTables;
-use urlstash::core::authority::{Authority, Tables, CLAIMED_KEEP_MS, RESERVATION_TTL_MS};
+use urlstash::core::authority::{Authority, Tables, CLAIMED_KEEP_MS, GONE_KEPT_MS, RESERVATION_TTL_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, Target};
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 use urlstash::core::Error;
@@ -179,6 +179,31 @@ fn reservations_after_a_commit_or_a_release_change_nothing() {
     a.release("r2").unwrap();
     assert!(a.reserve(reservation("r2", "p", "b", 10), T0).is_err(), "a released id is not reserved again");
     assert_counters(&a);
+}
+
+/// A commit or reserve that comes after its id's object was deleted (a job's invocation
+/// that resumed a committed file the user then deleted; a commit landing after a cancel
+/// gave the upload back) is refused while the id's tombstone lasts: it would record a file
+/// without bytes and retire the file its name holds now.
+#[test]
+fn an_id_whose_object_was_deleted_stays_refused_for_a_day() {
+    let mut a = authority(1000, 3);
+    a.commit(row("f1", "p", "a", 100), T0).unwrap();
+    a.delete("f1", T0).unwrap();
+    a.tables.undoom("f1", T0);
+    a.commit(row("f2", "p", "a", 50), T0).unwrap();
+    assert!(a.commit(row("f1", "p", "a", 100), T0 + 1).is_err(), "a late commit of the deleted id");
+    assert!(a.reserve(reservation("f1", "p", "a", 100), T0 + 1).is_err(), "a late reserve of it");
+    a.reserve(reservation("r1", "p", "b", 10), T0).unwrap();
+    a.release("r1").unwrap();
+    a.tables.undoom("r1", T0);
+    assert!(a.commit(row("r1", "p", "b", 10), T0 + 1).is_err(), "a commit after the release went through");
+    assert_eq!(a.resolve("p", "a", T0 + 1).unwrap().file_id, "f2", "the name keeps its file");
+    assert_eq!(usage(&a, T0 + 1), u(50, 1, 0, 0));
+    assert_counters(&a);
+    // A day on, the next delete forgets the old tombstones (ids are random: never sent again).
+    a.tables.undoom("x", T0 + GONE_KEPT_MS + 1);
+    assert_eq!(a.tables.gone.keys().map(String::as_str).collect::<Vec<_>>(), ["x"]);
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn action() -> impl Strategy<Value = Action> {
         10 => (any::<usize>(), 1..6u8).prop_map(|(f, t)| Action::Step(f, t)),
         1 => any::<usize>().prop_map(Action::Abandon),
         1 => any::<usize>().prop_map(Action::Delete),
+        1 => any::<usize>().prop_map(Action::Late),
         1 => any::<usize>().prop_map(Action::TakeDown),
         1 => Just(Action::Purge),
         1 => Just(Action::Alarm),
@@ -31,7 +32,7 @@ proptest! {
     }
 }
 
-use Action::{Abandon, Delete, Purge, Start, Step, TakeDown};
+use Action::{Abandon, Delete, Late, Purge, Start, Step, TakeDown};
 use Kind::{Large, Small, Unknown};
 use Trouble::{AnswerLost, Broken, CommitLost};
 
@@ -50,6 +51,15 @@ fn a_delete_racing_an_overwrite() {
     let both = (vec!["ok", "ok"], 0);
     assert_eq!(run(&[Start(0, Small, none), Step(0, 10), Start(0, Large, none), Step(0, 4), Delete(0), Step(0, 30)]), both);
     assert_eq!(run(&[Start(0, Small, none), Step(0, 10), Start(0, Small, none), Step(0, 3), Delete(0), Step(0, 10)]), both);
+}
+
+/// A commit sent again late, after its file was replaced and deleted: refused, and the
+/// name keeps the file that replaced it.
+#[test]
+fn late_commits_of_files_no_longer_held_are_refused() {
+    let none = Trouble::None;
+    let script = [Start(0, Small, none), Step(0, 10), Start(0, Small, none), Step(0, 10), Late(0), Delete(1), Late(1), Late(0)];
+    assert_eq!(run(&script), (vec!["ok", "ok"], 0));
 }
 
 /// Overwrites that fail leave the name's file as it was; a commit whose answer was lost

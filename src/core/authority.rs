@@ -15,6 +15,10 @@ use super::quota::{exhausted_message, ConfigPatch, KeyConfig, Limits, Usage};
 /// A reservation older than this is presumed abandoned (its Worker died mid-upload): it no
 /// longer counts, and the alarm deletes whatever it stored. Far above the longest upload.
 pub const RESERVATION_TTL_MS: i64 = 15 * 60 * 1000;
+/// How long an id whose object was deleted stays refused (a commit or reserve of it): far
+/// longer than any upload or job invocation that could still send one (a job's that resumed
+/// it, a late commit after a cancel gave the upload back). Then the tombstone goes.
+pub const GONE_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
 /// Rows an alarm retires per batch.
 pub const EXPIRY_BATCH: usize = 500;
 /// How long, at most, the object of a file retired by its last allowed download is kept (its

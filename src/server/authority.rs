@@ -212,7 +212,7 @@ impl KeyAuthority {
                 worker::console_warn!("key authority {}: deleting {} objects: {e}", self.key_id, doomed.len());
                 return false;
             }
-            if let Err(e) = authority.tables.undoom(&doomed) {
+            if let Err(e) = authority.tables.undoom(&doomed, now_ms()) {
                 // The objects are gone; their ids stay doomed and are deleted again (a no-op)
                 // at the retry.
                 worker::console_error!("key authority {}: forgetting {} deleted objects: {e:?}", self.key_id, doomed.len());

@@ -8,7 +8,7 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 
 use super::job_index;
 use super::js::describe;
-use crate::core::authority::{Before, Held, IdState, KeyState, Tables};
+use crate::core::authority::{Before, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
@@ -36,6 +36,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS doomed (file_id TEXT PRIMARY KEY, not_before_ms INTEGER NOT NULL DEFAULT 0)",
     // What is due to be deleted, without reading the objects kept for a download in progress.
     "CREATE INDEX IF NOT EXISTS doomed_by_time ON doomed (not_before_ms)",
+    // Ids whose objects are deleted, kept GONE_KEPT_MS: a late commit of one stays refused.
+    "CREATE TABLE IF NOT EXISTS gone (file_id TEXT PRIMARY KEY, gone_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS gone_by_time ON gone (gone_ms)",
 ];
 
 const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options, named_ms";
@@ -208,10 +211,15 @@ impl SqlTables {
         Ok(rows.into_iter().map(|d| d.file_id).collect())
     }
 
-    /// The objects of `file_ids` are gone (one statement for the whole batch).
-    pub fn undoom(&self, file_ids: &[String]) -> Result<(), Error> {
+    /// The objects of `file_ids` are gone at `now_ms`: their ids leave `doomed` for `gone`
+    /// (still refused, [`GONE_KEPT_MS`]), and the tombstones older than that go.
+    pub fn undoom(&self, file_ids: &[String], now_ms: i64) -> Result<(), Error> {
         let ids = serde_json::to_string(file_ids).map_err(Error::internal)?;
-        self.run("undoom", "DELETE FROM doomed WHERE file_id IN (SELECT value FROM json_each(?))", vec![text(&ids)])
+        // In this order, whatever a failure leaves keeps the ids refused.
+        let keep = "INSERT OR IGNORE INTO gone (file_id, gone_ms) SELECT value, ? FROM json_each(?)";
+        self.run("gone", keep, vec![int(now_ms), text(&ids)])?;
+        self.run("undoom", "DELETE FROM doomed WHERE file_id IN (SELECT value FROM json_each(?))", vec![text(&ids)])?;
+        self.run("forget gone", "DELETE FROM gone WHERE gone_ms < ?", vec![int(now_ms - GONE_KEPT_MS)])
     }
 }
 
@@ -362,7 +370,7 @@ impl Tables for SqlTables {
     fn before(&self, file_id: &str, upload_path: &str, file_name: &str) -> Result<Before, Error> {
         let query = format!(
             "SELECT json_object('committed', EXISTS (SELECT 1 FROM files WHERE file_id = ?1), \
-             'doomed', EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1), \
+             'doomed', EXISTS (SELECT 1 FROM doomed WHERE file_id = ?1) OR EXISTS (SELECT 1 FROM gone WHERE file_id = ?1), \
              'key', json((SELECT {KEY_JSON} FROM key_state WHERE id = 1)), \
              'holder', json((SELECT {FILE_JSON} FROM files WHERE upload_path = ?2 AND file_name = ?3)), \
              'reservations', json((SELECT json_group_array({RESERVATION_JSON}) FROM reservations)), \

@@ -108,11 +108,7 @@ impl MemAuthority {
         let mut all = true;
         for id in ids {
             match self.store.delete_object(&object_key(id)) {
-                Ok(()) => {
-                    let tables = &mut self.authority.borrow_mut().tables;
-                    tables.doomed.remove(id);
-                    tables.kept.remove(id);
-                }
+                Ok(()) => self.authority.borrow_mut().tables.undoom(id, self.now.get()),
                 Err(_) => all = false,
             }
         }

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::Poll;
 
 use urlstash::core::authority::RESERVATION_TTL_MS;
-use urlstash::core::authority_wire::{Op, Target};
+use urlstash::core::authority_wire::{FileRow, Op, Target};
 use urlstash::core::envelope::FileData;
 use urlstash::core::layout::object_key;
+use urlstash::core::seams::FileAuthority;
 use urlstash::core::Error;
 
 use super::authority::Fault;
@@ -48,6 +49,9 @@ pub enum Action {
     Abandon(usize),
     /// Deletes one of the ids ever committed.
     Delete(usize),
+    /// Sends the commit of one of the ids ever committed again, late (a job's invocation
+    /// that resumed it, a commit landing after a cancel gave the upload back).
+    Late(usize),
     /// The operator takes down the file a name holds.
     TakeDown(usize),
     /// The operator removes every file of the key.
@@ -118,6 +122,8 @@ struct Run<'w> {
     /// Per committed id, the id its name held before (its bytes must go with the answer).
     replaced: HashMap<String, Option<String>>,
     committed: Vec<String>,
+    /// Per committed id, the row its commit sent.
+    rows: HashMap<String, FileRow>,
 }
 
 impl<'w> Run<'w> {
@@ -158,6 +164,7 @@ impl<'w> Run<'w> {
                         let old = self.holders.insert(name, (file.file_id.clone(), file.expires_ms));
                         self.replaced.insert(file.file_id.clone(), old.map(|(id, _)| id));
                         self.committed.push(file.file_id.clone());
+                        self.rows.insert(file.file_id.clone(), file.clone());
                     }
                 }
                 // After a commit whose answer was lost: whether it landed.
@@ -204,6 +211,20 @@ impl<'w> Run<'w> {
                 }
             }
             Action::Delete(_) => {}
+            Action::Late(i) if !self.committed.is_empty() => {
+                let id = self.committed[i % self.committed.len()].clone();
+                let held = self.w.authority.tables().files.contains_key(&id);
+                let mut commit = pin!(self.w.authority.commit(&self.rows[&id]));
+                let outcome = loop {
+                    if let Poll::Ready(outcome) = step(commit.as_mut()) {
+                        break outcome;
+                    }
+                };
+                // Held still: a repeated call that changes nothing. Else refused: the file
+                // was deleted, replaced or expired, its bytes doomed or gone.
+                assert!(held || outcome.is_err(), "a late commit of {id}, no longer held, landed");
+            }
+            Action::Late(_) => {}
             Action::TakeDown(i) => {
                 let (path, file) = NAMES[i % NAMES.len()];
                 let name = (path.to_owned(), file.to_owned());
@@ -322,7 +343,7 @@ impl<'w> Run<'w> {
 /// and the objects left once everything expired.
 pub fn run(actions: &[Action]) -> (Vec<&'static str>, usize) {
     let w = world(actions);
-    let mut run = Run { w: &w, flows: Vec::new(), ids: HashMap::new(), holders: BTreeMap::new(), replaced: HashMap::new(), committed: Vec::new() };
+    let mut run = Run { w: &w, flows: Vec::new(), ids: HashMap::new(), holders: BTreeMap::new(), replaced: HashMap::new(), committed: Vec::new(), rows: HashMap::new() };
     for action in actions {
         run.apply(action);
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use urlstash::core::authority::{Before, Held, IdState, KeyState, Tables};
+use urlstash::core::authority::{Before, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use urlstash::core::Error;
 
@@ -16,9 +16,19 @@ pub struct MemTables {
     pub doomed: BTreeSet<String>,
     /// Doomed objects kept until a time (`doomed.not_before_ms` when not 0).
     pub kept: BTreeMap<String, i64>,
+    /// Ids whose objects were deleted, and when (`gone`): still refused for a while.
+    pub gone: BTreeMap<String, i64>,
 }
 
 impl MemTables {
+    /// `file_id`'s object is deleted at `now_ms`, as `SqlTables::undoom` records it.
+    pub fn undoom(&mut self, file_id: &str, now_ms: i64) {
+        self.gone.entry(file_id.to_owned()).or_insert(now_ms);
+        self.doomed.remove(file_id);
+        self.kept.remove(file_id);
+        self.gone.retain(|_, at| *at >= now_ms - GONE_KEPT_MS);
+    }
+
     /// Whether `row` is in `folder` as the SQL filter says: the folder itself, or a path
     /// strictly between `folder/` and `folder0` (`'/' + 1` is `'0'`).
     fn in_folder(row: &FileRow, folder: &str) -> bool {
@@ -143,7 +153,7 @@ impl Tables for MemTables {
     fn before(&self, file_id: &str, upload_path: &str, file_name: &str) -> Result<Before, Error> {
         let id = if self.files.contains_key(file_id) {
             IdState::Committed
-        } else if self.doomed.contains(file_id) {
+        } else if self.doomed.contains(file_id) || self.gone.contains_key(file_id) {
             IdState::Doomed
         } else {
             IdState::Free

@@ -54,12 +54,12 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
         // `serve` answers from an object it found comes from the file that holds the name
         // now (a used-up counted file's object, kept a while, is checked with the authority
         // before it refuses anything): its refusals (412, 416, an unsigned private file)
-        // stand like its responses, and a stream of them costs the authority nothing.
+        // stand like its responses, and a stream of them costs the authority nothing. A
+        // failure is answered as it is, never tried again: it may have counted a download.
         let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
-        match serve(req, services, &holder.file_id, Some(by_name)).await {
-            Ok(Some(response)) => return Ok(response),
-            Err(err) if !matches!(err, Error::Internal(_)) => return Err(err),
-            _ => NAMES.with_borrow_mut(|names| names.remove(&cache_key)),
+        match serve(req, services, &holder.file_id, Some(by_name)).await? {
+            Some(response) => return Ok(response),
+            None => NAMES.with_borrow_mut(|names| names.remove(&cache_key)),
         }
     }
     if !is_key_id(&name.owner) {

@@ -61,10 +61,9 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     };
     // The operator's record, in the Worker's logs too: the file's row is gone already.
     worker::console_log!("take-down: key {key_id}, file {}, {} bytes, sha256 {}, {}", row.file_id, row.size, row.sha256, reason.as_deref().unwrap_or("no reason given"));
-    // Deleted already, unless R2 refused the authority's delete (its alarm tries again in a
-    // minute): the answer waits for the bytes to be gone.
-    delete_object(services, &row.file_id).await?;
-    // The file is gone whatever happens next: a block that fails is told, not a failure.
+    // The row is gone: the digest is blocked before anything else can fail, so a take-down
+    // sent again (which finds no file) is never needed for it. A block that fails is told,
+    // not a failure.
     let blocked = if blocking {
         let entry = BlockEntry { sha256: row.sha256.clone(), reason: None, blocked_at: Some(iso8601(now_ms())), file_id: Some(row.file_id.clone()), key_id: Some(key_id.clone()) };
         // the take-down's reason, when it gives one, is the entry's
@@ -72,6 +71,9 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     } else {
         Ok(false)
     };
+    // Deleted already, unless R2 refused the authority's delete (its alarm tries again in a
+    // minute): the answer waits for the bytes to be gone.
+    delete_object(services, &row.file_id).await?;
     let msg = match &blocked {
         Ok(_) => "File taken down".to_owned(),
         Err(err) => {

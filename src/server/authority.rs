@@ -8,7 +8,7 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, ScheduledTime, State};
 
-use super::bindings::BUCKET;
+use super::bindings::{var, BUCKET};
 use super::job_index;
 use super::js::{now_ms, object_name};
 use super::sql::{transaction, SqlTables};
@@ -40,7 +40,7 @@ pub struct KeyAuthority {
 
 impl DurableObject for KeyAuthority {
     fn new(state: State, env: Env) -> Self {
-        let defaults = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string())).map(|c| c.default_limits);
+        let defaults = Config::from_vars(|name| var(&env, name)).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
         let key_id = object_name(&state);
         KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None) }

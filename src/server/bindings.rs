@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::Object;
+use js_sys::{Object, Reflect, JSON};
 use wasm_bindgen::JsValue;
 use worker::{Bucket, Env, KvStore, ObjectNamespace, RateLimiter};
 
@@ -91,7 +91,7 @@ impl Services {
     }
 
     fn build(env: &Env) -> Result<Self, Error> {
-        let config = Config::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))?;
+        let config = Config::from_vars(|name| var(env, name))?;
         let rate_limiters: Vec<(u32, RateLimiter)> = TIERS.iter().filter_map(|&(limit, name)| Some((limit, env.rate_limiter(name).ok()?))).collect();
         // The default tier applies to every key without its own: its binding must be there.
         let default = config.default_rate_limit;
@@ -149,4 +149,16 @@ impl Services {
     pub fn authority(&self, key_id: &str) -> AuthorityClient {
         AuthorityClient::new(&self.authorities, key_id)
     }
+}
+
+/// The `[vars]` value `name` as text (`None` when unset). wrangler binds a quoted value as a
+/// string and an unquoted one (`FILE_TTL_SECONDS = 3600`, `ALLOWED_PORTS = 443`) as JSON;
+/// the latter reads as its JSON text, so the config's checks apply to it (a number in range
+/// works, anything else is named as wrong) rather than it passing for unset.
+pub(crate) fn var(env: &Env, name: &str) -> Option<String> {
+    let value = Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    value.as_string().or_else(|| Some(JSON::stringify(&value).ok().and_then(|t| t.as_string()).unwrap_or_default()))
 }

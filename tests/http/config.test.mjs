@@ -1,5 +1,5 @@
 // The Worker's [vars] as a user sees them: a var that does not parse is a 500 on every
-// request with nothing internal in it; PUBLIC_BASE_URL is the base of every link the API
+// request with nothing internal in it (quoted or not: wrangler binds an unquoted one as JSON); PUBLIC_BASE_URL is the base of every link the API
 // answers; ALLOWED_PORTS decides which ports an upload may fetch from; DEFAULT_RATE_LIMIT
 // limits the keys without a rate limit of their own.
 import { test, describe, after } from 'node:test';
@@ -25,6 +25,18 @@ describe('a malformed var', () => {
     }
     assert.equal(origin.hits('/never-fetched.bin'), 0, 'the origin was never asked');
     assert.deepEqual(worker.r2().objects, []);
+  });
+});
+
+describe('a malformed number written without quotes', () => {
+  const stack = useStack({ vars: { FILE_TTL_SECONDS: 0 }, healthy: false });
+
+  test('is a 500 like a quoted one, not the default', async () => {
+    const { origin, worker } = stack;
+    assertError(await api(worker, 'GET', '/api/v1/health'), 500, /^internal error$/);
+    const res = await upload(worker, { file_url: origin.file('/unquoted.bin', filler(100, 4)), upload_path: 'config' });
+    assertError(res, 500, /^internal error$/);
+    assert.equal(origin.hits('/unquoted.bin'), 0, 'the origin was never asked');
   });
 });
 
@@ -130,9 +142,9 @@ describe('DEFAULT_RATE_LIMIT on a tier whose binding is missing', () => {
   });
 });
 
-describe('DEFAULT_RATE_LIMIT', () => {
+describe('DEFAULT_RATE_LIMIT, written without quotes (wrangler binds it as a JSON number)', () => {
   const ADMIN = 'config-admin-token-0123456789';
-  const stack = useStack({ adminToken: ADMIN, vars: { DEFAULT_RATE_LIMIT: '10' } });
+  const stack = useStack({ adminToken: ADMIN, vars: { DEFAULT_RATE_LIMIT: 10 } });
 
   test('limits a key without its own rate_limit; a key whose own is 0 is not limited', async () => {
     const { origin, worker } = stack;

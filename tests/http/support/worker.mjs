@@ -122,7 +122,8 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     const direct = directUrl(devEnv);
     const started = await devEnv.startWorker({
       config,
-      bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: 'plain_text', value: String(v) }])),
+      // as wrangler binds `[vars]`: a string as text, anything else (an unquoted number) as JSON
+      bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, typeof v === 'string' ? { type: 'plain_text', value: v } : { type: 'json', value: v }])),
       dev: {
         inspector: false,
         persist: stateDir,

@@ -21,7 +21,11 @@ pub fn params<'a, const N: usize>(
 
 /// `name`, cut to 64 characters (it is echoed to the client), with the names the route takes.
 fn unknown(name: &str, known: &[&str]) -> Error {
-    let mut told = format!("`{}` (this route takes ", name.chars().take(64).collect::<String>());
+    let name: String = name.chars().take(64).collect();
+    if known.is_empty() {
+        return Error::UnknownParameter(format!("`{name}` (this route takes none)"));
+    }
+    let mut told = format!("`{name}` (this route takes ");
     for (i, k) in known.iter().enumerate() {
         told.push_str(if i == 0 { "`" } else { ", `" });
         told.push_str(k);
@@ -45,5 +49,7 @@ mod tests {
         assert_eq!(unknown.status(), 400);
         let long = params([("y".repeat(100).as_str(), "1")], ["limit"]).unwrap_err();
         assert_eq!(long.to_string(), format!("unknown query parameter `{}` (this route takes `limit`)", "y".repeat(64)));
+        assert_eq!(params([("dry_run", "1")], []).unwrap_err().to_string(), "unknown query parameter `dry_run` (this route takes none)");
+        assert_eq!(params([], []), Ok([]));
     }
 }

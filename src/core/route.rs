@@ -70,6 +70,19 @@ pub enum Route {
     CancelJob { job_id: String },
 }
 
+impl Route {
+    /// Whether the route reads a query: the listings (their own parameters, checked by their
+    /// parsers), the file links (a private file's `exp` and `sig`, and whatever a page adds to
+    /// a link it embeds), health and the API description (public, read by monitors and tools
+    /// that add their own). Any other route refuses a query parameter (400).
+    pub fn takes_query(&self) -> bool {
+        matches!(
+            self,
+            Route::ListFiles | Route::ListKeys | Route::ListBlocked | Route::Download { .. } | Route::File { .. } | Route::Health | Route::OpenApi
+        )
+    }
+}
+
 /// Every method and path the table accepts, paths written as in `openapi.yaml` (`{name}` is
 /// one segment; `{upload_path}` may span several). `OPTIONS`, the CORS preflight, is answered
 /// for every path before routing (src/server/mod.rs) and is not a route. A test below keeps

@@ -11,7 +11,7 @@ use serde::Serialize;
 use worker::kv::{Key, KvError};
 use worker::{Delay, KvStore, Response};
 
-use super::auth::{forget, kv, record_by_id};
+use super::auth::{forget, hash_by_id, kv, record_by_id};
 use super::bindings::Services;
 use super::http::{json_body, query, Incoming};
 use super::js::now_ms;
@@ -72,19 +72,32 @@ async fn live_standing(services: &Services, key_id: &str) -> Result<Standing, Er
     })
 }
 
+/// Times [`save_unrevoked`] writes KV again when the authority changed meanwhile.
+const RESAVES: usize = 3;
+
 /// Saves `record` to KV, unless its key was revoked meanwhile: then its entries go again (a
 /// revoke that ran between this request's authority call and this save deleted them first)
-/// and the key is 404.
-async fn save_unrevoked(services: &Services, hash: &str, record: &KeyRecord) -> Result<(), Error> {
-    save(&services.keys, hash, record).await?;
-    forget(hash);
-    match live_standing(services, &record.id).await {
-        Err(Error::KeyNotFound) => {
-            delete_entries(services, hash, &record.id).await?;
-            Err(Error::KeyNotFound)
+/// and the key is 404. Another change may have reached the authority after this request's
+/// and KV before this save (its write was slower): then `record` takes the authority's
+/// settings (`disabled`, quotas) and is saved again, so KV never keeps an older state.
+async fn save_unrevoked(services: &Services, hash: &str, record: &mut KeyRecord) -> Result<(), Error> {
+    for _ in 0..RESAVES {
+        save(&services.keys, hash, record).await?;
+        forget(hash);
+        let standing = match live_standing(services, &record.id).await {
+            Err(Error::KeyNotFound) => {
+                delete_entries(services, hash, &record.id).await?;
+                return Err(Error::KeyNotFound);
+            }
+            other => other?,
+        };
+        let saved = record.clone();
+        record.adopt(&standing.config);
+        if *record == saved {
+            return Ok(());
         }
-        other => other.map(drop),
     }
+    Ok(())
 }
 
 /// Deletes both KV entries of a key.
@@ -154,9 +167,9 @@ pub(crate) async fn kv_page(req: &Incoming, services: &Services, prefix: &str) -
 
 pub(crate) async fn show(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (_, record) = record_by_id(&services.keys, key_id).await?;
-    // KV may still hold a key revoked moments ago: the authority decides.
-    live_standing(services, key_id).await?;
+    let (_, mut record) = record_by_id(&services.keys, key_id).await?;
+    // KV may still hold a key revoked moments ago, or an older state: the authority decides.
+    record.adopt(&live_standing(services, key_id).await?.config);
     respond::json(200, &Envelope::ok("API key found", KeyInfo::new(&record, &services.config)))
 }
 
@@ -171,7 +184,7 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     // revoked, even if this KV read was stale.
     let standing = services.authority(key_id).configure(update.patch()).await?;
     update.apply(&mut record, &standing.config);
-    save_unrevoked(services, &hash, &record).await?;
+    save_unrevoked(services, &hash, &mut record).await?;
     let info = KeyInfo::new(&record, &services.config);
     worker::console_log!("admin: key {key_id} updated: {}", serde_json::to_string(&info).unwrap_or_default());
     respond::json(200, &Envelope::ok("API key updated", info))
@@ -200,7 +213,7 @@ pub(crate) async fn rotate_webhook_secret(
     record.adopt(&standing.config);
     let secret = webhook_secret();
     record.webhook_secret = Some(secret.clone());
-    save_unrevoked(services, &hash, &record).await?;
+    save_unrevoked(services, &hash, &mut record).await?;
     worker::console_log!("admin: key {key_id}: webhook secret issued");
     respond::json(
         200,
@@ -222,7 +235,9 @@ struct Revoked<'a> {
 
 pub(crate) async fn revoke(req: &Incoming, services: &Services, key_id: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (hash, _) = record_by_id(&services.keys, key_id).await?;
+    // The id entry alone: a revoke whose second KV delete failed left it without its record,
+    // and a revoke sent again must still finish.
+    let hash = hash_by_id(&services.keys, key_id).await?;
     // The authority refuses the key at once, everywhere, for good; KV follows. Revoked
     // already (a revoke whose KV deletes failed, or a PATCH that wrote KV back): the deletes
     // run again.

@@ -52,12 +52,7 @@ async fn lookup(keys: &KvStore, hash: &str) -> Result<KeyRecord, Error> {
 
 /// The hash and record of `key_id`, read from the record itself (not the listing copy).
 pub(crate) async fn record_by_id(keys: &KvStore, key_id: &str) -> Result<(String, KeyRecord), Error> {
-    let hash = keys
-        .get(&id_entry(key_id))
-        .text()
-        .await
-        .map_err(kv("get id"))?
-        .ok_or(Error::KeyNotFound)?;
+    let hash = hash_by_id(keys, key_id).await?;
     let record = keys
         .get(&hash)
         .json::<KeyRecord>()
@@ -65,6 +60,11 @@ pub(crate) async fn record_by_id(keys: &KvStore, key_id: &str) -> Result<(String
         .map_err(kv("get"))?
         .ok_or(Error::KeyNotFound)?;
     Ok((hash, record))
+}
+
+/// The hash a key's `id:` entry names (404 when there is none).
+pub(crate) async fn hash_by_id(keys: &KvStore, key_id: &str) -> Result<String, Error> {
+    keys.get(&id_entry(key_id)).text().await.map_err(kv("get id"))?.ok_or(Error::KeyNotFound)
 }
 
 /// A failed KV call, for the log.

@@ -35,6 +35,7 @@ mod webhook;
 
 use worker::{event, Context, Env, Response, Result};
 
+use crate::core::query::params;
 use crate::core::route::{route, Route};
 use crate::core::Error;
 use bindings::Services;
@@ -69,6 +70,10 @@ async fn answer(method: &str, raw: web_sys::Request, env: &Env) -> std::result::
         return cors::answer_preflight(req.url.path());
     }
     let route = route(method, req.url.path())?;
+    if !route.takes_query() {
+        let pairs = http::query(&req);
+        params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), [])?;
+    }
     let services = Services::from_env(env)?;
     dispatch(route, req, &services).await
 }

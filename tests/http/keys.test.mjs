@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { useStack, startWorker, upload, api, request, hashKey, KEYS } from './support/worker.mjs';
+import { useStack, startWorker, upload, api, get, request, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { sleep } from './support/burst.mjs';
@@ -73,6 +73,9 @@ describe('admin token', () => {
 });
 
 describe('keys', () => {
+  // KV takes one write per second to a key and answers a faster one 429: an admin script
+  // that creates a key and sets its quota at once hits that.
+  const RATE_LIMITED = 'KV PUT failed: 429 Too Many Requests';
   test('create answers the key once; KV keeps only its hash; the key uploads at once', async () => {
     const res = await create({ name: 'alice', max_bytes: 123456, max_files: 7 });
     assert.equal(res.status, 200, JSON.stringify(res.json));
@@ -245,11 +248,34 @@ describe('keys', () => {
     assert.deepEqual(again.json.data, { key_id: k.key_id, revoked: true });
     assert.ok(!kvKeys().includes(hashKey(k.key)) && !kvKeys().includes(`id:${k.key_id}`), 'both entries gone');
     assertError(await upload(worker, { file_url: origin.file('/d2.png', TYPES.png.bytes) }, { key: k.key }), 401, /invalid API key/);
+    // one whose second delete failed left the id entry alone (still listed): revoking again
+    // deletes it too
+    kvPut(`id:${k.key_id}`, hashKey(k.key));
+    const third = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    assert.equal(third.status, 200, JSON.stringify(third.json));
+    assert.ok(!kvKeys().includes(`id:${k.key_id}`), 'the id entry gone');
+    assertError(await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`), 404, /no such API key/);
   });
 
-  // KV takes one write per second to a key and answers a faster one 429: an admin script
-  // that creates a key and sets its quota at once hits that.
-  const RATE_LIMITED = 'KV PUT failed: 429 Too Many Requests';
+  test('a change whose KV write lands after a later change\'s: KV ends with the authority\'s state', async () => {
+    const k = (await create({ name: 'racing' })).json.data;
+    // The rename's KV write is refused for its rate and tried again 1.1 s later; the
+    // disable, sent meanwhile, reaches the authority after the rename and KV before it.
+    await worker.failKvPuts([RATE_LIMITED]);
+    const renamed = admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { name: 'racing-renamed' });
+    await sleep(300);
+    const disabled = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true });
+    assert.equal(disabled.status, 200, JSON.stringify(disabled.json));
+    const rename = await renamed;
+    assert.equal(rename.status, 200, JSON.stringify(rename.json));
+    assert.deepEqual([rename.json.data.name, rename.json.data.disabled], ['racing-renamed', true], 'the rename answers the state it saved');
+    const shown = await admin('GET', `/api/v1/admin/keys/${k.key_id}`);
+    assert.deepEqual([shown.json.data.name, shown.json.data.disabled], ['racing-renamed', true]);
+    const record = JSON.parse(kv(['get', hashKey(k.key)]));
+    assert.equal(record.disabled, true, 'KV holds the disable');
+    assertError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /^API key is disabled$/);
+  });
+
   test('a KV write refused for its rate is tried again, twice at most; other KV failures are not', async () => {
     await worker.failKvPuts([RATE_LIMITED, RATE_LIMITED]);
     const { calls, result: created } = await worker.countCalls(() => create({ name: 'retried' }));
@@ -268,6 +294,28 @@ describe('keys', () => {
     const { calls: once, result: failed } = await worker.countCalls(() => create({ name: 'not-retried' }));
     assertError(failed, 500, /^internal error$/);
     assert.equal(once.kv.put, 1, 'no retry for another failure');
+  });
+
+  test('a query parameter a route does not take is 400 naming it, before anything is done', async () => {
+    const k = (await create({ name: 'queried' })).json.data;
+    const up = await upload(worker, { file_url: origin.file('/queried.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(up.status, 200, JSON.stringify(up.json));
+    for (const [method, path, token] of [
+      ['GET', '/api/v1/usage?nonsense=1', k.key],
+      ['GET', '/api/v1/jobs?limit=5', k.key],
+      ['DELETE', `/api/v1/files/${up.json.data.file_id}?dry_run=1`, k.key],
+      ['DELETE', `/api/v1/admin/keys/${k.key_id}?dry_run=1`, ADMIN],
+    ]) {
+      const name = path.split('?')[1].split('=')[0];
+      assertError(await api(worker, method, path, { token }), 400, new RegExp(`^unknown query parameter \`${name}\` \\(this route takes none\\)$`));
+    }
+    assert.equal((await api(worker, 'GET', `/api/v1/files/${up.json.data.file_id}`, { token: k.key })).status, 200, 'the file was not deleted');
+    assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: k.key })).status, 200, 'the key was not revoked');
+    // the routes that take any: the file links (a page may add its own), health, the API description
+    assert.equal((await get(`${up.json.data.download_url}?from=page`)).status, 200);
+    assert.equal((await get(`${up.json.data.file_url}?v=2`)).status, 200);
+    assert.equal((await api(worker, 'GET', '/api/v1/health?probe=1')).status, 200);
+    assert.equal((await get(`${worker.url}/openapi.json?t=1`)).status, 200);
   });
 
   test('HEAD works wherever GET does: the GET answer\'s status and headers, no body', async () => {

@@ -8,12 +8,13 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use url::Url;
 use wasm_bindgen::JsValue;
 use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{abort_upload, turn_to_resume, Ran, Run};
+use super::job_run::{abort_upload, refresh, turn_to_resume, Ran, Run};
 use super::job_store::{self, save};
 use super::js::{now_ms, object_name};
 use super::origin::WorkerOrigin;
@@ -21,9 +22,10 @@ use super::respond::log_internal;
 use super::webhook;
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
-use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, KEPT_MS};
+use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
 use crate::core::seams::FileAuthority;
-use crate::core::Error;
+use crate::core::envelope::FileData;
+use crate::core::{listing, Error};
 
 /// One alarm invocation transfers for at most this long (the platform gives an alarm 15
 /// minutes), then hands over to the next.
@@ -40,6 +42,8 @@ const MAX_TURN_RETRY_MS: i64 = 8_000;
 /// An alarm that failed (storage, or a configuration broken for a while) runs again this
 /// much later, until it succeeds.
 const ALARM_RETRY_MS: i64 = 60_000;
+/// A transfer waiting for its isolate's turn refreshes its reservation this often.
+const WAITING_REFRESH_MS: i64 = 5 * 60 * 1000;
 
 thread_local! {
     /// When the last of this isolate's jobs that found the turn taken tries again.
@@ -76,6 +80,8 @@ pub struct UploadJob {
     received: Cell<u64>,
     /// Invocations in a row that had to wait for their turn (each waits twice as long).
     waits: Cell<u32>,
+    /// When a waiting invocation last refreshed the transfer's reservation.
+    refreshed_ms: Cell<i64>,
 }
 
 impl DurableObject for UploadJob {
@@ -91,6 +97,7 @@ impl DurableObject for UploadJob {
             ender: RefCell::new(None),
             received: Cell::new(0),
             waits: Cell::new(0),
+            refreshed_ms: Cell::new(0),
         }
     }
 
@@ -266,8 +273,16 @@ impl UploadJob {
         if now >= deadline {
             return Err(past_deadline());
         }
-        // Lanes that go on wait for their turn first, before any storage call.
+        // Lanes that go on wait for their turn first, before any storage call; their
+        // reservation is kept meanwhile (the key's authority drops one left 15 minutes
+        // without news, and the next transfer may hold the turn 12).
         let Ok(turn) = turn_to_resume(record) else {
+            let last = |t: &Transfer| self.refreshed_ms.get().max(t.reserved_ms);
+            if let Some(transfer) = record.transfer.as_ref().filter(|t| now - last(t) > WAITING_REFRESH_MS) {
+                let authority = services.authority(&record.spec.key_id);
+                refresh(&authority, transfer, services.config.async_max_file_bytes).await?;
+                self.refreshed_ms.set(now);
+            }
             return Ok(Ran::Waiting);
         };
         self.waits.set(0);
@@ -351,6 +366,16 @@ impl UploadJob {
         job_store::forget_parts(&self.state.storage()).await
     }
 
+    /// The file the job's transfer committed, if the key's authority holds it (`None` when
+    /// it does not, or cannot say).
+    async fn committed(&self, record: &JobRecord) -> Option<FileData> {
+        let transfer = record.transfer.as_ref()?;
+        let services = Services::from_env(&self.env).ok()?;
+        let row = services.authority(&record.spec.key_id).get(&transfer.prepared.file_id).await.ok()?;
+        let base = Url::parse(&record.spec.base_url).ok()?;
+        Some(listing::file_data(&base, &record.spec.key_id, &row, services.link_secret.as_ref()))
+    }
+
     /// Gives back what a transfer that will not finish holds: its multipart upload and its
     /// reservation (the key's authority deletes an uncommitted object with it).
     async fn clean_up(&self, record: &JobRecord) {
@@ -409,6 +434,16 @@ impl UploadJob {
             }
             JobState::Canceled => return Ok(record.status(0)),
             _ => {}
+        }
+        // A commit may have landed with no one left to record it (its invocation died right
+        // after): the job succeeded, and the cancel comes too late (409), as for a commit
+        // under way.
+        if let Some(file) = self.committed(&record).await {
+            record.result = Some(file);
+            record.end(JobState::Succeeded, now_ms());
+            self.canceled.set(false);
+            self.ended(record).await?;
+            return Err(Error::JobFinished);
         }
         self.clean_up(&record).await;
         record.stored_bytes += self.received.replace(0);

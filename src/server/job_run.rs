@@ -239,7 +239,7 @@ impl Run<'_> {
         };
         // The reservation may be close to lapsing: refresh it first.
         let limit = self.services.config.async_max_file_bytes;
-        flow::reserve(self.authority, &transfer.reservation(limit, now_ms())).await?;
+        refresh(self.authority, &transfer, limit).await?;
         let key = layout::object_key(&transfer.prepared.file_id);
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &transfer.prepared, expected.as_deref());
@@ -459,7 +459,7 @@ impl Checkpoint for JobCheckpoint<'_> {
         // this invocation only so long), and a refresh would hold the key's quota again.
         if now - self.refreshed.get() > REFRESH_MS && !(self.run.canceled)() {
             let limit = self.run.services.config.async_max_file_bytes;
-            flow::reserve(self.run.authority, &self.transfer.reservation(limit, now)).await?;
+            refresh(self.run.authority, self.transfer, limit).await?;
             self.refreshed.set(now);
         }
         Ok(())
@@ -489,4 +489,19 @@ async fn hash_object(bucket: &R2Bucket, key: &str) -> Result<String, Error> {
         return digest.finish(true).await;
     }
     digest.finish(false).await
+}
+
+/// Refreshes `transfer`'s reservation. A lost answer (an internal error) passes: the hold
+/// is there from before, lapses only after 15 minutes, and the next refresh (the next part,
+/// or the next invocation) asks again; a refusal (the key revoked or disabled, the id given
+/// up) ends the transfer.
+pub(crate) async fn refresh<A: FileAuthority>(authority: &A, transfer: &Transfer, limit: u64) -> Result<(), Error> {
+    match flow::refresh(authority, &transfer.reservation(limit, now_ms())).await {
+        Ok(_) => Ok(()),
+        Err(err @ Error::Internal(_)) => {
+            log_internal("job: refreshing a reservation", &err);
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
 }

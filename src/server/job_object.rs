@@ -419,6 +419,15 @@ impl UploadJob {
         self.ending.set(true);
         let ended = self.end_canceled(key_id).await;
         self.ending.set(false);
+        if matches!(&ended, Err(err) if *err != Error::JobFinished) {
+            // Not recorded (storage failed; the client is told so and may cancel again): the
+            // job goes on from its record at its next alarm, rather than stay "downloading"
+            // with every alarm turned away by the flag.
+            self.canceled.set(false);
+            if let Err(e) = self.alarm_at(now_ms() + ALARM_RETRY_MS).await {
+                worker::console_error!("job {}: a failed cancel could not set the alarm: {e:?}", self.job_id);
+            }
+        }
         ended
     }
 

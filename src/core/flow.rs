@@ -235,12 +235,6 @@ pub async fn reserve<A: FileAuthority>(
     result
 }
 
-/// Refreshes a reservation held already (a background job's, now and then): the same call
-/// as [`reserve`], but a lost answer gives nothing back, since the hold was there before it.
-pub async fn refresh<A: FileAuthority>(authority: &A, reservation: &Reservation) -> Result<u64, Error> {
-    authority.reserve(reservation).await
-}
-
 /// Commits the stored file, unless its digest is blocked: then it is released (its object
 /// goes) and refused with 451. A refusal cleaned up already; an internal failure may have
 /// lost the answer of a commit that landed: asked, the authority says whether it holds the

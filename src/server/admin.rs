@@ -13,7 +13,7 @@ use worker::{Delay, KvStore, Response};
 
 use super::auth::{forget, hash_by_id, kv, record_by_id};
 use super::bindings::Services;
-use super::http::{json_body, query, Incoming};
+use super::http::{borrowed, json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::{check_admin, MAX_ADMIN_BODY_BYTES, id_entry, parse_create, parse_update, KvListing, CreatedKey, KeyInfo, ID_PREFIX};
@@ -154,7 +154,7 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
 pub(crate) async fn kv_page(req: &Incoming, services: &Services, prefix: &str) -> Result<(Vec<Key>, Option<String>), Error> {
     let listing = KvListing { secret: services.admin_token.as_deref().unwrap_or_default(), prefix };
     let pairs = query(req);
-    let (cursor, limit) = listing.parse_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let (cursor, limit) = listing.parse_query(borrowed(&pairs))?;
     let mut list = services.keys.list().prefix(prefix.to_owned()).limit(u64::from(limit));
     if let Some(c) = cursor {
         list = list.cursor(c);

@@ -160,5 +160,5 @@ pub(crate) fn var(env: &Env, name: &str) -> Option<String> {
     if value.is_undefined() || value.is_null() {
         return None;
     }
-    value.as_string().or_else(|| Some(JSON::stringify(&value).ok().and_then(|t| t.as_string()).unwrap_or_default()))
+    Some(value.as_string().unwrap_or_else(|| JSON::stringify(&value).ok().and_then(|t| t.as_string()).unwrap_or_default()))
 }

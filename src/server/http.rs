@@ -106,6 +106,11 @@ pub(crate) fn query(req: &Incoming) -> Vec<(String, String)> {
     req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
+/// `pairs` ([`query`]'s) as the core's query parsers read them.
+pub(crate) fn borrowed(pairs: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
 /// The URL policy of this request ([`Config::policy_for`]).
 pub(crate) fn request_policy(req: &Incoming, config: &Config) -> UrlPolicy {
     config.policy_for(&req.url)

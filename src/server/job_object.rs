@@ -8,13 +8,12 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 use wasm_bindgen::JsValue;
 use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{abort_upload, refresh, turn_to_resume, Ran, Run};
+use super::job_run::{abort_upload, job_file, refresh, turn_to_resume, Ran, Run};
 use super::job_store::{self, save};
 use super::js::{now_ms, object_name};
 use super::origin::WorkerOrigin;
@@ -25,7 +24,7 @@ use crate::core::gate::Gate;
 use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
 use crate::core::seams::FileAuthority;
 use crate::core::envelope::FileData;
-use crate::core::{listing, Error};
+use crate::core::Error;
 
 /// One alarm invocation transfers for at most this long (the platform gives an alarm 15
 /// minutes), then hands over to the next.
@@ -372,8 +371,7 @@ impl UploadJob {
         let transfer = record.transfer.as_ref()?;
         let services = Services::from_env(&self.env).ok()?;
         let row = services.authority(&record.spec.key_id).get(&transfer.prepared.file_id).await.ok()?;
-        let base = Url::parse(&record.spec.base_url).ok()?;
-        Some(listing::file_data(&base, &record.spec.key_id, &row, services.link_secret.as_ref()))
+        job_file(record, &row, &services).ok()
     }
 
     /// Gives back what a transfer that will not finish holds: its multipart upload and its

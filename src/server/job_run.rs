@@ -369,8 +369,7 @@ impl Run<'_> {
 
     /// The job's answer: the file `row` records.
     fn done(&self, record: &JobRecord, row: &FileRow) -> Result<Ran, Error> {
-        let base = Url::parse(&record.spec.base_url).map_err(Error::internal)?;
-        Ok(Ran::Done(listing::file_data(&base, &record.spec.key_id, row, self.services.link_secret.as_ref())))
+        job_file(record, row, self.services).map(Ran::Done)
     }
 
     fn target<'t>(
@@ -491,12 +490,19 @@ async fn hash_object(bucket: &R2Bucket, key: &str) -> Result<String, Error> {
     digest.finish(false).await
 }
 
+/// The file `row` records, as `record`'s job answers it (its links on the job's base URL).
+pub(crate) fn job_file(record: &JobRecord, row: &FileRow, services: &Services) -> Result<FileData, Error> {
+    let base = Url::parse(&record.spec.base_url).map_err(Error::internal)?;
+    Ok(listing::file_data(&base, &record.spec.key_id, row, services.link_secret.as_ref()))
+}
+
 /// Refreshes `transfer`'s reservation. A lost answer (an internal error) passes: the hold
 /// is there from before, lapses only after 15 minutes, and the next refresh (the next part,
 /// or the next invocation) asks again; a refusal (the key revoked or disabled, the id given
 /// up) ends the transfer.
 pub(crate) async fn refresh<A: FileAuthority>(authority: &A, transfer: &Transfer, limit: u64) -> Result<(), Error> {
-    match flow::refresh(authority, &transfer.reservation(limit, now_ms())).await {
+    // Not `flow::reserve`: its release on a lost answer would give this hold back.
+    match authority.reserve(&transfer.reservation(limit, now_ms())).await {
         Ok(_) => Ok(()),
         Err(err @ Error::Internal(_)) => {
             log_internal("job: refreshing a reservation", &err);

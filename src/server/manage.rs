@@ -7,7 +7,7 @@ use worker::Response;
 
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::http::{base_url, json_body, query, Incoming};
+use super::http::{base_url, borrowed, json_body, query, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::envelope::{Envelope, FileDeleted};
@@ -53,7 +53,7 @@ pub(crate) async fn delete(req: &Incoming, services: &Services, file_id: &str) -
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let pairs = query(req);
-    let page_query = parse_list_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let page_query = parse_list_query(borrowed(&pairs))?;
     let base = base_url(req, &services.config)?;
     let page = services.authority(&owner.id).list(page_query.clone()).await?;
     let files = page.files.iter().map(|row| file_data(&base, &owner.id, row, services.link_secret.as_ref())).collect();

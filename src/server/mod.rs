@@ -71,8 +71,7 @@ async fn answer(method: &str, raw: web_sys::Request, env: &Env) -> std::result::
     }
     let route = route(method, req.url.path())?;
     if !route.takes_query() {
-        let pairs = http::query(&req);
-        params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), [])?;
+        params(http::borrowed(&http::query(&req)), [])?;
     }
     let services = Services::from_env(env)?;
     dispatch(route, req, &services).await

@@ -36,6 +36,7 @@ inputs.apiKey.addEventListener('input', () => {
   $('files-empty').hidden = true;
   $('files-page').textContent = '';
   status.textContent = '';
+  pager(false);
   prev.disabled = true;
   next.disabled = true;
   setBusy($('files-submit'), form, false);
@@ -48,16 +49,25 @@ form.addEventListener('submit', (event) => {
   load({ reset: true });
 });
 prev.addEventListener('click', () => {
+  if (isBusy(prev)) return;
   pages.pop();
   load({ focus: [prev, next] });
 });
 next.addEventListener('click', () => {
+  if (isBusy(next)) return;
   pages.push(nextCursor);
   load({ focus: [next, prev] });
 });
 
+/** Marks the pager busy while a page loads (a second click would page from a cursor not yet
+ * known): busy, not disabled, so the button a keyboard user pressed keeps focus. */
+function pager(busy) {
+  setBusy(prev, null, busy);
+  setBusy(next, null, busy);
+}
+
 /** Reads the page `pages.at(-1)` of the current query; `focus`: the pager buttons to keep
- * focus on, the first that is still enabled. */
+ * focus on, the first that is still enabled (else the status line, which says the page). */
 async function load({ reset = false, focus } = {}) {
   clearErrors(form, errorBanner);
   clearErrors(inputs.apiKey.closest('.field'));
@@ -70,9 +80,7 @@ async function load({ reset = false, focus } = {}) {
   const c = client();
   const run = ++loads;
   setBusy($('files-submit'), form, true);
-  // The pager waits for this page: a second click would page from a cursor not yet known.
-  prev.disabled = true;
-  next.disabled = true;
+  pager(true);
   try {
     const page = await c.listFiles({ ...query, cursor: pages.at(-1) ?? undefined });
     if (run !== loads) return;
@@ -94,9 +102,10 @@ async function load({ reset = false, focus } = {}) {
     c.free();
     if (run === loads) {
       setBusy($('files-submit'), form, false);
+      pager(false);
       prev.disabled = pages.length <= 1;
       next.disabled = !nextCursor;
-      focus?.find((b) => !b.disabled)?.focus();
+      if (focus) (focus.find((b) => !b.disabled) ?? status).focus();
     }
   }
   if (run === loads) refreshUsage();
@@ -144,19 +153,27 @@ function row(file) {
 }
 
 /** Delete asks once more on the same button (`confirmed`), then deletes. A file the server
- * no longer has (deleted elsewhere, or expired: 404) is gone all the same: its row goes. */
+ * no longer has (deleted elsewhere, or expired: 404) is gone all the same: its row goes.
+ * An answer that comes after the tab moved to another key is dropped; one that comes after
+ * the page was loaded again says so on the status line, and leaves focus where it is. */
 async function remove(event, file, tr, del) {
   if (isBusy(del) || !confirmed(event, del, { text: 'Confirm delete', label: `Confirm delete of ${file.file_name}` })) return;
   // busy, not disabled: a disabled button would drop the keyboard's focus to the page
   setBusy(del, null, true);
   const c = client();
+  const key = apiKey();
   const gone = (message) => {
-    const sibling = tr.nextElementSibling ?? tr.previousElementSibling;
-    tr.remove();
-    status.textContent = message;
-    $('files-empty').hidden = body.children.length > 0;
-    (sibling?.querySelector('.danger') ?? folder).focus();
+    if (apiKey() !== key) return;
     refreshUsage();
+    status.textContent = message;
+    // its row, or the file's row on a page loaded since
+    const shown = tr.isConnected ? tr : body.querySelector(`tr[data-file-id="${CSS.escape(file.file_id)}"]`);
+    if (!shown) return;
+    const focused = shown === tr || shown.contains(document.activeElement);
+    const sibling = shown.nextElementSibling ?? shown.previousElementSibling;
+    shown.remove();
+    $('files-empty').hidden = body.children.length > 0;
+    if (focused) (sibling?.querySelector('.danger') ?? folder).focus();
   };
   try {
     await c.deleteFile(file.file_id);
@@ -166,6 +183,7 @@ async function remove(event, file, tr, del) {
       gone(`${file.file_name} was already gone (deleted elsewhere, or expired).`);
       return;
     }
+    if (apiKey() !== key) return;
     setBusy(del, null, false);
     disarm(del);
     showError(err, fields(), errorBanner);

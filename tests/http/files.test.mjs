@@ -170,6 +170,49 @@ describe('listing', () => {
     assert.deepEqual(times, [...times].sort((x, y) => y - x), 'newest first');
   });
 
+  test('a cursor stays exact when files change between pages, in either order', async () => {
+    const list = async (folder, order, limit, cursor) => {
+      const q = new URLSearchParams({ upload_path: folder, order, limit: String(limit), ...(cursor ? { cursor } : {}) });
+      const res = await api(worker, 'GET', `/api/v1/files?${q}`, as(A));
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      return res.json.data;
+    };
+    const rest = async (folder, order, cursor) => {
+      const seen = [];
+      for (let pages = 0; cursor && pages < 10; pages++) {
+        const page = await list(folder, order, 2, cursor);
+        seen.push(...page.files.map((f) => `${f.file_name}:${f.file_id}`));
+        cursor = page.cursor;
+      }
+      assert.equal(cursor, null, 'the last page says so');
+      return seen;
+    };
+    for (const order of ['name', 'upload_time']) {
+      const folder = `churn-${order}`;
+      const files = [];
+      for (let i = 0; i < 8; i++) files.push(await put(folder, filler(50 + i, 90 + i), `c${i}.bin`));
+      const all = (await list(folder, order, 100)).files;
+      assert.equal(all.length, 8);
+      const first = await list(folder, order, 3);
+      assert.deepEqual(first.files, all.slice(0, 3));
+      // after page 1: a file deleted and one overwritten among the rest, one added on
+      // either side of the cursor
+      const [gone, moved] = [all[4], all[6]];
+      assert.equal((await api(worker, 'DELETE', `/api/v1/files/${gone.file_id}`, as(A))).status, 200);
+      const now = await put(folder, filler(70, 99), moved.file_name);
+      const early = await put(folder, filler(10, 98), 'a.bin'); // before the cursor by name
+      const late = await put(folder, filler(10, 97), 'z.bin'); // after it by name; newest
+      const tag = (f) => `${f.file_name}:${f.file_id}`;
+      const expected = order === 'name'
+        // the overwritten name keeps its place with its new id; z.bin comes last
+        ? [...all.slice(3).filter((f) => f !== gone).map((f) => tag(f === moved ? now : f)), tag(late)]
+        // newest first: what landed since page 1 is before the cursor, the overwritten file too
+        : all.slice(3).filter((f) => f !== gone && f !== moved).map(tag);
+      assert.deepEqual(await rest(folder, order, first.cursor), expected);
+      assert.ok(!expected.includes(tag(early)));
+    }
+  });
+
   test('a deleted file leaves the listing at once', async () => {
     const d = await put('shrinking', TYPES.png.bytes, 'x.png');
     await api(worker, 'DELETE', `/api/v1/files/${d.file_id}`, as(A));

@@ -262,14 +262,14 @@ fn readable(method: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const ID: &str = "file_0123456789abcdef0123456789abcdef";
     const JOB: &str = "job_0123456789abcdef0123456789abcdef";
 
     /// `template` with every `{name}` replaced by a value the table accepts.
-    fn sample(template: &str) -> String {
+    pub(crate) fn sample(template: &str) -> String {
         template
             .replace("{file_id}", ID)
             .replace("{job_id}", JOB)

@@ -34,8 +34,21 @@ try {
   };
   const kept = await seed('sample.png');
   const doomed = await seed('doomed.png');
+  // Background jobs of the run's key, so their answers are checked, not only 404s:
+  // `watched` (done at once) for the job reads, `stopped` for the cancel, from an origin
+  // slow enough (2 KiB/s, 256 KiB) that the first cancel finds it running (200) and the
+  // later ones find it canceled (409).
+  const slow = origin.file('/slow.png', Buffer.concat([TYPES.png.bytes, Buffer.alloc(256 * 1024)]), { contentType: 'image/png', throttle: 2048 });
+  const startJob = async (file_url, file_name) => {
+    const res = await upload(worker, { file_url, upload_path: 'st', file_name, async: true });
+    if (res.status !== 202) throw new Error(`job start failed: ${JSON.stringify(res.json)}`);
+    return res.json.data.job_id;
+  };
+  const watched = await startJob(sample, 'job-watched.png');
+  const stopped = await startJob(slow, 'job-stopped.png');
   // Admin-created keys: `keeper` for the reads and updates of one key, `victim` for the
-  // revocation and the purge of its files alone. The run's own API key (KEYS.a) is never an admin path parameter.
+  // revocation and the purge of its files alone. The run's own API key (KEYS.a, seeded in KV
+  // without the admin API's id entry) is an admin path parameter only for what is left.
   const createKey = async (name) => {
     const res = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN_TOKEN, body: { name } });
     if (res.status !== 200) throw new Error(`key creation failed: ${JSON.stringify(res.json)}`);
@@ -60,15 +73,20 @@ try {
     '[parameters]',
     `"path.file_id" = ${q(kept)}`,
     `"path.key_id" = ${q(KEYS.a.record.id)}`,
+    `"path.job_id" = ${q(watched)}`,
     '"path.upload_path" = "st"',
     '"path.file_name" = "sample.png"',
+    '',
+    '[[operations]]',
+    'include-operation-id = "cancelJob"',
+    `parameters = { "path.job_id" = ${q(stopped)} }`,
     '',
     '[[operations]]',
     'include-operation-id = "deleteFile"',
     `parameters = { "path.file_id" = ${q(doomed)} }`,
     '',
     '[[operations]]',
-    'include-operation-id-regex = "^(getKey|updateKey)$"',
+    'include-operation-id-regex = "^(getKey|getKeyHead|updateKey|rotateWebhookSecret)$"',
     `parameters = { "path.key_id" = ${q(keeper)} }`,
     '',
     '[[operations]]',

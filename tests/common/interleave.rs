@@ -304,6 +304,13 @@ impl<'w> Run<'w> {
         }
         for flow in &self.flows {
             let (State::Done(result), Some(id)) = (&flow.state, &flow.id) else { continue };
+            // (g) an upload that met no fault is refused only for the quota: nothing the other
+            // uploads, deletes, take-downs or expiry do to the name fails it otherwise
+            if flow.trouble == Trouble::None {
+                if let Err(err) = result {
+                    assert!(matches!(err, Error::QuotaExceeded(_)), "{id} met no fault, yet: {err:?}");
+                }
+            }
             let lost_answer = flow.trouble == Trouble::AnswerLost && self.replaced.contains_key(id);
             if result.is_err() && !lost_answer {
                 assert!(!t.files.contains_key(id) && w.store.bytes(&object_key(id)).is_none(), "{id} failed and left nothing");

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
-import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching, assertLifetime } from './support/assert.mjs';
+import { assertError, assertNothingKept, marked, assertFileUrlCaching, assertDownloadCaching, assertLifetime } from './support/assert.mjs';
 import { sleep, usage } from './support/burst.mjs';
 
 // Long enough that two uploads and a read on a busy machine all fall inside one lifetime.
@@ -81,12 +81,12 @@ async function stored(name, path) {
 }
 
 test('a type outside the allow-list is 415 and stores nothing', async () => {
-  const mark = worker.r2();
+  const mark = await marked(worker);
   const res = await upload(worker, { file_url: origin.file('/doc.pdf', TYPES.pdf.bytes, { contentType: 'image/png' }), upload_path: 'refused' });
   assert.equal(res.status, 415);
   assert.equal(res.json.code, 415);
   assert.equal(res.json.msg, `file type \`application/pdf\` is not allowed (allowed: ${ALLOWED})`);
-  assertNothingStored(worker, mark);
+  await assertNothingKept(worker, mark);
 });
 
 test('file_url checks expiry itself, cold and cached: 404 once expired, before the alarm retires it', async () => {
@@ -154,20 +154,20 @@ for (const [label, opts] of [['with', { contentLength: 1024 * 1024 }], ['without
   test(`an origin that stalls (${label} Content-Length) is 504 and stores nothing`, async () => {
     // a PNG start (so the type passes) and then nothing more
     const url = origin.stall(`/stall-${label}`, Buffer.concat([TYPES.png.bytes, filler(8192, 12)]), opts);
-    const mark = worker.r2();
+    const mark = await marked(worker);
     const res = await upload(worker, { file_url: url, upload_path: `stalled-${label}`, file_name: 's.png' });
     assert.equal(res.status, 504, JSON.stringify(res.json));
     assert.equal(res.json.code, 504);
     assert.match(res.json.msg, /within 1500 ms/);
-    assertNothingStored(worker, mark);
+    await assertNothingKept(worker, mark);
   });
 }
 
 test('an origin that accepts the connection and never answers is 504', async () => {
-  const mark = worker.r2();
+  const mark = await marked(worker);
   const res = await upload(worker, { file_url: `http://127.0.0.1:${silent.address().port}/x.png` });
   assertError(res, 504, /within 1500 ms/);
-  assertNothingStored(worker, mark);
+  await assertNothingKept(worker, mark);
 });
 
 test('a disabled key stays refused here too', async () => {

@@ -264,7 +264,8 @@ test('delete gives the quota back', async () => {
 
 describe('expiry', () => {
   const TTL = 5;
-  const shortLived = useStack({ adminToken: ADMIN, vars: { FILE_TTL_SECONDS: String(TTL) } });
+  // counting: for `alarms().ran`, to know that an expiry's alarm has run
+  const shortLived = useStack({ adminToken: ADMIN, counting: true, vars: { FILE_TTL_SECONDS: String(TTL) } });
 
   /** Polls `check` once a second until it answers true, at most `seconds` times. */
   async function eventually(seconds, check) {
@@ -308,7 +309,12 @@ describe('expiry', () => {
     const newer = await upload(w, { file_url: o.file('/ow2.bin', newerBytes), upload_path: 'ow', file_name: 'x.bin' }, { key: key.key });
     assert.equal(newer.status, 200);
     assert.ok(Date.parse(newer.json.data.expires_at) - Date.parse(first.json.data.expires_at) >= 2_000);
-    await sleep(Math.max(0, Date.parse(first.json.data.expires_at) - Date.now() + 300));
+    // the key's alarm is armed for the first file's expiry (the earlier time): wait until an
+    // alarm ran after it, so what follows sees what that alarm did
+    const ran = (await w.alarms()).ran;
+    await sleep(Math.max(0, Date.parse(first.json.data.expires_at) + 1_000 - Date.now()));
+    assert.ok(await eventually(10, async () => (await w.alarms()).ran > ran), 'an alarm ran after the first file expired');
+    assert.ok(Date.now() < Date.parse(newer.json.data.expires_at), 'and the newer file is still live');
     assert.equal((await get(first.json.data.download_url)).status, 404);
     const served = await get(newer.json.data.file_url);
     assert.equal(served.status, 200, 'the newer file survived the old id\'s expiry');

@@ -6,7 +6,7 @@ import net from 'node:net';
 import assert from 'node:assert/strict';
 import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
-import { assertError, assertNothingStored, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
+import { assertError, assertNothingKept, marked, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
 import { usage, sleep } from './support/burst.mjs';
 
 const KiB = 1024;
@@ -207,13 +207,13 @@ describe('URL policy: private, reserved and internal targets are refused', () =>
   test('each refused URL is 400 naming the rule, nothing is fetched and nothing stored', async () => {
     // the ones that name the origin's own port would reach it: it counts what it is asked
     origin.file('/x.png', TYPES.png.bytes, { contentType: 'image/png' });
-    const mark = worker.r2();
+    const mark = await marked(worker);
     for (const [url, fragment] of refused()) {
       const res = await upload(worker, { file_url: url, upload_path: 'refused' });
       assertError(res, 400, fragment);
     }
     assert.equal(origin.hits('/x.png'), 0, 'the origin was never asked');
-    assertNothingStored(worker, mark);
+    await assertNothingKept(worker, mark);
   });
 
   test('the allow-listed origin on another port is not exempt', async () => {
@@ -233,11 +233,11 @@ describe('URL policy: private, reserved and internal targets are refused', () =>
       const to = typeof target === 'function' ? target() : target;
       const slug = label.replace(/\W+/g, '-');
       const start = origin.status(`/redir/${slug}`, 302, to);
-      const mark = worker.r2();
+      const mark = await marked(worker);
       const res = await upload(worker, { file_url: start, upload_path: `redir-${slug}` });
       assertError(res, 400, fragment);
       assert.doesNotMatch(res.json.msg, /169\.254|2130706433|127\.0\.0\.1/);
-      assertNothingStored(worker, mark);
+      await assertNothingKept(worker, mark);
     });
   }
 });
@@ -480,18 +480,18 @@ describe('size and storage paths', () => {
   test('Content-Length over the limit is 413 before the body is read', async () => {
     // the origin sends 10 bytes and stalls: reading the body would end in the 20 s timeout
     const url = origin.stall('/too-big-cl', Buffer.alloc(10), { contentLength: LIMIT + 1 });
-    const mark = worker.r2();
+    const mark = await marked(worker);
     const res = await upload(worker, { file_url: url, upload_path: 'toobig' });
     assertError(res, 413, new RegExp(`size limit of ${LIMIT} bytes`));
-    assertNothingStored(worker, mark);
+    await assertNothingKept(worker, mark);
   });
 
   test('no Content-Length, over the limit: 413, nothing stored, multipart aborted', async () => {
     const url = origin.file('/chunked/huge.bin', filler(LIMIT + MiB, 9), { chunked: true, contentType: null });
-    const mark = worker.r2();
+    const mark = await marked(worker);
     const res = await upload(worker, { file_url: url, upload_path: 'huge', file_name: 'huge.bin' });
     assertError(res, 413, /size limit/);
-    assertNothingStored(worker, mark);
+    await assertNothingKept(worker, mark);
     const started = worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
     assert.equal(started.length, 1, 'a multipart upload was started (the body is over one part)');
     assert.equal(started[0].state, 2, 'and aborted');
@@ -540,20 +540,20 @@ describe('origin failures', () => {
 
   test('a connection closed before any answer twice is 502 "could not connect" after two requests, nothing stored', async () => {
     const url = origin.file('/closed-twice.bin', filler(200 * KiB, 13), { closeUnanswered: 2 });
-    const mark = worker.r2();
+    const mark = await marked(worker);
     const res = await upload(worker, { file_url: url, upload_path: 'closed', file_name: 'twice.bin' });
     assertError(res, 502, /could not connect to the origin/);
     assert.equal(origin.requests('/closed-twice.bin').length, 2, 'asked once more, not again');
-    assertNothingStored(worker, mark);
+    await assertNothingKept(worker, mark);
   });
 
   for (const [label, opts] of [['with', { contentLength: 4 * MiB }], ['without', {}]]) {
     test(`a connection dropped mid-body (${label} Content-Length) is 502 and stores nothing`, async () => {
       const url = origin.drop(`/drop-${label}`, filler(MiB + 7, 10), opts);
-      const mark = worker.r2();
+      const mark = await marked(worker);
       const res = await upload(worker, { file_url: url, upload_path: `dropped-${label}`, file_name: 'd.bin' });
       assertError(res, 502, /connection failed/);
-      assertNothingStored(worker, mark);
+      await assertNothingKept(worker, mark);
     });
   }
 });
@@ -622,10 +622,10 @@ describe('overwrite and tenancy', () => {
       ['413 no Content-Length, over the limit', 413, /size limit/, { file_url: origin.file('/kept/huge.bin', filler(LIMIT + MiB, 24), { chunked: true }) }],
     ];
     for (const [label, status, fragment, body] of failures) {
-      const mark = worker.r2();
+      const mark = await marked(worker);
       const res = await upload(worker, { ...body, upload_path: 'kept', file_name: 'kept.bin' });
       assertError(res, status, fragment);
-      assertNothingStored(worker, mark, label);
+      await assertNothingKept(worker, mark, label);
       for (const url of [d.file_url, d.download_url]) {
         const served = await get(url);
         assert.equal(served.status, 200, `${label}: ${url}`);

@@ -27,6 +27,24 @@ export function assertNothingStored(worker, mark, label) {
   );
 }
 
+/** What `assertNothingKept` compares with: local R2 (as `worker.r2()`) and key `key`'s usage. */
+export async function marked(worker, key = KEYS.a.key) {
+  return { ...worker.r2(), key, usage: await usageOf(worker, key) };
+}
+
+/** As `assertNothingStored`, and the key's usage (bytes, files, what is reserved) as it was
+ * at `mark` (from `marked`): no quota charged or held by what failed. */
+export async function assertNothingKept(worker, mark, label) {
+  assertNothingStored(worker, mark, label);
+  assert.deepEqual(await usageOf(worker, mark.key), mark.usage, `${label ?? 'nothing kept'}: usage as before`);
+}
+
+async function usageOf(worker, key) {
+  const res = await api(worker, 'GET', '/api/v1/usage', { token: key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res.json.data;
+}
+
 /** `file_url`'s Cache-Control: a name can be overwritten, so it is checked on every use. */
 export function assertFileUrlCaching(res) {
   assert.equal(res.headers.get('cache-control'), 'public, max-age=0, must-revalidate, no-transform');

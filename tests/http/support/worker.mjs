@@ -217,11 +217,12 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
      * crashed (CRASHED), or spins in V8's message loop (STUCK, from gdb's backtraces),
      * which tests/run.mjs looks for, or something else (the backtraces are printed). With
      * `restart` it then starts the runtime again on the same state, so the tests after the
-     * one it failed meet a live Worker. */
+     * one it failed meet a live Worker. Answers whether it was answering. */
     async revive({ restart = true } = {}) {
-      if (await answers(url, 10_000)) return;
+      if (await answers(url, 10_000)) return true;
       await explainSilence(url, pids);
       if (restart) await self.restart();
+      return false;
     },
     async stop() {
       await dispose();
@@ -267,9 +268,13 @@ const explained = new Map();
  * connection of its own (`Connection: close`). workerd closes a connection idle for 5 s, and
  * undici reuses one idle for up to 4 s by its own timer: a test that keeps its event loop
  * busy for seconds (generating or hashing tens of MiB) would otherwise send its next request
- * on a connection the runtime had already closed, and get "other side closed". A GET or HEAD
- * whose connection is closed before any answer is sent once more, as RFC 9110 (9.2.2)
- * allows; any other request so closed is reported for tests/run.mjs (CLOSED) and fails. */
+ * on a connection the runtime had already closed, and get "other side closed". Even on a
+ * fresh connection, the local runtime now and then closes it without answering the request
+ * that just came on it, while its one thread is busy for seconds (reading hundreds of MiB
+ * back from local R2, say); a Worker cannot do that (an exception of its own is a 500). So
+ * a GET or HEAD whose connection is closed before any answer is sent once more, as RFC 9110
+ * (9.2.2) allows, and said on stderr; any other request so closed is reported for
+ * tests/run.mjs (CLOSED) and fails. A body cut after the answer began is never retried. */
 export async function request(url, init = {}) {
   const method = (init.method ?? 'GET').toUpperCase();
   const headers = new Headers(init.headers);
@@ -439,8 +444,9 @@ export async function startStack(options = {}) {
  * node:test's `before` and stops it in `after`. Returns an object whose `origin` and
  * `worker` are set once `before` has run; `onStarted(stack)` is called then too, in the same
  * hook (node 20 runs a file's top-level `before` hooks concurrently, so another hook cannot
- * count on the stack being up). Before each test, a Worker that stopped answering is
- * started again (`revive`), so one hung runtime fails one test, not the rest of the file:
+ * count on the stack being up). Before each test, a Worker that stopped answering fails
+ * that test's hook and is started again (`revive`), so one hung runtime fails one test,
+ * not the rest of the file:
  *
  *   let origin;
  *   let worker;
@@ -455,12 +461,17 @@ export function useStack(options = {}, onStarted = () => {}) {
     stack.worker = started.worker;
     await onStarted(stack);
   });
+  // A runtime found silent fails the hook that found it (so the file fails, or is run again
+  // for a fault of the runtime's own that `explainSilence` named): a Worker or an alarm that
+  // spins after a test's last answer must not pass unseen.
+  const silent = 'the runtime stopped answering after the previous test';
   beforeEach(async () => {
-    await started?.worker.revive();
+    if (started && !(await started.worker.revive())) throw new Error(`${silent} (started again for the next test)`);
   });
   after(async () => {
-    await started?.worker.revive({ restart: false });
+    const answering = await started?.worker.revive({ restart: false });
     await started?.stop();
+    if (started && !answering) throw new Error(silent);
   });
   return stack;
 }

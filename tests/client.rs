@@ -303,6 +303,28 @@ async fn file_management_methods_round_trip_through_the_worker() {
     assert_eq!(number(&usage, "files"), number(&before, "files"));
 }
 
+/// A private file's links, minted again for a shorter life: signed, and serving its bytes.
+#[wasm_bindgen_test]
+async fn links_are_minted_for_a_private_file_and_serve_its_bytes() {
+    let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
+    let options = serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "uploadPath": "wasm/private", "fileName": "p.png", "private": true });
+    let uploaded = JsFuture::from(client.upload_from_url(js(&options.to_string()))).await.expect("upload resolves");
+    let file_id = string(&uploaded, "file_id");
+    let links = JsFuture::from(client.mint_links(file_id.clone().into(), js(r#"{"expiresIn":600}"#))).await.expect("mintLinks resolves");
+    assert_eq!(string(&links, "file_id"), file_id);
+    let expires = js_sys::Date::parse(&string(&links, "expires_at"));
+    let left = expires - js_sys::Date::now();
+    assert!((590_000.0..=602_000.0).contains(&left), "expires in about 600 s: {left} ms");
+    for key in ["file_url", "download_url"] {
+        let url = string(&links, key);
+        assert!(url.contains("exp=") && url.contains("&sig="), "{key} is signed: {url}");
+        let (status, sha) = sha256_of(&url).await;
+        assert_eq!((status, sha.as_str()), (200, env(PNG_SHA256, "URLSTASH_PNG_SHA256")), "{key}");
+        let unsigned = url.split('?').next().unwrap().to_owned();
+        assert_ne!(sha256_of(&unsigned).await.0, 200, "{key} without its signature");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn a_batch_answers_every_item_in_order() {
     let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
@@ -313,6 +335,7 @@ async fn a_batch_answers_every_item_in_order() {
     ]);
     let batch = JsFuture::from(client.upload_from_urls(js(&items.to_string()))).await.expect("batch resolves");
     assert_eq!((number(&batch, "succeeded"), number(&batch, "failed")), (1.0, 2.0));
+    assert!(get(&batch, "retryAfter").is_null(), "no item was refused for a reason that passes");
     let results: js_sys::Array = get(&batch, "results").dyn_into().expect("results is an array");
     assert_eq!(results.length(), 3);
     let first = results.get(0);
@@ -338,6 +361,17 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
     assert_eq!((number(&err, "status"), string(&err, "message")), (404.0, "file not found, deleted, expired or past its download limit".into()));
     let err = rejection(client.delete_file("nope".into())).await;
     assert_eq!(number(&err, "status"), 404.0);
+    // The id before the key, as the server's routing: a malformed id is 404 whatever the key;
+    // a key with a space in it gets the server's words.
+    let keyless = self::client("http://127.0.0.1:1", "");
+    assert_eq!(number(&rejection(keyless.get_file("nope".into())).await, "status"), 404.0);
+    assert_eq!(number(&rejection(keyless.cancel_job("job_nope".into())).await, "status"), 404.0);
+    assert_eq!(number(&rejection(keyless.get_file("file_0123456789abcdef0123456789abcdef".into())).await, "status"), 401.0);
+    let spaced = rejection(self::client("http://127.0.0.1:1", "Bearer us_abc").usage()).await;
+    assert_eq!(
+        (number(&spaced, "status"), string(&spaced, "message")),
+        (401.0, "malformed Authorization header (expected: Bearer KEY, a key without spaces)".to_owned())
+    );
     let err = rejection(client.list_files(js(r#"{"limit":0}"#))).await;
     assert_eq!(number(&err, "status"), 400.0);
     assert!(string(&err, "message").contains("invalid `limit`"), "{err:?}");

@@ -97,8 +97,9 @@ pub(crate) fn data_as<T: DeserializeOwned>(data: serde_json::Value) -> Result<T,
 }
 
 /// The one request path: sends `call` with the `Authorization` header (and its JSON body)
-/// and resolves with the envelope's `data`, or the error the answer reports.
-pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -> Result<serde_json::Value, ClientError> {
+/// and resolves with the envelope's `data` and the answer's `Retry-After` (a batch's, when
+/// an item was refused for a reason that passes), or the error the answer reports.
+pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let url = format!("{}{}", settings.base, call.path);
     let builder = match call.method {
         Method::Get => Request::get(&url),
@@ -115,8 +116,10 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -
     let status = response.status();
     // delta-seconds only (an HTTP-date is not what this service sends)
     let retry_after = response.headers().get("Retry-After").and_then(|v| v.trim().parse().ok());
-    let text = response.text().await.map_err(|e| ClientError::unexpected(status, e.to_string()))?;
-    envelope_data(status, &text, retry_after)
+    // A body cut short (the connection dropped after the headers) is a network failure: no
+    // answer was read, and it may pass.
+    let text = response.text().await.map_err(network)?;
+    envelope_data(status, &text, retry_after).map(|data| (data, retry_after))
 }
 
 fn unexpected_shape(err: &serde_json::Error) -> ClientError {
@@ -175,13 +178,14 @@ pub(crate) async fn health(settings: &Settings) -> bool {
 mod tests {
     use super::*;
     use crate::core::batch::item_envelope;
-    use crate::core::envelope::FileDeleted;
+    use crate::core::envelope::{FileDeleted, SignedLinks};
     use crate::core::quota::UsageReport;
     use crate::core::listing::FileList;
     use crate::core::route::{route, Route};
     use crate::core::Error;
 
     const ID: &str = "file_0123456789abcdef0123456789abcdef";
+    const JOB: &str = "job_0123456789abcdef0123456789abcdef";
     const DATA: &str = r#"{"file_id":"file_0123456789abcdef0123456789abcdef","file_name":"a.png","original_name":"a.png","file_size":3,"mime_type":"image/png","upload_path":"images","file_url":"http://h/f/k/images/a.png","download_url":"http://h/api/v1/files/download/file_0123456789abcdef0123456789abcdef","upload_time":"2026-01-01T00:00:00+00:00","expires_at":"2026-01-04T00:00:00+00:00","sha256":"039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81"}"#;
 
     fn ok(data: &str) -> String {
@@ -203,6 +207,8 @@ mod tests {
             (Call::list("?limit=2"), Route::ListFiles),
             (Call::usage(), Route::Usage),
             (Call::link(ID, "{}".into()), Route::Link { file_id: ID.into() }),
+            (Call::job(Method::Get, JOB), Route::JobStatus { job_id: JOB.into() }),
+            (Call::job(Method::Delete, JOB), Route::CancelJob { job_id: JOB.into() }),
         ];
         for (call, want) in cases {
             let path = call.path.split('?').next().unwrap();
@@ -260,6 +266,11 @@ mod tests {
         let data: BatchData = read_envelope(200, &ok(&batch)).unwrap();
         assert_eq!((data.succeeded, data.failed, data.results.len()), (1, 1, 2));
         assert_eq!(data.results[0].data, Some(file_data()));
+
+        let links = format!(r#"{{"file_id":"{ID}","file_url":"http://h/f/k/a.png?exp=1&sig=s","download_url":"http://h/api/v1/files/download/{ID}?exp=1&sig=s","expires_at":"2026-01-01T00:10:00+00:00"}}"#);
+        let signed: SignedLinks = read_envelope(200, &ok(&links)).unwrap();
+        assert_eq!(signed.expires_at, "2026-01-01T00:10:00+00:00");
+        assert_eq!(serde_json::to_value(&signed).unwrap(), serde_json::from_str::<serde_json::Value>(&links).unwrap());
 
         assert!(matches!(read_envelope::<FileList>(200, &ok(r#"{"files":{}}"#)), Err(ClientError::Unexpected { .. })));
     }

@@ -54,7 +54,7 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
     let mut failures = 0;
     loop {
         let job = match api::send(settings, authorization, Call::job(Method::Get, job_id)).await {
-            Ok(job) => job,
+            Ok((job, _)) => job,
             Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
                 failures += 1;
                 // as long as the server asked (Retry-After), if longer than the doubling delay

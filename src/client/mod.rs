@@ -63,13 +63,13 @@ impl UploadClient {
     /// expired, deleted or another key's.
     #[wasm_bindgen(js_name = getFile, unchecked_return_type = "Promise<FileData>")]
     pub fn get_file(&self, #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::file(Method::Get, &options::file_id_arg(&file_id)?)), Reply::File)))
+        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::file(Method::Get, &id)), Reply::File)))
     }
 
     /// Deletes one of the caller's files at once (both links answer 404 afterwards).
     #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<DeletedFile>")]
     pub fn delete_file(&self, #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::file(Method::Delete, &options::file_id_arg(&file_id)?)), Reply::Deleted)))
+        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::file(Method::Delete, &id)), Reply::Deleted)))
     }
 
     /// Fresh signed links of one of the caller's private files, valid for `expiresIn`
@@ -81,7 +81,7 @@ impl UploadClient {
         #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LinkOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::link(&options::file_id_arg(&file_id)?, options::link_body(options)?)), Reply::Links)))
+        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::link(&id, options::link_body(options)?)), Reply::Links)))
     }
 
     /// A page of the caller's live files, optionally under `uploadPath`; pass the
@@ -103,14 +103,14 @@ impl UploadClient {
     /// unknown id or another key's job.
     #[wasm_bindgen(js_name = getJob, unchecked_return_type = "Promise<Job>")]
     pub fn get_job(&self, #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::job(Method::Get, &options::job_id_arg(&job_id)?)), Reply::Job)))
+        self.run_at(options::job_id_arg(&job_id), |id| Ok((Some(Call::job(Method::Get, &id)), Reply::Job)))
     }
 
     /// Cancels a job: nothing of it stays stored or charged. Rejects with 409 when it
     /// already succeeded or failed.
     #[wasm_bindgen(js_name = cancelJob, unchecked_return_type = "Promise<Job>")]
     pub fn cancel_job(&self, #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::job(Method::Delete, &options::job_id_arg(&job_id)?)), Reply::Job)))
+        self.run_at(options::job_id_arg(&job_id), |id| Ok((Some(Call::job(Method::Delete, &id)), Reply::Job)))
     }
 
     /// Polls a job every `intervalMs` (default 1000) until it ends, calling `onProgress(job)`
@@ -124,8 +124,9 @@ impl UploadClient {
         #[wasm_bindgen(unchecked_param_type = "WaitOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
         let settings = Rc::clone(&self.settings);
-        let prepared = options::authorization(&self.settings.api_key)
-            .and_then(|auth| options::job_id_arg(&job_id).map(|id| (auth, id)))
+        // the id first, as the server's routing checks it
+        let prepared = options::job_id_arg(&job_id)
+            .and_then(|id| options::authorization(&self.settings.api_key).map(|auth| (auth, id)))
             .and_then(|(auth, id)| jobs::wait_options(options).map(|wait| (auth, id, wait)));
         future_to_promise(async move {
             let (authorization, job_id, wait) = prepared?;
@@ -169,7 +170,16 @@ impl UploadClient {
     /// (`prepare`), both before any request; a failure rejects the promise. One future
     /// type for all methods keeps the wasm small.
     fn run(&self, prepare: impl FnOnce() -> Result<(Option<Call>, Reply), ClientError>) -> js_sys::Promise {
-        let prepared = options::authorization(&self.settings.api_key).and_then(|auth| prepare().map(|(call, reply)| (auth, call, reply)));
+        self.run_at(Ok(()), |()| prepare())
+    }
+
+    /// As [`run`](Self::run) for a route naming a file or a job: its id is checked before
+    /// the key, as the server's routing does (a malformed id is 404 whatever the key).
+    fn run_at<T>(&self, id: Result<T, ClientError>, prepare: impl FnOnce(T) -> Result<(Option<Call>, Reply), ClientError>) -> js_sys::Promise {
+        let prepared = id.and_then(|id| {
+            let auth = options::authorization(&self.settings.api_key)?;
+            prepare(id).map(|(call, reply)| (auth, call, reply))
+        });
         future_to_promise(perform(Rc::clone(&self.settings), prepared))
     }
 }
@@ -177,9 +187,9 @@ impl UploadClient {
 /// Sends the prepared call (if any) and reads its answer as the method's `Reply`.
 async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>) -> Result<JsValue, JsValue> {
     let (authorization, call, reply) = prepared?;
-    let data = match call {
-        Some(call) => Some(api::send(&settings, &authorization, call).await?),
-        None => None,
+    let (data, retry_after) = match call {
+        Some(call) => api::send(&settings, &authorization, call).await.map(|(data, retry_after)| (Some(data), retry_after))?,
+        None => (None, None),
     };
     match reply {
         Reply::File => to_js(&api::data_as::<FileData>(sent(data)?)?),
@@ -191,9 +201,19 @@ async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>
         Reply::Job => to_js(&sent(data)?),
         Reply::Batch(refused) => {
             let answered = data.map(api::data_as::<BatchData>).transpose()?;
-            to_js(&api::merge_batch(refused, answered)?)
+            to_js(&BatchAnswer { data: api::merge_batch(refused, answered)?, retry_after })
         }
     }
+}
+
+/// A batch's answer as `uploadFromUrls` resolves it: the tallies and items, and the
+/// seconds the server asked to wait before sending the refused items again.
+#[derive(serde::Serialize)]
+struct BatchAnswer {
+    #[serde(flatten)]
+    data: BatchData,
+    #[serde(rename = "retryAfter")]
+    retry_after: Option<u32>,
 }
 
 /// The answer's `data`; only a batch whose every item was refused sends nothing.

@@ -10,7 +10,7 @@ use super::error::ClientError;
 use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
 use crate::core::ids::{is_file_id, is_job_id};
-use crate::core::keys::bearer_token;
+use crate::core::keys::api_key;
 use crate::core::links::check_link_lifetime;
 use crate::core::listing::parse_list_query;
 use crate::core::request::parse_upload_with;
@@ -201,17 +201,18 @@ pub(crate) fn settings(value: JsValue) -> Result<Settings, ClientError> {
     Ok(Settings { base: base.href.trim_end_matches('/').to_owned(), api_key: opts.api_key })
 }
 
-/// The `Authorization` header for `key`, checked by the server's own bearer parser. A key
-/// is visible ASCII (every key the service issues is): anything else, such as a pasted
-/// zero-width space, is answered as the server would answer it, before the browser refuses
-/// the header.
+/// The `Authorization` header for `key`, checked by the server's own API key parser (so a
+/// key with a space in it, or a pasted `Bearer us_...`, gets the server's words). A key is
+/// visible ASCII (every key the service issues is): any other character, such as a pasted
+/// zero-width space, is answered as the server answers a key it does not know, before the
+/// browser refuses the header.
 pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
     let key = key.trim();
-    if !key.chars().all(|c| c.is_ascii_graphic()) {
+    if !key.chars().all(|c| c.is_ascii_graphic() || c == ' ' || c == '\t') {
         return Err(Error::Unauthorized("invalid API key").into());
     }
     let header = (!key.is_empty()).then(|| format!("Bearer {key}"));
-    bearer_token(header.as_deref())?;
+    api_key(header.as_deref())?;
     Ok(header.unwrap_or_default())
 }
 
@@ -449,10 +450,21 @@ mod tests {
         }
         // A header the browser would refuse (fetch would throw out of the client): the
         // server's answer to a key it does not know, at once.
-        for odd in ["us_abc\u{200b}", "us_ключ", "us_a b", "us_a\nb", "us_a\u{0}"] {
+        for odd in ["us_abc\u{200b}", "us_ключ", "us_a\nb", "us_a\u{0}"] {
             match authorization(odd) {
                 Err(ClientError::Invalid(err)) => assert_eq!((err.status(), err.public_message().as_str()), (401, "invalid API key"), "{odd:?}"),
                 other => panic!("{odd:?}: {other:?}"),
+            }
+        }
+        // One the browser sends: the server's own words for a key with a space in it.
+        for spaced in ["us_a b", "us_a\tb", "Bearer us_abc"] {
+            match authorization(spaced) {
+                Err(ClientError::Invalid(err)) => assert_eq!(
+                    (err.status(), err.public_message().as_str()),
+                    (401, "malformed Authorization header (expected: Bearer KEY, a key without spaces)"),
+                    "{spaced:?}"
+                ),
+                other => panic!("{spaced:?}: {other:?}"),
             }
         }
     }

@@ -105,6 +105,10 @@ export interface BatchResult {
   failed: number;
   /** One envelope per item, in the order of the request. */
   results: BatchItemResult[];
+  /** Seconds to wait before sending the refused items again, when one was refused for a
+   * reason that passes (503: the instance was busy with other transfers; the answer's
+   * `Retry-After`), else `null`. */
+  retryAfter: number | null;
 }
 
 /** The answers' types under the names the package has always used (generated from the

@@ -62,7 +62,7 @@ test('npm pack -> install in a scratch project -> import, type-check and upload'
   const tsc = (lib, ...more) => ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', lib, ...more];
   const tscArgs = tsc('es2022,dom');
   fs.writeFileSync(path.join(app, 'good.ts'), `
-import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions } from 'urlstash-client';
+import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions, type Job, type StartUploadOptions, type WaitOptions } from 'urlstash-client';
 export function dispose(c: UploadClient): void { c[Symbol.dispose](); c.free(); }
 export async function main(): Promise<string> {
   await init();
@@ -89,8 +89,19 @@ export async function main(): Promise<string> {
     const gone: DeletedFile = await client.deleteFile(again.file_id);
     const batch: BatchResult = await client.uploadFromUrls([{ fileUrl: 'https://example.com/b.png' }, { fileUrl: 'x', fileName: 'c.png' }]);
     const names = batch.results.map((r) => (r.success ? r.data.file_name : r.msg));
-    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted + wrapped;
-    return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total;
+    const later: number = batch.retryAfter ?? 0;
+    // background jobs
+    const start: StartUploadOptions = { fileUrl: 'https://example.com/big.bin', callbackUrl: 'https://hooks.example.com/u' };
+    const job: Job = await client.startUpload(start);
+    const seen: Job = await client.getJob(job.job_id);
+    const waitFor: WaitOptions = { intervalMs: 500, onProgress: (j: Job) => { void j.bytes_received; } };
+    const done: Job = await client.waitForJob(seen.job_id, waitFor);
+    const plain: Job = await client.waitForJob(job.job_id);
+    const stopped: Job = await client.cancelJob(job.job_id);
+    const stored: string = done.result?.file_url ?? done.error?.msg ?? stopped.state + plain.state;
+    const base: string = client.baseUrl;
+    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted + wrapped + later;
+    return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total + stored + base;
   } catch (e) {
     if (!(e instanceof UploadError)) throw e;
     const field: 'apiKey' | 'fileUrl' | 'uploadPath' | 'fileName' | 'expectedSha256' | 'expiresIn' | 'maxDownloads' | 'private' | 'originHeaders' | 'callbackUrl' | null = e.field;
@@ -138,16 +149,44 @@ const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 
 let error;
 try { await new UploadClient({ baseUrl: base, apiKey: 'nope' }).uploadFromUrl({ fileUrl }); }
 catch (e) { error = { name: e.name, status: e.status, code: e.code, message: e.message, field: e.field, retryAfter: e.retryAfter, isError: e instanceof Error, isUploadError: e instanceof UploadError }; }
-// a service busy with other transfers: its 503 says when to send again
+// a service busy with other transfers: its 503 says when to send again, and so does a
+// batch's 200 with an item refused so; and a job poll whose answer is cut after its headers
 const http = await import('node:http');
+const JOB = 'job_0123456789abcdef0123456789abcdef';
+const job = (state) => ({ job_id: JOB, state, file_url: fileUrl, bytes_received: 0, total_bytes: null, created_at: 't', started_at: null, updated_at: 't', result: null, error: null });
+let polls = 0;
 const busyServer = http.createServer((req, res) => {
+  if (req.url.startsWith('/api/v1/jobs/')) {
+    polls += 1;
+    if (polls === 2) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+      res.write('{"success":true,');
+      setTimeout(() => res.destroy(), 50);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ success: true, code: 200, msg: 'Job found', data: job(polls < 3 ? 'downloading' : 'canceled') }));
+    return;
+  }
+  const busyItem = { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null };
+  if (req.url === '/api/v1/files/upload/urls') {
+    res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '5' });
+    res.end(JSON.stringify({ success: true, code: 200, msg: '0 of 1 uploaded', data: { succeeded: 0, failed: 1, results: [busyItem] } }));
+    return;
+  }
   res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
-  res.end(JSON.stringify({ success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null }));
+  res.end(JSON.stringify(busyItem));
 });
 await new Promise((resolve) => busyServer.listen(0, '127.0.0.1', resolve));
 let busy;
-try { await new UploadClient({ baseUrl: \`http://127.0.0.1:\${busyServer.address().port}\`, apiKey: key }).uploadFromUrl({ fileUrl }); }
+const busyClient = new UploadClient({ baseUrl: \`http://127.0.0.1:\${busyServer.address().port}\`, apiKey: key });
+try { await busyClient.uploadFromUrl({ fileUrl }); }
 catch (e) { busy = { status: e.status, message: e.message, field: e.field, retryAfter: e.retryAfter }; }
+const busyBatch = await busyClient.uploadFromUrls([{ fileUrl }]);
+// the cut poll is tried again; the job ends canceled (409)
+let waited;
+try { await busyClient.waitForJob(JOB, { intervalMs: 100 }); waited = 'resolved'; }
+catch (e) { waited = \`\${e.status} \${e.message} after \${polls} polls\`; }
 busyServer.close();
 const info = await client.getFile(data.file_id);
 const listed = (await client.listFiles({ uploadPath: 'pkg' })).files.map((f) => f.file_id);
@@ -160,12 +199,14 @@ for (const call of [() => client.getFile(5), () => client.getFile(undefined), ()
 }
 let notArray;
 try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
-console.log(JSON.stringify({ health, data, error, busy, info, listed, served, deleted, badIds, notArray }));
+console.log(JSON.stringify({ health, data, error, busy, busyBatch, waited, info, listed, served, deleted, badIds, notArray }));
 `);
   const used = await run('node', ['use.mjs', worker.url, KEYS.a.key, fileUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, error, busy, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, error, busy, busyBatch, waited, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
   assert.deepEqual(busy, { status: 503, message: 'this instance is busy with other transfers: retry in a few seconds', field: null, retryAfter: 5 });
+  assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
+  assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');
   assert.deepEqual(badIds, [
     '0 invalid options: `fileId` must be a string', '0 invalid options: `fileId` must be a string',
     '0 invalid options: `jobId` must be a string', '0 invalid options: `jobId` must be a string',

@@ -105,6 +105,8 @@ async function runApp(url, name) {
     assert.deepEqual(errors, []);
     assert.equal(out.fatal, undefined, out.fatal);
     assert.equal(out.health, true);
+    // no fileName given: the server's generated name (96 random bits, the type's extension)
+    assert.match(out.uploaded.name, /^[0-9a-f]{24}\.png$/);
     assert.deepEqual(out.uploaded, { name: out.uploaded.name, size: bytes.length, sha256: sha256(bytes), path: 'vite' });
     assert.deepEqual(out.refused, { instance: true, isError: true, name: 'UploadError', status: 401, field: 'apiKey', message: 'invalid API key' });
   } finally {

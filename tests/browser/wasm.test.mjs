@@ -16,7 +16,8 @@ let worker;
 
 before(async () => {
   origin = await startOrigin();
-  worker = await startWorker({ allow: [origin.host] });
+  // with LINK_SECRET: private files and minted links (mintLinks) run for real
+  worker = await startWorker({ allow: [origin.host], vars: { LINK_SECRET: 'wasm-test-link-secret-0123456789' } });
 });
 after(async () => {
   await worker?.stop();

@@ -2,7 +2,7 @@
 //! that runs before every request to an origin, each redirect hop included.
 //!
 //! Rules, in order: http(s) only; a host; no credentials; no internal host names (`localhost`,
-//! `*.localhost`, `*.local`, `*.internal`, `*.home.arpa`, single labels) and not the service's
+//! `*.localhost`, `*.localdomain` (and `4`, `6`), `*.local`, `*.internal`, `*.home.arpa`, single labels) and not the service's
 //! own host; then, unless `PRIVATE_FETCH_ALLOWLIST` names the host, no private or reserved IP
 //! literal (every spelling: the `url` crate has already normalised `2130706433`, `0x7f.1`,
 //! `0177.0.0.1`, `127.1` and `[::ffff:127.0.0.1]` to an address) and only allowed ports.
@@ -20,7 +20,8 @@ pub const MAX_REDIRECTS: u8 = 5;
 pub const DEFAULT_PORTS: &[u16] = &[80, 443, 8080, 8443];
 
 /// Host name suffixes that never name a public host.
-const INTERNAL_SUFFIXES: &[&str] = &[".localhost", ".local", ".internal", ".home.arpa"];
+/// (`.localdomain`: `localhost.localdomain` and its kin name loopback in many `/etc/hosts`.)
+const INTERNAL_SUFFIXES: &[&str] = &[".localhost", ".localdomain", ".localdomain4", ".localdomain6", ".local", ".internal", ".home.arpa"];
 
 /// What the policy allows. Built from configuration, plus the request's own host at the
 /// entry point ([`UrlPolicy::with_own_host`]).
@@ -50,7 +51,9 @@ impl Default for UrlPolicy {
 impl UrlPolicy {
     /// Builds the policy from `ALLOWED_PORTS` (comma list of ports; empty: the defaults) and
     /// `PRIVATE_FETCH_ALLOWLIST` (comma list of `host` or `host:port`). `Err` names the
-    /// malformed item.
+    /// malformed item, or one that could never take effect: an internal host name (never
+    /// fetched, whatever the list says), or a host name without a port (a name is never a
+    /// private address, so only a port can be exempted for it).
     pub fn from_vars(ports: &str, allowlist: &str) -> Result<UrlPolicy, String> {
         let mut policy = UrlPolicy::default();
         let items = |s: &str| s.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect::<Vec<_>>();
@@ -64,6 +67,14 @@ impl UrlPolicy {
                 return Err(format!("allowlist entry {entry:?}: no wildcards, name each host"));
             }
             let (host, port) = host_and_port(&entry).ok_or_else(|| format!("allowlist entry {entry:?}"))?;
+            if let Host::Domain(name) = &host {
+                if let Some(rule) = internal_name(name) {
+                    return Err(format!("allowlist entry {entry:?}: an internal host name ({rule}) is never fetched; name its address (127.0.0.1:PORT)"));
+                }
+                if port.is_none() {
+                    return Err(format!("allowlist entry {entry:?}: a host name exempts only a port; write {entry}:PORT, or name an IP address"));
+                }
+            }
             policy.private_allowlist.push(Exempt { host, port });
         }
         Ok(policy)
@@ -175,6 +186,7 @@ fn internal_name(name: &str) -> Option<&'static str> {
     if let Some(suffix) = INTERNAL_SUFFIXES.iter().find(|s| name.ends_with(*s) || name == &s[1..]) {
         return Some(match *suffix {
             ".localhost" => "*.localhost",
+            ".localdomain" | ".localdomain4" | ".localdomain6" => "*.localdomain",
             ".local" => "*.local",
             ".internal" => "*.internal",
             _ => "*.home.arpa",
@@ -224,11 +236,11 @@ mod tests {
     fn vars_are_parsed() {
         let p = UrlPolicy::from_vars("", "").unwrap();
         assert_eq!(p, UrlPolicy::default());
-        let p = UrlPolicy::from_vars(" 443, 9000 ", "127.0.0.1:8788, Origin.Example ,[::1]:81,0x7f.1").unwrap();
+        let p = UrlPolicy::from_vars(" 443, 9000 ", "127.0.0.1:8788, Origin.Example:9000 ,[::1]:81,0x7f.1").unwrap();
         assert_eq!(p.allowed_ports, vec![443, 9000]);
         let want = [
             (Host::Ipv4([127, 0, 0, 1].into()), Some(8788)),
-            (Host::Domain("origin.example".to_owned()), None),
+            (Host::Domain("origin.example".to_owned()), Some(9000)),
             (Host::Ipv6("::1".parse().unwrap()), Some(81)),
             (Host::Ipv4([127, 0, 0, 1].into()), None),
         ];
@@ -237,6 +249,15 @@ mod tests {
         assert_eq!(UrlPolicy::from_vars("", "x.test:80").unwrap().private_allowlist[0].port, Some(80));
         for (ports, allow) in [("http", ""), ("70000", ""), ("", "http://x/"), ("", "a b"), ("", "u@x.test")] {
             assert!(UrlPolicy::from_vars(ports, allow).is_err(), "{ports:?} {allow:?}");
+        }
+        // entries that could never take effect are refused, by name
+        for (allow, says) in [
+            ("localhost:8788", "an internal host name (localhost) is never fetched"),
+            ("127.0.0.1, dev.internal:81", "an internal host name (*.internal)"),
+            ("files.example.com", "a host name exempts only a port; write files.example.com:PORT"),
+        ] {
+            let err = UrlPolicy::from_vars("", allow).unwrap_err();
+            assert!(err.contains(says), "{allow:?}: {err}");
         }
     }
 

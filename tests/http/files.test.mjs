@@ -253,6 +253,29 @@ describe('listing', () => {
 describe('batch upload', () => {
   const batch = (body, key = A) => api(worker, 'POST', '/api/v1/files/upload/urls', { token: key, body });
 
+  test('a slow item holds back no other: every item after it starts while it is still running', async () => {
+    // item 0 takes about 5 s (80 KiB at 16 KiB/s on one connection); the nine after it are
+    // quick. At most 5 run at once, so items 5 to 9 start only as others end: they must
+    // not wait for item 0.
+    const slowBytes = filler(80 * 1024, 95);
+    const items = [{ file_url: origin.file('/hol/slow.bin', slowBytes, { throttle: 16 * 1024 }), upload_path: 'hol', file_name: 'slow.bin' }];
+    const quick = [];
+    for (let i = 1; i < 10; i++) {
+      quick.push(filler(1000 + i, 95 + i));
+      items.push({ file_url: origin.file(`/hol/q${i}.bin`, quick.at(-1)), upload_path: 'hol', file_name: `q${i}.bin` });
+    }
+    const res = await batch({ items });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual(res.json.data.results.map((r) => r.code), items.map(() => 200));
+    assert.equal(res.json.data.results[0].data.sha256, sha256(slowBytes));
+    quick.forEach((bytes, i) => assert.equal(res.json.data.results[i + 1].data.sha256, sha256(bytes)));
+    const slowEnded = origin.requests('/hol/slow.bin').at(-1).closedAt;
+    for (let i = 1; i < 10; i++) {
+      const started = origin.requests(`/hol/q${i}.bin`)[0].at;
+      assert.ok(started < slowEnded, `item ${i} started ${started - slowEnded} ms after item 0 ended`);
+    }
+  });
+
   test('items answer in order, each with its own envelope; bytes are exact', async () => {
     const items = [];
     const expect = [];

@@ -62,12 +62,13 @@ help:
 	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
 	@echo "make bench   measure this Worker against the reference and floor Workers (writes BENCHMARKS.md)"
-	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each)"
+	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each; $(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"
 	@echo 'make dev-env the dev Worker'"'"'s BASE, KEY and ADMIN as shell assignments: eval "$$(make -s dev-env)"'
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"
 	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), WRANGLER_ARGS, and DEV_API_KEY, ADMIN_TOKEN,"
-	@echo "           LINK_SECRET (default: random for this checkout, made by the first make dev and printed by it)"
+	@echo "           LINK_SECRET (default: random for this checkout, made by the first make dev; the key and"
+	@echo "           the admin token are printed by it, all three kept in .wrangler/state and .dev.vars)"
 
 ## Tools -----------------------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ pub struct Config {
     pub one_stream_mib_s: u64,
 }
 
-/// R2's largest object made of multipart parts of this service's sizes (5 GiB).
+/// The largest file a background job may fetch (5 GiB): the service's own cap, about a
+/// thousand part uploads of its sizes (R2 takes multipart objects of up to about 5 TiB).
 pub const MAX_ASYNC_FILE_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Longest `FILE_TTL_SECONDS`: a year (a temporary file; and a typo in ms instead of seconds

@@ -201,6 +201,12 @@ pub(crate) struct Lanes<'a, C> {
     room: Notify,
     /// Each stored part by index: R2's answer.
     parts: RefCell<BTreeMap<u64, JsValue>>,
+    /// Part buffers free for the next part (a part's buffer comes back once R2 took the part
+    /// and it is hashed): a file's parts reuse a few buffers instead of each leaving one
+    /// for the collector, which the isolate's memory would carry until it ran.
+    pool: RefCell<Vec<Uint8Array>>,
+    /// The buffer of each part taken and not yet back in `pool`, and whether R2 took it.
+    held: RefCell<BTreeMap<u64, (Uint8Array, bool)>>,
     /// The first lane's failure: the others stop taking parts.
     failed: RefCell<Option<Error>>,
     checkpoint: C,
@@ -234,6 +240,8 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             hashing: Cell::new(false),
             room: Notify::default(),
             parts: RefCell::new(stored),
+            pool: RefCell::new(Vec::new()),
+            held: RefCell::new(BTreeMap::new()),
             failed: RefCell::new(None),
             checkpoint,
         }
@@ -346,7 +354,9 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
     /// hashing the part before it) while R2 takes its last bytes. R2 numbers parts from 1.
     async fn stream_part(&self, index: u64, size: u64, first: Option<Uint8Array>, cursor: &mut Cursor<'_>) -> Result<(), Error> {
         let number = u16::try_from(index + 1).map_err(|_| Error::internal("too many parts"))?;
-        let part = Uint8Array::new_with_length(size as u32);
+        let buffer = self.pool.borrow_mut().pop().unwrap_or_else(|| Uint8Array::new_with_length(self.plan.part_bytes as u32));
+        let part = buffer.subarray(0, size as u32);
+        self.held.borrow_mut().insert(index, (buffer, false));
         let fixed = fixed_length(size)?;
         let writer = fixed.writable().get_writer().map_err(|e| Error::internal(describe(&e)))?;
         let sink_failed = Cell::new(false);
@@ -378,7 +388,22 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         };
         self.checkpoint.part_stored(index, size, &stored).await?;
         self.parts.borrow_mut().insert(index, stored);
+        if let Some(held) = self.held.borrow_mut().get_mut(&index) {
+            held.1 = true;
+        }
+        self.give_back(index);
         Ok(())
+    }
+
+    /// Puts part `index`'s buffer back in the pool once R2 took the part and (when this
+    /// invocation hashes) the digest has it: until both, its bytes are still read.
+    fn give_back(&self, index: u64) {
+        let done = |taken: bool| taken && (!self.hashes || self.hashed.get() > index);
+        let mut held = self.held.borrow_mut();
+        if held.get(&index).is_some_and(|(_, taken)| done(*taken)) {
+            let (buffer, _) = held.remove(&index).expect("checked above");
+            self.pool.borrow_mut().push(buffer);
+        }
     }
 
     /// Hashes the parts waiting, in file order, as far as they go (unless a lane does so
@@ -402,6 +427,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             result = digest.write(&part).await;
             *self.digest.borrow_mut() = Some(digest);
             self.hashed.set(next + 1);
+            self.give_back(next);
             self.room.notify();
             if result.is_err() {
                 break;

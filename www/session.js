@@ -54,6 +54,11 @@ export class AdminError extends Error {
 /** `method /api/v1/admin{path}` with the admin token; resolves the envelope's `data`,
  * rejects with an AdminError carrying the envelope's `msg`. */
 export async function admin(method, path, body) {
+  return (await adminEnvelope(method, path, body)).data;
+}
+
+/** As `admin`, resolving the whole envelope (its `msg` too). */
+export async function adminEnvelope(method, path, body) {
   // A token is visible ASCII (as every API key): anything else, such as a pasted zero-width
   // space, is answered as the server would, before the browser refuses the header (which
   // would read as the service being unreachable).
@@ -78,7 +83,7 @@ export async function admin(method, path, body) {
     throw new AdminError(res.status, `unexpected response from the server (HTTP ${res.status})`);
   }
   if (!envelope.success) throw new AdminError(res.status, envelope.msg);
-  return envelope.data;
+  return envelope;
 }
 
 /** One page of an admin listing (`/keys`, `/blocklist`): its `field` as `items`, 50 a page,

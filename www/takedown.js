@@ -2,7 +2,7 @@
 // file id, with a reason and whether to block the bytes, to POST /api/v1/admin/takedown;
 // what was removed is said in the status line.
 import { $, banner, clearErrors, clearOnInput, isBusy, setBusy, showError } from './ui.js';
-import { admin, inputs } from './session.js';
+import { adminEnvelope, inputs } from './session.js';
 import { formatBytes } from './format.js';
 import { added } from './blocklist.js';
 
@@ -29,11 +29,12 @@ form.addEventListener('submit', async (event) => {
   setBusy(submit, form, true);
   try {
     const why = reason.value.trim();
-    const gone = await admin('POST', '/takedown', { ...reported(link.value.trim()), block: block.checked, ...(why ? { reason: why } : {}) });
+    const answer = await adminEnvelope('POST', '/takedown', { ...reported(link.value.trim()), block: block.checked, ...(why ? { reason: why } : {}) });
+    const gone = answer.data;
     const blocked = gone.blocked ? ' Uploads of the same bytes are refused from now on.' : '';
     if (gone.blocked) added(gone.sha256);
     // The file is gone either way; a block asked for and not made must not pass unseen.
-    else if (block.checked) banner(errorBanner, `The file is gone, but its SHA-256 could not be blocked (the service's log says why): block it with PUT /api/v1/admin/blocklist/${gone.sha256}.`);
+    else if (block.checked) banner(errorBanner, `${answer.msg}. Its SHA-256 is ${gone.sha256}: block it with PUT /api/v1/admin/blocklist/${gone.sha256} once that is fixed.`);
     status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256}).${blocked}`;
     form.reset();
   } catch (err) {

@@ -188,6 +188,13 @@ impl BlocklistCopy {
     }
 }
 
+/// The digest a listed KV name (after [`BLOCKED_PREFIX`]) blocks: 64 hex digits, read in
+/// lowercase as uploads' digests are (an entry put by hand in upper case blocks its digest
+/// all the same); `None` for a name that is no digest (never matched, never listed).
+pub fn listed_digest(name: &str) -> Option<String> {
+    (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_ascii_lowercase())
+}
+
 /// The KV entry of `sha256`.
 pub fn entry_key(sha256: &str) -> String {
     format!("{BLOCKED_PREFIX}{sha256}")
@@ -265,6 +272,16 @@ mod tests {
     }
 
     /// What a listing brings: no version (no change made yet), and `digests`.
+    #[test]
+    fn listed_names_are_read_as_lowercase_digests() {
+        let lower = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(listed_digest(lower).as_deref(), Some(lower));
+        assert_eq!(listed_digest(&lower.to_ascii_uppercase()).as_deref(), Some(lower));
+        for not_one in ["", "abc", &lower[1..], &format!("{lower}0"), &lower.replace('9', "g")] {
+            assert_eq!(listed_digest(not_one), None, "{not_one:?}");
+        }
+    }
+
     fn listing(digests: &[&str]) -> Option<(Option<String>, HashSet<String>)> {
         Some((None, set(digests)))
     }

@@ -71,10 +71,18 @@ fn reported(url: Option<String>, file_id: Option<String>) -> Result<Reported, Er
 /// (`/f/...`), is read as the https link it stands for.
 fn reported_link(link: &str) -> Result<Reported, Error> {
     let link = link.trim();
-    let url = match Url::parse(link) {
-        Err(url::ParseError::RelativeUrlWithoutBase) if link.starts_with('/') => Url::parse(&format!("https://reported.invalid{link}")),
-        Err(url::ParseError::RelativeUrlWithoutBase) => Url::parse(&format!("https://{link}")),
-        parsed => parsed,
+    let url = if link.starts_with("//") {
+        // protocol-relative
+        Url::parse(&format!("https:{link}"))
+    } else if link.starts_with('/') {
+        Url::parse(&format!("https://reported.invalid{link}"))
+    } else {
+        match Url::parse(link) {
+            Err(url::ParseError::RelativeUrlWithoutBase) => Url::parse(&format!("https://{link}")),
+            // `host:port/...` reads as a URL of scheme `host`: without `://`, it is a host
+            Ok(url) if !matches!(url.scheme(), "http" | "https") && !link.contains("://") => Url::parse(&format!("https://{link}")),
+            parsed => parsed,
+        }
     };
     let url = url.ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     match url.map(|url| route("GET", url.path())) {
@@ -118,6 +126,15 @@ mod tests {
         ] {
             assert_eq!(parse(&body), Ok(Reported::Id(ID.into())), "{body}");
         }
+    }
+
+    #[test]
+    fn links_quoted_without_their_scheme_are_read_as_https() {
+        let name = || Reported::Name(FileName { owner: "k_1".into(), upload_path: "docs".into(), file_name: "a.pdf".into() });
+        for link in ["files.example.com/f/k_1/docs/a.pdf", "localhost:8787/f/k_1/docs/a.pdf", "//files.example.com/f/k_1/docs/a.pdf", "/f/k_1/docs/a.pdf"] {
+            assert_eq!(parse(&format!(r#"{{"url":"{link}"}}"#)), Ok(name()), "{link}");
+        }
+        assert!(parse(r#"{"url":"ftp://files.example.com/f/k_1/docs/a.pdf"}"#).is_err(), "another scheme stays refused");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::http::{json_body, Incoming};
 use super::js::now_ms;
 use super::respond;
 use crate::core::admin::MAX_ADMIN_BODY_BYTES;
-use crate::core::blocklist::{entry_key, parse_block, BlockEntry, BlocklistCopy, Check, BLOCKED_PREFIX, MAX_BLOCKED, VERSION_KEY};
+use crate::core::blocklist::{entry_key, listed_digest, parse_block, BlockEntry, BlocklistCopy, Check, BLOCKED_PREFIX, MAX_BLOCKED, VERSION_KEY};
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
@@ -100,7 +100,7 @@ async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error>
             list = list.cursor(c);
         }
         let page = gate.call(|| list.execute()).await.map_err(kv("list blocked"))?;
-        digests.extend(page.keys.iter().filter_map(|k| k.name.strip_prefix(BLOCKED_PREFIX)).map(str::to_owned));
+        digests.extend(page.keys.iter().filter_map(|k| listed_digest(k.name.strip_prefix(BLOCKED_PREFIX)?)));
         match page.cursor.filter(|c| !page.list_complete && !c.is_empty()) {
             Some(next) => cursor = Some(next),
             None => return Ok(digests),
@@ -112,10 +112,23 @@ async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error>
     Ok(digests)
 }
 
-/// The entry of `sha256`, if blocked (whatever its metadata: `BlockEntry::stored`).
+/// The entry of `sha256` (lowercase), if blocked (whatever its metadata:
+/// `BlockEntry::stored`).
 async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error> {
-    let (value, meta) = keys.get(&entry_key(sha256)).text_with_metadata::<serde_json::Value>().await.map_err(kv("get blocked"))?;
-    Ok(value.map(|_| BlockEntry::stored(sha256, meta)))
+    Ok(found(keys, sha256).await?.map(|(_, entry)| entry))
+}
+
+/// The KV name and entry of `sha256` (lowercase), if blocked: under its lowercase name, or
+/// the upper-case one an entry put by hand may have (which blocks it as well, and so must
+/// be shown and removed by it).
+async fn found(keys: &KvStore, sha256: &str) -> Result<Option<(String, BlockEntry)>, Error> {
+    for name in [entry_key(sha256), entry_key(&sha256.to_ascii_uppercase())] {
+        let (value, meta) = keys.get(&name).text_with_metadata::<serde_json::Value>().await.map_err(kv("get blocked"))?;
+        if value.is_some() {
+            return Ok(Some((name, BlockEntry::stored(sha256, meta))));
+        }
+    }
+    Ok(None)
 }
 
 /// Blocks `entry.sha256` with the reason `reason` sets (`None` keeps one already there):
@@ -158,8 +171,9 @@ pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> R
 /// `DELETE /api/v1/admin/blocklist/{sha256}`: uploads of it are stored again.
 pub(crate) async fn delete(req: &Incoming, services: &Services, sha256: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let entry = entry(&services.keys, sha256).await?.ok_or(Error::NotBlocked)?;
-    services.keys.delete(&entry_key(sha256)).await.map_err(kv("delete blocked"))?;
+    let (name, entry) = found(&services.keys, sha256).await?.ok_or(Error::NotBlocked)?;
+    // KV takes one write a second per key: retried as a block's write is.
+    kv_write("delete blocked", || async { services.keys.delete(&name).await }).await?;
     COPY.with_borrow_mut(|copy| copy.change(sha256, false, now_ms()));
     changed(&services.keys).await;
     worker::console_log!("blocklist: {sha256} unblocked");
@@ -183,6 +197,6 @@ struct BlockedPage {
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
     let (entries, cursor) = kv_page(req, services, BLOCKED_PREFIX).await?;
-    let blocked = entries.into_iter().filter_map(|k| Some(BlockEntry::stored(k.name.strip_prefix(BLOCKED_PREFIX)?, k.metadata))).collect();
+    let blocked = entries.into_iter().filter_map(|k| Some(BlockEntry::stored(&listed_digest(k.name.strip_prefix(BLOCKED_PREFIX)?)?, k.metadata))).collect();
     respond::json(200, &Envelope::ok("Blocked digests listed", BlockedPage { blocked, cursor }))
 }

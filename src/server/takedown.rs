@@ -71,15 +71,16 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
     } else {
         Ok(false)
     };
+    // Logged before the delete, which may fail too: the operator's log says what to block.
+    if let Err(err) = &blocked {
+        worker::console_error!("take-down: file {}: its digest {} was not blocked: {err:?}", row.file_id, row.sha256);
+    }
     // Deleted already, unless R2 refused the authority's delete (its alarm tries again in a
     // minute): the answer waits for the bytes to be gone.
     delete_object(services, &row.file_id).await?;
     let msg = match &blocked {
         Ok(_) => "File taken down".to_owned(),
-        Err(err) => {
-            worker::console_error!("take-down: file {}: its digest was not blocked: {err:?}", row.file_id);
-            format!("File taken down; its digest could not be blocked ({})", err.public_message())
-        }
+        Err(err) => format!("File taken down; its digest could not be blocked ({})", err.public_message()),
     };
     let taken = TakenDown {
         key_id,

@@ -234,3 +234,28 @@ test('a digest blocked in KV by another isolate applies here within the copy\'s 
   assert.equal(kv.list ?? 0, 0, `no list call: ${JSON.stringify(kv)}`);
   assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
 });
+
+test('an entry put in KV by hand with an upper-case digest blocks it, is listed in lowercase, and is removed by it', async () => {
+  const key = await newKey(worker, ADMIN, 'upper');
+  const body = filler(2500, 31);
+  const digest = sha256(body);
+  const upper = digest.toUpperCase();
+  await kvPut(worker, `blocked:${upper}`, { value: 'blocked', metadata: { sha256: upper, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
+  // a name that is no digest: neither listed nor counted
+  await kvPut(worker, 'blocked:not-a-digest', { value: 'blocked' });
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
+  // a fresh isolate reads the list at its first upload
+  await worker.restart();
+  assert.deepEqual((await put(key, body)).json, BLOCKED);
+  const listed = (await listBlocked(50)).map((e) => e.sha256);
+  assert.ok(listed.includes(digest), listed.join());
+  assert.ok(!listed.includes(upper) && !listed.includes('not-a-digest'), listed.join());
+  assert.equal((await admin('GET', `/api/v1/admin/blocklist/${digest}`)).status, 200);
+  const removed = await admin('DELETE', `/api/v1/admin/blocklist/${digest}`);
+  assert.equal(removed.status, 200, JSON.stringify(removed.json));
+  assert.equal((await admin('GET', `/api/v1/admin/blocklist/${digest}`)).status, 404);
+  assert.ok(!(await listBlocked(50)).some((e) => e.sha256 === digest));
+  const stored = await put(key, body);
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  assert.equal(stored.json.data.sha256, digest);
+});

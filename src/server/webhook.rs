@@ -57,11 +57,15 @@ pub(crate) async fn deliver(
 }
 
 /// What went wrong with an attempt, for the log: the receiver's side, in its own words (the
-/// errors are the ones a fetch from an origin gives).
+/// errors are the ones a fetch from an origin gives, named here for the callback_url).
 pub(crate) fn failure(err: &Error) -> String {
     match err {
         Error::OriginStatus(status) => format!("the callback_url answered HTTP {status}"),
         Error::OriginUnreachable => "the callback_url could not be reached".to_owned(),
+        Error::OriginTimeout { ms } => format!("the callback_url did not answer within {ms} ms"),
+        Error::UrlRejected(rule) => format!("a redirect of the callback_url was refused: {rule}"),
+        Error::RedirectRejected(why) => format!("a redirect of the callback_url was refused: {why}"),
+        Error::TooManyRedirects(n) => format!("the callback_url redirected more than {n} times"),
         err => err.public_message(),
     }
 }
@@ -81,9 +85,11 @@ async fn post(url: &Url, body: &str, signature: &str) -> Result<web_sys::Respons
     let _ = headers.set(SIGNATURE_HEADER, signature);
     init.set_headers(&headers);
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let response = wait(global.fetch_with_str_and_init(url.as_str(), &init))
-        .await
-        .map_err(|_| Error::OriginUnreachable)?;
+    let response = wait(global.fetch_with_str_and_init(url.as_str(), &init)).await.map_err(|e| {
+        // the attempt's own deadline (the signal's TimeoutError), else no connection
+        let timed_out = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).is_some_and(|n| n == "TimeoutError");
+        if timed_out { Error::OriginTimeout { ms: u64::from(ATTEMPT_MS) } } else { Error::OriginUnreachable }
+    })?;
     let response: web_sys::Response = response.unchecked_into();
     if let Some(body) = response.body() {
         drop(body.cancel());

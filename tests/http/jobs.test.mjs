@@ -527,7 +527,9 @@ async function hookedKey(name) {
 }
 
 for (const [label, status, target] of [
-  ['the metadata address', 307, () => 'http://169.254.169.254/latest/meta-data/'],
+  // (the trap counts what reaches it: a hop followed would show; one to an address nothing
+  // here listens on, the metadata address say, would fail and be retried all the same)
+  ['a loopback port not allow-listed', 307, () => trap.url('/trap')],
   ['a loopback port not allow-listed', 308, () => trap.url('/trap')],
   // only 307 and 308 keep the signed POST: a 302 or 303 would be followed as a GET
   ['an allowed URL', 302, () => hooks.url('/landed-302')],

@@ -152,9 +152,16 @@ impl UploadJob {
             JobOp::Status { key_id } => {
                 let mut record = self.owned(&key_id).await?;
                 if !record.state.is_final() && !self.running.get() {
-                    // Nothing runs it here (the runtime restarted): go on now. The parts
-                    // stored before count, though the record was saved before they were.
-                    self.alarm_at(now_ms()).await?;
+                    // Nothing runs it here (the runtime restarted: its alarm is the watchdog's,
+                    // a minute on): go on now. A job paused for its isolate's turn has its
+                    // alarm a few seconds on: left as it is, so that a poll does not move it
+                    // ahead of a job waiting for that turn. The parts stored before count,
+                    // though the record was saved before they were.
+                    let due = self.state.storage().get_alarm().await.map_err(|e| Error::internal(format!("get alarm: {e}")))?;
+                    let now = now_ms();
+                    if due.is_none_or(|at| at > now + MAX_TURN_RETRY_MS + TURN_RETRY_MS) {
+                        self.alarm_at(now).await?;
+                    }
                     if record.transfer.as_ref().is_some_and(|t| t.resumable()) {
                         record.stored_bytes = job_store::total(&job_store::stored_parts(&self.state.storage()).await?);
                     }

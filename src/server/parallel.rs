@@ -205,8 +205,8 @@ pub(crate) struct Lanes<'a, C> {
     /// and it is hashed): a file's parts reuse a few buffers instead of each leaving one
     /// for the collector, which the isolate's memory would carry until it ran.
     pool: RefCell<Vec<Uint8Array>>,
-    /// The buffer of each part taken and not yet back in `pool`, and whether R2 took it.
-    held: RefCell<BTreeMap<u64, (Uint8Array, bool)>>,
+    /// The buffer of each part taken and not yet back in `pool`.
+    held: RefCell<BTreeMap<u64, Uint8Array>>,
     /// The first lane's failure: the others stop taking parts.
     failed: RefCell<Option<Error>>,
     checkpoint: C,
@@ -356,7 +356,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         let number = u16::try_from(index + 1).map_err(|_| Error::internal("too many parts"))?;
         let buffer = self.pool.borrow_mut().pop().unwrap_or_else(|| Uint8Array::new_with_length(self.plan.part_bytes as u32));
         let part = buffer.subarray(0, size as u32);
-        self.held.borrow_mut().insert(index, (buffer, false));
+        self.held.borrow_mut().insert(index, buffer);
         let fixed = fixed_length(size)?;
         let writer = fixed.writable().get_writer().map_err(|e| Error::internal(describe(&e)))?;
         let sink_failed = Cell::new(false);
@@ -388,9 +388,6 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         };
         self.checkpoint.part_stored(index, size, &stored).await?;
         self.parts.borrow_mut().insert(index, stored);
-        if let Some(held) = self.held.borrow_mut().get_mut(&index) {
-            held.1 = true;
-        }
         self.give_back(index);
         Ok(())
     }
@@ -398,11 +395,11 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
     /// Puts part `index`'s buffer back in the pool once R2 took the part and (when this
     /// invocation hashes) the digest has it: until both, its bytes are still read.
     fn give_back(&self, index: u64) {
-        let done = |taken: bool| taken && (!self.hashes || self.hashed.get() > index);
-        let mut held = self.held.borrow_mut();
-        if held.get(&index).is_some_and(|(_, taken)| done(*taken)) {
-            let (buffer, _) = held.remove(&index).expect("checked above");
-            self.pool.borrow_mut().push(buffer);
+        let taken = self.parts.borrow().contains_key(&index);
+        if taken && (!self.hashes || self.hashed.get() > index) {
+            if let Some(buffer) = self.held.borrow_mut().remove(&index) {
+                self.pool.borrow_mut().push(buffer);
+            }
         }
     }
 

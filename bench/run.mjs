@@ -152,8 +152,7 @@ const cpuMs = (pids) => sumOver(pids, (pid) => {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 });
-async function withPeakRss(fn) {
-  const pids = workerdPids();
+async function withPeakRss(fn, pids = workerdPids()) {
   let peak = rssMiB(pids);
   const timer = setInterval(() => { peak = Math.max(peak, rssMiB(pids)); }, 20);
   try { await fn(); } finally { clearInterval(timer); }
@@ -420,10 +419,7 @@ for (const c of memoryCases) {
       const pids = workerdPids();
       const measured = async (who, key) => {
         const before = rssMiB(pids);
-        let peak = before;
-        const timer = setInterval(() => { peak = Math.max(peak, rssMiB(pids)); }, 20);
-        try { await run(who, who === 'project' ? c.url() : referenceUrl, key); } finally { clearInterval(timer); }
-        return Math.max(peak, rssMiB(pids)) - before;
+        return (await withPeakRss(() => run(who, who === 'project' ? c.url() : referenceUrl, key), pids)) - before;
       };
       growth.first.push(await measured('project', `memory-${c.id}-1.bin`));
       growth.again.push(await measured('project', `memory-${c.id}-2.bin`));

@@ -271,7 +271,6 @@ mod tests {
         assert_eq!(copy.check(later + READ_WINDOW_MS), Check::Read, "a read that never ended is given up");
     }
 
-    /// What a listing brings: no version (no change made yet), and `digests`.
     #[test]
     fn listed_names_are_read_as_lowercase_digests() {
         let lower = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -282,6 +281,7 @@ mod tests {
         }
     }
 
+    /// What a listing brings: no version (no change made yet), and `digests`.
     fn listing(digests: &[&str]) -> Option<(Option<String>, HashSet<String>)> {
         Some((None, set(digests)))
     }

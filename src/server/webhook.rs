@@ -63,7 +63,7 @@ pub(crate) fn failure(err: &Error) -> String {
         Error::OriginStatus(status) => format!("the callback_url answered HTTP {status}"),
         Error::OriginUnreachable => "the callback_url could not be reached".to_owned(),
         Error::OriginTimeout { ms } => format!("the callback_url did not answer within {ms} ms"),
-        Error::UrlRejected(rule) => format!("a redirect of the callback_url was refused: {rule}"),
+        Error::UrlRejected(rule) => format!("the callback_url, or a redirect of it, was refused: {rule}"),
         Error::RedirectRejected(why) => format!("a redirect of the callback_url was refused: {why}"),
         Error::TooManyRedirects(n) => format!("the callback_url redirected more than {n} times"),
         err => err.public_message(),

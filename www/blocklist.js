@@ -19,10 +19,10 @@ const table = pagedTable({
   id: (entry) => entry.sha256,
   rowId: (tr) => tr.dataset.sha256,
   done: counted,
-  failed: (err) => {
-    forget();
-    showError(err, { adminToken: inputs.adminToken }, errorBanner);
-  },
+  landing: status,
+  // What is shown stays (a key or secret shown only this once above all): another token
+  // forgets it (`app.js`), a failed listing does not.
+  failed: (err) => showError(err, { adminToken: inputs.adminToken }, errorBanner),
 });
 
 /** Lists the first page. */
@@ -72,17 +72,22 @@ function row(entry) {
     if (!confirmed(event, unblock, { text: 'Confirm unblock', label: `Confirm unblock of ${short}` })) return;
     if (isBusy(unblock)) return;
     setBusy(unblock, null, true);
-    try {
-      await admin('DELETE', `/blocklist/${entry.sha256}`);
-      // The keyboard's place moves to the next row's Unblock (or the previous one's, or the
-      // list's heading) before this row goes.
+    // The keyboard's place moves to the next row's Unblock (or the previous one's, or the
+    // list's heading) before this row goes.
+    const gone = (said) => {
       const next = tr.nextElementSibling ?? tr.previousElementSibling;
       const place = next?.querySelector('button') ?? $('blocklist-title');
       tr.remove();
       counted();
-      status.textContent = `Unblocked ${short}…: its bytes may be uploaded again.`;
+      status.textContent = `${said}: its bytes may be uploaded again.`;
       place.focus();
+    };
+    try {
+      await admin('DELETE', `/blocklist/${entry.sha256}`);
+      gone(`Unblocked ${short}…`);
     } catch (err) {
+      // Unblocked already (in another tab, or by another operator): the same end.
+      if (err.status === 404) return gone(`${short}… was unblocked already`);
       setBusy(unblock, null, false);
       disarm(unblock);
       showError(err, { adminToken: inputs.adminToken }, errorBanner);

@@ -33,6 +33,17 @@ function quota(input, scale = 1) {
   return Number.isFinite(n) ? Math.round(n * scale) : text;
 }
 
+/** The most MiB a storage quota may be: the server takes up to 2^53 - 1 bytes. */
+const MAX_MIB = Math.floor(Number.MAX_SAFE_INTEGER / MiB);
+
+/** A storage quota input's value in bytes (blank: null, the default). What is no number or
+ * out of range is refused here, in MiB: the server's words would count bytes. */
+function storageQuota(input) {
+  const bytes = quota(input, MiB);
+  if (bytes === null || (typeof bytes === 'number' && bytes >= 0 && bytes <= MAX_MIB * MiB)) return bytes;
+  throw Object.assign(new Error(`Enter a number of MiB from 0 to ${MAX_MIB}, or leave it blank for the default.`), { status: 400, field: 'max_bytes' });
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const submit = $('key-submit');
@@ -43,7 +54,7 @@ form.addEventListener('submit', async (event) => {
   try {
     const key = await admin('POST', '/keys', {
       name: $('key-name').value,
-      max_bytes: quota($('key-max-mib'), MiB),
+      max_bytes: storageQuota($('key-max-mib')),
       max_files: quota($('key-max-files')),
     });
     showSecret(`New key “${key.name}”`, key.key, { usable: true });
@@ -85,10 +96,10 @@ const table = pagedTable({
   id: (key) => key.key_id,
   rowId: (tr) => tr.dataset.keyId,
   done: counted,
-  failed: (err) => {
-    forget();
-    showError(err, { adminToken: inputs.adminToken }, errorBanner);
-  },
+  landing: status,
+  // What is shown stays (a key or secret shown only this once above all): another token
+  // forgets it (`app.js`), a failed listing does not.
+  failed: (err) => showError(err, { adminToken: inputs.adminToken }, errorBanner),
 });
 
 /** Forgets what another token listed or revealed: the rows, the next page, and a key or
@@ -181,18 +192,23 @@ function row(key) {
   revoke.addEventListener('click', async (event) => {
     if (isBusy(revoke) || !confirmed(event, revoke, { text: 'Confirm revoke', label: `Confirm revoke of ${key.name}` })) return;
     setBusy(revoke, null, true);
-    try {
-      await admin('DELETE', `/keys/${key.key_id}`);
-      // The row stays until the next listing (which no longer has the key), with the one
-      // action left for a revoked key: its files keep serving until they expire.
+    // The row stays, with the one action left for a revoked key: its files keep serving
+    // until they expire.
+    const revoked = (said) => {
       tr.dataset.revoked = 'true';
       state.textContent = 'revoked';
       state.className = 'state off';
       for (const b of [edit, toggle, webhook, revoke]) b.remove();
       counted();
-      status.textContent = `Revoked ${key.name}: it is refused from now on. Its files serve until they expire, unless you delete them.`;
+      status.textContent = `${said} Its files serve until they expire, unless you delete them.`;
       purge.focus();
+    };
+    try {
+      await admin('DELETE', `/keys/${key.key_id}`);
+      revoked(`Revoked ${key.name}: it is refused from now on.`);
     } catch (err) {
+      // Revoked already (in another tab, or by another operator): the same end.
+      if (err.status === 404) return revoked(`${key.name} was revoked already.`);
       setBusy(revoke, null, false);
       disarm(revoke);
       fail(err);
@@ -245,7 +261,7 @@ function editQuota(key, cell, edit, updated, fail) {
     event.preventDefault();
     clearErrors(editor);
     try {
-      updated(await admin('PATCH', `/keys/${key.key_id}`, { max_bytes: quota(mib, MiB), max_files: quota(files) }));
+      updated(await admin('PATCH', `/keys/${key.key_id}`, { max_bytes: storageQuota(mib), max_files: quota(files) }));
       status.textContent = `Quota of ${key.name}: ${quotaText(key)}.`;
       done();
     } catch (err) {

@@ -154,13 +154,27 @@ function batchesOf(lines, options) {
   return batches;
 }
 
-/** Batches of up to 20, in order: a card per line, stored or not. */
+/** "Retry in N s" for an answer's `Retry-After`, or nothing. */
+const retryHint = (secs) => (secs ? ` The server asked to wait ${secs} s before sending them again.` : '');
+
+/** Puts back in the box only `left` (the lines not stored or not started), so sending again
+ * stores nothing twice, and says so in the status after `done`. */
+function leaveInBox(left, done, retryAfter) {
+  urls.value = left.join('\n');
+  const those = left.length === 1 ? 'that one is' : 'those are';
+  status.textContent = `${done} ${those} left in the box to send again.${retryHint(retryAfter)}`;
+}
+
+/** Batches of up to 20, in order: a card per line, stored or not. A batch the server was
+ * too busy for (any item answered 503, with `Retry-After`) ends the sending: later
+ * batches would meet the same. */
 async function uploadMany(lines, options) {
   const c = client();
   let stored = 0;
-  let failed = 0;
   let first = null; // this submission's first card, focused at the end
   let sent = 0; // lines whose batch was answered
+  let retryAfter = null;
+  const failed = []; // lines answered with an error, in order
   try {
     for (const chunk of batchesOf(lines, options)) {
       const at = sent;
@@ -174,12 +188,14 @@ async function uploadMany(lines, options) {
       }
       batch.results.forEach((r, i) => {
         const card = r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1);
+        if (!r.success) failed.push(chunk[i]);
         first ??= card;
         results.append(card);
       });
       stored += batch.succeeded;
-      failed += batch.failed;
       sent = at + chunk.length;
+      retryAfter = batch.retryAfter;
+      if (retryAfter) break;
     }
   } catch (err) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
@@ -189,26 +205,34 @@ async function uploadMany(lines, options) {
       status.textContent = 'Not stored.';
       return;
     }
-    // Only the lines never sent stay in the box, so sending again stores nothing twice.
-    urls.value = lines.slice(sent).join('\n');
-    status.textContent = `${stored} stored, ${failed} not stored, ${lines.length - sent} not sent: those are left in the box to send again.`;
+    const left = [...failed, ...lines.slice(sent)];
+    leaveInBox(left, `${stored} stored, ${failed.length} not stored, ${lines.length - sent} not sent:`, err.retryAfter);
     refreshUsage();
     return;
   } finally {
     c.free();
   }
-  status.textContent = `${stored} stored, ${failed} not stored.`;
-  if (failed) {
-    fieldError(urls, `${failed} of ${lines.length} URLs were not stored: see ${failed === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
+  const unsent = lines.length - sent;
+  if (failed.length || unsent) {
+    const count = `${stored} stored, ${failed.length} not stored${unsent ? `, ${unsent} not sent` : ''}:`;
+    leaveInBox([...failed, ...lines.slice(sent)], count, retryAfter);
+    if (failed.length) {
+      fieldError(urls, `${failed.length} of ${lines.length} URLs were not stored: see ${failed.length === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
+    }
+  } else {
+    status.textContent = `${stored} stored, 0 not stored.`;
   }
   first?.focus();
   refreshUsage();
 }
 
-/** One job per line, started in order, then watched side by side. */
+/** One job per line, started in order, then watched side by side. A refusal of the rate
+ * or of a busy instance (429, 503) ends the starting: every later line would meet it. */
 async function startJobs(lines, options) {
   let started = 0;
   let first = null; // this submission's first card (earlier jobs' cards may still run above)
+  const failed = []; // lines refused, in order
+  let stop = null; // the refusal that ended the starting, and the line it met
   for (const [i, fileUrl] of lines.entries()) {
     const c = client();
     try {
@@ -221,17 +245,33 @@ async function startJobs(lines, options) {
       // The key or an option all jobs share (any field but the URL): beside its field, once.
       if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
         showError(err, fields(), formError);
-        status.textContent = 'Not started.';
-        return;
+        stop = { err, at: i };
+        break;
       }
       const card = failureCard(fileUrl, err.status, err.message, i + 1);
       first ??= card;
       results.append(card);
+      failed.push(fileUrl);
+      if (err.status === 429 || err.status === 503) {
+        stop = { err, at: i + 1 };
+        break;
+      }
     } finally {
       c.free();
     }
   }
-  status.textContent = `${started} job${started === 1 ? '' : 's'} started.`;
+  const jobs = `${started} job${started === 1 ? '' : 's'} started`;
+  if (stop && started === 0 && failed.length === 0) {
+    status.textContent = 'Not started.';
+    return;
+  }
+  const unsent = stop ? lines.length - stop.at : 0;
+  if (failed.length || unsent) {
+    const count = `${jobs}, ${failed.length} refused${unsent ? `, ${unsent} not sent` : ''}:`;
+    leaveInBox([...failed, ...lines.slice(lines.length - unsent)], count, stop?.err.retryAfter);
+  } else {
+    status.textContent = `${jobs}.`;
+  }
   first?.focus();
 }
 

@@ -198,8 +198,9 @@ export function button(text, label, cls = 'ghost small') {
  * `row(item)` makes an item's row, and `id(item)` / `rowId(tr)` tell items apart, so an
  * item shown already (added here, then listed) is not shown twice. An answer to a listing
  * that a later one (or `reset`) overtook is dropped. `done()` runs after the rows changed,
- * `failed(err)` on a listing's error. */
-export function pagedTable({ body, more, page, row, id, rowId, done, failed }) {
+ * `failed(err)` on a listing's error. When the last page came and `more` had the keyboard's
+ * focus, focus goes to the first new row's first button, else to `landing` (focusable). */
+export function pagedTable({ body, more, page, row, id, rowId, done, failed, landing }) {
   let cursor = null;
   let loads = 0;
   async function load({ append = false } = {}) {
@@ -212,8 +213,11 @@ export function pagedTable({ body, more, page, row, id, rowId, done, failed }) {
       const rows = answer.items.filter((item) => !append || !listed.has(id(item))).map(row);
       if (append) body.append(...rows);
       else body.replaceChildren(...rows);
+      const focused = document.activeElement === more;
       more.hidden = !cursor;
       done();
+      // A hidden button drops the keyboard's place to the page.
+      if (focused && more.hidden) (rows[0]?.querySelector('button') ?? landing).focus();
     } catch (err) {
       if (run === loads) failed(err);
     }

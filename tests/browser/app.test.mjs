@@ -226,7 +226,8 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await open('stash');
   await page.locator('#file-urls').fill([good1, bad, good2].join('\n'));
   await page.locator('#stash-submit').click();
-  await page.locator('#stash-status').filter({ hasText: '2 stored, 1 not stored.' }).waitFor({ timeout: 60_000 });
+  await page.locator('#stash-status').filter({ hasText: '2 stored, 1 not stored: that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('#file-urls').inputValue(), bad, 'only the line not stored is left');
   const cards = page.locator('#results > li');
   assert.equal(await cards.count(), 3);
   assert.deepEqual(await cards.evaluateAll((els) => els.map((e) => e.classList.contains('failed'))), [false, true, false]);
@@ -239,6 +240,7 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await capture('stash');
 
   // A bad key and a file name for several URLs: beside their fields, in the envelope's words.
+  await page.locator('#file-urls').fill([good1, good2].join('\n'));
   await page.locator('#file-name').fill('same.png');
   await page.locator('#stash-submit').click();
   await page.locator('#file-name-error').filter({ hasText: 'Only for one URL' }).waitFor();
@@ -258,26 +260,63 @@ test('Stash: three URLs with one bad give two results and the error in its place
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: when a later batch is refused (503, busy), only the lines never sent stay to send again', { timeout: 120_000 }, async () => {
+test('Stash: when a later batch is refused as a whole (429, the rate), only the lines never sent stay to send again', { timeout: 120_000 }, async () => {
   const { origin } = stack;
-  const paths = Array.from({ length: 22 }, (_, i) => `/busy/${i}.png`);
+  const paths = Array.from({ length: 22 }, (_, i) => `/rated/${i}.png`);
   const lines = paths.map((p, i) => origin.file(p, png(8 + i, 8), { contentType: 'image/png' }));
   await open('stash');
   let batches = 0;
   await page.route('**/api/v1/files/upload/urls', (route) => {
     batches += 1;
     if (batches === 2) {
-      return route.fulfill({ status: 503, contentType: 'application/json', headers: { 'retry-after': '5' },
-        body: JSON.stringify({ success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null }) });
+      return route.fulfill({ status: 429, contentType: 'application/json', headers: { 'retry-after': '7' },
+        body: JSON.stringify({ success: false, code: 429, msg: 'rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 7 s', data: null }) });
     }
     return route.continue();
   });
   await page.locator('#file-urls').fill(lines.join('\n'));
   await page.locator('#stash-submit').click();
-  await page.locator('#stash-status').filter({ hasText: '20 stored, 0 not stored, 2 not sent: those are left in the box to send again.' }).waitFor({ timeout: 60_000 });
+  await page.locator('#stash-status').filter({ hasText: '20 stored, 0 not stored, 2 not sent: those are left in the box to send again. The server asked to wait 7 s before sending them again.' }).waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('#file-urls').inputValue(), lines.slice(20).join('\n'), 'only the unsent lines are left');
   await page.locator('#stash-submit').click();
   await page.locator('#stash-status').filter({ hasText: '2 stored, 0 not stored.' }).waitFor({ timeout: 60_000 });
+  await page.unroute('**/api/v1/files/upload/urls');
+  assert.deepEqual(paths.map((p) => origin.hits(p)), paths.map(() => 1), 'every file fetched once: none stored twice');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: items a busy instance refused (503 in a 200) and the lines after them stay to send again, the stored ones do not', { timeout: 120_000 }, async () => {
+  const { origin } = stack;
+  const paths = Array.from({ length: 22 }, (_, i) => `/busy/${i}.png`);
+  const lines = paths.map((p, i) => origin.file(p, png(8 + i, 8), { contentType: 'image/png' }));
+  const busy = [3, 17]; // of the first batch's 20 items
+  await open('stash');
+  let batches = 0;
+  await page.route('**/api/v1/files/upload/urls', async (route) => {
+    batches += 1;
+    if (batches > 1) return route.continue();
+    // The server's own answer for the other 18 items; the two busy ones as the batch route
+    // answers an item refused for the isolate's buffers.
+    const { items } = JSON.parse(route.request().postData());
+    const kept = items.filter((_, i) => !busy.includes(i));
+    const real = await route.fetch({ postData: JSON.stringify({ items: kept }) });
+    const envelope = await real.json();
+    const results = [...envelope.data.results];
+    for (const i of busy) {
+      results.splice(i, 0, { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null });
+    }
+    const data = { succeeded: envelope.data.succeeded, failed: envelope.data.failed + busy.length, results };
+    return route.fulfill({ response: real, headers: { ...Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length')), 'retry-after': '5' }, body: JSON.stringify({ ...envelope, data }) });
+  });
+  await page.locator('#file-urls').fill(lines.join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '18 stored, 2 not stored, 2 not sent: those are left in the box to send again. The server asked to wait 5 s before sending them again.' }).waitFor({ timeout: 60_000 });
+  assert.equal(batches, 1, 'no batch is sent after a busy answer');
+  const left = [...busy.map((i) => lines[i]), ...lines.slice(20)];
+  assert.equal(await page.locator('#file-urls').inputValue(), left.join('\n'), 'the busy lines and the unsent ones are left');
+  assert.equal(await page.locator('#results > li.failed').count(), 2);
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '4 stored, 0 not stored.' }).waitFor({ timeout: 60_000 });
   await page.unroute('**/api/v1/files/upload/urls');
   assert.deepEqual(paths.map((p) => origin.hits(p)), paths.map(() => 1), 'every file fetched once: none stored twice');
   assert.deepEqual(pageErrors, []);
@@ -476,6 +515,38 @@ test('Stash: a job outlives lost polls and a reload; an option all URLs share is
   await page.locator('#file-name').fill('');
   await page.locator('#expected-sha256').fill('');
   await page.setViewportSize({ width: 1280, height: 900 });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: jobs stop at a refusal of the rate (429); the refused line and those after it stay to send again', { timeout: 120_000 }, async () => {
+  const { origin } = stack;
+  const paths = ['/jobs-rated/0.bin', '/jobs-rated/1.png', '/jobs-rated/2.png'];
+  // The job that starts takes a few seconds (1 MiB at 128 KiB/s): its end would say so in
+  // the status line, over what this test reads there.
+  const lines = [origin.file(paths[0], filler(MiB, 21), { throttle: 128 * 1024 }),
+    ...paths.slice(1).map((p, i) => origin.file(p, png(9 + i, 9), { contentType: 'image/png' }))];
+  await open('stash');
+  let starts = 0;
+  await page.route('**/api/v1/files/upload/url', (route) => {
+    starts += 1;
+    if (starts === 2) {
+      return route.fulfill({ status: 429, contentType: 'application/json', headers: { 'retry-after': '9' },
+        body: JSON.stringify({ success: false, code: 429, msg: 'rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 9 s', data: null }) });
+    }
+    return route.continue();
+  });
+  await page.locator('#as-job').check();
+  await page.locator('#file-urls').fill(lines.join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '1 job started, 1 refused, 1 not sent: those are left in the box to send again. The server asked to wait 9 s before sending them again.' }).waitFor({ timeout: 60_000 });
+  await page.unroute('**/api/v1/files/upload/url');
+  assert.equal(starts, 2, 'nothing sent after the 429');
+  assert.equal(await page.locator('#file-urls').inputValue(), lines.slice(1).join('\n'));
+  assert.equal(await page.locator('#results > li.failed').count(), 1);
+  await page.locator('#results > .result').filter({ hasText: '0.bin' }).waitFor({ timeout: 60_000 });
+  await page.locator('#as-job').setChecked(false);
+  assert.ok(origin.hits(paths[0]) >= 1, 'the started job fetched its file');
+  assert.deepEqual(paths.slice(1).map((p) => origin.hits(p)), [0, 0], 'the refused and unsent lines were not fetched');
   assert.deepEqual(pageErrors, []);
 });
 
@@ -804,5 +875,66 @@ test('Keys: opened at /#keys before a token is typed, the Keys tab works once it
   await page.locator('#keys-tab a').click();
   await page.locator('#view-keys:not([hidden])').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('nav a[data-view="keys"]').getAttribute('aria-current'), 'page');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Keys: a failed listing keeps a new key shown; More keys\' last page moves focus to its first row; a revoke or unblock done elsewhere ends as if done here; a quota out of range is refused in MiB', { timeout: 120_000 }, async () => {
+  const { worker } = stack;
+  // more than a page (50) of keys
+  for (let i = 0; i < 51; i += 1) {
+    const made = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: `filler-${i}` } });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+  }
+  const digest = sha256(Buffer.from('blocked elsewhere'));
+  assert.equal((await api(worker, 'PUT', `/api/v1/admin/blocklist/${digest}`, { token: ADMIN, body: { reason: 'test' } })).status, 200);
+  await open('keys', { adminToken: ADMIN });
+  await page.locator('#keys-status').filter({ hasText: '50+ keys listed.' }).waitFor();
+  await page.locator('#keys-more').press('Enter');
+  await page.locator('#keys-status').filter({ hasText: /^\d+ keys listed\.$/ }).waitFor();
+  assert.ok(await page.locator('#keys-more').isHidden(), 'the last page');
+  const focused = await page.evaluate(() => [document.activeElement?.tagName, document.activeElement?.closest('tbody')?.id]);
+  assert.deepEqual(focused, ['BUTTON', 'keys-body'], 'focus on a button of the rows the last page brought');
+
+  // A storage quota past what the server takes: refused beside the field, in MiB.
+  await page.locator('#key-name').fill('erin');
+  await page.locator('#key-max-mib').fill('99999999999');
+  await page.locator('#key-submit').click();
+  await page.locator('#key-max-mib-error').filter({ hasText: 'Enter a number of MiB from 0 to 8589934591, or leave it blank for the default.' }).waitFor();
+  await page.locator('#key-max-mib').fill('');
+  await page.locator('#key-submit').click();
+  await page.locator('#secret:not([hidden])').waitFor();
+  const key = await page.locator('#secret-value').inputValue();
+  assert.match(key, /^us_/);
+
+  // A listing that fails (here a 500 on the way back to Keys): the banner says so, the key
+  // shown only this once and the rows stay.
+  const rows = await page.locator('#keys-body tr').count();
+  await page.route('**/api/v1/admin/keys?*', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ success: false, code: 500, msg: 'internal error', data: null }) }));
+  await page.locator('nav a[data-view="stash"]').click();
+  await page.locator('nav a[data-view="keys"]').click();
+  await page.locator('#keys-error').filter({ hasText: '500: internal error' }).waitFor();
+  await page.unroute('**/api/v1/admin/keys?*');
+  assert.equal(await page.locator('#secret').isVisible(), true, 'the new key is still shown');
+  assert.equal(await page.locator('#secret-value').inputValue(), key);
+  assert.equal(await page.locator('#keys-body tr').count(), rows, 'the rows stay');
+
+  // Revoked and unblocked elsewhere (404 here): the same end as done here, no error.
+  const row = page.locator('#keys-body tr').filter({ hasText: 'erin' });
+  const keyId = await row.getAttribute('data-key-id');
+  assert.equal((await api(worker, 'DELETE', `/api/v1/admin/keys/${keyId}`, { token: ADMIN })).status, 200);
+  await row.getByRole('button', { name: 'Revoke erin' }).press('Enter');
+  await row.getByRole('button', { name: 'Confirm revoke of erin' }).press('Enter');
+  await page.locator('#keys-status').filter({ hasText: /^erin was revoked already\. Its files serve until they expire/ }).waitFor();
+  assert.equal(await row.locator('.state').textContent(), 'revoked');
+  assert.deepEqual(await row.getByRole('button').allTextContents(), ['Delete files']);
+  const blocked = page.locator(`#blocklist-body tr[data-sha256="${digest}"]`);
+  await blocked.waitFor();
+  assert.equal((await api(worker, 'DELETE', `/api/v1/admin/blocklist/${digest}`, { token: ADMIN })).status, 200);
+  const short = digest.slice(0, 12);
+  await blocked.getByRole('button', { name: `Unblock ${short}` }).press('Enter');
+  await blocked.getByRole('button', { name: `Confirm unblock of ${short}` }).press('Enter');
+  await page.locator('#blocklist-status').filter({ hasText: `${short}… was unblocked already: its bytes may be uploaded again.` }).waitFor();
+  assert.equal(await blocked.count(), 0);
+  assert.ok(await page.locator('#blocklist-error').isHidden(), 'no error banner');
   assert.deepEqual(pageErrors, []);
 });

@@ -35,7 +35,9 @@ WRANGLER_ARGS ?=
 PROPTEST_CASES ?= 512
 FUZZ_CASES ?= 1000000
 FUZZ_AUTHORITY_CASES ?= 50000
-# Longest one node test may run (the 1 GiB job is the longest by far): a hang fails its test.
+# Longest one node test file may run (node 20's --test-timeout bounds a file run in a process
+# of its own, not each test in it; the jobs file, with its 1 GiB job, is the longest): a hang
+# fails its file.
 TEST_TIMEOUT_MS ?= 900000
 SCHEMATHESIS_VERSION := 4.32.5
 VENV := .tools/venv
@@ -53,8 +55,11 @@ WORKER_SOURCES := $(shell find src -name '*.rs') build.rs openapi.yaml Cargo.tom
 WASM_RUSTFLAGS := --remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)/registry/src/= --remap-path-prefix=$(CURDIR)/=
 
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+# wrangler (seed-dev-key, make dev, the tests' KV seeding) would report each command's use to
+# Cloudflare and save an opt-in in $HOME: no network but the package registries here.
+export WRANGLER_SEND_METRICS := false
 
-.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host wasm-tests test-http test-browser test-api test-load test-keys chromium fuzz clean
+.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host wasm-tests test-http test-browser test-api test-load test-keys chromium gdb fuzz clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (web app at /) with a seeded dev key"
@@ -62,6 +67,7 @@ help:
 	@echo "make build   build the Worker into build/ and the browser client into pkg/ (and www/pkg/)"
 	@echo "make pkg     build only the browser client's npm package into pkg/ (and www/pkg/)"
 	@echo "make bench   measure this Worker against the reference and floor Workers (writes BENCHMARKS.md)"
+	@echo "make clean   remove the builds, .tools/ and .wrangler/ (make dev's local files, keys and dev key too)"
 	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each; $(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"
 	@echo 'make dev-env the dev Worker'"'"'s BASE, KEY and ADMIN as shell assignments: eval "$$(make -s dev-env)"'
 	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
@@ -72,46 +78,50 @@ help:
 
 ## Tools -----------------------------------------------------------------------------------
 
-tools: .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
+# Each check runs every time (a `--version` call, or rustup's list): a tool replaced since
+# (another project's `cargo install`, another CARGO_HOME, a new rustup toolchain) is noticed,
+# and installed again only when it is not the version named here.
+.PHONY: .tools/wasm32 .tools/worker-build .tools/wasm-bindgen .tools/schemathesis .tools/lock
+tools: .tools/wasm32 .tools/worker-build .tools/wasm-bindgen .tools/lock node_modules/.package-lock.json
 
 .tools/wasm32:
-	@mkdir -p .tools
-	rustup target add wasm32-unknown-unknown
-	@touch $@
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-.tools/worker-build-$(WORKER_BUILD_VERSION):
-	@mkdir -p .tools
+.tools/worker-build:
 	@# worker-build prints its bare version ("0.8.7"); older ones prefixed their name.
 	@v="$$($(CARGO_BIN)/worker-build --version 2>/dev/null)"; if [ "$${v#worker-build }" != "$(WORKER_BUILD_VERSION)" ]; then \
 	  cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked; fi
-	@touch $@
 
-.tools/wasm-bindgen: Cargo.lock
-	@mkdir -p .tools
+.tools/wasm-bindgen:
 	@if [ "$$($(WASM_BINDGEN_BIN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked \
 	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
-	@touch $@
+
+# Cargo.lock answers for Cargo.toml: a lock that would have to change fails here, rather than
+# being rewritten quietly (the wasm-bindgen CLI's version is read from it). The builds and
+# tests pass --locked too.
+.tools/lock:
+	@cargo metadata --locked --format-version 1 >/dev/null
 
 node_modules/.package-lock.json: package-lock.json
 	@# npm's report to stderr: `eval "$$(make -s dev-env)"` reads stdout.
 	npm ci --no-audit --no-fund >&2
 	@touch $@
 
-# schemathesis (PyPI, pinned) in a venv of its own.
-$(VENV)/schemathesis-$(SCHEMATHESIS_VERSION):
+# schemathesis and everything it needs (PyPI, pinned in tests/api/constraints.txt) in a venv
+# of its own; checked every time, installed when a version differs.
+.tools/schemathesis:
 	@mkdir -p .tools
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
-	@if [ "$$($(VENV)/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$(SCHEMATHESIS_VERSION)" ]; then \
-	  $(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION); fi
-	@touch $@
+	@if ! $(VENV)/bin/python tests/api/pinned.py tests/api/constraints.txt 2>/dev/null; then \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -c tests/api/constraints.txt schemathesis==$(SCHEMATHESIS_VERSION); fi
 
 ## Build -----------------------------------------------------------------------------------
 
 build: build/index.js pkg
 
-build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
-	RUSTFLAGS='$(WASM_RUSTFLAGS)' WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --features server
+build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build .tools/wasm-bindgen node_modules/.package-lock.json
+	RUSTFLAGS='$(WASM_RUSTFLAGS)' WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --features server --locked
 	@# worker-build's wasm-bindgen keeps the name section after its wasm-opt pass: strip it here
 	@# (same features as Cargo.toml's wasm-opt; workerd's V8 cannot read compact imports).
 	node_modules/.bin/wasm-opt build/index_bg.wasm --all-features --disable-compact-imports \
@@ -125,7 +135,7 @@ CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/upload_error.js cl
 pkg: pkg/package.json www/pkg/package.json
 
 pkg/package.json: $(CLIENT_SOURCES) | .tools/wasm32 .tools/wasm-bindgen
-	RUSTFLAGS='$(WASM_RUSTFLAGS)' cargo build --profile client --target wasm32-unknown-unknown --no-default-features --features client --lib
+	RUSTFLAGS='$(WASM_RUSTFLAGS)' cargo build --locked --profile client --target wasm32-unknown-unknown --no-default-features --features client --lib
 	rm -rf pkg
 	$(WASM_BINDGEN_BIN) --target web --remove-name-section --remove-producers-section --out-dir pkg --out-name urlstash $(CLIENT_WASM)
 	node client/package.mjs
@@ -140,11 +150,11 @@ www/pkg/package.json: pkg/package.json
 # webhook secret...). A new DEV_API_KEY replaces the old one, which stops working. The key
 # itself goes to $(DEV_KEY_FILE), for `make dev` to print it again.
 seed-dev-key: tools
-	@mkdir -p $(STATE_DIR) && printf '%s\n' '$(DEV_API_KEY)' > $(DEV_KEY_FILE); \
+	@set -e; mkdir -p $(STATE_DIR) && printf '%s\n' '$(DEV_API_KEY)' > $(DEV_KEY_FILE); \
 	kv() { $(WRANGLER) kv key "$$@" --local --persist-to $(STATE_DIR) --binding API_KEYS; }; \
 	hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
 	case "$$(kv get "$$hash" 2>/dev/null)" in '{'*) exit 0 ;; esac; \
-	old=$$(kv get id:k_dev 2>/dev/null); \
+	old=$$(kv get id:k_dev 2>/dev/null || true); \
 	if [[ "$$old" =~ ^[0-9a-f]{64}$$ ]]; then kv delete "$$old" >/dev/null; fi; \
 	record='{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}'; \
 	kv put "$$hash" "$$record" >/dev/null; \
@@ -185,21 +195,21 @@ key: node_modules/.package-lock.json
 
 # Every tier, the failed one named; tests/tiers.sh runs tiers side by side where they need
 # nothing of each other (see there).
-test: tools chromium $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
+test: tools chromium gdb .tools/schemathesis
 	@MAKE='$(MAKE)' tests/tiers.sh
 
 test-host:
 	@echo "== tier 1: host tests (cargo test; property tests at PROPTEST_CASES=$(PROPTEST_CASES))"
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --all-targets
-	cargo test --lib --no-default-features --features client client::
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --locked --all-targets
+	cargo test --locked --lib --no-default-features --features client client::
 
 # The client's wasm-bindgen tests, compiled only (tier 3's wasm.test runs them against a
 # Worker it starts; its URLs change only the test crate, which then builds in a second).
 wasm-tests:
-	cargo test --no-run --target wasm32-unknown-unknown --no-default-features --features client --test client
+	cargo test --locked --no-run --target wasm32-unknown-unknown --no-default-features --features client --test client
 
 # Two files at once (each on a runtime and origin of its own), the two longest first.
-test-http: build
+test-http: build gdb
 	@echo "== tier 2: the Worker in local workerd, over HTTP, against a loopback origin"
 	node tests/run.mjs --files-at-once=2 --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) \
 	  tests/http/jobs.test.mjs tests/http/authority.test.mjs tests/http/
@@ -207,10 +217,16 @@ test-http: build
 # Only the keys, quotas, key authority and file management tests (host and HTTP); all of them
 # also run in `test`.
 test-keys: build
-	cargo test --lib -- core::admin core::listing core::batch core::ttl_cache
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test authority --test authority_list --test flow_quota --test prop_authority
-	node --test --test-concurrency=1 tests/http/keys.test.mjs tests/http/quota.test.mjs tests/http/files.test.mjs \
-	  tests/http/authority.test.mjs tests/http/expiry.test.mjs
+	cargo test --locked --lib -- core::admin core::listing core::batch core::ttl_cache
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --locked --test authority --test authority_list --test flow_quota --test prop_authority
+	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/keys.test.mjs tests/http/quota.test.mjs \
+	  tests/http/files.test.mjs tests/http/authority.test.mjs tests/http/expiry.test.mjs
+
+# gdb names a runtime stuck in V8's message loop from its backtraces
+# (tests/http/support/crash.mjs), so that tests/run.mjs runs its file again; checked on every
+# run, installed only when missing.
+gdb:
+	@command -v gdb >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gdb; }
 
 # Debian's Chromium and its chromedriver (no browser download works here); checked on every
 # run, installed only when missing.
@@ -218,11 +234,11 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 
-test-browser: build chromium
+test-browser: build chromium gdb
 	@echo "== tier 3: the browser client in headless Chromium (wasm-bindgen-test, package, Vite, web app)"
 	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/browser/
 
-test-api: build $(VENV)/schemathesis-$(SCHEMATHESIS_VERSION)
+test-api: build .tools/schemathesis
 	@echo "== tier 4: schemathesis against the Worker, from its own /openapi.json"
 	node tests/api/run.mjs $(VENV)/bin/schemathesis
 
@@ -232,8 +248,8 @@ test-load: build
 
 fuzz:
 	@echo "== property tests, long: $(FUZZ_CASES) cases per property ($(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"
-	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release --test prop_url_policy --test prop_names
-	PROPTEST_CASES=$(FUZZ_AUTHORITY_CASES) cargo test --release --test prop_authority
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --locked --release --test prop_url_policy --test prop_names
+	PROPTEST_CASES=$(FUZZ_AUTHORITY_CASES) cargo test --locked --release --test prop_authority
 clean:
 	rm -rf build build-nodigest pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 
@@ -241,8 +257,8 @@ clean:
 
 # The project built without its SHA-256 digest (the crate's `no-digest` feature), which the
 # bench runs beside the shipped build to price the digest; rebuilt only when sources change.
-build-nodigest/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/wasm-bindgen node_modules/.package-lock.json
-	RUSTFLAGS='$(WASM_RUSTFLAGS)' WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --out-dir build-nodigest --features server,no-digest
+build-nodigest/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build .tools/wasm-bindgen node_modules/.package-lock.json
+	RUSTFLAGS='$(WASM_RUSTFLAGS)' WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt $(CARGO_BIN)/worker-build --release --out-dir build-nodigest --features server,no-digest --locked
 	node_modules/.bin/wasm-opt build-nodigest/index_bg.wasm --all-features --disable-compact-imports \
 	  --strip-debug --strip-producers -o build-nodigest/index_bg.wasm
 	@touch $@

@@ -41,6 +41,8 @@ function parse(args) {
 // Miniflare would fetch the edge's `request.cf` sample from workers.cloudflare.com at each
 // start (a warning without network); the Worker reads no `cf`, so the built-in sample serves.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+// No usage report to Cloudflare from the local dev engine (make exports this too).
+process.env.WRANGLER_SEND_METRICS ??= 'false';
 // The secrets are read from --dev-vars by wrangler's own reader, through `envFiles` below,
 // which `CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV=false` in a developer's environment would
 // turn off: the file named here is read whatever it says.

@@ -17,6 +17,7 @@
 //   node tests/run.mjs [--files-at-once=N] [node --test flags...] <dir or file>...
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { RUNTIME_FAULTS } from './http/support/crash.mjs';
 
@@ -83,10 +84,14 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 /** Runs one file, its output passed through as it comes when files run one at a time (else
  * the caller prints it); answers whether it passed and what it printed. At the first fault
- * of the local runtime it reports, the file's process group is killed. */
+ * of the local runtime it reports, the file's process group is killed. The file's temporary
+ * files (its runtime's state, a browser profile) go in a directory of its own (`TMPDIR`),
+ * removed when it ends: a file killed before its `after` hooks ran leaves nothing behind. */
 function run(file) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-run-'));
+    const env = { ...process.env, TMPDIR: tmp };
+    const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     running.add(child.pid);
     let printed = '';
     let stopped = false;
@@ -108,6 +113,7 @@ function run(file) {
     child.on('close', (code) => {
       running.delete(child.pid);
       kill(-child.pid); // whatever the file left behind in its group
+      fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
       if (atOnce > 1) process.stdout.write(printed);
       resolve({ passed: code === 0 && !stopped, printed });
     });

@@ -9,7 +9,10 @@
 # 3. tiers 3 and 4 side by side (each starts its own Worker);
 # 4. tier 5 (load) alone.
 # The first lane of each step prints as it goes; the others' output is kept and printed after
-# it, in order. The first failure stops the rest of its step and names its tier.
+# it, in order (or when the run is stopped). The first failure stops the rest of its step and
+# names its tier. A lane still running after LANE_LIMIT_S seconds (default 40 minutes; the
+# slowest takes about 8) is stopped and fails, its tier named: a tier with no bound of its own
+# (cargo test, schemathesis) cannot hold the run until CI's limit without a word.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 make=${MAKE:-make}
@@ -24,23 +27,40 @@ declare -A TIER=(
   [test-load]="load (64 concurrent uploads)"
 )
 
-# One lane: its make targets one after another; the first that fails is written to "$1".
-LANE='for target in "${@:3}"; do "$2" --no-print-directory "$target" || { echo "$target" >"$1"; exit 1; }; done'
+export LANE_LIMIT_S=${LANE_LIMIT_S:-2400}
+# One lane: its make targets one after another, the one running written to "$1" (emptied when
+# all passed); a watchdog stops the lane's whole process group at its time limit.
+# (The watchdog's sleep holds no output open and ends with it.)
+LANE='( trap "kill \$s 2>/dev/null; exit 0" TERM; sleep "$LANE_LIMIT_S" </dev/null >/dev/null 2>&1 & s=$!; wait $s
+  echo "== stopped: ${*:3} still running after $LANE_LIMIT_S s" >&2; kill -TERM 0 ) &
+watchdog=$!
+for target in "${@:3}"; do echo "$target" >"$1"; "$2" --no-print-directory "$target" || exit 1; done
+: >"$1"; kill "$watchdog" 2>/dev/null; exit 0'
 
 groups=()
 temps=()
+held=() # the kept output of the running step's lanes but the first
 stop() {
   for group in "${groups[@]}"; do kill -TERM -- "-$group" 2>/dev/null; done
   groups=()
 }
+# Stopped from outside (CI's limit, Ctrl-C): the kept output is printed before it goes.
+interrupted() {
+  stop
+  local out
+  for out in "${held[@]}"; do cat "$out"; done
+  held=()
+  exit 130
+}
 trap 'stop; rm -f "${temps[@]}"' EXIT
-trap 'exit 130' INT TERM
+trap interrupted INT TERM
 
 # Runs its lanes ("NICENESS TARGET...") at once, each in a process group of its own (setsid),
 # so stopping a lane stops all it started. Returns once all passed; at the first failure, stops
 # the others and exits naming the failed target's tier.
 together() {
   local specs=("$@") pids=() outs=() fails=() spec i
+  held=()
   for spec in "$@"; do
     local out fail
     out=$(mktemp)
@@ -53,6 +73,7 @@ together() {
       setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "$make" ${spec#* } &
     else
       setsid nice -n "${spec%% *}" bash -c "$LANE" lane "$fail" "$make" ${spec#* } >"$out" 2>&1 &
+      held+=("$out")
     fi
     pids+=($!)
   done
@@ -67,6 +88,7 @@ together() {
     left=("${rest[@]}")
     if [ "$status" -ne 0 ]; then
       stop
+      held=()
       [ "$i" -eq 0 ] || cat "${outs[$i]}"
       local target
       target=$(cat "${fails[$i]}")
@@ -76,6 +98,7 @@ together() {
     fi
   done
   groups=()
+  held=()
   for i in "${!pids[@]}"; do [ "$i" -eq 0 ] || cat "${outs[$i]}"; done
 }
 

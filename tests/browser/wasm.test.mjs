@@ -37,7 +37,7 @@ test('wasm-bindgen-test: UploadClient in headless Chromium against the Worker', 
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(path.dirname(process.env.WASM_BINDGEN_BIN ?? path.join(os.homedir(), '.cargo/bin/wasm-bindgen')), 'wasm-bindgen-test-runner'),
     WASM_BINDGEN_TEST_TIMEOUT: '120',
   };
-  const { code, out } = await run('cargo', ['test', '--target', 'wasm32-unknown-unknown', '--no-default-features',
+  const { code, out } = await run('cargo', ['test', '--locked', '--target', 'wasm32-unknown-unknown', '--no-default-features',
     '--features', 'client', '--test', 'client'], { cwd: ROOT, env });
   for (const line of out.split('\n')) if (/^test |test result|Running/.test(line)) console.log(line);
   assert.equal(code, 0, out);

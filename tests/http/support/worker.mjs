@@ -11,6 +11,9 @@ import { unstable_DevEnv } from 'wrangler';
 // start (an error in the log with no network); the Worker reads no `cf`, so the built-in
 // sample serves.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+// Nor does any wrangler command the tests run report usage to Cloudflare (make exports
+// this too): no network but the package registries, and no opt-in saved in $HOME.
+process.env.WRANGLER_SEND_METRICS ??= 'false';
 import { startOrigin } from './origin.mjs';
 import { CLOSED, CRASHED, STUCK, inMessageLoop } from './crash.mjs';
 import fs from 'node:fs';

@@ -134,7 +134,18 @@ impl KeyAuthority {
                 (self.reply(outcome.map(drop)), doomed, Some(expires))
             }
             Op::Release { file_id } => (self.reply(self.run(|a| a.release(&file_id))), true, None),
-            Op::Delete { file_id } => (self.reply(self.run(|a| a.delete(&file_id, now))), true, None),
+            // Its answer says the bytes are gone (`download_url` reads R2 directly): a delete
+            // R2 refused twice answers 500, the bytes may still serve until the alarm's
+            // retry, a minute later.
+            Op::Delete { file_id } => {
+                let outcome = self.run(|a| a.delete(&file_id, now));
+                let drained = self.drain().await || self.drain().await;
+                self.arm(None, drained).await;
+                return match outcome {
+                    Ok(_) if !drained => self.reply::<()>(Err(Error::internal(format!("delete of {file_id}: its object is still in R2 (the alarm retries)")))),
+                    outcome => self.reply(outcome),
+                };
+            }
             // The operator's: a made-up key id is not given tables either.
             Op::TakeDown { .. } if !self.has_tables() => return self.reply::<()>(Err(Error::FileNotFound)),
             Op::Purge if !self.has_tables() => return self.reply::<()>(Err(Error::KeyNotFound)),
@@ -185,7 +196,8 @@ impl KeyAuthority {
                 return self.reply(self.create_tables().and_then(|_| job_index::end(&self.state.storage().sql(), &status)))
             }
         };
-        let drained = !doomed || self.drain().await;
+        // A delete R2 refused is tried once more at once: the answer waits for the bytes.
+        let drained = !doomed || self.drain().await || self.drain().await;
         self.arm(due, drained).await;
         answer
     }

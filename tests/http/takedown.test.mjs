@@ -121,6 +121,37 @@ test("a used-up one-time file: its bytes, kept an hour for the download that use
   }
 });
 
+test('R2 refusing the key authority\'s deletes: a delete is tried again at once, or answers 500 (not 200 while its bytes still serve); a take-down deletes them itself', async () => {
+  const key = await newKey(worker, ADMIN, 'r2-faults');
+  const fault = 'delete: We encountered an internal error. Please try again.';
+  const del = (file) => api(worker, 'DELETE', `/api/v1/files/${file.data.file_id}`, { token: key.key });
+  // One refusal: the second try at once takes the bytes; both URLs 404 once answered.
+  const once = await stored(key);
+  await worker.failR2Deletes([fault]);
+  assert.equal((await del(once)).status, 200);
+  await assertServed(once, 404);
+  assert.deepEqual(objectsOf(key.key_id), []);
+  // Refused twice: 500, and the client is not told its bytes are gone while they are.
+  const twice = await stored(key);
+  await worker.failR2Deletes([fault, fault]);
+  assertError(await del(twice), 500, /^internal error$/);
+  assert.deepEqual(objectsOf(key.key_id), [`o/${twice.data.file_id}`], 'still in R2: the answer was not 200');
+  assertError(await del(twice), 404, /^file not found/);
+  assert.deepEqual([(await usage(worker, key.key)).files, (await usage(worker, key.key)).bytes], [0, 0], 'its row and quota went');
+  // The next delete of the key's drains what was left.
+  const next = await stored(key);
+  assert.equal((await del(next)).status, 200);
+  assert.deepEqual(objectsOf(key.key_id), [], 'the bytes left behind went with the next delete');
+  assert.equal((await get(twice.data.download_url)).status, 404);
+  // A take-down whose authority's deletes R2 refuses (twice): the Worker deletes the bytes
+  // itself.
+  const reported = await stored(key);
+  await worker.failR2Deletes([fault, fault]);
+  assert.equal((await takeDown({ url: reported.data.download_url, block: false })).status, 200);
+  await assertServed(reported, 404);
+  assert.deepEqual(objectsOf(key.key_id), []);
+});
+
 test("a revoked key's files still serve; a take-down and a purge remove them, at once", async () => {
   const key = await newKey(worker, ADMIN, 'abuser');
   const files = await pool(Array.from({ length: 24 }, (_, i) => i), 4, (i) => stored(key, { upload_path: `p${i % 3}` }, 1000 + i));

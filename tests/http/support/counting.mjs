@@ -49,6 +49,11 @@
 //   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", ...]}
 //                           queues them (answers {"queued": n})
 //
+// And R2 delete faults, likewise: each of the next R2 `delete`s made by a key's authority
+// (its drain of doomed objects) rejects with the next message queued, the object kept.
+//
+//   POST /__faults/r2-delete  body {"errors": ["delete: We encountered an internal error"]}
+//
 // And long timers made short (a job's limits, which are minutes long): from then on, each
 // `setTimeout` of the isolate (the Worker's and its Durable Objects') asked to wait at
 // least `at_least_ms` waits that divided by `divide_by`. Shorter timers are untouched.
@@ -149,7 +154,9 @@ function countedBucket(bucket, caller) {
     };
     return counted(upload, caller, 'r2', { prefix: 'multipart.', onCall });
   };
+  const instead = (name) => (caller === 'authority' && name === 'delete' && r2DeleteErrors.length ? Promise.reject(new Error(r2DeleteErrors.shift())) : undefined);
   return counted(bucket, caller, 'r2', {
+    instead,
     wrapResult: (name, result) => (name === 'createMultipartUpload' || name === 'resumeMultipartUpload' ? later(result, multipart) : result),
   });
 }
@@ -169,6 +176,8 @@ function countedNamespace(namespace, caller) {
 
 // Messages the next KV puts (made by the Worker) reject with, in order.
 let kvPutErrors = [];
+// Messages the next R2 deletes (made by a key's authority) reject with, in order.
+let r2DeleteErrors = [];
 
 function countedKv(kv, caller) {
   const instead = (name) => (caller === 'worker' && name === 'put' && kvPutErrors.length ? Promise.reject(new Error(kvPutErrors.shift())) : undefined);
@@ -275,6 +284,10 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/kv-put' && request.method === 'POST') {
       kvPutErrors = [...kvPutErrors, ...(await request.json()).errors];
       return Response.json({ queued: kvPutErrors.length });
+    }
+    if (pathname === '/__faults/r2-delete' && request.method === 'POST') {
+      r2DeleteErrors = [...r2DeleteErrors, ...(await request.json()).errors];
+      return Response.json({ queued: r2DeleteErrors.length });
     }
     if (pathname === '/__faults/timers' && request.method === 'POST') {
       const { at_least_ms: atLeast, divide_by: divideBy } = await request.json();

@@ -193,6 +193,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/kv-put`, { method: 'POST', body: JSON.stringify({ errors }) });
       if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
     },
+    /** The next R2 deletes a key's authority makes reject with `errors`, one each, the
+     * objects kept (counting.mjs). */
+    async failR2Deletes(errors) {
+      if (!counting) throw new Error('R2 faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/r2-delete`, { method: 'POST', body: JSON.stringify({ errors }) });
+      if (res.status !== 200) throw new Error(`R2 faults: ${res.status} ${await res.text()}`);
+    },
     /** From now on, every timer the isolate sets for at least `atLeastMs` waits that divided
      * by `divideBy` (counting.mjs); `scaleTimers(null)` stops it. */
     async scaleTimers(scale) {

@@ -238,13 +238,20 @@ impl KeyAuthority {
 
     /// Makes sure the alarm fires no later than `due`, nor later than a retry soon when
     /// doomed objects are left (`drained` false). An alarm that fires early finds nothing due
-    /// and re-arms itself.
+    /// and re-arms itself. Found unset, it is set by what the tables say is due too: an
+    /// alarm lost (a `set_alarm` that failed, an object reset between a transaction and its
+    /// `set_alarm`) would otherwise wait for this op's own time, 72 hours ahead for a commit.
     async fn arm(&self, due: Option<i64>, drained: bool) {
         let retry = (!drained).then(|| now_ms() + RETRY_MS);
-        let Some(at) = [due, retry].into_iter().flatten().min() else { return };
+        let Some(mut at) = [due, retry].into_iter().flatten().min() else { return };
         let storage = self.state.storage();
         if self.alarm_at.get().is_none() {
             self.alarm_at.set(storage.get_alarm().await.ok().flatten());
+            if self.alarm_at.get().is_none() {
+                if let Ok(Some(next)) = self.run(|a| a.next_due(now_ms())) {
+                    at = at.min(next);
+                }
+            }
         }
         if self.alarm_at.get().is_some_and(|set| set <= at) {
             return;

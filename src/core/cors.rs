@@ -6,12 +6,14 @@ use super::route::route;
 
 /// `Access-Control-Allow-Origin` on every response.
 pub const ALLOW_ORIGIN: &str = "*";
-/// Request headers a cross-origin caller may send.
+/// Request headers a cross-origin caller may send. `Content-Encoding` too, though a coded
+/// body is refused: so that a page gets that 415 (and its `Accept-Encoding: identity`),
+/// not a failed preflight that reads as a network error.
 pub const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer";
+    "Authorization, Content-Type, Content-Encoding, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer";
 /// Response headers a cross-origin caller may read besides the safelisted ones.
 pub const EXPOSE_HEADERS: &str =
-    "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Link, Allow";
+    "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Link, Allow, Accept-Encoding";
 /// How long a browser may cache a preflight answer, in seconds.
 pub const MAX_AGE: &str = "86400";
 

@@ -14,8 +14,8 @@ const PAGE = { origin: 'https://app.example' };
 /** What a page may send (the client's conditionals included) and read (`Retry-After` for its
  * waits, `ETag` for its conditionals, `Location` for a job), as docs/client.md lists them;
  * sorted, as `list` answers. */
-const ALLOWED = ['authorization', 'content-type', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'prefer'].sort();
-const EXPOSED = ['content-disposition', 'content-range', 'accept-ranges', 'etag', 'www-authenticate', 'retry-after', 'location', 'preference-applied', 'link', 'allow'].sort();
+const ALLOWED = ['authorization', 'content-type', 'content-encoding', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'prefer'].sort();
+const EXPOSED = ['content-disposition', 'content-range', 'accept-ranges', 'etag', 'www-authenticate', 'retry-after', 'location', 'preference-applied', 'link', 'allow', 'accept-encoding'].sort();
 /** A header's comma-separated names, lowercase and sorted. */
 const list = (value) => value.split(',').map((h) => h.trim().toLowerCase()).sort();
 
@@ -113,4 +113,16 @@ test('answers, errors and served files are readable from any origin', async () =
     assert.equal(served.headers.get('access-control-allow-origin'), '*', url);
     assert.deepEqual(list(served.headers.get('access-control-expose-headers')), EXPOSED, url);
   }
+});
+
+test('a cross-origin upload sent content-coded passes its preflight and gets the 415, its Accept-Encoding readable', async () => {
+  const pre = await preflight('/api/v1/files/upload/url', 'POST', 'authorization,content-type,content-encoding');
+  assert.equal(pre.status, 204);
+  assert.ok(list(pre.headers.get('access-control-allow-headers')).includes('content-encoding'));
+  const coded = await upload(worker, { file_url: 'https://example.com/a.png' }, { headers: { ...PAGE, 'content-encoding': 'gzip' } });
+  assert.equal(coded.status, 415);
+  assert.equal(coded.json.msg, 'request body must not be content-coded (send it without Content-Encoding)');
+  assert.equal(coded.headers.get('accept-encoding'), 'identity');
+  assert.equal(coded.headers.get('access-control-allow-origin'), '*');
+  assert.ok(list(coded.headers.get('access-control-expose-headers')).includes('accept-encoding'));
 });

@@ -165,6 +165,14 @@ function leaveInBox(left, done, retryAfter) {
   status.textContent = `${done} ${those} left in the box to send again.${retryHint(retryAfter)}`;
 }
 
+/** After batches that stored `stored` lines: the `failed` lines and those not sent (from
+ * `sent` on) go back in the box. */
+function leaveUnstored(lines, sent, failed, stored, retryAfter) {
+  const unsent = lines.length - sent;
+  const count = `${stored} stored, ${failed.length} not stored${unsent ? `, ${unsent} not sent` : ''}:`;
+  leaveInBox([...failed, ...lines.slice(sent)], count, retryAfter);
+}
+
 /** Batches of up to 20, in order: a card per line, stored or not. A batch the server was
  * too busy for (any item answered 503, with `Retry-After`) ends the sending: later
  * batches would meet the same. */
@@ -205,17 +213,14 @@ async function uploadMany(lines, options) {
       status.textContent = 'Not stored.';
       return;
     }
-    const left = [...failed, ...lines.slice(sent)];
-    leaveInBox(left, `${stored} stored, ${failed.length} not stored, ${lines.length - sent} not sent:`, err.retryAfter);
+    leaveUnstored(lines, sent, failed, stored, err.retryAfter);
     refreshUsage();
     return;
   } finally {
     c.free();
   }
-  const unsent = lines.length - sent;
-  if (failed.length || unsent) {
-    const count = `${stored} stored, ${failed.length} not stored${unsent ? `, ${unsent} not sent` : ''}:`;
-    leaveInBox([...failed, ...lines.slice(sent)], count, retryAfter);
+  if (failed.length || sent < lines.length) {
+    leaveUnstored(lines, sent, failed, stored, retryAfter);
     if (failed.length) {
       fieldError(urls, `${failed.length} of ${lines.length} URLs were not stored: see ${failed.length === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
     }

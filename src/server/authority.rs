@@ -123,6 +123,9 @@ impl KeyAuthority {
         // What the op may leave behind: objects doomed (deleted before the answer, so an
         // overwrite's or a delete's old bytes are gone once it is answered), and a time the
         // alarm must not sleep past.
+        // A delete's answer says its bytes are gone (`download_url` reads R2 directly): one
+        // whose object R2 kept answers 500; the bytes may serve until the alarm's retry.
+        let mut deleted = None;
         let (answer, doomed, due) = match op {
             Op::Reserve { reservation } => {
                 (self.reply(self.run(|a| a.reserve(reservation, now))), false, Some(now + RESERVATION_TTL_MS))
@@ -134,17 +137,12 @@ impl KeyAuthority {
                 (self.reply(outcome.map(drop)), doomed, Some(expires))
             }
             Op::Release { file_id } => (self.reply(self.run(|a| a.release(&file_id))), true, None),
-            // Its answer says the bytes are gone (`download_url` reads R2 directly): a delete
-            // R2 refused twice answers 500, the bytes may still serve until the alarm's
-            // retry, a minute later.
             Op::Delete { file_id } => {
                 let outcome = self.run(|a| a.delete(&file_id, now));
-                let drained = self.drain().await || self.drain().await;
-                self.arm(None, drained).await;
-                return match outcome {
-                    Ok(_) if !drained => self.reply::<()>(Err(Error::internal(format!("delete of {file_id}: its object is still in R2 (the alarm retries)")))),
-                    outcome => self.reply(outcome),
-                };
+                if outcome.is_ok() {
+                    deleted = Some(file_id);
+                }
+                (self.reply(outcome), true, None)
             }
             // The operator's: a made-up key id is not given tables either.
             Op::TakeDown { .. } if !self.has_tables() => return self.reply::<()>(Err(Error::FileNotFound)),
@@ -199,7 +197,10 @@ impl KeyAuthority {
         // A delete R2 refused is tried once more at once: the answer waits for the bytes.
         let drained = !doomed || self.drain().await || self.drain().await;
         self.arm(due, drained).await;
-        answer
+        match deleted {
+            Some(file_id) if !drained => self.reply::<()>(Err(Error::internal(format!("delete of {file_id}: its object is still in R2 (the alarm retries)")))),
+            _ => answer,
+        }
     }
 
     /// Deletes doomed objects, a batch per R2 call. Returns whether all went.

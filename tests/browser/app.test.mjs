@@ -66,6 +66,14 @@ async function open(view = 'stash', { key = KEYS.a.key, adminToken = '' } = {}) 
   await page.locator('#service[data-state="up"]').waitFor();
 }
 
+/** The answer of a key over its rate (10 uploads a minute), as the server words it: for
+ * `route.fulfill`. */
+function rateLimited(retryAfter) {
+  const msg = `rate limit exceeded: this key may make at most 10 upload requests per minute; retry after ${retryAfter} s`;
+  return { status: 429, contentType: 'application/json', headers: { 'retry-after': String(retryAfter) },
+    body: JSON.stringify({ success: false, code: 429, msg, data: null }) };
+}
+
 /** axe-core on the page as it is: no serious or critical violation. */
 async function axe(label) {
   // evaluated, not added as a script tag: the page's CSP refuses inline scripts
@@ -269,8 +277,7 @@ test('Stash: when a later batch is refused as a whole (429, the rate), only the 
   await page.route('**/api/v1/files/upload/urls', (route) => {
     batches += 1;
     if (batches === 2) {
-      return route.fulfill({ status: 429, contentType: 'application/json', headers: { 'retry-after': '7' },
-        body: JSON.stringify({ success: false, code: 429, msg: 'rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 7 s', data: null }) });
+      return route.fulfill(rateLimited(7));
     }
     return route.continue();
   });
@@ -530,8 +537,7 @@ test('Stash: jobs stop at a refusal of the rate (429); the refused line and thos
   await page.route('**/api/v1/files/upload/url', (route) => {
     starts += 1;
     if (starts === 2) {
-      return route.fulfill({ status: 429, contentType: 'application/json', headers: { 'retry-after': '9' },
-        body: JSON.stringify({ success: false, code: 429, msg: 'rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 9 s', data: null }) });
+      return route.fulfill(rateLimited(9));
     }
     return route.continue();
   });

@@ -46,6 +46,12 @@ const IDLE = backtrace([
   '0x00005558101be660 in kj::EventLoop::wait() ()',
 ]);
 
+/** The thread between two calls of the loop, in the loop around them that ends a turn. */
+const BETWEEN = backtrace([
+  '0x00005651b1a949b4 in workerd::Worker::Lock::getIsolate() ()',
+  ...UNDER_THE_LOOP.slice(1),
+]);
+
 /** JavaScript where gdb lost the way out of the JIT's frames: no workerd frame reached. */
 const LOST = backtrace([
   '0x0000557c9e2a3c0b in workerd::api::(anonymous namespace)::EncodedAsyncOutputStream::write(kj::ArrayPtr<unsigned char const>) ()',
@@ -68,6 +74,14 @@ test('the loop at its own work in every backtrace is stuck', () => {
 test('a finalizer the loop runs in some backtraces is still the loop stuck', () => {
   assert.equal(inMessageLoop([SWEEP, FINALIZER, SWEEP]), true);
   assert.equal(inMessageLoop([FINALIZER, FINALIZER, SWEEP]), true);
+});
+
+test('the thread caught between two calls of the loop, beside the loop at its work, is stuck', () => {
+  // as workerd 1.20260426 was caught under make dev (tests/http/dev.test.mjs)
+  assert.equal(inMessageLoop([SWEEP, BETWEEN, SWEEP]), true);
+  assert.equal(inMessageLoop([BETWEEN, BETWEEN, BETWEEN]), true);
+  assert.equal(inMessageLoop([BETWEEN, REQUEST_LOOP, BETWEEN]), false);
+  assert.equal(inMessageLoop([BETWEEN, IDLE, BETWEEN]), false);
 });
 
 test('JavaScript in every backtrace, a finalizer that never ends, is not the runtime stuck', () => {

@@ -538,14 +538,7 @@ describe('origin failures', () => {
     assert.equal(sha256(served.body), sha256(bytes), 'the origin\'s bytes are served');
   });
 
-  test('a connection closed before any answer twice is 502 "could not connect" after two requests, nothing stored', async () => {
-    const url = origin.file('/closed-twice.bin', filler(200 * KiB, 13), { closeUnanswered: 2 });
-    const mark = await marked(worker);
-    const res = await upload(worker, { file_url: url, upload_path: 'closed', file_name: 'twice.bin' });
-    assertError(res, 502, /could not connect to the origin/);
-    assert.equal(origin.requests('/closed-twice.bin').length, 2, 'asked once more, not again');
-    await assertNothingKept(worker, mark);
-  });
+  // a connection closed before any answer every time: the counting Worker's suite below
 
   for (const [label, opts] of [['with', { contentLength: 4 * MiB }], ['without', {}]]) {
     test(`a connection dropped mid-body (${label} Content-Length) is 502 and stores nothing`, async () => {
@@ -811,6 +804,20 @@ describe('storage calls (a Worker that counts them)', () => {
     assert.deepEqual(calls.r2, { put: 1 }, `one put and nothing else: ${JSON.stringify(calls.raw)}`);
     assert.equal(calls.authorityCalls, 2, `reserve (unknown length) and commit: ${JSON.stringify(calls.raw)}`);
     assert.equal(sha256((await get(result.json.data.download_url)).body), sha256(bytes));
+  });
+
+  test('a connection closed before any answer every time is 502 "could not connect" after the Worker asked once more, nothing stored', async () => {
+    const { origin: o, worker: w } = counted;
+    const url = o.file('/counted/closed.bin', filler(200 * KiB, 13), { closeUnanswered: 100 });
+    const mark = await marked(w);
+    const { calls, result } = await w.countCalls(() => upload(w, { file_url: url, upload_path: 'closed', file_name: 'closed.bin' }));
+    assertError(result, 502, /could not connect to the origin/);
+    assert.deepEqual(calls.raw.worker?.fetch, { fetch: 2 }, `the Worker's fetch, once more, not again: ${JSON.stringify(calls.raw)}`);
+    // the runtime itself sends a request again, once, when the connection it went on was a
+    // kept-alive one (workerd 1.20261123 does; 1.20260426 did not)
+    const asked = o.requests('/counted/closed.bin').length;
+    assert.ok(asked >= 2 && asked <= 4, `the origin was asked ${asked} times`);
+    await assertNothingKept(w, mark);
   });
 
   test('a refused file_url makes no outbound fetch at all, and no R2 call', async () => {

@@ -18,8 +18,10 @@ export const RUNTIME_FAULTS = [CRASHED, STUCK, CLOSED];
 
 /** Whether `samples` (gdb's backtraces of workerd's main thread, innermost frames first,
  * taken a second apart) show that thread pumping V8's message loop the whole time. That
- * loop (`PumpMessageLoop`) runs the platform's own tasks: collections, compiles, and the
- * finalizers they call. At least one sample must be the loop at that work with no
+ * loop (`PumpMessageLoop`, called over and over at the end of each of the runtime's turns
+ * in a request's context) runs the platform's own tasks: collections, compiles, and the
+ * finalizers they call; a sample may also catch the thread between two of its calls. At
+ * least one sample must be the loop at that work (or between two calls) with no
  * JavaScript or wasm frame at all (code the JIT made has no symbol, `??`; V8's builtins are
  * `Builtins_*`), and each of the others the loop running a finalizer's code inside it, or
  * such code where gdb lost the way out of the JIT's frames (no workerd frame reached). A
@@ -36,6 +38,10 @@ export function inMessageLoop(samples) {
       if (lines.slice(loop).some(js)) return 'other';
       return lines.some(js) ? 'finalizer' : 'loop';
     }
+    // between two calls: in the loop that pumps it once a turn in a request's context is
+    // done (`IoContext::runImpl`'s `KJ_DEFER`), no JavaScript and no request's frame inside
+    const pump = lines.findIndex((line) => /Deferred<workerd::IoContext::runImpl\(/.test(line));
+    if (pump >= 0 && !lines.slice(0, pump).some((line) => js(line) || /IoContext::/.test(line)) && !lines.slice(pump).some(js)) return 'loop';
     return lines.some(js) && !lines.some((line) => /IoContext::/.test(line)) ? 'lost' : 'other';
   };
   const kinds = samples.map(kind);

@@ -383,20 +383,27 @@ impl WorkerOrigin {
     }
 
     /// Asks again for the first range of a ranged file whose body broke, of the same
-    /// version: the same 206 (else the file changed, 502), into `body` afresh.
+    /// version: the same 206 as the first answer, however long the origin makes its ranges
+    /// (else the file changed, 502), into `body` afresh. An answer that failed in passing
+    /// (408, 429, a 5xx) is [`Error::OriginStatus`], to be asked again ([`probe_passing`]).
     async fn probe_again(&self, body: &mut OriginBody) -> Result<(), Error> {
-        let Some(ranged) = body.ranged.clone() else { return Err(Error::OriginBroken) };
+        let (Some(ranged), Some(length)) = (body.ranged.clone(), body.length) else { return Err(Error::OriginBroken) };
         body.cancel();
         // the probe's rate (one stream or parallel ranges) is timed from this request
         body.asked_ms = now_ms();
         let response = self.get(&ranged.url, Some(&range_header(0, PROBE_BYTES)), Some(&ranged.validator.if_range)).await?;
         let head = Head::of(&response);
-        let last = ranged.total.min(PROBE_BYTES) - 1;
-        if head.status != 206 || head.content_range != Some((0, last, ranged.total)) || head.length != Some(last + 1) || head.encoded || !head.is_version(&ranged.validator) {
+        let refuse = |err| {
             if let Some(stream) = response.body() {
                 drop(stream.cancel());
             }
-            return Err(Error::OriginChanged);
+            Err(err)
+        };
+        if matches!(head.status, 408 | 429 | 500..=599) {
+            return refuse(Error::OriginStatus(head.status));
+        }
+        if head.status != 206 || head.content_range != Some((0, length - 1, ranged.total)) || head.length != Some(length) || head.encoded || !head.is_version(&ranged.validator) {
+            return refuse(Error::OriginChanged);
         }
         body.ended = response.body().is_none();
         body.response = response;
@@ -454,6 +461,12 @@ pub(crate) async fn within_idle<T>(ms: u64, work: impl Future<Output = T>, cance
             None
         }
     }
+}
+
+/// Whether asking for the probe again failed in passing, as a range's attempt may
+/// (`server::cursor`): no answer, or one that says to come back.
+fn probe_passing(err: &Error) -> bool {
+    matches!(err, Error::OriginUnreachable | Error::OriginStalled { .. } | Error::OriginStatus(408 | 429 | 500..=599))
 }
 
 /// What a 206 answer to the probe means: the whole file (`None`: store it as it is), or
@@ -529,16 +542,21 @@ impl Origin for WorkerOrigin {
 
     async fn sniff(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
         // The first range breaking before its type is known is asked for again, like any
-        // range that breaks (the cursor resumes it once sniffing is done).
+        // range that breaks, within the same attempts: a request that fails in passing
+        // counts as one (the cursor resumes the range once sniffing is done).
         let mut attempt = 1;
         loop {
             match self.sniff_once(body).await {
-                Err(Error::OriginBroken | Error::OriginStalled { .. }) if body.ranged.is_some() && attempt < MAX_ATTEMPTS => {
-                    attempt += 1;
-                    self.back_off(attempt).await?;
-                    self.probe_again(body).await?;
-                }
+                Err(Error::OriginBroken | Error::OriginStalled { .. }) if body.ranged.is_some() && attempt < MAX_ATTEMPTS => {}
                 read => return read,
+            }
+            loop {
+                attempt += 1;
+                self.back_off(attempt).await?;
+                match self.probe_again(body).await {
+                    Err(err) if probe_passing(&err) && attempt < MAX_ATTEMPTS => {}
+                    asked => break asked?,
+                }
             }
         }
     }

@@ -167,6 +167,36 @@ describe('origins that support ranges', () => {
     });
   }
 
+  test('a probe broken before its type was sniffed, from an origin that caps its ranges, is asked for again and its same short answer taken', async () => {
+    const size = 3 * MiB;
+    const body = filler(size, 171);
+    const path = '/resume/sniffed-capped.bin';
+    const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, rangeCap: 256 * KiB, resetAt: [2000] }), upload_path: 'resume' });
+    await assertStored(res, body);
+    const requests = assertRanged(origin, path, ETAG);
+    assert.deepEqual(requests.slice(0, 2).map((r) => [r.range, r.ifRange, r.status]), [[PROBE, null, 206], [PROBE, ETAG, 206]], 'the probe, then the probe again');
+  });
+
+  for (const status of [503, 500]) {
+    test(`a probe broken before its type was sniffed, asked for again and answered ${status} once, is asked once more: byte-exact`, async () => {
+      const size = 3 * MiB;
+      const body = filler(size, 172 + status);
+      const path = `/resume/sniffed-then-${status}.bin`;
+      const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, etag: ETAG, resetAt: [2000], statuses: { 2: status } }), upload_path: 'resume' });
+      await assertStored(res, body);
+      const requests = assertRanged(origin, path, ETAG);
+      assert.deepEqual(requests.slice(0, 3).map((r) => [r.range, r.ifRange, r.status]), [[PROBE, null, 206], [PROBE, ETAG, status], [PROBE, ETAG, 206]]);
+    });
+  }
+
+  test(`a probe broken before its type was sniffed, whose asking again is answered 503 every time, fails with 502 naming the status after ${ATTEMPTS} attempts, nothing stored`, async () => {
+    const path = '/resume/sniffed-then-busy.bin';
+    const busy = Object.fromEntries(Array.from({ length: ATTEMPTS + 1 }, (_, i) => [i + 2, 503]));
+    const url = origin.file(path, filler(3 * MiB, 175), { ranges: true, etag: ETAG, resetAt: [2000], statuses: busy });
+    await assertRefused(worker, { file_url: url, upload_path: 'resume' }, 502, /HTTP 503/);
+    assert.equal(origin.requests(path).length, ATTEMPTS, 'the probe, then asked again until the attempts ran out');
+  });
+
   /** Uploads 4 MiB from an origin with ranges and `stall` (one of its stall options): it
    * must be stored byte-exact within the deadline, after waiting the per-attempt idle
    * timeout (a quarter of FETCH_TIMEOUT_MS, at most 15 s) once. Answers the origin's

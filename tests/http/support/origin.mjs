@@ -149,6 +149,12 @@ export async function startOrigin() {
       res.socket.destroy();
       return undefined;
     }
+    const refusal = opts.statuses?.[state.requests];
+    if (refusal !== undefined) {
+      entry.status = refusal;
+      res.writeHead(refusal, { 'content-type': 'text/plain', 'retry-after': '1' }).end('not now');
+      return undefined;
+    }
     if (opts.maxConnections !== undefined && active.get(path) > opts.maxConnections) {
       // this request would be one too many at once: refused before anything is read
       entry.status = 503;
@@ -212,6 +218,7 @@ export async function startOrigin() {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
       return send(206, 0, total, total);
     }
+    if (range && opts.rangeCap !== undefined) range.end = Math.min(range.end, range.start + opts.rangeCap - 1);
     if (range) {
       headers['content-range'] = `bytes ${range.start}-${range.end}/${total}`;
       return send(206, range.start, range.end + 1, opts.chunked206 ? null : range.end - range.start + 1);
@@ -263,6 +270,10 @@ export async function startOrigin() {
      * - `closeUnanswered: n`: the first n requests for this file have their connection
      *   closed before any answer, as a kept-alive connection the server closed as it was
      *   reused (their status is then null).
+     * - `statuses: {k: status}`: the k-th request for this file (from 1) is answered that
+     *   status (with `Retry-After: 1`) and no file, as a server busy for a moment.
+     * - `rangeCap: n` with `ranges`: a range is answered with at most its first n bytes (206
+     *   with the Content-Range of those), as a server that caps the ranges it serves.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one;
@@ -270,7 +281,7 @@ export async function startOrigin() {
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
-      ignoreIfRange = false, maxConnections, closeUnanswered = 0, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+      ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified,
     } = {}) {
       const state = {
         body,
@@ -281,7 +292,7 @@ export async function startOrigin() {
         fired: new Set(),
         opts: {
           contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
-          maxConnections, closeUnanswered, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+          maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified,
         },
       };
       files.set(path, state);

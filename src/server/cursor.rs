@@ -72,8 +72,10 @@ pub(crate) struct Cursor<'a> {
     min_read: u32,
     /// The response ended before its range did: the next step retries.
     ended_early: bool,
-    /// Attempts that failed so far.
+    /// Attempts that failed so far, counting those of lanes that gave the range up before.
     failures: u32,
+    /// Of them, those of the lanes before (see [`Cursor::giving_way_to`]).
+    failed_before: u32,
     /// Where the range starts (nothing of it read while `pos` is here).
     start: u64,
     /// The lanes still running, when this cursor may give its range up to them (see
@@ -103,15 +105,20 @@ impl<'a> Cursor<'a> {
     /// the source's `received` by whoever read them) first, then from new requests.
     pub fn starting_with(source: &'a Source<'a>, start: u64, prefix: Vec<Uint8Array>, end: u64) -> Self {
         let pending = prefix.into_iter().collect();
-        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, start, gives_way: None, gave_way: false }
+        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start, gives_way: None, gave_way: false }
     }
 
     /// When the origin refuses this range's first request with 429 or 503 while more than
     /// one of the `alive` lanes runs, the read ends at once (see [`Cursor::gave_way`])
     /// instead of retrying: an origin that caps its connections per client then serves the
     /// file over the connections it allows. The last lane never gives way: it retries.
-    pub fn giving_way_to(mut self, alive: &'a Cell<usize>) -> Self {
+    /// `failed_before`: the attempts that failed in the lanes that gave the range up
+    /// before; they count against the same [`MAX_ATTEMPTS`], so a range handed from lane
+    /// to lane is asked for at most that many times, plus once per lane that gave way.
+    pub fn giving_way_to(mut self, alive: &'a Cell<usize>, failed_before: u32) -> Self {
         self.gives_way = Some(alive);
+        self.failures = failed_before;
+        self.failed_before = failed_before;
         self
     }
 
@@ -119,6 +126,11 @@ impl<'a> Cursor<'a> {
     /// of it was read).
     pub fn gave_way(&self) -> bool {
         self.gave_way
+    }
+
+    /// The attempts that failed, those before this cursor's included.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 
     /// Each read waits for at least `bytes` (see [`CHUNK_MIN`]).
@@ -137,7 +149,7 @@ impl<'a> Cursor<'a> {
         // Sniffing read these and counted them nowhere: count them now.
         let pending: VecDeque<Uint8Array> = body.prefix.into_iter().collect();
         source.count(pending.iter().map(|chunk| u64::from(chunk.length())).sum());
-        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, start: 0, gives_way: None, gave_way: false })
+        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start: 0, gives_way: None, gave_way: false })
     }
 
     /// Reads the whole range into a new buffer.
@@ -203,9 +215,10 @@ impl<'a> Cursor<'a> {
         Ok(None)
     }
 
-    /// Nothing of the range read yet, and another lane still running.
+    /// This cursor's first request (nothing of the range read, none of its own attempts
+    /// failed), and another lane still running.
     fn may_give_way(&self) -> bool {
-        self.pos == self.start && self.pending.is_empty() && self.gives_way.is_some_and(|alive| alive.get() > 1)
+        self.failures == self.failed_before && self.pos == self.start && self.pending.is_empty() && self.gives_way.is_some_and(|alive| alive.get() > 1)
     }
 
     fn advance(&mut self, bytes: u32) {

@@ -15,7 +15,7 @@
 //! one that finds the lanes busy tries again in its next invocation.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use std::time::Duration;
 
@@ -182,8 +182,8 @@ pub(crate) struct Lanes<'a, C> {
     /// The next part no lane has taken yet.
     next: Cell<u64>,
     /// Parts a lane gave up untouched (the origin refused its connection while others
-    /// ran): taken first, earliest first.
-    returned: RefCell<BTreeSet<u64>>,
+    /// ran), with the attempts for each that failed so far: taken first, earliest first.
+    returned: RefCell<BTreeMap<u64, u32>>,
     /// Lanes still running (a lane gives its part up only while another runs).
     alive: Cell<usize>,
     /// Whether this invocation hashes the parts (not when an earlier one stored some: then
@@ -233,7 +233,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             upload,
             probe: RefCell::new(probe),
             next: Cell::new(0),
-            returned: RefCell::new(BTreeSet::new()),
+            returned: RefCell::new(BTreeMap::new()),
             alive: Cell::new(plan.lanes as usize),
             unhashed: RefCell::new(BTreeMap::new()),
             hashed: Cell::new(0),
@@ -296,15 +296,16 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
         }
     }
 
-    /// The part to take next: one given back (the earliest), else the next no lane took.
-    fn take_part(&self) -> Option<u64> {
-        if let Some(index) = self.returned.borrow_mut().pop_first() {
-            return Some(index);
+    /// The part to take next, and the attempts for it that failed before: one given back
+    /// (the earliest), else the next no lane took.
+    fn take_part(&self) -> Option<(u64, u32)> {
+        if let Some(returned) = self.returned.borrow_mut().pop_first() {
+            return Some(returned);
         }
         let index = self.next.get();
         (index < self.plan.parts).then(|| {
             self.next.set(index + 1);
-            index
+            (index, 0)
         })
     }
 
@@ -315,12 +316,12 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             let failed = || self.failed.borrow().is_some();
             // Room among the unhashed parts, unless the part to take is the next to hash (a
             // part given back after later ones were stored): taking it makes room.
-            let next_to_hash = || self.returned.borrow().first() == Some(&self.hashed.get());
+            let next_to_hash = || self.returned.borrow().first_key_value().map(|(&index, _)| index) == Some(self.hashed.get());
             self.room.until(|| failed() || self.unhashed.borrow().len() < UNHASHED || next_to_hash()).await;
             if self.checkpoint.stop() || failed() {
                 return Ok(());
             }
-            let Some(index) = self.take_part() else { return Ok(()) };
+            let Some((index, failed_before)) = self.take_part() else { return Ok(()) };
             if self.parts.borrow().contains_key(&index) {
                 continue;
             }
@@ -328,7 +329,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
             let probe = if index == 0 { self.probe.borrow_mut().take() } else { None };
             let mut cursor = match probe {
                 Some(probe) => Cursor::starting_with(self.source, 0, vec![probe.await?], end),
-                None => Cursor::new(self.source, start, end).giving_way_to(&self.alive),
+                None => Cursor::new(self.source, start, end).giving_way_to(&self.alive, failed_before),
             };
             // The part's upload starts with its first bytes: a lane that gives its part up
             // has started nothing.
@@ -337,7 +338,7 @@ impl<'a, C: Checkpoint> Lanes<'a, C> {
                 // The origin takes no more connections: this lane ends, and its part goes
                 // to one still running.
                 Err(_) if cursor.gave_way() => {
-                    self.returned.borrow_mut().insert(index);
+                    self.returned.borrow_mut().insert(index, cursor.failures());
                     self.room.notify();
                     return Ok(());
                 }

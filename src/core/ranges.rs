@@ -120,6 +120,12 @@ pub fn range_header(start: u64, end: u64) -> String {
     format!("bytes={start}-{}", end - 1)
 }
 
+/// Whether an origin's answer `status` to a range request is a failed attempt to try again
+/// (408, 429, a 5xx: the origin says to come back), rather than a refusal of the file.
+pub fn passing_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
+}
+
 /// The wait before attempt `attempt` (2, 3, ...): 250 ms, doubling, at most 4 s.
 pub fn backoff_ms(attempt: u32) -> u64 {
     (250u64 << attempt.saturating_sub(2).min(4)).min(4_000)
@@ -136,6 +142,16 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn only_answers_that_say_come_back_are_tried_again() {
+        for status in [408, 429, 500, 502, 503, 504, 599] {
+            assert!(passing_status(status), "{status}");
+        }
+        for status in [200, 206, 301, 400, 401, 403, 404, 410, 412, 416, 451] {
+            assert!(!passing_status(status), "{status}");
+        }
+    }
 
     #[test]
     fn plans_split_evenly_in_parts_of_r2_size() {

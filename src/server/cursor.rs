@@ -13,7 +13,7 @@ use js_sys::Uint8Array;
 
 use super::js::{byob_reader, read_at_least, ByobReader};
 use super::origin::{within_idle, Head, OriginBody, Ranged, WorkerOrigin};
-use crate::core::ranges::{idle_timeout_ms, range_header, MAX_ATTEMPTS};
+use crate::core::ranges::{idle_timeout_ms, passing_status, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 
 /// By default each read takes whatever has arrived (at least a byte), so when a connection
@@ -275,7 +275,7 @@ impl<'a> Cursor<'a> {
             // If-Range failed (or ranges stopped): the file is not the one being stored.
             200 | 412 | 416 => return refuse(Broken::Fatal(Error::OriginChanged)),
             429 | 503 => return refuse(Broken::Busy(head.status)),
-            408 | 500..=599 => return refuse(Broken::Retry),
+            status if passing_status(status) => return refuse(Broken::Retry),
             status => return refuse(Broken::Fatal(Error::OriginStatus(status))),
         }
         // A range in a content coding is not those bytes of the file (and a coding the

@@ -19,7 +19,7 @@ use super::js::{now_ms, read_chunk, wait};
 use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::{Gate, Slot};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
-use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
+use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, passing_status, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
 use crate::core::origin_headers::Forwarded;
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
@@ -399,7 +399,7 @@ impl WorkerOrigin {
             }
             Err(err)
         };
-        if matches!(head.status, 408 | 429 | 500..=599) {
+        if passing_status(head.status) {
             return refuse(Error::OriginStatus(head.status));
         }
         if head.status != 206 || head.content_range != Some((0, length - 1, ranged.total)) || head.length != Some(length) || head.encoded || !head.is_version(&ranged.validator) {
@@ -466,7 +466,11 @@ pub(crate) async fn within_idle<T>(ms: u64, work: impl Future<Output = T>, cance
 /// Whether asking for the probe again failed in passing, as a range's attempt may
 /// (`server::cursor`): no answer, or one that says to come back.
 fn probe_passing(err: &Error) -> bool {
-    matches!(err, Error::OriginUnreachable | Error::OriginStalled { .. } | Error::OriginStatus(408 | 429 | 500..=599))
+    match err {
+        Error::OriginUnreachable | Error::OriginStalled { .. } => true,
+        Error::OriginStatus(status) => passing_status(*status),
+        _ => false,
+    }
 }
 
 /// What a 206 answer to the probe means: the whole file (`None`: store it as it is), or

@@ -12,7 +12,8 @@
 //!     their field). `query.rs`: query parameters (known names only, each once).
 //!   - `request.rs`: the upload body, validated field by field.
 //!   - `url_policy.rs`: which URLs may be fetched (one check, before every hop);
-//!     `addr.rs`: which IP addresses are private or reserved, by name.
+//!     `addr.rs`: which IP addresses are private or reserved, by name; `redirects.rs`:
+//!     a chain of redirects, each hop checked.
 //!   - `url_syntax.rs`: the `file_url` rules any WHATWG URL parser can check (the Worker on
 //!     the `url` crate, the client on the browser's `URL`).
 //!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
@@ -60,7 +61,8 @@
 //!     bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler, and the one dispatch (job or stored now) of a single
 //!     upload or a batch item. `origin.rs`: the `Origin` adapter (fetch, the
-//!     1 MiB probe, one deadline and a job's stall timeout, sniffing). `ingest.rs`: streaming a body into R2
+//!     1 MiB probe, one deadline and a job's stall timeout, sniffing, the refetch of a
+//!     ranged file whose redirected URL stopped serving it). `ingest.rs`: streaming a body into R2
 //!     (a known length chunk by chunk, or multipart). `parallel.rs`: a ranged file's parts over up to
 //!     5 connections; `streamed.rs`: one streamed put of known length, from a resumable range
 //!     or a plain body; `cursor.rs`: one range, resumed where it breaks. `buffers.rs`: the

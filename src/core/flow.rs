@@ -11,7 +11,8 @@ use super::error::Error;
 use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{Blocklist, FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
-use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
+use super::redirects::Redirects;
+use super::url_policy::UrlPolicy;
 use super::{ids, layout, listing, mime, names};
 
 /// Bodies of at most this many bytes, with a known length, are stored before the authority
@@ -256,38 +257,27 @@ pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, 
     result
 }
 
-/// GETs `url`, following at most [`MAX_REDIRECTS`] redirects; the URL policy is checked
+/// GETs `url`, following its redirects as [`Redirects`] allows; the URL policy is checked
 /// before every request (a refused hop is [`Error::RedirectRejected`]). Returns the final
 /// URL and its 2xx response.
 async fn fetch_following_redirects<O: Origin>(
-    mut url: Url,
+    url: Url,
     policy: &UrlPolicy,
     origin: &O,
 ) -> Result<(Url, Fetched<O::Body>), Error> {
-    let mut hops = 0;
+    let mut chain = Redirects::from(url, policy);
     loop {
-        url_policy::check(&url, policy).map_err(|err| match err {
-            Error::UrlRejected(rule) if hops > 0 => Error::RedirectRejected(rule),
-            other => other,
-        })?;
-        let fetched = origin.fetch(&url).await?;
+        let fetched = origin.fetch(chain.next()?).await?;
         let status = fetched.status;
         // The file: a 200 (or a proxy's 203), or the 206 the adapter took for one. Another
         // 2xx is not the file (202: still being made; 204, 205: no content).
         if matches!(status, 200 | 203 | 206) {
-            return Ok((url, fetched));
+            return Ok((chain.into_url(), fetched));
         }
         let location = fetched.location.clone();
         origin.discard(fetched.body);
-        let Some(location) = location.filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308)) else {
+        if !chain.follow(status, location.as_deref())? {
             return Err(Error::OriginStatus(status));
-        };
-        if hops == MAX_REDIRECTS {
-            return Err(Error::TooManyRedirects(MAX_REDIRECTS));
         }
-        hops += 1;
-        url = url
-            .join(&location)
-            .map_err(|_| Error::RedirectRejected("not a valid URL".into()))?;
     }
 }

@@ -4,14 +4,17 @@
 
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use super::authority_wire::Reservation;
 use super::clock::iso8601;
+use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
 use super::flow::Prepared;
 use super::mac::hmac_sha256;
 use super::ranges::Validator;
+use super::url_policy::UrlPolicy;
 
 /// The webhook signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "X-Urlstash-Signature";
@@ -121,6 +124,15 @@ pub struct JobSpec {
     pub max_downloads: Option<u64>,
     #[serde(default)]
     pub private: bool,
+}
+
+impl JobSpec {
+    /// The URL policy the job's requests (to its origin, and its webhook's) are checked by:
+    /// the configured one, with the host the job was asked at refused.
+    pub fn policy(&self, config: &Config) -> Result<UrlPolicy, Error> {
+        let request_url = Url::parse(&self.request_url).map_err(Error::internal)?;
+        Ok(config.policy_for(&request_url))
+    }
 }
 
 /// Everything a job's Durable Object keeps about it (one record; each stored part is kept

@@ -33,6 +33,7 @@ pub mod query;
 pub mod quota;
 pub mod ranges;
 pub mod rate_limit;
+pub mod redirects;
 pub mod request;
 pub mod route;
 pub mod seams;

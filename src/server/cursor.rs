@@ -4,12 +4,15 @@
 //! from the current byte, `If-Range` with the file's validator), at most [`MAX_ATTEMPTS`]
 //! attempts in all, with backoff. A response of another version of the file is
 //! [`Error::OriginChanged`]: nothing is ever spliced. A lane's cursor may instead give its
-//! range up when the origin refuses one more connection.
+//! range up when the origin refuses one more connection. When the URL the file's redirects
+//! led to stops serving it (a signed URL that expired), the range is asked for from the
+//! first URL again, through its redirects anew, and every lane goes on at the new URL.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use js_sys::Uint8Array;
+use url::Url;
 
 use super::js::{byob_reader, read_at_least, ByobReader};
 use super::origin::{within_idle, Head, OriginBody, Ranged, WorkerOrigin};
@@ -31,6 +34,9 @@ pub(crate) const SCRATCH: u32 = 1024 * 1024;
 pub(crate) struct Source<'a> {
     pub origin: &'a WorkerOrigin,
     pub ranged: &'a Ranged,
+    /// Where ranges are asked for now: `ranged`'s URL, until a refetch found the file at
+    /// another.
+    url: RefCell<Url>,
     pub idle_ms: u64,
     /// Counts every byte read (a job's live progress).
     received: Option<&'a Cell<u64>>,
@@ -45,9 +51,15 @@ impl<'a> Source<'a> {
         Source {
             origin,
             ranged,
+            url: RefCell::new(ranged.url.clone()),
             idle_ms: idle_timeout_ms(origin.timeout_ms()),
             received,
         }
+    }
+
+    /// Where ranges are asked for now.
+    fn url(&self) -> Url {
+        self.url.borrow().clone()
     }
 
     /// Counts `bytes` read in the source's `received`.
@@ -83,6 +95,25 @@ pub(crate) struct Cursor<'a> {
     gives_way: Option<&'a Cell<usize>>,
     /// It did: the origin refused one more connection while other lanes had theirs.
     gave_way: bool,
+}
+
+/// A request for a range: its answer, or why the attempt ended without one (`None`: its
+/// headers did not come in time).
+fn answered(asked: Option<Result<web_sys::Response, Error>>) -> Result<web_sys::Response, Broken> {
+    match asked {
+        Some(Ok(response)) => Ok(response),
+        Some(Err(err)) => Err(broken(err)),
+        None => Err(Broken::Retry),
+    }
+}
+
+/// What a request that got no answer means for the range: the deadline, or a redirect the
+/// policy refuses, ends it; anything else is tried again.
+fn broken(err: Error) -> Broken {
+    match err {
+        Error::OriginTimeout { .. } | Error::UrlRejected(_) | Error::RedirectRejected(_) | Error::TooManyRedirects(_) => Broken::Fatal(err),
+        _ => Broken::Retry,
+    }
 }
 
 /// Why an attempt ended without its bytes.
@@ -254,15 +285,29 @@ impl<'a> Cursor<'a> {
     /// headers do not come within the idle timeout is ended (and its gate slot freed) and
     /// counts as a failed attempt, as a body that stalls does.
     async fn open(&mut self) -> Result<(), Broken> {
-        let Source { origin, ranged, .. } = self.source;
+        let Source { origin, ranged, idle_ms, .. } = self.source;
         let range = range_header(self.pos, self.end);
-        let asked = origin.get_within(&ranged.url, Some(&range), Some(&ranged.validator.if_range), self.source.idle_ms).await;
-        let Some(asked) = asked else { return Err(Broken::Retry) };
-        let response = match asked {
-            Ok(response) => response,
-            Err(err @ Error::OriginTimeout { .. }) => return Err(Broken::Fatal(err)),
-            Err(_) => return Err(Broken::Retry),
-        };
+        let if_range = &ranged.validator.if_range;
+        let url = self.source.url();
+        let mut response = answered(origin.get_within(&url, Some(&range), Some(if_range), *idle_ms).await)?;
+        // The URL the redirects led to stopped serving the file: through them again, once
+        // per attempt (a URL found there that does not serve it either fails the upload).
+        // Every lane asks at a URL found that serves a range from then on (one that failed
+        // in passing, even the first URL's own 503, is not where ranges are asked for).
+        if origin.may_refetch(&url, response.status()) {
+            if let Some(body) = response.body() {
+                drop(body.cancel());
+            }
+            let (to, again) = match origin.refetch(&range, if_range, *idle_ms).await {
+                Some(Ok(found)) => found,
+                Some(Err(err)) => return Err(broken(err)),
+                None => return Err(Broken::Retry),
+            };
+            if again.status() == 206 {
+                *self.source.url.borrow_mut() = to;
+            }
+            response = again;
+        }
         let head = Head::of(&response);
         let refuse = |broken: Broken| {
             if let Some(body) = response.body() {

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use url::Url;
 use wasm_bindgen::JsValue;
 use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
@@ -300,7 +301,10 @@ impl UploadJob {
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();
         // A job sends no origin headers: it would have had to store them.
-        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?.timing_stalls();
+        let first = Url::parse(&record.spec.file_url).map_err(Error::internal)?;
+        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?
+            .timing_stalls()
+            .refetching(first, record.spec.policy(&services.config)?);
         *self.ender.borrow_mut() = Some(origin.ender());
         // A job found storing (its invocation died while hashing or committing) stays so:
         // its states only move forward.

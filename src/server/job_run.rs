@@ -141,8 +141,7 @@ impl Run<'_> {
         let config = &self.services.config;
         let spec = &record.spec;
         let now = now_ms();
-        let request_url = Url::parse(&spec.request_url).map_err(Error::internal)?;
-        let policy = config.policy_for(&request_url);
+        let policy = spec.policy(config)?;
         let base = Url::parse(&spec.base_url).map_err(Error::internal)?;
         let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
         let ctx = UploadContext {

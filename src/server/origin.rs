@@ -20,7 +20,9 @@ use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::{Gate, Slot};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, passing_status, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
-use crate::core::origin_headers::Forwarded;
+use crate::core::origin_headers::{Forwarded, OriginHeaders};
+use crate::core::redirects::Redirects;
+use crate::core::url_policy::UrlPolicy;
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
 
@@ -51,6 +53,23 @@ pub(crate) struct WorkerOrigin {
     pub gate: Gate,
     /// The user's `origin_headers`, sent while the URLs keep the first URL's origin.
     forwarded: RefCell<Forwarded>,
+    /// Where a ranged file's redirects start, to follow them again (see
+    /// [`WorkerOrigin::refetch`]); `None`: never followed again.
+    refetch: Option<Refetch>,
+}
+
+/// The first URL of an upload, the policy its redirects are checked by, and the user's
+/// headers as they were before any request.
+struct Refetch {
+    first: Url,
+    policy: UrlPolicy,
+    forwarded: Forwarded,
+}
+
+/// What a URL that redirects led to answers once it no longer serves the file: a signed
+/// URL that expired (S3 and CloudFront 403, GCS 400, others 401, 404 or 410).
+fn stopped_serving(status: u16) -> bool {
+    matches!(status, 400 | 401 | 403 | 404 | 410)
 }
 
 impl Drop for WorkerOrigin {
@@ -203,7 +222,16 @@ impl WorkerOrigin {
             stall_ms: None,
             gate: gate.clone(),
             forwarded: RefCell::new(forwarded),
+            refetch: None,
         })
+    }
+
+    /// This origin, which follows `first`'s redirects again, each hop checked by `policy`,
+    /// when the URL a ranged file's redirects led to stops serving it ([`WorkerOrigin::refetch`]).
+    pub fn refetching(mut self, first: Url, policy: UrlPolicy) -> Self {
+        let forwarded = self.forwarded.borrow().clone();
+        self.refetch = Some(Refetch { first, policy, forwarded });
+        self
     }
 
     /// This origin with its body reads timed by the idle timeout (a quarter of the deadline,
@@ -302,7 +330,8 @@ impl WorkerOrigin {
     pub async fn get(&self, url: &Url, range: Option<&str>, if_range: Option<&str>) -> Result<web_sys::Response, Error> {
         let Some(ms) = self.stall_ms else {
             let slot = self.gate.slot().await;
-            return self.get_until(url, range, if_range, &self.signal, slot).await;
+            let headers = self.headers_for(url);
+            return self.get_until(url, range, if_range, headers, &self.signal, slot).await;
         };
         self.get_within(url, range, if_range, ms).await.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms })))
     }
@@ -311,11 +340,71 @@ impl WorkerOrigin {
     /// (the request is then ended alone, and its gate slot freed). The time spent waiting
     /// for a slot of the gate is not the origin's: `ms` starts once the request can go.
     pub async fn get_within(&self, url: &Url, range: Option<&str>, if_range: Option<&str>, ms: u64) -> Option<Result<web_sys::Response, Error>> {
+        self.get_within_sending(url, range, if_range, self.headers_for(url), ms).await
+    }
+
+    /// [`WorkerOrigin::get_within`], sending the user's `headers` given.
+    async fn get_within_sending(
+        &self,
+        url: &Url,
+        range: Option<&str>,
+        if_range: Option<&str>,
+        headers: Option<OriginHeaders>,
+        ms: u64,
+    ) -> Option<Result<web_sys::Response, Error>> {
         // A signal of this request's own, to end it alone.
         let Ok(attempt) = AbortController::new() else { return Some(Err(Error::internal("AbortController::new"))) };
         let signal = AbortSignal::any(&js_sys::Array::of2(&self.signal, &attempt.signal()));
         let slot = self.gate.slot().await;
-        within_idle(ms, self.get_until(url, range, if_range, &signal, slot), || attempt.abort()).await
+        within_idle(ms, self.get_until(url, range, if_range, headers, &signal, slot), || attempt.abort()).await
+    }
+
+    /// The user's headers for `url` (none once this upload's requests have left the first
+    /// URL's origin).
+    fn headers_for(&self, url: &Url) -> Option<OriginHeaders> {
+        self.forwarded.borrow_mut().for_url(url).cloned()
+    }
+
+    /// Whether `status`, answered by `url`, may mean the URL a ranged file's redirects led
+    /// to no longer serves it: the upload follows its first URL's redirects again, and
+    /// `url` is not that first URL.
+    pub fn may_refetch(&self, url: &Url, status: u16) -> bool {
+        stopped_serving(status) && self.refetch.as_ref().is_some_and(|r| r.first != *url)
+    }
+
+    /// Asks for `range` of the file again from the upload's first URL, following its
+    /// redirects anew (every hop checked by the policy, the user's headers sent again until
+    /// the chain leaves the first URL's origin), each request within `ms` as
+    /// [`WorkerOrigin::get_within`]'s. Answers the URL the chain ended at and its answer,
+    /// which the caller checks as any range's; `None` when a request's headers did not come
+    /// within `ms`.
+    pub async fn refetch(&self, range: &str, if_range: &str, ms: u64) -> Option<Result<(Url, web_sys::Response), Error>> {
+        let Some(refetch) = &self.refetch else { return Some(Err(Error::internal("refetch without a first URL"))) };
+        let mut forwarded = refetch.forwarded.clone();
+        let mut chain = Redirects::from(refetch.first.clone(), &refetch.policy);
+        loop {
+            let url = match chain.next() {
+                Ok(url) => url.clone(),
+                Err(err) => return Some(Err(err)),
+            };
+            let headers = forwarded.for_url(&url).cloned();
+            let response = match self.get_within_sending(&url, Some(range), Some(if_range), headers, ms).await? {
+                Ok(response) => response,
+                Err(err) => return Some(Err(err)),
+            };
+            let location = response.headers().get("location").ok().flatten();
+            match chain.follow(response.status(), location.as_deref()) {
+                Ok(false) => return Some(Ok((chain.into_url(), response))),
+                moved => {
+                    if let Some(body) = response.body() {
+                        drop(body.cancel());
+                    }
+                    if let Err(err) = moved {
+                        return Some(Err(err));
+                    }
+                }
+            }
+        }
     }
 
     /// [`WorkerOrigin::get`], ended by `signal` (one that follows the upload's own), sent
@@ -325,6 +414,7 @@ impl WorkerOrigin {
         url: &Url,
         range: Option<&str>,
         if_range: Option<&str>,
+        given: Option<OriginHeaders>,
         signal: &AbortSignal,
         slot: Slot,
     ) -> Result<web_sys::Response, Error> {
@@ -337,7 +427,7 @@ impl WorkerOrigin {
         let _ = headers.set("User-Agent", USER_AGENT);
         // The user's headers (never logged: a refused one is not echoed either), only to the
         // first URL's origin; a user's User-Agent replaces ours.
-        if let Some(given) = self.forwarded.borrow_mut().for_url(url) {
+        if let Some(given) = given {
             for (name, value) in given.iter() {
                 let _ = headers.set(name, value);
             }

@@ -87,7 +87,7 @@ pub(crate) async fn store_one(
     };
     // The user's origin headers go to the origin adapter only, never into the flow's records.
     let forwarded = Forwarded::new(&request.file_url, request.origin_headers.take());
-    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate, forwarded)?;
+    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate, forwarded)?.refetching(request.file_url.clone(), policy.clone());
     let store = R2Store { bucket: &services.bucket, origin: &origin, one_stream_mib_s: services.config.one_stream_mib_s };
     let authority = services.authority(&owner.id).gated(gate);
     let data = upload(request, &ctx, &origin, &store, &authority).await?;

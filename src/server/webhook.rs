@@ -33,8 +33,7 @@ pub(crate) async fn deliver(
         .ok_or_else(|| Error::internal("the key has no webhook secret"))?;
     let body = serde_json::to_string(&record.status(0)).map_err(Error::internal)?;
     let signature = sign(&secret, now_ms / 1000, &body);
-    let request_url = Url::parse(&record.spec.request_url).map_err(Error::internal)?;
-    let policy = services.config.policy_for(&request_url);
+    let policy = record.spec.policy(&services.config)?;
     let mut url = Url::parse(callback).map_err(Error::internal)?;
     for _ in 0..=MAX_REDIRECTS {
         url_policy::check(&url, &policy)?;

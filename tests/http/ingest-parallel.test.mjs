@@ -7,8 +7,9 @@
 // with the right sha256 at part boundaries; each part's upload running while its range
 // arrives; resumed after resets at 30 % and 70 % with the origin sending at most 1.1 x the
 // file; an origin that refuses more than 2 connections at once is served over its 2;
+// a signed URL behind a redirect that expires mid-transfer is followed to again;
 // refused with nothing stored when every attempt breaks, when the file changes
-// mid-transfer, when a range comes in a content coding, or when expected_sha256 is wrong;
+// mid-transfer, when the redirect leads to an expired URL again, when a range comes in a content coding, or when expected_sha256 is wrong;
 // and never more than 6 outbound calls waiting for headers at once, for one upload or a
 // batch of three (one of which runs lanes: one transfer per isolate does, for memory; the
 // others go up as one streamed put each).
@@ -191,6 +192,41 @@ test('an origin that takes 2 connections at once (503 to more): the refused lane
   assert.ok(refused.length >= 1, 'the origin refused the connections past its 2');
   assert.ok(refused.every((r) => r.range !== null), 'only ranged requests were refused');
   assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
+});
+
+test('signed URLs behind a redirect that expire mid-transfer (403): a range whose URL expired follows the redirect again, and every lane goes on at the new URL; byte-exact, in parallel parts', async () => {
+  const body = filler(20 * MiB + 1, 270);
+  const path = '/par/signed.bin';
+  origin.file(path, body, ranged({ signed: 2 })); // each signed URL is good for 2 requests
+  const url = origin.signer('/par/sign', path);
+  const { calls, result } = await worker.countCalls(() => upload(worker, {
+    file_url: url, upload_path: 'parallel', file_name: 'signed.bin', origin_headers: { 'X-Token': 't0k' },
+  }));
+  const data = await assertStored(result, body, path);
+  assert.deepEqual(storedObject(worker, data).parts, partSizes(body.length), 'stored in parallel parts');
+  const requests = assertRanged(origin, path, ETAG);
+  const expired = requests.filter((r) => r.status === 403);
+  assert.ok(expired.length >= 1, 'signed URLs expired mid-transfer');
+  const signs = origin.requests('/par/sign');
+  assert.equal(signs.length, 1 + expired.length, 'the redirect was followed again once per expired answer');
+  for (const r of signs.slice(1)) {
+    assert.match(r.range ?? '', /^bytes=[1-9]\d*-\d+$/, `a refetch asks for its range: ${JSON.stringify(r)}`);
+    assert.equal(r.ifRange, ETAG, 'with If-Range');
+  }
+  assert.ok(origin.headers('/par/sign').every((h) => h['x-token'] === 't0k'), "the user's headers go with every refetch");
+  assert.ok(requests.filter((r) => r.status === 206).length <= 2 * (signs.length), 'a signed URL served at most twice');
+  assert.equal(calls.raw.worker?.fetch?.fetch ?? 0, requests.length + signs.length, 'every request counted');
+  assert.ok(calls.waiting.peak <= 6, `at most 6 calls waiting for headers at once: ${calls.waiting.peak}`);
+  assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
+});
+
+test('a redirect that leads to the same expired signed URL again: 502 naming the 403, nothing stored, nothing charged', async () => {
+  const path = '/par/signed-fixed.bin';
+  origin.file(path, filler(20 * MiB, 271), ranged({ signed: 2 }));
+  const url = origin.signer('/par/sign-fixed', path, { fixed: true });
+  await assertRefused(worker, { file_url: url, upload_path: 'parallel', file_name: 'signed-fixed.bin' }, 502, /HTTP 403/);
+  assert.ok(origin.requests('/par/sign-fixed').length >= 2, 'the redirect was followed again');
+  assert.ok(origin.requests(path).filter((r) => r.status === 403).length >= 2, 'and its URL was expired still');
 });
 
 test('ranges answered in a content coding (206, Content-Encoding: x-inverted): 502, nothing stored, never spliced', async () => {

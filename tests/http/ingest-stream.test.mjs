@@ -6,7 +6,9 @@
 // Byte-exact with the origin's sha256; resets at 30 % and 70 % resumed with the origin
 // sending at most 1.1 x; every attempt breaking, a file changed mid-transfer and a wrong
 // expected_sha256 each refused with nothing stored and nothing charged; a batch of six
-// such files, each broken once, all resumed (no item waits on another for a slot).
+// such files, each broken once, all resumed (no item waits on another for a slot). A
+// signed URL behind a redirect that expires is followed to again, also when that first
+// refetch is refused for a moment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
@@ -128,4 +130,18 @@ test('a batch of six streamed files, each broken once mid-stream: every one resu
   }
   assert.deepEqual(calls.parts, [], 'no multipart upload');
   assert.ok(calls.waiting.peak <= 6, `at most 6 calls waiting for headers at once: ${calls.waiting.peak}`);
+});
+
+test('a signed URL behind a redirect that expires after the probe, whose first refetch is answered 503: tried again at the expired URL, then through the redirect; byte-exact, one put', async () => {
+  const body = filler(12 * MiB, 273);
+  const path = '/s/signed-busy.bin';
+  origin.file(path, body, { ranges: true, etag: ETAG, throttle: THROTTLE, signed: 1 }); // each signed URL is good for 1 request
+  const url = origin.signer('/s/sign-busy', path, { busy: [2] });
+  const res = await upload(worker, { file_url: url, upload_path: 'stream', file_name: 'signed-busy.bin' });
+  const data = await assertStored(res, body, path);
+  assert.deepEqual(storedObject(worker, data).parts, [], 'one put');
+  // the probe at sig=1; the rest at sig=1 (expired); the refetch refused (503); the rest at
+  // sig=1 again (expired: not at the first URL, which redirects); the refetch to sig=2
+  assert.deepEqual(origin.requests('/s/sign-busy').map((r) => r.status), [302, 503, 302]);
+  assert.deepEqual(origin.requests(path).map((r) => r.status), [206, 403, 403, 206]);
 });

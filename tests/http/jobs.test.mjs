@@ -1,6 +1,7 @@
 // Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a file just
 // over 1 GiB (130 parts) from an origin that resets twice, a job whose runtime is restarted
-// mid-transfer (ranged, and one stream from an origin without ranges), a stream that stalls,
+// mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
+// from an origin without ranges), a stream that stalls,
 // cancel, webhooks signed with the key's secret and retried (and dropped once the key is
 // revoked), another key's jobs, and the requests refused before anything starts.
 import { test, before, after } from 'node:test';
@@ -222,6 +223,21 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   await jobAcrossRestart(url, 'restart.bin', body, 100 * MiB);
   // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
   assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
+  await assertChargedOnce(before, size);
+});
+
+test('a job behind a redirect to signed URLs that expire, restarted mid-transfer: a range whose URL expired follows the redirect again, before and after the restart; byte-exact, charged once', async () => {
+  const size = 48 * MiB;
+  const body = randomBody(size);
+  const path = '/jobs/signed.bin';
+  origin.file(path, body, ranged({ signed: 3, throttle: 8 * MiB }));
+  const url = origin.signer('/jobs/sign', path);
+  const before = await usage(worker, KEYS.a.key);
+  await jobAcrossRestart(url, 'signed.bin', body, 16 * MiB);
+  const expired = origin.requests(path).filter((r) => r.status === 403);
+  const signs = origin.requests('/jobs/sign');
+  assert.ok(expired.length >= 1, 'signed URLs expired mid-transfer');
+  assert.ok(signs.length >= 2 && signs.length <= 1 + expired.length, `the redirect was followed again for expired answers only: ${signs.length} redirects, ${expired.length} expired`);
   await assertChargedOnce(before, size);
 });
 

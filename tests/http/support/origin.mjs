@@ -2,7 +2,8 @@
 // misbehaves on request (stalls, drops the connection, lies, redirects). A file can also
 // serve byte ranges with a validator (ETag, Last-Modified, If-Range), throttle each
 // connection, reset or stall a response at a given byte of the file, change between
-// requests, and counts what it sent (`sent`) and what it was asked (`requests`).
+// requests, and counts what it sent (`sent`) and what it was asked (`requests`). A file
+// can also be served only at signed URLs that expire, which a `signer` redirects to.
 import http from 'node:http';
 
 const KiB = 1024;
@@ -149,6 +150,17 @@ export async function startOrigin() {
       res.socket.destroy();
       return undefined;
     }
+    if (opts.signed !== undefined) {
+      // a signed URL: good for `signed` requests, then expired (as S3 answers one)
+      const sig = new URL(req.url, 'http://x').searchParams.get('sig');
+      const used = state.signatures.get(sig);
+      if (used === undefined || used >= opts.signed) {
+        entry.status = 403;
+        res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+        return undefined;
+      }
+      state.signatures.set(sig, used + 1);
+    }
     const refusal = opts.statuses?.[state.requests];
     if (refusal !== undefined) {
       entry.status = refusal;
@@ -276,12 +288,14 @@ export async function startOrigin() {
      *   with the Content-Range of those), as a server that caps the ranges it serves.
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
+     * - `signed: n`: served only at a URL a `signer` gave (`?sig=`), each good for n
+     *   requests; any other request is 403, as an expired signed URL.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one;
      *   `chunked206`: a 206 has none either (sent chunked, its Content-Range gives its size). */
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
-      ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+      ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
     } = {}) {
       const state = {
         body,
@@ -290,9 +304,10 @@ export async function startOrigin() {
         requests: 0,
         resets: [...resetAt].sort((a, b) => a - b),
         fired: new Set(),
+        signatures: new Map(), // sig -> requests served at it
         opts: {
           contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
-          maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified,
+          maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
         },
       };
       files.set(path, state);
@@ -309,6 +324,28 @@ export async function startOrigin() {
     status(path, status, location) {
       routes.set(path, (req, res) => {
         res.writeHead(status, location ? { location } : {}).end(`status ${status}`);
+      });
+      return `${base}${path}`;
+    },
+    /** Redirects (302) every request to a new signed URL of the `signed` file at `filePath`
+     * (`?sig=1`, `?sig=2`, ...); with `fixed`, always to the first one. The k-th request (from
+     * 1) for each k in `busy` is answered 503 instead, as a server busy for a moment. */
+    signer(path, filePath, { fixed = false, busy = [] } = {}) {
+      const state = files.get(filePath);
+      if (!state) throw new Error(`no file at ${filePath}`);
+      let signed = 0;
+      let asked = 0;
+      routes.set(path, (req, res, entry) => {
+        asked += 1;
+        if (busy.includes(asked)) {
+          entry.status = 503;
+          res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('not now');
+          return;
+        }
+        if (!fixed || signed === 0) signed += 1;
+        if (!state.signatures.has(String(signed))) state.signatures.set(String(signed), 0);
+        entry.status = 302;
+        res.writeHead(302, { location: `${filePath}?sig=${signed}` }).end();
       });
       return `${base}${path}`;
     },

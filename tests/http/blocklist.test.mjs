@@ -1,7 +1,7 @@
 // The blocklist over HTTP: a take-down blocks its file's SHA-256 (unless told not to), and
 // no upload stores those bytes again, whichever key, name or path it takes (one stream, a
-// batch item, a background job): 451 in the envelope, nothing stored or charged, and the
-// file the name held keeps serving its exact bytes. The admin routes list, show, add and
+// batch item, a background job, a file fetched in parallel ranges): 451 in the envelope,
+// nothing stored or charged, and the file the name held keeps serving its exact bytes. The admin routes list, show, add and
 // remove digests, and each change rewrites the list's version; a digest written into KV by
 // another isolate, with the version, applies within the copy's lifetime, and a copy whose
 // version has not changed is kept without listing the entries again.
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, request } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
-import { assertError } from './support/assert.mjs';
+import { assertError, assertNothingStored } from './support/assert.mjs';
 import { newKey, usage, kvPut, kvRecord, sleep } from './support/burst.mjs';
 
 const ADMIN = 'blocklist-admin-token';
@@ -120,6 +120,22 @@ test('a large file and a background job are refused too, their reservations give
   const left = await usage(worker, key.key);
   assert.deepEqual([left.files, left.bytes, left.reserved_files, left.reserved_bytes], [0, 0, 0, 0]);
   assert.deepEqual(objectsOf(key.key_id), []);
+});
+
+test('a file fetched in parallel ranges is refused at its commit: the completed multipart object goes, nothing charged', async () => {
+  const key = await newKey(worker, ADMIN, 'parallel');
+  const huge = filler(20 * 1024 * 1024 + 7, 5);
+  const blocked = await admin('PUT', `/api/v1/admin/blocklist/${sha256(huge)}`, { reason: 'known bad' });
+  assert.equal(blocked.status, 200, JSON.stringify(blocked.json));
+  const mark = worker.r2();
+  // 32 MiB/s per connection: slower than one stream's budget, so ranges over several connections
+  const { calls, result } = await worker.countCalls(() => put(key, huge, {}, { ranges: true, etag: '"huge"', throttle: 32 * 1024 * 1024 }));
+  assert.deepEqual(result.json, BLOCKED);
+  assert.equal(calls.parts.length, 1, `it went the parallel way, as one multipart upload: ${JSON.stringify(calls.parts)}`);
+  assert.ok(calls.parts[0].length > 1, 'in several parts');
+  assertNothingStored(worker, mark, 'no object added, none removed, no multipart upload in progress');
+  const left = await usage(worker, key.key);
+  assert.deepEqual([left.files, left.bytes, left.reserved_files, left.reserved_bytes], [0, 0, 0, 0]);
 });
 
 test('a take-down told not to block leaves the bytes free to be stored again', async () => {

@@ -93,14 +93,23 @@ impl Validator {
     /// Whether a later response can be of the same version: the validator `If-Range`
     /// sent is not contradicted (an origin that honoured `If-Range` may omit it).
     pub fn matches(&self, etag: Option<&str>, last_modified: Option<&str>) -> bool {
-        let agrees = |ours: &Option<String>, theirs: Option<&str>| match (ours, theirs) {
-            (Some(ours), Some(theirs)) => ours == theirs.trim(),
-            _ => true,
+        self.compare(etag, last_modified, true)
+    }
+
+    /// Whether a response from a server that was never asked before names this very
+    /// validator (nothing shows it honours `If-Range`: leaving it out is no answer).
+    pub fn named_by(&self, etag: Option<&str>, last_modified: Option<&str>) -> bool {
+        self.compare(etag, last_modified, false)
+    }
+
+    /// The validator that decides (the ETag, else the date) against the response's own;
+    /// `absent`: what a response that leaves it out is taken for.
+    fn compare(&self, etag: Option<&str>, last_modified: Option<&str>, absent: bool) -> bool {
+        let (ours, theirs) = match &self.etag {
+            Some(ours) => (ours, etag),
+            None => (self.last_modified.as_ref().unwrap_or(&self.if_range), last_modified),
         };
-        match &self.etag {
-            Some(_) => agrees(&self.etag, etag),
-            None => agrees(&self.last_modified, last_modified),
-        }
+        theirs.map_or(absent, |theirs| *ours == theirs.trim())
     }
 }
 
@@ -232,6 +241,18 @@ mod tests {
         assert!(v.matches(None, Some(date)) && !v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
         assert!(v.matches(Some("\"other\""), Some(date)), "a weak ETag is no validator here");
         assert_eq!(Validator::from_headers(None, None), None);
+    }
+
+    #[test]
+    fn a_server_never_asked_before_must_name_the_validator() {
+        let v = Validator::from_headers(Some("\"abc\""), None).unwrap();
+        assert!(v.named_by(Some("\"abc\""), None));
+        assert!(!v.named_by(None, None) && !v.named_by(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
+        assert!(!v.named_by(Some("\"abd\""), None));
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let v = Validator::from_headers(None, Some(date)).unwrap();
+        assert!(v.named_by(None, Some(date)) && v.named_by(Some("\"any\""), Some(date)));
+        assert!(!v.named_by(Some("\"any\""), None) && !v.named_by(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
     }
 
     #[test]

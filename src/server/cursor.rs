@@ -12,10 +12,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use js_sys::Uint8Array;
-use url::Url;
 
 use super::js::{byob_reader, read_at_least, ByobReader};
-use super::origin::{within_idle, Head, OriginBody, Ranged, WorkerOrigin};
+use super::origin::{within_idle, Found, Head, OriginBody, Ranged, WorkerOrigin};
 use crate::core::ranges::{idle_timeout_ms, passing_status, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 
@@ -34,9 +33,9 @@ pub(crate) const SCRATCH: u32 = 1024 * 1024;
 pub(crate) struct Source<'a> {
     pub origin: &'a WorkerOrigin,
     pub ranged: &'a Ranged,
-    /// Where ranges are asked for now: `ranged`'s URL, until a refetch found the file at
-    /// another.
-    url: RefCell<Url>,
+    /// Where a refetch found the file, asked for there from then on (with the headers its
+    /// chain of redirects sends there); `None`: at `ranged`'s URL.
+    found: RefCell<Option<Found>>,
     pub idle_ms: u64,
     /// Counts every byte read (a job's live progress).
     received: Option<&'a Cell<u64>>,
@@ -51,15 +50,10 @@ impl<'a> Source<'a> {
         Source {
             origin,
             ranged,
-            url: RefCell::new(ranged.url.clone()),
+            found: RefCell::new(None),
             idle_ms: idle_timeout_ms(origin.timeout_ms()),
             received,
         }
-    }
-
-    /// Where ranges are asked for now.
-    fn url(&self) -> Url {
-        self.url.borrow().clone()
     }
 
     /// Counts `bytes` read in the source's `received`.
@@ -288,13 +282,23 @@ impl<'a> Cursor<'a> {
         let Source { origin, ranged, idle_ms, .. } = self.source;
         let range = range_header(self.pos, self.end);
         let if_range = &ranged.validator.if_range;
-        let url = self.source.url();
-        let mut response = answered(origin.get_within(&url, Some(&range), Some(if_range), *idle_ms).await)?;
+        let found = self.source.found.borrow().clone();
+        let url = found.as_ref().map_or(&ranged.url, |f| &f.url);
+        let asked = match &found {
+            Some(Found { url, headers }) => origin.get_within_sending(url, Some(&range), Some(if_range), headers.clone(), *idle_ms).await,
+            None => origin.get_within(url, Some(&range), Some(if_range), *idle_ms).await,
+        };
+        let mut response = answered(asked)?;
         // The URL the redirects led to stopped serving the file: through them again, once
         // per attempt (a URL found there that does not serve it either fails the upload).
         // Every lane asks at a URL found that serves a range from then on (one that failed
         // in passing, even the first URL's own 503, is not where ranges are asked for).
-        if origin.may_refetch(&url, response.status()) {
+        // What a refetch finds is wherever the redirects lead this time, a server the probe
+        // never asked: its answers must name the file's validator themselves, and a 429 or
+        // 503 to a refetch is a failed attempt (not a refusal of one more connection).
+        let refetched = origin.may_refetch(url, response.status());
+        let unprobed = refetched || found.is_some();
+        if refetched {
             if let Some(body) = response.body() {
                 drop(body.cancel());
             }
@@ -304,7 +308,7 @@ impl<'a> Cursor<'a> {
                 None => return Err(Broken::Retry),
             };
             if again.status() == 206 {
-                *self.source.url.borrow_mut() = to;
+                *self.source.found.borrow_mut() = Some(to);
             }
             response = again;
         }
@@ -319,14 +323,15 @@ impl<'a> Cursor<'a> {
             206 => {}
             // If-Range failed (or ranges stopped): the file is not the one being stored.
             200 | 412 | 416 => return refuse(Broken::Fatal(Error::OriginChanged)),
-            429 | 503 => return refuse(Broken::Busy(head.status)),
+            429 | 503 if !refetched => return refuse(Broken::Busy(head.status)),
             status if passing_status(status) => return refuse(Broken::Retry),
             status => return refuse(Broken::Fatal(Error::OriginStatus(status))),
         }
         // A range in a content coding is not those bytes of the file (and a coding the
         // runtime does not decode would be stored as it came): never spliced in.
         let same = head.content_range.is_some_and(|(first, _, total)| first == self.pos && total == ranged.total) && !head.encoded;
-        let (Some((_, last, _)), true, true) = (head.content_range, same, head.is_version(&ranged.validator)) else {
+        let version = if unprobed { head.names_version(&ranged.validator) } else { head.is_version(&ranged.validator) };
+        let (Some((_, last, _)), true, true) = (head.content_range, same, version) else {
             return refuse(Broken::Fatal(Error::OriginChanged));
         };
         let Some(stream) = response.body() else { return refuse(Broken::Retry) };

@@ -66,6 +66,14 @@ struct Refetch {
     forwarded: Forwarded,
 }
 
+/// Where a refetch's redirects ended: the URL, and the user's headers as that chain sends
+/// them there (none once it left the first URL's origin).
+#[derive(Clone)]
+pub(crate) struct Found {
+    pub url: Url,
+    pub headers: Option<OriginHeaders>,
+}
+
 /// What a URL that redirects led to answers once it no longer serves the file: a signed
 /// URL that expired (S3 and CloudFront 403, GCS 400, others 401, 404 or 410).
 fn stopped_serving(status: u16) -> bool {
@@ -206,6 +214,11 @@ impl Head {
     pub fn is_version(&self, validator: &Validator) -> bool {
         validator.matches(self.etag.as_deref(), self.last_modified.as_deref())
     }
+
+    /// Whether this response names the very `validator` (see [`Validator::named_by`]).
+    pub fn names_version(&self, validator: &Validator) -> bool {
+        validator.named_by(self.etag.as_deref(), self.last_modified.as_deref())
+    }
 }
 
 impl WorkerOrigin {
@@ -344,7 +357,7 @@ impl WorkerOrigin {
     }
 
     /// [`WorkerOrigin::get_within`], sending the user's `headers` given.
-    async fn get_within_sending(
+    pub async fn get_within_sending(
         &self,
         url: &Url,
         range: Option<&str>,
@@ -375,10 +388,10 @@ impl WorkerOrigin {
     /// Asks for `range` of the file again from the upload's first URL, following its
     /// redirects anew (every hop checked by the policy, the user's headers sent again until
     /// the chain leaves the first URL's origin), each request within `ms` as
-    /// [`WorkerOrigin::get_within`]'s. Answers the URL the chain ended at and its answer,
-    /// which the caller checks as any range's; `None` when a request's headers did not come
+    /// [`WorkerOrigin::get_within`]'s. Answers where the chain ended and its answer, which
+    /// the caller checks as any range's; `None` when a request's headers did not come
     /// within `ms`.
-    pub async fn refetch(&self, range: &str, if_range: &str, ms: u64) -> Option<Result<(Url, web_sys::Response), Error>> {
+    pub async fn refetch(&self, range: &str, if_range: &str, ms: u64) -> Option<Result<(Found, web_sys::Response), Error>> {
         let Some(refetch) = &self.refetch else { return Some(Err(Error::internal("refetch without a first URL"))) };
         let mut forwarded = refetch.forwarded.clone();
         let mut chain = Redirects::from(refetch.first.clone(), &refetch.policy);
@@ -388,13 +401,13 @@ impl WorkerOrigin {
                 Err(err) => return Some(Err(err)),
             };
             let headers = forwarded.for_url(&url).cloned();
-            let response = match self.get_within_sending(&url, Some(range), Some(if_range), headers, ms).await? {
+            let response = match self.get_within_sending(&url, Some(range), Some(if_range), headers.clone(), ms).await? {
                 Ok(response) => response,
                 Err(err) => return Some(Err(err)),
             };
             let location = response.headers().get("location").ok().flatten();
             match chain.follow(response.status(), location.as_deref()) {
-                Ok(false) => return Some(Ok((chain.into_url(), response))),
+                Ok(false) => return Some(Ok((Found { url: chain.into_url(), headers }, response))),
                 moved => {
                     if let Some(body) = response.body() {
                         drop(body.cancel());

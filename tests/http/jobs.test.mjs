@@ -238,6 +238,11 @@ test('a job behind a redirect to signed URLs that expire, restarted mid-transfer
   const signs = origin.requests('/jobs/sign');
   assert.ok(expired.length >= 1, 'signed URLs expired mid-transfer');
   assert.ok(signs.length >= 2 && signs.length <= 1 + expired.length, `the redirect was followed again for expired answers only: ${signs.length} redirects, ${expired.length} expired`);
+  // a refetch uses a new signature once: one used more was used by a lane that did not
+  // refetch, at the URL another lane's refetch found
+  const served = {};
+  for (const r of origin.requests(path).filter((q) => q.status === 206)) served[r.sig] = (served[r.sig] ?? 0) + 1;
+  assert.ok(Object.entries(served).some(([sig, n]) => sig !== '1' && n >= 2), `a lane went on at a URL found by another: ${JSON.stringify(served)}`);
   await assertChargedOnce(before, size);
 });
 

@@ -160,6 +160,7 @@ export async function startOrigin() {
         return undefined;
       }
       state.signatures.set(sig, used + 1);
+      entry.sig = sig;
     }
     const refusal = opts.statuses?.[state.requests];
     if (refusal !== undefined) {
@@ -179,12 +180,14 @@ export async function startOrigin() {
     if (opts.disposition) headers['content-disposition'] = opts.disposition;
     const advertises = opts.ranges || opts.ignoreRange || opts.rangeLies;
     if (advertises) headers['accept-ranges'] = 'bytes';
-    if (state.etag) headers.etag = state.etag;
-    if (state.lastModified) headers['last-modified'] = state.lastModified;
+    // `bareAfterFirstSig`: a server that sends no validator (nor honours If-Range) at later signatures
+    const bare = opts.bareAfterFirstSig && entry.sig !== undefined && entry.sig !== '1';
+    if (state.etag && !bare) headers.etag = state.etag;
+    if (state.lastModified && !bare) headers['last-modified'] = state.lastModified;
 
     let range = advertises && !opts.ignoreRange ? parseRange(req.headers.range, total) : null;
     const ifRange = req.headers['if-range'];
-    if (range && !opts.ignoreIfRange && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
+    if (range && !opts.ignoreIfRange && !bare && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
     if (opts.stallHeaders && range?.start > 0 && !state.fired.has('headers')) {
       // no answer at all: the connection stays open until the client leaves
       state.fired.add('headers');
@@ -289,13 +292,17 @@ export async function startOrigin() {
      * - `changeAfterRequests: k` with `changedBody`, `changedEtag`, `changedLastModified`:
      *   from request k+1 on, the file is the changed one.
      * - `signed: n`: served only at a URL a `signer` gave (`?sig=`), each good for n
-     *   requests; any other request is 403, as an expired signed URL.
+     *   requests; any other request is 403, as an expired signed URL. A request's `sig` is
+     *   in its entry of `requests`. With `bareAfterFirstSig`, answers at any signature but
+     *   the first carry no ETag or Last-Modified and ignore If-Range, as another server
+     *   behind the redirect might.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one;
      *   `chunked206`: a 206 has none either (sent chunked, its Content-Range gives its size). */
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
       ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
+      bareAfterFirstSig = false,
     } = {}) {
       const state = {
         body,
@@ -308,6 +315,7 @@ export async function startOrigin() {
         opts: {
           contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
           maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
+          bareAfterFirstSig,
         },
       };
       files.set(path, state);
@@ -327,12 +335,21 @@ export async function startOrigin() {
       });
       return `${base}${path}`;
     },
-    /** Redirects (302) every request to a new signed URL of the `signed` file at `filePath`
-     * (`?sig=1`, `?sig=2`, ...); with `fixed`, always to the first one. The k-th request (from
-     * 1) for each k in `busy` is answered 503 instead, as a server busy for a moment. */
-    signer(path, filePath, { fixed = false, busy = [] } = {}) {
+    /** A signed URL of the `signed` file at `filePath`, with signature `sig` (good for its
+     * `signed` requests from the first use on). */
+    mint(filePath, sig) {
       const state = files.get(filePath);
       if (!state) throw new Error(`no file at ${filePath}`);
+      if (!state.signatures.has(String(sig))) state.signatures.set(String(sig), 0);
+      return `${base}${filePath}?sig=${sig}`;
+    },
+    /** Redirects (302) every request to a new signed URL of the `signed` file at `filePath`
+     * (`?sig=1`, `?sig=2`, ...), on this origin or on `on` (another origin); with `fixed`,
+     * always to the first one. The k-th request (from 1) for each k in `busy` is answered
+     * 503 instead, as a server busy for a moment. */
+    signer(path, filePath, { fixed = false, busy = [], on = null } = {}) {
+      const target = on ?? this;
+      target.mint(filePath, 1);
       let signed = 0;
       let asked = 0;
       routes.set(path, (req, res, entry) => {
@@ -343,9 +360,8 @@ export async function startOrigin() {
           return;
         }
         if (!fixed || signed === 0) signed += 1;
-        if (!state.signatures.has(String(signed))) state.signatures.set(String(signed), 0);
         entry.status = 302;
-        res.writeHead(302, { location: `${filePath}?sig=${signed}` }).end();
+        res.writeHead(302, { location: target.mint(filePath, signed) }).end();
       });
       return `${base}${path}`;
     },

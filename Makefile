@@ -59,7 +59,7 @@ export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 # Cloudflare and save an opt-in in $HOME: no network but the package registries here.
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host wasm-tests test-http test-browser test-api test-load test-keys chromium gdb fuzz clean
+.PHONY: help tools build pkg dev seed-dev-key dev-vars dev-env key test test-host wasm-tests test-http test-browser test-api test-load test-keys chromium gdb python fuzz clean
 
 help:
 	@echo "make dev     build and run the Worker on http://127.0.0.1:$(PORT) (web app at /) with a seeded dev key"
@@ -110,7 +110,7 @@ node_modules/.package-lock.json: package-lock.json
 
 # schemathesis and everything it needs (PyPI, pinned in tests/api/constraints.txt) in a venv
 # of its own; checked every time, installed when a version differs.
-.tools/schemathesis:
+.tools/schemathesis: python
 	@mkdir -p .tools
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@if ! $(VENV)/bin/python tests/api/pinned.py tests/api/constraints.txt 2>/dev/null; then \
@@ -176,11 +176,13 @@ dev-env: seed-dev-key dev-vars
 # Also serves samples/ on 127.0.0.1:$(SAMPLE_PORT) (stopped with the Worker), the one private
 # origin the dev Worker may fetch; WRANGLER_ARGS (`--var NAME:VALUE` ...) come last and can
 # override it. scripts/dev.mjs runs wrangler's dev engine without the devtools inspector.
-dev: tools build seed-dev-key dev-vars
+dev: tools python build seed-dev-key dev-vars
 	@echo "urlstash on http://127.0.0.1:$(PORT) (web app at /)  API key: $(DEV_API_KEY)  admin token: $(ADMIN_TOKEN)"
 	@echo "sample origin on http://127.0.0.1:$(SAMPLE_PORT)/sample.png"
 	@python3 -m http.server --bind 127.0.0.1 --directory samples $(SAMPLE_PORT) >/dev/null 2>&1 & sample=$$!; \
 	trap 'kill $$sample 2>/dev/null' EXIT INT TERM; \
+	sleep 0.5; kill -0 $$sample 2>/dev/null || { \
+	  echo "the sample origin could not start on 127.0.0.1:$(SAMPLE_PORT) (port in use? set SAMPLE_PORT=...)" >&2; exit 1; }; \
 	node scripts/dev.mjs --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE_DIR) --dev-vars $(DEV_VARS) \
 	  --var PRIVATE_FETCH_ALLOWLIST:127.0.0.1:$(SAMPLE_PORT) $(WRANGLER_ARGS)
 
@@ -227,6 +229,12 @@ test-keys: build
 # run, installed only when missing.
 gdb:
 	@command -v gdb >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gdb; }
+
+# Python 3 with venv (make dev's sample origin, the API tier's venv); checked on every run,
+# installed only when missing.
+python:
+	@command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3 python3-venv; }
 
 # Debian's Chromium and its chromedriver (no browser download works here); checked on every
 # run, installed only when missing.

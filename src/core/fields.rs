@@ -90,8 +90,9 @@ pub fn field_of(status: u16, msg: &str) -> Option<Field> {
         .copied()
         .find(|f| msg.contains(&format!("`{}`", f.wire())) || msg.starts_with(&format!("{} ", f.wire())));
     match status {
-        // The origin behind `file_url` failed, or what it sent is refused.
-        413 | 415 | 502 | 504 => named.or(Some(Field::FileUrl)),
+        // The origin behind `file_url` failed, or what it sent is refused (451: its bytes
+        // are on the blocklist).
+        413 | 415 | 451 | 502 | 504 => named.or(Some(Field::FileUrl)),
         // The stored bytes are not the ones `expected_sha256` named.
         422 => Some(Field::ExpectedSha256),
         _ => named,
@@ -131,6 +132,7 @@ mod tests {
             (400, "invalid `expected_sha256`: must be 64 hexadecimal digits", Some(Field::ExpectedSha256)),
             (422, "sha256 mismatch: expected 00, got 11", Some(Field::ExpectedSha256)),
             (502, "the file changed at the origin during the download", Some(Field::FileUrl)),
+            (451, "this file is on the blocklist (taken down, or blocked in advance) and may not be stored", Some(Field::FileUrl)),
             (404, "no such route", None),
         ];
         for (status, msg, want) in cases {
@@ -167,6 +169,7 @@ mod tests {
             (Error::OriginTooSlow { ms: 780000 }, Some("fileUrl")),
             (Error::OriginChanged, Some("fileUrl")),
             (Error::OriginCoding("deflate".into()), Some("fileUrl")),
+            (Error::Blocked, Some("fileUrl")),
             (Error::ChecksumMismatch { expected: "0".repeat(64), actual: "1".repeat(64) }, Some("expectedSha256")),
             (Error::invalid("expected_sha256", "bad"), Some("expectedSha256")),
             (Error::invalid("expires_in", "bad"), Some("expiresIn")),

@@ -26,6 +26,11 @@ pub const MAX_LISTED_JOBS: u32 = 100;
 /// long done), then forgotten: its object deletes all it stored.
 pub const KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
+/// How long past its deadline a job whose object is whole (every byte in R2: only its
+/// digest and commit left) may still be recorded: one more invocation, so that an
+/// invocation that died there does not throw the stored file away for the clock.
+pub const STORING_GRACE_MS: i64 = 12 * 60 * 1000;
+
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "client", derive(tsify::Tsify))]
@@ -216,6 +221,31 @@ pub struct Delivery {
     pub next_ms: Option<i64>,
 }
 
+/// A key's job listing (`GET /api/v1/jobs`): the statuses read, newest first, and by id
+/// the running jobs whose object did not answer, to be asked again one by one (one job in
+/// trouble does not hide the others).
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct JobList {
+    pub jobs: Vec<JobStatus>,
+    pub unavailable: Vec<String>,
+}
+
+impl JobList {
+    /// From each listed job's id and its answer, in order; a job not found (forgotten
+    /// since the index was read) is left out.
+    pub fn from_answers(answers: impl IntoIterator<Item = (String, Result<JobStatus, Error>)>) -> Self {
+        let mut list = JobList { jobs: Vec::new(), unavailable: Vec::new() };
+        for (job_id, answer) in answers {
+            match answer {
+                Ok(status) => list.jobs.push(status),
+                Err(Error::JobNotFound) => {}
+                Err(_) => list.unavailable.push(job_id),
+            }
+        }
+        list
+    }
+}
+
 impl JobRecord {
     /// A job just accepted.
     pub fn new(spec: JobSpec) -> Self {
@@ -261,6 +291,13 @@ impl JobRecord {
             result: self.result.clone(),
             error: self.error.clone(),
         }
+    }
+
+    /// When the job is cut: `timeout_ms` after it was accepted, or [`STORING_GRACE_MS`]
+    /// later once its object is whole.
+    pub fn deadline_ms(&self, timeout_ms: u64) -> i64 {
+        let whole = self.transfer.as_ref().is_some_and(|t| t.completed);
+        self.spec.created_ms + timeout_ms as i64 + if whole { STORING_GRACE_MS } else { 0 }
     }
 
     /// When an ended job's object next has work: its webhook's next attempt, else
@@ -442,6 +479,37 @@ mod tests {
             record.stored_bytes = 65;
             assert_eq!((record.status(0).bytes_received, record.status(25).bytes_received), (65, 65));
         }
+    }
+
+    #[test]
+    fn a_job_is_cut_at_its_deadline_unless_its_object_is_whole() {
+        let mut record = JobRecord::new(JobSpec { created_ms: 1_000, ..spec(None) });
+        assert_eq!(record.deadline_ms(60_000), 61_000, "not started");
+        let meta = r#"{"owner":"k_1","original_name":"a.bin","mime_type":"application/octet-stream","upload_ms":0,"expires_ms":1}"#;
+        let prepared = format!(r#"{{"content_length":8,"file_id":"f","upload_path":"","file_name":"a.bin","original_name":"a.bin","mime_type":"application/octet-stream","meta":{meta}}}"#);
+        let prepared = serde_json::from_str(&prepared).unwrap();
+        let mut transfer = Transfer { prepared, ranged: None, upload_id: Some("u".into()), reserved_ms: 0, completed: false, sha256: None, held: None };
+        record.transfer = Some(transfer.clone());
+        assert_eq!(record.deadline_ms(60_000), 61_000, "parts still to fetch");
+        transfer.completed = true;
+        record.transfer = Some(transfer);
+        assert_eq!(record.deadline_ms(60_000), 61_000 + STORING_GRACE_MS, "every byte in R2: its commit may come later");
+    }
+
+    #[test]
+    fn a_listing_leaves_out_forgotten_jobs_and_names_those_that_did_not_answer() {
+        let status = |id: &str| JobStatus { job_id: id.into(), ..JobRecord::new(spec(None)).status(0) };
+        let answers = vec![
+            ("job_a".to_owned(), Ok(status("job_a"))),
+            ("job_b".to_owned(), Err(Error::internal("storage"))),
+            ("job_c".to_owned(), Err(Error::JobNotFound)),
+            ("job_d".to_owned(), Ok(status("job_d"))),
+        ];
+        let list = JobList::from_answers(answers);
+        assert_eq!(list.jobs, [status("job_a"), status("job_d")], "in order, the one in trouble aside");
+        assert_eq!(list.unavailable, ["job_b"]);
+        let wire = serde_json::to_value(JobList::from_answers(vec![])).unwrap();
+        assert_eq!(wire, serde_json::json!({"jobs": [], "unavailable": []}), "both always there");
     }
 
     #[test]

@@ -163,9 +163,7 @@ impl UploadJob {
                     if due.is_none_or(|at| at > now + MAX_TURN_RETRY_MS + TURN_RETRY_MS) {
                         self.alarm_at(now).await?;
                     }
-                    if record.transfer.as_ref().is_some_and(|t| t.resumable()) {
-                        record.stored_bytes = job_store::total(&job_store::stored_parts(&self.state.storage()).await?);
-                    }
+                    record.stored_bytes = self.stored_bytes(&record).await?;
                 }
                 Ok(record.status(self.received.get()))
             }
@@ -261,8 +259,8 @@ impl UploadJob {
                 // keeps the rest. No one waits on a job's answer: the log says it failed.
                 log_internal(&format!("job {}", record.spec.job_id), &err);
                 worker::console_log!("job {}: key {}: failed: {} {}", record.spec.job_id, record.spec.key_id, err.status(), err.public_message());
+                record.stored_bytes = self.received_at_end(&record).await;
                 self.clean_up(&record).await;
-                record.stored_bytes += self.received.replace(0);
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.ended(record).await
@@ -276,7 +274,7 @@ impl UploadJob {
         let now = now_ms();
         let timeout_ms = services.config.async_timeout_secs * 1000;
         let past_deadline = || Error::OriginTimeout { ms: timeout_ms };
-        let deadline = record.spec.created_ms + timeout_ms as i64;
+        let deadline = record.deadline_ms(timeout_ms);
         if now >= deadline {
             // A commit may have landed with no one left to record it (its invocation died
             // right after, and this one comes past the deadline): the job succeeded.
@@ -377,6 +375,30 @@ impl UploadJob {
         Ok(())
     }
 
+    /// The bytes `record`'s transfer has stored: its stored parts, counted (an invocation
+    /// that died saved none of its own in the record), or the record's figure.
+    async fn stored_bytes(&self, record: &JobRecord) -> Result<u64, Error> {
+        if !record.transfer.as_ref().is_some_and(|t| t.resumable()) {
+            return Ok(record.stored_bytes);
+        }
+        Ok(job_store::total(&job_store::stored_parts(&self.state.storage()).await?))
+    }
+
+    /// What a job that fails or is canceled had received: what it recorded and this
+    /// invocation read, and never less than its stored parts, which a status counts while
+    /// nothing runs (a job cut at its deadline, or canceled, before an invocation after a
+    /// restart recorded them). If they cannot be counted, the record's figure.
+    async fn received_at_end(&self, record: &JobRecord) -> u64 {
+        let read = record.stored_bytes + self.received.replace(0);
+        match self.stored_bytes(record).await {
+            Ok(stored) => read.max(stored),
+            Err(e) => {
+                worker::console_warn!("job {}: counting its stored parts: {e:?}", self.job_id);
+                read
+            }
+        }
+    }
+
     async fn forget_parts(&self) -> Result<(), Error> {
         job_store::forget_parts(&self.state.storage()).await
     }
@@ -468,8 +490,8 @@ impl UploadJob {
             self.ended(record).await?;
             return Err(Error::JobFinished);
         }
+        record.stored_bytes = self.received_at_end(&record).await;
         self.clean_up(&record).await;
-        record.stored_bytes += self.received.replace(0);
         record.end(JobState::Canceled, now_ms());
         let status = record.status(0);
         self.ended(record).await?;

@@ -18,7 +18,7 @@ use crate::core::envelope::{Envelope, JOB_ACCEPTED};
 use crate::core::error::Error;
 use crate::core::gate::{Gate, SLOTS};
 use crate::core::ids::job_id;
-use crate::core::jobs::{JobSpec, JobStatus, MAX_LISTED_JOBS};
+use crate::core::jobs::{JobList, JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
 use crate::core::links::link_controls;
 use crate::core::request::UploadRequest;
@@ -120,34 +120,33 @@ pub(crate) async fn cancel(
     respond::json(200, &Envelope::ok("Job canceled", status))
 }
 
-#[derive(serde::Serialize)]
-struct JobList {
-    jobs: Vec<JobStatus>,
-}
-
 /// The key's most recent jobs (at most 100, newest first): an ended job as the key's job
-/// index keeps it, a running one as its object answers.
+/// index keeps it, a running one as its object answers; one whose object fails is logged
+/// and named in `unavailable`.
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     let owner = authenticate(req, &services.keys).await?;
     let indexed = services.authority(&owner.id).jobs(MAX_LISTED_JOBS).await?;
     let key_id = &owner.id;
     let gate = Gate::default();
     let gate = &gate;
-    let statuses: Vec<Result<JobStatus, Error>> = stream::iter(indexed)
+    let answers: Vec<(String, Result<JobStatus, Error>)> = stream::iter(indexed)
         .map(|job| async move {
-            match job.ended {
+            let answer = match job.ended {
                 Some(status) => Ok(status),
                 None => call(&services.jobs, &job.job_id, &JobOp::Status { key_id: key_id.clone() }, gate).await,
-            }
+            };
+            (job.job_id, answer)
         })
         .buffered(SLOTS)
         .collect()
         .await;
-    let jobs = statuses
-        .into_iter()
-        .filter(|s| !matches!(s, Err(Error::JobNotFound)))
-        .collect::<Result<_, _>>()?;
-    respond::json(200, &Envelope::ok("Jobs listed", JobList { jobs }))
+    for (job_id, answer) in &answers {
+        match answer {
+            Err(err) if *err != Error::JobNotFound => worker::console_warn!("job {job_id}: listed as unavailable: {err:?}"),
+            _ => {}
+        }
+    }
+    respond::json(200, &Envelope::ok("Jobs listed", JobList::from_answers(answers)))
 }
 
 /// One op on job `job_id`'s object, counted in `gate`.

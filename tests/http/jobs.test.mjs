@@ -1,7 +1,7 @@
 // Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a file just
 // over 1 GiB (130 parts) from an origin that resets twice, a job whose runtime is restarted
 // mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
-// from an origin without ranges), a stream that stalls,
+// from an origin without ranges), one canceled right after a restart, a stream that stalls,
 // cancel, webhooks signed with the key's secret and retried (and dropped once the key is
 // revoked), another key's jobs, and the requests refused before anything starts.
 import { test, before, after } from 'node:test';
@@ -240,10 +240,31 @@ test('a job behind a redirect to signed URLs that expire, restarted mid-transfer
   assert.ok(signs.length >= 2 && signs.length <= 1 + expired.length, `the redirect was followed again for expired answers only: ${signs.length} redirects, ${expired.length} expired`);
   // a refetch uses a new signature once: one used more was used by a lane that did not
   // refetch, at the URL another lane's refetch found
-  const served = {};
-  for (const r of origin.requests(path).filter((q) => q.status === 206)) served[r.sig] = (served[r.sig] ?? 0) + 1;
+  const served = origin.rangesBySignature(path);
   assert.ok(Object.entries(served).some(([sig, n]) => sig !== '1' && n >= 2), `a lane went on at a URL found by another: ${JSON.stringify(served)}`);
   await assertChargedOnce(before, size);
+});
+
+test('a job canceled right after its runtime restarted ends with what its stored parts hold, as a status would count them, not the figure recorded before them; nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const path = '/jobs/cancel-restart.bin';
+  const url = origin.file(path, randomBody(200 * MiB), ranged({ throttle: 8 * MiB }));
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'cancel-restart.bin', async: true });
+  const partway = (await poll(job.job_id, { until: (s) => s.bytes_received >= 60 * MiB })).at(-1);
+  await worker.restart();
+  // no status first: it would start the next invocation, which counts the parts itself
+  const res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  assert.equal(res.json.data.state, 'canceled');
+  // the record still said 0 (its only invocation died before saving what it stored); the
+  // stored parts are what was received less the parts in flight (at most 5 of 8 MiB)
+  const ended = res.json.data.bytes_received;
+  assert.ok(ended >= partway.bytes_received - 5 * 8 * MiB, `canceled with ${ended} bytes, ${partway.bytes_received} received before the restart`);
+  assert.ok(ended <= origin.sent(path), `canceled with ${ended} bytes, more than the origin sent`);
+  assert.equal((await jobStatus(job.job_id)).json.data.bytes_received, ended);
+  assertNothingStored(worker, mark, 'nothing of the canceled job');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 
 test('a job from an origin without ranges, restarted mid-stream: the dead stream aborted, started over, byte-exact, charged once', async () => {
@@ -633,6 +654,7 @@ test("the listing answers ended jobs from the key's index (no call to their obje
   assert.equal(running.result.json.data.jobs.length, 3);
   assert.deepEqual(running.result.json.data.jobs.map((j) => j.job_id), [slow.job_id, failed.job_id, stored.job_id], 'newest first');
   assert.equal(running.result.json.data.jobs.find((j) => j.job_id === slow.job_id).state, 'downloading');
+  assert.deepEqual(running.result.json.data.unavailable, [], 'every running job answered');
   assert.equal(running.calls.authorityCalls, 2, `the key's authority and the running job: ${JSON.stringify(running.calls.raw)}`);
   assert.equal((await api(worker, 'DELETE', `/api/v1/jobs/${slow.job_id}`, { token: key })).status, 200);
   const canceled = await list();

@@ -247,10 +247,17 @@ export async function startOrigin() {
     host: `127.0.0.1:${server.address().port}`,
     url: (path) => `${base}${path}`,
     hits: (path) => hits.get(path) ?? 0,
-    /** Every request seen for `path`, in order: `{range, ifRange, status, sentBefore}` (the
-     * Range and If-Range headers, null when absent; the status answered, null if none was;
-     * the body bytes of `path` the origin had sent when the request came). */
+    /** Every request seen for `path`, in order: `{range, ifRange, status, sentBefore, sig}`
+     * (the Range and If-Range headers, null when absent; the status answered, null if none
+     * was; the body bytes of `path` the origin had sent when the request came; a signed
+     * file's signature). */
     requests: (path) => (seen.get(path) ?? []).map((e) => ({ ...e })),
+    /** How many 206 answers each signature of signed file `path` was served with. */
+    rangesBySignature: (path) => {
+      const served = {};
+      for (const r of (seen.get(path) ?? []).filter((q) => q.status === 206)) served[r.sig] = (served[r.sig] ?? 0) + 1;
+      return served;
+    },
     /** The request headers of every request seen for `path`, in order (names lowercase). */
     headers: (path) => (headersSeen.get(path) ?? []).map((h) => ({ ...h })),
     /** The most requests for `path` being answered at once (from request to close). */

@@ -76,7 +76,8 @@
 //!   - `stub.rs`: one JSON call to a Durable Object (the authority's and a job's).
 //!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a
 //!     transaction, deletes doomed objects, keeps the expiry alarm); `sql.rs`: its tables
-//!     on SQLite; `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).
+//!     on SQLite; `key_secret.rs`: the key's webhook secret in its tables;
+//!     `authority_client.rs`: the Worker's handle on it (the `FileAuthority`).
 //!   - `files.rs`: serving `file_url` and `download_url` (signatures checked, downloads
 //!     counted by the key's authority). `manage.rs`: file info, delete, list, usage, minted
 //!     links. `admin.rs`: the keys API. `takedown.rs`: the operator's removal of a file

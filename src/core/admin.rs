@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn update_bodies_and_their_effect() {
-        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
+        let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None };
         // The authority's settings: only those given go to it...
         let update = parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap();
         let patch = ConfigPatch { max_bytes: Some(None), max_files: Some(Some(3)), disabled: Some(true), revoked: false };
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn views_show_no_secret_and_effective_quotas() {
-        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None };
+        let rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None };
         let pairs = [("DEFAULT_MAX_BYTES", "100"), ("DEFAULT_MAX_FILES", "7"), ("FILE_TTL_SECONDS", "600")];
         let config = Config::from_vars(|n| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap();
         let info = KeyInfo::new(&rec, &config);

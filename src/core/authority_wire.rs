@@ -157,6 +157,12 @@ pub enum Op {
     Jobs {
         limit: u32,
     },
+    /// Makes `secret` the key's webhook secret (the one before no longer signs).
+    SetWebhookSecret {
+        secret: String,
+    },
+    /// The key's webhook secret, if one was issued.
+    WebhookSecret,
 }
 
 /// A job in the key's index: its id, and its final status once it ended (a listing asks

@@ -33,9 +33,6 @@ pub struct KeyRecord {
     /// `DEFAULT_RATE_LIMIT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<u32>,
-    /// Signs the key's webhooks (issued and rotated by the admin API; never listed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_secret: Option<String>,
 }
 
 impl KeyRecord {
@@ -169,7 +166,6 @@ mod tests {
             max_files: None,
             max_ttl_secs: None,
             rate_limit: None,
-            webhook_secret: None,
         };
         assert_eq!(check_record(Some(rec("k_1", false))).unwrap().id, "k_1");
         let cases = [

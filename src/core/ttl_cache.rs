@@ -94,7 +94,7 @@ mod tests {
     use super::*;
 
     fn record(id: &str) -> KeyRecord {
-        KeyRecord { id: id.into(), name: id.into(), created: "2026-01-01T00:00:00+00:00".into(), disabled: false, max_bytes: None, max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None }
+        KeyRecord { id: id.into(), name: id.into(), created: "2026-01-01T00:00:00+00:00".into(), disabled: false, max_bytes: None, max_files: None, max_ttl_secs: None, rate_limit: None }
     }
 
     #[test]

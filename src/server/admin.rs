@@ -66,10 +66,15 @@ pub(crate) async fn kv_write<F: Future<Output = Result<(), KvError>>>(what: &'st
 /// The key's standing from its authority, which decides: a key revoked there (KV may still
 /// hold it for a moment) is 404.
 async fn live_standing(services: &Services, key_id: &str) -> Result<Standing, Error> {
-    services.authority(key_id).usage().await.map_err(|err| match err {
+    services.authority(key_id).usage().await.map_err(revoked_is_gone)
+}
+
+/// A revoked key, to the admin API: no longer there (404).
+fn revoked_is_gone(err: Error) -> Error {
+    match err {
         Error::KeyRevoked => Error::KeyNotFound,
         other => other,
-    })
+    }
 }
 
 /// Times [`save_unrevoked`] writes KV again when the authority changed meanwhile.
@@ -123,7 +128,6 @@ pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Respons
         max_files: create.max_files,
         max_ttl_secs: create.max_ttl_secs,
         rate_limit: create.rate_limit,
-        webhook_secret: None,
     };
     // The authority first: a key never works before its quota is in place.
     let config = KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, ..KeyConfig::default() };
@@ -193,8 +197,7 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
 #[derive(Serialize)]
 struct WebhookSecret<'a> {
     key_id: &'a str,
-    /// Shown once: it signs the key's webhooks from now on (a delivery elsewhere may read
-    /// the old one from KV for up to about a minute).
+    /// Shown once: it signs every delivery of the key's webhooks from now on.
     webhook_secret: String,
 }
 
@@ -206,14 +209,11 @@ pub(crate) async fn rotate_webhook_secret(
     key_id: &str,
 ) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (hash, mut record) = record_by_id(&services.keys, key_id).await?;
-    // A key revoked moments ago (and still in KV) gets no new secret; KV gets the authority's
-    // settings, not this (maybe stale) read's.
-    let standing = live_standing(services, key_id).await?;
-    record.adopt(&standing.config);
+    // A key KV does not know is 404 (no authority is made for it); the secret is the
+    // authority's alone, which refuses a key revoked moments ago (and still in KV).
+    hash_by_id(&services.keys, key_id).await?;
     let secret = webhook_secret();
-    record.webhook_secret = Some(secret.clone());
-    save_unrevoked(services, &hash, &mut record).await?;
+    services.authority(key_id).set_webhook_secret(&secret).await.map_err(revoked_is_gone)?;
     worker::console_log!("admin: key {key_id}: webhook secret issued");
     respond::json(
         200,

@@ -10,6 +10,7 @@ use worker::{durable_object, Bucket, DurableObject, Env, Request, Response, Sche
 
 use super::bindings::{var, BUCKET};
 use super::job_index;
+use super::key_secret;
 use super::js::{now_ms, object_name};
 use super::sql::{transaction, SqlTables};
 use crate::core::authority::{Authority, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
@@ -181,7 +182,22 @@ impl KeyAuthority {
                 let name = name.as_ref().map(|(path, file)| (path.as_str(), file.as_str()));
                 return self.reply(self.run(|a| a.room(name, now)));
             }
-            Op::Configure { patch } => return self.reply(self.run(|a| a.configure(&patch, now))),
+            // A revoked key's webhook secret goes with it, in the same transaction.
+            Op::Configure { patch } => {
+                let sql = self.state.storage().sql();
+                return self.reply(self.run(|a| {
+                    let standing = a.configure(&patch, now)?;
+                    if standing.config.revoked {
+                        key_secret::forget(&sql)?;
+                    }
+                    Ok(standing)
+                }));
+            }
+            // A revoked key has no webhook secret, and gets none.
+            Op::SetWebhookSecret { secret } => {
+                return self.reply(self.run(|a| a.usage(now)).and_then(|_| key_secret::set(&self.state.storage().sql(), &secret)))
+            }
+            Op::WebhookSecret => return self.reply(self.run(|a| a.usage(now)).and_then(|_| key_secret::get(&self.state.storage().sql()))),
             Op::JobStarted { job_id, at_ms } => {
                 return self.reply(self.create_tables().and_then(|_| job_index::add(&self.state.storage().sql(), &job_id, at_ms)))
             }

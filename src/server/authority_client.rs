@@ -106,6 +106,16 @@ impl AuthorityClient {
     pub async fn jobs(&self, limit: u32) -> Result<Vec<IndexedJob>, Error> {
         self.call(&Op::Jobs { limit }).await
     }
+
+    /// Makes `secret` the key's webhook secret (refused for a revoked key).
+    pub async fn set_webhook_secret(&self, secret: &str) -> Result<(), Error> {
+        self.call(&Op::SetWebhookSecret { secret: secret.to_owned() }).await
+    }
+
+    /// The key's webhook secret, if one was issued (refused for a revoked key).
+    pub async fn webhook_secret(&self) -> Result<Option<String>, Error> {
+        self.call(&Op::WebhookSecret).await
+    }
 }
 
 impl FileAuthority for AuthorityClient {

@@ -518,9 +518,9 @@ impl UploadJob {
                 delivery.delivered = true;
                 delivery.next_ms = None;
             }
-            // The key was revoked (its KV entries, the webhook secret's included, are gone):
-            // nothing can sign a delivery any more, and no retry will.
-            Err(Error::KeyNotFound) => {
+            // The key was revoked (its authority forgot its webhook secret): nothing can sign
+            // a delivery any more, and no retry will.
+            Err(Error::KeyRevoked) => {
                 delivery.next_ms = None;
                 worker::console_warn!("job {}: webhook dropped: the key was revoked", record.spec.job_id);
             }

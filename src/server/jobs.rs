@@ -39,12 +39,6 @@ pub(crate) async fn start(
     services: &Services,
     gate: &Gate,
 ) -> Result<JobStatus, Error> {
-    if request.callback_url.is_some() && owner.webhook_secret.is_none() {
-        return Err(Error::invalid(
-            "callback_url",
-            "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
-        ));
-    }
     // A job runs later from what it stored: origin headers (secrets) are never stored.
     if request.origin_headers.is_some() {
         return Err(Error::invalid(
@@ -55,6 +49,12 @@ pub(crate) async fn start(
     // Link controls are checked now, not when the job runs.
     link_controls(&request, services.config.ttl_secs, owner.max_ttl_secs, services.link_secret.is_some())?;
     let authority = services.authority(&owner.id).gated(gate);
+    if request.callback_url.is_some() && authority.webhook_secret().await?.is_none() {
+        return Err(Error::invalid(
+            "callback_url",
+            "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
+        ));
+    }
     // A name is only replaced when the request names both its parts (else one is made).
     let name = request.upload_path.as_deref().zip(request.file_name.as_deref());
     authority.room(name).await?;

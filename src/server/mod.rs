@@ -21,6 +21,7 @@ mod job_run;
 mod job_store;
 mod jobs;
 mod js;
+mod key_secret;
 mod manage;
 mod origin;
 mod parallel;

@@ -7,6 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{SqlStorage, SqlStorageValue, Storage};
 
 use super::job_index;
+use super::key_secret;
 use super::js::describe;
 use crate::core::authority::{Before, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
@@ -153,7 +154,7 @@ impl SqlTables {
     /// Creates the tables (the job index's too) if they do not exist yet.
     pub fn create(storage: &Storage) -> Result<(), Error> {
         let sql = storage.sql();
-        for statement in SCHEMA.iter().chain(job_index::SCHEMA) {
+        for statement in SCHEMA.iter().chain(job_index::SCHEMA).chain(key_secret::SCHEMA) {
             sql.exec(statement, None).map_err(sql_error("schema"))?;
         }
         Ok(())

@@ -7,7 +7,6 @@ use url::Url;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, RequestInit, RequestRedirect};
 
-use super::auth::record_by_id;
 use super::bindings::Services;
 use super::js::wait;
 use crate::core::jobs::{sign, JobRecord, SIGNATURE_HEADER};
@@ -26,10 +25,12 @@ pub(crate) async fn deliver(
     let Some(callback) = &record.spec.callback_url else {
         return Ok(());
     };
-    // The secret as it is now: a rotation applies to every delivery after it.
-    let (_, key) = record_by_id(&services.keys, &record.spec.key_id).await?;
-    let secret = key
-        .webhook_secret
+    // The secret as it is now (a rotation applies to every delivery after it); refused once
+    // the key is revoked.
+    let secret = services
+        .authority(&record.spec.key_id)
+        .webhook_secret()
+        .await?
         .ok_or_else(|| Error::internal("the key has no webhook secret"))?;
     let body = serde_json::to_string(&record.status(0)).map_err(Error::internal)?;
     let signature = sign(&secret, now_ms / 1000, &body);

@@ -244,6 +244,8 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::JobStarted { .. } => "job_started",
         Op::Jobs { .. } => "jobs",
         Op::JobEnded { .. } => "job_ended",
+        Op::SetWebhookSecret { .. } => "set_webhook_secret",
+        Op::WebhookSecret => "webhook_secret",
     }
 }
 

@@ -43,7 +43,7 @@ impl World {
         let authority = MemAuthority::new(store.clone(), config.default_limits, NOW);
         World {
             config,
-            owner: KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None, max_ttl_secs: None, rate_limit: None, webhook_secret: None },
+            owner: KeyRecord { id: "k_test".into(), name: "test".into(), created: "c".into(), disabled: false, max_bytes: None, max_files: None, max_ttl_secs: None, rate_limit: None },
             base: Url::parse("https://files.test").unwrap(),
             origin: MemOrigin::default(),
             store,

@@ -363,10 +363,19 @@ test('webhook: one successful delivery with a valid signature, after the receive
   const first = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
   assert.equal(first.status, 200, JSON.stringify(first.json));
   // rotated: the deliveries below are signed with the second secret only
-  const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
+  const rotated = await worker.countCalls(() => api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN }));
+  const issued = rotated.result;
+  assert.equal(issued.status, 200, JSON.stringify(issued.json));
   const secret = issued.json.data.webhook_secret;
   assert.match(secret, /^whsec_[0-9a-f]{64}$/);
   assert.notEqual(secret, first.json.data.webhook_secret);
+  // the secret is the key's authority's alone: a rotation is one call to it and writes
+  // nothing to KV, so an admin change of the key (which writes its KV record whole, from a
+  // KV read that may predate the rotation) cannot undo it
+  assert.equal(rotated.calls.raw.worker?.kv?.put ?? 0, 0, `no KV write: ${JSON.stringify(rotated.calls.raw)}`);
+  assert.equal(rotated.calls.raw.worker?.authority?.fetch, 1, JSON.stringify(rotated.calls.raw));
+  const renamed = await api(worker, 'PATCH', `/api/v1/admin/keys/${keyId}`, { token: ADMIN, body: { name: 'hooked-renamed' } });
+  assert.equal(renamed.status, 200, JSON.stringify(renamed.json));
   hooks.answer([500, 500]);
   const body = filler(3 * MiB + 7, 304);
   const url = origin.file('/jobs/hooked.bin', body, ranged());
@@ -399,8 +408,8 @@ test('webhook: a key revoked while its delivery is retried gets no more, and its
   assert.equal((await poll(job.job_id, { key })).at(-1).state, 'succeeded');
   for (let i = 0; i < 100 && hooks.deliveries('/hook-revoked').length === 0; i++) await sleep(100);
   assert.deepEqual(hooks.deliveries('/hook-revoked').map((d) => d.status), [500], 'the first attempt, refused');
-  // each attempt reads the key's record (the secret as it is now) from KV first
-  const reads = async () => (await worker.counts()).raw.kvNames?.job?.get?.[`id:${keyId}`] ?? 0;
+  // each attempt asks the key's authority for the secret as it is now
+  const reads = async () => (await worker.counts()).raw.job?.authority?.fetch ?? 0;
   const readsBefore = await reads();
   const revoked = await api(worker, 'DELETE', `/api/v1/admin/keys/${keyId}`, { token: ADMIN });
   assert.equal(revoked.status, 200, JSON.stringify(revoked.json));

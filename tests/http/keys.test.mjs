@@ -453,8 +453,8 @@ describe('make dev', () => {
       assert.match(fs.readFileSync(`${dir}/.dev.vars`, 'utf8'), new RegExp(`^ADMIN_TOKEN=${first.ADMIN}\nLINK_SECRET=[0-9a-f]{32}\n$`));
       assert.deepEqual(record(first.KEY), { id: 'k_dev', name: 'dev', created: '2026-01-01T00:00:00+00:00', disabled: false });
       assert.equal(kv(['get', '--text', 'id:k_dev'], state).trim(), hashKey(first.KEY));
-      // renamed and given a webhook secret through the admin API, as a user would: kept
-      const changed = { ...record(first.KEY), name: 'renamed', rate_limit: 100, webhook_secret: 'whsec_0123456789abcdef0123456789abcdef' };
+      // renamed and given settings through the admin API, as a user would: kept
+      const changed = { ...record(first.KEY), name: 'renamed', rate_limit: 100, max_ttl_secs: 3600 };
       kv(['put', hashKey(first.KEY), JSON.stringify(changed)], state);
       assert.deepEqual(env(), first, 'the same credentials the next time');
       assert.deepEqual(record(first.KEY), changed);

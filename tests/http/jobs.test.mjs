@@ -2,8 +2,9 @@
 // over 1 GiB (130 parts) from an origin that resets twice, a job whose runtime is restarted
 // mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
 // from an origin without ranges), one canceled right after a restart, a stream that stalls,
-// cancel, webhooks signed with the key's secret and retried (and dropped once the key is
-// revoked), another key's jobs, and the requests refused before anything starts.
+// cancel, webhooks signed with the key's secret and retried (after a 500, and after 10 s
+// without an answer; dropped once the key is revoked), another key's jobs, the listing's 100
+// most recent, and the requests refused before anything starts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -24,16 +25,25 @@ let hooks; // the webhook receiver
 let trap; // where a refused webhook redirect points
 
 /** A loopback webhook receiver: answers each POST with the next of `script` (then 200), or
- * on a path given to `redirect`, with that redirect every time; and keeps every delivery
+ * on a path given to `redirect`, with that redirect every time, or on a path given to
+ * `stall`, once, with a 200 that long late (kept with status null); and keeps every delivery
  * (headers and raw body). */
 async function startReceiver() {
   const deliveries = [];
   const redirects = new Map(); // path -> [status, location]
+  const stalls = new Map(); // path -> ms
   let script = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
+      const stall = stalls.get(req.url);
+      if (stall) {
+        stalls.delete(req.url);
+        deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: null, at: Date.now() });
+        setTimeout(() => res.writeHead(200).end('late'), stall);
+        return;
+      }
       const [status, location] = redirects.get(req.url) ?? [script.shift() ?? 200];
       deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
       res.writeHead(status, { 'content-type': 'text/plain', ...(location ? { location } : {}) }).end(String(status));
@@ -47,6 +57,7 @@ async function startReceiver() {
     deliveries: (p) => deliveries.filter((d) => d.path === p),
     answer: (statuses) => { script = [...statuses]; },
     redirect: (p, status, location) => { redirects.set(p, [status, location]); },
+    stall: (p, ms) => { stalls.set(p, ms); },
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   };
 }
@@ -398,6 +409,23 @@ test('webhook: one successful delivery with a valid signature, after the receive
   assert.equal(hooks.deliveries('/hook-1').length, 3, 'no delivery after the successful one');
 });
 
+test('webhook: a receiver that has not answered within 10 s is tried again (its late answer does not count)', async () => {
+  const { key, key_id: keyId } = await newKey(worker, ADMIN, 'slow-hook');
+  assert.equal((await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN })).status, 200);
+  hooks.stall('/hook-slow', 30_000);
+  const url = origin.file('/jobs/slow-hook.bin', filler(64 * 1024, 311));
+  const job = await startJob({ file_url: url, callback_url: hooks.url('/hook-slow'), async: true }, { key });
+  assert.equal((await poll(job.job_id, { key })).at(-1).state, 'succeeded');
+  for (let i = 0; i < 120 && hooks.deliveries('/hook-slow').length < 2; i++) await sleep(250);
+  const [first, second, ...more] = hooks.deliveries('/hook-slow');
+  assert.ok(second, 'tried again');
+  assert.deepEqual([first.status, second.status, more.length], [null, 200, 0]);
+  // given up at 10 s, tried again 1 s later: well before the stalled answer (30 s)
+  const gap = second.at - first.at;
+  assert.ok(gap >= 10_000 && gap < 25_000, `the second attempt came ${gap} ms after the first`);
+  assert.equal(second.body, first.body, 'the same status, again');
+});
+
 test('webhook: a key revoked while its delivery is retried gets no more, and its job stops trying', async () => {
   const { key, key_id: keyId } = await newKey(worker, ADMIN, 'revoked-hook');
   const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
@@ -669,6 +697,23 @@ test("the listing answers ended jobs from the key's index (no call to their obje
   const canceled = await list();
   assert.equal(canceled.result.json.data.jobs.find((j) => j.job_id === slow.job_id).state, 'canceled');
   assert.equal(canceled.calls.authorityCalls, 1, JSON.stringify(canceled.calls.raw));
+});
+
+test("the listing holds the key's 100 most recent jobs, newest first", async () => {
+  const { key } = await newKey(worker, ADMIN, 'many-jobs');
+  // nothing there (404): each job fails at once, and is listed all the same
+  const url = origin.url('/jobs/not-there.bin');
+  const started = [];
+  for (let i = 0; i < 101; i++) started.push((await startJob({ file_url: url, async: true }, { key })).job_id);
+  const res = await api(worker, 'GET', '/api/v1/jobs', { token: key });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  const { jobs, unavailable } = res.json.data;
+  assert.equal(jobs.length, 100);
+  assert.deepEqual(new Set(jobs.map((j) => j.job_id)), new Set(started.slice(1)), 'all but the first started');
+  const created = jobs.map((j) => Date.parse(j.created_at));
+  assert.deepEqual(created, [...created].sort((a, b) => b - a), 'newest first');
+  assert.deepEqual(unavailable, []);
+  assert.equal((await jobStatus(started[0], key)).json.data.job_id, started[0], 'the oldest is still there, only not listed');
 });
 
 test('bad callback_urls are 400 before anything starts', async () => {

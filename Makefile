@@ -147,7 +147,7 @@ www/pkg/package.json: pkg/package.json
 
 # The dev key `k_dev`: its KV record (only its SHA-256 is stored) is seeded into local KV
 # once, and a record already there is kept with whatever the admin API changed in it (name,
-# webhook secret...). A new DEV_API_KEY replaces the old one, which stops working. The key
+# rate limit...; its quota, status and webhook secret are its authority's, in local storage). A new DEV_API_KEY replaces the old one, which stops working. The key
 # itself goes to $(DEV_KEY_FILE), for `make dev` to print it again.
 seed-dev-key: tools
 	@set -e; mkdir -p $(STATE_DIR) && printf '%s\n' '$(DEV_API_KEY)' > $(DEV_KEY_FILE); \

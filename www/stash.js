@@ -369,14 +369,17 @@ function jobCard(job) {
   const card = $('job-template').content.firstElementChild.cloneNode(true);
   card.dataset.running = 'true';
   card.dataset.jobId = job.job_id;
-  card.querySelector('.result-title').textContent = job.file_url;
+  // A job the listing could not read is known by its id until a poll names its URL.
+  const title = card.querySelector('.result-title');
+  const source = job.file_url ?? job.job_id;
+  title.textContent = source;
   const bar = card.querySelector('.job-progress');
   const text = card.querySelector('.job-text');
   const state = card.querySelector('.job-state');
   const cancel = card.querySelector('.job-cancel');
   bar.id = uniqueId('job');
-  bar.setAttribute('aria-label', `Progress of ${job.file_url}`);
-  cancel.setAttribute('aria-label', `Cancel the job for ${job.file_url}`);
+  bar.setAttribute('aria-label', `Progress of ${source}`);
+  cancel.setAttribute('aria-label', `Cancel the job for ${source}`);
   text.textContent = 'Waiting to start…';
 
   let sample = null; // the last poll with bytes: {at, bytes}
@@ -384,6 +387,7 @@ function jobCard(job) {
   let canceling = false; // asked to cancel: the polls until it ends keep saying so
   const progress = (j) => {
     state.textContent = j.state;
+    if (title.textContent !== j.file_url) title.textContent = j.file_url;
     const now = performance.now();
     if (sample && j.bytes_received > sample.bytes) {
       const instant = ((j.bytes_received - sample.bytes) * 1000) / (now - sample.at);
@@ -474,14 +478,17 @@ function jobCard(job) {
  * another tab): a card each, watched and cancelable like the ones started here. */
 async function resumeJobs() {
   if (!(await ready) || !apiKey()) return;
-  let jobs;
+  let listed;
   try {
     const res = await fetch('/api/v1/jobs', { headers: { authorization: `Bearer ${apiKey()}` } });
-    jobs = res.ok ? (await res.json()).data.jobs : [];
+    listed = res.ok ? (await res.json()).data : { jobs: [], unavailable: [] };
   } catch {
     return; // the service's own state shows in the header's indicator
   }
-  const running = jobs.filter((j) => ['queued', 'downloading', 'storing'].includes(j.state));
+  // A running job whose status the listing could not read is watched too: its polls ask.
+  const running = listed.jobs
+    .filter((j) => ['queued', 'downloading', 'storing'].includes(j.state))
+    .concat(listed.unavailable.map((jobId) => ({ job_id: jobId, state: 'queued' })));
   for (const job of running.reverse()) {
     if (!results.querySelector(`[data-job-id="${job.job_id}"]`)) results.append(jobCard(job));
   }

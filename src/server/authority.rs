@@ -98,14 +98,11 @@ impl KeyAuthority {
         Ok(())
     }
 
-    /// Whether this object's tables exist (read only: creates nothing).
+    /// Whether this object's tables exist (read only: creates nothing). It does not mark
+    /// them ready: an object made before a table was added gets it at its next
+    /// [`create_tables`](Self::create_tables).
     fn has_tables(&self) -> bool {
-        if self.schema_ready.get() {
-            return true;
-        }
-        let exists = SqlTables::exist(&self.state.storage());
-        self.schema_ready.set(exists);
-        exists
+        self.schema_ready.get() || SqlTables::exist(&self.state.storage())
     }
 
     /// Runs `rule` in one transaction. Refusals keep their writes (a refused commit drops

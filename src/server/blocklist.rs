@@ -118,26 +118,51 @@ async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error
     Ok(found(keys, sha256).await?.map(|(_, entry)| entry))
 }
 
-/// The KV name and entry of `sha256` (lowercase), if blocked: under its lowercase name, or
-/// the upper-case one an entry put by hand may have (which blocks it as well, and so must
-/// be shown and removed by it).
+/// The KV names that block `sha256` (lowercase): its lowercase one, and the upper-case one
+/// an entry put by hand may have (which blocks it as well, and so must be shown and removed
+/// by it).
+fn names(sha256: &str) -> [String; 2] {
+    [entry_key(sha256), entry_key(&sha256.to_ascii_uppercase())]
+}
+
+/// The entry under KV name `name` of `sha256`, if there is one.
+async fn read(keys: &KvStore, name: &str, sha256: &str) -> Result<Option<BlockEntry>, Error> {
+    let (value, meta) = keys.get(name).text_with_metadata::<serde_json::Value>().await.map_err(kv("get blocked"))?;
+    Ok(value.map(|_| BlockEntry::stored(sha256, meta)))
+}
+
+/// The KV name and entry of `sha256` (lowercase), if blocked: the first of its
+/// [`names`] that holds one.
 async fn found(keys: &KvStore, sha256: &str) -> Result<Option<(String, BlockEntry)>, Error> {
-    for name in [entry_key(sha256), entry_key(&sha256.to_ascii_uppercase())] {
-        let (value, meta) = keys.get(&name).text_with_metadata::<serde_json::Value>().await.map_err(kv("get blocked"))?;
-        if value.is_some() {
-            return Ok(Some((name, BlockEntry::stored(sha256, meta))));
+    for name in names(sha256) {
+        if let Some(entry) = read(keys, &name, sha256).await? {
+            return Ok(Some((name, entry)));
         }
     }
     Ok(None)
+}
+
+/// Every KV name and entry of `sha256` (lowercase), in [`names`]' order: both when an entry
+/// was put by hand beside the other.
+async fn found_all(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>, Error> {
+    let mut all = Vec::new();
+    for name in names(sha256) {
+        if let Some(entry) = read(keys, &name, sha256).await? {
+            all.push((name, entry));
+        }
+    }
+    Ok(all)
 }
 
 /// Blocks `entry.sha256` with the reason `reason` sets (`None` keeps one already there):
 /// a digest already blocked keeps its first record ([`BlockEntry::over`]). It is refused in
 /// this isolate at once, and in the others once they read the version this writes (written
 /// every time: KV's read of the entry here may be a minute old, so an entry it shows may be
-/// gone elsewhere). Refused when the list is full.
+/// gone elsewhere). Refused when the list is full. An upper-case entry put by hand moves to
+/// the lowercase name, so the digest is listed once.
 pub(crate) async fn block(keys: &KvStore, entry: BlockEntry, reason: Option<Option<String>>) -> Result<BlockEntry, Error> {
-    let first = self::entry(keys, &entry.sha256).await?;
+    let present = found_all(keys, &entry.sha256).await?;
+    let first = present.first().map(|(_, e)| e.clone());
     if first.is_none() {
         // Read whole to count it: this isolate's copy takes the read too.
         let version = version(keys).await?;
@@ -152,6 +177,9 @@ pub(crate) async fn block(keys: &KvStore, entry: BlockEntry, reason: Option<Opti
     let entry = entry.over(first, reason);
     let name = entry_key(&entry.sha256);
     kv_write("put blocked", || async { keys.put(&name, "")?.metadata(&entry)?.execute().await }).await?;
+    for (other, _) in present.iter().filter(|(other, _)| *other != name) {
+        kv_write("delete blocked", || async { keys.delete(other).await }).await?;
+    }
     COPY.with_borrow_mut(|copy| copy.change(&entry.sha256, true, now_ms()));
     changed(keys).await;
     Ok(entry)
@@ -171,9 +199,14 @@ pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> R
 /// `DELETE /api/v1/admin/blocklist/{sha256}`: uploads of it are stored again.
 pub(crate) async fn delete(req: &Incoming, services: &Services, sha256: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    let (name, entry) = found(&services.keys, sha256).await?.ok_or(Error::NotBlocked)?;
-    // KV takes one write a second per key: retried as a block's write is.
-    kv_write("delete blocked", || async { services.keys.delete(&name).await }).await?;
+    // Every name that blocks it: an upper-case one put by hand beside the lowercase one would
+    // still block it.
+    let present = found_all(&services.keys, sha256).await?;
+    let (_, entry) = present.first().cloned().ok_or(Error::NotBlocked)?;
+    for (name, _) in &present {
+        // KV takes one write a second per key: retried as a block's write is.
+        kv_write("delete blocked", || async { services.keys.delete(name).await }).await?;
+    }
     COPY.with_borrow_mut(|copy| copy.change(sha256, false, now_ms()));
     changed(&services.keys).await;
     worker::console_log!("blocklist: {sha256} unblocked");
@@ -193,10 +226,20 @@ struct BlockedPage {
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the digests.
+/// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the KV names. A digest is
+/// listed once: an entry put by hand under another case than lowercase is left out when
+/// the lowercase one is there too (read for such entries only: they are rare).
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
     let (entries, cursor) = kv_page(req, services, BLOCKED_PREFIX).await?;
-    let blocked = entries.into_iter().filter_map(|k| Some(BlockEntry::stored(&listed_digest(k.name.strip_prefix(BLOCKED_PREFIX)?)?, k.metadata))).collect();
+    let mut blocked = Vec::with_capacity(entries.len());
+    for key in entries {
+        let Some(name) = key.name.strip_prefix(BLOCKED_PREFIX) else { continue };
+        let Some(sha256) = listed_digest(name) else { continue };
+        if name != sha256 && read(&services.keys, &entry_key(&sha256), &sha256).await?.is_some() {
+            continue;
+        }
+        blocked.push(BlockEntry::stored(&sha256, key.metadata));
+    }
     respond::json(200, &Envelope::ok("Blocked digests listed", BlockedPage { blocked, cursor }))
 }

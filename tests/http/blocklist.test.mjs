@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, api, get, request } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { newKey, usage, kvPut, kvRecord, sleep } from './support/burst.mjs';
+import { newKey, usage, kvPut, kvRecord, kvNames, sleep } from './support/burst.mjs';
 
 const ADMIN = 'blocklist-admin-token';
 let origin;
@@ -274,4 +274,34 @@ test('an entry put in KV by hand with an upper-case digest blocks it, is listed 
   const stored = await put(key, body);
   assert.equal(stored.status, 200, JSON.stringify(stored.json));
   assert.equal(stored.json.data.sha256, digest);
+});
+
+test('a digest blocked under both cases (the upper-case entry put by hand) is listed once, removed whole, and blocked again under one lowercase entry', async () => {
+  const key = await newKey(worker, ADMIN, 'twins');
+  const body = filler(2600, 32);
+  const digest = sha256(body);
+  const upper = digest.toUpperCase();
+  const meta = (sha) => ({ sha256: sha, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null });
+  const entries = async () => (await kvNames(worker, 'blocked:')).filter((n) => n.toLowerCase() === `blocked:${digest}`).sort();
+  await kvPut(worker, `blocked:${upper}`, { value: 'blocked', metadata: meta(upper) });
+  await kvPut(worker, `blocked:${digest}`, { value: 'blocked', metadata: meta(digest) });
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
+  await worker.restart();
+  assert.deepEqual((await put(key, body)).json, BLOCKED);
+  const listed = (await listBlocked(50)).map((e) => e.sha256);
+  assert.equal(listed.filter((d) => d === digest).length, 1, `listed once: ${listed.join()}`);
+  // removed: both entries go, so a fresh isolate, reading the list from KV, stores it
+  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
+  assert.deepEqual(await entries(), []);
+  await worker.restart();
+  const stored = await put(key, body);
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  // blocked again over a hand-put upper-case entry: one entry, under the lowercase name,
+  // keeping the first record's reason
+  await kvPut(worker, `blocked:${upper}`, { value: 'blocked', metadata: meta(upper) });
+  const again = await admin('PUT', `/api/v1/admin/blocklist/${digest}`, {});
+  assert.equal(again.status, 200, JSON.stringify(again.json));
+  assert.equal(again.json.data.reason, 'imported');
+  assert.deepEqual(await entries(), [`blocked:${digest}`]);
+  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
 });

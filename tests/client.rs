@@ -290,6 +290,26 @@ async fn file_management_methods_round_trip_through_the_worker() {
     assert_eq!(number(&after, "files"), number(&before, "files") + 1.0);
     assert_eq!(number(&after, "bytes"), number(&before, "bytes") + number(&uploaded, "file_size"));
 
+    // a public file's links, minted: its plain links as they are, until it expires
+    let links = JsFuture::from(client.mint_links(file_id.clone().into(), JsValue::UNDEFINED)).await.expect("mintLinks resolves");
+    for key in ["file_id", "file_url", "download_url", "expires_at"] {
+        assert_eq!(string(&links, key), string(&uploaded, key), "{key}");
+    }
+
+    // a later file under the same path: newest first in upload_time order, by name otherwise
+    let later = serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "uploadPath": "wasm/manage", "fileName": "z.png" });
+    let later = JsFuture::from(client.upload_from_url(js(&later.to_string()))).await.expect("upload resolves");
+    let ids = |page: &JsValue| -> Vec<String> {
+        let files: js_sys::Array = get(page, "files").dyn_into().expect("files is an array");
+        files.iter().map(|f| string(&f, "file_id")).collect()
+    };
+    let newest = JsFuture::from(client.list_files(js(r#"{"uploadPath":"wasm/manage","order":"upload_time"}"#))).await.expect("listFiles resolves");
+    assert_eq!(ids(&newest), [string(&later, "file_id"), file_id.clone()], "newest first");
+    let by_name = JsFuture::from(client.list_files(js(r#"{"uploadPath":"wasm/manage"}"#))).await.expect("listFiles resolves");
+    assert_eq!(ids(&by_name), [file_id.clone(), string(&later, "file_id")], "m.png before z.png");
+    let later_deleted = JsFuture::from(client.delete_file(string(&later, "file_id").into())).await.expect("deleteFile resolves");
+    assert_eq!(get(&later_deleted, "deleted").as_bool(), Some(true));
+
     let deleted = JsFuture::from(client.delete_file(file_id.clone().into())).await.expect("deleteFile resolves");
     assert_eq!(string(&deleted, "file_id"), file_id);
     assert_eq!(get(&deleted, "deleted").as_bool(), Some(true));
@@ -300,7 +320,7 @@ async fn file_management_methods_round_trip_through_the_worker() {
     let (status, _) = sha256_of(&string(&uploaded, "download_url")).await;
     assert_eq!(status, 404, "the link is gone too");
     let usage = JsFuture::from(client.usage()).await.expect("usage resolves");
-    assert_eq!(number(&usage, "files"), number(&before, "files"));
+    assert_eq!((number(&usage, "files"), number(&usage, "bytes")), (number(&before, "files"), number(&before, "bytes")), "the quota given back");
 }
 
 /// A private file's links, minted again for a shorter life: signed, and serving its bytes.

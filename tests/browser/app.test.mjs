@@ -2,7 +2,8 @@
 // opens `/` of a local Worker (admin API on) and uses each view as a person would: Stash
 // (keyboard only; three URLs with one bad; a slow job watched and canceled), My files
 // (list, filter, page, delete, the usage meter), Keys (create, quota, disable, webhook
-// secret, take-down, the blocklist, delete files, revoke, the revoked key refused). axe-core checks every view, light and dark;
+// secret, take-down, the blocklist, delete files, revoke, the revoked key refused), and the
+// page without its client package. axe-core checks every view, light and dark;
 // screenshots of every view at 390 and 1280 px, light and dark, go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,8 +217,11 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
     assert.equal(res.status, 200, link);
     assert.equal(sha256(res.body), sha256(bytes), link);
   }
+  // Copy puts the file link itself on the clipboard (the page may use it, as a user lets it)
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
   await card.locator('button.copy').first().press('Enter');
-  await page.locator('#copy-status').filter({ hasText: /Copied|selected/ }).waitFor();
+  await page.locator('#copy-status').filter({ hasText: /^Copied to the clipboard\.$/ }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), links[0]);
   assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.apiKey')), KEYS.a.key);
   assert.ok(!page.url().includes(KEYS.a.key));
   assert.deepEqual(await page.evaluate(() => [localStorage.length, document.cookie]), [0, ''], 'the key outlives the tab nowhere');
@@ -388,8 +392,11 @@ test('Stash: link options reach the upload (expiry, one download, private); thei
 });
 
 test('Stash: a slow file runs as a job whose progress rises live, and Cancel stops it', { timeout: 120_000 }, async () => {
+  // One part (one connection) at 64 KiB/s: about a minute, so it is still running when the
+  // test cancels it, after the samples, the screenshots and a second job, however loaded
+  // the machine.
   const size = 4 * MiB;
-  const url = stack.origin.file('/slow/big.bin', filler(size, 9), { ranges: true, etag: '"x"', throttle: 256 * 1024 });
+  const url = stack.origin.file('/slow/big.bin', filler(size, 9), { ranges: true, etag: '"x"', throttle: 64 * 1024 });
   await open('stash');
   await page.locator('#file-urls').fill(url);
   await page.locator('#as-job').check();
@@ -711,6 +718,20 @@ test('Keys: "Use as my API key" switches My files and the usage meter to the new
   assert.deepEqual(pageErrors, []);
 });
 
+test('without its client package (www/pkg/ not built), the page says how to build it and its forms stay disabled', async () => {
+  const bare = await context.newPage();
+  try {
+    await bare.route('**/pkg/**', (route) => route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' }));
+    await bare.goto(`${stack.worker.url}/#stash`);
+    await bare.locator('#app-error').filter({ hasText: 'The client package could not load. Build it with: make pkg' }).waitFor();
+    assert.equal(await bare.locator('#service-text').textContent(), 'Client not loaded');
+    assert.equal(await bare.locator('#service').getAttribute('data-state'), 'down');
+    assert.equal(await bare.locator('#stash-submit').isDisabled(), true);
+  } finally {
+    await bare.close();
+  }
+});
+
 test('Keys: shown with an admin token; create, change quota, disable, webhook secret, take-down, blocklist, delete files, revoke; the revoked key is refused', { timeout: 120_000 }, async () => {
   const { worker } = stack;
   await open('stash');
@@ -760,10 +781,17 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await page.keyboard.press('Enter');
   await row.locator('.state').filter({ hasText: 'active' }).waitFor();
   assert.equal(await focusedLabel(), 'Disable carol');
+  assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).status, 200, 'enabled: the key works again');
 
-  await row.getByRole('button', { name: 'Webhook secret of carol: issue or rotate' }).press('Enter');
+  // Webhook secret: issued, then rotated (a new one each time).
+  const webhook = row.getByRole('button', { name: 'Webhook secret of carol: issue or rotate' });
+  await webhook.press('Enter');
   await page.locator('#secret-title').filter({ hasText: 'Webhook secret' }).waitFor();
-  assert.ok((await page.locator('#secret-value').inputValue()).length >= 32);
+  const issued = await page.locator('#secret-value').inputValue();
+  assert.match(issued, /^whsec_[0-9a-f]{64}$/);
+  await webhook.press('Enter');
+  await page.waitForFunction((before) => document.querySelector('#secret-value').value !== before, issued);
+  assert.match(await page.locator('#secret-value').inputValue(), /^whsec_[0-9a-f]{64}$/);
 
   // Take down a file by its reported link: the link then answers 404; a link of no file of
   // this service is refused beside the field, in the server's words.

@@ -153,9 +153,26 @@ catch (e) { error = { name: e.name, status: e.status, code: e.code, message: e.m
 // batch's 200 with an item refused so; and a job poll whose answer is cut after its headers
 const http = await import('node:http');
 const JOB = 'job_0123456789abcdef0123456789abcdef';
-const job = (state) => ({ job_id: JOB, state, file_url: fileUrl, bytes_received: 0, total_bytes: null, created_at: 't', started_at: null, updated_at: 't', result: null, error: null });
+const job = (state, id = JOB) => ({ job_id: id, state, file_url: fileUrl, bytes_received: 0, total_bytes: null, created_at: 't', started_at: null, updated_at: 't', result: null, error: null });
 let polls = 0;
+// more jobs whose polls follow a script (its last step repeated), each poll's time kept:
+// a step is { state, error } or a { status, retryAfter } page
+const scripts = new Map();
+const scripted = (letter, steps) => { const id = 'job_' + letter.repeat(32); scripts.set(id, { steps, at: [] }); return id; };
 const busyServer = http.createServer((req, res) => {
+  const script = scripts.get(req.url.split('/').pop());
+  if (script) {
+    const step = script.steps[Math.min(script.at.length, script.steps.length - 1)];
+    script.at.push(Date.now());
+    if (step.status) {
+      res.writeHead(step.status, { 'content-type': 'application/json', ...(step.retryAfter ? { 'retry-after': String(step.retryAfter) } : {}) });
+      res.end(JSON.stringify({ success: false, code: step.status, msg: 'busy', data: null }));
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ success: true, code: 200, msg: 'Job found', data: { ...job(step.state, req.url.split('/').pop()), error: step.error ?? null } }));
+    }
+    return;
+  }
   if (req.url.startsWith('/api/v1/jobs/')) {
     polls += 1;
     if (polls === 2) {
@@ -187,6 +204,30 @@ const busyBatch = await busyClient.uploadFromUrls([{ fileUrl }]);
 let waited;
 try { await busyClient.waitForJob(JOB, { intervalMs: 100 }); waited = 'resolved'; }
 catch (e) { waited = \`\${e.status} \${e.message} after \${polls} polls\`; }
+// waitForJob's own rules, each job on its script at once: a failed job rejects with its
+// error; 5 passing failures in a row are tried again, the 6th ends the wait, and a good
+// poll starts the count over; Retry-After outlasts the doubling delay; a throwing
+// onProgress does not stop the wait; intervalMs is at least 100
+const DOWN = { status: 503 };
+const ids = {
+  failed: scripted('a', [{ state: 'downloading' }, { state: 'failed', error: { code: 502, msg: 'origin responded with HTTP 404' } }]),
+  down: scripted('b', [DOWN]),
+  blips: scripted('c', [DOWN, DOWN, DOWN, DOWN, { state: 'downloading' }, DOWN, DOWN, DOWN, DOWN, { state: 'succeeded' }]),
+  asked: scripted('d', [{ status: 503, retryAfter: 1 }, { state: 'downloading' }, { state: 'succeeded' }]),
+  fast: scripted('e', [{ state: 'downloading' }, { state: 'succeeded' }]),
+};
+let progressed = 0;
+const outcome = (p) => p.then((j) => \`resolved \${j.state}\`, (e) => \`\${e.status} \${e.message} \${e.field}\`);
+const settled = await Promise.all([
+  outcome(busyClient.waitForJob(ids.failed, { intervalMs: 100 })),
+  outcome(busyClient.waitForJob(ids.down, { intervalMs: 100 })),
+  outcome(busyClient.waitForJob(ids.blips, { intervalMs: 100 })),
+  outcome(busyClient.waitForJob(ids.asked, { intervalMs: 100, onProgress: () => { progressed += 1; throw new Error('a broken callback'); } })),
+  outcome(busyClient.waitForJob(ids.fast, { intervalMs: 0 })),
+]);
+const gaps = (id) => scripts.get(id).at.slice(1).map((t, i) => t - scripts.get(id).at[i]);
+const waits = { settled, progressed, polls: Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, scripts.get(id).at.length])),
+  downGaps: gaps(ids.down), askedGap: gaps(ids.asked)[0], fastGap: gaps(ids.fast)[0] };
 busyServer.close();
 const info = await client.getFile(data.file_id);
 const listed = (await client.listFiles({ uploadPath: 'pkg' })).files.map((f) => f.file_id);
@@ -199,14 +240,27 @@ for (const call of [() => client.getFile(5), () => client.getFile(undefined), ()
 }
 let notArray;
 try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
-console.log(JSON.stringify({ health, data, error, busy, busyBatch, waited, info, listed, served, deleted, badIds, notArray }));
+console.log(JSON.stringify({ health, data, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray }));
 `);
   const used = await run('node', ['use.mjs', worker.url, KEYS.a.key, fileUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, error, busy, busyBatch, waited, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
   assert.deepEqual(busy, { status: 503, message: 'this instance is busy with other transfers: retry in a few seconds', field: null, retryAfter: 5 });
   assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
   assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');
+  assert.deepEqual(waits.settled, [
+    '502 origin responded with HTTP 404 fileUrl', // the job's error, placed as the server's is
+    '503 busy null', // the 6th passing failure in a row
+    'resolved succeeded', // 8 failures, never more than 4 in a row
+    'resolved succeeded',
+    'resolved succeeded',
+  ]);
+  assert.deepEqual(waits.polls, { failed: 2, down: 6, blips: 10, asked: 3, fast: 2 });
+  // doubling from the interval: 200, 400, 800, 1600, 3200 ms (a timer fires no earlier)
+  waits.downGaps.forEach((gap, i) => assert.ok(gap >= 100 * 2 ** (i + 1) - 5, `gap ${i}: ${gap} ms of ${waits.downGaps}`));
+  assert.ok(waits.askedGap >= 995, `Retry-After: 1 waited ${waits.askedGap} ms, not the 200 of the doubling`);
+  assert.equal(waits.progressed, 2, 'onProgress called for each answered poll, though it threw');
+  assert.ok(waits.fastGap >= 95, `intervalMs 0 polled again after ${waits.fastGap} ms`);
   assert.deepEqual(badIds, [
     '0 invalid options: `fileId` must be a string', '0 invalid options: `fileId` must be a string',
     '0 invalid options: `jobId` must be a string', '0 invalid options: `jobId` must be a string',
@@ -238,11 +292,13 @@ test('the Worker wasm has no client export; the client wasm has no Worker entry 
 });
 
 test('neither wasm names a directory of the machine that built it', () => {
-  const home = os.homedir();
+  // the checkout, the home directory, and cargo's registry wherever CARGO_HOME puts it
+  // (`/usr/local/cargo/registry/src/...` on the rust images)
+  const dirs = [ROOT, os.homedir(), process.env.CARGO_HOME, '/registry/src/'].filter((d) => d && d.length > 4);
   for (const file of [path.join(PKG, 'urlstash_bg.wasm'), path.join(ROOT, 'build/index_bg.wasm')]) {
     const text = fs.readFileSync(file).toString('latin1');
     assert.ok(text.includes('serde_json-'), `${file}: panic locations still name their crates`);
-    for (const dir of [ROOT, home, '.cargo/registry'].filter((d) => d.length > 4)) assert.ok(!text.includes(dir), `${file} names ${dir}`);
+    for (const dir of dirs) assert.ok(!text.includes(dir), `${file} names ${dir}`);
   }
 });
 

@@ -228,7 +228,7 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: three URLs with one bad give two results and the error in its place', { timeout: 120_000 }, async () => {
+test('Stash: three URLs with one bad give two results and the error in its place; field errors (a name for several URLs, a bad key, ftp://, 101 URLs) and Show/Hide of the key', { timeout: 120_000 }, async () => {
   const { origin } = stack;
   const good1 = origin.file('/batch/one.png', png(40, 30), { contentType: 'image/png' });
   const bad = origin.status('/batch/missing.png', 404);
@@ -269,6 +269,17 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await page.locator('#stash-submit').click();
   await page.locator('#file-urls-error').filter({ hasText: 'scheme `ftp` is not allowed' }).waitFor();
   assert.equal(await focusedId(), 'file-urls');
+  // More than 100 URLs: refused beside the field, in the page's words (before sending).
+  await page.locator('#file-urls').fill(Array.from({ length: 101 }, (_, i) => `https://example.com/${i}.png`).join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#file-urls-error').filter({ hasText: 'At most 100 URLs at once (101 given).' }).waitFor();
+  // Show and Hide the key: the field's type and the button's word change, and back.
+  const show = page.getByRole('button', { name: 'Show API key' });
+  await show.press('Enter');
+  assert.equal(await page.locator('#api-key').getAttribute('type'), 'text');
+  await page.getByRole('button', { name: 'Hide API key' }).press('Enter');
+  assert.equal(await page.locator('#api-key').getAttribute('type'), 'password');
+  assert.equal(await show.textContent(), 'Show API key');
   assert.deepEqual(pageErrors, []);
 });
 

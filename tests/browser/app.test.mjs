@@ -212,6 +212,7 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   assert.deepEqual(await card.locator('.preview img').evaluate((img) => [img.naturalWidth, img.naturalHeight]), [160, 100]);
   const links = [await card.locator('.file-link').inputValue(), await card.locator('.download-link').inputValue()];
   assert.equal(await card.locator('a.open').getAttribute('href'), links[0]);
+  assert.equal(await card.locator('a.download').getAttribute('href'), links[1]);
   for (const link of links) {
     const res = await get(link);
     assert.equal(res.status, 200, link);
@@ -982,4 +983,24 @@ test('Keys: a failed listing keeps a new key shown; More keys\' last page moves 
   assert.equal(await blocked.count(), 0);
   assert.ok(await page.locator('#blocklist-error').isHidden(), 'no error banner');
   assert.deepEqual(pageErrors, []);
+});
+
+test('Keys: the blocklist comes 50 a page; More adds the rest, then goes', { timeout: 120_000 }, async () => {
+  const digests = Array.from({ length: 51 }, (_, i) => sha256(Buffer.from(`more-${i}`)));
+  try {
+    for (const d of digests) assert.equal((await api(stack.worker, 'PUT', `/api/v1/admin/blocklist/${d}`, { token: ADMIN, body: {} })).status, 200);
+    await open('keys', { adminToken: ADMIN });
+    const rows = page.locator('#blocklist-body tr');
+    await page.locator('#blocklist-more:not([hidden])').waitFor();
+    assert.equal(await rows.count(), 50, 'the first page');
+    await page.locator('#blocklist-more').press('Enter');
+    await rows.nth(50).waitFor();
+    const listed = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.sha256));
+    assert.equal(new Set(listed).size, listed.length, 'no row twice');
+    for (const d of digests) assert.ok(listed.includes(d), `${d} listed`);
+    await page.locator('#blocklist-more[hidden]').waitFor({ state: 'attached' });
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    for (const d of digests) await api(stack.worker, 'DELETE', `/api/v1/admin/blocklist/${d}`, { token: ADMIN });
+  }
 });

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
+use worker::kv::Key;
 use worker::{KvStore, Response};
 
 use super::admin::{authorize, kv_page, kv_write, rate_refused};
@@ -90,9 +91,9 @@ async fn changed(keys: &KvStore) {
     }
 }
 
-/// Every blocked digest KV lists (at most [`MAX_BLOCKED`] and a page).
-async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error> {
-    let mut digests = HashSet::new();
+/// Hands `each` every entry KV lists under the blocklist's prefix, with the digest its name
+/// holds (at most [`MAX_BLOCKED`] and a page of them); answers whether the list ended there.
+async fn each_listed(keys: &KvStore, gate: &Gate, mut each: impl FnMut(String, Key)) -> Result<bool, Error> {
     let mut cursor = None;
     for _ in 0..=MAX_BLOCKED / LIST_PAGE {
         let mut list = keys.list().prefix(BLOCKED_PREFIX.to_owned()).limit(LIST_PAGE as u64);
@@ -100,22 +101,39 @@ async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error>
             list = list.cursor(c);
         }
         let page = gate.call(|| list.execute()).await.map_err(kv("list blocked"))?;
-        digests.extend(page.keys.iter().filter_map(|k| listed_digest(k.name.strip_prefix(BLOCKED_PREFIX)?)));
+        for key in page.keys {
+            if let Some(digest) = key.name.strip_prefix(BLOCKED_PREFIX).and_then(listed_digest) {
+                each(digest, key);
+            }
+        }
         match page.cursor.filter(|c| !page.list_complete && !c.is_empty()) {
             Some(next) => cursor = Some(next),
-            None => return Ok(digests),
+            None => return Ok(true),
         }
     }
-    // Past the cap (blocks made at once in several places, or entries put by other means):
-    // the digests beyond these pages are not checked until the list is back under it.
-    worker::console_error!("blocklist: more than {} entries in KV; only the first {} are checked", MAX_BLOCKED, digests.len());
+    Ok(false)
+}
+
+/// Every blocked digest KV lists (at most [`MAX_BLOCKED`] and a page).
+async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error> {
+    let mut digests = HashSet::new();
+    if !each_listed(keys, gate, |digest, _| {
+        digests.insert(digest);
+    })
+    .await?
+    {
+        // Past the cap (blocks made at once in several places, or entries put by other
+        // means): the digests beyond these pages are not checked until the list is back
+        // under it.
+        worker::console_error!("blocklist: more than {} entries in KV; only the first {} are checked", MAX_BLOCKED, digests.len());
+    }
     Ok(digests)
 }
 
 /// The entry of `sha256` (lowercase), if blocked (whatever its metadata:
 /// `BlockEntry::stored`).
 async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error> {
-    Ok(found(keys, sha256).await?.map(|(_, entry)| entry))
+    Ok(found_all(keys, sha256).await?.into_iter().next().map(|(_, entry)| entry))
 }
 
 /// The KV names that block `sha256` (lowercase): its lowercase one, and the upper-case one
@@ -131,25 +149,23 @@ async fn read(keys: &KvStore, name: &str, sha256: &str) -> Result<Option<BlockEn
     Ok(value.map(|_| BlockEntry::stored(sha256, meta)))
 }
 
-/// The KV name and entry of `sha256` (lowercase), if blocked: the first of its
-/// [`names`] that holds one.
-async fn found(keys: &KvStore, sha256: &str) -> Result<Option<(String, BlockEntry)>, Error> {
-    for name in names(sha256) {
-        if let Some(entry) = read(keys, &name, sha256).await? {
-            return Ok(Some((name, entry)));
-        }
-    }
-    Ok(None)
-}
-
 /// Every KV name and entry of `sha256` (lowercase), in [`names`]' order: both when an entry
-/// was put by hand beside the other.
+/// was put by hand beside the other. When neither holds one, the list is searched for a
+/// name in mixed case put by hand (which blocks it as well: uploads read the list).
 async fn found_all(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>, Error> {
     let mut all = Vec::new();
     for name in names(sha256) {
         if let Some(entry) = read(keys, &name, sha256).await? {
             all.push((name, entry));
         }
+    }
+    if all.is_empty() {
+        each_listed(keys, &Gate::default(), |digest, key| {
+            if digest == sha256 {
+                all.push((key.name, BlockEntry::stored(sha256, key.metadata)));
+            }
+        })
+        .await?;
     }
     Ok(all)
 }

@@ -276,6 +276,26 @@ test('an entry put in KV by hand with an upper-case digest blocks it, is listed 
   assert.equal(stored.json.data.sha256, digest);
 });
 
+test('a digest blocked by hand under a name in mixed case is shown and removed through the API', async () => {
+  const key = await newKey(worker, ADMIN, 'mixed');
+  const body = filler(2700, 33);
+  const digest = sha256(body);
+  const mixed = digest.replace(/[a-f]/, (c) => c.toUpperCase());
+  assert.ok(mixed !== digest && mixed !== digest.toUpperCase(), mixed);
+  await kvPut(worker, `blocked:${mixed}`, { value: 'blocked', metadata: { sha256: mixed, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
+  await worker.restart();
+  assert.deepEqual((await put(key, body)).json, BLOCKED);
+  const shown = await admin('GET', `/api/v1/admin/blocklist/${digest}`);
+  assert.equal(shown.status, 200, JSON.stringify(shown.json));
+  assert.deepEqual([shown.json.data.sha256, shown.json.data.reason], [digest, 'imported']);
+  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
+  assert.deepEqual((await kvNames(worker, 'blocked:')).filter((n) => n.toLowerCase() === `blocked:${digest}`), []);
+  await worker.restart();
+  const stored = await put(key, body);
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+});
+
 test('a digest blocked under both cases (the upper-case entry put by hand) is listed once, removed whole, and blocked again under one lowercase entry', async () => {
   const key = await newKey(worker, ADMIN, 'twins');
   const body = filler(2600, 32);

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use js_sys::Uint8Array;
 
-use super::js::{byob_reader, read_at_least, ByobReader};
+use super::js::{byob_reader, cancel_body, read_at_least, ByobReader};
 use super::origin::{within_idle, Found, Head, OriginBody, Ranged, WorkerOrigin};
 use crate::core::ranges::{idle_timeout_ms, passing_status, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
@@ -299,9 +299,7 @@ impl<'a> Cursor<'a> {
         let refetched = origin.may_refetch(url, response.status());
         let unprobed = refetched || found.is_some();
         if refetched {
-            if let Some(body) = response.body() {
-                drop(body.cancel());
-            }
+            cancel_body(&response);
             let (to, again) = match origin.refetch(&range, if_range, *idle_ms).await {
                 Some(Ok(found)) => found,
                 Some(Err(err)) => return Err(broken(err)),
@@ -314,9 +312,7 @@ impl<'a> Cursor<'a> {
         }
         let head = Head::of(&response);
         let refuse = |broken: Broken| {
-            if let Some(body) = response.body() {
-                drop(body.cancel());
-            }
+            cancel_body(&response);
             Err(broken)
         };
         match head.status {

@@ -299,10 +299,11 @@ impl UploadJob {
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();
         // A job sends no origin headers: it would have had to store them.
-        let first = Url::parse(&record.spec.file_url).map_err(Error::internal)?;
+        let file_url = Url::parse(&record.spec.file_url).map_err(Error::internal)?;
+        let policy = record.spec.policy(&services.config)?;
         let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?
             .timing_stalls()
-            .refetching(first, record.spec.policy(&services.config)?);
+            .refetching(file_url.clone(), policy.clone());
         *self.ender.borrow_mut() = Some(origin.ender());
         // A job found storing (its invocation died while hashing or committing) stays so:
         // its states only move forward.
@@ -332,6 +333,8 @@ impl UploadJob {
             storage: &storage,
             origin: &origin,
             authority: &authority,
+            file_url: &file_url,
+            policy: &policy,
             received: &self.received,
             stop: &stop,
             canceled: &canceled,

@@ -37,6 +37,7 @@ use crate::core::links::unexpired;
 use crate::core::ranges::Plan;
 use crate::core::request::UploadRequest;
 use crate::core::seams::{FileAuthority, StoredObject};
+use crate::core::url_policy::UrlPolicy;
 use crate::core::{layout, listing, Error};
 
 /// A reservation is refreshed this often (it lapses after 15 minutes); the refresh is also
@@ -73,6 +74,10 @@ pub(crate) struct Run<'a> {
     pub storage: &'a Storage,
     pub origin: &'a WorkerOrigin,
     pub authority: &'a AuthorityClient,
+    /// The job's `file_url` and the URL policy its requests are checked by, read from its
+    /// spec once per invocation (its origin follows the same redirects again).
+    pub file_url: &'a Url,
+    pub policy: &'a UrlPolicy,
     /// Bytes read by this invocation.
     pub received: &'a Cell<u64>,
     /// Whether to stop taking parts.
@@ -141,13 +146,12 @@ impl Run<'_> {
         let config = &self.services.config;
         let spec = &record.spec;
         let now = now_ms();
-        let policy = spec.policy(config)?;
         let base = Url::parse(&spec.base_url).map_err(Error::internal)?;
         let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
         let ctx = UploadContext {
             config,
             blocklist: &blocklist,
-            policy: &policy,
+            policy: self.policy,
             owner_id: &spec.key_id,
             max_ttl_secs: spec.key_max_ttl_secs,
             base_url: &base,
@@ -155,7 +159,7 @@ impl Run<'_> {
             link_secret: self.services.link_secret.as_ref(),
         };
         let request = UploadRequest {
-            file_url: Url::parse(&spec.file_url).map_err(Error::internal)?,
+            file_url: self.file_url.clone(),
             upload_path: spec.upload_path.clone(),
             file_name: spec.file_name.clone(),
             expected_sha256: spec.expected_sha256.clone(),

@@ -40,6 +40,13 @@ pub(crate) fn describe(err: &JsValue) -> String {
         .unwrap_or_else(|| format!("{err:?}"))
 }
 
+/// Drops what is left of `response`'s body unread (its connection is freed at once).
+pub(crate) fn cancel_body(response: &web_sys::Response) {
+    if let Some(body) = response.body() {
+        drop(body.cancel());
+    }
+}
+
 /// Now, in milliseconds since the Unix epoch (the Worker's clock).
 pub(crate) fn now_ms() -> i64 {
     // One static call: no Date object to make, read and drop.

@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect, WorkerGlobalScope};
 use worker::Delay;
 
-use super::js::{now_ms, read_chunk, wait};
+use super::js::{cancel_body, now_ms, read_chunk, wait};
 use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::{Gate, Slot};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
@@ -409,9 +409,7 @@ impl WorkerOrigin {
             match chain.follow(response.status(), location.as_deref()) {
                 Ok(false) => return Some(Ok((Found { url: chain.into_url(), headers }, response))),
                 moved => {
-                    if let Some(body) = response.body() {
-                        drop(body.cancel());
-                    }
+                    cancel_body(&response);
                     if let Err(err) = moved {
                         return Some(Err(err));
                     }
@@ -606,25 +604,19 @@ impl Origin for WorkerOrigin {
                 Ok(answer) => ranged = answer,
                 // An empty file (416), or a 206 that cannot be used: ask for all of it.
                 Err(()) => {
-                    if let Some(body) = response.body() {
-                        drop(body.cancel());
-                    }
+                    cancel_body(&response);
                     response = self.get_again_once(url, None, None).await?;
                     head = Head::of(&response);
                     // Asked for all of it, a part is not the file.
                     if head.status == 206 && !head.whole() {
-                        if let Some(body) = response.body() {
-                            drop(body.cancel());
-                        }
+                        cancel_body(&response);
                         return Err(Error::OriginStatus(206));
                     }
                 }
             }
         }
         if let (200 | 203 | 206, Some(coding)) = (head.status, head.undecoded.as_deref()) {
-            if let Some(body) = response.body() {
-                drop(body.cancel());
-            }
+            cancel_body(&response);
             return Err(Error::OriginCoding(shown_coding(coding)));
         }
         let header = |name: &str| response.headers().get(name).ok().flatten();

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, RequestInit, RequestRedirect};
 
 use super::bindings::Services;
-use super::js::wait;
+use super::js::{cancel_body, wait};
 use crate::core::jobs::{sign, JobRecord, SIGNATURE_HEADER};
 use crate::core::url_policy::{self, MAX_REDIRECTS};
 use crate::core::Error;
@@ -91,8 +91,6 @@ async fn post(url: &Url, body: &str, signature: &str) -> Result<web_sys::Respons
         if timed_out { Error::OriginTimeout { ms: u64::from(ATTEMPT_MS) } } else { Error::OriginUnreachable }
     })?;
     let response: web_sys::Response = response.unchecked_into();
-    if let Some(body) = response.body() {
-        drop(body.cancel());
-    }
+    cancel_body(&response);
     Ok(response)
 }

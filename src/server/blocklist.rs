@@ -57,7 +57,7 @@ async fn refresh(keys: &KvStore, gate: &Gate) -> Rc<HashSet<String>> {
     let listed = match gate.call(|| version(keys)).await {
         Ok(version) => match COPY.with_borrow_mut(|copy| copy.version(&version, now_ms())) {
             Check::Use(digests) => return digests,
-            Check::Read => read_all(keys, gate).await.map(|digests| (version, digests)),
+            Check::Read => read_all(keys, gate, None).await.map(|(digests, _)| (version, digests)),
         },
         Err(err) => Err(err),
     };
@@ -114,10 +114,15 @@ async fn each_listed(keys: &KvStore, gate: &Gate, mut each: impl FnMut(String, K
     Ok(false)
 }
 
-/// Every blocked digest KV lists (at most [`MAX_BLOCKED`] and a page).
-async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error> {
+/// Every blocked digest KV lists (at most [`MAX_BLOCKED`] and a page), and the entries
+/// among them of `sha256` when one is given.
+async fn read_all(keys: &KvStore, gate: &Gate, sha256: Option<&str>) -> Result<(HashSet<String>, Vec<(String, BlockEntry)>), Error> {
     let mut digests = HashSet::new();
-    if !each_listed(keys, gate, |digest, _| {
+    let mut entries = Vec::new();
+    if !each_listed(keys, gate, |digest, key| {
+        if sha256 == Some(digest.as_str()) {
+            entries.push((key.name, BlockEntry::stored(&digest, key.metadata)));
+        }
         digests.insert(digest);
     })
     .await?
@@ -127,7 +132,7 @@ async fn read_all(keys: &KvStore, gate: &Gate) -> Result<HashSet<String>, Error>
         // under it.
         worker::console_error!("blocklist: more than {} entries in KV; only the first {} are checked", MAX_BLOCKED, digests.len());
     }
-    Ok(digests)
+    Ok((digests, entries))
 }
 
 /// The entry of `sha256` (lowercase), if blocked (whatever its metadata:
@@ -149,16 +154,23 @@ async fn read(keys: &KvStore, name: &str, sha256: &str) -> Result<Option<BlockEn
     Ok(value.map(|_| BlockEntry::stored(sha256, meta)))
 }
 
-/// Every KV name and entry of `sha256` (lowercase), in [`names`]' order: both when an entry
-/// was put by hand beside the other. When neither holds one, the list is searched for a
-/// name in mixed case put by hand (which blocks it as well: uploads read the list).
-async fn found_all(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>, Error> {
+/// The KV names and entries of `sha256` (lowercase) under its [`names`], in their order:
+/// both when an entry was put by hand beside the other.
+async fn named(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>, Error> {
     let mut all = Vec::new();
     for name in names(sha256) {
         if let Some(entry) = read(keys, &name, sha256).await? {
             all.push((name, entry));
         }
     }
+    Ok(all)
+}
+
+/// Every KV name and entry of `sha256` (lowercase): those [`named`] finds, or when there
+/// are none, those the list holds under a name in mixed case put by hand (which blocks it
+/// as well: uploads read the list).
+async fn found_all(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>, Error> {
+    let mut all = named(keys, sha256).await?;
     if all.is_empty() {
         each_listed(keys, &Gate::default(), |digest, key| {
             if digest == sha256 {
@@ -177,19 +189,20 @@ async fn found_all(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEnt
 /// gone elsewhere). Refused when the list is full. An upper-case entry put by hand moves to
 /// the lowercase name, so the digest is listed once.
 pub(crate) async fn block(keys: &KvStore, entry: BlockEntry, reason: Option<Option<String>>) -> Result<BlockEntry, Error> {
-    let present = found_all(keys, &entry.sha256).await?;
-    let first = present.first().map(|(_, e)| e.clone());
-    if first.is_none() {
-        // Read whole to count it: this isolate's copy takes the read too.
+    let mut present = named(keys, &entry.sha256).await?;
+    if present.is_empty() {
+        // Read whole, once: for an entry of it under a name in mixed case, and to count the
+        // list (this isolate's copy takes the read too). One call at a time: a gate of its own.
         let version = version(keys).await?;
-        // One call at a time: a gate of its own.
-        let listed = read_all(keys, &Gate::default()).await?;
+        let (listed, found) = read_all(keys, &Gate::default(), Some(&entry.sha256)).await?;
         let count = listed.len();
         COPY.with_borrow_mut(|copy| copy.read(Some((version, listed)), now_ms()));
-        if count >= MAX_BLOCKED {
+        present = found;
+        if present.is_empty() && count >= MAX_BLOCKED {
             return Err(Error::BlocklistFull(count));
         }
     }
+    let first = present.first().map(|(_, e)| e.clone());
     let entry = entry.over(first, reason);
     let name = entry_key(&entry.sha256);
     kv_write("put blocked", || async { keys.put(&name, "")?.metadata(&entry)?.execute().await }).await?;

@@ -160,7 +160,8 @@ let polls = 0;
 const scripts = new Map();
 const scripted = (letter, steps) => { const id = 'job_' + letter.repeat(32); scripts.set(id, { steps, at: [] }); return id; };
 const busyServer = http.createServer((req, res) => {
-  const script = scripts.get(req.url.split('/').pop());
+  const id = req.url.split('/').pop();
+  const script = scripts.get(id);
   if (script) {
     const step = script.steps[Math.min(script.at.length, script.steps.length - 1)];
     script.at.push(Date.now());
@@ -169,7 +170,7 @@ const busyServer = http.createServer((req, res) => {
       res.end(JSON.stringify({ success: false, code: step.status, msg: 'busy', data: null }));
     } else {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ success: true, code: 200, msg: 'Job found', data: { ...job(step.state, req.url.split('/').pop()), error: step.error ?? null } }));
+      res.end(JSON.stringify({ success: true, code: 200, msg: 'Job found', data: { ...job(step.state, id), error: step.error ?? null } }));
     }
     return;
   }

@@ -30,6 +30,9 @@ const objectsOf = (key_id) => worker.r2().objects.filter((o) => o.custom?.owner 
 /** `key` uploads `body` to `fields`' name; answers the response. */
 const put = (key, body, fields = {}, opts) => upload(worker, { file_url: served(body, opts), ...fields }, { key: key.key });
 
+/** The KV names of `digest`'s entries, in any case, sorted. */
+const namesOf = async (digest) => (await kvNames(worker, 'blocked:')).filter((n) => n.toLowerCase() === `blocked:${digest}`).sort();
+
 /** Every entry of the blocklist, read `limit` a page (at most 20 pages). */
 async function listBlocked(limit) {
   const entries = [];
@@ -290,7 +293,7 @@ test('a digest blocked by hand under a name in mixed case is shown and removed t
   assert.equal(shown.status, 200, JSON.stringify(shown.json));
   assert.deepEqual([shown.json.data.sha256, shown.json.data.reason], [digest, 'imported']);
   assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
-  assert.deepEqual((await kvNames(worker, 'blocked:')).filter((n) => n.toLowerCase() === `blocked:${digest}`), []);
+  assert.deepEqual(await namesOf(digest), []);
   await worker.restart();
   const stored = await put(key, body);
   assert.equal(stored.status, 200, JSON.stringify(stored.json));
@@ -302,7 +305,6 @@ test('a digest blocked under both cases (the upper-case entry put by hand) is li
   const digest = sha256(body);
   const upper = digest.toUpperCase();
   const meta = (sha) => ({ sha256: sha, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null });
-  const entries = async () => (await kvNames(worker, 'blocked:')).filter((n) => n.toLowerCase() === `blocked:${digest}`).sort();
   await kvPut(worker, `blocked:${upper}`, { value: 'blocked', metadata: meta(upper) });
   await kvPut(worker, `blocked:${digest}`, { value: 'blocked', metadata: meta(digest) });
   await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
@@ -312,7 +314,7 @@ test('a digest blocked under both cases (the upper-case entry put by hand) is li
   assert.equal(listed.filter((d) => d === digest).length, 1, `listed once: ${listed.join()}`);
   // removed: both entries go, so a fresh isolate, reading the list from KV, stores it
   assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
-  assert.deepEqual(await entries(), []);
+  assert.deepEqual(await namesOf(digest), []);
   await worker.restart();
   const stored = await put(key, body);
   assert.equal(stored.status, 200, JSON.stringify(stored.json));
@@ -322,6 +324,6 @@ test('a digest blocked under both cases (the upper-case entry put by hand) is li
   const again = await admin('PUT', `/api/v1/admin/blocklist/${digest}`, {});
   assert.equal(again.status, 200, JSON.stringify(again.json));
   assert.equal(again.json.data.reason, 'imported');
-  assert.deepEqual(await entries(), [`blocked:${digest}`]);
+  assert.deepEqual(await namesOf(digest), [`blocked:${digest}`]);
   assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
 });

@@ -138,7 +138,7 @@ async fn read_all(keys: &KvStore, gate: &Gate, sha256: Option<&str>) -> Result<(
 /// The entry of `sha256` (lowercase), if blocked (whatever its metadata:
 /// `BlockEntry::stored`).
 async fn entry(keys: &KvStore, sha256: &str) -> Result<Option<BlockEntry>, Error> {
-    Ok(found_all(keys, sha256).await?.into_iter().next().map(|(_, entry)| entry))
+    Ok(found_all(keys, sha256, false).await?.into_iter().next().map(|(_, entry)| entry))
 }
 
 /// The KV names that block `sha256` (lowercase): its lowercase one, and the upper-case one
@@ -166,18 +166,21 @@ async fn named(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>
     Ok(all)
 }
 
-/// Every KV name and entry of `sha256` (lowercase): those [`named`] finds, or when there
-/// are none, those the list holds under a name in mixed case put by hand (which blocks it
-/// as well: uploads read the list).
-async fn found_all(keys: &KvStore, sha256: &str) -> Result<Vec<(String, BlockEntry)>, Error> {
+/// The KV names and entries of `sha256` (lowercase): those [`named`] finds, and, when there
+/// are none or `every` asks for all, those the list holds under a name in mixed case put by
+/// hand (which blocks it as well: uploads read the list).
+async fn found_all(keys: &KvStore, sha256: &str, every: bool) -> Result<Vec<(String, BlockEntry)>, Error> {
     let mut all = named(keys, sha256).await?;
-    if all.is_empty() {
+    if all.is_empty() || every {
+        let mut listed = Vec::new();
         each_listed(keys, &Gate::default(), |digest, key| {
             if digest == sha256 {
-                all.push((key.name, BlockEntry::stored(sha256, key.metadata)));
+                listed.push((key.name, BlockEntry::stored(sha256, key.metadata)));
             }
         })
         .await?;
+        listed.retain(|(name, _)| all.iter().all(|(known, _)| known != name));
+        all.extend(listed);
     }
     Ok(all)
 }
@@ -228,9 +231,9 @@ pub(crate) async fn put(req: Incoming, services: &Services, sha256: String) -> R
 /// `DELETE /api/v1/admin/blocklist/{sha256}`: uploads of it are stored again.
 pub(crate) async fn delete(req: &Incoming, services: &Services, sha256: &str) -> Result<Response, Error> {
     authorize(req, services)?;
-    // Every name that blocks it: an upper-case one put by hand beside the lowercase one would
-    // still block it.
-    let present = found_all(&services.keys, sha256).await?;
+    // Every name that blocks it: one put by hand in another case beside the lowercase one
+    // would still block it.
+    let present = found_all(&services.keys, sha256, true).await?;
     let (_, entry) = present.first().cloned().ok_or(Error::NotBlocked)?;
     for (name, _) in &present {
         // KV takes one write a second per key: retried as a block's write is.
@@ -255,9 +258,24 @@ struct BlockedPage {
     cursor: Option<String>,
 }
 
+/// Whether the digest `sha256` (lowercase) that KV name `name` (not lowercase) holds is
+/// listed under one of its [`names`] instead: the lowercase one, or for a name in mixed
+/// case, the upper-case one.
+async fn listed_under_another(keys: &KvStore, name: &str, sha256: &str) -> Result<bool, Error> {
+    for other in names(sha256) {
+        if other.strip_prefix(BLOCKED_PREFIX) == Some(name) {
+            return Ok(false);
+        }
+        if read(keys, &other, sha256).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the KV names. A digest is
 /// listed once: an entry put by hand under another case than lowercase is left out when
-/// the lowercase one is there too (read for such entries only: they are rare).
+/// the lowercase or upper-case one is there too (read for such entries only: they are rare).
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
     let (entries, cursor) = kv_page(req, services, BLOCKED_PREFIX).await?;
@@ -265,7 +283,7 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
     for key in entries {
         let Some(name) = key.name.strip_prefix(BLOCKED_PREFIX) else { continue };
         let Some(sha256) = listed_digest(name) else { continue };
-        if name != sha256 && read(&services.keys, &entry_key(&sha256), &sha256).await?.is_some() {
+        if name != sha256 && listed_under_another(&services.keys, name, &sha256).await? {
             continue;
         }
         blocked.push(BlockEntry::stored(&sha256, key.metadata));

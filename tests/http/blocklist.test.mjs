@@ -279,7 +279,7 @@ test('an entry put in KV by hand with an upper-case digest blocks it, is listed 
   assert.equal(stored.json.data.sha256, digest);
 });
 
-test('a digest blocked by hand under a name in mixed case is shown and removed through the API', async () => {
+test('a digest blocked by hand under a name in mixed case (and beside it in upper case) is listed once, shown and removed through the API', async () => {
   const key = await newKey(worker, ADMIN, 'mixed');
   const body = filler(2700, 33);
   const digest = sha256(body);
@@ -297,6 +297,22 @@ test('a digest blocked by hand under a name in mixed case is shown and removed t
   await worker.restart();
   const stored = await put(key, body);
   assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  // the mixed-case entry beside an upper-case one, and no lowercase one: listed once, and
+  // a DELETE removes both
+  const upper = digest.toUpperCase();
+  for (const sha of [mixed, upper]) {
+    await kvPut(worker, `blocked:${sha}`, { value: 'blocked', metadata: { sha256: sha, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
+  }
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
+  await worker.restart();
+  assert.deepEqual((await put(key, body)).json, BLOCKED);
+  const listed = (await listBlocked(50)).map((e) => e.sha256);
+  assert.equal(listed.filter((d) => d === digest).length, 1, `listed once: ${listed.join()}`);
+  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
+  assert.deepEqual(await namesOf(digest), []);
+  await worker.restart();
+  const again = await put(key, body);
+  assert.equal(again.status, 200, JSON.stringify(again.json));
 });
 
 test('a digest blocked under both cases (the upper-case entry put by hand) is listed once, removed whole, and blocked again under one lowercase entry', async () => {

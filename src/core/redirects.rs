@@ -1,7 +1,7 @@
 //! A chain of redirects from a first URL, every hop checked by the URL policy and at most
 //! [`MAX_REDIRECTS`] of them: an upload's first request walks one, and so does a ranged
 //! file's refetch when the URL its redirects led to stops serving it (a signed URL that
-//! expired).
+//! expired), and a job's webhook delivery (only the redirects that keep its POST).
 
 use url::Url;
 
@@ -13,11 +13,19 @@ pub struct Redirects<'a> {
     url: Url,
     hops: u8,
     policy: &'a UrlPolicy,
+    followed: &'static [u16],
 }
 
 impl<'a> Redirects<'a> {
+    /// A GET's chain: every redirect status is followed.
     pub fn from(first: Url, policy: &'a UrlPolicy) -> Self {
-        Redirects { url: first, hops: 0, policy }
+        Redirects { url: first, hops: 0, policy, followed: &[301, 302, 303, 307, 308] }
+    }
+
+    /// A POST's chain: only the redirects that keep its method and body (307, 308) are
+    /// followed; a 301, 302 or 303 would be followed as a GET.
+    pub fn keeping_method(first: Url, policy: &'a UrlPolicy) -> Self {
+        Redirects { followed: &[307, 308], ..Redirects::from(first, policy) }
     }
 
     /// The URL to ask now, once the policy allows it: a hop it refuses is
@@ -30,10 +38,11 @@ impl<'a> Redirects<'a> {
         Ok(&self.url)
     }
 
-    /// Moves on to the `location` of an answer with `status`, when it is a redirect (then
-    /// `true`); `false`: the answer is not one (a 3xx without a `Location` neither).
+    /// Moves on to the `location` of an answer with `status`, when it is a redirect this
+    /// chain follows (then `true`); `false`: the answer is not one (a 3xx without a
+    /// `Location` neither).
     pub fn follow(&mut self, status: u16, location: Option<&str>) -> Result<bool, Error> {
-        let Some(location) = location.filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308)) else { return Ok(false) };
+        let Some(location) = location.filter(|_| self.followed.contains(&status)) else { return Ok(false) };
         if self.hops == MAX_REDIRECTS {
             return Err(Error::TooManyRedirects(MAX_REDIRECTS));
         }
@@ -67,6 +76,18 @@ mod tests {
         assert!(!chain.follow(302, None).unwrap());
         assert!(!chain.follow(304, Some("https://c.example/")).unwrap());
         assert_eq!(chain.into_url().as_str(), "https://b.example/x");
+    }
+
+    #[test]
+    fn a_posts_chain_follows_only_the_redirects_that_keep_its_method() {
+        let policy = policy();
+        let mut chain = Redirects::keeping_method(Url::parse("https://a.example/hook").unwrap(), &policy);
+        for status in [301, 302, 303] {
+            assert!(!chain.follow(status, Some("https://b.example/")).unwrap(), "{status}");
+        }
+        assert!(chain.follow(307, Some("/moved")).unwrap());
+        assert!(chain.follow(308, Some("https://c.example/hook")).unwrap());
+        assert_eq!(chain.next().unwrap().as_str(), "https://c.example/hook");
     }
 
     #[test]

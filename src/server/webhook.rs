@@ -10,7 +10,7 @@ use web_sys::{AbortSignal, RequestInit, RequestRedirect};
 use super::bindings::Services;
 use super::js::{cancel_body, wait};
 use crate::core::jobs::{sign, JobRecord, SIGNATURE_HEADER};
-use crate::core::url_policy::{self, MAX_REDIRECTS};
+use crate::core::redirects::Redirects;
 use crate::core::Error;
 
 /// How long one delivery attempt may take.
@@ -35,25 +35,18 @@ pub(crate) async fn deliver(
     let body = serde_json::to_string(&record.status(0)).map_err(Error::internal)?;
     let signature = sign(&secret, now_ms / 1000, &body);
     let policy = record.spec.policy(&services.config)?;
-    let mut url = Url::parse(callback).map_err(Error::internal)?;
-    for _ in 0..=MAX_REDIRECTS {
-        url_policy::check(&url, &policy)?;
-        let response = post(&url, &body, &signature).await?;
+    let mut chain = Redirects::keeping_method(Url::parse(callback).map_err(Error::internal)?, &policy);
+    loop {
+        let response = post(chain.next()?, &body, &signature).await?;
         let status = response.status();
         if (200..300).contains(&status) {
             return Ok(());
         }
         let location = response.headers().get("location").ok().flatten();
-        match location.filter(|_| matches!(status, 307 | 308)) {
-            Some(location) => {
-                url = url
-                    .join(&location)
-                    .map_err(|_| Error::RedirectRejected("not a valid URL".into()))?
-            }
-            None => return Err(Error::OriginStatus(status)),
+        if !chain.follow(status, location.as_deref())? {
+            return Err(Error::OriginStatus(status));
         }
     }
-    Err(Error::TooManyRedirects(MAX_REDIRECTS))
 }
 
 /// What went wrong with an attempt, for the log: the receiver's side, in its own words (the
@@ -63,7 +56,7 @@ pub(crate) fn failure(err: &Error) -> String {
         Error::OriginStatus(status) => format!("the callback_url answered HTTP {status}"),
         Error::OriginUnreachable => "the callback_url could not be reached".to_owned(),
         Error::OriginTimeout { ms } => format!("the callback_url did not answer within {ms} ms"),
-        Error::UrlRejected(rule) => format!("the callback_url, or a redirect of it, was refused: {rule}"),
+        Error::UrlRejected(rule) => format!("the callback_url was refused: {rule}"),
         Error::RedirectRejected(why) => format!("a redirect of the callback_url was refused: {why}"),
         Error::TooManyRedirects(n) => format!("the callback_url redirected more than {n} times"),
         err => err.public_message(),

@@ -1,6 +1,7 @@
 // The web app end to end: Chromium (playwright-core driving Debian's /usr/bin/chromium)
 // opens `/` of a local Worker (admin API on) and uses each view as a person would: Stash
-// (keyboard only; three URLs with one bad; a slow job watched and canceled), My files
+// (keyboard only; three URLs with one bad; a video and a sound played from their links; a
+// slow job watched and canceled), My files
 // (list, filter, page, delete, the usage meter), Keys (create, quota, disable, webhook
 // secret, take-down, the blocklist, delete files, revoke, the revoked key refused), and the
 // page without its client package. axe-core checks every view, light and dark;
@@ -226,6 +227,70 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   assert.equal(await page.evaluate(() => sessionStorage.getItem('urlstash.apiKey')), KEYS.a.key);
   assert.ok(!page.url().includes(KEYS.a.key));
   assert.deepEqual(await page.evaluate(() => [localStorage.length, document.cookie]), [0, ''], 'the key outlives the tab nowhere');
+  assert.deepEqual(pageErrors, []);
+});
+
+/** A WAV file of `seconds` of a 440 Hz tone: 8 kHz, mono, 16-bit PCM. */
+function wav(seconds) {
+  const rate = 8000;
+  const pcm = Buffer.alloc(rate * seconds * 2);
+  for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 2 * i);
+  const head = Buffer.alloc(44);
+  head.write('RIFF', 0);
+  head.writeUInt32LE(36 + pcm.length, 4);
+  head.write('WAVEfmt ', 8);
+  head.writeUInt32LE(16, 16);
+  head.writeUInt16LE(1, 20); // PCM
+  head.writeUInt16LE(1, 22); // mono
+  head.writeUInt32LE(rate, 24);
+  head.writeUInt32LE(rate * 2, 28);
+  head.writeUInt16LE(2, 32);
+  head.writeUInt16LE(16, 34);
+  head.write('data', 36);
+  head.writeUInt32LE(pcm.length, 40);
+  return Buffer.concat([head, pcm]);
+}
+
+test('Stash: a video and a sound each get a player that reads the stored file', { timeout: 120_000 }, async () => {
+  const { origin } = stack;
+  await open('stash');
+  // A real WebM, recorded by the browser itself from a 64 x 48 canvas.
+  const recorded = await page.evaluate(async () => {
+    const canvas = Object.assign(document.createElement('canvas'), { width: 64, height: 48 });
+    const ctx = canvas.getContext('2d');
+    const recorder = new MediaRecorder(canvas.captureStream(10), { mimeType: 'video/webm' });
+    const chunks = [];
+    recorder.ondataavailable = (e) => chunks.push(e.data);
+    const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+    recorder.start();
+    for (let frame = 0; frame < 8; frame++) {
+      ctx.fillStyle = `hsl(${frame * 40} 80% 50%)`;
+      ctx.fillRect(0, 0, 64, 48);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    recorder.stop();
+    await stopped;
+    return Array.from(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+  });
+  const clip = Buffer.from(recorded);
+  assert.ok(clip.length > 100, `recorded ${clip.length} bytes`);
+  const tone = wav(1);
+  const urls = [origin.file('/media/clip.webm', clip, { contentType: 'video/webm' }), origin.file('/media/tone.wav', tone, { contentType: 'audio/wav' })];
+  await page.locator('#file-urls').fill(urls.join('\n'));
+  await page.locator('#stash-submit').click();
+  await page.locator('#stash-status').filter({ hasText: '2 stored' }).waitFor({ timeout: 60_000 });
+  const cards = page.locator('#results > li');
+  assert.deepEqual(await cards.locator('.result-sha').allTextContents(), [sha256(clip), sha256(tone)]);
+  // Each player loads the file's metadata from its file link: the video's frame size and
+  // the sound's length, read from the stored bytes.
+  await page.waitForFunction(() => [...document.querySelectorAll('#results .preview :is(video, audio)')].every((m) => m.readyState >= 1), null, { timeout: 30_000 });
+  const video = cards.nth(0).locator('.preview video');
+  const names = await cards.locator('.result-title').allTextContents();
+  assert.deepEqual(await video.evaluate((v) => [v.videoWidth, v.videoHeight, v.controls, v.getAttribute('aria-label')]), [64, 48, true, `Preview of ${names[0]}`]);
+  assert.equal(await video.getAttribute('src'), await cards.nth(0).locator('.file-link').inputValue());
+  const audio = cards.nth(1).locator('.preview audio');
+  assert.deepEqual(await audio.evaluate((a) => [Math.round(a.duration * 1000), a.controls, a.getAttribute('aria-label')]), [1000, true, `Preview of ${names[1]}`]);
+  assert.equal(await audio.getAttribute('src'), await cards.nth(1).locator('.file-link').inputValue());
   assert.deepEqual(pageErrors, []);
 });
 

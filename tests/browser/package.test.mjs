@@ -1,15 +1,18 @@
 // The npm package: `npm pack` in pkg/ yields a tarball a scratch project installs, imports,
-// type-checks with tsc, and uploads with (from Node, against the local Worker). And the two
-// builds stay apart: no client export in the Worker's wasm, no Worker code in the client's.
+// type-checks with tsc, and uploads with (from Node, against the local Worker: an upload, and
+// a background job whose webhook a loopback receiver checks). And the two builds stay apart:
+// no client export in the Worker's wasm, no Worker code in the client's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
-import { startWorker, get, KEYS } from '../http/support/worker.mjs';
+import { startWorker, get, api } from '../http/support/worker.mjs';
 import { png, sha256 } from '../http/support/fixtures.mjs';
 import { wasmExports } from './support/wasm.mjs';
 import { run } from './support/run.mjs';
@@ -17,18 +20,32 @@ import { run } from './support/run.mjs';
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const PKG = path.join(ROOT, 'pkg');
 const TSC = path.join(ROOT, 'node_modules/.bin/tsc');
+const ADMIN = 'pkg-admin-token-16';
 let scratch;
 let origin;
 let worker;
+let hooks; // a webhook receiver: each POST's headers, body and arrival
+const deliveries = [];
 
 before(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-pkg-'));
   origin = await startOrigin();
-  worker = await startWorker({ allow: [origin.host] });
+  hooks = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+  worker = await startWorker({ allow: [origin.host, `127.0.0.1:${hooks.address().port}`], adminToken: ADMIN });
 });
 after(async () => {
   await worker?.stop();
   await origin?.close();
+  hooks?.closeAllConnections?.();
+  hooks?.close();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -142,10 +159,13 @@ import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { initSync, UploadClient, UploadError } from 'urlstash-client';
 initSync({ module: fs.readFileSync(createRequire(import.meta.url).resolve('urlstash-client/urlstash_bg.wasm')) });
-const [base, key, fileUrl] = process.argv.slice(2);
+const [base, key, fileUrl, callbackUrl] = process.argv.slice(2);
 const client = new UploadClient({ baseUrl: base, apiKey: key });
 const health = await client.health();
 const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 'dot.png' });
+// a background job with a webhook, waited for
+const started = await client.startUpload({ fileUrl, uploadPath: 'pkg/jobs', fileName: 'hooked.png', callbackUrl });
+const finished = await client.waitForJob(started.job_id, { intervalMs: 100 });
 let error;
 try { await new UploadClient({ baseUrl: base, apiKey: 'nope' }).uploadFromUrl({ fileUrl }); }
 catch (e) { error = { name: e.name, status: e.status, code: e.code, message: e.message, field: e.field, retryAfter: e.retryAfter, isError: e instanceof Error, isUploadError: e instanceof UploadError }; }
@@ -241,11 +261,34 @@ for (const call of [() => client.getFile(5), () => client.getFile(undefined), ()
 }
 let notArray;
 try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
-console.log(JSON.stringify({ health, data, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray }));
+console.log(JSON.stringify({ health, data, started, finished, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray }));
 `);
-  const used = await run('node', ['use.mjs', worker.url, KEYS.a.key, fileUrl], { cwd: app });
+  // a key with a webhook secret, made through the admin API
+  const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'pkg' } });
+  assert.equal(created.status, 200, JSON.stringify(created.json));
+  const { key, key_id: keyId } = created.json.data;
+  const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
+  assert.equal(issued.status, 200, JSON.stringify(issued.json));
+  const secret = issued.json.data.webhook_secret;
+  const callbackUrl = `http://127.0.0.1:${hooks.address().port}/pkg-hook`;
+  const used = await run('node', ['use.mjs', worker.url, key, fileUrl, callbackUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, started, finished, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  // the job: started queued, waited for to its end, stored byte-exact, and its final status
+  // delivered once to the callback, signed with the key's secret
+  assert.match(started.job_id, /^job_[0-9a-f]{32}$/);
+  assert.equal(started.state, 'queued');
+  assert.equal(finished.state, 'succeeded', JSON.stringify(finished));
+  assert.deepEqual([finished.result.upload_path, finished.result.file_name, finished.result.sha256], ['pkg/jobs', 'hooked.png', sha256(bytes)]);
+  assert.equal(sha256((await get(finished.result.download_url)).body), sha256(bytes));
+  for (let i = 0; i < 80 && deliveries.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+  assert.equal(deliveries.length, 1, 'one delivery');
+  const [hook] = deliveries;
+  assert.equal(hook.path, '/pkg-hook');
+  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(hook.headers['x-urlstash-signature'] ?? '');
+  assert.ok(m, `signature header: ${hook.headers['x-urlstash-signature']}`);
+  assert.equal(m[2], crypto.createHmac('sha256', secret).update(`${m[1]}.${hook.body}`).digest('hex'), 'HMAC-SHA256 over t.body with the key secret');
+  assert.deepEqual(JSON.parse(hook.body), finished, 'the final status, as waitForJob answered it');
   assert.deepEqual(busy, { status: 503, message: 'this instance is busy with other transfers: retry in a few seconds', field: null, retryAfter: 5 });
   assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
   assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');

@@ -33,6 +33,29 @@ const put = (key, body, fields = {}, opts) => upload(worker, { file_url: served(
 /** The KV names of `digest`'s entries, in any case, sorted. */
 const namesOf = async (digest) => (await kvNames(worker, 'blocked:')).filter((n) => n.toLowerCase() === `blocked:${digest}`).sort();
 
+/** Puts an entry under each of `shas` (a digest in any case) into KV by hand, as an import
+ * would, and a new version; then restarts the runtime, so uploads read the list afresh. */
+async function blockByHand(...shas) {
+  for (const sha of shas) {
+    await kvPut(worker, `blocked:${sha}`, { value: 'blocked', metadata: { sha256: sha, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
+  }
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
+  await worker.restart();
+}
+
+/** `body` (of `digest`), blocked under several names: refused for `key`, listed once, and
+ * removed whole by one DELETE, so a fresh isolate stores it again. */
+async function assertListedOnceRemovedWhole(key, body, digest) {
+  assert.deepEqual((await put(key, body)).json, BLOCKED);
+  const listed = (await listBlocked(50)).map((e) => e.sha256);
+  assert.equal(listed.filter((d) => d === digest).length, 1, `listed once: ${listed.join()}`);
+  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
+  assert.deepEqual(await namesOf(digest), []);
+  await worker.restart();
+  const stored = await put(key, body);
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+}
+
 /** Every entry of the blocklist, read `limit` a page (at most 20 pages). */
 async function listBlocked(limit) {
   const entries = [];
@@ -285,9 +308,7 @@ test('a digest blocked by hand under a name in mixed case (and beside it in uppe
   const digest = sha256(body);
   const mixed = digest.replace(/[a-f]/, (c) => c.toUpperCase());
   assert.ok(mixed !== digest && mixed !== digest.toUpperCase(), mixed);
-  await kvPut(worker, `blocked:${mixed}`, { value: 'blocked', metadata: { sha256: mixed, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
-  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
-  await worker.restart();
+  await blockByHand(mixed);
   assert.deepEqual((await put(key, body)).json, BLOCKED);
   const shown = await admin('GET', `/api/v1/admin/blocklist/${digest}`);
   assert.equal(shown.status, 200, JSON.stringify(shown.json));
@@ -297,22 +318,9 @@ test('a digest blocked by hand under a name in mixed case (and beside it in uppe
   await worker.restart();
   const stored = await put(key, body);
   assert.equal(stored.status, 200, JSON.stringify(stored.json));
-  // the mixed-case entry beside an upper-case one, and no lowercase one: listed once, and
-  // a DELETE removes both
-  const upper = digest.toUpperCase();
-  for (const sha of [mixed, upper]) {
-    await kvPut(worker, `blocked:${sha}`, { value: 'blocked', metadata: { sha256: sha, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null } });
-  }
-  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
-  await worker.restart();
-  assert.deepEqual((await put(key, body)).json, BLOCKED);
-  const listed = (await listBlocked(50)).map((e) => e.sha256);
-  assert.equal(listed.filter((d) => d === digest).length, 1, `listed once: ${listed.join()}`);
-  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
-  assert.deepEqual(await namesOf(digest), []);
-  await worker.restart();
-  const again = await put(key, body);
-  assert.equal(again.status, 200, JSON.stringify(again.json));
+  // the mixed-case entry beside an upper-case one, and no lowercase one
+  await blockByHand(mixed, digest.toUpperCase());
+  await assertListedOnceRemovedWhole(key, body, digest);
 });
 
 test('a digest blocked under both cases (the upper-case entry put by hand) is listed once, removed whole, and blocked again under one lowercase entry', async () => {
@@ -321,19 +329,8 @@ test('a digest blocked under both cases (the upper-case entry put by hand) is li
   const digest = sha256(body);
   const upper = digest.toUpperCase();
   const meta = (sha) => ({ sha256: sha, reason: 'imported', blocked_at: new Date().toISOString(), file_id: null, key_id: null });
-  await kvPut(worker, `blocked:${upper}`, { value: 'blocked', metadata: meta(upper) });
-  await kvPut(worker, `blocked:${digest}`, { value: 'blocked', metadata: meta(digest) });
-  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
-  await worker.restart();
-  assert.deepEqual((await put(key, body)).json, BLOCKED);
-  const listed = (await listBlocked(50)).map((e) => e.sha256);
-  assert.equal(listed.filter((d) => d === digest).length, 1, `listed once: ${listed.join()}`);
-  // removed: both entries go, so a fresh isolate, reading the list from KV, stores it
-  assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${digest}`)).status, 200);
-  assert.deepEqual(await namesOf(digest), []);
-  await worker.restart();
-  const stored = await put(key, body);
-  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  await blockByHand(upper, digest);
+  await assertListedOnceRemovedWhole(key, body, digest);
   // blocked again over a hand-put upper-case entry: one entry, under the lowercase name,
   // keeping the first record's reason
   await kvPut(worker, `blocked:${upper}`, { value: 'blocked', metadata: meta(upper) });

@@ -171,9 +171,14 @@ impl<'a> Cursor<'a> {
             Some(stream) => Some((byob_reader(&stream)?, probe_end)),
             None => None,
         };
-        // Sniffing read these and counted them nowhere: count them now.
+        // Sniffing read these and counted them nowhere: count them now. It never reads past
+        // the probe's length (a range's reads stop at `end` the same way).
         let pending: VecDeque<Uint8Array> = body.prefix.into_iter().collect();
-        source.count(pending.iter().map(|chunk| u64::from(chunk.length())).sum());
+        let sniffed = pending.iter().map(|chunk| u64::from(chunk.length())).sum();
+        if sniffed > end {
+            return Err(Error::internal("the probe's bytes run past the range"));
+        }
+        source.count(sniffed);
         Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start: 0, gives_way: None, gave_way: false })
     }
 

@@ -133,8 +133,11 @@ pub(crate) struct OriginBody {
     pub prefix: Vec<Uint8Array>,
     /// The body ended while sniffing: `prefix` is all of it.
     pub ended: bool,
-    /// A trustworthy length of this body: `Content-Length` of an unencoded body.
+    /// A trustworthy length of this body: `Content-Length` of an unencoded body, or a 206's
+    /// Content-Range (the bytes past it are never read).
     pub length: Option<u64>,
+    /// Whether `length` frames the body ([`Head::framed`]).
+    framed: bool,
     /// Set when this body is the first part of a file the origin serves in ranges.
     pub ranged: Option<Ranged>,
     /// When it was asked for (ms since the epoch): how fast the origin sends, with the time
@@ -175,6 +178,10 @@ pub(crate) struct Head {
     /// That coding, when the runtime does not decode it (the body read is still encoded).
     pub undecoded: Option<String>,
     pub length: Option<u64>,
+    /// Whether `length` frames the body (`Content-Length`, not chunked): the runtime ends it
+    /// there. Else a 206's length is only what its Content-Range claims, and reads stop
+    /// there themselves.
+    pub framed: bool,
     pub content_range: Option<(u64, u64, u64)>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
@@ -199,6 +206,7 @@ impl Head {
             encoded,
             undecoded: coding.filter(|c| !reaches_decoded(c)),
             length: declared.or(ranged).filter(|_| !encoded),
+            framed: declared.is_some() && !encoded,
             content_range,
             etag: header("etag"),
             last_modified: header("last-modified"),
@@ -477,8 +485,10 @@ impl WorkerOrigin {
         }
         match body.length {
             // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call (which
-            // shows no progress, so not where stalls are timed).
-            Some(length) if length <= WHOLE_BODY_BYTES && self.stall_ms.is_none() => self.read_whole(body).await,
+            // shows no progress, so not where stalls are timed): only when Content-Length
+            // frames them, so the call cannot read more (a 206 sent chunked may send any
+            // number of bytes past what its Content-Range claims).
+            Some(length) if length <= WHOLE_BODY_BYTES && body.framed && self.stall_ms.is_none() => self.read_whole(body).await,
             _ => self.read_prefix(body).await,
         }
     }
@@ -526,17 +536,35 @@ impl WorkerOrigin {
         Ok(sniffed)
     }
 
-    /// Reads just far enough to sniff; the reader keeps the rest for storing.
+    /// Reads just far enough to sniff; the reader keeps the rest for storing. Never past
+    /// the body's length: bytes a 206 sends beyond its Content-Range are not the file's.
     async fn read_prefix(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
         let Some(stream) = body.response.body() else { return Ok(Vec::new()) };
         let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
         let mut sniffed = Vec::new();
+        let mut read = 0;
         while sniffed.len() < SNIFF_BYTES {
             match self.body_read(read_chunk(&reader), || drop(reader.cancel())).await {
                 Ok(Some(chunk)) => {
+                    let length = body.length.unwrap_or(u64::MAX);
+                    let chunk = match u32::try_from(length - read) {
+                        Ok(left) if left <= chunk.length() => {
+                            // its length reached: the rest is not read
+                            drop(reader.cancel());
+                            body.ended = true;
+                            chunk.subarray(0, left)
+                        }
+                        _ => chunk,
+                    };
+                    read += u64::from(chunk.length());
                     let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
                     sniffed.extend(chunk.subarray(0, take as u32).to_vec());
-                    body.prefix.push(chunk);
+                    if chunk.length() > 0 {
+                        body.prefix.push(chunk);
+                    }
+                    if body.ended {
+                        break;
+                    }
                 }
                 Ok(None) => {
                     body.ended = true;
@@ -632,6 +660,7 @@ impl Origin for WorkerOrigin {
                 reader: None,
                 prefix: Vec::new(),
                 length: head.length,
+                framed: head.framed,
                 ranged,
                 response,
                 asked_ms,

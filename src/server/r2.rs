@@ -7,12 +7,14 @@ use worker::worker_sys::{R2Bucket, R2MultipartUpload};
 use worker::Bucket;
 
 use super::buffers;
+use super::cursor::SCRATCH;
 use super::ingest::{abort_multipart, put_known, put_unknown, PART_BYTES, UNKNOWN_LENGTH_MIB};
 use super::js::{describe, object, wait};
 use super::origin::{OriginBody, WorkerOrigin};
 use super::parallel::put_ranged;
 use super::streamed::STREAM_MIB;
 use crate::core::gate::Gate;
+use crate::core::ranges::Plan;
 use crate::core::seams::{ObjectMeta, ObjectStore, StoredObject};
 use crate::core::Error;
 
@@ -174,21 +176,22 @@ impl ObjectStore for R2Store<'_> {
 }
 
 /// MiB of buffers storing `body` holds: none when it is all read already (a small body),
-/// [`transfer_mib`] for a known length (a ranged file's or the body's), two part buffers for
-/// an unknown one (`ingest::put_unknown`).
+/// [`transfer_mib`] for a known length (a ranged file's or the body's), a one-part ranged
+/// file whole and the scratch buffer it is read through (`parallel::put_whole`), two part
+/// buffers for an unknown one (`ingest::put_unknown`).
 fn buffered_mib(body: &OriginBody) -> usize {
     let prefix: u64 = body.prefix.iter().map(|c| u64::from(c.length())).sum();
     match body.ranged.as_ref().map(|r| r.total).or(body.length) {
         Some(total) if total <= prefix => 0,
+        Some(total) if body.ranged.is_some() && Plan::new(total).single() => buffers::mib(total) + buffers::mib(u64::from(SCRATCH)),
         Some(total) => transfer_mib(total),
         None if body.ended => 0,
         None => UNKNOWN_LENGTH_MIB,
     }
 }
 
-/// MiB of buffers a file of known length `total` holds on its way to R2 (besides parallel
-/// lanes' parts): its 1 MiB chunks written ahead, [`STREAM_MIB`] at most (a one-part file,
-/// read whole, is no larger).
+/// MiB of buffers a file of known length `total` holds on its way to R2 as a stream
+/// (besides parallel lanes' parts): its 1 MiB chunks written ahead, [`STREAM_MIB`] at most.
 pub(crate) fn transfer_mib(total: u64) -> usize {
     buffers::mib(total).min(STREAM_MIB)
 }

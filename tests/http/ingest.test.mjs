@@ -5,7 +5,7 @@
 // 1 MiB probe, a ranged single stream with If-Range, resume after resets at 30 % and 70 %
 // (and after a stall past the idle timeout, in the body or before the headers) from the
 // byte where it broke, a resume that can never finish, a file that changes mid-transfer,
-// an origin whose ranges lie, empty files and sizes at a part boundary, and an origin that
+// an origin whose ranges lie (or whose chunked 206 runs past its Content-Range), empty files and sizes at a part boundary, and an origin that
 // answers in gzip or brotli though asked for `identity` (the decoded file is stored; a
 // corrupt coding is 502).
 import { test, describe } from 'node:test';
@@ -302,6 +302,31 @@ test('an origin that answers every GET with its first MiB as a 206 (no validator
   const url = origin.file(path, body, { rangeLies: 'always-206' });
   await assertRefused(worker, { file_url: url, upload_path: 'liar', file_name: 'always-206.bin' }, 502, /HTTP 206/);
   assert.deepEqual(origin.requests(path).map(({ range, status }) => [range, status]), [[PROBE, 206], [null, 206]], 'the probe, then the file without Range');
+});
+
+// A 206 sent chunked is as long as its Content-Range says: what the origin sends past that
+// is never read (the probe's body is canceled there), so it cannot fill the isolate's memory.
+test('a chunked 206 that claims 100 bytes as the whole file and sends 48 MiB: those 100 bytes are the file; the rest is not read', async () => {
+  const body = filler(48 * MiB, 176);
+  const path = '/liar/overlong-whole.bin';
+  const url = origin.file(path, body, { rangeLies: 'overlong-whole-206', claim: 100, etag: ETAG });
+  const res = await upload(worker, { file_url: url, upload_path: 'liar', file_name: 'overlong-whole.bin' });
+  await assertStored(res, body.subarray(0, 100));
+  assert.deepEqual(origin.requests(path).map(({ range, status }) => [range, status]), [[PROBE, 206]], 'the probe alone');
+  assert.ok(origin.sent(path) < 16 * MiB, `the origin sent ${origin.sent(path)} bytes of its 48 MiB`);
+});
+
+test('a ranged file whose chunked probe claims 100 bytes and sends all 24 MiB: the rest is asked in ranges from byte 100; byte-exact', async () => {
+  const body = filler(24 * MiB, 177);
+  const path = '/liar/overlong-probe.bin';
+  const url = origin.file(path, body, { rangeLies: 'overlong-206', claim: 100, etag: ETAG });
+  const res = await upload(worker, { file_url: url, upload_path: 'liar', file_name: 'overlong-probe.bin' });
+  await assertStored(res, body);
+  const requests = assertRanged(origin, path, ETAG);
+  assert.equal(rangesAfterProbe(requests, body.length)[0][0], 100, 'the first range after the probe starts where its claim ended');
+  // the probe's body past its 100 bytes, sent before the Worker canceled it, and the
+  // rest of the file once more in ranges
+  assert.ok(origin.sent(path) < body.length + 16 * MiB, `the origin sent ${origin.sent(path)} bytes for a file of ${body.length}`);
 });
 
 describe('empty files and part boundaries', () => {

@@ -229,6 +229,12 @@ export async function startOrigin() {
       headers['content-encoding'] = 'x-inverted';
       return send(206, range.start, range.end + 1, range.end - range.start + 1, true);
     }
+    if (range?.start === 0 && /^overlong/.test(opts.rangeLies ?? '')) {
+      // claims `claim` bytes, of the file or as the file, and sends all of it, chunked
+      const claimed = opts.rangeLies === 'overlong-whole-206' ? opts.claim : total;
+      headers['content-range'] = `bytes 0-${opts.claim - 1}/${claimed}`;
+      return send(206, 0, total, null);
+    }
     if (range && opts.rangeLies === 'whole-206') {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
       return send(206, 0, total, total);
@@ -285,7 +291,10 @@ export async function startOrigin() {
      *   the whole file; `'long-206'`: a range from 0 is 206 with all but the last byte,
      *   however few were asked for; `'always-206'`: every GET, with a Range or without, is
      *   206 with the file's first MiB; `'encoded'`: a range that does not start at 0 is 206
-     *   with `Content-Encoding: x-inverted`, each of its bytes inverted.
+     *   with `Content-Encoding: x-inverted`, each of its bytes inverted; `'overlong-206'`: a
+     *   range from 0 is 206 `bytes 0-(claim-1)/total`, `'overlong-whole-206'` 206
+     *   `bytes 0-(claim-1)/claim` (the file is `claim` bytes), and either sends the whole
+     *   file after it, chunked (a body longer than its Content-Range).
      * - `maxConnections: n`: a request that comes while n requests for this file are being
      *   answered is refused with 503 (and `Retry-After: 1`), as a server that caps its
      *   connections per client does.
@@ -309,7 +318,7 @@ export async function startOrigin() {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
       ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
-      bareAfterFirstSig = false,
+      bareAfterFirstSig = false, claim,
     } = {}) {
       const state = {
         body,
@@ -322,7 +331,7 @@ export async function startOrigin() {
         opts: {
           contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
           maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
-          bareAfterFirstSig,
+          bareAfterFirstSig, claim,
         },
       };
       files.set(path, state);

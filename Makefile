@@ -70,7 +70,7 @@ help:
 	@echo "make clean   remove the builds, .tools/ and .wrangler/ (make dev's local files, keys and dev key too)"
 	@echo "make fuzz    the property tests, long ($(FUZZ_CASES) cases each; $(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"
 	@echo 'make dev-env the dev Worker'"'"'s BASE, KEY and ADMIN as shell assignments: eval "$$(make -s dev-env)"'
-	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [REMOTE=1 | BASE_URL=https://...]"
+	@echo "make key NAME=alice [MAX_BYTES=n] [MAX_FILES=n] [PORT=n | REMOTE=1 | BASE_URL=https://... ADMIN_TOKEN=...]"
 	@echo "             create an API key through the admin API (default: the local make dev)"
 	@echo "variables: PORT ($(PORT)), SAMPLE_PORT ($(SAMPLE_PORT)), WRANGLER_ARGS, and DEV_API_KEY, ADMIN_TOKEN,"
 	@echo "           LINK_SECRET (default: random for this checkout, made by the first make dev; the key and"

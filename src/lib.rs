@@ -16,7 +16,8 @@
 //!     a chain of redirects, each hop checked.
 //!   - `url_syntax.rs`: the `file_url` rules any WHATWG URL parser can check (the Worker on
 //!     the `url` crate, the client on the browser's `URL`).
-//!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`.
+//!   - `names.rs` / `path.rs`: file names, `Content-Disposition`, `upload_path`;
+//!     `pictographs.rs`: the emoji (Unicode's `Extended_Pictographic`) names may join.
 //!   - `mime.rs`: type detection, allow-list, categories, inline safety.
 //!   - `keys.rs`: bearer tokens, key hashes, key records, generated keys and ids.
 //!     `ttl_cache.rs`: the short-lived per-isolate caches (key records, resolved names).

@@ -30,6 +30,11 @@ fn hostile() -> impl Strategy<Value = String> {
         Just("\u{3164}".to_owned()),
         Just("\u{E0041}".to_owned()),
         Just("👨".to_owned()),
+        Just("\u{1F3FD}".to_owned()),
+        Just("\u{2003}".to_owned()),
+        Just("→".to_owned()),
+        Just("क्".to_owned()),
+        Just(" ".to_owned()),
         "[a-zA-Z0-9 ._-]{1,8}",
         any::<char>().prop_map(String::from),
     ];
@@ -38,13 +43,29 @@ fn hostile() -> impl Strategy<Value = String> {
 
 /// Whether `name` holds a character no accepted or derived name may hold where it stands:
 /// a control, a separator, a bidi control, a zero-width space or mark, a Hangul filler; a
-/// zero-width (non-)joiner anywhere but between two characters outside ASCII.
+/// zero-width (non-)joiner or an emoji variation selector first, doubled, or next to ASCII or
+/// a space (nothing it could shape), but a selector in a keycap and a joiner ending an Indic
+/// word.
 fn has_unsafe_char(name: &str) -> bool {
     let chars: Vec<char> = name.chars().collect();
+    let shaping = |c: char| matches!(c, '\u{200C}' | '\u{200D}' | '\u{FE0E}' | '\u{FE0F}');
+    let shapeable = |n: Option<&char>| n.is_some_and(|&n| !n.is_ascii() && !n.is_whitespace() && !shaping(n));
     chars.iter().enumerate().any(|(i, &c)| match c {
         '\u{200C}' | '\u{200D}' => {
-            let outside_ascii = |n: Option<&char>| n.is_some_and(|n| !n.is_ascii());
-            !(i > 0 && outside_ascii(chars.get(i - 1)) && outside_ascii(chars.get(i + 1)))
+            // an emoji's selector may stand between it and the joiner
+            let before = match i.checked_sub(1).map(|p| chars[p]) {
+                Some('\u{FE0F}') => i.checked_sub(2).map(|p| &chars[p]),
+                _ => i.checked_sub(1).map(|p| &chars[p]),
+            };
+            // a ZWJ may end an Indic word (a Malayalam chillu)
+            let after = chars.get(i + 1);
+            let word_ends = after.is_none_or(|a| a.is_whitespace() || a.is_ascii_punctuation());
+            let indic = before.is_some_and(|b| matches!(b, '\u{0900}'..='\u{0DFF}' | '\u{1000}'..='\u{109F}' | '\u{1780}'..='\u{17FF}'));
+            !(shapeable(before) && (shapeable(after) || c == '\u{200D}' && indic && word_ends))
+        }
+        '\u{FE0E}' | '\u{FE0F}' => {
+            let keycap = chars.get(i + 1) == Some(&'\u{20E3}') && i > 0 && matches!(chars[i - 1], '0'..='9' | '#' | '*');
+            !keycap && !shapeable(i.checked_sub(1).map(|p| &chars[p]))
         }
         c => c.is_control() || matches!(c, '/' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{3164}'),
     })

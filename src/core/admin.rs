@@ -15,7 +15,7 @@ use super::links::MIN_EXPIRES_IN;
 use super::quota::{ConfigPatch, KeyConfig};
 use super::listing::parse_limit;
 use super::mac::{hmac_sha256, MIN_SECRET_BYTES};
-use super::names::is_deceptive;
+use super::names::hides_text;
 use super::query::params;
 use super::rate_limit::{self, RATE_RULE};
 
@@ -120,7 +120,7 @@ impl JsonObject<'_> for UpdateKey {
 fn name(s: String) -> Result<String, Error> {
     let s = s.trim().to_owned();
     // Shown in the admin views and usage answers: nothing that hides or reorders text there.
-    if s.is_empty() || s.chars().count() > MAX_NAME_CHARS || s.chars().any(|c| c.is_control() || is_deceptive(c)) {
+    if s.is_empty() || s.chars().count() > MAX_NAME_CHARS || hides_text(&s) {
         return Err(Error::invalid("name", format!("must be 1 to {MAX_NAME_CHARS} characters, no control, invisible or bidirectional characters")));
     }
     Ok(s)
@@ -391,6 +391,10 @@ mod tests {
             (br#"{"name":" "}"#, "invalid `name`: must be 1 to 64 characters"),
             ("{\"name\":\"\u{202E}x\"}".as_bytes(), "invalid `name`: must be 1 to 64 characters, no control, invisible or bidirectional characters"),
             ("{\"name\":\"a\u{200B}\"}".as_bytes(), "invalid `name`: must be 1 to 64 characters, no control, invisible or bidirectional characters"),
+            // blank fillers and selectors that shape nothing: the file-name rule
+            ("{\"name\":\"\u{3164}\"}".as_bytes(), "no control, invisible or bidirectional characters"),
+            ("{\"name\":\"ops\u{FE0F}\"}".as_bytes(), "no control, invisible or bidirectional characters"),
+            ("{\"name\":\"a\u{2800}b\"}".as_bytes(), "no control, invisible or bidirectional characters"),
             (br#"{"disabled":null}"#, "invalid `disabled`: must be true or false"),
             (br#"{"disabled":true,"disabled":false}"#, "duplicate field `disabled`"),
         ] {

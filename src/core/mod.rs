@@ -29,6 +29,7 @@ pub mod names;
 pub mod origin_headers;
 pub mod openapi;
 pub mod path;
+pub(crate) mod pictographs;
 pub mod query;
 pub mod quota;
 pub mod ranges;

@@ -4,6 +4,7 @@
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::error::Error;
+use super::pictographs::is_pictographic;
 
 /// Longest stored name, in bytes.
 pub const MAX_NAME_BYTES: usize = 255;
@@ -20,9 +21,8 @@ const WINDOWS_RESERVED: &[&str] = &[
 const WINDOWS_INVALID: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
 
 /// Characters that reorder text (bidi marks, overrides and isolates), break lines outside
-/// the control range, or hide in it (zero-width, soft hyphen, BOM). Refused in file names and
-/// in API key names alike.
-pub fn is_deceptive(c: char) -> bool {
+/// the control range, or hide in it (zero-width, soft hyphen, BOM).
+fn is_deceptive(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
@@ -45,12 +45,13 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// The writing that joiners shape: a script whose letters join (Arabic, Syriac, N'Ko,
-/// Mongolian), an Indic script (a virama and a joiner choose a conjunct's form), or emoji
-/// (sequences such as 👨‍💻). A joiner anywhere else changes nothing a reader sees.
-#[derive(PartialEq, Eq)]
+/// Mongolian), one Indic script, named by its block (a virama and a joiner choose a
+/// conjunct's form), or emoji (sequences such as 👨‍💻). A joiner anywhere else, or between
+/// two writings, changes nothing a reader sees.
+#[derive(PartialEq, Eq, Clone, Copy)]
 enum Joins {
     Cursive,
-    Indic,
+    Indic(u32),
     Emoji,
 }
 
@@ -59,8 +60,12 @@ fn joins(c: char) -> Option<Joins> {
         '\u{0600}'..='\u{07FF}' | '\u{0860}'..='\u{08FF}' | '\u{1800}'..='\u{18AF}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFC}' => {
             Some(Joins::Cursive)
         }
-        '\u{0900}'..='\u{0DFF}' | '\u{0F00}'..='\u{0FFF}' | '\u{1000}'..='\u{109F}' | '\u{1780}'..='\u{17FF}' => Some(Joins::Indic),
-        c if has_emoji_form(c) => Some(Joins::Emoji),
+        // Devanagari to Sinhala: one script per 128-character block
+        '\u{0900}'..='\u{0DFF}' => Some(Joins::Indic(u32::from(c) & !0x7F)),
+        '\u{0F00}'..='\u{0FFF}' => Some(Joins::Indic(0x0F00)),
+        '\u{1000}'..='\u{109F}' => Some(Joins::Indic(0x1000)),
+        '\u{1780}'..='\u{17FF}' => Some(Joins::Indic(0x1780)),
+        c if is_pictographic(c) => Some(Joins::Emoji),
         _ => None,
     }
 }
@@ -74,17 +79,11 @@ fn is_virama(c: char) -> bool {
     )
 }
 
-/// Characters that have an emoji form (pictographs, dingbats, arrows and other symbols):
-/// what an emoji variation selector or a zero-width joiner may follow.
-fn has_emoji_form(c: char) -> bool {
-    matches!(c, '\u{00A9}' | '\u{00AE}' | '\u{2000}'..='\u{2BFF}' | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}' | '\u{1F000}'..='\u{1FAFF}')
-}
-
 /// Whether the character at `i` may stand where it does in `chars`: never a control,
 /// deceptive or invisible character, except those that shape what is around them: a
-/// zero-width (non-)joiner after a virama or between two characters of writing it shapes
-/// ([`joins`]), an
-/// emoji variation selector after a character with an emoji form (❤️) or in a keycap (1️⃣),
+/// zero-width (non-)joiner after a virama or between two characters of one writing it
+/// shapes ([`joins`]; for emoji only the joiner), an
+/// emoji variation selector after a pictograph (❤️) or in a keycap (1️⃣),
 /// an ideographic variation selector after an ideograph, a Mongolian variation selector
 /// after a Mongolian letter, and the tags of a subdivision flag (🏴 and up to 7 letters
 /// or digits, ended by the cancel tag).
@@ -93,19 +92,24 @@ fn allowed_at(chars: &[char], i: usize) -> bool {
     let prev = i.checked_sub(1).map(|p| chars[p]);
     let next = chars.get(i + 1).copied();
     match c {
-        // after a virama a joiner chooses the form of what it ends (a half form, a chillu at
-        // the end of a Malayalam word), whatever follows
-        '\u{200C}' | '\u{200D}' if prev.is_some_and(is_virama) => true,
+        // after a virama a joiner chooses the form of the consonant it ends: before a letter
+        // of the same script, a half form (ZWJ) or no conjunct (ZWNJ); at the end of a word,
+        // a Malayalam chillu (ZWJ)
+        '\u{200C}' | '\u{200D}' if prev.is_some_and(is_virama) => {
+            let word_ends = next.is_none_or(|n| n.is_whitespace() || n.is_ascii_punctuation());
+            next.and_then(joins) == prev.and_then(joins) || c == '\u{200D}' && word_ends
+        }
         '\u{200C}' | '\u{200D}' => {
-            // an emoji's presentation selector may stand between it and the joiner
+            // an emoji's presentation selector or skin tone may stand between it and the joiner
             let before = match (prev, i.checked_sub(2).map(|p| chars[p])) {
-                (Some('\u{FE0F}'), b) => b,
+                (Some('\u{FE0F}' | '\u{1F3FB}'..='\u{1F3FF}'), b) => b,
                 (p, _) => p,
             };
-            before.and_then(joins).is_some_and(|j| next.and_then(joins) == Some(j))
+            let writing = before.and_then(joins);
+            writing.is_some() && next.and_then(joins) == writing && (c == '\u{200D}' || writing != Some(Joins::Emoji))
         }
         '\u{FE0E}' | '\u{FE0F}' => {
-            prev.is_some_and(has_emoji_form) || prev.is_some_and(|p| p.is_ascii_digit() || p == '#' || p == '*') && next == Some('\u{20E3}')
+            prev.is_some_and(is_pictographic) || prev.is_some_and(|p| p.is_ascii_digit() || p == '#' || p == '*') && next == Some('\u{20E3}')
         }
         '\u{E0100}'..='\u{E01EF}' => {
             matches!(prev, Some('\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}'))
@@ -136,6 +140,12 @@ fn in_flag_tags(chars: &[char], i: usize) -> bool {
 fn misplaced(name: &str) -> Vec<usize> {
     let chars: Vec<char> = name.chars().collect();
     (0..chars.len()).filter(|&i| !allowed_at(&chars, i)).collect()
+}
+
+/// Whether `name` holds a control, invisible or bidirectional character where it shapes
+/// nothing ([`allowed_at`]): the rule for file names, used for API key names too.
+pub(crate) fn hides_text(name: &str) -> bool {
+    !misplaced(name).is_empty()
 }
 
 /// `name` without the characters [`allowed_at`] refuses, as often as taking some out leaves
@@ -244,8 +254,18 @@ fn display_safe(name: &str) -> Option<String> {
         return None;
     }
     let kept: String = base.chars().map(|c| if WINDOWS_INVALID.contains(&c) { '_' } else { c }).collect();
+    // trimmed and cleaned until neither changes anything: trimming can leave a joiner first
+    // (a space, then a joiner), and taking one out can leave a space first
+    let mut settled = shortened(&kept);
+    loop {
+        let next = cleaned(settled.trim());
+        if next == settled {
+            break;
+        }
+        settled = next;
+    }
     // composed again: taking a character out may leave an accent beside its letter
-    let mut out = composed(cleaned(&shortened(&kept)).trim());
+    let mut out = composed(&settled);
     if is_reserved(&out) {
         out.insert(0, '_');
         out = shortened(&out);
@@ -401,7 +421,8 @@ mod tests {
         assert_eq!(validate_file_name("re\u{301}sume\u{301}.txt").as_deref(), Ok("résumé.txt"));
         // joiners, selectors and tags where scripts and emoji need them
         let shaped = ["نامه\u{200C}ها.png", "क्\u{200D}ष.png", "👨\u{200D}💻.png", "🏳\u{FE0F}\u{200D}🌈.png", "❤\u{FE0F}.txt",
-            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png", "ᠮᠣᠩ\u{180B}.png", "葛\u{E0100}.png", "അവന്\u{200D}.png"];
+            "1\u{FE0F}\u{20E3}.png", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.png", "ᠮᠣᠩ\u{180B}.png", "葛\u{E0100}.png", "അവന്\u{200D}.png",
+            "👨🏽\u{200D}💻.png", "🏴\u{200D}☠\u{FE0F}.png", "क्\u{200C}ष.png", "അവന്\u{200D} x.png", "©\u{FE0F}.txt"];
         for name in shaped {
             assert_eq!(validate_file_name(name).as_deref(), Ok(name), "{name:?}");
         }
@@ -409,6 +430,10 @@ mod tests {
             "\u{200D}é.png", "é\u{200D}.png", "é\u{200D}\u{200D}é.png", "a\u{FFFE}.png", "a\u{FDD0}.png", "a\u{FFF9}.png", "a\u{1D173}.png",
             // look-alikes: a joiner or a selector where it shapes nothing, tags that are not a flag
             "é\u{200D}é.png", "報\u{200C}告.pdf", "👨\u{200D}क.png", "é\u{FE0F}.png", "a\u{180B}.png", "a\u{E0100}.png",
+            // found by review: selectors and joiners after spaces or arrows, a doubled joiner,
+            // a joiner after a virama before another script, a ZWNJ between emoji
+            "a\u{2003}\u{FE0F}b.png", "x→\u{200D}→.png", "👨\u{200D}\u{200D}💻.png", "क्\u{200C}a.png", "क्\u{200D}ক.png",
+            "क\u{200D}ক.png", "👨\u{200C}💻.png", "क्\u{200C}.png", "a\u{1F3FD}\u{200D}💻.png",
             "🏴\u{E0041}\u{E007F}.png", "🏴\u{E0067}\u{E0062}.png", "🏴\u{E007F}.png", "🏴\u{E0061}\u{E0062}\u{E0063}\u{E0064}\u{E0065}\u{E0066}\u{E0067}\u{E0068}\u{E007F}.png"];
         for name in hidden {
             match validate_file_name(name) {
@@ -483,6 +508,9 @@ mod tests {
             (Some("attachment; filename*=UTF-8''%D9%86%D8%A7%D9%85%D9%87%E2%80%8C%D9%87%D8%A7.png"), "https://x.test/y", "نامه\u{200C}ها.png"),
             (Some("attachment; filename*=UTF-8''a%E2%80%8Db%E3%85%A4c.png"), "https://x.test/y", "abc.png"),
             (Some("attachment; filename*=UTF-8''e%E2%80%8D%CC%81.png"), "https://x.test/y", "\u{e9}.png"),
+            // a space, a joiner, an emoji: trimmed, the joiner would lead
+            (Some("attachment; filename*=UTF-8''%E2%80%83%E2%80%8D%F0%9F%91%A8.png"), "https://x.test/y", "👨.png"),
+            (Some("attachment; filename*=UTF-8''%E3%85%A4%20%E2%80%8D%F0%9F%91%A8%20.png"), "https://x.test/y", "👨 .png"),
             // bytes that were not text name nothing: the URL names the file
             (Some("attachment; filename=\"caf\u{FFFD}.png\""), "https://x.test/from-url.png", "from-url.png"),
         ];

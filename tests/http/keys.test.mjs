@@ -122,6 +122,8 @@ describe('keys', () => {
     // shown in the Keys view and usage answers: nothing that reorders or hides text there
     ['a bidi override in the name', { name: 'admin\u202Egnp.exe' }, /^invalid `name`: .*no control, invisible or bidirectional characters$/],
     ['a zero-width space for a name', { name: '\u200B' }, /^invalid `name`: /],
+    ['a Hangul filler for a name', { name: '\u3164' }, /^invalid `name`: .*invisible/],
+    ['a selector that shapes nothing', { name: 'ops\uFE0F' }, /^invalid `name`: .*invisible/],
     ['not JSON', '{', /not valid JSON/],
     // found by schemathesis: a quota past 2^53 - 1 reached the quota store as a float (500)
     ['a quota past 2^53 - 1', '{"name":"x","max_files":37771658315661304}', /invalid `max_files`/],

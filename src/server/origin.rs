@@ -543,10 +543,10 @@ impl WorkerOrigin {
         let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
         let mut sniffed = Vec::new();
         let mut read = 0;
+        let length = body.length.unwrap_or(u64::MAX);
         while sniffed.len() < SNIFF_BYTES {
             match self.body_read(read_chunk(&reader), || drop(reader.cancel())).await {
                 Ok(Some(chunk)) => {
-                    let length = body.length.unwrap_or(u64::MAX);
                     let chunk = match u32::try_from(length - read) {
                         Ok(left) if left <= chunk.length() => {
                             // its length reached: the rest is not read

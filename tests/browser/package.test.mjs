@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrigin } from '../http/support/origin.mjs';
+import { startReceiver } from '../http/support/receiver.mjs';
 import { startWorker, get, api } from '../http/support/worker.mjs';
 import { png, sha256 } from '../http/support/fixtures.mjs';
 import { wasmExports } from './support/wasm.mjs';
@@ -25,27 +26,17 @@ let scratch;
 let origin;
 let worker;
 let hooks; // a webhook receiver: each POST's headers, body and arrival
-const deliveries = [];
 
 before(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-pkg-'));
   origin = await startOrigin();
-  hooks = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise((resolve) => hooks.listen(0, '127.0.0.1', resolve));
-  worker = await startWorker({ allow: [origin.host, `127.0.0.1:${hooks.address().port}`], adminToken: ADMIN });
+  hooks = await startReceiver();
+  worker = await startWorker({ allow: [origin.host, hooks.host], adminToken: ADMIN });
 });
 after(async () => {
   await worker?.stop();
   await origin?.close();
-  hooks?.closeAllConnections?.();
-  hooks?.close();
+  await hooks?.close();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -270,7 +261,7 @@ console.log(JSON.stringify({ health, data, started, finished, error, busy, busyB
   const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
   assert.equal(issued.status, 200, JSON.stringify(issued.json));
   const secret = issued.json.data.webhook_secret;
-  const callbackUrl = `http://127.0.0.1:${hooks.address().port}/pkg-hook`;
+  const callbackUrl = hooks.url('/pkg-hook');
   const used = await run('node', ['use.mjs', worker.url, key, fileUrl, callbackUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
   const { health, data, started, finished, error, busy, busyBatch, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
@@ -281,10 +272,10 @@ console.log(JSON.stringify({ health, data, started, finished, error, busy, busyB
   assert.equal(finished.state, 'succeeded', JSON.stringify(finished));
   assert.deepEqual([finished.result.upload_path, finished.result.file_name, finished.result.sha256], ['pkg/jobs', 'hooked.png', sha256(bytes)]);
   assert.equal(sha256((await get(finished.result.download_url)).body), sha256(bytes));
-  for (let i = 0; i < 80 && deliveries.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+  for (let i = 0; i < 80 && hooks.deliveries('/pkg-hook').length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+  const deliveries = hooks.deliveries('/pkg-hook');
   assert.equal(deliveries.length, 1, 'one delivery');
   const [hook] = deliveries;
-  assert.equal(hook.path, '/pkg-hook');
   const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(hook.headers['x-urlstash-signature'] ?? '');
   assert.ok(m, `signature header: ${hook.headers['x-urlstash-signature']}`);
   assert.equal(m[2], crypto.createHmac('sha256', secret).update(`${m[1]}.${hook.body}`).digest('hex'), 'HMAC-SHA256 over t.body with the key secret');

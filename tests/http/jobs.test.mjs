@@ -13,6 +13,7 @@ import { startStack, upload, api, request, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { newKey, usage } from './support/burst.mjs';
+import { startReceiver } from './support/receiver.mjs';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -23,44 +24,6 @@ let worker;
 let stop;
 let hooks; // the webhook receiver
 let trap; // where a refused webhook redirect points
-
-/** A loopback webhook receiver: answers each POST with the next of `script` (then 200), or
- * on a path given to `redirect`, with that redirect every time, or on a path given to
- * `stall`, once, with a 200 that long late (kept with status null); and keeps every delivery
- * (headers and raw body). */
-async function startReceiver() {
-  const deliveries = [];
-  const redirects = new Map(); // path -> [status, location]
-  const stalls = new Map(); // path -> ms
-  let script = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const stall = stalls.get(req.url);
-      if (stall) {
-        stalls.delete(req.url);
-        deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: null, at: Date.now() });
-        setTimeout(() => res.writeHead(200).end('late'), stall);
-        return;
-      }
-      const [status, location] = redirects.get(req.url) ?? [script.shift() ?? 200];
-      deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
-      res.writeHead(status, { 'content-type': 'text/plain', ...(location ? { location } : {}) }).end(String(status));
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${server.address().port}`;
-  return {
-    host,
-    url: (p) => `http://${host}${p}`,
-    deliveries: (p) => deliveries.filter((d) => d.path === p),
-    answer: (statuses) => { script = [...statuses]; },
-    redirect: (p, status, location) => { redirects.set(p, [status, location]); },
-    stall: (p, ms) => { stalls.set(p, ms); },
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
-  };
-}
 
 before(async () => {
   hooks = await startReceiver();

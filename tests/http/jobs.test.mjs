@@ -1,7 +1,8 @@
 // Background jobs (`"async": true` or `Prefer: respond-async`) in local workerd: a file just
 // over 1 GiB (130 parts) from an origin that resets twice, a job whose runtime is restarted
 // mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
-// from an origin without ranges), one canceled right after a restart, a stream that stalls,
+// from an origin without ranges), one canceled right after a restart, a chunked probe that
+// sends past its Content-Range, a stream that stalls,
 // cancel, webhooks signed with the key's secret and retried (after a 500, and after 10 s
 // without an answer; dropped once the key is revoked), another key's jobs, the listing's 100
 // most recent, and the requests refused before anything starts.
@@ -432,6 +433,22 @@ test('a job whose bytes do not match expected_sha256 ends failed (422, naming bo
   const listed = await api(worker, 'GET', '/api/v1/files?upload_path=jobs-failed', { token: KEYS.a.key });
   assert.deepEqual(listed.json.data, { files: [], cursor: null }, 'no file listed');
   assert.deepEqual((await jobStatus(job.job_id)).json.data, last, 'failed stays failed');
+});
+
+test('a ranged job whose chunked probe claims 100 bytes and sends all 24 MiB: the rest is asked in ranges from byte 100; byte-exact, charged once', async () => {
+  const body = randomBody(24 * MiB);
+  const path = '/jobs/overlong-probe.bin';
+  const before = await usage(worker, KEYS.a.key);
+  const url = origin.file(path, body, ranged({ rangeLies: 'overlong-206', claim: 100 }));
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'overlong-probe.bin', async: true });
+  const last = (await poll(job.job_id)).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(last.result.download_url), sha256(body), 'download_url serves the origin bytes');
+  const ranges = origin.requests(path).slice(1).map((r) => r.range);
+  assert.ok(ranges.some((r) => r?.startsWith('bytes=100-')), `a range from byte 100: ${ranges.join(' ')}`);
+  assert.ok(origin.sent(path) < body.length + 16 * MiB, `the origin sent ${origin.sent(path)} bytes for a file of ${body.length}`);
+  await assertChargedOnce(before, body.length);
 });
 
 test('a job whose origin without ranges stalls mid-stream ends failed at the idle timeout (504, not the deadline): nothing stored, nothing charged', async () => {

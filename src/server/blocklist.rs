@@ -3,7 +3,7 @@
 //! the writes a take-down makes, and the admin routes `/api/v1/admin/blocklist`.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use futures_util::future::LocalBoxFuture;
@@ -273,18 +273,43 @@ async fn listed_under_another(keys: &KvStore, name: &str, sha256: &str) -> Resul
     Ok(false)
 }
 
+/// The first KV name (in KV's order) of every digest the list holds: where a digest held
+/// only under names in mixed case, several of them, is listed.
+async fn first_names(keys: &KvStore) -> Result<HashMap<String, String>, Error> {
+    let mut first = HashMap::new();
+    each_listed(keys, &Gate::default(), |digest, key| {
+        first.entry(digest).or_insert(key.name);
+    })
+    .await?;
+    Ok(first)
+}
+
 /// `GET /api/v1/admin/blocklist?cursor=&limit=`: in the order of the KV names. A digest is
 /// listed once: an entry put by hand under another case than lowercase is left out when
-/// the lowercase or upper-case one is there too (read for such entries only: they are rare).
+/// the lowercase or upper-case one is there too, or, among names in mixed case only, when
+/// it is not the first KV lists (read for such entries only: they are rare).
 pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response, Error> {
     authorize(req, services)?;
     let (entries, cursor) = kv_page(req, services, BLOCKED_PREFIX).await?;
     let mut blocked = Vec::with_capacity(entries.len());
+    let mut first = None;
     for key in entries {
         let Some(name) = key.name.strip_prefix(BLOCKED_PREFIX) else { continue };
         let Some(sha256) = listed_digest(name) else { continue };
-        if name != sha256 && listed_under_another(&services.keys, name, &sha256).await? {
-            continue;
+        if name != sha256 {
+            if listed_under_another(&services.keys, name, &sha256).await? {
+                continue;
+            }
+            if name != sha256.to_ascii_uppercase() {
+                let first = match &mut first {
+                    Some(first) => first,
+                    none => none.insert(first_names(&services.keys).await?),
+                };
+                // past the list's cap a digest may be missing: listed, as before
+                if first.get(&sha256).is_some_and(|n| *n != key.name) {
+                    continue;
+                }
+            }
         }
         blocked.push(BlockEntry::stored(&sha256, key.metadata));
     }

@@ -302,7 +302,7 @@ test('an entry put in KV by hand with an upper-case digest blocks it, is listed 
   assert.equal(stored.json.data.sha256, digest);
 });
 
-test('a digest blocked by hand under a name in mixed case (and beside it in upper case) is listed once, shown and removed through the API', async () => {
+test('a digest blocked by hand under a name in mixed case (and beside it in upper case, or in another mixed case) is listed once, shown and removed through the API', async () => {
   const key = await newKey(worker, ADMIN, 'mixed');
   const body = filler(2700, 33);
   const digest = sha256(body);
@@ -320,6 +320,11 @@ test('a digest blocked by hand under a name in mixed case (and beside it in uppe
   assert.equal(stored.status, 200, JSON.stringify(stored.json));
   // the mixed-case entry beside an upper-case one, and no lowercase one
   await blockByHand(mixed, digest.toUpperCase());
+  await assertListedOnceRemovedWhole(key, body, digest);
+  // two names in mixed case, and neither a lowercase nor an upper-case one
+  const other = digest.replace(/[a-f](?=[^a-f]*$)/, (c) => c.toUpperCase());
+  assert.ok(other !== mixed && other !== digest.toUpperCase(), other);
+  await blockByHand(mixed, other);
   await assertListedOnceRemovedWhole(key, body, digest);
 });
 

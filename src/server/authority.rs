@@ -62,10 +62,10 @@ impl DurableObject for KeyAuthority {
         if let Err(e) = self.expire().await {
             // Not thrown: the platform gives a failing alarm up after a few retries, and an
             // idle key would then keep its expired files (and their quota) until its next
-            // request. A broken configuration, say, is fixed some time later: the alarm
-            // asks again every RETRY_MS until then.
+            // request. A broken configuration, say, or a full storage is fixed some time
+            // later: the alarm asks again every RETRY_MS until then.
             worker::console_error!("key authority {}: alarm: {e:?} (again in {} s)", self.key_id, RETRY_MS / 1000);
-            self.arm(None, false).await;
+            self.retry_later().await;
         }
         Response::ok("")
     }
@@ -270,8 +270,25 @@ impl KeyAuthority {
         if self.alarm_at.get().is_some_and(|set| set <= at) {
             return;
         }
+        self.set_alarm(at).await;
+    }
+
+    /// After an alarm whose work failed: the next try in RETRY_MS. Not [`arm`](Self::arm),
+    /// which would find the overdue rows in the tables and set the alarm at once, so the
+    /// failing work would run again without pause for as long as the fault lasts. An alarm
+    /// a request set meanwhile stays if it comes sooner, and is still ahead.
+    async fn retry_later(&self) {
+        let now = now_ms();
+        let at = now + RETRY_MS;
+        if self.alarm_at.get().is_some_and(|set| set > now && set <= at) {
+            return;
+        }
+        self.set_alarm(at).await;
+    }
+
+    async fn set_alarm(&self, at: i64) {
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
-        match storage.set_alarm(when).await {
+        match self.state.storage().set_alarm(when).await {
             Ok(()) => self.alarm_at.set(Some(at)),
             Err(e) => worker::console_error!("key authority {}: set alarm: {e}", self.key_id),
         }

@@ -2,7 +2,8 @@
 // keys that nobody reads leave R2, usage and the listing by themselves (no cron, no read);
 // only then do their old URLs answer 404, and their names take new files. And an expiry
 // that meets an overwrite or a delete of its name touches neither the new file nor the
-// quota twice.
+// quota twice. An alarm that fails (its storage full) tries again a minute later, not at
+// once.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, upload, api, get, KEYS } from './support/worker.mjs';
@@ -149,6 +150,46 @@ test('files nobody reads expire by alarms alone: R2, usage and listing of every 
     assertDownloadCaching(byId, d.expires_at);
     await assertGone(old.data.download_url);
   }
+});
+
+describe('an alarm that cannot write (its storage full)', () => {
+  // a stack of its own: no other key's alarm runs in the window it counts
+  let w;
+  let o;
+  let stopFull;
+  before(async () => ({ origin: o, worker: w, stop: stopFull } = await startStack({ adminToken: ADMIN, counting: true, vars: { FILE_TTL_SECONDS: String(TTL) } })));
+  after(() => stopFull?.());
+
+  test('tries again a minute later, not at once, and then expires the file', async (t) => {
+    const key = await newKey(w, ADMIN, 'storage-full');
+    const res = await upload(w, { file_url: o.file('/full/f.bin', filler(3000, 901)), upload_path: 'full', file_name: 'f.bin' }, { key: key.key });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    const object = `o/${res.json.data.file_id}`;
+    const expiresAt = Date.parse(res.json.data.expires_at) + 1000;
+    // from here, the key's alarm fails at its first write
+    await w.failSqlWrites(true);
+    t.after(() => w.failSqlWrites(false));
+    const { ran: before } = await w.alarms();
+    // the window: the expiry, and 8 s past it
+    await sleep(Math.max(0, expiresAt + 8000 - Date.now()));
+    const { ran: after } = await w.alarms();
+    t.diagnostic(`alarms run in the window: ${after - before}`);
+    // once at the expiry (and once more if the upload's own arming and the commit's fired
+    // apart); an alarm re-armed at the overdue expiry runs again within the second, over and
+    // over, until the runtime gives it up
+    assert.ok(after - before >= 1, 'the alarm ran at the expiry');
+    assert.ok(after - before <= 2, `the failed alarm waits before it tries again (${after - before} runs in 8 s)`);
+    assert.ok((await r2Objects(w)).some((x) => x.key === object), 'the expired file is still stored: its alarm could not write');
+
+    // writes work again: the retry, a minute after the failure, retires the file
+    await w.failSqlWrites(false);
+    let left = true;
+    for (const deadline = Date.now() + 90_000; left && Date.now() < deadline; ) {
+      await sleep(POLL_MS);
+      left = (await r2Objects(w)).some((x) => x.key === object);
+    }
+    assert.equal(left, false, 'the retry deleted the expired object');
+  });
 });
 
 describe('expiry meeting an overwrite or a delete of the same name', () => {

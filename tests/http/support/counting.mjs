@@ -54,6 +54,12 @@
 //
 //   POST /__faults/r2-delete  body {"errors": ["delete: We encountered an internal error"]}
 //
+// And SQL write faults (a key's storage that is full): while on, each statement a key's
+// authority runs that is not a SELECT throws as SQLite does when its storage is full, and
+// nothing is written; reads run as ever.
+//
+//   POST /__faults/sql-writes  body {"failing": true}; {"failing": false} stops it
+//
 // And long timers made short (a job's limits, which are minutes long): from then on, each
 // `setTimeout` of the isolate (the Worker's and its Durable Objects') asked to wait at
 // least `at_least_ms` waits that divided by `divide_by`. Shorter timers are untouched.
@@ -214,12 +220,38 @@ function countedEnv(env, caller) {
   return cache.get(env);
 }
 
+// Whether a key's authority's SQL writes fail now (`/__faults/sql-writes`).
+let sqlWritesFail = false;
+const SQL_FULL = 'SQLITE_FULL: database or disk is full';
+
+/** `target` with its property `prop` seen through `wrap`, and its methods called on the
+ * real `target` (native methods refuse a Proxy as `this`). */
+function through(target, prop, wrap) {
+  return new Proxy(target, {
+    get(t, p) {
+      const value = Reflect.get(t, p, t);
+      if (p === prop) return wrap(value);
+      return typeof value === 'function' && p !== 'constructor' ? value.bind(t) : value;
+    },
+  });
+}
+
+/** A Durable Object's `state` whose `storage.sql.exec` fails writes while asked. */
+function faultyState(state) {
+  const exec = (real) =>
+    function exec(query, ...args) {
+      if (sqlWritesFail && !/^\s*SELECT\b/i.test(query)) throw new Error(SQL_FULL);
+      return real(query, ...args);
+    };
+  return through(state, 'storage', (storage) => through(storage, 'sql', (sql) => through(sql, 'exec', (real) => exec(real.bind(sql)))));
+}
+
 /** The Durable Object class `Base`, its env counted as `caller`. */
-function countingDurableObject(Base, name, caller) {
+function countingDurableObject(Base, name, caller, { wrapState = (s) => s } = {}) {
   if (typeof Base !== 'function') throw new Error(`build/index.js exports no Durable Object class \`${name}\` (see tests/http/support/counting.mjs)`);
   return class extends Base {
     constructor(state, env) {
-      super(state, countedEnv(env, caller));
+      super(wrapState(state), countedEnv(env, caller));
     }
   };
 }
@@ -233,7 +265,7 @@ const alarmReport = () => ({ held: alarms.held, waiting: alarms.waiting, ran: al
 
 /** The key's Durable Object class `Base`, its env counted, its alarm held while asked. */
 function holdingAuthority(Base) {
-  return class extends countingDurableObject(Base, 'KeyAuthority', 'authority') {
+  return class extends countingDurableObject(Base, 'KeyAuthority', 'authority', { wrapState: faultyState }) {
     async alarm(...args) {
       const epoch = alarms.epoch;
       if (alarms.held) {
@@ -288,6 +320,10 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/r2-delete' && request.method === 'POST') {
       r2DeleteErrors = [...r2DeleteErrors, ...(await request.json()).errors];
       return Response.json({ queued: r2DeleteErrors.length });
+    }
+    if (pathname === '/__faults/sql-writes' && request.method === 'POST') {
+      sqlWritesFail = (await request.json()).failing === true;
+      return Response.json({ failing: sqlWritesFail });
     }
     if (pathname === '/__faults/timers' && request.method === 'POST') {
       const { at_least_ms: atLeast, divide_by: divideBy } = await request.json();

@@ -200,6 +200,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/r2-delete`, { method: 'POST', body: JSON.stringify({ errors }) });
       if (res.status !== 200) throw new Error(`R2 faults: ${res.status} ${await res.text()}`);
     },
+    /** While `failing`, every SQL statement but a SELECT that a key's authority runs throws,
+     * as SQLite does when the object's storage is full (counting.mjs). */
+    async failSqlWrites(failing) {
+      if (!counting) throw new Error('SQL faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/sql-writes`, { method: 'POST', body: JSON.stringify({ failing }) });
+      if (res.status !== 200) throw new Error(`SQL faults: ${res.status} ${await res.text()}`);
+    },
     /** From now on, every timer the isolate sets for at least `atLeastMs` waits that divided
      * by `divideBy` (counting.mjs); `scaleTimers(null)` stops it. */
     async scaleTimers(scale) {

@@ -12,10 +12,12 @@ pub const KEY_CACHE_TTL_MS: i64 = 30_000;
 /// At most this many records are held (one isolate serves few keys at a time).
 pub const KEY_CACHE_ENTRIES: usize = 256;
 
-/// How long an isolate uses the file a name resolved to. Safe at any length: a replaced or
-/// deleted file's object is gone before the change is answered (or, kept for a download
-/// being read, answers as gone once its authority says so), so a stale entry finds nothing
-/// and is resolved again. It bounds the authority's calls for a hot name.
+/// How long an isolate uses the file a name resolved to. A replaced or deleted file's object
+/// is gone before the change is answered (or, kept for a download being read, answers as
+/// gone once its authority says so), so a stale entry finds nothing and is resolved again.
+/// Only when R2 refuses that delete twice does the old object stay, until the authority's
+/// retry a minute later: for this long after the change, an isolate that cached the name
+/// serves it. It bounds the authority's calls for a hot name.
 pub const NAME_CACHE_TTL_MS: i64 = 10_000;
 /// Names held per isolate.
 pub const NAME_CACHE_ENTRIES: usize = 1024;

@@ -4,7 +4,8 @@
 // the purge of every file of a key, each whatever the key's status (a revoked key's files
 // too). Checked as a user would: every link of a removed file answers 404 at once, its bytes
 // are gone from R2 when the answer comes (alarms held, so nothing later does it), and the
-// key's usage and listing follow; other files keep serving their exact bytes.
+// key's usage and listing follow; other files keep serving their exact bytes. And what a
+// delete, an overwrite and a take-down do when R2 refuses the authority's deletes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get } from './support/worker.mjs';
@@ -150,6 +151,37 @@ test('R2 refusing the key authority\'s deletes: a delete is tried again at once,
   assert.equal((await takeDown({ url: reported.data.download_url, block: false })).status, 200);
   await assertServed(reported, 404);
   assert.deepEqual(objectsOf(key.key_id), []);
+});
+
+test("R2 refusing an overwrite's delete of the old object twice: the upload is 200 and the name serves it; the old id serves until the alarm's retry deletes it", async () => {
+  const key = await newKey(worker, ADMIN, 'r2-fault-overwrite');
+  const fault = 'delete: We encountered an internal error. Please try again.';
+  const name = { upload_path: 'over', file_name: 'same.bin' };
+  const old = await stored(key, name);
+  await assertServed(old, 200);
+  await worker.failR2Deletes([fault, fault]);
+  const fresh = await stored(key, name);
+  // the name: the new file, at once (the uploading isolate forgot the name it had cached)
+  const byName = await get(fresh.data.file_url);
+  assert.equal(byName.status, 200);
+  assert.equal(sha256(byName.body), fresh.digest, 'the name serves the new bytes');
+  // charged once, for the new file only
+  const u = await usage(worker, key.key);
+  assert.deepEqual([u.files, u.bytes], [1, 3000]);
+  // the old object is still in R2, and its id serves it, as documented, until the retry
+  assert.deepEqual(objectsOf(key.key_id).sort(), [`o/${old.data.file_id}`, `o/${fresh.data.file_id}`].sort());
+  const oldById = await get(old.data.download_url);
+  assert.equal(oldById.status, 200);
+  assert.equal(sha256(oldById.body), old.digest);
+  // the key's alarm retries the delete within a minute (bounded wait: 90 s)
+  let left = objectsOf(key.key_id);
+  for (const deadline = Date.now() + 90_000; left.length > 1 && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 1000));
+    left = objectsOf(key.key_id);
+  }
+  assert.deepEqual(left, [`o/${fresh.data.file_id}`], 'the old object went at the retry');
+  assert.equal((await get(old.data.download_url)).status, 404);
+  await assertServed(fresh, 200);
 });
 
 test("a revoked key's files still serve; a take-down and a purge remove them, at once", async () => {

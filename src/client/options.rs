@@ -517,6 +517,14 @@ mod more_tests {
         assert_eq!((refused.success, refused.code), (false, 400));
         assert!(refused.msg.contains("scheme `ftp` is not allowed"), "{}", refused.msg);
 
+        // an item over a single upload body's 16 KiB is refused alone, as the server would
+        let headers: BTreeMap<String, String> = ["a", "b", "c", "d", "e"].iter().map(|h| (format!("X-{h}"), "v".repeat(4000))).collect();
+        let big = UploadOptions { origin_headers: Some(headers), ..item("https://x.test/big.png") };
+        let p = plan(&[big, item("https://x.test/a.png")]).unwrap();
+        assert_eq!(p.body.as_deref(), Some(r#"{"items":[{"file_url":"https://x.test/a.png"}]}"#));
+        let refused = p.refused[0].as_ref().unwrap();
+        assert_eq!((refused.code, refused.msg.as_str()), (413, "request body exceeds 16384 bytes"));
+
         let none = plan(&[item("")]).unwrap();
         assert_eq!(none.body, None);
         assert_eq!(none.refused[0].as_ref().unwrap().msg, "missing required field `file_url`");

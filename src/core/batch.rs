@@ -7,8 +7,8 @@ use super::envelope::{Envelope, FileData, JOB_ACCEPTED, UPLOADED};
 use super::error::Error;
 use super::gate::SLOTS;
 use super::jobs::JobStatus;
-use super::json::{read_object, read_value, JsonObject};
-use super::request::{FileUrlCheck, Upload, UploadBody, UploadRequest};
+use super::json::{read_object, JsonObject};
+use super::request::{FileUrlCheck, Upload, UploadBody, UploadRequest, MAX_BODY_BYTES};
 use super::url_policy::{parse_file_url, UrlPolicy};
 
 /// Most items in one batch.
@@ -35,7 +35,8 @@ impl<'de: 'a, 'a> JsonObject<'de> for BatchBody<'a> {
 }
 
 /// Parses `{"items": [...]}`. The batch itself must be well formed (an object with 1 to
-/// [`MAX_ITEMS`] items); each item is validated on its own and may fail alone.
+/// [`MAX_ITEMS`] items); each item is validated on its own, as the single upload body it
+/// stands for (its [`MAX_BODY_BYTES`] included), and may fail alone.
 pub fn parse_batch(body: &[u8], policy: &UrlPolicy) -> Result<Vec<Result<UploadRequest, Error>>, Error> {
     parse_batch_with(body, &|raw| parse_file_url(raw, policy))
 }
@@ -46,7 +47,7 @@ pub fn parse_batch_with<U>(body: &[u8], check_url: FileUrlCheck<U>) -> Result<Ve
     if items.is_empty() || items.len() > MAX_ITEMS {
         return Err(Error::invalid("items", format!("must hold 1 to {MAX_ITEMS} uploads (got {})", items.len())));
     }
-    Ok(items.into_iter().map(|item| read_value::<UploadBody>(item.get())?.check(check_url)).collect())
+    Ok(items.into_iter().map(|item| read_object::<UploadBody>(item.get().as_bytes(), MAX_BODY_BYTES)?.check(check_url)).collect())
 }
 
 /// The order the batch's items run in: groups of item indexes, each group's items one after
@@ -145,6 +146,12 @@ mod tests {
         assert_eq!(msg(2), "invalid `file_name`: must be a string");
         assert_eq!(msg(3), "missing required field `file_url`");
         assert_eq!(items[4].as_ref().unwrap().upload_path, None);
+        // an item larger than a single upload body is 413 alone, whitespace included
+        let big = |pad: usize| format!(r#"{{"file_url":"https://x.test/a"{}}}"#, " ".repeat(pad));
+        let at_cap = big(MAX_BODY_BYTES as usize - big(0).len());
+        let items = parse(&format!(r#"{{"items":[{at_cap},{}]}}"#, big(at_cap.len() - big(0).len() + 1))).unwrap();
+        assert!(items[0].is_ok());
+        assert_eq!(items[1].as_ref().unwrap_err(), &Error::BodyTooLarge { limit: MAX_BODY_BYTES });
     }
 
     #[test]

@@ -46,9 +46,8 @@ pub(crate) fn read_object<'de, T: JsonObject<'de>>(body: &'de [u8], limit: u64) 
     read_value(text)
 }
 
-/// Reads one well-formed JSON value (an item of a batch) as a `T`, refusing any value but
-/// an object.
-pub(crate) fn read_value<'de, T: JsonObject<'de>>(json: &'de str) -> Result<T, Error> {
+/// Reads one well-formed JSON value as a `T`, refusing any value but an object.
+fn read_value<'de, T: JsonObject<'de>>(json: &'de str) -> Result<T, Error> {
     // serde would read a struct from an array too, field by field in order.
     let kind = match skip_whitespace(json.as_bytes()).first() {
         Some(b'{') => None,

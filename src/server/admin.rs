@@ -31,11 +31,12 @@ pub(crate) fn authorize(req: &Incoming, services: &Services) -> Result<(), Error
     check_admin(header.as_deref(), services.admin_token.as_deref())
 }
 
-/// Writes both KV entries of `record`.
+/// Writes both KV entries of `record`: the `id:` entry first, as [`delete_entries`] deletes
+/// it last, so that the record never stands in KV without the entry a revoke finds it by.
 async fn save(keys: &KvStore, hash: &str, record: &KeyRecord) -> Result<(), Error> {
     let json = serde_json::to_string(record).map_err(Error::internal)?;
-    kv_write("put", || async { keys.put(hash, json.as_str())?.execute().await }).await?;
-    kv_write("put id", || async { keys.put(&id_entry(&record.id), hash)?.metadata(record)?.execute().await }).await
+    kv_write("put id", || async { keys.put(&id_entry(&record.id), hash)?.metadata(record)?.execute().await }).await?;
+    kv_write("put", || async { keys.put(hash, json.as_str())?.execute().await }).await
 }
 
 /// Whether KV refused a write for its rate: one write per second to a key (429).
@@ -82,19 +83,22 @@ const RESAVES: usize = 3;
 
 /// Saves `record` to KV, unless its key was revoked meanwhile: then its entries go again (a
 /// revoke that ran between this request's authority call and this save deleted them first)
-/// and the key is 404. Another change may have reached the authority after this request's
-/// and KV before this save (its write was slower): then `record` takes the authority's
-/// settings (`disabled`, quotas) and is saved again, so KV never keeps an older state.
+/// and the key is 404. That check runs whether the save succeeded or not (a write that
+/// failed may follow one that landed). Another change may have reached the authority after
+/// this request's and KV before this save (its write was slower): then `record` takes the
+/// authority's settings (`disabled`, quotas) and is saved again, so KV never keeps an
+/// older state.
 async fn save_unrevoked(services: &Services, hash: &str, record: &mut KeyRecord) -> Result<(), Error> {
     for _ in 0..RESAVES {
-        save(&services.keys, hash, record).await?;
+        let saved = save(&services.keys, hash, record).await;
         forget(hash);
-        let standing = match live_standing(services, &record.id).await {
-            Err(Error::KeyNotFound) => {
+        let standing = match (saved, standing_after_save(services, &record.id).await) {
+            (_, Err(Error::KeyNotFound)) => {
                 delete_entries(services, hash, &record.id).await?;
                 return Err(Error::KeyNotFound);
             }
-            other => other?,
+            (Err(err), _) => return Err(err),
+            (Ok(()), standing) => standing?,
         };
         let saved = record.clone();
         record.adopt(&standing.config);
@@ -105,7 +109,17 @@ async fn save_unrevoked(services: &Services, hash: &str, record: &mut KeyRecord)
     Ok(())
 }
 
-/// Deletes both KV entries of a key.
+/// [`live_standing`], asked once more if the authority could not answer: a save that may
+/// have put a revoked key back in KV is undone only on its answer.
+async fn standing_after_save(services: &Services, key_id: &str) -> Result<Standing, Error> {
+    match live_standing(services, key_id).await {
+        Err(Error::KeyNotFound) => Err(Error::KeyNotFound),
+        Err(_) => live_standing(services, key_id).await,
+        standing => standing,
+    }
+}
+
+/// Deletes both KV entries of a key, the `id:` entry last (see [`save`]).
 async fn delete_entries(services: &Services, hash: &str, key_id: &str) -> Result<(), Error> {
     kv_write("delete", || services.keys.delete(hash)).await?;
     forget(hash);

@@ -278,11 +278,35 @@ describe('keys', () => {
     assertError(await api(worker, 'GET', '/api/v1/files', { token: k.key }), 401, /^API key is disabled$/);
   });
 
+  test('a PATCH racing a revoke never puts the key back in KV, even when its last KV write fails', async () => {
+    const k = (await create({ name: 'undone' })).json.data;
+    // The PATCH's first KV write is refused for its rate and tried again 1.1 s later; the
+    // revoke lands meanwhile and deletes both entries; the PATCH's retry writes one back,
+    // and its next write fails.
+    await worker.failKvPuts([RATE_LIMITED, null, 'KV PUT failed: 500 Internal Server Error']);
+    const patched = admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { name: 'undone-renamed' });
+    for (let i = 0; (await worker.failKvPuts([])) === 3; i++) {
+      assert.ok(i < 500, 'the PATCH reached its KV write within 10 s');
+      await sleep(20);
+    }
+    const revoked = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
+    assert.equal(await worker.failKvPuts([]), 2, 'the revoke ran while the PATCH waited to write again');
+    assertError(await patched, 404, /no such API key/);
+    assert.equal(await worker.failKvPuts([]), 0, 'the PATCH made both writes');
+    const left = kvKeys();
+    assert.ok(!left.includes(hashKey(k.key)) && !left.includes(`id:${k.key_id}`), 'neither entry left in KV');
+    // the job routes authenticate against KV alone: the key is refused there too
+    assertError(await api(worker, 'GET', `/api/v1/jobs/job_${'0'.repeat(32)}`, { token: k.key }), 401, /invalid API key/);
+    const listed = await admin('GET', '/api/v1/admin/keys?limit=100');
+    assert.ok(!listed.json.data.keys.some((x) => x.key_id === k.key_id), 'not listed');
+  });
+
   test('a KV write refused for its rate is tried again, twice at most; other KV failures are not', async () => {
     await worker.failKvPuts([RATE_LIMITED, RATE_LIMITED]);
     const { calls, result: created } = await worker.countCalls(() => create({ name: 'retried' }));
     assert.equal(created.status, 200, JSON.stringify(created.json));
-    assert.equal(calls.kv.put, 4, 'the record written on its third try, then the id entry');
+    assert.equal(calls.kv.put, 4, 'the id entry written on its third try, then the record');
     assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: created.json.data.key })).status, 200, 'the key works');
     const patched = await admin('PATCH', `/api/v1/admin/keys/${created.json.data.key_id}`, { name: 'retried-again' });
     assert.equal(patched.status, 200);

@@ -44,10 +44,11 @@
 //
 // And KV write faults (the admin API's retry of a write KV refuses for its rate): each of
 // the next KV `put`s made by the Worker rejects with the next message queued (an `Error`,
-// as the binding throws), instead of reaching KV; it is counted all the same.
+// as the binding throws), instead of reaching KV; it is counted all the same. A `null` in
+// the queue lets that put through.
 //
-//   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", ...]}
-//                           queues them (answers {"queued": n})
+//   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", null, ...]}
+//                           queues them (answers {"queued": n}, the puts still to meet one)
 //
 // And R2 delete faults, likewise: each of the next R2 `delete`s made by a key's authority
 // (its drain of doomed objects) rejects with the next message queued, the object kept.
@@ -180,13 +181,17 @@ function countedNamespace(namespace, caller) {
   });
 }
 
-// Messages the next KV puts (made by the Worker) reject with, in order.
+// Messages the next KV puts (made by the Worker) reject with, in order (`null`: let it through).
 let kvPutErrors = [];
 // Messages the next R2 deletes (made by a key's authority) reject with, in order.
 let r2DeleteErrors = [];
 
 function countedKv(kv, caller) {
-  const instead = (name) => (caller === 'worker' && name === 'put' && kvPutErrors.length ? Promise.reject(new Error(kvPutErrors.shift())) : undefined);
+  const instead = (name) => {
+    if (caller !== 'worker' || name !== 'put' || !kvPutErrors.length) return undefined;
+    const error = kvPutErrors.shift();
+    return error === null ? undefined : Promise.reject(new Error(error));
+  };
   // by entry too: `kvNames.worker.get["blocklist:version"]`
   const onCall = (name, [key]) => {
     if (typeof key !== 'string') return;

@@ -187,11 +187,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     holdAlarms: () => alarmsAt('POST', '/__alarms/hold'),
     releaseAlarms: () => alarmsAt('POST', '/__alarms/release'),
     alarms: () => alarmsAt('GET', '/__alarms'),
-    /** The next KV puts the Worker makes reject with `errors`, one each (counting.mjs). */
+    /** The next KV puts the Worker makes reject with `errors`, one each (`null` lets one
+     * through; counting.mjs). Answers how many queued puts are still to come. */
     async failKvPuts(errors) {
       if (!counting) throw new Error('KV faults exist only in a Worker started with `counting: true`');
       const res = await request(`${url}/__faults/kv-put`, { method: 'POST', body: JSON.stringify({ errors }) });
       if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
+      return (await res.json()).queued;
     },
     /** The next R2 deletes a key's authority makes reject with `errors`, one each, the
      * objects kept (counting.mjs). */

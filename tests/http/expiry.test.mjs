@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startStack, upload, api, get, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertDownloadCaching, assertFileUrlCaching } from './support/assert.mjs';
-import { newKey, usage, listAll, sleep, r2Objects } from './support/burst.mjs';
+import { newKey, usage, listAll, sleep, until, r2Objects } from './support/burst.mjs';
 
 const ADMIN = 'expiry-admin-token';
 // long enough that files are still live when the uploads are done and the alarms let go:
@@ -183,12 +183,8 @@ describe('an alarm that cannot write (its storage full)', () => {
 
     // writes work again: the retry, a minute after the failure, retires the file
     await w.failSqlWrites(false);
-    let left = true;
-    for (const deadline = Date.now() + 90_000; left && Date.now() < deadline; ) {
-      await sleep(POLL_MS);
-      left = (await r2Objects(w)).some((x) => x.key === object);
-    }
-    assert.equal(left, false, 'the retry deleted the expired object');
+    const gone = await until(async () => !(await r2Objects(w)).some((x) => x.key === object), 90_000, POLL_MS);
+    assert.equal(gone, true, 'the retry deleted the expired object');
   });
 });
 

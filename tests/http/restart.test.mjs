@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, upload, get, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
-import { usage, listAll, sleep, r2Objects } from './support/burst.mjs';
+import { usage, listAll, until, r2Objects } from './support/burst.mjs';
 
 const TTL = 6;
 const GRACE_MS = 60_000;
@@ -52,11 +52,8 @@ test('after a restart: names, ids and usage as before; expiry by the alarms set 
 
   // No read after this point until R2 is empty: the alarms armed before the restart do it.
   await worker.restart();
-  const deadline = Date.now() + TTL * 1000 + GRACE_MS;
-  while ((await r2Objects(worker)).length > 0) {
-    assert.ok(Date.now() < deadline, 'the alarms did not expire the files');
-    await sleep(1000);
-  }
+  const emptied = await until(async () => (await r2Objects(worker)).length === 0, TTL * 1000 + GRACE_MS);
+  assert.ok(emptied, 'the alarms did not expire the files');
   const after = await usage(worker, KEYS.a.key);
   assert.deepEqual([after.bytes, after.files, after.reserved_bytes, after.reserved_files], [0, 0, 0, 0]);
   assert.deepEqual((await listAll(worker, KEYS.a.key)).files, []);

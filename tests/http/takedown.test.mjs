@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, api, get } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError } from './support/assert.mjs';
-import { newKey, usage, listAll, pool } from './support/burst.mjs';
+import { newKey, usage, listAll, pool, until } from './support/burst.mjs';
 
 const ADMIN = 'takedown-admin-token';
 let origin;
@@ -174,12 +174,8 @@ test("R2 refusing an overwrite's delete of the old object twice: the upload is 2
   assert.equal(oldById.status, 200);
   assert.equal(sha256(oldById.body), old.digest);
   // the key's alarm retries the delete within a minute (bounded wait: 90 s)
-  let left = objectsOf(key.key_id);
-  for (const deadline = Date.now() + 90_000; left.length > 1 && Date.now() < deadline; ) {
-    await new Promise((r) => setTimeout(r, 1000));
-    left = objectsOf(key.key_id);
-  }
-  assert.deepEqual(left, [`o/${fresh.data.file_id}`], 'the old object went at the retry');
+  await until(() => objectsOf(key.key_id).length === 1, 90_000);
+  assert.deepEqual(objectsOf(key.key_id), [`o/${fresh.data.file_id}`], 'the old object went at the retry');
   assert.equal((await get(old.data.download_url)).status, 404);
   await assertServed(fresh, 200);
 });

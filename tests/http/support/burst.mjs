@@ -11,6 +11,18 @@ const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Asks `check` (sync or async) every `everyMs` until it answers truthy or `ms` have
+ * passed, and answers its last answer: a bounded wait for what happens in the background. */
+export async function until(check, ms, everyMs = 1000) {
+  const deadline = Date.now() + ms;
+  let answer = await check();
+  while (!answer && Date.now() < deadline) {
+    await sleep(everyMs);
+    answer = await check();
+  }
+  return answer;
+}
+
 /** Miniflare's local rate limiter counts per wall-clock minute (floor(Date.now() / 60000)):
  * a burst that straddles two minutes is split between them. With fewer than 20 s of this
  * minute left, waits for the next one to begin (at most 20 s). */

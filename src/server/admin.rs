@@ -90,9 +90,9 @@ const RESAVES: usize = 3;
 /// older state.
 async fn save_unrevoked(services: &Services, hash: &str, record: &mut KeyRecord) -> Result<(), Error> {
     for _ in 0..RESAVES {
-        let saved = save(&services.keys, hash, record).await;
+        let written = save(&services.keys, hash, record).await;
         forget(hash);
-        let standing = match (saved, standing_after_save(services, &record.id).await) {
+        let standing = match (written, standing_after_save(services, &record.id).await) {
             (_, Err(Error::KeyNotFound)) => {
                 delete_entries(services, hash, &record.id).await?;
                 return Err(Error::KeyNotFound);

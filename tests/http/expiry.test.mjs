@@ -96,9 +96,16 @@ test('files nobody reads expire by alarms alone: R2, usage and listing of every 
   const deadline = lastExpiry + GRACE_MS;
   // each object's expiry as stored with it: none may go before it
   const expiresMs = new Map(initial.map((o) => [o.key, Number(o.custom.expires_ms)]));
-  for (const [k, ms] of expiresMs) assert.ok(Number.isFinite(ms), `${k} carries expires_ms`);
+  for (const u of live) {
+    const ms = expiresMs.get(`o/${u.data.file_id}`);
+    const late = ms - Date.parse(u.data.expires_at);
+    assert.ok(late >= 0 && late < 1000, `${u.name}: stored expiry ${ms} is its expires_at ${u.data.expires_at} to the second`);
+  }
   const releasedAt = Date.now();
-  t.diagnostic(`${[...expiresMs.values()].filter((ms) => ms > releasedAt).length} of ${expiresMs.size} objects still live when the alarms were let go`);
+  const stillLive = [...expiresMs.values()].filter((ms) => ms > releasedAt).length;
+  t.diagnostic(`${stillLive} of ${expiresMs.size} objects still live when the alarms were let go`);
+  // else an alarm that retired files whatever their expiry could not be told from one on time
+  assert.ok(stillLive > 0, 'some file is still live when the alarms are let go');
   let left = initial;
   for (let looks = 0; left.length > 0 && Date.now() < deadline; looks++) {
     if (looks > 0) await sleep(WATCH_MS);
@@ -185,6 +192,9 @@ describe('an alarm that cannot write (its storage full)', () => {
     await w.failSqlWrites(false);
     const gone = await until(async () => !(await r2Objects(w)).some((x) => x.key === object), 90_000, POLL_MS);
     assert.equal(gone, true, 'the retry deleted the expired object');
+    // the failed run was at the expiry: the retry came a minute after it, not sooner
+    const retriedAfter = Date.now() - (expiresAt - 1000);
+    assert.ok(retriedAfter >= 55_000, `the retry came ${retriedAfter} ms after the failed run, not about a minute`);
   });
 });
 

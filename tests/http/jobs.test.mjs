@@ -115,14 +115,26 @@ async function servedDigest(url) {
   return hash.digest('hex');
 }
 
+/** The indexes of the parts the running jobs' objects have stored (every other job forgot
+ * its own when it ended). */
+function storedPartIndexes() {
+  return worker.jobStorage().flat().filter((k) => k.startsWith('part:')).map((k) => Number(k.slice('part:'.length)));
+}
+
 /** Starts a job for `url`, restarts the runtime once the job has received `at` bytes, and
  * follows it to its end: it must succeed, its states in order, serving `body` byte-exact.
+ * With `parts` (`{path, partBytes}`: the origin's path, the plan's part size), the parts
+ * stored before the restart are never fetched again: after it the origin sends at most the
+ * bytes of the parts not stored (at least one must be, or this proves nothing).
  * Answers the status seen before the restart and the last one. */
-async function jobAcrossRestart(url, fileName, body, at) {
+async function jobAcrossRestart(url, fileName, body, at, parts = null) {
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: fileName, async: true });
   const partway = (await poll(job.job_id, { until: (s) => s.bytes_received >= at })).at(-1);
   assert.equal(partway.state, 'downloading');
+  // read before the restart: the stored parts can only be more by the time it lands
+  const stored = parts ? storedPartIndexes() : [];
   await worker.restart();
+  const sentBefore = parts ? origin.sent(parts.path) : 0;
   const seen = await poll(job.job_id, { limitMs: 180_000 });
   const last = seen.at(-1);
   assert.equal(last.state, 'succeeded', JSON.stringify(last));
@@ -132,6 +144,14 @@ async function jobAcrossRestart(url, fileName, body, at) {
     // most 5 of 8 MiB) are fetched, and counted, again
     const least = Math.min(...seen.map((s) => s.bytes_received));
     assert.ok(least >= partway.bytes_received - 5 * 8 * MiB, `progress fell from ${partway.bytes_received} to ${least}`);
+  }
+  if (parts) {
+    const { path, partBytes } = parts;
+    assert.ok(stored.length >= 1, `no part was stored before the restart at ${partway.bytes_received} bytes`);
+    const storedBytes = stored.reduce((sum, i) => sum + Math.min(partBytes, body.length - i * partBytes), 0);
+    // a lane's last chunk or two may still go out as the origin sees its socket close
+    const after = origin.sent(path) - sentBefore;
+    assert.ok(after <= body.length - storedBytes + MiB, `after the restart the origin sent ${after} bytes, ${storedBytes} of ${body.length} were stored`);
   }
   assert.equal(last.result.sha256, sha256(body));
   assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
@@ -195,7 +215,8 @@ test('a job whose runtime is restarted mid-transfer goes on from its stored part
   const path = '/jobs/restart.bin';
   const url = origin.file(path, body, ranged({ throttle: 8 * MiB }));
   const before = await usage(worker, KEYS.a.key);
-  await jobAcrossRestart(url, 'restart.bin', body, 100 * MiB);
+  // 320 MiB: eight rounds of five 8 MiB parts
+  await jobAcrossRestart(url, 'restart.bin', body, 100 * MiB, { path, partBytes: 8 * MiB });
   // went on from the stored parts: at most the parts in flight (5 of 8 MiB) fetched twice
   assert.ok(origin.sent(path) <= size + 5 * 8 * MiB, `the origin sent ${origin.sent(path)} bytes for ${size}`);
   await assertChargedOnce(before, size);
@@ -205,10 +226,12 @@ test('a job behind a redirect to signed URLs that expire, restarted mid-transfer
   const size = 48 * MiB;
   const body = randomBody(size);
   const path = '/jobs/signed.bin';
-  origin.file(path, body, ranged({ signed: 3, throttle: 8 * MiB }));
+  // 48 MiB: two rounds of five 5 MiB parts (the last 3 MiB), each lane at 2 MiB/s: the
+  // first round is stored at 25 MiB, 2.5 s in; the restart comes as the second is on its way
+  origin.file(path, body, ranged({ signed: 3, throttle: 2 * MiB }));
   const url = origin.signer('/jobs/sign', path);
   const before = await usage(worker, KEYS.a.key);
-  await jobAcrossRestart(url, 'signed.bin', body, 16 * MiB);
+  await jobAcrossRestart(url, 'signed.bin', body, 30 * MiB, { path, partBytes: 5 * MiB });
   const expired = origin.requests(path).filter((r) => r.status === 403);
   const signs = origin.requests('/jobs/sign');
   assert.ok(expired.length >= 1, 'signed URLs expired mid-transfer');

@@ -167,6 +167,15 @@ test('a file without max_downloads is served without a call to the key authority
 });
 
 /** The same link with its query changed by `fn(params)`. */
+/** Both links of `data` are signed until `expiresAt` (the `exp` they carry, not only the
+ * figure answered beside them), and the answer says so. */
+function assertLinksEnd(data, expiresAt, message = 'links end with the file') {
+  assert.equal(data.expires_at, expiresAt, message);
+  for (const url of [data.download_url, data.file_url]) {
+    assert.equal(new URL(url).searchParams.get('exp'), String(Math.floor(Date.parse(expiresAt) / 1000)), `${message}: ${url}`);
+  }
+}
+
 function withQuery(url, fn) {
   const u = new URL(url);
   fn(u.searchParams);
@@ -191,6 +200,13 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
       'wrong signature': withQuery(url, (q) => q.set('sig', 'A'.repeat(43))),
       'a longer expiry': withQuery(url, (q) => q.set('exp', String(Number(q.get('exp')) + 1))),
       'no expiry': withQuery(url, (q) => q.delete('exp')),
+      // forged for a time past: refused as forged, never "expired" (that would tell that a
+      // private file holds the name)
+      'a wrong signature with a past expiry': withQuery(url, (q) => {
+        q.set('exp', '1');
+        q.set('sig', 'A'.repeat(43));
+      }),
+      'the first two characters of the signature': withQuery(url, (q) => q.set('sig', q.get('sig').slice(0, 2))),
     };
     for (const [label, bad] of Object.entries(cases)) {
       const res = await api(worker, 'GET', bad.slice(worker.url.length));
@@ -202,6 +218,7 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
       } else {
         assert.equal(res.status, 403, label);
         assertError(res, 403, /private|signature/);
+        assert.doesNotMatch(res.json.msg, /expired/, label);
       }
     }
   }
@@ -227,15 +244,26 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   const foreign = new URL(g.data.download_url);
   const tampered = `${worker.url}/api/v1/files/download/${f.data.file_id}${foreign.search}`;
   assertError(await api(worker, 'GET', tampered.slice(worker.url.length)), 403, /signature/);
-  // info and listings answer signed links too
+  // info and listings answer signed links too, good until the file expires
   const info = await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key });
-  assert.equal((await get(info.json.data.download_url)).status, 200);
+  const listed = await api(worker, 'GET', '/api/v1/files?upload_path=secret', { token: KEYS.a.key });
+  assert.equal(listed.status, 200, JSON.stringify(listed.json));
+  const row = listed.json.data.files.find((x) => x.file_id === f.data.file_id);
+  for (const data of [info.json.data, row]) {
+    assertLinksEnd(data, f.data.expires_at);
+    for (const url of [data.download_url, data.file_url]) {
+      const res = await get(url);
+      assert.equal(res.status, 200, url);
+      assert.equal(sha256(res.body), f.digest, url);
+    }
+  }
 
   // a fresh pair with a short life: 200, then 403 once it expired
   // (2 s, not 1: a busy local runtime can take a second to serve the first GET)
   const minted = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 2 } });
   assert.equal(minted.status, 200, JSON.stringify(minted.json));
   assert.ok(Date.parse(minted.json.data.expires_at) <= Date.now() + 3000);
+  assertLinksEnd(minted.json.data, minted.json.data.expires_at);
   assert.equal((await get(minted.json.data.download_url)).status, 200);
   await sleep(Math.max(0, Date.parse(minted.json.data.expires_at) - Date.now()) + 100);
   // a genuine link past its exp: 403 on both (only a link's holder can show one)
@@ -244,7 +272,7 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   }
   // a lifetime past the file's is cut to the file's
   const long = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 10 * TTL } });
-  assert.equal(long.json.data.expires_at, f.data.expires_at);
+  assertLinksEnd(long.json.data, f.data.expires_at);
   assertError(await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.a.key, body: { expires_in: 0 } }), 400, /expires_in/);
   assertError(await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, { token: KEYS.b.key }), 404, /not found/);
   // a body without Content-Type (as Python's requests.post(url, data=...) sends it) is 415,
@@ -261,7 +289,7 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   const empty = await chunked('');
   const none = await empty.json();
   assert.equal(empty.status, 200, JSON.stringify(none));
-  assert.equal(none.data.expires_at, f.data.expires_at, 'no options: the links live as long as the file');
+  assertLinksEnd(none.data, f.data.expires_at, 'no options: the links live as long as the file');
   const some = await chunked('{"expires_in":60}');
   assertError({ status: some.status, json: await some.json() }, 415, /must be JSON/);
 });

@@ -186,13 +186,19 @@ test('a block that fails leaves the file taken down and says so; an entry put in
   assert.equal((await put(key, body)).status, 200, 'not blocked');
 
   // imported with wrangler, a value and no metadata: blocked, listed, shown, removable
-  const imported = sha256(filler(2600, 11));
+  const importedBody = filler(2600, 11);
+  const imported = sha256(importedBody);
   await kvPut(worker, `blocked:${imported}`, { value: 'imported' });
+  await kvPut(worker, 'blocklist:version', { value: String(Date.now()) });
+  await worker.restart();
+  assert.deepEqual((await put(key, importedBody)).json, BLOCKED, 'an entry without metadata blocks as any other');
   const bare = { sha256: imported, reason: null, blocked_at: null, file_id: null, key_id: null };
   assert.deepEqual((await admin('GET', `/api/v1/admin/blocklist/${imported}`)).json.data, bare);
   assert.deepEqual((await listBlocked(100)).find((e) => e.sha256 === imported), bare);
   assert.deepEqual((await admin('DELETE', `/api/v1/admin/blocklist/${imported}`)).json.data, bare);
   assertError(await admin('GET', `/api/v1/admin/blocklist/${imported}`), 404, /not blocked/);
+  await worker.restart();
+  assert.equal((await put(key, importedBody)).status, 200, 'removed: stored again');
 });
 
 /** The list's version in KV: the time of its last change, as every isolate reads it. */
@@ -216,7 +222,9 @@ test('the admin routes: list by pages, block again, refusals; each change of the
   // no body, or no reason, keeps it; a null reason clears it
   assert.deepEqual((await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`)).json.data, { ...first, reason: 'reported twice' });
   assert.deepEqual((await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, {})).json.data, { ...first, reason: 'reported twice' });
+  const kept = await listVersion();
   assert.deepEqual((await admin('PUT', `/api/v1/admin/blocklist/${digests[0]}`, { reason: null })).json.data, { ...first, reason: null });
+  assert.ok((await listVersion()) > kept, 'clearing the reason writes it');
   assert.deepEqual((await admin('GET', `/api/v1/admin/blocklist/${digests[0]}`)).json.data, { ...first, reason: null }, 'as stored');
   const seen = (await listBlocked(2)).map((e) => e.sha256);
   // the key list's cursor is not this listing's
@@ -240,8 +248,11 @@ test('the admin routes: list by pages, block again, refusals; each change of the
   assertError(await admin('DELETE', '/api/v1/admin/blocklist'), 405, /allowed: GET, HEAD/);
   assertError(await api(worker, 'PUT', `/api/v1/admin/blocklist/${digests[1]}`), 401, /admin token/);
   assertError(await api(worker, 'GET', '/api/v1/admin/blocklist', { token: 'nope' }), 401, /invalid admin token/);
-  for (const d of digests) assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${d}`)).status, 200);
-  assert.ok((await listVersion()) > version, 'unblocking writes it too');
+  for (const d of digests) {
+    const blocked = await listVersion();
+    assert.equal((await admin('DELETE', `/api/v1/admin/blocklist/${d}`)).status, 200);
+    assert.ok((await listVersion()) > blocked, 'unblocking writes it too');
+  }
 });
 
 test('a digest blocked in KV by another isolate applies here within the copy\'s 30 s; an unchanged list is not listed again', async () => {

@@ -274,6 +274,7 @@ describe('origins that support ranges', () => {
   const LIES = [
     ['wrong-range', 'a range that is not the one asked (206, Content-Range from byte 0)'],
     ['whole-206', 'the whole file as a 206 to every range'],
+    ['whole-206-later', 'the whole file as a 206 to every range but the probe'],
   ];
   // [label, size, throttle]: one stream (3 MiB), and the parallel path (20 MiB from
   // connections slower than ONE_STREAM_MIB_S)
@@ -289,6 +290,10 @@ describe('origins that support ranges', () => {
         const res = await assertStoredOrRefused(worker, { file_url: url, upload_path: 'liar', file_name: `${mode}-${size}.bin` }, body, 502, /changed at the origin/);
         t.diagnostic(`answered ${res.status}`);
         assert.ok(origin.hits(path) >= 1, 'the file was fetched');
+        if (mode === 'whole-206-later') {
+          const lied = origin.requests(path).filter((r) => r.status === 206 && !/^bytes=0-/.test(r.range ?? ''));
+          assert.ok(lied.length >= 1, `a range past the probe was asked, and lied to: ${JSON.stringify(origin.requests(path))}`);
+        }
       });
     }
   }

@@ -235,7 +235,7 @@ export async function startOrigin() {
       headers['content-range'] = `bytes 0-${opts.claim - 1}/${claimed}`;
       return send(206, 0, total, null);
     }
-    if (range && opts.rangeLies === 'whole-206') {
+    if (range && (opts.rangeLies === 'whole-206' || (opts.rangeLies === 'whole-206-later' && range.start > 0))) {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
       return send(206, 0, total, total);
     }
@@ -288,7 +288,8 @@ export async function startOrigin() {
      * - `ignoreRange`: advertises ranges (and sends the validators) but answers every
      *   request 200 with the whole body. `rangeLies: 'wrong-range'`: a range request is 206
      *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
-     *   the whole file; `'long-206'`: a range from 0 is 206 with all but the last byte,
+     *   the whole file (`'whole-206-later'`: to a range that does not start at 0 only, so
+     *   the probe is answered as asked); `'long-206'`: a range from 0 is 206 with all but the last byte,
      *   however few were asked for; `'always-206'`: every GET, with a Range or without, is
      *   206 with the file's first MiB; `'encoded'`: a range that does not start at 0 is 206
      *   with `Content-Encoding: x-inverted`, each of its bytes inverted; `'overlong-206'`: a

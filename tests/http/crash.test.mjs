@@ -112,4 +112,11 @@ test('no backtrace, or none at all, is not stuck', () => {
 test('JavaScript below the loop (the loop pumped from inside a script) is not stuck', () => {
   const pumpedFromScript = `${SWEEP}\n#7  0x000055e2f7a01234 in Builtins_JSEntryTrampoline ()`;
   assert.equal(inMessageLoop([pumpedFromScript, SWEEP, SWEEP]), false);
+  // the loop between two calls, pumped from inside a script
+  const betweenFromScript = `${BETWEEN}\n#9  0x000055e2f7a01234 in Builtins_JSEntryTrampoline ()`;
+  assert.equal(inMessageLoop([betweenFromScript, SWEEP, SWEEP]), false);
+  // a request's frame above the end of its turn: the request's own work, not the loop's
+  const inRequest = BETWEEN.replace('workerd::Worker::Lock::getIsolate()', 'workerd::IoContext::current()');
+  assert.notEqual(inRequest, BETWEEN);
+  assert.equal(inMessageLoop([inRequest, SWEEP, SWEEP]), false);
 });

@@ -146,20 +146,25 @@ describe('DEFAULT_RATE_LIMIT, written without quotes (wrangler binds it as a JSO
   const ADMIN = 'config-admin-token-0123456789';
   const stack = useStack({ adminToken: ADMIN, vars: { DEFAULT_RATE_LIMIT: 10 } });
 
-  test('limits a key without its own rate_limit; a key whose own is 0 is not limited', async () => {
+  test('limits a key without its own rate_limit, made before the setting or after; a key whose own is 0 is not limited', async () => {
     const { origin, worker } = stack;
     const url = origin.file('/defaulted.bin', filler(1000, 47));
+    // a key made after the setting, and one whose record was written before it (seeded,
+    // with no rate_limit at all): the default is read at each upload, not kept in a record
     const plain = await newKey(worker, ADMIN, 'plain');
     const unlimited = await newKey(worker, ADMIN, 'unlimited', { rate_limit: 0 });
+    assert.equal('rate_limit' in KEYS.b.record, false);
     await earlyInAMinute();
-    for (let i = 0; i < 10; i++) {
-      const res = await upload(worker, { file_url: url }, { key: plain.key });
-      assert.equal(res.status, 200, `request ${i + 1}: ${JSON.stringify(res.json)}`);
+    for (const [i, key] of [plain.key, KEYS.b.key].entries()) {
+      for (let n = 0; n < 10; n++) {
+        const res = await upload(worker, { file_url: url }, { key });
+        assert.equal(res.status, 200, `key ${i + 1}, request ${n + 1}: ${JSON.stringify(res.json)}`);
+      }
+      const refused = await upload(worker, { file_url: url }, { key });
+      assertError(refused, 429, /^rate limit exceeded: this key may make at most 10 upload requests per minute/);
+      assert.equal(refused.headers.get('retry-after'), '60');
+      assert.equal(origin.hits('/defaulted.bin'), 10 * (i + 1), 'the refused upload fetched nothing');
     }
-    const refused = await upload(worker, { file_url: url }, { key: plain.key });
-    assertError(refused, 429, /^rate limit exceeded: this key may make at most 10 upload requests per minute/);
-    assert.equal(refused.headers.get('retry-after'), '60');
-    assert.equal(origin.hits('/defaulted.bin'), 10, 'the refused upload fetched nothing');
     for (let i = 0; i < 12; i++) {
       const res = await upload(worker, { file_url: url }, { key: unlimited.key });
       assert.equal(res.status, 200, `unlimited, request ${i + 1}: ${JSON.stringify(res.json)}`);

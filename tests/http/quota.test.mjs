@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, api, get } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { sleep } from './support/burst.mjs';
+import { sleep, until } from './support/burst.mjs';
 
 const ADMIN = 'quota-admin-token';
 const KiB = 1024;
@@ -297,6 +297,23 @@ describe('expiry', () => {
     // the expired files' quota came back once: the live file counts, exactly
     const u = await assertUsageMatchesStorage(w, key);
     assert.deepEqual([u.files, u.bytes], [1, TYPES.png.bytes.length]);
+  });
+
+  test('an expiry gives back its own file\'s quota only: a live file of the key stays counted, exactly', async () => {
+    const { origin: o, worker: w } = shortLived;
+    const key = await newKey(w, {});
+    const old = await upload(w, { file_url: o.file('/gone.bin', filler(3_000, 31)), upload_path: 'mix', file_name: 'gone.bin' }, { key: key.key });
+    assert.equal(old.status, 200, JSON.stringify(old.json));
+    await sleep(3_200); // the live file expires at least two seconds after the old one
+    const liveBytes = filler(1_000, 32);
+    const live = await upload(w, { file_url: o.file('/live.bin', liveBytes), upload_path: 'mix', file_name: 'live.bin' }, { key: key.key });
+    assert.equal(live.status, 200, JSON.stringify(live.json));
+    // a give-back counted twice would take the live file's count and bytes with it (the
+    // counters stop at zero): 0 files, not 1
+    assert.ok(await until(async () => (await usage(w, key)).files < 2, 10_000, 100), 'the old file retired by its alarm');
+    const u = await assertUsageMatchesStorage(w, key);
+    assert.ok(Date.now() < Date.parse(live.json.data.expires_at), 'read while the live file lives');
+    assert.deepEqual([u.files, u.bytes], [1, liveBytes.length]);
   });
 
   test('the expiry of an overwritten upload leaves the newer file and its quota alone', async () => {

@@ -806,6 +806,18 @@ describe('storage calls (a Worker that counts them)', () => {
     assert.equal(sha256((await get(result.json.data.download_url)).body), sha256(bytes));
   });
 
+  test('no Content-Length, read to its end while sniffing: one authority call (the commit), no reservation', async () => {
+    const { origin: o, worker: w } = counted;
+    const bytes = filler(1000, 94);
+    const url = o.file('/counted/small-chunked.bin', bytes, { chunked: true });
+    // a reservation of what the quota leaves would hold the key's whole room while it runs
+    const { calls, result } = await countWarm(w, (attempt) => upload(w, { file_url: url, upload_path: 'counted', file_name: `small-chunked-${attempt}.bin` }));
+    assert.equal(result.status, 200, JSON.stringify(result.json));
+    assert.equal(calls.authorityCalls, 1, `the commit alone, as for a known length: ${JSON.stringify(calls.raw)}`);
+    assert.deepEqual(calls.r2, { put: 1 }, JSON.stringify(calls.raw));
+    assert.equal(sha256((await get(result.json.data.download_url)).body), sha256(bytes));
+  });
+
   test('a connection closed before any answer every time is 502 "could not connect" after the Worker asked once more, nothing stored', async () => {
     const { origin: o, worker: w } = counted;
     const url = o.file('/counted/closed.bin', filler(200 * KiB, 13), { closeUnanswered: 100 });

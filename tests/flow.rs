@@ -112,6 +112,7 @@ fn follows_redirects_checking_each_hop() {
     let data = w.run(&url_only("https://o.test/a")).unwrap();
     assert_eq!(data.original_name, "final.png");
     assert_eq!(*w.origin.requested.borrow(), ["https://o.test/a", "https://o.test/b", "https://cdn.test/final.png"]);
+    assert_eq!(*w.origin.discarded.borrow(), 2, "each hop's own body is given up");
 
     let blocked = World::new(&[]).with("https://o.test/a", Reply::redirect(302, "ftp://o.test/x"));
     let err = blocked.run(&url_only("https://o.test/a")).unwrap_err();
@@ -130,8 +131,10 @@ fn too_many_redirects() {
     assert_eq!(w.origin.requested.borrow().len(), 6, "the first request and five redirects");
 }
 
-/// What fails, with which vars: the error, the calls made, the puts asked for.
-type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], Reply, Error, &'a [&'a str], usize);
+/// What fails, with which vars: the error, the calls made, the puts asked for, and the
+/// origin's bodies given up unread (a refusal before the body is stored cancels it: an
+/// open body holds one of the Worker's few connections).
+type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], Reply, Error, &'a [&'a str], usize, usize);
 
 /// A failed upload: its error, the calls it made, and nothing left behind.
 #[test]
@@ -141,25 +144,26 @@ fn refusals_leave_nothing_stored() {
     let limit = [("MAX_FILE_BYTES", "1999")];
     #[rustfmt::skip]
     let cases: Vec<Refusal> = vec![
-        ("origin 404", &[], Reply::status(404), Error::OriginStatus(404), &[], 0),
-        ("304 is not a redirect", &[], Reply::redirect(304, "/y"), Error::OriginStatus(304), &[], 0),
+        ("origin 404", &[], Reply::status(404), Error::OriginStatus(404), &[], 0, 1),
+        ("304 is not a redirect", &[], Reply::redirect(304, "/y"), Error::OriginStatus(304), &[], 0, 1),
         // a 2xx other than 200, 203 and 206 is not the file (still processing, no content)
-        ("202 is not the file", &[], Reply { status: 202, ..Reply::file(br#"{"state":"processing"}"#, Some("application/json")) }, Error::OriginStatus(202), &[], 0),
-        ("204 is not the file", &[], Reply::status(204), Error::OriginStatus(204), &[], 0),
-        ("205 is not the file", &[], Reply::status(205), Error::OriginStatus(205), &[], 0),
-        ("declared too large", &limit, Reply::file(&big, None), Error::FileTooLarge { limit: 1999 }, &[], 0),
-        ("read whole by sniffing, too large", &limit, Reply::file(&big, None).without_length(), Error::FileTooLarge { limit: 1999 }, &[], 0),
-        ("streamed too large", &limit, Reply::file(&png_file(6000), None).without_length(), Error::FileTooLarge { limit: 1999 }, &["reserve", "release"], 1),
-        ("type refused", &[("ALLOWED_MIME_TYPES", "image/*")], Reply::file(b"%PDF-1.4", None), Error::TypeNotAllowed("`application/pdf` is not allowed (allowed: image/*)".into()), &[], 0),
-        ("small body dropped", &[], Reply::file(&png_file(10_000), None).broken_after(5), Error::OriginBroken, &[], 1),
-        ("large body dropped", &[], Reply::file(&large, None).broken_after(30), Error::OriginBroken, &["reserve", "release"], 1),
-        ("dropped while sniffing", &[], Reply::file(&big, None).broken_after(0), Error::OriginBroken, &[], 0),
+        ("202 is not the file", &[], Reply { status: 202, ..Reply::file(br#"{"state":"processing"}"#, Some("application/json")) }, Error::OriginStatus(202), &[], 0, 1),
+        ("204 is not the file", &[], Reply::status(204), Error::OriginStatus(204), &[], 0, 1),
+        ("205 is not the file", &[], Reply::status(205), Error::OriginStatus(205), &[], 0, 1),
+        ("declared too large", &limit, Reply::file(&big, None), Error::FileTooLarge { limit: 1999 }, &[], 0, 1),
+        ("read whole by sniffing, too large", &limit, Reply::file(&big, None).without_length(), Error::FileTooLarge { limit: 1999 }, &[], 0, 1),
+        ("streamed too large", &limit, Reply::file(&png_file(6000), None).without_length(), Error::FileTooLarge { limit: 1999 }, &["reserve", "release"], 1, 0),
+        ("type refused", &[("ALLOWED_MIME_TYPES", "image/*")], Reply::file(b"%PDF-1.4", None), Error::TypeNotAllowed("`application/pdf` is not allowed (allowed: image/*)".into()), &[], 0, 1),
+        ("small body dropped", &[], Reply::file(&png_file(10_000), None).broken_after(5), Error::OriginBroken, &[], 1, 0),
+        ("large body dropped", &[], Reply::file(&large, None).broken_after(30), Error::OriginBroken, &["reserve", "release"], 1, 0),
+        ("dropped while sniffing", &[], Reply::file(&big, None).broken_after(0), Error::OriginBroken, &[], 0, 0),
     ];
-    for (what, vars, reply, want, calls, puts) in cases {
+    for (what, vars, reply, want, calls, puts, discarded) in cases {
         let w = World::new(vars).with("https://o.test/x", reply);
         assert_eq!(w.run(&url_only("https://o.test/x")).unwrap_err(), want, "{what}");
         assert_eq!(w.authority.call_names(), calls, "{what}");
         assert_eq!(w.store.puts.borrow().len(), puts, "{what}: puts asked for");
+        assert_eq!(*w.origin.discarded.borrow(), discarded, "{what}: bodies given up");
         assert!(w.store.landed().is_empty(), "{what}: no put landed");
         w.assert_nothing_left(what);
     }

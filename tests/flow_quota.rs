@@ -86,6 +86,7 @@ fn an_exhausted_quota_refuses_a_large_upload_before_it_is_stored() {
     assert_eq!(err.status(), 429);
     assert!(err.public_message().contains("needs 70000 bytes") && err.public_message().contains("100 of 70050 bytes"), "{err}");
     assert_eq!(w.store.puts.borrow().len(), 1, "the refused upload streamed nothing");
+    assert_eq!(*w.origin.discarded.borrow(), 1, "its body given up unread");
     assert_eq!(w.usage(), Usage { bytes: 100, files: 1, reserved_bytes: 0, reserved_files: 0 });
 }
 

@@ -28,6 +28,13 @@ fn hostile() -> impl Strategy<Value = String> {
         Just("\u{200C}".to_owned()),
         Just("\u{FE0F}".to_owned()),
         Just("\u{3164}".to_owned()),
+        Just("\u{00AD}".to_owned()),
+        Just("\u{061C}".to_owned()),
+        Just("\u{180E}".to_owned()),
+        Just("\u{2029}".to_owned()),
+        Just("\u{2060}".to_owned()),
+        Just("\u{2063}".to_owned()),
+        Just("\u{FEFF}".to_owned()),
         Just("\u{E0041}".to_owned()),
         Just("👨".to_owned()),
         Just("\u{1F3FD}".to_owned()),
@@ -42,7 +49,9 @@ fn hostile() -> impl Strategy<Value = String> {
 }
 
 /// Whether `name` holds a character no accepted or derived name may hold where it stands:
-/// a control, a separator, a bidi control, a zero-width space or mark, a Hangul filler; a
+/// a control, a separator, a bidi control, a line or paragraph separator, a zero-width
+/// space, mark or joiner of words, an invisible operator, a soft hyphen, a BOM, the
+/// Mongolian vowel separator, a Hangul filler; a
 /// zero-width (non-)joiner or an emoji variation selector first, doubled, or next to ASCII or
 /// a space (nothing it could shape), but a selector in a keycap and a joiner ending an Indic
 /// word.
@@ -67,7 +76,10 @@ fn has_unsafe_char(name: &str) -> bool {
             let keycap = chars.get(i + 1) == Some(&'\u{20E3}') && i > 0 && matches!(chars[i - 1], '0'..='9' | '#' | '*');
             !keycap && !shapeable(i.checked_sub(1).map(|p| &chars[p]))
         }
-        c => c.is_control() || matches!(c, '/' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{3164}'),
+        c => {
+            c.is_control()
+                || matches!(c, '/' | '\\' | '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{3164}' | '\u{FEFF}')
+        }
     })
 }
 

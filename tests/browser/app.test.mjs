@@ -55,6 +55,25 @@ after(async () => {
 });
 
 const focusedId = () => page.evaluate(() => document.activeElement?.id);
+
+/** How many requests the page sent that `match` takes while `fn` ran. */
+async function requestsDuring(match, fn) {
+  let sent = 0;
+  const count = (req) => {
+    if (match(req)) sent += 1;
+  };
+  page.on('request', count);
+  try {
+    await fn();
+  } finally {
+    page.off('request', count);
+  }
+  return sent;
+}
+/** A request of an upload route. */
+const isUpload = (req) => new URL(req.url()).pathname.startsWith('/api/v1/files/upload');
+/** A request that changes something (everything but reading). */
+const isChange = (req) => !['GET', 'HEAD'].includes(req.method());
 const texts = (selector) => page.locator(selector).allTextContents();
 
 /** Opens the app fresh with `key` (and `adminToken`) in session storage, on `view`. */
@@ -318,10 +337,19 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await capture('stash');
 
   // A bad key and a file name for several URLs: beside their fields, in the envelope's words.
+  // Those the page refuses itself are sent nowhere: two URLs under one name would replace
+  // one file with the other.
+  const hits = () => [origin.hits('/batch/one.png'), origin.hits('/batch/three.wav')];
+  const fetched = hits();
   await page.locator('#file-urls').fill([good1, good2].join('\n'));
   await page.locator('#file-name').fill('same.png');
-  await page.locator('#stash-submit').click();
-  await page.locator('#file-name-error').filter({ hasText: 'Only for one URL' }).waitFor();
+  const oneName = await requestsDuring(isUpload, async () => {
+    await page.locator('#stash-submit').click();
+    await page.locator('#file-name-error').filter({ hasText: 'Only for one URL' }).waitFor();
+    await page.waitForTimeout(300);
+  });
+  assert.equal(oneName, 0, 'a name for several URLs: nothing sent');
+  assert.deepEqual(hits(), fetched, 'nothing fetched');
   await page.locator('#file-name').fill('');
   await page.locator('#api-key').fill('not-a-real-key');
   await page.locator('#file-urls').fill(good1);
@@ -332,13 +360,21 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await page.locator('#api-key').fill(KEYS.a.key);
   assert.ok(await page.locator('#api-key-error').isHidden(), 'editing the field clears its error');
   await page.locator('#file-urls').fill('ftp://example.com/a.png');
-  await page.locator('#stash-submit').click();
-  await page.locator('#file-urls-error').filter({ hasText: 'scheme `ftp` is not allowed' }).waitFor();
+  const ftp = await requestsDuring(isUpload, async () => {
+    await page.locator('#stash-submit').click();
+    await page.locator('#file-urls-error').filter({ hasText: 'scheme `ftp` is not allowed' }).waitFor();
+    await page.waitForTimeout(300);
+  });
+  assert.equal(ftp, 0, 'ftp:// refused by the client before sending');
   assert.equal(await focusedId(), 'file-urls');
   // More than 100 URLs: refused beside the field, in the page's words (before sending).
   await page.locator('#file-urls').fill(Array.from({ length: 101 }, (_, i) => `https://example.com/${i}.png`).join('\n'));
-  await page.locator('#stash-submit').click();
-  await page.locator('#file-urls-error').filter({ hasText: 'At most 100 URLs at once (101 given).' }).waitFor();
+  const many = await requestsDuring(isUpload, async () => {
+    await page.locator('#stash-submit').click();
+    await page.locator('#file-urls-error').filter({ hasText: 'At most 100 URLs at once (101 given).' }).waitFor();
+    await page.waitForTimeout(300);
+  });
+  assert.equal(many, 0, '101 URLs: nothing sent');
   // Show and Hide the key: the field's type and the button's word change, and back.
   const show = page.getByRole('button', { name: 'Show API key' });
   await show.press('Enter');
@@ -460,6 +496,18 @@ test('Stash: link options reach the upload (expiry, one download, private); thei
   const facts = Object.fromEntries(await card.locator('.facts > div').evaluateAll((divs) => divs.map((d) => [d.querySelector('dt').textContent, d.querySelector('dd').textContent])));
   assert.equal(facts.Downloads, '0 of 1');
   assert.match(facts.Links, /^Private/);
+  // no preview: loading one would use the one download up
+  assert.equal(await card.locator('.preview :is(img, video, audio)').count(), 0);
+  assert.equal(await card.locator('.preview .hint').textContent(), 'No preview: it would use one of the file’s downloads.');
+  // the countdown ticks
+  const countdown = card.locator('.countdown').first();
+  const shown = await countdown.textContent();
+  let now = shown;
+  for (let i = 0; i < 30 && now === shown; i++) {
+    await page.waitForTimeout(100);
+    now = await countdown.textContent();
+  }
+  assert.notEqual(now, shown, `the countdown moves on from ${shown}`);
   const link = await card.locator('.download-link').inputValue();
   assert.match(link, /[?&]sig=/, 'a private file\'s links are signed');
   const once = await get(link);
@@ -491,7 +539,9 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const seen = [];
   for (let i = 0; i < 40 && seen.filter((b) => b > 0).length < 3; i++) {
     await page.waitForTimeout(500);
-    const bytes = Number((await job.getAttribute('data-bytes')) ?? 0);
+    // what the bar shows, read with the figure it was set from
+    const [bytes, shown] = await job.evaluate((card) => [Number(card.dataset.bytes ?? 0), card.querySelector('progress').value]);
+    assert.equal(shown, bytes, 'the bar shows the bytes received');
     if (bytes !== seen.at(-1)) seen.push(bytes);
   }
   const rising = seen.filter((b) => b > 0);
@@ -568,7 +618,7 @@ test('Stash: a job outlives lost polls and a reload; an option all URLs share is
   assert.equal(await card.getAttribute('data-running'), 'true');
   assert.equal(await card.evaluate((c) => c.classList.contains('failed')), false);
   outage = 'over';
-  const stored = page.locator('#results > .result').filter({ hasText: 'outage.bin' });
+  const stored = page.locator('#results > li.result:not(.job)').filter({ hasText: 'outage.bin' });
   await stored.waitFor({ timeout: 90_000 });
   assert.equal(sha256((await get(await stored.locator('.download-link').inputValue())).body), sha256(body));
   await page.locator('#service[data-state="up"]').filter({ hasText: 'Service online' }).waitFor({ timeout: 30_000 });
@@ -633,7 +683,7 @@ test('Stash: jobs stop at a refusal of the rate (429); the refused line and thos
   assert.equal(starts, 2, 'nothing sent after the 429');
   assert.equal(await page.locator('#file-urls').inputValue(), lines.slice(1).join('\n'));
   assert.equal(await page.locator('#results > li.failed').count(), 1);
-  await page.locator('#results > .result').filter({ hasText: '0.bin' }).waitFor({ timeout: 60_000 });
+  await page.locator('#results > li.result:not(.job)').filter({ hasText: '0.bin' }).waitFor({ timeout: 60_000 });
   await page.locator('#as-job').setChecked(false);
   assert.ok(origin.hits(paths[0]) >= 1, 'the started job fetched its file');
   assert.deepEqual(paths.slice(1).map((p) => origin.hits(p)), [0, 0], 'the refused and unsent lines were not fetched');
@@ -670,8 +720,11 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   // double-click only arms it: its second click is not the confirmation.
   const row = rows.filter({ hasText: 'p11.png' });
   const fileId = await row.getAttribute('data-file-id');
-  await row.getByRole('button', { name: 'Delete p11.png' }).dblclick();
-  await page.waitForTimeout(300);
+  const deleting = await requestsDuring(isChange, async () => {
+    await row.getByRole('button', { name: 'Delete p11.png' }).dblclick();
+    await page.waitForTimeout(300);
+  });
+  assert.equal(deleting, 0, 'a double-click sends nothing');
   assert.equal((await api(worker, 'GET', `/api/v1/files/${fileId}`, { token: key })).status, 200, 'not deleted by a double-click');
   await row.getByRole('button', { name: 'Confirm delete of p11.png' }).press('Enter');
   await page.locator('#files-status').filter({ hasText: 'Deleted p11.png.' }).waitFor();
@@ -930,8 +983,11 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   // Revoke (a double-click only arms it): the row stays, revoked, with Delete files its one
   // action, focused; the key's files still serve.
   const kept = [await stored('one', png(5, 4)), await stored('two', png(6, 4))];
-  await row.getByRole('button', { name: 'Revoke carol' }).dblclick();
-  await page.waitForTimeout(300);
+  const revoking = await requestsDuring(isChange, async () => {
+    await row.getByRole('button', { name: 'Revoke carol' }).dblclick();
+    await page.waitForTimeout(300);
+  });
+  assert.equal(revoking, 0, 'a double-click sends nothing');
   assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).status, 200, 'not revoked by a double-click');
   await row.getByRole('button', { name: 'Confirm revoke of carol' }).press('Enter');
   await page.locator('#keys-status').filter({ hasText: /^Revoked carol: it is refused from now on\. Its files serve until they expire/ }).waitFor();
@@ -941,8 +997,11 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   for (const f of kept) assert.equal((await get(f.file_url)).status, 200, f.file_url);
 
   // Delete files (a double-click only arms it): both of the revoked key's files go.
-  await row.getByRole('button', { name: 'Delete files of carol' }).dblclick();
-  await page.waitForTimeout(300);
+  const purging = await requestsDuring(isChange, async () => {
+    await row.getByRole('button', { name: 'Delete files of carol' }).dblclick();
+    await page.waitForTimeout(300);
+  });
+  assert.equal(purging, 0, 'a double-click sends nothing');
   assert.equal((await get(kept[0].file_url)).status, 200, 'not deleted by a double-click');
   await row.getByRole('button', { name: 'Confirm delete of every file of carol' }).press('Enter');
   await page.locator('#keys-status').filter({ hasText: /^Deleted 2 files \(.+\) of carol: their links no longer serve\.$/ }).waitFor();

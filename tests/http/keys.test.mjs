@@ -442,6 +442,11 @@ describe('the key cache, by what reaches KV', () => {
     const next = await counted(k, 'g3.png');
     assertError(next.res, 401, /invalid API key/);
     assertNothingStored(worker, mark);
+    // refused by the key's record, read afresh: the revoke dropped the cached one, so the
+    // file was never fetched (a cached record would fetch and store it, then be refused by
+    // the key's authority at the commit)
+    assert.ok(next.kvReads >= 1, `read from KV: ${JSON.stringify(next.kv)}`);
+    assert.equal(origin.hits('/cache/g3.png'), 0, 'nothing fetched');
   });
 
   test('a key read more than 30 s ago is read from KV again, and no longer used once KV lost it', async () => {
@@ -453,8 +458,14 @@ describe('the key cache, by what reaches KV', () => {
     // ivy's record leaves KV behind the admin API's back (its authority still knows it)
     kvDelete(hashKey(gone.key));
     assert.equal((await counted(gone, 'i2.png')).res.status, 200, 'cached: still used');
-    // a bounded wait: until the cached records are more than 30 s old
-    for (let i = 0; i < 40 && Date.now() <= readBy + KEY_CACHE_MS + 500; i++) await sleep(1_000);
+    // a bounded wait: until the cached records are more than 30 s old; 25 s on, still cached
+    // (a hit does not renew the entry)
+    let late = null;
+    for (let i = 0; i < 40 && Date.now() <= readBy + KEY_CACHE_MS + 500; i++) {
+      await sleep(1_000);
+      if (!late && Date.now() >= readBy + KEY_CACHE_MS - 5_000) late = await counted(k, 'h-late.png');
+    }
+    assert.equal(late?.kvReads, 0, `25 s after the first read, still cached: ${JSON.stringify(late?.kv)}`);
     const later = await counted(k, 'h3.png');
     assert.equal(later.res.status, 200, JSON.stringify(later.res.json));
     assert.ok(later.kvReads >= 1, `read again: ${JSON.stringify(later.kv)}`);

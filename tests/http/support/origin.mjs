@@ -42,8 +42,9 @@ export async function startOrigin() {
     const path = new URL(req.url, 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     // sentBefore: body bytes of this path already sent when this request came; at, closedAt:
-    // when it came and when its response closed (ms, Date.now())
-    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null, sentBefore: sentBytes.get(path) ?? 0, at: Date.now(), closedAt: null };
+    // when it came and when its response closed (ms, Date.now()); finished: whether its
+    // response was sent to its end (not cut by either side)
+    const entry = { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: null, sentBefore: sentBytes.get(path) ?? 0, at: Date.now(), closedAt: null, finished: null };
     if (!headersSeen.has(path)) headersSeen.set(path, []);
     headersSeen.get(path).push({ ...req.headers });
     if (!seen.has(path)) seen.set(path, []);
@@ -53,6 +54,7 @@ export async function startOrigin() {
     peaks.set(path, Math.max(peaks.get(path) ?? 0, open));
     res.on('close', () => {
       entry.closedAt = Date.now();
+      entry.finished = res.writableFinished;
       entry.status ??= res.headersSent ? res.statusCode : null;
       active.set(path, active.get(path) - 1);
     });
@@ -253,9 +255,10 @@ export async function startOrigin() {
     host: `127.0.0.1:${server.address().port}`,
     url: (path) => `${base}${path}`,
     hits: (path) => hits.get(path) ?? 0,
-    /** Every request seen for `path`, in order: `{range, ifRange, status, sentBefore, sig}`
-     * (the Range and If-Range headers, null when absent; the status answered, null if none
-     * was; the body bytes of `path` the origin had sent when the request came; a signed
+    /** Every request seen for `path`, in order: `{range, ifRange, status, sentBefore, at,
+     * closedAt, finished, sig}` (the Range and If-Range headers, null when absent; the status
+     * answered, null if none was; the body bytes of `path` the origin had sent when the
+     * request came; when it came and closed; whether its response went to its end; a signed
      * file's signature). */
     requests: (path) => (seen.get(path) ?? []).map((e) => ({ ...e })),
     /** How many 206 answers each signature of signed file `path` was served with. */

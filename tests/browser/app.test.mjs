@@ -56,7 +56,8 @@ after(async () => {
 
 const focusedId = () => page.evaluate(() => document.activeElement?.id);
 
-/** How many requests the page sent that `match` takes while `fn` ran. */
+/** How many requests the page sent that `match` takes while `fn` ran and in the 300 ms
+ * after it (a request that `fn` set off is on its way by then). */
 async function requestsDuring(match, fn) {
   let sent = 0;
   const count = (req) => {
@@ -65,15 +66,24 @@ async function requestsDuring(match, fn) {
   page.on('request', count);
   try {
     await fn();
+    await page.waitForTimeout(300);
   } finally {
     page.off('request', count);
   }
   return sent;
 }
-/** A request of an upload route. */
-const isUpload = (req) => new URL(req.url()).pathname.startsWith('/api/v1/files/upload');
-/** A request that changes something (everything but reading). */
-const isChange = (req) => !['GET', 'HEAD'].includes(req.method());
+/** Submits the Stash form and waits for `text` in the error `#errorId`; answers how many
+ * upload requests the page sent. */
+const refusedSubmit = (errorId, text) => requestsDuring(
+  (req) => new URL(req.url()).pathname.startsWith('/api/v1/files/upload'),
+  async () => {
+    await page.locator('#stash-submit').click();
+    await page.locator(`#${errorId}`).filter({ hasText: text }).waitFor();
+  },
+);
+/** Double-clicks `button`; answers how many requests that change something (all but
+ * reads) the page sent. */
+const doubleClickSends = (button) => requestsDuring((req) => !['GET', 'HEAD'].includes(req.method()), () => button.dblclick());
 const texts = (selector) => page.locator(selector).allTextContents();
 
 /** Opens the app fresh with `key` (and `adminToken`) in session storage, on `view`. */
@@ -343,12 +353,7 @@ test('Stash: three URLs with one bad give two results and the error in its place
   const fetched = hits();
   await page.locator('#file-urls').fill([good1, good2].join('\n'));
   await page.locator('#file-name').fill('same.png');
-  const oneName = await requestsDuring(isUpload, async () => {
-    await page.locator('#stash-submit').click();
-    await page.locator('#file-name-error').filter({ hasText: 'Only for one URL' }).waitFor();
-    await page.waitForTimeout(300);
-  });
-  assert.equal(oneName, 0, 'a name for several URLs: nothing sent');
+  assert.equal(await refusedSubmit('file-name-error', 'Only for one URL'), 0, 'a name for several URLs: nothing sent');
   assert.deepEqual(hits(), fetched, 'nothing fetched');
   await page.locator('#file-name').fill('');
   await page.locator('#api-key').fill('not-a-real-key');
@@ -360,21 +365,11 @@ test('Stash: three URLs with one bad give two results and the error in its place
   await page.locator('#api-key').fill(KEYS.a.key);
   assert.ok(await page.locator('#api-key-error').isHidden(), 'editing the field clears its error');
   await page.locator('#file-urls').fill('ftp://example.com/a.png');
-  const ftp = await requestsDuring(isUpload, async () => {
-    await page.locator('#stash-submit').click();
-    await page.locator('#file-urls-error').filter({ hasText: 'scheme `ftp` is not allowed' }).waitFor();
-    await page.waitForTimeout(300);
-  });
-  assert.equal(ftp, 0, 'ftp:// refused by the client before sending');
+  assert.equal(await refusedSubmit('file-urls-error', 'scheme `ftp` is not allowed'), 0, 'ftp:// refused by the client before sending');
   assert.equal(await focusedId(), 'file-urls');
   // More than 100 URLs: refused beside the field, in the page's words (before sending).
   await page.locator('#file-urls').fill(Array.from({ length: 101 }, (_, i) => `https://example.com/${i}.png`).join('\n'));
-  const many = await requestsDuring(isUpload, async () => {
-    await page.locator('#stash-submit').click();
-    await page.locator('#file-urls-error').filter({ hasText: 'At most 100 URLs at once (101 given).' }).waitFor();
-    await page.waitForTimeout(300);
-  });
-  assert.equal(many, 0, '101 URLs: nothing sent');
+  assert.equal(await refusedSubmit('file-urls-error', 'At most 100 URLs at once (101 given).'), 0, '101 URLs: nothing sent');
   // Show and Hide the key: the field's type and the button's word change, and back.
   const show = page.getByRole('button', { name: 'Show API key' });
   await show.press('Enter');
@@ -720,11 +715,7 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   // double-click only arms it: its second click is not the confirmation.
   const row = rows.filter({ hasText: 'p11.png' });
   const fileId = await row.getAttribute('data-file-id');
-  const deleting = await requestsDuring(isChange, async () => {
-    await row.getByRole('button', { name: 'Delete p11.png' }).dblclick();
-    await page.waitForTimeout(300);
-  });
-  assert.equal(deleting, 0, 'a double-click sends nothing');
+  assert.equal(await doubleClickSends(row.getByRole('button', { name: 'Delete p11.png' })), 0, 'a double-click sends nothing');
   assert.equal((await api(worker, 'GET', `/api/v1/files/${fileId}`, { token: key })).status, 200, 'not deleted by a double-click');
   await row.getByRole('button', { name: 'Confirm delete of p11.png' }).press('Enter');
   await page.locator('#files-status').filter({ hasText: 'Deleted p11.png.' }).waitFor();
@@ -983,11 +974,7 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   // Revoke (a double-click only arms it): the row stays, revoked, with Delete files its one
   // action, focused; the key's files still serve.
   const kept = [await stored('one', png(5, 4)), await stored('two', png(6, 4))];
-  const revoking = await requestsDuring(isChange, async () => {
-    await row.getByRole('button', { name: 'Revoke carol' }).dblclick();
-    await page.waitForTimeout(300);
-  });
-  assert.equal(revoking, 0, 'a double-click sends nothing');
+  assert.equal(await doubleClickSends(row.getByRole('button', { name: 'Revoke carol' })), 0, 'a double-click sends nothing');
   assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).status, 200, 'not revoked by a double-click');
   await row.getByRole('button', { name: 'Confirm revoke of carol' }).press('Enter');
   await page.locator('#keys-status').filter({ hasText: /^Revoked carol: it is refused from now on\. Its files serve until they expire/ }).waitFor();
@@ -997,11 +984,7 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   for (const f of kept) assert.equal((await get(f.file_url)).status, 200, f.file_url);
 
   // Delete files (a double-click only arms it): both of the revoked key's files go.
-  const purging = await requestsDuring(isChange, async () => {
-    await row.getByRole('button', { name: 'Delete files of carol' }).dblclick();
-    await page.waitForTimeout(300);
-  });
-  assert.equal(purging, 0, 'a double-click sends nothing');
+  assert.equal(await doubleClickSends(row.getByRole('button', { name: 'Delete files of carol' })), 0, 'a double-click sends nothing');
   assert.equal((await get(kept[0].file_url)).status, 200, 'not deleted by a double-click');
   await row.getByRole('button', { name: 'Confirm delete of every file of carol' }).press('Enter');
   await page.locator('#keys-status').filter({ hasText: /^Deleted 2 files \(.+\) of carol: their links no longer serve\.$/ }).waitFor();

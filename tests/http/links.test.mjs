@@ -166,7 +166,6 @@ test('a file without max_downloads is served without a call to the key authority
   assert.equal(c2.authorityCalls, 1, JSON.stringify(c2.authority));
 });
 
-/** The same link with its query changed by `fn(params)`. */
 /** Both links of `data` are signed until `expiresAt` (the `exp` they carry, not only the
  * figure answered beside them), and the answer says so. */
 function assertLinksEnd(data, expiresAt, message = 'links end with the file') {
@@ -176,6 +175,7 @@ function assertLinksEnd(data, expiresAt, message = 'links end with the file') {
   }
 }
 
+/** The same link with its query changed by `fn(params)`. */
 function withQuery(url, fn) {
   const u = new URL(url);
   fn(u.searchParams);

@@ -292,13 +292,14 @@ export async function startOrigin() {
      *   request 200 with the whole body. `rangeLies: 'wrong-range'`: a range request is 206
      *   `bytes 0-(len-1)/total` with the file's first len bytes; `'whole-206'`: 206 with
      *   the whole file (`'whole-206-later'`: to a range that does not start at 0 only, so
-     *   the probe is answered as asked); `'long-206'`: a range from 0 is 206 with all but the last byte,
-     *   however few were asked for; `'always-206'`: every GET, with a Range or without, is
-     *   206 with the file's first MiB; `'encoded'`: a range that does not start at 0 is 206
-     *   with `Content-Encoding: x-inverted`, each of its bytes inverted; `'overlong-206'`: a
-     *   range from 0 is 206 `bytes 0-(claim-1)/total`, `'overlong-whole-206'` 206
-     *   `bytes 0-(claim-1)/claim` (the file is `claim` bytes), and either sends the whole
-     *   file after it, chunked (a body longer than its Content-Range).
+     *   the probe is answered as asked); `'long-206'`: a range from 0 is 206 with all but
+     *   the last byte, however few were asked for; `'always-206'`: every GET, with a Range
+     *   or without, is 206 with the file's first MiB; `'encoded'`: a range that does not
+     *   start at 0 is 206 with `Content-Encoding: x-inverted`, each of its bytes inverted;
+     *   `'overlong-206'`: a range from 0 is 206 `bytes 0-(claim-1)/total`,
+     *   `'overlong-whole-206'` 206 `bytes 0-(claim-1)/claim` (the file is `claim` bytes),
+     *   and either sends the whole file after it, chunked (a body longer than its
+     *   Content-Range).
      * - `maxConnections: n`: a request that comes while n requests for this file are being
      *   answered is refused with 503 (and `Retry-After: 1`), as a server that caps its
      *   connections per client does.

@@ -408,15 +408,19 @@ function jobCard(job) {
   // The job's own key, for its polls and its cancel alike (the key field may change).
   const c = client();
   // Busy while its request runs, not disabled (which would drop the keyboard's focus to the
-  // page); after a cancel it stays busy until the card ends.
+  // page); after a cancel it stays busy until the card ends. An answer that comes after the
+  // card ended (a poll saw the job end first) leaves the card as it ended.
+  const ended = () => !card.dataset.running || !card.isConnected;
   cancel.addEventListener('click', async () => {
     if (isBusy(cancel)) return;
     setBusy(cancel, null, true);
     try {
       await c.cancelJob(job.job_id);
+      if (ended()) return;
       canceling = true;
       text.textContent = 'Canceling…';
     } catch (err) {
+      if (ended()) return;
       text.textContent = err.message;
       setBusy(cancel, null, false);
     }

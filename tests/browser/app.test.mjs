@@ -554,9 +554,26 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const second = await pin(1);
   await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
   assert.equal(await second.evaluate((card) => card === document.activeElement), true, "focus on the second submission's card");
+  // The cancel's answer held back until a poll has seen the job end: coming late, it must
+  // leave the ended card as it is (not say "Canceling…" on a card already canceled).
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/api/v1/jobs/*', async (route) => {
+    if (route.request().method() !== 'DELETE') return route.fallback();
+    const answer = await route.fetch();
+    await held;
+    await route.fulfill({ response: answer });
+  });
+  const cancelAnswered = page.waitForResponse((r) => r.request().method() === 'DELETE');
   await second.locator('.job-cancel').press('Enter');
   await second.locator('.eyebrow').filter({ hasText: 'Canceled: nothing stored' }).waitFor({ timeout: 30_000 });
   assert.equal(await second.evaluate((card) => card === document.activeElement), true, 'focus went from its Cancel button to the card, not to the page');
+  const endedText = await second.locator('.job-text').textContent();
+  release();
+  assert.equal((await cancelAnswered).status(), 200);
+  await page.unroute('**/api/v1/jobs/*');
+  await page.waitForTimeout(300);
+  assert.equal(await second.locator('.job-text').textContent(), endedText, 'the late answer left the ended card as it was');
 
   // Another key typed meanwhile: Cancel still speaks for the job's own key.
   await page.locator('#api-key').fill(KEYS.b.key);

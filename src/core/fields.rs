@@ -85,10 +85,21 @@ pub fn field_of(status: u16, msg: &str) -> Option<Field> {
     if msg.starts_with("request body") {
         return None;
     }
+    // The field named first: `invalid `origin_headers`: header `file_name` ...` is about
+    // `origin_headers`, whatever the header it names is called.
     let named = Field::ALL[1..]
         .iter()
         .copied()
-        .find(|f| msg.contains(&format!("`{}`", f.wire())) || msg.starts_with(&format!("{} ", f.wire())));
+        .filter_map(|f| {
+            let at = if msg.starts_with(&format!("{} ", f.wire())) {
+                Some(0)
+            } else {
+                msg.find(&format!("`{}`", f.wire()))
+            };
+            at.map(|at| (at, f))
+        })
+        .min_by_key(|&(at, _)| at)
+        .map(|(_, f)| f);
     match status {
         // The origin behind `file_url` failed, or what it sent is refused (451: its bytes
         // are on the blocklist).
@@ -116,6 +127,8 @@ mod tests {
             (400, "invalid `expires_in`: must be a whole number of seconds from 60 to 3600", Some(Field::ExpiresIn)),
             (400, "invalid `max_downloads`: must be a whole number from 1 to 1000000", Some(Field::MaxDownloads)),
             (400, "invalid `origin_headers`: at most 8 headers", Some(Field::OriginHeaders)),
+            (400, "invalid `origin_headers`: header `file_name` may not be sent (allowed: X-*)", Some(Field::OriginHeaders)),
+            (400, "invalid `origin_headers`: header `expires_in` is given twice", Some(Field::OriginHeaders)),
             (400, "invalid `callback_url`: must not be empty", Some(Field::CallbackUrl)),
             (400, "invalid `callback_url`: only for background jobs (`\"async\": true`, or `Prefer: respond-async` without `\"async\": false`)", Some(Field::CallbackUrl)),
             (503, "private links are disabled: the LINK_SECRET secret is not set", Some(Field::Private)),
@@ -175,6 +188,7 @@ mod tests {
             (Error::invalid("expires_in", "bad"), Some("expiresIn")),
             (Error::invalid("max_downloads", "bad"), Some("maxDownloads")),
             (Error::invalid("origin_headers", "bad"), Some("originHeaders")),
+            (Error::invalid("origin_headers", "header `file_url` may not be sent"), Some("originHeaders")),
             (Error::invalid("callback_url", "bad"), Some("callbackUrl")),
             (Error::LinksDisabled, Some("private")),
             (Error::RateLimited { limit: 10, retry_after_secs: 60 }, None),

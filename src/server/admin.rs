@@ -146,7 +146,15 @@ pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Respons
     // The authority first: a key never works before its quota is in place.
     let config = KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, ..KeyConfig::default() };
     services.authority(&record.id).configure(ConfigPatch::whole(&config)).await?;
-    save(&services.keys, &key_hash(&key), &record).await?;
+    let hash = key_hash(&key);
+    if let Err(e) = save(&services.keys, &hash, &record).await {
+        // Half written (the `id:` entry without the record), the key would be listed and
+        // never work; it was never handed out, so both entries go.
+        if let Err(cleanup) = delete_entries(services, &hash, &record.id).await {
+            worker::console_error!("admin: key {} half created, left in KV: {cleanup:?}", record.id);
+        }
+        return Err(e);
+    }
     worker::console_log!("admin: key {} created ({:?})", record.id, record.name);
     let info = KeyInfo::new(&record, &services.config);
     respond::json(200, &Envelope::ok("API key created; the key is shown only this once", CreatedKey { key, info }))

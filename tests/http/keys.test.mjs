@@ -322,6 +322,24 @@ describe('keys', () => {
     assert.equal(once.kv.put, 1, 'no retry for another failure');
   });
 
+  test('a create whose second KV write fails leaves no half-made key behind', async () => {
+    const before = kvKeys().sort();
+    // the `id:` entry is written, the record's write fails
+    await worker.failKvPuts([null, 'KV PUT failed: 500 Internal Server Error']);
+    const { calls, result } = await worker.countCalls(() => create({ name: 'half-made' }));
+    assertError(result, 500, /^internal error$/);
+    assert.equal(calls.kv.put, 2, 'both writes tried');
+    assert.deepEqual(kvKeys().sort(), before, 'KV holds no entry of it');
+    const names = [];
+    for (let cursor = null, page = 0; page === 0 || cursor; page++) {
+      const listed = await admin('GET', `/api/v1/admin/keys?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(listed.status, 200, JSON.stringify(listed.json));
+      names.push(...listed.json.data.keys.map((x) => x.name));
+      cursor = listed.json.data.cursor;
+    }
+    assert.ok(names.length > 0 && !names.includes('half-made'), 'not listed');
+  });
+
   test('a query parameter a route does not take is 400 naming it, before anything is done', async () => {
     const k = (await create({ name: 'queried' })).json.data;
     const up = await upload(worker, { file_url: origin.file('/queried.png', TYPES.png.bytes) }, { key: k.key });

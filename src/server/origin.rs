@@ -517,6 +517,8 @@ impl WorkerOrigin {
             return refuse(Error::OriginChanged);
         }
         body.ended = response.body().is_none();
+        // this answer's own framing: a chunked one must not be read whole (`sniff_once`)
+        body.framed = head.framed;
         body.response = response;
         body.reader = None;
         body.prefix.clear();

@@ -334,6 +334,21 @@ test('a ranged file whose chunked probe claims 100 bytes and sends all 24 MiB: t
   assert.ok(origin.sent(path) < body.length + 16 * MiB, `the origin sent ${origin.sent(path)} bytes for a file of ${body.length}`);
 });
 
+// The probe read whole (64 KiB with Content-Length) breaks, and the retry's answer claims
+// the same range but comes chunked: it is read as far as its Content-Range, like any
+// chunked 206, not whole (which would read all the origin sends).
+test('a small probe that breaks and comes again chunked, sending the whole 8 MiB file: read to its claim, the rest in ranges; byte-exact', async () => {
+  const body = filler(8 * MiB, 178);
+  const path = '/liar/overlong-again.bin';
+  const url = origin.file(path, body, { rangeLies: 'framed-then-overlong-206', claim: 64 * KiB, resetAt: [2000], etag: ETAG });
+  const res = await upload(worker, { file_url: url, upload_path: 'liar', file_name: 'overlong-again.bin' });
+  await assertStored(res, body);
+  const requests = assertRanged(origin, path, ETAG);
+  assert.deepEqual(requests.slice(0, 2).map(({ range, status }) => [range, status]), [[PROBE, 206], [PROBE, 206]], 'the probe, cut, then asked again');
+  const starts = rangesAfterProbe(requests.slice(1), body.length).map(([start]) => start);
+  assert.equal(Math.min(...starts), 64 * KiB, `the ranges after the probes start where their claim ended: ${starts}`);
+});
+
 describe('empty files and part boundaries', () => {
   for (const [label, opts] of [
     ['a ranged origin (416 to the probe)', { ranges: true, etag: ETAG }],

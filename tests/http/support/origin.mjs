@@ -237,6 +237,14 @@ export async function startOrigin() {
       headers['content-range'] = `bytes 0-${opts.claim - 1}/${claimed}`;
       return send(206, 0, total, null);
     }
+    if (range?.start === 0 && opts.rangeLies === 'framed-then-overlong-206') {
+      // the first range from 0: a 206 of `claim` bytes with Content-Length; a later one
+      // claims the same range and sends the whole file after it, chunked
+      const first = !state.fired.has('framed-probe');
+      state.fired.add('framed-probe');
+      headers['content-range'] = `bytes 0-${opts.claim - 1}/${total}`;
+      return send(206, 0, first ? opts.claim : total, first ? opts.claim : null);
+    }
     if (range && (opts.rangeLies === 'whole-206' || (opts.rangeLies === 'whole-206-later' && range.start > 0))) {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
       return send(206, 0, total, total);
@@ -299,7 +307,9 @@ export async function startOrigin() {
      *   `'overlong-206'`: a range from 0 is 206 `bytes 0-(claim-1)/total`,
      *   `'overlong-whole-206'` 206 `bytes 0-(claim-1)/claim` (the file is `claim` bytes),
      *   and either sends the whole file after it, chunked (a body longer than its
-     *   Content-Range).
+     *   Content-Range); `'framed-then-overlong-206'`: the first range from 0 is 206
+     *   `bytes 0-(claim-1)/total` with Content-Length `claim`, a later one the same
+     *   Content-Range, chunked, with the whole file after it.
      * - `maxConnections: n`: a request that comes while n requests for this file are being
      *   answered is refused with 503 (and `Retry-After: 1`), as a server that caps its
      *   connections per client does.

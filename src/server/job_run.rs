@@ -364,7 +364,22 @@ impl Run<'_> {
         if (self.canceled)() {
             return Err(Error::internal("canceled before its commit"));
         }
-        flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row).await?;
+        match flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row).await {
+            Ok(()) => {}
+            // The commit's answer was lost and the authority could not say whether it
+            // landed: asked once more, and still not known, the next invocation asks
+            // (`go`, or a repeated commit, which changes nothing). A job that ended failed
+            // over a file it stored and charged would have its owner store it again.
+            Err(err @ Error::Internal(_)) => match self.authority.holds(&row.file_id).await {
+                Ok(true) => {}
+                Ok(false) => return Err(err),
+                Err(again) => {
+                    log_internal(&format!("job {}: was it committed", record.spec.job_id), &again);
+                    return Ok(Ran::Waiting);
+                }
+            },
+            Err(err) => return Err(err),
+        }
         // As an upload answered here does: this isolate's entry for the name is stale now.
         forget_name(&record.spec.key_id, &row.upload_path, &row.file_name);
         self.done(record, &row)

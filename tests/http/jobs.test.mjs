@@ -287,6 +287,27 @@ test('a job from an origin without ranges, restarted mid-stream: the dead stream
   await assertChargedOnce(before, size);
 });
 
+for (const [label, opts, size] of [['one stream', { chunked: true }, 3 * MiB + 5], ['ranged parts', ranged(), 24 * MiB + 5]]) {
+  test(`a job (${label}) whose commit lands but its answer is lost, and whose checks of it fail twice: asked again later, it succeeds with its file, fetched and charged once`, async () => {
+    const body = randomBody(size);
+    const path = `/jobs/lost-commit-${label.replace(/ /g, '-')}.bin`;
+    const url = origin.file(path, body, opts);
+    const before = await usage(worker, KEYS.a.key);
+    // the commit is made and its answer lost; the check after it (does the key hold the
+    // file?) fails, and so does the one asked once more
+    const lost = [{ caller: 'job', op: 'commit', how: 'lose' }, { caller: 'job', op: 'get', how: 'fail' }, { caller: 'job', op: 'get', how: 'fail' }];
+    assert.equal(await worker.failAuthorityCalls(lost), 3);
+    const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: path.slice('/jobs/'.length), async: true });
+    const last = (await poll(job.job_id)).at(-1);
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    assert.equal(await worker.failAuthorityCalls([]), 0, 'every fault was met');
+    assert.equal(last.result.sha256, sha256(body));
+    assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+    assert.equal(origin.sent(path), size, 'fetched once');
+    await assertChargedOnce(before, size);
+  });
+}
+
 test('two ranged jobs at once: one runs lanes, the other waits for its turn without a storage call; both byte-exact', async () => {
   // One transfer per isolate runs lanes (their parts' memory); local workerd runs both jobs'
   // objects in one isolate, so the second finds the turn taken and comes back later (every

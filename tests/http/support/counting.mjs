@@ -61,6 +61,14 @@
 //
 //   POST /__faults/sql-writes  body {"failing": true}; {"failing": false} stops it
 //
+// And faults of calls to a key's authority (an answer lost on the way, a call that fails):
+// each of the next calls by `caller` ('worker' or 'job') of the op named (`commit`, `get`,
+// ...: the key of the op's JSON) meets the first fault queued for that op: `lose` makes the
+// call, then rejects as if its answer were lost; `fail` rejects without making it.
+//
+//   POST /__faults/authority  body {"faults": [{"caller": "job", "op": "commit", "how": "lose"}]}
+//                             queues them (answers {"queued": n}, the calls still to meet one)
+//
 // And long timers made short (a job's limits, which are minutes long): from then on, each
 // `setTimeout` of the isolate (the Worker's and its Durable Objects') asked to wait at
 // least `at_least_ms` waits that divided by `divide_by`. Shorter timers are untouched.
@@ -168,8 +176,23 @@ function countedBucket(bucket, caller) {
   });
 }
 
+// Faults queued for calls to a key's authority: [{caller, op, how}] (`/__faults/authority`).
+let authorityFaults = [];
+
+/** A stub's `fetch(request)` by `caller`, meeting the first fault queued for its op. */
+async function faultyCall(stub, caller, request) {
+  const body = JSON.parse(await request.clone().text());
+  const op = typeof body === 'string' ? body : Object.keys(body)[0];
+  const at = authorityFaults.findIndex((f) => f.caller === caller && f.op === op);
+  if (at < 0) return stub.fetch(request);
+  const [{ how }] = authorityFaults.splice(at, 1);
+  if (how === 'lose') await (await stub.fetch(request)).text();
+  throw new Error(`authority ${op}: ${how === 'lose' ? 'answer lost' : 'failed'} (a test fault)`);
+}
+
 function countedNamespace(namespace, caller) {
-  const stub = (s) => (s && typeof s === 'object' ? counted(s, caller, 'authority') : s);
+  const instead = (s) => (name, [request]) => (name === 'fetch' && authorityFaults.some((f) => f.caller === caller) ? faultyCall(s, caller, request) : undefined);
+  const stub = (s) => (s && typeof s === 'object' ? counted(s, caller, 'authority', { instead: instead(s) }) : s);
   return new Proxy(namespace, {
     get(t, prop) {
       const value = Reflect.get(t, prop, t);
@@ -325,6 +348,10 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/r2-delete' && request.method === 'POST') {
       r2DeleteErrors = [...r2DeleteErrors, ...(await request.json()).errors];
       return Response.json({ queued: r2DeleteErrors.length });
+    }
+    if (pathname === '/__faults/authority' && request.method === 'POST') {
+      authorityFaults = [...authorityFaults, ...(await request.json()).faults];
+      return Response.json({ queued: authorityFaults.length });
     }
     if (pathname === '/__faults/sql-writes' && request.method === 'POST') {
       sqlWritesFail = (await request.json()).failing === true;

@@ -195,6 +195,15 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
       return (await res.json()).queued;
     },
+    /** Faults of the next calls to a key's authority (counting.mjs): `[{caller, op, how}]`,
+     * `how` 'lose' (made, its answer lost) or 'fail' (not made). Answers how many queued
+     * faults are still to be met. */
+    async failAuthorityCalls(faults) {
+      if (!counting) throw new Error('authority faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/authority`, { method: 'POST', body: JSON.stringify({ faults }) });
+      if (res.status !== 200) throw new Error(`authority faults: ${res.status} ${await res.text()}`);
+      return (await res.json()).queued;
+    },
     /** The next R2 deletes a key's authority makes reject with `errors`, one each, the
      * objects kept (counting.mjs). */
     async failR2Deletes(errors) {

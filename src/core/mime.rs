@@ -12,18 +12,25 @@ pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
 const UNKNOWN: &str = "application/octet-stream";
 
 /// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
-/// nothing, like `application/octet-stream`), then the name's extension.
+/// nothing, like `application/octet-stream`), then the name's extension. An image, sound
+/// or video type the magic bytes would have shown (`image/png` starts with a signature)
+/// is not taken from a header or a name when they did not show it: else an allow-list of
+/// images would take any bytes that claim to be one. (Other families keep the claim:
+/// text has no signature, and some document formats are told apart past the bytes read.)
 pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     if let Some(kind) = infer::get(prefix) {
         return kind.mime_type().to_owned();
     }
+    let media = |mime: &str| ["image/", "audio/", "video/"].iter().any(|family| mime.starts_with(family));
+    let believable = |mime: &str| !(media(mime) && infer::is_mime_supported(mime));
     if let Some(essence) = content_type.and_then(essence) {
-        if essence != UNKNOWN {
+        if essence != UNKNOWN && believable(&essence) {
             return essence;
         }
     }
     mime_guess::from_path(name)
         .first_raw()
+        .filter(|mime| believable(mime))
         .map(str::to_owned)
         .unwrap_or_else(|| UNKNOWN.to_owned())
 }
@@ -185,6 +192,14 @@ mod tests {
             (b"hello", None, "page.html", "text/html"),
             (b"hello", Some("garbage"), "x.json", "application/json"),
             (b"\x00\x01\x02", None, "blob", "application/octet-stream"),
+            // a claim the bytes would prove and do not: neither header nor name is believed
+            (b"echo hi", Some("image/png"), "x", "application/octet-stream"),
+            (b"echo hi", Some("image/jpeg"), "notes.txt", "text/plain"),
+            (b"plain words", None, "photo.png", "application/octet-stream"),
+            (b"plain words", Some("audio/mpeg"), "song.mp3", "application/octet-stream"),
+            (b"plain words", Some("application/msword"), "x", "application/msword"),
+            (b"<p>no doctype</p>", Some("text/html"), "x", "text/html"),
+            (b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("image/svg+xml"), "x.svg", "image/svg+xml"),
             (b"", None, "", "application/octet-stream"),
         ];
         for (prefix, ct, name, want) in cases {

@@ -89,6 +89,18 @@ test('a type outside the allow-list is 415 and stores nothing', async () => {
   await assertNothingKept(worker, mark);
 });
 
+test('bytes that only claim an allowed image type (by Content-Type or by name) are 415 and store nothing', async () => {
+  // a shell script, named and typed as a PNG: PNG has a signature, and these bytes lack it
+  const script = Buffer.from('echo "not an image"\n'.repeat(50));
+  for (const [path, contentType] of [['/claims/typed', 'image/png'], ['/claims/photo.png', null]]) {
+    const mark = await marked(worker);
+    const res = await upload(worker, { file_url: origin.file(path, script, { contentType }), upload_path: 'refused' });
+    assert.equal(res.status, 415, JSON.stringify(res.json));
+    assert.equal(res.json.msg, `file type \`application/octet-stream\` is not allowed (allowed: ${ALLOWED})`);
+    await assertNothingKept(worker, mark);
+  }
+});
+
 test('file_url checks expiry itself, cold and cached: 404 once expired, before the alarm retires it', async () => {
   const files = await alarmHeld(async () => {
     const cached = await stored('by-name.png', 'expiring-name');

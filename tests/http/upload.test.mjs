@@ -643,7 +643,8 @@ describe('overwrite and tenancy', () => {
 describe('serving', () => {
   let data;
   let answeredMs; // when the upload was answered: its file took its name before
-  const bytes = filler(100_000, 11);
+  // an image (its type shown by its signature) of 100,000 bytes
+  const bytes = Buffer.concat([TYPES.png.bytes, filler(100_000 - TYPES.png.bytes.length, 11)]);
   before(async () => {
     data = (await upload(worker, { file_url: origin.file('/serve.bin', bytes, { contentType: 'image/png' }), upload_path: 'serve' })).json.data;
     answeredMs = Date.now();

@@ -142,7 +142,7 @@ impl Run<'_> {
             return Err(Error::OriginBroken);
         }
         // counted before anything can end the invocation
-        save(self.storage, record).await?;
+        self.save(record).await?;
         let config = &self.services.config;
         let spec = &record.spec;
         let now = now_ms();
@@ -184,7 +184,7 @@ impl Run<'_> {
         // Recorded at once: whatever happens next, this reservation is given back.
         let mut transfer = Transfer { prepared: prepared.clone(), ranged: None, upload_id: None, reserved_ms: now, completed: false, sha256: None, held };
         record.transfer = Some(transfer.clone());
-        save(self.storage, record).await?;
+        self.save(record).await?;
         let key = layout::object_key(&prepared.file_id);
         let expected = record.spec.expected_sha256.clone();
         let target = self.target(&key, &prepared, expected.as_deref());
@@ -194,7 +194,7 @@ impl Run<'_> {
                 transfer.ranged = Some(RangedSource { url: ranged.url.to_string(), validator: ranged.validator.clone(), total: ranged.total });
                 transfer.upload_id = Some(upload.upload_id().map_err(|e| Error::internal(describe(&e)))?);
                 record.transfer = Some(transfer.clone());
-                save(self.storage, record).await?;
+                self.save(record).await?;
                 let source = Source::new(self.origin, &ranged, Some(self.received));
                 let (_, probe) = read_probe(&source, body)?;
                 self.lanes(record, &transfer, &target, &source, &upload, Some(probe), BTreeMap::new(), None).await
@@ -209,7 +209,7 @@ impl Run<'_> {
                 // One stream, in parts read into the Worker (a job's progress; the declared
                 // length, if any, is the limit): once it passes a part, its multipart
                 // upload is recorded before the part goes up.
-                let log = StreamLog { storage: self.storage, record: record.clone(), received: self.received };
+                let log = StreamLog { storage: self.storage, canceled: self.canceled, record: record.clone(), received: self.received };
                 let target = Target { log: Some(&log), ..target };
                 let length = body.length;
                 let cut = self.origin.shorten(STREAM_MS)?;
@@ -331,7 +331,7 @@ impl Run<'_> {
         transfer.completed = true;
         record.transfer = Some(transfer.clone());
         record.state = JobState::Storing;
-        save(self.storage, record).await?;
+        self.save(record).await?;
         self.hash_and_commit(record, &transfer, target, total).await
     }
 
@@ -385,6 +385,14 @@ impl Run<'_> {
         self.done(record, &row)
     }
 
+    /// Saves `record`, unless the job was canceled: a cancel that gave up waiting for this
+    /// invocation (an R2 call that outlasted its wait) records the end itself, and a save
+    /// after it would put the job back to running with nothing left to run it.
+    async fn save(&self, record: &JobRecord) -> Result<(), Error> {
+        unless_canceled(self.canceled)?;
+        save(self.storage, record).await
+    }
+
     /// The job's answer: the file `row` records.
     fn done(&self, record: &JobRecord, row: &FileRow) -> Result<Ran, Error> {
         job_file(record, row, self.services).map(Ran::Done)
@@ -411,6 +419,7 @@ impl Run<'_> {
 /// and counts its bytes as they come.
 struct StreamLog<'a> {
     storage: &'a Storage,
+    canceled: &'a dyn Fn() -> bool,
     /// The record as saved when the stream began.
     record: JobRecord,
     received: &'a Cell<u64>,
@@ -427,9 +436,18 @@ impl UploadLog for StreamLog<'_> {
             if let Some(transfer) = record.transfer.as_mut() {
                 transfer.upload_id = Some(upload_id);
             }
+            unless_canceled(self.canceled)?;
             save(self.storage, &record).await
         })
     }
+}
+
+/// Refuses to go on once the job was canceled (the cancel records its end).
+fn unless_canceled(canceled: &dyn Fn() -> bool) -> Result<(), Error> {
+    if canceled() {
+        return Err(Error::internal("canceled: the cancel records the job's end"));
+    }
+    Ok(())
 }
 
 /// Aborts the transfer's recorded multipart upload, if any (best effort: R2 refuses to abort

@@ -11,18 +11,22 @@ pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
 
 const UNKNOWN: &str = "application/octet-stream";
 
+/// Image types whose files start with no signature: believed as their origin or name says.
+const SIGNLESS_IMAGES: [&str; 1] = ["image/svg+xml"];
+
 /// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
-/// nothing, like `application/octet-stream`), then the name's extension. An image, sound
-/// or video type the magic bytes would have shown (`image/png` starts with a signature)
-/// is not taken from a header or a name when they did not show it: else an allow-list of
-/// images would take any bytes that claim to be one. (Other families keep the claim:
-/// text has no signature, and some document formats are told apart past the bytes read.)
+/// nothing, like `application/octet-stream`), then the name's extension. An image type is
+/// taken from a header or a name only for SVG (text, no signature): the image formats in
+/// use start with a signature the detector knows, so bytes that showed none are taken for
+/// no image, whatever they claim (a rare format without one, like TGA, is stored as
+/// `application/octet-stream`), and an allow-list of images cannot be passed by naming any
+/// file `photo.png`. Sound and video keep their claim: some of their formats, like an MP3
+/// without its tag, start with no signature the detector knows.
 pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     if let Some(kind) = infer::get(prefix) {
         return kind.mime_type().to_owned();
     }
-    let media = |mime: &str| ["image/", "audio/", "video/"].iter().any(|family| mime.starts_with(family));
-    let believable = |mime: &str| !(media(mime) && infer::is_mime_supported(mime));
+    let believable = |mime: &str| !mime.starts_with("image/") || SIGNLESS_IMAGES.contains(&mime);
     if let Some(essence) = content_type.and_then(essence) {
         if essence != UNKNOWN && believable(&essence) {
             return essence;
@@ -196,7 +200,9 @@ mod tests {
             (b"echo hi", Some("image/png"), "x", "application/octet-stream"),
             (b"echo hi", Some("image/jpeg"), "notes.txt", "text/plain"),
             (b"plain words", None, "photo.png", "application/octet-stream"),
-            (b"plain words", Some("audio/mpeg"), "song.mp3", "application/octet-stream"),
+            (b"plain words", Some("image/x-anything"), "x", "application/octet-stream"),
+            (b"plain words", None, "favicon.ico", "application/octet-stream"),
+            (b"\xff\xf3\x90\xc4", Some("audio/mpeg"), "song.mp3", "audio/mpeg"),
             (b"plain words", Some("application/msword"), "x", "application/msword"),
             (b"<p>no doctype</p>", Some("text/html"), "x", "text/html"),
             (b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("image/svg+xml"), "x.svg", "image/svg+xml"),

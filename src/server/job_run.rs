@@ -23,7 +23,7 @@ use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
 use super::files::forget_name;
 use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
-use super::job_store::{save, save_part, Parts};
+use super::job_store::{load, save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe, Turn};
@@ -209,7 +209,7 @@ impl Run<'_> {
                 // One stream, in parts read into the Worker (a job's progress; the declared
                 // length, if any, is the limit): once it passes a part, its multipart
                 // upload is recorded before the part goes up.
-                let log = StreamLog { storage: self.storage, canceled: self.canceled, record: record.clone(), received: self.received };
+                let log = StreamLog { storage: self.storage, bucket: &self.services.bucket, authority: self.authority, record: record.clone(), received: self.received };
                 let target = Target { log: Some(&log), ..target };
                 let length = body.length;
                 let cut = self.origin.shorten(STREAM_MS)?;
@@ -385,11 +385,12 @@ impl Run<'_> {
         self.done(record, &row)
     }
 
-    /// Saves `record`, unless the job was canceled: a cancel that gave up waiting for this
-    /// invocation (an R2 call that outlasted its wait) records the end itself, and a save
-    /// after it would put the job back to running with nothing left to run it.
+    /// Saves `record`, unless the job has ended meanwhile: a cancel that gave up waiting
+    /// for this invocation (a call that outlasted its wait) records the end itself, and a
+    /// save after it would put the job back to running with nothing left to run it. What
+    /// `record`'s transfer holds that the end did not know of is given back here.
     async fn save(&self, record: &JobRecord) -> Result<(), Error> {
-        unless_canceled(self.canceled)?;
+        ended_meanwhile(self.storage, record, &self.services.bucket, self.authority).await?;
         save(self.storage, record).await
     }
 
@@ -419,7 +420,8 @@ impl Run<'_> {
 /// and counts its bytes as they come.
 struct StreamLog<'a> {
     storage: &'a Storage,
-    canceled: &'a dyn Fn() -> bool,
+    bucket: &'a Bucket,
+    authority: &'a AuthorityClient,
     /// The record as saved when the stream began.
     record: JobRecord,
     received: &'a Cell<u64>,
@@ -436,18 +438,24 @@ impl UploadLog for StreamLog<'_> {
             if let Some(transfer) = record.transfer.as_mut() {
                 transfer.upload_id = Some(upload_id);
             }
-            unless_canceled(self.canceled)?;
+            ended_meanwhile(self.storage, &record, self.bucket, self.authority).await?;
             save(self.storage, &record).await
         })
     }
 }
 
-/// Refuses to go on once the job was canceled (the cancel records its end).
-fn unless_canceled(canceled: &dyn Fn() -> bool) -> Result<(), Error> {
-    if canceled() {
-        return Err(Error::internal("canceled: the cancel records the job's end"));
+/// Refuses to go on when the stored record has ended (a cancel recorded it while this
+/// invocation ran), after giving back what `record`'s transfer holds: the end cleaned up
+/// only what the stored record knew of.
+async fn ended_meanwhile(storage: &Storage, record: &JobRecord, bucket: &Bucket, authority: &AuthorityClient) -> Result<(), Error> {
+    if !load(storage).await?.is_some_and(|stored| stored.state.is_final()) {
+        return Ok(());
     }
-    Ok(())
+    if let Some(transfer) = &record.transfer {
+        abort_upload(bucket, transfer).await;
+        let _ = authority.release(&transfer.prepared.file_id).await;
+    }
+    Err(Error::internal("the job ended while its invocation ran"))
 }
 
 /// Aborts the transfer's recorded multipart upload, if any (best effort: R2 refuses to abort

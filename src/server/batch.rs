@@ -32,11 +32,13 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     // buffers, 503): the answer's `Retry-After`, as a single upload's would have.
     let retry_after = Cell::new(None);
     let (upload, gate, retry_after) = (&upload, &gate, &retry_after);
-    let answer = |item: Result<UploadRequest, Error>| async move {
-        let result = match item {
+    let run = |item: Result<UploadRequest, Error>| async move {
+        match item {
             Ok(request) => upload.run(request, services, gate).await.map(ItemData::envelope),
             Err(err) => Err(err),
-        };
+        }
+    };
+    let answer = |result: Result<_, Error>| {
         result.unwrap_or_else(|err| {
             respond::log_internal("batch item", &err);
             retry_after.set(retry_after.get().max(err.retry_after_secs()));
@@ -44,22 +46,38 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
         })
     };
     // Each group's items one after another (items naming one file, in request order), at
-    // most CONCURRENCY groups at once; the answers go back to their items' places.
+    // most CONCURRENCY groups at once; the answers go back to their items' places. An item
+    // refused for the key's quota while others ran beside it is kept to run again alone:
+    // an item of unknown length holds what the quota leaves while it runs, which a lone
+    // upload would not have met.
     let groups = run_order(&items);
+    let several = items.len() > 1;
     let mut slots: Vec<Option<Result<UploadRequest, Error>>> = items.into_iter().map(Some).collect();
     let runs = groups.into_iter().map(|group| {
         let items: Vec<_> = group.into_iter().filter_map(|i| Some((i, slots[i].take()?))).collect();
         async move {
             let mut answers = Vec::with_capacity(items.len());
             for (i, item) in items {
-                answers.push((i, answer(item).await));
+                let again = item.as_ref().ok().filter(|_| several).cloned();
+                match run(item).await {
+                    Err(Error::QuotaExceeded(_)) if again.is_some() => answers.push((i, Err(again))),
+                    result => answers.push((i, Ok(answer(result)))),
+                }
             }
             answers
         }
     });
     // Unordered: a group that ends frees its place at once, whatever runs before it (in
     // request order, a slow first item would hold back every group after the fifth).
-    let mut answered: Vec<_> = stream::iter(runs).buffer_unordered(CONCURRENCY).collect::<Vec<_>>().await.into_iter().flatten().collect();
+    let ran: Vec<_> = stream::iter(runs).buffer_unordered(CONCURRENCY).collect::<Vec<_>>().await.into_iter().flatten().collect();
+    let mut answered = Vec::with_capacity(ran.len());
+    for (i, outcome) in ran {
+        let envelope = match outcome {
+            Ok(envelope) => envelope,
+            Err(again) => answer(run(Ok(again.expect("kept to run again"))).await),
+        };
+        answered.push((i, envelope));
+    }
     answered.sort_by_key(|(i, _)| *i);
     let results = answered.into_iter().map(|(_, envelope)| envelope).collect();
     let data = BatchData::new(results);

@@ -99,6 +99,26 @@ test('an unknown length holds what the quota leaves, up to MAX_FILE_BYTES; past 
   assert.equal((await assertUsageMatchesStorage(worker, key)).bytes, 9_500);
 });
 
+test('a batch item refused for the quota while an item of unknown length held it runs again alone: all fit, each stored once', async () => {
+  const key = await newKey(worker, { max_bytes: 64_000 });
+  // item 0: 60,000 bytes without a length, at 40,000 B/s: sniffed within about 0.1 s,
+  // from then on it holds all the quota leaves (64,000) for over a second; items 1-3:
+  // 1,000 bytes each with a length, whose first connection is closed unanswered, so they
+  // ask the quota a quarter second later, while item 0 holds it
+  const slowBytes = filler(60_000, 31);
+  const smallBytes = [1, 2, 3].map((n) => filler(1_000, 31 + n));
+  const items = [
+    { file_url: origin.file('/batch-quota/slow.bin', slowBytes, { chunked: true, throttle: 40_000 }), file_name: 'slow.bin' },
+    ...smallBytes.map((bytes, i) => ({ file_url: origin.file(`/batch-quota/small-${i}.bin`, bytes, { closeUnanswered: 1 }), file_name: `small-${i}.bin` })),
+  ];
+  const res = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: key.key, body: { items } });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  const results = res.json.data.results;
+  assert.deepEqual(results.map((r) => r.code), [200, 200, 200, 200], JSON.stringify(results.map((r) => r.msg)));
+  assert.deepEqual(results.map((r) => r.data.sha256), [slowBytes, ...smallBytes].map(sha256));
+  assert.deepEqual(counters(await assertUsageMatchesStorage(worker, key)), { bytes: 63_000, files: 4, reserved_bytes: 0, reserved_files: 0 });
+});
+
 test('a small body without Content-Length, read to its end while sniffing, reserves its own size: it fits a quota below MAX_FILE_BYTES, now or as a job', async () => {
   const key = await newKey(worker, { max_bytes: 10_000 });
   const body = filler(1_000, 23);

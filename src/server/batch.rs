@@ -47,21 +47,23 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     };
     // Each group's items one after another (items naming one file, in request order), at
     // most CONCURRENCY groups at once; the answers go back to their items' places. An item
-    // refused for the key's quota while others ran beside it is kept to run again alone:
-    // an item of unknown length holds what the quota leaves while it runs, which a lone
-    // upload would not have met.
+    // refused for the key's quota while others ran beside it is kept to run again alone,
+    // in request order, once they ended: an item of unknown length holds what the quota
+    // leaves while it runs, which a lone upload would not have met. (Not an item whose name
+    // other items share: run later, it would take the name from the last of them.)
     let groups = run_order(&items);
     let several = items.len() > 1;
     let mut slots: Vec<Option<Result<UploadRequest, Error>>> = items.into_iter().map(Some).collect();
     let runs = groups.into_iter().map(|group| {
         let items: Vec<_> = group.into_iter().filter_map(|i| Some((i, slots[i].take()?))).collect();
+        let retried = several && items.len() == 1;
         async move {
             let mut answers = Vec::with_capacity(items.len());
             for (i, item) in items {
-                let again = item.as_ref().ok().filter(|_| several).cloned();
-                match run(item).await {
-                    Err(Error::QuotaExceeded(_)) if again.is_some() => answers.push((i, Err(again))),
-                    result => answers.push((i, Ok(answer(result)))),
+                let again = item.as_ref().ok().filter(|_| retried).cloned();
+                match (run(item).await, again) {
+                    (Err(Error::QuotaExceeded(_)), Some(request)) => answers.push((i, Err(request))),
+                    (result, _) => answers.push((i, Ok(answer(result)))),
                 }
             }
             answers
@@ -69,16 +71,16 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     });
     // Unordered: a group that ends frees its place at once, whatever runs before it (in
     // request order, a slow first item would hold back every group after the fifth).
-    let ran: Vec<_> = stream::iter(runs).buffer_unordered(CONCURRENCY).collect::<Vec<_>>().await.into_iter().flatten().collect();
+    let mut ran: Vec<_> = stream::iter(runs).buffer_unordered(CONCURRENCY).collect::<Vec<_>>().await.into_iter().flatten().collect();
+    ran.sort_by_key(|(i, _)| *i);
     let mut answered = Vec::with_capacity(ran.len());
     for (i, outcome) in ran {
         let envelope = match outcome {
             Ok(envelope) => envelope,
-            Err(again) => answer(run(Ok(again.expect("kept to run again"))).await),
+            Err(request) => answer(run(Ok(request)).await),
         };
         answered.push((i, envelope));
     }
-    answered.sort_by_key(|(i, _)| *i);
     let results = answered.into_iter().map(|(_, envelope)| envelope).collect();
     let data = BatchData::new(results);
     let mut response = respond::json(200, &Envelope::ok(&data.summary(), data))?;

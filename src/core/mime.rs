@@ -11,22 +11,32 @@ pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
 
 const UNKNOWN: &str = "application/octet-stream";
 
-/// Image types whose files start with no signature: believed as their origin or name says.
-const SIGNLESS_IMAGES: [&str; 1] = ["image/svg+xml"];
+/// SVG, the image type whose files start with no signature: believed as its origin or
+/// name says when the bytes are markup with an `<svg` element in their first bytes.
+const SVG: &str = "image/svg+xml";
+
+/// Whether `prefix` looks like the start of an SVG document (a BOM and white space, then
+/// markup; `<svg` within the prefix, after any XML declaration, comments or doctype).
+fn looks_like_svg(prefix: &[u8]) -> bool {
+    let text = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    start.is_some_and(|at| text[at] == b'<') && text.windows(4).any(|w| w.eq_ignore_ascii_case(b"<svg"))
+}
 
 /// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
 /// nothing, like `application/octet-stream`), then the name's extension. An image type is
-/// taken from a header or a name only for SVG (text, no signature): the image formats in
-/// use start with a signature the detector knows, so bytes that showed none are taken for
-/// no image, whatever they claim (a rare format without one, like TGA, is stored as
-/// `application/octet-stream`), and an allow-list of images cannot be passed by naming any
-/// file `photo.png`. Sound and video keep their claim: some of their formats, like an MP3
-/// without its tag, start with no signature the detector knows.
+/// taken from a header or a name only for SVG whose bytes are SVG markup (text, with no
+/// signature: [`looks_like_svg`]). The image formats in use start with a signature the
+/// detector knows, so bytes that showed none are taken for no image, whatever they claim
+/// (a rare format without one, like TGA, is stored as `application/octet-stream`), and an
+/// allow-list of images cannot be passed by naming any file `photo.png` or `x.svg`. Sound
+/// and video keep their claim: some of their formats, like an MP3 without its tag, start
+/// with no signature the detector knows.
 pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     if let Some(kind) = infer::get(prefix) {
         return kind.mime_type().to_owned();
     }
-    let believable = |mime: &str| !mime.starts_with("image/") || SIGNLESS_IMAGES.contains(&mime);
+    let believable = |mime: &str| !mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix));
     if let Some(essence) = content_type.and_then(essence) {
         if essence != UNKNOWN && believable(&essence) {
             return essence;
@@ -201,6 +211,9 @@ mod tests {
             (b"echo hi", Some("image/jpeg"), "notes.txt", "text/plain"),
             (b"plain words", None, "photo.png", "application/octet-stream"),
             (b"plain words", Some("image/x-anything"), "x", "application/octet-stream"),
+            (b"\x00\x01 not markup", Some("image/svg+xml"), "x.svg", "application/octet-stream"),
+            (b"<note>markup, no svg</note>", None, "x.svg", "application/octet-stream"),
+            (b"\xEF\xBB\xBF\n <?xml version=\"1.0\"?>\n<!-- c -->\n<SVG viewBox=\"0 0 1 1\"/>", None, "x.svg", "image/svg+xml"),
             (b"plain words", None, "favicon.ico", "application/octet-stream"),
             (b"\xff\xf3\x90\xc4", Some("audio/mpeg"), "song.mp3", "audio/mpeg"),
             (b"plain words", Some("application/msword"), "x", "application/msword"),

@@ -90,9 +90,10 @@ test('a type outside the allow-list is 415 and stores nothing', async () => {
 });
 
 test('bytes that only claim an allowed image type (by Content-Type or by name) are 415 and store nothing', async () => {
-  // a shell script, named and typed as a PNG: PNG has a signature, and these bytes lack it
+  // a shell script, typed or named as a PNG or an SVG: PNG has a signature, and these
+  // bytes lack it; SVG has none, and these bytes are no markup
   const script = Buffer.from('echo "not an image"\n'.repeat(50));
-  for (const [path, contentType] of [['/claims/typed', 'image/png'], ['/claims/photo.png', null]]) {
+  for (const [path, contentType] of [['/claims/typed', 'image/png'], ['/claims/photo.png', null], ['/claims/typed-svg', 'image/svg+xml'], ['/claims/drawing.svg', null]]) {
     const mark = await marked(worker);
     const res = await upload(worker, { file_url: origin.file(path, script, { contentType }), upload_path: 'refused' });
     assert.equal(res.status, 415, JSON.stringify(res.json));

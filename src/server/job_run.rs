@@ -360,8 +360,11 @@ impl Run<'_> {
     ) -> Result<Ran, Error> {
         let row = prepared.row(stored);
         // A cancel that gave up waiting for this invocation has given the upload back: its
-        // bytes must not become a file.
+        // bytes must not become a file. Given back here too: the cancel gave back what the
+        // record it read held, which may predate this transfer (a second release changes
+        // nothing).
         if (self.canceled)() {
+            let _ = self.authority.release(&row.file_id).await;
             return Err(Error::internal("canceled before its commit"));
         }
         match flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row).await {

@@ -14,7 +14,7 @@ use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{abort_upload, job_file, refresh, turn_to_resume, Ran, Run};
+use super::job_run::{give_back, job_file, refresh, turn_to_resume, Ran, Run};
 use super::job_store::{self, save};
 use super::js::{now_ms, object_name};
 use super::origin::WorkerOrigin;
@@ -23,7 +23,6 @@ use super::webhook;
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
 use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
-use crate::core::seams::FileAuthority;
 use crate::core::envelope::FileData;
 use crate::core::Error;
 
@@ -415,8 +414,7 @@ impl UploadJob {
         job_file(record, &row, &services).ok()
     }
 
-    /// Gives back what a transfer that will not finish holds: its multipart upload and its
-    /// reservation (the key's authority deletes an uncommitted object with it).
+    /// Gives back what the record's transfer holds ([`give_back`]).
     async fn clean_up(&self, record: &JobRecord) {
         let Some(transfer) = &record.transfer else {
             return;
@@ -424,14 +422,7 @@ impl UploadJob {
         let Ok(services) = Services::from_env(&self.env) else {
             return;
         };
-        abort_upload(&services.bucket, transfer).await;
-        if let Err(e) = services
-            .authority(&record.spec.key_id)
-            .release(&transfer.prepared.file_id)
-            .await
-        {
-            worker::console_warn!("job: release {}: {e:?}", transfer.prepared.file_id);
-        }
+        give_back(&services.bucket, &services.authority(&record.spec.key_id), transfer).await;
     }
 
     /// Cancels the job: stops its transfer, and leaves nothing stored or charged.

@@ -123,8 +123,7 @@ impl Run<'_> {
                     Err(err) => return Err(err),
                 }
                 // A single stream died with its invocation: nothing of it can be reused.
-                abort_upload(&self.services.bucket, &transfer).await;
-                let _ = self.authority.release(&transfer.prepared.file_id).await;
+                give_back(&self.services.bucket, self.authority, &transfer).await;
                 record.transfer = None;
                 self.fresh(record).await
             }
@@ -455,15 +454,24 @@ async fn ended_meanwhile(storage: &Storage, record: &JobRecord, bucket: &Bucket,
         return Ok(());
     }
     if let Some(transfer) = &record.transfer {
-        abort_upload(bucket, transfer).await;
-        let _ = authority.release(&transfer.prepared.file_id).await;
+        give_back(bucket, authority, transfer).await;
     }
     Err(Error::internal("the job ended while its invocation ran"))
 }
 
+/// Gives back what a transfer that will not finish holds: its multipart upload and its
+/// reservation (the key's authority deletes an uncommitted object with it). Best effort:
+/// a reservation not given back lapses after 15 minutes.
+pub(crate) async fn give_back(bucket: &Bucket, authority: &AuthorityClient, transfer: &Transfer) {
+    abort_upload(bucket, transfer).await;
+    if let Err(e) = authority.release(&transfer.prepared.file_id).await {
+        worker::console_warn!("job: release {}: {e:?}", transfer.prepared.file_id);
+    }
+}
+
 /// Aborts the transfer's recorded multipart upload, if any (best effort: R2 refuses to abort
 /// a completed one, and drops abandoned ones after a week).
-pub(crate) async fn abort_upload(bucket: &Bucket, transfer: &Transfer) {
+async fn abort_upload(bucket: &Bucket, transfer: &Transfer) {
     let Some(upload_id) = &transfer.upload_id else {
         return;
     };

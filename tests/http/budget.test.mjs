@@ -25,7 +25,10 @@ test('an upload that waits half its deadline for the buffer budget is 503 with R
     const url = origin.file(`/budget/holder-${i}.bin`, bytes, { chunked: true, throttle: 80 * KiB });
     return { bytes, done: upload(worker, { file_url: url, upload_path: 'budget', file_name: `holder-${i}.bin` }) };
   });
-  await sleep(500); // each took its buffers once its origin's headers came
+  // each takes its buffers once its origin's headers come: wait (bounded) until every origin
+  // is sending, and a little more
+  for (let i = 0; i < 100 && holders.some((_, n) => origin.sent(`/budget/holder-${n}.bin`) === 0); i++) await sleep(50);
+  await sleep(300);
   const [mark, before] = [worker.r2(), await usage(worker, KEYS.b.key)];
   const started = Date.now();
   // a body of known length needs 5 MiB of buffers: none are free for the next 4 s; the

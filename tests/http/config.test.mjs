@@ -154,8 +154,8 @@ describe('DEFAULT_RATE_LIMIT, written without quotes (wrangler binds it as a JSO
     const plain = await newKey(worker, ADMIN, 'plain');
     const unlimited = await newKey(worker, ADMIN, 'unlimited', { rate_limit: 0 });
     assert.equal('rate_limit' in KEYS.b.record, false);
-    await earlyInAMinute();
     for (const [i, key] of [plain.key, KEYS.b.key].entries()) {
+      await earlyInAMinute(); // each key's eleven requests inside one clock minute
       for (let n = 0; n < 10; n++) {
         const res = await upload(worker, { file_url: url }, { key });
         assert.equal(res.status, 200, `key ${i + 1}, request ${n + 1}: ${JSON.stringify(res.json)}`);

@@ -69,8 +69,8 @@ for (const [label, size] of [
 test('a slow origin: the other lanes start when the one-stream budget (15 ms) runs out, not after the probe\'s whole MiB', async () => {
   const path = '/par/slow-start.bin';
   const body = filler(20 * MiB, 240); // four parts of 5 MiB
-  // at 2 MiB/s per connection the probe's MiB takes half a second
-  const { requests } = await parallel(path, body, ranged({ throttle: 2 * MiB }));
+  // at 1 MiB/s per connection the probe's MiB takes a second
+  const { requests } = await parallel(path, body, ranged({ throttle: MiB }));
   const second = requests[1];
   assert.ok(second.sentBefore < MiB / 2, `the second range was asked when the origin had sent ${second.sentBefore} bytes: before the probe's MiB`);
 });
@@ -83,7 +83,10 @@ test('with the isolate\'s buffer budget held by other transfers, a parallel-size
     const url = origin.file(`/par/holder-${i}.bin`, bytes, { chunked: true, throttle: 128 * 1024 });
     return { bytes, done: upload(worker, { file_url: url, upload_path: 'budget', file_name: `holder-${i}.bin` }) };
   });
-  await sleep(1500); // each took its buffers once its origin's headers came
+  // each takes its buffers once its origin's headers come: wait (bounded) until every origin
+  // is sending, and a little more
+  for (let i = 0; i < 100 && holders.some((_, n) => origin.sent(`/par/holder-${n}.bin`) === 0); i++) await sleep(50);
+  await sleep(500);
   // 16 MiB at 8 MiB/s per connection: slower than one stream's budget, so lanes, when the
   // budget can spare their 4 parts of 5 MiB, one waiting to be hashed and their scratch
   const body = filler(16 * MiB, 310);

@@ -350,7 +350,7 @@ describe('expiry', () => {
     // alarm ran after it, so what follows sees what that alarm did
     const ran = (await w.alarms()).ran;
     await sleep(Math.max(0, Date.parse(first.json.data.expires_at) + 1_000 - Date.now()));
-    assert.ok(await eventually(10, async () => (await w.alarms()).ran > ran), 'an alarm ran after the first file expired');
+    assert.ok(await until(async () => (await w.alarms()).ran > ran, 10_000, 100), 'an alarm ran after the first file expired');
     assert.ok(Date.now() < Date.parse(newer.json.data.expires_at), 'and the newer file is still live');
     assert.equal((await get(first.json.data.download_url)).status, 404);
     const served = await get(newer.json.data.file_url);

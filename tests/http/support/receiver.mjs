@@ -4,12 +4,12 @@ import http from 'node:http';
 
 /** A loopback webhook receiver: answers each POST with the next of `script` (then 200), or
  * on a path given to `redirect`, with that redirect every time, or on a path given to
- * `stall`, once, with a 200 that long late (kept with status null); and keeps every delivery
+ * `stall`, once, with a 200 (or `status`) that long late (kept with status null); and keeps every delivery
  * (headers and raw body). */
 export async function startReceiver() {
   const deliveries = [];
   const redirects = new Map(); // path -> [status, location]
-  const stalls = new Map(); // path -> ms
+  const stalls = new Map(); // path -> [ms, status]
   let script = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -19,7 +19,8 @@ export async function startReceiver() {
       if (stall) {
         stalls.delete(req.url);
         deliveries.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: null, at: Date.now() });
-        setTimeout(() => res.writeHead(200).end('late'), stall);
+        const [ms, status] = stall;
+        setTimeout(() => res.writeHead(status).end('late'), ms);
         return;
       }
       const [status, location] = redirects.get(req.url) ?? [script.shift() ?? 200];
@@ -35,7 +36,7 @@ export async function startReceiver() {
     deliveries: (p) => deliveries.filter((d) => d.path === p),
     answer: (statuses) => { script = [...statuses]; },
     redirect: (p, status, location) => { redirects.set(p, [status, location]); },
-    stall: (p, ms) => { stalls.set(p, ms); },
+    stall: (p, ms, status = 200) => { stalls.set(p, [ms, status]); },
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   };
 }

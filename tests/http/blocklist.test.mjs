@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, api, get, request } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { newKey, usage, kvPut, kvRecord, kvNames, sleep } from './support/burst.mjs';
+import { newKey, usage, kvPut, kvRecord, kvNames, sleep, listPages } from './support/burst.mjs';
 
 const ADMIN = 'blocklist-admin-token';
 let origin;
@@ -57,18 +57,7 @@ async function assertListedOnceRemovedWhole(key, body, digest) {
 }
 
 /** Every entry of the blocklist, read `limit` a page (at most 20 pages). */
-async function listBlocked(limit) {
-  const entries = [];
-  for (let cursor = '', page = 0; page < 20; page++) {
-    const res = await admin('GET', `/api/v1/admin/blocklist?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    assert.equal(res.status, 200, JSON.stringify(res.json));
-    assert.ok(res.json.data.blocked.length <= limit);
-    entries.push(...res.json.data.blocked);
-    cursor = res.json.data.cursor;
-    if (!cursor) return entries;
-  }
-  assert.fail('more than 20 pages');
-}
+const listBlocked = async (limit) => (await listPages(worker, ADMIN, '/api/v1/admin/blocklist', 'blocked', {}, { limit, maxPages: 20 })).items;
 
 async function assertServes(url, digest) {
   const res = await get(url);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { useStack, startWorker, upload, api, get, request, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { sleep } from './support/burst.mjs';
+import { sleep, listPages } from './support/burst.mjs';
 
 const ADMIN = 'test-admin-token-0123456789';
 const KEY_CACHE_MS = 30_000;
@@ -22,21 +22,8 @@ useStack({ adminToken: ADMIN, counting: true, vars: { DEFAULT_MAX_BYTES: '500000
 
 const admin = (method, p, body) => api(worker, method, p, { token: ADMIN, body });
 const create = (body) => admin('POST', '/api/v1/admin/keys', body);
-/** Every key the admin listing shows, `limit` a page, each page 200 and no longer than
- * that; the listing must end within 50 pages. */
-async function listedKeys(limit) {
-  const seen = [];
-  let cursor = null;
-  for (let page = 0; page < 50; page++) {
-    const res = await admin('GET', `/api/v1/admin/keys?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    assert.equal(res.status, 200, JSON.stringify(res.json));
-    assert.ok(res.json.data.keys.length <= limit);
-    seen.push(...res.json.data.keys);
-    cursor = res.json.data.cursor;
-    if (!cursor) return seen;
-  }
-  return assert.fail('the listing ended within 50 pages');
-}
+/** Every key the admin listing shows, `limit` a page; the listing must end within 50 pages. */
+const listedKeys = async (limit) => (await listPages(worker, ADMIN, '/api/v1/admin/keys', 'keys', {}, { limit, maxPages: 50 })).items;
 
 /** Whether any file under the Worker's state directory (KV, R2, every Durable Object's
  * SQLite) holds `text`. */

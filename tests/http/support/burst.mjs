@@ -61,29 +61,36 @@ export async function usage(worker, key) {
   return res.json.data;
 }
 
-/** Every page of `GET /api/v1/files` with `query` (e.g. {upload_path, order}) and `limit`,
- * following `data.cursor` until it is null, at most `maxPages` pages. Checks each page's
- * envelope and size; returns the files in order and the number of files on each page. */
-export async function listAll(worker, key, query = {}, { limit = 100, maxPages = 1000 } = {}) {
-  const files = [];
+/** Every page of the listing `GET route` (its items under `data[field]`) with `query` and
+ * `limit`, following `data.cursor` until it is null, at most `maxPages` pages. Checks each
+ * page's envelope and size; returns the items in order and the number on each page. */
+export async function listPages(worker, token, route, field, query = {}, { limit = 100, maxPages = 1000 } = {}) {
+  const items = [];
   const sizes = [];
   let cursor = null;
   for (let page = 0; page < maxPages; page++) {
     const q = new URLSearchParams({ ...query, limit: String(limit), ...(cursor ? { cursor } : {}) });
-    const res = await api(worker, 'GET', `/api/v1/files?${q}`, { token: key });
-    assert.equal(res.status, 200, `page ${page} of ${q}: ${JSON.stringify(res.json)}`);
+    const res = await api(worker, 'GET', `${route}?${q}`, { token });
+    assert.equal(res.status, 200, `page ${page} of ${route}?${q}: ${JSON.stringify(res.json)}`);
     assert.equal(res.json.success, true);
     const { data } = res.json;
-    assert.deepEqual(Object.keys(data).sort(), ['cursor', 'files'], 'a page holds files and cursor');
-    assert.ok(data.files.length <= limit, `page ${page}: ${data.files.length} files for limit ${limit}`);
-    files.push(...data.files);
-    sizes.push(data.files.length);
-    if (data.cursor === null) return { files, pages: sizes };
+    assert.deepEqual(Object.keys(data).sort(), ['cursor', field].sort(), `a page holds ${field} and cursor`);
+    assert.ok(data[field].length <= limit, `page ${page}: ${data[field].length} ${field} for limit ${limit}`);
+    items.push(...data[field]);
+    sizes.push(data[field].length);
+    if (data.cursor === null) return { items, pages: sizes };
     assert.equal(typeof data.cursor, 'string');
     assert.notEqual(data.cursor, cursor, 'the cursor moves on');
     cursor = data.cursor;
   }
-  assert.fail(`the listing ${JSON.stringify(query)} did not end within ${maxPages} pages`);
+  return assert.fail(`the listing ${route} ${JSON.stringify(query)} did not end within ${maxPages} pages`);
+}
+
+/** Every page of `GET /api/v1/files` with `query` (e.g. {upload_path, order}): the files in
+ * order and the number on each page ([`listPages`]). */
+export async function listAll(worker, key, query = {}, opts = {}) {
+  const { items, pages } = await listPages(worker, key, '/api/v1/files', 'files', query, opts);
+  return { files: items, pages };
 }
 
 // Child processes run asynchronously: a synchronous one would stall this process's event

@@ -126,7 +126,8 @@ function storedPartIndexes() {
  * With `parts` (`{path, partBytes}`: the origin's path, the plan's part size), the parts
  * stored before the restart are never fetched again: after it the origin sends at most the
  * bytes of the parts not stored (at least one must be, or this proves nothing).
- * Answers the status seen before the restart and the last one. */
+ * Answers the statuses polled before the restart (`early`), the last of them (`partway`)
+ * and the job's last status. */
 async function jobAcrossRestart(url, fileName, body, at, parts = null) {
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: fileName, async: true });
   const early = await poll(job.job_id, { until: (s) => s.bytes_received >= at });
@@ -355,14 +356,15 @@ test('cancel mid-transfer: fetching stops, no object, no multipart upload in pro
   const mark = worker.r2();
   const before = await usage(worker, KEYS.a.key);
   const body = randomBody(200 * MiB);
-  const url = origin.file('/jobs/cancel.bin', body, ranged({ throttle: 4 * MiB }));
+  const rate = 4 * MiB; // per connection
+  const url = origin.file('/jobs/cancel.bin', body, ranged({ throttle: rate }));
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'cancel.bin', async: true });
   await poll(job.job_id, { until: (s) => s.bytes_received >= 30 * MiB });
   // Asked while a range has at least a second to go at the origin's pace (lanes between
   // parts, or near their parts' end, would end on their own before the cancel lands).
   const secondsLeft = (r, now) => {
     const [from, to] = r.range.slice('bytes='.length).split('-').map(Number);
-    return (to + 1 - from) / (4 * MiB) - (now - r.at) / 1000;
+    return (to + 1 - from) / rate - (now - r.at) / 1000;
   };
   const longOpen = (now) => origin.requests('/jobs/cancel.bin')
     .filter((r) => r.range && r.closedAt === null && secondsLeft(r, now) >= 1);

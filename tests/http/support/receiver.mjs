@@ -4,8 +4,8 @@ import http from 'node:http';
 
 /** A loopback webhook receiver: answers each POST with the next of `script` (then 200), or
  * on a path given to `redirect`, with that redirect every time, or on a path given to
- * `stall`, once, with a 200 (or `status`) that long late (kept with status null); and keeps every delivery
- * (headers and raw body). */
+ * `stall`, once, with a 200 (or `status`) that long late (kept with status null); and keeps
+ * every delivery (headers and raw body). */
 export async function startReceiver() {
   const deliveries = [];
   const redirects = new Map(); // path -> [status, location]

@@ -28,6 +28,22 @@ pub mod vars {
     pub const ASYNC_MAX_FILE_BYTES: &str = "ASYNC_MAX_FILE_BYTES";
     pub const ASYNC_TIMEOUT_SECONDS: &str = "ASYNC_TIMEOUT_SECONDS";
     pub const ONE_STREAM_MIB_S: &str = "ONE_STREAM_MIB_S";
+    /// Every one of them.
+    pub const ALL: [&str; 13] = [
+        FILE_TTL_SECONDS,
+        MAX_FILE_BYTES,
+        FETCH_TIMEOUT_MS,
+        ALLOWED_MIME_TYPES,
+        PUBLIC_BASE_URL,
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MAX_FILES,
+        ALLOWED_PORTS,
+        PRIVATE_FETCH_ALLOWLIST,
+        DEFAULT_RATE_LIMIT,
+        ASYNC_MAX_FILE_BYTES,
+        ASYNC_TIMEOUT_SECONDS,
+        ONE_STREAM_MIB_S,
+    ];
 }
 
 /// Everything the handlers need to know about the deployment.
@@ -132,6 +148,38 @@ impl Config {
             Err(Error::internal(format!("config: {}", problems.join("; "))))
         }
     }
+}
+
+/// The warning for the names in the Worker's environment it does not read (`present` less
+/// `read`, every variable, secret and binding it reads), each with the one it reads that it
+/// most resembles, if any: a misspelt or lowercase variable would otherwise pass unseen,
+/// its setting left at the default. `None` when it reads every name.
+pub fn unread_names(present: &[String], read: &[&str]) -> Option<String> {
+    let unread: Vec<String> = present
+        .iter()
+        .filter(|name| !read.contains(&name.as_str()))
+        .map(|name| match resembled(name, read) {
+            Some(meant) => format!("{name} (did you mean {meant}?)"),
+            None => name.clone(),
+        })
+        .collect();
+    (!unread.is_empty()).then(|| format!("config: not read by this Worker, so ignored: {}", unread.join(", ")))
+}
+
+/// The name in `read` that `name` most resembles, whatever its case, if it is close enough
+/// to be a slip: one holds the other (`TTL_SECONDS`), or they are alike by Jaro-Winkler
+/// (`MAX_FILE_SIZE`, `FILE_TTL_SECOND`).
+fn resembled<'a>(name: &str, read: &[&'a str]) -> Option<&'a str> {
+    let upper = name.to_ascii_uppercase();
+    let score = |known: &str| match upper.contains(known) || known.contains(upper.as_str()) {
+        true => 1.0,
+        false => strsim::jaro_winkler(&upper, known),
+    };
+    read.iter()
+        .map(|known| (score(known), *known))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| known)
 }
 
 /// `result`'s value, or `fallback` with its problem noted in `problems` (a config error's
@@ -268,6 +316,33 @@ mod tests {
             detail(&[("FILE_TTL_SECONDS", "0"), ("MAX_FILE_BYTES", "0"), ("ALLOWED_MIME_TYPES", "")]),
             "config: FILE_TTL_SECONDS=\"0\" is not a number from 1 to 31536000; MAX_FILE_BYTES=\"0\" is not a number from 1 to 5363466240; \
              ALLOWED_MIME_TYPES=\"\" is not `*` or a comma list of `type/subtype` and `type/*` (empty allows nothing)"
+        );
+    }
+
+    #[test]
+    fn names_it_does_not_read_are_told_with_the_one_meant() {
+        let read: Vec<&str> = vars::ALL.iter().copied().chain(["FILES", "API_KEYS", "ADMIN_TOKEN", "LINK_SECRET"]).collect();
+        let unread = |names: &[&str]| unread_names(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), &read);
+        assert_eq!(unread(&["FILES", "MAX_FILE_BYTES", "ADMIN_TOKEN"]), None);
+        for (slip, meant) in [
+            ("MAX_FILE_SIZE", "MAX_FILE_BYTES"),
+            ("FILE_TTL_SECOND", "FILE_TTL_SECONDS"),
+            ("TTL_SECONDS", "FILE_TTL_SECONDS"),
+            ("file_ttl_seconds", "FILE_TTL_SECONDS"),
+            ("ALLOWED_MIME_TYPE", "ALLOWED_MIME_TYPES"),
+            ("PUBLIC_BASE", "PUBLIC_BASE_URL"),
+            ("DEFAULT_MAX_FILE", "DEFAULT_MAX_FILES"),
+            ("FETCH_TIMEOUT", "FETCH_TIMEOUT_MS"),
+            ("ASYNC_TIMEOUT_SECS", "ASYNC_TIMEOUT_SECONDS"),
+            ("LINKS_SECRET", "LINK_SECRET"),
+        ] {
+            let told = format!("config: not read by this Worker, so ignored: {slip} (did you mean {meant}?)");
+            assert_eq!(unread(&[slip]).as_deref(), Some(told.as_str()), "{slip}");
+        }
+        // a name like none of them is told without a guess, and every one at once
+        assert_eq!(
+            unread(&["SENTRY_DSN", "MAX_FILE_SIZE", "ANALYTICS"]).as_deref(),
+            Some("config: not read by this Worker, so ignored: SENTRY_DSN, MAX_FILE_SIZE (did you mean MAX_FILE_BYTES?), ANALYTICS")
         );
     }
 }

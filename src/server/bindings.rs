@@ -5,11 +5,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Object, Reflect, JSON};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{Bucket, Env, KvStore, ObjectNamespace, RateLimiter};
 
 use super::authority_client::AuthorityClient;
-use crate::core::config::Config;
+use crate::core::config::{unread_names, vars, Config};
 use crate::core::keys::KeyRecord;
 use crate::core::links::LinkSecret;
 use crate::core::mac::MIN_SECRET_BYTES;
@@ -86,6 +86,7 @@ impl Services {
             return Ok(services);
         }
         let services = Rc::new(Services::build(env)?);
+        warn_unread(env);
         SERVICES.set(Some((env_value.clone(), Rc::clone(&services))));
         Ok(services)
     }
@@ -148,6 +149,18 @@ impl Services {
     /// The authority of key `key_id`.
     pub fn authority(&self, key_id: &str) -> AuthorityClient {
         AuthorityClient::new(&self.authorities, key_id)
+    }
+}
+
+/// Logs the names in `env` the Worker does not read (a misspelt variable keeps its
+/// setting's default), once per `env`.
+fn warn_unread(env: &Env) {
+    let env: &JsValue = env.as_ref();
+    let present: Vec<String> = Object::keys(env.unchecked_ref::<Object>()).iter().filter_map(|name| name.as_string()).collect();
+    let others = [BUCKET, KEYS, AUTHORITY, JOBS, ADMIN_TOKEN, LINK_SECRET];
+    let read: Vec<&str> = vars::ALL.into_iter().chain(others).chain(TIERS.iter().map(|(_, name)| *name)).collect();
+    if let Some(warning) = unread_names(&present, &read) {
+        worker::console_warn!("{warning}");
     }
 }
 

@@ -1,7 +1,8 @@
 // The Worker's [vars] as a user sees them: a var that does not parse is a 500 on every
 // request with nothing internal in it (quoted or not: wrangler binds an unquoted one as JSON); PUBLIC_BASE_URL is the base of every link the API
 // answers; ALLOWED_PORTS decides which ports an upload may fetch from; DEFAULT_RATE_LIMIT
-// limits the keys without a rate limit of their own.
+// limits the keys without a rate limit of their own; a name the Worker does not read (a
+// misspelt var) is logged with the one it resembles, and changes nothing.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, KEYS } from './support/worker.mjs';
@@ -9,6 +10,17 @@ import { assertError, assertNothingStored } from './support/assert.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { startOrigin } from './support/origin.mjs';
 import { newKey, earlyInAMinute } from './support/burst.mjs';
+
+// What the runtime prints for this file's Workers (wrangler's dev engine writes their
+// console lines to this process), without colors.
+const printed = [];
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, ...rest) => {
+    printed.push(String(chunk).replace(/\x1b\[[0-9;]*m/g, ''));
+    return write(chunk, ...rest);
+  };
+}
 
 describe('a malformed var', () => {
   const stack = useStack({ vars: { MAX_FILE_BYTES: 'lots' }, healthy: false });
@@ -185,5 +197,28 @@ describe('secrets too short or blank', () => {
     const admin = await api(worker, 'GET', '/api/v1/admin/keys', { token: SHORT });
     assertError(admin, 503, /^the admin API is disabled: the ADMIN_TOKEN secret is not set \(or is shorter than 16 bytes\)$/);
     assert.equal((await upload(worker, { file_url: origin.file('/public.bin', filler(1000, 46)) })).status, 200, 'public uploads work');
+  });
+});
+
+// Last in the file: every Worker before it had only names it reads, and printed no warning.
+describe('names the Worker does not read', () => {
+  const stack = useStack({ vars: { MAX_FILE_SIZE: '1000', file_ttl_seconds: '60', SENTRY_DSN: 'x', FETCH_TIMEOUT_MS: '20000' } });
+
+  test('are logged once, each with the name it resembles, and leave the defaults', async () => {
+    const { origin, worker } = stack;
+    const bytes = filler(5000, 47);
+    const res = await upload(worker, { file_url: origin.file('/unread.bin', bytes), upload_path: 'unread' });
+    assert.equal(res.status, 200, `not MAX_FILE_SIZE's 1000 bytes: ${JSON.stringify(res.json)}`);
+    const d = res.json.data;
+    assert.equal(Date.parse(d.expires_at) - Date.parse(d.upload_time), 259_200_000, "not file_ttl_seconds' minute");
+    assert.equal(sha256((await get(d.download_url)).body), sha256(bytes));
+    assert.equal((await api(worker, 'GET', '/api/v1/health')).status, 200);
+    const warned = printed.join('').split('\n').filter((line) => /not read by this Worker/.test(line));
+    assert.deepEqual(
+      warned.map((line) => line.replace(/^.*?config: /, 'config: ').trim()),
+      ['config: not read by this Worker, so ignored: MAX_FILE_SIZE (did you mean MAX_FILE_BYTES?), ' +
+        'file_ttl_seconds (did you mean FILE_TTL_SECONDS?), SENTRY_DSN'],
+      'one warning, from this Worker alone (set WRANGLER_LOG_LEVEL to warn or lower to see it)',
+    );
   });
 });

@@ -259,7 +259,6 @@ impl UploadJob {
                 log_internal(&format!("job {}", record.spec.job_id), &err);
                 worker::console_log!("job {}: key {}: failed: {} {}", record.spec.job_id, record.spec.key_id, err.status(), err.public_message());
                 record.stored_bytes = self.received_at_end(&record).await;
-                self.clean_up(&record).await;
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.ended(record).await
@@ -346,13 +345,22 @@ impl UploadJob {
         })
     }
 
-    /// Records the job's end ([`finish`](Self::finish)), then keeps its final status in the
-    /// key's job index, so that listings need not ask this object. If that fails (logged),
-    /// a listing asks this object, as for a running job.
+    /// Records the job's end, then gives back what the transfer of a job that did not
+    /// succeed held ([`give_back`]), then sets the alarm and forgets the stored parts
+    /// ([`settle`](Self::settle)), then keeps its final status in the key's job index, so
+    /// that listings need not ask this object. If that fails (logged), a listing asks this
+    /// object, as for a running job. Recorded before anything is given back: an end that
+    /// cannot be recorded (storage failed) leaves the job as it was, holding what it held,
+    /// to go on from its record (a cancel answered 500 changed nothing; a failure is tried
+    /// again at the next alarm), never to resume with its reservation and upload gone.
     async fn ended(&self, record: JobRecord) -> Result<(), Error> {
         let status = record.status(0);
         let key_id = record.spec.key_id.clone();
-        self.finish(record).await?;
+        save(&self.state.storage(), &record).await?;
+        if record.state != JobState::Succeeded {
+            self.clean_up(&record).await;
+        }
+        self.settle(&record).await?;
         let indexed = match Services::from_env(&self.env) {
             Ok(services) => services.authority(&key_id).job_ended(&status).await,
             Err(err) => Err(err),
@@ -363,12 +371,16 @@ impl UploadJob {
         Ok(())
     }
 
-    /// Records the end and sets the alarm for what is left (the webhook, then forgetting
-    /// the job a week on), then forgets the stored parts (a failure there only leaves a few
-    /// records behind, until the job is forgotten).
+    /// Records the ended job ([`settle`](Self::settle) follows).
     async fn finish(&self, record: JobRecord) -> Result<(), Error> {
-        let storage = self.state.storage();
-        save(&storage, &record).await?;
+        save(&self.state.storage(), &record).await?;
+        self.settle(&record).await
+    }
+
+    /// After an end is recorded: sets the alarm for what is left (the webhook, then
+    /// forgetting the job a week on), then forgets the stored parts (a failure there only
+    /// leaves a few records behind, until the job is forgotten).
+    async fn settle(&self, record: &JobRecord) -> Result<(), Error> {
         let next = record.next_after_end().unwrap_or_else(|| now_ms() + KEPT_MS);
         self.alarm_at(next).await?;
         if let Err(e) = self.forget_parts().await {
@@ -450,11 +462,12 @@ impl UploadJob {
         let ended = self.end_canceled(key_id).await;
         self.ending.set(false);
         if matches!(&ended, Err(err) if *err != Error::JobFinished) {
-            // Not recorded (storage failed; the client is told so and may cancel again): the
-            // job goes on from its record at its next alarm, rather than stay "downloading"
-            // with every alarm turned away by the flag.
+            // Not recorded (storage failed; the client is told so and may cancel again):
+            // nothing was given back, and the job goes on from its record at its next alarm
+            // (its transfer was stopped), rather than stay "downloading" with every alarm
+            // turned away by the flag.
             self.canceled.set(false);
-            if let Err(e) = self.alarm_at(now_ms() + ALARM_RETRY_MS).await {
+            if let Err(e) = self.alarm_at(now_ms() + TURN_RETRY_MS).await {
                 worker::console_error!("job {}: a failed cancel could not set the alarm: {e:?}", self.job_id);
             }
         }
@@ -485,7 +498,6 @@ impl UploadJob {
             return Err(Error::JobFinished);
         }
         record.stored_bytes = self.received_at_end(&record).await;
-        self.clean_up(&record).await;
         record.end(JobState::Canceled, now_ms());
         let status = record.status(0);
         self.ended(record).await?;

@@ -3,7 +3,7 @@
 // mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
 // from an origin without ranges), one canceled right after a restart, a chunked probe that
 // sends past its Content-Range, a stream that stalls,
-// cancel, webhooks signed with the key's secret and retried (after a 500, and after 10 s
+// cancel (and one its storage could not record), webhooks signed with the key's secret and retried (after a 500, and after 10 s
 // without an answer; dropped once the key is revoked), another key's jobs, the listing's 100
 // most recent, and the requests refused before anything starts.
 import { test, before, after } from 'node:test';
@@ -394,6 +394,29 @@ test('cancel mid-transfer: fetching stops, no object, no multipart upload in pro
   assertNothingStored(worker, mark, 'still nothing');
   const again = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
   assert.equal(again.status, 200, 'canceling twice is fine');
+});
+
+test('a cancel its job cannot record (its storage failing) is a 500 that changes nothing: the job goes on and stores the file whole, charged once', async () => {
+  const before = await usage(worker, KEYS.a.key);
+  const body = randomBody(64 * MiB);
+  const path = '/jobs/cancel-unrecorded.bin';
+  const job = await startJob({ file_url: origin.file(path, body, ranged({ throttle: 2 * MiB })), upload_path: 'jobs', file_name: 'cancel-unrecorded.bin', async: true });
+  await poll(job.job_id, { until: (s) => s.bytes_received >= 8 * MiB });
+  await worker.failJobPuts(true);
+  let res;
+  try {
+    res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
+  } finally {
+    await worker.failJobPuts(false);
+  }
+  assertError(res, 500, /^internal error$/);
+  // what it held (its reservation, its multipart upload, its stored parts) it still holds
+  const seen = await poll(job.job_id, { limitMs: 180_000 });
+  const last = seen.at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  await assertChargedOnce(before, body.length);
 });
 
 test('webhook: one successful delivery with a valid signature, after the receiver answered 500 twice', async () => {

@@ -61,6 +61,12 @@
 //
 //   POST /__faults/sql-writes  body {"failing": true}; {"failing": false} stops it
 //
+// And a background job's storage writes likewise: while on, each `storage.put` a job's
+// object makes (its record, its stored parts) rejects as a failed storage write does, and
+// nothing is written; reads, deletes and alarms run as ever.
+//
+//   POST /__faults/job-puts  body {"failing": true}; {"failing": false} stops it
+//
 // And faults of calls to a key's authority (an answer lost on the way, a call that fails):
 // each of the next calls by `caller` ('worker' or 'job') of the op named (`commit`, `get`,
 // ...: the key of the op's JSON) meets the first fault queued for that op: `lose` makes the
@@ -274,6 +280,19 @@ function faultyState(state) {
   return through(state, 'storage', (storage) => through(storage, 'sql', (sql) => through(sql, 'exec', (real) => exec(real.bind(sql)))));
 }
 
+// Whether a job's object's storage puts fail now (`/__faults/job-puts`).
+let jobPutsFail = false;
+
+/** A job's object's `state` whose `storage.put` fails while asked. */
+function faultyJobState(state) {
+  const put = (real) =>
+    function put(...args) {
+      if (jobPutsFail) return Promise.reject(new Error('Durable Object storage put failed (test fault)'));
+      return real(...args);
+    };
+  return through(state, 'storage', (storage) => through(storage, 'put', (real) => put(real.bind(storage))));
+}
+
 /** The Durable Object class `Base`, its env counted as `caller`. */
 function countingDurableObject(Base, name, caller, { wrapState = (s) => s } = {}) {
   if (typeof Base !== 'function') throw new Error(`build/index.js exports no Durable Object class \`${name}\` (see tests/http/support/counting.mjs)`);
@@ -315,8 +334,8 @@ function holdingAuthority(Base) {
 // The key's Durable Object, re-exported under its own name with a counting env: the one line
 // to change if the class is renamed (the build before docs/authority.md: `QuotaLedger`).
 export const KeyAuthority = holdingAuthority(built.KeyAuthority);
-// A background job's object, likewise (`job`).
-export const UploadJob = countingDurableObject(built.UploadJob, 'UploadJob', 'job');
+// A background job's object, likewise (`job`), its storage's puts failing while asked.
+export const UploadJob = countingDurableObject(built.UploadJob, 'UploadJob', 'job', { wrapState: faultyJobState });
 
 export default class CountingWorker extends built.default {
   constructor(ctx, env) {
@@ -356,6 +375,10 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/sql-writes' && request.method === 'POST') {
       sqlWritesFail = (await request.json()).failing === true;
       return Response.json({ failing: sqlWritesFail });
+    }
+    if (pathname === '/__faults/job-puts' && request.method === 'POST') {
+      jobPutsFail = (await request.json()).failing === true;
+      return Response.json({ failing: jobPutsFail });
     }
     if (pathname === '/__faults/timers' && request.method === 'POST') {
       const { at_least_ms: atLeast, divide_by: divideBy } = await request.json();

@@ -218,6 +218,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/sql-writes`, { method: 'POST', body: JSON.stringify({ failing }) });
       if (res.status !== 200) throw new Error(`SQL faults: ${res.status} ${await res.text()}`);
     },
+    /** While `failing`, every storage put a background job's object makes rejects, nothing
+     * written (counting.mjs). */
+    async failJobPuts(failing) {
+      if (!counting) throw new Error('job storage faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/job-puts`, { method: 'POST', body: JSON.stringify({ failing }) });
+      if (res.status !== 200) throw new Error(`job storage faults: ${res.status} ${await res.text()}`);
+    },
     /** From now on, every timer the isolate sets for at least `atLeastMs` waits that divided
      * by `divideBy` (counting.mjs); `scaleTimers(null)` stops it. */
     async scaleTimers(scale) {

@@ -145,8 +145,16 @@ impl UploadJob {
                     return Ok(record.status(self.received.get()));
                 }
                 let record = JobRecord::new(spec);
-                save(&self.state.storage(), &record).await?;
-                self.alarm_at(now_ms()).await?;
+                let storage = self.state.storage();
+                save(&storage, &record).await?;
+                // Without its alarm the job would wait for a status request or a listing to
+                // start it: a job its client was told failed (500) would run after all.
+                if let Err(err) = self.alarm_at(now_ms()).await {
+                    if let Err(e) = job_store::forget(&storage).await {
+                        worker::console_error!("job {}: a job that could not start was kept: {e:?}", self.job_id);
+                    }
+                    return Err(err);
+                }
                 Ok(record.status(0))
             }
             JobOp::Status { key_id } => {

@@ -2,10 +2,10 @@
 // over 1 GiB (130 parts) from an origin that resets twice, a job whose runtime is restarted
 // mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
 // from an origin without ranges), one canceled right after a restart, a chunked probe that
-// sends past its Content-Range, a stream that stalls,
-// cancel (and one its storage could not record), webhooks signed with the key's secret and retried (after a 500, and after 10 s
-// without an answer; dropped once the key is revoked), another key's jobs, the listing's 100
-// most recent, and the requests refused before anything starts.
+// sends past its Content-Range, a stream that stalls, cancel (and one its storage could not
+// record), a job that could not start, webhooks signed with the key's secret and retried
+// (after a 500, and after 10 s without an answer; dropped once the key is revoked), another
+// key's jobs, the listing's 100 most recent, and the requests refused before anything starts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -402,12 +402,12 @@ test('a cancel its job cannot record (its storage failing) is a 500 that changes
   const path = '/jobs/cancel-unrecorded.bin';
   const job = await startJob({ file_url: origin.file(path, body, ranged({ throttle: 2 * MiB })), upload_path: 'jobs', file_name: 'cancel-unrecorded.bin', async: true });
   await poll(job.job_id, { until: (s) => s.bytes_received >= 8 * MiB });
-  await worker.failJobPuts(true);
+  await worker.failJobStorage(['put']);
   let res;
   try {
     res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
   } finally {
-    await worker.failJobPuts(false);
+    await worker.failJobStorage([]);
   }
   assertError(res, 500, /^internal error$/);
   // what it held (its reservation, its multipart upload, its stored parts) it still holds
@@ -417,6 +417,27 @@ test('a cancel its job cannot record (its storage failing) is a 500 that changes
   assert.equal(last.result.sha256, sha256(body));
   assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
   await assertChargedOnce(before, body.length);
+});
+
+test('a job whose object cannot set its first alarm is a 500 that starts nothing: not listed, its origin never asked, nothing charged', async () => {
+  const before = await usage(worker, KEYS.a.key);
+  const path = '/jobs/unstarted.bin';
+  const url = origin.file(path, randomBody(MiB), ranged());
+  await worker.failJobStorage(['setAlarm']);
+  let res;
+  try {
+    res = await upload(worker, { file_url: url, upload_path: 'jobs', file_name: 'unstarted.bin', async: true });
+  } finally {
+    await worker.failJobStorage([]);
+  }
+  assertError(res, 500, /^internal error$/);
+  // a listing asks the object of each job not ended for its status, which would wake one
+  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
+  assert.equal(listed.status, 200, JSON.stringify(listed.json));
+  assert.deepEqual(listed.json.data.jobs.filter((j) => j.file_url === url), [], 'not listed');
+  await sleep(3000);
+  assert.equal(origin.hits(path), 0, 'the origin was never asked');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 
 test('webhook: one successful delivery with a valid signature, after the receiver answered 500 twice', async () => {

@@ -61,11 +61,11 @@
 //
 //   POST /__faults/sql-writes  body {"failing": true}; {"failing": false} stops it
 //
-// And a background job's storage writes likewise: while on, each `storage.put` a job's
-// object makes (its record, its stored parts) rejects as a failed storage write does, and
-// nothing is written; reads, deletes and alarms run as ever.
+// And a background job's storage writes likewise: while on, each call a job's object makes
+// of the storage methods named (`put`: its record, its stored parts; `setAlarm`) rejects as
+// a failed storage write does, and nothing is written; other calls run as ever.
 //
-//   POST /__faults/job-puts  body {"failing": true}; {"failing": false} stops it
+//   POST /__faults/job-storage  body {"failing": ["put"]}; {"failing": []} stops it
 //
 // And faults of calls to a key's authority (an answer lost on the way, a call that fails):
 // each of the next calls by `caller` ('worker' or 'job') of the op named (`commit`, `get`,
@@ -280,17 +280,23 @@ function faultyState(state) {
   return through(state, 'storage', (storage) => through(storage, 'sql', (sql) => through(sql, 'exec', (real) => exec(real.bind(sql)))));
 }
 
-// Whether a job's object's storage puts fail now (`/__faults/job-puts`).
-let jobPutsFail = false;
+// The storage methods of a job's object that fail now (`/__faults/job-storage`).
+let jobStorageFails = [];
+const JOB_STORAGE_FAULTS = ['put', 'setAlarm'];
 
-/** A job's object's `state` whose `storage.put` fails while asked. */
+/** A job's object's `state` whose storage methods fail while asked. */
 function faultyJobState(state) {
-  const put = (real) =>
-    function put(...args) {
-      if (jobPutsFail) return Promise.reject(new Error('Durable Object storage put failed (test fault)'));
-      return real(...args);
-    };
-  return through(state, 'storage', (storage) => through(storage, 'put', (real) => put(real.bind(storage))));
+  const faulty = (storage) =>
+    new Proxy(storage, {
+      get(t, p) {
+        const value = Reflect.get(t, p, t);
+        if (typeof value !== 'function' || p === 'constructor') return value;
+        if (!JOB_STORAGE_FAULTS.includes(p)) return value.bind(t);
+        return (...args) =>
+          jobStorageFails.includes(p) ? Promise.reject(new Error(`Durable Object storage ${p} failed (test fault)`)) : value.apply(t, args);
+      },
+    });
+  return through(state, 'storage', faulty);
 }
 
 /** The Durable Object class `Base`, its env counted as `caller`. */
@@ -334,7 +340,7 @@ function holdingAuthority(Base) {
 // The key's Durable Object, re-exported under its own name with a counting env: the one line
 // to change if the class is renamed (the build before docs/authority.md: `QuotaLedger`).
 export const KeyAuthority = holdingAuthority(built.KeyAuthority);
-// A background job's object, likewise (`job`), its storage's puts failing while asked.
+// A background job's object, likewise (`job`), its storage failing while asked.
 export const UploadJob = countingDurableObject(built.UploadJob, 'UploadJob', 'job', { wrapState: faultyJobState });
 
 export default class CountingWorker extends built.default {
@@ -376,9 +382,9 @@ export default class CountingWorker extends built.default {
       sqlWritesFail = (await request.json()).failing === true;
       return Response.json({ failing: sqlWritesFail });
     }
-    if (pathname === '/__faults/job-puts' && request.method === 'POST') {
-      jobPutsFail = (await request.json()).failing === true;
-      return Response.json({ failing: jobPutsFail });
+    if (pathname === '/__faults/job-storage' && request.method === 'POST') {
+      jobStorageFails = (await request.json()).failing.filter((m) => JOB_STORAGE_FAULTS.includes(m));
+      return Response.json({ failing: jobStorageFails });
     }
     if (pathname === '/__faults/timers' && request.method === 'POST') {
       const { at_least_ms: atLeast, divide_by: divideBy } = await request.json();

@@ -218,12 +218,15 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/sql-writes`, { method: 'POST', body: JSON.stringify({ failing }) });
       if (res.status !== 200) throw new Error(`SQL faults: ${res.status} ${await res.text()}`);
     },
-    /** While `failing`, every storage put a background job's object makes rejects, nothing
-     * written (counting.mjs). */
-    async failJobPuts(failing) {
+    /** From now on, every call a background job's object makes of the storage methods
+     * named in `failing` (`put`, `setAlarm`) rejects, nothing written (counting.mjs);
+     * `failJobStorage([])` stops it. */
+    async failJobStorage(failing) {
       if (!counting) throw new Error('job storage faults exist only in a Worker started with `counting: true`');
-      const res = await request(`${url}/__faults/job-puts`, { method: 'POST', body: JSON.stringify({ failing }) });
+      const res = await request(`${url}/__faults/job-storage`, { method: 'POST', body: JSON.stringify({ failing }) });
       if (res.status !== 200) throw new Error(`job storage faults: ${res.status} ${await res.text()}`);
+      const { failing: now } = await res.json();
+      if (now.length !== failing.length) throw new Error(`job storage faults: ${JSON.stringify(failing)} asked, ${JSON.stringify(now)} known`);
     },
     /** From now on, every timer the isolate sets for at least `atLeastMs` waits that divided
      * by `divideBy` (counting.mjs); `scaleTimers(null)` stops it. */

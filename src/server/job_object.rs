@@ -473,10 +473,16 @@ impl UploadJob {
             // Not recorded (storage failed; the client is told so and may cancel again):
             // nothing was given back, and the job goes on from its record at its next alarm
             // (its transfer was stopped), rather than stay "downloading" with every alarm
-            // turned away by the flag.
+            // turned away by the flag. Or recorded, and what came after failed (the alarm
+            // for its webhook): the cancel stands, and that alarm is set here again.
             self.canceled.set(false);
             if let Err(e) = self.alarm_at(now_ms() + TURN_RETRY_MS).await {
                 worker::console_error!("job {}: a failed cancel could not set the alarm: {e:?}", self.job_id);
+            }
+            match self.load().await {
+                Ok(Some(record)) if record.state == JobState::Canceled => return Ok(record.status(0)),
+                Ok(_) => {}
+                Err(e) => worker::console_warn!("job {}: reading a failed cancel's record: {e:?}", self.job_id),
             }
         }
         ended

@@ -396,20 +396,23 @@ test('cancel mid-transfer: fetching stops, no object, no multipart upload in pro
   assert.equal(again.status, 200, 'canceling twice is fine');
 });
 
+/** Cancels job `jobId` while its object's storage methods `failing` fail. */
+async function cancelFailing(jobId, failing) {
+  await worker.failJobStorage(failing);
+  try {
+    return await api(worker, 'DELETE', `/api/v1/jobs/${jobId}`, { token: KEYS.a.key });
+  } finally {
+    await worker.failJobStorage([]);
+  }
+}
+
 test('a cancel its job cannot record (its storage failing) is a 500 that changes nothing: the job goes on and stores the file whole, charged once', async () => {
   const before = await usage(worker, KEYS.a.key);
   const body = randomBody(64 * MiB);
   const path = '/jobs/cancel-unrecorded.bin';
   const job = await startJob({ file_url: origin.file(path, body, ranged({ throttle: 2 * MiB })), upload_path: 'jobs', file_name: 'cancel-unrecorded.bin', async: true });
   await poll(job.job_id, { until: (s) => s.bytes_received >= 8 * MiB });
-  await worker.failJobStorage(['put']);
-  let res;
-  try {
-    res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
-  } finally {
-    await worker.failJobStorage([]);
-  }
-  assertError(res, 500, /^internal error$/);
+  assertError(await cancelFailing(job.job_id, ['put']), 500, /^internal error$/);
   // what it held (its reservation, its multipart upload, its stored parts) it still holds
   const seen = await poll(job.job_id, { limitMs: 180_000 });
   const last = seen.at(-1);
@@ -417,6 +420,20 @@ test('a cancel its job cannot record (its storage failing) is a 500 that changes
   assert.equal(last.result.sha256, sha256(body));
   assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
   await assertChargedOnce(before, body.length);
+});
+
+test('a cancel recorded whose alarm then cannot be set stands: 200 canceled, nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const path = '/jobs/cancel-no-alarm.bin';
+  const job = await startJob({ file_url: origin.file(path, randomBody(64 * MiB), ranged({ throttle: 2 * MiB })), upload_path: 'jobs', file_name: 'cancel-no-alarm.bin', async: true });
+  await poll(job.job_id, { until: (s) => s.bytes_received >= 8 * MiB });
+  const res = await cancelFailing(job.job_id, ['setAlarm']);
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  assert.equal(res.json.data.state, 'canceled');
+  assert.equal((await jobStatus(job.job_id)).json.data.state, 'canceled');
+  assertNothingStored(worker, mark, 'nothing of the canceled job');
+  assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 
 test('a job whose object cannot set its first alarm is a 500 that starts nothing: not listed, its origin never asked, nothing charged', async () => {

@@ -267,6 +267,10 @@ impl UploadJob {
                 log_internal(&format!("job {}", record.spec.job_id), &err);
                 worker::console_log!("job {}: key {}: failed: {} {}", record.spec.job_id, record.spec.key_id, err.status(), err.public_message());
                 record.stored_bytes = self.received_at_end(&record).await;
+                // Given back before the end is recorded: this invocation's record may hold a
+                // transfer the stored one does not know of (its save failed), which nothing
+                // would give back if this save failed too.
+                self.clean_up(&record).await;
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.ended(record).await
@@ -353,21 +357,19 @@ impl UploadJob {
         })
     }
 
-    /// Records the job's end, then gives back what the transfer of a job that did not
-    /// succeed held ([`give_back`]), then sets the alarm and forgets the stored parts
-    /// ([`settle`](Self::settle)), then keeps its final status in the key's job index, so
-    /// that listings need not ask this object. If that fails (logged), a listing asks this
-    /// object, as for a running job. Recorded before anything is given back: an end that
-    /// cannot be recorded (storage failed) leaves the job as it was, holding what it held,
-    /// to go on from its record (a cancel answered 500 changed nothing; a failure is tried
-    /// again at the next alarm), never to resume with its reservation and upload gone.
+    /// Records the job's end, then what follows it ([`after_end`](Self::after_end)).
     async fn ended(&self, record: JobRecord) -> Result<(), Error> {
+        save(&self.state.storage(), &record).await?;
+        self.after_end(record).await
+    }
+
+    /// After the end is recorded: sets the alarm and forgets the stored parts
+    /// ([`settle`](Self::settle)), then keeps the job's final status in the key's job index,
+    /// so that listings need not ask this object. If that fails (logged), a listing asks
+    /// this object, as for a running job.
+    async fn after_end(&self, record: JobRecord) -> Result<(), Error> {
         let status = record.status(0);
         let key_id = record.spec.key_id.clone();
-        save(&self.state.storage(), &record).await?;
-        if record.state != JobState::Succeeded {
-            self.clean_up(&record).await;
-        }
         self.settle(&record).await?;
         let indexed = match Services::from_env(&self.env) {
             Ok(services) => services.authority(&key_id).job_ended(&status).await,
@@ -514,7 +516,13 @@ impl UploadJob {
         record.stored_bytes = self.received_at_end(&record).await;
         record.end(JobState::Canceled, now_ms());
         let status = record.status(0);
-        self.ended(record).await?;
+        // Recorded before anything is given back (unlike a failure's end: what this gives
+        // back is what the stored record holds): a cancel that cannot be recorded (storage
+        // failed) leaves the job holding what it held, to go on from its record, never to
+        // resume with its reservation and upload gone.
+        save(&self.state.storage(), &record).await?;
+        self.clean_up(&record).await;
+        self.after_end(record).await?;
         Ok(status)
     }
 

@@ -177,7 +177,7 @@ fn reservations_after_a_commit_or_a_release_change_nothing() {
     assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1");
     a.reserve(reservation("r2", "p", "b", 10), T0).unwrap();
     a.release("r2").unwrap();
-    assert!(a.reserve(reservation("r2", "p", "b", 10), T0).is_err(), "a released id is not reserved again");
+    assert_eq!(a.reserve(reservation("r2", "p", "b", 10), T0), Err(Error::ReservationGone), "a released id is not reserved again");
     assert_counters(&a);
 }
 
@@ -192,12 +192,12 @@ fn an_id_whose_object_was_deleted_stays_refused_for_a_day() {
     a.delete("f1", T0).unwrap();
     a.tables.undoom("f1", T0);
     a.commit(row("f2", "p", "a", 50), T0).unwrap();
-    assert!(a.commit(row("f1", "p", "a", 100), T0 + 1).is_err(), "a late commit of the deleted id");
-    assert!(a.reserve(reservation("f1", "p", "a", 100), T0 + 1).is_err(), "a late reserve of it");
+    assert_eq!(a.commit(row("f1", "p", "a", 100), T0 + 1), Err(Error::ReservationGone), "a late commit of the deleted id");
+    assert_eq!(a.reserve(reservation("f1", "p", "a", 100), T0 + 1), Err(Error::ReservationGone), "a late reserve of it");
     a.reserve(reservation("r1", "p", "b", 10), T0).unwrap();
     a.release("r1").unwrap();
     a.tables.undoom("r1", T0);
-    assert!(a.commit(row("r1", "p", "b", 10), T0 + 1).is_err(), "a commit after the release went through");
+    assert_eq!(a.commit(row("r1", "p", "b", 10), T0 + 1), Err(Error::ReservationGone), "a commit after the release went through");
     assert_eq!(a.resolve("p", "a", T0 + 1).unwrap().file_id, "f2", "the name keeps its file");
     assert_eq!(usage(&a, T0 + 1), u(50, 1, 0, 0));
     assert_counters(&a);

@@ -292,14 +292,14 @@ impl<T: Tables> Authority<T> {
     /// it, up to `bytes`: at least one byte, else 429. The file its name holds now will be
     /// replaced, so it does not count, unless another upload in flight to the same name
     /// already claimed that. A committed id holds nothing (a job refreshing its reservation
-    /// after its commit landed); a released one is refused.
+    /// after its commit landed); a released or abandoned one is refused (`ReservationGone`).
     pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<u64, Error> {
         let before = self.tables.before(&reservation.file_id, &reservation.upload_path, &reservation.file_name)?;
         match before.id {
             IdState::Free => {}
             // Stored already (a job's invocation that ended before it heard so): nothing to hold.
             IdState::Committed => return Ok(reservation.bytes),
-            IdState::Doomed => return Err(Error::internal(format!("reserve of {} after its release", reservation.file_id))),
+            IdState::Doomed => return Err(Error::ReservationGone),
         }
         let key = uploading(before.key)?;
         let limits = key.config.limits(self.defaults);
@@ -346,7 +346,7 @@ impl<T: Tables> Authority<T> {
         match before.id {
             IdState::Free => {}
             IdState::Committed => return Ok(None), // a repeated call changes nothing
-            IdState::Doomed => return Err(Error::internal(format!("commit of {} after its release", row.file_id))),
+            IdState::Doomed => return Err(Error::ReservationGone),
         }
         match self.try_commit(&row, before, now_ms) {
             Err(err @ (Error::QuotaExceeded(_) | Error::KeyDisabled | Error::KeyRevoked | Error::Lapsed { .. })) => {

@@ -183,6 +183,8 @@ pub enum Refusal {
     FileNotFound,
     KeyNotFound,
     Lapsed { ttl_secs: u64, elapsed_secs: u64 },
+    /// The reservation of the id reserved or committed was given up.
+    Gone,
     /// Logged by the object; the caller answers 500.
     Internal,
 }
@@ -196,6 +198,7 @@ impl From<Refusal> for Error {
             Refusal::FileNotFound => Error::FileNotFound,
             Refusal::KeyNotFound => Error::KeyNotFound,
             Refusal::Lapsed { ttl_secs, elapsed_secs } => Error::Lapsed { ttl_secs, elapsed_secs },
+            Refusal::Gone => Error::ReservationGone,
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
         }
     }
@@ -210,6 +213,7 @@ impl From<&Error> for Refusal {
             Error::FileNotFound => Refusal::FileNotFound,
             Error::KeyNotFound => Refusal::KeyNotFound,
             Error::Lapsed { ttl_secs, elapsed_secs } => Refusal::Lapsed { ttl_secs: *ttl_secs, elapsed_secs: *elapsed_secs },
+            Error::ReservationGone => Refusal::Gone,
             // Named one by one, so that an error the rules learn to return is given a wire
             // form here rather than becoming a 500 on the way.
             Error::Internal(_)
@@ -266,4 +270,22 @@ pub struct Standing {
     pub usage: Usage,
     pub limits: Limits,
     pub config: KeyConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_comes_out_as_its_own_error() {
+        let lapsed = Refusal::Lapsed { ttl_secs: 60, elapsed_secs: 61 };
+        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::Internal];
+        for refusal in refusals {
+            let text = serde_json::to_string(&refusal).unwrap();
+            let error = Error::from(serde_json::from_str::<Refusal>(&text).unwrap());
+            assert_eq!(Refusal::from(&error), refusal, "{text}");
+        }
+        assert_eq!(Error::from(Refusal::Gone), Error::ReservationGone);
+        assert_eq!(Error::ReservationGone.public_message(), "internal error", "nothing of it reaches a client");
+    }
 }

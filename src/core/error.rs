@@ -134,6 +134,12 @@ pub enum Error {
     /// waited half its deadline for room.
     #[error("this instance is busy with other transfers: retry in a few seconds")]
     Busy,
+    /// An upload's reservation was given up before its commit (released after a failure,
+    /// or dropped by the key's authority as abandoned; its bytes are being deleted): what
+    /// was stored for it cannot become a file. A job starts its transfer over; anywhere
+    /// else it is an internal error (logged with [`Error::internal_detail`]).
+    #[error("internal error")]
+    ReservationGone,
     #[error("internal error")]
     Internal(String),
 }
@@ -176,7 +182,7 @@ impl Error {
             | Error::OriginChanged
             | Error::OriginCoding(_) => 502,
             Error::OriginTimeout { .. } | Error::OriginStalled { .. } | Error::OriginTooSlow { .. } => 504,
-            Error::Internal(_) => 500,
+            Error::Internal(_) | Error::ReservationGone => 500,
             Error::AdminDisabled | Error::LinksDisabled | Error::Busy => 503,
         }
     }
@@ -231,6 +237,7 @@ impl Error {
             | Error::JobFinished
             | Error::AdminDisabled
             | Error::Busy
+            | Error::ReservationGone
             | Error::Internal(_) => None,
         }
     }
@@ -241,6 +248,15 @@ impl Error {
         match self {
             Error::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
             Error::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
+    /// What the log says of an error answered as `internal error` (`None`: any other).
+    pub fn internal_detail(&self) -> Option<&str> {
+        match self {
+            Error::Internal(detail) => Some(detail),
+            Error::ReservationGone => Some("the upload's reservation was given up before its commit"),
             _ => None,
         }
     }

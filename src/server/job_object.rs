@@ -110,7 +110,7 @@ impl DurableObject for UploadJob {
             Ok(op) => self.handle(op).await,
             Err(e) => Err(Error::internal(format!("job op: {e}"))),
         };
-        if let Err(Error::Internal(detail)) = &answer {
+        if let Some(detail) = answer.as_ref().err().and_then(Error::internal_detail) {
             worker::console_error!("job {}: {detail}", self.job_id);
         }
         let reply: JobReply = answer.map_err(|err| JobFailure::from(&err));
@@ -122,10 +122,7 @@ impl DurableObject for UploadJob {
             // Not thrown: the platform gives a failing alarm up after a few retries, and the
             // job would then never run again (a status request wakes only a running one): a
             // finished job's webhook would be dropped. It asks again until it succeeds.
-            let detail = match &e {
-                Error::Internal(detail) => detail.clone(),
-                other => other.public_message(),
-            };
+            let detail = e.internal_detail().map_or_else(|| e.public_message(), str::to_owned);
             worker::console_error!("job {}: alarm: {detail} (again in {} s)", self.job_id, ALARM_RETRY_MS / 1000);
             // Not set again (storage failing too): thrown after all, for the platform's retries.
             if let Err(e) = self.alarm_at(now_ms() + ALARM_RETRY_MS).await {

@@ -23,7 +23,7 @@ use super::cursor::{Cursor, Source};
 use super::digest::Sha256Sink;
 use super::files::forget_name;
 use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
-use super::job_store::{load, save, save_part, Parts};
+use super::job_store::{forget_parts, load, save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe, Turn};
@@ -107,7 +107,23 @@ impl Run<'_> {
     /// its lanes' turn ([`turn_to_resume`]).
     pub async fn go(&self, record: &mut JobRecord, stored: Option<Parts>, turn: Option<Turn>) -> Result<Ran, Error> {
         match record.transfer.clone() {
-            Some(transfer) if transfer.resumable() => self.resume(record, transfer, stored.unwrap_or_default(), turn).await,
+            Some(transfer) if transfer.resumable() => match self.resume(record, transfer.clone(), stored.unwrap_or_default(), turn).await {
+                // Its reservation was given up before its upload was complete (its end given
+                // back but not recorded, or left unrefreshed past its lapse): what it stored
+                // can never be committed, so the transfer starts over, as a fresh one (a run
+                // of its own, `MAX_RUNS`). Not once complete: then its commit may have landed
+                // and the file been deleted since, which must not come back.
+                Err(Error::ReservationGone) if !transfer.completed => {
+                    worker::console_warn!("job {}: its reservation was given up: the transfer starts over", record.spec.job_id);
+                    give_back(&self.services.bucket, self.authority, &transfer).await;
+                    forget_parts(self.storage).await?;
+                    record.transfer = None;
+                    record.stored_bytes = 0;
+                    self.received.set(0);
+                    self.fresh(record).await
+                }
+                other => other,
+            },
             Some(transfer) => {
                 match self.authority.get(&transfer.prepared.file_id).await {
                     // Committed before its invocation ended (the news lost with it): done.
@@ -553,8 +569,8 @@ pub(crate) fn job_file(record: &JobRecord, row: &FileRow, services: &Services) -
 
 /// Refreshes `transfer`'s reservation. A lost answer (an internal error) passes: the hold
 /// is there from before, lapses only after 15 minutes, and the next refresh (the next part,
-/// or the next invocation) asks again; a refusal (the key revoked or disabled, the id given
-/// up) ends the transfer.
+/// or the next invocation) asks again; a refusal ends the transfer (the key revoked or
+/// disabled), or has it start over (the id given up: [`Run::go`]).
 pub(crate) async fn refresh<A: FileAuthority>(authority: &A, transfer: &Transfer, limit: u64) -> Result<(), Error> {
     // Not `flow::reserve`: its release on a lost answer would give this hold back.
     match authority.reserve(&transfer.reservation(limit, now_ms())).await {

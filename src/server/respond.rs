@@ -26,7 +26,7 @@ pub(crate) fn raw_json(text: &str) -> Result<Response, Error> {
 
 /// Logs `err`'s detail when it is internal (`what` failed); the client sees none of it.
 pub(crate) fn log_internal(what: &str, err: &Error) {
-    if let Error::Internal(detail) = err {
+    if let Some(detail) = err.internal_detail() {
         worker::console_error!("{what}: internal error: {detail}");
     }
 }

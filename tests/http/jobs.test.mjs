@@ -3,9 +3,10 @@
 // mid-transfer (ranged, ranged behind a redirect to signed URLs that expire, and one stream
 // from an origin without ranges), one canceled right after a restart, a chunked probe that
 // sends past its Content-Range, a stream that stalls, cancel (and one its storage could not
-// record), a job that could not start, webhooks signed with the key's secret and retried
-// (after a 500, and after 10 s without an answer; dropped once the key is revoked), another
-// key's jobs, the listing's 100 most recent, and the requests refused before anything starts.
+// record), a job that could not record its failure, one that could not start, webhooks
+// signed with the key's secret and retried (after a 500, and after 10 s without an answer;
+// dropped once the key is revoked), another key's jobs, the listing's 100 most recent, and
+// the requests refused before anything starts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -455,6 +456,31 @@ test('a job whose object cannot set its first alarm is a 500 that starts nothing
   await sleep(3000);
   assert.equal(origin.hits(path), 0, 'the origin was never asked');
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
+});
+
+test('a job that gave back what it held but could not record its failure starts its transfer over when it runs again: byte-exact, charged once', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const body = randomBody(48 * MiB);
+  const path = '/jobs/given-back.bin';
+  const job = await startJob({ file_url: origin.file(path, body, ranged({ throttle: 2 * MiB })), upload_path: 'jobs', file_name: 'given-back.bin', async: true });
+  await poll(job.job_id, { until: (s) => s.bytes_received >= 4 * MiB });
+  const started = () => worker.r2().multipart.filter((m) => !mark.multipart.some((old) => old.upload_id === m.upload_id));
+  // The next part's record fails the invocation; the failure gives back the reservation and
+  // aborts the multipart upload, then cannot be recorded: the stored record still names them.
+  await worker.failJobStorage(['put']);
+  try {
+    for (let i = 0; i < 100 && !started().some((m) => m.state === 2); i += 1) await sleep(200);
+    assert.deepEqual(started().map((m) => m.state), [2], 'its multipart upload aborted');
+  } finally {
+    await worker.failJobStorage([]);
+  }
+  const last = (await poll(job.job_id, { limitMs: 180_000 })).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  assert.deepEqual(started().map((m) => m.state), [2, 1], 'the first upload aborted, the second completed');
+  await assertChargedOnce(before, body.length);
 });
 
 test('webhook: one successful delivery with a valid signature, after the receiver answered 500 twice', async () => {

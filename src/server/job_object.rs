@@ -147,7 +147,7 @@ impl UploadJob {
                 // Without its alarm the job would wait for a status request or a listing to
                 // start it: a job its client was told failed (500) would run after all.
                 if let Err(err) = self.alarm_at(now_ms()).await {
-                    if let Err(e) = job_store::forget(&storage).await {
+                    if let Err(e) = job_store::discard(&storage).await {
                         worker::console_error!("job {}: a job that could not start was kept: {e:?}", self.job_id);
                     }
                     return Err(err);

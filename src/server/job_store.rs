@@ -87,5 +87,10 @@ pub(crate) async fn forget_parts(storage: &Storage) -> Result<(), Error> {
 /// Forgets the job: its alarm and everything its object stored.
 pub(crate) async fn forget(storage: &Storage) -> Result<(), Error> {
     storage.delete_alarm().await.map_err(failed)?;
+    discard(storage).await
+}
+
+/// Deletes everything the job stored, its alarm aside (a job whose alarm could not be set).
+pub(crate) async fn discard(storage: &Storage) -> Result<(), Error> {
     storage.delete_all().await.map_err(failed)
 }

@@ -62,8 +62,9 @@
 //   POST /__faults/sql-writes  body {"failing": true}; {"failing": false} stops it
 //
 // And a background job's storage writes likewise: while on, each call a job's object makes
-// of the storage methods named (`put`: its record, its stored parts; `setAlarm`) rejects as
-// a failed storage write does, and nothing is written; other calls run as ever.
+// of the storage methods named (`put`: its record, its stored parts; `setAlarm`,
+// `deleteAlarm`) rejects as a failed storage write does, and nothing is written; other
+// calls run as ever.
 //
 //   POST /__faults/job-storage  body {"failing": ["put"]}; {"failing": []} stops it
 //
@@ -282,7 +283,7 @@ function faultyState(state) {
 
 // The storage methods of a job's object that fail now (`/__faults/job-storage`).
 let jobStorageFails = [];
-const JOB_STORAGE_FAULTS = ['put', 'setAlarm'];
+const JOB_STORAGE_FAULTS = ['put', 'setAlarm', 'deleteAlarm'];
 
 /** A job's object's `state` whose storage methods fail while asked. */
 function faultyJobState(state) {

@@ -219,7 +219,7 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       if (res.status !== 200) throw new Error(`SQL faults: ${res.status} ${await res.text()}`);
     },
     /** From now on, every call a background job's object makes of the storage methods
-     * named in `failing` (`put`, `setAlarm`) rejects, nothing written (counting.mjs);
+     * named in `failing` (`put`, `setAlarm`, `deleteAlarm`) rejects, nothing written (counting.mjs);
      * `failJobStorage([])` stops it. */
     async failJobStorage(failing) {
       if (!counting) throw new Error('job storage faults exist only in a Worker started with `counting: true`');

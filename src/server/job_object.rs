@@ -469,20 +469,23 @@ impl UploadJob {
         let ended = self.end_canceled(key_id).await;
         self.ending.set(false);
         if matches!(&ended, Err(err) if *err != Error::JobFinished) {
-            // Not recorded (storage failed; the client is told so and may cancel again):
-            // nothing was given back, and the job goes on from its record at its next alarm
-            // (its transfer was stopped), rather than stay "downloading" with every alarm
-            // turned away by the flag. Or recorded, and what came after failed (the alarm
-            // for its webhook): the cancel stands, and that alarm is set here again.
-            self.canceled.set(false);
+            // In a second: the job's next invocation, or the alarm its end needs.
             if let Err(e) = self.alarm_at(now_ms() + TURN_RETRY_MS).await {
                 worker::console_error!("job {}: a failed cancel could not set the alarm: {e:?}", self.job_id);
             }
             match self.load().await {
+                // Recorded, and what came after failed (the alarm for its webhook): the
+                // cancel stands, and so does the flag, or an invocation that outlived the
+                // wait would record its own end over it.
                 Ok(Some(record)) if record.state == JobState::Canceled => return Ok(record.status(0)),
                 Ok(_) => {}
                 Err(e) => worker::console_warn!("job {}: reading a failed cancel's record: {e:?}", self.job_id),
             }
+            // Not recorded (storage failed; the client is told so and may cancel again):
+            // nothing was given back, and the job goes on from its record at that alarm (its
+            // transfer was stopped), rather than stay "downloading" with every alarm turned
+            // away by the flag.
+            self.canceled.set(false);
         }
         ended
     }

@@ -115,12 +115,10 @@ impl Run<'_> {
                 // and the file been deleted since, which must not come back.
                 Err(Error::ReservationGone) if !transfer.completed => {
                     worker::console_warn!("job {}: its reservation was given up: the transfer starts over", record.spec.job_id);
-                    give_back(&self.services.bucket, self.authority, &transfer).await;
                     forget_parts(self.storage).await?;
-                    record.transfer = None;
                     record.stored_bytes = 0;
                     self.received.set(0);
-                    self.fresh(record).await
+                    self.start_over(record, &transfer).await
                 }
                 other => other,
             },
@@ -139,12 +137,17 @@ impl Run<'_> {
                     Err(err) => return Err(err),
                 }
                 // A single stream died with its invocation: nothing of it can be reused.
-                give_back(&self.services.bucket, self.authority, &transfer).await;
-                record.transfer = None;
-                self.fresh(record).await
+                self.start_over(record, &transfer).await
             }
             None => self.fresh(record).await,
         }
+    }
+
+    /// Gives back `transfer`, of which nothing can be reused, and starts a fresh one.
+    async fn start_over(&self, record: &mut JobRecord, transfer: &Transfer) -> Result<Ran, Error> {
+        give_back(&self.services.bucket, self.authority, transfer).await;
+        record.transfer = None;
+        self.fresh(record).await
     }
 
     /// The first invocation: fetch, decide, reserve, then store. It holds its buffers' share

@@ -320,6 +320,22 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_it_reads_is_in_the_list_the_unread_names_are_told_against() {
+        let asked = RefCell::new(Vec::new());
+        Config::from_vars(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let mut asked = asked.into_inner();
+        asked.sort();
+        asked.dedup();
+        let mut all = vars::ALL.map(str::to_owned).to_vec();
+        all.sort();
+        assert_eq!(asked, all);
+    }
+
+    #[test]
     fn names_it_does_not_read_are_told_with_the_one_meant() {
         let read: Vec<&str> = vars::ALL.iter().copied().chain(["FILES", "API_KEYS", "ADMIN_TOKEN", "LINK_SECRET"]).collect();
         let unread = |names: &[&str]| unread_names(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>(), &read);

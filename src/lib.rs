@@ -35,6 +35,7 @@
 //!     `gate.rs`: the request's six slots for outbound calls, in-order turns, and the buffer
 //!     budget's first-come-first-served queue.
 //!   - `jobs.rs`: background jobs: status, spec, record, webhook signatures and retries.
+//!     `idempotency.rs`: `Idempotency-Key`: the job id a key names, and what a retry is.
 //!   - `listing.rs`: the file listing query, the opaque cursor, `FileData` from a row.
 //!   - `batch.rs`: the batch upload body, the order its items run in, and their answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.

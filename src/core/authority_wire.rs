@@ -224,6 +224,7 @@ impl From<&Error> for Refusal {
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
             | Error::UnknownParameter(_)
+            | Error::IdempotencyKeyReused
             | Error::NotJson
             | Error::EncodedBody
             | Error::NothingToUpdate(_)

@@ -10,7 +10,7 @@ pub const ALLOW_ORIGIN: &str = "*";
 /// body is refused: so that a page gets that 415 (and its `Accept-Encoding: identity`),
 /// not a failed preflight that reads as a network error.
 pub const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Content-Encoding, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer";
+    "Authorization, Content-Type, Content-Encoding, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer, Idempotency-Key";
 /// Response headers a cross-origin caller may read besides the safelisted ones.
 pub const EXPOSE_HEADERS: &str =
     "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Link, Allow, Accept-Encoding";

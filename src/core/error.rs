@@ -128,6 +128,9 @@ pub enum Error {
     BlocklistFull(usize),
     #[error("the job has already finished")]
     JobFinished,
+    /// An `Idempotency-Key` a job was started with, sent again with another upload.
+    #[error("this Idempotency-Key started a job for another request: a new request needs a new key")]
+    IdempotencyKeyReused,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set (or is shorter than 16 bytes)")]
     AdminDisabled,
     /// This instance holds as many transfers' buffers as it may (its memory): the upload
@@ -172,7 +175,7 @@ impl Error {
             Error::NotJson | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
             Error::PreconditionFailed | Error::NoEntityTag => 412,
             Error::RangeNotSatisfiable { .. } => 416,
-            Error::ChecksumMismatch { .. } => 422,
+            Error::ChecksumMismatch { .. } | Error::IdempotencyKeyReused => 422,
             Error::Blocked => 451,
             Error::QuotaExceeded(_) | Error::RateLimited { .. } => 429,
             Error::TooManyRedirects(_)
@@ -235,6 +238,7 @@ impl Error {
             | Error::NotBlocked
             | Error::BlocklistFull(_)
             | Error::JobFinished
+            | Error::IdempotencyKeyReused
             | Error::AdminDisabled
             | Error::Busy
             | Error::ReservationGone

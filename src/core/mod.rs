@@ -16,6 +16,7 @@ pub mod error;
 pub mod fields;
 pub mod flow;
 pub mod gate;
+pub mod idempotency;
 pub mod ids;
 pub mod jobs;
 pub(crate) mod json;

@@ -14,6 +14,7 @@ use super::upload::Upload;
 use crate::core::batch::{parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
+use crate::core::idempotency;
 use crate::core::request::UploadRequest;
 use crate::core::Error;
 
@@ -25,16 +26,19 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let items = parse_batch(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
     let prefer = req.header("Prefer");
-    let upload = Upload { prefer: prefer.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
+    let idempotency_key = idempotency::parse(req.header(idempotency::HEADER).as_deref())?;
+    let upload = Upload { prefer: prefer.as_deref(), idempotency_key: idempotency_key.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
+    // Each item's job is the one the key and the item's place name.
+    upload.idempotent_jobs_only(items.iter().flatten())?;
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
     // The longest wait an item's error asks for (an item refused for the isolate's
     // buffers, 503): the answer's `Retry-After`, as a single upload's would have.
     let retry_after = Cell::new(None);
     let (upload, gate, retry_after) = (&upload, &gate, &retry_after);
-    let run = |item: Result<UploadRequest, Error>| async move {
+    let run = |i: usize, item: Result<UploadRequest, Error>| async move {
         match item {
-            Ok(request) => upload.run(request, services, gate).await.map(ItemData::envelope),
+            Ok(request) => upload.run(request, Some(i), services, gate).await.map(ItemData::envelope),
             Err(err) => Err(err),
         }
     };
@@ -61,7 +65,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
             let mut answers = Vec::with_capacity(items.len());
             for (i, item) in items {
                 let again = item.as_ref().ok().filter(|_| retried).cloned();
-                match (run(item).await, again) {
+                match (run(i, item).await, again) {
                     (Err(Error::QuotaExceeded(_)), Some(request)) => answers.push((i, Err(request))),
                     (result, _) => answers.push((i, Ok(answer(result)))),
                 }
@@ -77,7 +81,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     for (i, outcome) in ran {
         let envelope = match outcome {
             Ok(envelope) => envelope,
-            Err(request) => answer(run(Ok(request)).await),
+            Err(request) => answer(run(i, Ok(request)).await),
         };
         answered.push((i, envelope));
     }

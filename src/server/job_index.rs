@@ -27,7 +27,13 @@ fn failed(what: &'static str) -> impl Fn(worker::Error) -> Error {
 }
 
 /// Records that the key started `job_id` at `at_ms`, and forgets jobs older than a week.
+/// Forgets first: an `Idempotency-Key`'s job id comes back once its job was forgotten, and
+/// is then a new job (not the old one's entry, which is older than a week by then).
 pub(crate) fn add(sql: &SqlStorage, job_id: &str, at_ms: i64) -> Result<(), Error> {
+    let old = || vec![SqlStorageValue::Integer(at_ms - LISTED_FOR_MS)];
+    sql.exec("DELETE FROM job_ends WHERE job_id IN (SELECT job_id FROM jobs WHERE at_ms < ?)", old())
+        .map_err(failed("prune ends"))?;
+    sql.exec("DELETE FROM jobs WHERE at_ms < ?", old()).map_err(failed("prune"))?;
     let args = vec![
         SqlStorageValue::String(job_id.to_owned()),
         SqlStorageValue::Integer(at_ms),
@@ -37,10 +43,6 @@ pub(crate) fn add(sql: &SqlStorage, job_id: &str, at_ms: i64) -> Result<(), Erro
         args,
     )
     .map_err(failed("add"))?;
-    let old = || vec![SqlStorageValue::Integer(at_ms - LISTED_FOR_MS)];
-    sql.exec("DELETE FROM job_ends WHERE job_id IN (SELECT job_id FROM jobs WHERE at_ms < ?)", old())
-        .map_err(failed("prune ends"))?;
-    sql.exec("DELETE FROM jobs WHERE at_ms < ?", old()).map_err(failed("prune"))?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use super::js::{now_ms, object_name};
 use super::origin::WorkerOrigin;
 use super::respond::log_internal;
 use super::webhook;
+use crate::core::idempotency;
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
 use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
@@ -53,7 +54,12 @@ thread_local! {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum JobOp {
+    /// Starts the job, unless it was started (the same request again, by its
+    /// `Idempotency-Key`: answered as it stands).
     Start { spec: JobSpec },
+    /// The job as it stands if an `Idempotency-Key` started it for the same request
+    /// (another request: refused), else not found.
+    Replay { spec: JobSpec },
     Status { key_id: String },
     Cancel { key_id: String },
 }
@@ -138,8 +144,8 @@ impl UploadJob {
     async fn handle(&self, op: JobOp) -> Result<JobStatus, Error> {
         match op {
             JobOp::Start { spec } => {
-                if let Some(record) = self.load().await? {
-                    return Ok(record.status(self.received.get()));
+                if let Some(status) = self.replay(&spec).await? {
+                    return Ok(status);
                 }
                 let record = JobRecord::new(spec);
                 let storage = self.state.storage();
@@ -171,7 +177,19 @@ impl UploadJob {
                 }
                 Ok(record.status(self.received.get()))
             }
+            JobOp::Replay { spec } => self.replay(&spec).await?.ok_or(Error::JobNotFound),
             JobOp::Cancel { key_id } => self.cancel(&key_id).await,
+        }
+    }
+
+    /// The job's status if it was started for `spec`'s request; none if it was not
+    /// started. Its id is the one `spec`'s `Idempotency-Key` names (or a random one), so
+    /// another request found here reused the key.
+    async fn replay(&self, spec: &JobSpec) -> Result<Option<JobStatus>, Error> {
+        match self.load().await? {
+            None => Ok(None),
+            Some(record) if idempotency::same_request(&record.spec, spec) => Ok(Some(record.status(self.received.get()))),
+            Some(_) => Err(Error::IdempotencyKeyReused),
         }
     }
 

@@ -17,6 +17,7 @@ use super::stub;
 use crate::core::envelope::{Envelope, JOB_ACCEPTED};
 use crate::core::error::Error;
 use crate::core::gate::{Gate, SLOTS};
+use crate::core::idempotency;
 use crate::core::ids::job_id;
 use crate::core::jobs::{JobList, JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
@@ -31,14 +32,18 @@ pub(crate) fn status_path(job_id: &str) -> String {
 /// Starts a job for `request` (already validated and authenticated): the key must have room
 /// for it (a byte, and a file unless it replaces one), and a `callback_url` needs the key's
 /// webhook secret. Its calls are counted in the request's `gate` (a batch's items share it).
+/// With an `Idempotency-Key` (`idempotency`: the key and the batch item's place), the job
+/// is the one that key names: started already for the same request, it is answered as it
+/// stands, and nothing else is checked or started.
 pub(crate) async fn start(
     request: UploadRequest,
     owner: &KeyRecord,
-    base: &Url,
-    request_url: &Url,
+    urls: (&Url, &Url),
+    idempotency: Option<(&str, Option<usize>)>,
     services: &Services,
     gate: &Gate,
 ) -> Result<JobStatus, Error> {
+    let (base, request_url) = urls;
     // A job runs later from what it stored: origin headers (secrets) are never stored.
     if request.origin_headers.is_some() {
         return Err(Error::invalid(
@@ -55,12 +60,12 @@ pub(crate) async fn start(
             "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
         ));
     }
-    // A name is only replaced when the request names both its parts (else one is made).
-    let name = request.upload_path.as_deref().zip(request.file_name.as_deref());
-    authority.room(name).await?;
     let now = now_ms();
     let spec = JobSpec {
-        job_id: job_id(),
+        job_id: match idempotency {
+            Some((key, item)) => idempotency::job_id(&owner.id, key, item),
+            None => job_id(),
+        },
         key_id: owner.id.clone(),
         file_url: request.file_url.to_string(),
         upload_path: request.upload_path,
@@ -76,6 +81,15 @@ pub(crate) async fn start(
         private: request.private,
     };
     let job_id = spec.job_id.clone();
+    if idempotency.is_some() {
+        match call(&services.jobs, &job_id, &JobOp::Replay { spec: spec.clone() }, gate).await {
+            Err(Error::JobNotFound) => {}
+            replayed => return replayed,
+        }
+    }
+    // A name is only replaced when the request names both its parts (else one is made).
+    let name = spec.upload_path.as_deref().zip(spec.file_name.as_deref());
+    authority.room(name).await?;
     authority.job_started(&job_id, now).await?;
     call(&services.jobs, &job_id, &JobOp::Start { spec }, gate).await
 }
@@ -156,6 +170,7 @@ async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> 
     reply.map_err(|failure| match failure.code {
         404 => Error::JobNotFound,
         409 => Error::JobFinished,
+        422 => Error::IdempotencyKeyReused,
         _ => Error::internal(format!("job {job_id} refused: {}", failure.msg)),
     })
 }

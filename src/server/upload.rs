@@ -18,6 +18,7 @@ use crate::core::batch::ItemData;
 use crate::core::envelope::FileData;
 use crate::core::flow::{upload, UploadContext};
 use crate::core::gate::Gate;
+use crate::core::idempotency;
 use crate::core::jobs::{prefers_async, wants_async};
 use crate::core::keys::KeyRecord;
 use crate::core::origin_headers::Forwarded;
@@ -33,8 +34,10 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let request = parse_upload(&body, &policy)?;
     let base = base_url(&req, &services.config)?;
     let prefer = req.header("Prefer");
-    let upload = Upload { prefer: prefer.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
-    match upload.run(request, services, &Gate::default()).await? {
+    let idempotency_key = idempotency::parse(req.header(idempotency::HEADER).as_deref())?;
+    let upload = Upload { prefer: prefer.as_deref(), idempotency_key: idempotency_key.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
+    upload.idempotent_jobs_only([&request])?;
+    match upload.run(request, None, services, &Gate::default()).await? {
         ItemData::Job(job) => jobs::accepted(&job, prefers_async(prefer.as_deref())),
         file => respond::json(200, &file.envelope()),
     }
@@ -44,6 +47,8 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
 pub(crate) struct Upload<'a> {
     /// The request's `Prefer` header (`respond-async` starts a job).
     pub prefer: Option<&'a str>,
+    /// The request's `Idempotency-Key` (jobs only).
+    pub idempotency_key: Option<&'a str>,
     pub owner: &'a KeyRecord,
     pub base: &'a Url,
     pub request_url: &'a Url,
@@ -51,11 +56,25 @@ pub(crate) struct Upload<'a> {
 }
 
 impl Upload<'_> {
-    /// Runs `request`: as a background job when asked to (`"async"` or `Prefer`), else
-    /// stored now. A `callback_url` without a job is refused.
-    pub(crate) async fn run(&self, request: UploadRequest, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
+    /// Refuses an `Idempotency-Key` on a request with an upload that is not a job: a retry
+    /// would store it again (an upload stored now is answered with its file, or its error).
+    pub(crate) fn idempotent_jobs_only<'r>(&self, requests: impl IntoIterator<Item = &'r UploadRequest>) -> Result<(), Error> {
+        let stored_now = |r: &UploadRequest| !wants_async(self.prefer, r.asynchronous);
+        if self.idempotency_key.is_some() && requests.into_iter().any(stored_now) {
+            return Err(Error::invalid(
+                idempotency::HEADER,
+                "is taken for background jobs only (`\"async\": true`, or `Prefer: respond-async`): an upload stored now is retried by sending it again",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs `request` (a batch's `item`): as a background job when asked to (`"async"` or
+    /// `Prefer`), else stored now. A `callback_url` without a job is refused.
+    pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
         if wants_async(self.prefer, request.asynchronous) {
-            return jobs::start(request, self.owner, self.base, self.request_url, services, gate).await.map(ItemData::Job);
+            let idempotency = self.idempotency_key.map(|key| (key, item));
+            return jobs::start(request, self.owner, (self.base, self.request_url), idempotency, services, gate).await.map(ItemData::Job);
         }
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());

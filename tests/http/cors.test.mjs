@@ -14,7 +14,7 @@ const PAGE = { origin: 'https://app.example' };
 /** What a page may send (the client's conditionals included) and read (`Retry-After` for its
  * waits, `ETag` for its conditionals, `Location` for a job), as docs/client.md lists them;
  * sorted, as `list` answers. */
-const ALLOWED = ['authorization', 'content-type', 'content-encoding', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'prefer'].sort();
+const ALLOWED = ['authorization', 'content-type', 'content-encoding', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'prefer', 'idempotency-key'].sort();
 const EXPOSED = ['content-disposition', 'content-range', 'accept-ranges', 'etag', 'www-authenticate', 'retry-after', 'location', 'preference-applied', 'link', 'allow', 'accept-encoding'].sort();
 /** A header's comma-separated names, lowercase and sorted. */
 const list = (value) => value.split(',').map((h) => h.trim().toLowerCase()).sort();
@@ -26,13 +26,13 @@ async function preflight(path, method, headers) {
   });
 }
 
-test('a preflight for the upload allows POST with Authorization, Content-Type and Prefer (a background job)', async () => {
-  const res = await preflight('/api/v1/files/upload/url', 'POST', 'authorization,content-type,prefer');
+test('a preflight for the upload allows POST with Authorization, Content-Type, Prefer and Idempotency-Key (a background job)', async () => {
+  const res = await preflight('/api/v1/files/upload/url', 'POST', 'authorization,content-type,prefer,idempotency-key');
   assert.equal(res.status, 204);
   assert.equal(res.headers.get('access-control-allow-origin'), '*');
   assert.equal(res.headers.get('access-control-allow-methods'), 'POST');
   const allowed = list(res.headers.get('access-control-allow-headers'));
-  for (const header of ['authorization', 'content-type', 'prefer']) assert.ok(allowed.includes(header), header);
+  for (const header of ['authorization', 'content-type', 'prefer', 'idempotency-key']) assert.ok(allowed.includes(header), header);
   assert.ok(Number(res.headers.get('access-control-max-age')) > 0);
 });
 

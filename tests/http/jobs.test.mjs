@@ -923,3 +923,87 @@ test('"async": false outranks Prefer: respond-async: stored at once (200), witho
   assert.equal((await poll(later.data.job_id)).at(-1).state, 'succeeded');
   assert.equal(await listed(), count + 1, 'one job started, for the item that let the header decide');
 });
+
+test('Idempotency-Key: a job start sent three times (two at once) starts one job: the origin sent the file once, byte-exact, charged once, listed once; the same key with another request is 422, from another API key another job', async () => {
+  const bytes = randomBody(4 * MiB + 7);
+  const path = '/jobs/idempotent.bin';
+  const url = origin.file(path, bytes, ranged());
+  const body = { file_url: url, upload_path: 'jobs', file_name: 'idempotent.bin', async: true };
+  const idem = { 'Idempotency-Key': `start-${crypto.randomUUID()}` };
+  const before = await usage(worker, KEYS.a.key);
+  const first = await startJob(body, { headers: idem });
+  // a lost answer retried, twice at once; as a quoted string (the draft standard's form) too
+  const quoted = { 'Idempotency-Key': `"${idem['Idempotency-Key']}"` };
+  const retries = await Promise.all([upload(worker, body, { headers: idem }), upload(worker, { ...body }, { headers: quoted })]);
+  for (const res of retries) {
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    assert.equal(res.json.data.job_id, first.job_id, 'the job the first start began');
+    assert.equal(res.json.data.created_at, first.created_at);
+    assert.equal(res.headers.get('location'), `/api/v1/jobs/${first.job_id}`);
+  }
+  const last = (await poll(first.job_id)).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(bytes));
+  assert.equal(await servedDigest(last.result.download_url), sha256(bytes));
+  // after the end, the same start is answered with the ended job
+  const late = await upload(worker, body, { headers: idem });
+  assert.equal(late.status, 202, JSON.stringify(late.json));
+  assert.deepEqual([late.json.data.job_id, late.json.data.state, late.json.data.result.file_id], [first.job_id, 'succeeded', last.result.file_id]);
+  assert.equal(origin.sent(path), bytes.length, 'the origin sent the file once');
+  const after = await usage(worker, KEYS.a.key);
+  assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files], [bytes.length, 1, before.reserved_bytes, before.reserved_files], 'charged once');
+  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
+  assert.equal(listed.json.data.jobs.filter((j) => j.file_url === url).length, 1, 'listed once');
+  // the key with another request: refused, nothing started
+  const other = await upload(worker, { ...body, file_name: 'other.bin' }, { headers: idem });
+  assertError(other, 422, /^this Idempotency-Key started a job for another request: a new request needs a new key$/);
+  assert.equal(origin.sent(path), bytes.length, 'nothing fetched for it');
+  // another API key's same key is its own job
+  const theirs = await startJob(body, { key: KEYS.b.key, headers: idem });
+  assert.notEqual(theirs.job_id, first.job_id);
+  assert.equal((await poll(theirs.job_id, { key: KEYS.b.key })).at(-1).state, 'succeeded');
+  assert.equal(origin.sent(path), 2 * bytes.length);
+});
+
+test('Idempotency-Key in a batch names each item\'s job by its place: the batch sent again answers the same jobs, an item changed since gets its own 422', async () => {
+  const items = [0, 1].map((i) => {
+    const bytes = filler(64 * 1024 + i, 320 + i);
+    return { bytes, item: { file_url: origin.file(`/jobs/idem-batch-${i}.bin`, bytes), upload_path: 'jobs', file_name: `idem-batch-${i}.bin`, async: true } };
+  });
+  const headers = { 'Idempotency-Key': crypto.randomUUID() };
+  const send = (list) => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: list }, headers });
+  const first = await send(items.map((x) => x.item));
+  assert.equal(first.status, 200, JSON.stringify(first.json));
+  const ids = first.json.data.results.map((r) => r.data.job_id);
+  assert.equal(new Set(ids).size, 2, 'a job per item');
+  for (const [i, id] of ids.entries()) {
+    const last = (await poll(id)).at(-1);
+    assert.equal(last.state, 'succeeded');
+    assert.equal(last.result.sha256, sha256(items[i].bytes));
+  }
+  const again = await send(items.map((x) => x.item));
+  assert.equal(again.status, 200, JSON.stringify(again.json));
+  assert.deepEqual(again.json.data.results.map((r) => [r.code, r.data.job_id, r.data.state]), ids.map((id) => [202, id, 'succeeded']));
+  const changed = await send([items[0].item, { ...items[1].item, file_name: 'changed.bin' }]);
+  assert.equal(changed.status, 200, JSON.stringify(changed.json));
+  const [same, refused] = changed.json.data.results;
+  assert.equal(same.data.job_id, ids[0]);
+  assert.deepEqual([refused.code, refused.msg], [422, 'this Idempotency-Key started a job for another request: a new request needs a new key']);
+  for (const i of [0, 1]) assert.equal(origin.hits(`/jobs/idem-batch-${i}.bin`), 1, `item ${i} fetched once`);
+});
+
+test('Idempotency-Key on an upload stored now, or malformed, is 400 before anything is fetched', async () => {
+  const path = '/jobs/idem-now.bin';
+  const url = origin.file(path, filler(1024, 330));
+  const key = { 'Idempotency-Key': crypto.randomUUID() };
+  const jobsOnly = /^invalid `Idempotency-Key`: is taken for background jobs only \(`"async": true`, or `Prefer: respond-async`\): an upload stored now is retried by sending it again$/;
+  assertError(await upload(worker, { file_url: url }, { headers: key }), 400, jobsOnly);
+  assertError(await upload(worker, { file_url: url, async: false }, { headers: { ...key, Prefer: 'respond-async' } }), 400, jobsOnly);
+  const batch = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: [{ file_url: url, async: true }, { file_url: url }] }, headers: key });
+  assertError(batch, 400, jobsOnly);
+  const malformed = /^invalid `Idempotency-Key`: must be 1 to 255 printable ASCII characters \(a UUID, say\)$/;
+  for (const bad of ['k'.repeat(256), '""']) {
+    assertError(await upload(worker, { file_url: url, async: true }, { headers: { 'Idempotency-Key': bad } }), 400, malformed);
+  }
+  assert.equal(origin.hits(path), 0, 'the origin was never asked');
+});

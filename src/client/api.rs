@@ -8,6 +8,7 @@ use super::error::ClientError;
 use super::options::Settings;
 use crate::core::batch::BatchData;
 use crate::core::envelope::{Envelope, FileData};
+use crate::core::idempotency;
 
 /// Path of the upload endpoint.
 pub(crate) const UPLOAD_ROUTE: &str = "/api/v1/files/upload/url";
@@ -48,42 +49,50 @@ pub(crate) struct Call {
     pub method: Method,
     pub path: String,
     pub body: Option<String>,
+    /// Sent as `Idempotency-Key` (a job's start).
+    pub idempotency_key: Option<String>,
 }
 
 impl Call {
     /// `POST /api/v1/files/upload/url` with a validated body.
     pub(crate) fn upload(body: String) -> Call {
-        Call { method: Method::Post, path: UPLOAD_ROUTE.into(), body: Some(body) }
+        Call { method: Method::Post, path: UPLOAD_ROUTE.into(), body: Some(body), idempotency_key: None }
+    }
+
+    /// A background job's start: `POST /api/v1/files/upload/url` with a validated body
+    /// (`"async": true`) and its `Idempotency-Key`, if any.
+    pub(crate) fn start((body, idempotency_key): (String, Option<String>)) -> Call {
+        Call { idempotency_key, ..Call::upload(body) }
     }
 
     /// `POST /api/v1/files/upload/urls` with a validated body.
     pub(crate) fn batch(body: String) -> Call {
-        Call { method: Method::Post, path: BATCH_ROUTE.into(), body: Some(body) }
+        Call { method: Method::Post, path: BATCH_ROUTE.into(), body: Some(body), idempotency_key: None }
     }
 
     /// `GET` or `DELETE /api/v1/files/{file_id}` (the id already checked).
     pub(crate) fn file(method: Method, file_id: &str) -> Call {
-        Call { method, path: format!("{FILES_ROUTE}/{file_id}"), body: None }
+        Call { method, path: format!("{FILES_ROUTE}/{file_id}"), body: None, idempotency_key: None }
     }
 
     /// `POST /api/v1/files/{file_id}/link` (the id and body already checked).
     pub(crate) fn link(file_id: &str, body: String) -> Call {
-        Call { method: Method::Post, path: format!("{FILES_ROUTE}/{file_id}/link"), body: Some(body) }
+        Call { method: Method::Post, path: format!("{FILES_ROUTE}/{file_id}/link"), body: Some(body), idempotency_key: None }
     }
 
     /// `GET /api/v1/files{query}` (the query already checked, `""` or `?...`).
     pub(crate) fn list(query: &str) -> Call {
-        Call { method: Method::Get, path: format!("{FILES_ROUTE}{query}"), body: None }
+        Call { method: Method::Get, path: format!("{FILES_ROUTE}{query}"), body: None, idempotency_key: None }
     }
 
     /// `GET` or `DELETE /api/v1/jobs/{job_id}` (the id already checked).
     pub(crate) fn job(method: Method, job_id: &str) -> Call {
-        Call { method, path: format!("{JOBS_ROUTE}/{job_id}"), body: None }
+        Call { method, path: format!("{JOBS_ROUTE}/{job_id}"), body: None, idempotency_key: None }
     }
 
     /// `GET /api/v1/usage`.
     pub(crate) fn usage() -> Call {
-        Call { method: Method::Get, path: USAGE_ROUTE.into(), body: None }
+        Call { method: Method::Get, path: USAGE_ROUTE.into(), body: None, idempotency_key: None }
     }
 }
 
@@ -107,6 +116,10 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -
         Method::Delete => Request::delete(&url),
     }
     .header("Authorization", authorization);
+    let builder = match &call.idempotency_key {
+        Some(key) => builder.header(idempotency::HEADER, key),
+        None => builder,
+    };
     let request = match call.body {
         Some(body) => builder.header("Content-Type", "application/json").body(body),
         None => builder.build(),

@@ -93,10 +93,11 @@ impl UploadClient {
     }
 
     /// Starts a background job fetching `fileUrl` (any size up to the service's job limit);
-    /// resolves at once with the job (`state` `queued`).
+    /// resolves at once with the job (`state` `queued`). With `idempotencyKey`, a start
+    /// sent again after a lost answer resolves with the job the first one started.
     #[wasm_bindgen(js_name = startUpload, unchecked_return_type = "Promise<Job>")]
     pub fn start_upload(&self, #[wasm_bindgen(unchecked_param_type = "StartUploadOptions")] options: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::upload(options::start_body(options)?)), Reply::Job)))
+        self.run(|| Ok((Some(Call::start(options::start_body(options)?)), Reply::Job)))
     }
 
     /// One of the caller's jobs: its state and progress; rejects with status 404 for an

@@ -9,6 +9,7 @@ use super::browser_url::{base_url, check_file_url};
 use super::error::ClientError;
 use crate::core::batch::{item_envelope, parse_batch_with};
 use crate::core::envelope::{Envelope, FileData};
+use crate::core::idempotency;
 use crate::core::ids::{is_file_id, is_job_id};
 use crate::core::keys::api_key;
 use crate::core::links::check_link_lifetime;
@@ -47,6 +48,9 @@ struct UploadOptions {
     /// `startUpload` only: where the job's final status is POSTed.
     #[serde(default)]
     callback_url: Option<String>,
+    /// `startUpload` only: sent as `Idempotency-Key`, so that the start may be retried.
+    #[serde(default)]
+    idempotency_key: Option<String>,
 }
 
 /// `mintLinks(fileId, { expiresIn? })`.
@@ -135,7 +139,7 @@ const CLIENT_KEYS: &[&str] = &["baseUrl", "apiKey"];
 const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders"];
 /// A job's: an upload's but `originHeaders`, which a job would have to store (the server
 /// refuses them; refused here, nothing is sent).
-const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "callbackUrl"];
+const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "callbackUrl", "idempotencyKey"];
 const LINK_KEYS: &[&str] = &["expiresIn"];
 const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order"];
 
@@ -186,6 +190,8 @@ fn hint(key: &str, known: &[&str]) -> String {
         format!(" (did you mean `{camel}`?)")
     } else if camel == "callbackUrl" {
         " (a callback is for a background job: startUpload)".to_owned()
+    } else if camel == "idempotencyKey" {
+        " (a retried start is for a background job: startUpload)".to_owned()
     } else if camel == "originHeaders" {
         " (a background job would have to store them, and they are never stored: uploadFromUrl)".to_owned()
     } else {
@@ -243,11 +249,13 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
     }
 }
 
-/// Reads `startUpload`'s options into the body of a background job, validated by the
-/// server's own request parser before it is sent.
-pub(crate) fn start_body(value: JsValue) -> Result<String, ClientError> {
-    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl? }", JOB_KEYS)?;
-    checked_json(&UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) })
+/// Reads `startUpload`'s options into the body of a background job and its
+/// `Idempotency-Key`, validated by the server's own parsers before they are sent.
+pub(crate) fn start_body(value: JsValue) -> Result<(String, Option<String>), ClientError> {
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl?, idempotencyKey? }", JOB_KEYS)?;
+    let key = idempotency::parse(opts.idempotency_key.as_deref())?;
+    let body = checked_json(&UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) })?;
+    Ok((body, key))
 }
 
 /// The JSON body of `opts`.
@@ -385,6 +393,7 @@ mod tests {
             private: None,
             origin_headers: None,
             callback_url: None,
+            idempotency_key: None,
         }
     }
 
@@ -396,13 +405,15 @@ mod tests {
         assert_eq!(hint("callbackUrl", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
         assert_eq!(hint("callback_url", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
         assert_eq!(hint("callback_url", JOB_KEYS), " (did you mean `callbackUrl`?)");
+        assert_eq!(hint("idempotency_key", UPLOAD_KEYS), " (a retried start is for a background job: startUpload)");
+        assert_eq!(hint("idempotency_key", JOB_KEYS), " (did you mean `idempotencyKey`?)");
         assert_eq!(hint("colour", UPLOAD_KEYS), "");
         assert!(hint("originHeaders", JOB_KEYS).contains("uploadFromUrl"));
         // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS but the origin
-        // headers, and the callback
+        // headers, and the callback and the idempotency key
         let upload_but_headers: Vec<&str> = UPLOAD_KEYS.iter().copied().filter(|k| *k != "originHeaders").collect();
         assert_eq!(&JOB_KEYS[..upload_but_headers.len()], upload_but_headers.as_slice());
-        assert_eq!(JOB_KEYS.last(), Some(&"callbackUrl"));
+        assert_eq!(&JOB_KEYS[upload_but_headers.len()..], ["callbackUrl", "idempotencyKey"]);
     }
 
     #[test]

@@ -76,6 +76,10 @@ export interface StartUploadOptions extends Omit<UploadOptions, "originHeaders">
   /** Where the job's final status is POSTed, signed (the key needs a webhook secret,
    * issued by the admin API; without one, 400). */
   callbackUrl?: string | undefined;
+  /** Sent as `Idempotency-Key` (1 to 255 printable ASCII characters, a UUID say): the same
+   * start sent again with it, after a lost answer, is answered with the job the first one
+   * started, and starts nothing; another start with it is refused (422). */
+  idempotencyKey?: string | undefined;
 }
 
 /** Options of `waitForJob(...)`. */

@@ -108,7 +108,7 @@ pub(crate) fn data_as<T: DeserializeOwned>(data: serde_json::Value) -> Result<T,
 /// The one request path: sends `call` with the `Authorization` header (and its JSON body)
 /// and resolves with the envelope's `data` and the answer's `Retry-After` (a batch's, when
 /// an item was refused for a reason that passes), or the error the answer reports.
-pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
+pub(crate) async fn send(settings: &Settings, authorization: &str, call: &Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let url = format!("{}{}", settings.base, call.path);
     let builder = match call.method {
         Method::Get => Request::get(&url),
@@ -120,8 +120,8 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: Call) -
         Some(key) => builder.header(idempotency::HEADER, key),
         None => builder,
     };
-    let request = match call.body {
-        Some(body) => builder.header("Content-Type", "application/json").body(body),
+    let request = match &call.body {
+        Some(body) => builder.header("Content-Type", "application/json").body(body.as_str()),
         None => builder.build(),
     }
     .map_err(network)?;

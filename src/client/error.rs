@@ -34,7 +34,8 @@ pub(crate) enum ClientError {
 }
 
 impl ClientError {
-    fn status(&self) -> u16 {
+    /// The HTTP status (0: no answer, or refused before sending).
+    pub(crate) fn status(&self) -> u16 {
         match self {
             ClientError::Invalid(err) => err.status(),
             ClientError::Server { status, .. } | ClientError::Unexpected { status, .. } => *status,

@@ -49,11 +49,37 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
     Ok(Wait { interval_ms, on_progress })
 }
 
+/// Sends of a start with an idempotency key that failed in passing, before it gives up.
+const START_RETRIES: u32 = 3;
+/// The first wait before a start is sent again (then twice as long each time).
+const START_RETRY_MS: f64 = 1000.0;
+
+/// Sends `call` ([`api::send`]). A job's start carrying an idempotency key starts nothing
+/// new when sent again (the service answers the job the first one started), so one that
+/// failed in passing (no answer, or a 5xx: the job may have started all the same) is sent
+/// again, up to [`START_RETRIES`] times, 1 s, 2 s, 4 s later (longer if `Retry-After` asks).
+/// A 429 is not retried: the key's quota or rate limit, which a few seconds do not change.
+/// Any other call is sent once (an upload sent again would be stored again).
+pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
+    let retries = if call.idempotency_key.is_some() { START_RETRIES } else { 0 };
+    let mut failures = 0;
+    loop {
+        match api::send(settings, authorization, &call).await {
+            Err(err) if failures < retries && in_passing(&err) && err.status() != 429 => {
+                let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
+                sleep((START_RETRY_MS * f64::from(1u32 << failures)).max(asked)).await;
+                failures += 1;
+            }
+            answer => return answer,
+        }
+    }
+}
+
 /// Polls `job_id` until it ends: the succeeded job, or the failure it reports.
 pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str, wait: &Wait) -> Result<JsValue, ClientError> {
     let mut failures = 0;
     loop {
-        let job = match api::send(settings, authorization, Call::job(Method::Get, job_id)).await {
+        let job = match api::send(settings, authorization, &Call::job(Method::Get, job_id)).await {
             Ok((job, _)) => job,
             Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
                 failures += 1;

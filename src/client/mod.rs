@@ -94,7 +94,8 @@ impl UploadClient {
 
     /// Starts a background job fetching `fileUrl` (any size up to the service's job limit);
     /// resolves at once with the job (`state` `queued`). With `idempotencyKey`, a start
-    /// sent again after a lost answer resolves with the job the first one started.
+    /// sent again resolves with the job the first one started: one whose send failed in
+    /// passing is sent again ([`jobs::send_once_or_again`]).
     #[wasm_bindgen(js_name = startUpload, unchecked_return_type = "Promise<Job>")]
     pub fn start_upload(&self, #[wasm_bindgen(unchecked_param_type = "StartUploadOptions")] options: JsValue) -> js_sys::Promise {
         self.run(|| Ok((Some(Call::start(options::start_body(options)?)), Reply::Job)))
@@ -189,7 +190,7 @@ impl UploadClient {
 async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>) -> Result<JsValue, JsValue> {
     let (authorization, call, reply) = prepared?;
     let (data, retry_after) = match call {
-        Some(call) => api::send(&settings, &authorization, call).await.map(|(data, retry_after)| (Some(data), retry_after))?,
+        Some(call) => jobs::send_once_or_again(&settings, &authorization, call).await.map(|(data, retry_after)| (Some(data), retry_after))?,
         None => (None, None),
     };
     match reply {

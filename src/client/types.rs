@@ -77,8 +77,9 @@ export interface StartUploadOptions extends Omit<UploadOptions, "originHeaders">
    * issued by the admin API; without one, 400). */
   callbackUrl?: string | undefined;
   /** Sent as `Idempotency-Key` (1 to 255 printable ASCII characters, a UUID say): the same
-   * start sent again with it, after a lost answer, is answered with the job the first one
-   * started, and starts nothing; another start with it is refused (422). */
+   * start sent again with it is answered with the job the first one started, and starts
+   * nothing, so the client sends it again when a send fails in passing (no answer, a 5xx),
+   * up to 3 times; another start with it is refused (422). */
   idempotencyKey?: string | undefined;
 }
 

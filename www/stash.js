@@ -241,7 +241,9 @@ async function startJobs(lines, options) {
   for (const [i, fileUrl] of lines.entries()) {
     const c = client();
     try {
-      const job = await c.startUpload({ fileUrl, ...options });
+      // A key per start: the client sends a start that failed in passing again, and the
+      // service answers it with the job the first send started, never a second one.
+      const job = await c.startUpload({ fileUrl, ...options, idempotencyKey: globalThis.crypto?.randomUUID?.() });
       const card = jobCard(job);
       first ??= card;
       results.append(card);

@@ -518,6 +518,10 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const size = 4 * MiB;
   const url = stack.origin.file('/slow/big.bin', filler(size, 9), { ranges: true, etag: '"x"', throttle: 64 * 1024 });
   await open('stash');
+  // each start's Idempotency-Key (the client sends a start that failed in passing again)
+  const keys = [];
+  const keyOf = (req) => { if (req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url')) keys.push(req.headers()['idempotency-key']); };
+  page.on('request', keyOf);
   await page.locator('#file-urls').fill(url);
   await page.locator('#as-job').check();
   await page.locator('#stash-submit').click();
@@ -554,6 +558,10 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const second = await pin(1);
   await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
   assert.equal(await second.evaluate((card) => card === document.activeElement), true, "focus on the second submission's card");
+  page.off('request', keyOf);
+  assert.equal(keys.length, 2, `${keys}`);
+  keys.forEach((key) => assert.match(key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, `a UUID per start: ${keys}`));
+  assert.notEqual(keys[0], keys[1], 'each start its own key');
   // The cancel's answer held back until a poll has seen the job end: coming late, it must
   // leave the ended card as it is (not say "Canceling…" on a card already canceled).
   let release;

@@ -1,4 +1,6 @@
-//! `waitForJob`: polling a background job until it ends, reporting each poll.
+//! Background jobs from the client's side: sending a call, and a start with an idempotency
+//! key again when it failed in passing; `waitForJob`, polling a job until it ends, reporting
+//! each poll.
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};

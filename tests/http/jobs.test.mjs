@@ -5,8 +5,9 @@
 // sends past its Content-Range, a stream that stalls, cancel (and one its storage could not
 // record), a job that could not record its failure, one that could not start, webhooks
 // signed with the key's secret and retried (after a 500, and after 10 s without an answer;
-// dropped once the key is revoked), another key's jobs, the listing's 100 most recent, and
-// the requests refused before anything starts.
+// dropped once the key is revoked), another key's jobs, the listing's 100 most recent,
+// starts retried with an Idempotency-Key (single and batch), and the requests refused before
+// anything starts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';

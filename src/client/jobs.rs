@@ -55,25 +55,31 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
 const START_RETRIES: u32 = 3;
 /// The first wait before a start is sent again (then twice as long each time).
 const START_RETRY_MS: f64 = 1000.0;
+/// The longest a start waits to be sent again (a `Retry-After` asking for longer ends it).
+const MAX_START_WAIT_MS: f64 = 60_000.0;
 
 /// Sends `call` ([`api::send`]). A job's start carrying an idempotency key starts nothing
 /// new when sent again (the service answers the job the first one started), so one that
-/// failed in passing (no answer, or a 5xx: the job may have started all the same) is sent
-/// again, up to [`START_RETRIES`] times, 1 s, 2 s, 4 s later (longer if `Retry-After` asks).
-/// A 429 is not retried: the key's quota or rate limit, which a few seconds do not change.
-/// Any other call is sent once (an upload sent again would be stored again).
+/// failed in passing is sent again, up to [`START_RETRIES`] times, 1 s, 2 s, 4 s later, or
+/// as long as `Retry-After` asks (up to a minute): no answer, or a 5xx (the job may have
+/// started all the same), or a 429 with `Retry-After` (the key's rate limit). A 429 without
+/// it is the key's quota, which waiting does not change. Any other call is sent once (an
+/// upload sent again would be stored again).
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { START_RETRIES } else { 0 };
     let mut failures = 0;
     loop {
-        match api::send(settings, authorization, &call).await {
-            Err(err) if failures < retries && in_passing(&err) && err.status() != 429 => {
-                let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
-                sleep((START_RETRY_MS * f64::from(1u32 << failures)).max(asked)).await;
-                failures += 1;
-            }
+        let err = match api::send(settings, authorization, &call).await {
+            Err(err) if failures < retries && in_passing(&err) => err,
             answer => return answer,
+        };
+        let asked = err.retry_after().map(|secs| f64::from(secs) * 1000.0);
+        let wait = (START_RETRY_MS * f64::from(1u32 << failures)).max(asked.unwrap_or(0.0));
+        if (err.status() == 429 && asked.is_none()) || wait > MAX_START_WAIT_MS {
+            return Err(err);
         }
+        sleep(wait).await;
+        failures += 1;
     }
 }
 

@@ -28,7 +28,9 @@ fn failed(what: &'static str) -> impl Fn(worker::Error) -> Error {
 
 /// Records that the key started `job_id` at `at_ms`, and forgets jobs older than a week.
 /// Forgets first: an `Idempotency-Key`'s job id comes back once its job was forgotten, and
-/// is then a new job (not the old one's entry, which is older than a week by then).
+/// is then a new job (not the old one's entry, which is older than a week by then). An id
+/// added again (a start retried after one that failed before its job began) takes the later
+/// time: that is when its job began.
 pub(crate) fn add(sql: &SqlStorage, job_id: &str, at_ms: i64) -> Result<(), Error> {
     let old = || vec![SqlStorageValue::Integer(at_ms - LISTED_FOR_MS)];
     sql.exec("DELETE FROM job_ends WHERE job_id IN (SELECT job_id FROM jobs WHERE at_ms < ?)", old())
@@ -39,7 +41,7 @@ pub(crate) fn add(sql: &SqlStorage, job_id: &str, at_ms: i64) -> Result<(), Erro
         SqlStorageValue::Integer(at_ms),
     ];
     sql.exec(
-        "INSERT OR IGNORE INTO jobs (job_id, at_ms) VALUES (?, ?)",
+        "INSERT INTO jobs (job_id, at_ms) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET at_ms = max(at_ms, excluded.at_ms)",
         args,
     )
     .map_err(failed("add"))?;

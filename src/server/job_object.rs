@@ -161,34 +161,40 @@ impl UploadJob {
                 Ok(record.status(0))
             }
             JobOp::Status { key_id } => {
-                let mut record = self.owned(&key_id).await?;
-                if !record.state.is_final() && !self.running.get() {
-                    // Nothing runs it here (the runtime restarted: its alarm is the watchdog's,
-                    // a minute on): go on now. A job paused for its isolate's turn has its
-                    // alarm a few seconds on: left as it is, so that a poll does not move it
-                    // ahead of a job waiting for that turn. The parts stored before count,
-                    // though the record was saved before they were.
-                    let due = self.state.storage().get_alarm().await.map_err(|e| Error::internal(format!("get alarm: {e}")))?;
-                    let now = now_ms();
-                    if due.is_none_or(|at| at > now + MAX_TURN_RETRY_MS + TURN_RETRY_MS) {
-                        self.alarm_at(now).await?;
-                    }
-                    record.stored_bytes = self.stored_bytes(&record).await?;
-                }
-                Ok(record.status(self.received.get()))
+                let record = self.owned(&key_id).await?;
+                self.current(record).await
             }
             JobOp::Replay { spec } => self.replay(&spec).await?.ok_or(Error::JobNotFound),
             JobOp::Cancel { key_id } => self.cancel(&key_id).await,
         }
     }
 
-    /// The job's status if it was started for `spec`'s request; none if it was not
-    /// started. Its id is the one `spec`'s `Idempotency-Key` names (or a random one), so
-    /// another request found here reused the key.
+    /// The job's status as a client asking for it sees it; a job that is not over and that
+    /// nothing runs here is woken.
+    async fn current(&self, mut record: JobRecord) -> Result<JobStatus, Error> {
+        if !record.state.is_final() && !self.running.get() {
+            // Nothing runs it here (the runtime restarted: its alarm is the watchdog's, a
+            // minute on; or its first alarm failed and so did forgetting it): go on now. A
+            // job paused for its isolate's turn has its alarm a few seconds on: left as it
+            // is, so that a poll does not move it ahead of a job waiting for that turn. The
+            // parts stored before count, though the record was saved before they were.
+            let due = self.state.storage().get_alarm().await.map_err(|e| Error::internal(format!("get alarm: {e}")))?;
+            let now = now_ms();
+            if due.is_none_or(|at| at > now + MAX_TURN_RETRY_MS + TURN_RETRY_MS) {
+                self.alarm_at(now).await?;
+            }
+            record.stored_bytes = self.stored_bytes(&record).await?;
+        }
+        Ok(record.status(self.received.get()))
+    }
+
+    /// The job's status ([`current`](Self::current)) if it was started for `spec`'s request;
+    /// none if it was not started. Its id is the one `spec`'s `Idempotency-Key` names (or a
+    /// random one), so another request found here reused the key.
     async fn replay(&self, spec: &JobSpec) -> Result<Option<JobStatus>, Error> {
         match self.load().await? {
             None => Ok(None),
-            Some(record) if idempotency::same_request(&record.spec, spec) => Ok(Some(record.status(self.received.get()))),
+            Some(record) if idempotency::same_request(&record.spec, spec) => self.current(record).await.map(Some),
             Some(_) => Err(Error::IdempotencyKeyReused),
         }
     }

@@ -34,7 +34,8 @@ pub(crate) fn status_path(job_id: &str) -> String {
 /// webhook secret. Its calls are counted in the request's `gate` (a batch's items share it).
 /// With an `Idempotency-Key` (`idempotency`: the key and the batch item's place), the job
 /// is the one that key names: started already for the same request, it is answered as it
-/// stands, and nothing else is checked or started.
+/// stands, and nothing else is checked or started (a key's settings changed since, or its
+/// webhook secret, or its room, do not refuse the job it started).
 pub(crate) async fn start(
     request: UploadRequest,
     owner: &KeyRecord,
@@ -51,15 +52,7 @@ pub(crate) async fn start(
             "cannot be used with a background job: it would have to store them (upload without \"async\")",
         ));
     }
-    // Link controls are checked now, not when the job runs.
-    link_controls(&request, services.config.ttl_secs, owner.max_ttl_secs, services.link_secret.is_some())?;
-    let authority = services.authority(&owner.id).gated(gate);
-    if request.callback_url.is_some() && authority.webhook_secret().await?.is_none() {
-        return Err(Error::invalid(
-            "callback_url",
-            "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
-        ));
-    }
+    let checked = link_controls(&request, services.config.ttl_secs, owner.max_ttl_secs, services.link_secret.is_some());
     let now = now_ms();
     let spec = JobSpec {
         job_id: match idempotency {
@@ -86,6 +79,15 @@ pub(crate) async fn start(
             Err(Error::JobNotFound) => {}
             replayed => return replayed,
         }
+    }
+    // Link controls are checked now, not when the job runs.
+    checked?;
+    let authority = services.authority(&owner.id).gated(gate);
+    if spec.callback_url.is_some() && authority.webhook_secret().await?.is_none() {
+        return Err(Error::invalid(
+            "callback_url",
+            "this API key has no webhook secret yet: an admin issues one (POST /api/v1/admin/keys/{key_id}/webhook-secret)",
+        ));
     }
     // A name is only replaced when the request names both its parts (else one is made).
     let name = spec.upload_path.as_deref().zip(spec.file_name.as_deref());

@@ -966,6 +966,42 @@ test('Idempotency-Key: a job start sent three times (two at once) starts one job
   assert.equal(origin.sent(path), 2 * bytes.length);
 });
 
+test('Idempotency-Key: two first starts at once make one job, fetched once, listed once', async () => {
+  const bytes = filler(64 * 1024, 325);
+  const path = '/jobs/idem-race.bin';
+  const url = origin.file(path, bytes);
+  const headers = { 'Idempotency-Key': crypto.randomUUID() };
+  const body = { file_url: url, async: true };
+  const both = await Promise.all([upload(worker, body, { headers }), upload(worker, body, { headers })]);
+  for (const res of both) assert.equal(res.status, 202, JSON.stringify(res.json));
+  const [a, b] = both.map((res) => res.json.data.job_id);
+  assert.equal(a, b, 'one job');
+  const last = (await poll(a)).at(-1);
+  assert.equal(last.state, 'succeeded');
+  assert.equal(last.result.sha256, sha256(bytes));
+  assert.equal(origin.hits(path), 1, 'fetched once');
+  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
+  assert.equal(listed.json.data.jobs.filter((j) => j.file_url === url).length, 1, 'listed once');
+});
+
+test('Idempotency-Key: a start retried after its key filled up and its maximum lifetime fell is answered with its job, not refused', async () => {
+  const { key, key_id: keyId } = await newKey(worker, ADMIN, 'idem-full', { max_files: 1 });
+  const url = origin.file('/jobs/idem-full.bin', filler(4096, 326));
+  const body = { file_url: url, async: true, expires_in: 3600 };
+  const headers = { 'Idempotency-Key': crypto.randomUUID() };
+  const first = await startJob(body, { key, headers });
+  const last = (await poll(first.job_id, { key })).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  const patched = await api(worker, 'PATCH', `/api/v1/admin/keys/${keyId}`, { token: ADMIN, body: { max_ttl_secs: 60 } });
+  assert.equal(patched.status, 200, JSON.stringify(patched.json));
+  // the same start again: its job, though a new one would now be refused twice over
+  const again = await upload(worker, body, { key, headers });
+  assert.equal(again.status, 202, JSON.stringify(again.json));
+  assert.deepEqual([again.json.data.job_id, again.json.data.state, again.json.data.result.file_id], [first.job_id, 'succeeded', last.result.file_id]);
+  assertError(await upload(worker, body, { key, headers: { 'Idempotency-Key': crypto.randomUUID() } }), 400, /expires_in/);
+  assertError(await upload(worker, { file_url: url, async: true }, { key, headers: { 'Idempotency-Key': crypto.randomUUID() } }), 429, /files/);
+});
+
 test('Idempotency-Key in a batch names each item\'s job by its place: the batch sent again answers the same jobs, an item changed since gets its own 422', async () => {
   const items = [0, 1].map((i) => {
     const bytes = filler(64 * 1024 + i, 320 + i);

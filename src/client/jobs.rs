@@ -62,20 +62,20 @@ const MAX_START_WAIT_MS: f64 = 60_000.0;
 /// new when sent again (the service answers the job the first one started), so one that
 /// failed in passing is sent again, up to [`START_RETRIES`] times, 1 s, 2 s, 4 s later, or
 /// as long as `Retry-After` asks (up to a minute): no answer, or a 5xx (the job may have
-/// started all the same), or a 429 with `Retry-After` (the key's rate limit). A 429 without
-/// it is the key's quota, which waiting does not change. Any other call is sent once (an
-/// upload sent again would be stored again).
+/// started all the same). A 429 is the caller's to handle (the key's quota, or its rate
+/// limit, which a page shows and waits out with the rest of its lines). Any other call is
+/// sent once (an upload sent again would be stored again).
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { START_RETRIES } else { 0 };
     let mut failures = 0;
     loop {
         let err = match api::send(settings, authorization, &call).await {
-            Err(err) if failures < retries && in_passing(&err) => err,
+            Err(err) if failures < retries && in_passing(&err) && err.status() != 429 => err,
             answer => return answer,
         };
-        let asked = err.retry_after().map(|secs| f64::from(secs) * 1000.0);
-        let wait = (START_RETRY_MS * f64::from(1u32 << failures)).max(asked.unwrap_or(0.0));
-        if (err.status() == 429 && asked.is_none()) || wait > MAX_START_WAIT_MS {
+        let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
+        let wait = (START_RETRY_MS * f64::from(1u32 << failures)).max(asked);
+        if wait > MAX_START_WAIT_MS {
             return Err(err);
         }
         sleep(wait).await;

@@ -78,8 +78,8 @@ export interface StartUploadOptions extends Omit<UploadOptions, "originHeaders">
   callbackUrl?: string | undefined;
   /** Sent as `Idempotency-Key` (1 to 255 printable ASCII characters, a UUID say): the same
    * start sent again with it is answered with the job the first one started, and starts
-   * nothing, so the client sends it again when a send fails in passing (no answer, a 5xx,
-   * the rate limit's 429), up to 3 times; another start with it is refused (422). */
+   * nothing, so the client sends it again when a send fails in passing (no answer, a 5xx),
+   * up to 3 times; another start with it is refused (422). */
   idempotencyKey?: string | undefined;
 }
 

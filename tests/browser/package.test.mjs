@@ -214,7 +214,6 @@ const busyServer = http.createServer((req, res) => {
     if (key === 'full') { send(429, null, 'quota exceeded'); return; }
     // 'limited' meets the rate limit once (Retry-After: 1); 'later' is asked to wait an hour
     if (key === 'limited' && n === 1) { res.setHeader('retry-after', '1'); send(429, null, 'rate limit exceeded'); return; }
-    if (key === 'limited') { send(202, job('queued'), 'Job accepted'); return; }
     if (key === 'later') { res.setHeader('retry-after', '3600'); send(503, null, 'busy'); return; }
   }
   const busyItem = { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null };
@@ -234,9 +233,9 @@ catch (e) { busy = { status: e.status, message: e.message, field: e.field, retry
 const busyBatch = await busyClient.uploadFromUrls([{ fileUrl }]);
 // a start with an idempotency key that fails in passing is sent again (1 s, 2 s, 4 s later,
 // or as long as Retry-After asks, up to a minute): without an answer, then a 500, it is
-// started at the third send; always 500, it rejects after the fourth; a 429 with Retry-After
-// (the rate limit) is sent again once it passed; a 429 without it (the quota), a wait of an
-// hour, and a start without a key reject at the first
+// started at the third send; always 500, it rejects after the fourth; a 429, with
+// Retry-After (the rate limit: the caller's to wait out) or without (the quota), a 503
+// asking for an hour, and a start without a key reject at the first
 const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'later', undefined].map((idempotencyKey) =>
   busyClient.startUpload({ fileUrl, ...(idempotencyKey ? { idempotencyKey } : {}) }).then((j) => \`resolved \${j.job_id}\`, (e) => \`\${e.status} \${e.message}\`)));
 const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
@@ -310,8 +309,8 @@ console.log(JSON.stringify({ health, data, started, retried, finished, error, bu
   assert.equal(m[2], crypto.createHmac('sha256', secret).update(`${m[1]}.${hook.body}`).digest('hex'), 'HMAC-SHA256 over t.body with the key secret');
   assert.deepEqual(JSON.parse(hook.body), finished, 'the final status, as waitForJob answered it');
   assert.deepEqual(busy, { status: 503, message: 'this instance is busy with other transfers: retry in a few seconds', field: null, retryAfter: 5 });
-  assert.deepEqual(startOutcomes, ['resolved job_0123456789abcdef0123456789abcdef', '500 internal error', '429 quota exceeded', 'resolved job_0123456789abcdef0123456789abcdef', '503 busy', `503 ${busy.message}`]);
-  assert.deepEqual([sends.flaky, sends.down, sends.full, sends.limited, sends.later, sends.null].map((at) => at.length), [3, 4, 1, 2, 1, 2], 'sends per key (no key: the busy upload, then the start)');
+  assert.deepEqual(startOutcomes, ['resolved job_0123456789abcdef0123456789abcdef', '500 internal error', '429 quota exceeded', '429 rate limit exceeded', '503 busy', `503 ${busy.message}`]);
+  assert.deepEqual([sends.flaky, sends.down, sends.full, sends.limited, sends.later, sends.null].map((at) => at.length), [3, 4, 1, 1, 1, 2], 'sends per key (no key: the busy upload, then the start)');
   const gaps = (at) => at.slice(1).map((t, i) => t - at[i]);
   gaps(sends.down).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down: gap ${i} ${gap} ms of ${gaps(sends.down)}`));
   gaps(sends.flaky).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `flaky: gap ${i} ${gap} ms of ${gaps(sends.flaky)}`));

@@ -8,13 +8,12 @@ use worker::Response;
 
 use super::auth::authenticate_upload;
 use super::bindings::Services;
-use super::http::{base_url, json_body, request_policy, Incoming};
+use super::http::{json_body, request_policy, Incoming};
 use super::respond;
 use super::upload::Upload;
 use crate::core::batch::{parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
-use crate::core::idempotency;
 use crate::core::request::UploadRequest;
 use crate::core::Error;
 
@@ -24,10 +23,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let body = json_body(&req, MAX_BATCH_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config);
     let items = parse_batch(&body, &policy)?;
-    let base = base_url(&req, &services.config)?;
-    let prefer = req.header("Prefer");
-    let idempotency_key = idempotency::parse(req.header(idempotency::HEADER).as_deref())?;
-    let upload = Upload { prefer: prefer.as_deref(), idempotency_key: idempotency_key.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
+    let upload = Upload::of(&req, &owner, &policy, services)?;
     // Each item's job is the one the key and the item's place name.
     upload.idempotent_jobs_only(items.iter().flatten())?;
     // One gate for the whole request: its items' outbound calls share the six slots.

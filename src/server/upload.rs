@@ -32,13 +32,10 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let body = json_body(&req, MAX_BODY_BYTES).await?;
     let policy = request_policy(&req, &services.config);
     let request = parse_upload(&body, &policy)?;
-    let base = base_url(&req, &services.config)?;
-    let prefer = req.header("Prefer");
-    let idempotency_key = idempotency::parse(req.header(idempotency::HEADER).as_deref())?;
-    let upload = Upload { prefer: prefer.as_deref(), idempotency_key: idempotency_key.as_deref(), owner: &owner, base: &base, request_url: &req.url, policy: &policy };
+    let upload = Upload::of(&req, &owner, &policy, services)?;
     upload.idempotent_jobs_only([&request])?;
     match upload.run(request, None, services, &Gate::default()).await? {
-        ItemData::Job(job) => jobs::accepted(&job, prefers_async(prefer.as_deref())),
+        ItemData::Job(job) => jobs::accepted(&job, prefers_async(upload.prefer.as_deref())),
         file => respond::json(200, &file.envelope()),
     }
 }
@@ -46,20 +43,34 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
 /// What an upload request (single, or a batch's item) is run with besides its body.
 pub(crate) struct Upload<'a> {
     /// The request's `Prefer` header (`respond-async` starts a job).
-    pub prefer: Option<&'a str>,
+    pub prefer: Option<String>,
     /// The request's `Idempotency-Key` (jobs only).
-    pub idempotency_key: Option<&'a str>,
+    pub idempotency_key: Option<String>,
     pub owner: &'a KeyRecord,
-    pub base: &'a Url,
+    /// Where the stored files' links point.
+    pub base: Url,
     pub request_url: &'a Url,
     pub policy: &'a UrlPolicy,
 }
 
-impl Upload<'_> {
+impl<'a> Upload<'a> {
+    /// What `req`'s uploads (its body read and checked by `policy`) run with: its link base,
+    /// its `Prefer` and its `Idempotency-Key`.
+    pub(crate) fn of(req: &'a Incoming, owner: &'a KeyRecord, policy: &'a UrlPolicy, services: &Services) -> Result<Self, Error> {
+        Ok(Upload {
+            base: base_url(req, &services.config)?,
+            prefer: req.header("Prefer"),
+            idempotency_key: idempotency::parse(req.header(idempotency::HEADER).as_deref())?,
+            owner,
+            request_url: &req.url,
+            policy,
+        })
+    }
+
     /// Refuses an `Idempotency-Key` on a request with an upload that is not a job: a retry
     /// would store it again (an upload stored now is answered with its file, or its error).
     pub(crate) fn idempotent_jobs_only<'r>(&self, requests: impl IntoIterator<Item = &'r UploadRequest>) -> Result<(), Error> {
-        let stored_now = |r: &UploadRequest| !wants_async(self.prefer, r.asynchronous);
+        let stored_now = |r: &UploadRequest| !wants_async(self.prefer.as_deref(), r.asynchronous);
         if self.idempotency_key.is_some() && requests.into_iter().any(stored_now) {
             return Err(Error::invalid(
                 idempotency::HEADER,
@@ -72,14 +83,14 @@ impl Upload<'_> {
     /// Runs `request` (a batch's `item`): as a background job when asked to (`"async"` or
     /// `Prefer`), else stored now. A `callback_url` without a job is refused.
     pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
-        if wants_async(self.prefer, request.asynchronous) {
-            let idempotency = self.idempotency_key.map(|key| (key, item));
-            return jobs::start(request, self.owner, (self.base, self.request_url), idempotency, services, gate).await.map(ItemData::Job);
+        if wants_async(self.prefer.as_deref(), request.asynchronous) {
+            let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
+            return jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await.map(ItemData::Job);
         }
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());
         }
-        store_one(request, self.owner, self.base, self.policy, services, gate).await.map(ItemData::File)
+        store_one(request, self.owner, &self.base, self.policy, services, gate).await.map(ItemData::File)
     }
 }
 

@@ -84,6 +84,13 @@ async function startJob(body, { key = KEYS.a.key, headers = {} } = {}) {
 
 const jobStatus = async (jobId, key = KEYS.a.key) => api(worker, 'GET', `/api/v1/jobs/${jobId}`, { token: key });
 
+/** The jobs of key a's listing that fetch `url`. */
+async function listedFor(url) {
+  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
+  assert.equal(listed.status, 200, JSON.stringify(listed.json));
+  return listed.json.data.jobs.filter((j) => j.file_url === url);
+}
+
 /** Polls until the job is over (or `until(status)` holds); answers every status seen. */
 async function poll(jobId, { every = 250, limitMs = 240_000, until, key = KEYS.a.key } = {}) {
   const seen = [];
@@ -452,9 +459,7 @@ test('a job whose object cannot set its first alarm is a 500 that starts nothing
   }
   assertError(res, 500, /^internal error$/);
   // a listing asks the object of each job not ended for its status, which would wake one
-  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
-  assert.equal(listed.status, 200, JSON.stringify(listed.json));
-  assert.deepEqual(listed.json.data.jobs.filter((j) => j.file_url === url), [], 'not listed');
+  assert.deepEqual(await listedFor(url), [], 'not listed');
   await sleep(3000);
   assert.equal(origin.hits(path), 0, 'the origin was never asked');
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
@@ -953,8 +958,7 @@ test('Idempotency-Key: a job start sent three times (two at once) starts one job
   assert.equal(origin.sent(path), bytes.length, 'the origin sent the file once');
   const after = await usage(worker, KEYS.a.key);
   assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files], [bytes.length, 1, before.reserved_bytes, before.reserved_files], 'charged once');
-  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
-  assert.equal(listed.json.data.jobs.filter((j) => j.file_url === url).length, 1, 'listed once');
+  assert.equal((await listedFor(url)).length, 1, 'listed once');
   // the key with another request: refused, nothing started
   const other = await upload(worker, { ...body, file_name: 'other.bin' }, { headers: idem });
   assertError(other, 422, /^this Idempotency-Key started a job for another request: a new request needs a new key$/);
@@ -980,8 +984,7 @@ test('Idempotency-Key: two first starts at once make one job, fetched once, list
   assert.equal(last.state, 'succeeded');
   assert.equal(last.result.sha256, sha256(bytes));
   assert.equal(origin.hits(path), 1, 'fetched once');
-  const listed = await api(worker, 'GET', '/api/v1/jobs', { token: KEYS.a.key });
-  assert.equal(listed.json.data.jobs.filter((j) => j.file_url === url).length, 1, 'listed once');
+  assert.equal((await listedFor(url)).length, 1, 'listed once');
 });
 
 test('Idempotency-Key: a start retried after its key filled up and its maximum lifetime fell is answered with its job, not refused', async () => {

@@ -4,8 +4,9 @@
 mod common;
 
 use common::MemTables;
-use urlstash::core::authority::{Authority, Tables, CLAIMED_KEEP_MS, GONE_KEPT_MS, RESERVATION_TTL_MS};
+use urlstash::core::authority::{Authority, Committed, Tables, CLAIMED_KEEP_MS, GONE_KEPT_MS, RESERVATION_TTL_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, Target};
+use urlstash::core::idempotency::{UploadKey, KEPT_MS};
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 use urlstash::core::Error;
 
@@ -518,4 +519,48 @@ fn a_one_time_link_is_claimed_once() {
     assert_eq!(answers, [true, false, false, false, false]);
     assert_eq!(a.tables.kept.get("f1"), Some(&(T0 + TTL)), "kept no longer than the file would have lived");
     assert_counters(&a);
+}
+
+/// An upload stored now under an `Idempotency-Key`: the first commit of the key keeps its
+/// row; a later commit of the same request (a retry, or a try at once) answers that row
+/// and drops its own upload (its reservation, its object), charging nothing; another
+/// request with the key is 422 and dropped the same way; after `KEPT_MS` the key is free.
+#[test]
+fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
+    let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into() };
+    let mut a = authority(1000, 10);
+    assert_eq!(a.replayed(&key("r1"), T0), Ok(None), "nothing stored with it yet");
+    assert_eq!(a.commit_keyed(row("f1", "p", "a", 100), Some(&key("r1")), T0), Ok(Committed::Stored { retired: None }));
+    let first = a.get("f1", T0).unwrap();
+    assert_eq!(first.named_ms, T0);
+    assert_eq!(a.replayed(&key("r1"), T0 + 1), Ok(Some(first.clone())));
+
+    a.reserve(reservation("f2", "q", "b", 200), T0 + 1).unwrap();
+    assert_eq!(a.commit_keyed(row("f2", "q", "b", 200), Some(&key("r1")), T0 + 2), Ok(Committed::Replayed(first.clone())));
+    assert_eq!(doomed(&a), ["f2"], "the retry's bytes go");
+    assert!(a.tables.reservations.is_empty(), "and its reservation");
+    assert_eq!(a.get("f2", T0 + 2), Err(Error::FileNotFound));
+    assert_eq!(usage(&a, T0 + 2), u(100, 1, 0, 0), "charged once");
+
+    assert_eq!(a.replayed(&key("r2"), T0 + 3), Err(Error::IdempotencyKeyReused));
+    assert_eq!(a.commit_keyed(row("f3", "p", "a", 50), Some(&key("r2")), T0 + 3), Err(Error::IdempotencyKeyReused));
+    assert_eq!(doomed(&a), ["f2", "f3"]);
+    assert_eq!(a.resolve("p", "a", T0 + 3).unwrap().file_id, "f1", "the name keeps the first file");
+
+    // A commit sent again after its answer was lost keeps its own file.
+    assert_eq!(a.commit_keyed(row("f1", "p", "a", 100), Some(&key("r1")), T0 + 4), Ok(Committed::Replayed(first)));
+    assert_eq!(doomed(&a), ["f2", "f3"], "f1 stays");
+    assert_counters(&a);
+
+    // Kept a week, then forgotten (the next keyed commit prunes it).
+    let later = T0 + KEPT_MS + 1;
+    assert_eq!(a.replayed(&key("r2"), later), Ok(None));
+    let other = UploadKey { key: "o".repeat(32), request: "r9".into() };
+    let far = FileRow { upload_ms: later, expires_ms: later + TTL, ..row("f4", "p", "c", 10) };
+    assert!(matches!(a.commit_keyed(far, Some(&other), later), Ok(Committed::Stored { .. })));
+    assert_eq!(a.tables.first_tries.keys().collect::<Vec<_>>(), [&other.key], "the week-old key is gone");
+
+    // A revoked key answers no replay.
+    a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, later).unwrap();
+    assert_eq!(a.replayed(&other, later), Err(Error::KeyRevoked));
 }

@@ -4,6 +4,8 @@
 mod common;
 
 use common::{Fault, Reply, World, NOW};
+use futures_executor::block_on;
+use futures_util::future::join;
 use urlstash::core::authority_wire::{Op, Reservation};
 use sha2::Digest;
 use urlstash::core::Error;
@@ -361,4 +363,54 @@ fn refused_link_options_fetch_and_store_nothing() {
     assert_eq!(*w.origin.requested.borrow(), Vec::<String>::new(), "the origin was never asked");
     assert!(w.store.keys().is_empty());
     w.assert_nothing_left("refused link options");
+}
+
+/// With an `Idempotency-Key`, a retry is answered with the file the first try stored:
+/// nothing fetched, stored or charged again (without a name, a retry without the key is a
+/// second file); another upload with the key is 422 before its origin is asked; another key,
+/// or the same key at another batch place, stores anew.
+#[test]
+fn a_keyed_upload_sent_again_answers_the_file_it_stored() {
+    for size in [300, 70_000] {
+        let w = World::new(&[])
+            .with("https://o.test/x.png", Reply::file(&png_file(size), None))
+            .with("https://o.test/y.png", Reply::file(&png_file(size), None));
+        let body = url_only("https://o.test/x.png");
+        let first = w.run_keyed(&body, "k-1", None).unwrap();
+        let calls = w.authority.call_names().len();
+        let retry = w.run_keyed(&body, "k-1", None).unwrap();
+        assert_eq!(retry, first, "{size}");
+        assert_eq!(&w.authority.call_names()[calls..], ["replayed"], "{size}: one question, nothing else");
+        assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: fetched once");
+        assert_eq!(w.store.puts.borrow().len(), 1, "{size}: stored once");
+        assert_eq!((w.usage().bytes, w.usage().files), (size as u64, 1), "{size}: charged once");
+
+        let err = w.run_keyed(&url_only("https://o.test/y.png"), "k-1", None).unwrap_err();
+        assert_eq!((err.status(), err.public_message().as_str()), (422, "this Idempotency-Key was sent with another request: a new request needs a new key"));
+        assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: a reused key fetches nothing");
+
+        for (key, item) in [("k-2", None), ("k-1", Some(0))] {
+            let other = w.run_keyed(&body, key, item).unwrap();
+            assert_ne!(other.file_id, first.file_id, "{size}: {key} {item:?}");
+        }
+        assert_eq!((w.usage().files, w.store.keys().len()), (3, 3), "{size}");
+    }
+}
+
+/// Two tries with one key at once both fetch (neither has stored yet when both ask); the
+/// later commit answers the earlier's file and its own bytes go: one file, charged once.
+#[test]
+fn two_keyed_tries_at_once_store_one_file() {
+    for size in [300, 70_000] {
+        let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(size), None));
+        let body = url_only("https://o.test/x.png");
+        let tries = block_on(join(w.keyed_upload(&body, Some(("k-1", None))), w.keyed_upload(&body, Some(("k-1", None)))));
+        let (a, b) = (tries.0.unwrap(), tries.1.unwrap());
+        assert_eq!(a, b, "{size}: both answer one file");
+        assert_eq!(w.origin.requested.borrow().len(), 2, "{size}: both fetched");
+        assert_eq!(w.store.landed().len(), 2, "{size}: both stored");
+        assert_eq!(w.store.keys(), [format!("o/{}", a.file_id)], "{size}: the later one's bytes went");
+        assert!(w.authority.tables().reservations.is_empty() && w.authority.tables().doomed.is_empty(), "{size}");
+        assert_eq!((w.usage().bytes, w.usage().files), (size as u64, 1), "{size}: charged once");
+    }
 }

@@ -175,7 +175,7 @@ fn concurrent_overwrites_of_one_name_leave_exactly_one_file() {
         w = w.with(&format!("https://o.test/u{i}.bin"), Reply::file(&vec![i as u8; size(i)], None));
     }
     w.authority.set_faults(|op| match op {
-        Op::Commit { file } if ["u3.bin", "u7.bin", "u11.bin"].contains(&file.original_name.as_str()) => Some(Fault::Lost),
+        Op::Commit { file, .. } if ["u3.bin", "u7.bin", "u11.bin"].contains(&file.original_name.as_str()) => Some(Fault::Lost),
         _ => None,
     });
     let bodies: Vec<String> = (0..12).map(|i| World::body(&format!("https://o.test/u{i}.bin"), "d", "same.bin")).collect();
@@ -184,7 +184,7 @@ fn concurrent_overwrites_of_one_name_leave_exactly_one_file() {
     assert_eq!(failed, [3, 7, 11]);
 
     let last_landed = w.authority.calls.borrow().iter().rev().find_map(|c| match (&c.op, &c.outcome) {
-        (Op::Commit { file }, Ok(())) => Some(file.file_id.clone()),
+        (Op::Commit { file, .. }, Ok(())) => Some(file.file_id.clone()),
         _ => None,
     });
     let holder = w.authority.resolve("d", "same.bin").unwrap();

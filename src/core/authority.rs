@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::authority_wire::{FileRow, Page, PageQuery, Purged, Reservation, SortKey, Standing, Target};
 use super::clock::is_expired;
 use super::error::Error;
+use super::idempotency::{UploadKey, KEPT_MS};
 use super::links::{unexpired, LinkOptions};
 use super::quota::{exhausted_message, ConfigPatch, KeyConfig, Limits, Usage};
 
@@ -67,6 +68,43 @@ pub struct Held {
     pub size: u64,
 }
 
+/// What an upload stored now under an `Idempotency-Key` did: what it asked
+/// ([`UploadKey::request`]) and the file it stored, as its commit recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FirstTry {
+    pub request: String,
+    pub row: FileRow,
+}
+
+/// What a commit came to: the file stored (and the id of the one its name held, retired),
+/// or, for a retry of an upload its `Idempotency-Key` stored already, that upload's file
+/// (this one's bytes dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    Stored { retired: Option<String> },
+    Replayed(FileRow),
+}
+
+impl Committed {
+    /// What the commit answers: the first try's file when this one was a retry.
+    pub fn replayed(self) -> Option<FileRow> {
+        match self {
+            Committed::Replayed(first) => Some(first),
+            Committed::Stored { .. } => None,
+        }
+    }
+}
+
+/// The first try of `key`'s upload if there was one (kept [`KEPT_MS`]), when `key` asks the
+/// same; 422 when it asks something else.
+fn replay(first: Option<FirstTry>, key: &UploadKey) -> Result<Option<FileRow>, Error> {
+    match first {
+        Some(first) if first.request == key.request => Ok(Some(first.row)),
+        Some(_) => Err(Error::IdempotencyKeyReused),
+        None => Ok(None),
+    }
+}
+
 /// The storage the rules run on. Reads and writes are synchronous; the caller makes one
 /// rule call one transaction.
 pub trait Tables {
@@ -104,6 +142,11 @@ pub trait Tables {
     fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error>;
     /// The earliest time after `now_ms` that a doomed object kept until then may go.
     fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error>;
+    /// What the upload `key` (an [`UploadKey::key`]) stored, if it was at `since_ms` or later.
+    fn first_try(&self, key: &str, since_ms: i64) -> Result<Option<FirstTry>, Error>;
+    /// Keeps `row` as what `key`'s upload stored at `at_ms`, and forgets the keys kept
+    /// before `forget_before_ms`.
+    fn keep_first_try(&mut self, key: &UploadKey, row: &FileRow, at_ms: i64, forget_before_ms: i64) -> Result<(), Error>;
 
     /// Marks `file_id`'s object for deletion at once.
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {
@@ -356,6 +399,42 @@ impl<T: Tables> Authority<T> {
             }
             other => other,
         }
+    }
+
+    /// [`commit`](Self::commit), for an upload that may carry an `Idempotency-Key` (`key`).
+    /// The first commit of a key keeps its file with it, for [`KEPT_MS`]; a later one (a
+    /// retry whose first try's answer was lost, or two tries at once) is not stored: its
+    /// reservation and bytes go, and it is answered with the first try's file, or 422 when
+    /// it asks for something else.
+    pub fn commit_keyed(&mut self, row: FileRow, key: Option<&UploadKey>, now_ms: i64) -> Result<Committed, Error> {
+        let Some(key) = key else {
+            return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });
+        };
+        // Release leaves a committed id alone: a commit sent again keeps its own file.
+        match replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key) {
+            Ok(None) => {}
+            Ok(Some(first)) => {
+                self.release(&row.file_id)?;
+                return Ok(Committed::Replayed(first));
+            }
+            Err(err) => {
+                self.release(&row.file_id)?;
+                return Err(err);
+            }
+        }
+        let file_id = row.file_id.clone();
+        let retired = self.commit(row, now_ms)?;
+        if let Some(row) = self.tables.file(&file_id)? {
+            self.tables.keep_first_try(key, &row, now_ms, now_ms - KEPT_MS)?;
+        }
+        Ok(Committed::Stored { retired })
+    }
+
+    /// The file an upload with `key` stored already (its retry's answer), if any: 422 when
+    /// `key` asked for something else. A revoked key is refused (401).
+    pub fn replayed(&self, key: &UploadKey, now_ms: i64) -> Result<Option<FileRow>, Error> {
+        self.key()?;
+        replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key)
     }
 
     fn try_commit(&mut self, row: &FileRow, before: Before, now_ms: i64) -> Result<Option<String>, Error> {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
+use super::idempotency::UploadKey;
 use super::jobs::JobStatus;
 use super::quota::{ConfigPatch, KeyConfig, Limits, Usage};
 
@@ -120,8 +121,16 @@ pub struct Purged {
 pub enum Op {
     /// Holds quota for an upload about to be stored.
     Reserve { reservation: Reservation },
-    /// The upload is stored: record it, and retire the file its name held.
-    Commit { file: FileRow },
+    /// The upload is stored: record it, and retire the file its name held. With an
+    /// `Idempotency-Key` (`key`), unless the key stored a file already (then that one is
+    /// answered, this one dropped).
+    Commit {
+        file: FileRow,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<UploadKey>,
+    },
+    /// The file an upload with this `Idempotency-Key` stored already, if any.
+    Replayed { key: UploadKey },
     /// The upload failed: drop its reservation and its bytes, unless it was committed.
     Release { file_id: String },
     Delete { file_id: String },
@@ -185,6 +194,8 @@ pub enum Refusal {
     Lapsed { ttl_secs: u64, elapsed_secs: u64 },
     /// The reservation of the id reserved or committed was given up.
     Gone,
+    /// The `Idempotency-Key` stored another upload.
+    KeyReused,
     /// Logged by the object; the caller answers 500.
     Internal,
 }
@@ -199,6 +210,7 @@ impl From<Refusal> for Error {
             Refusal::KeyNotFound => Error::KeyNotFound,
             Refusal::Lapsed { ttl_secs, elapsed_secs } => Error::Lapsed { ttl_secs, elapsed_secs },
             Refusal::Gone => Error::ReservationGone,
+            Refusal::KeyReused => Error::IdempotencyKeyReused,
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
         }
     }
@@ -214,6 +226,7 @@ impl From<&Error> for Refusal {
             Error::KeyNotFound => Refusal::KeyNotFound,
             Error::Lapsed { ttl_secs, elapsed_secs } => Refusal::Lapsed { ttl_secs: *ttl_secs, elapsed_secs: *elapsed_secs },
             Error::ReservationGone => Refusal::Gone,
+            Error::IdempotencyKeyReused => Refusal::KeyReused,
             // Named one by one, so that an error the rules learn to return is given a wire
             // form here rather than becoming a 500 on the way.
             Error::Internal(_)
@@ -224,7 +237,6 @@ impl From<&Error> for Refusal {
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
             | Error::UnknownParameter(_)
-            | Error::IdempotencyKeyReused
             | Error::NotJson
             | Error::EncodedBody
             | Error::NothingToUpdate(_)
@@ -280,7 +292,7 @@ mod tests {
     #[test]
     fn each_refusal_comes_out_as_its_own_error() {
         let lapsed = Refusal::Lapsed { ttl_secs: 60, elapsed_secs: 61 };
-        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::Internal];
+        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::Internal];
         for refusal in refusals {
             let text = serde_json::to_string(&refusal).unwrap();
             let error = Error::from(serde_json::from_str::<Refusal>(&text).unwrap());

@@ -128,8 +128,9 @@ pub enum Error {
     BlocklistFull(usize),
     #[error("the job has already finished")]
     JobFinished,
-    /// An `Idempotency-Key` a job was started with, sent again with another upload.
-    #[error("this Idempotency-Key started a job for another request: a new request needs a new key")]
+    /// An `Idempotency-Key` sent again with another upload than its first (a job's start,
+    /// or an upload stored now).
+    #[error("this Idempotency-Key was sent with another request: a new request needs a new key")]
     IdempotencyKeyReused,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set (or is shorter than 16 bytes)")]
     AdminDisabled,

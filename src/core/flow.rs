@@ -8,6 +8,7 @@ use super::clock::expires_at_ms;
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
+use super::idempotency::UploadKey;
 use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{Blocklist, FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
@@ -36,10 +37,14 @@ pub struct UploadContext<'a> {
     pub now_ms: i64,
     /// Signs a private file's links (`None`: private links are disabled).
     pub link_secret: Option<&'a LinkSecret>,
+    /// The request's `Idempotency-Key` and the batch item's place (`None`: none was sent).
+    pub idempotency: Option<(&'a str, Option<usize>)>,
 }
 
 /// Runs one upload. Its bytes go under their own new key, so a failure never touches the
 /// file the name holds; on any failure nothing stays stored and nothing stays reserved.
+/// With an `Idempotency-Key` whose upload stored a file already, that file is answered and
+/// nothing is fetched; two tries at once both fetch, and the later commit is dropped.
 pub async fn upload<O, S, A>(
     req: UploadRequest,
     ctx: &UploadContext<'_>,
@@ -52,6 +57,12 @@ where
     S: ObjectStore<Body = O::Body>,
     A: FileAuthority,
 {
+    let retry_key = ctx.idempotency.map(|(key, item)| UploadKey::of(key, item, &req));
+    if let Some(retry_key) = &retry_key {
+        if let Some(first) = authority.replayed(retry_key).await? {
+            return Ok(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret));
+        }
+    }
     let expected_sha256 = req.expected_sha256.clone();
     let limit = ctx.config.max_file_bytes;
     let (prepared, body) = prepare(req, ctx, origin, limit).await?;
@@ -93,8 +104,8 @@ where
         }
     };
     let row = prepared.row(stored);
-    commit(authority, ctx.blocklist, &row).await?;
-    Ok(listing::file_data(ctx.base_url, ctx.owner_id, &row, ctx.link_secret))
+    let first = commit(authority, ctx.blocklist, &row, retry_key.as_ref()).await?;
+    Ok(listing::file_data(ctx.base_url, ctx.owner_id, first.as_ref().unwrap_or(&row), ctx.link_secret))
 }
 
 /// An upload whose origin answered and whose type, names and id are decided; nothing is
@@ -236,21 +247,23 @@ pub async fn reserve<A: FileAuthority>(
     result
 }
 
-/// Commits the stored file, unless its digest is blocked: then it is released (its object
-/// goes) and refused with 451. A refusal cleaned up already; an internal failure may have
-/// lost the answer of a commit that landed: asked, the authority says whether it holds the
-/// file (then the commit stands), else the upload is released.
-pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow) -> Result<(), Error> {
+/// Commits the stored file (with its `Idempotency-Key`, `key`), unless its digest is
+/// blocked: then it is released (its object goes) and refused with 451. `Some`: the file
+/// the key stored already, answered instead (this one dropped). A refusal cleaned up
+/// already; an internal failure may have lost the answer of a commit that landed: asked,
+/// the authority says whether it holds the file (then the commit stands), else the upload
+/// is released.
+pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error> {
     if blocklist.blocks(&row.sha256).await {
         let _ = authority.release(&row.file_id).await;
         return Err(Error::Blocked);
     }
-    let result = authority.commit(row).await;
+    let result = authority.commit(row, key).await;
     if matches!(result, Err(Error::Internal(_))) {
         // The answer may be what was lost, after the commit landed: then the file is stored
         // and charged, and is answered as such (a 500 would have the client store it again).
         if authority.holds(&row.file_id).await == Ok(true) {
-            return Ok(());
+            return Ok(None);
         }
         let _ = authority.release(&row.file_id).await;
     }

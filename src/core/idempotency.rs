@@ -1,16 +1,23 @@
-//! `Idempotency-Key` on a job's start: the key read from its header, the job id it names for
-//! an API key (the same every time, so a retry reaches the job the first try started), and
-//! whether a retry asks for the same job.
+//! `Idempotency-Key`: the key read from its header; on a job's start, the job id it names
+//! for an API key (the same every time, so a retry reaches the job the first try started)
+//! and whether a retry asks for the same job; on an upload stored now, what the key's
+//! authority keeps of it ([`UploadKey`]).
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::jobs::JobSpec;
+use super::request::UploadRequest;
 
 /// The request header.
 pub const HEADER: &str = "Idempotency-Key";
 /// The longest key taken, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
+
+/// How long a key names what its first try did: a job (its object forgets it a week after
+/// its end) or an upload stored now (its authority forgets the key a week after its commit).
+pub const KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// The key `header` holds, if any: 1 to [`MAX_KEY_CHARS`] printable ASCII characters, as a
 /// token (`Idempotency-Key: 4f1c...`) or a quoted string (`"4f1c..."`, the draft standard's
@@ -32,15 +39,45 @@ pub fn parse(header: Option<&str>) -> Result<Option<String>, Error> {
 /// SHA-256 over the two (and a batch item's place, `item`), so another API key's same
 /// key names another job.
 pub fn job_id(key_id: &str, key: &str, item: Option<usize>) -> String {
+    format!("job_{}", hex::encode(&digest(&[b"urlstash job", key_id.as_bytes(), key.as_bytes()], item)[..16]))
+}
+
+/// SHA-256 over `parts`, each preceded by its length, and a batch item's place.
+fn digest(parts: &[&[u8]], item: Option<usize>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    for part in [b"urlstash job".as_slice(), key_id.as_bytes(), key.as_bytes()] {
+    for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
     if let Some(item) = item {
         hash.update((item as u64).to_be_bytes());
     }
-    format!("job_{}", hex::encode(&hash.finalize()[..16]))
+    hash.finalize().into()
+}
+
+/// An upload stored now that carries an `Idempotency-Key`, as its key's authority keeps it
+/// with the file the first try stored: the key (SHA-256 over it and a batch item's place;
+/// the authority is the API key's own) and a digest of what the upload asks, which a retry
+/// must ask too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadKey {
+    pub key: String,
+    pub request: String,
+}
+
+impl UploadKey {
+    /// The key of `request`, a batch's `item`, sent with `key`. What it asks is its URL,
+    /// name, checksum and link controls, as for a job; not its origin headers (a retry may
+    /// carry a fresh token), nor when or at which URL it was sent.
+    pub fn of(key: &str, item: Option<usize>, request: &UploadRequest) -> UploadKey {
+        let r = request;
+        let asked = (r.file_url.as_str(), &r.upload_path, &r.file_name, &r.expected_sha256, r.expires_in, r.max_downloads, r.private);
+        let asked = serde_json::to_vec(&asked).unwrap_or_default();
+        UploadKey {
+            key: hex::encode(&digest(&[b"urlstash upload", key.as_bytes()], item)[..16]),
+            request: hex::encode(digest(&[&asked], None)),
+        }
+    }
 }
 
 /// Whether `retry` asks for the job `first` started: the same API key and the same upload
@@ -132,6 +169,52 @@ mod tests {
         ];
         for retry in &changed {
             assert!(!same_request(&first, retry), "{retry:?}");
+        }
+    }
+
+    fn upload() -> UploadRequest {
+        UploadRequest {
+            file_url: url::Url::parse("https://x.test/a.bin").unwrap(),
+            upload_path: Some("p".into()),
+            file_name: Some("a.bin".into()),
+            expected_sha256: None,
+            expires_in: Some(60),
+            max_downloads: None,
+            private: false,
+            origin_headers: None,
+            asynchronous: None,
+            callback_url: None,
+        }
+    }
+
+    #[test]
+    fn an_upload_key_is_its_key_and_item_and_what_it_asks() {
+        let first = UploadKey::of("abc", None, &upload());
+        assert_eq!(first.key.len(), 32);
+        assert_eq!(first.request.len(), 64);
+        assert_eq!(first, UploadKey::of("abc", None, &upload()));
+        let headers = serde_json::from_str(r#"{"Authorization": "Bearer fresh"}"#).unwrap();
+        let retry = UploadRequest { origin_headers: Some(headers), asynchronous: Some(false), ..upload() };
+        assert_eq!(UploadKey::of("abc", None, &retry), first, "origin headers and `async` are not what it asks");
+        for (key, item) in [("abd", None), ("abc", Some(0)), ("abc", Some(1))] {
+            let other = UploadKey::of(key, item, &upload());
+            assert_ne!(other.key, first.key, "{key} {item:?}");
+            assert_eq!(other.request, first.request);
+        }
+        assert_ne!(first.key[..], job_id("k1", "abc", None)[4..], "a job's id is another name");
+        let changed = [
+            UploadRequest { file_url: url::Url::parse("https://x.test/b.bin").unwrap(), ..upload() },
+            UploadRequest { upload_path: None, ..upload() },
+            UploadRequest { file_name: Some("b.bin".into()), ..upload() },
+            UploadRequest { expected_sha256: Some("0".repeat(64)), ..upload() },
+            UploadRequest { expires_in: Some(61), ..upload() },
+            UploadRequest { max_downloads: Some(1), ..upload() },
+            UploadRequest { private: true, ..upload() },
+        ];
+        for request in &changed {
+            let other = UploadKey::of("abc", None, request);
+            assert_eq!(other.key, first.key);
+            assert_ne!(other.request, first.request, "{request:?}");
         }
     }
 }

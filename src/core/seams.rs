@@ -10,6 +10,7 @@ use url::Url;
 
 use super::authority_wire::{FileRow, Reservation};
 use super::error::Error;
+use super::idempotency::UploadKey;
 
 /// One response of an origin (a single hop: redirects are the flow's business).
 #[derive(Debug)]
@@ -80,8 +81,12 @@ pub trait FileAuthority {
     /// [`Error::QuotaExceeded`] (or 401 for a key revoked or disabled meanwhile).
     async fn reserve(&self, reservation: &Reservation) -> Result<u64, Error>;
     /// Records the stored upload and moves its name to it. On a refusal the authority has
-    /// already dropped the reservation and deleted the object.
-    async fn commit(&self, file: &FileRow) -> Result<(), Error>;
+    /// already dropped the reservation and deleted the object. With an `Idempotency-Key`
+    /// (`key`) that stored a file already, that file is answered (`Some`) and this upload
+    /// dropped as on a refusal.
+    async fn commit(&self, file: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error>;
+    /// The file an upload with `key` stored already, if any (422 when it asked for another).
+    async fn replayed(&self, key: &UploadKey) -> Result<Option<FileRow>, Error>;
     /// The upload failed: unless it was committed, its reservation and its object go.
     async fn release(&self, file_id: &str) -> Result<(), Error>;
     /// Whether the file is recorded (live): after a commit whose answer was lost, whether

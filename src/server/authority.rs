@@ -13,7 +13,7 @@ use super::job_index;
 use super::key_secret;
 use super::js::{now_ms, object_name};
 use super::sql::{transaction, SqlTables};
-use crate::core::authority::{Authority, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
+use crate::core::authority::{Authority, Committed, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
 use crate::core::authority_wire::{Op, Purged, Refusal};
 use crate::core::config::Config;
 use crate::core::layout::object_key;
@@ -128,12 +128,13 @@ impl KeyAuthority {
             Op::Reserve { reservation } => {
                 (self.reply(self.run(|a| a.reserve(reservation, now))), false, Some(now + RESERVATION_TTL_MS))
             }
-            Op::Commit { file } => {
+            Op::Commit { file, key } => {
                 let expires = file.expires_ms;
-                let outcome = self.run(|a| a.commit(file, now));
-                let doomed = !matches!(outcome, Ok(None));
-                (self.reply(outcome.map(drop)), doomed, Some(expires))
+                let outcome = self.run(|a| a.commit_keyed(file, key.as_ref(), now));
+                let doomed = !matches!(outcome, Ok(Committed::Stored { retired: None }));
+                (self.reply(outcome.map(Committed::replayed)), doomed, Some(expires))
             }
+            Op::Replayed { key } => return self.reply(self.run(|a| a.replayed(&key, now))),
             Op::Release { file_id } => (self.reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => {
                 let outcome = self.run(|a| a.delete(&file_id, now));

@@ -6,6 +6,7 @@ use worker::ObjectNamespace;
 
 use super::stub;
 use crate::core::gate::Gate;
+use crate::core::idempotency::UploadKey;
 use crate::core::authority_wire::{FileRow, IndexedJob, Op, Page, PageQuery, Purged, Refusal, Reservation, Standing, Target};
 use crate::core::jobs::JobStatus;
 use crate::core::quota::ConfigPatch;
@@ -123,8 +124,12 @@ impl FileAuthority for AuthorityClient {
         self.call(&Op::Reserve { reservation: reservation.clone() }).await
     }
 
-    async fn commit(&self, file: &FileRow) -> Result<(), Error> {
-        self.call(&Op::Commit { file: file.clone() }).await
+    async fn commit(&self, file: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error> {
+        self.call(&Op::Commit { file: file.clone(), key: key.cloned() }).await
+    }
+
+    async fn replayed(&self, key: &UploadKey) -> Result<Option<FileRow>, Error> {
+        self.call(&Op::Replayed { key: key.clone() }).await
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {

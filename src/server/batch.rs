@@ -24,8 +24,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let policy = request_policy(&req, &services.config);
     let items = parse_batch(&body, &policy)?;
     let upload = Upload::of(&req, &owner, &policy, services)?;
-    // Each item's job is the one the key and the item's place name.
-    upload.idempotent_jobs_only(items.iter().flatten())?;
+    // An `Idempotency-Key` names each item by its place: a job, or a file stored now.
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
     // The longest wait an item's error asks for (an item refused for the isolate's

@@ -175,6 +175,7 @@ impl Run<'_> {
             base_url: &base,
             now_ms: now,
             link_secret: self.services.link_secret.as_ref(),
+            idempotency: None,
         };
         let request = UploadRequest {
             file_url: self.file_url.clone(),
@@ -385,8 +386,8 @@ impl Run<'_> {
             let _ = self.authority.release(&row.file_id).await;
             return Err(Error::internal("canceled before its commit"));
         }
-        match flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row).await {
-            Ok(()) => {}
+        match flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row, None).await {
+            Ok(_) => {}
             // The commit's answer was lost and the authority could not say whether it
             // landed: asked once more, and still not known, the next invocation asks
             // (`go`, or a repeated commit, which changes nothing). A job that ended failed

@@ -9,8 +9,9 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 use super::job_index;
 use super::key_secret;
 use super::js::describe;
-use crate::core::authority::{Before, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
+use crate::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
+use crate::core::idempotency::UploadKey;
 use crate::core::quota::KeyConfig;
 use crate::core::Error;
 
@@ -40,6 +41,10 @@ const SCHEMA: &[&str] = &[
     // Ids whose objects are deleted, kept GONE_KEPT_MS: a late commit of one stays refused.
     "CREATE TABLE IF NOT EXISTS gone (file_id TEXT PRIMARY KEY, gone_ms INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS gone_by_time ON gone (gone_ms)",
+    // Uploads stored now under an `Idempotency-Key`: what each asked and the file it stored
+    // (its row as JSON), kept `idempotency::KEPT_MS`.
+    "CREATE TABLE IF NOT EXISTS upload_keys (key TEXT PRIMARY KEY, request TEXT NOT NULL, file TEXT NOT NULL, at_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS upload_keys_by_time ON upload_keys (at_ms)",
 ];
 
 const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options, named_ms";
@@ -399,5 +404,17 @@ impl Tables for SqlTables {
         let query = "SELECT json_object('due', MIN(not_before_ms)) FROM doomed WHERE not_before_ms > ?";
         let rows: Vec<Due> = self.rows("next kept", query, vec![int(now_ms)])?;
         Ok(rows.into_iter().next().and_then(|r| r.due))
+    }
+
+    fn first_try(&self, key: &str, since_ms: i64) -> Result<Option<FirstTry>, Error> {
+        let query = "SELECT json_object('request', request, 'row', json(file)) FROM upload_keys WHERE key = ? AND at_ms >= ?";
+        Ok(self.rows("first try", query, vec![text(key), int(since_ms)])?.into_iter().next())
+    }
+
+    fn keep_first_try(&mut self, key: &UploadKey, row: &FileRow, at_ms: i64, forget_before_ms: i64) -> Result<(), Error> {
+        self.run("forget first tries", "DELETE FROM upload_keys WHERE at_ms < ?", vec![int(forget_before_ms)])?;
+        let file = serde_json::to_string(row).map_err(Error::internal)?;
+        let query = "INSERT OR REPLACE INTO upload_keys (key, request, file, at_ms) VALUES (?, ?, ?, ?)";
+        self.run("keep first try", query, vec![text(&key.key), text(&key.request), text(&file), int(at_ms)])
     }
 }

@@ -33,7 +33,6 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let policy = request_policy(&req, &services.config);
     let request = parse_upload(&body, &policy)?;
     let upload = Upload::of(&req, &owner, &policy, services)?;
-    upload.idempotent_jobs_only([&request])?;
     match upload.run(request, None, services, &Gate::default()).await? {
         ItemData::Job(job) => jobs::accepted(&job, prefers_async(upload.prefer.as_deref())),
         file => respond::json(200, &file.envelope()),
@@ -44,7 +43,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
 pub(crate) struct Upload<'a> {
     /// The request's `Prefer` header (`respond-async` starts a job).
     pub prefer: Option<String>,
-    /// The request's `Idempotency-Key` (jobs only).
+    /// The request's `Idempotency-Key`.
     pub idempotency_key: Option<String>,
     pub owner: &'a KeyRecord,
     /// Where the stored files' links point.
@@ -67,62 +66,51 @@ impl<'a> Upload<'a> {
         })
     }
 
-    /// Refuses an `Idempotency-Key` on a request with an upload that is not a job: a retry
-    /// would store it again (an upload stored now is answered with its file, or its error).
-    pub(crate) fn idempotent_jobs_only<'r>(&self, requests: impl IntoIterator<Item = &'r UploadRequest>) -> Result<(), Error> {
-        let stored_now = |r: &UploadRequest| !wants_async(self.prefer.as_deref(), r.asynchronous);
-        if self.idempotency_key.is_some() && requests.into_iter().any(stored_now) {
-            return Err(Error::invalid(
-                idempotency::HEADER,
-                "is taken for background jobs only (`\"async\": true`, or `Prefer: respond-async`): an upload stored now is retried by sending it again",
-            ));
-        }
-        Ok(())
-    }
-
     /// Runs `request` (a batch's `item`): as a background job when asked to (`"async"` or
     /// `Prefer`), else stored now. A `callback_url` without a job is refused.
     pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
+        let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
         if wants_async(self.prefer.as_deref(), request.asynchronous) {
-            let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
             return jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await.map(ItemData::Job);
         }
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());
         }
-        store_one(request, self.owner, &self.base, self.policy, services, gate).await.map(ItemData::File)
+        self.store_now(request, idempotency, services, gate).await.map(ItemData::File)
     }
-}
 
-/// One upload for `owner`: its own origin deadline, R2 store and the key's authority, its
-/// outbound calls counted in the request's `gate`.
-pub(crate) async fn store_one(
-    mut request: UploadRequest,
-    owner: &KeyRecord,
-    base: &Url,
-    policy: &UrlPolicy,
-    services: &Services,
-    gate: &Gate,
-) -> Result<FileData, Error> {
-    let blocklist = KvBlocklist { keys: &services.keys, gate };
-    let ctx = UploadContext {
-        config: &services.config,
-        blocklist: &blocklist,
-        policy,
-        owner_id: &owner.id,
-        max_ttl_secs: owner.max_ttl_secs,
-        base_url: base,
-        now_ms: now_ms(),
-        link_secret: services.link_secret.as_ref(),
-    };
-    // The user's origin headers go to the origin adapter only, never into the flow's records.
-    let forwarded = Forwarded::new(&request.file_url, request.origin_headers.take());
-    let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate, forwarded)?.refetching(request.file_url.clone(), policy.clone());
-    let store = R2Store { bucket: &services.bucket, origin: &origin, one_stream_mib_s: services.config.one_stream_mib_s };
-    let authority = services.authority(&owner.id).gated(gate);
-    let data = upload(request, &ctx, &origin, &store, &authority).await?;
-    origin.succeeded();
-    // This isolate may have cached the name's previous file: serve the new one at once.
-    forget_name(&owner.id, &data.upload_path, &data.file_name);
-    Ok(data)
+    /// Stores `request` now (with the request's `Idempotency-Key` and the batch item's
+    /// place, `idempotency`): its own origin deadline, R2 store and the key's authority, its
+    /// outbound calls counted in the request's `gate`.
+    async fn store_now(
+        &self,
+        mut request: UploadRequest,
+        idempotency: Option<(&str, Option<usize>)>,
+        services: &Services,
+        gate: &Gate,
+    ) -> Result<FileData, Error> {
+        let (owner, policy) = (self.owner, self.policy);
+        let blocklist = KvBlocklist { keys: &services.keys, gate };
+        let ctx = UploadContext {
+            config: &services.config,
+            blocklist: &blocklist,
+            policy,
+            owner_id: &owner.id,
+            max_ttl_secs: owner.max_ttl_secs,
+            base_url: &self.base,
+            now_ms: now_ms(),
+            link_secret: services.link_secret.as_ref(),
+            idempotency,
+        };
+        // The user's origin headers go to the origin adapter only, never into the flow's records.
+        let forwarded = Forwarded::new(&request.file_url, request.origin_headers.take());
+        let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate, forwarded)?.refetching(request.file_url.clone(), policy.clone());
+        let store = R2Store { bucket: &services.bucket, origin: &origin, one_stream_mib_s: services.config.one_stream_mib_s };
+        let authority = services.authority(&owner.id).gated(gate);
+        let data = upload(request, &ctx, &origin, &store, &authority).await?;
+        origin.succeeded();
+        // This isolate may have cached the name's previous file: serve the new one at once.
+        forget_name(&owner.id, &data.upload_path, &data.file_name);
+        Ok(data)
+    }
 }

@@ -6,8 +6,9 @@
 use std::cell::{Cell, Ref, RefCell};
 use std::rc::Rc;
 
-use urlstash::core::authority::{Authority, EXPIRY_BATCH};
+use urlstash::core::authority::{Authority, Committed, EXPIRY_BATCH};
 use urlstash::core::authority_wire::{FileRow, Op, Page, PageQuery, Purged, Reservation, Standing, Target};
+use urlstash::core::idempotency::UploadKey;
 use urlstash::core::layout::object_key;
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits};
 use urlstash::core::seams::FileAuthority;
@@ -230,6 +231,7 @@ pub fn op_name(op: &Op) -> &'static str {
     match op {
         Op::Reserve { .. } => "reserve",
         Op::Commit { .. } => "commit",
+        Op::Replayed { .. } => "replayed",
         Op::Release { .. } => "release",
         Op::Delete { .. } => "delete",
         Op::TakeDown { .. } => "take_down",
@@ -255,9 +257,14 @@ impl FileAuthority for MemAuthority {
         self.call(op, |a, now| a.reserve(reservation.clone(), now), |_| false).await
     }
 
-    async fn commit(&self, file: &FileRow) -> Result<(), Error> {
-        let op = Op::Commit { file: file.clone() };
-        self.call(op, |a, now| a.commit(file.clone(), now), |outcome| !matches!(outcome, Ok(None))).await.map(drop)
+    async fn commit(&self, file: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error> {
+        let op = Op::Commit { file: file.clone(), key: key.cloned() };
+        let outcome = self.call(op, |a, now| a.commit_keyed(file.clone(), key, now), |outcome| !matches!(outcome, Ok(Committed::Stored { retired: None })));
+        outcome.await.map(Committed::replayed)
+    }
+
+    async fn replayed(&self, key: &UploadKey) -> Result<Option<FileRow>, Error> {
+        self.call(Op::Replayed { key: key.clone() }, |a, now| a.replayed(key, now), |_| false).await
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {

@@ -89,7 +89,7 @@ fn world(actions: &[Action]) -> World {
         w = w.with(&format!("https://o.test/u{k}.bin"), reply);
     }
     w.authority.set_faults(move |op| match op {
-        Op::Commit { file } => faults.get(&file.original_name).copied(),
+        Op::Commit { file, .. } => faults.get(&file.original_name).copied(),
         _ => None,
     });
     w
@@ -157,7 +157,7 @@ impl<'w> Run<'w> {
                     self.own(k, &reservation.file_id);
                     self.flows[k].reserved = true;
                 }
-                (Op::Commit { file }, outcome) => {
+                (Op::Commit { file, .. }, outcome) => {
                     self.own(k, &file.file_id);
                     if outcome.is_ok() {
                         let name = (file.upload_path.clone(), file.file_name.clone());
@@ -214,7 +214,7 @@ impl<'w> Run<'w> {
             Action::Late(i) if !self.committed.is_empty() => {
                 let id = self.committed[i % self.committed.len()].clone();
                 let held = self.w.authority.tables().files.contains_key(&id);
-                let mut commit = pin!(self.w.authority.commit(&self.rows[&id]));
+                let mut commit = pin!(self.w.authority.commit(&self.rows[&id], None));
                 let outcome = loop {
                     if let Poll::Ready(outcome) = step(commit.as_mut()) {
                         break outcome;

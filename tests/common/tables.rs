@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use urlstash::core::authority::{Before, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
+use urlstash::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
+use urlstash::core::idempotency::UploadKey;
 use urlstash::core::Error;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct MemTables {
     pub kept: BTreeMap<String, i64>,
     /// Ids whose objects were deleted, and when (`gone`): still refused for a while.
     pub gone: BTreeMap<String, i64>,
+    /// `upload_keys`: by key, what its upload asked, the file it stored, and when.
+    pub first_tries: BTreeMap<String, (FirstTry, i64)>,
 }
 
 impl MemTables {
@@ -178,5 +181,16 @@ impl Tables for MemTables {
 
     fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error> {
         Ok(self.kept.values().copied().filter(|&at| at > now_ms).min())
+    }
+
+    fn first_try(&self, key: &str, since_ms: i64) -> Result<Option<FirstTry>, Error> {
+        Ok(self.first_tries.get(key).filter(|(_, at)| *at >= since_ms).map(|(first, _)| first.clone()))
+    }
+
+    fn keep_first_try(&mut self, key: &UploadKey, row: &FileRow, at_ms: i64, forget_before_ms: i64) -> Result<(), Error> {
+        self.first_tries.retain(|_, (_, at)| *at >= forget_before_ms);
+        let first = FirstTry { request: key.request.clone(), row: row.clone() };
+        self.first_tries.insert(key.key.clone(), (first, at_ms));
+        Ok(())
     }
 }

@@ -60,6 +60,12 @@ impl World {
 
     /// One upload with the JSON `body`, at the authority's clock.
     pub async fn upload(&self, body: &str) -> Result<FileData, Error> {
+        self.keyed_upload(body, None).await
+    }
+
+    /// One upload with the JSON `body` and an `Idempotency-Key` (`idempotency`: the key and
+    /// a batch item's place), at the authority's clock.
+    pub async fn keyed_upload(&self, body: &str, idempotency: Option<(&str, Option<usize>)>) -> Result<FileData, Error> {
         let req = parse_upload(body.as_bytes(), &self.config.url_policy)?;
         let ctx = UploadContext {
             config: &self.config,
@@ -70,12 +76,18 @@ impl World {
             base_url: &self.base,
             now_ms: self.authority.now.get(),
             link_secret: self.link_secret.as_ref(),
+            idempotency,
         };
         upload(req, &ctx, &self.origin, &*self.store, &self.authority).await
     }
 
     pub fn run(&self, body: &str) -> Result<FileData, Error> {
         block_on(self.upload(body))
+    }
+
+    /// [`run`](Self::run) with an `Idempotency-Key` (and a batch item's place).
+    pub fn run_keyed(&self, body: &str, key: &str, item: Option<usize>) -> Result<FileData, Error> {
+        block_on(self.keyed_upload(body, Some((key, item))))
     }
 
     /// `{"file_url": url, "upload_path": path, "file_name": name}`.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingKept, marked, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
-import { usage, sleep } from './support/burst.mjs';
+import { usage, sleep, listAll } from './support/burst.mjs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -641,6 +641,100 @@ describe('overwrite and tenancy', () => {
   });
 });
 
+describe('Idempotency-Key on an upload stored now', () => {
+  const digestsListed = async (key, digest) => (await listAll(worker, key)).files.filter((f) => f.sha256 === digest).length;
+
+  for (const [label, size] of [['small (one write, then its commit)', 10 * KiB], ['reserved first', 200 * KiB + 3]]) {
+    test(`${label}: sent four times with one key (two at once, one quoted) stores one file: the same answer, byte-exact, charged once, listed once; another request with the key is 422, fetching nothing; another API key's same key stores its own`, async () => {
+      const bytes = filler(size, 400 + size % 7);
+      const path = `/idem/${size}.bin`;
+      // no name: without the key, each send would be a file of its own
+      const body = { file_url: origin.file(path, bytes) };
+      const idem = { 'Idempotency-Key': crypto.randomUUID() };
+      const before = await usage(worker, KEYS.a.key);
+      const first = await upload(worker, body, { headers: idem });
+      assert.equal(first.status, 200, JSON.stringify(first.json));
+      const quoted = { 'Idempotency-Key': `"${idem['Idempotency-Key']}"` };
+      const retries = [await upload(worker, body, { headers: idem }), ...await Promise.all([upload(worker, body, { headers: idem }), upload(worker, body, { headers: quoted })])];
+      for (const res of retries) {
+        assert.equal(res.status, 200, JSON.stringify(res.json));
+        assert.deepEqual(res.json, first.json, 'the first answer');
+      }
+      assert.equal(origin.hits(path), 1, 'the origin was asked once');
+      await assertServes(first.json.data, bytes);
+      const after = await usage(worker, KEYS.a.key);
+      assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_bytes], [size, 1, 0], 'charged once, nothing left reserved');
+      assert.equal(await digestsListed(KEYS.a.key, sha256(bytes)), 1, 'listed once');
+      assert.equal(objectKeys().filter((k) => k === `o/${first.json.data.file_id}`).length, 1);
+
+      const otherPath = `/idem/${size}-other.bin`;
+      const other = await upload(worker, { file_url: origin.file(otherPath, bytes) }, { headers: idem });
+      assertError(other, 422, /^this Idempotency-Key was sent with another request: a new request needs a new key$/);
+      assert.equal(origin.hits(otherPath), 0, 'nothing fetched for it');
+
+      const theirs = await upload(worker, body, { key: KEYS.b.key, headers: idem });
+      assert.equal(theirs.status, 200, JSON.stringify(theirs.json));
+      assert.notEqual(theirs.json.data.file_id, first.json.data.file_id);
+      assert.equal(origin.hits(path), 2);
+    });
+  }
+
+  test('two first tries at once both fetch, and store one file: the same answer, charged once, one object left in R2', async () => {
+    const bytes = filler(200 * KiB, 410);
+    const path = '/idem/race.bin';
+    const body = { file_url: origin.file(path, bytes) };
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const before = await usage(worker, KEYS.a.key);
+    const objects = objectKeys().length;
+    const both = await Promise.all([upload(worker, body, { headers }), upload(worker, body, { headers })]);
+    for (const res of both) assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.deepEqual(both[0].json, both[1].json, 'one file answered to both');
+    assert.equal(origin.hits(path), 2, 'neither had stored when the other asked');
+    await assertServes(both[0].json.data, bytes);
+    const after = await usage(worker, KEYS.a.key);
+    assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_bytes], [bytes.length, 1, 0], 'charged once');
+    assert.equal(objectKeys().length, objects + 1, 'the later try\'s bytes are gone');
+    assert.equal(await digestsListed(KEYS.a.key, sha256(bytes)), 1);
+  });
+
+  test('a try that failed leaves its key free: the retry stores the file', async () => {
+    const bytes = filler(4 * KiB, 411);
+    const path = '/idem/late.bin';
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const body = { file_url: origin.url(path), upload_path: 'idem', file_name: 'late.bin' };
+    const mark = await marked(worker);
+    assertError(await upload(worker, body, { headers }), 502, /404/);
+    await assertNothingKept(worker, mark, 'the failed try');
+    origin.file(path, bytes);
+    const retry = await upload(worker, body, { headers });
+    assert.equal(retry.status, 200, JSON.stringify(retry.json));
+    await assertServes(retry.json.data, bytes);
+  });
+
+  test('in a batch the key names each item by its place: the batch sent again answers the same files, an item changed since gets its own 422', async () => {
+    const items = [0, 1].map((i) => {
+      const bytes = filler(3 * KiB + i, 420 + i);
+      return { bytes, item: { file_url: origin.file(`/idem/batch-${i}.bin`, bytes) } };
+    });
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const send = (list) => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: list }, headers });
+    const first = await send(items.map((x) => x.item));
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const files = first.json.data.results.map((r) => r.data);
+    assert.deepEqual(first.json.data.results.map((r) => r.code), [200, 200]);
+    assert.notEqual(files[0].file_id, files[1].file_id, 'a file per item');
+    for (const [i, data] of files.entries()) await assertServes(data, items[i].bytes);
+    const again = await send(items.map((x) => x.item));
+    assert.deepEqual(again.json.data.results, first.json.data.results, 'the same answers');
+    const changed = await send([items[0].item, { file_url: origin.file('/idem/batch-changed.bin', items[1].bytes) }]);
+    const [same, refused] = changed.json.data.results;
+    assert.deepEqual(same, first.json.data.results[0]);
+    assert.deepEqual([refused.code, refused.msg], [422, 'this Idempotency-Key was sent with another request: a new request needs a new key']);
+    for (const i of [0, 1]) assert.equal(origin.hits(`/idem/batch-${i}.bin`), 1, `item ${i} fetched once`);
+    assert.equal(origin.hits('/idem/batch-changed.bin'), 0);
+  });
+});
+
 describe('serving', () => {
   let data;
   let answeredMs; // when the upload was answered: its file took its name before
@@ -795,6 +889,25 @@ describe('storage calls (a Worker that counts them)', () => {
     const d = result.json.data;
     assert.equal(d.file_size, bytes.length);
     assert.equal(sha256((await get(d.download_url)).body), sha256(bytes));
+  });
+
+  test('with an Idempotency-Key, a small upload asks its authority once more first, and its retry is that question alone: no fetch, no R2 call', async () => {
+    const { origin: o, worker: w } = counted;
+    const bytes = filler(10 * KiB, 95);
+    const path = '/counted/keyed.bin';
+    const body = { file_url: o.file(path, bytes), upload_path: 'counted', file_name: 'keyed.bin' };
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const first = await w.countCalls(() => upload(w, body, { headers }));
+    assert.equal(first.result.status, 200, JSON.stringify(first.result.json));
+    assert.equal(first.calls.authorityCalls, 2, `the question, then the commit: ${JSON.stringify(first.calls.raw)}`);
+    assert.deepEqual(first.calls.r2, { put: 1 }, JSON.stringify(first.calls.raw));
+    const retry = await w.countCalls(() => upload(w, body, { headers }));
+    assert.equal(retry.result.status, 200, JSON.stringify(retry.result.json));
+    assert.deepEqual(retry.result.json, first.result.json);
+    assert.equal(retry.calls.authorityCalls, 1, `the question alone: ${JSON.stringify(retry.calls.raw)}`);
+    assert.deepEqual(retry.calls.r2, {}, JSON.stringify(retry.calls.raw));
+    assert.equal(o.hits(path), 1, 'fetched once');
+    assert.equal(sha256((await get(first.result.json.data.download_url)).body), sha256(bytes));
   });
 
   test('no Content-Length, under one part: one plain put, no multipart upload', async () => {

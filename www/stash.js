@@ -121,7 +121,9 @@ form.addEventListener('submit', async (event) => {
 async function uploadOne(fileUrl, options) {
   const c = client();
   try {
-    const data = await c.uploadFromUrl({ fileUrl, ...options });
+    // A key of its own: the client sends an upload whose answer was lost again, and the
+    // service answers it with the file the first one stored, not a second copy.
+    const data = await c.uploadFromUrl({ fileUrl, ...options, idempotencyKey: globalThis.crypto?.randomUUID?.() });
     status.textContent = `Stored ${data.file_name}.`;
     results.append(resultCard(data));
     results.lastElementChild.focus();

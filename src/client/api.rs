@@ -49,20 +49,15 @@ pub(crate) struct Call {
     pub method: Method,
     pub path: String,
     pub body: Option<String>,
-    /// Sent as `Idempotency-Key` (a job's start).
+    /// Sent as `Idempotency-Key` (an upload, or a job's start).
     pub idempotency_key: Option<String>,
 }
 
 impl Call {
-    /// `POST /api/v1/files/upload/url` with a validated body.
-    pub(crate) fn upload(body: String) -> Call {
-        Call { method: Method::Post, path: UPLOAD_ROUTE.into(), body: Some(body), idempotency_key: None }
-    }
-
-    /// A background job's start: `POST /api/v1/files/upload/url` with a validated body
-    /// (`"async": true`) and its `Idempotency-Key`, if any.
-    pub(crate) fn start((body, idempotency_key): (String, Option<String>)) -> Call {
-        Call { idempotency_key, ..Call::upload(body) }
+    /// `POST /api/v1/files/upload/url` with a validated body (`"async": true`: a background
+    /// job's start) and its `Idempotency-Key`, if any.
+    pub(crate) fn upload((body, idempotency_key): (String, Option<String>)) -> Call {
+        Call { method: Method::Post, path: UPLOAD_ROUTE.into(), body: Some(body), idempotency_key }
     }
 
     /// `POST /api/v1/files/upload/urls` with a validated body.
@@ -212,7 +207,7 @@ mod tests {
     #[test]
     fn every_call_reaches_its_route_in_the_servers_table() {
         let cases = [
-            (Call::upload("{}".into()), Route::Upload),
+            (Call::upload(("{}".into(), None)), Route::Upload),
             (Call::batch("{}".into()), Route::UploadBatch),
             (Call::file(Method::Get, ID), Route::FileInfo { file_id: ID.into() }),
             (Call::file(Method::Delete, ID), Route::DeleteFile { file_id: ID.into() }),

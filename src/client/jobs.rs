@@ -1,4 +1,4 @@
-//! Background jobs from the client's side: sending a call, and a start with an idempotency
+//! Background jobs from the client's side: sending a call, and an upload with an idempotency
 //! key again when it failed in passing; `waitForJob`, polling a job until it ends, reporting
 //! each poll.
 
@@ -51,31 +51,33 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
     Ok(Wait { interval_ms, on_progress })
 }
 
-/// Sends of a start with an idempotency key that failed in passing, before it gives up.
-const START_RETRIES: u32 = 3;
-/// The first wait before a start is sent again (then twice as long each time).
-const START_RETRY_MS: f64 = 1000.0;
-/// The longest a start waits to be sent again (a `Retry-After` asking for longer ends it).
-const MAX_START_WAIT_MS: f64 = 60_000.0;
+/// Sends of an upload with an idempotency key that failed in passing, before it gives up.
+const KEYED_RETRIES: u32 = 3;
+/// The first wait before it is sent again (then twice as long each time).
+const KEYED_RETRY_MS: f64 = 1000.0;
+/// The longest it waits to be sent again (a `Retry-After` asking for longer ends it).
+const MAX_KEYED_WAIT_MS: f64 = 60_000.0;
 
-/// Sends `call` ([`api::send`]). A job's start carrying an idempotency key starts nothing
-/// new when sent again (the service answers the job the first one started), so one that
-/// failed in passing is sent again, up to [`START_RETRIES`] times, 1 s, 2 s, 4 s later, or
-/// as long as `Retry-After` asks (up to a minute): no answer, or a 5xx (the job may have
-/// started all the same). A 429 is the caller's to handle (the key's quota, or its rate
-/// limit, which a page shows and waits out with the rest of its lines). Any other call is
-/// sent once (an upload sent again would be stored again).
+/// Sends `call` ([`api::send`]). An upload (stored now, or a job's start) carrying an
+/// idempotency key stores or starts nothing new when sent again (the service answers with
+/// what the first one did), so one that failed in passing is sent again, up to
+/// [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up to a
+/// minute): no answer, a 500 or a 503 (it may have landed all the same). Not a 502 or 504
+/// (the origin's failure, which an upload stored now reports: sent again, it would fetch
+/// again) nor a 429, the caller's to handle (the key's quota, or its rate limit, which a
+/// page shows and waits out with the rest of its lines). Any other call is sent once (an
+/// upload sent again without a key would be stored again).
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
-    let retries = if call.idempotency_key.is_some() { START_RETRIES } else { 0 };
+    let retries = if call.idempotency_key.is_some() { KEYED_RETRIES } else { 0 };
     let mut failures = 0;
     loop {
         let err = match api::send(settings, authorization, &call).await {
-            Err(err) if failures < retries && in_passing(&err) && err.status() != 429 => err,
+            Err(err) if failures < retries && in_passing(&err) && !matches!(err.status(), 429 | 502 | 504) => err,
             answer => return answer,
         };
         let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
-        let wait = (START_RETRY_MS * f64::from(1u32 << failures)).max(asked);
-        if wait > MAX_START_WAIT_MS {
+        let wait = (KEYED_RETRY_MS * f64::from(1u32 << failures)).max(asked);
+        if wait > MAX_KEYED_WAIT_MS {
             return Err(err);
         }
         sleep(wait).await;

@@ -42,7 +42,9 @@ impl UploadClient {
         self.settings.base.clone()
     }
 
-    /// Asks the service to fetch `fileUrl` and store it; resolves with its `FileData`.
+    /// Asks the service to fetch `fileUrl` and store it; resolves with its `FileData`. With
+    /// `idempotencyKey`, one whose send failed in passing is sent again
+    /// ([`jobs::send_once_or_again`]): the service answers with the file the first stored.
     #[wasm_bindgen(js_name = uploadFromUrl, unchecked_return_type = "Promise<FileData>")]
     pub fn upload_from_url(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue) -> js_sys::Promise {
         self.run(|| Ok((Some(Call::upload(options::upload_body(options)?)), Reply::File)))
@@ -52,7 +54,7 @@ impl UploadClient {
     /// the tallies. An item the server's own parser refuses is answered in place without
     /// being sent; an empty or oversized list rejects (400).
     #[wasm_bindgen(js_name = uploadFromUrls, unchecked_return_type = "Promise<BatchResult>")]
-    pub fn upload_from_urls(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions[]")] items: JsValue) -> js_sys::Promise {
+    pub fn upload_from_urls(&self, #[wasm_bindgen(unchecked_param_type = "UploadItem[]")] items: JsValue) -> js_sys::Promise {
         self.run(|| {
             let plan = options::batch_plan(items)?;
             Ok((plan.body.map(Call::batch), Reply::Batch(plan.refused)))
@@ -98,7 +100,7 @@ impl UploadClient {
     /// passing is sent again ([`jobs::send_once_or_again`]).
     #[wasm_bindgen(js_name = startUpload, unchecked_return_type = "Promise<Job>")]
     pub fn start_upload(&self, #[wasm_bindgen(unchecked_param_type = "StartUploadOptions")] options: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::start(options::start_body(options)?)), Reply::Job)))
+        self.run(|| Ok((Some(Call::upload(options::start_body(options)?)), Reply::Job)))
     }
 
     /// One of the caller's jobs: its state and progress; rejects with status 404 for an

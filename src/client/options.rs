@@ -48,7 +48,7 @@ struct UploadOptions {
     /// `startUpload` only: where the job's final status is POSTed.
     #[serde(default)]
     callback_url: Option<String>,
-    /// `startUpload` only: sent as `Idempotency-Key`, so that the start may be retried.
+    /// Sent as `Idempotency-Key`, so that the upload (or the job's start) may be retried.
     #[serde(default)]
     idempotency_key: Option<String>,
 }
@@ -136,7 +136,9 @@ pub(crate) struct Settings {
 
 /// The options each method takes, by their JS names.
 const CLIENT_KEYS: &[&str] = &["baseUrl", "apiKey"];
-const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders"];
+const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders", "idempotencyKey"];
+/// A batch item's: an upload's but `idempotencyKey` (one header for the whole request).
+const ITEM_KEYS: &[&str] = UPLOAD_KEYS.split_last().expect("keys").1;
 /// A job's: an upload's but `originHeaders`, which a job would have to store (the server
 /// refuses them; refused here, nothing is sent).
 const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "callbackUrl", "idempotencyKey"];
@@ -191,7 +193,7 @@ fn hint(key: &str, known: &[&str]) -> String {
     } else if camel == "callbackUrl" {
         " (a callback is for a background job: startUpload)".to_owned()
     } else if camel == "idempotencyKey" {
-        " (a retried start is for a background job: startUpload)".to_owned()
+        " (one upload at a time: uploadFromUrl)".to_owned()
     } else if camel == "originHeaders" {
         " (a background job would have to store them, and they are never stored: uploadFromUrl)".to_owned()
     } else {
@@ -222,10 +224,11 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
     Ok(header.unwrap_or_default())
 }
 
-/// Reads `uploadFromUrl`'s options into the JSON body, validated by the server's own
-/// request parser before it is sent.
-pub(crate) fn upload_body(value: JsValue) -> Result<String, ClientError> {
-    body_json(&read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", UPLOAD_KEYS)?)
+/// Reads `uploadFromUrl`'s options into the JSON body and its `Idempotency-Key`, validated
+/// by the server's own parsers before they are sent.
+pub(crate) fn upload_body(value: JsValue) -> Result<(String, Option<String>), ClientError> {
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders?, idempotencyKey? }", UPLOAD_KEYS)?;
+    Ok((body_json(&opts)?, idempotency::parse(opts.idempotency_key.as_deref())?))
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, ClientError> {
@@ -253,9 +256,8 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
 /// `Idempotency-Key`, validated by the server's own parsers before they are sent.
 pub(crate) fn start_body(value: JsValue) -> Result<(String, Option<String>), ClientError> {
     let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl?, idempotencyKey? }", JOB_KEYS)?;
-    let key = idempotency::parse(opts.idempotency_key.as_deref())?;
     let body = checked_json(&UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) })?;
-    Ok((body, key))
+    Ok((body, idempotency::parse(opts.idempotency_key.as_deref())?))
 }
 
 /// The JSON body of `opts`.
@@ -284,7 +286,7 @@ pub(crate) struct BatchPlan {
 /// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
 /// item it refuses is answered here, in place, and left out of the request.
 pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
-    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", UPLOAD_KEYS)?)
+    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", ITEM_KEYS)?)
 }
 
 fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
@@ -405,15 +407,17 @@ mod tests {
         assert_eq!(hint("callbackUrl", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
         assert_eq!(hint("callback_url", UPLOAD_KEYS), " (a callback is for a background job: startUpload)");
         assert_eq!(hint("callback_url", JOB_KEYS), " (did you mean `callbackUrl`?)");
-        assert_eq!(hint("idempotency_key", UPLOAD_KEYS), " (a retried start is for a background job: startUpload)");
+        assert_eq!(hint("idempotency_key", UPLOAD_KEYS), " (did you mean `idempotencyKey`?)");
         assert_eq!(hint("idempotency_key", JOB_KEYS), " (did you mean `idempotencyKey`?)");
+        assert_eq!(hint("idempotencyKey", ITEM_KEYS), " (one upload at a time: uploadFromUrl)");
+        assert_eq!(ITEM_KEYS, &UPLOAD_KEYS[..8]);
         assert_eq!(hint("colour", UPLOAD_KEYS), "");
         assert!(hint("originHeaders", JOB_KEYS).contains("uploadFromUrl"));
         // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS but the origin
-        // headers, and the callback and the idempotency key
-        let upload_but_headers: Vec<&str> = UPLOAD_KEYS.iter().copied().filter(|k| *k != "originHeaders").collect();
-        assert_eq!(&JOB_KEYS[..upload_but_headers.len()], upload_but_headers.as_slice());
-        assert_eq!(&JOB_KEYS[upload_but_headers.len()..], ["callbackUrl", "idempotencyKey"]);
+        // headers, and the callback
+        let mut job: Vec<&str> = UPLOAD_KEYS.iter().copied().filter(|k| *k != "originHeaders").collect();
+        job.insert(job.len() - 1, "callbackUrl");
+        assert_eq!(JOB_KEYS, job.as_slice());
     }
 
     #[test]

@@ -38,7 +38,17 @@ export interface UploadOptions {
    * `Accept-Language`, `User-Agent`, `X-*`), sent only to the first URL's origin and never
    * stored. */
   originHeaders?: Record<string, string> | undefined;
+  /** Sent as `Idempotency-Key` (1 to 255 printable ASCII characters, a UUID say): the same
+   * upload sent again with it is answered with what the first one did (the file it stored,
+   * or the job it started), and stores or starts nothing, so the client sends it again when
+   * a send fails in passing (no answer, a 500 or 503), up to 3 times; another upload with
+   * it is refused (422). */
+  idempotencyKey?: string | undefined;
 }
+
+/** One item of `uploadFromUrls(...)`: an upload's options but `idempotencyKey` (the batch
+ * request would carry one for all its items). */
+export type UploadItem = Omit<UploadOptions, "idempotencyKey">;
 
 /** Options of `mintLinks(...)`. */
 export interface LinkOptions {
@@ -76,11 +86,6 @@ export interface StartUploadOptions extends Omit<UploadOptions, "originHeaders">
   /** Where the job's final status is POSTed, signed (the key needs a webhook secret,
    * issued by the admin API; without one, 400). */
   callbackUrl?: string | undefined;
-  /** Sent as `Idempotency-Key` (1 to 255 printable ASCII characters, a UUID say): the same
-   * start sent again with it is answered with the job the first one started, and starts
-   * nothing, so the client sends it again when a send fails in passing (no answer, a 5xx),
-   * up to 3 times; another start with it is refused (422). */
-  idempotencyKey?: string | undefined;
 }
 
 /** Options of `waitForJob(...)`. */

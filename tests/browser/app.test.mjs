@@ -223,7 +223,10 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
     new MutationObserver(() => window.busyLog.push(`${form.getAttribute('aria-busy')}/${document.getElementById('stash-submit').getAttribute('aria-disabled')}`))
       .observe(form, { attributes: true, attributeFilter: ['aria-busy'] });
   });
+  // the upload's Idempotency-Key (a UUID of its own: the client may send it again)
+  const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url'));
   await page.keyboard.press('Enter'); // submits the form from a text input
+  assert.match((await sent).headers()['idempotency-key'] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
   const card = page.locator('#results > .result').first();
   await card.locator('.result-title').filter({ hasText: 'gradient.png' }).waitFor({ timeout: 60_000 });

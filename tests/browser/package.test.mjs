@@ -70,7 +70,7 @@ test('npm pack -> install in a scratch project -> import, type-check and upload'
   const tsc = (lib, ...more) => ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', lib, ...more];
   const tscArgs = tsc('es2022,dom');
   fs.writeFileSync(path.join(app, 'good.ts'), `
-import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions, type Job, type StartUploadOptions, type WaitOptions } from 'urlstash-client';
+import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions, type Job, type StartUploadOptions, type UploadItem, type WaitOptions } from 'urlstash-client';
 export function dispose(c: UploadClient): void { c[Symbol.dispose](); c.free(); }
 export async function main(): Promise<string> {
   await init();
@@ -78,7 +78,7 @@ export async function main(): Promise<string> {
   const client = new UploadClient(options);
   const up: boolean = await client.health();
   try {
-    const data: FileData = await client.uploadFromUrl({ fileUrl: 'https://example.com/a.png', uploadPath: 'a/b' });
+    const data: FileData = await client.uploadFromUrl({ fileUrl: 'https://example.com/a.png', uploadPath: 'a/b', idempotencyKey: 'k-0' });
     const size: number = data.file_size;
     const again: FileData = await client.getFile(data.file_id);
     const page: FileList = await client.listFiles({ uploadPath: 'a/b', limit: 10 });
@@ -95,7 +95,10 @@ export async function main(): Promise<string> {
     const fresh: SignedLinks = await client.mintLinks(once.file_id);
     const counted: number = (once.max_downloads ?? 0) + (once.downloads ?? 0) + (once.private ? 1 : 0) + links.expires_at.length + fresh.file_url.length;
     const gone: DeletedFile = await client.deleteFile(again.file_id);
-    const batch: BatchResult = await client.uploadFromUrls([{ fileUrl: 'https://example.com/b.png' }, { fileUrl: 'x', fileName: 'c.png' }]);
+    const items: UploadItem[] = [{ fileUrl: 'https://example.com/b.png' }, { fileUrl: 'x', fileName: 'c.png' }];
+    // @ts-expect-error: an item takes no key (the batch request's header is one for all)
+    const keyedItem: UploadItem = { fileUrl: 'https://example.com/b.png', idempotencyKey: 'k-2' };
+    const batch: BatchResult = await client.uploadFromUrls([...items, keyedItem]);
     const names = batch.results.map((r) => (r.success ? r.data.file_name : r.msg));
     const later: number = batch.retryAfter ?? 0;
     // background jobs
@@ -154,6 +157,9 @@ const [base, key, fileUrl, callbackUrl] = process.argv.slice(2);
 const client = new UploadClient({ baseUrl: base, apiKey: key });
 const health = await client.health();
 const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 'dot.png' });
+// an upload sent twice with one key (no name: without the key, two files): one file
+const once = { fileUrl, idempotencyKey: 'pkg-once-' + Date.now() };
+const keyed = [await client.uploadFromUrl(once), await client.uploadFromUrl(once)];
 // a background job with a webhook, waited for
 const startOptions = { fileUrl, uploadPath: 'pkg/jobs', fileName: 'hooked.png', callbackUrl, idempotencyKey: 'pkg-' + Date.now() };
 const started = await client.startUpload(startOptions);
@@ -210,7 +216,8 @@ const busyServer = http.createServer((req, res) => {
     const send = (status, data, msg) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify({ success: status < 300, code: status, msg, data })); };
     if (key === 'flaky' && n === 1) { req.socket.destroy(); return; }
     if (key === 'flaky' && n > 2) { send(202, job('queued'), 'Job accepted'); return; }
-    if (key === 'flaky' || key === 'down') { send(500, null, 'internal error'); return; }
+    if (key === 'flaky' || key === 'down' || key === 'down-upload') { send(500, null, 'internal error'); return; }
+    if (key === 'origin-404') { send(502, null, 'origin responded with HTTP 404'); return; }
     if (key === 'full') { send(429, null, 'quota exceeded'); return; }
     // 'limited' meets the rate limit once (Retry-After: 1); 'later' is asked to wait an hour
     if (key === 'limited' && n === 1) { res.setHeader('retry-after', '1'); send(429, null, 'rate limit exceeded'); return; }
@@ -238,7 +245,11 @@ const busyBatch = await busyClient.uploadFromUrls([{ fileUrl }]);
 // asking for an hour, and a start without a key reject at the first
 const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'later', undefined].map((idempotencyKey) =>
   busyClient.startUpload({ fileUrl, ...(idempotencyKey ? { idempotencyKey } : {}) }).then((j) => \`resolved \${j.job_id}\`, (e) => \`\${e.status} \${e.message}\`)));
-const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
+// an upload stored now with a key: sent again after a 500 as a start is, not after a 502
+// (the origin's failure: sent again, it would fetch again)
+const uploadOutcomes = await Promise.all(['down-upload', 'origin-404'].map((idempotencyKey) =>
+  busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => \`\${e.status} \${e.message}\`)));
+const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, 'down-upload', 'origin-404'].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
 // the cut poll is tried again; the job ends canceled (409)
 let waited;
 try { await busyClient.waitForJob(JOB, { intervalMs: 100 }); waited = 'resolved'; }
@@ -279,7 +290,7 @@ for (const call of [() => client.getFile(5), () => client.getFile(undefined), ()
 }
 let notArray;
 try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
-console.log(JSON.stringify({ health, data, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray }));
+console.log(JSON.stringify({ health, data, keyed, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray }));
 `);
   // a key with a webhook secret, made through the admin API
   const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'pkg' } });
@@ -291,7 +302,7 @@ console.log(JSON.stringify({ health, data, started, retried, finished, error, bu
   const callbackUrl = hooks.url('/pkg-hook');
   const used = await run('node', ['use.mjs', worker.url, key, fileUrl, callbackUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, keyed, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
   // the job: started queued, waited for to its end, stored byte-exact, and its final status
   // delivered once to the callback, signed with the key's secret
   assert.match(started.job_id, /^job_[0-9a-f]{32}$/);
@@ -314,6 +325,11 @@ console.log(JSON.stringify({ health, data, started, retried, finished, error, bu
   const gaps = (at) => at.slice(1).map((t, i) => t - at[i]);
   gaps(sends.down).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down: gap ${i} ${gap} ms of ${gaps(sends.down)}`));
   gaps(sends.flaky).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `flaky: gap ${i} ${gap} ms of ${gaps(sends.flaky)}`));
+  assert.deepEqual(uploadOutcomes, ['500 internal error', '502 origin responded with HTTP 404']);
+  assert.deepEqual([sends['down-upload'].length, sends['origin-404'].length], [4, 1], 'a keyed upload: sent again after a 500, not after a 502');
+  gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
+  assert.deepEqual(keyed[1], keyed[0], 'an upload sent again with its idempotencyKey answers the file the first stored');
+  assert.equal(sha256((await get(keyed[0].download_url)).body), sha256(bytes));
   assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
   assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');
   assert.deepEqual(waits.settled, [

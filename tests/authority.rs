@@ -560,7 +560,20 @@ fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
     assert!(matches!(a.commit_keyed(far, Some(&other), later), Ok(Committed::Stored { .. })));
     assert_eq!(a.tables.first_tries.keys().collect::<Vec<_>>(), [&other.key], "the week-old key is gone");
 
-    // A revoked key answers no replay.
+    // A commit refused for the quota keeps no key: its retry stores.
+    let big = UploadKey { key: "q".repeat(32), request: "r".into() };
+    let over = FileRow { upload_ms: later, expires_ms: later + TTL, ..row("f5", "p", "d", 2000) };
+    assert!(matches!(a.commit_keyed(over, Some(&big), later), Err(Error::QuotaExceeded(_))));
+    assert_eq!(a.replayed(&big, later), Ok(None), "the refused try kept nothing");
+    let fits = FileRow { upload_ms: later, expires_ms: later + TTL, ..row("f6", "p", "d", 20) };
+    assert!(matches!(a.commit_keyed(fits, Some(&big), later), Ok(Committed::Stored { .. })));
+
+    // A key revoked since its question: its commit is refused (and released) as any commit
+    // is, whatever the key holds; and it answers no replay.
     a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, later).unwrap();
     assert_eq!(a.replayed(&other, later), Err(Error::KeyRevoked));
+    let retry = FileRow { upload_ms: later, expires_ms: later + TTL, ..row("f7", "p", "c", 10) };
+    assert_eq!(a.commit_keyed(retry, Some(&other), later), Err(Error::KeyRevoked));
+    assert!(doomed(&a).contains(&"f7"));
+    assert_counters(&a);
 }

@@ -60,19 +60,16 @@ const MAX_KEYED_WAIT_MS: f64 = 60_000.0;
 
 /// Sends `call` ([`api::send`]). An upload (stored now, or a job's start) carrying an
 /// idempotency key stores or starts nothing new when sent again (the service answers with
-/// what the first one did), so one that failed in passing is sent again, up to
-/// [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up to a
-/// minute): no answer, a 500 or a 503 (it may have landed all the same). Not a 502 or 504
-/// (the origin's failure, which an upload stored now reports: sent again, it would fetch
-/// again) nor a 429, the caller's to handle (the key's quota, or its rate limit, which a
-/// page shows and waits out with the rest of its lines). Any other call is sent once (an
-/// upload sent again without a key would be stored again).
+/// what the first one did), so one that failed in passing ([`sent_again`]) is sent again,
+/// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
+/// to a minute). Any other call is sent once (an upload sent again without a key would be
+/// stored again).
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { KEYED_RETRIES } else { 0 };
     let mut failures = 0;
     loop {
         let err = match api::send(settings, authorization, &call).await {
-            Err(err) if failures < retries && in_passing(&err) && !matches!(err.status(), 429 | 502 | 504) => err,
+            Err(err) if failures < retries && sent_again(&err) => err,
             answer => return answer,
         };
         let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
@@ -131,6 +128,20 @@ fn in_passing(err: &ClientError) -> bool {
     }
 }
 
+/// Whether a keyed upload whose send failed so is sent again: no answer, a page that is not
+/// the service's (a gateway's 5xx: the upload may have landed behind it), the service's 500,
+/// or its 503 that says when to come back (`Retry-After`: an instance busy). Not the
+/// service's 502 or 504 (the origin's failure: sent again, it would fetch again), nor its
+/// 503 without a time (a setting, such as no `LINK_SECRET`), nor a 429: the caller's to
+/// handle (the key's quota, or its rate limit, which a page shows and waits out with the
+/// rest of its lines).
+fn sent_again(err: &ClientError) -> bool {
+    match err {
+        ClientError::Server { status, .. } => *status == 500 || (*status == 503 && err.retry_after().is_some()),
+        other => in_passing(other) && other.status() != 429,
+    }
+}
+
 /// Resolves after `ms` (the global `setTimeout`, in browsers and workers alike).
 async fn sleep(ms: f64) {
     let promise = Promise::new(&mut |resolve, _| {
@@ -155,6 +166,20 @@ mod tests {
         }
         for err in [server(401), server(404), server(409), page(200), ClientError::Options(String::new())] {
             assert!(!in_passing(&err), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_keyed_upload_goes_again_after_what_may_have_landed_only() {
+        let server = |status| ClientError::server(status, status, "");
+        let page = |status| ClientError::unexpected(status, String::new());
+        let busy = ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(5) };
+        for err in [ClientError::Network("offline".into()), page(0), page(502), page(504), page(500), server(500), busy] {
+            assert!(sent_again(&err), "{err:?}");
+        }
+        // the origin's failure, a setting (503 without a time), the key's quota or rate
+        for err in [server(502), server(504), server(503), server(429), page(429), server(400), server(422)] {
+            assert!(!sent_again(&err), "{err:?}");
         }
     }
 }

@@ -41,8 +41,8 @@ export interface UploadOptions {
   /** Sent as `Idempotency-Key` (1 to 255 printable ASCII characters, a UUID say): the same
    * upload sent again with it is answered with what the first one did (the file it stored,
    * or the job it started), and stores or starts nothing, so the client sends it again when
-   * a send fails in passing (no answer, a 500 or 503), up to 3 times; another upload with
-   * it is refused (422). */
+   * a send fails in passing (no answer, a gateway's 5xx page, the service's 500, or its 503
+   * with `Retry-After`), up to 3 times; another upload with it is refused (422). */
   idempotencyKey?: string | undefined;
 }
 

@@ -410,8 +410,10 @@ impl<T: Tables> Authority<T> {
         let Some(key) = key else {
             return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });
         };
+        // A key revoked or disabled since its question is refused first, as a commit is.
         // Release leaves a committed id alone: a commit sent again keeps its own file.
-        match replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key) {
+        let first = uploading(self.tables.key()?).and_then(|_| replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key));
+        match first {
             Ok(None) => {}
             Ok(Some(first)) => {
                 self.release(&row.file_id)?;

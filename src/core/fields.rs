@@ -104,7 +104,9 @@ pub fn field_of(status: u16, msg: &str) -> Option<Field> {
         // The origin behind `file_url` failed, or what it sent is refused (451: its bytes
         // are on the blocklist).
         413 | 415 | 451 | 502 | 504 => named.or(Some(Field::FileUrl)),
-        // The stored bytes are not the ones `expected_sha256` named.
+        // The stored bytes are not the ones `expected_sha256` named (the other 422, an
+        // `Idempotency-Key` sent with another request, is the request's header: no field).
+        422 if msg.starts_with("this Idempotency-Key") => None,
         422 => Some(Field::ExpectedSha256),
         _ => named,
     }
@@ -144,6 +146,7 @@ mod tests {
             (500, "internal error", None),
             (400, "invalid `expected_sha256`: must be 64 hexadecimal digits", Some(Field::ExpectedSha256)),
             (422, "sha256 mismatch: expected 00, got 11", Some(Field::ExpectedSha256)),
+            (422, &Error::IdempotencyKeyReused.public_message(), None),
             (502, "the file changed at the origin during the download", Some(Field::FileUrl)),
             (451, "this file is on the blocklist (taken down, or blocked in advance) and may not be stored", Some(Field::FileUrl)),
             (404, "no such route", None),

@@ -218,6 +218,8 @@ const busyServer = http.createServer((req, res) => {
     if (key === 'flaky' && n > 2) { send(202, job('queued'), 'Job accepted'); return; }
     if (key === 'flaky' || key === 'down' || key === 'down-upload') { send(500, null, 'internal error'); return; }
     if (key === 'origin-404') { send(502, null, 'origin responded with HTTP 404'); return; }
+    if (key === 'no-secret') { send(503, null, 'private links are disabled'); return; }
+    if (key === 'proxy-504') { res.writeHead(504, { 'content-type': 'text/html' }); res.end('<h1>Gateway Timeout</h1>'); return; }
     if (key === 'full') { send(429, null, 'quota exceeded'); return; }
     // 'limited' meets the rate limit once (Retry-After: 1); 'later' is asked to wait an hour
     if (key === 'limited' && n === 1) { res.setHeader('retry-after', '1'); send(429, null, 'rate limit exceeded'); return; }
@@ -245,11 +247,13 @@ const busyBatch = await busyClient.uploadFromUrls([{ fileUrl }]);
 // asking for an hour, and a start without a key reject at the first
 const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'later', undefined].map((idempotencyKey) =>
   busyClient.startUpload({ fileUrl, ...(idempotencyKey ? { idempotencyKey } : {}) }).then((j) => \`resolved \${j.job_id}\`, (e) => \`\${e.status} \${e.message}\`)));
-// an upload stored now with a key: sent again after a 500 as a start is, not after a 502
-// (the origin's failure: sent again, it would fetch again)
-const uploadOutcomes = await Promise.all(['down-upload', 'origin-404'].map((idempotencyKey) =>
-  busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => \`\${e.status} \${e.message}\`)));
-const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, 'down-upload', 'origin-404'].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
+// an upload stored now with a key: sent again after the service's 500 as a start is, and
+// after a gateway's 504 page (it may have landed behind it); not after the service's 502
+// (the origin's failure: sent again, it would fetch again) or a 503 without a time
+const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret'];
+const uploadOutcomes = await Promise.all(uploadKeys.map((idempotencyKey) =>
+  busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => e.status)));
+const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, ...uploadKeys].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
 // the cut poll is tried again; the job ends canceled (409)
 let waited;
 try { await busyClient.waitForJob(JOB, { intervalMs: 100 }); waited = 'resolved'; }
@@ -325,8 +329,8 @@ console.log(JSON.stringify({ health, data, keyed, uploadOutcomes, started, retri
   const gaps = (at) => at.slice(1).map((t, i) => t - at[i]);
   gaps(sends.down).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down: gap ${i} ${gap} ms of ${gaps(sends.down)}`));
   gaps(sends.flaky).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `flaky: gap ${i} ${gap} ms of ${gaps(sends.flaky)}`));
-  assert.deepEqual(uploadOutcomes, ['500 internal error', '502 origin responded with HTTP 404']);
-  assert.deepEqual([sends['down-upload'].length, sends['origin-404'].length], [4, 1], 'a keyed upload: sent again after a 500, not after a 502');
+  assert.deepEqual(uploadOutcomes, [500, 504, 502, 503]);
+  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret'].map((k) => sends[k].length), [4, 4, 1, 1], 'a keyed upload: sent again after a 500 or a gateway\'s page, not after the origin\'s 502 or a 503 without a time');
   gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
   assert.deepEqual(keyed[1], keyed[0], 'an upload sent again with its idempotencyKey answers the file the first stored');
   assert.equal(sha256((await get(keyed[0].download_url)).body), sha256(bytes));

@@ -220,7 +220,7 @@ test-http: build gdb
 # also run in `test`.
 test-keys: build
 	cargo test --locked --lib -- core::admin core::listing core::batch core::ttl_cache
-	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --locked --test authority --test authority_list --test flow_quota --test prop_authority
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --locked --test authority --test authority_list --test flow_quota --test prop_authority --test prop_keyed
 	node tests/run.mjs --test-concurrency=1 --test-timeout=$(TEST_TIMEOUT_MS) tests/http/keys.test.mjs tests/http/quota.test.mjs \
 	  tests/http/files.test.mjs tests/http/authority.test.mjs tests/http/expiry.test.mjs
 
@@ -257,7 +257,7 @@ test-load: build
 fuzz:
 	@echo "== property tests, long: $(FUZZ_CASES) cases per property ($(FUZZ_AUTHORITY_CASES) for the key authority's interleavings)"
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --locked --release --test prop_url_policy --test prop_names
-	PROPTEST_CASES=$(FUZZ_AUTHORITY_CASES) cargo test --locked --release --test prop_authority
+	PROPTEST_CASES=$(FUZZ_AUTHORITY_CASES) cargo test --locked --release --test prop_authority --test prop_keyed
 clean:
 	rm -rf build build-nodigest pkg www/pkg target/wasm32-unknown-unknown .wrangler .tools
 

@@ -188,7 +188,10 @@ async function uploadMany(lines, options) {
   try {
     for (const chunk of batchesOf(lines, options)) {
       const at = sent;
-      const batch = await c.uploadFromUrls(chunk.map((fileUrl) => ({ fileUrl, ...options })));
+      // A key per batch, as for one upload: sent again after a lost answer, it stores
+      // nothing twice.
+      const items = chunk.map((fileUrl) => ({ fileUrl, ...options }));
+      const batch = await c.uploadFromUrls(items, { idempotencyKey: globalThis.crypto?.randomUUID?.() });
       // One option all items share refused, for each of them alike: its error goes beside
       // that option, as for one URL, not on every URL's card.
       const [one] = batch.results;

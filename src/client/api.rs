@@ -60,9 +60,9 @@ impl Call {
         Call { method: Method::Post, path: UPLOAD_ROUTE.into(), body: Some(body), idempotency_key }
     }
 
-    /// `POST /api/v1/files/upload/urls` with a validated body.
-    pub(crate) fn batch(body: String) -> Call {
-        Call { method: Method::Post, path: BATCH_ROUTE.into(), body: Some(body), idempotency_key: None }
+    /// `POST /api/v1/files/upload/urls` with a validated body and its `Idempotency-Key`.
+    pub(crate) fn batch((body, idempotency_key): (String, Option<String>)) -> Call {
+        Call { method: Method::Post, path: BATCH_ROUTE.into(), body: Some(body), idempotency_key }
     }
 
     /// `GET` or `DELETE /api/v1/files/{file_id}` (the id already checked).
@@ -208,7 +208,7 @@ mod tests {
     fn every_call_reaches_its_route_in_the_servers_table() {
         let cases = [
             (Call::upload(("{}".into(), None)), Route::Upload),
-            (Call::batch("{}".into()), Route::UploadBatch),
+            (Call::batch(("{}".into(), None)), Route::UploadBatch),
             (Call::file(Method::Get, ID), Route::FileInfo { file_id: ID.into() }),
             (Call::file(Method::Delete, ID), Route::DeleteFile { file_id: ID.into() }),
             (Call::list(""), Route::ListFiles),

@@ -52,12 +52,18 @@ impl UploadClient {
 
     /// Up to 20 uploads in one request; resolves with every item's envelope in order and
     /// the tallies. An item the server's own parser refuses is answered in place without
-    /// being sent; an empty or oversized list rejects (400).
+    /// being sent; an empty or oversized list rejects (400). With `idempotencyKey`, a batch
+    /// whose send failed in passing is sent again, as `uploadFromUrl`'s upload is.
     #[wasm_bindgen(js_name = uploadFromUrls, unchecked_return_type = "Promise<BatchResult>")]
-    pub fn upload_from_urls(&self, #[wasm_bindgen(unchecked_param_type = "UploadItem[]")] items: JsValue) -> js_sys::Promise {
+    pub fn upload_from_urls(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "UploadItem[]")] items: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "BatchOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
         self.run(|| {
             let plan = options::batch_plan(items)?;
-            Ok((plan.body.map(Call::batch), Reply::Batch(plan.refused)))
+            let key = options::batch_key(options)?;
+            Ok((plan.body.map(|body| Call::batch((body, key))), Reply::Batch(plan.refused)))
         })
     }
 

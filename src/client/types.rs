@@ -46,9 +46,23 @@ export interface UploadOptions {
   idempotencyKey?: string | undefined;
 }
 
-/** One item of `uploadFromUrls(...)`: an upload's options but `idempotencyKey` (the batch
- * request would carry one for all its items). */
+/** One item of `uploadFromUrls(...)`: an upload's options but `idempotencyKey` (the
+ * batch's own option: one header for all its items). */
 export type UploadItem = Omit<UploadOptions, "idempotencyKey">;
+
+/** Options of `uploadFromUrls(items, ...)`. */
+export interface BatchOptions {
+  /** Sent as `Idempotency-Key`: each item is named by it and its place in the request, so
+   * the same batch sent again is answered with what each item did the first time (a file
+   * stored, a job started), storing nothing twice; sent again by the client as
+   * `uploadFromUrl`'s upload is. */
+  idempotencyKey?: string | undefined;
+}
+
+/** `uploadFromUrls(items)` without options. */
+export interface UploadClient {
+  uploadFromUrls(items: UploadItem[]): Promise<BatchResult>;
+}
 
 /** Options of `mintLinks(...)`. */
 export interface LinkOptions {

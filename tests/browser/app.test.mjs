@@ -335,7 +335,10 @@ test('Stash: three URLs with one bad give two results and the error in its place
   const direct = await api(stack.worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: bad } });
   await open('stash');
   await page.locator('#file-urls').fill([good1, bad, good2].join('\n'));
+  // the batch's Idempotency-Key (a UUID of its own: the client may send it again)
+  const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/urls'));
   await page.locator('#stash-submit').click();
+  assert.match((await sent).headers()['idempotency-key'] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   await page.locator('#stash-status').filter({ hasText: '2 stored, 1 not stored: that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('#file-urls').inputValue(), bad, 'only the line not stored is left');
   const cards = page.locator('#results > li');

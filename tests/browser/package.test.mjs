@@ -70,7 +70,7 @@ test('npm pack -> install in a scratch project -> import, type-check and upload'
   const tsc = (lib, ...more) => ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', lib, ...more];
   const tscArgs = tsc('es2022,dom');
   fs.writeFileSync(path.join(app, 'good.ts'), `
-import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions, type Job, type StartUploadOptions, type UploadItem, type WaitOptions } from 'urlstash-client';
+import init, { UploadClient, UploadError, type FileData, type UploadClientOptions, type BatchResult, type DeletedFile, type FileList, type Usage, type SignedLinks, type ListOptions, type LinkOptions, type Job, type StartUploadOptions, type UploadItem, type BatchOptions, type WaitOptions } from 'urlstash-client';
 export function dispose(c: UploadClient): void { c[Symbol.dispose](); c.free(); }
 export async function main(): Promise<string> {
   await init();
@@ -99,6 +99,8 @@ export async function main(): Promise<string> {
     // @ts-expect-error: an item takes no key (the batch request's header is one for all)
     const keyedItem: UploadItem = { fileUrl: 'https://example.com/b.png', idempotencyKey: 'k-2' };
     const batch: BatchResult = await client.uploadFromUrls([...items, keyedItem]);
+    const batchOptions: BatchOptions = { idempotencyKey: 'k-3' };
+    const keyedBatch: BatchResult = await client.uploadFromUrls(items, batchOptions);
     const names = batch.results.map((r) => (r.success ? r.data.file_name : r.msg));
     const later: number = batch.retryAfter ?? 0;
     // background jobs
@@ -111,7 +113,7 @@ export async function main(): Promise<string> {
     const stopped: Job = await client.cancelJob(job.job_id);
     const stored: string = done.result?.file_url ?? done.error?.msg ?? stopped.state + plain.state;
     const base: string = client.baseUrl;
-    const total: number = batch.succeeded + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted + wrapped + later;
+    const total: number = batch.succeeded + keyedBatch.failed + batch.failed + usage.max_bytes + usage.reserved_files + next.files.length + all.length + counted + wrapped + later;
     return data.file_url + data.expires_at + size + up + gone.deleted + gone.file_id + names.join() + total + stored + base;
   } catch (e) {
     if (!(e instanceof UploadError)) throw e;
@@ -160,6 +162,9 @@ const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 
 // an upload sent twice with one key (no name: without the key, two files): one file
 const once = { fileUrl, idempotencyKey: 'pkg-once-' + Date.now() };
 const keyed = [await client.uploadFromUrl(once), await client.uploadFromUrl(once)];
+// a batch sent twice with one key: the same answers, one file
+const batchKey = { idempotencyKey: 'pkg-batch-' + Date.now() };
+const keyedBatch = [await client.uploadFromUrls([{ fileUrl }], batchKey), await client.uploadFromUrls([{ fileUrl }], batchKey)];
 // a background job with a webhook, waited for
 const startOptions = { fileUrl, uploadPath: 'pkg/jobs', fileName: 'hooked.png', callbackUrl, idempotencyKey: 'pkg-' + Date.now() };
 const started = await client.startUpload(startOptions);
@@ -289,12 +294,12 @@ const served = Buffer.from(await (await fetch(data.download_url)).arrayBuffer())
 const deleted = await client.deleteFile(data.file_id);
 // from JS an id can be anything: a rejected UploadError, never a throw or a wasm trap
 const badIds = [];
-for (const call of [() => client.getFile(5), () => client.getFile(undefined), () => client.cancelJob({}), () => client.waitForJob(7), () => client.startUpload({ fileUrl, idempotencyKey: '' })]) {
+for (const call of [() => client.getFile(5), () => client.getFile(undefined), () => client.cancelJob({}), () => client.waitForJob(7), () => client.startUpload({ fileUrl, idempotencyKey: '' }), () => client.uploadFromUrls([{ fileUrl }], { idempotencyKey: '' })]) {
   try { await call(); badIds.push('resolved'); } catch (e) { badIds.push(e instanceof UploadError ? \`\${e.status} \${e.message}\` : \`not an UploadError: \${e}\`); }
 }
 let notArray;
 try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
-console.log(JSON.stringify({ health, data, keyed, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray }));
+console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray }));
 `);
   // a key with a webhook secret, made through the admin API
   const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'pkg' } });
@@ -306,7 +311,7 @@ console.log(JSON.stringify({ health, data, keyed, uploadOutcomes, started, retri
   const callbackUrl = hooks.url('/pkg-hook');
   const used = await run('node', ['use.mjs', worker.url, key, fileUrl, callbackUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, keyed, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, keyed, keyedBatch, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
   // the job: started queued, waited for to its end, stored byte-exact, and its final status
   // delivered once to the callback, signed with the key's secret
   assert.match(started.job_id, /^job_[0-9a-f]{32}$/);
@@ -334,6 +339,9 @@ console.log(JSON.stringify({ health, data, keyed, uploadOutcomes, started, retri
   gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
   assert.deepEqual(keyed[1], keyed[0], 'an upload sent again with its idempotencyKey answers the file the first stored');
   assert.equal(sha256((await get(keyed[0].download_url)).body), sha256(bytes));
+  assert.equal(keyedBatch[0].succeeded, 1, JSON.stringify(keyedBatch[0]));
+  assert.deepEqual(keyedBatch[1], keyedBatch[0], 'a batch sent again with its idempotencyKey answers what each item stored');
+  assert.notEqual(keyedBatch[0].results[0].data.file_id, keyed[0].file_id, 'a key of its own');
   assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
   assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');
   assert.deepEqual(waits.settled, [
@@ -353,6 +361,7 @@ console.log(JSON.stringify({ health, data, keyed, uploadOutcomes, started, retri
     '0 invalid options: `fileId` must be a string', '0 invalid options: `fileId` must be a string',
     '0 invalid options: `jobId` must be a string', '0 invalid options: `jobId` must be a string',
     // refused before it is sent, with the server's own 400
+    '400 invalid `Idempotency-Key`: must be 1 to 255 printable ASCII characters (a UUID, say)',
     '400 invalid `Idempotency-Key`: must be 1 to 255 printable ASCII characters (a UUID, say)',
   ]);
   assert.match(notArray, /^invalid options: expected an array of \{ fileUrl, /);

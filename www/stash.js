@@ -118,19 +118,44 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
+/** The last upload or batch the service did not answer (it may have stored it): its items
+ * as sent and its `Idempotency-Key`. Sent again unchanged, it goes with that key, and the
+ * service answers with what it stored rather than storing it twice. */
+let unanswered = null;
+
+/** An `Idempotency-Key` for `items` (as sent): the unanswered call's when they are the
+ * same, else a new one. The client itself sends a call whose answer was lost again with
+ * its key; this covers the user sending it again after the client gave up. */
+function keyFor(items) {
+  const text = JSON.stringify(items);
+  return unanswered?.text === text ? unanswered.key : globalThis.crypto?.randomUUID?.();
+}
+
+/** Whether a call that failed with `err` may have been stored all the same: the service's
+ * answer never came (no answer, a page not its own), or it failed inside (500). Then
+ * `items` keep their key for the next send. */
+function noteUnanswered(err, items, key) {
+  const lost = /^(network error|unexpected response)/.test(err.message ?? '') || err.status === 500;
+  unanswered = lost ? { text: JSON.stringify(items), key } : null;
+  return lost;
+}
+
+const NOT_ANSWERED = 'Not answered: it may have been stored. Stash it again as it is: the same request is answered with what was stored, never stored twice.';
+
 async function uploadOne(fileUrl, options) {
   const c = client();
+  const item = { fileUrl, ...options };
+  const idempotencyKey = keyFor(item);
   try {
-    // A key of its own: the client sends an upload whose answer was lost again, and the
-    // service answers it with the file the first one stored, not a second copy.
-    const data = await c.uploadFromUrl({ fileUrl, ...options, idempotencyKey: globalThis.crypto?.randomUUID?.() });
+    const data = await c.uploadFromUrl({ ...item, idempotencyKey });
+    unanswered = null;
     status.textContent = `Stored ${data.file_name}.`;
     results.append(resultCard(data));
     results.lastElementChild.focus();
     refreshUsage();
   } catch (err) {
     // The message itself goes beside its field or in the alert: said once.
-    status.textContent = 'Not stored.';
+    status.textContent = noteUnanswered(err, item, idempotencyKey) ? NOT_ANSWERED : 'Not stored.';
     showError(err, fields(), formError);
   } finally {
     c.free();
@@ -168,10 +193,10 @@ function leaveInBox(left, done, retryAfter) {
 }
 
 /** After batches that stored `stored` lines: the `failed` lines and those not sent (from
- * `sent` on) go back in the box. */
-function leaveUnstored(lines, sent, failed, stored, retryAfter) {
-  const unsent = lines.length - sent;
-  const count = `${stored} stored, ${failed.length} not stored${unsent ? `, ${unsent} not sent` : ''}:`;
+ * `sent` on) go back in the box; the first `lost` of those were sent and not answered. */
+function leaveUnstored(lines, sent, failed, stored, retryAfter, lost = 0) {
+  const unsent = lines.length - sent - lost;
+  const count = `${stored} stored, ${failed.length} not stored${lost ? `, ${lost} not answered (they may have been stored: send them again as they are)` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
   leaveInBox([...failed, ...lines.slice(sent)], count, retryAfter);
 }
 
@@ -185,13 +210,15 @@ async function uploadMany(lines, options) {
   let sent = 0; // lines whose batch was answered
   let retryAfter = null;
   const failed = []; // lines answered with an error, in order
+  let inFlight = null; // the batch being sent: its items and key
   try {
     for (const chunk of batchesOf(lines, options)) {
       const at = sent;
-      // A key per batch, as for one upload: sent again after a lost answer, it stores
-      // nothing twice.
+      // A key per batch, as for one upload (the same one for the same items unanswered).
       const items = chunk.map((fileUrl) => ({ fileUrl, ...options }));
-      const batch = await c.uploadFromUrls(items, { idempotencyKey: globalThis.crypto?.randomUUID?.() });
+      inFlight = { items, key: keyFor(items) };
+      const batch = await c.uploadFromUrls(items, { idempotencyKey: inFlight.key });
+      unanswered = null;
       // One option all items share refused, for each of them alike: its error goes beside
       // that option, as for one URL, not on every URL's card.
       const [one] = batch.results;
@@ -214,11 +241,12 @@ async function uploadMany(lines, options) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
     // What earlier batches stored stays stored: say so, and what was never sent.
     showError(err, fields(), formError);
+    const lost = inFlight !== null && noteUnanswered(err, inFlight.items, inFlight.key);
     if (sent === 0) {
-      status.textContent = 'Not stored.';
+      status.textContent = lost ? NOT_ANSWERED : 'Not stored.';
       return;
     }
-    leaveUnstored(lines, sent, failed, stored, err.retryAfter);
+    leaveUnstored(lines, sent, failed, stored, err.retryAfter, lost ? inFlight.items.length : 0);
     refreshUsage();
     return;
   } finally {

@@ -35,7 +35,8 @@
 //!     `gate.rs`: the request's six slots for outbound calls, in-order turns, and the buffer
 //!     budget's first-come-first-served queue.
 //!   - `jobs.rs`: background jobs: status, spec, record, webhook signatures and retries.
-//!     `idempotency.rs`: `Idempotency-Key`: the job id a key names, and what a retry is.
+//!     `idempotency.rs`: `Idempotency-Key`: the job id a key names, what a retry is, and
+//!     the key an upload stored now is kept under in its key's authority.
 //!   - `listing.rs`: the file listing query, the opaque cursor, `FileData` from a row.
 //!   - `batch.rs`: the batch upload body, the order its items run in, and their answers.
 //!   - `ids.rs`, `clock.rs`: identifiers and time arithmetic.
@@ -93,8 +94,8 @@
 //!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
 //!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> the package's
 //!     `UploadError` class (`client/upload_error.js`).
-//!   - `jobs.rs`: `waitForJob`'s polling; the one send of every call (a start with an
-//!     idempotency key sent again after a failure in passing).
+//!   - `jobs.rs`: `waitForJob`'s polling; the one send of every call (an upload, a batch or a
+//!     start with an idempotency key sent again after a failure in passing).
 
 pub mod core;
 

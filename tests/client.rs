@@ -353,7 +353,7 @@ async fn a_batch_answers_every_item_in_order() {
         { "fileUrl": env(MISSING_URL, "URLSTASH_MISSING_URL") },
         { "fileUrl": "ftp://example.com/c.png" },
     ]);
-    let batch = JsFuture::from(client.upload_from_urls(js(&items.to_string()))).await.expect("batch resolves");
+    let batch = JsFuture::from(client.upload_from_urls(js(&items.to_string()), JsValue::UNDEFINED)).await.expect("batch resolves");
     assert_eq!((number(&batch, "succeeded"), number(&batch, "failed")), (1.0, 2.0));
     assert!(get(&batch, "retryAfter").is_null(), "no item was refused for a reason that passes");
     let results: js_sys::Array = get(&batch, "results").dyn_into().expect("results is an array");
@@ -397,16 +397,16 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
     assert!(string(&err, "message").contains("invalid `limit`"), "{err:?}");
     let err = rejection(client.list_files(js(r#"{"uploadPath":"../x"}"#))).await;
     assert_eq!(string(&err, "field"), "uploadPath");
-    let err = rejection(client.upload_from_urls(js("[]"))).await;
+    let err = rejection(client.upload_from_urls(js("[]"), JsValue::UNDEFINED)).await;
     assert_eq!(number(&err, "status"), 400.0);
     assert!(string(&err, "message").contains("must hold 1 to 20 uploads"), "{err:?}");
-    let err = rejection(client.upload_from_urls(js(r#"{"fileUrl":"https://example.com/a"}"#))).await;
+    let err = rejection(client.upload_from_urls(js(r#"{"fileUrl":"https://example.com/a"}"#), JsValue::UNDEFINED)).await;
     assert_eq!(number(&err, "status"), 0.0);
     // options the methods do not take: refused by name, nothing sent
     let unknown = [
         (rejection(client.list_files(js(r#"{"upload_path":"pics"}"#))).await, "`upload_path` (did you mean `uploadPath`?)"),
         (rejection(client.mint_links("file_0123456789abcdef0123456789abcdef".into(), js(r#"{"expires_in":600}"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
-        (rejection(client.upload_from_urls(js(r#"[{"fileUrl":"https://example.com/a"},{"fileUrl":"https://example.com/b","expires_in":60}]"#))).await, "`expires_in` (did you mean `expiresIn`?)"),
+        (rejection(client.upload_from_urls(js(r#"[{"fileUrl":"https://example.com/a"},{"fileUrl":"https://example.com/b","expires_in":60}]"#), JsValue::UNDEFINED)).await, "`expires_in` (did you mean `expiresIn`?)"),
         (rejection(client.start_upload(js(r#"{"fileUrl":"https://example.com/a","originHeaders":{"Authorization":"Bearer t"}}"#))).await, "`originHeaders` (a background job would have to store them"),
         (rejection(client.wait_for_job("job_0123456789abcdef0123456789abcdef".into(), js(r#"{"interval_ms":100}"#))).await, "`interval_ms` (did you mean `intervalMs`?)"),
         (rejection(client.wait_for_job("job_0123456789abcdef0123456789abcdef".into(), js(r#"{"onprogress":null}"#))).await, "`onprogress`"),
@@ -418,7 +418,7 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
     let err = rejection(client.usage()).await;
     assert_eq!(number(&err, "status"), 0.0, "usage has nothing to check: it reaches the network");
     // Every item refused: nothing to send, so the unreachable base does not matter.
-    let batch = JsFuture::from(client.upload_from_urls(js(r#"[{"fileUrl":"ftp://x.test/a"}]"#))).await.expect("resolves");
+    let batch = JsFuture::from(client.upload_from_urls(js(r#"[{"fileUrl":"ftp://x.test/a"}]"#), JsValue::UNDEFINED)).await.expect("resolves");
     assert_eq!((number(&batch, "succeeded"), number(&batch, "failed")), (0.0, 1.0));
 }
 

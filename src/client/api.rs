@@ -49,7 +49,7 @@ pub(crate) struct Call {
     pub method: Method,
     pub path: String,
     pub body: Option<String>,
-    /// Sent as `Idempotency-Key` (an upload, or a job's start).
+    /// Sent as `Idempotency-Key` (an upload, a batch or a job's start).
     pub idempotency_key: Option<String>,
 }
 

@@ -1,6 +1,6 @@
-//! Background jobs from the client's side: sending a call, and an upload with an idempotency
-//! key again when it failed in passing; `waitForJob`, polling a job until it ends, reporting
-//! each poll.
+//! Background jobs from the client's side: sending a call, and an upload, a batch or a
+//! start with an idempotency key again when it failed in passing; `waitForJob`, polling a
+//! job until it ends, reporting each poll.
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -58,7 +58,7 @@ const KEYED_RETRY_MS: f64 = 1000.0;
 /// The longest it waits to be sent again (a `Retry-After` asking for longer ends it).
 const MAX_KEYED_WAIT_MS: f64 = 60_000.0;
 
-/// Sends `call` ([`api::send`]). An upload (stored now, or a job's start) carrying an
+/// Sends `call` ([`api::send`]). An upload, a batch or a job's start carrying an
 /// idempotency key stores or starts nothing new when sent again (the service answers with
 /// what the first one did), so one that failed in passing ([`sent_again`]) is sent again,
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up

@@ -176,7 +176,8 @@ pub(crate) fn known_only(value: &JsValue, what: &str, known: &[&str]) -> Result<
 }
 
 /// What an unknown option was probably meant to be: the camelCase spelling of a known one,
-/// or, for `callbackUrl` and `originHeaders`, the method that takes it.
+/// or, for `callbackUrl`, `originHeaders` and a batch item's `idempotencyKey`, the method
+/// that takes it.
 fn hint(key: &str, known: &[&str]) -> String {
     let mut camel = String::with_capacity(key.len());
     let mut upper = false;
@@ -194,7 +195,7 @@ fn hint(key: &str, known: &[&str]) -> String {
         format!(" (did you mean `{camel}`?)")
     } else if camel == "callbackUrl" {
         " (a callback is for a background job: startUpload)".to_owned()
-    } else if camel == "idempotencyKey" {
+    } else if camel == "idempotencyKey" && known == ITEM_KEYS {
         " (the batch's own: uploadFromUrls(items, { idempotencyKey }))".to_owned()
     } else if camel == "originHeaders" {
         " (a background job would have to store them, and they are never stored: uploadFromUrl)".to_owned()
@@ -300,7 +301,7 @@ pub(crate) fn batch_key(value: JsValue) -> Result<Option<String>, ClientError> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    if !value.is_object() {
+    if !value.is_object() || js_sys::Array::is_array(&value) {
         return Err(ClientError::Options(WHAT.to_owned()));
     }
     known_only(&value, WHAT, BATCH_KEYS)?;
@@ -435,6 +436,7 @@ mod tests {
         assert_eq!(hint("idempotency_key", JOB_KEYS), " (did you mean `idempotencyKey`?)");
         assert_eq!(hint("idempotencyKey", ITEM_KEYS), " (the batch's own: uploadFromUrls(items, { idempotencyKey }))");
         assert_eq!(ITEM_KEYS, &UPLOAD_KEYS[..8]);
+        assert_eq!(hint("idempotencyKey", LINK_KEYS), "");
         assert_eq!(hint("colour", UPLOAD_KEYS), "");
         assert!(hint("originHeaders", JOB_KEYS).contains("uploadFromUrl"));
         // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS but the origin

@@ -53,9 +53,9 @@ export type UploadItem = Omit<UploadOptions, "idempotencyKey">;
 /** Options of `uploadFromUrls(items, ...)`. */
 export interface BatchOptions {
   /** Sent as `Idempotency-Key`: each item is named by it and its place in the request, so
-   * the same batch sent again is answered with what each item did the first time (a file
-   * stored, a job started), storing nothing twice; sent again by the client as
-   * `uploadFromUrl`'s upload is. */
+   * the same batch sent again is answered with the file each item stored the first time
+   * (an item that failed then is tried again), storing nothing twice; sent again by the
+   * client as `uploadFromUrl`'s upload is. */
   idempotencyKey?: string | undefined;
 }
 

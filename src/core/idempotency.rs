@@ -15,9 +15,10 @@ pub const HEADER: &str = "Idempotency-Key";
 /// The longest key taken, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
 
-/// How long a key names what its first try did: a job (its object forgets it a week after
-/// its end) or an upload stored now (its authority forgets the key a week after its commit).
-pub const KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// How long a key names what its first try did: a job (its object forgets it this long
+/// after its end) or an upload stored now (its authority forgets the key this long after
+/// its commit).
+pub const KEPT_MS: i64 = super::jobs::KEPT_MS;
 
 /// The key `header` holds, if any: 1 to [`MAX_KEY_CHARS`] printable ASCII characters, as a
 /// token (`Idempotency-Key: 4f1c...`) or a quoted string (`"4f1c..."`, the draft standard's

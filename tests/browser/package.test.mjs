@@ -162,8 +162,9 @@ const data = await client.uploadFromUrl({ fileUrl, uploadPath: 'pkg', fileName: 
 // an upload sent twice with one key (no name: without the key, two files): one file
 const once = { fileUrl, idempotencyKey: 'pkg-once-' + Date.now() };
 const keyed = [await client.uploadFromUrl(once), await client.uploadFromUrl(once)];
-// a batch sent twice with one key: the same answers, one file
-const batchKey = { idempotencyKey: 'pkg-batch-' + Date.now() };
+// a batch sent twice with the same key: the same answers, one file (the single upload's
+// key names another file: a batch's item is named by its place too)
+const batchKey = { idempotencyKey: once.idempotencyKey };
 const keyedBatch = [await client.uploadFromUrls([{ fileUrl }], batchKey), await client.uploadFromUrls([{ fileUrl }], batchKey)];
 // a background job with a webhook, waited for
 const startOptions = { fileUrl, uploadPath: 'pkg/jobs', fileName: 'hooked.png', callbackUrl, idempotencyKey: 'pkg-' + Date.now() };
@@ -231,6 +232,12 @@ const busyServer = http.createServer((req, res) => {
     if (key === 'later') { res.setHeader('retry-after', '3600'); send(503, null, 'busy'); return; }
   }
   const busyItem = { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null };
+  if (req.url === '/api/v1/files/upload/urls' && req.headers['idempotency-key'] === 'down-batch') {
+    starts.push({ key: 'down-batch', at: Date.now() });
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ success: false, code: 500, msg: 'internal error', data: null }));
+    return;
+  }
   if (req.url === '/api/v1/files/upload/urls') {
     res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '5' });
     res.end(JSON.stringify({ success: true, code: 200, msg: '0 of 1 uploaded', data: { succeeded: 0, failed: 1, results: [busyItem] } }));
@@ -256,9 +263,11 @@ const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'la
 // after a gateway's 504 page (it may have landed behind it); not after the service's 502
 // (the origin's failure: sent again, it would fetch again) or a 503 without a time
 const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret'];
-const uploadOutcomes = await Promise.all(uploadKeys.map((idempotencyKey) =>
-  busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => e.status)));
-const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, ...uploadKeys].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
+const uploadOutcomes = await Promise.all([...uploadKeys.map((idempotencyKey) =>
+  busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => e.status)),
+  // a keyed batch is sent again as a keyed upload is
+  busyClient.uploadFromUrls([{ fileUrl }], { idempotencyKey: 'down-batch' }).then(() => 'resolved', (e) => e.status)]);
+const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, ...uploadKeys, 'down-batch'].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
 // the cut poll is tried again; the job ends canceled (409)
 let waited;
 try { await busyClient.waitForJob(JOB, { intervalMs: 100 }); waited = 'resolved'; }
@@ -294,7 +303,10 @@ const served = Buffer.from(await (await fetch(data.download_url)).arrayBuffer())
 const deleted = await client.deleteFile(data.file_id);
 // from JS an id can be anything: a rejected UploadError, never a throw or a wasm trap
 const badIds = [];
-for (const call of [() => client.getFile(5), () => client.getFile(undefined), () => client.cancelJob({}), () => client.waitForJob(7), () => client.startUpload({ fileUrl, idempotencyKey: '' }), () => client.uploadFromUrls([{ fileUrl }], { idempotencyKey: '' })]) {
+for (const call of [() => client.getFile(5), () => client.getFile(undefined), () => client.cancelJob({}), () => client.waitForJob(7), () => client.startUpload({ fileUrl, idempotencyKey: '' }), () => client.uploadFromUrls([{ fileUrl }], { idempotencyKey: '' }),
+  () => client.uploadFromUrls([{ fileUrl }], 'k'), () => client.uploadFromUrls([{ fileUrl }], ['k']),
+  () => client.uploadFromUrls([{ fileUrl }], { idempotencyKey: 7 }), () => client.uploadFromUrls([{ fileUrl }], { idempotency_key: 'k' }),
+  () => client.uploadFromUrls([{ fileUrl, idempotencyKey: 'k' }])]) {
   try { await call(); badIds.push('resolved'); } catch (e) { badIds.push(e instanceof UploadError ? \`\${e.status} \${e.message}\` : \`not an UploadError: \${e}\`); }
 }
 let notArray;
@@ -334,14 +346,14 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, st
   const gaps = (at) => at.slice(1).map((t, i) => t - at[i]);
   gaps(sends.down).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down: gap ${i} ${gap} ms of ${gaps(sends.down)}`));
   gaps(sends.flaky).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `flaky: gap ${i} ${gap} ms of ${gaps(sends.flaky)}`));
-  assert.deepEqual(uploadOutcomes, [500, 504, 502, 503]);
-  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret'].map((k) => sends[k].length), [4, 4, 1, 1], 'a keyed upload: sent again after a 500 or a gateway\'s page, not after the origin\'s 502 or a 503 without a time');
+  assert.deepEqual(uploadOutcomes, [500, 504, 502, 503, 500]);
+  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'down-batch'].map((k) => sends[k].length), [4, 4, 1, 1, 4], 'a keyed upload or batch: sent again after a 500 or a gateway\'s page, not after the origin\'s 502 or a 503 without a time');
   gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
   assert.deepEqual(keyed[1], keyed[0], 'an upload sent again with its idempotencyKey answers the file the first stored');
   assert.equal(sha256((await get(keyed[0].download_url)).body), sha256(bytes));
   assert.equal(keyedBatch[0].succeeded, 1, JSON.stringify(keyedBatch[0]));
   assert.deepEqual(keyedBatch[1], keyedBatch[0], 'a batch sent again with its idempotencyKey answers what each item stored');
-  assert.notEqual(keyedBatch[0].results[0].data.file_id, keyed[0].file_id, 'a key of its own');
+  assert.notEqual(keyedBatch[0].results[0].data.file_id, keyed[0].file_id, 'the same key names a batch item apart from a single upload');
   assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
   assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');
   assert.deepEqual(waits.settled, [
@@ -363,6 +375,11 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, st
     // refused before it is sent, with the server's own 400
     '400 invalid `Idempotency-Key`: must be 1 to 255 printable ASCII characters (a UUID, say)',
     '400 invalid `Idempotency-Key`: must be 1 to 255 printable ASCII characters (a UUID, say)',
+    // a batch's options that are not { idempotencyKey?: string }, and a key in an item
+    '0 invalid options: expected { idempotencyKey? }', '0 invalid options: expected { idempotencyKey? }',
+    '0 invalid options: expected { idempotencyKey? }: `idempotencyKey` must be a string',
+    '0 invalid options: expected { idempotencyKey? }: unknown option `idempotency_key` (did you mean `idempotencyKey`?)',
+    "0 invalid options: expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }: unknown option `idempotencyKey` (the batch's own: uploadFromUrls(items, { idempotencyKey }))",
   ]);
   assert.match(notArray, /^invalid options: expected an array of \{ fileUrl, /);
   assert.doesNotMatch(notArray, /JsValue|Error: /, 'no Rust debug form, no JS error prefix');

@@ -106,7 +106,7 @@ pub fn field_of(status: u16, msg: &str) -> Option<Field> {
         413 | 415 | 451 | 502 | 504 => named.or(Some(Field::FileUrl)),
         // The stored bytes are not the ones `expected_sha256` named (the other 422, an
         // `Idempotency-Key` sent with another request, is the request's header: no field).
-        422 if msg.starts_with("this Idempotency-Key") => None,
+        422 if msg == Error::IdempotencyKeyReused.public_message() => None,
         422 => Some(Field::ExpectedSha256),
         _ => named,
     }

@@ -6,6 +6,9 @@ item) about the machine, not the Worker. Such URLs
 are pointed at the run's loopback origin (allow-listed), so uploads succeed and their 200
 responses are checked against the schema too. Everything else stays as generated, including
 every URL the policy refuses (private addresses, internal names, other schemes, bad ports).
+The run's deliberately slow origin (SLOW_URL, 2 KiB/s, for the job a cancel finds running)
+is pointed there too when a response taught it to the fuzzer: stored now, it can only end in
+the Worker's 504 after FETCH_TIMEOUT_MS, a fact about that fixture, not the Worker.
 """
 import ipaddress
 import os
@@ -15,6 +18,7 @@ from urllib.parse import urlsplit
 import schemathesis
 
 SAMPLE_URL = os.environ["SAMPLE_URL"]
+SLOW_URL = os.environ["SLOW_URL"]
 
 
 def _fetchable_public(value):
@@ -39,11 +43,12 @@ _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=
 
 
 def _pointed(item):
-    """`item` with a fetchable public `file_url` pointed at the loopback origin, else as is."""
+    """`item` with a fetchable public `file_url`, or the slow fixture's, pointed at the loopback
+    origin's sample, else as is."""
     if not (isinstance(item, dict) and isinstance(item.get("file_url"), str)):
         return item
     url = item["file_url"]
-    if len(url) <= 2048 and _URI.match(url) and _fetchable_public(url):
+    if url == SLOW_URL or (len(url) <= 2048 and _URI.match(url) and _fetchable_public(url)):
         return dict(item, file_url=SAMPLE_URL)
     return item
 

@@ -112,7 +112,7 @@ try {
   const child = spawn(schemathesis, args, {
     cwd: scratch,
     stdio: 'inherit',
-    env: { ...process.env, SAMPLE_URL: sample, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: path.join(ROOT, 'tests/api') },
+    env: { ...process.env, SAMPLE_URL: sample, SLOW_URL: slow, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: path.join(ROOT, 'tests/api') },
   });
   code = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
 } finally {

@@ -118,25 +118,35 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-/** The last upload or batch the service did not answer (it may have stored it): its items
- * as sent and its `Idempotency-Key`. Sent again unchanged, it goes with that key, and the
- * service answers with what it stored rather than storing it twice. */
-let unanswered = null;
+/** The calls the service did not answer (it may have done them all the same), by what they
+ * sent: their `Idempotency-Key`. Sent again unchanged, a call goes with its key, and the
+ * service answers with what the first send did rather than doing it twice. The oldest is
+ * dropped past `UNANSWERED_KEPT`. */
+const unanswered = new Map();
+const UNANSWERED_KEPT = 100;
 
-/** An `Idempotency-Key` for `items` (as sent): the unanswered call's when they are the
- * same, else a new one. The client itself sends a call whose answer was lost again with
- * its key; this covers the user sending it again after the client gave up. */
-function keyFor(items) {
-  const text = JSON.stringify(items);
-  return unanswered?.text === text ? unanswered.key : globalThis.crypto?.randomUUID?.();
+/** What a call of `kind` ('upload', 'batch' or 'job') sends, as text. */
+const callOf = (kind, items) => `${kind} ${JSON.stringify(items)}`;
+
+/** The `Idempotency-Key` for a call of `kind` sending `items`: the key of the same call
+ * unanswered, else a new one. The client itself sends a call whose answer was lost again
+ * with its key; this covers the user sending it again after the client gave up. */
+function keyFor(kind, items) {
+  return unanswered.get(callOf(kind, items)) ?? globalThis.crypto?.randomUUID?.();
 }
 
-/** Whether a call that failed with `err` may have been stored all the same: the service's
- * answer never came (no answer, a page not its own), or it failed inside (500). Then
- * `items` keep their key for the next send. */
-function noteUnanswered(err, items, key) {
-  const lost = /^(network error|unexpected response)/.test(err.message ?? '') || err.status === 500;
-  unanswered = lost ? { text: JSON.stringify(items), key } : null;
+/** Notes how a call sent with `key` ended: answered (`err` undefined), refused, or not
+ * answered: the service's answer never came (no answer, a page not its own) or it failed
+ * inside (500), so it may have been done all the same. Only then do `items` keep their key
+ * for the next send; returns whether they did. */
+function noteAnswer(kind, items, key, err) {
+  const call = callOf(kind, items);
+  unanswered.delete(call);
+  const lost = err !== undefined && (/^(network error|unexpected response)/.test(err.message ?? '') || err.status === 500);
+  if (lost && key) {
+    unanswered.set(call, key);
+    if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
+  }
   return lost;
 }
 
@@ -145,17 +155,17 @@ const NOT_ANSWERED = 'Not answered: it may have been stored. Stash it again as i
 async function uploadOne(fileUrl, options) {
   const c = client();
   const item = { fileUrl, ...options };
-  const idempotencyKey = keyFor(item);
+  const idempotencyKey = keyFor('upload', item);
   try {
     const data = await c.uploadFromUrl({ ...item, idempotencyKey });
-    unanswered = null;
+    noteAnswer('upload', item, idempotencyKey);
     status.textContent = `Stored ${data.file_name}.`;
     results.append(resultCard(data));
     results.lastElementChild.focus();
     refreshUsage();
   } catch (err) {
     // The message itself goes beside its field or in the alert: said once.
-    status.textContent = noteUnanswered(err, item, idempotencyKey) ? NOT_ANSWERED : 'Not stored.';
+    status.textContent = noteAnswer('upload', item, idempotencyKey, err) ? NOT_ANSWERED : 'Not stored.';
     showError(err, fields(), formError);
   } finally {
     c.free();
@@ -216,9 +226,9 @@ async function uploadMany(lines, options) {
       const at = sent;
       // A key per batch, as for one upload (the same one for the same items unanswered).
       const items = chunk.map((fileUrl) => ({ fileUrl, ...options }));
-      inFlight = { items, key: keyFor(items) };
+      inFlight = { items, key: keyFor('batch', items) };
       const batch = await c.uploadFromUrls(items, { idempotencyKey: inFlight.key });
-      unanswered = null;
+      noteAnswer('batch', items, inFlight.key);
       // One option all items share refused, for each of them alike: its error goes beside
       // that option, as for one URL, not on every URL's card.
       const [one] = batch.results;
@@ -241,7 +251,7 @@ async function uploadMany(lines, options) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
     // What earlier batches stored stays stored: say so, and what was never sent.
     showError(err, fields(), formError);
-    const lost = inFlight !== null && noteUnanswered(err, inFlight.items, inFlight.key);
+    const lost = inFlight !== null && noteAnswer('batch', inFlight.items, inFlight.key, err);
     if (sent === 0) {
       status.textContent = lost ? NOT_ANSWERED : 'Not stored.';
       return;
@@ -269,29 +279,37 @@ async function uploadMany(lines, options) {
 async function startJobs(lines, options) {
   let started = 0;
   let first = null; // this submission's first card (earlier jobs' cards may still run above)
-  const failed = []; // lines refused, in order
+  const failed = []; // lines refused or not answered, in order
+  let lost = 0; // of those, the ones not answered (they may have started)
   let stop = null; // the refusal that ended the starting, and the line it met
   for (const [i, fileUrl] of lines.entries()) {
     const c = client();
+    // A key per start: the client sends a start that failed in passing again, and the
+    // service answers it with the job the first send started, never a second one; so
+    // does a start not answered at all, sent again as it was.
+    const item = { fileUrl, ...options };
+    const idempotencyKey = keyFor('job', item);
     try {
-      // A key per start: the client sends a start that failed in passing again, and the
-      // service answers it with the job the first send started, never a second one.
-      const job = await c.startUpload({ fileUrl, ...options, idempotencyKey: globalThis.crypto?.randomUUID?.() });
+      const job = await c.startUpload({ ...item, idempotencyKey });
+      noteAnswer('job', item, idempotencyKey);
       const card = jobCard(job);
       first ??= card;
       results.append(card);
       started += 1;
     } catch (err) {
+      const unanswered = noteAnswer('job', item, idempotencyKey, err);
       // The key or an option all jobs share (any field but the URL): beside its field, once.
       if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
         showError(err, fields(), formError);
-        stop = { err, at: i };
+        stop = { err, at: i, lost: unanswered };
         break;
       }
-      const card = failureCard(fileUrl, err.status, err.message, i + 1);
+      const verdict = unanswered ? 'not answered (it may have started)' : undefined;
+      const card = failureCard(fileUrl, err.status, err.message, i + 1, verdict);
       first ??= card;
       results.append(card);
       failed.push(fileUrl);
+      if (unanswered) lost += 1;
       if (err.status === 429 || err.status === 503) {
         stop = { err, at: i + 1 };
         break;
@@ -302,18 +320,25 @@ async function startJobs(lines, options) {
   }
   const jobs = `${started} job${started === 1 ? '' : 's'} started`;
   if (stop && started === 0 && failed.length === 0) {
-    status.textContent = 'Not started.';
+    status.textContent = stop.lost ? JOB_NOT_ANSWERED : 'Not started.';
     return;
   }
   const unsent = stop ? lines.length - stop.at : 0;
   if (failed.length || unsent) {
-    const count = `${jobs}, ${failed.length} refused${unsent ? `, ${unsent} not sent` : ''}:`;
+    const refused = failed.length - lost;
+    const parts = [jobs];
+    if (refused || !lost) parts.push(`${refused} refused`);
+    if (lost) parts.push(`${lost} not answered (they may have started: send them again as they are)`);
+    if (unsent) parts.push(`${unsent} not sent`);
+    const count = `${parts.join(', ')}:`;
     leaveInBox([...failed, ...lines.slice(lines.length - unsent)], count, stop?.err.retryAfter);
   } else {
     status.textContent = `${jobs}.`;
   }
   first?.focus();
 }
+
+const JOB_NOT_ANSWERED = 'Not answered: it may have started. Stash it again as it is: the same start is answered with the job it started, never started twice.';
 
 /** Fills `card`'s labels and inputs with fresh ids (cards are clones of one template). */
 function wireLabels(card) {
@@ -389,10 +414,11 @@ export function resultCard(data) {
   return card;
 }
 
-/** A URL that was not stored: the envelope's words, in the URL's place. */
-function failureCard(fileUrl, code, msg, line) {
+/** A URL that was not stored (or, `verdict` says, may not have been): the envelope's
+ * words, in the URL's place. */
+function failureCard(fileUrl, code, msg, line, verdict = 'not stored') {
   const card = $('failure-template').content.firstElementChild.cloneNode(true);
-  card.querySelector('.eyebrow').textContent = `Line ${line}: not stored${code ? ` (${code})` : ''}`;
+  card.querySelector('.eyebrow').textContent = `Line ${line}: ${verdict}${code ? ` (${code})` : ''}`;
   card.querySelector('.result-title').textContent = fileUrl;
   card.querySelector('.failure-msg').textContent = msg;
   return card;

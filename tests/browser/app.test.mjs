@@ -755,6 +755,57 @@ test('Stash: jobs stop at a refusal of the rate (429); the refused line and thos
   assert.deepEqual(pageErrors, []);
 });
 
+test('Stash: a job start whose answers are all lost is left to send again; sent again as it is, it goes with the same key and shows the job the first send started', { timeout: 180_000 }, async () => {
+  const created = await api(stack.worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'lost-starts' } });
+  assert.equal(created.status, 200, JSON.stringify(created.json));
+  const { key } = created.json.data;
+  // 1 MiB at 32 KiB/s each: both jobs run (about 30 s) until the test has read the status
+  // lines of both submissions, which a job's end would replace.
+  const bodies = [filler(MiB, 31), filler(MiB, 32)];
+  const [answered, lostUrl] = bodies.map((b, i) => stack.origin.file(`/lost-starts/${i}.bin`, b, { throttle: 32 * 1024 }));
+  await open('stash', { key });
+  // The first four starts of the second line reach the Worker and their answers are lost
+  // on the way back (the client sends three of them itself); the rest go through.
+  const sends = [];
+  await page.route('**/api/v1/files/upload/url', async (route) => {
+    const send = { url: route.request().postDataJSON().file_url, key: route.request().headers()['idempotency-key'] };
+    sends.push(send);
+    if (send.url !== lostUrl || sends.filter((s) => s.url === lostUrl).length > 4) return route.continue();
+    const answer = await route.fetch();
+    send.jobId = (await answer.json()).data?.job_id;
+    return route.abort('connectionreset');
+  });
+  try {
+    await page.locator('#as-job').check();
+    await page.locator('#file-urls').fill(`${answered}\n${lostUrl}`);
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '1 job started, 1 not answered (they may have started: send them again as they are): that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('#file-urls').inputValue(), lostUrl);
+    assert.match(await page.locator('#results > li.failed .eyebrow').textContent(), /^Line 2: not answered \(it may have started\)/);
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor({ timeout: 60_000 });
+  } finally {
+    await page.unroute('**/api/v1/files/upload/url');
+  }
+  const lost = sends.filter((s) => s.url === lostUrl);
+  assert.equal(lost.length, 5, 'four sends by the client, one by the user');
+  assert.match(lost[0].key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.deepEqual(new Set(lost.map((s) => s.key)), new Set([lost[0].key]), 'one key throughout');
+  assert.notEqual(sends.find((s) => s.url === answered).key, lost[0].key, 'a key per line');
+  const jobIds = new Set(lost.slice(0, 4).map((s) => s.jobId));
+  assert.equal(jobIds.size, 1, `every lost answer named one job: ${[...jobIds]}`);
+  const [jobId] = jobIds;
+  assert.match(jobId ?? '', /^job_/);
+  await page.locator(`#results > li.job[data-job-id="${jobId}"]`).waitFor({ timeout: 10_000 });
+  // Both jobs end, and the key holds their two files, not a third.
+  await page.locator('#results > li.result:not(.job):not(.failed)').nth(1).waitFor({ timeout: 120_000 });
+  const listed = await api(stack.worker, 'GET', '/api/v1/files', { token: key });
+  assert.equal(listed.status, 200, JSON.stringify(listed.json));
+  assert.deepEqual(listed.json.data.files.map((f) => f.sha256).sort(), bodies.map(sha256).sort());
+  await page.locator('#as-job').setChecked(false);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('My files: list, filter by folder, page with the cursor, delete, the usage meter follows', { timeout: 120_000 }, async () => {
   const { origin, worker } = stack;
   const key = KEYS.b.key;

@@ -377,9 +377,12 @@ fn a_keyed_upload_sent_again_answers_the_file_it_stored() {
             .with("https://o.test/y.png", Reply::file(&png_file(size), None));
         let body = url_only("https://o.test/x.png");
         let first = w.run_keyed(&body, "k-1", None).unwrap();
+        assert!(!first.replayed, "{size}: the first try stored");
         let calls = w.authority.call_names().len();
         let retry = w.run_keyed(&body, "k-1", None).unwrap();
-        assert_eq!(retry, first, "{size}");
+        assert_eq!(retry.data, first.data, "{size}");
+        assert!(retry.replayed, "{size}: the retry says it was answered by the first");
+        let first = first.data;
         assert_eq!(&w.authority.call_names()[calls..], ["replayed"], "{size}: one question, nothing else");
         assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: fetched once");
         assert_eq!(w.store.puts.borrow().len(), 1, "{size}: stored once");
@@ -391,7 +394,8 @@ fn a_keyed_upload_sent_again_answers_the_file_it_stored() {
 
         for (key, item) in [("k-2", None), ("k-1", Some(0))] {
             let other = w.run_keyed(&body, key, item).unwrap();
-            assert_ne!(other.file_id, first.file_id, "{size}: {key} {item:?}");
+            assert!(!other.replayed, "{size}: {key} {item:?}");
+            assert_ne!(other.data.file_id, first.file_id, "{size}: {key} {item:?}");
         }
         assert_eq!((w.usage().files, w.store.keys().len()), (3, 3), "{size}");
     }
@@ -406,7 +410,9 @@ fn two_keyed_tries_at_once_store_one_file() {
         let body = url_only("https://o.test/x.png");
         let tries = block_on(join(w.keyed_upload(&body, Some(("k-1", None))), w.keyed_upload(&body, Some(("k-1", None)))));
         let (a, b) = (tries.0.unwrap(), tries.1.unwrap());
-        assert_eq!(a, b, "{size}: both answer one file");
+        assert_eq!(a.data, b.data, "{size}: both answer one file");
+        assert_eq!([a.replayed, b.replayed], [false, true], "{size}: the later says it was answered by the earlier");
+        let a = a.data;
         assert_eq!(w.origin.requested.borrow().len(), 2, "{size}: both fetched");
         assert_eq!(w.store.landed().len(), 2, "{size}: both stored");
         assert_eq!(w.store.keys(), [format!("o/{}", a.file_id)], "{size}: the later one's bytes went");

@@ -1,6 +1,7 @@
 //! Tries of uploads that carry an `Idempotency-Key`, stepped in random orders against the
 //! in-memory seams (a lost commit or a lost answer among them): each key stores one file,
-//! every try that succeeds answers it, and nothing else is stored, reserved or charged.
+//! every try that succeeds answers it (the one that stored it as its own, the others as
+//! replayed), and nothing else is stored, reserved or charged.
 
 mod common;
 
@@ -13,10 +14,11 @@ use common::{step, Fault, Reply, World};
 use proptest::prelude::*;
 use urlstash::core::authority_wire::Op;
 use urlstash::core::envelope::FileData;
+use urlstash::core::idempotency::Answered;
 use urlstash::core::layout::object_key;
 use urlstash::core::Error;
 
-type Try<'w> = Pin<Box<dyn Future<Output = Result<FileData, Error>> + 'w>>;
+type Try<'w> = Pin<Box<dyn Future<Output = Result<Answered<FileData>, Error>> + 'w>>;
 
 /// The tries: three of one upload with key `a`, one of it with key `b`, one of it without a
 /// key (a file of its own).
@@ -36,7 +38,7 @@ fn run(size: usize, order: &[usize], fault: Option<(usize, bool)>) -> (usize, us
     });
     let body = r#"{"file_url":"https://o.test/x.bin"}"#;
     let mut tries: Vec<Option<Try<'_>>> = KEYS.iter().map(|key| Some(Box::pin(w.keyed_upload(body, key.map(|k| (k, None)))) as Try<'_>)).collect();
-    let mut results: Vec<Option<Result<FileData, Error>>> = KEYS.iter().map(|_| None).collect();
+    let mut results: Vec<Option<Result<Answered<FileData>, Error>>> = KEYS.iter().map(|_| None).collect();
     let mut poll = |k: usize, tries: &mut Vec<Option<Try<'_>>>| {
         if let Some(fut) = tries[k].as_mut() {
             if let Poll::Ready(result) = step(fut.as_mut()) {
@@ -54,21 +56,24 @@ fn run(size: usize, order: &[usize], fault: Option<(usize, bool)>) -> (usize, us
         }
         (0..KEYS.len()).for_each(|k| poll(k, &mut tries));
     }
-    let results: Vec<Result<FileData, Error>> = results.into_iter().map(|r| r.expect("every try ends")).collect();
+    let results: Vec<Result<Answered<FileData>, Error>> = results.into_iter().map(|r| r.expect("every try ends")).collect();
 
-    // Per key, every try that succeeded answers one file, and that file is stored.
+    // Per key, every try that succeeded answers one file, and that file is stored; the try
+    // that stored it says so, every other says it was replayed.
     let t = w.authority.tables();
     let mut files = BTreeSet::new();
     for key in ["a", "b"] {
-        let answers: Vec<&FileData> = KEYS.iter().zip(&results).filter(|(k, _)| **k == Some(key)).filter_map(|(_, r)| r.as_ref().ok()).collect();
-        if let Some(first) = answers.first() {
-            assert!(answers.iter().all(|a| a == first), "key {key}: one answer, {answers:?}");
+        let answers: Vec<&Answered<FileData>> = KEYS.iter().zip(&results).filter(|(k, _)| **k == Some(key)).filter_map(|(_, r)| r.as_ref().ok()).collect();
+        if let Some(first) = answers.first().map(|a| &a.data) {
+            assert!(answers.iter().all(|a| a.data == *first), "key {key}: one answer, {answers:?}");
+            assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1, "key {key}: one try stored, {answers:?}");
             assert!(t.files.contains_key(&first.file_id), "key {key}: its file is stored");
             assert!(files.insert(first.file_id.clone()), "key {key}: a file of its own");
         }
     }
     if let Ok(own) = &results[4] {
-        assert!(files.insert(own.file_id.clone()), "the try without a key: a file of its own");
+        assert!(!own.replayed, "the try without a key is its own");
+        assert!(files.insert(own.data.file_id.clone()), "the try without a key: a file of its own");
     }
     // A try that failed met the fault: the one lost commit (or the answer of one that was
     // dropped as a retry's), and no other.

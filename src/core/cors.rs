@@ -13,7 +13,7 @@ pub const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Content-Encoding, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Prefer, Idempotency-Key";
 /// Response headers a cross-origin caller may read besides the safelisted ones.
 pub const EXPOSE_HEADERS: &str =
-    "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Link, Allow, Accept-Encoding";
+    "Content-Disposition, Content-Range, Accept-Ranges, ETag, WWW-Authenticate, Retry-After, Location, Preference-Applied, Idempotent-Replayed, Link, Allow, Accept-Encoding";
 /// How long a browser may cache a preflight answer, in seconds.
 pub const MAX_AGE: &str = "86400";
 

@@ -8,7 +8,7 @@ use super::clock::expires_at_ms;
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
-use super::idempotency::UploadKey;
+use super::idempotency::{Answered, UploadKey};
 use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{Blocklist, FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
@@ -44,14 +44,15 @@ pub struct UploadContext<'a> {
 /// Runs one upload. Its bytes go under their own new key, so a failure never touches the
 /// file the name holds; on any failure nothing stays stored and nothing stays reserved.
 /// With an `Idempotency-Key` whose upload stored a file already, that file is answered and
-/// nothing is fetched; two tries at once both fetch, and the later commit is dropped.
+/// nothing is fetched; two tries at once both fetch, and the later commit is dropped. Either
+/// way the answer says it was replayed.
 pub async fn upload<O, S, A>(
     req: UploadRequest,
     ctx: &UploadContext<'_>,
     origin: &O,
     store: &S,
     authority: &A,
-) -> Result<FileData, Error>
+) -> Result<Answered<FileData>, Error>
 where
     O: Origin,
     S: ObjectStore<Body = O::Body>,
@@ -60,7 +61,7 @@ where
     let retry_key = ctx.idempotency.map(|(key, item)| UploadKey::of(key, item, &req));
     if let Some(retry_key) = &retry_key {
         if let Some(first) = authority.replayed(retry_key).await? {
-            return Ok(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret));
+            return Ok(Answered::replayed(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret)));
         }
     }
     let expected_sha256 = req.expected_sha256.clone();
@@ -104,8 +105,11 @@ where
         }
     };
     let row = prepared.row(stored);
-    let first = commit(authority, ctx.blocklist, &row, retry_key.as_ref()).await?;
-    Ok(listing::file_data(ctx.base_url, ctx.owner_id, first.as_ref().unwrap_or(&row), ctx.link_secret))
+    let answered = match commit(authority, ctx.blocklist, &row, retry_key.as_ref()).await? {
+        Some(first) => Answered::replayed(first),
+        None => Answered::new(row),
+    };
+    Ok(answered.map(|row| listing::file_data(ctx.base_url, ctx.owner_id, &row, ctx.link_secret)))
 }
 
 /// An upload whose origin answered and whose type, names and id are decided; nothing is

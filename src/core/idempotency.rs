@@ -12,6 +12,8 @@ use super::request::UploadRequest;
 
 /// The request header.
 pub const HEADER: &str = "Idempotency-Key";
+/// The answer's header that says an earlier try with the key did what it answers (`true`).
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 /// The longest key taken, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
 
@@ -19,6 +21,30 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// after its end) or an upload stored now (its authority forgets the key this long after
 /// its commit).
 pub const KEPT_MS: i64 = super::jobs::KEPT_MS;
+
+/// What a request was answered with, and whether an earlier try with its
+/// `Idempotency-Key` had done it (stored the file, started the job) rather than this one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered<T> {
+    pub data: T,
+    pub replayed: bool,
+}
+
+impl<T> Answered<T> {
+    /// `data`, done by this try.
+    pub fn new(data: T) -> Self {
+        Answered { data, replayed: false }
+    }
+
+    /// `data`, done by an earlier try.
+    pub fn replayed(data: T) -> Self {
+        Answered { data, replayed: true }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answered<U> {
+        Answered { data: f(self.data), replayed: self.replayed }
+    }
+}
 
 /// The key `header` holds, if any: 1 to [`MAX_KEY_CHARS`] printable ASCII characters, as a
 /// token (`Idempotency-Key: 4f1c...`) or a quoted string (`"4f1c..."`, the draft standard's

@@ -11,7 +11,7 @@ use super::bindings::Services;
 use super::http::{json_body, request_policy, Incoming};
 use super::respond;
 use super::upload::Upload;
-use crate::core::batch::{parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
+use crate::core::batch::{parse_batch, run_order, BatchData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
 use crate::core::request::UploadRequest;
@@ -33,7 +33,7 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let (upload, gate, retry_after) = (&upload, &gate, &retry_after);
     let run = |i: usize, item: Result<UploadRequest, Error>| async move {
         match item {
-            Ok(request) => upload.run(request, Some(i), services, gate).await.map(ItemData::envelope),
+            Ok(request) => upload.run(request, Some(i), services, gate).await.map(|answered| answered.data.envelope()),
             Err(err) => Err(err),
         }
     };

@@ -20,7 +20,7 @@ use super::js::{now_ms, object_name};
 use super::origin::WorkerOrigin;
 use super::respond::log_internal;
 use super::webhook;
-use crate::core::idempotency;
+use crate::core::idempotency::{self, Answered};
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
 use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
@@ -64,8 +64,16 @@ pub(crate) enum JobOp {
     Cancel { key_id: String },
 }
 
-/// The object's answer: the job's status, or a refusal (its status code and message).
-pub(crate) type JobReply = Result<JobStatus, JobFailure>;
+/// The object's answer: the job's status (`Replayed`: as a start with the same
+/// `Idempotency-Key` left it, not started now), or a refusal (its status code and
+/// message). `Ok` and `Err` are the wire of a `Result`, which Workers before `Replayed`
+/// read.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum JobReply {
+    Ok(JobStatus),
+    Replayed(JobStatus),
+    Err(JobFailure),
+}
 
 #[durable_object]
 pub struct UploadJob {
@@ -119,7 +127,11 @@ impl DurableObject for UploadJob {
         if let Some(detail) = answer.as_ref().err().and_then(Error::internal_detail) {
             worker::console_error!("job {}: {detail}", self.job_id);
         }
-        let reply: JobReply = answer.map_err(|err| JobFailure::from(&err));
+        let reply = match answer {
+            Ok(Answered { data, replayed: false }) => JobReply::Ok(data),
+            Ok(Answered { data, replayed: true }) => JobReply::Replayed(data),
+            Err(err) => JobReply::Err(JobFailure::from(&err)),
+        };
         Response::ok(serde_json::to_string(&reply).unwrap_or_default())
     }
 
@@ -141,11 +153,11 @@ impl DurableObject for UploadJob {
 }
 
 impl UploadJob {
-    async fn handle(&self, op: JobOp) -> Result<JobStatus, Error> {
+    async fn handle(&self, op: JobOp) -> Result<Answered<JobStatus>, Error> {
         match op {
             JobOp::Start { spec } => {
                 if let Some(status) = self.replay(&spec).await? {
-                    return Ok(status);
+                    return Ok(Answered::replayed(status));
                 }
                 let record = JobRecord::new(spec);
                 let storage = self.state.storage();
@@ -158,14 +170,14 @@ impl UploadJob {
                     }
                     return Err(err);
                 }
-                Ok(record.status(0))
+                Ok(Answered::new(record.status(0)))
             }
             JobOp::Status { key_id } => {
                 let record = self.owned(&key_id).await?;
-                self.current(record).await
+                self.current(record).await.map(Answered::new)
             }
-            JobOp::Replay { spec } => self.replay(&spec).await?.ok_or(Error::JobNotFound),
-            JobOp::Cancel { key_id } => self.cancel(&key_id).await,
+            JobOp::Replay { spec } => self.replay(&spec).await?.map(Answered::replayed).ok_or(Error::JobNotFound),
+            JobOp::Cancel { key_id } => self.cancel(&key_id).await.map(Answered::new),
         }
     }
 

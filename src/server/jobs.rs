@@ -17,7 +17,7 @@ use super::stub;
 use crate::core::envelope::{Envelope, JOB_ACCEPTED};
 use crate::core::error::Error;
 use crate::core::gate::{Gate, SLOTS};
-use crate::core::idempotency;
+use crate::core::idempotency::{self, Answered};
 use crate::core::ids::job_id;
 use crate::core::jobs::{JobList, JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
@@ -43,7 +43,7 @@ pub(crate) async fn start(
     idempotency: Option<(&str, Option<usize>)>,
     services: &Services,
     gate: &Gate,
-) -> Result<JobStatus, Error> {
+) -> Result<Answered<JobStatus>, Error> {
     let (base, request_url) = urls;
     // A job runs later from what it stored: origin headers (secrets) are never stored.
     if request.origin_headers.is_some() {
@@ -75,7 +75,7 @@ pub(crate) async fn start(
     };
     let job_id = spec.job_id.clone();
     if idempotency.is_some() {
-        match call(&services.jobs, &job_id, &JobOp::Replay { spec: spec.clone() }, gate).await {
+        match ask(&services.jobs, &job_id, &JobOp::Replay { spec: spec.clone() }, gate).await {
             Err(Error::JobNotFound) => {}
             replayed => return replayed,
         }
@@ -93,7 +93,7 @@ pub(crate) async fn start(
     let name = spec.upload_path.as_deref().zip(spec.file_name.as_deref());
     authority.room(name).await?;
     authority.job_started(&job_id, now).await?;
-    call(&services.jobs, &job_id, &JobOp::Start { spec }, gate).await
+    ask(&services.jobs, &job_id, &JobOp::Start { spec }, gate).await
 }
 
 /// A `callback_url` on an upload that is not a job.
@@ -167,12 +167,21 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
 
 /// One op on job `job_id`'s object, counted in `gate`.
 async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> Result<JobStatus, Error> {
+    ask(jobs, job_id, op, gate).await.map(|answered| answered.data)
+}
+
+/// [`call`], and whether the job was started by an earlier start with its key.
+async fn ask(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> Result<Answered<JobStatus>, Error> {
     let text = stub::post(jobs, "job", job_id, op, gate).await?;
     let reply: JobReply = serde_json::from_str(&text).map_err(|e| Error::internal(format!("job {job_id} reply: {e}")))?;
-    reply.map_err(|failure| match failure.code {
-        404 => Error::JobNotFound,
-        409 => Error::JobFinished,
-        422 => Error::IdempotencyKeyReused,
-        _ => Error::internal(format!("job {job_id} refused: {}", failure.msg)),
-    })
+    match reply {
+        JobReply::Ok(status) => Ok(Answered::new(status)),
+        JobReply::Replayed(status) => Ok(Answered::replayed(status)),
+        JobReply::Err(failure) => Err(match failure.code {
+            404 => Error::JobNotFound,
+            409 => Error::JobFinished,
+            422 => Error::IdempotencyKeyReused,
+            _ => Error::internal(format!("job {job_id} refused: {}", failure.msg)),
+        }),
+    }
 }

@@ -18,7 +18,7 @@ use crate::core::batch::ItemData;
 use crate::core::envelope::FileData;
 use crate::core::flow::{upload, UploadContext};
 use crate::core::gate::Gate;
-use crate::core::idempotency;
+use crate::core::idempotency::{self, Answered};
 use crate::core::jobs::{prefers_async, wants_async};
 use crate::core::keys::KeyRecord;
 use crate::core::origin_headers::Forwarded;
@@ -33,10 +33,15 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     let policy = request_policy(&req, &services.config);
     let request = parse_upload(&body, &policy)?;
     let upload = Upload::of(&req, &owner, &policy, services)?;
-    match upload.run(request, None, services, &Gate::default()).await? {
-        ItemData::Job(job) => jobs::accepted(&job, prefers_async(upload.prefer.as_deref())),
-        file => respond::json(200, &file.envelope()),
+    let answered = upload.run(request, None, services, &Gate::default()).await?;
+    let mut response = match answered.data {
+        ItemData::Job(job) => jobs::accepted(&job, prefers_async(upload.prefer.as_deref()))?,
+        file => respond::json(200, &file.envelope())?,
+    };
+    if answered.replayed {
+        let _ = response.headers_mut().set(idempotency::REPLAYED_HEADER, "true");
     }
+    Ok(response)
 }
 
 /// What an upload request (single, or a batch's item) is run with besides its body.
@@ -67,16 +72,18 @@ impl<'a> Upload<'a> {
     }
 
     /// Runs `request` (a batch's `item`): as a background job when asked to (`"async"` or
-    /// `Prefer`), else stored now. A `callback_url` without a job is refused.
-    pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<ItemData, Error> {
+    /// `Prefer`), else stored now, and says whether an earlier try with the request's
+    /// `Idempotency-Key` did it. A `callback_url` without a job is refused.
+    pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
         let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
         if wants_async(self.prefer.as_deref(), request.asynchronous) {
-            return jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await.map(ItemData::Job);
+            let started = jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await?;
+            return Ok(started.map(ItemData::Job));
         }
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());
         }
-        self.store_now(request, idempotency, services, gate).await.map(ItemData::File)
+        Ok(self.store_now(request, idempotency, services, gate).await?.map(ItemData::File))
     }
 
     /// Stores `request` now (with the request's `Idempotency-Key` and the batch item's
@@ -88,7 +95,7 @@ impl<'a> Upload<'a> {
         idempotency: Option<(&str, Option<usize>)>,
         services: &Services,
         gate: &Gate,
-    ) -> Result<FileData, Error> {
+    ) -> Result<Answered<FileData>, Error> {
         let (owner, policy) = (self.owner, self.policy);
         let blocklist = KvBlocklist { keys: &services.keys, gate };
         let ctx = UploadContext {
@@ -107,10 +114,10 @@ impl<'a> Upload<'a> {
         let origin = WorkerOrigin::new(services.config.fetch_timeout_ms, gate, forwarded)?.refetching(request.file_url.clone(), policy.clone());
         let store = R2Store { bucket: &services.bucket, origin: &origin, one_stream_mib_s: services.config.one_stream_mib_s };
         let authority = services.authority(&owner.id).gated(gate);
-        let data = upload(request, &ctx, &origin, &store, &authority).await?;
+        let answered = upload(request, &ctx, &origin, &store, &authority).await?;
         origin.succeeded();
         // This isolate may have cached the name's previous file: serve the new one at once.
-        forget_name(&owner.id, &data.upload_path, &data.file_name);
-        Ok(data)
+        forget_name(&owner.id, &answered.data.upload_path, &answered.data.file_name);
+        Ok(answered)
     }
 }

@@ -9,6 +9,7 @@ use urlstash::core::authority_wire::FileRow;
 use urlstash::core::config::Config;
 use urlstash::core::envelope::FileData;
 use urlstash::core::flow::{upload, UploadContext};
+use urlstash::core::idempotency::Answered;
 use urlstash::core::keys::KeyRecord;
 use urlstash::core::layout::object_key;
 use urlstash::core::links::LinkSecret;
@@ -60,12 +61,12 @@ impl World {
 
     /// One upload with the JSON `body`, at the authority's clock.
     pub async fn upload(&self, body: &str) -> Result<FileData, Error> {
-        self.keyed_upload(body, None).await
+        self.keyed_upload(body, None).await.map(|a| a.data)
     }
 
     /// One upload with the JSON `body` and an `Idempotency-Key` (`idempotency`: the key and
     /// a batch item's place), at the authority's clock.
-    pub async fn keyed_upload(&self, body: &str, idempotency: Option<(&str, Option<usize>)>) -> Result<FileData, Error> {
+    pub async fn keyed_upload(&self, body: &str, idempotency: Option<(&str, Option<usize>)>) -> Result<Answered<FileData>, Error> {
         let req = parse_upload(body.as_bytes(), &self.config.url_policy)?;
         let ctx = UploadContext {
             config: &self.config,
@@ -86,7 +87,7 @@ impl World {
     }
 
     /// [`run`](Self::run) with an `Idempotency-Key` (and a batch item's place).
-    pub fn run_keyed(&self, body: &str, key: &str, item: Option<usize>) -> Result<FileData, Error> {
+    pub fn run_keyed(&self, body: &str, key: &str, item: Option<usize>) -> Result<Answered<FileData>, Error> {
         block_on(self.keyed_upload(body, Some((key, item))))
     }
 

@@ -15,7 +15,7 @@ const PAGE = { origin: 'https://app.example' };
  * waits, `ETag` for its conditionals, `Location` for a job), as docs/client.md lists them;
  * sorted, as `list` answers. */
 const ALLOWED = ['authorization', 'content-type', 'content-encoding', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'prefer', 'idempotency-key'].sort();
-const EXPOSED = ['content-disposition', 'content-range', 'accept-ranges', 'etag', 'www-authenticate', 'retry-after', 'location', 'preference-applied', 'link', 'allow', 'accept-encoding'].sort();
+const EXPOSED = ['content-disposition', 'content-range', 'accept-ranges', 'etag', 'www-authenticate', 'retry-after', 'location', 'preference-applied', 'idempotent-replayed', 'link', 'allow', 'accept-encoding'].sort();
 /** A header's comma-separated names, lowercase and sorted. */
 const list = (value) => value.split(',').map((h) => h.trim().toLowerCase()).sort();
 

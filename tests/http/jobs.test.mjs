@@ -76,6 +76,7 @@ async function startJob(body, { key = KEYS.a.key, headers = {} } = {}) {
   assert.match(job.job_id, /^job_[0-9a-f]{32}$/);
   assert.equal(res.headers.get('location'), `/api/v1/jobs/${job.job_id}`);
   assert.ok(res.headers.get('access-control-expose-headers').split(', ').includes('Location'), 'a page on another origin can read it');
+  assert.equal(res.headers.get('idempotent-replayed'), null, 'a job this start began');
   assert.equal(job.state, 'queued');
   // RFC 7240: a job started for `Prefer: respond-async` says the preference was applied
   assert.equal(res.headers.get('preference-applied'), headers.Prefer ? 'respond-async' : null);
@@ -946,6 +947,7 @@ test('Idempotency-Key: a job start sent three times (two at once) starts one job
     assert.equal(res.json.data.job_id, first.job_id, 'the job the first start began');
     assert.equal(res.json.data.created_at, first.created_at);
     assert.equal(res.headers.get('location'), `/api/v1/jobs/${first.job_id}`);
+    assert.equal(res.headers.get('idempotent-replayed'), 'true', 'said to be the first start\'s job');
   }
   const last = (await poll(first.job_id)).at(-1);
   assert.equal(last.state, 'succeeded', JSON.stringify(last));
@@ -955,6 +957,7 @@ test('Idempotency-Key: a job start sent three times (two at once) starts one job
   const late = await upload(worker, body, { headers: idem });
   assert.equal(late.status, 202, JSON.stringify(late.json));
   assert.deepEqual([late.json.data.job_id, late.json.data.state, late.json.data.result.file_id], [first.job_id, 'succeeded', last.result.file_id]);
+  assert.equal(late.headers.get('idempotent-replayed'), 'true');
   assert.equal(origin.sent(path), bytes.length, 'the origin sent the file once');
   const after = await usage(worker, KEYS.a.key);
   assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_bytes, after.reserved_files], [bytes.length, 1, before.reserved_bytes, before.reserved_files], 'charged once');
@@ -980,6 +983,9 @@ test('Idempotency-Key: two first starts at once make one job, fetched once, list
   for (const res of both) assert.equal(res.status, 202, JSON.stringify(res.json));
   const [a, b] = both.map((res) => res.json.data.job_id);
   assert.equal(a, b, 'one job');
+  // whichever of the two reached the job's object second (by its question first, or by
+  // its start) says it was answered with the other's job
+  assert.deepEqual(both.map((res) => res.headers.get('idempotent-replayed')).sort(), ['true', null].sort());
   const last = (await poll(a)).at(-1);
   assert.equal(last.state, 'succeeded');
   assert.equal(last.result.sha256, sha256(bytes));

@@ -655,11 +655,13 @@ describe('Idempotency-Key on an upload stored now', () => {
       const objects = new Set(objectKeys());
       const first = await upload(worker, body, { headers: idem });
       assert.equal(first.status, 200, JSON.stringify(first.json));
+      assert.equal(first.headers.get('idempotent-replayed'), null, 'the first try stored it');
       const quoted = { 'Idempotency-Key': `"${idem['Idempotency-Key']}"` };
       const retries = [await upload(worker, body, { headers: idem }), ...await Promise.all([upload(worker, body, { headers: idem }), upload(worker, body, { headers: quoted })])];
       for (const res of retries) {
         assert.equal(res.status, 200, JSON.stringify(res.json));
         assert.deepEqual(res.json, first.json, 'the first answer');
+        assert.equal(res.headers.get('idempotent-replayed'), 'true', 'said to be the first answer');
       }
       assert.equal(origin.hits(path), 1, 'the origin was asked once');
       await assertServes(first.json.data, bytes);
@@ -676,6 +678,7 @@ describe('Idempotency-Key on an upload stored now', () => {
       const theirs = await upload(worker, body, { key: KEYS.b.key, headers: idem });
       assert.equal(theirs.status, 200, JSON.stringify(theirs.json));
       assert.notEqual(theirs.json.data.file_id, first.json.data.file_id);
+      assert.equal(theirs.headers.get('idempotent-replayed'), null);
       assert.equal(origin.hits(path), 2);
     });
   }
@@ -691,6 +694,7 @@ describe('Idempotency-Key on an upload stored now', () => {
     const both = await Promise.all([upload(worker, body, { headers }), upload(worker, body, { headers })]);
     for (const res of both) assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.deepEqual(both[0].json, both[1].json, 'one file answered to both');
+    assert.deepEqual(both.map((res) => res.headers.get('idempotent-replayed')).sort(), ['true', null].sort(), 'the later try says it was answered by the earlier');
     assert.equal(origin.hits(path), 2, 'neither had stored when the other asked');
     await assertServes(both[0].json.data, bytes);
     const after = await usage(worker, KEYS.a.key);
@@ -710,6 +714,7 @@ describe('Idempotency-Key on an upload stored now', () => {
     origin.file(path, bytes);
     const retry = await upload(worker, body, { headers });
     assert.equal(retry.status, 200, JSON.stringify(retry.json));
+    assert.equal(retry.headers.get('idempotent-replayed'), null, 'stored by this try');
     await assertServes(retry.json.data, bytes);
   });
 
@@ -728,6 +733,7 @@ describe('Idempotency-Key on an upload stored now', () => {
     for (const [i, data] of files.entries()) await assertServes(data, items[i].bytes);
     const again = await send(items.map((x) => x.item));
     assert.deepEqual(again.json.data.results, first.json.data.results, 'the same answers');
+    assert.equal(again.headers.get('idempotent-replayed'), null, 'a batch\'s answer does not say');
     const changed = await send([items[0].item, { file_url: origin.file('/idem/batch-changed.bin', items[1].bytes) }]);
     const [same, refused] = changed.json.data.results;
     assert.deepEqual(same, first.json.data.results[0]);

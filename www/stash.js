@@ -125,25 +125,32 @@ form.addEventListener('submit', async (event) => {
 const unanswered = new Map();
 const UNANSWERED_KEPT = 100;
 
-/** What a call of `kind` ('upload', 'batch' or 'job') sends, as text. */
-const callOf = (kind, items) => `${kind} ${JSON.stringify(items)}`;
+/** What a call of `kind` ('upload', 'batch' or 'job') asks, as text: what it sends, less
+ * its origin headers, which the service leaves out of the comparison too (a retry may carry
+ * a fresh token). */
+const callOf = (kind, items) => `${kind} ${JSON.stringify(items, (name, value) => (name === 'originHeaders' ? undefined : value))}`;
+
+/** A new `Idempotency-Key`: a UUID, or where the page's context has none (plain http on
+ * another host than localhost), 128 random bits in hex. */
+const newKey = () => globalThis.crypto.randomUUID?.()
+  ?? Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** The `Idempotency-Key` for a call of `kind` sending `items`: the key of the same call
  * unanswered, else a new one. The client itself sends a call whose answer was lost again
  * with its key; this covers the user sending it again after the client gave up. */
 function keyFor(kind, items) {
-  return unanswered.get(callOf(kind, items)) ?? globalThis.crypto?.randomUUID?.();
+  return unanswered.get(callOf(kind, items)) ?? newKey();
 }
 
 /** Notes how a call sent with `key` ended: answered (`err` undefined), refused, or not
  * answered: the service's answer never came (no answer, a page not its own) or it failed
  * inside (500), so it may have been done all the same. Only then do `items` keep their key
- * for the next send; returns whether they did. */
+ * for the next send; returns whether it was not answered. */
 function noteAnswer(kind, items, key, err) {
   const call = callOf(kind, items);
   unanswered.delete(call);
   const lost = err !== undefined && (/^(network error|unexpected response)/.test(err.message ?? '') || err.status === 500);
-  if (lost && key) {
+  if (lost) {
     unanswered.set(call, key);
     if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
   }
@@ -297,19 +304,19 @@ async function startJobs(lines, options) {
       results.append(card);
       started += 1;
     } catch (err) {
-      const unanswered = noteAnswer('job', item, idempotencyKey, err);
+      const lostNow = noteAnswer('job', item, idempotencyKey, err);
       // The key or an option all jobs share (any field but the URL): beside its field, once.
       if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
         showError(err, fields(), formError);
-        stop = { err, at: i, lost: unanswered };
+        stop = { err, at: i, lost: lostNow };
         break;
       }
-      const verdict = unanswered ? 'not answered (it may have started)' : undefined;
+      const verdict = lostNow ? 'not answered (it may have started)' : undefined;
       const card = failureCard(fileUrl, err.status, err.message, i + 1, verdict);
       first ??= card;
       results.append(card);
       failed.push(fileUrl);
-      if (unanswered) lost += 1;
+      if (lostNow) lost += 1;
       if (err.status === 429 || err.status === 503) {
         stop = { err, at: i + 1 };
         break;

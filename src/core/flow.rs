@@ -106,8 +106,9 @@ where
     };
     let row = prepared.row(stored);
     let answered = match commit(authority, ctx.blocklist, &row, retry_key.as_ref()).await? {
-        Some(first) => Answered::replayed(first),
-        None => Answered::new(row),
+        // (A commit sent again is answered with its own row, kept by its first sending.)
+        Some(first) if first.file_id != row.file_id => Answered::replayed(first),
+        _ => Answered::new(row),
     };
     Ok(answered.map(|row| listing::file_data(ctx.base_url, ctx.owner_id, &row, ctx.link_secret)))
 }

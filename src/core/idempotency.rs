@@ -41,6 +41,7 @@ impl<T> Answered<T> {
         Answered { data, replayed: true }
     }
 
+    /// The same answer, its data turned by `f`.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answered<U> {
         Answered { data: f(self.data), replayed: self.replayed }
     }

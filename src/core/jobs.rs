@@ -76,6 +76,16 @@ impl From<&Error> for JobFailure {
     }
 }
 
+/// A job object's answer to the Worker: the job's status (`Replayed`: as a start with the
+/// same `Idempotency-Key` left it, not started now), or a refusal. `Ok` and `Err` are the
+/// wire of a `Result<JobStatus, JobFailure>`, which Workers before `Replayed` read.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum JobReply {
+    Ok(JobStatus),
+    Replayed(JobStatus),
+    Err(JobFailure),
+}
+
 /// A job as `GET /api/v1/jobs/{job_id}` answers it (and as its webhook delivers it);
 /// TypeScript: `JobStatus`, alias `Job`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +377,18 @@ pub fn retry_at(ended_ms: i64, failed_at_ms: i64, attempt: u32) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_objects_reply_keeps_the_wire_of_a_result() {
+        let status = JobRecord::new(spec(None)).status(0);
+        let failure = JobFailure { code: 404, msg: "no such job".into() };
+        let as_result = |r: Result<&JobStatus, &JobFailure>| serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::to_string(&JobReply::Ok(status.clone())).unwrap(), as_result(Ok(&status)));
+        assert_eq!(serde_json::to_string(&JobReply::Err(failure.clone())).unwrap(), as_result(Err(&failure)));
+        let replayed = serde_json::to_string(&JobReply::Replayed(status.clone())).unwrap();
+        assert!(replayed.starts_with(r#"{"Replayed":{"job_id":"#), "{replayed}");
+        assert!(matches!(serde_json::from_str(&replayed).unwrap(), JobReply::Replayed(s) if s == status));
+    }
 
     #[test]
     fn async_is_asked_by_the_body_or_by_prefer() {

@@ -23,7 +23,7 @@ use super::webhook;
 use crate::core::idempotency::{self, Answered};
 use crate::core::origin_headers::Forwarded;
 use crate::core::gate::Gate;
-use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
+use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobReply, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
 use crate::core::envelope::FileData;
 use crate::core::Error;
 
@@ -62,17 +62,6 @@ pub(crate) enum JobOp {
     Replay { spec: JobSpec },
     Status { key_id: String },
     Cancel { key_id: String },
-}
-
-/// The object's answer: the job's status (`Replayed`: as a start with the same
-/// `Idempotency-Key` left it, not started now), or a refusal (its status code and
-/// message). `Ok` and `Err` are the wire of a `Result`, which Workers before `Replayed`
-/// read.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum JobReply {
-    Ok(JobStatus),
-    Replayed(JobStatus),
-    Err(JobFailure),
 }
 
 #[durable_object]

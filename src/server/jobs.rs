@@ -10,7 +10,7 @@ use worker::{ObjectNamespace, Response};
 use super::http::Incoming;
 use super::auth::authenticate;
 use super::bindings::Services;
-use super::job_object::{JobOp, JobReply};
+use super::job_object::JobOp;
 use super::js::now_ms;
 use super::respond;
 use super::stub;
@@ -19,7 +19,7 @@ use crate::core::error::Error;
 use crate::core::gate::{Gate, SLOTS};
 use crate::core::idempotency::{self, Answered};
 use crate::core::ids::job_id;
-use crate::core::jobs::{JobList, JobSpec, JobStatus, MAX_LISTED_JOBS};
+use crate::core::jobs::{JobList, JobReply, JobSpec, JobStatus, MAX_LISTED_JOBS};
 use crate::core::keys::KeyRecord;
 use crate::core::links::link_controls;
 use crate::core::request::UploadRequest;
@@ -75,9 +75,10 @@ pub(crate) async fn start(
     };
     let job_id = spec.job_id.clone();
     if idempotency.is_some() {
-        match ask(&services.jobs, &job_id, &JobOp::Replay { spec: spec.clone() }, gate).await {
+        // A job found is one an earlier start began, whatever the object's version says.
+        match call(&services.jobs, &job_id, &JobOp::Replay { spec: spec.clone() }, gate).await {
             Err(Error::JobNotFound) => {}
-            replayed => return replayed,
+            found => return found.map(Answered::replayed),
         }
     }
     // Link controls are checked now, not when the job runs.

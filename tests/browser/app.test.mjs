@@ -283,7 +283,7 @@ function wav(seconds) {
   return Buffer.concat([head, pcm]);
 }
 
-test('Stash: an upload whose answers are all lost says it may be stored; sent again as it is, it goes with the same key and is answered with the one file stored', { timeout: 120_000 }, async () => {
+test('Stash: an upload whose answers are all lost says it may be stored; sent again as it is (a fresh origin token aside), it goes with the same key and is answered with the one file stored', { timeout: 120_000 }, async () => {
   const created = await api(stack.worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'lost-answers' } });
   assert.equal(created.status, 200, JSON.stringify(created.json));
   const { key } = created.json.data;
@@ -301,12 +301,17 @@ test('Stash: an upload whose answers are all lost says it may be stored; sent ag
   });
   try {
     await page.locator('#file-urls').fill(fileUrl);
+    await page.locator('#origin-headers').fill('X-Token: first');
     await page.locator('#stash-submit').click();
     await page.locator('#stash-status').filter({ hasText: 'Not answered: it may have been stored.' }).waitFor({ timeout: 60_000 });
+    // a fresh token for the origin: still the same request (the service leaves origin
+    // headers out of the comparison, and so does the page)
+    await page.locator('#origin-headers').fill('X-Token: second');
     await page.locator('#stash-submit').click();
     await page.locator('#stash-status').filter({ hasText: /^Stored / }).waitFor({ timeout: 60_000 });
   } finally {
     await page.unroute('**/api/v1/files/upload/url');
+    await page.locator('#origin-headers').fill('');
   }
   assert.equal(keys.length, 5, 'four sends by the client, one by the user');
   assert.match(keys[0] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -755,50 +760,57 @@ test('Stash: jobs stop at a refusal of the rate (429); the refused line and thos
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: a job start whose answers are all lost is left to send again; sent again as it is, it goes with the same key and shows the job the first send started', { timeout: 180_000 }, async () => {
+test('Stash: a job start whose answers are all lost is left to send again, alone or among others; sent again as it is, it goes with the same key and shows the job the first send started', { timeout: 240_000 }, async () => {
   const created = await api(stack.worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'lost-starts' } });
   assert.equal(created.status, 200, JSON.stringify(created.json));
   const { key } = created.json.data;
-  // 1 MiB at 32 KiB/s each: both jobs run (about 30 s) until the test has read the status
-  // lines of both submissions, which a job's end would replace.
+  // 1 MiB at 16 KiB/s each: both jobs run (about a minute) until the test has read the
+  // status lines of the three submissions, which a job's end would replace.
   const bodies = [filler(MiB, 31), filler(MiB, 32)];
-  const [answered, lostUrl] = bodies.map((b, i) => stack.origin.file(`/lost-starts/${i}.bin`, b, { throttle: 32 * 1024 }));
+  const [answered, lostUrl] = bodies.map((b, i) => stack.origin.file(`/lost-starts/${i}.bin`, b, { throttle: 16 * 1024 }));
   await open('stash', { key });
-  // The first four starts of the second line reach the Worker and their answers are lost
-  // on the way back (the client sends three of them itself); the rest go through.
+  // The first eight starts of `lostUrl` reach the Worker and their answers are lost on the
+  // way back (the client sends three of every four itself); the rest go through.
   const sends = [];
   await page.route('**/api/v1/files/upload/url', async (route) => {
     const send = { url: route.request().postDataJSON().file_url, key: route.request().headers()['idempotency-key'] };
     sends.push(send);
-    if (send.url !== lostUrl || sends.filter((s) => s.url === lostUrl).length > 4) return route.continue();
+    if (send.url !== lostUrl || sends.filter((s) => s.url === lostUrl).length > 8) return route.continue();
     const answer = await route.fetch();
     send.jobId = (await answer.json()).data?.job_id;
     return route.abort('connectionreset');
   });
   try {
     await page.locator('#as-job').check();
+    // alone: the status says so, the line stays in the box
+    await page.locator('#file-urls').fill(lostUrl);
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: /^Not answered: it may have started\. Stash it again as it is/ }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('#file-urls').inputValue(), lostUrl);
+    // among others: counted apart from the refused, its card says so, it stays in the box
     await page.locator('#file-urls').fill(`${answered}\n${lostUrl}`);
     await page.locator('#stash-submit').click();
     await page.locator('#stash-status').filter({ hasText: '1 job started, 1 not answered (they may have started: send them again as they are): that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('#file-urls').inputValue(), lostUrl);
     assert.match(await page.locator('#results > li.failed .eyebrow').textContent(), /^Line 2: not answered \(it may have started\)/);
+    // sent again as it is: answered this time
     await page.locator('#stash-submit').click();
     await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor({ timeout: 60_000 });
   } finally {
     await page.unroute('**/api/v1/files/upload/url');
   }
   const lost = sends.filter((s) => s.url === lostUrl);
-  assert.equal(lost.length, 5, 'four sends by the client, one by the user');
+  assert.equal(lost.length, 9, 'four sends by the client, twice, then one');
   assert.match(lost[0].key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  assert.deepEqual(new Set(lost.map((s) => s.key)), new Set([lost[0].key]), 'one key throughout');
+  assert.deepEqual(new Set(lost.map((s) => s.key)), new Set([lost[0].key]), 'one key throughout, across the other line\'s answered start');
   assert.notEqual(sends.find((s) => s.url === answered).key, lost[0].key, 'a key per line');
-  const jobIds = new Set(lost.slice(0, 4).map((s) => s.jobId));
+  const jobIds = new Set(lost.slice(0, 8).map((s) => s.jobId));
   assert.equal(jobIds.size, 1, `every lost answer named one job: ${[...jobIds]}`);
   const [jobId] = jobIds;
   assert.match(jobId ?? '', /^job_/);
   await page.locator(`#results > li.job[data-job-id="${jobId}"]`).waitFor({ timeout: 10_000 });
   // Both jobs end, and the key holds their two files, not a third.
-  await page.locator('#results > li.result:not(.job):not(.failed)').nth(1).waitFor({ timeout: 120_000 });
+  await page.locator('#results > li.result:not(.job):not(.failed)').nth(1).waitFor({ timeout: 150_000 });
   const listed = await api(stack.worker, 'GET', '/api/v1/files', { token: key });
   assert.equal(listed.status, 200, JSON.stringify(listed.json));
   assert.deepEqual(listed.json.data.files.map((f) => f.sha256).sort(), bodies.map(sha256).sort());

@@ -94,8 +94,9 @@
 //!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
 //!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> the package's
 //!     `UploadError` class (`client/upload_error.js`).
-//!   - `jobs.rs`: `waitForJob`'s polling; the one send of every call (an upload, a batch or a
-//!     start with an idempotency key sent again after a failure in passing).
+//!   - `retry.rs`: the one send of every call (an upload, a batch or a start with an
+//!     idempotency key sent again after a failure in passing). `jobs.rs`: `waitForJob`'s
+//!     polling.
 
 pub mod core;
 

@@ -5,6 +5,7 @@ mod browser_url;
 mod error;
 mod jobs;
 mod options;
+mod retry;
 mod types;
 
 use std::rc::Rc;
@@ -44,7 +45,7 @@ impl UploadClient {
 
     /// Asks the service to fetch `fileUrl` and store it; resolves with its `FileData`. With
     /// `idempotencyKey`, one whose send failed in passing is sent again
-    /// ([`jobs::send_once_or_again`]): the service answers with the file the first stored.
+    /// ([`retry::send_once_or_again`]): the service answers with the file the first stored.
     #[wasm_bindgen(js_name = uploadFromUrl, unchecked_return_type = "Promise<FileData>")]
     pub fn upload_from_url(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue) -> js_sys::Promise {
         self.run(|| Ok((Some(Call::upload(options::upload_body(options)?)), Reply::File)))
@@ -103,7 +104,7 @@ impl UploadClient {
     /// Starts a background job fetching `fileUrl` (any size up to the service's job limit);
     /// resolves at once with the job (`state` `queued`). With `idempotencyKey`, a start
     /// sent again resolves with the job the first one started: one whose send failed in
-    /// passing is sent again ([`jobs::send_once_or_again`]).
+    /// passing is sent again ([`retry::send_once_or_again`]).
     #[wasm_bindgen(js_name = startUpload, unchecked_return_type = "Promise<Job>")]
     pub fn start_upload(&self, #[wasm_bindgen(unchecked_param_type = "StartUploadOptions")] options: JsValue) -> js_sys::Promise {
         self.run(|| Ok((Some(Call::upload(options::start_body(options)?)), Reply::Job)))
@@ -198,7 +199,7 @@ impl UploadClient {
 async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>) -> Result<JsValue, JsValue> {
     let (authorization, call, reply) = prepared?;
     let (data, retry_after) = match call {
-        Some(call) => jobs::send_once_or_again(&settings, &authorization, call).await.map(|(data, retry_after)| (Some(data), retry_after))?,
+        Some(call) => retry::send_once_or_again(&settings, &authorization, call).await.map(|(data, retry_after)| (Some(data), retry_after))?,
         None => (None, None),
     };
     match reply {

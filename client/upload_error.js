@@ -2,7 +2,7 @@
 // so `err instanceof UploadError` works. Constructed by the client's Rust code
 // (src/client/error.rs imports this module; wasm-bindgen ships it under snippets/).
 export class UploadError extends Error {
-  constructor(message, status, code, field, retryAfter = null) {
+  constructor(message, status, code, field, retryAfter = null, uncertain = false) {
     super(message);
     this.name = 'UploadError';
     /** HTTP status; 0 when no response arrived or the options were unusable. */
@@ -13,5 +13,9 @@ export class UploadError extends Error {
     this.field = field;
     /** Seconds the server asked to wait before sending again (a busy 503, a 429), or null. */
     this.retryAfter = retryAfter ?? null;
+    /** Whether the call may have been done all the same: no answer came, a page that is not
+     * the service's (a gateway's), or the service's 500. Send it again only with the same
+     * idempotencyKey. */
+    this.uncertain = uncertain === true;
   }
 }

@@ -94,9 +94,9 @@
 //!   - `browser_url.rs`: URLs parsed by the browser's `URL` (no `url` crate in the client).
 //!   - `api.rs`: the HTTP calls (gloo-net). `error.rs`: `ClientError` -> the package's
 //!     `UploadError` class (`client/upload_error.js`).
-//!   - `retry.rs`: the one send of every call (an upload, a batch or a start with an
-//!     idempotency key sent again after a failure in passing). `jobs.rs`: `waitForJob`'s
-//!     polling.
+//!   - `retry.rs`: the send of every call but `waitForJob`'s polls (an upload, a batch or
+//!     a start with an idempotency key sent again after a failure in passing), and the
+//!     backoff both use. `jobs.rs`: `waitForJob`'s polling.
 
 pub mod core;
 

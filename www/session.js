@@ -41,7 +41,7 @@ export const ready = import('./pkg/urlstash.js')
 export const client = () => new UploadClient({ baseUrl: location.origin, apiKey: apiKey() });
 
 /** The admin API's error: the envelope's words, the status, and the field it names. */
-export class AdminError extends Error {
+class AdminError extends Error {
   constructor(status, msg) {
     super(msg);
     this.name = 'AdminError';

@@ -143,13 +143,13 @@ function keyFor(kind, items) {
 }
 
 /** Notes how a call sent with `key` ended: answered (`err` undefined), refused, or not
- * answered: the service's answer never came (no answer, a page not its own) or it failed
- * inside (500), so it may have been done all the same. Only then do `items` keep their key
- * for the next send; returns whether it was not answered. */
+ * answered: the client's `uncertain` (no answer, a page not the service's, or its 500: it
+ * may have been done all the same). Only then do `items` keep their key for the next send;
+ * returns whether it was not answered. */
 function noteAnswer(kind, items, key, err) {
   const call = callOf(kind, items);
   unanswered.delete(call);
-  const lost = err !== undefined && (/^(network error|unexpected response)/.test(err.message ?? '') || err.status === 500);
+  const lost = err?.uncertain === true;
   if (lost) {
     unanswered.set(call, key);
     if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
@@ -357,7 +357,7 @@ function wireLabels(card) {
 }
 
 /** The card of a stored file: preview, details, both links, the SHA-256, the countdown. */
-export function resultCard(data) {
+function resultCard(data) {
   const card = $('result-template').content.firstElementChild.cloneNode(true);
   const set = (cls, text) => { card.querySelector(cls).textContent = text; };
   set('.result-title', data.file_name);
@@ -567,5 +567,3 @@ async function resumeJobs() {
   if (running.length) status.textContent = `${running.length} job${running.length === 1 ? '' : 's'} still running.`;
 }
 resumeJobs();
-
-export function show() {}

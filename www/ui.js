@@ -20,7 +20,7 @@ export function fieldError(input, message, { focus = true } = {}) {
   input.focus();
 }
 
-export function clearFieldError(input) {
+function clearFieldError(input) {
   const error = errorOf(input);
   if (!error) return;
   input.removeAttribute('aria-invalid');

@@ -11,12 +11,12 @@ extern "C" {
     /// test `err instanceof UploadError`.
     type UploadError;
     #[wasm_bindgen(constructor)]
-    fn new(message: &str, status: u16, code: u16, field: JsValue, retry_after: Option<u32>) -> UploadError;
+    fn new(message: &str, status: u16, code: u16, field: JsValue, retry_after: Option<u32>, uncertain: bool) -> UploadError;
 }
 
 /// Why a client call failed. Every variant becomes an `UploadError` (a JS `Error`) with
-/// `status`, `code`, `message`, when one field is at fault `field`, and when the server said
-/// when to try again `retryAfter`.
+/// `status`, `code`, `message`, when one field is at fault `field`, when the server said
+/// when to try again `retryAfter`, and whether the call may have been done `uncertain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ClientError {
     /// Caught before sending by the same core validation the server runs.
@@ -87,6 +87,16 @@ impl ClientError {
         ClientError::Unexpected { status, detail, retry_after: None }
     }
 
+    /// Whether the call may have been done all the same: no answer, a page that is not the
+    /// service's, or its 500.
+    fn uncertain(&self) -> bool {
+        match self {
+            ClientError::Network(_) | ClientError::Unexpected { .. } => true,
+            ClientError::Server { status, .. } => *status == 500,
+            ClientError::Invalid(_) | ClientError::Options(_) => false,
+        }
+    }
+
     pub(crate) fn retry_after(&self) -> Option<u32> {
         match self {
             ClientError::Server { retry_after, .. } | ClientError::Unexpected { retry_after, .. } => *retry_after,
@@ -104,7 +114,7 @@ impl From<Error> for ClientError {
 impl From<ClientError> for JsValue {
     fn from(err: ClientError) -> Self {
         let field = err.field().map_or(JsValue::NULL, |f| f.js().into());
-        UploadError::new(&err.message(), err.status(), err.code(), field, err.retry_after()).into()
+        UploadError::new(&err.message(), err.status(), err.code(), field, err.retry_after(), err.uncertain()).into()
     }
 }
 
@@ -120,5 +130,17 @@ mod tests {
         assert_eq!(shape.field(), None);
         let server = ClientError::server(401, 401, "invalid API key");
         assert_eq!(server.field(), Some(Field::ApiKey));
+    }
+
+    #[test]
+    fn only_a_call_without_the_services_answer_or_with_its_500_may_have_been_done() {
+        let page = |status| ClientError::unexpected(status, String::new());
+        for err in [ClientError::Network("offline".into()), page(502), page(200), page(0), ClientError::server(500, 500, "internal error")] {
+            assert!(err.uncertain(), "{err:?}");
+        }
+        let busy = ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(5) };
+        for err in [busy, ClientError::server(502, 502, ""), ClientError::server(429, 429, ""), ClientError::Options(String::new()), ClientError::Invalid(Error::NotJson)] {
+            assert!(!err.uncertain(), "{err:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::api::{self, Call, Method};
 use super::error::ClientError;
 use super::options::{known_only, Settings};
-use super::retry::{in_passing, sleep};
+use super::retry::{backoff_ms, in_passing, sleep};
 
 /// Polls no faster than this.
 const MIN_INTERVAL_MS: f64 = 100.0;
@@ -58,9 +58,7 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
             Ok((job, _)) => job,
             Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
                 failures += 1;
-                // as long as the server asked (Retry-After), if longer than the doubling delay
-                let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
-                sleep((wait.interval_ms * f64::from(1u32 << failures)).max(asked).min(MAX_INTERVAL_MS)).await;
+                sleep(backoff_ms(&err, wait.interval_ms, failures).min(MAX_INTERVAL_MS)).await;
                 continue;
             }
             Err(err) => return Err(err),

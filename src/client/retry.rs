@@ -1,5 +1,6 @@
-//! Calls that fail in passing: which failures may pass, and sending an upload, a batch or a
-//! job's start that carries an idempotency key again after one.
+//! Calls that fail in passing: which failures may pass, how long to wait after one, and
+//! the send of every call but a poll (an upload, a batch or a job's start that carries an
+//! idempotency key is sent again after such a failure).
 
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -30,8 +31,7 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
             Err(err) if failures < retries && sent_again(&err) => err,
             answer => return answer,
         };
-        let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
-        let wait = (KEYED_RETRY_MS * f64::from(1u32 << failures)).max(asked);
+        let wait = backoff_ms(&err, KEYED_RETRY_MS, failures);
         if wait > MAX_KEYED_WAIT_MS {
             return Err(err);
         }
@@ -50,8 +50,16 @@ pub(crate) fn in_passing(err: &ClientError) -> bool {
     }
 }
 
-/// Whether a keyed upload whose send failed so is sent again: no answer, a page that is not
-/// the service's (a gateway's 5xx: the upload may have landed behind it), the service's 500,
+/// The wait before trying again after `err`: `base_ms` doubled `doublings` times, or as
+/// long as the server asked (`Retry-After`) if longer.
+pub(crate) fn backoff_ms(err: &ClientError, base_ms: f64, doublings: u32) -> f64 {
+    let asked = err.retry_after().map_or(0.0, |secs| f64::from(secs) * 1000.0);
+    (base_ms * f64::from(1u32 << doublings)).max(asked)
+}
+
+/// Whether an upload, a batch or a start with an idempotency key whose send failed so is
+/// sent again: no answer, a page that is not
+/// the service's (a gateway's 5xx: the call may have landed behind it), the service's 500,
 /// or its 503 that says when to come back (`Retry-After`: an instance busy). Not the
 /// service's 502 or 504 (the origin's failure: sent again, it would fetch again), nor its
 /// 503 without a time (a setting, such as no `LINK_SECRET`), nor a 429: the caller's to
@@ -89,6 +97,14 @@ mod tests {
         for err in [server(401), server(404), server(409), page(200), ClientError::Options(String::new())] {
             assert!(!in_passing(&err), "{err:?}");
         }
+    }
+
+    #[test]
+    fn the_wait_doubles_unless_the_server_asks_for_longer() {
+        let failed = ClientError::server(500, 500, "");
+        assert_eq!([0, 1, 2].map(|n| backoff_ms(&failed, 1000.0, n)), [1000.0, 2000.0, 4000.0]);
+        let busy = ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(3) };
+        assert_eq!([0, 2].map(|n| backoff_ms(&busy, 1000.0, n)), [3000.0, 4000.0]);
     }
 
     #[test]

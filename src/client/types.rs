@@ -149,7 +149,7 @@ export type UploadErrorField =
 /** What every `UploadClient` promise rejects with: a class the package exports, so
  * `err instanceof UploadError` works (`err.name === "UploadError"` too). */
 export class UploadError extends Error {
-  constructor(message: string, status: number, code: number, field: UploadErrorField | null, retryAfter?: number | null);
+  constructor(message: string, status: number, code: number, field: UploadErrorField | null, retryAfter?: number | null, uncertain?: boolean);
   name: "UploadError";
   /** HTTP status; 0 when no response arrived (network, CORS) or the options were unusable.
    * Errors caught before sending carry the status the server would have answered. */
@@ -161,6 +161,10 @@ export class UploadError extends Error {
   /** Seconds the server asked to wait before sending the same request again (`Retry-After`
    * of a busy 503 or a 429; nothing was stored), or null. */
   retryAfter: number | null;
+  /** Whether the call may have been done all the same: no answer came, a page that is not
+   * the service's (a gateway's), or the service's 500. Send it again only with the same
+   * `idempotencyKey`. */
+  uncertain: boolean;
 }
 
 /* `UploadClient` implements `Symbol.dispose` (`using client = new UploadClient(...)`). So

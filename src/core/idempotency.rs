@@ -1,7 +1,8 @@
 //! `Idempotency-Key`: the key read from its header; on a job's start, the job id it names
 //! for an API key (the same every time, so a retry reaches the job the first try started)
 //! and whether a retry asks for the same job; on an upload stored now, what the key's
-//! authority keeps of it ([`UploadKey`]).
+//! authority keeps of it ([`UploadKey`]); and an answer that says whether an earlier try
+//! did what it answers ([`Answered`], `Idempotent-Replayed`).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -76,6 +76,20 @@ impl From<&Error> for JobFailure {
     }
 }
 
+impl JobFailure {
+    /// The error that job `job_id`'s object refused a request with ([`JobReply::Err`]): not
+    /// found, ended, or its `Idempotency-Key` sent with another request; anything else is
+    /// internal (logged by the object).
+    pub fn refusal(self, job_id: &str) -> Error {
+        match self.code {
+            404 => Error::JobNotFound,
+            409 => Error::JobFinished,
+            422 => Error::IdempotencyKeyReused,
+            _ => Error::internal(format!("job {job_id} refused: {}", self.msg)),
+        }
+    }
+}
+
 /// A job object's answer to the Worker: the job's status (`Replayed`: as a start with the
 /// same `Idempotency-Key` left it, not started now), or a refusal. `Ok` and `Err` are the
 /// wire of a `Result<JobStatus, JobFailure>`, which Workers before `Replayed` read.
@@ -388,6 +402,15 @@ mod tests {
         let replayed = serde_json::to_string(&JobReply::Replayed(status.clone())).unwrap();
         assert!(replayed.starts_with(r#"{"Replayed":{"job_id":"#), "{replayed}");
         assert!(matches!(serde_json::from_str(&replayed).unwrap(), JobReply::Replayed(s) if s == status));
+    }
+
+    #[test]
+    fn a_job_objects_refusals_come_back_as_the_errors_they_were() {
+        for err in [Error::JobNotFound, Error::JobFinished, Error::IdempotencyKeyReused] {
+            assert_eq!(JobFailure::from(&err).refusal("job_1"), err);
+        }
+        let lost = JobFailure::from(&Error::internal("storage failed")).refusal("job_1");
+        assert_eq!((lost.status(), lost.internal_detail()), (500, Some("job job_1 refused: internal error")));
     }
 
     #[test]

@@ -75,10 +75,15 @@ impl KeyAuthority {
     /// The wire form of an answer: `{"Ok": ...}` or `{"Err": refusal}` (internal details are
     /// logged here and never leave).
     fn reply<T: Serialize>(&self, answer: Result<T, Error>) -> String {
-        if let Err(Error::Internal(detail)) = &answer {
-            worker::console_error!("key authority {}: {detail}", self.key_id);
-        }
-        let wire = answer.map_err(|e| Refusal::from(&e));
+        let wire = answer.map_err(|e| {
+            let refusal = Refusal::from(&e);
+            // Every error the wire has no form for reaches the caller as a 500 that points
+            // here: an internal one, or one the rules should never return.
+            if matches!(refusal, Refusal::Internal) {
+                worker::console_error!("key authority {}: {e:?}", self.key_id);
+            }
+            refusal
+        });
         serde_json::to_string(&wire).unwrap_or_else(|_| r#"{"Err":"internal"}"#.to_owned())
     }
 

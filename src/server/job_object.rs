@@ -113,8 +113,8 @@ impl DurableObject for UploadJob {
             Ok(op) => self.handle(op).await,
             Err(e) => Err(Error::internal(format!("job op: {e}"))),
         };
-        if let Some(detail) = answer.as_ref().err().and_then(Error::internal_detail) {
-            worker::console_error!("job {}: {detail}", self.job_id);
+        if let Err(err) = &answer {
+            log_internal(&format!("job {}", self.job_id), err);
         }
         let reply = match answer {
             Ok(Answered { data, replayed: false }) => JobReply::Ok(data),

@@ -178,11 +178,6 @@ async fn ask(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> R
     match reply {
         JobReply::Ok(status) => Ok(Answered::new(status)),
         JobReply::Replayed(status) => Ok(Answered::replayed(status)),
-        JobReply::Err(failure) => Err(match failure.code {
-            404 => Error::JobNotFound,
-            409 => Error::JobFinished,
-            422 => Error::IdempotencyKeyReused,
-            _ => Error::internal(format!("job {job_id} refused: {}", failure.msg)),
-        }),
+        JobReply::Err(failure) => Err(failure.refusal(job_id)),
     }
 }

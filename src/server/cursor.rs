@@ -14,7 +14,8 @@ use std::collections::VecDeque;
 use js_sys::Uint8Array;
 
 use super::js::{byob_reader, cancel_body, read_at_least, ByobReader};
-use super::origin::{within_idle, Found, Head, OriginBody, Ranged, WorkerOrigin};
+use super::origin::{Found, Head, OriginBody, Ranged, WorkerOrigin};
+use super::timers::within_idle;
 use crate::core::ranges::{idle_timeout_ms, passing_status, range_header, MAX_ATTEMPTS};
 use crate::core::Error;
 

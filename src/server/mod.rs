@@ -31,6 +31,7 @@ mod sql;
 mod streamed;
 mod stub;
 mod takedown;
+mod timers;
 mod upload;
 mod webhook;
 

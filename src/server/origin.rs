@@ -5,17 +5,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::pin;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect, WorkerGlobalScope};
+use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
 use worker::Delay;
 
 use super::js::{cancel_body, now_ms, read_chunk, wait};
+use super::timers::{at_deadline, clear_timer, within_idle, DEADLINE};
 use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::{Gate, Slot};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
@@ -88,30 +87,8 @@ impl Drop for WorkerOrigin {
         if !self.succeeded.get() {
             self.ended.abort();
         }
-        scope().clear_timeout_with_handle(self.timer.get());
+        clear_timer(self.timer.get());
     }
-}
-
-/// The abort reason of a deadline that passed.
-const DEADLINE: &str = "deadline";
-
-fn scope() -> WorkerGlobalScope {
-    js_sys::global().unchecked_into()
-}
-
-/// A timer that aborts `ended` with the reason [`DEADLINE`] in `ms`.
-fn at_deadline(ended: &AbortController, ms: u64) -> Result<i32, Error> {
-    // The controller's own `abort`, bound natively (no closure through wasm), rather than
-    // `AbortSignal.any` over it and `AbortSignal.timeout`: three signals per upload, about
-    // 3 % of a small upload's profile samples.
-    let abort: js_sys::Function = js_sys::Reflect::get(ended, &"abort".into())
-        .map_err(|_| Error::internal("AbortController.abort"))?
-        .unchecked_into();
-    let at_deadline = abort.bind1(ended, &JsValue::from_str(DEADLINE));
-    let ms = i32::try_from(ms).unwrap_or(i32::MAX);
-    scope()
-        .set_timeout_with_callback_and_timeout_and_arguments_0(at_deadline.unchecked_ref(), ms)
-        .map_err(|_| Error::internal("setTimeout"))
 }
 
 /// A file the origin serves in ranges: where, which version, and how big.
@@ -303,7 +280,7 @@ impl WorkerOrigin {
             return Ok(false);
         }
         let left = (self.started_ms + ms as i64 - now_ms()).max(0) as u64;
-        scope().clear_timeout_with_handle(self.timer.get());
+        clear_timer(self.timer.get());
         self.timer.set(at_deadline(&self.ended, left)?);
         self.timeout_ms.set(ms);
         Ok(true)
@@ -577,20 +554,6 @@ impl WorkerOrigin {
         }
         body.reader = Some(reader);
         Ok(sniffed)
-    }
-}
-
-/// `work`, unless it waits past `ms`: then `cancel` (which must end it) is called, `work`
-/// is awaited to its end, and the answer is `None`.
-pub(crate) async fn within_idle<T>(ms: u64, work: impl Future<Output = T>, cancel: impl FnOnce()) -> Option<T> {
-    let mut working = pin!(work);
-    match select(working.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
-        Either::Left((done, _)) => Some(done),
-        Either::Right(((), _)) => {
-            cancel();
-            let _ = working.await;
-            None
-        }
     }
 }
 

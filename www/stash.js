@@ -135,26 +135,25 @@ const callOf = (kind, items) => `${kind} ${JSON.stringify(items, (name, value) =
 const newKey = () => globalThis.crypto.randomUUID?.()
   ?? Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
-/** The `Idempotency-Key` for a call of `kind` sending `items`: the key of the same call
- * unanswered, else a new one. The client itself sends a call whose answer was lost again
- * with its key; this covers the user sending it again after the client gave up. */
-function keyFor(kind, items) {
-  return unanswered.get(callOf(kind, items)) ?? newKey();
-}
-
-/** Notes how a call sent with `key` ended: answered (`err` undefined), refused, or not
- * answered: the client's `uncertain` (no answer, a page not the service's, or its 500: it
- * may have been done all the same). Only then do `items` keep their key for the next send;
- * returns whether it was not answered. */
-function noteAnswer(kind, items, key, err) {
+/** Sends a call of `kind` asking `items` with `send(idempotencyKey)`: the key of the same
+ * call left unanswered, else a new one. The client itself sends a call whose answer was
+ * lost again with its key; this covers the user sending it again after the client gave
+ * up. A call that may have been done all the same (the client's `uncertain`: no answer, a
+ * page not the service's, or its 500) keeps its key for the next send; any other answer
+ * ends it. */
+async function sendKeyed(kind, items, send) {
   const call = callOf(kind, items);
+  const key = unanswered.get(call) ?? newKey();
   unanswered.delete(call);
-  const lost = err?.uncertain === true;
-  if (lost) {
-    unanswered.set(call, key);
-    if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
+  try {
+    return await send(key);
+  } catch (err) {
+    if (err.uncertain === true) {
+      unanswered.set(call, key);
+      if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
+    }
+    throw err;
   }
-  return lost;
 }
 
 const NOT_ANSWERED = 'Not answered: it may have been stored. Stash it again as it is: the same request is answered with what was stored, never stored twice.';
@@ -162,17 +161,15 @@ const NOT_ANSWERED = 'Not answered: it may have been stored. Stash it again as i
 async function uploadOne(fileUrl, options) {
   const c = client();
   const item = { fileUrl, ...options };
-  const idempotencyKey = keyFor('upload', item);
   try {
-    const data = await c.uploadFromUrl({ ...item, idempotencyKey });
-    noteAnswer('upload', item, idempotencyKey);
+    const data = await sendKeyed('upload', item, (idempotencyKey) => c.uploadFromUrl({ ...item, idempotencyKey }));
     status.textContent = `Stored ${data.file_name}.`;
     results.append(resultCard(data));
     results.lastElementChild.focus();
     refreshUsage();
   } catch (err) {
     // The message itself goes beside its field or in the alert: said once.
-    status.textContent = noteAnswer('upload', item, idempotencyKey, err) ? NOT_ANSWERED : 'Not stored.';
+    status.textContent = err.uncertain ? NOT_ANSWERED : 'Not stored.';
     showError(err, fields(), formError);
   } finally {
     c.free();
@@ -227,15 +224,14 @@ async function uploadMany(lines, options) {
   let sent = 0; // lines whose batch was answered
   let retryAfter = null;
   const failed = []; // lines answered with an error, in order
-  let inFlight = null; // the batch being sent: its items and key
+  let inFlight = null; // the items of the batch being sent
   try {
     for (const chunk of batchesOf(lines, options)) {
       const at = sent;
       // A key per batch, as for one upload (the same one for the same items unanswered).
       const items = chunk.map((fileUrl) => ({ fileUrl, ...options }));
-      inFlight = { items, key: keyFor('batch', items) };
-      const batch = await c.uploadFromUrls(items, { idempotencyKey: inFlight.key });
-      noteAnswer('batch', items, inFlight.key);
+      inFlight = items;
+      const batch = await sendKeyed('batch', items, (idempotencyKey) => c.uploadFromUrls(items, { idempotencyKey }));
       // One option all items share refused, for each of them alike: its error goes beside
       // that option, as for one URL, not on every URL's card.
       const [one] = batch.results;
@@ -258,12 +254,12 @@ async function uploadMany(lines, options) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
     // What earlier batches stored stays stored: say so, and what was never sent.
     showError(err, fields(), formError);
-    const lost = inFlight !== null && noteAnswer('batch', inFlight.items, inFlight.key, err);
+    const lost = inFlight !== null && err.uncertain === true;
     if (sent === 0) {
       status.textContent = lost ? NOT_ANSWERED : 'Not stored.';
       return;
     }
-    leaveUnstored(lines, sent, failed, stored, err.retryAfter, lost ? inFlight.items.length : 0);
+    leaveUnstored(lines, sent, failed, stored, err.retryAfter, lost ? inFlight.length : 0);
     refreshUsage();
     return;
   } finally {
@@ -295,16 +291,14 @@ async function startJobs(lines, options) {
     // service answers it with the job the first send started, never a second one; so
     // does a start not answered at all, sent again as it was.
     const item = { fileUrl, ...options };
-    const idempotencyKey = keyFor('job', item);
     try {
-      const job = await c.startUpload({ ...item, idempotencyKey });
-      noteAnswer('job', item, idempotencyKey);
+      const job = await sendKeyed('job', item, (idempotencyKey) => c.startUpload({ ...item, idempotencyKey }));
       const card = jobCard(job);
       first ??= card;
       results.append(card);
       started += 1;
     } catch (err) {
-      const lostNow = noteAnswer('job', item, idempotencyKey, err);
+      const lostNow = err.uncertain === true;
       // The key or an option all jobs share (any field but the URL): beside its field, once.
       if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
         showError(err, fields(), formError);

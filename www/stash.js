@@ -302,7 +302,7 @@ async function startJobs(lines, options) {
       // The key or an option all jobs share (any field but the URL): beside its field, once.
       if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
         showError(err, fields(), formError);
-        stop = { err, at: i, lost: lostNow };
+        stop = { err, at: i };
         break;
       }
       const verdict = lostNow ? 'not answered (it may have started)' : undefined;
@@ -321,7 +321,7 @@ async function startJobs(lines, options) {
   }
   const jobs = `${started} job${started === 1 ? '' : 's'} started`;
   if (stop && started === 0 && failed.length === 0) {
-    status.textContent = stop.lost ? JOB_NOT_ANSWERED : 'Not started.';
+    status.textContent = stop.err.uncertain ? JOB_NOT_ANSWERED : 'Not started.';
     return;
   }
   const unsent = stop ? lines.length - stop.at : 0;

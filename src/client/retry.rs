@@ -58,9 +58,8 @@ pub(crate) fn backoff_ms(err: &ClientError, base_ms: f64, doublings: u32) -> f64
 }
 
 /// Whether an upload, a batch or a start with an idempotency key whose send failed so is
-/// sent again: no answer, a page that is not
-/// the service's (a gateway's 5xx: the call may have landed behind it), the service's 500,
-/// or its 503 that says when to come back (`Retry-After`: an instance busy). Not the
+/// sent again: no answer, a page that is not the service's (a gateway's 5xx: the call may
+/// have landed behind it), the service's 500, or its 503 that says when to come back (`Retry-After`: an instance busy). Not the
 /// service's 502 or 504 (the origin's failure: sent again, it would fetch again), nor its
 /// 503 without a time (a setting, such as no `LINK_SECRET`), nor a 429: the caller's to
 /// handle (the key's quota, or its rate limit, which a page shows and waits out with the

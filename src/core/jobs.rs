@@ -12,6 +12,7 @@ use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
 use super::flow::Prepared;
+use super::idempotency::Answered;
 use super::mac::hmac_sha256;
 use super::ranges::Validator;
 use super::url_policy::UrlPolicy;
@@ -98,6 +99,26 @@ pub enum JobReply {
     Ok(JobStatus),
     Replayed(JobStatus),
     Err(JobFailure),
+}
+
+impl JobReply {
+    /// The object's `answer` on the wire.
+    pub fn of(answer: Result<Answered<JobStatus>, Error>) -> Self {
+        match answer {
+            Ok(Answered { data, replayed: false }) => JobReply::Ok(data),
+            Ok(Answered { data, replayed: true }) => JobReply::Replayed(data),
+            Err(err) => JobReply::Err(JobFailure::from(&err)),
+        }
+    }
+
+    /// The answer of job `job_id`'s object, read back ([`JobFailure::refusal`]).
+    pub fn answer(self, job_id: &str) -> Result<Answered<JobStatus>, Error> {
+        match self {
+            JobReply::Ok(status) => Ok(Answered::new(status)),
+            JobReply::Replayed(status) => Ok(Answered::replayed(status)),
+            JobReply::Err(failure) => Err(failure.refusal(job_id)),
+        }
+    }
 }
 
 /// A job as `GET /api/v1/jobs/{job_id}` answers it (and as its webhook delivers it);
@@ -405,9 +426,15 @@ mod tests {
     }
 
     #[test]
-    fn a_job_objects_refusals_come_back_as_the_errors_they_were() {
+    fn a_job_objects_answers_come_back_as_they_were() {
+        let status = JobRecord::new(spec(None)).status(0);
+        for answered in [Answered::new(status.clone()), Answered::replayed(status)] {
+            let wire = serde_json::to_string(&JobReply::of(Ok(answered.clone()))).unwrap();
+            assert_eq!(serde_json::from_str::<JobReply>(&wire).unwrap().answer("job_1"), Ok(answered));
+        }
         for err in [Error::JobNotFound, Error::JobFinished, Error::IdempotencyKeyReused] {
             assert_eq!(JobFailure::from(&err).refusal("job_1"), err);
+            assert_eq!(JobReply::of(Err(err.clone())).answer("job_1"), Err(err));
         }
         let lost = JobFailure::from(&Error::internal("storage failed")).refusal("job_1");
         assert_eq!((lost.status(), lost.internal_detail()), (500, Some("job job_1 refused: internal error")));

@@ -116,12 +116,7 @@ impl DurableObject for UploadJob {
         if let Err(err) = &answer {
             log_internal(&format!("job {}", self.job_id), err);
         }
-        let reply = match answer {
-            Ok(Answered { data, replayed: false }) => JobReply::Ok(data),
-            Ok(Answered { data, replayed: true }) => JobReply::Replayed(data),
-            Err(err) => JobReply::Err(JobFailure::from(&err)),
-        };
-        Response::ok(serde_json::to_string(&reply).unwrap_or_default())
+        Response::ok(serde_json::to_string(&JobReply::of(answer)).unwrap_or_default())
     }
 
     async fn alarm(&self) -> worker::Result<Response> {

@@ -175,9 +175,5 @@ async fn call(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> 
 async fn ask(jobs: &ObjectNamespace, job_id: &str, op: &JobOp, gate: &Gate) -> Result<Answered<JobStatus>, Error> {
     let text = stub::post(jobs, "job", job_id, op, gate).await?;
     let reply: JobReply = serde_json::from_str(&text).map_err(|e| Error::internal(format!("job {job_id} reply: {e}")))?;
-    match reply {
-        JobReply::Ok(status) => Ok(Answered::new(status)),
-        JobReply::Replayed(status) => Ok(Answered::replayed(status)),
-        JobReply::Err(failure) => Err(failure.refusal(job_id)),
-    }
+    reply.answer(job_id)
 }

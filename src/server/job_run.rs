@@ -37,7 +37,7 @@ use crate::core::links::unexpired;
 use crate::core::ranges::Plan;
 use crate::core::request::UploadRequest;
 use crate::core::seams::{FileAuthority, StoredObject};
-use crate::core::url_policy::UrlPolicy;
+use crate::core::url_policy::{self, UrlPolicy};
 use crate::core::{layout, listing, Error};
 
 /// A reservation is refreshed this often (it lapses after 15 minutes); the refresh is also
@@ -283,6 +283,10 @@ impl Run<'_> {
             drop(turn);
             return self.commit_whole(record, transfer.clone(), &target, source.total).await;
         }
+        // The URL the first run was sent to passed the policy then; the configuration may
+        // have changed since (an exemption or a port taken away): it is asked for more only
+        // if it passes now.
+        url_policy::check(&ranged.url, self.policy)?;
         let upload: R2MultipartUpload = target
             .bucket
             .resume_multipart_upload(key.clone(), upload_id.clone())

@@ -277,6 +277,29 @@ test('a job canceled right after its runtime restarted ends with what its stored
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 
+test('a job resumed after the operator took its origin\'s exemption away is refused (400) and asks it for nothing more; nothing stored, nothing charged', async () => {
+  const mark = worker.r2();
+  const before = await usage(worker, KEYS.a.key);
+  const path = '/jobs/unexempted.bin';
+  const url = origin.file(path, randomBody(100 * MiB), ranged({ throttle: 4 * MiB }));
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'unexempted.bin', async: true });
+  await poll(job.job_id, { until: (s) => s.bytes_received >= 20 * MiB });
+  try {
+    // redeployed without the origin's exemption (loopback is refused again)
+    await worker.restart({ vars: { PRIVATE_FETCH_ALLOWLIST: hooks.host } });
+    const asked = origin.requests(path).length;
+    const last = (await poll(job.job_id)).at(-1);
+    assert.equal(last.state, 'failed', JSON.stringify(last));
+    assert.equal(last.error.code, 400, JSON.stringify(last.error));
+    assert.match(last.error.msg, /^file_url rejected: private or reserved address/);
+    assert.equal(origin.requests(path).length, asked, 'the origin was asked for nothing after the restart');
+    assertNothingStored(worker, mark, 'nothing of the refused job');
+    assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
+  } finally {
+    await worker.restart({ vars: { PRIVATE_FETCH_ALLOWLIST: [origin.host, hooks.host].join(',') } });
+  }
+});
+
 test('a job from an origin without ranges, restarted mid-stream: the dead stream aborted, started over, byte-exact, charged once', async () => {
   const size = 40 * MiB + 3;
   const body = randomBody(size);
@@ -890,22 +913,27 @@ test('bad callback_urls are 400 before anything starts', async () => {
 
 test('a batch item can be a job: 202 in its own envelope, beside an item stored at once', async () => {
   const small = filler(4096, 307);
+  const big = filler(6 * MiB, 308);
   const items = [
     { file_url: origin.file('/jobs/batch-now.bin', small), upload_path: 'jobs', file_name: 'now.bin' },
-    { file_url: origin.file('/jobs/batch-later.bin', filler(6 * MiB, 308), ranged()), upload_path: 'jobs', file_name: 'later.bin', async: true },
+    { file_url: origin.file('/jobs/batch-later.bin', big, ranged()), upload_path: 'jobs', file_name: 'later.bin', async: true },
   ];
   const res = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items } });
   assert.equal(res.status, 200, JSON.stringify(res.json));
   // the job's item is accepted, not uploaded: nothing of it is stored yet
   assert.equal(res.json.msg, '1 of 2 uploaded, 1 accepted as jobs');
   const [now, later] = res.json.data.results;
-  assert.equal(now.code, 200);
+  assert.deepEqual([now.success, now.code, now.msg], [true, 200, 'File uploaded successfully']);
   assert.equal(now.data.sha256, sha256(small));
-  assert.equal(later.code, 202);
+  assert.equal(await servedDigest(now.data.download_url), sha256(small));
+  assert.deepEqual([later.success, later.code, later.msg], [true, 202, 'Job accepted']);
   assert.match(later.data.job_id, /^job_/);
+  assert.equal(later.data.file_url, items[1].file_url);
   const last = (await poll(later.data.job_id)).at(-1);
   assert.equal(last.state, 'succeeded');
   assert.equal(last.result.file_name, 'later.bin');
+  assert.equal(last.result.sha256, sha256(big));
+  assert.equal(await servedDigest(last.result.download_url), sha256(big), 'the job stored its item byte for byte');
 });
 
 test('"async": false outranks Prefer: respond-async: stored at once (200), without Preference-Applied, alone or as a batch item', async () => {

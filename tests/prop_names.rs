@@ -108,6 +108,14 @@ proptest! {
         }
     }
 
+    // the two properties above hold of a validator that refuses everything: plain names and
+    // paths are taken as they are
+    #[test]
+    fn plain_names_and_paths_are_accepted(name in "[A-Za-z0-9][A-Za-z0-9 _-]{0,40}\\.[a-z0-9]{1,5}", path in "[a-z0-9]{1,8}(/[a-z0-9_-]{1,8}){0,4}") {
+        prop_assert_eq!(validate_file_name(&name), Ok(name.clone()));
+        prop_assert_eq!(validate_upload_path(&path), Ok(Some(path.clone())));
+    }
+
     #[test]
     fn content_disposition_round_trips(name in prop_oneof![hostile(), any::<String>()], attachment in any::<bool>()) {
         let kind = if attachment { "attachment" } else { "inline" };

@@ -75,6 +75,15 @@ proptest! {
         }
     }
 
+    // the property above holds of a policy that refuses everything: a public name is taken
+    #[test]
+    fn public_names_are_allowed(host in "[a-z][a-z0-9-]{0,20}[a-z0-9]\\.(com|org|net|io)", https in any::<bool>(), path in "[a-z0-9/._-]{0,20}") {
+        let scheme = if https { "https" } else { "http" };
+        let raw = format!("{scheme}://{host}/{path}");
+        let url = parse_file_url(&raw, &UrlPolicy::default());
+        prop_assert!(url.as_ref().is_ok_and(|u| u.host_str() == Some(host.as_str())), "{} {:?}", raw, url);
+    }
+
     #[test]
     fn private_v4_is_refused_in_every_spelling(ip in private_v4(), https in any::<bool>(), path in "[a-z0-9/._-]{0,20}") {
         let scheme = if https { "https" } else { "http" };

@@ -109,7 +109,7 @@ test('expected_sha256 on the one-stream path: right stores; wrong is 422 naming 
   assert.equal(origin.requests('/stream/wrong.bin').length, 2, 'the probe and the rest: one stream');
 });
 
-test('a batch of six streamed files, each broken once mid-stream: every one resumed and stored, none waits on another', async () => {
+test('a batch of six streamed files, each broken once mid-stream: five run at once, and every one is resumed and stored', async () => {
   // Each streamed put holds one of the request's six slots until its last byte, and a
   // resume needs one more: the batch runs five at a time, so one slot is always free.
   const bodies = Array.from({ length: 6 }, (_, i) => filler(8 * MiB + i, 310 + i));
@@ -130,6 +130,13 @@ test('a batch of six streamed files, each broken once mid-stream: every one resu
   }
   assert.deepEqual(calls.parts, [], 'no multipart upload');
   assert.ok(calls.waiting.peak <= 6, `at most 6 calls waiting for headers at once: ${calls.waiting.peak}`);
+  // five at once: each of the first five began before any of them ended (none waited for a
+  // slot another held, nor for another's resume)
+  const firstEnd = Math.min(...paths.slice(0, 5).map((p) => origin.requests(p).at(-1).closedAt));
+  paths.slice(0, 5).forEach((p, i) => {
+    const began = origin.requests(p)[0].at;
+    assert.ok(began < firstEnd, `item ${i} began ${began - firstEnd} ms after the first of the five ended`);
+  });
 });
 
 test('a signed URL behind a redirect that expires after the probe, whose first refetch is answered 503: tried again at the expired URL, then through the redirect; byte-exact, one put', async () => {

@@ -159,11 +159,17 @@ test('a counted file: HEAD and 304 do not count; every GET is served whole (Rang
 
 test('a file without max_downloads is served without a call to the key authority; one with it, one call', async () => {
   const plain = await stored({});
-  const { calls } = await worker.countCalls(() => get(plain.data.download_url));
+  const { calls, result } = await worker.countCalls(() => get(plain.data.download_url));
   assert.equal(calls.authorityCalls, 0, JSON.stringify(calls.authority));
+  assert.equal(result.status, 200);
+  assert.equal(sha256(result.body), plain.digest, 'served without a call, byte for byte');
   const counted = await stored({ max_downloads: 5 });
-  const { calls: c2 } = await worker.countCalls(() => get(counted.data.download_url));
+  const { calls: c2, result: r2 } = await worker.countCalls(() => get(counted.data.download_url));
   assert.equal(c2.authorityCalls, 1, JSON.stringify(c2.authority));
+  assert.equal(r2.status, 200);
+  assert.equal(sha256(r2.body), counted.digest, 'served after its one call, byte for byte');
+  const info = await api(worker, 'GET', `/api/v1/files/${counted.data.file_id}`, { token: KEYS.a.key });
+  assert.equal(info.json.data.downloads, 1, 'the one call counted the download');
 });
 
 /** Both links of `data` are signed until `expiresAt` (the `exp` they carry, not only the

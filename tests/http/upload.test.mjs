@@ -578,6 +578,13 @@ describe('overwrite and tenancy', () => {
     assert.equal(sha256(again.body), sha256(slowBytes));
     const newDate = again.headers.get('last-modified');
     if (newDate) assert.ok(Date.parse(newDate) > Date.parse(copyDate), `${newDate} after ${copyDate}`);
+    // undated within the second the name changed hands; dated after the copy once it passed
+    await sleep((Math.floor(Date.now() / 1000) + 1) * 1000 - Date.now());
+    const later = await get(fast.json.data.file_url, { 'if-modified-since': copyDate });
+    assert.equal(later.status, 200);
+    assert.equal(sha256(later.body), sha256(slowBytes));
+    const laterDate = later.headers.get('last-modified');
+    assert.ok(laterDate && Date.parse(laterDate) > Date.parse(copyDate), `${laterDate} after ${copyDate}`);
     // by id, a file is dated by its upload: its bytes never change
     assert.equal((await get(slowAnswer.json.data.download_url, {}, 'HEAD')).headers.get('last-modified'), new Date(slowAnswer.json.data.upload_time).toUTCString());
   });

@@ -1,7 +1,7 @@
 // The Keys view's list of blocked files (operators, with the admin token): the digests no
 // upload may store, from GET /api/v1/admin/blocklist, page by page, each with Unblock
 // (pressed twice). A take-down that blocks adds its entry at the top.
-import { $, banner, button, cell as td, confirmed, disarm, isBusy, localTime, pagedTable, setBusy, showError } from './ui.js';
+import { $, banner, button, cell as td, confirmed, disarm, isBusy, localTime, pagedTable, setBusy, showError, stillWaiting } from './ui.js';
 import { admin, adminPage, inputs } from './session.js';
 
 const body = $('blocklist-body');
@@ -72,15 +72,16 @@ function row(entry) {
     if (!confirmed(event, unblock, { text: 'Confirm unblock', label: `Confirm unblock of ${short}` })) return;
     if (isBusy(unblock)) return;
     setBusy(unblock, null, true);
-    // The keyboard's place moves to the next row's Unblock (or the previous one's, or the
-    // list's heading) before this row goes.
+    // The keyboard's place, if still on this row, moves to the next row's Unblock (or the
+    // previous one's, or the list's heading) before this row goes.
     const gone = (said) => {
       const next = tr.nextElementSibling ?? tr.previousElementSibling;
       const place = next?.querySelector('button') ?? $('blocklist-title');
+      const focused = stillWaiting(tr);
       tr.remove();
       counted();
       status.textContent = `${said}: its bytes may be uploaded again.`;
-      place.focus();
+      if (focused) place.focus();
     };
     try {
       await admin('DELETE', `/blocklist/${entry.sha256}`);

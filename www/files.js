@@ -1,7 +1,7 @@
 // The My files view: the key's live files as a table, filtered by folder, paged with the
 // API's cursor, copy/open/delete per row, and the usage meter (bytes and files against the
 // quota), read again after every change.
-import { $, button, cell, clearErrors, clearOnInput, confirmed, disarm, isBusy, localTime, setBusy, showError, copy } from './ui.js';
+import { $, button, cell, clearErrors, clearOnInput, confirmed, disarm, isBusy, localTime, setBusy, showError, stillWaiting, copy } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
 import { formatBytes } from './format.js';
 
@@ -67,8 +67,9 @@ function pager(busy) {
 }
 
 /** Reads the page `pages.at(-1)` of the current query; `focus`: the pager buttons to keep
- * focus on, the first that is still enabled (else the status line, which says the page). */
-async function load({ reset = false, focus } = {}) {
+ * focus on, the first that is still enabled (else the status line, which says the page);
+ * `said`: what the status line says before the page. */
+async function load({ reset = false, focus, said } = {}) {
   clearErrors(form, errorBanner);
   clearErrors(inputs.apiKey.closest('.field'));
   if (!(await ready)) return;
@@ -87,7 +88,7 @@ async function load({ reset = false, focus } = {}) {
     nextCursor = page.cursor;
     render(page.files);
     const where = query.uploadPath ? ` in ${query.uploadPath}` : '';
-    status.textContent = `Page ${pages.length}: ${page.files.length} file${page.files.length === 1 ? '' : 's'}${where}.`;
+    status.textContent = `${said ? `${said} ` : ''}Page ${pages.length}: ${page.files.length} file${page.files.length === 1 ? '' : 's'}${where}.`;
     $('files-page').textContent = `Page ${pages.length}`;
   } catch (err) {
     if (run !== loads) return;
@@ -169,9 +170,16 @@ async function remove(event, file, tr, del) {
     // its row, or the file's row on a page loaded since
     const shown = tr.isConnected ? tr : body.querySelector(`tr[data-file-id="${CSS.escape(file.file_id)}"]`);
     if (!shown) return;
-    const focused = shown === tr || shown.contains(document.activeElement);
+    const focused = stillWaiting(shown);
     const sibling = shown.nextElementSibling ?? shown.previousElementSibling;
     shown.remove();
+    if (body.children.length === 0 && (pages.length > 1 || nextCursor)) {
+      // The page emptied while there are files elsewhere: the files after it take its
+      // place, or, its last page, the page before (focus as the pager would leave it).
+      if (!nextCursor) pages.pop();
+      load({ focus: focused ? [next, prev] : undefined, said: message });
+      return;
+    }
     $('files-empty').hidden = body.children.length > 0;
     if (focused) (sibling?.querySelector('.danger') ?? folder).focus();
   };

@@ -1,7 +1,7 @@
 // The Keys view (operators, with the admin token): create a key with a quota, list keys,
 // change a quota, disable/enable, delete every file of a key, revoke, issue or rotate the
 // webhook secret (the take-down form and the blocklist have their own modules). Plain fetch to /api/v1/admin/keys; a new key or secret is shown once, with a copy button.
-import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, pagedTable, setBusy, showError, uniqueId, whileBusy } from './ui.js';
+import { $, banner, button, cell as td, clearErrors, clearOnInput, confirmed, disarm, fieldError, isBusy, localTime, pagedTable, setBusy, showError, stillWaiting, uniqueId, whileBusy } from './ui.js';
 import { admin, adminPage, inputs, useKey } from './session.js';
 import { formatBytes } from './format.js';
 import * as takedown from './takedown.js';
@@ -148,7 +148,7 @@ function row(key) {
   const fail = (err, place) => {
     if (err.field === 'adminToken') showError(err, { adminToken: inputs.adminToken }, errorBanner);
     else if (place) fieldError(place, err.message);
-    else banner(errorBanner, `${err.status}: ${err.message}`);
+    else showError(err, {}, errorBanner); // no answer: said as such, and the header looks again
   };
 
   edit.addEventListener('click', () => editQuota(key, quotaCell, edit, (updated) => Object.assign(key, updated), fail));
@@ -195,13 +195,14 @@ function row(key) {
     // The row stays, with the one action left for a revoked key: its files keep serving
     // until they expire.
     const revoked = (said) => {
+      const focused = stillWaiting(tr);
       tr.dataset.revoked = 'true';
       state.textContent = 'revoked';
       state.className = 'state off';
       for (const b of [edit, toggle, webhook, revoke]) b.remove();
       counted();
       status.textContent = `${said} Its files serve until they expire, unless you delete them.`;
-      purge.focus();
+      if (focused) purge.focus();
     };
     try {
       await admin('DELETE', `/keys/${key.key_id}`);

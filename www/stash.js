@@ -1,7 +1,7 @@
 // The Stash view: one URL or many (one per line) as an upload, a batch (up to 20 items per
 // request) or background jobs with live progress; a card per URL, in order, where its
 // result or its error shows.
-import { $, clearErrors, clearOnInput, fieldError, isBusy, localTime, refreshCountdowns, setBusy, showError, uniqueId } from './ui.js';
+import { $, clearErrors, clearOnInput, fieldError, isBusy, localTime, refreshCountdowns, setBusy, showError, stillWaiting, uniqueId } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
 import { formatBytes, formatProgress } from './format.js';
 import { refreshUsage } from './files.js';
@@ -79,9 +79,14 @@ function sharedOptions() {
 
 clearOnInput(form);
 
+/** Where the keyboard was when the form was sent (its button, or the field Enter was
+ * pressed in): its results take focus only if it is still there ([`stillWaiting`]). */
+let sentFrom = document.body;
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   if (isBusy(submit)) return;
+  sentFrom = document.activeElement ?? document.body;
   clearErrors(form, formError);
   clearErrors(inputs.apiKey.closest('.field'));
   status.textContent = '';
@@ -165,7 +170,7 @@ async function uploadOne(fileUrl, options) {
     const data = await sendKeyed('upload', item, (idempotencyKey) => c.uploadFromUrl({ ...item, idempotencyKey }));
     status.textContent = `Stored ${data.file_name}.`;
     results.append(resultCard(data));
-    results.lastElementChild.focus();
+    if (stillWaiting(sentFrom)) results.lastElementChild.focus();
     refreshUsage();
   } catch (err) {
     // The message itself goes beside its field or in the alert: said once.
@@ -206,11 +211,17 @@ function leaveInBox(left, done, retryAfter) {
   status.textContent = `${done} ${those} left in the box to send again.${retryHint(retryAfter)}`;
 }
 
+/** `n` lines sent and not answered, which may have `done` all the same. */
+function notAnswered(n, done) {
+  const again = n === 1 ? `it may have ${done}: send it again as it is` : `they may have ${done}: send them again as they are`;
+  return `${n} not answered (${again})`;
+}
+
 /** After batches that stored `stored` lines: the `failed` lines and those not sent (from
  * `sent` on) go back in the box; the first `lost` of those were sent and not answered. */
 function leaveUnstored(lines, sent, failed, stored, retryAfter, lost = 0) {
   const unsent = lines.length - sent - lost;
-  const count = `${stored} stored, ${failed.length} not stored${lost ? `, ${lost} not answered (they may have been stored: send them again as they are)` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
+  const count = `${stored} stored, ${failed.length} not stored${lost ? `, ${notAnswered(lost, 'been stored')}` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
   leaveInBox([...failed, ...lines.slice(sent)], count, retryAfter);
 }
 
@@ -273,7 +284,7 @@ async function uploadMany(lines, options) {
   } else {
     status.textContent = `${stored} stored, 0 not stored.`;
   }
-  first?.focus();
+  if (stillWaiting(sentFrom)) first?.focus();
   refreshUsage();
 }
 
@@ -329,14 +340,14 @@ async function startJobs(lines, options) {
     const refused = failed.length - lost;
     const parts = [jobs];
     if (refused || !lost) parts.push(`${refused} refused`);
-    if (lost) parts.push(`${lost} not answered (they may have started: send them again as they are)`);
+    if (lost) parts.push(notAnswered(lost, 'started'));
     if (unsent) parts.push(`${unsent} not sent`);
     const count = `${parts.join(', ')}:`;
     leaveInBox([...failed, ...lines.slice(lines.length - unsent)], count, stop?.err.retryAfter);
   } else {
     status.textContent = `${jobs}.`;
   }
-  first?.focus();
+  if (stillWaiting(sentFrom)) first?.focus();
 }
 
 const JOB_NOT_ANSWERED = 'Not answered: it may have started. Stash it again as it is: the same start is answered with the job it started, never started twice.';
@@ -481,9 +492,12 @@ function jobCard(job) {
       if (ended()) return;
       canceling = true;
       text.textContent = 'Canceling…';
+      status.textContent = `Canceling the job for ${source}…`;
     } catch (err) {
       if (ended()) return;
       text.textContent = err.message;
+      // the card's text is not read aloud as it changes (its progress would be, endlessly)
+      status.textContent = `The job for ${source} was not canceled: ${err.message}`;
       setBusy(cancel, null, false);
     }
   });
@@ -541,16 +555,19 @@ function jobCard(job) {
 }
 
 /** The key's jobs still running when the page loads (started before a reload, or in
- * another tab): a card each, watched and cancelable like the ones started here. */
+ * another tab), or when a key is typed or chosen later: a card each, watched and
+ * cancelable like the ones started here. */
 async function resumeJobs() {
-  if (!(await ready) || !apiKey()) return;
+  const key = apiKey();
+  if (!(await ready) || !key) return;
   let listed;
   try {
-    const res = await fetch('/api/v1/jobs', { headers: { authorization: `Bearer ${apiKey()}` } });
+    const res = await fetch('/api/v1/jobs', { headers: { authorization: `Bearer ${key}` } });
     listed = res.ok ? (await res.json()).data : { jobs: [], unavailable: [] };
   } catch {
     return; // the service's own state shows in the header's indicator
   }
+  if (apiKey() !== key) return; // another key's by now: its own listing follows
   // A running job whose status the listing could not read is watched too: its polls ask.
   const running = listed.jobs
     .filter((j) => ['queued', 'downloading', 'storing'].includes(j.state))
@@ -561,3 +578,10 @@ async function resumeJobs() {
   if (running.length) status.textContent = `${running.length} job${running.length === 1 ? '' : 's'} still running.`;
 }
 resumeJobs();
+// A key typed after the page loaded (or chosen on the Keys view): its running jobs too,
+// once the typing stops.
+let keyTyped;
+inputs.apiKey.addEventListener('input', () => {
+  clearTimeout(keyTyped);
+  keyTyped = setTimeout(resumeJobs, 500);
+});

@@ -4,6 +4,15 @@ import { formatCountdown } from './format.js';
 
 export const $ = (id) => document.getElementById(id);
 
+/** Whether the keyboard's place is still where the user left it to wait for an action on
+ * `from` (on it or inside it), or nowhere (the page itself, as when its row went): only then
+ * may the action's end move it. A user who went on elsewhere meanwhile (typing the next
+ * URLs, a filter) keeps their place: their next key press never lands on a moved button. */
+export function stillWaiting(from) {
+  const at = document.activeElement;
+  return !at || at === document.body || from.contains(at);
+}
+
 /** The error element of an input: `<p class="error" id="{input id}-error">`. */
 const errorOf = (input) => $(`${input.id}-error`);
 
@@ -87,13 +96,19 @@ export async function whileBusy(button, action) {
   }
 }
 
-/** How long a destructive button stays armed for its confirming click. */
-const CONFIRM_MS = 5000;
+/** How long a destructive button stays armed for its confirming click when nothing else
+ * disarms it (a mouse user's click may leave no focus to lose): long enough for anyone to
+ * read what it asks (WCAG 2.2.1), short enough that a click much later is not taken for it. */
+const CONFIRM_MS = 30_000;
+
+/** What disarms each armed button: its timer and its listeners, dropped together. */
+const arming = new WeakMap();
 
 /** A destructive button asks once more on itself (no modal dialog): the first click arms it
- * (`text`, `label` ask to confirm) for a few seconds, and only a later, separate click is the
- * confirmation: a double-click's second click is not (`event.detail` counts the clicks of
- * one gesture; keyboard activation is 0). Answers whether this click confirms. */
+ * (`text`, `label` ask to confirm, and the footer's status line says so aloud), and only a
+ * later, separate click is the confirmation: a double-click's second click is not
+ * (`event.detail` counts the clicks of one gesture; keyboard activation is 0). Moving away
+ * from it, Escape or [`CONFIRM_MS`] disarm it. Answers whether this click confirms. */
 export function confirmed(event, button, { text, label }) {
   if (button.dataset.confirm === 'true') return event.detail < 2;
   button.dataset.confirm = 'true';
@@ -101,15 +116,25 @@ export function confirmed(event, button, { text, label }) {
   button.dataset.beforeLabel = button.getAttribute('aria-label') ?? '';
   button.textContent = text;
   button.setAttribute('aria-label', label);
-  setTimeout(() => {
+  $('copy-status').textContent = `${label}? Press it again to confirm; Escape or moving away keeps it.`;
+  const stop = new AbortController();
+  const off = () => {
     if (button.isConnected && !isBusy(button)) disarm(button);
-  }, CONFIRM_MS);
+  };
+  const timer = setTimeout(off, CONFIRM_MS);
+  stop.signal.addEventListener('abort', () => clearTimeout(timer));
+  button.addEventListener('blur', off, { signal: stop.signal });
+  button.addEventListener('keydown', (e) => { if (e.key === 'Escape') off(); }, { signal: stop.signal });
+  arming.set(button, stop);
   return false;
 }
 
-/** Puts an armed button back as it was (its time ran out, or its action failed). */
+/** Puts an armed button back as it was (moved away from, its time ran out, or its action
+ * failed). */
 export function disarm(button) {
   if (button.dataset.confirm !== 'true') return;
+  arming.get(button)?.abort();
+  arming.delete(button);
   button.dataset.confirm = '';
   button.textContent = button.dataset.before;
   button.setAttribute('aria-label', button.dataset.beforeLabel);

@@ -324,6 +324,39 @@ test('Stash: an upload whose answers are all lost says it may be stored; sent ag
   assert.deepEqual(pageErrors, []);
 });
 
+test('Stash: a result that comes after the user went on to another field leaves the keyboard there', { timeout: 60_000 }, async () => {
+  const bytes = png(20, 20);
+  const fileUrl = stack.origin.file('/photos/later.png', bytes, { contentType: 'image/png' });
+  await open('stash');
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/api/v1/files/upload/url', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.locator('#file-urls').fill(fileUrl);
+  await page.locator('#upload-path').fill('');
+  await page.locator('#file-name').fill('later.png');
+  const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url'));
+  await page.locator('#stash-submit').press('Enter');
+  await sent;
+  // while it runs, the user goes on to the folder of the next file
+  await page.locator('#upload-path').focus();
+  await page.keyboard.type('next');
+  const answered = page.waitForResponse((res) => res.url().endsWith('/api/v1/files/upload/url'));
+  release();
+  assert.equal((await answered).status(), 200);
+  await page.unroute('**/api/v1/files/upload/url');
+  await page.locator('#stash-status').filter({ hasText: 'Stored later.png.' }).waitFor();
+  assert.equal(await focusedId(), 'upload-path', 'focus stays where the user went');
+  assert.equal(await page.locator('#upload-path').inputValue(), 'next');
+  const card = page.locator('#results > .result').last();
+  assert.equal(await card.locator('.result-sha').textContent(), sha256(bytes));
+  await page.locator('#upload-path').fill('');
+  await page.locator('#file-name').fill('');
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Stash: a video and a sound each get a player that reads the stored file', { timeout: 120_000 }, async () => {
   const { origin } = stack;
   await open('stash');
@@ -582,15 +615,24 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const job = await pin(0);
   await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
   assert.equal(await job.evaluate((card) => card === document.activeElement), true, 'focus on the job card');
+  // what the service answered the page's polls of the job (the only job running)
+  const answered = new Set();
+  const polls = [];
+  const pollOf = (res) => {
+    if (res.request().method() !== 'GET' || !/\/api\/v1\/jobs\/job_/.test(res.url())) return;
+    polls.push(res.json().then((j) => answered.add(j.data.bytes_received), () => {}));
+  };
+  page.on('response', pollOf);
   const seen = [];
   for (let i = 0; i < 40 && seen.filter((b) => b > 0).length < 3; i++) {
     await page.waitForTimeout(500);
-    // what the bar shows, read with the figure it was set from
-    const [bytes, shown] = await job.evaluate((card) => [Number(card.dataset.bytes ?? 0), card.querySelector('progress').value]);
-    assert.equal(shown, bytes, 'the bar shows the bytes received');
-    if (bytes !== seen.at(-1)) seen.push(bytes);
+    const shown = await job.locator('progress').evaluate((bar) => bar.value);
+    if (shown !== seen.at(-1)) seen.push(shown);
   }
+  page.off('response', pollOf);
+  await Promise.all(polls);
   const rising = seen.filter((b) => b > 0);
+  for (const shown of rising) assert.ok(answered.has(shown), `the bar shows ${shown}, what a poll answered (${[...answered]})`);
   assert.ok(rising.length >= 3, `progress rose in steps: ${seen}`);
   assert.deepEqual(rising, [...rising].sort((a, b) => a - b), 'never steps back');
   assert.ok(rising.at(-1) < size);
@@ -630,6 +672,16 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   await page.waitForTimeout(300);
   assert.equal(await second.locator('.job-text').textContent(), endedText, 'the late answer left the ended card as it was');
 
+  // A cancel the service fails (500): said aloud, and the job goes on, to be canceled again.
+  await page.route('**/api/v1/jobs/*', (route) => (route.request().method() === 'DELETE'
+    ? route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ success: false, code: 500, msg: 'internal error', data: null }) })
+    : route.fallback()));
+  await job.locator('.job-cancel').press('Enter');
+  await page.locator('#stash-status').filter({ hasText: /^The job for http:\/\/.*\/slow\/big\.bin was not canceled: / }).waitFor({ timeout: 30_000 });
+  await page.unroute('**/api/v1/jobs/*');
+  assert.equal(await job.getAttribute('data-running'), 'true');
+  assert.equal(await job.locator('.job-cancel').getAttribute('aria-disabled'), 'false');
+
   // Another key typed meanwhile: Cancel still speaks for the job's own key.
   await page.locator('#api-key').fill(KEYS.b.key);
   await job.locator('.job-cancel').press('Enter');
@@ -668,6 +720,13 @@ test('Stash: a job outlives lost polls and a reload; an option all URLs share is
 
   // A reload: the running job is found again (GET /api/v1/jobs) with its progress.
   await page.reload();
+  await page.locator('#stash-status').filter({ hasText: '1 job still running.' }).waitFor();
+  await card.locator('.job-text').filter({ hasText: /left$/ }).waitFor({ timeout: 30_000 });
+  // Opened without a key (a new tab), nothing is listed; once the key is typed in, its
+  // running job is found too.
+  await open('stash', { key: '' });
+  assert.equal(await page.locator('#results > li.job').count(), 0);
+  await page.locator('#api-key').fill(KEYS.a.key);
   await page.locator('#stash-status').filter({ hasText: '1 job still running.' }).waitFor();
   await card.locator('.job-text').filter({ hasText: /left$/ }).waitFor({ timeout: 30_000 });
 
@@ -790,7 +849,7 @@ test('Stash: a job start whose answers are all lost is left to send again, alone
     // among others: counted apart from the refused, its card says so, it stays in the box
     await page.locator('#file-urls').fill(`${answered}\n${lostUrl}`);
     await page.locator('#stash-submit').click();
-    await page.locator('#stash-status').filter({ hasText: '1 job started, 1 not answered (they may have started: send them again as they are): that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
+    await page.locator('#stash-status').filter({ hasText: '1 job started, 1 not answered (it may have started: send it again as it is): that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('#file-urls').inputValue(), lostUrl);
     assert.match(await page.locator('#results > li.failed .eyebrow').textContent(), /^Line 2: not answered \(it may have started\)/);
     // sent again as it is: answered this time
@@ -838,7 +897,22 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files in pics.' }).waitFor();
   assert.deepEqual(await texts('#files-body tr th'), Array.from({ length: 10 }, (_, i) => `p${String(i).padStart(2, '0')}.png`));
   assert.equal(await page.locator('#files-prev').isDisabled(), true);
+  // While the page loads, the pressed button keeps focus.
+  let listed;
+  const listHeld = new Promise((resolve) => { listed = resolve; });
+  await page.route(/\/api\/v1\/files\?/, async (route) => {
+    await listHeld;
+    await route.continue();
+  });
+  const asked = page.waitForRequest(/\/api\/v1\/files\?/);
   await page.locator('#files-next').press('Enter');
+  await asked;
+  assert.equal(await focusedId(), 'files-next', 'the pressed button keeps focus while its page loads');
+  assert.equal(await page.locator('#files-next').getAttribute('aria-disabled'), 'true');
+  const pageAnswered = page.waitForResponse(/\/api\/v1\/files\?/);
+  listed();
+  await pageAnswered;
+  await page.unroute(/\/api\/v1\/files\?/);
   await page.locator('#files-status').filter({ hasText: 'Page 2: 2 files in pics.' }).waitFor();
   assert.deepEqual(await texts('#files-body tr th'), ['p10.png', 'p11.png']);
   assert.equal(await page.locator('#files-next').isDisabled(), true);
@@ -848,8 +922,23 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   // double-click only arms it: its second click is not the confirmation.
   const row = rows.filter({ hasText: 'p11.png' });
   const fileId = await row.getAttribute('data-file-id');
-  assert.equal(await doubleClickSends(row.getByRole('button', { name: 'Delete p11.png' })), 0, 'a double-click sends nothing');
+  // Armed, it says so aloud; Escape, or moving away from it, disarms it.
+  const p11Delete = row.getByRole('button', { name: 'Delete p11.png' });
+  await p11Delete.press('Enter');
+  await page.locator('#copy-status').filter({ hasText: 'Confirm delete of p11.png? Press it again to confirm; Escape or moving away keeps it.' }).waitFor();
+  await row.getByRole('button', { name: 'Confirm delete of p11.png' }).press('Escape');
+  await p11Delete.waitFor({ timeout: 2_000 });
+  await p11Delete.press('Enter');
+  await row.getByRole('button', { name: 'Confirm delete of p11.png' }).waitFor();
+  await page.keyboard.press('Shift+Tab');
+  await p11Delete.waitFor({ timeout: 2_000 });
+  assert.equal(await doubleClickSends(p11Delete), 0, 'a double-click sends nothing');
   assert.equal((await api(worker, 'GET', `/api/v1/files/${fileId}`, { token: key })).status, 200, 'not deleted by a double-click');
+  // (its second click may land beside the button, grown to "Confirm delete", and so disarm
+  // it: from a known state, armed by one press and confirmed by the next)
+  await row.locator('.danger').focus();
+  await page.keyboard.press('Escape');
+  await p11Delete.press('Enter');
   await row.getByRole('button', { name: 'Confirm delete of p11.png' }).press('Enter');
   await page.locator('#files-status').filter({ hasText: 'Deleted p11.png.' }).waitFor();
   await page.locator('#usage-files-text').filter({ hasText: /^12 of \d+ files$/ }).waitFor();
@@ -862,14 +951,16 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   assert.equal((await api(worker, 'DELETE', `/api/v1/files/${await p10.getAttribute('data-file-id')}`, { token: key })).status, 200);
   await p10.getByRole('button', { name: 'Delete p10.png' }).press('Enter');
   await p10.getByRole('button', { name: 'Confirm delete of p10.png' }).press('Enter');
-  await page.locator('#files-status').filter({ hasText: 'p10.png was already gone (deleted elsewhere, or expired).' }).waitFor();
-  assert.equal(await rows.count(), 0);
+  // page 2 emptied, the page before takes its place, after what was said of the file; page
+  // 1 is the only page now: the pager has no button left, so focus goes to the status line
+  await page.locator('#files-status').filter({ hasText: 'p10.png was already gone (deleted elsewhere, or expired). Page 1: 10 files in pics.' }).waitFor();
+  assert.equal(await rows.count(), 10);
+  assert.equal(await focusedId(), 'files-status', 'no pager button left: focus on the status line');
   assert.equal(await page.locator('#files-error').isVisible(), false, 'not shown as a failure');
+  assert.equal(await page.locator('#files-empty').isVisible(), false);
   await page.locator('#usage-files-text').filter({ hasText: /^11 of \d+ files$/ }).waitFor();
 
-  // Page 1 is the only page now: the pager has no button left, so focus goes to the status
-  // line that says the page. While the page loads, the pressed button keeps focus, and a
-  // delete that answers after the page loaded again takes its new row, not the focus.
+  // A delete that answers after the page loaded again takes its new row, not the focus.
   let release;
   const held = new Promise((resolve) => { release = resolve; });
   await page.route(/\/api\/v1\/files\/[^/?]+$/, async (route) => {
@@ -877,21 +968,6 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
     await route.continue();
   });
   const p09 = rows.filter({ hasText: 'p09.png' });
-  let listed;
-  const listHeld = new Promise((resolve) => { listed = resolve; });
-  await page.route(/\/api\/v1\/files\?/, async (route) => {
-    await listHeld;
-    await route.continue();
-  });
-  const asked = page.waitForRequest(/\/api\/v1\/files\?/);
-  await page.locator('#files-prev').press('Enter');
-  await asked;
-  assert.equal(await focusedId(), 'files-prev', 'the pressed button keeps focus while its page loads');
-  assert.equal(await page.locator('#files-prev').getAttribute('aria-disabled'), 'true');
-  listed();
-  await page.unroute(/\/api\/v1\/files\?/);
-  await page.locator('#files-status').filter({ hasText: 'Page 1: 10 files in pics.' }).waitFor();
-  assert.equal(await focusedId(), 'files-status', 'no pager button left: focus on the status line');
   await p09.getByRole('button', { name: 'Delete p09.png' }).press('Enter');
   await p09.getByRole('button', { name: 'Confirm delete of p09.png' }).press('Enter');
   // the page loaded again before the delete answers: new rows, p09's among them
@@ -905,6 +981,25 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   await page.unroute(/\/api\/v1\/files\/[^/?]+$/);
   assert.equal(await focusedId(), 'files-submit', 'focus stays where the user moved it');
   assert.deepEqual(await texts('#files-body tr th'), Array.from({ length: 9 }, (_, i) => `p${String(i).padStart(2, '0')}.png`), 'its row on the page loaded since goes too');
+  // A delete that answers after the user went on to another field leaves them there: the
+  // next row's Delete never takes their key presses.
+  const p08 = rows.filter({ hasText: 'p08.png' });
+  let free;
+  const slow = new Promise((resolve) => { free = resolve; });
+  await page.route(/\/api\/v1\/files\/[^/?]+$/, async (route) => {
+    if (route.request().method() === 'DELETE') await slow;
+    await route.continue();
+  });
+  const deleting = page.waitForRequest((req) => req.method() === 'DELETE');
+  await p08.getByRole('button', { name: 'Delete p08.png' }).press('Enter');
+  await p08.getByRole('button', { name: 'Confirm delete of p08.png' }).press('Enter');
+  await deleting;
+  await page.locator('#files-folder').focus();
+  free();
+  await page.locator('#files-status').filter({ hasText: 'Deleted p08.png.' }).waitFor();
+  await page.unroute(/\/api\/v1\/files\/[^/?]+$/);
+  assert.equal(await focusedId(), 'files-folder', 'focus stays on the field the user went to');
+  assert.equal(await rows.count(), 8);
   await page.locator('#files-folder').fill('docs');
   await page.locator('#files-folder').press('Enter');
   await page.locator('#files-status').filter({ hasText: 'Page 1: 1 file in docs.' }).waitFor();
@@ -919,7 +1014,7 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   assert.equal(await page.locator('#files-folder').getAttribute('aria-invalid'), 'true');
   await page.locator('#files-folder').fill('pics');
   await page.locator('#files-folder').press('Enter');
-  await page.locator('#files-status').filter({ hasText: 'Page 1: 9 files in pics.' }).waitFor();
+  await page.locator('#files-status').filter({ hasText: 'Page 1: 8 files in pics.' }).waitFor();
   await capture('files');
   assert.deepEqual(pageErrors, []);
 });
@@ -1178,8 +1273,12 @@ test('Keys: a failed listing keeps a new key shown; More keys\' last page moves 
   await page.locator('#keys-more').press('Enter');
   await page.locator('#keys-status').filter({ hasText: /^\d+ keys listed\.$/ }).waitFor();
   assert.ok(await page.locator('#keys-more').isHidden(), 'the last page');
-  const focused = await page.evaluate(() => [document.activeElement?.tagName, document.activeElement?.closest('tbody')?.id]);
-  assert.deepEqual(focused, ['BUTTON', 'keys-body'], 'focus on a button of the rows the last page brought');
+  const focused = await page.evaluate(() => {
+    const rows = [...document.querySelectorAll('#keys-body tr')];
+    return [document.activeElement?.tagName, rows.indexOf(document.activeElement?.closest('tr')), rows.length];
+  });
+  assert.deepEqual(focused, ['BUTTON', 50, focused[2]], 'focus on a button of the first row the last page brought (the 51st)');
+  assert.ok(focused[2] > 50, `${focused[2]} rows`);
 
   // A storage quota past what the server takes: refused beside the field, in MiB.
   await page.locator('#key-name').fill('erin');

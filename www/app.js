@@ -45,10 +45,14 @@ function showKeysTab() {
 
 /** Leaves the Keys view once the token is gone: when the field is left empty, not at the
  * keystroke that empties it (replacing a token would otherwise move focus off the field).
- * The view may be open under another fragment (the skip link's #main). */
+ * The view may be open under another fragment (the skip link's #main). The view changes,
+ * the keyboard's place does not: the user left the field for the control they went to. */
 function leaveKeysWithoutToken() {
   showKeysTab();
-  if (keysTab.hidden && !$('view-keys').hidden) location.hash = '#stash';
+  if (keysTab.hidden && !$('view-keys').hidden) {
+    history.replaceState(null, '', '#stash');
+    route();
+  }
 }
 
 clearOnInput(document.querySelector('.access'));

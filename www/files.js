@@ -39,7 +39,7 @@ inputs.apiKey.addEventListener('input', () => {
   pager(false);
   prev.disabled = true;
   next.disabled = true;
-  setBusy($('files-submit'), form, false);
+  setBusy($('files-submit'), $('files-table'), false);
   clearUsage();
 });
 
@@ -80,7 +80,7 @@ async function load({ reset = false, focus, said } = {}) {
   }
   const c = client();
   const run = ++loads;
-  setBusy($('files-submit'), form, true);
+  setBusy($('files-submit'), $('files-table'), true);
   pager(true);
   try {
     const page = await c.listFiles({ ...query, cursor: pages.at(-1) ?? undefined });
@@ -102,7 +102,7 @@ async function load({ reset = false, focus, said } = {}) {
   } finally {
     c.free();
     if (run === loads) {
-      setBusy($('files-submit'), form, false);
+      setBusy($('files-submit'), $('files-table'), false);
       pager(false);
       prev.disabled = pages.length <= 1;
       next.disabled = !nextCursor;

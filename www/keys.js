@@ -50,7 +50,7 @@ form.addEventListener('submit', async (event) => {
   if (isBusy(submit)) return;
   clearErrors(form, $('key-error'));
   clearErrors(inputs.adminToken.closest('.field'));
-  setBusy(submit, form, true);
+  setBusy(submit, null, true);
   try {
     const key = await admin('POST', '/keys', {
       name: $('key-name').value,
@@ -65,7 +65,7 @@ form.addEventListener('submit', async (event) => {
   } catch (err) {
     showError(err, formFields(), $('key-error'));
   } finally {
-    setBusy(submit, form, false);
+    setBusy(submit, null, false);
   }
 });
 

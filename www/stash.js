@@ -112,14 +112,14 @@ form.addEventListener('submit', async (event) => {
   // Finished cards make room; running jobs stay.
   for (const card of [...results.children]) if (!card.dataset.running) card.remove();
 
-  setBusy(submit, form, true, asJobs ? 'Starting…' : 'Fetching…');
+  setBusy(submit, results, true, asJobs ? 'Starting…' : 'Fetching…');
   status.textContent = lines.length === 1 ? 'Fetching the file and storing it…' : `Fetching ${lines.length} files…`;
   try {
     if (asJobs) await startJobs(lines, options);
     else if (lines.length === 1) await uploadOne(lines[0], options);
     else await uploadMany(lines, options);
   } finally {
-    setBusy(submit, form, false, 'Stash');
+    setBusy(submit, results, false, 'Stash');
   }
 });
 

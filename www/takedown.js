@@ -26,7 +26,7 @@ form.addEventListener('submit', async (event) => {
   if (isBusy(submit)) return;
   clearErrors(form, errorBanner);
   status.textContent = '';
-  setBusy(submit, form, true);
+  setBusy(submit, null, true);
   try {
     const why = reason.value.trim();
     const answer = await adminEnvelope('POST', '/takedown', { ...reported(link.value.trim()), block: block.checked, ...(why ? { reason: why } : {}) });
@@ -40,7 +40,7 @@ form.addEventListener('submit', async (event) => {
   } catch (err) {
     showError(err, { adminToken: inputs.adminToken, url: link, file_id: link, reason }, errorBanner);
   } finally {
-    setBusy(submit, form, false);
+    setBusy(submit, null, false);
   }
 });
 

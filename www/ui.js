@@ -69,7 +69,9 @@ export function showError(err, inputs, fallback) {
   }
 }
 
-/** Marks `button` unavailable and shows its spinner while `busy`; `aria-busy` on `region`.
+/** Marks `button` unavailable and shows its spinner while `busy`; `aria-busy` on `region`,
+ * the content the request replaces, never an element holding the status or alert that
+ * speaks of it (a screen reader may hold back what a busy subtree says until it is done).
  * `aria-disabled`, not `disabled`: a disabled button loses focus (to the page), so a
  * keyboard user's place would be lost for the whole request; its form's submit handler
  * checks [`isBusy`] instead. */

@@ -217,11 +217,13 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   await page.keyboard.type('gradient.png');
   await page.keyboard.press('Tab');
   await page.keyboard.type(sha256(bytes));
+  // busy while it runs: the results it replaces, not the form, whose status and alert
+  // speak meanwhile
   await page.evaluate(() => {
     window.busyLog = [];
-    const form = document.getElementById('stash-form');
-    new MutationObserver(() => window.busyLog.push(`${form.getAttribute('aria-busy')}/${document.getElementById('stash-submit').getAttribute('aria-disabled')}`))
-      .observe(form, { attributes: true, attributeFilter: ['aria-busy'] });
+    const results = document.getElementById('results');
+    new MutationObserver(() => window.busyLog.push(`${results.getAttribute('aria-busy')}/${document.getElementById('stash-submit').getAttribute('aria-disabled')}`))
+      .observe(results, { attributes: true, attributeFilter: ['aria-busy'] });
   });
   // the upload's Idempotency-Key (a UUID of its own: the client may send it again)
   const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url'));
@@ -236,6 +238,7 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   assert.match(await card.locator('.countdown').textContent(), /^\(in 2 d \d+ h \d+ min \d+ s\)$/);
   assert.match(await page.locator('#stash-status').textContent(), /Stored gradient\.png/);
   assert.deepEqual(await page.evaluate(() => window.busyLog), ['true/true', 'false/false']);
+  assert.equal(await page.locator('#stash-form').getAttribute('aria-busy'), null);
   assert.equal(await page.evaluate(() => document.activeElement?.closest('.result') !== null), true, 'focus moves to the result');
 
   await page.waitForFunction(() => {
@@ -1064,6 +1067,9 @@ test('Keys: "Use as my API key" switches My files and the usage meter to the new
   await page.locator('#admin-token').press('Tab');
   await page.locator('#view-stash:not([hidden])').waitFor();
   assert.equal(await page.locator('#keys-tab').isHidden(), true);
+  assert.equal(new URL(page.url()).hash, '#stash', 'the address names the view shown');
+  // the view changed under the keyboard, which stays on the control Tab reached
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.toggleSecret), 'admin-token');
   assert.deepEqual(pageErrors, []);
 });
 

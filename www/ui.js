@@ -142,6 +142,30 @@ export function disarm(button) {
   button.setAttribute('aria-label', button.dataset.beforeLabel);
 }
 
+/** Copies `text` the older way, for a browser that refuses the Clipboard API (plain http
+ * off localhost, a permission denied): selected in `input`, or, with none (a row's Copy
+ * link), in a field made for the moment beside `button`, which keeps the focus. */
+function copyBySelection(text, button, input) {
+  const field = input ?? Object.assign(document.createElement('textarea'), { value: text, readOnly: true });
+  if (!input) {
+    field.className = 'visually-hidden';
+    field.setAttribute('aria-hidden', 'true');
+    field.tabIndex = -1;
+    button.after(field);
+  }
+  field.select();
+  try {
+    return document.execCommand?.('copy') ?? false;
+  } catch {
+    return false;
+  } finally {
+    if (!input) {
+      field.remove();
+      button.focus();
+    }
+  }
+}
+
 /** Copies `text`, says so in the footer's status line and on the button for a moment. */
 export async function copy(text, button, input) {
   let copied = false;
@@ -149,10 +173,7 @@ export async function copy(text, button, input) {
     await navigator.clipboard.writeText(text);
     copied = true;
   } catch {
-    if (input) {
-      input.select();
-      copied = document.execCommand?.('copy') ?? false;
-    }
+    copied = copyBySelection(text, button, input);
   }
   $('copy-status').textContent = copied ? 'Copied to the clipboard.'
     : input ? 'Copy failed: the text is selected, press Ctrl+C.' : 'Copy failed: the browser refused the clipboard.';

@@ -1009,6 +1009,14 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   assert.deepEqual(await texts('#files-body tr th'), ['readme.txt']);
   const link = await rows.first().locator('a').getAttribute('href');
   assert.equal((await get(link)).body.toString(), 'hello, files\n');
+  // Copy link where the browser refuses the Clipboard API (plain http off localhost, a
+  // permission denied): copied all the same, by selection, the focus kept on the button
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
+  await page.evaluate(() => { navigator.clipboard.writeText = () => Promise.reject(new DOMException('refused', 'NotAllowedError')); });
+  await rows.first().getByRole('button', { name: 'Copy link of readme.txt' }).press('Enter');
+  await page.locator('#copy-status').filter({ hasText: /^Copied to the clipboard\.$/ }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), link);
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Copy link of readme.txt');
 
   // A folder the server's rules refuse: its message beside the folder field.
   await page.locator('#files-folder').fill('../x');

@@ -21,6 +21,15 @@ const urls = $('file-urls');
 const submit = $('stash-submit');
 const status = $('stash-status');
 const formError = $('stash-error');
+
+// What Stash says while another view is shown (a job that ends, a long upload answered) is
+// said in the footer's status line too, which every view shows: the view's own lines are
+// hidden, and a screen reader reads nothing hidden.
+for (const line of [status, formError]) {
+  new MutationObserver(() => {
+    if ($('view-stash').hidden && line.textContent) $('copy-status').textContent = `Stash: ${line.textContent}`;
+  }).observe(line, { childList: true, characterData: true, subtree: true });
+}
 const results = $('results');
 
 /** The inputs by the client's option names (an UploadError's `field`). Link options are

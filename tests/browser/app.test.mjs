@@ -327,9 +327,10 @@ test('Stash: an upload whose answers are all lost says it may be stored; sent ag
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: a result that comes after the user went on to another field leaves the keyboard there', { timeout: 60_000 }, async () => {
-  const bytes = png(20, 20);
-  const fileUrl = stack.origin.file('/photos/later.png', bytes, { contentType: 'image/png' });
+/** Opens Stash and sends one upload of `bytes` as `name`, its answer held until the
+ * function answered is called: it lets the answer through and waits for it (200). */
+async function stashHeld(name, bytes) {
+  const fileUrl = stack.origin.file(`/photos/${name}`, bytes, { contentType: 'image/png' });
   await open('stash');
   let release;
   const held = new Promise((resolve) => { release = resolve; });
@@ -339,23 +340,45 @@ test('Stash: a result that comes after the user went on to another field leaves 
   });
   await page.locator('#file-urls').fill(fileUrl);
   await page.locator('#upload-path').fill('');
-  await page.locator('#file-name').fill('later.png');
+  await page.locator('#file-name').fill(name);
   const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url'));
   await page.locator('#stash-submit').press('Enter');
   await sent;
+  return async () => {
+    const answered = page.waitForResponse((res) => res.url().endsWith('/api/v1/files/upload/url'));
+    release();
+    assert.equal((await answered).status(), 200);
+    await page.unroute('**/api/v1/files/upload/url');
+  };
+}
+
+test('Stash: a result that comes after the user went on to another field leaves the keyboard there', { timeout: 60_000 }, async () => {
+  const bytes = png(20, 20);
+  const answer = await stashHeld('later.png', bytes);
   // while it runs, the user goes on to the folder of the next file
   await page.locator('#upload-path').focus();
   await page.keyboard.type('next');
-  const answered = page.waitForResponse((res) => res.url().endsWith('/api/v1/files/upload/url'));
-  release();
-  assert.equal((await answered).status(), 200);
-  await page.unroute('**/api/v1/files/upload/url');
+  await answer();
   await page.locator('#stash-status').filter({ hasText: 'Stored later.png.' }).waitFor();
   assert.equal(await focusedId(), 'upload-path', 'focus stays where the user went');
   assert.equal(await page.locator('#upload-path').inputValue(), 'next');
   const card = page.locator('#results > .result').last();
   assert.equal(await card.locator('.result-sha').textContent(), sha256(bytes));
   await page.locator('#upload-path').fill('');
+  await page.locator('#file-name').fill('');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: an upload answered while another view is shown is said in the footer, which every view shows', { timeout: 60_000 }, async () => {
+  const bytes = png(21, 20);
+  const answer = await stashHeld('elsewhere.png', bytes);
+  await page.locator('nav a[data-view="files"]').click();
+  await page.locator('#view-files:not([hidden])').waitFor();
+  await answer();
+  await page.locator('#copy-status').filter({ hasText: /^Stash: Stored elsewhere\.png\.$/ }).waitFor();
+  assert.equal(await page.locator('#view-stash').isHidden(), true);
+  await page.locator('nav a[data-view="stash"]').click();
+  assert.equal(await page.locator('#results > .result').last().locator('.result-sha').textContent(), sha256(bytes));
   await page.locator('#file-name').fill('');
   assert.deepEqual(pageErrors, []);
 });

@@ -334,6 +334,8 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, st
   assert.deepEqual([finished.result.upload_path, finished.result.file_name, finished.result.sha256], ['pkg/jobs', 'hooked.png', sha256(bytes)]);
   assert.equal(sha256((await get(finished.result.download_url)).body), sha256(bytes));
   for (let i = 0; i < 80 && hooks.deliveries('/pkg-hook').length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 250));
+  // and no second one after it (a retry of a delivery answered 200, say)
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
   const deliveries = hooks.deliveries('/pkg-hook');
   assert.equal(deliveries.length, 1, 'one delivery');
   const [hook] = deliveries;

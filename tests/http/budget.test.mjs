@@ -12,26 +12,28 @@ import { assertStored } from './support/ingest.mjs';
 import { usage, sleep } from './support/burst.mjs';
 
 const KiB = 1024;
-const TIMEOUT_MS = 8000;
+const TIMEOUT_MS = 16000;
 let origin;
 let worker;
 useStack({ vars: { FETCH_TIMEOUT_MS: String(TIMEOUT_MS) } }, (s) => ({ origin, worker } = s));
 
 test('an upload that waits half its deadline for the buffer budget is 503 with Retry-After; nothing stored or charged', async () => {
   // eight uploads without a length hold 10 MiB each, all 80, while their origins drip for
-  // about 6 s (inside their 8 s deadline)
+  // about 12 s (inside their 16 s deadline): the first to start may start 4 s before the
+  // last on a loaded machine and still hold its buffers through the 8 s wait below
   const holders = Array.from({ length: 8 }, (_, i) => {
     const bytes = filler(480 * KiB, 400 + i);
-    const url = origin.file(`/budget/holder-${i}.bin`, bytes, { chunked: true, throttle: 80 * KiB });
+    const url = origin.file(`/budget/holder-${i}.bin`, bytes, { chunked: true, throttle: 40 * KiB });
     return { bytes, done: upload(worker, { file_url: url, upload_path: 'budget', file_name: `holder-${i}.bin` }) };
   });
   // each takes its buffers once its origin's headers come: wait (bounded) until every origin
   // is sending, and a little more
   for (let i = 0; i < 100 && holders.some((_, n) => origin.sent(`/budget/holder-${n}.bin`) === 0); i++) await sleep(50);
+  assert.ok(holders.every((_, n) => origin.sent(`/budget/holder-${n}.bin`) > 0), 'every holder is being sent its file');
   await sleep(300);
   const [mark, before] = [worker.r2(), await usage(worker, KEYS.b.key)];
   const started = Date.now();
-  // a body of known length needs 5 MiB of buffers: none are free for the next 4 s; the
+  // a body of known length needs 5 MiB of buffers: none are free for the next 8 s; the
   // same as a batch's item, at the same time
   const batchItem = { file_url: origin.file('/budget/waits-in-batch.bin', filler(512 * KiB, 411)), upload_path: 'budget' };
   const [res, batch] = await Promise.all([

@@ -42,7 +42,7 @@ test('preflights of read routes allow GET and HEAD; an unknown route is a 404 en
   assert.equal(health.headers.get('access-control-allow-methods'), 'GET, HEAD');
   const nope = await preflight('/api/v1/nope', 'GET', '');
   assert.equal(nope.status, 404);
-  assert.equal((await nope.json()).code, 404);
+  assert.deepEqual(await nope.json(), { success: false, code: 404, msg: 'no such route', data: null });
   assert.equal(nope.headers.get('access-control-allow-origin'), '*');
 });
 

@@ -8,7 +8,8 @@ import { startStack, upload, get, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { usage, listAll, until, r2Objects } from './support/burst.mjs';
 
-const TTL = 6;
+// long enough for three uploads, a restart (a new runtime booted) and the reads after it
+const TTL = 20;
 const GRACE_MS = 60_000;
 let origin;
 let worker;
@@ -50,7 +51,9 @@ test('after a restart: names, ids and usage as before; expiry by the alarms set 
   assert.equal(stranger.status, 404);
   assert.deepEqual(JSON.parse(stranger.body), { success: false, code: 404, msg: 'file not found, deleted, expired or past its download limit', data: null });
 
-  // No read after this point until R2 is empty: the alarms armed before the restart do it.
+  // No read after this point until R2 is empty: the alarms armed before the restart do it
+  // (all of it still to do: nothing has expired yet).
+  assert.ok(Date.now() < Date.parse(holder.expires_at), 'read before the first live file expired');
   await worker.restart();
   const emptied = await until(async () => (await r2Objects(worker)).length === 0, TTL * 1000 + GRACE_MS);
   assert.ok(emptied, 'the alarms did not expire the files');

@@ -109,9 +109,10 @@ proptest! {
     }
 
     // the two properties above hold of a validator that refuses everything: plain names and
-    // paths are taken as they are
+    // paths are taken as they are (each stem and segment starts with x: no reserved device
+    // name, `con`, `nul`, `lpt1`..., does)
     #[test]
-    fn plain_names_and_paths_are_accepted(name in "[A-Za-z0-9][A-Za-z0-9 _-]{0,40}\\.[a-z0-9]{1,5}", path in "[a-z0-9]{1,8}(/[a-z0-9_-]{1,8}){0,4}") {
+    fn plain_names_and_paths_are_accepted(name in "x[A-Za-z0-9 _-]{0,40}[A-Za-z0-9]\\.[a-z0-9]{1,5}", path in "x[a-z0-9]{0,7}(/x[a-z0-9_-]{0,7}){0,4}") {
         prop_assert_eq!(validate_file_name(&name), Ok(name.clone()));
         prop_assert_eq!(validate_upload_path(&path), Ok(Some(path.clone())));
     }

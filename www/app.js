@@ -52,6 +52,12 @@ function leaveKeysWithoutToken() {
   if (keysTab.hidden && !$('view-keys').hidden) {
     history.replaceState(null, '', '#stash');
     route();
+    // a click that left the field for something in the Keys view, hidden now, found
+    // nothing to focus: then the Stash heading takes it, not the page
+    setTimeout(() => {
+      const at = document.activeElement;
+      if (!at || at === document.body || at.closest('.view[hidden]')) route({ focus: true });
+    });
   }
 }
 

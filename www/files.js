@@ -98,7 +98,7 @@ async function load({ reset = false, focus, said } = {}) {
     $('files-empty').hidden = true;
     $('files-page').textContent = '';
     showError(err, fields(), errorBanner);
-    status.textContent = `Not listed: ${err.message}`;
+    status.textContent = `${said ? `${said} ` : ''}Not listed: ${err.message}`;
   } finally {
     c.free();
     if (run === loads) {
@@ -106,7 +106,8 @@ async function load({ reset = false, focus, said } = {}) {
       pager(false);
       prev.disabled = pages.length <= 1;
       next.disabled = !nextCursor;
-      if (focus) (focus.find((b) => !b.disabled) ?? status).focus();
+      // only if the keyboard is still on the pager (or, its row deleted, nowhere)
+      if (focus && stillWaiting(prev.parentElement)) (focus.find((b) => !b.disabled) ?? status).focus();
     }
   }
   if (run === loads) refreshUsage();
@@ -154,7 +155,8 @@ function row(file) {
 }
 
 /** Delete asks once more on the same button (`confirmed`), then deletes. A file the server
- * no longer has (deleted elsewhere, or expired: 404) is gone all the same: its row goes.
+ * no longer has (deleted elsewhere, or expired: 404) is gone all the same: its row goes,
+ * and a page it leaves empty gives way to the files after it (or the page before).
  * An answer that comes after the tab moved to another key is dropped; one that comes after
  * the page was loaded again says so on the status line, and leaves focus where it is. */
 async function remove(event, file, tr, del) {
@@ -173,7 +175,9 @@ async function remove(event, file, tr, del) {
     const focused = stillWaiting(shown);
     const sibling = shown.nextElementSibling ?? shown.previousElementSibling;
     shown.remove();
-    if (body.children.length === 0 && (pages.length > 1 || nextCursor)) {
+    // A page load already on its way (the pager pressed, the filter sent) replaces the
+    // page anyway: no refill beside it.
+    if (body.children.length === 0 && (pages.length > 1 || nextCursor) && !isBusy(prev)) {
       // The page emptied while there are files elsewhere: the files after it take its
       // place, or, its last page, the page before (focus as the pager would leave it).
       if (!nextCursor) pages.pop();
@@ -194,7 +198,7 @@ async function remove(event, file, tr, del) {
     if (apiKey() !== key) return;
     setBusy(del, null, false);
     disarm(del);
-    showError(err, fields(), errorBanner);
+    showError(err, fields(), errorBanner, { focus: stillWaiting(tr) });
   } finally {
     c.free();
   }

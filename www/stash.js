@@ -21,6 +21,7 @@ const urls = $('file-urls');
 const submit = $('stash-submit');
 const status = $('stash-status');
 const formError = $('stash-error');
+const results = $('results');
 
 // What Stash says while another view is shown (a job that ends, a long upload answered) is
 // said in the footer's status line too, which every view shows: the view's own lines are
@@ -30,7 +31,6 @@ for (const line of [status, formError]) {
     if ($('view-stash').hidden && line.textContent) $('copy-status').textContent = `Stash: ${line.textContent}`;
   }).observe(line, { childList: true, characterData: true, subtree: true });
 }
-const results = $('results');
 
 /** The inputs by the client's option names (an UploadError's `field`). Link options are
  * the `[data-option]` controls of #link-options, read by their `data-kind`: `number` sends
@@ -89,13 +89,15 @@ function sharedOptions() {
 clearOnInput(form);
 
 /** Where the keyboard was when the form was sent (its button, or the field Enter was
- * pressed in): its results take focus only if it is still there ([`stillWaiting`]). */
-let sentFrom = document.body;
+ * pressed in; the button when a click left focus on the page, as Safari's do): its results
+ * and errors take focus only if it is still there ([`stillWaiting`]). */
+let sentFrom = submit;
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   if (isBusy(submit)) return;
-  sentFrom = document.activeElement ?? document.body;
+  const at = document.activeElement;
+  sentFrom = at && at !== document.body ? at : submit;
   clearErrors(form, formError);
   clearErrors(inputs.apiKey.closest('.field'));
   status.textContent = '';
@@ -184,7 +186,7 @@ async function uploadOne(fileUrl, options) {
   } catch (err) {
     // The message itself goes beside its field or in the alert: said once.
     status.textContent = err.uncertain ? NOT_ANSWERED : 'Not stored.';
-    showError(err, fields(), formError);
+    showError(err, fields(), formError, { focus: stillWaiting(sentFrom) });
   } finally {
     c.free();
   }
@@ -273,7 +275,7 @@ async function uploadMany(lines, options) {
   } catch (err) {
     // A batch as a whole was refused (the key, the rate, the network): beside its field.
     // What earlier batches stored stays stored: say so, and what was never sent.
-    showError(err, fields(), formError);
+    showError(err, fields(), formError, { focus: stillWaiting(sentFrom) });
     const lost = inFlight !== null && err.uncertain === true;
     if (sent === 0) {
       status.textContent = lost ? NOT_ANSWERED : 'Not stored.';
@@ -313,7 +315,8 @@ async function startJobs(lines, options) {
     const item = { fileUrl, ...options };
     try {
       const job = await sendKeyed('job', item, (idempotencyKey) => c.startUpload({ ...item, idempotencyKey }));
-      const card = jobCard(job);
+      // its card, unless the running jobs' listing (a key just typed) put one there first
+      const card = results.querySelector(`[data-job-id="${job.job_id}"]`) ?? jobCard(job);
       first ??= card;
       results.append(card);
       started += 1;
@@ -321,7 +324,7 @@ async function startJobs(lines, options) {
       const lostNow = err.uncertain === true;
       // The key or an option all jobs share (any field but the URL): beside its field, once.
       if (lines.length === 1 || (err.field && err.field !== 'fileUrl')) {
-        showError(err, fields(), formError);
+        showError(err, fields(), formError, { focus: stillWaiting(sentFrom) });
         stop = { err, at: i };
         break;
       }
@@ -581,10 +584,14 @@ async function resumeJobs() {
   const running = listed.jobs
     .filter((j) => ['queued', 'downloading', 'storing'].includes(j.state))
     .concat(listed.unavailable.map((jobId) => ({ job_id: jobId, state: 'queued' })));
+  let found = 0; // the cards not shown yet
   for (const job of running.reverse()) {
-    if (!results.querySelector(`[data-job-id="${job.job_id}"]`)) results.append(jobCard(job));
+    if (results.querySelector(`[data-job-id="${job.job_id}"]`)) continue;
+    results.append(jobCard(job));
+    found += 1;
   }
-  if (running.length) status.textContent = `${running.length} job${running.length === 1 ? '' : 's'} still running.`;
+  // said unless a submission is speaking on the status line meanwhile
+  if (found && !isBusy(submit)) status.textContent = `${found} job${found === 1 ? '' : 's'} still running.`;
 }
 resumeJobs();
 // A key typed after the page loaded (or chosen on the Keys view): its running jobs too,

@@ -57,13 +57,14 @@ export function clearOnInput(root) {
 }
 
 /** Puts an error beside the input `inputs[err.field]` or, for no such field, in `fallback`
- * (prefixed with the status). The message is the envelope's `msg`, word for word. */
-export function showError(err, inputs, fallback) {
+ * (prefixed with the status). The message is the envelope's `msg`, word for word. With
+ * `focus` false the keyboard stays where it is (the user went on elsewhere meanwhile). */
+export function showError(err, inputs, fallback, { focus = true } = {}) {
   // No answer at all: the header's service indicator looks again (app.js).
   if (err.status === 0) document.dispatchEvent(new Event('urlstash:unreachable'));
   const input = inputs[err.field];
   if (input) {
-    fieldError(input, err.message);
+    fieldError(input, err.message, { focus });
   } else {
     banner(fallback, err.status ? `${err.status}: ${err.message}` : err.message);
   }
@@ -112,13 +113,18 @@ const arming = new WeakMap();
  * (`event.detail` counts the clicks of one gesture; keyboard activation is 0). Moving away
  * from it, Escape or [`CONFIRM_MS`] disarm it. Answers whether this click confirms. */
 export function confirmed(event, button, { text, label }) {
-  if (button.dataset.confirm === 'true') return event.detail < 2;
+  if (button.dataset.confirm === 'true') {
+    if (event.detail >= 2) return false;
+    if ($('copy-status').textContent === button.dataset.asked) $('copy-status').textContent = ''; // answered
+    return true;
+  }
   button.dataset.confirm = 'true';
   button.dataset.before = button.textContent;
   button.dataset.beforeLabel = button.getAttribute('aria-label') ?? '';
   button.textContent = text;
   button.setAttribute('aria-label', label);
-  $('copy-status').textContent = `${label}? Press it again to confirm; Escape or moving away keeps it.`;
+  button.dataset.asked = `${label}? Press it again to confirm; Escape or moving away keeps it.`;
+  $('copy-status').textContent = button.dataset.asked;
   const stop = new AbortController();
   const off = () => {
     if (button.isConnected && !isBusy(button)) disarm(button);
@@ -137,6 +143,8 @@ export function disarm(button) {
   if (button.dataset.confirm !== 'true') return;
   arming.get(button)?.abort();
   arming.delete(button);
+  // the footer's question goes with it (unless something else was said there since)
+  if ($('copy-status').textContent === button.dataset.asked) $('copy-status').textContent = '';
   button.dataset.confirm = '';
   button.textContent = button.dataset.before;
   button.setAttribute('aria-label', button.dataset.beforeLabel);
@@ -144,25 +152,20 @@ export function disarm(button) {
 
 /** Copies `text` the older way, for a browser that refuses the Clipboard API (plain http
  * off localhost, a permission denied): selected in `input`, or, with none (a row's Copy
- * link), in a field made for the moment beside `button`, which keeps the focus. */
-function copyBySelection(text, button, input) {
-  const field = input ?? Object.assign(document.createElement('textarea'), { value: text, readOnly: true });
-  if (!input) {
-    field.className = 'visually-hidden';
-    field.setAttribute('aria-hidden', 'true');
-    field.tabIndex = -1;
-    button.after(field);
-  }
-  field.select();
+ * link), handed to the copy command's own event, so no element is made and focus stays. */
+function copyByCommand(text, input) {
+  const put = (event) => {
+    event.clipboardData.setData('text/plain', text);
+    event.preventDefault();
+  };
+  if (input) input.select();
+  else document.addEventListener('copy', put, { once: true });
   try {
     return document.execCommand?.('copy') ?? false;
   } catch {
     return false;
   } finally {
-    if (!input) {
-      field.remove();
-      button.focus();
-    }
+    document.removeEventListener('copy', put);
   }
 }
 
@@ -173,7 +176,7 @@ export async function copy(text, button, input) {
     await navigator.clipboard.writeText(text);
     copied = true;
   } catch {
-    copied = copyBySelection(text, button, input);
+    copied = copyByCommand(text, input);
   }
   $('copy-status').textContent = copied ? 'Copied to the clipboard.'
     : input ? 'Copy failed: the text is selected, press Ctrl+C.' : 'Copy failed: the browser refused the clipboard.';

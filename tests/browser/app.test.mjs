@@ -628,6 +628,15 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const keys = [];
   const keyOf = (req) => { if (req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url')) keys.push(req.headers()['idempotency-key']); };
   page.on('request', keyOf);
+  // what the service answers the page's polls of the job (the only job running), from the
+  // first poll on
+  const answered = new Set();
+  const polls = [];
+  const pollOf = (res) => {
+    if (res.request().method() !== 'GET' || !/\/api\/v1\/jobs\/job_/.test(res.url())) return;
+    polls.push(res.json().then((j) => answered.add(j.data.bytes_received), () => {}));
+  };
+  page.on('response', pollOf);
   await page.locator('#file-urls').fill(url);
   await page.locator('#as-job').check();
   await page.locator('#stash-submit').click();
@@ -641,14 +650,6 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   const job = await pin(0);
   await page.locator('#stash-status').filter({ hasText: '1 job started.' }).waitFor();
   assert.equal(await job.evaluate((card) => card === document.activeElement), true, 'focus on the job card');
-  // what the service answered the page's polls of the job (the only job running)
-  const answered = new Set();
-  const polls = [];
-  const pollOf = (res) => {
-    if (res.request().method() !== 'GET' || !/\/api\/v1\/jobs\/job_/.test(res.url())) return;
-    polls.push(res.json().then((j) => answered.add(j.data.bytes_received), () => {}));
-  };
-  page.on('response', pollOf);
   const seen = [];
   for (let i = 0; i < 40 && seen.filter((b) => b > 0).length < 3; i++) {
     await page.waitForTimeout(500);

@@ -316,7 +316,7 @@ async function startJobs(lines, options) {
     try {
       const job = await sendKeyed('job', item, (idempotencyKey) => c.startUpload({ ...item, idempotencyKey }));
       // its card, unless the running jobs' listing (a key just typed) put one there first
-      const card = results.querySelector(`[data-job-id="${job.job_id}"]`) ?? jobCard(job);
+      const card = shownCard(job.job_id) ?? jobCard(job);
       first ??= card;
       results.append(card);
       started += 1;
@@ -566,6 +566,9 @@ function jobCard(job) {
   return card;
 }
 
+/** The card of job `jobId` among the results, if one is shown. */
+const shownCard = (jobId) => results.querySelector(`[data-job-id="${jobId}"]`);
+
 /** The key's jobs still running when the page loads (started before a reload, or in
  * another tab), or when a key is typed or chosen later: a card each, watched and
  * cancelable like the ones started here. */
@@ -586,7 +589,7 @@ async function resumeJobs() {
     .concat(listed.unavailable.map((jobId) => ({ job_id: jobId, state: 'queued' })));
   let found = 0; // the cards not shown yet
   for (const job of running.reverse()) {
-    if (results.querySelector(`[data-job-id="${job.job_id}"]`)) continue;
+    if (shownCard(job.job_id)) continue;
     results.append(jobCard(job));
     found += 1;
   }

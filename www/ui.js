@@ -115,7 +115,7 @@ const arming = new WeakMap();
 export function confirmed(event, button, { text, label }) {
   if (button.dataset.confirm === 'true') {
     if (event.detail >= 2) return false;
-    if ($('copy-status').textContent === button.dataset.asked) $('copy-status').textContent = ''; // answered
+    unask(button); // answered
     return true;
   }
   button.dataset.confirm = 'true';
@@ -137,14 +137,19 @@ export function confirmed(event, button, { text, label }) {
   return false;
 }
 
+/** Clears the footer's question of an armed `button`, unless something else was said
+ * there since. */
+function unask(button) {
+  if ($('copy-status').textContent === button.dataset.asked) $('copy-status').textContent = '';
+}
+
 /** Puts an armed button back as it was (moved away from, its time ran out, or its action
  * failed). */
 export function disarm(button) {
   if (button.dataset.confirm !== 'true') return;
   arming.get(button)?.abort();
   arming.delete(button);
-  // the footer's question goes with it (unless something else was said there since)
-  if ($('copy-status').textContent === button.dataset.asked) $('copy-status').textContent = '';
+  unask(button);
   button.dataset.confirm = '';
   button.textContent = button.dataset.before;
   button.setAttribute('aria-label', button.dataset.beforeLabel);

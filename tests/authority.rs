@@ -4,7 +4,7 @@
 mod common;
 
 use common::MemTables;
-use urlstash::core::authority::{Authority, Committed, Tables, CLAIMED_KEEP_MS, GONE_KEPT_MS, RESERVATION_TTL_MS};
+use urlstash::core::authority::{Authority, Committed, Tables, CLAIMED_KEEP_MS, GONE_KEPT_MS, RESERVATION_TTL_MS, RETRY_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, Target};
 use urlstash::core::idempotency::{UploadKey, KEPT_MS};
 use urlstash::core::quota::{ConfigPatch, KeyConfig, Limits, Usage};
@@ -47,6 +47,15 @@ fn u(bytes: u64, files: u64, reserved_bytes: u64, reserved_files: u64) -> Usage 
 
 fn doomed(a: &Authority<MemTables>) -> Vec<&str> {
     a.tables.doomed.iter().map(String::as_str).collect()
+}
+
+/// The deletes of the doomed objects due at `now_ms`, all confirmed (as the Durable Object's
+/// drain does): their ids leave `doomed` for `gone`.
+fn drain(a: &mut Authority<MemTables>, now_ms: i64) {
+    let due: Vec<String> = a.tables.doomed.iter().filter(|id| a.tables.kept.get(*id).is_none_or(|&at| at <= now_ms)).cloned().collect();
+    for id in due {
+        a.tables.undoom(&id, now_ms);
+    }
 }
 
 /// The counters are the sum and count of the rows.
@@ -136,7 +145,9 @@ fn expiry_retires_in_batches_and_gives_the_quota_back() {
     assert_eq!(usage(&a, now), u(7, 1, 0, 0));
     assert_eq!(doomed(&a).len(), 5);
     assert_eq!(a.resolve("p", "late", now).unwrap().file_id, "late");
-    assert_eq!(a.next_due(T0), Ok(Some(T0 + 10 * TTL)));
+    assert_eq!(a.next_due(now), Ok(Some(now + RETRY_MS)), "their objects' deletes are due, a retry from now");
+    drain(&mut a, now);
+    assert_eq!(a.next_due(now), Ok(Some(T0 + 10 * TTL)));
     assert_counters(&a);
 }
 
@@ -348,7 +359,8 @@ fn stale_reservations_stop_counting_and_are_dropped_with_their_bytes() {
     assert_eq!(a.expire(deadline, 500), Ok(0));
     assert_eq!(doomed(&a), ["r1"], "whatever it stored goes");
     assert_eq!(a.tables.reservations.keys().collect::<Vec<_>>(), ["r2"]);
-    assert_eq!(a.next_due(T0), Ok(Some(deadline + RESERVATION_TTL_MS)));
+    drain(&mut a, deadline);
+    assert_eq!(a.next_due(deadline), Ok(Some(deadline + RESERVATION_TTL_MS)));
 }
 
 #[test]
@@ -361,6 +373,22 @@ fn next_due_is_the_earliest_expiry_or_reservation_deadline() {
     assert_eq!(a.next_due(T0), Ok(Some(T0 + RESERVATION_TTL_MS)));
     a.commit(FileRow { expires_ms: T0 + 3, ..row("f2", "p", "c", 1) }, T0).unwrap();
     assert_eq!(a.next_due(T0), Ok(Some(T0 + 3)), "an expired row stays due until retired");
+}
+
+#[test]
+fn an_overwritten_objects_delete_is_due_though_no_op_tried_it() {
+    // The overwrite's transaction landed, then the instance was reset before it deleted the
+    // old object: the next op that arms the alarm finds that delete due, a retry from now,
+    // not only the new file's expiry days ahead.
+    let mut a = authority(1000, 10);
+    let days = |id| FileRow { expires_ms: T0 + 3 * 86_400_000, ..row(id, "p", "a", 1) };
+    a.commit(days("f1"), T0).unwrap();
+    assert_eq!(a.next_due(T0), Ok(Some(T0 + 3 * 86_400_000)));
+    a.commit(days("f2"), T0 + 1).unwrap();
+    assert_eq!(doomed(&a), ["f1"]);
+    assert_eq!(a.next_due(T0 + 5), Ok(Some(T0 + 5 + RETRY_MS)));
+    a.tables.undoom("f1", T0 + 5);
+    assert_eq!(a.next_due(T0 + 5), Ok(Some(T0 + 3 * 86_400_000)));
 }
 
 #[test]
@@ -491,8 +519,7 @@ fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     // its bytes are kept for the download being served (an hour here), and the alarm is due
     // then (f2 expires first)
     assert_eq!(a.tables.kept.get("f1"), Some(&(T0 + CLAIMED_KEEP_MS)));
-    assert_eq!(a.tables.next_kept(T0 + TTL), Ok(Some(T0 + CLAIMED_KEEP_MS)));
-    assert_eq!(a.tables.next_kept(T0 + CLAIMED_KEEP_MS), Ok(None));
+    assert_eq!(a.tables.next_doomed(), Ok(Some(T0 + CLAIMED_KEEP_MS)));
     // what the alarm is armed from: f2's expiry first, then the kept bytes' end
     assert_eq!(a.next_due(T0), Ok(Some(T0 + TTL)));
     assert_eq!(a.next_due(T0 + TTL), Ok(Some(T0 + TTL)), "f2 is due until the alarm retires it");
@@ -507,7 +534,12 @@ fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     assert_eq!(a.claim("f2", true, T0 + TTL), Err(Error::FileNotFound));
     // once f2 is retired, the kept bytes are what the alarm is next due for, and then nothing
     a.expire(T0 + TTL, 10).unwrap();
+    drain(&mut a, T0 + TTL);
+    assert_eq!(doomed(&a), ["f1"], "kept");
     assert_eq!(a.next_due(T0 + TTL), Ok(Some(T0 + CLAIMED_KEEP_MS)));
+    // past its time and not deleted yet (the alarm's delete failed): retried, never at once
+    assert_eq!(a.next_due(T0 + CLAIMED_KEEP_MS), Ok(Some(T0 + CLAIMED_KEEP_MS + RETRY_MS)));
+    a.tables.undoom("f1", T0 + CLAIMED_KEEP_MS);
     assert_eq!(a.next_due(T0 + CLAIMED_KEEP_MS), Ok(None));
 }
 

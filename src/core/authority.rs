@@ -25,6 +25,8 @@ pub const EXPIRY_BATCH: usize = 500;
 /// How long, at most, the object of a file retired by its last allowed download is kept (its
 /// expiry may come sooner), so that download can finish reading it.
 pub const CLAIMED_KEEP_MS: i64 = 60 * 60 * 1000;
+/// When work failed (an object R2 did not delete, an alarm's error), the next try after this.
+pub const RETRY_MS: i64 = 60_000;
 
 /// The key's one-row state: its settings and the live counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,8 +142,8 @@ pub trait Tables {
     /// alarm until it is confirmed), not before `not_before_ms` (0: at once). An object
     /// doomed already keeps its time.
     fn doom_after(&mut self, file_id: &str, not_before_ms: i64) -> Result<(), Error>;
-    /// The earliest time after `now_ms` that a doomed object kept until then may go.
-    fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error>;
+    /// The earliest time a doomed object may go (0: at once), passed or not.
+    fn next_doomed(&self) -> Result<Option<i64>, Error>;
     /// What the upload `key` (an [`UploadKey::key`]) stored, if it was at `since_ms` or later.
     fn first_try(&self, key: &str, since_ms: i64) -> Result<Option<FirstTry>, Error>;
     /// Keeps `row` as what `key`'s upload stored at `at_ms`, and forgets the keys kept
@@ -585,10 +587,13 @@ impl<T: Tables> Authority<T> {
     }
 
     /// When something next falls due after `now_ms`: the earliest expiry, reservation
-    /// deadline, or end of a kept object's wait.
+    /// deadline, or doomed object's time. An object left past its time (its delete failed,
+    /// or the instance was reset before it ran) is due [`RETRY_MS`] from now, never at
+    /// once: an alarm whose delete fails would otherwise run again without pause.
     pub fn next_due(&self, now_ms: i64) -> Result<Option<i64>, Error> {
         let stale = self.tables.reservations()?.iter().map(lapses_at).min();
-        let times = [self.tables.next_expiry()?, stale, self.tables.next_kept(now_ms)?];
+        let doomed = self.tables.next_doomed()?.map(|at| if at <= now_ms { now_ms + RETRY_MS } else { at });
+        let times = [self.tables.next_expiry()?, stale, doomed];
         Ok(times.into_iter().flatten().min())
     }
 }

@@ -86,7 +86,8 @@ pub enum Error {
     OriginCoding(String),
     /// The file's lifetime (`expires_in`, or the default) ran out while it was being
     /// fetched: it is not stored, and the file its name held stays.
-    #[error("invalid `expires_in`: the file's lifetime of {ttl_secs} s ran out before it was stored ({elapsed_secs} s after the upload began): it needs a longer lifetime, up to the key's maximum, or a faster origin")]
+    /// Said the same whether or not the request sent `expires_in`.
+    #[error("the file's lifetime of {ttl_secs} s (`expires_in`, or the key's default) ran out before it was stored ({elapsed_secs} s after the upload began): send a longer `expires_in`, up to the key's maximum, or use a faster origin")]
     Lapsed { ttl_secs: u64, elapsed_secs: u64 },
     /// The stored bytes are not the ones the request named by `expected_sha256`.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]

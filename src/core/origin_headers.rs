@@ -40,16 +40,17 @@ impl OriginHeaders {
         }
         for (i, (name, value)) in self.0.iter().enumerate() {
             let lower = name.to_ascii_lowercase();
+            // a name is echoed in at most 64 characters: the body's limit allows 16 KiB
+            let shown: String = name.chars().take(64).collect();
             let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !token || !(ALLOWED_HEADERS.contains(&lower.as_str()) || (lower.starts_with("x-") && lower.len() > 2)) {
-                let shown: String = name.chars().take(64).collect();
                 return bad(format!("header `{shown}` may not be sent (allowed: Authorization, Cookie, Referer, Accept, Accept-Language, User-Agent, X-*)"));
             }
             if self.0[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                return bad(format!("header `{name}` is given twice"));
+                return bad(format!("header `{shown}` is given twice"));
             }
             if value.len() > MAX_HEADER_VALUE || !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
-                return bad(format!("the value of `{name}` must be at most {MAX_HEADER_VALUE} printable ASCII characters"));
+                return bad(format!("the value of `{shown}` must be at most {MAX_HEADER_VALUE} printable ASCII characters"));
             }
         }
         Ok(self)
@@ -140,6 +141,13 @@ mod tests {
             assert!(err.public_message().contains(msg), "{err}");
         }
         assert_eq!(format!("{:?}", headers(&[("Authorization", "secret")])), r#"["Authorization"]"#);
+        // a long name is echoed cut to 64 characters, whatever refuses it
+        let long = format!("X-{}", "n".repeat(4000));
+        let shown = format!("`{}`", &long[..64]);
+        for h in [headers(&[(&long, "1"), (&long, "2")]), headers(&[(&long, "\n")])] {
+            let msg = h.validate().unwrap_err().public_message();
+            assert!(msg.contains(&shown) && msg.len() < 200, "{msg}");
+        }
     }
 
     #[test]

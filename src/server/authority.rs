@@ -13,7 +13,7 @@ use super::job_index;
 use super::key_secret;
 use super::js::{now_ms, object_name};
 use super::sql::{transaction, SqlTables};
-use crate::core::authority::{Authority, Committed, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS};
+use crate::core::authority::{Authority, Committed, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS, RETRY_MS};
 use crate::core::authority_wire::{Op, Purged, Refusal};
 use crate::core::config::Config;
 use crate::core::layout::object_key;
@@ -24,8 +24,6 @@ use crate::core::Error;
 const DELETE_BATCH: usize = 1000;
 /// Expiry batches one alarm runs before it hands over to the next (re-armed at once).
 const ALARM_BATCHES: usize = 20;
-/// When doomed objects could not be deleted, the alarm tries again after this long.
-const RETRY_MS: i64 = 60_000;
 
 #[durable_object]
 pub struct KeyAuthority {
@@ -258,21 +256,22 @@ impl KeyAuthority {
 
     /// Makes sure the alarm fires no later than `due`, nor later than a retry soon when
     /// doomed objects are left (`drained` false). An alarm that fires early finds nothing due
-    /// and re-arms itself. Found unset, it is set by what the tables say is due too: an
+    /// and re-arms itself. Not known yet (this instance's first op that arms, or after an
+    /// alarm ran), it is set by what the tables say is due too, whatever this op leaves: an
     /// alarm lost (a `set_alarm` that failed, an object reset between a transaction and its
-    /// `set_alarm`) would otherwise wait for this op's own time, 72 hours ahead for a commit.
+    /// `set_alarm`) would otherwise wait for this op's own time, 72 hours ahead for a
+    /// commit, and a delete the reset cut off (an overwritten file's old bytes, still served
+    /// by its `download_url`) for the next expiry.
     async fn arm(&self, due: Option<i64>, drained: bool) {
         let retry = (!drained).then(|| now_ms() + RETRY_MS);
-        let Some(mut at) = [due, retry].into_iter().flatten().min() else { return };
-        let storage = self.state.storage();
+        let mut at = [due, retry].into_iter().flatten().min();
         if self.alarm_at.get().is_none() {
-            self.alarm_at.set(storage.get_alarm().await.ok().flatten());
-            if self.alarm_at.get().is_none() {
-                if let Ok(Some(next)) = self.run(|a| a.next_due(now_ms())) {
-                    at = at.min(next);
-                }
+            self.alarm_at.set(self.state.storage().get_alarm().await.ok().flatten());
+            if let Ok(Some(next)) = self.run(|a| a.next_due(now_ms())) {
+                at = Some(at.map_or(next, |at| at.min(next)));
             }
         }
+        let Some(at) = at else { return };
         if self.alarm_at.get().is_some_and(|set| set <= at) {
             return;
         }

@@ -49,16 +49,17 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
     let content_type = req.header("Content-Type");
     let declared = req.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
     match (&content_type, declared) {
-        (Some(ct), _) => require_json(Some(ct))?,
-        (None, Some(0)) => return Ok(Vec::new()),
+        // `curl -d ''` declares a form type for its empty body: still no body
+        (_, Some(0)) => return Ok(Vec::new()),
+        (Some(ct), Some(_)) => require_json(Some(ct))?,
         (None, Some(_)) => return Err(Error::NotJson),
-        // chunked and untyped: only its bytes tell an empty body from one of another type
-        (None, None) => {}
+        // chunked: only its bytes tell an empty body from one of another type
+        (_, None) => {}
     }
     require_identity(req.header("Content-Encoding").as_deref())?;
     let body = capped_body(req, declared, limit).await?;
-    if content_type.is_none() && !body.is_empty() {
-        return Err(Error::NotJson);
+    if !body.is_empty() {
+        require_json(content_type.as_deref())?;
     }
     Ok(body)
 }

@@ -400,9 +400,9 @@ impl Tables for SqlTables {
         self.run("doom", query, vec![text(file_id), int(not_before_ms)])
     }
 
-    fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error> {
-        let query = "SELECT json_object('due', MIN(not_before_ms)) FROM doomed WHERE not_before_ms > ?";
-        let rows: Vec<Due> = self.rows("next kept", query, vec![int(now_ms)])?;
+    fn next_doomed(&self) -> Result<Option<i64>, Error> {
+        let query = "SELECT json_object('due', MIN(not_before_ms)) FROM doomed";
+        let rows: Vec<Due> = self.rows("next doomed", query, vec![])?;
         Ok(rows.into_iter().next().and_then(|r| r.due))
     }
 

@@ -19,6 +19,7 @@ use crate::core::blocklist::BlockEntry;
 use crate::core::clock::iso8601;
 use crate::core::envelope::Envelope;
 use crate::core::layout::object_key;
+use crate::core::seams::FileAuthority;
 use crate::core::takedown::{parse_takedown, Reported, Takedown};
 use crate::core::Error;
 
@@ -47,12 +48,17 @@ pub(crate) async fn take_down(req: Incoming, services: &Services) -> Result<Resp
         Reported::Name(name) => (name.owner, Target::Name { upload_path: name.upload_path, file_name: name.file_name }),
     };
     // The key's authority removes the row and its quota, then the bytes, before it answers.
-    let row = match services.authority(&key_id).take_down(target.clone()).await {
+    let authority = services.authority(&key_id);
+    let row = match authority.take_down(target.clone()).await {
         Ok(row) => row,
         // No live file, yet an id's bytes are there (a used-up download's, kept an hour
-        // for the reader; or left by a take-down whose delete failed): they go too.
+        // for the reader; left by a take-down whose delete failed; or an upload's, its
+        // commit still on its way): they go too. Released first, so the key's authority
+        // refuses that commit (nothing stored, nothing charged) rather than recording a
+        // file whose bytes are gone.
         Err(Error::FileNotFound) => {
             if let Target::Id { file_id } = &target {
+                authority.release(file_id).await?;
                 delete_object(services, file_id).await?;
             }
             return Err(Error::FileNotFound);

@@ -179,8 +179,8 @@ impl Tables for MemTables {
         Ok(())
     }
 
-    fn next_kept(&self, now_ms: i64) -> Result<Option<i64>, Error> {
-        Ok(self.kept.values().copied().filter(|&at| at > now_ms).min())
+    fn next_doomed(&self) -> Result<Option<i64>, Error> {
+        Ok(self.doomed.iter().map(|id| self.kept.get(id).copied().unwrap_or(0)).min())
     }
 
     fn first_try(&self, key: &str, since_ms: i64) -> Result<Option<FirstTry>, Error> {

@@ -221,7 +221,7 @@ describe('expiry meeting an overwrite or a delete of the same name', () => {
     assert.equal(holder.status, 200, JSON.stringify(holder.json));
     const res = await slow;
     assert.ok(Date.now() - began >= 13000, 'the slow upload took its 13 s');
-    assertError(res, 400, /^invalid `expires_in`: the file's lifetime of 12 s ran out before it was stored \(\d+ s after the upload began\): it needs a longer lifetime, up to the key's maximum, or a faster origin$/);
+    assertError(res, 400, /^the file's lifetime of 12 s \(`expires_in`, or the key's default\) ran out before it was stored \(\d+ s after the upload began\): send a longer `expires_in`, up to the key's maximum, or use a faster origin$/);
     // the holder is as it was: served by name and by id, the only file listed and charged
     for (const url of [holder.json.data.file_url, holder.json.data.download_url]) {
       const served = await get(url);

@@ -298,6 +298,18 @@ test('private files: signed links serve; no, wrong, tampered and expired signatu
   assertLinksEnd(none.data, f.data.expires_at, 'no options: the links live as long as the file');
   const some = await chunked('{"expires_in":60}');
   assertError({ status: some.status, json: await some.json() }, 415, /must be JSON/);
+  // an empty body under a type that is not JSON (`curl -d ''` sends a form type) is no body too
+  const formless = await api(worker, 'POST', `/api/v1/files/${f.data.file_id}/link`, {
+    token: KEYS.a.key, body: '', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  assert.equal(formless.status, 200, JSON.stringify(formless.json));
+  assertLinksEnd(formless.json.data, f.data.expires_at, 'an empty form body: no options');
+  const typedChunked = await request(`${worker.url}/api/v1/files/${f.data.file_id}/link`, {
+    method: 'POST', headers: { authorization: `Bearer ${KEYS.a.key}`, 'content-type': 'text/plain' }, duplex: 'half',
+    body: new ReadableStream({ start(c) { c.close(); } }),
+  });
+  assert.equal(typedChunked.status, 200, 'chunked, typed text/plain and empty: no body');
+  assertLinksEnd((await typedChunked.json()).data, f.data.expires_at, 'an empty chunked text body: no options');
 });
 
 test('a name whose used-up private one-time file is kept serves its next file at once, unsigned, uploaded or fetched by a job', async () => {

@@ -133,6 +133,11 @@ describe('bad input', () => {
     });
   }
 
+  test('an empty body typed as a form (curl -d \'\') is no body: 400, not 415', async () => {
+    const res = await upload(worker, '', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assertError(res, 400, /^request body is not valid JSON: the body is empty \(send one JSON object\)$/);
+  });
+
   test('a body that is not JSON is 415', async () => {
     const res = await upload(worker, `file_url=${png()}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assertError(res, 415, /must be JSON/);

@@ -184,6 +184,17 @@ fn a_bad_base_url_throws() {
     assert_eq!(client(" HTTPS://Files.Example.com/api/ ", KEY).base_url(), "https://files.example.com/api");
 }
 
+#[wasm_bindgen_test]
+async fn options_of_the_wrong_type_are_said_in_javascripts_words() {
+    // no options at all: what the constructor takes, not the Rust struct it reads them into
+    let err = UploadClient::new(JsValue::UNDEFINED).err().expect("throws");
+    assert_eq!(string(&err, "message"), "invalid options: expected { baseUrl, apiKey }");
+    let err = upload_err(&client("http://127.0.0.1:1", KEY), r#"{"fileUrl":"https://example.com/a.png","expiresIn":"60"}"#).await;
+    let message = string(&err, "message");
+    assert!(message.ends_with(r#": invalid type: string "60", expected a number"#), "{message}");
+    assert_eq!(number(&err, "status"), 0.0);
+}
+
 /// What the client did with a `file_url`: refused it before sending (status, message), or
 /// sent it (`None`; the base is unreachable, so sending ends in a network error).
 async fn client_verdict(client: &UploadClient, raw: &str) -> Option<(f64, String, Option<String>)> {

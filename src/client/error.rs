@@ -31,6 +31,9 @@ pub(crate) enum ClientError {
     Network(String),
     /// The options passed to the constructor or a method are unusable.
     Options(String),
+    /// The last failure of a call sent again after a send that may have been done (no
+    /// answer, say): as that failure, but `uncertain` whatever it says.
+    Again(Box<ClientError>),
 }
 
 impl ClientError {
@@ -40,6 +43,7 @@ impl ClientError {
             ClientError::Invalid(err) => err.status(),
             ClientError::Server { status, .. } | ClientError::Unexpected { status, .. } => *status,
             ClientError::Network(_) | ClientError::Options(_) => 0,
+            ClientError::Again(last) => last.status(),
         }
     }
 
@@ -49,6 +53,7 @@ impl ClientError {
             ClientError::Server { code, .. } => *code,
             ClientError::Unexpected { status, .. } => *status,
             ClientError::Network(_) | ClientError::Options(_) => 0,
+            ClientError::Again(last) => last.code(),
         }
     }
 
@@ -61,6 +66,7 @@ impl ClientError {
             }
             ClientError::Network(detail) => format!("network error: could not reach the server ({detail})"),
             ClientError::Options(detail) => format!("invalid options: {detail}"),
+            ClientError::Again(last) => last.message(),
         }
     }
 
@@ -72,6 +78,7 @@ impl ClientError {
             ClientError::Network(_) | ClientError::Options(_) | ClientError::Unexpected { .. } => None,
             // The envelope names no field: its message does.
             ClientError::Server { status, msg, .. } => field_of(*status, msg),
+            ClientError::Again(last) => last.field(),
         }
     }
 }
@@ -88,10 +95,10 @@ impl ClientError {
     }
 
     /// Whether the call may have been done all the same: no answer, a page that is not the
-    /// service's, or its 500.
-    fn uncertain(&self) -> bool {
+    /// service's, or its 500 (or any of these for an earlier send of it).
+    pub(crate) fn uncertain(&self) -> bool {
         match self {
-            ClientError::Network(_) | ClientError::Unexpected { .. } => true,
+            ClientError::Network(_) | ClientError::Unexpected { .. } | ClientError::Again(_) => true,
             ClientError::Server { status, .. } => *status == 500,
             ClientError::Invalid(_) | ClientError::Options(_) => false,
         }
@@ -100,6 +107,7 @@ impl ClientError {
     pub(crate) fn retry_after(&self) -> Option<u32> {
         match self {
             ClientError::Server { retry_after, .. } | ClientError::Unexpected { retry_after, .. } => *retry_after,
+            ClientError::Again(last) => last.retry_after(),
             _ => None,
         }
     }

@@ -53,8 +53,10 @@ impl UploadClient {
 
     /// Up to 20 uploads in one request; resolves with every item's envelope in order and
     /// the tallies. An item the server's own parser refuses is answered in place without
-    /// being sent; an empty or oversized list rejects (400). With `idempotencyKey`, a batch
-    /// whose send failed in passing is sent again, as `uploadFromUrl`'s upload is.
+    /// being sent (with `idempotencyKey`, the server answers it: the batch goes whole, each
+    /// item in its place); an empty or oversized list rejects (400). With
+    /// `idempotencyKey`, a batch whose send failed in passing is sent again, as
+    /// `uploadFromUrl`'s upload is.
     #[wasm_bindgen(js_name = uploadFromUrls, unchecked_return_type = "Promise<BatchResult>")]
     pub fn upload_from_urls(
         &self,
@@ -62,8 +64,8 @@ impl UploadClient {
         #[wasm_bindgen(unchecked_param_type = "BatchOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
         self.run(|| {
-            let plan = options::batch_plan(items)?;
             let key = options::batch_key(options)?;
+            let plan = options::batch_plan(items, key.is_some())?;
             Ok((plan.body.map(|body| Call::batch((body, key))), Reply::Batch(plan.refused)))
         })
     }

@@ -154,11 +154,16 @@ const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order"];
 fn read<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str, known: &[&str]) -> Result<T, ClientError> {
     known_only(&value, what, known)?;
     serde_wasm_bindgen::from_value(value).map_err(|e| {
-        // serde_wasm_bindgen's message is a JS Error's text ("Error: invalid type: ..."), and
-        // writes an unexpected object or array in its Rust debug form: neither is for users.
+        // serde_wasm_bindgen's message is a JS Error's text ("Error: invalid type: ..."),
+        // writes an unexpected object or array in its Rust debug form, and names the Rust
+        // types it expected (`struct ClientOptions`, `f64`): none of it is for users (an
+        // integer option, `u64`, keeps its word).
         let detail = e.to_string();
         let detail = detail.strip_prefix("Error: ").unwrap_or(&detail);
-        ClientError::Options(if detail.contains("JsValue(") { what.to_owned() } else { format!("{what}: {detail}") })
+        if detail.contains("JsValue(") || detail.contains("expected struct") {
+            return ClientError::Options(what.to_owned());
+        }
+        ClientError::Options(format!("{what}: {}", detail.replace("expected f64", "expected a number")))
     })
 }
 
@@ -287,9 +292,11 @@ pub(crate) struct BatchPlan {
 
 /// Reads `uploadFromUrls`' items. The batch as a whole (1 to `core::batch::MAX_ITEMS`
 /// items, body size) is checked by the server's `parse_batch` and refused as a whole; an
-/// item it refuses is answered here, in place, and left out of the request.
-pub(crate) fn batch_plan(value: JsValue) -> Result<BatchPlan, ClientError> {
-    plan(&read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", ITEM_KEYS)?)
+/// item it refuses is answered here, in place, and left out of the request, unless the
+/// batch is `keyed` (see [`plan`]).
+pub(crate) fn batch_plan(value: JsValue, keyed: bool) -> Result<BatchPlan, ClientError> {
+    let items = read::<Vec<UploadOptions>>(value, "expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }", ITEM_KEYS)?;
+    plan(&items, keyed)
 }
 
 /// Reads `uploadFromUrls`' options: the batch's `Idempotency-Key`, checked by the server's
@@ -314,10 +321,19 @@ pub(crate) fn batch_key(value: JsValue) -> Result<Option<String>, ClientError> {
     Ok(idempotency::parse(key.as_deref())?)
 }
 
-fn plan(items: &[UploadOptions]) -> Result<BatchPlan, ClientError> {
+/// Under an `Idempotency-Key` (`keyed`) the server names each item by its place in the
+/// body, so a batch with an item to send goes whole: the server refuses the same items in
+/// place, and the same batch sent again with a refused item fixed keeps every item's place
+/// (left out, a later item would take its place, and be refused as a reused key or stored
+/// twice).
+fn plan(items: &[UploadOptions], keyed: bool) -> Result<BatchPlan, ClientError> {
     let bodies: Vec<UploadBody> = items.iter().map(UploadBody::from).collect();
     let all: Vec<&UploadBody> = bodies.iter().collect();
-    let checked = parse_batch_with(json(&BatchBody { items: &all })?.as_bytes(), &check_file_url)?;
+    let whole = json(&BatchBody { items: &all })?;
+    let checked = parse_batch_with(whole.as_bytes(), &check_file_url)?;
+    if keyed && checked.iter().any(Result::is_ok) {
+        return Ok(BatchPlan { body: Some(whole), refused: bodies.iter().map(|_| None).collect() });
+    }
     let mut send = Vec::new();
     let mut refused = Vec::with_capacity(bodies.len());
     for (body, result) in bodies.iter().zip(checked) {
@@ -551,7 +567,7 @@ mod more_tests {
 
     #[test]
     fn batches_send_the_valid_items_and_answer_the_others_in_place() {
-        let p = plan(&[item("https://x.test/a.png"), item("ftp://x.test/b"), item("https://x.test/c.png")]).unwrap();
+        let p = plan(&[item("https://x.test/a.png"), item("ftp://x.test/b"), item("https://x.test/c.png")], false).unwrap();
         assert_eq!(p.body.as_deref(), Some(r#"{"items":[{"file_url":"https://x.test/a.png"},{"file_url":"https://x.test/c.png"}]}"#));
         assert!(p.refused[0].is_none() && p.refused[2].is_none());
         let refused = p.refused[1].as_ref().unwrap();
@@ -561,20 +577,20 @@ mod more_tests {
         // an item over a single upload body's 16 KiB is refused alone, as the server would
         let headers: BTreeMap<String, String> = ["a", "b", "c", "d", "e"].iter().map(|h| (format!("X-{h}"), "v".repeat(4000))).collect();
         let big = UploadOptions { origin_headers: Some(headers), ..item("https://x.test/big.png") };
-        let p = plan(&[big, item("https://x.test/a.png")]).unwrap();
+        let p = plan(&[big, item("https://x.test/a.png")], false).unwrap();
         assert_eq!(p.body.as_deref(), Some(r#"{"items":[{"file_url":"https://x.test/a.png"}]}"#));
         let refused = p.refused[0].as_ref().unwrap();
         assert_eq!((refused.code, refused.msg.as_str()), (413, "request body exceeds 16384 bytes"));
 
-        let none = plan(&[item("")]).unwrap();
+        let none = plan(&[item("")], false).unwrap();
         assert_eq!(none.body, None);
         assert_eq!(none.refused[0].as_ref().unwrap().msg, "missing required field `file_url`");
 
         let full: Vec<UploadOptions> = (0..MAX_ITEMS).map(|_| item("https://x.test/a")).collect();
-        assert_eq!(plan(&full).unwrap().refused.len(), MAX_ITEMS);
+        assert_eq!(plan(&full, false).unwrap().refused.len(), MAX_ITEMS);
         let over: Vec<UploadOptions> = (0..=MAX_ITEMS).map(|_| item("https://x.test/a")).collect();
-        for items in [&over[..], &[]] {
-            match plan(items) {
+        for (items, keyed) in [(&over[..], false), (&over[..], true), (&[][..], false)] {
+            match plan(items, keyed) {
                 Err(ClientError::Invalid(err)) => {
                     assert_eq!(err.status(), 400);
                     assert!(err.public_message().contains("must hold 1 to 20 uploads"), "{err}");
@@ -582,6 +598,19 @@ mod more_tests {
                 other => panic!("{}: {other:?}", items.len()),
             }
         }
+    }
+
+    #[test]
+    fn a_keyed_batch_goes_whole_so_every_item_keeps_its_place() {
+        let items = [item("https://x.test/a.png"), item("ftp://x.test/b"), item("https://x.test/c.png")];
+        let p = plan(&items, true).unwrap();
+        let sent = r#"{"items":[{"file_url":"https://x.test/a.png"},{"file_url":"ftp://x.test/b"},{"file_url":"https://x.test/c.png"}]}"#;
+        assert_eq!(p.body.as_deref(), Some(sent));
+        assert!(p.refused.iter().all(Option::is_none), "the server answers every item");
+        // nothing to send: answered here, as without a key
+        let none = plan(&[item(""), item("ftp://x.test/b")], true).unwrap();
+        assert_eq!(none.body, None);
+        assert!(none.refused.iter().all(Option::is_some));
     }
 
     #[test]

@@ -22,21 +22,34 @@ const MAX_KEYED_WAIT_MS: f64 = 60_000.0;
 /// what the first one did), so one that failed in passing ([`sent_again`]) is sent again,
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
 /// to a minute). Any other call is sent once (an upload sent again without a key would be
-/// stored again).
+/// stored again). A failure after a send that may have been done is `uncertain`, whatever
+/// the last send's answer says (a 429 to the second says nothing of the first).
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { KEYED_RETRIES } else { 0 };
     let mut failures = 0;
+    let mut uncertain = false;
     loop {
         let err = match api::send(settings, authorization, &call).await {
             Err(err) if failures < retries && sent_again(&err) => err,
+            Err(err) => return Err(after(uncertain, err)),
             answer => return answer,
         };
         let wait = backoff_ms(&err, KEYED_RETRY_MS, failures);
+        uncertain |= err.uncertain();
         if wait > MAX_KEYED_WAIT_MS {
-            return Err(err);
+            return Err(after(uncertain, err));
         }
         sleep(wait).await;
         failures += 1;
+    }
+}
+
+/// `err`, marked uncertain when an earlier send may have been done.
+fn after(uncertain: bool, err: ClientError) -> ClientError {
+    if uncertain && !err.uncertain() {
+        ClientError::Again(Box::new(err))
+    } else {
+        err
     }
 }
 
@@ -47,6 +60,7 @@ pub(crate) fn in_passing(err: &ClientError) -> bool {
         ClientError::Network(_) => true,
         ClientError::Unexpected { status, .. } | ClientError::Server { status, .. } => *status == 0 || *status >= 500 || *status == 429,
         ClientError::Invalid(_) | ClientError::Options(_) => false,
+        ClientError::Again(last) => in_passing(last),
     }
 }
 
@@ -104,6 +118,19 @@ mod tests {
         assert_eq!([0, 1, 2].map(|n| backoff_ms(&failed, 1000.0, n)), [1000.0, 2000.0, 4000.0]);
         let busy = ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(3) };
         assert_eq!([0, 2].map(|n| backoff_ms(&busy, 1000.0, n)), [3000.0, 4000.0]);
+    }
+
+    #[test]
+    fn a_failure_after_a_send_that_may_have_landed_is_uncertain() {
+        let limited = ClientError::Server { status: 429, code: 429, msg: "slow down".into(), retry_after: Some(60) };
+        assert!(!limited.uncertain());
+        let again = after(true, limited.clone());
+        assert!(again.uncertain());
+        assert_eq!((again.status(), again.retry_after()), (429, Some(60)), "otherwise the last answer's");
+        assert!(!in_passing(&ClientError::Again(Box::new(ClientError::server(404, 404, "")))));
+        assert_eq!(after(false, limited.clone()), limited);
+        let lost = ClientError::Network("offline".into());
+        assert_eq!(after(true, lost.clone()), lost, "uncertain already");
     }
 
     #[test]

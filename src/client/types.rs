@@ -162,8 +162,9 @@ export class UploadError extends Error {
    * of a busy 503 or a 429; nothing was stored), or null. */
   retryAfter: number | null;
   /** Whether the call may have been done all the same: no answer came, a page that is not
-   * the service's (a gateway's), or the service's 500. Send it again only with the same
-   * `idempotencyKey`. */
+   * the service's (a gateway's), or the service's 500, to this send or an earlier one of a
+   * call sent again (a 429 after a send that went unanswered is uncertain). Send it again
+   * only with the same `idempotencyKey`. */
   uncertain: boolean;
 }
 

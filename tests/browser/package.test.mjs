@@ -167,6 +167,14 @@ const keyed = [await client.uploadFromUrl(once), await client.uploadFromUrl(once
 // key names another file: a batch's item is named by its place too)
 const batchKey = { idempotencyKey: once.idempotencyKey };
 const keyedBatch = [await client.uploadFromUrls([{ fileUrl }], batchKey), await client.uploadFromUrls([{ fileUrl }], batchKey)];
+// a keyed batch with an item the client refuses, sent again with that item fixed: the batch
+// went whole, so every item kept its place (the others answer what they stored, only the
+// fixed one is new; left out, the third would have taken the second's place)
+const fixKey = { idempotencyKey: 'pkg-fix-' + Date.now() };
+const fixed = [
+  await client.uploadFromUrls([{ fileUrl }, { fileUrl: 'ftp://x.test/b.png' }, { fileUrl, fileName: 'third.png' }], fixKey),
+  await client.uploadFromUrls([{ fileUrl }, { fileUrl, fileName: 'second.png' }, { fileUrl, fileName: 'third.png' }], fixKey),
+];
 // a background job with a webhook, waited for
 const startOptions = { fileUrl, uploadPath: 'pkg/jobs', fileName: 'hooked.png', callbackUrl, idempotencyKey: 'pkg-' + Date.now() };
 const started = await client.startUpload(startOptions);
@@ -222,6 +230,13 @@ const busyServer = http.createServer((req, res) => {
     const n = starts.filter((s) => s.key === key).length;
     const send = (status, data, msg) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify({ success: status < 300, code: status, msg, data })); };
     if (key === 'flaky' && n === 1) { req.socket.destroy(); return; }
+    // not answered, then the rate limit (a 429 says nothing of the send before it)
+    if (key === 'lost-then-limited') {
+      if (n === 1) { req.socket.destroy(); return; }
+      res.setHeader('retry-after', '1');
+      send(429, null, 'rate limit exceeded');
+      return;
+    }
     if (key === 'flaky' && n > 2) { send(202, job('queued'), 'Job accepted'); return; }
     if (key === 'flaky' || key === 'down' || key === 'down-upload') { send(500, null, 'internal error'); return; }
     if (key === 'origin-404') { send(502, null, 'origin responded with HTTP 404'); return; }
@@ -263,7 +278,7 @@ const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'la
 // an upload stored now with a key: sent again after the service's 500 as a start is, and
 // after a gateway's 504 page (it may have landed behind it); not after the service's 502
 // (the origin's failure: sent again, it would fetch again) or a 503 without a time
-const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret'];
+const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited'];
 const uploadOutcomes = await Promise.all([...uploadKeys.map((idempotencyKey) =>
   busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain}\`)),
   // a keyed batch is sent again as a keyed upload is
@@ -312,7 +327,7 @@ for (const call of [() => client.getFile(5), () => client.getFile(undefined), ()
 }
 let notArray;
 try { await client.uploadFromUrls({ fileUrl }); } catch (e) { notArray = e.message; }
-console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray }));
+console.log(JSON.stringify({ health, data, keyed, keyedBatch, fixed, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray }));
 `);
   // a key with a webhook secret, made through the admin API
   const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'pkg' } });
@@ -324,7 +339,7 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, st
   const callbackUrl = hooks.url('/pkg-hook');
   const used = await run('node', ['use.mjs', worker.url, key, fileUrl, callbackUrl], { cwd: app });
   assert.equal(used.code, 0, used.out);
-  const { health, data, keyed, keyedBatch, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
+  const { health, data, keyed, keyedBatch, fixed, uploadOutcomes, started, retried, finished, error, busy, busyBatch, startOutcomes, sends, waited, waits, info, listed, served, deleted, badIds, notArray } = JSON.parse(used.out.trim().split('\n').pop());
   // the job: started queued, waited for to its end, stored byte-exact, and its final status
   // delivered once to the callback, signed with the key's secret
   assert.match(started.job_id, /^job_[0-9a-f]{32}$/);
@@ -350,15 +365,23 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, uploadOutcomes, st
   gaps(sends.down).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down: gap ${i} ${gap} ms of ${gaps(sends.down)}`));
   gaps(sends.flaky).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `flaky: gap ${i} ${gap} ms of ${gaps(sends.flaky)}`));
   // after its last send, whether it may have been done all the same (uncertain): after the
-  // service's 500 and a gateway's page, not after the origin's 502 or a setting's 503
-  assert.deepEqual(uploadOutcomes, ['500 true', '504 true', '502 false', '503 false', '500 true']);
-  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'down-batch'].map((k) => sends[k].length), [4, 4, 1, 1, 4], 'a keyed upload or batch: sent again after a 500 or a gateway\'s page, not after the origin\'s 502 or a 503 without a time');
+  // service's 500 and a gateway's page, not after the origin's 502 or a setting's 503; and
+  // after a 429 to a send whose first went unanswered
+  assert.deepEqual(uploadOutcomes, ['500 true', '504 true', '502 false', '503 false', '429 true', '500 true']);
+  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'down-batch'].map((k) => sends[k].length), [4, 4, 1, 1, 2, 4], 'a keyed upload or batch: sent again after a 500 or a gateway\'s page, not after the origin\'s 502 or a 503 without a time');
   gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
   assert.deepEqual(keyed[1], keyed[0], 'an upload sent again with its idempotencyKey answers the file the first stored');
   assert.equal(sha256((await get(keyed[0].download_url)).body), sha256(bytes));
   assert.equal(keyedBatch[0].succeeded, 1, JSON.stringify(keyedBatch[0]));
   assert.deepEqual(keyedBatch[1], keyedBatch[0], 'a batch sent again with its idempotencyKey answers what each item stored');
   assert.notEqual(keyedBatch[0].results[0].data.file_id, keyed[0].file_id, 'the same key names a batch item apart from a single upload');
+  const [first, again] = fixed;
+  assert.deepEqual([first.succeeded, first.failed, first.results[1].code], [2, 1, 400], JSON.stringify(first));
+  assert.match(first.results[1].msg, /scheme `ftp` is not allowed/);
+  assert.deepEqual([again.succeeded, again.failed], [3, 0], JSON.stringify(again));
+  for (const i of [0, 2]) assert.equal(again.results[i].data.file_id, first.results[i].data.file_id, `item ${i} answers what it stored`);
+  assert.equal(again.results[1].data.file_name, 'second.png');
+  assert.equal(sha256((await get(again.results[1].data.download_url)).body), sha256(bytes));
   assert.deepEqual(busyBatch, { succeeded: 0, failed: 1, results: [{ success: false, code: 503, msg: busy.message, data: null }], retryAfter: 5 });
   assert.match(waited, /^409 .* after 3 polls$/, 'a poll cut after its headers is tried again');
   assert.deepEqual(waits.settled, [
@@ -431,8 +454,9 @@ test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   console.log(`client wasm: ${wasm.length} B raw, ${gzip} B gzip -9, ${brotli} B brotli; JS glue ${glue.length} B raw, ${zlib.gzipSync(glue, { level: 9 }).length} B gzip`);
   // Budgets (docs/client.md): about 3 % above the size with background jobs, the link
   // controls and the Unicode name rules (raised by 2,000 B gzip for `idempotencyKey` and
-  // the retries of a start that carries it);
+  // the retries of a start that carries it; raw raised by 2,000 B for a keyed batch sent
+  // whole, `uncertain` kept across sends and option errors in JavaScript's words);
   // `make bench` reports the 100 KiB gzip target, missed since the job methods came.
-  assert.ok(wasm.length < 350_000, `raw ${wasm.length}`);
+  assert.ok(wasm.length < 352_000, `raw ${wasm.length}`);
   assert.ok(gzip <= 127_000, `gzip ${gzip}`);
 });

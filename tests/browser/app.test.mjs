@@ -510,40 +510,52 @@ test('Stash: when a later batch is refused as a whole (429, the rate), only the 
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: items a busy instance refused (503 in a 200) and the lines after them stay to send again, the stored ones do not', { timeout: 120_000 }, async () => {
+test('Stash: items a busy instance refused (503 in a 200) and the lines after them stay to send again, the stored ones do not', { timeout: 240_000 }, async () => {
   const { origin } = stack;
   const paths = Array.from({ length: 22 }, (_, i) => `/busy/${i}.png`);
   const lines = paths.map((p, i) => origin.file(p, png(8 + i, 8), { contentType: 'image/png' }));
   const busy = [3, 17]; // of the first batch's 20 items
   await open('stash');
   let batches = 0;
+  // What failed in the handler, if anything: the page's request is then aborted (a handler
+  // that throws leaves it waiting), and the test fails with this, not a status never shown.
+  let handlerError;
   await page.route('**/api/v1/files/upload/urls', async (route) => {
     batches += 1;
     if (batches > 1) return route.continue();
-    // The server's own answer for the other 18 items; the two busy ones as the batch route
-    // answers an item refused for the isolate's buffers.
-    const { items } = JSON.parse(route.request().postData());
-    const kept = items.filter((_, i) => !busy.includes(i));
-    // Sent once more if its connection is closed unanswered (the local runtime does so now
-    // and then under load: support/worker.mjs, `request`); with the batch's Idempotency-Key
-    // the second send is answered with the files of the first, never stores them twice.
-    // Said on stderr, so a failure here names its cause instead of a status never shown.
-    const send = () => route.fetch({ postData: JSON.stringify({ items: kept }) });
-    const real = await send().catch((err) => {
-      console.error(`# the busy test's batch: ${err.message}; sending it once more`);
-      return send();
-    });
-    const envelope = await real.json();
-    const results = [...envelope.data.results];
-    for (const i of busy) {
-      results.splice(i, 0, { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null });
+    try {
+      // The server's own answer for the other 18 items; the two busy ones as the batch route
+      // answers an item refused for the isolate's buffers.
+      const { items } = JSON.parse(route.request().postData());
+      const kept = items.filter((_, i) => !busy.includes(i));
+      // Sent once more if its connection is closed unanswered (the local runtime does so now
+      // and then under load: support/worker.mjs, `request`); with the batch's Idempotency-Key
+      // the second send is answered with the files of the first, never stores them twice.
+      // Said on stderr, so a failure here names its cause instead of a status never shown.
+      // Each send may take a minute on a loaded machine (route.fetch's own limit is 30 s).
+      const send = () => route.fetch({ postData: JSON.stringify({ items: kept }), timeout: 60_000 });
+      const real = await send().catch((err) => {
+        console.error(`# the busy test's batch: ${err.message}; sending it once more`);
+        return send();
+      });
+      const envelope = await real.json();
+      const results = [...envelope.data.results];
+      for (const i of busy) {
+        results.splice(i, 0, { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null });
+      }
+      const data = { succeeded: envelope.data.succeeded, failed: envelope.data.failed + busy.length, results };
+      return route.fulfill({ response: real, headers: { ...Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length')), 'retry-after': '5' }, body: JSON.stringify({ ...envelope, data }) });
+    } catch (err) {
+      handlerError = err;
+      console.error(`# the busy test's handler failed: ${err.stack}`);
+      return route.abort('failed');
     }
-    const data = { succeeded: envelope.data.succeeded, failed: envelope.data.failed + busy.length, results };
-    return route.fulfill({ response: real, headers: { ...Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length')), 'retry-after': '5' }, body: JSON.stringify({ ...envelope, data }) });
   });
   await page.locator('#file-urls').fill(lines.join('\n'));
   await page.locator('#stash-submit').click();
-  await page.locator('#stash-status').filter({ hasText: '18 stored, 2 not stored, 2 not sent: those are left in the box to send again. The server asked to wait 5 s before sending them again.' }).waitFor({ timeout: 60_000 });
+  await page.locator('#stash-status').filter({ hasText: '18 stored, 2 not stored, 2 not sent: those are left in the box to send again. The server asked to wait 5 s before sending them again.' })
+    .waitFor({ timeout: 150_000 }).catch((err) => { throw handlerError ?? err; });
+  assert.equal(handlerError, undefined);
   assert.equal(batches, 1, 'no batch is sent after a busy answer');
   const left = [...busy.map((i) => lines[i]), ...lines.slice(20)];
   assert.equal(await page.locator('#file-urls').inputValue(), left.join('\n'), 'the busy lines and the unsent ones are left');

@@ -253,6 +253,19 @@ impl UploadJob {
             // Committed: the file is stored and charged, canceled or not (a cancel that
             // waited for this answers 409).
             Ok(Ran::Done(file)) => {
+                // A cancel that outwaited this commit (30 s) recorded the job canceled and
+                // told its client nothing is stored: that stays true (the file goes), and
+                // its end is never written over.
+                if self.canceled.get() && matches!(self.load().await, Ok(Some(r)) if r.state == JobState::Canceled) {
+                    let deleted = match Services::from_env(&self.env) {
+                        Ok(services) => services.authority(&record.spec.key_id).delete(&file.file_id).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = deleted {
+                        worker::console_error!("job {}: canceled, its late commit's file {} not deleted: {e:?}", self.job_id, file.file_id);
+                    }
+                    return Ok(());
+                }
                 record.result = Some(file);
                 record.end(JobState::Succeeded, now);
                 self.ended(record).await
@@ -304,11 +317,13 @@ impl UploadJob {
         let deadline = record.deadline_ms(timeout_ms);
         if now >= deadline {
             // A commit may have landed with no one left to record it (its invocation died
-            // right after, and this one comes past the deadline): the job succeeded.
-            if let Some(file) = self.committed(record).await {
-                return Ok(Ran::Done(file));
-            }
-            return Err(past_deadline());
+            // right after, and this one comes past the deadline): the job succeeded. Not
+            // known (the authority did not answer): the job fails with the internal error,
+            // which says it may have been stored, never with the 504 that says it was not.
+            return match self.committed(record).await? {
+                Some(file) => Ok(Ran::Done(file)),
+                None => Err(past_deadline()),
+            };
         }
         // Lanes that go on wait for their turn first, before any storage call; their
         // reservation is kept meanwhile (the key's authority drops one left 15 minutes
@@ -317,8 +332,11 @@ impl UploadJob {
             let last = |t: &Transfer| self.refreshed_ms.get().max(t.reserved_ms);
             if let Some(transfer) = record.transfer.as_ref().filter(|t| now - last(t) > WAITING_REFRESH_MS) {
                 let authority = services.authority(&record.spec.key_id);
-                refresh(&authority, transfer, services.config.async_max_file_bytes).await?;
-                self.refreshed_ms.set(now);
+                match refresh(&authority, transfer, services.config.async_max_file_bytes).await {
+                    // Given up already: the transfer starts over when its turn comes (`go`).
+                    Ok(()) | Err(Error::ReservationGone) => self.refreshed_ms.set(now),
+                    Err(err) => return Err(err),
+                }
             }
             return Ok(Ran::Waiting);
         };
@@ -444,13 +462,17 @@ impl UploadJob {
         job_store::forget_parts(&self.state.storage()).await
     }
 
-    /// The file the job's transfer committed, if the key's authority holds it (`None` when
-    /// it does not, or cannot say).
-    async fn committed(&self, record: &JobRecord) -> Option<FileData> {
-        let transfer = record.transfer.as_ref()?;
-        let services = Services::from_env(&self.env).ok()?;
-        let row = services.authority(&record.spec.key_id).get(&transfer.prepared.file_id).await.ok()?;
-        job_file(record, &row, &services).ok()
+    /// The file the job's transfer committed, if the key's authority holds it (`None`
+    /// when it does not; an error when it cannot say, or refuses the key: never taken for
+    /// "not committed", which would end the job canceled or failed with its file stored).
+    async fn committed(&self, record: &JobRecord) -> Result<Option<FileData>, Error> {
+        let Some(transfer) = record.transfer.as_ref() else { return Ok(None) };
+        let services = Services::from_env(&self.env)?;
+        match services.authority(&record.spec.key_id).get(&transfer.prepared.file_id).await {
+            Ok(row) => job_file(record, &row, &services).map(Some),
+            Err(Error::FileNotFound) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Gives back what the record's transfer holds ([`give_back`]).
@@ -526,7 +548,8 @@ impl UploadJob {
         // A commit may have landed with no one left to record it (its invocation died right
         // after): the job succeeded, and the cancel comes too late (409), as for a commit
         // under way.
-        if let Some(file) = self.committed(&record).await {
+        // Not known: the cancel fails (500) with nothing recorded, and the job goes on.
+        if let Some(file) = self.committed(&record).await? {
             record.result = Some(file);
             record.end(JobState::Succeeded, now_ms());
             self.canceled.set(false);

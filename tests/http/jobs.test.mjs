@@ -345,6 +345,32 @@ for (const [label, opts, size] of [['one stream', { chunked: true }, 3 * MiB + 5
   });
 }
 
+test('a cancel that cannot learn whether a lost commit landed answers 500 and changes nothing; the job then succeeds with its file, charged once', async () => {
+  const size = 3 * MiB + 7;
+  const body = randomBody(size);
+  const path = '/jobs/lost-commit-cancel.bin';
+  const url = origin.file(path, body, { chunked: true });
+  const before = await usage(worker, KEYS.a.key);
+  // the commit lands and its answer is lost; every check of it fails for a while: the
+  // job's own first one, then the cancel's (without an answer, never "not committed")
+  const fails = Array.from({ length: 4 }, () => ({ caller: 'job', op: 'get', how: 'fail' }));
+  assert.equal(await worker.failAuthorityCalls([{ caller: 'job', op: 'commit', how: 'lose' }, ...fails]), 5);
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'lost-commit-cancel.bin', async: true });
+  const waited = Date.now();
+  while ((await worker.failAuthorityCalls([])) > 3) {
+    assert.ok(Date.now() - waited < 60_000, 'the commit and its first check within a minute');
+    await sleep(20);
+  }
+  const cancel = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
+  assertError(cancel, 500, /^internal error$/);
+  const last = (await poll(job.job_id)).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(await worker.failAuthorityCalls([]), 0, 'every fault was met');
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  assert.equal(origin.sent(path), size, 'fetched once');
+  await assertChargedOnce(before, size);
+});
+
 test('two ranged jobs at once: one runs lanes, the other waits for its turn without a storage call; both byte-exact', async () => {
   // One transfer per isolate runs lanes (their parts' memory); local workerd runs both jobs'
   // objects in one isolate, so the second finds the turn taken and comes back later (every

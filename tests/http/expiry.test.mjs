@@ -1,4 +1,4 @@
-// Expiry by alarms alone (docs/authority.md, "Expiry"): with a 6 s TTL, files of several
+// Expiry by alarms alone (docs/authority.md, "Expiry"): with a 10 s TTL, files of several
 // keys that nobody reads leave R2, usage and the listing by themselves (no cron, no read);
 // only then do their old URLs answer 404, and their names take new files. And an expiry
 // that meets an overwrite or a delete of its name touches neither the new file nor the
@@ -14,7 +14,7 @@ import { newKey, usage, listAll, sleep, until, r2Objects } from './support/burst
 const ADMIN = 'expiry-admin-token';
 // long enough that files are still live when the uploads are done and the alarms let go:
 // an alarm that retired one early would be seen
-const TTL = 6;
+const TTL = 10;
 // how long after the last expiry the alarms may take, and how often the tests look (R2:
 // every 200 ms, so an early delete cannot hide between two looks for long)
 const GRACE_MS = 60_000;

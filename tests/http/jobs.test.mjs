@@ -434,9 +434,13 @@ test('cancel mid-transfer: fetching stops, no object, no multipart upload in pro
   const res = await api(worker, 'DELETE', `/api/v1/jobs/${job.job_id}`, { token: KEYS.a.key });
   const sentAtCancel = origin.sent('/jobs/cancel.bin');
   // those ranges are cut, not let run to their parts' end (the cancel waits for the
-  // transfer to stop: ranges that ran on would end seconds after its answer)
-  const cut = origin.requests('/jobs/cancel.bin').filter((r) => due.some((d) => d.range === r.range && d.at === r.at));
-  assert.ok(cut.every((r) => r.finished === false && r.closedAt !== null), `the ranges on their way were cut by the cancel: ${JSON.stringify(cut)}`);
+  // transfer to stop: ranges that ran on would end seconds after its answer); only those
+  // with more time left than the cancel took to answer (a loaded machine may take a second)
+  const took = (Date.now() - asked) / 1000;
+  const cutDue = due.filter((d) => secondsLeft(d, asked) > took + 0.25);
+  if (took < 0.75) assert.ok(cutDue.length >= 1, 'answered within the ranges\' time left');
+  const cut = origin.requests('/jobs/cancel.bin').filter((r) => cutDue.some((d) => d.range === r.range && d.at === r.at));
+  assert.ok(cut.every((r) => r.finished === false && r.closedAt !== null), `the ranges on their way were cut by the cancel (${took} s): ${JSON.stringify(cut)}`);
   assert.equal(res.status, 200, JSON.stringify(res.json));
   assert.equal(res.json.data.state, 'canceled');
   // what it had received when it ended, the same in the cancel's answer and every status
@@ -604,9 +608,10 @@ test('webhook: a key revoked while its delivery is retried gets no more, and its
   const { key, key_id: keyId } = await newKey(worker, ADMIN, 'revoked-hook');
   const issued = await api(worker, 'POST', `/api/v1/admin/keys/${keyId}/webhook-secret`, { token: ADMIN });
   assert.equal(issued.status, 200, JSON.stringify(issued.json));
-  // the first attempt is answered 500 four seconds late, so the revoke below lands before
-  // the Worker knows it failed (a retry comes 1 s after a failure); the next ones at once
-  hooks.stall('/hook-revoked', 4_000, 500);
+  // the first attempt is answered 500 eight seconds late (under the attempt's 10 s), so the
+  // revoke below lands before the Worker knows it failed, on a loaded machine too (a retry
+  // comes 1 s after a failure); the next ones at once
+  hooks.stall('/hook-revoked', 8_000, 500);
   hooks.answer(Array(20).fill(500));
   const url = origin.file('/jobs/revoked-hook.bin', filler(MiB + 3, 305), ranged());
   const job = await startJob({ file_url: url, file_name: 'revoked-hook.bin', callback_url: hooks.url('/hook-revoked') }, { key, headers: { Prefer: 'respond-async' } });
@@ -618,8 +623,8 @@ test('webhook: a key revoked while its delivery is retried gets no more, and its
   const readsBefore = await reads();
   const revoked = await api(worker, 'DELETE', `/api/v1/admin/keys/${keyId}`, { token: ADMIN });
   assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
-  // the next attempts would come 1, 3 and 7 s after the first one's 500 (at 4 s)
-  await sleep(9_000);
+  // the next attempts would come 1, 3 and 7 s after the first one's 500 (at 8 s)
+  await sleep(14_000);
   hooks.answer([]);
   assert.equal(hooks.deliveries('/hook-revoked').length, 1, 'nothing delivered after the revoke');
   assert.equal(await reads() - readsBefore, 1, 'one more attempt found the key gone, and the job tried no more');
@@ -685,12 +690,12 @@ test('a job whose origin without ranges is too slow for one run is cut there (50
   const mark = worker.r2();
   const before = await usage(worker, KEYS.a.key);
   const path = '/jobs/too-slow-stream.bin';
-  // 4 MiB/s: 10 s in all, past one part (5 MiB) by the cut
-  const url = origin.file(path, randomBody(40 * MiB), { chunked: true, throttle: 4 * MiB });
+  // 2 MiB/s: 20 s in all, well past one part (5 MiB) by the cut, on a loaded machine too
+  const url = origin.file(path, randomBody(40 * MiB), { chunked: true, throttle: 2 * MiB });
   // A stream that cannot resume must be stored within 13 minutes of its run (the platform
   // ends an alarm handler at 15); its job's deadline is an hour. Timers of 10 minutes or more
-  // wait 1/400 of that from here: the cut comes after about 2 s, the deadline after 9 s.
-  await worker.scaleTimers({ atLeastMs: 10 * 60 * 1000, divideBy: 400 });
+  // wait 1/100 of that from here: the cut comes after about 8 s, the deadline after 36 s.
+  await worker.scaleTimers({ atLeastMs: 10 * 60 * 1000, divideBy: 100 });
   let last;
   try {
     const job = await startJob({ file_url: url, upload_path: 'jobs-failed', file_name: 'too-slow.bin', async: true });

@@ -254,15 +254,19 @@ describe('keys', () => {
 
   test('a change whose KV write lands after a later change\'s: KV ends with the authority\'s state', async () => {
     const k = (await create({ name: 'racing' })).json.data;
-    // The rename's KV write is refused for its rate and tried again 1.1 s later; the
-    // disable, sent meanwhile, reaches the authority after the rename and KV before it.
-    await worker.failKvPuts([RATE_LIMITED]);
+    // The rename's KV write is refused for its rate and tried again 1.1 s later, that try
+    // held; the disable, sent meanwhile, reaches the authority after the rename and KV
+    // before it; then the held write goes.
+    await worker.failKvPuts([RATE_LIMITED, 'hold']);
     const renamed = admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { name: 'racing-renamed' });
-    // the disable goes once the rename's write has taken the fault (not after a fixed wait)
-    for (let i = 0; i < 100 && (await worker.failKvPuts([])) > 0; i++) await sleep(50);
-    assert.equal(await worker.failKvPuts([]), 0, 'the rename met its refused KV write');
+    // the disable goes once the rename's retry is held (not after a fixed wait)
+    for (let i = 0; (await worker.kvPutFaults()).held === 0; i++) {
+      assert.ok(i < 500, 'the rename met its refused KV write and tried it again within 10 s');
+      await sleep(20);
+    }
     const disabled = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true });
     assert.equal(disabled.status, 200, JSON.stringify(disabled.json));
+    await worker.releaseKvPuts();
     const rename = await renamed;
     assert.equal(rename.status, 200, JSON.stringify(rename.json));
     assert.deepEqual([rename.json.data.name, rename.json.data.disabled], ['racing-renamed', true], 'the rename answers the state it saved');
@@ -275,18 +279,19 @@ describe('keys', () => {
 
   test('a PATCH racing a revoke never puts the key back in KV, even when its last KV write fails', async () => {
     const k = (await create({ name: 'undone' })).json.data;
-    // The PATCH's first KV write is refused for its rate and tried again 1.1 s later; the
-    // revoke lands meanwhile and deletes both entries; the PATCH's retry writes one back,
-    // and its next write fails.
-    await worker.failKvPuts([RATE_LIMITED, null, 'KV PUT failed: 500 Internal Server Error']);
+    // The PATCH's first KV write is refused for its rate and tried again 1.1 s later, that
+    // try held; the revoke lands meanwhile and deletes both entries; the PATCH's retry
+    // writes one back, and its next write fails.
+    await worker.failKvPuts([RATE_LIMITED, 'hold', 'KV PUT failed: 500 Internal Server Error']);
     const patched = admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { name: 'undone-renamed' });
-    for (let i = 0; (await worker.failKvPuts([])) === 3; i++) {
-      assert.ok(i < 500, 'the PATCH reached its KV write within 10 s');
+    for (let i = 0; (await worker.kvPutFaults()).held === 0; i++) {
+      assert.ok(i < 500, 'the PATCH tried its refused KV write again within 10 s');
       await sleep(20);
     }
     const revoked = await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`);
     assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
-    assert.equal(await worker.failKvPuts([]), 2, 'the revoke ran while the PATCH waited to write again');
+    assert.deepEqual(await worker.kvPutFaults(), { queued: 1, held: 1 }, 'the revoke ran while the PATCH waited to write again');
+    await worker.releaseKvPuts();
     assertError(await patched, 404, /no such API key/);
     assert.equal(await worker.failKvPuts([]), 0, 'the PATCH made both writes');
     const left = kvKeys();

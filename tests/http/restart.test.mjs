@@ -8,8 +8,9 @@ import { startStack, upload, get, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { usage, listAll, until, r2Objects } from './support/burst.mjs';
 
-// long enough for three uploads, a restart (a new runtime booted) and the reads after it
-const TTL = 20;
+// long enough for three uploads, a restart (a new runtime booted, slow on a loaded machine)
+// and the reads after it
+const TTL = 40;
 const GRACE_MS = 60_000;
 let origin;
 let worker;

@@ -560,9 +560,10 @@ describe('overwrite and tenancy', () => {
   test('a name is dated by when its file took it: a copy of the file it replaced never revalidates as current', async () => {
     const slowBytes = filler(750 * KiB, 31);
     const name = { upload_path: 'dated', file_name: 'n.bin' };
-    // the first upload starts first and commits last (5 s at its origin's pace: the fast
-    // upload, the wait for the next second and the copy's read all fit well inside)
-    const slow = upload(worker, { file_url: origin.file('/dated/slow.bin', slowBytes, { throttle: 150 * KiB }), ...name });
+    // the first upload starts first and commits last (10 s at its origin's pace: the fast
+    // upload, the wait for the next second and the copy's read all fit well inside, on a
+    // loaded machine too)
+    const slow = upload(worker, { file_url: origin.file('/dated/slow.bin', slowBytes, { throttle: 75 * KiB }), ...name });
     for (let i = 0; i < 100 && origin.requests('/dated/slow.bin').length === 0; i++) await sleep(50);
     await sleep(50);
     const fastBytes = filler(20 * KiB, 32);

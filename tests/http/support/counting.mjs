@@ -45,10 +45,13 @@
 // And KV write faults (the admin API's retry of a write KV refuses for its rate): each of
 // the next KV `put`s made by the Worker rejects with the next message queued (an `Error`,
 // as the binding throws), instead of reaching KV; it is counted all the same. A `null` in
-// the queue lets that put through.
+// the queue lets that put through; `"hold"` holds it until the test releases it, then lets
+// it through (a race the test sets, not one a retry's fixed wait must win).
 //
-//   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", null, ...]}
-//                           queues them (answers {"queued": n}, the puts still to meet one)
+//   POST /__faults/kv-put   body {"errors": ["KV PUT failed: 429 Too Many Requests", null, "hold", ...]}
+//                           queues them (answers {"queued": n, "held": m}: the puts still to
+//                           meet one, and those held now)
+//   POST /__faults/kv-put/release  lets every held put through (answers the same)
 //
 // And R2 delete faults, likewise: each of the next R2 `delete`s made by a key's authority
 // (its drain of doomed objects) rejects with the next message queued, the object kept.
@@ -211,15 +214,28 @@ function countedNamespace(namespace, caller) {
   });
 }
 
-// Messages the next KV puts (made by the Worker) reject with, in order (`null`: let it through).
+// Messages the next KV puts (made by the Worker) reject with, in order (`null`: let it through;
+// `'hold'`: hold it until released). Holds are numbered; a release lets through all so far.
 let kvPutErrors = [];
+let kvHolds = 0;
+let kvReleased = 0;
+const kvPutReport = () => ({ queued: kvPutErrors.length, held: kvHolds - kvReleased });
 // Messages the next R2 deletes (made by a key's authority) reject with, in order.
 let r2DeleteErrors = [];
 
 function countedKv(kv, caller) {
-  const instead = (name) => {
+  const instead = (name, args) => {
     if (caller !== 'worker' || name !== 'put' || !kvPutErrors.length) return undefined;
     const error = kvPutErrors.shift();
+    if (error === 'hold') {
+      const ticket = ++kvHolds;
+      // polled on a timer of its own request (a promise resolved by another request's
+      // context would not wake it)
+      return (async () => {
+        while (kvReleased < ticket) await new Promise((resolve) => setTimeout(resolve, 20));
+        return kv.put(...args);
+      })();
+    }
     return error === null ? undefined : Promise.reject(new Error(error));
   };
   // by entry too: `kvNames.worker.get["blocklist:version"]`
@@ -369,7 +385,11 @@ export default class CountingWorker extends built.default {
     }
     if (pathname === '/__faults/kv-put' && request.method === 'POST') {
       kvPutErrors = [...kvPutErrors, ...(await request.json()).errors];
-      return Response.json({ queued: kvPutErrors.length });
+      return Response.json(kvPutReport());
+    }
+    if (pathname === '/__faults/kv-put/release' && request.method === 'POST') {
+      kvReleased = kvHolds;
+      return Response.json(kvPutReport());
     }
     if (pathname === '/__faults/r2-delete' && request.method === 'POST') {
       r2DeleteErrors = [...r2DeleteErrors, ...(await request.json()).errors];

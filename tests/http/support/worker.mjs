@@ -188,12 +188,23 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     releaseAlarms: () => alarmsAt('POST', '/__alarms/release'),
     alarms: () => alarmsAt('GET', '/__alarms'),
     /** The next KV puts the Worker makes reject with `errors`, one each (`null` lets one
-     * through; counting.mjs). Answers how many queued puts are still to come. */
+     * through, `'hold'` holds one until `releaseKvPuts()`; counting.mjs). Answers how many
+     * queued puts are still to come. */
     async failKvPuts(errors) {
+      return (await self.kvPutFaults(errors)).queued;
+    },
+    /** As `failKvPuts`, answering `{queued, held}`: also how many puts are held now. */
+    async kvPutFaults(errors = []) {
       if (!counting) throw new Error('KV faults exist only in a Worker started with `counting: true`');
       const res = await request(`${url}/__faults/kv-put`, { method: 'POST', body: JSON.stringify({ errors }) });
       if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
-      return (await res.json()).queued;
+      return res.json();
+    },
+    /** Lets every KV put held by a `'hold'` fault through. */
+    async releaseKvPuts() {
+      const res = await request(`${url}/__faults/kv-put/release`, { method: 'POST' });
+      if (res.status !== 200) throw new Error(`KV release: ${res.status} ${await res.text()}`);
+      return res.json();
     },
     /** Faults of the next calls to a key's authority (counting.mjs): `[{caller, op, how}]`,
      * `how` 'lose' (made, its answer lost) or 'fail' (not made). Answers how many queued

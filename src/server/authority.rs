@@ -291,7 +291,11 @@ impl KeyAuthority {
         self.set_alarm(at).await;
     }
 
+    /// Sets the alarm at `at`, or a millisecond from now if that has passed: set at or before
+    /// the current time from inside `alarm()` (more batches due at once), local workerd
+    /// drops it when the handler ends and production fires it late (workerd #6866).
     async fn set_alarm(&self, at: i64) {
+        let at = at.max(now_ms() + 1);
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         match self.state.storage().set_alarm(when).await {
             Ok(()) => self.alarm_at.set(Some(at)),

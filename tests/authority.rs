@@ -52,8 +52,7 @@ fn doomed(a: &Authority<MemTables>) -> Vec<&str> {
 /// The deletes of the doomed objects due at `now_ms`, all confirmed (as the Durable Object's
 /// drain does): their ids leave `doomed` for `gone`.
 fn drain(a: &mut Authority<MemTables>, now_ms: i64) {
-    let due: Vec<String> = a.tables.doomed.iter().filter(|id| a.tables.kept.get(*id).is_none_or(|&at| at <= now_ms)).cloned().collect();
-    for id in due {
+    for id in a.tables.due(now_ms) {
         a.tables.undoom(&id, now_ms);
     }
 }

@@ -257,11 +257,8 @@ impl UploadJob {
                 // told its client nothing is stored: that stays true (the file goes), and
                 // its end is never written over.
                 if self.canceled.get() && matches!(self.load().await, Ok(Some(r)) if r.state == JobState::Canceled) {
-                    let deleted = match Services::from_env(&self.env) {
-                        Ok(services) => services.authority(&record.spec.key_id).delete(&file.file_id).await.map(|_| ()),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = deleted {
+                    let delete = async { Services::from_env(&self.env)?.authority(&record.spec.key_id).delete(&file.file_id).await };
+                    if let Err(e) = delete.await {
                         worker::console_error!("job {}: canceled, its late commit's file {} not deleted: {e:?}", self.job_id, file.file_id);
                     }
                     return Ok(());

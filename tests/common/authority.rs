@@ -99,9 +99,7 @@ impl MemAuthority {
     /// Doomed objects that may go now: as the SQL table's `not_before_ms`, an object kept
     /// for a download still being read waits for its time.
     fn doomed(&self) -> Vec<String> {
-        let now = self.now.get();
-        let tables = self.tables();
-        tables.doomed.iter().filter(|id| tables.kept.get(*id).is_none_or(|&at| at <= now)).cloned().collect()
+        self.tables().due(self.now.get())
     }
 
     /// Deletes `ids`' objects; each confirmed delete leaves the doomed table.

@@ -24,6 +24,12 @@ pub struct MemTables {
 }
 
 impl MemTables {
+    /// The doomed ids whose objects may go at `now_ms` (as `SqlTables::doomed`: one kept for
+    /// a download still being read waits for its time).
+    pub fn due(&self, now_ms: i64) -> Vec<String> {
+        self.doomed.iter().filter(|id| self.kept.get(*id).is_none_or(|&at| at <= now_ms)).cloned().collect()
+    }
+
     /// `file_id`'s object is deleted at `now_ms`, as `SqlTables::undoom` records it.
     pub fn undoom(&mut self, file_id: &str, now_ms: i64) {
         self.gone.entry(file_id.to_owned()).or_insert(now_ms);
@@ -110,8 +116,7 @@ impl Tables for MemTables {
 
     fn backlog(&self, now_ms: i64) -> Result<u64, Error> {
         let expired = self.files.values().filter(|r| r.expires_ms <= now_ms).count();
-        let due = self.doomed.iter().filter(|id| self.kept.get(*id).is_none_or(|&at| at <= now_ms)).count();
-        Ok((expired + due) as u64)
+        Ok((expired + self.due(now_ms).len()) as u64)
     }
 
     fn next_expiry(&self) -> Result<Option<i64>, Error> {

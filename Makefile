@@ -130,7 +130,7 @@ build/index.js: $(WORKER_SOURCES) | .tools/wasm32 .tools/worker-build .tools/was
 
 # The browser client: the crate with `client` only, size-tuned profile, wasm-bindgen --target web.
 CLIENT_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-unknown-unknown/client/urlstash.wasm
-CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/upload_error.js client/README.md LICENSE
+CLIENT_SOURCES := $(WORKER_SOURCES) client/package.mjs client/upload_error.js client/timer.js client/README.md LICENSE
 
 pkg: pkg/package.json www/pkg/package.json
 

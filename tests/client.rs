@@ -276,7 +276,7 @@ async fn generated_file_urls_are_never_refused_where_the_server_accepts_them() {
 #[wasm_bindgen_test]
 async fn file_management_methods_round_trip_through_the_worker() {
     let client = client(env(WORKER, "URLSTASH_WORKER_URL"), KEY);
-    let before = JsFuture::from(client.usage()).await.expect("usage resolves");
+    let before = JsFuture::from(client.usage(JsValue::UNDEFINED)).await.expect("usage resolves");
     assert!(string(&before, "key_id").starts_with("k_"), "{before:?}");
     for key in ["bytes", "files", "reserved_bytes", "reserved_files", "max_bytes", "max_files"] {
         assert!(number(&before, key) >= 0.0, "{key}");
@@ -286,7 +286,7 @@ async fn file_management_methods_round_trip_through_the_worker() {
     let uploaded = JsFuture::from(client.upload_from_url(js(&options.to_string()))).await.expect("upload resolves");
     let file_id = string(&uploaded, "file_id");
 
-    let info = JsFuture::from(client.get_file(file_id.clone().into())).await.expect("getFile resolves");
+    let info = JsFuture::from(client.get_file(file_id.clone().into(), JsValue::UNDEFINED)).await.expect("getFile resolves");
     assert_eq!(json_of(&info), json_of(&uploaded), "getFile answers the upload's FileData");
 
     let page = JsFuture::from(client.list_files(js(r#"{"uploadPath":"wasm/manage","limit":10}"#))).await.expect("listFiles resolves");
@@ -297,7 +297,7 @@ async fn file_management_methods_round_trip_through_the_worker() {
     let all = JsFuture::from(client.list_files(JsValue::UNDEFINED)).await.expect("listFiles() resolves");
     assert!(js_sys::Array::is_array(&get(&all, "files")));
 
-    let after = JsFuture::from(client.usage()).await.expect("usage resolves");
+    let after = JsFuture::from(client.usage(JsValue::UNDEFINED)).await.expect("usage resolves");
     assert_eq!(number(&after, "files"), number(&before, "files") + 1.0);
     assert_eq!(number(&after, "bytes"), number(&before, "bytes") + number(&uploaded, "file_size"));
 
@@ -318,19 +318,19 @@ async fn file_management_methods_round_trip_through_the_worker() {
     assert_eq!(ids(&newest), [string(&later, "file_id"), file_id.clone()], "newest first");
     let by_name = JsFuture::from(client.list_files(js(r#"{"uploadPath":"wasm/manage"}"#))).await.expect("listFiles resolves");
     assert_eq!(ids(&by_name), [file_id.clone(), string(&later, "file_id")], "m.png before z.png");
-    let later_deleted = JsFuture::from(client.delete_file(string(&later, "file_id").into())).await.expect("deleteFile resolves");
+    let later_deleted = JsFuture::from(client.delete_file(string(&later, "file_id").into(), JsValue::UNDEFINED)).await.expect("deleteFile resolves");
     assert_eq!(get(&later_deleted, "deleted").as_bool(), Some(true));
 
-    let deleted = JsFuture::from(client.delete_file(file_id.clone().into())).await.expect("deleteFile resolves");
+    let deleted = JsFuture::from(client.delete_file(file_id.clone().into(), JsValue::UNDEFINED)).await.expect("deleteFile resolves");
     assert_eq!(string(&deleted, "file_id"), file_id);
     assert_eq!(get(&deleted, "deleted").as_bool(), Some(true));
-    let gone = rejection(client.get_file(file_id.clone().into())).await;
+    let gone = rejection(client.get_file(file_id.clone().into(), JsValue::UNDEFINED)).await;
     assert_eq!(number(&gone, "status"), 404.0);
     assert_eq!(number(&gone, "code"), 404.0);
     assert!(get(&gone, "field").is_null());
     let (status, _) = sha256_of(&string(&uploaded, "download_url")).await;
     assert_eq!(status, 404, "the link is gone too");
-    let usage = JsFuture::from(client.usage()).await.expect("usage resolves");
+    let usage = JsFuture::from(client.usage(JsValue::UNDEFINED)).await.expect("usage resolves");
     assert_eq!((number(&usage, "files"), number(&usage, "bytes")), (number(&before, "files"), number(&before, "bytes")), "the quota given back");
 }
 
@@ -388,17 +388,17 @@ async fn a_batch_answers_every_item_in_order() {
 async fn new_methods_refuse_bad_inputs_before_sending() {
     // An unreachable base: a request would fail with status 0, so 400/404 prove none was sent.
     let client = client("http://127.0.0.1:1", KEY);
-    let err = rejection(client.get_file("file_../../x".into())).await;
+    let err = rejection(client.get_file("file_../../x".into(), JsValue::UNDEFINED)).await;
     assert_eq!((number(&err, "status"), string(&err, "message")), (404.0, "file not found, deleted, expired or past its download limit".into()));
-    let err = rejection(client.delete_file("nope".into())).await;
+    let err = rejection(client.delete_file("nope".into(), JsValue::UNDEFINED)).await;
     assert_eq!(number(&err, "status"), 404.0);
     // The id before the key, as the server's routing: a malformed id is 404 whatever the key;
     // a key with a space in it gets the server's words.
     let keyless = self::client("http://127.0.0.1:1", "");
-    assert_eq!(number(&rejection(keyless.get_file("nope".into())).await, "status"), 404.0);
-    assert_eq!(number(&rejection(keyless.cancel_job("job_nope".into())).await, "status"), 404.0);
-    assert_eq!(number(&rejection(keyless.get_file("file_0123456789abcdef0123456789abcdef".into())).await, "status"), 401.0);
-    let spaced = rejection(self::client("http://127.0.0.1:1", "Bearer us_abc").usage()).await;
+    assert_eq!(number(&rejection(keyless.get_file("nope".into(), JsValue::UNDEFINED)).await, "status"), 404.0);
+    assert_eq!(number(&rejection(keyless.cancel_job("job_nope".into(), JsValue::UNDEFINED)).await, "status"), 404.0);
+    assert_eq!(number(&rejection(keyless.get_file("file_0123456789abcdef0123456789abcdef".into(), JsValue::UNDEFINED)).await, "status"), 401.0);
+    let spaced = rejection(self::client("http://127.0.0.1:1", "Bearer us_abc").usage(JsValue::UNDEFINED)).await;
     assert_eq!(
         (number(&spaced, "status"), string(&spaced, "message")),
         (401.0, "malformed Authorization header (expected: Bearer KEY, a key without spaces)".to_owned())
@@ -426,7 +426,7 @@ async fn new_methods_refuse_bad_inputs_before_sending() {
         assert_eq!(number(&err, "status"), 0.0, "{err:?}");
         assert!(string(&err, "message").contains(&format!("unknown option {named}")), "{err:?}");
     }
-    let err = rejection(client.usage()).await;
+    let err = rejection(client.usage(JsValue::UNDEFINED)).await;
     assert_eq!(number(&err, "status"), 0.0, "usage has nothing to check: it reaches the network");
     // Every item refused: nothing to send, so the unreachable base does not matter.
     let batch = JsFuture::from(client.upload_from_urls(js(r#"[{"fileUrl":"ftp://x.test/a"}]"#), JsValue::UNDEFINED)).await.expect("resolves");
@@ -461,12 +461,12 @@ async fn a_background_job_is_started_watched_and_answered() {
     let (status, sha) = sha256_of(&string(&result, "download_url")).await;
     assert_eq!((status, sha.as_str()), (200, env(PNG_SHA256, "URLSTASH_PNG_SHA256")));
 
-    let again = JsFuture::from(client.get_job(job_id.clone().into())).await.expect("getJob resolves");
+    let again = JsFuture::from(client.get_job(job_id.clone().into(), JsValue::UNDEFINED)).await.expect("getJob resolves");
     assert_eq!(json_of(&again), json_of(&done));
-    let finished = rejection(client.cancel_job(job_id.into())).await;
+    let finished = rejection(client.cancel_job(job_id.into(), JsValue::UNDEFINED)).await;
     assert_eq!(number(&finished, "status"), 409.0);
     // a malformed id is refused before sending, as the server would (404)
-    let unknown = rejection(client.get_job("job_nope".into())).await;
+    let unknown = rejection(client.get_job("job_nope".into(), JsValue::UNDEFINED)).await;
     assert_eq!(number(&unknown, "status"), 404.0);
     let bad = rejection(client.wait_for_job(format!("job_{}", "0".repeat(32)).into(), js(r#"{"intervalMs":"soon"}"#))).await;
     assert_eq!(number(&bad, "status"), 0.0);

@@ -3,6 +3,7 @@
 
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;
+use web_sys::AbortSignal;
 
 use super::error::ClientError;
 use super::options::Settings;
@@ -102,15 +103,24 @@ pub(crate) fn data_as<T: DeserializeOwned>(data: serde_json::Value) -> Result<T,
 
 /// The one request path: sends `call` with the `Authorization` header (and its JSON body)
 /// and resolves with the envelope's `data` and the answer's `Retry-After` (a batch's, when
-/// an item was refused for a reason that passes), or the error the answer reports.
-pub(crate) async fn send(settings: &Settings, authorization: &str, call: &Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
+/// an item was refused for a reason that passes), or the error the answer reports. An
+/// abort of `signal` before the answer is read ends it (`Aborted`; nothing is sent when it
+/// came first).
+pub(crate) async fn send(settings: &Settings, authorization: &str, call: &Call, signal: Option<&AbortSignal>) -> Result<(serde_json::Value, Option<u32>), ClientError> {
+    let aborted = || signal.is_some_and(AbortSignal::aborted);
+    if aborted() {
+        return Err(ClientError::Aborted { sent: false });
+    }
+    // A failure after an abort is the abort's (the fetch's own error says less).
+    let failed = |err: gloo_net::Error| if aborted() { ClientError::Aborted { sent: call.method != Method::Get } } else { network(err) };
     let url = format!("{}{}", settings.base, call.path);
     let builder = match call.method {
         Method::Get => Request::get(&url),
         Method::Post => Request::post(&url),
         Method::Delete => Request::delete(&url),
     }
-    .header("Authorization", authorization);
+    .header("Authorization", authorization)
+    .abort_signal(signal);
     let builder = match &call.idempotency_key {
         Some(key) => builder.header(idempotency::HEADER, key),
         None => builder,
@@ -120,13 +130,13 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: &Call) 
         None => builder.build(),
     }
     .map_err(network)?;
-    let response = request.send().await.map_err(network)?;
+    let response = request.send().await.map_err(failed)?;
     let status = response.status();
     // delta-seconds only (an HTTP-date is not what this service sends)
     let retry_after = response.headers().get("Retry-After").and_then(|v| v.trim().parse().ok());
     // A body cut short (the connection dropped after the headers) is a network failure: no
     // answer was read, and it may pass.
-    let text = response.text().await.map_err(network)?;
+    let text = response.text().await.map_err(failed)?;
     envelope_data(status, &text, retry_after).map(|data| (data, retry_after))
 }
 

@@ -34,6 +34,9 @@ pub(crate) enum ClientError {
     /// The last failure of a call sent again after a send that may have been done (no
     /// answer, say): as that failure, but `uncertain` whatever it says.
     Again(Box<ClientError>),
+    /// The caller's `signal` aborted the call; `sent`: a send that changes something (not
+    /// a `GET`) was on its way, so it may have been done.
+    Aborted { sent: bool },
 }
 
 impl ClientError {
@@ -42,7 +45,7 @@ impl ClientError {
         match self {
             ClientError::Invalid(err) => err.status(),
             ClientError::Server { status, .. } | ClientError::Unexpected { status, .. } => *status,
-            ClientError::Network(_) | ClientError::Options(_) => 0,
+            ClientError::Network(_) | ClientError::Options(_) | ClientError::Aborted { .. } => 0,
             ClientError::Again(last) => last.status(),
         }
     }
@@ -52,7 +55,7 @@ impl ClientError {
             ClientError::Invalid(err) => err.status(),
             ClientError::Server { code, .. } => *code,
             ClientError::Unexpected { status, .. } => *status,
-            ClientError::Network(_) | ClientError::Options(_) => 0,
+            ClientError::Network(_) | ClientError::Options(_) | ClientError::Aborted { .. } => 0,
             ClientError::Again(last) => last.code(),
         }
     }
@@ -67,6 +70,7 @@ impl ClientError {
             ClientError::Network(detail) => format!("network error: could not reach the server ({detail})"),
             ClientError::Options(detail) => format!("invalid options: {detail}"),
             ClientError::Again(last) => last.message(),
+            ClientError::Aborted { .. } => "aborted by the call's signal".into(),
         }
     }
 
@@ -75,7 +79,7 @@ impl ClientError {
             ClientError::Invalid(err) => field_of_error(err),
             // Not the service's answer (a proxy's page, a body of another shape): no field
             // of the request is to blame.
-            ClientError::Network(_) | ClientError::Options(_) | ClientError::Unexpected { .. } => None,
+            ClientError::Network(_) | ClientError::Options(_) | ClientError::Unexpected { .. } | ClientError::Aborted { .. } => None,
             // The envelope names no field: its message does.
             ClientError::Server { status, msg, .. } => field_of(*status, msg),
             ClientError::Again(last) => last.field(),
@@ -95,11 +99,13 @@ impl ClientError {
     }
 
     /// Whether the call may have been done all the same: no answer, a page that is not the
-    /// service's, or its 500 (or any of these for an earlier send of it).
+    /// service's, its 500, or a send aborted on its way (or any of these for an earlier
+    /// send of it).
     pub(crate) fn uncertain(&self) -> bool {
         match self {
             ClientError::Network(_) | ClientError::Unexpected { .. } | ClientError::Again(_) => true,
             ClientError::Server { status, .. } => *status == 500,
+            ClientError::Aborted { sent } => *sent,
             ClientError::Invalid(_) | ClientError::Options(_) => false,
         }
     }
@@ -150,5 +156,9 @@ mod tests {
         for err in [busy, ClientError::server(502, 502, ""), ClientError::server(429, 429, ""), ClientError::Options(String::new()), ClientError::Invalid(Error::NotJson)] {
             assert!(!err.uncertain(), "{err:?}");
         }
+        // aborted: uncertain only when a send that changes something was on its way
+        assert!(ClientError::Aborted { sent: true }.uncertain());
+        assert!(!ClientError::Aborted { sent: false }.uncertain());
+        assert_eq!(ClientError::Aborted { sent: true }.status(), 0);
     }
 }

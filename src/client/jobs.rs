@@ -3,10 +3,11 @@
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
 
 use super::api::{self, Call, Method};
 use super::error::ClientError;
-use super::options::{known_only, Settings};
+use super::options::{known_only, signal, Settings};
 use super::retry::{backoff_ms, in_passing, sleep};
 
 /// Polls no faster than this.
@@ -18,22 +19,25 @@ const MAX_INTERVAL_MS: f64 = 2_147_483_647.0;
 /// before the wait gives up: a blip does not end the wait of a job that goes on.
 const POLL_RETRIES: u32 = 5;
 
-/// `waitForJob`'s options: `{ intervalMs?, onProgress? }`.
+/// `waitForJob`'s options: `{ intervalMs?, onProgress?, signal? }`.
 pub(crate) struct Wait {
     interval_ms: f64,
     on_progress: Option<Function>,
+    /// Ends the wait (a poll on its way, or the time between two) when it aborts.
+    signal: Option<AbortSignal>,
 }
 
-/// Reads `{ intervalMs?, onProgress? }` (absent, `undefined` or `null` for none).
+/// Reads `{ intervalMs?, onProgress?, signal? }` (absent, `undefined` or `null` for none).
 pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
     if value.is_undefined() || value.is_null() {
-        return Ok(Wait { interval_ms: DEFAULT_INTERVAL_MS, on_progress: None });
+        return Ok(Wait { interval_ms: DEFAULT_INTERVAL_MS, on_progress: None, signal: None });
     }
+    const WHAT: &str = "waitForJob: expected { intervalMs?, onProgress?, signal? }";
     let bad = |what: &str| ClientError::Options(format!("waitForJob: {what}"));
     if !value.is_object() {
-        return Err(bad("expected { intervalMs?, onProgress? }"));
+        return Err(ClientError::Options(WHAT.into()));
     }
-    known_only(&value, "waitForJob: expected { intervalMs?, onProgress? }", &["intervalMs", "onProgress"])?;
+    known_only(&value, WHAT, &["intervalMs", "onProgress", "signal"])?;
     let get = |name: &str| Reflect::get(&value, &name.into()).unwrap_or(JsValue::UNDEFINED);
     let interval = get("intervalMs");
     let interval_ms = match interval.as_f64() {
@@ -47,18 +51,19 @@ pub(crate) fn wait_options(value: JsValue) -> Result<Wait, ClientError> {
         Err(v) if v.is_undefined() || v.is_null() => None,
         Err(_) => return Err(bad("`onProgress` must be a function")),
     };
-    Ok(Wait { interval_ms, on_progress })
+    Ok(Wait { interval_ms, on_progress, signal: signal(&value)? })
 }
 
-/// Polls `job_id` until it ends: the succeeded job, or the failure it reports.
+/// Polls `job_id` until it ends (the succeeded job, or the failure it reports) or the
+/// wait's signal aborts.
 pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str, wait: &Wait) -> Result<JsValue, ClientError> {
     let mut failures = 0;
     loop {
-        let job = match api::send(settings, authorization, &Call::job(Method::Get, job_id)).await {
+        let job = match api::send(settings, authorization, &Call::job(Method::Get, job_id), wait.signal.as_ref()).await {
             Ok((job, _)) => job,
             Err(err) if in_passing(&err) && failures < POLL_RETRIES => {
                 failures += 1;
-                sleep(backoff_ms(&err, wait.interval_ms, failures).min(MAX_INTERVAL_MS)).await;
+                sleep(backoff_ms(&err, wait.interval_ms, failures).min(MAX_INTERVAL_MS), wait.signal.as_ref()).await;
                 continue;
             }
             Err(err) => return Err(err),
@@ -78,7 +83,8 @@ pub(crate) async fn wait(settings: &Settings, authorization: &str, job_id: &str,
                 return Err(ClientError::server(code, code, msg));
             }
             Some("canceled") => return Err(ClientError::server(409, 409, "the job was canceled")),
-            Some(_) => sleep(wait.interval_ms).await,
+            // an abort cuts the wait short; the next poll then rejects it
+            Some(_) => sleep(wait.interval_ms, wait.signal.as_ref()).await,
             None => return Err(ClientError::unexpected(200, "data is not a job".into())),
         }
     }

@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
+use web_sys::AbortSignal;
 
 use api::{Call, Method};
 use error::ClientError;
@@ -48,7 +49,10 @@ impl UploadClient {
     /// ([`retry::send_once_or_again`]): the service answers with the file the first stored.
     #[wasm_bindgen(js_name = uploadFromUrl, unchecked_return_type = "Promise<FileData>")]
     pub fn upload_from_url(&self, #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::upload(options::upload_body(options)?)), Reply::File)))
+        self.run(|| {
+            let signal = options::signal(&options)?;
+            Ok((Some(Call::upload(options::upload_body(options)?)), Reply::File, signal))
+        })
     }
 
     /// Up to 20 uploads in one request; resolves with every item's envelope in order and
@@ -64,23 +68,32 @@ impl UploadClient {
         #[wasm_bindgen(unchecked_param_type = "BatchOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
         self.run(|| {
+            let signal = options::signal(&options)?;
             let key = options::batch_key(options)?;
             let plan = options::batch_plan(items, key.is_some())?;
-            Ok((plan.body.map(|body| Call::batch((body, key))), Reply::Batch(plan.refused)))
+            Ok((plan.body.map(|body| Call::batch((body, key))), Reply::Batch(plan.refused), signal))
         })
     }
 
     /// One of the caller's files by id; rejects with status 404 when it is unknown,
     /// expired, deleted or another key's.
     #[wasm_bindgen(js_name = getFile, unchecked_return_type = "Promise<FileData>")]
-    pub fn get_file(&self, #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue) -> js_sys::Promise {
-        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::file(Method::Get, &id)), Reply::File)))
+    pub fn get_file(
+        &self,
+        #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CallOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::file(Method::Get, &id)), Reply::File, options::call_signal(&options)?)))
     }
 
     /// Deletes one of the caller's files at once (both links answer 404 afterwards).
     #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<DeletedFile>")]
-    pub fn delete_file(&self, #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue) -> js_sys::Promise {
-        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::file(Method::Delete, &id)), Reply::Deleted)))
+    pub fn delete_file(
+        &self,
+        #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CallOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::file(Method::Delete, &id)), Reply::Deleted, options::call_signal(&options)?)))
     }
 
     /// Fresh signed links of one of the caller's private files, valid for `expiresIn`
@@ -92,7 +105,10 @@ impl UploadClient {
         #[wasm_bindgen(js_name = fileId, unchecked_param_type = "string")] file_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "LinkOptions | undefined")] options: JsValue,
     ) -> js_sys::Promise {
-        self.run_at(options::file_id_arg(&file_id), |id| Ok((Some(Call::link(&id, options::link_body(options)?)), Reply::Links)))
+        self.run_at(options::file_id_arg(&file_id), |id| {
+            let signal = options::signal(&options)?;
+            Ok((Some(Call::link(&id, options::link_body(options)?)), Reply::Links, signal))
+        })
     }
 
     /// A page of the caller's live files, optionally under `uploadPath`; pass the
@@ -100,7 +116,10 @@ impl UploadClient {
     /// left out.
     #[wasm_bindgen(js_name = listFiles, unchecked_return_type = "Promise<FileList>")]
     pub fn list_files(&self, #[wasm_bindgen(unchecked_param_type = "ListOptions | undefined")] options: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::list(&options::list_query(options)?)), Reply::List)))
+        self.run(|| {
+            let signal = options::signal(&options)?;
+            Ok((Some(Call::list(&options::list_query(options)?)), Reply::List, signal))
+        })
     }
 
     /// Starts a background job fetching `fileUrl` (any size up to the service's job limit);
@@ -109,27 +128,38 @@ impl UploadClient {
     /// passing is sent again ([`retry::send_once_or_again`]).
     #[wasm_bindgen(js_name = startUpload, unchecked_return_type = "Promise<Job>")]
     pub fn start_upload(&self, #[wasm_bindgen(unchecked_param_type = "StartUploadOptions")] options: JsValue) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::upload(options::start_body(options)?)), Reply::Job)))
+        self.run(|| {
+            let signal = options::signal(&options)?;
+            Ok((Some(Call::upload(options::start_body(options)?)), Reply::Job, signal))
+        })
     }
 
     /// One of the caller's jobs: its state and progress; rejects with status 404 for an
     /// unknown id or another key's job.
     #[wasm_bindgen(js_name = getJob, unchecked_return_type = "Promise<Job>")]
-    pub fn get_job(&self, #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue) -> js_sys::Promise {
-        self.run_at(options::job_id_arg(&job_id), |id| Ok((Some(Call::job(Method::Get, &id)), Reply::Job)))
+    pub fn get_job(
+        &self,
+        #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CallOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        self.run_at(options::job_id_arg(&job_id), |id| Ok((Some(Call::job(Method::Get, &id)), Reply::Job, options::call_signal(&options)?)))
     }
 
     /// Cancels a job: nothing of it stays stored or charged. Rejects with 409 when it
     /// already succeeded or failed.
     #[wasm_bindgen(js_name = cancelJob, unchecked_return_type = "Promise<Job>")]
-    pub fn cancel_job(&self, #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue) -> js_sys::Promise {
-        self.run_at(options::job_id_arg(&job_id), |id| Ok((Some(Call::job(Method::Delete, &id)), Reply::Job)))
+    pub fn cancel_job(
+        &self,
+        #[wasm_bindgen(js_name = jobId, unchecked_param_type = "string")] job_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CallOptions | undefined")] options: JsValue,
+    ) -> js_sys::Promise {
+        self.run_at(options::job_id_arg(&job_id), |id| Ok((Some(Call::job(Method::Delete, &id)), Reply::Job, options::call_signal(&options)?)))
     }
 
     /// Polls a job every `intervalMs` (default 1000) until it ends, calling `onProgress(job)`
     /// after each poll; resolves with the succeeded job, rejects with an `UploadError`
     /// carrying the job's error (status and message) when it failed, or status 409 when it
-    /// was canceled.
+    /// was canceled. An abort of `signal` ends the wait (the job goes on).
     #[wasm_bindgen(js_name = waitForJob, unchecked_return_type = "Promise<Job>")]
     pub fn wait_for_job(
         &self,
@@ -149,8 +179,8 @@ impl UploadClient {
 
     /// The caller's key, what it holds (settled and reserved) and its limits.
     #[wasm_bindgen(unchecked_return_type = "Promise<Usage>")]
-    pub fn usage(&self) -> js_sys::Promise {
-        self.run(|| Ok((Some(Call::usage()), Reply::Usage)))
+    pub fn usage(&self, #[wasm_bindgen(unchecked_param_type = "CallOptions | undefined")] options: JsValue) -> js_sys::Promise {
+        self.run(|| Ok((Some(Call::usage()), Reply::Usage, options::call_signal(&options)?)))
     }
 
     /// Resolves `true` when the service answers its health check, `false` otherwise
@@ -174,24 +204,27 @@ enum Reply {
     Batch(Vec<Option<Envelope<FileData>>>),
 }
 
-/// A checked request: the key's header, the call (none when nothing needs sending) and
-/// how to read its answer.
-type Prepared = (String, Option<Call>, Reply);
+/// A method's inputs, checked: the call (none when nothing needs sending), how to read its
+/// answer, and the caller's signal, which aborts it.
+type Checked = (Option<Call>, Reply, Option<AbortSignal>);
+
+/// A checked request: the key's header and the method's [`Checked`] inputs.
+type Prepared = (String, Checked);
 
 impl UploadClient {
     /// Every authenticated method: the key is checked first, then the method's inputs
     /// (`prepare`), both before any request; a failure rejects the promise. One future
     /// type for all methods keeps the wasm small.
-    fn run(&self, prepare: impl FnOnce() -> Result<(Option<Call>, Reply), ClientError>) -> js_sys::Promise {
+    fn run(&self, prepare: impl FnOnce() -> Result<Checked, ClientError>) -> js_sys::Promise {
         self.run_at(Ok(()), |()| prepare())
     }
 
     /// As [`run`](Self::run) for a route naming a file or a job: its id is checked before
     /// the key, as the server's routing does (a malformed id is 404 whatever the key).
-    fn run_at<T>(&self, id: Result<T, ClientError>, prepare: impl FnOnce(T) -> Result<(Option<Call>, Reply), ClientError>) -> js_sys::Promise {
+    fn run_at<T>(&self, id: Result<T, ClientError>, prepare: impl FnOnce(T) -> Result<Checked, ClientError>) -> js_sys::Promise {
         let prepared = id.and_then(|id| {
             let auth = options::authorization(&self.settings.api_key)?;
-            prepare(id).map(|(call, reply)| (auth, call, reply))
+            prepare(id).map(|checked| (auth, checked))
         });
         future_to_promise(perform(Rc::clone(&self.settings), prepared))
     }
@@ -199,9 +232,9 @@ impl UploadClient {
 
 /// Sends the prepared call (if any) and reads its answer as the method's `Reply`.
 async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>) -> Result<JsValue, JsValue> {
-    let (authorization, call, reply) = prepared?;
+    let (authorization, (call, reply, signal)) = prepared?;
     let (data, retry_after) = match call {
-        Some(call) => retry::send_once_or_again(&settings, &authorization, call).await.map(|(data, retry_after)| (Some(data), retry_after))?,
+        Some(call) => retry::send_once_or_again(&settings, &authorization, call, signal.as_ref()).await.map(|(data, retry_after)| (Some(data), retry_after))?,
         None => (None, None),
     };
     match reply {

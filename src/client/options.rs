@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
 
 use super::browser_url::{base_url, check_file_url};
 use super::error::ClientError;
@@ -136,16 +137,18 @@ pub(crate) struct Settings {
 
 /// The options each method takes, by their JS names.
 const CLIENT_KEYS: &[&str] = &["baseUrl", "apiKey"];
-const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders", "idempotencyKey"];
-/// A batch item's: an upload's but `idempotencyKey` (one header for the whole request:
-/// `uploadFromUrls`' own option).
-const ITEM_KEYS: &[&str] = UPLOAD_KEYS.split_last().expect("keys").1;
-const BATCH_KEYS: &[&str] = &["idempotencyKey"];
+const UPLOAD_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "originHeaders", "idempotencyKey", "signal"];
+/// A batch item's: an upload's but `idempotencyKey` and `signal` (one header and one
+/// signal for the whole request: `uploadFromUrls`' own options).
+const ITEM_KEYS: &[&str] = UPLOAD_KEYS.split_at(UPLOAD_KEYS.len() - 2).0;
+const BATCH_KEYS: &[&str] = &["idempotencyKey", "signal"];
 /// A job's: an upload's but `originHeaders`, which a job would have to store (the server
 /// refuses them; refused here, nothing is sent).
-const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "callbackUrl", "idempotencyKey"];
-const LINK_KEYS: &[&str] = &["expiresIn"];
-const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order"];
+const JOB_KEYS: &[&str] = &["fileUrl", "uploadPath", "fileName", "expectedSha256", "expiresIn", "maxDownloads", "private", "callbackUrl", "idempotencyKey", "signal"];
+const LINK_KEYS: &[&str] = &["expiresIn", "signal"];
+const LIST_KEYS: &[&str] = &["uploadPath", "limit", "cursor", "order", "signal"];
+/// A call's that takes no other option (`getFile(fileId, { signal })`).
+const CALL_KEYS: &[&str] = &["signal"];
 
 /// Reads `value` (an options object, or an array of them) as `T`, refusing any key not in
 /// `known`: serde never looks at keys a struct does not name, so a misspelt or snake_case
@@ -200,8 +203,8 @@ fn hint(key: &str, known: &[&str]) -> String {
         format!(" (did you mean `{camel}`?)")
     } else if camel == "callbackUrl" {
         " (a callback is for a background job: startUpload)".to_owned()
-    } else if camel == "idempotencyKey" && known == ITEM_KEYS {
-        " (the batch's own: uploadFromUrls(items, { idempotencyKey }))".to_owned()
+    } else if (camel == "idempotencyKey" || camel == "signal") && known == ITEM_KEYS {
+        " (the batch's own: uploadFromUrls(items, { idempotencyKey, signal }))".to_owned()
     } else if camel == "originHeaders" {
         " (a background job would have to store them, and they are never stored: uploadFromUrl)".to_owned()
     } else {
@@ -235,7 +238,7 @@ pub(crate) fn authorization(key: &str) -> Result<String, ClientError> {
 /// Reads `uploadFromUrl`'s options into the JSON body and its `Idempotency-Key`, validated
 /// by the server's own parsers before they are sent.
 pub(crate) fn upload_body(value: JsValue) -> Result<(String, Option<String>), ClientError> {
-    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders?, idempotencyKey? }", UPLOAD_KEYS)?;
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders?, idempotencyKey?, signal? }", UPLOAD_KEYS)?;
     Ok((body_json(&opts)?, idempotency::parse(opts.idempotency_key.as_deref())?))
 }
 
@@ -263,7 +266,7 @@ impl<'a> From<&'a UploadOptions> for UploadBody<'a> {
 /// Reads `startUpload`'s options into the body of a background job and its
 /// `Idempotency-Key`, validated by the server's own parsers before they are sent.
 pub(crate) fn start_body(value: JsValue) -> Result<(String, Option<String>), ClientError> {
-    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl?, idempotencyKey? }", JOB_KEYS)?;
+    let opts: UploadOptions = read(value, "expected { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, callbackUrl?, idempotencyKey?, signal? }", JOB_KEYS)?;
     let body = checked_json(&UploadBody { asynchronous: Some(true), callback_url: opts.callback_url.as_deref(), ..UploadBody::from(&opts) })?;
     Ok((body, idempotency::parse(opts.idempotency_key.as_deref())?))
 }
@@ -304,7 +307,7 @@ pub(crate) fn batch_plan(value: JsValue, keyed: bool) -> Result<BatchPlan, Clien
 /// Read field by field: its one option does not need a deserializer of its own (each one
 /// costs the client's wasm about 1.5 KiB gzip).
 pub(crate) fn batch_key(value: JsValue) -> Result<Option<String>, ClientError> {
-    const WHAT: &str = "expected { idempotencyKey? }";
+    const WHAT: &str = "expected { idempotencyKey?, signal? }";
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
@@ -349,6 +352,35 @@ fn plan(items: &[UploadOptions], keyed: bool) -> Result<BatchPlan, ClientError> 
     Ok(BatchPlan { body, refused })
 }
 
+/// The `signal` of a method's options object (none when the options are not an object:
+/// the method's own reader refuses them): anything with a boolean `aborted` and an
+/// `addEventListener`, as `fetch` takes.
+pub(crate) fn signal(value: &JsValue) -> Result<Option<AbortSignal>, ClientError> {
+    let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let signal = if value.is_object() { get(value, "signal") } else { JsValue::UNDEFINED };
+    if signal.is_undefined() || signal.is_null() {
+        Ok(None)
+    } else if signal.is_object() && get(&signal, "aborted").as_bool().is_some() && get(&signal, "addEventListener").is_function() {
+        Ok(Some(signal.unchecked_into()))
+    } else {
+        Err(ClientError::Options("`signal` must be an AbortSignal".into()))
+    }
+}
+
+/// Reads the options of a call that takes no other (`{ signal? }`; absent, `undefined` or
+/// `null` for none).
+pub(crate) fn call_signal(value: &JsValue) -> Result<Option<AbortSignal>, ClientError> {
+    const WHAT: &str = "expected { signal? }";
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    if !value.is_object() || js_sys::Array::is_array(value) {
+        return Err(ClientError::Options(WHAT.to_owned()));
+    }
+    known_only(value, WHAT, CALL_KEYS)?;
+    signal(value)
+}
+
 /// A `file_id` checked by the server's own shape test; a malformed one is the 404 the
 /// server answers for it, without a request.
 pub(crate) fn file_id(id: &str) -> Result<&str, ClientError> {
@@ -382,7 +414,7 @@ pub(crate) fn job_id_arg(id: &JsValue) -> Result<String, ClientError> {
 /// Reads `mintLinks`' options (absent for none) into the JSON body, its lifetime checked by
 /// the server's own rule.
 pub(crate) fn link_body(value: JsValue) -> Result<String, ClientError> {
-    let opts: Option<LinkOptions> = read(value, "expected { expiresIn? }", LINK_KEYS)?;
+    let opts: Option<LinkOptions> = read(value, "expected { expiresIn?, signal? }", LINK_KEYS)?;
     let expires_in = opts.unwrap_or_default().expires_in.map(check_link_lifetime).transpose()?;
     json(&LinkBody { expires_in })
 }
@@ -399,7 +431,7 @@ pub(crate) fn job_id(id: &str) -> Result<&str, ClientError> {
 /// Reads `listFiles`' options (absent, `undefined` or `null` for none) into the query
 /// string (`""` or `?...`), checked by the server's own query parser.
 pub(crate) fn list_query(value: JsValue) -> Result<String, ClientError> {
-    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor?, order? }", LIST_KEYS)?;
+    let opts: Option<ListOptions> = read(value, "expected { uploadPath?, limit?, cursor?, order?, signal? }", LIST_KEYS)?;
     query_string(&opts.unwrap_or_default())
 }
 
@@ -450,7 +482,9 @@ mod tests {
         assert_eq!(hint("callback_url", JOB_KEYS), " (did you mean `callbackUrl`?)");
         assert_eq!(hint("idempotency_key", UPLOAD_KEYS), " (did you mean `idempotencyKey`?)");
         assert_eq!(hint("idempotency_key", JOB_KEYS), " (did you mean `idempotencyKey`?)");
-        assert_eq!(hint("idempotencyKey", ITEM_KEYS), " (the batch's own: uploadFromUrls(items, { idempotencyKey }))");
+        for own in ["idempotencyKey", "signal"] {
+            assert_eq!(hint(own, ITEM_KEYS), " (the batch's own: uploadFromUrls(items, { idempotencyKey, signal }))");
+        }
         assert_eq!(ITEM_KEYS, &UPLOAD_KEYS[..8]);
         assert_eq!(hint("idempotencyKey", LINK_KEYS), "");
         assert_eq!(hint("colour", UPLOAD_KEYS), "");
@@ -458,7 +492,7 @@ mod tests {
         // every key an options struct reads is known: JOB_KEYS is UPLOAD_KEYS but the origin
         // headers, and the callback
         let mut job: Vec<&str> = UPLOAD_KEYS.iter().copied().filter(|k| *k != "originHeaders").collect();
-        job.insert(job.len() - 1, "callbackUrl");
+        job.insert(job.len() - 2, "callbackUrl");
         assert_eq!(JOB_KEYS, job.as_slice());
     }
 

@@ -2,9 +2,9 @@
 //! the send of every call but a poll (an upload, a batch or a job's start that carries an
 //! idempotency key is sent again after such a failure).
 
-use js_sys::{Function, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::AbortSignal;
 
 use super::api::{self, Call};
 use super::error::ClientError;
@@ -23,13 +23,14 @@ const MAX_KEYED_WAIT_MS: f64 = 60_000.0;
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
 /// to a minute). Any other call is sent once (an upload sent again without a key would be
 /// stored again). A failure after a send that may have been done is `uncertain`, whatever
-/// the last send's answer says (a 429 to the second says nothing of the first).
-pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call) -> Result<(serde_json::Value, Option<u32>), ClientError> {
+/// the last send's answer says (a 429 to the second says nothing of the first). An abort
+/// of `signal` ends the call at once, in a send or in a wait.
+pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call, signal: Option<&AbortSignal>) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { KEYED_RETRIES } else { 0 };
     let mut failures = 0;
     let mut uncertain = false;
     loop {
-        let err = match api::send(settings, authorization, &call).await {
+        let err = match api::send(settings, authorization, &call, signal).await {
             Err(err) if failures < retries && sent_again(&err) => err,
             Err(err) => return Err(after(uncertain, err)),
             answer => return answer,
@@ -39,7 +40,8 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
         if wait > MAX_KEYED_WAIT_MS {
             return Err(after(uncertain, err));
         }
-        sleep(wait).await;
+        // an abort cuts the wait short; the next send then rejects it
+        sleep(wait, signal).await;
         failures += 1;
     }
 }
@@ -59,7 +61,7 @@ pub(crate) fn in_passing(err: &ClientError) -> bool {
     match err {
         ClientError::Network(_) => true,
         ClientError::Unexpected { status, .. } | ClientError::Server { status, .. } => *status == 0 || *status >= 500 || *status == 429,
-        ClientError::Invalid(_) | ClientError::Options(_) => false,
+        ClientError::Invalid(_) | ClientError::Options(_) | ClientError::Aborted { .. } => false,
         ClientError::Again(last) => in_passing(last),
     }
 }
@@ -85,15 +87,17 @@ fn sent_again(err: &ClientError) -> bool {
     }
 }
 
-/// Resolves after `ms` (the global `setTimeout`, in browsers and workers alike).
-pub(crate) async fn sleep(ms: f64) {
-    let promise = Promise::new(&mut |resolve, _| {
-        let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
-        if let Some(set_timeout) = set_timeout {
-            let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from_f64(ms));
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+#[wasm_bindgen(module = "/client/timer.js")]
+extern "C" {
+    /// `setTimeout` in a promise that an abort of `signal` resolves early (the timer
+    /// cleared, so an aborted wait keeps nothing pending).
+    #[wasm_bindgen(js_name = sleep)]
+    fn timer(ms: f64, signal: Option<&AbortSignal>) -> js_sys::Promise;
+}
+
+/// Resolves after `ms`, or as soon as `signal` aborts (the caller checks which).
+pub(crate) async fn sleep(ms: f64, signal: Option<&AbortSignal>) {
+    let _ = JsFuture::from(timer(ms, signal)).await;
 }
 
 #[cfg(test)]

@@ -44,11 +44,39 @@ export interface UploadOptions {
    * a send fails in passing (no answer, a gateway's 5xx page, the service's 500, or its 503
    * with `Retry-After`), up to 3 times; another upload with it is refused (422). */
   idempotencyKey?: string | undefined;
+  /** Aborts the call (see `CallOptions`). */
+  signal?: AbortSignalLike | undefined;
 }
 
-/** One item of `uploadFromUrls(...)`: an upload's options but `idempotencyKey` (the
- * batch's own option: one header for all its items). */
-export type UploadItem = Omit<UploadOptions, "idempotencyKey">;
+/** What `signal` takes: an `AbortSignal` (`controller.signal`, `AbortSignal.timeout(ms)`),
+ * declared by the part the client uses, so that the types check without the `dom` lib. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/** Options of a call that takes no other: `getFile`, `deleteFile`, `getJob`, `cancelJob`,
+ * `usage`. */
+export interface CallOptions {
+  /** Aborts the call: its request on its way, or its wait before sending again. The
+   * promise rejects with an `UploadError` of status 0, `uncertain` when a request that
+   * changes something (not a `GET`) was on its way: the service may have done it. */
+  signal?: AbortSignalLike | undefined;
+}
+
+/** The calls that take `CallOptions`, without them. */
+export interface UploadClient {
+  getFile(fileId: string): Promise<FileData>;
+  deleteFile(fileId: string): Promise<DeletedFile>;
+  getJob(jobId: string): Promise<Job>;
+  cancelJob(jobId: string): Promise<Job>;
+  usage(): Promise<Usage>;
+}
+
+/** One item of `uploadFromUrls(...)`: an upload's options but `idempotencyKey` and
+ * `signal` (the batch's own options: one header and one signal for all its items). */
+export type UploadItem = Omit<UploadOptions, "idempotencyKey" | "signal">;
 
 /** Options of `uploadFromUrls(items, ...)`. */
 export interface BatchOptions {
@@ -57,6 +85,8 @@ export interface BatchOptions {
    * (an item that failed then is tried again), storing nothing twice; sent again by the
    * client as `uploadFromUrl`'s upload is. */
   idempotencyKey?: string | undefined;
+  /** Aborts the call (see `CallOptions`). */
+  signal?: AbortSignalLike | undefined;
 }
 
 /** `uploadFromUrls(items)` without options. */
@@ -68,6 +98,8 @@ export interface UploadClient {
 export interface LinkOptions {
   /** Seconds the links stay valid, at most the file's remaining life (default). */
   expiresIn?: number | undefined;
+  /** Aborts the call (see `CallOptions`). */
+  signal?: AbortSignalLike | undefined;
 }
 
 /** `mintLinks()` without options (the same overload as `listFiles()`). */
@@ -85,6 +117,8 @@ export interface ListOptions {
   cursor?: string | null | undefined;
   /** `"name"` (default: by upload path, then file name) or `"upload_time"` (newest first). */
   order?: "name" | "upload_time" | undefined;
+  /** Aborts the call (see `CallOptions`). */
+  signal?: AbortSignalLike | undefined;
 }
 
 /** `listFiles()` without options (wasm-bindgen cannot mark a typed parameter optional;
@@ -109,6 +143,9 @@ export interface WaitOptions {
   /** Called with the job after every poll (its `bytes_received` and `total_bytes`). An
    * exception it throws is ignored: a faulty callback never ends the wait. */
   onProgress?: ((job: Job) => void) | undefined;
+  /** Ends the wait, a poll on its way or the time between two (status 0, not
+   * `uncertain`); the job goes on: `cancelJob` stops it. */
+  signal?: AbortSignalLike | undefined;
 }
 
 /** `waitForJob(jobId)` without options. */
@@ -162,9 +199,10 @@ export class UploadError extends Error {
    * of a busy 503 or a 429; nothing was stored), or null. */
   retryAfter: number | null;
   /** Whether the call may have been done all the same: no answer came, a page that is not
-   * the service's (a gateway's), or the service's 500, to this send or an earlier one of a
-   * call sent again (a 429 after a send that went unanswered is uncertain). Send it again
-   * only with the same `idempotencyKey`. */
+   * the service's (a gateway's), the service's 500, or an abort while a request that
+   * changes something was on its way, to this send or an earlier one of a call sent again
+   * (a 429 after a send that went unanswered is uncertain). Send it again only with the
+   * same `idempotencyKey`. */
   uncertain: boolean;
 }
 

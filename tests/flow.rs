@@ -300,30 +300,37 @@ fn a_failed_overwrite_never_touches_the_file_it_would_replace() {
 }
 
 /// A file whose digest the operator blocked is refused (451) on every path, after the
-/// digest is known and before the commit: nothing stays stored or charged, and the name
+/// digest is known and before the commit, and so is any file while the list cannot be read
+/// by an instance that never read it (503): nothing stays stored or charged, and the name
 /// keeps its file.
 #[test]
 fn a_blocked_file_is_refused_and_never_touches_the_file_it_would_replace() {
     let body = World::body("https://o.test/x.png", "p", "same.png");
     let old = png_file(300);
-    for (what, bytes, known_length) in [("small", png_file(400), true), ("large", png_file(70_000), true), ("small, no length", png_file(900), false), ("streamed, no length", png_file(150_000), false)] {
+    let paths = [("small", png_file(400), true), ("large", png_file(70_000), true), ("small, no length", png_file(900), false), ("streamed, no length", png_file(150_000), false)];
+    for (unread, (what, bytes, known_length)) in [false, true].into_iter().flat_map(|unread| paths.clone().map(|path| (unread, path))) {
         let sha256 = common::hex(&sha2::Sha256::digest(&bytes));
         let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&old, None));
         let first = w.run(&body).unwrap();
-        w.blocklist.block(&sha256);
+        if unread {
+            w.blocklist.unread.set(true);
+        } else {
+            w.blocklist.block(&sha256);
+        }
         let reply = Reply::file(&bytes, None);
         let w = w.with("https://o.test/x.png", if known_length { reply } else { reply.without_length() });
         let calls_before = w.authority.call_names().len();
         let err = w.run(&body).unwrap_err();
-        assert_eq!(err, Error::Blocked, "{what}");
-        assert_eq!((err.status(), err.field()), (451, Some("file_url")), "{what}");
+        let want = if unread { (Error::BlocklistUnread, 503, None, Some(5)) } else { (Error::Blocked, 451, Some("file_url"), None) };
+        assert_eq!((err.clone(), err.status(), err.field(), err.retry_after_secs()), want, "{what}");
         assert_eq!(w.blocklist.asked.borrow().last(), Some(&sha256), "{what}: the stored bytes' digest was looked up");
         assert!(!w.authority.call_names()[calls_before..].contains(&"commit"), "{what}: never committed");
         assert_eq!(w.authority.resolve("p", "same.png").unwrap().file_id, first.file_id, "{what}: the name holds the old file");
         assert_eq!(w.object(&first.file_id), Some(old.clone()), "{what}: its bytes intact");
         assert_eq!(w.store.keys(), [format!("o/{}", first.file_id)], "{what}: nothing else stored");
         assert_eq!((w.usage().bytes, w.usage().files, w.usage().reserved_files), (300, 1, 0), "{what}");
-        // another file goes through
+        // another file goes through (the list read again)
+        w.blocklist.unread.set(false);
         let w = w.with("https://o.test/x.png", Reply::file(&png_file(500), None));
         assert_eq!(w.run(&body).unwrap().file_size, 500, "{what}");
     }

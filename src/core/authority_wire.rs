@@ -271,7 +271,8 @@ impl From<&Error> for Refusal {
             | Error::JobNotFound
             | Error::JobFinished
             | Error::AdminDisabled
-            | Error::Busy => Refusal::Internal,
+            | Error::Busy
+            | Error::BlocklistUnread => Refusal::Internal,
         }
     }
 }

@@ -28,8 +28,8 @@ pub const LIST_LAG_MS: i64 = 90_000;
 /// A copy listed this long ago is listed again whatever the version says (entries put
 /// into KV by other means, a version write that failed).
 pub const RELIST_MS: i64 = 600_000;
-/// After a failed read of the list, an isolate keeps the copy it had (or none) this long
-/// before trying again.
+/// After a failed read of the list, an isolate keeps the copy it had this long before
+/// trying again (an isolate that never read it reads again at the next check).
 pub const BLOCKLIST_RETRY_MS: i64 = 5_000;
 /// The most digests the list holds: an isolate reads it whole, a page of 1,000 per call.
 pub const MAX_BLOCKED: usize = 10_000;
@@ -144,8 +144,10 @@ impl BlocklistCopy {
     /// The outcome of a read begun by [`check`](Self::check): the version read, and the
     /// digests listed after it (with this isolate's recent changes laid over them), or a
     /// failure (of the version's read or the list's), after which the copy as it was
-    /// serves until a retry [`BLOCKLIST_RETRY_MS`] later.
-    pub fn read(&mut self, listed: Option<(Option<String>, HashSet<String>)>, now_ms: i64) -> Rc<HashSet<String>> {
+    /// serves until a retry [`BLOCKLIST_RETRY_MS`] later. `None`: the read failed and the
+    /// list was never read here, so there is no copy to check against (the check fails:
+    /// an empty copy would let a taken-down file be stored again); the next check reads.
+    pub fn read(&mut self, listed: Option<(Option<String>, HashSet<String>)>, now_ms: i64) -> Option<Rc<HashSet<String>>> {
         self.reading_since = None;
         self.changes.retain(|(_, _, at)| now_ms - at < LOCAL_CHANGE_MS);
         match listed {
@@ -161,9 +163,10 @@ impl BlocklistCopy {
                 self.digests = Rc::new(digests);
                 self.fresh_until_ms = now_ms + BLOCKLIST_TTL_MS;
             }
+            None if self.listed.is_none() => return None,
             None => self.fresh_until_ms = now_ms + BLOCKLIST_RETRY_MS,
         }
-        Rc::clone(&self.digests)
+        Some(Rc::clone(&self.digests))
     }
 
     /// `sha256` was blocked (`true`) or unblocked here: in force in this isolate at once.
@@ -358,7 +361,7 @@ mod tests {
         assert!(stale_check(&mut copy, Some("1"), &["a"], 0));
         // the version's read fails: nothing listed, the copy serves until the retry
         assert_eq!(copy.check(BLOCKLIST_TTL_MS), Check::Read);
-        assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS), set(&["a"]));
+        assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS).unwrap(), set(&["a"]));
         assert_eq!(used(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS - 1)), set(&["a"]));
         // a new version whose list fails: listed at the retry
         let retry = BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS + RELIST_MS;
@@ -370,12 +373,25 @@ mod tests {
     }
 
     #[test]
+    fn an_isolate_that_never_read_the_list_has_no_copy_to_check_against_until_a_read_ends() {
+        let mut copy = BlocklistCopy::default();
+        assert_eq!(copy.check(0), Check::Read);
+        assert_eq!(copy.read(None, 0), None, "no copy: the check fails, never an empty list");
+        assert_eq!(copy.check(1), Check::Read, "the next check reads again, no retry wait");
+        copy.change("here", true, 1);
+        assert_eq!(copy.read(None, 2), None, "a change made here is no copy of the list");
+        assert_eq!(copy.check(3), Check::Read);
+        assert_eq!(*copy.read(listing(&["a"]), 3).unwrap(), set(&["a", "here"]));
+        assert_eq!(*copy.read(None, 4).unwrap(), set(&["a", "here"]), "read once: the copy serves");
+    }
+
+    #[test]
     fn a_failed_read_keeps_the_copy_and_retries_soon() {
         let mut copy = BlocklistCopy::default();
         copy.check(0);
         copy.read(listing(&["a"]), 0);
         assert_eq!(copy.check(BLOCKLIST_TTL_MS), Check::Read);
-        assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS), set(&["a"]));
+        assert_eq!(*copy.read(None, BLOCKLIST_TTL_MS).unwrap(), set(&["a"]));
         assert_eq!(used(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS - 1)), set(&["a"]));
         assert_eq!(copy.check(BLOCKLIST_TTL_MS + BLOCKLIST_RETRY_MS), Check::Read);
     }
@@ -389,13 +405,13 @@ mod tests {
         copy.change("old", false, 10);
         assert_eq!(used(copy.check(20)), set(&["new"]));
         // KV's list does not show either change yet
-        assert_eq!(*copy.read(listing(&["old"]), 30), set(&["new"]));
+        assert_eq!(*copy.read(listing(&["old"]), 30).unwrap(), set(&["new"]));
         // once past LOCAL_CHANGE_MS, the list as read decides
-        assert_eq!(*copy.read(listing(&["old"]), 10 + LOCAL_CHANGE_MS), set(&["old"]));
+        assert_eq!(*copy.read(listing(&["old"]), 10 + LOCAL_CHANGE_MS).unwrap(), set(&["old"]));
         // a later change of the same digest replaces the earlier one
         copy.change("x", true, 100_000);
         copy.change("x", false, 100_001);
-        assert_eq!(*copy.read(listing(&["x"]), 100_002), set(&[]), "unblocked last");
+        assert_eq!(*copy.read(listing(&["x"]), 100_002).unwrap(), set(&[]), "unblocked last");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use thiserror::Error;
 
-/// The `Retry-After` of [`Error::Busy`]: a few seconds, for other transfers to end.
+/// The `Retry-After` of [`Error::Busy`] (a few seconds, for other transfers to end) and of
+/// [`Error::BlocklistUnread`].
 pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
 
 /// Everything that can go wrong in a request. User errors carry a message meant for the
@@ -139,6 +140,10 @@ pub enum Error {
     /// waited half its deadline for room.
     #[error("this instance is busy with other transfers: retry in a few seconds")]
     Busy,
+    /// The blocklist could not be read and this instance never read it: an upload cannot
+    /// be checked against it, so nothing is stored.
+    #[error("the blocklist could not be read: retry in a few seconds")]
+    BlocklistUnread,
     /// An upload's reservation was given up before its commit (released after a failure,
     /// or dropped by the key's authority as abandoned; its bytes are being deleted): what
     /// was stored for it cannot become a file. A job starts its transfer over; anywhere
@@ -188,7 +193,7 @@ impl Error {
             | Error::OriginCoding(_) => 502,
             Error::OriginTimeout { .. } | Error::OriginStalled { .. } | Error::OriginTooSlow { .. } => 504,
             Error::Internal(_) | Error::ReservationGone => 500,
-            Error::AdminDisabled | Error::LinksDisabled | Error::Busy => 503,
+            Error::AdminDisabled | Error::LinksDisabled | Error::Busy | Error::BlocklistUnread => 503,
         }
     }
 
@@ -243,6 +248,7 @@ impl Error {
             | Error::IdempotencyKeyReused
             | Error::AdminDisabled
             | Error::Busy
+            | Error::BlocklistUnread
             | Error::ReservationGone
             | Error::Internal(_) => None,
         }
@@ -253,7 +259,7 @@ impl Error {
     pub fn retry_after_secs(&self) -> Option<u32> {
         match self {
             Error::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
-            Error::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            Error::Busy | Error::BlocklistUnread => Some(BUSY_RETRY_AFTER_SECS),
             _ => None,
         }
     }

@@ -253,15 +253,17 @@ pub async fn reserve<A: FileAuthority>(
 }
 
 /// Commits the stored file (with its `Idempotency-Key`, `key`), unless its digest is
-/// blocked: then it is released (its object goes) and refused with 451. `Some`: the file
+/// blocked, or the blocklist cannot say: then it is released (its object goes) and refused
+/// with 451 (or 503). `Some`: the file
 /// the key stored already, answered instead (this one dropped). A refusal cleaned up
 /// already; an internal failure may have lost the answer of a commit that landed: asked,
 /// the authority says whether it holds the file (then the commit stands), else the upload
 /// is released.
 pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error> {
-    if blocklist.blocks(&row.sha256).await {
+    let blocked = blocklist.blocks(&row.sha256).await;
+    if blocked != Ok(false) {
         let _ = authority.release(&row.file_id).await;
-        return Err(Error::Blocked);
+        return Err(blocked.err().unwrap_or(Error::Blocked));
     }
     let result = authority.commit(row, key).await;
     if matches!(result, Err(Error::Internal(_))) {

@@ -135,6 +135,7 @@ mod tests {
             Error::LinksDisabled,
             Error::RateLimited { limit: 10, retry_after_secs: 60 },
             Error::Busy,
+            Error::BlocklistUnread,
             Error::Blocked,
             Error::NotBlocked,
             Error::BlocklistFull(0),

@@ -69,8 +69,9 @@ pub struct StoredObject {
 /// Digests of files taken down, which may not be stored again (`core::blocklist`).
 pub trait Blocklist {
     /// Whether `sha256` (lowercase hex) is blocked. The list as last read: a read that
-    /// fails keeps the copy before it, so a fault of the list never fails an upload.
-    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, bool>;
+    /// fails keeps the copy before it; with none (never read here), the check fails
+    /// ([`Error::BlocklistUnread`]) rather than let a taken-down file through.
+    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, Result<bool, Error>>;
 }
 
 /// The key's authority, as the upload flow calls it.

@@ -40,23 +40,24 @@ pub(crate) struct KvBlocklist<'a> {
 }
 
 impl Blocklist for KvBlocklist<'_> {
-    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, bool> {
+    fn blocks<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, Result<bool, Error>> {
         Box::pin(async move {
             let digests = match COPY.with_borrow_mut(|copy| copy.check(now_ms())) {
                 Check::Use(digests) => digests,
-                Check::Read => refresh(self.keys, self.gate).await,
+                Check::Read => refresh(self.keys, self.gate).await?,
             };
-            digests.contains(sha256)
+            Ok(digests.contains(sha256))
         })
     }
 }
 
 /// Reads the version, and the entries when it says they may have changed, into this
-/// isolate's copy; answers the digests to check against.
-async fn refresh(keys: &KvStore, gate: &Gate) -> Rc<HashSet<String>> {
+/// isolate's copy; answers the digests to check against, or `BlocklistUnread` when the
+/// read failed and this isolate never read the list.
+async fn refresh(keys: &KvStore, gate: &Gate) -> Result<Rc<HashSet<String>>, Error> {
     let listed = match gate.call(|| version(keys)).await {
         Ok(version) => match COPY.with_borrow_mut(|copy| copy.version(&version, now_ms())) {
-            Check::Use(digests) => return digests,
+            Check::Use(digests) => return Ok(digests),
             Check::Read => read_all(keys, gate, None).await.map(|(digests, _)| (version, digests)),
         },
         Err(err) => Err(err),
@@ -64,7 +65,7 @@ async fn refresh(keys: &KvStore, gate: &Gate) -> Rc<HashSet<String>> {
     if let Err(err) = &listed {
         worker::console_error!("blocklist: the list could not be read, the copy before it serves: {err:?}");
     }
-    COPY.with_borrow_mut(|copy| copy.read(listed.ok(), now_ms()))
+    COPY.with_borrow_mut(|copy| copy.read(listed.ok(), now_ms())).ok_or(Error::BlocklistUnread)
 }
 
 /// The list's version as KV shows it here (`None`: no change was made through the API).

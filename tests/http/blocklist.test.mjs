@@ -190,6 +190,39 @@ test('a block that fails leaves the file taken down and says so; an entry put in
   assert.equal((await put(key, importedBody)).status, 200, 'removed: stored again');
 });
 
+test('an instance that cannot read the list and never did refuses uploads (503, nothing stored or charged) until it can; one that read it keeps its copy', async (t) => {
+  const key = await newKey(worker, ADMIN, 'unread');
+  const bad = filler(2700, 12);
+  const held = await put(key, filler(2800, 13), { upload_path: 'u', file_name: 'kept.bin' });
+  assert.equal(held.status, 200, JSON.stringify(held.json));
+  await blockByHand(sha256(bad)); // restarts: a fresh instance, which never read the list
+  await worker.failKvReads(['blocklist:', 'blocked:']);
+  t.after(() => worker.failKvReads([]));
+  const before = await usage(worker, key.key);
+  const mark = worker.r2();
+  // the blocked file, over the name a file holds, and a file that is not blocked: both
+  // refused, as the list cannot say which is which
+  for (const [body, fields] of [[bad, { upload_path: 'u', file_name: 'kept.bin' }], [filler(2900, 14), {}]]) {
+    const refused = await put(key, body, fields);
+    assert.deepEqual([refused.status, refused.json], [503, { success: false, code: 503, msg: 'the blocklist could not be read: retry in a few seconds', data: null }]);
+    assert.equal(refused.headers.get('retry-after'), '5');
+  }
+  assert.deepEqual(await usage(worker, key.key), before, 'nothing charged');
+  assertNothingStored(worker, mark, 'nothing stored');
+  // the name keeps its file (the runtime restarted on another port)
+  await assertServes(worker.url + new URL(held.json.data.file_url).pathname, sha256(filler(2800, 13)));
+
+  // read at last: the blocked file is refused as such, another stored; and while that copy
+  // is fresh (30 s), KV failing again changes nothing
+  await worker.failKvReads([]);
+  assert.deepEqual((await put(key, bad)).json, BLOCKED);
+  const fine = await put(key, filler(3000, 15));
+  assert.equal(fine.status, 200, JSON.stringify(fine.json));
+  await worker.failKvReads(['blocklist:', 'blocked:']);
+  assert.deepEqual((await put(key, bad)).json, BLOCKED);
+  assert.equal((await put(key, filler(3100, 16))).status, 200);
+});
+
 /** The list's version in KV: the time of its last change, as every isolate reads it. */
 const listVersion = async () => Number((await kvRecord(worker, 'blocklist:version')).value);
 

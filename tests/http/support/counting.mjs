@@ -53,6 +53,12 @@
 //                           meet one, and those held now)
 //   POST /__faults/kv-put/release  lets every held put through (answers the same)
 //
+// And KV read faults: while set, a KV `get` of a name, or a `list` under a prefix, that
+// starts with one of the prefixes rejects (by any caller: the Worker, an object), as the
+// binding throws when KV is down.
+//
+//   POST /__faults/kv-read  body {"prefixes": ["blocklist:", "blocked:"]}; {"prefixes": []} stops it
+//
 // And R2 delete faults, likewise: each of the next R2 `delete`s made by a key's authority
 // (its drain of doomed objects) rejects with the next message queued, the object kept.
 //
@@ -222,9 +228,19 @@ let kvReleased = 0;
 const kvPutReport = () => ({ queued: kvPutErrors.length, held: kvHolds - kvReleased });
 // Messages the next R2 deletes (made by a key's authority) reject with, in order.
 let r2DeleteErrors = [];
+// Name prefixes whose KV reads fail while set, by any caller: a `get` of such a name, a
+// `list` under such a prefix (`/__faults/kv-read`).
+let kvReadFailing = [];
+
+/** A `get` or `list` (`name`, `args`) of a name or prefix under one of `kvReadFailing`. */
+const failingRead = (name, [arg]) => {
+  const read = name === 'get' ? arg : name === 'list' ? arg?.prefix : undefined;
+  return typeof read === 'string' && kvReadFailing.some((p) => read.startsWith(p));
+};
 
 function countedKv(kv, caller) {
   const instead = (name, args) => {
+    if (failingRead(name, args)) return Promise.reject(new Error(`KV ${name.toUpperCase()} failed: a test fault`));
     if (caller !== 'worker' || name !== 'put' || !kvPutErrors.length) return undefined;
     const error = kvPutErrors.shift();
     if (error === 'hold') {
@@ -390,6 +406,10 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/kv-put/release' && request.method === 'POST') {
       kvReleased = kvHolds;
       return Response.json(kvPutReport());
+    }
+    if (pathname === '/__faults/kv-read' && request.method === 'POST') {
+      kvReadFailing = (await request.json()).prefixes;
+      return Response.json({ prefixes: kvReadFailing });
     }
     if (pathname === '/__faults/r2-delete' && request.method === 'POST') {
       r2DeleteErrors = [...r2DeleteErrors, ...(await request.json()).errors];

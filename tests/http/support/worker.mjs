@@ -200,6 +200,13 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       if (res.status !== 200) throw new Error(`KV faults: ${res.status} ${await res.text()}`);
       return res.json();
     },
+    /** While `prefixes` is not empty, KV reads of names (gets) and prefixes (lists) that
+     * start with one of them fail (counting.mjs); `[]` ends it. */
+    async failKvReads(prefixes) {
+      if (!counting) throw new Error('KV faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/kv-read`, { method: 'POST', body: JSON.stringify({ prefixes }) });
+      if (res.status !== 200) throw new Error(`KV read faults: ${res.status} ${await res.text()}`);
+    },
     /** Lets every KV put held by a `'hold'` fault through. */
     async releaseKvPuts() {
       const res = await request(`${url}/__faults/kv-put/release`, { method: 'POST' });

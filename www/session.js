@@ -59,10 +59,11 @@ export async function admin(method, path, body) {
 
 /** As `admin`, resolving the whole envelope (its `msg` too). */
 export async function adminEnvelope(method, path, body) {
-  // A token is visible ASCII (as every API key): anything else, such as a pasted zero-width
-  // space, is answered as the server would, before the browser refuses the header (which
-  // would read as the service being unreachable).
-  if (!/^[\x21-\x7e]*$/.test(adminToken())) throw new AdminError(401, 'invalid admin token');
+  // A token is printable ASCII, spaces and tabs included (an operator's passphrase, which the
+  // server takes): anything else, such as a pasted zero-width space, is answered as the
+  // server would, before the browser refuses the header (which would read as the service
+  // being unreachable).
+  if (!/^[\x20-\x7e\t]*$/.test(adminToken())) throw new AdminError(401, 'invalid admin token');
   let res;
   try {
     res = await fetch(`/api/v1/admin${path}`, {

@@ -22,7 +22,8 @@ const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
   '--no-first-run', '--disable-quic', '--disable-sync'];
-const ADMIN = 'app-admin-token-16';
+// a passphrase, as an operator may choose one (the server takes spaces in the admin token)
+const ADMIN = 'app admin token 16';
 const MiB = 1024 * 1024;
 
 let stack;

@@ -1,9 +1,12 @@
 //! File names: validating a client's `file_name`, deriving `original_name` from the origin,
-//! and writing names into `Content-Disposition`.
+//! the name a download is saved under, and writing names into `Content-Disposition`.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use std::borrow::Cow;
+
 use super::error::Error;
+use super::mime;
 use super::pictographs::is_pictographic;
 
 /// Longest stored name, in bytes.
@@ -350,6 +353,26 @@ fn decode_ext_value(value: &str) -> Option<String> {
     }
 }
 
+/// The name a file is saved under from its `download_url`: its `original_name`, with the
+/// stored type's extension added when the name ends in none of that type's (`download`, a
+/// `page.php` that sent a PNG, an `.exe` name on an image), so that what is saved opens as
+/// what it is. A name of a type with no extension of its own (`application/octet-stream`,
+/// an unknown type) is kept as it is.
+pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
+    let Some(essence) = mime::essence(mime_type).filter(|m| m != "application/octet-stream") else {
+        return Cow::Borrowed(name);
+    };
+    let Some(known) = mime_guess::get_mime_extensions_str(&essence) else {
+        return Cow::Borrowed(name);
+    };
+    let has = name.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && known.iter().any(|k| k.eq_ignore_ascii_case(ext)));
+    if has {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(format!("{name}.{}", mime::extension(&essence)))
+    }
+}
+
 /// RFC 8187 attr-char: what `filename*` may leave unescaped.
 const ATTR_CHAR_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'!').remove(b'#').remove(b'$').remove(b'&').remove(b'+').remove(b'-')
@@ -370,6 +393,28 @@ pub fn content_disposition(disposition: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_download_is_saved_with_its_types_extension() {
+        for (name, mime, want) in [
+            ("photo.png", "image/png", "photo.png"),
+            ("PHOTO.PNG", "image/png", "PHOTO.PNG"),
+            ("photo.jpeg", "image/jpeg", "photo.jpeg"),
+            ("photo.jfif", "image/jpeg", "photo.jfif"),
+            ("download", "image/png", "download.png"),
+            ("img.php", "image/png", "img.php.png"),
+            ("cod.exe", "image/png", "cod.exe.png"),
+            (".png", "image/png", ".png.png"),
+            ("scan", "image/jpeg", "scan.jpg"),
+            ("notes", "text/plain; charset=utf-8", "notes.txt"),
+            ("report.pdf", "application/pdf", "report.pdf"),
+            ("data", "application/octet-stream", "data"),
+            ("setup.exe", "application/octet-stream", "setup.exe"),
+            ("thing", "application/x-made-up", "thing"),
+        ] {
+            assert_eq!(saved_name(name, mime), want, "{name} as {mime}");
+        }
+    }
 
     #[test]
     fn file_names_are_validated() {

@@ -11,7 +11,8 @@ pub const MAX_AGE_CAP_SECS: u64 = 86_400;
 /// How the client reached the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `file_url`: inline when the type cannot run script; the name can be overwritten.
+    /// `file_url`: inline when the type cannot run script and its downloads are not
+    /// counted; the name can be overwritten.
     Inline,
     /// `download_url`: always an attachment; one `file_id` is always the same bytes.
     Attachment,
@@ -218,7 +219,9 @@ pub fn refuse_own_subresource(site: Option<&str>, dest: Option<&str>) -> Result<
 /// The headers of every file response (200, 206 and HEAD alike; a 304 keeps
 /// [`NOT_MODIFIED_HEADERS`]).
 pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str, String)> {
-    let inline = mode == Mode::Inline && essence(file.mime_type).is_some_and(|mime| is_inline_safe(&mime));
+    // A counted file goes as an attachment on both links: shown inline, a player's probes
+    // (`Range: bytes=0-1`, each served whole and counted) would use its downloads up.
+    let inline = mode == Mode::Inline && !file.counted && essence(file.mime_type).is_some_and(|mime| is_inline_safe(&mime));
     let disposition = if inline { "inline" } else { "attachment" };
     // `no-transform`: the bytes go out as stored, never compressed on the way (Cloudflare
     // compresses text types unless told not to, and a compressed copy under the same strong
@@ -461,6 +464,8 @@ mod tests {
                 let h = headers(&Served { private, counted, ..file("image/png") }, mode, 10_000);
                 assert_eq!(get(&h, "Cache-Control"), "private, no-store, no-transform", "private {private}, counted {counted}, {mode:?}");
                 assert_eq!(get(&h, "Accept-Ranges"), ranges);
+                let inline = mode == Mode::Inline && !counted;
+                assert!(get(&h, "Content-Disposition").starts_with(if inline { "inline;" } else { "attachment;" }), "private {private}, counted {counted}, {mode:?}");
             }
         }
         assert_eq!(get(&headers(&file("image/png"), Mode::Inline, 10_000), "Accept-Ranges"), "bytes");

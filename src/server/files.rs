@@ -13,6 +13,7 @@ use super::r2::object_meta;
 use crate::core::clock::is_expired;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
+use crate::core::names::saved_name;
 use crate::core::serve::{answer, content_range, headers, name_modified_ms, parse_range, refuse_own_subresource, refused_link, Answer, ByteRange, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS, SIZE_CACHE_ENTRIES, SIZE_CACHE_TTL_MS};
 use crate::core::Error;
@@ -148,11 +149,12 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     let etag = obj.http_etag();
     let size = obj.size();
     SIZES.with_borrow_mut(|sizes| sizes.insert(file_id, size, now));
+    let saved = saved_name(&meta.original_name, &meta.mime_type);
     let served = Served {
         size,
         etag: &etag,
         mime_type: &meta.mime_type,
-        file_name: by_name.as_ref().map_or(meta.original_name.as_str(), |n| n.file_name),
+        file_name: by_name.as_ref().map_or(&saved, |n| n.file_name),
         // The bytes behind an id never change: dated by their upload. A name's are dated
         // by when its file took it.
         modified_ms: match &by_name {

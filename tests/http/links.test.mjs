@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useStack, upload, api, get, request, KEYS } from './support/worker.mjs';
-import { filler, sha256 } from './support/fixtures.mjs';
+import { filler, png, sha256 } from './support/fixtures.mjs';
 import { assertError, assertLifetime } from './support/assert.mjs';
 import { newKey, usage, sleep } from './support/burst.mjs';
 
@@ -130,7 +130,7 @@ test('max_downloads: 1 under two concurrent first downloads is served exactly on
   }
 });
 
-test('a counted file: HEAD and 304 do not count; every GET is served whole (Range ignored) and counts; no cache keeps it', async () => {
+test('a counted file: HEAD and 304 do not count; every GET is served whole (Range ignored), as an attachment, and counts; no cache keeps it', async () => {
   const f = await stored({ max_downloads: 3 }, 10_000);
   const url = f.data.download_url;
   const downloads = async () => (await api(worker, 'GET', `/api/v1/files/${f.data.file_id}`, { token: KEYS.a.key })).json.data.downloads;
@@ -152,9 +152,23 @@ test('a counted file: HEAD and 304 do not count; every GET is served whole (Rang
   const last = await get(f.data.file_url);
   assert.equal(last.status, 200, 'file_url counts too');
   assert.equal(last.headers.get('cache-control'), 'private, no-store, no-transform');
+
   assert.equal(sha256(last.body), f.digest);
   assert.equal((await get(url)).status, 404);
   assert.equal((await get(url, {}, 'HEAD')).status, 404, 'a used-up file is gone for HEAD too');
+});
+
+test('an image is shown inline on its file_url, a counted one is saved (a player\'s probes would use its downloads up)', async () => {
+  const image = png(24, 24);
+  for (const [fields, disposition] of [[{}, /^inline; /], [{ max_downloads: 2 }, /^attachment; /]]) {
+    const res = await upload(worker, { file_url: origin.file(`/links/shown-${++seq}.png`, image, { contentType: 'image/png' }), ...fields });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.mime_type, 'image/png');
+    const served = await get(res.json.data.file_url);
+    assert.equal(served.status, 200);
+    assert.match(served.headers.get('content-disposition'), disposition, JSON.stringify(fields));
+    assert.equal(sha256(served.body), sha256(image));
+  }
 });
 
 test('a file without max_downloads is served without a call to the key authority; one with it, one call', async () => {

@@ -329,7 +329,8 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     assert.equal(res.json.data.original_name, 'cod.exeSet-Cookie_ x=1');
     const served = await get(res.json.data.download_url);
     assert.equal(served.headers.get('set-cookie'), null);
-    assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1`);
+    // saved with the stored type's extension: PNG bytes never go to disk as a `.exe` name
+    assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1.png"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1.png`);
   });
 
   test('names: one name in either Unicode form is one file; joiners where scripts need them; hidden characters refused', async () => {
@@ -363,20 +364,25 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     assert.deepEqual(await usage(worker, KEYS.a.key), before, 'nothing stored');
   });
 
-  test('original_name from the origin: composed, its extension kept when cut, a device name made safe after the cut', async () => {
+  test('original_name from the origin: composed, its extension kept when cut, a device name made safe after the cut; saved with its type\'s extension', async () => {
+    // [the origin's Content-Disposition (none: the URL's last segment), original_name, the
+    // name download_url saves under: original_name, with `.png` when it ends in none of PNG's]
     const cases = [
-      [`attachment; filename*=UTF-8''cafe%CC%81.png`, 'caf\u00e9.png'],
-      [`attachment; filename*=UTF-8''${'%F0%9F%98%80'.repeat(70)}.png`, `${'\u{1F600}'.repeat(62)}.png`],
-      [`attachment; filename*=UTF-8''CON${'%20'.repeat(260)}x`, '_CON'],
-      ['attachment; x; filename=good.png', 'good.png'],
+      [`attachment; filename*=UTF-8''cafe%CC%81.png`, 'caf\u00e9.png', 'caf\u00e9.png'],
+      [`attachment; filename*=UTF-8''${'%F0%9F%98%80'.repeat(70)}.png`, `${'\u{1F600}'.repeat(62)}.png`, `${'\u{1F600}'.repeat(62)}.png`],
+      [`attachment; filename*=UTF-8''CON${'%20'.repeat(260)}x`, '_CON', '_CON.png'],
+      ['attachment; x; filename=good.png', 'good.png', 'good.png'],
+      ['attachment; filename=SHOUT.PNG', 'SHOUT.PNG', 'SHOUT.PNG'],
+      [null, 'img.php', 'img.php.png'],
     ];
-    for (const [disposition, want] of cases) {
-      const res = await upload(worker, { file_url: origin.file(`/cd-${sha256(Buffer.from(disposition)).slice(0, 8)}`, TYPES.png.bytes, { disposition }), upload_path: 'cd' });
+    for (const [disposition, want, saved] of cases) {
+      const path = disposition ? `/cd-${sha256(Buffer.from(disposition)).slice(0, 8)}` : '/cd/img.php';
+      const res = await upload(worker, { file_url: origin.file(path, TYPES.png.bytes, disposition ? { disposition } : {}), upload_path: 'cd' });
       assert.equal(res.status, 200, JSON.stringify(res.json));
       assert.equal(res.json.data.original_name, want, disposition);
       const served = await get(res.json.data.download_url);
       assert.equal(served.status, 200);
-      assert.equal(served.headers.get('content-disposition'), `attachment; filename="${want.replace(/[^ -~]/gu, '_')}"; filename*=UTF-8''${encodeURIComponent(want)}`);
+      assert.equal(served.headers.get('content-disposition'), `attachment; filename="${saved.replace(/[^ -~]/gu, '_')}"; filename*=UTF-8''${encodeURIComponent(saved)}`);
     }
   });
 

@@ -237,7 +237,9 @@ impl From<&Error> for Refusal {
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
             | Error::UnknownParameter(_)
+            | Error::BodyNotTaken
             | Error::NotJson
+            | Error::NotUtf8(_)
             | Error::EncodedBody
             | Error::NothingToUpdate(_)
             | Error::BodyTooLarge { .. }

@@ -47,6 +47,9 @@ mod tests {
             ("/api/v1/admin/keys", Ok("GET, HEAD, POST")),
             ("/api/v1/admin/keys/k_1", Ok("GET, HEAD, PATCH, DELETE")),
             ("/api/v1/files/a/b", Err(Error::RouteNotFound)),
+            // an id's place empty or split: no route, so no methods to announce
+            ("/api/v1/jobs/a/b", Err(Error::RouteNotFound)),
+            ("/api/v1/admin/keys/", Err(Error::RouteNotFound)),
             ("/api/v1/nope", Err(Error::RouteNotFound)),
         ];
         for (path, want) in cases {

@@ -29,8 +29,15 @@ pub enum Error {
     /// the two as fields of their own measured 30 KB more in the Worker's wasm.
     #[error("unknown query parameter {0}")]
     UnknownParameter(String),
+    /// A body sent to a route that reads none (a delete, a revoke, a purge): refused, not
+    /// dropped, as a query parameter is, so that no option a client meant is ignored.
+    #[error("this route takes no request body: send it without one")]
+    BodyNotTaken,
     #[error("request body must be JSON (Content-Type: application/json)")]
     NotJson,
+    /// A JSON body declared in a `charset` other than UTF-8 (named, cut to 40 characters).
+    #[error("request body must be JSON in UTF-8, not `{0}`")]
+    NotUtf8(String),
     #[error("request body must not be content-coded (send it without Content-Encoding)")]
     EncodedBody,
     /// A change request that names nothing to change; the message lists what it could.
@@ -165,6 +172,7 @@ impl Error {
             | Error::InvalidField { .. }
             | Error::UnknownField(_)
             | Error::UnknownParameter(_)
+            | Error::BodyNotTaken
             | Error::NothingToUpdate(_)
             | Error::UrlRejected(_)
             | Error::RedirectRejected(_)
@@ -179,7 +187,7 @@ impl Error {
             Error::JobFinished | Error::BlocklistFull(_) => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
-            Error::NotJson | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
+            Error::NotJson | Error::NotUtf8(_) | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
             Error::PreconditionFailed | Error::NoEntityTag => 412,
             Error::RangeNotSatisfiable { .. } => 416,
             Error::ChecksumMismatch { .. } | Error::IdempotencyKeyReused => 422,
@@ -225,8 +233,10 @@ impl Error {
             | Error::NotAnObject(_)
             | Error::UnknownField(_)
             | Error::UnknownParameter(_)
+            | Error::BodyNotTaken
             | Error::NothingToUpdate(_)
             | Error::NotJson
+            | Error::NotUtf8(_)
             | Error::EncodedBody
             | Error::BodyTooLarge { .. }
             | Error::RouteNotFound

@@ -168,6 +168,7 @@ mod tests {
             (Error::unknown_field("fileUrl"), None),
             (Error::InvalidJson("duplicate field `file_name` at line 1 column 9".into()), None),
             (Error::NotJson, None),
+            (Error::NotUtf8("utf-16".into()), None),
             (Error::EncodedBody, None),
             (Error::NothingToUpdate("name, disabled"), None),
             (Error::BodyTooLarge { limit: 16384 }, None),

@@ -128,12 +128,21 @@ pub fn validate_sha256(digest: &str, field: &'static str) -> Result<String, Erro
 }
 
 /// Checks that the request declares a JSON body: `application/json`, or a structured
-/// syntax suffix (`application/merge-patch+json`; not a bare `application/+json`).
+/// syntax suffix (`application/merge-patch+json`; not a bare `application/+json`), in
+/// UTF-8 (RFC 8259 8.1): a `charset` other than `utf-8` (or its subset `us-ascii`) is
+/// refused by name, not read as UTF-8 into a message about JSON syntax.
 pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
     let suffixed = |ct: &str| ct.strip_suffix("+json").and_then(|t| t.split_once('/')).is_some_and(|(_, sub)| !sub.is_empty());
     match content_type.and_then(essence) {
-        Some(ct) if ct == "application/json" || suffixed(&ct) => Ok(()),
-        _ => Err(Error::NotJson),
+        Some(ct) if ct == "application/json" || suffixed(&ct) => {}
+        _ => return Err(Error::NotJson),
+    }
+    let charset = content_type.unwrap_or_default().split(';').skip(1).filter_map(|p| p.split_once('=')).find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"));
+    match charset.map(|(_, value)| value.trim().trim_matches('"')) {
+        Some(value) if !["utf-8", "utf8", "us-ascii"].iter().any(|ok| value.eq_ignore_ascii_case(ok)) => {
+            Err(Error::NotUtf8(value.chars().take(40).collect()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -321,9 +330,17 @@ mod tests {
             (Some("text/plain"), false),
             (Some("multipart/form-data; boundary=x"), false),
             (None, false),
+            (Some("application/json; CHARSET=\"UTF-8\""), true),
+            (Some("application/json;charset=us-ascii"), true),
+            (Some("application/json; foo=bar"), true),
         ];
         for (ct, ok) in cases {
             assert_eq!(require_json(ct).is_ok(), ok, "{ct:?}");
+        }
+        // another charset is named (415), never read as UTF-8 into a syntax error
+        for (ct, named) in [("application/json; charset=utf-16", "utf-16"), ("application/json; charset=\"ISO-8859-1\"", "ISO-8859-1")] {
+            let err = require_json(Some(ct)).unwrap_err();
+            assert_eq!((err.status(), err.to_string()), (415, format!("request body must be JSON in UTF-8, not `{named}`")), "{ct}");
         }
     }
 

@@ -71,6 +71,16 @@ pub enum Route {
 }
 
 impl Route {
+    /// Whether the route reads a request body: the uploads, a link's options, a key's
+    /// creation and change, a take-down, a block. Any other route but a `GET` refuses a
+    /// body (400: a delete, a revoke, a purge, a cancel, a new webhook secret).
+    pub fn takes_body(&self) -> bool {
+        matches!(
+            self,
+            Route::Upload | Route::UploadBatch | Route::Link { .. } | Route::CreateKey | Route::UpdateKey { .. } | Route::TakeDown | Route::Block { .. }
+        )
+    }
+
     /// Whether the route reads a query: the listings (their own parameters, checked by their
     /// parsers), the file links (a private file's `exp` and `sig`, and whatever a page adds to
     /// a link it embeds), health and the API description (public, read by monitors and tools
@@ -159,10 +169,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
         _ => {
             // The method is checked first (405 is about the route), then the shape, before
             // any storage lookup: a malformed id or key is simply not found.
-            if let Some(id) = path
-                .strip_prefix(ADMIN_KEY_ROUTE)
-                .and_then(|rest| rest.strip_suffix(WEBHOOK_SECRET))
-            {
+            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE).and_then(|rest| rest.strip_suffix(WEBHOOK_SECRET)).and_then(one_segment) {
                 if method != "POST" {
                     return Err(Error::MethodNotAllowed { allow: "POST" });
                 }
@@ -174,13 +181,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                     Err(Error::KeyNotFound)
                 };
             }
-            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE).and_then(|rest| rest.strip_suffix(KEY_FILES)) {
+            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE).and_then(|rest| rest.strip_suffix(KEY_FILES)).and_then(one_segment) {
                 if method != "DELETE" {
                     return Err(Error::MethodNotAllowed { allow: "DELETE" });
                 }
                 return if is_key_id(id) { Ok(Route::PurgeKeyFiles { key_id: id.to_owned() }) } else { Err(Error::KeyNotFound) };
             }
-            if let Some(digest) = path.strip_prefix(BLOCKLIST_ROUTE).and_then(|rest| rest.strip_prefix('/')) {
+            if let Some(digest) = path.strip_prefix(BLOCKLIST_ROUTE).and_then(|rest| rest.strip_prefix('/')).and_then(one_segment) {
                 if !matches!(method, "GET" | "HEAD" | "PUT" | "DELETE") {
                     return Err(Error::MethodNotAllowed { allow: "GET, HEAD, PUT, DELETE" });
                 }
@@ -191,7 +198,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                     _ => Route::ShowBlocked { sha256 },
                 });
             }
-            if let Some(id) = path.strip_prefix(JOBS_ROUTE) {
+            if let Some(id) = path.strip_prefix(JOBS_ROUTE).and_then(one_segment) {
                 if !matches!(method, "GET" | "HEAD" | "DELETE") {
                     return Err(Error::MethodNotAllowed {
                         allow: "GET, HEAD, DELETE",
@@ -207,7 +214,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                     Route::CancelJob { job_id }
                 });
             }
-            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE) {
+            if let Some(id) = path.strip_prefix(ADMIN_KEY_ROUTE).and_then(one_segment) {
                 if !matches!(method, "GET" | "HEAD" | "PATCH" | "DELETE") {
                     return Err(Error::MethodNotAllowed { allow: "GET, HEAD, PATCH, DELETE" });
                 }
@@ -221,11 +228,11 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
                     _ => Route::GetKey { key_id },
                 });
             }
-            if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE) {
+            if let Some(id) = path.strip_prefix(DOWNLOAD_ROUTE).and_then(one_segment) {
                 readable(method)?;
                 return if is_file_id(id) { Ok(Route::Download { file_id: id.to_owned() }) } else { Err(Error::FileNotFound) };
             }
-            if let Some(id) = path.strip_prefix(FILES_ROUTE).and_then(|rest| rest.strip_suffix(LINK_SUFFIX)).filter(|id| !id.contains('/')) {
+            if let Some(id) = path.strip_prefix(FILES_ROUTE).and_then(|rest| rest.strip_suffix(LINK_SUFFIX)).and_then(one_segment) {
                 if method != "POST" {
                     return Err(Error::MethodNotAllowed { allow: "POST" });
                 }
@@ -233,7 +240,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             }
             // `upload`, `download` and nothing at all begin other routes: a path that stops
             // there is a mistyped route, not a file id (its 405 would name methods that 404).
-            let segment = path.strip_prefix(FILES_ROUTE).filter(|id| !id.contains('/') && !matches!(*id, "" | "upload" | "download"));
+            let segment = path.strip_prefix(FILES_ROUTE).and_then(one_segment).filter(|id| !matches!(*id, "upload" | "download"));
             if let Some(id) = segment {
                 if !matches!(method, "GET" | "HEAD" | "DELETE") {
                     return Err(Error::MethodNotAllowed { allow: "GET, HEAD, DELETE" });
@@ -251,6 +258,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
             Err(Error::RouteNotFound)
         }
     }
+}
+
+/// `rest` when it is one path segment (not empty, no `/`): where a route names an id,
+/// anything else is no route at all (its 405 would name methods that 404), not an id that
+/// is not found.
+fn one_segment(rest: &str) -> Option<&str> {
+    (!rest.is_empty() && !rest.contains('/')).then_some(rest)
 }
 
 /// `GET` and `HEAD` only, else 405.
@@ -303,6 +317,7 @@ pub(crate) mod tests {
         let file = format!("/api/v1/files/{ID}");
         let link = format!("{file}/link");
         let job = format!("/api/v1/jobs/{JOB}");
+        let deeper_digest = format!("/api/v1/admin/blocklist/{}/x", "a".repeat(64));
         let cases: Vec<(&str, &str, Result<Route, Error>)> = vec![
             ("GET", "/api/v1/health", Ok(Route::Health)),
             ("HEAD", "/api/v1/health", Ok(Route::Health)),
@@ -352,7 +367,20 @@ pub(crate) mod tests {
             ("DELETE", "/api/v1/admin/keys/k_1", Ok(Route::RevokeKey { key_id: "k_1".into() })),
             ("POST", "/api/v1/admin/keys/k_1", Err(Error::MethodNotAllowed { allow: "GET, HEAD, PATCH, DELETE" })),
             ("GET", "/api/v1/admin/keys/a.b", Err(Error::KeyNotFound)),
-            ("GET", "/api/v1/admin/keys/", Err(Error::KeyNotFound)),
+            ("GET", "/api/v1/admin/keys/", Err(Error::RouteNotFound)),
+            // a path with an id's place empty, or more segments than the route has, is no
+            // route: never a 405 naming methods that would 404
+            ("PUT", "/api/v1/admin/keys/k_1/extra", Err(Error::RouteNotFound)),
+            ("GET", "/api/v1/admin/keys/k_1/extra", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/admin/keys//webhook-secret", Err(Error::RouteNotFound)),
+            ("DELETE", "/api/v1/admin/keys/a/b/files", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/jobs/", Err(Error::RouteNotFound)),
+            ("PUT", "/api/v1/jobs/a/b", Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/files/download/x/", Err(Error::RouteNotFound)),
+            ("GET", "/api/v1/files/download/", Err(Error::RouteNotFound)),
+            ("GET", "/api/v1/admin/blocklist/", Err(Error::RouteNotFound)),
+            ("GET", &deeper_digest, Err(Error::RouteNotFound)),
+            ("POST", "/api/v1/files//link", Err(Error::RouteNotFound)),
             (
                 "POST",
                 "/api/v1/admin/keys/k_1/webhook-secret",

@@ -64,6 +64,29 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
     Ok(body)
 }
 
+/// Refuses a body sent to a route that reads none ([`Error::BodyNotTaken`]); a body
+/// declared or found empty is none. Without a declared length, the first chunk tells.
+pub(crate) async fn no_body(req: &Incoming) -> Result<(), Error> {
+    match req.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(0) => return Ok(()),
+        Some(_) => return Err(Error::BodyNotTaken),
+        None => {}
+    }
+    let Some(stream) = req.raw.body() else { return Ok(()) };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    loop {
+        match read_chunk(&reader).await {
+            Ok(Some(chunk)) if chunk.length() > 0 => {
+                drop(reader.cancel());
+                return Err(Error::BodyNotTaken);
+            }
+            Ok(Some(_)) => {}
+            // ended (or broken before a byte came): no body
+            Ok(None) | Err(_) => return Ok(()),
+        }
+    }
+}
+
 /// The request's body, at most `limit` bytes: with a declared length, one native read;
 /// without one, read in chunks, and past the limit drained ([`DRAIN_BYTES`]) and refused.
 async fn capped_body(req: &Incoming, declared: Option<u64>, limit: u64) -> Result<Vec<u8>, Error> {

@@ -75,6 +75,10 @@ async fn answer(method: &str, raw: web_sys::Request, env: &Env) -> std::result::
     if !route.takes_query() {
         params(http::borrowed(&http::query(&req)), [])?;
     }
+    // a GET's or HEAD's content has no meaning (RFC 9110 9.3.1): left unread, as ever
+    if !route.takes_body() && !matches!(method, "GET" | "HEAD") {
+        http::no_body(&req).await?;
+    }
     let services = Services::from_env(env)?;
     dispatch(route, req, &services).await
 }

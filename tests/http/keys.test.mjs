@@ -356,6 +356,33 @@ describe('keys', () => {
     assert.equal((await get(`${worker.url}/openapi.json?t=1`)).status, 200);
   });
 
+  test('a body sent to a route that reads none is 400, before anything is done; an empty one is none', async () => {
+    const k = (await create({ name: 'bodied' })).json.data;
+    const up = await upload(worker, { file_url: origin.file('/bodied.png', TYPES.png.bytes) }, { key: k.key });
+    assert.equal(up.status, 200, JSON.stringify(up.json));
+    const file = `/api/v1/files/${up.json.data.file_id}`;
+    // one file meant, every file of the key at stake
+    const chunked = (text) => new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close(); } });
+    for (const [method, path, token, body] of [
+      ['DELETE', `/api/v1/admin/keys/${k.key_id}/files`, ADMIN, { file_id: up.json.data.file_id }],
+      ['DELETE', file, k.key, { permanent: true }],
+      ['DELETE', `/api/v1/admin/keys/${k.key_id}`, ADMIN, { reason: 'spam' }],
+      ['POST', `/api/v1/admin/keys/${k.key_id}/webhook-secret`, ADMIN, { secret: 'mine' }],
+    ]) {
+      assertError(await api(worker, method, path, { token, body }), 400, /^this route takes no request body: send it without one$/);
+    }
+    // without a declared length (chunked), the bytes tell
+    const res = await request(`${worker.url}${file}`, { method: 'DELETE', headers: { authorization: `Bearer ${k.key}` }, body: chunked('{}'), duplex: 'half' });
+    assertError({ status: res.status, headers: res.headers, json: await res.json() }, 400, /takes no request body/);
+    assert.equal((await api(worker, 'GET', file, { token: k.key })).status, 200, 'the file was not deleted');
+    assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: k.key })).status, 200, 'the key was not revoked');
+    // an empty body, declared (`curl -X DELETE -d ''` sends a form type) or chunked, is none
+    const emptied = await request(`${worker.url}/api/v1/admin/keys/${k.key_id}/webhook-secret`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: chunked(''), duplex: 'half' });
+    assert.equal(emptied.status, 200, await emptied.text());
+    const deleted = await api(worker, 'DELETE', file, { token: k.key, body: '', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.json));
+  });
+
   test('HEAD works wherever GET does: the GET answer\'s status and headers, no body', async () => {
     const k = (await create({ name: 'heads' })).json.data;
     const up = await upload(worker, { file_url: origin.file('/heads.png', TYPES.png.bytes) }, { key: k.key });

@@ -4,7 +4,7 @@
 import { test, before, after, describe } from 'node:test';
 import net from 'node:net';
 import assert from 'node:assert/strict';
-import { useStack, upload, get, api, freePort, KEYS } from './support/worker.mjs';
+import { useStack, upload, get, api, request, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingKept, marked, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
 import { usage, sleep, listAll } from './support/burst.mjs';
@@ -141,6 +141,14 @@ describe('bad input', () => {
   test('a body that is not JSON is 415', async () => {
     const res = await upload(worker, `file_url=${png()}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assertError(res, 415, /must be JSON/);
+  });
+
+  test('a JSON body declared in another charset than UTF-8 is 415 naming it, not read', async () => {
+    const body = Buffer.from(`\ufeff{"file_url":"${png()}"}`, 'utf16le');
+    const sent = await request(`${worker.url}/api/v1/files/upload/url`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.a.key}`, 'content-type': 'application/json; charset=utf-16' }, body });
+    assertError({ status: sent.status, headers: sent.headers, json: await sent.json() }, 415, /^request body must be JSON in UTF-8, not `utf-16`$/);
+    const plain = await upload(worker, JSON.stringify({ file_url: png() }), { headers: { 'content-type': 'application/json; charset="UTF-8"' } });
+    assert.equal(plain.status, 200, JSON.stringify(plain.json));
   });
 
   test('a content-coded body is 415 naming the codings taken, stored nowhere', async () => {

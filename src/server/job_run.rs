@@ -36,7 +36,7 @@ use crate::core::jobs::{JobRecord, JobState, RangedSource, Transfer};
 use crate::core::links::unexpired;
 use crate::core::ranges::Plan;
 use crate::core::request::UploadRequest;
-use crate::core::seams::{FileAuthority, StoredObject};
+use crate::core::seams::{Blocklist, FileAuthority, StoredObject};
 use crate::core::url_policy::{self, UrlPolicy};
 use crate::core::{layout, listing, Error};
 
@@ -57,6 +57,10 @@ pub(crate) enum Ran {
 
 /// Fetches from the start at most this many times (an origin without ranges cannot resume).
 const MAX_RUNS: u32 = 3;
+
+/// How long a job's commit waits, in turn, for a blocklist its instance cannot read yet
+/// (`Error::BlocklistUnread`) before it tries a last time: 15 s in all.
+const BLOCKLIST_WAITS_MS: [u64; 4] = [1_000, 2_000, 4_000, 8_000];
 
 /// A stream from an origin without ranges must be stored within this long after its
 /// invocation began: it cannot be resumed, and the platform ends an alarm handler after 15
@@ -390,7 +394,18 @@ impl Run<'_> {
             let _ = self.authority.release(&row.file_id).await;
             return Err(Error::internal("canceled before its commit"));
         }
-        match flow::commit(self.authority, &KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate }, &row, None).await {
+        let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
+        // A blocklist this instance never read and cannot read now (KV failing) mostly
+        // passes in seconds: the job waits for it a while, its bytes kept, before its commit
+        // gives them back and fails 503 (a sync upload answers 503 at once; its client sends
+        // it again).
+        for wait_ms in BLOCKLIST_WAITS_MS {
+            if blocklist.blocks(&row.sha256).await != Err(Error::BlocklistUnread) {
+                break;
+            }
+            worker::Delay::from(std::time::Duration::from_millis(wait_ms)).await;
+        }
+        match flow::commit(self.authority, &blocklist, &row, None).await {
             Ok(_) => {}
             // The commit's answer was lost and the authority could not say whether it
             // landed: asked once more, and still not known, the next invocation asks

@@ -1110,3 +1110,26 @@ test('a malformed Idempotency-Key is 400 before anything is fetched, on a job or
   }
   assert.equal(origin.hits(path), 0, 'the origin was never asked');
 });
+
+test('a job whose instance cannot read the blocklist yet waits for it at its commit, its bytes kept: stored once the list reads, charged once', async (t) => {
+  // a fresh instance, which never read the list, with KV reads of the list failing
+  await worker.restart();
+  await worker.failKvReads(['blocklist:', 'blocked:']);
+  t.after(() => worker.failKvReads([]));
+  const body = randomBody(300 * 1024);
+  const url = origin.file('/jobs/unread-list.bin', body, ranged());
+  const before = await usage(worker, KEYS.a.key);
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'unread-list.bin', async: true });
+  // the commit asked the list twice (it waits 1 s between): still running, not failed
+  const listReads = async () => (await worker.counts()).raw.kvNames?.job?.get?.['blocklist:version'] ?? 0;
+  for (let i = 0; i < 200 && (await listReads()) < 2; i++) await sleep(100);
+  assert.ok((await listReads()) >= 2, 'the commit read the list again');
+  const waiting = (await jobStatus(job.job_id)).json.data;
+  assert.ok(!['failed', 'succeeded', 'canceled'].includes(waiting.state), JSON.stringify(waiting));
+  await worker.failKvReads([]);
+  const last = (await poll(job.job_id)).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  await assertChargedOnce(before, body.length);
+});

@@ -6,8 +6,8 @@ export function sleep(ms, signal) {
     if (signal?.aborted) return resolve();
     const done = () => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
       resolve();
+      signal?.removeEventListener('abort', done);
     };
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', done);

@@ -129,7 +129,9 @@ pub(crate) async fn send(settings: &Settings, authorization: &str, call: &Call, 
         Some(body) => builder.header("Content-Type", "application/json").body(body.as_str()),
         None => builder.build(),
     }
-    .map_err(network)?;
+    // nothing was sent: a request the runtime would not make (a `signal` that is not its own
+    // AbortSignal, in a browser)
+    .map_err(|e| ClientError::Options(format!("the request could not be made: {e}")))?;
     let response = request.send().await.map_err(failed)?;
     let status = response.status();
     // delta-seconds only (an HTTP-date is not what this service sends)

@@ -353,14 +353,17 @@ fn plan(items: &[UploadOptions], keyed: bool) -> Result<BatchPlan, ClientError> 
 }
 
 /// The `signal` of a method's options object (none when the options are not an object:
-/// the method's own reader refuses them): anything with a boolean `aborted` and an
-/// `addEventListener`, as `fetch` takes.
+/// the method's own reader refuses them): anything with a boolean `aborted`, an
+/// `addEventListener` and a `removeEventListener`, as an `AbortSignal` has.
 pub(crate) fn signal(value: &JsValue) -> Result<Option<AbortSignal>, ClientError> {
     let get = |target: &JsValue, name: &str| js_sys::Reflect::get(target, &name.into()).unwrap_or(JsValue::UNDEFINED);
     let signal = if value.is_object() { get(value, "signal") } else { JsValue::UNDEFINED };
     if signal.is_undefined() || signal.is_null() {
         Ok(None)
-    } else if signal.is_object() && get(&signal, "aborted").as_bool().is_some() && get(&signal, "addEventListener").is_function() {
+    } else if signal.is_object()
+        && get(&signal, "aborted").as_bool().is_some()
+        && ["addEventListener", "removeEventListener"].iter().all(|f| get(&signal, f).is_function())
+    {
         Ok(Some(signal.unchecked_into()))
     } else {
         Err(ClientError::Options("`signal` must be an AbortSignal".into()))

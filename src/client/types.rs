@@ -60,8 +60,9 @@ export interface AbortSignalLike {
  * `usage`. */
 export interface CallOptions {
   /** Aborts the call: its request on its way, or its wait before sending again. The
-   * promise rejects with an `UploadError` of status 0, `uncertain` when a request that
-   * changes something (not a `GET`) was on its way: the service may have done it. */
+   * promise rejects with an `UploadError` of status 0, `uncertain` when a request that is
+   * not a `GET` was on its way (an upload, a start, a delete, a cancel, a link's minting):
+   * the service may have done it. */
   signal?: AbortSignalLike | undefined;
 }
 

@@ -35,7 +35,7 @@ pub enum Error {
     BodyNotTaken,
     #[error("request body must be JSON (Content-Type: application/json)")]
     NotJson,
-    /// A JSON body declared in a `charset` other than UTF-8 (named, cut to 40 characters).
+    /// A JSON body declared in UTF-16 or UTF-32 (the `charset`, cut to 40 characters).
     #[error("request body must be JSON in UTF-8, not `{0}`")]
     NotUtf8(String),
     #[error("request body must not be content-coded (send it without Content-Encoding)")]

@@ -353,11 +353,19 @@ fn decode_ext_value(value: &str) -> Option<String> {
     }
 }
 
+/// Extensions a desktop runs, or a browser renders as a page, when such a file is opened:
+/// a saved file whose bytes are of another type never keeps one of these last.
+const ACTIVE_EXTENSIONS: &[&str] = &[
+    "exe", "com", "bat", "cmd", "msi", "scr", "pif", "cpl", "dll", "lnk", "reg", "ps1", "vbs", "vbe", "js", "jse",
+    "wsf", "wsh", "hta", "jar", "sh", "app", "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "shtml", "svg",
+];
+
 /// The name a file is saved under from its `download_url`: its `original_name`, with the
-/// stored type's extension added when the name ends in none of that type's (`download`, a
-/// `page.php` that sent a PNG, an `.exe` name on an image), so that what is saved opens as
-/// what it is. A name of a type with no extension of its own (`application/octet-stream`,
-/// an unknown type) is kept as it is.
+/// stored type's extension added when the name has no extension (`download`), or ends in
+/// one that runs or renders as a page and is not the type's (`page.php` that sent a PNG, an
+/// `.exe` name on an image), so that what is saved opens as what it is. Any other name is
+/// kept (`README.md` served as `text/plain`, `pkg.tgz` as gzip), and so is a name of a type
+/// with no extension of its own (`application/octet-stream`, an unknown type).
 pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     let Some(essence) = mime::essence(mime_type).filter(|m| m != "application/octet-stream") else {
         return Cow::Borrowed(name);
@@ -365,12 +373,25 @@ pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     let Some(known) = mime_guess::get_mime_extensions_str(&essence) else {
         return Cow::Borrowed(name);
     };
-    let has = name.rsplit_once('.').is_some_and(|(stem, ext)| !stem.is_empty() && known.iter().any(|k| k.eq_ignore_ascii_case(ext)));
-    if has {
-        Cow::Borrowed(name)
-    } else {
-        Cow::Owned(format!("{name}.{}", mime::extension(&essence)))
+    let keeps = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
+            known.iter().any(|k| k.eq_ignore_ascii_case(ext)) || !ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext))
+        }
+        _ => false,
+    };
+    if keeps {
+        return Cow::Borrowed(name);
     }
+    // no dot doubled (`report.` saves as `report.pdf`), and within MAX_NAME_BYTES (cut at a
+    // character's boundary) with the extension, as a file system keeps it
+    let extension = mime::extension(&essence);
+    let mut stem = name.trim_end_matches('.');
+    let room = MAX_NAME_BYTES - extension.len() - 1;
+    if stem.len() > room {
+        let cut = (0..=room).rev().find(|&i| stem.is_char_boundary(i)).unwrap_or(0);
+        stem = &stem[..cut];
+    }
+    Cow::Owned(format!("{stem}.{extension}"))
 }
 
 /// RFC 8187 attr-char: what `filename*` may leave unescaped.
@@ -404,6 +425,13 @@ mod tests {
             ("download", "image/png", "download.png"),
             ("img.php", "image/png", "img.php.png"),
             ("cod.exe", "image/png", "cod.exe.png"),
+            ("page.HTML", "image/png", "page.HTML.png"),
+            ("index.html", "text/html", "index.html"),
+            ("photo.jpg", "image/png", "photo.jpg"),
+            ("README.md", "text/plain", "README.md"),
+            ("data.csv", "text/plain; charset=utf-8", "data.csv"),
+            ("pkg.tgz", "application/gzip", "pkg.tgz"),
+            ("wheel.whl", "application/zip", "wheel.whl"),
             (".png", "image/png", ".png.png"),
             ("scan", "image/jpeg", "scan.jpg"),
             ("notes", "text/plain; charset=utf-8", "notes.txt"),
@@ -411,9 +439,15 @@ mod tests {
             ("data", "application/octet-stream", "data"),
             ("setup.exe", "application/octet-stream", "setup.exe"),
             ("thing", "application/x-made-up", "thing"),
+            ("report.", "application/pdf", "report.pdf"),
         ] {
             assert_eq!(saved_name(name, mime), want, "{name} as {mime}");
         }
+        // a name at the limit keeps it with the extension, cut at a character's boundary
+        let long = format!("{}x", "\u{e9}".repeat(127));
+        let saved = saved_name(&long, "image/png");
+        assert_eq!(saved.len(), 254, "{saved}");
+        assert!(saved.ends_with("\u{e9}.png") && saved.len() <= MAX_NAME_BYTES);
     }
 
     #[test]

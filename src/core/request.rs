@@ -128,9 +128,10 @@ pub fn validate_sha256(digest: &str, field: &'static str) -> Result<String, Erro
 }
 
 /// Checks that the request declares a JSON body: `application/json`, or a structured
-/// syntax suffix (`application/merge-patch+json`; not a bare `application/+json`), in
-/// UTF-8 (RFC 8259 8.1): a `charset` other than `utf-8` (or its subset `us-ascii`) is
-/// refused by name, not read as UTF-8 into a message about JSON syntax.
+/// syntax suffix (`application/merge-patch+json`; not a bare `application/+json`). JSON is
+/// UTF-8 and a `charset` means nothing to it (RFC 8259 8.1, 11), but one naming UTF-16 or
+/// UTF-32 says the bytes are not UTF-8: refused by name, not read into a message about
+/// JSON syntax.
 pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
     let suffixed = |ct: &str| ct.strip_suffix("+json").and_then(|t| t.split_once('/')).is_some_and(|(_, sub)| !sub.is_empty());
     match content_type.and_then(essence) {
@@ -138,10 +139,9 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
         _ => return Err(Error::NotJson),
     }
     let charset = content_type.unwrap_or_default().split(';').skip(1).filter_map(|p| p.split_once('=')).find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"));
+    let wide = |v: &str| ["utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs-4"].iter().any(|w| v.to_ascii_lowercase().starts_with(w));
     match charset.map(|(_, value)| value.trim().trim_matches('"')) {
-        Some(value) if !["utf-8", "utf8", "us-ascii"].iter().any(|ok| value.eq_ignore_ascii_case(ok)) => {
-            Err(Error::NotUtf8(value.chars().take(40).collect()))
-        }
+        Some(value) if wide(value) => Err(Error::NotUtf8(value.chars().take(40).collect())),
         _ => Ok(()),
     }
 }
@@ -333,12 +333,15 @@ mod tests {
             (Some("application/json; CHARSET=\"UTF-8\""), true),
             (Some("application/json;charset=us-ascii"), true),
             (Some("application/json; foo=bar"), true),
+            // a charset means nothing to JSON: an ASCII-compatible one is let be
+            (Some("application/json; charset=iso-8859-1"), true),
+            (Some("application/json; charset="), true),
         ];
         for (ct, ok) in cases {
             assert_eq!(require_json(ct).is_ok(), ok, "{ct:?}");
         }
         // another charset is named (415), never read as UTF-8 into a syntax error
-        for (ct, named) in [("application/json; charset=utf-16", "utf-16"), ("application/json; charset=\"ISO-8859-1\"", "ISO-8859-1")] {
+        for (ct, named) in [("application/json; charset=utf-16", "utf-16"), ("application/json; charset=\"UTF-32LE\"", "UTF-32LE"), ("application/json;charset=utf-16be", "utf-16be")] {
             let err = require_json(Some(ct)).unwrap_err();
             assert_eq!((err.status(), err.to_string()), (415, format!("request body must be JSON in UTF-8, not `{named}`")), "{ct}");
         }

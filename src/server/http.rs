@@ -65,25 +65,17 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
 }
 
 /// Refuses a body sent to a route that reads none ([`Error::BodyNotTaken`]); a body
-/// declared or found empty is none. Without a declared length, the first chunk tells.
+/// declared or found empty is none. Without a declared length its bytes tell, read as a
+/// body capped at nothing (drained as any body past its cap: [`capped_body`]).
 pub(crate) async fn no_body(req: &Incoming) -> Result<(), Error> {
     match req.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok()) {
-        Some(0) => return Ok(()),
-        Some(_) => return Err(Error::BodyNotTaken),
-        None => {}
-    }
-    let Some(stream) = req.raw.body() else { return Ok(()) };
-    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    loop {
-        match read_chunk(&reader).await {
-            Ok(Some(chunk)) if chunk.length() > 0 => {
-                drop(reader.cancel());
-                return Err(Error::BodyNotTaken);
-            }
-            Ok(Some(_)) => {}
-            // ended (or broken before a byte came): no body
-            Ok(None) | Err(_) => return Ok(()),
-        }
+        Some(0) => Ok(()),
+        Some(_) => Err(Error::BodyNotTaken),
+        // a body broken before its first byte is none too
+        None => match capped_body(req, None, 0).await {
+            Err(Error::BodyTooLarge { .. }) => Err(Error::BodyNotTaken),
+            _ => Ok(()),
+        },
     }
 }
 

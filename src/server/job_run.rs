@@ -390,20 +390,29 @@ impl Run<'_> {
         // bytes must not become a file. Given back here too: the cancel gave back what the
         // record it read held, which may predate this transfer (a second release changes
         // nothing).
-        if (self.canceled)() {
-            let _ = self.authority.release(&row.file_id).await;
+        let canceled = || async {
+            let canceled = (self.canceled)();
+            if canceled {
+                let _ = self.authority.release(&row.file_id).await;
+            }
+            canceled
+        };
+        if canceled().await {
             return Err(Error::internal("canceled before its commit"));
         }
         let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
         // A blocklist this instance never read and cannot read now (KV failing) mostly
         // passes in seconds: the job waits for it a while, its bytes kept, before its commit
         // gives them back and fails 503 (a sync upload answers 503 at once; its client sends
-        // it again).
+        // it again). A cancel meanwhile ends it as above.
         for wait_ms in BLOCKLIST_WAITS_MS {
             if blocklist.blocks(&row.sha256).await != Err(Error::BlocklistUnread) {
                 break;
             }
             worker::Delay::from(std::time::Duration::from_millis(wait_ms)).await;
+            if canceled().await {
+                return Err(Error::internal("canceled before its commit"));
+            }
         }
         match flow::commit(self.authority, &blocklist, &row, None).await {
             Ok(_) => {}

@@ -383,6 +383,7 @@ for (const call of [() => client.getFile(5), () => client.getFile(undefined), ()
   () => client.uploadFromUrls([{ fileUrl, idempotencyKey: 'k' }]),
   // a signal that is not one, options where none but a signal are taken, a signal in an item
   () => client.getFile(data.file_id, { signal: {} }), () => client.usage('now'), () => client.getJob(JOB, { signl: null }),
+  () => client.deleteFile(data.file_id, { signal: { aborted: false, addEventListener() {} } }),
   () => client.uploadFromUrls([{ fileUrl, signal: AbortSignal.abort() }])]) {
   try { await call(); badIds.push('resolved'); } catch (e) { badIds.push(e instanceof UploadError ? \`\${e.status} \${e.message}\` : \`not an UploadError: \${e}\`); }
 }
@@ -481,7 +482,7 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, fixed, uploadOutco
     '0 invalid options: expected { idempotencyKey?, signal? }: unknown option `idempotency_key` (did you mean `idempotencyKey`?)',
     "0 invalid options: expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }: unknown option `idempotencyKey` (the batch's own: uploadFromUrls(items, { idempotencyKey, signal }))",
     '0 invalid options: `signal` must be an AbortSignal', '0 invalid options: expected { signal? }',
-    '0 invalid options: expected { signal? }: unknown option `signl`',
+    '0 invalid options: expected { signal? }: unknown option `signl`', '0 invalid options: `signal` must be an AbortSignal',
     "0 invalid options: expected an array of { fileUrl, uploadPath?, fileName?, expectedSha256?, expiresIn?, maxDownloads?, private?, originHeaders? }: unknown option `signal` (the batch's own: uploadFromUrls(items, { idempotencyKey, signal }))",
   ]);
   assert.match(notArray, /^invalid options: expected an array of \{ fileUrl, /);

@@ -190,7 +190,7 @@ test('a block that fails leaves the file taken down and says so; an entry put in
   assert.equal((await put(key, importedBody)).status, 200, 'removed: stored again');
 });
 
-test('an instance that cannot read the list and never did refuses uploads (503, nothing stored or charged) until it can; one that read it keeps its copy', async (t) => {
+test('an instance that cannot read the list and never did refuses uploads (503, nothing stored or charged) until it can; once read, its fresh copy serves though KV fails', async (t) => {
   const key = await newKey(worker, ADMIN, 'unread');
   const bad = filler(2700, 12);
   const held = await put(key, filler(2800, 13), { upload_path: 'u', file_name: 'kept.bin' });

@@ -337,8 +337,8 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     assert.equal(res.json.data.original_name, 'cod.exeSet-Cookie_ x=1');
     const served = await get(res.json.data.download_url);
     assert.equal(served.headers.get('set-cookie'), null);
-    // saved with the stored type's extension: PNG bytes never go to disk as a `.exe` name
-    assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1.png"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1.png`);
+    // its extension is `exeSet-Cookie_ x=1`, nothing a desktop runs: saved as it is
+    assert.equal(served.headers.get('content-disposition'), `attachment; filename="cod.exeSet-Cookie_ x=1"; filename*=UTF-8''cod.exeSet-Cookie_%20x%3D1`);
   });
 
   test('names: one name in either Unicode form is one file; joiners where scripts need them; hidden characters refused', async () => {
@@ -374,13 +374,16 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
 
   test('original_name from the origin: composed, its extension kept when cut, a device name made safe after the cut; saved with its type\'s extension', async () => {
     // [the origin's Content-Disposition (none: the URL's last segment), original_name, the
-    // name download_url saves under: original_name, with `.png` when it ends in none of PNG's]
+    // name download_url saves under: original_name, with `.png` when it has no extension or
+    // one that runs or renders as a page]
     const cases = [
       [`attachment; filename*=UTF-8''cafe%CC%81.png`, 'caf\u00e9.png', 'caf\u00e9.png'],
       [`attachment; filename*=UTF-8''${'%F0%9F%98%80'.repeat(70)}.png`, `${'\u{1F600}'.repeat(62)}.png`, `${'\u{1F600}'.repeat(62)}.png`],
       [`attachment; filename*=UTF-8''CON${'%20'.repeat(260)}x`, '_CON', '_CON.png'],
       ['attachment; x; filename=good.png', 'good.png', 'good.png'],
       ['attachment; filename=SHOUT.PNG', 'SHOUT.PNG', 'SHOUT.PNG'],
+      ['attachment; filename=run.exe', 'run.exe', 'run.exe.png'],
+      ['attachment; filename=notes.md', 'notes.md', 'notes.md'],
       [null, 'img.php', 'img.php.png'],
     ];
     for (const [disposition, want, saved] of cases) {

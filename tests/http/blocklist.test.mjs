@@ -190,7 +190,7 @@ test('a block that fails leaves the file taken down and says so; an entry put in
   assert.equal((await put(key, importedBody)).status, 200, 'removed: stored again');
 });
 
-test('an instance that cannot read the list and never did refuses uploads (503, nothing stored or charged) until it can; once read, its fresh copy serves though KV fails', async (t) => {
+test('an instance that cannot read the list and never did refuses uploads (503, nothing stored or charged) until it can; once read, its copy serves though KV fails, fresh or stale', async (t) => {
   const key = await newKey(worker, ADMIN, 'unread');
   const bad = filler(2700, 12);
   const held = await put(key, filler(2800, 13), { upload_path: 'u', file_name: 'kept.bin' });
@@ -221,6 +221,14 @@ test('an instance that cannot read the list and never did refuses uploads (503, 
   await worker.failKvReads(['blocklist:', 'blocked:']);
   assert.deepEqual((await put(key, bad)).json, BLOCKED);
   assert.equal((await put(key, filler(3100, 16))).status, 200);
+  // past the copy's 30 s its read fails, and the copy read before serves on: the blocked
+  // file still refused, another still stored
+  await sleep(31_000);
+  const versionReads = async () => (await worker.counts()).kvNames.get['blocklist:version'] ?? 0;
+  const readsBefore = await versionReads();
+  assert.deepEqual((await put(key, bad)).json, BLOCKED);
+  assert.ok((await versionReads()) > readsBefore, 'the stale copy was read again (and the read failed)');
+  assert.equal((await put(key, filler(3200, 17))).status, 200);
 });
 
 /** The list's version in KV: the time of its last change, as every isolate reads it. */

@@ -14,8 +14,8 @@ export class UploadError extends Error {
     /** Seconds the server asked to wait before sending again (a busy 503, a 429), or null. */
     this.retryAfter = retryAfter ?? null;
     /** Whether the call may have been done all the same: no answer came, a page that is not
-     * the service's (a gateway's), the service's 500, or an abort while a request that
-     * changes something was on its way. Send it again only with the same idempotencyKey. */
+     * the service's (a gateway's), the service's 500, or an abort while a request that is
+     * not a GET was on its way. Send it again only with the same idempotencyKey. */
     this.uncertain = uncertain === true;
   }
 }

@@ -308,13 +308,9 @@ pub(crate) fn batch_plan(value: JsValue, keyed: bool) -> Result<BatchPlan, Clien
 /// costs the client's wasm about 1.5 KiB gzip).
 pub(crate) fn batch_key(value: JsValue) -> Result<Option<String>, ClientError> {
     const WHAT: &str = "expected { idempotencyKey?, signal? }";
-    if value.is_undefined() || value.is_null() {
+    if !options_object(&value, WHAT, BATCH_KEYS)? {
         return Ok(None);
     }
-    if !value.is_object() || js_sys::Array::is_array(&value) {
-        return Err(ClientError::Options(WHAT.to_owned()));
-    }
-    known_only(&value, WHAT, BATCH_KEYS)?;
     let key = js_sys::Reflect::get(&value, &"idempotencyKey".into()).unwrap_or(JsValue::UNDEFINED);
     let key = match key.as_string() {
         Some(key) => Some(key),
@@ -373,15 +369,24 @@ pub(crate) fn signal(value: &JsValue) -> Result<Option<AbortSignal>, ClientError
 /// Reads the options of a call that takes no other (`{ signal? }`; absent, `undefined` or
 /// `null` for none).
 pub(crate) fn call_signal(value: &JsValue) -> Result<Option<AbortSignal>, ClientError> {
-    const WHAT: &str = "expected { signal? }";
-    if value.is_undefined() || value.is_null() {
+    if !options_object(value, "expected { signal? }", CALL_KEYS)? {
         return Ok(None);
     }
-    if !value.is_object() || js_sys::Array::is_array(value) {
-        return Err(ClientError::Options(WHAT.to_owned()));
-    }
-    known_only(value, WHAT, CALL_KEYS)?;
     signal(value)
+}
+
+/// Whether `value`, a method's options read field by field, was given: `false` when absent
+/// (`undefined` or `null`); refused (`what`) when not a plain object, or when it names an
+/// option not in `known`.
+fn options_object(value: &JsValue, what: &str, known: &[&str]) -> Result<bool, ClientError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(false);
+    }
+    if !value.is_object() || js_sys::Array::is_array(value) {
+        return Err(ClientError::Options(what.to_owned()));
+    }
+    known_only(value, what, known)?;
+    Ok(true)
 }
 
 /// A `file_id` checked by the server's own shape test; a malformed one is the 404 the

@@ -61,6 +61,14 @@ pub fn essence(content_type: &str) -> Option<String> {
     (token(ty) && token(sub)).then_some(essence)
 }
 
+/// The `charset` parameter of a `Content-Type`, as written (trimmed, unquoted).
+pub fn charset(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"'))
+    })
+}
+
 /// The type a file is served with: `mime` (its essence), with the charset the origin
 /// declared when it is text and the origin named this same type (`text/plain;
 /// charset=ISO-8859-1` -> `text/plain; charset=iso-8859-1`), so clients decode it as the
@@ -69,12 +77,8 @@ pub fn served_type(mime: &str, origin_type: Option<&str>) -> String {
     let charset = origin_type
         .filter(|_| mime.starts_with("text/"))
         .filter(|declared| essence(declared).as_deref() == Some(mime))
-        .and_then(|declared| {
-            declared.split(';').skip(1).find_map(|param| {
-                let (name, value) = param.split_once('=')?;
-                name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_ascii_lowercase())
-            })
-        })
+        .and_then(charset)
+        .map(str::to_ascii_lowercase)
         .filter(|c| (1..=40).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:+".contains(&b)));
     match charset {
         Some(charset) => format!("{mime}; charset={charset}"),

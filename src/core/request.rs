@@ -6,7 +6,7 @@ use url::Url;
 use super::error::Error;
 use super::json::{read_object, JsonObject, BOOLEAN, STRING};
 use super::links::{validate_max_downloads, DOWNLOADS_RULE, EXPIRES_RULE, MIN_EXPIRES_IN};
-use super::mime::essence;
+use super::mime::{charset, essence};
 use super::names::validate_file_name;
 use super::origin_headers::{OriginHeaders, HEADERS_RULE};
 use super::path::validate_upload_path;
@@ -138,9 +138,8 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), Error> {
         Some(ct) if ct == "application/json" || suffixed(&ct) => {}
         _ => return Err(Error::NotJson),
     }
-    let charset = content_type.unwrap_or_default().split(';').skip(1).filter_map(|p| p.split_once('=')).find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"));
     let wide = |v: &str| ["utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs-4"].iter().any(|w| v.to_ascii_lowercase().starts_with(w));
-    match charset.map(|(_, value)| value.trim().trim_matches('"')) {
+    match content_type.and_then(charset) {
         Some(value) if wide(value) => Err(Error::NotUtf8(value.chars().take(40).collect())),
         _ => Ok(()),
     }

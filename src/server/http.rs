@@ -30,6 +30,11 @@ impl Incoming {
         self.raw.headers().get(name).ok().flatten()
     }
 
+    /// The body's length as `Content-Length` declares it (`None`: chunked, or no body).
+    pub fn declared_length(&self) -> Option<u64> {
+        self.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok())
+    }
+
     pub fn is_head(&self) -> bool {
         self.raw.method() == "HEAD"
     }
@@ -47,7 +52,7 @@ const DRAIN_BYTES: u64 = 1024 * 1024;
 /// other kind must be JSON (else 415), never dropped for want of a `Content-Type`.
 pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Error> {
     let content_type = req.header("Content-Type");
-    let declared = req.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req.declared_length();
     match (&content_type, declared) {
         // `curl -d ''` declares a form type for its empty body: still no body
         (_, Some(0)) => return Ok(Vec::new()),
@@ -68,7 +73,7 @@ pub(crate) async fn json_body(req: &Incoming, limit: u64) -> Result<Vec<u8>, Err
 /// declared or found empty is none. Without a declared length its bytes tell, read as a
 /// body capped at nothing (drained as any body past its cap: [`capped_body`]).
 pub(crate) async fn no_body(req: &Incoming) -> Result<(), Error> {
-    match req.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok()) {
+    match req.declared_length() {
         Some(0) => Ok(()),
         Some(_) => Err(Error::BodyNotTaken),
         // a body broken before its first byte is none too

@@ -552,6 +552,54 @@ fn a_one_time_link_is_claimed_once() {
     assert_counters(&a);
 }
 
+/// The running try of an `Idempotency-Key`: the first to begin marks the key for its lease;
+/// another try of the same request meanwhile is 409 with the seconds left (at least 1), of
+/// another request 422, and the same try beginning again runs. The mark ends with the try's
+/// failure (its own `end_try` only), with any commit of the key, or with its lease; a stored
+/// key answers its file whatever is marked.
+#[test]
+fn a_running_keyed_try_holds_its_key_until_it_ends() {
+    let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into() };
+    let in_flight = |secs| Err(Error::IdempotencyKeyInFlight { retry_after_secs: secs });
+    let mut a = authority(1000, 10);
+    assert_eq!(a.begin_try(&key("r1"), "t1", 45_000, T0), Ok(None));
+    assert_eq!(a.begin_try(&key("r1"), "t2", 45_000, T0), in_flight(45));
+    assert_eq!(a.begin_try(&key("r1"), "t2", 45_000, T0 + 44_001), in_flight(1), "rounded up");
+    assert_eq!(a.begin_try(&key("r2"), "t2", 45_000, T0 + 1), Err(Error::IdempotencyKeyReused));
+    assert_eq!(a.begin_try(&key("r1"), "t1", 45_000, T0 + 2), Ok(None), "the same try again");
+
+    // Its failure ends it; another try's end leaves it.
+    a.end_try(&key("r1").key, "t9").unwrap();
+    assert_eq!(a.begin_try(&key("r1"), "t2", 45_000, T0 + 3), in_flight(45));
+    a.end_try(&key("r1").key, "t1").unwrap();
+    assert_eq!(a.begin_try(&key("r1"), "t2", 45_000, T0 + 4), Ok(None), "the next try runs");
+
+    // Its lease's end ends it: a try whose Worker died holds the key no longer.
+    assert_eq!(a.begin_try(&key("r1"), "t3", 45_000, T0 + 4 + 44_999), in_flight(1));
+    assert_eq!(a.begin_try(&key("r1"), "t3", 45_000, T0 + 4 + 45_000), Ok(None));
+    assert_eq!(a.tables.tries.len(), 1, "one mark per key");
+
+    // A commit of the key ends it, and from then on the key answers its file.
+    assert_eq!(a.commit_keyed(row("f1", "p", "a", 100), Some(&key("r1")), T0 + 50_000), Ok(Committed::Stored { retired: None }));
+    assert!(a.tables.tries.is_empty());
+    let first = a.get("f1", T0 + 50_000).unwrap();
+    assert_eq!(a.begin_try(&key("r1"), "t4", 45_000, T0 + 50_001), Ok(Some(first)));
+    assert!(a.tables.tries.is_empty(), "a replayed try marks nothing");
+    assert_eq!(a.begin_try(&key("r2"), "t5", 45_000, T0 + 50_001), Err(Error::IdempotencyKeyReused));
+
+    // Marks that lapsed go when the next one is made.
+    let other = UploadKey { key: "o".repeat(32), request: "r".into() };
+    a.begin_try(&UploadKey { key: "z".repeat(32), request: "r".into() }, "t7", 1_000, T0 + 60_000).unwrap();
+    assert_eq!(a.begin_try(&other, "t8", 1_000, T0 + 61_001), Ok(None));
+    assert_eq!(a.tables.tries.keys().collect::<Vec<_>>(), [&other.key], "the lapsed mark is gone");
+
+    // A revoked key is refused before anything is marked.
+    a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0 + 62_000).unwrap();
+    assert_eq!(a.begin_try(&UploadKey { key: "n".repeat(32), request: "r".into() }, "t9", 1_000, T0 + 62_000), Err(Error::KeyRevoked));
+    assert_eq!(a.tables.tries.len(), 1);
+    assert_counters(&a);
+}
+
 /// An upload stored now under an `Idempotency-Key`: the first commit of the key keeps its
 /// row; a later commit of the same request (a retry, or a try at once) answers that row
 /// and drops its own upload (its reservation, its object), charging nothing; another

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fault, Reply, World, NOW};
+use common::{Fault, MemOrigin, Reply, World, NOW};
 use futures_executor::block_on;
 use futures_util::future::join;
 use urlstash::core::authority_wire::{Op, Reservation};
@@ -390,7 +390,7 @@ fn a_keyed_upload_sent_again_answers_the_file_it_stored() {
         assert_eq!(retry.data, first.data, "{size}");
         assert!(retry.replayed, "{size}: the retry says it was answered by the first");
         let first = first.data;
-        assert_eq!(&w.authority.call_names()[calls..], ["replayed"], "{size}: one question, nothing else");
+        assert_eq!(&w.authority.call_names()[calls..], ["begin_try"], "{size}: one question, nothing else");
         assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: fetched once");
         assert_eq!(w.store.puts.borrow().len(), 1, "{size}: stored once");
         assert_eq!((w.usage().bytes, w.usage().files), (size as u64, 1), "{size}: charged once");
@@ -408,22 +408,81 @@ fn a_keyed_upload_sent_again_answers_the_file_it_stored() {
     }
 }
 
-/// Two tries with one key at once both fetch (neither has stored yet when both ask); the
-/// later commit answers the earlier's file and its own bytes go: one file, charged once.
+/// Two tries with one key at once: the one that asks first runs, the other is 409 with
+/// `Retry-After` (the longest the first may still run: its fetch deadline and 15 s) and
+/// fetches nothing. Sent again once the first stored, it is answered with that file: one
+/// fetch, one file, charged once, and no try left marked running.
 #[test]
-fn two_keyed_tries_at_once_store_one_file() {
+fn a_keyed_try_while_another_runs_is_409_and_fetches_nothing() {
     for size in [300, 70_000] {
         let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(size), None));
         let body = url_only("https://o.test/x.png");
-        let tries = block_on(join(w.keyed_upload(&body, Some(("k-1", None))), w.keyed_upload(&body, Some(("k-1", None)))));
-        let (a, b) = (tries.0.unwrap(), tries.1.unwrap());
-        assert_eq!(a.data, b.data, "{size}: both answer one file");
-        assert_eq!([a.replayed, b.replayed], [false, true], "{size}: the later says it was answered by the earlier");
-        let a = a.data;
-        assert_eq!(w.origin.requested.borrow().len(), 2, "{size}: both fetched");
-        assert_eq!(w.store.landed().len(), 2, "{size}: both stored");
-        assert_eq!(w.store.keys(), [format!("o/{}", a.file_id)], "{size}: the later one's bytes went");
-        assert!(w.authority.tables().reservations.is_empty() && w.authority.tables().doomed.is_empty(), "{size}");
+        let (ran, refused) = match block_on(join(w.keyed_upload(&body, Some(("k-1", None))), w.keyed_upload(&body, Some(("k-1", None))))) {
+            (Ok(ran), Err(refused)) | (Err(refused), Ok(ran)) => (ran, refused),
+            other => panic!("{size}: one runs, one is refused: {other:?}"),
+        };
+        assert!(!ran.replayed, "{size}");
+        assert_eq!((refused.status(), refused.retry_after_secs()), (409, Some(45)), "{size}: {refused:?}");
+        assert_eq!(refused.public_message(), "an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file");
+        assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: fetched once");
+        let retry = w.run_keyed(&body, "k-1", None).unwrap();
+        assert!(retry.replayed, "{size}");
+        assert_eq!(retry.data, ran.data, "{size}: the retry answers the file the first stored");
+        assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: still fetched once");
+        assert_eq!(w.store.keys(), [format!("o/{}", ran.data.file_id)], "{size}");
+        assert!(w.authority.tables().tries.is_empty(), "{size}: the commit ended the try");
+        assert!(!w.authority.call_names().contains(&"end_try"), "{size}: no try failed");
         assert_eq!((w.usage().bytes, w.usage().files), (size as u64, 1), "{size}: charged once");
     }
+}
+
+/// Another request with a key whose try is running is 422 at once (not 409: sent again, it
+/// would still be another request), and fetches nothing.
+#[test]
+fn another_request_with_a_running_key_is_422() {
+    let w = World::new(&[])
+        .with("https://o.test/x.png", Reply::file(&png_file(300), None))
+        .with("https://o.test/y.png", Reply::file(&png_file(300), None));
+    let (x, y) = (url_only("https://o.test/x.png"), url_only("https://o.test/y.png"));
+    let (ran, refused) = block_on(join(w.keyed_upload(&x, Some(("k-1", None))), w.keyed_upload(&y, Some(("k-1", None)))));
+    assert!(!ran.unwrap().replayed);
+    assert_eq!(refused.unwrap_err().status(), 422);
+    assert_eq!(*w.origin.requested.borrow(), ["https://o.test/x.png"]);
+}
+
+/// A keyed try that fails (the origin's 502) ends its mark: the key's next try runs at once
+/// (fetches, and here fails the same way) rather than wait out the first one's lease.
+#[test]
+fn a_failed_keyed_try_lets_the_next_run_at_once() {
+    let w = World::new(&[]).with("https://o.test/x.png", Reply::status(502));
+    let body = url_only("https://o.test/x.png");
+    for n in 1..=2 {
+        let err = w.run_keyed(&body, "k-1", None).unwrap_err();
+        assert_eq!(err.status(), 502, "try {n}: {err:?}");
+        assert_eq!(w.origin.requested.borrow().len(), n, "try {n} fetched");
+        assert_eq!(w.authority.call_names().iter().filter(|c| **c == "end_try").count(), n);
+        assert!(w.authority.tables().tries.is_empty(), "try {n}");
+    }
+    w.assert_nothing_left("failed keyed tries");
+}
+
+/// A try whose Worker died (its failure never told the authority) holds its key for its
+/// lease only: within it the next try is 409, its `Retry-After` counting down; past it the
+/// next try runs and stores.
+#[test]
+fn a_dead_keyed_try_holds_its_key_for_its_lease_only() {
+    let w = World::new(&[]).with("https://o.test/x.png", Reply::status(502));
+    let body = url_only("https://o.test/x.png");
+    w.authority.set_faults(|op| matches!(op, Op::EndTry { .. }).then_some(Fault::Lost));
+    assert_eq!(w.run_keyed(&body, "k-1", None).unwrap_err().status(), 502);
+    assert_eq!(w.authority.tables().tries.len(), 1, "the failed try's end was lost");
+    w.authority.advance(44_000);
+    let err = w.run_keyed(&body, "k-1", None).unwrap_err();
+    assert_eq!((err.status(), err.retry_after_secs()), (409, Some(1)), "{err:?}");
+    assert_eq!(w.origin.requested.borrow().len(), 1, "the refused try fetched nothing");
+    w.authority.advance(1_000);
+    let w = World { origin: MemOrigin::default().with("https://o.test/x.png", Reply::file(&png_file(300), None)), ..w };
+    let stored = w.run_keyed(&body, "k-1", None).unwrap();
+    assert!(!stored.replayed);
+    assert_eq!(w.object(&stored.data.file_id).map(|b| b.len()), Some(300));
 }

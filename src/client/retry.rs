@@ -75,14 +75,16 @@ pub(crate) fn backoff_ms(err: &ClientError, base_ms: f64, doublings: u32) -> f64
 
 /// Whether an upload, a batch or a start with an idempotency key whose send failed so is
 /// sent again: no answer, a page that is not the service's (a gateway's 5xx: the call may
-/// have landed behind it), the service's 500, or its 503 that says when to come back (`Retry-After`: an instance busy). Not the
+/// have landed behind it), the service's 500, its 503 that says when to come back
+/// (`Retry-After`: an instance busy), or its 409 with `Retry-After` (an earlier send with
+/// the key still running: sent then, it is answered with that one's file). Not the
 /// service's 502 or 504 (the origin's failure: sent again, it would fetch again), nor its
 /// 503 without a time (a setting, such as no `LINK_SECRET`), nor a 429: the caller's to
 /// handle (the key's quota, or its rate limit, which a page shows and waits out with the
 /// rest of its lines).
 fn sent_again(err: &ClientError) -> bool {
     match err {
-        ClientError::Server { status, .. } => *status == 500 || (*status == 503 && err.retry_after().is_some()),
+        ClientError::Server { status, .. } => *status == 500 || (matches!(status, 409 | 503) && err.retry_after().is_some()),
         other => in_passing(other) && other.status() != 429,
     }
 }
@@ -142,11 +144,13 @@ mod tests {
         let server = |status| ClientError::server(status, status, "");
         let page = |status| ClientError::unexpected(status, String::new());
         let busy = ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(5) };
-        for err in [ClientError::Network("offline".into()), page(0), page(502), page(504), page(500), server(500), busy] {
+        let running = ClientError::Server { status: 409, code: 409, msg: String::new(), retry_after: Some(35) };
+        for err in [ClientError::Network("offline".into()), page(0), page(502), page(504), page(500), server(500), busy, running] {
             assert!(sent_again(&err), "{err:?}");
         }
-        // the origin's failure, a setting (503 without a time), the key's quota or rate
-        for err in [server(502), server(504), server(503), server(429), page(429), server(400), server(422)] {
+        // the origin's failure, a setting (503 without a time), the key's quota or rate, a
+        // conflict that does not pass (409 without a time: a job ended)
+        for err in [server(502), server(504), server(503), server(429), page(429), server(400), server(422), server(409)] {
             assert!(!sent_again(&err), "{err:?}");
         }
     }

@@ -78,6 +78,15 @@ pub struct FirstTry {
     pub row: FileRow,
 }
 
+/// A try of an upload with an `Idempotency-Key` that is running: which try, what it asked
+/// ([`UploadKey::request`]), and until when it may run (then it is presumed dead).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TryInFlight {
+    pub try_id: String,
+    pub request: String,
+    pub until_ms: i64,
+}
+
 /// What a commit came to: the file stored (and the id of the one its name held, retired),
 /// or, for a retry of an upload its `Idempotency-Key` stored already, that upload's file
 /// (this one's bytes dropped).
@@ -149,6 +158,13 @@ pub trait Tables {
     /// Keeps `row` as what `key`'s upload stored at `at_ms`, and forgets the keys kept
     /// before `forget_before_ms`.
     fn keep_first_try(&mut self, key: &UploadKey, row: &FileRow, at_ms: i64, forget_before_ms: i64) -> Result<(), Error>;
+    /// The try of the upload `key` (an [`UploadKey::key`]) marked running, lapsed or not.
+    fn try_in_flight(&self, key: &str) -> Result<Option<TryInFlight>, Error>;
+    /// Marks `running` as `key`'s running try, and forgets the tries that lapsed before
+    /// `now_ms`.
+    fn set_try_in_flight(&mut self, key: &str, running: &TryInFlight, now_ms: i64) -> Result<(), Error>;
+    /// Forgets `key`'s running try: `try_id`'s only, or (`None`) whichever it is.
+    fn end_try(&mut self, key: &str, try_id: Option<&str>) -> Result<(), Error>;
 
     /// Marks `file_id`'s object for deletion at once.
     fn doom(&mut self, file_id: &str) -> Result<(), Error> {
@@ -405,13 +421,17 @@ impl<T: Tables> Authority<T> {
 
     /// [`commit`](Self::commit), for an upload that may carry an `Idempotency-Key` (`key`).
     /// The first commit of a key keeps its file with it, for [`KEPT_MS`]; a later one (a
-    /// retry whose first try's answer was lost, or two tries at once) is not stored: its
+    /// retry whose first try's answer was lost, or a try that began after another's lease
+    /// ran out, both running) is not stored: its
     /// reservation and bytes go, and it is answered with the first try's file, or 422 when
     /// it asks for something else.
     pub fn commit_keyed(&mut self, row: FileRow, key: Option<&UploadKey>, now_ms: i64) -> Result<Committed, Error> {
         let Some(key) = key else {
             return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });
         };
+        // Whatever this commit comes to, the key's next try need not wait for a running one:
+        // it is answered with the file kept below, or runs itself.
+        self.tables.end_try(&key.key, None)?;
         // A key revoked or disabled since its question is refused first, as a commit is.
         // Release leaves a committed id alone: a commit sent again keeps its own file.
         let first = uploading(self.tables.key()?).and_then(|_| replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key));
@@ -439,6 +459,34 @@ impl<T: Tables> Authority<T> {
     pub fn replayed(&self, key: &UploadKey, now_ms: i64) -> Result<Option<FileRow>, Error> {
         self.key()?;
         replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key)
+    }
+
+    /// An upload with `key` begins, as try `try_id` that may run `lease_ms`: the file the
+    /// key's first try stored, if any ([`replayed`](Self::replayed)). Else, while another try
+    /// of the key runs (until its commit, its [`end_try`](Self::end_try) or its lease's end),
+    /// 409 with how long it may still run (422 if it asked for something else), so the
+    /// origin is not fetched twice; with none, this try is marked running.
+    pub fn begin_try(&mut self, key: &UploadKey, try_id: &str, lease_ms: i64, now_ms: i64) -> Result<Option<FileRow>, Error> {
+        if let Some(first) = self.replayed(key, now_ms)? {
+            return Ok(Some(first));
+        }
+        let running = self.tables.try_in_flight(&key.key)?;
+        if let Some(running) = running.filter(|r| r.try_id != try_id && !is_expired(r.until_ms, now_ms)) {
+            if running.request != key.request {
+                return Err(Error::IdempotencyKeyReused);
+            }
+            let secs = (running.until_ms - now_ms + 999) / 1000;
+            return Err(Error::IdempotencyKeyInFlight { retry_after_secs: u32::try_from(secs).unwrap_or(u32::MAX).max(1) });
+        }
+        let running = TryInFlight { try_id: try_id.to_owned(), request: key.request.clone(), until_ms: now_ms + lease_ms };
+        self.tables.set_try_in_flight(&key.key, &running, now_ms)?;
+        Ok(None)
+    }
+
+    /// The try `try_id` of the upload `key` (an [`UploadKey::key`]) failed before its
+    /// commit: the key's next try runs. A later try's mark stays. Idempotent.
+    pub fn end_try(&mut self, key: &str, try_id: &str) -> Result<(), Error> {
+        self.tables.end_try(key, Some(try_id))
     }
 
     fn try_commit(&mut self, row: &FileRow, before: Before, now_ms: i64) -> Result<Option<String>, Error> {

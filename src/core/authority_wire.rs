@@ -129,8 +129,16 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<UploadKey>,
     },
-    /// The file an upload with this `Idempotency-Key` stored already, if any.
+    /// The file an upload with this `Idempotency-Key` stored already, if any. (Workers before
+    /// [`Op::BeginTry`] send it; the object still answers it.)
     Replayed { key: UploadKey },
+    /// An upload with this `Idempotency-Key` begins: the file its first try stored, if any;
+    /// else this try (`try_id`) runs, for at most `lease_ms`, and another meanwhile is
+    /// refused (409) until it ends.
+    BeginTry { key: UploadKey, try_id: String, lease_ms: i64 },
+    /// The try `try_id` of the `Idempotency-Key` `key` (an [`UploadKey::key`]) failed before
+    /// its commit: the next try may run.
+    EndTry { key: String, try_id: String },
     /// The upload failed: drop its reservation and its bytes, unless it was committed.
     Release { file_id: String },
     Delete { file_id: String },
@@ -196,6 +204,8 @@ pub enum Refusal {
     Gone,
     /// The `Idempotency-Key` stored another upload.
     KeyReused,
+    /// An upload with the `Idempotency-Key` is still running, for at most this long.
+    KeyInFlight { retry_after_secs: u32 },
     /// Logged by the object; the caller answers 500.
     Internal,
 }
@@ -211,6 +221,7 @@ impl From<Refusal> for Error {
             Refusal::Lapsed { ttl_secs, elapsed_secs } => Error::Lapsed { ttl_secs, elapsed_secs },
             Refusal::Gone => Error::ReservationGone,
             Refusal::KeyReused => Error::IdempotencyKeyReused,
+            Refusal::KeyInFlight { retry_after_secs } => Error::IdempotencyKeyInFlight { retry_after_secs },
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
         }
     }
@@ -227,6 +238,7 @@ impl From<&Error> for Refusal {
             Error::Lapsed { ttl_secs, elapsed_secs } => Refusal::Lapsed { ttl_secs: *ttl_secs, elapsed_secs: *elapsed_secs },
             Error::ReservationGone => Refusal::Gone,
             Error::IdempotencyKeyReused => Refusal::KeyReused,
+            Error::IdempotencyKeyInFlight { retry_after_secs } => Refusal::KeyInFlight { retry_after_secs: *retry_after_secs },
             // Named one by one, so that an error the rules learn to return is given a wire
             // form here rather than becoming a 500 on the way.
             Error::Internal(_)
@@ -295,7 +307,7 @@ mod tests {
     #[test]
     fn each_refusal_comes_out_as_its_own_error() {
         let lapsed = Refusal::Lapsed { ttl_secs: 60, elapsed_secs: 61 };
-        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::Internal];
+        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::KeyInFlight { retry_after_secs: 7 }, Refusal::Internal];
         for refusal in refusals {
             let text = serde_json::to_string(&refusal).unwrap();
             let error = Error::from(serde_json::from_str::<Refusal>(&text).unwrap());

@@ -141,6 +141,11 @@ pub enum Error {
     /// or an upload stored now).
     #[error("this Idempotency-Key was sent with another request: a new request needs a new key")]
     IdempotencyKeyReused,
+    /// An upload with an `Idempotency-Key` whose first try is still running (the draft
+    /// standard's 409): sent after it ends, it is answered with that try's file, or stores
+    /// if that try failed. `retry_after_secs`: the longest that try may still run.
+    #[error("an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file")]
+    IdempotencyKeyInFlight { retry_after_secs: u32 },
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set (or is shorter than 16 bytes)")]
     AdminDisabled,
     /// This instance holds as many transfers' buffers as it may (its memory): the upload
@@ -184,7 +189,7 @@ impl Error {
             | Error::KeyNotFound
             | Error::JobNotFound
             | Error::NotBlocked => 404,
-            Error::JobFinished | Error::BlocklistFull(_) => 409,
+            Error::JobFinished | Error::BlocklistFull(_) | Error::IdempotencyKeyInFlight { .. } => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::NotUtf8(_) | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
@@ -256,6 +261,7 @@ impl Error {
             | Error::BlocklistFull(_)
             | Error::JobFinished
             | Error::IdempotencyKeyReused
+            | Error::IdempotencyKeyInFlight { .. }
             | Error::AdminDisabled
             | Error::Busy
             | Error::BlocklistUnread
@@ -268,7 +274,7 @@ impl Error {
     /// (`Retry-After`, seconds), for the errors that pass.
     pub fn retry_after_secs(&self) -> Option<u32> {
         match self {
-            Error::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            Error::RateLimited { retry_after_secs, .. } | Error::IdempotencyKeyInFlight { retry_after_secs } => Some(*retry_after_secs),
             Error::Busy | Error::BlocklistUnread => Some(BUSY_RETRY_AFTER_SECS),
             _ => None,
         }

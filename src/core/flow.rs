@@ -8,7 +8,7 @@ use super::clock::expires_at_ms;
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
-use super::idempotency::{Answered, UploadKey};
+use super::idempotency::{Answered, UploadKey, TRY_GRACE_MS};
 use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{Blocklist, FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
@@ -43,9 +43,9 @@ pub struct UploadContext<'a> {
 
 /// Runs one upload. Its bytes go under their own new key, so a failure never touches the
 /// file the name holds; on any failure nothing stays stored and nothing stays reserved.
-/// With an `Idempotency-Key` whose upload stored a file already, that file is answered and
-/// nothing is fetched; two tries at once both fetch, and the later commit is dropped. Either
-/// way the answer says it was replayed.
+/// With an `Idempotency-Key` whose upload stored a file already, that file is answered (the
+/// answer says it was replayed) and nothing is fetched; while another try of the key runs,
+/// 409 and nothing is fetched. A try that fails lets the key's next try run at once.
 pub async fn upload<O, S, A>(
     req: UploadRequest,
     ctx: &UploadContext<'_>,
@@ -58,12 +58,37 @@ where
     S: ObjectStore<Body = O::Body>,
     A: FileAuthority,
 {
-    let retry_key = ctx.idempotency.map(|(key, item)| UploadKey::of(key, item, &req));
-    if let Some(retry_key) = &retry_key {
-        if let Some(first) = authority.replayed(retry_key).await? {
-            return Ok(Answered::replayed(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret)));
-        }
+    let Some((key, item)) = ctx.idempotency else {
+        return store_and_commit(req, ctx, origin, store, authority, None).await;
+    };
+    let retry_key = UploadKey::of(key, item, &req);
+    let try_id = ids::try_id();
+    let lease_ms = i64::try_from(ctx.config.fetch_timeout_ms).unwrap_or(i64::MAX) + TRY_GRACE_MS;
+    if let Some(first) = authority.begin_try(&retry_key, &try_id, lease_ms).await? {
+        return Ok(Answered::replayed(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret)));
     }
+    let answered = store_and_commit(req, ctx, origin, store, authority, Some(&retry_key)).await;
+    if answered.is_err() {
+        // If this fails too, the mark lapses with its lease.
+        let _ = authority.end_try(&retry_key.key, &try_id).await;
+    }
+    answered
+}
+
+/// [`upload`] past its `Idempotency-Key`'s question (`retry_key`, which the commit carries).
+async fn store_and_commit<O, S, A>(
+    req: UploadRequest,
+    ctx: &UploadContext<'_>,
+    origin: &O,
+    store: &S,
+    authority: &A,
+    retry_key: Option<&UploadKey>,
+) -> Result<Answered<FileData>, Error>
+where
+    O: Origin,
+    S: ObjectStore<Body = O::Body>,
+    A: FileAuthority,
+{
     let expected_sha256 = req.expected_sha256.clone();
     let limit = ctx.config.max_file_bytes;
     let (prepared, body) = prepare(req, ctx, origin, limit).await?;
@@ -105,7 +130,7 @@ where
         }
     };
     let row = prepared.row(stored);
-    let answered = match commit(authority, ctx.blocklist, &row, retry_key.as_ref()).await? {
+    let answered = match commit(authority, ctx.blocklist, &row, retry_key).await? {
         // (A commit sent again is answered with its own row, kept by its first sending.)
         Some(first) if first.file_id != row.file_id => Answered::replayed(first),
         _ => Answered::new(row),

@@ -23,6 +23,10 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// its commit).
 pub const KEPT_MS: i64 = super::jobs::KEPT_MS;
 
+/// How long a try of an upload stored now may run past its fetch deadline (its put's last
+/// bytes, the blocklist, its commit): another try of its key is refused (409) until then.
+pub const TRY_GRACE_MS: i64 = 15_000;
+
 /// What a request was answered with, and whether an earlier try with its
 /// `Idempotency-Key` had done it (stored the file, started the job) rather than this one.
 #[derive(Debug, Clone, PartialEq)]

@@ -27,6 +27,11 @@ pub fn is_job_id(id: &str) -> bool {
     is_id(id, "job_")
 }
 
+/// A new try of an upload with an `Idempotency-Key`: `try_` and 128 random bits in hex.
+pub fn try_id() -> String {
+    format!("try_{}", random_hex(16))
+}
+
 /// A new webhook signing secret: `whsec_` and 256 random bits in hex.
 pub fn webhook_secret() -> String {
     format!("whsec_{}", random_hex(32))

@@ -86,8 +86,13 @@ pub trait FileAuthority {
     /// (`key`) that stored a file already, that file is answered (`Some`) and this upload
     /// dropped as on a refusal.
     async fn commit(&self, file: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error>;
-    /// The file an upload with `key` stored already, if any (422 when it asked for another).
-    async fn replayed(&self, key: &UploadKey) -> Result<Option<FileRow>, Error>;
+    /// An upload with `key` begins as try `try_id`, for at most `lease_ms`: the file the key
+    /// stored already, if any (422 when it asked for another); else 409 while another try
+    /// of the key runs, or this try is marked running until its commit or
+    /// [`end_try`](Self::end_try).
+    async fn begin_try(&self, key: &UploadKey, try_id: &str, lease_ms: i64) -> Result<Option<FileRow>, Error>;
+    /// The try `try_id` of the upload `key` (an [`UploadKey::key`]) failed before its commit.
+    async fn end_try(&self, key: &str, try_id: &str) -> Result<(), Error>;
     /// The upload failed: unless it was committed, its reservation and its object go.
     async fn release(&self, file_id: &str) -> Result<(), Error>;
     /// Whether the file is recorded (live): after a commit whose answer was lost, whether

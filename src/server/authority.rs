@@ -138,6 +138,8 @@ impl KeyAuthority {
                 (self.reply(outcome.map(Committed::replayed)), doomed, Some(expires))
             }
             Op::Replayed { key } => return self.reply(self.run(|a| a.replayed(&key, now))),
+            Op::BeginTry { key, try_id, lease_ms } => return self.reply(self.run(|a| a.begin_try(&key, &try_id, lease_ms, now))),
+            Op::EndTry { key, try_id } => return self.reply(self.run(|a| a.end_try(&key, &try_id))),
             Op::Release { file_id } => (self.reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => {
                 let outcome = self.run(|a| a.delete(&file_id, now));

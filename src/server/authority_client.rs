@@ -128,8 +128,12 @@ impl FileAuthority for AuthorityClient {
         self.call(&Op::Commit { file: file.clone(), key: key.cloned() }).await
     }
 
-    async fn replayed(&self, key: &UploadKey) -> Result<Option<FileRow>, Error> {
-        self.call(&Op::Replayed { key: key.clone() }).await
+    async fn begin_try(&self, key: &UploadKey, try_id: &str, lease_ms: i64) -> Result<Option<FileRow>, Error> {
+        self.call(&Op::BeginTry { key: key.clone(), try_id: try_id.to_owned(), lease_ms }).await
+    }
+
+    async fn end_try(&self, key: &str, try_id: &str) -> Result<(), Error> {
+        self.call(&Op::EndTry { key: key.to_owned(), try_id: try_id.to_owned() }).await
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {

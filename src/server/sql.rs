@@ -9,7 +9,7 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 use super::job_index;
 use super::key_secret;
 use super::js::describe;
-use crate::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
+use crate::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, TryInFlight, GONE_KEPT_MS};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use crate::core::idempotency::UploadKey;
 use crate::core::quota::KeyConfig;
@@ -45,6 +45,8 @@ const SCHEMA: &[&str] = &[
     // (its row as JSON), kept `idempotency::KEPT_MS`.
     "CREATE TABLE IF NOT EXISTS upload_keys (key TEXT PRIMARY KEY, request TEXT NOT NULL, file TEXT NOT NULL, at_ms INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS upload_keys_by_time ON upload_keys (at_ms)",
+    // The running try of each such upload, until its commit, its failure or `until_ms`.
+    "CREATE TABLE IF NOT EXISTS upload_tries (key TEXT PRIMARY KEY, try_id TEXT NOT NULL, request TEXT NOT NULL, until_ms INTEGER NOT NULL)",
 ];
 
 const FILE_COLUMNS: &str = "file_id, upload_path, file_name, size, mime_type, original_name, upload_ms, expires_ms, sha256, options, named_ms";
@@ -416,5 +418,23 @@ impl Tables for SqlTables {
         let file = serde_json::to_string(row).map_err(Error::internal)?;
         let query = "INSERT OR REPLACE INTO upload_keys (key, request, file, at_ms) VALUES (?, ?, ?, ?)";
         self.run("keep first try", query, vec![text(&key.key), text(&key.request), text(&file), int(at_ms)])
+    }
+
+    fn try_in_flight(&self, key: &str) -> Result<Option<TryInFlight>, Error> {
+        let query = "SELECT json_object('try_id', try_id, 'request', request, 'until_ms', until_ms) FROM upload_tries WHERE key = ?";
+        Ok(self.rows("try in flight", query, vec![text(key)])?.into_iter().next())
+    }
+
+    fn set_try_in_flight(&mut self, key: &str, running: &TryInFlight, now_ms: i64) -> Result<(), Error> {
+        self.run("forget lapsed tries", "DELETE FROM upload_tries WHERE until_ms < ?", vec![int(now_ms)])?;
+        let query = "INSERT OR REPLACE INTO upload_tries (key, try_id, request, until_ms) VALUES (?, ?, ?, ?)";
+        self.run("mark try", query, vec![text(key), text(&running.try_id), text(&running.request), int(running.until_ms)])
+    }
+
+    fn end_try(&mut self, key: &str, try_id: Option<&str>) -> Result<(), Error> {
+        match try_id {
+            Some(try_id) => self.run("end try", "DELETE FROM upload_tries WHERE key = ? AND try_id = ?", vec![text(key), text(try_id)]),
+            None => self.run("end tries", "DELETE FROM upload_tries WHERE key = ?", vec![text(key)]),
+        }
     }
 }

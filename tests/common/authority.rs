@@ -230,6 +230,8 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::Reserve { .. } => "reserve",
         Op::Commit { .. } => "commit",
         Op::Replayed { .. } => "replayed",
+        Op::BeginTry { .. } => "begin_try",
+        Op::EndTry { .. } => "end_try",
         Op::Release { .. } => "release",
         Op::Delete { .. } => "delete",
         Op::TakeDown { .. } => "take_down",
@@ -261,8 +263,13 @@ impl FileAuthority for MemAuthority {
         outcome.await.map(Committed::replayed)
     }
 
-    async fn replayed(&self, key: &UploadKey) -> Result<Option<FileRow>, Error> {
-        self.call(Op::Replayed { key: key.clone() }, |a, now| a.replayed(key, now), |_| false).await
+    async fn begin_try(&self, key: &UploadKey, try_id: &str, lease_ms: i64) -> Result<Option<FileRow>, Error> {
+        let op = Op::BeginTry { key: key.clone(), try_id: try_id.into(), lease_ms };
+        self.call(op, |a, now| a.begin_try(key, try_id, lease_ms, now), |_| false).await
+    }
+
+    async fn end_try(&self, key: &str, try_id: &str) -> Result<(), Error> {
+        self.call(Op::EndTry { key: key.into(), try_id: try_id.into() }, |a, _| a.end_try(key, try_id), |_| false).await
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use urlstash::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, GONE_KEPT_MS};
+use urlstash::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, TryInFlight, GONE_KEPT_MS};
 use urlstash::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use urlstash::core::idempotency::UploadKey;
 use urlstash::core::Error;
@@ -21,6 +21,8 @@ pub struct MemTables {
     pub gone: BTreeMap<String, i64>,
     /// `upload_keys`: by key, what its upload asked, the file it stored, and when.
     pub first_tries: BTreeMap<String, (FirstTry, i64)>,
+    /// Each `Idempotency-Key`'s running try.
+    pub tries: BTreeMap<String, TryInFlight>,
 }
 
 impl MemTables {
@@ -196,6 +198,23 @@ impl Tables for MemTables {
         self.first_tries.retain(|_, (_, at)| *at >= forget_before_ms);
         let first = FirstTry { request: key.request.clone(), row: row.clone() };
         self.first_tries.insert(key.key.clone(), (first, at_ms));
+        Ok(())
+    }
+
+    fn try_in_flight(&self, key: &str) -> Result<Option<TryInFlight>, Error> {
+        Ok(self.tries.get(key).cloned())
+    }
+
+    fn set_try_in_flight(&mut self, key: &str, running: &TryInFlight, now_ms: i64) -> Result<(), Error> {
+        self.tries.retain(|_, t| t.until_ms >= now_ms);
+        self.tries.insert(key.to_owned(), running.clone());
+        Ok(())
+    }
+
+    fn end_try(&mut self, key: &str, try_id: Option<&str>) -> Result<(), Error> {
+        if try_id.is_none_or(|id| self.tries.get(key).is_some_and(|t| t.try_id == id)) {
+            self.tries.remove(key);
+        }
         Ok(())
     }
 }

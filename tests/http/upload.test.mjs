@@ -713,27 +713,38 @@ describe('Idempotency-Key on an upload stored now', () => {
     });
   }
 
-  test('two first tries at once both fetch, and store one file: the same answer, charged once, one object left in R2', async () => {
+  test('a try while the first with its key runs is 409 with Retry-After and fetches nothing; sent again once the first stored, it is answered with that file: one fetch, charged once, one object', async () => {
     const bytes = filler(200 * KiB, 410);
     const path = '/idem/race.bin';
-    // a second at the origin: neither try stores before the other has asked
+    // a second at the origin: the second try comes while the first is fetching
     const body = { file_url: origin.file(path, bytes, { throttle: 200 * KiB }) };
     const headers = { 'Idempotency-Key': crypto.randomUUID() };
     const before = await usage(worker, KEYS.a.key);
     const objects = new Set(objectKeys());
-    const both = await Promise.all([upload(worker, body, { headers }), upload(worker, body, { headers })]);
-    for (const res of both) assert.equal(res.status, 200, JSON.stringify(res.json));
-    assert.deepEqual(both[0].json, both[1].json, 'one file answered to both');
-    assert.deepEqual(both.map((res) => res.headers.get('idempotent-replayed')).sort(), ['true', null].sort(), 'the later try says it was answered by the earlier');
-    assert.equal(origin.hits(path), 2, 'neither had stored when the other asked');
-    await assertServes(both[0].json.data, bytes);
+    const first = upload(worker, body, { headers });
+    for (let i = 0; i < 200 && origin.hits(path) === 0; i++) await sleep(10);
+    assert.equal(origin.hits(path), 1, 'the first try is fetching');
+    const second = await upload(worker, body, { headers });
+    assertError(second, 409, /^an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file$/);
+    // FETCH_TIMEOUT_MS is 20 s here: the first try may run 35 s from its start
+    const wait = Number(second.headers.get('retry-after'));
+    assert.ok(Number.isInteger(wait) && wait >= 30 && wait <= 35, `Retry-After: ${second.headers.get('retry-after')}`);
+    const stored = await first;
+    assert.equal(stored.status, 200, JSON.stringify(stored.json));
+    assert.equal(stored.headers.get('idempotent-replayed'), null);
+    const again = await upload(worker, body, { headers });
+    assert.equal(again.status, 200, JSON.stringify(again.json));
+    assert.deepEqual(again.json, stored.json, 'the first try\'s file');
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(origin.hits(path), 1, 'fetched once');
+    await assertServes(stored.json.data, bytes);
     const after = await usage(worker, KEYS.a.key);
     assert.deepEqual([after.bytes - before.bytes, after.files - before.files, after.reserved_bytes], [bytes.length, 1, 0], 'charged once');
-    assert.deepEqual(objectKeys().filter((k) => !objects.has(k)), [`o/${both[0].json.data.file_id}`], 'the later try\'s bytes are gone');
+    assert.deepEqual(objectKeys().filter((k) => !objects.has(k)), [`o/${stored.json.data.file_id}`], 'one object');
     assert.equal(await digestsListed(KEYS.a.key, sha256(bytes)), 1);
   });
 
-  test('a try that failed leaves its key free: the retry stores the file', async () => {
+  test('a try that failed leaves its key free at once (no 409): the retry stores the file', async () => {
     const bytes = filler(4 * KiB, 411);
     const path = '/idem/late.bin';
     const headers = { 'Idempotency-Key': crypto.randomUUID() };

@@ -28,7 +28,8 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     // One gate for the whole request: its items' outbound calls share the six slots.
     let gate = Gate::default();
     // The longest wait an item's error asks for (an item refused for the isolate's
-    // buffers, 503): the answer's `Retry-After`, as a single upload's would have.
+    // buffers or an unread blocklist, 503; one whose earlier try with the key still runs,
+    // 409): the answer's `Retry-After`, as a single upload's would have.
     let retry_after = Cell::new(None);
     let (upload, gate, retry_after) = (&upload, &gate, &retry_after);
     let run = |i: usize, item: Result<UploadRequest, Error>| async move {

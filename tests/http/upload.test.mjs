@@ -759,6 +759,33 @@ describe('Idempotency-Key on an upload stored now', () => {
     await assertServes(retry.json.data, bytes);
   });
 
+  test('a batch sent again while its first send runs: each item is 409, the answer carries Retry-After, nothing is fetched again; sent once the first ended, it answers the same files', async () => {
+    const items = [0, 1].map((i) => {
+      const bytes = filler(200 * KiB + i, 430 + i);
+      const path = `/idem/batch-running-${i}.bin`;
+      // a second at the origin: the second send comes while the first fetches
+      return { bytes, path, item: { file_url: origin.file(path, bytes, { throttle: 200 * KiB }) } };
+    });
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const send = () => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: items.map((x) => x.item) }, headers });
+    const first = send();
+    for (let i = 0; i < 200 && items.some((x) => origin.hits(x.path) === 0); i++) await sleep(10);
+    const second = await send();
+    assert.equal(second.status, 200, JSON.stringify(second.json));
+    assert.deepEqual(second.json.data.results.map((r) => [r.code, r.data]), [[409, null], [409, null]], JSON.stringify(second.json));
+    const wait = Number(second.headers.get('retry-after'));
+    assert.ok(Number.isInteger(wait) && wait >= 30 && wait <= 35, `Retry-After: ${second.headers.get('retry-after')}`);
+    const stored = await first;
+    assert.deepEqual(stored.json.data.results.map((r) => r.code), [200, 200], JSON.stringify(stored.json));
+    const again = await send();
+    assert.deepEqual(again.json.data.results, stored.json.data.results, 'the same files');
+    assert.equal(again.headers.get('retry-after'), null);
+    for (const [i, x] of items.entries()) {
+      assert.equal(origin.hits(x.path), 1, `item ${i} fetched once`);
+      await assertServes(stored.json.data.results[i].data, x.bytes);
+    }
+  });
+
   test('in a batch the key names each item by its place: the batch sent again answers the same files, an item changed since gets its own 422', async () => {
     const items = [0, 1].map((i) => {
       const bytes = filler(3 * KiB + i, 420 + i);

@@ -554,9 +554,9 @@ fn a_one_time_link_is_claimed_once() {
 
 /// The running try of an `Idempotency-Key`: the first to begin marks the key for its lease;
 /// another try of the same request meanwhile is 409 with the seconds left (at least 1), of
-/// another request 422, and the same try beginning again runs. The mark ends with the try's
-/// failure (its own `end_try` only), with any commit of the key, or with its lease; a stored
-/// key answers its file whatever is marked.
+/// another request 422, and the same try beginning again renews it. The mark ends with the
+/// try's failure (its own `end_try` only), with a commit of the key that stores (not one
+/// refused), or with its lease; a stored key answers its file whatever is marked.
 #[test]
 fn a_running_keyed_try_holds_its_key_until_it_ends() {
     let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into() };
@@ -578,6 +578,12 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
     assert_eq!(a.begin_try(&key("r1"), "t3", 45_000, T0 + 4 + 44_999), in_flight(1));
     assert_eq!(a.begin_try(&key("r1"), "t3", 45_000, T0 + 4 + 45_000), Ok(None));
     assert_eq!(a.tables.tries.len(), 1, "one mark per key");
+
+    // A refused commit of the key (a try whose lease ran out, say) leaves the running
+    // try's mark: that try ends its own.
+    let huge = UploadKey { key: "k".repeat(32), request: "r1".into() };
+    assert!(matches!(a.commit_keyed(row("f0", "p", "a", 5000), Some(&huge), T0 + 4 + 45_000), Err(Error::QuotaExceeded(_))));
+    assert_eq!(a.begin_try(&key("r1"), "t4", 45_000, T0 + 4 + 45_001), in_flight(45), "t3 still runs");
 
     // A commit of the key ends it, and from then on the key answers its file.
     assert_eq!(a.commit_keyed(row("f1", "p", "a", 100), Some(&key("r1")), T0 + 50_000), Ok(Committed::Stored { retired: None }));

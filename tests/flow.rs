@@ -409,7 +409,7 @@ fn a_keyed_upload_sent_again_answers_the_file_it_stored() {
 }
 
 /// Two tries with one key at once: the one that asks first runs, the other is 409 with
-/// `Retry-After` (the longest the first may still run: its fetch deadline and 15 s) and
+/// `Retry-After` (what its mark's lease has left, 10 s: the running try renews it) and
 /// fetches nothing. Sent again once the first stored, it is answered with that file: one
 /// fetch, one file, charged once, and no try left marked running.
 #[test]
@@ -422,7 +422,7 @@ fn a_keyed_try_while_another_runs_is_409_and_fetches_nothing() {
             other => panic!("{size}: one runs, one is refused: {other:?}"),
         };
         assert!(!ran.replayed, "{size}");
-        assert_eq!((refused.status(), refused.retry_after_secs()), (409, Some(45)), "{size}: {refused:?}");
+        assert_eq!((refused.status(), refused.retry_after_secs()), (409, Some(10)), "{size}: {refused:?}");
         assert_eq!(refused.public_message(), "an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file");
         assert_eq!(w.origin.requested.borrow().len(), 1, "{size}: fetched once");
         let retry = w.run_keyed(&body, "k-1", None).unwrap();
@@ -466,9 +466,25 @@ fn a_failed_keyed_try_lets_the_next_run_at_once() {
     w.assert_nothing_left("failed keyed tries");
 }
 
-/// A try whose Worker died (its failure never told the authority) holds its key for its
-/// lease only: within it the next try is 409, its `Retry-After` counting down; past it the
-/// next try runs and stores.
+/// A try whose mark landed but whose answer was lost (a 500) ends its mark: its retry runs
+/// at once rather than meet its own mark.
+#[test]
+fn a_keyed_try_whose_question_went_unanswered_ends_its_mark() {
+    let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(300), None));
+    let body = url_only("https://o.test/x.png");
+    let mut first = true;
+    w.authority.set_faults(move |op| (matches!(op, Op::BeginTry { .. }) && std::mem::take(&mut first)).then_some(Fault::LostAnswer));
+    assert_eq!(w.run_keyed(&body, "k-1", None).unwrap_err().status(), 500);
+    assert!(w.authority.tables().tries.is_empty(), "the try ended the mark it may have made");
+    assert_eq!(w.origin.requested.borrow().len(), 0);
+    let retry = w.run_keyed(&body, "k-1", None).unwrap();
+    assert!(!retry.replayed);
+    assert_eq!(w.object(&retry.data.file_id).map(|b| b.len()), Some(300));
+}
+
+/// A try whose Worker died (its failure never told the authority, its renewals stopped)
+/// holds its key for its lease only: within it the next try is 409, its `Retry-After`
+/// counting down; past it the next try runs and stores.
 #[test]
 fn a_dead_keyed_try_holds_its_key_for_its_lease_only() {
     let w = World::new(&[]).with("https://o.test/x.png", Reply::status(502));
@@ -476,7 +492,7 @@ fn a_dead_keyed_try_holds_its_key_for_its_lease_only() {
     w.authority.set_faults(|op| matches!(op, Op::EndTry { .. }).then_some(Fault::Lost));
     assert_eq!(w.run_keyed(&body, "k-1", None).unwrap_err().status(), 502);
     assert_eq!(w.authority.tables().tries.len(), 1, "the failed try's end was lost");
-    w.authority.advance(44_000);
+    w.authority.advance(9_000);
     let err = w.run_keyed(&body, "k-1", None).unwrap_err();
     assert_eq!((err.status(), err.retry_after_secs()), (409, Some(1)), "{err:?}");
     assert_eq!(w.origin.requested.borrow().len(), 1, "the refused try fetched nothing");

@@ -16,19 +16,25 @@ const KEYED_RETRIES: u32 = 3;
 const KEYED_RETRY_MS: f64 = 1000.0;
 /// The longest it waits to be sent again (a `Retry-After` asking for longer ends it).
 const MAX_KEYED_WAIT_MS: f64 = 60_000.0;
+/// The longest it waits in all for an earlier send with its key that still runs (409 with
+/// `Retry-After`, which does not count among the retries): the longest an upload may run
+/// (`FETCH_TIMEOUT_MS` is at most 10 minutes), and more.
+const MAX_RUNNING_WAIT_MS: f64 = 15.0 * 60_000.0;
 
 /// Sends `call` ([`api::send`]). An upload, a batch or a job's start carrying an
 /// idempotency key stores or starts nothing new when sent again (the service answers with
 /// what the first one did), so one that failed in passing ([`sent_again`]) is sent again,
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
-/// to a minute). Any other call is sent once (an upload sent again without a key would be
-/// stored again). A failure after a send that may have been done is `uncertain`, whatever
+/// to a minute); after a 409 with `Retry-After` (an earlier send still running), as long
+/// as it asks, not counted among the retries, up to 15 minutes in all. Any other call is
+/// sent once (an upload sent again without a key would be stored again). A failure after a send that may have been done is `uncertain`, whatever
 /// the last send's answer says (a 429 to the second says nothing of the first). An abort
 /// of `signal` ends the call at once, in a send or in a wait.
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call, signal: Option<&AbortSignal>) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { KEYED_RETRIES } else { 0 };
     let mut failures = 0;
     let mut uncertain = false;
+    let mut waited_running = 0.0;
     loop {
         let err = match api::send(settings, authorization, &call, signal).await {
             Err(err) if failures < retries && sent_again(&err) => err,
@@ -37,12 +43,14 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
         };
         let wait = backoff_ms(&err, KEYED_RETRY_MS, failures);
         uncertain |= err.uncertain();
-        if wait > MAX_KEYED_WAIT_MS {
+        let running = err.status() == 409;
+        waited_running += if running { wait } else { 0.0 };
+        if wait > MAX_KEYED_WAIT_MS || waited_running > MAX_RUNNING_WAIT_MS {
             return Err(after(uncertain, err));
         }
         // an abort cuts the wait short; the next send then rejects it
         sleep(wait, signal).await;
-        failures += 1;
+        failures += u32::from(!running);
     }
 }
 

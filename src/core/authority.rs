@@ -429,9 +429,6 @@ impl<T: Tables> Authority<T> {
         let Some(key) = key else {
             return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });
         };
-        // Whatever this commit comes to, the key's next try need not wait for a running one:
-        // it is answered with the file kept below, or runs itself.
-        self.tables.end_try(&key.key, None)?;
         // A key revoked or disabled since its question is refused first, as a commit is.
         // Release leaves a committed id alone: a commit sent again keeps its own file.
         let first = uploading(self.tables.key()?).and_then(|_| replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key));
@@ -439,6 +436,7 @@ impl<T: Tables> Authority<T> {
             Ok(None) => {}
             Ok(Some(first)) => {
                 self.release(&row.file_id)?;
+                self.tables.end_try(&key.key, None)?;
                 return Ok(Committed::Replayed(first));
             }
             Err(err) => {
@@ -451,6 +449,9 @@ impl<T: Tables> Authority<T> {
         if let Some(row) = self.tables.file(&file_id)? {
             self.tables.keep_first_try(key, &row, now_ms, now_ms - KEPT_MS)?;
         }
+        // From here on the key answers its file: no try of it need wait for a running one.
+        // (A refused commit leaves the marks alone: its own try ends its own.)
+        self.tables.end_try(&key.key, None)?;
         Ok(Committed::Stored { retired })
     }
 

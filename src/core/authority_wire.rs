@@ -182,6 +182,35 @@ pub enum Op {
     WebhookSecret,
 }
 
+impl Op {
+    /// The op's name, as the wire spells it (for the log, and the tests' call records).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Reserve { .. } => "reserve",
+            Op::Commit { .. } => "commit",
+            Op::Replayed { .. } => "replayed",
+            Op::BeginTry { .. } => "begin_try",
+            Op::EndTry { .. } => "end_try",
+            Op::Release { .. } => "release",
+            Op::Delete { .. } => "delete",
+            Op::TakeDown { .. } => "take_down",
+            Op::Purge => "purge",
+            Op::Get { .. } => "get",
+            Op::Claim { .. } => "claim",
+            Op::Resolve { .. } => "resolve",
+            Op::List { .. } => "list",
+            Op::Usage => "usage",
+            Op::Room { .. } => "room",
+            Op::Configure { .. } => "configure",
+            Op::JobStarted { .. } => "job_started",
+            Op::Jobs { .. } => "jobs",
+            Op::JobEnded { .. } => "job_ended",
+            Op::SetWebhookSecret { .. } => "set_webhook_secret",
+            Op::WebhookSecret => "webhook_secret",
+        }
+    }
+}
+
 /// A job in the key's index: its id, and its final status once it ended (a listing asks
 /// the job's own object only for a job still running, or one whose end was not recorded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,5 +344,25 @@ mod tests {
         }
         assert_eq!(Error::from(Refusal::Gone), Error::ReservationGone);
         assert_eq!(Error::ReservationGone.public_message(), "internal error", "nothing of it reaches a client");
+    }
+
+    #[test]
+    fn an_op_is_named_as_the_wire_spells_it() {
+        let key = UploadKey { key: "k".into(), request: "r".into() };
+        let ops = [
+            Op::BeginTry { key: key.clone(), try_id: "t".into(), lease_ms: 1 },
+            Op::EndTry { key: "k".into(), try_id: "t".into() },
+            Op::Replayed { key },
+            Op::Release { file_id: "f".into() },
+            Op::Claim { file_id: "f".into(), count: true },
+            Op::Purge,
+            Op::Usage,
+            Op::WebhookSecret,
+        ];
+        for op in ops {
+            let wire = serde_json::to_value(&op).unwrap();
+            let tag = wire.as_str().map(str::to_owned).or_else(|| wire.as_object().and_then(|o| o.keys().next().cloned()));
+            assert_eq!(tag.as_deref(), Some(op.name()), "{wire}");
+        }
     }
 }

@@ -330,4 +330,26 @@ impl Error {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Error::Internal(detail.to_string())
     }
+
+    /// This error, its internal detail (if it has one) led by `what` was being done, for
+    /// the log; any other error as it is.
+    pub fn context(self, what: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::Internal(detail) => Error::Internal(format!("{}: {detail}", what())),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_leads_an_internal_detail_only() {
+        let err = Error::internal("r2 put: 500").context(|| "upload of key k_1".into());
+        assert_eq!(err.internal_detail(), Some("upload of key k_1: r2 put: 500"));
+        assert_eq!(err.public_message(), "internal error");
+        assert_eq!(Error::FileNotFound.context(|| unreachable!()), Error::FileNotFound);
+    }
 }

@@ -1,6 +1,9 @@
 //! The upload flow: from a validated request to a stored file and its `FileData`, over the
 //! [`Origin`], [`ObjectStore`], [`FileAuthority`] and [`Blocklist`] seams.
 
+use std::pin::pin;
+
+use futures_util::future::{select, Either};
 use url::Url;
 
 use super::authority_wire::{FileRow, Reservation};
@@ -8,7 +11,7 @@ use super::clock::expires_at_ms;
 use super::config::Config;
 use super::envelope::FileData;
 use super::error::Error;
-use super::idempotency::{Answered, UploadKey, TRY_GRACE_MS};
+use super::idempotency::{Answered, UploadKey, TRY_LEASE_MS};
 use super::links::{link_controls, LinkOptions, LinkSecret};
 use super::request::UploadRequest;
 use super::seams::{Blocklist, FileAuthority, Fetched, ObjectMeta, ObjectStore, Origin, StoredObject};
@@ -63,11 +66,23 @@ where
     };
     let retry_key = UploadKey::of(key, item, &req);
     let try_id = ids::try_id();
-    let lease_ms = i64::try_from(ctx.config.fetch_timeout_ms).unwrap_or(i64::MAX) + TRY_GRACE_MS;
-    if let Some(first) = authority.begin_try(&retry_key, &try_id, lease_ms).await? {
+    let first = match authority.begin_try(&retry_key, &try_id, TRY_LEASE_MS).await {
+        // The mark may have landed with its answer lost: this try ends it.
+        Err(err @ Error::Internal(_)) => {
+            let _ = authority.end_try(&retry_key.key, &try_id).await;
+            return Err(err);
+        }
+        first => first?,
+    };
+    if let Some(first) = first {
         return Ok(Answered::replayed(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret)));
     }
-    let answered = store_and_commit(req, ctx, origin, store, authority, Some(&retry_key)).await;
+    // The mark is renewed while the upload runs, and lapses soon after if its Worker dies.
+    let storing = pin!(store_and_commit(req, ctx, origin, store, authority, Some(&retry_key)));
+    let answered = match select(storing, pin!(authority.keep_try(&retry_key, &try_id))).await {
+        Either::Left((answered, _)) => answered,
+        Either::Right((never, _)) => match never {},
+    };
     if answered.is_err() {
         // If this fails too, the mark lapses with its lease.
         let _ = authority.end_try(&retry_key.key, &try_id).await;

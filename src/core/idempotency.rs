@@ -23,9 +23,13 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// its commit).
 pub const KEPT_MS: i64 = super::jobs::KEPT_MS;
 
-/// How long a try of an upload stored now may run past its fetch deadline (its put's last
-/// bytes, the blocklist, its commit): another try of its key is refused (409) until then.
-pub const TRY_GRACE_MS: i64 = 15_000;
+/// How long a try of an upload stored now holds its key (another try is refused, 409) past
+/// its last word: it renews the mark every [`TRY_RENEW_MS`] while it runs, so a try cut off
+/// with its Worker holds its key this long at most.
+pub const TRY_LEASE_MS: i64 = 10_000;
+/// How often a running try renews its mark: a renewal that waits for a free outbound slot,
+/// or is lost, still leaves the next one time to land.
+pub const TRY_RENEW_MS: u64 = 3_000;
 
 /// What a request was answered with, and whether an earlier try with its
 /// `Idempotency-Key` had done it (stored the file, started the job) rather than this one.

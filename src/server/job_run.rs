@@ -606,7 +606,7 @@ pub(crate) async fn refresh<A: FileAuthority>(authority: &A, transfer: &Transfer
     match authority.reserve(&transfer.reservation(limit, now_ms())).await {
         Ok(_) => Ok(()),
         Err(err @ Error::Internal(_)) => {
-            log_internal("job: refreshing a reservation", &err);
+            log_internal(&format!("job: refreshing the reservation of {}", transfer.prepared.file_id), &err);
             Ok(())
         }
         Err(err) => Err(err),

@@ -157,11 +157,10 @@ pub(crate) async fn list(req: &Incoming, services: &Services) -> Result<Response
         .buffered(SLOTS)
         .collect()
         .await;
-    for (job_id, answer) in &answers {
-        match answer {
-            Err(err) if *err != Error::JobNotFound => worker::console_warn!("job {job_id}: listed as unavailable: {err:?}"),
-            _ => {}
-        }
+    // One line per listing: the first job listed as unavailable, and how many were.
+    let mut unavailable = answers.iter().filter_map(|(job_id, answer)| answer.as_ref().err().filter(|e| **e != Error::JobNotFound).map(|e| (job_id, e)));
+    if let Some((job_id, err)) = unavailable.next() {
+        worker::console_warn!("job {job_id}: listed as unavailable: {err:?} ({} more)", unavailable.count());
     }
     respond::json(200, &Envelope::ok("Jobs listed", JobList::from_answers(answers)))
 }

@@ -110,7 +110,7 @@ async fn delete_object(services: &Services, file_id: &str) -> Result<(), Error> 
 
 /// The key whose upload `file_id` is, as its object records it (404 when there is none).
 async fn owner(services: &Services, file_id: &str) -> Result<String, Error> {
-    let object = services.bucket.head(object_key(file_id)).await.map_err(|e| Error::internal(format!("r2 head: {e}")))?;
+    let object = services.bucket.head(object_key(file_id)).await.map_err(|e| Error::internal(format!("take-down: r2 head of {file_id}: {e}")))?;
     object.as_ref().and_then(object_meta).map(|meta| meta.owner).ok_or(Error::FileNotFound)
 }
 

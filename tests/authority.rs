@@ -568,11 +568,25 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
     assert_eq!(a.begin_try(&key("r2"), "t2", 45_000, T0 + 1), Err(Error::IdempotencyKeyReused));
     assert_eq!(a.begin_try(&key("r1"), "t1", 45_000, T0 + 2), Ok(None), "the same try again");
 
+    // A renewal extends a mark that is still its own; another try's renewal neither
+    // extends it nor makes one.
+    let renewed = UploadKey { key: "m".repeat(32), request: "r".into() };
+    assert_eq!(a.begin_try(&renewed, "t1", 10_000, T0), Ok(None));
+    assert_eq!(a.renew_try(&renewed.key, "t1", 10_000, T0 + 8_000), Ok(true));
+    assert_eq!(a.begin_try(&renewed, "t2", 10_000, T0 + 12_000), in_flight(6), "renewed at T0 + 8 s");
+    assert_eq!(a.renew_try(&renewed.key, "t2", 10_000, T0 + 12_000), Ok(false));
+    assert_eq!(a.renew_try(&"q".repeat(32), "t1", 10_000, T0 + 12_000), Ok(false));
+    assert_eq!(a.tables.tries.get(&renewed.key).map(|t| (t.try_id.as_str(), t.until_ms)), Some(("t1", T0 + 18_000)));
+    a.end_try(&renewed.key, "t1").unwrap();
+    assert_eq!(a.tables.tries.len(), 1);
+
     // Its failure ends it; another try's end leaves it.
     a.end_try(&key("r1").key, "t9").unwrap();
     assert_eq!(a.begin_try(&key("r1"), "t2", 45_000, T0 + 3), in_flight(45));
     a.end_try(&key("r1").key, "t1").unwrap();
     assert_eq!(a.begin_try(&key("r1"), "t2", 45_000, T0 + 4), Ok(None), "the next try runs");
+    assert_eq!(a.renew_try(&key("r1").key, "t1", 45_000, T0 + 5), Ok(false), "an ended try's renewal makes no mark");
+    assert_eq!(a.tables.tries.values().next().map(|t| t.try_id.as_str()), Some("t2"));
 
     // Its lease's end ends it: a try whose Worker died holds the key no longer.
     assert_eq!(a.begin_try(&key("r1"), "t3", 45_000, T0 + 4 + 44_999), in_flight(1));

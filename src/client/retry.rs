@@ -27,9 +27,10 @@ const MAX_RUNNING_WAIT_MS: f64 = 15.0 * 60_000.0;
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
 /// to a minute); after a 409 with `Retry-After` (an earlier send still running), as long
 /// as it asks, not counted among the retries, up to 15 minutes in all. Any other call is
-/// sent once (an upload sent again without a key would be stored again). A failure after a send that may have been done is `uncertain`, whatever
-/// the last send's answer says (a 429 to the second says nothing of the first). An abort
-/// of `signal` ends the call at once, in a send or in a wait.
+/// sent once (an upload sent again without a key would be stored again). A failure after a
+/// send that may have been done (or while an earlier one ran) is `uncertain`, whatever the
+/// last send's answer says (a 429 to the second says nothing of the first). An abort of
+/// `signal` ends the call at once, in a send or in a wait.
 pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str, call: Call, signal: Option<&AbortSignal>) -> Result<(serde_json::Value, Option<u32>), ClientError> {
     let retries = if call.idempotency_key.is_some() { KEYED_RETRIES } else { 0 };
     let mut failures = 0;
@@ -37,13 +38,15 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
     let mut waited_running = 0.0;
     loop {
         let err = match api::send(settings, authorization, &call, signal).await {
-            Err(err) if failures < retries && sent_again(&err) => err,
+            Err(err) if retries > 0 && (running(&err) || failures < retries && sent_again(&err)) => err,
             Err(err) => return Err(after(uncertain, err)),
             answer => return answer,
         };
-        let wait = backoff_ms(&err, KEYED_RETRY_MS, failures);
-        uncertain |= err.uncertain();
-        let running = err.status() == 409;
+        // An earlier send still running waits as long as it asks (and may store all the
+        // same: uncertain); any other failure doubles its wait.
+        let running = running(&err);
+        let wait = if running { backoff_ms(&err, 0.0, 0) } else { backoff_ms(&err, KEYED_RETRY_MS, failures) };
+        uncertain |= running || err.uncertain();
         waited_running += if running { wait } else { 0.0 };
         if wait > MAX_KEYED_WAIT_MS || waited_running > MAX_RUNNING_WAIT_MS {
             return Err(after(uncertain, err));
@@ -52,6 +55,12 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
         sleep(wait, signal).await;
         failures += u32::from(!running);
     }
+}
+
+/// Whether `err` says an earlier send with the call's key still runs (409 with
+/// `Retry-After`): sent again then, the call is answered with what that send did.
+fn running(err: &ClientError) -> bool {
+    matches!(err, ClientError::Server { status: 409, retry_after: Some(_), .. })
 }
 
 /// `err`, marked uncertain when an earlier send may have been done.
@@ -92,7 +101,7 @@ pub(crate) fn backoff_ms(err: &ClientError, base_ms: f64, doublings: u32) -> f64
 /// rest of its lines).
 fn sent_again(err: &ClientError) -> bool {
     match err {
-        ClientError::Server { status, .. } => *status == 500 || (matches!(status, 409 | 503) && err.retry_after().is_some()),
+        ClientError::Server { status, .. } => *status == 500 || (*status == 503 && err.retry_after().is_some()) || running(err),
         other => in_passing(other) && other.status() != 429,
     }
 }
@@ -151,9 +160,9 @@ mod tests {
     fn a_keyed_upload_goes_again_after_what_may_have_landed_only() {
         let server = |status| ClientError::server(status, status, "");
         let page = |status| ClientError::unexpected(status, String::new());
-        let busy = ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(5) };
-        let running = ClientError::Server { status: 409, code: 409, msg: String::new(), retry_after: Some(35) };
-        for err in [ClientError::Network("offline".into()), page(0), page(502), page(504), page(500), server(500), busy, running] {
+        let busy_err = || ClientError::Server { status: 503, code: 503, msg: String::new(), retry_after: Some(5) };
+        let running_err = || ClientError::Server { status: 409, code: 409, msg: String::new(), retry_after: Some(7) };
+        for err in [ClientError::Network("offline".into()), page(0), page(502), page(504), page(500), server(500), busy_err(), running_err()] {
             assert!(sent_again(&err), "{err:?}");
         }
         // the origin's failure, a setting (503 without a time), the key's quota or rate, a
@@ -161,5 +170,7 @@ mod tests {
         for err in [server(502), server(504), server(503), server(429), page(429), server(400), server(422), server(409)] {
             assert!(!sent_again(&err), "{err:?}");
         }
+        // an earlier send still running: waited out, not counted among the retries
+        assert!(running(&running_err()) && !running(&server(409)) && !running(&busy_err()));
     }
 }

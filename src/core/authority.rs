@@ -484,6 +484,20 @@ impl<T: Tables> Authority<T> {
         Ok(None)
     }
 
+    /// Extends the mark of the running try `try_id` of the upload `key` (an
+    /// [`UploadKey::key`]) to `lease_ms` from now, if the mark is still its own (not ended by
+    /// a commit or its failure, nor taken by a later try after it lapsed). Answers whether it
+    /// was: a renewal never makes a mark.
+    pub fn renew_try(&mut self, key: &str, try_id: &str, lease_ms: i64, now_ms: i64) -> Result<bool, Error> {
+        match self.tables.try_in_flight(key)? {
+            Some(running) if running.try_id == try_id => {
+                self.tables.set_try_in_flight(key, &TryInFlight { until_ms: now_ms + lease_ms, ..running }, now_ms)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// The try `try_id` of the upload `key` (an [`UploadKey::key`]) failed before its
     /// commit: the key's next try runs. A later try's mark stays. Idempotent.
     pub fn end_try(&mut self, key: &str, try_id: &str) -> Result<(), Error> {

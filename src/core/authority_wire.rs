@@ -139,6 +139,9 @@ pub enum Op {
     /// The try `try_id` of the `Idempotency-Key` `key` (an [`UploadKey::key`]) failed before
     /// its commit: the next try may run.
     EndTry { key: String, try_id: String },
+    /// The running try `try_id` of `key` (an [`UploadKey::key`]) extends its mark to
+    /// `lease_ms` from now, if the mark is still its own; answers whether it was.
+    RenewTry { key: String, try_id: String, lease_ms: i64 },
     /// The upload failed: drop its reservation and its bytes, unless it was committed.
     Release { file_id: String },
     Delete { file_id: String },
@@ -191,6 +194,7 @@ impl Op {
             Op::Replayed { .. } => "replayed",
             Op::BeginTry { .. } => "begin_try",
             Op::EndTry { .. } => "end_try",
+            Op::RenewTry { .. } => "renew_try",
             Op::Release { .. } => "release",
             Op::Delete { .. } => "delete",
             Op::TakeDown { .. } => "take_down",
@@ -352,6 +356,7 @@ mod tests {
         let ops = [
             Op::BeginTry { key: key.clone(), try_id: "t".into(), lease_ms: 1 },
             Op::EndTry { key: "k".into(), try_id: "t".into() },
+            Op::RenewTry { key: "k".into(), try_id: "t".into(), lease_ms: 1 },
             Op::Replayed { key },
             Op::Release { file_id: "f".into() },
             Op::Claim { file_id: "f".into(), count: true },

@@ -27,8 +27,10 @@ pub const KEPT_MS: i64 = super::jobs::KEPT_MS;
 /// its last word: it renews the mark every [`TRY_RENEW_MS`] while it runs, so a try cut off
 /// with its Worker holds its key this long at most.
 pub const TRY_LEASE_MS: i64 = 10_000;
-/// How often a running try renews its mark: a renewal that waits for a free outbound slot,
-/// or is lost, still leaves the next one time to land.
+/// How often a running try renews its mark: one that waits up to 7 s for a free outbound
+/// slot still lands in time. One that waits longer (every slot held by a batch's streaming
+/// items and a stalled origin) lets the mark lapse: a retry then fetches too, and the later
+/// commit is answered with the first try's file, as before marks.
 pub const TRY_RENEW_MS: u64 = 3_000;
 
 /// What a request was answered with, and whether an earlier try with its

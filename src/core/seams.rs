@@ -95,8 +95,9 @@ pub trait FileAuthority {
     /// The try `try_id` of the upload `key` (an [`UploadKey::key`]) failed before its commit.
     async fn end_try(&self, key: &str, try_id: &str) -> Result<(), Error>;
     /// Keeps the try `try_id` of `key` marked running, renewing its lease every
-    /// [`TRY_RENEW_MS`](super::idempotency::TRY_RENEW_MS), for as long as it is awaited: it
-    /// never ends on its own (a renewal that fails is passed over: the mark then lapses).
+    /// [`TRY_RENEW_MS`](super::idempotency::TRY_RENEW_MS), for as long as it is awaited, or
+    /// until its mark is no longer its own; it never ends on its own (a renewal that fails
+    /// is passed over: the mark may then lapse).
     async fn keep_try(&self, key: &UploadKey, try_id: &str) -> Infallible;
     /// The upload failed: unless it was committed, its reservation and its object go.
     async fn release(&self, file_id: &str) -> Result<(), Error>;

@@ -66,7 +66,7 @@ impl DurableObject for KeyAuthority {
             // request. A broken configuration, say, or a full storage is fixed some time
             // later: the alarm asks again every RETRY_MS until then.
             worker::console_error!("key authority {}: alarm: {e:?} (again in {} s)", self.key_id, RETRY_MS / 1000);
-            self.retry_later().await;
+            self.retry_later(None).await;
         }
         Response::ok("")
     }
@@ -145,6 +145,7 @@ impl KeyAuthority {
             Op::Replayed { key } => return self.reply(self.run(|a| a.replayed(&key, now))),
             Op::BeginTry { key, try_id, lease_ms } => return self.reply(self.run(|a| a.begin_try(&key, &try_id, lease_ms, now))),
             Op::EndTry { key, try_id } => return self.reply(self.run(|a| a.end_try(&key, &try_id))),
+            Op::RenewTry { key, try_id, lease_ms } => return self.reply(self.run(|a| a.renew_try(&key, &try_id, lease_ms, now))),
             Op::Release { file_id } => (self.reply(self.run(|a| a.release(&file_id))), true, None),
             Op::Delete { file_id } => {
                 let outcome = self.run(|a| a.delete(&file_id, now));
@@ -289,13 +290,14 @@ impl KeyAuthority {
         self.set_alarm(at).await;
     }
 
-    /// After an alarm whose work failed: the next try in RETRY_MS. Not [`arm`](Self::arm),
+    /// After an alarm whose work failed: the next try in RETRY_MS (or at `sooner`, a time
+    /// still ahead at which something else is due). Not [`arm`](Self::arm),
     /// which would find the overdue rows in the tables and set the alarm at once, so the
     /// failing work would run again without pause for as long as the fault lasts. An alarm
     /// a request set meanwhile stays if it comes sooner, and is still ahead.
-    async fn retry_later(&self) {
+    async fn retry_later(&self, sooner: Option<i64>) {
         let now = now_ms();
-        let at = now + RETRY_MS;
+        let at = sooner.map_or(now + RETRY_MS, |sooner| sooner.min(now + RETRY_MS));
         if self.alarm_at.get().is_some_and(|set| set > now && set <= at) {
             return;
         }
@@ -319,15 +321,22 @@ impl KeyAuthority {
         let now = now_ms();
         let mut drained = true;
         for _ in 0..ALARM_BATCHES {
+            // Retired in SQL (their quota given back) even while R2 refuses deletes; their
+            // objects wait for a run whose drain works, one refusal (and log line) a run.
             let retired = self.run(|a| a.expire(now, EXPIRY_BATCH))?;
-            drained = self.drain().await;
-            // R2 refusing deletes: the next run (RETRY_MS on) goes on, one logged refusal per run.
-            if retired < EXPIRY_BATCH || !drained {
+            drained = drained && self.drain().await;
+            if retired < EXPIRY_BATCH {
                 break;
             }
         }
         let due = self.run(|a| a.next_due(now))?;
-        self.arm(due, drained).await;
+        if drained {
+            self.arm(due, true).await;
+        } else {
+            // Not at the overdue objects' time (at once, again and again): RETRY_MS on, or
+            // sooner for a file due before then.
+            self.retry_later(due.filter(|at| *at > now)).await;
+        }
         Ok(())
     }
 }

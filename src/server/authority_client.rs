@@ -45,7 +45,7 @@ impl AuthorityClient {
 
     /// A call whose failure the caller passes over (a clean-up after a failure): logged
     /// here, with what it leaves (`left`).
-    async fn best_effort(&self, op: &Op, left: &str) -> Result<(), Error> {
+    async fn best_effort<T: DeserializeOwned>(&self, op: &Op, left: &str) -> Result<T, Error> {
         let answer = self.call(op).await;
         if let Err(e) = &answer {
             worker::console_warn!("{}: {left}", e.internal_detail().map_or_else(|| e.to_string(), str::to_owned));
@@ -154,10 +154,14 @@ impl FileAuthority for AuthorityClient {
     }
 
     async fn keep_try(&self, key: &UploadKey, try_id: &str) -> Infallible {
-        let op = Op::BeginTry { key: key.clone(), try_id: try_id.to_owned(), lease_ms: TRY_LEASE_MS };
+        let op = Op::RenewTry { key: key.key.clone(), try_id: try_id.to_owned(), lease_ms: TRY_LEASE_MS };
         loop {
             Delay::from(Duration::from_millis(TRY_RENEW_MS)).await;
-            let _ = self.best_effort(&op, "failed: the try's mark lapses unless a later renewal lands").await;
+            let renewed = self.best_effort(&op, &format!("failed: {try_id}'s mark lapses unless a later renewal lands")).await;
+            // Its mark is gone (it lapsed and a later try took the key): nothing to keep.
+            if renewed == Ok(false) {
+                return std::future::pending().await;
+            }
         }
     }
 

@@ -246,7 +246,8 @@ impl FileAuthority for MemAuthority {
         self.call(Op::EndTry { key: key.into(), try_id: try_id.into() }, |a, _| a.end_try(key, try_id), |_| false).await
     }
 
-    /// Time does not pass in a host test's flow: the mark needs no renewal.
+    /// Time does not pass in a host test's flow: the mark needs no renewal (the rule,
+    /// `renew_try`, is tested on its own).
     async fn keep_try(&self, _key: &UploadKey, _try_id: &str) -> Infallible {
         std::future::pending().await
     }

@@ -278,8 +278,12 @@ const busyServer = http.createServer((req, res) => {
     // an upload whose earlier send with the key still runs (409, Retry-After: 1) four
     // times, more than the 3 retries (a 409 does not count among them), then stored:
     // answered with its file; a 409 without a time does not pass
-    if (key === 'running-upload' && n <= 4) { res.setHeader('retry-after', '1'); send(409, null, 'an upload with this Idempotency-Key is still running'); return; }
-    if (key === 'running-upload') {
+    // 'down-then-running': three 500s use up the retries, then a 409 with Retry-After is
+    // still waited out, then the file
+    if (key === 'down-then-running' && n <= 3) { send(500, null, 'internal error'); return; }
+    const running = (key === 'running-upload' && n <= 4) || (key === 'down-then-running' && n === 4);
+    if (running) { res.setHeader('retry-after', '1'); send(409, null, 'an upload with this Idempotency-Key is still running'); return; }
+    if (key === 'running-upload' || key === 'down-then-running') {
       const file = { file_id: 'file_' + 'ab'.repeat(16), file_name: 'a.png', original_name: 'a.png', file_size: 3, mime_type: 'image/png', upload_path: 'p',
         file_url: 'http://x.test/f/k/p/a.png', download_url: 'http://x.test/d', upload_time: '2026-01-01T00:00:00+00:00', expires_at: '2026-01-04T00:00:00+00:00', sha256: 'cd'.repeat(32) };
       res.setHeader('idempotent-replayed', 'true');
@@ -322,7 +326,7 @@ const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'la
 // an upload stored now with a key: sent again after the service's 500 as a start is, and
 // after a gateway's 504 page (it may have landed behind it); not after the service's 502
 // (the origin's failure: sent again, it would fetch again) or a 503 without a time
-const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'running-upload', 'ended-409'];
+const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'running-upload', 'ended-409', 'down-then-running'];
 const uploadOutcomes = await Promise.all([...uploadKeys.map((idempotencyKey) =>
   busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain}\`)),
   // a keyed batch is sent again as a keyed upload is
@@ -441,8 +445,8 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, fixed, uploadOutco
   // after its last send, whether it may have been done all the same (uncertain): after the
   // service's 500 and a gateway's page, not after the origin's 502 or a setting's 503; and
   // after a 429 to a send whose first went unanswered
-  assert.deepEqual(uploadOutcomes, ['500 true', '504 true', '502 false', '503 false', '429 true', 'resolved', '409 false', '500 true']);
-  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'running-upload', 'ended-409', 'down-batch'].map((k) => sends[k].length), [4, 4, 1, 1, 2, 5, 1, 4], 'a keyed upload or batch: sent again after a 500, a gateway\'s page or a 409 with Retry-After, not after the origin\'s 502, a 503 without a time or a 409 without one');
+  assert.deepEqual(uploadOutcomes, ['500 true', '504 true', '502 false', '503 false', '429 true', 'resolved', '409 false', 'resolved', '500 true']);
+  assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'running-upload', 'ended-409', 'down-then-running', 'down-batch'].map((k) => sends[k].length), [4, 4, 1, 1, 2, 5, 1, 5, 4], 'a keyed upload or batch: sent again after a 500, a gateway\'s page or a 409 with Retry-After, not after the origin\'s 502, a 503 without a time or a 409 without one');
   gaps(sends['running-upload']).forEach((gap, i) => assert.ok(gap >= 1000 - 5, `running-upload: gap ${i} ${gap} ms: sent again after its Retry-After`));
   gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
   assert.deepEqual(keyed[1], keyed[0], 'an upload sent again with its idempotencyKey answers the file the first stored');

@@ -421,10 +421,9 @@ impl<T: Tables> Authority<T> {
 
     /// [`commit`](Self::commit), for an upload that may carry an `Idempotency-Key` (`key`).
     /// The first commit of a key keeps its file with it, for [`KEPT_MS`]; a later one (a
-    /// retry whose first try's answer was lost, or a try that began after another's lease
-    /// ran out, both running) is not stored: its
-    /// reservation and bytes go, and it is answered with the first try's file, or 422 when
-    /// it asks for something else.
+    /// retry whose first try's answer was lost, or a try that began after a running one's
+    /// lease ran out) is not stored: its reservation and bytes go, and it is answered with
+    /// the first try's file, or 422 when it asks for something else.
     pub fn commit_keyed(&mut self, row: FileRow, key: Option<&UploadKey>, now_ms: i64) -> Result<Committed, Error> {
         let Some(key) = key else {
             return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });
@@ -465,8 +464,9 @@ impl<T: Tables> Authority<T> {
     /// An upload with `key` begins, as try `try_id` that may run `lease_ms`: the file the
     /// key's first try stored, if any ([`replayed`](Self::replayed)). Else, while another try
     /// of the key runs (until its commit, its [`end_try`](Self::end_try) or its lease's end),
-    /// 409 with how long it may still run (422 if it asked for something else), so the
-    /// origin is not fetched twice; with none, this try is marked running.
+    /// 409 with what its lease has left (422 if it asked for something else), so the origin
+    /// is not fetched twice; with none, this try is marked running (the same try asking
+    /// again is marked anew).
     pub fn begin_try(&mut self, key: &UploadKey, try_id: &str, lease_ms: i64, now_ms: i64) -> Result<Option<FileRow>, Error> {
         if let Some(first) = self.replayed(key, now_ms)? {
             return Ok(Some(first));

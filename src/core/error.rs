@@ -143,7 +143,8 @@ pub enum Error {
     IdempotencyKeyReused,
     /// An upload with an `Idempotency-Key` whose first try is still running (the draft
     /// standard's 409): sent after it ends, it is answered with that try's file, or stores
-    /// if that try failed. `retry_after_secs`: the longest that try may still run.
+    /// if that try failed. `retry_after_secs`: what that try's hold on the key has left
+    /// (it renews it while it runs).
     #[error("an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file")]
     IdempotencyKeyInFlight { retry_after_secs: u32 },
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set (or is shorter than 16 bytes)")]

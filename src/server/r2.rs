@@ -167,11 +167,13 @@ impl ObjectStore for R2Store<'_> {
             0 => None,
             mib => Some(buffers::take(mib, self.origin).await?),
         };
-        match (&body.ranged, body.length) {
+        let stored = match (&body.ranged, body.length) {
             (Some(_), _) => put_ranged(&target, self.origin, body, self.one_stream_mib_s).await,
             (None, Some(length)) => put_known(&target, self.origin, body, length).await,
             (None, None) => put_unknown(&target, self.origin, body, limit).await,
-        }
+        };
+        // An internal error names the object, for the log.
+        stored.map_err(|e| e.context(|| format!("storing {key}")))
     }
 }
 

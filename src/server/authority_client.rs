@@ -155,9 +155,10 @@ impl FileAuthority for AuthorityClient {
 
     async fn keep_try(&self, key: &UploadKey, try_id: &str) -> Infallible {
         let op = Op::RenewTry { key: key.key.clone(), try_id: try_id.to_owned(), lease_ms: TRY_LEASE_MS };
+        let left = format!("failed: {try_id}'s mark lapses unless a later renewal lands");
         loop {
             Delay::from(Duration::from_millis(TRY_RENEW_MS)).await;
-            let renewed = self.best_effort(&op, &format!("failed: {try_id}'s mark lapses unless a later renewal lands")).await;
+            let renewed = self.best_effort(&op, &left).await;
             // Its mark is gone (it lapsed and a later try took the key): nothing to keep.
             if renewed == Ok(false) {
                 return std::future::pending().await;

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
-use super::json::{present, read_object, JsonObject, BOOLEAN, STRING};
+use super::json::{present, present_whole, read_object, whole, JsonObject, BOOLEAN, STRING};
 use super::keys::{bearer_token, KeyRecord};
 use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
@@ -68,9 +68,13 @@ pub struct CreateKey {
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: Option<String>,
+    #[serde(default, deserialize_with = "whole")]
     max_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "whole")]
     max_files: Option<u64>,
+    #[serde(default, deserialize_with = "whole")]
     max_ttl_secs: Option<u64>,
+    #[serde(default, deserialize_with = "whole")]
     rate_limit: Option<u32>,
 }
 
@@ -92,13 +96,13 @@ impl JsonObject<'_> for CreateBody {
 pub struct UpdateKey {
     #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     pub max_bytes: Option<Option<u64>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     pub max_files: Option<Option<u64>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     pub max_ttl_secs: Option<Option<u64>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     pub rate_limit: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     pub disabled: Option<bool>,
@@ -342,6 +346,8 @@ mod tests {
             (br#"{"name":"a","max_ttl_secs":59}"#, "invalid `max_ttl_secs`: must be a whole number of seconds, at least 60, or null (the deployment's FILE_TTL_SECONDS caps it)"),
             (br#"{"name":"a","rate_limit":50}"#, "invalid `rate_limit`: must be 0 (no limit), 10, 100 or 1000"),
             (br#"{"name":"a","rate_limit":-1}"#, "invalid `rate_limit`"),
+            (br#"{"name":"a","rate_limit":4294967306.0}"#, "invalid `rate_limit`"),
+            (br#"{"name":"a","max_ttl_secs":60.5}"#, "invalid `max_ttl_secs`"),
             (br#"{"name":5}"#, "invalid `name`: must be a string"),
             (br#"{"name":"a","name":"b"}"#, "duplicate field `name`"),
             (br#"{"name":"a","max_bytes":null,"max_bytes":3}"#, "duplicate field `max_bytes`"),
@@ -375,6 +381,9 @@ mod tests {
         assert!(QUOTA_RULE.contains(&format!(" {MAX_QUOTA},")), "{QUOTA_RULE}");
         parse_update(br#"{"max_ttl_secs":60,"rate_limit":1000}"#).unwrap().apply(&mut rec, &standing);
         assert_eq!((rec.max_ttl_secs, rec.rate_limit), (Some(60), Some(1000)));
+        // whole numbers however written (JSON Schema's integer)
+        parse_update(br#"{"max_ttl_secs":120.0,"rate_limit":1e2}"#).unwrap().apply(&mut rec, &standing);
+        assert_eq!((rec.max_ttl_secs, rec.rate_limit), (Some(120), Some(100)));
         parse_update(br#"{"max_ttl_secs":null,"rate_limit":null}"#).unwrap().apply(&mut rec, &standing);
         assert_eq!((rec.max_ttl_secs, rec.rate_limit), (None, None));
         let update = parse_update(br#"{"name":" c ","disabled":false}"#).unwrap();

@@ -1,7 +1,7 @@
 //! The one reader of JSON request bodies: a `#[derive(Deserialize)]` struct read whole, each
 //! error naming the field it concerns.
 
-use serde::de::{Deserialize, Deserializer};
+use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 use serde_json::error::Category;
 use serde_path_to_error::Segment;
 
@@ -71,6 +71,53 @@ fn read_value<'de, T: JsonObject<'de>>(json: &'de str) -> Result<T, Error> {
 /// an `Option`) instead of meaning "absent".
 pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
     T::deserialize(deserializer).map(Some)
+}
+
+/// A whole number as `T`: `3600`, or `3600.0` and `3.6e3`, since JSON Schema's `integer`
+/// (OpenAPI 3.1's) is any number whose fraction is zero and some JSON writers (Python's
+/// `json.dumps(3600.0)`) write one so. A fraction, a sign or a value past `T` is refused.
+struct Whole<T>(T);
+
+impl<'de, T: TryFrom<u64>> Deserialize<'de> for Whole<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Number<T>(std::marker::PhantomData<T>);
+        impl<T: TryFrom<u64>> Visitor<'_> for Number<T> {
+            type Value = Whole<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number")
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Whole<T>, E> {
+                T::try_from(n).map(Whole).map_err(|_| E::invalid_value(Unexpected::Unsigned(n), &self))
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Whole<T>, E> {
+                u64::try_from(n).map_err(|_| E::invalid_value(Unexpected::Signed(n), &self)).and_then(|n| self.visit_u64(n))
+            }
+
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Whole<T>, E> {
+                // 2^64 is the first f64 past u64 (the cast saturates below it exactly)
+                if n.fract() != 0.0 || !(0.0..18_446_744_073_709_551_616.0).contains(&n) {
+                    return Err(E::invalid_value(Unexpected::Float(n), &self));
+                }
+                self.visit_u64(n as u64)
+            }
+        }
+        deserializer.deserialize_any(Number(std::marker::PhantomData))
+    }
+}
+
+/// A `#[serde(default, deserialize_with = "whole")]` field: a [`Whole`] number, `None` for
+/// `null` or absent.
+pub(crate) fn whole<'de, D: Deserializer<'de>, T: TryFrom<u64>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    Option::<Whole<T>>::deserialize(deserializer).map(|n| n.map(|Whole(n)| n))
+}
+
+/// [`whole`] and [`present`] both: `Some` whenever the body has the field, `Some(None)` for
+/// `null`.
+pub(crate) fn present_whole<'de, D: Deserializer<'de>, T: TryFrom<u64>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    whole(deserializer).map(Some)
 }
 
 /// A data error under a key is a value of the wrong type for a field of `T`, or a key `T`

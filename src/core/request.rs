@@ -4,7 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::Error;
-use super::json::{read_object, JsonObject, BOOLEAN, STRING};
+use super::json::{read_object, whole, JsonObject, BOOLEAN, STRING};
 use super::links::{validate_max_downloads, DOWNLOADS_RULE, EXPIRES_RULE, MIN_EXPIRES_IN};
 use super::mime::{charset, essence};
 use super::names::validate_file_name;
@@ -53,7 +53,9 @@ pub(crate) struct UploadBody {
     upload_path: Option<String>,
     file_name: Option<String>,
     expected_sha256: Option<String>,
+    #[serde(default, deserialize_with = "whole")]
     expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "whole")]
     max_downloads: Option<u64>,
     private: Option<bool>,
     origin_headers: Option<OriginHeaders>,
@@ -198,6 +200,9 @@ mod tests {
         let names: Vec<_> = req.origin_headers.as_ref().unwrap().iter().map(|(n, _)| n.to_owned()).collect();
         assert_eq!(names, ["Authorization", "X-Api-Key"]);
         assert!(!format!("{req:?}").contains("Bearer t"), "values never reach a log");
+        // JSON Schema's integer: a number whose fraction is zero, however it is written
+        let written = parse(r#"{"file_url":"https://x.test/a","expires_in":3600.0,"max_downloads":1e2}"#).unwrap();
+        assert_eq!((written.expires_in, written.max_downloads), (Some(3600), Some(100)));
         let plain = parse(r#"{"file_url":"https://x.test/a","private":null}"#).unwrap();
         assert_eq!((plain.expires_in, plain.max_downloads, plain.private, plain.origin_headers), (None, None, false, None));
         let cases: &[(&str, &str, &str)] = &[
@@ -206,6 +211,8 @@ mod tests {
             (r#""expires_in":60.5"#, "expires_in", "whole number"),
             (r#""expires_in":"60""#, "expires_in", "whole number"),
             (r#""expires_in":-1"#, "expires_in", "whole number"),
+            (r#""expires_in":-60.0"#, "expires_in", "whole number"),
+            (r#""expires_in":1e20"#, "expires_in", "whole number"),
             (r#""max_downloads":0"#, "max_downloads", "from 1 to 1000000"),
             (r#""max_downloads":1000001"#, "max_downloads", "from 1 to 1000000"),
             (r#""max_downloads":1.5"#, "max_downloads", "from 1 to 1000000"),

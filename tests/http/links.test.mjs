@@ -70,6 +70,12 @@ test('expires_in: 59, more than the maximum, and non-integers are 400 naming the
   await assertLifetime(worker, max.data, TTL); // the maximum itself is accepted
   const plain = await stored({});
   await assertLifetime(worker, plain.data, TTL); // absent: FILE_TTL_SECONDS
+  // a whole number written with a fraction or an exponent (JSON Schema's integer)
+  for (const [written, secs] of [['120.0', 120], ['1.2e2', 120]]) {
+    const res = await upload(worker, `{"file_url":${JSON.stringify(file.url)},"expires_in":${written}}`);
+    assert.equal(res.status, 200, `${written}: ${JSON.stringify(res.json)}`);
+    await assertLifetime(worker, res.json.data, secs);
+  }
 });
 
 test('a key with a lower max_ttl_secs (admin API): its default and its bound', async () => {

@@ -232,6 +232,23 @@ fn a_commit_that_never_landed_is_released_and_its_object_deleted() {
 }
 
 #[test]
+fn a_commit_an_older_authority_does_not_know_is_503_and_released() {
+    // a deployment on its way: the key's object still runs the version before, which reads
+    // `release` but not this commit
+    for size in [300, 70_000] {
+        let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(size), None));
+        w.authority.set_faults(|op| matches!(op, Op::Commit { .. }).then_some(Fault::Unknown));
+        let err = w.run(&url_only("https://o.test/x.png")).unwrap_err();
+        assert_eq!(err, Error::Updating);
+        assert_eq!((err.status(), err.retry_after_secs()), (503, Some(5)));
+        assert_eq!(err.public_message(), "the service is being updated: retry in a few seconds");
+        assert_eq!(w.authority.call_names().last(), Some(&"release"), "{size}");
+        assert_eq!(w.store.landed().len(), 1, "{size}: the put landed, then went");
+        w.assert_nothing_left(&format!("{size} bytes"));
+    }
+}
+
+#[test]
 fn a_lost_commit_answer_keeps_the_committed_file() {
     let bytes = png_file(300);
     let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&bytes, None));

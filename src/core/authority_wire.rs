@@ -186,6 +186,22 @@ pub enum Op {
 }
 
 impl Op {
+    /// Reads an op. One whose name (or a value's, an [`Order`] say) this version does not
+    /// know is a newer Worker's, sent while a deployment reaches the objects:
+    /// [`Error::Updating`], sent again once this object runs the new code. Anything else
+    /// that does not read is an internal error. (So a new version may add ops and values,
+    /// and fields with a default, but never drop or rename one an older Worker sends.)
+    pub fn read(text: &str) -> Result<Op, Error> {
+        serde_json::from_str(text).map_err(|e| {
+            // serde's message for a variant name the enum does not have
+            if e.classify() == serde_json::error::Category::Data && e.to_string().starts_with("unknown variant") {
+                Error::Updating
+            } else {
+                Error::internal(format!("authority op: {e}"))
+            }
+        })
+    }
+
     /// The op's name, as the wire spells it (for the log, and the tests' call records).
     pub fn name(&self) -> &'static str {
         match self {
@@ -239,6 +255,9 @@ pub enum Refusal {
     KeyReused,
     /// An upload with the `Idempotency-Key` is still running, for at most this long.
     KeyInFlight { retry_after_secs: u32 },
+    /// The op is not one this object's version knows (a newer Worker's, while a deployment
+    /// reaches the objects): the caller answers 503, to be sent again.
+    Updating,
     /// Logged by the object; the caller answers 500.
     Internal,
 }
@@ -255,6 +274,7 @@ impl From<Refusal> for Error {
             Refusal::Gone => Error::ReservationGone,
             Refusal::KeyReused => Error::IdempotencyKeyReused,
             Refusal::KeyInFlight { retry_after_secs } => Error::IdempotencyKeyInFlight { retry_after_secs },
+            Refusal::Updating => Error::Updating,
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
         }
     }
@@ -272,6 +292,7 @@ impl From<&Error> for Refusal {
             Error::ReservationGone => Refusal::Gone,
             Error::IdempotencyKeyReused => Refusal::KeyReused,
             Error::IdempotencyKeyInFlight { retry_after_secs } => Refusal::KeyInFlight { retry_after_secs: *retry_after_secs },
+            Error::Updating => Refusal::Updating,
             // Named one by one, so that an error the rules learn to return is given a wire
             // form here rather than becoming a 500 on the way.
             Error::Internal(_)
@@ -340,7 +361,7 @@ mod tests {
     #[test]
     fn each_refusal_comes_out_as_its_own_error() {
         let lapsed = Refusal::Lapsed { ttl_secs: 60, elapsed_secs: 61 };
-        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::KeyInFlight { retry_after_secs: 7 }, Refusal::Internal];
+        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::KeyInFlight { retry_after_secs: 7 }, Refusal::Updating, Refusal::Internal];
         for refusal in refusals {
             let text = serde_json::to_string(&refusal).unwrap();
             let error = Error::from(serde_json::from_str::<Refusal>(&text).unwrap());
@@ -348,6 +369,21 @@ mod tests {
         }
         assert_eq!(Error::from(Refusal::Gone), Error::ReservationGone);
         assert_eq!(Error::ReservationGone.public_message(), "internal error", "nothing of it reaches a client");
+    }
+
+    #[test]
+    fn an_op_a_newer_version_sends_is_told_apart_from_a_broken_one() {
+        assert_eq!(Op::read(r#"{"get":{"file_id":"f"}}"#), Ok(Op::Get { file_id: "f".into() }));
+        assert_eq!(Op::read(r#""usage""#), Ok(Op::Usage));
+        // a newer Worker's op, or value
+        for newer in [r#"{"get_many":{"ids":["f"]}}"#, r#""usage_by_path""#, r#"{"list":{"query":{"order":"size"}}}"#] {
+            assert_eq!(Op::read(newer), Err(Error::Updating), "{newer}");
+        }
+        // broken, not newer
+        for broken in [r#"{"get":{"file_id":7}}"#, r#"{"get":{}}"#, "{", ""] {
+            let err = Op::read(broken).unwrap_err();
+            assert!(err.internal_detail().is_some_and(|d| d.starts_with("authority op: ")), "{broken}: {err:?}");
+        }
     }
 
     #[test]

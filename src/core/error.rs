@@ -2,8 +2,8 @@
 
 use thiserror::Error;
 
-/// The `Retry-After` of [`Error::Busy`] (a few seconds, for other transfers to end) and of
-/// [`Error::BlocklistUnread`].
+/// The `Retry-After` of [`Error::Busy`] (a few seconds, for other transfers to end), of
+/// [`Error::BlocklistUnread`] and of [`Error::Updating`].
 pub const BUSY_RETRY_AFTER_SECS: u32 = 5;
 
 /// Everything that can go wrong in a request. User errors carry a message meant for the
@@ -157,6 +157,11 @@ pub enum Error {
     /// be checked against it, so nothing is stored.
     #[error("the blocklist could not be read: retry in a few seconds")]
     BlocklistUnread,
+    /// A key's authority was sent an op its version does not know: a newer Worker's, while
+    /// a deployment reaches the Durable Objects (they take the new code at their next
+    /// start). Logged by the object.
+    #[error("the service is being updated: retry in a few seconds")]
+    Updating,
     /// An upload's reservation was given up before its commit (released after a failure,
     /// or dropped by the key's authority as abandoned; its bytes are being deleted): what
     /// was stored for it cannot become a file. A job starts its transfer over; anywhere
@@ -207,7 +212,7 @@ impl Error {
             | Error::OriginCoding(_) => 502,
             Error::OriginTimeout { .. } | Error::OriginStalled { .. } | Error::OriginTooSlow { .. } => 504,
             Error::Internal(_) | Error::ReservationGone => 500,
-            Error::AdminDisabled | Error::LinksDisabled | Error::Busy | Error::BlocklistUnread => 503,
+            Error::AdminDisabled | Error::LinksDisabled | Error::Busy | Error::BlocklistUnread | Error::Updating => 503,
         }
     }
 
@@ -266,6 +271,7 @@ impl Error {
             | Error::AdminDisabled
             | Error::Busy
             | Error::BlocklistUnread
+            | Error::Updating
             | Error::ReservationGone
             | Error::Internal(_) => None,
         }
@@ -276,7 +282,7 @@ impl Error {
     pub fn retry_after_secs(&self) -> Option<u32> {
         match self {
             Error::RateLimited { retry_after_secs, .. } | Error::IdempotencyKeyInFlight { retry_after_secs } => Some(*retry_after_secs),
-            Error::Busy | Error::BlocklistUnread => Some(BUSY_RETRY_AFTER_SECS),
+            Error::Busy | Error::BlocklistUnread | Error::Updating => Some(BUSY_RETRY_AFTER_SECS),
             _ => None,
         }
     }

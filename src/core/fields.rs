@@ -198,6 +198,7 @@ mod tests {
             (Error::RateLimited { limit: 10, retry_after_secs: 60 }, None),
             (Error::Busy, None),
             (Error::BlocklistUnread, None),
+            (Error::Updating, None),
             (Error::Forbidden("this file is private: its link needs a valid signature (exp and sig)"), None),
             (Error::FileNotFound, None),
             (Error::RangeNotSatisfiable { size: 3 }, None),

@@ -298,7 +298,7 @@ pub async fn reserve<A: FileAuthority>(
 /// the key stored already, answered instead (this one dropped). A refusal cleaned up
 /// already; an internal failure may have lost the answer of a commit that landed: asked,
 /// the authority says whether it holds the file (then the commit stands), else the upload
-/// is released.
+/// is released, as it is when the authority did not know the op ([`Error::Updating`]).
 pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error> {
     let blocked = blocklist.blocks(&row.sha256).await;
     if blocked != Ok(false) {
@@ -306,13 +306,21 @@ pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, 
         return Err(blocked.err().unwrap_or(Error::Blocked));
     }
     let result = authority.commit(row, key).await;
-    if matches!(result, Err(Error::Internal(_))) {
-        // The answer may be what was lost, after the commit landed: then the file is stored
-        // and charged, and is answered as such (a 500 would have the client store it again).
-        if authority.holds(&row.file_id).await == Ok(true) {
-            return Ok(None);
+    match result {
+        Err(Error::Internal(_)) => {
+            // The answer may be what was lost, after the commit landed: then the file is
+            // stored and charged, and is answered as such (a 500 would have the client
+            // store it again).
+            if authority.holds(&row.file_id).await == Ok(true) {
+                return Ok(None);
+            }
+            let _ = authority.release(&row.file_id).await;
         }
-        let _ = authority.release(&row.file_id).await;
+        // An object of the version before (a deployment on its way) read nothing of it.
+        Err(Error::Updating) => {
+            let _ = authority.release(&row.file_id).await;
+        }
+        _ => {}
     }
     result
 }

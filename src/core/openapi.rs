@@ -137,6 +137,7 @@ mod tests {
             Error::RateLimited { limit: 10, retry_after_secs: 60 },
             Error::Busy,
             Error::BlocklistUnread,
+            Error::Updating,
             Error::BodyNotTaken,
             Error::Blocked,
             Error::NotBlocked,

@@ -26,10 +26,13 @@ pub enum Fault {
     Lost,
     /// The call runs and drains, then its answer is lost: an internal error.
     LostAnswer,
+    /// The object runs an older version, which does not know the op: it runs nothing and
+    /// answers [`Error::Updating`].
+    Unknown,
 }
 
 /// One call the authority was made, and what its rules answered (before a [`Fault`] on the
-/// way back; a [`Fault::Lost`] call is logged with its error).
+/// way back; a [`Fault::Lost`] or [`Fault::Unknown`] call is logged with its error).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub op: Op,
@@ -206,8 +209,8 @@ impl MemAuthority {
     ) -> Result<T, Error> {
         let fault = self.faults.borrow_mut().as_mut().and_then(|plan| plan(&op));
         yield_now().await;
-        if fault == Some(Fault::Lost) {
-            let err = Error::internal("authority call lost");
+        if let Some(fault @ (Fault::Lost | Fault::Unknown)) = fault {
+            let err = if fault == Fault::Lost { Error::internal("authority call lost") } else { Error::Updating };
             self.calls.borrow_mut().push(Call { op, outcome: Err(err.clone()) });
             return Err(err);
         }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import assert from 'node:assert/strict';
 import { useStack, upload, get, api, request, freePort, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
-import { assertError, assertNothingKept, marked, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
+import { assertError, assertNothingKept, assertNothingStored, marked, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
 import { usage, sleep, listAll } from './support/burst.mjs';
 
 const KiB = 1024;
@@ -986,6 +986,31 @@ describe('storage calls (a Worker that counts them)', () => {
     assert.deepEqual(retry.calls.r2, {}, JSON.stringify(retry.calls.raw));
     assert.equal(o.hits(path), 1, 'fetched once');
     assert.equal(sha256((await get(first.result.json.data.download_url)).body), sha256(bytes));
+  });
+
+  test('a key authority still on the version before (a deployment on its way) answers an op it does not know: 503 with Retry-After, nothing stored or charged; sent again, it stores', async () => {
+    const { origin: o, worker: w } = counted;
+    const bytes = filler(10 * KiB, 96);
+    const path = '/counted/updating.bin';
+    const body = { file_url: o.file(path, bytes), upload_path: 'counted', file_name: 'updating.bin' };
+    const before = await usage(w, KEYS.a.key);
+    const mark = w.r2();
+    // the object reads the commit as a newer Worker's op; the release after it, it knows
+    assert.equal(await w.failAuthorityCalls([{ caller: 'worker', op: 'commit', how: 'newer' }]), 1);
+    const refused = await upload(w, body);
+    assertError(refused, 503, /^the service is being updated: retry in a few seconds$/);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    assert.equal(await w.failAuthorityCalls([]), 0, 'the fault was met');
+    assertNothingStored(w, mark, 'the put was released');
+    assert.deepEqual(await usage(w, KEYS.a.key), before, 'nothing charged');
+    // a read likewise
+    await w.failAuthorityCalls([{ caller: 'worker', op: 'usage', how: 'newer' }]);
+    assertError(await api(w, 'GET', '/api/v1/usage', { token: KEYS.a.key }), 503, /being updated/);
+    // once the object runs the Worker's version
+    const stored = await upload(w, body);
+    assert.equal(stored.status, 200, JSON.stringify(stored.json));
+    assert.equal(sha256((await get(stored.json.data.download_url)).body), sha256(bytes));
+    assert.equal(o.hits(path), 2, 'fetched by each send');
   });
 
   test('no Content-Length, under one part: one plain put, no multipart upload', async () => {

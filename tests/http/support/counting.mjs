@@ -80,7 +80,9 @@
 // And faults of calls to a key's authority (an answer lost on the way, a call that fails):
 // each of the next calls by `caller` ('worker' or 'job') of the op named (`commit`, `get`,
 // ...: the key of the op's JSON) meets the first fault queued for that op: `lose` makes the
-// call, then rejects as if its answer were lost; `fail` rejects without making it.
+// call, then rejects as if its answer were lost; `fail` rejects without making it; `newer`
+// makes it with the op renamed `{op}_v2`, as a later version's Worker might send an op the
+// object's version does not know.
 //
 //   POST /__faults/authority  body {"faults": [{"caller": "job", "op": "commit", "how": "lose"}]}
 //                             queues them (answers {"queued": n}, the calls still to meet one)
@@ -202,6 +204,11 @@ async function faultyCall(stub, caller, request) {
   const at = authorityFaults.findIndex((f) => f.caller === caller && f.op === op);
   if (at < 0) return stub.fetch(request);
   const [{ how }] = authorityFaults.splice(at, 1);
+  if (how === 'newer') {
+    // the op as a later version might name it, one this object does not know
+    const renamed = typeof body === 'string' ? `${op}_v2` : { [`${op}_v2`]: body[op] };
+    return stub.fetch(new Request(request.url, { method: request.method, headers: request.headers, body: JSON.stringify(renamed) }));
+  }
   if (how === 'lose') await (await stub.fetch(request)).text();
   throw new Error(`authority ${op}: ${how === 'lose' ? 'answer lost' : 'failed'} (a test fault)`);
 }

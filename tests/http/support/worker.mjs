@@ -214,7 +214,8 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       return res.json();
     },
     /** Faults of the next calls to a key's authority (counting.mjs): `[{caller, op, how}]`,
-     * `how` 'lose' (made, its answer lost) or 'fail' (not made). Answers how many queued
+     * `how` 'lose' (made, its answer lost), 'fail' (not made) or 'newer' (made with an op the
+     * object does not know, `{op}_v2`: a later version's). Answers how many queued
      * faults are still to be met. */
     async failAuthorityCalls(faults) {
       if (!counting) throw new Error('authority faults exist only in a Worker started with `counting: true`');

@@ -37,7 +37,7 @@ fn reservation(id: &str, path: &str, name: &str, bytes: u64) -> Reservation {
     Reservation { file_id: id.into(), upload_path: path.into(), file_name: name.into(), bytes, at_ms: 0, up_to: false }
 }
 
-fn usage(a: &Authority<MemTables>, now: i64) -> Usage {
+fn usage(a: &mut Authority<MemTables>, now: i64) -> Usage {
     a.usage(now).unwrap().usage
 }
 
@@ -69,9 +69,9 @@ fn a_reservation_becomes_the_row_at_its_real_size() {
     let mut a = authority(1000, 3);
     a.reserve(reservation("f1", "p", "a", 600), T0).unwrap();
     assert_eq!(a.tables.reservations["f1"].at_ms, T0, "stamped with the object's clock");
-    assert_eq!(usage(&a, T0), u(0, 0, 600, 1));
+    assert_eq!(usage(&mut a, T0), u(0, 0, 600, 1));
     assert_eq!(a.commit(row("f1", "p", "a", 450), T0), Ok(None));
-    assert_eq!(usage(&a, T0), u(450, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(450, 1, 0, 0));
     assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f1");
     assert_eq!(a.get("f1", T0).unwrap(), FileRow { named_ms: T0, ..row("f1", "p", "a", 450) });
     assert!(doomed(&a).is_empty());
@@ -108,7 +108,7 @@ fn an_overwrite_retires_the_old_file_once() {
     assert_eq!(a.resolve("p", "a", T0).unwrap().file_id, "f3");
     assert_eq!(a.get("f1", T0), Err(Error::FileNotFound));
     assert_eq!(doomed(&a), ["f1"]);
-    assert_eq!(usage(&a, T0), u(600, 2, 0, 0), "f1's 300 bytes and its file came back once");
+    assert_eq!(usage(&mut a, T0), u(600, 2, 0, 0), "f1's 300 bytes and its file came back once");
     assert_counters(&a);
 }
 
@@ -119,11 +119,11 @@ fn delete_gives_the_quota_back_and_dooms_the_object() {
     a.commit(row("f2", "p", "b", 100), T0).unwrap();
     assert_eq!(a.delete("f1", T0).unwrap().file_id, "f1");
     assert_eq!((a.resolve("p", "a", T0), doomed(&a)), (Err(Error::FileNotFound), vec!["f1"]));
-    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(100, 1, 0, 0));
     assert_eq!(a.delete("f1", T0), Err(Error::FileNotFound), "deleted once");
     assert_eq!(a.delete("nope", T0), Err(Error::FileNotFound));
     assert_eq!(a.delete("f2", T0 + TTL), Err(Error::FileNotFound), "an expired file is gone for delete too");
-    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(100, 1, 0, 0));
     assert_counters(&a);
 }
 
@@ -137,11 +137,11 @@ fn expiry_retires_in_batches_and_gives_the_quota_back() {
     let now = T0 + TTL + 4;
     assert_eq!(a.resolve("p", "n0", now), Err(Error::FileNotFound), "expired before the alarm runs");
     assert_eq!(a.get("f4", now), Err(Error::FileNotFound));
-    assert_eq!(usage(&a, now), u(507, 6, 0, 0), "charged until retired");
+    assert_eq!((a.tables.key.bytes, a.tables.key.files), (507, 6), "counted until retired");
     assert_eq!(a.expire(now, 2), Ok(2));
     assert_eq!(doomed(&a), ["f0", "f1"], "earliest first");
     assert_eq!((a.expire(now, 2), a.expire(now, 2)), (Ok(2), Ok(1)));
-    assert_eq!(usage(&a, now), u(7, 1, 0, 0));
+    assert_eq!(usage(&mut a, now), u(7, 1, 0, 0));
     assert_eq!(doomed(&a).len(), 5);
     assert_eq!(a.resolve("p", "late", now).unwrap().file_id, "late");
     assert_eq!(a.next_due(now), Ok(Some(now + RETRY_MS)), "their objects' deletes are due, a retry from now");
@@ -150,12 +150,50 @@ fn expiry_retires_in_batches_and_gives_the_quota_back() {
     assert_counters(&a);
 }
 
+/// The alarm retires expired files at their time; until it has run (it is due, or its last
+/// run failed), usage and every quota check retire them first: a file already gone never
+/// shows in usage nor takes the room of an upload.
+#[test]
+fn files_past_their_expiry_never_count_though_the_alarm_has_not_run() {
+    let now = T0 + TTL + 1;
+    let expired = |id: &str, name: &str| FileRow { expires_ms: T0 + TTL, ..row(id, "p", name, 600) };
+    // usage
+    let mut a = authority(1000, 1);
+    a.commit(expired("old", "a"), T0).unwrap();
+    assert_eq!(usage(&mut a, T0 + TTL - 1), u(600, 1, 0, 0), "live until its time");
+    assert_eq!(usage(&mut a, now), u(0, 0, 0, 0));
+    assert_eq!(doomed(&a), ["old"], "its object left for the alarm to delete");
+    // a commit of a small file (no reservation), a reservation, a job's room: each would be
+    // refused for the file count (1) and the bytes (600 + 600 > 1000)
+    for check in ["commit", "reserve", "room"] {
+        let mut a = authority(1000, 1);
+        a.commit(expired("old", "a"), T0).unwrap();
+        let answer = match check {
+            "commit" => a.commit(FileRow { expires_ms: now + TTL, ..row("new", "p", "b", 600) }, now).map(drop),
+            "reserve" => a.reserve(reservation("new", "p", "b", 600), now).map(drop),
+            _ => a.room(Some(("p", "b")), now),
+        };
+        assert_eq!(answer, Ok(()), "{check}");
+        assert_eq!(doomed(&a), ["old"], "{check}");
+        assert!(a.get("old", now).is_err() && !a.tables.files.contains_key("old"), "{check}: retired");
+        assert_counters(&a);
+    }
+    // a refusal that stands: the expired file is retired all the same, the live one counts
+    let mut a = authority(1500, 2);
+    a.commit(expired("old", "a"), T0).unwrap();
+    a.commit(FileRow { expires_ms: now + TTL, ..row("live", "p", "b", 600) }, T0).unwrap();
+    let refused = a.reserve(reservation("new", "p", "c", 1000), now);
+    assert!(matches!(refused, Err(Error::QuotaExceeded(_))), "{refused:?}");
+    assert_eq!(usage(&mut a, now), u(600, 1, 0, 0));
+    assert_counters(&a);
+}
+
 #[test]
 fn release_drops_an_uncommitted_upload_and_leaves_a_committed_one() {
     let mut a = authority(1000, 3);
     a.reserve(reservation("f1", "p", "a", 500), T0).unwrap();
     a.release("f1").unwrap();
-    assert_eq!((usage(&a, T0), doomed(&a)), (u(0, 0, 0, 0), vec!["f1"]));
+    assert_eq!((usage(&mut a, T0), doomed(&a)), (u(0, 0, 0, 0), vec!["f1"]));
     a.release("f1").unwrap();
     assert_eq!(doomed(&a), ["f1"], "idempotent");
     a.tables.doomed.clear();
@@ -163,7 +201,7 @@ fn release_drops_an_uncommitted_upload_and_leaves_a_committed_one() {
     a.release("f2").unwrap();
     assert_eq!(a.resolve("p", "b", T0).unwrap().file_id, "f2", "its commit landed: release leaves it");
     assert!(doomed(&a).is_empty());
-    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(100, 1, 0, 0));
 }
 
 /// A background job may refresh its reservation, or be retried, after its commit landed
@@ -176,7 +214,7 @@ fn reservations_after_a_commit_or_a_release_change_nothing() {
     a.commit(FileRow { expires_ms: T0 + 2 * RESERVATION_TTL_MS, ..row("f1", "p", "a", 100) }, T0).unwrap();
     a.reserve(reservation("f1", "p", "a", 100), T0).unwrap();
     assert!(a.tables.reservations.is_empty(), "a committed id holds nothing");
-    assert_eq!(usage(&a, T0), u(100, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(100, 1, 0, 0));
     // a reservation left from before the commit (as SQL kept it) is dropped by release and
     // by the alarm without touching the file
     a.tables.insert_reservation(&reservation("f1", "p", "a", 100)).unwrap();
@@ -210,7 +248,7 @@ fn an_id_whose_object_was_deleted_stays_refused_for_a_day() {
     a.tables.undoom("r1", T0);
     assert_eq!(a.commit(row("r1", "p", "b", 10), T0 + 1), Err(Error::ReservationGone), "a commit after the release went through");
     assert_eq!(a.resolve("p", "a", T0 + 1).unwrap().file_id, "f2", "the name keeps its file");
-    assert_eq!(usage(&a, T0 + 1), u(50, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0 + 1), u(50, 1, 0, 0));
     assert_counters(&a);
     // A day on, the next delete forgets the old tombstones (ids are random: never sent again).
     a.tables.undoom("x", T0 + GONE_KEPT_MS + 1);
@@ -230,7 +268,7 @@ fn quota_refusals_say_what_the_upload_needs_and_what_is_in_use() {
     assert_eq!(doomed(&a), ["s1"], "a refused commit's bytes are doomed");
     a.reserve(reservation("r2", "p", "c", 300), T0).unwrap();
     assert_eq!(a.commit(row("s2", "p", "d", 0), T0), Err(msg(0, 1000, 3, 2)), "three files at most, reservations included");
-    assert_eq!(usage(&a, T0), u(400, 1, 600, 2));
+    assert_eq!(usage(&mut a, T0), u(400, 1, 600, 2));
     assert_counters(&a);
 }
 
@@ -252,7 +290,7 @@ fn an_upload_of_unknown_length_holds_what_the_quota_leaves_it() {
     assert_eq!(a.reserve(up_to("u5", "e", 300), T0), Ok(300), "no more than asked");
     assert_eq!(a.tables.reservations["u5"].bytes, 300, "what it holds is what counts");
     assert!(!a.tables.reservations["u5"].up_to);
-    assert_eq!(usage(&a, T0), u(400, 1, 800, 3), "r1 100, u3 400 (the name a, counted once with f1), u5 300");
+    assert_eq!(usage(&mut a, T0), u(400, 1, 800, 3), "r1 100, u3 400 (the name a, counted once with f1), u5 300");
     assert_counters(&a);
 }
 
@@ -272,7 +310,7 @@ fn an_upload_whose_lifetime_ran_out_while_it_was_fetched_is_refused_and_the_name
     assert_eq!(lapsed.field(), Some("expires_in"));
     assert_eq!(a.tables.file("f1").unwrap().map(|r| r.size), Some(100), "the name keeps its file");
     assert_eq!(a.resolve("p", "a", T0 + 75_000).unwrap().file_id, "f1");
-    assert_eq!(usage(&a, T0 + 75_000), u(100, 1, 0, 0), "nothing charged, the reservation gone");
+    assert_eq!(usage(&mut a, T0 + 75_000), u(100, 1, 0, 0), "nothing charged, the reservation gone");
     assert_eq!(doomed(&a), ["r1"], "its bytes are doomed");
     // at its last millisecond it is stored; at its expiry it is not
     let mut edge = row("s1", "p", "b", 10);
@@ -301,9 +339,9 @@ fn a_name_counts_once_at_the_largest_of_its_file_and_the_uploads_to_it() {
     let refused = a.commit(row("s1", "p", "other", 111), T0).unwrap_err();
     assert_eq!(refused.status(), 429, "140 + 111 > 250: {refused}");
     assert_eq!(a.commit(row("s2", "p", "other", 110), T0), Ok(None));
-    assert_eq!(usage(&a, T0), u(250, 2, 100, 1));
+    assert_eq!(usage(&mut a, T0), u(250, 2, 100, 1));
     assert_eq!(a.commit(row("r1", "p", "a", 100), T0), Ok(Some("r3".into())));
-    assert_eq!(usage(&a, T0), u(210, 2, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(210, 2, 0, 0));
     assert_counters(&a);
 }
 
@@ -322,7 +360,7 @@ fn over_limits_lowered_below_usage_only_steps_that_grow_the_count_are_refused() 
     let msg = "quota exhausted: this upload needs 0 bytes and 1 file; in use 1100 of 500 bytes and 4 of 1 files (including 1 uploads in progress)";
     assert_eq!(a.commit(row("s2", "p", "new", 0), T0), Err(Error::QuotaExceeded(msg.into())), "a new file grows the files");
     a.release("r1").unwrap();
-    assert_eq!(usage(&a, T0), u(800, 3, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(800, 3, 0, 0));
     assert_counters(&a);
 }
 
@@ -352,8 +390,8 @@ fn stale_reservations_stop_counting_and_are_dropped_with_their_bytes() {
     let deadline = T0 + RESERVATION_TTL_MS;
     assert_eq!(a.next_due(T0), Ok(Some(deadline)));
     assert_eq!(a.reserve(reservation("r2", "p", "b", 200), deadline - 1).unwrap_err().status(), 429);
-    assert_eq!(usage(&a, deadline - 1), u(0, 0, 900, 1));
-    assert_eq!(usage(&a, deadline), u(0, 0, 0, 0), "abandoned: it no longer counts");
+    assert_eq!(usage(&mut a, deadline - 1), u(0, 0, 900, 1));
+    assert_eq!(usage(&mut a, deadline), u(0, 0, 0, 0), "abandoned: it no longer counts");
     a.reserve(reservation("r2", "p", "b", 200), deadline).unwrap();
     assert_eq!(a.expire(deadline, 500), Ok(0));
     assert_eq!(doomed(&a), ["r1"], "whatever it stored goes");
@@ -455,7 +493,7 @@ fn a_purge_ends_every_live_file_at_once_and_expiry_retires_them() {
     assert!(a.next_due(now).unwrap().is_some_and(|due| due <= now), "due at once");
     assert_eq!(a.expire(now, 4), Ok(4));
     assert_eq!(a.expire(now, 4), Ok(2));
-    assert_eq!(usage(&a, now), u(0, 0, 50, 1), "every file's quota back; the upload in flight still holds its own");
+    assert_eq!(usage(&mut a, now), u(0, 0, 50, 1), "every file's quota back; the upload in flight still holds its own");
     assert_eq!(doomed(&a).len(), 6);
     assert_eq!(a.backlog(now), Ok(6), "until their deletes are confirmed");
     a.tables.doomed.clear();
@@ -478,7 +516,7 @@ fn a_disabled_key_keeps_its_files_but_stores_nothing() {
     assert!(a.tables.reservations.is_empty() && doomed(&a) == ["r1"], "the refused upload's hold and bytes go");
     assert_eq!(a.get("f1", T0).unwrap().file_id, "f1");
     assert_eq!(a.delete("f1", T0).unwrap().file_id, "f1");
-    assert_eq!(usage(&a, T0), u(0, 0, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(0, 0, 0, 0));
 }
 
 /// A commit repeated after its first call landed (no caller retries today) must change
@@ -522,7 +560,7 @@ fn downloads_are_counted_and_the_last_allowed_one_retires_the_file() {
     // what the alarm is armed from: f2's expiry first, then the kept bytes' end
     assert_eq!(a.next_due(T0), Ok(Some(T0 + TTL)));
     assert_eq!(a.next_due(T0 + TTL), Ok(Some(T0 + TTL)), "f2 is due until the alarm retires it");
-    assert_eq!(usage(&a, T0), u(50, 1, 0, 0));
+    assert_eq!(usage(&mut a, T0), u(50, 1, 0, 0));
     assert_counters(&a);
     // a third (a racing second of a one-time link) is refused, counted or not
     assert_eq!(a.claim("f1", true, T0), Err(Error::FileNotFound));
@@ -639,7 +677,7 @@ fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
     assert_eq!(doomed(&a), ["f2"], "the retry's bytes go");
     assert!(a.tables.reservations.is_empty(), "and its reservation");
     assert_eq!(a.get("f2", T0 + 2), Err(Error::FileNotFound));
-    assert_eq!(usage(&a, T0 + 2), u(100, 1, 0, 0), "charged once");
+    assert_eq!(usage(&mut a, T0 + 2), u(100, 1, 0, 0), "charged once");
 
     assert_eq!(a.replayed(&key("r2"), T0 + 3), Err(Error::IdempotencyKeyReused));
     assert_eq!(a.commit_keyed(row("f3", "p", "a", 50), Some(&key("r2")), T0 + 3), Err(Error::IdempotencyKeyReused));

@@ -326,10 +326,27 @@ impl<T: Tables> Authority<T> {
         Ok(Standing { usage, limits: key.config.limits(self.defaults), config: key.config.clone() })
     }
 
-    /// What the key holds and may hold.
-    pub fn usage(&self, now_ms: i64) -> Result<Standing, Error> {
+    /// What the key holds and may hold: its live files (any past their expiry that the
+    /// alarm has not retired yet are retired first).
+    pub fn usage(&mut self, now_ms: i64) -> Result<Standing, Error> {
+        self.key()?;
+        if self.tables.next_expiry()?.is_some_and(|at| is_expired(at, now_ms)) {
+            self.retire_expired(now_ms, EXPIRY_BATCH)?;
+        }
         let key = self.key()?;
         self.standing(&key, now_ms)
+    }
+
+    /// Retires up to `batch` files past their expiry (their objects doomed) and answers how
+    /// many. The alarm's work; also asked before a quota refusal and by `usage` (with the
+    /// alarm due and not run yet, or its last run failed), so that no upload is refused,
+    /// and no usage shown, for a file already gone.
+    fn retire_expired(&mut self, now_ms: i64, batch: usize) -> Result<usize, Error> {
+        let expired = self.tables.expired(now_ms, batch)?;
+        if !expired.is_empty() {
+            self.retire(&expired, 0)?;
+        }
+        Ok(expired.len())
     }
 
     /// Changes the key's settings (only those `patch` gives). A revoked key stays revoked:
@@ -354,7 +371,14 @@ impl<T: Tables> Authority<T> {
     /// replaced, so it does not count, unless another upload in flight to the same name
     /// already claimed that. A committed id holds nothing (a job refreshing its reservation
     /// after its commit landed); a released or abandoned one is refused (`ReservationGone`).
-    pub fn reserve(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<u64, Error> {
+    pub fn reserve(&mut self, reservation: Reservation, now_ms: i64) -> Result<u64, Error> {
+        match self.reserve_once(reservation.clone(), now_ms) {
+            Err(Error::QuotaExceeded(_)) if self.retire_expired(now_ms, EXPIRY_BATCH)? > 0 => self.reserve_once(reservation, now_ms),
+            other => other,
+        }
+    }
+
+    fn reserve_once(&mut self, mut reservation: Reservation, now_ms: i64) -> Result<u64, Error> {
         let before = self.tables.before(&reservation.file_id, &reservation.upload_path, &reservation.file_name)?;
         match before.id {
             IdState::Free => {}
@@ -386,7 +410,14 @@ impl<T: Tables> Authority<T> {
     /// Whether the key has room for an upload of unknown size to `name` (a background job,
     /// admitted before its size is known): one more byte and, unless it replaces the file
     /// the name holds, one more file; else 429. `None`: the name comes from the origin.
-    pub fn room(&self, name: Option<(&str, &str)>, now_ms: i64) -> Result<(), Error> {
+    pub fn room(&mut self, name: Option<(&str, &str)>, now_ms: i64) -> Result<(), Error> {
+        match self.room_once(name, now_ms) {
+            Err(Error::QuotaExceeded(_)) if self.retire_expired(now_ms, EXPIRY_BATCH)? > 0 => self.room_once(name, now_ms),
+            other => other,
+        }
+    }
+
+    fn room_once(&self, name: Option<(&str, &str)>, now_ms: i64) -> Result<(), Error> {
         let (upload_path, file_name) = name.unwrap_or_default();
         let before = self.tables.before("", upload_path, file_name)?;
         let key = uploading(before.key)?;
@@ -409,7 +440,14 @@ impl<T: Tables> Authority<T> {
             IdState::Committed => return Ok(None), // a repeated call changes nothing
             IdState::Doomed => return Err(Error::ReservationGone),
         }
-        match self.try_commit(&row, before, now_ms) {
+        let tried = match self.try_commit(&row, before, now_ms) {
+            Err(Error::QuotaExceeded(_)) if self.retire_expired(now_ms, EXPIRY_BATCH)? > 0 => {
+                let before = self.tables.before(&row.file_id, &row.upload_path, &row.file_name)?;
+                self.try_commit(&row, before, now_ms)
+            }
+            other => other,
+        };
+        match tried {
             Err(err @ (Error::QuotaExceeded(_) | Error::KeyDisabled | Error::KeyRevoked | Error::Lapsed { .. })) => {
                 self.tables.delete_reservation(&row.file_id)?;
                 self.tables.doom(&row.file_id)?;
@@ -635,10 +673,7 @@ impl<T: Tables> Authority<T> {
     /// Retires up to `batch` expired rows and drops abandoned reservations (dooming what
     /// they stored). Returns how many rows went; `batch` of them means there may be more.
     pub fn expire(&mut self, now_ms: i64, batch: usize) -> Result<usize, Error> {
-        let expired = self.tables.expired(now_ms, batch)?;
-        if !expired.is_empty() {
-            self.retire(&expired, 0)?;
-        }
+        let retired = self.retire_expired(now_ms, batch)?;
         for stale in self.tables.reservations()?.into_iter().filter(|r| is_expired(lapses_at(r), now_ms)) {
             self.tables.delete_reservation(&stale.file_id)?;
             // A committed file's bytes are its row's, whatever reservation was left behind.
@@ -646,7 +681,7 @@ impl<T: Tables> Authority<T> {
                 self.tables.doom(&stale.file_id)?;
             }
         }
-        Ok(expired.len())
+        Ok(retired)
     }
 
     /// When something next falls due after `now_ms`: the earliest expiry, reservation

@@ -97,7 +97,7 @@ impl World {
     }
 
     pub fn usage(&self) -> Usage {
-        self.authority.authority.borrow().usage(self.authority.now.get()).unwrap().usage
+        self.authority.authority.borrow_mut().usage(self.authority.now.get()).unwrap().usage
     }
 
     pub fn row(&self, file_id: &str) -> Option<FileRow> {

@@ -159,6 +159,35 @@ test('files nobody reads expire by alarms alone: R2, usage and listing of every 
   }
 });
 
+test('before its alarm has run, an expired file counts neither in usage nor against the quota', async () => {
+  const key = await newKey(worker, ADMIN, 'one-file', { max_files: 1 });
+  const bytes = filler(3000, 60);
+  let firstId;
+  await worker.holdAlarms();
+  try {
+    const first = await upload(worker, { file_url: origin.file('/exp/held/first', bytes), upload_path: 'one', file_name: 'first.bin' }, { key: key.key });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    firstId = first.json.data.file_id;
+    assert.deepEqual([(await usage(worker, key.key)).files, (await usage(worker, key.key)).bytes], [1, 3000]);
+    // a new name is over the one-file quota while the first file lives
+    const early = await upload(worker, { file_url: origin.file('/exp/held/early', bytes), upload_path: 'one', file_name: 'early.bin' }, { key: key.key });
+    assertError(early, 429, /quota/);
+    // `expires_at` is whole seconds: the real expiry is less than a second later
+    await sleep(Date.parse(first.json.data.expires_at) + 1000 - Date.now());
+    const u = await usage(worker, key.key);
+    assert.deepEqual([u.files, u.bytes], [0, 0], 'usage after its expiry, its alarm held');
+    const second = await upload(worker, { file_url: origin.file('/exp/held/second', bytes), upload_path: 'one', file_name: 'second.bin' }, { key: key.key });
+    assert.equal(second.status, 200, `a new name fits: ${JSON.stringify(second.json)}`);
+    assert.equal(sha256((await get(second.json.data.download_url)).body), sha256(bytes));
+    await assertGone(first.json.data.download_url);
+  } finally {
+    await worker.releaseAlarms();
+  }
+  // the alarm deletes the retired file's object
+  const gone = await until(async () => !(await r2Objects(worker)).some((o) => o.key === `o/${firstId}`), GRACE_MS);
+  assert.ok(gone, 'the expired file\'s object deleted by its alarm');
+});
+
 describe('an alarm that cannot write (its storage full)', () => {
   // a stack of its own: no other key's alarm runs in the window it counts
   let w;

@@ -162,7 +162,7 @@ fn files_past_their_expiry_never_count_though_the_alarm_has_not_run() {
     a.commit(expired("old", "a"), T0).unwrap();
     assert_eq!(usage(&mut a, T0 + TTL - 1), u(600, 1, 0, 0), "live until its time");
     assert_eq!(usage(&mut a, now), u(0, 0, 0, 0));
-    assert_eq!(doomed(&a), ["old"], "its object left for the alarm to delete");
+    assert_eq!((doomed(&a), a.retired_early), (vec!["old"], 1), "its object doomed, for the object to delete before it answers");
     // a commit of a small file (no reservation), a reservation, a job's room: each would be
     // refused for the file count (1) and the bytes (600 + 600 > 1000)
     for check in ["commit", "reserve", "room"] {

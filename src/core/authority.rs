@@ -178,6 +178,10 @@ pub struct Authority<T> {
     pub tables: T,
     /// The deployment's default limits (`[vars]`).
     pub defaults: Limits,
+    /// Files past their expiry that ops other than the alarm's retired (usage, a quota
+    /// check), in all: their objects are doomed, and the caller deletes them as an
+    /// overwrite's, before its answer.
+    pub retired_early: usize,
 }
 
 /// What the quota counts: the live files, and every upload in flight at its reserved size
@@ -307,7 +311,7 @@ fn live_reservations(all: Vec<Reservation>, now_ms: i64, except: &str) -> Vec<Re
 
 impl<T: Tables> Authority<T> {
     pub fn new(tables: T, defaults: Limits) -> Self {
-        Authority { tables, defaults }
+        Authority { tables, defaults, retired_early: 0 }
     }
 
     /// The key's state, or 401 when it was revoked.
@@ -331,7 +335,7 @@ impl<T: Tables> Authority<T> {
     pub fn usage(&mut self, now_ms: i64) -> Result<Standing, Error> {
         self.key()?;
         if self.tables.next_expiry()?.is_some_and(|at| is_expired(at, now_ms)) {
-            self.retire_expired(now_ms, EXPIRY_BATCH)?;
+            self.retire_early(now_ms)?;
         }
         let key = self.key()?;
         self.standing(&key, now_ms)
@@ -347,6 +351,14 @@ impl<T: Tables> Authority<T> {
             self.retire(&expired, 0)?;
         }
         Ok(expired.len())
+    }
+
+    /// [`retire_expired`](Self::retire_expired) outside the alarm, counted in
+    /// [`retired_early`](Self::retired_early).
+    fn retire_early(&mut self, now_ms: i64) -> Result<bool, Error> {
+        let retired = self.retire_expired(now_ms, EXPIRY_BATCH)?;
+        self.retired_early += retired;
+        Ok(retired > 0)
     }
 
     /// Changes the key's settings (only those `patch` gives). A revoked key stays revoked:
@@ -373,7 +385,7 @@ impl<T: Tables> Authority<T> {
     /// after its commit landed); a released or abandoned one is refused (`ReservationGone`).
     pub fn reserve(&mut self, reservation: Reservation, now_ms: i64) -> Result<u64, Error> {
         match self.reserve_once(reservation.clone(), now_ms) {
-            Err(Error::QuotaExceeded(_)) if self.retire_expired(now_ms, EXPIRY_BATCH)? > 0 => self.reserve_once(reservation, now_ms),
+            Err(Error::QuotaExceeded(_)) if self.retire_early(now_ms)? => self.reserve_once(reservation, now_ms),
             other => other,
         }
     }
@@ -412,7 +424,7 @@ impl<T: Tables> Authority<T> {
     /// the name holds, one more file; else 429. `None`: the name comes from the origin.
     pub fn room(&mut self, name: Option<(&str, &str)>, now_ms: i64) -> Result<(), Error> {
         match self.room_once(name, now_ms) {
-            Err(Error::QuotaExceeded(_)) if self.retire_expired(now_ms, EXPIRY_BATCH)? > 0 => self.room_once(name, now_ms),
+            Err(Error::QuotaExceeded(_)) if self.retire_early(now_ms)? => self.room_once(name, now_ms),
             other => other,
         }
     }
@@ -441,7 +453,7 @@ impl<T: Tables> Authority<T> {
             IdState::Doomed => return Err(Error::ReservationGone),
         }
         let tried = match self.try_commit(&row, before, now_ms) {
-            Err(Error::QuotaExceeded(_)) if self.retire_expired(now_ms, EXPIRY_BATCH)? > 0 => {
+            Err(Error::QuotaExceeded(_)) if self.retire_early(now_ms)? => {
                 let before = self.tables.before(&row.file_id, &row.upload_path, &row.file_name)?;
                 self.try_commit(&row, before, now_ms)
             }

@@ -38,6 +38,9 @@ pub struct KeyAuthority {
     /// The op being answered, for the log (set as it starts; a reply made after a wait,
     /// when another op may have been answered meanwhile, sets it again).
     op: Cell<&'static str>,
+    /// The op being answered retired files past their expiry (a quota check, usage): their
+    /// objects go before its answer, as an overwrite's.
+    retired_early: Cell<bool>,
 }
 
 impl DurableObject for KeyAuthority {
@@ -45,7 +48,7 @@ impl DurableObject for KeyAuthority {
         let defaults = Config::from_vars(|name| var(&env, name)).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
         let key_id = object_name(&state);
-        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new("") }
+        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new(""), retired_early: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -128,6 +131,9 @@ impl KeyAuthority {
             Err(err @ Error::Internal(_)) => Err(err),
             answer => Ok(answer),
         });
+        if outcome.is_ok() && authority.retired_early > 0 {
+            self.retired_early.set(true);
+        }
         outcome?
     }
 
@@ -135,6 +141,7 @@ impl KeyAuthority {
         let now = now_ms();
         let name = op.name();
         self.op.set(name);
+        self.retired_early.set(false);
         // What the op may leave behind: objects doomed (deleted before the answer, so an
         // overwrite's or a delete's old bytes are gone once it is answered), and a time the
         // alarm must not sleep past.
@@ -196,10 +203,21 @@ impl KeyAuthority {
                 return self.reply(self.run(|a| a.resolve(&upload_path, &file_name, now)));
             }
             Op::List { query } => return self.reply(self.run(|a| a.list(&query, now))),
-            Op::Usage => return self.reply(self.run(|a| a.usage(now))),
+            // Reads, unless they retired files past their expiry (`retired_early`).
+            Op::Usage => {
+                let answer = self.reply(self.run(|a| a.usage(now)));
+                if !self.retired_early.get() {
+                    return answer;
+                }
+                (answer, false, None)
+            }
             Op::Room { name } => {
                 let name = name.as_ref().map(|(path, file)| (path.as_str(), file.as_str()));
-                return self.reply(self.run(|a| a.room(name, now)));
+                let answer = self.reply(self.run(|a| a.room(name, now)));
+                if !self.retired_early.get() {
+                    return answer;
+                }
+                (answer, false, None)
             }
             // A revoked key's webhook secret goes with it, in the same transaction.
             Op::Configure { patch } => {
@@ -230,6 +248,7 @@ impl KeyAuthority {
             }
         };
         // A delete R2 refused is tried once more at once: the answer waits for the bytes.
+        let doomed = doomed || self.retired_early.take();
         let drained = !doomed || self.drain().await || self.drain().await;
         self.arm(due, drained).await;
         match deleted {

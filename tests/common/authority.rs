@@ -214,8 +214,10 @@ impl MemAuthority {
             self.calls.borrow_mut().push(Call { op, outcome: Err(err.clone()) });
             return Err(err);
         }
+        let early = self.authority.borrow().retired_early;
         let outcome = self.transaction(op, rule);
-        if drains(&outcome) {
+        // files past their expiry retired by a quota check go as an overwrite's do
+        if drains(&outcome) || self.authority.borrow().retired_early > early {
             let doomed = self.doomed();
             yield_now().await;
             self.delete_objects(&doomed);

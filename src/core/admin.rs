@@ -12,7 +12,7 @@ use super::json::{present, present_whole, read_object, whole, JsonObject, BOOLEA
 use super::keys::{bearer_token, KeyRecord};
 use super::config::Config;
 use super::links::MIN_EXPIRES_IN;
-use super::quota::{ConfigPatch, KeyConfig};
+use super::quota::{ConfigPatch, KeyConfig, SettingsPatch};
 use super::listing::parse_limit;
 use super::mac::{hmac_sha256, MIN_SECRET_BYTES};
 use super::names::hides_text;
@@ -177,9 +177,12 @@ pub fn parse_update(body: &[u8]) -> Result<UpdateKey, Error> {
 }
 
 impl UpdateKey {
-    /// The settings the key's authority keeps, as far as this update changes them.
-    pub fn patch(&self) -> ConfigPatch {
-        ConfigPatch { max_bytes: self.max_bytes, max_files: self.max_files, disabled: self.disabled, revoked: false }
+    /// The settings the key's authority keeps, as far as this update changes them; `kv`:
+    /// the record it was made from, whose name, lifetime and rate the authority takes if it
+    /// has none of its own yet.
+    pub fn patch(&self, kv: &KeyRecord) -> ConfigPatch {
+        let settings = SettingsPatch { from: kv.settings(), name: self.name.clone(), max_ttl_secs: self.max_ttl_secs, rate_limit: self.rate_limit };
+        ConfigPatch { max_bytes: self.max_bytes, max_files: self.max_files, disabled: self.disabled, revoked: false, settings: Some(settings) }
     }
 
     /// The KV record after this update: the settings only KV keeps as given, the ones the
@@ -298,6 +301,7 @@ impl KvListing<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::quota::KeySettings;
 
     #[test]
     fn admin_token() {
@@ -366,18 +370,36 @@ mod tests {
         let mut rec = KeyRecord { id: "k_1".into(), name: "a".into(), created: "c".into(), disabled: false, max_bytes: Some(5), max_files: None, max_ttl_secs: None, rate_limit: None };
         // The authority's settings: only those given go to it...
         let update = parse_update(br#"{"max_bytes":null,"max_files":3,"disabled":true}"#).unwrap();
-        let patch = ConfigPatch { max_bytes: Some(None), max_files: Some(Some(3)), disabled: Some(true), revoked: false };
-        assert_eq!(update.patch(), patch);
-        // ...and KV takes them as the authority answered, whatever this (maybe stale) record held
-        let standing = KeyConfig { max_bytes: Some(7), max_files: Some(3), disabled: true, revoked: false };
+        let from = rec.settings();
+        let unchanged = SettingsPatch { from: from.clone(), ..SettingsPatch::default() };
+        let patch = ConfigPatch { max_bytes: Some(None), max_files: Some(Some(3)), disabled: Some(true), revoked: false, settings: Some(unchanged) };
+        assert_eq!(update.patch(&rec), patch);
+        // ...and KV takes them as the authority answered, whatever this (maybe stale) record
+        // held (an authority without settings of its own: a key written to KV by hand)
+        let standing = KeyConfig { max_bytes: Some(7), max_files: Some(3), disabled: true, revoked: false, settings: None };
         update.apply(&mut rec, &standing);
         assert_eq!((rec.max_bytes, rec.max_files, rec.disabled, rec.name.as_str()), (Some(7), Some(3), true, "a"));
         let update = parse_update(br#"{"name":"b"}"#).unwrap();
-        assert_eq!(update.patch(), ConfigPatch::default(), "nothing for the authority to change");
+        let renamed = SettingsPatch { from: rec.settings(), name: Some("b".into()), ..SettingsPatch::default() };
+        assert_eq!(update.patch(&rec), ConfigPatch { settings: Some(renamed), ..ConfigPatch::default() }, "the name alone");
         update.apply(&mut rec, &standing);
         assert_eq!((rec.name.as_str(), rec.max_files), ("b", Some(3)));
+        // The authority's settings, once it has them, are what KV takes: a PATCH made from a
+        // stale record (rate_limit 10 set since, elsewhere) changes only what it gives.
+        let mut authority = KeyConfig { settings: Some(KeySettings { name: "b".into(), max_ttl_secs: None, rate_limit: Some(10) }), ..standing.clone() };
+        let stale = KeyRecord { rate_limit: None, ..rec.clone() };
+        let update = parse_update(br#"{"max_ttl_secs":600}"#).unwrap();
+        update.patch(&stale).apply(&mut authority);
+        assert_eq!(authority.settings, Some(KeySettings { name: "b".into(), max_ttl_secs: Some(600), rate_limit: Some(10) }));
+        let mut saved = stale.clone();
+        update.apply(&mut saved, &authority);
+        assert_eq!((saved.max_ttl_secs, saved.rate_limit, saved.name.as_str()), (Some(600), Some(10), "b"));
+        // an authority without settings takes the record's, then the change
+        let mut bare = KeyConfig::default();
+        parse_update(br#"{"rate_limit":100}"#).unwrap().patch(&stale).apply(&mut bare);
+        assert_eq!(bare.settings, Some(KeySettings { rate_limit: Some(100), ..stale.settings() }));
         let update = parse_update(br#"{"max_bytes":9007199254740991}"#).unwrap();
-        assert_eq!(update.patch().max_bytes, Some(Some(MAX_QUOTA)));
+        assert_eq!(update.patch(&rec).max_bytes, Some(Some(MAX_QUOTA)));
         assert!(QUOTA_RULE.contains(&format!(" {MAX_QUOTA},")), "{QUOTA_RULE}");
         parse_update(br#"{"max_ttl_secs":60,"rate_limit":1000}"#).unwrap().apply(&mut rec, &standing);
         assert_eq!((rec.max_ttl_secs, rec.rate_limit), (Some(60), Some(1000)));
@@ -387,8 +409,8 @@ mod tests {
         parse_update(br#"{"max_ttl_secs":null,"rate_limit":null}"#).unwrap().apply(&mut rec, &standing);
         assert_eq!((rec.max_ttl_secs, rec.rate_limit), (None, None));
         let update = parse_update(br#"{"name":" c ","disabled":false}"#).unwrap();
-        assert_eq!(update.patch().disabled, Some(false));
-        update.apply(&mut rec, &KeyConfig { disabled: false, ..standing });
+        assert_eq!(update.patch(&rec).disabled, Some(false));
+        update.apply(&mut rec, &KeyConfig { disabled: false, ..standing.clone() });
         assert_eq!((rec.name.as_str(), rec.disabled), ("c", false));
         for (body, msg) in [
             (&b"{}"[..], "nothing to update: the body sets none of name, max_bytes, max_files, max_ttl_secs, rate_limit, disabled"),

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::Error;
-use super::quota::KeyConfig;
+use super::quota::{KeyConfig, KeySettings};
 
 /// Prefix of generated keys, so they are recognisable in logs and secret scanners.
 pub const KEY_PREFIX: &str = "us_";
@@ -36,11 +36,22 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
-    /// Takes the settings the key's authority keeps (quotas, disabled) from its answer.
+    /// Takes the settings the key's authority keeps (quotas, disabled; name, lifetime and
+    /// rate once a change gave them) from its answer.
     pub fn adopt(&mut self, config: &KeyConfig) {
         self.max_bytes = config.max_bytes;
         self.max_files = config.max_files;
         self.disabled = config.disabled;
+        if let Some(s) = &config.settings {
+            self.name.clone_from(&s.name);
+            self.max_ttl_secs = s.max_ttl_secs;
+            self.rate_limit = s.rate_limit;
+        }
+    }
+
+    /// This record's name, lifetime and rate.
+    pub fn settings(&self) -> KeySettings {
+        KeySettings { name: self.name.clone(), max_ttl_secs: self.max_ttl_secs, rate_limit: self.rate_limit }
     }
 }
 

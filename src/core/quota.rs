@@ -54,6 +54,32 @@ impl UsageReport {
     }
 }
 
+/// The key's name and the settings only authentication reads (from KV's copy of the key):
+/// kept by its authority too, so that a change made from a stale KV read (an admin `PATCH`)
+/// changes only what it gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySettings {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+}
+
+/// A change to [`KeySettings`]: the fields given, on the authority's own settings, or on
+/// `from` (the KV record the change was made from) when it has none yet (a key written to
+/// KV by hand, `make dev`'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPatch {
+    pub from: KeySettings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub max_ttl_secs: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub rate_limit: Option<Option<u32>>,
+}
+
 /// The key's own settings, authoritative in its Durable Object (KV keeps a copy for listing).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyConfig {
@@ -65,6 +91,9 @@ pub struct KeyConfig {
     pub disabled: bool,
     #[serde(default)]
     pub revoked: bool,
+    /// `None` until a change gives them (KV's are the key's then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<KeySettings>,
 }
 
 /// A change to a key's settings: only the fields given change, so a change made from a stale
@@ -80,6 +109,8 @@ pub struct ConfigPatch {
     pub disabled: Option<bool>,
     #[serde(default)]
     pub revoked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SettingsPatch>,
 }
 
 impl ConfigPatch {
@@ -90,6 +121,12 @@ impl ConfigPatch {
             max_files: Some(config.max_files),
             disabled: Some(config.disabled),
             revoked: config.revoked,
+            settings: config.settings.clone().map(|s| SettingsPatch {
+                name: Some(s.name.clone()),
+                max_ttl_secs: Some(s.max_ttl_secs),
+                rate_limit: Some(s.rate_limit),
+                from: s,
+            }),
         }
     }
 
@@ -104,6 +141,18 @@ impl ConfigPatch {
             config.disabled = disabled;
         }
         config.revoked |= self.revoked;
+        if let Some(patch) = &self.settings {
+            let settings = config.settings.get_or_insert_with(|| patch.from.clone());
+            if let Some(name) = &patch.name {
+                settings.name.clone_from(name);
+            }
+            if let Some(t) = patch.max_ttl_secs {
+                settings.max_ttl_secs = t;
+            }
+            if let Some(r) = patch.rate_limit {
+                settings.rate_limit = r;
+            }
+        }
     }
 }
 

@@ -144,7 +144,7 @@ pub(crate) async fn create(req: Incoming, services: &Services) -> Result<Respons
         rate_limit: create.rate_limit,
     };
     // The authority first: a key never works before its quota is in place.
-    let config = KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, ..KeyConfig::default() };
+    let config = KeyConfig { max_bytes: record.max_bytes, max_files: record.max_files, settings: Some(record.settings()), ..KeyConfig::default() };
     services.authority(&record.id).configure(ConfigPatch::whole(&config)).await?;
     let hash = key_hash(&key);
     if let Err(e) = save(&services.keys, &hash, &record).await {
@@ -208,7 +208,7 @@ pub(crate) async fn update(req: Incoming, services: &Services, key_id: &str) -> 
     // Only the settings given change in the authority, and KV gets the authority's (this KV
     // read may be stale: it must not undo another change). Refused (404) when the key was
     // revoked, even if this KV read was stale.
-    let standing = services.authority(key_id).configure(update.patch()).await?;
+    let standing = services.authority(key_id).configure(update.patch(&record)).await?;
     update.apply(&mut record, &standing.config);
     save_unrevoked(services, &hash, &mut record).await?;
     let info = KeyInfo::new(&record, &services.config);

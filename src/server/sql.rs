@@ -12,7 +12,7 @@ use super::js::describe;
 use crate::core::authority::{Before, FirstTry, Held, IdState, KeyState, Tables, TryInFlight, GONE_KEPT_MS};
 use crate::core::authority_wire::{FileRow, Order, PageQuery, Purged, Reservation, SortKey};
 use crate::core::idempotency::UploadKey;
-use crate::core::quota::KeyConfig;
+use crate::core::quota::{KeyConfig, KeySettings};
 use crate::core::Error;
 
 /// The schema, created on the object's first use (each statement is idempotent).
@@ -21,7 +21,7 @@ const SCHEMA: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         max_bytes INTEGER, max_files INTEGER,
         disabled INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,
-        bytes INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0)",
+        bytes INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0, settings TEXT)",
     "INSERT OR IGNORE INTO key_state (id) VALUES (1)",
     "CREATE TABLE IF NOT EXISTS files (
         file_id TEXT PRIMARY KEY, upload_path TEXT NOT NULL, file_name TEXT NOT NULL,
@@ -56,7 +56,7 @@ const FILE_JSON: &str = "json_object('file_id', file_id, 'upload_path', upload_p
     'size', size, 'mime_type', mime_type, 'original_name', original_name, 'upload_ms', upload_ms, \
     'expires_ms', expires_ms, 'sha256', sha256, 'options', options, 'named_ms', named_ms)";
 const KEY_JSON: &str = "json_object('max_bytes', max_bytes, 'max_files', max_files, 'disabled', disabled, 'revoked', revoked, \
-    'bytes', bytes, 'files', files)";
+    'bytes', bytes, 'files', files, 'settings', json(settings))";
 const RESERVATION_JSON: &str =
     "json_object('file_id', file_id, 'upload_path', upload_path, 'file_name', file_name, 'bytes', bytes, 'at_ms', at_ms)";
 
@@ -118,6 +118,7 @@ struct KeyRow {
     revoked: i64,
     bytes: u64,
     files: u64,
+    settings: Option<KeySettings>,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +129,7 @@ struct Due {
 impl From<KeyRow> for KeyState {
     fn from(row: KeyRow) -> Self {
         KeyState {
-            config: KeyConfig { max_bytes: row.max_bytes, max_files: row.max_files, disabled: row.disabled != 0, revoked: row.revoked != 0 },
+            config: KeyConfig { max_bytes: row.max_bytes, max_files: row.max_files, disabled: row.disabled != 0, revoked: row.revoked != 0, settings: row.settings },
             bytes: row.bytes,
             files: row.files,
         }
@@ -241,8 +242,16 @@ impl Tables for SqlTables {
         let c = &key.config;
         self.run(
             "set key",
-            "UPDATE key_state SET max_bytes = ?, max_files = ?, disabled = ?, revoked = ?, bytes = ?, files = ? WHERE id = 1",
-            vec![c.max_bytes.map(int).into(), c.max_files.map(int).into(), int(c.disabled), int(c.revoked), int(key.bytes), int(key.files)],
+            "UPDATE key_state SET max_bytes = ?, max_files = ?, disabled = ?, revoked = ?, bytes = ?, files = ?, settings = ? WHERE id = 1",
+            vec![
+                c.max_bytes.map(int).into(),
+                c.max_files.map(int).into(),
+                int(c.disabled),
+                int(c.revoked),
+                int(key.bytes),
+                int(key.files),
+                c.settings.as_ref().map(|s| serde_json::to_string(s).map(|json| text(&json))).transpose().map_err(Error::internal)?.into(),
+            ],
         )
     }
 

@@ -373,19 +373,26 @@ describe('the authority decides a key\'s settings', () => {
   /** Whether the Worker's local KV holds `name`. */
   const kvHas = async (name) => (await kvNames(worker, name)).includes(name);
 
-  test('a PATCH served from a stale KV read changes only what it gives: the key stays disabled, its quota stays set', async () => {
+  test('a PATCH served from a stale KV read changes only what it gives: the key stays disabled, its quota, lifetime, rate and name stay set', async () => {
     const k = await newKey(worker, ADMIN, 'stale-patch');
     const hash = hashKey(k.key);
     const stale = { [hash]: await kvRecord(worker, hash), [`id:${k.key_id}`]: await kvRecord(worker, `id:${k.key_id}`) };
-    const set = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true, max_files: 5 });
+    const set = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true, max_files: 5, max_ttl_secs: 600, rate_limit: 10 });
     assert.equal(set.status, 200, JSON.stringify(set.json));
     // another location's KV still serves the key as it was before
     for (const [name, record] of Object.entries(stale)) await kvPut(worker, name, record);
     const renamed = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { name: 'renamed' });
     assert.equal(renamed.status, 200, JSON.stringify(renamed.json));
-    assert.deepEqual([renamed.json.data.name, renamed.json.data.disabled, renamed.json.data.max_files], ['renamed', true, 5]);
+    const shown = (d) => [d.name, d.disabled, d.max_files, d.max_ttl_secs, d.rate_limit];
+    assert.deepEqual(shown(renamed.json.data), ['renamed', true, 5, 600, 10]);
     const kept = JSON.parse((await kvRecord(worker, hash)).value);
-    assert.deepEqual([kept.name, kept.disabled, kept.max_files], ['renamed', true, 5], 'KV got the authority\'s settings');
+    assert.deepEqual(shown(kept), ['renamed', true, 5, 600, 10], 'KV got the authority\'s settings');
+    // and a PATCH from a stale read of the rename keeps it
+    for (const [name, record] of Object.entries(stale)) await kvPut(worker, name, record);
+    const lifted = await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { max_files: 6 });
+    assert.deepEqual(shown(lifted.json.data), ['renamed', true, 6, 600, 10]);
+    const shownNow = await admin('GET', `/api/v1/admin/keys/${k.key_id}`);
+    assert.deepEqual(shown(shownNow.json.data), ['renamed', true, 6, 600, 10], 'GET shows the authority\'s too');
     const refused = await upload(worker, { file_url: origin.file('/stale-patch.png', TYPES.png.bytes), upload_path: 'sp' }, { key: k.key });
     assertError(refused, 401, /disabled/);
   });

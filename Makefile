@@ -12,6 +12,7 @@ STATE_DIR := .wrangler/state
 # tests only). The fixed defaults of earlier versions count as none.
 DEV_VARS := .dev.vars
 DEV_KEY_FILE = $(STATE_DIR)/dev-api-key
+DEV_KEY_SEEDED = $(STATE_DIR)/dev-key-seeded
 random_hex = $(shell od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 dev_var = $(filter-out dev-admin-token-change-me dev-link-secret-change-me,$(shell sed -n 's/^$(1)=//p' $(DEV_VARS) 2>/dev/null))
 ifeq ($(origin DEV_API_KEY),undefined)
@@ -148,17 +149,22 @@ www/pkg/package.json: pkg/package.json
 # The dev key `k_dev`: its KV record (only its SHA-256 is stored) is seeded into local KV
 # once, and a record already there is kept with whatever the admin API changed in it (name,
 # rate limit...; its quota, status and webhook secret are its authority's, in local storage). A new DEV_API_KEY replaces the old one, which stops working. The key
-# itself goes to $(DEV_KEY_FILE), for `make dev` to print it again.
+# itself goes to $(DEV_KEY_FILE), for `make dev` to print it again; the hash of the key seeded
+# to $(DEV_KEY_SEEDED): a record gone from KV with that hash there was revoked, and is not
+# seeded again (a revoke is final; the authority would refuse it while the list showed it).
 seed-dev-key: tools
 	@set -e; mkdir -p $(STATE_DIR) && printf '%s\n' '$(DEV_API_KEY)' > $(DEV_KEY_FILE); \
 	kv() { $(WRANGLER) kv key "$$@" --local --persist-to $(STATE_DIR) --binding API_KEYS; }; \
 	hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
-	case "$$(kv get "$$hash" 2>/dev/null)" in '{'*) exit 0 ;; esac; \
+	case "$$(kv get "$$hash" 2>/dev/null)" in '{'*) printf '%s\n' "$$hash" > $(DEV_KEY_SEEDED); exit 0 ;; esac; \
+	if [ "$$(cat $(DEV_KEY_SEEDED) 2>/dev/null)" = "$$hash" ]; then \
+	  echo "make dev: k_dev was revoked (final); to start over: rm -rf $(STATE_DIR) $(DEV_VARS)" >&2; exit 0; fi; \
 	old=$$(kv get id:k_dev 2>/dev/null || true); \
 	if [[ "$$old" =~ ^[0-9a-f]{64}$$ ]]; then kv delete "$$old" >/dev/null; fi; \
 	record='{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}'; \
 	kv put "$$hash" "$$record" >/dev/null; \
-	kv put id:k_dev "$$hash" --metadata "$$record" >/dev/null
+	kv put id:k_dev "$$hash" --metadata "$$record" >/dev/null; \
+	printf '%s\n' "$$hash" > $(DEV_KEY_SEEDED)
 
 # make dev reads secrets from $(DEV_VARS) (.dev.vars, gitignored). Its ADMIN_TOKEN and LINK_SECRET lines
 # are set to $(ADMIN_TOKEN) and $(LINK_SECRET), other lines kept; the file is rewritten only

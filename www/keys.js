@@ -232,7 +232,7 @@ function editQuota(key, cell, edit, updated, fail) {
     l.textContent = label;
     const i = document.createElement('input');
     Object.assign(i, { id, type: 'number', min: 0, step: 'any', inputMode: 'numeric' });
-    i.value = value;
+    i.defaultValue = value;
     i.dataset.field = field;
     i.setAttribute('aria-describedby', `${id}-error`);
     const e = document.createElement('p');
@@ -262,7 +262,13 @@ function editQuota(key, cell, edit, updated, fail) {
     event.preventDefault();
     clearErrors(editor);
     try {
-      updated(await admin('PATCH', `/keys/${key.key_id}`, { max_bytes: storageQuota(mib), max_files: quota(files) }));
+      // Only what was changed: the other quota as this row shows it may be stale (another
+      // operator's change since the list was read), and sending it would undo that change.
+      const body = {};
+      if (mib.value !== mib.defaultValue) body.max_bytes = storageQuota(mib);
+      if (files.value !== files.defaultValue) body.max_files = quota(files);
+      if (Object.keys(body).length === 0) return done();
+      updated(await admin('PATCH', `/keys/${key.key_id}`, body));
       status.textContent = `Quota of ${key.name}: ${quotaText(key)}.`;
       done();
     } catch (err) {

@@ -1178,6 +1178,23 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   await row.getByLabel('Files (blank: default)').press('Enter');
   await row.locator('td[data-label="Quota"]').filter({ hasText: /\(default\) · 20 files$/ }).waitFor();
   assert.equal((await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data.max_files, 20);
+  // Another operator sets the storage quota after this page listed the key: a change of the
+  // files alone here sends them alone, so that change stands (the row's stale default is
+  // not sent back).
+  const elsewhere = await api(worker, 'PATCH', `/api/v1/admin/keys/${keyId}`, { token: ADMIN, body: { max_bytes: 7 * 1024 * 1024 } });
+  assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.json));
+  await row.getByRole('button', { name: 'Change quota of carol' }).press('Enter');
+  await row.getByLabel('Files (blank: default)').fill('21');
+  await row.getByLabel('Files (blank: default)').press('Enter');
+  await row.locator('td[data-label="Quota"]').filter({ hasText: /^7\.0 MB · 21 files$/ }).waitFor();
+  const limits = (await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data;
+  assert.deepEqual([limits.max_bytes, limits.max_files], [7 * 1024 * 1024, 21]);
+  // back as it was (the row's width is what the double-click below lands on)
+  await row.getByRole('button', { name: 'Change quota of carol' }).press('Enter');
+  await row.getByLabel('Storage, MiB (blank: default)').fill('');
+  await row.getByLabel('Files (blank: default)').fill('20');
+  await row.getByLabel('Files (blank: default)').press('Enter');
+  await row.locator('td[data-label="Quota"]').filter({ hasText: /\(default\) · 20 files$/ }).waitFor();
 
   // Disable: the key is refused; enable again, with the keyboard alone (focus stays on the
   // button through its request).

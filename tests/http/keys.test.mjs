@@ -5,7 +5,7 @@
 // through the admin API is.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -540,6 +540,12 @@ describe('make dev', () => {
       assert.equal(env().KEY, 'my-own-dev-key');
       assert.equal(kv(['get', '--text', 'id:k_dev'], state).trim(), hashKey('my-own-dev-key'));
       assert.deepEqual(JSON.parse(kv(['list'], state)).map((k) => k.name).sort(), [hashKey('my-own-dev-key'), 'id:k_dev'].sort());
+      // revoked (the admin API deletes both entries): not seeded again, and make dev says so
+      for (const name of [hashKey('my-own-dev-key'), 'id:k_dev']) kv(['delete', name], state);
+      const again = spawnSync('make', ['-s', 'seed-dev-key', `STATE_DIR=${state}`, `DEV_VARS=${dir}/.dev.vars`, 'DEV_API_KEY=my-own-dev-key'], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stderr, /k_dev was revoked \(final\); to start over: rm -rf /);
+      assert.deepEqual(JSON.parse(kv(['list'], state)), [], 'the revoked key stays out of KV');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -58,6 +58,11 @@ pub(crate) struct Upload<'a> {
 }
 
 impl<'a> Upload<'a> {
+    /// Whether `request` runs as a background job (its `async`, else the `Prefer` header).
+    pub(crate) fn runs_as_job(&self, request: &UploadRequest) -> bool {
+        wants_async(self.prefer.as_deref(), request.asynchronous)
+    }
+
     /// What `req`'s uploads (its body read and checked by `policy`) run with: its link base,
     /// its `Prefer` and its `Idempotency-Key`.
     pub(crate) fn of(req: &'a Incoming, owner: &'a KeyRecord, policy: &'a UrlPolicy, services: &Services) -> Result<Self, Error> {
@@ -83,7 +88,7 @@ impl<'a> Upload<'a> {
     /// [`run`](Self::run), its errors as they come.
     async fn run_item(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
         let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
-        if wants_async(self.prefer.as_deref(), request.asynchronous) {
+        if self.runs_as_job(&request) {
             let started = jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await?;
             return Ok(started.map(ItemData::Job));
         }

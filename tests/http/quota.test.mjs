@@ -119,6 +119,47 @@ test('a batch item refused for the quota while an item of unknown length held it
   assert.deepEqual(counters(await assertUsageMatchesStorage(worker, key)), { bytes: 63_000, files: 4, reserved_bytes: 0, reserved_files: 0 });
 });
 
+test('a batch item refused for the quota is not run again when nothing beside it ended otherwise: the origin sends it once', async () => {
+  const key = await newKey(worker, { max_bytes: 10_000 });
+  // alone (the other item is refused before it runs): 60,000 bytes without a length,
+  // refused once past the quota
+  const big = '/batch-quota/alone-big.bin';
+  const alone = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: key.key, body: { items: [
+    { file_url: 'ftp://example.com/a.bin' },
+    { file_url: origin.file(big, filler(60_000, 41), { chunked: true }), file_name: 'big.bin' },
+  ] } });
+  assert.deepEqual(alone.json.data.results.map((r) => r.code), [400, 429], JSON.stringify(alone.json));
+  assert.equal(origin.hits(big), 1, 'fetched once');
+  // a full key: three items, each refused beside the others, none of which freed anything
+  const fill = await upload(worker, { file_url: origin.file('/batch-quota/fill.bin', filler(9_500, 42)), file_name: 'fill.bin' }, { key: key.key });
+  assert.equal(fill.status, 200, JSON.stringify(fill.json));
+  const paths = [0, 1, 2].map((n) => `/batch-quota/full-${n}.bin`);
+  const full = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: key.key, body: { items:
+    paths.map((p, n) => ({ file_url: origin.file(p, filler(1_000, 43 + n)), file_name: `full-${n}.bin` })) } });
+  assert.deepEqual(full.json.data.results.map((r) => r.code), [429, 429, 429], JSON.stringify(full.json));
+  assert.deepEqual(paths.map((p) => origin.hits(p)), [1, 1, 1], 'each fetched once');
+  assert.deepEqual(counters(await assertUsageMatchesStorage(worker, key)), { bytes: 9_500, files: 1, reserved_bytes: 0, reserved_files: 0 });
+});
+
+test('a batch\'s background job starts after its items stored now have ended: it does not take their quota', async () => {
+  const key = await newKey(worker, { max_bytes: 64_000 });
+  // item 0: 30,000 bytes with a length at 20,000 B/s (1.5 s); item 1, a job of unknown
+  // length at 5,000 B/s (6 s), would hold all the quota leaves from its start, within
+  // milliseconds, past item 0's end and past that of its run alone after the others
+  const now = filler(30_000, 51);
+  const later = filler(30_000, 52);
+  const res = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: key.key, body: { items: [
+    { file_url: origin.file('/batch-quota/now.bin', now, { throttle: 20_000 }), file_name: 'now.bin' },
+    { file_url: origin.file('/batch-quota/later.bin', later, { chunked: true, throttle: 5_000 }), file_name: 'later.bin', async: true },
+  ] } });
+  assert.deepEqual(res.json.data.results.map((r) => r.code), [200, 202], JSON.stringify(res.json));
+  assert.equal(res.json.data.results[0].data.sha256, sha256(now));
+  const done = await jobEnd(worker, key, res.json.data.results[1].data.job_id);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done));
+  assert.equal(done.result.sha256, sha256(later));
+  assert.deepEqual(counters(await assertUsageMatchesStorage(worker, key)), { bytes: 60_000, files: 2, reserved_bytes: 0, reserved_files: 0 });
+});
+
 test('a small body without Content-Length, read to its end while sniffing, reserves its own size: it fits a quota below MAX_FILE_BYTES, now or as a job', async () => {
   const key = await newKey(worker, { max_bytes: 10_000 });
   const body = filler(1_000, 23);

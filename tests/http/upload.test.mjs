@@ -788,6 +788,32 @@ describe('Idempotency-Key on an upload stored now', () => {
     }
   });
 
+  test('a batch whose items name one file, sent again while its first send runs the first of them: the rest are 409 too, left to the first send, so the last item holds the name', async () => {
+    const versions = [0, 1].map((i) => {
+      const bytes = filler(200 * KiB + i, 440 + i);
+      const path = `/idem/batch-one-name-${i}.bin`;
+      // the first a second at the origin: the second send comes while the first fetches it
+      return { bytes, path, item: { file_url: origin.file(path, bytes, i === 0 ? { throttle: 200 * KiB } : {}), upload_path: 'idem', file_name: 'one-name.bin' } };
+    });
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const send = () => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: versions.map((x) => x.item) }, headers });
+    const first = send();
+    for (let i = 0; i < 200 && origin.hits(versions[0].path) === 0; i++) await sleep(10);
+    const second = await send();
+    assert.deepEqual(second.json.data.results.map((r) => r.code), [409, 409], JSON.stringify(second.json));
+    assert.equal(origin.hits(versions[1].path), 0, 'the second item left to the first send');
+    const stored = await first;
+    assert.deepEqual(stored.json.data.results.map((r) => r.code), [200, 200], JSON.stringify(stored.json));
+    const [older, last] = stored.json.data.results.map((r) => r.data);
+    const byName = await get(last.file_url);
+    assert.equal(sha256(byName.body), sha256(versions[1].bytes), 'the last item holds the name');
+    assert.equal((await get(older.download_url)).status, 404, 'the first item overwritten, as sent one by one');
+    await assertServes(last, versions[1].bytes);
+    const again = await send();
+    assert.deepEqual(again.json.data.results, stored.json.data.results, 'the same files');
+    assert.deepEqual(versions.map((x) => origin.hits(x.path)), [1, 1], 'each fetched once');
+  });
+
   test('in a batch the key names each item by its place: the batch sent again answers the same files, an item changed since gets its own 422', async () => {
     const items = [0, 1].map((i) => {
       const bytes = filler(3 * KiB + i, 420 + i);

@@ -333,11 +333,11 @@ impl<T: Tables> Authority<T> {
     /// What the key holds and may hold: its live files (any past their expiry that the
     /// alarm has not retired yet are retired first).
     pub fn usage(&mut self, now_ms: i64) -> Result<Standing, Error> {
-        self.key()?;
-        if self.tables.next_expiry()?.is_some_and(|at| is_expired(at, now_ms)) {
-            self.retire_early(now_ms)?;
+        let mut key = self.key()?;
+        if self.tables.next_expiry()?.is_some_and(|at| is_expired(at, now_ms)) && self.retire_early(now_ms)? {
+            // the counters as the retirement left them
+            key = self.key()?;
         }
-        let key = self.key()?;
         self.standing(&key, now_ms)
     }
 

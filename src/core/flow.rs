@@ -145,7 +145,12 @@ where
         }
     };
     let row = prepared.row(stored);
-    let answered = match commit(authority, ctx.blocklist, &row, retry_key).await? {
+    let committed = commit(authority, ctx.blocklist, &row, retry_key).await;
+    // An object of the version before: its client sends the upload again in seconds.
+    if committed == Err(Error::Updating) {
+        let _ = authority.release(&row.file_id).await;
+    }
+    let answered = match committed? {
         // (A commit sent again is answered with its own row, kept by its first sending.)
         Some(first) if first.file_id != row.file_id => Answered::replayed(first),
         _ => Answered::new(row),
@@ -298,7 +303,9 @@ pub async fn reserve<A: FileAuthority>(
 /// the key stored already, answered instead (this one dropped). A refusal cleaned up
 /// already; an internal failure may have lost the answer of a commit that landed: asked,
 /// the authority says whether it holds the file (then the commit stands), else the upload
-/// is released, as it is when the authority did not know the op ([`Error::Updating`]).
+/// is released. An authority that did not know the op ([`Error::Updating`]: a deployment
+/// on its way) read nothing of it: the caller keeps the upload for a later try or releases
+/// it.
 pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, row: &FileRow, key: Option<&UploadKey>) -> Result<Option<FileRow>, Error> {
     let blocked = blocklist.blocks(&row.sha256).await;
     if blocked != Ok(false) {
@@ -306,21 +313,14 @@ pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, 
         return Err(blocked.err().unwrap_or(Error::Blocked));
     }
     let result = authority.commit(row, key).await;
-    match result {
-        Err(Error::Internal(_)) => {
-            // The answer may be what was lost, after the commit landed: then the file is
-            // stored and charged, and is answered as such (a 500 would have the client
-            // store it again).
-            if authority.holds(&row.file_id).await == Ok(true) {
-                return Ok(None);
-            }
-            let _ = authority.release(&row.file_id).await;
+    if let Err(Error::Internal(_)) = result {
+        // The answer may be what was lost, after the commit landed: then the file is
+        // stored and charged, and is answered as such (a 500 would have the client store
+        // it again).
+        if authority.holds(&row.file_id).await == Ok(true) {
+            return Ok(None);
         }
-        // An object of the version before (a deployment on its way) read nothing of it.
-        Err(Error::Updating) => {
-            let _ = authority.release(&row.file_id).await;
-        }
-        _ => {}
+        let _ = authority.release(&row.file_id).await;
     }
     result
 }

@@ -62,6 +62,11 @@ const MAX_RUNS: u32 = 3;
 /// (`Error::BlocklistUnread`) before it tries a last time: 15 s in all.
 const BLOCKLIST_WAITS_MS: [u64; 4] = [1_000, 2_000, 4_000, 8_000];
 
+/// How long a job's commit waits, in turn, for a key's authority still on the version
+/// before (`Error::Updating`: a deployment reaches the objects in seconds), its bytes kept,
+/// before it gives them back and fails 503: 30 s in all.
+const UPDATING_WAITS_MS: [u64; 5] = [1_000, 2_000, 4_000, 8_000, 15_000];
+
 /// A stream from an origin without ranges must be stored within this long after its
 /// invocation began: it cannot be resumed, and the platform ends an alarm handler after 15
 /// minutes (the rest is for completing and committing it). Cut there, the job fails at once
@@ -131,9 +136,10 @@ impl Run<'_> {
                     // Committed before its invocation ended (the news lost with it): done.
                     Ok(row) => return self.done(record, &row),
                     Err(Error::FileNotFound) => {}
-                    // Not known whether it was committed: asked again soon, rather than
-                    // fetched again (which would cost a run and the whole download).
-                    Err(err @ Error::Internal(_)) => {
+                    // Not known whether it was committed (or the key's authority is on
+                    // the version before): asked again soon, rather than fetched again
+                    // (which would cost a run and the whole download).
+                    Err(err @ (Error::Internal(_) | Error::Updating)) => {
                         log_internal(&format!("job {}: was it committed", record.spec.job_id), &err);
                         return Ok(Ran::Waiting);
                     }
@@ -198,6 +204,12 @@ impl Run<'_> {
         record.total_bytes = prepared.content_length;
         let held = match flow::reserve(self.authority, &prepared.reservation(limit, now)).await {
             Ok(held) => prepared.content_length.is_none().then_some(held.min(limit)),
+            // The key's authority is on the version before: nothing is held; the job tries
+            // again soon (a run of its own, as any fetch from the start).
+            Err(Error::Updating) => {
+                body.cancel();
+                return Ok(Ran::Waiting);
+            }
             Err(err) => {
                 body.cancel();
                 return Err(err);
@@ -414,8 +426,25 @@ impl Run<'_> {
                 return Err(Error::internal("canceled before its commit"));
             }
         }
-        match flow::commit(self.authority, &blocklist, &row, None).await {
+        let mut updating = UPDATING_WAITS_MS.iter();
+        let committed = loop {
+            match (flow::commit(self.authority, &blocklist, &row, None).await, updating.next()) {
+                (Err(Error::Updating), Some(&wait_ms)) => {
+                    worker::Delay::from(std::time::Duration::from_millis(wait_ms)).await;
+                    if canceled().await {
+                        return Err(Error::internal("canceled before its commit"));
+                    }
+                }
+                (committed, _) => break committed,
+            }
+        };
+        match committed {
             Ok(_) => {}
+            // Still the version before after every wait: given back, as a request's is.
+            Err(Error::Updating) => {
+                let _ = self.authority.release(&row.file_id).await;
+                return Err(Error::Updating);
+            }
             // The commit's answer was lost and the authority could not say whether it
             // landed: asked once more, and still not known, the next invocation asks
             // (`go`, or a repeated commit, which changes nothing). A job that ended failed
@@ -597,7 +626,8 @@ pub(crate) fn job_file(record: &JobRecord, row: &FileRow, services: &Services) -
     Ok(listing::file_data(&base, &record.spec.key_id, row, services.link_secret.as_ref()))
 }
 
-/// Refreshes `transfer`'s reservation. A lost answer (an internal error) passes: the hold
+/// Refreshes `transfer`'s reservation. A lost answer (an internal error) passes, as does an
+/// authority on the version before: the hold
 /// is there from before, lapses only after 15 minutes, and the next refresh (the next part,
 /// or the next invocation) asks again; a refusal ends the transfer (the key revoked or
 /// disabled), or has it start over (the id given up: [`Run::go`]).
@@ -605,7 +635,7 @@ pub(crate) async fn refresh<A: FileAuthority>(authority: &A, transfer: &Transfer
     // Not `flow::reserve`: its release on a lost answer would give this hold back.
     match authority.reserve(&transfer.reservation(limit, now_ms())).await {
         Ok(_) => Ok(()),
-        Err(err @ Error::Internal(_)) => {
+        Err(err @ (Error::Internal(_) | Error::Updating)) => {
             log_internal(&format!("job: refreshing the reservation of {}", transfer.prepared.file_id), &err);
             Ok(())
         }

@@ -345,6 +345,41 @@ for (const [label, opts, size] of [['one stream', { chunked: true }, 3 * MiB + 5
   });
 }
 
+for (const [label, opts, size] of [['one stream', { chunked: true }, 3 * MiB + 5], ['ranged parts', ranged(), 24 * MiB + 5]]) {
+  test(`a job (${label}) whose key's authority is still on the version before at its commit, twice (a deployment on its way): it waits with its bytes kept, and succeeds with its file, fetched and charged once`, async () => {
+    const body = randomBody(size);
+    const path = `/jobs/updating-commit-${label.replace(/ /g, '-')}.bin`;
+    const url = origin.file(path, body, opts);
+    const before = await usage(worker, KEYS.a.key);
+    const newer = { caller: 'job', op: 'commit', how: 'newer' };
+    assert.equal(await worker.failAuthorityCalls([newer, newer]), 2);
+    const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: path.slice('/jobs/'.length), async: true });
+    const last = (await poll(job.job_id)).at(-1);
+    assert.equal(last.state, 'succeeded', JSON.stringify(last));
+    assert.equal(await worker.failAuthorityCalls([]), 0, 'both commits met the older object');
+    assert.equal(last.result.sha256, sha256(body));
+    assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+    assert.equal(origin.sent(path), size, 'fetched once');
+    await assertChargedOnce(before, size);
+  });
+}
+
+test("a job whose reservation meets a key's authority still on the version before: nothing held, it tries again soon and succeeds, charged once", async () => {
+  const size = 2 * MiB + 3;
+  const body = randomBody(size);
+  const path = '/jobs/updating-reserve.bin';
+  const url = origin.file(path, body, { chunked: true });
+  const before = await usage(worker, KEYS.a.key);
+  assert.equal(await worker.failAuthorityCalls([{ caller: 'job', op: 'reserve', how: 'newer' }]), 1);
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'updating-reserve.bin', async: true });
+  const last = (await poll(job.job_id)).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(await worker.failAuthorityCalls([]), 0, 'the reservation met the older object');
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  assert.equal(origin.requests(path).length, 2, 'its origin asked again after the refused reservation');
+  await assertChargedOnce(before, size);
+});
+
 test('a cancel that cannot learn whether a lost commit landed answers 500 and changes nothing; the job then succeeds with its file, charged once', async () => {
   const size = 3 * MiB + 7;
   const body = randomBody(size);

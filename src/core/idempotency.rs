@@ -60,11 +60,13 @@ impl<T> Answered<T> {
 
 /// The key `header` holds, if any: 1 to [`MAX_KEY_CHARS`] printable ASCII characters, as a
 /// token (`Idempotency-Key: 4f1c...`) or a quoted string (`"4f1c..."`, the draft standard's
-/// form).
+/// form). A comma outside quotes is refused: it is how the runtime joins the header sent
+/// twice, and which of two keys was meant cannot be told.
 pub fn parse(header: Option<&str>) -> Result<Option<String>, Error> {
     let Some(value) = header.map(str::trim) else { return Ok(None) };
     let key = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
         Some(inner) if !inner.contains(['"', '\\']) => inner,
+        _ if value.contains(',') => return Err(Error::invalid(HEADER, "must be one key (a comma outside quotes separates two)")),
         _ => value,
     };
     let printable = key.bytes().all(|b| (b' '..=b'~').contains(&b));
@@ -171,6 +173,13 @@ mod tests {
         assert_eq!(parse(Some(&"k".repeat(MAX_KEY_CHARS))), Ok(Some("k".repeat(MAX_KEY_CHARS))));
         // A quoted string with a quote or an escape inside is taken as it is, quotes and all.
         assert_eq!(parse(Some(r#""a\"b""#)), Ok(Some(r#""a\"b""#.into())));
+        // A comma inside quotes is the key's own; outside, two headers joined.
+        assert_eq!(parse(Some("\"a, b\"")), Ok(Some("a, b".into())));
+        for joined in ["a, b", "a,b", r#""a", "b""#, "\"a\", b"] {
+            let err = parse(Some(joined)).unwrap_err();
+            assert_eq!(err.status(), 400, "{joined:?}");
+            assert_eq!(err.public_message(), "invalid `Idempotency-Key`: must be one key (a comma outside quotes separates two)");
+        }
         for bad in ["", "  ", "\"\"", "caf\u{e9}", "a\tb", &"k".repeat(MAX_KEY_CHARS + 1)] {
             let err = parse(Some(bad)).unwrap_err();
             assert_eq!(err.status(), 400, "{bad:?}");

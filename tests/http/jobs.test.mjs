@@ -1132,7 +1132,7 @@ test('Idempotency-Key in a batch names each item\'s job by its place: the batch 
   for (const i of [0, 1]) assert.equal(origin.hits(`/jobs/idem-batch-${i}.bin`), 1, `item ${i} fetched once`);
 });
 
-test('a malformed Idempotency-Key is 400 before anything is fetched, on a job or an upload stored now', async () => {
+test('a malformed Idempotency-Key, or two of them, is 400 before anything is fetched, on a job or an upload stored now', async () => {
   const path = '/jobs/idem-bad.bin';
   const url = origin.file(path, filler(1024, 330));
   const malformed = /^invalid `Idempotency-Key`: must be 1 to 255 printable ASCII characters \(a UUID, say\)$/;
@@ -1143,8 +1143,37 @@ test('a malformed Idempotency-Key is 400 before anything is fetched, on a job or
     const batch = await api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: [{ file_url: url }] }, headers: { 'Idempotency-Key': bad } });
     assertError(batch, 400, malformed);
   }
-  assert.equal(origin.hits(path), 0, 'the origin was never asked');
+  // the header sent twice (two lines on the wire), or two keys in one: which was meant
+  // cannot be told
+  const joined = /^invalid `Idempotency-Key`: must be one key \(a comma outside quotes separates two\)$/;
+  for (const body of [{ file_url: url, async: true }, { file_url: url }]) {
+    const twice = await rawPost('/api/v1/files/upload/url', body, ['Idempotency-Key', 'first-key', 'Idempotency-Key', 'second-key']);
+    assertError(twice, 400, joined);
+    assertError(await upload(worker, body, { headers: { 'Idempotency-Key': '"first", "second"' } }), 400, joined);
+  }
+  // a comma inside quotes is the key's own
+  const quoted = await upload(worker, { file_url: url }, { headers: { 'Idempotency-Key': '"one, key"' } });
+  assert.equal(quoted.status, 200, JSON.stringify(quoted.json));
+  assert.equal(origin.hits(path), 1, 'the origin was asked only by the upload whose key was whole');
 });
+
+/** POSTs `body` as JSON to the Worker with key a's token and `rawHeaders` ([name, value,
+ * ...], each pair its own header line): answers status and the parsed envelope. */
+function rawPost(path, body, rawHeaders) {
+  const payload = Buffer.from(JSON.stringify(body));
+  const target = new URL(`${worker.url}${path}`);
+  const headers = ['Host', target.host, 'Authorization', `Bearer ${KEYS.a.key}`, 'Content-Type', 'application/json', 'Content-Length', String(payload.length), 'Connection', 'close', ...rawHeaders];
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: new Headers(res.headers), json: JSON.parse(Buffer.concat(chunks).toString()) }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to POST ${path} within 30 s`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
 
 test('a job whose instance cannot read the blocklist yet waits for it at its commit, its bytes kept: stored once the list reads, charged once', async (t) => {
   // a fresh instance, which never read the list, with KV reads of the list failing

@@ -597,7 +597,7 @@ fn a_one_time_link_is_claimed_once() {
 /// refused), or with its lease; a stored key answers its file whatever is marked.
 #[test]
 fn a_running_keyed_try_holds_its_key_until_it_ends() {
-    let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into() };
+    let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into(), later: Vec::new() };
     let in_flight = |secs| Err(Error::IdempotencyKeyInFlight { retry_after_secs: secs });
     let mut a = authority(1000, 10);
     assert_eq!(a.begin_try(&key("r1"), "t1", 45_000, T0), Ok(None));
@@ -608,7 +608,7 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
 
     // A renewal extends a mark that is still its own; another try's renewal neither
     // extends it nor makes one.
-    let renewed = UploadKey { key: "m".repeat(32), request: "r".into() };
+    let renewed = UploadKey { key: "m".repeat(32), request: "r".into(), later: Vec::new() };
     assert_eq!(a.begin_try(&renewed, "t1", 10_000, T0), Ok(None));
     assert_eq!(a.renew_try(&renewed.key, "t1", 10_000, T0 + 8_000), Ok(true));
     assert_eq!(a.begin_try(&renewed, "t2", 10_000, T0 + 12_000), in_flight(6), "renewed at T0 + 8 s");
@@ -633,7 +633,7 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
 
     // A refused commit of the key (a try whose lease ran out, say) leaves the running
     // try's mark: that try ends its own.
-    let huge = UploadKey { key: "k".repeat(32), request: "r1".into() };
+    let huge = UploadKey { key: "k".repeat(32), request: "r1".into(), later: Vec::new() };
     assert!(matches!(a.commit_keyed(row("f0", "p", "a", 5000), Some(&huge), T0 + 4 + 45_000), Err(Error::QuotaExceeded(_))));
     assert_eq!(a.begin_try(&key("r1"), "t4", 45_000, T0 + 4 + 45_001), in_flight(45), "t3 still runs");
 
@@ -646,14 +646,14 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
     assert_eq!(a.begin_try(&key("r2"), "t5", 45_000, T0 + 50_001), Err(Error::IdempotencyKeyReused));
 
     // Marks that lapsed go when the next one is made.
-    let other = UploadKey { key: "o".repeat(32), request: "r".into() };
-    a.begin_try(&UploadKey { key: "z".repeat(32), request: "r".into() }, "t7", 1_000, T0 + 60_000).unwrap();
+    let other = UploadKey { key: "o".repeat(32), request: "r".into(), later: Vec::new() };
+    a.begin_try(&UploadKey { key: "z".repeat(32), request: "r".into(), later: Vec::new() }, "t7", 1_000, T0 + 60_000).unwrap();
     assert_eq!(a.begin_try(&other, "t8", 1_000, T0 + 61_001), Ok(None));
     assert_eq!(a.tables.tries.keys().collect::<Vec<_>>(), [&other.key], "the lapsed mark is gone");
 
     // A revoked key is refused before anything is marked.
     a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0 + 62_000).unwrap();
-    assert_eq!(a.begin_try(&UploadKey { key: "n".repeat(32), request: "r".into() }, "t9", 1_000, T0 + 62_000), Err(Error::KeyRevoked));
+    assert_eq!(a.begin_try(&UploadKey { key: "n".repeat(32), request: "r".into(), later: Vec::new() }, "t9", 1_000, T0 + 62_000), Err(Error::KeyRevoked));
     assert_eq!(a.tables.tries.len(), 1);
     assert_counters(&a);
 }
@@ -664,7 +664,7 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
 /// request with the key is 422 and dropped the same way; after `KEPT_MS` the key is free.
 #[test]
 fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
-    let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into() };
+    let key = |request: &str| UploadKey { key: "k".repeat(32), request: request.into(), later: Vec::new() };
     let mut a = authority(1000, 10);
     assert_eq!(a.replayed(&key("r1"), T0), Ok(None), "nothing stored with it yet");
     assert_eq!(a.commit_keyed(row("f1", "p", "a", 100), Some(&key("r1")), T0), Ok(Committed::Stored { retired: None }));
@@ -692,13 +692,13 @@ fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
     // Kept a week, then forgotten (the next keyed commit prunes it).
     let later = T0 + KEPT_MS + 1;
     assert_eq!(a.replayed(&key("r2"), later), Ok(None));
-    let other = UploadKey { key: "o".repeat(32), request: "r9".into() };
+    let other = UploadKey { key: "o".repeat(32), request: "r9".into(), later: Vec::new() };
     let far = FileRow { upload_ms: later, expires_ms: later + TTL, ..row("f4", "p", "c", 10) };
     assert!(matches!(a.commit_keyed(far, Some(&other), later), Ok(Committed::Stored { .. })));
     assert_eq!(a.tables.first_tries.keys().collect::<Vec<_>>(), [&other.key], "the week-old key is gone");
 
     // A commit refused for the quota keeps no key: its retry stores.
-    let big = UploadKey { key: "q".repeat(32), request: "r".into() };
+    let big = UploadKey { key: "q".repeat(32), request: "r".into(), later: Vec::new() };
     let over = FileRow { upload_ms: later, expires_ms: later + TTL, ..row("f5", "p", "d", 2000) };
     assert!(matches!(a.commit_keyed(over, Some(&big), later), Err(Error::QuotaExceeded(_))));
     assert_eq!(a.replayed(&big, later), Ok(None), "the refused try kept nothing");
@@ -713,4 +713,35 @@ fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
     assert_eq!(a.commit_keyed(retry, Some(&other), later), Err(Error::KeyRevoked));
     assert!(doomed(&a).contains(&"f7"));
     assert_counters(&a);
+}
+
+/// A batch's earlier item naming a file (sent again with the batch's `Idempotency-Key`)
+/// after a later item of the batch stored that name: refused 409 at its question and at
+/// its commit (its bytes go, nothing charged), so the name keeps the later item's file;
+/// one that stored its own file first is answered with it, as any retry.
+#[test]
+fn an_earlier_batch_item_is_not_stored_over_a_later_one_that_stored() {
+    let earlier = UploadKey { key: "e".repeat(32), request: "r".into(), later: vec!["l".repeat(32)] };
+    let last = UploadKey { key: "l".repeat(32), request: "r".into(), later: Vec::new() };
+    let mut a = authority(1000, 10);
+    assert_eq!(a.begin_try(&earlier, "t1", 45_000, T0), Ok(None), "nothing stored by the later item yet");
+    a.end_try(&earlier.key, "t1").unwrap();
+    assert_eq!(a.commit_keyed(row("f1", "p", "x", 100), Some(&last), T0 + 1), Ok(Committed::Stored { retired: None }));
+    assert_eq!(a.begin_try(&earlier, "t2", 45_000, T0 + 2), Err(Error::Superseded));
+    a.reserve(reservation("f2", "p", "x", 50), T0 + 2).unwrap();
+    assert_eq!(a.commit_keyed(row("f2", "p", "x", 50), Some(&earlier), T0 + 3), Err(Error::Superseded));
+    assert_eq!(doomed(&a), ["f2"], "its bytes go");
+    assert_eq!(a.resolve("p", "x", T0 + 3).unwrap().file_id, "f1", "the name keeps the later item's file");
+    assert_eq!(usage(&mut a, T0 + 3), u(100, 1, 0, 0), "nothing charged for it");
+    assert_counters(&a);
+
+    // An earlier item that stored before the later one replaced it: answered with its own
+    // file, as any retry is.
+    let stored_first = UploadKey { key: "s".repeat(32), request: "r".into(), later: vec!["m".repeat(32)] };
+    let then = UploadKey { key: "m".repeat(32), request: "r".into(), later: Vec::new() };
+    assert!(matches!(a.commit_keyed(row("f3", "q", "y", 10), Some(&stored_first), T0 + 4), Ok(Committed::Stored { .. })));
+    assert!(matches!(a.commit_keyed(row("f4", "q", "y", 20), Some(&then), T0 + 5), Ok(Committed::Stored { .. })));
+    let first = a.replayed(&stored_first, T0 + 6).unwrap().expect("kept with its key");
+    assert_eq!(first.file_id, "f3");
+    assert_eq!(a.begin_try(&stored_first, "t3", 45_000, T0 + 6), Ok(Some(first)));
 }

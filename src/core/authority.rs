@@ -473,7 +473,8 @@ impl<T: Tables> Authority<T> {
     /// The first commit of a key keeps its file with it, for [`KEPT_MS`]; a later one (a
     /// retry whose first try's answer was lost, or a try that began after a running one's
     /// lease ran out) is not stored: its reservation and bytes go, and it is answered with
-    /// the first try's file, or 422 when it asks for something else.
+    /// the first try's file, or 422 when it asks for something else; so is one that a later
+    /// item of its batch would lose its name to (409, [`superseded`](Self::superseded)).
     pub fn commit_keyed(&mut self, row: FileRow, key: Option<&UploadKey>, now_ms: i64) -> Result<Committed, Error> {
         let Some(key) = key else {
             return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });
@@ -481,7 +482,7 @@ impl<T: Tables> Authority<T> {
         // A key revoked or disabled since its question is refused first, as a commit is.
         // Release leaves a committed id alone: a commit sent again keeps its own file.
         let first = uploading(self.tables.key()?).and_then(|_| replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key));
-        match first {
+        match first.and_then(|first| self.superseded(key, now_ms).map(|()| first)) {
             Ok(None) => {}
             Ok(Some(first)) => {
                 self.release(&row.file_id)?;
@@ -504,6 +505,17 @@ impl<T: Tables> Authority<T> {
         Ok(Committed::Stored { retired })
     }
 
+    /// Refused (409) once one of the batch's later items naming the same file (`key.later`)
+    /// stored its file: this one, stored now, would take the name from it.
+    fn superseded(&self, key: &UploadKey, now_ms: i64) -> Result<(), Error> {
+        for later in &key.later {
+            if self.tables.first_try(later, now_ms - KEPT_MS)?.is_some() {
+                return Err(Error::Superseded);
+            }
+        }
+        Ok(())
+    }
+
     /// The file an upload with `key` stored already (its retry's answer), if any: 422 when
     /// `key` asked for something else. A revoked key is refused (401).
     pub fn replayed(&self, key: &UploadKey, now_ms: i64) -> Result<Option<FileRow>, Error> {
@@ -512,7 +524,8 @@ impl<T: Tables> Authority<T> {
     }
 
     /// An upload with `key` begins, as try `try_id` that may run `lease_ms`: the file the
-    /// key's first try stored, if any ([`replayed`](Self::replayed)). Else, while another try
+    /// key's first try stored, if any ([`replayed`](Self::replayed)). Else 409 once a later
+    /// item of its batch stored the same name ([`superseded`](Self::superseded)); while another try
     /// of the key runs (until its commit, its [`end_try`](Self::end_try) or its lease's end),
     /// 409 with what its lease has left (422 if it asked for something else), so the origin
     /// is not fetched twice; with none, this try is marked running (the same try asking
@@ -521,6 +534,7 @@ impl<T: Tables> Authority<T> {
         if let Some(first) = self.replayed(key, now_ms)? {
             return Ok(Some(first));
         }
+        self.superseded(key, now_ms)?;
         let running = self.tables.try_in_flight(&key.key)?;
         if let Some(running) = running.filter(|r| r.try_id != try_id && !is_expired(r.until_ms, now_ms)) {
             if running.request != key.request {

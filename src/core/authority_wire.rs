@@ -255,6 +255,8 @@ pub enum Refusal {
     KeyReused,
     /// An upload with the `Idempotency-Key` is still running, for at most this long.
     KeyInFlight { retry_after_secs: u32 },
+    /// A later item of the batch naming the same file stored it already.
+    Superseded,
     /// The op is not one this object's version knows (a newer Worker's, while a deployment
     /// reaches the objects): the caller answers 503, to be sent again.
     Updating,
@@ -274,6 +276,7 @@ impl From<Refusal> for Error {
             Refusal::Gone => Error::ReservationGone,
             Refusal::KeyReused => Error::IdempotencyKeyReused,
             Refusal::KeyInFlight { retry_after_secs } => Error::IdempotencyKeyInFlight { retry_after_secs },
+            Refusal::Superseded => Error::Superseded,
             Refusal::Updating => Error::Updating,
             Refusal::Internal => Error::internal("key authority failed (see its log)"),
         }
@@ -292,6 +295,7 @@ impl From<&Error> for Refusal {
             Error::ReservationGone => Refusal::Gone,
             Error::IdempotencyKeyReused => Refusal::KeyReused,
             Error::IdempotencyKeyInFlight { retry_after_secs } => Refusal::KeyInFlight { retry_after_secs: *retry_after_secs },
+            Error::Superseded => Refusal::Superseded,
             Error::Updating => Refusal::Updating,
             // Named one by one, so that an error the rules learn to return is given a wire
             // form here rather than becoming a 500 on the way.
@@ -361,7 +365,7 @@ mod tests {
     #[test]
     fn each_refusal_comes_out_as_its_own_error() {
         let lapsed = Refusal::Lapsed { ttl_secs: 60, elapsed_secs: 61 };
-        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::KeyInFlight { retry_after_secs: 7 }, Refusal::Updating, Refusal::Internal];
+        let refusals = [Refusal::Quota("full".into()), Refusal::Disabled, Refusal::Revoked, Refusal::FileNotFound, Refusal::KeyNotFound, lapsed, Refusal::Gone, Refusal::KeyReused, Refusal::KeyInFlight { retry_after_secs: 7 }, Refusal::Superseded, Refusal::Updating, Refusal::Internal];
         for refusal in refusals {
             let text = serde_json::to_string(&refusal).unwrap();
             let error = Error::from(serde_json::from_str::<Refusal>(&text).unwrap());
@@ -388,7 +392,7 @@ mod tests {
 
     #[test]
     fn an_op_is_named_as_the_wire_spells_it() {
-        let key = UploadKey { key: "k".into(), request: "r".into() };
+        let key = UploadKey { key: "k".into(), request: "r".into(), later: Vec::new() };
         let ops = [
             Op::BeginTry { key: key.clone(), try_id: "t".into(), lease_ms: 1 },
             Op::EndTry { key: "k".into(), try_id: "t".into() },

@@ -147,6 +147,10 @@ pub enum Error {
     /// (it renews it while it runs).
     #[error("an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file")]
     IdempotencyKeyInFlight { retry_after_secs: u32 },
+    /// A batch item sent again with the batch's `Idempotency-Key` after a later item of the
+    /// batch naming the same file stored it: stored now, it would take the name back.
+    #[error("a later item of this batch naming the same file stored it already: this item is not stored over it")]
+    Superseded,
     #[error("the admin API is disabled: the ADMIN_TOKEN secret is not set (or is shorter than 16 bytes)")]
     AdminDisabled,
     /// This instance holds as many transfers' buffers as it may (its memory): the upload
@@ -195,7 +199,7 @@ impl Error {
             | Error::KeyNotFound
             | Error::JobNotFound
             | Error::NotBlocked => 404,
-            Error::JobFinished | Error::BlocklistFull(_) | Error::IdempotencyKeyInFlight { .. } => 409,
+            Error::JobFinished | Error::BlocklistFull(_) | Error::IdempotencyKeyInFlight { .. } | Error::Superseded => 409,
             Error::MethodNotAllowed { .. } => 405,
             Error::BodyTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::NotJson | Error::NotUtf8(_) | Error::EncodedBody | Error::TypeNotAllowed(_) => 415,
@@ -268,6 +272,7 @@ impl Error {
             | Error::JobFinished
             | Error::IdempotencyKeyReused
             | Error::IdempotencyKeyInFlight { .. }
+            | Error::Superseded
             | Error::AdminDisabled
             | Error::Busy
             | Error::BlocklistUnread

@@ -42,6 +42,9 @@ pub struct UploadContext<'a> {
     pub link_secret: Option<&'a LinkSecret>,
     /// The request's `Idempotency-Key` and the batch item's place (`None`: none was sent).
     pub idempotency: Option<(&'a str, Option<usize>)>,
+    /// With an `Idempotency-Key`, the batch's later items that name the same file: once
+    /// one of them stored it, this upload is refused ([`Error::Superseded`]).
+    pub later: &'a [usize],
 }
 
 /// Runs one upload. Its bytes go under their own new key, so a failure never touches the
@@ -64,7 +67,7 @@ where
     let Some((key, item)) = ctx.idempotency else {
         return store_and_commit(req, ctx, origin, store, authority, None).await;
     };
-    let retry_key = UploadKey::of(key, item, &req);
+    let retry_key = UploadKey::of(key, item, &req).before(key, ctx.later);
     let try_id = ids::try_id();
     let first = match authority.begin_try(&retry_key, &try_id, TRY_LEASE_MS).await {
         // The mark may have landed with its answer lost: this try ends it.

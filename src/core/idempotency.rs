@@ -104,6 +104,11 @@ fn digest(parts: &[&[u8]], item: Option<usize>) -> [u8; 32] {
 pub struct UploadKey {
     pub key: String,
     pub request: String,
+    /// The keys of the batch's later items that name the same file: once one of them
+    /// stored its file, this one is refused ([`Error::Superseded`]) rather than stored over
+    /// it (their send's order says the name is theirs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later: Vec<String>,
 }
 
 impl UploadKey {
@@ -114,11 +119,18 @@ impl UploadKey {
         let r = request;
         let asked = (r.file_url.as_str(), &r.upload_path, &r.file_name, &r.expected_sha256, r.expires_in, r.max_downloads, r.private);
         let asked = serde_json::to_vec(&asked).unwrap_or_default();
-        UploadKey {
-            key: hex::encode(&digest(&[b"urlstash upload", key.as_bytes()], item)[..16]),
-            request: hex::encode(digest(&[&asked], None)),
-        }
+        UploadKey { key: item_key(key, item), request: hex::encode(digest(&[&asked], None)), later: Vec::new() }
     }
+
+    /// The same key, sent before the batch's items `later`, which name the same file.
+    pub fn before(self, key: &str, later: &[usize]) -> UploadKey {
+        UploadKey { later: later.iter().map(|&item| item_key(key, Some(item))).collect(), ..self }
+    }
+}
+
+/// An [`UploadKey::key`]: SHA-256 over `key` and the batch item's place.
+fn item_key(key: &str, item: Option<usize>) -> String {
+    hex::encode(&digest(&[b"urlstash upload", key.as_bytes()], item)[..16])
 }
 
 /// Whether `retry` asks for the job `first` started: the same API key and the same upload

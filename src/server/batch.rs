@@ -10,7 +10,7 @@ use super::auth::authenticate_upload;
 use super::bindings::Services;
 use super::http::{json_body, request_policy, Incoming};
 use super::respond;
-use super::upload::Upload;
+use super::upload::{Place, Upload};
 use crate::core::batch::{parse_batch, run_order, BatchData, ItemData, CONCURRENCY, MAX_BATCH_BODY_BYTES};
 use crate::core::envelope::Envelope;
 use crate::core::gate::Gate;
@@ -105,7 +105,7 @@ impl<'a> Batch<'a> {
         for (i, outcome) in ran {
             let envelope = match outcome {
                 Ok(envelope) => envelope,
-                Err((request, _)) if retry => self.answer(self.run_item(i, Ok(request)).await.0),
+                Err((request, _)) if retry => self.answer(self.run_item(i, &[], Ok(request)).await.0),
                 // nothing beside it ended otherwise: its refusal stands
                 Err((_, refused)) => self.answer(Err(refused)),
             };
@@ -116,21 +116,24 @@ impl<'a> Batch<'a> {
 
     /// A group's items, one after another. An item alone in its group refused for the
     /// quota while others ran is kept to run again (not an item whose name other items
-    /// share: run later, it would take the name from the last of them).
+    /// share: run later, it would take the name from the last of them). With an
+    /// `Idempotency-Key`, each item carries its later items' places: an earlier item that
+    /// failed is not stored over one of them that stored (409), when the batch is sent again.
     async fn run_group(&self, items: Vec<(usize, Item)>) -> Vec<(usize, Ran)> {
         let alone = items.len() == 1;
+        let places: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
         let mut answers = Vec::with_capacity(items.len());
         // An item of an earlier send with the batch's `Idempotency-Key` still runs: that
         // send runs the group's later items in their turn, so this one leaves them to it
         // (run now, one could take the name before the earlier item).
         let mut running_elsewhere: Option<Error> = None;
-        for (i, item) in items {
+        for (at, (i, item)) in items.into_iter().enumerate() {
             if let Some(err) = &running_elsewhere {
                 answers.push((i, Ok(self.answer(Err(err.clone())))));
                 continue;
             }
             let again = item.as_ref().ok().filter(|_| alone).cloned();
-            match (self.run_item(i, item).await, again) {
+            match (self.run_item(i, &places[at + 1..], item).await, again) {
                 ((Err(err @ Error::QuotaExceeded(_)), true), Some(request)) => answers.push((i, Err((request, err)))),
                 ((result, _), _) => {
                     if let Err(err @ Error::IdempotencyKeyInFlight { .. }) = &result {
@@ -143,8 +146,9 @@ impl<'a> Batch<'a> {
         answers
     }
 
-    /// Item `i` run, and whether another item ran beside it.
-    async fn run_item(&self, i: usize, item: Item) -> (Result<Envelope<ItemData>, Error>, bool) {
+    /// Item `i` run (before the items `later` of its group), and whether another item ran
+    /// beside it.
+    async fn run_item(&self, i: usize, later: &[usize], item: Item) -> (Result<Envelope<ItemData>, Error>, bool) {
         let request = match item {
             Ok(request) => request,
             Err(err) => return (Err(err), false),
@@ -153,7 +157,7 @@ impl<'a> Batch<'a> {
         let start = self.started.get() + 1;
         self.started.set(start);
         self.running.set(self.running.get() + 1);
-        let result = self.upload.run(request, Some(i), self.services, &self.gate).await.map(|answered| answered.data.envelope());
+        let result = self.upload.run(request, Some(Place { item: i, later }), self.services, &self.gate).await.map(|answered| answered.data.envelope());
         self.running.set(self.running.get() - 1);
         if !matches!(result, Err(Error::QuotaExceeded(_))) {
             self.freed.set(true);

@@ -186,6 +186,7 @@ impl Run<'_> {
             now_ms: now,
             link_secret: self.services.link_secret.as_ref(),
             idempotency: None,
+            later: &[],
         };
         let request = UploadRequest {
             file_url: self.file_url.clone(),

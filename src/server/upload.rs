@@ -44,6 +44,14 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     Ok(response)
 }
 
+/// Where a batch's item is: its place, and the places of the batch's later items that name the same
+/// file (with an `Idempotency-Key`, it is not stored over what one of them stored).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub item: usize,
+    pub later: &'a [usize],
+}
+
 /// What an upload request (single, or a batch's item) is run with besides its body.
 pub(crate) struct Upload<'a> {
     /// The request's `Prefer` header (`respond-async` starts a job).
@@ -76,18 +84,19 @@ impl<'a> Upload<'a> {
         })
     }
 
-    /// Runs `request` (a batch's `item`): as a background job when asked to (`"async"` or
+    /// Runs `request` (a batch's item, at `place`): as a background job when asked to (`"async"` or
     /// `Prefer`), else stored now, and says whether an earlier try with the request's
     /// `Idempotency-Key` did it. A `callback_url` without a job is refused. An internal
     /// error names the key (and the item), for the log.
-    pub(crate) async fn run(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
-        let answered = self.run_item(request, item, services, gate).await;
+    pub(crate) async fn run(&self, request: UploadRequest, place: Option<Place<'_>>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
+        let answered = self.run_item(request, place, services, gate).await;
+        let item = place.map(|p| p.item);
         answered.map_err(|e| e.context(|| format!("upload of key {}{}", self.owner.id, item.map_or_else(String::new, |i| format!(" item {i}")))))
     }
 
     /// [`run`](Self::run), its errors as they come.
-    async fn run_item(&self, request: UploadRequest, item: Option<usize>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
-        let idempotency = self.idempotency_key.as_deref().map(|key| (key, item));
+    async fn run_item(&self, request: UploadRequest, place: Option<Place<'_>>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
+        let idempotency = self.idempotency_key.as_deref().map(|key| (key, place.map(|p| p.item)));
         if self.runs_as_job(&request) {
             let started = jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await?;
             return Ok(started.map(ItemData::Job));
@@ -95,7 +104,8 @@ impl<'a> Upload<'a> {
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());
         }
-        Ok(self.store_now(request, idempotency, services, gate).await?.map(ItemData::File))
+        let later = place.map_or(&[][..], |p| p.later);
+        Ok(self.store_now(request, idempotency, later, services, gate).await?.map(ItemData::File))
     }
 
     /// Stores `request` now (with the request's `Idempotency-Key` and the batch item's
@@ -105,6 +115,7 @@ impl<'a> Upload<'a> {
         &self,
         mut request: UploadRequest,
         idempotency: Option<(&str, Option<usize>)>,
+        later: &[usize],
         services: &Services,
         gate: &Gate,
     ) -> Result<Answered<FileData>, Error> {
@@ -120,6 +131,7 @@ impl<'a> Upload<'a> {
             now_ms: now_ms(),
             link_secret: services.link_secret.as_ref(),
             idempotency,
+            later,
         };
         // The user's origin headers go to the origin adapter only, never into the flow's records.
         let forwarded = Forwarded::new(&request.file_url, request.origin_headers.take());

@@ -78,6 +78,7 @@ impl World {
             now_ms: self.authority.now.get(),
             link_secret: self.link_secret.as_ref(),
             idempotency,
+            later: &[],
         };
         upload(req, &ctx, &self.origin, &*self.store, &self.authority).await
     }

@@ -814,6 +814,31 @@ describe('Idempotency-Key on an upload stored now', () => {
     assert.deepEqual(versions.map((x) => origin.hits(x.path)), [1, 1], 'each fetched once');
   });
 
+  test('a batch whose items name one file, the first failed and the last stored: sent again, the first is 409 and fetches nothing, the last keeps the name, charged once', async () => {
+    const before = await usage(worker, KEYS.a.key);
+    const versions = [0, 1].map((i) => {
+      const bytes = filler(20 * KiB + i, 450 + i);
+      const path = `/idem/batch-failed-first-${i}.bin`;
+      // the first item's origin answers 404 once, then the file
+      return { bytes, path, item: { file_url: origin.file(path, bytes, i === 0 ? { statuses: { 1: 404 } } : {}), upload_path: 'idem', file_name: 'failed-first.bin' } };
+    });
+    const headers = { 'Idempotency-Key': crypto.randomUUID() };
+    const send = () => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: versions.map((x) => x.item) }, headers });
+    const first = await send();
+    assert.deepEqual(first.json.data.results.map((r) => r.code), [502, 200], JSON.stringify(first.json));
+    const last = first.json.data.results[1];
+    const again = await send();
+    const [superseded, replayed] = again.json.data.results;
+    assert.deepEqual(superseded, { success: false, code: 409, msg: 'a later item of this batch naming the same file stored it already: this item is not stored over it', data: null });
+    assert.deepEqual(replayed, last, 'the last item answered with its file');
+    assert.equal(again.headers.get('retry-after'), null, 'nothing to wait for');
+    assert.deepEqual(versions.map((x) => origin.hits(x.path)), [1, 1], 'the first item not fetched again');
+    assert.equal(sha256((await get(last.data.file_url)).body), sha256(versions[1].bytes), 'the last item holds the name');
+    await assertServes(last.data, versions[1].bytes);
+    const after = await usage(worker, KEYS.a.key);
+    assert.deepEqual([after.bytes - before.bytes, after.files - before.files], [versions[1].bytes.length, 1], 'charged for the last item alone');
+  });
+
   test('in a batch the key names each item by its place: the batch sent again answers the same files, an item changed since gets its own 422', async () => {
     const items = [0, 1].map((i) => {
       const bytes = filler(3 * KiB + i, 420 + i);

@@ -231,6 +231,10 @@ impl UploadJob {
         if self.running.get() || self.canceled.get() {
             return Ok(());
         }
+        // A configuration broken for a while (a malformed var, a binding left out) fails
+        // every invocation alike, and is not the job's doing: the alarm tries again in a
+        // minute (logged) rather than the job failing for good over an operator's mistake.
+        Services::from_env(&self.env)?;
         // Running until the outcome is recorded: a cancel that comes meanwhile waits for it
         // and then finds the job's final state.
         self.running.set(true);

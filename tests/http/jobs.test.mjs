@@ -61,6 +61,15 @@ async function startTrap() {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** What this process printed (the runtime's logs among it), colours stripped. */
+const printed = [];
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, ...rest) => {
+    printed.push(String(chunk).replace(/\x1b\[[0-9;]*m/g, ''));
+    return write(chunk, ...rest);
+  };
+}
 /** Random bytes, fast (the seeded `filler` takes about a minute for a GiB, and blocks the
  * process the origin and wrangler's dev engine run in). */
 const randomBody = (size) => crypto.randomBytes(size);
@@ -298,6 +307,33 @@ test('a job resumed after the operator took its origin\'s exemption away is refu
   } finally {
     await worker.restart({ vars: { PRIVATE_FETCH_ALLOWLIST: [origin.host, hooks.host].join(',') } });
   }
+});
+
+test('a job whose runtime restarts with a broken configuration waits for it (its alarm logged and set again), and once the configuration is fixed succeeds: byte-exact, charged once', async () => {
+  const size = 40 * MiB + 11;
+  const body = randomBody(size);
+  const url = origin.file('/jobs/broken-config.bin', body, ranged({ throttle: 2 * MiB }));
+  const before = await usage(worker, KEYS.a.key);
+  const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'broken-config.bin', async: true });
+  await poll(job.job_id, { until: (s) => s.bytes_received >= 8 * MiB });
+  const from = printed.length;
+  const alarmLine = () => printed.slice(from).join('').split('\n').find((line) => line.includes(`job ${job.job_id}: alarm: `));
+  try {
+    // redeployed with a malformed var: every request is 500, and so is the job's next
+    // invocation (its watchdog alarm, a minute on at most)
+    await worker.restart({ vars: { MAX_FILE_BYTES: 'lots' } });
+    for (let i = 0; i < 900 && !alarmLine(); i++) await sleep(100);
+    assert.ok(alarmLine(), 'the job\'s alarm met the broken configuration within 90 s');
+    assert.match(alarmLine(), /\(again in 60 s\)/);
+    assert.equal(printed.slice(from).join('').includes(`job ${job.job_id}: key `), false, 'the job did not fail');
+  } finally {
+    await worker.restart({ vars: { MAX_FILE_BYTES: String(10 * MiB) } });
+  }
+  // its status asks it to go on now, rather than at its alarm a minute on
+  const last = (await poll(job.job_id, { limitMs: 180_000 })).at(-1);
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(await servedDigest(`${worker.url}${new URL(last.result.download_url).pathname}`), sha256(body));
+  await assertChargedOnce(before, size);
 });
 
 test('a job from an origin without ranges, restarted mid-stream: the dead stream aborted, started over, byte-exact, charged once', async () => {

@@ -204,20 +204,10 @@ impl KeyAuthority {
             }
             Op::List { query } => return self.reply(self.run(|a| a.list(&query, now))),
             // Reads, unless they retired files past their expiry (`retired_early`).
-            Op::Usage => {
-                let answer = self.reply(self.run(|a| a.usage(now)));
-                if !self.retired_early.get() {
-                    return answer;
-                }
-                (answer, false, None)
-            }
+            Op::Usage => (self.reply(self.run(|a| a.usage(now))), false, None),
             Op::Room { name } => {
                 let name = name.as_ref().map(|(path, file)| (path.as_str(), file.as_str()));
-                let answer = self.reply(self.run(|a| a.room(name, now)));
-                if !self.retired_early.get() {
-                    return answer;
-                }
-                (answer, false, None)
+                (self.reply(self.run(|a| a.room(name, now))), false, None)
             }
             // A revoked key's webhook secret goes with it, in the same transaction.
             Op::Configure { patch } => {
@@ -247,8 +237,12 @@ impl KeyAuthority {
                 return self.reply(self.create_tables().and_then(|_| job_index::end(&self.state.storage().sql(), &status)))
             }
         };
-        // A delete R2 refused is tried once more at once: the answer waits for the bytes.
         let doomed = doomed || self.retired_early.take();
+        // A read that retired nothing: no object to delete, no time to wake at.
+        if !doomed && due.is_none() {
+            return answer;
+        }
+        // A delete R2 refused is tried once more at once: the answer waits for the bytes.
         let drained = !doomed || self.drain().await || self.drain().await;
         self.arm(due, drained).await;
         match deleted {

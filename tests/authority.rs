@@ -716,18 +716,19 @@ fn a_keyed_commit_stores_once_and_answers_its_retries_with_the_first_file() {
 }
 
 /// A batch's earlier item naming a file (sent again with the batch's `Idempotency-Key`)
-/// after a later item of the batch stored that name: refused 409 at its question and at
-/// its commit (its bytes go, nothing charged), so the name keeps the later item's file;
-/// one that stored its own file first is answered with it, as any retry.
+/// after a later item of the batch stored that name: refused 409 at its commit (its bytes
+/// go, nothing charged), so the name keeps the later item's file; not when the later item
+/// stored under another name (another `upload_path`); one that stored its own file first
+/// is answered with it, as any retry.
 #[test]
 fn an_earlier_batch_item_is_not_stored_over_a_later_one_that_stored() {
     let earlier = UploadKey { key: "e".repeat(32), request: "r".into(), later: vec!["l".repeat(32)] };
     let last = UploadKey { key: "l".repeat(32), request: "r".into(), later: Vec::new() };
     let mut a = authority(1000, 10);
-    assert_eq!(a.begin_try(&earlier, "t1", 45_000, T0), Ok(None), "nothing stored by the later item yet");
+    assert_eq!(a.begin_try(&earlier, "t1", 45_000, T0), Ok(None));
     a.end_try(&earlier.key, "t1").unwrap();
     assert_eq!(a.commit_keyed(row("f1", "p", "x", 100), Some(&last), T0 + 1), Ok(Committed::Stored { retired: None }));
-    assert_eq!(a.begin_try(&earlier, "t2", 45_000, T0 + 2), Err(Error::Superseded));
+    assert_eq!(a.begin_try(&earlier, "t2", 45_000, T0 + 2), Ok(None), "its name is decided at the commit");
     a.reserve(reservation("f2", "p", "x", 50), T0 + 2).unwrap();
     assert_eq!(a.commit_keyed(row("f2", "p", "x", 50), Some(&earlier), T0 + 3), Err(Error::Superseded));
     assert_eq!(doomed(&a), ["f2"], "its bytes go");
@@ -743,5 +744,16 @@ fn an_earlier_batch_item_is_not_stored_over_a_later_one_that_stored() {
     assert!(matches!(a.commit_keyed(row("f4", "q", "y", 20), Some(&then), T0 + 5), Ok(Committed::Stored { .. })));
     let first = a.replayed(&stored_first, T0 + 6).unwrap().expect("kept with its key");
     assert_eq!(first.file_id, "f3");
-    assert_eq!(a.begin_try(&stored_first, "t3", 45_000, T0 + 6), Ok(Some(first)));
+    assert_eq!(a.begin_try(&stored_first, "t3", 45_000, T0 + 6), Ok(Some(first.clone())));
+    // its commit sent again is answered with its own file too
+    assert_eq!(a.commit_keyed(row("f5", "q", "y", 5), Some(&stored_first), T0 + 7), Ok(Committed::Replayed(first)));
+
+    // A later item that stored under another path is no rival.
+    let elsewhere = UploadKey { key: "w".repeat(32), request: "r".into(), later: vec!["v".repeat(32)] };
+    let other_path = UploadKey { key: "v".repeat(32), request: "r".into(), later: Vec::new() };
+    assert!(matches!(a.commit_keyed(row("f6", "images", "z", 10), Some(&other_path), T0 + 8), Ok(Committed::Stored { .. })));
+    assert!(matches!(a.commit_keyed(row("f7", "documents", "z", 10), Some(&elsewhere), T0 + 9), Ok(Committed::Stored { .. })));
+    assert_eq!(a.resolve("images", "z", T0 + 9).unwrap().file_id, "f6");
+    assert_eq!(a.resolve("documents", "z", T0 + 9).unwrap().file_id, "f7");
+    assert_counters(&a);
 }

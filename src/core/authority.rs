@@ -482,7 +482,11 @@ impl<T: Tables> Authority<T> {
         // A key revoked or disabled since its question is refused first, as a commit is.
         // Release leaves a committed id alone: a commit sent again keeps its own file.
         let first = uploading(self.tables.key()?).and_then(|_| replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key));
-        match first.and_then(|first| self.superseded(key, now_ms).map(|()| first)) {
+        let first = match first {
+            Ok(None) => self.superseded(key, &row, now_ms).map(|()| None),
+            first => first,
+        };
+        match first {
             Ok(None) => {}
             Ok(Some(first)) => {
                 self.release(&row.file_id)?;
@@ -505,11 +509,14 @@ impl<T: Tables> Authority<T> {
         Ok(Committed::Stored { retired })
     }
 
-    /// Refused (409) once one of the batch's later items naming the same file (`key.later`)
-    /// stored its file: this one, stored now, would take the name from it.
-    fn superseded(&self, key: &UploadKey, now_ms: i64) -> Result<(), Error> {
+    /// Refused (409) once one of the batch's later items sharing the file name (`key.later`)
+    /// stored its file under the name `row` takes: stored now, this one would take the name
+    /// from it. (Asked at the commit, where the name is decided: a later item whose
+    /// `upload_path` was another, or decided from another type, is no rival.)
+    fn superseded(&self, key: &UploadKey, row: &FileRow, now_ms: i64) -> Result<(), Error> {
         for later in &key.later {
-            if self.tables.first_try(later, now_ms - KEPT_MS)?.is_some() {
+            let first = self.tables.first_try(later, now_ms - KEPT_MS)?;
+            if first.is_some_and(|f| f.row.upload_path == row.upload_path && f.row.file_name == row.file_name) {
                 return Err(Error::Superseded);
             }
         }
@@ -524,8 +531,7 @@ impl<T: Tables> Authority<T> {
     }
 
     /// An upload with `key` begins, as try `try_id` that may run `lease_ms`: the file the
-    /// key's first try stored, if any ([`replayed`](Self::replayed)). Else 409 once a later
-    /// item of its batch stored the same name ([`superseded`](Self::superseded)); while another try
+    /// key's first try stored, if any ([`replayed`](Self::replayed)). Else, while another try
     /// of the key runs (until its commit, its [`end_try`](Self::end_try) or its lease's end),
     /// 409 with what its lease has left (422 if it asked for something else), so the origin
     /// is not fetched twice; with none, this try is marked running (the same try asking
@@ -534,7 +540,6 @@ impl<T: Tables> Authority<T> {
         if let Some(first) = self.replayed(key, now_ms)? {
             return Ok(Some(first));
         }
-        self.superseded(key, now_ms)?;
         let running = self.tables.try_in_flight(&key.key)?;
         if let Some(running) = running.filter(|r| r.try_id != try_id && !is_expired(r.until_ms, now_ms)) {
             if running.request != key.request {

@@ -104,9 +104,10 @@ fn digest(parts: &[&[u8]], item: Option<usize>) -> [u8; 32] {
 pub struct UploadKey {
     pub key: String,
     pub request: String,
-    /// The keys of the batch's later items that name the same file: once one of them
-    /// stored its file, this one is refused ([`Error::Superseded`]) rather than stored over
-    /// it (their send's order says the name is theirs).
+    /// The keys of the batch's later items that share the file name: once one of them
+    /// stored its file under the name this one takes, this one's commit is refused
+    /// ([`Error::Superseded`]) rather than stored over it (the batch's order says the name
+    /// is theirs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub later: Vec<String>,
 }

@@ -814,7 +814,7 @@ describe('Idempotency-Key on an upload stored now', () => {
     assert.deepEqual(versions.map((x) => origin.hits(x.path)), [1, 1], 'each fetched once');
   });
 
-  test('a batch whose items name one file, the first failed and the last stored: sent again, the first is 409 and fetches nothing, the last keeps the name, charged once', async () => {
+  test('a batch whose items name one file, the first failed and the last stored: sent again, the first is 409 with nothing kept, the last keeps the name, charged once', async () => {
     const before = await usage(worker, KEYS.a.key);
     const versions = [0, 1].map((i) => {
       const bytes = filler(20 * KiB + i, 450 + i);
@@ -827,12 +827,15 @@ describe('Idempotency-Key on an upload stored now', () => {
     const first = await send();
     assert.deepEqual(first.json.data.results.map((r) => r.code), [502, 200], JSON.stringify(first.json));
     const last = first.json.data.results[1];
+    const mark = worker.r2();
     const again = await send();
     const [superseded, replayed] = again.json.data.results;
     assert.deepEqual(superseded, { success: false, code: 409, msg: 'a later item of this batch naming the same file stored it already: this item is not stored over it', data: null });
     assert.deepEqual(replayed, last, 'the last item answered with its file');
     assert.equal(again.headers.get('retry-after'), null, 'nothing to wait for');
-    assert.deepEqual(versions.map((x) => origin.hits(x.path)), [1, 1], 'the first item not fetched again');
+    // the first item's name is decided at its commit, where it was refused: fetched again
+    assert.deepEqual(versions.map((x) => origin.hits(x.path)), [2, 1], 'the last item not fetched again');
+    assertNothingStored(worker, mark, 'the refused item kept nothing');
     assert.equal(sha256((await get(last.data.file_url)).body), sha256(versions[1].bytes), 'the last item holds the name');
     await assertServes(last.data, versions[1].bytes);
     const after = await usage(worker, KEYS.a.key);

@@ -148,6 +148,31 @@ impl Config {
             Err(Error::internal(format!("config: {}", problems.join("; "))))
         }
     }
+
+    /// Settings that parse but work against each other, as the operator's log says them
+    /// (`None`: none do). Logged, not refused: each is a choice an operator may mean.
+    pub fn tensions(&self) -> Option<String> {
+        let mut found = Vec::new();
+        if self.async_max_file_bytes < self.max_file_bytes {
+            found.push(format!(
+                "{}={} is below {}={}: a file a background job is refused (413) stores when sent to be stored now",
+                vars::ASYNC_MAX_FILE_BYTES,
+                self.async_max_file_bytes,
+                vars::MAX_FILE_BYTES,
+                self.max_file_bytes
+            ));
+        }
+        if self.ttl_secs < self.async_timeout_secs {
+            found.push(format!(
+                "{}={} is below {}={}: a background job still running when its file's lifetime ends is refused at its commit (400), its transfer wasted",
+                vars::FILE_TTL_SECONDS,
+                self.ttl_secs,
+                vars::ASYNC_TIMEOUT_SECONDS,
+                self.async_timeout_secs
+            ));
+        }
+        (!found.is_empty()).then(|| format!("config: {}", found.join("; ")))
+    }
 }
 
 /// The warning for the names in the Worker's environment it does not read (`present` less
@@ -236,6 +261,21 @@ mod tests {
         assert_eq!(config(&[("DEFAULT_RATE_LIMIT", "100")]).unwrap().default_rate_limit, 100);
         assert_eq!(c.one_stream_mib_s, 64);
         assert_eq!(config(&[("ONE_STREAM_MIB_S", "0")]).unwrap().one_stream_mib_s, 0);
+    }
+
+    #[test]
+    fn settings_that_work_against_each_other_are_named() {
+        assert_eq!(config(&[]).unwrap().tensions(), None, "the defaults agree");
+        let both = config(&[("ASYNC_MAX_FILE_BYTES", "1000"), ("MAX_FILE_BYTES", "2000"), ("FILE_TTL_SECONDS", "600")]).unwrap();
+        assert_eq!(
+            both.tensions().as_deref(),
+            Some(
+                "config: ASYNC_MAX_FILE_BYTES=1000 is below MAX_FILE_BYTES=2000: a file a background job is refused (413) stores when sent to be stored now; \
+                 FILE_TTL_SECONDS=600 is below ASYNC_TIMEOUT_SECONDS=3600: a background job still running when its file's lifetime ends is refused at its commit (400), its transfer wasted"
+            )
+        );
+        let equal = config(&[("ASYNC_MAX_FILE_BYTES", "2000"), ("MAX_FILE_BYTES", "2000"), ("FILE_TTL_SECONDS", "3600")]).unwrap();
+        assert_eq!(equal.tensions(), None);
     }
 
     #[test]

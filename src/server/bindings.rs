@@ -87,6 +87,9 @@ impl Services {
         }
         let services = Rc::new(Services::build(env)?);
         warn_unread(env);
+        if let Some(tensions) = services.config.tensions() {
+            worker::console_warn!("{tensions}");
+        }
         SERVICES.set(Some((env_value.clone(), Rc::clone(&services))));
         Ok(services)
     }

@@ -201,6 +201,27 @@ describe('secrets too short or blank', () => {
   });
 });
 
+describe('settings that work against each other', () => {
+  const stack = useStack({ vars: { ASYNC_MAX_FILE_BYTES: '100000', FILE_TTL_SECONDS: '600' } });
+
+  test('are logged, each with what it does, and the Worker serves as configured', async () => {
+    const { origin, worker } = stack;
+    const bytes = filler(150_000, 48);
+    const res = await upload(worker, { file_url: origin.file('/tension.bin', bytes), upload_path: 'tension' });
+    assert.equal(res.status, 200, 'stored now: the stored-now limit applies');
+    assert.equal(sha256((await get(res.json.data.download_url)).body), sha256(bytes));
+    const logged = printed.join('').split('\n').filter((line) => /is below/.test(line)).map((line) => line.replace(/^.*?config: /, 'config: ').trim());
+    assert.ok(logged.length >= 1, 'logged when the Worker read its configuration');
+    for (const line of logged) {
+      assert.equal(
+        line,
+        'config: ASYNC_MAX_FILE_BYTES=100000 is below MAX_FILE_BYTES=104857600: a file a background job is refused (413) stores when sent to be stored now; ' +
+          "FILE_TTL_SECONDS=600 is below ASYNC_TIMEOUT_SECONDS=3600: a background job still running when its file's lifetime ends is refused at its commit (400), its transfer wasted",
+      );
+    }
+  });
+});
+
 // Last in the file: every Worker before it had only names it reads, and printed no warning.
 describe('names the Worker does not read', () => {
   const stack = useStack({ vars: { MAX_FILE_SIZE: '1000', file_ttl_seconds: '60', SENTRY_DSN: 'x', FETCH_TIMEOUT_MS: '20000' } });

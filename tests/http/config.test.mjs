@@ -10,17 +10,7 @@ import { assertError, assertNothingStored } from './support/assert.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { startOrigin } from './support/origin.mjs';
 import { newKey, earlyInAMinute } from './support/burst.mjs';
-
-// What the runtime prints for this file's Workers (wrangler's dev engine writes their
-// console lines to this process), without colors.
-const printed = [];
-for (const stream of [process.stdout, process.stderr]) {
-  const write = stream.write.bind(stream);
-  stream.write = (chunk, ...rest) => {
-    printed.push(String(chunk).replace(/\x1b\[[0-9;]*m/g, ''));
-    return write(chunk, ...rest);
-  };
-}
+import { printedLines } from './support/printed.mjs';
 
 describe('a malformed var', () => {
   const stack = useStack({ vars: { MAX_FILE_BYTES: 'lots' }, healthy: false });
@@ -210,7 +200,7 @@ describe('settings that work against each other', () => {
     const res = await upload(worker, { file_url: origin.file('/tension.bin', bytes), upload_path: 'tension' });
     assert.equal(res.status, 200, 'stored now: the stored-now limit applies');
     assert.equal(sha256((await get(res.json.data.download_url)).body), sha256(bytes));
-    const logged = printed.join('').split('\n').filter((line) => /is below/.test(line)).map((line) => line.replace(/^.*?config: /, 'config: ').trim());
+    const logged = printedLines().filter((line) => /is below/.test(line)).map((line) => line.replace(/^.*?config: /, 'config: ').trim());
     assert.ok(logged.length >= 1, 'logged when the Worker read its configuration');
     for (const line of logged) {
       assert.equal(
@@ -235,7 +225,7 @@ describe('names the Worker does not read', () => {
     assert.equal(Date.parse(d.expires_at) - Date.parse(d.upload_time), 259_200_000, "not file_ttl_seconds' minute");
     assert.equal(sha256((await get(d.download_url)).body), sha256(bytes));
     assert.equal((await api(worker, 'GET', '/api/v1/health')).status, 200);
-    const warned = printed.join('').split('\n').filter((line) => /not read by this Worker/.test(line));
+    const warned = printedLines().filter((line) => /not read by this Worker/.test(line));
     assert.deepEqual(
       warned.map((line) => line.replace(/^.*?config: /, 'config: ').trim()),
       ['config: not read by this Worker, so ignored: MAX_FILE_SIZE (did you mean MAX_FILE_BYTES?), ' +

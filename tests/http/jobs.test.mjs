@@ -17,6 +17,7 @@ import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { newKey, usage } from './support/burst.mjs';
 import { startReceiver } from './support/receiver.mjs';
+import { printed, printedLines } from './support/printed.mjs';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -61,15 +62,7 @@ async function startTrap() {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** What this process printed (the runtime's logs among it), colours stripped. */
-const printed = [];
-for (const stream of [process.stdout, process.stderr]) {
-  const write = stream.write.bind(stream);
-  stream.write = (chunk, ...rest) => {
-    printed.push(String(chunk).replace(/\x1b\[[0-9;]*m/g, ''));
-    return write(chunk, ...rest);
-  };
-}
+
 /** Random bytes, fast (the seeded `filler` takes about a minute for a GiB, and blocks the
  * process the origin and wrangler's dev engine run in). */
 const randomBody = (size) => crypto.randomBytes(size);
@@ -317,7 +310,7 @@ test('a job whose runtime restarts with a broken configuration waits for it (its
   const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'broken-config.bin', async: true });
   await poll(job.job_id, { until: (s) => s.bytes_received >= 8 * MiB });
   const from = printed.length;
-  const alarmLine = () => printed.slice(from).join('').split('\n').find((line) => line.includes(`job ${job.job_id}: alarm: `));
+  const alarmLine = () => printedLines(from).find((line) => line.includes(`job ${job.job_id}: alarm: `));
   try {
     // redeployed with a malformed var: every request is 500, and so is the job's next
     // invocation (its watchdog alarm, a minute on at most)
@@ -325,7 +318,7 @@ test('a job whose runtime restarts with a broken configuration waits for it (its
     for (let i = 0; i < 900 && !alarmLine(); i++) await sleep(100);
     assert.ok(alarmLine(), 'the job\'s alarm met the broken configuration within 90 s');
     assert.match(alarmLine(), /\(again in 60 s\)/);
-    assert.equal(printed.slice(from).join('').includes(`job ${job.job_id}: key `), false, 'the job did not fail');
+    assert.equal(printedLines(from).some((line) => line.includes(`job ${job.job_id}: key `)), false, 'the job did not fail');
   } finally {
     await worker.restart({ vars: { MAX_FILE_BYTES: String(10 * MiB) } });
   }

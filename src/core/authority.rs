@@ -473,8 +473,8 @@ impl<T: Tables> Authority<T> {
     /// The first commit of a key keeps its file with it, for [`KEPT_MS`]; a later one (a
     /// retry whose first try's answer was lost, or a try that began after a running one's
     /// lease ran out) is not stored: its reservation and bytes go, and it is answered with
-    /// the first try's file, or 422 when it asks for something else; so is one that a later
-    /// item of its batch would lose its name to (409, [`superseded`](Self::superseded)).
+    /// the first try's file, or 422 when it asks for something else; so is one whose name a
+    /// later item of its batch stored already (409, [`superseded`](Self::superseded)).
     pub fn commit_keyed(&mut self, row: FileRow, key: Option<&UploadKey>, now_ms: i64) -> Result<Committed, Error> {
         let Some(key) = key else {
             return self.commit(row, now_ms).map(|retired| Committed::Stored { retired });

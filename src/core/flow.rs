@@ -42,8 +42,8 @@ pub struct UploadContext<'a> {
     pub link_secret: Option<&'a LinkSecret>,
     /// The request's `Idempotency-Key` and the batch item's place (`None`: none was sent).
     pub idempotency: Option<(&'a str, Option<usize>)>,
-    /// With an `Idempotency-Key`, the batch's later items that name the same file: once
-    /// one of them stored it, this upload is refused ([`Error::Superseded`]).
+    /// With an `Idempotency-Key`, the batch's later items that share its file name: once
+    /// one of them stored the name this upload takes, it is refused ([`Error::Superseded`]).
     pub later: &'a [usize],
 }
 

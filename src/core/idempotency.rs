@@ -123,7 +123,7 @@ impl UploadKey {
         UploadKey { key: item_key(key, item), request: hex::encode(digest(&[&asked], None)), later: Vec::new() }
     }
 
-    /// The same key, sent before the batch's items `later`, which name the same file.
+    /// The same key, sent before the batch's items `later`, which share its file name.
     pub fn before(self, key: &str, later: &[usize]) -> UploadKey {
         UploadKey { later: later.iter().map(|&item| item_key(key, Some(item))).collect(), ..self }
     }

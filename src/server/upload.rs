@@ -44,8 +44,9 @@ pub(crate) async fn handle(req: Incoming, services: &Services) -> Result<Respons
     Ok(response)
 }
 
-/// Where a batch's item is: its place, and the places of the batch's later items that name the same
-/// file (with an `Idempotency-Key`, it is not stored over what one of them stored).
+/// Where a batch's item is: its place, and the places of the batch's later items that
+/// share its file name (with an `Idempotency-Key`, it is not stored over what one of them
+/// stored under that name).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Place<'a> {
     pub item: usize,

@@ -82,12 +82,22 @@ pub struct Validator {
 
 impl Validator {
     /// From a response's `ETag` and `Last-Modified`: a strong ETag, else a Last-Modified
-    /// date; a weak ETag alone cannot validate a range (RFC 9110, 13.1.5).
+    /// date; a weak ETag alone cannot validate a range (RFC 9110, 13.1.5), but is kept: a
+    /// later response whose ETag it is not, even weakly, is another version.
     pub fn from_headers(etag: Option<&str>, last_modified: Option<&str>) -> Option<Validator> {
-        let etag = etag.map(str::trim).filter(|e| e.starts_with('"') && e.len() >= 2 && e.ends_with('"'));
+        let etag = etag.map(str::trim).filter(|e| {
+            let tag = opaque(e);
+            tag.starts_with('"') && tag.len() >= 2 && tag.ends_with('"')
+        });
         let last_modified = last_modified.map(str::trim).filter(|d| !d.is_empty());
-        let if_range = etag.or(last_modified)?.to_owned();
+        let strong = etag.filter(|e| opaque(e) == *e);
+        let if_range = strong.or(last_modified)?.to_owned();
         Some(Validator { if_range, etag: etag.map(str::to_owned), last_modified: last_modified.map(str::to_owned) })
+    }
+
+    /// The ETag sent as `If-Range`, if it is one (a strong one).
+    fn strong_etag(&self) -> Option<&str> {
+        self.etag.as_deref().filter(|e| opaque(e) == *e)
     }
 
     /// Whether a later response can be of the same version: the validator `If-Range`
@@ -102,15 +112,28 @@ impl Validator {
         self.compare(etag, last_modified, false)
     }
 
-    /// The validator that decides (the ETag, else the date) against the response's own;
-    /// `absent`: what a response that leaves it out is taken for.
+    /// The validator that decides (a strong ETag, else the date) against the response's
+    /// own; `absent`: what a response that leaves it out is taken for. A strong ETag that
+    /// matches decides alone; otherwise a date or a (weakly compared) ETag that differs is
+    /// another version, whichever half the response carries.
     fn compare(&self, etag: Option<&str>, last_modified: Option<&str>, absent: bool) -> bool {
-        let (ours, theirs) = match &self.etag {
-            Some(ours) => (ours, etag),
-            None => (self.last_modified.as_ref().unwrap_or(&self.if_range), last_modified),
-        };
-        theirs.map_or(absent, |theirs| *ours == theirs.trim())
+        let etag = etag.map(str::trim);
+        let dates = self.last_modified.as_deref().zip(last_modified.map(str::trim)).map(|(ours, theirs)| ours == theirs);
+        match (self.strong_etag(), etag) {
+            (Some(ours), Some(theirs)) => ours == theirs,
+            (Some(_), None) => dates.unwrap_or(absent),
+            (None, theirs) => {
+                let tags = self.etag.as_deref().zip(theirs).map(|(ours, theirs)| opaque(ours) == opaque(theirs));
+                tags != Some(false) && dates.unwrap_or(absent)
+            }
+        }
     }
+}
+
+/// An entity tag without its weakness mark (`W/"x"` is `"x"`): the weak comparison of RFC
+/// 9110, 8.8.3.2.
+fn opaque(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
 }
 
 /// A `Content-Range: bytes first-last/total` header: `(first, last, total)`; `None` for
@@ -239,7 +262,14 @@ mod tests {
         let v = Validator::from_headers(Some("W/\"abc\""), Some(date)).unwrap();
         assert_eq!(v.if_range, date);
         assert!(v.matches(None, Some(date)) && !v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
-        assert!(v.matches(Some("\"other\""), Some(date)), "a weak ETag is no validator here");
+        assert!(v.matches(Some("W/\"abc\""), Some(date)) && v.matches(Some("\"abc\""), Some(date)), "weakly the same");
+        assert!(!v.matches(Some("\"other\""), Some(date)), "the same date, another ETag: another version");
+        assert!(!v.matches(Some("\"other\""), None), "whichever half the response carries");
+        assert!(v.matches(None, None) && !v.named_by(None, None));
+        // a strong ETag that matches decides alone; left out, a date that differs tells
+        let v = Validator::from_headers(Some("\"abc\""), Some(date)).unwrap();
+        assert!(v.matches(Some("\"abc\""), Some("Thu, 22 Oct 2015 07:28:00 GMT")));
+        assert!(!v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")) && v.matches(None, Some(date)));
         assert_eq!(Validator::from_headers(None, None), None);
     }
 

@@ -250,6 +250,18 @@ describe('origins that support ranges', () => {
     assert.equal(requests.at(-1).status, 206, 'the origin sent the new version\'s range, its ETag telling it apart');
   });
 
+  test('the file changes within the second at an origin with a weak ETag that ignores If-Range (206 of the new version, the same Last-Modified): 502, nothing stored', async () => {
+    const [v1, v2] = [filler(4 * MiB, 192), filler(4 * MiB, 193)];
+    const path = '/changed/weak-etag.bin';
+    // a weak ETag cannot be sent as If-Range: the date is, and the new version has the same
+    const url = origin.file(path, v1, {
+      ranges: true, etag: 'W/"v1"', lastModified: DATE, ignoreIfRange: true, changeAfterRequests: 1, changedBody: v2, changedEtag: 'W/"v2"', changedLastModified: DATE,
+    });
+    await assertRefused(worker, { file_url: url, upload_path: 'changed', file_name: 'w.bin' }, 502, /changed at the origin/);
+    const requests = assertRanged(origin, path, DATE);
+    assert.equal(requests.at(-1).status, 206, 'the origin sent the new version\'s range, its weak ETag telling it apart');
+  });
+
   test('the file changes while being resumed (Last-Modified validator): 502, nothing stored', async () => {
     const [v1, v2] = [filler(4 * MiB + 512 * KiB, 165), filler(4 * MiB + 512 * KiB, 166)];
     const path = '/changed/resumed.bin';

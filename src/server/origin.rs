@@ -313,9 +313,13 @@ impl WorkerOrigin {
         Ok(())
     }
 
-    /// `fallback`, unless the deadline passed: then the timeout is the real cause.
+    /// `fallback`, unless the deadline passed: then the timeout is the real cause. Not of a
+    /// verdict on the bytes themselves (a digest that is not the expected one, a file past
+    /// its limit or the quota), which stands whenever the deadline came: sent again, the
+    /// same file would meet it again.
     pub fn failure(&self, fallback: Error) -> Error {
-        if self.signal.aborted() && self.signal.reason().as_string().as_deref() == Some(DEADLINE) {
+        let verdict = matches!(fallback, Error::ChecksumMismatch { .. } | Error::FileTooLarge { .. } | Error::QuotaExceeded(_));
+        if !verdict && self.signal.aborted() && self.signal.reason().as_string().as_deref() == Some(DEADLINE) {
             Error::OriginTimeout { ms: self.timeout_ms.get() }
         } else {
             fallback

@@ -81,13 +81,10 @@ where
         return Ok(Answered::replayed(listing::file_data(ctx.base_url, ctx.owner_id, &first, ctx.link_secret)));
     }
     // The mark is renewed while the upload runs, and lapses soon after if its Worker dies.
-    // The renewal is polled first: when an outbound slot frees, it takes it before the
-    // upload's own calls (lanes resuming against a slow origin could hold it past the
-    // lease, and a retry would then fetch the file a second time).
     let storing = pin!(store_and_commit(req, ctx, origin, store, authority, Some(&retry_key)));
-    let answered = match select(pin!(authority.keep_try(&retry_key, &try_id)), storing).await {
-        Either::Left((never, _)) => match never {},
-        Either::Right((answered, _)) => answered,
+    let answered = match select(storing, pin!(authority.keep_try(&retry_key, &try_id))).await {
+        Either::Left((answered, _)) => answered,
+        Either::Right((never, _)) => match never {},
     };
     if answered.is_err() {
         // If this fails too, the mark lapses with its lease.

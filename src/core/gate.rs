@@ -34,9 +34,10 @@ impl Parked {
     }
 }
 
-/// At most `limit` calls at once; clones share the slots.
+/// At most `limit` calls at once; clones share the slots. A handle from [`Gate::first`]
+/// takes a freed slot before the others' waiters.
 #[derive(Clone)]
-pub struct Gate(Rc<GateState>);
+pub struct Gate(Rc<GateState>, bool);
 
 struct GateState {
     limit: usize,
@@ -44,6 +45,9 @@ struct GateState {
     /// Slots held by streaming calls ([`Gate::streaming_call`]).
     streaming: Cell<usize>,
     peak: Cell<usize>,
+    /// Callers of a [`Gate::first`] handle waiting for a slot: while there are any, no
+    /// other caller takes one.
+    first_waiting: Cell<usize>,
     parked: Parked,
 }
 
@@ -55,7 +59,15 @@ impl Default for Gate {
 
 impl Gate {
     pub fn new(limit: usize) -> Gate {
-        Gate(Rc::new(GateState { limit, busy: Cell::new(0), streaming: Cell::new(0), peak: Cell::new(0), parked: Parked::default() }))
+        let state = GateState { limit, busy: Cell::new(0), streaming: Cell::new(0), peak: Cell::new(0), first_waiting: Cell::new(0), parked: Parked::default() };
+        Gate(Rc::new(state), false)
+    }
+
+    /// A handle on the same slots whose callers take a freed slot before any other waiter:
+    /// for a call that must not wait behind the request's own (a renewal whose lease runs
+    /// out). Its calls must need nothing more to settle, as a [`Gate::call`]'s.
+    pub fn first(&self) -> Gate {
+        Gate(self.0.clone(), true)
     }
 
     /// Starts `call` once a slot is free and holds the slot until it settles (or is
@@ -78,7 +90,14 @@ impl Gate {
 
     /// A slot, held until the [`Slot`] is dropped: for a call started now and awaited later.
     pub async fn slot(&self) -> Slot {
-        self.once_free(|| self.try_slot()).await
+        if !self.1 {
+            return self.once_free(|| self.try_slot()).await;
+        }
+        if let Some(slot) = self.take(1, true) {
+            return slot;
+        }
+        let _waiting = FirstWaiting::new(&self.0);
+        self.once_free(|| self.take(1, true)).await
     }
 
     /// What `take` answers, once it answers something: tried now, and again each time a
@@ -113,7 +132,16 @@ impl Gate {
     /// something, such as MiB of buffers). More than the limit is taken only when nothing
     /// is held: one holder larger than the gate still runs, alone.
     pub fn try_take(&self, n: usize) -> Option<Slot> {
+        self.take(n, self.1)
+    }
+
+    /// [`try_take`](Self::try_take); `first`: for a [`Gate::first`] caller, which waiters of
+    /// its kind do not hold back.
+    fn take(&self, n: usize, first: bool) -> Option<Slot> {
         let state = &self.0;
+        if !first && state.first_waiting.get() > 0 {
+            return None;
+        }
         let busy = state.busy.get();
         if busy + n > state.limit && busy > 0 {
             return None;
@@ -135,6 +163,24 @@ pub struct Slot(Rc<GateState>, usize);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.busy.set(self.0.busy.get() - self.1);
+        self.0.parked.wake_all();
+    }
+}
+
+/// A [`Gate::first`] caller waiting for a slot, counted while it waits; when it stops
+/// (it took one, or gave up), the other waiters look again.
+struct FirstWaiting(Rc<GateState>);
+
+impl FirstWaiting {
+    fn new(state: &Rc<GateState>) -> FirstWaiting {
+        state.first_waiting.set(state.first_waiting.get() + 1);
+        FirstWaiting(state.clone())
+    }
+}
+
+impl Drop for FirstWaiting {
+    fn drop(&mut self) {
+        self.0.first_waiting.set(self.0.first_waiting.get() - 1);
         self.0.parked.wake_all();
     }
 }
@@ -323,6 +369,35 @@ mod tests {
         pool.run();
         assert_eq!(finished.get(), 20);
         assert_eq!((most.get(), gate.peak()), (3, 3));
+    }
+
+    #[test]
+    fn a_first_caller_takes_the_next_freed_slot_before_earlier_waiters() {
+        // Two slots held, three plain callers waiting, then a renewal: the first slot freed
+        // is the renewal's, though the others asked before it; then they go on.
+        let mut pool = LocalPool::new();
+        let gate = Gate::new(2);
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let holders: Vec<Slot> = (0..2).map(|_| gate.try_slot().unwrap()).collect();
+        for name in ["a", "b", "c"] {
+            let (gate, order) = (gate.clone(), order.clone());
+            pool.spawner().spawn_local(async move { gate.call(|| async { order.borrow_mut().push(name) }).await }).unwrap();
+        }
+        pool.run_until_stalled();
+        let (first, seen) = (gate.first(), order.clone());
+        pool.spawner().spawn_local(async move { first.call(|| async { seen.borrow_mut().push("renewal") }).await }).unwrap();
+        pool.run_until_stalled();
+        assert!(order.borrow().is_empty(), "every slot still held");
+        let mut holders = holders.into_iter();
+        drop(holders.next());
+        pool.run_until_stalled();
+        assert_eq!(order.borrow().first(), Some(&"renewal"), "{:?}", order.borrow());
+        drop(holders);
+        pool.run();
+        assert_eq!(order.borrow().len(), 4, "the others went on: {:?}", order.borrow());
+        // With a slot free, a first caller takes it at once, and holds no one back after.
+        let (first, plain) = (gate.first(), gate.clone());
+        assert!(first.try_slot().is_some() && plain.try_slot().is_some());
     }
 
     #[test]

@@ -156,9 +156,13 @@ impl FileAuthority for AuthorityClient {
     async fn keep_try(&self, key: &UploadKey, try_id: &str) -> Infallible {
         let op = Op::RenewTry { key: key.key.clone(), try_id: try_id.to_owned(), lease_ms: TRY_LEASE_MS };
         let left = format!("failed: {try_id}'s mark lapses unless a later renewal lands");
+        // A freed outbound slot is the renewal's before the upload's own calls (lanes
+        // resuming against a slow origin could otherwise hold them past the lease, and a
+        // retry of the key would then fetch the file a second time).
+        let renewing = AuthorityClient { namespace: self.namespace.clone(), key_id: self.key_id.clone(), gate: self.gate.first() };
         loop {
             Delay::from(Duration::from_millis(TRY_RENEW_MS)).await;
-            let renewed = self.best_effort(&op, &left).await;
+            let renewed = renewing.best_effort(&op, &left).await;
             // Its mark is gone (it lapsed and a later try took the key): nothing to keep.
             if renewed == Ok(false) {
                 return std::future::pending().await;

@@ -100,8 +100,9 @@ impl Validator {
         self.etag.as_deref().filter(|e| opaque(e) == *e)
     }
 
-    /// Whether a later response can be of the same version: the validator `If-Range`
-    /// sent is not contradicted (an origin that honoured `If-Range` may omit it).
+    /// Whether a later response can be of the same version: nothing it carries contradicts
+    /// the probe's validators ([`compare`](Self::compare); an origin that honoured
+    /// `If-Range` may leave them out).
     pub fn matches(&self, etag: Option<&str>, last_modified: Option<&str>) -> bool {
         self.compare(etag, last_modified, true)
     }
@@ -121,7 +122,8 @@ impl Validator {
         let dates = self.last_modified.as_deref().zip(last_modified.map(str::trim)).map(|(ours, theirs)| ours == theirs);
         match (self.strong_etag(), etag) {
             (Some(ours), Some(theirs)) => ours == theirs,
-            (Some(_), None) => dates.unwrap_or(absent),
+            // A strong ETag left out: only `absent` can pass it, unless a date contradicts.
+            (Some(_), None) => absent && dates != Some(false),
             (None, theirs) => {
                 let tags = self.etag.as_deref().zip(theirs).map(|(ours, theirs)| opaque(ours) == opaque(theirs));
                 tags != Some(false) && dates.unwrap_or(absent)
@@ -270,6 +272,7 @@ mod tests {
         let v = Validator::from_headers(Some("\"abc\""), Some(date)).unwrap();
         assert!(v.matches(Some("\"abc\""), Some("Thu, 22 Oct 2015 07:28:00 GMT")));
         assert!(!v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")) && v.matches(None, Some(date)));
+        assert!(!v.named_by(None, Some(date)), "a server never asked before must name the strong ETag");
         assert_eq!(Validator::from_headers(None, None), None);
     }
 

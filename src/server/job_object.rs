@@ -80,7 +80,8 @@ pub struct UploadJob {
     ender: RefCell<Option<AbortController>>,
     /// Bytes the running invocation read beyond the parts stored before it.
     received: Cell<u64>,
-    /// Invocations in a row that had to wait for their turn (each waits twice as long).
+    /// Invocations in a row that had to wait (for their turn, the isolate's buffers, or a
+    /// key's authority on the version before): each waits twice as long, up to 8 s.
     waits: Cell<u32>,
     /// When a waiting invocation last refreshed the transfer's reservation.
     refreshed_ms: Cell<i64>,
@@ -234,12 +235,12 @@ impl UploadJob {
         // A configuration broken for a while (a malformed var, a binding left out) fails
         // every invocation alike, and is not the job's doing: the alarm tries again in a
         // minute (logged) rather than the job failing for good over an operator's mistake.
-        Services::from_env(&self.env)?;
+        let services = Services::from_env(&self.env)?;
         // Running until the outcome is recorded: a cancel that comes meanwhile waits for it
         // and then finds the job's final state.
         self.running.set(true);
         self.received.set(0);
-        let recorded = self.run_and_record(record).await;
+        let recorded = self.run_and_record(record, &services).await;
         self.running.set(false);
         // Whatever the invocation left open (a probe it did not read, waiting for its turn)
         // is closed now.
@@ -250,8 +251,8 @@ impl UploadJob {
     }
 
     /// One invocation, and what it ended with, recorded.
-    async fn run_and_record(&self, mut record: JobRecord) -> Result<(), Error> {
-        let outcome = self.run(&mut record).await;
+    async fn run_and_record(&self, mut record: JobRecord, services: &Services) -> Result<(), Error> {
+        let outcome = self.run(&mut record, services).await;
         let now = now_ms();
         match outcome {
             // Committed: the file is stored and charged, canceled or not (a cancel that
@@ -310,8 +311,7 @@ impl UploadJob {
     }
 
     /// One invocation of the transfer.
-    async fn run(&self, record: &mut JobRecord) -> Result<Ran, Error> {
-        let services = Services::from_env(&self.env)?;
+    async fn run(&self, record: &mut JobRecord, services: &Services) -> Result<Ran, Error> {
         let now = now_ms();
         let timeout_ms = services.config.async_timeout_secs * 1000;
         let past_deadline = || Error::OriginTimeout { ms: timeout_ms };
@@ -321,9 +321,12 @@ impl UploadJob {
             // right after, and this one comes past the deadline): the job succeeded. Not
             // known (the authority did not answer): the job fails with the internal error,
             // which says it may have been stored, never with the 504 that says it was not.
-            return match self.committed(record).await? {
-                Some(file) => Ok(Ran::Done(file)),
-                None => Err(past_deadline()),
+            return match self.committed(record).await {
+                Ok(Some(file)) => Ok(Ran::Done(file)),
+                Ok(None) => Err(past_deadline()),
+                // The key's authority is on the version before: asked again soon.
+                Err(Error::Updating) => Ok(Ran::Waiting),
+                Err(err) => Err(err),
             };
         }
         // Lanes that go on wait for their turn first, before any storage call; their
@@ -341,7 +344,6 @@ impl UploadJob {
             }
             return Ok(Ran::Waiting);
         };
-        self.waits.set(0);
         let invocation_end = now + INVOCATION_MS;
         let gate = Gate::default();
         // A job sends no origin headers: it would have had to store them.
@@ -375,7 +377,7 @@ impl UploadJob {
         let stop = || self.canceled.get() || now_ms() > invocation_end;
         let canceled = || self.canceled.get();
         let run = Run {
-            services: &services,
+            services,
             storage: &storage,
             origin: &origin,
             authority: &authority,

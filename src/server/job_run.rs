@@ -50,8 +50,10 @@ pub(crate) enum Ran {
     Done(FileData),
     /// Stopped taking parts (time up, or canceled); the next invocation goes on.
     Paused,
-    /// Another transfer in this isolate runs lanes, or its buffer budget is short: the next
-    /// invocation tries again soon (an alarm handler does not wait: its time is bounded).
+    /// Another transfer in this isolate runs lanes, its buffer budget is short, or the key's
+    /// authority is on the version before (or could not say whether a commit landed): the
+    /// next invocation tries again soon (an alarm handler does not wait: its time is
+    /// bounded).
     Waiting,
 }
 
@@ -206,9 +208,11 @@ impl Run<'_> {
         let held = match flow::reserve(self.authority, &prepared.reservation(limit, now)).await {
             Ok(held) => prepared.content_length.is_none().then_some(held.min(limit)),
             // The key's authority is on the version before: nothing is held; the job tries
-            // again soon (a run of its own, as any fetch from the start).
+            // again soon (backing off), and this was not one of its runs.
             Err(Error::Updating) => {
                 body.cancel();
+                record.runs -= 1;
+                self.save(record).await?;
                 return Ok(Ran::Waiting);
             }
             Err(err) => {
@@ -628,9 +632,9 @@ pub(crate) fn job_file(record: &JobRecord, row: &FileRow, services: &Services) -
 }
 
 /// Refreshes `transfer`'s reservation. A lost answer (an internal error) passes, as does an
-/// authority on the version before: the hold
-/// is there from before, lapses only after 15 minutes, and the next refresh (the next part,
-/// or the next invocation) asks again; a refusal ends the transfer (the key revoked or
+/// authority on the version before: the hold is there from before, lapses only after 15
+/// minutes, and the next refresh (the next part, or the next invocation) asks again; a
+/// refusal ends the transfer (the key revoked or
 /// disabled), or has it start over (the id given up: [`Run::go`]).
 pub(crate) async fn refresh<A: FileAuthority>(authority: &A, transfer: &Transfer, limit: u64) -> Result<(), Error> {
     // Not `flow::reserve`: its release on a lost answer would give this hold back.

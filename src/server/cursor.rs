@@ -65,6 +65,10 @@ impl<'a> Source<'a> {
     }
 }
 
+/// The least a 206 shorter than its range must bring for the rest to be asked for at once
+/// (a server that caps its ranges), rather than as a failed attempt.
+const MIN_CAPPED_BYTES: u64 = 64 * 1024;
+
 /// The bytes `[pos, end)` still to read, and the response they are being read from.
 pub(crate) struct Cursor<'a> {
     source: &'a Source<'a>,
@@ -74,6 +78,8 @@ pub(crate) struct Cursor<'a> {
     pending: VecDeque<Uint8Array>,
     /// The response being read, and where its body ends.
     reader: Option<(ByobReader, u64)>,
+    /// Where the response being read (or the last one) began.
+    opened_at: u64,
     scratch: Option<Uint8Array>,
     /// The least one read waits for (fewer only where the range ends).
     min_read: u32,
@@ -131,7 +137,7 @@ impl<'a> Cursor<'a> {
     /// the source's `received` by whoever read them) first, then from new requests.
     pub fn starting_with(source: &'a Source<'a>, start: u64, prefix: Vec<Uint8Array>, end: u64) -> Self {
         let pending = prefix.into_iter().collect();
-        Cursor { source, pos: start, end, pending, reader: None, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start, gives_way: None, gave_way: false }
+        Cursor { source, pos: start, end, pending, reader: None, opened_at: start, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start, gives_way: None, gave_way: false }
     }
 
     /// When the origin refuses this range's first request with 429 or 503 while more than
@@ -180,7 +186,7 @@ impl<'a> Cursor<'a> {
             return Err(Error::internal("the probe's bytes run past the range"));
         }
         source.count(sniffed);
-        Ok(Cursor { source, pos: 0, end, pending, reader, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start: 0, gives_way: None, gave_way: false })
+        Ok(Cursor { source, pos: 0, end, pending, reader, opened_at: 0, scratch: None, min_read: READ_MIN, ended_early: false, failures: 0, failed_before: 0, start: 0, gives_way: None, gave_way: false })
     }
 
     /// Reads the whole range into a new buffer.
@@ -272,6 +278,12 @@ impl<'a> Cursor<'a> {
         self.advance(read.length());
         if self.pos >= reader_end {
             drop(reader.cancel());
+            // A server that caps its ranges: the rest is asked for at once, unless its
+            // answers are too short to count as progress (so small a cap would take more
+            // requests than an invocation may make): then it is a failed attempt.
+            if reader_end < self.end && reader_end - self.opened_at < MIN_CAPPED_BYTES {
+                self.ended_early = true;
+            }
         } else if done {
             // Ended early: what it sent counts, the rest is asked for again (a retry).
             self.ended_early = true;
@@ -339,6 +351,7 @@ impl<'a> Cursor<'a> {
         let Some(stream) = response.body() else { return refuse(Broken::Retry) };
         let reader = byob_reader(&stream).map_err(Broken::Fatal)?;
         self.reader = Some((reader, (last + 1).min(self.end)));
+        self.opened_at = self.pos;
         Ok(())
     }
 

@@ -177,6 +177,16 @@ describe('origins that support ranges', () => {
     assert.deepEqual(requests.slice(0, 2).map((r) => [r.range, r.ifRange, r.status]), [[PROBE, null, 206], [PROBE, ETAG, 206]], 'the probe, then the probe again');
   });
 
+  test('an origin that caps its ranges at 16 KiB (each answer too short to count as progress): 502 after a bounded number of requests, nothing stored', async () => {
+    const body = filler(3 * MiB, 179);
+    const path = '/resume/tiny-cap.bin';
+    const url = origin.file(path, body, { ranges: true, etag: ETAG, rangeCap: 16 * KiB });
+    await assertRefused(worker, { file_url: url, upload_path: 'resume', file_name: 'tiny-cap.bin' }, 502, /connection failed during the download/);
+    const requests = assertRanged(origin, path, ETAG);
+    // at 16 KiB an answer, the file would have taken 192 requests
+    assert.ok(requests.length <= 1 + ATTEMPTS, `each short answer counted as a failed attempt: ${requests.length} requests`);
+  });
+
   for (const status of [503, 500]) {
     test(`a probe broken before its type was sniffed, asked for again and answered ${status} once, is asked once more: byte-exact`, async () => {
       const size = 3 * MiB;

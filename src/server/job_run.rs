@@ -414,8 +414,17 @@ impl Run<'_> {
             }
             canceled
         };
+        // Waits `ms` before a try again: whether a cancel came meanwhile (given back so).
+        let canceled_after = |ms: u64| {
+            let canceled = &canceled;
+            async move {
+                worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+                canceled().await
+            }
+        };
+        let gone = || Err(Error::internal("canceled before its commit"));
         if canceled().await {
-            return Err(Error::internal("canceled before its commit"));
+            return gone();
         }
         let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
         // A blocklist this instance never read and cannot read now (KV failing) mostly
@@ -426,18 +435,16 @@ impl Run<'_> {
             if blocklist.blocks(&row.sha256).await != Err(Error::BlocklistUnread) {
                 break;
             }
-            worker::Delay::from(std::time::Duration::from_millis(wait_ms)).await;
-            if canceled().await {
-                return Err(Error::internal("canceled before its commit"));
+            if canceled_after(wait_ms).await {
+                return gone();
             }
         }
         let mut updating = UPDATING_WAITS_MS.iter();
         let committed = loop {
             match (flow::commit(self.authority, &blocklist, &row, None).await, updating.next()) {
                 (Err(Error::Updating), Some(&wait_ms)) => {
-                    worker::Delay::from(std::time::Duration::from_millis(wait_ms)).await;
-                    if canceled().await {
-                        return Err(Error::internal("canceled before its commit"));
+                    if canceled_after(wait_ms).await {
+                        return gone();
                     }
                 }
                 (committed, _) => break committed,

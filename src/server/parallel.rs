@@ -4,9 +4,9 @@
 //! an R2 multipart part while it arrives (each piece written on as a view of the buffer),
 //! and hashed in file order; a one-part file is one put, and a file whose
 //! probe came faster than storage takes bytes one stream ([`put_streamed`]). A lane never waits
-//! for its turn to hash: a part that arrives early waits (at most [`UNHASHED`] of them) and
-//! whoever hashes the part before it hashes it too. Memory: each lane holds one part, plus
-//! the parts waiting: at most `lanes + 1` parts (48 MiB) at once, and one transfer in an
+//! for its turn to hash: a part that arrives early waits and whoever hashes the part before
+//! it hashes it too, and while a part waits no lane takes a new one ([`UNHASHED`]). Memory:
+//! each lane holds one part: at most `lanes + 1` parts (48 MiB) at once, and one transfer in an
 //! isolate runs lanes at a time ([`parallel_turn`]), its parts counted in the isolate's
 //! buffer budget (`buffers`): an isolate has 128 MB for all of its requests (a batch's
 //! items included), so an upload that finds the lanes busy, or the budget short, goes up as
@@ -62,7 +62,10 @@ impl Checkpoint for Uninterrupted {
     }
 }
 
-/// Parts stored but not hashed yet (they wait for a part before them).
+/// A lane takes a new part only while fewer parts than this wait to be hashed (for a part
+/// before them), or when the part is the next to hash (given back by a lane that ended):
+/// so a waiting part holds its lane's place, and the lanes hold at most `lanes + UNHASHED`
+/// parts, though up to `lanes - 1` may wait.
 const UNHASHED: usize = 1;
 
 thread_local! {
@@ -136,16 +139,15 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
         BTreeMap::new(),
         Uninterrupted,
     );
-    let outcome = lanes.run().await;
-    match outcome {
-        Ok(Some(Some(sha256))) => Ok(StoredObject { size: plan.total, sha256 }),
-        Ok(Some(None)) => Err(Error::internal("an upload's parts went unhashed")),
-        Ok(None) => Err(Error::internal("an upload's lanes stopped")),
-        Err(err) => {
-            abort_multipart(target, &upload).await;
-            Err(origin.failure(err))
-        }
-    }
+    let failure = match lanes.run().await {
+        Ok(Some(Some(sha256))) => return Ok(StoredObject { size: plan.total, sha256 }),
+        Ok(Some(None)) => Error::internal("an upload's parts went unhashed"),
+        Ok(None) => Error::internal("an upload's lanes stopped"),
+        Err(err) => origin.failure(err),
+    };
+    // Whatever stopped the lanes, no part they stored is kept.
+    abort_multipart(target, &upload).await;
+    Err(failure)
 }
 
 /// A file of one part: read it whole, hash it, one put (R2 checks an expected digest).

@@ -35,7 +35,9 @@ form.addEventListener('submit', async (event) => {
     if (gone.blocked) added(gone.sha256);
     // The file is gone either way; a block asked for and not made must not pass unseen.
     else if (block.checked) banner(errorBanner, `${answer.msg}. Its SHA-256 is ${gone.sha256}: block it with PUT /api/v1/admin/blocklist/${gone.sha256} once that is fixed.`);
-    status.textContent = `Took down ${gone.upload_path}/${gone.file_name} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256}).${blocked}`;
+    // Bytes no live file held (a used-up one-time download's) have no name any more.
+    const what = gone.served ? `${gone.upload_path}/${gone.file_name}` : `the bytes of ${gone.file_id}, no longer served`;
+    status.textContent = `Took down ${what} (${formatBytes(gone.file_size)}, key ${gone.key_id}, SHA-256 ${gone.sha256}).${blocked}`;
     form.reset();
   } catch (err) {
     showError(err, { adminToken: inputs.adminToken, url: link, file_id: link, reason }, errorBanner);

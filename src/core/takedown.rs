@@ -103,7 +103,7 @@ mod tests {
     }
 
     #[test]
-    fn a_takedown_blocks_the_digest_unless_told_not_to() {
+    fn a_takedown_asks_for_the_block_unless_told_not_to_and_reads_its_reason() {
         let body = |extra: &str| format!(r#"{{"file_id":"{ID}"{extra}}}"#);
         let taken = parse_takedown(body("").as_bytes()).unwrap();
         assert_eq!((taken.block, taken.reason), (true, None));

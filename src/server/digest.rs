@@ -5,7 +5,7 @@
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{WritableStream, WritableStreamDefaultWriter};
+use web_sys::{ReadableStream, WritableStream, WritableStreamDefaultWriter};
 use worker::crypto::{DigestStream, DigestStreamAlgorithm};
 
 use super::js::{describe, wait};
@@ -25,6 +25,19 @@ pub(crate) async fn sha256_of(bytes: &Uint8Array) -> Result<String, Error> {
     }
     let digest = wait(subtle_digest("SHA-256", bytes).map_err(failed)?).await.map_err(failed)?;
     Ok(hex::encode(Uint8Array::new(&digest).to_vec()))
+}
+
+/// SHA-256 of everything `body` (a stored object's) still brings, piped natively into a
+/// digest.
+pub(crate) async fn sha256_of_stream(body: &ReadableStream) -> Result<String, Error> {
+    let mut digest = Sha256Sink::new();
+    match digest.writable() {
+        Some(sink) => {
+            wait(body.pipe_to(&sink)).await.map_err(failed)?;
+            digest.finish(true).await
+        }
+        None => digest.finish(false).await,
+    }
 }
 
 /// The running digest of one upload's bytes, in order.

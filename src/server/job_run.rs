@@ -20,7 +20,7 @@ use super::bindings::Services;
 use super::blocklist::KvBlocklist;
 use super::buffers;
 use super::cursor::{Cursor, Source};
-use super::digest::Sha256Sink;
+use super::digest::sha256_of_stream;
 use super::files::forget_name;
 use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
 use super::job_store::{forget_parts, load, save, save_part, Parts};
@@ -624,12 +624,7 @@ async fn hash_object(bucket: &R2Bucket, key: &str) -> Result<String, Error> {
     let body: web_sys::ReadableStream = js_sys::Reflect::get(&object, &"body".into())
         .map_err(failed)?
         .unchecked_into();
-    let mut digest = Sha256Sink::new();
-    if let Some(sink) = digest.writable() {
-        wait(body.pipe_to(&sink)).await.map_err(failed)?;
-        return digest.finish(true).await;
-    }
-    digest.finish(false).await
+    sha256_of_stream(&body).await
 }
 
 /// The file `row` records, as `record`'s job answers it (its links on the job's base URL).

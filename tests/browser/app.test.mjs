@@ -1276,6 +1276,19 @@ test('Keys: shown with an admin token; create, change quota, disable, webhook se
   assert.equal((await get(unblockable.download_url)).status, 404);
   assert.equal(await page.locator(`#blocklist-body tr[data-sha256="${unblockable.sha256}"]`).count(), 0, 'not listed as blocked');
 
+  // A one-time file whose one download came, taken down by its id: its bytes (kept an hour
+  // for that download) go and are blocked, and the status line says it was no longer served.
+  const onceSent = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: stack.origin.file('/carol-once.png', png(8, 4), { contentType: 'image/png' }), file_name: 'once.png', max_downloads: 1 } });
+  assert.equal(onceSent.status, 200, JSON.stringify(onceSent.json));
+  const once = onceSent.json.data;
+  assert.equal((await get(once.download_url)).status, 200);
+  await page.locator('#takedown-link').fill(once.file_id);
+  await page.locator('#takedown-submit').click();
+  await page.locator('#takedown-status').filter({ hasText: `Took down the bytes of ${once.file_id}, no longer served (` }).waitFor();
+  assert.match(await page.locator('#takedown-status').textContent(), new RegExp(`key ${keyId}, SHA-256 ${once.sha256}\\)\\. Uploads of the same bytes are refused from now on\\.$`));
+  await page.locator(`#blocklist-body tr[data-sha256="${once.sha256}"]`).waitFor();
+  assert.equal((await api(worker, 'DELETE', `/api/v1/admin/blocklist/${once.sha256}`, { token: ADMIN })).status, 200, 'unblocked for the tests after');
+
   // Revoke (a double-click only arms it): the row stays, revoked, with Delete files its one
   // action, focused; the key's files still serve.
   const kept = [await stored('one', png(5, 4)), await stored('two', png(6, 4))];

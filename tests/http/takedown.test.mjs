@@ -78,6 +78,7 @@ test('a take-down by any link of a file, or its id: 200 recording it; its links 
         mime_type: a.data.mime_type,
         sha256: a.digest,
         upload_time: a.data.upload_time,
+        served: true,
         blocked: true,
       },
     });
@@ -105,9 +106,9 @@ test('a take-down by any link of a file, or its id: 200 recording it; its links 
   assertError(await takeDown({ url: b.data.file_url }), 404, /^file not found, deleted, expired or past its download limit$/);
 });
 
-test("a used-up one-time file: its bytes, kept an hour for the download that used it up, go with a take-down by id", async () => {
+test("a used-up one-time file: its bytes, kept an hour for the download that used it up, go with a take-down by id, and their digest is blocked", async () => {
   const key = await newKey(worker, ADMIN, 'one-time');
-  const once = await stored(key, { max_downloads: 1 });
+  const once = await stored(key, { max_downloads: 1, file_name: 'once.bin' });
   const first = await get(once.data.download_url);
   assert.equal(first.status, 200);
   assert.equal(sha256(first.body), once.digest);
@@ -115,11 +116,37 @@ test("a used-up one-time file: its bytes, kept an hour for the download that use
   assert.deepEqual(objectsOf(key.key_id), [`o/${once.data.file_id}`], 'kept for the reader');
   await worker.holdAlarms();
   try {
-    assertError(await takeDown({ file_id: once.data.file_id }), 404, /^file not found, deleted, expired or past its download limit$/);
-    assert.deepEqual(objectsOf(key.key_id), [], 'its bytes went all the same');
+    const taken = await takeDown({ file_id: once.data.file_id, reason: 'malware, reported after its one download' });
+    assert.equal(taken.status, 200, JSON.stringify(taken.json));
+    assert.deepEqual(taken.json, {
+      success: true,
+      code: 200,
+      msg: 'File no longer served; its bytes taken down',
+      data: {
+        key_id: key.key_id,
+        file_id: once.data.file_id,
+        original_name: once.data.original_name,
+        file_size: 3000,
+        mime_type: once.data.mime_type,
+        sha256: once.digest,
+        upload_time: once.data.upload_time,
+        served: false,
+        blocked: true,
+      },
+    });
+    assert.deepEqual(objectsOf(key.key_id), [], 'its bytes went before the answer');
   } finally {
     await worker.releaseAlarms();
   }
+  const entry = await admin('GET', `/api/v1/admin/blocklist/${once.digest}`);
+  assert.deepEqual([entry.status, entry.json.data.file_id, entry.json.data.key_id], [200, once.data.file_id, key.key_id]);
+  // The same bytes, by another key under another name: refused, nothing stored.
+  const other = await newKey(worker, ADMIN, 'same-bytes');
+  const again = await upload(worker, { file_url: origin.file('/t/once-again.bin', first.body), file_name: 'again.bin' }, { key: other.key });
+  assertError(again, 451, /^this file is on the blocklist/);
+  assert.deepEqual(objectsOf(other.key_id), [], 'nothing stored');
+  // Nothing of it left: 404.
+  assertError(await takeDown({ file_id: once.data.file_id }), 404, /^file not found, deleted, expired or past its download limit$/);
 });
 
 test('R2 refusing the key authority\'s deletes: a delete is tried again at once, or answers 500 (not 200 while its bytes still serve); a take-down deletes them itself', async () => {

@@ -7,6 +7,10 @@ use super::names::content_disposition;
 
 /// Longest `max-age` sent for a `download_url`, whatever the remaining lifetime.
 pub const MAX_AGE_CAP_SECS: u64 = 86_400;
+/// ...and its `s-maxage`: how long a shared cache (a proxy, a CDN) may serve its copy, so
+/// a file deleted or taken down stops reaching others within minutes, not a day (a
+/// browser's own copy is of bytes its user has already).
+pub const SHARED_MAX_AGE_SECS: u64 = 300;
 
 /// How the client reached the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +237,8 @@ pub fn headers(file: &Served<'_>, mode: Mode, now_ms: i64) -> Vec<(&'static str,
         Mode::Inline => "public, max-age=0, must-revalidate, no-transform".to_owned(),
         Mode::Attachment => {
             let age = remaining_secs(file.expires_ms, now_ms).min(MAX_AGE_CAP_SECS);
-            format!("public, max-age={age}, immutable, no-transform")
+            let shared = age.min(SHARED_MAX_AGE_SECS);
+            format!("public, max-age={age}, s-maxage={shared}, immutable, no-transform")
         }
     };
     let last_modified = file.modified_ms.map(|ms| ("Last-Modified", http_date(ms)));
@@ -432,7 +437,7 @@ mod tests {
         let get = |h: &[(&str, String)], name: &str| h.iter().find(|(k, _)| *k == name).unwrap().1.clone();
         let cases = [
             ("image/png", Mode::Inline, "inline;", "public, max-age=0, must-revalidate, no-transform"),
-            ("image/png", Mode::Attachment, "attachment;", "public, max-age=90, immutable, no-transform"),
+            ("image/png", Mode::Attachment, "attachment;", "public, max-age=90, s-maxage=90, immutable, no-transform"),
             ("image/svg+xml", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
             ("text/html", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
             ("application/octet-stream", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
@@ -442,7 +447,7 @@ mod tests {
             ("text/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
             ("application/javascript", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
             ("application/x-unknown", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
-            ("text/html", Mode::Attachment, "attachment;", "public, max-age=90, immutable, no-transform"),
+            ("text/html", Mode::Attachment, "attachment;", "public, max-age=90, s-maxage=90, immutable, no-transform"),
             ("text/plain; charset=iso-8859-1", Mode::Inline, "inline;", "public, max-age=0, must-revalidate, no-transform"),
             ("text/html; charset=utf-8", Mode::Inline, "attachment;", "public, max-age=0, must-revalidate, no-transform"),
         ];
@@ -458,7 +463,7 @@ mod tests {
             assert_eq!(get(&h, "Last-Modified"), "Thu, 09 Oct 2025 00:00:00 GMT");
         }
         let h = headers(&file("image/png"), Mode::Attachment, 100_000 - 10 * 86_400_000);
-        assert_eq!(get(&h, "Cache-Control"), "public, max-age=86400, immutable, no-transform");
+        assert_eq!(get(&h, "Cache-Control"), "public, max-age=86400, s-maxage=300, immutable, no-transform");
         for (private, counted, ranges) in [(true, false, "bytes"), (false, true, "none"), (true, true, "none")] {
             for mode in [Mode::Inline, Mode::Attachment] {
                 let h = headers(&Served { private, counted, ..file("image/png") }, mode, 10_000);

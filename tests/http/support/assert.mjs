@@ -53,17 +53,22 @@ export function assertFileUrlCaching(res) {
 /** Longest max-age a download_url gets (a day), whatever its remaining lifetime. */
 export const MAX_AGE_CAP_SECS = 86_400;
 
-/** `download_url`'s Cache-Control, exactly: `public, max-age=N, immutable` where N is the
- * whole seconds left before `expiresAt` when the Worker answered, at most a day. When the
+/** Longest s-maxage a download_url gets (5 minutes: what a shared cache may keep). */
+export const SHARED_MAX_AGE_SECS = 300;
+
+/** `download_url`'s Cache-Control, exactly: `public, max-age=N, s-maxage=S, immutable`
+ * where N is the whole seconds left before `expiresAt` when the Worker answered, at most a
+ * day, and S is N up to 5 minutes. When the
  * answer has a Date header, the Worker's clock is taken from the second it names, give or
  * take one second; local workerd sends none, and then the Worker's
  * clock read between when the request left and when its answer came back (`sentAt`,
  * `receivedAt` of support's get()). */
 export function assertDownloadCaching(res, expiresAt) {
   const cache = res.headers.get('cache-control');
-  const m = /^public, max-age=(\d+), immutable, no-transform$/.exec(cache ?? '');
+  const m = /^public, max-age=(\d+), s-maxage=(\d+), immutable, no-transform$/.exec(cache ?? '');
   assert.ok(m, `Cache-Control: ${cache}`);
   const maxAge = Number(m[1]);
+  assert.equal(Number(m[2]), Math.min(maxAge, SHARED_MAX_AGE_SECS), `Cache-Control: ${cache}`);
   const expires = Date.parse(expiresAt);
   const left = (now) => Math.min(MAX_AGE_CAP_SECS, Math.max(0, Math.floor((expires - now) / 1000)));
   const date = res.headers.get('date');

@@ -46,6 +46,10 @@ VENV := .tools/venv
 WORKER_BUILD_VERSION := 0.8.7
 # Where `cargo install` puts tools (CARGO_HOME's bin, as on the rust images; else ~/.cargo/bin).
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+# Installs into CARGO_BIN whatever cargo's config says, over a binary of another version (run
+# only when the version found is not the one named: a cached bin without cargo's record of it
+# would otherwise be refused).
+CARGO_INSTALL := cargo install --locked --force --root $(or $(CARGO_HOME),$(HOME)/.cargo)
 # The wasm-bindgen CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
@@ -91,12 +95,13 @@ tools: .tools/wasm32 .tools/worker-build .tools/wasm-bindgen .tools/lock node_mo
 .tools/worker-build:
 	@# worker-build prints its bare version ("0.8.7"); older ones prefixed their name.
 	@v="$$($(CARGO_BIN)/worker-build --version 2>/dev/null)"; if [ "$${v#worker-build }" != "$(WORKER_BUILD_VERSION)" ]; then \
-	  cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked; fi
+	  $(CARGO_INSTALL) worker-build --version $(WORKER_BUILD_VERSION); fi
 
+# Tried twice (a registry that failed a moment), the same pinned dependencies both times.
 .tools/wasm-bindgen:
 	@if [ "$$($(WASM_BINDGEN_BIN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
-	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked \
-	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+	  $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
+	  || $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
 
 # Cargo.lock answers for Cargo.toml: a lock that would have to change fails here, rather than
 # being rewritten quietly (the wasm-bindgen CLI's version is read from it). The builds and

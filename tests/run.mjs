@@ -75,9 +75,12 @@ function killFile(pid) {
   kill(-pid);
   tree.forEach(kill);
 }
+/** Each running file's temporary directory (its runtime's state can be a GiB), by its pid. */
+const temporary = new Map();
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     for (const pid of running) killFile(pid);
+    for (const tmp of temporary.values()) fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     process.exit(1);
   });
 }
@@ -93,6 +96,7 @@ function run(file) {
     const env = { ...process.env, TMPDIR: tmp };
     const child = spawn(process.execPath, ['--test', ...flags, file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     running.add(child.pid);
+    temporary.set(child.pid, tmp);
     let printed = '';
     let stopped = false;
     for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
@@ -112,6 +116,7 @@ function run(file) {
     }
     child.on('close', (code) => {
       running.delete(child.pid);
+      temporary.delete(child.pid);
       kill(-child.pid); // whatever the file left behind in its group
       fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
       if (atOnce > 1) process.stdout.write(printed);

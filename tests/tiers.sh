@@ -39,17 +39,23 @@ for target in "${@:3}"; do echo "$target" >"$1"; "$2" --no-print-directory "$tar
 
 groups=()
 temps=()
-held=() # the kept output of the running step's lanes but the first
+held=()    # the kept output of the running step's lanes but the first
+running=() # each running lane's file naming its target now
 stop() {
   for group in "${groups[@]}"; do kill -TERM -- "-$group" 2>/dev/null; done
   groups=()
 }
-# Stopped from outside (CI's limit, Ctrl-C): the kept output is printed before it goes.
+# Stopped from outside (CI's limit, Ctrl-C): the kept output is printed before it goes, and
+# the tiers that were still running are named.
 interrupted() {
   stop
-  local out
+  local out target
   for out in "${held[@]}"; do cat "$out"; done
   held=()
+  for out in "${running[@]}"; do
+    target=$(cat "$out" 2>/dev/null)
+    [ -z "$target" ] || echo "STOPPED tier: ${TIER[$target]:-$target} (still running)"
+  done
   exit 130
 }
 trap 'stop; rm -f "${temps[@]}"' EXIT
@@ -78,6 +84,7 @@ together() {
     pids+=($!)
   done
   groups=("${pids[@]}")
+  running=("${fails[@]}")
   local left=("${pids[@]}") ended status
   while [ ${#left[@]} -gt 0 ]; do
     wait -n -p ended "${left[@]}"
@@ -99,6 +106,7 @@ together() {
   done
   groups=()
   held=()
+  running=()
   for i in "${!pids[@]}"; do [ "$i" -eq 0 ] || cat "${outs[$i]}"; done
 }
 

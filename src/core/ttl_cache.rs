@@ -34,6 +34,8 @@ pub struct TtlCache<V> {
     entries: HashMap<String, (V, i64)>,
     ttl_ms: i64,
     capacity: usize,
+    /// Entries dropped so far ([`TtlCache::mark`]).
+    removals: u64,
 }
 
 /// Enabled key records by key hash, for the routes whose every effect the key's authority
@@ -48,7 +50,21 @@ impl Default for KeyCache {
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(ttl_ms: i64, capacity: usize) -> Self {
-        TtlCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1) }
+        TtlCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1), removals: 0 }
+    }
+
+    /// Taken before a value is read from its source, for [`insert_since`](Self::insert_since).
+    pub fn mark(&self) -> u64 {
+        self.removals
+    }
+
+    /// [`insert`](Self::insert), unless an entry was dropped since `mark` was taken: a change
+    /// made here while the read was on its way (a revoke, an overwrite) may have been what
+    /// it dropped, and the value read before it must not come back.
+    pub fn insert_since(&mut self, mark: u64, hash: &str, record: V, now_ms: i64) {
+        if self.removals == mark {
+            self.insert(hash, record, now_ms);
+        }
     }
 
     /// The value read for `hash` less than the TTL before `now_ms`.
@@ -76,6 +92,7 @@ impl<V: Clone> TtlCache<V> {
     /// Drops `hash` (its key was revoked or changed here).
     pub fn remove(&mut self, hash: &str) {
         self.entries.remove(hash);
+        self.removals += 1;
     }
 
     pub fn len(&self) -> usize {
@@ -123,6 +140,20 @@ mod tests {
         cache.remove("h1");
         assert_eq!(cache.get("h1", 1), None);
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_record_read_while_one_was_removed_is_not_kept() {
+        let mut cache = KeyCache::new(1000, 8);
+        // read from KV on its way while a revoke here dropped the record: not kept
+        let mark = cache.mark();
+        cache.insert("h1", record("k_1"), 0);
+        cache.remove("h1");
+        cache.insert_since(mark, "h1", record("k_1"), 10);
+        assert_eq!(cache.get("h1", 20), None);
+        // read after the drop: kept
+        cache.insert_since(cache.mark(), "h1", record("k_1"), 30);
+        assert_eq!(cache.get("h1", 40).map(|r| r.id), Some("k_1".into()));
     }
 
     #[test]

@@ -69,9 +69,11 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     // An overwrite may land between the answer and the read (the old object is deleted
     // before the overwrite is answered): the name is asked once more, and holds the new file.
     for _ in 0..2 {
+        // A commit to the name here while the answer is on its way drops the answer.
+        let mark = NAMES.with_borrow(|names| names.mark());
         let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
         let holder = Holder { file_id: row.file_id, named_ms: row.named_ms };
-        NAMES.with_borrow_mut(|names| names.insert(&cache_key, holder.clone(), now_ms()));
+        NAMES.with_borrow_mut(|names| names.insert_since(mark, &cache_key, holder.clone(), now_ms()));
         let by_name = ByName { file_name: &name.file_name, named_ms: holder.named_ms };
         if let Some(response) = serve(req, services, &holder.file_id, Some(by_name)).await? {
             return Ok(response);

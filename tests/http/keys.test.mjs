@@ -488,6 +488,28 @@ describe('the key cache, by what reaches KV', () => {
     assert.equal(origin.hits('/cache/g3.png'), 0, 'nothing fetched');
   });
 
+  test('a revoke made here while an upload reads the key from KV: the record that read brings back is not kept, so the next upload is refused before anything is fetched', async () => {
+    const k = (await create({ name: 'jack' })).json.data;
+    await worker.holdKvReads([hashKey(k.key)]);
+    let first;
+    try {
+      first = counted(k, 'j1.png');
+      for (let i = 0; i < 200 && (await worker.heldKvReads()) === 0; i++) await sleep(25);
+      assert.equal(await worker.heldKvReads(), 1, 'the upload waits on its read of the key');
+      assert.equal((await admin('DELETE', `/api/v1/admin/keys/${k.key_id}`)).status, 200);
+    } finally {
+      await worker.holdKvReads([]);
+    }
+    // it read the key before the revoke: its key's authority refuses it
+    assertError((await first).res, 401, /invalid API key/);
+    const mark = worker.r2();
+    const next = await counted(k, 'j2.png');
+    assertError(next.res, 401, /invalid API key/);
+    assertNothingStored(worker, mark);
+    assert.ok(next.kvReads >= 1, `read from KV: ${JSON.stringify(next.kv)}`);
+    assert.equal(origin.hits('/cache/j2.png'), 0, 'nothing fetched');
+  });
+
   test('a key read more than 30 s ago is read from KV again, and no longer used once KV lost it', async () => {
     const [k, gone] = [(await create({ name: 'hank' })).json.data, (await create({ name: 'ivy' })).json.data];
     const readFrom = Date.now(); // the records are read after this

@@ -59,6 +59,10 @@
 //
 //   POST /__faults/kv-read  body {"prefixes": ["blocklist:", "blocked:"]}; {"prefixes": []} stops it
 //
+// Or, with {"prefixes": [...], "hold": true}, such reads wait (rather than fail) until the
+// prefixes are set again without them; GET /__faults/kv-read answers {"held": n}, the reads
+// waiting now.
+//
 // And R2 delete faults, likewise: each of the next R2 `delete`s made by a key's authority
 // (its drain of doomed objects) rejects with the next message queued, the object kept.
 //
@@ -238,6 +242,9 @@ let r2DeleteErrors = [];
 // Name prefixes whose KV reads fail while set, by any caller: a `get` of such a name, a
 // `list` under such a prefix (`/__faults/kv-read`).
 let kvReadFailing = [];
+// Whether those reads wait instead, and how many wait now.
+let kvReadHolding = false;
+let kvReadsHeld = 0;
 
 /** A `get` or `list` (`name`, `args`) of a name or prefix under one of `kvReadFailing`. */
 const failingRead = (name, [arg]) => {
@@ -247,6 +254,15 @@ const failingRead = (name, [arg]) => {
 
 function countedKv(kv, caller) {
   const instead = (name, args) => {
+    if (failingRead(name, args) && kvReadHolding) {
+      // polled on a timer of its own request, as a held put is
+      return (async () => {
+        kvReadsHeld += 1;
+        while (failingRead(name, args) && kvReadHolding) await new Promise((resolve) => setTimeout(resolve, 20));
+        kvReadsHeld -= 1;
+        return kv[name](...args);
+      })();
+    }
     if (failingRead(name, args)) return Promise.reject(new Error(`KV ${name.toUpperCase()} failed: a test fault`));
     if (caller !== 'worker' || name !== 'put' || !kvPutErrors.length) return undefined;
     const error = kvPutErrors.shift();
@@ -415,8 +431,13 @@ export default class CountingWorker extends built.default {
       return Response.json(kvPutReport());
     }
     if (pathname === '/__faults/kv-read' && request.method === 'POST') {
-      kvReadFailing = (await request.json()).prefixes;
+      const asked = await request.json();
+      kvReadFailing = asked.prefixes;
+      kvReadHolding = asked.hold === true;
       return Response.json({ prefixes: kvReadFailing });
+    }
+    if (pathname === '/__faults/kv-read' && request.method === 'GET') {
+      return Response.json({ held: kvReadsHeld });
     }
     if (pathname === '/__faults/r2-delete' && request.method === 'POST') {
       r2DeleteErrors = [...r2DeleteErrors, ...(await request.json()).errors];

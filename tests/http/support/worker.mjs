@@ -207,6 +207,19 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/kv-read`, { method: 'POST', body: JSON.stringify({ prefixes }) });
       if (res.status !== 200) throw new Error(`KV read faults: ${res.status} ${await res.text()}`);
     },
+    /** While `prefixes` is not empty, KV reads as `failKvReads` names wait instead of
+     * failing; `[]` lets them through. */
+    async holdKvReads(prefixes) {
+      if (!counting) throw new Error('KV faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/kv-read`, { method: 'POST', body: JSON.stringify({ prefixes, hold: true }) });
+      if (res.status !== 200) throw new Error(`KV read holds: ${res.status} ${await res.text()}`);
+    },
+    /** How many KV reads wait on `holdKvReads` now. */
+    async heldKvReads() {
+      const res = await request(`${url}/__faults/kv-read`);
+      if (res.status !== 200) throw new Error(`KV read holds: ${res.status} ${await res.text()}`);
+      return (await res.json()).held;
+    },
     /** Lets every KV put held by a `'hold'` fault through. */
     async releaseKvPuts() {
       const res = await request(`${url}/__faults/kv-put/release`, { method: 'POST' });

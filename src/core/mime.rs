@@ -24,7 +24,10 @@ fn looks_like_svg(prefix: &[u8]) -> bool {
 }
 
 /// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
-/// nothing, like `application/octet-stream`), then the name's extension. An image type is
+/// nothing, like `application/octet-stream`), then the name's extension. Markup the
+/// detector names by its first tag (`<?xml` is XML, `<p ` HTML, `#!` a script) comes last
+/// instead: it says only that the file is text, so an SVG with an XML declaration first or a
+/// README that starts with a tag keeps what its origin or name says. An image type is
 /// taken from a header or a name only for SVG whose bytes are SVG markup (text, with no
 /// signature: [`looks_like_svg`]). The image formats in use start with a signature the
 /// detector knows, so bytes that showed none are taken for no image, whatever they claim
@@ -33,7 +36,8 @@ fn looks_like_svg(prefix: &[u8]) -> bool {
 /// and video keep their claim: some of their formats, like an MP3 without its tag, start
 /// with no signature the detector knows.
 pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
-    if let Some(kind) = infer::get(prefix) {
+    let sniffed = infer::get(prefix);
+    if let Some(kind) = sniffed.filter(|kind| kind.matcher_type() != infer::MatcherType::Text) {
         return kind.mime_type().to_owned();
     }
     let believable = |mime: &str| !mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix));
@@ -45,8 +49,9 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     mime_guess::from_path(name)
         .first_raw()
         .filter(|mime| believable(mime))
-        .map(str::to_owned)
-        .unwrap_or_else(|| UNKNOWN.to_owned())
+        .or(sniffed.map(|kind| kind.mime_type()))
+        .unwrap_or(UNKNOWN)
+        .to_owned()
 }
 
 /// `text/HTML; charset=utf-8` -> `text/html`; `None` for anything not `type/subtype`.
@@ -159,16 +164,36 @@ fn is_document(sub: &str) -> bool {
         || sub.starts_with("vnd.oasis.opendocument.")
 }
 
-/// The extension a generated name gets for this type (no dot).
+/// The extension a generated name gets for this type (no dot), `bin` when it has none.
 pub fn extension(mime: &str) -> &'static str {
-    // The usual spelling first; mime_guess lists rarer ones (`jfif`, `jpe`) for some types.
     match mime {
+        // The usual spelling where the ones below would pick a rarer one.
         "image/jpeg" => "jpg",
         "text/plain" => "txt",
         "application/octet-stream" => "bin",
-        _ => mime_guess::get_mime_extensions_str(mime)
-            .and_then(|exts| exts.first().copied())
-            .unwrap_or("bin"),
+        "text/javascript" | "application/javascript" => "js",
+        "text/markdown" => "md",
+        "audio/midi" => "mid",
+        // Types the detector names that mime_guess lists under another name, or not at all.
+        "audio/x-wav" => "wav",
+        "audio/x-flac" => "flac",
+        "audio/x-aiff" => "aiff",
+        "audio/opus" => "opus",
+        "audio/x-m4a" => "m4a",
+        "application/vnd.rar" => "rar",
+        "application/zstd" => "zst",
+        "application/x-lzip" => "lz",
+        "image/vnd.microsoft.icon" => "ico",
+        "image/vnd.adobe.photoshop" => "psd",
+        "application/vnd.sqlite3" => "sqlite",
+        "application/vnd.microsoft.portable-executable" => "exe",
+        // mime_guess lists a type's extensions in alphabetical order (`audio/mpeg`: `m2a`
+        // before `mp3`; `text/xml`: `addin` before `xml`): the one the byte detector names
+        // too is the usual one, else the first.
+        _ => {
+            let listed = mime_guess::get_mime_extensions_str(mime).unwrap_or_default();
+            listed.iter().find(|ext| infer::is_supported(ext)).or(listed.first()).copied().unwrap_or("bin")
+        }
     }
 }
 
@@ -224,6 +249,15 @@ mod tests {
             (b"<p>no doctype</p>", Some("text/html"), "x", "text/html"),
             (b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("image/svg+xml"), "x.svg", "image/svg+xml"),
             (b"", None, "", "application/octet-stream"),
+            // markup the detector names by its first tag: what the origin or the name says first
+            (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("image/svg+xml"), "logo.svg", "image/svg+xml"),
+            (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", None, "logo.svg", "image/svg+xml"),
+            (b"<!-- made by hand -->\n<svg/>", None, "logo.svg", "image/svg+xml"),
+            (b"<p align=\"center\">a readme</p>", Some("text/plain"), "README.md", "text/plain"),
+            (b"<?xml version=\"1.0\"?>\n<feed/>", None, "download", "text/xml"),
+            (b"<html><body>hi</body></html>", None, "download", "text/html"),
+            (b"<html><body>hi</body></html>", Some("image/png"), "x.png", "text/html"),
+            (b"#!/bin/sh\necho hi", Some("text/plain"), "run", "text/plain"),
         ];
         for (prefix, ct, name, want) in cases {
             assert_eq!(detect(prefix, *ct, name), *want, "{ct:?} {name}");
@@ -338,6 +372,25 @@ mod tests {
             ("text/plain", "txt"),
             ("application/octet-stream", "bin"),
             ("application/x-made-up", "bin"),
+            ("audio/mpeg", "mp3"),
+            ("text/xml", "xml"),
+            ("text/html", "html"),
+            ("video/x-matroska", "mkv"),
+            ("application/vnd.ms-excel", "xls"),
+            ("application/vnd.ms-powerpoint", "ppt"),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+            ("audio/ogg", "ogg"),
+            ("audio/x-wav", "wav"),
+            ("audio/x-flac", "flac"),
+            ("application/vnd.rar", "rar"),
+            ("image/vnd.microsoft.icon", "ico"),
+            ("application/x-bzip2", "bz2"),
+            ("text/javascript", "js"),
+            ("text/markdown", "md"),
+            ("image/svg+xml", "svg"),
+            ("application/zip", "zip"),
+            ("application/gzip", "gz"),
+            ("video/mp4", "mp4"),
         ];
         for (mime, want) in cases {
             assert_eq!(extension(mime), want, "{mime}");

@@ -363,21 +363,23 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
 /// The name a file is saved under from its `download_url`: its `original_name`, with the
 /// stored type's extension added when the name has no extension (`download`), or ends in
 /// one that runs or renders as a page and is not the type's (`page.php` that sent a PNG, an
-/// `.exe` name on an image), so that what is saved opens as what it is. Any other name is
-/// kept (`README.md` served as `text/plain`, `pkg.tgz` as gzip), and so is a name of a type
-/// with no extension of its own (`application/octet-stream`, an unknown type).
+/// `.exe` name on an image, `invoice.html` of an unknown type: `.bin`), so that what is
+/// saved opens as what it is. `text/plain`, what any text is stored as, vouches for none
+/// of those (`run.cmd` saves as `run.cmd.txt`). Any other name is kept (`README.md` served
+/// as `text/plain`, `pkg.tgz` as gzip), and so is a name without an extension of a type
+/// with none of its own (an unknown type), and any name of `application/octet-stream`.
 pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     let Some(essence) = mime::essence(mime_type).filter(|m| m != "application/octet-stream") else {
         return Cow::Borrowed(name);
     };
-    let Some(known) = mime_guess::get_mime_extensions_str(&essence) else {
-        return Cow::Borrowed(name);
-    };
+    let listed = mime_guess::get_mime_extensions_str(&essence).unwrap_or_default();
+    let usual = Some(mime::extension(&essence)).filter(|ext| *ext != "bin");
     let keeps = match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
-            known.iter().any(|k| k.eq_ignore_ascii_case(ext)) || !ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext))
+            let own = listed.iter().chain(&usual).any(|k| k.eq_ignore_ascii_case(ext));
+            (own && essence != "text/plain") || !ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext))
         }
-        _ => false,
+        _ => listed.is_empty() && usual.is_none(),
     };
     if keeps {
         return Cow::Borrowed(name);
@@ -440,6 +442,18 @@ mod tests {
             ("setup.exe", "application/octet-stream", "setup.exe"),
             ("thing", "application/x-made-up", "thing"),
             ("report.", "application/pdf", "report.pdf"),
+            // an unknown type vouches for no extension that runs; text/plain neither
+            ("invoice.html", "application/x-made-up", "invoice.html.bin"),
+            ("notes.dat", "application/x-made-up", "notes.dat"),
+            ("run.cmd", "text/plain", "run.cmd.txt"),
+            ("fix.reg", "text/plain", "fix.reg.txt"),
+            ("app.js", "text/javascript", "app.js"),
+            ("song", "audio/mpeg", "song.mp3"),
+            ("feed", "text/xml", "feed.xml"),
+            ("take.wav", "audio/x-wav", "take.wav"),
+            ("take", "audio/x-wav", "take.wav"),
+            ("setup.exe", "application/vnd.microsoft.portable-executable", "setup.exe"),
+            ("page.html", "application/vnd.microsoft.portable-executable", "page.html.exe"),
         ] {
             assert_eq!(saved_name(name, mime), want, "{name} as {mime}");
         }

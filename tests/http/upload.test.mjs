@@ -279,6 +279,19 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     }
   }
 
+  test('an SVG that starts with an XML declaration is stored as SVG, in images/; an MP3 is named .mp3: the usual type and extension', async () => {
+    const svg = Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n<!-- Created with Inkscape -->\n<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>\n');
+    const mp3 = Buffer.concat([Buffer.from('ID3\x03\x00\x00\x00\x00\x00\x00', 'latin1'), filler(3000, 9)]);
+    for (const [bytes, contentType, folder, ext] of [[svg, 'image/svg+xml', 'images', 'svg'], [mp3, 'audio/mpeg', 'audio', 'mp3']]) {
+      const res = await upload(worker, { file_url: origin.file(`/usual/${ext}`, bytes, { contentType }) });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      const d = res.json.data;
+      assert.deepEqual([d.mime_type, d.upload_path], [contentType, folder]);
+      assert.match(d.file_name, new RegExp(`^[0-9a-f]{24}\\.${ext}$`));
+      await assertServes(d, bytes);
+    }
+  });
+
   for (const [name, bytes, contentType] of [
     ['page.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml'],
     ['feed.xml', '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>', 'application/xml'],

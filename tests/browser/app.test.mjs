@@ -1433,3 +1433,28 @@ test('Keys: the blocklist comes 50 a page; More adds the rest, then goes', { tim
     for (const d of digests) await api(stack.worker, 'DELETE', `/api/v1/admin/blocklist/${d}`, { token: ADMIN });
   }
 });
+
+test("a PDF's file_url opens in Chromium's PDF viewer, though served sandboxed (`Content-Security-Policy: sandbox`)", { timeout: 60_000 }, async () => {
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n'
+    + '3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
+  const stored = await api(stack.worker, 'POST', '/api/v1/files/upload/url', { token: KEYS.a.key, body: { file_url: stack.origin.file('/viewer/report.pdf', pdf, { contentType: 'application/pdf' }) } });
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  const viewer = await context.newPage();
+  try {
+    let downloaded = false;
+    viewer.on('download', () => { downloaded = true; });
+    const res = await viewer.goto(stored.json.data.file_url);
+    assert.equal(res.status(), 200);
+    const headers = await res.allHeaders();
+    assert.equal(headers['content-security-policy'], 'sandbox');
+    assert.match(headers['content-disposition'], /^inline;/);
+    // the viewer (an extension's frame) loads in the page; a document it refused would be
+    // Chromium's error page instead
+    const loaded = async () => viewer.frames().some((f) => f.url().startsWith('chrome-extension://'));
+    for (let i = 0; i < 100 && !(await loaded()); i++) await viewer.waitForTimeout(50);
+    assert.ok(await loaded(), `frames: ${viewer.frames().map((f) => f.url()).join(', ')}`);
+    assert.equal(downloaded, false, 'shown, not downloaded');
+  } finally {
+    await viewer.close();
+  }
+});

@@ -651,6 +651,15 @@ fn a_running_keyed_try_holds_its_key_until_it_ends() {
     assert_eq!(a.begin_try(&other, "t8", 1_000, T0 + 61_001), Ok(None));
     assert_eq!(a.tables.tries.keys().collect::<Vec<_>>(), [&other.key], "the lapsed mark is gone");
 
+    // A disabled key is refused before anything is marked, even a retry whose file was
+    // stored (its upload is refused, as every other of the key's, before any fetch); once
+    // enabled again, the retry is answered with that file.
+    a.configure(&ConfigPatch { disabled: Some(true), ..ConfigPatch::default() }, T0 + 61_500).unwrap();
+    assert_eq!(a.begin_try(&key("r1"), "t6", 45_000, T0 + 61_500), Err(Error::KeyDisabled));
+    assert_eq!(a.begin_try(&UploadKey { key: "d".repeat(32), request: "r".into(), later: Vec::new() }, "t6", 1_000, T0 + 61_500), Err(Error::KeyDisabled));
+    a.configure(&ConfigPatch { disabled: Some(false), ..ConfigPatch::default() }, T0 + 61_600).unwrap();
+    assert_eq!(a.begin_try(&key("r1"), "t6", 45_000, T0 + 61_600).map(|f| f.map(|f| f.file_id)), Ok(Some("f1".to_owned())));
+
     // A revoked key is refused before anything is marked.
     a.configure(&ConfigPatch { revoked: true, ..ConfigPatch::default() }, T0 + 62_000).unwrap();
     assert_eq!(a.begin_try(&UploadKey { key: "n".repeat(32), request: "r".into(), later: Vec::new() }, "t9", 1_000, T0 + 62_000), Err(Error::KeyRevoked));

@@ -524,9 +524,10 @@ impl<T: Tables> Authority<T> {
     }
 
     /// The file an upload with `key` stored already (its retry's answer), if any: 422 when
-    /// `key` asked for something else. A revoked key is refused (401).
+    /// `key` asked for something else. A revoked or disabled key is refused (401), as every
+    /// upload of it is: before its file is fetched.
     pub fn replayed(&self, key: &UploadKey, now_ms: i64) -> Result<Option<FileRow>, Error> {
-        self.key()?;
+        uploading(self.tables.key()?)?;
         replay(self.tables.first_try(&key.key, now_ms - KEPT_MS)?, key)
     }
 

@@ -18,6 +18,17 @@ pub fn binding(limit: u32) -> Option<&'static str> {
     TIERS.iter().find(|(n, _)| *n == limit).map(|(_, name)| *name)
 }
 
+/// The tier that enforces `limit` (`None`: `0`, no limit). A value that is no tier (a key
+/// record written by hand, a tier a later version dropped) is held to the largest tier
+/// below it, else the smallest: never to no limit at all.
+pub fn enforced(limit: u32) -> Option<u32> {
+    if limit == 0 {
+        return None;
+    }
+    let below = TIERS.iter().map(|(n, _)| *n).filter(|n| *n <= limit).max();
+    below.or_else(|| TIERS.iter().map(|(n, _)| *n).min())
+}
+
 /// Checks a limit: `0` or one of the [`TIERS`].
 pub fn validate(limit: u32, field: &'static str) -> Result<u32, Error> {
     if limit == 0 || binding(limit).is_some() {
@@ -46,6 +57,9 @@ mod tests {
         for bad in [1, 50, 1001] {
             assert_eq!(validate(bad, "rate_limit").unwrap_err().field(), Some("rate_limit"));
         }
+        // a value that is no tier is held to the one below it, else the smallest
+        let enforced_as = [0, 10, 50, 100, 999, 1000, 5000, 1, 9].map(enforced);
+        assert_eq!(enforced_as, [None, Some(10), Some(10), Some(100), Some(100), Some(1000), Some(1000), Some(10), Some(10)]);
         let err = exceeded(10);
         assert_eq!(err.status(), 429);
         assert!(!err.public_message().contains("quota"), "distinct from the quota's message");

@@ -123,10 +123,12 @@ impl Services {
     }
 
     /// Counts one request on the upload routes against `owner`'s rate limit (its own, else
-    /// `DEFAULT_RATE_LIMIT`): 429 with `Retry-After` past it.
+    /// `DEFAULT_RATE_LIMIT`; a value that is no tier as [`rate_limit::enforced`] holds it):
+    /// 429 with `Retry-After` past it.
     pub async fn rate_limit(&self, owner: &KeyRecord) -> Result<(), Error> {
-        let limit = owner.rate_limit.unwrap_or(self.config.default_rate_limit);
-        let Some(name) = rate_limit::binding(limit) else { return Ok(()) };
+        let asked = owner.rate_limit.unwrap_or(self.config.default_rate_limit);
+        let Some(limit) = rate_limit::enforced(asked) else { return Ok(()) };
+        let Some(name) = rate_limit::binding(limit) else { return Err(Error::internal(format!("rate limit {limit} has no tier"))) };
         let limiter = self.rate_limiters.iter().find(|(n, _)| *n == limit).map(|(_, l)| l);
         let limiter = limiter.ok_or_else(|| Error::internal(format!("binding {name} is missing")))?;
         let outcome = limiter.limit(owner.id.clone()).await.map_err(|e| Error::internal(format!("{name}: {e}")))?;

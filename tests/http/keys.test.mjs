@@ -488,6 +488,25 @@ describe('the key cache, by what reaches KV', () => {
     assert.equal(origin.hits('/cache/g3.png'), 0, 'nothing fetched');
   });
 
+  test("a disabled key's keyed upload sent again, read from a stale KV record, is refused by its authority before anything is fetched", async () => {
+    const k = (await create({ name: 'kate' })).json.data;
+    const headers = { 'Idempotency-Key': 'kate-once' };
+    const body = { file_url: png('k1.png'), upload_path: 'cache', file_name: 'k1.png' };
+    const first = await upload(worker, body, { key: k.key, headers });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    const enabled = kv(['get', hashKey(k.key)]);
+    assert.equal((await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: true })).status, 200);
+    // KV elsewhere still holds the record from before the disable
+    kvPut(hashKey(k.key), enabled);
+    const hits = origin.hits('/cache/k1.png');
+    assertError(await upload(worker, body, { key: k.key, headers }), 401, /disabled/);
+    assert.equal(origin.hits('/cache/k1.png'), hits, 'nothing fetched');
+    assert.equal((await admin('PATCH', `/api/v1/admin/keys/${k.key_id}`, { disabled: false })).status, 200);
+    const again = await upload(worker, body, { key: k.key, headers });
+    assert.equal(again.status, 200, JSON.stringify(again.json));
+    assert.equal(again.json.data.file_id, first.json.data.file_id, 'enabled again: the file it stored');
+  });
+
   test('a revoke made here while an upload reads the key from KV: the record that read brings back is not kept, so the next upload is refused before anything is fetched', async () => {
     const k = (await create({ name: 'jack' })).json.data;
     await worker.holdKvReads([hashKey(k.key)]);

@@ -4,7 +4,7 @@
 
 use super::error::Error;
 
-/// Longest `file_url` accepted, in bytes.
+/// Longest `file_url` accepted, in characters (as OpenAPI's `maxLength` counts).
 pub const MAX_URL_CHARS: usize = 2048;
 
 /// What the rules look at in a parsed URL, filled from any WHATWG parser's answer.

@@ -90,7 +90,7 @@ test('a type outside the allow-list is 415 and stores nothing', async () => {
   await assertNothingKept(worker, mark);
 });
 
-test('bytes that only claim an allowed image type (by Content-Type or by name) are 415 and store nothing', async () => {
+test('bytes that only claim an allowed image type (by Content-Type or by name) are 415 and store nothing; SVG markup is taken for SVG', async () => {
   // a shell script, typed or named as a PNG or an SVG: PNG has a signature, and these
   // bytes lack it; SVG has none, and these bytes are no markup
   const script = Buffer.from('echo "not an image"\n'.repeat(50));
@@ -100,6 +100,14 @@ test('bytes that only claim an allowed image type (by Content-Type or by name) a
     assert.equal(res.status, 415, JSON.stringify(res.json));
     assert.equal(res.json.msg, `file type \`application/octet-stream\` is not allowed (allowed: ${ALLOWED})`);
     await assertNothingKept(worker, mark);
+  }
+  // and real SVG markup, typed or named, an XML declaration and a comment first or not, is
+  // taken for SVG (which this list does not take either)
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>\n';
+  for (const [path, body, contentType] of [['/claims/real-typed', svg, 'image/svg+xml'], ['/claims/real.svg', `<?xml version="1.0"?>\n<!-- made by hand -->\n${svg}`, null]]) {
+    const res = await upload(worker, { file_url: origin.file(path, Buffer.from(body), { contentType }), upload_path: 'refused' });
+    assert.equal(res.status, 415, JSON.stringify(res.json));
+    assert.equal(res.json.msg, `file type \`image/svg+xml\` is not allowed (allowed: ${ALLOWED})`);
   }
 });
 

@@ -259,7 +259,8 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
   for (const [name, t] of Object.entries(TYPES)) {
     const variants = [
       ['correct', t.mime],
-      ['wrong', name === 'unknown' ? 'application/octet-stream' : 'text/html'],
+      // (bytes with no signature claimed as an image are no image)
+      ['wrong', name === 'unknown' ? 'image/png' : 'text/html'],
       ['no', null],
     ];
     for (const [label, contentType] of variants) {
@@ -292,16 +293,27 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     }
   });
 
-  for (const [name, bytes, contentType] of [
-    ['page.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml'],
-    ['feed.xml', '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>', 'application/xml'],
-    ['page.xhtml', '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>', 'application/xhtml+xml'],
-    ['app.js', 'alert(document.cookie)', 'text/javascript'],
-    ['mystery', '<script>alert(1)</script>', null],
+  test('markup its origin calls text/plain is stored and shown as plain text: nosniff and sandboxed, never as a page', async () => {
+    const res = await upload(worker, { file_url: origin.file('/script/claims-text', Buffer.from('<html><script>alert(1)</script></html>'), { contentType: 'text/plain' }) });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.mime_type, 'text/plain');
+    const served = await get(res.json.data.file_url);
+    assert.equal(served.headers.get('content-type'), 'text/plain');
+    assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(served.headers.get('content-security-policy'), 'sandbox');
+  });
+
+  for (const [name, bytes, contentType, mime] of [
+    ['page.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', 'image/svg+xml', 'image/svg+xml'],
+    ['feed.xml', '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>', 'application/xml', 'application/xml'],
+    ['page.xhtml', '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>', 'application/xhtml+xml', 'application/xhtml+xml'],
+    ['app.js', 'alert(document.cookie)', 'text/javascript', 'text/javascript'],
+    ['mystery', '<script>alert(1)</script>', null, 'text/html'],
   ]) {
     test(`scriptable ${name} is an attachment, sandboxed and nosniff on both URLs`, async () => {
       const res = await upload(worker, { file_url: origin.file(`/script/${name}`, Buffer.from(bytes), { contentType }), upload_path: 'scriptable' });
       assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.data.mime_type, mime);
       for (const url of [res.json.data.file_url, res.json.data.download_url]) {
         for (const method of ['GET', 'HEAD']) {
           const served = await get(url, {}, method);

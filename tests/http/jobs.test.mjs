@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { startStack, upload, api, request, KEYS } from './support/worker.mjs';
+import { startStack, upload, api, request, rawPost, KEYS } from './support/worker.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
 import { newKey, usage } from './support/burst.mjs';
@@ -1180,7 +1180,7 @@ test('a malformed Idempotency-Key, or two of them, is 400 before anything is fet
   // cannot be told
   const joined = /^invalid `Idempotency-Key`: must be one key \(a comma outside quotes separates two\)$/;
   for (const body of [{ file_url: url, async: true }, { file_url: url }]) {
-    const twice = await rawPost('/api/v1/files/upload/url', body, ['Idempotency-Key', 'first-key', 'Idempotency-Key', 'second-key']);
+    const twice = await rawPost(worker, '/api/v1/files/upload/url', body, ['Authorization', `Bearer ${KEYS.a.key}`, 'Idempotency-Key', 'first-key', 'Idempotency-Key', 'second-key']);
     assertError(twice, 400, joined);
     assertError(await upload(worker, body, { headers: { 'Idempotency-Key': '"first", "second"' } }), 400, joined);
   }
@@ -1189,24 +1189,6 @@ test('a malformed Idempotency-Key, or two of them, is 400 before anything is fet
   assert.equal(quoted.status, 200, JSON.stringify(quoted.json));
   assert.equal(origin.hits(path), 1, 'the origin was asked only by the upload whose key was whole');
 });
-
-/** POSTs `body` as JSON to the Worker with key a's token and `rawHeaders` ([name, value,
- * ...], each pair its own header line): answers status and the parsed envelope. */
-function rawPost(path, body, rawHeaders) {
-  const payload = Buffer.from(JSON.stringify(body));
-  const target = new URL(`${worker.url}${path}`);
-  const headers = ['Host', target.host, 'Authorization', `Bearer ${KEYS.a.key}`, 'Content-Type', 'application/json', 'Content-Length', String(payload.length), 'Connection', 'close', ...rawHeaders];
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: new Headers(res.headers), json: JSON.parse(Buffer.concat(chunks).toString()) }));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to POST ${path} within 30 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 test('a job whose instance cannot read the blocklist yet waits for it at its commit, its bytes kept: stored once the list reads, charged once', async (t) => {
   // a fresh instance, which never read the list, with KV reads of the list failing

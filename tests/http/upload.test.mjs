@@ -4,7 +4,7 @@
 import { test, before, after, describe } from 'node:test';
 import net from 'node:net';
 import assert from 'node:assert/strict';
-import { useStack, upload, get, api, request, freePort, KEYS } from './support/worker.mjs';
+import { useStack, upload, get, api, request, freePort, rawPost, KEYS } from './support/worker.mjs';
 import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import { assertError, assertNothingKept, assertNothingStored, marked, assertFileUrlCaching, assertDownloadCaching } from './support/assert.mjs';
 import { usage, sleep, listAll } from './support/burst.mjs';
@@ -94,7 +94,10 @@ describe('authentication', () => {
   }
 
   test('an Authorization header sent twice is 401 saying so, even when both name the key', async () => {
-    // the runtime joins repeated headers with ", "
+    // two header lines on the wire, which the runtime joins with ", "
+    const twice = await rawPost(worker, '/api/v1/files/upload/url', body(), ['Authorization', `Bearer ${KEYS.a.key}`, 'Authorization', `Bearer ${KEYS.a.key}`]);
+    assertError(twice, 401, /^Authorization header sent more than once \(send one: Bearer KEY\)$/);
+    // and one line that names it twice
     const res = await upload(worker, body(), { key: null, headers: { authorization: `Bearer ${KEYS.a.key}, Bearer ${KEYS.a.key}` } });
     assertError(res, 401, /^Authorization header sent more than once \(send one: Bearer KEY\)$/);
   });

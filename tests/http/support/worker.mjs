@@ -17,6 +17,7 @@ process.env.WRANGLER_SEND_METRICS ??= 'false';
 import { startOrigin } from './origin.mjs';
 import { CLOSED, CRASHED, STUCK, inMessageLoop } from './crash.mjs';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -549,6 +550,25 @@ export function useStack(options = {}, onStarted = () => {}) {
 /** POSTs an upload with API key `key` (none when null) and extra `headers`. */
 export function upload(worker, body, { key = KEYS.a.key, headers = {} } = {}) {
   return api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body, headers });
+}
+
+/** POSTs `body` as JSON to `worker` with `rawHeaders` ([name, value, ...], each pair its own
+ * header line, as fetch cannot send a header twice): answers status, headers and the
+ * parsed envelope. */
+export function rawPost(worker, path, body, rawHeaders) {
+  const payload = Buffer.from(JSON.stringify(body));
+  const target = new URL(`${worker.url}${path}`);
+  const headers = ['Host', target.host, 'Content-Type', 'application/json', 'Content-Length', String(payload.length), 'Connection', 'close', ...rawHeaders];
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: new Headers(res.headers), json: JSON.parse(Buffer.concat(chunks).toString()) }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to POST ${path} within 30 s`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 /** GETs `url` and returns status, headers and the body bytes, with when the request left

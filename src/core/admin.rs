@@ -224,7 +224,8 @@ impl KeyInfo {
         let defaults = config.default_limits;
         KeyInfo {
             max_ttl_secs: record.max_ttl_secs.map_or(config.ttl_secs, |t| t.min(config.ttl_secs)),
-            rate_limit: record.rate_limit.unwrap_or(config.default_rate_limit),
+            // in force: a value that is no tier (a record written by hand) is held to one
+            rate_limit: rate_limit::enforced(record.rate_limit.unwrap_or(config.default_rate_limit)).map_or(0, |(n, _)| n),
             key_id: record.id.clone(),
             name: record.name.clone(),
             created: record.created.clone(),

@@ -25,9 +25,12 @@ fn looks_like_svg(prefix: &[u8]) -> bool {
 
 /// The file's type: magic bytes first, then the origin's `Content-Type` (unless it says
 /// nothing, like `application/octet-stream`), then the name's extension. Markup the
-/// detector names by its first tag (`<?xml` is XML, `<p ` HTML, `#!` a script) comes last
-/// instead: it says only that the file is text, so an SVG with an XML declaration first or a
-/// README that starts with a tag keeps what its origin or name says. An image type is
+/// detector names by its first tag (`<?xml` is XML, `<p ` HTML, `#!` a script) gives way
+/// only to a claim that keeps it passive or says what kind of markup it is
+/// ([`refines_markup`]): an SVG with an XML declaration first, a feed sent as
+/// `application/atom+xml`, a README starting with a tag sent as `text/plain`; never to one
+/// that would make it run (HTML claimed as `application/hta` or named `x.php` stays HTML).
+/// An image type is
 /// taken from a header or a name only for SVG whose bytes are SVG markup (text, with no
 /// signature: [`looks_like_svg`]). The image formats in use start with a signature the
 /// detector knows, so bytes that showed none are taken for no image, whatever they claim
@@ -37,10 +40,14 @@ fn looks_like_svg(prefix: &[u8]) -> bool {
 /// with no signature the detector knows.
 pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     let sniffed = infer::get(prefix);
-    if let Some(kind) = sniffed.filter(|kind| kind.matcher_type() != infer::MatcherType::Text) {
-        return kind.mime_type().to_owned();
-    }
-    let believable = |mime: &str| !mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix));
+    let markup = match sniffed {
+        Some(kind) if kind.matcher_type() != infer::MatcherType::Text => return kind.mime_type().to_owned(),
+        Some(_) => true,
+        None => false,
+    };
+    let believable = |mime: &str| {
+        (!mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix))) && (!markup || refines_markup(mime))
+    };
     if let Some(essence) = content_type.and_then(essence) {
         if essence != UNKNOWN && believable(&essence) {
             return essence;
@@ -52,6 +59,12 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
         .or(sniffed.map(|kind| kind.mime_type()))
         .unwrap_or(UNKNOWN)
         .to_owned()
+}
+
+/// Whether a claim may name markup the detector found by its first tag: plain text, SVG,
+/// or another XML type (`application/xml`, `application/atom+xml`, ...).
+fn refines_markup(mime: &str) -> bool {
+    matches!(mime, "text/plain" | "text/xml" | "application/xml") || mime.ends_with("+xml")
 }
 
 /// `text/HTML; charset=utf-8` -> `text/html`; `None` for anything not `type/subtype`.
@@ -173,6 +186,10 @@ pub fn extension(mime: &str) -> &'static str {
         "application/octet-stream" => "bin",
         "text/javascript" | "application/javascript" => "js",
         "text/markdown" => "md",
+        "application/xml" => "xml",
+        "application/xhtml+xml" => "xhtml",
+        "application/java-archive" => "jar",
+        "text/x-c" => "c",
         "audio/midi" => "mid",
         // Types the detector names that mime_guess lists under another name, or not at all.
         "audio/x-wav" => "wav",
@@ -187,6 +204,7 @@ pub fn extension(mime: &str) -> &'static str {
         "image/vnd.adobe.photoshop" => "psd",
         "application/vnd.sqlite3" => "sqlite",
         "application/vnd.microsoft.portable-executable" => "exe",
+        "application/x-ole-storage" => "msi",
         // mime_guess lists a type's extensions in alphabetical order (`audio/mpeg`: `m2a`
         // before `mp3`; `text/xml`: `addin` before `xml`): the one the byte detector names
         // too is the usual one, else the first.
@@ -258,6 +276,13 @@ mod tests {
             (b"<html><body>hi</body></html>", None, "download", "text/html"),
             (b"<html><body>hi</body></html>", Some("image/png"), "x.png", "text/html"),
             (b"#!/bin/sh\necho hi", Some("text/plain"), "run", "text/plain"),
+            (b"<?xml version=\"1.0\"?>\n<feed/>", Some("application/atom+xml"), "x", "application/atom+xml"),
+            (b"<?xml version=\"1.0\"?>\n<urlset/>", Some("application/xml"), "sitemap", "application/xml"),
+            // never a claim that would make markup run
+            (b"<html><hta:application/><script>run()</script>", Some("application/hta"), "x.hta", "text/html"),
+            (b"<html><hta:application/><script>run()</script>", None, "x.hta", "text/html"),
+            (b"<!-- x -->\nWScript.Echo(1)", Some("text/javascript"), "x.js", "text/html"),
+            (b"<html><body>", None, "index.php", "text/html"),
         ];
         for (prefix, ct, name, want) in cases {
             assert_eq!(detect(prefix, *ct, name), *want, "{ct:?} {name}");
@@ -374,6 +399,7 @@ mod tests {
             ("application/x-made-up", "bin"),
             ("audio/mpeg", "mp3"),
             ("text/xml", "xml"),
+            ("application/xml", "xml"),
             ("text/html", "html"),
             ("video/x-matroska", "mkv"),
             ("application/vnd.ms-excel", "xls"),

@@ -365,14 +365,18 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
 /// one that runs or renders as a page and is not the type's (`page.php` that sent a PNG, an
 /// `.exe` name on an image, `invoice.html` of an unknown type: `.bin`), so that what is
 /// saved opens as what it is. `text/plain`, what any text is stored as, vouches for none
-/// of those (`run.cmd` saves as `run.cmd.txt`). Any other name is kept (`README.md` served
-/// as `text/plain`, `pkg.tgz` as gzip), and so is a name without an extension of a type
-/// with none of its own (an unknown type), and any name of `application/octet-stream`.
+/// of those (`run.cmd` saves as `run.cmd.txt`), nor does `application/octet-stream` (bytes
+/// nothing recognized: `x.svg` whose markup starts too late to be seen saves as
+/// `x.svg.bin`). Any other name is kept (`README.md` served as `text/plain`, `pkg.tgz` as
+/// gzip), and so is a name without an extension of a type with none of its own (an unknown
+/// type, `application/octet-stream`).
 pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
-    let Some(essence) = mime::essence(mime_type).filter(|m| m != "application/octet-stream") else {
-        return Cow::Borrowed(name);
+    let essence = mime::essence(mime_type).unwrap_or_else(|| "application/octet-stream".to_owned());
+    let listed = match essence.as_str() {
+        // mime_guess lists `exe`, `dll`, `msi` and more for it: they are not what it is
+        "application/octet-stream" => &[][..],
+        known => mime_guess::get_mime_extensions_str(known).unwrap_or_default(),
     };
-    let listed = mime_guess::get_mime_extensions_str(&essence).unwrap_or_default();
     let usual = Some(mime::extension(&essence)).filter(|ext| *ext != "bin");
     let keeps = match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
@@ -439,7 +443,9 @@ mod tests {
             ("notes", "text/plain; charset=utf-8", "notes.txt"),
             ("report.pdf", "application/pdf", "report.pdf"),
             ("data", "application/octet-stream", "data"),
-            ("setup.exe", "application/octet-stream", "setup.exe"),
+            ("setup.exe", "application/octet-stream", "setup.exe.bin"),
+            ("evil.svg", "application/octet-stream", "evil.svg.bin"),
+            ("archive.dat", "application/octet-stream", "archive.dat"),
             ("thing", "application/x-made-up", "thing"),
             ("report.", "application/pdf", "report.pdf"),
             // an unknown type vouches for no extension that runs; text/plain neither

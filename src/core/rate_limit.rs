@@ -18,15 +18,15 @@ pub fn binding(limit: u32) -> Option<&'static str> {
     TIERS.iter().find(|(n, _)| *n == limit).map(|(_, name)| *name)
 }
 
-/// The tier that enforces `limit` (`None`: `0`, no limit). A value that is no tier (a key
-/// record written by hand, a tier a later version dropped) is held to the largest tier
-/// below it, else the smallest: never to no limit at all.
-pub fn enforced(limit: u32) -> Option<u32> {
+/// The tier that enforces `limit`, and its binding (`None`: `0`, no limit). A value that is
+/// no tier (a key record written by hand, a tier a later version dropped) is held to the
+/// largest tier below it, else the smallest: never to no limit at all.
+pub fn enforced(limit: u32) -> Option<(u32, &'static str)> {
     if limit == 0 {
         return None;
     }
-    let below = TIERS.iter().map(|(n, _)| *n).filter(|n| *n <= limit).max();
-    below.or_else(|| TIERS.iter().map(|(n, _)| *n).min())
+    let below = TIERS.iter().filter(|(n, _)| *n <= limit).max_by_key(|(n, _)| *n);
+    below.or_else(|| TIERS.iter().min_by_key(|(n, _)| *n)).copied()
 }
 
 /// Checks a limit: `0` or one of the [`TIERS`].
@@ -51,6 +51,7 @@ mod tests {
     fn tiers() {
         assert_eq!(binding(0), None);
         assert_eq!(binding(100), Some("RATE_LIMIT_100"));
+        assert_eq!(enforced(50), Some((10, "RATE_LIMIT_10")));
         for ok in [0, 10, 100, 1000] {
             assert_eq!(validate(ok, "rate_limit"), Ok(ok));
         }
@@ -58,7 +59,7 @@ mod tests {
             assert_eq!(validate(bad, "rate_limit").unwrap_err().field(), Some("rate_limit"));
         }
         // a value that is no tier is held to the one below it, else the smallest
-        let enforced_as = [0, 10, 50, 100, 999, 1000, 5000, 1, 9].map(enforced);
+        let enforced_as = [0, 10, 50, 100, 999, 1000, 5000, 1, 9].map(|l| enforced(l).map(|(n, _)| n));
         assert_eq!(enforced_as, [None, Some(10), Some(10), Some(100), Some(100), Some(1000), Some(1000), Some(10), Some(10)]);
         let err = exceeded(10);
         assert_eq!(err.status(), 429);

@@ -34,9 +34,15 @@ pub struct TtlCache<V> {
     entries: HashMap<String, (V, i64)>,
     ttl_ms: i64,
     capacity: usize,
-    /// Entries dropped so far ([`TtlCache::mark`]).
-    removals: u64,
+    /// How many times each key was dropped ([`TtlCache::mark`]), at most `capacity` keys...
+    removed: HashMap<String, u64>,
+    /// ...and how many times that map was emptied (which voids every mark taken before).
+    clears: u64,
 }
+
+/// Where a key stood when a read of its value began ([`TtlCache::mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark(u64, u64);
 
 /// Enabled key records by key hash, for the routes whose every effect the key's authority
 /// re-checks (uploads).
@@ -50,19 +56,20 @@ impl Default for KeyCache {
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(ttl_ms: i64, capacity: usize) -> Self {
-        TtlCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1), removals: 0 }
+        TtlCache { entries: HashMap::new(), ttl_ms, capacity: capacity.max(1), removed: HashMap::new(), clears: 0 }
     }
 
-    /// Taken before a value is read from its source, for [`insert_since`](Self::insert_since).
-    pub fn mark(&self) -> u64 {
-        self.removals
+    /// Taken before `hash`'s value is read from its source, for
+    /// [`insert_since`](Self::insert_since).
+    pub fn mark(&self, hash: &str) -> Mark {
+        Mark(self.clears, self.removed.get(hash).copied().unwrap_or(0))
     }
 
-    /// [`insert`](Self::insert), unless an entry was dropped since `mark` was taken: a change
-    /// made here while the read was on its way (a revoke, an overwrite) may have been what
-    /// it dropped, and the value read before it must not come back.
-    pub fn insert_since(&mut self, mark: u64, hash: &str, record: V, now_ms: i64) {
-        if self.removals == mark {
+    /// [`insert`](Self::insert), unless `hash` was dropped since `mark` was taken: a change
+    /// made here while the read was on its way (a revoke, an overwrite) dropped it, and the
+    /// value read before that change must not come back.
+    pub fn insert_since(&mut self, mark: Mark, hash: &str, record: V, now_ms: i64) {
+        if self.mark(hash) == mark {
             self.insert(hash, record, now_ms);
         }
     }
@@ -92,7 +99,11 @@ impl<V: Clone> TtlCache<V> {
     /// Drops `hash` (its key was revoked or changed here).
     pub fn remove(&mut self, hash: &str) {
         self.entries.remove(hash);
-        self.removals += 1;
+        if self.removed.len() >= self.capacity && !self.removed.contains_key(hash) {
+            self.removed.clear();
+            self.clears += 1;
+        }
+        *self.removed.entry(hash.to_owned()).or_default() += 1;
     }
 
     pub fn len(&self) -> usize {
@@ -146,14 +157,29 @@ mod tests {
     fn a_record_read_while_one_was_removed_is_not_kept() {
         let mut cache = KeyCache::new(1000, 8);
         // read from KV on its way while a revoke here dropped the record: not kept
-        let mark = cache.mark();
+        let mark = cache.mark("h1");
+        let other = cache.mark("h2");
         cache.insert("h1", record("k_1"), 0);
         cache.remove("h1");
         cache.insert_since(mark, "h1", record("k_1"), 10);
         assert_eq!(cache.get("h1", 20), None);
+        // another key's read is kept: only its own drop voids it
+        cache.insert_since(other, "h2", record("k_2"), 10);
+        assert_eq!(cache.get("h2", 20).map(|r| r.id), Some("k_2".into()));
         // read after the drop: kept
-        cache.insert_since(cache.mark(), "h1", record("k_1"), 30);
+        cache.insert_since(cache.mark("h1"), "h1", record("k_1"), 30);
         assert_eq!(cache.get("h1", 40).map(|r| r.id), Some("k_1".into()));
+        // the drops remembered are bounded: past `capacity` keys they are forgotten at once,
+        // which voids every mark taken before
+        let held = cache.mark("h3");
+        for i in 0..7 {
+            cache.remove(&format!("x{i}"));
+        }
+        assert_eq!(cache.removed.len(), 8, "h1 and 7 more");
+        cache.remove("x7");
+        assert_eq!(cache.removed.len(), 1);
+        cache.insert_since(held, "h3", record("k_3"), 50);
+        assert_eq!(cache.get("h3", 60), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub(crate) async fn authenticate_upload(req: &Incoming, keys: &KvStore) -> Resul
         return Ok(record);
     }
     // A revoke or change made here while the read is on its way drops the record it read.
-    let mark = KEYS.with(|cache| cache.borrow().mark());
+    let mark = KEYS.with(|cache| cache.borrow().mark(&hash));
     let record = lookup(keys, &hash).await?;
     KEYS.with(|cache| cache.borrow_mut().insert_since(mark, &hash, record.clone(), now_ms()));
     Ok(record)

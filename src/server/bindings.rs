@@ -127,8 +127,7 @@ impl Services {
     /// 429 with `Retry-After` past it.
     pub async fn rate_limit(&self, owner: &KeyRecord) -> Result<(), Error> {
         let asked = owner.rate_limit.unwrap_or(self.config.default_rate_limit);
-        let Some(limit) = rate_limit::enforced(asked) else { return Ok(()) };
-        let Some(name) = rate_limit::binding(limit) else { return Err(Error::internal(format!("rate limit {limit} has no tier"))) };
+        let Some((limit, name)) = rate_limit::enforced(asked) else { return Ok(()) };
         let limiter = self.rate_limiters.iter().find(|(n, _)| *n == limit).map(|(_, l)| l);
         let limiter = limiter.ok_or_else(|| Error::internal(format!("binding {name} is missing")))?;
         let outcome = limiter.limit(owner.id.clone()).await.map_err(|e| Error::internal(format!("{name}: {e}")))?;

@@ -70,7 +70,7 @@ pub(crate) async fn inline(req: &Incoming, services: &Services, name: &FileName)
     // before the overwrite is answered): the name is asked once more, and holds the new file.
     for _ in 0..2 {
         // A commit to the name here while the answer is on its way drops the answer.
-        let mark = NAMES.with_borrow(|names| names.mark());
+        let mark = NAMES.with_borrow(|names| names.mark(&cache_key));
         let row = services.authority(&name.owner).resolve(&name.upload_path, &name.file_name).await?;
         let holder = Holder { file_id: row.file_id, named_ms: row.named_ms };
         NAMES.with_borrow_mut(|names| names.insert_since(mark, &cache_key, holder.clone(), now_ms()));

@@ -1451,7 +1451,7 @@ test("a PDF's file_url opens in Chromium's PDF viewer, though served sandboxed (
     // the viewer (an extension's frame) loads in the page; a document it refused would be
     // Chromium's error page instead
     const loaded = async () => viewer.frames().some((f) => f.url().startsWith('chrome-extension://'));
-    for (let i = 0; i < 100 && !(await loaded()); i++) await viewer.waitForTimeout(50);
+    for (let i = 0; i < 300 && !(await loaded()); i++) await viewer.waitForTimeout(100);
     assert.ok(await loaded(), `frames: ${viewer.frames().map((f) => f.url()).join(', ')}`);
     assert.equal(downloaded, false, 'shown, not downloaded');
   } finally {

@@ -59,9 +59,9 @@
 //
 //   POST /__faults/kv-read  body {"prefixes": ["blocklist:", "blocked:"]}; {"prefixes": []} stops it
 //
-// Or, with {"prefixes": [...], "hold": true}, such reads wait (rather than fail) until the
-// prefixes are set again without them; GET /__faults/kv-read answers {"held": n}, the reads
-// waiting now.
+// Or, with {"prefixes": [...], "hold": true}, such reads are made at once and their answers
+// held back (rather than failed) until the prefixes are set again without them; GET
+// /__faults/kv-read answers {"held": n}, the answers held now.
 //
 // And R2 delete faults, likewise: each of the next R2 `delete`s made by a key's authority
 // (its drain of doomed objects) rejects with the next message queued, the object kept.
@@ -255,12 +255,14 @@ const failingRead = (name, [arg]) => {
 function countedKv(kv, caller) {
   const instead = (name, args) => {
     if (failingRead(name, args) && kvReadHolding) {
-      // polled on a timer of its own request, as a held put is
+      // read at once, its answer held back (a read on its way while things change); polled
+      // on a timer of its own request, as a held put is
       return (async () => {
+        const answer = await kv[name](...args);
         kvReadsHeld += 1;
         while (failingRead(name, args) && kvReadHolding) await new Promise((resolve) => setTimeout(resolve, 20));
         kvReadsHeld -= 1;
-        return kv[name](...args);
+        return answer;
       })();
     }
     if (failingRead(name, args)) return Promise.reject(new Error(`KV ${name.toUpperCase()} failed: a test fault`));

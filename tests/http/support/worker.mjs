@@ -208,8 +208,8 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/kv-read`, { method: 'POST', body: JSON.stringify({ prefixes }) });
       if (res.status !== 200) throw new Error(`KV read faults: ${res.status} ${await res.text()}`);
     },
-    /** While `prefixes` is not empty, KV reads as `failKvReads` names wait instead of
-     * failing; `[]` lets them through. */
+    /** While `prefixes` is not empty, KV reads as `failKvReads` names are made at once and
+     * their answers held back instead of failing; `[]` lets them through. */
     async holdKvReads(prefixes) {
       if (!counting) throw new Error('KV faults exist only in a Worker started with `counting: true`');
       const res = await request(`${url}/__faults/kv-read`, { method: 'POST', body: JSON.stringify({ prefixes, hold: true }) });

@@ -27,7 +27,7 @@ fn looks_like_svg(prefix: &[u8]) -> bool {
 /// nothing, like `application/octet-stream`), then the name's extension. Markup the
 /// detector names by its first tag (`<?xml` is XML, `<p ` HTML, `#!` a script) gives way
 /// only to a claim that keeps it passive or says what kind of markup it is
-/// ([`refines_markup`]): an SVG with an XML declaration first, a feed sent as
+/// ([`refines_markup`]): an SVG with an XML declaration first, an XML feed sent as
 /// `application/atom+xml`, a README starting with a tag sent as `text/plain`; never to one
 /// that would make it run (HTML claimed as `application/hta` or named `x.php` stays HTML).
 /// An image type is
@@ -42,11 +42,13 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     let sniffed = infer::get(prefix);
     let markup = match sniffed {
         Some(kind) if kind.matcher_type() != infer::MatcherType::Text => return kind.mime_type().to_owned(),
-        Some(_) => true,
-        None => false,
+        Some(kind) => Some(kind.mime_type()),
+        None => None,
     };
     let believable = |mime: &str| {
-        (!mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix))) && (!markup || refines_markup(mime))
+        (!mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix)))
+            && !is_program(mime)
+            && markup.is_none_or(|sniffed| refines_markup(mime, sniffed))
     };
     if let Some(essence) = content_type.and_then(essence) {
         if essence != UNKNOWN && believable(&essence) {
@@ -61,10 +63,23 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
         .to_owned()
 }
 
-/// Whether a claim may name markup the detector found by its first tag: plain text, SVG,
-/// or another XML type (`application/xml`, `application/atom+xml`, ...).
-fn refines_markup(mime: &str) -> bool {
-    matches!(mime, "text/plain" | "text/xml" | "application/xml") || mime.ends_with("+xml")
+/// Whether a claim may name markup the detector found by its first tag (`sniffed`): as
+/// plain text, as SVG, markup that starts as XML as an application's XML type
+/// (`application/xml`, `application/atom+xml`, ...), and HTML as XHTML.
+fn refines_markup(mime: &str, sniffed: &str) -> bool {
+    let xml = matches!(mime, "text/xml" | "application/xml") || (mime.starts_with("application/") && mime.ends_with("+xml"));
+    matches!(mime, "text/plain" | SVG) || (xml && sniffed == "text/xml") || (mime == "application/xhtml+xml" && sniffed == "text/html")
+}
+
+/// Program types the detector knows by their signature (PE, ELF, Mach-O): believed only
+/// from the bytes, never from a header or a name (`tool.bat` of text is no program).
+fn is_program(mime: &str) -> bool {
+    matches!(
+        mime,
+        "application/x-msdownload" | "application/x-msdos-program" | "application/x-dosexec"
+            | "application/vnd.microsoft.portable-executable" | "application/x-executable"
+            | "application/x-sharedlib" | "application/x-mach-binary"
+    )
 }
 
 /// `text/HTML; charset=utf-8` -> `text/html`; `None` for anything not `type/subtype`.
@@ -204,7 +219,6 @@ pub fn extension(mime: &str) -> &'static str {
         "image/vnd.adobe.photoshop" => "psd",
         "application/vnd.sqlite3" => "sqlite",
         "application/vnd.microsoft.portable-executable" => "exe",
-        "application/x-ole-storage" => "msi",
         // mime_guess lists a type's extensions in alphabetical order (`audio/mpeg`: `m2a`
         // before `mp3`; `text/xml`: `addin` before `xml`): the one the byte detector names
         // too is the usual one, else the first.
@@ -215,10 +229,32 @@ pub fn extension(mime: &str) -> &'static str {
     }
 }
 
+/// Whether a file of type `mime` may be saved under `ext`, an extension that runs or renders
+/// as a page (`names::saved_name`): the type's usual one, mime_guess's others for it, and
+/// those the detector's own types come under (a PE's `dll`, an OLE file's `msi`, a script's
+/// `sh`). None for `text/plain` and `application/octet-stream`, which say nothing of what
+/// runs, and only `xml` for `application/xml` (mime_guess lists ASP.NET's `aspx` for it).
+pub fn vouches_for(mime: &str, ext: &str) -> bool {
+    let is = |e: &str| e.eq_ignore_ascii_case(ext);
+    match mime {
+        "text/plain" | UNKNOWN => false,
+        "application/xml" => is(extension(mime)),
+        _ => {
+            let listed = mime_guess::get_mime_extensions_str(mime).unwrap_or_default();
+            is(extension(mime)) || listed.iter().any(|e| is(e)) || DETECTED_UNDER.iter().any(|(m, e)| *m == mime && is(e))
+        }
+    }
+}
+
+/// Extensions the detector's own types come under besides their usual one.
+const DETECTED_UNDER: &[(&str, &str)] =
+    &[("application/vnd.microsoft.portable-executable", "dll"), ("application/x-ole-storage", "msi"), ("text/x-shellscript", "sh")];
+
 /// Types a browser shows without running script: only these are ever served inline.
-/// Everything else (HTML, SVG, XML, JavaScript, unknown) is served as an attachment.
+/// Everything else (HTML, SVG, XML, JavaScript, unknown) is served as an attachment, and so
+/// is any XML type, whatever its top-level type says (`video/x+xml`).
 pub fn is_inline_safe(mime: &str) -> bool {
-    matches!(
+    !mime.ends_with("xml") && matches!(
         mime,
         "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/avif" | "image/bmp"
             | "image/x-icon" | "image/vnd.microsoft.icon" | "image/tiff" | "image/heic"
@@ -283,6 +319,12 @@ mod tests {
             (b"<html><hta:application/><script>run()</script>", None, "x.hta", "text/html"),
             (b"<!-- x -->\nWScript.Echo(1)", Some("text/javascript"), "x.js", "text/html"),
             (b"<html><body>", None, "index.php", "text/html"),
+            (b"<html><body>", None, "x.aspx", "text/html"),
+            (b"<html xmlns=\"http://www.w3.org/1999/xhtml\"><body/></html>", Some("application/xhtml+xml"), "x", "application/xhtml+xml"),
+            (b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("video/x+xml"), "x", "text/xml"),
+            // a program is believed only from its signature
+            (b"@echo off\r\ndel *", None, "tool.bat", "application/octet-stream"),
+            (b"plain words", Some("application/x-msdownload"), "x.exe", "application/octet-stream"),
         ];
         for (prefix, ct, name, want) in cases {
             assert_eq!(detect(prefix, *ct, name), *want, "{ct:?} {name}");

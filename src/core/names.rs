@@ -356,8 +356,10 @@ fn decode_ext_value(value: &str) -> Option<String> {
 /// Extensions a desktop runs, or a browser renders as a page, when such a file is opened:
 /// a saved file whose bytes are of another type never keeps one of these last.
 const ACTIVE_EXTENSIONS: &[&str] = &[
-    "exe", "com", "bat", "cmd", "msi", "scr", "pif", "cpl", "dll", "lnk", "reg", "ps1", "vbs", "vbe", "js", "jse",
-    "wsf", "wsh", "hta", "jar", "sh", "app", "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "shtml", "svg",
+    "exe", "com", "bat", "cmd", "msi", "msp", "mst", "scr", "pif", "cpl", "dll", "lnk", "url", "reg", "ps1", "psm1",
+    "vbs", "vbe", "js", "jse", "wsf", "wsh", "wsc", "sct", "hta", "chm", "jar", "jnlp", "application",
+    "settingcontent-ms", "sh", "app", "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "xht", "shtml", "mht",
+    "mhtml", "xml", "xsl", "svg", "svgz",
 ];
 
 /// The name a file is saved under from its `download_url`: its `original_name`, with the
@@ -372,18 +374,16 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
 /// type, `application/octet-stream`).
 pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     let essence = mime::essence(mime_type).unwrap_or_else(|| "application/octet-stream".to_owned());
-    let listed = match essence.as_str() {
-        // mime_guess lists `exe`, `dll`, `msi` and more for it: they are not what it is
-        "application/octet-stream" => &[][..],
-        known => mime_guess::get_mime_extensions_str(known).unwrap_or_default(),
-    };
-    let usual = Some(mime::extension(&essence)).filter(|ext| *ext != "bin");
-    let keeps = match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
-            let own = listed.iter().chain(&usual).any(|k| k.eq_ignore_ascii_case(ext));
-            (own && essence != "text/plain") || !ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext))
-        }
-        _ => listed.is_empty() && usual.is_none(),
+    // The last extension as a file system keeps the name (trailing dots and spaces dropped:
+    // `x.hta.` is `x.hta`), a dot file's included (`.hta`).
+    let bare = name.trim_end_matches(['.', ' ']);
+    let ext = bare.rsplit_once('.').map(|(_, ext)| ext).filter(|ext| !ext.is_empty());
+    let runs = ext.filter(|ext| ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext)));
+    let keeps = match bare.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() && ext.is_some() => runs.is_none_or(|ext| mime::vouches_for(&essence, ext)),
+        // no extension (`download`, `.env`): one is added when the type has one, or when the
+        // name itself is one that runs
+        _ => mime::extension(&essence) == "bin" && runs.is_none(),
     };
     if keeps {
         return Cow::Borrowed(name);
@@ -391,7 +391,7 @@ pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     // no dot doubled (`report.` saves as `report.pdf`), and within MAX_NAME_BYTES (cut at a
     // character's boundary) with the extension, as a file system keeps it
     let extension = mime::extension(&essence);
-    let mut stem = name.trim_end_matches('.');
+    let mut stem = bare;
     let room = MAX_NAME_BYTES - extension.len() - 1;
     if stem.len() > room {
         let cut = (0..=room).rev().find(|&i| stem.is_char_boundary(i)).unwrap_or(0);
@@ -459,6 +459,18 @@ mod tests {
             ("take.wav", "audio/x-wav", "take.wav"),
             ("take", "audio/x-wav", "take.wav"),
             ("setup.exe", "application/vnd.microsoft.portable-executable", "setup.exe"),
+            ("lib.dll", "application/vnd.microsoft.portable-executable", "lib.dll"),
+            ("setup.msi", "application/x-ole-storage", "setup.msi"),
+            ("mail", "application/x-ole-storage", "mail"),
+            ("run.sh", "text/x-shellscript", "run.sh"),
+            ("x.aspx", "application/xml", "x.aspx.xml"),
+            ("feed.xml", "application/xml", "feed.xml"),
+            ("page.htm", "text/html", "page.htm"),
+            ("x.hta.", "application/octet-stream", "x.hta.bin"),
+            ("x.svg. ", "application/x-made-up", "x.svg.bin"),
+            (".hta", "application/octet-stream", ".hta.bin"),
+            (".env", "application/octet-stream", ".env"),
+            ("notes.xml", "text/plain", "notes.xml.txt"),
             ("page.html", "application/vnd.microsoft.portable-executable", "page.html.exe"),
         ] {
             assert_eq!(saved_name(name, mime), want, "{name} as {mime}");

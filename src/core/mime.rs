@@ -47,7 +47,7 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     };
     let believable = |mime: &str| {
         (!mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix)))
-            && !is_program(mime)
+            && !runs_when_opened(mime)
             && markup.is_none_or(|sniffed| refines_markup(mime, sniffed))
     };
     if let Some(essence) = content_type.and_then(essence) {
@@ -65,20 +65,30 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
 
 /// Whether a claim may name markup the detector found by its first tag (`sniffed`): as
 /// plain text, as SVG, markup that starts as XML as an application's XML type
-/// (`application/xml`, `application/atom+xml`, ...), and HTML as XHTML.
+/// (`application/xml`, `application/atom+xml`, ...), HTML as XHTML or Markdown, and a
+/// script (`#!`) as any text or script type (`cli.js` starting `#!/usr/bin/env node`).
 fn refines_markup(mime: &str, sniffed: &str) -> bool {
     let xml = matches!(mime, "text/xml" | "application/xml") || (mime.starts_with("application/") && mime.ends_with("+xml"));
-    matches!(mime, "text/plain" | SVG) || (xml && sniffed == "text/xml") || (mime == "application/xhtml+xml" && sniffed == "text/html")
+    let script = mime.starts_with("text/") || matches!(mime, "application/javascript" | "application/x-sh" | "application/x-python");
+    matches!(mime, "text/plain" | SVG)
+        || (xml && sniffed == "text/xml")
+        || (matches!(mime, "application/xhtml+xml" | "text/markdown") && sniffed == "text/html")
+        || (script && sniffed == "text/x-shellscript")
 }
 
-/// Program types the detector knows by their signature (PE, ELF, Mach-O): believed only
-/// from the bytes, never from a header or a name (`tool.bat` of text is no program).
-fn is_program(mime: &str) -> bool {
+/// Types whose files run when opened, believed only from a signature, never from a header
+/// or a name: programs the detector knows (PE, ELF, Mach-O, OLE: `tool.bat` of text is no
+/// program), and those none proves (an HTML application, a shortcut, a help file, a
+/// scriptlet, VBScript, a ClickOnce or Java Web Start launcher) are never believed.
+fn runs_when_opened(mime: &str) -> bool {
     matches!(
         mime,
         "application/x-msdownload" | "application/x-msdos-program" | "application/x-dosexec"
             | "application/vnd.microsoft.portable-executable" | "application/x-executable"
-            | "application/x-sharedlib" | "application/x-mach-binary"
+            | "application/x-sharedlib" | "application/x-mach-binary" | "application/x-ole-storage"
+            | "application/hta" | "application/x-ms-shortcut" | "application/vnd.ms-htmlhelp"
+            | "text/scriptlet" | "text/vbscript" | "application/x-ms-application"
+            | "application/x-java-jnlp-file"
     )
 }
 
@@ -199,7 +209,8 @@ pub fn extension(mime: &str) -> &'static str {
         "image/jpeg" => "jpg",
         "text/plain" => "txt",
         "application/octet-stream" => "bin",
-        "text/javascript" | "application/javascript" => "js",
+        "text/javascript" | "application/javascript" | "application/x-javascript" | "application/ecmascript"
+        | "text/ecmascript" => "js",
         "text/markdown" => "md",
         "application/xml" => "xml",
         "application/xhtml+xml" => "xhtml",
@@ -219,6 +230,7 @@ pub fn extension(mime: &str) -> &'static str {
         "image/vnd.adobe.photoshop" => "psd",
         "application/vnd.sqlite3" => "sqlite",
         "application/vnd.microsoft.portable-executable" => "exe",
+        "text/x-shellscript" => "sh",
         // mime_guess lists a type's extensions in alphabetical order (`audio/mpeg`: `m2a`
         // before `mp3`; `text/xml`: `addin` before `xml`): the one the byte detector names
         // too is the usual one, else the first.
@@ -231,9 +243,9 @@ pub fn extension(mime: &str) -> &'static str {
 
 /// Whether a file of type `mime` may be saved under `ext`, an extension that runs or renders
 /// as a page (`names::saved_name`): the type's usual one, mime_guess's others for it, and
-/// those the detector's own types come under (a PE's `dll`, an OLE file's `msi`, a script's
-/// `sh`). None for `text/plain` and `application/octet-stream`, which say nothing of what
-/// runs, and only `xml` for `application/xml` (mime_guess lists ASP.NET's `aspx` for it).
+/// those the detector's own types come under (a PE's `dll`, an OLE file's `msi`). None for
+/// `text/plain` and `application/octet-stream`, which say nothing of what runs, and only
+/// `xml` for `application/xml` (mime_guess lists ASP.NET's `aspx` for it).
 pub fn vouches_for(mime: &str, ext: &str) -> bool {
     let is = |e: &str| e.eq_ignore_ascii_case(ext);
     match mime {
@@ -247,20 +259,29 @@ pub fn vouches_for(mime: &str, ext: &str) -> bool {
 }
 
 /// Extensions the detector's own types come under besides their usual one.
-const DETECTED_UNDER: &[(&str, &str)] =
-    &[("application/vnd.microsoft.portable-executable", "dll"), ("application/x-ole-storage", "msi"), ("text/x-shellscript", "sh")];
+const DETECTED_UNDER: &[(&str, &str)] = &[
+    ("application/vnd.microsoft.portable-executable", "dll"),
+    ("application/vnd.microsoft.portable-executable", "scr"),
+    ("application/vnd.microsoft.portable-executable", "cpl"),
+    ("application/vnd.microsoft.portable-executable", "com"),
+    ("application/x-ole-storage", "msi"),
+    ("application/x-ole-storage", "msp"),
+    ("application/x-ole-storage", "mst"),
+    ("application/zip", "jar"),
+    ("application/gzip", "svgz"),
+];
 
 /// Types a browser shows without running script: only these are ever served inline.
 /// Everything else (HTML, SVG, XML, JavaScript, unknown) is served as an attachment, and so
 /// is any XML type, whatever its top-level type says (`video/x+xml`).
 pub fn is_inline_safe(mime: &str) -> bool {
-    !mime.ends_with("xml") && matches!(
+    let passive = matches!(
         mime,
         "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/avif" | "image/bmp"
             | "image/x-icon" | "image/vnd.microsoft.icon" | "image/tiff" | "image/heic"
             | "image/heif" | "application/pdf" | "text/plain"
-    ) || mime.starts_with("video/")
-        || mime.starts_with("audio/")
+    );
+    !mime.ends_with("xml") && (passive || mime.starts_with("video/") || mime.starts_with("audio/"))
 }
 
 #[cfg(test)]
@@ -320,6 +341,14 @@ mod tests {
             (b"<!-- x -->\nWScript.Echo(1)", Some("text/javascript"), "x.js", "text/html"),
             (b"<html><body>", None, "index.php", "text/html"),
             (b"<html><body>", None, "x.aspx", "text/html"),
+            // markup the detector does not know by its start: an application that runs is
+            // still never believed from a name or a header
+            (b"hello<script>run()</script>", None, "x.hta", "application/octet-stream"),
+            (b"hello<script>run()</script>", Some("application/hta"), "download", "application/octet-stream"),
+            (b"plain words", Some("application/x-ole-storage"), "setup.msi", "application/octet-stream"),
+            // a script named for what it is, a README that starts with a tag
+            (b"#!/usr/bin/env node\nconsole.log(1)", Some("text/javascript"), "cli.js", "text/javascript"),
+            (b"<p align=\"center\">a readme</p>", Some("text/markdown"), "README.md", "text/markdown"),
             (b"<html xmlns=\"http://www.w3.org/1999/xhtml\"><body/></html>", Some("application/xhtml+xml"), "x", "application/xhtml+xml"),
             (b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("video/x+xml"), "x", "text/xml"),
             // a program is believed only from its signature
@@ -459,6 +488,7 @@ mod tests {
             ("application/zip", "zip"),
             ("application/gzip", "gz"),
             ("video/mp4", "mp4"),
+            ("text/x-shellscript", "sh"),
         ];
         for (mime, want) in cases {
             assert_eq!(extension(mime), want, "{mime}");
@@ -478,6 +508,10 @@ mod tests {
             ("application/javascript", false),
             ("text/javascript", false),
             ("application/octet-stream", false),
+            ("audio/mpeg", true),
+            ("text/plain", true),
+            ("video/x+xml", false),
+            ("audio/vnd.x+xml", false),
         ];
         for (mime, want) in cases {
             assert_eq!(is_inline_safe(mime), want, "{mime}");

@@ -356,10 +356,11 @@ fn decode_ext_value(value: &str) -> Option<String> {
 /// Extensions a desktop runs, or a browser renders as a page, when such a file is opened:
 /// a saved file whose bytes are of another type never keeps one of these last.
 const ACTIVE_EXTENSIONS: &[&str] = &[
-    "exe", "com", "bat", "cmd", "msi", "msp", "mst", "scr", "pif", "cpl", "dll", "lnk", "url", "reg", "ps1", "psm1",
-    "vbs", "vbe", "js", "jse", "wsf", "wsh", "wsc", "sct", "hta", "chm", "jar", "jnlp", "application",
-    "settingcontent-ms", "sh", "app", "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "xht", "shtml", "mht",
-    "mhtml", "xml", "xsl", "svg", "svgz",
+    "exe", "com", "bat", "cmd", "msi", "msp", "mst", "msc", "scr", "pif", "cpl", "dll", "lnk", "url", "website",
+    "reg", "inf", "scf", "ps1", "psm1", "ps1xml", "vbs", "vbe", "vb", "js", "jse", "ws", "wsf", "wsh", "wsc",
+    "sct", "hta", "chm", "hlp", "jar", "jnlp", "application", "appref-ms", "appinstaller", "xbap", "diagcab",
+    "library-ms", "searchconnector-ms", "settingcontent-ms", "pyw", "sh", "command", "desktop", "fileloc", "app",
+    "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "xht", "shtml", "mht", "mhtml", "svg", "svgz",
 ];
 
 /// The name a file is saved under from its `download_url`: its `original_name`, with the
@@ -470,7 +471,12 @@ mod tests {
             ("x.svg. ", "application/x-made-up", "x.svg.bin"),
             (".hta", "application/octet-stream", ".hta.bin"),
             (".env", "application/octet-stream", ".env"),
-            ("notes.xml", "text/plain", "notes.xml.txt"),
+            ("pom.xml", "text/plain", "pom.xml"),
+            ("logo.svgz", "application/gzip", "logo.svgz"),
+            ("app.jar", "application/zip", "app.jar"),
+            ("saver.scr", "application/vnd.microsoft.portable-executable", "saver.scr"),
+            ("app.js", "application/x-javascript", "app.js"),
+            ("x.msc", "text/plain", "x.msc.txt"),
             ("page.html", "application/vnd.microsoft.portable-executable", "page.html.exe"),
         ] {
             assert_eq!(saved_name(name, mime), want, "{name} as {mime}");

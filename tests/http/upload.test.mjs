@@ -312,6 +312,8 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     ['page.xhtml', '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>', 'application/xhtml+xml', 'application/xhtml+xml'],
     ['app.js', 'alert(document.cookie)', 'text/javascript', 'text/javascript'],
     ['mystery', '<script>alert(1)</script>', null, 'text/html'],
+    // markup whose start the detector does not know, under an XML type of `video/`
+    ['clip', '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', 'video/x+xml', 'video/x+xml'],
   ]) {
     test(`scriptable ${name} is an attachment, sandboxed and nosniff on both URLs`, async () => {
       const res = await upload(worker, { file_url: origin.file(`/script/${name}`, Buffer.from(bytes), { contentType }), upload_path: 'scriptable' });

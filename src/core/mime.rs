@@ -48,6 +48,7 @@ pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     let believable = |mime: &str| {
         (!mime.starts_with("image/") || (mime == SVG && looks_like_svg(prefix)))
             && !runs_when_opened(mime)
+            && !is_transport_stream_claim(mime, prefix)
             && markup.is_none_or(|sniffed| refines_markup(mime, sniffed))
     };
     if let Some(essence) = content_type.and_then(essence) {
@@ -88,8 +89,15 @@ fn runs_when_opened(mime: &str) -> bool {
             | "application/x-sharedlib" | "application/x-mach-binary" | "application/x-ole-storage"
             | "application/hta" | "application/x-ms-shortcut" | "application/vnd.ms-htmlhelp"
             | "text/scriptlet" | "text/vbscript" | "application/x-ms-application"
-            | "application/x-java-jnlp-file"
+            | "application/x-java-jnlp-file" | "application/windows-library+xml"
+            | "application/x-ms-xbap" | "application/winhlp"
     )
+}
+
+/// MPEG transport streams start with their sync byte: without it, `x.ts` is TypeScript
+/// (mime_guess names `.ts` a stream), never a video to show inline.
+fn is_transport_stream_claim(mime: &str, prefix: &[u8]) -> bool {
+    matches!(mime, "video/vnd.dlna.mpeg-tts" | "video/mp2t") && prefix.first() != Some(&0x47)
 }
 
 /// `text/HTML; charset=utf-8` -> `text/html`; `None` for anything not `type/subtype`.
@@ -230,7 +238,7 @@ pub fn extension(mime: &str) -> &'static str {
         "image/vnd.adobe.photoshop" => "psd",
         "application/vnd.sqlite3" => "sqlite",
         "application/vnd.microsoft.portable-executable" => "exe",
-        "text/x-shellscript" => "sh",
+        "text/x-shellscript" | "text/x-sh" | "application/x-shellscript" => "sh",
         // mime_guess lists a type's extensions in alphabetical order (`audio/mpeg`: `m2a`
         // before `mp3`; `text/xml`: `addin` before `xml`): the one the byte detector names
         // too is the usual one, else the first.
@@ -245,12 +253,13 @@ pub fn extension(mime: &str) -> &'static str {
 /// as a page (`names::saved_name`): the type's usual one, mime_guess's others for it, and
 /// those the detector's own types come under (a PE's `dll`, an OLE file's `msi`). None for
 /// `text/plain` and `application/octet-stream`, which say nothing of what runs, and only
-/// `xml` for `application/xml` (mime_guess lists ASP.NET's `aspx` for it).
+/// the usual one for `application/xml` and `message/rfc822`.
 pub fn vouches_for(mime: &str, ext: &str) -> bool {
     let is = |e: &str| e.eq_ignore_ascii_case(ext);
     match mime {
         "text/plain" | UNKNOWN => false,
-        "application/xml" => is(extension(mime)),
+        // mime_guess lists ASP.NET's `aspx` for the one, `mht` for the other
+        "application/xml" | "message/rfc822" => is(extension(mime)),
         _ => {
             let listed = mime_guess::get_mime_extensions_str(mime).unwrap_or_default();
             is(extension(mime)) || listed.iter().any(|e| is(e)) || DETECTED_UNDER.iter().any(|(m, e)| *m == mime && is(e))
@@ -349,6 +358,11 @@ mod tests {
             // a script named for what it is, a README that starts with a tag
             (b"#!/usr/bin/env node\nconsole.log(1)", Some("text/javascript"), "cli.js", "text/javascript"),
             (b"<p align=\"center\">a readme</p>", Some("text/markdown"), "README.md", "text/markdown"),
+            (b"#!/bin/sh\necho hi", Some("text/x-sh"), "install.sh", "text/x-sh"),
+            (b"<?xml version=\"1.0\"?><libraryDescription/>", None, "evil.library-ms", "text/xml"),
+            // TypeScript is no transport stream (`.ts`), one that starts with its sync byte is
+            (b"export const a = 1;\n", None, "cli.ts", "application/octet-stream"),
+            (b"\x47\x40\x00\x10\x00", None, "clip.ts", "video/vnd.dlna.mpeg-tts"),
             (b"<html xmlns=\"http://www.w3.org/1999/xhtml\"><body/></html>", Some("application/xhtml+xml"), "x", "application/xhtml+xml"),
             (b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>", Some("video/x+xml"), "x", "text/xml"),
             // a program is believed only from its signature

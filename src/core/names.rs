@@ -477,6 +477,9 @@ mod tests {
             ("saver.scr", "application/vnd.microsoft.portable-executable", "saver.scr"),
             ("app.js", "application/x-javascript", "app.js"),
             ("x.msc", "text/plain", "x.msc.txt"),
+            ("install.sh", "text/x-sh", "install.sh"),
+            ("page.mht", "message/rfc822", "page.mht.eml"),
+            ("mail.eml", "message/rfc822", "mail.eml"),
             ("page.html", "application/vnd.microsoft.portable-executable", "page.html.exe"),
         ] {
             assert_eq!(saved_name(name, mime), want, "{name} as {mime}");

@@ -30,14 +30,15 @@ fn looks_like_svg(prefix: &[u8]) -> bool {
 /// ([`refines_markup`]): an SVG with an XML declaration first, an XML feed sent as
 /// `application/atom+xml`, a README starting with a tag sent as `text/plain`; never to one
 /// that would make it run (HTML claimed as `application/hta` or named `x.php` stays HTML).
-/// An image type is
-/// taken from a header or a name only for SVG whose bytes are SVG markup (text, with no
-/// signature: [`looks_like_svg`]). The image formats in use start with a signature the
-/// detector knows, so bytes that showed none are taken for no image, whatever they claim
-/// (a rare format without one, like TGA, is stored as `application/octet-stream`), and an
-/// allow-list of images cannot be passed by naming any file `photo.png` or `x.svg`. Sound
-/// and video keep their claim: some of their formats, like an MP3 without its tag, start
-/// with no signature the detector knows.
+/// An image type is taken from a header or a name only for SVG whose bytes are SVG markup
+/// (text, with no signature: [`looks_like_svg`]). The image formats in use start with a
+/// signature the detector knows, so bytes that showed none are taken for no image,
+/// whatever they claim (a rare format without one, like TGA, is stored as
+/// `application/octet-stream`), and an allow-list of images cannot be passed by naming any
+/// file `photo.png` or `x.svg`; a type that runs when opened is never taken from a claim
+/// ([`runs_when_opened`]). Sound and video keep their claim: some of their formats, like an
+/// MP3 without its tag, start with no signature the detector knows (a transport stream's
+/// sync byte excepted: [`is_transport_stream_claim`]).
 pub fn detect(prefix: &[u8], content_type: Option<&str>, name: &str) -> String {
     let sniffed = infer::get(prefix);
     let markup = match sniffed {
@@ -77,10 +78,11 @@ fn refines_markup(mime: &str, sniffed: &str) -> bool {
         || (script && sniffed == "text/x-shellscript")
 }
 
-/// Types whose files run when opened, believed only from a signature, never from a header
-/// or a name: programs the detector knows (PE, ELF, Mach-O, OLE: `tool.bat` of text is no
-/// program), and those none proves (an HTML application, a shortcut, a help file, a
-/// scriptlet, VBScript, a ClickOnce or Java Web Start launcher) are never believed.
+/// Types whose files run when opened: never believed from a header or a name. Programs the
+/// detector knows by their signature (PE, ELF, Mach-O, OLE) come from the bytes alone
+/// (`tool.bat` of text is no program); those no signature proves (an HTML application, a
+/// shortcut, a help file, a scriptlet, VBScript, a ClickOnce, XBAP or Java Web Start
+/// launcher, a library description) never.
 fn runs_when_opened(mime: &str) -> bool {
     matches!(
         mime,

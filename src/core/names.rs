@@ -378,20 +378,21 @@ pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     // The last extension as a file system keeps the name (trailing dots and spaces dropped:
     // `x.hta.` is `x.hta`), a dot file's included (`.hta`).
     let bare = name.trim_end_matches(['.', ' ']);
-    let ext = bare.rsplit_once('.').map(|(_, ext)| ext).filter(|ext| !ext.is_empty());
+    let split = bare.rsplit_once('.');
+    let ext = split.map(|(_, ext)| ext).filter(|ext| !ext.is_empty());
     let runs = ext.filter(|ext| ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext)));
-    let keeps = match bare.rsplit_once('.') {
+    let extension = mime::extension(&essence);
+    let keeps = match split {
         Some((stem, _)) if !stem.is_empty() && ext.is_some() => runs.is_none_or(|ext| mime::vouches_for(&essence, ext)),
         // no extension (`download`, `.env`): one is added when the type has one, or when the
         // name itself is one that runs
-        _ => mime::extension(&essence) == "bin" && runs.is_none(),
+        _ => extension == "bin" && runs.is_none(),
     };
     if keeps {
         return Cow::Borrowed(name);
     }
     // no dot doubled (`report.` saves as `report.pdf`), and within MAX_NAME_BYTES (cut at a
     // character's boundary) with the extension, as a file system keeps it
-    let extension = mime::extension(&essence);
     let mut stem = bare;
     let room = MAX_NAME_BYTES - extension.len() - 1;
     if stem.len() > room {

@@ -35,6 +35,7 @@ mod timers;
 mod upload;
 mod webhook;
 
+use futures_util::FutureExt;
 use worker::{event, Context, Env, Response, Result};
 
 use crate::core::query::params;
@@ -83,6 +84,10 @@ async fn answer(method: &str, raw: web_sys::Request, env: &Env) -> std::result::
     dispatch(route, req, &services).await
 }
 
+/// Each route's handler is awaited boxed (`boxed_local`, a `dyn Future`), so its `poll` is
+/// a function of its own, never inlined into one state machine of every route: V8 compiles
+/// the hot functions of an upload's poll chain once per isolate, at a cost in memory that
+/// grows with their size (BENCHMARKS.md, "The first large upload's memory").
 async fn dispatch(
     route: Route,
     req: Incoming,
@@ -91,31 +96,31 @@ async fn dispatch(
     match route {
         Route::Health => respond::json(200, &serde_json::json!({ "ok": true })),
         Route::OpenApi => respond::raw_json(crate::core::openapi::JSON),
-        Route::Upload => upload::handle(req, services).await,
-        Route::Download { file_id } => files::download(&req, services, &file_id).await,
-        Route::File { name } => files::inline(&req, services, &name).await,
-        Route::UploadBatch => batch::handle(req, services).await,
-        Route::Usage => manage::usage(&req, services).await,
-        Route::ListFiles => manage::list(&req, services).await,
-        Route::FileInfo { file_id } => manage::info(&req, services, &file_id).await,
-        Route::DeleteFile { file_id } => manage::delete(&req, services, &file_id).await,
-        Route::Link { file_id } => manage::link(req, services, &file_id).await,
-        Route::ListKeys => admin::list(&req, services).await,
-        Route::CreateKey => admin::create(req, services).await,
-        Route::GetKey { key_id } => admin::show(&req, services, &key_id).await,
-        Route::UpdateKey { key_id } => admin::update(req, services, &key_id).await,
-        Route::RevokeKey { key_id } => admin::revoke(&req, services, &key_id).await,
+        Route::Upload => upload::handle(req, services).boxed_local().await,
+        Route::Download { file_id } => files::download(&req, services, &file_id).boxed_local().await,
+        Route::File { name } => files::inline(&req, services, &name).boxed_local().await,
+        Route::UploadBatch => batch::handle(req, services).boxed_local().await,
+        Route::Usage => manage::usage(&req, services).boxed_local().await,
+        Route::ListFiles => manage::list(&req, services).boxed_local().await,
+        Route::FileInfo { file_id } => manage::info(&req, services, &file_id).boxed_local().await,
+        Route::DeleteFile { file_id } => manage::delete(&req, services, &file_id).boxed_local().await,
+        Route::Link { file_id } => manage::link(req, services, &file_id).boxed_local().await,
+        Route::ListKeys => admin::list(&req, services).boxed_local().await,
+        Route::CreateKey => admin::create(req, services).boxed_local().await,
+        Route::GetKey { key_id } => admin::show(&req, services, &key_id).boxed_local().await,
+        Route::UpdateKey { key_id } => admin::update(req, services, &key_id).boxed_local().await,
+        Route::RevokeKey { key_id } => admin::revoke(&req, services, &key_id).boxed_local().await,
         Route::RotateWebhookSecret { key_id } => {
-            admin::rotate_webhook_secret(&req, services, &key_id).await
+            admin::rotate_webhook_secret(&req, services, &key_id).boxed_local().await
         }
-        Route::PurgeKeyFiles { key_id } => takedown::purge(&req, services, &key_id).await,
-        Route::TakeDown => takedown::take_down(req, services).await,
-        Route::ListBlocked => blocklist::list(&req, services).await,
-        Route::ShowBlocked { sha256 } => blocklist::show(&req, services, &sha256).await,
-        Route::Block { sha256 } => blocklist::put(req, services, sha256).await,
-        Route::Unblock { sha256 } => blocklist::delete(&req, services, &sha256).await,
-        Route::ListJobs => jobs::list(&req, services).await,
-        Route::JobStatus { job_id } => jobs::status(&req, services, &job_id).await,
-        Route::CancelJob { job_id } => jobs::cancel(&req, services, &job_id).await,
+        Route::PurgeKeyFiles { key_id } => takedown::purge(&req, services, &key_id).boxed_local().await,
+        Route::TakeDown => takedown::take_down(req, services).boxed_local().await,
+        Route::ListBlocked => blocklist::list(&req, services).boxed_local().await,
+        Route::ShowBlocked { sha256 } => blocklist::show(&req, services, &sha256).boxed_local().await,
+        Route::Block { sha256 } => blocklist::put(req, services, sha256).boxed_local().await,
+        Route::Unblock { sha256 } => blocklist::delete(&req, services, &sha256).boxed_local().await,
+        Route::ListJobs => jobs::list(&req, services).boxed_local().await,
+        Route::JobStatus { job_id } => jobs::status(&req, services, &job_id).boxed_local().await,
+        Route::CancelJob { job_id } => jobs::cancel(&req, services, &job_id).boxed_local().await,
     }
 }

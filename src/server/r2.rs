@@ -1,6 +1,7 @@
 //! The `ObjectStore` adapter over the R2 binding, and reading an object's metadata back.
 
 use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
 use js_sys::Object;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
@@ -167,10 +168,11 @@ impl ObjectStore for R2Store<'_> {
             0 => None,
             mib => Some(buffers::take(mib, self.origin).await?),
         };
+        // Each path boxed: only the one taken is in the upload's poll chain (see `dispatch`).
         let stored = match (&body.ranged, body.length) {
-            (Some(_), _) => put_ranged(&target, self.origin, body, self.one_stream_mib_s).await,
-            (None, Some(length)) => put_known(&target, self.origin, body, length).await,
-            (None, None) => put_unknown(&target, self.origin, body, limit).await,
+            (Some(_), _) => put_ranged(&target, self.origin, body, self.one_stream_mib_s).boxed_local().await,
+            (None, Some(length)) => put_known(&target, self.origin, body, length).boxed_local().await,
+            (None, None) => put_unknown(&target, self.origin, body, limit).boxed_local().await,
         };
         // An internal error names the object, for the log.
         stored.map_err(|e| e.context(|| format!("storing {key}")))

@@ -1,6 +1,7 @@
 //! `POST /api/v1/files/upload/url`: authenticate, parse, run the upload flow, answer; and
 //! the one upload every entry point (single or batch) runs.
 
+use futures_util::FutureExt;
 use url::Url;
 use worker::Response;
 
@@ -99,14 +100,15 @@ impl<'a> Upload<'a> {
     async fn run_item(&self, request: UploadRequest, place: Option<Place<'_>>, services: &Services, gate: &Gate) -> Result<Answered<ItemData>, Error> {
         let idempotency = self.idempotency_key.as_deref().map(|key| (key, place.map(|p| p.item)));
         if self.runs_as_job(&request) {
-            let started = jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).await?;
+            let started = jobs::start(request, self.owner, (&self.base, self.request_url), idempotency, services, gate).boxed_local().await?;
             return Ok(started.map(ItemData::Job));
         }
         if request.callback_url.is_some() {
             return Err(jobs::callback_without_job());
         }
         let later = place.map_or(&[][..], |p| p.later);
-        Ok(self.store_now(request, idempotency, later, services, gate).await?.map(ItemData::File))
+        // boxed, as each path is: only the one taken is in the upload's poll chain (`dispatch`)
+        Ok(self.store_now(request, idempotency, later, services, gate).boxed_local().await?.map(ItemData::File))
     }
 
     /// Stores `request` now (with the request's `Idempotency-Key` and the batch item's

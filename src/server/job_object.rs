@@ -76,6 +76,9 @@ pub struct UploadJob {
     canceled: Cell<bool>,
     /// A cancel is cleaning up and recording the end (its awaits let other requests in).
     ending: Cell<bool>,
+    /// The running invocation's commit is under way (`Run::committing`): a cancel waits
+    /// for the invocation's end.
+    committing: Cell<bool>,
     /// Ends the running transfer's requests at once.
     ender: RefCell<Option<AbortController>>,
     /// Bytes the running invocation read beyond the parts stored before it.
@@ -97,6 +100,7 @@ impl DurableObject for UploadJob {
             running: Cell::new(false),
             canceled: Cell::new(false),
             ending: Cell::new(false),
+            committing: Cell::new(false),
             ender: RefCell::new(None),
             received: Cell::new(0),
             waits: Cell::new(0),
@@ -242,6 +246,7 @@ impl UploadJob {
         self.received.set(0);
         let recorded = self.run_and_record(record, &services).await;
         self.running.set(false);
+        self.committing.set(false);
         // Whatever the invocation left open (a probe it did not read, waiting for its turn)
         // is closed now.
         if let Some(ender) = self.ender.take() {
@@ -258,8 +263,9 @@ impl UploadJob {
             // Committed: the file is stored and charged, canceled or not (a cancel that
             // waited for this answers 409).
             Ok(Ran::Done(file)) => {
-                // A cancel that outwaited this commit (30 s) recorded the job canceled and
-                // told its client nothing is stored: that stays true (the file goes), and
+                // A cancel waits for a commit under way (`committing`), and one recorded
+                // before it stops it: should one still have recorded the job canceled and
+                // told its client nothing is stored, that stays true (the file goes), and
                 // its end is never written over.
                 if self.canceled.get() && matches!(self.load().await, Ok(Some(r)) if r.state == JobState::Canceled) {
                     let delete = async { Services::from_env(&self.env)?.authority(&record.spec.key_id).delete(&file.file_id).await };
@@ -386,6 +392,7 @@ impl UploadJob {
             received: &self.received,
             stop: &stop,
             canceled: &canceled,
+            committing: &self.committing,
         };
         // The origin times out with what this invocation had left: the job's deadline is
         // the whole one.
@@ -502,10 +509,14 @@ impl UploadJob {
             ender.abort();
         }
         // The running invocation ends at its next await, and another cancel may be recording
-        // the end already: wait for both (bounded). Then this one records it (the flag is set
-        // in the same turn as the check), from what they left.
-        for _ in 0..600 {
-            if !self.running.get() && !self.ending.get() {
+        // the end already: wait for both (30 s; an invocation whose commit is under way,
+        // however long it takes: a cancel recorded before a commit that lands after it
+        // would say nothing is stored, over a file stored and charged, and the file the
+        // name held retired). Then this one records it (the flag is set in the same turn
+        // as the check), from what they left.
+        for tick in 0.. {
+            let idle = !self.running.get() && !self.ending.get();
+            if idle || (tick >= 600 && !self.committing.get()) {
                 break;
             }
             worker::Delay::from(Duration::from_millis(50)).await;

@@ -22,7 +22,7 @@ use super::buffers;
 use super::cursor::{Cursor, Source};
 use super::digest::sha256_of_stream;
 use super::files::forget_name;
-use super::ingest::{put_unknown, UNKNOWN_LENGTH_MIB};
+use super::ingest::{abort_multipart, put_unknown, UNKNOWN_LENGTH_MIB};
 use super::job_store::{forget_parts, load, save, save_part, Parts};
 use super::js::{describe, now_ms, wait};
 use super::origin::{Ranged, WorkerOrigin};
@@ -95,6 +95,9 @@ pub(crate) struct Run<'a> {
     pub stop: &'a dyn Fn() -> bool,
     /// Whether the job was canceled: then nothing is committed.
     pub canceled: &'a dyn Fn() -> bool,
+    /// Set once the commit is under way (past its check of `canceled`), until the
+    /// invocation ends: a cancel then waits for that end, however long it takes.
+    pub committing: &'a Cell<bool>,
 }
 
 /// Another transfer has this isolate's turn to run lanes (or its buffers are short).
@@ -232,9 +235,16 @@ impl Run<'_> {
             Some(ranged) if !Plan::new(ranged.total).single() => {
                 let upload = target.create_multipart().await?;
                 transfer.ranged = Some(RangedSource { url: ranged.url.to_string(), validator: ranged.validator.clone(), total: ranged.total });
-                transfer.upload_id = Some(upload.upload_id().map_err(|e| Error::internal(describe(&e)))?);
-                record.transfer = Some(transfer.clone());
-                self.save(record).await?;
+                let recorded = async {
+                    transfer.upload_id = Some(upload.upload_id().map_err(|e| Error::internal(describe(&e)))?);
+                    record.transfer = Some(transfer.clone());
+                    self.save(record).await
+                };
+                // An upload the record does not name would be left for R2's cleanup: aborted.
+                if let Err(err) = recorded.await {
+                    abort_multipart(&target, &upload).await;
+                    return Err(err);
+                }
                 let source = Source::new(self.origin, &ranged, Some(self.received));
                 let (_, probe) = read_probe(&source, body)?;
                 self.lanes(record, &transfer, &target, &source, &upload, Some(probe), BTreeMap::new(), None).await
@@ -426,6 +436,8 @@ impl Run<'_> {
         if canceled().await {
             return gone();
         }
+        // From here a cancel waits for this invocation's end (each wait below checks it).
+        self.committing.set(true);
         let blocklist = KvBlocklist { keys: &self.services.keys, gate: &self.origin.gate };
         // A blocklist this instance never read and cannot read now (KV failing) mostly
         // passes in seconds: the job waits for it a while, its bytes kept, before its commit

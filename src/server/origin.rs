@@ -244,14 +244,21 @@ impl WorkerOrigin {
     /// deadline's); with stalls timed, a read that waits past the idle timeout is ended by
     /// `cancel` (which must end it) and is [`Error::OriginStalled`].
     pub async fn body_read<T>(&self, read: impl Future<Output = Result<T, JsValue>>, cancel: impl FnOnce()) -> Result<T, Error> {
-        self.stall_timed(async { read.await.map_err(|_| self.failure(Error::OriginBroken)) }, cancel).await
+        self.read_within(self.stall_ms, read, cancel).await
     }
 
-    /// `work`, or with stalls timed, [`Error::OriginStalled`] once it waited past the idle
-    /// timeout (then `cancel` ends it).
-    async fn stall_timed<T>(&self, work: impl Future<Output = Result<T, Error>>, cancel: impl FnOnce()) -> Result<T, Error> {
-        let Some(ms) = self.stall_ms else { return work.await };
-        within_idle(ms, work, cancel).await.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms })))
+    /// [`WorkerOrigin::body_read`] timed by `stall_ms` (`None`: not timed).
+    async fn read_within<T>(&self, stall_ms: Option<u64>, read: impl Future<Output = Result<T, JsValue>>, cancel: impl FnOnce()) -> Result<T, Error> {
+        let read = async { read.await.map_err(|_| self.failure(Error::OriginBroken)) };
+        let Some(ms) = stall_ms else { return read.await };
+        within_idle(ms, read, cancel).await.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms })))
+    }
+
+    /// How long a read of `body`'s first bytes may wait: as any read with stalls timed; a
+    /// ranged file's probe is asked for again when it stalls (as a range that stalls is
+    /// resumed), so its reads are timed by the idle timeout in a request too.
+    fn sniff_stall_ms(&self, body: &OriginBody) -> Option<u64> {
+        self.stall_ms.or_else(|| body.ranged.is_some().then(|| idle_timeout_ms(self.timeout_ms.get())))
     }
 
     /// The upload this origin served is stored: every body was read to its end.
@@ -469,7 +476,7 @@ impl WorkerOrigin {
             // shows no progress, so not where stalls are timed): only when Content-Length
             // frames them, so the call cannot read more (a 206 sent chunked may send any
             // number of bytes past what its Content-Range claims).
-            Some(length) if length <= WHOLE_BODY_BYTES && body.framed && self.stall_ms.is_none() => self.read_whole(body).await,
+            Some(length) if length <= WHOLE_BODY_BYTES && body.framed && self.sniff_stall_ms(body).is_none() => self.read_whole(body).await,
             _ => self.read_prefix(body).await,
         }
     }
@@ -483,7 +490,10 @@ impl WorkerOrigin {
         body.cancel();
         // the probe's rate (one stream or parallel ranges) is timed from this request
         body.asked_ms = now_ms();
-        let response = self.get(&ranged.url, Some(&range_header(0, PROBE_BYTES)), Some(&ranged.validator.if_range)).await?;
+        // its headers timed as its body's reads are (`sniff_stall_ms`): a stall is one attempt
+        let idle = idle_timeout_ms(self.timeout_ms.get());
+        let asked = self.get_within(&ranged.url, Some(&range_header(0, PROBE_BYTES)), Some(&ranged.validator.if_range), idle).await;
+        let response = asked.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms: idle })))?;
         let head = Head::of(&response);
         let refuse = |err| {
             if let Some(stream) = response.body() {
@@ -527,8 +537,9 @@ impl WorkerOrigin {
         let mut sniffed = Vec::new();
         let mut read = 0;
         let length = body.length.unwrap_or(u64::MAX);
+        let stall_ms = self.sniff_stall_ms(body);
         while sniffed.len() < SNIFF_BYTES {
-            match self.body_read(read_chunk(&reader), || drop(reader.cancel())).await {
+            match self.read_within(stall_ms, read_chunk(&reader), || drop(reader.cancel())).await {
                 Ok(Some(chunk)) => {
                     let chunk = match u32::try_from(length - read) {
                         Ok(left) if left <= chunk.length() => {

@@ -59,14 +59,22 @@ pub(crate) async fn put_streamed(target: &Target<'_>, origin: &WorkerOrigin, mut
     let (stored, fed) = join(target.put_streaming(fixed.readable().into()), feed(&writer, &mut chunks, &mut digest)).await;
     drop(chunks);
     match (fed, stored) {
-        (Ok(()), stored) => {
-            let sha256 = digest.finish(false).await?;
-            target.settle(stored, sha256, total).await
-        }
+        (Ok(()), stored) => match digest.finish(false).await {
+            Ok(sha256) => target.settle(stored, sha256, total).await,
+            Err(err) => Err(deleted(target, stored, err).await),
+        },
         (Err(Stop::Failed(err)), _) => Err(origin.failure(err)),
         (Err(Stop::Sink), Err(err)) => Err(err),
-        (Err(Stop::Sink), Ok(())) => Err(Error::internal("r2 took a stream that failed")),
+        (Err(Stop::Sink), stored) => Err(deleted(target, stored, Error::internal("r2 took a stream that failed")).await),
     }
+}
+
+/// `err`, once the object a put `stored` is deleted: an upload that fails leaves none.
+async fn deleted(target: &Target<'_>, stored: Result<(), Error>, err: Error) -> Error {
+    if stored.is_ok() {
+        target.delete().await;
+    }
+    err
 }
 
 /// Hashes and writes every chunk, then closes the stream; on any failure aborts it, so the

@@ -227,6 +227,12 @@ describe('origins that support ranges', () => {
     assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [stop, size]], 'resumed at the byte where it stalled');
   });
 
+  test('a probe that stalls before its type is sniffed is asked for again after the idle timeout (not left to the deadline): byte-exact', async () => {
+    const { requests, size } = await storedAfterAStall('/resume/probe-stall.bin', 194, { stallAt: 2000 });
+    assert.deepEqual(requests.slice(0, 2).map((r) => [r.range, r.ifRange, r.status]), [[PROBE, null, 206], [PROBE, ETAG, 206]], 'the stalled probe asked for again, of the same version');
+    assert.deepEqual(rangesAfterProbe(requests, size), [[0, MiB], [MiB, size]], 'then the rest, once');
+  });
+
   test('a range whose headers never come is ended after the idle timeout and asked for again', async () => {
     const { requests, size } = await storedAfterAStall('/resume/no-headers.bin', 170, { stallHeaders: true });
     assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [MiB, size]], 'the unanswered range asked for again');

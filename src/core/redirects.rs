@@ -8,6 +8,9 @@ use url::Url;
 use super::error::Error;
 use super::url_policy::{self, UrlPolicy, MAX_REDIRECTS};
 
+/// The redirects a GET follows.
+pub const GET_REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
+
 /// Where a chain of redirects has got to.
 pub struct Redirects<'a> {
     url: Url,
@@ -19,7 +22,7 @@ pub struct Redirects<'a> {
 impl<'a> Redirects<'a> {
     /// A GET's chain: every redirect status is followed.
     pub fn from(first: Url, policy: &'a UrlPolicy) -> Self {
-        Redirects { url: first, hops: 0, policy, followed: &[301, 302, 303, 307, 308] }
+        Redirects { url: first, hops: 0, policy, followed: &GET_REDIRECTS }
     }
 
     /// A POST's chain: only the redirects that keep its method and body (307, 308) are

@@ -20,7 +20,7 @@ use crate::core::gate::{Gate, Slot};
 use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
 use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, passing_status, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
 use crate::core::origin_headers::{Forwarded, OriginHeaders};
-use crate::core::redirects::Redirects;
+use crate::core::redirects::{Redirects, GET_REDIRECTS};
 use crate::core::url_policy::UrlPolicy;
 use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
@@ -374,11 +374,14 @@ impl WorkerOrigin {
         self.forwarded.borrow_mut().for_url(url).cloned()
     }
 
-    /// Whether `status`, answered by `url`, may mean the URL a ranged file's redirects led
-    /// to no longer serves it: the upload follows its first URL's redirects again, and
-    /// `url` is not that first URL.
+    /// Whether `status`, answered by `url` to a range, sends the upload through its first
+    /// URL's redirects again: a redirect (an expiry scheme that sends the client back, a
+    /// mirror that moves it on; followed from the first URL, every hop checked by the
+    /// policy), or, at a URL the redirects led to, a status that may mean it stopped
+    /// serving the file (`stopped_serving`).
     pub fn may_refetch(&self, url: &Url, status: u16) -> bool {
-        stopped_serving(status) && self.refetch.as_ref().is_some_and(|r| r.first != *url)
+        let Some(refetch) = &self.refetch else { return false };
+        GET_REDIRECTS.contains(&status) || (stopped_serving(status) && refetch.first != *url)
     }
 
     /// Asks for `range` of the file again from the upload's first URL, following its

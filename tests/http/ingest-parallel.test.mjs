@@ -240,6 +240,20 @@ test('signed URLs behind a redirect that expire mid-transfer (403): a range whos
   assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
 });
 
+test('signed URLs that, once expired, answer a range with a redirect back to their signer (302): the first URL\'s redirects followed again; byte-exact, in parallel parts', async () => {
+  const body = filler(48 * MiB + 1, 274);
+  const path = '/par/signed-302.bin';
+  const sign = '/par/sign-302';
+  origin.file(path, body, ranged({ signed: 2, expiredRedirect: sign }));
+  const res = await upload(worker, { file_url: origin.signer(sign, path), upload_path: 'parallel', file_name: 'signed-302.bin' });
+  const data = await assertStored(res, body, path);
+  assert.deepEqual(storedObject(worker, data).parts, partSizes(body.length), 'stored in parallel parts');
+  const redirected = assertRanged(origin, path, ETAG).filter((r) => r.status === 302);
+  assert.ok(redirected.length >= 1, 'signed URLs expired mid-transfer, answering 302');
+  assert.equal(origin.requests(sign).length, 1 + redirected.length, 'the first URL asked again once per redirected range');
+  assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
+});
+
 test('signed URLs on another origin: the user\'s headers go to the first URL on every refetch, never to the other origin; byte-exact', async () => {
   const body = filler(20 * MiB + 1, 274);
   const path = '/x/signed.bin';

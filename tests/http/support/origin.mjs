@@ -157,6 +157,12 @@ export async function startOrigin() {
       const sig = new URL(req.url, 'http://x').searchParams.get('sig');
       const used = state.signatures.get(sig);
       if (used === undefined || used >= opts.signed) {
+        if (opts.expiredRedirect) {
+          // an expiry scheme that sends the client back to where it got the URL
+          entry.status = 302;
+          res.writeHead(302, { location: opts.expiredRedirect }).end();
+          return undefined;
+        }
         entry.status = 403;
         res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
         return undefined;
@@ -326,14 +332,15 @@ export async function startOrigin() {
      *   requests; any other request is 403, as an expired signed URL. A request's `sig` is
      *   in its entry of `requests`. With `bareAfterFirstSig`, answers at any signature but
      *   the first carry no ETag or Last-Modified and ignore If-Range, as another server
-     *   behind the redirect might.
+     *   behind the redirect might. With `expiredRedirect: path`, an expired one answers
+     *   302 to `path` (the signer) instead of 403.
      * - `chunked` with `ranges`: the 200 has no Content-Length, a 206 has one;
      *   `chunked206`: a 206 has none either (sent chunked, its Content-Range gives its size). */
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
       ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
       ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
-      bareAfterFirstSig = false, claim,
+      bareAfterFirstSig = false, expiredRedirect, claim,
     } = {}) {
       const state = {
         body,
@@ -346,7 +353,7 @@ export async function startOrigin() {
         opts: {
           contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
           maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
-          bareAfterFirstSig, claim,
+          bareAfterFirstSig, expiredRedirect, claim,
         },
       };
       files.set(path, state);

@@ -278,8 +278,11 @@ impl UploadJob {
                 record.end(JobState::Succeeded, now);
                 self.ended(record).await
             }
-            // Cancel ends the job and cleans up; this run only had to stop.
-            _ if self.canceled.get() => Ok(()),
+            // Cancel ends the job and cleans up; this run only had to stop. A verdict on the
+            // file (its digest, type, size, the quota, the blocklist, the key) is the job's
+            // own end, recorded below: the cancel that waited for it then answers 409.
+            Ok(_) if self.canceled.get() => Ok(()),
+            Err(err) if self.canceled.get() && stopped_by_cancel(&err) => Ok(()),
             // Nothing changed that is not saved: only the next try is set.
             Ok(Ran::Waiting) => {
                 self.received.set(0);
@@ -629,4 +632,13 @@ impl UploadJob {
         record.delivery = Some(delivery);
         self.finish(record).await
     }
+}
+
+/// Whether `err` may be what a cancel's abort made of the invocation's calls (an origin call
+/// or wait ended, a commit not made) rather than a verdict on the file.
+fn stopped_by_cancel(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::OriginBroken | Error::OriginUnreachable | Error::OriginStalled { .. } | Error::OriginTimeout { .. } | Error::Internal(_)
+    )
 }

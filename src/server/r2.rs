@@ -97,13 +97,16 @@ impl Target<'_> {
         match (self.checked(sha256), stored) {
             (Ok(sha256), Ok(())) => Ok(StoredObject { size, sha256 }),
             (Ok(_), Err(err)) => Err(err),
-            (Err(mismatch), stored) => {
-                if stored.is_ok() {
-                    self.delete().await;
-                }
-                Err(mismatch)
-            }
+            (Err(mismatch), stored) => Err(self.failed(stored, mismatch).await),
         }
+    }
+
+    /// `err`, once the object a put `stored` is deleted: an upload that fails leaves none.
+    pub async fn failed(&self, stored: Result<(), Error>, err: Error) -> Error {
+        if stored.is_ok() {
+            self.delete().await;
+        }
+        err
     }
 
     /// Starts a multipart upload of the object, and tells the log. When the log fails, the

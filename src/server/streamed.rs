@@ -61,20 +61,12 @@ pub(crate) async fn put_streamed(target: &Target<'_>, origin: &WorkerOrigin, mut
     match (fed, stored) {
         (Ok(()), stored) => match digest.finish(false).await {
             Ok(sha256) => target.settle(stored, sha256, total).await,
-            Err(err) => Err(deleted(target, stored, err).await),
+            Err(err) => Err(target.failed(stored, err).await),
         },
         (Err(Stop::Failed(err)), _) => Err(origin.failure(err)),
         (Err(Stop::Sink), Err(err)) => Err(err),
-        (Err(Stop::Sink), stored) => Err(deleted(target, stored, Error::internal("r2 took a stream that failed")).await),
+        (Err(Stop::Sink), stored) => Err(target.failed(stored, Error::internal("r2 took a stream that failed")).await),
     }
-}
-
-/// `err`, once the object a put `stored` is deleted: an upload that fails leaves none.
-async fn deleted(target: &Target<'_>, stored: Result<(), Error>, err: Error) -> Error {
-    if stored.is_ok() {
-        target.delete().await;
-    }
-    err
 }
 
 /// Hashes and writes every chunk, then closes the stream; on any failure aborts it, so the

@@ -488,6 +488,8 @@ impl WorkerOrigin {
     /// version: the same 206 as the first answer, however long the origin makes its ranges
     /// (else the file changed, 502), into `body` afresh. An answer that failed in passing
     /// (408, 429, a 5xx) is [`Error::OriginStatus`], to be asked again ([`probe_passing`]).
+    /// A URL the redirects led to that stopped serving the file is refetched through them,
+    /// as a range's is (`Cursor`): the answer found there must name the file's validator.
     async fn probe_again(&self, body: &mut OriginBody) -> Result<(), Error> {
         let (Some(ranged), Some(length)) = (body.ranged.clone(), body.length) else { return Err(Error::OriginBroken) };
         body.cancel();
@@ -495,8 +497,15 @@ impl WorkerOrigin {
         body.asked_ms = now_ms();
         // its headers timed as its body's reads are (`sniff_stall_ms`): a stall is one attempt
         let idle = idle_timeout_ms(self.timeout_ms.get());
-        let asked = self.get_within(&ranged.url, Some(&range_header(0, PROBE_BYTES)), Some(&ranged.validator.if_range), idle).await;
-        let response = asked.unwrap_or_else(|| Err(self.failure(Error::OriginStalled { ms: idle })))?;
+        let stalled = || self.failure(Error::OriginStalled { ms: idle });
+        let (range, if_range) = (range_header(0, PROBE_BYTES), &ranged.validator.if_range);
+        let mut response = self.get_within(&ranged.url, Some(&range), Some(if_range), idle).await.unwrap_or_else(|| Err(stalled()))?;
+        let refetched = self.may_refetch(&ranged.url, response.status());
+        if refetched {
+            cancel_body(&response);
+            let (_, found) = self.refetch(&range, if_range, idle).await.unwrap_or_else(|| Err(stalled()))?;
+            response = found;
+        }
         let head = Head::of(&response);
         let refuse = |err| {
             if let Some(stream) = response.body() {
@@ -507,7 +516,8 @@ impl WorkerOrigin {
         if passing_status(head.status) {
             return refuse(Error::OriginStatus(head.status));
         }
-        if head.status != 206 || head.content_range != Some((0, length - 1, ranged.total)) || head.length != Some(length) || head.encoded || !head.is_version(&ranged.validator) {
+        let version = if refetched { head.names_version(&ranged.validator) } else { head.is_version(&ranged.validator) };
+        if head.status != 206 || head.content_range != Some((0, length - 1, ranged.total)) || head.length != Some(length) || head.encoded || !version {
             return refuse(Error::OriginChanged);
         }
         body.ended = response.body().is_none();

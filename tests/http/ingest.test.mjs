@@ -233,6 +233,19 @@ describe('origins that support ranges', () => {
     assert.deepEqual(rangesAfterProbe(requests, size), [[0, MiB], [MiB, size]], 'then the rest, once');
   });
 
+  test('a probe broken before its type was sniffed, at a signed URL that expired since, is asked for again through the first URL\'s redirects: byte-exact', async () => {
+    const path = '/resume/signed-probe.bin';
+    const sign = '/resume/sign-probe';
+    const body = filler(3 * MiB, 196);
+    origin.file(path, body, { ranges: true, etag: ETAG, signed: 1, resetAt: [2000] });
+    const res = await upload(worker, { file_url: origin.signer(sign, path), upload_path: 'resume' });
+    await assertStored(res, body);
+    const probes = origin.requests(path).filter((r) => r.range === PROBE);
+    assert.deepEqual(probes.map((r) => [r.ifRange, r.status]), [[null, 206], [ETAG, 403], [ETAG, 206]], 'the broken probe, its expired URL, then the URL signed anew');
+    assert.ok(origin.requests(sign).length >= 2, 'the first URL asked again');
+    assert.ok(origin.sent(path) <= body.length * 1.1, `the origin sent ${origin.sent(path)} bytes for ${body.length}`);
+  });
+
   test('a range whose headers never come is ended after the idle timeout and asked for again', async () => {
     const { requests, size } = await storedAfterAStall('/resume/no-headers.bin', 170, { stallHeaders: true });
     assert.deepEqual(rangesAfterProbe(requests, size), [[MiB, size], [MiB, size]], 'the unanswered range asked for again');

@@ -77,8 +77,9 @@ pub enum Error {
     OriginBroken,
     #[error("the origin did not deliver the file within {ms} ms")]
     OriginTimeout { ms: u64 },
-    /// A job's stream sent nothing for `ms` (the idle timeout) and could not be resumed
-    /// (no ranges; or its first range stalled on every attempt).
+    /// A stream sent nothing for `ms` (the idle timeout) and could not be resumed: a job's
+    /// without ranges, or a ranged probe's before its type was sniffed (a job's or a
+    /// request's) that stalled on every attempt.
     #[error("the origin sent nothing for {ms} ms")]
     OriginStalled { ms: u64 },
     /// A job's stream from an origin without ranges did not end within `ms`: it cannot be

@@ -513,7 +513,9 @@ impl WorkerOrigin {
             }
             Err(err)
         };
-        if passing_status(head.status) {
+        // As a range's answer (`Cursor`): anything but a 206, 200, 412 or 416 (the last
+        // three its word that the file changed) is the origin's refusal.
+        if passing_status(head.status) || !matches!(head.status, 200 | 206 | 412 | 416) {
             return refuse(Error::OriginStatus(head.status));
         }
         let version = if refetched { head.names_version(&ranged.validator) } else { head.is_version(&ranged.validator) };

@@ -199,6 +199,13 @@ describe('origins that support ranges', () => {
     });
   }
 
+  test('a probe broken before its type was sniffed, whose asking again is answered 404, fails with 502 naming the status (as a range would), asked no more, nothing stored', async () => {
+    const path = '/resume/sniffed-then-gone.bin';
+    const url = origin.file(path, filler(3 * MiB, 197), { ranges: true, etag: ETAG, resetAt: [2000], statuses: { 2: 404 } });
+    await assertRefused(worker, { file_url: url, upload_path: 'resume' }, 502, /HTTP 404/);
+    assert.equal(origin.requests(path).length, 2, 'the probe, then once again');
+  });
+
   test(`a probe broken before its type was sniffed, whose asking again is answered 503 every time, fails with 502 naming the status after ${ATTEMPTS} attempts, nothing stored`, async () => {
     const path = '/resume/sniffed-then-busy.bin';
     const busy = Object.fromEntries(Array.from({ length: ATTEMPTS + 1 }, (_, i) => [i + 2, 503]));

@@ -267,7 +267,7 @@ impl UploadJob {
                 // before it stops it: should one still have recorded the job canceled and
                 // told its client nothing is stored, that stays true (the file goes), and
                 // its end is never written over.
-                if self.canceled.get() && matches!(self.load().await, Ok(Some(r)) if r.state == JobState::Canceled) {
+                if self.recorded_canceled().await {
                     let delete = async { Services::from_env(&self.env)?.authority(&record.spec.key_id).delete(&file.file_id).await };
                     if let Err(e) = delete.await {
                         worker::console_error!("job {}: canceled, its late commit's file {} not deleted: {e:?}", self.job_id, file.file_id);
@@ -303,6 +303,9 @@ impl UploadJob {
                 self.alarm_at((now + 2 * TURN_RETRY_MS).max(wanted + TURN_RETRY_MS)).await
             }
             Err(err) => {
+                if !self.may_record_end().await {
+                    return Ok(());
+                }
                 // The record keeps only what a client may see ("internal error"): the log
                 // keeps the rest. No one waits on a job's answer: the log says it failed.
                 log_internal(&format!("job {}", record.spec.job_id), &err);
@@ -315,6 +318,32 @@ impl UploadJob {
                 record.error = Some(JobFailure::from(&err));
                 record.end(JobState::Failed, now);
                 self.ended(record).await
+            }
+        }
+    }
+
+    /// Whether a cancel of this run recorded the job canceled already.
+    async fn recorded_canceled(&self) -> bool {
+        self.canceled.get() && matches!(self.load().await, Ok(Some(r)) if r.state == JobState::Canceled)
+    }
+
+    /// Whether this invocation may record the failure it ended with: not when a cancel that
+    /// stopped waiting for it (30 s with no commit under way: say, its file hashed back from
+    /// R2 for longer) recorded the job canceled and gave everything back (one recording it
+    /// now is waited for): that end stands. When it may, a cancel from now on waits for
+    /// its end (`committing`), then finds it (409).
+    async fn may_record_end(&self) -> bool {
+        loop {
+            while self.ending.get() {
+                worker::Delay::from(Duration::from_millis(50)).await;
+            }
+            if self.recorded_canceled().await {
+                return false;
+            }
+            // no cancel began recording while the record was read
+            if !self.ending.get() {
+                self.committing.set(true);
+                return true;
             }
         }
     }
@@ -516,11 +545,17 @@ impl UploadJob {
         // however long it takes: a cancel recorded before a commit that lands after it
         // would say nothing is stored, over a file stored and charged, and the file the
         // name held retired). Then this one records it (the flag is set in the same turn
-        // as the check), from what they left.
+        // as the check), from what they left. A commit still under way after 5 minutes (its
+        // calls have timed out long before) leaves the cancel not known: 500, nothing
+        // recorded, and the job goes on (the client may cancel again).
         for tick in 0.. {
             let idle = !self.running.get() && !self.ending.get();
             if idle || (tick >= 600 && !self.committing.get()) {
                 break;
+            }
+            if tick >= 6_000 {
+                self.canceled.set(false);
+                return Err(Error::internal("job cancel: the commit under way did not end in 5 minutes"));
             }
             worker::Delay::from(Duration::from_millis(50)).await;
         }
@@ -635,10 +670,18 @@ impl UploadJob {
 }
 
 /// Whether `err` may be what a cancel's abort made of the invocation's calls (an origin call
-/// or wait ended, a commit not made) rather than a verdict on the file.
+/// or wait ended, a commit not made), or a failure in passing (a busy isolate, an unread
+/// blocklist, a key being updated), rather than a verdict on the file.
 fn stopped_by_cancel(err: &Error) -> bool {
     matches!(
         err,
-        Error::OriginBroken | Error::OriginUnreachable | Error::OriginStalled { .. } | Error::OriginTimeout { .. } | Error::Internal(_)
+        Error::OriginBroken
+            | Error::OriginUnreachable
+            | Error::OriginStalled { .. }
+            | Error::OriginTimeout { .. }
+            | Error::Internal(_)
+            | Error::Busy
+            | Error::BlocklistUnread
+            | Error::Updating
     )
 }

@@ -24,7 +24,8 @@ use crate::core::Error;
 /// where it broke (measured: no slower than waiting for 64 KiB per read)...
 const READ_MIN: u32 = 1;
 /// ...but a cursor read chunk by chunk ([`Cursor::next_into`]) waits for this much per read,
-/// so a fast stream is not a loop of small reads; a break loses at most this much.
+/// so a fast stream is not a loop of small reads; a break loses at most this much, and
+/// once a read stalls the cursor takes whatever comes again.
 pub(crate) const CHUNK_MIN: u32 = 64 * 1024;
 /// ...into a scratch buffer of up to this size, then copied into the part. A read that
 /// fails loses its buffer with it (the stream keeps it): never the part's bytes.
@@ -269,9 +270,14 @@ impl<'a> Cursor<'a> {
         let want = (self.end.min(reader_end) - self.pos).min(u64::from(SCRATCH)) as u32;
         let scratch = self.scratch.take().unwrap_or_else(|| Uint8Array::new_with_length(SCRATCH));
         let view = Uint8Array::new_with_byte_offset_and_length(&scratch.buffer(), 0, want);
-        // Stalled: the attempt is canceled (its read then ends) and tried again.
+        // Stalled: the attempt is canceled (its read then ends) and tried again, from then on
+        // taking whatever has come: an origin that slowed to a trickle (less than a chunk
+        // per idle timeout) still sends, and is read at its pace rather than failed.
         let reading = read_at_least(&reader, want.min(self.min_read), &view);
-        let Some(result) = within_idle(self.source.idle_ms, reading, || drop(reader.cancel())).await else { return Err(Broken::Retry) };
+        let Some(result) = within_idle(self.source.idle_ms, reading, || drop(reader.cancel())).await else {
+            self.min_read = READ_MIN;
+            return Err(Broken::Retry);
+        };
         let Ok((read, done)) = result else { return Err(Broken::Retry) };
         // The read moved the scratch memory into the returned view's buffer.
         self.scratch = Some(Uint8Array::new(&read.buffer()));

@@ -20,7 +20,7 @@ useStack(async () => {
   deadPort = await freePort();
   garbled = net.createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nxyz')));
   await new Promise((resolve) => garbled.listen(0, '127.0.0.1', resolve));
-  return { allow: [`127.0.0.1:${deadPort}`, `127.0.0.1:${garbled.address().port}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000' } };
+  return { allow: [`127.0.0.1:${deadPort}`, `127.0.0.1:${garbled.address().port}`], vars: { MAX_FILE_BYTES: String(LIMIT), FETCH_TIMEOUT_MS: '20000', ONE_STREAM_MIB_S: '1' } };
 }, (s) => ({ origin, worker } = s));
 after(() => garbled?.close());
 
@@ -587,6 +587,22 @@ describe('origin failures', () => {
     assert.equal(res.json.data.sha256, sha256(bytes));
     const served = await get(res.json.data.download_url);
     assert.equal(served.status, 200);
+    assert.equal(sha256(served.body), sha256(bytes), 'the origin\'s bytes are served');
+  });
+
+  test('a ranged origin that slows to a trickle after a fast start (less than 64 KiB per idle timeout) is waited out at its pace, not failed: byte-exact', async () => {
+    // 6 MiB (two parts) whose first MiB comes fast (ONE_STREAM_MIB_S is 1 here): one stream,
+    // each read waiting for 64 KiB; its last 24 KiB at 4 KiB/s take 6 s, past the idle
+    // timeout (a quarter of 20 s)
+    const bytes = filler(6 * MiB, 13);
+    const path = '/trickle-tail.bin';
+    const url = origin.file(path, bytes, { ranges: true, etag: '"t1"', throttle: 4 * KiB, throttleFrom: bytes.length - 24 * KiB });
+    const res = await upload(worker, { file_url: url, upload_path: 'trickle', file_name: 'tail.bin' });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.data.sha256, sha256(bytes));
+    const ranges = origin.requests(path).map((r) => r.range);
+    assert.equal(ranges.length, 3, `the probe, the rest as one stream, and that stream resumed once where it stalled: ${JSON.stringify(ranges)}`);
+    const served = await get(res.json.data.download_url);
     assert.equal(sha256(served.body), sha256(bytes), 'the origin\'s bytes are served');
   });
 

@@ -77,8 +77,8 @@ export async function startOrigin() {
   /** Writes `body[from..to)` to `res` chunk by chunk with backpressure, counting each chunk
    * as it is handed to the socket; throttled per socket, cut at a reset or stall point. */
   function pump(path, state, res, from, to, { chunkSize }, scrambled = false) {
-    const { throttle, resetEvery } = state.opts;
-    const chunk = throttle ? Math.max(KiB, Math.min(chunkSize, 64 * KiB, Math.floor(throttle / 50))) : chunkSize;
+    const { throttle, resetEvery, throttleFrom = 0 } = state.opts;
+    const slowChunk = throttle ? Math.max(KiB, Math.min(chunkSize, 64 * KiB, Math.floor(throttle / 50))) : chunkSize;
     const socket = res.socket;
     let pos = from;
     let unflushed = 0; // writes whose callback has not run yet
@@ -106,7 +106,8 @@ export async function startOrigin() {
           state.fired.add('stall');
           return undefined; // never continues; the socket stays open until the client leaves
         }
-        if (throttle) {
+        const slow = throttle && pos >= throttleFrom;
+        if (slow) {
           const bucket = buckets.get(socket) ?? { at: 0 };
           buckets.set(socket, bucket);
           const now = performance.now();
@@ -115,11 +116,12 @@ export async function startOrigin() {
             return undefined;
           }
         }
-        const limit = Math.min(to, pos + chunk, reset ?? Infinity, every, stall);
+        const chunk = slow ? slowChunk : chunkSize;
+        const limit = Math.min(to, pos + chunk, reset ?? Infinity, every, stall, throttle && pos < throttleFrom ? throttleFrom : Infinity);
         const piece = scrambled ? state.body.subarray(pos, limit).map((b) => b ^ 0xff) : state.body.subarray(pos, limit);
         pos = limit;
         countSent(path, piece.length);
-        if (throttle) {
+        if (slow) {
           const bucket = buckets.get(socket);
           bucket.at = Math.max(performance.now(), bucket.at) + (piece.length * 1000) / throttle;
         }
@@ -295,7 +297,8 @@ export async function startOrigin() {
      *   Last-Modified string) serves the whole file (200); with `ignoreIfRange`, If-Range is
      *   ignored: the range of the current file is served whatever the client holds.
      * - `etag` (e.g. '"v1"'), `lastModified` (an HTTP date): sent on every 200 and 206.
-     * - `throttle`: body bytes per second per connection (a token bucket per socket).
+     * - `throttle`: body bytes per second per connection (a token bucket per socket); with
+     *   `throttleFrom`, only the file's bytes from that offset on (a trickle after a fast start).
      * - `resetAt: [n, ...]`: file offsets; the first response about to write byte n writes
      *   up to it, then destroys its connection (each once).
      * - `resetEvery: n`: every response is destroyed after n bytes of its body.
@@ -338,7 +341,7 @@ export async function startOrigin() {
      *   `chunked206`: a 206 has none either (sent chunked, its Content-Range gives its size). */
     file(path, body, {
       contentType = 'application/octet-stream', chunked = false, chunked206 = false, disposition, chunkSize = 64 * KiB,
-      ranges = false, etag, lastModified, throttle, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
+      ranges = false, etag, lastModified, throttle, throttleFrom, resetAt = [], resetEvery, stallAt, stallHeaders = false, ignoreRange = false, rangeLies,
       ignoreIfRange = false, maxConnections, closeUnanswered = 0, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
       bareAfterFirstSig = false, expiredRedirect, claim,
     } = {}) {
@@ -351,7 +354,7 @@ export async function startOrigin() {
         fired: new Set(),
         signatures: new Map(), // sig -> requests served at it
         opts: {
-          contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
+          contentType, chunked, chunked206, disposition, chunkSize, ranges, throttle, throttleFrom, resetEvery, stallAt, stallHeaders, ignoreRange, rangeLies, ignoreIfRange,
           maxConnections, closeUnanswered, statuses, rangeCap, changeAfterRequests, changedBody, changedEtag, changedLastModified, signed,
           bareAfterFirstSig, expiredRedirect, claim,
         },

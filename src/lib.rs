@@ -63,9 +63,10 @@
 //!     `http.rs`: the incoming request (the runtime's own, its URL parsed once), request
 //!     bodies, queries, link base, the request's URL policy.
 //!   - `upload.rs`: the upload handler, and the one dispatch (job or stored now) of a single
-//!     upload or a batch item. `origin.rs`: the `Origin` adapter (fetch, the
-//!     1 MiB probe, one deadline and a job's stall timeout, sniffing, the refetch of a
-//!     ranged file whose redirected URL stopped serving it). `timers.rs`: a transfer's
+//!     upload or a batch item. `origin.rs`: the `Origin` adapter (fetch under one
+//!     deadline and a job's stall timeout, the refetch of a ranged file whose redirected URL
+//!     stopped serving it); `origin/answer.rs`: a response's headers and a body still at
+//!     the origin; `origin/probe.rs`: the 1 MiB probe, sniffing, the `Origin` seam. `timers.rs`: a transfer's
 //!     deadline timer and the idle bound on one of its steps. `ingest.rs`: streaming a body into R2
 //!     (a known length chunk by chunk, or multipart). `parallel.rs`: a ranged file's parts over up to
 //!     5 connections; `streamed.rs`: one streamed put of known length, from a resumable range

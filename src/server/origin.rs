@@ -1,29 +1,31 @@
-//! The `Origin` adapter: one GET per hop with the Worker's `fetch`, under one deadline. The
-//! first request asks for the first MiB only ([`PROBE_BYTES`]): an origin that serves
-//! ranges says so in its answer (206, the total size, a validator), and the rest of the
-//! file is then fetched in ranges ([`Ranged`], `server::parallel`).
+//! The `Origin` adapter: one GET per hop with the Worker's `fetch`, under one deadline, each
+//! waiting for a slot of the request's gate, and the refetch of a ranged file through its
+//! first URL's redirects. The first request asks for the first MiB only (`probe`): an origin
+//! that serves ranges says so in its answer (206, the total size, a validator), and the
+//! rest of the file is then fetched in ranges ([`Ranged`], `server::parallel`).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::time::Duration;
 
-use js_sys::Uint8Array;
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, AbortSignal, ReadableStream, ReadableStreamDefaultReader, RequestInit, RequestRedirect};
+use web_sys::{AbortController, AbortSignal, RequestInit, RequestRedirect};
 use worker::Delay;
 
-use super::js::{cancel_body, now_ms, read_chunk, wait};
+use super::js::{cancel_body, now_ms, wait};
 use super::timers::{at_deadline, clear_timer, within_idle, DEADLINE};
-use crate::core::coding::{reaches_decoded, shown_coding};
 use crate::core::gate::{Gate, Slot};
-use crate::core::mime::{SNIFF_BYTES, WHOLE_BODY_BYTES};
-use crate::core::ranges::{backoff_ms, idle_timeout_ms, parse_content_range, passing_status, range_header, Validator, MAX_ATTEMPTS, PROBE_BYTES};
+use crate::core::ranges::{backoff_ms, idle_timeout_ms};
 use crate::core::origin_headers::{Forwarded, OriginHeaders};
 use crate::core::redirects::{Redirects, GET_REDIRECTS};
 use crate::core::url_policy::UrlPolicy;
-use crate::core::seams::{Fetched, Origin};
 use crate::core::Error;
+
+mod answer;
+mod probe;
+
+pub(crate) use answer::{Head, OriginBody, Ranged};
 
 /// A back-off is waited in steps of this, so the deadline or a cancel ends it soon.
 const BACKOFF_STEP_MS: u64 = 100;
@@ -91,120 +93,6 @@ impl Drop for WorkerOrigin {
     }
 }
 
-/// A file the origin serves in ranges: where, which version, and how big.
-#[derive(Debug, Clone)]
-pub(crate) struct Ranged {
-    pub url: Url,
-    pub validator: Validator,
-    pub total: u64,
-}
-
-/// A response body still at the origin, and what was read of it to sniff its type.
-pub(crate) struct OriginBody {
-    /// The response: its body is read whole (small) or streamed from here.
-    response: web_sys::Response,
-    /// The reader sniffing used, still holding the stream's lock (released only when the
-    /// rest is wanted: releasing costs more than the read it follows).
-    reader: Option<ReadableStreamDefaultReader>,
-    /// Chunks already read (they come first when the body is stored).
-    pub prefix: Vec<Uint8Array>,
-    /// The body ended while sniffing: `prefix` is all of it.
-    pub ended: bool,
-    /// A trustworthy length of this body: `Content-Length` of an unencoded body, or a 206's
-    /// Content-Range (the bytes past it are never read).
-    pub length: Option<u64>,
-    /// Whether `length` frames the body ([`Head::framed`]).
-    framed: bool,
-    /// Set when this body is the first part of a file the origin serves in ranges.
-    pub ranged: Option<Ranged>,
-    /// When it was asked for (ms since the epoch): how fast the origin sends, with the time
-    /// its body is read by.
-    pub asked_ms: i64,
-}
-
-impl OriginBody {
-    /// The unread rest of the body as a stream, or `None` when sniffing read all of it.
-    pub fn rest(&self) -> Option<ReadableStream> {
-        if self.ended {
-            return None;
-        }
-        if let Some(reader) = &self.reader {
-            reader.release_lock();
-        }
-        self.response.body()
-    }
-
-    /// Stops reading this body (the origin may stop sending).
-    pub fn cancel(&self) {
-        if self.ended {
-            return;
-        }
-        match (&self.reader, self.response.body()) {
-            (Some(reader), _) => drop(reader.cancel()),
-            (None, Some(stream)) => drop(stream.cancel()),
-            (None, None) => {}
-        }
-    }
-}
-
-/// One response's headers, read once.
-pub(crate) struct Head {
-    pub status: u16,
-    /// A content coding other than identity: the body is not the file's bytes as they are.
-    pub encoded: bool,
-    /// That coding, when the runtime does not decode it (the body read is still encoded).
-    pub undecoded: Option<String>,
-    pub length: Option<u64>,
-    /// Whether `length` frames the body (`Content-Length`, not chunked): the runtime ends it
-    /// there. Else a 206's length is only what its Content-Range claims, and reads stop
-    /// there themselves.
-    pub framed: bool,
-    pub content_range: Option<(u64, u64, u64)>,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
-
-impl Head {
-    pub fn of(response: &web_sys::Response) -> Head {
-        let header = |name: &str| response.headers().get(name).ok().flatten();
-        let coding = header("content-encoding");
-        let encoded = coding.as_deref().is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
-        // A chunked body's length is its chunks', whatever Content-Length says (RFC 9112
-        // 6.3: a message with both is framed by Transfer-Encoding; the runtime reads it so).
-        let chunked = header("transfer-encoding").is_some();
-        let status = response.status();
-        let content_range = header("content-range").and_then(|v| parse_content_range(&v));
-        let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok()).filter(|_| !chunked);
-        // A 206 sent chunked (or without Content-Length) has the length its Content-Range
-        // says (RFC 9110 14.4): a range's reader ends there, and checks it got all of it.
-        let ranged = content_range.filter(|_| status == 206).map(|(first, last, _)| last - first + 1);
-        Head {
-            status,
-            encoded,
-            undecoded: coding.filter(|c| !reaches_decoded(c)),
-            length: declared.or(ranged).filter(|_| !encoded),
-            framed: declared.is_some() && !encoded,
-            content_range,
-            etag: header("etag"),
-            last_modified: header("last-modified"),
-        }
-    }
-
-    /// Whether a 206 carries the whole file (`bytes 0-(n-1)/n`, `n` bytes).
-    fn whole(&self) -> bool {
-        matches!(self.content_range, Some((0, last, total)) if last + 1 == total && self.length == Some(total))
-    }
-
-    /// Whether this response is of the version `validator` names.
-    pub fn is_version(&self, validator: &Validator) -> bool {
-        validator.matches(self.etag.as_deref(), self.last_modified.as_deref())
-    }
-
-    /// Whether this response names the very `validator` (see [`Validator::named_by`]).
-    pub fn names_version(&self, validator: &Validator) -> bool {
-        validator.named_by(self.etag.as_deref(), self.last_modified.as_deref())
-    }
-}
 
 impl WorkerOrigin {
     pub fn new(timeout_ms: u64, gate: &Gate, forwarded: Forwarded) -> Result<Self, Error> {
@@ -468,227 +356,5 @@ impl WorkerOrigin {
             }
             answered => answered,
         }
-    }
-
-    async fn sniff_once(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        if body.ended {
-            return Ok(Vec::new());
-        }
-        match body.length {
-            // Small bodies are read whole (see WHOLE_BODY_BYTES), in one native call (which
-            // shows no progress, so not where stalls are timed): only when Content-Length
-            // frames them, so the call cannot read more (a 206 sent chunked may send any
-            // number of bytes past what its Content-Range claims).
-            Some(length) if length <= WHOLE_BODY_BYTES && body.framed && self.sniff_stall_ms(body).is_none() => self.read_whole(body).await,
-            _ => self.read_prefix(body).await,
-        }
-    }
-
-    /// Asks again for the first range of a ranged file whose body broke, of the same
-    /// version: the same 206 as the first answer, however long the origin makes its ranges
-    /// (else the file changed, 502), into `body` afresh. An answer that failed in passing
-    /// (408, 429, a 5xx) is [`Error::OriginStatus`], to be asked again ([`probe_passing`]).
-    /// A URL the redirects led to that stopped serving the file is refetched through them,
-    /// as a range's is (`Cursor`): the answer found there must name the file's validator.
-    async fn probe_again(&self, body: &mut OriginBody) -> Result<(), Error> {
-        let (Some(ranged), Some(length)) = (body.ranged.clone(), body.length) else { return Err(Error::OriginBroken) };
-        body.cancel();
-        // the probe's rate (one stream or parallel ranges) is timed from this request
-        body.asked_ms = now_ms();
-        // its headers timed as its body's reads are (`sniff_stall_ms`): a stall is one attempt
-        let idle = idle_timeout_ms(self.timeout_ms.get());
-        let stalled = || self.failure(Error::OriginStalled { ms: idle });
-        let (range, if_range) = (range_header(0, PROBE_BYTES), &ranged.validator.if_range);
-        let mut response = self.get_within(&ranged.url, Some(&range), Some(if_range), idle).await.unwrap_or_else(|| Err(stalled()))?;
-        let refetched = self.may_refetch(&ranged.url, response.status());
-        if refetched {
-            cancel_body(&response);
-            let (_, found) = self.refetch(&range, if_range, idle).await.unwrap_or_else(|| Err(stalled()))?;
-            response = found;
-        }
-        let head = Head::of(&response);
-        let refuse = |err| {
-            if let Some(stream) = response.body() {
-                drop(stream.cancel());
-            }
-            Err(err)
-        };
-        // As a range's answer (`Cursor`): anything but a 206, 200, 412 or 416 (the last
-        // three its word that the file changed) is the origin's refusal.
-        if passing_status(head.status) || !matches!(head.status, 200 | 206 | 412 | 416) {
-            return refuse(Error::OriginStatus(head.status));
-        }
-        let version = if refetched { head.names_version(&ranged.validator) } else { head.is_version(&ranged.validator) };
-        if head.status != 206 || head.content_range != Some((0, length - 1, ranged.total)) || head.length != Some(length) || head.encoded || !version {
-            return refuse(Error::OriginChanged);
-        }
-        body.ended = response.body().is_none();
-        // this answer's own framing: a chunked one must not be read whole (`sniff_once`)
-        body.framed = head.framed;
-        body.response = response;
-        body.reader = None;
-        body.prefix.clear();
-        Ok(())
-    }
-
-    /// Reads all of a body whose declared length is small; it is then all in `prefix`.
-    async fn read_whole(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        let read = body.response.array_buffer().map_err(|_| Error::OriginBroken)?;
-        let buffer = wait(read).await.map_err(|_| self.failure(Error::OriginBroken))?;
-        let bytes = Uint8Array::new(&buffer);
-        let sniffed = bytes.subarray(0, bytes.length().min(SNIFF_BYTES as u32)).to_vec();
-        if bytes.length() > 0 {
-            body.prefix.push(bytes);
-        }
-        body.ended = true;
-        Ok(sniffed)
-    }
-
-    /// Reads just far enough to sniff; the reader keeps the rest for storing. Never past
-    /// the body's length: bytes a 206 sends beyond its Content-Range are not the file's.
-    async fn read_prefix(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        let Some(stream) = body.response.body() else { return Ok(Vec::new()) };
-        let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-        let mut sniffed = Vec::new();
-        let mut read = 0;
-        let length = body.length.unwrap_or(u64::MAX);
-        let stall_ms = self.sniff_stall_ms(body);
-        while sniffed.len() < SNIFF_BYTES {
-            match self.read_within(stall_ms, read_chunk(&reader), || drop(reader.cancel())).await {
-                Ok(Some(chunk)) => {
-                    let chunk = match u32::try_from(length - read) {
-                        Ok(left) if left <= chunk.length() => {
-                            // its length reached: the rest is not read
-                            drop(reader.cancel());
-                            body.ended = true;
-                            chunk.subarray(0, left)
-                        }
-                        _ => chunk,
-                    };
-                    read += u64::from(chunk.length());
-                    let take = (chunk.length() as usize).min(SNIFF_BYTES - sniffed.len());
-                    sniffed.extend(chunk.subarray(0, take as u32).to_vec());
-                    if chunk.length() > 0 {
-                        body.prefix.push(chunk);
-                    }
-                    if body.ended {
-                        break;
-                    }
-                }
-                Ok(None) => {
-                    body.ended = true;
-                    break;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        body.reader = Some(reader);
-        Ok(sniffed)
-    }
-}
-
-/// Whether asking for the probe again failed in passing, as a range's attempt may
-/// (`server::cursor`): no answer, or one that says to come back.
-fn probe_passing(err: &Error) -> bool {
-    match err {
-        Error::OriginUnreachable | Error::OriginStalled { .. } => true,
-        Error::OriginStatus(status) => passing_status(*status),
-        _ => false,
-    }
-}
-
-/// What a 206 answer to the probe means: the whole file (`None`: store it as it is), or
-/// its first part of a file to fetch in ranges. `Err(())`: unusable (a range that does not
-/// start at 0, more than the probe asked for (the ranged paths hold the probe in memory and
-/// plan parts around it), or a file that cannot be continued safely for want of a validator).
-fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
-    if head.whole() {
-        return Ok(None);
-    }
-    let (first, last, total) = head.content_range.ok_or(())?;
-    if first != 0 || head.length != Some(last + 1) || last + 1 > PROBE_BYTES {
-        return Err(());
-    }
-    let validator = Validator::from_headers(head.etag.as_deref(), head.last_modified.as_deref()).ok_or(())?;
-    Ok(Some(Ranged { url: url.clone(), validator, total }))
-}
-
-impl Origin for WorkerOrigin {
-    type Body = OriginBody;
-
-    async fn fetch(&self, url: &Url) -> Result<Fetched<OriginBody>, Error> {
-        let probe = range_header(0, PROBE_BYTES);
-        let asked_ms = now_ms();
-        let mut response = self.get_again_once(url, Some(&probe), None).await?;
-        let mut head = Head::of(&response);
-        let mut ranged = None;
-        if head.status == 206 || head.status == 416 {
-            match probe_answer(url, &head) {
-                Ok(answer) => ranged = answer,
-                // An empty file (416), or a 206 that cannot be used: ask for all of it.
-                Err(()) => {
-                    cancel_body(&response);
-                    response = self.get_again_once(url, None, None).await?;
-                    head = Head::of(&response);
-                    // Asked for all of it, a part is not the file.
-                    if head.status == 206 && !head.whole() {
-                        cancel_body(&response);
-                        return Err(Error::OriginStatus(206));
-                    }
-                }
-            }
-        }
-        if let (200 | 203 | 206, Some(coding)) = (head.status, head.undecoded.as_deref()) {
-            cancel_body(&response);
-            return Err(Error::OriginCoding(shown_coding(coding)));
-        }
-        let header = |name: &str| response.headers().get(name).ok().flatten();
-        Ok(Fetched {
-            status: head.status,
-            location: header("location"),
-            // The file's size: a 206's total, else this body's length.
-            content_length: ranged.as_ref().map(|r| r.total).or(head.length),
-            content_type: header("content-type"),
-            content_disposition: header("content-disposition"),
-            body: OriginBody {
-                ended: response.body().is_none(),
-                reader: None,
-                prefix: Vec::new(),
-                length: head.length,
-                framed: head.framed,
-                ranged,
-                response,
-                asked_ms,
-            },
-        })
-    }
-
-    async fn sniff(&self, body: &mut OriginBody) -> Result<Vec<u8>, Error> {
-        // The first range breaking before its type is known is asked for again, like any
-        // range that breaks, within the same attempts: a request that fails in passing
-        // counts as one (the cursor resumes the range once sniffing is done).
-        let mut attempt = 1;
-        loop {
-            match self.sniff_once(body).await {
-                Err(Error::OriginBroken | Error::OriginStalled { .. }) if body.ranged.is_some() && attempt < MAX_ATTEMPTS => {}
-                read => return read,
-            }
-            loop {
-                attempt += 1;
-                self.back_off(attempt).await?;
-                match self.probe_again(body).await {
-                    Err(err) if probe_passing(&err) && attempt < MAX_ATTEMPTS => {}
-                    asked => break asked?,
-                }
-            }
-        }
-    }
-
-    fn length_read(&self, body: &OriginBody) -> Option<u64> {
-        body.ended.then(|| body.prefix.iter().map(|chunk| u64::from(chunk.length())).sum())
-    }
-
-    fn discard(&self, body: OriginBody) {
-        body.cancel();
     }
 }

@@ -75,8 +75,9 @@
 //!     native SHA-256 of stored bytes. `r2.rs`: the `ObjectStore` adapter and the put
 //!     target. `js.rs`: JS helpers.
 //!   - `jobs.rs`: the job routes; `job_object.rs`: the `UploadJob` Durable Object (record,
-//!     alarm, cancel); `job_run.rs`: one invocation of a job's transfer, with its
-//!     checkpoint; `job_store.rs`: a job's record and stored parts in its storage;
+//!     alarm, webhook turns), `job_object/invocation.rs`: one invocation and its end
+//!     recorded, `job_object/cancel.rs`: a cancel and its waits for the running invocation;
+//!     `job_run.rs`: one invocation's transfer, with its checkpoint; `job_store.rs`: a job's record and stored parts in its storage;
 //!     `webhook.rs`: signed deliveries; `job_index.rs`: a key's job index.
 //!   - `stub.rs`: one JSON call to a Durable Object (the authority's and a job's).
 //!   - `authority.rs`: the `KeyAuthority` Durable Object (one per key: runs the rules in a

@@ -5,27 +5,25 @@
 //! forgets the job. `cancel` stops a running transfer and leaves nothing stored or charged.
 
 use std::cell::{Cell, RefCell};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 use wasm_bindgen::JsValue;
 use web_sys::AbortController;
 use worker::{durable_object, DurableObject, Env, Request, Response, ScheduledTime, State};
 
 use super::bindings::Services;
-use super::job_run::{give_back, job_file, refresh, turn_to_resume, Ran, Run};
+use super::job_run::{give_back, job_file};
 use super::job_store::{self, save};
 use super::js::{now_ms, object_name};
-use super::origin::WorkerOrigin;
 use super::respond::log_internal;
 use super::webhook;
 use crate::core::idempotency::{self, Answered};
-use crate::core::origin_headers::Forwarded;
-use crate::core::gate::Gate;
-use crate::core::jobs::{retry_at, JobFailure, JobRecord, JobReply, JobSpec, JobState, JobStatus, Transfer, KEPT_MS};
+use crate::core::jobs::{retry_at, JobRecord, JobReply, JobSpec, JobStatus, KEPT_MS};
 use crate::core::envelope::FileData;
 use crate::core::Error;
+
+mod cancel;
+mod invocation;
 
 /// One alarm invocation transfers for at most this long (the platform gives an alarm 15
 /// minutes), then hands over to the next.
@@ -255,185 +253,6 @@ impl UploadJob {
         recorded
     }
 
-    /// One invocation, and what it ended with, recorded.
-    async fn run_and_record(&self, mut record: JobRecord, services: &Services) -> Result<(), Error> {
-        let outcome = self.run(&mut record, services).await;
-        let now = now_ms();
-        match outcome {
-            // Committed: the file is stored and charged, canceled or not (a cancel that
-            // waited for this answers 409).
-            Ok(Ran::Done(file)) => {
-                // A cancel waits for a commit under way (`committing`), and one recorded
-                // before it stops it: should one still have recorded the job canceled and
-                // told its client nothing is stored, that stays true (the file goes), and
-                // its end is never written over.
-                if self.recorded_canceled().await {
-                    let delete = async { Services::from_env(&self.env)?.authority(&record.spec.key_id).delete(&file.file_id).await };
-                    if let Err(e) = delete.await {
-                        worker::console_error!("job {}: canceled, its late commit's file {} not deleted: {e:?}", self.job_id, file.file_id);
-                    }
-                    return Ok(());
-                }
-                record.result = Some(file);
-                record.end(JobState::Succeeded, now);
-                self.ended(record).await
-            }
-            // Cancel ends the job and cleans up; this run only had to stop. A verdict on the
-            // file (its digest, type, size, the quota, the blocklist, the key) is the job's
-            // own end, recorded below: the cancel that waited for it then answers 409.
-            Ok(_) if self.canceled.get() => Ok(()),
-            Err(err) if self.canceled.get() && stopped_by_cancel(&err) => Ok(()),
-            // Nothing changed that is not saved: only the next try is set.
-            Ok(Ran::Waiting) => {
-                self.received.set(0);
-                let waits = self.waits.replace(self.waits.get().saturating_add(1));
-                let at = now + (TURN_RETRY_MS << waits.min(8)).min(MAX_TURN_RETRY_MS);
-                TURN_WANTED_UNTIL.with(|until| until.set(until.get().max(at)));
-                self.alarm_at(at).await
-            }
-            Ok(Ran::Paused) => {
-                self.waits.set(0);
-                record.updated_ms = now;
-                // The record's stored bytes now count what this invocation stored: its own
-                // count goes in the same step, or a status before the next invocation would
-                // count those bytes twice.
-                self.received.set(0);
-                save(&self.state.storage(), &record).await?;
-                let wanted = TURN_WANTED_UNTIL.with(Cell::get);
-                self.alarm_at((now + 2 * TURN_RETRY_MS).max(wanted + TURN_RETRY_MS)).await
-            }
-            Err(err) => {
-                if !self.may_record_end().await {
-                    return Ok(());
-                }
-                // The record keeps only what a client may see ("internal error"): the log
-                // keeps the rest. No one waits on a job's answer: the log says it failed.
-                log_internal(&format!("job {}", record.spec.job_id), &err);
-                worker::console_log!("job {}: key {}: failed: {} {}", record.spec.job_id, record.spec.key_id, err.status(), err.public_message());
-                record.stored_bytes = self.received_at_end(&record).await;
-                // Given back before the end is recorded: this invocation's record may hold a
-                // transfer the stored one does not know of (its save failed), which nothing
-                // would give back if this save failed too.
-                self.clean_up(&record).await;
-                record.error = Some(JobFailure::from(&err));
-                record.end(JobState::Failed, now);
-                self.ended(record).await
-            }
-        }
-    }
-
-    /// Whether a cancel of this run recorded the job canceled already.
-    async fn recorded_canceled(&self) -> bool {
-        self.canceled.get() && matches!(self.load().await, Ok(Some(r)) if r.state == JobState::Canceled)
-    }
-
-    /// Whether this invocation may record the failure it ended with: not when a cancel that
-    /// stopped waiting for it (30 s with no commit under way: say, its file hashed back from
-    /// R2 for longer) recorded the job canceled and gave everything back (one recording it
-    /// now is waited for): that end stands. When it may, a cancel from now on waits for
-    /// its end (`committing`), then finds it (409).
-    async fn may_record_end(&self) -> bool {
-        loop {
-            while self.ending.get() {
-                worker::Delay::from(Duration::from_millis(50)).await;
-            }
-            if self.recorded_canceled().await {
-                return false;
-            }
-            // no cancel began recording while the record was read
-            if !self.ending.get() {
-                self.committing.set(true);
-                return true;
-            }
-        }
-    }
-
-    /// One invocation of the transfer.
-    async fn run(&self, record: &mut JobRecord, services: &Services) -> Result<Ran, Error> {
-        let now = now_ms();
-        let timeout_ms = services.config.async_timeout_secs * 1000;
-        let past_deadline = || Error::OriginTimeout { ms: timeout_ms };
-        let deadline = record.deadline_ms(timeout_ms);
-        if now >= deadline {
-            // A commit may have landed with no one left to record it (its invocation died
-            // right after, and this one comes past the deadline): the job succeeded. Not
-            // known (the authority did not answer): the job fails with the internal error,
-            // which says it may have been stored, never with the 504 that says it was not.
-            return match self.committed(record).await {
-                Ok(Some(file)) => Ok(Ran::Done(file)),
-                Ok(None) => Err(past_deadline()),
-                // The key's authority is on the version before: asked again soon.
-                Err(Error::Updating) => Ok(Ran::Waiting),
-                Err(err) => Err(err),
-            };
-        }
-        // Lanes that go on wait for their turn first, before any storage call; their
-        // reservation is kept meanwhile (the key's authority drops one left 15 minutes
-        // without news, and the next transfer may hold the turn 12).
-        let Ok(turn) = turn_to_resume(record) else {
-            let last = |t: &Transfer| self.refreshed_ms.get().max(t.reserved_ms);
-            if let Some(transfer) = record.transfer.as_ref().filter(|t| now - last(t) > WAITING_REFRESH_MS) {
-                let authority = services.authority(&record.spec.key_id);
-                match refresh(&authority, transfer, services.config.async_max_file_bytes).await {
-                    // Given up already: the transfer starts over when its turn comes (`go`).
-                    Ok(()) | Err(Error::ReservationGone) => self.refreshed_ms.set(now),
-                    Err(err) => return Err(err),
-                }
-            }
-            return Ok(Ran::Waiting);
-        };
-        let invocation_end = now + INVOCATION_MS;
-        let gate = Gate::default();
-        // A job sends no origin headers: it would have had to store them.
-        let file_url = Url::parse(&record.spec.file_url).map_err(Error::internal)?;
-        let policy = record.spec.policy(&services.config)?;
-        let origin = WorkerOrigin::new((deadline - now) as u64, &gate, Forwarded::none())?
-            .timing_stalls()
-            .refetching(file_url.clone(), policy.clone());
-        *self.ender.borrow_mut() = Some(origin.ender());
-        // A job found storing (its invocation died while hashing or committing) stays so:
-        // its states only move forward.
-        if record.state != JobState::Storing {
-            record.state = JobState::Downloading;
-        }
-        // A resumed transfer's stored parts, read once: what they hold goes in the record
-        // saved below (an invocation that died saved none of them in it), so a status
-        // meanwhile counts them; the transfer goes on from them.
-        let stored = match &record.transfer {
-            Some(transfer) if transfer.resumable() => Some(job_store::stored_parts(&self.state.storage()).await?),
-            _ => None,
-        };
-        if let Some(parts) = &stored {
-            record.stored_bytes = job_store::total(parts);
-        }
-        record.started_ms.get_or_insert(now);
-        record.updated_ms = now;
-        let storage = self.state.storage();
-        save(&storage, record).await?;
-        self.alarm_at(now + WATCHDOG_MS).await?;
-        let authority = services.authority(&record.spec.key_id).gated(&gate);
-        let stop = || self.canceled.get() || now_ms() > invocation_end;
-        let canceled = || self.canceled.get();
-        let run = Run {
-            services,
-            storage: &storage,
-            origin: &origin,
-            authority: &authority,
-            file_url: &file_url,
-            policy: &policy,
-            received: &self.received,
-            stop: &stop,
-            canceled: &canceled,
-            committing: &self.committing,
-        };
-        // The origin times out with what this invocation had left: the job's deadline is
-        // the whole one.
-        run.go(record, stored, turn).await.map_err(|err| match err {
-            Error::OriginTimeout { .. } => past_deadline(),
-            err => err,
-        })
-    }
-
     /// Records the job's end, then what follows it ([`after_end`](Self::after_end)).
     async fn ended(&self, record: JobRecord) -> Result<(), Error> {
         save(&self.state.storage(), &record).await?;
@@ -528,99 +347,6 @@ impl UploadJob {
         give_back(&services.bucket, &services.authority(&record.spec.key_id), transfer).await;
     }
 
-    /// Cancels the job: stops its transfer, and leaves nothing stored or charged.
-    async fn cancel(&self, key_id: &str) -> Result<JobStatus, Error> {
-        let record = self.owned(key_id).await?;
-        match record.state {
-            JobState::Canceled => return Ok(record.status(0)),
-            JobState::Succeeded | JobState::Failed => return Err(Error::JobFinished),
-            _ => {}
-        }
-        self.canceled.set(true);
-        if let Some(ender) = self.ender.borrow().as_ref() {
-            ender.abort();
-        }
-        // The running invocation ends at its next await, and another cancel may be recording
-        // the end already: wait for both (30 s; an invocation whose commit is under way,
-        // however long it takes: a cancel recorded before a commit that lands after it
-        // would say nothing is stored, over a file stored and charged, and the file the
-        // name held retired). Then this one records it (the flag is set in the same turn
-        // as the check), from what they left. A commit still under way after 5 minutes (its
-        // calls have timed out long before) leaves the cancel not known: 500, nothing
-        // recorded, and the job goes on (the client may cancel again).
-        for tick in 0.. {
-            let idle = !self.running.get() && !self.ending.get();
-            if idle || (tick >= 600 && !self.committing.get()) {
-                break;
-            }
-            if tick >= 6_000 {
-                self.canceled.set(false);
-                return Err(Error::internal("job cancel: the commit under way did not end in 5 minutes"));
-            }
-            worker::Delay::from(Duration::from_millis(50)).await;
-        }
-        self.ending.set(true);
-        let ended = self.end_canceled(key_id).await;
-        self.ending.set(false);
-        if matches!(&ended, Err(err) if *err != Error::JobFinished) {
-            // In a second: the job's next invocation, or the alarm its end needs.
-            if let Err(e) = self.alarm_at(now_ms() + TURN_RETRY_MS).await {
-                worker::console_error!("job {}: a failed cancel could not set the alarm: {e:?}", self.job_id);
-            }
-            match self.load().await {
-                // Recorded, and what came after failed (the alarm for its webhook): the
-                // cancel stands, and so does the flag, or an invocation that outlived the
-                // wait would record its own end over it.
-                Ok(Some(record)) if record.state == JobState::Canceled => return Ok(record.status(0)),
-                Ok(_) => {}
-                Err(e) => worker::console_warn!("job {}: reading a failed cancel's record: {e:?}", self.job_id),
-            }
-            // Not recorded (storage failed; the client is told so and may cancel again):
-            // nothing was given back, and the job goes on from its record at that alarm (its
-            // transfer was stopped), rather than stay "downloading" with every alarm turned
-            // away by the flag.
-            self.canceled.set(false);
-        }
-        ended
-    }
-
-    /// The end of a cancel: the job as the invocation left it, cleaned up and recorded as
-    /// canceled, unless it ended otherwise meanwhile.
-    async fn end_canceled(&self, key_id: &str) -> Result<JobStatus, Error> {
-        let mut record = self.owned(key_id).await?;
-        match record.state {
-            // The invocation it waited for ended the job.
-            JobState::Succeeded | JobState::Failed => {
-                self.canceled.set(false);
-                return Err(Error::JobFinished);
-            }
-            JobState::Canceled => return Ok(record.status(0)),
-            _ => {}
-        }
-        // A commit may have landed with no one left to record it (its invocation died right
-        // after): the job succeeded, and the cancel comes too late (409), as for a commit
-        // under way.
-        // Not known: the cancel fails (500) with nothing recorded, and the job goes on.
-        if let Some(file) = self.committed(&record).await? {
-            record.result = Some(file);
-            record.end(JobState::Succeeded, now_ms());
-            self.canceled.set(false);
-            self.ended(record).await?;
-            return Err(Error::JobFinished);
-        }
-        record.stored_bytes = self.received_at_end(&record).await;
-        record.end(JobState::Canceled, now_ms());
-        let status = record.status(0);
-        // Recorded before anything is given back (unlike a failure's end: what this gives
-        // back is what the stored record holds): a cancel that cannot be recorded (storage
-        // failed) leaves the job holding what it held, to go on from its record, never to
-        // resume with its reservation and upload gone.
-        save(&self.state.storage(), &record).await?;
-        self.clean_up(&record).await;
-        self.after_end(record).await?;
-        Ok(status)
-    }
-
     /// The webhook's next attempt, and the one after it if this one failed. With none due
     /// (an alarm that came early, or after a failed one), the alarm is set for what is left.
     async fn deliver(&self, mut record: JobRecord) -> Result<(), Error> {
@@ -667,21 +393,4 @@ impl UploadJob {
         record.delivery = Some(delivery);
         self.finish(record).await
     }
-}
-
-/// Whether `err` may be what a cancel's abort made of the invocation's calls (an origin call
-/// or wait ended, a commit not made), or a failure in passing (a busy isolate, an unread
-/// blocklist, a key being updated), rather than a verdict on the file.
-fn stopped_by_cancel(err: &Error) -> bool {
-    matches!(
-        err,
-        Error::OriginBroken
-            | Error::OriginUnreachable
-            | Error::OriginStalled { .. }
-            | Error::OriginTimeout { .. }
-            | Error::Internal(_)
-            | Error::Busy
-            | Error::BlocklistUnread
-            | Error::Updating
-    )
 }

@@ -48,7 +48,19 @@ struct GateState {
     /// Callers of a [`Gate::first`] handle waiting for a slot: while there are any, no
     /// other caller takes one.
     first_waiting: Cell<usize>,
+    /// Held units with a lease ([`Gate::try_take_leased`]), by id, and the next id.
+    leases: RefCell<Vec<Lease>>,
+    next_lease: Cell<u64>,
     parked: Parked,
+}
+
+/// Units held until `until_ms` at the latest: past it, their holder is taken for gone (a
+/// request the runtime cancelled without dropping its future, which a transfer past its
+/// deadline is) and the units go back to the gate.
+struct Lease {
+    id: u64,
+    units: usize,
+    until_ms: i64,
 }
 
 impl Default for Gate {
@@ -59,7 +71,16 @@ impl Default for Gate {
 
 impl Gate {
     pub fn new(limit: usize) -> Gate {
-        let state = GateState { limit, busy: Cell::new(0), streaming: Cell::new(0), peak: Cell::new(0), first_waiting: Cell::new(0), parked: Parked::default() };
+        let state = GateState {
+            limit,
+            busy: Cell::new(0),
+            streaming: Cell::new(0),
+            peak: Cell::new(0),
+            first_waiting: Cell::new(0),
+            leases: RefCell::default(),
+            next_lease: Cell::new(0),
+            parked: Parked::default(),
+        };
         Gate(Rc::new(state), false)
     }
 
@@ -135,6 +156,36 @@ impl Gate {
         self.take(n, self.1)
     }
 
+    /// [`try_take`](Self::try_take), the units held until the slot is dropped or `until_ms`,
+    /// whichever comes first: from then on they are free again, whatever became of their
+    /// holder (whose slot, dropped later, frees nothing more). Leases past their end are
+    /// ended first (`now_ms`).
+    pub fn try_take_leased(&self, n: usize, until_ms: i64, now_ms: i64) -> Option<Slot> {
+        self.end_leases(now_ms);
+        let mut slot = self.take(n, self.1)?;
+        let state = &self.0;
+        let id = state.next_lease.get();
+        state.next_lease.set(id + 1);
+        state.leases.borrow_mut().push(Lease { id, units: n, until_ms });
+        slot.2 = Some(id);
+        Some(slot)
+    }
+
+    /// Frees the units of every lease that ended before `now_ms`.
+    fn end_leases(&self, now_ms: i64) {
+        let state = &self.0;
+        let mut ended = 0;
+        state.leases.borrow_mut().retain(|lease| {
+            let alive = lease.until_ms >= now_ms;
+            ended += if alive { 0 } else { lease.units };
+            alive
+        });
+        if ended > 0 {
+            state.busy.set(state.busy.get() - ended);
+            state.parked.wake_all();
+        }
+    }
+
     /// [`try_take`](Self::try_take); `first`: for a [`Gate::first`] caller, which waiters of
     /// its kind do not hold back.
     fn take(&self, n: usize, first: bool) -> Option<Slot> {
@@ -148,7 +199,7 @@ impl Gate {
         }
         state.busy.set(busy + n);
         state.peak.set(state.peak.get().max(busy + n));
-        Some(Slot(state.clone(), n))
+        Some(Slot(state.clone(), n, None))
     }
 
     /// The most calls that ever ran at once.
@@ -157,11 +208,17 @@ impl Gate {
     }
 }
 
-/// A gate's slots (one, or `n` taken at once); dropping it frees them.
-pub struct Slot(Rc<GateState>, usize);
+/// A gate's slots (one, or `n` taken at once), and their lease if they have one; dropping
+/// it frees them (unless their lease ended, which freed them already).
+pub struct Slot(Rc<GateState>, usize, Option<u64>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        if let Some(id) = self.2 {
+            let mut leases = self.0.leases.borrow_mut();
+            let Some(at) = leases.iter().position(|lease| lease.id == id) else { return };
+            leases.swap_remove(at);
+        }
         self.0.busy.set(self.0.busy.get() - self.1);
         self.0.parked.wake_all();
     }
@@ -248,9 +305,10 @@ impl FairGate {
     }
 
     /// The units for the waiter at `place` now, if its turn allows and they are free,
-    /// which ends its wait (its place is left); otherwise the place, to look again with. A
-    /// place lost for not looking goes to the end of the queue.
-    pub fn take_in_turn(&self, place: Place, now_ms: i64) -> Result<Slot, Place> {
+    /// which ends its wait (its place is left), held until `until_ms` at the latest (see
+    /// [`Gate::try_take_leased`]); otherwise the place, to look again with. A place lost
+    /// for not looking goes to the end of the queue.
+    pub fn take_in_turn(&self, place: Place, until_ms: i64, now_ms: i64) -> Result<Slot, Place> {
         let ahead = {
             let mut queue = self.queue.borrow_mut();
             queue.retain(|w| w.id == place.id || now_ms - w.seen_ms < GONE_MS);
@@ -265,32 +323,28 @@ impl FairGate {
                 }
             }
         };
-        let slot = match ahead {
-            Some(0) => self.gate.try_take(place.units),
-            Some(units) => self.try_beside(units, place.units),
-            None => None,
-        };
+        let slot = ahead.and_then(|units| self.try_beside(units, place.units, until_ms, now_ms));
         slot.ok_or(place)
     }
 
-    /// `units` now, if they are free beside what the waiters need, for a caller that does
-    /// something else rather than wait.
-    pub fn try_take(&self, units: usize, now_ms: i64) -> Option<Slot> {
+    /// `units` now, if they are free beside what the waiters need, held until `until_ms`
+    /// at the latest, for a caller that does something else rather than wait.
+    pub fn try_take(&self, units: usize, until_ms: i64, now_ms: i64) -> Option<Slot> {
         let waiting = {
             let mut queue = self.queue.borrow_mut();
             queue.retain(|w| now_ms - w.seen_ms < GONE_MS);
             queue.iter().map(|w| w.units).sum::<usize>()
         };
-        match waiting {
-            0 => self.gate.try_take(units),
-            waiting => self.try_beside(waiting, units),
-        }
+        self.try_beside(waiting, units, until_ms, now_ms)
     }
 
-    /// `units`, when they fit beside those held and `kept` more.
-    fn try_beside(&self, kept: usize, units: usize) -> Option<Slot> {
+    /// `units`, when they fit beside those held and `kept` more (with nothing kept, as
+    /// [`Gate::try_take`] takes them), leased until `until_ms`.
+    fn try_beside(&self, kept: usize, units: usize, until_ms: i64, now_ms: i64) -> Option<Slot> {
+        self.gate.end_leases(now_ms);
         let state = &self.gate.0;
-        (state.busy.get() + kept + units <= state.limit).then(|| self.gate.try_take(units)).flatten()
+        let fits = kept == 0 || state.busy.get() + kept + units <= state.limit;
+        fits.then(|| self.gate.try_take_leased(units, until_ms, now_ms)).flatten()
     }
 
     /// How many wait.
@@ -329,6 +383,9 @@ mod tests {
     use super::*;
     use futures_executor::LocalPool;
     use futures_util::task::LocalSpawnExt;
+
+    /// A lease that never ends.
+    const FAR: i64 = i64::MAX;
 
     /// A future that stays pending for `polls` polls (a call in flight).
     async fn busy(polls: usize) {
@@ -479,65 +536,88 @@ mod tests {
     #[test]
     fn a_fair_gate_serves_its_waiters_in_their_order_of_arrival() {
         let gate = FairGate::new(10);
-        let held = gate.try_take(8, 0).expect("nobody waits: taken at once");
+        let held = gate.try_take(8, FAR, 0).expect("nobody waits: taken at once");
         // a large waiter first, then a small one that would fit now
         let large = gate.enqueue(6, 0);
         let small = gate.enqueue(2, 0);
-        let small = gate.take_in_turn(small, 0).err().expect("the small one waits: the large one's 6 come first");
-        let large = gate.take_in_turn(large, 0).err().expect("6 are not free yet");
-        assert!(gate.try_take(1, 0).is_none(), "a caller that does not wait takes nothing the waiters need");
+        let small = gate.take_in_turn(small, FAR, 0).err().expect("the small one waits: the large one's 6 come first");
+        let large = gate.take_in_turn(large, FAR, 0).err().expect("6 are not free yet");
+        assert!(gate.try_take(1, FAR, 0).is_none(), "a caller that does not wait takes nothing the waiters need");
         drop(held);
         // the small one looks first: the 6 ahead of it and its 2 fit, so it need not wait
-        let small = gate.take_in_turn(small, 10).ok().expect("room for both");
-        let large = gate.take_in_turn(large, 10).ok().expect("and the first in line");
+        let small = gate.take_in_turn(small, FAR, 10).ok().expect("room for both");
+        let large = gate.take_in_turn(large, FAR, 10).ok().expect("and the first in line");
         assert_eq!(gate.waiting(), 0);
-        assert!(gate.try_take(3, 10).is_none(), "8 of 10 held");
-        assert!(gate.try_take(2, 10).is_some(), "2 free, nobody waits");
+        assert!(gate.try_take(3, FAR, 10).is_none(), "8 of 10 held");
+        assert!(gate.try_take(2, FAR, 10).is_some(), "2 free, nobody waits");
         drop((large, small));
     }
 
     #[test]
     fn beside_the_waiters_a_caller_takes_only_what_they_leave() {
         let gate = FairGate::new(20);
-        let held = gate.try_take(15, 0).unwrap();
+        let held = gate.try_take(15, FAR, 0).unwrap();
         let waiter = gate.enqueue(10, 0);
-        let waiter = gate.take_in_turn(waiter, 0).err().expect("10 are not free");
-        assert!(gate.try_take(1, 0).is_none(), "15 held and 10 owed: none left");
+        let waiter = gate.take_in_turn(waiter, FAR, 0).err().expect("10 are not free");
+        assert!(gate.try_take(1, FAR, 0).is_none(), "15 held and 10 owed: none left");
         drop(held);
-        let beside = gate.try_take(10, 1).expect("10 owed and 10 more fit");
-        assert!(gate.try_take(1, 1).is_none(), "and not one more");
-        assert!(gate.take_in_turn(waiter, 1).is_ok());
+        let beside = gate.try_take(10, FAR, 1).expect("10 owed and 10 more fit");
+        assert!(gate.try_take(1, FAR, 1).is_none(), "and not one more");
+        assert!(gate.take_in_turn(waiter, FAR, 1).is_ok());
         drop(beside);
     }
 
     #[test]
     fn a_waiter_that_gives_up_or_stops_looking_leaves_the_queue() {
         let gate = FairGate::new(4);
-        let held = gate.try_take(4, 0).unwrap();
+        let held = gate.try_take(4, FAR, 0).unwrap();
         let first = gate.enqueue(4, 0);
         let second = gate.enqueue(1, 0);
         drop(held);
-        let second = gate.take_in_turn(second, 0).err().expect("the first's 4 come first");
+        let second = gate.take_in_turn(second, FAR, 0).err().expect("the first's 4 come first");
         drop(first); // its request was cancelled, or its time ran out
         assert_eq!(gate.waiting(), 1);
-        let one = gate.take_in_turn(second, 0).ok().expect("first in line now");
+        let one = gate.take_in_turn(second, FAR, 0).ok().expect("first in line now");
         assert_eq!(gate.waiting(), 0);
 
         // a waiter whose request the runtime dropped without dropping its future: it never
         // looks again, and once GONE_MS passed it holds nobody up
         let stuck = gate.enqueue(4, 100);
         let next = gate.enqueue(2, 100);
-        let next = gate.take_in_turn(next, 100 + GONE_MS - 1).err().expect("behind the stuck one, which may still look");
-        assert!(gate.try_take(1, 100 + GONE_MS - 1).is_none());
+        let next = gate.take_in_turn(next, FAR, 100 + GONE_MS - 1).err().expect("behind the stuck one, which may still look");
+        assert!(gate.try_take(1, FAR, 100 + GONE_MS - 1).is_none());
         drop(one);
-        let two = gate.take_in_turn(next, 100 + GONE_MS + 1).ok().expect("the stuck one is gone");
+        let two = gate.take_in_turn(next, FAR, 100 + GONE_MS + 1).ok().expect("the stuck one is gone");
         assert_eq!(gate.waiting(), 0, "the stuck one lost its place");
         // should it look again after all, it is at the end of the queue
-        let stuck = gate.take_in_turn(stuck, 100 + GONE_MS + 2).err().expect("2 held, 4 not free beside them");
+        let stuck = gate.take_in_turn(stuck, FAR, 100 + GONE_MS + 2).err().expect("2 held, 4 not free beside them");
         assert_eq!(gate.waiting(), 1);
         drop(two);
-        assert!(gate.take_in_turn(stuck, 100 + GONE_MS + 3).is_ok());
+        assert!(gate.take_in_turn(stuck, FAR, 100 + GONE_MS + 3).is_ok());
         assert_eq!(gate.waiting(), 0);
+    }
+
+    #[test]
+    fn units_whose_lease_ended_are_free_again_and_freed_once() {
+        // A transfer whose request the runtime cancelled without dropping its future holds
+        // its buffers for ever: its lease gives them back at its end.
+        let gate = FairGate::new(10);
+        let dead = gate.try_take(6, 1_000, 0).expect("free");
+        let live = gate.try_take(4, FAR, 0).expect("free");
+        assert!(gate.try_take(1, FAR, 1_000).is_none(), "the lease runs to its end, inclusive");
+        let after = gate.try_take(6, FAR, 1_001).expect("the ended lease's units are free again");
+        assert!(gate.try_take(1, FAR, 1_001).is_none(), "10 of 10 held");
+        // should the holder wake after all, dropping its slot frees nothing twice
+        drop(dead);
+        assert!(gate.try_take(1, FAR, 1_002).is_none(), "still 10 of 10 held");
+        drop((live, after));
+        assert!(gate.try_take(10, FAR, 1_003).is_some(), "all free");
+        // a waiter in line is served once a lease ahead of it ends
+        let stuck = gate.try_take(8, 2_000, 1_004).expect("free");
+        let waiter = gate.enqueue(5, 1_500);
+        let waiter = gate.take_in_turn(waiter, FAR, 1_999).err().expect("8 held: 5 not free");
+        assert!(gate.take_in_turn(waiter, FAR, 2_001).is_ok(), "the lease ended");
+        drop(stuck);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! that buffers takes its share before it starts (a streamed put its few chunks, a body
 //! without a length its two part buffers, parallel lanes their parts), so that many uploads
 //! at once in one isolate wait their turn instead of the isolate being ended for its memory,
-//! with every request in it.
+//! with every request in it. What a transfer takes is leased: a request the runtime
+//! cancelled without dropping its future (a client that went away mid-upload) never gives
+//! its buffers back itself, so they go back at its deadline and a minute.
 
 use std::time::Duration;
 
@@ -31,10 +33,26 @@ thread_local! {
     static BUFFERS: FairGate = FairGate::new(BUDGET_MIB);
 }
 
-/// `mib` MiB of the budget now, or `None` when they are not free beside what waiting
-/// uploads need (a job then tries again later; parallel lanes keep to one stream).
-pub(crate) fn try_take(mib: usize) -> Option<Slot> {
-    BUFFERS.with(|budget| budget.try_take(mib, now_ms()))
+/// How long after its deadline a transfer may still be finishing (its last part going up,
+/// its commit): its buffers' lease ends then.
+const AFTER_DEADLINE_MS: i64 = 60_000;
+
+/// The end of the lease on what a transfer under `origin` takes: its deadline and a minute.
+pub(crate) fn lease_end(origin: &WorkerOrigin) -> i64 {
+    origin.started_ms() + i64::try_from(origin.timeout_ms()).unwrap_or(i64::MAX / 2) + AFTER_DEADLINE_MS
+}
+
+/// The end of the lease on what a job's invocation takes now: the platform ends an alarm's
+/// invocation after 15 minutes (a job's own stops taking parts after 12, its stream after 13).
+pub(crate) fn invocation_lease_end() -> i64 {
+    now_ms() + 15 * 60_000 + AFTER_DEADLINE_MS
+}
+
+/// `mib` MiB of the budget now, leased until `until_ms`, or `None` when they are not free
+/// beside what waiting uploads need (a job then tries again later; parallel lanes keep to
+/// one stream).
+pub(crate) fn try_take(mib: usize, until_ms: i64) -> Option<Slot> {
+    BUFFERS.with(|budget| budget.try_take(mib, until_ms, now_ms()))
 }
 
 /// `mib` MiB of the budget, waited for in the order the uploads came until half the
@@ -42,9 +60,10 @@ pub(crate) fn try_take(mib: usize) -> Option<Slot> {
 /// error it means).
 pub(crate) async fn take(mib: usize, origin: &WorkerOrigin) -> Result<Slot, Error> {
     let until = origin.started_ms() + i64::try_from(origin.timeout_ms() / 2).unwrap_or(i64::MAX);
+    let lease = lease_end(origin);
     let mut place = BUFFERS.with(|budget| budget.enqueue(mib, now_ms()));
     loop {
-        place = match BUFFERS.with(|budget| budget.take_in_turn(place, now_ms())) {
+        place = match BUFFERS.with(|budget| budget.take_in_turn(place, lease, now_ms())) {
             Ok(slot) => return Ok(slot),
             Err(place) => place,
         };

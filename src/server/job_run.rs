@@ -109,7 +109,7 @@ pub(crate) struct TurnTaken;
 pub(crate) fn turn_to_resume(record: &JobRecord) -> Result<Option<Turn>, TurnTaken> {
     match &record.transfer {
         Some(transfer @ Transfer { ranged: Some(source), completed: false, .. }) if transfer.resumable() => {
-            parallel_turn(&Plan::new(source.total), 0).map(Some).ok_or(TurnTaken)
+            parallel_turn(&Plan::new(source.total), 0, buffers::invocation_lease_end()).map(Some).ok_or(TurnTaken)
         }
         _ => Ok(None),
     }
@@ -169,7 +169,7 @@ impl Run<'_> {
     /// of the isolate's budget (lanes take the rest of theirs with their turn); a job does
     /// not wait for it: it tries again soon, which is not one of its [`MAX_RUNS`].
     async fn fresh(&self, record: &mut JobRecord) -> Result<Ran, Error> {
-        let Some(_buffers) = buffers::try_take(JOB_START_MIB) else { return Ok(Ran::Waiting) };
+        let Some(_buffers) = buffers::try_take(JOB_START_MIB, buffers::invocation_lease_end()) else { return Ok(Ran::Waiting) };
         record.runs += 1;
         if record.runs > MAX_RUNS {
             return Err(Error::OriginBroken);
@@ -356,7 +356,7 @@ impl Run<'_> {
         let plan = Plan::new(total);
         // a fresh transfer holds JOB_START_MIB already; a resumed one nothing
         let held = if probe.is_some() { JOB_START_MIB } else { 0 };
-        let Some(turn) = turn.or_else(|| parallel_turn(&plan, held)) else {
+        let Some(turn) = turn.or_else(|| parallel_turn(&plan, held, buffers::invocation_lease_end())) else {
             return Ok(Ran::Waiting);
         };
         let lanes = Lanes::new(

@@ -77,11 +77,12 @@ thread_local! {
 pub(crate) type Turn = (Slot, Slot);
 
 /// This isolate's turn to run `plan`'s lanes, with their parts' share of its buffer budget
-/// (`buffers`) beyond the `held` MiB the transfer holds already, held until dropped; `None`
-/// when another transfer has the turn or the budget cannot spare them now.
-pub(crate) fn parallel_turn(plan: &Plan, held: usize) -> Option<Turn> {
-    let turn = PARALLEL.with(Gate::try_slot)?;
-    Some((turn, buffers::try_take(lanes_mib(plan).saturating_sub(held))?))
+/// (`buffers`) beyond the `held` MiB the transfer holds already, held until dropped or
+/// `until_ms` (the transfer's lease, see `buffers::lease_end`); `None` when another
+/// transfer has the turn or the budget cannot spare them now.
+pub(crate) fn parallel_turn(plan: &Plan, held: usize, until_ms: i64) -> Option<Turn> {
+    let turn = PARALLEL.with(|gate| gate.try_take_leased(1, until_ms, now_ms()))?;
+    Some((turn, buffers::try_take(lanes_mib(plan).saturating_sub(held), until_ms)?))
 }
 
 /// MiB the lanes of `plan` hold at most: a part per lane and the parts waiting to be hashed,
@@ -125,7 +126,7 @@ pub(crate) async fn put_ranged(target: &Target<'_>, origin: &WorkerOrigin, body:
             probe = Box::pin(ready(Ok(head)));
         }
     }
-    let Some(_turn) = parallel_turn(&plan, transfer_mib(plan.total)) else {
+    let Some(_turn) = parallel_turn(&plan, transfer_mib(plan.total), buffers::lease_end(origin)) else {
         // Another transfer in this isolate runs lanes: one stream, in a few MiB.
         return stream(probe.await.map_err(|err| origin.failure(err))?).await;
     };

@@ -11,7 +11,8 @@ export class UploadError extends Error {
     this.code = code;
     /** The option the error concerns (to show the message beside it), or null. */
     this.field = field;
-    /** Seconds the server asked to wait before sending again (a busy 503, a 429), or null. */
+    /** Seconds the server asked to wait before sending again (a 503 that passes, a 429, a
+     * keyed upload's 409 whose earlier send still runs), or null. */
     this.retryAfter = retryAfter ?? null;
     /** Whether the call may have been done all the same: no answer came, a page that is not
      * the service's (a gateway's), the service's 500, or an abort while a request that is

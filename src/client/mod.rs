@@ -235,6 +235,9 @@ async fn perform(settings: Rc<Settings>, prepared: Result<Prepared, ClientError>
     let (authorization, (call, reply, signal)) = prepared?;
     let (data, retry_after) = match call {
         Some(call) => retry::send_once_or_again(&settings, &authorization, call, signal.as_ref()).await.map(|(data, retry_after)| (Some(data), retry_after))?,
+        // nothing to send (a batch whose every item the client refused): an aborted signal
+        // still rejects the call, as it would have rejected its send
+        None if signal.as_ref().is_some_and(AbortSignal::aborted) => return Err(ClientError::Aborted { sent: false }.into()),
         None => (None, None),
     };
     match reply {

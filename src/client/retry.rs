@@ -26,7 +26,10 @@ const MAX_RUNNING_WAIT_MS: f64 = 15.0 * 60_000.0;
 /// what the first one did), so one that failed in passing ([`sent_again`]) is sent again,
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
 /// to a minute); after a 409 with `Retry-After` (an earlier send still running), as long
-/// as it asks, not counted among the retries, up to 15 minutes in all. Any other call is
+/// as it asks, not counted among the retries, up to 15 minutes in all; so is a keyed
+/// batch answered with an item that such a send still runs ([`batch_item_running`]: the
+/// whole batch is sent again, each item then answered with what it did; past the 15
+/// minutes the last answer stands). Any other call is
 /// sent once (an upload sent again without a key would be stored again). A failure after a
 /// send that may have been done (or while an earlier one ran) is `uncertain`, whatever the
 /// last send's answer says (a 429 to the second says nothing of the first). An abort of
@@ -38,29 +41,56 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
     let mut waited_running = 0.0;
     loop {
         let err = match api::send(settings, authorization, &call, signal).await {
+            // waited out as a keyed upload's 409 is, but past the waits the answer stands
+            Ok(answer) => match batch_item_running(&call, &answer) {
+                Some(err) if !gives_up(backoff_ms(&err, 0.0, 0), true, waited_running) => err,
+                _ => return Ok(answer),
+            },
             Err(err) if retries > 0 && (running(&err) || failures < retries && sent_again(&err)) => err,
             Err(err) => return Err(after(uncertain, err)),
-            answer => return answer,
         };
         // An earlier send still running waits as long as it asks (and may store all the
         // same: uncertain); any other failure doubles its wait.
         let running = running(&err);
         let wait = if running { backoff_ms(&err, 0.0, 0) } else { backoff_ms(&err, KEYED_RETRY_MS, failures) };
         uncertain |= running || err.uncertain();
-        waited_running += if running { wait } else { 0.0 };
-        if wait > MAX_KEYED_WAIT_MS || waited_running > MAX_RUNNING_WAIT_MS {
+        if gives_up(wait, running, waited_running) {
             return Err(after(uncertain, err));
         }
+        waited_running += if running { wait } else { 0.0 };
         // an abort cuts the wait short; the next send then rejects it
         sleep(wait, signal).await;
         failures += u32::from(!running);
     }
 }
 
+/// Whether a keyed send does not wait `wait` ms more (for an earlier send still `running`),
+/// having waited `waited_running` for such sends: a wait longer than a minute, or past 15
+/// minutes of those.
+fn gives_up(wait: f64, running: bool, waited_running: f64) -> bool {
+    wait > MAX_KEYED_WAIT_MS || running && waited_running + wait > MAX_RUNNING_WAIT_MS
+}
+
 /// Whether `err` says an earlier send with the call's key still runs (409 with
 /// `Retry-After`): sent again then, the call is answered with what that send did.
 fn running(err: &ClientError) -> bool {
     matches!(err, ClientError::Server { status: 409, retry_after: Some(_), .. })
+}
+
+/// A keyed batch's answer (200) with an item an earlier send with the key still runs (409,
+/// the answer carrying `Retry-After`): that item as the error a single upload's send
+/// would have had. Sent again then, the batch answers each item with what it did; sent
+/// alone or with another key, the item would be fetched again, so the caller is not left
+/// to do it.
+fn batch_item_running(call: &Call, (data, retry_after): &(serde_json::Value, Option<u32>)) -> Option<ClientError> {
+    if call.path != api::BATCH_ROUTE || call.idempotency_key.is_none() {
+        return None;
+    }
+    let retry_after = (*retry_after)?;
+    let results = data.get("results")?.as_array()?;
+    // (its message is never shown: past the waits, the batch's answer stands)
+    let running = results.iter().any(|item| item.get("code").and_then(serde_json::Value::as_u64) == Some(409));
+    running.then(|| ClientError::Server { status: 409, code: 409, msg: String::new(), retry_after: Some(retry_after) })
 }
 
 /// `err`, marked uncertain when an earlier send may have been done.
@@ -172,5 +202,22 @@ mod tests {
         }
         // an earlier send still running: waited out, not counted among the retries
         assert!(running(&running_err()) && !running(&server(409)) && !running(&busy_err()));
+    }
+
+    #[test]
+    fn a_keyed_batch_with_an_item_still_running_goes_again() {
+        let batch = |key: Option<&str>| Call::batch((String::new(), key.map(str::to_owned)));
+        let answer = |codes: &[u64], retry_after| {
+            let results: Vec<_> = codes.iter().map(|code| serde_json::json!({ "success": *code == 200, "code": code, "msg": "m", "data": null })).collect();
+            (serde_json::json!({ "succeeded": 0, "failed": 0, "results": results }), retry_after)
+        };
+        let running_item = batch_item_running(&batch(Some("k")), &answer(&[200, 409], Some(4))).expect("an item still running");
+        assert_eq!((running_item.status(), running_item.retry_after()), (409, Some(4)));
+        // not without a key (nothing runs for it), nor a 409 without a time (it does not
+        // pass), nor a busy item alone (the caller's to send again), nor a single upload
+        assert!(batch_item_running(&batch(None), &answer(&[409], Some(4))).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&[409], None)).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&[503], Some(5))).is_none());
+        assert!(batch_item_running(&Call::upload((String::new(), Some("k".into()))), &answer(&[409], Some(4))).is_none());
     }
 }

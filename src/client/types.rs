@@ -42,7 +42,9 @@ export interface UploadOptions {
    * upload sent again with it is answered with what the first one did (the file it stored,
    * or the job it started), and stores or starts nothing, so the client sends it again when
    * a send fails in passing (no answer, a gateway's 5xx page, the service's 500, or its 503
-   * with `Retry-After`), up to 3 times; another upload with it is refused (422). */
+   * with `Retry-After`), up to 3 times, and waits out its 409 with `Retry-After` (an earlier
+   * send with the key still running: up to 15 minutes); another upload with it is refused
+   * (422). */
   idempotencyKey?: string | undefined;
   /** Aborts the call (see `CallOptions`). */
   signal?: AbortSignalLike | undefined;
@@ -169,7 +171,9 @@ export interface BatchResult {
   results: BatchItemResult[];
   /** Seconds to wait before sending the refused items again, when one was refused for a
    * reason that passes (503: the instance was busy with other transfers; the answer's
-   * `Retry-After`), else `null`. */
+   * `Retry-After`), else `null`. (A keyed batch's item answered 409 with it, still run by
+   * an earlier send with the key, was waited out by the client: past 15 minutes of that,
+   * send the whole batch again with its key, never the item alone.) */
   retryAfter: number | null;
 }
 
@@ -197,7 +201,9 @@ export class UploadError extends Error {
   /** The field to show the message beside, or null. */
   field: UploadErrorField | null;
   /** Seconds the server asked to wait before sending the same request again (`Retry-After`
-   * of a busy 503 or a 429; nothing was stored), or null. */
+   * of a 503: a busy instance, the blocklist not read yet, an update under way; of a 429;
+   * or of a keyed upload's 409, whose earlier send with the key still runs and may store
+   * the file: then `uncertain`), or null. */
   retryAfter: number | null;
   /** Whether the call may have been done all the same: no answer came, a page that is not
    * the service's (a gateway's), the service's 500, or an abort while a request that

@@ -302,6 +302,19 @@ const busyServer = http.createServer((req, res) => {
     res.end(JSON.stringify({ success: false, code: 500, msg: 'internal error', data: null }));
     return;
   }
+  if (req.url === '/api/v1/files/upload/urls' && req.headers['idempotency-key'] === 'running-batch') {
+    // a keyed batch whose second item an earlier send with the key still runs: answered
+    // 409 in place (the batch's Retry-After: 1) twice, then both items stored
+    starts.push({ key: 'running-batch', at: Date.now() });
+    const n = starts.filter((s) => s.key === 'running-batch').length;
+    const stored = (name) => ({ success: true, code: 200, msg: 'File uploaded successfully', data: { file_id: 'file_' + 'cd'.repeat(16), file_name: name, original_name: name, file_size: 3, mime_type: 'image/png', upload_path: 'p',
+      file_url: 'http://x.test/f/k/p/' + name, download_url: 'http://x.test/d', upload_time: '2026-01-01T00:00:00+00:00', expires_at: '2026-01-04T00:00:00+00:00', sha256: 'cd'.repeat(32) } });
+    const stillRunning = { success: false, code: 409, msg: 'an upload with this Idempotency-Key is still running: retry in 1 s', data: null };
+    const results = n <= 2 ? [stored('a.png'), stillRunning] : [stored('a.png'), stored('b.png')];
+    res.writeHead(200, { 'content-type': 'application/json', ...(n <= 2 ? { 'retry-after': '1' } : {}) });
+    res.end(JSON.stringify({ success: true, code: 200, msg: (n <= 2 ? 1 : 2) + ' of 2 uploaded', data: { succeeded: n <= 2 ? 1 : 2, failed: n <= 2 ? 1 : 0, results } }));
+    return;
+  }
   if (req.url === '/api/v1/files/upload/urls') {
     res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '5' });
     res.end(JSON.stringify({ success: true, code: 200, msg: '0 of 1 uploaded', data: { succeeded: 0, failed: 1, results: [busyItem] } }));
@@ -329,9 +342,11 @@ const startOutcomes = await Promise.all(['flaky', 'down', 'full', 'limited', 'la
 const uploadKeys = ['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'running-upload', 'ended-409', 'down-then-running'];
 const uploadOutcomes = await Promise.all([...uploadKeys.map((idempotencyKey) =>
   busyClient.uploadFromUrl({ fileUrl, idempotencyKey }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain}\`)),
-  // a keyed batch is sent again as a keyed upload is
-  busyClient.uploadFromUrls([{ fileUrl }], { idempotencyKey: 'down-batch' }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain}\`)]);
-const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, ...uploadKeys, 'down-batch'].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
+  // a keyed batch is sent again as a keyed upload is, and waits out an item still run by
+  // an earlier send with its key
+  busyClient.uploadFromUrls([{ fileUrl }], { idempotencyKey: 'down-batch' }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain}\`),
+  busyClient.uploadFromUrls([{ fileUrl }, { fileUrl }], { idempotencyKey: 'running-batch' }).then((b) => \`resolved \${b.succeeded} \${b.failed} \${b.results.map((r) => r.code)}\`, (e) => \`\${e.status} \${e.uncertain}\`)]);
+const sends = Object.fromEntries(['flaky', 'down', 'full', 'limited', 'later', null, ...uploadKeys, 'down-batch', 'running-batch'].map((k) => [k, starts.filter((x) => x.key === k).map((x) => x.at)]));
 // the cut poll is tried again; the job ends canceled (409)
 let waited;
 try { await busyClient.waitForJob(JOB, { intervalMs: 100 }); waited = 'resolved'; }
@@ -376,6 +391,8 @@ const endless = scripted('f', [{ state: 'downloading' }]);
 const aborts = {
   outcomes: await Promise.all([
     busyClient.uploadFromUrl({ fileUrl, idempotencyKey: 'pre-aborted', signal: AbortSignal.abort() }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain} \${e.message}\`),
+    // a batch with nothing to send (every item refused by the client) rejects all the same
+    busyClient.uploadFromUrls([{ fileUrl: 'ftp://x.test/a.png' }], { signal: AbortSignal.abort() }).then(() => 'resolved', (e) => \`\${e.status} \${e.uncertain} \${e.message}\`),
     abortWhen((signal) => busyClient.getFile(HELD_FILE, { signal }), () => held.includes(HELD_FILE)),
     abortWhen((signal) => busyClient.uploadFromUrl({ fileUrl, idempotencyKey: 'hold', signal }), () => held.includes('hold')),
     abortWhen((signal) => busyClient.uploadFromUrl({ fileUrl, idempotencyKey: 'down-abort', signal }), () => sent('down-abort') === 1),
@@ -445,7 +462,9 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, fixed, uploadOutco
   // after its last send, whether it may have been done all the same (uncertain): after the
   // service's 500 and a gateway's page, not after the origin's 502 or a setting's 503; and
   // after a 429 to a send whose first went unanswered
-  assert.deepEqual(uploadOutcomes, ['500 true', '504 true', '502 false', '503 false', '429 true', 'resolved', '409 false', 'resolved', '500 true']);
+  assert.deepEqual(uploadOutcomes, ['500 true', '504 true', '502 false', '503 false', '429 true', 'resolved', '409 false', 'resolved', '500 true', 'resolved 2 0 200,200']);
+  assert.equal(sends['running-batch'].length, 3, 'a keyed batch with an item still running is sent again whole until it is done');
+  gaps(sends['running-batch']).forEach((gap, i) => assert.ok(gap >= 1000 - 5, `running-batch: gap ${i} ${gap} ms: sent again after its Retry-After`));
   assert.deepEqual(['down-upload', 'proxy-504', 'origin-404', 'no-secret', 'lost-then-limited', 'running-upload', 'ended-409', 'down-then-running', 'down-batch'].map((k) => sends[k].length), [4, 4, 1, 1, 2, 5, 1, 5, 4], 'a keyed upload or batch: sent again after a 500, a gateway\'s page or a 409 with Retry-After, not after the origin\'s 502, a 503 without a time or a 409 without one');
   gaps(sends['running-upload']).forEach((gap, i) => assert.ok(gap >= 1000 - 5, `running-upload: gap ${i} ${gap} ms: sent again after its Retry-After`));
   gaps(sends['down-upload']).forEach((gap, i) => assert.ok(gap >= 1000 * 2 ** i - 5, `down-upload: gap ${i} ${gap} ms`));
@@ -479,6 +498,7 @@ console.log(JSON.stringify({ health, data, keyed, keyedBatch, fixed, uploadOutco
   const abortedBy = "aborted by the call's signal";
   assert.deepEqual(aborts.outcomes, [
     `0 false ${abortedBy}`, // aborted before: nothing sent
+    `0 false ${abortedBy}`, // a batch with nothing to send, aborted before
     `0 false ${abortedBy}`, // a GET on its way
     `0 true ${abortedBy}`, // an upload on its way: it may have been done
     `0 true ${abortedBy}`, // in the wait after a 500: the first send may have been done
@@ -549,8 +569,9 @@ test('the client wasm stays small (raw, gzip and brotli measured)', () => {
   // controls and the Unicode name rules (raised by 2,000 B gzip for `idempotencyKey` and
   // the retries of a start that carries it; raw raised by 2,000 B for a keyed batch sent
   // whole, `uncertain` kept across sends and option errors in JavaScript's words; raw by
-  // 8,000 and gzip by 3,000 for every call's `signal`);
+  // 8,000 and gzip by 3,000 for every call's `signal`; raw by 2,000 and gzip by 500 for a
+  // keyed batch that waits out an item still running);
   // `make bench` reports the 100 KiB gzip target, missed since the job methods came.
-  assert.ok(wasm.length < 360_000, `raw ${wasm.length}`);
-  assert.ok(gzip <= 130_000, `gzip ${gzip}`);
+  assert.ok(wasm.length < 362_000, `raw ${wasm.length}`);
+  assert.ok(gzip <= 130_500, `gzip ${gzip}`);
 });

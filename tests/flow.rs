@@ -176,7 +176,9 @@ fn refusals_leave_nothing_stored() {
 
 #[test]
 fn a_refused_r2_write_stores_nothing_and_releases() {
-    for (what, size, calls) in [("small", 300, &[][..]), ("large", 70_000, &["reserve", "release"][..])] {
+    // a small upload reserved nothing, but a refused write may be one whose answer was lost
+    // (the object there all the same): its id is released, for the authority to delete it
+    for (what, size, calls) in [("small", 300, &["release"][..]), ("large", 70_000, &["reserve", "release"][..])] {
         let w = World::new(&[]).with("https://o.test/x.png", Reply::file(&png_file(size), None));
         w.store.fail_puts.set(true);
         let err = w.run(&url_only("https://o.test/x.png")).unwrap_err();

@@ -140,8 +140,12 @@ where
     let stored = match stored {
         Ok(stored) => stored,
         Err(err) => {
-            // A failed put leaves no object; only a reservation may need giving back.
-            if !small {
+            // A failed put leaves no object, and a large one's reservation is given back.
+            // A small one reserved nothing, but an object may be there all the same when
+            // the put's answer was lost (internal) or the delete of one whose digest was
+            // not the one expected failed: its id is released then, which has the
+            // authority delete whatever is there (and refuse a commit of it).
+            if !small || matches!(err, Error::Internal(_) | Error::ChecksumMismatch { .. }) {
                 let _ = authority.release(&prepared.file_id).await;
             }
             return Err(past_held(err, cap, limit));

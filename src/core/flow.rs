@@ -323,11 +323,16 @@ pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, 
     if let Err(Error::Internal(_)) = result {
         // The answer may be what was lost, after the commit landed: then the file is
         // stored and charged, and is answered as such (a 500 would have the client store
-        // it again).
+        // it again). A commit still on its way may land after that question and before the
+        // release, which then leaves it: asked again after the release, the answer is
+        // final (the release doomed the id, so a commit landing later is refused).
         if authority.holds(&row.file_id).await == Ok(true) {
             return Ok(None);
         }
         let _ = authority.release(&row.file_id).await;
+        if authority.holds(&row.file_id).await == Ok(true) {
+            return Ok(None);
+        }
     }
     result
 }

@@ -15,6 +15,7 @@ use urlstash::core::layout::object_key;
 use urlstash::core::links::LinkSecret;
 use urlstash::core::quota::Usage;
 use urlstash::core::request::parse_upload;
+use urlstash::core::seams::FileAuthority;
 use urlstash::core::Error;
 
 use super::authority::MemAuthority;
@@ -67,6 +68,12 @@ impl World {
     /// One upload with the JSON `body` and an `Idempotency-Key` (`idempotency`: the key and
     /// a batch item's place), at the authority's clock.
     pub async fn keyed_upload(&self, body: &str, idempotency: Option<(&str, Option<usize>)>) -> Result<Answered<FileData>, Error> {
+        self.upload_through(body, idempotency, &self.authority).await
+    }
+
+    /// [`keyed_upload`](Self::keyed_upload) with `authority` standing for the key's (one
+    /// that wraps this world's, to misbehave on its way).
+    pub async fn upload_through(&self, body: &str, idempotency: Option<(&str, Option<usize>)>, authority: &impl FileAuthority) -> Result<Answered<FileData>, Error> {
         let req = parse_upload(body.as_bytes(), &self.config.url_policy)?;
         let ctx = UploadContext {
             config: &self.config,
@@ -80,7 +87,7 @@ impl World {
             idempotency,
             later: &[],
         };
-        upload(req, &ctx, &self.origin, &*self.store, &self.authority).await
+        upload(req, &ctx, &self.origin, &*self.store, authority).await
     }
 
     pub fn run(&self, body: &str) -> Result<FileData, Error> {

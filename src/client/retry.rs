@@ -9,6 +9,7 @@ use web_sys::AbortSignal;
 use super::api::{self, Call};
 use super::error::ClientError;
 use super::options::Settings;
+use crate::core::Error;
 
 /// Sends of an upload with an idempotency key that failed in passing, before it gives up.
 const KEYED_RETRIES: u32 = 3;
@@ -39,15 +40,21 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
     let mut failures = 0;
     let mut uncertain = false;
     let mut waited_running = 0.0;
+    // A keyed batch's last answer, while an item of it is waited out: it stands if a later
+    // send fails.
+    let mut answered = None;
     loop {
         let err = match api::send(settings, authorization, &call, signal).await {
             // waited out as a keyed upload's 409 is, but past the waits the answer stands
             Ok(answer) => match batch_item_running(&call, &answer) {
-                Some(err) if !gives_up(backoff_ms(&err, 0.0, 0), true, waited_running) => err,
+                Some(err) if !gives_up(backoff_ms(&err, 0.0, 0), true, waited_running) => {
+                    answered = Some(answer);
+                    err
+                }
                 _ => return Ok(answer),
             },
             Err(err) if retries > 0 && (running(&err) || failures < retries && sent_again(&err)) => err,
-            Err(err) => return Err(after(uncertain, err)),
+            Err(err) => return answered.map_or_else(|| Err(after(uncertain, err)), Ok),
         };
         // An earlier send still running waits as long as it asks (and may store all the
         // same: uncertain); any other failure doubles its wait.
@@ -55,7 +62,7 @@ pub(crate) async fn send_once_or_again(settings: &Settings, authorization: &str,
         let wait = if running { backoff_ms(&err, 0.0, 0) } else { backoff_ms(&err, KEYED_RETRY_MS, failures) };
         uncertain |= running || err.uncertain();
         if gives_up(wait, running, waited_running) {
-            return Err(after(uncertain, err));
+            return answered.map_or_else(|| Err(after(uncertain, err)), Ok);
         }
         waited_running += if running { wait } else { 0.0 };
         // an abort cuts the wait short; the next send then rejects it
@@ -77,20 +84,24 @@ fn running(err: &ClientError) -> bool {
     matches!(err, ClientError::Server { status: 409, retry_after: Some(_), .. })
 }
 
-/// A keyed batch's answer (200) with an item an earlier send with the key still runs (409,
-/// the answer carrying `Retry-After`): that item as the error a single upload's send
-/// would have had. Sent again then, the batch answers each item with what it did; sent
-/// alone or with another key, the item would be fetched again, so the caller is not left
-/// to do it.
+/// A keyed batch's answer (200) whose only failures are items an earlier send with the key
+/// still runs (409 `IdempotencyKeyInFlight`, the answer carrying `Retry-After`): such an
+/// item as the error a single upload's send would have had. Sent again then, the batch
+/// answers each item with what it did; sent alone or with another key, the item would be
+/// fetched again, so the caller is not left to do it. An answer with any other failure
+/// stands (sent again, a failed item would be fetched again on every send).
 fn batch_item_running(call: &Call, (data, retry_after): &(serde_json::Value, Option<u32>)) -> Option<ClientError> {
     if call.path != api::BATCH_ROUTE || call.idempotency_key.is_none() {
         return None;
     }
     let retry_after = (*retry_after)?;
     let results = data.get("results")?.as_array()?;
+    let in_flight = Error::IdempotencyKeyInFlight { retry_after_secs: retry_after }.public_message();
+    let running = |item: &serde_json::Value| item.get("msg").and_then(serde_json::Value::as_str) == Some(in_flight.as_str());
+    let succeeded = |item: &serde_json::Value| item.get("success") == Some(&serde_json::Value::Bool(true));
+    let waits = results.iter().any(running) && results.iter().all(|item| succeeded(item) || running(item));
     // (its message is never shown: past the waits, the batch's answer stands)
-    let running = results.iter().any(|item| item.get("code").and_then(serde_json::Value::as_u64) == Some(409));
-    running.then(|| ClientError::Server { status: 409, code: 409, msg: String::new(), retry_after: Some(retry_after) })
+    waits.then(|| ClientError::Server { status: 409, code: 409, msg: String::new(), retry_after: Some(retry_after) })
 }
 
 /// `err`, marked uncertain when an earlier send may have been done.
@@ -207,17 +218,30 @@ mod tests {
     #[test]
     fn a_keyed_batch_with_an_item_still_running_goes_again() {
         let batch = |key: Option<&str>| Call::batch((String::new(), key.map(str::to_owned)));
-        let answer = |codes: &[u64], retry_after| {
-            let results: Vec<_> = codes.iter().map(|code| serde_json::json!({ "success": *code == 200, "code": code, "msg": "m", "data": null })).collect();
-            (serde_json::json!({ "succeeded": 0, "failed": 0, "results": results }), retry_after)
+        // items by what they answered: stored, still running (in flight), another 409
+        // (a later item of the batch stored the name), busy
+        let item = |what: &str| {
+            let (code, err) = match what {
+                "stored" => return serde_json::json!({ "success": true, "code": 200, "msg": "File uploaded successfully", "data": {} }),
+                "in flight" => (409, Error::IdempotencyKeyInFlight { retry_after_secs: 4 }),
+                "superseded" => (409, Error::Superseded),
+                _ => (503, Error::Busy),
+            };
+            serde_json::json!({ "success": false, "code": code, "msg": err.public_message(), "data": null })
         };
-        let running_item = batch_item_running(&batch(Some("k")), &answer(&[200, 409], Some(4))).expect("an item still running");
+        let answer = |items: &[&str], retry_after| (serde_json::json!({ "succeeded": 0, "failed": 0, "results": items.iter().map(|w| item(w)).collect::<Vec<_>>() }), retry_after);
+        let running_item = batch_item_running(&batch(Some("k")), &answer(&["stored", "in flight"], Some(4))).expect("an item still running");
         assert_eq!((running_item.status(), running_item.retry_after()), (409, Some(4)));
-        // not without a key (nothing runs for it), nor a 409 without a time (it does not
-        // pass), nor a busy item alone (the caller's to send again), nor a single upload
-        assert!(batch_item_running(&batch(None), &answer(&[409], Some(4))).is_none());
-        assert!(batch_item_running(&batch(Some("k")), &answer(&[409], None)).is_none());
-        assert!(batch_item_running(&batch(Some("k")), &answer(&[503], Some(5))).is_none());
-        assert!(batch_item_running(&Call::upload((String::new(), Some("k".into()))), &answer(&[409], Some(4))).is_none());
+        // not without a key (nothing runs for it), nor without a time, nor a 409 that is not
+        // an item still running, nor beside another failure (sent again, it would be
+        // fetched again), nor a busy item alone (the caller's to send again), nor a
+        // single upload
+        assert!(batch_item_running(&batch(None), &answer(&["in flight"], Some(4))).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&["in flight"], None)).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&["superseded"], Some(4))).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&["in flight", "superseded"], Some(4))).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&["in flight", "busy"], Some(5))).is_none());
+        assert!(batch_item_running(&batch(Some("k")), &answer(&["busy"], Some(5))).is_none());
+        assert!(batch_item_running(&Call::upload((String::new(), Some("k".into()))), &answer(&["in flight"], Some(4))).is_none());
     }
 }

@@ -172,8 +172,9 @@ export interface BatchResult {
   /** Seconds to wait before sending the refused items again, when one was refused for a
    * reason that passes (503: the instance was busy with other transfers; the answer's
    * `Retry-After`), else `null`. (A keyed batch's item answered 409 with it, still run by
-   * an earlier send with the key, was waited out by the client: past 15 minutes of that,
-   * send the whole batch again with its key, never the item alone.) */
+   * an earlier send with the key, is waited out by the client when it is the batch's only
+   * kind of failure; otherwise, or past 15 minutes of that, send the whole batch again
+   * with its key, never the item alone.) */
   retryAfter: number | null;
 }
 

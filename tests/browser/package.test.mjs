@@ -309,7 +309,7 @@ const busyServer = http.createServer((req, res) => {
     const n = starts.filter((s) => s.key === 'running-batch').length;
     const stored = (name) => ({ success: true, code: 200, msg: 'File uploaded successfully', data: { file_id: 'file_' + 'cd'.repeat(16), file_name: name, original_name: name, file_size: 3, mime_type: 'image/png', upload_path: 'p',
       file_url: 'http://x.test/f/k/p/' + name, download_url: 'http://x.test/d', upload_time: '2026-01-01T00:00:00+00:00', expires_at: '2026-01-04T00:00:00+00:00', sha256: 'cd'.repeat(32) } });
-    const stillRunning = { success: false, code: 409, msg: 'an upload with this Idempotency-Key is still running: retry in 1 s', data: null };
+    const stillRunning = { success: false, code: 409, msg: "an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file", data: null };
     const results = n <= 2 ? [stored('a.png'), stillRunning] : [stored('a.png'), stored('b.png')];
     res.writeHead(200, { 'content-type': 'application/json', ...(n <= 2 ? { 'retry-after': '1' } : {}) });
     res.end(JSON.stringify({ success: true, code: 200, msg: (n <= 2 ? 1 : 2) + ' of 2 uploaded', data: { succeeded: n <= 2 ? 1 : 2, failed: n <= 2 ? 1 : 0, results } }));

@@ -324,8 +324,9 @@ pub async fn commit<A: FileAuthority>(authority: &A, blocklist: &dyn Blocklist, 
         // The answer may be what was lost, after the commit landed: then the file is
         // stored and charged, and is answered as such (a 500 would have the client store
         // it again). A commit still on its way may land after that question and before the
-        // release, which then leaves it: asked again after the release, the answer is
-        // final (the release doomed the id, so a commit landing later is refused).
+        // release, which then leaves it: asked again after the release. When the release
+        // went through, that answer is final (it doomed the id, so a commit landing later
+        // is refused); when it did not, a commit may still land after it, answered 500.
         if authority.holds(&row.file_id).await == Ok(true) {
             return Ok(None);
         }

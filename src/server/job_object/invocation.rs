@@ -69,6 +69,10 @@ impl UploadJob {
             }
             Err(err) => {
                 if !self.may_record_end().await {
+                    // The cancel gave back what the stored record held; this invocation's
+                    // may hold a transfer it does not know of (its save failed): given back
+                    // too (a second give-back changes nothing).
+                    self.clean_up(&record).await;
                     return Ok(());
                 }
                 // The record keeps only what a client may see ("internal error"): the log

@@ -28,9 +28,9 @@ const MAX_RUNNING_WAIT_MS: f64 = 15.0 * 60_000.0;
 /// up to [`KEYED_RETRIES`] times, 1 s, 2 s, 4 s later, or as long as `Retry-After` asks (up
 /// to a minute); after a 409 with `Retry-After` (an earlier send still running), as long
 /// as it asks, not counted among the retries, up to 15 minutes in all; so is a keyed
-/// batch answered with an item that such a send still runs ([`batch_item_running`]: the
-/// whole batch is sent again, each item then answered with what it did; past the 15
-/// minutes the last answer stands). Any other call is
+/// batch whose only failures are items such a send still runs ([`batch_item_running`]:
+/// the whole batch is sent again, each item then answered with what it did; past the 15
+/// minutes, or when a later send fails, the last answer stands). Any other call is
 /// sent once (an upload sent again without a key would be stored again). A failure after a
 /// send that may have been done (or while an earlier one ran) is `uncertain`, whatever the
 /// last send's answer says (a 429 to the second says nothing of the first). An abort of

@@ -162,6 +162,11 @@ impl Gate {
     /// ended first (`now_ms`).
     pub fn try_take_leased(&self, n: usize, until_ms: i64, now_ms: i64) -> Option<Slot> {
         self.end_leases(now_ms);
+        self.take_leased(n, until_ms)
+    }
+
+    /// [`try_take_leased`](Self::try_take_leased), the leases past their end already ended.
+    fn take_leased(&self, n: usize, until_ms: i64) -> Option<Slot> {
         let mut slot = self.take(n, self.1)?;
         let state = &self.0;
         let id = state.next_lease.get();
@@ -344,7 +349,7 @@ impl FairGate {
         self.gate.end_leases(now_ms);
         let state = &self.gate.0;
         let fits = kept == 0 || state.busy.get() + kept + units <= state.limit;
-        fits.then(|| self.gate.try_take_leased(units, until_ms, now_ms)).flatten()
+        fits.then(|| self.gate.take_leased(units, until_ms)).flatten()
     }
 
     /// How many wait.

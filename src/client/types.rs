@@ -31,8 +31,8 @@ export interface UploadOptions {
   /** Downloads allowed (1 to 1,000,000): each GET counts (the file is always served whole); the file is
    * deleted when they are used up. `1` is a one-time link. */
   maxDownloads?: number | undefined;
-  /** Both links are signed (`?exp=...&sig=...`); without a valid signature `downloadUrl` answers
-   * 403 and `fileUrl` 404 (as a name that holds nothing). */
+  /** Both links are signed (`?exp=...&sig=...`); without a valid signature `download_url` answers
+   * 403 and `file_url` 404 (as a name that holds nothing). */
   private?: boolean | undefined;
   /** Headers for the origin (at most 8: `Authorization`, `Cookie`, `Referer`, `Accept`,
    * `Accept-Language`, `User-Agent`, `X-*`), sent only to the first URL's origin and never

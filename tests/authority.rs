@@ -163,6 +163,14 @@ fn files_past_their_expiry_never_count_though_the_alarm_has_not_run() {
     assert_eq!(usage(&mut a, T0 + TTL - 1), u(600, 1, 0, 0), "live until its time");
     assert_eq!(usage(&mut a, now), u(0, 0, 0, 0));
     assert_eq!((doomed(&a), a.retired_early), (vec!["old"], 1), "its object doomed, for the object to delete before it answers");
+    // more than a batch of them (a key with a raised file count, its alarm late): all retired
+    let mut a = authority(10_000_000, 2_000);
+    for i in 0..1_201 {
+        a.commit(expired(&format!("f{i}"), &format!("n{i}")), T0).unwrap();
+    }
+    assert_eq!(usage(&mut a, now), u(0, 0, 0, 0), "three batches, all before the answer");
+    assert_eq!((doomed(&a).len(), a.retired_early), (1_201, 1_201));
+    assert_counters(&a);
     // a commit of a small file (no reservation), a reservation, a job's room: each would be
     // refused for the file count (1) and the bytes (600 + 600 > 1000)
     for check in ["commit", "reserve", "room"] {

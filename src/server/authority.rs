@@ -13,7 +13,7 @@ use super::job_index;
 use super::key_secret;
 use super::js::{now_ms, object_name};
 use super::sql::{transaction, SqlTables};
-use crate::core::authority::{Authority, Committed, CLAIMED_KEEP_MS, EXPIRY_BATCH, RESERVATION_TTL_MS, RETRY_MS};
+use crate::core::authority::{Authority, Committed, CLAIMED_KEEP_MS, EARLY_BATCHES, EXPIRY_BATCH, RESERVATION_TTL_MS, RETRY_MS};
 use crate::core::authority_wire::{Op, Purged, Refusal};
 use crate::core::config::Config;
 use crate::core::layout::object_key;
@@ -23,7 +23,7 @@ use crate::core::Error;
 /// Objects deleted per R2 call (R2's own limit).
 const DELETE_BATCH: usize = 1000;
 /// Expiry batches one alarm runs before it hands over to the next (re-armed at once).
-const ALARM_BATCHES: usize = 20;
+const ALARM_BATCHES: usize = EARLY_BATCHES;
 
 #[durable_object]
 pub struct KeyAuthority {
@@ -41,6 +41,8 @@ pub struct KeyAuthority {
     /// The op being answered retired files past their expiry (a quota check, usage): their
     /// objects go before its answer, as an overwrite's.
     retired_early: Cell<bool>,
+    /// The last alarm this object tried to set failed to be set (see `alarm`).
+    alarm_unset: Cell<bool>,
 }
 
 impl DurableObject for KeyAuthority {
@@ -48,7 +50,7 @@ impl DurableObject for KeyAuthority {
         let defaults = Config::from_vars(|name| var(&env, name)).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
         let key_id = object_name(&state);
-        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new(""), retired_early: Cell::new(false) }
+        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new(""), retired_early: Cell::new(false), alarm_unset: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -72,6 +74,7 @@ impl DurableObject for KeyAuthority {
 
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_at.set(None);
+        self.alarm_unset.set(false);
         if let Err(e) = self.expire().await {
             // Not thrown: the platform gives a failing alarm up after a few retries, and an
             // idle key would then keep its expired files (and their quota) until its next
@@ -79,6 +82,12 @@ impl DurableObject for KeyAuthority {
             // later: the alarm asks again every RETRY_MS until then.
             worker::console_error!("key authority {}: alarm: {e:?} (again in {} s)", self.key_id, RETRY_MS / 1000);
             self.retry_later(None).await;
+        }
+        // Its next alarm not set, nothing would run this key's expiry again until one of
+        // its ops that sets one: thrown, the handler is retried by the platform (with
+        // backoff), which sets it then.
+        if self.alarm_unset.get() {
+            return Err(worker::Error::RustError(format!("key authority {}: its next alarm was not set", self.key_id)));
         }
         Response::ok("")
     }
@@ -220,18 +229,19 @@ impl KeyAuthority {
                     Ok(standing)
                 }));
             }
-            // A revoked key has no webhook secret, and gets none.
+            // A revoked key has no webhook secret, and gets none. (These ask the key's
+            // standing, which may retire files past their expiry, as `Usage` does.)
             Op::SetWebhookSecret { secret } => {
-                return self.reply(self.run(|a| a.usage(now)).and_then(|_| key_secret::set(&self.state.storage().sql(), &secret)))
+                (self.reply(self.run(|a| a.usage(now)).and_then(|_| key_secret::set(&self.state.storage().sql(), &secret))), false, None)
             }
-            Op::WebhookSecret => return self.reply(self.run(|a| a.usage(now)).and_then(|_| key_secret::get(&self.state.storage().sql()))),
+            Op::WebhookSecret => (self.reply(self.run(|a| a.usage(now)).and_then(|_| key_secret::get(&self.state.storage().sql()))), false, None),
             Op::JobStarted { job_id, at_ms } => {
                 return self.reply(self.create_tables().and_then(|_| job_index::add(&self.state.storage().sql(), &job_id, at_ms)))
             }
             // A revoked key lists no jobs (the job index is the key's too).
             Op::Jobs { limit } => {
                 let recent = self.run(|a| a.usage(now)).and_then(|_| job_index::recent(&self.state.storage().sql(), limit, now));
-                return self.reply(recent);
+                (self.reply(recent), false, None)
             }
             Op::JobEnded { status } => {
                 return self.reply(self.create_tables().and_then(|_| job_index::end(&self.state.storage().sql(), &status)))
@@ -333,8 +343,14 @@ impl KeyAuthority {
         let at = at.max(now_ms() + 1);
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         match self.state.storage().set_alarm(when).await {
-            Ok(()) => self.alarm_at.set(Some(at)),
-            Err(e) => worker::console_error!("key authority {}: set alarm: {e}", self.key_id),
+            Ok(()) => {
+                self.alarm_at.set(Some(at));
+                self.alarm_unset.set(false);
+            }
+            Err(e) => {
+                worker::console_error!("key authority {}: set alarm: {e}", self.key_id);
+                self.alarm_unset.set(true);
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 // only then do their old URLs answer 404, and their names take new files. And an expiry
 // that meets an overwrite or a delete of its name touches neither the new file nor the
 // quota twice. An alarm that fails (its storage full) tries again a minute later, not at
-// once.
+// once; one whose next alarm could not be set throws, for the platform to try it again.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, upload, api, get, KEYS } from './support/worker.mjs';
@@ -185,6 +185,35 @@ test('before its alarm has run, an expired file counts neither in usage nor agai
   } finally {
     await worker.releaseAlarms();
   }
+});
+
+test('an alarm whose next alarm fails to be set is tried again by the platform, which sets it: a later file of the key still goes by alarms alone', async (t) => {
+  const key = await newKey(worker, ADMIN, 'alarm-unset');
+  const put = async (name, seed) => {
+    const res = await upload(worker, { file_url: origin.file(`/exp/unset/${name}`, filler(2000, seed)), upload_path: 'unset', file_name: name }, { key: key.key });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    return res.json.data;
+  };
+  // the second expires 4 s after the first: the first's alarm retires it, then sets the
+  // next alarm at the second's expiry, which fails once
+  const first = await put('first.bin', 61);
+  await sleep(4000);
+  const second = await put('second.bin', 62);
+  assert.equal(await worker.failAuthorityAlarms(key.key_id, 1), 1);
+  t.after(() => worker.failAuthorityAlarms(null, 0));
+  // no request for this key from here: only its alarms can delete its objects
+  const ids = [first, second].map((d) => `o/${d.file_id}`);
+  const deadline = Date.parse(second.expires_at) + 1000 + 30_000;
+  let left = ids;
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(POLL_MS);
+    const there = new Set((await r2Objects(worker)).map((o) => o.key));
+    left = ids.filter((k) => there.has(k));
+  }
+  assert.equal(await worker.authorityAlarmFaults(), 0, 'the first alarm tried to set the next one, and failed');
+  assert.deepEqual(left, [], 'both objects deleted by alarms, the second after the failed set');
+  const u = await usage(worker, key.key);
+  assert.deepEqual([u.files, u.bytes], [0, 0]);
 });
 
 describe('an alarm that cannot write (its storage full)', () => {

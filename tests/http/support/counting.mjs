@@ -74,6 +74,11 @@
 //
 //   POST /__faults/sql-writes  body {"failing": true}; {"failing": false} stops it
 //
+// And alarm faults of one key's authority: each of the next `count` calls its object (the
+// one named `key_id`) makes of `storage.setAlarm` rejects, no alarm set.
+//
+//   POST /__faults/authority-alarm  body {"key_id": "k_...", "count": 1} (answers {"queued": n})
+//
 // And a background job's storage writes likewise: while on, each call a job's object makes
 // of the storage methods named (`put`: its record, its stored parts; `setAlarm`,
 // `deleteAlarm`) rejects as a failed storage write does, and nothing is written; other
@@ -328,14 +333,27 @@ function through(target, prop, wrap) {
   });
 }
 
-/** A Durable Object's `state` whose `storage.sql.exec` fails writes while asked. */
+// The next `count` setAlarm calls of the authority of key `key_id` fail (`/__faults/authority-alarm`).
+let authorityAlarmFaults = { key_id: null, count: 0 };
+
+/** A Durable Object's `state` whose `storage.sql.exec` fails writes while asked, and whose
+ * `storage.setAlarm` fails as queued for its key. */
 function faultyState(state) {
   const exec = (real) =>
     function exec(query, ...args) {
       if (sqlWritesFail && !/^\s*SELECT\b/i.test(query)) throw new Error(SQL_FULL);
       return real(query, ...args);
     };
-  return through(state, 'storage', (storage) => through(storage, 'sql', (sql) => through(sql, 'exec', (real) => exec(real.bind(sql)))));
+  const setAlarm = (real) =>
+    function setAlarm(...args) {
+      if (authorityAlarmFaults.count > 0 && authorityAlarmFaults.key_id === state.id.name) {
+        authorityAlarmFaults.count -= 1;
+        return Promise.reject(new Error('Durable Object storage setAlarm failed (test fault)'));
+      }
+      return real(...args);
+    };
+  const storage = (s) => through(through(s, 'sql', (sql) => through(sql, 'exec', (real) => exec(real.bind(sql)))), 'setAlarm', (real) => setAlarm(real.bind(s)));
+  return through(state, 'storage', storage);
 }
 
 // The storage methods of a job's object that fail now (`/__faults/job-storage`).
@@ -448,6 +466,14 @@ export default class CountingWorker extends built.default {
     if (pathname === '/__faults/authority' && request.method === 'POST') {
       authorityFaults = [...authorityFaults, ...(await request.json()).faults];
       return Response.json({ queued: authorityFaults.length });
+    }
+    if (pathname === '/__faults/authority-alarm' && request.method === 'POST') {
+      const { key_id: keyId, count } = await request.json();
+      authorityAlarmFaults = { key_id: keyId, count };
+      return Response.json({ queued: count });
+    }
+    if (pathname === '/__faults/authority-alarm' && request.method === 'GET') {
+      return Response.json({ queued: authorityAlarmFaults.count });
     }
     if (pathname === '/__faults/sql-writes' && request.method === 'POST') {
       sqlWritesFail = (await request.json()).failing === true;

@@ -244,6 +244,20 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
       const res = await request(`${url}/__faults/r2-delete`, { method: 'POST', body: JSON.stringify({ errors }) });
       if (res.status !== 200) throw new Error(`R2 faults: ${res.status} ${await res.text()}`);
     },
+    /** The next `count` alarms the authority of key `keyId` sets fail to be set
+     * (counting.mjs); `count` 0 stops it. Answers how many are still to come. */
+    async failAuthorityAlarms(keyId, count) {
+      if (!counting) throw new Error('alarm faults exist only in a Worker started with `counting: true`');
+      const res = await request(`${url}/__faults/authority-alarm`, { method: 'POST', body: JSON.stringify({ key_id: keyId, count }) });
+      if (res.status !== 200) throw new Error(`alarm faults: ${res.status} ${await res.text()}`);
+      return (await res.json()).queued;
+    },
+    /** How many of the alarm faults `failAuthorityAlarms` queued are still to come. */
+    async authorityAlarmFaults() {
+      const res = await request(`${url}/__faults/authority-alarm`);
+      if (res.status !== 200) throw new Error(`alarm faults: ${res.status} ${await res.text()}`);
+      return (await res.json()).queued;
+    },
     /** While `failing`, every SQL statement but a SELECT that a key's authority runs throws,
      * as SQLite does when the object's storage is full (counting.mjs). */
     async failSqlWrites(failing) {

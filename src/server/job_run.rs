@@ -8,12 +8,14 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::pin::pin;
+use std::time::Duration;
 
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{select, Either, LocalBoxFuture};
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
-use worker::{Bucket, Storage};
+use worker::{Bucket, Delay, Storage};
 
 use super::authority_client::AuthorityClient;
 use super::bindings::Services;
@@ -75,6 +77,12 @@ const UPDATING_WAITS_MS: [u64; 5] = [1_000, 2_000, 4_000, 8_000, 15_000];
 /// with a clear error, rather than being ended by the platform [`MAX_RUNS`] times over.
 const STREAM_MS: u64 = 13 * 60 * 1000;
 
+/// Lanes stop taking parts at the invocation's 12 minutes, but a part taken then from a
+/// slow origin (8 MiB at 40 KiB/s: 3.5 minutes) would run past the platform's 15: parts
+/// still coming this long after the invocation began are ended (the parts stored are kept),
+/// and the next invocation takes them again. The last minute is for the lanes to settle.
+const LANES_MS: u64 = 14 * 60 * 1000;
+
 /// MiB of buffers a job's transfer from the start may hold besides its lanes' parts: two
 /// parts of a stream without ranges (the most), or a one-part file (`buffers`).
 pub(crate) const JOB_START_MIB: usize = UNKNOWN_LENGTH_MIB;
@@ -132,29 +140,42 @@ impl Run<'_> {
                     forget_parts(self.storage).await?;
                     record.stored_bytes = 0;
                     self.received.set(0);
+                    // Found by a lane, which ended this invocation's origin with it: the
+                    // fresh transfer is the next invocation's, with an origin of its own.
+                    if self.origin.signal().aborted() {
+                        give_back(&self.services.bucket, self.authority, &transfer).await;
+                        record.transfer = None;
+                        return Ok(Ran::Paused);
+                    }
                     self.start_over(record, &transfer).await
                 }
                 other => other,
             },
             Some(transfer) => {
-                match self.authority.get(&transfer.prepared.file_id).await {
-                    // Committed before its invocation ended (the news lost with it): done.
-                    Ok(row) => return self.done(record, &row),
-                    Err(Error::FileNotFound) => {}
-                    // Not known whether it was committed (or the key's authority is on
-                    // the version before): asked again soon, rather than fetched again
-                    // (which would cost a run and the whole download).
-                    Err(err @ (Error::Internal(_) | Error::Updating)) => {
-                        log_internal(&format!("job {}: was it committed", record.spec.job_id), &err);
-                        return Ok(Ran::Waiting);
-                    }
-                    // The key was revoked or disabled: the job ends so.
-                    Err(err) => return Err(err),
+                if let Some(ran) = self.committed_before(record, &transfer.prepared.file_id).await? {
+                    return Ok(ran);
                 }
                 // A single stream died with its invocation: nothing of it can be reused.
                 self.start_over(record, &transfer).await
             }
             None => self.fresh(record).await,
+        }
+    }
+
+    /// Whether `file_id` was committed by an invocation that ended before it recorded so:
+    /// then the job is done (`Some(Ran::Done)`). Not known (the key's authority failing, or
+    /// on the version before): asked again soon (`Some(Ran::Waiting)`), rather than fetched
+    /// or committed again (which would cost a run and the whole download, or fail a job
+    /// whose file is stored). `None`: it was not. The key revoked or disabled ends the job.
+    async fn committed_before(&self, record: &JobRecord, file_id: &str) -> Result<Option<Ran>, Error> {
+        match self.authority.get(file_id).await {
+            Ok(row) => self.done(record, &row).map(Some),
+            Err(Error::FileNotFound) => Ok(None),
+            Err(err @ (Error::Internal(_) | Error::Updating)) => {
+                log_internal(&format!("job {}: was it committed", record.spec.job_id), &err);
+                Ok(Some(Ran::Waiting))
+            }
+            Err(err) => Err(err),
         }
     }
 
@@ -312,6 +333,12 @@ impl Run<'_> {
         if whole {
             // No lanes: the turn goes back before the read-back hash and the commit.
             drop(turn);
+            // Its commit may have landed with an invocation that ended before recording so:
+            // committing again would hash the file back for nothing, and could fail the job
+            // (a blocklist unread, say) with its file stored and charged.
+            if let Some(ran) = self.committed_before(record, &transfer.prepared.file_id).await? {
+                return Ok(ran);
+            }
             return self.commit_whole(record, transfer.clone(), &target, source.total).await;
         }
         // The URL the first run was sent to passed the policy then; the configuration may
@@ -368,7 +395,20 @@ impl Run<'_> {
             stored,
             checkpoint,
         );
-        let ran = lanes.run().await;
+        let ran = {
+            let cut_in = (self.origin.started_ms() + LANES_MS as i64 - now_ms()).max(0) as u64;
+            let mut running = pin!(lanes.run());
+            match select(running.as_mut(), pin!(Delay::from(Duration::from_millis(cut_in)))).await {
+                Either::Left((ran, _)) => ran,
+                // The parts still coming are ended, and the lanes settle what they began: a
+                // transfer the cut did not complete goes on in the next invocation (an error
+                // it caused is the cut's, and a verdict on the file comes again there).
+                Either::Right(((), _)) => {
+                    self.origin.ender().abort();
+                    running.await.or(Ok(None))
+                }
+            }
+        };
         drop(turn);
         let Some(sha256) = ran? else {
             record.stored_bytes += lanes.checkpoint().stored();

@@ -784,6 +784,33 @@ test('a job whose origin without ranges is too slow for one run is cut there (50
   assert.deepEqual(await usage(worker, KEYS.a.key), before, 'usage as before');
 });
 
+test('a ranged job whose parts are still coming 14 minutes into its run (timers scaled) has them ended there: the stored parts kept, the rest fetched in the next run; byte-exact, charged once', async () => {
+  // 12 parts of 8 MiB at 2 MiB/s per connection, 5 lanes: about 10 s in all. The platform
+  // ends an alarm handler at 15 minutes, and lanes stop taking parts at 12; parts still
+  // coming at 14 are ended. Timers of 10 minutes or more wait 1/100 of that from here: the
+  // cut comes about 8.4 s into each run (the job's deadline, an hour, after 36 s).
+  const size = 96 * MiB;
+  const body = randomBody(size);
+  const path = '/jobs/lanes-cut.bin';
+  const url = origin.file(path, body, ranged({ throttle: 2 * MiB }));
+  const before = await usage(worker, KEYS.a.key);
+  await worker.scaleTimers({ atLeastMs: 10 * 60 * 1000, divideBy: 100 });
+  let last;
+  try {
+    const job = await startJob({ file_url: url, upload_path: 'jobs', file_name: 'lanes-cut.bin', async: true });
+    last = (await poll(job.job_id, { limitMs: 60_000 })).at(-1);
+  } finally {
+    await worker.scaleTimers(null);
+  }
+  assert.equal(last.state, 'succeeded', JSON.stringify(last));
+  assert.equal(last.result.sha256, sha256(body));
+  assert.equal(await servedDigest(last.result.download_url), sha256(body), 'download_url serves the origin bytes');
+  // the parts ended mid-body were asked for again, the parts stored were not
+  const sent = origin.sent(path);
+  assert.ok(sent > size && sent < 2 * size, `the origin sent ${sent} bytes for ${size}: the cut parts again, not the whole file`);
+  await assertChargedOnce(before, size);
+});
+
 test('a job whose key is disabled mid-transfer stops at its next reservation refresh (30 s), not at its commit: 401, nothing stored, nothing charged', async () => {
   const mark = worker.r2();
   const k = await newKey(worker, ADMIN, 'jobs-disabled');

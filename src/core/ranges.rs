@@ -2,6 +2,8 @@
 //! ranges fetched and the R2 multipart parts are the same), and how often a broken range
 //! is retried. The Worker's engine (`server::parallel`) runs what this plans.
 
+use crate::core::clock::parse_http_date;
+
 /// The first request to an origin asks for this much (`Range: bytes=0-1048575`): an origin
 /// that serves ranges answers 206 with the file's total size and validator, one that does
 /// not answers 200 with the whole file, and smaller files are done in that one request.
@@ -81,17 +83,22 @@ pub struct Validator {
 }
 
 impl Validator {
-    /// From a response's `ETag` and `Last-Modified`: a strong ETag, else a Last-Modified
-    /// date; a weak ETag alone cannot validate a range (RFC 9110, 13.1.5), but is kept: a
-    /// later response whose ETag it is not, even weakly, is another version.
-    pub fn from_headers(etag: Option<&str>, last_modified: Option<&str>) -> Option<Validator> {
+    /// From a response's `ETag`, `Last-Modified` and `Date`: a strong ETag, else a
+    /// Last-Modified date that is strong itself, its response's `Date` a second or more
+    /// after it (RFC 9110, 8.8.2.2: a file changed again within the second it was modified
+    /// has the same date for both versions, and a server comparing `If-Range` dates would
+    /// send the other's bytes). A weak ETag alone cannot validate a range (13.1.5), nor can
+    /// a date that is not strong, but both are kept: a later response whose ETag it is not,
+    /// even weakly, or whose date differs, is another version.
+    pub fn from_headers(etag: Option<&str>, last_modified: Option<&str>, date: Option<&str>) -> Option<Validator> {
         let etag = etag.map(str::trim).filter(|e| {
             let tag = opaque(e);
             tag.starts_with('"') && tag.len() >= 2 && tag.ends_with('"')
         });
         let last_modified = last_modified.map(str::trim).filter(|d| !d.is_empty());
         let strong = etag.filter(|e| opaque(e) == *e);
-        let if_range = strong.or(last_modified)?.to_owned();
+        let sent_later = |modified: &&str| matches!((parse_http_date(modified), date.and_then(parse_http_date)), (Some(at), Some(sent)) if sent > at);
+        let if_range = strong.or(last_modified.filter(sent_later))?.to_owned();
         Some(Validator { if_range, etag: etag.map(str::to_owned), last_modified: last_modified.map(str::to_owned) })
     }
 
@@ -176,6 +183,8 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1024 * 1024;
+    /// A response's `Date`, well after the dates the tests' files were modified.
+    const SENT: &str = "Fri, 23 Oct 2015 07:28:00 GMT";
 
     #[test]
     fn only_answers_that_say_come_back_are_tried_again() {
@@ -254,14 +263,14 @@ mod tests {
 
     #[test]
     fn validators_are_strong_etags_or_dates() {
-        let v = Validator::from_headers(Some("\"abc\""), None).unwrap();
+        let v = Validator::from_headers(Some("\"abc\""), None, None).unwrap();
         assert_eq!(v.if_range, "\"abc\"");
         assert!(v.matches(Some(" \"abc\""), None));
         assert!(!v.matches(Some("\"abd\""), None));
         assert!(v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")), "the ETag decides, and may be left out");
-        assert_eq!(Validator::from_headers(Some("W/\"abc\""), None), None);
+        assert_eq!(Validator::from_headers(Some("W/\"abc\""), None, None), None);
         let date = "Wed, 21 Oct 2015 07:28:00 GMT";
-        let v = Validator::from_headers(Some("W/\"abc\""), Some(date)).unwrap();
+        let v = Validator::from_headers(Some("W/\"abc\""), Some(date), Some(SENT)).unwrap();
         assert_eq!(v.if_range, date);
         assert!(v.matches(None, Some(date)) && !v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
         assert!(v.matches(Some("W/\"abc\""), Some(date)) && v.matches(Some("\"abc\""), Some(date)), "weakly the same");
@@ -269,21 +278,36 @@ mod tests {
         assert!(!v.matches(Some("\"other\""), None), "whichever half the response carries");
         assert!(v.matches(None, None) && !v.named_by(None, None));
         // a strong ETag that matches decides alone; left out, a date that differs tells
-        let v = Validator::from_headers(Some("\"abc\""), Some(date)).unwrap();
+        let v = Validator::from_headers(Some("\"abc\""), Some(date), Some(SENT)).unwrap();
         assert!(v.matches(Some("\"abc\""), Some("Thu, 22 Oct 2015 07:28:00 GMT")));
         assert!(!v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")) && v.matches(None, Some(date)));
         assert!(!v.named_by(None, Some(date)), "a server never asked before must name the strong ETag");
-        assert_eq!(Validator::from_headers(None, None), None);
+        assert_eq!(Validator::from_headers(None, None, None), None);
+    }
+
+    #[test]
+    fn a_date_validates_ranges_only_when_its_response_was_sent_a_second_or_more_later() {
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let v = Validator::from_headers(None, Some(date), Some("Wed, 21 Oct 2015 07:28:01 GMT")).unwrap();
+        assert_eq!(v.if_range, date, "a second later: strong");
+        for weak in [Some(date), None, Some("not a date")] {
+            assert_eq!(Validator::from_headers(None, Some(date), weak), None, "sent {weak:?}");
+            assert_eq!(Validator::from_headers(Some("W/\"abc\""), Some(date), weak), None, "sent {weak:?}, a weak ETag beside");
+        }
+        assert_eq!(Validator::from_headers(None, Some("yesterday"), Some(SENT)), None, "a date that is none");
+        let v = Validator::from_headers(Some("\"abc\""), Some(date), Some(date)).unwrap();
+        assert_eq!(v.if_range, "\"abc\"", "a strong ETag needs no date");
+        assert!(!v.matches(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")), "the date still tells another version");
     }
 
     #[test]
     fn a_server_never_asked_before_must_name_the_validator() {
-        let v = Validator::from_headers(Some("\"abc\""), None).unwrap();
+        let v = Validator::from_headers(Some("\"abc\""), None, None).unwrap();
         assert!(v.named_by(Some("\"abc\""), None));
         assert!(!v.named_by(None, None) && !v.named_by(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
         assert!(!v.named_by(Some("\"abd\""), None));
         let date = "Wed, 21 Oct 2015 07:28:00 GMT";
-        let v = Validator::from_headers(None, Some(date)).unwrap();
+        let v = Validator::from_headers(None, Some(date), Some(SENT)).unwrap();
         assert!(v.named_by(None, Some(date)) && v.named_by(Some("\"any\""), Some(date)));
         assert!(!v.named_by(Some("\"any\""), None) && !v.named_by(None, Some("Thu, 22 Oct 2015 07:28:00 GMT")));
     }

@@ -12,7 +12,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { useStack, upload, api, KEYS } from './support/worker.mjs';
-import { filler, sha256 } from './support/fixtures.mjs';
+import { TYPES, filler, sha256 } from './support/fixtures.mjs';
 import {
   KiB, MiB, PROBE, EMPTY_SHA256, ATTEMPTS, STACK, partSizes, assertStored, assertRefused, assertStoredOrRefused, assertRanged, storedObject,
   rangesAfterProbe,
@@ -91,6 +91,18 @@ describe('sha256 on every single-stream path', () => {
   });
 });
 
+test('an origin whose Last-Modified is the second its answer was sent (no ETag) is not fetched in ranges: asked again whole, one stream, byte-exact', async () => {
+  // a date is a strong validator only a second or more before its answer's Date: a file
+  // changed again within that second keeps it, and ranges asked with it as If-Range could
+  // splice the two versions
+  const body = filler(10 * MiB + 3, 121);
+  const path = '/single/modified-now.bin';
+  const res = await upload(worker, { file_url: origin.file(path, body, { ranges: true, lastModified: 'now' }), upload_path: 'single', file_name: 'modified-now.bin' });
+  await assertStored(res, body);
+  const requests = origin.requests(path);
+  assert.deepEqual(requests.map((r) => [r.range ?? null, r.ifRange ?? null, r.status]), [[PROBE, null, 206], [null, null, 200]], 'the probe, then the whole file without Range');
+});
+
 describe('expected_sha256', () => {
   const CASES = [
     ['small', 20 * KiB, {}],
@@ -166,6 +178,18 @@ describe('origins that support ranges', () => {
       assert.ok(origin.sent(path) <= size * 1.1 + cut, `the origin sent ${origin.sent(path)} bytes for ${size}`);
     });
   }
+
+  test('a probe whose chunked body ends cleanly short of its Content-Range, before its type was sniffed: asked for again, the type sniffed from the file, byte-exact', async () => {
+    const size = 3 * MiB;
+    const body = Buffer.concat([TYPES.png.bytes, filler(size - TYPES.png.bytes.length, 172)]);
+    const path = '/resume/sniffed-short.bin';
+    const url = origin.file(path, body, { ranges: true, etag: ETAG, rangeLies: 'short-first-206', claim: 0 });
+    const res = await upload(worker, { file_url: url, upload_path: 'resume', file_name: 'sniffed-short.png' });
+    const d = await assertStored(res, body);
+    assert.equal(d.mime_type, 'image/png', 'sniffed from the bytes asked for again, not from none');
+    const requests = assertRanged(origin, path, ETAG);
+    assert.deepEqual(requests.slice(0, 2).map((r) => [r.range, r.ifRange, r.status]), [[PROBE, null, 206], [PROBE, ETAG, 206]], 'the probe, then the probe again');
+  });
 
   test('a probe broken before its type was sniffed, from an origin that caps its ranges, is asked for again and its same short answer taken', async () => {
     const size = 3 * MiB;

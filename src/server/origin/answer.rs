@@ -80,6 +80,9 @@ pub(crate) struct Head {
     pub content_range: Option<(u64, u64, u64)>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// When the response was sent (`Date`): whether its `Last-Modified` is a strong
+    /// validator (`Validator::from_headers`).
+    pub date: Option<String>,
 }
 
 impl Head {
@@ -105,6 +108,7 @@ impl Head {
             content_range,
             etag: header("etag"),
             last_modified: header("last-modified"),
+            date: header("date"),
         }
     }
 

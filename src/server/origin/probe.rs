@@ -121,6 +121,9 @@ impl WorkerOrigin {
                         break;
                     }
                 }
+                // A range's body that ends short of its Content-Range (sent chunked, or closed)
+                // is broken, not the file: asked for again before anything is sniffed.
+                Ok(None) if body.ranged.is_some() && read < length => return Err(self.failure(Error::OriginBroken)),
                 Ok(None) => {
                     body.ended = true;
                     break;
@@ -146,7 +149,8 @@ fn probe_passing(err: &Error) -> bool {
 /// What a 206 answer to the probe means: the whole file (`None`: store it as it is), or
 /// its first part of a file to fetch in ranges. `Err(())`: unusable (a range that does not
 /// start at 0, more than the probe asked for (the ranged paths hold the probe in memory and
-/// plan parts around it), or a file that cannot be continued safely for want of a validator).
+/// plan parts around it), or a file that cannot be continued safely for want of a strong
+/// validator: `Validator::from_headers`).
 fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
     if head.whole() {
         return Ok(None);
@@ -155,7 +159,7 @@ fn probe_answer(url: &Url, head: &Head) -> Result<Option<Ranged>, ()> {
     if first != 0 || head.length != Some(last + 1) || last + 1 > PROBE_BYTES {
         return Err(());
     }
-    let validator = Validator::from_headers(head.etag.as_deref(), head.last_modified.as_deref()).ok_or(())?;
+    let validator = Validator::from_headers(head.etag.as_deref(), head.last_modified.as_deref(), head.date.as_deref()).ok_or(())?;
     Ok(Some(Ranged { url: url.clone(), validator, total }))
 }
 

@@ -193,11 +193,14 @@ export async function startOrigin() {
     // `bareAfterFirstSig`: a server that sends no validator (nor honours If-Range) at later signatures
     const bare = opts.bareAfterFirstSig && entry.sig !== undefined && entry.sig !== '1';
     if (state.etag && !bare) headers.etag = state.etag;
-    if (state.lastModified && !bare) headers['last-modified'] = state.lastModified;
+    // 'now': a file rewritten all the time, modified in the very second each answer is sent
+    const modified = state.lastModified === 'now' ? new Date().toUTCString() : state.lastModified;
+    if (modified && !bare) headers['last-modified'] = modified;
+    if (state.lastModified === 'now') headers.date = modified;
 
     let range = advertises && !opts.ignoreRange ? parseRange(req.headers.range, total) : null;
     const ifRange = req.headers['if-range'];
-    if (range && !opts.ignoreIfRange && !bare && ifRange !== undefined && ifRange !== (state.etag ?? state.lastModified)) range = null; // changed: whole file
+    if (range && !opts.ignoreIfRange && !bare && ifRange !== undefined && ifRange !== (state.etag ?? modified)) range = null; // changed: whole file
     if (opts.stallHeaders && range?.start > 0 && !state.fired.has('headers')) {
       // no answer at all: the connection stays open until the client leaves
       state.fired.add('headers');
@@ -253,6 +256,12 @@ export async function startOrigin() {
       headers['content-range'] = `bytes 0-${opts.claim - 1}/${total}`;
       return send(206, 0, first ? opts.claim : total, first ? opts.claim : null);
     }
+    if (range?.start === 0 && opts.rangeLies === 'short-first-206' && !state.fired.has('short-probe')) {
+      // the first range from 0, sent chunked, ends cleanly after `claim` bytes; later ones are whole
+      state.fired.add('short-probe');
+      headers['content-range'] = `bytes 0-${range.end}/${total}`;
+      return send(206, 0, opts.claim, null);
+    }
     if (range && (opts.rangeLies === 'whole-206' || (opts.rangeLies === 'whole-206-later' && range.start > 0))) {
       headers['content-range'] = `bytes 0-${total - 1}/${total}`;
       return send(206, 0, total, total);
@@ -296,7 +305,8 @@ export async function startOrigin() {
      *   ignored (200). `If-Range` not equal to the current ETag (or, without one, the
      *   Last-Modified string) serves the whole file (200); with `ignoreIfRange`, If-Range is
      *   ignored: the range of the current file is served whatever the client holds.
-     * - `etag` (e.g. '"v1"'), `lastModified` (an HTTP date): sent on every 200 and 206.
+     * - `etag` (e.g. '"v1"'), `lastModified` (an HTTP date): sent on every 200 and 206;
+     *   `lastModified: 'now'`: the second each answer is sent, which its `Date` says too.
      * - `throttle`: body bytes per second per connection (a token bucket per socket); with
      *   `throttleFrom`, only the file's bytes from that offset on (a trickle after a fast start).
      * - `resetAt: [n, ...]`: file offsets; the first response about to write byte n writes
@@ -318,7 +328,9 @@ export async function startOrigin() {
      *   and either sends the whole file after it, chunked (a body longer than its
      *   Content-Range); `'framed-then-overlong-206'`: the first range from 0 is 206
      *   `bytes 0-(claim-1)/total` with Content-Length `claim`, a later one the same
-     *   Content-Range, chunked, with the whole file after it.
+     *   Content-Range, chunked, with the whole file after it; `'short-first-206'`: the
+     *   first range from 0 is 206 as asked, sent chunked, and its body ends cleanly after
+     *   `claim` bytes (later ones are whole).
      * - `maxConnections: n`: a request that comes while n requests for this file are being
      *   answered is refused with 503 (and `Retry-After: 1`), as a server that caps its
      *   connections per client does.

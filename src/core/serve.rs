@@ -130,8 +130,10 @@ pub fn if_match_holds(tags: &str, etag: Option<&str>) -> bool {
 }
 
 /// A single `Range: bytes=` range against a file of `size` bytes. `Ok(None)` serves the
-/// whole file (no header, a multi-range, another unit, a malformed range, or any range of
-/// an empty file, which no 206 can describe); an unsatisfiable range is 416. Empty list
+/// whole file (no header, a multi-range, another unit, a malformed range, or a suffix
+/// range of an empty file, which no 206 can describe); an unsatisfiable range is 416 (one
+/// that starts at or past the end, an empty file's `bytes=0-` included, or `bytes=-0` of a
+/// file that is not empty). Empty list
 /// elements (`bytes=0-9,`) are ignored, as RFC 9110 section 5.6.1 asks of every list.
 pub(crate) fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>, Error> {
     let Some((unit, set)) = header.and_then(|h| h.trim().split_once('=')) else { return Ok(None) };

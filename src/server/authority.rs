@@ -41,8 +41,6 @@ pub struct KeyAuthority {
     /// The op being answered retired files past their expiry (a quota check, usage): their
     /// objects go before its answer, as an overwrite's.
     retired_early: Cell<bool>,
-    /// The last alarm this object tried to set failed to be set (see `alarm`).
-    alarm_unset: Cell<bool>,
 }
 
 impl DurableObject for KeyAuthority {
@@ -50,7 +48,7 @@ impl DurableObject for KeyAuthority {
         let defaults = Config::from_vars(|name| var(&env, name)).map(|c| c.default_limits);
         let bucket = env.bucket(BUCKET).map_err(|e| e.to_string());
         let key_id = object_name(&state);
-        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new(""), retired_early: Cell::new(false), alarm_unset: Cell::new(false) }
+        KeyAuthority { state, key_id, bucket, defaults, schema_ready: Cell::new(false), alarm_at: Cell::new(None), op: Cell::new(""), retired_early: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -74,19 +72,21 @@ impl DurableObject for KeyAuthority {
 
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm_at.set(None);
-        self.alarm_unset.set(false);
-        if let Err(e) = self.expire().await {
-            // Not thrown: the platform gives a failing alarm up after a few retries, and an
-            // idle key would then keep its expired files (and their quota) until its next
-            // request. A broken configuration, say, or a full storage is fixed some time
-            // later: the alarm asks again every RETRY_MS until then.
-            worker::console_error!("key authority {}: alarm: {e:?} (again in {} s)", self.key_id, RETRY_MS / 1000);
-            self.retry_later(None).await;
-        }
+        let armed = match self.expire().await {
+            Ok(armed) => armed,
+            Err(e) => {
+                // Not thrown: the platform gives a failing alarm up after a few retries, and
+                // an idle key would then keep its expired files (and their quota) until its
+                // next request. A broken configuration, say, or a full storage is fixed some
+                // time later: the alarm asks again every RETRY_MS until then.
+                worker::console_error!("key authority {}: alarm: {e:?} (again in {} s)", self.key_id, RETRY_MS / 1000);
+                self.retry_later(None).await
+            }
+        };
         // Its next alarm not set, nothing would run this key's expiry again until one of
         // its ops that sets one: thrown, the handler is retried by the platform (with
         // backoff), which sets it then.
-        if self.alarm_unset.get() {
+        if !armed {
             return Err(worker::Error::RustError(format!("key authority {}: its next alarm was not set", self.key_id)));
         }
         Response::ok("")
@@ -306,7 +306,9 @@ impl KeyAuthority {
     /// `set_alarm`) would otherwise wait for this op's own time, 72 hours ahead for a
     /// commit, and a delete the reset cut off (an overwritten file's old bytes, still served
     /// by its `download_url`) for the next expiry.
-    async fn arm(&self, due: Option<i64>, drained: bool) {
+    ///
+    /// Answers whether the alarm stands (set now, or set before for a time no later).
+    async fn arm(&self, due: Option<i64>, drained: bool) -> bool {
         let retry = (!drained).then(|| now_ms() + RETRY_MS);
         let mut at = [due, retry].into_iter().flatten().min();
         if self.alarm_at.get().is_none() {
@@ -315,47 +317,50 @@ impl KeyAuthority {
                 at = Some(at.map_or(next, |at| at.min(next)));
             }
         }
-        let Some(at) = at else { return };
+        let Some(at) = at else { return true };
         if self.alarm_at.get().is_some_and(|set| set <= at) {
-            return;
+            return true;
         }
-        self.set_alarm(at).await;
+        self.set_alarm(at).await
     }
 
     /// After an alarm whose work failed: the next try in RETRY_MS (or at `sooner`, a time
     /// still ahead at which something else is due). Not [`arm`](Self::arm),
     /// which would find the overdue rows in the tables and set the alarm at once, so the
     /// failing work would run again without pause for as long as the fault lasts. An alarm
-    /// a request set meanwhile stays if it comes sooner, and is still ahead.
-    async fn retry_later(&self, sooner: Option<i64>) {
+    /// a request set meanwhile stays if it comes sooner, and is still ahead. Answers whether
+    /// the alarm stands, as [`arm`](Self::arm) does.
+    async fn retry_later(&self, sooner: Option<i64>) -> bool {
         let now = now_ms();
         let at = sooner.map_or(now + RETRY_MS, |sooner| sooner.min(now + RETRY_MS));
         if self.alarm_at.get().is_some_and(|set| set > now && set <= at) {
-            return;
+            return true;
         }
-        self.set_alarm(at).await;
+        self.set_alarm(at).await
     }
 
     /// Sets the alarm at `at`, or a millisecond from now if that has passed: set at or before
     /// the current time from inside `alarm()` (more batches due at once), local workerd
     /// drops it when the handler ends and production fires it late (workerd #6866).
-    async fn set_alarm(&self, at: i64) {
+    /// Answers whether it was set (a failure is logged).
+    async fn set_alarm(&self, at: i64) -> bool {
         let at = at.max(now_ms() + 1);
         let when = ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(at as f64)));
         match self.state.storage().set_alarm(when).await {
             Ok(()) => {
                 self.alarm_at.set(Some(at));
-                self.alarm_unset.set(false);
+                true
             }
             Err(e) => {
                 worker::console_error!("key authority {}: set alarm: {e}", self.key_id);
-                self.alarm_unset.set(true);
+                false
             }
         }
     }
 
-    /// The alarm's work: expired rows and abandoned reservations, in bounded batches.
-    async fn expire(&self) -> Result<(), Error> {
+    /// The alarm's work: expired rows and abandoned reservations, in bounded batches; then
+    /// the next alarm, answering whether it stands.
+    async fn expire(&self) -> Result<bool, Error> {
         let now = now_ms();
         let mut drained = true;
         for _ in 0..ALARM_BATCHES {
@@ -368,13 +373,13 @@ impl KeyAuthority {
             }
         }
         let due = self.run(|a| a.next_due(now))?;
-        if drained {
-            self.arm(due, true).await;
+        let armed = if drained {
+            self.arm(due, true).await
         } else {
             // Not at the overdue objects' time (at once, again and again): RETRY_MS on, or
             // sooner for a file due before then.
-            self.retry_later(due.filter(|at| *at > now)).await;
-        }
-        Ok(())
+            self.retry_later(due.filter(|at| *at > now)).await
+        };
+        Ok(armed)
     }
 }

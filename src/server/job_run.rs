@@ -402,10 +402,13 @@ impl Run<'_> {
                 Either::Left((ran, _)) => ran,
                 // The parts still coming are ended, and the lanes settle what they began: a
                 // transfer the cut did not complete goes on in the next invocation (an error
-                // it caused is the cut's, and a verdict on the file comes again there).
+                // the cut caused is the cut's, and any verdict on the file comes again there).
                 Either::Right(((), _)) => {
+                    // (a lane that failed first ended the origin itself: its error stands)
+                    let failed_first = self.origin.signal().aborted();
                     self.origin.ender().abort();
-                    running.await.or(Ok(None))
+                    let ran = running.await;
+                    if failed_first { ran } else { ran.or(Ok(None)) }
                 }
             }
         };

@@ -195,12 +195,13 @@ test('an alarm whose next alarm fails to be set is tried again by the platform, 
     return res.json.data;
   };
   // the second expires 4 s after the first: the first's alarm retires it, then sets the
-  // next alarm at the second's expiry, which fails once
+  // next alarm at the second's expiry, which fails once (the second's commit sets none:
+  // the alarm stands at the first's expiry, sooner)
   const first = await put('first.bin', 61);
-  await sleep(4000);
-  const second = await put('second.bin', 62);
   assert.equal(await worker.failAuthorityAlarms(key.key_id, 1), 1);
   t.after(() => worker.failAuthorityAlarms(null, 0));
+  await sleep(4000);
+  const second = await put('second.bin', 62);
   // no request for this key from here: only its alarms can delete its objects
   const ids = [first, second].map((d) => `o/${d.file_id}`);
   const deadline = Date.parse(second.expires_at) + 1000 + 30_000;

@@ -23,7 +23,7 @@ let worker;
 useStack(STACK, (s) => ({ origin, worker } = s));
 
 const ETAG = '"v1"';
-const DATE = 'Tue, 03 Nov 2026 10:00:00 GMT';
+const DATE = 'Tue, 03 Nov 2015 10:00:00 GMT';
 const THROTTLE = 32 * MiB; // per connection: the reset tests' origins cannot run ahead
 
 test('the parallel part sizes of the contract (a table, no Worker)', () => {
@@ -326,7 +326,7 @@ describe('origins that support ranges', () => {
     const [v1, v2] = [filler(4 * MiB + 512 * KiB, 165), filler(4 * MiB + 512 * KiB, 166)];
     const path = '/changed/resumed.bin';
     const url = origin.file(path, v1, {
-      ranges: true, lastModified: DATE, throttle: THROTTLE, resetAt: [3 * MiB], changeAfterRequests: 2, changedBody: v2, changedLastModified: 'Wed, 04 Nov 2026 10:00:00 GMT',
+      ranges: true, lastModified: DATE, throttle: THROTTLE, resetAt: [3 * MiB], changeAfterRequests: 2, changedBody: v2, changedLastModified: 'Wed, 04 Nov 2015 10:00:00 GMT',
     });
     await assertRefused(worker, { file_url: url, upload_path: 'changed', file_name: 'r.bin' }, 502, /changed at the origin/);
     const requests = assertRanged(origin, path, DATE);

@@ -786,9 +786,10 @@ test('a job whose origin without ranges is too slow for one run is cut there (50
 
 test('a ranged job whose parts are still coming 14 minutes into its run (timers scaled) has them ended there: the stored parts kept, the rest fetched in the next run; byte-exact, charged once', async () => {
   // 12 parts of 8 MiB at 2 MiB/s per connection, 5 lanes: about 10 s in all. The platform
-  // ends an alarm handler at 15 minutes, and lanes stop taking parts at 12; parts still
-  // coming at 14 are ended. Timers of 10 minutes or more wait 1/100 of that from here: the
-  // cut comes about 8.4 s into each run (the job's deadline, an hour, after 36 s).
+  // ends an alarm handler at 15 minutes; parts still coming 14 minutes into a run are
+  // ended. Timers of 10 minutes or more wait 1/100 of that from here: the cut comes about
+  // 8.4 s into each run (the job's deadline, an hour, after 36 s). Lanes stop taking parts
+  // at 12 minutes by the clock, not a timer, so here they take parts until the cut.
   const size = 96 * MiB;
   const body = randomBody(size);
   const path = '/jobs/lanes-cut.bin';

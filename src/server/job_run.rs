@@ -514,7 +514,7 @@ impl Run<'_> {
             }
             // The commit's answer was lost and the authority could not say whether it
             // landed: asked once more, and still not known, the next invocation asks
-            // (`go`, or a repeated commit, which changes nothing). A job that ended failed
+            // (`committed_before`) rather than commit again. A job that ended failed
             // over a file it stored and charged would have its owner store it again.
             Err(err @ Error::Internal(_)) => match self.authority.holds(&row.file_id).await {
                 Ok(true) => {}

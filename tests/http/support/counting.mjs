@@ -94,7 +94,8 @@
 // object's version does not know.
 //
 //   POST /__faults/authority  body {"faults": [{"caller": "job", "op": "commit", "how": "lose"}]}
-//                             queues them (answers {"queued": n}, the calls still to meet one)
+//                             queues them (answers {"queued": n}, the calls still to meet one);
+//                             with "clear": true, the faults still queued are dropped first
 //
 // And long timers made short (a job's limits, which are minutes long): from then on, each
 // `setTimeout` of the isolate (the Worker's and its Durable Objects') asked to wait at
@@ -464,7 +465,8 @@ export default class CountingWorker extends built.default {
       return Response.json({ queued: r2DeleteErrors.length });
     }
     if (pathname === '/__faults/authority' && request.method === 'POST') {
-      authorityFaults = [...authorityFaults, ...(await request.json()).faults];
+      const { faults, clear } = await request.json();
+      authorityFaults = [...(clear ? [] : authorityFaults), ...faults];
       return Response.json({ queued: authorityFaults.length });
     }
     if (pathname === '/__faults/authority-alarm' && request.method === 'POST') {

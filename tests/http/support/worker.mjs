@@ -230,10 +230,10 @@ export async function startWorker({ vars = {}, allow = [], adminToken = '', coun
     /** Faults of the next calls to a key's authority (counting.mjs): `[{caller, op, how}]`,
      * `how` 'lose' (made, its answer lost), 'fail' (not made) or 'newer' (made with an op the
      * object does not know, `{op}_v2`: a later version's). Answers how many queued
-     * faults are still to be met. */
-    async failAuthorityCalls(faults) {
+     * faults are still to be met; `{clear: true}` drops those first. */
+    async failAuthorityCalls(faults, { clear = false } = {}) {
       if (!counting) throw new Error('authority faults exist only in a Worker started with `counting: true`');
-      const res = await request(`${url}/__faults/authority`, { method: 'POST', body: JSON.stringify({ faults }) });
+      const res = await request(`${url}/__faults/authority`, { method: 'POST', body: JSON.stringify({ faults, clear }) });
       if (res.status !== 200) throw new Error(`authority faults: ${res.status} ${await res.text()}`);
       return (await res.json()).queued;
     },

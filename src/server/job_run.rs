@@ -8,14 +8,12 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::pin::pin;
-use std::time::Duration;
 
-use futures_util::future::{select, Either, LocalBoxFuture};
+use futures_util::future::LocalBoxFuture;
 use url::Url;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::{R2Bucket, R2MultipartUpload};
-use worker::{Bucket, Delay, Storage};
+use worker::{Bucket, Storage};
 
 use super::authority_client::AuthorityClient;
 use super::bindings::Services;
@@ -31,6 +29,7 @@ use super::origin::{Ranged, WorkerOrigin};
 use super::parallel::{parallel_turn, put_whole, read_probe, Checkpoint, Lanes, Probe, Turn};
 use super::r2::{put_options, Target, UploadLog};
 use super::respond::log_internal;
+use super::timers::cut_after;
 use crate::core::authority_wire::FileRow;
 use crate::core::envelope::FileData;
 use crate::core::flow::{self, Prepared, UploadContext};
@@ -82,6 +81,8 @@ const STREAM_MS: u64 = 13 * 60 * 1000;
 /// still coming this long after the invocation began are ended (the parts stored are kept),
 /// and the next invocation takes them again. The last minute is for the lanes to settle.
 const LANES_MS: u64 = 14 * 60 * 1000;
+/// The abort reason of the lanes' cut at [`LANES_MS`].
+const LANES_CUT: &str = "lanes cut";
 
 /// MiB of buffers a job's transfer from the start may hold besides its lanes' parts: two
 /// parts of a stream without ranges (the most), or a one-part file (`buffers`).
@@ -140,13 +141,6 @@ impl Run<'_> {
                     forget_parts(self.storage).await?;
                     record.stored_bytes = 0;
                     self.received.set(0);
-                    // Found by a lane, which ended this invocation's origin with it: the
-                    // fresh transfer is the next invocation's, with an origin of its own.
-                    if self.origin.signal().aborted() {
-                        give_back(&self.services.bucket, self.authority, &transfer).await;
-                        record.transfer = None;
-                        return Ok(Ran::Paused);
-                    }
                     self.start_over(record, &transfer).await
                 }
                 other => other,
@@ -179,10 +173,15 @@ impl Run<'_> {
         }
     }
 
-    /// Gives back `transfer`, of which nothing can be reused, and starts a fresh one.
+    /// Gives back `transfer`, of which nothing can be reused, and starts a fresh one: in the
+    /// next invocation when this one's origin was ended (a lane that found the reservation
+    /// given up ends it), as a fresh transfer needs an origin of its own.
     async fn start_over(&self, record: &mut JobRecord, transfer: &Transfer) -> Result<Ran, Error> {
         give_back(&self.services.bucket, self.authority, transfer).await;
         record.transfer = None;
+        if self.origin.signal().aborted() {
+            return Ok(Ran::Paused);
+        }
         self.fresh(record).await
     }
 
@@ -395,22 +394,17 @@ impl Run<'_> {
             stored,
             checkpoint,
         );
-        let ran = {
-            let cut_in = (self.origin.started_ms() + LANES_MS as i64 - now_ms()).max(0) as u64;
-            let mut running = pin!(lanes.run());
-            match select(running.as_mut(), pin!(Delay::from(Duration::from_millis(cut_in)))).await {
-                Either::Left((ran, _)) => ran,
-                // The parts still coming are ended, and the lanes settle what they began: a
-                // transfer the cut did not complete goes on in the next invocation (an error
-                // the cut caused is the cut's, and any verdict on the file comes again there).
-                Either::Right(((), _)) => {
-                    // (a lane that failed first ended the origin itself: its error stands)
-                    let failed_first = self.origin.signal().aborted();
-                    self.origin.ender().abort();
-                    let ran = running.await;
-                    if failed_first { ran } else { ran.or(Ok(None)) }
-                }
-            }
+        let cut_in = (self.origin.started_ms() + LANES_MS as i64 - now_ms()).max(0) as u64;
+        let cut = || self.origin.ender().abort_with_reason(&JsValue::from_str(LANES_CUT));
+        let ran = match cut_after(cut_in, lanes.run(), cut).await {
+            Ok(ran) => ran,
+            // The parts still coming were ended, and the lanes settled what they began: a
+            // transfer the cut did not complete goes on in the next invocation (an error
+            // the cut caused is the cut's, and any verdict on the file comes again there).
+            // A lane that failed first ended the origin itself (another reason): its error
+            // stands.
+            Err(ran) if self.origin.signal().reason().as_string().as_deref() == Some(LANES_CUT) => ran.or(Ok(None)),
+            Err(ran) => ran,
         };
         drop(turn);
         let Some(sha256) = ran? else {

@@ -42,13 +42,18 @@ pub(crate) fn clear_timer(handle: i32) {
 /// `work`, unless it waits past `ms`: then `cancel` (which must end it) is called, `work`
 /// is awaited to its end, and the answer is `None`.
 pub(crate) async fn within_idle<T>(ms: u64, work: impl Future<Output = T>, cancel: impl FnOnce()) -> Option<T> {
+    cut_after(ms, work, cancel).await.ok()
+}
+
+/// `work`'s answer: `Ok` when it came within `ms`; else `cancel` (which must end it) is
+/// called, `work` is awaited to its end, and its answer is `Err`.
+pub(crate) async fn cut_after<T>(ms: u64, work: impl Future<Output = T>, cancel: impl FnOnce()) -> Result<T, T> {
     let mut working = pin!(work);
     match select(working.as_mut(), pin!(Delay::from(Duration::from_millis(ms)))).await {
-        Either::Left((done, _)) => Some(done),
+        Either::Left((done, _)) => Ok(done),
         Either::Right(((), _)) => {
             cancel();
-            let _ = working.await;
-            None
+            Err(working.await)
         }
     }
 }

@@ -50,6 +50,10 @@ CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 # only when the version found is not the one named: a cached bin without cargo's record of it
 # would otherwise be refused).
 CARGO_INSTALL := cargo install --locked --force --root $(or $(CARGO_HOME),$(HOME)/.cargo)
+# The last resort: the tool's own dependencies resolved again from the registry, when one its
+# lock file names was yanked since (`--locked` then cannot select it: seen with
+# wasm-bindgen-cli 0.2.130's webpki-roots 1.0.11).
+CARGO_INSTALL_RESOLVED := $(filter-out --locked,$(CARGO_INSTALL))
 # The wasm-bindgen CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
@@ -95,13 +99,16 @@ tools: .tools/wasm32 .tools/worker-build .tools/wasm-bindgen .tools/lock node_mo
 .tools/worker-build:
 	@# worker-build prints its bare version ("0.8.7"); older ones prefixed their name.
 	@v="$$($(CARGO_BIN)/worker-build --version 2>/dev/null)"; if [ "$${v#worker-build }" != "$(WORKER_BUILD_VERSION)" ]; then \
-	  $(CARGO_INSTALL) worker-build --version $(WORKER_BUILD_VERSION); fi
+	  $(CARGO_INSTALL) worker-build --version $(WORKER_BUILD_VERSION) \
+	  || $(CARGO_INSTALL_RESOLVED) worker-build --version $(WORKER_BUILD_VERSION); fi
 
-# Tried twice (a registry that failed a moment), the same pinned dependencies both times.
+# Tried twice (a registry that failed a moment), the same pinned dependencies both times,
+# then with them resolved again.
 .tools/wasm-bindgen:
 	@if [ "$$($(WASM_BINDGEN_BIN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
-	  || $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+	  || $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
+	  || $(CARGO_INSTALL_RESOLVED) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
 
 # Cargo.lock answers for Cargo.toml: a lock that would have to change fails here, rather than
 # being rewritten quietly (the wasm-bindgen CLI's version is read from it). The builds and

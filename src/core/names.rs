@@ -359,12 +359,13 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
     "exe", "com", "bat", "cmd", "msi", "msp", "mst", "msc", "scr", "pif", "cpl", "dll", "lnk", "url", "website",
     "reg", "inf", "scf", "ps1", "psm1", "ps1xml", "vbs", "vbe", "vb", "js", "jse", "ws", "wsf", "wsh", "wsc",
     "sct", "hta", "chm", "hlp", "jar", "jnlp", "application", "appref-ms", "appinstaller", "xbap", "diagcab",
-    "library-ms", "searchconnector-ms", "settingcontent-ms", "pyw", "sh", "command", "desktop", "fileloc", "app",
+    "library-ms", "searchconnector-ms", "settingcontent-ms", "rdp", "iqy", "slk", "py", "pyw", "sh", "command",
+    "terminal", "desktop", "fileloc", "app",
     "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "xht", "shtml", "mht", "mhtml", "svg", "svgz",
 ];
 
-/// The name a file is saved under from its `download_url`: its `original_name`, with the
-/// stored type's extension added when the name has no extension (`download`), or ends in
+/// The name a file is saved under: its `original_name` from its `download_url`, its
+/// `file_name` from its `file_url`, with the stored type's extension added when the name has no extension (`download`), or ends in
 /// one that runs or renders as a page and is not the type's (`page.php` that sent a PNG, an
 /// `.exe` name on an image, `invoice.html` of an unknown type: `.bin`), so that what is
 /// saved opens as what it is. `text/plain`, what any text is stored as, vouches for none
@@ -455,6 +456,9 @@ mod tests {
             ("notes.dat", "application/x-made-up", "notes.dat"),
             ("run.cmd", "text/plain", "run.cmd.txt"),
             ("fix.reg", "text/plain", "fix.reg.txt"),
+            ("run.py", "text/plain", "run.py.txt"),
+            ("work.rdp", "text/plain", "work.rdp.txt"),
+            ("invoice.hta", "text/html", "invoice.hta.html"),
             ("app.js", "text/javascript", "app.js"),
             ("song", "audio/mpeg", "song.mp3"),
             ("feed", "text/xml", "feed.xml"),
@@ -484,6 +488,18 @@ mod tests {
             ("page.html", "application/vnd.microsoft.portable-executable", "page.html.exe"),
         ] {
             assert_eq!(saved_name(name, mime), want, "{name} as {mime}");
+        }
+        // every extension that runs or renders as a page, written out here (not read from the
+        // list): text, which vouches for none, is saved as text
+        for ext in [
+            "exe", "com", "bat", "cmd", "msi", "msp", "mst", "msc", "scr", "pif", "cpl", "dll", "lnk", "url", "website",
+            "reg", "inf", "scf", "ps1", "psm1", "ps1xml", "vbs", "vbe", "vb", "js", "jse", "ws", "wsf", "wsh", "wsc",
+            "sct", "hta", "chm", "hlp", "jar", "jnlp", "application", "appref-ms", "appinstaller", "xbap", "diagcab",
+            "library-ms", "searchconnector-ms", "settingcontent-ms", "rdp", "iqy", "slk", "py", "pyw", "sh", "command",
+            "terminal", "desktop", "fileloc", "app", "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "xht",
+            "shtml", "mht", "mhtml", "svg", "svgz", "VBS", "Lnk",
+        ] {
+            assert_eq!(saved_name(&format!("x.{ext}"), "text/plain"), format!("x.{ext}.txt"), "{ext}");
         }
         // a name at the limit keeps it with the extension, cut at a character's boundary
         let long = format!("{}x", "\u{e9}".repeat(127));

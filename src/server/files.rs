@@ -151,12 +151,15 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     let etag = obj.http_etag();
     let size = obj.size();
     SIZES.with_borrow_mut(|sizes| sizes.insert(file_id, size, now));
-    let saved = saved_name(&meta.original_name, &meta.mime_type);
+    // Either link saves under a name that runs or renders as a page only when the stored
+    // type vouches for it: `invoice.hta` chosen for HTML is served at that URL, and saved as
+    // `invoice.hta.html`.
+    let saved = saved_name(by_name.as_ref().map_or(meta.original_name.as_str(), |n| n.file_name), &meta.mime_type);
     let served = Served {
         size,
         etag: &etag,
         mime_type: &meta.mime_type,
-        file_name: by_name.as_ref().map_or(&saved, |n| n.file_name),
+        file_name: &saved,
         // The bytes behind an id never change: dated by their upload. A name's are dated
         // by when its file took it.
         modified_ms: match &by_name {

@@ -427,13 +427,27 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     }
   });
 
-  test('HTML is served as an attachment even from file_url', async () => {
+  test('HTML is served as an attachment even from file_url; a name the uploader chose that would run is saved with the type\'s extension from both links', async () => {
     const html = Buffer.from('<html><script>alert(1)</script></html>');
     const res = await upload(worker, { file_url: origin.file('/page.html', html, { contentType: 'text/html' }) });
     assert.equal(res.json.data.mime_type, 'text/html');
     const served = await get(res.json.data.file_url);
     assert.match(served.headers.get('content-disposition'), /^attachment;/);
     assert.equal(served.headers.get('content-security-policy'), 'sandbox');
+    // [bytes, type, the chosen name, how file_url serves it]
+    for (const [bytes, type, name, disposition] of [[html, 'text/html', 'invoice.hta', 'attachment'], [TYPES.png.bytes, 'image/png', 'pic.hta', 'inline']]) {
+      const named = await upload(worker, { file_url: origin.file(`/chosen-${name}`, bytes, { contentType: type }), upload_path: 'chosen', file_name: name });
+      assert.equal(named.status, 200, JSON.stringify(named.json));
+      assert.equal(named.json.data.file_name, name, 'stored as chosen');
+      assert.match(named.json.data.file_url, new RegExp(`/chosen/${name.replace('.', '\\.')}$`), 'served at the chosen name');
+      const saved = `${name}.${type === 'text/html' ? 'html' : 'png'}`;
+      const byName = await get(named.json.data.file_url);
+      assert.equal(byName.status, 200);
+      assert.equal(sha256(byName.body), sha256(bytes));
+      assert.equal(byName.headers.get('content-disposition'), `${disposition}; filename="${saved}"; filename*=UTF-8''${saved}`);
+      const byId = await get(named.json.data.download_url);
+      assert.equal(byId.headers.get('content-disposition'), `attachment; filename="chosen-${saved}"; filename*=UTF-8''chosen-${saved}`);
+    }
   });
 
   test('text is served with the charset its origin declared, on both URLs; FileData keeps the MIME type', async () => {

@@ -22,15 +22,17 @@ const formFields = () => ({
 clearOnInput(form);
 clearOnInput(body);
 
-/** A quota input's value for the API: blank is null (the default), MiB become bytes. What
- * is no number (the browser then shows the value as blank) goes as typed, for the server's
- * 400 beside the field, never as "the default". */
+/** A quota input's value for the API: blank is null (the default), MiB become bytes
+ * (rounded to a byte). What is no number (the browser then shows the value as blank), or a
+ * part of a file, goes as typed, for the server's 400 beside the field, never as "the
+ * default" or a rounded count. */
 function quota(input, scale = 1) {
   if (input.validity?.badInput) return 'not a number';
   const text = input.value.trim();
   if (text === '') return null;
   const n = Number(text);
-  return Number.isFinite(n) ? Math.round(n * scale) : text;
+  if (!Number.isFinite(n)) return text;
+  return scale === 1 ? n : Math.round(n * scale);
 }
 
 /** The most MiB a storage quota may be: the server takes up to 2^53 - 1 bytes. */

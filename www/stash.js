@@ -93,6 +93,10 @@ clearOnInput(form);
  * and errors take focus only if it is still there ([`stillWaiting`]). */
 let sentFrom = submit;
 
+/** The lines of the submission under way: what is left in the box at its end replaces
+ * them, and lines typed meanwhile stay ([`leaveInBox`]). */
+let submitted = [];
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   if (isBusy(submit)) return;
@@ -123,11 +127,12 @@ form.addEventListener('submit', async (event) => {
   // Finished cards make room; running jobs stay.
   for (const card of [...results.children]) if (!card.dataset.running) card.remove();
 
+  submitted = lines;
   setBusy(submit, results, true, asJobs ? 'Starting…' : 'Fetching…');
   status.textContent = lines.length === 1 ? 'Fetching the file and storing it…' : `Fetching ${lines.length} files…`;
   try {
     if (asJobs) await startJobs(lines, options);
-    else if (lines.length === 1) await uploadOne(lines[0], options);
+    else if (lines.length === 1 && !unansweredBatch(lines, options)) await uploadOne(lines[0], options);
     else await uploadMany(lines, options);
   } finally {
     setBusy(submit, results, false, 'Stash');
@@ -192,12 +197,26 @@ async function uploadOne(fileUrl, options) {
   }
 }
 
-/** The lines in order, in batches the server takes: at most 20 items and 60 KiB of JSON. */
+/** A batch's items: each line with the options all share. */
+const itemsOf = (lines, options) => lines.map((fileUrl) => ({ fileUrl, ...options }));
+
+/** How many of the first `lines` were sent as one batch left unanswered (0 if none): they
+ * go as that batch again, with its key, so what it stored is answered, never stored twice. */
+function unansweredBatch(lines, options) {
+  for (let n = Math.min(BATCH_ITEMS, lines.length); n > 0; n -= 1) {
+    if (unanswered.has(callOf('batch', itemsOf(lines.slice(0, n), options)))) return n;
+  }
+  return 0;
+}
+
+/** The lines in order, in batches the server takes: at most 20 items and 60 KiB of JSON;
+ * first lines sent before as a batch left unanswered go first, as that batch. */
 function batchesOf(lines, options) {
   const encoder = new TextEncoder();
+  const kept = unansweredBatch(lines, options);
   const batches = [];
   let bytes = 0;
-  for (const fileUrl of lines) {
+  for (const fileUrl of lines.slice(kept)) {
     const size = encoder.encode(JSON.stringify({ fileUrl, ...options })).length + 1;
     const last = batches.at(-1);
     if (last && last.length < BATCH_ITEMS && bytes + size <= BATCH_BYTES) {
@@ -208,16 +227,19 @@ function batchesOf(lines, options) {
       bytes = size;
     }
   }
-  return batches;
+  return kept ? [lines.slice(0, kept), ...batches] : batches;
 }
 
 /** "Retry in N s" for an answer's `Retry-After`, or nothing. */
 const retryHint = (secs) => (secs ? ` The server asked to wait ${secs} s before sending them again.` : '');
 
 /** Puts back in the box only `left` (the lines not stored or not started), so sending again
- * stores nothing twice, and says so in the status after `done`. */
+ * stores nothing twice, and says so in the status after `done`. Lines typed in the box
+ * while the submission ran (any not among those it sent) stay, after `left`. */
 function leaveInBox(left, done, retryAfter) {
-  urls.value = left.join('\n');
+  const sent = new Set(submitted);
+  const typed = urls.value.split('\n').map((line) => line.trim()).filter((line) => line && !sent.has(line));
+  urls.value = [...left, ...typed].join('\n');
   const those = left.length === 1 ? 'that one is' : 'those are';
   status.textContent = `${done} ${those} left in the box to send again.${retryHint(retryAfter)}`;
 }
@@ -229,11 +251,12 @@ function notAnswered(n, done) {
 }
 
 /** After batches that stored `stored` lines: the `failed` lines and those not sent (from
- * `sent` on) go back in the box; the first `lost` of those were sent and not answered. */
+ * `sent` on) go back in the box; the first `lost` of those were sent as a batch and not
+ * answered: they go first, as they were, so that sent again they are that batch. */
 function leaveUnstored(lines, sent, failed, stored, retryAfter, lost = 0) {
   const unsent = lines.length - sent - lost;
   const count = `${stored} stored, ${failed.length} not stored${lost ? `, ${notAnswered(lost, 'been stored')}` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
-  leaveInBox([...failed, ...lines.slice(sent)], count, retryAfter);
+  leaveInBox([...lines.slice(sent, sent + lost), ...failed, ...lines.slice(sent + lost)], count, retryAfter);
 }
 
 /** Batches of up to 20, in order: a card per line, stored or not. A batch the server was
@@ -251,7 +274,7 @@ async function uploadMany(lines, options) {
     for (const chunk of batchesOf(lines, options)) {
       const at = sent;
       // A key per batch, as for one upload (the same one for the same items unanswered).
-      const items = chunk.map((fileUrl) => ({ fileUrl, ...options }));
+      const items = itemsOf(chunk, options);
       inFlight = items;
       const batch = await sendKeyed('batch', items, (idempotencyKey) => c.uploadFromUrls(items, { idempotencyKey }));
       // One option all items share refused, for each of them alike: its error goes beside

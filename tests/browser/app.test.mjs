@@ -15,8 +15,11 @@ import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { startStack, get, api, KEYS } from '../http/support/worker.mjs';
 import { png, filler, sha256 } from '../http/support/fixtures.mjs';
+import { formatBytes } from '../../www/format.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+/** Both upload routes: one URL's and a batch's. */
+const UPLOAD_ROUTES = '**/api/v1/files/upload/url*';
 const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -236,6 +239,11 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   assert.equal(await card.locator('.result-type').textContent(), 'image/png');
   assert.equal(await card.locator('.result-path').textContent(), 'demo/e2e');
   assert.equal(await card.locator('.result-sha').textContent(), sha256(bytes));
+  assert.equal(await card.locator('.result-size').textContent(), formatBytes(bytes.length));
+  assert.equal(await card.locator('.result-original').textContent(), 'gradient.png');
+  const answer = await (await (await sent).response()).json();
+  assert.equal(answer.data.file_size, bytes.length);
+  assert.equal(await card.locator('.result-expires').getAttribute('datetime'), answer.data.expires_at, 'the expiry shown is the file\'s');
   assert.match(await card.locator('.countdown').textContent(), /^\(in 2 d \d+ h \d+ min \d+ s\)$/);
   assert.match(await page.locator('#stash-status').textContent(), /Stored gradient\.png/);
   assert.deepEqual(await page.evaluate(() => window.busyLog), ['true/true', 'false/false']);
@@ -568,6 +576,87 @@ test('Stash: items a busy instance refused (503 in a 200) and the lines after th
   assert.deepEqual(pageErrors, []);
 });
 
+test('Stash: a later batch whose answers are all lost goes back in the box first, as it was, and lines typed meanwhile stay; sent again, it goes as that batch with its key and is answered with what it stored', { timeout: 240_000 }, async () => {
+  const { origin } = stack;
+  const paths = Array.from({ length: 23 }, (_, i) => `/lost-batch/${i}.png`);
+  // line 5 is missing at the origin (not stored); lines 21 to 23 are the second batch
+  const lines = paths.map((p, i) => (i === 4 ? origin.status(p, 404) : origin.file(p, png(8 + i, 9), { contentType: 'image/png' })));
+  const typedPath = '/lost-batch/typed.png';
+  const typed = origin.file(typedPath, png(40, 9), { contentType: 'image/png' });
+  await open('stash');
+  // During the first send of the second batch, the user types one more URL at the end of
+  // the box.
+  const sends = await loseAnswers(lines[20], async () => {
+    await page.locator('#file-urls').focus();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(`\n${typed}`);
+  });
+  try {
+    await page.locator('#file-urls').fill(lines.join('\n'));
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '19 stored, 1 not stored, 3 not answered (they may have been stored: send them again as they are): those are left in the box to send again.' }).waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('#file-urls').inputValue(), [...lines.slice(20), lines[4], typed].join('\n'), 'the lost batch first, then the line not stored, then the typed one');
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '4 stored, 1 not stored: that one is left in the box to send again.' }).waitFor({ timeout: 120_000 });
+  } finally {
+    await page.unroute(UPLOAD_ROUTES);
+  }
+  assert.equal(await page.locator('#file-urls').inputValue(), lines[4]);
+  assertOneBatch(sends, lines.slice(20));
+  assert.deepEqual([...paths.slice(20), typedPath].map((p) => origin.hits(p)), [1, 1, 1, 1], 'each fetched once: none stored twice');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('Stash: a lost batch of one line, alone in the box, is sent again as that batch with its key, not as an upload of its own', { timeout: 180_000 }, async () => {
+  const { origin } = stack;
+  const paths = Array.from({ length: 21 }, (_, i) => `/lost-one/${i}.png`);
+  const lines = paths.map((p, i) => origin.file(p, png(8 + i, 10), { contentType: 'image/png' }));
+  await open('stash');
+  const sends = await loseAnswers(lines[20]);
+  try {
+    await page.locator('#file-urls').fill(lines.join('\n'));
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '20 stored, 0 not stored, 1 not answered (it may have been stored: send it again as it is): that one is left in the box to send again.' }).waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('#file-urls').inputValue(), lines[20]);
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '1 stored, 0 not stored.' }).waitFor({ timeout: 60_000 });
+  } finally {
+    await page.unroute(UPLOAD_ROUTES);
+  }
+  assertOneBatch(sends, [lines[20]]);
+  assert.equal(origin.hits(paths[20]), 1, 'fetched once: not stored twice');
+  assert.deepEqual(pageErrors, []);
+});
+
+/** Loses the answers of the first four sends (the client sends three of them itself) of the
+ * upload or batch whose first URL is `first`: each reaches the Worker, which does it, and
+ * its answer is lost on the way back; `during` runs in the first. The sends that came with
+ * `first`, by route, URLs and `Idempotency-Key`, until `page.unroute(UPLOAD_ROUTES)`. */
+async function loseAnswers(first, during = async () => {}) {
+  const sends = [];
+  await page.route(UPLOAD_ROUTES, async (route) => {
+    const request = route.request();
+    const body = request.postDataJSON();
+    const urls = body.items ? body.items.map((item) => item.file_url) : [body.file_url];
+    if (urls[0] !== first) return route.continue();
+    sends.push({ route: new URL(request.url()).pathname, urls, key: request.headers()['idempotency-key'] });
+    if (sends.length > 4) return route.continue();
+    if (sends.length === 1) await during();
+    await route.fetch();
+    return route.abort('connectionreset');
+  });
+  return sends;
+}
+
+/** `sends` were four sends by the client and one by the user, each of the batch of `urls`
+ * with one key. */
+function assertOneBatch(sends, urls) {
+  assert.equal(sends.length, 5, 'four sends by the client, one by the user');
+  assert.deepEqual(sends.map((s) => [s.route, s.urls]), sends.map(() => ['/api/v1/files/upload/urls', urls]), 'sent again as the same batch');
+  assert.match(sends[0].key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.deepEqual(new Set(sends.map((s) => s.key)), new Set([sends[0].key]), 'one key throughout');
+}
+
 test('Stash: several URLs with large origin headers go in batches the server takes, each line stored once', { timeout: 120_000 }, async () => {
   const { origin } = stack;
   const paths = Array.from({ length: 6 }, (_, i) => `/heavy/${i}.png`);
@@ -639,11 +728,11 @@ test('Stash: link options reach the upload (expiry, one download, private); thei
 });
 
 test('Stash: a slow file runs as a job whose progress rises live, and Cancel stops it', { timeout: 120_000 }, async () => {
-  // One part (one connection) at 64 KiB/s: about a minute, so it is still running when the
-  // test cancels it, after the samples, the screenshots and a second job, however loaded
-  // the machine.
+  // One part (one connection) at 32 KiB/s: over two minutes, so it is still running when
+  // the test cancels it, after the samples, the screenshots and a second job, however
+  // loaded the machine.
   const size = 4 * MiB;
-  const url = stack.origin.file('/slow/big.bin', filler(size, 9), { ranges: true, etag: '"x"', throttle: 64 * 1024 });
+  const url = stack.origin.file('/slow/big.bin', filler(size, 9), { ranges: true, etag: '"x"', throttle: 32 * 1024 });
   await open('stash');
   // each start's Idempotency-Key (the client sends a start that failed in passing again)
   const keys = [];
@@ -837,12 +926,12 @@ test('Stash: a job outlives lost polls and a reload; an option all URLs share is
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: jobs stop at a refusal of the rate (429); the refused line and those after it stay to send again', { timeout: 120_000 }, async () => {
+test('Stash: jobs stop at a refusal of the rate (429); the refused line and those after it stay to send again', { timeout: 180_000 }, async () => {
   const { origin } = stack;
   const paths = ['/jobs-rated/0.bin', '/jobs-rated/1.png', '/jobs-rated/2.png'];
-  // The job that starts takes a few seconds (1 MiB at 128 KiB/s): its end would say so in
+  // The job that starts takes half a minute (1 MiB at 32 KiB/s): its end would say so in
   // the status line, over what this test reads there.
-  const lines = [origin.file(paths[0], filler(MiB, 21), { throttle: 128 * 1024 }),
+  const lines = [origin.file(paths[0], filler(MiB, 21), { throttle: 32 * 1024 }),
     ...paths.slice(1).map((p, i) => origin.file(p, png(9 + i, 9), { contentType: 'image/png' }))];
   await open('stash');
   let starts = 0;
@@ -861,7 +950,7 @@ test('Stash: jobs stop at a refusal of the rate (429); the refused line and thos
   assert.equal(starts, 2, 'nothing sent after the 429');
   assert.equal(await page.locator('#file-urls').inputValue(), lines.slice(1).join('\n'));
   assert.equal(await page.locator('#results > li.failed').count(), 1);
-  await page.locator('#results > li.result:not(.job)').filter({ hasText: '0.bin' }).waitFor({ timeout: 60_000 });
+  await page.locator('#results > li.result:not(.job)').filter({ hasText: '0.bin' }).waitFor({ timeout: 120_000 });
   await page.locator('#as-job').setChecked(false);
   assert.ok(origin.hits(paths[0]) >= 1, 'the started job fetched its file');
   assert.deepEqual(paths.slice(1).map((p) => origin.hits(p)), [0, 0], 'the refused and unsent lines were not fetched');
@@ -938,6 +1027,8 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   await open('files', { key });
   const rows = page.locator('#files-body tr');
   await page.locator('#usage-files-text').filter({ hasText: /^13 of \d+ files$/ }).waitFor();
+  const stored = formatBytes(batch.json.data.results.reduce((n, r) => n + r.data.file_size, 0));
+  assert.match(await page.locator('#usage-bytes-text').textContent(), new RegExp(`^${stored.replace('.', '\\.')} of `), 'the bytes of the 13 files');
   await page.locator('#files-status').filter({ hasText: 'Page 1: 13 files.' }).waitFor();
 
   await page.locator('#files-folder').fill('pics');
@@ -1376,6 +1467,11 @@ test('Keys: a failed listing keeps a new key shown; More keys\' last page moves 
   await page.locator('#key-submit').click();
   await page.locator('#key-max-mib-error').filter({ hasText: 'Enter a number of MiB from 0 to 8589934591, or leave it blank for the default.' }).waitFor();
   await page.locator('#key-max-mib').fill('');
+  // A part of a file: sent as typed, refused by the server beside its field (not rounded).
+  await page.locator('#key-max-files').fill('1.5');
+  await page.locator('#key-submit').click();
+  await page.locator('#key-max-files-error').filter({ hasText: /^invalid `max_files`/ }).waitFor();
+  await page.locator('#key-max-files').fill('');
   await page.locator('#key-submit').click();
   await page.locator('#secret:not([hidden])').waitFor();
   const key = await page.locator('#secret-value').inputValue();

@@ -341,11 +341,13 @@ async fn links_are_minted_for_a_private_file_and_serve_its_bytes() {
     let options = serde_json::json!({ "fileUrl": env(PNG_URL, "URLSTASH_PNG_URL"), "uploadPath": "wasm/private", "fileName": "p.png", "private": true });
     let uploaded = JsFuture::from(client.upload_from_url(js(&options.to_string()))).await.expect("upload resolves");
     let file_id = string(&uploaded, "file_id");
+    let before = js_sys::Date::now();
     let links = JsFuture::from(client.mint_links(file_id.clone().into(), js(r#"{"expiresIn":600}"#))).await.expect("mintLinks resolves");
+    let after = js_sys::Date::now();
     assert_eq!(string(&links, "file_id"), file_id);
+    // 600 s from when the Worker minted them, in whole seconds
     let expires = js_sys::Date::parse(&string(&links, "expires_at"));
-    let left = expires - js_sys::Date::now();
-    assert!((590_000.0..=602_000.0).contains(&left), "expires in about 600 s: {left} ms");
+    assert!((before + 599_000.0..=after + 601_000.0).contains(&expires), "expires 600 s after it was minted: {expires} ms, minted in [{before}, {after}]");
     for key in ["file_url", "download_url"] {
         let url = string(&links, key);
         assert!(url.contains("exp=") && url.contains("&sig="), "{key} is signed: {url}");

@@ -50,7 +50,11 @@ fn a_delete_racing_an_overwrite() {
     let none = Trouble::None;
     let both = (vec!["ok", "ok"], 0);
     assert_eq!(run(&[Start(0, Small, none), Step(0, 10), Start(0, Large, none), Step(0, 4), Delete(0), Step(0, 30)]), both);
-    assert_eq!(run(&[Start(0, Small, none), Step(0, 10), Start(0, Small, none), Step(0, 3), Delete(0), Step(0, 10)]), both);
+    // a small overwrite stores, then commits: the delete of the name's file comes after one,
+    // two and three of its steps, so before, between and after them
+    for steps in 1..=3 {
+        assert_eq!(run(&[Start(0, Small, none), Step(0, 10), Start(0, Small, none), Step(0, steps), Delete(0), Step(0, 10)]), both, "{steps}");
+    }
 }
 
 /// A commit sent again late, after its file was replaced and deleted: refused, and the

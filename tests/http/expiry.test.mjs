@@ -159,7 +159,7 @@ test('files nobody reads expire by alarms alone: R2, usage and listing of every 
   }
 });
 
-test('before its alarm has run, an expired file counts neither in usage nor against the quota, and its object goes at that read', async () => {
+test('before its alarm has run, an expired file counts neither against the quota nor in usage, and its object goes at the upload that found it expired', async () => {
   const key = await newKey(worker, ADMIN, 'one-file', { max_files: 1 });
   const bytes = filler(3000, 60);
   let firstId;
@@ -174,12 +174,13 @@ test('before its alarm has run, an expired file counts neither in usage nor agai
     assertError(early, 429, /quota/);
     // `expires_at` is whole seconds: the real expiry is less than a second later
     await sleep(Date.parse(first.json.data.expires_at) + 1000 - Date.now());
-    const u = await usage(worker, key.key);
-    assert.deepEqual([u.files, u.bytes], [0, 0], 'usage after its expiry, its alarm held');
-    // retired by that read, its object deleted before the answer, as an overwrite's
-    assert.ok(!(await r2Objects(worker)).some((o) => o.key === `o/${firstId}`), 'the expired file\'s object deleted');
+    // the quota check itself retires it (no read before): a new name fits
     const second = await upload(worker, { file_url: origin.file('/exp/held/second', bytes), upload_path: 'one', file_name: 'second.bin' }, { key: key.key });
     assert.equal(second.status, 200, `a new name fits: ${JSON.stringify(second.json)}`);
+    // retired by that upload, its object deleted before the answer, as an overwrite's
+    assert.ok(!(await r2Objects(worker)).some((o) => o.key === `o/${firstId}`), 'the expired file\'s object deleted');
+    const u = await usage(worker, key.key);
+    assert.deepEqual([u.files, u.bytes], [1, 3000], 'usage after its expiry, its alarm held: the second file only');
     assert.equal(sha256((await get(second.json.data.download_url)).body), sha256(bytes));
     await assertGone(first.json.data.download_url);
   } finally {

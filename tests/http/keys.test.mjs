@@ -78,6 +78,51 @@ describe('admin token', () => {
     });
   }
 
+  test('every admin route refuses a missing, wrong or API-key token (401) and changes nothing', async () => {
+    // a key's record, file, blocklist entry and webhook secret are what the refused calls
+    // would have changed
+    const made = await create({ name: 'guarded' });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+    const { key, key_id: id } = made.json.data;
+    const file = await upload(worker, { file_url: origin.file('/guarded.png', TYPES.png.bytes), upload_path: 'guarded' }, { key });
+    assert.equal(file.status, 200, JSON.stringify(file.json));
+    const { file_id: fileId, sha256 } = file.json.data;
+    const state = async () => {
+      const [record, files, blocked] = await Promise.all([
+        admin('GET', `/api/v1/admin/keys/${id}`),
+        api(worker, 'GET', '/api/v1/files', { token: key }),
+        admin('GET', `/api/v1/admin/blocklist/${sha256}`),
+      ]);
+      return { key: [record.status, record.json.data], files: [files.status, files.json.data], blocked: blocked.status };
+    };
+    const before = await state();
+    assert.equal(before.key[0], 200);
+    assert.equal(before.blocked, 404);
+    const routes = [
+      ['GET', '/api/v1/admin/keys'],
+      ['POST', '/api/v1/admin/keys', { name: 'intruder', max_bytes: 1 }],
+      ['GET', `/api/v1/admin/keys/${id}`],
+      ['PATCH', `/api/v1/admin/keys/${id}`, { disabled: true, max_files: 1 }],
+      ['DELETE', `/api/v1/admin/keys/${id}`],
+      ['POST', `/api/v1/admin/keys/${id}/webhook-secret`],
+      ['DELETE', `/api/v1/admin/keys/${id}/files`],
+      ['POST', '/api/v1/admin/takedown', { file_id: fileId }],
+      ['GET', '/api/v1/admin/blocklist'],
+      ['GET', `/api/v1/admin/blocklist/${sha256}`],
+      ['PUT', `/api/v1/admin/blocklist/${sha256}`, { reason: 'not yours to block' }],
+      ['DELETE', `/api/v1/admin/blocklist/${sha256}`],
+    ];
+    for (const [method, route, body] of routes) {
+      for (const [token, fragment] of [[null, /missing or malformed admin token/], ['not-the-token', /invalid admin token/], [key, /invalid admin token/]]) {
+        const res = await api(worker, method, route, { token, body });
+        assertError(res, 401, fragment);
+        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/, `${method} ${route}`);
+      }
+    }
+    assert.deepEqual(await state(), before, 'the key, its files and the blocklist as before');
+    assert.equal((await get(file.json.data.download_url)).status, 200, 'its file still served');
+  });
+
   test('without the ADMIN_TOKEN secret the admin API is disabled (503)', async () => {
     const bare = await startWorker({});
     try {

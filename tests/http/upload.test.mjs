@@ -727,6 +727,10 @@ describe('overwrite and tenancy', () => {
     assert.equal(theirs.status, 200);
     assert.notEqual(mine.json.data.file_url, theirs.json.data.file_url);
     assert.match(theirs.json.data.file_url, new RegExp(`/f/${KEYS.b.record.id}/shared/x.gif$`));
+    // each name read just after the other's (the isolate keeps a name's holder a while):
+    // every key's own bytes
+    await assertServes(mine.json.data, TYPES.gif.bytes);
+    await assertServes(theirs.json.data, TYPES.webp.bytes);
     await assertServes(mine.json.data, TYPES.gif.bytes);
   });
 });
@@ -774,20 +778,23 @@ describe('Idempotency-Key on an upload stored now', () => {
   }
 
   test('a try while the first with its key runs is 409 with Retry-After and fetches nothing, past the first mark\'s 10 s lease too (the running try renews it); sent again once the first stored, it is answered with that file: one fetch, charged once, one object', async () => {
-    // 13 s at the origin (200 KiB/s): the second try comes 11.5 s in, when a mark that was
+    // 15 s at the origin (200 KiB/s; the upload's deadline is 20 s): the second try comes
+    // 11 s after the first reached the origin (its mark was set before that), when a mark
     // never renewed would have lapsed
-    const bytes = filler(2600 * KiB, 410);
+    const bytes = filler(3000 * KiB, 410);
     const path = '/idem/race.bin';
     const body = { file_url: origin.file(path, bytes, { throttle: 200 * KiB }) };
     const headers = { 'Idempotency-Key': crypto.randomUUID() };
     const before = await usage(worker, KEYS.a.key);
     const objects = new Set(objectKeys());
-    const started = Date.now();
     const first = upload(worker, body, { headers });
-    await sleep(11_500);
+    for (let i = 0; i < 3000 && origin.hits(path) === 0; i++) await sleep(10);
+    const reached = origin.requests(path)[0]?.at;
+    assert.ok(reached, 'the first try reached the origin');
+    await sleep(reached + 11_000 - Date.now());
     assert.equal(origin.hits(path), 1, 'the first try is fetching');
     const second = await upload(worker, body, { headers });
-    assert.ok(Date.now() - started < 13_000, 'the second try came while the first ran');
+    assert.ok(Date.now() - reached < 14_500, 'the second try came while the first ran');
     assertError(second, 409, /^an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload's file$/);
     const wait = Number(second.headers.get('retry-after'));
     assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= 10, `Retry-After: ${second.headers.get('retry-after')}`);
@@ -825,8 +832,9 @@ describe('Idempotency-Key on an upload stored now', () => {
     const items = [0, 1].map((i) => {
       const bytes = filler(200 * KiB + i, 430 + i);
       const path = `/idem/batch-running-${i}.bin`;
-      // a second at the origin: the second send comes while the first fetches
-      return { bytes, path, item: { file_url: origin.file(path, bytes, { throttle: 200 * KiB }) } };
+      // 10 s at the origin: the second send comes while the first fetches, on a loaded
+      // machine too
+      return { bytes, path, item: { file_url: origin.file(path, bytes, { throttle: 20 * KiB }) } };
     });
     const headers = { 'Idempotency-Key': crypto.randomUUID() };
     const send = () => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: items.map((x) => x.item) }, headers });
@@ -852,8 +860,8 @@ describe('Idempotency-Key on an upload stored now', () => {
     const versions = [0, 1].map((i) => {
       const bytes = filler(200 * KiB + i, 440 + i);
       const path = `/idem/batch-one-name-${i}.bin`;
-      // the first a second at the origin: the second send comes while the first fetches it
-      return { bytes, path, item: { file_url: origin.file(path, bytes, i === 0 ? { throttle: 200 * KiB } : {}), upload_path: 'idem', file_name: 'one-name.bin' } };
+      // the first 10 s at the origin: the second send comes while the first fetches it
+      return { bytes, path, item: { file_url: origin.file(path, bytes, i === 0 ? { throttle: 20 * KiB } : {}), upload_path: 'idem', file_name: 'one-name.bin' } };
     });
     const headers = { 'Idempotency-Key': crypto.randomUUID() };
     const send = () => api(worker, 'POST', '/api/v1/files/upload/urls', { token: KEYS.a.key, body: { items: versions.map((x) => x.item) }, headers });

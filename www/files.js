@@ -43,9 +43,9 @@ inputs.apiKey.addEventListener('input', () => {
   clearUsage();
 });
 
+// A new filter while a page loads starts over from it: the page on its way is dropped.
 form.addEventListener('submit', (event) => {
   event.preventDefault();
-  if (isBusy($('files-submit'))) return;
   load({ reset: true });
 });
 prev.addEventListener('click', () => {
@@ -127,6 +127,16 @@ function row(file) {
   name.textContent = file.file_name;
   name.dir = 'auto';
   name.dataset.label = 'Name';
+  // Opening a file with a download limit uses one of its downloads up: said beside its name
+  // and on its Open link.
+  const counted = file.max_downloads != null;
+  const downloads = counted ? `${file.downloads ?? 0} of ${file.max_downloads} downloads used` : '';
+  if (counted) {
+    const used = document.createElement('span');
+    used.className = 'hint';
+    used.textContent = ` (${downloads})`;
+    name.append(used);
+  }
   const expires = cell('', 'Expires');
   const time = document.createElement('time');
   time.dateTime = file.expires_at;
@@ -145,7 +155,8 @@ function row(file) {
   open.target = '_blank';
   open.rel = 'noopener noreferrer';
   open.textContent = 'Open';
-  open.setAttribute('aria-label', `Open ${file.file_name}`);
+  open.setAttribute('aria-label', counted ? `Open ${file.file_name}: uses one of its downloads (${downloads})` : `Open ${file.file_name}`);
+  if (counted) open.title = `Uses one of its downloads (${downloads})`;
   const del = button('Delete', `Delete ${file.file_name}`, 'ghost small danger');
   del.addEventListener('click', (event) => remove(event, file, tr, del));
   actions.append(copyLink, open, del);
@@ -228,8 +239,11 @@ export async function refreshUsage() {
     $('usage-bytes').value = bytes;
     $('usage-files').max = u.max_files || 1;
     $('usage-files').value = count;
-    $('usage-bytes-text').textContent = `${formatBytes(bytes)} of ${formatBytes(u.max_bytes)}`;
-    $('usage-files-text').textContent = `${count} of ${u.max_files} files`;
+    // The meters show the room taken; the words say what of it uploads under way hold (a
+    // job without a length holds what the quota leaves until it ends).
+    const held = (n, text) => (n ? ` (+${text} in uploads under way)` : '');
+    $('usage-bytes-text').textContent = `${formatBytes(u.bytes)}${held(u.reserved_bytes, formatBytes(u.reserved_bytes))} of ${formatBytes(u.max_bytes)}`;
+    $('usage-files-text').textContent = `${u.files}${held(u.reserved_files, u.reserved_files)} of ${u.max_files} files`;
     $('usage').dataset.files = String(u.files);
     $('usage').dataset.bytes = String(u.bytes);
   } catch {

@@ -565,6 +565,8 @@ function jobCard(job) {
     }
     cancel.hidden = true;
     bar.hidden = true;
+    // the room its transfer held is the key's again
+    refreshUsage();
   };
   // The wait ends when the job does, or when its polls kept failing (the service or the
   // network away for a while): the job itself is asked which, and a job still running, or

@@ -1167,6 +1167,61 @@ test('My files: list, filter by folder, page with the cursor, delete, the usage 
   assert.deepEqual(pageErrors, []);
 });
 
+test('My files: a file with a download limit says how many are used, on its row and its Open link; the meter says what an upload under way holds; a filter sent while a page loads is the one listed', { timeout: 120_000 }, async () => {
+  const { origin, worker } = stack;
+  const created = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN, body: { name: 'counted' } });
+  assert.equal(created.status, 200, JSON.stringify(created.json));
+  const { key } = created.json.data;
+  const bytes = png(12, 12);
+  const counted = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: origin.file('/counted/three.png', bytes, { contentType: 'image/png' }), file_name: 'three.png', max_downloads: 3 } });
+  assert.equal(counted.status, 200, JSON.stringify(counted.json));
+  assert.equal(sha256((await get(counted.json.data.download_url)).body), sha256(bytes), 'one of its downloads used');
+  // a job under way (1 MiB at 16 KiB/s), holding its room once it runs
+  const job = await api(worker, 'POST', '/api/v1/files/upload/url', { token: key, body: { file_url: origin.file('/counted/slow.bin', filler(MiB, 41), { throttle: 16 * 1024 }), async: true } });
+  assert.equal(job.status, 202, JSON.stringify(job.json));
+  try {
+    let held = 0;
+    for (let i = 0; i < 100 && held === 0; i++) {
+      held = (await api(worker, 'GET', '/api/v1/usage', { token: key })).json.data.reserved_bytes;
+      if (held === 0) await page.waitForTimeout(100);
+    }
+    assert.equal(held, MiB, 'the job holds its room');
+    await open('files', { key });
+    await page.locator('#files-status').filter({ hasText: 'Page 1: 1 file.' }).waitFor();
+    const row = page.locator('#files-body tr').filter({ hasText: 'three.png' });
+    assert.equal(await row.locator('th').textContent(), 'three.png (1 of 3 downloads used)');
+    assert.equal(await row.locator('a', { hasText: 'Open' }).getAttribute('aria-label'), 'Open three.png: uses one of its downloads (1 of 3 downloads used)');
+    assert.equal(await page.locator('#usage-bytes-text').textContent(), `${formatBytes(bytes.length)} (+1.0 MB in uploads under way) of ${formatBytes(created.json.data.max_bytes)}`);
+    assert.match(await page.locator('#usage-files-text').textContent(), /^1 \(\+1 in uploads under way\) of \d+ files$/);
+
+    // The listing's answer held; another folder sent meanwhile is listed, and the held
+    // answer, coming last, is dropped.
+    let release;
+    const answerHeld = new Promise((resolve) => { release = resolve; });
+    let listings = 0;
+    await page.route('**/api/v1/files?*', async (route) => {
+      listings += 1;
+      if (listings === 1) await answerHeld;
+      return route.continue();
+    });
+    const sent = page.waitForRequest((req) => req.url().includes('/api/v1/files?'));
+    await page.locator('#files-folder').press('Enter');
+    await sent;
+    await page.locator('#files-folder').fill('elsewhere');
+    await page.locator('#files-folder').press('Enter');
+    await page.locator('#files-status').filter({ hasText: 'Page 1: 0 files in elsewhere.' }).waitFor({ timeout: 30_000 });
+    release();
+    await page.waitForTimeout(500);
+    await page.unroute('**/api/v1/files?*');
+    assert.equal(listings, 2);
+    assert.equal(await page.locator('#files-status').textContent(), 'Page 1: 0 files in elsewhere.', 'the held answer dropped');
+    assert.equal(await page.locator('#files-body tr').count(), 0);
+  } finally {
+    await api(worker, 'DELETE', `/api/v1/jobs/${job.json.data.job_id}`, { token: key });
+  }
+  assert.deepEqual(pageErrors, []);
+});
+
 test('Keys: "Use as my API key" switches My files and the usage meter to the new key, from page 1; replacing the admin token keeps focus', { timeout: 120_000 }, async () => {
   const { origin, worker } = stack;
   // a key of its own with 12 files: two pages of 10

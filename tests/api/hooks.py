@@ -35,7 +35,16 @@ def _fetchable_public(value):
         ip = ipaddress.ip_address(host)
         return ip.is_global
     except ValueError:
-        return "." in host.strip(".") and not host.endswith((".localhost", ".local", ".internal", ".arpa"))
+        # A name: its last label starts with a letter. One that ends in a number is an IPv4
+        # address in another spelling (`127.1`, `0177.0.0.1`, `10.0.0.1.`), which Python's
+        # parser refuses and the policy must: left as generated.
+        name = _DNS_NAME.match(host)
+        return bool(name) and not host.rstrip(".").endswith((".localhost", ".local", ".internal", ".arpa"))
+
+
+# A host name of two labels or more whose last label starts with a letter (a trailing dot
+# allowed).
+_DNS_NAME = re.compile(r"^[^.]+(\.[^.]+)*\.[A-Za-z][A-Za-z0-9-]*\.?$")
 
 
 # What a URI may hold (RFC 3986): no spaces, quotes, angle brackets, braces, backslashes.

@@ -1,7 +1,8 @@
 // Load: 64 concurrent uploads of sizes from 1 KiB to 20 MiB (log-spaced), half with a
 // Content-Length and half chunked, against the Worker in local workerd. Every upload must
-// succeed and every served byte must match its origin (SHA-256). Bounded: 64 uploads, one
-// deadline. The figures are printed and written to tests/artifacts/load.json.
+// succeed, and every byte served by both links and the answer's `sha256` must match the
+// origin's (SHA-256). Bounded: 64 uploads, one deadline. The figures are printed and
+// written to tests/artifacts/load.json.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -73,17 +74,22 @@ test(`${COUNT} concurrent uploads, 1 KiB to 20 MiB, with and without Content-Len
   // are written, so the figures say what happened, failures included.
   const stored = results.filter((r) => r.res.status === 200 && r.res.json.data?.file_size === r.size);
 
-  // Every served byte, through download_url, 16 at a time.
+  // Every served byte, through download_url and file_url (each name's), 16 at a time.
   const verifyStart = performance.now();
   const queue = [...stored];
+  const fetched = async (url) => {
+    const served = await get(url);
+    return { status: served.status, length: served.body.length, hash: sha256(served.body) };
+  };
   await Promise.all(Array.from({ length: 16 }, async () => {
     for (let r = queue.shift(); r; r = queue.shift()) {
-      const served = await get(r.res.json.data.download_url);
-      r.served = { status: served.status, length: served.body.length, hash: sha256(served.body) };
+      r.served = await fetched(r.res.json.data.download_url);
+      r.named = await fetched(r.res.json.data.file_url);
     }
   }));
   const verifyMs = performance.now() - verifyStart;
-  const matching = stored.filter((r) => r.served.status === 200 && r.served.length === r.size && r.served.hash === r.hash);
+  const same = (got, r) => got.status === 200 && got.length === r.size && got.hash === r.hash;
+  const matching = stored.filter((r) => same(r.served, r) && same(r.named, r) && r.res.json.data.sha256 === r.hash);
 
   const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
   const figures = {
@@ -115,6 +121,8 @@ test(`${COUNT} concurrent uploads, 1 KiB to 20 MiB, with and without Content-Len
     assert.equal(r.served.status, 200, `download ${r.i}`);
     assert.equal(r.served.length, r.size, `download ${r.i}`);
     assert.equal(r.served.hash, r.hash, `download ${r.i}: bytes differ`);
+    assert.deepEqual(r.named, r.served, `file_url ${r.i}: as download_url`);
+    assert.equal(r.res.json.data.sha256, r.hash, `upload ${r.i}: the answer's sha256 is the origin's`);
   }
 
   // R2 holds exactly the 64 uploads, each under o/{file_id}, nothing in progress
@@ -125,5 +133,5 @@ test(`${COUNT} concurrent uploads, 1 KiB to 20 MiB, with and without Content-Len
   for (const r of results) assert.equal(objects.get(`o/${r.res.json.data.file_id}`), r.size, `upload ${r.i} stored under o/{file_id}`);
   const u = await api(worker, 'GET', '/api/v1/usage', { token: KEYS.a.key });
   assert.equal(u.status, 200, JSON.stringify(u.json));
-  assert.deepEqual([u.json.data.files, u.json.data.bytes, u.json.data.reserved_bytes], [COUNT, total, 0], 'usage counts the 64, nothing reserved');
+  assert.deepEqual([u.json.data.files, u.json.data.bytes, u.json.data.reserved_bytes, u.json.data.reserved_files], [COUNT, total, 0, 0], 'usage counts the 64, nothing reserved');
 });

@@ -31,7 +31,8 @@ pub struct Served<'a> {
     /// Its `Content-Type` (a text file's with its charset).
     pub mime_type: &'a str,
     /// The name `Content-Disposition` gives: on `file_url` the stored name (the URL's last
-    /// segment, as a user who chose `file_name` expects), on `download_url` the original one.
+    /// segment, as a user who chose `file_name` expects), on `download_url` the original one,
+    /// either as `names::saved_name` saves it (`invoice.hta` of HTML: `invoice.hta.html`).
     pub file_name: &'a str,
     /// Sent as `Last-Modified`, and what date preconditions compare with: on `download_url`
     /// the upload's time, on `file_url` [`name_modified_ms`]. `None`: no `Last-Modified`,

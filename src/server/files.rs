@@ -25,8 +25,8 @@ struct Holder {
     named_ms: i64,
 }
 
-/// How `file_url` serves a file: under the stored name it asked for, dated from when the
-/// file took it ([`name_modified_ms`]).
+/// How `file_url` serves a file: under the stored name it asked for (saved as
+/// `saved_name` saves it), dated from when the file took it ([`name_modified_ms`]).
 struct ByName<'a> {
     file_name: &'a str,
     named_ms: i64,

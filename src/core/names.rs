@@ -364,8 +364,8 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
     "php", "asp", "aspx", "jsp", "html", "htm", "xhtml", "xht", "shtml", "mht", "mhtml", "svg", "svgz",
 ];
 
-/// The name a file is saved under: its `original_name` from its `download_url`, its
-/// `file_name` from its `file_url`, with the stored type's extension added when the name has no extension (`download`), or ends in
+/// The name a file is saved under from its `download_url`: its `original_name`, with the
+/// stored type's extension added when the name has no extension (`download`), or ends in
 /// one that runs or renders as a page and is not the type's (`page.php` that sent a PNG, an
 /// `.exe` name on an image, `invoice.html` of an unknown type: `.bin`), so that what is
 /// saved opens as what it is. `text/plain`, what any text is stored as, vouches for none
@@ -375,25 +375,56 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
 /// gzip), and so is a name without an extension of a type with none of its own (an unknown
 /// type, `application/octet-stream`).
 pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
-    let essence = mime::essence(mime_type).unwrap_or_else(|| "application/octet-stream".to_owned());
-    // The last extension as a file system keeps the name (trailing dots and spaces dropped:
-    // `x.hta.` is `x.hta`), a dot file's included (`.hta`).
-    let bare = name.trim_end_matches(['.', ' ']);
-    let split = bare.rsplit_once('.');
-    let ext = split.map(|(_, ext)| ext).filter(|ext| !ext.is_empty());
-    let runs = ext.filter(|ext| ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext)));
+    let essence = essence(mime_type);
+    let (bare, split, ext) = last_extension(name);
+    let running = ext.filter(|ext| runs(ext));
     let extension = mime::extension(&essence);
     let keeps = match split {
-        Some((stem, _)) if !stem.is_empty() && ext.is_some() => runs.is_none_or(|ext| mime::vouches_for(&essence, ext)),
+        Some((stem, _)) if !stem.is_empty() && ext.is_some() => running.is_none_or(|ext| mime::vouches_for(&essence, ext)),
         // no extension (`download`, `.env`): one is added when the type has one, or when the
         // name itself is one that runs
-        _ => extension == "bin" && runs.is_none(),
+        _ => extension == "bin" && running.is_none(),
     };
     if keeps {
         return Cow::Borrowed(name);
     }
-    // no dot doubled (`report.` saves as `report.pdf`), and within MAX_NAME_BYTES (cut at a
-    // character's boundary) with the extension, as a file system keeps it
+    with_extension(bare, extension)
+}
+
+/// The name a file is saved under from its `file_url`: the `file_name` its uploader chose,
+/// as chosen (`notes`, `LICENSE` of text), unless it ends in an extension that runs or
+/// renders as a page that the stored type does not vouch for: then with the type's own
+/// added, as [`saved_name`] adds it (`invoice.hta` of HTML: `invoice.hta.html`).
+pub fn chosen_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
+    let essence = essence(mime_type);
+    match last_extension(name) {
+        (bare, _, Some(ext)) if runs(ext) && !mime::vouches_for(&essence, ext) => with_extension(bare, mime::extension(&essence)),
+        _ => Cow::Borrowed(name),
+    }
+}
+
+/// A stored type's essence (an unreadable one: `application/octet-stream`).
+fn essence(mime_type: &str) -> String {
+    mime::essence(mime_type).unwrap_or_else(|| "application/octet-stream".to_owned())
+}
+
+/// Whether `ext` is one a desktop runs or a browser renders as a page.
+fn runs(ext: &str) -> bool {
+    ACTIVE_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(ext))
+}
+
+/// `name` as a file system keeps it (trailing dots and spaces dropped: `x.hta.` is `x.hta`),
+/// split at its last dot, and its last extension, a dot file's included (`.hta`).
+fn last_extension(name: &str) -> (&str, Option<(&str, &str)>, Option<&str>) {
+    let bare = name.trim_end_matches(['.', ' ']);
+    let split = bare.rsplit_once('.');
+    let ext = split.map(|(_, ext)| ext).filter(|ext| !ext.is_empty());
+    (bare, split, ext)
+}
+
+/// `bare` with `extension` added: no dot doubled (`report.` saves as `report.pdf`), and
+/// within MAX_NAME_BYTES (cut at a character's boundary), as a file system keeps it.
+fn with_extension(bare: &str, extension: &str) -> Cow<'static, str> {
     let mut stem = bare;
     let room = MAX_NAME_BYTES - extension.len() - 1;
     if stem.len() > room {
@@ -502,10 +533,29 @@ mod tests {
             assert_eq!(saved_name(&format!("x.{ext}"), "text/plain"), format!("x.{ext}.txt"), "{ext}");
         }
         // a name at the limit keeps it with the extension, cut at a character's boundary
+        // (below)
         let long = format!("{}x", "\u{e9}".repeat(127));
         let saved = saved_name(&long, "image/png");
         assert_eq!(saved.len(), 254, "{saved}");
         assert!(saved.ends_with("\u{e9}.png") && saved.len() <= MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn a_chosen_name_is_kept_unless_it_ends_in_one_that_runs_the_type_does_not_vouch_for() {
+        for (name, mime, want) in [
+            ("notes", "text/plain", "notes"),
+            ("LICENSE", "text/plain", "LICENSE"),
+            ("report", "application/pdf", "report"),
+            ("photo.jpg", "image/png", "photo.jpg"),
+            ("page.html", "text/html", "page.html"),
+            ("invoice.hta", "text/html", "invoice.hta.html"),
+            ("pic.hta", "image/png", "pic.hta.png"),
+            ("run.PY", "text/plain", "run.PY.txt"),
+            (".hta", "text/plain", ".hta.txt"),
+            ("setup.exe", "application/vnd.microsoft.portable-executable", "setup.exe"),
+        ] {
+            assert_eq!(chosen_name(name, mime), want, "{name} as {mime}");
+        }
     }
 
     #[test]

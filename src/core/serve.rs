@@ -32,7 +32,8 @@ pub struct Served<'a> {
     pub mime_type: &'a str,
     /// The name `Content-Disposition` gives: on `file_url` the stored name (the URL's last
     /// segment, as a user who chose `file_name` expects), on `download_url` the original one,
-    /// either as `names::saved_name` saves it (`invoice.hta` of HTML: `invoice.hta.html`).
+    /// as `names::chosen_name` and `names::saved_name` save them (`invoice.hta` of HTML:
+    /// `invoice.hta.html`).
     pub file_name: &'a str,
     /// Sent as `Last-Modified`, and what date preconditions compare with: on `download_url`
     /// the upload's time, on `file_url` [`name_modified_ms`]. `None`: no `Last-Modified`,

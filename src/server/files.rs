@@ -13,7 +13,7 @@ use super::r2::object_meta;
 use crate::core::clock::is_expired;
 use crate::core::keys::is_key_id;
 use crate::core::layout::{object_key, FileName};
-use crate::core::names::saved_name;
+use crate::core::names::{chosen_name, saved_name};
 use crate::core::serve::{answer, content_range, headers, name_modified_ms, parse_range, refuse_own_subresource, refused_link, Answer, ByteRange, Conditions, Mode, Served, NOT_MODIFIED_HEADERS};
 use crate::core::ttl_cache::{TtlCache, NAME_CACHE_ENTRIES, NAME_CACHE_TTL_MS, SIZE_CACHE_ENTRIES, SIZE_CACHE_TTL_MS};
 use crate::core::Error;
@@ -26,7 +26,7 @@ struct Holder {
 }
 
 /// How `file_url` serves a file: under the stored name it asked for (saved as
-/// `saved_name` saves it), dated from when the file took it ([`name_modified_ms`]).
+/// `chosen_name` saves it), dated from when the file took it ([`name_modified_ms`]).
 struct ByName<'a> {
     file_name: &'a str,
     named_ms: i64,
@@ -154,7 +154,10 @@ async fn serve(req: &Incoming, services: &Services, file_id: &str, by_name: Opti
     // Either link saves under a name that runs or renders as a page only when the stored
     // type vouches for it: `invoice.hta` chosen for HTML is served at that URL, and saved as
     // `invoice.hta.html`.
-    let saved = saved_name(by_name.as_ref().map_or(meta.original_name.as_str(), |n| n.file_name), &meta.mime_type);
+    let saved = match &by_name {
+        Some(n) => chosen_name(n.file_name, &meta.mime_type),
+        None => saved_name(&meta.original_name, &meta.mime_type),
+    };
     let served = Served {
         size,
         etag: &etag,

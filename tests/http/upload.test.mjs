@@ -434,19 +434,25 @@ describe('types: magic bytes, then Content-Type, then extension', () => {
     const served = await get(res.json.data.file_url);
     assert.match(served.headers.get('content-disposition'), /^attachment;/);
     assert.equal(served.headers.get('content-security-policy'), 'sandbox');
-    // [bytes, type, the chosen name, how file_url serves it]
-    for (const [bytes, type, name, disposition] of [[html, 'text/html', 'invoice.hta', 'attachment'], [TYPES.png.bytes, 'image/png', 'pic.hta', 'inline']]) {
+    // [bytes, type, the chosen name, how file_url serves it and saves it, how download_url
+    // saves it (the origin's name: `chosen-` and the chosen one)]
+    const text = Buffer.from('plain notes\n');
+    for (const [bytes, type, name, disposition, byNameSaved, byIdSaved] of [
+      [html, 'text/html', 'invoice.hta', 'attachment', 'invoice.hta.html', 'chosen-invoice.hta.html'],
+      [TYPES.png.bytes, 'image/png', 'pic.hta', 'inline', 'pic.hta.png', 'chosen-pic.hta.png'],
+      // a name without an extension is kept as chosen; the origin's gets the type's
+      [text, 'text/plain', 'notes', 'inline', 'notes', 'chosen-notes.txt'],
+    ]) {
       const named = await upload(worker, { file_url: origin.file(`/chosen-${name}`, bytes, { contentType: type }), upload_path: 'chosen', file_name: name });
       assert.equal(named.status, 200, JSON.stringify(named.json));
       assert.equal(named.json.data.file_name, name, 'stored as chosen');
       assert.match(named.json.data.file_url, new RegExp(`/chosen/${name.replace('.', '\\.')}$`), 'served at the chosen name');
-      const saved = `${name}.${type === 'text/html' ? 'html' : 'png'}`;
       const byName = await get(named.json.data.file_url);
       assert.equal(byName.status, 200);
       assert.equal(sha256(byName.body), sha256(bytes));
-      assert.equal(byName.headers.get('content-disposition'), `${disposition}; filename="${saved}"; filename*=UTF-8''${saved}`);
+      assert.equal(byName.headers.get('content-disposition'), `${disposition}; filename="${byNameSaved}"; filename*=UTF-8''${byNameSaved}`);
       const byId = await get(named.json.data.download_url);
-      assert.equal(byId.headers.get('content-disposition'), `attachment; filename="chosen-${saved}"; filename*=UTF-8''chosen-${saved}`);
+      assert.equal(byId.headers.get('content-disposition'), `attachment; filename="${byIdSaved}"; filename*=UTF-8''${byIdSaved}`);
     }
   });
 

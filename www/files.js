@@ -3,7 +3,7 @@
 // quota), read again after every change.
 import { $, button, cell, clearErrors, clearOnInput, confirmed, disarm, isBusy, localTime, setBusy, showError, stillWaiting, copy } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
-import { formatBytes } from './format.js';
+import { formatBytes, formatDownloads } from './format.js';
 
 const form = $('files-form');
 const folder = $('files-folder');
@@ -124,13 +124,16 @@ function row(file) {
   const name = document.createElement('th');
   name.scope = 'row';
   name.className = 'token';
-  name.textContent = file.file_name;
+  // isolated: a right-to-left name leaves the words after it where they are
+  const bdi = document.createElement('bdi');
+  bdi.textContent = file.file_name;
+  name.append(bdi);
   name.dir = 'auto';
   name.dataset.label = 'Name';
   // Opening a file with a download limit uses one of its downloads up: said beside its name
   // and on its Open link.
   const counted = file.max_downloads != null;
-  const downloads = counted ? `${file.downloads ?? 0} of ${file.max_downloads} downloads used` : '';
+  const downloads = counted ? `${formatDownloads(file.downloads, file.max_downloads)} downloads used` : '';
   if (counted) {
     const used = document.createElement('span');
     used.className = 'hint';

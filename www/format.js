@@ -15,6 +15,9 @@ export function formatBytes(bytes) {
   return `${shown(value)} ${units[unit]}`;
 }
 
+/** A file's downloads counted against its limit: `1 of 3` (none counted yet: `0 of 3`). */
+export const formatDownloads = (used, max) => `${used ?? 0} of ${max}`;
+
 /** Milliseconds left -> `2 d 23 h 59 min 58 s` (leading zero units dropped). */
 export function formatCountdown(ms) {
   let s = Math.max(0, Math.floor(ms / 1000));

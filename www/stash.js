@@ -3,7 +3,7 @@
 // result or its error shows.
 import { $, clearErrors, clearOnInput, fieldError, isBusy, localTime, refreshCountdowns, setBusy, showError, stillWaiting, uniqueId } from './ui.js';
 import { apiKey, client, inputs, ready } from './session.js';
-import { formatBytes, formatProgress } from './format.js';
+import { formatBytes, formatDownloads, formatProgress } from './format.js';
 import { refreshUsage } from './files.js';
 
 const BATCH_ITEMS = 20; // core::batch::MAX_ITEMS
@@ -109,7 +109,7 @@ form.addEventListener('submit', async (event) => {
   // Checked again: another submit may have started while the client loaded (from here to
   // setBusy nothing waits).
   if (isBusy(submit)) return;
-  const lines = urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
+  const lines = boxLines();
   const options = sharedOptions();
   if (!options) return;
   const byName = fields();
@@ -177,11 +177,14 @@ async function sendKeyed(kind, items, send) {
   }
 }
 
+/** The box's lines, trimmed, blank ones left out: what a submission sends. */
+const boxLines = () => urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
+
 const NOT_ANSWERED = 'Not answered: it may have been stored. Stash it again as it is: the same request is answered with what was stored, never stored twice.';
 
 async function uploadOne(fileUrl, options) {
   const c = client();
-  const item = { fileUrl, ...options };
+  const item = itemOf(fileUrl, options);
   try {
     const data = await sendKeyed('upload', item, (idempotencyKey) => c.uploadFromUrl({ ...item, idempotencyKey }));
     status.textContent = `Stored ${data.file_name}.`;
@@ -197,8 +200,11 @@ async function uploadOne(fileUrl, options) {
   }
 }
 
-/** A batch's items: each line with the options all share. */
-const itemsOf = (lines, options) => lines.map((fileUrl) => ({ fileUrl, ...options }));
+/** An upload's options, a batch item's or a job start's: a line with the options all share. */
+const itemOf = (fileUrl, options) => ({ fileUrl, ...options });
+
+/** A batch's items. */
+const itemsOf = (lines, options) => lines.map((fileUrl) => itemOf(fileUrl, options));
 
 /** How many of the first `lines` were sent as one batch left unanswered (0 if none): they
  * go as that batch again, with its key, so what it stored is answered, never stored twice. */
@@ -217,7 +223,7 @@ function batchesOf(lines, options) {
   const batches = [];
   let bytes = 0;
   for (const fileUrl of lines.slice(kept)) {
-    const size = encoder.encode(JSON.stringify({ fileUrl, ...options })).length + 1;
+    const size = encoder.encode(JSON.stringify(itemOf(fileUrl, options))).length + 1;
     const last = batches.at(-1);
     if (last && last.length < BATCH_ITEMS && bytes + size <= BATCH_BYTES) {
       last.push(fileUrl);
@@ -237,8 +243,14 @@ const retryHint = (secs) => (secs ? ` The server asked to wait ${secs} s before 
  * stores nothing twice, and says so in the status after `done`. Lines typed in the box
  * while the submission ran (any not among those it sent) stay, after `left`. */
 function leaveInBox(left, done, retryAfter) {
-  const sent = new Set(submitted);
-  const typed = urls.value.split('\n').map((line) => line.trim()).filter((line) => line && !sent.has(line));
+  // each line sent stands for one line of its text in the box: any more were typed
+  const sent = new Map();
+  for (const line of submitted) sent.set(line, (sent.get(line) ?? 0) + 1);
+  const typed = boxLines().filter((line) => {
+    const unmatched = sent.get(line) ?? 0;
+    sent.set(line, unmatched - 1);
+    return unmatched <= 0;
+  });
   urls.value = [...left, ...typed].join('\n');
   const those = left.length === 1 ? 'that one is' : 'those are';
   status.textContent = `${done} ${those} left in the box to send again.${retryHint(retryAfter)}`;
@@ -335,7 +347,7 @@ async function startJobs(lines, options) {
     // A key per start: the client sends a start that failed in passing again, and the
     // service answers it with the job the first send started, never a second one; so
     // does a start not answered at all, sent again as it was.
-    const item = { fileUrl, ...options };
+    const item = itemOf(fileUrl, options);
     try {
       const job = await sendKeyed('job', item, (idempotencyKey) => c.startUpload({ ...item, idempotencyKey }));
       // its card, unless the running jobs' listing (a key just typed) put one there first
@@ -454,7 +466,7 @@ function resultCard(data) {
     div.append(dt, dd);
     facts.append(div);
   };
-  if (data.max_downloads != null) fact('Downloads', `${data.downloads ?? 0} of ${data.max_downloads}`);
+  if (data.max_downloads != null) fact('Downloads', formatDownloads(data.downloads, data.max_downloads));
   if (data.private) fact('Links', 'Private: signed, they stop working when the signature expires');
   card.dataset.fileId = data.file_id;
   queueMicrotask(refreshCountdowns);

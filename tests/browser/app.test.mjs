@@ -1191,7 +1191,8 @@ test('My files: a file with a download limit says how many are used, on its row 
     const row = page.locator('#files-body tr').filter({ hasText: 'three.png' });
     assert.equal(await row.locator('th').textContent(), 'three.png (1 of 3 downloads used)');
     assert.equal(await row.locator('a', { hasText: 'Open' }).getAttribute('aria-label'), 'Open three.png: uses one of its downloads (1 of 3 downloads used)');
-    assert.equal(await page.locator('#usage-bytes-text').textContent(), `${formatBytes(bytes.length)} (+1.0 MB in uploads under way) of ${formatBytes(created.json.data.max_bytes)}`);
+    // the usage is read once the page is shown
+    await page.locator('#usage-bytes-text').filter({ hasText: `${formatBytes(bytes.length)} (+1.0 MB in uploads under way) of ${formatBytes(created.json.data.max_bytes)}` }).waitFor();
     assert.match(await page.locator('#usage-files-text').textContent(), /^1 \(\+1 in uploads under way\) of \d+ files$/);
 
     // The listing's answer held; another folder sent meanwhile is listed, and the held
@@ -1206,12 +1207,15 @@ test('My files: a file with a download limit says how many are used, on its row 
     });
     const sent = page.waitForRequest((req) => req.url().includes('/api/v1/files?'));
     await page.locator('#files-folder').press('Enter');
-    await sent;
+    const heldRequest = await sent;
     await page.locator('#files-folder').fill('elsewhere');
     await page.locator('#files-folder').press('Enter');
     await page.locator('#files-status').filter({ hasText: 'Page 1: 0 files in elsewhere.' }).waitFor({ timeout: 30_000 });
+    const heldAnswered = page.waitForResponse((res) => res.request() === heldRequest);
     release();
-    await page.waitForTimeout(500);
+    await heldAnswered;
+    // the page's own turn after the answer: whatever it would show, it has shown
+    await page.evaluate(() => new Promise((resolve) => { setTimeout(resolve, 100); }));
     await page.unroute('**/api/v1/files?*');
     assert.equal(listings, 2);
     assert.equal(await page.locator('#files-status').textContent(), 'Page 1: 0 files in elsewhere.', 'the held answer dropped');

@@ -2,7 +2,7 @@
 // progress. Plain Node: the module has no DOM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes, formatCountdown, formatProgress, formatRate } from '../../www/format.js';
+import { formatBytes, formatCountdown, formatDownloads, formatProgress, formatRate } from '../../www/format.js';
 
 test('sizes: bytes, then binary multiples with one decimal under 10', () => {
   const cases = [[0, '0 bytes'], [1, '1 byte'], [1023, '1023 bytes'], [1024, '1.0 KB'], [1536, '1.5 KB'],
@@ -25,4 +25,10 @@ test('job progress: received of total, rate and time left when known', () => {
   assert.equal(formatProgress({ received: MiB, total: 4 * MiB, rate: 256 * 1024 }), '1.0 MB of 4.0 MB · 256 KB/s · 12 s left');
   assert.equal(formatProgress({ received: MiB, total: 4 * MiB, rate: 0 }), '1.0 MB of 4.0 MB');
   assert.equal(formatRate(1.4), '1 byte/s');
+});
+
+test('downloads counted against a limit: none counted yet is 0', () => {
+  assert.equal(formatDownloads(undefined, 3), '0 of 3');
+  assert.equal(formatDownloads(null, 1), '0 of 1');
+  assert.equal(formatDownloads(2, 3), '2 of 3');
 });

@@ -79,8 +79,8 @@ describe('admin token', () => {
   }
 
   test('every admin route refuses a missing, wrong or API-key token (401) and changes nothing', async () => {
-    // a key's record, file, blocklist entry and webhook secret are what the refused calls
-    // would have changed
+    // a key's record, its file and the blocklist are what the refused calls would have
+    // changed, and the keys listed (a key created)
     const made = await create({ name: 'guarded' });
     assert.equal(made.status, 200, JSON.stringify(made.json));
     const { key, key_id: id } = made.json.data;
@@ -93,7 +93,8 @@ describe('admin token', () => {
         api(worker, 'GET', '/api/v1/files', { token: key }),
         admin('GET', `/api/v1/admin/blocklist/${sha256}`),
       ]);
-      return { key: [record.status, record.json.data], files: [files.status, files.json.data], blocked: blocked.status };
+      const names = (await listedKeys(100)).map((k) => k.name).sort();
+      return { key: [record.status, record.json.data], files: [files.status, files.json.data], blocked: blocked.status, names };
     };
     const before = await state();
     assert.equal(before.key[0], 200);

@@ -51,9 +51,11 @@ CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 # would otherwise be refused).
 CARGO_INSTALL := cargo install --locked --force --root $(or $(CARGO_HOME),$(HOME)/.cargo)
 # The last resort: the tool's own dependencies resolved again from the registry, when one its
-# lock file names was yanked since (`--locked` then cannot select it: seen with
-# wasm-bindgen-cli 0.2.130's webpki-roots 1.0.11).
-CARGO_INSTALL_RESOLVED := $(filter-out --locked,$(CARGO_INSTALL))
+# lock file names cannot be selected from the registry's index (seen here with
+# wasm-bindgen-cli 0.2.130's webpki-roots 1.0.11, which the index these machines reach
+# does not list). Said on stderr when it is taken: the tool is then built from newer
+# dependencies than its authors locked.
+CARGO_INSTALL_RESOLVED := echo "make: the locked install failed; installing with its dependencies resolved again" >&2; $(filter-out --locked,$(CARGO_INSTALL))
 # The wasm-bindgen CLI must match the library in Cargo.lock exactly.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 WRANGLER := node_modules/.bin/wrangler
@@ -100,7 +102,8 @@ tools: .tools/wasm32 .tools/worker-build .tools/wasm-bindgen .tools/lock node_mo
 	@# worker-build prints its bare version ("0.8.7"); older ones prefixed their name.
 	@v="$$($(CARGO_BIN)/worker-build --version 2>/dev/null)"; if [ "$${v#worker-build }" != "$(WORKER_BUILD_VERSION)" ]; then \
 	  $(CARGO_INSTALL) worker-build --version $(WORKER_BUILD_VERSION) \
-	  || $(CARGO_INSTALL_RESOLVED) worker-build --version $(WORKER_BUILD_VERSION); fi
+	  || $(CARGO_INSTALL) worker-build --version $(WORKER_BUILD_VERSION) \
+	  || { $(CARGO_INSTALL_RESOLVED) worker-build --version $(WORKER_BUILD_VERSION); }; fi
 
 # Tried twice (a registry that failed a moment), the same pinned dependencies both times,
 # then with them resolved again.
@@ -108,7 +111,7 @@ tools: .tools/wasm32 .tools/worker-build .tools/wasm-bindgen .tools/lock node_mo
 	@if [ "$$($(WASM_BINDGEN_BIN) --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
 	  || $(CARGO_INSTALL) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
-	  || $(CARGO_INSTALL_RESOLVED) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+	  || { $(CARGO_INSTALL_RESOLVED) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); }; fi
 
 # Cargo.lock answers for Cargo.toml: a lock that would have to change fails here, rather than
 # being rewritten quietly (the wasm-bindgen CLI's version is read from it). The builds and

@@ -26,14 +26,16 @@ try {
   const sample = origin.file('/sample.png', TYPES.png.bytes, { contentType: 'image/png' });
   // Stored files, so the serving and management operations are exercised (ranges,
   // conditionals, HEAD, details) and not only their 404s: `kept` for everything that reads,
-  // `doomed` for DELETE /api/v1/files/{file_id} alone, so deleting it breaks nothing else.
-  const seed = async (file_name) => {
-    const stored = await upload(worker, { file_url: sample, upload_path: 'st', file_name });
+  // `doomed` for DELETE /api/v1/files/{file_id} alone, so deleting it breaks nothing else,
+  // `secret` (private) for minting its signed links.
+  const seed = async (file_name, options = {}, key = KEYS.a.key) => {
+    const stored = await upload(worker, { file_url: sample, upload_path: 'st', file_name, ...options }, { key });
     if (stored.status !== 200) throw new Error(`seed upload failed: ${JSON.stringify(stored.json)}`);
     return stored.json.data.file_id;
   };
   const kept = await seed('sample.png');
   const doomed = await seed('doomed.png');
+  const secret = await seed('secret.png', { private: true });
   // Background jobs of the run's key, so their answers are checked, not only 404s:
   // `watched` (done at once) for the job reads, `stopped` for the cancel, from an origin
   // slow enough (2 KiB/s, 256 KiB) that the first cancel finds it running (200) and the
@@ -52,10 +54,13 @@ try {
   const createKey = async (name) => {
     const res = await api(worker, 'POST', '/api/v1/admin/keys', { token: ADMIN_TOKEN, body: { name } });
     if (res.status !== 200) throw new Error(`key creation failed: ${JSON.stringify(res.json)}`);
-    return res.json.data.key_id;
+    return res.json.data;
   };
-  const keeper = await createKey('schemathesis-keeper');
-  const victim = await createKey('schemathesis-victim');
+  const keeper = (await createKey('schemathesis-keeper')).key_id;
+  const doomedKey = await createKey('schemathesis-victim');
+  const victim = doomedKey.key_id;
+  // a file of its own, for the purge to delete
+  await seed('victim.png', {}, doomedKey.key);
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'urlstash-st-'));
   const config = path.join(scratch, 'schemathesis.toml');
   const q = JSON.stringify;
@@ -94,6 +99,10 @@ try {
     '[[operations]]',
     'include-operation-id = "cancelJob"',
     `parameters = { "path.job_id" = ${q(stopped)} }`,
+    '',
+    '[[operations]]',
+    'include-operation-id = "mintLinks"',
+    `parameters = { "path.file_id" = ${q(secret)} }`,
     '',
     '[[operations]]',
     'include-operation-id = "deleteFile"',

@@ -241,7 +241,7 @@ const retryHint = (secs) => (secs ? ` The server asked to wait ${secs} s before 
 
 /** Puts back in the box only `left` (the lines not stored or not started), so sending again
  * stores nothing twice, and says so in the status after `done`. Lines typed in the box
- * while the submission ran (any not among those it sent) stay, after `left`. */
+ * while the submission ran (any beyond those it sent) stay, after `left`. */
 function leaveInBox(left, done, retryAfter) {
   // each line sent stands for one line of its text in the box: any more were typed
   const sent = new Map();

@@ -377,15 +377,13 @@ const ACTIVE_EXTENSIONS: &[&str] = &[
 pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
     let essence = essence(mime_type);
     let (bare, split, ext) = last_extension(name);
-    let running = ext.filter(|ext| runs(ext));
+    if split.is_some_and(|(stem, _)| !stem.is_empty()) && ext.is_some() {
+        return kept_unless_unvouched(name, bare, ext, &essence);
+    }
+    // no extension (`download`, `.env`): one is added when the type has one, or when the
+    // name itself is one that runs
     let extension = mime::extension(&essence);
-    let keeps = match split {
-        Some((stem, _)) if !stem.is_empty() && ext.is_some() => running.is_none_or(|ext| mime::vouches_for(&essence, ext)),
-        // no extension (`download`, `.env`): one is added when the type has one, or when the
-        // name itself is one that runs
-        _ => extension == "bin" && running.is_none(),
-    };
-    if keeps {
+    if extension == "bin" && !ext.is_some_and(runs) {
         return Cow::Borrowed(name);
     }
     with_extension(bare, extension)
@@ -396,9 +394,16 @@ pub fn saved_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
 /// renders as a page that the stored type does not vouch for: then with the type's own
 /// added, as [`saved_name`] adds it (`invoice.hta` of HTML: `invoice.hta.html`).
 pub fn chosen_name<'a>(name: &'a str, mime_type: &str) -> Cow<'a, str> {
-    let essence = essence(mime_type);
-    match last_extension(name) {
-        (bare, _, Some(ext)) if runs(ext) && !mime::vouches_for(&essence, ext) => with_extension(bare, mime::extension(&essence)),
+    let (bare, _, ext) = last_extension(name);
+    kept_unless_unvouched(name, bare, ext, &essence(mime_type))
+}
+
+/// `name` (`bare` as a file system keeps it, `ext` its last extension) as it is, unless
+/// `ext` runs or renders as a page and the type `essence` does not vouch for it: then with
+/// the type's own extension added. The rule both links share for a name with an extension.
+fn kept_unless_unvouched<'a>(name: &'a str, bare: &str, ext: Option<&str>, essence: &str) -> Cow<'a, str> {
+    match ext {
+        Some(ext) if runs(ext) && !mime::vouches_for(essence, ext) => with_extension(bare, mime::extension(essence)),
         _ => Cow::Borrowed(name),
     }
 }

@@ -357,8 +357,9 @@ impl<T: Tables> Authority<T> {
     }
 
     /// [`retire_expired`](Self::retire_expired) outside the alarm, counted in
-    /// [`retired_early`](Self::retired_early): up to [`EARLY_BATCHES`] batches: the counters then leave out every file gone but
-    /// those of a purge past that many (docs/keys.md), which the alarm takes.
+    /// [`retired_early`](Self::retired_early), up to [`EARLY_BATCHES`] batches: the counters
+    /// then leave out every file gone but those of a purge past that many (docs/keys.md),
+    /// which the alarm takes.
     fn retire_early(&mut self, now_ms: i64) -> Result<bool, Error> {
         let mut any = false;
         for _ in 0..EARLY_BATCHES {

@@ -27,6 +27,8 @@ const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking
   '--no-first-run', '--disable-quic', '--disable-sync'];
 // a passphrase, as an operator may choose one (the server takes spaces in the admin token)
 const ADMIN = 'app admin token 16';
+/** An `Idempotency-Key` the page made: a version 4 UUID. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const MiB = 1024 * 1024;
 
 let stack;
@@ -232,7 +234,7 @@ test('Stash, keyboard only: one PNG with preview, details, SHA-256, countdown an
   // the upload's Idempotency-Key (a UUID of its own: the client may send it again)
   const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/url'));
   await page.keyboard.press('Enter'); // submits the form from a text input
-  assert.match((await sent).headers()['idempotency-key'] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match((await sent).headers()['idempotency-key'] ?? '', UUID);
 
   const card = page.locator('#results > .result').first();
   await card.locator('.result-title').filter({ hasText: 'gradient.png' }).waitFor({ timeout: 60_000 });
@@ -326,7 +328,7 @@ test('Stash: an upload whose answers are all lost says it may be stored; sent ag
     await page.locator('#origin-headers').fill('');
   }
   assert.equal(keys.length, 5, 'four sends by the client, one by the user');
-  assert.match(keys[0] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match(keys[0] ?? '', UUID);
   assert.deepEqual(new Set(keys), new Set([keys[0]]), 'one key throughout');
   const listed = await api(stack.worker, 'GET', '/api/v1/files', { token: key });
   assert.equal(listed.status, 200, JSON.stringify(listed.json));
@@ -447,7 +449,7 @@ test('Stash: three URLs with one bad give two results and the error in its place
   // the batch's Idempotency-Key (a UUID of its own: the client may send it again)
   const sent = page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/api/v1/files/upload/urls'));
   await page.locator('#stash-submit').click();
-  assert.match((await sent).headers()['idempotency-key'] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match((await sent).headers()['idempotency-key'] ?? '', UUID);
   await page.locator('#stash-status').filter({ hasText: '2 stored, 1 not stored: that one is left in the box to send again.' }).waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('#file-urls').inputValue(), bad, 'only the line not stored is left');
   const cards = page.locator('#results > li');
@@ -653,7 +655,7 @@ async function loseAnswers(first, during = async () => {}) {
 function assertOneBatch(sends, urls) {
   assert.equal(sends.length, 5, 'four sends by the client, one by the user');
   assert.deepEqual(sends.map((s) => [s.route, s.urls]), sends.map(() => ['/api/v1/files/upload/urls', urls]), 'sent again as the same batch');
-  assert.match(sends[0].key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match(sends[0].key ?? '', UUID);
   assert.deepEqual(new Set(sends.map((s) => s.key)), new Set([sends[0].key]), 'one key throughout');
 }
 
@@ -786,7 +788,7 @@ test('Stash: a slow file runs as a job whose progress rises live, and Cancel sto
   assert.equal(await second.evaluate((card) => card === document.activeElement), true, "focus on the second submission's card");
   page.off('request', keyOf);
   assert.equal(keys.length, 2, `${keys}`);
-  keys.forEach((key) => assert.match(key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, `a UUID per start: ${keys}`));
+  keys.forEach((key) => assert.match(key ?? '', UUID, `a UUID per start: ${keys}`));
   assert.notEqual(keys[0], keys[1], 'each start its own key');
   // The cancel's answer held back until a poll has seen the job end: coming late, it must
   // leave the ended card as it is (not say "Canceling…" on a card already canceled).
@@ -998,7 +1000,7 @@ test('Stash: a job start whose answers are all lost is left to send again, alone
   }
   const lost = sends.filter((s) => s.url === lostUrl);
   assert.equal(lost.length, 9, 'four sends by the client, twice, then one');
-  assert.match(lost[0].key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match(lost[0].key ?? '', UUID);
   assert.deepEqual(new Set(lost.map((s) => s.key)), new Set([lost[0].key]), 'one key throughout, across the other line\'s answered start');
   assert.notEqual(sends.find((s) => s.url === answered).key, lost[0].key, 'a key per line');
   const jobIds = new Set(lost.slice(0, 8).map((s) => s.jobId));

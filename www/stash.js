@@ -160,22 +160,34 @@ const newKey = () => globalThis.crypto.randomUUID?.()
  * call left unanswered, else a new one. The client itself sends a call whose answer was
  * lost again with its key; this covers the user sending it again after the client gave
  * up. A call that may have been done all the same (the client's `uncertain`: no answer, a
- * page not the service's, or its 500) keeps its key for the next send; any other answer
- * ends it. */
-async function sendKeyed(kind, items, send) {
+ * page not the service's, or its 500), or whose answer `unsettled` says is not final,
+ * keeps its key for the next send; any other answer ends it. */
+async function sendKeyed(kind, items, send, unsettled = () => false) {
   const call = callOf(kind, items);
   const key = unanswered.get(call) ?? newKey();
   unanswered.delete(call);
+  const keep = () => {
+    unanswered.set(call, key);
+    if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
+  };
+  let answer;
   try {
-    return await send(key);
+    answer = await send(key);
   } catch (err) {
-    if (err.uncertain === true) {
-      unanswered.set(call, key);
-      if (unanswered.size > UNANSWERED_KEPT) unanswered.delete(unanswered.keys().next().value);
-    }
+    if (err.uncertain === true) keep();
     throw err;
   }
+  if (unsettled(answer)) keep();
+  return answer;
 }
+
+/** Whether a batch answer's item `r` may be stored yet: still run by an earlier send with the
+ * batch's key (409, the answer carrying `Retry-After`; the client waits those out itself
+ * only when nothing else failed), or answered 500 (done, maybe, and the answer lost on
+ * the server's side). Sent alone, or with another key, such an item would be fetched and
+ * stored again; sent again as the batch with its key, it is answered with what it stored. */
+const unsettledItem = (r, batch) => r.code === 500 || (r.code === 409 && batch.retryAfter !== null);
+const unsettledItems = (batch) => batch.results.filter((r) => unsettledItem(r, batch)).length;
 
 /** The box's lines, trimmed, blank ones left out: what a submission sends. */
 const boxLines = () => urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
@@ -206,7 +218,7 @@ const itemOf = (fileUrl, options) => ({ fileUrl, ...options });
 /** A batch's items. */
 const itemsOf = (lines, options) => lines.map((fileUrl) => itemOf(fileUrl, options));
 
-/** How many of the first `lines` were sent as one batch left unanswered (0 if none): they
+/** How many of the first `lines` were sent as one batch whose key is kept (0 if none): they
  * go as that batch again, with its key, so what it stored is answered, never stored twice. */
 function unansweredBatch(lines, options) {
   for (let n = Math.min(BATCH_ITEMS, lines.length); n > 0; n -= 1) {
@@ -215,25 +227,34 @@ function unansweredBatch(lines, options) {
   return 0;
 }
 
-/** The lines in order, in batches the server takes: at most 20 items and 60 KiB of JSON;
- * first lines sent before as a batch left unanswered go first, as that batch. */
+/** The lines in order, in batches the server takes: at most 20 items and 60 KiB of JSON.
+ * Lines sent before as a batch whose key is kept (not answered, or not settled) go as that
+ * batch, wherever they stand. */
 function batchesOf(lines, options) {
   const encoder = new TextEncoder();
-  const kept = unansweredBatch(lines, options);
   const batches = [];
   let bytes = 0;
-  for (const fileUrl of lines.slice(kept)) {
-    const size = encoder.encode(JSON.stringify(itemOf(fileUrl, options))).length + 1;
+  let open = false; // whether the last batch takes more lines
+  for (let i = 0; i < lines.length; i += 1) {
+    const kept = unansweredBatch(lines.slice(i), options);
+    if (kept) {
+      batches.push(lines.slice(i, i + kept));
+      open = false;
+      i += kept - 1;
+      continue;
+    }
+    const size = encoder.encode(JSON.stringify(itemOf(lines[i], options))).length + 1;
     const last = batches.at(-1);
-    if (last && last.length < BATCH_ITEMS && bytes + size <= BATCH_BYTES) {
-      last.push(fileUrl);
+    if (open && last.length < BATCH_ITEMS && bytes + size <= BATCH_BYTES) {
+      last.push(lines[i]);
       bytes += size;
     } else {
-      batches.push([fileUrl]);
+      batches.push([lines[i]]);
       bytes = size;
+      open = true;
     }
   }
-  return kept ? [lines.slice(0, kept), ...batches] : batches;
+  return batches;
 }
 
 /** "Retry in N s" for an answer's `Retry-After`, or nothing. */
@@ -262,25 +283,36 @@ function notAnswered(n, done) {
   return `${n} not answered (${again})`;
 }
 
-/** After batches that stored `stored` lines: the `failed` lines and those not sent (from
- * `sent` on) go back in the box; the first `lost` of those were sent as a batch and not
+/** Items still running, or answered 500, in batches that go back whole. */
+function unsettled(n, batches) {
+  const lines = batches.reduce((sum, b) => sum + b.length, 0);
+  const its = batches.length === 1 ? `its batch of ${lines} goes` : `their ${batches.length} batches of ${lines} lines go`;
+  return `${n} not settled (still running or failed on the server: ${n === 1 ? 'it' : 'they'} may yet be stored, so ${its} back as sent, to send again as ${batches.length === 1 ? 'it is' : 'they are'})`;
+}
+
+/** After batches: `tally` says what they did (`stored`, `failed` and `unsettled` items,
+ * the batches that held the unsettled), `back` the lines answered that go back in the box
+ * (the failed, and each batch with an unsettled item, whole), in order; those not sent
+ * (from `sent` on) follow. The first `lost` of those were sent as a batch and not
  * answered: they go first, as they were, so that sent again they are that batch. */
-function leaveUnstored(lines, sent, failed, stored, retryAfter, lost = 0) {
+function leaveUnstored(lines, sent, back, tally, retryAfter, lost = 0) {
   const unsent = lines.length - sent - lost;
-  const count = `${stored} stored, ${failed.length} not stored${lost ? `, ${notAnswered(lost, 'been stored')}` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
-  leaveInBox([...lines.slice(sent, sent + lost), ...failed, ...lines.slice(sent + lost)], count, retryAfter);
+  const { stored, failed, unsure, held } = tally;
+  const count = `${stored} stored, ${failed} not stored${unsure ? `, ${unsettled(unsure, held)}` : ''}${lost ? `, ${notAnswered(lost, 'been stored')}` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
+  leaveInBox([...lines.slice(sent, sent + lost), ...back, ...lines.slice(sent + lost)], count, retryAfter);
 }
 
 /** Batches of up to 20, in order: a card per line, stored or not. A batch the server was
  * too busy for (any item answered 503, with `Retry-After`) ends the sending: later
- * batches would meet the same. */
+ * batches would meet the same. A batch with an item not settled goes back whole, its key
+ * kept. */
 async function uploadMany(lines, options) {
   const c = client();
-  let stored = 0;
+  const tally = { stored: 0, failed: 0, unsure: 0, held: [] };
   let first = null; // this submission's first card, focused at the end
   let sent = 0; // lines whose batch was answered
   let retryAfter = null;
-  const failed = []; // lines answered with an error, in order
+  const back = []; // lines answered that go back in the box, in order
   let inFlight = null; // the items of the batch being sent
   try {
     for (const chunk of batchesOf(lines, options)) {
@@ -288,7 +320,7 @@ async function uploadMany(lines, options) {
       // A key per batch, as for one upload (the same one for the same items unanswered).
       const items = itemsOf(chunk, options);
       inFlight = items;
-      const batch = await sendKeyed('batch', items, (idempotencyKey) => c.uploadFromUrls(items, { idempotencyKey }));
+      const batch = await sendKeyed('batch', items, (idempotencyKey) => c.uploadFromUrls(items, { idempotencyKey }), unsettledItems);
       // One option all items share refused, for each of them alike: its error goes beside
       // that option, as for one URL, not on every URL's card.
       const [one] = batch.results;
@@ -296,13 +328,21 @@ async function uploadMany(lines, options) {
       if (option && batch.results.every((r) => !r.success && r.msg === one.msg)) {
         throw Object.assign(new Error(one.msg), { status: one.code, field: option });
       }
+      const unsure = unsettledItems(batch);
       batch.results.forEach((r, i) => {
-        const card = r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1);
-        if (!r.success) failed.push(chunk[i]);
+        const verdict = unsettledItem(r, batch) ? 'not settled' : 'not stored';
+        const card = r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1, verdict);
+        if (!r.success && !unsure) back.push(chunk[i]);
         first ??= card;
         results.append(card);
       });
-      stored += batch.succeeded;
+      if (unsure) {
+        back.push(...chunk);
+        tally.held.push(chunk);
+      }
+      tally.unsure += unsure;
+      tally.failed += batch.failed - unsure;
+      tally.stored += batch.succeeded;
       sent = at + chunk.length;
       retryAfter = batch.retryAfter;
       if (retryAfter) break;
@@ -316,19 +356,20 @@ async function uploadMany(lines, options) {
       status.textContent = lost ? NOT_ANSWERED : 'Not stored.';
       return;
     }
-    leaveUnstored(lines, sent, failed, stored, err.retryAfter, lost ? inFlight.length : 0);
+    leaveUnstored(lines, sent, back, tally, err.retryAfter, lost ? inFlight.length : 0);
     refreshUsage();
     return;
   } finally {
     c.free();
   }
-  if (failed.length || sent < lines.length) {
-    leaveUnstored(lines, sent, failed, stored, retryAfter);
-    if (failed.length) {
-      fieldError(urls, `${failed.length} of ${lines.length} URLs were not stored: see ${failed.length === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
+  if (back.length || sent < lines.length) {
+    leaveUnstored(lines, sent, back, tally, retryAfter);
+    const notStored = tally.failed + tally.unsure;
+    if (notStored) {
+      fieldError(urls, `${notStored} of ${lines.length} URLs were not stored: see ${notStored === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
     }
   } else {
-    status.textContent = `${stored} stored, 0 not stored.`;
+    status.textContent = `${tally.stored} stored, 0 not stored.`;
   }
   if (stillWaiting(sentFrom)) first?.focus();
   refreshUsage();

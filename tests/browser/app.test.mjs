@@ -630,6 +630,60 @@ test('Stash: a lost batch of one line, alone in the box, is sent again as that b
   assert.deepEqual(pageErrors, []);
 });
 
+test('Stash: a batch with items not settled (one still running from an earlier send, 409 with Retry-After; one answered 500) goes back whole, after a failed line of an earlier batch; sent again, it goes as that batch with its key and is answered with what it stored', { timeout: 240_000 }, async () => {
+  const { origin } = stack;
+  const paths = Array.from({ length: 23 }, (_, i) => `/unsettled/${i}.png`);
+  // line 3 is missing at the origin (not stored); lines 21 to 23 are the second batch
+  const lines = paths.map((p, i) => (i === 2 ? origin.status(p, 404) : origin.file(p, png(8 + i, 11), { contentType: 'image/png' })));
+  await open('stash');
+  // The second batch is stored whole by the Worker; its answer says its first item still
+  // runs from an earlier send and its second failed on the server's side.
+  const sends = [];
+  let handlerError;
+  await page.route('**/api/v1/files/upload/urls', async (route) => {
+    const request = route.request();
+    const urls = request.postDataJSON().items.map((item) => item.file_url);
+    if (urls[0] !== lines[20]) return route.continue();
+    sends.push({ urls, key: request.headers()['idempotency-key'] });
+    if (sends.length > 1) return route.continue();
+    try {
+      const real = await route.fetch({ timeout: 60_000 });
+      const envelope = await real.json();
+      const results = [...envelope.data.results];
+      assert.deepEqual(results.map((r) => r.code), [200, 200, 200], 'the Worker stored the batch');
+      results[0] = { success: false, code: 409, msg: 'an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload\'s file', data: null };
+      results[1] = { success: false, code: 500, msg: 'internal error', data: null };
+      const data = { succeeded: 1, failed: 2, results };
+      const headers = Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length'));
+      return route.fulfill({ response: real, headers: { ...headers, 'retry-after': '1' }, body: JSON.stringify({ ...envelope, data }) });
+    } catch (err) {
+      handlerError = err;
+      return route.abort('failed');
+    }
+  });
+  try {
+    await page.locator('#file-urls').fill(lines.join('\n'));
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '20 stored, 1 not stored, 2 not settled (still running or failed on the server: they may yet be stored, so its batch of 3 goes back as sent, to send again as it is): those are left in the box to send again. The server asked to wait 1 s before sending them again.' })
+      .waitFor({ timeout: 120_000 }).catch((err) => { throw handlerError ?? err; });
+    assert.equal(await page.locator('#file-urls').inputValue(), [lines[2], ...lines.slice(20)].join('\n'), 'the failed line, then the unsettled batch whole');
+    assert.equal(await page.locator('#file-urls-error').textContent(), '3 of 23 URLs were not stored: see their cards below.');
+    assert.deepEqual(await texts('#results > li.failed .eyebrow'), ['Line 3: not stored (502)', 'Line 21: not settled (409)', 'Line 22: not settled (500)']);
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '3 stored, 1 not stored: that one is left in the box to send again.' }).waitFor({ timeout: 120_000 });
+  } finally {
+    await page.unroute('**/api/v1/files/upload/urls');
+  }
+  assert.equal(handlerError, undefined);
+  assert.equal(await page.locator('#file-urls').inputValue(), lines[2]);
+  assert.deepEqual(sends.map((s) => s.urls), [lines.slice(20), lines.slice(20)], 'sent again as the same batch, apart from the failed line');
+  assert.match(sends[0].key ?? '', UUID);
+  assert.equal(sends[1].key, sends[0].key, 'with its key');
+  assert.deepEqual(paths.slice(20).map((p) => origin.hits(p)), [1, 1, 1], 'each fetched once: none stored twice');
+  assert.equal(origin.hits(paths[2]), 2, 'the failed line was sent again on its own');
+  assert.deepEqual(pageErrors, []);
+});
+
 /** Loses the answers of the first four sends (the client sends three of them itself) of the
  * upload or batch whose first URL is `first`: each reaches the Worker, which does it, and
  * its answer is lost on the way back; `during` runs in the first. The sends that came with

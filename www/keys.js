@@ -125,6 +125,10 @@ function counted() {
 
 const quotaText = (k) => `${formatBytes(k.max_bytes)}${k.max_bytes_default ? ' (default)' : ''} · ${k.max_files} files${k.max_files_default ? ' (default)' : ''}`;
 
+/** The ids of keys revoked from this page. A revoke is final, but the listing is KV's,
+ * which may show a key as it was for up to a minute after: such a row shows revoked still. */
+const revokedHere = new Set();
+
 /** A key's row: name, id, created, status, quota, and its actions. */
 function row(key) {
   const tr = document.createElement('tr');
@@ -194,14 +198,10 @@ function row(key) {
   revoke.addEventListener('click', async (event) => {
     if (isBusy(revoke) || !confirmed(event, revoke, { text: 'Confirm revoke', label: `Confirm revoke of ${key.name}` })) return;
     setBusy(revoke, null, true);
-    // The row stays, with the one action left for a revoked key: its files keep serving
-    // until they expire.
     const revoked = (said) => {
       const focused = stillWaiting(tr);
-      tr.dataset.revoked = 'true';
-      state.textContent = 'revoked';
-      state.className = 'state off';
-      for (const b of [edit, toggle, webhook, revoke]) b.remove();
+      revokedHere.add(key.key_id);
+      showRevoked();
       counted();
       status.textContent = `${said} Its files serve until they expire, unless you delete them.`;
       if (focused) purge.focus();
@@ -217,6 +217,15 @@ function row(key) {
       fail(err);
     }
   });
+  // The row stays, with the one action left for a revoked key: its files keep serving
+  // until they expire.
+  function showRevoked() {
+    tr.dataset.revoked = 'true';
+    state.textContent = 'revoked';
+    state.className = 'state off';
+    for (const b of [edit, toggle, webhook, revoke]) b.remove();
+  }
+  if (revokedHere.has(key.key_id)) showRevoked();
   return tr;
 }
 

@@ -140,6 +140,7 @@ export default {
     const authority = env.AUTHORITY.get(env.AUTHORITY.idFromName('k_floor'));
     const call = (body) => authority.fetch('https://authority/', { method: 'POST', body: JSON.stringify(body) });
     const origin = await fetch(url.searchParams.get('url'));
+    if (!origin.ok) return new Response(`origin answered ${origin.status}`, { status: 502 });
     const size = Number(origin.headers.get('content-length'));
     const now = Date.now();
     const file = {
@@ -151,12 +152,12 @@ export default {
       const reserved = await call({ op: 'reserve', file_id: fileId, upload_path: file.upload_path, file_name: file.file_name, bytes: size });
       if (!(await reserved.json()).ok) return new Response('refused', { status: reserved.status });
     }
-    await env.BUCKET.put(`o/${fileId}`, origin.body, {
+    const stored = await env.BUCKET.put(`o/${fileId}`, origin.body, {
       httpMetadata: { contentType: file.mime_type },
       customMetadata: { owner: 'k_floor', original_name: file.original_name, upload_ms: String(now), expires_ms: String(file.expires_ms) },
     });
     const committed = await call({ op: 'commit', ...file });
     const answer = await committed.json();
-    return Response.json({ ok: answer.ok, file_id: fileId }, { status: committed.status });
+    return Response.json({ ok: answer.ok, file_id: fileId, size: stored.size }, { status: committed.status });
   },
 };

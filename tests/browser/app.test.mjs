@@ -1615,7 +1615,7 @@ test('Keys: a failed listing keeps a new key shown; More keys\' last page moves 
   assert.equal(await row.locator('.state').textContent(), 'revoked');
   assert.deepEqual(await row.getByRole('button').allTextContents(), ['Delete files']);
   // Listed again from a KV that still shows erin as it was (KV lags behind a revoke by up
-  // to a minute): the row says revoked still, and the count leaves it out.
+  // to a minute): the row says revoked still, with its one action left.
   await page.route('**/api/v1/admin/keys?*', async (route) => {
     const real = await route.fetch();
     const envelope = await real.json();

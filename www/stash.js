@@ -161,10 +161,13 @@ const newKey = () => globalThis.crypto.randomUUID?.()
  * lost again with its key; this covers the user sending it again after the client gave
  * up. A call that may have been done all the same (the client's `uncertain`: no answer, a
  * page not the service's, or its 500), or whose answer `unsettled` says is not final,
- * keeps its key for the next send; any other answer ends it. */
+ * keeps its key for the next send, and so does a call sent with a kept key and refused as
+ * a whole (a 429, say: it did nothing, so what the earlier send may have done stands); any
+ * other answer ends it. */
 async function sendKeyed(kind, items, send, unsettled = () => false) {
   const call = callOf(kind, items);
-  const key = unanswered.get(call) ?? newKey();
+  const kept = unanswered.get(call);
+  const key = kept ?? newKey();
   unanswered.delete(call);
   const keep = () => {
     unanswered.set(call, key);
@@ -174,20 +177,25 @@ async function sendKeyed(kind, items, send, unsettled = () => false) {
   try {
     answer = await send(key);
   } catch (err) {
-    if (err.uncertain === true) keep();
+    if (err.uncertain === true || kept !== undefined) keep();
     throw err;
   }
   if (unsettled(answer)) keep();
   return answer;
 }
 
+/** The start of the message of an item an earlier send with the batch's key still runs
+ * (core::Error::IdempotencyKeyInFlight, 409; the batch's other 409, a later item having
+ * stored the name, is final). */
+const IN_FLIGHT = 'an upload with this Idempotency-Key is still running';
+
 /** Whether a batch answer's item `r` may be stored yet: still run by an earlier send with the
- * batch's key (409, the answer carrying `Retry-After`; the client waits those out itself
- * only when nothing else failed), or answered 500 (done, maybe, and the answer lost on
- * the server's side). Sent alone, or with another key, such an item would be fetched and
- * stored again; sent again as the batch with its key, it is answered with what it stored. */
-const unsettledItem = (r, batch) => r.code === 500 || (r.code === 409 && batch.retryAfter !== null);
-const unsettledItems = (batch) => batch.results.filter((r) => unsettledItem(r, batch)).length;
+ * batch's key (the client waits those out itself only when nothing else failed), or
+ * answered 500 (done, maybe, and the answer lost on the server's side). Sent alone, or
+ * with another key, such an item would be fetched and stored again; sent again as the
+ * batch with its key, it is answered with what it stored. */
+const unsettledItem = (r) => r.code === 500 || (r.code === 409 && r.msg.startsWith(IN_FLIGHT));
+const unsettledItems = (batch) => batch.results.filter(unsettledItem).length;
 
 /** The box's lines, trimmed, blank ones left out: what a submission sends. */
 const boxLines = () => urls.value.split('\n').map((line) => line.trim()).filter(Boolean);
@@ -221,6 +229,7 @@ const itemsOf = (lines, options) => lines.map((fileUrl) => itemOf(fileUrl, optio
 /** How many of the first `lines` were sent as one batch whose key is kept (0 if none): they
  * go as that batch again, with its key, so what it stored is answered, never stored twice. */
 function unansweredBatch(lines, options) {
+  if (unanswered.size === 0) return 0;
   for (let n = Math.min(BATCH_ITEMS, lines.length); n > 0; n -= 1) {
     if (unanswered.has(callOf('batch', itemsOf(lines.slice(0, n), options)))) return n;
   }
@@ -330,7 +339,7 @@ async function uploadMany(lines, options) {
       }
       const unsure = unsettledItems(batch);
       batch.results.forEach((r, i) => {
-        const verdict = unsettledItem(r, batch) ? 'not settled' : 'not stored';
+        const verdict = unsettledItem(r) ? 'not settled' : 'not stored';
         const card = r.success ? resultCard(r.data) : failureCard(chunk[i], r.code, r.msg, at + i + 1, verdict);
         if (!r.success && !unsure) back.push(chunk[i]);
         first ??= card;
@@ -366,7 +375,8 @@ async function uploadMany(lines, options) {
     leaveUnstored(lines, sent, back, tally, retryAfter);
     const notStored = tally.failed + tally.unsure;
     if (notStored) {
-      fieldError(urls, `${notStored} of ${lines.length} URLs were not stored: see ${notStored === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
+      const what = tally.unsure ? 'were not stored or not settled' : 'were not stored';
+      fieldError(urls, `${notStored} of ${lines.length} URLs ${what}: see ${notStored === 1 ? 'its card' : 'their cards'} below.`, { focus: false });
     }
   } else {
     status.textContent = `${tally.stored} stored, 0 not stored.`;

@@ -630,14 +630,15 @@ test('Stash: a lost batch of one line, alone in the box, is sent again as that b
   assert.deepEqual(pageErrors, []);
 });
 
-test('Stash: a batch with items not settled (one still running from an earlier send, 409 with Retry-After; one answered 500) goes back whole, after a failed line of an earlier batch; sent again, it goes as that batch with its key and is answered with what it stored', { timeout: 240_000 }, async () => {
+test('Stash: a batch with items not settled (one still running from an earlier send, 409 with Retry-After; one answered 500) goes back whole, after a failed line of an earlier batch; sent again (and again after that send is refused for the rate), it goes as that batch with its key and is answered with what it stored', { timeout: 240_000 }, async () => {
   const { origin } = stack;
   const paths = Array.from({ length: 23 }, (_, i) => `/unsettled/${i}.png`);
   // line 3 is missing at the origin (not stored); lines 21 to 23 are the second batch
   const lines = paths.map((p, i) => (i === 2 ? origin.status(p, 404) : origin.file(p, png(8 + i, 11), { contentType: 'image/png' })));
   await open('stash');
   // The second batch is stored whole by the Worker; its answer says its first item still
-  // runs from an earlier send and its second failed on the server's side.
+  // runs from an earlier send and its second failed on the server's side. Sent again, it
+  // is refused as a whole for the key's rate (a 429, which the client does not send again).
   const sends = [];
   let handlerError;
   await page.route('**/api/v1/files/upload/urls', async (route) => {
@@ -645,7 +646,11 @@ test('Stash: a batch with items not settled (one still running from an earlier s
     const urls = request.postDataJSON().items.map((item) => item.file_url);
     if (urls[0] !== lines[20]) return route.continue();
     sends.push({ urls, key: request.headers()['idempotency-key'] });
-    if (sends.length > 1) return route.continue();
+    if (sends.length === 2) {
+      const limited = { success: false, code: 429, msg: 'rate limit exceeded: this key may make at most 10 upload requests per minute; retry after 1 s', data: null };
+      return route.fulfill({ status: 429, headers: { 'content-type': 'application/json', 'retry-after': '1' }, body: JSON.stringify(limited) });
+    }
+    if (sends.length > 2) return route.continue();
     try {
       const real = await route.fetch({ timeout: 60_000 });
       const envelope = await real.json();
@@ -667,8 +672,11 @@ test('Stash: a batch with items not settled (one still running from an earlier s
     await page.locator('#stash-status').filter({ hasText: '20 stored, 1 not stored, 2 not settled (still running or failed on the server: they may yet be stored, so its batch of 3 goes back as sent, to send again as it is): those are left in the box to send again. The server asked to wait 1 s before sending them again.' })
       .waitFor({ timeout: 120_000 }).catch((err) => { throw handlerError ?? err; });
     assert.equal(await page.locator('#file-urls').inputValue(), [lines[2], ...lines.slice(20)].join('\n'), 'the failed line, then the unsettled batch whole');
-    assert.equal(await page.locator('#file-urls-error').textContent(), '3 of 23 URLs were not stored: see their cards below.');
+    assert.equal(await page.locator('#file-urls-error').textContent(), '3 of 23 URLs were not stored or not settled: see their cards below.');
     assert.deepEqual(await texts('#results > li.failed .eyebrow'), ['Line 3: not stored (502)', 'Line 21: not settled (409)', 'Line 22: not settled (500)']);
+    await page.locator('#stash-submit').click();
+    await page.locator('#stash-status').filter({ hasText: '0 stored, 1 not stored, 3 not sent: those are left in the box to send again.' }).waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('#file-urls').inputValue(), [lines[2], ...lines.slice(20)].join('\n'), 'the box as it was');
     await page.locator('#stash-submit').click();
     await page.locator('#stash-status').filter({ hasText: '3 stored, 1 not stored: that one is left in the box to send again.' }).waitFor({ timeout: 120_000 });
   } finally {
@@ -676,11 +684,11 @@ test('Stash: a batch with items not settled (one still running from an earlier s
   }
   assert.equal(handlerError, undefined);
   assert.equal(await page.locator('#file-urls').inputValue(), lines[2]);
-  assert.deepEqual(sends.map((s) => s.urls), [lines.slice(20), lines.slice(20)], 'sent again as the same batch, apart from the failed line');
+  assert.deepEqual(sends.map((s) => s.urls), [lines.slice(20), lines.slice(20), lines.slice(20)], 'sent again as the same batch, apart from the failed line');
   assert.match(sends[0].key ?? '', UUID);
-  assert.equal(sends[1].key, sends[0].key, 'with its key');
+  assert.deepEqual(sends.map((s) => s.key), sends.map(() => sends[0].key), 'with its key, the refused send too');
   assert.deepEqual(paths.slice(20).map((p) => origin.hits(p)), [1, 1, 1], 'each fetched once: none stored twice');
-  assert.equal(origin.hits(paths[2]), 2, 'the failed line was sent again on its own');
+  assert.equal(origin.hits(paths[2]), 3, 'the failed line was sent again on its own, each time');
   assert.deepEqual(pageErrors, []);
 });
 

@@ -146,7 +146,8 @@ const ZERO_DIGEST = '0'.repeat(64);
 
 /** Why `target`'s answer (`status`, `body`) to an upload or drain of `url` is not what it
  * should be, or null: a 200 whose stored (or drained) size is the file's, and for the
- * project its SHA-256 of the origin's bytes (a no-digest build's is zeros past 64 KiB). */
+ * project its SHA-256 of the origin's bytes (a no-digest build's is zeros, unless it is
+ * BENCH_SMALL_AB's build B, which may be any build). */
 function wrongAnswer(target, url, status, body) {
   if (status !== 200) return `${status} ${body.slice(0, 200)}`;
   const want = expected.get(url);
@@ -154,7 +155,7 @@ function wrongAnswer(target, url, status, body) {
   try { json = JSON.parse(body); } catch { return `not JSON: ${body.slice(0, 200)}`; }
   if (target.startsWith('project')) {
     const { file_size: size, sha256 } = json.data ?? {};
-    const digestOk = target === 'project' ? sha256 === want.sha256 : sha256 === ZERO_DIGEST || (want.size <= 64 * KiB && sha256 === want.sha256);
+    const digestOk = target === 'project' ? sha256 === want.sha256 : sha256 === ZERO_DIGEST || (smallAB && sha256 === want.sha256);
     if (size !== want.size || !digestOk) return `stored ${size} bytes, SHA-256 ${sha256}; the origin's ${want.size}, ${want.sha256}`;
     return null;
   }
@@ -204,13 +205,16 @@ const cpuMs = (pids) => sumOver(pids, (pid) => {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 });
+/** How the peaks below were read, for the report: the kernel's, unless a reset was refused. */
+let rssMethod = 'the kernel\'s high-water mark, `VmHWM`, reset just before the upload, so no short peak is missed';
 /** The peak RSS of `pids` while `fn` runs: the kernel's high-water mark, reset to the RSS
  * just before (`clear_refs` 5), so no peak between two samples is missed; where the reset
- * is refused, the highest of samples every 20 ms. */
+ * is refused, the highest of samples every 20 ms (and the report says so). */
 async function withPeakRss(fn, pids = workerdPids()) {
   const exact = pids.every((pid) => {
     try { fs.writeFileSync(`/proc/${pid}/clear_refs`, '5'); return true; } catch { return false; }
   });
+  if (!exact) rssMethod = 'sampled every 20 ms: this machine refused the reset of the kernel\'s high-water mark';
   let peak = rssMiB(pids);
   const timer = exact ? null : setInterval(() => { peak = Math.max(peak, rssMiB(pids)); }, 20);
   try { await fn(); } finally { clearInterval(timer); }
@@ -240,7 +244,8 @@ const idleRss = rssMiB();
 
 for (const name of runLarge ? (ONLY === 'large' ? ['10mib', '100mib'] : ['1mib', '10mib', '100mib']) : []) {
   const size = sizes[name];
-  // The no-digest build runs in the 100 MiB turns only, right after the shipped build.
+  // The no-digest build runs in the 100 MiB turns only, next to the shipped build (after it,
+  // or before it in the rounds whose order is reversed).
   const nodigest = runNodigest && name === '100mib';
   const t = { project_cl: [], ...(nodigest ? { project_nodigest_cl: [] } : {}), project_nocl: [], reference: [], floor: [], drain: [], drain_nocl: [] };
   const peaks = { project_cl: 0, project_nocl: 0, reference: 0 };
@@ -372,7 +377,7 @@ const cpuRows = [];
 const workloads = [
   // (the concurrency in the name: a name of the concurrency-1 pass is not overwritten at 16)
   { label: 'new names', suffix: '', concurrency: [1, 16], key: (w, i, round, concurrency) => `small-c${concurrency}-${round}-${w}-${i}.bin` },
-  { label: 'overwrites', suffix: '_overwrite', concurrency: [16], warmRound: true, key: (w, i) => `small-${w}-${i % 8}.bin` },
+  { label: 'overwrites', suffix: '_overwrite', concurrency: [16], names: 8, key: (w, i) => `small-${w}-${i % 8}.bin` },
 ];
 for (const workload of runSmall ? workloads : []) {
   for (const concurrency of workload.concurrency) {
@@ -393,9 +398,15 @@ for (const workload of runSmall ? workloads : []) {
       }));
       return { rate: SMALL_N / ((performance.now() - started) / 1000), cpu: cpuMs(pids) - cpuBefore };
     };
-    // Overwrites: one round uncounted first, so that every counted upload replaces a file
-    // (the first round's would mostly store new names).
-    if (workload.warmRound) for (const target of targetsHere) await turn(target, 0);
+    // Overwrites: every name a counted round may use (each lane's 8) written first,
+    // uncounted, so that every counted upload replaces a file.
+    if (workload.names) {
+      for (const target of targetsHere) {
+        await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+          for (let i = 0; i < workload.names; i++) await once(target, origin.url('/cl/10kib'), workload.key(w, i));
+        }));
+      }
+    }
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of inOrder(targetsHere, round)) {
         const done = await turn(target, round);
@@ -529,6 +540,7 @@ results.machine = machine;
 results.rounds = ROUNDS;
 results.throttled_rounds = THROTTLED_ROUNDS;
 results.loadavg_at_start = r2(LOADAVG_AT_START);
+results.rss_method = rssMethod;
 // A run with a failed upload (or a wrong answer) has figures that mean nothing: no report.
 const publish = !ONLY && failures.length === 0;
 if (publish) fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -608,8 +620,7 @@ Each case in a workerd of its own, started for it, ${MEMORY_REPS} times (BENCH_M
 the project and the reference Workers, a 10 KiB warm-up upload each, then the reference's
 upload of the same file, uncounted (what the runtime grows to on its first large upload:
 local R2's buffers, sockets, is not the project's); then, each counted as the growth of
-workerd's RSS from just before the upload to its peak (the kernel's high-water mark,
-\`VmHWM\`, reset just before the upload, so no short peak is missed): the project's
+workerd's RSS from just before the upload to its peak (${rssMethod}): the project's
 first upload of the file (the figure the targets read), its second, and the reference's
 second (the reference fetches the file of the no-Content-Length case with its length: it
 cannot store a body of unknown length). The largest of the repetitions, then each.

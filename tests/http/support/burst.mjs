@@ -98,16 +98,19 @@ export async function listAll(worker, key, query = {}, opts = {}) {
 const run = promisify(execFile);
 
 /** Runs the wrangler CLI on the Worker's local state. Its own local runtime opens the same
- * SQLite files the Worker's runtime has open, and now and then fails a read with `500
- * Internal Server Error` while the other writes: such a run is made again (at most twice
- * more; every command here reads, or writes the same value again). */
+ * SQLite files the Worker's runtime has open, and now and then fails a read while the other
+ * writes (`500 Internal Server Error`, or SQLite's `database is locked`): such a run is
+ * made again, a moment later (at most four more times; every command here reads, or
+ * writes the same value again). */
 async function wrangler(args) {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return (await run(WRANGLER, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })).stdout;
     } catch (err) {
-      if (attempt === 3 || !String(err.stderr ?? err.message).includes('500 Internal Server Error')) throw err;
+      const said = String(err.stderr ?? err.message);
+      if (attempt === 5 || !(said.includes('500 Internal Server Error') || said.includes('SQLITE_BUSY'))) throw err;
       console.error(`# wrangler ${args.slice(0, 3).join(' ')}: the local store failed a read; running it again`);
+      await new Promise((resolve) => { setTimeout(resolve, 250 * attempt); });
     }
   }
 }

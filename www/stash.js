@@ -293,21 +293,21 @@ function notAnswered(n, done) {
 }
 
 /** Items still running, or answered 500, in batches that go back whole. */
-function unsettled(n, batches) {
+function notSettled(n, batches) {
   const lines = batches.reduce((sum, b) => sum + b.length, 0);
   const its = batches.length === 1 ? `its batch of ${lines} goes` : `their ${batches.length} batches of ${lines} lines go`;
   return `${n} not settled (still running or failed on the server: ${n === 1 ? 'it' : 'they'} may yet be stored, so ${its} back as sent, to send again as ${batches.length === 1 ? 'it is' : 'they are'})`;
 }
 
-/** After batches: `tally` says what they did (`stored`, `failed` and `unsettled` items,
- * the batches that held the unsettled), `back` the lines answered that go back in the box
+/** After batches: `tally` says what they did (`stored`, `failed` and `unsure` items, the
+ * last not settled, and the batches `held` back for them), `back` the lines answered that go back in the box
  * (the failed, and each batch with an unsettled item, whole), in order; those not sent
  * (from `sent` on) follow. The first `lost` of those were sent as a batch and not
  * answered: they go first, as they were, so that sent again they are that batch. */
 function leaveUnstored(lines, sent, back, tally, retryAfter, lost = 0) {
   const unsent = lines.length - sent - lost;
   const { stored, failed, unsure, held } = tally;
-  const count = `${stored} stored, ${failed} not stored${unsure ? `, ${unsettled(unsure, held)}` : ''}${lost ? `, ${notAnswered(lost, 'been stored')}` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
+  const count = `${stored} stored, ${failed} not stored${unsure ? `, ${notSettled(unsure, held)}` : ''}${lost ? `, ${notAnswered(lost, 'been stored')}` : ''}${unsent ? `, ${unsent} not sent` : ''}:`;
   leaveInBox([...lines.slice(sent, sent + lost), ...back, ...lines.slice(sent + lost)], count, retryAfter);
 }
 

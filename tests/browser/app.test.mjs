@@ -91,6 +91,12 @@ const refusedSubmit = (errorId, text) => requestsDuring(
  * reads) the page sent. */
 const doubleClickSends = (button) => requestsDuring((req) => !['GET', 'HEAD'].includes(req.method()), () => button.dblclick());
 const texts = (selector) => page.locator(selector).allTextContents();
+/** `route.fulfill`'s options for the Worker's answer `real` with the envelope `envelope`
+ * instead of its own (its length dropped: the body changed) and `headers` added. */
+const rewritten = (real, envelope, headers = {}) => {
+  const kept = Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length'));
+  return { response: real, headers: { ...kept, ...headers }, body: JSON.stringify(envelope) };
+};
 
 /** Opens the app fresh with `key` (and `adminToken`) in session storage, on `view`. */
 async function open(view = 'stash', { key = KEYS.a.key, adminToken = '' } = {}) {
@@ -555,7 +561,7 @@ test('Stash: items a busy instance refused (503 in a 200) and the lines after th
         results.splice(i, 0, { success: false, code: 503, msg: 'this instance is busy with other transfers: retry in a few seconds', data: null });
       }
       const data = { succeeded: envelope.data.succeeded, failed: envelope.data.failed + busy.length, results };
-      return route.fulfill({ response: real, headers: { ...Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length')), 'retry-after': '5' }, body: JSON.stringify({ ...envelope, data }) });
+      return route.fulfill(rewritten(real, { ...envelope, data }, { 'retry-after': '5' }));
     } catch (err) {
       handlerError = err;
       console.error(`# the busy test's handler failed: ${err.stack}`);
@@ -659,8 +665,7 @@ test('Stash: a batch with items not settled (one still running from an earlier s
       results[0] = { success: false, code: 409, msg: 'an upload with this Idempotency-Key is still running: send it again later, and it is answered with that upload\'s file', data: null };
       results[1] = { success: false, code: 500, msg: 'internal error', data: null };
       const data = { succeeded: 1, failed: 2, results };
-      const headers = Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length'));
-      return route.fulfill({ response: real, headers: { ...headers, 'retry-after': '1' }, body: JSON.stringify({ ...envelope, data }) });
+      return route.fulfill(rewritten(real, { ...envelope, data }, { 'retry-after': '1' }));
     } catch (err) {
       handlerError = err;
       return route.abort('failed');
@@ -1628,8 +1633,7 @@ test('Keys: a failed listing keeps a new key shown; More keys\' last page moves 
     const real = await route.fetch();
     const envelope = await real.json();
     if (!envelope.data.keys.some((k) => k.key_id === keyId)) envelope.data.keys.unshift(erin);
-    const headers = Object.fromEntries(Object.entries(real.headers()).filter(([name]) => name !== 'content-length'));
-    return route.fulfill({ response: real, headers, body: JSON.stringify(envelope) });
+    return route.fulfill(rewritten(real, envelope));
   });
   await row.evaluate((tr) => { tr.dataset.old = 'true'; });
   await page.locator('nav a[data-view="stash"]').click();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { useStack, startWorker, upload, api, get, request, hashKey, KEYS } from './support/worker.mjs';
 import { TYPES } from './support/fixtures.mjs';
 import { assertError, assertNothingStored } from './support/assert.mjs';
-import { sleep, listPages } from './support/burst.mjs';
+import { sleep, listPages, localStoreBusy } from './support/burst.mjs';
 
 const ADMIN = 'test-admin-token-0123456789';
 const KEY_CACHE_MS = 30_000;
@@ -54,10 +54,20 @@ function rawHead(url, headers = {}) {
 }
 
 /** Runs the wrangler CLI's local KV command `args` against `dir` (the Worker's state by
- * default) and returns what it printed. */
+ * default) and returns what it printed; made again, a moment later, when it met the
+ * Worker's runtime writing the same store (at most four more times: each command here
+ * reads, or writes or deletes the same entry again). */
 function kv(args, dir = worker.stateDir) {
   const local = ['--local', '--persist-to', dir, '--binding', 'API_KEYS'];
-  return execFileSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['kv', 'key', ...args, ...local], { cwd: ROOT }).toString();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return execFileSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['kv', 'key', ...args, ...local], { cwd: ROOT }).toString();
+    } catch (err) {
+      if (attempt === 5 || !localStoreBusy(err)) throw err;
+      console.error(`# wrangler kv key ${args[0]}: the local store was busy; running it again`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250 * attempt);
+    }
+  }
 }
 
 /** The local KV entries' names. */

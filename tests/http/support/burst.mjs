@@ -97,6 +97,13 @@ export async function listAll(worker, key, query = {}, opts = {}) {
 // loop, and with it the loopback origin it serves the Worker from.
 const run = promisify(execFile);
 
+/** Whether the wrangler CLI's run that failed with `err` met the Worker's runtime writing
+ * the same local store (see `wrangler`): worth running again a moment later. */
+export function localStoreBusy(err) {
+  const said = String(err.stderr ?? err.message);
+  return said.includes('500 Internal Server Error') || said.includes('SQLITE_BUSY');
+}
+
 /** Runs the wrangler CLI on the Worker's local state. Its own local runtime opens the same
  * SQLite files the Worker's runtime has open, and now and then fails a read while the other
  * writes (`500 Internal Server Error`, or SQLite's `database is locked`): such a run is
@@ -107,8 +114,7 @@ async function wrangler(args) {
     try {
       return (await run(WRANGLER, args, { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })).stdout;
     } catch (err) {
-      const said = String(err.stderr ?? err.message);
-      if (attempt === 5 || !(said.includes('500 Internal Server Error') || said.includes('SQLITE_BUSY'))) throw err;
+      if (attempt === 5 || !localStoreBusy(err)) throw err;
       console.error(`# wrangler ${args.slice(0, 3).join(' ')}: the local store failed a read; running it again`);
       await new Promise((resolve) => { setTimeout(resolve, 250 * attempt); });
     }

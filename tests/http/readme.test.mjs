@@ -4,9 +4,10 @@
 // own). A block's ids written as placeholders (`file_3f0c…`, `job_5d0c…`, `k_08a47f…`) stand
 // for the ones the answers before it gave, and `127.0.0.1:8788` for make dev's sample origin;
 // nothing else is changed. Every request a block makes must be answered as the README says
-// (2xx; a job's cancel may find it finished), every block must end with status 0 and say
-// nothing on stderr (a command missing, a shell error), and the file it saves must be the
-// sample's bytes.
+// (2xx; a job's cancel may find it finished), an answer a block shows in a comment must be one
+// of its answers (code and message), every block must end with status 0 and say nothing on
+// stderr (a command missing, a shell error), and the file it saves must be the sample's
+// bytes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -187,6 +188,13 @@ test("the README's examples run as written against make dev, each answered as it
     assert.deepEqual(ran.stderr.split('\n').filter((l) => l && !l.startsWith('README-HTTP ')), [], `the block says nothing on stderr: ${where}`);
     assert.equal(ran.requests.length > 0, /^\s*curl /m.test(block.text), `a block with curl makes requests: ${where}`);
     for (const r of ran.requests) assert.ok(asPromised(r), `${r.method} ${r.url}: ${r.status}: ${where}`);
+    // An answer the block shows in a comment (`# {"success":true,"code":200,"msg":...`) is
+    // one of its answers, code and message alike (not an answer told in prose: `# HTTP 451 ...`).
+    for (const line of block.text.split('\n').filter((l) => /^#\s*\{/.test(l))) {
+      for (const [shown] of line.matchAll(/\{"success":(?:true|false),"code":\d+,"msg":"[^"]*"/g)) {
+        assert.ok(ran.stdout.includes(shown), `the block answers ${shown}: ${where}`);
+      }
+    }
   }
   assert.deepEqual([...used].sort(), Object.keys(PLACEHOLDERS).sort(), 'every placeholder the test knows is in the README');
   // What the serving example saved is the sample's bytes.

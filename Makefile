@@ -167,14 +167,20 @@ www/pkg/package.json: pkg/package.json
 # itself goes to $(DEV_KEY_FILE), for `make dev` to print it again; the hash of the key seeded
 # to $(DEV_KEY_SEEDED): a record gone from KV with that hash there was revoked, and is not
 # seeded again (a revoke is final; the authority would refuse it while the list showed it).
+# A read is made again when it fails (`Value not found` is not a failure): the wrangler CLI
+# meets the running make dev's runtime writing the same files now and then (SQLITE_BUSY),
+# and a failed read must not look like a revoked key.
 seed-dev-key: tools
 	@set -e; mkdir -p $(STATE_DIR) && printf '%s\n' '$(DEV_API_KEY)' > $(DEV_KEY_FILE); \
 	kv() { $(WRANGLER) kv key "$$@" --local --persist-to $(STATE_DIR) --binding API_KEYS; }; \
+	get() { for try in 1 2 3 4 5; do if out=$$(kv get "$$1" 2>/dev/null); then printf '%s' "$$out"; return 0; fi; \
+	  sleep $$try; done; echo "make dev: the local KV could not be read ($$1)" >&2; return 1; }; \
 	hash=$$(printf '%s' '$(DEV_API_KEY)' | sha256sum | cut -d' ' -f1); \
-	case "$$(kv get "$$hash" 2>/dev/null)" in '{'*) printf '%s\n' "$$hash" > $(DEV_KEY_SEEDED); exit 0 ;; esac; \
+	found=$$(get "$$hash"); \
+	case "$$found" in '{'*) printf '%s\n' "$$hash" > $(DEV_KEY_SEEDED); exit 0 ;; esac; \
 	if [ "$$(cat $(DEV_KEY_SEEDED) 2>/dev/null)" = "$$hash" ]; then \
 	  echo "make dev: k_dev was revoked (final); to start over: rm -rf $(STATE_DIR) $(DEV_VARS)" >&2; exit 0; fi; \
-	old=$$(kv get id:k_dev 2>/dev/null || true); \
+	old=$$(get id:k_dev); \
 	if [[ "$$old" =~ ^[0-9a-f]{64}$$ ]]; then kv delete "$$old" >/dev/null; fi; \
 	record='{"id":"k_dev","name":"dev","created":"2026-01-01T00:00:00+00:00","disabled":false}'; \
 	kv put "$$hash" "$$record" >/dev/null; \

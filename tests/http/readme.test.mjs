@@ -22,7 +22,7 @@ const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const SAMPLE = fs.readFileSync(path.join(ROOT, 'samples/sample.png'));
 
-/** The ```sh blocks of the README's section `heading` (to the next `## `), with the line
+/** The shell blocks of the README's section `heading` (to the next `## `), with the line
  * each starts on. */
 function blocksOf(heading) {
   const lines = README.split('\n');
@@ -31,7 +31,7 @@ function blocksOf(heading) {
   const blocks = [];
   let open = null;
   for (let i = start + 1; i < lines.length && !(open === null && lines[i].startsWith('## ')); i += 1) {
-    if (open === null && lines[i] === '```sh') open = { line: i + 2, text: [] };
+    if (open === null && /^```(sh|bash|shell)$/.test(lines[i])) open = { line: i + 2, text: [] };
     else if (open !== null && lines[i] === '```') {
       blocks.push({ line: open.line, text: open.text.join('\n') });
       open = null;
@@ -40,7 +40,8 @@ function blocksOf(heading) {
   return blocks;
 }
 
-const BLOCKS = [...blocksOf('## Quick start').slice(1), ...blocksOf('## API')];
+// Quick start's `make dev` and `make test` are what this test runs around the others.
+const BLOCKS = [...blocksOf('## Quick start'), ...blocksOf('## API')].filter((b) => !/^make (dev|test)\b/m.test(b.text));
 
 /** The placeholders the README writes ids as, and the file under the run's `ids` dir that
  * holds the id each stands for (written by `curl` below, or by the test for the file and key
@@ -71,7 +72,7 @@ curl() {
     args+=("$a")
   done
   out=$(mktemp)
-  command curl "${'${args[@]}'}" -w '%{stderr}README-HTTP %{http_code} %{method} %{url_effective}\n' | tee "$out"
+  command curl "${'${args[@]}'}" -w '%{stderr}README-HTTP %{http_code} %{exitcode} %{method} %{url_effective}\n' | tee "$out"
   local rc=${'${PIPESTATUS[0]}'}
   # the id an answer gave, kept for the placeholder that stands for it: $1 file, $2 pattern
   keep() { local id; id=$(grep -o "$2" "$out" | head -1 | grep -o '\(file\|job\|k\)_[0-9a-f]\+' | head -1); [[ -n "$id" ]] && printf '%s' "$id" > "$IDS/$1"; return 0; }
@@ -105,7 +106,9 @@ let ids;
 let base;
 let samplePort;
 let dev;
-let devLog = '';
+let devLog;
+/** What the examples save in the directory they run in: never linked to the checkout's. */
+const SAVED = ['chart.png', 'rest.bin'];
 const env = () => ({
   ...process.env,
   // make's command-line variables, for every make the examples run (`make -s dev-env`,
@@ -122,35 +125,52 @@ before(async () => {
   // (`-o chart.png`) lands there, not in the checkout.
   checkout = path.join(dir, 'checkout');
   fs.mkdirSync(checkout);
-  for (const name of fs.readdirSync(ROOT)) fs.symlinkSync(path.join(ROOT, name), path.join(checkout, name));
+  // The Worker built by `make build` (make dev builds nothing here: its sources are linked).
+  assert.ok(fs.existsSync(path.join(ROOT, 'build/index.js')), 'the Worker is built (make build)');
+  for (const name of fs.readdirSync(ROOT).filter((n) => !SAVED.includes(n))) fs.symlinkSync(path.join(ROOT, name), path.join(checkout, name));
   base = `http://127.0.0.1:${await freePort()}`;
   samplePort = await freePort();
-  dev = spawn('make', ['-s', 'dev'], { cwd: checkout, env: env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [dev.stdout, dev.stderr]) stream.on('data', (c) => { devLog += c; });
+  // Its output to a file: the blocks run synchronously, and a pipe nobody reads would fill.
+  devLog = path.join(dir, 'make-dev.log');
+  const log = fs.openSync(devLog, 'w');
+  dev = spawn('make', ['-s', 'dev'], { cwd: checkout, env: env(), detached: true, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
   const up = await until(async () => {
-    const res = await fetch(`${base}/api/v1/health`).catch(() => null);
+    const res = await fetch(`${base}/api/v1/health`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
     return res?.status === 200 || dev.exitCode !== null;
   }, 180_000, 500);
-  assert.ok(up && dev.exitCode === null, `make dev serves ${base}: ${devLog}`);
+  assert.ok(up && dev.exitCode === null, `make dev serves ${base}: ${fs.readFileSync(devLog, 'utf8')}`);
 });
 
-after(async () => {
-  if (dev && dev.exitCode === null) {
-    const ended = new Promise((resolve) => { dev.on('exit', resolve); });
-    process.kill(-dev.pid, 'SIGTERM');
-    if (!(await Promise.race([ended.then(() => true), new Promise((r) => { setTimeout(() => r(false), 10_000); })]))) process.kill(-dev.pid, 'SIGKILL');
+/** Sends `name` to make dev's process group (make, the sample origin, wrangler, workerd),
+ * gone already or not. */
+function signal(name) {
+  try {
+    process.kill(-dev.pid, name);
+  } catch (err) {
+    if (err.code !== 'ESRCH') throw err;
   }
-  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+after(async () => {
+  if (dev) {
+    const ended = dev.exitCode !== null || dev.signalCode !== null ? Promise.resolve() : new Promise((resolve) => { dev.on('exit', resolve); });
+    signal('SIGTERM');
+    await Promise.race([ended, new Promise((r) => { setTimeout(r, 10_000); })]);
+    signal('SIGKILL'); // whatever of the group outlived make
+  }
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 /** Runs one block (after the prelude, and `vars`: what the README leaves to the reader):
  * its status, what it printed, and the requests it made. */
 function run(block, vars = '') {
   const script = `${PRELUDE}${vars}\n${withIds(block.text)}\n${EPILOGUE}`;
-  const ran = spawnSync('bash', ['-c', script], { cwd: checkout, env: env(), encoding: 'utf8', timeout: 120_000 });
+  // `timeout` ends the block's whole process group (bash, curl, make) after 110 s
+  const ran = spawnSync('timeout', ['-k', '5', '110', 'bash', '-c', script], { cwd: checkout, env: env(), encoding: 'utf8' });
   const requests = ran.stderr.split('\n').filter((l) => l.startsWith('README-HTTP ')).map((l) => {
-    const [, status, method, url] = l.split(' ');
-    return { status: Number(status), method, url };
+    const [, status, exit, method, url] = l.split(' ');
+    return { status: Number(status), exit: Number(exit), method, url };
   });
   return { status: ran.status, stdout: ran.stdout, stderr: ran.stderr, requests };
 }
@@ -182,12 +202,15 @@ test("the README's examples run as written against make dev, each answered as it
     const text = block.text.replaceAll('127.0.0.1:8788', `127.0.0.1:${samplePort}`);
     const ran = run({ ...block, text }, vars);
     const where = `README.md:${block.line}: ${ran.stdout}\n${ran.stderr}`;
-    t.diagnostic(`README.md:${block.line}: ${ran.requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.status}`).join(', ')}`);
+    t.diagnostic(`README.md:${block.line}: ${ran.requests.map((r) => `${r.method} ${r.url.replace(/^https?:\/\/[^/]*/, '')} ${r.status}`).join(', ')}`);
     assert.equal(ran.status, 0, `the block ends with status 0: ${where}`);
     // Nothing said on the terminal but the answers (a command not found, a bash error)
     assert.deepEqual(ran.stderr.split('\n').filter((l) => l && !l.startsWith('README-HTTP ')), [], `the block says nothing on stderr: ${where}`);
-    assert.equal(ran.requests.length > 0, /^\s*curl /m.test(block.text), `a block with curl makes requests: ${where}`);
-    for (const r of ran.requests) assert.ok(asPromised(r), `${r.method} ${r.url}: ${r.status}: ${where}`);
+    assert.equal(ran.requests.length, (block.text.match(/^\s*curl /gm) ?? []).length, `each curl of the block made its request: ${where}`);
+    for (const r of ran.requests) {
+      assert.ok(asPromised(r), `${r.method} ${r.url}: ${r.status}: ${where}`);
+      assert.equal(r.exit, 0, `${r.method} ${r.url}: curl's transfer ended well (exit ${r.exit}): ${where}`);
+    }
     // An answer the block shows in a comment (`# {"success":true,"code":200,"msg":...`) is
     // one of its answers, code and message alike (not an answer told in prose: `# HTTP 451 ...`).
     for (const line of block.text.split('\n').filter((l) => /^#\s*\{/.test(l))) {

@@ -3,10 +3,11 @@
 // length come from an origin that serves ranges with a validator, and are fetched in ranges:
 // the largest, throttled and sent a moment before the others, in parallel lanes while the
 // others come (it took the isolate's one turn to run lanes, and their buffers, first); the
-// other three in the burst, where the turn is taken or the buffers short, so their lanes
-// keep to one ranged stream. Every upload must succeed, and every byte served by both links
-// and the answer's `sha256` must match the origin's (SHA-256). Bounded: 64 uploads, one
-// deadline. The figures are printed and written to tests/artifacts/load.json.
+// other three in the burst, where the turn is mostly taken or the buffers short, so their
+// lanes keep to one ranged stream (the figures say how many ran at once). Every upload must
+// succeed, and every byte served by both links and the answer's `sha256` must match the
+// origin's (SHA-256). Bounded: 64 uploads, one deadline. The figures are printed and
+// written to tests/artifacts/load.json.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -101,7 +101,7 @@ const run = promisify(execFile);
  * the same local store (see `wrangler`): worth running again a moment later. */
 export function localStoreBusy(err) {
   const said = String(err.stderr ?? err.message);
-  return said.includes('500 Internal Server Error') || said.includes('SQLITE_BUSY');
+  return ['500 Internal Server Error', 'SQLITE_BUSY', 'database is locked'].some((sign) => said.includes(sign));
 }
 
 /** Runs the wrangler CLI on the Worker's local state. Its own local runtime opens the same

@@ -23,17 +23,25 @@ const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const SAMPLE = fs.readFileSync(path.join(ROOT, 'samples/sample.png'));
 
 /** The shell blocks of the README's section `heading` (to the next `## `), with the line
- * each starts on. */
+ * each starts on, and the answer shown after each: its comments' (`# {...}`) and a ```json
+ * block's right after it. */
 function blocksOf(heading) {
   const lines = README.split('\n');
   const start = lines.indexOf(heading);
   assert.notEqual(start, -1, `README has ${heading}`);
   const blocks = [];
   let open = null;
+  let closedAt = -1; // the line the last shell block closed on
   for (let i = start + 1; i < lines.length && !(open === null && lines[i].startsWith('## ')); i += 1) {
-    if (open === null && /^```(sh|bash|shell)$/.test(lines[i])) open = { line: i + 2, text: [] };
+    if (open === null && /^```(sh|bash|shell|json)$/.test(lines[i])) open = { line: i + 2, json: lines[i] === '```json', text: [] };
     else if (open !== null && lines[i] === '```') {
-      blocks.push({ line: open.line, text: open.text.join('\n') });
+      const text = open.text.join('\n');
+      if (!open.json) {
+        blocks.push({ line: open.line, text, shown: text.split('\n').filter((l) => /^#\s*\{/.test(l)).join('\n') });
+        closedAt = i;
+      } else if (closedAt >= 0 && lines.slice(closedAt + 1, open.line - 2).every((l) => l.trim() === '')) {
+        blocks.at(-1).shown += `\n${text.replace(/\s*\n\s*/g, '')}`;
+      }
       open = null;
     } else if (open !== null) open.text.push(lines[i]);
   }
@@ -182,6 +190,7 @@ const asPromised = ({ status, method, url }) => (status >= 200 && status < 300) 
 test("the README's examples run as written against make dev, each answered as it says", { timeout: 600_000 }, async (t) => {
   assert.ok(BLOCKS.length >= 12, `the README's example blocks (${BLOCKS.length})`);
   const used = new Set();
+  let shownAnswers = 0;
   for (const block of BLOCKS) {
     for (const p of Object.keys(PLACEHOLDERS)) if (block.text.includes(p)) used.add(p);
     let vars = '';
@@ -211,15 +220,17 @@ test("the README's examples run as written against make dev, each answered as it
       assert.ok(asPromised(r), `${r.method} ${r.url}: ${r.status}: ${where}`);
       assert.equal(r.exit, 0, `${r.method} ${r.url}: curl's transfer ended well (exit ${r.exit}): ${where}`);
     }
-    // An answer the block shows in a comment (`# {"success":true,"code":200,"msg":...`) is
-    // one of its answers, code and message alike (not an answer told in prose: `# HTTP 451 ...`).
-    for (const line of block.text.split('\n').filter((l) => /^#\s*\{/.test(l))) {
-      for (const [shown] of line.matchAll(/\{"success":(?:true|false),"code":\d+,"msg":"[^"]*"/g)) {
-        assert.ok(ran.stdout.includes(shown), `the block answers ${shown}: ${where}`);
-      }
+    // An answer the block shows (`# {"success":true,"code":200,"msg":...` in a comment, or
+    // the ```json after it) is one of its answers, code and message alike (not an answer
+    // told in prose: `# HTTP 451 ...`).
+    for (const [shown] of block.shown.matchAll(/\{"success":(?:true|false),"code":\d+,"msg":"[^"]*"/g)) {
+      assert.ok(ran.stdout.includes(shown), `the block answers ${shown}: ${where}`);
+      shownAnswers += 1;
     }
   }
   assert.deepEqual([...used].sort(), Object.keys(PLACEHOLDERS).sort(), 'every placeholder the test knows is in the README');
+  t.diagnostic(`answers shown in the README and met: ${shownAnswers}`);
+  assert.ok(shownAnswers >= 5, `the README's shown answers were found (${shownAnswers})`);
   // What the serving example saved is the sample's bytes.
   assert.equal(sha256(fs.readFileSync(path.join(checkout, 'chart.png'))), sha256(SAMPLE), 'chart.png as stored');
 });

@@ -1,13 +1,14 @@
-// The README's examples, run as a reader runs them: every ```sh block of its Quick start (but
-// the first, `make dev` and `make test` themselves) and of its API section, in order, each in
-// bash from a copy of the checkout, against `make dev` (on free ports, with a state of its
-// own). A block's ids written as placeholders (`file_3f0c…`, `job_5d0c…`, `k_08a47f…`) stand
-// for the ones the answers before it gave, and `127.0.0.1:8788` for make dev's sample origin;
-// nothing else is changed. Every request a block makes must be answered as the README says
-// (2xx; a job's cancel may find it finished), an answer a block shows in a comment must be one
-// of its answers (code and message), every block must end with status 0 and say nothing on
-// stderr (a command missing, a shell error), and the file it saves must be the sample's
-// bytes.
+// The README's examples, run as a reader runs them: every shell block of its Quick start and
+// API sections (but the one of `make dev` and `make test` themselves), in order, in one
+// bash session's worth of variables, from a copy of the checkout, against `make dev` (on free
+// ports, with a state of its own). A block's ids written as placeholders (`file_3f0c…`,
+// `job_5d0c…`, `k_08a47f…`) stand for the ones the answers before it gave, and
+// `127.0.0.1:8788` for make dev's sample origin; nothing else is changed. Every request a
+// block makes must be answered as the README says (2xx; a job's cancel may find it finished)
+// and its transfer end well, an answer a block shows (in a comment, or the JSON after it)
+// must be one of its answers (code and message), every block must end with status 0 and say
+// nothing on stderr (a command missing, a shell error), and the file it saves must be the
+// sample's bytes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

@@ -16,6 +16,7 @@ import { freePort, request, upload, get, api, answers, explainSilence, workerds,
 import { startOrigin } from './support/origin.mjs';
 import { filler, sha256 } from './support/fixtures.mjs';
 import { pool, sleep } from './support/burst.mjs';
+import { endGroup } from './support/group.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
@@ -51,21 +52,8 @@ before(async () => {
   assert.fail(`make dev did not answer on ${worker.url}:\n${output.slice(-3000)}`);
 });
 
-/** Signals make dev's process group (make, the sample origin, node, workerd), if still there. */
-function signal(name) {
-  try {
-    process.kill(-dev.pid, name);
-  } catch (err) {
-    if (err.code !== 'ESRCH') throw err;
-  }
-}
-
 after(async () => {
-  if (dev) {
-    signal('SIGTERM');
-    for (let i = 0; i < 40 && dev.exitCode === null; i++) await sleep(250);
-    signal('SIGKILL');
-  }
+  if (dev) await endGroup(dev);
   await origin?.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { api, freePort } from './support/worker.mjs';
 import { sha256 } from './support/fixtures.mjs';
 import { until } from './support/burst.mjs';
+import { endGroup } from './support/group.mjs';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -151,23 +152,8 @@ before(async () => {
   assert.ok(up && dev.exitCode === null, `make dev serves ${base}: ${fs.readFileSync(devLog, 'utf8')}`);
 });
 
-/** Sends `name` to make dev's process group (make, the sample origin, wrangler, workerd),
- * gone already or not. */
-function signal(name) {
-  try {
-    process.kill(-dev.pid, name);
-  } catch (err) {
-    if (err.code !== 'ESRCH') throw err;
-  }
-}
-
 after(async () => {
-  if (dev) {
-    const ended = dev.exitCode !== null || dev.signalCode !== null ? Promise.resolve() : new Promise((resolve) => { dev.on('exit', resolve); });
-    signal('SIGTERM');
-    await Promise.race([ended, new Promise((r) => { setTimeout(r, 10_000); })]);
-    signal('SIGKILL'); // whatever of the group outlived make
-  }
+  if (dev) await endGroup(dev);
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 

@@ -300,10 +300,10 @@ function notSettled(n, batches) {
 }
 
 /** After batches: `tally` says what they did (`stored`, `failed` and `unsure` items, the
- * last not settled, and the batches `held` back for them), `back` the lines answered that go back in the box
- * (the failed, and each batch with an unsettled item, whole), in order; those not sent
- * (from `sent` on) follow. The first `lost` of those were sent as a batch and not
- * answered: they go first, as they were, so that sent again they are that batch. */
+ * last not settled, and the batches `held` back for them), `back` the lines answered that
+ * go back in the box (the failed, and each batch with an unsettled item, whole), in order;
+ * those not sent (from `sent` on) follow. The first `lost` of those were sent as a batch
+ * and not answered: they go first, as they were, so that sent again they are that batch. */
 function leaveUnstored(lines, sent, back, tally, retryAfter, lost = 0) {
   const unsent = lines.length - sent - lost;
   const { stored, failed, unsure, held } = tally;

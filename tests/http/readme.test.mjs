@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { api, freePort } from './support/worker.mjs';
 import { sha256 } from './support/fixtures.mjs';
-import { until } from './support/burst.mjs';
+import { newKey, until } from './support/burst.mjs';
 import { endGroup } from './support/group.mjs';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -185,15 +185,14 @@ test("the README's examples run as written against make dev, each answered as it
       // The take-down block's KEY_ID and SHA256 are the reader's: a key of its own with the
       // sample stored as images/cat.png, the file its example takes down, and the sample's digest.
       const admin = fs.readFileSync(`${dir}/.dev.vars`, 'utf8').match(/^ADMIN_TOKEN=(.*)$/m)[1];
-      const made = await api({ url: base }, 'POST', '/api/v1/admin/keys', { token: admin, body: { name: 'reader' } });
-      assert.equal(made.status, 200, JSON.stringify(made.json));
+      const made = await newKey({ url: base }, admin, 'reader');
       const stored = await api({ url: base }, 'POST', '/api/v1/files/upload/url', {
-        token: made.json.data.key,
+        token: made.key,
         body: { file_url: `http://127.0.0.1:${samplePort}/sample.png`, upload_path: 'images', file_name: 'cat.png' },
       });
       assert.equal(stored.status, 200, JSON.stringify(stored.json));
-      fs.writeFileSync(path.join(ids, 'key'), made.json.data.key_id);
-      vars = `KEY_ID=${made.json.data.key_id}; SHA256=${sha256(SAMPLE)}`;
+      fs.writeFileSync(path.join(ids, 'key'), made.key_id);
+      vars = `KEY_ID=${made.key_id}; SHA256=${sha256(SAMPLE)}`;
     }
     const text = block.text.replaceAll('127.0.0.1:8788', `127.0.0.1:${samplePort}`);
     const ran = run({ ...block, text }, vars);
